@@ -1,0 +1,60 @@
+/* alloc.c - the allocation seam (see alloc.h), with a fail-after-N test hook. */
+#include "alloc.h"
+
+#include <stdint.h> /* SIZE_MAX */
+#include <stdlib.h> /* malloc, calloc, realloc, free */
+
+static size_t allocations_left = SIZE_MAX;
+
+void nd_alloc_fail_after(size_t n)
+{
+    allocations_left = n;
+}
+
+static int allocation_allowed(void)
+{
+    if (allocations_left == SIZE_MAX)
+        return 1;
+    if (allocations_left == 0)
+        return 0;
+    allocations_left--;
+    return 1;
+}
+
+void *nd_malloc(size_t size)
+{
+    return allocation_allowed() ? malloc(size ? size : 1) : NULL;
+}
+
+void *nd_calloc(size_t count, size_t size)
+{
+    return allocation_allowed() ? calloc(count ? count : 1, size ? size : 1) : NULL;
+}
+
+void *nd_realloc(void *ptr, size_t size)
+{
+    return allocation_allowed() ? realloc(ptr, size ? size : 1) : NULL;
+}
+
+void nd_free(void *ptr)
+{
+    free(ptr);
+}
+
+int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
+{
+    if (needed <= *capacity)
+        return 0;
+    size_t new_capacity = *capacity ? *capacity : 16;
+    while (new_capacity < needed) {
+        if (new_capacity > SIZE_MAX / 2 / elem_size)
+            return -1;
+        new_capacity *= 2;
+    }
+    void *grown = nd_realloc(*ptr, new_capacity * elem_size);
+    if (!grown)
+        return -1;
+    *ptr = grown;
+    *capacity = new_capacity;
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* alloc.h - the library's one allocation seam.
+ *
+ * Every allocation in src/ goes through these four calls, so a test can make
+ * the N-th allocation fail (nd_alloc_fail_after) and check that each public
+ * function then returns ND_ENOMEM, leaks nothing and leaves its objects
+ * usable. Outside tests they are plain malloc/calloc/realloc/free.
+ */
+#ifndef ND_ALLOC_H
+#define ND_ALLOC_H
+
+#include <stddef.h> /* size_t */
+
+void *nd_malloc(size_t size);
+void *nd_calloc(size_t count, size_t size);
+void *nd_realloc(void *ptr, size_t size);
+void nd_free(void *ptr);
+
+/* Grow *ptr (an array of *capacity elements of elem_size bytes) so that it
+ * holds at least `needed` elements; doubles, so appends are amortized O(1).
+ * Returns 0, or -1 with *ptr and *capacity unchanged. */
+int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
+
+/* Test hook: the next `n` allocations succeed and every later one fails,
+ * until nd_alloc_fail_after((size_t)-1) (the default) restores normal
+ * behaviour. Not thread-safe; for single-threaded tests only. */
+void nd_alloc_fail_after(size_t n);
+
+#endif /* ND_ALLOC_H */

@@ -1,0 +1,58 @@
+/* cli.h - what the parts of the neardup program share.
+ *
+ * The program is a thin user of the library: options.c turns argv into a
+ * cli_config, input.c turns paths into records, run.c feeds records through
+ * worker threads into an nd_index and clusters, output.c writes JSON. Only
+ * this program prints, and only main() chooses the exit code:
+ * 0 ok, 1 failure (input, I/O), 2 usage.
+ */
+#ifndef ND_CLI_H
+#define ND_CLI_H
+
+#include <stdint.h> /* uint64_t */
+#include <stdio.h>  /* FILE */
+
+#include "neardup.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef enum { CMD_SCAN, CMD_DEDUP, CMD_PARAMS } cli_command;
+typedef enum { ON_ERROR_FAIL, ON_ERROR_SKIP } on_error_policy;
+
+typedef struct cli_config {
+    cli_command command;
+    nd_options opts;
+    const char *id_field;
+    const char *text_field;
+    int lines;       /* --lines: each line of a text file is a document */
+    on_error_policy on_error;
+    nd_keep keep;
+    int annotate;
+    const char *removed_path;
+    unsigned threads;
+    int quiet;
+    const char *tmpdir;
+    char **paths; /* inputs; "-" is stdin; none means stdin */
+    int path_count;
+} cli_config;
+
+/* options.c */
+/* Parse argv for a subcommand. Returns EXIT_OK, EXIT_USAGE (message
+ * printed), or -1 when --help was printed (exit 0). */
+int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv);
+void cli_print_help(cli_command command, FILE *out);
+
+/* run.c */
+int cli_run(const cli_config *cfg);
+int cli_params(const cli_config *cfg);
+
+/* output.c: JSON pieces. Strings are written as valid UTF-8 (ill-formed
+ * bytes as U+FFFD) with JSON escapes. */
+void out_string(FILE *f, const char *s, size_t len);
+void out_number(FILE *f, double x);
+
+/* Diagnostics on stderr, prefixed with the program name. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* ND_CLI_H */

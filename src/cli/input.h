@@ -1,0 +1,42 @@
+/* input.h - paths to records.
+ *
+ * A record is one document's raw bytes: a JSON Lines line (parsed later, in
+ * the worker threads), one line of a text file (--lines), or a whole file.
+ * Records come out in a fixed order: the paths as given, directories walked
+ * recursively in byte order of their names, lines in file order.
+ */
+#ifndef ND_CLI_INPUT_H
+#define ND_CLI_INPUT_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+
+#include "cli.h"
+
+typedef enum { RECORD_TEXT, RECORD_JSON } record_kind;
+
+typedef struct record {
+    char *data; /* owned; not NUL-terminated */
+    size_t len;
+    size_t source; /* index of the file, see input_source_name() */
+    uint64_t line; /* 1-based line number; 0 for a whole file */
+    record_kind kind;
+} record;
+
+typedef struct input input;
+
+/* Expand the paths (directories recursively). Missing or unreadable paths
+ * are reported and make it fail. Returns EXIT_OK or EXIT_FAIL. */
+int input_open(input **out, const cli_config *cfg);
+void input_close(input *in);
+
+/* Next record into *rec (rec->data is newly allocated). Returns 1 for a
+ * record, 0 at the end of all inputs, -1 on an error (reported). */
+int input_next(input *in, record *rec);
+
+/* The name of source i, as the user gave it (or the directory walk built it). */
+const char *input_source_name(const input *in, size_t source);
+/* Bytes read from the files so far (compressed size for compressed files). */
+uint64_t input_bytes_read(const input *in);
+
+#endif /* ND_CLI_INPUT_H */

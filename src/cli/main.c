@@ -1,0 +1,58 @@
+/* main.c - the neardup program: subcommand dispatch and exit codes.
+ *
+ * neardup scan|dedup|params [OPTIONS] [PATH...]; see 'neardup --help'.
+ * Exit status: 0 ok, 1 failure, 2 usage.
+ */
+#include "cli.h"
+
+#include <string.h> /* strcmp */
+
+static void usage(FILE *out)
+{
+    fputs("Usage: neardup COMMAND [OPTIONS] [PATH...]\n"
+          "Find duplicate and near-duplicate texts (ICU normalization, MinHash, LSH, exact verification).\n\n"
+          "Commands:\n"
+          "  scan     report clusters of near-duplicate documents (JSON Lines)\n"
+          "  dedup    write the input back without near-duplicates\n"
+          "  params   show the LSH banding and its S-curve for a threshold\n\n"
+          "'neardup COMMAND --help' tells more. 'neardup --version' prints the version.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("neardup %s\n", ND_VERSION);
+        return EXIT_OK;
+    }
+    cli_command command;
+    if (strcmp(name, "scan") == 0)
+        command = CMD_SCAN;
+    else if (strcmp(name, "dedup") == 0)
+        command = CMD_DEDUP;
+    else if (strcmp(name, "params") == 0)
+        command = CMD_PARAMS;
+    else {
+        cli_error("unknown command '%s'", name);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cli_config cfg;
+    int rc = cli_parse(&cfg, command, argc - 1, argv + 1);
+    if (rc < 0)
+        return EXIT_OK; /* --help */
+    if (rc != EXIT_OK)
+        return rc;
+    if (command == CMD_PARAMS)
+        return cli_params(&cfg);
+    return cli_run(&cfg);
+}

@@ -1,0 +1,346 @@
+/* options.c - argv to cli_config, and every subcommand's --help.
+ *
+ * One option table serves all subcommands; each subcommand lists which
+ * options it accepts. Values are checked here, with a message naming the
+ * option and the accepted range (exit 2), so that run.c only sees sane
+ * configurations.
+ */
+#include "cli.h"
+
+#include <errno.h>  /* errno */
+#include <getopt.h> /* getopt_long */
+#include <stdarg.h> /* va_list */
+#include <stdlib.h> /* strtod, strtoul */
+#include <string.h> /* strcmp, strncmp */
+#include <unistd.h> /* sysconf */
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("neardup: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("neardup: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+enum {
+    OPT_THRESHOLD = 't',
+    OPT_HELP = 'h',
+    OPT_NUM_PERM = 1000,
+    OPT_BANDS,
+    OPT_ROWS,
+    OPT_SHINGLE,
+    OPT_SEED,
+    OPT_NORMALIZE,
+    OPT_ID_FIELD,
+    OPT_TEXT_FIELD,
+    OPT_LINES,
+    OPT_ON_ERROR,
+    OPT_KEEP,
+    OPT_ANNOTATE,
+    OPT_REMOVED,
+    OPT_THREADS,
+    OPT_QUIET,
+    OPT_TMPDIR
+};
+
+static const struct option all_options[] = {
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"num-perm", required_argument, NULL, OPT_NUM_PERM},
+    {"bands", required_argument, NULL, OPT_BANDS},
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"shingle", required_argument, NULL, OPT_SHINGLE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"normalize", required_argument, NULL, OPT_NORMALIZE},
+    {"id-field", required_argument, NULL, OPT_ID_FIELD},
+    {"text-field", required_argument, NULL, OPT_TEXT_FIELD},
+    {"lines", no_argument, NULL, OPT_LINES},
+    {"on-error", required_argument, NULL, OPT_ON_ERROR},
+    {"keep", required_argument, NULL, OPT_KEEP},
+    {"annotate", no_argument, NULL, OPT_ANNOTATE},
+    {"removed", required_argument, NULL, OPT_REMOVED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"tmpdir", required_argument, NULL, OPT_TMPDIR},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *const command_names[] = {"scan", "dedup", "params"};
+
+static const char help_common[] =
+    "Matching:\n"
+    "  -t, --threshold T     minimum exact Jaccard of shingle sets for a match (0 < T <= 1; default 0.8)\n"
+    "      --shingle SPEC    words:K (K consecutive words, default words:5), chars:N (N characters)\n"
+    "                        or auto (chars:5 for text mostly in scripts without spaces, else words:5)\n"
+    "      --normalize NAME  normalization profile: default or aggressive (see README)\n"
+    "      --num-perm N      MinHash signature length (1..4096; default 128)\n"
+    "      --bands B, --rows R  LSH banding (both or neither; B*R <= num-perm; default: chosen\n"
+    "                        from the threshold, see 'neardup params')\n"
+    "      --seed S          hash seed (default fixed; same seed, same output)\n"
+    "Input (PATH: a file, a directory (read recursively, sorted), or - for stdin; none = stdin):\n"
+    "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.json/.ndjson,\n"
+    "  or content starting with a JSON object), optionally gzip- or zstd-compressed (detected by content).\n"
+    "      --text-field F    JSON field holding the text (default text)\n"
+    "      --id-field F      JSON field holding the id (default id; FILE:LINE when absent)\n"
+    "      --lines           each line of a plain text file is a document (id FILE:LINE)\n"
+    "      --on-error P      malformed JSON line or missing text field: fail (default; exit 1) or skip\n"
+    "Running:\n"
+    "      --threads N       worker threads (default: all cores); output is identical for any N\n"
+    "      --quiet           no progress line and no summary on stderr\n"
+    "  -h, --help            this help\n"
+    "Exit status: 0 ok, 1 failure (bad input with --on-error fail, unreadable file), 2 usage.\n";
+
+void cli_print_help(cli_command command, FILE *out)
+{
+    switch (command) {
+    case CMD_SCAN:
+        fputs("Usage: neardup scan [OPTIONS] [PATH...]\n"
+              "Find clusters of duplicate and near-duplicate documents. Writes JSON Lines to stdout,\n"
+              "one object per cluster: {\"cluster\": N, \"ids\": [survivor, ...], \"jaccard\": [1, ...]},\n"
+              "jaccard[i] being member i's exact Jaccard with the survivor (ids[0]).\n"
+              "  --keep first|longest  which member is the survivor (default first, in input order)\n\n",
+              out);
+        break;
+    case CMD_DEDUP:
+        fputs("Usage: neardup dedup [OPTIONS] [PATH...]\n"
+              "Write the input back as JSON Lines with near-duplicates removed: one survivor per cluster.\n"
+              "JSON Lines records pass through byte for byte; plain-text documents are written as\n"
+              "{\"id\": ..., \"text\": ...}.\n"
+              "  --keep first|longest  which member survives (default first, in input order)\n"
+              "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"duplicate_of\",\n"
+              "                        \"jaccard\"} (nulls for unique records)\n"
+              "  --removed FILE        also write the removed records to FILE\n"
+              "  --tmpdir DIR          where the input is spooled between the two passes (default $TMPDIR or /tmp)\n\n",
+              out);
+        break;
+    case CMD_PARAMS:
+        fputs("Usage: neardup params [--threshold T] [--num-perm N] [--bands B --rows R]\n"
+              "Print the LSH banding chosen for a threshold and the probability that two documents\n"
+              "of Jaccard similarity s become a candidate pair, for s = 0.3 .. 1.0.\n"
+              "  -t, --threshold T, --num-perm N, --bands B, --rows R  as for scan\n"
+              "  -h, --help\n",
+              out);
+        return;
+    }
+    fputs(help_common, out);
+}
+
+static int bad_value(const char *option, const char *value, const char *expected)
+{
+    cli_error("--%s '%s': expected %s (see 'neardup --help')", option, value, expected);
+    return EXIT_USAGE;
+}
+
+static int parse_unsigned(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int accepts(cli_command command, int opt)
+{
+    if (opt == OPT_HELP || opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS)
+        return 1;
+    if (command == CMD_PARAMS)
+        return 0;
+    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_TMPDIR)
+        return command == CMD_DEDUP;
+    return 1;
+}
+
+static int parse_shingle(nd_options *opts, const char *spec)
+{
+    unsigned long n;
+    if (strcmp(spec, "auto") == 0) {
+        opts->shingle_kind = ND_SHINGLE_AUTO;
+        return 0;
+    }
+    if (strncmp(spec, "words:", 6) == 0 && parse_unsigned(spec + 6, 1, 64, &n) == 0) {
+        opts->shingle_kind = ND_SHINGLE_WORDS;
+        opts->shingle_size = (unsigned)n;
+        return 0;
+    }
+    if (strncmp(spec, "chars:", 6) == 0 && parse_unsigned(spec + 6, 1, 64, &n) == 0) {
+        opts->shingle_kind = ND_SHINGLE_CHARS;
+        opts->char_size = (unsigned)n;
+        return 0;
+    }
+    return -1;
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : (n > 256 ? 256u : (unsigned)n);
+}
+
+int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
+{
+    nd_options defaults = ND_OPTIONS_INIT;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->command = command;
+    cfg->opts = defaults;
+    cfg->id_field = "id";
+    cfg->text_field = "text";
+    cfg->on_error = ON_ERROR_FAIL;
+    cfg->keep = ND_KEEP_FIRST;
+    cfg->threads = default_threads();
+    const char *tmpdir = getenv("TMPDIR");
+    cfg->tmpdir = tmpdir && *tmpdir ? tmpdir : "/tmp";
+
+    const char *name = command_names[command];
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":t:h", all_options, NULL)) != -1) {
+        unsigned long n;
+        const char *arg = optarg;
+        if (opt == '?') {
+            cli_error("%s: unknown option '%s' (see 'neardup %s --help')", name, argv[optind - 1], name);
+            return EXIT_USAGE;
+        }
+        if (opt == ':') {
+            cli_error("%s: option '%s' needs a value", name, argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+        if (!accepts(command, opt)) {
+            cli_error("%s: option '%s' does not apply here (see 'neardup %s --help')", name, argv[optind - 1],
+                      name);
+            return EXIT_USAGE;
+        }
+        switch (opt) {
+        case OPT_HELP:
+            cli_print_help(command, stdout);
+            return -1;
+        case OPT_THRESHOLD: {
+            char *end;
+            errno = 0;
+            double t = strtod(arg, &end);
+            if (errno || *end || !(t > 0.0 && t <= 1.0))
+                return bad_value("threshold", arg, "a number in (0, 1]");
+            cfg->opts.threshold = t;
+            break;
+        }
+        case OPT_NUM_PERM:
+            if (parse_unsigned(arg, 1, 4096, &n))
+                return bad_value("num-perm", arg, "a whole number from 1 to 4096");
+            cfg->opts.num_perm = (unsigned)n;
+            break;
+        case OPT_BANDS:
+            if (parse_unsigned(arg, 1, 4096, &n))
+                return bad_value("bands", arg, "a whole number from 1 to 4096");
+            cfg->opts.bands = (unsigned)n;
+            break;
+        case OPT_ROWS:
+            if (parse_unsigned(arg, 1, 4096, &n))
+                return bad_value("rows", arg, "a whole number from 1 to 4096");
+            cfg->opts.rows = (unsigned)n;
+            break;
+        case OPT_SHINGLE:
+            if (parse_shingle(&cfg->opts, arg))
+                return bad_value("shingle", arg, "words:K or chars:N with K, N from 1 to 64, or auto");
+            break;
+        case OPT_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(arg, &end, 0);
+            if (errno || *end || !*arg || *arg == '-')
+                return bad_value("seed", arg, "a non-negative whole number");
+            cfg->opts.seed = (uint64_t)s;
+            break;
+        }
+        case OPT_NORMALIZE:
+            if (nd_profile_from_name(&cfg->opts.profile, arg) != ND_OK)
+                return bad_value("normalize", arg, "default or aggressive");
+            break;
+        case OPT_ID_FIELD:
+            cfg->id_field = arg;
+            break;
+        case OPT_TEXT_FIELD:
+            cfg->text_field = arg;
+            break;
+        case OPT_LINES:
+            cfg->lines = 1;
+            break;
+        case OPT_ON_ERROR:
+            if (strcmp(arg, "fail") == 0)
+                cfg->on_error = ON_ERROR_FAIL;
+            else if (strcmp(arg, "skip") == 0)
+                cfg->on_error = ON_ERROR_SKIP;
+            else
+                return bad_value("on-error", arg, "fail or skip");
+            break;
+        case OPT_KEEP:
+            if (strcmp(arg, "first") == 0)
+                cfg->keep = ND_KEEP_FIRST;
+            else if (strcmp(arg, "longest") == 0)
+                cfg->keep = ND_KEEP_LONGEST;
+            else
+                return bad_value("keep", arg, "first or longest");
+            break;
+        case OPT_ANNOTATE:
+            cfg->annotate = 1;
+            break;
+        case OPT_REMOVED:
+            cfg->removed_path = arg;
+            break;
+        case OPT_THREADS:
+            if (parse_unsigned(arg, 1, 256, &n))
+                return bad_value("threads", arg, "a whole number from 1 to 256");
+            cfg->threads = (unsigned)n;
+            break;
+        case OPT_QUIET:
+            cfg->quiet = 1;
+            break;
+        case OPT_TMPDIR:
+            cfg->tmpdir = arg;
+            break;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if ((cfg->opts.bands == 0) != (cfg->opts.rows == 0)) {
+        cli_error("%s: --bands and --rows go together", name);
+        return EXIT_USAGE;
+    }
+    if ((uint64_t)cfg->opts.bands * cfg->opts.rows > cfg->opts.num_perm) {
+        cli_error("%s: --bands %u x --rows %u = %llu does not fit a signature of %u values (--num-perm)", name,
+                  cfg->opts.bands, cfg->opts.rows, (unsigned long long)cfg->opts.bands * cfg->opts.rows,
+                  cfg->opts.num_perm);
+        return EXIT_USAGE;
+    }
+    if (nd_options_resolve(&cfg->opts) != ND_OK) {
+        cli_error("%s: invalid option combination", name);
+        return EXIT_USAGE;
+    }
+    if (command == CMD_PARAMS && optind < argc) {
+        cli_error("params takes no paths");
+        return EXIT_USAGE;
+    }
+    if (cfg->annotate && cfg->removed_path) {
+        cli_error("dedup: --annotate keeps every record, so --removed would be empty; use one or the other");
+        return EXIT_USAGE;
+    }
+    cfg->paths = argv + optind;
+    cfg->path_count = argc - optind;
+    return EXIT_OK;
+}

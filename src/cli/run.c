@@ -1,0 +1,706 @@
+/* run.c - the scan and dedup pipeline, and the params report.
+ *
+ * Pass 1 reads records in batches. While worker threads parse and sketch
+ * batch k (JSON parsing, normalization, shingling and MinHash all happen
+ * there), the main thread reads batch k + 1. Finished batches are committed
+ * to the index in input order, so the index, the clusters and every byte of
+ * output are the same for any --threads.
+ *
+ * dedup needs the records again after clustering. Rather than keep them in
+ * memory it spools each record's output form (the JSON line as read, or the
+ * JSON object made for a plain-text document) to an unlinked temporary file
+ * in --tmpdir, then pass 2 reads the spool back and writes the survivors.
+ * That works the same for files and for stdin, and memory holds only ids
+ * and sketches.
+ */
+#include "cli.h"
+
+#include <errno.h>     /* errno */
+#include <pthread.h>   /* pthread_create, pthread_join */
+#include <stdatomic.h> /* atomic_size_t */
+#include <stdlib.h>    /* malloc, free */
+#include <string.h>    /* strlen, strerror */
+#include <math.h>      /* pow */
+#include <time.h>      /* clock_gettime */
+#include <unistd.h>    /* isatty, unlink */
+
+#include <jansson.h> /* json_loadb, json_dumpf */
+
+#include "input.h"
+
+/* ****  Per-record work (worker threads)  **** */
+
+typedef struct result {
+    char *id;
+    nd_sketch sketch;
+    size_t text_len;
+    char *error;      /* message for a record that could not be read, else NULL */
+    char *out_record; /* dedup: JSON object for a plain-text document */
+    size_t out_len;
+    size_t invalid_utf8;
+} result;
+
+typedef struct batch {
+    record *records;
+    result *results;
+    size_t count, capacity;
+    uint64_t bytes;
+} batch;
+
+typedef struct shared {
+    const cli_config *cfg;
+    const input *in;
+    nd_sketcher **sketchers; /* one per worker */
+    int want_out_record;     /* dedup: build output JSON for plain texts */
+} shared;
+
+typedef struct worker_arg {
+    const shared *sh;
+    batch *b;
+    atomic_size_t *next;
+    unsigned index;
+    int status; /* ND_OK or a library error */
+} worker_arg;
+
+static char *format_string(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#include <stdarg.h> /* va_list */
+static char *format_string(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static char *default_id(const shared *sh, const record *rec)
+{
+    const char *name = input_source_name(sh->in, rec->source);
+    if (rec->line == 0)
+        return strdup(name);
+    return format_string("%s:%llu", name, (unsigned long long)rec->line);
+}
+
+/* A plain-text document as a JSON object {"id": ..., "text": ...}. */
+static int make_out_record(result *res, const char *text, size_t len)
+{
+    char *repaired = malloc(len * 3 + 1);
+    if (!repaired)
+        return ND_ENOMEM;
+    size_t repaired_len;
+    nd_utf8_repair(repaired, &repaired_len, text, len);
+    size_t id_len = strlen(res->id);
+    char *id_repaired = malloc(id_len * 3 + 1);
+    if (!id_repaired) {
+        free(repaired);
+        return ND_ENOMEM;
+    }
+    size_t id_repaired_len;
+    nd_utf8_repair(id_repaired, &id_repaired_len, res->id, id_len);
+    json_t *obj = json_object();
+    json_object_set_new(obj, "id", json_stringn_nocheck(id_repaired, id_repaired_len));
+    json_object_set_new(obj, "text", json_stringn_nocheck(repaired, repaired_len));
+    res->out_record = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    free(repaired);
+    free(id_repaired);
+    if (!res->out_record)
+        return ND_ENOMEM;
+    res->out_len = strlen(res->out_record);
+    return ND_OK;
+}
+
+static char *json_id(const json_t *value)
+{
+    if (json_is_string(value))
+        return strndup(json_string_value(value), json_string_length(value));
+    if (json_is_integer(value))
+        return format_string("%lld", (long long)json_integer_value(value));
+    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
+{
+    const cli_config *cfg = sh->cfg;
+    const char *name = input_source_name(sh->in, rec->source);
+    json_error_t err;
+    json_t *root = json_loadb(rec->data, rec->len, 0, &err);
+    if (!root && json_error_code(&err) == json_error_invalid_utf8) {
+        /* Read ill-formed UTF-8 as U+FFFD rather than lose the record. */
+        char *repaired = malloc(rec->len * 3 + 1);
+        if (!repaired)
+            return ND_ENOMEM;
+        size_t repaired_len;
+        res->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
+        root = json_loadb(repaired, repaired_len, 0, &err);
+        free(repaired);
+    }
+    if (!root) {
+        res->error = format_string("%s:%llu: malformed JSON: %s (column %d)", name, (unsigned long long)rec->line,
+                                   err.text, err.column);
+        return res->error ? ND_OK : ND_ENOMEM;
+    }
+    const json_t *text = json_is_object(root) ? json_object_get(root, cfg->text_field) : NULL;
+    if (!json_is_object(root) || !json_is_string(text)) {
+        res->error = json_is_object(root)
+                         ? format_string("%s:%llu: no string field \"%s\" (see --text-field)", name,
+                                         (unsigned long long)rec->line, cfg->text_field)
+                         : format_string("%s:%llu: not a JSON object", name, (unsigned long long)rec->line);
+        json_decref(root);
+        return res->error ? ND_OK : ND_ENOMEM;
+    }
+    const json_t *id = json_object_get(root, cfg->id_field);
+    res->id = (id && !json_is_null(id)) ? json_id(id) : default_id(sh, rec);
+    if (!res->id) {
+        json_decref(root);
+        return ND_ENOMEM;
+    }
+    res->text_len = json_string_length(text);
+    int rc = nd_sketch_text(sk, json_string_value(text), res->text_len, &res->sketch);
+    json_decref(root);
+    return rc;
+}
+
+static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
+{
+    res->id = default_id(sh, rec);
+    if (!res->id)
+        return ND_ENOMEM;
+    res->text_len = rec->len;
+    int rc = nd_sketch_text(sk, rec->data, rec->len, &res->sketch);
+    res->invalid_utf8 = res->sketch.invalid_utf8;
+    if (rc == ND_OK && sh->want_out_record)
+        rc = make_out_record(res, rec->data, rec->len);
+    return rc;
+}
+
+static void *worker_main(void *p)
+{
+    worker_arg *arg = p;
+    nd_sketcher *sk = arg->sh->sketchers[arg->index];
+    for (;;) {
+        size_t i = atomic_fetch_add(arg->next, 1);
+        if (i >= arg->b->count)
+            break;
+        const record *rec = &arg->b->records[i];
+        result *res = &arg->b->results[i];
+        int rc = rec->kind == RECORD_JSON ? process_json(arg->sh, sk, rec, res) : process_text(arg->sh, sk, rec, res);
+        if (rc != ND_OK) {
+            arg->status = rc;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* ****  Batches  **** */
+
+enum { BATCH_RECORDS = 4096, BATCH_BYTES = 16 << 20 };
+
+static void batch_reset(batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        free(b->records[i].data);
+        free(b->results[i].id);
+        free(b->results[i].error);
+        free(b->results[i].out_record);
+        nd_sketch_clear(&b->results[i].sketch);
+    }
+    b->count = 0;
+    b->bytes = 0;
+}
+
+static void batch_free(batch *b)
+{
+    batch_reset(b);
+    free(b->records);
+    free(b->results);
+}
+
+/* Read up to a batch of records. Returns 1 if any were read, 0 at the end,
+ * -1 on an input error. */
+static int batch_read(batch *b, input *in)
+{
+    if (!b->records) {
+        b->records = calloc(BATCH_RECORDS, sizeof *b->records);
+        b->results = calloc(BATCH_RECORDS, sizeof *b->results);
+        if (!b->records || !b->results) {
+            cli_error("out of memory");
+            return -1;
+        }
+        b->capacity = BATCH_RECORDS;
+    }
+    while (b->count < b->capacity && b->bytes < BATCH_BYTES) {
+        record *rec = &b->records[b->count];
+        int rc = input_next(in, rec);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+        memset(&b->results[b->count], 0, sizeof b->results[b->count]);
+        b->bytes += rec->len;
+        b->count++;
+    }
+    return b->count > 0;
+}
+
+typedef struct workers {
+    pthread_t *threads;
+    worker_arg *args;
+    atomic_size_t next;
+    unsigned count;
+    int running;
+} workers;
+
+static int workers_start(workers *w, const shared *sh, batch *b)
+{
+    atomic_store(&w->next, 0);
+    for (unsigned t = 0; t < w->count; t++) {
+        w->args[t] = (worker_arg){sh, b, &w->next, t, ND_OK};
+        if (pthread_create(&w->threads[t], NULL, worker_main, &w->args[t]) != 0) {
+            /* Run this share on the calling thread instead. */
+            worker_main(&w->args[t]);
+            w->threads[t] = 0;
+        }
+    }
+    w->running = 1;
+    return 0;
+}
+
+static int workers_join(workers *w)
+{
+    int status = ND_OK;
+    for (unsigned t = 0; t < w->count; t++) {
+        if (w->threads[t])
+            pthread_join(w->threads[t], NULL);
+        if (w->args[t].status != ND_OK)
+            status = w->args[t].status;
+    }
+    w->running = 0;
+    return status;
+}
+
+/* ****  The run  **** */
+
+typedef struct run_state {
+    const cli_config *cfg;
+    input *in;
+    nd_index *index;
+    char **ids; /* per document */
+    size_t ids_capacity;
+    FILE *spool;
+    uint64_t records_read, skipped, empty, invalid_docs, bytes;
+    struct timespec started, last_progress;
+    int progress;
+} run_state;
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void show_progress(run_state *st, const char *stage, int force)
+{
+    if (!st->progress)
+        return;
+    if (!force && seconds_since(&st->last_progress) < 0.25)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &st->last_progress);
+    double secs = seconds_since(&st->started);
+    double mb = (double)st->bytes / 1e6;
+    fprintf(stderr, "\r\033[Kneardup: %s: %llu documents, %.1f MB, %.1f MB/s, %.1f s", stage,
+            (unsigned long long)st->records_read, mb, secs > 0 ? mb / secs : 0.0, secs);
+    fflush(stderr);
+}
+
+static void clear_progress(const run_state *st)
+{
+    if (st->progress) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+static int grow_ids(run_state *st, size_t doc)
+{
+    if (doc < st->ids_capacity)
+        return 0;
+    size_t cap = st->ids_capacity ? st->ids_capacity * 2 : 1024;
+    char **grown = realloc(st->ids, cap * sizeof *grown);
+    if (!grown)
+        return -1;
+    st->ids = grown;
+    st->ids_capacity = cap;
+    return 0;
+}
+
+/* Move a processed batch into the index, in input order. */
+static int batch_commit(run_state *st, batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        result *res = &b->results[i];
+        const record *rec = &b->records[i];
+        st->records_read++;
+        st->bytes += rec->len;
+        if (res->error) {
+            if (st->cfg->on_error == ON_ERROR_FAIL) {
+                clear_progress(st);
+                cli_error("%s", res->error);
+                cli_error("stopping (use --on-error skip to skip such records)");
+                return EXIT_FAIL;
+            }
+            cli_warn("%s; skipped", res->error);
+            st->skipped++;
+            continue;
+        }
+        if (res->invalid_utf8 > 0) {
+            st->invalid_docs++;
+            clear_progress(st);
+            cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", res->id, res->invalid_utf8,
+                     res->invalid_utf8 == 1 ? "" : "s");
+        }
+        if (res->sketch.count == 0)
+            st->empty++;
+        size_t doc = nd_index_count(st->index);
+        if (grow_ids(st, doc) != 0 || nd_index_add(st->index, &res->sketch, res->text_len) != ND_OK) {
+            cli_error("out of memory");
+            return EXIT_FAIL;
+        }
+        st->ids[doc] = res->id;
+        res->id = NULL;
+        if (st->spool) {
+            const char *out = res->out_record ? res->out_record : rec->data;
+            size_t out_len = res->out_record ? res->out_len : rec->len;
+            if (fwrite(out, 1, out_len, st->spool) != out_len || fputc('\n', st->spool) == EOF) {
+                cli_error("%s: cannot write the spool file: %s", st->cfg->tmpdir, strerror(errno));
+                return EXIT_FAIL;
+            }
+        }
+    }
+    show_progress(st, "reading", 0);
+    return EXIT_OK;
+}
+
+/* Pass 1: read, sketch in parallel, index in order. */
+static int read_all(run_state *st)
+{
+    const cli_config *cfg = st->cfg;
+    shared sh = {cfg, st->in, NULL, cfg->command == CMD_DEDUP};
+    workers w;
+    memset(&w, 0, sizeof w);
+    w.count = cfg->threads;
+    sh.sketchers = calloc(w.count, sizeof *sh.sketchers);
+    w.threads = calloc(w.count, sizeof *w.threads);
+    w.args = calloc(w.count, sizeof *w.args);
+    batch batches[2];
+    memset(batches, 0, sizeof batches);
+    int rc = EXIT_FAIL;
+    if (!sh.sketchers || !w.threads || !w.args) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (unsigned t = 0; t < w.count; t++) {
+        int nrc = nd_sketcher_new(&sh.sketchers[t], &cfg->opts);
+        if (nrc != ND_OK) {
+            cli_error("cannot start: %s", nd_strerror(nrc));
+            goto done;
+        }
+    }
+    int cur = 0;
+    int got = batch_read(&batches[cur], st->in);
+    while (got > 0) {
+        workers_start(&w, &sh, &batches[cur]);
+        int next_got = batch_read(&batches[1 - cur], st->in); /* overlaps the workers */
+        int status = workers_join(&w);
+        if (status != ND_OK) {
+            cli_error("%s", nd_strerror(status));
+            goto done;
+        }
+        if (batch_commit(st, &batches[cur]) != EXIT_OK)
+            goto done;
+        batch_reset(&batches[cur]);
+        cur = 1 - cur;
+        got = next_got;
+    }
+    if (got < 0)
+        goto done;
+    rc = EXIT_OK;
+done:
+    if (w.running)
+        workers_join(&w);
+    batch_free(&batches[0]);
+    batch_free(&batches[1]);
+    if (sh.sketchers) {
+        for (unsigned t = 0; t < w.count; t++)
+            nd_sketcher_free(sh.sketchers[t]);
+    }
+    free(sh.sketchers);
+    free(w.threads);
+    free(w.args);
+    return rc;
+}
+
+static void write_scan(const run_state *st, const nd_clusters *clusters, FILE *out)
+{
+    size_t n = nd_clusters_count(clusters);
+    for (size_t c = 0; c < n; c++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(clusters, c, &m);
+        fprintf(out, "{\"cluster\":%zu,\"size\":%zu,\"ids\":[", c, size);
+        for (size_t k = 0; k < size; k++) {
+            if (k)
+                fputc(',', out);
+            out_string(out, st->ids[m[k].doc], strlen(st->ids[m[k].doc]));
+        }
+        fputs("],\"jaccard\":[", out);
+        for (size_t k = 0; k < size; k++) {
+            if (k)
+                fputc(',', out);
+            out_number(out, m[k].jaccard);
+        }
+        fputs("]}\n", out);
+    }
+}
+
+/* Per-document fate after clustering. */
+typedef struct fate {
+    int64_t cluster; /* -1: unique */
+    size_t survivor; /* the kept member of its cluster */
+    double jaccard;
+} fate;
+
+static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
+{
+    fate *f = malloc((docs ? docs : 1) * sizeof *f);
+    if (!f)
+        return NULL;
+    for (size_t d = 0; d < docs; d++)
+        f[d] = (fate){-1, d, 0.0};
+    size_t n = nd_clusters_count(clusters);
+    for (size_t c = 0; c < n; c++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(clusters, c, &m);
+        for (size_t k = 0; k < size; k++)
+            f[m[k].doc] = (fate){(int64_t)c, m[0].doc, m[k].jaccard};
+    }
+    return f;
+}
+
+/* Write `line` (a JSON object) with "neardup": {...} added before its
+ * closing brace, leaving every other byte as it was. */
+static void write_annotated(FILE *out, const char *line, size_t len, const run_state *st, const fate *f, size_t doc)
+{
+    size_t end = len;
+    while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t' || line[end - 1] == '\r'))
+        end--;
+    /* end - 1 is the closing brace; is the object empty? */
+    size_t before = end - 1;
+    while (before > 0 && (line[before - 1] == ' ' || line[before - 1] == '\t' || line[before - 1] == '\n' ||
+                          line[before - 1] == '\r'))
+        before--;
+    int empty_object = before > 0 && line[before - 1] == '{';
+    fwrite(line, 1, end - 1, out);
+    fputs(empty_object ? "\"neardup\":{" : ",\"neardup\":{", out);
+    const fate *fd = &f[doc];
+    if (fd->cluster < 0) {
+        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null}", out);
+    } else {
+        fprintf(out, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
+        if (fd->survivor == doc)
+            fputs("null", out);
+        else
+            out_string(out, st->ids[fd->survivor], strlen(st->ids[fd->survivor]));
+        fputs(",\"jaccard\":", out);
+        out_number(out, fd->jaccard);
+        fputc('}', out);
+    }
+    fwrite(line + end - 1, 1, len - (end - 1), out);
+    fputc('\n', out);
+}
+
+/* Pass 2 of dedup: copy the spool to stdout (and --removed). */
+static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kept, uint64_t *removed)
+{
+    size_t docs = nd_index_count(st->index);
+    fate *f = fates_from_clusters(docs, clusters);
+    FILE *removed_file = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = EXIT_FAIL;
+    if (!f) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (st->cfg->removed_path) {
+        removed_file = fopen(st->cfg->removed_path, "w");
+        if (!removed_file) {
+            cli_error("%s: cannot write: %s", st->cfg->removed_path, strerror(errno));
+            goto done;
+        }
+    }
+    if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0) {
+        cli_error("cannot read back the spool file: %s", strerror(errno));
+        goto done;
+    }
+    for (size_t doc = 0; doc < docs; doc++) {
+        ssize_t n = getline(&line, &cap, st->spool);
+        if (n <= 0) {
+            cli_error("the spool file ended early (disk full in %s?)", st->cfg->tmpdir);
+            goto done;
+        }
+        size_t len = (size_t)n - 1; /* without the '\n' we wrote */
+        int is_duplicate = f[doc].cluster >= 0 && f[doc].survivor != doc;
+        if (st->cfg->annotate) {
+            write_annotated(stdout, line, len, st, f, doc);
+            (*kept)++;
+        } else if (is_duplicate) {
+            if (removed_file)
+                fwrite(line, 1, len + 1, removed_file);
+            (*removed)++;
+        } else {
+            fwrite(line, 1, len + 1, stdout);
+            (*kept)++;
+        }
+    }
+    rc = EXIT_OK;
+    if (removed_file && fclose(removed_file) != 0) {
+        cli_error("%s: write error: %s", st->cfg->removed_path, strerror(errno));
+        rc = EXIT_FAIL;
+    }
+    removed_file = NULL;
+done:
+    if (removed_file)
+        fclose(removed_file);
+    free(line);
+    free(f);
+    return rc;
+}
+
+static FILE *open_spool(const char *dir)
+{
+    size_t len = strlen(dir) + 32;
+    char *path = malloc(len);
+    if (!path)
+        return NULL;
+    snprintf(path, len, "%s/neardup-spool-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cli_error("%s: cannot create a spool file: %s (see --tmpdir)", dir, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    unlink(path);
+    free(path);
+    FILE *f = fdopen(fd, "w+");
+    if (!f)
+        close(fd);
+    return f;
+}
+
+int cli_run(const cli_config *cfg)
+{
+    run_state st;
+    memset(&st, 0, sizeof st);
+    st.cfg = cfg;
+    clock_gettime(CLOCK_MONOTONIC, &st.started);
+    st.last_progress = st.started;
+    st.progress = !cfg->quiet && isatty(2);
+    json_object_seed(0); /* before any thread parses JSON */
+    nd_clusters *clusters = NULL;
+    int rc = input_open(&st.in, cfg);
+    if (rc != EXIT_OK)
+        return rc;
+    rc = EXIT_FAIL;
+    if (nd_index_new(&st.index, &cfg->opts) != ND_OK) {
+        cli_error("invalid options");
+        goto done;
+    }
+    if (cfg->command == CMD_DEDUP) {
+        st.spool = open_spool(cfg->tmpdir);
+        if (!st.spool)
+            goto done;
+    }
+    if (read_all(&st) != EXIT_OK)
+        goto done;
+    show_progress(&st, "clustering", 1);
+    nd_cluster_stats stats;
+    int nrc = nd_index_cluster(&clusters, st.index, cfg->keep, &stats);
+    if (nrc != ND_OK) {
+        clear_progress(&st);
+        cli_error("clustering failed: %s", nd_strerror(nrc));
+        goto done;
+    }
+    size_t cluster_count = nd_clusters_count(clusters);
+    uint64_t duplicates = 0;
+    for (size_t c = 0; c < cluster_count; c++) {
+        const nd_member *m;
+        duplicates += nd_clusters_get(clusters, c, &m) - 1;
+    }
+    show_progress(&st, "writing", 1);
+    uint64_t kept = 0, removed = 0;
+    if (cfg->command == CMD_SCAN) {
+        write_scan(&st, clusters, stdout);
+    } else if (write_dedup(&st, clusters, &kept, &removed) != EXIT_OK) {
+        goto done;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        clear_progress(&st);
+        cli_error("cannot write the output: %s", strerror(errno));
+        goto done;
+    }
+    clear_progress(&st);
+    if (!cfg->quiet) {
+        double secs = seconds_since(&st.started);
+        double mb = (double)st.bytes / 1e6;
+        fprintf(stderr,
+                "neardup: %llu documents read (%.1f MB), %llu empty, %llu invalid UTF-8, %llu skipped; "
+                "%zu clusters, %llu duplicates",
+                (unsigned long long)st.records_read, mb, (unsigned long long)st.empty,
+                (unsigned long long)st.invalid_docs, (unsigned long long)st.skipped, cluster_count,
+                (unsigned long long)duplicates);
+        if (cfg->command == CMD_DEDUP)
+            fprintf(stderr, "; kept %llu, removed %llu", (unsigned long long)kept, (unsigned long long)removed);
+        fprintf(stderr, "; %.2f s, %.1f MB/s\n", secs, secs > 0 ? mb / secs : 0.0);
+    }
+    rc = EXIT_OK;
+done:
+    clear_progress(&st);
+    nd_clusters_free(clusters);
+    if (st.ids) {
+        size_t n = st.index ? nd_index_count(st.index) : 0;
+        for (size_t i = 0; i < n; i++)
+            free(st.ids[i]);
+        free(st.ids);
+    }
+    nd_index_free(st.index);
+    if (st.spool)
+        fclose(st.spool);
+    input_close(st.in);
+    return rc;
+}
+
+int cli_params(const cli_config *cfg)
+{
+    const nd_options *o = &cfg->opts;
+    printf("threshold %.4g, %u hashes: %u bands x %u rows (%u of %u hashes used)\n", o->threshold, o->num_perm,
+           o->bands, o->rows, o->bands * o->rows, o->num_perm);
+    printf("similarity  P(candidate)\n");
+    for (int i = 3; i <= 10; i++) {
+        double s = i / 10.0;
+        printf("%-10.2f  %.4f\n", s, nd_lsh_probability(s, o->bands, o->rows));
+    }
+    printf("the S-curve is steepest near s = %.3f = (1/b)^(1/r)\n",
+           pow(1.0 / o->bands, 1.0 / o->rows));
+    return EXIT_OK;
+}

@@ -1,0 +1,31 @@
+/* hash.h - the only place xxHash is seen: XXH3, inlined and kept private.
+ *
+ * XXH3's output is stable across versions and machines since xxHash 0.8.0,
+ * which is what makes neardup's signatures reproducible (golden vectors in
+ * tests/vectors.h pin them).
+ */
+#ifndef ND_HASH_H
+#define ND_HASH_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+
+#define XXH_INLINE_ALL
+#include <xxhash.h> /* XXH3_64bits_withSeed */
+
+static inline uint64_t nd_hash64(const void *data, size_t len, uint64_t seed)
+{
+    return XXH3_64bits_withSeed(data, len, seed);
+}
+
+/* splitmix64: a fast, well-mixed sequence from one 64-bit state; used to
+ * derive the MinHash permutation parameters from the user's seed. */
+static inline uint64_t nd_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+#endif /* ND_HASH_H */

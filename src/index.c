@@ -1,0 +1,524 @@
+/* index.c - collect sketches, propose candidates by LSH, verify, cluster.
+ *
+ * Per text the index keeps only what clustering needs: the sorted shingle
+ * ids (for exact verification), a hash of that set (to find identical
+ * sets), its LSH band keys (b 64-bit keys instead of the whole signature)
+ * and a weight (for --keep longest).
+ *
+ * Clustering (nd_index_cluster) in three steps:
+ *
+ * 1. Identical sets. Texts are sorted by set hash; equal sets are joined
+ *    with Jaccard 1 and only the first of each group goes on to LSH, so a
+ *    thousand copies cost a sort, not half a million pair checks.
+ * 2. Candidates. For each band the (key, text) pairs are sorted; texts that
+ *    share a key are candidates. A candidate pair already in one component
+ *    is skipped, and one already rejected is not checked again, so a bucket
+ *    of m near-copies costs about m verifications, not m^2 / 2. Every other
+ *    candidate is verified with the exact Jaccard of the two id sets and
+ *    joined (union-find) only if it reaches the threshold.
+ * 3. Verified clusters. A connected component can chain: A~B and B~C with
+ *    A and C unrelated. Each component is therefore split greedily: take the
+ *    survivor (first in input order, or longest), put with it every
+ *    remaining member whose exact Jaccard with it reaches the threshold, and
+ *    repeat on the rest. Every member of an output cluster is thus verified
+ *    against the text that is kept in its place.
+ *
+ * Everything runs in input order on one thread, so the output depends only
+ * on the input, the options and the seed.
+ */
+#include "neardup.h"
+
+#include <stdlib.h> /* qsort */
+#include <string.h> /* memcmp, memcpy */
+
+#include "alloc.h"
+#include "hash.h"
+#include "uf.h"
+
+typedef struct {
+    uint32_t *ids;
+    size_t count;
+    uint64_t set_hash;
+    uint64_t weight;
+} doc_entry;
+
+struct nd_index {
+    nd_options opts;
+    doc_entry *docs;
+    size_t count, capacity;
+    uint64_t *band_keys; /* count x bands */
+    size_t keys_capacity;
+};
+
+int nd_index_new(nd_index **out, const nd_options *opts)
+{
+    nd_options resolved = *opts;
+    if (nd_options_resolve(&resolved) != ND_OK)
+        return ND_EINVAL;
+    nd_index *index = nd_calloc(1, sizeof *index);
+    if (!index)
+        return ND_ENOMEM;
+    index->opts = resolved;
+    *out = index;
+    return ND_OK;
+}
+
+void nd_index_free(nd_index *index)
+{
+    if (!index)
+        return;
+    for (size_t i = 0; i < index->count; i++)
+        nd_free(index->docs[i].ids);
+    nd_free(index->docs);
+    nd_free(index->band_keys);
+    nd_free(index);
+}
+
+size_t nd_index_count(const nd_index *index)
+{
+    return index->count;
+}
+
+const uint32_t *nd_index_ids(const nd_index *index, size_t doc, size_t *count)
+{
+    *count = index->docs[doc].count;
+    return index->docs[doc].ids;
+}
+
+int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
+{
+    unsigned bands = index->opts.bands;
+    if (nd_grow((void **)&index->docs, &index->capacity, index->count + 1, sizeof *index->docs) != 0)
+        return ND_ENOMEM;
+    if (nd_grow((void **)&index->band_keys, &index->keys_capacity, (index->count + 1) * bands, sizeof(uint64_t)) != 0)
+        return ND_ENOMEM;
+    doc_entry *d = &index->docs[index->count];
+    d->ids = sketch->ids;
+    d->count = sketch->count;
+    d->set_hash = nd_hash64(sketch->ids, sketch->count * sizeof *sketch->ids, 0);
+    d->weight = weight;
+    nd_lsh_band_keys(index->band_keys + index->count * bands, sketch->signature, bands, index->opts.rows);
+    sketch->ids = NULL;
+    sketch->count = 0;
+    index->count++;
+    return ND_OK;
+}
+
+/* ****  A set of rejected pairs (open addressing, linear probing)  **** */
+
+typedef struct {
+    uint64_t *keys; /* pairs packed as (a + 1) << 32 | (b + 1) when they fit, else hashed */
+    size_t capacity, count;
+} pair_set;
+
+static uint64_t pair_key(size_t a, size_t b)
+{
+    uint64_t ab[2] = {(uint64_t)a, (uint64_t)b};
+    uint64_t k = nd_hash64(ab, sizeof ab, 0x7061697273ULL);
+    return k ? k : 1; /* 0 marks an empty slot */
+}
+
+static int pair_set_contains(const pair_set *set, uint64_t key)
+{
+    if (set->capacity == 0)
+        return 0;
+    size_t mask = set->capacity - 1;
+    for (size_t i = key & mask;; i = (i + 1) & mask) {
+        if (set->keys[i] == key)
+            return 1;
+        if (set->keys[i] == 0)
+            return 0;
+    }
+}
+
+static int pair_set_insert(pair_set *set, uint64_t key)
+{
+    if ((set->count + 1) * 2 > set->capacity) {
+        size_t new_capacity = set->capacity ? set->capacity * 2 : 1024;
+        uint64_t *keys = nd_calloc(new_capacity, sizeof *keys);
+        if (!keys)
+            return ND_ENOMEM;
+        size_t mask = new_capacity - 1;
+        for (size_t j = 0; j < set->capacity; j++) {
+            uint64_t k = set->keys[j];
+            if (!k)
+                continue;
+            size_t i = k & mask;
+            while (keys[i])
+                i = (i + 1) & mask;
+            keys[i] = k;
+        }
+        nd_free(set->keys);
+        set->keys = keys;
+        set->capacity = new_capacity;
+    }
+    size_t mask = set->capacity - 1;
+    size_t i = key & mask;
+    while (set->keys[i] && set->keys[i] != key)
+        i = (i + 1) & mask;
+    if (!set->keys[i]) {
+        set->keys[i] = key;
+        set->count++;
+    }
+    return ND_OK;
+}
+
+/* ****  Clusters  **** */
+
+struct nd_clusters {
+    nd_member *members;
+    size_t members_count, members_capacity;
+    size_t *starts; /* cluster i is members[starts[i] .. starts[i + 1]) */
+    size_t count, starts_capacity;
+};
+
+size_t nd_clusters_count(const nd_clusters *clusters)
+{
+    return clusters->count;
+}
+
+size_t nd_clusters_get(const nd_clusters *clusters, size_t i, const nd_member **members)
+{
+    *members = clusters->members + clusters->starts[i];
+    return clusters->starts[i + 1] - clusters->starts[i];
+}
+
+void nd_clusters_free(nd_clusters *clusters)
+{
+    if (!clusters)
+        return;
+    nd_free(clusters->members);
+    nd_free(clusters->starts);
+    nd_free(clusters);
+}
+
+/* ****  Clustering  **** */
+
+typedef struct {
+    uint64_t key;
+    size_t doc;
+} keyed_doc;
+
+static int compare_keyed(const void *pa, const void *pb)
+{
+    const keyed_doc *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+static int same_set(const doc_entry *a, const doc_entry *b)
+{
+    return a->count == b->count && memcmp(a->ids, b->ids, a->count * sizeof *a->ids) == 0;
+}
+
+static double doc_jaccard(const doc_entry *a, const doc_entry *b)
+{
+    return nd_jaccard(a->ids, a->count, b->ids, b->count);
+}
+
+static int reaches(double jaccard, double threshold)
+{
+    return jaccard >= threshold - 1e-12;
+}
+
+typedef struct {
+    const nd_index *index;
+    nd_uf uf;
+    unsigned char *is_representative;
+    keyed_doc *keyed;
+    pair_set rejected;
+    nd_cluster_stats stats;
+} cluster_state;
+
+/* Step 1: join identical sets; mark one representative per set. */
+static int join_identical_sets(cluster_state *st)
+{
+    const nd_index *index = st->index;
+    size_t m = 0;
+    for (size_t d = 0; d < index->count; d++) {
+        if (index->docs[d].count > 0) {
+            st->keyed[m].key = index->docs[d].set_hash;
+            st->keyed[m].doc = d;
+            m++;
+        }
+    }
+    qsort(st->keyed, m, sizeof *st->keyed, compare_keyed);
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && st->keyed[j].key == st->keyed[i].key)
+            j++;
+        st->is_representative[st->keyed[i].doc] = 1;
+        if (j - i > 1)
+            st->stats.exact_groups++;
+        for (size_t k = i + 1; k < j; k++) {
+            const doc_entry *first = &index->docs[st->keyed[i].doc];
+            if (same_set(first, &index->docs[st->keyed[k].doc]))
+                nd_uf_union(&st->uf, st->keyed[i].doc, st->keyed[k].doc);
+            else
+                st->is_representative[st->keyed[k].doc] = 1; /* a 64-bit hash collision */
+        }
+        i = j;
+    }
+    return ND_OK;
+}
+
+/* Step 2: LSH candidates, verified. */
+static int join_verified_candidates(cluster_state *st)
+{
+    const nd_index *index = st->index;
+    unsigned bands = index->opts.bands;
+    double threshold = index->opts.threshold;
+    for (unsigned band = 0; band < bands; band++) {
+        size_t m = 0;
+        for (size_t d = 0; d < index->count; d++) {
+            if (st->is_representative[d]) {
+                st->keyed[m].key = index->band_keys[d * bands + band];
+                st->keyed[m].doc = d;
+                m++;
+            }
+        }
+        qsort(st->keyed, m, sizeof *st->keyed, compare_keyed);
+        for (size_t i = 0; i < m;) {
+            size_t j = i + 1;
+            while (j < m && st->keyed[j].key == st->keyed[i].key)
+                j++;
+            for (size_t p = i; p < j; p++) {
+                for (size_t q = p + 1; q < j; q++) {
+                    size_t a = st->keyed[p].doc, b = st->keyed[q].doc;
+                    if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
+                        continue;
+                    uint64_t key = pair_key(a, b);
+                    if (pair_set_contains(&st->rejected, key))
+                        continue;
+                    st->stats.candidate_pairs++;
+                    if (reaches(doc_jaccard(&index->docs[a], &index->docs[b]), threshold)) {
+                        st->stats.verified_pairs++;
+                        nd_uf_union(&st->uf, a, b);
+                    } else if (pair_set_insert(&st->rejected, key) != ND_OK) {
+                        return ND_ENOMEM;
+                    }
+                }
+            }
+            i = j;
+        }
+    }
+    return ND_OK;
+}
+
+static int push_member(nd_clusters *c, size_t doc, double jaccard)
+{
+    if (nd_grow((void **)&c->members, &c->members_capacity, c->members_count + 1, sizeof *c->members) != 0)
+        return ND_ENOMEM;
+    c->members[c->members_count].doc = doc;
+    c->members[c->members_count].jaccard = jaccard;
+    c->members_count++;
+    return ND_OK;
+}
+
+static int close_cluster(nd_clusters *c)
+{
+    if (nd_grow((void **)&c->starts, &c->starts_capacity, c->count + 2, sizeof *c->starts) != 0)
+        return ND_ENOMEM;
+    c->count++;
+    c->starts[c->count] = c->members_count;
+    return ND_OK;
+}
+
+typedef struct {
+    const doc_entry *docs;
+} weight_order_ctx;
+
+/* qsort has no context argument; the member arrays are sorted by weight
+ * through this file-local pointer, used only inside nd_index_cluster on the
+ * caller's thread. */
+static _Thread_local const doc_entry *sort_docs;
+
+static int compare_longest_first(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    uint64_t wa = sort_docs[a].weight, wb = sort_docs[b].weight;
+    if (wa != wb)
+        return wa > wb ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+static int compare_size(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* Step 3: split one component (members in input order) into verified
+ * clusters, appended to out. */
+static int split_component(const nd_index *index, size_t *members, size_t n, size_t *scratch, nd_keep keep,
+                           nd_clusters *out)
+{
+    const doc_entry *docs = index->docs;
+    if (keep == ND_KEEP_LONGEST) {
+        sort_docs = docs;
+        qsort(members, n, sizeof *members, compare_longest_first);
+    }
+    size_t remaining = n;
+    while (remaining >= 2) {
+        size_t survivor = members[0];
+        size_t start = out->members_count;
+        int rc = push_member(out, survivor, 1.0);
+        size_t left = 0;
+        for (size_t i = 1; i < remaining; i++) {
+            const doc_entry *d = &docs[members[i]];
+            double j = same_set(d, &docs[survivor]) ? 1.0 : doc_jaccard(d, &docs[survivor]);
+            if (rc == ND_OK && reaches(j, index->opts.threshold))
+                rc = push_member(out, members[i], j);
+            else
+                scratch[left++] = members[i];
+        }
+        if (rc != ND_OK)
+            return rc;
+        if (out->members_count - start >= 2) {
+            /* survivor first, the others in input order */
+            nd_member *cluster = out->members + start + 1;
+            size_t others = out->members_count - start - 1;
+            for (size_t a = 1; a < others; a++) {
+                nd_member x = cluster[a];
+                size_t b = a;
+                while (b > 0 && cluster[b - 1].doc > x.doc) {
+                    cluster[b] = cluster[b - 1];
+                    b--;
+                }
+                cluster[b] = x;
+            }
+            rc = close_cluster(out);
+            if (rc != ND_OK)
+                return rc;
+        } else {
+            out->members_count = start; /* a lone survivor is no cluster */
+        }
+        memcpy(members, scratch, left * sizeof *members);
+        remaining = left;
+    }
+    return ND_OK;
+}
+
+typedef struct {
+    size_t first; /* earliest member */
+    size_t start, len;
+} cluster_span;
+
+static int compare_span(const void *pa, const void *pb)
+{
+    const cluster_span *a = pa, *b = pb;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+/* Put clusters in canonical order: by earliest member. */
+static int order_clusters(nd_clusters *c)
+{
+    cluster_span *spans = nd_malloc((c->count ? c->count : 1) * sizeof *spans);
+    nd_member *members = nd_malloc((c->members_count ? c->members_count : 1) * sizeof *members);
+    if (!spans || !members) {
+        nd_free(spans);
+        nd_free(members);
+        return ND_ENOMEM;
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        spans[i].start = c->starts[i];
+        spans[i].len = c->starts[i + 1] - c->starts[i];
+        spans[i].first = SIZE_MAX;
+        for (size_t k = 0; k < spans[i].len; k++) {
+            size_t doc = c->members[spans[i].start + k].doc;
+            spans[i].first = doc < spans[i].first ? doc : spans[i].first;
+        }
+    }
+    qsort(spans, c->count, sizeof *spans, compare_span);
+    size_t w = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        memcpy(members + w, c->members + spans[i].start, spans[i].len * sizeof *members);
+        c->starts[i] = w;
+        w += spans[i].len;
+    }
+    c->starts[c->count] = w;
+    nd_free(c->members);
+    c->members = members;
+    c->members_capacity = c->members_count;
+    nd_free(spans);
+    return ND_OK;
+}
+
+/* Group the texts by component, in input order, and split each. */
+static int build_clusters(cluster_state *st, nd_keep keep, nd_clusters *out)
+{
+    size_t n = st->index->count;
+    size_t *root_of = nd_malloc((n ? n : 1) * sizeof *root_of);
+    size_t *offset = nd_calloc(n + 1, sizeof *offset);
+    size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
+    size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
+    int rc = ND_ENOMEM;
+    if (!root_of || !offset || !members || !scratch)
+        goto done;
+    for (size_t d = 0; d < n; d++) {
+        root_of[d] = nd_uf_find(&st->uf, d);
+        offset[root_of[d] + 1]++;
+    }
+    for (size_t r = 0; r < n; r++)
+        offset[r + 1] += offset[r];
+    for (size_t d = 0; d < n; d++)
+        members[offset[root_of[d]]++] = d; /* offset[r] now ends component r */
+    rc = ND_OK;
+    size_t begin = 0;
+    for (size_t r = 0; r < n && rc == ND_OK; r++) {
+        size_t end = offset[r];
+        if (end - begin >= 2) {
+            qsort(members + begin, end - begin, sizeof *members, compare_size);
+            rc = split_component(st->index, members + begin, end - begin, scratch, keep, out);
+        }
+        begin = end;
+    }
+    if (rc == ND_OK)
+        rc = order_clusters(out);
+done:
+    nd_free(root_of);
+    nd_free(offset);
+    nd_free(members);
+    nd_free(scratch);
+    return rc;
+}
+
+int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_cluster_stats *stats)
+{
+    cluster_state st;
+    memset(&st, 0, sizeof st);
+    st.index = index;
+    nd_clusters *clusters = nd_calloc(1, sizeof *clusters);
+    int rc = ND_ENOMEM;
+    if (!clusters)
+        goto done;
+    clusters->starts = nd_calloc(1, sizeof *clusters->starts);
+    if (!clusters->starts)
+        goto done;
+    clusters->starts_capacity = 1;
+    if (nd_uf_init(&st.uf, index->count) != ND_OK)
+        goto done;
+    st.is_representative = nd_calloc(index->count + 1, 1);
+    st.keyed = nd_malloc((index->count + 1) * sizeof *st.keyed);
+    if (!st.is_representative || !st.keyed)
+        goto done;
+    rc = join_identical_sets(&st);
+    if (rc == ND_OK)
+        rc = join_verified_candidates(&st);
+    if (rc == ND_OK)
+        rc = build_clusters(&st, keep, clusters);
+done:
+    nd_uf_release(&st.uf);
+    nd_free(st.is_representative);
+    nd_free(st.keyed);
+    nd_free(st.rejected.keys);
+    if (rc != ND_OK) {
+        nd_clusters_free(clusters);
+        return rc;
+    }
+    if (stats)
+        *stats = st.stats;
+    *out = clusters;
+    return ND_OK;
+}

@@ -1,0 +1,299 @@
+/* neardup.h - find duplicate and near-duplicate texts: the whole public API.
+ *
+ * The pipeline, one stage per module:
+ *
+ *   text --normalize--> tokens --shingle--> set of 32-bit shingle ids
+ *        --minhash--> signature --lsh--> band keys --index--> candidate pairs
+ *        --verify (exact Jaccard)--> union-find --> clusters
+ *
+ * Two levels of use:
+ *   - value level: nd_tokenize(), nd_shingles(), nd_minhash(), nd_jaccard(),
+ *     nd_lsh_*(): pure functions (given their context object), usable without
+ *     an index, e.g. to compare two texts;
+ *   - index level: nd_sketcher computes a document's sketch (shingle set and
+ *     signature); nd_index collects sketches and clusters them.
+ *
+ * Ownership: every nd_*_new() result is owned by the caller and released with
+ * the matching nd_*_free(); free functions accept NULL. Text passed in is only
+ * read during the call. Pointers returned by getters are borrowed and stay
+ * valid until their parent object is freed or changed.
+ * Errors: functions returning int give ND_OK (0) or a negative ND_E* code; on
+ * error, out-parameters are left unchanged unless documented otherwise.
+ * Threads: the library has no global mutable state apart from read-only
+ * tables built once under pthread_once. A context object (nd_normalizer,
+ * nd_sketcher, nd_index) must not be used from two threads at once; distinct
+ * objects may. The usual pattern is one nd_sketcher per thread and one
+ * nd_index fed from one thread, in input order (which makes output
+ * independent of the thread count).
+ * The library never prints and never exits.
+ */
+#ifndef NEARDUP_H
+#define NEARDUP_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ND_VERSION "0.1.0"
+
+/* ****  Status codes  **** */
+enum {
+    ND_OK = 0,
+    ND_ENOMEM = -1, /* an allocation failed */
+    ND_EINVAL = -2, /* an argument or option is out of range */
+    ND_EICU = -3    /* ICU reported an error (missing data, internal failure) */
+};
+
+/** @return a static, one-line description of a status code; never NULL. */
+const char *nd_strerror(int status);
+
+/* ****  Options  **** */
+
+/** Normalization profiles. Each is a versioned list of steps on top of ICU
+ * NFKC case folding; the version changes whenever the tokens a profile
+ * produces for some input change, so results can be reproduced.
+ *  - ND_PROFILE_DEFAULT: NFKC_Casefold; Arabic tashkeel and tatweel and
+ *    Hebrew points removed (optional vowel signs: a reader sees the same
+ *    word); every other mark kept; letters, marks and numbers form words;
+ *    everything else separates words.
+ *  - ND_PROFILE_AGGRESSIVE: default, plus all combining marks dropped,
+ *    Unicode decimal digits folded to ASCII, Arabic letter variants folded
+ *    (hamza forms and alef wasla to alef, alef maksura to yeh, teh marbuta
+ *    to heh), Persian/Urdu yeh and keheh to Arabic yeh and kaf. */
+typedef enum { ND_PROFILE_DEFAULT = 0, ND_PROFILE_AGGRESSIVE = 1 } nd_profile;
+
+/** @return the profile's name ("default", "aggressive"), or NULL if unknown. */
+const char *nd_profile_name(nd_profile profile);
+/** @return the profile's version number (>= 1), or 0 if unknown. */
+unsigned nd_profile_version(nd_profile profile);
+/** Look a profile up by name. @return ND_OK or ND_EINVAL. */
+int nd_profile_from_name(nd_profile *out, const char *name);
+
+/** What a shingle is made of. */
+typedef enum {
+    ND_SHINGLE_WORDS = 0, /* k consecutive tokens */
+    ND_SHINGLE_CHARS = 1, /* N consecutive characters of the normalized text */
+    ND_SHINGLE_AUTO = 2   /* characters for text mostly in scripts written
+                             without spaces (Han, kana, Thai, ...), else words */
+} nd_shingle_kind;
+
+typedef struct nd_options {
+    nd_profile profile;
+    nd_shingle_kind shingle_kind;
+    unsigned shingle_size; /* k words (word shingles) */
+    unsigned char_size;    /* N characters (character shingles) */
+    unsigned num_perm;     /* MinHash signature length */
+    unsigned bands;        /* LSH bands b; 0 = choose from threshold */
+    unsigned rows;         /* LSH rows per band r; 0 = choose from threshold */
+    double threshold;      /* minimum exact Jaccard for two texts to match */
+    uint64_t seed;         /* same seed + same text => same signature */
+} nd_options;
+
+#define ND_OPTIONS_INIT                                                                  \
+    {                                                                                    \
+        ND_PROFILE_DEFAULT, ND_SHINGLE_WORDS, 5, 5, 128, 0, 0, 0.8, 0x6e65617264757031ULL \
+    }
+
+/** Check an option set and fill in bands and rows when they are 0 (see
+ * nd_lsh_choose()). Bands and rows must be given both or neither, and
+ * bands * rows must not exceed num_perm.
+ * @return ND_OK, or ND_EINVAL with opts unchanged. */
+int nd_options_resolve(nd_options *opts);
+
+/* ****  Normalization and tokens (normalize.c)  **** */
+
+/** One token: its byte span in the original text (always on UTF-8 character
+ * boundaries, never cutting a combining sequence), its normalized text (a
+ * slice of nd_tokens.text) and a 64-bit hash of that normalized text. */
+typedef struct nd_token {
+    size_t start, end;           /* [start, end) in the original bytes */
+    size_t norm_start, norm_len; /* slice of nd_tokens.text */
+    uint64_t hash;               /* XXH3 of the normalized UTF-8 */
+} nd_token;
+
+/** A growable token list. Zero-initialize (ND_TOKENS_INIT) before first use;
+ * nd_tokenize() reuses its memory; release with nd_tokens_free(). */
+typedef struct nd_tokens {
+    nd_token *items;
+    size_t count, capacity;
+    char *text; /* normalized UTF-8 of all tokens, back to back, not NUL-terminated */
+    size_t text_len, text_capacity;
+    size_t invalid_utf8; /* ill-formed sequences read as U+FFFD */
+} nd_tokens;
+#define ND_TOKENS_INIT {NULL, 0, 0, NULL, 0, 0, 0}
+void nd_tokens_free(nd_tokens *tokens);
+
+typedef struct nd_normalizer nd_normalizer;
+
+/** Create a normalizer for one profile. The first call for a profile builds a
+ * shared read-only table (about 1 MiB, a few milliseconds).
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */
+int nd_normalizer_new(nd_normalizer **out, nd_profile profile);
+void nd_normalizer_free(nd_normalizer *normalizer);
+
+/** Normalize `text` (UTF-8; ill-formed sequences are read as U+FFFD and
+ * counted) and split it into tokens, replacing what `out` held.
+ * [text, text + len) must be readable; text may be NULL when len is 0.
+ * @return ND_OK, ND_ENOMEM or ND_EICU. */
+int nd_tokenize(nd_normalizer *normalizer, const char *text, size_t len, nd_tokens *out);
+
+/** Copy UTF-8 text, replacing every ill-formed sequence (ICU's maximal
+ * subparts) with U+FFFD. `out` must have room for 3 * len bytes (a lone bad
+ * byte becomes three). @return the number of replacements; *out_len gets the
+ * bytes written. */
+size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
+
+/* ****  Shingles (shingle.c)  **** */
+
+/** Turn tokens into a sorted set of distinct 32-bit shingle ids.
+ * Word shingles: every run of `size` consecutive tokens; fewer than `size`
+ * tokens give one shingle of all of them; no tokens give the empty set.
+ * Character shingles: every run of `size` consecutive characters of the
+ * normalized tokens joined by single spaces (same rule for short texts).
+ * `*ids` is grown with realloc as needed (pass NULL/0 the first time) and
+ * `*count` receives the set size.
+ * @return ND_OK, ND_ENOMEM or ND_EINVAL (size 0). */
+int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens,
+                nd_shingle_kind kind, unsigned size);
+
+/** Is the text of these tokens mostly written in scripts without spaces
+ * between words (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar)?
+ * This is how ND_SHINGLE_AUTO picks character shingles. */
+int nd_tokens_mostly_unspaced(const nd_tokens *tokens);
+
+/* ****  MinHash and Jaccard (minhash.c)  **** */
+
+/** Write the MinHash signature of a shingle set: sig[i] = min over the set of
+ * h_i(x), with h_i(x) = ((a_i * x + b_i) mod 2^64) >> 32, a_i odd and b_i
+ * drawn from `seed`. Pure and deterministic on every machine. An empty set
+ * gives all values 0xFFFFFFFF. */
+void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count);
+
+/** Fraction of equal positions in two signatures: an unbiased estimate of
+ * the Jaccard similarity of the two sets, with standard deviation
+ * sqrt(J (1 - J) / num_perm). */
+double nd_signature_similarity(const uint32_t *a, const uint32_t *b, unsigned num_perm);
+
+/** Size of the intersection of two sorted sets of distinct ids. */
+size_t nd_intersection(const uint32_t *a, size_t na, const uint32_t *b, size_t nb);
+
+/** Exact Jaccard |A ∩ B| / |A ∪ B| of two sorted sets of distinct ids; two
+ * empty sets give 0 (empty texts never match). */
+double nd_jaccard(const uint32_t *a, size_t na, const uint32_t *b, size_t nb);
+
+/* ****  LSH banding (lsh.c)  **** */
+
+/** Probability that two texts of Jaccard s share at least one band:
+ * 1 - (1 - s^rows)^bands. */
+double nd_lsh_probability(double s, unsigned bands, unsigned rows);
+
+/** Choose bands and rows (bands * rows <= num_perm) minimizing
+ *   0.05 * ∫_0^t P(s) ds + 0.95 * ∫_t^1 (1 - P(s)) ds,
+ * the weighted false-positive and false-negative areas of the S-curve.
+ * False negatives weigh 19 times more than false positives because every
+ * candidate is verified exactly: a false positive costs one set merge, a
+ * false negative is a duplicate lost.
+ * @return ND_OK, or ND_EINVAL (threshold outside (0, 1], num_perm 0). */
+int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned num_perm);
+
+/** Band keys of a signature: keys[j] = XXH3 of the rows values of band j,
+ * seeded with j. */
+void nd_lsh_band_keys(uint64_t *keys, const uint32_t *sig, unsigned bands, unsigned rows);
+
+/* ****  Sketches (sketch.c)  **** */
+
+/** What the index needs to know about one text. Zero-initialize
+ * (ND_SKETCH_INIT); release with nd_sketch_clear(). */
+typedef struct nd_sketch {
+    uint32_t *ids;       /* sorted distinct shingle ids (exact verification) */
+    size_t count;        /* number of ids; 0 for a text without tokens */
+    uint32_t *signature; /* num_perm MinHash values */
+    size_t num_tokens;
+    size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
+} nd_sketch;
+#define ND_SKETCH_INIT {NULL, 0, NULL, 0, 0}
+void nd_sketch_clear(nd_sketch *sketch);
+
+/** A per-thread context turning texts into sketches (normalizer, buffers,
+ * options). */
+typedef struct nd_sketcher nd_sketcher;
+
+/** @param opts resolved options (see nd_options_resolve()); copied.
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_sketcher_new(nd_sketcher **out, const nd_options *opts);
+void nd_sketcher_free(nd_sketcher *sketcher);
+
+/** Compute the sketch of a text into `out` (which is cleared first; its
+ * arrays are allocated to their exact size and owned by `out`).
+ * @return ND_OK, ND_ENOMEM or ND_EICU. */
+int nd_sketch_text(nd_sketcher *sketcher, const char *text, size_t len, nd_sketch *out);
+
+/** The tokens of the last text sketched (borrowed; valid until the next call). */
+const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
+
+/* ****  Index and clusters (index.c)  **** */
+
+typedef struct nd_index nd_index;
+
+/** @param opts resolved options; copied.
+ * @return ND_OK, ND_ENOMEM or ND_EINVAL (unresolved options). */
+int nd_index_new(nd_index **out, const nd_options *opts);
+void nd_index_free(nd_index *index);
+
+/** Add the next text (numbered 0, 1, 2, ... in call order). The index takes
+ * the sketch's shingle ids (sketch->ids becomes NULL) and reads its
+ * signature; `weight` is what --keep longest compares (e.g. text bytes).
+ * @return ND_OK or ND_ENOMEM (then nothing was added and the sketch is
+ * unchanged). */
+int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight);
+size_t nd_index_count(const nd_index *index);
+
+/** Shingle ids of text `doc` (borrowed). */
+const uint32_t *nd_index_ids(const nd_index *index, size_t doc, size_t *count);
+
+/** Which member of a cluster is kept. */
+typedef enum { ND_KEEP_FIRST = 0, ND_KEEP_LONGEST = 1 } nd_keep;
+
+typedef struct nd_member {
+    size_t doc;     /* text number */
+    double jaccard; /* exact Jaccard with the cluster's survivor (1 for it) */
+} nd_member;
+
+typedef struct nd_cluster_stats {
+    uint64_t candidate_pairs; /* pairs proposed by LSH and not yet connected */
+    uint64_t verified_pairs;  /* of those, pairs whose exact Jaccard reached the threshold */
+    uint64_t exact_groups;    /* groups of texts with identical shingle sets */
+} nd_cluster_stats;
+
+typedef struct nd_clusters nd_clusters;
+
+/** Cluster the texts added so far.
+ *
+ * 1. Texts with identical shingle sets are joined directly.
+ * 2. LSH proposes candidate pairs (texts sharing a band key); each is kept
+ *    only if its exact Jaccard reaches the threshold; verified pairs are
+ *    joined with union-find.
+ * 3. Each connected component is split so that every member's exact Jaccard
+ *    with its cluster's survivor reaches the threshold: no member is in a
+ *    cluster only through a chain of other members.
+ *
+ * Clusters have two or more members: the survivor first (chosen by `keep`,
+ * ties to the earlier text), then the others in input order. Clusters are
+ * ordered by their earliest member. Texts without shingles never cluster.
+ * @param stats may be NULL.
+ * @return ND_OK or ND_ENOMEM. */
+int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_cluster_stats *stats);
+
+size_t nd_clusters_count(const nd_clusters *clusters);
+/** Members of cluster i (borrowed). @return the number of members. */
+size_t nd_clusters_get(const nd_clusters *clusters, size_t i, const nd_member **members);
+void nd_clusters_free(nd_clusters *clusters);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NEARDUP_H */

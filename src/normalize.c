@@ -1,0 +1,619 @@
+/* normalize.c - UTF-8 text to normalized word tokens, with ICU.
+ *
+ * What a token is. The text is read as Unicode (ill-formed UTF-8 as U+FFFD),
+ * folded by the profile (NFKC_Casefold plus the profile's own steps, see
+ * neardup.h), and cut into words: maximal runs of letters, marks and numbers
+ * (general categories L*, M*, N*). Everything else (spaces, punctuation,
+ * symbols, emoji, U+FFFD) separates words. Characters the fold removes
+ * (default-ignorables such as ZWJ and soft hyphen, Arabic tashkeel and
+ * tatweel, ...) neither make nor split a word. Every token keeps the byte
+ * span it came from in the original text.
+ *
+ * How it is done fast and exactly. NFKC is not a per-character map, but the
+ * text splits into independent pieces: ICU's unorm2_hasBoundaryBefore(c)
+ * says that "a string containing this character can be normalized by
+ * processing portions before this character and starting from this
+ * character independently". So we cut the text into segments that start at
+ * such boundaries (a starter plus any marks that follow it), fold each
+ * segment on its own, and concatenate: the result equals folding the whole
+ * text. Spans follow for free: every output character comes from one
+ * segment, and segment edges are character edges that never cut a combining
+ * sequence.
+ *
+ * Most segments are a single character of the BMP, and folding one of those
+ * does not depend on context, so the profile's fold of every BMP code point
+ * is computed once (pthread_once) into a 64K-entry table: its UTF-8, whether
+ * it is a word character, a separator or removed, and whether a boundary
+ * comes before it. ASCII followed by ASCII never needs even the table.
+ * Segments of several code points, and code points beyond the BMP, take the
+ * slow path through ICU.
+ */
+#include "neardup.h"
+
+#include <pthread.h> /* pthread_once */
+#include <string.h>  /* memcpy */
+
+#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue */
+#include <unicode/unorm2.h>  /* unorm2_getNFKCCasefoldInstance, unorm2_normalize */
+#include <unicode/uscript.h> /* uscript_getScript */
+#include <unicode/utf16.h>   /* U16_NEXT, U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>    /* U8_NEXT, U8_APPEND_UNSAFE */
+
+#include "alloc.h"
+#include "hash.h"
+
+/* ****  Profiles  **** */
+
+static const struct {
+    const char *name;
+    unsigned version;
+} profiles[] = {
+    [ND_PROFILE_DEFAULT] = {"default", 1},
+    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 1},
+};
+#define PROFILE_COUNT (sizeof profiles / sizeof profiles[0])
+
+const char *nd_profile_name(nd_profile profile)
+{
+    return (unsigned)profile < PROFILE_COUNT ? profiles[profile].name : NULL;
+}
+
+unsigned nd_profile_version(nd_profile profile)
+{
+    return (unsigned)profile < PROFILE_COUNT ? profiles[profile].version : 0;
+}
+
+int nd_profile_from_name(nd_profile *out, const char *name)
+{
+    for (unsigned i = 0; i < PROFILE_COUNT; i++) {
+        if (name && strcmp(name, profiles[i].name) == 0) {
+            *out = (nd_profile)i;
+            return ND_OK;
+        }
+    }
+    return ND_EINVAL;
+}
+
+/* Optional vowel signs and elongation: removed by every profile, because a
+ * reader sees the same word with or without them. Arabic tatweel (kashida),
+ * Arabic harakat, Quranic annotation marks and Hebrew points. */
+static int is_optional_vowel_sign(UChar32 c)
+{
+    return c == 0x0640                     /* ARABIC TATWEEL */
+           || (c >= 0x0610 && c <= 0x061A) /* Arabic honorific/Quranic signs */
+           || (c >= 0x064B && c <= 0x065F) /* fathatan .. wavy hamza below (harakat) */
+           || c == 0x0670                  /* superscript alef */
+           || (c >= 0x06D6 && c <= 0x06DC) || (c >= 0x06DF && c <= 0x06E4) || (c >= 0x06E7 && c <= 0x06E8) ||
+           (c >= 0x06EA && c <= 0x06ED)    /* Quranic annotation */
+           || (c >= 0x08D3 && c <= 0x08FF && c != 0x08E2) /* Arabic Extended-A marks */
+           || (c >= 0x0591 && c <= 0x05BD)                /* Hebrew cantillation and points */
+           || c == 0x05BF || c == 0x05C1 || c == 0x05C2 || c == 0x05C4 || c == 0x05C5 || c == 0x05C7;
+}
+
+/* Letter variants the aggressive profile folds together (after NFD and mark
+ * removal, which already turn hamza/madda forms into their base letters). */
+static UChar32 aggressive_letter(UChar32 c)
+{
+    switch (c) {
+    case 0x0671: /* ALEF WASLA */
+        return 0x0627;
+    case 0x0649: /* ALEF MAKSURA */
+    case 0x06CC: /* FARSI YEH */
+        return 0x064A;
+    case 0x0629: /* TEH MARBUTA */
+    case 0x06C1: /* HEH GOAL */
+    case 0x06BE: /* HEH DOACHASHMEE */
+        return 0x0647;
+    case 0x06A9: /* KEHEH */
+    case 0x06AA: /* SWASH KAF */
+        return 0x0643;
+    default:
+        break;
+    }
+    if (u_charType(c) == U_DECIMAL_DIGIT_NUMBER) {
+        int32_t digit = u_charDigitValue(c);
+        if (digit >= 0 && digit <= 9)
+            return '0' + digit;
+    }
+    return c;
+}
+
+static int is_word_char(UChar32 c)
+{
+    return (U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) != 0;
+}
+
+/* Scripts written without spaces between words. */
+static int is_unspaced_script(UChar32 c)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    UScriptCode script = uscript_getScript(c, &status);
+    if (U_FAILURE(status))
+        return 0;
+    switch (script) {
+    case USCRIPT_HAN:
+    case USCRIPT_HIRAGANA:
+    case USCRIPT_KATAKANA:
+    case USCRIPT_THAI:
+    case USCRIPT_LAO:
+    case USCRIPT_KHMER:
+    case USCRIPT_MYANMAR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ****  Folding one segment  **** */
+
+/* A growable UTF-16 buffer. */
+typedef struct {
+    UChar *data;
+    size_t len, capacity;
+} u16buf;
+
+static int u16buf_reserve(u16buf *buf, size_t needed)
+{
+    return nd_grow((void **)&buf->data, &buf->capacity, needed, sizeof(UChar)) == 0 ? ND_OK : ND_ENOMEM;
+}
+
+static void u16buf_free(u16buf *buf)
+{
+    nd_free(buf->data);
+    buf->data = NULL;
+    buf->len = buf->capacity = 0;
+}
+
+/* dst = normalize(src) with one ICU normalizer, growing dst as needed. */
+static int normalize_into(const UNormalizer2 *norm, const UChar *src, size_t src_len, u16buf *dst)
+{
+    if (src_len > INT32_MAX / 4)
+        return ND_EINVAL;
+    for (;;) {
+        if (u16buf_reserve(dst, dst->capacity ? dst->capacity : 32) != ND_OK)
+            return ND_ENOMEM;
+        UErrorCode status = U_ZERO_ERROR;
+        int32_t capacity = dst->capacity > INT32_MAX ? INT32_MAX : (int32_t)dst->capacity;
+        int32_t n = unorm2_normalize(norm, src, (int32_t)src_len, dst->data, capacity, &status);
+        if (status == U_BUFFER_OVERFLOW_ERROR) {
+            if (u16buf_reserve(dst, (size_t)n + 1) != ND_OK)
+                return ND_ENOMEM;
+            continue;
+        }
+        if (U_FAILURE(status))
+            return ND_EICU;
+        dst->len = (size_t)n;
+        return ND_OK;
+    }
+}
+
+typedef struct {
+    const UNormalizer2 *nfkc_cf, *nfd, *nfc;
+} icu_normalizers;
+
+static int get_normalizers(icu_normalizers *out)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    out->nfkc_cf = unorm2_getNFKCCasefoldInstance(&status);
+    out->nfd = unorm2_getNFDInstance(&status);
+    out->nfc = unorm2_getNFCInstance(&status);
+    return U_FAILURE(status) ? ND_EICU : ND_OK;
+}
+
+/* Scratch space for folding. */
+typedef struct {
+    u16buf a, b;
+} fold_scratch;
+
+static void fold_scratch_free(fold_scratch *s)
+{
+    u16buf_free(&s->a);
+    u16buf_free(&s->b);
+}
+
+/* Remove (and for the aggressive profile, map) code points of buf in place. */
+static void filter_code_points(u16buf *buf, nd_profile profile)
+{
+    size_t read = 0, write = 0;
+    while (read < buf->len) {
+        UChar32 c;
+        U16_NEXT(buf->data, read, buf->len, c);
+        if (is_optional_vowel_sign(c))
+            continue;
+        if (profile == ND_PROFILE_AGGRESSIVE) {
+            int8_t type = u_charType(c);
+            if (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK)
+                continue;
+            c = aggressive_letter(c);
+        }
+        /* Mapping only shrinks or keeps sizes (all targets are BMP), so
+         * writing behind the read position is safe. */
+        U16_APPEND_UNSAFE(buf->data, write, c);
+    }
+    buf->len = write;
+}
+
+/* The profile's fold of one segment: result in scratch->a. */
+static int fold_segment(const icu_normalizers *icu, nd_profile profile, const UChar *seg, size_t seg_len,
+                        fold_scratch *scratch)
+{
+    int rc = normalize_into(icu->nfkc_cf, seg, seg_len, &scratch->a);
+    if (rc != ND_OK)
+        return rc;
+    if (profile == ND_PROFILE_AGGRESSIVE) {
+        rc = normalize_into(icu->nfd, scratch->a.data, scratch->a.len, &scratch->b);
+        if (rc != ND_OK)
+            return rc;
+        filter_code_points(&scratch->b, profile);
+        return normalize_into(icu->nfc, scratch->b.data, scratch->b.len, &scratch->a);
+    }
+    filter_code_points(&scratch->a, profile);
+    return ND_OK;
+}
+
+/* ****  The BMP table  **** */
+
+enum {
+    FOLD_WORD = 1,  /* all output characters are word characters */
+    FOLD_SEP = 2,   /* all output characters separate words */
+    FOLD_EMPTY = 3, /* folds to nothing: neither makes nor splits a word */
+    FOLD_SLOW = 4,  /* mixed, or too long for the entry: use ICU */
+    FOLD_KIND_MASK = 7,
+    FLAG_BOUNDARY = 8, /* a normalization boundary comes before it */
+    FLAG_UNSPACED = 16 /* belongs to a script written without spaces */
+};
+
+typedef struct {
+    uint8_t flags;
+    uint8_t len;
+    char utf8[14];
+} fold_entry;
+
+typedef struct {
+    pthread_once_t once;
+    fold_entry *table;
+    int status;
+} profile_table;
+
+static profile_table tables[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, NULL, ND_OK}, {PTHREAD_ONCE_INIT, NULL, ND_OK}};
+
+static void build_table(nd_profile profile)
+{
+    profile_table *pt = &tables[profile];
+    icu_normalizers icu;
+    pt->status = get_normalizers(&icu);
+    if (pt->status != ND_OK)
+        return;
+    fold_entry *table = nd_calloc(0x10000, sizeof *table);
+    if (!table) {
+        pt->status = ND_ENOMEM;
+        return;
+    }
+    fold_scratch scratch = {{NULL, 0, 0}, {NULL, 0, 0}};
+    for (UChar32 c = 0; c <= 0xFFFF; c++) {
+        fold_entry *e = &table[c];
+        if (U_IS_SURROGATE(c)) {
+            e->flags = FOLD_SLOW | FLAG_BOUNDARY; /* never looked up: decoding yields no surrogates */
+            continue;
+        }
+        UChar in = (UChar)c;
+        int rc = fold_segment(&icu, profile, &in, 1, &scratch);
+        if (rc != ND_OK) {
+            pt->status = rc;
+            break;
+        }
+        int words = 0, seps = 0;
+        size_t out_len = 0;
+        char utf8[64];
+        size_t i = 0;
+        while (i < scratch.a.len) {
+            UChar32 o;
+            U16_NEXT(scratch.a.data, i, scratch.a.len, o);
+            if (is_word_char(o))
+                words++;
+            else
+                seps++;
+            if (out_len + 4 <= sizeof utf8)
+                U8_APPEND_UNSAFE(utf8, out_len, o);
+            else
+                words = seps = 1; /* force the slow path */
+        }
+        uint8_t kind;
+        if (words == 0 && seps == 0)
+            kind = FOLD_EMPTY;
+        else if (seps == 0 && out_len <= sizeof e->utf8)
+            kind = FOLD_WORD;
+        else if (words == 0)
+            kind = FOLD_SEP;
+        else
+            kind = FOLD_SLOW;
+        e->flags = kind;
+        if (unorm2_hasBoundaryBefore(icu.nfkc_cf, c))
+            e->flags |= FLAG_BOUNDARY;
+        if (is_unspaced_script(c))
+            e->flags |= FLAG_UNSPACED;
+        if (kind == FOLD_WORD) {
+            memcpy(e->utf8, utf8, out_len);
+            e->len = (uint8_t)out_len;
+        }
+    }
+    fold_scratch_free(&scratch);
+    if (pt->status == ND_OK)
+        pt->table = table;
+    else
+        nd_free(table);
+}
+
+static void build_default_table(void)
+{
+    build_table(ND_PROFILE_DEFAULT);
+}
+
+static void build_aggressive_table(void)
+{
+    build_table(ND_PROFILE_AGGRESSIVE);
+}
+
+/* ****  The normalizer  **** */
+
+struct nd_normalizer {
+    nd_profile profile;
+    const fold_entry *table;
+    icu_normalizers icu;
+    u16buf segment;
+    fold_scratch scratch;
+};
+
+int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
+{
+    if ((unsigned)profile >= PROFILE_COUNT)
+        return ND_EINVAL;
+    profile_table *pt = &tables[profile];
+    pthread_once(&pt->once, profile == ND_PROFILE_DEFAULT ? build_default_table : build_aggressive_table);
+    if (pt->status != ND_OK)
+        return pt->status;
+    nd_normalizer *nz = nd_calloc(1, sizeof *nz);
+    if (!nz)
+        return ND_ENOMEM;
+    nz->profile = profile;
+    nz->table = pt->table;
+    int rc = get_normalizers(&nz->icu);
+    if (rc != ND_OK) {
+        nd_free(nz);
+        return rc;
+    }
+    *out = nz;
+    return ND_OK;
+}
+
+void nd_normalizer_free(nd_normalizer *nz)
+{
+    if (!nz)
+        return;
+    u16buf_free(&nz->segment);
+    fold_scratch_free(&nz->scratch);
+    nd_free(nz);
+}
+
+void nd_tokens_free(nd_tokens *tokens)
+{
+    if (!tokens)
+        return;
+    nd_free(tokens->items);
+    nd_free(tokens->text);
+    *tokens = (nd_tokens)ND_TOKENS_INIT;
+}
+
+/* ****  Building tokens  **** */
+
+typedef struct {
+    nd_tokens *out;
+    int open;          /* is a token being built? */
+    size_t start, end; /* its original byte span so far */
+    size_t norm_start; /* where its normalized text starts in out->text */
+} token_builder;
+
+static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t start, size_t end)
+{
+    nd_tokens *out = tb->out;
+    if (nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
+        return ND_ENOMEM;
+    if (!tb->open) {
+        tb->open = 1;
+        tb->start = start;
+        tb->norm_start = out->text_len;
+    }
+    memcpy(out->text + out->text_len, utf8, n);
+    out->text_len += n;
+    tb->end = end;
+    return ND_OK;
+}
+
+static int close_token(token_builder *tb)
+{
+    if (!tb->open)
+        return ND_OK;
+    tb->open = 0;
+    nd_tokens *out = tb->out;
+    if (nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
+        return ND_ENOMEM;
+    nd_token *t = &out->items[out->count++];
+    t->start = tb->start;
+    t->end = tb->end;
+    t->norm_start = tb->norm_start;
+    t->norm_len = out->text_len - tb->norm_start;
+    t->hash = nd_hash64(out->text + t->norm_start, t->norm_len, 0);
+    return ND_OK;
+}
+
+/* Fold the pending segment nz->segment, which spans [start, end) of the
+ * original text, and feed its output to the token builder. */
+static int flush_segment(nd_normalizer *nz, token_builder *tb, size_t start, size_t end)
+{
+    const u16buf *seg = &nz->segment;
+    if (seg->len == 1) {
+        const fold_entry *e = &nz->table[seg->data[0]];
+        switch (e->flags & FOLD_KIND_MASK) {
+        case FOLD_WORD:
+            return append_norm(tb, e->utf8, e->len, start, end);
+        case FOLD_SEP:
+            return close_token(tb);
+        case FOLD_EMPTY:
+            if (tb->open)
+                tb->end = end;
+            return ND_OK;
+        default:
+            break;
+        }
+    }
+    int rc = fold_segment(&nz->icu, nz->profile, seg->data, seg->len, &nz->scratch);
+    if (rc != ND_OK)
+        return rc;
+    const u16buf *folded = &nz->scratch.a;
+    if (folded->len == 0 && tb->open)
+        tb->end = end;
+    size_t i = 0;
+    while (i < folded->len) {
+        UChar32 c;
+        U16_NEXT(folded->data, i, folded->len, c);
+        if (is_word_char(c)) {
+            char utf8[4];
+            size_t n = 0;
+            U8_APPEND_UNSAFE(utf8, n, c);
+            rc = append_norm(tb, utf8, n, start, end);
+        } else {
+            rc = close_token(tb);
+        }
+        if (rc != ND_OK)
+            return rc;
+    }
+    return ND_OK;
+}
+
+static int has_boundary_before(const nd_normalizer *nz, UChar32 c)
+{
+    if (c <= 0xFFFF)
+        return (nz->table[c].flags & FLAG_BOUNDARY) != 0;
+    return unorm2_hasBoundaryBefore(nz->icu.nfkc_cf, c) != 0;
+}
+
+int nd_tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out)
+{
+    out->count = 0;
+    out->text_len = 0;
+    out->invalid_utf8 = 0;
+    token_builder tb = {out, 0, 0, 0, 0};
+    const uint8_t *bytes = (const uint8_t *)text;
+    u16buf *seg = &nz->segment;
+    seg->len = 0;
+    size_t seg_start = 0;
+    size_t i = 0;
+    int rc = ND_OK;
+
+    while (i < len) {
+        uint8_t b = bytes[i];
+        /* Fast path: an ASCII character followed by ASCII (or the end) is a
+         * whole segment; fold it directly. */
+        if (b < 0x80 && (i + 1 == len || bytes[i + 1] < 0x80)) {
+            if (seg->len > 0) {
+                rc = flush_segment(nz, &tb, seg_start, i);
+                if (rc != ND_OK)
+                    return rc;
+                seg->len = 0;
+            }
+            if ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9')) {
+                rc = append_norm(&tb, (const char *)&bytes[i], 1, i, i + 1);
+            } else if (b >= 'A' && b <= 'Z') {
+                char lower = (char)(b + ('a' - 'A'));
+                rc = append_norm(&tb, &lower, 1, i, i + 1);
+            } else {
+                rc = close_token(&tb);
+            }
+            if (rc != ND_OK)
+                return rc;
+            i++;
+            continue;
+        }
+
+        /* General path: decode one code point (ill-formed input -> U+FFFD). */
+        size_t cp_start = i;
+        UChar32 c;
+        if (b < 0x80) {
+            c = b;
+            i++;
+        } else {
+            int32_t j = 0;
+            int32_t avail = (len - i) > 4 ? 4 : (int32_t)(len - i);
+            U8_NEXT(bytes + i, j, avail, c);
+            i += (size_t)j;
+            if (c < 0) {
+                c = 0xFFFD;
+                out->invalid_utf8++;
+            }
+        }
+        if (seg->len > 0 && has_boundary_before(nz, c)) {
+            rc = flush_segment(nz, &tb, seg_start, cp_start);
+            if (rc != ND_OK)
+                return rc;
+            seg->len = 0;
+        }
+        if (seg->len == 0)
+            seg_start = cp_start;
+        if (u16buf_reserve(seg, seg->len + 2) != ND_OK)
+            return ND_ENOMEM;
+        U16_APPEND_UNSAFE(seg->data, seg->len, c);
+    }
+    if (seg->len > 0) {
+        rc = flush_segment(nz, &tb, seg_start, len);
+        if (rc != ND_OK)
+            return rc;
+        seg->len = 0;
+    }
+    return close_token(&tb);
+}
+
+int nd_tokens_mostly_unspaced(const nd_tokens *tokens)
+{
+    /* Count characters of the normalized text by script class. */
+    size_t unspaced = 0, other = 0;
+    const fold_entry *table = tables[ND_PROFILE_DEFAULT].table;
+    size_t i = 0;
+    while (i < tokens->text_len) {
+        UChar32 c;
+        U8_NEXT_UNSAFE((const uint8_t *)tokens->text, i, c);
+        int flag = (c <= 0xFFFF && table) ? (table[c].flags & FLAG_UNSPACED) != 0 : is_unspaced_script(c);
+        if (flag)
+            unspaced++;
+        else
+            other++;
+    }
+    return unspaced > other;
+}
+
+size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len)
+{
+    const uint8_t *bytes = (const uint8_t *)text;
+    size_t i = 0, w = 0, replaced = 0;
+    while (i < len) {
+        if (bytes[i] < 0x80) {
+            out[w++] = (char)bytes[i++];
+            continue;
+        }
+        size_t start = i;
+        int32_t j = 0;
+        int32_t avail = (len - i) > 4 ? 4 : (int32_t)(len - i);
+        UChar32 c;
+        U8_NEXT(bytes + i, j, avail, c);
+        i += (size_t)j;
+        if (c < 0) {
+            replaced++;
+            memcpy(out + w, "\xEF\xBF\xBD", 3);
+            w += 3;
+        } else {
+            memcpy(out + w, text + start, i - start);
+            w += i - start;
+        }
+    }
+    *out_len = w;
+    return replaced;
+}

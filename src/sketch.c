@@ -1,0 +1,93 @@
+/* sketch.c - one text to its sketch: normalize, shingle, sign.
+ *
+ * An nd_sketcher bundles what one thread needs (a normalizer, reusable token
+ * and id buffers, the options), so that sketching allocates only the two
+ * exact-size arrays it hands back.
+ */
+#include "neardup.h"
+
+#include <string.h> /* memcpy */
+
+#include "alloc.h"
+
+struct nd_sketcher {
+    nd_options opts;
+    nd_normalizer *normalizer;
+    nd_tokens tokens;
+    uint32_t *ids;
+    size_t ids_capacity;
+};
+
+int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
+{
+    nd_options resolved = *opts;
+    if (nd_options_resolve(&resolved) != ND_OK)
+        return ND_EINVAL;
+    nd_sketcher *sk = nd_calloc(1, sizeof *sk);
+    if (!sk)
+        return ND_ENOMEM;
+    sk->opts = resolved;
+    sk->tokens = (nd_tokens)ND_TOKENS_INIT;
+    int rc = nd_normalizer_new(&sk->normalizer, resolved.profile);
+    if (rc != ND_OK) {
+        nd_free(sk);
+        return rc;
+    }
+    *out = sk;
+    return ND_OK;
+}
+
+void nd_sketcher_free(nd_sketcher *sk)
+{
+    if (!sk)
+        return;
+    nd_normalizer_free(sk->normalizer);
+    nd_tokens_free(&sk->tokens);
+    nd_free(sk->ids);
+    nd_free(sk);
+}
+
+void nd_sketch_clear(nd_sketch *sketch)
+{
+    if (!sketch)
+        return;
+    nd_free(sketch->ids);
+    nd_free(sketch->signature);
+    *sketch = (nd_sketch)ND_SKETCH_INIT;
+}
+
+const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
+{
+    return &sk->tokens;
+}
+
+int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out)
+{
+    nd_sketch_clear(out);
+    int rc = nd_tokenize(sk->normalizer, text, len, &sk->tokens);
+    if (rc != ND_OK)
+        return rc;
+    size_t count = 0;
+    unsigned size = sk->opts.shingle_kind == ND_SHINGLE_WORDS ? sk->opts.shingle_size : sk->opts.char_size;
+    if (sk->opts.shingle_kind == ND_SHINGLE_AUTO && !nd_tokens_mostly_unspaced(&sk->tokens))
+        size = sk->opts.shingle_size;
+    rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, sk->opts.shingle_kind, size);
+    if (rc != ND_OK)
+        return rc;
+    uint32_t *ids = nd_malloc(count * sizeof *ids);
+    uint32_t *signature = nd_malloc(sk->opts.num_perm * sizeof *signature);
+    if (!ids || !signature) {
+        nd_free(ids);
+        nd_free(signature);
+        return ND_ENOMEM;
+    }
+    if (count > 0)
+        memcpy(ids, sk->ids, count * sizeof *ids);
+    nd_minhash(signature, sk->opts.num_perm, sk->opts.seed, ids, count);
+    out->ids = ids;
+    out->count = count;
+    out->signature = signature;
+    out->num_tokens = sk->tokens.count;
+    out->invalid_utf8 = sk->tokens.invalid_utf8;
+    return ND_OK;
+}
