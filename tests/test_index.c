@@ -1,0 +1,181 @@
+/* test_index.c - the whole pipeline on tiny corpora: canonical order,
+ * survivors, verified clusters (no chaining), empty texts. */
+#include <stdio.h>  /* snprintf */
+#include <stdlib.h> /* free */
+#include <string.h> /* strlen */
+
+#include "neardup.h"
+#include "suites.h"
+
+/* Index `texts` and cluster them; returns the clusters (caller frees). */
+static nd_clusters *cluster_texts(const char *const *texts, size_t n, unsigned shingle_size, nd_keep keep)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.shingle_size = shingle_size;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    nd_index *index = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    for (size_t i = 0; i < n; i++) {
+        nd_sketch sketch = ND_SKETCH_INIT;
+        size_t len = strlen(texts[i]);
+        ck_assert_int_eq(nd_sketch_text(sk, texts[i], len, &sketch), ND_OK);
+        ck_assert_int_eq(nd_index_add(index, &sketch, len), ND_OK);
+        nd_sketch_clear(&sketch);
+    }
+    nd_clusters *clusters = NULL;
+    ck_assert_int_eq(nd_index_cluster(&clusters, index, keep, NULL), ND_OK);
+    nd_index_free(index);
+    nd_sketcher_free(sk);
+    return clusters;
+}
+
+static void expect_cluster(const nd_clusters *c, size_t i, const size_t *docs, size_t n)
+{
+    const nd_member *m;
+    size_t size = nd_clusters_get(c, i, &m);
+    ck_assert_uint_eq(size, n);
+    for (size_t k = 0; k < n; k++)
+        ck_assert_uint_eq(m[k].doc, docs[k]);
+    ck_assert_double_eq(m[0].jaccard, 1.0);
+}
+
+START_TEST(test_canonical_order)
+{
+    static const char *const texts[] = {
+        "the quick brown fox jumps over the lazy dog near the river bank today",    /* 0: group X */
+        "completely different words about markets and prices and trade in asia",   /* 1: group Y */
+        "nothing to see here just a unique sentence standing on its own feet",     /* 2 */
+        "completely different words about markets and prices and trade in asia",   /* 3: Y */
+        "the quick brown fox jumps over the lazy dog near the river bank today",    /* 4: X */
+        "the quick brown fox jumps over the lazy dog near the river bank today",    /* 5: X */
+    };
+    nd_clusters *c = cluster_texts(texts, 6, 5, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 2);
+    expect_cluster(c, 0, (const size_t[]){0, 4, 5}, 3);
+    expect_cluster(c, 1, (const size_t[]){1, 3}, 2);
+    nd_clusters_free(c);
+}
+END_TEST
+
+START_TEST(test_keep_longest)
+{
+    static const char *const texts[] = {
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa",
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa!!!!!!!", /* same words, longer */
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa",
+    };
+    nd_clusters *c = cluster_texts(texts, 3, 5, ND_KEEP_LONGEST);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    expect_cluster(c, 0, (const size_t[]){1, 0, 2}, 3); /* survivor first, then input order */
+    nd_clusters_free(c);
+}
+END_TEST
+
+/* With 1-word shingles: J(A,B) = 9/11, J(B,C) = 9/11, J(A,C) = 8/12.
+ * Union-find joins all three; the verified split keeps C out. */
+START_TEST(test_no_chaining)
+{
+    static const char *const texts[] = {
+        "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10",
+        "w1 w2 w3 w4 w5 w6 w7 w8 w9 x",
+        "w1 w2 w3 w4 w5 w6 w7 w8 x y",
+    };
+    nd_clusters *c = cluster_texts(texts, 3, 1, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    expect_cluster(c, 0, (const size_t[]){0, 1}, 2);
+    const nd_member *m;
+    nd_clusters_get(c, 0, &m);
+    ck_assert_double_eq_tol(m[1].jaccard, 9.0 / 11.0, 1e-12);
+    nd_clusters_free(c);
+}
+END_TEST
+
+START_TEST(test_empty_never_cluster)
+{
+    static const char *const texts[] = {"", "   ", "!!!", "", "...\n\n"};
+    nd_clusters *c = cluster_texts(texts, 5, 5, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 0);
+    nd_clusters_free(c);
+}
+END_TEST
+
+START_TEST(test_threshold_is_exact)
+{
+    /* 1-word shingles: J = 4/5 = 0.8 exactly reaches the default threshold; 3/5 does not. */
+    static const char *const texts[] = {"a b c d", "a b c d e", "a b c"};
+    nd_clusters *c = cluster_texts(texts, 3, 1, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    expect_cluster(c, 0, (const size_t[]){0, 1}, 2);
+    nd_clusters_free(c);
+}
+END_TEST
+
+START_TEST(test_many_copies)
+{
+    enum { N = 300 };
+    const char *texts[N];
+    for (int i = 0; i < N; i++)
+        texts[i] = "one text copied many times over and over again in this corpus";
+    nd_cluster_stats stats;
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    nd_index *index = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    for (int i = 0; i < N; i++) {
+        nd_sketch sketch = ND_SKETCH_INIT;
+        ck_assert_int_eq(nd_sketch_text(sk, texts[i], strlen(texts[i]), &sketch), ND_OK);
+        ck_assert_int_eq(nd_index_add(index, &sketch, 1), ND_OK);
+        nd_sketch_clear(&sketch);
+    }
+    nd_clusters *c = NULL;
+    ck_assert_int_eq(nd_index_cluster(&c, index, ND_KEEP_FIRST, &stats), ND_OK);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    const nd_member *m;
+    ck_assert_uint_eq(nd_clusters_get(c, 0, &m), N);
+    ck_assert_uint_eq(stats.exact_groups, 1);
+    ck_assert_uint_eq(stats.candidate_pairs, 0); /* copies never reach LSH */
+    nd_clusters_free(c);
+    nd_index_free(index);
+    nd_sketcher_free(sk);
+}
+END_TEST
+
+START_TEST(test_arabic_fixture)
+{
+    static const char *const names[] = {
+        "arabic-news/page.txt", "arabic-news/other-same-subject.txt", "arabic-news/rewrite-word.txt",
+        "arabic-news/rewrite-drop.txt", "arabic-news/rewrite-footer.txt",
+    };
+    char *texts[5];
+    for (int i = 0; i < 5; i++) {
+        size_t len;
+        texts[i] = read_fixture(names[i], &len);
+        ck_assert_ptr_nonnull(texts[i]);
+    }
+    nd_clusters *c = cluster_texts((const char *const *)texts, 5, 5, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    expect_cluster(c, 0, (const size_t[]){0, 2, 3, 4}, 4);
+    nd_clusters_free(c);
+    for (int i = 0; i < 5; i++)
+        free(texts[i]);
+}
+END_TEST
+
+Suite *index_suite(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("pipeline");
+    tcase_add_test(tc, test_canonical_order);
+    tcase_add_test(tc, test_keep_longest);
+    tcase_add_test(tc, test_no_chaining);
+    tcase_add_test(tc, test_empty_never_cluster);
+    tcase_add_test(tc, test_threshold_is_exact);
+    tcase_add_test(tc, test_many_copies);
+    tcase_add_test(tc, test_arabic_fixture);
+    suite_add_tcase(s, tc);
+    return s;
+}

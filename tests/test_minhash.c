@@ -1,0 +1,118 @@
+/* test_minhash.c - MinHash estimates, exact Jaccard, golden signatures.
+ *
+ * The estimate of J from 128 values has standard deviation
+ * sigma = sqrt(J (1 - J) / 128); on synthetic sets of known J, for 20 seeds
+ * each, every estimate must be within 4 sigma and their mean within
+ * 4 sigma / sqrt(20) (which catches a biased hash family). */
+#include <math.h>   /* sqrt, fabs */
+#include <stdlib.h> /* free */
+#include <string.h> /* strlen */
+
+#include "neardup.h"
+#include "suites.h"
+#include "synth.h"
+#include "vectors.h"
+
+static const double known_j[] = {0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95};
+
+START_TEST(test_estimate_within_4_sigma)
+{
+    double j = known_j[_i];
+    const unsigned num_perm = 128;
+    const size_t total = 400; /* |A ∪ B| */
+    size_t shared = (size_t)llround(j * (double)total);
+    size_t own = (total - shared) / 2;
+    double exact = (double)shared / (double)(shared + 2 * own);
+    uint32_t a[400], b[400], sa[128], sb[128];
+    double sigma = sqrt(exact * (1 - exact) / num_perm);
+    double sum = 0;
+    const int seeds = 20;
+    uint64_t state = 12345 + (uint64_t)_i;
+    for (int s = 0; s < seeds; s++) {
+        while (!synth_pair(a, b, shared, own, &state)) {
+        }
+        ck_assert_double_eq_tol(nd_jaccard(a, shared + own, b, shared + own), exact, 1e-12);
+        nd_minhash(sa, num_perm, (uint64_t)s, a, shared + own);
+        nd_minhash(sb, num_perm, (uint64_t)s, b, shared + own);
+        double est = nd_signature_similarity(sa, sb, num_perm);
+        ck_assert_msg(fabs(est - exact) <= 4 * sigma, "J=%.3f seed %d: estimate %.3f outside 4 sigma (%.3f)", exact,
+                      s, est, 4 * sigma);
+        sum += est;
+    }
+    double mean = sum / seeds;
+    ck_assert_msg(fabs(mean - exact) <= 4 * sigma / sqrt(seeds), "J=%.3f: mean estimate %.4f is biased", exact, mean);
+}
+END_TEST
+
+START_TEST(test_identity_and_seed)
+{
+    uint32_t ids[] = {3, 17, 99, 1000, 123456};
+    uint32_t s1[64], s2[64], s3[64];
+    nd_minhash(s1, 64, 7, ids, 5);
+    nd_minhash(s2, 64, 7, ids, 5);
+    nd_minhash(s3, 64, 8, ids, 5);
+    ck_assert_double_eq(nd_signature_similarity(s1, s2, 64), 1.0);
+    ck_assert_double_lt(nd_signature_similarity(s1, s3, 64), 0.5); /* the seed changes the functions */
+    nd_minhash(s1, 64, 7, NULL, 0);
+    for (int i = 0; i < 64; i++)
+        ck_assert_uint_eq(s1[i], UINT32_MAX);
+}
+END_TEST
+
+typedef struct {
+    uint32_t a[6];
+    size_t na;
+    uint32_t b[6];
+    size_t nb;
+    double jaccard;
+} jaccard_row;
+
+static const jaccard_row jaccard_rows[] = {
+    {{1, 2, 3}, 3, {1, 2, 3}, 3, 1.0},
+    {{1, 2, 3}, 3, {4, 5, 6}, 3, 0.0},
+    {{1, 2, 3, 4}, 4, {3, 4, 5, 6}, 4, 2.0 / 6.0},
+    {{1}, 1, {1, 2, 3, 4, 5}, 5, 0.2},
+    {{0}, 0, {0}, 0, 0.0}, /* two empty sets never match */
+    {{1, 2}, 2, {0}, 0, 0.0},
+};
+
+START_TEST(test_jaccard_table)
+{
+    const jaccard_row *r = &jaccard_rows[_i];
+    ck_assert_double_eq_tol(nd_jaccard(r->a, r->na, r->b, r->nb), r->jaccard, 1e-12);
+    ck_assert_double_eq_tol(nd_jaccard(r->b, r->nb, r->a, r->na), r->jaccard, 1e-12);
+}
+END_TEST
+
+/* Golden signatures (tests/vectors.h, written by scripts/gen-vectors): a
+ * change to normalization, shingling or hashing shows up here. */
+START_TEST(test_golden_vectors)
+{
+    const golden_vector *v = &golden_vectors[_i];
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.seed = GOLDEN_SEED;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    nd_sketch sketch = ND_SKETCH_INIT;
+    ck_assert_int_eq(nd_sketch_text(sk, v->text, strlen(v->text), &sketch), ND_OK);
+    ck_assert_uint_eq(sketch.count, v->shingles);
+    for (unsigned i = 0; i < GOLDEN_VALUES; i++)
+        ck_assert_msg(sketch.signature[i] == v->signature[i], "vector %d value %u: %u != %u", _i, i,
+                      sketch.signature[i], v->signature[i]);
+    nd_sketch_clear(&sketch);
+    nd_sketcher_free(sk);
+}
+END_TEST
+
+Suite *minhash_suite(void)
+{
+    Suite *s = suite_create("minhash");
+    TCase *tc = tcase_create("estimates");
+    tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
+    tcase_add_test(tc, test_identity_and_seed);
+    tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
+    tcase_add_loop_test(tc, test_golden_vectors, 0, (int)(sizeof golden_vectors / sizeof golden_vectors[0]));
+    suite_add_tcase(s, tc);
+    return s;
+}
