@@ -12,16 +12,39 @@
  * estimate's accuracy is checked against the 4-sigma bound in
  * tests/test_minhash.c. The inner loop runs over the num_perm functions for
  * one id, a fixed-length loop of multiplies and minima that the compiler
- * vectorizes. a_i and b_i come from splitmix64 seeded with the user's seed,
+ * vectorizes; the kernel is built twice (target_clones), for AVX2 and for
+ * the baseline, and the loader picks the one the CPU runs. Both compute the
+ * same integers, so signatures do not depend on the machine. a_i and b_i come from splitmix64 seeded with the user's seed,
  * so signatures are identical on every machine.
  */
 #include "neardup.h"
 
 #include "hash.h"
 
+enum { CHUNK = 64 };
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define ND_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define ND_MULTIVERSION
+#endif
+
+/* mins[i] = min(mins[i], min over ids of h_i(id)) for CHUNK functions. */
+ND_MULTIVERSION
+static void minhash_chunk(uint32_t *restrict mins, const uint64_t *restrict a, const uint64_t *restrict b,
+                          const uint32_t *restrict ids, size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        uint64_t x = ids[k];
+        for (unsigned i = 0; i < CHUNK; i++) {
+            uint32_t v = (uint32_t)((a[i] * x + b[i]) >> 32);
+            mins[i] = v < mins[i] ? v : mins[i];
+        }
+    }
+}
+
 void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count)
 {
-    enum { CHUNK = 64 };
     uint64_t a[CHUNK], b[CHUNK];
     uint64_t state = seed;
     for (unsigned base = 0; base < num_perm; base += CHUNK) {
@@ -33,13 +56,7 @@ void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t 
         uint32_t mins[CHUNK];
         for (unsigned i = 0; i < CHUNK; i++)
             mins[i] = UINT32_MAX;
-        for (size_t k = 0; k < count; k++) {
-            uint64_t x = ids[k];
-            for (unsigned i = 0; i < CHUNK; i++) {
-                uint32_t v = (uint32_t)((a[i] * x + b[i]) >> 32);
-                mins[i] = v < mins[i] ? v : mins[i];
-            }
-        }
+        minhash_chunk(mins, a, b, ids, count);
         for (unsigned i = 0; i < width; i++)
             sig[base + i] = mins[i];
     }

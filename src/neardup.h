@@ -153,8 +153,9 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
  * tokens give one shingle of all of them; no tokens give the empty set.
  * Character shingles: every run of `size` consecutive characters of the
  * normalized tokens joined by single spaces (same rule for short texts).
- * `*ids` is grown with realloc as needed (pass NULL/0 the first time) and
- * `*count` receives the set size.
+ * `*ids` is grown with realloc as needed (pass NULL/0 the first time; it may
+ * grow to twice the number of shingles, the upper half used as sort
+ * scratch) and `*count` receives the set size.
  * @return ND_OK, ND_ENOMEM or ND_EINVAL (size 0). */
 int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens,
                 nd_shingle_kind kind, unsigned size);

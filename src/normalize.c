@@ -416,7 +416,8 @@ typedef struct {
 static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t start, size_t end)
 {
     nd_tokens *out = tb->out;
-    if (nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
+    if (out->text_len + n > out->text_capacity &&
+        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
         return ND_ENOMEM;
     if (!tb->open) {
         tb->open = 1;
@@ -435,7 +436,8 @@ static int close_token(token_builder *tb)
         return ND_OK;
     tb->open = 0;
     nd_tokens *out = tb->out;
-    if (nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
+    if (out->count == out->capacity &&
+        nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
         return ND_ENOMEM;
     nd_token *t = &out->items[out->count++];
     t->start = tb->start;

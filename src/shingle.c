@@ -20,8 +20,6 @@
  */
 #include "neardup.h"
 
-#include <stdlib.h> /* qsort */
-
 #include <unicode/utf8.h> /* U8_FWD_1_UNSAFE */
 
 #include "alloc.h"
@@ -32,19 +30,50 @@ static uint32_t fold32(uint64_t h)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int compare_u32(const void *a, const void *b)
+/* Sort ids[0..n) with an LSD radix sort (four passes of 8 bits through
+ * tmp[0..n)): linear time and no comparison callback, which made qsort the
+ * second-largest cost of sketching. Small arrays use insertion sort. */
+static void sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a;
-    uint32_t y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = ids[i];
+            size_t j = i;
+            while (j > 0 && ids[j - 1] > x) {
+                ids[j] = ids[j - 1];
+                j--;
+            }
+            ids[j] = x;
+        }
+        return;
+    }
+    uint32_t *from = ids, *to = tmp;
+    for (unsigned shift = 0; shift < 32; shift += 8) {
+        size_t counts[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            counts[(from[i] >> shift) & 0xFF]++;
+        size_t sum = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = counts[d];
+            counts[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            to[counts[(from[i] >> shift) & 0xFF]++] = from[i];
+        uint32_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    /* four passes: the sorted data is back in ids */
 }
 
-/* Sort ids[0..n) and drop repeats; returns the new count. */
+/* Sort ids[0..n) (ids has room for 2n: the upper half is scratch) and drop
+ * repeats; returns the new count. */
 static size_t sort_distinct(uint32_t *ids, size_t n)
 {
     if (n < 2)
         return n;
-    qsort(ids, n, sizeof *ids, compare_u32);
+    sort_u32(ids, ids + n, n);
     size_t w = 1;
     for (size_t r = 1; r < n; r++) {
         if (ids[r] != ids[w - 1])
@@ -57,7 +86,7 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
 {
     size_t n = tokens->count;
     size_t m = n < k ? 1 : n - k + 1;
-    if (nd_grow((void **)ids, capacity, m, sizeof **ids) != 0)
+    if (nd_grow((void **)ids, capacity, 2 * m, sizeof **ids) != 0)
         return ND_ENOMEM;
     /* Hash windows of token hashes; the token hashes are contiguous only
      * through a copy, so gather them in a small ring. */
@@ -97,7 +126,7 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     }
     offsets[chars] = len;
     size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
-    if (nd_grow((void **)ids, capacity, m ? m : 1, sizeof **ids) != 0)
+    if (nd_grow((void **)ids, capacity, m ? 2 * m : 1, sizeof **ids) != 0)
         goto done;
     for (size_t s = 0; s < m; s++) {
         size_t end = s + size < chars ? s + size : chars;

@@ -143,7 +143,8 @@ assert_same_file() {
 }
 
 # assert_jq FILE FILTER [WHAT]: jq -e over the slurped JSON Lines in FILE
-# (the filter sees an array of all records) must give true.
+# (the filter sees an array of all records) must give true. Pass values in
+# through the environment: P=x assert_jq "$OUT" '.[0].id == $ENV.P'.
 assert_jq() {
     local file="$1" filter="$2" what="${3:-$2}"
     local got
