@@ -235,6 +235,45 @@ int nd_sketch_text(nd_sketcher *sketcher, const char *text, size_t len, nd_sketc
 /** The tokens of the last text sketched (borrowed; valid until the next call). */
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
 
+/* ****  Units: paragraphs, lines, repeats inside a unit (units.c)  **** */
+
+/** What one comparable unit of text is. */
+typedef enum {
+    ND_UNIT_DOCUMENT = 0,  /* the whole text */
+    ND_UNIT_PARAGRAPH = 1, /* a run of non-blank lines between blank lines */
+    ND_UNIT_LINE = 2       /* one non-blank line */
+} nd_unit_kind;
+
+/** A byte span [start, end) of a text. */
+typedef struct nd_span {
+    size_t start, end;
+} nd_span;
+
+/** Split a text into units, each trimmed of surrounding white space (so a
+ * span starts and ends on a character boundary and never holds a line
+ * end). Blank lines (only spaces, tabs, CR) separate paragraphs; CRLF and
+ * LF line ends both work. Units with nothing but white space are left out.
+ * `*spans` grows with realloc as needed (pass NULL/0 the first time).
+ * @return ND_OK or ND_ENOMEM. */
+int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len,
+                   nd_unit_kind kind);
+
+/** Minimum number of tokens in one copy for nd_find_repeats(). */
+#define ND_REPEAT_MIN_TOKENS 3
+
+/** Is the unit text[unit.start, unit.end), whose tokens are `tokens`
+ * (spans relative to `text`), a shorter text repeated twice or more, e.g. a
+ * headline pasted twice with no break? The test is exact on the normalized
+ * token sequence: it must be m >= 2 copies of a sequence of at least
+ * ND_REPEAT_MIN_TOKENS tokens (smallest period, by the KMP prefix
+ * function). The punctuation between two copies is given to the copy it
+ * belongs to by comparing with the first copy's leading and the last copy's
+ * trailing characters, and each copy's span is trimmed of white space.
+ * @param copies receives up to `max_copies` spans, in order.
+ * @return the number of copies m (0 if the unit is not a repetition), or
+ * ND_ENOMEM. When m > max_copies only max_copies spans are written. */
+int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit);
+
 /* ****  Index and clusters (index.c)  **** */
 
 typedef struct nd_index nd_index;

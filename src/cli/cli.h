@@ -32,6 +32,9 @@ typedef struct cli_config {
     unsigned threads;
     int quiet;
     const char *tmpdir;
+    nd_unit_kind unit;      /* --unit document|paragraph|line */
+    unsigned min_tokens;    /* --min-tokens: smaller units are ignored */
+    unsigned boilerplate;   /* --boilerplate N: 0 = off */
     char **paths; /* inputs; "-" is stdin; none means stdin */
     int path_count;
 } cli_config;

@@ -52,7 +52,10 @@ enum {
     OPT_REMOVED,
     OPT_THREADS,
     OPT_QUIET,
-    OPT_TMPDIR
+    OPT_TMPDIR,
+    OPT_UNIT,
+    OPT_MIN_TOKENS,
+    OPT_BOILERPLATE
 };
 
 static const struct option all_options[] = {
@@ -73,6 +76,9 @@ static const struct option all_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"tmpdir", required_argument, NULL, OPT_TMPDIR},
+    {"unit", required_argument, NULL, OPT_UNIT},
+    {"min-tokens", required_argument, NULL, OPT_MIN_TOKENS},
+    {"boilerplate", required_argument, NULL, OPT_BOILERPLATE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -96,9 +102,16 @@ static const char help_common[] =
     "      --id-field F      JSON field holding the id (default id; FILE:LINE when absent)\n"
     "      --lines           each line of a plain text file is a document (id FILE:LINE)\n"
     "      --on-error P      malformed JSON line or missing text field: fail (default; exit 1) or skip\n"
+    "Units (what is compared):\n"
+    "      --unit U          document (default), paragraph (text between blank lines) or line;\n"
+    "                        a unit that is one text pasted several times counts as its copies\n"
+    "      --min-tokens N    ignore units with fewer than N tokens (default 1)\n"
+    "      --boilerplate N   a unit found in N or more documents is boilerplate: dedup removes every\n"
+    "                        occurrence of it, scan marks it (default off)\n"
     "Running:\n"
     "      --threads N       worker threads (default: all cores); output is identical for any N\n"
     "      --quiet           no progress line and no summary on stderr\n"
+    "      --tmpdir DIR      where records are spooled between two passes (dedup, --unit; default $TMPDIR or /tmp)\n"
     "  -h, --help            this help\n"
     "Exit status: 0 ok, 1 failure (bad input with --on-error fail, unreadable file), 2 usage.\n";
 
@@ -110,6 +123,9 @@ void cli_print_help(cli_command command, FILE *out)
               "Find clusters of duplicate and near-duplicate documents. Writes JSON Lines to stdout,\n"
               "one object per cluster: {\"cluster\": N, \"ids\": [survivor, ...], \"jaccard\": [1, ...]},\n"
               "jaccard[i] being member i's exact Jaccard with the survivor (ids[0]).\n"
+              "With --unit paragraph|line: one object per group of repeated units:\n"
+              "{\"group\": N, \"occurrences\": [{\"id\", \"start\", \"end\"}, ...], \"jaccard\": [...], \"text\": preview},\n"
+              "start/end being byte offsets in the document's text.\n"
               "  --keep first|longest  which member is the survivor (default first, in input order)\n\n",
               out);
         break;
@@ -122,7 +138,11 @@ void cli_print_help(cli_command command, FILE *out)
               "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"duplicate_of\",\n"
               "                        \"jaccard\"} (nulls for unique records)\n"
               "  --removed FILE        also write the removed records to FILE\n"
-              "  --tmpdir DIR          where the input is spooled between the two passes (default $TMPDIR or /tmp)\n\n",
+              "With --unit paragraph|line: every document is written back with later copies of repeated\n"
+              "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
+              "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
+              "instead and changes no text.\n"
+              "\n",
               out);
         break;
     case CMD_PARAMS:
@@ -162,7 +182,7 @@ static int accepts(cli_command command, int opt)
         return 1;
     if (command == CMD_PARAMS)
         return 0;
-    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_TMPDIR)
+    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED)
         return command == CMD_DEDUP;
     return 1;
 }
@@ -203,6 +223,8 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     cfg->text_field = "text";
     cfg->on_error = ON_ERROR_FAIL;
     cfg->keep = ND_KEEP_FIRST;
+    cfg->unit = ND_UNIT_DOCUMENT;
+    cfg->min_tokens = 1;
     cfg->threads = default_threads();
     const char *tmpdir = getenv("TMPDIR");
     cfg->tmpdir = tmpdir && *tmpdir ? tmpdir : "/tmp";
@@ -314,6 +336,26 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_TMPDIR:
             cfg->tmpdir = arg;
             break;
+        case OPT_UNIT:
+            if (strcmp(arg, "document") == 0)
+                cfg->unit = ND_UNIT_DOCUMENT;
+            else if (strcmp(arg, "paragraph") == 0)
+                cfg->unit = ND_UNIT_PARAGRAPH;
+            else if (strcmp(arg, "line") == 0)
+                cfg->unit = ND_UNIT_LINE;
+            else
+                return bad_value("unit", arg, "document, paragraph or line");
+            break;
+        case OPT_MIN_TOKENS:
+            if (parse_unsigned(arg, 1, 1000000, &n))
+                return bad_value("min-tokens", arg, "a whole number from 1 to 1000000");
+            cfg->min_tokens = (unsigned)n;
+            break;
+        case OPT_BOILERPLATE:
+            if (parse_unsigned(arg, 2, 1000000000, &n))
+                return bad_value("boilerplate", arg, "a whole number of documents, at least 2");
+            cfg->boilerplate = (unsigned)n;
+            break;
         default:
             return EXIT_USAGE;
         }
@@ -334,6 +376,14 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     if (command == CMD_PARAMS && optind < argc) {
         cli_error("params takes no paths");
+        return EXIT_USAGE;
+    }
+    if (cfg->unit != ND_UNIT_DOCUMENT && cfg->keep == ND_KEEP_LONGEST) {
+        cli_error("%s: --keep longest applies to documents; with --unit the first occurrence is kept", name);
+        return EXIT_USAGE;
+    }
+    if (cfg->boilerplate && cfg->unit == ND_UNIT_DOCUMENT) {
+        cli_error("%s: --boilerplate needs --unit paragraph or line", name);
         return EXIT_USAGE;
     }
     if (cfg->annotate && cfg->removed_path) {

@@ -27,12 +27,20 @@
 #include <jansson.h> /* json_loadb, json_dumpf */
 
 #include "input.h"
+#include "run.h"
 
 /* ****  Per-record work (worker threads)  **** */
 
+typedef struct unit_result {
+    nd_span span; /* in the document's text */
+    nd_sketch sketch;
+} unit_result;
+
 typedef struct result {
     char *id;
-    nd_sketch sketch;
+    nd_sketch sketch; /* document mode */
+    unit_result *units; /* unit mode */
+    size_t unit_count, unit_capacity;
     size_t text_len;
     char *error;      /* message for a record that could not be read, else NULL */
     char *out_record; /* dedup: JSON object for a plain-text document */
@@ -90,33 +98,109 @@ static char *default_id(const shared *sh, const record *rec)
     return format_string("%s:%llu", name, (unsigned long long)rec->line);
 }
 
-/* A plain-text document as a JSON object {"id": ..., "text": ...}. */
-static int make_out_record(result *res, const char *text, size_t len)
+/* A plain-text document as a JSON object {"id": ..., "text": ...}; `text`
+ * is valid UTF-8 (already repaired). */
+static int make_out_record(const shared *sh, result *res, const char *repaired, size_t repaired_len)
 {
-    char *repaired = malloc(len * 3 + 1);
-    if (!repaired)
-        return ND_ENOMEM;
-    size_t repaired_len;
-    nd_utf8_repair(repaired, &repaired_len, text, len);
     size_t id_len = strlen(res->id);
     char *id_repaired = malloc(id_len * 3 + 1);
-    if (!id_repaired) {
-        free(repaired);
+    if (!id_repaired)
         return ND_ENOMEM;
-    }
     size_t id_repaired_len;
     nd_utf8_repair(id_repaired, &id_repaired_len, res->id, id_len);
     json_t *obj = json_object();
-    json_object_set_new(obj, "id", json_stringn_nocheck(id_repaired, id_repaired_len));
-    json_object_set_new(obj, "text", json_stringn_nocheck(repaired, repaired_len));
+    json_object_set_new(obj, sh->cfg->id_field, json_stringn_nocheck(id_repaired, id_repaired_len));
+    json_object_set_new(obj, sh->cfg->text_field, json_stringn_nocheck(repaired, repaired_len));
     res->out_record = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    free(repaired);
     free(id_repaired);
     if (!res->out_record)
         return ND_ENOMEM;
     res->out_len = strlen(res->out_record);
     return ND_OK;
+}
+
+/* Unit mode: split the text, find self-repeating units, sketch each unit
+ * (or each copy of a repeated one). Units below --min-tokens are dropped. */
+static int push_unit(result *res, nd_span span, nd_sketch *sketch)
+{
+    if (res->unit_count == res->unit_capacity) {
+        size_t cap = res->unit_capacity ? res->unit_capacity * 2 : 16;
+        unit_result *grown = realloc(res->units, cap * sizeof *grown);
+        if (!grown)
+            return ND_ENOMEM;
+        res->units = grown;
+        res->unit_capacity = cap;
+    }
+    res->units[res->unit_count].span = span;
+    res->units[res->unit_count].sketch = *sketch;
+    *sketch = (nd_sketch)ND_SKETCH_INIT;
+    res->unit_count++;
+    return ND_OK;
+}
+
+static int sketch_units(const shared *sh, nd_sketcher *sk, const char *text, size_t len, result *res)
+{
+    const cli_config *cfg = sh->cfg;
+    nd_span *spans = NULL, *copies = NULL;
+    size_t spans_cap = 0, span_count = 0, copies_cap = 0;
+    nd_sketch sketch = ND_SKETCH_INIT;
+    int rc = nd_split_units(&spans, &spans_cap, &span_count, text, len, cfg->unit);
+    for (size_t u = 0; rc == ND_OK && u < span_count; u++) {
+        nd_span span = spans[u];
+        const char *unit_text = text + span.start;
+        nd_span local = {0, span.end - span.start};
+        rc = nd_sketch_text(sk, unit_text, local.end, &sketch);
+        if (rc != ND_OK)
+            break;
+        res->invalid_utf8 += sketch.invalid_utf8;
+        const nd_tokens *tokens = nd_sketcher_tokens(sk);
+        if (tokens->count < cfg->min_tokens || sketch.count == 0) {
+            nd_sketch_clear(&sketch);
+            continue;
+        }
+        if (copies_cap < tokens->count) {
+            nd_span *grown = realloc(copies, tokens->count * sizeof *grown);
+            if (!grown) {
+                rc = ND_ENOMEM;
+                break;
+            }
+            copies = grown;
+            copies_cap = tokens->count;
+        }
+        int m = nd_find_repeats(copies, copies_cap, tokens, unit_text, local);
+        if (m < 0) {
+            rc = m;
+            break;
+        }
+        if (m < 2) {
+            rc = push_unit(res, span, &sketch);
+            continue;
+        }
+        nd_sketch_clear(&sketch);
+        for (int c = 0; rc == ND_OK && c < m; c++) {
+            nd_span copy = {span.start + copies[c].start, span.start + copies[c].end};
+            rc = nd_sketch_text(sk, text + copy.start, copy.end - copy.start, &sketch);
+            if (rc == ND_OK)
+                rc = push_unit(res, copy, &sketch);
+        }
+    }
+    nd_sketch_clear(&sketch);
+    free(spans);
+    free(copies);
+    return rc;
+}
+
+static int sketch_document(const shared *sh, nd_sketcher *sk, const char *text, size_t len, result *res)
+{
+    res->text_len = len;
+    if (sh->cfg->unit != ND_UNIT_DOCUMENT)
+        return sketch_units(sh, sk, text, len, res);
+    int rc = nd_sketch_text(sk, text, len, &res->sketch);
+    res->invalid_utf8 += res->sketch.invalid_utf8;
+    if (rc == ND_OK && nd_sketcher_tokens(sk)->count < sh->cfg->min_tokens)
+        res->sketch.count = 0; /* below --min-tokens: treated as empty */
+    return rc;
 }
 
 static char *json_id(const json_t *value)
@@ -164,8 +248,7 @@ static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, re
         json_decref(root);
         return ND_ENOMEM;
     }
-    res->text_len = json_string_length(text);
-    int rc = nd_sketch_text(sk, json_string_value(text), res->text_len, &res->sketch);
+    int rc = sketch_document(sh, sk, json_string_value(text), json_string_length(text), res);
     json_decref(root);
     return rc;
 }
@@ -175,11 +258,19 @@ static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, re
     res->id = default_id(sh, rec);
     if (!res->id)
         return ND_ENOMEM;
-    res->text_len = rec->len;
-    int rc = nd_sketch_text(sk, rec->data, rec->len, &res->sketch);
-    res->invalid_utf8 = res->sketch.invalid_utf8;
-    if (rc == ND_OK && sh->want_out_record)
-        rc = make_out_record(res, rec->data, rec->len);
+    if (!sh->want_out_record)
+        return sketch_document(sh, sk, rec->data, rec->len, res);
+    /* The spooled record holds the text with ill-formed UTF-8 replaced;
+     * sketch that same text so unit spans point into it. */
+    char *repaired = malloc(rec->len * 3 + 1);
+    if (!repaired)
+        return ND_ENOMEM;
+    size_t repaired_len;
+    res->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
+    int rc = sketch_document(sh, sk, repaired, repaired_len, res);
+    if (rc == ND_OK)
+        rc = make_out_record(sh, res, repaired, repaired_len);
+    free(repaired);
     return rc;
 }
 
@@ -214,6 +305,9 @@ static void batch_reset(batch *b)
         free(b->results[i].error);
         free(b->results[i].out_record);
         nd_sketch_clear(&b->results[i].sketch);
+        for (size_t u = 0; u < b->results[i].unit_count; u++)
+            nd_sketch_clear(&b->results[i].units[u].sketch);
+        free(b->results[i].units);
     }
     b->count = 0;
     b->bytes = 0;
@@ -291,18 +385,6 @@ static int workers_join(workers *w)
 
 /* ****  The run  **** */
 
-typedef struct run_state {
-    const cli_config *cfg;
-    input *in;
-    nd_index *index;
-    char **ids; /* per document */
-    size_t ids_capacity;
-    FILE *spool;
-    uint64_t records_read, skipped, empty, invalid_docs, bytes;
-    struct timespec started, last_progress;
-    int progress;
-} run_state;
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec now;
@@ -330,6 +412,23 @@ static void clear_progress(const run_state *st)
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
+}
+
+static int grow_units(run_state *st, size_t unit)
+{
+    if (unit < st->units_capacity)
+        return 0;
+    size_t cap = st->units_capacity ? st->units_capacity * 2 : 1024;
+    size_t *docs = realloc(st->unit_doc, cap * sizeof *docs);
+    if (docs)
+        st->unit_doc = docs;
+    nd_span *spans = realloc(st->unit_span, cap * sizeof *spans);
+    if (spans)
+        st->unit_span = spans;
+    if (!docs || !spans)
+        return -1;
+    st->units_capacity = cap;
+    return 0;
 }
 
 static int grow_ids(run_state *st, size_t doc)
@@ -370,15 +469,36 @@ static int batch_commit(run_state *st, batch *b)
             cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", res->id, res->invalid_utf8,
                      res->invalid_utf8 == 1 ? "" : "s");
         }
-        if (res->sketch.count == 0)
-            st->empty++;
-        size_t doc = nd_index_count(st->index);
-        if (grow_ids(st, doc) != 0 || nd_index_add(st->index, &res->sketch, res->text_len) != ND_OK) {
+        size_t doc = st->doc_count;
+        if (grow_ids(st, doc) != 0) {
             cli_error("out of memory");
             return EXIT_FAIL;
         }
         st->ids[doc] = res->id;
         res->id = NULL;
+        st->doc_count++;
+        if (st->cfg->unit == ND_UNIT_DOCUMENT) {
+            if (res->sketch.count == 0)
+                st->empty++;
+            if (nd_index_add(st->index, &res->sketch, res->text_len) != ND_OK) {
+                cli_error("out of memory");
+                return EXIT_FAIL;
+            }
+        } else {
+            if (res->unit_count == 0)
+                st->empty++;
+            for (size_t u = 0; u < res->unit_count; u++) {
+                unit_result *ur = &res->units[u];
+                size_t k = nd_index_count(st->index);
+                if (grow_units(st, k) != 0 ||
+                    nd_index_add(st->index, &ur->sketch, ur->span.end - ur->span.start) != ND_OK) {
+                    cli_error("out of memory");
+                    return EXIT_FAIL;
+                }
+                st->unit_doc[k] = doc;
+                st->unit_span[k] = ur->span;
+            }
+        }
         if (st->spool) {
             const char *out = res->out_record ? res->out_record : rec->data;
             size_t out_len = res->out_record ? res->out_len : rec->len;
@@ -396,7 +516,7 @@ static int batch_commit(run_state *st, batch *b)
 static int read_all(run_state *st)
 {
     const cli_config *cfg = st->cfg;
-    shared sh = {cfg, st->in, NULL, cfg->command == CMD_DEDUP};
+    shared sh = {cfg, st->in, NULL, st->spool != NULL};
     workers w;
     memset(&w, 0, sizeof w);
     w.count = cfg->threads;
@@ -497,9 +617,7 @@ static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
     return f;
 }
 
-/* Write `line` (a JSON object) with "neardup": {...} added before its
- * closing brace, leaving every other byte as it was. */
-static void write_annotated(FILE *out, const char *line, size_t len, const run_state *st, const fate *f, size_t doc)
+void write_with_field(FILE *out, const char *line, size_t len, const char *field)
 {
     size_t end = len;
     while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t' || line[end - 1] == '\r'))
@@ -511,28 +629,44 @@ static void write_annotated(FILE *out, const char *line, size_t len, const run_s
         before--;
     int empty_object = before > 0 && line[before - 1] == '{';
     fwrite(line, 1, end - 1, out);
-    fputs(empty_object ? "\"neardup\":{" : ",\"neardup\":{", out);
-    const fate *fd = &f[doc];
-    if (fd->cluster < 0) {
-        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null}", out);
-    } else {
-        fprintf(out, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
-        if (fd->survivor == doc)
-            fputs("null", out);
-        else
-            out_string(out, st->ids[fd->survivor], strlen(st->ids[fd->survivor]));
-        fputs(",\"jaccard\":", out);
-        out_number(out, fd->jaccard);
-        fputc('}', out);
-    }
+    if (!empty_object)
+        fputc(',', out);
+    fputs(field, out);
     fwrite(line + end - 1, 1, len - (end - 1), out);
     fputc('\n', out);
+}
+
+/* Write `line` with "neardup": {cluster, duplicate_of, jaccard} added. */
+static void write_annotated(FILE *out, const char *line, size_t len, const run_state *st, const fate *f, size_t doc)
+{
+    char *field = NULL;
+    size_t field_len = 0;
+    FILE *mem = open_memstream(&field, &field_len);
+    if (!mem)
+        return;
+    fputs("\"neardup\":{", mem);
+    const fate *fd = &f[doc];
+    if (fd->cluster < 0) {
+        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null}", mem);
+    } else {
+        fprintf(mem, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
+        if (fd->survivor == doc)
+            fputs("null", mem);
+        else
+            out_string(mem, st->ids[fd->survivor], strlen(st->ids[fd->survivor]));
+        fputs(",\"jaccard\":", mem);
+        out_number(mem, fd->jaccard);
+        fputc('}', mem);
+    }
+    fclose(mem);
+    write_with_field(out, line, len, field);
+    free(field);
 }
 
 /* Pass 2 of dedup: copy the spool to stdout (and --removed). */
 static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kept, uint64_t *removed)
 {
-    size_t docs = nd_index_count(st->index);
+    size_t docs = st->doc_count;
     fate *f = fates_from_clusters(docs, clusters);
     FILE *removed_file = NULL;
     char *line = NULL;
@@ -587,7 +721,7 @@ done:
     return rc;
 }
 
-static FILE *open_spool(const char *dir)
+FILE *open_spool(const char *dir)
 {
     size_t len = strlen(dir) + 32;
     char *path = malloc(len);
@@ -626,7 +760,7 @@ int cli_run(const cli_config *cfg)
         cli_error("invalid options");
         goto done;
     }
-    if (cfg->command == CMD_DEDUP) {
+    if (cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) {
         st.spool = open_spool(cfg->tmpdir);
         if (!st.spool)
             goto done;
@@ -648,8 +782,13 @@ int cli_run(const cli_config *cfg)
         duplicates += nd_clusters_get(clusters, c, &m) - 1;
     }
     show_progress(&st, "writing", 1);
-    uint64_t kept = 0, removed = 0;
-    if (cfg->command == CMD_SCAN) {
+    uint64_t kept = 0, removed = 0, units_removed = 0;
+    if (cfg->unit != ND_UNIT_DOCUMENT) {
+        int urc = cfg->command == CMD_SCAN ? units_write_scan(&st, clusters)
+                                           : units_write_dedup(&st, clusters, &kept, &removed, &units_removed);
+        if (urc != EXIT_OK)
+            goto done;
+    } else if (cfg->command == CMD_SCAN) {
         write_scan(&st, clusters, stdout);
     } else if (write_dedup(&st, clusters, &kept, &removed) != EXIT_OK) {
         goto done;
@@ -663,26 +802,30 @@ int cli_run(const cli_config *cfg)
     if (!cfg->quiet) {
         double secs = seconds_since(&st.started);
         double mb = (double)st.bytes / 1e6;
-        fprintf(stderr,
-                "neardup: %llu documents read (%.1f MB), %llu empty, %llu invalid UTF-8, %llu skipped; "
-                "%zu clusters, %llu duplicates",
+        fprintf(stderr, "neardup: %llu documents read (%.1f MB), %llu empty, %llu invalid UTF-8, %llu skipped; ",
                 (unsigned long long)st.records_read, mb, (unsigned long long)st.empty,
-                (unsigned long long)st.invalid_docs, (unsigned long long)st.skipped, cluster_count,
-                (unsigned long long)duplicates);
-        if (cfg->command == CMD_DEDUP)
+                (unsigned long long)st.invalid_docs, (unsigned long long)st.skipped);
+        if (cfg->unit == ND_UNIT_DOCUMENT)
+            fprintf(stderr, "%zu clusters, %llu duplicates", cluster_count, (unsigned long long)duplicates);
+        else
+            fprintf(stderr, "%zu %ss, %zu groups, %llu repeats", nd_index_count(st.index),
+                    cfg->unit == ND_UNIT_LINE ? "line" : "paragraph", cluster_count, (unsigned long long)duplicates);
+        if (cfg->command == CMD_DEDUP && cfg->unit == ND_UNIT_DOCUMENT)
             fprintf(stderr, "; kept %llu, removed %llu", (unsigned long long)kept, (unsigned long long)removed);
+        else if (cfg->command == CMD_DEDUP)
+            fprintf(stderr, "; %llu units removed; kept %llu documents, dropped %llu emptied",
+                    (unsigned long long)units_removed, (unsigned long long)kept, (unsigned long long)removed);
         fprintf(stderr, "; %.2f s, %.1f MB/s\n", secs, secs > 0 ? mb / secs : 0.0);
     }
     rc = EXIT_OK;
 done:
     clear_progress(&st);
     nd_clusters_free(clusters);
-    if (st.ids) {
-        size_t n = st.index ? nd_index_count(st.index) : 0;
-        for (size_t i = 0; i < n; i++)
-            free(st.ids[i]);
-        free(st.ids);
-    }
+    for (size_t i = 0; i < st.doc_count; i++)
+        free(st.ids[i]);
+    free(st.ids);
+    free(st.unit_doc);
+    free(st.unit_span);
     nd_index_free(st.index);
     if (st.spool)
         fclose(st.spool);

@@ -1,0 +1,37 @@
+/* run.h - the state of one scan or dedup run, shared by run.c (pass 1,
+ * document output) and units.c (unit output). */
+#ifndef ND_CLI_RUN_H
+#define ND_CLI_RUN_H
+
+#include <time.h> /* struct timespec */
+
+#include "cli.h"
+#include "input.h"
+
+typedef struct run_state {
+    const cli_config *cfg;
+    input *in;
+    nd_index *index;   /* documents, or units with --unit */
+    char **ids;        /* per document */
+    size_t doc_count, ids_capacity;
+    size_t *unit_doc;  /* per index entry in unit mode: its document */
+    nd_span *unit_span; /* and its span in the document's text */
+    size_t units_capacity;
+    FILE *spool;       /* each document's record, one per line, in order */
+    uint64_t records_read, skipped, empty, invalid_docs, bytes;
+    struct timespec started, last_progress;
+    int progress;
+} run_state;
+
+/* run.c */
+FILE *open_spool(const char *dir);
+/* Write the JSON object `line` with `field` ("key":value) added before its
+ * closing brace, every other byte unchanged, then a newline. */
+void write_with_field(FILE *out, const char *line, size_t len, const char *field);
+
+/* units.c: pass 2 in unit mode. Return EXIT_OK or EXIT_FAIL. */
+int units_write_scan(run_state *st, const nd_clusters *groups);
+int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, uint64_t *dropped,
+                      uint64_t *units_removed);
+
+#endif

@@ -1,0 +1,426 @@
+/* unit_output.c - pass 2 with --unit paragraph|line: report groups of
+ * repeated units, or write documents back without the repeats.
+ *
+ * The index held units; each group (a cluster of units) lists occurrences
+ * in input order, the first occurrence first. The records were spooled in
+ * pass 1, so pass 2 reads them back in order: for scan, to cut a preview of
+ * each group's first occurrence; for dedup, to remove spans.
+ *
+ * What dedup removes: every occurrence but the first of each group, or
+ * every occurrence of a group found in --boilerplate N or more documents.
+ * Removing text should leave the rest as it was, so a removed span that is
+ * the whole of its line(s) takes its line end with it, and when that leaves
+ * two blank lines where there was one (a paragraph removed between two
+ * others), the extra blank line goes too. Nothing else changes: every kept
+ * paragraph is byte for byte what it was.
+ */
+#include <stdlib.h> /* qsort, malloc */
+#include <string.h> /* strlen, memcpy */
+
+#include <jansson.h> /* json_loadb, json_dumps */
+
+#include "run.h"
+
+/* ****  Reading the spool back  **** */
+
+typedef struct spool_cursor {
+    FILE *f;
+    char *line;
+    size_t cap;
+    size_t len;  /* without the newline */
+    size_t next; /* number of the document the next read returns */
+} spool_cursor;
+
+static int spool_rewind(spool_cursor *c, FILE *f)
+{
+    c->f = f;
+    c->line = NULL;
+    c->cap = 0;
+    c->len = 0;
+    c->next = 0;
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
+        cli_error("cannot read back the spool file");
+        return -1;
+    }
+    return 0;
+}
+
+static int spool_read(spool_cursor *c)
+{
+    ssize_t n = getline(&c->line, &c->cap, c->f);
+    if (n <= 0) {
+        cli_error("the spool file ended early (disk full?)");
+        return -1;
+    }
+    c->len = (size_t)n - 1;
+    c->next++;
+    return 0;
+}
+
+/* Parse a spooled record and find its text. Returns the root (decref it)
+ * or NULL if the record cannot be read (cannot happen for records that
+ * pass 1 accepted, but checked anyway). */
+static json_t *record_text(const run_state *st, const char *line, size_t len, const char **text, size_t *text_len)
+{
+    json_error_t err;
+    json_t *root = json_loadb(line, len, 0, &err);
+    if (!root && json_error_code(&err) == json_error_invalid_utf8) {
+        char *repaired = malloc(len * 3 + 1);
+        if (!repaired)
+            return NULL;
+        size_t repaired_len;
+        nd_utf8_repair(repaired, &repaired_len, line, len);
+        root = json_loadb(repaired, repaired_len, 0, &err);
+        free(repaired);
+    }
+    const json_t *t = root ? json_object_get(root, st->cfg->text_field) : NULL;
+    if (!json_is_string(t)) {
+        json_decref(root);
+        return NULL;
+    }
+    *text = json_string_value(t);
+    *text_len = json_string_length(t);
+    return root;
+}
+
+static size_t distinct_documents(const run_state *st, const nd_member *m, size_t size)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < size; k++) {
+        if (k == 0 || st->unit_doc[m[k].doc] != st->unit_doc[m[k - 1].doc])
+            n++;
+    }
+    return n;
+}
+
+/* ****  scan  **** */
+
+enum { PREVIEW_CHARS = 80 };
+
+/* The unit's text with white space runs folded to one space, cut after
+ * PREVIEW_CHARS characters (on a character boundary). */
+static char *make_preview(const char *text, size_t len)
+{
+    char *out = malloc(len + 4);
+    if (!out)
+        return NULL;
+    size_t w = 0, chars = 0;
+    int space = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = 1;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) { /* a character starts here */
+            if (chars == PREVIEW_CHARS) {
+                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
+                w += 3;
+                break;
+            }
+            if (space && w > 0) {
+                out[w++] = ' ';
+                chars++;
+            }
+            space = 0;
+            chars++;
+        }
+        out[w++] = (char)c;
+    }
+    out[w] = '\0';
+    return out;
+}
+
+int units_write_scan(run_state *st, const nd_clusters *groups)
+{
+    size_t n = nd_clusters_count(groups);
+    spool_cursor cur;
+    if (spool_rewind(&cur, st->spool) != 0)
+        return EXIT_FAIL;
+    int rc = EXIT_OK;
+    for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(groups, g, &m);
+        size_t first = m[0].doc;
+        size_t doc = st->unit_doc[first];
+        /* groups are ordered by first occurrence, so doc never goes back */
+        while (cur.next <= doc && rc == EXIT_OK)
+            rc = spool_read(&cur) == 0 ? EXIT_OK : EXIT_FAIL;
+        if (rc != EXIT_OK)
+            break;
+        const char *text;
+        size_t text_len;
+        json_t *root = record_text(st, cur.line, cur.len, &text, &text_len);
+        char *preview = NULL;
+        nd_span sp = st->unit_span[first];
+        if (root && sp.end <= text_len)
+            preview = make_preview(text + sp.start, sp.end - sp.start);
+        json_decref(root);
+        size_t docs = distinct_documents(st, m, size);
+        printf("{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", g, size, docs);
+        if (st->cfg->boilerplate)
+            printf("\"boilerplate\":%s,", docs >= st->cfg->boilerplate ? "true" : "false");
+        fputs("\"occurrences\":[", stdout);
+        for (size_t k = 0; k < size; k++) {
+            const char *id = st->ids[st->unit_doc[m[k].doc]];
+            fputs(k ? ",{\"id\":" : "{\"id\":", stdout);
+            out_string(stdout, id, strlen(id));
+            printf(",\"start\":%zu,\"end\":%zu}", st->unit_span[m[k].doc].start, st->unit_span[m[k].doc].end);
+        }
+        fputs("],\"jaccard\":[", stdout);
+        for (size_t k = 0; k < size; k++) {
+            if (k)
+                putchar(',');
+            out_number(stdout, m[k].jaccard);
+        }
+        fputs("],\"text\":", stdout);
+        out_string(stdout, preview ? preview : "", preview ? strlen(preview) : 0);
+        fputs("}\n", stdout);
+        free(preview);
+    }
+    free(cur.line);
+    return rc;
+}
+
+/* ****  dedup  **** */
+
+typedef struct removal {
+    size_t doc;
+    nd_span span;
+    size_t group;
+} removal;
+
+static int compare_removal(const void *pa, const void *pb)
+{
+    const removal *a = pa, *b = pb;
+    if (a->doc != b->doc)
+        return (a->doc > b->doc) - (a->doc < b->doc);
+    return (a->span.start > b->span.start) - (a->span.start < b->span.start);
+}
+
+static int is_blank_char(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static int only_blank(const char *text, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (!is_blank_char(text[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Does the output so far end at a paragraph break (empty, or its last line
+ * is blank)? */
+static int ends_at_break(const char *out, size_t w)
+{
+    size_t i = w;
+    while (i > 0 && is_blank_char(out[i - 1]))
+        i--;
+    if (i == 0)
+        return 1;
+    if (out[i - 1] != '\n')
+        return 0;
+    i--;
+    while (i > 0 && is_blank_char(out[i - 1]))
+        i--;
+    return i == 0 || out[i - 1] == '\n';
+}
+
+/* Remove spans r[0..n) (sorted by start) from text; *out gets the result. */
+static char *strip_spans(const char *text, size_t len, const removal *r, size_t n, size_t *out_len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t w = 0, pos = 0;
+    size_t i = 0;
+    int removed_at_end = 0;
+    while (i < n) {
+        /* merge spans separated only by blanks on the same line */
+        size_t start = r[i].span.start, end = r[i].span.end;
+        i++;
+        while (i < n && r[i].span.start <= len &&
+               (r[i].span.start <= end || only_blank(text, end, r[i].span.start))) {
+            if (r[i].span.end > end)
+                end = r[i].span.end;
+            i++;
+        }
+        if (start < pos)
+            start = pos;
+        if (end <= start)
+            continue;
+        /* whole lines? take the line end too */
+        size_t line_start = start;
+        while (line_start > 0 && text[line_start - 1] != '\n')
+            line_start--;
+        size_t line_end = end;
+        while (line_end < len && text[line_end] != '\n')
+            line_end++;
+        int whole_lines = only_blank(text, line_start, start) && only_blank(text, end, line_end);
+        if (whole_lines) {
+            start = line_start > pos ? line_start : pos;
+            end = line_end < len ? line_end + 1 : len;
+        }
+        memcpy(out + w, text + pos, start - pos);
+        w += start - pos;
+        pos = end;
+        if (whole_lines && ends_at_break(out, w)) {
+            /* skip the blank lines that followed the removed block */
+            while (pos < len) {
+                size_t e = pos;
+                while (e < len && text[e] != '\n')
+                    e++;
+                if (!only_blank(text, pos, e))
+                    break;
+                pos = e < len ? e + 1 : len;
+            }
+        }
+        removed_at_end = only_blank(text, pos, len) && (pos == len || text[len - 1] == '\n');
+    }
+    memcpy(out + w, text + pos, len - pos);
+    w += len - pos;
+    if (removed_at_end) {
+        /* the text ended with removed lines: leave no blank lines behind */
+        size_t k = w;
+        while (k > 0 && (is_blank_char(out[k - 1]) || out[k - 1] == '\n'))
+            k--;
+        if (k < w) {
+            w = k;
+            if (w > 0 && len > 0 && text[len - 1] == '\n')
+                out[w++] = '\n';
+        }
+    }
+    out[w] = '\0';
+    *out_len = w;
+    return out;
+}
+
+/* The removals, sorted by document and start. */
+static removal *collect_removals(const run_state *st, const nd_clusters *groups, size_t *count)
+{
+    size_t n = nd_clusters_count(groups), total = 0;
+    for (size_t g = 0; g < n; g++) {
+        const nd_member *m;
+        total += nd_clusters_get(groups, g, &m);
+    }
+    removal *r = malloc((total ? total : 1) * sizeof *r);
+    if (!r)
+        return NULL;
+    size_t w = 0;
+    for (size_t g = 0; g < n; g++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(groups, g, &m);
+        int all = st->cfg->boilerplate && distinct_documents(st, m, size) >= st->cfg->boilerplate;
+        for (size_t k = all ? 0 : 1; k < size; k++)
+            r[w++] = (removal){st->unit_doc[m[k].doc], st->unit_span[m[k].doc], g};
+    }
+    qsort(r, w, sizeof *r, compare_removal);
+    *count = w;
+    return r;
+}
+
+static int write_spans_annotation(const char *line, size_t len, const removal *r, size_t n)
+{
+    char *field = NULL;
+    size_t field_len = 0;
+    FILE *mem = open_memstream(&field, &field_len);
+    if (!mem)
+        return -1;
+    fputs("\"neardup\":{\"spans\":[", mem);
+    for (size_t k = 0; k < n; k++)
+        fprintf(mem, "%s[%zu,%zu,%zu]", k ? "," : "", r[k].span.start, r[k].span.end, r[k].group);
+    fputs("]}", mem);
+    fclose(mem);
+    write_with_field(stdout, line, len, field);
+    free(field);
+    return 0;
+}
+
+int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, uint64_t *dropped,
+                      uint64_t *units_removed)
+{
+    size_t count = 0;
+    removal *r = collect_removals(st, groups, &count);
+    FILE *removed_file = NULL;
+    spool_cursor cur = {NULL, NULL, 0, 0, 0};
+    int rc = EXIT_FAIL;
+    if (!r) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (st->cfg->removed_path) {
+        removed_file = fopen(st->cfg->removed_path, "w");
+        if (!removed_file) {
+            cli_error("%s: cannot write", st->cfg->removed_path);
+            goto done;
+        }
+    }
+    if (spool_rewind(&cur, st->spool) != 0)
+        goto done;
+    size_t k = 0;
+    for (size_t doc = 0; doc < st->doc_count; doc++) {
+        if (spool_read(&cur) != 0)
+            goto done;
+        size_t first = k;
+        while (k < count && r[k].doc == doc)
+            k++;
+        size_t n = k - first;
+        *units_removed += n;
+        if (st->cfg->annotate) {
+            write_spans_annotation(cur.line, cur.len, r + first, n);
+            (*kept)++;
+            continue;
+        }
+        if (n == 0) {
+            fwrite(cur.line, 1, cur.len, stdout);
+            putchar('\n');
+            (*kept)++;
+            continue;
+        }
+        const char *text;
+        size_t text_len;
+        json_t *root = record_text(st, cur.line, cur.len, &text, &text_len);
+        if (!root) {
+            cli_error("%s: cannot read the spooled record back", st->ids[doc]);
+            goto done;
+        }
+        size_t new_len;
+        char *stripped = strip_spans(text, text_len, r + first, n, &new_len);
+        if (!stripped) {
+            json_decref(root);
+            cli_error("out of memory");
+            goto done;
+        }
+        if (only_blank(stripped, 0, new_len) || strspn(stripped, " \t\r\n") == new_len) {
+            (*dropped)++;
+            if (removed_file) {
+                fwrite(cur.line, 1, cur.len, removed_file);
+                fputc('\n', removed_file);
+            }
+        } else {
+            json_object_set_new(root, st->cfg->text_field, json_stringn(stripped, new_len));
+            char *dumped = json_dumps(root, JSON_COMPACT);
+            if (!dumped) {
+                free(stripped);
+                json_decref(root);
+                cli_error("out of memory");
+                goto done;
+            }
+            puts(dumped);
+            free(dumped);
+            (*kept)++;
+        }
+        free(stripped);
+        json_decref(root);
+    }
+    rc = EXIT_OK;
+done:
+    if (removed_file)
+        fclose(removed_file);
+    free(cur.line);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* units.c - cut a text into paragraphs or lines, and find a unit that is
+ * one shorter text repeated.
+ *
+ * Paragraphs and lines: the text is scanned once for line ends ('\n'; a
+ * '\r' before it counts as white space). A line is blank when it holds only
+ * spaces, tabs and CRs; paragraphs are maximal runs of non-blank lines.
+ * Spans are trimmed of ASCII white space, so they begin and end on
+ * character boundaries (ASCII bytes never occur inside a UTF-8 sequence).
+ *
+ * Repeats. A unit is "T pasted m times" when its token sequence t[0..n) has
+ * a period p that divides n with n / p >= 2. The smallest period of a
+ * sequence is n - pi(n), with pi the KMP prefix function (length of the
+ * longest proper prefix that is also a suffix), computed in O(n) on the
+ * token hashes. Working on tokens rather than bytes lets a copy be
+ * separated from the next by a space or a line end, or by nothing at all.
+ * Where copy j ends and copy j + 1 begins inside the gap between their
+ * tokens is decided from the unit's own edges: the bytes before the first
+ * token (a leading quote, say) open every copy, and the bytes after the
+ * last token (a full stop) close every copy.
+ */
+#include "neardup.h"
+
+#include <string.h> /* memcmp */
+
+#include "alloc.h"
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+static nd_span trim(const char *text, size_t start, size_t end)
+{
+    while (start < end && is_space(text[start]))
+        start++;
+    while (end > start && is_space(text[end - 1]))
+        end--;
+    nd_span s = {start, end};
+    return s;
+}
+
+static int push_span(nd_span **spans, size_t *capacity, size_t *count, nd_span s)
+{
+    if (s.start >= s.end)
+        return ND_OK;
+    if (*count == *capacity && nd_grow((void **)spans, capacity, *count + 1, sizeof **spans) != 0)
+        return ND_ENOMEM;
+    (*spans)[(*count)++] = s;
+    return ND_OK;
+}
+
+int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len,
+                   nd_unit_kind kind)
+{
+    *count = 0;
+    if (kind == ND_UNIT_DOCUMENT)
+        return push_span(spans, capacity, count, trim(text, 0, len));
+    size_t para_start = 0;
+    int in_para = 0;
+    size_t line_start = 0;
+    while (line_start < len) {
+        const char *nl = memchr(text + line_start, '\n', len - line_start);
+        size_t line_end = nl ? (size_t)(nl - text) : len;
+        nd_span line = trim(text, line_start, line_end);
+        int blank = line.start == line.end;
+        if (kind == ND_UNIT_LINE) {
+            if (push_span(spans, capacity, count, line) != ND_OK)
+                return ND_ENOMEM;
+        } else if (blank && in_para) {
+            if (push_span(spans, capacity, count, trim(text, para_start, line_start)) != ND_OK)
+                return ND_ENOMEM;
+            in_para = 0;
+        } else if (!blank && !in_para) {
+            para_start = line_start;
+            in_para = 1;
+        }
+        line_start = nl ? line_end + 1 : len;
+    }
+    if (kind == ND_UNIT_PARAGRAPH && in_para)
+        return push_span(spans, capacity, count, trim(text, para_start, len));
+    return ND_OK;
+}
+
+/* Does text[pos..) start with the bytes of text[from, to)? */
+static int starts_with(const char *text, size_t pos, size_t limit, size_t from, size_t to)
+{
+    return to - from <= limit - pos && memcmp(text + pos, text + from, to - from) == 0;
+}
+
+int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+{
+    size_t n = tokens->count;
+    if (n < 2 * ND_REPEAT_MIN_TOKENS)
+        return 0;
+    size_t *pi = nd_malloc(n * sizeof *pi);
+    if (!pi)
+        return ND_ENOMEM;
+    pi[0] = 0;
+    for (size_t i = 1; i < n; i++) {
+        size_t k = pi[i - 1];
+        while (k > 0 && tokens->items[i].hash != tokens->items[k].hash)
+            k = pi[k - 1];
+        if (tokens->items[i].hash == tokens->items[k].hash)
+            k++;
+        pi[i] = k;
+    }
+    size_t period = n - pi[n - 1];
+    nd_free(pi);
+    if (period == n || n % period != 0 || period < ND_REPEAT_MIN_TOKENS)
+        return 0;
+    size_t m = n / period;
+    const nd_token *t = tokens->items;
+    /* The unit's opening bytes (before its first token) and closing bytes
+     * (after its last token). */
+    size_t open_from = unit.start, open_to = t[0].start;
+    size_t close_from = t[n - 1].end, close_to = unit.end;
+    size_t start = unit.start;
+    for (size_t j = 0; j < m; j++) {
+        size_t end;
+        if (j + 1 == m) {
+            end = unit.end;
+        } else {
+            size_t gap_start = t[(j + 1) * period - 1].end;
+            size_t gap_end = t[(j + 1) * period].start;
+            if (starts_with(text, gap_start, gap_end, close_from, close_to))
+                end = gap_start + (close_to - close_from);
+            else if (open_to - open_from <= gap_end - gap_start &&
+                     memcmp(text + gap_end - (open_to - open_from), text + open_from, open_to - open_from) == 0)
+                end = gap_end - (open_to - open_from);
+            else
+                end = gap_start;
+        }
+        if (j < max_copies)
+            copies[j] = trim(text, start, end);
+        start = end;
+    }
+    return (int)(m > (size_t)INT32_MAX ? INT32_MAX : m);
+}
