@@ -34,6 +34,7 @@ typedef struct reader {
     z_stream z;
     int z_ready;
     ZSTD_DStream *zs;
+    size_t zstd_last; /* last ZSTD_decompressStream result: 0 = a frame just ended */
     unsigned char *buf; /* decoded bytes: [pos, len) not yet consumed */
     size_t len, pos, cap;
     int eof; /* no more decoded bytes will come */
@@ -165,13 +166,16 @@ static int fill(input *in, reader *r)
     }
     r->raw_pos += zin.pos;
     r->len += zout.pos;
-    if (zout.pos == 0 && r->raw_eof && r->raw_pos == r->raw_len) {
-        if (zrc != 0) {
+    if (zout.pos == 0 && zin.pos == 0 && r->raw_eof && r->raw_pos == r->raw_len) {
+        /* no progress and no more input: fine only right after a frame ended */
+        if (r->zstd_last != 0) {
             cli_error("%s: zstd data is truncated", r->name);
             return -1;
         }
         r->eof = 1;
+        return 0;
     }
+    r->zstd_last = zrc;
     return 0;
 }
 
@@ -241,6 +245,7 @@ static reader *reader_open(input *in, const char *name)
     } else if (r->raw_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) {
         r->comp = COMP_ZSTD;
         r->zs = ZSTD_createDStream();
+        r->zstd_last = 1; /* no frame decoded yet */
         if (!r->zs) {
             cli_error("%s: cannot start zstd decoder", name);
             reader_free(r);
@@ -459,7 +464,22 @@ static int json_by_content(input *in, reader *r, int *error)
                 return 0;
             size_t line_len = nl ? (size_t)(nl - (p + i)) : avail - i;
             json_error_t err;
-            json_t *v = json_loadb((const char *)p + i, line_len, 0, &err);
+            size_t flags = JSON_ALLOW_NUL;
+            json_t *v = json_loadb((const char *)p + i, line_len, flags, &err);
+            if (!v && json_error_code(&err) == json_error_numeric_overflow) {
+                flags |= JSON_DECODE_INT_AS_REAL;
+                v = json_loadb((const char *)p + i, line_len, flags, &err);
+            }
+            if (!v && json_error_code(&err) == json_error_invalid_utf8) {
+                /* a JSON line with ill-formed UTF-8 inside is still JSON Lines */
+                char *repaired = malloc(line_len * 3 + 1);
+                if (repaired) {
+                    size_t repaired_len;
+                    nd_utf8_repair(repaired, &repaired_len, (const char *)p + i, line_len);
+                    v = json_loadb(repaired, repaired_len, flags, &err);
+                    free(repaired);
+                }
+            }
             int is_object = v && json_is_object(v);
             json_decref(v);
             return is_object;

@@ -233,11 +233,21 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":t:h", all_options, NULL)) != -1) {
+    int long_index = -1;
+    while ((opt = getopt_long(argc, argv, ":t:h", all_options, &long_index)) != -1) {
         unsigned long n;
         const char *arg = optarg;
+        char option_name[64];
+        if (long_index >= 0)
+            snprintf(option_name, sizeof option_name, "--%s", all_options[long_index].name);
+        else
+            snprintf(option_name, sizeof option_name, "-%c", opt);
+        long_index = -1;
         if (opt == '?') {
-            cli_error("%s: unknown option '%s' (see 'neardup %s --help')", name, argv[optind - 1], name);
+            if (optopt)
+                cli_error("%s: unknown option '-%c' (see 'neardup %s --help')", name, optopt, name);
+            else
+                cli_error("%s: unknown option '%s' (see 'neardup %s --help')", name, argv[optind - 1], name);
             return EXIT_USAGE;
         }
         if (opt == ':') {
@@ -245,8 +255,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             return EXIT_USAGE;
         }
         if (!accepts(command, opt)) {
-            cli_error("%s: option '%s' does not apply here (see 'neardup %s --help')", name, argv[optind - 1],
-                      name);
+            cli_error("%s: option '%s' does not apply here (see 'neardup %s --help')", name, option_name, name);
             return EXIT_USAGE;
         }
         switch (opt) {

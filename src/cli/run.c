@@ -203,6 +203,37 @@ static int sketch_document(const shared *sh, nd_sketcher *sk, const char *text, 
     return rc;
 }
 
+/* The literal text of the number that follows "key": in a raw JSON line,
+ * for an id too big for jansson's integers (it parses them as reals only
+ * under JSON_DECODE_INT_AS_REAL, losing digits). Checked against the parsed
+ * value, so a "key" inside some string cannot mislead it. */
+static char *raw_number_id(const char *line, size_t len, const char *key, double parsed)
+{
+    size_t key_len = strlen(key);
+    for (size_t i = 0; i + key_len + 2 < len; i++) {
+        if (line[i] != '"' || memcmp(line + i + 1, key, key_len) != 0 || line[i + 1 + key_len] != '"')
+            continue;
+        size_t j = i + key_len + 2;
+        while (j < len && (line[j] == ' ' || line[j] == '\t'))
+            j++;
+        if (j >= len || line[j] != ':')
+            continue;
+        j++;
+        while (j < len && (line[j] == ' ' || line[j] == '\t'))
+            j++;
+        size_t start = j;
+        while (j < len && strchr("-+0123456789.eE", line[j]))
+            j++;
+        if (j == start)
+            continue;
+        char *literal = strndup(line + start, j - start);
+        if (literal && strtod(literal, NULL) == parsed)
+            return literal;
+        free(literal);
+    }
+    return NULL;
+}
+
 static char *json_id(const json_t *value)
 {
     if (json_is_string(value))
@@ -217,7 +248,12 @@ static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, re
     const cli_config *cfg = sh->cfg;
     const char *name = input_source_name(sh->in, rec->source);
     json_error_t err;
-    json_t *root = json_loadb(rec->data, rec->len, 0, &err);
+    size_t flags = JSON_ALLOW_NUL;
+    json_t *root = json_loadb(rec->data, rec->len, flags, &err);
+    if (!root && json_error_code(&err) == json_error_numeric_overflow) {
+        flags |= JSON_DECODE_INT_AS_REAL; /* integers beyond 64 bits, e.g. uint64 ids */
+        root = json_loadb(rec->data, rec->len, flags, &err);
+    }
     if (!root && json_error_code(&err) == json_error_invalid_utf8) {
         /* Read ill-formed UTF-8 as U+FFFD rather than lose the record. */
         char *repaired = malloc(rec->len * 3 + 1);
@@ -225,7 +261,7 @@ static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, re
             return ND_ENOMEM;
         size_t repaired_len;
         res->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
-        root = json_loadb(repaired, repaired_len, 0, &err);
+        root = json_loadb(repaired, repaired_len, flags, &err);
         free(repaired);
     }
     if (!root) {
@@ -243,7 +279,10 @@ static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, re
         return res->error ? ND_OK : ND_ENOMEM;
     }
     const json_t *id = json_object_get(root, cfg->id_field);
-    res->id = (id && !json_is_null(id)) ? json_id(id) : default_id(sh, rec);
+    if (id && json_is_real(id) && (flags & JSON_DECODE_INT_AS_REAL))
+        res->id = raw_number_id(rec->data, rec->len, cfg->id_field, json_real_value(id));
+    if (!res->id)
+        res->id = (id && !json_is_null(id)) ? json_id(id) : default_id(sh, rec);
     if (!res->id) {
         json_decref(root);
         return ND_ENOMEM;

@@ -63,14 +63,14 @@ static int spool_read(spool_cursor *c)
 static json_t *record_text(const run_state *st, const char *line, size_t len, const char **text, size_t *text_len)
 {
     json_error_t err;
-    json_t *root = json_loadb(line, len, 0, &err);
+    json_t *root = json_loadb(line, len, JSON_ALLOW_NUL, &err);
     if (!root && json_error_code(&err) == json_error_invalid_utf8) {
         char *repaired = malloc(len * 3 + 1);
         if (!repaired)
             return NULL;
         size_t repaired_len;
         nd_utf8_repair(repaired, &repaired_len, line, len);
-        root = json_loadb(repaired, repaired_len, 0, &err);
+        root = json_loadb(repaired, repaired_len, JSON_ALLOW_NUL, &err);
         free(repaired);
     }
     const json_t *t = root ? json_object_get(root, st->cfg->text_field) : NULL;

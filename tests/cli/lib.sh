@@ -24,6 +24,7 @@ if [[ ! -x "$1" ]]; then
     exit 1
 fi
 ND="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+# shellcheck disable=SC2034  # used by the test scripts
 SRC="${ND_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 command -v jq >/dev/null || { echo "FAIL: jq is required" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "FAIL: python3 is required" >&2; exit 1; }
@@ -173,20 +174,18 @@ line_count() { wc -l <"$1" | tr -d ' '; }
 # summary_field NAME [FILE]: the number before NAME in the summary line of
 # FILE (default $ERR), e.g. summary_field "documents read", summary_field kept.
 summary_field() {
-    local name="$1" file="${2:-$ERR}" line
+    local name="$1" file="${2:-$ERR}" line re
     line="$(grep -E '^neardup: [0-9]+ documents read' "$file" | tail -n 1)" ||
-        fail "no summary line on stderr"
-    python3 - "$name" "$line" <<'EOF' || fail "summary line has no '$name' count: $line"
-import re, sys
-name, line = sys.argv[1], sys.argv[2]
-if name in ("kept", "removed"):
-    m = re.search(r"\b" + name + r" (\d+)\b", line)
-else:
-    m = re.search(r"(\d+) " + re.escape(name) + r"\b", line)
-if not m:
-    sys.exit(1)
-print(m.group(1))
-EOF
+        fail "no summary line on stderr ($file)"
+    if [[ $name == kept || $name == removed ]]; then
+        re="[; ]$name ([0-9]+)"
+    else
+        # "1 cluster" or "1 clusters": either is fine
+        [[ $name == *s ]] && name="${name%s}s?"
+        re="([0-9]+) $name([,;]| \\()"
+    fi
+    [[ $line =~ $re ]] || fail "summary line has no '$name' count: $line"
+    echo "${BASH_REMATCH[1]}"
 }
 
 # pass: final line of a successful script.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # jq filters are single-quoted on purpose
 # test_arabic_fixture.sh - scan tests/fixtures/arabic-news/: the page and its
 # three rewrites form one cluster; the other article on the same subject
 # stays out (see tests/fixtures/README.md for the expected Jaccards).

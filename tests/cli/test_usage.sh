@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # jq filters are single-quoted on purpose
 # test_usage.sh - command line: help, exit codes 0/1/2, option validation,
 # error messages, and the 'params' report.
 set -euo pipefail
@@ -67,14 +68,14 @@ for c in scan dedup params; do
     for o in --bogus --frobnicate=3 -x; do
         if [[ $c == params ]]; then nd "$c" "$o"; else nd "$c" "$o" "$T/doc.txt"; fi
         assert_rc 2 "neardup $c $o"
-        assert_file_contains "$ERR" "$o" "stderr of neardup $c $o"
+        assert_file_contains "$ERR" "${o%%=*}" "stderr of neardup $c $o"
         assert_empty_file "$OUT" "stdout of neardup $c $o"
     done
 done
 
 check "options of another subcommand are refused (exit 2)"
-for args in "scan --annotate" "scan --removed $T/r" "scan --tmpdir $T" "params --lines" "params --keep first" \
-    "params --on-error skip" "params --threads 2"; do
+for args in "scan --annotate" "scan --removed $T/r" "params --lines" "params --keep first" \
+    "params --on-error skip" "params --threads 2" "params --tmpdir $T" "params --unit line"; do
     # shellcheck disable=SC2086
     nd $args
     assert_rc 2 "neardup $args"
@@ -154,10 +155,21 @@ for v in words:0 chars:0 words:65 words: words:x bogus words chars:-1; do
 done
 bad_value --normalize bogus
 
+check "bad --unit / --min-tokens / --boilerplate values and combinations: exit 2"
+bad_value --unit bogus
+bad_value --unit ""
+bad_value --min-tokens 0
+bad_value --min-tokens abc
+bad_value --boilerplate 1 --unit line
+bad_value --keep longest --unit paragraph
+bad_value --boilerplate 3
+bad_value --boilerplate 3 --unit document
+
 check "good values are accepted (exit 0)"
 for args in "--threshold 1" "--threshold 0.01" "--threshold 0.5" "--num-perm 1" "--num-perm 4096" \
     "--shingle words:1" "--shingle chars:64" "--shingle auto" "--normalize aggressive" "--keep longest" \
-    "--on-error skip" "--threads 1" "--threads 256" "--seed 0" "--seed 0x10" "-t 0.9" "--threshold=0.9"; do
+    "--on-error skip" "--threads 1" "--threads 256" "--seed 0" "--seed 0x10" "-t 0.9" "--threshold=0.9" \
+    "--tmpdir $T" "--unit document" "--unit paragraph" "--unit line" "--min-tokens 3" "--unit line --boilerplate 2"; do
     # shellcheck disable=SC2086
     nd scan $args "$T/doc.txt"
     assert_rc 0 "scan $args"
@@ -263,13 +275,13 @@ python3 -c "import sys; sys.exit(0 if float('$hi') <= float('$lo') else 1)" ||
 # argv[optind - 1] in its messages, which is the option's value for
 # '--removed FILE' and the previous argument inside a bundle like '-xy'.
 check "an option of another subcommand is named on stderr (also when it takes a value)"
-for args in "params --lines" "scan --annotate" "scan --removed $T/r" "scan --tmpdir $T" "params --keep first" \
-    "params --on-error skip" "params --threads 2"; do
+for args in "params --lines" "scan --annotate" "scan --removed $T/r" "params --keep first" \
+    "params --on-error skip" "params --threads 2" "params --tmpdir $T" "params --unit line"; do
     # shellcheck disable=SC2086
     nd $args
     assert_rc 2 "neardup $args"
     opt="$(echo "$args" | awk '{print $2}')"
-    assert_file_contains "$ERR" "'$opt'" "stderr of neardup $args"
+    assert_file_contains "$ERR" "$opt" "stderr of neardup $args"
 done
 
 check "an unknown short option inside a bundle (-xy) is named on stderr"

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # jq filters are single-quoted on purpose
+# test_dedup.sh - dedup: kept JSON Lines records pass through byte for byte,
+# duplicates are removed, --keep longest, --annotate, --removed, plain-text
+# inputs as {"id","text"} records, stdin, --tmpdir.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+# 30 groups. Each group: a 200-word base text, then variants that stay above
+# Jaccard 0.8 with it (exact copy, one word changed, one word appended (the
+# longest), case and spacing changed), and one "far" rewrite (10 words
+# changed, Jaccard about 0.6) that must be kept. Records carry extra fields,
+# odd key orders, whitespace, unicode escapes and a CRLF line end, which
+# must all survive byte for byte. expected.json lists what should happen.
+python3 - "$T" <<'EOF'
+import json, random, sys
+t = sys.argv[1]
+r = random.Random(99)
+vocab = ["%s%s%s%s" % (a, b, c, d) for a in "bdfgklmnprstvz" for b in "aeiou" for c in "lmnrst" for d in "aeiou"]
+lines, expect = [], {"groups": [], "far": []}
+def record(i, rid, text, style):
+    extra = {"n": i, "tags": ["x", "ü"], "nested": {"ok": True, "v": None}}
+    if style == 0:
+        return json.dumps({"id": rid, "text": text, **extra})
+    if style == 1:   # other key order, spaces, non-ASCII kept raw
+        return json.dumps({"meta": extra, "text": text, "id": rid}, ensure_ascii=False, indent=None, separators=(" , ", " : "))
+    if style == 2:   # unicode escapes and trailing spaces
+        return json.dumps({"id": rid, "note": "caf\u00e9 \u2603", "text": text}) + "   "
+    return json.dumps({"text": text, "id": rid}) + "\r"   # CRLF line end
+order = []
+i = 0
+for g in range(30):
+    base = [r.choice(vocab) for _ in range(200)]
+    one = list(base); one[100] = "zzzzzz"
+    app = base + ["appended"]
+    case = " ".join(w.upper() if k % 7 == 0 else w for k, w in enumerate(base)).replace(" ", "  ", 5)
+    far = list(base)
+    for k in range(10):
+        far[10 + k * 19] = "far%d" % k
+    members = [("base", " ".join(base)), ("copy", " ".join(base)), ("one", " ".join(one)),
+               ("app", " ".join(app)), ("case", case)]
+    r.shuffle(members)
+    ids = []
+    for name, text in members:
+        rid = f"g{g:02d}-{name}"
+        order.append((rid, text, i % 4))
+        ids.append(rid)
+        i += 1
+    rid = f"g{g:02d}-far"
+    order.append((rid, " ".join(far), i % 4))
+    i += 1
+    expect["groups"].append({"ids": ids, "longest": f"g{g:02d}-app"})
+    expect["far"].append(rid)
+# interleave groups a little: rotate blocks so that groups overlap in input order
+half = len(order) // 2
+order = [x for pair in zip(order[:half], order[half:]) for x in pair]
+with open(f"{t}/in.jsonl", "w", encoding="utf-8", newline="") as f:
+    for k, (rid, text, style) in enumerate(order):
+        f.write(record(k, rid, text, style) + "\n")
+expect["order"] = [rid for rid, _, _ in order]
+json.dump(expect, open(f"{t}/expected.json", "w"))
+EOF
+
+# verify_dedup KEEP OUTFILE [REMOVEDFILE]: compare with what expected.json implies.
+verify_dedup() {
+    python3 - "$T/in.jsonl" "$T/expected.json" "$@" <<'EOF'
+import json, sys
+inp, exp, keep, out = sys.argv[1:5]
+removed_file = sys.argv[5] if len(sys.argv) > 5 else None
+lines = open(inp, "rb").read().split(b"\n")[:-1]
+e = json.load(open(exp))
+ids = e["order"]
+pos = {rid: k for k, rid in enumerate(ids)}
+survivors, dups = set(), set()
+for g in e["groups"]:
+    s = g["longest"] if keep == "longest" else min(g["ids"], key=pos.get)
+    survivors.add(s)
+    dups |= set(g["ids"]) - {s}
+want_kept = b"".join(l + b"\n" for l, rid in zip(lines, ids) if rid not in dups)
+want_removed = b"".join(l + b"\n" for l, rid in zip(lines, ids) if rid in dups)
+got = open(out, "rb").read()
+if got != want_kept:
+    got_ids = [json.loads(l)["id"] for l in got.split(b"\n")[:-1]]
+    want_ids = [rid for rid in ids if rid not in dups]
+    sys.exit(f"kept records differ (keep {keep}):\n  missing {sorted(set(want_ids) - set(got_ids))}\n"
+             f"  extra {sorted(set(got_ids) - set(want_ids))}\n  (or bytes/order differ)")
+if removed_file is not None and open(removed_file, "rb").read() != want_removed:
+    sys.exit(f"--removed file differs from the removed input lines (keep {keep})")
+EOF
+}
+
+check "dedup: kept records byte-identical to their input lines, duplicates removed, order kept"
+nd dedup "$T/in.jsonl"
+assert_rc 0
+verify_dedup first "$OUT" || fail "dedup output is not what expected.json implies"
+assert_eq 180 "$(summary_field 'documents read')" "documents read"
+assert_eq 60 "$(summary_field kept)" "kept (30 survivors + 30 far rewrites)"
+assert_eq 120 "$(summary_field removed)" "removed"
+# every kept line occurs verbatim in the input (grep -F -x, independent check)
+grep -c -F -x -f "$OUT" "$T/in.jsonl" >"$T/n" || true
+assert_eq 60 "$(cat "$T/n")" "input lines matching a kept line exactly"
+
+check "dedup --removed FILE: exactly the removed lines, in input order"
+nd dedup --removed "$T/removed.jsonl" "$T/in.jsonl"
+assert_rc 0
+verify_dedup first "$OUT" "$T/removed.jsonl" || fail "--removed file is wrong"
+cat "$OUT" "$T/removed.jsonl" | sort >"$T/union"
+sort "$T/in.jsonl" >"$T/sorted-in"
+assert_same_file "$T/sorted-in" "$T/union" "kept + removed = input (as multisets of lines)"
+
+check "dedup --removed FILE with nothing to remove: FILE is created empty"
+head -n 1 "$T/in.jsonl" >"$T/one.jsonl"
+echo "stale" >"$T/removed-none.jsonl"
+nd dedup --removed "$T/removed-none.jsonl" "$T/one.jsonl"
+assert_rc 0
+assert_same_file "$T/one.jsonl" "$OUT" "single record passes through"
+[[ -f "$T/removed-none.jsonl" ]] || fail "--removed file not created"
+assert_empty_file "$T/removed-none.jsonl" "--removed file"
+
+check "dedup --removed into a missing directory: exit 1 naming the file"
+nd dedup --removed "$T/no/such/dir/removed.jsonl" "$T/in.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "$T/no/such/dir/removed.jsonl"
+
+check "dedup --keep longest: the longest member of each group is kept"
+nd dedup --keep longest --removed "$T/removed-long.jsonl" "$T/in.jsonl"
+assert_rc 0
+verify_dedup longest "$OUT" "$T/removed-long.jsonl" || fail "--keep longest output is wrong"
+nd scan --keep longest "$T/in.jsonl"
+assert_rc 0
+python3 - "$OUT" "$T/expected.json" <<'EOF' || fail "scan --keep longest survivors are wrong"
+import json, sys
+e = json.load(open(sys.argv[2]))
+longest = {g["longest"] for g in e["groups"]}
+got = [json.loads(l)["ids"][0] for l in open(sys.argv[1])]
+assert len(got) == 30, f"{len(got)} clusters, expected 30"
+assert set(got) == longest, f"survivors {sorted(set(got) - longest)} are not the longest"
+EOF
+
+check "dedup --annotate: every record kept, \"neardup\" object added, nothing else changed"
+nd scan "$T/in.jsonl"
+cp "$OUT" "$T/scan.jsonl"
+nd dedup --annotate "$T/in.jsonl"
+assert_rc 0
+assert_eq 180 "$(summary_field kept)" "kept"
+assert_eq 0 "$(summary_field removed)" "removed"
+python3 - "$T/in.jsonl" "$OUT" "$T/scan.jsonl" "$T/expected.json" <<'EOF' || fail "--annotate output is wrong"
+import json, sys
+inp = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+out = open(sys.argv[2], "rb").read().split(b"\n")[:-1]
+scan = [json.loads(l) for l in open(sys.argv[3], encoding="utf-8")]
+e = json.load(open(sys.argv[4]))
+assert len(out) == len(inp), f"{len(out)} lines out, {len(inp)} in"
+fate = {}
+for c in scan:
+    for rid, j in zip(c["ids"], c["jaccard"]):
+        fate[rid] = {"cluster": c["cluster"], "duplicate_of": None if rid == c["ids"][0] else c["ids"][0], "jaccard": j}
+for k, (a, b) in enumerate(zip(inp, out)):
+    ra = json.loads(a)
+    rb = json.loads(b)
+    nd = rb.pop("neardup", "missing")
+    assert ra == rb, f"line {k + 1}: fields changed"
+    assert list(ra) == list(rb), f"line {k + 1}: key order changed"
+    # bytes: the input up to its closing brace, then ,"neardup":{...}, then the rest
+    body = a.rstrip(b" \t\r")
+    tail = a[len(body):]
+    assert b.startswith(body[:-1] + b',"neardup":{'), f"line {k + 1}: input bytes not kept: {b[:80]!r}"
+    assert b.endswith(b"}}" + tail), f"line {k + 1}: closing brace / trailing bytes not kept"
+    want = fate.get(ra["id"], {"cluster": None, "duplicate_of": None, "jaccard": None})
+    assert nd == want, f"line {k + 1}: neardup {nd}, expected {want}"
+    assert set(nd) == {"cluster", "duplicate_of", "jaccard"}, f"line {k + 1}: keys {sorted(nd)}"
+far = set(e["far"])
+for rid in far:
+    assert rid not in fate, f"{rid} (far rewrite) is in a cluster"
+EOF
+assert_jq "$OUT" '[.[] | select(.neardup.cluster == null)] | length == 30 and all(.[]; .neardup.duplicate_of == null and .neardup.jaccard == null)' \
+    "30 unique records with null cluster, duplicate_of, jaccard"
+assert_jq "$OUT" '[.[] | select(.neardup.cluster != null and .neardup.duplicate_of == null)] | length == 30 and all(.[]; .neardup.jaccard == 1)' \
+    "30 survivors with duplicate_of null and jaccard 1"
+assert_jq "$OUT" '[.[] | select(.neardup.duplicate_of != null)] | length == 120 and all(.[]; .neardup.jaccard >= 0.8 and .neardup.jaccard <= 1)' \
+    "120 duplicates with jaccard in [0.8, 1]"
+
+check "dedup --annotate of an object with no other field than the text, and of nested objects"
+printf '{"text":"alpha beta gamma delta epsilon zeta"}\n{ "text" : "alpha beta gamma delta epsilon zeta" , "o":{"a":{}} }\n' >"$T/small.jsonl"
+nd dedup --annotate "$T/small.jsonl"
+assert_rc 0
+assert_valid_jsonl "$OUT"
+printf '%s\n' \
+    '{"text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"duplicate_of":null,"jaccard":1}}' \
+    "{ \"text\" : \"alpha beta gamma delta epsilon zeta\" , \"o\":{\"a\":{}} ,\"neardup\":{\"cluster\":0,\"duplicate_of\":\"$T/small.jsonl:1\",\"jaccard\":1}}" \
+    >"$T/expect"
+assert_same_file "$T/expect" "$OUT" "annotated small file"
+
+check "plain-text inputs produce {\"id\", \"text\"} records (whole files, and --lines)"
+mkdir -p "$T/texts"
+printf 'A plain "quoted" text\twith a tab, a backslash \\ and ünïcödé, in several words here.\n\nSecond paragraph.\n' >"$T/texts/a.txt"
+cp "$T/texts/a.txt" "$T/texts/b.txt"
+printf 'Something else, no trailing newline' >"$T/texts/c.txt"
+nd dedup "$T/texts"
+assert_rc 0
+assert_valid_jsonl "$OUT"
+python3 - "$OUT" "$T/texts" <<'EOF' || fail "plain-text dedup records are wrong"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+d = sys.argv[2]
+want = [{"id": f"{d}/a.txt", "text": open(f"{d}/a.txt", encoding="utf-8").read()},
+        {"id": f"{d}/c.txt", "text": open(f"{d}/c.txt", encoding="utf-8").read()}]
+assert recs == want, f"got {recs}"
+assert all(list(r) == ["id", "text"] for r in recs), "keys are not exactly id, text (in that order)"
+EOF
+nd dedup --lines "$T/texts/a.txt" "$T/texts/c.txt"
+assert_rc 0
+P="$T/texts" assert_jq "$OUT" '. == [
+    {"id": "\($ENV.P)/a.txt:1", "text": "A plain \"quoted\" text\twith a tab, a backslash \\ and ünïcödé, in several words here."},
+    {"id": "\($ENV.P)/a.txt:2", "text": ""},
+    {"id": "\($ENV.P)/a.txt:3", "text": "Second paragraph."},
+    {"id": "\($ENV.P)/c.txt:1", "text": "Something else, no trailing newline"}]' "--lines records"
+
+check "stdin: '-' and no path give the same output as the file"
+nd dedup "$T/in.jsonl"
+cp "$OUT" "$T/from-file"
+run_in "$T/in.jsonl" "$ND" dedup -
+assert_rc 0
+assert_same_file "$T/from-file" "$OUT" "dedup - vs dedup FILE"
+run_in "$T/in.jsonl" "$ND" dedup
+assert_rc 0
+assert_same_file "$T/from-file" "$OUT" "dedup (no path) vs dedup FILE"
+cat "$T/in.jsonl" | "$ND" dedup --removed "$T/removed-stdin.jsonl" >"$T/from-pipe" 2>"$ERR"
+assert_same_file "$T/from-file" "$T/from-pipe" "dedup from a pipe"
+verify_dedup first "$T/from-pipe" "$T/removed-stdin.jsonl" || fail "--removed from a pipe is wrong"
+
+check "stdin with plain text: one record with id '-'"
+run_in "$T/texts/a.txt" "$ND" dedup
+assert_rc 0
+assert_jq "$OUT" 'length == 1 and .[0].id == "-" and (.[0].text | startswith("A plain \"quoted\""))' "one {id: \"-\"} record"
+
+check "a file and stdin together: stdin read where '-' is given"
+grep -F -e '"g00-far"' -e '"g01-far"' -e '"g02-far"' "$T/in.jsonl" >"$T/head.jsonl"
+assert_eq 3 "$(line_count "$T/head.jsonl")" "records picked for stdin"
+run_in "$T/head.jsonl" "$ND" dedup "$T/texts/c.txt" - "$T/texts/c.txt"
+assert_rc 0
+{ printf '{"id":"%s","text":"Something else, no trailing newline"}\n' "$T/texts/c.txt"; cat "$T/head.jsonl"; } >"$T/expect"
+assert_same_file "$T/expect" "$OUT" "c.txt, then stdin's 3 records, then c.txt again removed"
+
+check "--tmpdir: spool in a given directory, nothing left behind; an unusable --tmpdir fails (exit 1)"
+mkdir "$T/spool"
+nd dedup --tmpdir "$T/spool" "$T/in.jsonl"
+assert_rc 0
+assert_same_file "$T/from-file" "$OUT" "dedup --tmpdir output"
+assert_eq "" "$(ls -A "$T/spool")" "files left in --tmpdir"
+nd dedup --tmpdir "$T/no-such-dir" "$T/in.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "$T/no-such-dir"
+assert_empty_file "$OUT" "stdout with a bad --tmpdir"
+
+check "dedup --quiet: no summary on stderr"
+nd dedup --quiet "$T/in.jsonl"
+assert_rc 0
+assert_empty_file "$ERR" "stderr with --quiet"
+assert_same_file "$T/from-file" "$OUT" "dedup --quiet output"
+
+pass

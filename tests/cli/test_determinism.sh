@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # jq filters are single-quoted on purpose
+# test_determinism.sh - output does not depend on the thread count, on how
+# the input is split into files or streamed, or on the run: 10,000 JSON Lines
+# documents (several read batches) with many near-duplicates, chains of
+# edits, exact copies, case variants, short and empty texts.
+# Also checks that the reported Jaccards are the exact 5-word-shingle
+# Jaccards and that dedup removes exactly what scan reports.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+python3 - "$T" <<'EOF'
+import json, random, sys
+t = sys.argv[1]
+r = random.Random(7)
+latin = ["%s%s%s" % (a, b, c) for a in "bcdfghklmnprstvz" for b in "aeiou" for c in "bdgklmnprstxz"][:2500]
+cyr = ["дом", "река", "лес", "город", "поле", "море", "небо", "земля", "окно", "книга",
+       "свет", "ночь", "день", "путь", "гора", "снег", "вода", "огонь", "ветер", "камень"]
+vocab = latin + cyr
+docs = []
+for i in range(10000):
+    roll = r.random()
+    if docs and roll < 0.55:
+        # an edited copy of an earlier document (often itself an edit: chains)
+        src = docs[r.randrange(max(0, len(docs) - 2000), len(docs))]
+        words = src.split()
+        for _ in range(r.choice([0, 1, 1, 2, 3, 5, 8])):
+            if not words:
+                break
+            op, p = r.randrange(3), r.randrange(len(words))
+            if op == 0:
+                words[p] = r.choice(vocab)
+            elif op == 1:
+                del words[p]
+            else:
+                words.insert(p, r.choice(vocab))
+        text = " ".join(words)
+        if r.random() < 0.1:
+            text = text.upper()
+    elif roll < 0.57:
+        text = r.choice(["", "   ", " ".join(r.choice(vocab) for _ in range(r.randrange(1, 5)))])
+    else:
+        text = " ".join(r.choice(vocab) for _ in range(r.randrange(30, 160)))
+    docs.append(text)
+with open(f"{t}/corpus.jsonl", "w", encoding="utf-8") as f:
+    for i, text in enumerate(docs):
+        rec = {"id": f"doc{i:05d}", "text": text, "source": ["a", "b", "c"][i % 3]}
+        f.write(json.dumps(rec, ensure_ascii=(i % 2 == 0)) + "\n")
+EOF
+lines="$(line_count "$T/corpus.jsonl")"
+assert_eq 10000 "$lines" "corpus size"
+
+# scan_with NAME ARGS...: scan into $T/NAME (stdout) and $T/NAME.err.
+scan_with() {
+    local name="$1"
+    shift
+    nd "$@"
+    assert_rc 0 "neardup $*"
+    cp "$OUT" "$T/$name"
+    cp "$ERR" "$T/$name.err"
+}
+
+check "scan --threads 1 (reference run)"
+scan_with scan1 scan --threads 1 "$T/corpus.jsonl"
+assert_valid_jsonl "$T/scan1"
+clusters="$(line_count "$T/scan1")"
+dups="$(summary_field duplicates "$T/scan1.err")"
+echo "  $clusters clusters, $dups duplicates"
+[[ $clusters -ge 500 ]] || fail "expected a good share of near-duplicates, got only $clusters clusters"
+[[ $dups -ge 2000 ]] || fail "expected at least 2000 duplicates, got $dups"
+assert_eq "$clusters" "$(summary_field clusters "$T/scan1.err")" "summary clusters vs output lines"
+
+check "scan --threads 2, 4, 7: byte-identical to --threads 1"
+for n in 2 4 7; do
+    scan_with "scan$n" scan --threads "$n" "$T/corpus.jsonl"
+    assert_same_file "$T/scan1" "$T/scan$n" "scan --threads 1 vs --threads $n"
+done
+
+check "scan --threads 4 twice: identical"
+scan_with scan4b scan --threads 4 "$T/corpus.jsonl"
+assert_same_file "$T/scan4" "$T/scan4b" "two runs of scan --threads 4"
+
+check "the corpus split into 4 files, and via stdin: identical"
+split -l 3333 -d -a 1 --additional-suffix=.jsonl "$T/corpus.jsonl" "$T/part"
+assert_eq 4 "$(ls "$T"/part*.jsonl | wc -l)" "number of parts"
+scan_with scansplit scan --threads 3 "$T"/part0.jsonl "$T"/part1.jsonl "$T"/part2.jsonl "$T"/part3.jsonl
+assert_same_file "$T/scan1" "$T/scansplit" "scan of the parts"
+run_in "$T/corpus.jsonl" "$ND" scan --threads 4
+assert_rc 0
+assert_same_file "$T/scan1" "$OUT" "scan of stdin"
+
+check "reported jaccards are exact 5-word-shingle Jaccards with the survivor, all >= 0.8; clusters well-formed"
+python3 - "$T/corpus.jsonl" "$T/scan1" <<'EOF' || fail "scan output is not consistent with the corpus"
+import json, sys
+texts, order = {}, {}
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8")):
+    rec = json.loads(line)
+    texts[rec["id"]] = rec["text"]
+    order[rec["id"]] = n
+
+def shingles(text):
+    toks = text.lower().split()
+    if not toks:
+        return set()
+    if len(toks) < 5:
+        return {tuple(toks)}
+    return {tuple(toks[i:i + 5]) for i in range(len(toks) - 4)}
+
+seen = set()
+prev_first = -1
+for k, line in enumerate(open(sys.argv[2], encoding="utf-8")):
+    c = json.loads(line)
+    ids, jac = c["ids"], c["jaccard"]
+    assert c["cluster"] == k, f"cluster numbers not 0, 1, 2, ...: {c['cluster']} at line {k}"
+    assert c["size"] == len(ids) == len(jac) >= 2, f"cluster {k}: bad size"
+    assert not seen & set(ids), f"cluster {k}: a document is in two clusters"
+    seen |= set(ids)
+    assert jac[0] == 1, f"cluster {k}: survivor jaccard {jac[0]}"
+    pos = [order[i] for i in ids]
+    assert pos[1:] == sorted(pos[1:]), f"cluster {k}: members not in input order"
+    assert pos[0] < min(pos[1:]), f"cluster {k}: survivor is not the first member (--keep first)"
+    assert min(pos) > prev_first, f"cluster {k}: clusters not ordered by their earliest member"
+    prev_first = min(pos)
+    s0 = shingles(texts[ids[0]])
+    assert s0, f"cluster {k}: an empty document was clustered"
+    for i, j in zip(ids[1:], jac[1:]):
+        s = shingles(texts[i])
+        exact = len(s0 & s) / len(s0 | s)
+        assert abs(exact - j) < 1e-5, f"cluster {k}: {i} vs {ids[0]}: reported {j}, exact {exact}"
+        assert j >= 0.8, f"cluster {k}: {i} has jaccard {j} < 0.8"
+print(f"  checked {k + 1} clusters, {len(seen)} documents")
+EOF
+
+check "dedup --threads 1 vs --threads 4: identical; removed = the non-survivors scan reports"
+nd dedup --threads 1 --removed "$T/removed1" "$T/corpus.jsonl"
+assert_rc 0
+cp "$OUT" "$T/dedup1"
+cp "$ERR" "$T/dedup1.err"
+nd dedup --threads 4 --removed "$T/removed4" "$T/corpus.jsonl"
+assert_rc 0
+assert_same_file "$T/dedup1" "$OUT" "dedup --threads 1 vs 4"
+assert_same_file "$T/removed1" "$T/removed4" "--removed, --threads 1 vs 4"
+assert_eq "$dups" "$(summary_field removed "$T/dedup1.err")" "dedup removed vs scan duplicates"
+assert_eq "$((10000 - dups))" "$(summary_field kept "$T/dedup1.err")" "dedup kept"
+python3 - "$T/corpus.jsonl" "$T/scan1" "$T/dedup1" "$T/removed1" <<'EOF' || fail "dedup does not match scan"
+import json, sys
+lines = open(sys.argv[1], "rb").read().splitlines(keepends=True)
+ids = [json.loads(l)["id"] for l in lines]
+dup = set()
+for l in open(sys.argv[2], encoding="utf-8"):
+    dup |= set(json.loads(l)["ids"][1:])
+kept = b"".join(l for l, i in zip(lines, ids) if i not in dup)
+removed = b"".join(l for l, i in zip(lines, ids) if i in dup)
+assert open(sys.argv[3], "rb").read() == kept, "dedup output != input lines minus scan's duplicates"
+assert open(sys.argv[4], "rb").read() == removed, "--removed != scan's duplicates' input lines"
+EOF
+
+check "dedup --annotate and --keep longest: --threads 1 vs 4 identical"
+nd dedup --threads 1 --annotate "$T/corpus.jsonl"
+cp "$OUT" "$T/ann1"
+nd dedup --threads 4 --annotate "$T/corpus.jsonl"
+assert_rc 0
+assert_same_file "$T/ann1" "$OUT" "dedup --annotate --threads 1 vs 4"
+assert_eq 10000 "$(line_count "$OUT")" "annotated lines"
+nd scan --threads 1 --keep longest "$T/corpus.jsonl"
+cp "$OUT" "$T/long1"
+nd scan --threads 4 --keep longest "$T/corpus.jsonl"
+assert_rc 0
+assert_same_file "$T/long1" "$OUT" "scan --keep longest --threads 1 vs 4"
+cmp -s "$T/long1" "$T/scan1" && fail "--keep longest gave the same clusters as --keep first (it should pick other survivors)"
+nd dedup --threads 1 --keep longest "$T/corpus.jsonl"
+cp "$OUT" "$T/dlong1"
+nd dedup --threads 4 --keep longest "$T/corpus.jsonl"
+assert_rc 0
+assert_same_file "$T/dlong1" "$OUT" "dedup --keep longest --threads 1 vs 4"
+
+check "another seed gives valid, deterministic output too"
+nd scan --threads 1 --seed 12345 "$T/corpus.jsonl"
+cp "$OUT" "$T/seed1"
+nd scan --threads 4 --seed 12345 "$T/corpus.jsonl"
+assert_rc 0
+assert_same_file "$T/seed1" "$OUT" "scan --seed 12345 --threads 1 vs 4"
+
+pass

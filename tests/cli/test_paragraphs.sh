@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# test_paragraphs.sh - --unit paragraph|line: repeated headlines inside one
+# page, boilerplate across pages, near-duplicate paragraphs, spans that never
+# cut a character (Arabic, CJK, emoji, CRLF).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+FX="$SRC/tests/fixtures"
+
+# Cut every occurrence's span out of the original bytes and check it: valid
+# UTF-8, on character boundaries, and (for plain files) equal to what the
+# group's members should be.
+check_spans() { # check_spans SCAN_OUTPUT  (ids are file paths)
+    python3 - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    g = json.loads(line)
+    for occ in g["occurrences"]:
+        data = open(occ["id"], "rb").read()
+        s, e = occ["start"], occ["end"]
+        assert 0 <= s < e <= len(data), occ
+        piece = data[s:e]
+        piece.decode("utf-8")  # raises on a cut character
+        assert s == 0 or (data[s] & 0xC0) != 0x80, ("start inside a character", occ)
+        assert e == len(data) or (data[e] & 0xC0) != 0x80, ("end inside a character", occ)
+        assert not piece[:1].isspace() and not piece[-1:].isspace(), ("untrimmed", occ)
+        assert b"\r" not in piece[-1:], occ
+print("spans ok")
+PY
+}
+
+check "seed-shaped page: the headline group has every occurrence, both copies of the pasted line included"
+page="$FX/arabic-news/page.txt"
+nd scan --unit paragraph "$page"
+assert_rc 0
+assert_eq 1 "$(line_count "$OUT")" "groups"
+assert_jq "$OUT" '.[0].size == 4 and .[0].documents == 1' "one group of 4 occurrences"
+python3 - "$page" "$OUT" <<'PY' || fail "headline occurrences are not the four headline copies"
+import json, sys
+data = open(sys.argv[1], "rb").read()
+lines = data.split(b"\n")
+h = lines[0]
+g = json.loads(open(sys.argv[2], encoding="utf-8").readline())
+pieces = [data[o["start"]:o["end"]] for o in g["occurrences"]]
+assert pieces == [h, h, h, h], pieces
+# the two copies inside line 2 are adjacent: the second starts where the first ends
+assert g["occurrences"][1]["end"] == g["occurrences"][2]["start"]
+assert g["jaccard"] == [1, 1, 1, 1]
+PY
+check_spans "$OUT" || fail "spans"
+
+check "dedup --unit paragraph leaves one headline and every other paragraph byte-identical"
+nd dedup --unit paragraph "$page"
+assert_rc 0
+jq -j .text "$OUT" > "$T/page.out"
+python3 - "$page" "$T/page.out" <<'PY' || fail "dedup output"
+import sys
+orig = open(sys.argv[1], encoding="utf-8").read()
+out = open(sys.argv[2], encoding="utf-8").read()
+h = orig.split("\n")[0]
+assert out.count(h) == 1, out.count(h)
+body = orig.split("\n\n")[2:]            # every paragraph after the headline block
+assert len(body) >= 7
+for p in body:
+    assert p.strip() in out, p[:40]
+assert out == h + "\n\n" + "\n\n".join(body), "text around the kept paragraphs changed"
+PY
+
+check "--annotate adds the removed spans and changes no text"
+nd dedup --unit paragraph --annotate "$page"
+assert_rc 0
+assert_jq "$OUT" '(.[0].neardup.spans | length) == 3 and (.[0].neardup.spans | map(.[2]) | unique) == [0]' "3 spans of group 0"
+orig_text="$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1],encoding="utf-8").read()))' "$page")"
+assert_jq "$OUT" ".[0].text == $orig_text" "text unchanged under --annotate"
+
+check "50 pages sharing a footer and a menu line: --boilerplate 10 removes both everywhere, nothing else"
+python3 - "$T/pages.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(7)
+words = ["w%03d" % i for i in range(900)]
+with open(sys.argv[1], "w") as f:
+    for i in range(50):
+        paras = ["Home | News | Sport | Weather | Contact us"]
+        for _ in range(4):
+            paras.append(" ".join(rng.choice(words) for _ in range(40)))
+        paras.append("Copyright 2026 Example Media. All rights reserved. Follow us on social networks.")
+        f.write(json.dumps({"id": "p%02d" % i, "text": "\n\n".join(paras) + "\n"}) + "\n")
+PY
+nd dedup --unit paragraph --boilerplate 10 "$T/pages.jsonl"
+assert_rc 0
+cp "$OUT" "$T/pages.out"
+python3 - "$T/pages.jsonl" "$T/pages.out" <<'PY' || fail "boilerplate removal"
+import json, sys
+src = [json.loads(l) for l in open(sys.argv[1])]
+out = [json.loads(l) for l in open(sys.argv[2])]
+assert len(out) == 50, len(out)
+for a, b in zip(src, out):
+    assert a["id"] == b["id"]
+    paras = a["text"].strip().split("\n\n")
+    assert "Home | News" not in b["text"] and "Copyright 2026" not in b["text"], b["id"]
+    assert b["text"] == "\n\n".join(paras[1:5]) + "\n", b["id"]
+PY
+nd scan --unit paragraph --boilerplate 10 "$T/pages.jsonl"
+assert_rc 0
+assert_jq "$OUT" 'length == 2 and all(.[]; .boilerplate == true and .documents == 50)' "two boilerplate groups"
+
+check "a 60-word paragraph with one word changed is found across documents; a shared opening phrase is not"
+nd scan --unit paragraph "$FX/paragraphs/near-a.txt" "$FX/paragraphs/near-b.txt"
+assert_rc 0
+assert_jq "$OUT" 'length == 1 and .[0].documents == 2 and .[0].jaccard[1] < 1 and .[0].jaccard[1] >= 0.8' "one near-duplicate group"
+check_spans "$OUT" || fail "spans"
+nd scan --unit paragraph "$FX/paragraphs/opening-a.txt" "$FX/paragraphs/opening-b.txt"
+assert_rc 0
+assert_empty_file "$OUT" "shared opening phrase must not match"
+
+check "Arabic, CJK, emoji and CRLF: spans cut whole characters"
+nd scan --unit paragraph "$FX/paragraphs/mixed-scripts.txt"
+assert_rc 0
+assert_jq "$OUT" 'length >= 1' "the repeated CJK paragraph is found"
+check_spans "$OUT" || fail "spans"
+nd scan --unit line "$FX/paragraphs/mixed-scripts.txt" "$FX/arabic-news/page.txt"
+assert_rc 0
+check_spans "$OUT" || fail "line spans"
+nd dedup --unit paragraph "$FX/paragraphs/mixed-scripts.txt"
+assert_rc 0
+jq -j .text "$OUT" > "$T/mixed.out"
+python3 - "$FX/paragraphs/mixed-scripts.txt" "$T/mixed.out" <<'PY' || fail "CRLF dedup"
+import sys
+orig = open(sys.argv[1], "rb").read().decode("utf-8")
+out = open(sys.argv[2], "rb").read().decode("utf-8")
+paras = [p for p in orig.split("\r\n\r\n") if p.strip()]
+dups = [p for p in paras if paras.count(p) > 1]
+assert dups, "fixture has a repeated paragraph"
+assert out.count(dups[0].strip()) == 1
+for p in paras:
+    assert p.strip() in out
+assert "\r\n\r\n\r\n" not in out
+PY
+
+check "short units match only when identical; --min-tokens drops them"
+printf 'Share\n\nBody text of the first kind here now\n\nShare\n\nShares\n' > "$T/short.txt"
+nd scan --unit paragraph "$T/short.txt"
+assert_rc 0
+assert_jq "$OUT" 'length == 1 and .[0].size == 2 and .[0].text == "Share"' "only the identical one-word lines"
+nd scan --unit paragraph --min-tokens 2 "$T/short.txt"
+assert_rc 0
+assert_empty_file "$OUT" "--min-tokens 2 ignores one-word units"
+
+check "a document emptied by stripping is dropped and counted"
+printf '{"id":"a","text":"Same paragraph of several words here.\\n\\nOnly in a."}\n{"id":"b","text":"Same paragraph of several words here."}\n' > "$T/empty.jsonl"
+nd dedup --unit paragraph "$T/empty.jsonl"
+assert_rc 0
+assert_eq 1 "$(line_count "$OUT")" "records written"
+assert_contains "$(cat "$ERR")" "dropped 1 emptied" "summary"
+pass
