@@ -94,7 +94,7 @@ typedef struct nd_options {
 
 #define ND_OPTIONS_INIT                                                                  \
     {                                                                                    \
-        ND_PROFILE_DEFAULT, ND_SHINGLE_WORDS, 5, 5, 128, 0, 0, 0.8, 0x6e65617264757031ULL \
+        ND_PROFILE_DEFAULT, ND_SHINGLE_AUTO, 5, 5, 128, 0, 0, 0.8, 0x6e65617264757031ULL \
     }
 
 /** Check an option set and fill in bands and rows when they are 0 (see
@@ -121,9 +121,11 @@ typedef struct nd_tokens {
     size_t count, capacity;
     char *text; /* normalized UTF-8 of all tokens, back to back, not NUL-terminated */
     size_t text_len, text_capacity;
-    size_t invalid_utf8; /* ill-formed sequences read as U+FFFD */
+    size_t invalid_utf8;   /* ill-formed sequences read as U+FFFD */
+    size_t word_chars;     /* characters in tokens */
+    size_t unspaced_chars; /* of which in scripts written without spaces */
 } nd_tokens;
-#define ND_TOKENS_INIT {NULL, 0, 0, NULL, 0, 0, 0}
+#define ND_TOKENS_INIT {NULL, 0, 0, NULL, 0, 0, 0, 0, 0}
 void nd_tokens_free(nd_tokens *tokens);
 
 typedef struct nd_normalizer nd_normalizer;
@@ -152,7 +154,8 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
  * Word shingles: every run of `size` consecutive tokens; fewer than `size`
  * tokens give one shingle of all of them; no tokens give the empty set.
  * Character shingles: every run of `size` consecutive characters of the
- * normalized tokens joined by single spaces (same rule for short texts).
+ * normalized text, each run of separators read as one space (words cut by
+ * ICU out of an unspaced run stay joined); same rule for short texts.
  * `*ids` is grown with realloc as needed (pass NULL/0 the first time; it may
  * grow to twice the number of shingles, the upper half used as sort
  * scratch) and `*count` receives the set size.
@@ -161,8 +164,9 @@ int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens
                 nd_shingle_kind kind, unsigned size);
 
 /** Is the text of these tokens mostly written in scripts without spaces
- * between words (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar)?
- * This is how ND_SHINGLE_AUTO picks character shingles. */
+ * between words (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar): more
+ * than half of its word characters? This is how ND_SHINGLE_AUTO (the
+ * default) picks character shingles. */
 int nd_tokens_mostly_unspaced(const nd_tokens *tokens);
 
 /* ****  MinHash and Jaccard (minhash.c)  **** */

@@ -27,12 +27,20 @@
  * comes before it. ASCII followed by ASCII never needs even the table.
  * Segments of several code points, and code points beyond the BMP, take the
  * slow path through ICU.
+ *
+ * Scripts written without spaces. A run of Han, kana, Thai, Lao, Khmer or
+ * Myanmar letters is one "word" by the rule above. Such a token is cut
+ * again with ICU's word break iterator (UBRK_WORD), whose dictionaries
+ * split Chinese, Japanese, Thai, Lao, Khmer and Burmese into words. While a
+ * token is built, a small map records which original bytes each piece of
+ * normalized text came from, so the sub-words keep exact byte spans.
  */
 #include "neardup.h"
 
 #include <pthread.h> /* pthread_once */
 #include <string.h>  /* memcpy */
 
+#include <unicode/ubrk.h>    /* ubrk_open, ubrk_setText, ubrk_next */
 #include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue */
 #include <unicode/unorm2.h>  /* unorm2_getNFKCCasefoldInstance, unorm2_normalize */
 #include <unicode/uscript.h> /* uscript_getScript */
@@ -356,12 +364,24 @@ static void build_aggressive_table(void)
 
 /* ****  The normalizer  **** */
 
+/* Where a piece of a token's normalized text came from. */
+typedef struct {
+    size_t norm_end; /* end of the piece in nd_tokens.text */
+    size_t orig_start, orig_end;
+} piece_map;
+
 struct nd_normalizer {
     nd_profile profile;
     const fold_entry *table;
     icu_normalizers icu;
     u16buf segment;
     fold_scratch scratch;
+    piece_map *pieces; /* for the token being built */
+    size_t piece_count, piece_capacity;
+    UBreakIterator *words; /* opened on first use */
+    u16buf word_text;
+    size_t *word_offsets; /* UTF-8 offset of each UTF-16 unit of word_text */
+    size_t word_offsets_capacity;
 };
 
 int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
@@ -392,6 +412,11 @@ void nd_normalizer_free(nd_normalizer *nz)
         return;
     u16buf_free(&nz->segment);
     fold_scratch_free(&nz->scratch);
+    nd_free(nz->pieces);
+    if (nz->words)
+        ubrk_close(nz->words);
+    u16buf_free(&nz->word_text);
+    nd_free(nz->word_offsets);
     nd_free(nz);
 }
 
@@ -407,8 +432,10 @@ void nd_tokens_free(nd_tokens *tokens)
 /* ****  Building tokens  **** */
 
 typedef struct {
+    nd_normalizer *nz;
     nd_tokens *out;
     int open;          /* is a token being built? */
+    int unspaced;      /* does it hold letters of a script without spaces? */
     size_t start, end; /* its original byte span so far */
     size_t norm_start; /* where its normalized text starts in out->text */
 } token_builder;
@@ -416,17 +443,100 @@ typedef struct {
 static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t start, size_t end)
 {
     nd_tokens *out = tb->out;
+    nd_normalizer *nz = tb->nz;
+    if (nz->piece_count == nz->piece_capacity &&
+        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
+        return ND_ENOMEM;
     if (out->text_len + n > out->text_capacity &&
         nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
         return ND_ENOMEM;
     if (!tb->open) {
         tb->open = 1;
+        tb->unspaced = 0;
         tb->start = start;
         tb->norm_start = out->text_len;
+        nz->piece_count = 0;
     }
     memcpy(out->text + out->text_len, utf8, n);
     out->text_len += n;
+    out->word_chars++;
     tb->end = end;
+    piece_map *p = &nz->pieces[nz->piece_count++];
+    p->norm_end = out->text_len;
+    p->orig_start = start;
+    p->orig_end = end;
+    return ND_OK;
+}
+
+static int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
+{
+    if (out->count == out->capacity &&
+        nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
+        return ND_ENOMEM;
+    nd_token *t = &out->items[out->count++];
+    t->start = start;
+    t->end = end;
+    t->norm_start = norm_start;
+    t->norm_len = norm_len;
+    t->hash = nd_hash64(out->text + norm_start, norm_len, 0);
+    return ND_OK;
+}
+
+/* The original span of normalized bytes [a, b) of the current token. */
+static void original_span(const nd_normalizer *nz, size_t a, size_t b, size_t *start, size_t *end)
+{
+    size_t i = 0;
+    while (i + 1 < nz->piece_count && nz->pieces[i].norm_end <= a)
+        i++;
+    *start = nz->pieces[i].orig_start;
+    while (i + 1 < nz->piece_count && nz->pieces[i].norm_end < b)
+        i++;
+    *end = nz->pieces[i].orig_end;
+}
+
+/* Cut the current token (text [norm_start, text_len)) into words with ICU's
+ * word break iterator and push each word. */
+static int push_word_broken(token_builder *tb)
+{
+    nd_normalizer *nz = tb->nz;
+    nd_tokens *out = tb->out;
+    const char *utf8 = out->text + tb->norm_start;
+    size_t len = out->text_len - tb->norm_start;
+    if (u16buf_reserve(&nz->word_text, len + 1) != ND_OK ||
+        nd_grow((void **)&nz->word_offsets, &nz->word_offsets_capacity, len + 2, sizeof(size_t)) != 0)
+        return ND_ENOMEM;
+    size_t i = 0, n16 = 0;
+    while (i < len) {
+        UChar32 c;
+        size_t at = i;
+        U8_NEXT_UNSAFE((const uint8_t *)utf8, i, c);
+        size_t before = n16;
+        U16_APPEND_UNSAFE(nz->word_text.data, n16, c);
+        for (size_t k = before; k < n16; k++)
+            nz->word_offsets[k] = at;
+    }
+    nz->word_offsets[n16] = len;
+    UErrorCode status = U_ZERO_ERROR;
+    if (!nz->words) {
+        nz->words = ubrk_open(UBRK_WORD, "", NULL, 0, &status);
+        if (U_FAILURE(status))
+            return ND_EICU;
+    }
+    ubrk_setText(nz->words, nz->word_text.data, (int32_t)n16, &status);
+    if (U_FAILURE(status))
+        return ND_EICU;
+    int32_t prev = ubrk_first(nz->words);
+    for (int32_t next = ubrk_next(nz->words); next != UBRK_DONE; next = ubrk_next(nz->words)) {
+        if (ubrk_getRuleStatus(nz->words) != UBRK_WORD_NONE) {
+            size_t a = nz->word_offsets[prev], b = nz->word_offsets[next];
+            size_t start, end;
+            original_span(nz, tb->norm_start + a, tb->norm_start + b, &start, &end);
+            int rc = push_token(out, start, end, tb->norm_start + a, b - a);
+            if (rc != ND_OK)
+                return rc;
+        }
+        prev = next;
+    }
     return ND_OK;
 }
 
@@ -435,17 +545,9 @@ static int close_token(token_builder *tb)
     if (!tb->open)
         return ND_OK;
     tb->open = 0;
-    nd_tokens *out = tb->out;
-    if (out->count == out->capacity &&
-        nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
-        return ND_ENOMEM;
-    nd_token *t = &out->items[out->count++];
-    t->start = tb->start;
-    t->end = tb->end;
-    t->norm_start = tb->norm_start;
-    t->norm_len = out->text_len - tb->norm_start;
-    t->hash = nd_hash64(out->text + t->norm_start, t->norm_len, 0);
-    return ND_OK;
+    if (tb->unspaced)
+        return push_word_broken(tb);
+    return push_token(tb->out, tb->start, tb->end, tb->norm_start, tb->out->text_len - tb->norm_start);
 }
 
 /* Fold the pending segment nz->segment, which spans [start, end) of the
@@ -457,6 +559,10 @@ static int flush_segment(nd_normalizer *nz, token_builder *tb, size_t start, siz
         const fold_entry *e = &nz->table[seg->data[0]];
         switch (e->flags & FOLD_KIND_MASK) {
         case FOLD_WORD:
+            if (e->flags & FLAG_UNSPACED) {
+                tb->unspaced = 1;
+                tb->out->unspaced_chars++;
+            }
             return append_norm(tb, e->utf8, e->len, start, end);
         case FOLD_SEP:
             return close_token(tb);
@@ -483,6 +589,10 @@ static int flush_segment(nd_normalizer *nz, token_builder *tb, size_t start, siz
             size_t n = 0;
             U8_APPEND_UNSAFE(utf8, n, c);
             rc = append_norm(tb, utf8, n, start, end);
+            if (is_unspaced_script(c)) {
+                tb->unspaced = 1;
+                tb->out->unspaced_chars++;
+            }
         } else {
             rc = close_token(tb);
         }
@@ -504,7 +614,9 @@ int nd_tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out)
     out->count = 0;
     out->text_len = 0;
     out->invalid_utf8 = 0;
-    token_builder tb = {out, 0, 0, 0, 0};
+    out->word_chars = 0;
+    out->unspaced_chars = 0;
+    token_builder tb = {nz, out, 0, 0, 0, 0, 0};
     const uint8_t *bytes = (const uint8_t *)text;
     u16buf *seg = &nz->segment;
     seg->len = 0;
@@ -576,20 +688,7 @@ int nd_tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out)
 
 int nd_tokens_mostly_unspaced(const nd_tokens *tokens)
 {
-    /* Count characters of the normalized text by script class. */
-    size_t unspaced = 0, other = 0;
-    const fold_entry *table = tables[ND_PROFILE_DEFAULT].table;
-    size_t i = 0;
-    while (i < tokens->text_len) {
-        UChar32 c;
-        U8_NEXT_UNSAFE((const uint8_t *)tokens->text, i, c);
-        int flag = (c <= 0xFFFF && table) ? (table[c].flags & FLAG_UNSPACED) != 0 : is_unspaced_script(c);
-        if (flag)
-            unspaced++;
-        else
-            other++;
-    }
-    return unspaced > other;
+    return tokens->unspaced_chars * 2 > tokens->word_chars;
 }
 
 size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len)

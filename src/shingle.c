@@ -2,7 +2,9 @@
  *
  * A word shingle is a run of k consecutive tokens; its id is XXH3 of the k
  * token hashes, folded to 32 bits. A character shingle is a run of N
- * consecutive code points of the normalized tokens joined by single spaces.
+ * consecutive code points of the normalized text, in which every run of
+ * separators is one space (and words that ICU cut out of an unspaced run
+ * stay joined, so Chinese is shingled as written).
  * The set is sorted and made distinct, which is what both MinHash (a set
  * function) and exact Jaccard verification (a merge of two sorted arrays)
  * need.
@@ -113,7 +115,9 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         goto done;
     size_t len = 0;
     for (size_t t = 0; t < tokens->count; t++) {
-        if (t > 0)
+        /* one space where the original had separators between the tokens;
+         * none between the words ICU cut out of an unspaced run */
+        if (t > 0 && tokens->items[t].start > tokens->items[t - 1].end)
             joined[len++] = ' ';
         const nd_token *tok = &tokens->items[t];
         for (size_t b = 0; b < tok->norm_len; b++)

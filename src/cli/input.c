@@ -482,6 +482,15 @@ static int json_by_content(input *in, reader *r, int *error)
             }
             int is_object = v && json_is_object(v);
             json_decref(v);
+            if (!v) {
+                /* Not valid JSON, but shaped like an object: treat the input
+                 * as JSON Lines so that the bad record is reported (or
+                 * skipped) rather than the whole input read as text. */
+                size_t e = line_len;
+                while (e > 0 && (p[i + e - 1] == ' ' || p[i + e - 1] == '\t' || p[i + e - 1] == '\r'))
+                    e--;
+                return e > 0 && p[i + e - 1] == '}';
+            }
             return is_object;
         }
         if (fill(in, r) != 0) {
