@@ -28,6 +28,7 @@
 
 #include "input.h"
 #include "run.h"
+#include "document.h"
 
 /* ****  Per-record work (worker threads)  **** */
 
@@ -69,34 +70,6 @@ typedef struct worker_arg {
     unsigned index;
     int status; /* ND_OK or a library error */
 } worker_arg;
-
-static char *format_string(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#include <stdarg.h> /* va_list */
-static char *format_string(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-static char *default_id(const shared *sh, const record *rec)
-{
-    const char *name = input_source_name(sh->in, rec->source);
-    if (rec->line == 0)
-        return strdup(name);
-    return format_string("%s:%llu", name, (unsigned long long)rec->line);
-}
 
 /* A plain-text document as a JSON object {"id": ..., "text": ...}; `text`
  * is valid UTF-8 (already repaired). */
@@ -203,98 +176,28 @@ static int sketch_document(const shared *sh, nd_sketcher *sk, const char *text, 
     return rc;
 }
 
-/* The literal text of the number that follows "key": in a raw JSON line,
- * for an id too big for jansson's integers (it parses them as reals only
- * under JSON_DECODE_INT_AS_REAL, losing digits). Checked against the parsed
- * value, so a "key" inside some string cannot mislead it. */
-static char *raw_number_id(const char *line, size_t len, const char *key, double parsed)
-{
-    size_t key_len = strlen(key);
-    for (size_t i = 0; i + key_len + 2 < len; i++) {
-        if (line[i] != '"' || memcmp(line + i + 1, key, key_len) != 0 || line[i + 1 + key_len] != '"')
-            continue;
-        size_t j = i + key_len + 2;
-        while (j < len && (line[j] == ' ' || line[j] == '\t'))
-            j++;
-        if (j >= len || line[j] != ':')
-            continue;
-        j++;
-        while (j < len && (line[j] == ' ' || line[j] == '\t'))
-            j++;
-        size_t start = j;
-        while (j < len && strchr("-+0123456789.eE", line[j]))
-            j++;
-        if (j == start)
-            continue;
-        char *literal = strndup(line + start, j - start);
-        if (literal && strtod(literal, NULL) == parsed)
-            return literal;
-        free(literal);
-    }
-    return NULL;
-}
-
-static char *json_id(const json_t *value)
-{
-    if (json_is_string(value))
-        return strndup(json_string_value(value), json_string_length(value));
-    if (json_is_integer(value))
-        return format_string("%lld", (long long)json_integer_value(value));
-    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-}
-
 static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
 {
-    const cli_config *cfg = sh->cfg;
-    const char *name = input_source_name(sh->in, rec->source);
-    json_error_t err;
-    size_t flags = JSON_ALLOW_NUL;
-    json_t *root = json_loadb(rec->data, rec->len, flags, &err);
-    if (!root && json_error_code(&err) == json_error_numeric_overflow) {
-        flags |= JSON_DECODE_INT_AS_REAL; /* integers beyond 64 bits, e.g. uint64 ids */
-        root = json_loadb(rec->data, rec->len, flags, &err);
+    doc_view view;
+    int rc = doc_view_open(&view, sh->cfg, sh->in, rec);
+    if (rc != ND_OK)
+        return rc;
+    if (view.error) {
+        res->error = view.error; /* reported, in order, by batch_commit */
+        view.error = NULL;
+    } else {
+        res->id = view.id;
+        view.id = NULL;
+        res->invalid_utf8 = view.invalid_utf8;
+        rc = sketch_document(sh, sk, view.text, view.len, res);
     }
-    if (!root && json_error_code(&err) == json_error_invalid_utf8) {
-        /* Read ill-formed UTF-8 as U+FFFD rather than lose the record. */
-        char *repaired = malloc(rec->len * 3 + 1);
-        if (!repaired)
-            return ND_ENOMEM;
-        size_t repaired_len;
-        res->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
-        root = json_loadb(repaired, repaired_len, flags, &err);
-        free(repaired);
-    }
-    if (!root) {
-        res->error = format_string("%s:%llu: malformed JSON: %s (column %d)", name, (unsigned long long)rec->line,
-                                   err.text, err.column);
-        return res->error ? ND_OK : ND_ENOMEM;
-    }
-    const json_t *text = json_is_object(root) ? json_object_get(root, cfg->text_field) : NULL;
-    if (!json_is_object(root) || !json_is_string(text)) {
-        res->error = json_is_object(root)
-                         ? format_string("%s:%llu: no string field \"%s\" (see --text-field)", name,
-                                         (unsigned long long)rec->line, cfg->text_field)
-                         : format_string("%s:%llu: not a JSON object", name, (unsigned long long)rec->line);
-        json_decref(root);
-        return res->error ? ND_OK : ND_ENOMEM;
-    }
-    const json_t *id = json_object_get(root, cfg->id_field);
-    if (id && json_is_real(id) && (flags & JSON_DECODE_INT_AS_REAL))
-        res->id = raw_number_id(rec->data, rec->len, cfg->id_field, json_real_value(id));
-    if (!res->id)
-        res->id = (id && !json_is_null(id)) ? json_id(id) : default_id(sh, rec);
-    if (!res->id) {
-        json_decref(root);
-        return ND_ENOMEM;
-    }
-    int rc = sketch_document(sh, sk, json_string_value(text), json_string_length(text), res);
-    json_decref(root);
+    doc_view_close(&view);
     return rc;
 }
 
 static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
 {
-    res->id = default_id(sh, rec);
+    res->id = record_default_id(sh->in, rec);
     if (!res->id)
         return ND_ENOMEM;
     if (!sh->want_out_record)
