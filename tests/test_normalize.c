@@ -183,6 +183,98 @@ START_TEST(test_profiles)
 }
 END_TEST
 
+/* Fixture pairs: same tokens under one profile, different under another. */
+typedef struct {
+    const char *a, *b;
+    nd_profile profile;
+    int equal;
+} fixture_pair_row;
+
+static const fixture_pair_row fixture_pairs[] = {
+    {"normalize/arabic-tashkeel.txt", "normalize/arabic-plain.txt", ND_PROFILE_AGGRESSIVE, 1},
+    {"normalize/arabic-tashkeel.txt", "normalize/arabic-plain.txt", ND_PROFILE_DEFAULT, 0}, /* hamza letters differ */
+    {"normalize/persian-farsi.txt", "normalize/persian-arabic.txt", ND_PROFILE_AGGRESSIVE, 1},
+    {"normalize/persian-farsi.txt", "normalize/persian-arabic.txt", ND_PROFILE_DEFAULT, 0},
+};
+
+static char *tokens_of_fixture(const char *name, nd_profile profile)
+{
+    size_t len;
+    char *text = read_fixture(name, &len);
+    ck_assert_ptr_nonnull(text);
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, profile), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    ck_assert_int_eq(nd_tokenize(nz, text, len, &tokens), ND_OK);
+    ck_assert_uint_gt(tokens.count, 3);
+    char *joined = joined_tokens(&tokens);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    free(text);
+    return joined;
+}
+
+START_TEST(test_fixture_pairs)
+{
+    const fixture_pair_row *r = &fixture_pairs[_i];
+    char *a = tokens_of_fixture(r->a, r->profile);
+    char *b = tokens_of_fixture(r->b, r->profile);
+    ck_assert_msg((strcmp(a, b) == 0) == r->equal, "%s vs %s under %s: '%s' vs '%s'", r->a, r->b,
+                  nd_profile_name(r->profile), a, b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Under default, tashkeel and tatweel go but the letters stay: removing
+ * only those from the tashkeel fixture must give the default tokens. */
+START_TEST(test_default_removes_only_vowel_signs)
+{
+    char *with_marks = tokens_of_fixture("normalize/arabic-tashkeel.txt", ND_PROFILE_DEFAULT);
+    ck_assert_ptr_null(strstr(with_marks, "\xD9\x8E"));  /* no fatha */
+    ck_assert_ptr_null(strstr(with_marks, "\xD9\x80"));  /* no tatweel */
+    ck_assert_ptr_nonnull(strstr(with_marks, "\xD8\xA3")); /* alef with hamza above kept */
+    free(with_marks);
+}
+END_TEST
+
+/* Scripts without spaces are cut into words by ICU, with exact spans. */
+typedef struct {
+    const char *input;
+    const char *tokens;
+} word_break_row;
+
+static const word_break_row word_break_rows[] = {
+    {"\xE4\xBB\x8A\xE5\xA4\xA9\xE5\xA4\xA9\xE6\xB0\x94\xE5\xBE\x88\xE5\xA5\xBD", "今天|天气|很好"},
+    {"\xE0\xB8\xA0\xE0\xB8\xB2\xE0\xB8\xA9\xE0\xB8\xB2\xE0\xB9\x84\xE0\xB8\x97\xE0\xB8\xA2", "ภาษา|ไทย"},
+    {"iPhone\xE6\x89\x8B\xE6\x9C\xBA ok", "iphone|手机|ok"},
+};
+
+START_TEST(test_word_break)
+{
+    const word_break_row *r = &word_break_rows[_i];
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    size_t len = strlen(r->input);
+    char *input = exact_copy(r->input, len);
+    ck_assert_int_eq(nd_tokenize(nz, input, len, &tokens), ND_OK);
+    char *got = joined_tokens(&tokens);
+    ck_assert_str_eq(got, r->tokens);
+    for (size_t i = 0; i < tokens.count; i++) {
+        const nd_token *t = &tokens.items[i];
+        ck_assert((input[t->start] & 0xC0) != 0x80);
+        ck_assert(t->end == len || (input[t->end] & 0xC0) != 0x80);
+        if (i > 0)
+            ck_assert_uint_ge(t->start, tokens.items[i - 1].end);
+    }
+    free(got);
+    free(input);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
 Suite *normalize_suite(void)
 {
     Suite *s = suite_create("normalize");
@@ -192,6 +284,9 @@ Suite *normalize_suite(void)
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_reuse_and_null);
     tcase_add_test(tc, test_profiles);
+    tcase_add_loop_test(tc, test_fixture_pairs, 0, (int)(sizeof fixture_pairs / sizeof fixture_pairs[0]));
+    tcase_add_test(tc, test_default_removes_only_vowel_signs);
+    tcase_add_loop_test(tc, test_word_break, 0, (int)(sizeof word_break_rows / sizeof word_break_rows[0]));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,7 +16,7 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-typedef enum { CMD_SCAN, CMD_DEDUP, CMD_PARAMS } cli_command;
+typedef enum { CMD_SCAN, CMD_DEDUP, CMD_PARAMS, CMD_NORMALIZE, CMD_EXPLAIN } cli_command;
 typedef enum { ON_ERROR_FAIL, ON_ERROR_SKIP } on_error_policy;
 
 typedef struct cli_config {
@@ -35,6 +35,10 @@ typedef struct cli_config {
     nd_unit_kind unit;      /* --unit document|paragraph|line */
     unsigned min_tokens;    /* --min-tokens: smaller units are ignored */
     unsigned boilerplate;   /* --boilerplate N: 0 = off */
+    int show_shingles;      /* normalize --shingles */
+    int json_output;        /* explain --json */
+    const char *explain_ids[2]; /* explain --id A --id B */
+    int explain_id_count;
     char **paths; /* inputs; "-" is stdin; none means stdin */
     int path_count;
 } cli_config;
@@ -49,10 +53,20 @@ void cli_print_help(cli_command command, FILE *out);
 int cli_run(const cli_config *cfg);
 int cli_params(const cli_config *cfg);
 
+/* inspect.c */
+int cli_normalize(const cli_config *cfg);
+int cli_explain(const cli_config *cfg);
+
+/* The profile as written in outputs: "default/1". */
+const char *cli_profile_label(const nd_options *opts);
+
 /* output.c: JSON pieces. Strings are written as valid UTF-8 (ill-formed
  * bytes as U+FFFD) with JSON escapes. */
 void out_string(FILE *f, const char *s, size_t len);
 void out_number(FILE *f, double x);
+/* The text with white space runs folded to one space, cut after max_chars
+ * characters (on a character boundary, then "…"). Newly allocated. */
+char *text_preview(const char *text, size_t len, size_t max_chars);
 
 /* Diagnostics on stderr, prefixed with the program name. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

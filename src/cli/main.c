@@ -14,7 +14,9 @@ static void usage(FILE *out)
           "Commands:\n"
           "  scan     report clusters of near-duplicate documents (JSON Lines)\n"
           "  dedup    write the input back without near-duplicates\n"
-          "  params   show the LSH banding and its S-curve for a threshold\n\n"
+          "  params   show the LSH banding and its S-curve for a threshold\n"
+          "  normalize  show each document's normalized tokens (and shingles)\n"
+          "  explain  why two documents match or not: Jaccard, containment, bands, shared runs\n\n"
           "'neardup COMMAND --help' tells more. 'neardup --version' prints the version.\n",
           out);
 }
@@ -41,6 +43,10 @@ int main(int argc, char **argv)
         command = CMD_DEDUP;
     else if (strcmp(name, "params") == 0)
         command = CMD_PARAMS;
+    else if (strcmp(name, "normalize") == 0)
+        command = CMD_NORMALIZE;
+    else if (strcmp(name, "explain") == 0)
+        command = CMD_EXPLAIN;
     else {
         cli_error("unknown command '%s'", name);
         usage(stderr);
@@ -54,5 +60,9 @@ int main(int argc, char **argv)
         return rc;
     if (command == CMD_PARAMS)
         return cli_params(&cfg);
+    if (command == CMD_NORMALIZE)
+        return cli_normalize(&cfg);
+    if (command == CMD_EXPLAIN)
+        return cli_explain(&cfg);
     return cli_run(&cfg);
 }

@@ -55,7 +55,10 @@ enum {
     OPT_TMPDIR,
     OPT_UNIT,
     OPT_MIN_TOKENS,
-    OPT_BOILERPLATE
+    OPT_BOILERPLATE,
+    OPT_SHINGLES,
+    OPT_JSON,
+    OPT_ID
 };
 
 static const struct option all_options[] = {
@@ -79,11 +82,14 @@ static const struct option all_options[] = {
     {"unit", required_argument, NULL, OPT_UNIT},
     {"min-tokens", required_argument, NULL, OPT_MIN_TOKENS},
     {"boilerplate", required_argument, NULL, OPT_BOILERPLATE},
+    {"shingles", no_argument, NULL, OPT_SHINGLES},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"id", required_argument, NULL, OPT_ID},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-static const char *const command_names[] = {"scan", "dedup", "params"};
+static const char *const command_names[] = {"scan", "dedup", "params", "normalize", "explain"};
 
 static const char help_common[] =
     "Matching:\n"
@@ -145,6 +151,25 @@ void cli_print_help(cli_command command, FILE *out)
               "\n",
               out);
         break;
+    case CMD_NORMALIZE:
+        fputs("Usage: neardup normalize [OPTIONS] [PATH...]\n"
+              "Show what the detector compares: for each document, one JSON line\n"
+              "{\"id\", \"profile\", \"tokens\": [...], \"spans\": [[start, end], ...]}, spans being the byte\n"
+              "spans of the tokens in the text.\n"
+              "  --shingles            also the shingle kind used and the sorted 32-bit shingle ids\n\n",
+              out);
+        break;
+    case CMD_EXPLAIN:
+        fputs("Usage: neardup explain [OPTIONS] A B\n"
+              "       neardup explain [OPTIONS] --id ID_A --id ID_B PATH...\n"
+              "Why do two documents match (or not)? Prints the exact Jaccard of their shingle sets (the\n"
+              "number scan reports), both containments, the Jaccard estimated from the MinHash\n"
+              "signatures, which LSH bands collided, and the longest runs of tokens they share, with\n"
+              "their byte spans in both texts. A and B are files (one document each), or name two\n"
+              "documents by id in the inputs.\n"
+              "      --json            one JSON object instead of the report\n\n",
+              out);
+        break;
     case CMD_PARAMS:
         fputs("Usage: neardup params [--threshold T] [--num-perm N] [--bands B --rows R]\n"
               "Print the LSH banding chosen for a threshold and the probability that two documents\n"
@@ -184,6 +209,13 @@ static int accepts(cli_command command, int opt)
         return 0;
     if (opt == OPT_ANNOTATE || opt == OPT_REMOVED)
         return command == CMD_DEDUP;
+    if (opt == OPT_SHINGLES)
+        return command == CMD_NORMALIZE;
+    if ((command == CMD_NORMALIZE || command == CMD_EXPLAIN) &&
+        (opt == OPT_KEEP || opt == OPT_UNIT || opt == OPT_BOILERPLATE || opt == OPT_TMPDIR || opt == OPT_THREADS))
+        return 0;
+    if (opt == OPT_JSON || opt == OPT_ID)
+        return command == CMD_EXPLAIN;
     return 1;
 }
 
@@ -345,6 +377,19 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_TMPDIR:
             cfg->tmpdir = arg;
             break;
+        case OPT_SHINGLES:
+            cfg->show_shingles = 1;
+            break;
+        case OPT_JSON:
+            cfg->json_output = 1;
+            break;
+        case OPT_ID:
+            if (cfg->explain_id_count == 2) {
+                cli_error("explain: --id is given twice at most");
+                return EXIT_USAGE;
+            }
+            cfg->explain_ids[cfg->explain_id_count++] = arg;
+            break;
         case OPT_UNIT:
             if (strcmp(arg, "document") == 0)
                 cfg->unit = ND_UNIT_DOCUMENT;
@@ -397,6 +442,14 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     if (cfg->annotate && cfg->removed_path) {
         cli_error("dedup: --annotate keeps every record, so --removed would be empty; use one or the other");
+        return EXIT_USAGE;
+    }
+    if (command == CMD_EXPLAIN && cfg->explain_id_count == 1) {
+        cli_error("explain: give --id twice (or two files and no --id)");
+        return EXIT_USAGE;
+    }
+    if (command == CMD_EXPLAIN && cfg->explain_id_count == 0 && argc - optind != 2) {
+        cli_error("explain: needs two files A B (or --id ID_A --id ID_B and the inputs)");
         return EXIT_USAGE;
     }
     cfg->paths = argv + optind;

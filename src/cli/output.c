@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <stdlib.h> /* malloc, free */
+#include <string.h> /* memcpy */
 
 #include <jansson.h> /* json_stringn_nocheck, json_dumpf */
 
@@ -31,4 +32,43 @@ void out_string(FILE *f, const char *s, size_t len)
 void out_number(FILE *f, double x)
 {
     fprintf(f, "%.6g", x);
+}
+
+char *text_preview(const char *text, size_t len, size_t max_chars)
+{
+    char *out = malloc(len + 4);
+    if (!out)
+        return NULL;
+    size_t w = 0, chars = 0;
+    int space = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = 1;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) { /* a character starts here */
+            if (chars == max_chars) {
+                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
+                w += 3;
+                break;
+            }
+            if (space && w > 0) {
+                out[w++] = ' ';
+                chars++;
+            }
+            space = 0;
+            chars++;
+        }
+        out[w++] = (char)c;
+    }
+    out[w] = '\0';
+    return out;
+}
+
+const char *cli_profile_label(const nd_options *opts)
+{
+    static char label[64];
+    snprintf(label, sizeof label, "%s/%u", nd_profile_name(opts->profile), nd_profile_version(opts->profile));
+    return label;
 }

@@ -531,7 +531,7 @@ static void write_scan(const run_state *st, const nd_clusters *clusters, FILE *o
                 fputc(',', out);
             out_number(out, m[k].jaccard);
         }
-        fputs("]}\n", out);
+        fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&st->cfg->opts));
     }
 }
 
@@ -589,7 +589,7 @@ static void write_annotated(FILE *out, const char *line, size_t len, const run_s
     fputs("\"neardup\":{", mem);
     const fate *fd = &f[doc];
     if (fd->cluster < 0) {
-        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null}", mem);
+        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null", mem);
     } else {
         fprintf(mem, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
         if (fd->survivor == doc)
@@ -598,8 +598,8 @@ static void write_annotated(FILE *out, const char *line, size_t len, const run_s
             out_string(mem, st->ids[fd->survivor], strlen(st->ids[fd->survivor]));
         fputs(",\"jaccard\":", mem);
         out_number(mem, fd->jaccard);
-        fputc('}', mem);
     }
+    fprintf(mem, ",\"profile\":\"%s\"}", cli_profile_label(&st->cfg->opts));
     fclose(mem);
     write_with_field(out, line, len, field);
     free(field);
@@ -757,7 +757,8 @@ int cli_run(const cli_config *cfg)
         else if (cfg->command == CMD_DEDUP)
             fprintf(stderr, "; %llu units removed; kept %llu documents, dropped %llu emptied",
                     (unsigned long long)units_removed, (unsigned long long)kept, (unsigned long long)removed);
-        fprintf(stderr, "; %.2f s, %.1f MB/s\n", secs, secs > 0 ? mb / secs : 0.0);
+        fprintf(stderr, "; profile %s; %.2f s, %.1f MB/s\n", cli_profile_label(&cfg->opts), secs,
+                secs > 0 ? mb / secs : 0.0);
     }
     rc = EXIT_OK;
 done:

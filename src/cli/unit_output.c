@@ -95,42 +95,6 @@ static size_t distinct_documents(const run_state *st, const nd_member *m, size_t
 
 /* ****  scan  **** */
 
-enum { PREVIEW_CHARS = 80 };
-
-/* The unit's text with white space runs folded to one space, cut after
- * PREVIEW_CHARS characters (on a character boundary). */
-static char *make_preview(const char *text, size_t len)
-{
-    char *out = malloc(len + 4);
-    if (!out)
-        return NULL;
-    size_t w = 0, chars = 0;
-    int space = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = 1;
-            continue;
-        }
-        if ((c & 0xC0) != 0x80) { /* a character starts here */
-            if (chars == PREVIEW_CHARS) {
-                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
-                w += 3;
-                break;
-            }
-            if (space && w > 0) {
-                out[w++] = ' ';
-                chars++;
-            }
-            space = 0;
-            chars++;
-        }
-        out[w++] = (char)c;
-    }
-    out[w] = '\0';
-    return out;
-}
-
 int units_write_scan(run_state *st, const nd_clusters *groups)
 {
     size_t n = nd_clusters_count(groups);
@@ -154,7 +118,7 @@ int units_write_scan(run_state *st, const nd_clusters *groups)
         char *preview = NULL;
         nd_span sp = st->unit_span[first];
         if (root && sp.end <= text_len)
-            preview = make_preview(text + sp.start, sp.end - sp.start);
+            preview = text_preview(text + sp.start, sp.end - sp.start, 80);
         json_decref(root);
         size_t docs = distinct_documents(st, m, size);
         printf("{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", g, size, docs);
@@ -175,7 +139,7 @@ int units_write_scan(run_state *st, const nd_clusters *groups)
         }
         fputs("],\"text\":", stdout);
         out_string(stdout, preview ? preview : "", preview ? strlen(preview) : 0);
-        fputs("}\n", stdout);
+        printf(",\"profile\":\"%s\"}\n", cli_profile_label(&st->cfg->opts));
         free(preview);
     }
     free(cur.line);
@@ -322,7 +286,7 @@ static removal *collect_removals(const run_state *st, const nd_clusters *groups,
     return r;
 }
 
-static int write_spans_annotation(const char *line, size_t len, const removal *r, size_t n)
+static int write_spans_annotation(const run_state *st, const char *line, size_t len, const removal *r, size_t n)
 {
     char *field = NULL;
     size_t field_len = 0;
@@ -332,7 +296,7 @@ static int write_spans_annotation(const char *line, size_t len, const removal *r
     fputs("\"neardup\":{\"spans\":[", mem);
     for (size_t k = 0; k < n; k++)
         fprintf(mem, "%s[%zu,%zu,%zu]", k ? "," : "", r[k].span.start, r[k].span.end, r[k].group);
-    fputs("]}", mem);
+    fprintf(mem, "],\"profile\":\"%s\"}", cli_profile_label(&st->cfg->opts));
     fclose(mem);
     write_with_field(stdout, line, len, field);
     free(field);
@@ -370,7 +334,7 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
         size_t n = k - first;
         *units_removed += n;
         if (st->cfg->annotate) {
-            write_spans_annotation(cur.line, cur.len, r + first, n);
+            write_spans_annotation(st, cur.line, cur.len, r + first, n);
             (*kept)++;
             continue;
         }
