@@ -75,6 +75,18 @@ warning is emitted.  Pairs are unordered pairs of distinct ids.
   pairs (0.0 if any cross-group pair was reported; null if there are no
   reported pairs or none has a known J).
 
+* Claims: what ``neardup scan`` asserts is that each member of a cluster
+  matches the cluster's survivor (ids[0]); members need not match each
+  other.  Claimed pairs C = (ids[0], ids[i]) for i >= 1.  A claim is
+  correct when the pair is in one truth group with J >= threshold (with
+  ``--pairs``; without it, when it is in one truth group).
+  claim_precision = correct / |C| (1.0 when |C| = 0);
+  ``claims_below_threshold`` counts the incorrect ones and
+  ``min_claim_jaccard`` is the minimum known true J over claims.
+  ``precision`` above (all pairs inside a cluster) is stricter: it also
+  counts member-member pairs, which can fall below the threshold when two
+  members both match the survivor but not each other.
+
 * Jaccard check (needs ``--pairs``): for each cluster member i >= 1 whose
   pair with the survivor is listed in truth_pairs.tsv, |jaccard[i] - J| is
   compared; the count checked, the maximum absolute error and the number of
@@ -395,6 +407,27 @@ def evaluate(clusters, groups, pairs=None, doc_ids=None, threshold=0.8,
         jcheck = {"checked": checked, "max_abs_error": max_err,
                   "mismatches": bad}
 
+    # claims: (survivor, member) pairs
+    claims = claims_ok = 0
+    min_claim = None
+    for ids in c_ids:
+        for other in ids[1:]:
+            claims += 1
+            ga, gb = gr_of.get(ids[0]), gr_of.get(other)
+            if ga is None or ga != gb:
+                j = 0.0
+            elif pairs is not None:
+                j = pairs.get(_pair(ids[0], other))
+            else:
+                j = None
+            if j is None:
+                claims_ok += 1
+                continue
+            if j >= threshold - 1e-12:
+                claims_ok += 1
+            min_claim = j if min_claim is None else min(min_claim, j)
+    claim_precision = claims_ok / claims if claims else 1.0
+
     fp = reported - tp
     fn = positives - tp
     precision = tp / reported if reported else 1.0
@@ -435,6 +468,11 @@ def evaluate(clusters, groups, pairs=None, doc_ids=None, threshold=0.8,
         "reported_cross_group": reported_cross,
         "reported_below_threshold": below,
         "min_reported_jaccard": min_reported,
+        "claimed_pairs": claims,
+        "claims_correct": claims_ok,
+        "claim_precision": claim_precision,
+        "claims_below_threshold": claims - claims_ok,
+        "min_claim_jaccard": min_claim,
         "bands": band_rows,
         "lsh": lsh,
         "jaccard_check": jcheck,
@@ -474,6 +512,9 @@ def format_text(r):
          else "reported below threshold (lower bound)",
          r["reported_below_threshold"]),
         ("min true J of reported pairs", r["min_reported_jaccard"]),
+        ("claimed (survivor, member) pairs", r["claimed_pairs"]),
+        ("claims below threshold", r["claims_below_threshold"]),
+        ("min true J of claims", r["min_claim_jaccard"]),
     ]
     for k, v in rows:
         add("  %-40s %s" % (k, _f(v)))
@@ -482,6 +523,7 @@ def format_text(r):
     for k in ("precision", "recall", "f1", "ari"):
         add("  %-40s %s" % (k.upper() if k in ("f1", "ari") else k,
                             _f(r[k])))
+    add("  %-40s %s" % ("claim precision", _f(r["claim_precision"])))
     if r["bands"] is not None:
         add("")
         lsh = r["lsh"]

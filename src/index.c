@@ -17,11 +17,12 @@
  *    candidate is verified with the exact Jaccard of the two id sets and
  *    joined (union-find) only if it reaches the threshold.
  * 3. Verified clusters. A connected component can chain: A~B and B~C with
- *    A and C unrelated. Each component is therefore split greedily: take the
- *    survivor (first in input order, or longest), put with it every
- *    remaining member whose exact Jaccard with it reaches the threshold, and
- *    repeat on the rest. Every member of an output cluster is thus verified
- *    against the text that is kept in its place.
+ *    A and C unrelated. Each component is therefore split by greedy set
+ *    cover: the member matching the most others is a center, it and its
+ *    matches form a cluster, repeat on the rest. The survivor is the first
+ *    member (by --keep policy) that matches every other member of its
+ *    cluster, so every member is verified against the text kept in its
+ *    place (see split_component).
  *
  * Everything runs in input order on one thread, so the output depends only
  * on the input, the options and the seed.
@@ -349,8 +350,74 @@ static int compare_size(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
-/* Step 3: split one component (members in input order) into verified
- * clusters, appended to out. */
+/* Append one cluster: the survivor, then the others in input order with
+ * their exact Jaccard against it. */
+static int emit_cluster(nd_clusters *out, size_t survivor, nd_member *others, size_t count)
+{
+    for (size_t a = 1; a < count; a++) {
+        nd_member x = others[a];
+        size_t b = a;
+        while (b > 0 && others[b - 1].doc > x.doc) {
+            others[b] = others[b - 1];
+            b--;
+        }
+        others[b] = x;
+    }
+    int rc = push_member(out, survivor, 1.0);
+    for (size_t k = 0; rc == ND_OK && k < count; k++)
+        rc = push_member(out, others[k].doc, others[k].jaccard);
+    return rc == ND_OK ? close_cluster(out) : rc;
+}
+
+/* Components larger than this are split around survivors in policy order
+ * (linear in the component per cluster) instead of around centers (which
+ * needs all pairwise Jaccards). */
+enum { CENTER_LIMIT = 400 };
+
+/* Star split for large components: the first remaining member by policy
+ * is the survivor; every remaining member that reaches the threshold with
+ * it joins. */
+static int star_split(const nd_index *index, size_t *members, size_t n, size_t *scratch, nd_clusters *out)
+{
+    const doc_entry *docs = index->docs;
+    nd_member *others = nd_malloc(n * sizeof *others);
+    if (!others)
+        return ND_ENOMEM;
+    size_t remaining = n;
+    int rc = ND_OK;
+    while (rc == ND_OK && remaining >= 2) {
+        size_t survivor = members[0];
+        size_t count = 0, left = 0;
+        for (size_t i = 1; i < remaining; i++) {
+            const doc_entry *d = &docs[members[i]];
+            double j = same_set(d, &docs[survivor]) ? 1.0 : doc_jaccard(d, &docs[survivor]);
+            if (reaches(j, index->opts.threshold))
+                others[count++] = (nd_member){members[i], j};
+            else
+                scratch[left++] = members[i];
+        }
+        if (count > 0)
+            rc = emit_cluster(out, survivor, others, count);
+        memcpy(members, scratch, left * sizeof *members);
+        remaining = left;
+    }
+    nd_free(others);
+    return rc;
+}
+
+/* Step 3: split one component (members in policy order: input order, or
+ * longest first) into verified clusters, appended to out.
+ *
+ * Greedy set cover on the graph of pairs that reach the threshold: the
+ * center is the remaining member with the most remaining neighbours (ties:
+ * policy order); the cluster is the center and its neighbours. Its survivor
+ * is the first member, in policy order, that reaches the threshold with
+ * every other member of the cluster (the center always does), so every
+ * reported (survivor, member) pair is verified, and --keep first keeps the
+ * earliest document that can stand for the whole cluster. Centering matters:
+ * when edited copies come before their original, a star around the first
+ * copy would leave the other copies out although each matches the
+ * original. */
 static int split_component(const nd_index *index, size_t *members, size_t n, size_t *scratch, nd_keep keep,
                            nd_clusters *out)
 {
@@ -359,45 +426,77 @@ static int split_component(const nd_index *index, size_t *members, size_t n, siz
         sort_docs = docs;
         qsort(members, n, sizeof *members, compare_longest_first);
     }
-    size_t remaining = n;
-    while (remaining >= 2) {
-        size_t survivor = members[0];
-        size_t start = out->members_count;
-        int rc = push_member(out, survivor, 1.0);
-        size_t left = 0;
-        for (size_t i = 1; i < remaining; i++) {
-            const doc_entry *d = &docs[members[i]];
-            double j = same_set(d, &docs[survivor]) ? 1.0 : doc_jaccard(d, &docs[survivor]);
-            if (rc == ND_OK && reaches(j, index->opts.threshold))
-                rc = push_member(out, members[i], j);
-            else
-                scratch[left++] = members[i];
+    if (n > CENTER_LIMIT)
+        return star_split(index, members, n, scratch, out);
+    double threshold = index->opts.threshold;
+    double *jac = nd_malloc(n * n * sizeof *jac);
+    unsigned char *alive = nd_malloc(n);
+    unsigned char *in_cluster = nd_malloc(n);
+    nd_member *others = nd_malloc(n * sizeof *others);
+    size_t *cluster = nd_malloc(n * sizeof *cluster);
+    int rc = ND_ENOMEM;
+    if (!jac || !alive || !in_cluster || !others || !cluster)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        jac[i * n + i] = 1.0;
+        alive[i] = 1;
+        for (size_t k = i + 1; k < n; k++) {
+            const doc_entry *a = &docs[members[i]], *b = &docs[members[k]];
+            double j = same_set(a, b) ? 1.0 : doc_jaccard(a, b);
+            jac[i * n + k] = jac[k * n + i] = j;
         }
-        if (rc != ND_OK)
-            return rc;
-        if (out->members_count - start >= 2) {
-            /* survivor first, the others in input order */
-            nd_member *cluster = out->members + start + 1;
-            size_t others = out->members_count - start - 1;
-            for (size_t a = 1; a < others; a++) {
-                nd_member x = cluster[a];
-                size_t b = a;
-                while (b > 0 && cluster[b - 1].doc > x.doc) {
-                    cluster[b] = cluster[b - 1];
-                    b--;
-                }
-                cluster[b] = x;
-            }
-            rc = close_cluster(out);
-            if (rc != ND_OK)
-                return rc;
-        } else {
-            out->members_count = start; /* a lone survivor is no cluster */
-        }
-        memcpy(members, scratch, left * sizeof *members);
-        remaining = left;
     }
-    return ND_OK;
+    rc = ND_OK;
+    size_t remaining = n;
+    while (rc == ND_OK && remaining >= 2) {
+        size_t center = SIZE_MAX, best = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!alive[i])
+                continue;
+            size_t cover = 0;
+            for (size_t k = 0; k < n; k++)
+                cover += alive[k] && k != i && reaches(jac[i * n + k], threshold);
+            if (cover > best) {
+                best = cover;
+                center = i;
+            }
+        }
+        if (center == SIZE_MAX)
+            break; /* no two remaining members match */
+        size_t size = 0;
+        for (size_t k = 0; k < n; k++) {
+            in_cluster[k] = alive[k] && (k == center || reaches(jac[center * n + k], threshold));
+            if (in_cluster[k])
+                cluster[size++] = k; /* in policy order */
+        }
+        size_t survivor = center;
+        for (size_t c = 0; c < size; c++) {
+            size_t s = cluster[c];
+            int covers_all = 1;
+            for (size_t d = 0; d < size && covers_all; d++)
+                covers_all = reaches(jac[s * n + cluster[d]], threshold);
+            if (covers_all) {
+                survivor = s;
+                break;
+            }
+        }
+        size_t count = 0;
+        for (size_t c = 0; c < size; c++) {
+            size_t k = cluster[c];
+            alive[k] = 0;
+            if (k != survivor)
+                others[count++] = (nd_member){members[k], jac[survivor * n + k]};
+        }
+        remaining -= size;
+        rc = emit_cluster(out, members[survivor], others, count);
+    }
+done:
+    nd_free(jac);
+    nd_free(alive);
+    nd_free(in_cluster);
+    nd_free(others);
+    nd_free(cluster);
+    return rc;
 }
 
 typedef struct {

@@ -320,12 +320,17 @@ typedef struct nd_clusters nd_clusters;
  * 2. LSH proposes candidate pairs (texts sharing a band key); each is kept
  *    only if its exact Jaccard reaches the threshold; verified pairs are
  *    joined with union-find.
- * 3. Each connected component is split so that every member's exact Jaccard
- *    with its cluster's survivor reaches the threshold: no member is in a
+ * 3. Each connected component is split by greedy set cover: the member that
+ *    matches the most others (ties by `keep` order) is a center, and it and
+ *    its matches form a cluster; repeat on the rest. No member is in a
  *    cluster only through a chain of other members.
  *
- * Clusters have two or more members: the survivor first (chosen by `keep`,
- * ties to the earlier text), then the others in input order. Clusters are
+ * The survivor of a cluster is its first member by `keep` order (input
+ * order, or longest first) that reaches the threshold with every other
+ * member (the center always does), so every member's exact Jaccard with
+ * the survivor reaches the threshold.
+ * Clusters have two or more members: the survivor first, then the others in
+ * input order. Clusters are
  * ordered by their earliest member. Texts without shingles never cluster.
  * @param stats may be NULL.
  * @return ND_OK or ND_ENOMEM. */

@@ -73,21 +73,45 @@ START_TEST(test_keep_longest)
 }
 END_TEST
 
-/* With 1-word shingles: J(A,B) = 9/11, J(B,C) = 9/11, J(A,C) = 8/12.
- * Union-find joins all three; the verified split keeps C out. */
+/* A chain, with 1-word shingles: J(A,B) = J(B,C) = J(C,D) = 9/11, while
+ * J(A,C) = J(B,D) = 8/12 and J(A,D) = 7/13. Union-find joins all four; the
+ * split centers on B (it matches the most), which keeps A and C, and D
+ * (which matches only C) stays out: no member is there through a chain.
+ * A is earlier but does not match C, so B is the survivor. */
 START_TEST(test_no_chaining)
 {
     static const char *const texts[] = {
         "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10",
-        "w1 w2 w3 w4 w5 w6 w7 w8 w9 x",
-        "w1 w2 w3 w4 w5 w6 w7 w8 x y",
+        "w1 w2 w3 w4 w5 w6 w7 w8 w9 x1",
+        "w1 w2 w3 w4 w5 w6 w7 w8 x1 x2",
+        "w1 w2 w3 w4 w5 w6 w7 x1 x2 x3",
     };
-    nd_clusters *c = cluster_texts(texts, 3, 1, ND_KEEP_FIRST);
+    nd_clusters *c = cluster_texts(texts, 4, 1, ND_KEEP_FIRST);
     ck_assert_uint_eq(nd_clusters_count(c), 1);
-    expect_cluster(c, 0, (const size_t[]){0, 1}, 2);
+    expect_cluster(c, 0, (const size_t[]){1, 0, 2}, 3);
     const nd_member *m;
     nd_clusters_get(c, 0, &m);
     ck_assert_double_eq_tol(m[1].jaccard, 9.0 / 11.0, 1e-12);
+    ck_assert_double_eq_tol(m[2].jaccard, 9.0 / 11.0, 1e-12);
+    nd_clusters_free(c);
+}
+END_TEST
+
+/* Edited copies before their original: a star around the first copy would
+ * leave the second copy out; the center (the original) keeps both, and the
+ * first copy survives because it matches everyone. With 1-word shingles:
+ * J(O,C1) = J(O,C2) = 10/11, J(C1,C2) = 9/11. */
+START_TEST(test_center_keeps_copies)
+{
+    static const char *const texts[] = {
+        "a b c d e f g h i j x",   /* C1 */
+        "a b c d e f g h i j y",   /* C2 */
+        "a b c d e f g h i j",     /* O */
+        "unrelated words entirely here",
+    };
+    nd_clusters *c = cluster_texts(texts, 4, 1, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    expect_cluster(c, 0, (const size_t[]){0, 1, 2}, 3);
     nd_clusters_free(c);
 }
 END_TEST
@@ -172,6 +196,7 @@ Suite *index_suite(void)
     tcase_add_test(tc, test_canonical_order);
     tcase_add_test(tc, test_keep_longest);
     tcase_add_test(tc, test_no_chaining);
+    tcase_add_test(tc, test_center_keeps_copies);
     tcase_add_test(tc, test_empty_never_cluster);
     tcase_add_test(tc, test_threshold_is_exact);
     tcase_add_test(tc, test_many_copies);

@@ -53,19 +53,24 @@ P="$FIX/" assert_jq "$OUT" '$ENV.P as $p | .[0].ids[1:] == [$p + "page.txt", $p 
     "the other members follow in input order"
 assert_jq "$OUT" '.[0].jaccard[0] == 1 and all(.[0].jaccard[1:][]; . >= 0.8)' "jaccard with the survivor"
 
-check "--keep longest: rewrite-footer.txt (the longest) survives; rewrite-drop.txt (Jaccard 0.78 with it) leaves"
+check "--keep longest: the longest file that matches all others survives (rewrite-footer.txt does not: J 0.78 with rewrite-drop.txt)"
 longest="$(cd "$FIX" && for f in page.txt rewrite-drop.txt rewrite-footer.txt rewrite-word.txt; do echo "$(wc -c <"$f") $f"; done | sort -k1,1nr | awk 'NR == 1 {print $2}')"
 assert_eq rewrite-footer.txt "$longest" "the longest of the four files"
 nd scan --keep longest "$FIX/rewrite-drop.txt" "$FIX/rewrite-word.txt" "$FIX/rewrite-footer.txt" "$FIX/page.txt"
 assert_rc 0
 # Every member must reach the threshold with the survivor itself (no
-# chaining): J(rewrite-drop, rewrite-footer) = 0.777 < 0.8.
-P="$FIX/" assert_jq "$OUT" '$ENV.P as $p | length == 1 and .[0].ids == [$p + "rewrite-footer.txt", $p + "rewrite-word.txt", $p + "page.txt"]' \
-    "one cluster: rewrite-footer.txt, then rewrite-word.txt and page.txt in input order"
+# chaining): J(rewrite-drop, rewrite-footer) = 0.777 < 0.8, so the footer
+# rewrite cannot be the survivor; the next longest that matches all can.
+# (ties go to the earlier input: rewrite-word.txt is given before page.txt)
+second="$(cd "$FIX" && for f in rewrite-word.txt page.txt; do echo "$(wc -c <"$f") $f"; done | sort -s -k1,1nr | awk 'NR == 1 {print $2}')"
+P="$FIX/" S="$second" assert_jq "$OUT" '$ENV.P as $p | length == 1 and .[0].ids[0] == $p + $ENV.S and (.[0].ids | length) == 4' \
+    "one cluster of all four, survivor $second"
 assert_jq "$OUT" '.[0].jaccard[0] == 1 and all(.[0].jaccard[1:][]; . >= 0.8 and . < 1)' "jaccard with the survivor"
 nd scan --keep first "$FIX/rewrite-drop.txt" "$FIX/rewrite-word.txt" "$FIX/rewrite-footer.txt" "$FIX/page.txt"
-P="$FIX/" assert_jq "$OUT" '$ENV.P as $p | length == 1 and .[0].ids == [$p + "rewrite-drop.txt", $p + "rewrite-word.txt", $p + "page.txt"]' \
-    "--keep first, same order: rewrite-drop.txt survives and rewrite-footer.txt (0.777 with it) leaves"
+# rewrite-drop.txt is first but does not match rewrite-footer.txt (0.777), so
+# the earliest file that matches all three others survives: rewrite-word.txt.
+P="$FIX/" assert_jq "$OUT" '$ENV.P as $p | length == 1 and .[0].ids == [$p + "rewrite-word.txt", $p + "rewrite-drop.txt", $p + "rewrite-footer.txt", $p + "page.txt"]' \
+    "--keep first, same order: rewrite-word.txt (the earliest that matches all) survives; all four stay"
 
 check "--threshold 0.99: the rewrites no longer match"
 nd scan --threshold 0.99 "$FIX"

@@ -118,9 +118,15 @@ for k, line in enumerate(open(sys.argv[2], encoding="utf-8")):
     assert jac[0] == 1, f"cluster {k}: survivor jaccard {jac[0]}"
     pos = [order[i] for i in ids]
     assert pos[1:] == sorted(pos[1:]), f"cluster {k}: members not in input order"
-    assert pos[0] < min(pos[1:]), f"cluster {k}: survivor is not the first member (--keep first)"
     assert min(pos) > prev_first, f"cluster {k}: clusters not ordered by their earliest member"
     prev_first = min(pos)
+    # --keep first: the survivor is the earliest member that reaches the
+    # threshold with every other member of its cluster
+    sets = {i: shingles(texts[i]) for i in ids}
+    def jac_of(a, b):
+        return len(sets[a] & sets[b]) / len(sets[a] | sets[b])
+    covers = [i for i in ids if all(jac_of(i, o) >= 0.8 - 1e-12 for o in ids)]
+    assert covers and ids[0] == min(covers, key=lambda i: order[i]), f"cluster {k}: survivor is not the earliest member that matches all others"
     s0 = shingles(texts[ids[0]])
     assert s0, f"cluster {k}: an empty document was clustered"
     for i, j in zip(ids[1:], jac[1:]):

@@ -324,5 +324,30 @@ class TestCli(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
 
 
+class ClaimTests(unittest.TestCase):
+    """Claims are (survivor, member) pairs: what scan asserts."""
+
+    def test_member_pairs_below_threshold_are_not_claims(self):
+        # survivor a matches b and c (0.9); b-c is 0.7: a false positive for
+        # all-pairs precision, but not a claim.
+        groups = [["a", "b", "c"]]
+        pairs = {("a", "b"): 0.9, ("a", "c"): 0.9, ("b", "c"): 0.7}
+        r = ndeval.evaluate([{"ids": ["a", "b", "c"]}], groups, pairs=pairs)
+        self.assertEqual(r["claimed_pairs"], 2)
+        self.assertEqual(r["claim_precision"], 1.0)
+        self.assertEqual(r["claims_below_threshold"], 0)
+        self.assertAlmostEqual(r["min_claim_jaccard"], 0.9)
+        self.assertAlmostEqual(r["precision"], 2 / 3)
+
+    def test_wrong_claims_count(self):
+        groups = [["a", "b"], ["c", "d"]]
+        pairs = {("a", "b"): 0.95, ("c", "d"): 0.6}
+        r = ndeval.evaluate([{"ids": ["a", "b"]}, {"ids": ["c", "d", "x"]}], groups, pairs=pairs)
+        self.assertEqual(r["claimed_pairs"], 3)
+        self.assertEqual(r["claims_correct"], 1)  # c-d is 0.6, c-x is unrelated
+        self.assertAlmostEqual(r["claim_precision"], 1 / 3)
+        self.assertEqual(r["min_claim_jaccard"], 0.0)
+
+
 if __name__ == "__main__":
     unittest.main()
