@@ -1,64 +1,79 @@
-/* minhash.c - MinHash signatures and exact Jaccard.
+/* minhash.c - MinHash signatures (one permutation, densified) and exact Jaccard.
  *
  * MinHash (Broder 1997): for a random permutation h of the id universe,
- * Pr[min h(A) = min h(B)] = |A ∩ B| / |A ∪ B| = J(A, B). With num_perm
- * independent hash functions the fraction of equal minima is an unbiased
- * estimate of J with variance J (1 - J) / num_perm.
+ * Pr[min h(A) = min h(B)] = |A ∩ B| / |A ∪ B| = J(A, B); k such values
+ * estimate J with variance J (1 - J) / k.
  *
- * The hash functions are Dietzfelbinger's multiply-add-shift family on
- * 32-bit keys: h_i(x) = ((a_i x + b_i) mod 2^64) >> 32 with a_i odd and b_i
- * random 64-bit numbers. The family is 2-universal and close to
- * min-wise independent for ids that are themselves hash outputs; the
- * estimate's accuracy is checked against the 4-sigma bound in
- * tests/test_minhash.c. The inner loop runs over the num_perm functions for
- * one id, a fixed-length loop of multiplies and minima that the compiler
- * vectorizes; the kernel is built twice (target_clones), for AVX2 and for
- * the baseline, and the loader picks the one the CPU runs. Both compute the
- * same integers, so signatures do not depend on the machine. a_i and b_i come from splitmix64 seeded with the user's seed,
- * so signatures are identical on every machine.
+ * Computing k independent minima costs k hash evaluations per shingle.
+ * One-permutation hashing (Li, Owen, Zhang 2012) evaluates one hash per
+ * shingle: its high bits choose one of k bins, its low bits are the value,
+ * and each bin keeps its minimum. For two sets, bin i agrees with
+ * probability J when at least one of them has an element in bin i. Bins
+ * that a set leaves empty are filled by optimal densification (Shrivastava,
+ * ICML 2017): empty bin i takes the value of bin j = g(i, t) for
+ * t = 1, 2, ... until j is a bin that was not empty, g being a fixed
+ * seeded hash; because g is the same for every set, two sets that both
+ * left bin i empty borrow from the same bins, and the estimator stays
+ * unbiased with variance close to k independent permutations (checked by
+ * the 4-sigma test in tests/test_minhash.c, and the LSH candidate-rate test
+ * in tests/test_lsh.c).
+ *
+ * The shingle hash is the splitmix64 finalizer of id + seed: a bijection of
+ * 64-bit words with full avalanche, so bins and values are independent
+ * functions of the id. Everything is integer arithmetic: signatures are the
+ * same on every machine.
  */
 #include "neardup.h"
 
 #include "hash.h"
 
-enum { CHUNK = 64 };
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define ND_MULTIVERSION __attribute__((target_clones("avx2", "default")))
-#else
-#define ND_MULTIVERSION
-#endif
-
-/* mins[i] = min(mins[i], min over ids of h_i(id)) for CHUNK functions. */
-ND_MULTIVERSION
-static void minhash_chunk(uint32_t *restrict mins, const uint64_t *restrict a, const uint64_t *restrict b,
-                          const uint32_t *restrict ids, size_t count)
+static inline uint64_t mix64(uint64_t z)
 {
-    for (size_t k = 0; k < count; k++) {
-        uint64_t x = ids[k];
-        for (unsigned i = 0; i < CHUNK; i++) {
-            uint32_t v = (uint32_t)((a[i] * x + b[i]) >> 32);
-            mins[i] = v < mins[i] ? v : mins[i];
-        }
-    }
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
 }
+
+enum { MAX_PERM = 4096 };
 
 void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count)
 {
-    uint64_t a[CHUNK], b[CHUNK];
-    uint64_t state = seed;
-    for (unsigned base = 0; base < num_perm; base += CHUNK) {
-        unsigned width = num_perm - base < CHUNK ? num_perm - base : CHUNK;
-        for (unsigned i = 0; i < width; i++) {
-            a[i] = nd_splitmix64(&state) | 1u;
-            b[i] = nd_splitmix64(&state);
+    uint64_t salt = mix64(seed ^ 0x6f6e652d7065726dULL); /* "one-perm" */
+    for (unsigned i = 0; i < num_perm; i++)
+        sig[i] = UINT32_MAX;
+    if (count == 0)
+        return;
+    unsigned char filled[MAX_PERM] = {0};
+    unsigned filled_count = 0;
+    uint32_t last_bin = 0;
+    for (size_t k = 0; k < count; k++) {
+        uint64_t h = mix64(ids[k] + salt);
+        uint32_t bin = (uint32_t)(((h >> 32) * (uint64_t)num_perm) >> 32);
+        uint32_t value = (uint32_t)h;
+        if (value < sig[bin])
+            sig[bin] = value;
+        filled_count += !filled[bin];
+        filled[bin] = 1;
+        last_bin = bin;
+    }
+    if (filled_count == 1) {
+        /* every probe would end at the one filled bin */
+        for (unsigned i = 0; i < num_perm; i++)
+            sig[i] = sig[last_bin];
+        return;
+    }
+    /* optimal densification: empty bin i borrows from g(i, 1), g(i, 2), ... */
+    for (unsigned i = 0; i < num_perm; i++) {
+        if (filled[i])
+            continue;
+        for (uint64_t t = 1;; t++) {
+            uint64_t g = mix64(salt ^ ((uint64_t)i << 32 | t));
+            uint32_t j = (uint32_t)(((g >> 32) * (uint64_t)num_perm) >> 32);
+            if (filled[j]) {
+                sig[i] = sig[j];
+                break;
+            }
         }
-        uint32_t mins[CHUNK];
-        for (unsigned i = 0; i < CHUNK; i++)
-            mins[i] = UINT32_MAX;
-        minhash_chunk(mins, a, b, ids, count);
-        for (unsigned i = 0; i < width; i++)
-            sig[base + i] = mins[i];
     }
 }
 

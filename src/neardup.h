@@ -171,10 +171,13 @@ int nd_tokens_mostly_unspaced(const nd_tokens *tokens);
 
 /* ****  MinHash and Jaccard (minhash.c)  **** */
 
-/** Write the MinHash signature of a shingle set: sig[i] = min over the set of
- * h_i(x), with h_i(x) = ((a_i * x + b_i) mod 2^64) >> 32, a_i odd and b_i
- * drawn from `seed`. Pure and deterministic on every machine. An empty set
- * gives all values 0xFFFFFFFF. */
+/** Write the MinHash signature of a shingle set (num_perm <= 4096): one
+ * permutation hashing with optimal densification (see minhash.c): one
+ * seeded 64-bit hash per id picks a bin and a value, each bin keeps its
+ * minimum, empty bins borrow from other bins along a fixed seeded sequence.
+ * Equal positions of two signatures estimate the Jaccard similarity without
+ * bias. Pure and deterministic on every machine. An empty set gives all
+ * values 0xFFFFFFFF. */
 void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count);
 
 /** Fraction of equal positions in two signatures: an unbiased estimate of

@@ -368,6 +368,7 @@ static void build_aggressive_table(void)
 typedef struct {
     size_t norm_end; /* end of the piece in nd_tokens.text */
     size_t orig_start, orig_end;
+    int one_to_one; /* an ASCII run: normalized byte k is original byte k */
 } piece_map;
 
 struct nd_normalizer {
@@ -465,7 +466,50 @@ static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t sta
     p->norm_end = out->text_len;
     p->orig_start = start;
     p->orig_end = end;
+    p->one_to_one = 0;
     return ND_OK;
+}
+
+/* Append a run of ASCII letters and digits text[start, start + n),
+ * lowercased: the hot path for Latin text, one call per word. */
+static int append_ascii_run(token_builder *tb, const uint8_t *text, size_t start, size_t n)
+{
+    nd_tokens *out = tb->out;
+    nd_normalizer *nz = tb->nz;
+    if (nz->piece_count == nz->piece_capacity &&
+        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
+        return ND_ENOMEM;
+    if (out->text_len + n > out->text_capacity &&
+        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
+        return ND_ENOMEM;
+    if (!tb->open) {
+        tb->open = 1;
+        tb->unspaced = 0;
+        tb->start = start;
+        tb->norm_start = out->text_len;
+        nz->piece_count = 0;
+    }
+    char *dst = out->text + out->text_len;
+    const uint8_t *src = text + start;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t c = src[k];
+        dst[k] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+    }
+    out->text_len += n;
+    out->word_chars += n;
+    tb->end = start + n;
+    piece_map *p = &nz->pieces[nz->piece_count++];
+    p->norm_end = out->text_len;
+    p->orig_start = start;
+    p->orig_end = start + n;
+    p->one_to_one = 1;
+    return ND_OK;
+}
+
+/* Is c an ASCII letter or digit? */
+static int ascii_alnum(uint8_t c)
+{
+    return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10;
 }
 
 static int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
@@ -488,10 +532,12 @@ static void original_span(const nd_normalizer *nz, size_t a, size_t b, size_t *s
     size_t i = 0;
     while (i + 1 < nz->piece_count && nz->pieces[i].norm_end <= a)
         i++;
-    *start = nz->pieces[i].orig_start;
+    const piece_map *p = &nz->pieces[i];
+    *start = p->one_to_one ? p->orig_end - (p->norm_end - a) : p->orig_start;
     while (i + 1 < nz->piece_count && nz->pieces[i].norm_end < b)
         i++;
-    *end = nz->pieces[i].orig_end;
+    p = &nz->pieces[i];
+    *end = p->one_to_one ? p->orig_end - (p->norm_end - b) : p->orig_end;
 }
 
 /* Cut the current token (text [norm_start, text_len)) into words with ICU's
@@ -635,17 +681,23 @@ int nd_tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out)
                     return rc;
                 seg->len = 0;
             }
-            if ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9')) {
-                rc = append_norm(&tb, (const char *)&bytes[i], 1, i, i + 1);
-            } else if (b >= 'A' && b <= 'Z') {
-                char lower = (char)(b + ('a' - 'A'));
-                rc = append_norm(&tb, &lower, 1, i, i + 1);
+            if (ascii_alnum(b)) {
+                /* the whole run of ASCII letters and digits; its last
+                 * character stays behind if a non-ASCII byte (maybe a
+                 * combining mark) follows it */
+                size_t j = i + 1;
+                while (j < len && ascii_alnum(bytes[j]))
+                    j++;
+                if (j < len && bytes[j] >= 0x80)
+                    j--;
+                rc = append_ascii_run(&tb, bytes, i, j - i);
+                i = j;
             } else {
                 rc = close_token(&tb);
+                i++;
             }
             if (rc != ND_OK)
                 return rc;
-            i++;
             continue;
         }
 
