@@ -12,6 +12,8 @@ const char *nd_strerror(int status)
         return "invalid argument";
     case ND_EICU:
         return "ICU error (Unicode data missing or internal failure)";
+    case ND_EIO:
+        return "cannot write or read a temporary file (disk full? see --tmpdir)";
     default:
         return "unknown error";
     }

@@ -29,26 +29,42 @@
  */
 #include "neardup.h"
 
-#include <stdlib.h> /* qsort */
+#include <stdio.h>  /* FILE, fwrite, fileno */
+#include <stdlib.h> /* qsort, mkstemp */
 #include <string.h> /* memcmp, memcpy */
+#include <unistd.h> /* pread, unlink, close */
 
 #include "alloc.h"
 #include "hash.h"
 #include "uf.h"
 
 typedef struct {
-    uint32_t *ids;
+    uint32_t *ids;   /* in memory, or NULL once spilled */
+    uint64_t offset; /* spilled: position of the ids in the ids file, in ids */
     size_t count;
     uint64_t set_hash;
     uint64_t weight;
 } doc_entry;
 
+/* Spilled band keys are written in blocks: for each chunk of KEY_CHUNK
+ * documents, one block per band holding the chunk's keys for that band.
+ * Reading one band back is then one sequential read per chunk. The chunk
+ * being filled stays in memory. */
+enum { KEY_CHUNK = 1 << 16 };
+
 struct nd_index {
     nd_options opts;
     doc_entry *docs;
     size_t count, capacity;
-    uint64_t *band_keys; /* count x bands */
+    uint64_t *band_keys; /* in memory: count x bands */
     size_t keys_capacity;
+    size_t ids_bytes;    /* ids held in memory */
+    /* spill mode */
+    int spilled;
+    FILE *ids_file;      /* ids, back to back */
+    uint64_t ids_written;
+    FILE *keys_file;     /* band key blocks */
+    uint64_t *chunk;     /* the current chunk: bands x KEY_CHUNK */
 };
 
 int nd_index_new(nd_index **out, const nd_options *opts)
@@ -72,6 +88,11 @@ void nd_index_free(nd_index *index)
         nd_free(index->docs[i].ids);
     nd_free(index->docs);
     nd_free(index->band_keys);
+    nd_free(index->chunk);
+    if (index->ids_file)
+        fclose(index->ids_file);
+    if (index->keys_file)
+        fclose(index->keys_file);
     nd_free(index);
 }
 
@@ -80,10 +101,92 @@ size_t nd_index_count(const nd_index *index)
     return index->count;
 }
 
-const uint32_t *nd_index_ids(const nd_index *index, size_t doc, size_t *count)
+size_t nd_index_memory(const nd_index *index)
 {
-    *count = index->docs[doc].count;
-    return index->docs[doc].ids;
+    size_t bytes = sizeof *index + index->capacity * sizeof(doc_entry) + index->ids_bytes +
+                   index->count * 16 /* allocator overhead per id array */;
+    bytes += index->keys_capacity * sizeof(uint64_t);
+    if (index->chunk)
+        bytes += (size_t)index->opts.bands * KEY_CHUNK * sizeof(uint64_t);
+    return bytes;
+}
+
+/* An unlinked temporary file in dir, buffered for sequential writes. */
+static FILE *temp_file(const char *dir)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/neardup-index-XXXXXX", dir);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return NULL;
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    FILE *f = fdopen(fd, "w+b");
+    if (!f)
+        close(fd);
+    return f;
+}
+
+static int spill_ids(nd_index *index, doc_entry *d)
+{
+    if (d->count > 0 && fwrite(d->ids, sizeof *d->ids, d->count, index->ids_file) != d->count)
+        return ND_EIO;
+    d->offset = index->ids_written;
+    index->ids_written += d->count;
+    return ND_OK;
+}
+
+/* Write the chunk of documents [first, first + KEY_CHUNK) (padded). */
+static int write_chunk(nd_index *index)
+{
+    size_t bytes = (size_t)index->opts.bands * KEY_CHUNK * sizeof(uint64_t);
+    return fwrite(index->chunk, 1, bytes, index->keys_file) == bytes ? ND_OK : ND_EIO;
+}
+
+static void chunk_put(nd_index *index, size_t doc, const uint64_t *keys)
+{
+    size_t slot = doc % KEY_CHUNK;
+    for (unsigned j = 0; j < index->opts.bands; j++)
+        index->chunk[(size_t)j * KEY_CHUNK + slot] = keys[j];
+}
+
+int nd_index_spill(nd_index *index, const char *dir)
+{
+    if (index->spilled)
+        return ND_OK;
+    unsigned bands = index->opts.bands;
+    index->ids_file = temp_file(dir);
+    index->keys_file = temp_file(dir);
+    index->chunk = nd_calloc((size_t)bands * KEY_CHUNK, sizeof(uint64_t));
+    if (!index->ids_file || !index->keys_file || !index->chunk) {
+        int rc = index->chunk ? ND_EIO : ND_ENOMEM;
+        if (index->ids_file)
+            fclose(index->ids_file);
+        if (index->keys_file)
+            fclose(index->keys_file);
+        nd_free(index->chunk);
+        index->ids_file = index->keys_file = NULL;
+        index->chunk = NULL;
+        return rc;
+    }
+    for (size_t i = 0; i < index->count; i++) {
+        if (spill_ids(index, &index->docs[i]) != ND_OK)
+            return ND_EIO;
+        chunk_put(index, i, index->band_keys + i * bands);
+        if ((i + 1) % KEY_CHUNK == 0 && write_chunk(index) != ND_OK)
+            return ND_EIO;
+    }
+    for (size_t i = 0; i < index->count; i++) {
+        nd_free(index->docs[i].ids);
+        index->docs[i].ids = NULL;
+    }
+    nd_free(index->band_keys);
+    index->band_keys = NULL;
+    index->keys_capacity = 0;
+    index->ids_bytes = 0;
+    index->spilled = 1;
+    return ND_OK;
 }
 
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
@@ -91,17 +194,85 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
     unsigned bands = index->opts.bands;
     if (nd_grow((void **)&index->docs, &index->capacity, index->count + 1, sizeof *index->docs) != 0)
         return ND_ENOMEM;
-    if (nd_grow((void **)&index->band_keys, &index->keys_capacity, (index->count + 1) * bands, sizeof(uint64_t)) != 0)
+    if (!index->spilled &&
+        nd_grow((void **)&index->band_keys, &index->keys_capacity, (index->count + 1) * bands, sizeof(uint64_t)) != 0)
         return ND_ENOMEM;
     doc_entry *d = &index->docs[index->count];
     d->ids = sketch->ids;
     d->count = sketch->count;
+    d->offset = 0;
     d->set_hash = nd_hash64(sketch->ids, sketch->count * sizeof *sketch->ids, 0);
     d->weight = weight;
-    nd_lsh_band_keys(index->band_keys + index->count * bands, sketch->signature, bands, index->opts.rows);
-    sketch->ids = NULL;
-    sketch->count = 0;
+    if (index->spilled) {
+        uint64_t keys[4096];
+        nd_lsh_band_keys(keys, sketch->signature, bands, index->opts.rows);
+        if (spill_ids(index, d) != ND_OK)
+            return ND_EIO;
+        d->ids = NULL;
+        nd_free(sketch->ids); /* as in memory mode, the sketch gives its ids up */
+        sketch->ids = NULL;
+        sketch->count = 0;
+        chunk_put(index, index->count, keys);
+        if ((index->count + 1) % KEY_CHUNK == 0 && write_chunk(index) != ND_OK)
+            return ND_EIO;
+    } else {
+        nd_lsh_band_keys(index->band_keys + index->count * bands, sketch->signature, bands, index->opts.rows);
+        index->ids_bytes += sketch->count * sizeof *sketch->ids;
+        sketch->ids = NULL;
+        sketch->count = 0;
+    }
     index->count++;
+    return ND_OK;
+}
+
+/* ****  Reading ids and keys back  **** */
+
+typedef struct {
+    uint32_t *data;
+    size_t capacity;
+} id_buffer;
+
+/* The ids of doc: in memory, or read from the ids file into buf. NULL with
+ * *rc set on failure. */
+static const uint32_t *load_ids(const nd_index *index, size_t doc, id_buffer *buf, int *rc)
+{
+    const doc_entry *d = &index->docs[doc];
+    if (!index->spilled || d->count == 0)
+        return d->ids;
+    if (nd_grow((void **)&buf->data, &buf->capacity, d->count, sizeof(uint32_t)) != 0) {
+        *rc = ND_ENOMEM;
+        return NULL;
+    }
+    size_t want = d->count * sizeof(uint32_t), got = 0;
+    off_t at = (off_t)(d->offset * sizeof(uint32_t));
+    while (got < want) {
+        ssize_t n = pread(fileno(index->ids_file), (char *)buf->data + got, want - got, at + (off_t)got);
+        if (n <= 0) {
+            *rc = ND_EIO;
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    return buf->data;
+}
+
+/* Band `band` of doc, for the documents of the chunk holding doc: reads
+ * keys[0 .. KEY_CHUNK) of that chunk (from memory or the keys file). */
+static int load_band_chunk(const nd_index *index, unsigned band, size_t chunk_no, uint64_t *keys)
+{
+    size_t last_chunk = index->count / KEY_CHUNK;
+    if (chunk_no == last_chunk) {
+        memcpy(keys, index->chunk + (size_t)band * KEY_CHUNK, KEY_CHUNK * sizeof *keys);
+        return ND_OK;
+    }
+    size_t bytes = KEY_CHUNK * sizeof *keys, got = 0;
+    off_t at = (off_t)(((uint64_t)chunk_no * index->opts.bands + band) * bytes);
+    while (got < bytes) {
+        ssize_t n = pread(fileno(index->keys_file), (char *)keys + got, bytes - got, at + (off_t)got);
+        if (n <= 0)
+            return ND_EIO;
+        got += (size_t)n;
+    }
     return ND_OK;
 }
 
@@ -208,14 +379,15 @@ static int compare_keyed(const void *pa, const void *pb)
     return (a->doc > b->doc) - (a->doc < b->doc);
 }
 
-static int same_set(const doc_entry *a, const doc_entry *b)
+static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 {
-    return a->count == b->count && memcmp(a->ids, b->ids, a->count * sizeof *a->ids) == 0;
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
-static double doc_jaccard(const doc_entry *a, const doc_entry *b)
+/* Exact Jaccard of two sets (1 when they are the same set). */
+static double ids_jaccard(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 {
-    return nd_jaccard(a->ids, a->count, b->ids, b->count);
+    return same_ids(a, na, b, nb) ? (na ? 1.0 : 0.0) : nd_jaccard(a, na, b, nb);
 }
 
 static int reaches(double jaccard, double threshold)
@@ -230,7 +402,16 @@ typedef struct {
     keyed_doc *keyed;
     pair_set rejected;
     nd_cluster_stats stats;
+    id_buffer buf_a, buf_b; /* ids read back in spill mode */
+    uint64_t *band_chunk;   /* one chunk of one band, in spill mode */
+    int io_status;          /* ND_OK, or the first read error */
 } cluster_state;
+
+/* ids of doc into one of the state's buffers (NULL on a read error). */
+static const uint32_t *state_ids(cluster_state *st, size_t doc, id_buffer *buf)
+{
+    return load_ids(st->index, doc, buf, &st->io_status);
+}
 
 /* Step 1: join identical sets; mark one representative per set. */
 static int join_identical_sets(cluster_state *st)
@@ -252,16 +433,21 @@ static int join_identical_sets(cluster_state *st)
         st->is_representative[st->keyed[i].doc] = 1;
         if (j - i > 1)
             st->stats.exact_groups++;
+        const doc_entry *first = &index->docs[st->keyed[i].doc];
+        const uint32_t *first_ids = j - i > 1 ? state_ids(st, st->keyed[i].doc, &st->buf_a) : NULL;
         for (size_t k = i + 1; k < j; k++) {
-            const doc_entry *first = &index->docs[st->keyed[i].doc];
-            if (same_set(first, &index->docs[st->keyed[k].doc]))
+            const doc_entry *other = &index->docs[st->keyed[k].doc];
+            const uint32_t *other_ids = state_ids(st, st->keyed[k].doc, &st->buf_b);
+            if (st->io_status != ND_OK)
+                return st->io_status;
+            if (same_ids(first_ids, first->count, other_ids, other->count))
                 nd_uf_union(&st->uf, st->keyed[i].doc, st->keyed[k].doc);
             else
                 st->is_representative[st->keyed[k].doc] = 1; /* a 64-bit hash collision */
         }
         i = j;
     }
-    return ND_OK;
+    return st->io_status;
 }
 
 /* Step 2: LSH candidates, verified. */
@@ -273,8 +459,13 @@ static int join_verified_candidates(cluster_state *st)
     for (unsigned band = 0; band < bands; band++) {
         size_t m = 0;
         for (size_t d = 0; d < index->count; d++) {
+            if (index->spilled && d % KEY_CHUNK == 0) {
+                int rc = load_band_chunk(index, band, d / KEY_CHUNK, st->band_chunk);
+                if (rc != ND_OK)
+                    return rc;
+            }
             if (st->is_representative[d]) {
-                st->keyed[m].key = index->band_keys[d * bands + band];
+                st->keyed[m].key = index->spilled ? st->band_chunk[d % KEY_CHUNK] : index->band_keys[d * bands + band];
                 st->keyed[m].doc = d;
                 m++;
             }
@@ -285,6 +476,7 @@ static int join_verified_candidates(cluster_state *st)
             while (j < m && st->keyed[j].key == st->keyed[i].key)
                 j++;
             for (size_t p = i; p < j; p++) {
+                const uint32_t *ids_a = NULL;
                 for (size_t q = p + 1; q < j; q++) {
                     size_t a = st->keyed[p].doc, b = st->keyed[q].doc;
                     if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
@@ -293,7 +485,13 @@ static int join_verified_candidates(cluster_state *st)
                     if (pair_set_contains(&st->rejected, key))
                         continue;
                     st->stats.candidate_pairs++;
-                    if (reaches(doc_jaccard(&index->docs[a], &index->docs[b]), threshold)) {
+                    if (!ids_a)
+                        ids_a = state_ids(st, a, &st->buf_a);
+                    const uint32_t *ids_b = state_ids(st, b, &st->buf_b);
+                    if (st->io_status != ND_OK)
+                        return st->io_status;
+                    double jac = ids_jaccard(ids_a, index->docs[a].count, ids_b, index->docs[b].count);
+                    if (reaches(jac, threshold)) {
                         st->stats.verified_pairs++;
                         nd_uf_union(&st->uf, a, b);
                     } else if (pair_set_insert(&st->rejected, key) != ND_OK) {
@@ -377,8 +575,9 @@ enum { CENTER_LIMIT = 400 };
 /* Star split for large components: the first remaining member by policy
  * is the survivor; every remaining member that reaches the threshold with
  * it joins. */
-static int star_split(const nd_index *index, size_t *members, size_t n, size_t *scratch, nd_clusters *out)
+static int star_split(cluster_state *st, size_t *members, size_t n, size_t *scratch, nd_clusters *out)
 {
+    const nd_index *index = st->index;
     const doc_entry *docs = index->docs;
     nd_member *others = nd_malloc(n * sizeof *others);
     if (!others)
@@ -388,15 +587,20 @@ static int star_split(const nd_index *index, size_t *members, size_t n, size_t *
     while (rc == ND_OK && remaining >= 2) {
         size_t survivor = members[0];
         size_t count = 0, left = 0;
-        for (size_t i = 1; i < remaining; i++) {
-            const doc_entry *d = &docs[members[i]];
-            double j = same_set(d, &docs[survivor]) ? 1.0 : doc_jaccard(d, &docs[survivor]);
+        const uint32_t *survivor_ids = state_ids(st, survivor, &st->buf_a);
+        for (size_t i = 1; i < remaining && st->io_status == ND_OK; i++) {
+            const uint32_t *ids = state_ids(st, members[i], &st->buf_b);
+            if (st->io_status != ND_OK)
+                break;
+            double j = ids_jaccard(survivor_ids, docs[survivor].count, ids, docs[members[i]].count);
             if (reaches(j, index->opts.threshold))
                 others[count++] = (nd_member){members[i], j};
             else
                 scratch[left++] = members[i];
         }
-        if (count > 0)
+        if (st->io_status != ND_OK)
+            rc = st->io_status;
+        else if (count > 0)
             rc = emit_cluster(out, survivor, others, count);
         memcpy(members, scratch, left * sizeof *members);
         remaining = left;
@@ -418,31 +622,58 @@ static int star_split(const nd_index *index, size_t *members, size_t n, size_t *
  * when edited copies come before their original, a star around the first
  * copy would leave the other copies out although each matches the
  * original. */
-static int split_component(const nd_index *index, size_t *members, size_t n, size_t *scratch, nd_keep keep,
+static int split_component(cluster_state *st, size_t *members, size_t n, size_t *scratch, nd_keep keep,
                            nd_clusters *out)
 {
+    const nd_index *index = st->index;
     const doc_entry *docs = index->docs;
     if (keep == ND_KEEP_LONGEST) {
         sort_docs = docs;
         qsort(members, n, sizeof *members, compare_longest_first);
     }
     if (n > CENTER_LIMIT)
-        return star_split(index, members, n, scratch, out);
+        return star_split(st, members, n, scratch, out);
     double threshold = index->opts.threshold;
     double *jac = nd_malloc(n * n * sizeof *jac);
     unsigned char *alive = nd_malloc(n);
     unsigned char *in_cluster = nd_malloc(n);
     nd_member *others = nd_malloc(n * sizeof *others);
     size_t *cluster = nd_malloc(n * sizeof *cluster);
+    const uint32_t **ids = nd_malloc(n * sizeof *ids);
+    uint32_t *arena = NULL;
     int rc = ND_ENOMEM;
-    if (!jac || !alive || !in_cluster || !others || !cluster)
+    if (!jac || !alive || !in_cluster || !others || !cluster || !ids)
         goto done;
+    if (index->spilled) {
+        /* read every member's ids once */
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += docs[members[i]].count;
+        arena = nd_malloc((total ? total : 1) * sizeof *arena);
+        if (!arena)
+            goto done;
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint32_t *loaded = state_ids(st, members[i], &st->buf_a);
+            if (st->io_status != ND_OK) {
+                rc = st->io_status;
+                goto done;
+            }
+            size_t c = docs[members[i]].count;
+            if (c)
+                memcpy(arena + at, loaded, c * sizeof *arena);
+            ids[i] = arena + at;
+            at += c;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = docs[members[i]].ids;
+    }
     for (size_t i = 0; i < n; i++) {
         jac[i * n + i] = 1.0;
         alive[i] = 1;
         for (size_t k = i + 1; k < n; k++) {
-            const doc_entry *a = &docs[members[i]], *b = &docs[members[k]];
-            double j = same_set(a, b) ? 1.0 : doc_jaccard(a, b);
+            double j = ids_jaccard(ids[i], docs[members[i]].count, ids[k], docs[members[k]].count);
             jac[i * n + k] = jac[k * n + i] = j;
         }
     }
@@ -496,6 +727,8 @@ done:
     nd_free(in_cluster);
     nd_free(others);
     nd_free(cluster);
+    nd_free(ids);
+    nd_free(arena);
     return rc;
 }
 
@@ -569,7 +802,7 @@ static int build_clusters(cluster_state *st, nd_keep keep, nd_clusters *out)
         size_t end = offset[r];
         if (end - begin >= 2) {
             qsort(members + begin, end - begin, sizeof *members, compare_size);
-            rc = split_component(st->index, members + begin, end - begin, scratch, keep, out);
+            rc = split_component(st, members + begin, end - begin, scratch, keep, out);
         }
         begin = end;
     }
@@ -602,6 +835,14 @@ int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_
     st.keyed = nd_malloc((index->count + 1) * sizeof *st.keyed);
     if (!st.is_representative || !st.keyed)
         goto done;
+    if (index->spilled) {
+        st.band_chunk = nd_malloc(KEY_CHUNK * sizeof *st.band_chunk);
+        if (!st.band_chunk)
+            goto done;
+        rc = ND_EIO;
+        if (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0)
+            goto done;
+    }
     rc = join_identical_sets(&st);
     if (rc == ND_OK)
         rc = join_verified_candidates(&st);
@@ -612,6 +853,9 @@ done:
     nd_free(st.is_representative);
     nd_free(st.keyed);
     nd_free(st.rejected.keys);
+    nd_free(st.buf_a.data);
+    nd_free(st.buf_b.data);
+    nd_free(st.band_chunk);
     if (rc != ND_OK) {
         nd_clusters_free(clusters);
         return rc;

@@ -44,7 +44,8 @@ enum {
     ND_OK = 0,
     ND_ENOMEM = -1, /* an allocation failed */
     ND_EINVAL = -2, /* an argument or option is out of range */
-    ND_EICU = -3    /* ICU reported an error (missing data, internal failure) */
+    ND_EICU = -3,   /* ICU reported an error (missing data, internal failure) */
+    ND_EIO = -4     /* a temporary file could not be written or read (nd_index_spill) */
 };
 
 /** @return a static, one-line description of a status code; never NULL. */
@@ -293,13 +294,23 @@ void nd_index_free(nd_index *index);
 /** Add the next text (numbered 0, 1, 2, ... in call order). The index takes
  * the sketch's shingle ids (sketch->ids becomes NULL) and reads its
  * signature; `weight` is what --keep longest compares (e.g. text bytes).
- * @return ND_OK or ND_ENOMEM (then nothing was added and the sketch is
- * unchanged). */
+ * @return ND_OK, ND_ENOMEM (then nothing was added and the sketch is
+ * unchanged) or ND_EIO (spilled index: a write failed). */
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight);
 size_t nd_index_count(const nd_index *index);
 
-/** Shingle ids of text `doc` (borrowed). */
-const uint32_t *nd_index_ids(const nd_index *index, size_t doc, size_t *count);
+/** Bytes of memory the index holds (an estimate within a few percent). */
+size_t nd_index_memory(const nd_index *index);
+
+/** Move the index's shingle ids and LSH band keys to two unlinked
+ * temporary files in `dir`, now and for every later nd_index_add, so that
+ * memory per text drops to a few dozen bytes; clustering then reads one
+ * band at a time (sequentially, in blocks) and reads back only the ids of
+ * the texts it verifies. Results are identical with or without spilling.
+ * Calling it again does nothing.
+ * @return ND_OK, ND_ENOMEM or ND_EIO (the files could not be made or
+ * written; the index is then unusable: free it). */
+int nd_index_spill(nd_index *index, const char *dir);
 
 /** Which member of a cluster is kept. */
 typedef enum { ND_KEEP_FIRST = 0, ND_KEEP_LONGEST = 1 } nd_keep;
@@ -336,7 +347,7 @@ typedef struct nd_clusters nd_clusters;
  * input order. Clusters are
  * ordered by their earliest member. Texts without shingles never cluster.
  * @param stats may be NULL.
- * @return ND_OK or ND_ENOMEM. */
+ * @return ND_OK, ND_ENOMEM or ND_EIO (spilled index: a read failed). */
 int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_cluster_stats *stats);
 
 size_t nd_clusters_count(const nd_clusters *clusters);

@@ -189,6 +189,72 @@ START_TEST(test_arabic_fixture)
 }
 END_TEST
 
+/* Spilling the index to files (at any point) changes nothing in the
+ * clusters: same members, same order, same Jaccards. */
+START_TEST(test_spill_same_clusters)
+{
+    enum { N = 600 };
+    static char texts[N][200];
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    nd_index *plain = NULL, *spilled = NULL;
+    ck_assert_int_eq(nd_index_new(&plain, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&spilled, &opts), ND_OK);
+    for (int i = 0; i < N; i++) {
+        /* groups of 3 near-copies: base words of group i / 3, one word changed per copy */
+        int g = i / 3, v = i % 3;
+        snprintf(texts[i], sizeof texts[i],
+                 "group %d alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
+                 "pi rho sigma tau %d upsilon phi chi psi omega word%d",
+                 g, g * 7, v == 2 ? 99 : g);
+        for (int which = 0; which < 2; which++) {
+            nd_sketch sketch = ND_SKETCH_INIT;
+            ck_assert_int_eq(nd_sketch_text(sk, texts[i], strlen(texts[i]), &sketch), ND_OK);
+            ck_assert_int_eq(nd_index_add(which ? spilled : plain, &sketch, (uint64_t)i % 5), ND_OK);
+            nd_sketch_clear(&sketch);
+        }
+        if (i == N / 2)
+            ck_assert_int_eq(nd_index_spill(spilled, "/tmp"), ND_OK); /* halfway: existing docs move too */
+    }
+    for (int keep = 0; keep < 2; keep++) {
+        nd_clusters *a = NULL, *b = NULL;
+        ck_assert_int_eq(nd_index_cluster(&a, plain, (nd_keep)keep, NULL), ND_OK);
+        ck_assert_int_eq(nd_index_cluster(&b, spilled, (nd_keep)keep, NULL), ND_OK);
+        ck_assert_uint_gt(nd_clusters_count(a), 100);
+        ck_assert_uint_eq(nd_clusters_count(a), nd_clusters_count(b));
+        for (size_t c = 0; c < nd_clusters_count(a); c++) {
+            const nd_member *ma, *mb;
+            size_t na = nd_clusters_get(a, c, &ma), nb = nd_clusters_get(b, c, &mb);
+            ck_assert_uint_eq(na, nb);
+            for (size_t k = 0; k < na; k++) {
+                ck_assert_uint_eq(ma[k].doc, mb[k].doc);
+                ck_assert_double_eq(ma[k].jaccard, mb[k].jaccard);
+            }
+        }
+        nd_clusters_free(a);
+        nd_clusters_free(b);
+    }
+    ck_assert_int_eq(nd_index_spill(spilled, "/nonexistent-dir"), ND_OK); /* already spilled: nothing to do */
+    nd_index_free(plain);
+    nd_index_free(spilled);
+    nd_sketcher_free(sk);
+}
+END_TEST
+
+START_TEST(test_spill_bad_dir)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_index *index = NULL;
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_spill(index, "/nonexistent-dir/for-sure"), ND_EIO);
+    ck_assert_str_eq(nd_strerror(ND_EIO), "cannot write or read a temporary file (disk full? see --tmpdir)");
+    nd_index_free(index);
+}
+END_TEST
+
 Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -201,6 +267,8 @@ Suite *index_suite(void)
     tcase_add_test(tc, test_threshold_is_exact);
     tcase_add_test(tc, test_many_copies);
     tcase_add_test(tc, test_arabic_fixture);
+    tcase_add_test(tc, test_spill_same_clusters);
+    tcase_add_test(tc, test_spill_bad_dir);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -261,9 +261,8 @@ static int reader_line(input *in, reader *r, const unsigned char **start, size_t
 {
     size_t scanned = 0;
     for (;;) {
-        unsigned char *from = r->buf + r->pos + scanned;
         size_t avail = r->len - r->pos - scanned;
-        unsigned char *nl = avail ? memchr(from, '\n', avail) : NULL;
+        unsigned char *nl = avail ? memchr(r->buf + r->pos + scanned, '\n', avail) : NULL;
         if (nl) {
             *start = r->buf + r->pos;
             *len = (size_t)(nl - *start);
@@ -348,7 +347,7 @@ static int add_directory(input *in, const char *path, int depth)
         n++;
     }
     closedir(dir);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(entries, n, sizeof *entries, compare_names);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
@@ -452,7 +451,7 @@ static int json_by_content(input *in, reader *r, int *error)
 {
     for (;;) {
         size_t avail = r->len - r->pos;
-        const unsigned char *p = r->buf + r->pos;
+        const unsigned char *p = r->buf ? r->buf + r->pos : (const unsigned char *)"";
         size_t i = 0;
         while (i < avail && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
             i++;
@@ -528,7 +527,8 @@ static int copy_record(record *rec, const unsigned char *data, size_t len)
         cli_error("out of memory");
         return -1;
     }
-    memcpy(rec->data, data, len);
+    if (len)
+        memcpy(rec->data, data, len);
     rec->len = len;
     return 0;
 }
@@ -557,7 +557,7 @@ int input_next(input *in, record *rec)
                 if (fill(in, r) != 0)
                     return -1;
             }
-            int rc = copy_record(rec, r->buf + r->pos, r->len - r->pos);
+            int rc = copy_record(rec, r->buf ? r->buf + r->pos : NULL, r->len - r->pos);
             rec->line = 0;
             rec->kind = RECORD_TEXT;
             reader_free(r);

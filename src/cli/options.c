@@ -57,6 +57,7 @@ enum {
     OPT_MIN_TOKENS,
     OPT_BOILERPLATE,
     OPT_SHINGLES,
+    OPT_MEMORY,
     OPT_JSON,
     OPT_ID
 };
@@ -83,6 +84,7 @@ static const struct option all_options[] = {
     {"min-tokens", required_argument, NULL, OPT_MIN_TOKENS},
     {"boilerplate", required_argument, NULL, OPT_BOILERPLATE},
     {"shingles", no_argument, NULL, OPT_SHINGLES},
+    {"memory", required_argument, NULL, OPT_MEMORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"id", required_argument, NULL, OPT_ID},
     {"help", no_argument, NULL, OPT_HELP},
@@ -117,7 +119,11 @@ static const char help_common[] =
     "Running:\n"
     "      --threads N       worker threads (default: all cores); output is identical for any N\n"
     "      --quiet           no progress line and no summary on stderr\n"
-    "      --tmpdir DIR      where records are spooled between two passes (dedup, --unit; default $TMPDIR or /tmp)\n"
+    "      --tmpdir DIR      where records are spooled between two passes (dedup, --unit) and where the\n"
+    "                        index spills past --memory (default $TMPDIR or /tmp)\n"
+    "      --memory SIZE     memory to plan for, e.g. 2G or 500M (default: half of physical memory); when the\n"
+    "                        index passes half of it, shingle ids and band keys move to files in --tmpdir\n"
+    "                        (same output, slower clustering)\n"
     "  -h, --help            this help\n"
     "Exit status: 0 ok, 1 failure (bad input with --on-error fail, unreadable file), 2 usage.\n";
 
@@ -212,7 +218,8 @@ static int accepts(cli_command command, int opt)
     if (opt == OPT_SHINGLES)
         return command == CMD_NORMALIZE;
     if ((command == CMD_NORMALIZE || command == CMD_EXPLAIN) &&
-        (opt == OPT_KEEP || opt == OPT_UNIT || opt == OPT_BOILERPLATE || opt == OPT_TMPDIR || opt == OPT_THREADS))
+        (opt == OPT_KEEP || opt == OPT_UNIT || opt == OPT_BOILERPLATE || opt == OPT_TMPDIR || opt == OPT_THREADS ||
+         opt == OPT_MEMORY))
         return 0;
     if (opt == OPT_JSON || opt == OPT_ID)
         return command == CMD_EXPLAIN;
@@ -239,6 +246,41 @@ static int parse_shingle(nd_options *opts, const char *spec)
     return -1;
 }
 
+/* "2G", "500M", "64K", "1000000" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0))
+        return -1;
+    double scale = 1;
+    if (*end == 'K' || *end == 'k')
+        scale = 1024.0;
+    else if (*end == 'M' || *end == 'm')
+        scale = 1024.0 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        scale = 1024.0 * 1024 * 1024;
+    else if (*end == 'T' || *end == 't')
+        scale = 1024.0 * 1024 * 1024 * 1024;
+    else if (*end != '\0')
+        return -1;
+    if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0'))
+        return -1;
+    if (v * scale > 1e18)
+        return -1;
+    *out = (uint64_t)(v * scale);
+    return 0;
+}
+
+static uint64_t default_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return (uint64_t)4 << 30;
+    return (uint64_t)pages * (uint64_t)page / 2;
+}
+
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -258,6 +300,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     cfg->unit = ND_UNIT_DOCUMENT;
     cfg->min_tokens = 1;
     cfg->threads = default_threads();
+    cfg->memory = default_memory();
     const char *tmpdir = getenv("TMPDIR");
     cfg->tmpdir = tmpdir && *tmpdir ? tmpdir : "/tmp";
 
@@ -379,6 +422,10 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_SHINGLES:
             cfg->show_shingles = 1;
+            break;
+        case OPT_MEMORY:
+            if (parse_size(arg, &cfg->memory) || cfg->memory < (1u << 20))
+                return bad_value("memory", arg, "a size of at least 1M, like 500M or 2G");
             break;
         case OPT_JSON:
             cfg->json_output = 1;

@@ -422,8 +422,9 @@ static int batch_commit(run_state *st, batch *b)
         if (st->cfg->unit == ND_UNIT_DOCUMENT) {
             if (res->sketch.count == 0)
                 st->empty++;
-            if (nd_index_add(st->index, &res->sketch, res->text_len) != ND_OK) {
-                cli_error("out of memory");
+            int nrc = nd_index_add(st->index, &res->sketch, res->text_len);
+            if (nrc != ND_OK) {
+                cli_error("%s", nd_strerror(nrc));
                 return EXIT_FAIL;
             }
         } else {
@@ -449,6 +450,19 @@ static int batch_commit(run_state *st, batch *b)
                 return EXIT_FAIL;
             }
         }
+    }
+    /* Past half of --memory, move the index's bulk to files. */
+    if (!st->spilled && nd_index_memory(st->index) > st->cfg->memory / 2) {
+        clear_progress(st);
+        if (!st->cfg->quiet)
+            fprintf(stderr, "neardup: the index passed half of --memory (%.0f MB); moving shingle ids and band keys "
+                    "to files in %s\n", (double)st->cfg->memory / 2 / 1e6, st->cfg->tmpdir);
+        int nrc = nd_index_spill(st->index, st->cfg->tmpdir);
+        if (nrc != ND_OK) {
+            cli_error("%s: %s", st->cfg->tmpdir, nd_strerror(nrc));
+            return EXIT_FAIL;
+        }
+        st->spilled = 1;
     }
     show_progress(st, "reading", 0);
     return EXIT_OK;

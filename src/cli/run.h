@@ -21,6 +21,7 @@ typedef struct run_state {
     uint64_t records_read, skipped, empty, invalid_docs, bytes;
     struct timespec started, last_progress;
     int progress;
+    int spilled; /* the index moved to files (--memory) */
 } run_state;
 
 /* run.c */

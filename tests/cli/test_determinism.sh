@@ -187,4 +187,13 @@ nd scan --threads 4 --seed 12345 "$T/corpus.jsonl"
 assert_rc 0
 assert_same_file "$T/seed1" "$OUT" "scan --seed 12345 --threads 1 vs 4"
 
+check "--memory small enough to spill the index to files: identical scan output; a too-small value is a usage error"
+nd scan --threads 2 --memory 1M "$T/corpus.jsonl"
+assert_rc 0
+assert_contains "$(cat "$ERR")" "moving shingle ids and band keys to files" "spill notice"
+cp "$OUT" "$T/scan-spilled.jsonl"
+nd scan --threads 2 "$T/corpus.jsonl"
+assert_same_file "$OUT" "$T/scan-spilled.jsonl" "scan with and without spilling"
+nd scan --memory 0.5M "$T/corpus.jsonl"
+assert_rc 2
 pass
