@@ -441,16 +441,19 @@ typedef struct {
     size_t norm_start; /* where its normalized text starts in out->text */
 } token_builder;
 
-static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t start, size_t end)
+/* Make room for n more normalized bytes and one more piece, opening a token
+ * at original offset `start` if none is open. Returns where the n bytes go,
+ * or NULL when out of memory. end_piece() completes the piece. */
+static char *begin_piece(token_builder *tb, size_t n, size_t start)
 {
     nd_tokens *out = tb->out;
     nd_normalizer *nz = tb->nz;
     if (nz->piece_count == nz->piece_capacity &&
         nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
-        return ND_ENOMEM;
+        return NULL;
     if (out->text_len + n > out->text_capacity &&
         nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
-        return ND_ENOMEM;
+        return NULL;
     if (!tb->open) {
         tb->open = 1;
         tb->unspaced = 0;
@@ -458,15 +461,32 @@ static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t sta
         tb->norm_start = out->text_len;
         nz->piece_count = 0;
     }
-    memcpy(out->text + out->text_len, utf8, n);
+    return out->text + out->text_len;
+}
+
+/* Record n bytes written after begin_piece(), coming from original bytes
+ * [start, end) and holding `chars` characters. */
+static void end_piece(token_builder *tb, size_t n, size_t start, size_t end, size_t chars, int one_to_one)
+{
+    nd_tokens *out = tb->out;
     out->text_len += n;
-    out->word_chars++;
+    out->word_chars += chars;
     tb->end = end;
-    piece_map *p = &nz->pieces[nz->piece_count++];
+    piece_map *p = &tb->nz->pieces[tb->nz->piece_count++];
     p->norm_end = out->text_len;
     p->orig_start = start;
     p->orig_end = end;
-    p->one_to_one = 0;
+    p->one_to_one = one_to_one;
+}
+
+/* Append the normalized UTF-8 of one character (or one segment's worth). */
+static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t start, size_t end)
+{
+    char *dst = begin_piece(tb, n, start);
+    if (!dst)
+        return ND_ENOMEM;
+    memcpy(dst, utf8, n);
+    end_piece(tb, n, start, end, 1, 0);
     return ND_OK;
 }
 
@@ -474,35 +494,15 @@ static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t sta
  * lowercased: the hot path for Latin text, one call per word. */
 static int append_ascii_run(token_builder *tb, const uint8_t *text, size_t start, size_t n)
 {
-    nd_tokens *out = tb->out;
-    nd_normalizer *nz = tb->nz;
-    if (nz->piece_count == nz->piece_capacity &&
-        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
+    char *dst = begin_piece(tb, n, start);
+    if (!dst)
         return ND_ENOMEM;
-    if (out->text_len + n > out->text_capacity &&
-        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
-        return ND_ENOMEM;
-    if (!tb->open) {
-        tb->open = 1;
-        tb->unspaced = 0;
-        tb->start = start;
-        tb->norm_start = out->text_len;
-        nz->piece_count = 0;
-    }
-    char *dst = out->text + out->text_len;
     const uint8_t *src = text + start;
     for (size_t k = 0; k < n; k++) {
         uint8_t c = src[k];
         dst[k] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
     }
-    out->text_len += n;
-    out->word_chars += n;
-    tb->end = start + n;
-    piece_map *p = &nz->pieces[nz->piece_count++];
-    p->norm_end = out->text_len;
-    p->orig_start = start;
-    p->orig_end = start + n;
-    p->one_to_one = 1;
+    end_piece(tb, n, start, start + n, n, 1);
     return ND_OK;
 }
 
