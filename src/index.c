@@ -524,10 +524,6 @@ static int close_cluster(nd_clusters *c)
     return ND_OK;
 }
 
-typedef struct {
-    const doc_entry *docs;
-} weight_order_ctx;
-
 /* qsort has no context argument; the member arrays are sorted by weight
  * through this file-local pointer, used only inside nd_index_cluster on the
  * caller's thread. */
