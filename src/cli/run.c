@@ -758,9 +758,11 @@ int cli_run(const cli_config *cfg)
     if (!cfg->quiet) {
         double secs = seconds_since(&st.started);
         double mb = (double)st.bytes / 1e6;
-        fprintf(stderr, "neardup: %llu documents read (%.1f MB), %llu empty, %llu invalid UTF-8, %llu skipped; ",
+        /* with --unit, a document counts here when it has no unit of at least --min-tokens tokens */
+        fprintf(stderr, "neardup: %llu documents read (%.1f MB), %llu %s, %llu invalid UTF-8, %llu skipped; ",
                 (unsigned long long)st.records_read, mb, (unsigned long long)st.empty,
-                (unsigned long long)st.invalid_docs, (unsigned long long)st.skipped);
+                cfg->unit == ND_UNIT_DOCUMENT ? "empty" : "without units", (unsigned long long)st.invalid_docs,
+                (unsigned long long)st.skipped);
         if (cfg->unit == ND_UNIT_DOCUMENT)
             fprintf(stderr, "%zu clusters, %llu duplicates", cluster_count, (unsigned long long)duplicates);
         else

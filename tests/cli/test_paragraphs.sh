@@ -145,6 +145,13 @@ nd scan --unit paragraph --min-tokens 2 "$T/short.txt"
 assert_rc 0
 assert_empty_file "$OUT" "--min-tokens 2 ignores one-word units"
 
+check "the summary counts documents without any unit of --min-tokens tokens (not as empty)"
+printf 'Hi\n\nYo\n' > "$T/tiny.txt"
+nd scan --unit paragraph --min-tokens 2 "$T/tiny.txt" "$T/short.txt"
+assert_rc 0
+assert_contains "$(cat "$ERR")" "2 documents read" "summary"
+assert_contains "$(cat "$ERR")" "1 without units" "summary"
+
 check "a document emptied by stripping is dropped and counted"
 printf '{"id":"a","text":"Same paragraph of several words here.\\n\\nOnly in a."}\n{"id":"b","text":"Same paragraph of several words here."}\n' > "$T/empty.jsonl"
 nd dedup --unit paragraph "$T/empty.jsonl"
