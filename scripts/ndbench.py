@@ -1,0 +1,1084 @@
+"""ndbench: speed and memory benchmark of neardup (logic of scripts/bench).
+
+See scripts/bench for what is measured.  Conventions:
+
+  * MB is 10^6 bytes.  End-to-end MB/s counts the bytes of the input file
+    as stored (the JSON Lines file; for compressed inputs, the size of the
+    uncompressed file, so the rates compare).  Signing MB/s (nd_bench_sign)
+    counts the bytes of the decoded "text" fields.
+  * Wall time is measured around each process with a monotonic clock (finer
+    than /usr/bin/time's 10 ms); /usr/bin/time -f '%e %M %U %S' gives the
+    peak RSS (KB) and user/system CPU seconds, and its %e is kept too.
+  * `scan` output goes to a file in the work directory and is hashed;
+    `dedup` output goes to /dev/null (its counts are checked from the
+    summary line), so disk speed is not measured.
+  * Everything except timings, RSS and load is a function of the arguments:
+    fixed seeds, fixed configuration order.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCHEMA = "neardup-bench/1"
+HERE = os.path.dirname(os.path.realpath(__file__))
+ROOT = os.path.dirname(HERE)
+GEN_CORPUS = os.path.join(HERE, "gen-corpus")
+TIME = "/usr/bin/time"
+TIME_FORMAT = "%e %M %U %S"
+
+SEED = 1
+SIGN_DOCS = 20000
+SIGN_SCRIPTS = ("latin", "arabic", "cjk")
+SIGN_INNER_REPEAT = 2          # nd_bench_sign keeps the best of these
+PARA_DOCS = 10000
+PARA_KINDS = ("syndicated", "mixed")
+COMPRESSED_DOCS = 100000
+DEFAULT_SIZES = (10000, 100000, 1000000)
+QUICK_SIZES = (10000, 100000)
+LINEARITY_BASE = 100000        # the issue: time/doc at the largest size
+LINEARITY_TARGET = 1.5         #   <= 1.5 x time/doc at 100k
+PARAGRAPH_TARGET = 2.5         # scan --unit paragraph <= 2.5 x scan
+RUN_TIMEOUT = 3600.0           # seconds per process
+PHASES = ("sign", "e2e", "paragraph", "compressed")
+
+
+T0 = time.monotonic()
+
+
+def log(msg):
+    sys.stderr.write("bench [%4.0f s]: %s\n" % (time.monotonic() - T0, msg))
+    sys.stderr.flush()
+
+
+class Problems:
+    """Failures and inconsistencies, reported at the end (exit status 1)."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, msg):
+        log("PROBLEM: " + msg)
+        self.items.append(msg)
+
+
+# ------------------------------------------------------------ environment
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def run_capture(cmd, cwd=None):
+    """(exit status, stdout stripped) of a short command; (None, '') if it
+    cannot be started."""
+    try:
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, ""
+    return p.returncode, p.stdout.decode("utf-8", "replace").strip()
+
+
+def machine_info():
+    cpuinfo = read_text("/proc/cpuinfo")
+    m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = read_text("/proc/meminfo")
+    mem = re.search(r"^MemTotal:\s*(\d+)\s*kB", meminfo, re.M)
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:
+        ncpu = os.cpu_count() or 1
+    rc, nproc_out = run_capture(["nproc"])
+    if rc == 0 and nproc_out.isdigit():
+        ncpu = int(nproc_out)
+    return {
+        "nproc": ncpu,
+        "cpu_model": m.group(1).strip() if m else "unknown",
+        "mem_total_kb": int(mem.group(1)) if mem else None,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit():
+    rc, head = run_capture(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT)
+    if rc != 0 or not head:
+        return "unknown"
+    # Dirty = any change `git status` shows: tracked files modified (staged
+    # or not) or untracked files that are not ignored.
+    rc, status = run_capture(["git", "status", "--porcelain"], cwd=ROOT)
+    if rc != 0:
+        return head + "-unknown"
+    return head + ("-dirty" if status else "")
+
+
+def build_info(neardup):
+    info = {"neardup": neardup, "version": None, "build_type": None,
+            "compiler": None}
+    rc, out = run_capture([neardup, "--version"])
+    info["version"] = out if rc == 0 and out else None
+    cache = read_text(os.path.join(os.path.dirname(neardup),
+                                   "CMakeCache.txt"))
+    m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache, re.M)
+    if m:
+        info["build_type"] = m.group(1).strip() or "(none)"
+    m = re.search(r"^CMAKE_C_COMPILER:\w+=(.*)$", cache, re.M)
+    if m:
+        rc, out = run_capture([m.group(1).strip(), "--version"])
+        info["compiler"] = out.splitlines()[0] if rc == 0 and out else \
+            m.group(1).strip()
+    return info
+
+
+def stale_sources(binary):
+    """Source files (src/, CMakeLists.txt) newer than the binary: it may not
+    be built from the tree whose commit is reported."""
+    try:
+        t = os.path.getmtime(binary)
+    except OSError:
+        return []
+    newer = []
+    paths = [os.path.join(ROOT, "CMakeLists.txt")]
+    for d, _, files in os.walk(os.path.join(ROOT, "src")):
+        paths += [os.path.join(d, f) for f in files
+                  if f.endswith((".c", ".h"))]
+    for f in sorted(paths):
+        try:
+            if os.path.getmtime(f) > t:
+                newer.append(os.path.relpath(f, ROOT))
+        except OSError:
+            pass
+    return newer
+
+
+def gen_corpus_version():
+    m = re.search(r'^VERSION\s*=\s*"([^"]+)"', read_text(GEN_CORPUS), re.M)
+    return m.group(1) if m else "unknown"
+
+
+def find_neardup(path):
+    if path:
+        cands = [path]
+    else:
+        cands = [os.path.join(ROOT, "build-bench", "neardup"),
+                 os.path.join(ROOT, "build", "neardup")]
+    for c in cands:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return os.path.realpath(c)
+    raise SystemExit("bench: no neardup program at %s; build one with\n"
+                     "  cmake -S . -B build-bench -DND_BUILD_TESTS=OFF "
+                     "-DCMAKE_BUILD_TYPE=Release && cmake --build build-bench"
+                     " -j2\nor pass --neardup PATH" % " or ".join(cands))
+
+
+# --------------------------------------------------------------- corpora
+
+class Corpus:
+    def __init__(self, kind, script, docs):
+        self.kind, self.script, self.docs = kind, script, docs
+        self.version = gen_corpus_version()
+        self.name = "%s-%s-%d-s%d-g%s" % (kind, script, docs, SEED,
+                                          self.version)
+        self.dir = None
+        self.info = {}
+
+    @property
+    def params(self):
+        return {"kind": self.kind, "scripts": self.script, "docs": self.docs,
+                "seed": SEED, "generator_version": self.version}
+
+    @property
+    def path(self):
+        return os.path.join(self.dir, "docs.jsonl")
+
+    def label(self):
+        return "%s %s %s" % (fmt_count(self.docs), self.script, self.kind)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def count_lines(path):
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            n += b.count(b"\n")
+    return n
+
+
+def ensure_corpus(c, work):
+    """Generate corpus c under work/corpora unless a complete copy with the
+    same parameters is there (bench-corpus.json is written last)."""
+    base = os.path.join(work, "corpora")
+    os.makedirs(base, exist_ok=True)
+    c.dir = os.path.join(base, c.name)
+    stamp = os.path.join(c.dir, "bench-corpus.json")
+    if os.path.isfile(stamp):
+        try:
+            with open(stamp) as f:
+                info = json.load(f)
+            if info.get("params") == c.params and \
+                    os.path.getsize(c.path) == info.get("bytes"):
+                c.info = info
+                log("corpus %s: reused" % c.name)
+                return True
+        except (OSError, ValueError):
+            pass
+    tmp = c.dir + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(c.dir, ignore_errors=True)
+    log("corpus %s: generating %d docs ..." % (c.name, c.docs))
+    t0 = time.monotonic()
+    cmd = [sys.executable, GEN_CORPUS, "--docs", str(c.docs), "--seed",
+           str(SEED), "--out", tmp, "--kind", c.kind, "--scripts", c.script]
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise SystemExit("bench: gen-corpus failed (exit %d): %s\n%s"
+                         % (p.returncode, " ".join(cmd),
+                            p.stderr.decode("utf-8", "replace")[-2000:]))
+    gen_s = time.monotonic() - t0
+    docs_path = os.path.join(tmp, "docs.jsonl")
+    lines = count_lines(docs_path)
+    if lines != c.docs:
+        raise SystemExit("bench: gen-corpus wrote %d lines, expected %d"
+                         % (lines, c.docs))
+    info = {"params": c.params, "bytes": os.path.getsize(docs_path),
+            "sha256": sha256_file(docs_path), "generate_s": round(gen_s, 1)}
+    with open(os.path.join(tmp, "bench-corpus.json"), "w") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
+    os.rename(tmp, c.dir)
+    c.info = info
+    log("corpus %s: %.1f MB in %.0f s" % (c.name, info["bytes"] / 1e6, gen_s))
+    return False
+
+
+def ensure_compressed(c, fmt):
+    """docs.jsonl.gz (gzip -6 -n) or docs.jsonl.zst (zstd -3) next to the
+    corpus, as `gzip -k` / `zstd -k` would make them; written to a temporary
+    name and renamed, so a present file is complete."""
+    ext = {"gzip": ".gz", "zstd": ".zst"}[fmt]
+    out = c.path + ext
+    if os.path.isfile(out) and os.path.getmtime(out) >= \
+            os.path.getmtime(c.path):
+        return out
+    cmd = {"gzip": ["gzip", "-c", "-n", "-6", c.path],
+           "zstd": ["zstd", "-c", "-q", "-3", c.path]}[fmt]
+    log("compressing %s with %s ..." % (c.name, fmt))
+    tmp = out + ".tmp"
+    with open(tmp, "wb") as f:
+        p = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        os.unlink(tmp)
+        raise SystemExit("bench: %s failed (exit %d): %s" % (
+            " ".join(cmd), p.returncode,
+            p.stderr.decode("utf-8", "replace")[-2000:]))
+    os.rename(tmp, out)
+    return out
+
+
+def warm(path):
+    """Read a file once so that every timed run finds it in the page cache."""
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+# ------------------------------------------------------------------ runs
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_busy_s():
+    """CPU seconds spent busy (all CPUs, all processes) since boot, from
+    /proc/stat; None when unavailable."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
+
+SUMMARY_RE = re.compile(r"^neardup: (\d+) documents read .*$", re.M)
+
+
+def parse_summary(stderr):
+    """The counts of neardup's stderr summary line, as a dict."""
+    m = None
+    for m in SUMMARY_RE.finditer(stderr):
+        pass
+    if not m:
+        return None
+    line = m.group(0)
+    out = {"line": line, "docs_read": int(m.group(1))}
+    for num, word in re.findall(r"(\d+) ([a-z]+(?: [a-z]+)?)", line):
+        key = word.replace(" ", "_")
+        if key in ("clusters", "duplicates", "paragraphs", "groups",
+                   "repeats", "units_removed", "empty", "skipped"):
+            out[key] = int(num)
+    m = re.search(r"kept (\d+), removed (\d+)", line)
+    if m:
+        out["kept"], out["removed"] = int(m.group(1)), int(m.group(2))
+    return out
+
+
+def timed_run(cmd, stdout_path=None):
+    """Run cmd under /usr/bin/time.  Returns a dict: ok, exit, wall_s
+    (monotonic clock), time_e_s, rss_kb, user_s, sys_s, summary, stdout
+    sha256 (when stdout_path), error (when not ok)."""
+    fd, tpath = tempfile.mkstemp(prefix="nd-bench-time-")
+    os.close(fd)
+    full = [TIME, "-o", tpath, "-f", TIME_FORMAT] + cmd
+    res = {"cmd": cmd, "ok": False}
+    out_f = open(stdout_path, "wb") if stdout_path else \
+        open(os.devnull, "wb")
+    try:
+        b0 = cpu_busy_s()
+        t0 = time.monotonic()
+        p = subprocess.Popen(full, stdout=out_f, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        try:
+            _, err = p.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            res["exit"] = None
+            res["error"] = "timed out after %.0f s" % RUN_TIMEOUT
+            return res
+        wall = time.monotonic() - t0
+        b1 = cpu_busy_s()
+    finally:
+        out_f.close()
+    err = err.decode("utf-8", "replace")
+    tlines = read_text(tpath).strip().splitlines()
+    os.unlink(tpath)
+    res["exit"] = p.returncode
+    res["wall_s"] = round(wall, 4)
+    fields = tlines[-1].split() if tlines else []
+    if len(fields) == 4:
+        try:
+            res["time_e_s"] = float(fields[0])
+            res["rss_kb"] = int(fields[1])
+            res["user_s"] = float(fields[2])
+            res["sys_s"] = float(fields[3])
+        except ValueError:
+            pass
+    if b0 is not None and b1 is not None and "user_s" in res and wall > 0:
+        # cores kept busy by other processes during the run (clock ticks
+        # make this approximate: +-0.01 s of CPU)
+        res["other_cores"] = round(max(0.0, (b1 - b0 - res["user_s"] -
+                                             res["sys_s"]) / wall), 2)
+    res["summary"] = parse_summary(err)
+    if p.returncode != 0:
+        res["error"] = "exit %d: %s" % (p.returncode, err.strip()[-500:])
+    elif "rss_kb" not in res:
+        res["error"] = "no /usr/bin/time output: %r" % tlines
+    elif res["summary"] is None:
+        res["error"] = "no summary line on stderr: %r" % err.strip()[-500:]
+    else:
+        res["ok"] = True
+    if res["ok"] and stdout_path:
+        res["stdout_sha256"] = sha256_file(stdout_path)
+        res["stdout_bytes"] = os.path.getsize(stdout_path)
+    return res
+
+
+def check_run(res, what, expect_docs, problems):
+    if not res["ok"]:
+        problems.add("%s failed: %s" % (what, res.get("error")))
+        return
+    got = res["summary"]["docs_read"]
+    if got != expect_docs:
+        res["ok"] = False
+        res["error"] = "read %d documents, expected %d" % (got, expect_docs)
+        problems.add("%s: %s" % (what, res["error"]))
+
+
+def median_of(runs, key):
+    vals = [r[key] for r in runs if r.get("ok") and r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def outcome_signature(res):
+    """What must be equal across threads and repeats: scan output bytes, or
+    dedup's counts."""
+    if "stdout_sha256" in res:
+        return res["stdout_sha256"]
+    s = res["summary"]
+    return json.dumps({k: v for k, v in s.items() if k != "line"},
+                      sort_keys=True)
+
+
+def check_consistent(runs, what, problems):
+    sigs = {outcome_signature(r) for r in runs if r.get("ok")}
+    if len(sigs) > 1:
+        problems.add("%s: output differs between runs (%d variants)"
+                     % (what, len(sigs)))
+        return False
+    return True
+
+
+def summarize(runs, extra=None):
+    ok = [r for r in runs if r.get("ok")]
+    d = {
+        "runs": len(runs),
+        "ok_runs": len(ok),
+        "failed": len(runs) - len(ok),
+        "wall_s_median": median_of(runs, "wall_s"),
+        "wall_s_all": [r.get("wall_s") for r in runs],
+        "rss_kb_median": median_of(runs, "rss_kb"),
+        "rss_kb_max": max((r["rss_kb"] for r in ok), default=None),
+        "cpu_s_median": statistics.median(
+            [r["user_s"] + r["sys_s"] for r in ok]) if ok else None,
+        "errors": [r.get("error") for r in runs if not r.get("ok")],
+        "other_cores_median": median_of(runs, "other_cores"),
+    }
+    if ok:
+        d["summary"] = ok[0]["summary"]["line"]
+        if "stdout_sha256" in ok[0]:
+            d["stdout_sha256"] = ok[0]["stdout_sha256"]
+    if extra:
+        d.update(extra)
+    return d
+
+
+# ------------------------------------------------------------- phases
+
+def bench_sign(sign_bin, corpora, repeat, problems):
+    log("signing throughput (%d x nd_bench_sign per corpus)" % repeat)
+    raw = {c.script: [] for c in corpora}
+    for c in corpora:
+        warm(c.path)
+    for r in range(repeat):
+        for c in corpora:
+            cmd = [sign_bin, c.path, str(SIGN_INNER_REPEAT)]
+            p = subprocess.run(cmd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+            rec = {"ok": False, "exit": p.returncode}
+            if p.returncode == 0:
+                try:
+                    rec.update(json.loads(p.stdout.decode()))
+                    rec["ok"] = True
+                except ValueError:
+                    rec["error"] = "bad output %r" % p.stdout[:200]
+            else:
+                rec["error"] = "exit %d: %s" % (
+                    p.returncode, p.stderr.decode("utf-8", "replace")[-500:])
+            if rec["ok"] and rec.get("docs") != c.docs:
+                rec["ok"] = False
+                rec["error"] = "read %s documents, expected %d" % (
+                    rec.get("docs"), c.docs)
+            if not rec["ok"]:
+                problems.add("nd_bench_sign %s: %s" % (c.name, rec["error"]))
+            raw[c.script].append(rec)
+    out = []
+    for c in corpora:
+        runs = raw[c.script]
+        ok = [x for x in runs if x["ok"]]
+        out.append({
+            "corpus": c.name, "script": c.script, "docs": c.docs,
+            "text_bytes": ok[0]["bytes"] if ok else None,
+            "runs": runs, "failed": len(runs) - len(ok),
+            "tokenize_mb_s_median": statistics.median(
+                [x["tokenize_mb_s"] for x in ok]) if ok else None,
+            "sketch_mb_s_median": statistics.median(
+                [x["sketch_mb_s"] for x in ok]) if ok else None,
+        })
+    return out
+
+
+def scan_out_path(work, tag):
+    d = os.path.join(work, "out")
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, tag + ".jsonl")
+
+
+def bench_e2e(neardup, corpora, threads_list, repeat, work, problems):
+    results = []
+    for c in corpora:
+        warm(c.path)
+        configs = [(cmd, t) for cmd in ("scan", "dedup")
+                   for t in threads_list]
+        runs = {k: [] for k in configs}
+        log("end to end, %s docs: %d rounds of %s" % (
+            fmt_count(c.docs), repeat,
+            ", ".join("%s/%dt" % k for k in configs)))
+        for r in range(repeat):
+            for cmd, t in configs:
+                argv = [neardup, cmd, "--threads", str(t), c.path]
+                out = scan_out_path(work, "e2e-%d-%s-%d" % (c.docs, cmd, t)) \
+                    if cmd == "scan" else None
+                res = timed_run(argv, out)
+                what = "%s --threads %d on %s (round %d)" % (
+                    cmd, t, c.name, r + 1)
+                check_run(res, what, c.docs, problems)
+                if res["ok"] and cmd == "dedup":
+                    s = res["summary"]
+                    if s.get("kept", -1) + s.get("removed", -1) != c.docs:
+                        res["ok"] = False
+                        res["error"] = "kept + removed != documents: " + \
+                            s["line"]
+                        problems.add("%s: %s" % (what, res["error"]))
+                runs[(cmd, t)].append(res)
+                log("  %s: %s" % (what, brief(res)))
+        for cmd in ("scan", "dedup"):
+            check_consistent([x for t in threads_list
+                              for x in runs[(cmd, t)]],
+                             "%s on %s across threads/rounds" % (cmd, c.name),
+                             problems)
+        for cmd, t in configs:
+            s = summarize(runs[(cmd, t)], {
+                "corpus": c.name, "docs": c.docs, "bytes": c.info["bytes"],
+                "command": cmd, "threads": t})
+            s["raw"] = runs[(cmd, t)]
+            w = s["wall_s_median"]
+            if w:
+                s["docs_per_s"] = c.docs / w
+                s["mb_per_s"] = c.info["bytes"] / 1e6 / w
+                s["us_per_doc"] = w / c.docs * 1e6
+            results.append(s)
+    return results
+
+
+def derive_e2e(e2e, threads_list):
+    """Speedup 1 -> max threads, time per doc against the smallest size,
+    the largest size against 100k."""
+    by = {(x["command"], x["threads"], x["docs"]): x for x in e2e}
+    sizes = sorted({x["docs"] for x in e2e})
+    tmax = max(threads_list)
+    speed, lin = [], []
+    for cmd in ("scan", "dedup"):
+        for n in sizes:
+            a, b = by.get((cmd, 1, n)), by.get((cmd, tmax, n))
+            if a and b and a["wall_s_median"] and b["wall_s_median"] \
+                    and tmax > 1:
+                speed.append({"command": cmd, "docs": n, "threads": tmax,
+                              "speedup": a["wall_s_median"] /
+                              b["wall_s_median"],
+                              "cpu_util": b["cpu_s_median"] /
+                              b["wall_s_median"]})
+        for t in threads_list:
+            base = by.get((cmd, t, sizes[0]))
+            ref = by.get((cmd, t, LINEARITY_BASE))
+            for n in sizes:
+                x = by.get((cmd, t, n))
+                if not (x and x.get("us_per_doc")):
+                    continue
+                e = {"command": cmd, "threads": t, "docs": n,
+                     "us_per_doc": x["us_per_doc"],
+                     "rss_bytes_per_doc": x["rss_kb_median"] * 1024 / n}
+                if base and base.get("us_per_doc"):
+                    e["vs_smallest"] = x["us_per_doc"] / base["us_per_doc"]
+                if ref and ref.get("us_per_doc"):
+                    e["vs_100k"] = x["us_per_doc"] / ref["us_per_doc"]
+                lin.append(e)
+    largest = sizes[-1] if sizes else None
+    verdict = []
+    if largest and largest > LINEARITY_BASE:
+        for e in lin:
+            if e["docs"] == largest and "vs_100k" in e:
+                verdict.append({"command": e["command"],
+                                "threads": e["threads"],
+                                "docs": largest, "ratio": e["vs_100k"],
+                                "target": LINEARITY_TARGET,
+                                "pass": e["vs_100k"] <= LINEARITY_TARGET})
+    return speed, lin, verdict
+
+
+def bench_paragraph(neardup, corpora, threads_list, repeat, work, problems):
+    configs = [(c, t, u) for c in corpora for t in threads_list
+               for u in ("document", "paragraph")]
+    runs = {(c.name, t, u): [] for c, t, u in configs}
+    for c in corpora:
+        warm(c.path)
+    log("paragraph vs document: %d rounds of %d runs" % (repeat,
+                                                         len(configs)))
+    for r in range(repeat):
+        for c, t, u in configs:
+            argv = [neardup, "scan", "--threads", str(t)]
+            if u != "document":
+                argv += ["--unit", u]
+            argv.append(c.path)
+            out = scan_out_path(work, "para-%s-%s-%d" % (c.name, u, t))
+            res = timed_run(argv, out)
+            what = "scan --unit %s --threads %d on %s (round %d)" % (
+                u, t, c.name, r + 1)
+            check_run(res, what, c.docs, problems)
+            runs[(c.name, t, u)].append(res)
+            log("  %s: %s" % (what, brief(res)))
+    out = []
+    for c in corpora:
+        for u in ("document", "paragraph"):
+            check_consistent([x for t in threads_list
+                              for x in runs[(c.name, t, u)]],
+                             "scan --unit %s on %s across threads/rounds"
+                             % (u, c.name), problems)
+        for t in threads_list:
+            d = summarize(runs[(c.name, t, "document")])
+            p = summarize(runs[(c.name, t, "paragraph")])
+            e = {"corpus": c.name, "kind": c.kind, "docs": c.docs,
+                 "bytes": c.info["bytes"], "threads": t,
+                 "document": d, "paragraph": p,
+                 "raw": {"document": runs[(c.name, t, "document")],
+                         "paragraph": runs[(c.name, t, "paragraph")]}}
+            if d["wall_s_median"] and p["wall_s_median"]:
+                e["ratio"] = p["wall_s_median"] / d["wall_s_median"]
+                e["cpu_ratio"] = p["cpu_s_median"] / d["cpu_s_median"]
+                e["target"] = PARAGRAPH_TARGET
+                e["pass"] = e["ratio"] <= PARAGRAPH_TARGET
+            out.append(e)
+    return out
+
+
+def bench_compressed(neardup, c, threads, repeat, work, problems):
+    files = {"plain": c.path,
+             "gzip": ensure_compressed(c, "gzip"),
+             "zstd": ensure_compressed(c, "zstd")}
+    for f in files.values():
+        warm(f)
+    variants = ("plain", "gzip", "zstd")
+    runs = {v: [] for v in variants}
+    decomp = {"gzip": [], "zstd": []}
+    log("compressed input, %s docs: %d rounds" % (fmt_count(c.docs), repeat))
+    for r in range(repeat):
+        for v in variants:
+            argv = [neardup, "scan", "--threads", str(threads), files[v]]
+            res = timed_run(argv, scan_out_path(work, "comp-%s" % v))
+            what = "scan --threads %d on %s (%s, round %d)" % (
+                threads, c.name, v, r + 1)
+            check_run(res, what, c.docs, problems)
+            runs[v].append(res)
+            log("  %s: %s" % (what, brief(res)))
+        for v in ("gzip", "zstd"):
+            # the decompressor alone, for reference
+            res = timed_run([v, "-dc", files[v]])
+            if res["exit"] != 0:
+                problems.add("%s -dc %s: %s" % (v, files[v], res.get("error")))
+                res["ok"] = False
+            else:
+                res["ok"] = True
+                res.pop("error", None)
+            decomp[v].append(res)
+    check_consistent([x for v in variants for x in runs[v]],
+                     "scan on %s across plain/gzip/zstd" % c.name, problems)
+    out = []
+    plain = summarize(runs["plain"])
+    for v in variants:
+        s = summarize(runs[v], {"format": v, "file": files[v],
+                                "file_bytes": os.path.getsize(files[v]),
+                                "docs": c.docs, "threads": threads})
+        s["raw"] = runs[v]
+        if s["wall_s_median"]:
+            s["mb_per_s"] = c.info["bytes"] / 1e6 / s["wall_s_median"]
+            if plain["wall_s_median"]:
+                s["vs_plain"] = s["wall_s_median"] / plain["wall_s_median"]
+        if v in decomp:
+            s["decompress_only_s_median"] = median_of(decomp[v], "wall_s")
+        out.append(s)
+    return out
+
+
+# ------------------------------------------------------------ formatting
+
+def fmt_count(n):
+    if n >= 1000000 and n % 1000000 == 0:
+        return "%dM" % (n // 1000000)
+    if n >= 1000 and n % 1000 == 0:
+        return "%dk" % (n // 1000)
+    return str(n)
+
+
+def fmt_num(x, digits=None):
+    if x is None:
+        return "FAILED"
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
+    return "{:,.{}f}".format(x, digits)
+
+
+def fmt_time(x):
+    if x is None:
+        return "FAILED"
+    return "%.3f" % x if x < 10 else "%.1f" % x
+
+
+def fmt_mb(kb):
+    return "FAILED" if kb is None else "%.0f" % (kb / 1024)
+
+
+def fmt_bg(x):
+    return "?" if x is None else "%.2f" % x
+
+
+def brief(res):
+    if not res.get("ok"):
+        return "FAILED (%s)" % res.get("error")
+    return "%.3f s, %d MB, bg %s cores" % (
+        res["wall_s"], res["rss_kb"] // 1024, fmt_bg(res.get("other_cores")))
+
+
+def failed_note(d):
+    return " (%d of %d runs failed)" % (d["failed"], d["runs"]) \
+        if d.get("failed") else ""
+
+
+def markdown(rep):
+    m, b, p = rep["machine"], rep["build"], rep["params"]
+    L = ["## Speed and memory", ""]
+    mem_gb = m["mem_total_kb"] / 1024 / 1024 if m["mem_total_kb"] else 0
+    L.append("Measured by `scripts/bench%s` on %s: %d cores (`nproc`), %s, "
+             "%.1f GB RAM, Linux %s; commit `%s`, %s (%s build%s). "
+             "Load average %s at the start, %s at the end; "
+             "the script ran %.0f s." % (
+                 p["argv_summary"], rep["date"], m["nproc"], m["cpu_model"],
+                 mem_gb, m["kernel"], rep["commit"], b["version"] or "?",
+                 b["build_type"] or "unknown",
+                 ", " + b["compiler"] if b["compiler"] else "",
+                 "/".join("%.2f" % x for x in rep["load_start"]),
+                 "/".join("%.2f" % x for x in rep["load_end"]),
+                 rep["runtime_s"]))
+    L.append("")
+    if rep.get("stale_sources"):
+        L.append("**Warning:** the neardup binary is older than %d source "
+                 "file(s) (%s): it may not match the commit above." % (
+                     len(rep["stale_sources"]),
+                     ", ".join(rep["stale_sources"][:5])))
+        L.append("")
+    L.append("Every figure is the median of %d runs; configurations that are "
+             "compared were run interleaved, round by round. MB = 10^6 bytes "
+             "of the JSON Lines input (signing: of the texts). Corpora come "
+             "from `scripts/gen-corpus` (seed %d; mixed = ~1 KB documents, "
+             "30%% in near-duplicate groups). Wall time is per process; "
+             "peak RSS from `/usr/bin/time -f %%M`." % (p["repeat"], SEED))
+    L.append("")
+
+    if rep.get("signing"):
+        L += ["### Signing throughput, one core", "",
+              "`nd_bench_sign`: tokenize = normalization and word breaking; "
+              "sketch = tokenize + shingles + MinHash (%d hashes), "
+              "best of %d passes in one process." % (128, SIGN_INNER_REPEAT),
+              "",
+              "| corpus | docs | text MB | tokenize MB/s | sketch MB/s "
+              "| sketch docs/s |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for s in rep["signing"]:
+            mb = s["text_bytes"] / 1e6 if s["text_bytes"] else None
+            dps = s["sketch_mb_s_median"] * 1e6 / s["text_bytes"] * s["docs"] \
+                if s["sketch_mb_s_median"] and s["text_bytes"] else None
+            L.append("| %s mixed%s | %s | %s | %s | %s | %s |" % (
+                s["script"], " (%d of %d runs failed)" % (
+                    s["failed"], len(s["runs"])) if s["failed"] else "",
+                fmt_num(s["docs"], 0), fmt_num(mb, 1),
+                fmt_num(s["tokenize_mb_s_median"], 1),
+                fmt_num(s["sketch_mb_s_median"], 1), fmt_num(dps, 0)))
+        L.append("")
+
+    if rep.get("end_to_end"):
+        tmax = max(p["threads"])
+        L += ["### End to end", "",
+              "`neardup scan` (output to a file) and `neardup dedup` "
+              "(output to /dev/null) on mixed latin corpora.", "",
+              "| docs | input MB | command | threads | wall s | docs/s "
+              "| MB/s | CPU s | peak RSS MB | speedup | bg cores |",
+              "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: "
+              "| ---: | ---: |"]
+        sp = {(x["command"], x["docs"]): x for x in rep["speedup"]}
+        for x in rep["end_to_end"]:
+            s = sp.get((x["command"], x["docs"]))
+            spd = "%.2fx" % s["speedup"] if s and x["threads"] == tmax \
+                else ""
+            L.append("| %s | %s | %s | %d | %s%s | %s | %s | %s | %s | %s "
+                     "| %s |"
+                     % (fmt_count(x["docs"]), fmt_num(x["bytes"] / 1e6, 0),
+                        x["command"], x["threads"],
+                        fmt_time(x["wall_s_median"]), failed_note(x),
+                        fmt_num(x.get("docs_per_s"), 0),
+                        fmt_num(x.get("mb_per_s"), 1),
+                        fmt_time(x["cpu_s_median"]),
+                        fmt_mb(x["rss_kb_median"]), spd,
+                        fmt_bg(x["other_cores_median"])))
+        L.append("")
+        L.append("CPU s = user + system time of the process. Speedup = "
+                 "wall time with 1 thread / with %d threads. bg cores = "
+                 "cores kept busy by other processes during the runs (from "
+                 "/proc/stat); above ~0.3 the thread speedup is "
+                 "understated. Time per document against the smallest "
+                 "size (and, for the largest, against 100k; target <= %.1fx):"
+                 % (tmax, LINEARITY_TARGET))
+        L.append("")
+        sizes = sorted({x["docs"] for x in rep["linearity"]})
+        L.append("| command | threads | " + " | ".join(
+            "%s: us/doc (x)" % fmt_count(n) for n in sizes) +
+            " | RSS bytes/doc at %s |" % fmt_count(sizes[-1]))
+        L.append("| --- | ---: |" + " ---: |" * (len(sizes) + 1))
+        lin = {(x["command"], x["threads"], x["docs"]): x
+               for x in rep["linearity"]}
+        for cmd in ("scan", "dedup"):
+            for t in p["threads"]:
+                cells = []
+                for n in sizes:
+                    e = lin.get((cmd, t, n))
+                    if not e:
+                        cells.append("FAILED")
+                        continue
+                    c = "%.1f (%.2fx)" % (e["us_per_doc"],
+                                          e.get("vs_smallest", float("nan")))
+                    if n == sizes[-1] and n > LINEARITY_BASE and \
+                            "vs_100k" in e:
+                        c += "; %.2fx vs 100k" % e["vs_100k"]
+                    cells.append(c)
+                e = lin.get((cmd, t, sizes[-1]))
+                L.append("| %s | %d | %s | %s |" % (
+                    cmd, t, " | ".join(cells),
+                    fmt_num(e["rss_bytes_per_doc"], 0) if e else "FAILED"))
+        L.append("")
+        if rep["linearity_verdict"]:
+            bad = [v for v in rep["linearity_verdict"] if not v["pass"]]
+            L.append("Linearity target (time/doc at %s <= %.1fx that at "
+                     "100k): %s." % (
+                         fmt_count(rep["linearity_verdict"][0]["docs"]),
+                         LINEARITY_TARGET,
+                         "met by every command and thread count" if not bad
+                         else "MISSED by " + ", ".join(
+                             "%s/%d threads (%.2fx)" % (
+                                 v["command"], v["threads"], v["ratio"])
+                             for v in bad)))
+            L.append("")
+
+    if rep.get("paragraph"):
+        L += ["### Paragraph mode", "",
+              "`scan --unit paragraph` against `scan` (document mode) on the "
+              "same corpus (target <= %.1fx)." % PARAGRAPH_TARGET, "",
+              "| corpus | threads | scan s | --unit paragraph s | ratio "
+              "| CPU ratio | peak RSS MB (doc / para) | bg cores |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for e in rep["paragraph"]:
+            L.append("| %s %s %s | %d | %s%s | %s%s | %s | %s | %s / %s "
+                     "| %s |" % (
+                fmt_count(e["docs"]), "latin", e["kind"], e["threads"],
+                fmt_time(e["document"]["wall_s_median"]),
+                failed_note(e["document"]),
+                fmt_time(e["paragraph"]["wall_s_median"]),
+                failed_note(e["paragraph"]),
+                "%.2fx%s" % (e["ratio"], "" if e["pass"] else " (over)")
+                if "ratio" in e else "FAILED",
+                "%.2fx" % e["cpu_ratio"] if "cpu_ratio" in e else "FAILED",
+                fmt_mb(e["document"]["rss_kb_median"]),
+                fmt_mb(e["paragraph"]["rss_kb_median"]),
+                fmt_bg(e["paragraph"]["other_cores_median"])))
+        L.append("")
+
+    if rep.get("compressed"):
+        c0 = rep["compressed"][0]
+        L += ["### Compressed input", "",
+              "`neardup scan --threads %d` on the %s mixed corpus, plain and "
+              "compressed (`gzip -6`, `zstd -3`); MB/s of the uncompressed "
+              "JSON Lines. \"decompress only\" is `gzip -dc` / `zstd -dc` to "
+              "/dev/null." % (c0["threads"], fmt_count(c0["docs"])), "",
+              "| input | file MB | wall s | MB/s | vs plain | peak RSS MB "
+              "| decompress only s | bg cores |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for s in rep["compressed"]:
+            L.append("| %s | %s | %s%s | %s | %s | %s | %s | %s |" % (
+                {"plain": ".jsonl", "gzip": ".jsonl.gz",
+                 "zstd": ".jsonl.zst"}[s["format"]],
+                fmt_num(s["file_bytes"] / 1e6, 1),
+                fmt_time(s["wall_s_median"]), failed_note(s),
+                fmt_num(s.get("mb_per_s"), 1),
+                "%.2fx" % s["vs_plain"] if "vs_plain" in s else "FAILED",
+                fmt_mb(s["rss_kb_median"]),
+                fmt_time(s["decompress_only_s_median"])
+                if "decompress_only_s_median" in s else "",
+                fmt_bg(s["other_cores_median"])))
+        L.append("")
+
+    if rep["problems"]:
+        L += ["### Problems", ""]
+        L += ["- " + x for x in rep["problems"]]
+        L.append("")
+    return "\n".join(L)
+
+
+# ------------------------------------------------------------------ main
+
+def parse_sizes(s):
+    try:
+        sizes = sorted({int(x) for x in s.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated integers")
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("sizes must be >= 1")
+    return sizes
+
+
+def parse_phases(s):
+    ph = [x.strip() for x in s.split(",") if x.strip()]
+    for x in ph:
+        if x not in PHASES:
+            raise argparse.ArgumentTypeError(
+                "unknown phase %r (choose from %s)" % (x, ",".join(PHASES)))
+    return ph
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="bench",
+        description="Speed and memory benchmark of neardup; prints a "
+                    "Markdown section for RESULTS.md (see scripts/bench).")
+    ap.add_argument("--neardup", metavar="PATH",
+                    help="neardup program (default build-bench/neardup, "
+                         "else build/neardup); nd_bench_sign is taken from "
+                         "the same directory")
+    ap.add_argument("--quick", action="store_true",
+                    help="sizes 10k and 100k only, paragraph mode at all "
+                         "cores only (about 2 minutes)")
+    ap.add_argument("--sizes", type=parse_sizes, metavar="N,N,...",
+                    help="end-to-end corpus sizes (default 10000,100000,"
+                         "1000000; --quick: 10000,100000)")
+    ap.add_argument("--repeat", type=int, default=3, metavar="N",
+                    help="runs per configuration, median reported "
+                         "(default 3)")
+    ap.add_argument("--work", metavar="DIR",
+                    help="corpora and scratch output (default "
+                         "${XDG_CACHE_HOME:-~/.cache}/neardup/bench)")
+    ap.add_argument("--json", metavar="OUT",
+                    help="write every number (and every run) as JSON")
+    ap.add_argument("--phases", type=parse_phases, default=list(PHASES),
+                    metavar="LIST",
+                    help="subset of %s (default all)" % ",".join(PHASES))
+    args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
+    if args.sizes is None:
+        args.sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if args.work is None:
+        cache = os.environ.get("XDG_CACHE_HOME") or \
+            os.path.join(os.path.expanduser("~"), ".cache")
+        args.work = os.path.join(cache, "neardup", "bench")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    t_start = time.monotonic()
+    neardup = find_neardup(args.neardup)
+    sign_bin = os.path.join(os.path.dirname(neardup), "nd_bench_sign")
+    if "sign" in args.phases and not os.access(sign_bin, os.X_OK):
+        raise SystemExit("bench: no nd_bench_sign next to %s" % neardup)
+    for tool in [TIME] + (["gzip", "zstd"]
+                          if "compressed" in args.phases else []):
+        if not shutil.which(tool):
+            raise SystemExit("bench: %s not found" % tool)
+    work = os.path.abspath(args.work)
+    os.makedirs(work, exist_ok=True)
+    problems = Problems()
+
+    machine = machine_info()
+    threads_list = [1] if machine["nproc"] <= 1 else [1, machine["nproc"]]
+    argv_summary = ""
+    if args.quick:
+        argv_summary += " --quick"
+    if args.sizes != list(QUICK_SIZES if args.quick else DEFAULT_SIZES):
+        argv_summary += " --sizes " + ",".join(map(str, args.sizes))
+    if args.repeat != 3:
+        argv_summary += " --repeat %d" % args.repeat
+    if args.phases != list(PHASES):
+        argv_summary += " --phases " + ",".join(args.phases)
+    rep = {
+        "schema": SCHEMA,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine,
+        "commit": git_commit(),
+        "build": build_info(neardup),
+        "params": {"quick": args.quick, "sizes": args.sizes,
+                   "repeat": args.repeat, "phases": args.phases,
+                   "threads": threads_list, "seed": SEED, "work": work,
+                   "argv_summary": argv_summary},
+        "load_start": list(os.getloadavg()),
+    }
+    rep["stale_sources"] = stale_sources(neardup)
+    if rep["stale_sources"]:
+        log("warning: %s is older than %s (rebuild?)" % (
+            neardup, ", ".join(rep["stale_sources"])))
+    if rep["build"]["build_type"] not in (None, "Release"):
+        log("warning: %s is a %s build, not Release" % (
+            neardup, rep["build"]["build_type"]))
+    log("neardup %s at %s, commit %s, %d cores" % (
+        rep["build"]["version"], neardup, rep["commit"], machine["nproc"]))
+
+    # every corpus first, so the timed phases run back to back
+    plan = {}
+
+    def want(kind, script, docs):
+        c = Corpus(kind, script, docs)
+        return plan.setdefault(c.name, c)
+
+    sign_c = [want("mixed", s, SIGN_DOCS) for s in SIGN_SCRIPTS] \
+        if "sign" in args.phases else []
+    e2e_c = [want("mixed", "latin", n) for n in args.sizes] \
+        if "e2e" in args.phases else []
+    para_c = [want(k, "latin", PARA_DOCS) for k in PARA_KINDS] \
+        if "paragraph" in args.phases else []
+    comp_c = want("mixed", "latin", COMPRESSED_DOCS) \
+        if "compressed" in args.phases else None
+    for c in sorted(plan.values(), key=lambda c: (c.docs, c.name)):
+        ensure_corpus(c, work)
+    rep["corpora"] = {c.name: dict(c.info, path=c.path)
+                      for c in sorted(plan.values(), key=lambda c: c.name)}
+
+    if sign_c:
+        rep["signing"] = bench_sign(sign_bin, sign_c, args.repeat, problems)
+    if e2e_c:
+        rep["end_to_end"] = bench_e2e(neardup, e2e_c, threads_list,
+                                      args.repeat, work, problems)
+        rep["speedup"], rep["linearity"], rep["linearity_verdict"] = \
+            derive_e2e(rep["end_to_end"], threads_list)
+    if para_c:
+        # --quick: all cores only (the default setting)
+        para_threads = threads_list[-1:] if args.quick else threads_list
+        rep["paragraph"] = bench_paragraph(neardup, para_c, para_threads,
+                                           args.repeat, work, problems)
+    if comp_c:
+        rep["compressed"] = bench_compressed(neardup, comp_c,
+                                             max(threads_list), args.repeat,
+                                             work, problems)
+    shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)
+    rep["load_end"] = list(os.getloadavg())
+    rep["runtime_s"] = round(time.monotonic() - t_start, 1)
+    rep["problems"] = problems.items
+    md = markdown(rep)
+    sys.stdout.write(md + "\n")
+    sys.stdout.flush()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rep, f, indent=1, sort_keys=True)
+            f.write("\n")
+    log("done in %.0f s%s" % (rep["runtime_s"], ", %d problem(s)" % len(
+        problems.items) if problems.items else ""))
+    return 1 if problems.items else 0
