@@ -25,7 +25,11 @@
  */
 #include "neardup.h"
 
+#include <string.h> /* memset */
+
+#include "alloc.h"
 #include "hash.h"
+#include "minhash.h"
 
 static inline uint64_t mix64(uint64_t z)
 {
@@ -36,14 +40,43 @@ static inline uint64_t mix64(uint64_t z)
 
 enum { MAX_PERM = 4096 };
 
-void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count)
+/* g(i, t): the t-th bin (t >= 1) that empty bin i tries to borrow from. */
+static inline uint32_t probe(uint64_t salt, unsigned i, uint64_t t, unsigned num_perm)
 {
-    uint64_t salt = mix64(seed ^ 0x6f6e652d7065726dULL); /* "one-perm" */
+    uint64_t g = mix64(salt ^ ((uint64_t)i << 32 | t));
+    return (uint32_t)(((g >> 32) * (uint64_t)num_perm) >> 32);
+}
+
+static uint64_t salt_of(uint64_t seed)
+{
+    return mix64(seed ^ 0x6f6e652d7065726dULL); /* "one-perm" */
+}
+
+uint16_t *nd_minhash_probe_table(unsigned num_perm, uint64_t seed)
+{
+    if (num_perm == 0 || num_perm > MAX_PERM)
+        return NULL;
+    uint16_t *table = nd_malloc((size_t)num_perm * ND_PROBES_PER_BIN * sizeof *table);
+    if (!table)
+        return NULL;
+    uint64_t salt = salt_of(seed);
+    for (unsigned i = 0; i < num_perm; i++) {
+        for (unsigned t = 1; t <= ND_PROBES_PER_BIN; t++)
+            table[(size_t)i * ND_PROBES_PER_BIN + t - 1] = (uint16_t)probe(salt, i, t, num_perm);
+    }
+    return table;
+}
+
+void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count,
+                       const uint16_t *probes)
+{
+    uint64_t salt = salt_of(seed);
     for (unsigned i = 0; i < num_perm; i++)
         sig[i] = UINT32_MAX;
     if (count == 0)
         return;
-    unsigned char filled[MAX_PERM] = {0};
+    unsigned char filled[MAX_PERM];
+    memset(filled, 0, num_perm);
     unsigned filled_count = 0;
     uint32_t last_bin = 0;
     for (size_t k = 0; k < count; k++) {
@@ -62,19 +95,27 @@ void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t 
             sig[i] = sig[last_bin];
         return;
     }
-    /* optimal densification: empty bin i borrows from g(i, 1), g(i, 2), ... */
+    if (filled_count == num_perm)
+        return;
+    /* optimal densification: empty bin i borrows from g(i, 1), g(i, 2), ...
+     * (the first ND_PROBES_PER_BIN from the table when there is one) */
     for (unsigned i = 0; i < num_perm; i++) {
         if (filled[i])
             continue;
+        const uint16_t *row = probes ? probes + (size_t)i * ND_PROBES_PER_BIN : NULL;
         for (uint64_t t = 1;; t++) {
-            uint64_t g = mix64(salt ^ ((uint64_t)i << 32 | t));
-            uint32_t j = (uint32_t)(((g >> 32) * (uint64_t)num_perm) >> 32);
+            uint32_t j = (row && t <= ND_PROBES_PER_BIN) ? row[t - 1] : probe(salt, i, t, num_perm);
             if (filled[j]) {
                 sig[i] = sig[j];
                 break;
             }
         }
     }
+}
+
+void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count)
+{
+    nd_minhash_probed(sig, num_perm, seed, ids, count, NULL);
 }
 
 double nd_signature_similarity(const uint32_t *a, const uint32_t *b, unsigned num_perm)

@@ -9,6 +9,7 @@
 #include <string.h> /* memcpy */
 
 #include "alloc.h"
+#include "minhash.h"
 
 struct nd_sketcher {
     nd_options opts;
@@ -16,6 +17,7 @@ struct nd_sketcher {
     nd_tokens tokens;
     uint32_t *ids;
     size_t ids_capacity;
+    uint16_t *probes; /* densification probe table for (num_perm, seed) */
 };
 
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
@@ -33,6 +35,12 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
         nd_free(sk);
         return rc;
     }
+    sk->probes = nd_minhash_probe_table(resolved.num_perm, resolved.seed);
+    if (!sk->probes) {
+        nd_normalizer_free(sk->normalizer);
+        nd_free(sk);
+        return ND_ENOMEM;
+    }
     *out = sk;
     return ND_OK;
 }
@@ -44,6 +52,7 @@ void nd_sketcher_free(nd_sketcher *sk)
     nd_normalizer_free(sk->normalizer);
     nd_tokens_free(&sk->tokens);
     nd_free(sk->ids);
+    nd_free(sk->probes);
     nd_free(sk);
 }
 
@@ -83,7 +92,7 @@ int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out
     }
     if (count > 0)
         memcpy(ids, sk->ids, count * sizeof *ids);
-    nd_minhash(signature, sk->opts.num_perm, sk->opts.seed, ids, count);
+    nd_minhash_probed(signature, sk->opts.num_perm, sk->opts.seed, ids, count, sk->probes);
     out->ids = ids;
     out->count = count;
     out->signature = signature;

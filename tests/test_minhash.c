@@ -11,6 +11,8 @@
 #include "neardup.h"
 #include "suites.h"
 #include "synth.h"
+#include "alloc.h"
+#include "minhash.h"
 #include "vectors.h"
 
 static const double known_j[] = {0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95};
@@ -105,12 +107,40 @@ START_TEST(test_golden_vectors)
 }
 END_TEST
 
+/* The cached probe table changes nothing: for small sets (most bins empty,
+ * so probing runs past the table too) the signature equals the one
+ * computed without a table. */
+START_TEST(test_probe_table_same_signature)
+{
+    const unsigned perms[] = {128, 64, 256};
+    for (unsigned p = 0; p < 3; p++) {
+        unsigned num_perm = perms[p];
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            uint16_t *table = nd_minhash_probe_table(num_perm, seed);
+            ck_assert_ptr_nonnull(table);
+            uint64_t state = seed * 1000;
+            for (size_t n = 1; n <= 40; n++) {
+                uint32_t ids[40], a[256], b[256];
+                for (size_t k = 0; k < n; k++)
+                    ids[k] = (uint32_t)synth_next(&state);
+                nd_minhash(a, num_perm, seed, ids, n);
+                nd_minhash_probed(b, num_perm, seed, ids, n, table);
+                for (unsigned i = 0; i < num_perm; i++)
+                    ck_assert_uint_eq(a[i], b[i]);
+            }
+            nd_free(table);
+        }
+    }
+}
+END_TEST
+
 Suite *minhash_suite(void)
 {
     Suite *s = suite_create("minhash");
     TCase *tc = tcase_create("estimates");
     tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
     tcase_add_test(tc, test_identity_and_seed);
+    tcase_add_test(tc, test_probe_table_same_signature);
     tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
     tcase_add_loop_test(tc, test_golden_vectors, 0, (int)(sizeof golden_vectors / sizeof golden_vectors[0]));
     suite_add_tcase(s, tc);
