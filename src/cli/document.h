@@ -13,6 +13,7 @@ typedef struct doc_view {
     size_t len;
     json_t *root;        /* the parsed record, or NULL for plain text */
     char *error;         /* set when the record is unusable: "FILE:LINE: why" */
+    char *decoded;       /* the text, when the fast path had to unescape it */
     size_t invalid_utf8; /* ill-formed sequences replaced in a JSON line */
 } doc_view;
 
