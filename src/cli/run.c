@@ -493,16 +493,22 @@ static int read_all(run_state *st)
             goto done;
         }
     }
+    /* Two batches in flight: while the workers sketch batch `cur`, this
+     * thread reads the next one; then the workers start on it while this
+     * thread commits `cur` (in input order). */
     int cur = 0;
     int got = batch_read(&batches[cur], st->in);
-    while (got > 0) {
+    if (got > 0)
         workers_start(&w, &sh, &batches[cur]);
+    while (got > 0) {
         int next_got = batch_read(&batches[1 - cur], st->in); /* overlaps the workers */
         int status = workers_join(&w);
         if (status != ND_OK) {
             cli_error("%s", nd_strerror(status));
             goto done;
         }
+        if (next_got > 0)
+            workers_start(&w, &sh, &batches[1 - cur]); /* overlaps the commit */
         if (batch_commit(st, &batches[cur]) != EXIT_OK)
             goto done;
         batch_reset(&batches[cur]);
