@@ -102,9 +102,27 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     for (unsigned i = 0; i < num_perm; i++) {
         if (filled[i])
             continue;
-        const uint16_t *row = probes ? probes + (size_t)i * ND_PROBES_PER_BIN : NULL;
-        for (uint64_t t = 1;; t++) {
-            uint32_t j = (row && t <= ND_PROBES_PER_BIN) ? row[t - 1] : probe(salt, i, t, num_perm);
+        uint64_t t = 1;
+        if (probes) {
+            /* the cached probes, eight at a time: one predictable branch per
+             * group instead of one unpredictable branch per probe */
+            const uint16_t *row = probes + (size_t)i * ND_PROBES_PER_BIN;
+            int found = 0;
+            for (unsigned g = 0; g < ND_PROBES_PER_BIN && !found; g += 8) {
+                unsigned mask = 0;
+                for (unsigned k = 0; k < 8; k++)
+                    mask |= (unsigned)filled[row[g + k]] << k;
+                if (mask) {
+                    sig[i] = sig[row[g + (unsigned)__builtin_ctz(mask)]];
+                    found = 1;
+                }
+            }
+            if (found)
+                continue;
+            t = ND_PROBES_PER_BIN + 1;
+        }
+        for (;; t++) {
+            uint32_t j = probe(salt, i, t, num_perm);
             if (filled[j]) {
                 sig[i] = sig[j];
                 break;
