@@ -164,6 +164,11 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
 int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens,
                 nd_shingle_kind kind, unsigned size);
 
+/** The shingle kind and size `opts` give for these tokens: ND_SHINGLE_AUTO
+ * resolved to characters (opts->char_size) for text mostly in scripts
+ * without spaces, else to words (opts->shingle_size). */
+nd_shingle_kind nd_shingle_choice(const nd_options *opts, const nd_tokens *tokens, unsigned *size);
+
 /** Is the text of these tokens mostly written in scripts without spaces
  * between words (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar): more
  * than half of its word characters? This is how ND_SHINGLE_AUTO (the

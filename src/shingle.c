@@ -159,3 +159,12 @@ int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens
         return char_shingles(ids, capacity, count, tokens, size);
     return word_shingles(ids, capacity, count, tokens, size);
 }
+
+nd_shingle_kind nd_shingle_choice(const nd_options *opts, const nd_tokens *tokens, unsigned *size)
+{
+    nd_shingle_kind kind = opts->shingle_kind;
+    if (kind == ND_SHINGLE_AUTO)
+        kind = nd_tokens_mostly_unspaced(tokens) ? ND_SHINGLE_CHARS : ND_SHINGLE_WORDS;
+    *size = kind == ND_SHINGLE_CHARS ? opts->char_size : opts->shingle_size;
+    return kind;
+}

@@ -77,10 +77,9 @@ int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out
     if (rc != ND_OK)
         return rc;
     size_t count = 0;
-    unsigned size = sk->opts.shingle_kind == ND_SHINGLE_WORDS ? sk->opts.shingle_size : sk->opts.char_size;
-    if (sk->opts.shingle_kind == ND_SHINGLE_AUTO && !nd_tokens_mostly_unspaced(&sk->tokens))
-        size = sk->opts.shingle_size;
-    rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, sk->opts.shingle_kind, size);
+    unsigned size;
+    nd_shingle_kind kind = nd_shingle_choice(&sk->opts, &sk->tokens, &size);
+    rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
     uint32_t *ids = nd_malloc(count * sizeof *ids);

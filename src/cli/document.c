@@ -91,6 +91,37 @@ static char *json_id(const json_t *value)
     return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+json_t *cli_json_load(const char *text, size_t len, json_error_t *err, size_t *flags_out, size_t *invalid_utf8)
+{
+    size_t flags = JSON_ALLOW_NUL;
+    char *repaired = NULL;
+    *invalid_utf8 = 0;
+    json_t *root;
+    for (;;) {
+        root = json_loadb(text, len, flags, err);
+        if (root)
+            break;
+        if (json_error_code(err) == json_error_numeric_overflow && !(flags & JSON_DECODE_INT_AS_REAL)) {
+            flags |= JSON_DECODE_INT_AS_REAL; /* integers beyond 64 bits, e.g. uint64 ids */
+            continue;
+        }
+        if (json_error_code(err) == json_error_invalid_utf8 && !repaired) {
+            /* read ill-formed UTF-8 as U+FFFD rather than lose the record */
+            repaired = malloc(len * 3 + 1);
+            if (!repaired)
+                break;
+            *invalid_utf8 = nd_utf8_repair(repaired, &len, text, len);
+            text = repaired;
+            continue;
+        }
+        break;
+    }
+    free(repaired);
+    if (flags_out)
+        *flags_out = flags;
+    return root;
+}
+
 /* ****  The fast path  **** */
 
 typedef struct {
@@ -288,6 +319,100 @@ static char *unescape(const char *s, const char *stop, size_t *out_len)
     return out;
 }
 
+/* Skip one JSON value of any kind (nested up to 64 deep). */
+static int skip_value(cursor *c, int depth)
+{
+    if (depth > 64 || c->p >= c->end)
+        return 0;
+    const char *a, *b;
+    int escaped, plain;
+    char ch = *c->p;
+    if (ch == '"')
+        return scan_string(c, &a, &b, &escaped);
+    if (ch == '-' || (ch >= '0' && ch <= '9'))
+        return scan_number(c, &plain);
+    if (ch == 't')
+        return scan_literal(c, "true");
+    if (ch == 'f')
+        return scan_literal(c, "false");
+    if (ch == 'n')
+        return scan_literal(c, "null");
+    if (ch != '{' && ch != '[')
+        return 0;
+    char close = ch == '{' ? '}' : ']';
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        skip_ws(c);
+        if (close == '}') {
+            if (!scan_string(c, &a, &b, &escaped))
+                return 0;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':')
+                return 0;
+            c->p++;
+            skip_ws(c);
+        }
+        if (!skip_value(c, depth + 1))
+            return 0;
+        skip_ws(c);
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (c->p < c->end && *c->p == close) {
+            c->p++;
+            return 1;
+        }
+        return 0;
+    }
+}
+
+int record_field_span(const char *line, size_t len, const char *field, size_t *start, size_t *stop)
+{
+    cursor c = {line, line + len};
+    size_t field_len = strlen(field);
+    int found = 0;
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return 0;
+    c.p++;
+    for (;;) {
+        const char *k, *k_stop;
+        int escaped;
+        skip_ws(&c);
+        if (!scan_string(&c, &k, &k_stop, &escaped) || escaped)
+            return 0;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ':')
+            return 0;
+        c.p++;
+        skip_ws(&c);
+        const char *value = c.p;
+        if (!skip_value(&c, 0))
+            return 0;
+        if ((size_t)(k_stop - k) == field_len && memcmp(k, field, field_len) == 0) {
+            if (found)
+                return 0; /* a repeated field: ambiguous */
+            found = 1;
+            *start = (size_t)(value - line);
+            *stop = (size_t)(c.p - line);
+        }
+        skip_ws(&c);
+        if (c.p < c.end && *c.p == ',') {
+            c.p++;
+            continue;
+        }
+        if (c.p < c.end && *c.p == '}')
+            return found;
+        return 0;
+    }
+}
+
 /* Read a flat JSON object record; 1 when done (v->text, v->id set), 0 to
  * leave it to jansson. */
 static int fast_record(doc_view *v, const cli_config *cfg, const input *in, const record *rec)
@@ -408,22 +533,8 @@ int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const rec
         return ND_OK;
     const char *name = input_source_name(in, rec->source);
     json_error_t err;
-    size_t flags = JSON_ALLOW_NUL;
-    json_t *root = json_loadb(rec->data, rec->len, flags, &err);
-    if (!root && json_error_code(&err) == json_error_numeric_overflow) {
-        flags |= JSON_DECODE_INT_AS_REAL; /* integers beyond 64 bits, e.g. uint64 ids */
-        root = json_loadb(rec->data, rec->len, flags, &err);
-    }
-    if (!root && json_error_code(&err) == json_error_invalid_utf8) {
-        /* Read ill-formed UTF-8 as U+FFFD rather than lose the record. */
-        char *repaired = malloc(rec->len * 3 + 1);
-        if (!repaired)
-            return ND_ENOMEM;
-        size_t repaired_len;
-        v->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
-        root = json_loadb(repaired, repaired_len, flags, &err);
-        free(repaired);
-    }
+    size_t flags;
+    json_t *root = cli_json_load(rec->data, rec->len, &err, &flags, &v->invalid_utf8);
     if (!root) {
         v->error = format_string("%s:%llu: malformed JSON: %s (column %d)", name, (unsigned long long)rec->line,
                                  err.text, err.column);

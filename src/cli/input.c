@@ -9,6 +9,8 @@
  */
 #include "input.h"
 
+#include "document.h"
+
 #include <dirent.h>   /* opendir, readdir */
 #include <errno.h>    /* errno */
 #include <fcntl.h>    /* open */
@@ -17,7 +19,7 @@
 #include <sys/stat.h> /* stat */
 #include <unistd.h>   /* read, close */
 
-#include <jansson.h> /* json_loadb: content sniffing */
+#include <jansson.h> /* json_t: content sniffing */
 #include <zlib.h>    /* inflate */
 #include <zstd.h>    /* ZSTD_decompressStream */
 
@@ -49,14 +51,13 @@ struct input {
     reader *current;
     size_t current_source;
     read_mode mode;
-    uint64_t bytes_read;
 };
 
 enum { RAW_CHUNK = 1 << 16 };
 
 /* ****  Readers  **** */
 
-static int fill_raw(input *in, reader *r)
+static int fill_raw(reader *r)
 {
     if (r->raw_pos < r->raw_len || r->raw_eof)
         return 0;
@@ -72,7 +73,6 @@ static int fill_raw(input *in, reader *r)
     r->raw_pos = 0;
     if (n == 0)
         r->raw_eof = 1;
-    in->bytes_read += (uint64_t)n;
     return 0;
 }
 
@@ -105,13 +105,13 @@ static int reserve_decoded(reader *r, size_t want)
 }
 
 /* Decode more bytes into buf. Returns 0 (maybe setting eof), -1 on error. */
-static int fill(input *in, reader *r)
+static int fill(reader *r)
 {
     if (r->eof)
         return 0;
     if (reserve_decoded(r, RAW_CHUNK) != 0)
         return -1;
-    if (fill_raw(in, r) != 0)
+    if (fill_raw(r) != 0)
         return -1;
     size_t avail_in = r->raw_len - r->raw_pos;
     if (r->comp == COMP_NONE) {
@@ -193,7 +193,7 @@ static void reader_free(reader *r)
     free(r);
 }
 
-static reader *reader_open(input *in, const char *name)
+static reader *reader_open(const char *name)
 {
     reader *r = calloc(1, sizeof *r);
     if (!r) {
@@ -231,8 +231,7 @@ static reader *reader_open(input *in, const char *name)
         if (n == 0)
             r->raw_eof = 1;
         r->raw_len += (size_t)n;
-        in->bytes_read += (uint64_t)n;
-    }
+        }
     const unsigned char *m = r->raw;
     if (r->raw_len >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
         r->comp = COMP_GZIP;
@@ -257,7 +256,7 @@ static reader *reader_open(input *in, const char *name)
 
 /* Next line (without '\n') as [*start, *start + *len) inside r->buf, valid
  * until the next call. Returns 1, 0 at the end, -1 on error. */
-static int reader_line(input *in, reader *r, const unsigned char **start, size_t *len)
+static int reader_line(reader *r, const unsigned char **start, size_t *len)
 {
     size_t scanned = 0;
     for (;;) {
@@ -280,7 +279,7 @@ static int reader_line(input *in, reader *r, const unsigned char **start, size_t
             return 1;
         }
         size_t before = r->len - r->pos;
-        if (fill(in, r) != 0)
+        if (fill(r) != 0)
             return -1;
         /* fill() may move the buffer; rescan only the new bytes */
         scanned = before < (r->len - r->pos) ? before : (r->len - r->pos);
@@ -418,11 +417,6 @@ const char *input_source_name(const input *in, size_t source)
     return in->names[source];
 }
 
-uint64_t input_bytes_read(const input *in)
-{
-    return in->bytes_read;
-}
-
 /* ****  Records  **** */
 
 static int has_suffix(const char *s, const char *suffix)
@@ -447,7 +441,7 @@ static int json_by_name(const char *name)
 }
 
 /* Does the decoded content start with a line that is a JSON object? */
-static int json_by_content(input *in, reader *r, int *error)
+static int json_by_content(reader *r, int *error)
 {
     for (;;) {
         size_t avail = r->len - r->pos;
@@ -463,22 +457,8 @@ static int json_by_content(input *in, reader *r, int *error)
                 return 0;
             size_t line_len = nl ? (size_t)(nl - (p + i)) : avail - i;
             json_error_t err;
-            size_t flags = JSON_ALLOW_NUL;
-            json_t *v = json_loadb((const char *)p + i, line_len, flags, &err);
-            if (!v && json_error_code(&err) == json_error_numeric_overflow) {
-                flags |= JSON_DECODE_INT_AS_REAL;
-                v = json_loadb((const char *)p + i, line_len, flags, &err);
-            }
-            if (!v && json_error_code(&err) == json_error_invalid_utf8) {
-                /* a JSON line with ill-formed UTF-8 inside is still JSON Lines */
-                char *repaired = malloc(line_len * 3 + 1);
-                if (repaired) {
-                    size_t repaired_len;
-                    nd_utf8_repair(repaired, &repaired_len, (const char *)p + i, line_len);
-                    v = json_loadb(repaired, repaired_len, flags, &err);
-                    free(repaired);
-                }
-            }
+            size_t invalid;
+            json_t *v = cli_json_load((const char *)p + i, line_len, &err, NULL, &invalid);
             int is_object = v && json_is_object(v);
             json_decref(v);
             if (!v) {
@@ -492,7 +472,7 @@ static int json_by_content(input *in, reader *r, int *error)
             }
             return is_object;
         }
-        if (fill(in, r) != 0) {
+        if (fill(r) != 0) {
             *error = 1;
             return 0;
         }
@@ -503,13 +483,13 @@ static int open_next_source(input *in)
 {
     while (in->next < in->count) {
         size_t source = in->next++;
-        reader *r = reader_open(in, in->names[source]);
+        reader *r = reader_open(in->names[source]);
         if (!r)
             return -1;
         in->current = r;
         in->current_source = source;
         int error = 0;
-        if (json_by_name(in->names[source]) || json_by_content(in, r, &error))
+        if (json_by_name(in->names[source]) || json_by_content(r, &error))
             in->mode = MODE_JSON;
         else
             in->mode = in->cfg->lines ? MODE_LINES : MODE_WHOLE;
@@ -554,7 +534,7 @@ int input_next(input *in, record *rec)
         rec->source = in->current_source;
         if (in->mode == MODE_WHOLE) {
             while (!r->eof) {
-                if (fill(in, r) != 0)
+                if (fill(r) != 0)
                     return -1;
             }
             int rc = copy_record(rec, r->buf ? r->buf + r->pos : NULL, r->len - r->pos);
@@ -566,7 +546,7 @@ int input_next(input *in, record *rec)
         }
         const unsigned char *line;
         size_t len;
-        int rc = reader_line(in, r, &line, &len);
+        int rc = reader_line(r, &line, &len);
         if (rc < 0)
             return -1;
         if (rc == 0) {

@@ -36,7 +36,5 @@ int input_next(input *in, record *rec);
 
 /* The name of source i, as the user gave it (or the directory walk built it). */
 const char *input_source_name(const input *in, size_t source);
-/* Bytes read from the files so far (compressed size for compressed files). */
-uint64_t input_bytes_read(const input *in);
 
 #endif /* ND_CLI_INPUT_H */

@@ -55,9 +55,9 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
 
 static const char *shingle_label(const nd_options *opts, const nd_tokens *tokens, char *buf, size_t size)
 {
-    int chars = opts->shingle_kind == ND_SHINGLE_CHARS ||
-                (opts->shingle_kind == ND_SHINGLE_AUTO && nd_tokens_mostly_unspaced(tokens));
-    snprintf(buf, size, "%s:%u", chars ? "chars" : "words", chars ? opts->char_size : opts->shingle_size);
+    unsigned n;
+    nd_shingle_kind kind = nd_shingle_choice(opts, tokens, &n);
+    snprintf(buf, size, "%s:%u", kind == ND_SHINGLE_CHARS ? "chars" : "words", n);
     return buf;
 }
 

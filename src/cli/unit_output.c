@@ -19,6 +19,7 @@
 
 #include <jansson.h> /* json_loadb, json_dumps */
 
+#include "document.h"
 #include "run.h"
 
 /* ****  Reading the spool back  **** */
@@ -63,16 +64,8 @@ static int spool_read(spool_cursor *c)
 static json_t *record_text(const run_state *st, const char *line, size_t len, const char **text, size_t *text_len)
 {
     json_error_t err;
-    json_t *root = json_loadb(line, len, JSON_ALLOW_NUL, &err);
-    if (!root && json_error_code(&err) == json_error_invalid_utf8) {
-        char *repaired = malloc(len * 3 + 1);
-        if (!repaired)
-            return NULL;
-        size_t repaired_len;
-        nd_utf8_repair(repaired, &repaired_len, line, len);
-        root = json_loadb(repaired, repaired_len, JSON_ALLOW_NUL, &err);
-        free(repaired);
-    }
+    size_t invalid;
+    json_t *root = cli_json_load(line, len, &err, NULL, &invalid);
     const json_t *t = root ? json_object_get(root, st->cfg->text_field) : NULL;
     if (!json_is_string(t)) {
         json_decref(root);
@@ -81,6 +74,35 @@ static json_t *record_text(const run_state *st, const char *line, size_t len, co
     *text = json_string_value(t);
     *text_len = json_string_length(t);
     return root;
+}
+
+/* Write the record `line` with its text field's value replaced by `text`:
+ * only the bytes of that value change (ids beyond 64 bits, number
+ * formats, key order and spacing stay as they were). Falls back to
+ * jansson's re-serialization when the field cannot be located. */
+static int write_with_text(const run_state *st, const char *line, size_t len, json_t *root, const char *text,
+                           size_t text_len)
+{
+    size_t start, stop;
+    json_t *str = json_stringn(text, text_len);
+    char *encoded = str ? json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(str);
+    if (encoded && record_field_span(line, len, st->cfg->text_field, &start, &stop)) {
+        fwrite(line, 1, start, stdout);
+        fputs(encoded, stdout);
+        fwrite(line + stop, 1, len - stop, stdout);
+        putchar('\n');
+        free(encoded);
+        return 0;
+    }
+    free(encoded);
+    json_object_set_new(root, st->cfg->text_field, json_stringn(text, text_len));
+    char *dumped = json_dumps(root, JSON_COMPACT);
+    if (!dumped)
+        return -1;
+    puts(dumped);
+    free(dumped);
+    return 0;
 }
 
 static size_t distinct_documents(const run_state *st, const nd_member *m, size_t size)
@@ -358,23 +380,19 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
             cli_error("out of memory");
             goto done;
         }
-        if (only_blank(stripped, 0, new_len) || strspn(stripped, " \t\r\n") == new_len) {
+        if (strspn(stripped, " \t\r\n") == new_len) { /* nothing but white space left */
             (*dropped)++;
             if (removed_file) {
                 fwrite(cur.line, 1, cur.len, removed_file);
                 fputc('\n', removed_file);
             }
         } else {
-            json_object_set_new(root, st->cfg->text_field, json_stringn(stripped, new_len));
-            char *dumped = json_dumps(root, JSON_COMPACT);
-            if (!dumped) {
+            if (write_with_text(st, cur.line, cur.len, root, stripped, new_len) != 0) {
                 free(stripped);
                 json_decref(root);
                 cli_error("out of memory");
                 goto done;
             }
-            puts(dumped);
-            free(dumped);
             (*kept)++;
         }
         free(stripped);

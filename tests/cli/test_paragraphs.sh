@@ -158,4 +158,10 @@ nd dedup --unit paragraph "$T/empty.jsonl"
 assert_rc 0
 assert_eq 1 "$(line_count "$OUT")" "records written"
 assert_contains "$(cat "$ERR")" "dropped 1 emptied" "summary"
+check "a record with an id beyond int64 is written back (pass 2 reads records as pass 1 did)"
+printf '{"id":18446744073709551615,"text":"Same paragraph of several words here.\\n\\nSame paragraph of several words here."}\n' > "$T/bigid.jsonl"
+nd dedup --unit paragraph "$T/bigid.jsonl"
+assert_rc 0
+assert_contains "$(cat "$OUT")" '"id":18446744073709551615' "id kept as written"
+assert_jq "$OUT" '.[0].text == "Same paragraph of several words here."' "the repeat removed"
 pass
