@@ -18,14 +18,20 @@ static inline uint64_t nd_hash64(const void *data, size_t len, uint64_t seed)
     return XXH3_64bits_withSeed(data, len, seed);
 }
 
+/* splitmix64's finalizer: a bijection of 64-bit values in which every
+ * input bit affects every output bit (two multiply-xorshift rounds). */
+static inline uint64_t nd_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 /* splitmix64: a fast, well-mixed sequence from one 64-bit state; used to
  * derive the MinHash permutation parameters from the user's seed. */
 static inline uint64_t nd_splitmix64(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return nd_mix64(*state += 0x9e3779b97f4a7c15ULL);
 }
 
 #endif /* ND_HASH_H */

@@ -31,25 +31,18 @@
 #include "hash.h"
 #include "minhash.h"
 
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 enum { MAX_PERM = 4096 };
 
 /* g(i, t): the t-th bin (t >= 1) that empty bin i tries to borrow from. */
 static inline uint32_t probe(uint64_t salt, unsigned i, uint64_t t, unsigned num_perm)
 {
-    uint64_t g = mix64(salt ^ ((uint64_t)i << 32 | t));
+    uint64_t g = nd_mix64(salt ^ ((uint64_t)i << 32 | t));
     return (uint32_t)(((g >> 32) * (uint64_t)num_perm) >> 32);
 }
 
 static uint64_t salt_of(uint64_t seed)
 {
-    return mix64(seed ^ 0x6f6e652d7065726dULL); /* "one-perm" */
+    return nd_mix64(seed ^ 0x6f6e652d7065726dULL); /* "one-perm" */
 }
 
 uint16_t *nd_minhash_probe_table(unsigned num_perm, uint64_t seed)
@@ -80,7 +73,7 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     unsigned filled_count = 0;
     uint32_t last_bin = 0;
     for (size_t k = 0; k < count; k++) {
-        uint64_t h = mix64(ids[k] + salt);
+        uint64_t h = nd_mix64(ids[k] + salt);
         uint32_t bin = (uint32_t)(((h >> 32) * (uint64_t)num_perm) >> 32);
         uint32_t value = (uint32_t)h;
         if (value < sig[bin])

@@ -1,7 +1,16 @@
 /* shingle.c - tokens to a set of 32-bit shingle ids.
  *
- * A word shingle is a run of k consecutive tokens; its id is XXH3 of the k
- * token hashes, folded to 32 bits. A character shingle is a run of N
+ * A word shingle is a run of k consecutive tokens t_s .. t_{s+k-1}. Each
+ * token already carries a 64-bit XXH3 hash h(t); the shingle's id is
+ *   id(s) = fold32(mix64(H(s) + k * C)),
+ *   H(s)  = sum_{j<k} h(t_{s+j}) * P^(k-1-j)   (mod 2^64, P odd),
+ * a polynomial hash of the token hashes, updated in O(1) as the window
+ * slides: H(s+1) = (H(s) - h(t_s) P^(k-1)) P + h(t_{s+k}). Two different
+ * windows of independent 64-bit token hashes have the same H with
+ * probability 2^-64 (a nonzero polynomial difference with random
+ * coefficients), and mix64 (splitmix64's finalizer) spreads every bit of H
+ * into the low 32 bits that are kept. This replaced one XXH3 call over 8k
+ * bytes per shingle, which cost as much as normalizing the text. A character shingle is a run of N
  * consecutive code points of the normalized text, in which every run of
  * separators is one space (and words that ICU cut out of an unspaced run
  * stay joined, so Chinese is shingled as written).
@@ -26,47 +35,11 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "sort.h"
 
 static uint32_t fold32(uint64_t h)
 {
     return (uint32_t)(h ^ (h >> 32));
-}
-
-/* Sort ids[0..n) with an LSD radix sort (four passes of 8 bits through
- * tmp[0..n)): linear time and no comparison callback, which made qsort the
- * second-largest cost of sketching. Small arrays use insertion sort. */
-static void sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
-{
-    if (n <= 32) {
-        for (size_t i = 1; i < n; i++) {
-            uint32_t x = ids[i];
-            size_t j = i;
-            while (j > 0 && ids[j - 1] > x) {
-                ids[j] = ids[j - 1];
-                j--;
-            }
-            ids[j] = x;
-        }
-        return;
-    }
-    uint32_t *from = ids, *to = tmp;
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        size_t counts[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            counts[(from[i] >> shift) & 0xFF]++;
-        size_t sum = 0;
-        for (unsigned d = 0; d < 256; d++) {
-            size_t c = counts[d];
-            counts[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            to[counts[(from[i] >> shift) & 0xFF]++] = from[i];
-        uint32_t *swap = from;
-        from = to;
-        to = swap;
-    }
-    /* four passes: the sorted data is back in ids */
 }
 
 /* Sort ids[0..n) (ids has room for 2n: the upper half is scratch) and drop
@@ -75,7 +48,7 @@ static size_t sort_distinct(uint32_t *ids, size_t n)
 {
     if (n < 2)
         return n;
-    sort_u32(ids, ids + n, n);
+    nd_sort_u32(ids, ids + n, n);
     size_t w = 1;
     for (size_t r = 1; r < n; r++) {
         if (ids[r] != ids[w - 1])
@@ -90,14 +63,21 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     size_t m = n < k ? 1 : n - k + 1;
     if (nd_grow((void **)ids, capacity, 2 * m, sizeof **ids) != 0)
         return ND_ENOMEM;
-    /* Hash windows of token hashes; the token hashes are contiguous only
-     * through a copy, so gather them in a small ring. */
-    uint64_t window[64];
     size_t width = n < k ? n : k;
-    for (size_t s = 0; s < m; s++) {
-        for (size_t j = 0; j < width; j++)
-            window[j] = tokens->items[s + j].hash;
-        (*ids)[s] = fold32(nd_hash64(window, width * sizeof window[0], width));
+    const uint64_t P = 0x9e3779b97f4a7c15ULL; /* odd */
+    uint64_t p_top = 1;                        /* P^(width-1) */
+    for (size_t j = 1; j < width; j++)
+        p_top *= P;
+    const uint64_t width_salt = (uint64_t)width * 0xd6e8feb86659fd93ULL;
+    const nd_token *items = tokens->items;
+    uint64_t h = 0;
+    for (size_t j = 0; j < width; j++)
+        h = h * P + items[j].hash;
+    uint32_t *out = *ids;
+    out[0] = fold32(nd_mix64(h + width_salt));
+    for (size_t s = 1; s < m; s++) {
+        h = (h - items[s - 1].hash * p_top) * P + items[s + width - 1].hash;
+        out[s] = fold32(nd_mix64(h + width_salt));
     }
     *count = sort_distinct(*ids, m);
     return ND_OK;

@@ -7,11 +7,18 @@
 #include "neardup.h"
 #include "suites.h"
 
-/* Index `texts` and cluster them; returns the clusters (caller frees). */
+/* Index `texts` and cluster them; returns the clusters (caller frees).
+ * These tests are about verification and clustering, not about LSH recall
+ * (tested in test_lsh.c), so the bands are set so that pairs at J >= 0.8
+ * become candidates with probability above 1 - 10^-7 (32 bands of 4 rows:
+ * miss = (1 - 0.8^4)^32), where the defaults for 0.8 (16 x 8) miss a pair
+ * at J = 9/11 about 3% of the time. */
 static nd_clusters *cluster_texts(const char *const *texts, size_t n, unsigned shingle_size, nd_keep keep)
 {
     nd_options opts = ND_OPTIONS_INIT;
     opts.shingle_size = shingle_size;
+    opts.bands = 32;
+    opts.rows = 4;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
     nd_sketcher *sk = NULL;
     nd_index *index = NULL;

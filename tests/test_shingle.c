@@ -1,8 +1,10 @@
 /* test_shingle.c - tokens to shingle sets: short texts, repeats, kinds. */
-#include <stdlib.h> /* free */
+#include <stdio.h>  /* sprintf */
+#include <stdlib.h> /* free, malloc, qsort */
 #include <string.h> /* strlen */
 
 #include "neardup.h"
+#include "sort.h"
 #include "suites.h"
 
 typedef struct {
@@ -86,6 +88,79 @@ START_TEST(test_unspaced_detection)
 }
 END_TEST
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* nd_sort_u32 against qsort on every path: insertion sort (small), bucket
+ * sort, buckets overflowing into the radix sort (values sharing their top
+ * bits), and the radix sort for large arrays; with and without repeats. */
+START_TEST(test_sort_u32_paths)
+{
+    static const size_t sizes[] = {0, 1, 2, 24, 25, 100, 1000, 4096, 4097, 16384, 16385, 70000};
+    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu};
+    uint64_t state = 42;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+            size_t n = sizes[si];
+            uint32_t *ids = malloc((n + 1) * sizeof *ids), *tmp = malloc((n + 1) * sizeof *tmp);
+            uint32_t *want = malloc((n + 1) * sizeof *want);
+            ck_assert_ptr_nonnull(ids);
+            ck_assert_ptr_nonnull(tmp);
+            ck_assert_ptr_nonnull(want);
+            for (size_t i = 0; i < n; i++) {
+                state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                ids[i] = want[i] = (uint32_t)(state >> 32) & masks[mi];
+            }
+            qsort(want, n, sizeof *want, cmp_u32);
+            nd_sort_u32(ids, tmp, n);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x: ids[%zu]=%u, want %u", n, masks[mi], i, ids[i],
+                              want[i]);
+            free(ids);
+            free(tmp);
+            free(want);
+        }
+    }
+}
+END_TEST
+
+/* A long periodic text: n tokens cycling through r distinct words has
+ * exactly r distinct 5-shingles, returned sorted. Sizes reach the bucket
+ * and the radix paths of the sort. */
+START_TEST(test_long_text_shingles)
+{
+    static const struct {
+        size_t tokens, distinct_words;
+    } cases[] = {{300, 50}, {3000, 2000}, {20000, 1500}};
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    uint32_t *ids = NULL;
+    size_t cap = 0, count = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = cases[c].tokens, r = cases[c].distinct_words;
+        char *text = malloc(n * 8 + 1);
+        ck_assert_ptr_nonnull(text);
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)sprintf(text + len, "w%zu ", i % r);
+        ck_assert_int_eq(nd_tokenize(nz, text, len, &tokens), ND_OK);
+        ck_assert_uint_eq(tokens.count, n);
+        ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_WORDS, 5), ND_OK);
+        ck_assert_uint_eq(count, r);
+        for (size_t i = 1; i < count; i++)
+            ck_assert_msg(ids[i - 1] < ids[i], "case %zu: ids not strictly increasing at %zu", c, i);
+        free(text);
+    }
+    free(ids);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
 Suite *shingle_suite(void)
 {
     Suite *s = suite_create("shingle");
@@ -93,6 +168,8 @@ Suite *shingle_suite(void)
     tcase_add_loop_test(tc, test_shingle_table, 0, (int)(sizeof shingle_rows / sizeof shingle_rows[0]));
     tcase_add_test(tc, test_short_texts_differ);
     tcase_add_test(tc, test_unspaced_detection);
+    tcase_add_test(tc, test_sort_u32_paths);
+    tcase_add_test(tc, test_long_text_shingles);
     suite_add_tcase(s, tc);
     return s;
 }

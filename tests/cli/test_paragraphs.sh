@@ -103,7 +103,7 @@ nd scan --unit paragraph --boilerplate 10 "$T/pages.jsonl"
 assert_rc 0
 assert_jq "$OUT" 'length == 2 and all(.[]; .boilerplate == true and .documents == 50)' "two boilerplate groups"
 
-check "a 60-word paragraph with one word changed is found across documents; a shared opening phrase is not"
+check "a 100-word paragraph with one word changed is found across documents; a shared opening phrase is not"
 nd scan --unit paragraph "$FX/paragraphs/near-a.txt" "$FX/paragraphs/near-b.txt"
 assert_rc 0
 assert_jq "$OUT" 'length == 1 and .[0].documents == 2 and .[0].jaccard[1] < 1 and .[0].jaccard[1] >= 0.8' "one near-duplicate group"
