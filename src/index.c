@@ -191,6 +191,13 @@ int nd_index_spill(nd_index *index, const char *dir)
 
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
 {
+    uint64_t keys[4096];
+    nd_lsh_band_keys(keys, sketch->signature, index->opts.bands, index->opts.rows);
+    return nd_index_add_keyed(index, sketch, keys, weight);
+}
+
+int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight)
+{
     unsigned bands = index->opts.bands;
     if (nd_grow((void **)&index->docs, &index->capacity, index->count + 1, sizeof *index->docs) != 0)
         return ND_ENOMEM;
@@ -204,8 +211,6 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
     d->set_hash = nd_hash64(sketch->ids, sketch->count * sizeof *sketch->ids, 0);
     d->weight = weight;
     if (index->spilled) {
-        uint64_t keys[4096];
-        nd_lsh_band_keys(keys, sketch->signature, bands, index->opts.rows);
         if (spill_ids(index, d) != ND_OK)
             return ND_EIO;
         d->ids = NULL;
@@ -216,7 +221,7 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
         if ((index->count + 1) % KEY_CHUNK == 0 && write_chunk(index) != ND_OK)
             return ND_EIO;
     } else {
-        nd_lsh_band_keys(index->band_keys + index->count * bands, sketch->signature, bands, index->opts.rows);
+        memcpy(index->band_keys + index->count * bands, keys, bands * sizeof *keys);
         index->ids_bytes += sketch->count * sizeof *sketch->ids;
         sketch->ids = NULL;
         sketch->count = 0;

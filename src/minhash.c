@@ -70,18 +70,21 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         return;
     unsigned char filled[MAX_PERM];
     memset(filled, 0, num_perm);
-    unsigned filled_count = 0;
     uint32_t last_bin = 0;
     for (size_t k = 0; k < count; k++) {
         uint64_t h = nd_mix64(ids[k] + salt);
         uint32_t bin = (uint32_t)(((h >> 32) * (uint64_t)num_perm) >> 32);
         uint32_t value = (uint32_t)h;
-        if (value < sig[bin])
-            sig[bin] = value;
-        filled_count += !filled[bin];
+        /* branch-free: whether a value lowers its bin is a coin flip early
+         * on, and a mispredicted branch cost more than the hashing */
+        uint32_t current = sig[bin];
+        sig[bin] = value < current ? value : current;
         filled[bin] = 1;
         last_bin = bin;
     }
+    unsigned filled_count = 0;
+    for (unsigned i = 0; i < num_perm; i++)
+        filled_count += filled[i];
     if (filled_count == 1) {
         /* every probe would end at the one filled bin */
         for (unsigned i = 0; i < num_perm; i++)

@@ -31,6 +31,7 @@ typedef struct cli_config {
     const char *removed_path;
     unsigned threads;
     int quiet;
+    int verbose; /* stage timings on stderr */
     const char *tmpdir;
     nd_unit_kind unit;      /* --unit document|paragraph|line */
     unsigned min_tokens;    /* --min-tokens: smaller units are ignored */

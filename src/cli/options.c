@@ -52,6 +52,7 @@ enum {
     OPT_REMOVED,
     OPT_THREADS,
     OPT_QUIET,
+    OPT_VERBOSE,
     OPT_TMPDIR,
     OPT_UNIT,
     OPT_MIN_TOKENS,
@@ -79,6 +80,7 @@ static const struct option all_options[] = {
     {"removed", required_argument, NULL, OPT_REMOVED},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"tmpdir", required_argument, NULL, OPT_TMPDIR},
     {"unit", required_argument, NULL, OPT_UNIT},
     {"min-tokens", required_argument, NULL, OPT_MIN_TOKENS},
@@ -117,8 +119,10 @@ static const char help_common[] =
     "      --boilerplate N   a unit found in N or more documents is boilerplate: dedup removes every\n"
     "                        occurrence of it, scan marks it (default off)\n"
     "Running:\n"
-    "      --threads N       worker threads (default: all cores); output is identical for any N\n"
+    "      --threads N       threads doing the work (default: all cores; 1 = everything on one thread);\n"
+    "                        output is identical for any N\n"
     "      --quiet           no progress line and no summary on stderr\n"
+    "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"
     "      --tmpdir DIR      where records are spooled between two passes (dedup, --unit) and where the\n"
     "                        index spills past --memory (default $TMPDIR or /tmp)\n"
     "      --memory SIZE     memory to plan for, e.g. 2G or 500M (default: half of physical memory); when the\n"
@@ -416,6 +420,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_QUIET:
             cfg->quiet = 1;
+            break;
+        case OPT_VERBOSE:
+            cfg->verbose = 1;
             break;
         case OPT_TMPDIR:
             cfg->tmpdir = arg;

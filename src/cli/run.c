@@ -1,10 +1,13 @@
 /* run.c - the scan and dedup pipeline, and the params report.
  *
- * Pass 1 reads records in batches. While worker threads parse and sketch
- * batch k (JSON parsing, normalization, shingling and MinHash all happen
- * there), the main thread reads batch k + 1. Finished batches are committed
- * to the index in input order, so the index, the clusters and every byte of
- * output are the same for any --threads.
+ * Pass 1 reads records in batches. --threads N means N threads do the work:
+ * the main thread and a pool of N - 1 workers, started once. While the
+ * workers parse and sketch batch k (JSON parsing, normalization, shingling,
+ * MinHash and band keys all happen there), the main thread reads batch
+ * k + 1, then joins in on batch k until it is done. Finished batches are
+ * committed to the index in input order, so the index, the clusters and
+ * every byte of output are the same for any --threads. With --threads 1
+ * everything runs on the main thread, one step after the other.
  *
  * dedup needs the records again after clustering. Rather than keep them in
  * memory it spools each record's output form (the JSON line as read, or the
@@ -39,7 +42,8 @@ typedef struct unit_result {
 
 typedef struct result {
     char *id;
-    nd_sketch sketch; /* document mode */
+    nd_sketch sketch; /* document mode; its signature is freed once keys are set */
+    uint64_t *keys;   /* document mode: its LSH band keys (in the batch's key buffer) */
     unit_result *units; /* unit mode */
     size_t unit_count, unit_capacity;
     size_t text_len;
@@ -52,6 +56,7 @@ typedef struct result {
 typedef struct batch {
     record *records;
     result *results;
+    uint64_t *keys; /* capacity x bands band keys, for document mode */
     size_t count, capacity;
     uint64_t bytes;
 } batch;
@@ -62,14 +67,6 @@ typedef struct shared {
     nd_sketcher **sketchers; /* one per worker */
     int want_out_record;     /* dedup: build output JSON for plain texts */
 } shared;
-
-typedef struct worker_arg {
-    const shared *sh;
-    batch *b;
-    atomic_size_t *next;
-    unsigned index;
-    int status; /* ND_OK or a library error */
-} worker_arg;
 
 /* A plain-text document as a JSON object {"id": ..., "text": ...}; `text`
  * is valid UTF-8 (already repaired). */
@@ -170,10 +167,22 @@ static int sketch_document(const shared *sh, nd_sketcher *sk, const char *text, 
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
         return sketch_units(sh, sk, text, len, res);
     int rc = nd_sketch_text(sk, text, len, &res->sketch);
+    if (rc != ND_OK)
+        return rc;
     res->invalid_utf8 += res->sketch.invalid_utf8;
-    if (rc == ND_OK && nd_sketcher_tokens(sk)->count < sh->cfg->min_tokens)
+    if (nd_sketcher_tokens(sk)->count < sh->cfg->min_tokens)
         res->sketch.count = 0; /* below --min-tokens: treated as empty */
-    return rc;
+    /* The band keys are all the index needs of the signature: compute them
+     * here, in parallel, and free the signature on the thread that made it. */
+    const nd_options *o = &sh->cfg->opts;
+    nd_lsh_band_keys(res->keys, res->sketch.signature, o->bands, o->rows);
+    uint32_t *ids = res->sketch.ids;
+    size_t count = res->sketch.count;
+    res->sketch.ids = NULL;
+    nd_sketch_clear(&res->sketch); /* frees the signature */
+    res->sketch.ids = ids;
+    res->sketch.count = count;
+    return ND_OK;
 }
 
 static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
@@ -216,23 +225,23 @@ static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, re
     return rc;
 }
 
-static void *worker_main(void *p)
+/* Sketch records of `b` until none is left; returns ND_OK or the first
+ * library error. Any number of threads may run this on the same batch. */
+static int process_batch(const shared *sh, nd_sketcher *sk, batch *b, atomic_size_t *next)
 {
-    worker_arg *arg = p;
-    nd_sketcher *sk = arg->sh->sketchers[arg->index];
     for (;;) {
-        size_t i = atomic_fetch_add(arg->next, 1);
-        if (i >= arg->b->count)
-            break;
-        const record *rec = &arg->b->records[i];
-        result *res = &arg->b->results[i];
-        int rc = rec->kind == RECORD_JSON ? process_json(arg->sh, sk, rec, res) : process_text(arg->sh, sk, rec, res);
+        size_t i = atomic_fetch_add(next, 1);
+        if (i >= b->count)
+            return ND_OK;
+        const record *rec = &b->records[i];
+        result *res = &b->results[i];
+        res->keys = b->keys + i * sh->cfg->opts.bands;
+        int rc = rec->kind == RECORD_JSON ? process_json(sh, sk, rec, res) : process_text(sh, sk, rec, res);
         if (rc != ND_OK) {
-            arg->status = rc;
-            break;
+            atomic_store(next, b->count); /* the others stop too */
+            return rc;
         }
     }
-    return NULL;
 }
 
 /* ****  Batches  **** */
@@ -260,16 +269,18 @@ static void batch_free(batch *b)
     batch_reset(b);
     free(b->records);
     free(b->results);
+    free(b->keys);
 }
 
 /* Read up to a batch of records. Returns 1 if any were read, 0 at the end,
  * -1 on an input error. */
-static int batch_read(batch *b, input *in)
+static int batch_read(batch *b, input *in, unsigned bands)
 {
     if (!b->records) {
         b->records = calloc(BATCH_RECORDS, sizeof *b->records);
         b->results = calloc(BATCH_RECORDS, sizeof *b->results);
-        if (!b->records || !b->results) {
+        b->keys = malloc((size_t)BATCH_RECORDS * bands * sizeof *b->keys);
+        if (!b->records || !b->results || !b->keys) {
             cli_error("out of memory");
             return -1;
         }
@@ -289,40 +300,120 @@ static int batch_read(batch *b, input *in)
     return b->count > 0;
 }
 
-typedef struct workers {
+/* The pool: N - 1 threads that wait for a batch, sketch it alongside the
+ * main thread, report, and wait for the next. */
+typedef struct pool {
+    const shared *sh;
     pthread_t *threads;
-    worker_arg *args;
+    unsigned count; /* threads started */
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* a new batch, or stop */
+    pthread_cond_t idle; /* a worker finished the batch */
+    batch *current;
     atomic_size_t next;
-    unsigned count;
-    int running;
-} workers;
+    unsigned long generation; /* bumped for every batch */
+    unsigned finished;        /* workers done with this generation */
+    int stop;
+    int status; /* first library error of the batch */
+} pool;
 
-static int workers_start(workers *w, const shared *sh, batch *b)
+typedef struct pool_worker {
+    pool *p;
+    unsigned index; /* its sketcher: sh->sketchers[index] */
+} pool_worker;
+
+static void pool_report(pool *p, int rc)
 {
-    atomic_store(&w->next, 0);
-    for (unsigned t = 0; t < w->count; t++) {
-        w->args[t] = (worker_arg){sh, b, &w->next, t, ND_OK};
-        if (pthread_create(&w->threads[t], NULL, worker_main, &w->args[t]) != 0) {
-            /* Run this share on the calling thread instead. */
-            worker_main(&w->args[t]);
-            w->threads[t] = 0;
-        }
+    if (rc != ND_OK && p->status == ND_OK)
+        p->status = rc;
+}
+
+static void *pool_main(void *arg)
+{
+    pool_worker *w = arg;
+    pool *p = w->p;
+    nd_sketcher *sk = p->sh->sketchers[w->index];
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->wake, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->generation;
+        batch *b = p->current;
+        pthread_mutex_unlock(&p->lock);
+        int rc = process_batch(p->sh, sk, b, &p->next);
+        pthread_mutex_lock(&p->lock);
+        pool_report(p, rc);
+        p->finished++;
+        pthread_cond_signal(&p->idle);
     }
-    w->running = 1;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Start up to `wanted` workers; fewer if threads cannot be made (the main
+ * thread then does more of the work; the output is the same). */
+static int pool_start(pool *p, const shared *sh, unsigned wanted, pool_worker *slots)
+{
+    memset(p, 0, sizeof *p);
+    p->sh = sh;
+    if (pthread_mutex_init(&p->lock, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&p->wake, NULL) != 0 || pthread_cond_init(&p->idle, NULL) != 0)
+        return -1;
+    p->threads = calloc(wanted ? wanted : 1, sizeof *p->threads);
+    if (!p->threads)
+        return -1;
+    for (unsigned t = 0; t < wanted; t++) {
+        slots[t] = (pool_worker){p, t + 1};
+        if (pthread_create(&p->threads[p->count], NULL, pool_main, &slots[t]) != 0)
+            break;
+        p->count++;
+    }
     return 0;
 }
 
-static int workers_join(workers *w)
+/* Hand batch b to the workers (none may be working). */
+static void pool_submit(pool *p, batch *b)
 {
-    int status = ND_OK;
-    for (unsigned t = 0; t < w->count; t++) {
-        if (w->threads[t])
-            pthread_join(w->threads[t], NULL);
-        if (w->args[t].status != ND_OK)
-            status = w->args[t].status;
-    }
-    w->running = 0;
+    pthread_mutex_lock(&p->lock);
+    p->current = b;
+    atomic_store(&p->next, 0);
+    p->finished = 0;
+    p->status = ND_OK;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Work on the submitted batch with sketcher 0 until it is done, wait for
+ * the workers, and return the batch's status. */
+static int pool_finish(pool *p)
+{
+    int rc = process_batch(p->sh, p->sh->sketchers[0], p->current, &p->next);
+    pthread_mutex_lock(&p->lock);
+    pool_report(p, rc);
+    while (p->finished < p->count)
+        pthread_cond_wait(&p->idle, &p->lock);
+    int status = p->status;
+    pthread_mutex_unlock(&p->lock);
     return status;
+}
+
+static void pool_stop(pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned t = 0; t < p->count; t++)
+        pthread_join(p->threads[t], NULL);
+    free(p->threads);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->idle);
+    pthread_mutex_destroy(&p->lock);
 }
 
 /* ****  The run  **** */
@@ -422,7 +513,7 @@ static int batch_commit(run_state *st, batch *b)
         if (st->cfg->unit == ND_UNIT_DOCUMENT) {
             if (res->sketch.count == 0)
                 st->empty++;
-            int nrc = nd_index_add(st->index, &res->sketch, res->text_len);
+            int nrc = nd_index_add_keyed(st->index, &res->sketch, res->keys, res->text_len);
             if (nrc != ND_OK) {
                 cli_error("%s", nd_strerror(nrc));
                 return EXIT_FAIL;
@@ -472,46 +563,56 @@ static int batch_commit(run_state *st, batch *b)
 static int read_all(run_state *st)
 {
     const cli_config *cfg = st->cfg;
+    unsigned threads = cfg->threads ? cfg->threads : 1;
     shared sh = {cfg, st->in, NULL, st->spool != NULL};
-    workers w;
-    memset(&w, 0, sizeof w);
-    w.count = cfg->threads;
-    sh.sketchers = calloc(w.count, sizeof *sh.sketchers);
-    w.threads = calloc(w.count, sizeof *w.threads);
-    w.args = calloc(w.count, sizeof *w.args);
+    sh.sketchers = calloc(threads, sizeof *sh.sketchers);
+    pool_worker *slots = calloc(threads, sizeof *slots);
     batch batches[2];
     memset(batches, 0, sizeof batches);
-    int rc = EXIT_FAIL;
-    if (!sh.sketchers || !w.threads || !w.args) {
+    pool p;
+    int started = 0, rc = EXIT_FAIL;
+    if (!sh.sketchers || !slots) {
         cli_error("out of memory");
         goto done;
     }
-    for (unsigned t = 0; t < w.count; t++) {
+    for (unsigned t = 0; t < threads; t++) {
         int nrc = nd_sketcher_new(&sh.sketchers[t], &cfg->opts);
         if (nrc != ND_OK) {
             cli_error("cannot start: %s", nd_strerror(nrc));
             goto done;
         }
     }
-    /* Two batches in flight: while the workers sketch batch `cur`, this
-     * thread reads the next one; then the workers start on it while this
-     * thread commits `cur` (in input order). */
+    if (pool_start(&p, &sh, threads - 1, slots) != 0) {
+        cli_error("cannot start the worker threads");
+        goto done;
+    }
+    started = 1;
+    /* Two batches in flight: the workers sketch batch `cur` while this
+     * thread reads the next one, then joins them on `cur`; the workers
+     * start on the next batch while this thread commits `cur`. */
     int cur = 0;
-    int got = batch_read(&batches[cur], st->in);
+    int got = batch_read(&batches[cur], st->in, cfg->opts.bands);
     if (got > 0)
-        workers_start(&w, &sh, &batches[cur]);
+        pool_submit(&p, &batches[cur]);
+    struct timespec t0;
     while (got > 0) {
-        int next_got = batch_read(&batches[1 - cur], st->in); /* overlaps the workers */
-        int status = workers_join(&w);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int next_got = batch_read(&batches[1 - cur], st->in, cfg->opts.bands); /* overlaps the workers */
+        st->main_read_s += seconds_since(&t0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int status = pool_finish(&p);
+        st->main_sketch_s += seconds_since(&t0);
         if (status != ND_OK) {
             cli_error("%s", nd_strerror(status));
             goto done;
         }
         if (next_got > 0)
-            workers_start(&w, &sh, &batches[1 - cur]); /* overlaps the commit */
+            pool_submit(&p, &batches[1 - cur]); /* overlaps the commit */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (batch_commit(st, &batches[cur]) != EXIT_OK)
             goto done;
         batch_reset(&batches[cur]);
+        st->main_commit_s += seconds_since(&t0);
         cur = 1 - cur;
         got = next_got;
     }
@@ -519,17 +620,22 @@ static int read_all(run_state *st)
         goto done;
     rc = EXIT_OK;
 done:
-    if (w.running)
-        workers_join(&w);
+    if (started) {
+        if (rc != EXIT_OK && p.current) {
+            /* let the workers leave the batch before it is freed */
+            atomic_store(&p.next, p.current->count);
+            (void)pool_finish(&p);
+        }
+        pool_stop(&p);
+    }
     batch_free(&batches[0]);
     batch_free(&batches[1]);
     if (sh.sketchers) {
-        for (unsigned t = 0; t < w.count; t++)
+        for (unsigned t = 0; t < threads; t++)
             nd_sketcher_free(sh.sketchers[t]);
     }
     free(sh.sketchers);
-    free(w.threads);
-    free(w.args);
+    free(slots);
     return rc;
 }
 
@@ -729,6 +835,7 @@ int cli_run(const cli_config *cfg)
     }
     if (read_all(&st) != EXIT_OK)
         goto done;
+    double t_read = seconds_since(&st.started);
     show_progress(&st, "clustering", 1);
     nd_cluster_stats stats;
     int nrc = nd_index_cluster(&clusters, st.index, cfg->keep, &stats);
@@ -743,6 +850,7 @@ int cli_run(const cli_config *cfg)
         const nd_member *m;
         duplicates += nd_clusters_get(clusters, c, &m) - 1;
     }
+    double t_cluster = seconds_since(&st.started);
     show_progress(&st, "writing", 1);
     uint64_t kept = 0, removed = 0, units_removed = 0;
     if (cfg->unit != ND_UNIT_DOCUMENT) {
@@ -781,6 +889,12 @@ int cli_run(const cli_config *cfg)
                     (unsigned long long)units_removed, (unsigned long long)kept, (unsigned long long)removed);
         fprintf(stderr, "; profile %s; %.2f s, %.1f MB/s\n", cli_profile_label(&cfg->opts), secs,
                 secs > 0 ? mb / secs : 0.0);
+        if (cfg->verbose)
+            fprintf(stderr,
+                    "neardup: stages: read and sketch %.2f s (main thread: reading %.2f s, sketching and waiting "
+                    "%.2f s, committing %.2f s), cluster %.2f s, write %.2f s; %u threads\n",
+                    t_read, st.main_read_s, st.main_sketch_s, st.main_commit_s, t_cluster - t_read,
+                    secs - t_cluster, cfg->threads);
     }
     rc = EXIT_OK;
 done:

@@ -22,6 +22,7 @@ typedef struct run_state {
     struct timespec started, last_progress;
     int progress;
     int spilled; /* the index moved to files (--memory) */
+    double main_read_s, main_sketch_s, main_commit_s; /* pass 1, main thread (--verbose) */
 } run_state;
 
 /* run.c */
