@@ -2,16 +2,25 @@
  *
  * Per text the index keeps only what clustering needs: the sorted shingle
  * ids (for exact verification), a hash of that set (to find identical
- * sets), its LSH band keys (b 64-bit keys instead of the whole signature)
- * and a weight (for --keep longest).
+ * sets), its LSH band keys (b keys instead of the whole signature, folded
+ * to 32 bits) and a weight (for --keep longest).
+ *
+ * Why 32-bit band keys: a band key only proposes candidates, and every
+ * candidate is verified exactly, so a key collision costs one extra
+ * verification and never a wrong match. Among n texts a band has about
+ * n^2 / 2^33 chance collisions: 116 at a million texts, 11,600 at ten
+ * million, per band, against the pairs LSH proposes anyway. In exchange
+ * the keys take half the memory and each band sorts in four radix passes
+ * over 8-byte (key, text) entries instead of eight over 16 bytes.
  *
  * Clustering (nd_index_cluster) in three steps:
  *
  * 1. Identical sets. Texts are sorted by set hash; equal sets are joined
  *    with Jaccard 1 and only the first of each group goes on to LSH, so a
  *    thousand copies cost a sort, not half a million pair checks.
- * 2. Candidates. For each band the (key, text) pairs are sorted; texts that
- *    share a key are candidates. A candidate pair already in one component
+ * 2. Candidates. For each band the (key, text) pairs are sorted (stable,
+ *    so texts stay in input order within a key); texts that share a key
+ *    are candidates. A candidate pair already in one component
  *    is skipped, and one already rejected is not checked again, so a bucket
  *    of m near-copies costs about m verifications, not m^2 / 2. Every other
  *    candidate is verified with the exact Jaccard of the two id sets and
@@ -36,6 +45,7 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "sort.h"
 #include "uf.h"
 
 typedef struct {
@@ -46,25 +56,25 @@ typedef struct {
     uint64_t weight;
 } doc_entry;
 
-/* Spilled band keys are written in blocks: for each chunk of KEY_CHUNK
- * documents, one block per band holding the chunk's keys for that band.
- * Reading one band back is then one sequential read per chunk. The chunk
- * being filled stays in memory. */
+/* Band keys are kept in chunks of KEY_CHUNK texts; a chunk holds one block
+ * per band with the chunk's keys for that band, so that reading one band
+ * is sequential. Spilled, the full chunks are written to the keys file in
+ * the same layout (chunk c at c * bands * KEY_CHUNK keys) and only the
+ * chunk being filled stays in memory. */
 enum { KEY_CHUNK = 1 << 16 };
 
 struct nd_index {
     nd_options opts;
     doc_entry *docs;
     size_t count, capacity;
-    uint64_t *band_keys; /* in memory: count x bands */
-    size_t keys_capacity;
+    uint32_t **key_chunks; /* bands x KEY_CHUNK keys each; NULL once written to the keys file */
+    size_t chunk_count, chunks_capacity;
     size_t ids_bytes;    /* ids held in memory */
     /* spill mode */
     int spilled;
     FILE *ids_file;      /* ids, back to back */
     uint64_t ids_written;
-    FILE *keys_file;     /* band key blocks */
-    uint64_t *chunk;     /* the current chunk: bands x KEY_CHUNK */
+    FILE *keys_file;     /* full key chunks */
 };
 
 int nd_index_new(nd_index **out, const nd_options *opts)
@@ -87,8 +97,9 @@ void nd_index_free(nd_index *index)
     for (size_t i = 0; i < index->count; i++)
         nd_free(index->docs[i].ids);
     nd_free(index->docs);
-    nd_free(index->band_keys);
-    nd_free(index->chunk);
+    for (size_t c = 0; c < index->chunk_count; c++)
+        nd_free(index->key_chunks[c]);
+    nd_free(index->key_chunks);
     if (index->ids_file)
         fclose(index->ids_file);
     if (index->keys_file)
@@ -101,13 +112,20 @@ size_t nd_index_count(const nd_index *index)
     return index->count;
 }
 
+static size_t chunk_bytes(const nd_index *index)
+{
+    return (size_t)index->opts.bands * KEY_CHUNK * sizeof(uint32_t);
+}
+
 size_t nd_index_memory(const nd_index *index)
 {
     size_t bytes = sizeof *index + index->capacity * sizeof(doc_entry) + index->ids_bytes +
                    index->count * 16 /* allocator overhead per id array */;
-    bytes += index->keys_capacity * sizeof(uint64_t);
-    if (index->chunk)
-        bytes += (size_t)index->opts.bands * KEY_CHUNK * sizeof(uint64_t);
+    bytes += index->chunks_capacity * sizeof *index->key_chunks;
+    for (size_t c = 0; c < index->chunk_count; c++) {
+        if (index->key_chunks[c])
+            bytes += chunk_bytes(index);
+    }
     return bytes;
 }
 
@@ -137,53 +155,44 @@ static int spill_ids(nd_index *index, doc_entry *d)
     return ND_OK;
 }
 
-/* Write the chunk of documents [first, first + KEY_CHUNK) (padded). */
-static int write_chunk(nd_index *index)
+/* Write full chunk c to the keys file (chunks are written in order) and
+ * free it. */
+static int write_chunk(nd_index *index, size_t c)
 {
-    size_t bytes = (size_t)index->opts.bands * KEY_CHUNK * sizeof(uint64_t);
-    return fwrite(index->chunk, 1, bytes, index->keys_file) == bytes ? ND_OK : ND_EIO;
-}
-
-static void chunk_put(nd_index *index, size_t doc, const uint64_t *keys)
-{
-    size_t slot = doc % KEY_CHUNK;
-    for (unsigned j = 0; j < index->opts.bands; j++)
-        index->chunk[(size_t)j * KEY_CHUNK + slot] = keys[j];
+    size_t bytes = chunk_bytes(index);
+    if (fwrite(index->key_chunks[c], 1, bytes, index->keys_file) != bytes)
+        return ND_EIO;
+    nd_free(index->key_chunks[c]);
+    index->key_chunks[c] = NULL;
+    return ND_OK;
 }
 
 int nd_index_spill(nd_index *index, const char *dir)
 {
     if (index->spilled)
         return ND_OK;
-    unsigned bands = index->opts.bands;
     index->ids_file = temp_file(dir);
     index->keys_file = temp_file(dir);
-    index->chunk = nd_calloc((size_t)bands * KEY_CHUNK, sizeof(uint64_t));
-    if (!index->ids_file || !index->keys_file || !index->chunk) {
-        int rc = index->chunk ? ND_EIO : ND_ENOMEM;
+    if (!index->ids_file || !index->keys_file) {
         if (index->ids_file)
             fclose(index->ids_file);
         if (index->keys_file)
             fclose(index->keys_file);
-        nd_free(index->chunk);
         index->ids_file = index->keys_file = NULL;
-        index->chunk = NULL;
-        return rc;
+        return ND_EIO;
     }
     for (size_t i = 0; i < index->count; i++) {
         if (spill_ids(index, &index->docs[i]) != ND_OK)
             return ND_EIO;
-        chunk_put(index, i, index->band_keys + i * bands);
-        if ((i + 1) % KEY_CHUNK == 0 && write_chunk(index) != ND_OK)
+    }
+    for (size_t c = 0; c < index->count / KEY_CHUNK; c++) {
+        if (write_chunk(index, c) != ND_OK)
             return ND_EIO;
     }
     for (size_t i = 0; i < index->count; i++) {
         nd_free(index->docs[i].ids);
         index->docs[i].ids = NULL;
     }
-    nd_free(index->band_keys);
-    index->band_keys = NULL;
-    index->keys_capacity = 0;
     index->ids_bytes = 0;
     index->spilled = 1;
     return ND_OK;
@@ -196,37 +205,49 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
     return nd_index_add_keyed(index, sketch, keys, weight);
 }
 
+static uint32_t fold_key(uint64_t key)
+{
+    return (uint32_t)(key ^ (key >> 32));
+}
+
 int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight)
 {
     unsigned bands = index->opts.bands;
+    if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
+        return ND_EINVAL;
     if (nd_grow((void **)&index->docs, &index->capacity, index->count + 1, sizeof *index->docs) != 0)
         return ND_ENOMEM;
-    if (!index->spilled &&
-        nd_grow((void **)&index->band_keys, &index->keys_capacity, (index->count + 1) * bands, sizeof(uint64_t)) != 0)
-        return ND_ENOMEM;
+    size_t c = index->count / KEY_CHUNK, slot = index->count % KEY_CHUNK;
+    if (c == index->chunk_count) {
+        if (nd_grow((void **)&index->key_chunks, &index->chunks_capacity, c + 1, sizeof *index->key_chunks) != 0)
+            return ND_ENOMEM;
+        index->key_chunks[c] = nd_malloc(chunk_bytes(index));
+        if (!index->key_chunks[c])
+            return ND_ENOMEM;
+        index->chunk_count++;
+    }
     doc_entry *d = &index->docs[index->count];
     d->ids = sketch->ids;
     d->count = sketch->count;
     d->offset = 0;
     d->set_hash = nd_hash64(sketch->ids, sketch->count * sizeof *sketch->ids, 0);
     d->weight = weight;
+    uint32_t *chunk = index->key_chunks[c];
+    for (unsigned j = 0; j < bands; j++)
+        chunk[(size_t)j * KEY_CHUNK + slot] = fold_key(keys[j]);
     if (index->spilled) {
         if (spill_ids(index, d) != ND_OK)
             return ND_EIO;
         d->ids = NULL;
         nd_free(sketch->ids); /* as in memory mode, the sketch gives its ids up */
-        sketch->ids = NULL;
-        sketch->count = 0;
-        chunk_put(index, index->count, keys);
-        if ((index->count + 1) % KEY_CHUNK == 0 && write_chunk(index) != ND_OK)
-            return ND_EIO;
     } else {
-        memcpy(index->band_keys + index->count * bands, keys, bands * sizeof *keys);
         index->ids_bytes += sketch->count * sizeof *sketch->ids;
-        sketch->ids = NULL;
-        sketch->count = 0;
     }
+    sketch->ids = NULL;
+    sketch->count = 0;
     index->count++;
+    if (index->spilled && slot == KEY_CHUNK - 1 && write_chunk(index, c) != ND_OK)
+        return ND_EIO;
     return ND_OK;
 }
 
@@ -261,24 +282,21 @@ static const uint32_t *load_ids(const nd_index *index, size_t doc, id_buffer *bu
     return buf->data;
 }
 
-/* Band `band` of doc, for the documents of the chunk holding doc: reads
- * keys[0 .. KEY_CHUNK) of that chunk (from memory or the keys file). */
-static int load_band_chunk(const nd_index *index, unsigned band, size_t chunk_no, uint64_t *keys)
+/* The keys of band `band` for the texts of chunk c: in memory, or read
+ * from the keys file into buf (KEY_CHUNK keys). NULL on a read error. */
+static const uint32_t *band_keys(const nd_index *index, unsigned band, size_t c, uint32_t *buf)
 {
-    size_t last_chunk = index->count / KEY_CHUNK;
-    if (chunk_no == last_chunk) {
-        memcpy(keys, index->chunk + (size_t)band * KEY_CHUNK, KEY_CHUNK * sizeof *keys);
-        return ND_OK;
-    }
-    size_t bytes = KEY_CHUNK * sizeof *keys, got = 0;
-    off_t at = (off_t)(((uint64_t)chunk_no * index->opts.bands + band) * bytes);
+    if (index->key_chunks[c])
+        return index->key_chunks[c] + (size_t)band * KEY_CHUNK;
+    size_t bytes = KEY_CHUNK * sizeof *buf, got = 0;
+    off_t at = (off_t)(((uint64_t)c * index->opts.bands + band) * bytes);
     while (got < bytes) {
-        ssize_t n = pread(fileno(index->keys_file), (char *)keys + got, bytes - got, at + (off_t)got);
+        ssize_t n = pread(fileno(index->keys_file), (char *)buf + got, bytes - got, at + (off_t)got);
         if (n <= 0)
-            return ND_EIO;
+            return NULL;
         got += (size_t)n;
     }
-    return ND_OK;
+    return buf;
 }
 
 /* ****  A set of rejected pairs (open addressing, linear probing)  **** */
@@ -426,11 +444,12 @@ typedef struct {
     const nd_index *index;
     nd_uf uf;
     unsigned char *is_representative;
-    keyed_doc *keyed, *keyed_tmp;
+    keyed_doc *keyed, *keyed_tmp; /* (set hash, text) */
+    uint64_t *band, *band_tmp;    /* (band key << 32 | text) */
     pair_set rejected;
     nd_cluster_stats stats;
     id_buffer buf_a, buf_b; /* ids read back in spill mode */
-    uint64_t *band_chunk;   /* one chunk of one band, in spill mode */
+    uint32_t *band_chunk;   /* one chunk of one band, in spill mode */
     int io_status;          /* ND_OK, or the first read error */
 } cluster_state;
 
@@ -485,27 +504,25 @@ static int join_verified_candidates(cluster_state *st)
     double threshold = index->opts.threshold;
     for (unsigned band = 0; band < bands; band++) {
         size_t m = 0;
+        const uint32_t *keys = NULL;
         for (size_t d = 0; d < index->count; d++) {
-            if (index->spilled && d % KEY_CHUNK == 0) {
-                int rc = load_band_chunk(index, band, d / KEY_CHUNK, st->band_chunk);
-                if (rc != ND_OK)
-                    return rc;
+            if (d % KEY_CHUNK == 0) {
+                keys = band_keys(index, band, d / KEY_CHUNK, st->band_chunk);
+                if (!keys)
+                    return ND_EIO;
             }
-            if (st->is_representative[d]) {
-                st->keyed[m].key = index->spilled ? st->band_chunk[d % KEY_CHUNK] : index->band_keys[d * bands + band];
-                st->keyed[m].doc = d;
-                m++;
-            }
+            if (st->is_representative[d])
+                st->band[m++] = (uint64_t)keys[d % KEY_CHUNK] << 32 | d;
         }
-        sort_keyed(st->keyed, st->keyed_tmp, m);
+        nd_sort_u64_high32(st->band, st->band_tmp, m);
         for (size_t i = 0; i < m;) {
             size_t j = i + 1;
-            while (j < m && st->keyed[j].key == st->keyed[i].key)
+            while (j < m && st->band[j] >> 32 == st->band[i] >> 32)
                 j++;
             for (size_t p = i; p < j; p++) {
                 const uint32_t *ids_a = NULL;
                 for (size_t q = p + 1; q < j; q++) {
-                    size_t a = st->keyed[p].doc, b = st->keyed[q].doc;
+                    size_t a = (uint32_t)st->band[p], b = (uint32_t)st->band[q];
                     if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
                         continue;
                     uint64_t key = pair_key(a, b);
@@ -868,6 +885,11 @@ int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_
             goto done;
     }
     rc = join_identical_sets(&st);
+    /* the set-hash entries are done with: reuse their memory for the bands */
+    nd_free(st.keyed_tmp);
+    st.keyed_tmp = NULL;
+    st.band = (uint64_t *)(void *)st.keyed;
+    st.band_tmp = st.band + index->count + 1;
     if (rc == ND_OK)
         rc = join_verified_candidates(&st);
     if (rc == ND_OK)

@@ -1,4 +1,5 @@
-/* sort.c - sorting arrays of 32-bit hash values (shingle ids).
+/* sort.c - sorting arrays of 32-bit hash values (shingle ids), and
+ * 64-bit entries by their upper half (LSH band keys with a text number).
  *
  * Every sketch sorts its shingle ids (a few hundred for a typical document,
  * a few dozen for a paragraph), so this sort is on the hot path.
@@ -94,3 +95,30 @@ void nd_sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
     memcpy(ids, tmp, n * sizeof *ids);
 }
 
+
+/* LSD radix sort on bits 32..63: four stable passes of 8 bits (a pass is
+ * skipped when every value has the same byte there). */
+void nd_sort_u64_high32(uint64_t *values, uint64_t *tmp, size_t n)
+{
+    uint64_t *from = values, *to = tmp;
+    for (unsigned shift = 32; shift < 64; shift += 8) {
+        size_t counts[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            counts[(from[i] >> shift) & 0xFF]++;
+        if (n == 0 || counts[(from[0] >> shift) & 0xFF] == n)
+            continue;
+        size_t sum = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = counts[d];
+            counts[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            to[counts[(from[i] >> shift) & 0xFF]++] = from[i];
+        uint64_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != values)
+        memcpy(values, from, n * sizeof *values);
+}
