@@ -33,15 +33,18 @@
  *    cluster, so every member is verified against the text kept in its
  *    place (see split_component).
  *
- * Everything runs in input order on one thread, so the output depends only
- * on the input, the options and the seed.
+ * Everything runs in input order on one thread, except that with
+ * nd_index_set_threads() the bands of step 2 are sorted in parallel (see
+ * join_verified_candidates); the output depends only on the input, the
+ * options and the seed.
  */
 #include "neardup.h"
 
-#include <stdio.h>  /* FILE, fwrite, fileno */
-#include <stdlib.h> /* qsort, mkstemp */
-#include <string.h> /* memcmp, memcpy */
-#include <unistd.h> /* pread, unlink, close */
+#include <pthread.h> /* pthread_create, pthread_join */
+#include <stdio.h>   /* FILE, fwrite, fileno */
+#include <stdlib.h>  /* qsort, mkstemp */
+#include <string.h>  /* memcmp, memcpy */
+#include <unistd.h>  /* pread, unlink, close */
 
 #include "alloc.h"
 #include "hash.h"
@@ -70,6 +73,7 @@ struct nd_index {
     uint32_t **key_chunks; /* bands x KEY_CHUNK keys each; NULL once written to the keys file */
     size_t chunk_count, chunks_capacity;
     size_t ids_bytes;    /* ids held in memory */
+    unsigned threads;    /* for nd_index_cluster (nd_index_set_threads) */
     /* spill mode */
     int spilled;
     FILE *ids_file;      /* ids, back to back */
@@ -105,6 +109,11 @@ void nd_index_free(nd_index *index)
     if (index->keys_file)
         fclose(index->keys_file);
     nd_free(index);
+}
+
+void nd_index_set_threads(nd_index *index, unsigned threads)
+{
+    index->threads = threads;
 }
 
 size_t nd_index_count(const nd_index *index)
@@ -496,57 +505,152 @@ static int join_identical_sets(cluster_state *st)
     return st->io_status;
 }
 
-/* Step 2: LSH candidates, verified. */
+/* Step 2: LSH candidates, verified.
+ *
+ * Preparing a band (gathering the keys of the representatives and sorting
+ * them) is most of the work and bands are independent, so with threads
+ * the bands are prepared T at a time in parallel; they are then verified
+ * one after the other in band order on this thread, so the union-find and
+ * the clusters are the same for any T. */
+typedef struct {
+    const nd_index *index;
+    const unsigned char *is_representative;
+    unsigned band;
+    uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
+    uint32_t *chunk_buf;     /* spilled keys read back */
+    size_t count;
+    int rc;
+} band_job;
+
+static void prepare_band(band_job *job)
+{
+    const nd_index *index = job->index;
+    size_t m = 0;
+    const uint32_t *keys = NULL;
+    job->rc = ND_OK;
+    for (size_t d = 0; d < index->count; d++) {
+        if (d % KEY_CHUNK == 0) {
+            keys = band_keys(index, job->band, d / KEY_CHUNK, job->chunk_buf);
+            if (!keys) {
+                job->rc = ND_EIO;
+                return;
+            }
+        }
+        if (job->is_representative[d])
+            job->entries[m++] = (uint64_t)keys[d % KEY_CHUNK] << 32 | d;
+    }
+    nd_sort_u64_high32(job->entries, job->tmp, m);
+    job->count = m;
+}
+
+static void *prepare_band_thread(void *arg)
+{
+    prepare_band(arg);
+    return NULL;
+}
+
+/* Verify the candidates of one prepared band: texts sharing a key. */
+static int verify_band(cluster_state *st, const uint64_t *entries, size_t m)
+{
+    const nd_index *index = st->index;
+    double threshold = index->opts.threshold;
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && entries[j] >> 32 == entries[i] >> 32)
+            j++;
+        for (size_t p = i; p < j; p++) {
+            const uint32_t *ids_a = NULL;
+            for (size_t q = p + 1; q < j; q++) {
+                size_t a = (uint32_t)entries[p], b = (uint32_t)entries[q];
+                if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
+                    continue;
+                uint64_t key = pair_key(a, b);
+                if (pair_set_contains(&st->rejected, key))
+                    continue;
+                st->stats.candidate_pairs++;
+                if (!ids_a)
+                    ids_a = state_ids(st, a, &st->buf_a);
+                const uint32_t *ids_b = state_ids(st, b, &st->buf_b);
+                if (st->io_status != ND_OK)
+                    return st->io_status;
+                double jac = ids_jaccard(ids_a, index->docs[a].count, ids_b, index->docs[b].count);
+                if (reaches(jac, threshold)) {
+                    st->stats.verified_pairs++;
+                    nd_uf_union(&st->uf, a, b);
+                } else if (pair_set_insert(&st->rejected, key) != ND_OK) {
+                    return ND_ENOMEM;
+                }
+            }
+        }
+        i = j;
+    }
+    return ND_OK;
+}
+
+enum { MAX_CLUSTER_THREADS = 64 };
+
 static int join_verified_candidates(cluster_state *st)
 {
     const nd_index *index = st->index;
     unsigned bands = index->opts.bands;
-    double threshold = index->opts.threshold;
-    for (unsigned band = 0; band < bands; band++) {
-        size_t m = 0;
-        const uint32_t *keys = NULL;
-        for (size_t d = 0; d < index->count; d++) {
-            if (d % KEY_CHUNK == 0) {
-                keys = band_keys(index, band, d / KEY_CHUNK, st->band_chunk);
-                if (!keys)
-                    return ND_EIO;
+    band_job jobs[MAX_CLUSTER_THREADS];
+    pthread_t threads[MAX_CLUSTER_THREADS];
+    int started[MAX_CLUSTER_THREADS];
+    unsigned width = index->threads < 1 ? 1 : index->threads;
+    if (width > MAX_CLUSTER_THREADS)
+        width = MAX_CLUSTER_THREADS;
+    if (width > bands)
+        width = bands;
+    /* job 0 uses the state's buffers; the others get their own, and if
+     * memory is short there are simply fewer jobs */
+    unsigned jobs_ready = 0;
+    int rc = ND_OK;
+    for (unsigned t = 0; t < width; t++) {
+        band_job *job = &jobs[t];
+        memset(job, 0, sizeof *job);
+        job->index = index;
+        job->is_representative = st->is_representative;
+        if (t == 0) {
+            job->entries = st->band;
+            job->tmp = st->band_tmp;
+            job->chunk_buf = st->band_chunk;
+        } else {
+            job->entries = nd_malloc((index->count + 1) * 2 * sizeof *job->entries);
+            job->chunk_buf = index->spilled ? nd_malloc(KEY_CHUNK * sizeof *job->chunk_buf) : NULL;
+            if (!job->entries || (index->spilled && !job->chunk_buf)) {
+                nd_free(job->entries);
+                nd_free(job->chunk_buf);
+                break;
             }
-            if (st->is_representative[d])
-                st->band[m++] = (uint64_t)keys[d % KEY_CHUNK] << 32 | d;
+            job->tmp = job->entries + index->count + 1;
         }
-        nd_sort_u64_high32(st->band, st->band_tmp, m);
-        for (size_t i = 0; i < m;) {
-            size_t j = i + 1;
-            while (j < m && st->band[j] >> 32 == st->band[i] >> 32)
-                j++;
-            for (size_t p = i; p < j; p++) {
-                const uint32_t *ids_a = NULL;
-                for (size_t q = p + 1; q < j; q++) {
-                    size_t a = (uint32_t)st->band[p], b = (uint32_t)st->band[q];
-                    if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
-                        continue;
-                    uint64_t key = pair_key(a, b);
-                    if (pair_set_contains(&st->rejected, key))
-                        continue;
-                    st->stats.candidate_pairs++;
-                    if (!ids_a)
-                        ids_a = state_ids(st, a, &st->buf_a);
-                    const uint32_t *ids_b = state_ids(st, b, &st->buf_b);
-                    if (st->io_status != ND_OK)
-                        return st->io_status;
-                    double jac = ids_jaccard(ids_a, index->docs[a].count, ids_b, index->docs[b].count);
-                    if (reaches(jac, threshold)) {
-                        st->stats.verified_pairs++;
-                        nd_uf_union(&st->uf, a, b);
-                    } else if (pair_set_insert(&st->rejected, key) != ND_OK) {
-                        return ND_ENOMEM;
-                    }
-                }
-            }
-            i = j;
+        jobs_ready++;
+    }
+    for (unsigned first = 0; first < bands && rc == ND_OK; first += jobs_ready) {
+        unsigned n = bands - first < jobs_ready ? bands - first : jobs_ready;
+        for (unsigned t = 0; t < n; t++) {
+            jobs[t].band = first + t;
+            started[t] = t > 0 && pthread_create(&threads[t], NULL, prepare_band_thread, &jobs[t]) == 0;
+        }
+        for (unsigned t = 0; t < n; t++) {
+            if (!started[t])
+                prepare_band(&jobs[t]);
+        }
+        for (unsigned t = 1; t < n; t++) {
+            if (started[t])
+                pthread_join(threads[t], NULL);
+        }
+        for (unsigned t = 0; t < n && rc == ND_OK; t++) {
+            rc = jobs[t].rc;
+            if (rc == ND_OK)
+                rc = verify_band(st, jobs[t].entries, jobs[t].count);
         }
     }
-    return ND_OK;
+    for (unsigned t = 1; t < jobs_ready; t++) {
+        nd_free(jobs[t].entries);
+        nd_free(jobs[t].chunk_buf);
+    }
+    return rc;
 }
 
 static int push_member(nd_clusters *c, size_t doc, double jaccard)

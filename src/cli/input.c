@@ -43,10 +43,21 @@ typedef struct reader {
     uint64_t line;
 } reader;
 
+/* What a file was when it was first opened, to tell whether a second pass
+ * reads the same bytes. */
+typedef struct file_identity {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} file_identity;
+
 struct input {
     const cli_config *cfg;
     char **names;
     size_t count, capacity;
+    file_identity *seen;      /* per source, once opened */
+    const input *first_pass;  /* input_reopen: the pass whose files must be unchanged */
     size_t next; /* next source to open */
     reader *current;
     size_t current_source;
@@ -393,10 +404,41 @@ int input_open(input **out, const cli_config *cfg)
     }
     for (int i = 0; i < cfg->path_count; i++)
         failed |= add_path(in, cfg->paths[i], 0) != 0;
-    if (failed) {
+    in->seen = calloc(in->count ? in->count : 1, sizeof *in->seen);
+    if (failed || !in->seen) {
+        if (!failed)
+            cli_error("out of memory");
         input_close(in);
         return EXIT_FAIL;
     }
+    *out = in;
+    return EXIT_OK;
+}
+
+int input_rereadable(const input *in)
+{
+    for (size_t i = 0; i < in->count; i++) {
+        struct stat st;
+        if (strcmp(in->names[i], "-") == 0 || stat(in->names[i], &st) != 0 || !S_ISREG(st.st_mode))
+            return 0;
+    }
+    return 1;
+}
+
+int input_reopen(input **out, const input *first)
+{
+    input *in = calloc(1, sizeof *in);
+    if (in)
+        in->seen = calloc(first->count ? first->count : 1, sizeof *in->seen);
+    if (!in || !in->seen) {
+        free(in);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    in->cfg = first->cfg;
+    in->names = first->names; /* borrowed: the same files in the same order */
+    in->count = first->count;
+    in->first_pass = first;
     *out = in;
     return EXIT_OK;
 }
@@ -406,9 +448,12 @@ void input_close(input *in)
     if (!in)
         return;
     reader_free(in->current);
-    for (size_t i = 0; i < in->count; i++)
-        free(in->names[i]);
-    free(in->names);
+    if (!in->first_pass) {
+        for (size_t i = 0; i < in->count; i++)
+            free(in->names[i]);
+        free(in->names);
+    }
+    free(in->seen);
     free(in);
 }
 
@@ -479,6 +524,12 @@ static int json_by_content(reader *r, int *error)
     }
 }
 
+static int same_identity(const file_identity *a, const file_identity *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+           a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
 static int open_next_source(input *in)
 {
     while (in->next < in->count) {
@@ -486,6 +537,17 @@ static int open_next_source(input *in)
         reader *r = reader_open(in->names[source]);
         if (!r)
             return -1;
+        struct stat st;
+        if (fstat(r->fd, &st) == 0) {
+            file_identity id = {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+            if (in->first_pass && !same_identity(&id, &in->first_pass->seen[source])) {
+                cli_error("%s: changed while neardup was reading it; cannot write a consistent output",
+                          in->names[source]);
+                reader_free(r);
+                return -1;
+            }
+            in->seen[source] = id;
+        }
         in->current = r;
         in->current_source = source;
         int error = 0;

@@ -34,6 +34,16 @@ void input_close(input *in);
  * record, 0 at the end of all inputs, -1 on an error (reported). */
 int input_next(input *in, record *rec);
 
+/* Can the inputs be read a second time (regular files only: no stdin, no
+ * pipes)? */
+int input_rereadable(const input *in);
+
+/* A second pass over the same files, in the same order, giving the same
+ * records; `first` must stay open meanwhile. A file whose device, inode,
+ * size or modification time differs from the first pass's is reported and
+ * input_next() returns -1. Returns EXIT_OK or EXIT_FAIL. */
+int input_reopen(input **out, const input *first);
+
 /* The name of source i, as the user gave it (or the directory walk built it). */
 const char *input_source_name(const input *in, size_t source);
 

@@ -68,26 +68,32 @@ typedef struct shared {
     int want_out_record;     /* dedup: build output JSON for plain texts */
 } shared;
 
-/* A plain-text document as a JSON object {"id": ..., "text": ...}; `text`
- * is valid UTF-8 (already repaired). */
-static int make_out_record(const shared *sh, result *res, const char *repaired, size_t repaired_len)
+/* A plain-text document as a JSON object {"id": ..., "text": ...}, as dedup
+ * writes it; `text` is valid UTF-8 (already repaired). NULL when out of
+ * memory. */
+static char *text_record_json(const cli_config *cfg, const char *id, const char *text, size_t len, size_t *out_len)
 {
-    size_t id_len = strlen(res->id);
+    size_t id_len = strlen(id);
     char *id_repaired = malloc(id_len * 3 + 1);
     if (!id_repaired)
-        return ND_ENOMEM;
+        return NULL;
     size_t id_repaired_len;
-    nd_utf8_repair(id_repaired, &id_repaired_len, res->id, id_len);
+    nd_utf8_repair(id_repaired, &id_repaired_len, id, id_len);
     json_t *obj = json_object();
-    json_object_set_new(obj, sh->cfg->id_field, json_stringn_nocheck(id_repaired, id_repaired_len));
-    json_object_set_new(obj, sh->cfg->text_field, json_stringn_nocheck(repaired, repaired_len));
-    res->out_record = json_dumps(obj, JSON_COMPACT);
+    json_object_set_new(obj, cfg->id_field, json_stringn_nocheck(id_repaired, id_repaired_len));
+    json_object_set_new(obj, cfg->text_field, json_stringn_nocheck(text, len));
+    char *out = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     free(id_repaired);
-    if (!res->out_record)
-        return ND_ENOMEM;
-    res->out_len = strlen(res->out_record);
-    return ND_OK;
+    if (out)
+        *out_len = strlen(out);
+    return out;
+}
+
+static int make_out_record(const shared *sh, result *res, const char *repaired, size_t repaired_len)
+{
+    res->out_record = text_record_json(sh->cfg, res->id, repaired, repaired_len, &res->out_len);
+    return res->out_record ? ND_OK : ND_ENOMEM;
 }
 
 /* Unit mode: split the text, find self-repeating units, sketch each unit
@@ -494,6 +500,16 @@ static int batch_commit(run_state *st, batch *b)
             }
             cli_warn("%s; skipped", res->error);
             st->skipped++;
+            if (!st->spool && st->cfg->command == CMD_DEDUP) {
+                /* the second pass re-reads the input and must skip it too */
+                uint64_t *grown = realloc(st->skipped_records, st->skipped * sizeof *grown);
+                if (!grown) {
+                    cli_error("out of memory");
+                    return EXIT_FAIL;
+                }
+                st->skipped_records = grown;
+                st->skipped_records[st->skipped - 1] = st->records_read - 1;
+            }
             continue;
         }
         if (res->invalid_utf8 > 0) {
@@ -731,14 +747,105 @@ static void write_annotated(FILE *out, const char *line, size_t len, const run_s
     free(field);
 }
 
-/* Pass 2 of dedup: copy the spool to stdout (and --removed). */
+/* The records of pass 1 again, in order, as dedup writes them: from the
+ * spool, or (for regular files, the usual case) by reading the input a
+ * second time, which saves writing and reading a copy of it. */
+typedef struct replay {
+    run_state *st;
+    input *again;            /* second pass over the input, or NULL: spool */
+    char *line;              /* spool line / built record */
+    size_t cap;
+    record rec;              /* re-read record */
+    uint64_t ordinal;        /* records read so far in the second pass */
+    size_t skipped_seen;     /* entries of st->skipped_records passed */
+} replay;
+
+static int replay_open(replay *r, run_state *st)
+{
+    memset(r, 0, sizeof *r);
+    r->st = st;
+    if (!st->spool)
+        return input_reopen(&r->again, st->in) == EXIT_OK ? 0 : -1;
+    if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0) {
+        cli_error("cannot read back the spool file: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The output form of document `doc` (the next one) into *line, *len
+ * (without a newline; valid until the next call). Returns 0 or -1. */
+static int replay_next(replay *r, size_t doc, const char **line, size_t *len)
+{
+    run_state *st = r->st;
+    if (!r->again) {
+        ssize_t n = getline(&r->line, &r->cap, st->spool);
+        if (n <= 0) {
+            cli_error("the spool file ended early (disk full in %s?)", st->cfg->tmpdir);
+            return -1;
+        }
+        *line = r->line;
+        *len = (size_t)n - 1; /* without the '\n' we wrote */
+        return 0;
+    }
+    for (;;) {
+        free(r->rec.data);
+        r->rec.data = NULL;
+        int got = input_next(r->again, &r->rec);
+        if (got < 0)
+            return -1;
+        if (got == 0) {
+            cli_error("the input ended early on the second reading (did a file change?)");
+            return -1;
+        }
+        uint64_t ordinal = r->ordinal++;
+        if (r->skipped_seen < st->skipped && st->skipped_records[r->skipped_seen] == ordinal) {
+            r->skipped_seen++;
+            continue; /* skipped in pass 1 */
+        }
+        break;
+    }
+    if (r->rec.kind == RECORD_JSON) {
+        *line = r->rec.data;
+        *len = r->rec.len;
+        return 0;
+    }
+    /* a plain-text document: the same JSON object pass 1 would have spooled */
+    char *repaired = malloc(r->rec.len * 3 + 1);
+    if (!repaired) {
+        cli_error("out of memory");
+        return -1;
+    }
+    size_t repaired_len;
+    nd_utf8_repair(repaired, &repaired_len, r->rec.data, r->rec.len);
+    free(r->line);
+    r->line = text_record_json(st->cfg, st->ids[doc], repaired, repaired_len, len);
+    free(repaired);
+    if (!r->line) {
+        cli_error("out of memory");
+        return -1;
+    }
+    *line = r->line;
+    return 0;
+}
+
+static void replay_close(replay *r)
+{
+    free(r->line);
+    free(r->rec.data);
+    input_close(r->again);
+    memset(r, 0, sizeof *r);
+}
+
+/* Pass 2 of dedup: copy the records to stdout (and --removed). */
 static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kept, uint64_t *removed)
 {
     size_t docs = st->doc_count;
     fate *f = fates_from_clusters(docs, clusters);
     FILE *removed_file = NULL;
-    char *line = NULL;
-    size_t cap = 0;
+    replay records;
+    memset(&records, 0, sizeof records);
+    const char *line = NULL;
     int rc = EXIT_FAIL;
     if (!f) {
         cli_error("out of memory");
@@ -751,27 +858,25 @@ static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kep
             goto done;
         }
     }
-    if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0) {
-        cli_error("cannot read back the spool file: %s", strerror(errno));
+    if (replay_open(&records, st) != 0)
         goto done;
-    }
     for (size_t doc = 0; doc < docs; doc++) {
-        ssize_t n = getline(&line, &cap, st->spool);
-        if (n <= 0) {
-            cli_error("the spool file ended early (disk full in %s?)", st->cfg->tmpdir);
+        size_t len;
+        if (replay_next(&records, doc, &line, &len) != 0)
             goto done;
-        }
-        size_t len = (size_t)n - 1; /* without the '\n' we wrote */
         int is_duplicate = f[doc].cluster >= 0 && f[doc].survivor != doc;
         if (st->cfg->annotate) {
             write_annotated(stdout, line, len, st, f, doc);
             (*kept)++;
         } else if (is_duplicate) {
-            if (removed_file)
-                fwrite(line, 1, len + 1, removed_file);
+            if (removed_file) {
+                fwrite(line, 1, len, removed_file);
+                fputc('\n', removed_file);
+            }
             (*removed)++;
         } else {
-            fwrite(line, 1, len + 1, stdout);
+            fwrite(line, 1, len, stdout);
+            fputc('\n', stdout);
             (*kept)++;
         }
     }
@@ -784,7 +889,7 @@ static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kep
 done:
     if (removed_file)
         fclose(removed_file);
-    free(line);
+    replay_close(&records);
     free(f);
     return rc;
 }
@@ -805,8 +910,12 @@ FILE *open_spool(const char *dir)
     unlink(path);
     free(path);
     FILE *f = fdopen(fd, "w+");
-    if (!f)
+    if (!f) {
         close(fd);
+        return NULL;
+    }
+    /* a large buffer: a gigabyte of records in 1 MiB writes, not 4 KiB ones */
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
     return f;
 }
 
@@ -828,7 +937,10 @@ int cli_run(const cli_config *cfg)
         cli_error("invalid options");
         goto done;
     }
-    if (cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) {
+    /* dedup's second pass re-reads regular files; stdin and pipes, and
+     * --unit (which needs the records of the groups it prints), spool */
+    int reread = cfg->command == CMD_DEDUP && cfg->unit == ND_UNIT_DOCUMENT && input_rereadable(st.in);
+    if ((cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) && !reread) {
         st.spool = open_spool(cfg->tmpdir);
         if (!st.spool)
             goto done;
@@ -837,6 +949,9 @@ int cli_run(const cli_config *cfg)
         goto done;
     double t_read = seconds_since(&st.started);
     show_progress(&st, "clustering", 1);
+    /* sorting bands in parallel takes 16 bytes per text per extra thread;
+     * a spilled index is short of memory, so it sorts on one */
+    nd_index_set_threads(st.index, st.spilled ? 1 : cfg->threads);
     nd_cluster_stats stats;
     int nrc = nd_index_cluster(&clusters, st.index, cfg->keep, &stats);
     if (nrc != ND_OK) {
@@ -905,6 +1020,7 @@ done:
     free(st.ids);
     free(st.unit_doc);
     free(st.unit_span);
+    free(st.skipped_records);
     nd_index_free(st.index);
     if (st.spool)
         fclose(st.spool);

@@ -17,7 +17,8 @@ typedef struct run_state {
     size_t *unit_doc;  /* per index entry in unit mode: its document */
     nd_span *unit_span; /* and its span in the document's text */
     size_t units_capacity;
-    FILE *spool;       /* each document's record, one per line, in order */
+    FILE *spool;       /* each document's record, one per line, in order (or NULL: re-read) */
+    uint64_t *skipped_records; /* dedup re-reading: input records skipped (0-based), ascending */
     uint64_t records_read, skipped, empty, invalid_docs, bytes;
     struct timespec started, last_progress;
     int progress;
