@@ -403,35 +403,13 @@ typedef struct {
     size_t doc;
 } keyed_doc;
 
-/* Sort keyed[0..n) by key with an LSD radix sort (8 passes of 8 bits,
- * passes where every key has the same byte skipped) through tmp[0..n).
- * Stable: entries are added in document order, so equal keys stay in
- * document order, as canonical output needs. Linear time where qsort with
- * a comparison callback took most of clustering at millions of texts. */
-static void sort_keyed(keyed_doc *keyed, keyed_doc *tmp, size_t n)
-{
-    keyed_doc *from = keyed, *to = tmp;
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t counts[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            counts[(from[i].key >> shift) & 0xFF]++;
-        if (n == 0 || counts[(from[0].key >> shift) & 0xFF] == n)
-            continue; /* every key has this byte: nothing to do */
-        size_t sum = 0;
-        for (unsigned d = 0; d < 256; d++) {
-            size_t c = counts[d];
-            counts[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            to[counts[(from[i].key >> shift) & 0xFF]++] = from[i];
-        keyed_doc *swap = from;
-        from = to;
-        to = swap;
-    }
-    if (from != keyed)
-        memcpy(keyed, from, n * sizeof *keyed);
-}
+/* sort_keyed(keyed, tmp, n): by key, eight passes of 8 bits (passes where
+ * every key has the same byte skipped). Stable: entries are added in
+ * document order, so equal keys stay in document order, as canonical
+ * output needs. Linear time where qsort with a comparison callback took
+ * most of clustering at millions of texts. */
+#define KEYED_KEY(entry) ((entry).key)
+ND_DEFINE_RADIX_SORT(sort_keyed, keyed_doc, KEYED_KEY, 0, 56)
 
 static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 {

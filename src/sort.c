@@ -29,29 +29,9 @@ static void insertion_sort_u32(uint32_t *ids, size_t n)
     }
 }
 
-/* Sort ids[0..n) with an LSD radix sort (four passes of 8 bits through
- * tmp[0..n)): linear time and no comparison callback. */
-static void radix_sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
-{
-    uint32_t *from = ids, *to = tmp;
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        size_t counts[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            counts[(from[i] >> shift) & 0xFF]++;
-        size_t sum = 0;
-        for (unsigned d = 0; d < 256; d++) {
-            size_t c = counts[d];
-            counts[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            to[counts[(from[i] >> shift) & 0xFF]++] = from[i];
-        uint32_t *swap = from;
-        from = to;
-        to = swap;
-    }
-    /* four passes: the sorted data is back in ids */
-}
+#define SELF(x) (x)
+/* radix_sort_u32(ids, tmp, n): four passes of 8 bits */
+ND_DEFINE_RADIX_SORT(radix_sort_u32, uint32_t, SELF, 0, 24)
 
 enum { BUCKET_BITS_MAX = 12, SMALL_SORT = 24 };
 
@@ -96,29 +76,10 @@ void nd_sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
 }
 
 
-/* LSD radix sort on bits 32..63: four stable passes of 8 bits (a pass is
- * skipped when every value has the same byte there). */
+/* bits 32..63: four stable passes of 8 bits */
+ND_DEFINE_RADIX_SORT(radix_sort_high32, uint64_t, SELF, 32, 56)
+
 void nd_sort_u64_high32(uint64_t *values, uint64_t *tmp, size_t n)
 {
-    uint64_t *from = values, *to = tmp;
-    for (unsigned shift = 32; shift < 64; shift += 8) {
-        size_t counts[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            counts[(from[i] >> shift) & 0xFF]++;
-        if (n == 0 || counts[(from[0] >> shift) & 0xFF] == n)
-            continue;
-        size_t sum = 0;
-        for (unsigned d = 0; d < 256; d++) {
-            size_t c = counts[d];
-            counts[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            to[counts[(from[i] >> shift) & 0xFF]++] = from[i];
-        uint64_t *swap = from;
-        from = to;
-        to = swap;
-    }
-    if (from != values)
-        memcpy(values, from, n * sizeof *values);
+    radix_sort_high32(values, tmp, n);
 }
