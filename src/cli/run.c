@@ -44,7 +44,8 @@ typedef struct result {
     char *id;
     nd_sketch sketch; /* document mode; its signature is freed once keys are set */
     uint64_t *keys;   /* document mode: its LSH band keys (in the batch's key buffer) */
-    unit_result *units; /* unit mode */
+    unit_result *units; /* unit mode; their signatures are freed once keys are set */
+    uint64_t *unit_keys; /* unit mode: bands band keys per unit */
     size_t unit_count, unit_capacity;
     size_t text_len;
     char *error;      /* message for a record that could not be read, else NULL */
@@ -96,18 +97,39 @@ static int make_out_record(const shared *sh, result *res, const char *repaired, 
     return res->out_record ? ND_OK : ND_ENOMEM;
 }
 
+/* Keep the sketch's shingle ids, compute its band keys into keys, and free
+ * its signature here, on the thread that made it (freeing it on the main
+ * thread, across malloc arenas, slowed the commit down badly). */
+static void keep_ids_and_keys(const shared *sh, nd_sketch *sketch, uint64_t *keys)
+{
+    const nd_options *o = &sh->cfg->opts;
+    nd_lsh_band_keys(keys, sketch->signature, o->bands, o->rows);
+    uint32_t *ids = sketch->ids;
+    size_t count = sketch->count;
+    sketch->ids = NULL;
+    nd_sketch_clear(sketch); /* frees the signature */
+    sketch->ids = ids;
+    sketch->count = count;
+}
+
 /* Unit mode: split the text, find self-repeating units, sketch each unit
  * (or each copy of a repeated one). Units below --min-tokens are dropped. */
-static int push_unit(result *res, nd_span span, nd_sketch *sketch)
+static int push_unit(const shared *sh, result *res, nd_span span, nd_sketch *sketch)
 {
+    unsigned bands = sh->cfg->opts.bands;
     if (res->unit_count == res->unit_capacity) {
         size_t cap = res->unit_capacity ? res->unit_capacity * 2 : 16;
         unit_result *grown = realloc(res->units, cap * sizeof *grown);
         if (!grown)
             return ND_ENOMEM;
         res->units = grown;
+        uint64_t *keys = realloc(res->unit_keys, cap * bands * sizeof *keys);
+        if (!keys)
+            return ND_ENOMEM;
+        res->unit_keys = keys;
         res->unit_capacity = cap;
     }
+    keep_ids_and_keys(sh, sketch, res->unit_keys + res->unit_count * bands);
     res->units[res->unit_count].span = span;
     res->units[res->unit_count].sketch = *sketch;
     *sketch = (nd_sketch)ND_SKETCH_INIT;
@@ -150,7 +172,7 @@ static int sketch_units(const shared *sh, nd_sketcher *sk, const char *text, siz
             break;
         }
         if (m < 2) {
-            rc = push_unit(res, span, &sketch);
+            rc = push_unit(sh, res, span, &sketch);
             continue;
         }
         nd_sketch_clear(&sketch);
@@ -158,7 +180,7 @@ static int sketch_units(const shared *sh, nd_sketcher *sk, const char *text, siz
             nd_span copy = {span.start + copies[c].start, span.start + copies[c].end};
             rc = nd_sketch_text(sk, text + copy.start, copy.end - copy.start, &sketch);
             if (rc == ND_OK)
-                rc = push_unit(res, copy, &sketch);
+                rc = push_unit(sh, res, copy, &sketch);
         }
     }
     nd_sketch_clear(&sketch);
@@ -178,16 +200,9 @@ static int sketch_document(const shared *sh, nd_sketcher *sk, const char *text, 
     res->invalid_utf8 += res->sketch.invalid_utf8;
     if (nd_sketcher_tokens(sk)->count < sh->cfg->min_tokens)
         res->sketch.count = 0; /* below --min-tokens: treated as empty */
-    /* The band keys are all the index needs of the signature: compute them
-     * here, in parallel, and free the signature on the thread that made it. */
-    const nd_options *o = &sh->cfg->opts;
-    nd_lsh_band_keys(res->keys, res->sketch.signature, o->bands, o->rows);
-    uint32_t *ids = res->sketch.ids;
-    size_t count = res->sketch.count;
-    res->sketch.ids = NULL;
-    nd_sketch_clear(&res->sketch); /* frees the signature */
-    res->sketch.ids = ids;
-    res->sketch.count = count;
+    /* the band keys are all the index needs of the signature: compute them
+     * here, in parallel */
+    keep_ids_and_keys(sh, &res->sketch, res->keys);
     return ND_OK;
 }
 
@@ -265,6 +280,7 @@ static void batch_reset(batch *b)
         for (size_t u = 0; u < b->results[i].unit_count; u++)
             nd_sketch_clear(&b->results[i].units[u].sketch);
         free(b->results[i].units);
+        free(b->results[i].unit_keys);
     }
     b->count = 0;
     b->bytes = 0;
@@ -541,7 +557,8 @@ static int batch_commit(run_state *st, batch *b)
                 unit_result *ur = &res->units[u];
                 size_t k = nd_index_count(st->index);
                 if (grow_units(st, k) != 0 ||
-                    nd_index_add(st->index, &ur->sketch, ur->span.end - ur->span.start) != ND_OK) {
+                    nd_index_add_keyed(st->index, &ur->sketch, res->unit_keys + u * st->cfg->opts.bands,
+                                       ur->span.end - ur->span.start) != ND_OK) {
                     cli_error("out of memory");
                     return EXIT_FAIL;
                 }
