@@ -59,6 +59,17 @@ typedef struct {
     uint64_t weight;
 } doc_entry;
 
+/* The shingle ids of all texts are copied back to back into large blocks:
+ * no allocation per text, and at nd_index_spill (or the end) a few large
+ * frees that give the memory back to the system at once (blocks of 64 MiB
+ * are above glibc's largest mmap threshold, so each is its own mapping). */
+enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
+
+typedef struct {
+    uint32_t *data;
+    size_t used, capacity; /* in ids */
+} id_block;
+
 /* Band keys are kept in chunks of KEY_CHUNK texts; a chunk holds one block
  * per band with the chunk's keys for that band, so that reading one band
  * is sequential. Spilled, the full chunks are written to the keys file in
@@ -73,6 +84,8 @@ struct nd_index {
     uint32_t **key_chunks; /* bands x KEY_CHUNK keys each; NULL once written to the keys file */
     size_t chunk_count, chunks_capacity;
     size_t ids_bytes;    /* ids held in memory */
+    id_block *blocks;    /* where the ids are kept in memory */
+    size_t block_count, blocks_capacity;
     unsigned threads;    /* for nd_index_cluster (nd_index_set_threads) */
     /* spill mode */
     int spilled;
@@ -98,8 +111,9 @@ void nd_index_free(nd_index *index)
 {
     if (!index)
         return;
-    for (size_t i = 0; i < index->count; i++)
-        nd_free(index->docs[i].ids);
+    for (size_t b = 0; b < index->block_count; b++)
+        nd_free(index->blocks[b].data);
+    nd_free(index->blocks);
     nd_free(index->docs);
     for (size_t c = 0; c < index->chunk_count; c++)
         nd_free(index->key_chunks[c]);
@@ -129,7 +143,7 @@ static size_t chunk_bytes(const nd_index *index)
 size_t nd_index_memory(const nd_index *index)
 {
     size_t bytes = sizeof *index + index->capacity * sizeof(doc_entry) + index->ids_bytes +
-                   index->count * 16 /* allocator overhead per id array */;
+                   index->blocks_capacity * sizeof *index->blocks;
     bytes += index->chunks_capacity * sizeof *index->key_chunks;
     for (size_t c = 0; c < index->chunk_count; c++) {
         if (index->key_chunks[c])
@@ -155,9 +169,9 @@ static FILE *temp_file(const char *dir)
     return f;
 }
 
-static int spill_ids(nd_index *index, doc_entry *d)
+static int spill_ids(nd_index *index, doc_entry *d, const uint32_t *ids)
 {
-    if (d->count > 0 && fwrite(d->ids, sizeof *d->ids, d->count, index->ids_file) != d->count)
+    if (d->count > 0 && fwrite(ids, sizeof *ids, d->count, index->ids_file) != d->count)
         return ND_EIO;
     d->offset = index->ids_written;
     index->ids_written += d->count;
@@ -191,17 +205,18 @@ int nd_index_spill(nd_index *index, const char *dir)
         return ND_EIO;
     }
     for (size_t i = 0; i < index->count; i++) {
-        if (spill_ids(index, &index->docs[i]) != ND_OK)
+        if (spill_ids(index, &index->docs[i], index->docs[i].ids) != ND_OK)
             return ND_EIO;
     }
     for (size_t c = 0; c < index->count / KEY_CHUNK; c++) {
         if (write_chunk(index, c) != ND_OK)
             return ND_EIO;
     }
-    for (size_t i = 0; i < index->count; i++) {
-        nd_free(index->docs[i].ids);
+    for (size_t i = 0; i < index->count; i++)
         index->docs[i].ids = NULL;
-    }
+    for (size_t b = 0; b < index->block_count; b++)
+        nd_free(index->blocks[b].data);
+    index->block_count = 0;
     index->ids_bytes = 0;
     index->spilled = 1;
     return ND_OK;
@@ -219,7 +234,25 @@ static uint32_t fold_key(uint64_t key)
     return (uint32_t)(key ^ (key >> 32));
 }
 
-int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight)
+/* Room for n ids in the last block (or a new one); NULL when out of memory. */
+static uint32_t *reserve_ids(nd_index *index, size_t n)
+{
+    id_block *last = index->block_count ? &index->blocks[index->block_count - 1] : NULL;
+    if (!last || last->capacity - last->used < n) {
+        if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1,
+                    sizeof *index->blocks) != 0)
+            return NULL;
+        size_t capacity = n > ID_BLOCK ? n : ID_BLOCK;
+        uint32_t *data = nd_malloc(capacity * sizeof *data);
+        if (!data)
+            return NULL;
+        last = &index->blocks[index->block_count++];
+        *last = (id_block){data, 0, capacity};
+    }
+    return last->data + last->used;
+}
+
+int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
 {
     unsigned bands = index->opts.bands;
     if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
@@ -235,29 +268,45 @@ int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys,
             return ND_ENOMEM;
         index->chunk_count++;
     }
+    uint32_t *kept = NULL;
+    if (!index->spilled && count > 0) {
+        kept = reserve_ids(index, count);
+        if (!kept)
+            return ND_ENOMEM;
+    }
     doc_entry *d = &index->docs[index->count];
-    d->ids = sketch->ids;
-    d->count = sketch->count;
+    d->ids = NULL;
+    d->count = count;
     d->offset = 0;
-    d->set_hash = nd_hash64(sketch->ids, sketch->count * sizeof *sketch->ids, 0);
+    d->set_hash = nd_hash64(ids, count * sizeof *ids, 0);
     d->weight = weight;
     uint32_t *chunk = index->key_chunks[c];
     for (unsigned j = 0; j < bands; j++)
         chunk[(size_t)j * KEY_CHUNK + slot] = fold_key(keys[j]);
     if (index->spilled) {
-        if (spill_ids(index, d) != ND_OK)
+        if (spill_ids(index, d, ids) != ND_OK)
             return ND_EIO;
-        d->ids = NULL;
-        nd_free(sketch->ids); /* as in memory mode, the sketch gives its ids up */
-    } else {
-        index->ids_bytes += sketch->count * sizeof *sketch->ids;
+    } else if (count > 0) {
+        memcpy(kept, ids, count * sizeof *ids);
+        index->blocks[index->block_count - 1].used += count;
+        d->ids = kept;
+        index->ids_bytes += count * sizeof *ids;
     }
-    sketch->ids = NULL;
-    sketch->count = 0;
     index->count++;
     if (index->spilled && slot == KEY_CHUNK - 1 && write_chunk(index, c) != ND_OK)
         return ND_EIO;
     return ND_OK;
+}
+
+int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight)
+{
+    int rc = nd_index_add_ids(index, sketch->ids, sketch->count, keys, weight);
+    if (rc == ND_OK) {
+        nd_free(sketch->ids); /* the index keeps its own copy */
+        sketch->ids = NULL;
+        sketch->count = 0;
+    }
+    return rc;
 }
 
 /* ****  Reading ids and keys back  **** */

@@ -231,6 +231,16 @@ typedef struct nd_sketch {
 #define ND_SKETCH_INIT {NULL, 0, NULL, 0, 0}
 void nd_sketch_clear(nd_sketch *sketch);
 
+/** A sketch that borrows the sketcher's buffers (nd_sketch_text_ref()):
+ * valid until the next call with the same sketcher; nothing to free. */
+typedef struct nd_sketch_ref {
+    const uint32_t *ids;       /* sorted distinct shingle ids */
+    size_t count;
+    const uint32_t *signature; /* num_perm MinHash values */
+    size_t num_tokens;
+    size_t invalid_utf8;
+} nd_sketch_ref;
+
 /** A per-thread context turning texts into sketches (normalizer, buffers,
  * options). */
 typedef struct nd_sketcher nd_sketcher;
@@ -244,6 +254,12 @@ void nd_sketcher_free(nd_sketcher *sketcher);
  * arrays are allocated to their exact size and owned by `out`).
  * @return ND_OK, ND_ENOMEM or ND_EICU. */
 int nd_sketch_text(nd_sketcher *sketcher, const char *text, size_t len, nd_sketch *out);
+
+/** nd_sketch_text() without allocating: `out` points into the sketcher's
+ * buffers, valid until its next call. For callers that copy what they keep
+ * (nd_index_add_ids() does), which saves two allocations per text.
+ * @return ND_OK, ND_ENOMEM or ND_EICU. */
+int nd_sketch_text_ref(nd_sketcher *sketcher, const char *text, size_t len, nd_sketch_ref *out);
 
 /** The tokens of the last text sketched (borrowed; valid until the next call). */
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
@@ -307,6 +323,10 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight);
  * that callers can compute them in parallel and free the signature early;
  * the sketch's signature is not read and may be NULL. Same return values. */
 int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight);
+/** Add the next text from its shingle ids (sorted, distinct; `count` of
+ * them) and its band keys, copying the ids into the index's own blocks:
+ * the caller keeps its arrays. Same return values as nd_index_add(). */
+int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
 size_t nd_index_count(const nd_index *index);
 
 /** Let nd_index_cluster() use up to `threads` threads (default 1) to

@@ -17,6 +17,7 @@ struct nd_sketcher {
     nd_tokens tokens;
     uint32_t *ids;
     size_t ids_capacity;
+    uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
     uint16_t *probes; /* densification probe table for (num_perm, seed) */
 };
 
@@ -36,7 +37,10 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
         return rc;
     }
     sk->probes = nd_minhash_probe_table(resolved.num_perm, resolved.seed);
-    if (!sk->probes) {
+    sk->signature = nd_malloc(resolved.num_perm * sizeof *sk->signature);
+    if (!sk->probes || !sk->signature) {
+        nd_free(sk->probes);
+        nd_free(sk->signature);
         nd_normalizer_free(sk->normalizer);
         nd_free(sk);
         return ND_ENOMEM;
@@ -53,6 +57,7 @@ void nd_sketcher_free(nd_sketcher *sk)
     nd_tokens_free(&sk->tokens);
     nd_free(sk->ids);
     nd_free(sk->probes);
+    nd_free(sk->signature);
     nd_free(sk);
 }
 
@@ -70,9 +75,8 @@ const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
     return &sk->tokens;
 }
 
-int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out)
+int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_ref *out)
 {
-    nd_sketch_clear(out);
     int rc = nd_tokenize(sk->normalizer, text, len, &sk->tokens);
     if (rc != ND_OK)
         return rc;
@@ -82,20 +86,36 @@ int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
-    uint32_t *ids = nd_malloc(count * sizeof *ids);
+    nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, sk->probes);
+    out->ids = sk->ids;
+    out->count = count;
+    out->signature = sk->signature;
+    out->num_tokens = sk->tokens.count;
+    out->invalid_utf8 = sk->tokens.invalid_utf8;
+    return ND_OK;
+}
+
+int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out)
+{
+    nd_sketch_clear(out);
+    nd_sketch_ref ref;
+    int rc = nd_sketch_text_ref(sk, text, len, &ref);
+    if (rc != ND_OK)
+        return rc;
+    uint32_t *ids = nd_malloc(ref.count * sizeof *ids);
     uint32_t *signature = nd_malloc(sk->opts.num_perm * sizeof *signature);
     if (!ids || !signature) {
         nd_free(ids);
         nd_free(signature);
         return ND_ENOMEM;
     }
-    if (count > 0)
-        memcpy(ids, sk->ids, count * sizeof *ids);
-    nd_minhash_probed(signature, sk->opts.num_perm, sk->opts.seed, ids, count, sk->probes);
+    if (ref.count > 0)
+        memcpy(ids, ref.ids, ref.count * sizeof *ids);
+    memcpy(signature, ref.signature, sk->opts.num_perm * sizeof *signature);
     out->ids = ids;
-    out->count = count;
+    out->count = ref.count;
     out->signature = signature;
-    out->num_tokens = sk->tokens.count;
-    out->invalid_utf8 = sk->tokens.invalid_utf8;
+    out->num_tokens = ref.num_tokens;
+    out->invalid_utf8 = ref.invalid_utf8;
     return ND_OK;
 }

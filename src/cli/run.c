@@ -33,18 +33,73 @@
 #include "run.h"
 #include "document.h"
 
+/* ****  Arenas  **** */
+
+enum { ARENA_BLOCK = 1 << 20 };
+
+void *arena_alloc(arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    arena_block *b = a->head;
+    if (!b || b->capacity - b->used < n) {
+        size_t capacity = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        b = malloc(sizeof *b + capacity);
+        if (!b)
+            return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->capacity = capacity;
+        a->head = b;
+    }
+    void *p = (unsigned char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+char *arena_strdup(arena *a, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *copy = arena_alloc(a, len);
+    if (copy)
+        memcpy(copy, s, len);
+    return copy;
+}
+
+void arena_reset(arena *a)
+{
+    if (!a->head)
+        return;
+    arena_block *older = a->head->next;
+    while (older) {
+        arena_block *next = older->next;
+        free(older);
+        older = next;
+    }
+    a->head->next = NULL;
+    a->head->used = 0;
+}
+
+void arena_free(arena *a)
+{
+    arena_reset(a);
+    free(a->head);
+    a->head = NULL;
+}
+
 /* ****  Per-record work (worker threads)  **** */
 
 typedef struct unit_result {
-    nd_span span; /* in the document's text */
-    nd_sketch sketch;
+    nd_span span;       /* in the document's text */
+    const uint32_t *ids; /* its shingle ids, in the worker's arena */
+    size_t id_count;
 } unit_result;
 
 typedef struct result {
-    char *id;
-    nd_sketch sketch; /* document mode; its signature is freed once keys are set */
-    uint64_t *keys;   /* document mode: its LSH band keys (in the batch's key buffer) */
-    unit_result *units; /* unit mode; their signatures are freed once keys are set */
+    char *id;            /* in the worker's arena */
+    const uint32_t *ids; /* document mode: shingle ids, in the worker's arena */
+    size_t id_count;
+    uint64_t *keys;      /* document mode: its LSH band keys (in the batch's key buffer) */
+    unit_result *units;  /* unit mode */
     uint64_t *unit_keys; /* unit mode: bands band keys per unit */
     size_t unit_count, unit_capacity;
     size_t text_len;
@@ -58,6 +113,8 @@ typedef struct batch {
     record *records;
     result *results;
     uint64_t *keys; /* capacity x bands band keys, for document mode */
+    arena *arenas;  /* one per thread: ids and id strings of its results */
+    size_t arena_count;
     size_t count, capacity;
     uint64_t bytes;
 } batch;
@@ -97,24 +154,30 @@ static int make_out_record(const shared *sh, result *res, const char *repaired, 
     return res->out_record ? ND_OK : ND_ENOMEM;
 }
 
-/* Keep the sketch's shingle ids, compute its band keys into keys, and free
- * its signature here, on the thread that made it (freeing it on the main
- * thread, across malloc arenas, slowed the commit down badly). */
-static void keep_ids_and_keys(const shared *sh, nd_sketch *sketch, uint64_t *keys)
+/* Copy a borrowed sketch's shingle ids into the thread's arena and write
+ * its band keys: all the index needs of it. Sketches never allocate per
+ * text and nothing made here is freed on another thread (freeing per-text
+ * memory on the main thread, across malloc arenas, slowed the commit down
+ * badly). NULL ids with count 0 for an empty set. */
+static int keep_sketch(const shared *sh, arena *mem, const nd_sketch_ref *ref, const uint32_t **ids,
+                       uint64_t *keys)
 {
     const nd_options *o = &sh->cfg->opts;
-    nd_lsh_band_keys(keys, sketch->signature, o->bands, o->rows);
-    uint32_t *ids = sketch->ids;
-    size_t count = sketch->count;
-    sketch->ids = NULL;
-    nd_sketch_clear(sketch); /* frees the signature */
-    sketch->ids = ids;
-    sketch->count = count;
+    nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
+    *ids = NULL;
+    if (ref->count == 0)
+        return ND_OK;
+    uint32_t *copy = arena_alloc(mem, ref->count * sizeof *copy);
+    if (!copy)
+        return ND_ENOMEM;
+    memcpy(copy, ref->ids, ref->count * sizeof *copy);
+    *ids = copy;
+    return ND_OK;
 }
 
 /* Unit mode: split the text, find self-repeating units, sketch each unit
  * (or each copy of a repeated one). Units below --min-tokens are dropped. */
-static int push_unit(const shared *sh, result *res, nd_span span, nd_sketch *sketch)
+static int push_unit(const shared *sh, arena *mem, result *res, nd_span span, const nd_sketch_ref *sketch)
 {
     unsigned bands = sh->cfg->opts.bands;
     if (res->unit_count == res->unit_capacity) {
@@ -129,34 +192,33 @@ static int push_unit(const shared *sh, result *res, nd_span span, nd_sketch *ske
         res->unit_keys = keys;
         res->unit_capacity = cap;
     }
-    keep_ids_and_keys(sh, sketch, res->unit_keys + res->unit_count * bands);
-    res->units[res->unit_count].span = span;
-    res->units[res->unit_count].sketch = *sketch;
-    *sketch = (nd_sketch)ND_SKETCH_INIT;
-    res->unit_count++;
-    return ND_OK;
+    unit_result *u = &res->units[res->unit_count];
+    u->span = span;
+    u->id_count = sketch->count;
+    int rc = keep_sketch(sh, mem, sketch, &u->ids, res->unit_keys + res->unit_count * bands);
+    if (rc == ND_OK)
+        res->unit_count++;
+    return rc;
 }
 
-static int sketch_units(const shared *sh, nd_sketcher *sk, const char *text, size_t len, result *res)
+static int sketch_units(const shared *sh, nd_sketcher *sk, arena *mem, const char *text, size_t len, result *res)
 {
     const cli_config *cfg = sh->cfg;
     nd_span *spans = NULL, *copies = NULL;
     size_t spans_cap = 0, span_count = 0, copies_cap = 0;
-    nd_sketch sketch = ND_SKETCH_INIT;
+    nd_sketch_ref sketch;
     int rc = nd_split_units(&spans, &spans_cap, &span_count, text, len, cfg->unit);
     for (size_t u = 0; rc == ND_OK && u < span_count; u++) {
         nd_span span = spans[u];
         const char *unit_text = text + span.start;
         nd_span local = {0, span.end - span.start};
-        rc = nd_sketch_text(sk, unit_text, local.end, &sketch);
+        rc = nd_sketch_text_ref(sk, unit_text, local.end, &sketch);
         if (rc != ND_OK)
             break;
         res->invalid_utf8 += sketch.invalid_utf8;
         const nd_tokens *tokens = nd_sketcher_tokens(sk);
-        if (tokens->count < cfg->min_tokens || sketch.count == 0) {
-            nd_sketch_clear(&sketch);
+        if (tokens->count < cfg->min_tokens || sketch.count == 0)
             continue;
-        }
         if (copies_cap < tokens->count) {
             nd_span *grown = realloc(copies, tokens->count * sizeof *grown);
             if (!grown) {
@@ -172,41 +234,48 @@ static int sketch_units(const shared *sh, nd_sketcher *sk, const char *text, siz
             break;
         }
         if (m < 2) {
-            rc = push_unit(sh, res, span, &sketch);
+            rc = push_unit(sh, mem, res, span, &sketch);
             continue;
         }
-        nd_sketch_clear(&sketch);
         for (int c = 0; rc == ND_OK && c < m; c++) {
             nd_span copy = {span.start + copies[c].start, span.start + copies[c].end};
-            rc = nd_sketch_text(sk, text + copy.start, copy.end - copy.start, &sketch);
+            rc = nd_sketch_text_ref(sk, text + copy.start, copy.end - copy.start, &sketch);
             if (rc == ND_OK)
-                rc = push_unit(sh, res, copy, &sketch);
+                rc = push_unit(sh, mem, res, copy, &sketch);
         }
     }
-    nd_sketch_clear(&sketch);
     free(spans);
     free(copies);
     return rc;
 }
 
-static int sketch_document(const shared *sh, nd_sketcher *sk, const char *text, size_t len, result *res)
+static int sketch_document(const shared *sh, nd_sketcher *sk, arena *mem, const char *text, size_t len,
+                           result *res)
 {
     res->text_len = len;
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
-        return sketch_units(sh, sk, text, len, res);
-    int rc = nd_sketch_text(sk, text, len, &res->sketch);
+        return sketch_units(sh, sk, mem, text, len, res);
+    nd_sketch_ref sketch;
+    int rc = nd_sketch_text_ref(sk, text, len, &sketch);
     if (rc != ND_OK)
         return rc;
-    res->invalid_utf8 += res->sketch.invalid_utf8;
+    res->invalid_utf8 += sketch.invalid_utf8;
     if (nd_sketcher_tokens(sk)->count < sh->cfg->min_tokens)
-        res->sketch.count = 0; /* below --min-tokens: treated as empty */
-    /* the band keys are all the index needs of the signature: compute them
-     * here, in parallel */
-    keep_ids_and_keys(sh, &res->sketch, res->keys);
-    return ND_OK;
+        sketch.count = 0; /* below --min-tokens: treated as empty */
+    res->id_count = sketch.count;
+    return keep_sketch(sh, mem, &sketch, &res->ids, res->keys);
 }
 
-static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
+/* The record's id, moved to the arena (the malloc'd one is freed here, on
+ * the thread that made it). */
+static int keep_id(arena *mem, result *res, char *id)
+{
+    res->id = id ? arena_strdup(mem, id) : NULL;
+    free(id);
+    return res->id ? ND_OK : ND_ENOMEM;
+}
+
+static int process_json(const shared *sh, nd_sketcher *sk, arena *mem, const record *rec, result *res)
 {
     doc_view view;
     int rc = doc_view_open(&view, sh->cfg, sh->in, rec);
@@ -216,22 +285,22 @@ static int process_json(const shared *sh, nd_sketcher *sk, const record *rec, re
         res->error = view.error; /* reported, in order, by batch_commit */
         view.error = NULL;
     } else {
-        res->id = view.id;
+        rc = keep_id(mem, res, view.id);
         view.id = NULL;
         res->invalid_utf8 = view.invalid_utf8;
-        rc = sketch_document(sh, sk, view.text, view.len, res);
+        if (rc == ND_OK)
+            rc = sketch_document(sh, sk, mem, view.text, view.len, res);
     }
     doc_view_close(&view);
     return rc;
 }
 
-static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, result *res)
+static int process_text(const shared *sh, nd_sketcher *sk, arena *mem, const record *rec, result *res)
 {
-    res->id = record_default_id(sh->in, rec);
-    if (!res->id)
+    if (keep_id(mem, res, record_default_id(sh->in, rec)) != ND_OK)
         return ND_ENOMEM;
     if (!sh->want_out_record)
-        return sketch_document(sh, sk, rec->data, rec->len, res);
+        return sketch_document(sh, sk, mem, rec->data, rec->len, res);
     /* The spooled record holds the text with ill-formed UTF-8 replaced;
      * sketch that same text so unit spans point into it. */
     char *repaired = malloc(rec->len * 3 + 1);
@@ -239,7 +308,7 @@ static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, re
         return ND_ENOMEM;
     size_t repaired_len;
     res->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
-    int rc = sketch_document(sh, sk, repaired, repaired_len, res);
+    int rc = sketch_document(sh, sk, mem, repaired, repaired_len, res);
     if (rc == ND_OK)
         rc = make_out_record(sh, res, repaired, repaired_len);
     free(repaired);
@@ -248,8 +317,10 @@ static int process_text(const shared *sh, nd_sketcher *sk, const record *rec, re
 
 /* Sketch records of `b` until none is left; returns ND_OK or the first
  * library error. Any number of threads may run this on the same batch. */
-static int process_batch(const shared *sh, nd_sketcher *sk, batch *b, atomic_size_t *next)
+static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
 {
+    nd_sketcher *sk = sh->sketchers[worker];
+    arena *mem = &b->arenas[worker];
     for (;;) {
         size_t i = atomic_fetch_add(next, 1);
         if (i >= b->count)
@@ -257,7 +328,8 @@ static int process_batch(const shared *sh, nd_sketcher *sk, batch *b, atomic_siz
         const record *rec = &b->records[i];
         result *res = &b->results[i];
         res->keys = b->keys + i * sh->cfg->opts.bands;
-        int rc = rec->kind == RECORD_JSON ? process_json(sh, sk, rec, res) : process_text(sh, sk, rec, res);
+        int rc = rec->kind == RECORD_JSON ? process_json(sh, sk, mem, rec, res)
+                                          : process_text(sh, sk, mem, rec, res);
         if (rc != ND_OK) {
             atomic_store(next, b->count); /* the others stop too */
             return rc;
@@ -273,15 +345,13 @@ static void batch_reset(batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
         free(b->records[i].data);
-        free(b->results[i].id);
         free(b->results[i].error);
         free(b->results[i].out_record);
-        nd_sketch_clear(&b->results[i].sketch);
-        for (size_t u = 0; u < b->results[i].unit_count; u++)
-            nd_sketch_clear(&b->results[i].units[u].sketch);
         free(b->results[i].units);
         free(b->results[i].unit_keys);
     }
+    for (size_t t = 0; b->arenas && t < b->arena_count; t++)
+        arena_reset(&b->arenas[t]);
     b->count = 0;
     b->bytes = 0;
 }
@@ -292,6 +362,9 @@ static void batch_free(batch *b)
     free(b->records);
     free(b->results);
     free(b->keys);
+    for (size_t t = 0; b->arenas && t < b->arena_count; t++)
+        arena_free(&b->arenas[t]);
+    free(b->arenas);
 }
 
 /* Read up to a batch of records. Returns 1 if any were read, 0 at the end,
@@ -354,7 +427,6 @@ static void *pool_main(void *arg)
 {
     pool_worker *w = arg;
     pool *p = w->p;
-    nd_sketcher *sk = p->sh->sketchers[w->index];
     unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -365,7 +437,7 @@ static void *pool_main(void *arg)
         seen = p->generation;
         batch *b = p->current;
         pthread_mutex_unlock(&p->lock);
-        int rc = process_batch(p->sh, sk, b, &p->next);
+        int rc = process_batch(p->sh, w->index, b, &p->next);
         pthread_mutex_lock(&p->lock);
         pool_report(p, rc);
         p->finished++;
@@ -414,7 +486,7 @@ static void pool_submit(pool *p, batch *b)
  * the workers, and return the batch's status. */
 static int pool_finish(pool *p)
 {
-    int rc = process_batch(p->sh, p->sh->sketchers[0], p->current, &p->next);
+    int rc = process_batch(p->sh, 0, p->current, &p->next);
     pthread_mutex_lock(&p->lock);
     pool_report(p, rc);
     while (p->finished < p->count)
@@ -539,13 +611,16 @@ static int batch_commit(run_state *st, batch *b)
             cli_error("out of memory");
             return EXIT_FAIL;
         }
-        st->ids[doc] = res->id;
-        res->id = NULL;
+        st->ids[doc] = arena_strdup(&st->id_text, res->id);
+        if (!st->ids[doc]) {
+            cli_error("out of memory");
+            return EXIT_FAIL;
+        }
         st->doc_count++;
         if (st->cfg->unit == ND_UNIT_DOCUMENT) {
-            if (res->sketch.count == 0)
+            if (res->id_count == 0)
                 st->empty++;
-            int nrc = nd_index_add_keyed(st->index, &res->sketch, res->keys, res->text_len);
+            int nrc = nd_index_add_ids(st->index, res->ids, res->id_count, res->keys, res->text_len);
             if (nrc != ND_OK) {
                 cli_error("%s", nd_strerror(nrc));
                 return EXIT_FAIL;
@@ -557,8 +632,8 @@ static int batch_commit(run_state *st, batch *b)
                 unit_result *ur = &res->units[u];
                 size_t k = nd_index_count(st->index);
                 if (grow_units(st, k) != 0 ||
-                    nd_index_add_keyed(st->index, &ur->sketch, res->unit_keys + u * st->cfg->opts.bands,
-                                       ur->span.end - ur->span.start) != ND_OK) {
+                    nd_index_add_ids(st->index, ur->ids, ur->id_count, res->unit_keys + u * st->cfg->opts.bands,
+                                     ur->span.end - ur->span.start) != ND_OK) {
                     cli_error("out of memory");
                     return EXIT_FAIL;
                 }
@@ -604,7 +679,11 @@ static int read_all(run_state *st)
     memset(batches, 0, sizeof batches);
     pool p;
     int started = 0, rc = EXIT_FAIL;
-    if (!sh.sketchers || !slots) {
+    for (int k = 0; k < 2; k++) {
+        batches[k].arenas = calloc(threads, sizeof *batches[k].arenas);
+        batches[k].arena_count = batches[k].arenas ? threads : 0;
+    }
+    if (!sh.sketchers || !slots || !batches[0].arenas || !batches[1].arenas) {
         cli_error("out of memory");
         goto done;
     }
@@ -1032,8 +1111,7 @@ int cli_run(const cli_config *cfg)
 done:
     clear_progress(&st);
     nd_clusters_free(clusters);
-    for (size_t i = 0; i < st.doc_count; i++)
-        free(st.ids[i]);
+    arena_free(&st.id_text);
     free(st.ids);
     free(st.unit_doc);
     free(st.unit_span);

@@ -8,11 +8,32 @@
 #include "cli.h"
 #include "input.h"
 
+/* A bump allocator: many small copies (shingle ids, id strings) in large
+ * blocks, released all at once. Not thread-safe: one per thread. */
+typedef struct arena_block {
+    struct arena_block *next; /* older blocks */
+    size_t used, capacity;
+    uint64_t data[]; /* capacity bytes */
+} arena_block;
+
+typedef struct arena {
+    arena_block *head; /* the block being filled */
+} arena;
+
+/* n bytes, 8-byte aligned; NULL when out of memory. */
+void *arena_alloc(arena *a, size_t n);
+/* A copy of the NUL-terminated s; NULL when out of memory. */
+char *arena_strdup(arena *a, const char *s);
+/* Forget everything allocated, keeping the newest block for reuse. */
+void arena_reset(arena *a);
+void arena_free(arena *a);
+
 typedef struct run_state {
     const cli_config *cfg;
     input *in;
     nd_index *index;   /* documents, or units with --unit */
-    char **ids;        /* per document */
+    char **ids;        /* per document, in id_text */
+    arena id_text;
     size_t doc_count, ids_capacity;
     size_t *unit_doc;  /* per index entry in unit mode: its document */
     nd_span *unit_span; /* and its span in the document's text */
