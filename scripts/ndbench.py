@@ -825,7 +825,10 @@ def markdown(rep):
                         fmt_bg(x["other_cores_median"])))
         L.append("")
         L.append("CPU s = user + system time of the process. Speedup = "
-                 "wall time with 1 thread / with %d threads. bg cores = "
+                 "wall time with 1 thread / with %d threads (`--threads 1` "
+                 "runs everything on one thread; with N, the main thread "
+                 "reads, commits and sketches alongside N - 1 workers). "
+                 "bg cores = "
                  "cores kept busy by other processes during the runs (from "
                  "/proc/stat); above ~0.3 the thread speedup is "
                  "understated. Time per document against the smallest "

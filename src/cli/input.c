@@ -584,8 +584,21 @@ static int is_blank(const unsigned char *p, size_t n)
     return 1;
 }
 
+static int next_record(input *in, record *rec, int borrow);
+
 int input_next(input *in, record *rec)
 {
+    return next_record(in, rec, 0);
+}
+
+int input_next_borrowed(input *in, record *rec)
+{
+    return next_record(in, rec, 1);
+}
+
+static int next_record(input *in, record *rec, int borrow)
+{
+    rec->borrowed = 0;
     for (;;) {
         if (!in->current) {
             int rc = open_next_source(in);
@@ -622,6 +635,12 @@ int input_next(input *in, record *rec)
             len--;
         rec->line = r->line;
         rec->kind = in->mode == MODE_JSON ? RECORD_JSON : RECORD_TEXT;
+        if (borrow) {
+            rec->data = (char *)(uintptr_t)line; /* read-only use by the caller */
+            rec->len = len;
+            rec->borrowed = 1;
+            return 1;
+        }
         return copy_record(rec, line, len) == 0 ? 1 : -1;
     }
 }

@@ -16,11 +16,12 @@
 typedef enum { RECORD_TEXT, RECORD_JSON } record_kind;
 
 typedef struct record {
-    char *data; /* owned; not NUL-terminated */
+    char *data; /* owned (unless borrowed); not NUL-terminated */
     size_t len;
     size_t source; /* index of the file, see input_source_name() */
     uint64_t line; /* 1-based line number; 0 for a whole file */
     record_kind kind;
+    int borrowed; /* input_next_borrowed: data is the input's, valid until its next call */
 } record;
 
 typedef struct input input;
@@ -33,6 +34,12 @@ void input_close(input *in);
 /* Next record into *rec (rec->data is newly allocated). Returns 1 for a
  * record, 0 at the end of all inputs, -1 on an error (reported). */
 int input_next(input *in, record *rec);
+
+/* input_next() without the copy, for a single reader that is done with a
+ * record before asking for the next: a line's data points into the input's
+ * buffer (rec->borrowed = 1, do not free it); a whole-file record is still
+ * a copy (rec->borrowed = 0). */
+int input_next_borrowed(input *in, record *rec);
 
 /* Can the inputs be read a second time (regular files only: no stdin, no
  * pipes)? */

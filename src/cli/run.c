@@ -885,9 +885,10 @@ static int replay_next(replay *r, size_t doc, const char **line, size_t *len)
         return 0;
     }
     for (;;) {
-        free(r->rec.data);
+        if (!r->rec.borrowed)
+            free(r->rec.data);
         r->rec.data = NULL;
-        int got = input_next(r->again, &r->rec);
+        int got = input_next_borrowed(r->again, &r->rec);
         if (got < 0)
             return -1;
         if (got == 0) {
@@ -928,7 +929,8 @@ static int replay_next(replay *r, size_t doc, const char **line, size_t *len)
 static void replay_close(replay *r)
 {
     free(r->line);
-    free(r->rec.data);
+    if (!r->rec.borrowed)
+        free(r->rec.data);
     input_close(r->again);
     memset(r, 0, sizeof *r);
 }
