@@ -105,6 +105,25 @@ static int write_with_text(const run_state *st, const char *line, size_t len, js
     return 0;
 }
 
+/* The text of a spooled record as pass 1 read it (doc_view: the fast path
+ * for flat records, jansson otherwise), for the group previews of scan.
+ * Returns 0 with *v open (close it), or -1. */
+static int spooled_text(const run_state *st, const char *line, size_t len, doc_view *v)
+{
+    record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.data = (char *)(uintptr_t)line; /* read only */
+    rec.len = len;
+    rec.kind = RECORD_JSON;
+    if (doc_view_open(v, st->cfg, st->in, &rec) != ND_OK)
+        return -1;
+    if (v->error) {
+        doc_view_close(v);
+        return -1;
+    }
+    return 0;
+}
+
 static size_t distinct_documents(const run_state *st, const nd_member *m, size_t size)
 {
     size_t n = 0;
@@ -134,14 +153,14 @@ int units_write_scan(run_state *st, const nd_clusters *groups)
             rc = spool_read(&cur) == 0 ? EXIT_OK : EXIT_FAIL;
         if (rc != EXIT_OK)
             break;
-        const char *text;
-        size_t text_len;
-        json_t *root = record_text(st, cur.line, cur.len, &text, &text_len);
+        doc_view view;
         char *preview = NULL;
         nd_span sp = st->unit_span[first];
-        if (root && sp.end <= text_len)
-            preview = text_preview(text + sp.start, sp.end - sp.start, 80);
-        json_decref(root);
+        if (spooled_text(st, cur.line, cur.len, &view) == 0) {
+            if (sp.end <= view.len)
+                preview = text_preview(view.text + sp.start, sp.end - sp.start, 80);
+            doc_view_close(&view);
+        }
         size_t docs = distinct_documents(st, m, size);
         printf("{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", g, size, docs);
         if (st->cfg->boilerplate)
