@@ -123,7 +123,7 @@ static const char help_common[] =
     "                        output is identical for any N\n"
     "      --quiet           no progress line and no summary on stderr\n"
     "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"
-    "      --tmpdir DIR      where records are spooled between two passes (dedup from stdin or a pipe,\n"
+    "      --tmpdir DIR      where records from stdin or a pipe are spooled between two passes (dedup,\n"
     "                        --unit) and where the index spills past --memory (default $TMPDIR or /tmp)\n"
     "      --memory SIZE     memory to plan for, e.g. 2G or 500M (default: a quarter of physical memory);\n"
     "                        when the index passes half of it, shingle ids and band keys move to files in\n"

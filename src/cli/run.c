@@ -9,12 +9,12 @@
  * every byte of output are the same for any --threads. With --threads 1
  * everything runs on the main thread, one step after the other.
  *
- * dedup needs the records again after clustering. Rather than keep them in
- * memory it spools each record's output form (the JSON line as read, or the
- * JSON object made for a plain-text document) to an unlinked temporary file
- * in --tmpdir, then pass 2 reads the spool back and writes the survivors.
- * That works the same for files and for stdin, and memory holds only ids
- * and sketches.
+ * dedup and --unit need the records again after clustering. Rather than
+ * keep them in memory, pass 2 reads regular files again (replay_next),
+ * checking that they did not change; records from stdin or a pipe are
+ * spooled in pass 1 (the JSON line as read, or the JSON object made for a
+ * plain-text document) to an unlinked file in --tmpdir and read back.
+ * Memory holds only ids and sketches.
  */
 #include "cli.h"
 
@@ -123,7 +123,8 @@ typedef struct shared {
     const cli_config *cfg;
     const input *in;
     nd_sketcher **sketchers; /* one per worker */
-    int want_out_record;     /* dedup: build output JSON for plain texts */
+    int want_out_record;     /* spooling: build output JSON for plain texts */
+    int repair_plain;        /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
 } shared;
 
 /* A plain-text document as a JSON object {"id": ..., "text": ...}, as dedup
@@ -299,17 +300,18 @@ static int process_text(const shared *sh, nd_sketcher *sk, arena *mem, const rec
 {
     if (keep_id(mem, res, record_default_id(sh->in, rec)) != ND_OK)
         return ND_ENOMEM;
-    if (!sh->want_out_record)
+    if (!sh->want_out_record && !sh->repair_plain)
         return sketch_document(sh, sk, mem, rec->data, rec->len, res);
-    /* The spooled record holds the text with ill-formed UTF-8 replaced;
-     * sketch that same text so unit spans point into it. */
+    /* Pass 2 sees the text with ill-formed UTF-8 replaced (in the spooled
+     * record, or rebuilt from the input); sketch that same text so unit
+     * spans point into it. */
     char *repaired = malloc(rec->len * 3 + 1);
     if (!repaired)
         return ND_ENOMEM;
     size_t repaired_len;
     res->invalid_utf8 = nd_utf8_repair(repaired, &repaired_len, rec->data, rec->len);
     int rc = sketch_document(sh, sk, mem, repaired, repaired_len, res);
-    if (rc == ND_OK)
+    if (rc == ND_OK && sh->want_out_record)
         rc = make_out_record(sh, res, repaired, repaired_len);
     free(repaired);
     return rc;
@@ -588,7 +590,7 @@ static int batch_commit(run_state *st, batch *b)
             }
             cli_warn("%s; skipped", res->error);
             st->skipped++;
-            if (!st->spool && st->cfg->command == CMD_DEDUP) {
+            if (!st->spool) {
                 /* the second pass re-reads the input and must skip it too */
                 uint64_t *grown = realloc(st->skipped_records, st->skipped * sizeof *grown);
                 if (!grown) {
@@ -672,7 +674,7 @@ static int read_all(run_state *st)
 {
     const cli_config *cfg = st->cfg;
     unsigned threads = cfg->threads ? cfg->threads : 1;
-    shared sh = {cfg, st->in, NULL, st->spool != NULL};
+    shared sh = {cfg, st->in, NULL, st->spool != NULL, cfg->unit != ND_UNIT_DOCUMENT};
     sh.sketchers = calloc(threads, sizeof *sh.sketchers);
     pool_worker *slots = calloc(threads, sizeof *slots);
     batch batches[2];
@@ -843,20 +845,7 @@ static void write_annotated(FILE *out, const char *line, size_t len, const run_s
     free(field);
 }
 
-/* The records of pass 1 again, in order, as dedup writes them: from the
- * spool, or (for regular files, the usual case) by reading the input a
- * second time, which saves writing and reading a copy of it. */
-typedef struct replay {
-    run_state *st;
-    input *again;            /* second pass over the input, or NULL: spool */
-    char *line;              /* spool line / built record */
-    size_t cap;
-    record rec;              /* re-read record */
-    uint64_t ordinal;        /* records read so far in the second pass */
-    size_t skipped_seen;     /* entries of st->skipped_records passed */
-} replay;
-
-static int replay_open(replay *r, run_state *st)
+int replay_open(replay *r, run_state *st)
 {
     memset(r, 0, sizeof *r);
     r->st = st;
@@ -869,9 +858,7 @@ static int replay_open(replay *r, run_state *st)
     return 0;
 }
 
-/* The output form of document `doc` (the next one) into *line, *len
- * (without a newline; valid until the next call). Returns 0 or -1. */
-static int replay_next(replay *r, size_t doc, const char **line, size_t *len)
+int replay_next(replay *r, size_t doc, const char **line, size_t *len)
 {
     run_state *st = r->st;
     if (!r->again) {
@@ -926,7 +913,7 @@ static int replay_next(replay *r, size_t doc, const char **line, size_t *len)
     return 0;
 }
 
-static void replay_close(replay *r)
+void replay_close(replay *r)
 {
     free(r->line);
     if (!r->rec.borrowed)
@@ -1035,9 +1022,10 @@ int cli_run(const cli_config *cfg)
         cli_error("invalid options");
         goto done;
     }
-    /* dedup's second pass re-reads regular files; stdin and pipes, and
-     * --unit (which needs the records of the groups it prints), spool */
-    int reread = cfg->command == CMD_DEDUP && cfg->unit == ND_UNIT_DOCUMENT && input_rereadable(st.in);
+    /* dedup, and --unit (which prints the text of its groups), read the
+     * records again in a second pass: regular files are re-read, stdin and
+     * pipes are spooled */
+    int reread = input_rereadable(st.in);
     if ((cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) && !reread) {
         st.spool = open_spool(cfg->tmpdir);
         if (!st.spool)

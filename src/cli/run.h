@@ -47,6 +47,27 @@ typedef struct run_state {
     double main_read_s, main_sketch_s, main_commit_s; /* pass 1, main thread (--verbose) */
 } run_state;
 
+/* The records of pass 1 again, in order, in the form dedup writes them
+ * (the JSON line as read, or the JSON object made for a plain text): from
+ * the spool, or (for regular files, the usual case) by reading the input a
+ * second time, which saves writing and reading a copy of it. */
+typedef struct replay {
+    run_state *st;
+    input *again;            /* second pass over the input, or NULL: spool */
+    char *line;              /* spool line / built record */
+    size_t cap;
+    record rec;              /* re-read record */
+    uint64_t ordinal;        /* records read so far in the second pass */
+    size_t skipped_seen;     /* entries of st->skipped_records passed */
+} replay;
+
+int replay_open(replay *r, run_state *st);
+/* The record of document `doc` (the next one, in order) into *line, *len
+ * (without a newline; valid until the next call). Returns 0 or -1
+ * (reported). */
+int replay_next(replay *r, size_t doc, const char **line, size_t *len);
+void replay_close(replay *r);
+
 /* run.c */
 FILE *open_spool(const char *dir);
 /* Write the JSON object `line` with `field` ("key":value) added before its

@@ -2,9 +2,10 @@
  * repeated units, or write documents back without the repeats.
  *
  * The index held units; each group (a cluster of units) lists occurrences
- * in input order, the first occurrence first. The records were spooled in
- * pass 1, so pass 2 reads them back in order: for scan, to cut a preview of
- * each group's first occurrence; for dedup, to remove spans.
+ * in input order, the first occurrence first. Pass 2 reads the records
+ * back in order (replay_next: the input again, or the spool for stdin and
+ * pipes): for scan, to cut a preview of each group's first occurrence; for
+ * dedup, to remove spans.
  *
  * What dedup removes: every occurrence but the first of each group, or
  * every occurrence of a group found in --boilerplate N or more documents.
@@ -22,43 +23,7 @@
 #include "document.h"
 #include "run.h"
 
-/* ****  Reading the spool back  **** */
-
-typedef struct spool_cursor {
-    FILE *f;
-    char *line;
-    size_t cap;
-    size_t len;  /* without the newline */
-    size_t next; /* number of the document the next read returns */
-} spool_cursor;
-
-static int spool_rewind(spool_cursor *c, FILE *f)
-{
-    c->f = f;
-    c->line = NULL;
-    c->cap = 0;
-    c->len = 0;
-    c->next = 0;
-    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
-        cli_error("cannot read back the spool file");
-        return -1;
-    }
-    return 0;
-}
-
-static int spool_read(spool_cursor *c)
-{
-    ssize_t n = getline(&c->line, &c->cap, c->f);
-    if (n <= 0) {
-        cli_error("the spool file ended early (disk full?)");
-        return -1;
-    }
-    c->len = (size_t)n - 1;
-    c->next++;
-    return 0;
-}
-
-/* Parse a spooled record and find its text. Returns the root (decref it)
+/* Parse a record read back (replay_next) and find its text. Returns the root (decref it)
  * or NULL if the record cannot be read (cannot happen for records that
  * pass 1 accepted, but checked anyway). */
 static json_t *record_text(const run_state *st, const char *line, size_t len, const char **text, size_t *text_len)
@@ -105,10 +70,10 @@ static int write_with_text(const run_state *st, const char *line, size_t len, js
     return 0;
 }
 
-/* The text of a spooled record as pass 1 read it (doc_view: the fast path
+/* The text of a record read back (replay_next) as pass 1 read it (doc_view: the fast path
  * for flat records, jansson otherwise), for the group previews of scan.
  * Returns 0 with *v open (close it), or -1. */
-static int spooled_text(const run_state *st, const char *line, size_t len, doc_view *v)
+static int record_read_back(const run_state *st, const char *line, size_t len, doc_view *v)
 {
     record rec;
     memset(&rec, 0, sizeof rec);
@@ -139,9 +104,13 @@ static size_t distinct_documents(const run_state *st, const nd_member *m, size_t
 int units_write_scan(run_state *st, const nd_clusters *groups)
 {
     size_t n = nd_clusters_count(groups);
-    spool_cursor cur;
-    if (spool_rewind(&cur, st->spool) != 0)
+    replay cur;
+    if (replay_open(&cur, st) != 0) {
+        replay_close(&cur);
         return EXIT_FAIL;
+    }
+    const char *line = NULL;
+    size_t len = 0, next_doc = 0;
     int rc = EXIT_OK;
     for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
         const nd_member *m;
@@ -149,14 +118,16 @@ int units_write_scan(run_state *st, const nd_clusters *groups)
         size_t first = m[0].doc;
         size_t doc = st->unit_doc[first];
         /* groups are ordered by first occurrence, so doc never goes back */
-        while (cur.next <= doc && rc == EXIT_OK)
-            rc = spool_read(&cur) == 0 ? EXIT_OK : EXIT_FAIL;
+        while (next_doc <= doc && rc == EXIT_OK) {
+            rc = replay_next(&cur, next_doc, &line, &len) == 0 ? EXIT_OK : EXIT_FAIL;
+            next_doc++;
+        }
         if (rc != EXIT_OK)
             break;
         doc_view view;
         char *preview = NULL;
         nd_span sp = st->unit_span[first];
-        if (spooled_text(st, cur.line, cur.len, &view) == 0) {
+        if (record_read_back(st, line, len, &view) == 0) {
             if (sp.end <= view.len)
                 preview = text_preview(view.text + sp.start, sp.end - sp.start, 80);
             doc_view_close(&view);
@@ -183,7 +154,7 @@ int units_write_scan(run_state *st, const nd_clusters *groups)
         printf(",\"profile\":\"%s\"}\n", cli_profile_label(&st->cfg->opts));
         free(preview);
     }
-    free(cur.line);
+    replay_close(&cur);
     return rc;
 }
 
@@ -350,7 +321,10 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
     size_t count = 0;
     removal *r = collect_removals(st, groups, &count);
     FILE *removed_file = NULL;
-    spool_cursor cur = {NULL, NULL, 0, 0, 0};
+    replay cur;
+    memset(&cur, 0, sizeof cur);
+    const char *line = NULL;
+    size_t len = 0;
     int rc = EXIT_FAIL;
     if (!r) {
         cli_error("out of memory");
@@ -363,11 +337,11 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
             goto done;
         }
     }
-    if (spool_rewind(&cur, st->spool) != 0)
+    if (replay_open(&cur, st) != 0)
         goto done;
     size_t k = 0;
     for (size_t doc = 0; doc < st->doc_count; doc++) {
-        if (spool_read(&cur) != 0)
+        if (replay_next(&cur, doc, &line, &len) != 0)
             goto done;
         size_t first = k;
         while (k < count && r[k].doc == doc)
@@ -375,21 +349,21 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
         size_t n = k - first;
         *units_removed += n;
         if (st->cfg->annotate) {
-            write_spans_annotation(st, cur.line, cur.len, r + first, n);
+            write_spans_annotation(st, line, len, r + first, n);
             (*kept)++;
             continue;
         }
         if (n == 0) {
-            fwrite(cur.line, 1, cur.len, stdout);
+            fwrite(line, 1, len, stdout);
             putchar('\n');
             (*kept)++;
             continue;
         }
         const char *text;
         size_t text_len;
-        json_t *root = record_text(st, cur.line, cur.len, &text, &text_len);
+        json_t *root = record_text(st, line, len, &text, &text_len);
         if (!root) {
-            cli_error("%s: cannot read the spooled record back", st->ids[doc]);
+            cli_error("%s: cannot read the record back", st->ids[doc]);
             goto done;
         }
         size_t new_len;
@@ -402,11 +376,11 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
         if (strspn(stripped, " \t\r\n") == new_len) { /* nothing but white space left */
             (*dropped)++;
             if (removed_file) {
-                fwrite(cur.line, 1, cur.len, removed_file);
+                fwrite(line, 1, len, removed_file);
                 fputc('\n', removed_file);
             }
         } else {
-            if (write_with_text(st, cur.line, cur.len, root, stripped, new_len) != 0) {
+            if (write_with_text(st, line, len, root, stripped, new_len) != 0) {
                 free(stripped);
                 json_decref(root);
                 cli_error("out of memory");
@@ -421,7 +395,7 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
 done:
     if (removed_file)
         fclose(removed_file);
-    free(cur.line);
+    replay_close(&cur);
     free(r);
     return rc;
 }

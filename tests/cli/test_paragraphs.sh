@@ -164,4 +164,32 @@ nd dedup --unit paragraph "$T/bigid.jsonl"
 assert_rc 0
 assert_contains "$(cat "$OUT")" '"id":18446744073709551615' "id kept as written"
 assert_jq "$OUT" '.[0].text == "Same paragraph of several words here."' "the repeat removed"
+
+check "--unit reads regular files a second time and spools pipes: the same groups, spans and text"
+# plain text with ill-formed UTF-8 (pass 2 must see the repaired text the
+# spans were cut from) and a JSON Lines file with a skipped bad line
+printf 'Intro line here.\n\nA pasted paragraph with a bad \xff byte in it, repeated.\n\nA pasted paragraph with a bad \xff byte in it, repeated.\n\nEnd.\n' > "$T/bad.txt"
+{
+    printf '{"id":"j1","text":"One shared paragraph of several words.\\n\\nOwn words of j1."}\n'
+    printf 'not json\n'
+    printf '{"id":"j2","text":"One shared paragraph of several words.\\n\\nOwn words of j2."}\n'
+} > "$T/mixed.jsonl"
+for cmd in scan dedup; do
+    nd "$cmd" --unit paragraph "$T/bad.txt"
+    assert_rc 0
+    sed "s|$T/bad.txt|-|g" "$OUT" > "$T/from-file"
+    cat "$T/bad.txt" | run "$ND" "$cmd" --unit paragraph -
+    assert_rc 0
+    assert_same_file "$T/from-file" "$OUT" "$cmd --unit of a plain text: file vs pipe"
+    nd "$cmd" --unit paragraph --on-error skip "$T/mixed.jsonl"
+    assert_rc 0
+    cp "$OUT" "$T/from-file"
+    cat "$T/mixed.jsonl" | run "$ND" "$cmd" --unit paragraph --on-error skip -
+    assert_rc 0
+    assert_same_file "$T/from-file" "$OUT" "$cmd --unit of JSON Lines with a skipped line: file vs pipe"
+done
+nd scan --unit paragraph "$T/bad.txt"
+assert_jq "$OUT" 'length == 1 and .[0].size == 2 and (.[0].text | contains("\ufffd"))' "the repeated paragraph, repaired"
+nd dedup --unit paragraph --on-error skip "$T/mixed.jsonl"
+assert_jq "$OUT" 'length == 2 and .[0].id == "j1" and .[1].text == "Own words of j2."' "j2 loses the shared paragraph"
 pass
