@@ -83,7 +83,6 @@ struct nd_index {
     size_t count, capacity;
     uint32_t **key_chunks; /* bands x KEY_CHUNK keys each; NULL once written to the keys file */
     size_t chunk_count, chunks_capacity;
-    size_t ids_bytes;    /* ids held in memory */
     id_block *blocks;    /* where the ids are kept in memory */
     size_t block_count, blocks_capacity;
     unsigned threads;    /* for nd_index_cluster (nd_index_set_threads) */
@@ -142,8 +141,10 @@ static size_t chunk_bytes(const nd_index *index)
 
 size_t nd_index_memory(const nd_index *index)
 {
-    size_t bytes = sizeof *index + index->capacity * sizeof(doc_entry) + index->ids_bytes +
-                   index->blocks_capacity * sizeof *index->blocks;
+    size_t bytes =
+        sizeof *index + index->capacity * sizeof(doc_entry) + index->blocks_capacity * sizeof *index->blocks;
+    for (size_t b = 0; b < index->block_count; b++)
+        bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
     bytes += index->chunks_capacity * sizeof *index->key_chunks;
     for (size_t c = 0; c < index->chunk_count; c++) {
         if (index->key_chunks[c])
@@ -217,16 +218,8 @@ int nd_index_spill(nd_index *index, const char *dir)
     for (size_t b = 0; b < index->block_count; b++)
         nd_free(index->blocks[b].data);
     index->block_count = 0;
-    index->ids_bytes = 0;
     index->spilled = 1;
     return ND_OK;
-}
-
-int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
-{
-    uint64_t keys[4096];
-    nd_lsh_band_keys(keys, sketch->signature, index->opts.bands, index->opts.rows);
-    return nd_index_add_keyed(index, sketch, keys, weight);
 }
 
 static uint32_t fold_key(uint64_t key)
@@ -290,7 +283,6 @@ int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const u
         memcpy(kept, ids, count * sizeof *ids);
         index->blocks[index->block_count - 1].used += count;
         d->ids = kept;
-        index->ids_bytes += count * sizeof *ids;
     }
     index->count++;
     if (index->spilled && slot == KEY_CHUNK - 1 && write_chunk(index, c) != ND_OK)
@@ -298,8 +290,10 @@ int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const u
     return ND_OK;
 }
 
-int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight)
+int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
 {
+    uint64_t keys[4096];
+    nd_lsh_band_keys(keys, sketch->signature, index->opts.bands, index->opts.rows);
     int rc = nd_index_add_ids(index, sketch->ids, sketch->count, keys, weight);
     if (rc == ND_OK) {
         nd_free(sketch->ids); /* the index keeps its own copy */

@@ -318,14 +318,11 @@ void nd_index_free(nd_index *index);
  * @return ND_OK, ND_ENOMEM (then nothing was added and the sketch is
  * unchanged) or ND_EIO (spilled index: a write failed). */
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight);
-/** nd_index_add() with the sketch's band keys already computed by
- * nd_lsh_band_keys() (bands values, for the index's bands and rows), so
- * that callers can compute them in parallel and free the signature early;
- * the sketch's signature is not read and may be NULL. Same return values. */
-int nd_index_add_keyed(nd_index *index, nd_sketch *sketch, const uint64_t *keys, uint64_t weight);
 /** Add the next text from its shingle ids (sorted, distinct; `count` of
- * them) and its band keys, copying the ids into the index's own blocks:
- * the caller keeps its arrays. Same return values as nd_index_add(). */
+ * them) and its band keys (bands values from nd_lsh_band_keys() for the
+ * index's bands and rows), copying the ids into the index's own blocks:
+ * the caller keeps its arrays, and can compute the keys on its own thread.
+ * Same return values as nd_index_add(). */
 int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
 size_t nd_index_count(const nd_index *index);
 

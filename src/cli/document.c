@@ -319,6 +319,32 @@ static char *unescape(const char *s, const char *stop, size_t *out_len)
     return out;
 }
 
+/* At an object member: read its key string (*escaped: did it have escapes)
+ * and the ':' after it, leaving the cursor at the value. 0 when malformed. */
+static int member_key(cursor *c, const char **k, const char **k_stop, int *escaped)
+{
+    skip_ws(c);
+    if (!scan_string(c, k, k_stop, escaped))
+        return 0;
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ':')
+        return 0;
+    c->p++;
+    skip_ws(c);
+    return 1;
+}
+
+/* After a value inside an object or array closed by `close`: 1 at ','
+ * (another one follows), 2 at `close` (the container ended), 0 otherwise;
+ * the ',' or `close` is consumed. */
+static int after_value(cursor *c, char close)
+{
+    skip_ws(c);
+    if (c->p < c->end && (*c->p == ',' || *c->p == close))
+        return *c->p++ == ',' ? 1 : 2;
+    return 0;
+}
+
 /* Skip one JSON value of any kind (nested up to 64 deep). */
 static int skip_value(cursor *c, int depth)
 {
@@ -348,27 +374,13 @@ static int skip_value(cursor *c, int depth)
     }
     for (;;) {
         skip_ws(c);
-        if (close == '}') {
-            if (!scan_string(c, &a, &b, &escaped))
-                return 0;
-            skip_ws(c);
-            if (c->p >= c->end || *c->p != ':')
-                return 0;
-            c->p++;
-            skip_ws(c);
-        }
+        if (close == '}' && !member_key(c, &a, &b, &escaped))
+            return 0;
         if (!skip_value(c, depth + 1))
             return 0;
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == close) {
-            c->p++;
-            return 1;
-        }
-        return 0;
+        int next = after_value(c, close);
+        if (next != 1)
+            return next == 2;
     }
 }
 
@@ -384,14 +396,8 @@ int record_field_span(const char *line, size_t len, const char *field, size_t *s
     for (;;) {
         const char *k, *k_stop;
         int escaped;
-        skip_ws(&c);
-        if (!scan_string(&c, &k, &k_stop, &escaped) || escaped)
+        if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
             return 0;
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p != ':')
-            return 0;
-        c.p++;
-        skip_ws(&c);
         const char *value = c.p;
         if (!skip_value(&c, 0))
             return 0;
@@ -402,14 +408,9 @@ int record_field_span(const char *line, size_t len, const char *field, size_t *s
             *start = (size_t)(value - line);
             *stop = (size_t)(c.p - line);
         }
-        skip_ws(&c);
-        if (c.p < c.end && *c.p == ',') {
-            c.p++;
-            continue;
-        }
-        if (c.p < c.end && *c.p == '}')
-            return found;
-        return 0;
+        int next = after_value(&c, '}');
+        if (next != 1)
+            return next == 2 && found;
     }
 }
 
@@ -431,14 +432,8 @@ static int fast_record(doc_view *v, const cli_config *cfg, const input *in, cons
     for (;;) {
         const char *k, *k_stop;
         int escaped;
-        skip_ws(&c);
-        if (!scan_string(&c, &k, &k_stop, &escaped) || escaped)
+        if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
             return 0;
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p != ':')
-            return 0;
-        c.p++;
-        skip_ws(&c);
         size_t klen = (size_t)(k_stop - k);
         int is_text = klen == text_key && memcmp(k, cfg->text_field, klen) == 0;
         int is_id = klen == id_key && memcmp(k, cfg->id_field, klen) == 0;
@@ -483,16 +478,11 @@ static int fast_record(doc_view *v, const cli_config *cfg, const input *in, cons
         } else {
             return 0; /* nested values and anything else: jansson */
         }
-        skip_ws(&c);
-        if (c.p < c.end && *c.p == ',') {
-            c.p++;
-            continue;
-        }
-        if (c.p < c.end && *c.p == '}') {
-            c.p++;
+        int next = after_value(&c, '}');
+        if (next == 0)
+            return 0;
+        if (next == 2)
             break;
-        }
-        return 0;
     }
     skip_ws(&c);
     if (c.p != c.end || !text)

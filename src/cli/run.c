@@ -598,7 +598,7 @@ static int batch_commit(run_state *st, batch *b)
             }
             cli_warn("%s; skipped", res->error);
             st->skipped++;
-            if (!st->spool) {
+            if (st->reread) {
                 /* the second pass re-reads the input and must skip it too */
                 uint64_t *grown = realloc(st->skipped_records, st->skipped * sizeof *grown);
                 if (!grown) {
@@ -857,7 +857,7 @@ int replay_open(replay *r, run_state *st)
 {
     memset(r, 0, sizeof *r);
     r->st = st;
-    if (!st->spool)
+    if (st->reread)
         return input_reopen(&r->again, st->in) == EXIT_OK ? 0 : -1;
     if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0) {
         cli_error("cannot read back the spool file: %s", strerror(errno));
@@ -930,6 +930,19 @@ void replay_close(replay *r)
     memset(r, 0, sizeof *r);
 }
 
+int open_removed(const run_state *st, FILE **out)
+{
+    *out = NULL;
+    if (!st->cfg->removed_path)
+        return 0;
+    *out = fopen(st->cfg->removed_path, "w");
+    if (!*out) {
+        cli_error("%s: cannot write: %s", st->cfg->removed_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Pass 2 of dedup: copy the records to stdout (and --removed). */
 static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kept, uint64_t *removed)
 {
@@ -944,14 +957,7 @@ static int write_dedup(run_state *st, const nd_clusters *clusters, uint64_t *kep
         cli_error("out of memory");
         goto done;
     }
-    if (st->cfg->removed_path) {
-        removed_file = fopen(st->cfg->removed_path, "w");
-        if (!removed_file) {
-            cli_error("%s: cannot write: %s", st->cfg->removed_path, strerror(errno));
-            goto done;
-        }
-    }
-    if (replay_open(&records, st) != 0)
+    if (open_removed(st, &removed_file) != 0 || replay_open(&records, st) != 0)
         goto done;
     for (size_t doc = 0; doc < docs; doc++) {
         size_t len;
@@ -1033,8 +1039,9 @@ int cli_run(const cli_config *cfg)
     /* dedup, and --unit (which prints the text of its groups), read the
      * records again in a second pass: regular files are re-read, stdin and
      * pipes are spooled */
-    int reread = input_rereadable(st.in);
-    if ((cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) && !reread) {
+    int second_pass = cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT;
+    st.reread = second_pass && input_rereadable(st.in);
+    if (second_pass && !st.reread) {
         st.spool = open_spool(cfg->tmpdir);
         if (!st.spool)
             goto done;

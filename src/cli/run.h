@@ -39,7 +39,8 @@ typedef struct run_state {
     nd_span *unit_span; /* and its span in the document's text */
     size_t units_capacity;
     FILE *spool;       /* each document's record, one per line, in order (or NULL: re-read) */
-    uint64_t *skipped_records; /* dedup re-reading: input records skipped (0-based), ascending */
+    int reread;                /* pass 2 reads the input again (else: the spool, or no pass 2) */
+    uint64_t *skipped_records; /* with reread: input records skipped (0-based), ascending */
     uint64_t records_read, skipped, empty, invalid_docs, bytes;
     struct timespec started, last_progress;
     int progress;
@@ -70,6 +71,9 @@ void replay_close(replay *r);
 
 /* run.c */
 FILE *open_spool(const char *dir);
+/* --removed: open it for writing into *out (NULL when not asked for).
+ * Returns 0, or -1 (reported). */
+int open_removed(const run_state *st, FILE **out);
 /* Write the JSON object `line` with `field` ("key":value) added before its
  * closing brace, every other byte unchanged, then a newline. */
 void write_with_field(FILE *out, const char *line, size_t len, const char *field);

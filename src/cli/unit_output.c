@@ -23,30 +23,11 @@
 #include "document.h"
 #include "run.h"
 
-/* Parse a record read back (replay_next) and find its text. Returns the root (decref it)
- * or NULL if the record cannot be read (cannot happen for records that
- * pass 1 accepted, but checked anyway). */
-static json_t *record_text(const run_state *st, const char *line, size_t len, const char **text, size_t *text_len)
-{
-    json_error_t err;
-    size_t invalid;
-    json_t *root = cli_json_load(line, len, &err, NULL, &invalid);
-    const json_t *t = root ? json_object_get(root, st->cfg->text_field) : NULL;
-    if (!json_is_string(t)) {
-        json_decref(root);
-        return NULL;
-    }
-    *text = json_string_value(t);
-    *text_len = json_string_length(t);
-    return root;
-}
-
 /* Write the record `line` with its text field's value replaced by `text`:
  * only the bytes of that value change (ids beyond 64 bits, number
  * formats, key order and spacing stay as they were). Falls back to
  * jansson's re-serialization when the field cannot be located. */
-static int write_with_text(const run_state *st, const char *line, size_t len, json_t *root, const char *text,
-                           size_t text_len)
+static int write_with_text(const run_state *st, const char *line, size_t len, const char *text, size_t text_len)
 {
     size_t start, stop;
     json_t *str = json_stringn(text, text_len);
@@ -61,8 +42,14 @@ static int write_with_text(const run_state *st, const char *line, size_t len, js
         return 0;
     }
     free(encoded);
+    json_error_t err;
+    size_t invalid;
+    json_t *root = cli_json_load(line, len, &err, NULL, &invalid);
+    if (!root)
+        return -1;
     json_object_set_new(root, st->cfg->text_field, json_stringn(text, text_len));
     char *dumped = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
     if (!dumped)
         return -1;
     puts(dumped);
@@ -330,14 +317,7 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
         cli_error("out of memory");
         goto done;
     }
-    if (st->cfg->removed_path) {
-        removed_file = fopen(st->cfg->removed_path, "w");
-        if (!removed_file) {
-            cli_error("%s: cannot write", st->cfg->removed_path);
-            goto done;
-        }
-    }
-    if (replay_open(&cur, st) != 0)
+    if (open_removed(st, &removed_file) != 0 || replay_open(&cur, st) != 0)
         goto done;
     size_t k = 0;
     for (size_t doc = 0; doc < st->doc_count; doc++) {
@@ -359,17 +339,15 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
             (*kept)++;
             continue;
         }
-        const char *text;
-        size_t text_len;
-        json_t *root = record_text(st, line, len, &text, &text_len);
-        if (!root) {
+        doc_view view;
+        if (record_read_back(st, line, len, &view) != 0) {
             cli_error("%s: cannot read the record back", st->ids[doc]);
             goto done;
         }
         size_t new_len;
-        char *stripped = strip_spans(text, text_len, r + first, n, &new_len);
+        char *stripped = strip_spans(view.text, view.len, r + first, n, &new_len);
+        doc_view_close(&view);
         if (!stripped) {
-            json_decref(root);
             cli_error("out of memory");
             goto done;
         }
@@ -380,16 +358,14 @@ int units_write_dedup(run_state *st, const nd_clusters *groups, uint64_t *kept, 
                 fputc('\n', removed_file);
             }
         } else {
-            if (write_with_text(st, line, len, root, stripped, new_len) != 0) {
+            if (write_with_text(st, line, len, stripped, new_len) != 0) {
                 free(stripped);
-                json_decref(root);
                 cli_error("out of memory");
                 goto done;
             }
             (*kept)++;
         }
         free(stripped);
-        json_decref(root);
     }
     rc = EXIT_OK;
 done:

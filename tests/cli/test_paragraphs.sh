@@ -165,6 +165,12 @@ assert_rc 0
 assert_contains "$(cat "$OUT")" '"id":18446744073709551615' "id kept as written"
 assert_jq "$OUT" '.[0].text == "Same paragraph of several words here."' "the repeat removed"
 
+check "a record whose text key is escaped (no byte span to replace) is re-serialized without the repeat"
+printf '{"id":"e","te\\u0078t":"Same paragraph of several words here.\\n\\nSame paragraph of several words here."}\n' > "$T/esc.jsonl"
+nd dedup --unit paragraph "$T/esc.jsonl"
+assert_rc 0
+assert_jq "$OUT" 'length == 1 and .[0].id == "e" and .[0].text == "Same paragraph of several words here."' "re-serialized record"
+
 check "--unit reads regular files a second time and spools pipes: the same groups, spans and text"
 # plain text with ill-formed UTF-8 (pass 2 must see the repaired text the
 # spans were cut from) and a JSON Lines file with a skipped bad line
