@@ -9,8 +9,11 @@
  * windows of independent 64-bit token hashes have the same H with
  * probability 2^-64 (a nonzero polynomial difference with random
  * coefficients), and mix64 (splitmix64's finalizer) spreads every bit of H
- * into the low 32 bits that are kept. This replaced one XXH3 call over 8k
- * bytes per shingle, which cost as much as normalizing the text. A character shingle is a run of N
+ * into the low 32 bits that are kept (k is the window's width: the number
+ * of tokens when a text has fewer than k). This replaced one XXH3 call over
+ * 8k bytes per shingle, which cost as much as normalizing the text.
+ *
+ * A character shingle is a run of N
  * consecutive code points of the normalized text, in which every run of
  * separators is one space (and words that ICU cut out of an unspaced run
  * stay joined, so Chinese is shingled as written).
