@@ -83,14 +83,14 @@ struct nd_index {
     size_t count, capacity;
     uint32_t **key_chunks; /* bands x KEY_CHUNK keys each; NULL once written to the keys file */
     size_t chunk_count, chunks_capacity;
-    id_block *blocks;    /* where the ids are kept in memory */
+    id_block *blocks; /* where the ids are kept in memory */
     size_t block_count, blocks_capacity;
-    unsigned threads;    /* for nd_index_cluster (nd_index_set_threads) */
+    unsigned threads; /* for nd_index_cluster (nd_index_set_threads) */
     /* spill mode */
     int spilled;
-    FILE *ids_file;      /* ids, back to back */
+    FILE *ids_file; /* ids, back to back */
     uint64_t ids_written;
-    FILE *keys_file;     /* full key chunks */
+    FILE *keys_file; /* full key chunks */
 };
 
 int nd_index_new(nd_index **out, const nd_options *opts)
@@ -141,8 +141,7 @@ static size_t chunk_bytes(const nd_index *index)
 
 size_t nd_index_memory(const nd_index *index)
 {
-    size_t bytes =
-        sizeof *index + index->capacity * sizeof(doc_entry) + index->blocks_capacity * sizeof *index->blocks;
+    size_t bytes = sizeof *index + index->capacity * sizeof(doc_entry) + index->blocks_capacity * sizeof *index->blocks;
     for (size_t b = 0; b < index->block_count; b++)
         bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
     bytes += index->chunks_capacity * sizeof *index->key_chunks;
@@ -232,8 +231,8 @@ static uint32_t *reserve_ids(nd_index *index, size_t n)
 {
     id_block *last = index->block_count ? &index->blocks[index->block_count - 1] : NULL;
     if (!last || last->capacity - last->used < n) {
-        if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1,
-                    sizeof *index->blocks) != 0)
+        if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1, sizeof *index->blocks) !=
+            0)
             return NULL;
         size_t capacity = n > ID_BLOCK ? n : ID_BLOCK;
         uint32_t *data = nd_malloc(capacity * sizeof *data);

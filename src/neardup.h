@@ -126,7 +126,10 @@ typedef struct nd_tokens {
     size_t word_chars;     /* characters in tokens */
     size_t unspaced_chars; /* of which in scripts written without spaces */
 } nd_tokens;
-#define ND_TOKENS_INIT {NULL, 0, 0, NULL, 0, 0, 0, 0, 0}
+#define ND_TOKENS_INIT                  \
+    {                                   \
+        NULL, 0, 0, NULL, 0, 0, 0, 0, 0 \
+    }
 void nd_tokens_free(nd_tokens *tokens);
 
 typedef struct nd_normalizer nd_normalizer;
@@ -161,8 +164,8 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
  * grow to twice the number of shingles, the upper half used as sort
  * scratch) and `*count` receives the set size.
  * @return ND_OK, ND_ENOMEM or ND_EINVAL (size 0). */
-int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens,
-                nd_shingle_kind kind, unsigned size);
+int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
+                unsigned size);
 
 /** The shingle kind and size `opts` give for these tokens: ND_SHINGLE_AUTO
  * resolved to characters (opts->char_size) for text mostly in scripts
@@ -228,13 +231,16 @@ typedef struct nd_sketch {
     size_t num_tokens;
     size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
 } nd_sketch;
-#define ND_SKETCH_INIT {NULL, 0, NULL, 0, 0}
+#define ND_SKETCH_INIT      \
+    {                       \
+        NULL, 0, NULL, 0, 0 \
+    }
 void nd_sketch_clear(nd_sketch *sketch);
 
 /** A sketch that borrows the sketcher's buffers (nd_sketch_text_ref()):
  * valid until the next call with the same sketcher; nothing to free. */
 typedef struct nd_sketch_ref {
-    const uint32_t *ids;       /* sorted distinct shingle ids */
+    const uint32_t *ids; /* sorted distinct shingle ids */
     size_t count;
     const uint32_t *signature; /* num_perm MinHash values */
     size_t num_tokens;
@@ -284,8 +290,7 @@ typedef struct nd_span {
  * LF line ends both work. Units with nothing but white space are left out.
  * `*spans` grows with realloc as needed (pass NULL/0 the first time).
  * @return ND_OK or ND_ENOMEM. */
-int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len,
-                   nd_unit_kind kind);
+int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len, nd_unit_kind kind);
 
 /** Minimum number of tokens in one copy for nd_find_repeats(). */
 #define ND_REPEAT_MIN_TOKENS 3

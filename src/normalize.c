@@ -92,7 +92,7 @@ static int is_optional_vowel_sign(UChar32 c)
            || (c >= 0x064B && c <= 0x065F) /* fathatan .. wavy hamza below (harakat) */
            || c == 0x0670                  /* superscript alef */
            || (c >= 0x06D6 && c <= 0x06DC) || (c >= 0x06DF && c <= 0x06E4) || (c >= 0x06E7 && c <= 0x06E8) ||
-           (c >= 0x06EA && c <= 0x06ED)    /* Quranic annotation */
+           (c >= 0x06EA && c <= 0x06ED)                   /* Quranic annotation */
            || (c >= 0x08D3 && c <= 0x08FF && c != 0x08E2) /* Arabic Extended-A marks */
            || (c >= 0x0591 && c <= 0x05BD)                /* Hebrew cantillation and points */
            || c == 0x05BF || c == 0x05C1 || c == 0x05C2 || c == 0x05C4 || c == 0x05C5 || c == 0x05C7;

@@ -68,7 +68,7 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         return ND_ENOMEM;
     size_t width = n < k ? n : k;
     const uint64_t P = 0x9e3779b97f4a7c15ULL; /* odd */
-    uint64_t p_top = 1;                        /* P^(width-1) */
+    uint64_t p_top = 1;                       /* P^(width-1) */
     for (size_t j = 1; j < width; j++)
         p_top *= P;
     const uint64_t width_salt = (uint64_t)width * 0xd6e8feb86659fd93ULL;

@@ -18,7 +18,7 @@ struct nd_sketcher {
     uint32_t *ids;
     size_t ids_capacity;
     uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
-    uint16_t *probes; /* densification probe table for (num_perm, seed) */
+    uint16_t *probes;    /* densification probe table for (num_perm, seed) */
 };
 
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)

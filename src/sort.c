@@ -75,7 +75,6 @@ void nd_sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
     memcpy(ids, tmp, n * sizeof *ids);
 }
 
-
 /* bits 32..63: four stable passes of 8 bits */
 ND_DEFINE_RADIX_SORT(radix_sort_high32, uint64_t, SELF, 32, 56)
 

@@ -49,8 +49,7 @@ static int push_span(nd_span **spans, size_t *capacity, size_t *count, nd_span s
     return ND_OK;
 }
 
-int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len,
-                   nd_unit_kind kind)
+int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len, nd_unit_kind kind)
 {
     *count = 0;
     if (kind == ND_UNIT_DOCUMENT)

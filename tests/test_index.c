@@ -51,12 +51,12 @@ static void expect_cluster(const nd_clusters *c, size_t i, const size_t *docs, s
 START_TEST(test_canonical_order)
 {
     static const char *const texts[] = {
-        "the quick brown fox jumps over the lazy dog near the river bank today",    /* 0: group X */
-        "completely different words about markets and prices and trade in asia",   /* 1: group Y */
-        "nothing to see here just a unique sentence standing on its own feet",     /* 2 */
-        "completely different words about markets and prices and trade in asia",   /* 3: Y */
-        "the quick brown fox jumps over the lazy dog near the river bank today",    /* 4: X */
-        "the quick brown fox jumps over the lazy dog near the river bank today",    /* 5: X */
+        "the quick brown fox jumps over the lazy dog near the river bank today", /* 0: group X */
+        "completely different words about markets and prices and trade in asia", /* 1: group Y */
+        "nothing to see here just a unique sentence standing on its own feet",   /* 2 */
+        "completely different words about markets and prices and trade in asia", /* 3: Y */
+        "the quick brown fox jumps over the lazy dog near the river bank today", /* 4: X */
+        "the quick brown fox jumps over the lazy dog near the river bank today", /* 5: X */
     };
     nd_clusters *c = cluster_texts(texts, 6, 5, ND_KEEP_FIRST);
     ck_assert_uint_eq(nd_clusters_count(c), 2);
@@ -111,9 +111,9 @@ END_TEST
 START_TEST(test_center_keeps_copies)
 {
     static const char *const texts[] = {
-        "a b c d e f g h i j x",   /* C1 */
-        "a b c d e f g h i j y",   /* C2 */
-        "a b c d e f g h i j",     /* O */
+        "a b c d e f g h i j x", /* C1 */
+        "a b c d e f g h i j y", /* C2 */
+        "a b c d e f g h i j",   /* O */
         "unrelated words entirely here",
     };
     nd_clusters *c = cluster_texts(texts, 4, 1, ND_KEEP_FIRST);
@@ -178,7 +178,7 @@ END_TEST
 START_TEST(test_arabic_fixture)
 {
     static const char *const names[] = {
-        "arabic-news/page.txt", "arabic-news/other-same-subject.txt", "arabic-news/rewrite-word.txt",
+        "arabic-news/page.txt",         "arabic-news/other-same-subject.txt", "arabic-news/rewrite-word.txt",
         "arabic-news/rewrite-drop.txt", "arabic-news/rewrite-footer.txt",
     };
     char *texts[5];

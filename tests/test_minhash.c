@@ -37,8 +37,8 @@ START_TEST(test_estimate_within_4_sigma)
         nd_minhash(sa, num_perm, (uint64_t)s, a, shared + own);
         nd_minhash(sb, num_perm, (uint64_t)s, b, shared + own);
         double est = nd_signature_similarity(sa, sb, num_perm);
-        ck_assert_msg(fabs(est - exact) <= 4 * sigma, "J=%.3f seed %d: estimate %.3f outside 4 sigma (%.3f)", exact,
-                      s, est, 4 * sigma);
+        ck_assert_msg(fabs(est - exact) <= 4 * sigma, "J=%.3f seed %d: estimate %.3f outside 4 sigma (%.3f)", exact, s,
+                      est, 4 * sigma);
         sum += est;
     }
     double mean = sum / seeds;

@@ -21,38 +21,49 @@ typedef struct {
 static const token_row token_rows[] = {
     /* compatibility and case folding */
     {D, "\xEF\xBC\xA6\xEF\xBC\xB5\xEF\xBC\xAC\xEF\xBC\xAC", "full"}, /* ＦＵＬＬ */
-    {D, "Stra\xC3\x9F" "e", "strasse"},                              /* Straße */
+    {D,
+     "Stra\xC3\x9F"
+     "e",
+     "strasse"}, /* Straße */
     {D, "STRASSE", "strasse"},
-    {D, "\xEF\xAC\x81le", "file"},                                   /* ﬁle (ligature) */
-    {D, "\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93", "123"},             /* full-width digits */
+    {D, "\xEF\xAC\x81le", "file"},                                                         /* ﬁle (ligature) */
+    {D, "\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93", "123"},                                    /* full-width digits */
     {D, "\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 \xCE\xBF\xCE\xB4\xCF\x8C\xCF\x82", "οδοσ|οδόσ"}, /* ΟΔΟΣ οδός: final sigma */
-    {D, "\xC4\xB0stanbul", "i\xCC\x87stanbul"},                      /* İstanbul: İ -> i + U+0307 */
-    {D, "\xC4\xB1s\xC4\xB1k", "\xC4\xB1s\xC4\xB1k"},                 /* ışık-style dotless i kept */
-    {D, "caf\x65\xCC\x81 caf\xC3\xA9", "caf\xC3\xA9|caf\xC3\xA9"},   /* e + combining acute == é */
+    {D, "\xC4\xB0stanbul", "i\xCC\x87stanbul"},                    /* İstanbul: İ -> i + U+0307 */
+    {D, "\xC4\xB1s\xC4\xB1k", "\xC4\xB1s\xC4\xB1k"},               /* ışık-style dotless i kept */
+    {D, "caf\x65\xCC\x81 caf\xC3\xA9", "caf\xC3\xA9|caf\xC3\xA9"}, /* e + combining acute == é */
     /* separators: punctuation, symbols, emoji, whitespace runs */
     {D, "Hello,   world!", "hello|world"},
-    {D, "a\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7" "b", "a|b"}, /* a👩‍👩‍👧b */
-    {D, "co\xC2\xADoperate", "cooperate"},                           /* soft hyphen is ignorable */
+    {D,
+     "a\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7"
+     "b",
+     "a|b"},                               /* a👩‍👩‍👧b */
+    {D, "co\xC2\xADoperate", "cooperate"}, /* soft hyphen is ignorable */
     {D, "", ""},
     {D, "   \t\n  ", ""},
     {D, "!!! ... ??? --- ***", ""},
     {D, "snake_case x-y", "snake|case|x|y"},
     /* Arabic under default: words as a reader sees them */
-    {D, "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 \xD8\xA8\xD8\xA7\xD9\x84\xD8\xB9\xD8\xA7\xD9\x84\xD9\x85\xD8\x8C \xD9\x8A\xD8\xA7 \xD8\xB5\xD8\xAF\xD9\x8A\xD9\x82\xD9\x8A!",
+    {D,
+     "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 \xD8\xA8\xD8\xA7\xD9\x84\xD8\xB9\xD8\xA7\xD9\x84\xD9\x85\xD8\x8C "
+     "\xD9\x8A\xD8\xA7 \xD8\xB5\xD8\xAF\xD9\x8A\xD9\x82\xD9\x8A!",
      "مرحبا|بالعالم|يا|صديقي"},
-    {D, "\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E", "كتب"},   /* كَتَبَ: tashkeel removed */
-    {D, "\xD9\x83\xD9\x80\xD8\xAA\xD9\x80\xD8\xA8", "كتب"},           /* كـتـب: tatweel removed */
-    {D, "\xD8\xA3\xD8\xAD\xD9\x85\xD8\xAF", "أحمد"},                 /* أحمد: hamza form kept */
-    {D, "\xD9\xA3\xD9\xA2", "٣٢"},                                   /* Arabic-Indic digits kept */
-    {D, "\xD9\x85\xD8\xAF\xD8\xB1\xD8\xB3\xD8\xA9", "مدرسة"},         /* teh marbuta kept */
+    {D, "\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E", "كتب"}, /* كَتَبَ: tashkeel removed */
+    {D, "\xD9\x83\xD9\x80\xD8\xAA\xD9\x80\xD8\xA8", "كتب"},         /* كـتـب: tatweel removed */
+    {D, "\xD8\xA3\xD8\xAD\xD9\x85\xD8\xAF", "أحمد"},                /* أحمد: hamza form kept */
+    {D, "\xD9\xA3\xD9\xA2", "٣٢"},                                  /* Arabic-Indic digits kept */
+    {D, "\xD9\x85\xD8\xAF\xD8\xB1\xD8\xB3\xD8\xA9", "مدرسة"},       /* teh marbuta kept */
     /* aggressive */
-    {A, "\xD8\xA3\xD8\xAD\xD9\x85\xD8\xAF \xD8\xA5\xD9\x8A\xD9\x85\xD8\xA7\xD9\x86 \xD8\xA2\xD9\x85\xD9\x86\xD8\xA9", "احمد|ايمان|امنه"},
-    {A, "\xD9\x85\xD9\x88\xD8\xB3\xD9\x89 \xD9\xB1\xD9\x84\xD9\x84\xD9\x87", "موسي|الله"}, /* alef maksura, alef wasla */
-    {A, "\xD9\x85\xD8\xB3\xD8\xA4\xD9\x88\xD9\x84 \xD8\xB4\xD8\xA7\xD8\xB7\xD8\xA6", "مسوول|شاطي"}, /* hamza on waw / yeh */
-    {A, "\xD9\xA3\xD9\xA2 \xDB\xB4 \xEF\xBC\x95", "32|4|5"},         /* Arabic-Indic, Persian, full-width digits */
+    {A, "\xD8\xA3\xD8\xAD\xD9\x85\xD8\xAF \xD8\xA5\xD9\x8A\xD9\x85\xD8\xA7\xD9\x86 \xD8\xA2\xD9\x85\xD9\x86\xD8\xA9",
+     "احمد|ايمان|امنه"},
+    {A, "\xD9\x85\xD9\x88\xD8\xB3\xD9\x89 \xD9\xB1\xD9\x84\xD9\x84\xD9\x87",
+     "موسي|الله"}, /* alef maksura, alef wasla */
+    {A, "\xD9\x85\xD8\xB3\xD8\xA4\xD9\x88\xD9\x84 \xD8\xB4\xD8\xA7\xD8\xB7\xD8\xA6",
+     "مسوول|شاطي"},                                                      /* hamza on waw / yeh */
+    {A, "\xD9\xA3\xD9\xA2 \xDB\xB4 \xEF\xBC\x95", "32|4|5"},             /* Arabic-Indic, Persian, full-width digits */
     {A, "\xDA\xA9\xD8\xAA\xD8\xA7\xD8\xA8 \xDB\x8C\xDA\xA9", "كتاب|يك"}, /* keheh, Farsi yeh */
     {A, "caf\xC3\xA9 na\xC3\xAFve", "cafe|naive"},
-    {A, "\xD7\xA9\xD7\x81\xD7\x9C\xD7\x95\xD6\xB9\xD7\x9D", "שלום"},  /* Hebrew with points */
+    {A, "\xD7\xA9\xD7\x81\xD7\x9C\xD7\x95\xD6\xB9\xD7\x9D", "שלום"}, /* Hebrew with points */
 };
 
 static char *joined_tokens(const nd_tokens *t)
@@ -107,7 +118,7 @@ typedef struct {
 static const span_row span_rows[] = {
     {"ab cd", 1, 3, 5},
     {"  x", 0, 2, 3},
-    {"caf\x65\xCC\x81!", 0, 0, 6},                      /* span covers the combining mark */
+    {"caf\x65\xCC\x81!", 0, 0, 6},                                   /* span covers the combining mark */
     {"\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E.", 0, 0, 12}, /* and the Arabic harakat */
     {"x \xE2\x80\x8D\xF0\x9F\x98\x80 y", 1, 10, 11},
     {"\xEF\xBC\xA6\xEF\xBC\xB5 ok", 0, 0, 6},
@@ -133,7 +144,8 @@ END_TEST
 
 START_TEST(test_invalid_utf8)
 {
-    static const char input[] = "ab\xFF" "cd \xC3 ef \xE2\x82"; /* stray byte, truncated sequences */
+    static const char input[] = "ab\xFF"
+                                "cd \xC3 ef \xE2\x82"; /* stray byte, truncated sequences */
     nd_normalizer *nz = NULL;
     ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
     nd_tokens tokens = ND_TOKENS_INIT;
@@ -231,8 +243,8 @@ END_TEST
 START_TEST(test_default_removes_only_vowel_signs)
 {
     char *with_marks = tokens_of_fixture("normalize/arabic-tashkeel.txt", ND_PROFILE_DEFAULT);
-    ck_assert_ptr_null(strstr(with_marks, "\xD9\x8E"));  /* no fatha */
-    ck_assert_ptr_null(strstr(with_marks, "\xD9\x80"));  /* no tatweel */
+    ck_assert_ptr_null(strstr(with_marks, "\xD9\x8E"));    /* no fatha */
+    ck_assert_ptr_null(strstr(with_marks, "\xD9\x80"));    /* no tatweel */
     ck_assert_ptr_nonnull(strstr(with_marks, "\xD8\xA3")); /* alef with hamza above kept */
     free(with_marks);
 }

@@ -15,17 +15,17 @@ typedef struct {
 } shingle_row;
 
 static const shingle_row shingle_rows[] = {
-    {"", ND_SHINGLE_WORDS, 5, 0},                      /* no tokens: empty set */
+    {"", ND_SHINGLE_WORDS, 5, 0}, /* no tokens: empty set */
     {"!!!", ND_SHINGLE_WORDS, 5, 0},
-    {"one", ND_SHINGLE_WORDS, 5, 1},                   /* fewer than k: one shingle of all */
+    {"one", ND_SHINGLE_WORDS, 5, 1}, /* fewer than k: one shingle of all */
     {"one two three", ND_SHINGLE_WORDS, 5, 1},
     {"a b c d e", ND_SHINGLE_WORDS, 5, 1},
     {"a b c d e f", ND_SHINGLE_WORDS, 5, 2},
-    {"a b a b a b", ND_SHINGLE_WORDS, 2, 2},           /* repeats collapse: {ab, ba} */
+    {"a b a b a b", ND_SHINGLE_WORDS, 2, 2}, /* repeats collapse: {ab, ba} */
     {"x x x x x x x x", ND_SHINGLE_WORDS, 3, 1},
-    {"abcdef", ND_SHINGLE_CHARS, 3, 4},                /* abc bcd cde def */
+    {"abcdef", ND_SHINGLE_CHARS, 3, 4}, /* abc bcd cde def */
     {"ab", ND_SHINGLE_CHARS, 3, 1},
-    {"ab cd", ND_SHINGLE_CHARS, 3, 3},                 /* "ab " "b c" " cd" */
+    {"ab cd", ND_SHINGLE_CHARS, 3, 3},                                            /* "ab " "b c" " cd" */
     {"\xE4\xB8\xAD\xE6\x96\x87\xE6\x96\x87\xE6\x9C\xAC", ND_SHINGLE_CHARS, 2, 3}, /* 中文文本 */
 };
 

@@ -24,7 +24,7 @@ typedef struct cli_config {
     nd_options opts;
     const char *id_field;
     const char *text_field;
-    int lines;       /* --lines: each line of a text file is a document */
+    int lines; /* --lines: each line of a text file is a document */
     on_error_policy on_error;
     nd_keep keep;
     int annotate;
@@ -33,12 +33,12 @@ typedef struct cli_config {
     int quiet;
     int verbose; /* stage timings on stderr */
     const char *tmpdir;
-    nd_unit_kind unit;      /* --unit document|paragraph|line */
-    unsigned min_tokens;    /* --min-tokens: smaller units are ignored */
-    unsigned boilerplate;   /* --boilerplate N: 0 = off */
-    uint64_t memory;        /* --memory: bytes; past half of it the index spills to --tmpdir */
-    int show_shingles;      /* normalize --shingles */
-    int json_output;        /* explain --json */
+    nd_unit_kind unit;          /* --unit document|paragraph|line */
+    unsigned min_tokens;        /* --min-tokens: smaller units are ignored */
+    unsigned boilerplate;       /* --boilerplate N: 0 = off */
+    uint64_t memory;            /* --memory: bytes; past half of it the index spills to --tmpdir */
+    int show_shingles;          /* normalize --shingles */
+    int json_output;            /* explain --json */
     const char *explain_ids[2]; /* explain --id A --id B */
     int explain_id_count;
     char **paths; /* inputs; "-" is stdin; none means stdin */

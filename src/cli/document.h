@@ -8,8 +8,8 @@
 #include "input.h"
 
 typedef struct doc_view {
-    char *id;            /* owned; take it by setting it to NULL */
-    const char *text;    /* borrowed: from the record or from root */
+    char *id;         /* owned; take it by setting it to NULL */
+    const char *text; /* borrowed: from the record or from root */
     size_t len;
     json_t *root;        /* the parsed record, or NULL for plain text */
     char *error;         /* set when the record is unusable: "FILE:LINE: why" */

@@ -36,7 +36,7 @@ typedef struct reader {
     z_stream z;
     int z_ready;
     ZSTD_DStream *zs;
-    size_t zstd_last; /* last ZSTD_decompressStream result: 0 = a frame just ended */
+    size_t zstd_last;   /* last ZSTD_decompressStream result: 0 = a frame just ended */
     unsigned char *buf; /* decoded bytes: [pos, len) not yet consumed */
     size_t len, pos, cap;
     int eof; /* no more decoded bytes will come */
@@ -56,9 +56,9 @@ struct input {
     const cli_config *cfg;
     char **names;
     size_t count, capacity;
-    file_identity *seen;      /* per source, once opened */
-    const input *first_pass;  /* input_reopen: the pass whose files must be unchanged */
-    size_t next; /* next source to open */
+    file_identity *seen;     /* per source, once opened */
+    const input *first_pass; /* input_reopen: the pass whose files must be unchanged */
+    size_t next;             /* next source to open */
     reader *current;
     size_t current_source;
     read_mode mode;
@@ -242,7 +242,7 @@ static reader *reader_open(const char *name)
         if (n == 0)
             r->raw_eof = 1;
         r->raw_len += (size_t)n;
-        }
+    }
     const unsigned char *m = r->raw;
     if (r->raw_len >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
         r->comp = COMP_GZIP;

@@ -347,8 +347,7 @@ int cli_explain(const cli_config *cfg)
             size_t as = ta->items[s->a].start, ae = ta->items[s->a + s->len - 1].end;
             size_t bs = tb->items[s->b].start, be = tb->items[s->b + s->len - 1].end;
             char *preview = text_preview(sides[0].text + as, ae - as, 60);
-            printf("%s{\"tokens\":%zu,\"a\":[%zu,%zu],\"b\":[%zu,%zu],\"text\":", r ? "," : "", s->len, as, ae, bs,
-                   be);
+            printf("%s{\"tokens\":%zu,\"a\":[%zu,%zu],\"b\":[%zu,%zu],\"text\":", r ? "," : "", s->len, as, ae, bs, be);
             out_string(stdout, preview ? preview : "", preview ? strlen(preview) : 0);
             putchar('}');
             free(preview);
@@ -370,8 +369,8 @@ int cli_explain(const cli_config *cfg)
             printf("%s%d", j ? " " : ": ", collided_band[j]);
         printf("\nLSH candidate        %s (P = %.4f at this Jaccard)\n", candidate ? "yes" : "no",
                nd_lsh_probability(jaccard, o->bands, o->rows));
-        printf("verdict              %s at threshold %.4g\n", match ? (candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match",
-               o->threshold);
+        printf("verdict              %s at threshold %.4g\n",
+               match ? (candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match", o->threshold);
         printf("\nlongest shared runs (at least %zu tokens): tokens, bytes in A, bytes in B\n", min_run);
         if (shown == 0)
             printf("  (none)\n");

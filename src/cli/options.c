@@ -140,7 +140,8 @@ void cli_print_help(cli_command command, FILE *out)
               "one object per cluster: {\"cluster\": N, \"ids\": [survivor, ...], \"jaccard\": [1, ...]},\n"
               "jaccard[i] being member i's exact Jaccard with the survivor (ids[0]).\n"
               "With --unit paragraph|line: one object per group of repeated units:\n"
-              "{\"group\": N, \"occurrences\": [{\"id\", \"start\", \"end\"}, ...], \"jaccard\": [...], \"text\": preview},\n"
+              "{\"group\": N, \"occurrences\": [{\"id\", \"start\", \"end\"}, ...], \"jaccard\": [...], \"text\": "
+              "preview},\n"
               "start/end being byte offsets in the document's text.\n"
               "  --keep first|longest  which member is the survivor (default first, in input order)\n\n",
               out);

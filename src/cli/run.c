@@ -89,7 +89,7 @@ void arena_free(arena *a)
 /* ****  Per-record work (worker threads)  **** */
 
 typedef struct unit_result {
-    nd_span span;       /* in the document's text */
+    nd_span span;        /* in the document's text */
     const uint32_t *ids; /* its shingle ids, in the worker's arena */
     size_t id_count;
 } unit_result;
@@ -160,8 +160,7 @@ static int make_out_record(const shared *sh, result *res, const char *repaired, 
  * text and nothing made here is freed on another thread (freeing per-text
  * memory on the main thread, across malloc arenas, slowed the commit down
  * badly). NULL ids with count 0 for an empty set. */
-static int keep_sketch(const shared *sh, arena *mem, const nd_sketch_ref *ref, const uint32_t **ids,
-                       uint64_t *keys)
+static int keep_sketch(const shared *sh, arena *mem, const nd_sketch_ref *ref, const uint32_t **ids, uint64_t *keys)
 {
     const nd_options *o = &sh->cfg->opts;
     nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
@@ -250,8 +249,7 @@ static int sketch_units(const shared *sh, nd_sketcher *sk, arena *mem, const cha
     return rc;
 }
 
-static int sketch_document(const shared *sh, nd_sketcher *sk, arena *mem, const char *text, size_t len,
-                           result *res)
+static int sketch_document(const shared *sh, nd_sketcher *sk, arena *mem, const char *text, size_t len, result *res)
 {
     res->text_len = len;
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
@@ -337,8 +335,8 @@ static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_siz
             const record *rec = &b->records[i];
             result *res = &b->results[i];
             res->keys = b->keys + i * sh->cfg->opts.bands;
-            int rc = rec->kind == RECORD_JSON ? process_json(sh, sk, mem, rec, res)
-                                              : process_text(sh, sk, mem, rec, res);
+            int rc =
+                rec->kind == RECORD_JSON ? process_json(sh, sk, mem, rec, res) : process_text(sh, sk, mem, rec, res);
             if (rc != ND_OK) {
                 atomic_store(next, b->count); /* the others stop too */
                 return rc;
@@ -664,8 +662,10 @@ static int batch_commit(run_state *st, batch *b)
     if (!st->spilled && nd_index_memory(st->index) > st->cfg->memory / 2) {
         clear_progress(st);
         if (!st->cfg->quiet)
-            fprintf(stderr, "neardup: the index passed half of --memory (%.0f MB); moving shingle ids and band keys "
-                    "to files in %s\n", (double)st->cfg->memory / 2 / 1e6, st->cfg->tmpdir);
+            fprintf(stderr,
+                    "neardup: the index passed half of --memory (%.0f MB); moving shingle ids and band keys "
+                    "to files in %s\n",
+                    (double)st->cfg->memory / 2 / 1e6, st->cfg->tmpdir);
         int nrc = nd_index_spill(st->index, st->cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", st->cfg->tmpdir, nd_strerror(nrc));
@@ -1109,8 +1109,8 @@ int cli_run(const cli_config *cfg)
             fprintf(stderr,
                     "neardup: stages: read and sketch %.2f s (main thread: reading %.2f s, sketching and waiting "
                     "%.2f s, committing %.2f s), cluster %.2f s, write %.2f s; %u threads\n",
-                    t_read, st.main_read_s, st.main_sketch_s, st.main_commit_s, t_cluster - t_read,
-                    secs - t_cluster, cfg->threads);
+                    t_read, st.main_read_s, st.main_sketch_s, st.main_commit_s, t_cluster - t_read, secs - t_cluster,
+                    cfg->threads);
     }
     rc = EXIT_OK;
 done:
@@ -1138,7 +1138,6 @@ int cli_params(const cli_config *cfg)
         double s = i / 10.0;
         printf("%-10.2f  %.4f\n", s, nd_lsh_probability(s, o->bands, o->rows));
     }
-    printf("the S-curve is steepest near s = %.3f = (1/b)^(1/r)\n",
-           pow(1.0 / o->bands, 1.0 / o->rows));
+    printf("the S-curve is steepest near s = %.3f = (1/b)^(1/r)\n", pow(1.0 / o->bands, 1.0 / o->rows));
     return EXIT_OK;
 }

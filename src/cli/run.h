@@ -31,20 +31,20 @@ void arena_free(arena *a);
 typedef struct run_state {
     const cli_config *cfg;
     input *in;
-    nd_index *index;   /* documents, or units with --unit */
-    char **ids;        /* per document, in id_text */
+    nd_index *index; /* documents, or units with --unit */
+    char **ids;      /* per document, in id_text */
     arena id_text;
     size_t doc_count, ids_capacity;
-    size_t *unit_doc;  /* per index entry in unit mode: its document */
+    size_t *unit_doc;   /* per index entry in unit mode: its document */
     nd_span *unit_span; /* and its span in the document's text */
     size_t units_capacity;
-    FILE *spool;       /* each document's record, one per line, in order (or NULL: re-read) */
+    FILE *spool;               /* each document's record, one per line, in order (or NULL: re-read) */
     int reread;                /* pass 2 reads the input again (else: the spool, or no pass 2) */
     uint64_t *skipped_records; /* with reread: input records skipped (0-based), ascending */
     uint64_t records_read, skipped, empty, invalid_docs, bytes;
     struct timespec started, last_progress;
     int progress;
-    int spilled; /* the index moved to files (--memory) */
+    int spilled;                                      /* the index moved to files (--memory) */
     double main_read_s, main_sketch_s, main_commit_s; /* pass 1, main thread (--verbose) */
 } run_state;
 
@@ -54,12 +54,12 @@ typedef struct run_state {
  * second time, which saves writing and reading a copy of it. */
 typedef struct replay {
     run_state *st;
-    input *again;            /* second pass over the input, or NULL: spool */
-    char *line;              /* spool line / built record */
+    input *again; /* second pass over the input, or NULL: spool */
+    char *line;   /* spool line / built record */
     size_t cap;
-    record rec;              /* re-read record */
-    uint64_t ordinal;        /* records read so far in the second pass */
-    size_t skipped_seen;     /* entries of st->skipped_records passed */
+    record rec;          /* re-read record */
+    uint64_t ordinal;    /* records read so far in the second pass */
+    size_t skipped_seen; /* entries of st->skipped_records passed */
 } replay;
 
 int replay_open(replay *r, run_state *st);

@@ -205,8 +205,7 @@ static char *strip_spans(const char *text, size_t len, const removal *r, size_t 
         /* merge spans separated only by blanks on the same line */
         size_t start = r[i].span.start, end = r[i].span.end;
         i++;
-        while (i < n && r[i].span.start <= len &&
-               (r[i].span.start <= end || only_blank(text, end, r[i].span.start))) {
+        while (i < n && r[i].span.start <= len && (r[i].span.start <= end || only_blank(text, end, r[i].span.start))) {
             if (r[i].span.end > end)
                 end = r[i].span.end;
             i++;

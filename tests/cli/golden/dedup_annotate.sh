@@ -1,0 +1,1 @@
+$ND dedup --quiet --annotate corpora/mixed-1k/docs.jsonl | head -n 40

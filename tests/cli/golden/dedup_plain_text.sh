@@ -1,0 +1,1 @@
+$ND dedup --quiet tests/fixtures/arabic-news/

@@ -1,0 +1,1 @@
+$ND dedup --quiet --unit paragraph tests/fixtures/paragraphs/

@@ -1,0 +1,1 @@
+$ND params --threshold 0.5 --num-perm 256

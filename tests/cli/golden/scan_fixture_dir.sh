@@ -1,0 +1,1 @@
+$ND scan --quiet tests/fixtures/arabic-news/

@@ -1,0 +1,1 @@
+$ND scan --quiet corpora/mixed-1k/docs.jsonl

@@ -1,0 +1,1 @@
+$ND scan --quiet --unit paragraph tests/fixtures/paragraphs/
