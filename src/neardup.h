@@ -39,6 +39,9 @@ extern "C" {
 
 #define ND_VERSION "0.1.0"
 
+/** The longest MinHash signature (nd_options.num_perm). */
+#define ND_MAX_PERM 4096
+
 /* ****  Status codes  **** */
 enum {
     ND_OK = 0,
