@@ -96,9 +96,9 @@ static int batch_done(void *ctx)
         progress_clear(&st->prog);
         if (!cfg->quiet)
             fprintf(stderr,
-                    "neardup: the index passed half of --memory (%.0f MB); moving shingle ids and band keys "
+                    "neardup: the index passed half of --memory (%.1f MiB); moving shingle ids and band keys "
                     "to files in %s\n",
-                    (double)cfg->memory / 2 / 1e6, cfg->tmpdir);
+                    (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
         int nrc = nd_index_spill(st->index, cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", cfg->tmpdir, nd_strerror(nrc));
