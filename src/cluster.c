@@ -669,6 +669,40 @@ done:
     return ND_OK;
 }
 
+int nd_store_split(nd_clusters **out, const nd_store *store, nd_keep keep)
+{
+    cluster_state st;
+    memset(&st, 0, sizeof st);
+    st.store = store;
+    size_t n = store->count;
+    nd_clusters *clusters = nd_calloc(1, sizeof *clusters);
+    size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
+    size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
+    int rc = ND_ENOMEM;
+    if (!clusters || !members || !scratch)
+        goto done;
+    clusters->starts = nd_calloc(1, sizeof *clusters->starts);
+    if (!clusters->starts)
+        goto done;
+    clusters->starts_capacity = 1;
+    for (size_t d = 0; d < n; d++)
+        members[d] = d;
+    rc = n >= 2 ? split_component(&st, members, n, scratch, keep, clusters) : ND_OK;
+    if (rc == ND_OK)
+        rc = order_clusters(clusters);
+done:
+    nd_free(members);
+    nd_free(scratch);
+    nd_free(st.buf_a.data);
+    nd_free(st.buf_b.data);
+    if (rc != ND_OK) {
+        nd_clusters_free(clusters);
+        return rc;
+    }
+    *out = clusters;
+    return ND_OK;
+}
+
 int nd_index_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_index *index, nd_keep keep)
 {
     nd_store store;

@@ -68,4 +68,14 @@ unsigned nd_index_threads(const nd_index *index);
  * in parallel (each extra one takes 16 bytes per text). */
 int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads, nd_keep keep);
 
+/* cluster.c: step 3 of nd_store_cluster() alone, for a caller that found
+ * the connected components itself (the distributed run, src/mpi/): the
+ * texts 0 .. count - 1 of `store`, numbered in input order, are taken as
+ * one connected component and split by the same greedy cover, so that a
+ * component gives the same clusters wherever it is split. Only `meta` and
+ * `ids` of the store are read (no band keys). Clusters come in canonical
+ * order (by earliest member), members numbered as in `store`.
+ * Returns ND_OK, ND_ENOMEM or ND_EIO. */
+int nd_store_split(nd_clusters **out, const nd_store *store, nd_keep keep);
+
 #endif /* ND_STORE_H */

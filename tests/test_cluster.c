@@ -1,7 +1,17 @@
 /* test_cluster.c - union-find: transitivity and sizes, as a table of
- * unions and the components they must give. */
+ * unions and the components they must give; and the claim the distributed
+ * run rests on (src/mpi/): the components are the connected components of
+ * {pairs sharing a band key whose exact Jaccard reaches the threshold}, and
+ * splitting each one alone (nd_store_split) gives the clusters of
+ * nd_index_cluster. */
 #include "neardup.h"
+
+#include <stdlib.h> /* malloc, free, qsort */
+#include <string.h> /* memcpy */
+
+#include "store.h"
 #include "suites.h"
+#include "synth.h"
 #include "uf.h"
 
 typedef struct {
@@ -48,6 +58,162 @@ START_TEST(test_union_reports_change)
 }
 END_TEST
 
+/* A store over arrays in memory: texts given by their sorted ids. */
+typedef struct {
+    const uint32_t *const *ids;
+} array_backend;
+
+static const uint32_t *array_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
+{
+    (void)buf;
+    (void)rc;
+    return ((const array_backend *)backend)->ids[doc];
+}
+
+enum { FAMILIES = 24, BIG_FAMILY = 430, SET_SIZE = 60 };
+
+typedef struct {
+    uint64_t first;
+    size_t start, len;
+} found_cluster;
+
+static int compare_found(const void *pa, const void *pb)
+{
+    const found_cluster *a = pa, *b = pb;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+/* Texts: families of variants of a base set (each variant replaces a few
+ * ids, some chain from the previous variant), interleaved in input order,
+ * one family past CENTER_LIMIT (400) to take the star split. */
+START_TEST(test_split_per_component_matches)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.7;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    size_t n = 0, cap = FAMILIES * 12 + BIG_FAMILY;
+    uint32_t **ids = calloc(cap, sizeof *ids);
+    size_t *counts = calloc(cap, sizeof *counts);
+    uint64_t state = 42;
+    uint32_t base[FAMILIES + 1][SET_SIZE];
+    for (size_t f = 0; f <= FAMILIES; f++) {
+        for (size_t i = 0; i < SET_SIZE; i++)
+            base[f][i] = (uint32_t)synth_next(&state);
+    }
+    for (size_t round = 0; n < cap; round++) {
+        for (size_t f = 0; f <= FAMILIES && n < cap; f++) {
+            if (f == FAMILIES ? round >= BIG_FAMILY : round >= 12)
+                continue;
+            uint32_t *set = malloc(SET_SIZE * sizeof *set);
+            memcpy(set, base[f], SET_SIZE * sizeof *set);
+            size_t changes = (size_t)(synth_next(&state) % 9);
+            for (size_t c = 0; c < changes; c++)
+                set[synth_next(&state) % SET_SIZE] = (uint32_t)synth_next(&state);
+            if (synth_next(&state) % 3 == 0)
+                memcpy(base[f], set, SET_SIZE * sizeof *set); /* the next variant chains from this one */
+            qsort(set, SET_SIZE, sizeof *set, synth_cmp);
+            size_t k = 0;
+            for (size_t i = 0; i < SET_SIZE; i++) {
+                if (k == 0 || set[i] != set[k - 1])
+                    set[k++] = set[i];
+            }
+            ids[n] = set;
+            counts[n] = k;
+            n++;
+        }
+    }
+    nd_index *index;
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    uint32_t sig[ND_MAX_PERM];
+    uint64_t *keys = malloc(n * opts.bands * sizeof *keys);
+    for (size_t d = 0; d < n; d++) {
+        nd_minhash(sig, opts.num_perm, opts.seed, ids[d], counts[d]);
+        nd_lsh_band_keys(keys + d * opts.bands, sig, opts.bands, opts.rows);
+        ck_assert_int_eq(nd_index_add_ids(index, ids[d], counts[d], keys + d * opts.bands, counts[d] * 7 % 5), ND_OK);
+    }
+    for (int keep = ND_KEEP_FIRST; keep <= ND_KEEP_LONGEST; keep++) {
+        nd_clusters *whole;
+        ck_assert_int_eq(nd_index_cluster(&whole, NULL, index, (nd_keep)keep), ND_OK);
+        /* components from the claim: band-key-sharing pairs (32-bit folded
+         * keys, as the index keeps them) that reach the threshold */
+        nd_uf uf;
+        ck_assert_int_eq(nd_uf_init(&uf, n), ND_OK);
+        for (size_t a = 0; a < n; a++) {
+            for (size_t b = a + 1; b < n; b++) {
+                int shares = 0;
+                for (unsigned j = 0; j < opts.bands && !shares; j++) {
+                    uint64_t ka = keys[a * opts.bands + j], kb = keys[b * opts.bands + j];
+                    shares = (uint32_t)(ka ^ (ka >> 32)) == (uint32_t)(kb ^ (kb >> 32));
+                }
+                if (shares && nd_jaccard(ids[a], counts[a], ids[b], counts[b]) >= opts.threshold - 1e-12)
+                    nd_uf_union(&uf, a, b);
+            }
+        }
+        /* split each component alone, numbered within it */
+        found_cluster *found = calloc(n, sizeof *found);
+        nd_member *members = calloc(n, sizeof *members);
+        size_t found_count = 0, member_count = 0;
+        size_t *comp = malloc(n * sizeof *comp);
+        nd_text_meta *meta = malloc(n * sizeof *meta);
+        const uint32_t **comp_ids = malloc(n * sizeof *comp_ids);
+        for (size_t root = 0; root < n; root++) {
+            size_t m = 0;
+            for (size_t d = 0; d < n; d++) {
+                if (nd_uf_find(&uf, d) == root) {
+                    comp[m] = d;
+                    meta[m] = (nd_text_meta){counts[d], 0, counts[d] * 7 % 5};
+                    comp_ids[m] = ids[d];
+                    m++;
+                }
+            }
+            if (m < 2)
+                continue;
+            array_backend backend = {comp_ids};
+            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL};
+            nd_clusters *part;
+            ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
+            for (size_t c = 0; c < nd_clusters_count(part); c++) {
+                const nd_member *pm;
+                size_t size = nd_clusters_get(&pm, part, c);
+                found[found_count] = (found_cluster){UINT64_MAX, member_count, size};
+                for (size_t k = 0; k < size; k++) {
+                    members[member_count++] = (nd_member){comp[pm[k].doc], pm[k].jaccard};
+                    if (comp[pm[k].doc] < found[found_count].first)
+                        found[found_count].first = comp[pm[k].doc];
+                }
+                found_count++;
+            }
+            nd_clusters_free(part);
+        }
+        qsort(found, found_count, sizeof *found, compare_found);
+        ck_assert_uint_gt(found_count, FAMILIES / 2);
+        ck_assert_uint_eq(found_count, nd_clusters_count(whole));
+        for (size_t c = 0; c < found_count; c++) {
+            const nd_member *wm;
+            size_t size = nd_clusters_get(&wm, whole, c);
+            ck_assert_uint_eq(size, found[c].len);
+            for (size_t k = 0; k < size; k++) {
+                ck_assert_uint_eq(wm[k].doc, members[found[c].start + k].doc);
+                ck_assert(wm[k].jaccard == members[found[c].start + k].jaccard);
+            }
+        }
+        nd_uf_release(&uf);
+        nd_clusters_free(whole);
+        free(found);
+        free(members);
+        free(comp);
+        free(meta);
+        free(comp_ids);
+    }
+    nd_index_free(index);
+    for (size_t d = 0; d < n; d++)
+        free(ids[d]);
+    free(ids);
+    free(counts);
+    free(keys);
+}
+END_TEST
+
 Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -55,5 +221,9 @@ Suite *cluster_suite(void)
     tcase_add_loop_test(tc, test_union_find_table, 0, (int)(sizeof uf_rows / sizeof uf_rows[0]));
     tcase_add_test(tc, test_union_reports_change);
     suite_add_tcase(s, tc);
+    TCase *split = tcase_create("split");
+    tcase_set_timeout(split, 60);
+    tcase_add_test(split, test_split_per_component_matches);
+    suite_add_tcase(s, split);
     return s;
 }
