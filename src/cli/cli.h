@@ -33,7 +33,9 @@ typedef struct cli_config {
     nd_keep keep;
     int annotate;
     const char *removed_path;
-    const char *stats_path; /* --stats FILE: the run's counts as JSON */
+    const char *output_dir;  /* dedup --output-dir: one output file per input */
+    const char *removed_dir; /* dedup --removed-dir: one removed file per input */
+    const char *stats_path;  /* --stats FILE: the run's counts as JSON */
     unsigned threads;
     int quiet;
     int verbose; /* stage timings on stderr */

@@ -14,26 +14,54 @@
 #include "json.h"
 #include "outfile.h"
 
-void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters)
+void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t size, const char *const *ids,
+                        const double *jaccard)
 {
-    size_t n = nd_clusters_count(clusters);
+    fprintf(out, "{\"cluster\":%zu,\"size\":%zu,\"ids\":[", cluster, size);
+    for (size_t k = 0; k < size; k++) {
+        if (k)
+            fputc(',', out);
+        out_string(out, ids[k], strlen(ids[k]));
+    }
+    fputs("],\"jaccard\":[", out);
+    for (size_t k = 0; k < size; k++) {
+        if (k)
+            fputc(',', out);
+        out_number(out, jaccard[k]);
+    }
+    fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+}
+
+int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters)
+{
+    size_t n = nd_clusters_count(clusters), capacity = 0;
+    const char **ids = NULL;
+    double *jaccard = NULL;
     for (size_t c = 0; c < n; c++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
-        fprintf(out, "{\"cluster\":%zu,\"size\":%zu,\"ids\":[", c, size);
-        for (size_t k = 0; k < size; k++) {
-            if (k)
-                fputc(',', out);
-            out_string(out, docs->ids[m[k].doc], strlen(docs->ids[m[k].doc]));
+        if (size > capacity) {
+            capacity = size * 2;
+            free(ids);
+            free(jaccard);
+            ids = malloc(capacity * sizeof *ids);
+            jaccard = malloc(capacity * sizeof *jaccard);
+            if (!ids || !jaccard) {
+                free(ids);
+                free(jaccard);
+                cli_error("out of memory");
+                return EXIT_FAIL;
+            }
         }
-        fputs("],\"jaccard\":[", out);
         for (size_t k = 0; k < size; k++) {
-            if (k)
-                fputc(',', out);
-            out_number(out, m[k].jaccard);
+            ids[k] = docs->ids[m[k].doc];
+            jaccard[k] = m[k].jaccard;
         }
-        fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+        doc_output_cluster(out, cfg, c, size, ids, jaccard);
     }
+    free(ids);
+    free(jaccard);
+    return EXIT_OK;
 }
 
 void write_text_record(FILE *out, const cli_config *cfg, const char *id, const char *text, size_t len)
@@ -51,33 +79,26 @@ void write_text_record(FILE *out, const cli_config *cfg, const char *id, const c
     fputs("}\n", out);
 }
 
-/* Per-document fate after clustering. */
-typedef struct fate {
-    int64_t cluster; /* -1: unique */
-    size_t survivor; /* the kept member of its cluster */
-    double jaccard;
-} fate;
-
-static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
+static doc_fate *fates_from_clusters(const doctable *docs, const nd_clusters *clusters)
 {
-    fate *f = malloc((docs ? docs : 1) * sizeof *f);
+    doc_fate *f = malloc((docs->count ? docs->count : 1) * sizeof *f);
     if (!f)
         return NULL;
-    for (size_t d = 0; d < docs; d++)
-        f[d] = (fate){-1, d, 0.0};
+    for (size_t d = 0; d < docs->count; d++)
+        f[d] = (doc_fate){-1, NULL, 0.0};
     size_t n = nd_clusters_count(clusters);
     for (size_t c = 0; c < n; c++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
         for (size_t k = 0; k < size; k++)
-            f[m[k].doc] = (fate){(int64_t)c, m[0].doc, m[k].jaccard};
+            f[m[k].doc] = (doc_fate){(int64_t)c, k ? docs->ids[m[0].doc] : NULL, m[k].jaccard};
     }
     return f;
 }
 
 /* The "neardup" member --annotate adds (newly allocated; NULL when out of
  * memory). */
-static char *annotation(const cli_config *cfg, const doctable *docs, const fate *fd, size_t doc)
+static char *annotation(const cli_config *cfg, const doc_fate *fd)
 {
     char *member = NULL;
     size_t member_len = 0;
@@ -89,10 +110,10 @@ static char *annotation(const cli_config *cfg, const doctable *docs, const fate 
         fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null", mem);
     } else {
         fprintf(mem, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
-        if (fd->survivor == doc)
+        if (!fd->duplicate_of)
             fputs("null", mem);
         else
-            out_string(mem, docs->ids[fd->survivor], strlen(docs->ids[fd->survivor]));
+            out_string(mem, fd->duplicate_of, strlen(fd->duplicate_of));
         fputs(",\"jaccard\":", mem);
         out_number(mem, fd->jaccard);
     }
@@ -132,46 +153,59 @@ static void write_record(FILE *out, const cli_config *cfg, const record *rec, co
     free(built);
 }
 
-int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
-                     uint64_t *kept, uint64_t *removed)
+int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate *fates, replay_source *src,
+                     dedup_target *target, uint64_t *kept, uint64_t *removed)
 {
-    fate *f = fates_from_clusters(docs->count, clusters);
-    outfile removed_file = {NULL, NULL};
     replay *records = NULL;
     int rc = EXIT_FAIL;
-    if (!f) {
-        cli_error("out of memory");
-        goto done;
-    }
-    if (outfile_open(&removed_file, cfg->removed_path) != 0 || replay_open(&records, src) != EXIT_OK)
+    if (replay_open(&records, src) != EXIT_OK)
         goto done;
     for (size_t doc = 0; doc < docs->count; doc++) {
         const record *rec;
         if (replay_next(records, &rec) < 0)
             goto done;
-        int is_duplicate = f[doc].cluster >= 0 && f[doc].survivor != doc;
+        const doc_fate *fd = &fates[doc];
+        FILE *out = NULL;
+        if (cfg->annotate || !fd->duplicate_of) {
+            out = dedup_kept(target, rec->source);
+            if (!out)
+                goto done;
+        } else if (dedup_removed(&out, target, rec->source) != 0) {
+            goto done;
+        }
         if (cfg->annotate) {
-            char *member = annotation(cfg, docs, &f[doc], doc);
+            char *member = annotation(cfg, fd);
             if (!member) {
                 cli_error("out of memory");
                 goto done;
             }
-            write_record(stdout, cfg, rec, docs->ids[doc], member);
+            write_record(out, cfg, rec, docs->ids[doc], member);
             free(member);
             (*kept)++;
-        } else if (is_duplicate) {
-            if (removed_file.f)
-                write_record(removed_file.f, cfg, rec, docs->ids[doc], NULL);
+        } else if (fd->duplicate_of) {
+            if (out)
+                write_record(out, cfg, rec, docs->ids[doc], NULL);
             (*removed)++;
         } else {
-            write_record(stdout, cfg, rec, docs->ids[doc], NULL);
+            write_record(out, cfg, rec, docs->ids[doc], NULL);
             (*kept)++;
         }
     }
-    rc = outfile_commit(&removed_file) == 0 ? EXIT_OK : EXIT_FAIL;
+    rc = EXIT_OK;
 done:
-    outfile_abort(&removed_file);
     replay_close(records);
+    return rc;
+}
+
+int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
+                     dedup_target *target, uint64_t *kept, uint64_t *removed)
+{
+    doc_fate *f = fates_from_clusters(docs, clusters);
+    if (!f) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    int rc = doc_output_write(cfg, docs, f, src, target, kept, removed);
     free(f);
     return rc;
 }

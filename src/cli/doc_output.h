@@ -7,15 +7,34 @@
 
 #include "cli.h"
 #include "doctable.h"
+#include "outfile.h"
 #include "replay.h"
 
-/* scan: one JSON line per cluster. */
-void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters);
+/* scan: one JSON line per cluster. Returns EXIT_OK or EXIT_FAIL
+ * (reported: out of memory). */
+int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters);
 
-/* dedup: pass 2, every record to stdout (kept ones, or all with
- * --annotate) or --removed. Returns EXIT_OK or EXIT_FAIL (reported). */
+/* One cluster's line: number `cluster`, its members' ids (the survivor
+ * first) and exact Jaccard with the survivor. */
+void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t size, const char *const *ids,
+                        const double *jaccard);
+
+/* What dedup does with one document. */
+typedef struct doc_fate {
+    int64_t cluster;          /* -1: in no cluster */
+    const char *duplicate_of; /* the survivor's id (borrowed); NULL for a survivor or a unique document */
+    double jaccard;           /* with the survivor */
+} doc_fate;
+
+/* dedup: pass 2, every record to the target (kept ones, or all with
+ * --annotate) or its removed stream. Returns EXIT_OK or EXIT_FAIL
+ * (reported). */
 int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
-                     uint64_t *kept, uint64_t *removed);
+                     dedup_target *target, uint64_t *kept, uint64_t *removed);
+/* The same from each document's fate (fates[doc] for docs->count
+ * documents), however they were found. */
+int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate *fates, replay_source *src,
+                     dedup_target *target, uint64_t *kept, uint64_t *removed);
 
 /* A plain-text document as dedup writes it, {"ID_FIELD": id, "TEXT_FIELD":
  * text}, then a newline. */

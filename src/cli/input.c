@@ -37,6 +37,7 @@ struct input {
     reader *current;
     size_t current_source;
     read_mode mode;
+    const input_part *parts; /* input_open_parts: one per source, else NULL */
 };
 
 /* ****  Paths  **** */
@@ -157,6 +158,72 @@ int input_open(input **out, const cli_config *cfg)
     return EXIT_OK;
 }
 
+static int has_suffix(const char *s, const char *suffix);
+
+int input_open_parts(input **out, const cli_config *cfg, const input_part *parts, size_t count)
+{
+    input *in = calloc(1, sizeof *in);
+    if (!in) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    in->cfg = cfg;
+    in->parts = parts;
+    int failed = 0;
+    for (size_t i = 0; i < count && !failed; i++) {
+        char *copy = strdup(parts[i].name);
+        failed = !copy || add_name(in, copy) != 0;
+    }
+    in->seen = calloc(in->count ? in->count : 1, sizeof *in->seen);
+    if (failed || !in->seen) {
+        cli_error("out of memory");
+        input_close(in);
+        return EXIT_FAIL;
+    }
+    *out = in;
+    return EXIT_OK;
+}
+
+size_t input_source_count(const input *in)
+{
+    return in->count;
+}
+
+int input_splittable(const char *name, uint64_t *size)
+{
+    struct stat st;
+    if (strcmp(name, "-") == 0 || stat(name, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    *size = (uint64_t)st.st_size;
+    if (!has_suffix(name, ".jsonl") && !has_suffix(name, ".ndjson"))
+        return 0;
+    FILE *f = fopen(name, "rb");
+    unsigned char m[4] = {0, 0, 0, 0};
+    size_t got = f ? fread(m, 1, 4, f) : 0;
+    if (f)
+        fclose(f);
+    int gzip = got >= 2 && m[0] == 0x1f && m[1] == 0x8b;
+    int zstd = got >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
+    return f && !gzip && !zstd;
+}
+
+int input_count_lines(uint64_t *out, const char *name, uint64_t start, uint64_t end)
+{
+    reader *r = reader_open(name);
+    if (!r || reader_set_range(r, start, end, 0) != 0) {
+        reader_free(r);
+        return -1;
+    }
+    const unsigned char *line;
+    size_t len;
+    int rc;
+    while ((rc = reader_line(r, &line, &len)) == 1) {
+    }
+    *out = reader_line_number(r);
+    reader_free(r);
+    return rc;
+}
+
 int input_rereadable(const input *in)
 {
     for (size_t i = 0; i < in->count; i++) {
@@ -180,6 +247,7 @@ int input_reopen(input **out, const input *first)
     in->cfg = first->cfg;
     in->names = first->names; /* borrowed: the same files in the same order */
     in->count = first->count;
+    in->parts = first->parts;
     in->first_pass = first;
     *out = in;
     return EXIT_OK;
@@ -294,6 +362,11 @@ static int open_next_source(input *in)
         in->current = r;
         in->current_source = source;
         int error = 0;
+        if (in->parts && !in->parts[source].whole) {
+            const input_part *part = &in->parts[source];
+            in->mode = MODE_JSON;
+            return reader_set_range(r, part->start, part->end, part->first_line) == 0 ? 1 : -1;
+        }
         if (json_by_name(in->names[source]) || json_by_content(r, &error))
             in->mode = MODE_JSON;
         else

@@ -53,5 +53,31 @@ int input_reopen(input **out, const input *first);
 
 /* The name of source i, as the user gave it (or the directory walk built it). */
 const char *input_source_name(const input *in, size_t source);
+/* How many sources (files, or parts) the input has. */
+size_t input_source_count(const input *in);
+
+/* One source of a distributed run's share (src/mpi/): a whole file, or the
+ * lines of an uncompressed JSON Lines file that begin in bytes [start, end)
+ * (see reader_set_range), numbered as in the whole file. */
+typedef struct input_part {
+    const char *name;
+    int whole;           /* 1: the whole file, as input_open() reads it */
+    uint64_t start, end; /* else: the byte range, read as JSON Lines */
+    uint64_t first_line; /* lines before `start` */
+} input_part;
+
+/* An input over the given parts, in order (each one a source, named by
+ * its file), instead of paths. `parts` is borrowed: it must outlive the
+ * input and its input_reopen(). Returns EXIT_OK or EXIT_FAIL (reported). */
+int input_open_parts(input **out, const cli_config *cfg, const input_part *parts, size_t count);
+
+/* Is `name` a file that can be split by byte ranges: a regular,
+ * uncompressed file named .jsonl or .ndjson? *size is set to its size. */
+int input_splittable(const char *name, uint64_t *size);
+
+/* The number of lines that begin in bytes [start, end) of a file (what
+ * input_part.first_line of a later part adds up). Returns 0 or -1
+ * (reported). */
+int input_count_lines(uint64_t *out, const char *name, uint64_t start, uint64_t end);
 
 #endif /* ND_CLI_INPUT_H */

@@ -40,7 +40,9 @@ enum {
     OPT_MEMORY,
     OPT_JSON,
     OPT_ID,
-    OPT_STATS
+    OPT_STATS,
+    OPT_OUTPUT_DIR,
+    OPT_REMOVED_DIR
 };
 
 static const struct option all_options[] = {
@@ -70,6 +72,8 @@ static const struct option all_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"id", required_argument, NULL, OPT_ID},
     {"stats", required_argument, NULL, OPT_STATS},
+    {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
+    {"removed-dir", required_argument, NULL, OPT_REMOVED_DIR},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -138,6 +142,10 @@ void cli_print_help(cli_command command, FILE *out)
               "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"duplicate_of\",\n"
               "                        \"jaccard\"} (nulls for unique records)\n"
               "  --removed FILE        also write the removed records to FILE\n"
+              "  --output-dir DIR      write each input's records to DIR/<its file name> instead of stdout\n"
+              "                        (two inputs with one file name are refused; files appear when the run\n"
+              "                        succeeds)\n"
+              "  --removed-dir DIR     with --output-dir: each input's removed records to DIR/<its file name>\n"
               "With --unit paragraph|line: every document is written back with later copies of repeated\n"
               "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
               "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
@@ -201,7 +209,7 @@ static int accepts(cli_command command, int opt)
         return 1;
     if (command == CMD_PARAMS)
         return 0;
-    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED)
+    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_OUTPUT_DIR || opt == OPT_REMOVED_DIR)
         return command == CMD_DEDUP;
     if (opt == OPT_SHINGLES)
         return command == CMD_NORMALIZE;
@@ -406,6 +414,12 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_STATS:
             cfg->stats_path = arg;
             break;
+        case OPT_OUTPUT_DIR:
+            cfg->output_dir = arg;
+            break;
+        case OPT_REMOVED_DIR:
+            cfg->removed_dir = arg;
+            break;
         case OPT_THREADS:
             if (parse_unsigned(arg, 1, 256, &n))
                 return bad_value("threads", arg, "a whole number from 1 to 256");
@@ -487,8 +501,16 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         cli_error("%s: --boilerplate needs --unit paragraph or line", name);
         return EXIT_USAGE;
     }
-    if (cfg->annotate && cfg->removed_path) {
+    if (cfg->annotate && (cfg->removed_path || cfg->removed_dir)) {
         cli_error("dedup: --annotate keeps every record, so --removed would be empty; use one or the other");
+        return EXIT_USAGE;
+    }
+    if (cfg->removed_dir && !cfg->output_dir) {
+        cli_error("dedup: --removed-dir goes with --output-dir (or use --removed FILE)");
+        return EXIT_USAGE;
+    }
+    if (cfg->output_dir && cfg->removed_path) {
+        cli_error("dedup: with --output-dir, removed records go to --removed-dir DIR, not --removed FILE");
         return EXIT_USAGE;
     }
     if (command == CMD_EXPLAIN && cfg->explain_id_count == 1) {

@@ -1,8 +1,13 @@
-/* outfile.h - an output file the run writes besides stdout (outfile.c). */
+/* outfile.h - output files the run writes besides stdout (outfile.c):
+ * --removed FILE, and --output-dir / --removed-dir (one file per input). */
 #ifndef ND_CLI_OUTFILE_H
 #define ND_CLI_OUTFILE_H
 
-#include <stdio.h> /* FILE */
+#include <stddef.h> /* size_t */
+#include <stdio.h>  /* FILE */
+
+#include "cli.h"
+#include "input.h"
 
 typedef struct outfile {
     FILE *f; /* NULL when not asked for */
@@ -17,5 +22,77 @@ int outfile_open(outfile *o, const char *path);
 int outfile_commit(outfile *o);
 /* The run failed: close without reporting. */
 void outfile_abort(outfile *o);
+
+/* One output file per input source in a directory (--output-dir,
+ * --removed-dir): source s goes to DIR/<base name of its file>. Each file
+ * is written under a temporary name in DIR (".NAME.neardup-TAG") and only
+ * renamed to its name by outdir_commit(), so a failed run leaves no file
+ * that looks complete. Sources come in order; a source with no record
+ * still gets its (empty) file. */
+typedef struct outdir {
+    const char *dir;    /* NULL: not asked for */
+    const char *tag;    /* makes the temporary names of this process unique */
+    const char **names; /* per source: its file's path (borrowed) */
+    size_t count;       /* sources */
+    size_t opened;      /* sources [0, opened) have their temporary file */
+    FILE *f;            /* the file of source opened - 1, while open */
+} outdir;
+
+/* The base name DIR/<name> takes: what follows the last '/'. */
+const char *outdir_base_name(const char *path);
+
+/* Check that no two different paths among names[0..count) have the same
+ * base name (their outputs would collide) and that DIR/<base name> is not
+ * one of the inputs. Returns 0, or -1 (reported, naming both paths). */
+int outdir_check(const char *dir, const char *const *names, size_t count);
+
+/* Start: nothing is created yet. */
+void outdir_init(outdir *o, const char *dir, const char *tag, const char **names, size_t count);
+/* The file to write source `source`'s records to (creating the temporary
+ * files of the sources before it that had none). NULL (reported) on
+ * failure. */
+FILE *outdir_file(outdir *o, size_t source);
+/* The temporary path of source `source` (newly allocated, NULL when out of
+ * memory). */
+char *outdir_temp_path(const outdir *o, size_t source);
+/* The final path of source `source` (newly allocated). */
+char *outdir_final_path(const outdir *o, size_t source);
+/* Finish writing: create the files still missing, close every file
+ * checking its writes. Renames nothing. Returns 0, or -1 (reported). */
+int outdir_close(outdir *o);
+/* Rename each source's temporary file to its name; sources with
+ * skip[s] set (or skip NULL: none) are left alone. Returns 0, or -1
+ * (reported). */
+int outdir_rename(const outdir *o, const unsigned char *skip);
+/* The run failed: close and remove the temporary files. */
+void outdir_abort(outdir *o);
+
+/* Where dedup writes: stdout, or --output-dir; --removed FILE, or
+ * --removed-dir. */
+typedef struct dedup_target {
+    FILE *kept; /* stdout, unless kept_dir.dir */
+    outfile removed_file;
+    outdir kept_dir, removed_dir;
+    const char **names; /* per source, for the outdirs */
+} dedup_target;
+
+/* Open what cfg asks for (--removed FILE is created here; the directories'
+ * files as sources come). `tag` makes temporary names unique to this
+ * process. Returns 0, or -1 (reported). */
+int dedup_target_open(dedup_target *t, const cli_config *cfg, const input *in, const char *tag);
+/* The stream for source `source`'s kept records, or NULL (reported). */
+FILE *dedup_kept(dedup_target *t, size_t source);
+/* The stream for its removed records: *out NULL when none was asked for.
+ * Returns 0, or -1 (reported). */
+int dedup_removed(FILE **out, dedup_target *t, size_t source);
+/* Close every file checking its writes (renaming nothing yet). Returns 0,
+ * or -1 (reported). */
+int dedup_target_close(dedup_target *t);
+/* Give the directories' files their names (after dedup_target_close(), once
+ * the whole run succeeded); sources with skip[s] set are left alone (skip
+ * may be NULL). Returns 0, or -1 (reported). */
+int dedup_target_rename(dedup_target *t, const unsigned char *skip);
+/* Release; after a failure, remove the temporary files. */
+void dedup_target_free(dedup_target *t, int failed);
 
 #endif /* ND_CLI_OUTFILE_H */

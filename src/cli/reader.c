@@ -7,6 +7,12 @@
  * bytes wait in one buffer that grows only to the longest line (or the
  * whole document, for a file read as one), so memory stays bounded by
  * what the caller asks for at once.
+ *
+ * A byte range (reader_set_range, for one large JSON Lines file read by
+ * several processes) starts one byte early and drops the line that byte
+ * ends, so it begins with the first line starting inside the range
+ * whatever byte the range starts on; the reader then counts the bytes its
+ * lines take and ends before the first line that starts past the range.
  */
 #include "reader.h"
 
@@ -14,7 +20,7 @@
 #include <fcntl.h>  /* open */
 #include <stdlib.h> /* malloc, realloc, free */
 #include <string.h> /* memchr, memcpy, memmove, strcmp, strerror */
-#include <unistd.h> /* read, close */
+#include <unistd.h> /* read, close, lseek */
 
 #include <zlib.h> /* inflate */
 #include <zstd.h> /* ZSTD_decompressStream */
@@ -37,6 +43,9 @@ struct reader {
     size_t len, pos, cap;
     int eof; /* no more decoded bytes will come */
     uint64_t line;
+    int ranged;         /* reader_set_range: stop at range_end */
+    uint64_t offset;    /* byte offset of the next line (ranged) */
+    uint64_t range_end; /* lines starting at or past it are not read */
 };
 
 enum { RAW_CHUNK = 1 << 16 };
@@ -243,6 +252,8 @@ reader *reader_open(const char *name)
 int reader_line(reader *r, const unsigned char **start, size_t *len)
 {
     size_t scanned = 0;
+    if (r->ranged && r->offset >= r->range_end)
+        return 0;
     for (;;) {
         size_t avail = r->len - r->pos - scanned;
         unsigned char *nl = avail ? memchr(r->buf + r->pos + scanned, '\n', avail) : NULL;
@@ -251,6 +262,7 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
             *len = (size_t)(nl - *start);
             r->pos += *len + 1;
             r->line++;
+            r->offset += *len + 1;
             return 1;
         }
         if (r->eof) {
@@ -260,6 +272,7 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
             *len = r->len - r->pos;
             r->pos = r->len;
             r->line++;
+            r->offset += *len;
             return 1;
         }
         size_t before = r->len - r->pos;
@@ -268,6 +281,36 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
         /* fill() may move the buffer; rescan only the new bytes */
         scanned = before < (r->len - r->pos) ? before : (r->len - r->pos);
     }
+}
+
+int reader_set_range(reader *r, uint64_t start, uint64_t end, uint64_t first_line)
+{
+    if (r->comp != COMP_NONE || r->fd == 0) {
+        cli_error("%s: only an uncompressed file can be read by byte ranges", r->name);
+        return -1;
+    }
+    uint64_t from = start > 0 ? start - 1 : 0;
+    if (lseek(r->fd, (off_t)from, SEEK_SET) == (off_t)-1) {
+        cli_error("%s: cannot seek: %s", r->name, strerror(errno));
+        return -1;
+    }
+    r->raw_len = r->raw_pos = 0;
+    r->raw_eof = 0;
+    r->len = r->pos = 0;
+    r->eof = 0;
+    r->offset = from;
+    if (start > 0) {
+        /* drop the end of the line that byte start - 1 belongs to (just
+         * its '\n' when a line starts at `start`) */
+        const unsigned char *line;
+        size_t len;
+        if (reader_line(r, &line, &len) < 0)
+            return -1;
+    }
+    r->ranged = 1;
+    r->range_end = end;
+    r->line = first_line;
+    return 0;
 }
 
 int reader_fd(const reader *r)

@@ -21,6 +21,14 @@ int reader_line(reader *r, const unsigned char **start, size_t *len);
 /* Lines read so far (the 1-based number of the last one). */
 uint64_t reader_line_number(const reader *r);
 
+/* Read only the lines of an uncompressed file that begin in bytes
+ * [start, end): skip to the first line that begins at or after `start`,
+ * stop after the last line that begins before `end` (so consecutive ranges
+ * read every line exactly once); line numbers go on from `first_line`, the
+ * number of lines before `start`. Call right after reader_open(). Returns
+ * 0, or -1 (reported: a compressed file or stdin, or a seek error). */
+int reader_set_range(reader *r, uint64_t start, uint64_t end, uint64_t first_line);
+
 /* The decoded bytes not yet consumed (borrowed until the next call);
  * returns 1 when no more will come. */
 int reader_buffered(reader *r, const unsigned char **data, size_t *len);

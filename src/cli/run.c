@@ -12,14 +12,15 @@
 #include "cli.h"
 
 #include <errno.h>  /* errno */
-#include <stdlib.h> /* free */
+#include <stdlib.h> /* free, malloc */
 #include <string.h> /* memset, strerror */
-#include <unistd.h> /* isatty */
+#include <unistd.h> /* isatty, getpid */
 
 #include <jansson.h> /* json_object_seed */
 
 #include "doc_output.h"
 #include "doctable.h"
+#include "outfile.h"
 #include "pipeline.h"
 #include "replay.h"
 #include "report.h"
@@ -111,20 +112,49 @@ static int batch_done(void *ctx)
 }
 
 /* Clusters (or unit groups) to the output; pass 2 where needed. */
-static int write_output(run_state *st, const nd_clusters *clusters)
+static int write_output(run_state *st, const nd_clusters *clusters, const input *in)
 {
     const cli_config *cfg = st->cfg;
     run_counts *c = &st->counts;
-    if (cfg->unit != ND_UNIT_DOCUMENT) {
-        if (cfg->command == CMD_SCAN)
-            return unit_output_scan(cfg, &st->docs, clusters, st->replay);
-        return unit_output_dedup(cfg, &st->docs, clusters, st->replay, &c->kept, &c->removed, &c->units_removed);
-    }
     if (cfg->command == CMD_SCAN) {
-        doc_output_scan(stdout, cfg, &st->docs, clusters);
-        return EXIT_OK;
+        if (cfg->unit != ND_UNIT_DOCUMENT)
+            return unit_output_scan(cfg, &st->docs, clusters, st->replay);
+        return doc_output_scan(stdout, cfg, &st->docs, clusters);
     }
-    return doc_output_dedup(cfg, &st->docs, clusters, st->replay, &c->kept, &c->removed);
+    char tag[32];
+    snprintf(tag, sizeof tag, "p%ld", (long)getpid());
+    dedup_target target;
+    int rc = dedup_target_open(&target, cfg, in, tag) == 0 ? EXIT_OK : EXIT_FAIL;
+    if (rc == EXIT_OK && cfg->unit != ND_UNIT_DOCUMENT)
+        rc = unit_output_dedup(cfg, &st->docs, clusters, st->replay, &target, &c->kept, &c->removed, &c->units_removed);
+    else if (rc == EXIT_OK)
+        rc = doc_output_dedup(cfg, &st->docs, clusters, st->replay, &target, &c->kept, &c->removed);
+    if (rc == EXIT_OK && (dedup_target_close(&target) != 0 || dedup_target_rename(&target, NULL) != 0))
+        rc = EXIT_FAIL;
+    dedup_target_free(&target, rc != EXIT_OK);
+    return rc;
+}
+
+/* dedup --output-dir: refuse inputs whose outputs would collide, before
+ * reading anything. Returns EXIT_OK or EXIT_USAGE (reported). */
+static int check_output_dirs(const cli_config *cfg, const input *in)
+{
+    if (!cfg->output_dir)
+        return EXIT_OK;
+    size_t n = input_source_count(in);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t s = 0; s < n; s++)
+        names[s] = input_source_name(in, s);
+    int rc = outdir_check(cfg->output_dir, names, n) == 0 &&
+                     (!cfg->removed_dir || outdir_check(cfg->removed_dir, names, n) == 0)
+                 ? EXIT_OK
+                 : EXIT_USAGE;
+    free(names);
+    return rc;
 }
 
 int cli_run(const cli_config *cfg)
@@ -139,6 +169,11 @@ int cli_run(const cli_config *cfg)
     int rc = input_open(&in, cfg);
     if (rc != EXIT_OK)
         return rc;
+    rc = check_output_dirs(cfg, in);
+    if (rc != EXIT_OK) {
+        input_close(in);
+        return rc;
+    }
     rc = EXIT_FAIL;
     if (nd_index_new(&st.index, &cfg->opts) != ND_OK) {
         cli_error("invalid options");
@@ -175,7 +210,7 @@ int cli_run(const cli_config *cfg)
     st.counts.units = nd_index_count(st.index);
     st.counts.cluster_s = progress_elapsed(&st.prog) - st.counts.read_s;
     progress_show(&st.prog, "writing", st.counts.records_read, st.counts.bytes, 1);
-    if (write_output(&st, clusters) != EXIT_OK)
+    if (write_output(&st, clusters, in) != EXIT_OK)
         goto done;
     if (fflush(stdout) != 0 || ferror(stdout)) {
         progress_clear(&st.prog);

@@ -33,13 +33,44 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 
 /* ****  scan  **** */
 
+void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
+                       const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
+{
+    fprintf(out, "{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", group, size, documents);
+    if (cfg->boilerplate)
+        fprintf(out, "\"boilerplate\":%s,", documents >= cfg->boilerplate ? "true" : "false");
+    fputs("\"occurrences\":[", out);
+    for (size_t k = 0; k < size; k++) {
+        fputs(k ? ",{\"id\":" : "{\"id\":", out);
+        out_string(out, ids[k], strlen(ids[k]));
+        fprintf(out, ",\"start\":%zu,\"end\":%zu}", spans[k].start, spans[k].end);
+    }
+    fputs("],\"jaccard\":[", out);
+    for (size_t k = 0; k < size; k++) {
+        if (k)
+            fputc(',', out);
+        out_number(out, jaccard[k]);
+    }
+    fputs("],\"text\":", out);
+    out_string(out, preview ? preview : "", preview ? strlen(preview) : 0);
+    fprintf(out, ",\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+}
+
+char *unit_output_preview(const char *text, size_t text_len, nd_span span)
+{
+    return span.end <= text_len ? text_preview(text + span.start, span.end - span.start, 80) : NULL;
+}
+
 int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src)
 {
     size_t n = nd_clusters_count(groups);
     replay *cur = NULL;
     if (replay_open(&cur, src) != EXIT_OK)
         return EXIT_FAIL;
-    size_t next_doc = 0;
+    size_t next_doc = 0, capacity = 0;
+    const char **ids = NULL;
+    nd_span *spans = NULL;
+    double *jaccard = NULL;
     int rc = EXIT_OK;
     for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
         const nd_member *m;
@@ -54,45 +85,41 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
         }
         if (rc != EXIT_OK)
             break;
+        if (size > capacity) {
+            capacity = size * 2;
+            free(ids);
+            free(spans);
+            free(jaccard);
+            ids = malloc(capacity * sizeof *ids);
+            spans = malloc(capacity * sizeof *spans);
+            jaccard = malloc(capacity * sizeof *jaccard);
+            if (!ids || !spans || !jaccard) {
+                cli_error("out of memory");
+                rc = EXIT_FAIL;
+                break;
+            }
+        }
         char *preview = NULL;
-        nd_span sp = docs->unit_span[first];
         const char *text;
         size_t text_len;
-        if (replay_text(cur, &text, &text_len) == 0 && sp.end <= text_len)
-            preview = text_preview(text + sp.start, sp.end - sp.start, 80);
-        size_t doc_count = distinct_documents(docs, m, size);
-        printf("{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", g, size, doc_count);
-        if (cfg->boilerplate)
-            printf("\"boilerplate\":%s,", doc_count >= cfg->boilerplate ? "true" : "false");
-        fputs("\"occurrences\":[", stdout);
+        if (replay_text(cur, &text, &text_len) == 0)
+            preview = unit_output_preview(text, text_len, docs->unit_span[first]);
         for (size_t k = 0; k < size; k++) {
-            const char *id = docs->ids[docs->unit_doc[m[k].doc]];
-            fputs(k ? ",{\"id\":" : "{\"id\":", stdout);
-            out_string(stdout, id, strlen(id));
-            printf(",\"start\":%zu,\"end\":%zu}", docs->unit_span[m[k].doc].start, docs->unit_span[m[k].doc].end);
+            ids[k] = docs->ids[docs->unit_doc[m[k].doc]];
+            spans[k] = docs->unit_span[m[k].doc];
+            jaccard[k] = m[k].jaccard;
         }
-        fputs("],\"jaccard\":[", stdout);
-        for (size_t k = 0; k < size; k++) {
-            if (k)
-                putchar(',');
-            out_number(stdout, m[k].jaccard);
-        }
-        fputs("],\"text\":", stdout);
-        out_string(stdout, preview ? preview : "", preview ? strlen(preview) : 0);
-        printf(",\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+        unit_output_group(stdout, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, preview);
         free(preview);
     }
+    free(ids);
+    free(spans);
+    free(jaccard);
     replay_close(cur);
     return rc;
 }
 
 /* ****  dedup  **** */
-
-typedef struct removal {
-    size_t doc;
-    nd_span span;
-    size_t group;
-} removal;
 
 static int compare_removal(const void *pa, const void *pb)
 {
@@ -100,6 +127,11 @@ static int compare_removal(const void *pa, const void *pb)
     if (a->doc != b->doc)
         return (a->doc > b->doc) - (a->doc < b->doc);
     return (a->span.start > b->span.start) - (a->span.start < b->span.start);
+}
+
+void unit_output_sort_removals(removal *r, size_t count)
+{
+    qsort(r, count, sizeof *r, compare_removal);
 }
 
 /* The removals, sorted by document and start. */
@@ -121,14 +153,15 @@ static removal *collect_removals(const cli_config *cfg, const doctable *docs, co
         for (size_t k = all ? 0 : 1; k < size; k++)
             r[w++] = (removal){docs->unit_doc[m[k].doc], docs->unit_span[m[k].doc], g};
     }
-    qsort(r, w, sizeof *r, compare_removal);
+    unit_output_sort_removals(r, w);
     *count = w;
     return r;
 }
 
 /* --annotate: the record with "neardup": {"spans": [[start, end, group], ...]}.
  * Returns 0, or -1 when out of memory. */
-static int write_spans_annotation(const cli_config *cfg, const record *rec, const char *id, const removal *r, size_t n)
+static int write_spans_annotation(FILE *out, const cli_config *cfg, const record *rec, const char *id, const removal *r,
+                                  size_t n)
 {
     char *member = NULL, *built = NULL;
     size_t member_len = 0, built_len = 0;
@@ -141,7 +174,7 @@ static int write_spans_annotation(const cli_config *cfg, const record *rec, cons
     fprintf(mem, "],\"profile\":\"%s\"}", cli_profile_label(&cfg->opts));
     int rc = fclose(mem) == 0 ? 0 : -1;
     if (rc == 0 && rec->kind == RECORD_JSON) {
-        json_write_with_member(stdout, rec->data, rec->len, member);
+        json_write_with_member(out, rec->data, rec->len, member);
     } else if (rc == 0) {
         mem = open_memstream(&built, &built_len);
         if (!mem)
@@ -151,7 +184,7 @@ static int write_spans_annotation(const cli_config *cfg, const record *rec, cons
             rc = fclose(mem) == 0 && built_len > 0 ? 0 : -1;
         }
         if (rc == 0)
-            json_write_with_member(stdout, built, built_len - 1, member);
+            json_write_with_member(out, built, built_len - 1, member);
     }
     free(member);
     free(built);
@@ -161,18 +194,19 @@ static int write_spans_annotation(const cli_config *cfg, const record *rec, cons
 /* Write the record with its text replaced by `text`: only the bytes of the
  * text value change when the member can be located; otherwise the record
  * is re-serialized by jansson. Returns 0, or -1 (reported). */
-static int write_with_text(const cli_config *cfg, const record *rec, const char *id, const char *text, size_t len)
+static int write_with_text(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *text,
+                           size_t len)
 {
     if (rec->kind == RECORD_TEXT) {
-        write_text_record(stdout, cfg, id, text, len);
+        write_text_record(out, cfg, id, text, len);
         return 0;
     }
     size_t start, stop;
     if (json_member_span(rec->data, rec->len, cfg->text_field, &start, &stop)) {
-        fwrite(rec->data, 1, start, stdout);
-        json_write_string(stdout, text, len);
-        fwrite(rec->data + stop, 1, rec->len - stop, stdout);
-        putchar('\n');
+        fwrite(rec->data, 1, start, out);
+        json_write_string(out, text, len);
+        fwrite(rec->data + stop, 1, rec->len - stop, out);
+        fputc('\n', out);
         return 0;
     }
     json_error_t err;
@@ -188,7 +222,8 @@ static int write_with_text(const cli_config *cfg, const record *rec, const char 
         cli_error("%s: cannot write the record back", id);
         return -1;
     }
-    puts(dumped);
+    fputs(dumped, out);
+    fputc('\n', out);
     free(dumped);
     return 0;
 }
@@ -202,27 +237,23 @@ static int only_white_space(const char *s, size_t n)
     return 1;
 }
 
-int unit_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src,
-                      uint64_t *kept, uint64_t *dropped, uint64_t *units_removed)
+int unit_output_write(const cli_config *cfg, const doctable *docs, const removal *r, size_t count, replay_source *src,
+                      dedup_target *target, uint64_t *kept, uint64_t *dropped, uint64_t *units_removed)
 {
-    size_t count = 0;
-    removal *r = collect_removals(cfg, docs, groups, &count);
     nd_span *spans = NULL;
     char *stripped = NULL;
     size_t spans_capacity = 0, stripped_capacity = 0;
-    outfile removed_file = {NULL, NULL};
     replay *cur = NULL;
     int rc = EXIT_FAIL;
-    if (!r) {
-        cli_error("out of memory");
-        goto done;
-    }
-    if (outfile_open(&removed_file, cfg->removed_path) != 0 || replay_open(&cur, src) != EXIT_OK)
+    if (replay_open(&cur, src) != EXIT_OK)
         goto done;
     size_t k = 0;
     for (size_t doc = 0; doc < docs->count; doc++) {
         const record *rec;
         if (replay_next(cur, &rec) < 0)
+            goto done;
+        FILE *out = dedup_kept(target, rec->source);
+        if (!out)
             goto done;
         size_t first = k;
         while (k < count && r[k].doc == doc)
@@ -230,7 +261,7 @@ int unit_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clus
         size_t n = k - first;
         *units_removed += n;
         if (cfg->annotate) {
-            if (write_spans_annotation(cfg, rec, docs->ids[doc], r + first, n) != 0) {
+            if (write_spans_annotation(out, cfg, rec, docs->ids[doc], r + first, n) != 0) {
                 cli_error("out of memory");
                 goto done;
             }
@@ -239,10 +270,10 @@ int unit_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clus
         }
         if (n == 0) {
             if (rec->kind == RECORD_JSON) {
-                fwrite(rec->data, 1, rec->len, stdout);
-                putchar('\n');
+                fwrite(rec->data, 1, rec->len, out);
+                fputc('\n', out);
             } else {
-                write_text_record(stdout, cfg, docs->ids[doc], rec->data, rec->len);
+                write_text_record(out, cfg, docs->ids[doc], rec->data, rec->len);
             }
             (*kept)++;
             continue;
@@ -273,26 +304,41 @@ int unit_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clus
         size_t new_len = nd_remove_spans(stripped, text, text_len, spans, n);
         if (only_white_space(stripped, new_len)) { /* nothing but white space left */
             (*dropped)++;
-            if (removed_file.f) {
+            FILE *removed;
+            if (dedup_removed(&removed, target, rec->source) != 0)
+                goto done;
+            if (removed) {
                 if (rec->kind == RECORD_JSON) {
-                    fwrite(rec->data, 1, rec->len, removed_file.f);
-                    fputc('\n', removed_file.f);
+                    fwrite(rec->data, 1, rec->len, removed);
+                    fputc('\n', removed);
                 } else {
-                    write_text_record(removed_file.f, cfg, docs->ids[doc], rec->data, rec->len);
+                    write_text_record(removed, cfg, docs->ids[doc], rec->data, rec->len);
                 }
             }
         } else {
-            if (write_with_text(cfg, rec, docs->ids[doc], stripped, new_len) != 0)
+            if (write_with_text(out, cfg, rec, docs->ids[doc], stripped, new_len) != 0)
                 goto done;
             (*kept)++;
         }
     }
-    rc = outfile_commit(&removed_file) == 0 ? EXIT_OK : EXIT_FAIL;
+    rc = EXIT_OK;
 done:
-    outfile_abort(&removed_file);
     replay_close(cur);
-    free(r);
     free(spans);
     free(stripped);
+    return rc;
+}
+
+int unit_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src,
+                      dedup_target *target, uint64_t *kept, uint64_t *dropped, uint64_t *units_removed)
+{
+    size_t count = 0;
+    removal *r = collect_removals(cfg, docs, groups, &count);
+    if (!r) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    int rc = unit_output_write(cfg, docs, r, count, src, target, kept, dropped, units_removed);
+    free(r);
     return rc;
 }

@@ -4,17 +4,41 @@
 #define ND_CLI_UNIT_OUTPUT_H
 
 #include <stdint.h> /* uint64_t */
+#include <stdio.h>  /* FILE */
 
 #include "cli.h"
 #include "doctable.h"
+#include "outfile.h"
 #include "replay.h"
 
 /* scan: one JSON line per group of repeated units. Returns EXIT_OK or
  * EXIT_FAIL (reported). */
 int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src);
 
+/* One group's line: its number, `documents` distinct documents, each
+ * occurrence's document id and span, its exact Jaccard with the first
+ * occurrence listed, and the preview (NULL: ""). */
+void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
+                       const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview);
+/* The preview of the unit at `span` of a text (newly allocated), or NULL
+ * when the span is past the text. */
+char *unit_output_preview(const char *text, size_t text_len, nd_span span);
+
+/* One span dedup removes: document, span in its text, group number. */
+typedef struct removal {
+    size_t doc;
+    nd_span span;
+    size_t group;
+} removal;
+/* Sort removals by document, then start. */
+void unit_output_sort_removals(removal *r, size_t count);
+
 /* dedup: every document written back with the repeats removed. */
 int unit_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src,
-                      uint64_t *kept, uint64_t *dropped, uint64_t *units_removed);
+                      dedup_target *target, uint64_t *kept, uint64_t *dropped, uint64_t *units_removed);
+/* The same from the removals (sorted by unit_output_sort_removals()),
+ * however they were found. */
+int unit_output_write(const cli_config *cfg, const doctable *docs, const removal *r, size_t count, replay_source *src,
+                      dedup_target *target, uint64_t *kept, uint64_t *dropped, uint64_t *units_removed);
 
 #endif /* ND_CLI_UNIT_OUTPUT_H */
