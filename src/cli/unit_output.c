@@ -61,30 +61,78 @@ char *unit_output_preview(const char *text, size_t text_len, nd_span span)
     return span.end <= text_len ? text_preview(text + span.start, span.end - span.start, 80) : NULL;
 }
 
-int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src)
+typedef struct preview_request {
+    size_t unit, position;
+} preview_request;
+
+static int compare_request(const void *pa, const void *pb)
 {
-    size_t n = nd_clusters_count(groups);
-    replay *cur = NULL;
-    if (replay_open(&cur, src) != EXIT_OK)
+    const preview_request *a = pa, *b = pb;
+    if (a->unit != b->unit)
+        return (a->unit > b->unit) - (a->unit < b->unit);
+    return (a->position > b->position) - (a->position < b->position);
+}
+
+int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n)
+{
+    preview_request *req = malloc((n ? n : 1) * sizeof *req);
+    if (!req) {
+        cli_error("out of memory");
         return EXIT_FAIL;
-    size_t next_doc = 0, capacity = 0;
-    const char **ids = NULL;
-    nd_span *spans = NULL;
-    double *jaccard = NULL;
-    int rc = EXIT_OK;
-    for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
-        const nd_member *m;
-        size_t size = nd_clusters_get(&m, groups, g);
-        size_t first = m[0].doc;
-        size_t doc = docs->unit_doc[first];
-        /* groups are ordered by first occurrence, so doc never goes back */
+    }
+    for (size_t i = 0; i < n; i++) {
+        req[i] = (preview_request){units[i], i};
+        out[i] = NULL;
+    }
+    /* units are numbered in input order: sorted, their documents come in
+     * the order the records are read back */
+    qsort(req, n, sizeof *req, compare_request);
+    replay *cur = NULL;
+    int rc = n && replay_open(&cur, src) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
+    size_t next_doc = 0;
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        size_t doc = docs->unit_doc[req[i].unit];
         while (next_doc <= doc && rc == EXIT_OK) {
             const record *rec;
             rc = replay_next(cur, &rec) == 1 ? EXIT_OK : EXIT_FAIL;
             next_doc++;
         }
-        if (rc != EXIT_OK)
-            break;
+        const char *text;
+        size_t text_len;
+        if (rc == EXIT_OK && replay_text(cur, &text, &text_len) == 0)
+            out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
+    }
+    replay_close(cur);
+    free(req);
+    return rc;
+}
+
+int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src)
+{
+    size_t n = nd_clusters_count(groups), capacity = 0;
+    /* each group's preview is its first listed occurrence's text; that
+     * occurrence (the survivor) need not be the group's earliest, so the
+     * previews are cut in one reading in input order, before printing */
+    size_t *survivors = calloc(n ? n : 1, sizeof *survivors);
+    char **previews = calloc(n ? n : 1, sizeof *previews);
+    if (!survivors || !previews) {
+        free(survivors);
+        free(previews);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t g = 0; g < n; g++) {
+        const nd_member *m;
+        nd_clusters_get(&m, groups, g);
+        survivors[g] = m[0].doc;
+    }
+    int rc = unit_output_previews(previews, docs, src, survivors, n);
+    const char **ids = NULL;
+    nd_span *spans = NULL;
+    double *jaccard = NULL;
+    for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(&m, groups, g);
         if (size > capacity) {
             capacity = size * 2;
             free(ids);
@@ -99,23 +147,20 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
                 break;
             }
         }
-        char *preview = NULL;
-        const char *text;
-        size_t text_len;
-        if (replay_text(cur, &text, &text_len) == 0)
-            preview = unit_output_preview(text, text_len, docs->unit_span[first]);
         for (size_t k = 0; k < size; k++) {
             ids[k] = docs->ids[docs->unit_doc[m[k].doc]];
             spans[k] = docs->unit_span[m[k].doc];
             jaccard[k] = m[k].jaccard;
         }
-        unit_output_group(stdout, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, preview);
-        free(preview);
+        unit_output_group(stdout, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, previews[g]);
     }
+    for (size_t g = 0; g < n; g++)
+        free(previews[g]);
+    free(previews);
+    free(survivors);
     free(ids);
     free(spans);
     free(jaccard);
-    replay_close(cur);
     return rc;
 }
 

@@ -24,6 +24,11 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
  * when the span is past the text. */
 char *unit_output_preview(const char *text, size_t text_len, nd_span span);
 
+/* The previews of units[0..n) (unit numbers, in any order) into
+ * out[0..n) (newly allocated; NULL for a span past its text), reading the
+ * records back once, in order. Returns EXIT_OK or EXIT_FAIL (reported). */
+int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n);
+
 /* One span dedup removes: document, span in its text, group number. */
 typedef struct removal {
     size_t doc;
