@@ -77,7 +77,9 @@ void out_number(FILE *f, double x);
  * characters (on a character boundary, then "…"). Newly allocated. */
 char *text_preview(const char *text, size_t len, size_t max_chars);
 
-/* diag.c: diagnostics on stderr, prefixed with the program name. */
+/* diag.c: diagnostics on stderr, prefixed with the program name
+ * ("neardup", or what cli_set_program() set: "neardup-mpi: rank 2"). */
+void cli_set_program(const char *name);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* printf into a new string (NULL when out of memory). */

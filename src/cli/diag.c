@@ -6,9 +6,16 @@
 #include <stdarg.h> /* va_list */
 #include <stdlib.h> /* malloc */
 
+static const char *program = "neardup";
+
+void cli_set_program(const char *name)
+{
+    program = name;
+}
+
 static void report(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "neardup: %s: ", kind);
+    fprintf(stderr, "%s: %s: ", program, kind);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }

@@ -126,7 +126,10 @@ int report_stats(const cli_config *cfg, const run_counts *c)
             (unsigned long long)c->cluster_stats.exact_groups, c->spilled ? "true" : "false");
     fprintf(f, ",\"seconds_total\":%.6f,\"seconds_read\":%.6f,\"seconds_cluster\":%.6f,\"seconds_write\":%.6f",
             c->total_s, c->read_s, c->cluster_s, c->write_s);
-    fprintf(f, ",\"peak_rss_bytes\":%llu}\n", (unsigned long long)peak_kb * 1024ULL);
+    fprintf(f, ",\"peak_rss_bytes\":%llu", (unsigned long long)peak_kb * 1024ULL);
+    if (c->extra_json)
+        fprintf(f, ",%s", c->extra_json);
+    fputs("}\n", f);
     int failed = ferror(f);
     failed |= fclose(f) != 0;
     if (failed) {

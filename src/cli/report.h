@@ -19,6 +19,7 @@ typedef struct run_counts {
     int spilled;
     double read_s, cluster_s, write_s, total_s;
     double main_read_s, main_sketch_s, main_commit_s; /* pass 1's main thread */
+    const char *extra_json;                           /* more members for --stats ("\"ranks\":[...]"), or NULL */
 } run_counts;
 
 /* The progress line on a terminal. */

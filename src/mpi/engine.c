@@ -1,0 +1,576 @@
+/* engine.c - distributed clustering: the clusters of one process, found by
+ * P processes that each hold a share of the texts.
+ *
+ * Why it gives the same clusters. In one process (cluster.c) the
+ * connected components are those of the graph whose edges are the pairs
+ * of texts sharing a 32-bit band key in some band whose exact Jaccard
+ * reaches the threshold, plus the pairs of identical sets (which share
+ * every key anyway): the order in which pairs are verified, and the pairs
+ * skipped because they are already joined or already rejected, change the
+ * work, not the components. The greedy cover that splits a component
+ * (split_component, run here through nd_store_split) reads only the
+ * component's members in input order, their ids and weights. And clusters
+ * are ordered by their earliest member. So the engine finds the same
+ * components by any route, splits each with the library's code, and
+ * numbers the clusters by earliest member. tests/test_cluster.c checks the
+ * claim on one process; tests/cli/test_mpi.sh checks the outputs.
+ *
+ * The steps, for P ranks, N texts, b bands:
+ *
+ * 1. Keys. For each band (one all-to-all per band, itself cut into rounds
+ *    of bounded size, exchange.c), every rank sends each text's entry
+ *    (32-bit key, 32-bit local number) to the rank owning the key, a hash
+ *    of (key, band) mod P. The owner sorts the entries by key (stable
+ *    radix sort: in global text order within a key) and keeps the keys
+ *    held by two texts or more, as buckets. Volume: 8 bytes per text per
+ *    band (128 bytes per text at b = 16), (P - 1) / P of it off-rank.
+ * 2. Verification. Each owner fetches the shingle ids of the texts in its
+ *    buckets once (one request to each holding rank, 4 bytes per text;
+ *    the reply, 4 bytes per shingle id) and verifies its buckets as
+ *    cluster.c does (union-find over those texts, pairs already joined or
+ *    already rejected skipped). Each successful join is an edge: a
+ *    spanning forest of what this owner saw, fewer edges than texts.
+ * 3. Components. The edges (16 bytes each) go to rank 0, which joins them
+ *    with union-find over the texts they touch and gives each component to
+ *    a rank (the least loaded, by members, in order of earliest member).
+ *    Memory on rank 0: about 64 bytes per text that is in some verified
+ *    pair (edges, their distinct texts, union-find, grouping), nothing for
+ *    texts without a near-duplicate.
+ * 4. Split. Each rank fetches what its components' members need (ids,
+ *    set hash, weight, and the bytes output needs) from the ranks holding
+ *    them, splits each component with nd_store_split, and sends each
+ *    cluster to the rank holding its earliest member, which numbers and
+ *    writes it (mpi_run.c).
+ */
+#include "engine.h"
+
+#include <stdlib.h> /* malloc, free, calloc */
+#include <string.h> /* memcpy, memset */
+
+#include "pairset.h"
+#include "sort.h"
+#include "uf.h"
+
+#define IDENTITY(v) (v)
+ND_DEFINE_RADIX_SORT(sort_u64, uint64_t, IDENTITY, 0, 56)
+
+static void *xmalloc(xctx *x, size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        x_fatal(x, "out of memory");
+    return p;
+}
+
+static xbuf *xbufs(xctx *x)
+{
+    xbuf *b = calloc((size_t)x->size, sizeof *b);
+    if (!b)
+        x_fatal(x, "out of memory");
+    return b;
+}
+
+static void xbufs_free(xctx *x, xbuf *b)
+{
+    for (int r = 0; b && r < x->size; r++)
+        xbuf_free(&b[r]);
+    free(b);
+}
+
+int engine_holder(const uint64_t *bases, int size, uint64_t g)
+{
+    int lo = 0, hi = size - 1;
+    while (lo < hi) { /* the last rank whose first text is at or before g */
+        int mid = (lo + hi + 1) / 2;
+        if (bases[mid] <= g)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+static int owner_of_key(uint32_t key, unsigned band, int size)
+{
+    uint64_t h = ((uint64_t)key << 32 | band) * 0x9E3779B97F4A7C15ULL;
+    return (int)((h >> 32) % (uint64_t)size);
+}
+
+/* Sorted distinct values of v[0..n) (v is reordered); returns the count. */
+static size_t sort_unique(xctx *x, uint64_t *v, size_t n)
+{
+    uint64_t *tmp = xmalloc(x, n * sizeof *tmp);
+    sort_u64(v, tmp, n);
+    free(tmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m == 0 || v[i] != v[m - 1])
+            v[m++] = v[i];
+    }
+    return m;
+}
+
+/* Index of g in sorted v[0..n) (g must be there). */
+static size_t index_of(const uint64_t *v, size_t n, uint64_t g)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < g)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+typedef struct u64_list {
+    uint64_t *v;
+    size_t n, cap;
+} u64_list;
+
+static void push_u64(xctx *x, u64_list *l, uint64_t value)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        uint64_t *grown = realloc(l->v, cap * sizeof *grown);
+        if (!grown)
+            x_fatal(x, "out of memory");
+        l->v = grown;
+        l->cap = cap;
+    }
+    l->v[l->n++] = value;
+}
+
+/* ****  1. Keys to their owners; buckets of texts sharing a key  **** */
+
+typedef struct buckets {
+    u64_list texts; /* global numbers, bucket after bucket */
+    u64_list ends;  /* bucket i is texts[ends[i - 1] .. ends[i]) */
+} buckets;
+
+static void find_buckets(xctx *x, const engine_input *in, const uint64_t *bases, buckets *bk, engine_stats *st)
+{
+    const nd_store *s = in->store;
+    unsigned bands = s->opts->bands;
+    xbuf *send = xbufs(x), *recv = xbufs(x);
+    uint32_t *chunk_buf = xmalloc(x, ND_KEY_CHUNK * sizeof *chunk_buf);
+    for (unsigned b = 0; b < bands; b++) {
+        const uint32_t *keys = NULL;
+        for (size_t t = 0; t < s->count; t++) {
+            if (t % ND_KEY_CHUNK == 0) {
+                keys = s->band_keys(s->backend, b, t / ND_KEY_CHUNK, chunk_buf);
+                if (!keys)
+                    x_fatal(x, "cannot read back the band keys (spill file)");
+            }
+            if (s->meta[t].count == 0)
+                continue; /* texts without shingles never cluster */
+            uint32_t key = keys[t % ND_KEY_CHUNK];
+            xbuf_put_u64(&send[owner_of_key(key, b, x->size)], (uint64_t)key << 32 | (uint32_t)t);
+            st->key_entries++;
+        }
+        x_alltoallv(x, send, recv);
+        size_t n = 0;
+        for (int r = 0; r < x->size; r++)
+            n += recv[r].len / sizeof(uint64_t);
+        uint64_t *entries = xmalloc(x, n * 2 * sizeof *entries), *global = xmalloc(x, n * sizeof *global);
+        size_t i = 0;
+        for (int r = 0; r < x->size; r++) {
+            xreader rd = xreader_of(&recv[r]);
+            while (rd.p < rd.end) {
+                uint64_t e = xread_u64(&rd);
+                entries[i] = (e & 0xFFFFFFFF00000000ULL) | i;
+                global[i] = bases[r] + (e & 0xFFFFFFFFULL);
+                i++;
+            }
+            recv[r].len = 0;
+        }
+        /* stable by key: texts stay in global order within a key */
+        nd_sort_u64_high32(entries, entries + n, n);
+        for (size_t a = 0; a < n;) {
+            size_t z = a + 1;
+            while (z < n && entries[z] >> 32 == entries[a] >> 32)
+                z++;
+            if (z - a >= 2) {
+                for (size_t k = a; k < z; k++)
+                    push_u64(x, &bk->texts, global[(uint32_t)entries[k]]);
+                push_u64(x, &bk->ends, bk->texts.n);
+                st->buckets++;
+            }
+            a = z;
+        }
+        free(entries);
+        free(global);
+    }
+    free(chunk_buf);
+    xbufs_free(x, send);
+    xbufs_free(x, recv);
+}
+
+/* ****  Fetching what holders keep about texts  **** */
+
+/* Ask the holders of the sorted global texts want[0..n) for them; each
+ * holder appends its answer for a local text with `answer`; the answers
+ * come back in want's order, concatenated in `replies` (one buffer per
+ * holder, in rank order). */
+typedef void (*answer_fn)(xctx *x, const engine_input *in, size_t local, xbuf *out);
+
+static void fetch(xctx *x, const engine_input *in, const uint64_t *bases, const uint64_t *want, size_t n,
+                  answer_fn answer, xbuf *replies)
+{
+    xbuf *send = xbufs(x), *recv = xbufs(x);
+    for (size_t i = 0; i < n; i++) {
+        int h = engine_holder(bases, x->size, want[i]);
+        xbuf_put_u64(&send[h], want[i] - bases[h]);
+    }
+    x_alltoallv(x, send, recv);
+    for (int r = 0; r < x->size; r++) {
+        xreader rd = xreader_of(&recv[r]);
+        while (rd.p < rd.end)
+            answer(x, in, (size_t)xread_u64(&rd), &send[r]);
+    }
+    x_alltoallv(x, send, replies);
+    xbufs_free(x, send);
+    xbufs_free(x, recv);
+}
+
+static const uint32_t *local_ids(xctx *x, const nd_store *s, size_t local, nd_id_buffer *buf)
+{
+    int rc = ND_OK;
+    const uint32_t *ids = s->ids(s->backend, local, buf, &rc);
+    if (!ids && s->meta[local].count > 0)
+        x_fatal(x, "cannot read back shingle ids (spill file)");
+    return ids;
+}
+
+/* Verification needs the ids: u64 count, then the ids. */
+static void answer_ids(xctx *x, const engine_input *in, size_t local, xbuf *out)
+{
+    static nd_id_buffer buf;
+    const nd_store *s = in->store;
+    size_t count = s->meta[local].count;
+    const uint32_t *ids = local_ids(x, s, local, &buf);
+    xbuf_put_u64(out, count);
+    xbuf_put(out, ids, count * sizeof *ids);
+}
+
+/* Splitting needs the meta and ids, output the description. */
+static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *out)
+{
+    static nd_id_buffer buf;
+    const nd_store *s = in->store;
+    const nd_text_meta *m = &s->meta[local];
+    const uint32_t *ids = local_ids(x, s, local, &buf);
+    xbuf_put_u64(out, m->count);
+    xbuf_put_u64(out, m->set_hash);
+    xbuf_put_u64(out, m->weight);
+    xbuf_put(out, ids, m->count * sizeof *ids);
+    xbuf desc = {NULL, 0, 0};
+    in->describe(in->ctx, local, &desc);
+    xbuf_put_u32(out, (uint32_t)desc.len);
+    xbuf_put(out, desc.data, desc.len);
+    xbuf_free(&desc);
+}
+
+/* ****  2. Verification  **** */
+
+static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+/* As cluster.c: exact Jaccard (1 for the same set), reached within 1e-12. */
+static double ids_jaccard(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    return same_ids(a, na, b, nb) ? (na ? 1.0 : 0.0) : nd_jaccard(a, na, b, nb);
+}
+
+static int reaches(double jaccard, double threshold)
+{
+    return jaccard >= threshold - 1e-12;
+}
+
+static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *bases, const buckets *bk, u64_list *edges,
+                           engine_stats *st)
+{
+    size_t n = bk->texts.n;
+    uint64_t *needed = xmalloc(x, n * sizeof *needed);
+    memcpy(needed, bk->texts.v, n * sizeof *needed);
+    size_t m = sort_unique(x, needed, n);
+    if (m > UINT32_MAX)
+        x_fatal(x, "more than 2^32 texts in candidate pairs on one rank: use more ranks");
+    xbuf *replies = xbufs(x);
+    fetch(x, in, bases, needed, m, answer_ids, replies);
+    const uint32_t **ids = xmalloc(x, m * sizeof *ids);
+    size_t *counts = xmalloc(x, m * sizeof *counts);
+    size_t i = 0;
+    for (int r = 0; r < x->size; r++) {
+        xreader rd = xreader_of(&replies[r]);
+        while (rd.p < rd.end) {
+            counts[i] = (size_t)xread_u64(&rd);
+            ids[i] = xread_bytes(&rd, counts[i] * sizeof(uint32_t));
+            i++;
+        }
+    }
+    nd_uf uf;
+    nd_pair_set rejected = ND_PAIR_SET_INIT;
+    if (i != m || nd_uf_init(&uf, m) != ND_OK)
+        x_fatal(x, i != m ? "a holder answered the wrong texts (internal error)" : "out of memory");
+    double threshold = in->store->opts->threshold;
+    size_t *local = xmalloc(x, 1);
+    size_t local_cap = 0;
+    for (size_t b = 0, begin = 0; b < bk->ends.n; b++) {
+        size_t end = bk->ends.v[b], size = end - begin;
+        if (size > local_cap) {
+            free(local);
+            local_cap = size * 2;
+            local = xmalloc(x, local_cap * sizeof *local);
+        }
+        for (size_t k = 0; k < size; k++)
+            local[k] = index_of(needed, m, bk->texts.v[begin + k]);
+        for (size_t p = 0; p < size; p++) {
+            for (size_t q = p + 1; q < size; q++) {
+                size_t a = local[p], c = local[q];
+                if (nd_uf_find(&uf, a) == nd_uf_find(&uf, c))
+                    continue;
+                uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)c);
+                if (nd_pair_set_contains(&rejected, key))
+                    continue;
+                st->candidate_pairs++;
+                if (reaches(ids_jaccard(ids[a], counts[a], ids[c], counts[c]), threshold)) {
+                    st->verified_pairs++;
+                    nd_uf_union(&uf, a, c);
+                    push_u64(x, edges, needed[a]);
+                    push_u64(x, edges, needed[c]);
+                } else if (nd_pair_set_insert(&rejected, key) != ND_OK) {
+                    x_fatal(x, "out of memory");
+                }
+            }
+        }
+        begin = end;
+    }
+    st->edges = edges->n / 2;
+    free(local);
+    nd_uf_release(&uf);
+    nd_pair_set_release(&rejected);
+    free(ids);
+    free(counts);
+    free(needed);
+    xbufs_free(x, replies);
+}
+
+/* ****  3. Components (rank 0)  **** */
+
+/* Rank 0 joins every edge and sends each component (u64 size, then its
+ * members ascending) to the rank that will split it. */
+static void find_components(xctx *x, u64_list *edges, xbuf *mine, engine_stats *st)
+{
+    xbuf *send = xbufs(x), *recv = xbufs(x);
+    xbuf_put(&send[0], edges->v, edges->n * sizeof *edges->v);
+    free(edges->v);
+    *edges = (u64_list){NULL, 0, 0};
+    x_alltoallv(x, send, recv);
+    if (x->rank == 0) {
+        size_t e = 0;
+        for (int r = 0; r < x->size; r++)
+            e += recv[r].len / sizeof(uint64_t);
+        uint64_t *ends = xmalloc(x, e * sizeof *ends), *nodes = xmalloc(x, e * sizeof *nodes);
+        size_t at = 0;
+        for (int r = 0; r < x->size; r++) {
+            memcpy(ends + at, recv[r].data, recv[r].len);
+            at += recv[r].len / sizeof(uint64_t);
+            xbuf_free(&recv[r]);
+        }
+        memcpy(nodes, ends, e * sizeof *nodes);
+        size_t n = sort_unique(x, nodes, e);
+        nd_uf uf;
+        if (nd_uf_init(&uf, n) != ND_OK)
+            x_fatal(x, "out of memory");
+        for (size_t k = 0; k + 1 < e; k += 2)
+            nd_uf_union(&uf, index_of(nodes, n, ends[k]), index_of(nodes, n, ends[k + 1]));
+        free(ends);
+        /* components numbered by earliest member; members grouped stably */
+        size_t *comp_of_root = xmalloc(x, n * sizeof *comp_of_root), *comp = xmalloc(x, n * sizeof *comp);
+        for (size_t i = 0; i < n; i++)
+            comp_of_root[i] = SIZE_MAX;
+        size_t ncomp = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t root = nd_uf_find(&uf, i);
+            if (comp_of_root[root] == SIZE_MAX)
+                comp_of_root[root] = ncomp++;
+            comp[i] = comp_of_root[root];
+        }
+        nd_uf_release(&uf);
+        size_t *start = calloc(ncomp + 1, sizeof *start);
+        uint64_t *grouped = xmalloc(x, n * sizeof *grouped);
+        uint64_t *load = calloc((size_t)x->size, sizeof *load);
+        if (!start || !load)
+            x_fatal(x, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            start[comp[i] + 1]++;
+        for (size_t c = 0; c < ncomp; c++)
+            start[c + 1] += start[c];
+        for (size_t i = 0; i < n; i++)
+            grouped[start[comp[i]]++] = nodes[i];
+        /* start[c] is now the end of component c */
+        for (size_t c = 0, begin = 0; c < ncomp; c++) {
+            size_t size = start[c] - begin;
+            int owner = 0;
+            for (int r = 1; r < x->size; r++) {
+                if (load[r] < load[owner])
+                    owner = r;
+            }
+            load[owner] += size;
+            xbuf_put_u64(&send[owner], size);
+            xbuf_put(&send[owner], grouped + begin, size * sizeof *grouped);
+            begin = start[c];
+        }
+        free(start);
+        free(grouped);
+        free(load);
+        free(comp_of_root);
+        free(comp);
+        free(nodes);
+    }
+    x_alltoallv(x, send, recv);
+    for (int r = 0; r < x->size; r++)
+        xbuf_put(mine, recv[r].data, recv[r].len);
+    xbufs_free(x, send);
+    xbufs_free(x, recv);
+    (void)st;
+}
+
+/* ****  4. Split, and send each cluster to its earliest member's holder  **** */
+
+typedef struct member_data {
+    nd_text_meta meta;
+    const uint32_t *ids;
+    const unsigned char *desc;
+    uint32_t desc_len;
+} member_data;
+
+typedef struct member_backend {
+    const uint32_t *const *ids;
+} member_backend;
+
+static const uint32_t *member_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
+{
+    (void)buf;
+    (void)rc;
+    return ((const member_backend *)backend)->ids[doc];
+}
+
+static void split_components(xctx *x, const engine_input *in, const uint64_t *bases, const xbuf *mine, nd_keep keep,
+                             xbuf *clusters, engine_stats *st)
+{
+    /* every member, sorted, to fetch once */
+    u64_list all = {NULL, 0, 0};
+    xreader rd = xreader_of(mine);
+    while (rd.p < rd.end) {
+        uint64_t size = xread_u64(&rd);
+        for (uint64_t k = 0; k < size; k++)
+            push_u64(x, &all, xread_u64(&rd));
+        st->components++;
+    }
+    size_t m = sort_unique(x, all.v, all.n);
+    xbuf *replies = xbufs(x);
+    fetch(x, in, bases, all.v, m, answer_member, replies);
+    member_data *data = xmalloc(x, m * sizeof *data);
+    size_t i = 0;
+    for (int r = 0; r < x->size; r++) {
+        xreader ar = xreader_of(&replies[r]);
+        while (ar.p < ar.end) {
+            member_data *d = &data[i++];
+            d->meta.count = (size_t)xread_u64(&ar);
+            d->meta.set_hash = xread_u64(&ar);
+            d->meta.weight = xread_u64(&ar);
+            d->ids = xread_bytes(&ar, d->meta.count * sizeof(uint32_t));
+            d->desc_len = xread_u32(&ar);
+            d->desc = xread_bytes(&ar, d->desc_len);
+        }
+    }
+    if (i != m)
+        x_fatal(x, "a holder answered the wrong texts (internal error)");
+    xbuf *send = xbufs(x), *recv = xbufs(x);
+    rd = xreader_of(mine);
+    while (rd.p < rd.end) {
+        size_t size = (size_t)xread_u64(&rd);
+        const uint64_t *members = xread_bytes(&rd, size * sizeof(uint64_t)); /* ascending */
+        uint64_t *global = xmalloc(x, size * sizeof *global);
+        size_t *slot = xmalloc(x, size * sizeof *slot);
+        nd_text_meta *meta = xmalloc(x, size * sizeof *meta);
+        const uint32_t **ids = xmalloc(x, size * sizeof *ids);
+        for (size_t k = 0; k < size; k++) {
+            memcpy(&global[k], &members[k], sizeof global[k]);
+            slot[k] = index_of(all.v, m, global[k]);
+            meta[k] = data[slot[k]].meta;
+            ids[k] = data[slot[k]].ids;
+        }
+        member_backend backend = {ids};
+        nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL};
+        nd_clusters *found = NULL;
+        if (nd_store_split(&found, &store, keep) != ND_OK)
+            x_fatal(x, "out of memory");
+        for (size_t c = 0; c < nd_clusters_count(found); c++) {
+            const nd_member *cm;
+            size_t csize = nd_clusters_get(&cm, found, c);
+            uint64_t first = UINT64_MAX;
+            for (size_t k = 0; k < csize; k++)
+                first = global[cm[k].doc] < first ? global[cm[k].doc] : first;
+            xbuf *out = &send[engine_holder(bases, x->size, first)];
+            xbuf_put_u64(out, first);
+            xbuf_put_u64(out, csize);
+            for (size_t k = 0; k < csize; k++) {
+                const member_data *d = &data[slot[cm[k].doc]];
+                xbuf_put_u64(out, global[cm[k].doc]);
+                xbuf_put(out, &cm[k].jaccard, sizeof cm[k].jaccard);
+                xbuf_put_u32(out, d->desc_len);
+                xbuf_put(out, d->desc, d->desc_len);
+            }
+        }
+        nd_clusters_free(found);
+        free(global);
+        free(slot);
+        free(meta);
+        free(ids);
+    }
+    x_alltoallv(x, send, recv);
+    for (int r = 0; r < x->size; r++)
+        xbuf_put(clusters, recv[r].data, recv[r].len);
+    xbufs_free(x, send);
+    xbufs_free(x, recv);
+    xbufs_free(x, replies);
+    free(data);
+    free(all.v);
+}
+
+void engine_cluster(xctx *x, const engine_input *in, nd_keep keep, uint64_t *bases, xbuf *clusters, engine_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    uint64_t count = in->store->count;
+    double t0 = x_clock();
+    MPI_Allgather(&count, 1, MPI_UINT64_T, bases + 1, 1, MPI_UINT64_T, x->comm);
+    x_spent(x, t0);
+    bases[0] = 0;
+    for (int r = 0; r < x->size; r++)
+        bases[r + 1] += bases[r];
+    buckets bk;
+    memset(&bk, 0, sizeof bk);
+    double t = x_clock();
+    find_buckets(x, in, bases, &bk, stats);
+    stats->keys_s = x_clock() - t;
+    t = x_clock();
+    u64_list edges = {NULL, 0, 0};
+    verify_buckets(x, in, bases, &bk, &edges, stats);
+    free(bk.texts.v);
+    free(bk.ends.v);
+    stats->verify_s = x_clock() - t;
+    t = x_clock();
+    xbuf mine = {NULL, 0, 0};
+    find_components(x, &edges, &mine, stats);
+    stats->components_s = x_clock() - t;
+    t = x_clock();
+    split_components(x, in, bases, &mine, keep, clusters, stats);
+    stats->split_s = x_clock() - t;
+    xbuf_free(&mine);
+}
