@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# test_mpi.sh - neardup-mpi gives the output of one neardup process: with
+# 1, 2 and 3 ranks, scan, scan --unit line|paragraph and dedup --output-dir
+# (--removed-dir, --annotate, --unit) are byte-identical to neardup, on a
+# generated corpus in uneven shards and on the same corpus as one big JSON
+# Lines file (split across ranks by byte ranges, records without an id
+# named FILE:LINE as one process names them); bad input on any rank stops
+# every rank with one message naming the rank, file and line, exit 1, and
+# leaves no output file. Skipped (exit 77) when neardup-mpi is not built
+# ($ND_MPI_BIN unset) or mpirun is missing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+if [[ -z "${ND_MPI_BIN:-}" || ! -x "${ND_MPI_BIN}" ]]; then
+    echo "[$TEST_NAME] SKIP: neardup-mpi is not built (CMake found no MPI; -DND_MPI=ON requires it)"
+    exit 77
+fi
+if ! command -v mpirun >/dev/null; then
+    echo "[$TEST_NAME] SKIP: mpirun is not installed (Debian: openmpi-bin)"
+    exit 77
+fi
+MPI="$ND_MPI_BIN"
+# CI runs as root; a 2-core machine runs 3 ranks oversubscribed
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+mpi() { # mpi N ARGS...: run neardup-mpi on N ranks (see run)
+    local n="$1"
+    shift
+    run mpirun --oversubscribe -n "$n" "$MPI" "$@"
+}
+
+check "a generated corpus: near-duplicate families, shared paragraphs and lines, records without ids"
+python3 - "$T" <<'PY'
+import json, os, random, sys
+out = sys.argv[1]
+rng = random.Random(14)
+words = ["w%d" % i for i in range(2500)]
+bases = [[rng.choice(words) for _ in range(rng.randint(12, 90))] for _ in range(120)]
+footer = "Shared footer of the site: contact us, terms of use, privacy policy."
+docs = []
+for i in range(900):
+    if rng.random() < 0.7:
+        d = list(rng.choice(bases))
+        for _ in range(rng.randint(0, 3)):
+            d[rng.randrange(len(d))] = rng.choice(words)
+    else:
+        d = [rng.choice(words) for _ in range(rng.randint(5, 60))]
+    text = " ".join(d)
+    if rng.random() < 0.4:  # paragraphs and lines that repeat across documents
+        cut = len(d) // 2
+        text = " ".join(d[:cut]) + "\n\n" + " ".join(d[cut:]) + "\n\n" + footer
+    rec = {"text": text}
+    if rng.random() < 0.85:
+        rec = {"id": "doc%d" % i, "text": text}
+    docs.append(json.dumps(rec, ensure_ascii=False))
+with open(os.path.join(out, "big.jsonl"), "w") as f:
+    f.write("\n".join(docs) + "\n")
+os.makedirs(os.path.join(out, "shards"))
+cuts = [0, 7, 30, 31, 500, 520, 900]  # uneven, one of a single record
+for k in range(len(cuts) - 1):
+    with open(os.path.join(out, "shards", "part-%d.jsonl" % k), "w") as f:
+        f.write("\n".join(docs[cuts[k]:cuts[k + 1]]) + "\n")
+PY
+nd scan --threads 1 "$T/big.jsonl"
+assert_rc 0
+[[ "$(line_count "$OUT")" -ge 40 ]] || fail "the corpus should have at least 40 clusters, has $(line_count "$OUT")"
+
+# same_scan LABEL ARGS...: neardup-mpi on 1, 2, 3 ranks writes what neardup writes
+same_scan() {
+    local label="$1"
+    shift
+    nd "$@"
+    assert_rc 0 "neardup $label"
+    cp "$OUT" "$T/expected"
+    for n in 1 2 3; do
+        mpi "$n" "$@"
+        assert_rc 0 "neardup-mpi -n $n $label"
+        assert_same_file "$T/expected" "$OUT" "neardup-mpi -n $n $label"
+    done
+}
+
+# same_dedup LABEL ARGS...: the same for dedup --output-dir (and --removed-dir)
+same_dedup() {
+    local label="$1"
+    shift
+    rm -rf "$T/want" "$T/want-removed"
+    mkdir "$T/want" "$T/want-removed"
+    nd dedup "$@" --output-dir "$T/want" --removed-dir "$T/want-removed"
+    assert_rc 0 "neardup dedup $label"
+    for n in 1 2 3; do
+        rm -rf "$T/got" "$T/got-removed"
+        mkdir "$T/got" "$T/got-removed"
+        mpi "$n" dedup "$@" --output-dir "$T/got" --removed-dir "$T/got-removed"
+        assert_rc 0 "neardup-mpi -n $n dedup $label"
+        diff -r "$T/want" "$T/got" >/dev/null || fail "neardup-mpi -n $n dedup $label: output files differ"
+        diff -r "$T/want-removed" "$T/got-removed" >/dev/null ||
+            fail "neardup-mpi -n $n dedup $label: removed files differ"
+    done
+}
+
+for corpus in shards big.jsonl; do
+    check "$corpus: scan, scan --unit line|paragraph identical to one process"
+    same_scan "scan $corpus" scan --threads 1 "$T/$corpus"
+    same_scan "scan --unit line $corpus" scan --threads 1 --unit line "$T/$corpus"
+    same_scan "scan --unit paragraph $corpus" scan --threads 2 --unit paragraph --boilerplate 5 "$T/$corpus"
+    check "$corpus: dedup --output-dir identical to one process"
+    same_dedup "$corpus" --threads 1 "$T/$corpus"
+    same_dedup "--unit line $corpus" --threads 1 --unit line "$T/$corpus"
+done
+check "keep longest, annotate, several threads per rank"
+same_scan "scan --keep longest" scan --threads 2 --keep longest "$T/shards"
+rm -rf "$T/want" "$T/got" && mkdir "$T/want" "$T/got"
+nd dedup --annotate --output-dir "$T/want" "$T/shards" "$T/big.jsonl"
+assert_rc 0
+mpi 3 dedup --annotate --output-dir "$T/got" "$T/shards" "$T/big.jsonl"
+assert_rc 0
+diff -r "$T/want" "$T/got" >/dev/null || fail "dedup --annotate on 3 ranks differs"
+assert_eq 7 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "one output file per input, no temporary file left"
+
+check "the big file is read by every rank, records numbered as in the file"
+mpi 3 scan --threads 1 --stats "$T/stats.json" "$T/big.jsonl"
+assert_rc 0
+jq -e '.ranks == 3 and ([.per_rank[].documents] | all(. > 0)) and ([.per_rank[].documents] | add) == 900' \
+    "$T/stats.json" >/dev/null || fail "every rank should read a share of the big file: $(cat "$T/stats.json")"
+grep -q '"big.jsonl:' "$OUT" 2>/dev/null || grep -q "$T/big.jsonl:" "$OUT" ||
+    fail "clusters should name records without an id FILE:LINE"
+
+check "bad input on one rank: every rank stops, one message naming rank, file and line, exit 1"
+cp "$T/big.jsonl" "$T/bad.jsonl"
+sed -i '700s/.*/{"id": "broken", "text": /' "$T/bad.jsonl"
+nd scan "$T/bad.jsonl"
+assert_rc 1
+assert_contains "$(cat "$ERR")" "bad.jsonl:700:" "neardup names the line"
+for n in 2 3; do
+    rm -rf "$T/got" && mkdir "$T/got"
+    mpi "$n" dedup --threads 1 --output-dir "$T/got" "$T/shards" "$T/bad.jsonl"
+    assert_rc 1 "neardup-mpi -n $n on bad input"
+    assert_eq 1 "$(grep -c 'neardup-mpi: rank' "$ERR")" "one message from the ranks"
+    assert_contains "$(cat "$ERR")" "neardup-mpi: rank $((n - 1)): error: $T/bad.jsonl:700:" "rank, file and line"
+    assert_eq 0 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "no output file after a failure"
+    mpi "$n" scan --threads 1 "$T/bad.jsonl"
+    assert_rc 1
+    assert_empty_file "$OUT" "no scan output after a failure"
+done
+
+check "usage: dedup needs --output-dir; stdin is refused; shared file names are refused"
+mpi 2 dedup "$T/big.jsonl"
+assert_rc 2
+mpi 2 scan -
+assert_rc 2
+mkdir -p "$T/other" && cp "$T/shards/part-0.jsonl" "$T/other/"
+rm -rf "$T/got" && mkdir "$T/got"
+mpi 2 dedup --output-dir "$T/got" "$T/shards/part-0.jsonl" "$T/other/part-0.jsonl"
+assert_rc 2
+assert_contains "$(cat "$ERR")" "would both be written"
+pass
