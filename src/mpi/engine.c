@@ -254,6 +254,12 @@ static void answer_ids(xctx *x, const engine_input *in, size_t local, xbuf *out)
     xbuf_put(out, ids, count * sizeof *ids);
 }
 
+/* Bytes that bring a record of u32 length + n bytes to a multiple of 8. */
+static size_t padding(size_t n)
+{
+    return (8 - (4 + n) % 8) % 8;
+}
+
 /* Splitting needs the meta and ids, output the description. */
 static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *out)
 {
@@ -269,6 +275,8 @@ static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *o
     in->describe(in->ctx, local, &desc);
     xbuf_put_u32(out, (uint32_t)desc.len);
     xbuf_put(out, desc.data, desc.len);
+    static const unsigned char zeros[8];
+    xbuf_put(out, zeros, padding(desc.len)); /* the next record's ids stay aligned */
     xbuf_free(&desc);
 }
 
@@ -487,6 +495,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
             d->ids = xread_bytes(&ar, d->meta.count * sizeof(uint32_t));
             d->desc_len = xread_u32(&ar);
             d->desc = xread_bytes(&ar, d->desc_len);
+            xread_bytes(&ar, padding(d->desc_len));
         }
     }
     if (i != m)

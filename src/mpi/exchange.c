@@ -156,7 +156,8 @@ void x_alltoallv(xctx *x, xbuf *send, xbuf *recv)
         size_t at = 0, rat = 0;
         for (int d = 0; d < p; d++) {
             size_t n = lens[d] - sent[d] < pair ? (size_t)(lens[d] - sent[d]) : pair;
-            memcpy(sbuf + at, send[d].data + sent[d], n);
+            if (n)
+                memcpy(sbuf + at, send[d].data + sent[d], n);
             sent[d] += n;
             scounts[d] = (int)n;
             sdispls[d] = (int)at;

@@ -289,7 +289,8 @@ static cluster_ref *number_clusters(mrun *m, size_t *count, uint64_t *first_numb
         }
         n++;
     }
-    qsort(refs, n, sizeof *refs, compare_ref);
+    if (n > 1)
+        qsort(refs, n, sizeof *refs, compare_ref);
     uint64_t mine = n, before = 0;
     double t0 = x_clock();
     MPI_Exscan(&mine, &before, 1, MPI_UINT64_T, MPI_SUM, m->x.comm);
