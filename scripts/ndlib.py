@@ -18,10 +18,9 @@ this module, so that each helper exists once and cannot drift:
                     with the process's wall time, peak RSS and CPU time
                     (measure()).  No script reads the human summary on stderr.
   measure()         any command: wall time on a monotonic clock, peak RSS and
-                    user/system CPU from wait4(2) (what /usr/bin/time -f %M %U
-                    %S reports), and the cores that other processes kept busy
-                    meanwhile (from /proc/stat), since thread speedups mean
-                    little on a loaded machine.
+                    user/system CPU from /usr/bin/time, and the cores that
+                    other processes kept busy meanwhile (from /proc/stat),
+                    since thread speedups mean little on a loaded machine.
   run(), capture()  short commands: stdout, or an Error naming the command.
   lsh_probability() the LSH S-curve: a pair of Jaccard similarity s agrees on
                     all r rows of a band with probability s^r (each MinHash row
@@ -53,7 +52,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -164,51 +162,53 @@ def cpu_busy_s():
     return (sum(v[:8]) - v[3] - v[4]) / _CLK_TCK
 
 
+TIME = "/usr/bin/time"  # GNU time (Debian package time)
+
+
 def measure(cmd, stdout=None, stdin=None, timeout=None):
     """Run cmd to its end and measure it.  stdout: a path to write its output
     to (None: /dev/null); stdin: a path to read (None: /dev/null).  Returns a
     dict: exit (None when it timed out or could not start), wall_s (monotonic
     clock), rss_kb (peak resident set, KB), user_s, sys_s, other_cores (cores
     other processes kept busy meanwhile, +-0.01 s of CPU per run: clock
-    ticks), stderr (text), error (only when the run failed)."""
+    ticks), stderr (text), error (only when the run failed).
+
+    The process is started by /usr/bin/time, which reports its peak RSS and
+    CPU time: a process forked from this Python one would count the pages
+    of the Python process it was copied from in its peak RSS (Linux keeps
+    the high-water mark across exec), and a Python script holding a corpus
+    is larger than the program it measures."""
     res = {"cmd": list(cmd), "exit": None}
+    if not _executable(TIME):
+        res["error"] = "%s not found (Debian package time; scripts/setup installs it)" % TIME
+        return res
     with open(stdout or os.devnull, "wb") as out, open(stdin or os.devnull, "rb") as inp, \
-            tempfile.TemporaryFile() as err:
+            tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", prefix="nd-time-") as tf:
         b0 = cpu_busy_s()
         t0 = time.monotonic()
+        p = subprocess.Popen([TIME, "-o", tf.name, "-f", "%M %U %S"] + list(cmd), stdin=inp, stdout=out,
+                             stderr=err, start_new_session=True)
         try:
-            p = subprocess.Popen(cmd, stdin=inp, stdout=out, stderr=err, start_new_session=True)
-        except OSError as e:
-            res["error"] = "cannot run %s: %s" % (cmd[0], e)
-            return res
-        expired = []
-
-        def kill():
-            expired.append(True)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        timer = threading.Timer(timeout, kill) if timeout else None
-        if timer:
-            timer.start()
-        _, status, usage = os.wait4(p.pid, 0)
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            res["error"] = "timed out after %.0f s" % timeout
         wall = time.monotonic() - t0
-        if timer:
-            timer.cancel()
         b1 = cpu_busy_s()
-        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         err.seek(0)
         res["stderr"] = err.read().decode("utf-8", "replace")
+        lines = tf.read().strip().splitlines()  # "Command exited with non-zero status N" may come first
     res["wall_s"] = round(wall, 4)
-    res["rss_kb"] = usage.ru_maxrss
-    res["user_s"] = round(usage.ru_utime, 3)
-    res["sys_s"] = round(usage.ru_stime, 3)
+    try:
+        rss, user, system = lines[-1].split()
+        res["rss_kb"], res["user_s"], res["sys_s"] = int(rss), float(user), float(system)
+    except (IndexError, ValueError):
+        res.setdefault("error", "no measurement from %s: %r" % (TIME, lines))
+        return res
     if b0 is not None and b1 is not None and wall > 0:
-        res["other_cores"] = round(max(0.0, (b1 - b0 - usage.ru_utime - usage.ru_stime) / wall), 2)
-    if expired:
-        res["error"] = "timed out after %.0f s" % timeout
-    else:
+        res["other_cores"] = round(max(0.0, (b1 - b0 - res["user_s"] - res["sys_s"]) / wall), 2)
+    if "error" not in res:
         res["exit"] = p.returncode
         if p.returncode != 0:
             res["error"] = "exit %d: %s" % (p.returncode, res["stderr"].strip()[-500:])

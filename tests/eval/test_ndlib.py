@@ -215,6 +215,16 @@ class TestMeasure(unittest.TestCase):
         with open(os.path.join(FIXTURES, "README.md")) as f, open(out) as g:
             self.assertEqual(g.read(), f.read().upper())
 
+    def test_peak_rss_is_the_commands_own(self):
+        # a process forked from this one starts with a copy of its pages, and
+        # Linux keeps that high-water mark across exec: the measured RSS of a
+        # small command must not include the 200 MB this process holds
+        ballast = b"x" * (200 << 20)
+        r = ndlib.measure(["true"])
+        self.assertEqual(r["exit"], 0)
+        self.assertLess(r["rss_kb"], 50 * 1024)
+        self.assertEqual(len(ballast), 200 << 20)
+
     def test_timeout(self):
         r = ndlib.measure(["sleep", "30"], timeout=0.3)
         self.assertIsNone(r["exit"])
