@@ -39,6 +39,9 @@ extern "C" {
 
 #define ND_VERSION "0.1.0"
 
+/** The longest MinHash signature (nd_options.num_perm). */
+#define ND_MAX_PERM 4096
+
 /* ****  Status codes  **** */
 enum {
     ND_OK = 0,
@@ -307,6 +310,38 @@ int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char 
  * @return the number of copies m (0 if the unit is not a repetition), or
  * ND_ENOMEM. When m > max_copies only max_copies spans are written. */
 int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit);
+
+/** Called by nd_sketch_units() for each unit, in text order: `span` is the
+ * unit's byte span in the whole text, `sketch` its sketch (borrowed, valid
+ * during the call). Return ND_OK to go on, or a negative code to stop (it
+ * is then returned by nd_sketch_units()). */
+typedef int (*nd_unit_fn)(void *ctx, nd_span span, const nd_sketch_ref *sketch);
+
+/** Sketch each unit of a text: split it (nd_split_units()), skip units with
+ * fewer than `min_tokens` tokens or no shingles, and sketch each unit that
+ * is one shorter text pasted several times (nd_find_repeats()) as its
+ * copies, each other unit whole. The sketcher's buffers are reused, so
+ * nothing is allocated per unit once they have grown.
+ * @param[out] invalid_utf8 ill-formed UTF-8 sequences in the units (each
+ * unit counted once, not once per copy).
+ * @pre [text, text + len) is readable (text may be NULL when len is 0).
+ * @return ND_OK, ND_ENOMEM, ND_EICU, or what `fn` returned to stop. */
+int nd_sketch_units(nd_sketcher *sketcher, const char *text, size_t len, nd_unit_kind kind, unsigned min_tokens,
+                    nd_unit_fn fn, void *ctx, size_t *invalid_utf8);
+
+/** Remove the spans (sorted by start; they may overlap or touch) from a
+ * text and tidy the seams, the way dedup --unit does: spans separated only
+ * by blanks on one line are removed as one; a removed span that is the
+ * whole of its line(s) takes its line end with it; when that leaves two
+ * blank lines where there was one (a paragraph removed between two
+ * others), the extra blank lines go too; and a text that ended with
+ * removed lines keeps no trailing blank lines (but keeps its final line
+ * end). Every byte not removed is kept as it was.
+ * @param[out] out receives the result; room for `len` bytes (the result is
+ * never longer). Not NUL-terminated.
+ * @pre spans[i].start <= spans[i].end <= len, sorted by start.
+ * @return the length of the result. */
+size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *spans, size_t count);
 
 /* ****  Index and clusters (index.c)  **** */
 

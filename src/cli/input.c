@@ -9,7 +9,7 @@
  */
 #include "input.h"
 
-#include "document.h"
+#include "json.h"
 
 #include <dirent.h>   /* opendir, readdir */
 #include <errno.h>    /* errno */
@@ -503,7 +503,7 @@ static int json_by_content(reader *r, int *error)
             size_t line_len = nl ? (size_t)(nl - (p + i)) : avail - i;
             json_error_t err;
             size_t invalid;
-            json_t *v = cli_json_load((const char *)p + i, line_len, &err, NULL, &invalid);
+            json_t *v = json_load_text((const char *)p + i, line_len, &err, NULL, &invalid);
             int is_object = v && json_is_object(v);
             json_decref(v);
             if (!v) {

@@ -10,23 +10,11 @@
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* memcpy */
 
-#include <jansson.h> /* json_stringn_nocheck, json_dumpf */
+#include "json.h"
 
 void out_string(FILE *f, const char *s, size_t len)
 {
-    char stack[256];
-    char *buf = len * 3 <= sizeof stack ? stack : malloc(len * 3 + 1);
-    if (!buf) {
-        fputs("\"\"", f);
-        return;
-    }
-    size_t n;
-    nd_utf8_repair(buf, &n, s, len);
-    json_t *str = json_stringn_nocheck(buf, n);
-    json_dumpf(str, f, JSON_ENCODE_ANY | JSON_COMPACT);
-    json_decref(str);
-    if (buf != stack)
-        free(buf);
+    json_write_string(f, s, len);
 }
 
 void out_number(FILE *f, double x)
