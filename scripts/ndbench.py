@@ -104,12 +104,6 @@ def stale_sources(binary):
     return newer
 
 
-def gen_corpus_version():
-    m = re.search(r'^VERSION\s*=\s*"([^"]+)"',
-                  ndlib.read_text(ndlib.GEN_CORPUS), re.M)
-    return m.group(1) if m else "unknown"
-
-
 def programs(given, need_sign):
     """(neardup, nd_bench_sign): --neardup when given, else a Release build
     of this tree in build-bench/ configured with -DND_BUILD_BENCH=ON;
@@ -135,59 +129,20 @@ def programs(given, need_sign):
 class Corpus:
     def __init__(self, kind, script, docs):
         self.kind, self.script, self.docs = kind, script, docs
-        self.version = gen_corpus_version()
-        self.name = "%s-%s-%d-s%d-g%s" % (kind, script, docs, SEED,
-                                          self.version)
+        self.name = ndlib.corpus_name(docs, SEED, kind, script)
         self.dir = None
         self.info = {}
-
-    @property
-    def params(self):
-        return {"kind": self.kind, "scripts": self.script, "docs": self.docs,
-                "seed": SEED, "generator_version": self.version}
 
     @property
     def path(self):
         return os.path.join(self.dir, "docs.jsonl")
 
-    def label(self):
-        return "%s %s %s" % (fmt_count(self.docs), self.script, self.kind)
-
 
 def ensure_corpus(c, work):
     """Generate corpus c under work/corpora unless a complete copy with the
-    same parameters is there (bench-corpus.json is written last)."""
-    base = os.path.join(work, "corpora")
-    os.makedirs(base, exist_ok=True)
-    c.dir = os.path.join(base, c.name)
-    stamp = os.path.join(c.dir, "bench-corpus.json")
-    if os.path.isfile(stamp):
-        try:
-            with open(stamp) as f:
-                info = json.load(f)
-            if info.get("params") == c.params and \
-                    os.path.getsize(c.path) == info.get("bytes"):
-                c.info = info
-                log("corpus %s: reused" % c.name)
-                return True
-        except (OSError, ValueError):
-            pass
-    log("corpus %s: generating %d docs ..." % (c.name, c.docs))
-    t0 = time.monotonic()
-    ndlib.gen_corpus(c.dir, c.docs, SEED, c.kind, c.script)
-    gen_s = time.monotonic() - t0
-    lines = ndlib.count_lines(c.path)
-    if lines != c.docs:
-        raise ndlib.Error("gen-corpus wrote %d lines, expected %d"
-                          % (lines, c.docs))
-    info = {"params": c.params, "bytes": os.path.getsize(c.path),
-            "sha256": ndlib.sha256_file(c.path),
-            "generate_s": round(gen_s, 1)}
-    ndlib.atomic_write(stamp, lambda f: json.dump(info, f, indent=1,
-                                                  sort_keys=True))
-    c.info = info
-    log("corpus %s: %.1f MB in %.0f s" % (c.name, info["bytes"] / 1e6, gen_s))
-    return False
+    same parameters is there."""
+    c.dir, c.info = ndlib.corpus(os.path.join(work, "corpora"), c.docs, SEED,
+                                 c.kind, c.script, log)
 
 
 def ensure_compressed(c, fmt):

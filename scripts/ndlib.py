@@ -29,7 +29,9 @@ this module, so that each helper exists once and cannot drift:
                     candidate with probability P(s) = 1 - (1 - s^r)^b.
   read_jsonl(), sha256_file(), count_lines(), atomic_write(),
   cluster_of(), pairs_in(): files and clusters.
-  machine_info(), git_commit(), cache_dir(), gen_corpus(), Logger.
+  machine_info(), git_commit(), cache_dir(), Logger.
+  corpus()          a corpus made by scripts/gen-corpus, cached by its
+                    parameters and the generator's VERSION.
 
 The --stats file (one JSON object, written by neardup at the end of a
 successful scan or dedup): version, command ("scan" | "dedup"), unit
@@ -423,3 +425,45 @@ def gen_corpus(out, docs, seed, kind="mixed", scripts="latin"):
     run([sys.executable, GEN_CORPUS, "--docs", str(docs), "--seed", str(seed), "--out", tmp,
          "--kind", kind, "--scripts", scripts])
     os.rename(tmp, out)
+
+
+def gen_corpus_version():
+    m = re.search(r'^VERSION\s*=\s*"([^"]+)"', read_text(GEN_CORPUS), re.M)
+    return m.group(1) if m else "unknown"
+
+
+def corpus_name(docs, seed, kind="mixed", scripts="latin"):
+    return "%s-%s-%d-s%d-g%s" % (kind, scripts.replace(",", "+"), docs, seed, gen_corpus_version())
+
+
+def corpus(base, docs, seed, kind="mixed", scripts="latin", log=None):
+    """A generated corpus cached in base/corpus_name(...): (its directory,
+    its stamp {params, bytes, sha256, generate_s}).  Made again when the
+    stamp (bench-corpus.json, written last) is missing or its parameters or
+    size differ."""
+    d = os.path.join(base, corpus_name(docs, seed, kind, scripts))
+    docs_path, stamp = os.path.join(d, "docs.jsonl"), os.path.join(d, "bench-corpus.json")
+    params = {"kind": kind, "scripts": scripts, "docs": docs, "seed": seed,
+              "generator_version": gen_corpus_version()}
+    try:
+        with open(stamp) as f:
+            info = json.load(f)
+        if info.get("params") == params and os.path.getsize(docs_path) == info.get("bytes"):
+            if log:
+                log("corpus %s: reused" % os.path.basename(d))
+            return d, info
+    except (OSError, ValueError):
+        pass
+    if log:
+        log("corpus %s: generating %d docs ..." % (os.path.basename(d), docs))
+    t0 = time.monotonic()
+    gen_corpus(d, docs, seed, kind, scripts)
+    lines = count_lines(docs_path)
+    if lines != docs:
+        raise Error("gen-corpus wrote %d lines in %s, expected %d" % (lines, docs_path, docs))
+    info = {"params": params, "bytes": os.path.getsize(docs_path), "sha256": sha256_file(docs_path),
+            "generate_s": round(time.monotonic() - t0, 1)}
+    atomic_write(stamp, lambda f: json.dump(info, f, indent=1, sort_keys=True))
+    if log:
+        log("corpus %s: %.1f MB in %.0f s" % (os.path.basename(d), info["bytes"] / 1e6, info["generate_s"]))
+    return d, info

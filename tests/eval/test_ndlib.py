@@ -258,6 +258,20 @@ class TestFiles(unittest.TestCase):
         self.assertEqual(ndlib.count_lines(path), 2)  # the old file is intact
         self.assertEqual(os.listdir(os.path.dirname(path)), ["f.txt"])
 
+    def test_corpus_cache(self):
+        base = temp_dir(self)
+        said = []
+        d, info = ndlib.corpus(base, 40, 7, log=said.append)
+        self.assertEqual(os.path.basename(d), ndlib.corpus_name(40, 7))
+        self.assertEqual(ndlib.count_lines(os.path.join(d, "docs.jsonl")), 40)
+        self.assertEqual(info["sha256"], ndlib.sha256_file(os.path.join(d, "docs.jsonl")))
+        self.assertEqual(ndlib.corpus(base, 40, 7, log=said.append), (d, info))
+        self.assertIn("reused", said[-1])
+        with open(os.path.join(d, "docs.jsonl"), "a") as f:  # a damaged copy is made again
+            f.write("\n")
+        self.assertEqual(ndlib.corpus(base, 40, 7, log=said.append)[1]["sha256"], info["sha256"])
+        self.assertIn("generating", said[-2])
+
     def test_clusters(self):
         self.assertEqual(ndlib.pairs_in([[3, 1, 2], [5]]), {(1, 2), (1, 3), (2, 3)})
         self.assertEqual(ndlib.cluster_of([{"ids": ["a", "b"]}, ["c"]]), {"a": 0, "b": 0, "c": 1})
