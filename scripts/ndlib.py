@@ -22,26 +22,18 @@ this module, so that each helper exists once and cannot drift:
                     other processes kept busy meanwhile (from /proc/stat),
                     since thread speedups mean little on a loaded machine.
   run(), capture()  short commands: stdout, or an Error naming the command.
-  lsh_probability() the LSH S-curve: a pair of Jaccard similarity s agrees on
-                    all r rows of a band with probability s^r (each MinHash row
-                    agrees with probability s), so on none of b independent
-                    bands with probability (1 - s^r)^b, and it becomes a
-                    candidate with probability P(s) = 1 - (1 - s^r)^b.
+  lsh_probability() the LSH S-curve P(s) = 1 - (1 - s^r)^b.
   read_jsonl(), sha256_file(), count_lines(), atomic_write(),
   cluster_of(), pairs_in(): files and clusters.
   machine_info(), git_commit(), cache_dir(), Logger.
   corpus()          a corpus made by scripts/gen-corpus, cached by its
                     parameters and the generator's VERSION.
 
-The --stats file (one JSON object, written by neardup at the end of a
-successful scan or dedup): version, command ("scan" | "dedup"), unit
-("document" | "paragraph" | "line"), profile, threshold, num_perm, bands,
-rows, threads, documents_read, bytes_read, empty, invalid_utf8, skipped,
-units (index entries in unit mode; null in document mode), clusters,
-duplicates (groups and repeats in unit mode), kept, removed, units_removed
-(dedup only, else null), candidate_pairs, verified_pairs, exact_groups,
-spilled, seconds_total, seconds_read, seconds_cluster, seconds_write,
-peak_rss_bytes.
+The --stats file is one JSON object that neardup writes at the end of a
+successful scan or dedup, with the keys of STATS_KEYS: units is null in
+document mode, kept, removed and units_removed are null for scan (and
+units_removed in document mode); in unit mode clusters and duplicates count
+groups and repeats.
 """
 
 import hashlib
@@ -277,7 +269,9 @@ def neardup_or_fail(neardup, args, stdout=None, stdin=None, timeout=None):
 
 def lsh_probability(s, bands, rows):
     """Probability that a pair of Jaccard similarity s becomes an LSH
-    candidate with bands x rows: 1 - (1 - s^rows)^bands."""
+    candidate with bands x rows: each MinHash row agrees with probability s,
+    all rows of a band with s^rows, none of the independent bands with
+    (1 - s^rows)^bands, so P(s) = 1 - (1 - s^rows)^bands."""
     return 1.0 - (1.0 - s ** rows) ** bands
 
 
