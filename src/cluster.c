@@ -29,6 +29,7 @@
  */
 #include "neardup.h"
 
+#include <assert.h>  /* assert */
 #include <pthread.h> /* pthread_create, pthread_join */
 #include <stdlib.h>  /* qsort */
 #include <string.h>  /* memcmp, memcpy, memset */
@@ -53,8 +54,9 @@ size_t nd_clusters_count(const nd_clusters *clusters)
     return clusters->count;
 }
 
-size_t nd_clusters_get(const nd_clusters *clusters, size_t i, const nd_member **members)
+size_t nd_clusters_get(const nd_member **members, const nd_clusters *clusters, size_t i)
 {
+    assert(i < clusters->count);
     *members = clusters->members + clusters->starts[i];
     return clusters->starts[i + 1] - clusters->starts[i];
 }
@@ -215,6 +217,7 @@ static int verify_band(cluster_state *st, const uint64_t *entries, size_t m)
                 size_t a = (uint32_t)entries[p], b = (uint32_t)entries[q];
                 if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
                     continue;
+                assert(a < b); /* entries are in text order within a key */
                 uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)b);
                 if (nd_pair_set_contains(&st->rejected, key))
                     continue;
@@ -611,7 +614,7 @@ done:
     return rc;
 }
 
-int nd_store_cluster(nd_clusters **out, const nd_store *store, unsigned threads, nd_keep keep, nd_cluster_stats *stats)
+int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads, nd_keep keep)
 {
     cluster_state st;
     memset(&st, 0, sizeof st);
@@ -666,11 +669,11 @@ done:
     return ND_OK;
 }
 
-int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_cluster_stats *stats)
+int nd_index_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_index *index, nd_keep keep)
 {
     nd_store store;
     int rc = nd_index_store(index, &store);
     if (rc != ND_OK)
         return rc;
-    return nd_store_cluster(out, &store, nd_index_threads(index), keep, stats);
+    return nd_store_cluster(out, stats, &store, nd_index_threads(index), keep);
 }

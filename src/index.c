@@ -29,6 +29,7 @@
  */
 #include "neardup.h"
 
+#include <assert.h> /* assert */
 #include <stdio.h>  /* FILE, fwrite, fileno */
 #include <stdlib.h> /* mkstemp */
 #include <string.h> /* memcpy */
@@ -252,6 +253,7 @@ static int reserve_text(nd_index *index)
 int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
 {
     unsigned bands = index->opts.bands;
+    assert(keys && (ids || count == 0));
     if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
         return ND_EINVAL;
     if (reserve_text(index) != ND_OK)

@@ -81,14 +81,14 @@ const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
     return &sk->tokens;
 }
 
-int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_ref *out)
+int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
 {
-    int rc = nd_tokenize(sk->normalizer, text, len, &sk->tokens);
+    int rc = nd_tokenize(&sk->tokens, sk->normalizer, text, len);
     if (rc != ND_OK)
         return rc;
     size_t count = 0;
     unsigned size;
-    nd_shingle_kind kind = nd_shingle_choice(&sk->opts, &sk->tokens, &size);
+    nd_shingle_kind kind = nd_shingle_choice(&size, &sk->opts, &sk->tokens);
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
@@ -101,11 +101,11 @@ int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_
     return ND_OK;
 }
 
-int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out)
+int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)
 {
     nd_sketch_clear(out);
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(sk, text, len, &ref);
+    int rc = nd_sketch_text_ref(&ref, sk, text, len);
     if (rc != ND_OK)
         return rc;
     uint32_t *ids = nd_malloc(ref.count * sizeof *ids);
@@ -126,8 +126,8 @@ int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out
     return ND_OK;
 }
 
-int nd_sketch_units(nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind, unsigned min_tokens,
-                    nd_unit_fn fn, void *ctx, size_t *invalid_utf8)
+int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                    unsigned min_tokens, nd_unit_fn fn, void *ctx)
 {
     size_t span_count = 0;
     *invalid_utf8 = 0;
@@ -137,7 +137,7 @@ int nd_sketch_units(nd_sketcher *sk, const char *text, size_t len, nd_unit_kind 
         const char *unit_text = text + span.start;
         nd_span local = {0, span.end - span.start};
         nd_sketch_ref sketch;
-        rc = nd_sketch_text_ref(sk, unit_text, local.end, &sketch);
+        rc = nd_sketch_text_ref(&sketch, sk, unit_text, local.end);
         if (rc != ND_OK)
             break;
         *invalid_utf8 += sketch.invalid_utf8;
@@ -160,7 +160,7 @@ int nd_sketch_units(nd_sketcher *sk, const char *text, size_t len, nd_unit_kind 
         /* the copies' spans are taken before sketching them overwrites the tokens */
         for (int c = 0; rc == ND_OK && c < m; c++) {
             nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
-            rc = nd_sketch_text_ref(sk, text + copy.start, copy.end - copy.start, &sketch);
+            rc = nd_sketch_text_ref(&sketch, sk, text + copy.start, copy.end - copy.start);
             if (rc == ND_OK)
                 rc = fn(ctx, copy, &sketch);
         }

@@ -66,6 +66,6 @@ unsigned nd_index_threads(const nd_index *index);
 
 /* cluster.c: nd_index_cluster() on any store; `threads` prepare LSH bands
  * in parallel (each extra one takes 16 bytes per text). */
-int nd_store_cluster(nd_clusters **out, const nd_store *store, unsigned threads, nd_keep keep, nd_cluster_stats *stats);
+int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads, nd_keep keep);
 
 #endif /* ND_STORE_H */

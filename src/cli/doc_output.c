@@ -19,7 +19,7 @@ void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, con
     size_t n = nd_clusters_count(clusters);
     for (size_t c = 0; c < n; c++) {
         const nd_member *m;
-        size_t size = nd_clusters_get(clusters, c, &m);
+        size_t size = nd_clusters_get(&m, clusters, c);
         fprintf(out, "{\"cluster\":%zu,\"size\":%zu,\"ids\":[", c, size);
         for (size_t k = 0; k < size; k++) {
             if (k)
@@ -68,7 +68,7 @@ static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
     size_t n = nd_clusters_count(clusters);
     for (size_t c = 0; c < n; c++) {
         const nd_member *m;
-        size_t size = nd_clusters_get(clusters, c, &m);
+        size_t size = nd_clusters_get(&m, clusters, c);
         for (size_t k = 0; k < size; k++)
             f[m[k].doc] = (fate){(int64_t)c, m[0].doc, m[k].jaccard};
     }

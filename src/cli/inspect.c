@@ -56,7 +56,7 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
 static const char *shingle_label(const nd_options *opts, const nd_tokens *tokens, char *buf, size_t size)
 {
     unsigned n;
-    nd_shingle_kind kind = nd_shingle_choice(opts, tokens, &n);
+    nd_shingle_kind kind = nd_shingle_choice(&n, opts, tokens);
     snprintf(buf, size, "%s:%u", kind == ND_SHINGLE_CHARS ? "chars" : "words", n);
     return buf;
 }
@@ -77,7 +77,7 @@ int cli_normalize(const cli_config *cfg)
     doc_view view;
     while (next_document(in, cfg, &rec, &view, &status)) {
         nd_sketch sketch = ND_SKETCH_INIT;
-        if (nd_sketch_text(sk, view.text, view.len, &sketch) != ND_OK) {
+        if (nd_sketch_text(&sketch, sk, view.text, view.len) != ND_OK) {
             cli_error("%s: normalization failed", view.id);
             status = EXIT_FAIL;
         } else {
@@ -273,7 +273,7 @@ int cli_explain(const cli_config *cfg)
     for (int k = 0; k < 2; k++) {
         sides[k].sketch = (nd_sketch)ND_SKETCH_INIT;
         if (nd_sketcher_new(&sides[k].sk, &cfg->opts) != ND_OK ||
-            nd_sketch_text(sides[k].sk, sides[k].text, sides[k].len, &sides[k].sketch) != ND_OK) {
+            nd_sketch_text(&sides[k].sketch, sides[k].sk, sides[k].text, sides[k].len) != ND_OK) {
             cli_error("cannot sketch '%s'", sides[k].id);
             goto done;
         }

@@ -35,18 +35,17 @@ char *text_preview(const char *text, size_t len, size_t max_chars)
             space = 1;
             continue;
         }
-        if ((c & 0xC0) != 0x80) { /* a character starts here */
-            if (chars == max_chars) {
+        if ((c & 0xC0) != 0x80) { /* a character starts here: room for it (and a space before it)? */
+            size_t needed = chars + 1 + (space && w > 0);
+            if (needed > max_chars) {
                 memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
                 w += 3;
                 break;
             }
-            if (space && w > 0) {
+            if (space && w > 0)
                 out[w++] = ' ';
-                chars++;
-            }
             space = 0;
-            chars++;
+            chars = needed;
         }
         out[w++] = (char)c;
     }

@@ -123,7 +123,7 @@ static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const cha
 {
     unit_gather g = {sh, w, mem, 0};
     size_t invalid = 0;
-    int rc = nd_sketch_units(w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g, &invalid);
+    int rc = nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
     res->doc.invalid_utf8 += invalid;
     if (rc != ND_OK || g.count == 0)
         return rc;
@@ -149,7 +149,7 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
         return sketch_units(sh, w, mem, text, len, res);
     nd_sketch_ref sketch;
-    int rc = nd_sketch_text_ref(w->sketcher, text, len, &sketch);
+    int rc = nd_sketch_text_ref(&sketch, w->sketcher, text, len);
     if (rc != ND_OK)
         return rc;
     res->doc.invalid_utf8 += sketch.invalid_utf8;

@@ -96,9 +96,9 @@ static int batch_done(void *ctx)
         progress_clear(&st->prog);
         if (!cfg->quiet)
             fprintf(stderr,
-                    "neardup: the index passed half of --memory (%.0f MB); moving shingle ids and band keys "
+                    "neardup: the index passed half of --memory (%.1f MiB); moving shingle ids and band keys "
                     "to files in %s\n",
-                    (double)cfg->memory / 2 / 1e6, cfg->tmpdir);
+                    (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
         int nrc = nd_index_spill(st->index, cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", cfg->tmpdir, nd_strerror(nrc));
@@ -161,7 +161,7 @@ int cli_run(const cli_config *cfg)
     /* sorting bands in parallel takes 16 bytes per text per extra thread;
      * a spilled index is short of memory, so it sorts on one */
     nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);
-    int nrc = nd_index_cluster(&clusters, st.index, cfg->keep, &st.counts.cluster_stats);
+    int nrc = nd_index_cluster(&clusters, &st.counts.cluster_stats, st.index, cfg->keep);
     if (nrc != ND_OK) {
         progress_clear(&st.prog);
         cli_error("clustering failed: %s", nd_strerror(nrc));
@@ -170,7 +170,7 @@ int cli_run(const cli_config *cfg)
     st.counts.clusters = nd_clusters_count(clusters);
     for (size_t c = 0; c < st.counts.clusters; c++) {
         const nd_member *m;
-        st.counts.duplicates += nd_clusters_get(clusters, c, &m) - 1;
+        st.counts.duplicates += nd_clusters_get(&m, clusters, c) - 1;
     }
     st.counts.units = nd_index_count(st.index);
     st.counts.cluster_s = progress_elapsed(&st.prog) - st.counts.read_s;

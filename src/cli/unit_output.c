@@ -43,7 +43,7 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
     int rc = EXIT_OK;
     for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
         const nd_member *m;
-        size_t size = nd_clusters_get(groups, g, &m);
+        size_t size = nd_clusters_get(&m, groups, g);
         size_t first = m[0].doc;
         size_t doc = docs->unit_doc[first];
         /* groups are ordered by first occurrence, so doc never goes back */
@@ -108,7 +108,7 @@ static removal *collect_removals(const cli_config *cfg, const doctable *docs, co
     size_t n = nd_clusters_count(groups), total = 0;
     for (size_t g = 0; g < n; g++) {
         const nd_member *m;
-        total += nd_clusters_get(groups, g, &m);
+        total += nd_clusters_get(&m, groups, g);
     }
     removal *r = malloc((total ? total : 1) * sizeof *r);
     if (!r)
@@ -116,7 +116,7 @@ static removal *collect_removals(const cli_config *cfg, const doctable *docs, co
     size_t w = 0;
     for (size_t g = 0; g < n; g++) {
         const nd_member *m;
-        size_t size = nd_clusters_get(groups, g, &m);
+        size_t size = nd_clusters_get(&m, groups, g);
         int all = cfg->boilerplate && distinct_documents(docs, m, size) >= cfg->boilerplate;
         for (size_t k = all ? 0 : 1; k < size; k++)
             r[w++] = (removal){docs->unit_doc[m[k].doc], docs->unit_span[m[k].doc], g};
