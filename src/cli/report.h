@@ -35,6 +35,9 @@ double progress_elapsed(const progress *p);
 void progress_show(progress *p, const char *stage, uint64_t records, uint64_t bytes, int force);
 void progress_clear(const progress *p);
 
+/* This process's peak resident memory in KiB (VmHWM; see report.c). */
+unsigned long long report_peak_rss_kb(void);
+
 /* The summary line(s) on stderr (not with --quiet). */
 void report_summary(const cli_config *cfg, const run_counts *c);
 /* --stats FILE: the counts as one JSON object. Returns 0, or -1 (reported). */

@@ -29,7 +29,6 @@
 
 #include <stdlib.h>       /* malloc, free, qsort, getenv */
 #include <string.h>       /* strcmp, strlen, memcpy */
-#include <sys/resource.h> /* getrusage */
 #include <unistd.h>       /* getpid, sysconf, unlink, dup, dup2 */
 #include <fcntl.h>        /* open */
 
@@ -654,8 +653,7 @@ static int parse(cli_config *cfg, cli_command command, int argc, char **argv, in
 static void write_stats(mrun *m)
 {
     enum { FIELDS = 14 };
-    struct rusage usage;
-    double peak = getrusage(RUSAGE_SELF, &usage) == 0 ? (double)usage.ru_maxrss * 1024.0 : 0.0;
+    double peak = (double)report_peak_rss_kb() * 1024.0;
     double wall = MPI_Wtime() - m->started;
     double mine[FIELDS] = {wall,
                            m->x.comm_s,
