@@ -269,4 +269,40 @@ assert_rc 0
 assert_empty_file "$ERR" "stderr with --quiet"
 assert_same_file "$T/from-file" "$OUT" "dedup --quiet output"
 
+check "--output-dir: each input's records in DIR/<its name>, the same records as stdout, in the same order"
+mkdir -p "$T/od/a" "$T/od/b" "$T/od/out" "$T/od/rem"
+head -n 3 "$T/in.jsonl" >"$T/od/a/first.jsonl"
+tail -n +4 "$T/in.jsonl" >"$T/od/b/second.jsonl"
+nd dedup --removed "$T/od/removed.jsonl" "$T/od/a/first.jsonl" "$T/od/b/second.jsonl"
+assert_rc 0
+cp "$OUT" "$T/od/stdout.jsonl"
+nd dedup --output-dir "$T/od/out" --removed-dir "$T/od/rem" "$T/od/a/first.jsonl" "$T/od/b/second.jsonl"
+assert_rc 0
+assert_empty_file "$OUT" "stdout with --output-dir"
+cat "$T/od/out/first.jsonl" "$T/od/out/second.jsonl" >"$T/od/joined"
+assert_same_file "$T/od/stdout.jsonl" "$T/od/joined" "the kept files, joined in input order"
+cat "$T/od/rem/first.jsonl" "$T/od/rem/second.jsonl" >"$T/od/joined-removed"
+assert_same_file "$T/od/removed.jsonl" "$T/od/joined-removed" "the removed files, joined"
+assert_eq 2 "$(ls -A "$T/od/out" | wc -l | tr -d ' ')" "two files, no temporary file left"
+
+check "--output-dir refuses two inputs with one file name, a missing directory, and stdin"
+cp "$T/od/a/first.jsonl" "$T/od/b/first.jsonl"
+rm -rf "$T/od/out2" && mkdir "$T/od/out2"
+nd dedup --output-dir "$T/od/out2" "$T/od/a/first.jsonl" "$T/od/b/first.jsonl"
+assert_rc 2
+assert_file_contains "$ERR" "would both be written"
+assert_eq 0 "$(ls -A "$T/od/out2" | wc -l | tr -d ' ')" "nothing written"
+nd dedup --output-dir "$T/od/missing" "$T/od/a/first.jsonl"
+assert_rc 2
+run_in "$T/od/a/first.jsonl" "$ND" dedup --output-dir "$T/od/out2" -
+assert_rc 2
+nd dedup --removed-dir "$T/od/rem" "$T/od/a/first.jsonl"
+assert_rc 2
+
+check "--output-dir after a failure: no file that looks complete, no temporary file"
+{ cat "$T/od/a/first.jsonl"; printf '{"id": "broken"\n'; } >"$T/od/c.jsonl"
+nd dedup --output-dir "$T/od/out2" "$T/od/b/second.jsonl" "$T/od/c.jsonl"
+assert_rc 1
+assert_eq 0 "$(ls -A "$T/od/out2" | wc -l | tr -d ' ')" "nothing left in the output directory"
+
 pass
