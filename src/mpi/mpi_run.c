@@ -27,10 +27,10 @@
  */
 #include "cli.h"
 
-#include <stdlib.h>       /* malloc, free, qsort, getenv */
-#include <string.h>       /* strcmp, strlen, memcpy */
-#include <unistd.h>       /* getpid, sysconf, unlink, dup, dup2 */
-#include <fcntl.h>        /* open */
+#include <stdlib.h> /* malloc, free, qsort, getenv */
+#include <string.h> /* strcmp, strlen, memcpy */
+#include <unistd.h> /* getpid, sysconf, unlink, dup, dup2 */
+#include <fcntl.h>  /* open */
 
 #include <jansson.h> /* json_object_seed */
 
