@@ -652,7 +652,7 @@ static int parse(cli_config *cfg, cli_command command, int argc, char **argv, in
 
 static void write_stats(mrun *m)
 {
-    enum { FIELDS = 14 };
+    enum { FIELDS = 17 };
     double peak = (double)report_peak_rss_kb() * 1024.0;
     double wall = MPI_Wtime() - m->started;
     double mine[FIELDS] = {wall,
@@ -668,7 +668,10 @@ static void write_stats(mrun *m)
                            m->output_s,
                            m->engine.keys_s,
                            m->engine.verify_s,
-                           m->engine.split_s};
+                           m->engine.split_s,
+                           (double)m->engine.edges,
+                           (double)m->engine.components,
+                           m->engine.components_s};
     double *all = m->x.rank == 0 ? malloc((size_t)m->x.size * FIELDS * sizeof *all) : NULL;
     if (m->x.rank == 0 && !all)
         x_fatal(&m->x, "out of memory");
@@ -676,9 +679,9 @@ static void write_stats(mrun *m)
     if (m->x.rank != 0)
         return;
     static const char *const names[FIELDS] = {
-        "seconds_wall",   "seconds_communicating", "bytes_sent",      "peak_rss_bytes", "documents",
-        "texts",          "key_entries",           "candidate_pairs", "seconds_pass1",  "seconds_cluster",
-        "seconds_output", "seconds_keys",          "seconds_verify",  "seconds_split"};
+        "seconds_wall",   "seconds_communicating", "bytes_sent",    "peak_rss_bytes",  "documents",      "texts",
+        "key_entries",    "candidate_pairs",       "seconds_pass1", "seconds_cluster", "seconds_output", "seconds_keys",
+        "seconds_verify", "seconds_split",         "edges",         "components"};
     char *json = NULL;
     size_t json_len = 0;
     FILE *mem = open_memstream(&json, &json_len);
