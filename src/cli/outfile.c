@@ -3,9 +3,11 @@
  * succeeds), and --output-dir / --removed-dir, one file per input written
  * under a temporary name and renamed only when the whole run succeeded.
  *
- * Two inputs with the same base name (a/x.jsonl, b/x.jsonl) would write
- * the same output file: the run refuses them before reading anything
- * (outdir_check), and refuses an output that would replace an input. */
+ * An output is named by its input's base name, less a .gz/.zst/.zstd
+ * suffix (the output is plain JSON Lines). Two inputs with the same output
+ * name (a/x.jsonl, b/x.jsonl, or x.jsonl and x.jsonl.gz) would write one
+ * file: the run refuses them before reading anything (outdir_check), and
+ * refuses an output that would replace an input. */
 #include "outfile.h"
 
 #include <errno.h>    /* errno */
@@ -59,6 +61,21 @@ const char *outdir_base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+char *outdir_output_name(const char *path)
+{
+    static const char *const compressed[] = {".gz", ".zst", ".zstd"};
+    const char *base = outdir_base_name(path);
+    size_t len = strlen(base);
+    for (size_t i = 0; i < sizeof compressed / sizeof *compressed; i++) {
+        size_t n = strlen(compressed[i]);
+        if (len > n && strcmp(base + len - n, compressed[i]) == 0) {
+            len -= n; /* the output is not compressed: its name says so */
+            break;
+        }
+    }
+    return cli_format("%.*s", (int)len, base);
+}
+
 int outdir_check(const char *dir, const char *const *names, size_t count)
 {
     struct stat ds;
@@ -66,37 +83,50 @@ int outdir_check(const char *dir, const char *const *names, size_t count)
         cli_error("%s: not a directory (create it first)", dir);
         return -1;
     }
-    for (size_t i = 0; i < count; i++) {
-        const char *base = outdir_base_name(names[i]);
-        if (strcmp(names[i], "-") == 0 || !*base) {
+    char **outs = calloc(count ? count : 1, sizeof *outs);
+    int rc = outs ? 0 : -1;
+    if (!outs)
+        cli_error("out of memory");
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (strcmp(names[i], "-") == 0 || !*outdir_base_name(names[i])) {
             cli_error("%s: an output directory needs named input files (not stdin)", dir);
-            return -1;
+            rc = -1;
+            break;
         }
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(outdir_base_name(names[k]), base) == 0) {
+        outs[i] = outdir_output_name(names[i]);
+        if (!outs[i]) {
+            cli_error("out of memory");
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < i && rc == 0; k++) {
+            if (strcmp(outs[k], outs[i]) == 0) {
                 cli_error("%s and %s would both be written to %s/%s; give inputs distinct file names", names[k],
-                          names[i], dir, base);
-                return -1;
+                          names[i], dir, outs[i]);
+                rc = -1;
             }
         }
     }
-    for (size_t i = 0; i < count; i++) {
-        char *out = cli_format("%s/%s", dir, outdir_base_name(names[i]));
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        char *out = cli_format("%s/%s", dir, outs[i]);
         if (!out) {
             cli_error("out of memory");
-            return -1;
+            rc = -1;
+            break;
         }
-        for (size_t k = 0; k < count; k++) {
+        for (size_t k = 0; k < count && rc == 0; k++) {
             struct stat a, b;
             if (stat(out, &a) == 0 && stat(names[k], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
                 cli_error("%s: the output would replace the input %s", out, names[k]);
-                free(out);
-                return -1;
+                rc = -1;
             }
         }
         free(out);
     }
-    return 0;
+    for (size_t i = 0; outs && i < count; i++)
+        free(outs[i]);
+    free(outs);
+    return rc;
 }
 
 void outdir_init(outdir *o, const char *dir, const char *tag, const char **names, size_t count)
@@ -106,12 +136,18 @@ void outdir_init(outdir *o, const char *dir, const char *tag, const char **names
 
 char *outdir_temp_path(const outdir *o, size_t source)
 {
-    return cli_format("%s/.%s.neardup-%s", o->dir, outdir_base_name(o->names[source]), o->tag);
+    char *name = outdir_output_name(o->names[source]);
+    char *path = name ? cli_format("%s/.%s.neardup-%s", o->dir, name, o->tag) : NULL;
+    free(name);
+    return path;
 }
 
 char *outdir_final_path(const outdir *o, size_t source)
 {
-    return cli_format("%s/%s", o->dir, outdir_base_name(o->names[source]));
+    char *name = outdir_output_name(o->names[source]);
+    char *path = name ? cli_format("%s/%s", o->dir, name) : NULL;
+    free(name);
+    return path;
 }
 
 /* Close the open file, checking its writes. */

@@ -24,7 +24,7 @@ int outfile_commit(outfile *o);
 void outfile_abort(outfile *o);
 
 /* One output file per input source in a directory (--output-dir,
- * --removed-dir): source s goes to DIR/<base name of its file>. Each file
+ * --removed-dir): source s goes to DIR/<outdir_output_name>. Each file
  * is written under a temporary name in DIR (".NAME.neardup-TAG") and only
  * renamed to its name by outdir_commit(), so a failed run leaves no file
  * that looks complete. Sources come in order; a source with no record
@@ -38,12 +38,16 @@ typedef struct outdir {
     FILE *f;            /* the file of source opened - 1, while open */
 } outdir;
 
-/* The base name DIR/<name> takes: what follows the last '/'. */
+/* What follows the last '/' of a path. */
 const char *outdir_base_name(const char *path);
+/* The name DIR/<name> takes for an input: its base name, less a .gz,
+ * .zst or .zstd suffix (the output is not compressed). Newly allocated;
+ * NULL when out of memory. */
+char *outdir_output_name(const char *path);
 
-/* Check that no two different paths among names[0..count) have the same
- * base name (their outputs would collide) and that DIR/<base name> is not
- * one of the inputs. Returns 0, or -1 (reported, naming both paths). */
+/* Check that DIR is a directory, that no two of names[0..count) have the
+ * same output name (their outputs would collide) and that no output is one
+ * of the inputs. Returns 0, or -1 (reported, naming both paths). */
 int outdir_check(const char *dir, const char *const *names, size_t count);
 
 /* Start: nothing is created yet. */

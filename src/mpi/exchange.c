@@ -149,7 +149,13 @@ void x_alltoallv(xctx *x, xbuf *send, xbuf *recv)
     x_spent(x, t0);
     /* the local stream is a copy */
     xbuf_put(&recv[x->rank], send[x->rank].data, send[x->rank].len);
-    unsigned char *sbuf = malloc(pair * (size_t)p), *rbuf = malloc(pair * (size_t)p);
+    /* staging buffers: a round's bytes, at most pair per peer */
+    size_t sroom = 0, rroom = 0;
+    for (int d = 0; d < p; d++) {
+        sroom += lens[d] < pair ? (size_t)lens[d] : pair;
+        rroom += rlens[d] < pair ? (size_t)rlens[d] : pair;
+    }
+    unsigned char *sbuf = malloc(sroom ? sroom : 1), *rbuf = malloc(rroom ? rroom : 1);
     if (!sbuf || !rbuf)
         x_fatal(x, "out of memory");
     for (uint64_t round = 0; round < rounds; round++) {

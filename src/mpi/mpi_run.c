@@ -493,8 +493,9 @@ static int join_parts(mrun *m, outdir *o, const char *pid_tag, unsigned char *sk
         FILE *out = target ? fopen(target, "ab") : NULL;
         int ok = out != NULL;
         for (size_t k = g + 1; ok && k < p->part_count && p->parts[k].file == p->parts[g].file; k++) {
-            char *from = cli_format("%s/.%s.neardup-r%d-%s", o->dir, outdir_base_name(p->parts[k].part.name),
-                                    p->parts[k].rank, pid_tag);
+            char *name = outdir_output_name(p->parts[k].part.name);
+            char *from = name ? cli_format("%s/.%s.neardup-r%d-%s", o->dir, name, p->parts[k].rank, pid_tag) : NULL;
+            free(name);
             FILE *in = from ? fopen(from, "rb") : NULL;
             ok = in != NULL;
             char buf[1 << 16];
