@@ -130,6 +130,31 @@ jq -e '.ranks == 3 and ([.per_rank[].documents] | all(. > 0)) and ([.per_rank[].
 grep -q '"big.jsonl:' "$OUT" 2>/dev/null || grep -q "$T/big.jsonl:" "$OUT" ||
     fail "clusters should name records without an id FILE:LINE"
 
+check "byte ranges that end exactly at a line start, one byte before, one byte after: every line read once"
+# Lines 1 and 3 have one length, lines 2 and 4 another, so two ranks cut the
+# file (at half its size) exactly where line 3 starts; two more bytes on
+# line 1 move the cut one byte before that, on line 4 one byte after.
+# Records have no id (named FILE:LINE), so a line read twice, lost or
+# misnumbered shows in the output.
+for pads in ":" "xx:" ":xx"; do
+    p1="${pads%%:*}" p4="${pads##*:}"
+    {
+        printf '{"text":"aaaa bbbb cccc dddd eeee ffff%s"}\n' "$p1"
+        printf '{"text":"aaaa bbbb cccc dddd eeee ffff gggg"}\n'
+        printf '{"text":"hhhh iiii jjjj kkkk llll mmmm"}\n'
+        printf '{"text":"hhhh iiii jjjj kkkk llll mmmm nnnn%s"}\n' "$p4"
+    } >"$T/cut.jsonl"
+    rm -rf "$T/want" && mkdir "$T/want"
+    nd dedup --annotate --output-dir "$T/want" "$T/cut.jsonl"
+    assert_rc 0
+    for n in 2 3 4; do
+        rm -rf "$T/got" && mkdir "$T/got"
+        mpi "$n" dedup --annotate --threads 1 --output-dir "$T/got" "$T/cut.jsonl"
+        assert_rc 0 "-n $n, pads '$pads'"
+        assert_same_file "$T/want/cut.jsonl" "$T/got/cut.jsonl" "-n $n, pads '$pads': every record once, in order"
+    done
+done
+
 check "bad input on one rank: every rank stops, one message naming rank, file and line, exit 1"
 cp "$T/big.jsonl" "$T/bad.jsonl"
 sed -i '700s/.*/{"id": "broken", "text": /' "$T/bad.jsonl"
