@@ -653,36 +653,40 @@ static int parse(cli_config *cfg, cli_command command, int argc, char **argv, in
 
 static void write_stats(mrun *m)
 {
-    enum { FIELDS = 17 };
-    double peak = (double)report_peak_rss_kb() * 1024.0;
-    double wall = MPI_Wtime() - m->started;
-    double mine[FIELDS] = {wall,
-                           m->x.comm_s,
-                           (double)m->x.bytes_sent,
-                           peak,
-                           (double)m->docs.count,
-                           (double)nd_index_count(m->index),
-                           (double)m->engine.key_entries,
-                           (double)m->engine.candidate_pairs,
-                           m->pass1_s,
-                           m->cluster_s,
-                           m->output_s,
-                           m->engine.keys_s,
-                           m->engine.verify_s,
-                           m->engine.split_s,
-                           (double)m->engine.edges,
-                           (double)m->engine.components,
-                           m->engine.components_s};
+    /* one table, so that names and values cannot drift apart */
+    const struct {
+        const char *name;
+        double value;
+    } fields[] = {
+        {"seconds_wall", MPI_Wtime() - m->started},
+        {"seconds_communicating", m->x.comm_s},
+        {"bytes_sent", (double)m->x.bytes_sent},
+        {"peak_rss_bytes", (double)report_peak_rss_kb() * 1024.0},
+        {"documents", (double)m->docs.count},
+        {"texts", (double)nd_index_count(m->index)},
+        {"key_entries", (double)m->engine.key_entries},
+        {"candidate_pairs", (double)m->engine.candidate_pairs},
+        {"edges", (double)m->engine.edges},
+        {"components", (double)m->engine.components},
+        {"seconds_pass1", m->pass1_s},
+        {"seconds_cluster", m->cluster_s},
+        {"seconds_output", m->output_s},
+        {"seconds_keys", m->engine.keys_s},
+        {"seconds_verify", m->engine.verify_s},
+        {"seconds_components", m->engine.components_s},
+        {"seconds_split", m->engine.split_s},
+    };
+    enum { FIELDS = sizeof fields / sizeof fields[0] };
+    double mine[FIELDS];
+    for (int f = 0; f < FIELDS; f++)
+        mine[f] = fields[f].value;
+    double wall = mine[0];
     double *all = m->x.rank == 0 ? malloc((size_t)m->x.size * FIELDS * sizeof *all) : NULL;
     if (m->x.rank == 0 && !all)
         x_fatal(&m->x, "out of memory");
     MPI_Gather(mine, FIELDS, MPI_DOUBLE, all, FIELDS, MPI_DOUBLE, 0, m->x.comm);
     if (m->x.rank != 0)
         return;
-    static const char *const names[FIELDS] = {
-        "seconds_wall",   "seconds_communicating", "bytes_sent",    "peak_rss_bytes",  "documents",      "texts",
-        "key_entries",    "candidate_pairs",       "seconds_pass1", "seconds_cluster", "seconds_output", "seconds_keys",
-        "seconds_verify", "seconds_split",         "edges",         "components"};
     char *json = NULL;
     size_t json_len = 0;
     FILE *mem = open_memstream(&json, &json_len);
@@ -692,7 +696,7 @@ static void write_stats(mrun *m)
     for (int r = 0; r < m->x.size; r++) {
         fputs(r ? ",{" : "{", mem);
         for (int f = 0; f < FIELDS; f++)
-            fprintf(mem, "%s\"%s\":%.6f", f ? "," : "", names[f], all[r * FIELDS + f]);
+            fprintf(mem, "%s\"%s\":%.6f", f ? "," : "", fields[f].name, all[r * FIELDS + f]);
         fputc('}', mem);
     }
     fputc(']', mem);
