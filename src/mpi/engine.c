@@ -24,11 +24,16 @@
  *    radix sort: in global text order within a key) and keeps the keys
  *    held by two texts or more, as buckets. Volume: 8 bytes per text per
  *    band (128 bytes per text at b = 16), (P - 1) / P of it off-rank.
- * 2. Verification. Each owner fetches the shingle ids of the texts in its
- *    buckets once (one request to each holding rank, 4 bytes per text;
- *    the reply, 4 bytes per shingle id) and verifies its buckets as
- *    cluster.c does (union-find over those texts, pairs already joined or
- *    already rejected skipped). Each successful join is an edge: a
+ * 2. Verification, band after band (in band order). A bucket whose texts
+ *    are already all in one component needs nothing; for the others, the
+ *    owner fetches the shingle ids of their texts (one request to each
+ *    holding rank, 8 bytes per text; the reply 4 bytes per id), verifies
+ *    the pairs as cluster.c does (union-find over the owner's bucket
+ *    texts; pairs already joined or already rejected skipped) and drops
+ *    the ids before the next band. A group of near-copies is joined in its
+ *    first bands, so later bands seldom fetch it again: a duplicated text's
+ *    ids travel about once or twice, not once per band, and an owner holds
+ *    one band's fetched ids at a time. Each successful join is an edge: a
  *    spanning forest of what this owner saw, fewer edges than texts.
  * 3. Components. The edges (16 bytes each) go to rank 0, which joins them
  *    with union-find over the texts they touch and gives each component to
@@ -145,8 +150,9 @@ static void push_u64(xctx *x, u64_list *l, uint64_t value)
 /* ****  1. Keys to their owners; buckets of texts sharing a key  **** */
 
 typedef struct buckets {
-    u64_list texts; /* global numbers, bucket after bucket */
-    u64_list ends;  /* bucket i is texts[ends[i - 1] .. ends[i]) */
+    u64_list texts;     /* global numbers, bucket after bucket */
+    u64_list ends;      /* bucket i is texts[ends[i - 1] .. ends[i]) */
+    u64_list band_ends; /* band b's buckets end at bucket band_ends[b] */
 } buckets;
 
 static void find_buckets(xctx *x, const engine_input *in, const uint64_t *bases, buckets *bk, engine_stats *st)
@@ -201,6 +207,7 @@ static void find_buckets(xctx *x, const engine_input *in, const uint64_t *bases,
         }
         free(entries);
         free(global);
+        push_u64(x, &bk->band_ends, bk->ends.n);
     }
     free(chunk_buf);
     xbufs_free(x, send);
@@ -298,73 +305,99 @@ static int reaches(double jaccard, double threshold)
     return jaccard >= threshold - 1e-12;
 }
 
+/* Band after band, in band order: the buckets whose texts are not all in
+ * one component yet need their texts' ids; those are fetched (each once
+ * for the band), the pairs verified as cluster.c verifies them, and the
+ * ids dropped before the next band. A group of near-copies is joined in
+ * its first bands, so later bands rarely fetch it again: ids are held for
+ * one band's new work at a time. */
 static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *bases, const buckets *bk, u64_list *edges,
                            engine_stats *st)
 {
     size_t n = bk->texts.n;
-    uint64_t *needed = xmalloc(x, n * sizeof *needed);
-    memcpy(needed, bk->texts.v, n * sizeof *needed);
-    size_t m = sort_unique(x, needed, n);
+    st->bucket_entries = n;
+    uint64_t *texts = xmalloc(x, n * sizeof *texts);
+    memcpy(texts, bk->texts.v, n * sizeof *texts);
+    size_t m = sort_unique(x, texts, n);
     if (m > UINT32_MAX)
         x_fatal(x, "more than 2^32 texts in candidate pairs on one rank: use more ranks");
-    xbuf *replies = xbufs(x);
-    fetch(x, in, bases, needed, m, answer_ids, replies);
-    const uint32_t **ids = xmalloc(x, m * sizeof *ids);
-    size_t *counts = xmalloc(x, m * sizeof *counts);
-    size_t i = 0;
-    for (int r = 0; r < x->size; r++) {
-        xreader rd = xreader_of(&replies[r]);
-        while (rd.p < rd.end) {
-            counts[i] = (size_t)xread_u64(&rd);
-            ids[i] = xread_bytes(&rd, counts[i] * sizeof(uint32_t));
-            i++;
-        }
-    }
     nd_uf uf;
     nd_pair_set rejected = ND_PAIR_SET_INIT;
-    if (i != m || nd_uf_init(&uf, m) != ND_OK)
-        x_fatal(x, i != m ? "a holder answered the wrong texts (internal error)" : "out of memory");
+    if (nd_uf_init(&uf, m) != ND_OK)
+        x_fatal(x, "out of memory");
+    size_t *local = xmalloc(x, (n ? n : 1) * sizeof *local); /* each bucket member's index in texts */
+    for (size_t i = 0; i < n; i++)
+        local[i] = index_of(texts, m, bk->texts.v[i]);
     double threshold = in->store->opts->threshold;
-    size_t *local = xmalloc(x, 1);
-    size_t local_cap = 0;
-    for (size_t b = 0, begin = 0; b < bk->ends.n; b++) {
-        size_t end = bk->ends.v[b], size = end - begin;
-        if (size > local_cap) {
-            free(local);
-            local_cap = size * 2;
-            local = xmalloc(x, local_cap * sizeof *local);
+    uint64_t *want = xmalloc(x, (n ? n : 1) * sizeof *want);
+    const uint32_t **ids = xmalloc(x, (m ? m : 1) * sizeof *ids);
+    size_t *counts = xmalloc(x, (m ? m : 1) * sizeof *counts);
+    unsigned char *open = xmalloc(x, bk->ends.n ? bk->ends.n : 1); /* bucket still needs checking */
+    size_t bucket = 0, begin = 0;
+    for (size_t band = 0; band < bk->band_ends.n; band++) {
+        size_t band_last = bk->band_ends.v[band], band_begin = begin, first_bucket = bucket;
+        /* which texts this band needs */
+        size_t w = 0;
+        for (size_t b = first_bucket, at = band_begin; b < band_last; b++) {
+            size_t end = bk->ends.v[b];
+            size_t root = nd_uf_find(&uf, local[at]);
+            open[b] = 0;
+            for (size_t k = at + 1; k < end && !open[b]; k++)
+                open[b] = nd_uf_find(&uf, local[k]) != root;
+            for (size_t k = at; open[b] && k < end; k++)
+                want[w++] = texts[local[k]];
+            at = end;
         }
-        for (size_t k = 0; k < size; k++)
-            local[k] = index_of(needed, m, bk->texts.v[begin + k]);
-        for (size_t p = 0; p < size; p++) {
-            for (size_t q = p + 1; q < size; q++) {
-                size_t a = local[p], c = local[q];
-                if (nd_uf_find(&uf, a) == nd_uf_find(&uf, c))
-                    continue;
-                uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)c);
-                if (nd_pair_set_contains(&rejected, key))
-                    continue;
-                st->candidate_pairs++;
-                if (reaches(ids_jaccard(ids[a], counts[a], ids[c], counts[c]), threshold)) {
-                    st->verified_pairs++;
-                    nd_uf_union(&uf, a, c);
-                    push_u64(x, edges, needed[a]);
-                    push_u64(x, edges, needed[c]);
-                } else if (nd_pair_set_insert(&rejected, key) != ND_OK) {
-                    x_fatal(x, "out of memory");
-                }
+        w = sort_unique(x, want, w);
+        st->fetched_texts += w;
+        xbuf *replies = xbufs(x);
+        fetch(x, in, bases, want, w, answer_ids, replies);
+        size_t i = 0;
+        for (int r = 0; r < x->size; r++) {
+            xreader rd = xreader_of(&replies[r]);
+            while (rd.p < rd.end) {
+                size_t t = index_of(texts, m, want[i++]);
+                counts[t] = (size_t)xread_u64(&rd);
+                ids[t] = xread_bytes(&rd, counts[t] * sizeof(uint32_t));
+                st->fetched_id_bytes += counts[t] * sizeof(uint32_t);
             }
         }
-        begin = end;
+        if (i != w)
+            x_fatal(x, "a holder answered the wrong texts (internal error)");
+        for (; bucket < band_last; bucket++) {
+            size_t end = bk->ends.v[bucket];
+            for (size_t p = begin; open[bucket] && p < end; p++) {
+                for (size_t q = p + 1; q < end; q++) {
+                    size_t a = local[p], c = local[q];
+                    if (nd_uf_find(&uf, a) == nd_uf_find(&uf, c))
+                        continue;
+                    uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)c);
+                    if (nd_pair_set_contains(&rejected, key))
+                        continue;
+                    st->candidate_pairs++;
+                    if (reaches(ids_jaccard(ids[a], counts[a], ids[c], counts[c]), threshold)) {
+                        st->verified_pairs++;
+                        nd_uf_union(&uf, a, c);
+                        push_u64(x, edges, texts[a]);
+                        push_u64(x, edges, texts[c]);
+                    } else if (nd_pair_set_insert(&rejected, key) != ND_OK) {
+                        x_fatal(x, "out of memory");
+                    }
+                }
+            }
+            begin = end;
+        }
+        xbufs_free(x, replies); /* this band's ids */
     }
     st->edges = edges->n / 2;
     free(local);
-    nd_uf_release(&uf);
-    nd_pair_set_release(&rejected);
+    free(want);
     free(ids);
     free(counts);
-    free(needed);
-    xbufs_free(x, replies);
+    free(open);
+    nd_uf_release(&uf);
+    nd_pair_set_release(&rejected);
+    free(texts);
 }
 
 /* ****  3. Components (rank 0)  **** */
@@ -573,6 +606,7 @@ void engine_cluster(xctx *x, const engine_input *in, nd_keep keep, uint64_t *bas
     verify_buckets(x, in, bases, &bk, &edges, stats);
     free(bk.texts.v);
     free(bk.ends.v);
+    free(bk.band_ends.v);
     stats->verify_s = x_clock() - t;
     t = x_clock();
     xbuf mine = {NULL, 0, 0};

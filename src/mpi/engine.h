@@ -22,12 +22,15 @@ typedef struct engine_input {
 } engine_input;
 
 typedef struct engine_stats {
-    uint64_t key_entries;     /* (band, key, text) entries this rank sent */
-    uint64_t buckets;         /* keys shared by two texts or more, owned here */
-    uint64_t candidate_pairs; /* verified exactly here */
-    uint64_t verified_pairs;  /* of those, reaching the threshold */
-    uint64_t edges;           /* joins sent to rank 0 */
-    uint64_t components;      /* split here */
+    uint64_t key_entries;      /* (band, key, text) entries this rank sent */
+    uint64_t buckets;          /* keys shared by two texts or more, owned here */
+    uint64_t bucket_entries;   /* (band, text) in buckets owned here: the most texts verification can fetch */
+    uint64_t fetched_texts;    /* texts whose ids were fetched for verification (from this rank too) */
+    uint64_t fetched_id_bytes; /* their ids' bytes */
+    uint64_t candidate_pairs;  /* verified exactly here */
+    uint64_t verified_pairs;   /* of those, reaching the threshold */
+    uint64_t edges;            /* joins sent to rank 0 */
+    uint64_t components;       /* split here */
     double keys_s, verify_s, components_s, split_s;
 } engine_stats;
 
