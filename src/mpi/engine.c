@@ -412,6 +412,7 @@ static void find_components(xctx *x, u64_list *edges, xbuf *mine, engine_stats *
     *edges = (u64_list){NULL, 0, 0};
     x_alltoallv(x, send, recv);
     if (x->rank == 0) {
+        double joining = x_clock();
         size_t e = 0;
         for (int r = 0; r < x->size; r++)
             e += recv[r].len / sizeof(uint64_t);
@@ -472,13 +473,13 @@ static void find_components(xctx *x, u64_list *edges, xbuf *mine, engine_stats *
         free(comp_of_root);
         free(comp);
         free(nodes);
+        st->join_s = x_clock() - joining;
     }
     x_alltoallv(x, send, recv);
     for (int r = 0; r < x->size; r++)
         xbuf_put(mine, recv[r].data, recv[r].len);
     xbufs_free(x, send);
     xbufs_free(x, recv);
-    (void)st;
 }
 
 /* ****  4. Split, and send each cluster to its earliest member's holder  **** */

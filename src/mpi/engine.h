@@ -32,6 +32,7 @@ typedef struct engine_stats {
     uint64_t edges;            /* joins sent to rank 0 */
     uint64_t components;       /* split here */
     double keys_s, verify_s, components_s, split_s;
+    double join_s; /* rank 0: joining all edges into components, its own work alone */
 } engine_stats;
 
 /* Collective. Cluster the texts of all ranks. On return:

@@ -243,6 +243,7 @@ static void write_stats(mrun *m)
         {"seconds_keys", m->engine.keys_s},
         {"seconds_verify", m->engine.verify_s},
         {"seconds_components", m->engine.components_s},
+        {"seconds_join", m->engine.join_s},
         {"seconds_split", m->engine.split_s},
     };
     enum { FIELDS = sizeof fields / sizeof fields[0] };
