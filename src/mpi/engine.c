@@ -216,7 +216,15 @@ static void find_buckets(xctx *x, const engine_input *in, const uint64_t *bases,
 
 /* ****  Fetching what holders keep about texts  **** */
 
-/* Ask the holders of the sorted global texts want[0..n) for them; each
+/* Texts this rank holds in memory are read in place by the caller, not
+ * copied through a message to itself. */
+static int in_place(const xctx *x, const engine_input *in, int holder)
+{
+    return holder == x->rank && !in->store->on_disk;
+}
+
+/* Ask the holders of the sorted global texts want[0..n) for them (but for
+ * those read in place, see in_place); each
  * holder appends its answer for a local text with `answer`; the answers
  * come back in want's order, concatenated in `replies` (one buffer per
  * holder, in rank order). */
@@ -228,7 +236,8 @@ static void fetch(xctx *x, const engine_input *in, const uint64_t *bases, const 
     xbuf *send = xbufs(x), *recv = xbufs(x);
     for (size_t i = 0; i < n; i++) {
         int h = engine_holder(bases, x->size, want[i]);
-        xbuf_put_u64(&send[h], want[i] - bases[h]);
+        if (!in_place(x, in, h)) /* else the caller reads it in place */
+            xbuf_put_u64(&send[h], want[i] - bases[h]);
     }
     x_alltoallv(x, send, recv);
     for (int r = 0; r < x->size; r++) {
@@ -333,6 +342,8 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     const uint32_t **ids = xmalloc(x, (m ? m : 1) * sizeof *ids);
     size_t *counts = xmalloc(x, (m ? m : 1) * sizeof *counts);
     unsigned char *open = xmalloc(x, bk->ends.n ? bk->ends.n : 1); /* bucket still needs checking */
+    xreader *cursor = xmalloc(x, (size_t)x->size * sizeof *cursor);
+    nd_id_buffer unused = {NULL, 0}; /* in memory: ids are borrowed, never read into it */
     size_t bucket = 0, begin = 0;
     for (size_t band = 0; band < bk->band_ends.n; band++) {
         size_t band_last = bk->band_ends.v[band], band_begin = begin, first_bucket = bucket;
@@ -352,15 +363,23 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
         st->fetched_texts += w;
         xbuf *replies = xbufs(x);
         fetch(x, in, bases, want, w, answer_ids, replies);
+        for (int r = 0; r < x->size; r++)
+            cursor[r] = xreader_of(&replies[r]);
         size_t i = 0;
-        for (int r = 0; r < x->size; r++) {
-            xreader rd = xreader_of(&replies[r]);
-            while (rd.p < rd.end) {
-                size_t t = index_of(texts, m, want[i++]);
-                counts[t] = (size_t)xread_u64(&rd);
-                ids[t] = xread_bytes(&rd, counts[t] * sizeof(uint32_t));
-                st->fetched_id_bytes += counts[t] * sizeof(uint32_t);
+        for (; i < w; i++) {
+            size_t t = index_of(texts, m, want[i]);
+            int h = engine_holder(bases, x->size, want[i]);
+            if (in_place(x, in, h)) {
+                size_t own = (size_t)(want[i] - bases[h]);
+                counts[t] = in->store->meta[own].count;
+                ids[t] = local_ids(x, in->store, own, &unused);
+            } else {
+                if (cursor[h].p >= cursor[h].end)
+                    break;
+                counts[t] = (size_t)xread_u64(&cursor[h]);
+                ids[t] = xread_bytes(&cursor[h], counts[t] * sizeof(uint32_t));
             }
+            st->fetched_id_bytes += counts[t] * sizeof(uint32_t);
         }
         if (i != w)
             x_fatal(x, "a holder answered the wrong texts (internal error)");
@@ -395,6 +414,8 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     free(ids);
     free(counts);
     free(open);
+    free(cursor);
+    free(unused.data);
     nd_uf_release(&uf);
     nd_pair_set_release(&rejected);
     free(texts);
@@ -518,22 +539,43 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
     xbuf *replies = xbufs(x);
     fetch(x, in, bases, all.v, m, answer_member, replies);
     member_data *data = xmalloc(x, m * sizeof *data);
-    size_t i = 0;
-    for (int r = 0; r < x->size; r++) {
-        xreader ar = xreader_of(&replies[r]);
-        while (ar.p < ar.end) {
-            member_data *d = &data[i++];
-            d->meta.count = (size_t)xread_u64(&ar);
-            d->meta.set_hash = xread_u64(&ar);
-            d->meta.weight = xread_u64(&ar);
-            d->ids = xread_bytes(&ar, d->meta.count * sizeof(uint32_t));
-            d->desc_len = xread_u32(&ar);
-            d->desc = xread_bytes(&ar, d->desc_len);
-            xread_bytes(&ar, padding(d->desc_len));
+    size_t *desc_at = xmalloc(x, m * sizeof *desc_at); /* in own_desc, for texts read in place */
+    xbuf own_desc = {NULL, 0, 0};
+    xreader *cursor = xmalloc(x, (size_t)x->size * sizeof *cursor);
+    nd_id_buffer unused = {NULL, 0};
+    for (int r = 0; r < x->size; r++)
+        cursor[r] = xreader_of(&replies[r]);
+    for (size_t i = 0; i < m; i++) {
+        member_data *d = &data[i];
+        int h = engine_holder(bases, x->size, all.v[i]);
+        desc_at[i] = SIZE_MAX;
+        if (in_place(x, in, h)) {
+            size_t own = (size_t)(all.v[i] - bases[h]);
+            d->meta = in->store->meta[own];
+            d->ids = local_ids(x, in->store, own, &unused);
+            desc_at[i] = own_desc.len;
+            in->describe(in->ctx, own, &own_desc);
+            d->desc_len = (uint32_t)(own_desc.len - desc_at[i]);
+            continue;
         }
+        xreader *ar = &cursor[h];
+        if (ar->p >= ar->end)
+            x_fatal(x, "a holder answered the wrong texts (internal error)");
+        d->meta.count = (size_t)xread_u64(ar);
+        d->meta.set_hash = xread_u64(ar);
+        d->meta.weight = xread_u64(ar);
+        d->ids = xread_bytes(ar, d->meta.count * sizeof(uint32_t));
+        d->desc_len = xread_u32(ar);
+        d->desc = xread_bytes(ar, d->desc_len);
+        xread_bytes(ar, padding(d->desc_len));
     }
-    if (i != m)
-        x_fatal(x, "a holder answered the wrong texts (internal error)");
+    for (size_t i = 0; i < m; i++) { /* own_desc has stopped growing */
+        if (desc_at[i] != SIZE_MAX)
+            data[i].desc = own_desc.data + desc_at[i];
+    }
+    free(desc_at);
+    free(cursor);
+    free(unused.data);
     xbuf *send = xbufs(x), *recv = xbufs(x);
     rd = xreader_of(mine);
     while (rd.p < rd.end) {
@@ -583,6 +625,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
     xbufs_free(x, send);
     xbufs_free(x, recv);
     xbufs_free(x, replies);
+    xbuf_free(&own_desc);
     free(data);
     free(all.v);
 }

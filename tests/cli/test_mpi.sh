@@ -112,8 +112,14 @@ for corpus in shards big.jsonl; do
     same_dedup "$corpus" --threads 1 "$T/$corpus"
     same_dedup "--unit line $corpus" --threads 1 --unit line "$T/$corpus"
 done
-check "keep longest, annotate, several threads per rank"
+check "keep longest, annotate, several threads per rank, a spilled index"
 same_scan "scan --keep longest" scan --threads 2 --keep longest "$T/shards"
+nd scan --threads 1 "$T/big.jsonl"
+cp "$OUT" "$T/expected"
+mpi 2 scan --threads 1 --memory 1M --stats "$T/spill.json" "$T/big.jsonl"
+assert_rc 0
+assert_same_file "$T/expected" "$OUT" "neardup-mpi -n 2 with the index spilled to files"
+jq -e '.spilled == true' "$T/spill.json" >/dev/null || fail "--memory 1M should spill the index"
 rm -rf "$T/want" "$T/got" && mkdir "$T/want" "$T/got"
 nd dedup --annotate --output-dir "$T/want" "$T/shards" "$T/big.jsonl"
 assert_rc 0
