@@ -561,6 +561,12 @@ int nd_index_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_index *inde
 size_t nd_pairs_get(const nd_pair **pairs, const nd_pairs *p);
 void nd_pairs_free(nd_pairs *pairs);
 
+/** Do two texts of na and nb shingles with `shared` in common match under
+ * opts (measure, threshold, min_shingles)? The rule clustering and pair
+ * listing verify with (see nd_measure).
+ * @pre shared <= na and shared <= nb. */
+int nd_sets_match(const nd_options *opts, size_t na, size_t nb, size_t shared);
+
 /* ****  Chance matches (chance.c)  **** */
 
 /** log10 of the probability that two unrelated texts share at least
