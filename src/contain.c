@@ -24,8 +24,8 @@
  * keeps the lists probed short: a shingle found in one text only (most
  * 5-word shingles of news) costs nothing, and boilerplate, found in many
  * texts, is probed only by texts made mostly of it. At t = 0.8, p is a
- * fifth of the text plus one; a text with more than p shingles that no
- * other text has cannot be contained in anything, and costs nothing.
+ * fifth of the text plus one; a text with p or more shingles that no
+ * other text has matches no larger text, and costs nothing.
  *
  * Each pair is proposed once, from its smaller text (as many shingles:
  * the earlier one), so the caller verifies it once. Only representatives
@@ -33,13 +33,13 @@
  *
  * Building the index. The (shingle id, text) entries are sorted by id in
  * up to 64 partitions of the id range (PART_ENTRIES entries each, or a
- * 64th of all, so the sort's scratch stays bounded); runs of one id give its document
- * frequency df. Shingles with df = 1 are only counted; the others get a
- * posting list (the texts holding them, ascending) and a (text, shingle)
- * entry, which, sorted by text, is each text's list of shared shingles.
- * Memory: 16 bytes per shared (text, shingle) entry plus the partition's
- * 16 bytes per entry while sorting; texts' ids are read back once per
- * partition (from files, for a spilled index).
+ * 64th of all, so the sort's scratch stays bounded); runs of one id give
+ * its document frequency df. Shingles with df = 1 are only counted; the
+ * others get a posting list (the texts holding them, ascending) and a
+ * (text, shingle) entry, which, sorted by text, is each text's list of
+ * shared shingles. Memory: 20 bytes per shared (text, shingle) entry,
+ * plus the partition's 16 bytes per entry while sorting; texts' ids are
+ * read back once per partition (from files, for a spilled index).
  */
 #include "neardup.h"
 
