@@ -31,20 +31,24 @@
  * the earlier one), so the caller verifies it once. Only representatives
  * (one text per distinct set, candidates.c) are indexed.
  *
- * Building the index. The (shingle id, text) entries are sorted by id in
- * up to 64 partitions of the id range (PART_ENTRIES entries each, or a
- * 64th of all, so the sort's scratch stays bounded); runs of one id give
- * its document frequency df. Shingles with df = 1 are only counted; the
- * others get a posting list (the texts holding them, ascending) and a
- * (text, shingle) entry, which, sorted by text, is each text's list of
- * shared shingles. Memory: 20 bytes per shared (text, shingle) entry,
- * plus the partition's 16 bytes per entry while sorting; texts' ids are
- * read back once per partition (from files, for a spilled index).
+ * Building the index. Most shingles are held by one text only; a table
+ * of 2-bit counters, eight or more per id, first marks the cells that two
+ * ids fell into (mark_shared), so that only ids that can be shared go on
+ * (no false negatives; one unshared id in eight or so passes too). Those
+ * (shingle id, text) entries are sorted by id in up to 64 partitions of
+ * the id range (PART_ENTRIES entries each, so the sort's scratch stays
+ * bounded); runs of one id give its document frequency df. Shingles with
+ * df >= 2 get a posting list (the texts holding them, ascending); walking
+ * the shingles in order then places each in its texts' lists of shared
+ * shingles. Memory: 2 to 4 bytes per id while marking, 8 bytes per shared
+ * (text, shingle) entry, plus 16 bytes per entry of the partition being
+ * sorted; texts' ids are read twice, then once per partition (from files,
+ * for a spilled index).
  */
 #include "neardup.h"
 
 #include <stdlib.h> /* qsort */
-#include <string.h> /* memset */
+#include <string.h> /* memcpy, memset */
 
 #include "alloc.h"
 #include "candidates.h"
@@ -57,14 +61,14 @@ typedef struct {
     const nd_store *store;
     const unsigned char *is_representative;
     nd_id_buffer buf;
-    size_t *cursor; /* per text: its first id not yet placed in a partition */
-    uint32_t *postings;
+    uint64_t *passes;   /* one bit per id of the indexed texts, in text order: can it be shared? */
+    size_t *cursor;     /* per text: its first id not yet placed in a partition */
+    size_t *text_start; /* per text: its shared shingles, text_tokens[text_start[t] .. text_start[t + 1]) */
+    uint32_t *postings; /* the texts holding each shared shingle, ascending */
     size_t post_count, post_capacity;
     uint64_t *token_start; /* shared shingle k: postings[token_start[k] .. token_start[k + 1]) */
     size_t token_count, token_capacity;
-    uint64_t *text_tokens; /* (text << 32 | k) for every text holding shared shingle k */
-    size_t tt_count, tt_capacity;
-    int rc;
+    uint32_t *text_tokens; /* the shared shingles k of each text, ascending */
 } inverted;
 
 static int is_indexed(const inverted *inv, size_t doc)
@@ -78,8 +82,56 @@ static size_t partition_of(uint32_t id, unsigned bits)
     return bits ? (size_t)(id >> (32 - bits)) : 0;
 }
 
+enum { MAX_PART_BITS = 6 }; /* at most 64 partitions: each one scans every text */
+enum { PREFETCH = 16 };     /* ids ahead whose cell is fetched early */
+
+/* Prefilter: most shingles are held by one text only, and sorting them
+ * would be most of the work. Each id counts in a 2-bit cell of a table of
+ * at least eight cells per id (0, 1, 2 = seen twice or more); a text holds
+ * an id once, so an id held by two texts always finds its cell at 2, and
+ * an id held by one text shares its cell with another id about once in
+ * eight. A second pass writes each id's verdict into `passes` (one bit per
+ * id, read sequentially afterwards) and counts the ids that pass in each
+ * 64th of the id range.
+ * @param[out] counts64 ids passing per 64th of the id range. */
+static int mark_shared(inverted *inv, size_t total, size_t counts64[64])
+{
+    const nd_store *store = inv->store;
+    unsigned bits = 5;
+    while (bits < 32 && ((uint64_t)1 << bits) < 8 * (uint64_t)total)
+        bits++;
+    uint64_t *cells = nd_calloc(((size_t)1 << bits) / 32, sizeof *cells); /* 32 cells a word */
+    inv->passes = nd_calloc(total / 64 + 1, sizeof *inv->passes);
+    int rc = cells && inv->passes ? ND_OK : ND_ENOMEM;
+    for (int pass = 0; pass < 2 && rc == ND_OK; pass++) {
+        size_t g = 0;
+        for (size_t d = 0; d < store->count && rc == ND_OK; d++) {
+            if (!is_indexed(inv, d))
+                continue;
+            const uint32_t *ids = store->ids(store->backend, d, &inv->buf, &rc);
+            size_t count = ids ? store->meta[d].count : 0;
+            for (size_t i = 0; i < count; i++, g++) {
+                if (i + PREFETCH < count) /* the table is larger than the caches: ask early */
+                    __builtin_prefetch(&cells[(bits < 32 ? ids[i + PREFETCH] >> (32 - bits) : ids[i + PREFETCH]) >> 5]);
+                uint32_t cell = bits < 32 ? ids[i] >> (32 - bits) : ids[i];
+                uint64_t *word = &cells[cell >> 5];
+                unsigned shift = (cell & 31) * 2;
+                unsigned seen = (unsigned)(*word >> shift) & 3;
+                if (pass == 0 && seen < 2) {
+                    *word += (uint64_t)1 << shift;
+                } else if (pass == 1 && seen == 2) {
+                    inv->passes[g >> 6] |= (uint64_t)1 << (g & 63);
+                    counts64[ids[i] >> 26]++;
+                }
+            }
+        }
+    }
+    nd_free(cells);
+    return rc;
+}
+
 /* Add one run of a sorted partition: the texts entries[0 .. df) holding
- * one shingle. */
+ * one shingle (counted in text_start, placed later). */
 static int add_run(inverted *inv, const uint64_t *entries, size_t df)
 {
     if (df < 2)
@@ -87,15 +139,13 @@ static int add_run(inverted *inv, const uint64_t *entries, size_t df)
     if (inv->token_count >= UINT32_MAX - 1)
         return ND_ENOMEM; /* shingles are numbered in 32 bits */
     if (nd_grow((void **)&inv->token_start, &inv->token_capacity, inv->token_count + 2, sizeof *inv->token_start) ||
-        nd_grow((void **)&inv->postings, &inv->post_capacity, inv->post_count + df, sizeof *inv->postings) ||
-        nd_grow((void **)&inv->text_tokens, &inv->tt_capacity, inv->tt_count + df, sizeof *inv->text_tokens))
+        nd_grow((void **)&inv->postings, &inv->post_capacity, inv->post_count + df, sizeof *inv->postings))
         return ND_ENOMEM;
-    uint64_t k = inv->token_count++;
-    inv->token_start[k] = inv->post_count;
+    inv->token_start[inv->token_count++] = inv->post_count;
     for (size_t i = 0; i < df; i++) {
         uint32_t doc = (uint32_t)entries[i];
         inv->postings[inv->post_count++] = doc;
-        inv->text_tokens[inv->tt_count++] = (uint64_t)doc << 32 | k;
+        inv->text_start[doc + 1]++;
     }
     return ND_OK;
 }
@@ -104,45 +154,47 @@ static int add_run(inverted *inv, const uint64_t *entries, size_t df)
 static int build_index(inverted *inv)
 {
     const nd_store *store = inv->store;
-    size_t n = store->count, total = 0;
+    size_t n = store->count, total = 0, counts64[64] = {0};
     for (size_t d = 0; d < n; d++)
         total += is_indexed(inv, d) ? store->meta[d].count : 0;
-    unsigned bits = 0; /* at most 64 partitions: each one scans every text */
-    while (bits < 6 && (total >> bits) > PART_ENTRIES)
+    int rc = mark_shared(inv, total, counts64);
+    if (rc != ND_OK)
+        return rc;
+    size_t kept = 0; /* ids that pass the prefilter */
+    for (int k = 0; k < 64; k++)
+        kept += counts64[k];
+    unsigned bits = 0;
+    while (bits < MAX_PART_BITS && (kept >> bits) > PART_ENTRIES)
         bits++;
-    size_t parts = (size_t)1 << bits;
-    size_t *part_size = nd_calloc(parts, sizeof *part_size);
+    size_t parts = (size_t)1 << bits, largest = 0;
+    for (size_t p = 0; p < parts; p++) {
+        size_t size = 0, span = 64 / parts;
+        for (size_t k = p * span; k < (p + 1) * span; k++)
+            size += counts64[k];
+        largest = size > largest ? size : largest;
+    }
     inv->cursor = nd_calloc(n + 1, sizeof *inv->cursor);
-    if (!part_size || !inv->cursor) {
-        nd_free(part_size);
+    inv->text_start = nd_calloc(n + 2, sizeof *inv->text_start);
+    uint64_t *entries = nd_malloc((largest ? largest : 1) * 2 * sizeof *entries);
+    if (!inv->cursor || !inv->text_start || !entries) {
+        nd_free(entries);
         return ND_ENOMEM;
     }
-    int rc = ND_OK;
-    for (size_t d = 0; d < n && rc == ND_OK; d++) {
-        if (!is_indexed(inv, d))
-            continue;
-        const uint32_t *ids = store->ids(store->backend, d, &inv->buf, &rc);
-        for (size_t i = 0; ids && i < store->meta[d].count; i++)
-            part_size[partition_of(ids[i], bits)]++;
-    }
-    size_t largest = 0;
-    for (size_t p = 0; p < parts; p++)
-        largest = part_size[p] > largest ? part_size[p] : largest;
-    nd_free(part_size);
-    uint64_t *entries = rc == ND_OK ? nd_malloc((largest ? largest : 1) * 2 * sizeof *entries) : NULL;
-    if (!entries)
-        return rc == ND_OK ? ND_ENOMEM : rc;
     uint64_t *tmp = entries + (largest ? largest : 1);
     for (size_t p = 0; p < parts && rc == ND_OK; p++) {
-        size_t m = 0;
+        size_t m = 0, g = 0; /* g: the first id of text d among all indexed ids */
         for (size_t d = 0; d < n && rc == ND_OK; d++) {
             if (!is_indexed(inv, d))
                 continue;
             const uint32_t *ids = store->ids(store->backend, d, &inv->buf, &rc);
             size_t i = inv->cursor[d], count = store->meta[d].count;
-            for (; ids && i < count && partition_of(ids[i], bits) == p; i++)
-                entries[m++] = (uint64_t)ids[i] << 32 | d;
+            for (; ids && i < count && partition_of(ids[i], bits) == p; i++) {
+                size_t at = g + i;
+                if (inv->passes[at >> 6] >> (at & 63) & 1)
+                    entries[m++] = (uint64_t)ids[i] << 32 | d;
+            }
             inv->cursor[d] = i;
+            g += count;
         }
         nd_sort_u64_high32(entries, tmp, m); /* by id; texts stay ascending */
         for (size_t i = 0; i < m && rc == ND_OK;) {
@@ -159,12 +211,19 @@ static int build_index(inverted *inv)
     if (nd_grow((void **)&inv->token_start, &inv->token_capacity, inv->token_count + 1, sizeof *inv->token_start))
         return ND_ENOMEM;
     inv->token_start[inv->token_count] = inv->post_count;
-    /* each text's shared shingles together, in shingle order */
-    tmp = nd_malloc((inv->tt_count ? inv->tt_count : 1) * sizeof *tmp);
-    if (!tmp)
+    /* each text's shared shingles, in shingle order: counted per text, then
+     * placed by walking the shingles in order */
+    for (size_t d = 0; d < n; d++)
+        inv->text_start[d + 1] += inv->text_start[d];
+    inv->text_tokens = nd_malloc((inv->post_count ? inv->post_count : 1) * sizeof *inv->text_tokens);
+    if (!inv->text_tokens)
         return ND_ENOMEM;
-    nd_sort_u64_high32(inv->text_tokens, tmp, inv->tt_count);
-    nd_free(tmp);
+    size_t *fill = inv->cursor; /* done with: reused as each text's next slot */
+    memcpy(fill, inv->text_start, n * sizeof *fill);
+    for (size_t k = 0; k < inv->token_count; k++) {
+        for (uint64_t q = inv->token_start[k]; q < inv->token_start[k + 1]; q++)
+            inv->text_tokens[fill[inv->postings[q]]++] = (uint32_t)k;
+    }
     return ND_OK;
 }
 
@@ -191,14 +250,11 @@ static int probe(inverted *inv, nd_candidates_fn visit, void *ctx)
     uint64_t *prefix = NULL;
     size_t found_capacity = 0, prefix_capacity = 0;
     int rc = stamp ? ND_OK : ND_ENOMEM;
-    size_t at = 0; /* into text_tokens, sorted by text */
     for (size_t a = 0; a < n && rc == ND_OK; a++) {
-        size_t lo = at;
-        while (at < inv->tt_count && inv->text_tokens[at] >> 32 == a)
-            at++;
-        if (!is_indexed(inv, a) || at == lo)
+        size_t lo = inv->text_start[a], shared = inv->text_start[a + 1] - lo;
+        if (!is_indexed(inv, a) || shared == 0)
             continue;
-        size_t count = store->meta[a].count, shared = at - lo;
+        size_t count = store->meta[a].count;
         size_t probes = count - nd_min_overlap(count, store->opts->threshold) + 1;
         size_t unique = count - shared; /* shingles of no other text: the rarest, and no use */
         if (unique >= probes)
@@ -209,7 +265,7 @@ static int probe(inverted *inv, nd_candidates_fn visit, void *ctx)
             break;
         }
         for (size_t i = 0; i < shared; i++) {
-            uint64_t k = (uint32_t)inv->text_tokens[lo + i];
+            uint64_t k = inv->text_tokens[lo + i];
             prefix[i] = (inv->token_start[k + 1] - inv->token_start[k]) << 32 | k;
         }
         if (need < shared)
@@ -251,11 +307,14 @@ int nd_containment_candidates(const nd_store *store, const unsigned char *is_rep
     int rc = build_index(&inv);
     nd_free(inv.cursor);
     inv.cursor = NULL;
+    nd_free(inv.passes);
+    inv.passes = NULL;
     nd_free(inv.buf.data);
     if (rc == ND_OK)
         rc = probe(&inv, visit, ctx);
     nd_free(inv.postings);
     nd_free(inv.token_start);
     nd_free(inv.text_tokens);
+    nd_free(inv.text_start);
     return rc;
 }
