@@ -217,7 +217,7 @@ def markdown(q, costs, corpus_label, threshold=THRESHOLD):
                                                        x["contained"], x["found"]))
     runs = costs[0][1]["runs"] if costs else RUNS
     L += ["", "Cost: `scan --threads %d` by containment against Jaccard on the same corpus, best of %d run%s "
-          "each, alternating (2 shared cores: timings vary between runs; the ratio is measured within one run):"
+          "each, alternating (2 shared cores: timings vary between runs, so the two scans are timed side by side):"
           % (THREADS, runs, "" if runs == 1 else "s"),
           "", "| corpus | documents | Jaccard wall s (cluster s) | containment wall s (cluster s) | ratio wall "
           "(target <= 3) | ratio cluster stage | peak MB (J / C) |",
