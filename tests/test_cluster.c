@@ -169,7 +169,7 @@ START_TEST(test_split_per_component_matches)
             if (m < 2)
                 continue;
             array_backend backend = {comp_ids};
-            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL};
+            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0};
             nd_clusters *part;
             ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
             for (size_t c = 0; c < nd_clusters_count(part); c++) {
@@ -177,7 +177,7 @@ START_TEST(test_split_per_component_matches)
                 size_t size = nd_clusters_get(&pm, part, c);
                 found[found_count] = (found_cluster){UINT64_MAX, member_count, size};
                 for (size_t k = 0; k < size; k++) {
-                    members[member_count++] = (nd_member){comp[pm[k].doc], pm[k].jaccard};
+                    members[member_count++] = (nd_member){comp[pm[k].doc], pm[k].jaccard, pm[k].containment};
                     if (comp[pm[k].doc] < found[found_count].first)
                         found[found_count].first = comp[pm[k].doc];
                 }
@@ -195,6 +195,7 @@ START_TEST(test_split_per_component_matches)
             for (size_t k = 0; k < size; k++) {
                 ck_assert_uint_eq(wm[k].doc, members[found[c].start + k].doc);
                 ck_assert(wm[k].jaccard == members[found[c].start + k].jaccard);
+                ck_assert(wm[k].containment == members[found[c].start + k].containment);
             }
         }
         nd_uf_release(&uf);

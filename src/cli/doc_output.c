@@ -1,10 +1,15 @@
-/* doc_output.c - document mode output: scan's clusters, and dedup's pass 2
- * (records written back, annotated, or set aside with --removed).
+/* doc_output.c - document mode output: scan's clusters or pairs, and
+ * dedup's pass 2 (records written back, annotated, or set aside with
+ * --removed).
  *
  * JSON Lines records pass through byte for byte; a plain-text document is
  * written as {"id": ..., "text": ...}. --annotate adds one member,
- * "neardup": {"cluster", "duplicate_of", "jaccard", "profile"}, before the
- * record's closing brace and changes nothing else.
+ * "neardup": {"cluster", "size", "duplicate_of", "jaccard", "profile"}
+ * ("containment" too under --measure containment), before the record's
+ * closing brace and changes nothing else; the size lets a corpus be
+ * re-weighted later (FineWeb-2 keeps minhash_cluster_size). Records set
+ * aside with --removed carry the same member. scan --pairs writes one
+ * line per matching pair.
  */
 #include "doc_output.h"
 
@@ -15,7 +20,7 @@
 #include "outfile.h"
 
 void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t size, const char *const *ids,
-                        const double *jaccard)
+                        const double *jaccard, const double *containment)
 {
     fprintf(out, "{\"cluster\":%zu,\"size\":%zu,\"ids\":[", cluster, size);
     for (size_t k = 0; k < size; k++) {
@@ -29,6 +34,14 @@ void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t
             fputc(',', out);
         out_number(out, jaccard[k]);
     }
+    if (cfg->opts.measure == ND_MEASURE_CONTAINMENT) {
+        fputs("],\"containment\":[", out);
+        for (size_t k = 0; k < size; k++) {
+            if (k)
+                fputc(',', out);
+            out_number(out, containment[k]);
+        }
+    }
     fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
 }
 
@@ -36,32 +49,57 @@ int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, cons
 {
     size_t n = nd_clusters_count(clusters), capacity = 0;
     const char **ids = NULL;
-    double *jaccard = NULL;
-    for (size_t c = 0; c < n; c++) {
+    double *jaccard = NULL, *containment = NULL;
+    int rc = EXIT_OK;
+    for (size_t c = 0; c < n && rc == EXIT_OK; c++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
         if (size > capacity) {
             capacity = size * 2;
             free(ids);
             free(jaccard);
+            free(containment);
             ids = malloc(capacity * sizeof *ids);
             jaccard = malloc(capacity * sizeof *jaccard);
-            if (!ids || !jaccard) {
-                free(ids);
-                free(jaccard);
+            containment = malloc(capacity * sizeof *containment);
+            if (!ids || !jaccard || !containment) {
                 cli_error("out of memory");
-                return EXIT_FAIL;
+                rc = EXIT_FAIL;
+                break;
             }
         }
         for (size_t k = 0; k < size; k++) {
             ids[k] = docs->ids[m[k].doc];
             jaccard[k] = m[k].jaccard;
+            containment[k] = m[k].containment;
         }
-        doc_output_cluster(out, cfg, c, size, ids, jaccard);
+        doc_output_cluster(out, cfg, c, size, ids, jaccard, containment);
     }
     free(ids);
     free(jaccard);
-    return EXIT_OK;
+    free(containment);
+    return rc;
+}
+
+void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs)
+{
+    const nd_pair *p;
+    size_t n = nd_pairs_get(&p, pairs);
+    const char *profile = cli_profile_label(&cfg->opts);
+    for (size_t i = 0; i < n; i++) {
+        const char *a = docs->ids[p[i].a], *b = docs->ids[p[i].b];
+        fputs("{\"a\":", out);
+        out_string(out, a, strlen(a));
+        fputs(",\"b\":", out);
+        out_string(out, b, strlen(b));
+        fputs(",\"jaccard\":", out);
+        out_number(out, p[i].jaccard);
+        fputs(",\"a_in_b\":", out);
+        out_number(out, p[i].a_in_b);
+        fputs(",\"b_in_a\":", out);
+        out_number(out, p[i].b_in_a);
+        fprintf(out, ",\"profile\":\"%s\"}\n", profile);
+    }
 }
 
 void write_text_record(FILE *out, const cli_config *cfg, const char *id, const char *text, size_t len)
@@ -85,13 +123,13 @@ static doc_fate *fates_from_clusters(const doctable *docs, const nd_clusters *cl
     if (!f)
         return NULL;
     for (size_t d = 0; d < docs->count; d++)
-        f[d] = (doc_fate){-1, NULL, 0.0};
+        f[d] = (doc_fate){-1, 1, NULL, 0.0, 0.0};
     size_t n = nd_clusters_count(clusters);
     for (size_t c = 0; c < n; c++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
         for (size_t k = 0; k < size; k++)
-            f[m[k].doc] = (doc_fate){(int64_t)c, k ? docs->ids[m[0].doc] : NULL, m[k].jaccard};
+            f[m[k].doc] = (doc_fate){(int64_t)c, size, k ? docs->ids[m[0].doc] : NULL, m[k].jaccard, m[k].containment};
     }
     return f;
 }
@@ -105,17 +143,24 @@ static char *annotation(const cli_config *cfg, const doc_fate *fd)
     FILE *mem = open_memstream(&member, &member_len);
     if (!mem)
         return NULL;
+    int containment = cfg->opts.measure == ND_MEASURE_CONTAINMENT;
     fputs("\"neardup\":{", mem);
     if (fd->cluster < 0) {
-        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null", mem);
+        fputs("\"cluster\":null,\"size\":1,\"duplicate_of\":null,\"jaccard\":null", mem);
+        if (containment)
+            fputs(",\"containment\":null", mem);
     } else {
-        fprintf(mem, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
+        fprintf(mem, "\"cluster\":%lld,\"size\":%zu,\"duplicate_of\":", (long long)fd->cluster, fd->size);
         if (!fd->duplicate_of)
             fputs("null", mem);
         else
             out_string(mem, fd->duplicate_of, strlen(fd->duplicate_of));
         fputs(",\"jaccard\":", mem);
         out_number(mem, fd->jaccard);
+        if (containment) {
+            fputs(",\"containment\":", mem);
+            out_number(mem, fd->containment);
+        }
     }
     fprintf(mem, ",\"profile\":\"%s\"}", cli_profile_label(&cfg->opts));
     if (fclose(mem) != 0) {
@@ -165,15 +210,17 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
         if (replay_next(records, &rec) < 0)
             goto done;
         const doc_fate *fd = &fates[doc];
+        int is_duplicate = fd->duplicate_of != NULL;
         FILE *out = NULL;
-        if (cfg->annotate || !fd->duplicate_of) {
+        if (cfg->annotate || !is_duplicate) {
             out = dedup_kept(target, rec->source);
             if (!out)
                 goto done;
         } else if (dedup_removed(&out, target, rec->source) != 0) {
             goto done;
         }
-        if (cfg->annotate) {
+        if (cfg->annotate || (is_duplicate && out)) {
+            /* annotated, or removed with what it duplicates */
             char *member = annotation(cfg, fd);
             if (!member) {
                 cli_error("out of memory");
@@ -181,10 +228,11 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
             }
             write_record(out, cfg, rec, docs->ids[doc], member);
             free(member);
-            (*kept)++;
-        } else if (fd->duplicate_of) {
-            if (out)
-                write_record(out, cfg, rec, docs->ids[doc], NULL);
+            if (cfg->annotate)
+                (*kept)++;
+            else
+                (*removed)++;
+        } else if (is_duplicate) {
             (*removed)++;
         } else {
             write_record(out, cfg, rec, docs->ids[doc], NULL);

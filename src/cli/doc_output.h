@@ -15,20 +15,26 @@
 int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters);
 
 /* One cluster's line: number `cluster`, its members' ids (the survivor
- * first) and exact Jaccard with the survivor. */
+ * first), their exact Jaccard with the survivor and (read only under
+ * --measure containment) their containment in it. */
 void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t size, const char *const *ids,
-                        const double *jaccard);
+                        const double *jaccard, const double *containment);
+
+/* scan --pairs: one JSON line per pair, {"a", "b", "jaccard", "a_in_b",
+ * "b_in_a", "profile"}. */
+void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs);
 
 /* What dedup does with one document. */
 typedef struct doc_fate {
-    int64_t cluster;          /* -1: in no cluster */
-    const char *duplicate_of; /* the survivor's id (borrowed); NULL for a survivor or a unique document */
-    double jaccard;           /* with the survivor */
+    int64_t cluster;             /* -1: in no cluster */
+    size_t size;                 /* members of its cluster (1: in none) */
+    const char *duplicate_of;    /* the survivor's id (borrowed); NULL for a survivor or a unique document */
+    double jaccard, containment; /* with the survivor */
 } doc_fate;
 
 /* dedup: pass 2, every record to the target (kept ones, or all with
- * --annotate) or its removed stream. Returns EXIT_OK or EXIT_FAIL
- * (reported). */
+ * --annotate) or its removed stream (annotated with what it duplicates).
+ * Returns EXIT_OK or EXIT_FAIL (reported). */
 int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
                      dedup_target *target, uint64_t *kept, uint64_t *removed);
 /* The same from each document's fate (fates[doc] for docs->count

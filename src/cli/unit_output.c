@@ -2,7 +2,7 @@
  * repeated units, or write documents back without the repeats.
  *
  * The index held units; each group (a cluster of units) lists occurrences
- * in input order, the first occurrence first. Pass 2 reads the records
+ * in input order, the kept occurrence (by --keep) first. Pass 2 reads the records
  * back in order (replay.c): for scan, to cut a preview of each group's
  * first occurrence; for dedup, to remove spans (nd_remove_spans, which
  * also tidies the line ends and blank lines the removal leaves).
@@ -110,23 +110,25 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
 int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src)
 {
     size_t n = nd_clusters_count(groups), capacity = 0;
-    /* each group's preview is its first listed occurrence's text; that
-     * occurrence (the survivor) need not be the group's earliest, so the
-     * previews are cut in one reading in input order, before printing */
-    size_t *survivors = calloc(n ? n : 1, sizeof *survivors);
+    /* each group's preview is cut from its earliest occurrence (the one
+     * listed first, kept by --keep, can be a later one); the previews are
+     * cut in one reading in input order, before printing */
+    size_t *earliest = calloc(n ? n : 1, sizeof *earliest);
     char **previews = calloc(n ? n : 1, sizeof *previews);
-    if (!survivors || !previews) {
-        free(survivors);
+    if (!earliest || !previews) {
+        free(earliest);
         free(previews);
         cli_error("out of memory");
         return EXIT_FAIL;
     }
     for (size_t g = 0; g < n; g++) {
         const nd_member *m;
-        nd_clusters_get(&m, groups, g);
-        survivors[g] = m[0].doc;
+        size_t size = nd_clusters_get(&m, groups, g);
+        earliest[g] = m[0].doc;
+        for (size_t k = 1; k < size; k++)
+            earliest[g] = m[k].doc < earliest[g] ? m[k].doc : earliest[g];
     }
-    int rc = unit_output_previews(previews, docs, src, survivors, n);
+    int rc = unit_output_previews(previews, docs, src, earliest, n);
     const char **ids = NULL;
     nd_span *spans = NULL;
     double *jaccard = NULL;
@@ -157,7 +159,7 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
     for (size_t g = 0; g < n; g++)
         free(previews[g]);
     free(previews);
-    free(survivors);
+    free(earliest);
     free(ids);
     free(spans);
     free(jaccard);

@@ -52,6 +52,7 @@
 #include <stdlib.h> /* malloc, free, calloc */
 #include <string.h> /* memcpy, memset */
 
+#include "measure.h"
 #include "pairset.h"
 #include "sort.h"
 #include "uf.h"
@@ -298,20 +299,13 @@ static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *o
 
 /* ****  2. Verification  **** */
 
-static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+/* The overlap of two texts' sets (all of it when they are the same set),
+ * as cluster.c computes it. */
+static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 {
-    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
-}
-
-/* As cluster.c: exact Jaccard (1 for the same set), reached within 1e-12. */
-static double ids_jaccard(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    return same_ids(a, na, b, nb) ? (na ? 1.0 : 0.0) : nd_jaccard(a, na, b, nb);
-}
-
-static int reaches(double jaccard, double threshold)
-{
-    return jaccard >= threshold - 1e-12;
+    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
+        return na;
+    return nd_intersection(a, na, b, nb);
 }
 
 /* Band after band, in band order: the buckets whose texts are not all in
@@ -337,7 +331,7 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     size_t *local = xmalloc(x, (n ? n : 1) * sizeof *local); /* each bucket member's index in texts */
     for (size_t i = 0; i < n; i++)
         local[i] = index_of(texts, m, bk->texts.v[i]);
-    double threshold = in->store->opts->threshold;
+    const nd_options *opts = in->store->opts;
     uint64_t *want = xmalloc(x, (n ? n : 1) * sizeof *want);
     const uint32_t **ids = xmalloc(x, (m ? m : 1) * sizeof *ids);
     size_t *counts = xmalloc(x, (m ? m : 1) * sizeof *counts);
@@ -394,7 +388,7 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
                     if (nd_pair_set_contains(&rejected, key))
                         continue;
                     st->candidate_pairs++;
-                    if (reaches(ids_jaccard(ids[a], counts[a], ids[c], counts[c]), threshold)) {
+                    if (nd_matches(opts, counts[a], counts[c], ids_shared(ids[a], counts[a], ids[c], counts[c]))) {
                         st->verified_pairs++;
                         nd_uf_union(&uf, a, c);
                         push_u64(x, edges, texts[a]);
@@ -592,7 +586,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
             ids[k] = data[slot[k]].ids;
         }
         member_backend backend = {ids};
-        nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL};
+        nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL, NULL, 0};
         nd_clusters *found = NULL;
         if (nd_store_split(&found, &store, keep) != ND_OK)
             x_fatal(x, "out of memory");
@@ -609,6 +603,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
                 const member_data *d = &data[slot[cm[k].doc]];
                 xbuf_put_u64(out, global[cm[k].doc]);
                 xbuf_put(out, &cm[k].jaccard, sizeof cm[k].jaccard);
+                xbuf_put(out, &cm[k].containment, sizeof cm[k].containment);
                 xbuf_put_u32(out, d->desc_len);
                 xbuf_put(out, d->desc, d->desc_len);
             }

@@ -41,7 +41,8 @@ typedef struct engine_stats {
  *  - `clusters` holds the clusters whose earliest member is one of this
  *    rank's texts, each as: u64 earliest member, u64 size, then per member
  *    (survivor first, then input order) u64 global text, f64 exact Jaccard
- *    with the survivor, u32 length and the bytes describe() gave.
+ *    with the survivor, f64 containment in it, u32 length and the bytes
+ *    describe() gave.
  * The clusters are exactly those of nd_index_cluster() on all texts in
  * order (see engine.c). Failures (out of memory, a spilled index that
  * cannot be read) stop every rank (x_fatal). */

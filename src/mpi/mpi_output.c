@@ -9,8 +9,8 @@
  *
  * scan: each rank formats the lines of its clusters with the CLI's own
  * functions (doc_output_cluster, unit_output_group; a unit group's preview
- * is cut by the rank that read its survivor, in one second reading of its
- * records), and rank 0 writes every rank's lines to stdout, rank by rank,
+ * is cut from its earliest occurrence, which that rank read, in one second
+ * reading of its records), and rank 0 writes every rank's lines to stdout, rank by rank,
  * in pieces of OUTPUT_CHUNK bytes.
  *
  * dedup: each member's fate (cluster, survivor's id, Jaccard; or in unit
@@ -52,7 +52,7 @@ static int compare_ref(const void *pa, const void *pb)
 typedef struct cluster_read {
     size_t size, capacity;
     uint64_t *global, *doc;
-    double *jaccard;
+    double *jaccard, *containment;
     const char **ids;
     nd_span *spans;
 } cluster_read;
@@ -66,19 +66,22 @@ static void read_cluster(mrun *m, const unsigned char *at, cluster_read *c)
         free(c->global);
         free(c->doc);
         free(c->jaccard);
+        free(c->containment);
         free(c->ids);
         free(c->spans);
         c->global = malloc(c->capacity * sizeof *c->global);
+        c->containment = malloc(c->capacity * sizeof *c->containment);
         c->doc = malloc(c->capacity * sizeof *c->doc);
         c->jaccard = malloc(c->capacity * sizeof *c->jaccard);
         c->ids = malloc(c->capacity * sizeof *c->ids);
         c->spans = malloc(c->capacity * sizeof *c->spans);
-        if (!c->global || !c->doc || !c->jaccard || !c->ids || !c->spans)
+        if (!c->global || !c->doc || !c->jaccard || !c->containment || !c->ids || !c->spans)
             x_fatal(&m->x, "out of memory");
     }
     for (size_t k = 0; k < c->size; k++) {
         c->global[k] = xread_u64(&rd);
         c->jaccard[k] = xread_f64(&rd);
+        c->containment[k] = xread_f64(&rd);
         uint32_t len = xread_u32(&rd);
         xreader desc = {xread_bytes(&rd, len), NULL};
         desc.end = desc.p + len;
@@ -96,6 +99,7 @@ static void cluster_read_free(cluster_read *c)
     free(c->global);
     free(c->doc);
     free(c->jaccard);
+    free(c->containment);
     free(c->ids);
     free(c->spans);
 }
@@ -126,7 +130,7 @@ static cluster_ref *number_clusters(mrun *m, size_t *count, uint64_t *first_numb
         refs[n].at = rd.p;
         uint64_t size = xread_u64(&rd);
         for (uint64_t k = 0; k < size; k++) {
-            xread_bytes(&rd, 16);
+            xread_bytes(&rd, 24);
             xread_bytes(&rd, xread_u32(&rd));
         }
         n++;
@@ -180,83 +184,31 @@ static int write_in_rank_order(mrun *m, const char *data, size_t len)
     return x_agree(x, ok, "cannot write the output (stdout)");
 }
 
-/* Previews of unit groups: the survivor's text, cut by the rank that read
- * it (a second reading of its records, as neardup's pass 2). */
-static int fetch_previews(mrun *m, const cluster_ref *refs, size_t n, char ***previews)
+/* Previews of unit groups: each is cut from the group's earliest
+ * occurrence, which this rank read (it is why the group came here), in
+ * one second reading of its records (unit_output_previews). */
+static int cut_previews(mrun *m, const cluster_ref *refs, size_t n, char ***previews)
 {
-    xctx *x = &m->x;
-    xbuf *send = calloc((size_t)x->size, sizeof *send), *recv = calloc((size_t)x->size, sizeof *recv);
-    cluster_read c;
-    memset(&c, 0, sizeof c);
-    if (!send || !recv)
-        x_fatal(x, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        read_cluster(m, refs[i].at, &c);
-        int h = engine_holder(m->bases, x->size, c.global[0]);
-        xbuf_put_u64(&send[h], c.global[0] - m->bases[h]);
-    }
-    x_alltoallv(x, send, recv);
-    /* requested units, read back in input order (unit_output_previews) */
-    size_t total = 0;
-    for (int r = 0; r < x->size; r++)
-        total += recv[r].len / 8;
-    size_t *req = malloc((total ? total : 1) * sizeof *req);
-    char **answer = calloc(total ? total : 1, sizeof *answer);
-    if (!req || !answer)
-        x_fatal(x, "out of memory");
-    size_t k = 0;
-    for (int r = 0; r < x->size; r++) {
-        xreader rd = xreader_of(&recv[r]);
-        while (rd.p < rd.end)
-            req[k++] = (size_t)xread_u64(&rd);
-    }
-    int ok = unit_output_previews(answer, &m->docs, m->replay, req, total) == EXIT_OK;
-    k = 0;
-    for (int r = 0; r < x->size; r++) {
-        size_t count = recv[r].len / 8;
-        recv[r].len = 0;
-        for (size_t i = 0; i < count; i++, k++) {
-            const char *p = answer[k] ? answer[k] : "";
-            xbuf_put(&send[r], p, strlen(p) + 1);
-            free(answer[k]);
-        }
-    }
-    free(answer);
-    free(req);
-    x_alltoallv(x, send, recv);
+    size_t *units = malloc((n ? n : 1) * sizeof *units);
     *previews = calloc(n ? n : 1, sizeof **previews);
-    if (!*previews)
-        x_fatal(x, "out of memory");
-    const unsigned char **cursor = calloc((size_t)x->size, sizeof *cursor);
-    if (!cursor)
-        x_fatal(x, "out of memory");
-    for (int r = 0; r < x->size; r++)
-        cursor[r] = recv[r].data;
-    for (size_t i = 0; i < n; i++) {
-        read_cluster(m, refs[i].at, &c);
-        int h = engine_holder(m->bases, x->size, c.global[0]);
-        size_t len = strlen((const char *)cursor[h]);
-        (*previews)[i] = strdup((const char *)cursor[h]);
-        if (!(*previews)[i])
-            x_fatal(x, "out of memory");
-        cursor[h] += len + 1;
-    }
-    free(cursor);
-    cluster_read_free(&c);
-    for (int r = 0; r < x->size; r++) {
-        xbuf_free(&send[r]);
-        xbuf_free(&recv[r]);
-    }
-    free(send);
-    free(recv);
-    return x_agree(x, ok, NULL);
+    if (!units || !*previews)
+        x_fatal(&m->x, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        units[i] = (size_t)(refs[i].first - m->bases[m->x.rank]);
+    int ok = n == 0 || unit_output_previews(*previews, &m->docs, m->replay, units, n) == EXIT_OK;
+    free(units);
+    return x_agree(&m->x, ok, NULL);
 }
 
 static int scan_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t first_number)
 {
     char **previews = NULL;
-    if (m->cfg->unit != ND_UNIT_DOCUMENT && !fetch_previews(m, refs, n, &previews))
+    if (m->cfg->unit != ND_UNIT_DOCUMENT && !cut_previews(m, refs, n, &previews)) {
+        for (size_t i = 0; previews && i < n; i++)
+            free(previews[i]);
+        free(previews);
         return 0;
+    }
     char *text = NULL;
     size_t text_len = 0;
     FILE *mem = open_memstream(&text, &text_len);
@@ -267,7 +219,7 @@ static int scan_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t firs
     for (size_t i = 0; i < n; i++) {
         read_cluster(m, refs[i].at, &c);
         if (m->cfg->unit == ND_UNIT_DOCUMENT)
-            doc_output_cluster(mem, m->cfg, first_number + i, c.size, c.ids, c.jaccard);
+            doc_output_cluster(mem, m->cfg, first_number + i, c.size, c.ids, c.jaccard, c.containment);
         else
             unit_output_group(mem, m->cfg, first_number + i, c.size, distinct_documents(&c), c.ids, c.spans, c.jaccard,
                               previews[i]);
@@ -304,6 +256,8 @@ static void send_fates(mrun *m, const cluster_ref *refs, size_t n, uint64_t firs
                 xbuf_put_u64(out, c.global[k] - m->bases[h]);
                 xbuf_put_u64(out, number);
                 xbuf_put(out, &c.jaccard[k], sizeof c.jaccard[k]);
+                xbuf_put(out, &c.containment[k], sizeof c.containment[k]);
+                xbuf_put_u64(out, c.size);
                 size_t len = k ? strlen(c.ids[0]) + 1 : 0;
                 xbuf_put_u32(out, (uint32_t)len);
                 xbuf_put(out, c.ids[0], len);
@@ -380,16 +334,17 @@ static int dedup_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t fir
         if (!fates)
             x_fatal(x, "out of memory");
         for (size_t d = 0; d < m->docs.count; d++)
-            fates[d] = (doc_fate){-1, NULL, 0.0};
+            fates[d] = (doc_fate){-1, 1, NULL, 0.0, 0.0};
         for (int r = 0; r < x->size; r++) {
             xreader rd = xreader_of(&recv[r]);
             while (rd.p < rd.end) {
                 size_t local = (size_t)xread_u64(&rd);
                 int64_t number = (int64_t)xread_u64(&rd);
-                double jaccard = xread_f64(&rd);
+                double jaccard = xread_f64(&rd), containment = xread_f64(&rd);
+                size_t size = (size_t)xread_u64(&rd);
                 uint32_t len = xread_u32(&rd);
                 const char *dup = len ? xread_bytes(&rd, len) : NULL;
-                fates[local] = (doc_fate){number, dup, jaccard};
+                fates[local] = (doc_fate){number, size, dup, jaccard, containment};
             }
         }
         if (ok)

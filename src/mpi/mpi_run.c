@@ -383,6 +383,17 @@ int main(int argc, char **argv)
     }
     if (rc != EXIT_OK)
         goto done;
+    /* what the engine does not distribute (yet): say so rather than differ */
+    const char *unsupported = cfg.pairs                                    ? "--pairs"
+                              : cfg.opts.measure == ND_MEASURE_CONTAINMENT ? "--measure containment"
+                              : cfg.keep_field                             ? "--keep min:FIELD|max:FIELD"
+                                                                           : NULL;
+    if (unsupported) {
+        if (m.x.rank == 0)
+            cli_error("%s: not available under MPI yet; run neardup (one process) for it", unsupported);
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (command == CMD_DEDUP && !cfg.output_dir) {
         if (m.x.rank == 0)
             cli_error("dedup: neardup-mpi writes each input back to --output-dir DIR (and --removed-dir DIR)");

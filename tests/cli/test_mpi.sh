@@ -189,4 +189,10 @@ rm -rf "$T/got" && mkdir "$T/got"
 mpi 2 dedup --output-dir "$T/got" "$T/shards/part-0.jsonl" "$T/other/part-0.jsonl"
 assert_rc 2
 assert_contains "$(cat "$ERR")" "would both be written"
+for opt in "--pairs" "--measure containment" "--keep min:id"; do
+    # shellcheck disable=SC2086  # the option and its value are two words
+    mpi 2 scan $opt "$T/big.jsonl"
+    assert_rc 2 "$opt is not distributed yet: refused"
+    assert_contains "$(cat "$ERR")" "not available under MPI"
+done
 pass
