@@ -205,11 +205,11 @@ nd scan --unit paragraph "$T/long.txt"
 assert_rc 0
 assert_jq "$OUT" '.[0].text == ("a" * 79 + "\u2026")' "a preview cut before the space, then an ellipsis"
 
-check "a group's preview is its survivor's text, also when the survivor is not its earliest occurrence"
+check "each group's preview comes from its own earliest occurrence, also when its survivor is a later one"
 # B matches A and C, A and C do not match: the group {A, B, C} starts in
 # doc a but its survivor (the one that covers all) is B in doc b; the
-# group of D starts in doc d, between them. The preview of each group must
-# be cut from its own survivor's document.
+# group of D starts in doc d, between them. Reading back to b for the
+# first group used to leave the second group's preview cut from b.
 words() { local from=$1 to=$2 tag=$3; for i in $(seq "$from" "$to"); do printf '%s%d ' "$tag" "$i"; done; }
 line_b="$(words 1 100 w)"
 line_a="$(words 1 92 w)$(words 1 8 a)"
@@ -227,5 +227,5 @@ assert_rc 0
 assert_jq "$OUT" 'length == 2 and .[0].occurrences[0].id == "b" and .[1].occurrences[0].id == "d"' \
     "two groups: survivor b for the first, d for the second"
 assert_jq "$OUT" '(.[0].text | startswith("w1 w2 w3")) and (.[1].text | startswith("d1 d2 d3"))' \
-    "each preview from its own survivor"
+    "each preview from its own group's text"
 pass
