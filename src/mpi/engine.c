@@ -320,7 +320,8 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     size_t n = bk->texts.n;
     st->bucket_entries = n;
     uint64_t *texts = xmalloc(x, n * sizeof *texts);
-    memcpy(texts, bk->texts.v, n * sizeof *texts);
+    if (n)
+        memcpy(texts, bk->texts.v, n * sizeof *texts);
     size_t m = sort_unique(x, texts, n);
     if (m > UINT32_MAX)
         x_fatal(x, "more than 2^32 texts in candidate pairs on one rank: use more ranks");
@@ -434,7 +435,8 @@ static void find_components(xctx *x, u64_list *edges, xbuf *mine, engine_stats *
         uint64_t *ends = xmalloc(x, e * sizeof *ends), *nodes = xmalloc(x, e * sizeof *nodes);
         size_t at = 0;
         for (int r = 0; r < x->size; r++) {
-            memcpy(ends + at, recv[r].data, recv[r].len);
+            if (recv[r].len)
+                memcpy(ends + at, recv[r].data, recv[r].len);
             at += recv[r].len / sizeof(uint64_t);
             xbuf_free(&recv[r]);
         }
