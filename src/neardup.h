@@ -37,6 +37,12 @@
 extern "C" {
 #endif
 
+/* Everything declared between this push and its pop is the API, exported by
+ * libneardup.so; the library is compiled with hidden visibility otherwise. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define ND_VERSION "0.1.0"
 
 /* ****  Status codes  **** */
@@ -391,6 +397,10 @@ size_t nd_clusters_count(const nd_clusters *clusters);
 /** Members of cluster i (borrowed). @return the number of members. */
 size_t nd_clusters_get(const nd_clusters *clusters, size_t i, const nd_member **members);
 void nd_clusters_free(nd_clusters *clusters);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
