@@ -398,6 +398,59 @@ size_t nd_clusters_count(const nd_clusters *clusters);
 size_t nd_clusters_get(const nd_clusters *clusters, size_t i, const nd_member **members);
 void nd_clusters_free(nd_clusters *clusters);
 
+/* ****  Batches: many texts sketched on several threads (batch.c)  **** */
+
+/** A pool of threads, each with its own nd_sketcher and buffers, that
+ * sketches many texts at once and hands back, in input order, what an
+ * index needs of each: shingle ids and band keys. Results are the same for
+ * any number of threads. One batch must not be used from two threads at
+ * once (its own threads are internal). */
+typedef struct nd_batch nd_batch;
+
+/** One sketched text of a batch. Borrowed from the batch: valid until its
+ * next nd_batch_sketch() or nd_batch_free(). */
+typedef struct nd_batch_item {
+    size_t text;          /* which text of the last nd_batch_sketch() call, from 0 */
+    nd_span span;         /* its bytes in that text (the whole text) */
+    const uint32_t *ids;  /* sorted distinct shingle ids; NULL when count is 0 */
+    size_t count;         /* 0 for a text without tokens */
+    const uint64_t *keys; /* the bands band keys of its signature (nd_lsh_band_keys()) */
+    size_t num_tokens;
+    size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
+} nd_batch_item;
+
+/** Make a batch sketcher working on `threads` threads: the calling thread
+ * and threads - 1 it starts now (fewer when the system refuses, which
+ * changes nothing but speed); 0 means one per online processor.
+ * @param[out] out the new batch (unchanged on error)
+ * @param opts options, resolved if they are not yet (see nd_options_resolve()); copied.
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_batch_new(nd_batch **out, const nd_options *opts, unsigned threads);
+void nd_batch_free(nd_batch *batch);
+
+/** The number of threads the batch works on (the caller's included). */
+unsigned nd_batch_threads(const nd_batch *batch);
+
+/** Sketch texts[0..count) (texts[i] has lens[i] bytes of UTF-8; it may be
+ * NULL when lens[i] is 0) on the batch's threads, replacing the previous
+ * results. No allocation per text: ids go to per-thread buffers that are
+ * reused from call to call. The texts are only read during the call.
+ * @return ND_OK, ND_ENOMEM or ND_EICU (then there are no results). */
+int nd_batch_sketch(nd_batch *batch, const char *const *texts, const size_t *lens, size_t count);
+
+/** The results of the last nd_batch_sketch(), one item per text, in input
+ * order.
+ * @param[out] items a borrowed array (see nd_batch_item)
+ * @return the number of items. */
+size_t nd_batch_items(const nd_batch *batch, const nd_batch_item **items);
+
+/** Add every item of the batch to the index, in order (nd_index_add_ids(),
+ * weight = the item's bytes). The batch and the index must have the same
+ * options.
+ * @return ND_OK, ND_ENOMEM or ND_EIO; on error the items before the
+ * failing one were added (nd_index_count() tells how many). */
+int nd_index_add_batch(nd_index *index, const nd_batch *batch);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -71,7 +71,8 @@ grep -q 'pkg-config --cflags --libs neardup' <<<"$command" || fail "README's com
 command="${command/cc example.c/cc example.c $extra}"
 (cd "$T" && LD_LIBRARY_PATH="$P/$libdir" bash -c "$command" >"$T/got") || fail "README's command failed: $command"
 diff -u "$T/expected" "$T/got" || fail "the example's output differs from README's"
-LD_LIBRARY_PATH="$P/$libdir" ldd "$T/example" | grep -qF "$P/$libdir/libneardup.so.0" || fail "the example is not linked to the installed libneardup.so.0"
+links="$(LD_LIBRARY_PATH="$P/$libdir" ldd "$T/example")" # (not piped into grep -q: pipefail and SIGPIPE)
+grep -qF "$P/$libdir/libneardup.so.0" <<<"$links" || fail "the example is not linked to the installed libneardup.so.0"
 
 check "static link: pkg-config --static gives every library libneardup.a needs"
 mkdir "$T/static"
@@ -79,7 +80,8 @@ cp "$P/$libdir/libneardup.a" "$T/static/" # a directory with only the archive: -
 # shellcheck disable=SC2046  # word splitting of pkg-config's output is intended
 cc "$T/example.c" $extra -L"$T/static" $(pkg-config --static --cflags --libs neardup) -o "$T/example-static" ||
     fail "static link with pkg-config --static failed"
-! ldd "$T/example-static" | grep -q libneardup || fail "the static example still loads libneardup.so"
+links="$(ldd "$T/example-static")"
+! grep -q libneardup <<<"$links" || fail "the static example still loads libneardup.so"
 "$T/example-static" | diff -u "$T/expected" - || fail "the statically linked example prints something else"
 
 check "a CMake project finds the package: neardup::neardup and neardup::neardup_static"
@@ -99,6 +101,7 @@ CMAKE
 "$cmake" --build "$T/consumer/build" >>"$T/consumer.log" 2>&1 || { cat "$T/consumer.log"; fail "the CMake consumer did not build"; }
 "$T/consumer/build/example-shared" | diff -u "$T/expected" - || fail "CMake consumer (shared) prints something else"
 "$T/consumer/build/example-static" | diff -u "$T/expected" - || fail "CMake consumer (static) prints something else"
-ldd "$T/consumer/build/example-shared" | grep -qF "$P/$libdir/libneardup.so.0" || fail "neardup::neardup is not the installed shared library"
+links="$(ldd "$T/consumer/build/example-shared")"
+grep -qF "$P/$libdir/libneardup.so.0" <<<"$links" || fail "neardup::neardup is not the installed shared library"
 
 echo "[install] PASS"
