@@ -451,6 +451,70 @@ size_t nd_batch_items(const nd_batch *batch, const nd_batch_item **items);
  * failing one were added (nd_index_count() tells how many). */
 int nd_index_add_batch(nd_index *index, const nd_batch *batch);
 
+/* ****  Streams: deduplicate as texts arrive (stream.c)  **** */
+
+/** An in-memory index of the texts kept so far, to which texts are added
+ * one at a time: each new text is compared with the kept ones, and it is
+ * either a duplicate of one of them (and not kept) or kept. The first text
+ * of a group of near-duplicates wins; later ones are reported against it.
+ * This is the online counterpart of nd_index_cluster(): where that looks at
+ * all texts at once and picks a cluster's survivor by greedy cover, a
+ * stream cannot see the future, so which texts are kept can differ when
+ * near-duplicates chain (A~B, B~C, A and C apart: a stream keeps A and C,
+ * nd_index_cluster() may keep B). When every group of near-duplicates is a
+ * clique (all pairs reach the threshold) both keep the same texts.
+ *
+ * Candidates are the kept texts sharing an LSH band key (the 64-bit keys of
+ * nd_lsh_band_keys(), in one hash table), each verified with the exact
+ * Jaccard; nothing is reported below the threshold. Memory per kept text:
+ * its shingle ids (4 bytes each) and about 20 bytes per band. Not
+ * thread-safe: one thread at a time per stream. */
+typedef struct nd_stream nd_stream;
+
+/** A kept text that a new text duplicates. */
+typedef struct nd_stream_match {
+    size_t kept;    /* its number among kept texts: 0, 1, 2, ... in the order they were kept */
+    double jaccard; /* exact Jaccard of the two shingle sets, at least the threshold */
+} nd_stream_match;
+
+/** @param[out] out the new stream (unchanged on error)
+ * @param opts options, resolved if they are not yet; copied.
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_stream_new(nd_stream **out, const nd_options *opts);
+void nd_stream_free(nd_stream *stream);
+
+/** The number of texts kept so far. */
+size_t nd_stream_count(const nd_stream *stream);
+
+/** Compare a sketched text with the kept texts, without keeping it.
+ * @param[out] match when a kept text reaches the threshold with it: the one
+ *   with the highest Jaccard (the earliest kept among equals)
+ * @param ids, count its sorted distinct shingle ids (a text without any
+ *   never matches)
+ * @param keys its band keys (nd_lsh_band_keys() with the stream's bands and rows)
+ * @return 1 (a match, written to *match), 0 (none; *match unchanged) or
+ *   ND_ENOMEM. */
+int nd_stream_query(nd_stream_match *match, nd_stream *stream, const uint32_t *ids, size_t count, const uint64_t *keys);
+
+/** Keep a sketched text (whether or not it matches anything: the caller
+ * decides), numbered nd_stream_count() before the call. The ids are copied.
+ * @return ND_OK, ND_ENOMEM or ND_EINVAL (more than 2^32 - 1 band entries);
+ *   on error the stream is unchanged. */
+int nd_stream_keep(nd_stream *stream, const uint32_t *ids, size_t count, const uint64_t *keys);
+
+/** The usual step for a new text: sketch it (with the stream's own
+ * sketcher), look for a kept text it duplicates, and keep it if there is
+ * none.
+ * @param[out] match the kept text it duplicates, when there is one
+ * @return 1 (a duplicate, not kept), 0 (kept), ND_ENOMEM, ND_EICU or
+ *   ND_EINVAL (see nd_stream_keep()). */
+int nd_stream_add_text(nd_stream_match *match, nd_stream *stream, const char *text, size_t len);
+
+/** nd_stream_query() for a text: would nd_stream_add_text() call it a
+ * duplicate? Keeps nothing.
+ * @return 1 (*match written), 0, ND_ENOMEM or ND_EICU. */
+int nd_stream_query_text(nd_stream_match *match, nd_stream *stream, const char *text, size_t len);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -13,6 +13,7 @@ Suite *cluster_suite(void);
 Suite *index_suite(void);
 Suite *oom_suite(void);
 Suite *batch_suite(void);
+Suite *stream_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */

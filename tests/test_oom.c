@@ -1,7 +1,7 @@
 /* test_oom.c - fail the N-th allocation, for every N, through the whole
- * pipeline (text by text, and through nd_batch): each call returns ND_ENOMEM or succeeds, nothing leaks (ASan in
- * CI), a failed nd_index_add leaves the sketch intact, and once every
- * allocation succeeds the result is the right one. */
+ * pipeline (text by text, through nd_batch, and an nd_stream): each call returns ND_ENOMEM or succeeds, nothing leaks
+ * (ASan in CI), a failed nd_index_add leaves the sketch intact, and once every allocation succeeds the result is the
+ * right one. */
 #include <string.h> /* strlen */
 
 #include "alloc.h"
@@ -81,7 +81,30 @@ static int run_batch_pipeline(size_t *clusters_found)
     return rc;
 }
 
-static int (*const pipelines[])(size_t *) = {run_pipeline, run_batch_pipeline};
+/* A stream: the third text repeats the first; a failed add leaves the
+ * stream as it was, so the count says how many texts it kept. */
+static int run_stream(size_t *duplicates_found)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    nd_stream *stream = NULL;
+    int rc = nd_stream_new(&stream, &opts);
+    size_t duplicates = 0;
+    for (size_t i = 0; rc >= 0 && i < 3; i++) {
+        size_t before = stream ? nd_stream_count(stream) : 0;
+        nd_stream_match m;
+        rc = nd_stream_add_text(&m, stream, texts[i], strlen(texts[i]));
+        if (rc < 0)
+            ck_assert_uint_eq(nd_stream_count(stream), before);
+        duplicates += rc == 1;
+    }
+    nd_stream_free(stream);
+    if (rc < 0)
+        return rc;
+    *duplicates_found = duplicates;
+    return ND_OK;
+}
+
+static int (*const pipelines[])(size_t *) = {run_pipeline, run_batch_pipeline, run_stream};
 
 START_TEST(test_fail_every_allocation)
 {
