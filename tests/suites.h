@@ -14,6 +14,7 @@ Suite *index_suite(void);
 Suite *oom_suite(void);
 Suite *batch_suite(void);
 Suite *stream_suite(void);
+Suite *explain_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */

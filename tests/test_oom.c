@@ -1,7 +1,7 @@
 /* test_oom.c - fail the N-th allocation, for every N, through the whole
- * pipeline (text by text, through nd_batch, and an nd_stream): each call returns ND_ENOMEM or succeeds, nothing leaks
- * (ASan in CI), a failed nd_index_add leaves the sketch intact, and once every allocation succeeds the result is the
- * right one. */
+ * pipeline (text by text, through nd_batch, an nd_stream, nd_explain): each call returns ND_ENOMEM or succeeds, nothing
+ * leaks (ASan in CI), a failed nd_index_add leaves the sketch intact, and once every allocation succeeds the result is
+ * the right one. */
 #include <string.h> /* strlen */
 
 #include "alloc.h"
@@ -104,7 +104,19 @@ static int run_stream(size_t *duplicates_found)
     return ND_OK;
 }
 
-static int (*const pipelines[])(size_t *) = {run_pipeline, run_batch_pipeline, run_stream};
+/* nd_explain of the first and third texts: one shared run. */
+static int run_explain(size_t *runs_found)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    nd_explanation *e = NULL;
+    int rc = nd_explain(&e, &opts, texts[0], strlen(texts[0]), texts[2], strlen(texts[2]), 10);
+    if (rc == ND_OK)
+        *runs_found = e->run_count;
+    nd_explanation_free(e);
+    return rc;
+}
+
+static int (*const pipelines[])(size_t *) = {run_pipeline, run_batch_pipeline, run_stream, run_explain};
 
 START_TEST(test_fail_every_allocation)
 {
