@@ -104,4 +104,25 @@ CMAKE
 links="$(ldd "$T/consumer/build/example-shared")"
 grep -qF "$P/$libdir/libneardup.so.0" <<<"$links" || fail "neardup::neardup is not the installed shared library"
 
+if [[ -n "${PYTHON:-}" ]]; then
+    check "pip install --no-build-isolation ./python into a virtual environment, against the installed library"
+    cp -r "$src/python" "$T/python" # pip builds in the tree it is given: not in the repository
+    rm -rf "$T/python/build" "$T/python"/*.egg-info
+    "$PYTHON" -m venv --system-site-packages "$T/venv" || fail "cannot make a virtual environment (python3-venv)"
+    "$T/venv/bin/pip" install --quiet --no-build-isolation --no-index "$T/python" >"$T/pip.log" 2>&1 ||
+        { cat "$T/pip.log"; fail "pip install --no-build-isolation ./python failed"; }
+    # no LD_LIBRARY_PATH: the module finds libneardup.so.0 by its run path
+    (cd "$T" && LD_PRELOAD="${ND_PYTHON_PRELOAD:-}" ASAN_OPTIONS=detect_leaks=0 "$T/venv/bin/python" - "$P/$libdir" <<'PY') ||
+import sys, neardup, neardup._neardup as ext
+assert neardup.__file__.startswith(sys.prefix), neardup.__file__  # the installed copy, not a build tree
+assert neardup.__version__ == ext.__version__
+maps = open("/proc/self/maps").read()  # the file mapped: the installed library (symbolic links resolved)
+assert sys.argv[1] + "/libneardup.so.0" in maps, "not the installed libneardup.so.0"
+texts = ["one two three four five six seven", "One two three four five six seven!", "something else"]
+assert neardup.dedup(texts) == [True, False, True]
+assert neardup.scan(texts, ["a", "b", "c"])[0].ids == ["a", "b"]
+PY
+        fail "the pip-installed module does not work"
+fi
+
 echo "[install] PASS"

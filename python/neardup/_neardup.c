@@ -1,0 +1,1065 @@
+/* _neardup.c - the CPython extension over libneardup: the neardup package's
+ * engine (python/neardup/__init__.py adds Cluster, scan's ids and dedup).
+ *
+ * What it does and why this way:
+ * - Texts in, no tokenizing by the caller: str (encoded to UTF-8; lone
+ *   surrogates pass through and are read as U+FFFD by the library, as
+ *   ill-formed UTF-8 is) or bytes (UTF-8, taken as they are).
+ * - The GIL is released whenever the library works. Before that, every text
+ *   a call needs is pinned: a reference is held (or a temporary UTF-8 bytes
+ *   object made) for each, so another Python thread that empties the list
+ *   meanwhile cannot free a text under the library's feet.
+ * - scan() goes through nd_batch (the library's threads; results in input
+ *   order, so the clusters are the same for any `threads`) in chunks, so
+ *   that only one chunk of UTF-8 copies exists at a time, and Ctrl-C is
+ *   honoured between chunks.
+ * - Deduplicator wraps nd_stream; one Python thread at a time uses it (a
+ *   lock per object, taken with the GIL released when contended).
+ * - Library status codes become exceptions: ND_EINVAL ValueError, ND_ENOMEM
+ *   MemoryError, ND_EIO OSError, ND_EICU RuntimeError. Options are checked
+ *   here first, so that a ValueError names the option and what it accepts.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pythread.h> /* PyThread_allocate_lock */
+
+#include <stdint.h> /* uint32_t */
+#include <string.h> /* strcmp, strncmp */
+
+#include <neardup.h>
+
+/* Texts sketched per nd_batch_sketch() call in scan(): large enough to keep
+ * every thread busy, small enough that the UTF-8 copies of one chunk are a
+ * few megabytes. */
+enum { SCAN_CHUNK = 8192 };
+
+/* ****  Errors  **** */
+
+/* Set the Python exception for a library status; returns NULL. */
+static PyObject *raise_status(int status, const char *what)
+{
+    switch (status) {
+    case ND_ENOMEM:
+        return PyErr_NoMemory();
+    case ND_EINVAL:
+        PyErr_Format(PyExc_ValueError, "%s: %s", what, nd_strerror(status));
+        return NULL;
+    case ND_EIO:
+        PyErr_Format(PyExc_OSError, "%s: %s", what, nd_strerror(status));
+        return NULL;
+    default:
+        PyErr_Format(PyExc_RuntimeError, "%s: %s", what, nd_strerror(status));
+        return NULL;
+    }
+}
+
+/* ****  Options  **** */
+
+/* The keyword arguments that make an nd_options; each function names the
+ * ones it takes and passes the rest of its kwargs here. */
+static int option_int(PyObject *value, const char *name, long min, long max, unsigned *out)
+{
+    if (!PyLong_Check(value) || PyBool_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", name, Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    long v = PyLong_AsLong(value);
+    if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        v = max + 1;
+    }
+    if (v < min || v > max) {
+        PyErr_Format(PyExc_ValueError, "%s must be between %ld and %ld (got %R)", name, min, max, value);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int option_shingle(PyObject *value, nd_options *opts)
+{
+    const char *spec = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+    if (!spec) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "shingle must be a str, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    if (strcmp(spec, "auto") == 0) {
+        opts->shingle_kind = ND_SHINGLE_AUTO;
+        return 0;
+    }
+    int words = strncmp(spec, "words:", 6) == 0, chars = strncmp(spec, "chars:", 6) == 0;
+    char *end = NULL;
+    unsigned long size = (words || chars) ? strtoul(spec + 6, &end, 10) : 0;
+    if (!(words || chars) || end == spec + 6 || *end != '\0' || size < 1 || size > 64) {
+        PyErr_Format(PyExc_ValueError, "shingle must be 'auto', 'words:K' or 'chars:N' with K, N in 1..64 (got %R)",
+                     value);
+        return -1;
+    }
+    if (words) {
+        opts->shingle_kind = ND_SHINGLE_WORDS;
+        opts->shingle_size = (unsigned)size;
+    } else {
+        opts->shingle_kind = ND_SHINGLE_CHARS;
+        opts->char_size = (unsigned)size;
+    }
+    return 0;
+}
+
+static int option_profile(PyObject *value, nd_profile *out)
+{
+    const char *name = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+    if (!name) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "profile must be a str, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    if (nd_profile_from_name(out, name) != ND_OK) {
+        PyErr_Format(PyExc_ValueError, "profile must be 'default' or 'aggressive' (got %R)", value);
+        return -1;
+    }
+    return 0;
+}
+
+/* nd_lsh_choose() searches every (bands, rows) pair with two numerical
+ * integrals each: about 12 ms at 128 hashes, which is nothing for a scan
+ * but everything for signature() or Deduplicator() called in a loop. The
+ * last few choices are remembered (the GIL guards this cache). */
+enum { BANDING_CACHE = 8 };
+static struct {
+    double threshold;
+    unsigned num_perm, bands, rows;
+} banding_cache[BANDING_CACHE];
+static unsigned banding_cache_next;
+
+static void choose_banding(nd_options *opts)
+{
+    for (unsigned i = 0; i < BANDING_CACHE; i++) {
+        if (banding_cache[i].bands != 0 && banding_cache[i].threshold == opts->threshold &&
+            banding_cache[i].num_perm == opts->num_perm) {
+            opts->bands = banding_cache[i].bands;
+            opts->rows = banding_cache[i].rows;
+            return;
+        }
+    }
+    unsigned bands, rows;
+    if (nd_lsh_choose(&bands, &rows, opts->threshold, opts->num_perm) != ND_OK)
+        return; /* nd_options_resolve() reports it */
+    banding_cache[banding_cache_next].threshold = opts->threshold;
+    banding_cache[banding_cache_next].num_perm = opts->num_perm;
+    banding_cache[banding_cache_next].bands = bands;
+    banding_cache[banding_cache_next].rows = rows;
+    banding_cache_next = (banding_cache_next + 1) % BANDING_CACHE;
+    opts->bands = bands;
+    opts->rows = rows;
+}
+
+/* Fill *opts from kwargs (which may be NULL) and resolve it. Keys other
+ * than the option names are a TypeError. */
+static int parse_options(nd_options *opts, PyObject *kwargs)
+{
+    *opts = (nd_options)ND_OPTIONS_INIT;
+    int bands_given = 0, rows_given = 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (kwargs && PyDict_Next(kwargs, &pos, &key, &value)) {
+        const char *name = PyUnicode_AsUTF8(key);
+        if (!name)
+            return -1;
+        int rc = 0;
+        if (strcmp(name, "threshold") == 0) {
+            double t = PyFloat_AsDouble(value);
+            if (t == -1.0 && PyErr_Occurred())
+                return -1;
+            if (!(t > 0.0 && t <= 1.0)) {
+                PyErr_Format(PyExc_ValueError, "threshold must be in (0, 1] (got %R)", value);
+                return -1;
+            }
+            opts->threshold = t;
+        } else if (strcmp(name, "profile") == 0) {
+            rc = option_profile(value, &opts->profile);
+        } else if (strcmp(name, "shingle") == 0) {
+            rc = option_shingle(value, opts);
+        } else if (strcmp(name, "num_perm") == 0) {
+            rc = option_int(value, "num_perm", 1, 4096, &opts->num_perm);
+        } else if (strcmp(name, "bands") == 0) {
+            rc = option_int(value, "bands", 0, 4096, &opts->bands);
+            bands_given = opts->bands > 0;
+        } else if (strcmp(name, "rows") == 0) {
+            rc = option_int(value, "rows", 0, 4096, &opts->rows);
+            rows_given = opts->rows > 0;
+        } else if (strcmp(name, "seed") == 0) {
+            unsigned long long seed = PyLong_Check(value) ? PyLong_AsUnsignedLongLong(value) : 0;
+            if (!PyLong_Check(value) || PyErr_Occurred()) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "seed must be an int in 0 .. 2**64 - 1 (got %R)", value);
+                return -1;
+            }
+            opts->seed = seed;
+        } else {
+            PyErr_Format(PyExc_TypeError, "unexpected keyword argument '%s'", name);
+            return -1;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (bands_given != rows_given) {
+        PyErr_SetString(PyExc_ValueError, "bands and rows must be given both or neither");
+        return -1;
+    }
+    if (bands_given && (uint64_t)opts->bands * opts->rows > opts->num_perm) {
+        PyErr_Format(PyExc_ValueError, "bands * rows must not exceed num_perm (%u * %u > %u)", opts->bands, opts->rows,
+                     opts->num_perm);
+        return -1;
+    }
+    if (!bands_given)
+        choose_banding(opts);
+    int status = nd_options_resolve(opts);
+    if (status != ND_OK) {
+        raise_status(status, "options");
+        return -1;
+    }
+    return 0;
+}
+
+/* Take the named keyword arguments out of a copy of kwargs: *rest gets
+ * the others (a new dict, or NULL when kwargs is NULL). */
+static int split_kwargs(PyObject *kwargs, const char *const *names, PyObject **values, PyObject **rest)
+{
+    *rest = NULL;
+    for (size_t i = 0; names[i]; i++)
+        values[i] = NULL;
+    if (!kwargs)
+        return 0;
+    *rest = PyDict_Copy(kwargs);
+    if (!*rest)
+        return -1;
+    for (size_t i = 0; names[i]; i++) {
+        PyObject *v = PyDict_GetItemString(*rest, names[i]); /* borrowed; kept alive by kwargs */
+        if (v) {
+            values[i] = v;
+            if (PyDict_DelItemString(*rest, names[i]) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *profile_label(const nd_options *opts)
+{
+    return PyUnicode_FromFormat("%s/%u", nd_profile_name(opts->profile), nd_profile_version(opts->profile));
+}
+
+/* ****  Texts  **** */
+
+/* A text pinned for use without the GIL: `owner` is a new reference (the
+ * str or bytes itself, or a temporary UTF-8 bytes object). */
+typedef struct pinned_text {
+    PyObject *owner;
+    const char *data;
+    size_t len;
+} pinned_text;
+
+static int pin_text(pinned_text *out, PyObject *obj, Py_ssize_t position)
+{
+    if (PyUnicode_Check(obj)) {
+        if (PyUnicode_IS_ASCII(obj)) { /* its UTF-8 is its own data: nothing to copy */
+            Py_ssize_t len;
+            out->data = PyUnicode_AsUTF8AndSize(obj, &len);
+            if (!out->data)
+                return -1;
+            Py_INCREF(obj);
+            out->owner = obj;
+            out->len = (size_t)len;
+            return 0;
+        }
+        /* lone surrogates become ill-formed UTF-8, which the library reads as U+FFFD */
+        PyObject *utf8 = PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
+        if (!utf8)
+            return -1;
+        out->owner = utf8;
+        out->data = PyBytes_AS_STRING(utf8);
+        out->len = (size_t)PyBytes_GET_SIZE(utf8);
+        return 0;
+    }
+    if (PyBytes_Check(obj)) {
+        Py_INCREF(obj);
+        out->owner = obj;
+        out->data = PyBytes_AS_STRING(obj);
+        out->len = (size_t)PyBytes_GET_SIZE(obj);
+        return 0;
+    }
+    if (position >= 0)
+        PyErr_Format(PyExc_TypeError, "texts[%zd] must be str or bytes, not %.100s", position, Py_TYPE(obj)->tp_name);
+    else
+        PyErr_Format(PyExc_TypeError, "a text must be str or bytes, not %.100s", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+/* Up to SCAN_CHUNK texts of a sequence, pinned. */
+typedef struct text_chunk {
+    PyObject *owners[SCAN_CHUNK];
+    const char *data[SCAN_CHUNK];
+    size_t lens[SCAN_CHUNK];
+    size_t count;
+} text_chunk;
+
+static void chunk_release(text_chunk *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        Py_DECREF(c->owners[i]);
+    c->count = 0;
+}
+
+/* Pin items [first, first + n) of a PySequence_Fast sequence. */
+static int chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n)
+{
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    c->count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        pinned_text t;
+        if (pin_text(&t, items[first + i], first + i) != 0) {
+            chunk_release(c);
+            return -1;
+        }
+        c->owners[c->count] = t.owner;
+        c->data[c->count] = t.data;
+        c->lens[c->count] = t.len;
+        c->count++;
+    }
+    return 0;
+}
+
+/* ****  Match  **** */
+
+static PyTypeObject MatchType;
+
+static PyStructSequence_Field match_fields[] = {
+    {"id", "the id of the earlier (kept) text this one duplicates"},
+    {"jaccard", "the exact Jaccard similarity of the two texts' shingle sets"},
+    {NULL, NULL},
+};
+
+static PyStructSequence_Desc match_desc = {
+    "neardup.Match",
+    "Match(id, jaccard): an earlier text that a text duplicates, and their exact Jaccard similarity.",
+    match_fields,
+    2,
+};
+
+static PyObject *new_match(PyObject *id, double jaccard)
+{
+    PyObject *m = PyStructSequence_New(&MatchType);
+    PyObject *j = PyFloat_FromDouble(jaccard);
+    if (!m || !j) {
+        Py_XDECREF(m);
+        Py_XDECREF(j);
+        return NULL;
+    }
+    Py_INCREF(id);
+    PyStructSequence_SET_ITEM(m, 0, id);
+    PyStructSequence_SET_ITEM(m, 1, j);
+    return m;
+}
+
+/* ****  scan  **** */
+
+static int parse_threads(PyObject *value, unsigned *threads)
+{
+    *threads = 0;
+    return value ? option_int(value, "threads", 0, 1024, threads) : 0;
+}
+
+/* Sketch every text on the batch's threads and add it to the index, chunk
+ * by chunk. 0, or -1 with an exception set. */
+static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    text_chunk *chunk = PyMem_Malloc(sizeof *chunk);
+    if (!chunk) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    chunk->count = 0;
+    int status = ND_OK;
+    for (Py_ssize_t first = 0; first < n; first += SCAN_CHUNK) {
+        if (PyErr_CheckSignals() != 0)
+            break;
+        Py_ssize_t count = n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK;
+        if (chunk_fill(chunk, seq, first, count) != 0)
+            break;
+        Py_BEGIN_ALLOW_THREADS
+            status = nd_batch_sketch(batch, chunk->data, chunk->lens, chunk->count);
+            if (status == ND_OK)
+                status = nd_index_add_batch(index, batch);
+        Py_END_ALLOW_THREADS
+        chunk_release(chunk);
+        if (status != ND_OK) {
+            raise_status(status, "scan");
+            break;
+        }
+    }
+    PyMem_Free(chunk);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The clusters as a list of (members, jaccards) pairs of lists. */
+static PyObject *clusters_to_list(const nd_clusters *clusters)
+{
+    size_t n = nd_clusters_count(clusters);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t c = 0; out && c < n; c++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(clusters, c, &m);
+        PyObject *docs = PyList_New((Py_ssize_t)size), *jaccards = PyList_New((Py_ssize_t)size);
+        PyObject *pair = docs && jaccards ? PyTuple_Pack(2, docs, jaccards) : NULL;
+        Py_XDECREF(docs);
+        Py_XDECREF(jaccards);
+        if (!pair) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)c, pair);
+        for (size_t k = 0; k < size; k++) {
+            PyObject *d = PyLong_FromSize_t(m[k].doc), *j = PyFloat_FromDouble(m[k].jaccard);
+            if (!d || !j) {
+                Py_XDECREF(d);
+                Py_XDECREF(j);
+                Py_CLEAR(out);
+                return NULL;
+            }
+            PyList_SET_ITEM(docs, (Py_ssize_t)k, d);
+            PyList_SET_ITEM(jaccards, (Py_ssize_t)k, j);
+        }
+    }
+    return out;
+}
+
+static int parse_keep(PyObject *value, nd_keep *keep)
+{
+    *keep = ND_KEEP_FIRST;
+    if (!value)
+        return 0;
+    const char *name = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+    if (name && strcmp(name, "first") == 0)
+        return 0;
+    if (name && strcmp(name, "longest") == 0) {
+        *keep = ND_KEEP_LONGEST;
+        return 0;
+    }
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "keep must be 'first' or 'longest' (got %R)", value);
+    return -1;
+}
+
+static int parse_unit(PyObject *value)
+{
+    if (!value)
+        return 0;
+    const char *name = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+    if (name && strcmp(name, "document") == 0)
+        return 0;
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "unit must be 'document' (got %R)", value);
+    return -1;
+}
+
+PyDoc_STRVAR(scan_doc, "_scan(texts, *, keep='first', threads=0, unit='document', **options)\n--\n\n"
+                       "Cluster texts (a sequence of str or bytes); returns a list of (members, jaccards)\n"
+                       "pairs of lists, members being positions in texts, the survivor first.\n"
+                       "neardup.scan() is the public face of this.");
+
+static PyObject *py_scan(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    PyObject *texts;
+    if (!PyArg_ParseTuple(args, "O:_scan", &texts))
+        return NULL;
+    static const char *const names[] = {"keep", "threads", "unit", NULL};
+    PyObject *values[3], *rest = NULL, *seq = NULL, *result = NULL;
+    nd_options opts;
+    nd_keep keep;
+    unsigned threads;
+    nd_batch *batch = NULL;
+    nd_index *index = NULL;
+    nd_clusters *clusters = NULL;
+    if (split_kwargs(kwargs, names, values, &rest) != 0 || parse_keep(values[0], &keep) != 0 ||
+        parse_threads(values[1], &threads) != 0 || parse_unit(values[2]) != 0 || parse_options(&opts, rest) != 0)
+        goto done;
+    if (PyUnicode_Check(texts) || PyBytes_Check(texts)) {
+        PyErr_SetString(PyExc_TypeError, "texts must be a sequence of texts, not one text");
+        goto done;
+    }
+    seq = PySequence_Fast(texts, "texts must be a sequence (list, tuple) or an iterable of str or bytes");
+    if (!seq)
+        goto done;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_batch_new(&batch, &opts, threads);
+        if (status == ND_OK)
+            status = nd_index_new(&index, &opts);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK) {
+        raise_status(status, "scan");
+        goto done;
+    }
+    nd_index_set_threads(index, nd_batch_threads(batch));
+    if (index_texts(index, batch, seq) != 0)
+        goto done;
+    Py_BEGIN_ALLOW_THREADS
+        nd_batch_free(batch);
+        batch = NULL;
+        status = nd_index_cluster(&clusters, index, keep, NULL);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK) {
+        raise_status(status, "scan");
+        goto done;
+    }
+    result = clusters_to_list(clusters);
+done:
+    nd_clusters_free(clusters);
+    nd_index_free(index);
+    nd_batch_free(batch);
+    Py_XDECREF(seq);
+    Py_XDECREF(rest);
+    return result;
+}
+
+/* ****  normalize, signature, explain  **** */
+
+PyDoc_STRVAR(normalize_doc, "normalize(text, profile='default')\n--\n\n"
+                            "The tokens neardup compares, in order: `text` (str or bytes) normalized with the\n"
+                            "profile ('default' or 'aggressive': ICU NFKC case folding, marks and letter\n"
+                            "variants as README describes) and cut into words. What `neardup normalize` prints.\n\n"
+                            ">>> neardup.normalize('ＦＵＬＬ-width Straße!')\n"
+                            "['full', 'width', 'strasse']\n");
+
+static PyObject *py_normalize(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    static char text_kw[] = "text", profile_kw[] = "profile"; /* (char *: 3.11's PyArg API) */
+    static char *keywords[] = {text_kw, profile_kw, NULL};
+    PyObject *text, *profile_name = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:normalize", keywords, &text, &profile_name))
+        return NULL;
+    nd_profile profile = ND_PROFILE_DEFAULT;
+    if (profile_name && option_profile(profile_name, &profile) != 0)
+        return NULL;
+    pinned_text t;
+    if (pin_text(&t, text, -1) != 0)
+        return NULL;
+    nd_normalizer *nz = NULL;
+    nd_tokens tokens = ND_TOKENS_INIT;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_normalizer_new(&nz, profile);
+        if (status == ND_OK)
+            status = nd_tokenize(nz, t.data, t.len, &tokens);
+    Py_END_ALLOW_THREADS
+    PyObject *out = NULL;
+    if (status != ND_OK) {
+        raise_status(status, "normalize");
+    } else {
+        out = PyList_New((Py_ssize_t)tokens.count);
+        for (size_t i = 0; out && i < tokens.count; i++) {
+            const nd_token *tok = &tokens.items[i];
+            PyObject *s =
+                PyUnicode_DecodeUTF8(tokens.text + tok->norm_start, (Py_ssize_t)tok->norm_len, "surrogateescape");
+            if (!s) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyList_SET_ITEM(out, (Py_ssize_t)i, s);
+        }
+    }
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    Py_DECREF(t.owner);
+    return out;
+}
+
+PyDoc_STRVAR(signature_doc, "signature(text, **options)\n--\n\n"
+                            "The MinHash signature of `text`: num_perm (default 128) 32-bit values as bytes,\n"
+                            "little-endian (numpy.frombuffer(sig, dtype='<u4') reads it). The share of\n"
+                            "equal values of two signatures estimates their Jaccard similarity. Options:\n"
+                            "profile, shingle, num_perm, seed (threshold, bands and rows are accepted\n"
+                            "and change nothing here).");
+
+static PyObject *py_signature(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "O:signature", &text))
+        return NULL;
+    nd_options opts;
+    if (parse_options(&opts, kwargs) != 0)
+        return NULL;
+    pinned_text t;
+    if (pin_text(&t, text, -1) != 0)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)opts.num_perm * 4);
+    if (!out) {
+        Py_DECREF(t.owner);
+        return NULL;
+    }
+    unsigned char *bytes = (unsigned char *)PyBytes_AS_STRING(out);
+    nd_sketcher *sk = NULL;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_sketcher_new(&sk, &opts);
+        nd_sketch_ref ref;
+        if (status == ND_OK)
+            status = nd_sketch_text_ref(sk, t.data, t.len, &ref);
+        for (unsigned i = 0; status == ND_OK && i < opts.num_perm; i++) { /* little-endian on every machine */
+            uint32_t v = ref.signature[i];
+            bytes[4 * i] = (unsigned char)v;
+            bytes[4 * i + 1] = (unsigned char)(v >> 8);
+            bytes[4 * i + 2] = (unsigned char)(v >> 16);
+            bytes[4 * i + 3] = (unsigned char)(v >> 24);
+        }
+        nd_sketcher_free(sk);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(t.owner);
+    if (status != ND_OK) {
+        Py_DECREF(out);
+        return raise_status(status, "signature");
+    }
+    return out;
+}
+
+/* The text with runs of white space (space, tab, CR, LF) read as one
+ * space, leading and trailing ones dropped, cut to at most max_chars
+ * characters followed by "…" when longer: what the program shows of a run. */
+static PyObject *preview(const char *text, size_t len, size_t max_chars)
+{
+    char *out = PyMem_Malloc(len + 4);
+    if (!out)
+        return PyErr_NoMemory();
+    size_t w = 0, chars = 0;
+    int space = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = 1;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) { /* a character starts here */
+            int gap = space && w > 0;
+            if (chars + (size_t)gap + 1 > max_chars) {
+                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
+                w += 3;
+                break;
+            }
+            if (gap) {
+                out[w++] = ' ';
+                chars++;
+            }
+            space = 0;
+            chars++;
+        }
+        out[w++] = (char)c;
+    }
+    PyObject *s = PyUnicode_DecodeUTF8(out, (Py_ssize_t)w, "replace");
+    PyMem_Free(out);
+    return s;
+}
+
+/* dict[key] = value, stealing value; -1 on error (value released). */
+static int put(PyObject *dict, const char *key, PyObject *value)
+{
+    if (!value)
+        return -1;
+    int rc = PyDict_SetItemString(dict, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static PyObject *side_dict(PyObject *id, size_t tokens, size_t shingles)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    Py_INCREF(id);
+    if (put(d, "id", id) != 0 || put(d, "tokens", PyLong_FromSize_t(tokens)) != 0 ||
+        put(d, "shingles", PyLong_FromSize_t(shingles)) != 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *span_list(nd_span span)
+{
+    return Py_BuildValue("[nn]", (Py_ssize_t)span.start, (Py_ssize_t)span.end);
+}
+
+static PyObject *explanation_dict(const nd_explanation *e, const nd_options *o, PyObject *ids[2], const pinned_text *a)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    PyObject *collided = PyList_New((Py_ssize_t)e->collided_count);
+    for (unsigned j = 0; collided && j < e->collided_count; j++)
+        PyList_SET_ITEM(collided, (Py_ssize_t)j, PyLong_FromUnsignedLong(e->bands_collided[j]));
+    PyObject *runs = PyList_New((Py_ssize_t)e->run_count);
+    for (size_t r = 0; runs && r < e->run_count; r++) {
+        const nd_shared_run *run = &e->runs[r];
+        PyObject *one = PyDict_New();
+        if (!one || put(one, "tokens", PyLong_FromSize_t(run->tokens)) != 0 || put(one, "a", span_list(run->a)) != 0 ||
+            put(one, "b", span_list(run->b)) != 0 ||
+            put(one, "text", preview(a->data + run->a.start, run->a.end - run->a.start, 60)) != 0) {
+            Py_XDECREF(one);
+            Py_CLEAR(runs);
+            break;
+        }
+        PyList_SET_ITEM(runs, (Py_ssize_t)r, one);
+    }
+    char shingle[32];
+    snprintf(shingle, sizeof shingle, "%s:%u", e->shingle_kind == ND_SHINGLE_CHARS ? "chars" : "words",
+             e->shingle_size);
+    if (put(d, "a", side_dict(ids[0], e->tokens_a, e->shingles_a)) != 0 ||
+        put(d, "b", side_dict(ids[1], e->tokens_b, e->shingles_b)) != 0 || put(d, "profile", profile_label(o)) != 0 ||
+        put(d, "shingle", PyUnicode_FromString(shingle)) != 0 ||
+        put(d, "shared_shingles", PyLong_FromSize_t(e->shared_shingles)) != 0 ||
+        put(d, "jaccard", PyFloat_FromDouble(e->jaccard)) != 0 ||
+        put(d, "containment_a_in_b", PyFloat_FromDouble(e->containment_a_in_b)) != 0 ||
+        put(d, "containment_b_in_a", PyFloat_FromDouble(e->containment_b_in_a)) != 0 ||
+        put(d, "estimated_jaccard", PyFloat_FromDouble(e->estimated_jaccard)) != 0 ||
+        put(d, "bands", PyLong_FromUnsignedLong(e->bands)) != 0 ||
+        put(d, "rows", PyLong_FromUnsignedLong(e->rows)) != 0 || put(d, "bands_collided", collided) != 0 ||
+        put(d, "candidate", PyBool_FromLong(e->candidate)) != 0 ||
+        put(d, "threshold", PyFloat_FromDouble(o->threshold)) != 0 || put(d, "match", PyBool_FromLong(e->match)) != 0 ||
+        put(d, "runs", runs) != 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+PyDoc_STRVAR(explain_doc, "explain(a, b, *, ids=('a', 'b'), **options)\n--\n\n"
+                          "Why two texts match or not, as `neardup explain --json` reports it: a dict with\n"
+                          "'jaccard' (exact), 'containment_a_in_b', 'containment_b_in_a', 'estimated_jaccard'\n"
+                          "(MinHash), 'bands_collided', 'candidate', 'match', and 'runs': the longest runs\n"
+                          "of tokens both share, each with its byte spans [start, end) in the UTF-8 of a\n"
+                          "and of b ('a', 'b') and a preview ('text'); 'a' and 'b' also name the texts\n"
+                          "(`ids`) with their token and shingle counts.");
+
+static PyObject *py_explain(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "OO:explain", &a, &b))
+        return NULL;
+    static const char *const names[] = {"ids", NULL};
+    PyObject *values[1], *rest = NULL, *result = NULL;
+    PyObject *ids[2] = {NULL, NULL};
+    pinned_text ta = {NULL, NULL, 0}, tb = {NULL, NULL, 0};
+    nd_options opts;
+    nd_explanation *e = NULL;
+    if (split_kwargs(kwargs, names, values, &rest) != 0 || parse_options(&opts, rest) != 0)
+        goto done;
+    if (values[0]) {
+        if (!PyTuple_Check(values[0]) && !PyList_Check(values[0])) {
+            PyErr_SetString(PyExc_TypeError, "ids must be a pair (id_a, id_b)");
+            goto done;
+        }
+        if (PySequence_Size(values[0]) != 2) {
+            PyErr_SetString(PyExc_ValueError, "ids must be a pair (id_a, id_b)");
+            goto done;
+        }
+        ids[0] = PySequence_GetItem(values[0], 0);
+        ids[1] = PySequence_GetItem(values[0], 1);
+    } else {
+        ids[0] = PyUnicode_FromString("a");
+        ids[1] = PyUnicode_FromString("b");
+    }
+    if (!ids[0] || !ids[1] || pin_text(&ta, a, -1) != 0 || pin_text(&tb, b, -1) != 0)
+        goto done;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_explain(&e, &opts, ta.data, ta.len, tb.data, tb.len, 10);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK) {
+        raise_status(status, "explain");
+        goto done;
+    }
+    result = explanation_dict(e, &opts, ids, &ta);
+done:
+    nd_explanation_free(e);
+    Py_XDECREF(ta.owner);
+    Py_XDECREF(tb.owner);
+    Py_XDECREF(ids[0]);
+    Py_XDECREF(ids[1]);
+    Py_XDECREF(rest);
+    return result;
+}
+
+/* ****  Deduplicator  **** */
+
+typedef struct {
+    PyObject_HEAD nd_stream *stream;
+    nd_options opts;
+    PyObject *ids;    /* list: the id of each kept text */
+    Py_ssize_t added; /* texts added so far: the default id of the next */
+    PyThread_type_lock lock;
+} Deduplicator;
+
+static int dedup_traverse(Deduplicator *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->ids);
+    return 0;
+}
+
+static int dedup_clear(Deduplicator *self)
+{
+    Py_CLEAR(self->ids);
+    return 0;
+}
+
+static void dedup_dealloc(Deduplicator *self)
+{
+    PyObject_GC_UnTrack(self);
+    dedup_clear(self);
+    nd_stream_free(self->stream);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int dedup_init(Deduplicator *self, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Deduplicator() takes keyword arguments only");
+        return -1;
+    }
+    if (self->stream) {
+        PyErr_SetString(PyExc_RuntimeError, "Deduplicator.__init__ called twice");
+        return -1;
+    }
+    if (parse_options(&self->opts, kwargs) != 0)
+        return -1;
+    self->lock = PyThread_allocate_lock();
+    self->ids = PyList_New(0);
+    if (!self->lock || !self->ids) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_stream_new(&self->stream, &self->opts);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK) {
+        raise_status(status, "Deduplicator");
+        return -1;
+    }
+    return 0;
+}
+
+static int dedup_ready(Deduplicator *self)
+{
+    if (!self->stream) {
+        PyErr_SetString(PyExc_RuntimeError, "Deduplicator was not initialized");
+        return -1;
+    }
+    return 0;
+}
+
+/* One Python thread in the stream at a time; wait without the GIL. */
+static void dedup_lock(Deduplicator *self)
+{
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+            PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+/* Query the stream with one text and, when `keep`, keep it if it is not a
+ * duplicate. Returns 1 (match in *m), 0, or -1 with an exception set. */
+static int dedup_step(Deduplicator *self, PyObject *text, int keep, nd_stream_match *m)
+{
+    pinned_text t;
+    if (dedup_ready(self) != 0 || pin_text(&t, text, -1) != 0)
+        return -1;
+    int status;
+    dedup_lock(self);
+    Py_BEGIN_ALLOW_THREADS
+        status = keep ? nd_stream_add_text(m, self->stream, t.data, t.len)
+                      : nd_stream_query_text(m, self->stream, t.data, t.len);
+    Py_END_ALLOW_THREADS
+    PyThread_release_lock(self->lock);
+    Py_DECREF(t.owner);
+    if (status < 0) {
+        raise_status(status, "Deduplicator");
+        return -1;
+    }
+    return status;
+}
+
+static PyObject *match_object(Deduplicator *self, const nd_stream_match *m)
+{
+    return new_match(PyList_GET_ITEM(self->ids, (Py_ssize_t)m->kept), m->jaccard);
+}
+
+PyDoc_STRVAR(dedup_add_doc, "add(text, id=None)\n--\n\n"
+                            "Add a text to the stream. If it duplicates a text kept earlier (exact Jaccard at\n"
+                            "least the threshold with an LSH candidate), return Match(id, jaccard) for the kept\n"
+                            "text with the highest Jaccard, and do not keep this one; otherwise keep it and\n"
+                            "return None. `id` defaults to the text's position in the stream (0, 1, ...).");
+
+static PyObject *dedup_add(Deduplicator *self, PyObject *args, PyObject *kwargs)
+{
+    static char text_kw[] = "text", id_kw[] = "id";
+    static char *keywords[] = {text_kw, id_kw, NULL};
+    PyObject *text, *id = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:add", keywords, &text, &id))
+        return NULL;
+    nd_stream_match m;
+    int found = dedup_step(self, text, 1, &m);
+    if (found < 0)
+        return NULL;
+    Py_ssize_t position = self->added++;
+    if (found)
+        return match_object(self, &m);
+    /* kept: remember its id (by position in the stream when none was given) */
+    PyObject *kept_id = id == Py_None ? PyLong_FromSsize_t(position) : (Py_INCREF(id), id);
+    if (!kept_id || PyList_Append(self->ids, kept_id) != 0) {
+        Py_XDECREF(kept_id);
+        return NULL;
+    }
+    Py_DECREF(kept_id);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(dedup_query_doc, "query(text)\n--\n\n"
+                              "The Match add() would return for this text, or None; keeps nothing.");
+
+static PyObject *dedup_query(Deduplicator *self, PyObject *text)
+{
+    nd_stream_match m;
+    int found = dedup_step(self, text, 0, &m);
+    if (found < 0)
+        return NULL;
+    if (found)
+        return match_object(self, &m);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(dedup_is_duplicate_doc, "is_duplicate(text)\n--\n\n"
+                                     "Whether add() would call this text a duplicate; keeps nothing.");
+
+static PyObject *dedup_is_duplicate(Deduplicator *self, PyObject *text)
+{
+    nd_stream_match m;
+    int found = dedup_step(self, text, 0, &m);
+    if (found < 0)
+        return NULL;
+    return PyBool_FromLong(found);
+}
+
+static Py_ssize_t dedup_len(Deduplicator *self)
+{
+    return self->stream ? (Py_ssize_t)nd_stream_count(self->stream) : 0;
+}
+
+static PyObject *dedup_get_threshold(Deduplicator *self, void *closure)
+{
+    (void)closure;
+    return PyFloat_FromDouble(self->opts.threshold);
+}
+
+static PyObject *dedup_get_added(Deduplicator *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(self->added);
+}
+
+static PyMethodDef dedup_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))dedup_add, METH_VARARGS | METH_KEYWORDS, dedup_add_doc},
+    {"query", (PyCFunction)dedup_query, METH_O, dedup_query_doc},
+    {"is_duplicate", (PyCFunction)dedup_is_duplicate, METH_O, dedup_is_duplicate_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef dedup_getset[] = {
+    {"threshold", (getter)dedup_get_threshold, NULL, "the minimum exact Jaccard of a duplicate", NULL},
+    {"added", (getter)dedup_get_added, NULL, "the number of texts add() was given (kept or not)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods dedup_as_sequence = {
+    .sq_length = (lenfunc)dedup_len,
+};
+
+PyDoc_STRVAR(dedup_doc, "Deduplicator(*, threshold=0.8, profile='default', shingle='auto', num_perm=128,\n"
+                        "             bands=0, rows=0, seed=...)\n--\n\n"
+                        "Deduplicate a stream of texts: the first of a group of near-duplicates is kept,\n"
+                        "each later one is reported against the kept text it duplicates.\n\n"
+                        "len(d) is the number of texts kept. Each add() compares the new text with the\n"
+                        "kept ones through LSH (bands x rows chosen from the threshold, as `neardup params`\n"
+                        "shows) and verifies every candidate with the exact Jaccard of the shingle sets,\n"
+                        "so a reported Match always reaches the threshold.\n\n"
+                        ">>> d = neardup.Deduplicator(threshold=0.8)\n"
+                        ">>> d.add('the quick brown fox jumps over the lazy dog', id='a') is None\n"
+                        "True\n"
+                        ">>> d.add('The quick brown fox jumps over the lazy dog!', id='b')\n"
+                        "neardup.Match(id='a', jaccard=1.0)\n");
+
+static PyTypeObject DeduplicatorType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "neardup.Deduplicator",
+    .tp_basicsize = sizeof(Deduplicator),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = dedup_doc,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)dedup_init,
+    .tp_dealloc = (destructor)dedup_dealloc,
+    .tp_traverse = (traverseproc)dedup_traverse,
+    .tp_clear = (inquiry)dedup_clear,
+    .tp_methods = dedup_methods,
+    .tp_getset = dedup_getset,
+    .tp_as_sequence = &dedup_as_sequence,
+};
+
+/* ****  The module  **** */
+
+static PyMethodDef module_methods[] = {
+    {"_scan", (PyCFunction)(void (*)(void))py_scan, METH_VARARGS | METH_KEYWORDS, scan_doc},
+    {"normalize", (PyCFunction)(void (*)(void))py_normalize, METH_VARARGS | METH_KEYWORDS, normalize_doc},
+    {"signature", (PyCFunction)(void (*)(void))py_signature, METH_VARARGS | METH_KEYWORDS, signature_doc},
+    {"explain", (PyCFunction)(void (*)(void))py_explain, METH_VARARGS | METH_KEYWORDS, explain_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "neardup._neardup",
+    "The C engine of the neardup package (see neardup's own docstring).",
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC PyInit__neardup(void);
+
+PyMODINIT_FUNC PyInit__neardup(void)
+{
+    if (MatchType.tp_name == NULL && PyStructSequence_InitType2(&MatchType, &match_desc) != 0)
+        return NULL;
+    if (PyType_Ready(&DeduplicatorType) != 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m)
+        return NULL;
+    Py_INCREF(&MatchType);
+    Py_INCREF(&DeduplicatorType);
+    if (PyModule_AddObject(m, "Match", (PyObject *)&MatchType) != 0 ||
+        PyModule_AddObject(m, "Deduplicator", (PyObject *)&DeduplicatorType) != 0 ||
+        PyModule_AddStringConstant(m, "__version__", ND_VERSION) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
