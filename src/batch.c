@@ -21,6 +21,10 @@
  *   buffer may move when it grows); once all are done, the calling thread
  *   turns the offsets into pointers, in input order.
  * - Results are borrowed until the next call, like nd_sketch_text_ref().
+ * - With units (nd_batch_set_units()), a text gives one item per unit
+ *   (nd_sketch_units(): paragraphs or lines, a unit pasted several times
+ *   as its copies), none when it has no unit; items are still in input
+ *   order, and within a text in text order.
  */
 #include "neardup.h"
 
@@ -39,6 +43,15 @@ enum { GRAB = 8 };
  * should not exhaust the process). */
 enum { MAX_THREADS = 1024 };
 
+/* An item while the batch works: its ids and keys as offsets into the
+ * worker's buffers (which may move as they grow). */
+typedef struct pending {
+    size_t text;
+    nd_span span;
+    size_t count, num_tokens, invalid_utf8;
+    size_t ids_at, keys_at;
+} pending;
+
 typedef struct worker {
     struct nd_batch *batch;
     unsigned index;
@@ -47,18 +60,24 @@ typedef struct worker {
     size_t ids_used, ids_capacity;
     uint64_t *keys; /* band keys, bands per item */
     size_t keys_used, keys_capacity;
-    int status; /* first error of this call */
+    /* the items this thread made, in the order it made them */
+    struct pending *items;
+    size_t items_used, items_capacity;
+    size_t current; /* the text being sketched (for the unit callback) */
+    int status;     /* first error of this call */
 } worker;
 
-/* Where a text's results lie until the call ends: which worker's buffers,
- * at which offsets. */
+/* Where a text's items lie until the call ends: which worker made them,
+ * and where they start in its list. */
 typedef struct placement {
     unsigned worker;
-    size_t ids_at, keys_at;
+    size_t first, count;
 } placement;
 
 struct nd_batch {
     nd_options opts;
+    nd_unit_kind unit;
+    unsigned min_tokens;
     worker *workers; /* [0] is the calling thread */
     unsigned threads;
     pthread_t *tids; /* workers 1 .. started */
@@ -76,32 +95,56 @@ struct nd_batch {
     size_t count;
     atomic_size_t next;
     /* results */
-    nd_batch_item *items;
+    nd_batch_item *items; /* the results, in input order */
     placement *places;
     size_t item_count, items_capacity, places_capacity;
 };
 
 /* ****  Sketching (any thread)  **** */
 
+/* Append an item for the sketch `ref` of span `span` of the current text,
+ * with offsets (not yet pointers) into the worker's buffers. */
+static int keep_item(worker *w, nd_span span, const nd_sketch_ref *ref)
+{
+    const nd_options *o = &w->batch->opts;
+    if (nd_grow((void **)&w->ids, &w->ids_capacity, w->ids_used + ref->count, sizeof *w->ids) != 0 ||
+        nd_grow((void **)&w->keys, &w->keys_capacity, w->keys_used + o->bands, sizeof *w->keys) != 0 ||
+        nd_grow((void **)&w->items, &w->items_capacity, w->items_used + 1, sizeof *w->items) != 0)
+        return ND_ENOMEM;
+    if (ref->count > 0)
+        memcpy(w->ids + w->ids_used, ref->ids, ref->count * sizeof *ref->ids);
+    nd_lsh_band_keys(w->keys + w->keys_used, ref->signature, o->bands, o->rows);
+    w->items[w->items_used++] =
+        (pending){w->current, span, ref->count, ref->num_tokens, ref->invalid_utf8, w->ids_used, w->keys_used};
+    w->ids_used += ref->count;
+    w->keys_used += o->bands;
+    return ND_OK;
+}
+
+static int keep_unit(void *ctx, nd_span span, const nd_sketch_ref *ref)
+{
+    return keep_item(ctx, span, ref);
+}
+
 static int sketch_one(worker *w, size_t i)
 {
     nd_batch *b = w->batch;
-    const unsigned bands = b->opts.bands;
-    nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(w->sketcher, b->texts[i], b->lens[i], &ref);
-    if (rc != ND_OK)
-        return rc;
-    if (nd_grow((void **)&w->ids, &w->ids_capacity, w->ids_used + ref.count, sizeof *w->ids) != 0 ||
-        nd_grow((void **)&w->keys, &w->keys_capacity, w->keys_used + bands, sizeof *w->keys) != 0)
-        return ND_ENOMEM;
-    if (ref.count > 0)
-        memcpy(w->ids + w->ids_used, ref.ids, ref.count * sizeof *ref.ids);
-    nd_lsh_band_keys(w->keys + w->keys_used, ref.signature, bands, b->opts.rows);
-    b->places[i] = (placement){w->index, w->ids_used, w->keys_used};
-    b->items[i] = (nd_batch_item){i, {0, b->lens[i]}, NULL, ref.count, NULL, ref.num_tokens, ref.invalid_utf8};
-    w->ids_used += ref.count;
-    w->keys_used += bands;
-    return ND_OK;
+    size_t first = w->items_used;
+    w->current = i;
+    int rc;
+    if (b->unit == ND_UNIT_DOCUMENT) {
+        nd_sketch_ref ref;
+        rc = nd_sketch_text_ref(&ref, w->sketcher, b->texts[i], b->lens[i]);
+        if (rc == ND_OK && nd_sketcher_tokens(w->sketcher)->count < b->min_tokens)
+            ref.count = 0; /* below min_tokens: treated as a text without shingles */
+        if (rc == ND_OK)
+            rc = keep_item(w, (nd_span){0, b->lens[i]}, &ref);
+    } else {
+        size_t invalid_utf8;
+        rc = nd_sketch_units(&invalid_utf8, w->sketcher, b->texts[i], b->lens[i], b->unit, b->min_tokens, keep_unit, w);
+    }
+    b->places[i] = (placement){w->index, first, w->items_used - first};
+    return rc;
 }
 
 /* Take texts from the counter until none is left or one fails (then the
@@ -180,6 +223,7 @@ void nd_batch_free(nd_batch *b)
         nd_sketcher_free(b->workers[t].sketcher);
         nd_free(b->workers[t].ids);
         nd_free(b->workers[t].keys);
+        nd_free(b->workers[t].items);
     }
     nd_free(b->workers);
     nd_free(b->tids);
@@ -218,6 +262,7 @@ int nd_batch_new(nd_batch **out, const nd_options *opts, unsigned threads)
     if (!b)
         return ND_ENOMEM;
     b->opts = resolved;
+    b->unit = ND_UNIT_DOCUMENT;
     b->workers = nd_calloc(threads, sizeof *b->workers);
     b->tids = nd_calloc(threads, sizeof *b->tids);
     if (!b->workers || !b->tids) {
@@ -255,6 +300,16 @@ int nd_batch_new(nd_batch **out, const nd_options *opts, unsigned threads)
     return ND_OK;
 }
 
+int nd_batch_set_units(nd_batch *b, nd_unit_kind kind, unsigned min_tokens)
+{
+    if ((unsigned)kind > ND_UNIT_LINE)
+        return ND_EINVAL;
+    b->unit = kind;
+    b->min_tokens = min_tokens;
+    b->item_count = 0; /* results of another kind are gone */
+    return ND_OK;
+}
+
 unsigned nd_batch_threads(const nd_batch *b)
 {
     return b->threads;
@@ -265,12 +320,12 @@ unsigned nd_batch_threads(const nd_batch *b)
 int nd_batch_sketch(nd_batch *b, const char *const *texts, const size_t *lens, size_t count)
 {
     b->item_count = 0;
-    if (nd_grow((void **)&b->items, &b->items_capacity, count, sizeof *b->items) != 0 ||
-        nd_grow((void **)&b->places, &b->places_capacity, count, sizeof *b->places) != 0)
+    if (nd_grow((void **)&b->places, &b->places_capacity, count, sizeof *b->places) != 0)
         return ND_ENOMEM;
     for (unsigned t = 0; t < b->threads; t++) {
         b->workers[t].ids_used = 0;
         b->workers[t].keys_used = 0;
+        b->workers[t].items_used = 0;
         b->workers[t].status = ND_OK;
     }
     b->texts = texts;
@@ -297,16 +352,32 @@ int nd_batch_sketch(nd_batch *b, const char *const *texts, const size_t *lens, s
         if (b->workers[t].status != ND_OK)
             return b->workers[t].status;
     }
+    /* the items of every text, in input order, offsets turned into pointers */
+    size_t total = 0;
+    for (unsigned t = 0; t < b->threads; t++)
+        total += b->workers[t].items_used;
+    if (nd_grow((void **)&b->items, &b->items_capacity, total, sizeof *b->items) != 0)
+        return ND_ENOMEM;
+    size_t n = 0;
     for (size_t i = 0; i < count; i++) {
-        const worker *w = &b->workers[b->places[i].worker];
-        b->items[i].ids = b->items[i].count > 0 ? w->ids + b->places[i].ids_at : NULL;
-        b->items[i].keys = w->keys + b->places[i].keys_at;
+        const placement *p = &b->places[i];
+        const worker *w = &b->workers[p->worker];
+        for (size_t k = 0; k < p->count; k++) {
+            const pending *it = &w->items[p->first + k];
+            b->items[n++] = (nd_batch_item){it->text,
+                                            it->span,
+                                            it->count > 0 ? w->ids + it->ids_at : NULL,
+                                            it->count,
+                                            w->keys + it->keys_at,
+                                            it->num_tokens,
+                                            it->invalid_utf8};
+        }
     }
-    b->item_count = count;
+    b->item_count = n;
     return ND_OK;
 }
 
-size_t nd_batch_items(const nd_batch *b, const nd_batch_item **items)
+size_t nd_batch_items(const nd_batch_item **items, const nd_batch *b)
 {
     *items = b->items;
     return b->item_count;

@@ -185,16 +185,16 @@ int nd_explain(nd_explanation **out, const nd_options *opts, const char *a, size
     if (rc == ND_OK)
         rc = nd_sketcher_new(&skb, &o);
     if (rc == ND_OK)
-        rc = nd_sketch_text(ska, a, a_len, &sa);
+        rc = nd_sketch_text(&sa, ska, a, a_len);
     if (rc == ND_OK)
-        rc = nd_sketch_text(skb, b, b_len, &sb);
+        rc = nd_sketch_text(&sb, skb, b, b_len);
     if (rc == ND_OK)
         rc = compare_sketches(e, &o, &sa, &sb);
     if (rc == ND_OK) {
         const nd_tokens *ta = nd_sketcher_tokens(ska), *tb = nd_sketcher_tokens(skb);
         e->tokens_a = ta->count;
         e->tokens_b = tb->count;
-        e->shingle_kind = nd_shingle_choice(&o, ta, &e->shingle_size);
+        e->shingle_kind = nd_shingle_choice(&e->shingle_size, &o, ta);
         e->min_run = e->shingle_kind == ND_SHINGLE_WORDS ? o.shingle_size : 3;
         rc = pick_runs(e, ta, tb, max_runs);
     }

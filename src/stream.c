@@ -274,7 +274,7 @@ int nd_stream_query(nd_stream_match *match, nd_stream *s, const uint32_t *ids, s
 int nd_stream_query_text(nd_stream_match *match, nd_stream *s, const char *text, size_t len)
 {
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(s->sketcher, text, len, &ref);
+    int rc = nd_sketch_text_ref(&ref, s->sketcher, text, len);
     if (rc != ND_OK)
         return rc;
     nd_lsh_band_keys(s->text_keys, ref.signature, s->opts.bands, s->opts.rows);
@@ -284,7 +284,7 @@ int nd_stream_query_text(nd_stream_match *match, nd_stream *s, const char *text,
 int nd_stream_add_text(nd_stream_match *match, nd_stream *s, const char *text, size_t len)
 {
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(s->sketcher, text, len, &ref);
+    int rc = nd_sketch_text_ref(&ref, s->sketcher, text, len);
     if (rc != ND_OK)
         return rc;
     nd_lsh_band_keys(s->text_keys, ref.signature, s->opts.bands, s->opts.rows);

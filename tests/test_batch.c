@@ -65,11 +65,11 @@ static void expect_items_match(const nd_batch *b, const corpus *c, size_t first,
     nd_sketcher *sk = NULL;
     ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
     const nd_batch_item *items;
-    ck_assert_uint_eq(nd_batch_items(b, &items), count);
+    ck_assert_uint_eq(nd_batch_items(&items, b), count);
     uint64_t *keys = malloc(opts.bands * sizeof *keys);
     for (size_t i = 0; i < count; i++) {
         nd_sketch_ref ref;
-        ck_assert_int_eq(nd_sketch_text_ref(sk, c->texts[first + i], c->lens[first + i], &ref), ND_OK);
+        ck_assert_int_eq(nd_sketch_text_ref(&ref, sk, c->texts[first + i], c->lens[first + i]), ND_OK);
         nd_lsh_band_keys(keys, ref.signature, opts.bands, opts.rows);
         const nd_batch_item *it = &items[i];
         ck_assert_uint_eq(it->text, i);
@@ -124,11 +124,11 @@ static nd_clusters *cluster_one_by_one(const corpus *c)
     ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
     for (size_t i = 0; i < TEXTS; i++) {
         nd_sketch s = ND_SKETCH_INIT;
-        ck_assert_int_eq(nd_sketch_text(sk, c->texts[i], c->lens[i], &s), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&s, sk, c->texts[i], c->lens[i]), ND_OK);
         ck_assert_int_eq(nd_index_add(index, &s, c->lens[i]), ND_OK);
         nd_sketch_clear(&s);
     }
-    ck_assert_int_eq(nd_index_cluster(&clusters, index, ND_KEEP_LONGEST, NULL), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&clusters, NULL, index, ND_KEEP_LONGEST), ND_OK);
     nd_index_free(index);
     nd_sketcher_free(sk);
     return clusters;
@@ -152,11 +152,11 @@ START_TEST(test_index_add_batch_same_clusters)
         ck_assert_int_eq(nd_index_add_batch(index, b), ND_OK);
     }
     ck_assert_uint_eq(nd_index_count(index), TEXTS);
-    ck_assert_int_eq(nd_index_cluster(&got, index, ND_KEEP_LONGEST, NULL), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&got, NULL, index, ND_KEEP_LONGEST), ND_OK);
     ck_assert_uint_eq(nd_clusters_count(got), nd_clusters_count(expected));
     for (size_t k = 0; k < nd_clusters_count(got); k++) {
         const nd_member *mg, *me;
-        size_t ng = nd_clusters_get(got, k, &mg), ne = nd_clusters_get(expected, k, &me);
+        size_t ng = nd_clusters_get(&mg, got, k), ne = nd_clusters_get(&me, expected, k);
         ck_assert_uint_eq(ng, ne);
         for (size_t m = 0; m < ng; m++) {
             ck_assert_uint_eq(mg[m].doc, me[m].doc);
@@ -168,6 +168,88 @@ START_TEST(test_index_add_batch_same_clusters)
     nd_index_free(index);
     nd_batch_free(b);
     corpus_free(&c);
+}
+END_TEST
+
+/* Unit mode: the items equal nd_sketch_units()'s units, text after text. */
+typedef struct unit_list {
+    nd_span spans[64];
+    uint32_t *ids[64];
+    size_t counts[64];
+    uint64_t keys[64][64];
+    size_t n;
+    unsigned bands, rows;
+} unit_list;
+
+static int collect_unit(void *ctx, nd_span span, const nd_sketch_ref *ref)
+{
+    unit_list *l = ctx;
+    ck_assert_uint_lt(l->n, 64);
+    l->spans[l->n] = span;
+    l->counts[l->n] = ref->count;
+    l->ids[l->n] = malloc((ref->count ? ref->count : 1) * sizeof *ref->ids);
+    memcpy(l->ids[l->n], ref->ids, ref->count * sizeof *ref->ids);
+    nd_lsh_band_keys(l->keys[l->n], ref->signature, l->bands, l->rows);
+    l->n++;
+    return ND_OK;
+}
+
+static const nd_unit_kind unit_kinds[] = {ND_UNIT_PARAGRAPH, ND_UNIT_LINE, ND_UNIT_PARAGRAPH, ND_UNIT_LINE};
+static const unsigned unit_threads[] = {1, 1, 3, 3};
+
+START_TEST(test_units_same_as_sketch_units)
+{
+    enum { N = 120 };
+    char *texts[N];
+    size_t lens[N];
+    char buf[1024];
+    for (size_t i = 0; i < N; i++) {
+        size_t len = (size_t)snprintf(buf, sizeof buf,
+                                      "Headline number %zu of the day Headline number %zu of the day\n"
+                                      "The first paragraph says %zu things about the harbour.\n\n"
+                                      "   \n"
+                                      "A second paragraph, shared by every text, on two\r\nlines of words.\n\n%s",
+                                      i % 9, i % 9, i % 4, i % 5 == 0 ? "" : "a closing line\n");
+        texts[i] = exact_copy(buf, len);
+        lens[i] = len;
+    }
+    nd_options opts = test_options();
+    nd_sketcher *sk = NULL;
+    nd_batch *b = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_batch_new(&b, &opts, unit_threads[_i]), ND_OK);
+    ck_assert_int_eq(nd_batch_set_units(b, unit_kinds[_i], 3), ND_OK);
+    ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)texts, lens, N), ND_OK);
+    const nd_batch_item *items;
+    size_t n = nd_batch_items(&items, b), at = 0;
+    for (size_t i = 0; i < N; i++) {
+        unit_list l = {.n = 0, .bands = opts.bands, .rows = opts.rows};
+        size_t invalid;
+        ck_assert_int_eq(nd_sketch_units(&invalid, sk, texts[i], lens[i], unit_kinds[_i], 3, collect_unit, &l), ND_OK);
+        ck_assert_uint_ge(l.n, unit_kinds[_i] == ND_UNIT_LINE ? 5 : 2); /* (lines: the headline twice) */
+        for (size_t u = 0; u < l.n; u++, at++) {
+            ck_assert_uint_lt(at, n);
+            ck_assert_uint_eq(items[at].text, i);
+            ck_assert_uint_eq(items[at].span.start, l.spans[u].start);
+            ck_assert_uint_eq(items[at].span.end, l.spans[u].end);
+            ck_assert_uint_eq(items[at].count, l.counts[u]);
+            ck_assert_int_eq(memcmp(items[at].ids, l.ids[u], l.counts[u] * sizeof *l.ids[u]), 0);
+            ck_assert_int_eq(memcmp(items[at].keys, l.keys[u], opts.bands * sizeof *items[at].keys), 0);
+            free(l.ids[u]);
+        }
+    }
+    ck_assert_uint_eq(at, n);
+    /* back to documents, with a minimum that empties the short texts */
+    ck_assert_int_eq(nd_batch_set_units(b, ND_UNIT_DOCUMENT, 1000), ND_OK);
+    ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)texts, lens, N), ND_OK);
+    ck_assert_uint_eq(nd_batch_items(&items, b), N);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_uint_eq(items[i].count, 0);
+    ck_assert_int_eq(nd_batch_set_units(b, (nd_unit_kind)7, 1), ND_EINVAL);
+    nd_batch_free(b);
+    nd_sketcher_free(sk);
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
 }
 END_TEST
 
@@ -190,7 +272,7 @@ START_TEST(test_zero_threads_means_processors)
     ck_assert_uint_ge(nd_batch_threads(b), 1);
     const nd_batch_item *items;
     ck_assert_int_eq(nd_batch_sketch(b, NULL, NULL, 0), ND_OK);
-    ck_assert_uint_eq(nd_batch_items(b, &items), 0);
+    ck_assert_uint_eq(nd_batch_items(&items, b), 0);
     nd_batch_free(b);
 }
 END_TEST
@@ -202,6 +284,7 @@ Suite *batch_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_same_as_one_sketcher, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_index_add_batch_same_clusters, 0, sizeof thread_counts / sizeof thread_counts[0]);
+    tcase_add_loop_test(tc, test_units_same_as_sketch_units, 0, sizeof unit_kinds / sizeof unit_kinds[0]);
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_zero_threads_means_processors);
     suite_add_tcase(s, tc);

@@ -1,7 +1,8 @@
 /* test_oom.c - fail the N-th allocation, for every N, through the whole
- * pipeline (text by text, through nd_batch, an nd_stream, nd_explain): each call returns ND_ENOMEM or succeeds, nothing
- * leaks (ASan in CI), a failed nd_index_add leaves the sketch intact, and once every allocation succeeds the result is
- * the right one. */
+ * pipeline (text by text, through nd_batch, an nd_stream, nd_explain): each
+ * call returns ND_ENOMEM or succeeds, nothing leaks (ASan in CI), a failed
+ * nd_index_add leaves the sketch intact, and once every allocation succeeds
+ * the result is the right one. */
 #include <string.h> /* strlen */
 
 #include "alloc.h"
@@ -28,7 +29,7 @@ static int run_pipeline(size_t *clusters_found)
     if (rc == ND_OK)
         rc = nd_index_new(&index, &opts);
     for (size_t i = 0; rc == ND_OK && i < 3; i++) {
-        rc = nd_sketch_text(sk, texts[i], strlen(texts[i]), &sketch);
+        rc = nd_sketch_text(&sketch, sk, texts[i], strlen(texts[i]));
         if (rc == ND_OK) {
             uint32_t *ids = sketch.ids;
             rc = nd_index_add(index, &sketch, 1);
@@ -38,7 +39,7 @@ static int run_pipeline(size_t *clusters_found)
         nd_sketch_clear(&sketch);
     }
     if (rc == ND_OK)
-        rc = nd_index_cluster(&clusters, index, ND_KEEP_FIRST, NULL);
+        rc = nd_index_cluster(&clusters, NULL, index, ND_KEEP_FIRST);
     if (rc == ND_OK)
         *clusters_found = nd_clusters_count(clusters);
     nd_clusters_free(clusters);
@@ -72,7 +73,7 @@ static int run_batch_pipeline(size_t *clusters_found)
     if (rc == ND_OK)
         rc = nd_index_add_batch(index, batch);
     if (rc == ND_OK)
-        rc = nd_index_cluster(&clusters, index, ND_KEEP_FIRST, NULL);
+        rc = nd_index_cluster(&clusters, NULL, index, ND_KEEP_FIRST);
     if (rc == ND_OK)
         *clusters_found = nd_clusters_count(clusters);
     nd_clusters_free(clusters);

@@ -110,7 +110,7 @@ START_TEST(test_equals_brute_force_first_kept_wins)
     size_t kept[MAX_TEXTS], kept_count = 0, duplicates = 0, below_best = 0;
     for (size_t i = 0; i < c.count; i++) {
         sketches[i] = (nd_sketch)ND_SKETCH_INIT;
-        ck_assert_int_eq(nd_sketch_text(sk, c.texts[i], c.lens[i], &sketches[i]), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&sketches[i], sk, c.texts[i], c.lens[i]), ND_OK);
         /* brute force: the kept text with the highest exact Jaccard, the earliest among equals */
         int expect_match = 0;
         nd_stream_match expected = {0, 0.0};
@@ -171,7 +171,7 @@ START_TEST(test_default_banding_reports_exact_matches)
     size_t kept[MAX_TEXTS], kept_count = 0, duplicates = 0;
     for (size_t i = 0; i < c.count; i++) {
         sketches[i] = (nd_sketch)ND_SKETCH_INIT;
-        ck_assert_int_eq(nd_sketch_text(sk, c.texts[i], c.lens[i], &sketches[i]), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&sketches[i], sk, c.texts[i], c.lens[i]), ND_OK);
         nd_stream_match m;
         int rc = nd_stream_add_text(&m, stream, c.texts[i], c.lens[i]);
         ck_assert_int_ge(rc, 0);
@@ -215,15 +215,15 @@ START_TEST(test_cliques_agree_with_index_clusters)
         ck_assert_int_ge(flagged[i], 0);
         removed[i] = 0;
         nd_sketch s = ND_SKETCH_INIT;
-        ck_assert_int_eq(nd_sketch_text(sk, c.texts[i], c.lens[i], &s), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&s, sk, c.texts[i], c.lens[i]), ND_OK);
         ck_assert_int_eq(nd_index_add(index, &s, c.lens[i]), ND_OK);
         nd_sketch_clear(&s);
     }
-    ck_assert_int_eq(nd_index_cluster(&clusters, index, ND_KEEP_FIRST, NULL), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&clusters, NULL, index, ND_KEEP_FIRST), ND_OK);
     size_t duplicates = 0;
     for (size_t k = 0; k < nd_clusters_count(clusters); k++) {
         const nd_member *m;
-        size_t n = nd_clusters_get(clusters, k, &m);
+        size_t n = nd_clusters_get(&m, clusters, k);
         for (size_t j = 1; j < n; j++)
             removed[m[j].doc] = 1;
         duplicates += n - 1;

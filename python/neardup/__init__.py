@@ -28,7 +28,7 @@ from the threshold), seed. Bad options raise ValueError (TypeError for wrong
 types), memory exhaustion MemoryError.
 """
 
-from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._neardup import Deduplicator, Match, __version__, _scan, explain, normalize, signature
 
@@ -48,7 +48,7 @@ Text = Union[str, bytes]
 
 
 class Cluster(NamedTuple):
-    """A group of near-duplicate texts.
+    """A group of near-duplicate texts (or, with unit=, of repeated units).
 
     ids: the texts' ids, the survivor (the text kept in their place) first,
         then the others in input order.
@@ -56,11 +56,42 @@ class Cluster(NamedTuple):
         the survivor (1.0 for the survivor itself), always at least the
         threshold.
     indices: the texts' positions in the input, in the order of ids.
+    spans: with unit='paragraph' or 'line', the (start, end) span of each
+        unit in its text, in the text's own units (characters of a str,
+        bytes of a bytes), so that texts[indices[i]][start:end] is the unit;
+        None for whole documents.
     """
 
     ids: List[Any]
     jaccard: List[float]
     indices: List[int]
+    spans: Optional[List[Tuple[int, int]]] = None
+
+    def __repr__(self) -> str:
+        spans = "" if self.spans is None else f", spans={self.spans!r}"
+        return f"Cluster(ids={self.ids!r}, jaccard={self.jaccard!r}, indices={self.indices!r}{spans})"
+
+
+def _char_spans(texts: Sequence[Text], raw: List[Tuple[List[int], List[float], Any]]) -> Dict[int, Dict[int, int]]:
+    """For the str texts (not pure ASCII) that have units in `raw`: UTF-8
+    byte offset -> str index, computed in one pass over each text (spans
+    always fall on character boundaries)."""
+    wanted: Dict[int, set] = {}
+    for members, _, spans in raw:
+        for i, (start, end) in zip(members, spans):
+            text = texts[i]
+            if isinstance(text, str) and not text.isascii():
+                wanted.setdefault(i, set()).update((start, end))
+    maps = {}
+    for i, offsets in wanted.items():
+        utf8 = texts[i].encode("utf-8", "surrogatepass")
+        chars, previous, offset_map = 0, 0, {}
+        for offset in sorted(offsets):
+            chars += len(utf8[previous:offset].decode("utf-8", "surrogatepass"))
+            previous = offset
+            offset_map[offset] = chars
+        maps[i] = offset_map
+    return maps
 
 
 def _check_ids(texts: Sequence[Text], ids: Optional[Sequence[Any]]) -> Optional[Sequence[Any]]:
@@ -98,11 +129,18 @@ def scan(
     default: the positions 0, 1, ...). keep: 'first' (input order) or
     'longest' (most UTF-8 bytes) picks each cluster's survivor, which reaches
     the threshold with every other member. threads: 0 = all processors; the
-    clusters are the same for any value. unit: only 'document' for now.
-    Other options: num_perm, bands, rows, seed.
+    clusters are the same for any value. Other options: num_perm, bands,
+    rows, seed, min_tokens (texts, or units, with fewer tokens are ignored;
+    default 1).
+
+    unit='paragraph' (text between blank lines) or 'line' compares units
+    instead of whole texts, within a text and across texts, as
+    `neardup scan --unit` does: each Cluster is then a group of repeated
+    units, with Cluster.spans locating each occurrence (a unit that is one
+    shorter text pasted several times counts as its copies).
 
     Clusters have two or more members and come ordered by their earliest
-    member; a text is in at most one cluster.
+    member; a text (or unit) is in at most one cluster.
     """
     texts = _as_sequence(texts)
     ids = _check_ids(texts, ids)
@@ -116,9 +154,15 @@ def scan(
         threads=threads,
         **options,
     )
-    if ids is None:
-        return [Cluster(list(members), jaccards, members) for members, jaccards in raw]
-    return [Cluster([ids[m] for m in members], jaccards, members) for members, jaccards in raw]
+    name = (lambda i: i) if ids is None else ids.__getitem__
+    if unit == "document":
+        return [Cluster([name(m) for m in members], jaccards, members) for members, jaccards, _ in raw]
+    maps = _char_spans(texts, raw)
+    clusters = []
+    for members, jaccards, spans in raw:
+        spans = [(maps[i][s], maps[i][e]) if i in maps else (s, e) for i, (s, e) in zip(members, spans)]
+        clusters.append(Cluster([name(m) for m in members], jaccards, members, spans))
+    return clusters
 
 
 def dedup(
@@ -137,6 +181,8 @@ def dedup(
     no cluster are kept. Ready for `datasets.Dataset.filter` or a pandas
     boolean index.
     """
+    if "unit" in options:
+        raise TypeError("dedup() keeps or drops whole texts; scan(texts, unit=...) finds repeated paragraphs or lines")
     texts = _as_sequence(texts)
     mask = [True] * len(texts)
     raw = _scan(
@@ -148,7 +194,7 @@ def dedup(
         threads=threads,
         **options,
     )
-    for members, _ in raw:
+    for members, _, _ in raw:
         for m in members[1:]:
             mask[m] = False
     return mask

@@ -68,6 +68,7 @@ def _scan(
     keep: str = "first",
     threads: int = 0,
     unit: str = "document",
+    min_tokens: int = 1,
     threshold: float = 0.8,
     profile: str = "default",
     shingle: str = "auto",
@@ -75,4 +76,4 @@ def _scan(
     bands: int = 0,
     rows: int = 0,
     seed: int = ...,
-) -> List[Tuple[List[int], List[float]]]: ...
+) -> List[Tuple[List[int], List[float], Optional[List[Tuple[int, int]]]]]: ...

@@ -33,6 +33,7 @@ GOOD = ["one two three four five six", "one two three four five six!"]
         ({"seed": 2**64}, ValueError, "seed"),
         ({"keep": "last"}, ValueError, "keep"),
         ({"unit": "sentence"}, ValueError, "unit"),
+        ({"min_tokens": -1}, ValueError, "min_tokens"),
         ({"threads": -1}, ValueError, "threads"),
         ({"threads": 10**9}, ValueError, "threads"),
         ({"tresholds": 0.5}, TypeError, "tresholds"),
@@ -81,6 +82,11 @@ def test_bad_texts():
     with pytest.raises(TypeError):
         d.is_duplicate(3.5)
     assert len(d) == 0 and d.added == 0  # a failed add changes nothing
+
+
+def test_dedup_is_for_whole_texts():
+    with pytest.raises(TypeError, match="scan"):
+        neardup.dedup(GOOD, unit="paragraph")
 
 
 def test_bad_ids():

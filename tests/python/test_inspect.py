@@ -66,8 +66,6 @@ def test_explain_equals_cli(nd_binary, a, b):
     assert as_cli(got_str) == as_cli(expected)
 
 
-@pytest.mark.xfail(strict=True, reason="the program's text_preview (src/cli/output.c) does not cut a preview "
-                   "whose 60th character follows a space; fixed once the CLI restructure is merged")
 def test_explain_options_equal_cli(nd_binary, tmp_path):
     _, ids, texts = load_corpus("mixed-1k")
     clusters = neardup.scan(texts, ids, threshold=0.5)

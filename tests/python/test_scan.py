@@ -52,6 +52,45 @@ def test_fixture_files_equal_cli(nd_binary):
         assert py_clusters(neardup.scan(texts, paths, shingle=shingle)) == expected
 
 
+def cli_groups(binary, *args):
+    out = run_cli(binary, "scan", "--quiet", *args)
+    groups = []
+    for g in map(json.loads, out.splitlines()):
+        groups.append(([(o["id"], o["start"], o["end"]) for o in g["occurrences"]], g["jaccard"]))
+    return groups
+
+
+@pytest.mark.parametrize("unit", ["paragraph", "line"])
+@pytest.mark.parametrize("options", [[], ["--min-tokens", "4", "--threshold", "0.6"]])
+def test_unit_groups_equal_cli(nd_binary, unit, options):
+    """Groups of repeated paragraphs or lines: the same occurrences (ids and
+    byte spans for bytes texts, character spans for str texts) and Jaccards."""
+    path, ids, texts = load_corpus("syndicated-500")
+    expected = cli_groups(nd_binary, "--unit", unit, *options, path)
+    assert len(expected) > 10
+    kwargs = {"min_tokens": 4, "threshold": 0.6} if options else {}
+    raw = [t.encode() for t in texts]
+    got = neardup.scan(raw, ids, unit=unit, **kwargs)
+    assert [(list(zip(c.ids, *zip(*c.spans))), [cli6(j) for j in c.jaccard]) for c in got] == expected
+    for c, c_str in zip(got, neardup.scan(texts, ids, unit=unit, threads=1, **kwargs)):
+        assert c_str.ids == c.ids and c_str.jaccard == c.jaccard
+        for i, (s, e), (cs, ce) in zip(c.indices, c.spans, c_str.spans):
+            assert texts[i][cs:ce].encode() == raw[i][s:e]
+
+
+def test_unit_fixtures_equal_cli(nd_binary):
+    paths = sorted(glob.glob(os.path.join(SOURCE_DIR, "tests", "fixtures", "*", "*.txt")))
+    texts = []
+    for p in paths:
+        with open(p, "rb") as f:
+            texts.append(f.read())
+    for unit in ("paragraph", "line"):
+        expected = cli_groups(nd_binary, "--unit", unit, *paths)
+        assert expected
+        got = neardup.scan(texts, paths, unit=unit)
+        assert [(list(zip(c.ids, *zip(*c.spans))), [cli6(j) for j in c.jaccard]) for c in got] == expected
+
+
 @pytest.mark.parametrize("corpus", CORPORA)
 def test_dedup_mask_equals_cli(nd_binary, corpus):
     path, ids, texts = load_corpus(corpus)
@@ -77,6 +116,11 @@ def test_same_output_for_any_thread_count(corpus):
     assert one == neardup.scan(texts, ids, threads=2, threshold=0.6)
     assert one == neardup.scan(texts, ids, threads=5, threshold=0.6)
     assert neardup.dedup(texts, threads=1) == neardup.dedup(texts, threads=3)
+
+
+def test_units_and_threads():
+    _, ids, texts = load_corpus("syndicated-500")
+    assert neardup.scan(texts, unit="line", threads=1) == neardup.scan(texts, unit="line", threads=3)
 
 
 def test_iterables_tuples_and_bytes():
