@@ -874,6 +874,8 @@ typedef struct {
     PyObject *ids;    /* list: the id of each kept text */
     Py_ssize_t added; /* texts added so far: the default id of the next */
     PyThread_type_lock lock;
+    nd_batch *batch; /* add_many's threads, made on first use */
+    unsigned batch_threads;
 } Deduplicator;
 
 static int dedup_traverse(Deduplicator *self, visitproc visit, void *arg)
@@ -893,6 +895,7 @@ static void dedup_dealloc(Deduplicator *self)
     PyObject_GC_UnTrack(self);
     dedup_clear(self);
     nd_stream_free(self->stream);
+    nd_batch_free(self->batch);
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -946,26 +949,45 @@ static void dedup_lock(Deduplicator *self)
     }
 }
 
-/* Query the stream with one text and, when `keep`, keep it if it is not a
- * duplicate. Returns 1 (match in *m), 0, or -1 with an exception set. */
-static int dedup_step(Deduplicator *self, PyObject *text, int keep, nd_stream_match *m)
+/* Query the stream with one pinned text and, when `keep`, keep it if it is
+ * not a duplicate; the caller holds the object's lock. Returns 1 (match in
+ * *m), 0, or -1 with an exception set. */
+static int dedup_step(Deduplicator *self, const pinned_text *t, int keep, nd_stream_match *m)
 {
-    pinned_text t;
-    if (dedup_ready(self) != 0 || pin_text(&t, text, -1) != 0)
-        return -1;
     int status;
-    dedup_lock(self);
     Py_BEGIN_ALLOW_THREADS
-        status = keep ? nd_stream_add_text(m, self->stream, t.data, t.len)
-                      : nd_stream_query_text(m, self->stream, t.data, t.len);
+        status = keep ? nd_stream_add_text(m, self->stream, t->data, t->len)
+                      : nd_stream_query_text(m, self->stream, t->data, t->len);
     Py_END_ALLOW_THREADS
-    PyThread_release_lock(self->lock);
-    Py_DECREF(t.owner);
     if (status < 0) {
         raise_status(status, "Deduplicator");
         return -1;
     }
     return status;
+}
+
+/* query() and is_duplicate(): 1, 0 or -1 (exception set). */
+static int dedup_ask(Deduplicator *self, PyObject *text, nd_stream_match *m)
+{
+    pinned_text t;
+    if (dedup_ready(self) != 0 || pin_text(&t, text, -1) != 0)
+        return -1;
+    dedup_lock(self);
+    int found = dedup_step(self, &t, 0, m);
+    PyThread_release_lock(self->lock);
+    Py_DECREF(t.owner);
+    return found;
+}
+
+/* Drop the last entry of self->ids (a tentative id), keeping any pending
+ * exception. Shrinking a list does not fail. */
+static void drop_last_id(Deduplicator *self)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    Py_ssize_t n = PyList_GET_SIZE(self->ids);
+    PyList_SetSlice(self->ids, n - 1, n, NULL);
+    PyErr_Restore(type, value, traceback);
 }
 
 static PyObject *match_object(Deduplicator *self, const nd_stream_match *m)
@@ -986,20 +1008,28 @@ static PyObject *dedup_add(Deduplicator *self, PyObject *args, PyObject *kwargs)
     PyObject *text, *id = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:add", keywords, &text, &id))
         return NULL;
+    pinned_text t;
+    if (dedup_ready(self) != 0 || pin_text(&t, text, -1) != 0)
+        return NULL;
+    dedup_lock(self);
+    /* The id goes in first (by position in the stream when none is given),
+     * so that every text the stream keeps has one: appending could fail,
+     * dropping cannot. Out again if the text is a duplicate. */
+    PyObject *kept_id = id == Py_None ? PyLong_FromSsize_t(self->added) : (Py_INCREF(id), id);
+    int appended = kept_id && PyList_Append(self->ids, kept_id) == 0;
+    Py_XDECREF(kept_id);
     nd_stream_match m;
-    int found = dedup_step(self, text, 1, &m);
+    int found = appended ? dedup_step(self, &t, 1, &m) : -1;
+    if (appended && found != 0)
+        drop_last_id(self);
+    if (found >= 0)
+        self->added++;
+    PyThread_release_lock(self->lock);
+    Py_DECREF(t.owner);
     if (found < 0)
         return NULL;
-    Py_ssize_t position = self->added++;
     if (found)
         return match_object(self, &m);
-    /* kept: remember its id (by position in the stream when none was given) */
-    PyObject *kept_id = id == Py_None ? PyLong_FromSsize_t(position) : (Py_INCREF(id), id);
-    if (!kept_id || PyList_Append(self->ids, kept_id) != 0) {
-        Py_XDECREF(kept_id);
-        return NULL;
-    }
-    Py_DECREF(kept_id);
     Py_RETURN_NONE;
 }
 
@@ -1009,7 +1039,7 @@ PyDoc_STRVAR(dedup_query_doc, "query(text)\n--\n\n"
 static PyObject *dedup_query(Deduplicator *self, PyObject *text)
 {
     nd_stream_match m;
-    int found = dedup_step(self, text, 0, &m);
+    int found = dedup_ask(self, text, &m);
     if (found < 0)
         return NULL;
     if (found)
@@ -1023,10 +1053,179 @@ PyDoc_STRVAR(dedup_is_duplicate_doc, "is_duplicate(text)\n--\n\n"
 static PyObject *dedup_is_duplicate(Deduplicator *self, PyObject *text)
 {
     nd_stream_match m;
-    int found = dedup_step(self, text, 0, &m);
+    int found = dedup_ask(self, text, &m);
     if (found < 0)
         return NULL;
     return PyBool_FromLong(found);
+}
+
+/* add_many: one chunk, without the GIL: sketch on the batch's threads, then
+ * query and keep in input order. found[i] is 1 (match in matches[i]) or 0;
+ * returns ND_OK or the first error (*done texts were added before it). */
+static int stream_chunk(Deduplicator *self, const text_chunk *chunk, int *found, nd_stream_match *matches, size_t *done)
+{
+    *done = 0;
+    int status = nd_batch_sketch(self->batch, chunk->data, chunk->lens, chunk->count);
+    if (status != ND_OK)
+        return status;
+    const nd_batch_item *items;
+    size_t n = nd_batch_items(&items, self->batch);
+    for (size_t i = 0; i < n; i++) {
+        int rc = nd_stream_query(&matches[i], self->stream, items[i].ids, items[i].count, items[i].keys);
+        if (rc == 0)
+            rc = nd_stream_keep(self->stream, items[i].ids, items[i].count, items[i].keys);
+        if (rc < 0)
+            return rc;
+        found[i] = rc;
+        *done = i + 1;
+    }
+    return ND_OK;
+}
+
+/* One chunk of add_many, the lock held: self->ids grows by `count`
+ * placeholders first (the only step that can fail before the stream
+ * changes), the kept texts' ids replace the first of them in order, the
+ * rest are dropped. Appends one answer per text added to `out`. 0 or -1. */
+static int add_chunk(Deduplicator *self, text_chunk *chunk, PyObject *id_seq, Py_ssize_t first, int *found,
+                     nd_stream_match *matches, PyObject *out)
+{
+    Py_ssize_t base = PyList_GET_SIZE(self->ids), kept = 0;
+    int lost = 0;
+    PyObject *placeholders = PyList_New((Py_ssize_t)chunk->count);
+    if (!placeholders)
+        return -1;
+    for (size_t i = 0; i < chunk->count; i++) {
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(placeholders, (Py_ssize_t)i, Py_None);
+    }
+    int rc = PyList_SetSlice(self->ids, base, base, placeholders);
+    Py_DECREF(placeholders);
+    if (rc != 0)
+        return -1;
+    size_t done;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = stream_chunk(self, chunk, found, matches, &done);
+    Py_END_ALLOW_THREADS
+    for (size_t i = 0; i < done; i++) { /* ids of the kept texts: no allocation can fail the stream now */
+        Py_ssize_t position = self->added++;
+        if (found[i])
+            continue;
+        PyObject *id = id_seq ? PySequence_Fast_GET_ITEM(id_seq, first + (Py_ssize_t)i) : Py_None;
+        PyObject *kept_id = id != Py_None ? (Py_INCREF(id), id) : PyLong_FromSsize_t(position);
+        if (!kept_id) { /* no memory for the position's int: None stands in, and MemoryError is raised */
+            PyErr_Clear();
+            lost = 1;
+            Py_INCREF(Py_None);
+            kept_id = Py_None;
+        }
+        PyList_SetItem(self->ids, base + kept++, kept_id); /* steals kept_id */
+    }
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyList_SetSlice(self->ids, base + kept, PyList_GET_SIZE(self->ids), NULL);
+    PyErr_Restore(type, value, traceback);
+    if (status != ND_OK) {
+        raise_status(status, "Deduplicator.add_many");
+        return -1;
+    }
+    if (lost) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < done; i++) {
+        PyObject *answer = found[i] ? match_object(self, &matches[i]) : (Py_INCREF(Py_None), Py_None);
+        if (!answer || PyList_Append(out, answer) != 0) {
+            Py_XDECREF(answer);
+            return -1;
+        }
+        Py_DECREF(answer);
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(dedup_add_many_doc, "add_many(texts, ids=None, *, threads=0)\n--\n\n"
+                                 "add() for each text in order, with the texts sketched on the library's threads\n"
+                                 "(0: all processors) and the GIL released: the same answers as a loop of add(),\n"
+                                 "faster. Returns one Match or None per text. Every text is checked (str or\n"
+                                 "bytes) before any is added.");
+
+static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kwargs)
+{
+    static char texts_kw[] = "texts", ids_kw[] = "ids", threads_kw[] = "threads";
+    static char *keywords[] = {texts_kw, ids_kw, threads_kw, NULL};
+    PyObject *texts, *ids = Py_None, *threads_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$O:add_many", keywords, &texts, &ids, &threads_obj))
+        return NULL;
+    unsigned threads;
+    if (dedup_ready(self) != 0 || parse_threads(threads_obj, &threads) != 0)
+        return NULL;
+    if (PyUnicode_Check(texts) || PyBytes_Check(texts)) {
+        PyErr_SetString(PyExc_TypeError, "texts must be a sequence of texts, not one text");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence or an iterable of str or bytes");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *id_seq = NULL, *out = NULL;
+    text_chunk *chunk = NULL;
+    int *found = NULL;
+    nd_stream_match *matches = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(item) && !PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str or bytes, not %.100s", i, Py_TYPE(item)->tp_name);
+            goto done;
+        }
+    }
+    if (ids != Py_None) {
+        id_seq = PySequence_Fast(ids, "ids must be a sequence");
+        if (!id_seq)
+            goto done;
+        if (PySequence_Fast_GET_SIZE(id_seq) != n) {
+            PyErr_Format(PyExc_ValueError, "ids has %zd entries for %zd texts", PySequence_Fast_GET_SIZE(id_seq), n);
+            goto done;
+        }
+    }
+    out = PyList_New(0);
+    chunk = PyMem_Malloc(sizeof *chunk);
+    found = PyMem_Malloc(SCAN_CHUNK * sizeof *found);
+    matches = PyMem_Malloc(SCAN_CHUNK * sizeof *matches);
+    if (!out || !chunk || !found || !matches) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    dedup_lock(self);
+    int status = ND_OK;
+    if (!self->batch || self->batch_threads != threads) {
+        nd_batch_free(self->batch);
+        self->batch = NULL;
+        Py_BEGIN_ALLOW_THREADS
+            status = nd_batch_new(&self->batch, &self->opts, threads);
+        Py_END_ALLOW_THREADS
+        self->batch_threads = threads;
+    }
+    if (status != ND_OK)
+        raise_status(status, "Deduplicator.add_many");
+    for (Py_ssize_t first = 0; !PyErr_Occurred() && first < n; first += SCAN_CHUNK) {
+        Py_ssize_t count = n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK;
+        if (PyErr_CheckSignals() != 0 || chunk_fill(chunk, seq, first, count) != 0)
+            break;
+        add_chunk(self, chunk, id_seq, first, found, matches, out);
+        chunk_release(chunk);
+    }
+    PyThread_release_lock(self->lock);
+done:
+    PyMem_Free(chunk);
+    PyMem_Free(found);
+    PyMem_Free(matches);
+    Py_XDECREF(id_seq);
+    Py_DECREF(seq);
+    if (PyErr_Occurred())
+        Py_CLEAR(out);
+    return out;
 }
 
 static Py_ssize_t dedup_len(Deduplicator *self)
@@ -1048,6 +1247,7 @@ static PyObject *dedup_get_added(Deduplicator *self, void *closure)
 
 static PyMethodDef dedup_methods[] = {
     {"add", (PyCFunction)(void (*)(void))dedup_add, METH_VARARGS | METH_KEYWORDS, dedup_add_doc},
+    {"add_many", (PyCFunction)(void (*)(void))dedup_add_many, METH_VARARGS | METH_KEYWORDS, dedup_add_many_doc},
     {"query", (PyCFunction)dedup_query, METH_O, dedup_query_doc},
     {"is_duplicate", (PyCFunction)dedup_is_duplicate, METH_O, dedup_is_duplicate_doc},
     {NULL, NULL, 0, NULL},

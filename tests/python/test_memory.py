@@ -23,7 +23,7 @@ TEXTS = [f"story {i} about the harbour, the market and the council meeting on da
 
 
 def one_round(d, i):
-    """Ten calls of every kind of entry point; returns how many were made."""
+    """Eleven calls of every kind of entry point; returns how many were made."""
     text = TEXTS[i % len(TEXTS)]
     d.add(text, id=("id", i % len(TEXTS)))  # after the first hundred: duplicates, a Match each
     d.query(text)
@@ -33,6 +33,7 @@ def one_round(d, i):
     neardup.normalize(text.encode(), profile="aggressive")
     neardup.signature(text, num_perm=32)
     neardup.explain(text, TEXTS[(i + 1) % len(TEXTS)], ids=("a", "b"))
+    d.add_many([text, TEXTS[(i + 3) % len(TEXTS)]], ids=[("m", 1), ("m", 2)], threads=1)
     try:
         neardup.scan([text, None])
     except TypeError:
@@ -41,7 +42,7 @@ def one_round(d, i):
         d.add(12)
     except TypeError:
         pass
-    return 10
+    return 11
 
 
 def test_a_million_calls_do_not_grow_memory():
@@ -96,6 +97,7 @@ def test_reference_counts_are_restored():
         assert m.id is ident
         del m
         d.query(raw)
+        assert d.add_many([text, raw], ids=[ident, ident])[0].id is ident
     assert counts() == kept
     del d
     assert counts() == before

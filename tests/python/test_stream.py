@@ -133,6 +133,37 @@ def test_cliques_agree_with_dedup(seed):
         assert flagged == [not keep for keep in mask]
 
 
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_add_many_equals_a_loop_of_add(corpus):
+    _, ids, texts = load_corpus(corpus)
+    one = neardup.Deduplicator(threshold=0.6)
+    expected = [one.add(t, id=i) for i, t in zip(ids, texts)]
+    assert any(expected) and not all(expected)
+    for threads in (1, 2, 3):
+        many = neardup.Deduplicator(threshold=0.6)
+        assert many.add_many(texts, ids, threads=threads) == expected
+        assert len(many) == len(one) and many.added == one.added
+    # in pieces, mixed with add(), default ids (positions in the stream)
+    mixed = neardup.Deduplicator(threshold=0.6)
+    loop = neardup.Deduplicator(threshold=0.6)
+    got = mixed.add_many(texts[:300]) + [mixed.add(t) for t in texts[300:400]] + mixed.add_many(texts[400:])
+    assert got == [loop.add(t) for t in texts]
+    # after add_many, the kept texts' ids answer queries
+    assert mixed.query(texts[0]).id == 0
+
+
+def test_add_many_checks_every_text_first():
+    d = neardup.Deduplicator()
+    with pytest.raises(TypeError, match=r"texts\[2\]"):
+        d.add_many(["one text here", "another one", 5])
+    assert len(d) == 0 and d.added == 0
+    with pytest.raises(ValueError, match="ids"):
+        d.add_many(["a", "b"], ids=["x"])
+    with pytest.raises(TypeError):
+        d.add_many("a text")
+    assert d.add_many([]) == []
+
+
 def test_query_and_is_duplicate_keep_nothing():
     d = neardup.Deduplicator()
     text = "one two three four five six seven eight nine ten"
