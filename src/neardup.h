@@ -11,7 +11,9 @@
  * sketch.c bundles normalize + shingle + minhash per thread (nd_sketcher,
  * and nd_sketch_units() for paragraphs and lines); units.c splits texts
  * into paragraphs or lines, finds a unit pasted several times and removes
- * spans. Private helpers: alloc.c (the allocation seam), sort.c, uf.c
+ * spans. batch.c sketches many texts on a pool of threads (nd_batch);
+ * stream.c deduplicates texts as they arrive (nd_stream); explain.c
+ * reports on a pair (nd_explain). Private helpers: alloc.c (the allocation seam), sort.c, uf.c
  * (union-find), pairset.c, hash.h (xxHash), store.h (the storage seam
  * between index.c and cluster.c), options.c, error.c.
  *
@@ -537,10 +539,12 @@ int nd_batch_set_units(nd_batch *batch, nd_unit_kind kind, unsigned min_tokens);
 /** The number of threads the batch works on (the caller's included). */
 unsigned nd_batch_threads(const nd_batch *batch);
 
-/** Sketch texts[0..count) (texts[i] has lens[i] bytes of UTF-8; it may be
- * NULL when lens[i] is 0) on the batch's threads, replacing the previous
- * results (see nd_batch_set_units() for what an item is). No allocation per text: ids go to per-thread buffers that are
- * reused from call to call. The texts are only read during the call.
+/** Sketch texts[0..count) on the batch's threads, replacing the previous
+ * results (see nd_batch_set_units() for what an item is). No allocation
+ * per text: ids go to per-thread buffers that are reused from call to
+ * call. The texts are only read during the call.
+ * @pre texts[i] points to lens[i] readable bytes (NULL allowed when
+ *   lens[i] is 0); texts and lens may be NULL when count is 0.
  * @return ND_OK, ND_ENOMEM or ND_EICU (then there are no results). */
 int nd_batch_sketch(nd_batch *batch, const char *const *texts, const size_t *lens, size_t count);
 
@@ -551,8 +555,9 @@ int nd_batch_sketch(nd_batch *batch, const char *const *texts, const size_t *len
 size_t nd_batch_items(const nd_batch_item **items, const nd_batch *batch);
 
 /** Add every item of the batch to the index, in order (nd_index_add_ids(),
- * weight = the item's bytes). The batch and the index must have the same
- * options.
+ * weight = the item's bytes).
+ * @pre the batch and the index were made with the same options (the same
+ *   bands and rows at least).
  * @return ND_OK, ND_ENOMEM or ND_EIO; on error the items before the
  * failing one were added (nd_index_count() tells how many). */
 int nd_index_add_batch(nd_index *index, const nd_batch *batch);
@@ -592,18 +597,21 @@ void nd_stream_free(nd_stream *stream);
 /** The number of texts kept so far. */
 size_t nd_stream_count(const nd_stream *stream);
 
-/** Compare a sketched text with the kept texts, without keeping it.
+/** Compare a sketched text with the kept texts, without keeping it (and
+ * without allocating).
  * @param[out] match when a kept text reaches the threshold with it: the one
  *   with the highest Jaccard (the earliest kept among equals)
  * @param ids, count its sorted distinct shingle ids (a text without any
  *   never matches)
- * @param keys its band keys (nd_lsh_band_keys() with the stream's bands and rows)
- * @return 1 (a match, written to *match), 0 (none; *match unchanged) or
- *   ND_ENOMEM. */
+ * @param keys its band keys
+ * @pre keys holds the stream's bands values of nd_lsh_band_keys() with the
+ *   stream's bands and rows; ids[0..count) is readable.
+ * @return 1 (a match, written to *match) or 0 (none; *match unchanged). */
 int nd_stream_query(nd_stream_match *match, nd_stream *stream, const uint32_t *ids, size_t count, const uint64_t *keys);
 
 /** Keep a sketched text (whether or not it matches anything: the caller
  * decides), numbered nd_stream_count() before the call. The ids are copied.
+ * @pre as for nd_stream_query().
  * @return ND_OK, ND_ENOMEM or ND_EINVAL (more than 2^32 - 1 band entries);
  *   on error the stream is unchanged. */
 int nd_stream_keep(nd_stream *stream, const uint32_t *ids, size_t count, const uint64_t *keys);
