@@ -399,6 +399,17 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sketcher, const char *tex
  * @return the length of the result. */
 size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *spans, size_t count);
 
+/** A one-line preview of a text, as the program and the Python module show
+ * a unit or a shared run: runs of white space (space, tab, CR, LF) read as
+ * one space, leading and trailing ones dropped, and the text cut on a
+ * character boundary to at most max_chars characters (a space counting as
+ * one), followed by "…" when something was cut.
+ * @param[out] out receives the preview; room for len + 3 bytes. Not
+ * NUL-terminated.
+ * @pre [text, text + len) is readable (text may be NULL when len is 0).
+ * @return the length of the preview in bytes. */
+size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars);
+
 /* ****  Index (index.c) and clusters (cluster.c)  **** */
 
 typedef struct nd_index nd_index;

@@ -699,39 +699,14 @@ static PyObject *py_signature(PyObject *self, PyObject *args, PyObject *kwargs)
     return out;
 }
 
-/* The text with runs of white space (space, tab, CR, LF) read as one
- * space, leading and trailing ones dropped, cut to at most max_chars
- * characters followed by "…" when longer: what the program shows of a run. */
+/* What the program shows of a run (nd_text_preview()), as a str. */
 static PyObject *preview(const char *text, size_t len, size_t max_chars)
 {
-    char *out = PyMem_Malloc(len + 4);
+    char *out = PyMem_Malloc(len + 3 + 1);
     if (!out)
         return PyErr_NoMemory();
-    size_t w = 0, chars = 0;
-    int space = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = 1;
-            continue;
-        }
-        if ((c & 0xC0) != 0x80) { /* a character starts here */
-            int gap = space && w > 0;
-            if (chars + (size_t)gap + 1 > max_chars) {
-                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
-                w += 3;
-                break;
-            }
-            if (gap) {
-                out[w++] = ' ';
-                chars++;
-            }
-            space = 0;
-            chars++;
-        }
-        out[w++] = (char)c;
-    }
-    PyObject *s = PyUnicode_DecodeUTF8(out, (Py_ssize_t)w, "replace");
+    size_t n = nd_text_preview(out, text, len, max_chars);
+    PyObject *s = PyUnicode_DecodeUTF8(out, (Py_ssize_t)n, "replace");
     PyMem_Free(out);
     return s;
 }
