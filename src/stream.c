@@ -271,23 +271,31 @@ int nd_stream_query(nd_stream_match *match, nd_stream *s, const uint32_t *ids, s
     return found;
 }
 
+/* Sketch a text with the stream's own sketcher and its band keys (into
+ * s->text_keys). */
+static int sketch_text(nd_sketch_ref *ref, nd_stream *s, const char *text, size_t len)
+{
+    int rc = nd_sketch_text_ref(ref, s->sketcher, text, len);
+    if (rc == ND_OK)
+        nd_lsh_band_keys(s->text_keys, ref->signature, s->opts.bands, s->opts.rows);
+    return rc;
+}
+
 int nd_stream_query_text(nd_stream_match *match, nd_stream *s, const char *text, size_t len)
 {
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(&ref, s->sketcher, text, len);
+    int rc = sketch_text(&ref, s, text, len);
     if (rc != ND_OK)
         return rc;
-    nd_lsh_band_keys(s->text_keys, ref.signature, s->opts.bands, s->opts.rows);
     return nd_stream_query(match, s, ref.ids, ref.count, s->text_keys);
 }
 
 int nd_stream_add_text(nd_stream_match *match, nd_stream *s, const char *text, size_t len)
 {
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(&ref, s->sketcher, text, len);
+    int rc = sketch_text(&ref, s, text, len);
     if (rc != ND_OK)
         return rc;
-    nd_lsh_band_keys(s->text_keys, ref.signature, s->opts.bands, s->opts.rows);
     rc = nd_stream_query(match, s, ref.ids, ref.count, s->text_keys);
     if (rc != 0)
         return rc;
