@@ -28,6 +28,7 @@
  */
 #include "neardup.h"
 
+#include <assert.h>    /* assert */
 #include <pthread.h>   /* pthread_create, pthread_cond_wait */
 #include <stdatomic.h> /* atomic_size_t */
 #include <string.h>    /* memcpy */
@@ -319,6 +320,7 @@ unsigned nd_batch_threads(const nd_batch *b)
 
 int nd_batch_sketch(nd_batch *b, const char *const *texts, const size_t *lens, size_t count)
 {
+    assert(count == 0 || (texts && lens));
     b->item_count = 0;
     if (nd_grow((void **)&b->places, &b->places_capacity, count, sizeof *b->places) != 0)
         return ND_ENOMEM;

@@ -33,6 +33,7 @@
  */
 #include "neardup.h"
 
+#include <assert.h> /* assert */
 #include <string.h> /* memcpy, memset */
 
 #include "alloc.h"
@@ -200,6 +201,7 @@ static uint32_t *reserve_ids(nd_stream *s, size_t count)
 
 int nd_stream_keep(nd_stream *s, const uint32_t *ids, size_t count, const uint64_t *keys)
 {
+    assert(count == 0 || (ids && keys));
     const unsigned bands = s->opts.bands;
     const size_t first_posting = s->count * bands;
     if (count > 0 && first_posting + bands > UINT32_MAX - 1)
@@ -240,6 +242,7 @@ int nd_stream_keep(nd_stream *s, const uint32_t *ids, size_t count, const uint64
 
 int nd_stream_query(nd_stream_match *match, nd_stream *s, const uint32_t *ids, size_t count, const uint64_t *keys)
 {
+    assert(count == 0 || (ids && keys));
     if (count == 0 || s->slots_used == 0)
         return 0;
     const unsigned bands = s->opts.bands;
