@@ -25,6 +25,7 @@
 
 #include <stdint.h> /* uint32_t */
 #include <string.h> /* strcmp, strncmp */
+#include <unistd.h> /* getpid */
 
 #include <neardup.h>
 
@@ -851,6 +852,7 @@ typedef struct {
     PyThread_type_lock lock;
     nd_batch *batch; /* add_many's threads, made on first use */
     unsigned batch_threads;
+    pid_t batch_pid; /* the process that made them */
 } Deduplicator;
 
 static int dedup_traverse(Deduplicator *self, visitproc visit, void *arg)
@@ -870,7 +872,8 @@ static void dedup_dealloc(Deduplicator *self)
     PyObject_GC_UnTrack(self);
     dedup_clear(self);
     nd_stream_free(self->stream);
-    nd_batch_free(self->batch);
+    if (self->batch && self->batch_pid == getpid())
+        nd_batch_free(self->batch); /* (in a forked child its threads do not exist: see add_many) */
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -1174,6 +1177,9 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
     }
     dedup_lock(self);
     int status = ND_OK;
+    if (self->batch && self->batch_pid != getpid())
+        self->batch = NULL; /* made before a fork: its threads stayed in the parent, and freeing it would wait for
+                               them; its memory is left behind (it is the parent's copy) */
     if (!self->batch || self->batch_threads != threads) {
         nd_batch_free(self->batch);
         self->batch = NULL;
@@ -1181,6 +1187,7 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
             status = nd_batch_new(&self->batch, &self->opts, threads);
         Py_END_ALLOW_THREADS
         self->batch_threads = threads;
+        self->batch_pid = getpid();
     }
     if (status != ND_OK)
         raise_status(status, "Deduplicator.add_many");

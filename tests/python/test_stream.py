@@ -152,6 +152,37 @@ def test_add_many_equals_a_loop_of_add(corpus):
     assert mixed.query(texts[0]).id == 0
 
 
+def test_add_many_after_fork():
+    """A Deduplicator whose add_many threads were made before a fork works in
+    the child (the threads stayed in the parent): no hang."""
+    import os
+
+    d = neardup.Deduplicator()
+    d.add_many(["one two three four five six", "seven eight nine ten eleven twelve"], threads=2)
+    pid = os.fork()
+    if pid == 0:
+        ok = False
+        try:
+            more = [f"text number {i} with words of its own" for i in range(50)]  # enough to wake the threads
+            answers = d.add_many(["one two three four five six"] + more, threads=2)
+            ok = answers[0] is not None and answers[0].id == 0 and answers[1:] == [None] * 50 and len(d) == 52
+        finally:
+            os._exit(0 if ok else 1)
+    import time
+
+    for _ in range(600):  # a hang fails the test in 30 s instead of stalling it
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("add_many hung in the forked child")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert len(d) == 2  # the parent's stream is its own
+
+
 def test_add_many_checks_every_text_first():
     d = neardup.Deduplicator()
     with pytest.raises(TypeError, match=r"texts\[2\]"):
