@@ -19,6 +19,7 @@ with the GIL released.
 - scan(texts, ids) -> list[Cluster]: the clusters `neardup scan` finds.
 - dedup(texts) -> list[bool]: a keep mask in input order.
 - Deduplicator: a stream of texts, first kept wins (add, query, is_duplicate).
+- Index: the persistent index on disk (add, query, remove), as `neardup index`.
 - normalize, signature, explain: what the detector sees of a text or a pair.
 
 Options shared by the functions (the `neardup` program's, same defaults):
@@ -32,6 +33,11 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tu
 
 from ._neardup import Deduplicator, Match, __version__, _scan, explain, normalize, signature
 
+try:  # the persistent index, when the C library has it (LMDB)
+    from ._neardup import Index
+except ImportError:  # a library without the persistent index
+    pass
+
 __all__ = [
     "Cluster",
     "Deduplicator",
@@ -43,6 +49,9 @@ __all__ = [
     "signature",
     "__version__",
 ]
+
+if "Index" in globals():
+    __all__.append("Index")
 
 Text = Union[str, bytes]
 
