@@ -9,6 +9,7 @@ library's directory is recorded as the module's run path, so a private prefix
 needs no LD_LIBRARY_PATH. The package version is the library's.
 """
 
+import glob
 import os
 import shlex
 import subprocess
@@ -36,8 +37,9 @@ setup(
     ext_modules=[
         Extension(
             "neardup._neardup",
-            sources=["neardup/_neardup.c"],
-            extra_compile_args=shlex.split(pkg_config("--cflags")),
+            sources=["neardup/_neardup.c"] + sorted(glob.glob("neardup/ext_*.c")),
+            depends=["neardup/ext.h"],
+            extra_compile_args=shlex.split(pkg_config("--cflags")) + ["-fvisibility=hidden"],
             extra_link_args=shlex.split(pkg_config("--libs")),
             runtime_library_dirs=[libdir],
         )
