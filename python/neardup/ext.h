@@ -79,6 +79,22 @@ typedef struct text_chunk {
 int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n);
 void ndpy_chunk_release(text_chunk *c);
 
+/* A whole sequence of texts (or ids) pinned: data[i] and lens[i] for
+ * i < count. Zero-initialize; release with ndpy_unpin_list(). */
+typedef struct pinned_list {
+    PyObject *seq; /* the argument as a PySequence_Fast */
+    pinned_text *items;
+    const char **data;
+    size_t *lens;
+    Py_ssize_t count;
+} pinned_list;
+
+/* Pin every item of `obj` (a sequence or iterable of str or bytes, not one
+ * str or bytes); `what` names the argument in errors ("texts", "ids").
+ * 0, or -1 with an exception set (nothing left pinned). */
+int ndpy_pin_list(pinned_list *out, PyObject *obj, const char *what);
+void ndpy_unpin_list(pinned_list *list);
+
 /* neardup.Match(id, jaccard), a struct sequence. */
 extern PyTypeObject ndpy_MatchType;
 extern PyStructSequence_Desc ndpy_match_desc;

@@ -313,6 +313,55 @@ int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n
     return 0;
 }
 
+void ndpy_unpin_list(pinned_list *l)
+{
+    for (Py_ssize_t i = 0; l->items && i < l->count; i++)
+        Py_DECREF(l->items[i].owner);
+    PyMem_Free(l->items);
+    PyMem_Free(l->data);
+    PyMem_Free(l->lens);
+    Py_XDECREF(l->seq);
+    memset(l, 0, sizeof *l);
+}
+
+int ndpy_pin_list(pinned_list *l, PyObject *obj, const char *what)
+{
+    memset(l, 0, sizeof *l);
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a sequence of str or bytes, not one %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    l->seq = PySequence_Fast(obj, "must be a sequence or an iterable of str or bytes");
+    if (!l->seq)
+        return -1;
+    size_t n = (size_t)PySequence_Fast_GET_SIZE(l->seq);
+    l->items = PyMem_Calloc(n + 1, sizeof *l->items);
+    l->data = PyMem_Calloc(n + 1, sizeof *l->data);
+    l->lens = PyMem_Calloc(n + 1, sizeof *l->lens);
+    if (!l->items || !l->data || !l->lens) {
+        ndpy_unpin_list(l);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(l->seq, i);
+        if (!PyUnicode_Check(item) && !PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "%s[%zd] must be str or bytes, not %.100s", what, i, Py_TYPE(item)->tp_name);
+            ndpy_unpin_list(l);
+            return -1;
+        }
+        if (ndpy_pin_text(&l->items[i], item, i) != 0) {
+            ndpy_unpin_list(l);
+            return -1;
+        }
+        l->count = i + 1;
+        l->data[i] = l->items[i].data;
+        l->lens[i] = l->items[i].len;
+    }
+    return 0;
+}
+
 /* ****  Match  **** */
 
 PyTypeObject ndpy_MatchType;

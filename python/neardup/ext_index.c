@@ -168,32 +168,6 @@ done:
     return rc;
 }
 
-/* Ids (str or bytes) of a sequence, pinned like texts. */
-static int pin_ids(pinned_text *out, PyObject *seq, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *id = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyUnicode_Check(id) && !PyBytes_Check(id)) {
-            PyErr_Format(PyExc_TypeError, "ids[%zd] must be str or bytes, not %.100s", i, Py_TYPE(id)->tp_name);
-            for (Py_ssize_t k = 0; k < i; k++)
-                Py_DECREF(out[k].owner);
-            return -1;
-        }
-        if (ndpy_pin_text(&out[i], id, i) != 0) {
-            for (Py_ssize_t k = 0; k < i; k++)
-                Py_DECREF(out[k].owner);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void unpin_all(pinned_text *t, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; t && i < n; i++)
-        Py_XDECREF(t[i].owner);
-}
-
 PyDoc_STRVAR(index_add_doc, "add(texts, ids, *, replace=False)\n--\n\n"
                             "Add texts (str or bytes) under their ids (str or bytes, one per text), sketched\n"
                             "on the index's threads. An id already in the index is a ValueError (nothing of\n"
@@ -210,58 +184,24 @@ static PyObject *index_add(Index *self, PyObject *args, PyObject *kwargs)
     int replace = PyObject_IsTrue(replace_obj);
     if (replace < 0 || index_open_check(self) != 0)
         return NULL;
-    if (PyUnicode_Check(texts) || PyBytes_Check(texts) || PyUnicode_Check(ids) || PyBytes_Check(ids)) {
-        PyErr_SetString(PyExc_TypeError, "texts and ids must be sequences, not one text or id");
+    pinned_list t, i;
+    if (ndpy_pin_list(&t, texts, "texts") != 0)
+        return NULL;
+    if (ndpy_pin_list(&i, ids, "ids") != 0) {
+        ndpy_unpin_list(&t);
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str or bytes");
-    PyObject *id_seq = seq ? PySequence_Fast(ids, "ids must be a sequence of str or bytes") : NULL;
     PyObject *result = NULL;
-    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
-    pinned_text *pt = NULL, *pi = NULL;
-    const char **tp = NULL, **ip = NULL;
-    size_t *tl = NULL, *il = NULL;
-    if (!id_seq)
+    if (i.count != t.count) {
+        PyErr_Format(PyExc_ValueError, "ids has %zd entries for %zd texts", i.count, t.count);
         goto done;
-    if (PySequence_Fast_GET_SIZE(id_seq) != n) {
-        PyErr_Format(PyExc_ValueError, "ids has %zd entries for %zd texts", PySequence_Fast_GET_SIZE(id_seq), n);
-        goto done;
-    }
-    pt = PyMem_Calloc((size_t)n + 1, sizeof *pt);
-    pi = PyMem_Calloc((size_t)n + 1, sizeof *pi);
-    tp = PyMem_Calloc((size_t)n + 1, sizeof *tp);
-    ip = PyMem_Calloc((size_t)n + 1, sizeof *ip);
-    tl = PyMem_Calloc((size_t)n + 1, sizeof *tl);
-    il = PyMem_Calloc((size_t)n + 1, sizeof *il);
-    if (!pt || !pi || !tp || !ip || !tl || !il) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (ndpy_pin_text(&pt[i], PySequence_Fast_GET_ITEM(seq, i), i) != 0) {
-            unpin_all(pt, i);
-            PyMem_Free(pt);
-            pt = NULL;
-            goto done;
-        }
-    }
-    if (pin_ids(pi, id_seq, n) != 0) {
-        PyMem_Free(pi);
-        pi = NULL;
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        tp[i] = pt[i].data;
-        tl[i] = pt[i].len;
-        ip[i] = pi[i].data;
-        il[i] = pi[i].len;
     }
     index_lock(self);
     size_t failed = 0;
     int status;
     Py_BEGIN_ALLOW_THREADS
-        status =
-            nd_db_add_texts(&failed, self->db, ip, il, tp, tl, (size_t)n, replace ? ND_DB_REPLACE : 0, self->threads);
+        status = nd_db_add_texts(&failed, self->db, i.data, i.lens, t.data, t.lens, (size_t)t.count,
+                                 replace ? ND_DB_REPLACE : 0, self->threads);
         if (status == ND_OK && self->autocommit)
             status = nd_db_commit(self->db);
     Py_END_ALLOW_THREADS
@@ -273,18 +213,8 @@ static PyObject *index_add(Index *self, PyObject *args, PyObject *kwargs)
         result = Py_None;
     }
 done:
-    if (pt)
-        unpin_all(pt, n);
-    if (pi)
-        unpin_all(pi, n);
-    PyMem_Free(pt);
-    PyMem_Free(pi);
-    PyMem_Free(tp);
-    PyMem_Free(ip);
-    PyMem_Free(tl);
-    PyMem_Free(il);
-    Py_XDECREF(id_seq);
-    Py_XDECREF(seq);
+    ndpy_unpin_list(&t);
+    ndpy_unpin_list(&i);
     return result;
 }
 
@@ -320,34 +250,16 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
     }
     qo.top = (size_t)top;
     qo.threads = self->threads ? self->threads : (unsigned)online_cpus();
-    if (PyUnicode_Check(texts) || PyBytes_Check(texts)) {
-        PyErr_SetString(PyExc_TypeError, "texts must be a sequence of texts, not one text");
+    pinned_list pinned;
+    if (ndpy_pin_list(&pinned, texts, "texts") != 0)
         return NULL;
-    }
-    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str or bytes");
-    if (!seq)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    pinned_text *pt = PyMem_Calloc((size_t)n + 1, sizeof *pt);
-    const char **tp = PyMem_Calloc((size_t)n + 1, sizeof *tp);
-    size_t *tl = PyMem_Calloc((size_t)n + 1, sizeof *tl);
+    Py_ssize_t n = pinned.count;
     PyObject *out = NULL;
     nd_db_results *results = NULL;
-    Py_ssize_t pinned = 0;
-    if (!pt || !tp || !tl) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (; pinned < n; pinned++) {
-        if (ndpy_pin_text(&pt[pinned], PySequence_Fast_GET_ITEM(seq, pinned), pinned) != 0)
-            goto done;
-        tp[pinned] = pt[pinned].data;
-        tl[pinned] = pt[pinned].len;
-    }
     index_lock(self);
     int status;
     Py_BEGIN_ALLOW_THREADS
-        status = nd_db_query_texts(&results, self->db, tp, tl, (size_t)n, &qo);
+        status = nd_db_query_texts(&results, self->db, pinned.data, pinned.lens, (size_t)n, &qo);
     Py_END_ALLOW_THREADS
     if (status != ND_OK)
         raise_index(self, status);
@@ -377,11 +289,7 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
     }
 done:
     nd_db_results_free(results);
-    unpin_all(pt, pinned);
-    PyMem_Free(pt);
-    PyMem_Free(tp);
-    PyMem_Free(tl);
-    Py_DECREF(seq);
+    ndpy_unpin_list(&pinned);
     return out;
 }
 
@@ -391,38 +299,14 @@ PyDoc_STRVAR(index_remove_doc, "remove(ids)\n--\n\n"
 
 static PyObject *index_remove(Index *self, PyObject *ids)
 {
-    if (index_open_check(self) != 0)
+    pinned_list i;
+    if (index_open_check(self) != 0 || ndpy_pin_list(&i, ids, "ids") != 0)
         return NULL;
-    if (PyUnicode_Check(ids) || PyBytes_Check(ids)) {
-        PyErr_SetString(PyExc_TypeError, "ids must be a sequence of ids, not one id");
-        return NULL;
-    }
-    PyObject *seq = PySequence_Fast(ids, "ids must be a sequence of str or bytes");
-    if (!seq)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    pinned_text *pi = PyMem_Calloc((size_t)n + 1, sizeof *pi);
-    const char **ip = PyMem_Calloc((size_t)n + 1, sizeof *ip);
-    size_t *il = PyMem_Calloc((size_t)n + 1, sizeof *il);
-    PyObject *out = NULL;
-    if (!pi || !ip || !il) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (pin_ids(pi, seq, n) != 0) {
-        PyMem_Free(pi);
-        pi = NULL;
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ip[i] = pi[i].data;
-        il[i] = pi[i].len;
-    }
     index_lock(self);
     size_t removed = 0;
     int status;
     Py_BEGIN_ALLOW_THREADS
-        status = nd_db_remove(&removed, self->db, ip, il, (size_t)n);
+        status = nd_db_remove(&removed, self->db, i.data, i.lens, (size_t)i.count);
         if (status == ND_OK && self->autocommit)
             status = nd_db_commit(self->db);
     Py_END_ALLOW_THREADS
@@ -434,16 +318,8 @@ static PyObject *index_remove(Index *self, PyObject *ids)
         raise_index(self, status);
     }
     PyThread_release_lock(self->lock);
-    if (status == ND_OK)
-        out = PyLong_FromSize_t(removed);
-done:
-    if (pi)
-        unpin_all(pi, n);
-    PyMem_Free(pi);
-    PyMem_Free(ip);
-    PyMem_Free(il);
-    Py_DECREF(seq);
-    return out;
+    ndpy_unpin_list(&i);
+    return status == ND_OK ? PyLong_FromSize_t(removed) : NULL;
 }
 
 PyDoc_STRVAR(index_commit_doc, "commit()\n--\n\n"
