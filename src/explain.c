@@ -5,6 +5,12 @@
  *   containment A in B  |S_A ∩ S_B| / |S_A|         (how much of A is inside B)
  *   estimated Jaccard   the share of equal MinHash values (unbiased for J,
  *                       standard deviation sqrt(J (1 - J) / num_perm))
+ *   chance of a match   Mash's p-value of the overlap (chance.c) for the
+ *                       Jaccard and each containment, over a space of V^k
+ *                       possible shingles, V the distinct words (or
+ *                       characters) of the two texts: counting only their
+ *                       own vocabulary makes the space small, and the
+ *                       chance large, on purpose
  *   bands collided      the LSH bands whose keys agree: any one makes the
  *                       pair a candidate, with probability 1 - (1 - J^r)^b
  *   shared runs         maximal runs of equal tokens, with byte spans
@@ -20,6 +26,7 @@
  */
 #include "neardup.h"
 
+#include <math.h>   /* pow */
 #include <stdlib.h> /* qsort */
 
 #include "alloc.h"
@@ -98,6 +105,48 @@ static int find_runs(token_run **runs, size_t *count, const nd_tokens *ta, const
     return ND_OK;
 }
 
+static int compare_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The number of possible shingles for the chance of a match: the distinct
+ * words (or, for character shingles, characters and the space) of the two
+ * texts to the power of the shingle size, between 1 and 2^32 (shingles are
+ * 32-bit ids). ND_OK or ND_ENOMEM. */
+static int shingle_space(double *out, const nd_tokens *ta, const nd_tokens *tb, int chars, unsigned size)
+{
+    size_t n = ta->count + tb->count, distinct = 0;
+    uint64_t *symbols;
+    if (chars) { /* characters of the normalized texts: a UTF-8 lead byte and its continuation bytes */
+        symbols = nd_malloc((ta->text_len + tb->text_len + 1) * sizeof *symbols);
+        n = 0;
+        for (int which = 0; symbols && which < 2; which++) {
+            const nd_tokens *t = which ? tb : ta;
+            for (size_t i = 0; i < t->text_len; i++) {
+                uint64_t cp = (unsigned char)t->text[i];
+                while (i + 1 < t->text_len && ((unsigned char)t->text[i + 1] & 0xC0) == 0x80)
+                    cp = cp << 8 | (unsigned char)t->text[++i];
+                symbols[n++] = cp;
+            }
+        }
+    } else {
+        symbols = nd_malloc((n ? n : 1) * sizeof *symbols);
+        for (size_t i = 0; symbols && i < n; i++)
+            symbols[i] = i < ta->count ? ta->items[i].hash : tb->items[i - ta->count].hash;
+    }
+    if (!symbols)
+        return ND_ENOMEM;
+    qsort(symbols, n, sizeof *symbols, compare_u64);
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || symbols[i] != symbols[i - 1];
+    nd_free(symbols);
+    double space = pow((double)(distinct + (size_t)chars), (double)size);
+    *out = space < 4294967296.0 ? (space < 1 ? 1 : space) : 4294967296.0;
+    return ND_OK;
+}
+
 void nd_explanation_free(nd_explanation *e)
 {
     if (!e)
@@ -133,8 +182,9 @@ static int compare_sketches(nd_explanation *e, const nd_options *o, const nd_ske
     }
     nd_free(keys);
     int identical = sa->count > 0 && sa->count == sb->count && e->shared_shingles == sa->count;
-    e->candidate = e->collided_count > 0 || identical;
-    e->match = sa->count > 0 && sb->count > 0 && e->jaccard >= o->threshold - 1e-12;
+    /* containment's candidates are exact: every pair that can match is one */
+    e->candidate = e->collided_count > 0 || identical || o->measure == ND_MEASURE_CONTAINMENT;
+    e->match = nd_sets_match(o, sa->count, sb->count, e->shared_shingles);
     return ND_OK;
 }
 
@@ -196,7 +246,13 @@ int nd_explain(nd_explanation **out, const nd_options *opts, const char *a, size
         e->tokens_b = tb->count;
         e->shingle_kind = nd_shingle_choice(&e->shingle_size, &o, ta);
         e->min_run = e->shingle_kind == ND_SHINGLE_WORDS ? o.shingle_size : 3;
-        rc = pick_runs(e, ta, tb, max_runs);
+        rc = shingle_space(&e->shingle_space, ta, tb, e->shingle_kind == ND_SHINGLE_CHARS, e->shingle_size);
+    }
+    if (rc == ND_OK) {
+        e->chance_jaccard_log10 = nd_chance_jaccard_log10(sa.count, sb.count, e->shared_shingles, e->shingle_space);
+        e->chance_a_in_b_log10 = nd_chance_containment_log10(sa.count, sb.count, e->shared_shingles, e->shingle_space);
+        e->chance_b_in_a_log10 = nd_chance_containment_log10(sb.count, sa.count, e->shared_shingles, e->shingle_space);
+        rc = pick_runs(e, nd_sketcher_tokens(ska), nd_sketcher_tokens(skb), max_runs);
     }
     nd_sketch_clear(&sa);
     nd_sketch_clear(&sb);

@@ -86,8 +86,8 @@ static uint64_t fold_band_key(uint64_t key, unsigned band)
 int nd_stream_new(nd_stream **out, const nd_options *opts)
 {
     nd_options resolved = *opts;
-    if (nd_options_resolve(&resolved) != ND_OK)
-        return ND_EINVAL;
+    if (nd_options_resolve(&resolved) != ND_OK || resolved.measure != ND_MEASURE_JACCARD)
+        return ND_EINVAL; /* containment needs every pair that can match, not LSH candidates */
     nd_stream *s = nd_calloc(1, sizeof *s);
     if (!s)
         return ND_ENOMEM;

@@ -82,6 +82,33 @@ START_TEST(test_longest_runs_first_without_overlap_in_a)
 }
 END_TEST
 
+START_TEST(test_chance_and_measure)
+{
+    const char *a = "one two three four five six seven eight nine ten eleven twelve";
+    nd_explanation *e = explain(a, a, 10);
+    /* 12 distinct words, 5-word shingles: 12^5 possible; sharing all 8 by chance is unlikely */
+    ck_assert_double_eq(e->shingle_space, 248832.0);
+    ck_assert(e->chance_jaccard_log10 < -20);
+    ck_assert(e->chance_a_in_b_log10 < -20 && e->chance_b_in_a_log10 < -20);
+    nd_explanation_free(e);
+    e = explain("red green blue cyan magenta yellow", "one two three four five six", 10);
+    ck_assert_double_eq(e->chance_jaccard_log10, 0.0); /* nothing shared: probability 1 */
+    ck_assert(!e->candidate);
+    nd_explanation_free(e);
+    /* containment: a short excerpt inside a longer text; every pair is a candidate */
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.measure = ND_MEASURE_CONTAINMENT;
+    opts.min_shingles = 3;
+    const char *whole = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho";
+    const char *part = "delta epsilon zeta eta theta iota kappa";
+    ck_assert_int_eq(nd_explain(&e, &opts, part, strlen(part), whole, strlen(whole), 10), ND_OK);
+    ck_assert_double_eq(e->containment_a_in_b, 1.0);
+    ck_assert(e->jaccard < 0.8);
+    ck_assert(e->candidate && e->match);
+    nd_explanation_free(e);
+}
+END_TEST
+
 START_TEST(test_empty_and_disjoint)
 {
     nd_explanation *e = explain(NULL, "some words here", 10);
@@ -112,6 +139,7 @@ Suite *explain_suite(void)
     tcase_add_test(tc, test_identical);
     tcase_add_test(tc, test_runs_and_containment);
     tcase_add_test(tc, test_longest_runs_first_without_overlap_in_a);
+    tcase_add_test(tc, test_chance_and_measure);
     tcase_add_test(tc, test_empty_and_disjoint);
     suite_add_tcase(s, tc);
     return s;

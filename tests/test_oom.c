@@ -1,8 +1,9 @@
 /* test_oom.c - fail the N-th allocation, for every N, through the whole
- * pipeline (text by text, through nd_batch, an nd_stream, nd_explain): each
- * call returns ND_ENOMEM or succeeds, nothing leaks (ASan in CI), a failed
- * nd_index_add leaves the sketch intact, and once every allocation succeeds
- * the result is the right one. */
+ * pipeline (clusters kept by rank, and pairs; under both measures), and
+ * through nd_batch, an nd_stream and nd_explain: each call returns
+ * ND_ENOMEM or succeeds, nothing leaks (ASan in CI), a failed nd_index_add
+ * leaves the sketch intact, and once every allocation succeeds the result
+ * is the right one. */
 #include <string.h> /* strlen */
 
 #include "alloc.h"
@@ -15,10 +16,15 @@ static const char *const texts[] = {
     "one two three four five six seven eight nine ten",
 };
 
-/* Returns ND_OK with *clusters_found set, or the first error. */
-static int run_pipeline(size_t *clusters_found)
+/* Returns ND_OK with *clusters_found and *pairs_found set, or the first
+ * error. */
+static int run_pipeline(nd_measure measure, size_t *clusters_found, size_t *pairs_found)
 {
     nd_options opts = ND_OPTIONS_INIT;
+    opts.measure = measure;
+    opts.min_shingles = 2;
+    nd_pairs *pairs = NULL;
+    static const uint64_t ranks[] = {2, 1, 0};
     nd_sketcher *sk = NULL;
     nd_index *index = NULL;
     nd_clusters *clusters = NULL;
@@ -39,14 +45,50 @@ static int run_pipeline(size_t *clusters_found)
         nd_sketch_clear(&sketch);
     }
     if (rc == ND_OK)
-        rc = nd_index_cluster(&clusters, NULL, index, ND_KEEP_FIRST);
+        rc = nd_index_set_ranks(index, ranks, 3);
+    if (rc == ND_OK)
+        rc = nd_index_cluster(&clusters, NULL, index, ND_KEEP_RANK);
     if (rc == ND_OK)
         *clusters_found = nd_clusters_count(clusters);
+    if (rc == ND_OK)
+        rc = nd_index_pairs(&pairs, NULL, index);
+    if (rc == ND_OK) {
+        const nd_pair *p;
+        *pairs_found = nd_pairs_get(&p, pairs);
+    }
+    nd_pairs_free(pairs);
     nd_clusters_free(clusters);
     nd_index_free(index);
     nd_sketcher_free(sk);
     return rc;
 }
+
+START_TEST(test_fail_every_allocation)
+{
+    /* Build the shared fold table first: it is made once per process. */
+    nd_normalizer *warm = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&warm, ND_PROFILE_DEFAULT), ND_OK);
+    nd_normalizer_free(warm);
+    for (int measure = 0; measure < 2; measure++) {
+        size_t n;
+        int succeeded = 0;
+        for (n = 0; n < 10000 && !succeeded; n++) {
+            nd_alloc_fail_after(n);
+            size_t found = 0, pairs = 0;
+            int rc = run_pipeline((nd_measure)measure, &found, &pairs);
+            nd_alloc_fail_after((size_t)-1);
+            ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+            if (rc == ND_OK) {
+                ck_assert_uint_eq(found, 1);
+                ck_assert_uint_eq(pairs, 1);
+                succeeded = 1;
+            }
+        }
+        ck_assert_msg(succeeded, "the pipeline never succeeded");
+        ck_assert_uint_gt(n, 10); /* the loop really did fail allocations on the way */
+    }
+}
+END_TEST
 
 /* The same through nd_batch (one thread: the fail-after hook is not
  * thread-safe), twice, so the second call reuses and grows its buffers. */
@@ -117,11 +159,11 @@ static int run_explain(size_t *runs_found)
     return rc;
 }
 
-static int (*const pipelines[])(size_t *) = {run_pipeline, run_batch_pipeline, run_stream, run_explain};
+static int (*const pipelines[])(size_t *) = {run_batch_pipeline, run_stream, run_explain};
 
-START_TEST(test_fail_every_allocation)
+/* The other paths: each finds exactly one of what it looks for. */
+START_TEST(test_fail_every_allocation_elsewhere)
 {
-    /* Build the shared fold table first: it is made once per process. */
     nd_normalizer *warm = NULL;
     ck_assert_int_eq(nd_normalizer_new(&warm, ND_PROFILE_DEFAULT), ND_OK);
     nd_normalizer_free(warm);
@@ -148,7 +190,8 @@ Suite *oom_suite(void)
     Suite *s = suite_create("oom");
     TCase *tc = tcase_create("fail_nth");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_fail_every_allocation, 0, sizeof pipelines / sizeof pipelines[0]);
+    tcase_add_test(tc, test_fail_every_allocation);
+    tcase_add_loop_test(tc, test_fail_every_allocation_elsewhere, 0, sizeof pipelines / sizeof pipelines[0]);
     suite_add_tcase(s, tc);
     return s;
 }

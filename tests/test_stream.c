@@ -262,6 +262,10 @@ START_TEST(test_empty_texts_never_match)
     nd_stream *untouched = (nd_stream *)&opts;
     ck_assert_int_eq(nd_stream_new(&untouched, &opts), ND_EINVAL);
     ck_assert_ptr_eq(untouched, (nd_stream *)&opts);
+    opts = (nd_options)ND_OPTIONS_INIT;
+    opts.measure = ND_MEASURE_CONTAINMENT; /* a stream's LSH candidates cannot serve containment */
+    ck_assert_int_eq(nd_stream_new(&untouched, &opts), ND_EINVAL);
+    ck_assert_ptr_eq(untouched, (nd_stream *)&opts);
 }
 END_TEST
 

@@ -69,24 +69,29 @@ class Cluster(NamedTuple):
         unit in its text, in the text's own units (characters of a str,
         bytes of a bytes), so that texts[indices[i]][start:end] is the unit;
         None for whole documents.
+    containment: with measure='containment', containment[i] is the share
+        of text ids[i]'s shingles found in the survivor (1.0 for it); None
+        otherwise.
     """
 
     ids: List[Any]
     jaccard: List[float]
     indices: List[int]
     spans: Optional[List[Tuple[int, int]]] = None
+    containment: Optional[List[float]] = None
 
     def __repr__(self) -> str:
         spans = "" if self.spans is None else f", spans={self.spans!r}"
-        return f"Cluster(ids={self.ids!r}, jaccard={self.jaccard!r}, indices={self.indices!r}{spans})"
+        containment = "" if self.containment is None else f", containment={self.containment!r}"
+        return f"Cluster(ids={self.ids!r}, jaccard={self.jaccard!r}, indices={self.indices!r}{spans}{containment})"
 
 
-def _char_spans(texts: Sequence[Text], raw: List[Tuple[List[int], List[float], Any]]) -> Dict[int, Dict[int, int]]:
+def _char_spans(texts: Sequence[Text], raw: List[Tuple[List[int], List[float], Any, Any]]) -> Dict[int, Dict[int, int]]:
     """For the str texts (not pure ASCII) that have units in `raw`: UTF-8
     byte offset -> str index, computed in one pass over each text (spans
     always fall on character boundaries)."""
     wanted: Dict[int, set] = {}
-    for members, _, spans in raw:
+    for members, _, _, spans in raw:
         for i, (start, end) in zip(members, spans):
             text = texts[i]
             if isinstance(text, str) and not text.isascii():
@@ -140,7 +145,10 @@ def scan(
     the threshold with every other member. threads: 0 = all processors; the
     clusters are the same for any value. Other options: num_perm, bands,
     rows, seed, min_tokens (texts, or units, with fewer tokens are ignored;
-    default 1).
+    default 1), measure ('jaccard', or 'containment': the smaller text's
+    share found in the larger, for excerpts and abridged copies; then
+    Cluster.containment too) and min_shingles (containment: fewest shingles
+    of a text reported as contained; default 20).
 
     unit='paragraph' (text between blank lines) or 'line' compares units
     instead of whole texts, within a text and across texts, as
@@ -164,13 +172,12 @@ def scan(
         **options,
     )
     name = (lambda i: i) if ids is None else ids.__getitem__
-    if unit == "document":
-        return [Cluster([name(m) for m in members], jaccards, members) for members, jaccards, _ in raw]
-    maps = _char_spans(texts, raw)
+    maps = _char_spans(texts, raw) if unit != "document" else {}
     clusters = []
-    for members, jaccards, spans in raw:
-        spans = [(maps[i][s], maps[i][e]) if i in maps else (s, e) for i, (s, e) in zip(members, spans)]
-        clusters.append(Cluster([name(m) for m in members], jaccards, members, spans))
+    for members, jaccards, containments, spans in raw:
+        if spans is not None:
+            spans = [(maps[i][s], maps[i][e]) if i in maps else (s, e) for i, (s, e) in zip(members, spans)]
+        clusters.append(Cluster([name(m) for m in members], jaccards, members, spans, containments))
     return clusters
 
 
@@ -203,7 +210,7 @@ def dedup(
         threads=threads,
         **options,
     )
-    for members, _, _ in raw:
+    for members, _, _, _ in raw:
         for m in members[1:]:
             mask[m] = False
     return mask

@@ -86,6 +86,8 @@ def signature(
     bands: int = 0,
     rows: int = 0,
     seed: int = ...,
+    measure: str = "jaccard",
+    min_shingles: int = 20,
 ) -> bytes: ...
 def explain(
     a: Text,
@@ -99,6 +101,8 @@ def explain(
     bands: int = 0,
     rows: int = 0,
     seed: int = ...,
+    measure: str = "jaccard",
+    min_shingles: int = 20,
 ) -> Dict[str, Any]: ...
 def _scan(
     texts: Iterable[Text],
@@ -114,4 +118,6 @@ def _scan(
     bands: int = 0,
     rows: int = 0,
     seed: int = ...,
-) -> List[Tuple[List[int], List[float], Optional[List[Tuple[int, int]]]]]: ...
+    measure: str = "jaccard",
+    min_shingles: int = 20,
+) -> List[Tuple[List[int], List[float], Optional[List[float]], Optional[List[Tuple[int, int]]]]]: ...

@@ -180,6 +180,19 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
         } else if (strcmp(name, "rows") == 0) {
             rc = ndpy_option_int(value, "rows", 0, 4096, &opts->rows);
             rows_given = opts->rows > 0;
+        } else if (strcmp(name, "measure") == 0) {
+            const char *m = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+            if (m && strcmp(m, "jaccard") == 0) {
+                opts->measure = ND_MEASURE_JACCARD;
+            } else if (m && strcmp(m, "containment") == 0) {
+                opts->measure = ND_MEASURE_CONTAINMENT;
+            } else {
+                if (!PyErr_Occurred())
+                    PyErr_Format(PyExc_ValueError, "measure must be 'jaccard' or 'containment' (got %R)", value);
+                return -1;
+            }
+        } else if (strcmp(name, "min_shingles") == 0) {
+            rc = ndpy_option_int(value, "min_shingles", 1, 1L << 30, &opts->min_shingles);
         } else if (strcmp(name, "seed") == 0) {
             named |= GIVEN_SEED;
             unsigned long long seed = PyLong_Check(value) ? PyLong_AsUnsignedLongLong(value) : 0;

@@ -146,6 +146,17 @@ static PyObject *side_dict(PyObject *id, size_t tokens, size_t shingles)
     return d;
 }
 
+/* A log10 probability, None for a probability of 0 (-infinity), as the
+ * program writes null. */
+static PyObject *log10_or_none(double x)
+{
+    if (isinf(x)) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
+    return PyFloat_FromDouble(x);
+}
+
 static PyObject *span_list(nd_span span)
 {
     return Py_BuildValue("[nn]", (Py_ssize_t)span.start, (Py_ssize_t)span.end);
@@ -183,9 +194,16 @@ static PyObject *explanation_dict(const nd_explanation *e, const nd_options *o, 
         put(d, "containment_a_in_b", PyFloat_FromDouble(e->containment_a_in_b)) != 0 ||
         put(d, "containment_b_in_a", PyFloat_FromDouble(e->containment_b_in_a)) != 0 ||
         put(d, "estimated_jaccard", PyFloat_FromDouble(e->estimated_jaccard)) != 0 ||
+        put(d, "shingle_space", PyFloat_FromDouble(e->shingle_space)) != 0 ||
+        put(d, "chance_jaccard_log10", log10_or_none(e->chance_jaccard_log10)) != 0 ||
+        put(d, "chance_a_in_b_log10", log10_or_none(e->chance_a_in_b_log10)) != 0 ||
+        put(d, "chance_b_in_a_log10", log10_or_none(e->chance_b_in_a_log10)) != 0 ||
         put(d, "bands", PyLong_FromUnsignedLong(e->bands)) != 0 ||
         put(d, "rows", PyLong_FromUnsignedLong(e->rows)) != 0 || put(d, "bands_collided", collided) != 0 ||
         put(d, "candidate", PyBool_FromLong(e->candidate)) != 0 ||
+        put(d, "measure", PyUnicode_FromString(o->measure == ND_MEASURE_CONTAINMENT ? "containment" : "jaccard")) !=
+            0 ||
+        put(d, "min_shingles", PyLong_FromUnsignedLong(o->min_shingles)) != 0 ||
         put(d, "threshold", PyFloat_FromDouble(o->threshold)) != 0 || put(d, "match", PyBool_FromLong(e->match)) != 0 ||
         put(d, "runs", runs) != 0) {
         Py_DECREF(d);

@@ -89,45 +89,72 @@ static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq, unit_map
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* The clusters as a list of (members, jaccards, spans) tuples: members are
- * text positions; spans is None in document mode, else a list of
- * (start, end) byte spans of the units. */
-static PyObject *clusters_to_list(const nd_clusters *clusters, const unit_map *units)
+/* A list of `size` new objects made by make(k); NULL on error. */
+static PyObject *list_of(size_t size, PyObject *(*make)(const nd_member *m, const unit_map *units, size_t k),
+                         const nd_member *m, const unit_map *units)
+{
+    PyObject *list = PyList_New((Py_ssize_t)size);
+    for (size_t k = 0; list && k < size; k++) {
+        PyObject *item = make(m, units, k);
+        if (!item) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)k, item);
+    }
+    return list;
+}
+
+static PyObject *member_text(const nd_member *m, const unit_map *units, size_t k)
+{
+    return PyLong_FromSize_t(units ? units->text[m[k].doc] : m[k].doc);
+}
+
+static PyObject *member_jaccard(const nd_member *m, const unit_map *units, size_t k)
+{
+    (void)units;
+    return PyFloat_FromDouble(m[k].jaccard);
+}
+
+static PyObject *member_containment(const nd_member *m, const unit_map *units, size_t k)
+{
+    (void)units;
+    return PyFloat_FromDouble(m[k].containment);
+}
+
+static PyObject *member_span(const nd_member *m, const unit_map *units, size_t k)
+{
+    return Py_BuildValue("(nn)", (Py_ssize_t)units->span[m[k].doc].start, (Py_ssize_t)units->span[m[k].doc].end);
+}
+
+/* The clusters as a list of (members, jaccards, containments, spans)
+ * tuples: members are text positions (the survivor first); containments
+ * are None unless `containment` (each member's share of shingles found in
+ * the survivor, as the program prints with --measure containment); spans
+ * are None in document mode, else the (start, end) UTF-8 byte spans of
+ * the units. */
+static PyObject *clusters_to_list(const nd_clusters *clusters, const unit_map *units, int containment)
 {
     size_t n = nd_clusters_count(clusters);
     PyObject *out = PyList_New((Py_ssize_t)n);
     for (size_t c = 0; out && c < n; c++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
-        PyObject *docs = PyList_New((Py_ssize_t)size), *jaccards = PyList_New((Py_ssize_t)size);
-        PyObject *spans = units ? PyList_New((Py_ssize_t)size) : (Py_INCREF(Py_None), Py_None);
-        PyObject *triple = docs && jaccards && spans ? PyTuple_Pack(3, docs, jaccards, spans) : NULL;
+        PyObject *docs = list_of(size, member_text, m, units);
+        PyObject *jaccards = list_of(size, member_jaccard, m, units);
+        PyObject *contained = containment ? list_of(size, member_containment, m, units) : (Py_INCREF(Py_None), Py_None);
+        PyObject *spans = units ? list_of(size, member_span, m, units) : (Py_INCREF(Py_None), Py_None);
+        PyObject *cluster =
+            docs && jaccards && contained && spans ? PyTuple_Pack(4, docs, jaccards, contained, spans) : NULL;
         Py_XDECREF(docs);
         Py_XDECREF(jaccards);
+        Py_XDECREF(contained);
         Py_XDECREF(spans);
-        if (!triple) {
+        if (!cluster) {
             Py_CLEAR(out);
             break;
         }
-        PyList_SET_ITEM(out, (Py_ssize_t)c, triple);
-        for (size_t k = 0; k < size; k++) {
-            size_t text = units ? units->text[m[k].doc] : m[k].doc;
-            PyObject *d = PyLong_FromSize_t(text), *j = PyFloat_FromDouble(m[k].jaccard);
-            PyObject *sp = units ? Py_BuildValue("(nn)", (Py_ssize_t)units->span[m[k].doc].start,
-                                                 (Py_ssize_t)units->span[m[k].doc].end)
-                                 : NULL;
-            if (!d || !j || (units && !sp)) {
-                Py_XDECREF(d);
-                Py_XDECREF(j);
-                Py_XDECREF(sp);
-                Py_CLEAR(out);
-                return NULL;
-            }
-            PyList_SET_ITEM(docs, (Py_ssize_t)k, d);
-            PyList_SET_ITEM(jaccards, (Py_ssize_t)k, j);
-            if (units)
-                PyList_SET_ITEM(spans, (Py_ssize_t)k, sp);
-        }
+        PyList_SET_ITEM(out, (Py_ssize_t)c, cluster);
     }
     return out;
 }
@@ -229,7 +256,8 @@ PyObject *ndpy_scan(PyObject *self, PyObject *args, PyObject *kwargs)
         ndpy_raise_status(status, "scan");
         goto done;
     }
-    result = clusters_to_list(clusters, unit == ND_UNIT_DOCUMENT ? NULL : &units);
+    result =
+        clusters_to_list(clusters, unit == ND_UNIT_DOCUMENT ? NULL : &units, opts.measure == ND_MEASURE_CONTAINMENT);
 done:
     nd_clusters_free(clusters);
     nd_index_free(index);

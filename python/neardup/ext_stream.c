@@ -60,6 +60,11 @@ static int dedup_init(Deduplicator *self, PyObject *args, PyObject *kwargs)
     }
     if (ndpy_parse_options(&self->opts, kwargs) != 0)
         return -1;
+    if (self->opts.measure != ND_MEASURE_JACCARD) {
+        PyErr_SetString(PyExc_ValueError, "Deduplicator compares by Jaccard (measure='jaccard'); containment needs "
+                                          "every pair that can match: use scan(measure='containment')");
+        return -1;
+    }
     self->lock = PyThread_allocate_lock();
     self->ids = PyList_New(0);
     if (!self->lock || !self->ids) {

@@ -6,13 +6,18 @@
  *   exact Jaccard       |S_A ∩ S_B| / |S_A ∪ S_B|   (what scan verifies and reports)
  *   containment of A in B  |S_A ∩ S_B| / |S_A|      (how much of A is inside B)
  *   estimated Jaccard   share of equal MinHash values
+ *   chance of a match   Mash's p-value of the overlap, for the Jaccard and
+ *                       each containment (chance.c), over a space of
+ *                       V^k possible shingles, V the distinct words (or
+ *                       characters) of the two texts
+ *   verdict             under --measure, --threshold, --min-shingles
  *   bands collided      the LSH bands whose keys agree (any => a candidate pair)
  *   shared runs         maximal runs of equal tokens, longest first, with byte spans
  * All of it is computed by the library (nd_explain(), src/explain.c, which
- * defines the runs), so the Python module reports the same; this file only
- * finds the two documents and prints.
+ * also defines the runs and the shingle space), so the Python module
+ * reports the same; this file finds the two documents and prints.
  */
-#include <math.h>   /* sqrt, pow */
+#include <math.h>   /* sqrt, pow, isinf */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* strcmp, strlen, memcpy, memset */
 
@@ -125,6 +130,28 @@ typedef struct side {
     size_t len;
 } side;
 
+/* A probability given as its log10, readably: 0.0123, 3.4e-12, 10^-1234. */
+static void print_chance(FILE *f, double log10_p)
+{
+    if (log10_p >= -4)
+        fprintf(f, "%.4f", pow(10, log10_p));
+    else if (log10_p >= -300)
+        fprintf(f, "%.2g", pow(10, log10_p));
+    else if (isinf(log10_p))
+        fputs("0", f);
+    else
+        fprintf(f, "10^%.0f", log10_p);
+}
+
+/* A log10 in JSON: null for a probability of 0 (-infinity). */
+static void out_log10(FILE *f, double log10_p)
+{
+    if (isinf(log10_p))
+        fputs("null", f);
+    else
+        out_number(f, log10_p);
+}
+
 /* Find the two documents: by --id, or the only documents of the two paths. */
 static int load_sides(const cli_config *cfg, side sides[2])
 {
@@ -197,6 +224,85 @@ static void print_runs(const nd_explanation *e, const side *a, int json)
     }
 }
 
+static void print_json(const nd_explanation *e, const nd_options *o, const side sides[2], const char *label)
+{
+    int containment = o->measure == ND_MEASURE_CONTAINMENT;
+    fputs("{\"a\":{\"id\":", stdout);
+    out_string(stdout, sides[0].id, strlen(sides[0].id));
+    printf(",\"tokens\":%zu,\"shingles\":%zu},\"b\":{\"id\":", e->tokens_a, e->shingles_a);
+    out_string(stdout, sides[1].id, strlen(sides[1].id));
+    printf(",\"tokens\":%zu,\"shingles\":%zu},\"profile\":\"%s\",\"shingle\":\"%s\",", e->tokens_b, e->shingles_b,
+           cli_profile_label(o), label);
+    printf("\"shared_shingles\":%zu,\"jaccard\":", e->shared_shingles);
+    out_number(stdout, e->jaccard);
+    fputs(",\"containment_a_in_b\":", stdout);
+    out_number(stdout, e->containment_a_in_b);
+    fputs(",\"containment_b_in_a\":", stdout);
+    out_number(stdout, e->containment_b_in_a);
+    fputs(",\"estimated_jaccard\":", stdout);
+    out_number(stdout, e->estimated_jaccard);
+    fputs(",\"shingle_space\":", stdout);
+    out_number(stdout, e->shingle_space);
+    fputs(",\"chance_jaccard_log10\":", stdout);
+    out_log10(stdout, e->chance_jaccard_log10);
+    fputs(",\"chance_a_in_b_log10\":", stdout);
+    out_log10(stdout, e->chance_a_in_b_log10);
+    fputs(",\"chance_b_in_a_log10\":", stdout);
+    out_log10(stdout, e->chance_b_in_a_log10);
+    printf(",\"bands\":%u,\"rows\":%u,\"bands_collided\":[", e->bands, e->rows);
+    for (unsigned j = 0; j < e->collided_count; j++)
+        printf("%s%u", j ? "," : "", e->bands_collided[j]);
+    printf("],\"candidate\":%s,\"measure\":\"%s\",\"min_shingles\":%u,\"threshold\":", e->candidate ? "true" : "false",
+           containment ? "containment" : "jaccard", o->min_shingles);
+    out_number(stdout, o->threshold);
+    printf(",\"match\":%s,\"runs\":[", e->match ? "true" : "false");
+    print_runs(e, &sides[0], 1);
+    puts("]}");
+}
+
+static void print_text(const nd_explanation *e, const nd_options *o, const side sides[2], const char *label)
+{
+    int containment = o->measure == ND_MEASURE_CONTAINMENT;
+    printf("A: %s (%zu tokens, %zu shingles)\n", sides[0].id, e->tokens_a, e->shingles_a);
+    printf("B: %s (%zu tokens, %zu shingles)\n", sides[1].id, e->tokens_b, e->shingles_b);
+    printf("profile %s, shingles %s, %u hashes, %u bands x %u rows\n\n", cli_profile_label(o), label, o->num_perm,
+           e->bands, e->rows);
+    printf("exact Jaccard        %.6g  (%zu shared of %zu shingles in A or B)\n", e->jaccard, e->shared_shingles,
+           e->shingles_a + e->shingles_b - e->shared_shingles);
+    printf("containment A in B   %.6g  (share of A's shingles found in B)\n", e->containment_a_in_b);
+    printf("containment B in A   %.6g\n", e->containment_b_in_a);
+    printf("estimated Jaccard    %.6g  (MinHash, %u values; standard error %.3f)\n", e->estimated_jaccard, o->num_perm,
+           sqrt(e->jaccard * (1 - e->jaccard) / o->num_perm));
+    printf("chance of a match    Jaccard ");
+    print_chance(stdout, e->chance_jaccard_log10);
+    printf(", A in B ");
+    print_chance(stdout, e->chance_a_in_b_log10);
+    printf(", B in A ");
+    print_chance(stdout, e->chance_b_in_a_log10);
+    printf("\n                     (Mash's p-value: this many shared shingles between random texts of these\n"
+           "                     sizes over %.3g possible shingles; real text shares stock phrases more often)\n",
+           e->shingle_space);
+    printf("bands collided       %u of %u", e->collided_count, e->bands);
+    for (unsigned j = 0; j < e->collided_count; j++)
+        printf("%s%u", j ? " " : ": ", e->bands_collided[j]);
+    if (containment)
+        printf("\ncandidate            yes (--measure containment: every pair that can match is checked)\n");
+    else
+        printf("\nLSH candidate        %s (P = %.4f at this Jaccard)\n", e->candidate ? "yes" : "no",
+               nd_lsh_probability(e->jaccard, e->bands, e->rows));
+    if (containment)
+        printf("verdict              %s by containment at threshold %.4g (texts of at least %u shingles)\n",
+               e->match ? "MATCH" : "no match", o->threshold, o->min_shingles);
+    else
+        printf("verdict              %s at threshold %.4g\n",
+               e->match ? (e->candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match",
+               o->threshold);
+    printf("\nlongest shared runs (at least %zu tokens): tokens, bytes in A, bytes in B\n", e->min_run);
+    if (e->run_count == 0)
+        printf("  (none)\n");
+    print_runs(e, &sides[0], 0);
+}
+
 int cli_explain(const cli_config *cfg)
 {
     side sides[2];
@@ -211,56 +317,12 @@ int cli_explain(const cli_config *cfg)
         cli_error("cannot explain '%s' and '%s': %s", sides[0].id, sides[1].id, nd_strerror(rc));
         goto done;
     }
-    const nd_options *o = &cfg->opts;
     char label[32];
     snprintf(label, sizeof label, "%s:%u", e->shingle_kind == ND_SHINGLE_CHARS ? "chars" : "words", e->shingle_size);
-    if (cfg->json_output) {
-        fputs("{\"a\":{\"id\":", stdout);
-        out_string(stdout, sides[0].id, strlen(sides[0].id));
-        printf(",\"tokens\":%zu,\"shingles\":%zu},\"b\":{\"id\":", e->tokens_a, e->shingles_a);
-        out_string(stdout, sides[1].id, strlen(sides[1].id));
-        printf(",\"tokens\":%zu,\"shingles\":%zu},\"profile\":\"%s\",\"shingle\":\"%s\",", e->tokens_b, e->shingles_b,
-               cli_profile_label(o), label);
-        printf("\"shared_shingles\":%zu,\"jaccard\":", e->shared_shingles);
-        out_number(stdout, e->jaccard);
-        fputs(",\"containment_a_in_b\":", stdout);
-        out_number(stdout, e->containment_a_in_b);
-        fputs(",\"containment_b_in_a\":", stdout);
-        out_number(stdout, e->containment_b_in_a);
-        fputs(",\"estimated_jaccard\":", stdout);
-        out_number(stdout, e->estimated_jaccard);
-        printf(",\"bands\":%u,\"rows\":%u,\"bands_collided\":[", e->bands, e->rows);
-        for (unsigned j = 0; j < e->collided_count; j++)
-            printf("%s%u", j ? "," : "", e->bands_collided[j]);
-        printf("],\"candidate\":%s,\"threshold\":", e->candidate ? "true" : "false");
-        out_number(stdout, o->threshold);
-        printf(",\"match\":%s,\"runs\":[", e->match ? "true" : "false");
-        print_runs(e, &sides[0], 1);
-        puts("]}");
-    } else {
-        printf("A: %s (%zu tokens, %zu shingles)\n", sides[0].id, e->tokens_a, e->shingles_a);
-        printf("B: %s (%zu tokens, %zu shingles)\n", sides[1].id, e->tokens_b, e->shingles_b);
-        printf("profile %s, shingles %s, %u hashes, %u bands x %u rows\n\n", cli_profile_label(o), label, o->num_perm,
-               e->bands, e->rows);
-        printf("exact Jaccard        %.6g  (%zu shared of %zu shingles in A or B)\n", e->jaccard, e->shared_shingles,
-               e->shingles_a + e->shingles_b - e->shared_shingles);
-        printf("containment A in B   %.6g  (share of A's shingles found in B)\n", e->containment_a_in_b);
-        printf("containment B in A   %.6g\n", e->containment_b_in_a);
-        printf("estimated Jaccard    %.6g  (MinHash, %u values; standard error %.3f)\n", e->estimated_jaccard,
-               o->num_perm, sqrt(e->jaccard * (1 - e->jaccard) / o->num_perm));
-        printf("bands collided       %u of %u", e->collided_count, e->bands);
-        for (unsigned j = 0; j < e->collided_count; j++)
-            printf("%s%u", j ? " " : ": ", e->bands_collided[j]);
-        printf("\nLSH candidate        %s (P = %.4f at this Jaccard)\n", e->candidate ? "yes" : "no",
-               nd_lsh_probability(e->jaccard, e->bands, e->rows));
-        printf("verdict              %s at threshold %.4g\n",
-               e->match ? (e->candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match",
-               o->threshold);
-        printf("\nlongest shared runs (at least %zu tokens): tokens, bytes in A, bytes in B\n", e->min_run);
-        if (e->run_count == 0)
-            printf("  (none)\n");
-        print_runs(e, &sides[0], 0);
-    }
+    if (cfg->json_output)
+        print_json(e, &cfg->opts, sides, label);
+    else
+        print_text(e, &cfg->opts, sides, label);
     status = EXIT_OK;
 done:
     nd_explanation_free(e);

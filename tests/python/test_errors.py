@@ -34,6 +34,8 @@ GOOD = ["one two three four five six", "one two three four five six!"]
         ({"keep": "last"}, ValueError, "keep"),
         ({"unit": "sentence"}, ValueError, "unit"),
         ({"min_tokens": -1}, ValueError, "min_tokens"),
+        ({"measure": "cosine"}, ValueError, "measure"),
+        ({"min_shingles": 0}, ValueError, "min_shingles"),
         ({"threads": -1}, ValueError, "threads"),
         ({"threads": 10**9}, ValueError, "threads"),
         ({"tresholds": 0.5}, TypeError, "tresholds"),
@@ -82,6 +84,11 @@ def test_bad_texts():
     with pytest.raises(TypeError):
         d.is_duplicate(3.5)
     assert len(d) == 0 and d.added == 0  # a failed add changes nothing
+
+
+def test_deduplicator_is_jaccard_only():
+    with pytest.raises(ValueError, match="containment"):
+        neardup.Deduplicator(measure="containment")
 
 
 def test_dedup_is_for_whole_texts():

@@ -80,6 +80,14 @@ def test_explain_options_equal_cli(nd_binary, tmp_path):
     assert got["jaccard"] >= 0.5 and got["match"]
 
 
+@pytest.mark.parametrize("a,b", list(pairs())[:6], ids=lambda p: os.path.basename(p))
+def test_explain_containment_equals_cli(nd_binary, a, b):
+    expected = json.loads(run_cli(nd_binary, "explain", "--json", "--measure", "containment", "--min-shingles", "5", a, b))
+    got = neardup.explain(read(a), read(b), ids=(a, b), measure="containment", min_shingles=5)
+    assert as_cli(got) == as_cli(expected)
+    assert got["measure"] == "containment" and got["candidate"]
+
+
 def test_explain_defaults():
     e = neardup.explain("one two three four five six", "one two three four five six")
     assert e["a"]["id"] == "a" and e["b"]["id"] == "b"

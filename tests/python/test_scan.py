@@ -39,6 +39,18 @@ def test_clusters_equal_cli(nd_binary, corpus, options):
         assert [ids[i] for i in c.indices] == c.ids
 
 
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_containment_equals_cli(nd_binary, corpus):
+    """--measure containment: the same clusters, with each member's containment."""
+    path, ids, texts = load_corpus(corpus)
+    out = run_cli(nd_binary, "scan", "--quiet", "--measure", "containment", "--min-shingles", "10", path)
+    expected = [(c["ids"], c["jaccard"], c["containment"]) for c in map(json.loads, out.splitlines())]
+    assert expected
+    got = neardup.scan(texts, ids, measure="containment", min_shingles=10)
+    assert [(c.ids, [cli6(j) for j in c.jaccard], [cli6(x) for x in c.containment]) for c in got] == expected
+    assert all(c.containment is None for c in neardup.scan(texts, ids))  # only with containment
+
+
 def test_fixture_files_equal_cli(nd_binary):
     """Plain files read as bytes, ids the paths, as the program names them."""
     paths = sorted(glob.glob(os.path.join(SOURCE_DIR, "tests", "fixtures", "*", "*.txt")))
