@@ -56,6 +56,9 @@ int main(void)
     srunner_add_suite(sr, chance_suite());
     srunner_add_suite(sr, units_suite());
     srunner_add_suite(sr, oom_suite());
+    srunner_add_suite(sr, batch_suite());
+    srunner_add_suite(sr, stream_suite());
+    srunner_add_suite(sr, explain_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

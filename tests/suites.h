@@ -16,6 +16,9 @@ Suite *pairs_suite(void);
 Suite *chance_suite(void);
 Suite *units_suite(void);
 Suite *oom_suite(void);
+Suite *batch_suite(void);
+Suite *stream_suite(void);
+Suite *explain_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */
