@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "minhash.h"
+#include "normalize.h"
 
 struct nd_sketcher {
     nd_options opts;
@@ -19,6 +20,7 @@ struct nd_sketcher {
     size_t ids_capacity;
     uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
     uint16_t *probes;    /* densification probe table for (num_perm, seed) */
+    int words;           /* tokens must be words (nd_sketcher_set_words) */
 };
 
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
@@ -31,6 +33,7 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
         return ND_ENOMEM;
     sk->opts = resolved;
     sk->tokens = (nd_tokens)ND_TOKENS_INIT;
+    sk->words = 1;
     int rc = nd_normalizer_new(&sk->normalizer, resolved.profile);
     if (rc != ND_OK) {
         nd_free(sk);
@@ -75,14 +78,36 @@ const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
     return &sk->tokens;
 }
 
-int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_ref *out)
+void nd_sketcher_set_words(nd_sketcher *sk, int words)
 {
-    int rc = nd_tokenize(sk->normalizer, text, len, &sk->tokens);
+    sk->words = words != 0;
+}
+
+/* The tokens of a text into sk->tokens: runs of scripts without spaces are
+ * cut into words (ICU's dictionaries: most of the cost for Chinese or Thai)
+ * only when something needs the words: word shingles, or the caller
+ * (sk->words). Character shingles of uncut runs are the same when
+ * nd_tokenize_runs() says the cut would keep every character. */
+static int tokenize_for_shingles(nd_sketcher *sk, const char *text, size_t len, nd_shingle_kind *kind, unsigned *size)
+{
+    int cut_alike = 1;
+    int rc = nd_tokenize_runs(sk->normalizer, text, len, &sk->tokens, &cut_alike);
     if (rc != ND_OK)
         return rc;
+    *kind = nd_shingle_choice(&sk->opts, &sk->tokens, size);
+    if (sk->tokens.unspaced_chars == 0 || (*kind == ND_SHINGLE_CHARS && cut_alike && !sk->words))
+        return ND_OK;
+    return nd_tokenize(sk->normalizer, text, len, &sk->tokens);
+}
+
+int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_ref *out)
+{
     size_t count = 0;
     unsigned size;
-    nd_shingle_kind kind = nd_shingle_choice(&sk->opts, &sk->tokens, &size);
+    nd_shingle_kind kind;
+    int rc = tokenize_for_shingles(sk, text, len, &kind, &size);
+    if (rc != ND_OK)
+        return rc;
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;

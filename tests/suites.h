@@ -12,6 +12,8 @@ Suite *lsh_suite(void);
 Suite *cluster_suite(void);
 Suite *index_suite(void);
 Suite *oom_suite(void);
+Suite *pathological_suite(void);
+Suite *fastpath_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */
