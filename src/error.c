@@ -1,4 +1,4 @@
-/* error.c - status codes to messages, and option checking. */
+/* error.c - status codes to one-line messages (nd_strerror). */
 #include "neardup.h"
 
 const char *nd_strerror(int status)
@@ -17,23 +17,4 @@ const char *nd_strerror(int status)
     default:
         return "unknown error";
     }
-}
-
-int nd_options_resolve(nd_options *opts)
-{
-    if (!opts || opts->num_perm == 0 || opts->num_perm > 4096)
-        return ND_EINVAL;
-    if (!(opts->threshold > 0.0 && opts->threshold <= 1.0))
-        return ND_EINVAL;
-    if (opts->shingle_size == 0 || opts->shingle_size > 64 || opts->char_size == 0 || opts->char_size > 64)
-        return ND_EINVAL;
-    if ((unsigned)opts->shingle_kind > ND_SHINGLE_AUTO || nd_profile_name(opts->profile) == NULL)
-        return ND_EINVAL;
-    if ((opts->bands == 0) != (opts->rows == 0))
-        return ND_EINVAL;
-    if (opts->bands == 0)
-        return nd_lsh_choose(&opts->bands, &opts->rows, opts->threshold, opts->num_perm);
-    if ((uint64_t)opts->bands * opts->rows > opts->num_perm)
-        return ND_EINVAL;
-    return ND_OK;
 }

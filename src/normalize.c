@@ -889,12 +889,12 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
     return rc;
 }
 
-int nd_tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out)
+int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
 {
     return tokenize(nz, text, len, out, 1, NULL);
 }
 
-int nd_tokenize_runs(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int *cut_alike)
+int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *nz, const char *text, size_t len)
 {
     return tokenize(nz, text, len, out, 0, cut_alike);
 }

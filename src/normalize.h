@@ -30,7 +30,7 @@ int nd_normalizer_set_path(nd_normalizer *normalizer, nd_tokenize_path path);
  * when a run holds a character ICU might leave out of every word (see
  * nd_fold_break_may_drop in fold.h): then use nd_tokenize(). Same return
  * values as nd_tokenize(). */
-int nd_tokenize_runs(nd_normalizer *normalizer, const char *text, size_t len, nd_tokens *out, int *cut_alike);
+int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *normalizer, const char *text, size_t len);
 
 /* Most code points in one normalization segment after its first: longer
  * runs of non-starters are cut, as in Unicode's stream-safe text format

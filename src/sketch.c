@@ -20,7 +20,11 @@ struct nd_sketcher {
     size_t ids_capacity;
     uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
     uint16_t *probes;    /* densification probe table for (num_perm, seed) */
-    int words;           /* tokens must be words (nd_sketcher_set_words) */
+    nd_span *spans;      /* nd_sketch_units: the units of the text */
+    size_t spans_capacity;
+    nd_span *copies; /* nd_sketch_units: the copies of a repeated unit */
+    size_t copies_capacity;
+    int words; /* tokens must be words (nd_sketcher_set_words) */
 };
 
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
@@ -61,6 +65,8 @@ void nd_sketcher_free(nd_sketcher *sk)
     nd_free(sk->ids);
     nd_free(sk->probes);
     nd_free(sk->signature);
+    nd_free(sk->spans);
+    nd_free(sk->copies);
     nd_free(sk);
 }
 
@@ -83,29 +89,32 @@ void nd_sketcher_set_words(nd_sketcher *sk, int words)
     sk->words = words != 0;
 }
 
-/* The tokens of a text into sk->tokens: runs of scripts without spaces are
- * cut into words (ICU's dictionaries: most of the cost for Chinese or Thai)
- * only when something needs the words: word shingles, or the caller
- * (sk->words). Character shingles of uncut runs are the same when
- * nd_tokenize_runs() says the cut would keep every character. */
-static int tokenize_for_shingles(nd_sketcher *sk, const char *text, size_t len, nd_shingle_kind *kind, unsigned *size)
+/* The tokens of a text into sk->tokens, and the shingles to make of them:
+ * runs of scripts without spaces are cut into words (ICU's dictionaries,
+ * most of the cost for Chinese or Thai) only when something needs the
+ * words: word shingles, or the caller (`words`). Character shingles of
+ * uncut runs are the same when nd_tokenize_runs() says the cut would keep
+ * every character. */
+static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketcher *sk, const char *text, size_t len,
+                                 int words)
 {
     int cut_alike = 1;
-    int rc = nd_tokenize_runs(sk->normalizer, text, len, &sk->tokens, &cut_alike);
+    int rc = nd_tokenize_runs(&sk->tokens, &cut_alike, sk->normalizer, text, len);
     if (rc != ND_OK)
         return rc;
-    *kind = nd_shingle_choice(&sk->opts, &sk->tokens, size);
-    if (sk->tokens.unspaced_chars == 0 || (*kind == ND_SHINGLE_CHARS && cut_alike && !sk->words))
+    *kind = nd_shingle_choice(size, &sk->opts, &sk->tokens);
+    if (sk->tokens.unspaced_chars == 0 || (*kind == ND_SHINGLE_CHARS && cut_alike && !words))
         return ND_OK;
-    return nd_tokenize(sk->normalizer, text, len, &sk->tokens);
+    return nd_tokenize(&sk->tokens, sk->normalizer, text, len);
 }
 
-int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_ref *out)
+/* nd_sketch_text_ref(), with word tokens or not (`words`). */
+static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words)
 {
     size_t count = 0;
     unsigned size;
     nd_shingle_kind kind;
-    int rc = tokenize_for_shingles(sk, text, len, &kind, &size);
+    int rc = tokenize_for_shingles(&kind, &size, sk, text, len, words);
     if (rc != ND_OK)
         return rc;
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
@@ -120,11 +129,16 @@ int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_
     return ND_OK;
 }
 
-int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out)
+int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
+{
+    return sketch_ref(out, sk, text, len, sk->words);
+}
+
+int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)
 {
     nd_sketch_clear(out);
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(sk, text, len, &ref);
+    int rc = nd_sketch_text_ref(&ref, sk, text, len);
     if (rc != ND_OK)
         return rc;
     uint32_t *ids = nd_malloc(ref.count * sizeof *ids);
@@ -143,4 +157,47 @@ int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out
     out->num_tokens = ref.num_tokens;
     out->invalid_utf8 = ref.invalid_utf8;
     return ND_OK;
+}
+
+int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                    unsigned min_tokens, nd_unit_fn fn, void *ctx)
+{
+    size_t span_count = 0;
+    *invalid_utf8 = 0;
+    int rc = nd_split_units(&sk->spans, &sk->spans_capacity, &span_count, text, len, kind);
+    for (size_t u = 0; rc == ND_OK && u < span_count; u++) {
+        nd_span span = sk->spans[u];
+        const char *unit_text = text + span.start;
+        nd_span local = {0, span.end - span.start};
+        nd_sketch_ref sketch;
+        /* words: --min-tokens counts them and repeats are found on them */
+        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1);
+        if (rc != ND_OK)
+            break;
+        *invalid_utf8 += sketch.invalid_utf8;
+        if (sk->tokens.count < min_tokens || sketch.count == 0)
+            continue;
+        if (sk->copies_capacity < sk->tokens.count &&
+            nd_grow((void **)&sk->copies, &sk->copies_capacity, sk->tokens.count, sizeof *sk->copies) != 0) {
+            rc = ND_ENOMEM;
+            break;
+        }
+        int m = nd_find_repeats(sk->copies, sk->copies_capacity, &sk->tokens, unit_text, local);
+        if (m < 0) {
+            rc = m;
+            break;
+        }
+        if (m < 2) {
+            rc = fn(ctx, span, &sketch);
+            continue;
+        }
+        /* the copies' spans are taken before sketching them overwrites the tokens */
+        for (int c = 0; rc == ND_OK && c < m; c++) {
+            nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
+            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1);
+            if (rc == ND_OK)
+                rc = fn(ctx, copy, &sketch);
+        }
+    }
+    return rc;
 }

@@ -243,14 +243,14 @@ static void check_paths(path_set *ps, const char *text, size_t len, const char *
     char label[160];
     for (int words = 0; words < 2; words++) {
         int want_alike = 1, got_alike = 1;
-        int rc = words ? nd_tokenize(ps->nz[ND_PATH_REFERENCE], copy, len, &ps->want)
-                       : nd_tokenize_runs(ps->nz[ND_PATH_REFERENCE], copy, len, &ps->want, &want_alike);
+        int rc = words ? nd_tokenize(&ps->want, ps->nz[ND_PATH_REFERENCE], copy, len)
+                       : nd_tokenize_runs(&ps->want, &want_alike, ps->nz[ND_PATH_REFERENCE], copy, len);
         ck_assert_int_eq(rc, ND_OK);
         for (int p = 0; p < ND_PATH_REFERENCE; p++) {
             if (!ps->available[p])
                 continue;
-            rc = words ? nd_tokenize(ps->nz[p], copy, len, &ps->got)
-                       : nd_tokenize_runs(ps->nz[p], copy, len, &ps->got, &got_alike);
+            rc = words ? nd_tokenize(&ps->got, ps->nz[p], copy, len)
+                       : nd_tokenize_runs(&ps->got, &got_alike, ps->nz[p], copy, len);
             ck_assert_int_eq(rc, ND_OK);
             snprintf(label, sizeof label, "%s, path %d, %s", what, p, words ? "words" : "runs");
             check_same_tokens(&ps->want, &ps->got, label);
@@ -362,10 +362,10 @@ START_TEST(test_runs_cut_alike_every_code_point)
                     n += ctx;
                 }
                 int alike = 0;
-                ck_assert_int_eq(nd_tokenize_runs(nz, text, n, &runs, &alike), ND_OK);
+                ck_assert_int_eq(nd_tokenize_runs(&runs, &alike, nz, text, n), ND_OK);
                 if (!alike || runs.unspaced_chars == 0)
                     continue;
-                ck_assert_int_eq(nd_tokenize(nz, text, n, &words), ND_OK);
+                ck_assert_int_eq(nd_tokenize(&words, nz, text, n), ND_OK);
                 size_t la = joined(a, &runs), lb = joined(b, &words);
                 ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
                               "U+%04X %s context %zu: cut and uncut runs differ ('%.*s' vs '%.*s')", c,
@@ -398,8 +398,8 @@ START_TEST(test_sketch_without_words)
         size_t len;
         char *text = random_text(&state, 300, seed % 4 != 0, &len);
         nd_sketch_ref a, b;
-        ck_assert_int_eq(nd_sketch_text_ref(with, text, len, &a), ND_OK);
-        ck_assert_int_eq(nd_sketch_text_ref(without, text, len, &b), ND_OK);
+        ck_assert_int_eq(nd_sketch_text_ref(&a, with, text, len), ND_OK);
+        ck_assert_int_eq(nd_sketch_text_ref(&b, without, text, len), ND_OK);
         ck_assert_msg(a.count == b.count && (a.count == 0 || memcmp(a.ids, b.ids, a.count * sizeof *a.ids) == 0),
                       "seed %llu: shingle ids differ", (unsigned long long)seed);
         ck_assert_msg(memcmp(a.signature, b.signature, opts.num_perm * sizeof *a.signature) == 0,

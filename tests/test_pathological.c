@@ -118,15 +118,15 @@ static double best_time(const patho_row *row, size_t n)
         nd_sketch_ref ref;
         switch (row->call) {
         case CALL_TOKENIZE:
-            ck_assert_int_eq(nd_tokenize(nz, text, len, &tokens), ND_OK);
+            ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
             ck_assert_uint_gt(tokens.count, 0);
             break;
         case CALL_SKETCH:
-            ck_assert_int_eq(nd_sketch_text_ref(sk, text, len, &ref), ND_OK);
+            ck_assert_int_eq(nd_sketch_text_ref(&ref, sk, text, len), ND_OK);
             ck_assert_uint_gt(ref.count, 0);
             break;
         case CALL_REPEATS:
-            ck_assert_int_eq(nd_tokenize(nz, text, len, &tokens), ND_OK);
+            ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
             ck_assert_int_eq(nd_find_repeats(copies, 4, &tokens, text, unit), 0); /* period 1: too short */
             break;
         }

@@ -212,7 +212,7 @@ int main(int argc, char **argv)
             double t1 = now();
             for (size_t i = first; i < last; i++) {
                 nd_sketch_ref ref;
-                if (nd_sketch_text_ref(sk, list.texts[i], list.lens[i], &ref) != ND_OK) {
+                if (nd_sketch_text_ref(&ref, sk, list.texts[i], list.lens[i]) != ND_OK) {
                     fprintf(stderr, "nd_bench_floor: signing failed on text %zu\n", i + 1);
                     return 1;
                 }
