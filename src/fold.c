@@ -23,12 +23,14 @@
  * all word characters, all separators or nothing, whether a boundary comes
  * before it, and whether it belongs to a script written without spaces.
  * Each entry is made by the very function that folds segments, so a table
- * lookup and an ICU call agree by construction. Two bitmaps of 8 KiB mark
+ * lookup and an ICU call agree by construction. Bitmaps of 8 KiB mark
  * the plain letters (a word character with a boundary before it that folds
  * to itself: every Arabic, Hebrew and Han letter, small Cyrillic and Greek
  * letters, ...), without and with a script written without spaces: the
  * tokenizer copies runs of them as they are, testing one bit per letter
- * instead of reading a 16-byte entry out of a 1 MiB table.
+ * instead of reading a 16-byte entry out of a 1 MiB table; a third marks
+ * the characters that ICU's word breaking never leaves out of a word
+ * (nd_fold_cut_keeps).
  */
 #include "fold.h"
 
@@ -143,14 +145,29 @@ int nd_fold_is_unspaced(UChar32 c)
     }
 }
 
-int nd_fold_break_may_drop(UChar32 c, int first)
+int nd_fold_cut_keeps(UChar32 c)
 {
-    int8_t type = u_charType(c);
-    if (type == U_OTHER_NUMBER || type == U_UNASSIGNED || c == 0x3005 || c == 0x303B || c == 0x16FE3 || c == 0x16FF0 ||
-        c == 0x16FF1)
+    if (c > 0xFFFF)
+        return 0;
+    switch (c) {
+    case 0x30FC: /* KATAKANA-HIRAGANA PROLONGED SOUND MARK */
+    case 0xFF70: /* its half-width form */
+    case 0x309D: /* HIRAGANA ITERATION MARK, and voiced */
+    case 0x309E:
+    case 0x30FD: /* KATAKANA ITERATION MARK, and voiced */
+    case 0x30FE:
         return 1;
-    return first && (type == U_NON_SPACING_MARK || type == U_COMBINING_SPACING_MARK || type == U_ENCLOSING_MARK ||
-                     type == U_MODIFIER_LETTER);
+    default:
+        break;
+    }
+    int8_t type = u_charType(c);
+    if (type != U_UPPERCASE_LETTER && type != U_LOWERCASE_LETTER && type != U_TITLECASE_LETTER &&
+        type != U_OTHER_LETTER && type != U_DECIMAL_DIGIT_NUMBER)
+        return 0;
+    UErrorCode status = U_ZERO_ERROR;
+    UScriptCode script = uscript_getScript(c, &status);
+    return U_SUCCESS(status) && script != USCRIPT_THAI && script != USCRIPT_LAO && script != USCRIPT_KHMER &&
+           script != USCRIPT_MYANMAR;
 }
 
 /* ****  Folding one segment  **** */
@@ -259,8 +276,8 @@ typedef struct {
     int status;
 } profile_tables;
 
-static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL}, ND_OK},
-                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL}, ND_OK}};
+static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK},
+                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK}};
 
 int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
 {
@@ -304,10 +321,6 @@ int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
         e->flags |= ND_FOLD_BOUNDARY;
     if (nd_fold_is_unspaced(c))
         e->flags |= ND_FOLD_UNSPACED;
-    if (nd_fold_break_may_drop(c, 1))
-        e->flags |= ND_FOLD_DROP_FIRST;
-    if (nd_fold_break_may_drop(c, 0))
-        e->flags |= ND_FOLD_DROP;
     if (kind == ND_FOLD_WORD) {
         memcpy(e->utf8, utf8, out_len);
         e->len = (uint8_t)out_len;
@@ -338,13 +351,14 @@ static void build_tables(nd_profile profile)
     if (pt->status != ND_OK)
         return;
     /* one block: the entries, then the two bitmaps */
-    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 2 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
+    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 3 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
     if (!entry) {
         pt->status = ND_ENOMEM;
         return;
     }
     uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
     uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
+    uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
     for (UChar32 c = 0; c <= 0xFFFF; c++) {
         int rc = nd_fold_entry_of(&entry[c], &folder, c);
         if (rc != ND_OK) {
@@ -355,12 +369,15 @@ static void build_tables(nd_profile profile)
             uint64_t *bits = (entry[c].flags & ND_FOLD_UNSPACED) ? plain_unspaced : plain;
             bits[c >> 6] |= (uint64_t)1 << (c & 63);
         }
+        if (nd_fold_cut_keeps(c))
+            cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
     }
     nd_folder_free(&folder);
     if (pt->status == ND_OK) {
         pt->tables.entry = entry;
         pt->tables.plain = plain;
         pt->tables.plain_unspaced = plain_unspaced;
+        pt->tables.cut_keeps = cut_keeps;
     } else {
         nd_free(entry);
     }

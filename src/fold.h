@@ -35,11 +35,9 @@ enum {
     ND_FOLD_EMPTY = 3, /* folds to nothing: neither makes nor splits a word */
     ND_FOLD_SLOW = 4,  /* mixed, or too long for the entry: fold with ICU */
     ND_FOLD_KIND_MASK = 7,
-    ND_FOLD_BOUNDARY = 8,     /* a normalization boundary comes before it */
-    ND_FOLD_UNSPACED = 16,    /* belongs to a script written without spaces */
-    ND_FOLD_SAME_LENGTH = 32, /* ND_FOLD_WORD to one code point as long in UTF-8 as itself */
-    ND_FOLD_DROP_FIRST = 64,  /* ICU's word breaking may drop it first in a run (nd_fold_break_may_drop) */
-    ND_FOLD_DROP = 128        /* ... anywhere in a run */
+    ND_FOLD_BOUNDARY = 8,    /* a normalization boundary comes before it */
+    ND_FOLD_UNSPACED = 16,   /* belongs to a script written without spaces */
+    ND_FOLD_SAME_LENGTH = 32 /* ND_FOLD_WORD to one code point as long in UTF-8 as itself */
 };
 
 typedef struct nd_fold_entry {
@@ -62,6 +60,7 @@ typedef struct nd_fold_tables {
     const nd_fold_entry *entry;     /* 0x10000 entries, one per code point */
     const uint64_t *plain;          /* c folds to itself, a word character with a boundary before it */
     const uint64_t *plain_unspaced; /* the same, in a script written without spaces */
+    const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
 } nd_fold_tables;
 
 /* @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */
@@ -79,17 +78,18 @@ int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len);
 /* Does a normalization boundary come before c (ICU's own answer)? */
 int nd_fold_boundary_before(const nd_folder *folder, UChar32 c);
 
-/* May ICU's word break iterator leave the word character c out of every
- * word when it is the first character of a run (`first`) or anywhere in a
- * run of a script written without spaces? Marks and modifier letters at the
- * start (U+0301 before a Han letter), other numbers and unassigned code
- * points anywhere, the iteration marks U+3005, U+303B and U+16FE3 and the
- * Vietnamese reading marks U+16FF0 and U+16FF1 after a letter of another
- * script are; letters, digits and marks inside a word are not. A superset
- * of what a check of every code point before and after letters of nine
- * scripts found (tests/test_fastpath.c runs five of them; the fuzz harness
- * keeps looking). */
-int nd_fold_break_may_drop(UChar32 c, int first);
+/* Does ICU's word break iterator keep the BMP character c in a word
+ * wherever it stands in a run of letters? ICU leaves out of every word the
+ * pieces of a run it finds no letter or digit in: a mark or modifier letter
+ * at its start, a mark of one script after a letter of another, other
+ * numbers, unassigned code points, the iteration mark U+3005 after a
+ * non-Han letter. So only letters (Lu, Ll, Lt, Lo) and decimal digits
+ * outside the scripts ICU cuts with dictionaries and marks (Thai, Lao,
+ * Khmer, Myanmar), and the kana length and iteration marks, are kept for
+ * sure; U+3005 and U+303B are kept after a Han letter (normalize.c checks
+ * that). A check of every code point before and after letters of nine
+ * scripts, and the fuzz harness, found nothing this misses. */
+int nd_fold_cut_keeps(UChar32 c);
 
 /* Is c a word character (general category L, M or N)? */
 int nd_fold_is_word_char(UChar32 c);

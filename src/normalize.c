@@ -74,7 +74,7 @@ typedef struct {
 struct nd_normalizer {
     nd_profile profile;
     const nd_fold_entry *table;
-    const uint64_t *plain, *plain_unspaced; /* bitmaps over the BMP (fold.h) */
+    const uint64_t *plain, *plain_unspaced, *cut_keeps; /* bitmaps over the BMP (fold.h) */
     nd_folder folder;
     nd_scan_fn scan;   /* block classifier; NULL on the reference path */
     nd_u16buf segment; /* the pending normalization segment */
@@ -99,6 +99,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     nz->table = tables.entry;
     nz->plain = tables.plain;
     nz->plain_unspaced = tables.plain_unspaced;
+    nz->cut_keeps = tables.cut_keeps;
     nz->scan = nd_scan_get(nd_scan_best());
     rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {
@@ -173,9 +174,10 @@ typedef struct {
     size_t len;
     int break_words;        /* cut unspaced tokens into words */
     int pieces;             /* keep the pieces' map (needed to cut words) */
-    int runs_cut_alike;     /* no token ICU might cut with a gap (see check_run) */
+    int runs_cut_alike;     /* cutting the uncut runs would keep their text (close_unspaced) */
     int open;               /* is a token being built? */
     int unspaced;           /* does it hold letters of a script without spaces? */
+    int gap;                /* has it grown by a character that folds to nothing? */
     size_t start, end;      /* its original byte span so far */
     size_t norm_start;      /* where its normalized text starts in out->text */
     size_t seg_start;       /* original offset of the pending segment */
@@ -189,6 +191,7 @@ static void open_token(tokenizer *tk, size_t start)
     tk->unspaced = 0;
     tk->start = start;
     tk->norm_start = tk->out->text_len;
+    tk->gap = 0;
     tk->nz->piece_count = 0;
 }
 
@@ -356,27 +359,36 @@ static int push_word_broken(tokenizer *tk)
     return ND_OK;
 }
 
-/* Could ICU's word breaking leave a character of the current token (a run
- * of a script without spaces, not cut) out of every word? Then cutting it
- * would change its characters, and character shingles too. */
-static int run_may_lose_chars(const tokenizer *tk)
+static inline int bit_set(const uint64_t *bits, unsigned c)
+{
+    return (int)((bits[c >> 6] >> (c & 63)) & 1);
+}
+
+static int is_han(UChar32 c)
+{
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF);
+}
+
+/* Would ICU's word breaking keep every character of the current token (a
+ * run of a script without spaces, not cut)? Only then are the words it
+ * cuts the run into, joined, the run itself, which character shingles
+ * read. Checked character by character (nd_fold_cut_keeps). */
+static int run_cut_keeps_all(const tokenizer *tk)
 {
     const nd_normalizer *nz = tk->nz;
     const uint8_t *s = (const uint8_t *)tk->out->text + tk->norm_start;
     size_t len = tk->out->text_len - tk->norm_start;
     size_t i = 0;
+    UChar32 prev = 0;
     while (i < len) {
-        int first = i == 0;
         UChar32 c;
         U8_NEXT_UNSAFE(s, i, c);
-        if (c <= 0xFFFF && nz->scan) {
-            if (nz->table[c].flags & (first ? ND_FOLD_DROP_FIRST | ND_FOLD_DROP : ND_FOLD_DROP))
-                return 1;
-        } else if (nd_fold_break_may_drop(c, first)) {
-            return 1;
-        }
+        int kept = c <= 0xFFFF && (nz->scan ? bit_set(nz->cut_keeps, (unsigned)c) : nd_fold_cut_keeps(c));
+        if (!kept && !((c == 0x3005 || c == 0x303B) && is_han(prev)))
+            return 0;
+        prev = c;
     }
-    return 0;
+    return 1;
 }
 
 /* Close a token holding letters of a script without spaces. */
@@ -384,7 +396,10 @@ static int close_unspaced(tokenizer *tk)
 {
     if (tk->break_words)
         return push_word_broken(tk);
-    if (tk->runs_cut_alike && run_may_lose_chars(tk))
+    /* a token with a gap (a character folded to nothing, such as a soft
+     * hyphen) may be cut there into two words with a gap between their
+     * spans, which character shingles read as a space */
+    if (tk->runs_cut_alike && (tk->gap || !run_cut_keeps_all(tk)))
         tk->runs_cut_alike = 0;
     return push_token(tk->out, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
 }
@@ -430,8 +445,10 @@ static int apply_entry(tokenizer *tk, const nd_fold_entry *e, size_t start, size
     case ND_FOLD_SEP:
         return close_token(tk);
     default: /* ND_FOLD_EMPTY */
-        if (tk->open)
+        if (tk->open) {
             tk->end = end;
+            tk->gap = 1;
+        }
         return ND_OK;
     }
 }
@@ -465,8 +482,10 @@ static int flush_segment(tokenizer *tk, size_t end)
     if (rc != ND_OK)
         return rc;
     const nd_u16buf *folded = &nz->folder.a;
-    if (folded->len == 0 && tk->open)
+    if (folded->len == 0 && tk->open) {
         tk->end = end;
+        tk->gap = 1;
+    }
     size_t i = 0;
     while (i < folded->len) {
         UChar32 c;
@@ -613,11 +632,6 @@ enum {
     SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH
 };
 
-static inline int bit_set(const uint64_t *bits, unsigned c)
-{
-    return (int)((bits[c >> 6] >> (c & 63)) & 1);
-}
-
 /* The fast loop: from block offset r, runs of
  *   - ASCII letters and digits, copied lowered into the token;
  *   - ASCII separators, which close the token;
@@ -677,6 +691,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                     unspaced = 0;
                     start = pos + r;
                     norm_start = text_len;
+                    tk->gap = 0;
                     tk->nz->piece_count = 0;
                 }
                 for (unsigned k = 0; k < n; k += 16)
@@ -753,6 +768,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             unspaced = 0;
             start = pos + r;
             norm_start = text_len;
+            tk->gap = 0;
             tk->nz->piece_count = 0;
         }
         text_len += done - r;

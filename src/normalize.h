@@ -28,7 +28,7 @@ int nd_normalizer_set_path(nd_normalizer *normalizer, nd_tokenize_path path);
  * need words). *cut_alike is set to 1 when the tokens' normalized text is
  * the same as nd_tokenize() would give, so character shingles are too; 0
  * when a run holds a character ICU might leave out of every word (see
- * nd_fold_break_may_drop in fold.h): then use nd_tokenize(). Same return
+ * nd_fold_cut_keeps in fold.h): then use nd_tokenize(). Same return
  * values as nd_tokenize(). */
 int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *normalizer, const char *text, size_t len);
 

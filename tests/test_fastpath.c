@@ -195,7 +195,8 @@ static void check_same_tokens(const nd_tokens *want, const nd_tokens *got, const
     ck_assert_msg(want->count == got->count, "%s: %zu tokens, want %zu", what, got->count, want->count);
     ck_assert_msg(want->text_len == got->text_len, "%s: normalized length %zu, want %zu", what, got->text_len,
                   want->text_len);
-    ck_assert_msg(memcmp(want->text, got->text, want->text_len) == 0, "%s: normalized text differs", what);
+    ck_assert_msg(want->text_len == 0 || memcmp(want->text, got->text, want->text_len) == 0,
+                  "%s: normalized text differs", what);
     ck_assert_msg(want->invalid_utf8 == got->invalid_utf8, "%s: invalid_utf8", what);
     ck_assert_msg(want->word_chars == got->word_chars, "%s: word_chars %zu, want %zu", what, got->word_chars,
                   want->word_chars);
@@ -265,7 +266,7 @@ START_TEST(test_paths_random)
     for (int profile = 0; profile < 2; profile++) {
         path_set ps;
         path_set_init(&ps, (nd_profile)profile);
-        for (uint64_t seed = 1; seed <= 1500; seed++) {
+        for (uint64_t seed = 1; seed <= 600; seed++) {
             uint64_t state = seed;
             size_t len;
             char *text = random_text(&state, 400, seed % 5 == 0, &len);
@@ -330,9 +331,10 @@ static size_t joined(char *out, const nd_tokens *t)
     return w;
 }
 
-/* For every code point before and after a Han letter, a Thai letter, a
- * kana and a Latin letter, and alone: whenever nd_tokenize_runs() says the
- * runs are cut alike, the joined normalized text is the same cut or not. */
+/* For every code point of the BMP before and after a Han letter, a Thai
+ * letter, a kana and a Latin letter, and alone: whenever nd_tokenize_runs()
+ * says the runs are cut alike, the joined normalized text is the same cut
+ * or not. */
 START_TEST(test_runs_cut_alike_every_code_point)
 {
     static const char *const contexts[] = {"", "\xE4\xB8\xAD", "\xE0\xB8\x81", "\xE3\x81\x82", "a"};
@@ -343,11 +345,10 @@ START_TEST(test_runs_cut_alike_every_code_point)
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
     size_t checked = 0;
-    for (uint32_t c = 0x80; c <= 0x10FFFF; c++) {
+    /* the BMP: a run holding anything beyond it is never taken as cut alike */
+    for (uint32_t c = 0x80; c <= 0xFFFF; c++) {
         if (c >= 0xD800 && c <= 0xDFFF)
             continue;
-        if (c >= 0x32000 && c < 0xE0000)
-            c = 0xE0000; /* unassigned planes */
         for (size_t k = 0; k < sizeof contexts / sizeof contexts[0]; k++) {
             for (int side = 0; side < 2; side++) {
                 char text[16];
@@ -374,7 +375,7 @@ START_TEST(test_runs_cut_alike_every_code_point)
             }
         }
     }
-    ck_assert_uint_gt(checked, 100000);
+    ck_assert_uint_gt(checked, 50000);
     free(a);
     free(b);
     nd_tokens_free(&runs);
@@ -393,7 +394,23 @@ START_TEST(test_sketch_without_words)
     ck_assert_int_eq(nd_sketcher_new(&with, &opts), ND_OK);
     ck_assert_int_eq(nd_sketcher_new(&without, &opts), ND_OK);
     nd_sketcher_set_words(without, 0);
-    for (uint64_t seed = 1; seed <= 3000; seed++) {
+    /* found by the fuzz harness: a character that folds to nothing inside a
+     * run (soft hyphen, U+FE7B whose fold is a removed kasra) becomes a gap
+     * between two words when the run is cut, which character shingles read
+     * as a space */
+    static const char *const found[] = {
+        "\xE4\xB8\xAD\xC2\xAD\xE6\x96\x87\xE5\xAD\x97\xE5\x9C\xA8\xE8\xBF\x99",
+        "\xE4\xB8\x88\xE4\xB8\x88\xE4\xB8\x88\xE4\xB8\xA9\xEF\xB9\xBB"
+        "aaaxj",
+    };
+    for (size_t f = 0; f < sizeof found / sizeof found[0]; f++) {
+        nd_sketch_ref a, b;
+        ck_assert_int_eq(nd_sketch_text_ref(&a, with, found[f], strlen(found[f])), ND_OK);
+        ck_assert_int_eq(nd_sketch_text_ref(&b, without, found[f], strlen(found[f])), ND_OK);
+        ck_assert_msg(a.count == b.count && memcmp(a.ids, b.ids, a.count * sizeof *a.ids) == 0,
+                      "found[%zu]: shingle ids differ", f);
+    }
+    for (uint64_t seed = 1; seed <= 1000; seed++) {
         uint64_t state = seed * 7919;
         size_t len;
         char *text = random_text(&state, 300, seed % 4 != 0, &len);
@@ -414,15 +431,20 @@ END_TEST
 Suite *fastpath_suite(void)
 {
     Suite *s = suite_create("fastpath");
-    TCase *tc = tcase_create("equal");
-    /* tens of thousands of texts through ICU one segment at a time: slow
-     * under the sanitizers */
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_scan_classifiers);
-    tcase_add_test(tc, test_paths_random);
-    tcase_add_loop_test(tc, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
-    tcase_add_test(tc, test_runs_cut_alike_every_code_point);
-    tcase_add_test(tc, test_sketch_without_words);
-    suite_add_tcase(s, tc);
+    /* thousands of texts through ICU one segment at a time: slow under the
+     * sanitizers */
+    TCase *scan = tcase_create("scan");
+    tcase_add_test(scan, test_scan_classifiers);
+    suite_add_tcase(s, scan);
+    TCase *paths = tcase_create("paths");
+    tcase_set_timeout(paths, 600);
+    tcase_add_test(paths, test_paths_random);
+    tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
+    suite_add_tcase(s, paths);
+    TCase *runs = tcase_create("runs");
+    tcase_set_timeout(runs, 600);
+    tcase_add_test(runs, test_runs_cut_alike_every_code_point);
+    tcase_add_test(runs, test_sketch_without_words);
+    suite_add_tcase(s, runs);
     return s;
 }
