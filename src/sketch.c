@@ -18,9 +18,9 @@ struct nd_sketcher {
     nd_tokens tokens;
     uint32_t *ids;
     size_t ids_capacity;
-    uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
-    uint16_t *probes;    /* densification probe table for (num_perm, seed) */
-    nd_span *spans;      /* nd_sketch_units: the units of the text */
+    uint32_t *signature;      /* num_perm values, for nd_sketch_text_ref */
+    nd_minhash_tables tables; /* densification tables for (num_perm, seed) */
+    nd_span *spans;           /* nd_sketch_units: the units of the text */
     size_t spans_capacity;
     nd_span *copies; /* nd_sketch_units: the copies of a repeated unit */
     size_t copies_capacity;
@@ -43,10 +43,10 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
         nd_free(sk);
         return rc;
     }
-    sk->probes = nd_minhash_probe_table(resolved.num_perm, resolved.seed);
+    rc = nd_minhash_tables_new(&sk->tables, resolved.num_perm, resolved.seed);
     sk->signature = nd_malloc(resolved.num_perm * sizeof *sk->signature);
-    if (!sk->probes || !sk->signature) {
-        nd_free(sk->probes);
+    if (rc != ND_OK || !sk->signature) {
+        nd_minhash_tables_free(&sk->tables);
         nd_free(sk->signature);
         nd_normalizer_free(sk->normalizer);
         nd_free(sk);
@@ -63,7 +63,7 @@ void nd_sketcher_free(nd_sketcher *sk)
     nd_normalizer_free(sk->normalizer);
     nd_tokens_free(&sk->tokens);
     nd_free(sk->ids);
-    nd_free(sk->probes);
+    nd_minhash_tables_free(&sk->tables);
     nd_free(sk->signature);
     nd_free(sk->spans);
     nd_free(sk->copies);
@@ -120,7 +120,7 @@ static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, siz
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
-    nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, sk->probes);
+    nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
     out->ids = sk->ids;
     out->count = count;
     out->signature = sk->signature;
