@@ -63,7 +63,6 @@
 #include "fold.h"
 #include "hash.h"
 #include "scan.h"
-#include "shingle.h"
 
 /* Where a piece of a token's normalized text came from. */
 typedef struct {
@@ -173,17 +172,16 @@ typedef struct {
     nd_tokens *out;
     const uint8_t *text;
     size_t len;
-    int break_words;            /* cut unspaced tokens into words */
-    int pieces;                 /* keep the pieces' map (needed to cut words) */
-    int runs_cut_alike;         /* cutting the uncut runs would keep their text (close_unspaced) */
-    nd_word_shingles *shingles; /* word shingle ids made as tokens come, or NULL */
-    int open;                   /* is a token being built? */
-    int unspaced;               /* does it hold letters of a script without spaces? */
-    int gap;                    /* has it grown by a character that folds to nothing? */
-    size_t start, end;          /* its original byte span so far */
-    size_t norm_start;          /* where its normalized text starts in out->text */
-    size_t seg_start;           /* original offset of the pending segment */
-    size_t seg_nonstarters;     /* its code points after the first */
+    int break_words;        /* cut unspaced tokens into words */
+    int pieces;             /* keep the pieces' map (needed to cut words) */
+    int runs_cut_alike;     /* cutting the uncut runs would keep their text (close_unspaced) */
+    int open;               /* is a token being built? */
+    int unspaced;           /* does it hold letters of a script without spaces? */
+    int gap;                /* has it grown by a character that folds to nothing? */
+    size_t start, end;      /* its original byte span so far */
+    size_t norm_start;      /* where its normalized text starts in out->text */
+    size_t seg_start;       /* original offset of the pending segment */
+    size_t seg_nonstarters; /* its code points after the first */
 } tokenizer;
 
 /* Open a token at original offset `start`. */
@@ -281,10 +279,7 @@ static int append_char(tokenizer *tk, const char *utf8, size_t n, size_t start, 
     return ND_OK;
 }
 
-/* Add a token, its hash, and (shingles not NULL) the id of the word
- * shingle it ends. */
-static inline int push_token(nd_tokens *out, nd_word_shingles *shingles, size_t start, size_t end, size_t norm_start,
-                             size_t norm_len)
+static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
 {
     if (out->count == out->capacity &&
         nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
@@ -295,7 +290,7 @@ static inline int push_token(nd_tokens *out, nd_word_shingles *shingles, size_t 
     t->norm_start = norm_start;
     t->norm_len = norm_len;
     t->hash = nd_hash64(out->text + norm_start, norm_len, 0);
-    return shingles ? nd_word_shingles_add(shingles, out->items, out->count) : ND_OK;
+    return ND_OK;
 }
 
 /* The original span of normalized bytes [a, b) of the current token.
@@ -355,7 +350,7 @@ static int push_word_broken(tokenizer *tk)
             size_t a = nz->word_offsets[prev], b = nz->word_offsets[next];
             size_t start, end;
             original_span(nz, &cursor, tk->norm_start + a, tk->norm_start + b, &start, &end);
-            int rc = push_token(out, tk->shingles, start, end, tk->norm_start + a, b - a);
+            int rc = push_token(out, start, end, tk->norm_start + a, b - a);
             if (rc != ND_OK)
                 return rc;
         }
@@ -406,7 +401,7 @@ static int close_unspaced(tokenizer *tk)
      * spans, which character shingles read as a space */
     if (tk->runs_cut_alike && (tk->gap || !run_cut_keeps_all(tk)))
         tk->runs_cut_alike = 0;
-    return push_token(tk->out, tk->shingles, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
+    return push_token(tk->out, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
 }
 
 static inline int close_token(tokenizer *tk)
@@ -416,7 +411,7 @@ static inline int close_token(tokenizer *tk)
     tk->open = 0;
     if (tk->unspaced)
         return close_unspaced(tk);
-    return push_token(tk->out, tk->shingles, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
+    return push_token(tk->out, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
 }
 
 /* ****  Segments  **** */
@@ -673,7 +668,6 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     const nd_fold_entry *const table = nz->table;
     const uint64_t *const plain = nz->plain, *const plain_unspaced = nz->plain_unspaced;
     nd_tokens *const out = tk->out;
-    nd_word_shingles *const shingles = tk->shingles;
     char *const text = out->text;
     size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
     int open = tk->open, unspaced = tk->unspaced;
@@ -710,7 +704,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                 if (unspaced)
                     break; /* close_token() cuts it into words, or checks it */
                 open = 0;
-                if (push_token(out, shingles, start, end, norm_start, text_len - norm_start) != ND_OK) {
+                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
                     *rc = ND_ENOMEM;
                     break;
                 }
@@ -885,8 +879,7 @@ static int walk_reference(tokenizer *tk)
     return ND_OK;
 }
 
-static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike,
-                    nd_word_shingles *shingles)
+static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike)
 {
     out->count = 0;
     out->text_len = 0;
@@ -899,8 +892,7 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
                     .len = len,
                     .break_words = break_words,
                     .pieces = break_words,
-                    .runs_cut_alike = 1,
-                    .shingles = shingles};
+                    .runs_cut_alike = 1};
     nz->segment.len = 0;
     int rc = nz->scan ? walk_fast(&tk) : walk_reference(&tk);
     if (rc == ND_OK && nz->segment.len > 0)
@@ -915,18 +907,12 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
 
 int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
 {
-    return tokenize(nz, text, len, out, 1, NULL, NULL);
+    return tokenize(nz, text, len, out, 1, NULL);
 }
 
 int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *nz, const char *text, size_t len)
 {
-    return tokenize(nz, text, len, out, 0, cut_alike, NULL);
-}
-
-int nd_tokenize_shingled(nd_tokens *out, int *cut_alike, nd_word_shingles *shingles, nd_normalizer *nz,
-                         const char *text, size_t len, int cut_words)
-{
-    return tokenize(nz, text, len, out, cut_words, cut_alike, shingles);
+    return tokenize(nz, text, len, out, 0, cut_alike);
 }
 
 int nd_tokens_mostly_unspaced(const nd_tokens *tokens)

@@ -6,7 +6,6 @@
 #include <stddef.h> /* size_t */
 
 #include "neardup.h"
-#include "shingle.h"
 
 /* How a normalizer walks a text. Every path gives the same tokens, spans,
  * hashes and counts; tests and the fuzz harness check that they do. */
@@ -32,13 +31,6 @@ int nd_normalizer_set_path(nd_normalizer *normalizer, nd_tokenize_path path);
  * nd_fold_cut_keeps in fold.h): then use nd_tokenize(). Same return
  * values as nd_tokenize(). */
 int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *normalizer, const char *text, size_t len);
-
-/* nd_tokenize() (cut_words 1) or nd_tokenize_runs() (0; *cut_alike as
- * there, and cut_alike may be NULL), feeding every token to `shingles`
- * (started with nd_word_shingles_start) as it is made: the word shingle
- * ids come with the tokens, without a second pass over them. */
-int nd_tokenize_shingled(nd_tokens *out, int *cut_alike, nd_word_shingles *shingles, nd_normalizer *normalizer,
-                         const char *text, size_t len, int cut_words);
 
 /* Most code points in one normalization segment after its first: longer
  * runs of non-starters are cut, as in Unicode's stream-safe text format

@@ -11,9 +11,7 @@
  * coefficients), and mix64 (splitmix64's finalizer) spreads every bit of H
  * into the low 32 bits that are kept (k is the window's width: the number
  * of tokens when a text has fewer than k). This replaced one XXH3 call over
- * 8k bytes per shingle, which cost as much as normalizing the text. The
- * window slides one token at a time, so the ids are made as the tokenizer
- * makes the tokens (nd_word_shingles in shingle.h; the sketcher does so).
+ * 8k bytes per shingle, which cost as much as normalizing the text.
  *
  * A character shingle is a run of N
  * consecutive code points of the normalized text, in which every run of
@@ -40,8 +38,12 @@
 
 #include "alloc.h"
 #include "hash.h"
-#include "shingle.h"
 #include "sort.h"
+
+static uint32_t fold32(uint64_t h)
+{
+    return (uint32_t)(h ^ (h >> 32));
+}
 
 /* Sort ids[0..n) (ids has room for 2n: the upper half is scratch) and drop
  * repeats; returns the new count. */
@@ -50,45 +52,30 @@ static size_t sort_distinct(uint32_t *ids, size_t n)
     return nd_sort_distinct_u32(ids, ids + n, n);
 }
 
-void nd_word_shingles_start(nd_word_shingles *ws, uint32_t **ids, size_t *capacity, unsigned k)
-{
-    ws->ids = ids;
-    ws->capacity = capacity;
-    ws->count = 0;
-    ws->k = k;
-    ws->p_top = 1;
-    for (unsigned j = 1; j < k; j++)
-        ws->p_top *= ND_SHINGLE_P;
-    ws->salt = (uint64_t)k * ND_SHINGLE_WIDTH_SALT;
-    ws->h = 0;
-}
-
-int nd_word_shingles_finish(size_t *count, nd_word_shingles *ws, const nd_tokens *tokens)
-{
-    size_t n = tokens->count;
-    size_t m = n == 0 ? 0 : (n < ws->k ? 1 : ws->count);
-    if (nd_grow((void **)ws->ids, ws->capacity, m ? 2 * m : 1, sizeof **ws->ids) != 0)
-        return ND_ENOMEM;
-    if (n > 0 && n < ws->k) {
-        /* fewer tokens than k: one window of all of them, of width n */
-        uint64_t h = 0;
-        for (size_t j = 0; j < n; j++)
-            h = h * ND_SHINGLE_P + tokens->items[j].hash;
-        (*ws->ids)[0] = nd_shingle_fold32(nd_mix64(h + (uint64_t)n * ND_SHINGLE_WIDTH_SALT));
-    }
-    *count = sort_distinct(*ws->ids, m);
-    return ND_OK;
-}
-
 static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned k)
 {
-    nd_word_shingles ws;
-    nd_word_shingles_start(&ws, ids, capacity, k);
-    for (size_t n = 1; n <= tokens->count; n++) {
-        if (nd_word_shingles_add(&ws, tokens->items, n) != ND_OK)
-            return ND_ENOMEM;
+    size_t n = tokens->count;
+    size_t m = n < k ? 1 : n - k + 1;
+    if (nd_grow((void **)ids, capacity, 2 * m, sizeof **ids) != 0)
+        return ND_ENOMEM;
+    size_t width = n < k ? n : k;
+    const uint64_t P = 0x9e3779b97f4a7c15ULL; /* odd */
+    uint64_t p_top = 1;                       /* P^(width-1) */
+    for (size_t j = 1; j < width; j++)
+        p_top *= P;
+    const uint64_t width_salt = (uint64_t)width * 0xd6e8feb86659fd93ULL;
+    const nd_token *items = tokens->items;
+    uint64_t h = 0;
+    for (size_t j = 0; j < width; j++)
+        h = h * P + items[j].hash;
+    uint32_t *out = *ids;
+    out[0] = fold32(nd_mix64(h + width_salt));
+    for (size_t s = 1; s < m; s++) {
+        h = (h - items[s - 1].hash * p_top) * P + items[s + width - 1].hash;
+        out[s] = fold32(nd_mix64(h + width_salt));
     }
-    return nd_word_shingles_finish(count, &ws, tokens);
+    *count = sort_distinct(*ids, m);
+    return ND_OK;
 }
 
 static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size)
@@ -122,7 +109,7 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         goto done;
     for (size_t s = 0; s < m; s++) {
         size_t end = s + size < chars ? s + size : chars;
-        (*ids)[s] = nd_shingle_fold32(nd_hash64(joined + offsets[s], offsets[end] - offsets[s], size));
+        (*ids)[s] = fold32(nd_hash64(joined + offsets[s], offsets[end] - offsets[s], size));
     }
     *count = sort_distinct(*ids, m);
     rc = ND_OK;

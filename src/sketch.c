@@ -89,42 +89,35 @@ void nd_sketcher_set_words(nd_sketcher *sk, int words)
     sk->words = words != 0;
 }
 
-/* The tokens and the shingle set of a text (sk->tokens, sk->ids[0..*count)).
- * Runs of scripts without spaces are cut into words (ICU's dictionaries,
+/* The tokens of a text into sk->tokens, and the shingles to make of them:
+ * runs of scripts without spaces are cut into words (ICU's dictionaries,
  * most of the cost for Chinese or Thai) only when something needs the
- * words: word shingles, or the caller (`words`); character shingles of
+ * words: word shingles, or the caller (`words`). Character shingles of
  * uncut runs are the same when nd_tokenize_runs() says the cut would keep
- * every character. Word shingle ids are made while tokenizing. */
-static int shingle_text(size_t *count, nd_sketcher *sk, const char *text, size_t len, int words)
+ * every character. */
+static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketcher *sk, const char *text, size_t len,
+                                 int words)
 {
-    unsigned k = sk->opts.shingle_size;
-    int want_words = sk->opts.shingle_kind != ND_SHINGLE_CHARS; /* word shingles possible */
-    nd_word_shingles ws;
-    nd_word_shingles_start(&ws, &sk->ids, &sk->ids_capacity, k);
     int cut_alike = 1;
-    int rc = nd_tokenize_shingled(&sk->tokens, &cut_alike, want_words ? &ws : NULL, sk->normalizer, text, len, 0);
+    int rc = nd_tokenize_runs(&sk->tokens, &cut_alike, sk->normalizer, text, len);
     if (rc != ND_OK)
         return rc;
-    unsigned size;
-    nd_shingle_kind kind = nd_shingle_choice(&size, &sk->opts, &sk->tokens);
-    if (sk->tokens.unspaced_chars > 0 && (kind == ND_SHINGLE_WORDS || !cut_alike || words)) {
-        /* words are needed: cut the runs (the word shingles change too) */
-        nd_word_shingles_start(&ws, &sk->ids, &sk->ids_capacity, k);
-        rc = nd_tokenize_shingled(&sk->tokens, NULL, kind == ND_SHINGLE_WORDS ? &ws : NULL, sk->normalizer, text, len,
-                                  1);
-        if (rc != ND_OK)
-            return rc;
-    }
-    if (kind == ND_SHINGLE_WORDS)
-        return nd_word_shingles_finish(count, &ws, &sk->tokens);
-    return nd_shingles(&sk->ids, &sk->ids_capacity, count, &sk->tokens, kind, size);
+    *kind = nd_shingle_choice(size, &sk->opts, &sk->tokens);
+    if (sk->tokens.unspaced_chars == 0 || (*kind == ND_SHINGLE_CHARS && cut_alike && !words))
+        return ND_OK;
+    return nd_tokenize(&sk->tokens, sk->normalizer, text, len);
 }
 
 /* nd_sketch_text_ref(), with word tokens or not (`words`). */
 static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words)
 {
     size_t count = 0;
-    int rc = shingle_text(&count, sk, text, len, words);
+    unsigned size;
+    nd_shingle_kind kind;
+    int rc = tokenize_for_shingles(&kind, &size, sk, text, len, words);
+    if (rc != ND_OK)
+        return rc;
+    rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
     nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
