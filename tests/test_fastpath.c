@@ -385,7 +385,8 @@ START_TEST(test_runs_cut_alike_every_code_point)
 END_TEST
 
 /* Sketches with and without words: same shingle ids and signature, on
- * random texts mostly in scripts without spaces and on the CJK fixtures. */
+ * random texts mostly in scripts without spaces; and the same ids as
+ * nd_shingles() on the tokens of nd_tokenize(). */
 START_TEST(test_sketch_without_words)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -394,6 +395,11 @@ START_TEST(test_sketch_without_words)
     ck_assert_int_eq(nd_sketcher_new(&with, &opts), ND_OK);
     ck_assert_int_eq(nd_sketcher_new(&without, &opts), ND_OK);
     nd_sketcher_set_words(without, 0);
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    uint32_t *ids = NULL;
+    size_t ids_capacity = 0, count = 0;
     /* found by the fuzz harness: a character that folds to nothing inside a
      * run (soft hyphen, U+FE7B whose fold is a removed kasra) becomes a gap
      * between two words when the run is cut, which character shingles read
@@ -421,8 +427,19 @@ START_TEST(test_sketch_without_words)
                       "seed %llu: shingle ids differ", (unsigned long long)seed);
         ck_assert_msg(memcmp(a.signature, b.signature, opts.num_perm * sizeof *a.signature) == 0,
                       "seed %llu: signatures differ", (unsigned long long)seed);
+        /* the sketch's ids are those of nd_shingles() on the tokens of
+         * nd_tokenize() */
+        ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+        unsigned size;
+        nd_shingle_kind kind = nd_shingle_choice(&size, &opts, &tokens);
+        ck_assert_int_eq(nd_shingles(&ids, &ids_capacity, &count, &tokens, kind, size), ND_OK);
+        ck_assert_msg(count == a.count && (count == 0 || memcmp(ids, a.ids, count * sizeof *ids) == 0),
+                      "seed %llu: the sketch's ids are not nd_shingles'", (unsigned long long)seed);
         free(text);
     }
+    free(ids);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
     nd_sketcher_free(with);
     nd_sketcher_free(without);
 }
