@@ -126,30 +126,37 @@ least_of(uint16_t *least, const uint16_t *column, unsigned n)
         least[i] = column[i] < least[i] ? column[i] : least[i];
 }
 
-/* Densify with the rank table, when few bins are filled (bit i of `bits`
- * set for a filled bin i): the bin an empty bin i borrows from is the
- * filled j that comes first in i's sequence, that is the filled j of least
- * rank (distinct j have distinct ranks). Taking, for every i at once, the
- * least (rank << 7 | j) over the columns of the filled bins is
- * num_perm-wide minimums of 16-bit values, vector instructions: a few
- * hundred instructions where probing empty bins one by one costs
- * thousands when most bins are empty. */
-static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint64_t *bits, const uint16_t *ranks,
-                            uint64_t salt, unsigned num_perm)
+/* 8 bins of `filled` (bytes 0 or 1) as one word; `filled` is readable
+ * (and zero) up to a multiple of 8 bins. */
+static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
+{
+    uint64_t x;
+    memcpy(&x, filled + i, 8);
+    return x;
+}
+
+/* Densify with the rank table, when few bins are filled: the bin an empty
+ * bin i borrows from is the filled j that comes first in i's sequence,
+ * that is the filled j of least rank (distinct j have distinct ranks).
+ * Taking, for every i at once, the least (rank << 7 | j) over the columns
+ * of the filled bins is num_perm-wide minimums of 16-bit values, vector
+ * instructions: a few hundred instructions where probing empty bins one by
+ * one costs thousands when most bins are empty. */
+static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint16_t *ranks, uint64_t salt,
+                            unsigned num_perm)
 {
     uint16_t least[ND_RANKS_MAX_PERM];
     memset(least, 0xFF, sizeof least);
-    unsigned words = (num_perm + 63) / 64;
-    for (unsigned w = 0; w < words; w++) {
-        for (uint64_t b = bits[w]; b; b &= b - 1)
-            least_of(least, ranks + (size_t)(w * 64 + (unsigned)__builtin_ctzll(b)) * num_perm, num_perm);
+    const uint64_t ones = 0x0101010101010101ULL;
+    for (unsigned w = 0; w < num_perm; w += 8) {
+        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1)
+            least_of(least, ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * num_perm, num_perm);
     }
-    for (unsigned w = 0; w < words; w++) {
-        uint64_t empty = ~bits[w];
-        if (w == words - 1 && num_perm % 64)
-            empty &= ((uint64_t)1 << (num_perm % 64)) - 1;
-        for (; empty; empty &= empty - 1) {
-            unsigned i = w * 64 + (unsigned)__builtin_ctzll(empty);
+    for (unsigned w = 0; w < num_perm; w += 8) {
+        for (uint64_t x = ~eight_bins(filled, w) & ones; x; x &= x - 1) {
+            unsigned i = w + (unsigned)__builtin_ctzll(x) / 8;
+            if (i >= num_perm)
+                break;
             if ((least[i] >> 7) != RANK_UNKNOWN)
                 sig[i] = sig[least[i] & 0x7F]; /* a filled bin: not written here */
             else
@@ -167,13 +174,8 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         sig[i] = UINT32_MAX;
     if (count == 0)
         return;
-    /* the filled bins, as bytes (for probing) and as bits (for counting
-     * and walking them) */
-    unsigned char filled[MAX_PERM];
-    uint64_t bits[MAX_PERM / 64];
-    unsigned words = (num_perm + 63) / 64;
-    memset(filled, 0, num_perm);
-    memset(bits, 0, words * sizeof *bits);
+    unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 8 */
+    memset(filled, 0, (num_perm + 7) & ~7u);
     uint32_t last_bin = 0;
     for (size_t k = 0; k < count; k++) {
         uint64_t h = nd_mix64(ids[k] + salt);
@@ -184,12 +186,12 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         uint32_t current = sig[bin];
         sig[bin] = value < current ? value : current;
         filled[bin] = 1;
-        bits[bin >> 6] |= (uint64_t)1 << (bin & 63);
         last_bin = bin;
     }
+    /* eight bins a word: the bytes' sum is the top byte of x * 0x0101... */
     unsigned filled_count = 0;
-    for (unsigned w = 0; w < words; w++)
-        filled_count += (unsigned)__builtin_popcountll(bits[w]);
+    for (unsigned w = 0; w < num_perm; w += 8)
+        filled_count += (unsigned)((eight_bins(filled, w) * 0x0101010101010101ULL) >> 56);
     if (filled_count == 1) {
         /* every probe would end at the one filled bin */
         for (unsigned i = 0; i < num_perm; i++)
@@ -203,7 +205,7 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
      * that the cached probes find one in the first eight), all at once by
      * rank */
     if (tables && tables->ranks && filled_count * 4 <= num_perm) {
-        densify_by_rank(sig, filled, bits, tables->ranks, salt, num_perm);
+        densify_by_rank(sig, filled, tables->ranks, salt, num_perm);
         return;
     }
     const uint16_t *probes = tables ? tables->probes : NULL;
