@@ -287,9 +287,25 @@ int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
         return ND_OK;
     }
     UChar in = (UChar)c;
-    int rc = nd_fold_segment(folder, &in, 1);
-    if (rc != ND_OK)
-        return rc;
+    int rc;
+    if (unorm2_isInert(folder->nfkc_cf, c) &&
+        (folder->profile != ND_PROFILE_AGGRESSIVE || unorm2_isInert(folder->nfd, c))) {
+        /* NFKC_Casefold leaves c as it is and joins it with nothing (and
+         * for the aggressive profile so does NFD, then NFC of what is left,
+         * a letter its steps map to or nothing): only the profile's own
+         * steps remain. That is most of the BMP (Han, Hangul, most letters)
+         * and most of the time building the table. */
+        rc = nd_u16buf_reserve(&folder->a, 2);
+        if (rc != ND_OK)
+            return rc;
+        folder->a.data[0] = in;
+        folder->a.len = 1;
+        filter_code_points(&folder->a, folder->profile);
+    } else {
+        rc = nd_fold_segment(folder, &in, 1);
+        if (rc != ND_OK)
+            return rc;
+    }
     int words = 0, seps = 0;
     size_t out_len = 0, out_chars = 0;
     char utf8[64];
