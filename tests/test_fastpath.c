@@ -22,6 +22,11 @@
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* memcmp, memcpy */
 
+#include <unicode/uchar.h> /* U_GET_GC_MASK */
+#include <unicode/utf16.h> /* U16_NEXT */
+#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE */
+
+#include "fold.h"
 #include "neardup.h"
 #include "normalize.h"
 #include "scan.h"
@@ -79,6 +84,58 @@ START_TEST(test_scan_classifiers)
             memcpy(block + k, &state, 8);
         }
         check_scan_block(block, "random");
+    }
+}
+END_TEST
+
+/* ****  The fold table  **** */
+
+/* Every entry of both profiles' tables against ICU folding that code point
+ * now (nd_fold_segment, with no shortcut): the kind of its output (word
+ * characters, separators, nothing) and, for words, its UTF-8. The table
+ * skips ICU for the code points NFKC_Casefold leaves alone; this is what
+ * says that changes nothing. */
+START_TEST(test_fold_table_against_icu)
+{
+    for (int p = 0; p < 2; p++) {
+        nd_fold_tables tables;
+        ck_assert_int_eq(nd_fold_tables_get(&tables, (nd_profile)p), ND_OK);
+        nd_folder folder;
+        ck_assert_int_eq(nd_folder_init(&folder, (nd_profile)p), ND_OK);
+        for (UChar32 c = 0; c <= 0xFFFF; c++) {
+            if (U_IS_SURROGATE(c))
+                continue;
+            UChar in = (UChar)c;
+            ck_assert_int_eq(nd_fold_segment(&folder, &in, 1), ND_OK);
+            int words = 0, seps = 0;
+            char utf8[64];
+            size_t n = 0, i = 0;
+            while (i < folder.a.len) {
+                UChar32 o;
+                U16_NEXT(folder.a.data, i, folder.a.len, o);
+                if (U_GET_GC_MASK(o) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK))
+                    words++;
+                else
+                    seps++;
+                if (n + 4 <= sizeof utf8)
+                    U8_APPEND_UNSAFE(utf8, n, o);
+            }
+            const nd_fold_entry *e = &tables.entry[c];
+            int kind = e->flags & ND_FOLD_KIND_MASK;
+            if (words == 0 && seps == 0)
+                ck_assert_msg(kind == ND_FOLD_EMPTY, "profile %d, U+%04X: not empty", p, (unsigned)c);
+            else if (words == 0)
+                ck_assert_msg(kind == ND_FOLD_SEP, "profile %d, U+%04X: not a separator", p, (unsigned)c);
+            else if (seps > 0)
+                ck_assert_msg(kind == ND_FOLD_SLOW, "profile %d, U+%04X: mixed, not slow", p, (unsigned)c);
+            else if (kind == ND_FOLD_WORD)
+                ck_assert_msg(e->len == n && memcmp(e->utf8, utf8, n) == 0, "profile %d, U+%04X: fold differs", p,
+                              (unsigned)c);
+            else
+                ck_assert_msg(kind == ND_FOLD_SLOW && n > sizeof e->utf8, "profile %d, U+%04X: kind %d", p, (unsigned)c,
+                              kind);
+        }
+        nd_folder_free(&folder);
     }
 }
 END_TEST
@@ -451,7 +508,9 @@ Suite *fastpath_suite(void)
     /* thousands of texts through ICU one segment at a time: slow under the
      * sanitizers */
     TCase *scan = tcase_create("scan");
+    tcase_set_timeout(scan, 120);
     tcase_add_test(scan, test_scan_classifiers);
+    tcase_add_test(scan, test_fold_table_against_icu);
     suite_add_tcase(s, scan);
     TCase *paths = tcase_create("paths");
     tcase_set_timeout(paths, 600);
