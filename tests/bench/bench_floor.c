@@ -227,9 +227,10 @@ int main(int argc, char **argv)
         first = last;
     }
     double mb = (double)list.bytes / 1e6;
-    printf("{\"docs\":%zu,\"bytes\":%zu,\"floor_s\":%.4f,\"sign_s\":%.4f,\"floor_mb_s\":%.1f,\"sign_mb_s\":%.1f,"
+    printf("{\"docs\":%zu,\"bytes\":%zu,\"floor_s\":%.6f,\"sign_s\":%.6f,\"floor_mb_s\":%.1f,\"sign_mb_s\":%.1f,"
            "\"runs\":%ld}\n",
-           list.count, list.bytes, floor_s, sign_s, mb / floor_s, mb / sign_s, runs);
+           list.count, list.bytes, floor_s, sign_s, floor_s > 0 ? mb / floor_s : 0.0, sign_s > 0 ? mb / sign_s : 0.0,
+           runs);
     nd_sketcher_free(sk);
     free(st.utf16);
     free(st.folded);
