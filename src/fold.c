@@ -46,12 +46,18 @@
 
 /* ****  Profiles  **** */
 
+/* Version 2 (both profiles): a token that begins with one letter of a
+ * script written without spaces and goes on in another script ("中iPhone")
+ * is cut into words like every other such token (version 1 left it whole:
+ * the letter's mark was lost as it opened the token); a normalization
+ * segment holds at most 30 non-starters (version 1 had no cap: a letter
+ * with thousands of marks was one segment, reordered in quadratic time). */
 static const struct {
     const char *name;
     unsigned version;
 } profiles[] = {
-    [ND_PROFILE_DEFAULT] = {"default", 1},
-    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 1},
+    [ND_PROFILE_DEFAULT] = {"default", 2},
+    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 2},
 };
 #define PROFILE_COUNT (sizeof profiles / sizeof profiles[0])
 
