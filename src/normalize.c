@@ -21,24 +21,28 @@
  * not one segment that ICU reorders in quadratic time; no real text comes
  * near it.
  *
- * The fast paths, which give the same result (tests/test_normalize.c and
+ * The fast paths, which give the same result (tests/test_fastpath.c and
  * tests/fuzz/fuzz_tokenize.c compare every path with the reference):
  *   - A code point c is a segment of its own when a boundary comes before
  *     it and before the next one; then its fold is looked up in the
  *     profile's table of BMP code points (fold.c), built by the same fold.
- *   - The text is walked 64 bytes at a time with four bit masks from
- *     scan.c (SSE2/AVX2, or portable C): a run of ASCII letters and digits
- *     is found with one count of trailing zeros and copied lowered 16 bytes
- *     at a time; a run of ASCII separators closes the token at once; a
- *     two-byte character (Greek, Cyrillic, Hebrew, Arabic, ...) is a lead
- *     and a continuation bit, decoded without validation and looked up.
- *     ASCII always has a boundary before it, so only the last character of
- *     a run that a non-ASCII byte follows (a combining mark may come next)
- *     goes the slow way.
- *   - Everything else (three- and four-byte characters, ill-formed bytes,
- *     multi-code-point segments) goes through handle_char(): decode, look
- *     the boundary up, and either take the table or build a segment and
- *     fold it with ICU.
+ *   - The text is walked 64 bytes at a time with five bit masks from
+ *     scan.c (SSE2/AVX2, or portable C), in one loop (fast_runs) that keeps
+ *     the token in locals: a run of ASCII letters and digits is found with
+ *     one count of trailing zeros and copied lowered 16 bytes at a time; a
+ *     run of ASCII separators closes the token at once; a run of two- and
+ *     three-byte letters (a lead bit and continuation bits: no validation
+ *     branches) is copied as it is, one bit of the table's bitmap telling
+ *     that a letter folds to itself (Arabic, Hebrew, Han, kana, small
+ *     Cyrillic and Greek), or letter by letter from the table when it
+ *     folds to another letter of the same length (capitals). ASCII always
+ *     has a boundary before it, so only the last character of a run that a
+ *     code point without a boundary follows (a combining mark) goes the
+ *     slow way.
+ *   - Everything else (marks, folds of other lengths, separators beyond
+ *     ASCII, four-byte characters, ill-formed bytes, multi-code-point
+ *     segments) goes through handle_char(): decode, look the boundary up,
+ *     and either take the table or build a segment and fold it with ICU.
  *
  * Scripts written without spaces. A run of Han, kana, Thai, Lao, Khmer or
  * Myanmar letters is one "word" by the rule above. nd_tokenize() cuts such
