@@ -347,6 +347,14 @@ int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sketcher, const char *te
 /** The tokens of the last text sketched (borrowed; valid until the next call). */
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
 
+/** Must the sketcher's tokens (nd_sketcher_tokens(), num_tokens) be words
+ * for every text? 1 (the default): yes. 0: a text signed with character
+ * shingles (mostly Chinese, Japanese, Thai, ...) keeps each run of such
+ * scripts as one token, which skips ICU's dictionary word breaking, most
+ * of the cost of sketching such text. Shingle ids and signatures are the
+ * same either way; only the tokens (and their count) differ. */
+void nd_sketcher_set_words(nd_sketcher *sketcher, int words);
+
 /* ****  Units: paragraphs, lines, repeats inside a unit (units.c; nd_sketch_units in sketch.c)  **** */
 
 /** What one comparable unit of text is. */

@@ -59,6 +59,8 @@ int main(void)
     srunner_add_suite(sr, batch_suite());
     srunner_add_suite(sr, stream_suite());
     srunner_add_suite(sr, explain_suite());
+    srunner_add_suite(sr, pathological_suite());
+    srunner_add_suite(sr, fastpath_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

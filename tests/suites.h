@@ -19,6 +19,8 @@ Suite *oom_suite(void);
 Suite *batch_suite(void);
 Suite *stream_suite(void);
 Suite *explain_suite(void);
+Suite *pathological_suite(void);
+Suite *fastpath_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */
