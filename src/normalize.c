@@ -40,12 +40,13 @@
 #include <pthread.h> /* pthread_once */
 #include <string.h>  /* memcpy */
 
-#include <unicode/ubrk.h>    /* ubrk_open, ubrk_setText, ubrk_next */
-#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue */
-#include <unicode/unorm2.h>  /* unorm2_getNFKCCasefoldInstance, unorm2_normalize */
-#include <unicode/uscript.h> /* uscript_getScript */
-#include <unicode/utf16.h>   /* U16_NEXT, U16_APPEND_UNSAFE */
-#include <unicode/utf8.h>    /* U8_NEXT, U8_APPEND_UNSAFE */
+#include <unicode/ubrk.h>     /* ubrk_open, ubrk_setText, ubrk_next */
+#include <unicode/uchar.h>    /* u_charType, U_GET_GC_MASK, u_charDigitValue */
+#include <unicode/unorm2.h>   /* unorm2_getNFKCCasefoldInstance, unorm2_normalize */
+#include <unicode/uscript.h>  /* uscript_getScript */
+#include <unicode/utf16.h>    /* U16_NEXT, U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>     /* U8_NEXT, U8_APPEND_UNSAFE */
+#include <unicode/uversion.h> /* u_getUnicodeVersion, u_getVersion, u_versionToString */
 
 #include "alloc.h"
 #include "hash.h"
@@ -769,4 +770,31 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len)
     }
     *out_len = w;
     return replaced;
+}
+
+/* ****  Versions (recorded by the persistent index)  **** */
+
+static pthread_once_t versions_once = PTHREAD_ONCE_INIT;
+static char unicode_version[U_MAX_VERSION_STRING_LENGTH];
+static char icu_version[U_MAX_VERSION_STRING_LENGTH];
+
+static void read_versions(void)
+{
+    UVersionInfo v;
+    u_getUnicodeVersion(v);
+    u_versionToString(v, unicode_version);
+    u_getVersion(v);
+    u_versionToString(v, icu_version);
+}
+
+const char *nd_unicode_version(void)
+{
+    pthread_once(&versions_once, read_versions);
+    return unicode_version;
+}
+
+const char *nd_icu_version(void)
+{
+    pthread_once(&versions_once, read_versions);
+    return icu_version;
 }

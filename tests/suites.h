@@ -12,6 +12,7 @@ Suite *lsh_suite(void);
 Suite *cluster_suite(void);
 Suite *index_suite(void);
 Suite *oom_suite(void);
+Suite *db_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */

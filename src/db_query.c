@@ -1,0 +1,399 @@
+/* db_query.c - queries of the persistent index: candidates by band key,
+ * verified with the exact Jaccard.
+ *
+ * For one query document with shingle ids Q and band keys k_0 .. k_{b-1}:
+ *
+ * 1. Candidates: the documents stored under (j, k_j) for some band j, i.e.
+ *    exactly the pairs batch mode proposes (same sketcher, same bands and
+ *    rows, keys compared within a band; see db_record.c for the key width).
+ *    Each candidate is taken once however many bands it shares.
+ * 2. Verification: a candidate D that is not removed and has shingles is
+ *    kept when J(Q, D) = |Q ∩ D| / |Q ∪ D| reaches the threshold (the same
+ *    test, with the same 1e-12 tolerance, as nd_index_cluster). Since
+ *    J <= min(|Q|, |D|) / max(|Q|, |D|), a candidate whose size alone rules
+ *    it out is skipped before its ids are decoded.
+ * 3. Matches are sorted by Jaccard, highest first, ties by document number
+ *    (the order they were added), and cut to `top`.
+ *
+ * Committed documents are read in a read transaction of their own per
+ * thread (MDB_NOTLS: a snapshot that no writer disturbs, on any thread); the
+ * batch is cut into one contiguous slice per thread, so results do not
+ * depend on the thread count. Pending documents (this handle's run) are
+ * read through the run's transaction and the buffered band entries, on the
+ * calling thread. The results own copies of the matched ids, since LMDB's
+ * pages are valid only inside a transaction.
+ */
+#include "db_internal.h"
+
+#include <stdlib.h> /* qsort */
+#include <string.h> /* memcpy, memset */
+
+#include "alloc.h"
+
+/* ****  Hits: verified matches as they are found  **** */
+
+typedef struct hit {
+    size_t query;
+    uint32_t doc;
+    int pending;
+    double jaccard;
+    uint64_t weight;
+    size_t id_offset, id_len; /* in the list's text */
+} hit;
+
+typedef struct hit_list {
+    hit *items;
+    size_t count, capacity;
+    char *text;
+    size_t text_len, text_capacity;
+} hit_list;
+
+static int push_hit(hit_list *l, const hit *h, const char *id)
+{
+    if (nd_grow((void **)&l->items, &l->capacity, l->count + 1, sizeof *l->items) != 0 ||
+        nd_grow((void **)&l->text, &l->text_capacity, l->text_len + h->id_len + 1, 1) != 0)
+        return ND_ENOMEM;
+    hit *dst = &l->items[l->count++];
+    *dst = *h;
+    dst->id_offset = l->text_len;
+    if (h->id_len)
+        memcpy(l->text + l->text_len, id, h->id_len);
+    l->text_len += h->id_len;
+    return ND_OK;
+}
+
+static void hit_list_free(hit_list *l)
+{
+    nd_free(l->items);
+    nd_free(l->text);
+}
+
+/* ****  One slice of queries  **** */
+
+typedef struct worker {
+    nd_db *db;
+    const nd_db_doc *docs;
+    size_t begin, end;
+    double threshold;
+    MDB_txn *txn; /* records (and merged band entries) come from here */
+    int pending;  /* 1: look for this run's documents, 0: committed ones */
+    hit_list hits;
+    uint32_t *cands; /* candidate documents of the current query */
+    size_t cand_count, cand_capacity;
+    uint32_t *ids; /* a candidate's decoded shingle ids */
+    size_t ids_capacity;
+    int rc;
+} worker;
+
+static int add_candidate(worker *w, uint32_t doc)
+{
+    if (nd_grow((void **)&w->cands, &w->cand_capacity, w->cand_count + 1, sizeof *w->cands) != 0)
+        return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+    w->cands[w->cand_count++] = doc;
+    return ND_OK;
+}
+
+/* Documents under the query's band keys in the transaction, numbered at
+ * least min_doc. */
+static int candidates_in_txn(worker *w, MDB_cursor *cur, const nd_db_doc *d, uint32_t min_doc)
+{
+    for (unsigned j = 0; j < w->db->opts.bands; j++) {
+        unsigned char key_bytes[8];
+        db_put_be64(key_bytes, db_band_key(j, d->keys[j]));
+        MDB_val key = {8, key_bytes}, val;
+        int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+        while (rc == 0) {
+            uint32_t doc = db_get_be32(val.mv_data);
+            if (doc >= min_doc && add_candidate(w, doc) != ND_OK)
+                return ND_ENOMEM;
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
+        }
+        if (rc != MDB_NOTFOUND)
+            return db_fail_mdb(w->db, rc, "reading band keys");
+    }
+    return ND_OK;
+}
+
+/* Documents under the query's band keys among the run's buffered entries. */
+static int candidates_in_buffer(worker *w, const nd_db_doc *d)
+{
+    const pending_bands *p = &w->db->pending;
+    if (!p->slots)
+        return ND_OK;
+    for (unsigned j = 0; j < w->db->opts.bands; j++) {
+        uint64_t key = db_band_key(j, d->keys[j]);
+        for (size_t i = (size_t)key & p->slot_mask; p->slots[i]; i = (i + 1) & p->slot_mask) {
+            const band_entry *e = &p->items[p->slots[i] - 1];
+            if (db_entry_key(e) == key && add_candidate(w, e->doc) != ND_OK)
+                return ND_ENOMEM;
+        }
+    }
+    return ND_OK;
+}
+
+static int compare_u32(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return (a > b) - (a < b);
+}
+
+static int reaches(double jaccard, double threshold)
+{
+    return jaccard >= threshold - 1e-12;
+}
+
+/* Verify the candidates of query q (deduplicated first). */
+static int verify(worker *w, size_t q, const nd_db_doc *d)
+{
+    if (w->cand_count == 0)
+        return ND_OK;
+    qsort(w->cands, w->cand_count, sizeof *w->cands, compare_u32);
+    for (size_t c = 0; c < w->cand_count; c++) {
+        if (c > 0 && w->cands[c] == w->cands[c - 1])
+            continue;
+        db_record r;
+        int rc = db_read_record(w->db, w->txn, w->cands[c], &r);
+        if (rc != ND_OK)
+            return rc;
+        if ((r.flags & DB_RECORD_REMOVED) || r.count == 0)
+            continue;
+        size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
+        if (!reaches((double)lo / (double)hi, w->threshold))
+            continue; /* sizes alone keep J below the threshold */
+        if (nd_grow((void **)&w->ids, &w->ids_capacity, r.count, sizeof *w->ids) != 0)
+            return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+        if (db_record_ids(w->ids, &r) != 0)
+            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (the shingle ids of document %u)", w->db->path,
+                           (unsigned)w->cands[c]);
+        double jaccard = nd_jaccard(d->ids, d->count, w->ids, r.count);
+        if (!reaches(jaccard, w->threshold))
+            continue;
+        hit h = {q, w->cands[c], w->pending, jaccard, r.weight, 0, r.id_len};
+        if (push_hit(&w->hits, &h, r.id) != ND_OK)
+            return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+    }
+    return ND_OK;
+}
+
+static void run_worker(worker *w)
+{
+    nd_db *db = w->db;
+    int own_txn = !w->pending;
+    MDB_cursor *cur = NULL;
+    w->rc = ND_OK;
+    if (own_txn && (w->rc = db_begin_read(db, &w->txn)) != ND_OK)
+        return;
+    int use_txn_bands = !w->pending || db->pending.merged;
+    if (use_txn_bands) {
+        int rc = mdb_cursor_open(w->txn, db->bands, &cur);
+        if (rc)
+            w->rc = db_fail_mdb(db, rc, "reading band keys");
+    }
+    for (size_t q = w->begin; q < w->end && w->rc == ND_OK; q++) {
+        const nd_db_doc *d = &w->docs[q];
+        if (d->count == 0)
+            continue;
+        w->cand_count = 0;
+        if (use_txn_bands)
+            w->rc = candidates_in_txn(w, cur, d, w->pending ? db->base_doc : 0);
+        if (w->rc == ND_OK && w->pending)
+            w->rc = candidates_in_buffer(w, d);
+        if (w->rc == ND_OK)
+            w->rc = verify(w, q, d);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (own_txn)
+        mdb_txn_abort(w->txn);
+}
+
+static void *run_worker_thread(void *arg)
+{
+    run_worker(arg);
+    return NULL;
+}
+
+/* ****  Results  **** */
+
+struct nd_db_results {
+    size_t count;
+    size_t *starts; /* query i: matches[starts[i] .. starts[i + 1]) */
+    nd_db_match *matches;
+    char *text; /* the matched ids */
+};
+
+size_t nd_db_results_count(const nd_db_results *r)
+{
+    return r->count;
+}
+
+size_t nd_db_results_get(const nd_db_results *r, size_t i, const nd_db_match **matches)
+{
+    *matches = r->matches + r->starts[i];
+    return r->starts[i + 1] - r->starts[i];
+}
+
+void nd_db_results_free(nd_db_results *r)
+{
+    if (!r)
+        return;
+    nd_free(r->starts);
+    nd_free(r->matches);
+    nd_free(r->text);
+    nd_free(r);
+}
+
+typedef struct {
+    const hit *h;
+    const char *text; /* the list's text */
+} hit_ref;
+
+static int compare_hit_ref(const void *pa, const void *pb)
+{
+    const hit *a = ((const hit_ref *)pa)->h, *b = ((const hit_ref *)pb)->h;
+    if (a->jaccard != b->jaccard)
+        return a->jaccard > b->jaccard ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* Put the hits of the lists (each in query order) together per query. */
+static int assemble(nd_db_results **out, worker *lists, size_t list_count, size_t count, size_t top)
+{
+    size_t total = 0, text = 0;
+    for (size_t l = 0; l < list_count; l++) {
+        total += lists[l].hits.count;
+        text += lists[l].hits.text_len;
+    }
+    nd_db_results *r = nd_calloc(1, sizeof *r);
+    size_t *at = nd_calloc(list_count ? list_count : 1, sizeof *at);
+    hit_ref *refs = nd_malloc((total ? total : 1) * sizeof *refs);
+    if (r) {
+        r->count = count;
+        r->starts = nd_calloc(count + 1, sizeof *r->starts);
+        r->matches = nd_malloc((total ? total : 1) * sizeof *r->matches);
+        r->text = nd_malloc(text ? text : 1);
+    }
+    if (!r || !at || !refs || !r->starts || !r->matches || !r->text) {
+        nd_db_results_free(r);
+        nd_free(at);
+        nd_free(refs);
+        return ND_ENOMEM;
+    }
+    size_t m = 0, text_len = 0;
+    for (size_t q = 0; q < count; q++) {
+        size_t n = 0;
+        for (size_t l = 0; l < list_count; l++) {
+            const hit_list *hl = &lists[l].hits;
+            while (at[l] < hl->count && hl->items[at[l]].query == q)
+                refs[n++] = (hit_ref){&hl->items[at[l]++], hl->text};
+        }
+        qsort(refs, n, sizeof *refs, compare_hit_ref);
+        if (top && n > top)
+            n = top;
+        r->starts[q] = m;
+        for (size_t k = 0; k < n; k++) {
+            const hit *h = refs[k].h;
+            memcpy(r->text + text_len, refs[k].text + h->id_offset, h->id_len);
+            r->matches[m++] = (nd_db_match){r->text + text_len, h->id_len, h->jaccard, h->weight, h->pending};
+            text_len += h->id_len;
+        }
+    }
+    r->starts[count] = m;
+    nd_free(at);
+    nd_free(refs);
+    *out = r;
+    return ND_OK;
+}
+
+/* ****  The query calls  **** */
+
+enum { MAX_THREADS = 256 };
+
+int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t count, const nd_db_query_options *opts)
+{
+    nd_db_query_options o = ND_DB_QUERY_INIT;
+    if (opts)
+        o = *opts;
+    if (o.threshold == 0.0)
+        o.threshold = db->opts.threshold;
+    if (!(o.threshold > 0.0 && o.threshold <= 1.0))
+        return db_fail(db, ND_EINVAL, "%s: the query threshold must be in (0, 1]", db->path);
+    if (o.scope == 0)
+        o.scope = ND_DB_COMMITTED;
+    if (db->broken)
+        return db_check_run_thread(db);
+    int with_pending = (o.scope & ND_DB_PENDING) && db->txn;
+    if (with_pending) {
+        int rc = db_check_run_thread(db);
+        if (rc == ND_OK)
+            rc = db_pending_index(db);
+        if (rc != ND_OK)
+            return rc;
+    }
+    int with_committed = (o.scope & ND_DB_COMMITTED) && !db->uncommitted_creation;
+    unsigned threads = o.threads < 1 ? 1 : o.threads > MAX_THREADS ? MAX_THREADS : o.threads;
+    if (threads > count)
+        threads = count ? (unsigned)count : 1;
+    if (!with_committed)
+        threads = 0;
+    worker *workers = nd_calloc(threads + 1, sizeof *workers);
+    if (!workers)
+        return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (unsigned t = 0; t < threads; t++) {
+        worker *w = &workers[t];
+        w->db = db;
+        w->docs = docs;
+        w->begin = count * t / threads;
+        w->end = count * (t + 1) / threads;
+        w->threshold = o.threshold;
+    }
+    for (unsigned t = 1; t < threads; t++)
+        started[t] = pthread_create(&tids[t], NULL, run_worker_thread, &workers[t]) == 0;
+    for (unsigned t = 0; t < threads; t++) {
+        if (!started[t])
+            run_worker(&workers[t]);
+    }
+    for (unsigned t = 1; t < threads; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+    }
+    size_t lists = threads;
+    if (with_pending) {
+        worker *w = &workers[lists];
+        w->db = db;
+        w->docs = docs;
+        w->begin = 0;
+        w->end = count;
+        w->threshold = o.threshold;
+        w->txn = db->txn;
+        w->pending = 1;
+        run_worker(w);
+        lists++;
+    }
+    int rc = ND_OK;
+    for (size_t l = 0; l < lists && rc == ND_OK; l++)
+        rc = workers[l].rc;
+    if (rc == ND_OK && assemble(out, workers, lists, count, o.top) != ND_OK)
+        rc = db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    for (size_t l = 0; l < lists; l++) {
+        hit_list_free(&workers[l].hits);
+        nd_free(workers[l].cands);
+        nd_free(workers[l].ids);
+    }
+    nd_free(workers);
+    return rc;
+}
+
+int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
+                      const nd_db_query_options *opts)
+{
+    db_sketched sketched;
+    int rc = db_sketch_texts(&sketched, db, texts, lens, count, opts ? opts->threads : 1);
+    if (rc != ND_OK)
+        return rc;
+    rc = nd_db_query(out, db, sketched.docs, count, opts);
+    db_sketched_free(&sketched);
+    return rc;
+}

@@ -1,0 +1,275 @@
+/* db_record.c - the persistent index's document record: id, weight,
+ * removal mark and the shingle ids, Rice-coded.
+ *
+ * Record layout (the value stored under a document's number):
+ *
+ *   u8 flags (bit 0: removed) | varint weight | varint id length | id bytes
+ *   | varint count | [u8 k | Rice-coded gaps]            (varint: LEB128)
+ *
+ * Shingle ids. A document's shingle ids are n distinct 32-bit hashes,
+ * spread evenly over [0, 2^32): sorted, the gaps between them are close to
+ * geometric with mean m = 2^32 / n, and the set carries
+ * log2 C(2^32, n) ~ n (log2 m + log2 e) bits of information. The Rice code
+ * with parameter k writes each gap g (first id: the id itself; then
+ * id[i] - id[i-1] - 1) as floor(g / 2^k) in unary (zeros closed by a one)
+ * and the k low bits of g: about k + 1 + m / 2^k bits per id, within a few
+ * hundredths of a bit of the best prefix code for geometric gaps (Gallager
+ * and van Voorhis 1975) when k is near log2(m ln 2). k is chosen per record
+ * by trying the three values around log2 m on the actual gaps. For a ~1 KB
+ * English-like document (~170 words, ~166 five-word shingles) m ~ 2^24.6
+ * and k = 24: ~26 bits per id, 3.3 bytes instead of 4. Byte-aligned codes
+ * (varint, StreamVByte in Debian's libstreamvbyte) need 4 bytes for gaps of
+ * 2^25 and save nothing here, and Roaring bitmaps (libroaring) would spend a
+ * container on nearly every id; hence this small code, decoded without
+ * branches per bit (count trailing zeros on 64-bit windows).
+ *
+ * Decoding checks every bound: a corrupt record is reported (-1), never
+ * read past, and never yields ids out of order.
+ *
+ * Band keys (db_band_key in db_record.h) are 64-bit: 12 bits of band
+ * number and the top 52 bits of the band's XXH3 hash. Why 52 bits of hash:
+ * a band key only proposes candidates, each verified exactly, so a chance
+ * collision costs a record read and a merge (a few microseconds) and never
+ * a wrong match. A query meets b N stored keys of its bands; with h hash
+ * bits it expects b N / 2^h chance collisions. At N = 100 million
+ * documents and b = 16 bands (the default at threshold 0.8): with 32-bit
+ * keys, as the in-memory index uses, 16e8 / 2^32 = 373 false candidates per
+ * query (37 at 10 million), most of a query's time; with 52 bits,
+ * 16e8 / 2^52 = 3.6e-7, one false candidate in 2.8 million queries. The
+ * band number in the key keeps bands apart as batch mode does (a key of
+ * band 3 never meets one of band 5), and big-endian 8-byte keys sort by
+ * band, then hash, under LMDB's default byte comparison.
+ */
+#include "db_record.h"
+
+#include <string.h> /* memcpy, memset */
+
+/* ****  Varints (LEB128)  **** */
+
+static size_t put_varint(unsigned char *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (unsigned char)v;
+    return n;
+}
+
+/* Read a varint at *pos (< len); advances *pos. Returns 0 or -1. */
+static int get_varint(uint64_t *v, const unsigned char *p, size_t len, size_t *pos)
+{
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len)
+            return -1;
+        unsigned char b = p[(*pos)++];
+        value |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ****  Rice code  **** */
+
+static unsigned floor_log2(uint64_t v)
+{
+    return v ? 63u - (unsigned)__builtin_clzll(v) : 0;
+}
+
+/* Bits to code the gaps of ids with parameter k. */
+static uint64_t rice_cost(const uint32_t *ids, size_t count, unsigned k)
+{
+    uint64_t bits = (uint64_t)count * (k + 1);
+    uint32_t prev = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t gap = i ? ids[i] - prev - 1 : ids[0];
+        bits += gap >> k;
+        prev = ids[i];
+    }
+    return bits;
+}
+
+static unsigned choose_k(const uint32_t *ids, size_t count)
+{
+    uint64_t mean = ((uint64_t)ids[count - 1] + 1) / count;
+    unsigned guess = floor_log2(mean);
+    if (guess > 31)
+        guess = 31; /* one id at 2^32 - 1 */
+    unsigned best = guess;
+    uint64_t best_bits = rice_cost(ids, count, guess);
+    for (unsigned k = guess ? guess - 1 : 0; k <= guess + 1 && k <= 31; k++) {
+        uint64_t bits = rice_cost(ids, count, k);
+        if (bits < best_bits) {
+            best_bits = bits;
+            best = k;
+        }
+    }
+    return best;
+}
+
+typedef struct {
+    unsigned char *out;
+    size_t len;   /* bytes written */
+    uint64_t acc; /* pending bits, least significant first */
+    unsigned fill;
+} bit_writer;
+
+/* Append the n (<= 32) low bits of v. */
+static void put_bits(bit_writer *w, uint64_t v, unsigned n)
+{
+    w->acc |= (v & ((1ULL << n) - 1)) << w->fill;
+    w->fill += n;
+    while (w->fill >= 8) {
+        w->out[w->len++] = (unsigned char)w->acc;
+        w->acc >>= 8;
+        w->fill -= 8;
+    }
+}
+
+static void flush_bits(bit_writer *w)
+{
+    if (w->fill > 0)
+        w->out[w->len++] = (unsigned char)w->acc;
+    w->acc = 0;
+    w->fill = 0;
+}
+
+static size_t rice_encode(unsigned char *out, const uint32_t *ids, size_t count, unsigned k)
+{
+    bit_writer w = {out, 0, 0, 0};
+    uint32_t prev = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t gap = i ? ids[i] - prev - 1 : ids[0];
+        uint32_t q = gap >> k;
+        while (q >= 32) {
+            put_bits(&w, 0, 32);
+            q -= 32;
+        }
+        put_bits(&w, 1ULL << q, q + 1); /* q zeros, then a one */
+        put_bits(&w, gap, k);
+        prev = ids[i];
+    }
+    flush_bits(&w);
+    return w.len;
+}
+
+/* The 64 bits of code starting at bit `at` (zeros past the end). */
+static uint64_t window(const unsigned char *code, size_t len, uint64_t at)
+{
+    size_t byte = (size_t)(at >> 3);
+    unsigned char buf[8] = {0};
+    if (byte + 8 <= len)
+        memcpy(buf, code + byte, 8);
+    else if (byte < len)
+        memcpy(buf, code + byte, len - byte);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | buf[i];
+    return v >> (at & 7); /* at least 57 valid bits */
+}
+
+static int rice_decode(uint32_t *ids, size_t count, unsigned k, const unsigned char *code, size_t len)
+{
+    uint64_t at = 0, end = (uint64_t)len * 8;
+    uint64_t next = 0; /* smallest value the next id may take */
+    for (size_t i = 0; i < count; i++) {
+        uint64_t q = 0;
+        for (;;) {
+            if (at >= end)
+                return -1;
+            uint64_t bits = window(code, len, at);
+            if (bits) {
+                unsigned zeros = (unsigned)__builtin_ctzll(bits);
+                if (zeros < 57) {
+                    q += zeros;
+                    at += zeros + 1;
+                    break;
+                }
+            }
+            q += 56;
+            at += 56;
+        }
+        if (q > 0xFFFFFFFFULL >> k || at + k > end)
+            return -1;
+        uint64_t low = k ? window(code, len, at) & ((1ULL << k) - 1) : 0;
+        at += k;
+        uint64_t value = next + (q << k | low);
+        if (value > 0xFFFFFFFFULL)
+            return -1;
+        ids[i] = (uint32_t)value;
+        next = value + 1;
+    }
+    return 0;
+}
+
+/* ****  Records  **** */
+
+size_t db_record_bound(size_t id_len, size_t count)
+{
+    /* flags, three varints, k, and at most 33 bits per id (k = 31 is
+     * always a candidate's neighbour or worse than the chosen k) */
+    return 1 + 10 + 10 + id_len + 10 + 1 + count * 5 + 8;
+}
+
+size_t db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, const char *id, size_t id_len,
+                        const uint32_t *ids, size_t count)
+{
+    size_t n = 0;
+    out[n++] = (unsigned char)flags;
+    n += put_varint(out + n, weight);
+    n += put_varint(out + n, id_len);
+    if (id_len)
+        memcpy(out + n, id, id_len);
+    n += id_len;
+    n += put_varint(out + n, count);
+    if (count > 0) {
+        unsigned k = choose_k(ids, count);
+        out[n++] = (unsigned char)k;
+        n += rice_encode(out + n, ids, count, k);
+    }
+    return n;
+}
+
+int db_record_parse(db_record *out, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t pos = 0;
+    uint64_t weight, id_len, count;
+    if (len < 1)
+        return -1;
+    out->flags = p[pos++];
+    if (get_varint(&weight, p, len, &pos) != 0 || get_varint(&id_len, p, len, &pos) != 0 || id_len > len - pos)
+        return -1;
+    out->weight = weight;
+    out->id = (const char *)p + pos;
+    out->id_len = (size_t)id_len;
+    pos += (size_t)id_len;
+    if (get_varint(&count, p, len, &pos) != 0 || count > 0xFFFFFFFFULL)
+        return -1;
+    out->count = (size_t)count;
+    out->rice_k = 0;
+    out->code = p + len;
+    out->code_len = 0;
+    if (count > 0) {
+        if (pos >= len || p[pos] > 31)
+            return -1;
+        out->rice_k = p[pos++];
+        out->code = p + pos;
+        out->code_len = len - pos;
+        if (out->code_len * 8 < count) /* at least one bit per id */
+            return -1;
+    }
+    return 0;
+}
+
+int db_record_ids(uint32_t *ids, const db_record *r)
+{
+    if (r->count == 0)
+        return 0;
+    return rice_decode(ids, r->count, r->rice_k, r->code, r->code_len);
+}
