@@ -77,18 +77,18 @@ int main(int argc, char **argv)
     for (int r = 0; r < repeat; r++) {
         double t0 = now();
         for (size_t i = 0; i < n; i++)
-            nd_tokenize(nz, texts[i], lens[i], &tokens);
+            nd_tokenize(&tokens, nz, texts[i], lens[i]);
         double t1 = now();
         for (size_t i = 0; i < n; i++) {
-            nd_tokenize(nz, texts[i], lens[i], &tokens);
+            nd_tokenize(&tokens, nz, texts[i], lens[i]);
             unsigned size;
-            nd_shingle_kind kind = nd_shingle_choice(&opts, &tokens, &size);
+            nd_shingle_kind kind = nd_shingle_choice(&size, &opts, &tokens);
             if (nd_shingles(&ids, &ids_capacity, &id_count, &tokens, kind, size) != ND_OK)
                 return 1;
         }
         double t2 = now();
         for (size_t i = 0; i < n; i++)
-            nd_sketch_text(sk, texts[i], lens[i], &sketch);
+            nd_sketch_text(&sketch, sk, texts[i], lens[i]);
         double t3 = now();
         best_tok = t1 - t0 < best_tok ? t1 - t0 : best_tok;
         best_shingle = t2 - t1 < best_shingle ? t2 - t1 : best_shingle;

@@ -36,7 +36,7 @@ static void sketch_slice(slice *s)
         return;
     for (size_t i = s->begin; i < s->end; i++) {
         nd_sketch_ref ref;
-        s->rc = nd_sketch_text_ref(sk, s->texts[i], s->lens[i], &ref);
+        s->rc = nd_sketch_text_ref(&ref, sk, s->texts[i], s->lens[i]);
         if (s->rc != ND_OK) {
             db_fail(db, s->rc, "%s: cannot sketch text %zu: %s", db->path, i, nd_strerror(s->rc));
             break;

@@ -227,7 +227,7 @@ size_t nd_db_results_count(const nd_db_results *r)
     return r->count;
 }
 
-size_t nd_db_results_get(const nd_db_results *r, size_t i, const nd_db_match **matches)
+size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *r, size_t i)
 {
     *matches = r->matches + r->starts[i];
     return r->starts[i + 1] - r->starts[i];

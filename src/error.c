@@ -1,4 +1,4 @@
-/* error.c - status codes to messages, and option checking. */
+/* error.c - status codes to one-line messages (nd_strerror). */
 #include "neardup.h"
 
 const char *nd_strerror(int status)
@@ -13,27 +13,20 @@ const char *nd_strerror(int status)
     case ND_EICU:
         return "ICU error (Unicode data missing or internal failure)";
     case ND_EIO:
-        return "cannot write or read a temporary file (disk full? see --tmpdir)";
+        return "cannot write or read a file (disk full? see --tmpdir)";
+    case ND_EEXIST:
+        return "id already in the index";
+    case ND_ENOTFOUND:
+        return "not found (no index at the path, or an id not in it)";
+    case ND_EMISMATCH:
+        return "options disagree with the index's";
+    case ND_EFORMAT:
+        return "not a neardup index, or one of another format or Unicode version";
+    case ND_EBUSY:
+        return "the index is locked by another writer";
+    case ND_EFULL:
+        return "no space left (disk full, or the index's size limit)";
     default:
         return "unknown error";
     }
-}
-
-int nd_options_resolve(nd_options *opts)
-{
-    if (!opts || opts->num_perm == 0 || opts->num_perm > 4096)
-        return ND_EINVAL;
-    if (!(opts->threshold > 0.0 && opts->threshold <= 1.0))
-        return ND_EINVAL;
-    if (opts->shingle_size == 0 || opts->shingle_size > 64 || opts->char_size == 0 || opts->char_size > 64)
-        return ND_EINVAL;
-    if ((unsigned)opts->shingle_kind > ND_SHINGLE_AUTO || nd_profile_name(opts->profile) == NULL)
-        return ND_EINVAL;
-    if ((opts->bands == 0) != (opts->rows == 0))
-        return ND_EINVAL;
-    if (opts->bands == 0)
-        return nd_lsh_choose(&opts->bands, &opts->rows, opts->threshold, opts->num_perm);
-    if ((uint64_t)opts->bands * opts->rows > opts->num_perm)
-        return ND_EINVAL;
-    return ND_OK;
 }

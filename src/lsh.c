@@ -16,7 +16,8 @@
  */
 #include "neardup.h"
 
-#include <math.h> /* pow */
+#include <assert.h> /* assert */
+#include <math.h>   /* pow */
 
 #include "hash.h"
 
@@ -63,6 +64,7 @@ int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned nu
 
 void nd_lsh_band_keys(uint64_t *keys, const uint32_t *sig, unsigned bands, unsigned rows)
 {
+    assert(bands >= 1 && rows >= 1 && keys && sig);
     for (unsigned j = 0; j < bands; j++)
         keys[j] = nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j);
 }

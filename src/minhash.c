@@ -25,13 +25,14 @@
  */
 #include "neardup.h"
 
+#include <assert.h> /* assert */
 #include <string.h> /* memset */
 
 #include "alloc.h"
 #include "hash.h"
 #include "minhash.h"
 
-enum { MAX_PERM = 4096 };
+enum { MAX_PERM = ND_MAX_PERM };
 
 /* g(i, t): the t-th bin (t >= 1) that empty bin i tries to borrow from. */
 static inline uint32_t probe(uint64_t salt, unsigned i, uint64_t t, unsigned num_perm)
@@ -63,6 +64,7 @@ uint16_t *nd_minhash_probe_table(unsigned num_perm, uint64_t seed)
 void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count,
                        const uint16_t *probes)
 {
+    assert(num_perm >= 1 && num_perm <= MAX_PERM); /* `filled` below holds MAX_PERM bins */
     uint64_t salt = salt_of(seed);
     for (unsigned i = 0; i < num_perm; i++)
         sig[i] = UINT32_MAX;

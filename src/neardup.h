@@ -1,10 +1,25 @@
 /* neardup.h - find duplicate and near-duplicate texts: the whole public API.
  *
- * The pipeline, one stage per module:
+ * The pipeline, one stage per module (src/):
  *
- *   text --normalize--> tokens --shingle--> set of 32-bit shingle ids
- *        --minhash--> signature --lsh--> band keys --index--> candidate pairs
- *        --verify (exact Jaccard)--> union-find --> clusters
+ *   text --normalize.c--> tokens --shingle.c--> set of 32-bit shingle ids
+ *        --minhash.c--> signature --lsh.c--> band keys
+ *        --index.c (storage, in memory or spilled to files)
+ *        --cluster.c--> candidate pairs --verify (exact Jaccard)--> union-find
+ *        --> clusters
+ *
+ * sketch.c bundles normalize + shingle + minhash per thread (nd_sketcher,
+ * and nd_sketch_units() for paragraphs and lines); units.c splits texts
+ * into paragraphs or lines, finds a unit pasted several times and removes
+ * spans. Private helpers: alloc.c (the allocation seam), sort.c, uf.c
+ * (union-find), pairset.c, hash.h (xxHash), store.h (the storage seam
+ * between index.c and cluster.c), options.c, error.c.
+ *
+ * The persistent index (nd_db, on LMDB): db.c (open, metadata, locks,
+ * stats), db_write.c (runs: add, remove, commit), db_query.c (queries,
+ * verified exactly), db_compact.c, db_record.c (the stored document record,
+ * Rice-coded shingle ids, band key layout), db_batch.c (texts sketched on
+ * several threads).
  *
  * Two levels of use:
  *   - value level: nd_tokenize(), nd_shingles(), nd_minhash(), nd_jaccard(),
@@ -13,19 +28,28 @@
  *   - index level: nd_sketcher computes a document's sketch (shingle set and
  *     signature); nd_index collects sketches and clusters them.
  *
- * Ownership: every nd_*_new() result is owned by the caller and released with
- * the matching nd_*_free(); free functions accept NULL. Text passed in is only
- * read during the call. Pointers returned by getters are borrowed and stay
- * valid until their parent object is freed or changed.
- * Errors: functions returning int give ND_OK (0) or a negative ND_E* code; on
- * error, out-parameters are left unchanged unless documented otherwise.
- * Threads: the library has no global mutable state apart from read-only
- * tables built once under pthread_once. A context object (nd_normalizer,
- * nd_sketcher, nd_index) must not be used from two threads at once; distinct
- * objects may. The usual pattern is one nd_sketcher per thread and one
- * nd_index fed from one thread, in input order (which makes output
- * independent of the thread count).
- * The library never prints and never exits.
+ * Conventions (libgit2's, xxhash.h's):
+ * - Out-parameters come first; a single output is named `out`.
+ * - Ownership: every nd_*_new() result is owned by the caller and released
+ *   with the matching nd_*_free(); free functions accept NULL. Text passed
+ *   in is only read during the call. Pointers returned through getters are
+ *   borrowed and stay valid until their parent object is freed or changed.
+ * - Errors: functions returning int give ND_OK (0) or a negative ND_E* code;
+ *   on error, out-parameters are left unchanged unless documented otherwise.
+ * - Preconditions (@pre) are the caller's part of the contract: breaking
+ *   one is a programming error, checked by assert() in debug builds (built
+ *   without NDEBUG) and undefined otherwise. Bad data (any bytes of text,
+ *   any option values through nd_options_resolve()) is never a
+ *   precondition: it gets a status code.
+ * - Threads: the library has no global mutable state apart from read-only
+ *   tables built once under pthread_once (the normalization profiles) and
+ *   the counter of the test hook nd_alloc_fail_after() (tests only, not in
+ *   this header). A context object (nd_normalizer, nd_sketcher, nd_index)
+ *   must not be used from two threads at once; distinct objects may. The
+ *   usual pattern is one nd_sketcher per thread and one nd_index fed from
+ *   one thread, in input order (which makes output independent of the
+ *   thread count).
+ * - The library never prints and never exits.
  */
 #ifndef NEARDUP_H
 #define NEARDUP_H
@@ -38,6 +62,9 @@ extern "C" {
 #endif
 
 #define ND_VERSION "0.1.0"
+
+/** The longest MinHash signature (nd_options.num_perm). */
+#define ND_MAX_PERM 4096
 
 /* ****  Status codes  **** */
 enum {
@@ -77,7 +104,9 @@ typedef enum { ND_PROFILE_DEFAULT = 0, ND_PROFILE_AGGRESSIVE = 1 } nd_profile;
 const char *nd_profile_name(nd_profile profile);
 /** @return the profile's version number (>= 1), or 0 if unknown. */
 unsigned nd_profile_version(nd_profile profile);
-/** Look a profile up by name. @return ND_OK or ND_EINVAL. */
+/** Look a profile up by name.
+ * @param[out] out the profile, set only on success.
+ * @return ND_OK or ND_EINVAL (unknown name, or NULL). */
 int nd_profile_from_name(nd_profile *out, const char *name);
 
 /** The Unicode version of the ICU data that normalization uses ("15.0") and
@@ -113,8 +142,10 @@ typedef struct nd_options {
 
 /** Check an option set and fill in bands and rows when they are 0 (see
  * nd_lsh_choose()). Bands and rows must be given both or neither, and
- * bands * rows must not exceed num_perm.
- * @return ND_OK, or ND_EINVAL with opts unchanged. */
+ * bands * rows must not exceed num_perm; num_perm is 1 .. ND_MAX_PERM,
+ * shingle sizes 1 .. 64, the threshold in (0, 1].
+ * @param[in,out] opts the options to check and complete.
+ * @return ND_OK, or ND_EINVAL with opts unchanged (also for NULL). */
 int nd_options_resolve(nd_options *opts);
 
 /* ****  Normalization and tokens (normalize.c)  **** */
@@ -149,20 +180,26 @@ typedef struct nd_normalizer nd_normalizer;
 
 /** Create a normalizer for one profile. The first call for a profile builds a
  * shared read-only table (about 1 MiB, a few milliseconds).
+ * @param[out] out the new normalizer (free with nd_normalizer_free()).
  * @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */
 int nd_normalizer_new(nd_normalizer **out, nd_profile profile);
 void nd_normalizer_free(nd_normalizer *normalizer);
 
 /** Normalize `text` (UTF-8; ill-formed sequences are read as U+FFFD and
- * counted) and split it into tokens, replacing what `out` held.
- * [text, text + len) must be readable; text may be NULL when len is 0.
+ * counted) and split it into tokens.
+ * @param[out] out receives the tokens, replacing what it held (its memory
+ * is reused); initialized with ND_TOKENS_INIT before its first use.
+ * @pre [text, text + len) is readable; text may be NULL when len is 0.
  * @return ND_OK, ND_ENOMEM or ND_EICU. */
-int nd_tokenize(nd_normalizer *normalizer, const char *text, size_t len, nd_tokens *out);
+int nd_tokenize(nd_tokens *out, nd_normalizer *normalizer, const char *text, size_t len);
 
 /** Copy UTF-8 text, replacing every ill-formed sequence (ICU's maximal
- * subparts) with U+FFFD. `out` must have room for 3 * len bytes (a lone bad
- * byte becomes three). @return the number of replacements; *out_len gets the
- * bytes written. */
+ * subparts) with U+FFFD.
+ * @param[out] out receives the copy (not NUL-terminated).
+ * @param[out] out_len the bytes written.
+ * @pre `out` has room for 3 * len bytes (a lone bad byte becomes three) and
+ * does not overlap [text, text + len).
+ * @return the number of replacements. */
 size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
 
 /* ****  Shingles (shingle.c)  **** */
@@ -173,17 +210,19 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len);
  * Character shingles: every run of `size` consecutive characters of the
  * normalized text, each run of separators read as one space (words cut by
  * ICU out of an unspaced run stay joined); same rule for short texts.
- * `*ids` is grown with realloc as needed (pass NULL/0 the first time; it may
- * grow to twice the number of shingles, the upper half used as sort
- * scratch) and `*count` receives the set size.
+ * @param[in,out] ids, capacity the id buffer, grown as needed (pass NULL/0
+ * the first time; it may grow to twice the number of shingles, the upper
+ * half used as sort scratch).
+ * @param[out] count the set size.
  * @return ND_OK, ND_ENOMEM or ND_EINVAL (size 0). */
 int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
                 unsigned size);
 
 /** The shingle kind and size `opts` give for these tokens: ND_SHINGLE_AUTO
  * resolved to characters (opts->char_size) for text mostly in scripts
- * without spaces, else to words (opts->shingle_size). */
-nd_shingle_kind nd_shingle_choice(const nd_options *opts, const nd_tokens *tokens, unsigned *size);
+ * without spaces, else to words (opts->shingle_size).
+ * @param[out] size the shingle size for the kind returned. */
+nd_shingle_kind nd_shingle_choice(unsigned *size, const nd_options *opts, const nd_tokens *tokens);
 
 /** Is the text of these tokens mostly written in scripts without spaces
  * between words (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar): more
@@ -193,25 +232,30 @@ int nd_tokens_mostly_unspaced(const nd_tokens *tokens);
 
 /* ****  MinHash and Jaccard (minhash.c)  **** */
 
-/** Write the MinHash signature of a shingle set (num_perm <= 4096): one
- * permutation hashing with optimal densification (see minhash.c): one
- * seeded 64-bit hash per id picks a bin and a value, each bin keeps its
- * minimum, empty bins borrow from other bins along a fixed seeded sequence.
- * Equal positions of two signatures estimate the Jaccard similarity without
- * bias. Pure and deterministic on every machine. An empty set gives all
- * values 0xFFFFFFFF. */
+/** Write the MinHash signature of a shingle set: one permutation hashing
+ * with optimal densification (see minhash.c): one seeded 64-bit hash per
+ * id picks a bin and a value, each bin keeps its minimum, empty bins borrow
+ * from other bins along a fixed seeded sequence. Equal positions of two
+ * signatures estimate the Jaccard similarity without bias. Pure and
+ * deterministic on every machine. An empty set gives all values
+ * 0xFFFFFFFF.
+ * @param[out] sig receives num_perm values.
+ * @pre 1 <= num_perm <= ND_MAX_PERM; ids[0..count) readable. */
 void nd_minhash(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count);
 
 /** Fraction of equal positions in two signatures: an unbiased estimate of
  * the Jaccard similarity of the two sets, with standard deviation
- * sqrt(J (1 - J) / num_perm). */
+ * sqrt(J (1 - J) / num_perm).
+ * @pre num_perm >= 1; both signatures hold num_perm values. */
 double nd_signature_similarity(const uint32_t *a, const uint32_t *b, unsigned num_perm);
 
-/** Size of the intersection of two sorted sets of distinct ids. */
+/** Size of the intersection of two sorted sets of distinct ids.
+ * @pre a[0..na) and b[0..nb) are sorted ascending without repeats. */
 size_t nd_intersection(const uint32_t *a, size_t na, const uint32_t *b, size_t nb);
 
 /** Exact Jaccard |A ∩ B| / |A ∪ B| of two sorted sets of distinct ids; two
- * empty sets give 0 (empty texts never match). */
+ * empty sets give 0 (empty texts never match).
+ * @pre as for nd_intersection(). */
 double nd_jaccard(const uint32_t *a, size_t na, const uint32_t *b, size_t nb);
 
 /* ****  LSH banding (lsh.c)  **** */
@@ -226,11 +270,14 @@ double nd_lsh_probability(double s, unsigned bands, unsigned rows);
  * False negatives weigh 19 times more than false positives because every
  * candidate is verified exactly: a false positive costs one set merge, a
  * false negative is a duplicate lost.
+ * @param[out] bands, rows the banding, set only on success.
  * @return ND_OK, or ND_EINVAL (threshold outside (0, 1], num_perm 0). */
 int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned num_perm);
 
 /** Band keys of a signature: keys[j] = XXH3 of the rows values of band j,
- * seeded with j. */
+ * seeded with j.
+ * @param[out] keys receives `bands` keys.
+ * @pre bands >= 1, rows >= 1, and sig holds at least bands * rows values. */
 void nd_lsh_band_keys(uint64_t *keys, const uint32_t *sig, unsigned bands, unsigned rows);
 
 /* ****  Sketches (sketch.c)  **** */
@@ -264,26 +311,32 @@ typedef struct nd_sketch_ref {
  * options). */
 typedef struct nd_sketcher nd_sketcher;
 
-/** @param opts resolved options (see nd_options_resolve()); copied.
- * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+/** @param[out] out the new sketcher (free with nd_sketcher_free()).
+ * @param opts options (resolved here if they are not yet; copied).
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL (options nd_options_resolve()
+ * refuses) or ND_EICU. */
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts);
 void nd_sketcher_free(nd_sketcher *sketcher);
 
-/** Compute the sketch of a text into `out` (which is cleared first; its
- * arrays are allocated to their exact size and owned by `out`).
+/** Compute the sketch of a text.
+ * @param[out] out cleared first (nd_sketch_clear()); its arrays are
+ * allocated to their exact size and owned by `out`.
+ * @pre [text, text + len) is readable; text may be NULL when len is 0.
  * @return ND_OK, ND_ENOMEM or ND_EICU. */
-int nd_sketch_text(nd_sketcher *sketcher, const char *text, size_t len, nd_sketch *out);
+int nd_sketch_text(nd_sketch *out, nd_sketcher *sketcher, const char *text, size_t len);
 
-/** nd_sketch_text() without allocating: `out` points into the sketcher's
- * buffers, valid until its next call. For callers that copy what they keep
- * (nd_index_add_ids() does), which saves two allocations per text.
+/** nd_sketch_text() without allocating: for callers that copy what they
+ * keep (nd_index_add_ids() does), which saves two allocations per text.
+ * @param[out] out points into the sketcher's buffers, valid until its next
+ * call.
+ * @pre as for nd_sketch_text().
  * @return ND_OK, ND_ENOMEM or ND_EICU. */
-int nd_sketch_text_ref(nd_sketcher *sketcher, const char *text, size_t len, nd_sketch_ref *out);
+int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sketcher, const char *text, size_t len);
 
 /** The tokens of the last text sketched (borrowed; valid until the next call). */
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
 
-/* ****  Units: paragraphs, lines, repeats inside a unit (units.c)  **** */
+/* ****  Units: paragraphs, lines, repeats inside a unit (units.c; nd_sketch_units in sketch.c)  **** */
 
 /** What one comparable unit of text is. */
 typedef enum {
@@ -301,7 +354,10 @@ typedef struct nd_span {
  * span starts and ends on a character boundary and never holds a line
  * end). Blank lines (only spaces, tabs, CR) separate paragraphs; CRLF and
  * LF line ends both work. Units with nothing but white space are left out.
- * `*spans` grows with realloc as needed (pass NULL/0 the first time).
+ * @param[in,out] spans, capacity the span buffer, grown as needed (pass
+ * NULL/0 the first time).
+ * @param[out] count the number of units.
+ * @pre [text, text + len) is readable.
  * @return ND_OK or ND_ENOMEM. */
 int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char *text, size_t len, nd_unit_kind kind);
 
@@ -316,30 +372,70 @@ int nd_split_units(nd_span **spans, size_t *capacity, size_t *count, const char 
  * function). The punctuation between two copies is given to the copy it
  * belongs to by comparing with the first copy's leading and the last copy's
  * trailing characters, and each copy's span is trimmed of white space.
- * @param copies receives up to `max_copies` spans, in order.
+ * @param[out] copies receives up to `max_copies` spans, in order.
+ * @pre the token spans lie inside `unit`, which lies inside `text`.
  * @return the number of copies m (0 if the unit is not a repetition), or
  * ND_ENOMEM. When m > max_copies only max_copies spans are written. */
 int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit);
 
-/* ****  Index and clusters (index.c)  **** */
+/** Called by nd_sketch_units() for each unit, in text order: `span` is the
+ * unit's byte span in the whole text, `sketch` its sketch (borrowed, valid
+ * during the call). Return ND_OK to go on, or a negative code to stop (it
+ * is then returned by nd_sketch_units()). */
+typedef int (*nd_unit_fn)(void *ctx, nd_span span, const nd_sketch_ref *sketch);
+
+/** Sketch each unit of a text: split it (nd_split_units()), skip units with
+ * fewer than `min_tokens` tokens or no shingles, and sketch each unit that
+ * is one shorter text pasted several times (nd_find_repeats()) as its
+ * copies, each other unit whole. The sketcher's buffers are reused, so
+ * nothing is allocated per unit once they have grown.
+ * @param[out] invalid_utf8 ill-formed UTF-8 sequences in the units (each
+ * unit counted once, not once per copy).
+ * @pre [text, text + len) is readable (text may be NULL when len is 0).
+ * @return ND_OK, ND_ENOMEM, ND_EICU, or what `fn` returned to stop. */
+int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sketcher, const char *text, size_t len, nd_unit_kind kind,
+                    unsigned min_tokens, nd_unit_fn fn, void *ctx);
+
+/** Remove the spans (sorted by start; they may overlap or touch) from a
+ * text and tidy the seams, the way dedup --unit does: spans separated only
+ * by blanks on one line are removed as one; a removed span that is the
+ * whole of its line(s) takes its line end with it; when that leaves two
+ * blank lines where there was one (a paragraph removed between two
+ * others), the extra blank lines go too; and a text that ended with
+ * removed lines keeps no trailing blank lines (but keeps its final line
+ * end). Every byte not removed is kept as it was.
+ * @param[out] out receives the result; room for `len` bytes (the result is
+ * never longer). Not NUL-terminated.
+ * @pre spans[i].start <= spans[i].end <= len, sorted by start.
+ * @return the length of the result. */
+size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *spans, size_t count);
+
+/* ****  Index (index.c) and clusters (cluster.c)  **** */
 
 typedef struct nd_index nd_index;
 
-/** @param opts resolved options; copied.
- * @return ND_OK, ND_ENOMEM or ND_EINVAL (unresolved options). */
+/** @param[out] out the new, empty index (free with nd_index_free()).
+ * @param opts options (resolved here if they are not yet; copied).
+ * @return ND_OK, ND_ENOMEM or ND_EINVAL (options nd_options_resolve()
+ * refuses). */
 int nd_index_new(nd_index **out, const nd_options *opts);
 void nd_index_free(nd_index *index);
 
-/** Add the next text (numbered 0, 1, 2, ... in call order). The index takes
- * the sketch's shingle ids (sketch->ids becomes NULL) and reads its
- * signature; `weight` is what --keep longest compares (e.g. text bytes).
+/** Add the next text (numbered 0, 1, 2, ... in call order). The index
+ * copies the sketch's shingle ids into its own blocks, then frees them
+ * (sketch->ids becomes NULL and sketch->count 0); it only reads the
+ * signature. `weight` is what --keep longest compares (e.g. text bytes).
+ * @pre sketch comes from a sketcher with the index's options.
  * @return ND_OK, ND_ENOMEM (then nothing was added and the sketch is
- * unchanged) or ND_EIO (spilled index: a write failed). */
+ * unchanged), ND_EINVAL (2^32 - 1 texts already) or ND_EIO (spilled
+ * index: a write failed). */
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight);
-/** Add the next text from its shingle ids (sorted, distinct; `count` of
- * them) and its band keys (bands values from nd_lsh_band_keys() for the
- * index's bands and rows), copying the ids into the index's own blocks:
- * the caller keeps its arrays, and can compute the keys on its own thread.
+/** Add the next text from its shingle ids and its band keys, copying the
+ * ids into the index's own blocks: the caller keeps its arrays, and can
+ * compute the keys on its own thread.
+ * @pre ids[0..count) sorted ascending without repeats (ids may be NULL when
+ * count is 0); keys holds the index's `bands` keys from
+ * nd_lsh_band_keys() with its bands and rows.
  * Same return values as nd_index_add(). */
 int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
 size_t nd_index_count(const nd_index *index);
@@ -358,6 +454,7 @@ size_t nd_index_memory(const nd_index *index);
  * band at a time (sequentially, in blocks) and reads back only the ids of
  * the texts it verifies. Results are identical with or without spilling.
  * Calling it again does nothing.
+ * @pre dir names a directory (a path shorter than 4,000 bytes).
  * @return ND_OK, ND_ENOMEM or ND_EIO (the files could not be made or
  * written; the index is then unusable: free it). */
 int nd_index_spill(nd_index *index, const char *dir);
@@ -396,16 +493,20 @@ typedef struct nd_clusters nd_clusters;
  * Clusters have two or more members: the survivor first, then the others in
  * input order. Clusters are
  * ordered by their earliest member. Texts without shingles never cluster.
- * @param stats may be NULL.
+ * @param[out] out the clusters (free with nd_clusters_free()).
+ * @param[out] stats the work done, or NULL.
  * @return ND_OK, ND_ENOMEM or ND_EIO (spilled index: a read failed). */
-int nd_index_cluster(nd_clusters **out, const nd_index *index, nd_keep keep, nd_cluster_stats *stats);
+int nd_index_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_index *index, nd_keep keep);
 
 size_t nd_clusters_count(const nd_clusters *clusters);
-/** Members of cluster i (borrowed). @return the number of members. */
-size_t nd_clusters_get(const nd_clusters *clusters, size_t i, const nd_member **members);
+/** Members of cluster i.
+ * @param[out] members borrowed: valid until the clusters are freed.
+ * @pre i < nd_clusters_count(clusters).
+ * @return the number of members. */
+size_t nd_clusters_get(const nd_member **members, const nd_clusters *clusters, size_t i);
 void nd_clusters_free(nd_clusters *clusters);
 
-/* ****  Persistent index (db.c, db_write.c, db_query.c, db_record.c)  **** */
+/* ****  Persistent index (db.c, db_write.c, db_query.c, db_compact.c)  **** */
 
 /** An index on disk (LMDB: memory-mapped, transactional, no server) that
  * keeps, per document, its id, its shingle ids (compressed; verification
@@ -601,7 +702,7 @@ int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, 
 
 size_t nd_db_results_count(const nd_db_results *results);
 /** Matches of query i (borrowed). @return their number. */
-size_t nd_db_results_get(const nd_db_results *results, size_t i, const nd_db_match **matches);
+size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *results, size_t i);
 void nd_db_results_free(nd_db_results *results);
 
 #ifdef __cplusplus

@@ -656,7 +656,7 @@ static int has_boundary_before(const nd_normalizer *nz, UChar32 c)
     return unorm2_hasBoundaryBefore(nz->icu.nfkc_cf, c) != 0;
 }
 
-int nd_tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out)
+int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
 {
     out->count = 0;
     out->text_len = 0;

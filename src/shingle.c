@@ -143,7 +143,7 @@ int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens
     return word_shingles(ids, capacity, count, tokens, size);
 }
 
-nd_shingle_kind nd_shingle_choice(const nd_options *opts, const nd_tokens *tokens, unsigned *size)
+nd_shingle_kind nd_shingle_choice(unsigned *size, const nd_options *opts, const nd_tokens *tokens)
 {
     nd_shingle_kind kind = opts->shingle_kind;
     if (kind == ND_SHINGLE_AUTO)

@@ -19,6 +19,10 @@ struct nd_sketcher {
     size_t ids_capacity;
     uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
     uint16_t *probes;    /* densification probe table for (num_perm, seed) */
+    nd_span *spans;      /* nd_sketch_units: the units of the text */
+    size_t spans_capacity;
+    nd_span *copies; /* nd_sketch_units: the copies of a repeated unit */
+    size_t copies_capacity;
 };
 
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
@@ -58,6 +62,8 @@ void nd_sketcher_free(nd_sketcher *sk)
     nd_free(sk->ids);
     nd_free(sk->probes);
     nd_free(sk->signature);
+    nd_free(sk->spans);
+    nd_free(sk->copies);
     nd_free(sk);
 }
 
@@ -75,14 +81,14 @@ const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
     return &sk->tokens;
 }
 
-int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_ref *out)
+int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
 {
-    int rc = nd_tokenize(sk->normalizer, text, len, &sk->tokens);
+    int rc = nd_tokenize(&sk->tokens, sk->normalizer, text, len);
     if (rc != ND_OK)
         return rc;
     size_t count = 0;
     unsigned size;
-    nd_shingle_kind kind = nd_shingle_choice(&sk->opts, &sk->tokens, &size);
+    nd_shingle_kind kind = nd_shingle_choice(&size, &sk->opts, &sk->tokens);
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
@@ -95,11 +101,11 @@ int nd_sketch_text_ref(nd_sketcher *sk, const char *text, size_t len, nd_sketch_
     return ND_OK;
 }
 
-int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out)
+int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)
 {
     nd_sketch_clear(out);
     nd_sketch_ref ref;
-    int rc = nd_sketch_text_ref(sk, text, len, &ref);
+    int rc = nd_sketch_text_ref(&ref, sk, text, len);
     if (rc != ND_OK)
         return rc;
     uint32_t *ids = nd_malloc(ref.count * sizeof *ids);
@@ -118,4 +124,46 @@ int nd_sketch_text(nd_sketcher *sk, const char *text, size_t len, nd_sketch *out
     out->num_tokens = ref.num_tokens;
     out->invalid_utf8 = ref.invalid_utf8;
     return ND_OK;
+}
+
+int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                    unsigned min_tokens, nd_unit_fn fn, void *ctx)
+{
+    size_t span_count = 0;
+    *invalid_utf8 = 0;
+    int rc = nd_split_units(&sk->spans, &sk->spans_capacity, &span_count, text, len, kind);
+    for (size_t u = 0; rc == ND_OK && u < span_count; u++) {
+        nd_span span = sk->spans[u];
+        const char *unit_text = text + span.start;
+        nd_span local = {0, span.end - span.start};
+        nd_sketch_ref sketch;
+        rc = nd_sketch_text_ref(&sketch, sk, unit_text, local.end);
+        if (rc != ND_OK)
+            break;
+        *invalid_utf8 += sketch.invalid_utf8;
+        if (sk->tokens.count < min_tokens || sketch.count == 0)
+            continue;
+        if (sk->copies_capacity < sk->tokens.count &&
+            nd_grow((void **)&sk->copies, &sk->copies_capacity, sk->tokens.count, sizeof *sk->copies) != 0) {
+            rc = ND_ENOMEM;
+            break;
+        }
+        int m = nd_find_repeats(sk->copies, sk->copies_capacity, &sk->tokens, unit_text, local);
+        if (m < 0) {
+            rc = m;
+            break;
+        }
+        if (m < 2) {
+            rc = fn(ctx, span, &sketch);
+            continue;
+        }
+        /* the copies' spans are taken before sketching them overwrites the tokens */
+        for (int c = 0; rc == ND_OK && c < m; c++) {
+            nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
+            rc = nd_sketch_text_ref(&sketch, sk, text + copy.start, copy.end - copy.start);
+            if (rc == ND_OK)
+                rc = fn(ctx, copy, &sketch);
+        }
+    }
+    return rc;
 }

@@ -17,10 +17,18 @@
  * tokens is decided from the unit's own edges: the bytes before the first
  * token (a leading quote, say) open every copy, and the bytes after the
  * last token (a full stop) close every copy.
+ *
+ * Removing spans (nd_remove_spans). Taking repeated units out of a text
+ * should leave the rest as it was, so a removed span that is the whole of
+ * its line(s) takes its line end with it, and when that leaves two blank
+ * lines where there was one (a paragraph removed between two others), the
+ * extra blank line goes too. Nothing else changes: every kept paragraph is
+ * byte for byte what it was.
  */
 #include "neardup.h"
 
-#include <string.h> /* memcmp */
+#include <assert.h> /* assert */
+#include <string.h> /* memcmp, memcpy, memchr */
 
 #include "alloc.h"
 
@@ -134,4 +142,98 @@ int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens,
         start = end;
     }
     return (int)(m > (size_t)INT32_MAX ? INT32_MAX : m);
+}
+
+/* ****  Removing spans  **** */
+
+static int is_blank_char(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static int only_blank(const char *text, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (!is_blank_char(text[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Does out[0, w) end at a paragraph break (empty, or its last line blank)? */
+static int ends_at_break(const char *out, size_t w)
+{
+    size_t i = w;
+    while (i > 0 && is_blank_char(out[i - 1]))
+        i--;
+    if (i == 0)
+        return 1;
+    if (out[i - 1] != '\n')
+        return 0;
+    i--;
+    while (i > 0 && is_blank_char(out[i - 1]))
+        i--;
+    return i == 0 || out[i - 1] == '\n';
+}
+
+size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *spans, size_t count)
+{
+    size_t w = 0, pos = 0, i = 0;
+    int removed_at_end = 0;
+    while (i < count) {
+        /* merge spans separated only by blanks on the same line */
+        size_t start = spans[i].start, end = spans[i].end;
+        assert(start <= end && end <= len && (i == 0 || spans[i - 1].start <= start));
+        i++;
+        while (i < count && (spans[i].start <= end || only_blank(text, end, spans[i].start))) {
+            if (spans[i].end > end)
+                end = spans[i].end;
+            i++;
+        }
+        if (start < pos)
+            start = pos;
+        if (end <= start)
+            continue;
+        /* whole lines? take the line end too */
+        size_t line_start = start;
+        while (line_start > 0 && text[line_start - 1] != '\n')
+            line_start--;
+        size_t line_end = end;
+        while (line_end < len && text[line_end] != '\n')
+            line_end++;
+        int whole_lines = only_blank(text, line_start, start) && only_blank(text, end, line_end);
+        if (whole_lines) {
+            start = line_start > pos ? line_start : pos;
+            end = line_end < len ? line_end + 1 : len;
+        }
+        memcpy(out + w, text + pos, start - pos);
+        w += start - pos;
+        pos = end;
+        if (whole_lines && ends_at_break(out, w)) {
+            /* skip the blank lines that followed the removed block */
+            while (pos < len) {
+                size_t e = pos;
+                while (e < len && text[e] != '\n')
+                    e++;
+                if (!only_blank(text, pos, e))
+                    break;
+                pos = e < len ? e + 1 : len;
+            }
+        }
+        removed_at_end = only_blank(text, pos, len) && (pos == len || text[len - 1] == '\n');
+    }
+    memcpy(out + w, text + pos, len - pos);
+    w += len - pos;
+    if (removed_at_end) {
+        /* the text ended with removed lines: leave no blank lines behind */
+        size_t k = w;
+        while (k > 0 && (is_blank_char(out[k - 1]) || out[k - 1] == '\n'))
+            k--;
+        if (k < w) {
+            w = k;
+            if (w > 0 && len > 0 && text[len - 1] == '\n')
+                out[w++] = '\n';
+        }
+    }
+    return w;
 }

@@ -40,7 +40,7 @@ int main(void)
            GOLDEN_SEED, opts.num_perm, opts.num_perm);
     for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
         nd_sketch sketch = ND_SKETCH_INIT;
-        if (nd_sketch_text(sk, texts[t], strlen(texts[t]), &sketch) != ND_OK)
+        if (nd_sketch_text(&sketch, sk, texts[t], strlen(texts[t])) != ND_OK)
             return 1;
         printf("    {\"");
         for (const unsigned char *p = (const unsigned char *)texts[t]; *p; p++)

@@ -11,6 +11,7 @@ Suite *minhash_suite(void);
 Suite *lsh_suite(void);
 Suite *cluster_suite(void);
 Suite *index_suite(void);
+Suite *units_suite(void);
 Suite *oom_suite(void);
 Suite *db_suite(void);
 int header_compiles(void);

@@ -193,7 +193,7 @@ static sketches sketch_all(const corpus *c, const nd_options *opts)
     nd_sketcher *sk;
     ck_assert_int_eq(nd_sketcher_new(&sk, opts), ND_OK);
     for (size_t i = 0; i < c->count; i++) {
-        ck_assert_int_eq(nd_sketch_text(sk, c->texts[i], strlen(c->texts[i]), &k.s[i]), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&k.s[i], sk, c->texts[i], strlen(c->texts[i])), ND_OK);
         nd_lsh_band_keys(k.keys + i * opts->bands, k.s[i].signature, opts->bands, opts->rows);
     }
     nd_sketcher_free(sk);
@@ -248,7 +248,7 @@ static size_t check_equivalence(const nd_options *opts, int expect_all_pairs_col
     size_t pairs = 0, colliding_below = 0;
     for (size_t b = split; b < c.count; b++) {
         const nd_db_match *m;
-        size_t n = nd_db_results_get(r, b - split, &m);
+        size_t n = nd_db_results_get(&m, r, b - split);
         unsigned char *reported = calloc(split, 1);
         for (size_t i = 0; i < n; i++) {
             size_t a = id_number(&m[i]);
@@ -320,7 +320,7 @@ static size_t matches_of_first(nd_db *db, const corpus *c, size_t i)
 {
     nd_db_results *r = query_range(db, c, i, i + 1, NULL);
     const nd_db_match *m;
-    size_t n = nd_db_results_get(r, 0, &m);
+    size_t n = nd_db_results_get(&m, r, 0);
     nd_db_results_free(r);
     return n;
 }
@@ -346,7 +346,7 @@ START_TEST(test_run_visible_at_commit_only)
     pending.scope = ND_DB_PENDING;
     nd_db_results *res = query_range(w, &c, 17, 18, &pending);
     const nd_db_match *m;
-    ck_assert_uint_eq(nd_db_results_get(res, 0, &m), 1);
+    ck_assert_uint_eq(nd_db_results_get(&m, res, 0), 1);
     ck_assert(m[0].id_len == 2 && memcmp(m[0].id, "b7", 2) == 0);
     ck_assert_int_eq(m[0].pending, 1);
     ck_assert(m[0].jaccard == 1.0);
@@ -462,7 +462,7 @@ START_TEST(test_merges_give_same_index)
         results[variant] = query_range(db, &c, 200, 240, NULL);
         for (size_t i = 0; i < 40; i++) {
             const nd_db_match *a, *b;
-            size_t na = nd_db_results_get(pending, i, &a), nb = nd_db_results_get(results[variant], i, &b);
+            size_t na = nd_db_results_get(&a, pending, i), nb = nd_db_results_get(&b, results[variant], i);
             ck_assert_uint_eq(na, nb);
             for (size_t k = 0; k < na; k++)
                 ck_assert(a[k].jaccard == b[k].jaccard && a[k].pending && !b[k].pending);
@@ -477,7 +477,7 @@ START_TEST(test_merges_give_same_index)
     size_t total = 0;
     for (size_t i = 0; i < 40; i++) {
         const nd_db_match *a, *b;
-        size_t na = nd_db_results_get(results[0], i, &a), nb = nd_db_results_get(results[1], i, &b);
+        size_t na = nd_db_results_get(&a, results[0], i), nb = nd_db_results_get(&b, results[1], i);
         ck_assert_uint_eq(na, nb);
         for (size_t k = 0; k < na; k++) {
             ck_assert(a[k].jaccard == b[k].jaccard);
@@ -800,7 +800,7 @@ START_TEST(test_remove_and_compact)
     nd_db_results *r2 = query_range(db, &c, 0, 600, NULL);
     for (size_t i = 0; i < 600; i++) {
         const nd_db_match *a, *b;
-        size_t na = nd_db_results_get(r1, i, &a), nb = nd_db_results_get(r2, i, &b);
+        size_t na = nd_db_results_get(&a, r1, i), nb = nd_db_results_get(&b, r2, i);
         ck_assert_uint_eq(na, nb);
         for (size_t k = 0; k < na; k++)
             ck_assert(a[k].id_len == b[k].id_len && memcmp(a[k].id, b[k].id, a[k].id_len) == 0);
@@ -849,8 +849,8 @@ static void same_results(const nd_db_results *a, const nd_db_results *b)
     ck_assert_uint_eq(nd_db_results_count(a), nd_db_results_count(b));
     for (size_t i = 0; i < nd_db_results_count(a); i++) {
         const nd_db_match *x, *y;
-        size_t n = nd_db_results_get(a, i, &x);
-        ck_assert_uint_eq(nd_db_results_get(b, i, &y), n);
+        size_t n = nd_db_results_get(&x, a, i);
+        ck_assert_uint_eq(nd_db_results_get(&y, b, i), n);
         for (size_t k = 0; k < n; k++)
             ck_assert(x[k].jaccard == y[k].jaccard && x[k].id_len == y[k].id_len &&
                       memcmp(x[k].id, y[k].id, x[k].id_len) == 0);
@@ -877,7 +877,7 @@ START_TEST(test_threads)
     size_t total = 0;
     for (size_t i = 0; i < 200; i++) {
         const nd_db_match *m;
-        total += nd_db_results_get(one, i, &m);
+        total += nd_db_results_get(&m, one, i);
     }
     ck_assert_uint_gt(total, 200); /* each text matches itself at least */
     /* four threads querying the same handle at once, with top 3 */
@@ -894,7 +894,7 @@ START_TEST(test_threads)
         same_results(jobs[0].r, jobs[t].r);
         for (size_t i = 0; i < 200; i++) {
             const nd_db_match *m, *all;
-            size_t n = nd_db_results_get(jobs[t].r, i, &m), n_all = nd_db_results_get(one, i, &all);
+            size_t n = nd_db_results_get(&m, jobs[t].r, i), n_all = nd_db_results_get(&all, one, i);
             ck_assert_uint_eq(n, n_all < 3 ? n_all : 3); /* the first three of all */
             for (size_t k = 0; k < n; k++)
                 ck_assert(m[k].jaccard == all[k].jaccard);
@@ -927,9 +927,9 @@ START_TEST(test_temporary_and_empty_texts)
     nd_db_results *r;
     ck_assert_int_eq(nd_db_query_texts(&r, db, texts, lens, 3, &q), ND_OK);
     const nd_db_match *m;
-    ck_assert_uint_eq(nd_db_results_get(r, 0, &m), 0); /* empty texts never match */
-    ck_assert_uint_eq(nd_db_results_get(r, 1, &m), 0);
-    ck_assert_uint_eq(nd_db_results_get(r, 2, &m), 1);
+    ck_assert_uint_eq(nd_db_results_get(&m, r, 0), 0); /* empty texts never match */
+    ck_assert_uint_eq(nd_db_results_get(&m, r, 1), 0);
+    ck_assert_uint_eq(nd_db_results_get(&m, r, 2), 1);
     nd_db_results_free(r);
     nd_db_close(db);
     ck_assert_int_eq(rmdir(p.dir), 0); /* nothing left behind */

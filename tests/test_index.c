@@ -27,12 +27,12 @@ static nd_clusters *cluster_texts(const char *const *texts, size_t n, unsigned s
     for (size_t i = 0; i < n; i++) {
         nd_sketch sketch = ND_SKETCH_INIT;
         size_t len = strlen(texts[i]);
-        ck_assert_int_eq(nd_sketch_text(sk, texts[i], len, &sketch), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&sketch, sk, texts[i], len), ND_OK);
         ck_assert_int_eq(nd_index_add(index, &sketch, len), ND_OK);
         nd_sketch_clear(&sketch);
     }
     nd_clusters *clusters = NULL;
-    ck_assert_int_eq(nd_index_cluster(&clusters, index, keep, NULL), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&clusters, NULL, index, keep), ND_OK);
     nd_index_free(index);
     nd_sketcher_free(sk);
     return clusters;
@@ -41,7 +41,7 @@ static nd_clusters *cluster_texts(const char *const *texts, size_t n, unsigned s
 static void expect_cluster(const nd_clusters *c, size_t i, const size_t *docs, size_t n)
 {
     const nd_member *m;
-    size_t size = nd_clusters_get(c, i, &m);
+    size_t size = nd_clusters_get(&m, c, i);
     ck_assert_uint_eq(size, n);
     for (size_t k = 0; k < n; k++)
         ck_assert_uint_eq(m[k].doc, docs[k]);
@@ -97,7 +97,7 @@ START_TEST(test_no_chaining)
     ck_assert_uint_eq(nd_clusters_count(c), 1);
     expect_cluster(c, 0, (const size_t[]){1, 0, 2}, 3);
     const nd_member *m;
-    nd_clusters_get(c, 0, &m);
+    nd_clusters_get(&m, c, 0);
     ck_assert_double_eq_tol(m[1].jaccard, 9.0 / 11.0, 1e-12);
     ck_assert_double_eq_tol(m[2].jaccard, 9.0 / 11.0, 1e-12);
     nd_clusters_free(c);
@@ -158,15 +158,15 @@ START_TEST(test_many_copies)
     ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
     for (int i = 0; i < N; i++) {
         nd_sketch sketch = ND_SKETCH_INIT;
-        ck_assert_int_eq(nd_sketch_text(sk, texts[i], strlen(texts[i]), &sketch), ND_OK);
+        ck_assert_int_eq(nd_sketch_text(&sketch, sk, texts[i], strlen(texts[i])), ND_OK);
         ck_assert_int_eq(nd_index_add(index, &sketch, 1), ND_OK);
         nd_sketch_clear(&sketch);
     }
     nd_clusters *c = NULL;
-    ck_assert_int_eq(nd_index_cluster(&c, index, ND_KEEP_FIRST, &stats), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
     ck_assert_uint_eq(nd_clusters_count(c), 1);
     const nd_member *m;
-    ck_assert_uint_eq(nd_clusters_get(c, 0, &m), N);
+    ck_assert_uint_eq(nd_clusters_get(&m, c, 0), N);
     ck_assert_uint_eq(stats.exact_groups, 1);
     ck_assert_uint_eq(stats.candidate_pairs, 0); /* copies never reach LSH */
     nd_clusters_free(c);
@@ -221,7 +221,7 @@ START_TEST(test_spill_same_clusters)
         snprintf(text + len, sizeof text - len, " %s", v == 2 ? "changed" : "end");
         for (int which = 0; which < 2; which++) {
             nd_sketch sketch = ND_SKETCH_INIT;
-            ck_assert_int_eq(nd_sketch_text(sk, text, strlen(text), &sketch), ND_OK);
+            ck_assert_int_eq(nd_sketch_text(&sketch, sk, text, strlen(text)), ND_OK);
             ck_assert_int_eq(nd_index_add(which ? spilled : plain, &sketch, (uint64_t)i % 5), ND_OK);
             nd_sketch_clear(&sketch);
         }
@@ -230,13 +230,13 @@ START_TEST(test_spill_same_clusters)
     }
     for (int keep = 0; keep < 2; keep++) {
         nd_clusters *a = NULL, *b = NULL;
-        ck_assert_int_eq(nd_index_cluster(&a, plain, (nd_keep)keep, NULL), ND_OK);
-        ck_assert_int_eq(nd_index_cluster(&b, spilled, (nd_keep)keep, NULL), ND_OK);
+        ck_assert_int_eq(nd_index_cluster(&a, NULL, plain, (nd_keep)keep), ND_OK);
+        ck_assert_int_eq(nd_index_cluster(&b, NULL, spilled, (nd_keep)keep), ND_OK);
         ck_assert_uint_gt(nd_clusters_count(a), N / 4);
         ck_assert_uint_eq(nd_clusters_count(a), nd_clusters_count(b));
         for (size_t c = 0; c < nd_clusters_count(a); c++) {
             const nd_member *ma, *mb;
-            size_t na = nd_clusters_get(a, c, &ma), nb = nd_clusters_get(b, c, &mb);
+            size_t na = nd_clusters_get(&ma, a, c), nb = nd_clusters_get(&mb, b, c);
             ck_assert_uint_eq(na, nb);
             for (size_t k = 0; k < na; k++) {
                 ck_assert_uint_eq(ma[k].doc, mb[k].doc);

@@ -91,7 +91,7 @@ START_TEST(test_token_table)
     nd_tokens tokens = ND_TOKENS_INIT;
     size_t len = strlen(row->input);
     char *input = exact_copy(row->input, len);
-    ck_assert_int_eq(nd_tokenize(nz, input, len, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, input, len), ND_OK);
     char *got = joined_tokens(&tokens);
     ck_assert_msg(strcmp(got, row->tokens) == 0, "row %d: input '%s': got '%s', want '%s'", _i, row->input, got,
                   row->tokens);
@@ -132,7 +132,7 @@ START_TEST(test_span_table)
     nd_tokens tokens = ND_TOKENS_INIT;
     size_t len = strlen(row->input);
     char *input = exact_copy(row->input, len);
-    ck_assert_int_eq(nd_tokenize(nz, input, len, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, input, len), ND_OK);
     ck_assert_uint_gt(tokens.count, row->token);
     ck_assert_uint_eq(tokens.items[row->token].start, row->start);
     ck_assert_uint_eq(tokens.items[row->token].end, row->end);
@@ -151,7 +151,7 @@ START_TEST(test_invalid_utf8)
     nd_tokens tokens = ND_TOKENS_INIT;
     size_t len = sizeof input - 1;
     char *copy = exact_copy(input, len);
-    ck_assert_int_eq(nd_tokenize(nz, copy, len, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, copy, len), ND_OK);
     char *got = joined_tokens(&tokens);
     ck_assert_str_eq(got, "ab|cd|ef");
     ck_assert_uint_eq(tokens.invalid_utf8, 3);
@@ -171,9 +171,9 @@ START_TEST(test_reuse_and_null)
     nd_normalizer *nz = NULL;
     ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
     nd_tokens tokens = ND_TOKENS_INIT;
-    ck_assert_int_eq(nd_tokenize(nz, "one two three", 13, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, "one two three", 13), ND_OK);
     ck_assert_uint_eq(tokens.count, 3);
-    ck_assert_int_eq(nd_tokenize(nz, NULL, 0, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, NULL, 0), ND_OK);
     ck_assert_uint_eq(tokens.count, 0);
     ck_assert_int_eq(nd_normalizer_new(&nz, (nd_profile)99), ND_EINVAL);
     nd_tokens_free(&tokens);
@@ -217,7 +217,7 @@ static char *tokens_of_fixture(const char *name, nd_profile profile)
     nd_normalizer *nz = NULL;
     ck_assert_int_eq(nd_normalizer_new(&nz, profile), ND_OK);
     nd_tokens tokens = ND_TOKENS_INIT;
-    ck_assert_int_eq(nd_tokenize(nz, text, len, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
     ck_assert_uint_gt(tokens.count, 3);
     char *joined = joined_tokens(&tokens);
     nd_tokens_free(&tokens);
@@ -270,7 +270,7 @@ START_TEST(test_word_break)
     nd_tokens tokens = ND_TOKENS_INIT;
     size_t len = strlen(r->input);
     char *input = exact_copy(r->input, len);
-    ck_assert_int_eq(nd_tokenize(nz, input, len, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, input, len), ND_OK);
     char *got = joined_tokens(&tokens);
     ck_assert_str_eq(got, r->tokens);
     for (size_t i = 0; i < tokens.count; i++) {

@@ -28,7 +28,7 @@ static int run_pipeline(size_t *clusters_found)
     if (rc == ND_OK)
         rc = nd_index_new(&index, &opts);
     for (size_t i = 0; rc == ND_OK && i < 3; i++) {
-        rc = nd_sketch_text(sk, texts[i], strlen(texts[i]), &sketch);
+        rc = nd_sketch_text(&sketch, sk, texts[i], strlen(texts[i]));
         if (rc == ND_OK) {
             uint32_t *ids = sketch.ids;
             rc = nd_index_add(index, &sketch, 1);
@@ -38,7 +38,7 @@ static int run_pipeline(size_t *clusters_found)
         nd_sketch_clear(&sketch);
     }
     if (rc == ND_OK)
-        rc = nd_index_cluster(&clusters, index, ND_KEEP_FIRST, NULL);
+        rc = nd_index_cluster(&clusters, NULL, index, ND_KEEP_FIRST);
     if (rc == ND_OK)
         *clusters_found = nd_clusters_count(clusters);
     nd_clusters_free(clusters);

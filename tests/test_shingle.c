@@ -35,7 +35,7 @@ START_TEST(test_shingle_table)
     nd_normalizer *nz = NULL;
     ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
     nd_tokens tokens = ND_TOKENS_INIT;
-    ck_assert_int_eq(nd_tokenize(nz, row->text, strlen(row->text), &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, row->text, strlen(row->text)), ND_OK);
     uint32_t *ids = NULL;
     size_t cap = 0, count = 99;
     ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, row->kind, row->size), ND_OK);
@@ -60,7 +60,7 @@ START_TEST(test_short_texts_differ)
     uint32_t first[2];
     const char *texts[2] = {"red green blue", "red green bleu"};
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(nd_tokenize(nz, texts[i], strlen(texts[i]), &tokens), ND_OK);
+        ck_assert_int_eq(nd_tokenize(&tokens, nz, texts[i], strlen(texts[i])), ND_OK);
         ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_WORDS, 5), ND_OK);
         ck_assert_uint_eq(count, 1);
         first[i] = ids[0];
@@ -79,9 +79,9 @@ START_TEST(test_unspaced_detection)
     ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
     nd_tokens tokens = ND_TOKENS_INIT;
     const char *zh = "\xE4\xBB\x8A\xE5\xA4\xA9\xE5\xA4\xA9\xE6\xB0\x94\xE5\xBE\x88\xE5\xA5\xBD"; /* 今天天气很好 */
-    ck_assert_int_eq(nd_tokenize(nz, zh, strlen(zh), &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, zh, strlen(zh)), ND_OK);
     ck_assert_int_eq(nd_tokens_mostly_unspaced(&tokens), 1);
-    ck_assert_int_eq(nd_tokenize(nz, "plain english words", 19, &tokens), ND_OK);
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, "plain english words", 19), ND_OK);
     ck_assert_int_eq(nd_tokens_mostly_unspaced(&tokens), 0);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);
@@ -147,7 +147,7 @@ START_TEST(test_long_text_shingles)
         size_t len = 0;
         for (size_t i = 0; i < n; i++)
             len += (size_t)sprintf(text + len, "w%zu ", i % r);
-        ck_assert_int_eq(nd_tokenize(nz, text, len, &tokens), ND_OK);
+        ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
         ck_assert_uint_eq(tokens.count, n);
         ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_WORDS, 5), ND_OK);
         ck_assert_uint_eq(count, r);

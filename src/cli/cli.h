@@ -1,9 +1,13 @@
-/* cli.h - what the parts of the neardup program share.
+/* cli.h - what the parts of the neardup program share: the configuration,
+ * the exit codes, the commands' entry points, messages and JSON pieces.
  *
  * The program is a thin user of the library: options.c turns argv into a
- * cli_config, input.c turns paths into records, run.c feeds records through
- * worker threads into an nd_index and clusters, output.c writes JSON. Only
- * this program prints, and only main() chooses the exit code:
+ * cli_config; input.c turns paths into records and document.c records into
+ * ids and texts; pipeline.c sketches records on worker threads and hands
+ * them over in input order; run.c builds an nd_index from them, clusters,
+ * and writes the output (doc_output.c, unit_output.c; replay.c reads the
+ * records a second time where output needs them). Only this program
+ * prints, and only main() chooses the exit code:
  * 0 ok, 1 failure (input, I/O), 2 usage.
  */
 #ifndef ND_CLI_H
@@ -29,6 +33,7 @@ typedef struct cli_config {
     nd_keep keep;
     int annotate;
     const char *removed_path;
+    const char *stats_path; /* --stats FILE: the run's counts as JSON */
     unsigned threads;
     int quiet;
     int verbose; /* stage timings on stderr */
@@ -51,11 +56,11 @@ typedef struct cli_config {
 int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv);
 void cli_print_help(cli_command command, FILE *out);
 
-/* run.c */
+/* run.c: scan and dedup */
 int cli_run(const cli_config *cfg);
-int cli_params(const cli_config *cfg);
 
-/* inspect.c */
+/* inspect.c: params, normalize, explain */
+int cli_params(const cli_config *cfg);
 int cli_normalize(const cli_config *cfg);
 int cli_explain(const cli_config *cfg);
 
@@ -70,8 +75,10 @@ void out_number(FILE *f, double x);
  * characters (on a character boundary, then "…"). Newly allocated. */
 char *text_preview(const char *text, size_t len, size_t max_chars);
 
-/* Diagnostics on stderr, prefixed with the program name. */
+/* diag.c: diagnostics on stderr, prefixed with the program name. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* printf into a new string (NULL when out of memory). */
+char *cli_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* ND_CLI_H */

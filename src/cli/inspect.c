@@ -1,6 +1,6 @@
 /* inspect.c - the commands that show what the detector sees:
- * `normalize` (tokens and shingles per document) and `explain` (why two
- * documents match or not).
+ * `normalize` (tokens and shingles per document), `explain` (why two
+ * documents match or not) and `params` (the LSH banding and its S-curve).
  *
  * explain reports, for documents A and B with shingle sets S_A and S_B:
  *   exact Jaccard       |S_A ∩ S_B| / |S_A ∪ S_B|   (what scan verifies and reports)
@@ -13,7 +13,7 @@
  * share no shingle and are left out; the longest runs that do not overlap
  * in A are shown.
  */
-#include <math.h>   /* sqrt */
+#include <math.h>   /* sqrt, pow */
 #include <stdlib.h> /* malloc, qsort */
 #include <string.h> /* strcmp, strlen */
 
@@ -56,7 +56,7 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
 static const char *shingle_label(const nd_options *opts, const nd_tokens *tokens, char *buf, size_t size)
 {
     unsigned n;
-    nd_shingle_kind kind = nd_shingle_choice(opts, tokens, &n);
+    nd_shingle_kind kind = nd_shingle_choice(&n, opts, tokens);
     snprintf(buf, size, "%s:%u", kind == ND_SHINGLE_CHARS ? "chars" : "words", n);
     return buf;
 }
@@ -77,7 +77,7 @@ int cli_normalize(const cli_config *cfg)
     doc_view view;
     while (next_document(in, cfg, &rec, &view, &status)) {
         nd_sketch sketch = ND_SKETCH_INIT;
-        if (nd_sketch_text(sk, view.text, view.len, &sketch) != ND_OK) {
+        if (nd_sketch_text(&sketch, sk, view.text, view.len) != ND_OK) {
             cli_error("%s: normalization failed", view.id);
             status = EXIT_FAIL;
         } else {
@@ -273,7 +273,7 @@ int cli_explain(const cli_config *cfg)
     for (int k = 0; k < 2; k++) {
         sides[k].sketch = (nd_sketch)ND_SKETCH_INIT;
         if (nd_sketcher_new(&sides[k].sk, &cfg->opts) != ND_OK ||
-            nd_sketch_text(sides[k].sk, sides[k].text, sides[k].len, &sides[k].sketch) != ND_OK) {
+            nd_sketch_text(&sides[k].sketch, sides[k].sk, sides[k].text, sides[k].len) != ND_OK) {
             cli_error("cannot sketch '%s'", sides[k].id);
             goto done;
         }
@@ -393,4 +393,20 @@ done:
         nd_sketcher_free(sides[k].sk);
     }
     return status;
+}
+
+/* ****  params  **** */
+
+int cli_params(const cli_config *cfg)
+{
+    const nd_options *o = &cfg->opts;
+    printf("threshold %.4g, %u hashes: %u bands x %u rows (%u of %u hashes used)\n", o->threshold, o->num_perm,
+           o->bands, o->rows, o->bands * o->rows, o->num_perm);
+    printf("similarity  P(candidate)\n");
+    for (int i = 3; i <= 10; i++) {
+        double s = i / 10.0;
+        printf("%-10.2f  %.4f\n", s, nd_lsh_probability(s, o->bands, o->rows));
+    }
+    printf("the S-curve is steepest near s = %.3f = (1/b)^(1/r)\n", pow(1.0 / o->bands, 1.0 / o->rows));
+    return EXIT_OK;
 }

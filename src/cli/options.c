@@ -9,30 +9,9 @@
 
 #include <errno.h>  /* errno */
 #include <getopt.h> /* getopt_long */
-#include <stdarg.h> /* va_list */
 #include <stdlib.h> /* strtod, strtoul */
 #include <string.h> /* strcmp, strncmp */
 #include <unistd.h> /* sysconf */
-
-void cli_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("neardup: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-void cli_warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("neardup: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 enum {
     OPT_THRESHOLD = 't',
@@ -60,7 +39,8 @@ enum {
     OPT_SHINGLES,
     OPT_MEMORY,
     OPT_JSON,
-    OPT_ID
+    OPT_ID,
+    OPT_STATS
 };
 
 static const struct option all_options[] = {
@@ -89,6 +69,7 @@ static const struct option all_options[] = {
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"id", required_argument, NULL, OPT_ID},
+    {"stats", required_argument, NULL, OPT_STATS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -123,9 +104,11 @@ static const char help_common[] =
     "                        output is identical for any N\n"
     "      --quiet           no progress line and no summary on stderr\n"
     "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"
+    "      --stats FILE      (scan, dedup) write the run's counts and timings to FILE as one JSON object\n"
     "      --tmpdir DIR      where records from stdin or a pipe are spooled between two passes (dedup,\n"
     "                        --unit) and where the index spills past --memory (default $TMPDIR or /tmp)\n"
-    "      --memory SIZE     memory to plan for, e.g. 2G or 500M (default: a quarter of physical memory);\n"
+    "      --memory SIZE     memory to plan for, in binary units: 2G = 2 GiB, 500M = 500 MiB (default: a\n"
+    "                        quarter of physical memory);\n"
     "                        when the index passes half of it, shingle ids and band keys move to files in\n"
     "                        --tmpdir (same output, slower clustering)\n"
     "  -h, --help            this help\n"
@@ -228,6 +211,8 @@ static int accepts(cli_command command, int opt)
         return 0;
     if (opt == OPT_JSON || opt == OPT_ID)
         return command == CMD_EXPLAIN;
+    if (opt == OPT_STATS)
+        return command == CMD_SCAN || command == CMD_DEDUP;
     return 1;
 }
 
@@ -417,6 +402,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_REMOVED:
             cfg->removed_path = arg;
+            break;
+        case OPT_STATS:
+            cfg->stats_path = arg;
             break;
         case OPT_THREADS:
             if (parse_unsigned(arg, 1, 256, &n))

@@ -10,23 +10,11 @@
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* memcpy */
 
-#include <jansson.h> /* json_stringn_nocheck, json_dumpf */
+#include "json.h"
 
 void out_string(FILE *f, const char *s, size_t len)
 {
-    char stack[256];
-    char *buf = len * 3 <= sizeof stack ? stack : malloc(len * 3 + 1);
-    if (!buf) {
-        fputs("\"\"", f);
-        return;
-    }
-    size_t n;
-    nd_utf8_repair(buf, &n, s, len);
-    json_t *str = json_stringn_nocheck(buf, n);
-    json_dumpf(str, f, JSON_ENCODE_ANY | JSON_COMPACT);
-    json_decref(str);
-    if (buf != stack)
-        free(buf);
+    json_write_string(f, s, len);
 }
 
 void out_number(FILE *f, double x)
@@ -47,18 +35,17 @@ char *text_preview(const char *text, size_t len, size_t max_chars)
             space = 1;
             continue;
         }
-        if ((c & 0xC0) != 0x80) { /* a character starts here */
-            if (chars == max_chars) {
+        if ((c & 0xC0) != 0x80) { /* a character starts here: room for it (and a space before it)? */
+            size_t needed = chars + 1 + (space && w > 0);
+            if (needed > max_chars) {
                 memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
                 w += 3;
                 break;
             }
-            if (space && w > 0) {
+            if (space && w > 0)
                 out[w++] = ' ';
-                chars++;
-            }
             space = 0;
-            chars++;
+            chars = needed;
         }
         out[w++] = (char)c;
     }

@@ -191,6 +191,7 @@ check "--memory small enough to spill the index to files: identical scan output;
 nd scan --threads 2 --memory 1M "$T/corpus.jsonl"
 assert_rc 0
 assert_contains "$(cat "$ERR")" "moving shingle ids and band keys to files" "spill notice"
+assert_contains "$(cat "$ERR")" "half of --memory (0.5 MiB)" "the budget reported in the binary units it was given in"
 cp "$OUT" "$T/scan-spilled.jsonl"
 nd scan --threads 2 "$T/corpus.jsonl"
 assert_same_file "$OUT" "$T/scan-spilled.jsonl" "scan with and without spilling"

@@ -198,4 +198,10 @@ nd scan --unit paragraph "$T/bad.txt"
 assert_jq "$OUT" 'length == 1 and .[0].size == 2 and (.[0].text | contains("\ufffd"))' "the repeated paragraph, repaired"
 nd dedup --unit paragraph --on-error skip "$T/mixed.jsonl"
 assert_jq "$OUT" 'length == 2 and .[0].id == "j1" and .[1].text == "Own words of j2."' "j2 loses the shared paragraph"
+check "previews hold at most 80 characters, also when the 80th would be a collapsed space"
+long_line="$(printf 'a%.0s' $(seq 79)) bbbb cccc dddd"
+printf '%s\n\n%s\n' "$long_line" "$long_line" >"$T/long.txt"
+nd scan --unit paragraph "$T/long.txt"
+assert_rc 0
+assert_jq "$OUT" '.[0].text == ("a" * 79 + "\u2026")' "a preview cut before the space, then an ellipsis"
 pass

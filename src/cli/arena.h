@@ -1,0 +1,27 @@
+/* arena.h - a bump allocator (arena.c). */
+#ifndef ND_CLI_ARENA_H
+#define ND_CLI_ARENA_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+
+typedef struct arena_block {
+    struct arena_block *next; /* older blocks */
+    size_t used, capacity;
+    uint64_t data[]; /* capacity bytes */
+} arena_block;
+
+/* Zero-initialize; not thread-safe: one per thread. */
+typedef struct arena {
+    arena_block *head; /* the block being filled */
+} arena;
+
+/* n bytes, 8-byte aligned; NULL when out of memory. */
+void *arena_alloc(arena *a, size_t n);
+/* A copy of the NUL-terminated s; NULL when out of memory. */
+char *arena_strdup(arena *a, const char *s);
+/* Forget everything allocated, keeping the newest block for reuse. */
+void arena_reset(arena *a);
+void arena_free(arena *a);
+
+#endif /* ND_CLI_ARENA_H */

@@ -1,0 +1,177 @@
+/* doc_output.c - document mode output: scan's clusters, and dedup's pass 2
+ * (records written back, annotated, or set aside with --removed).
+ *
+ * JSON Lines records pass through byte for byte; a plain-text document is
+ * written as {"id": ..., "text": ...}. --annotate adds one member,
+ * "neardup": {"cluster", "duplicate_of", "jaccard", "profile"}, before the
+ * record's closing brace and changes nothing else.
+ */
+#include "doc_output.h"
+
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* strlen, strcmp */
+
+#include "json.h"
+#include "outfile.h"
+
+void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters)
+{
+    size_t n = nd_clusters_count(clusters);
+    for (size_t c = 0; c < n; c++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(&m, clusters, c);
+        fprintf(out, "{\"cluster\":%zu,\"size\":%zu,\"ids\":[", c, size);
+        for (size_t k = 0; k < size; k++) {
+            if (k)
+                fputc(',', out);
+            out_string(out, docs->ids[m[k].doc], strlen(docs->ids[m[k].doc]));
+        }
+        fputs("],\"jaccard\":[", out);
+        for (size_t k = 0; k < size; k++) {
+            if (k)
+                fputc(',', out);
+            out_number(out, m[k].jaccard);
+        }
+        fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+    }
+}
+
+void write_text_record(FILE *out, const cli_config *cfg, const char *id, const char *text, size_t len)
+{
+    fputc('{', out);
+    if (strcmp(cfg->id_field, cfg->text_field) != 0) {
+        json_write_string(out, cfg->id_field, strlen(cfg->id_field));
+        fputc(':', out);
+        json_write_string(out, id, strlen(id));
+        fputc(',', out);
+    }
+    json_write_string(out, cfg->text_field, strlen(cfg->text_field));
+    fputc(':', out);
+    json_write_string(out, text, len);
+    fputs("}\n", out);
+}
+
+/* Per-document fate after clustering. */
+typedef struct fate {
+    int64_t cluster; /* -1: unique */
+    size_t survivor; /* the kept member of its cluster */
+    double jaccard;
+} fate;
+
+static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
+{
+    fate *f = malloc((docs ? docs : 1) * sizeof *f);
+    if (!f)
+        return NULL;
+    for (size_t d = 0; d < docs; d++)
+        f[d] = (fate){-1, d, 0.0};
+    size_t n = nd_clusters_count(clusters);
+    for (size_t c = 0; c < n; c++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(&m, clusters, c);
+        for (size_t k = 0; k < size; k++)
+            f[m[k].doc] = (fate){(int64_t)c, m[0].doc, m[k].jaccard};
+    }
+    return f;
+}
+
+/* The "neardup" member --annotate adds (newly allocated; NULL when out of
+ * memory). */
+static char *annotation(const cli_config *cfg, const doctable *docs, const fate *fd, size_t doc)
+{
+    char *member = NULL;
+    size_t member_len = 0;
+    FILE *mem = open_memstream(&member, &member_len);
+    if (!mem)
+        return NULL;
+    fputs("\"neardup\":{", mem);
+    if (fd->cluster < 0) {
+        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null", mem);
+    } else {
+        fprintf(mem, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
+        if (fd->survivor == doc)
+            fputs("null", mem);
+        else
+            out_string(mem, docs->ids[fd->survivor], strlen(docs->ids[fd->survivor]));
+        fputs(",\"jaccard\":", mem);
+        out_number(mem, fd->jaccard);
+    }
+    fprintf(mem, ",\"profile\":\"%s\"}", cli_profile_label(&cfg->opts));
+    if (fclose(mem) != 0) {
+        free(member);
+        return NULL;
+    }
+    return member;
+}
+
+/* Write one record as dedup writes it, optionally with a member added. */
+static void write_record(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *member)
+{
+    if (rec->kind == RECORD_JSON) {
+        if (member) {
+            json_write_with_member(out, rec->data, rec->len, member);
+        } else {
+            fwrite(rec->data, 1, rec->len, out);
+            fputc('\n', out);
+        }
+        return;
+    }
+    if (!member) {
+        write_text_record(out, cfg, id, rec->data, rec->len);
+        return;
+    }
+    /* a plain text with an annotation: build its object, then add the member */
+    char *built = NULL;
+    size_t built_len = 0;
+    FILE *mem = open_memstream(&built, &built_len);
+    if (mem) {
+        write_text_record(mem, cfg, id, rec->data, rec->len);
+        if (fclose(mem) == 0 && built_len > 0)
+            json_write_with_member(out, built, built_len - 1, member);
+    }
+    free(built);
+}
+
+int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
+                     uint64_t *kept, uint64_t *removed)
+{
+    fate *f = fates_from_clusters(docs->count, clusters);
+    outfile removed_file = {NULL, NULL};
+    replay *records = NULL;
+    int rc = EXIT_FAIL;
+    if (!f) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (outfile_open(&removed_file, cfg->removed_path) != 0 || replay_open(&records, src) != EXIT_OK)
+        goto done;
+    for (size_t doc = 0; doc < docs->count; doc++) {
+        const record *rec;
+        if (replay_next(records, &rec) < 0)
+            goto done;
+        int is_duplicate = f[doc].cluster >= 0 && f[doc].survivor != doc;
+        if (cfg->annotate) {
+            char *member = annotation(cfg, docs, &f[doc], doc);
+            if (!member) {
+                cli_error("out of memory");
+                goto done;
+            }
+            write_record(stdout, cfg, rec, docs->ids[doc], member);
+            free(member);
+            (*kept)++;
+        } else if (is_duplicate) {
+            if (removed_file.f)
+                write_record(removed_file.f, cfg, rec, docs->ids[doc], NULL);
+            (*removed)++;
+        } else {
+            write_record(stdout, cfg, rec, docs->ids[doc], NULL);
+            (*kept)++;
+        }
+    }
+    rc = outfile_commit(&removed_file) == 0 ? EXIT_OK : EXIT_FAIL;
+done:
+    outfile_abort(&removed_file);
+    replay_close(records);
+    free(f);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/* doc_output.h - what scan and dedup write in document mode (doc_output.c). */
+#ifndef ND_CLI_DOC_OUTPUT_H
+#define ND_CLI_DOC_OUTPUT_H
+
+#include <stdint.h> /* uint64_t */
+#include <stdio.h>  /* FILE */
+
+#include "cli.h"
+#include "doctable.h"
+#include "replay.h"
+
+/* scan: one JSON line per cluster. */
+void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters);
+
+/* dedup: pass 2, every record to stdout (kept ones, or all with
+ * --annotate) or --removed. Returns EXIT_OK or EXIT_FAIL (reported). */
+int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
+                     uint64_t *kept, uint64_t *removed);
+
+/* A plain-text document as dedup writes it, {"ID_FIELD": id, "TEXT_FIELD":
+ * text}, then a newline. */
+void write_text_record(FILE *out, const cli_config *cfg, const char *id, const char *text, size_t len);
+
+#endif /* ND_CLI_DOC_OUTPUT_H */

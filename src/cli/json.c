@@ -1,0 +1,482 @@
+/* json.c - JSON text for the program: a strict scanner for flat records
+ * (the fast path), a member's bytes located and a member added without
+ * touching the rest, strings encoded, and jansson's reading with the
+ * retries every command needs.
+ *
+ * The fast path. jansson builds a whole object and copies every string
+ * byte by byte; on news records that costs more than normalizing and
+ * signing the text. Most records are flat objects, so json_fast_record()
+ * reads those directly: it checks the JSON grammar of everything it passes
+ * over (strings, numbers, literals), finds the text and id members, and
+ * unescapes the text only when it holds escapes. Anything it does not
+ * handle, or any doubt (nested values, escaped keys, repeated members,
+ * ill-formed UTF-8, a number id that is not a plain integer, a syntax
+ * error), is left to jansson, which stays the authority for what is valid
+ * and for every error message; the two agree on every record the fast path
+ * accepts (tests/cli/test_json.sh).
+ */
+#include "json.h"
+
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* strlen, strchr, memcmp, memset */
+
+#include <unicode/utf8.h> /* U8_NEXT, U8_APPEND_UNSAFE */
+
+#include "neardup.h" /* nd_utf8_repair */
+
+/* ****  jansson  **** */
+
+json_t *json_load_text(const char *text, size_t len, json_error_t *err, size_t *flags_out, size_t *invalid_utf8)
+{
+    size_t flags = JSON_ALLOW_NUL;
+    char *repaired = NULL;
+    *invalid_utf8 = 0;
+    json_t *root;
+    for (;;) {
+        root = json_loadb(text, len, flags, err);
+        if (root)
+            break;
+        if (json_error_code(err) == json_error_numeric_overflow && !(flags & JSON_DECODE_INT_AS_REAL)) {
+            flags |= JSON_DECODE_INT_AS_REAL; /* integers beyond 64 bits, e.g. uint64 ids */
+            continue;
+        }
+        if (json_error_code(err) == json_error_invalid_utf8 && !repaired) {
+            /* read ill-formed UTF-8 as U+FFFD rather than lose the record */
+            repaired = malloc(len * 3 + 1);
+            if (!repaired)
+                break;
+            *invalid_utf8 = nd_utf8_repair(repaired, &len, text, len);
+            text = repaired;
+            continue;
+        }
+        break;
+    }
+    free(repaired);
+    if (flags_out)
+        *flags_out = flags;
+    return root;
+}
+
+/* ****  The scanner  **** */
+
+typedef struct {
+    const char *p, *end;
+} cursor;
+
+static void skip_ws(cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int is_hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* Scan a string starting at '"'; [*start, *stop) is its raw content.
+ * Returns 0 on anything not valid JSON. */
+static int scan_string(cursor *c, const char **start, const char **stop, int *escaped)
+{
+    if (c->p >= c->end || *c->p != '"')
+        return 0;
+    const char *q = ++c->p;
+    *escaped = 0;
+    while (q < c->end) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch == '"') {
+            *start = c->p;
+            *stop = q;
+            c->p = q + 1;
+            return 1;
+        }
+        if (ch < 0x20)
+            return 0;
+        if (ch == '\\') {
+            *escaped = 1;
+            if (q + 1 >= c->end)
+                return 0;
+            char e = q[1];
+            if (e == 'u') {
+                if (q + 6 > c->end || !is_hex(q[2]) || !is_hex(q[3]) || !is_hex(q[4]) || !is_hex(q[5]))
+                    return 0;
+                q += 6;
+                continue;
+            }
+            if (e == '\0' || !strchr("\"\\/bfnrt", e))
+                return 0;
+            q += 2;
+            continue;
+        }
+        q++;
+    }
+    return 0;
+}
+
+/* A JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; *plain_int
+ * tells whether it is a plain integer (no fraction, no exponent, not -0). */
+static int scan_number(cursor *c, int *plain_int)
+{
+    const char *q = c->p, *start = c->p;
+    if (q < c->end && *q == '-')
+        q++;
+    if (q >= c->end || !(*q >= '0' && *q <= '9'))
+        return 0;
+    if (*q == '0')
+        q++;
+    else
+        while (q < c->end && *q >= '0' && *q <= '9')
+            q++;
+    *plain_int = 1;
+    if (q < c->end && *q == '.') {
+        *plain_int = 0;
+        q++;
+        if (q >= c->end || !(*q >= '0' && *q <= '9'))
+            return 0;
+        while (q < c->end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    if (q < c->end && (*q == 'e' || *q == 'E')) {
+        *plain_int = 0;
+        q++;
+        if (q < c->end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= c->end || !(*q >= '0' && *q <= '9'))
+            return 0;
+        while (q < c->end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    if (q - start == 2 && start[0] == '-' && start[1] == '0')
+        *plain_int = 0;
+    c->p = q;
+    return 1;
+}
+
+static int scan_literal(cursor *c, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+static int utf8_valid(const char *s, size_t n)
+{
+    const uint8_t *b = (const uint8_t *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (b[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int32_t j = 0;
+        int32_t avail = (n - i) > 4 ? 4 : (int32_t)(n - i);
+        UChar32 ch;
+        U8_NEXT(b + i, j, avail, ch);
+        if (ch < 0)
+            return 0;
+        i += (size_t)j;
+    }
+    return 1;
+}
+
+static unsigned hex4(const char *q)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char h = q[k];
+        v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Unescape a JSON string body (already scanned) into a new buffer. NULL
+ * when out of memory or for a lone surrogate (jansson rejects those). */
+static char *unescape(const char *s, const char *stop, size_t *out_len)
+{
+    char *out = malloc((size_t)(stop - s) + 1);
+    if (!out)
+        return NULL;
+    size_t w = 0;
+    while (s < stop) {
+        if (*s != '\\') {
+            out[w++] = *s++;
+            continue;
+        }
+        char e = s[1];
+        s += 2;
+        switch (e) {
+        case 'b':
+            out[w++] = '\b';
+            break;
+        case 'f':
+            out[w++] = '\f';
+            break;
+        case 'n':
+            out[w++] = '\n';
+            break;
+        case 'r':
+            out[w++] = '\r';
+            break;
+        case 't':
+            out[w++] = '\t';
+            break;
+        case 'u': {
+            unsigned cp = hex4(s);
+            s += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (stop - s < 6 || s[0] != '\\' || s[1] != 'u') {
+                    free(out);
+                    return NULL;
+                }
+                unsigned lo = hex4(s + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF) {
+                    free(out);
+                    return NULL;
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                s += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                free(out);
+                return NULL;
+            }
+            U8_APPEND_UNSAFE(out, w, (UChar32)cp);
+            break;
+        }
+        default: /* \" \\ \/ */
+            out[w++] = e;
+            break;
+        }
+    }
+    out[w] = '\0';
+    *out_len = w;
+    return out;
+}
+
+/* At an object member: read its key string (*escaped: did it have escapes)
+ * and the ':' after it, leaving the cursor at the value. 0 when malformed. */
+static int member_key(cursor *c, const char **k, const char **k_stop, int *escaped)
+{
+    skip_ws(c);
+    if (!scan_string(c, k, k_stop, escaped))
+        return 0;
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ':')
+        return 0;
+    c->p++;
+    skip_ws(c);
+    return 1;
+}
+
+/* After a value inside an object or array closed by `close`: 1 at ','
+ * (another one follows), 2 at `close` (the container ended), 0 otherwise;
+ * the ',' or `close` is consumed. */
+static int after_value(cursor *c, char close)
+{
+    skip_ws(c);
+    if (c->p < c->end && (*c->p == ',' || *c->p == close))
+        return *c->p++ == ',' ? 1 : 2;
+    return 0;
+}
+
+/* Skip one JSON value of any kind (nested up to 64 deep). */
+static int skip_value(cursor *c, int depth)
+{
+    if (depth > 64 || c->p >= c->end)
+        return 0;
+    const char *a, *b;
+    int escaped, plain;
+    char ch = *c->p;
+    if (ch == '"')
+        return scan_string(c, &a, &b, &escaped);
+    if (ch == '-' || (ch >= '0' && ch <= '9'))
+        return scan_number(c, &plain);
+    if (ch == 't')
+        return scan_literal(c, "true");
+    if (ch == 'f')
+        return scan_literal(c, "false");
+    if (ch == 'n')
+        return scan_literal(c, "null");
+    if (ch != '{' && ch != '[')
+        return 0;
+    char close = ch == '{' ? '}' : ']';
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        skip_ws(c);
+        if (close == '}' && !member_key(c, &a, &b, &escaped))
+            return 0;
+        if (!skip_value(c, depth + 1))
+            return 0;
+        int next = after_value(c, close);
+        if (next != 1)
+            return next == 2;
+    }
+}
+
+int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    cursor c = {line, line + len};
+    size_t key_len = strlen(key);
+    int found = 0;
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return 0;
+    c.p++;
+    for (;;) {
+        const char *k, *k_stop;
+        int escaped;
+        if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
+            return 0;
+        const char *value = c.p;
+        if (!skip_value(&c, 0))
+            return 0;
+        if ((size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0) {
+            if (found)
+                return 0; /* a repeated field: ambiguous */
+            found = 1;
+            *start = (size_t)(value - line);
+            *stop = (size_t)(c.p - line);
+        }
+        int next = after_value(&c, '}');
+        if (next != 1)
+            return next == 2 && found;
+    }
+}
+
+int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
+{
+    cursor c = {line, line + len};
+    size_t text_key_len = strlen(text_key), id_key_len = strlen(id_key);
+    const char *text = NULL, *text_stop = NULL, *id = NULL, *id_stop = NULL;
+    int text_escaped = 0, id_kind = 0; /* 1 string, 2 integer, 3 null */
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return 0;
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}')
+        return 0;
+    for (;;) {
+        const char *k, *k_stop;
+        int escaped;
+        if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
+            return 0;
+        size_t klen = (size_t)(k_stop - k);
+        int is_text = klen == text_key_len && memcmp(k, text_key, klen) == 0;
+        int is_id = klen == id_key_len && memcmp(k, id_key, klen) == 0;
+        if ((is_text && text) || (is_id && id_kind))
+            return 0; /* a repeated field: jansson decides */
+        if (c.p >= c.end)
+            return 0;
+        char ch = *c.p;
+        if (ch == '"') {
+            const char *s0, *s1;
+            if (!scan_string(&c, &s0, &s1, &escaped))
+                return 0;
+            if (is_text) {
+                text = s0;
+                text_stop = s1;
+                text_escaped = escaped;
+            } else if (is_id) {
+                if (escaped)
+                    return 0;
+                id = s0;
+                id_stop = s1;
+                id_kind = 1;
+            }
+        } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            const char *n0 = c.p;
+            int plain_int;
+            if (!scan_number(&c, &plain_int) || is_text || (is_id && !plain_int))
+                return 0;
+            if (is_id) {
+                id = n0;
+                id_stop = c.p;
+                id_kind = 2;
+            }
+        } else if (ch == 'n') {
+            if (!scan_literal(&c, "null") || is_text)
+                return 0;
+            if (is_id)
+                id_kind = 3;
+        } else if (ch == 't' || ch == 'f') {
+            if (!scan_literal(&c, ch == 't' ? "true" : "false") || is_text || is_id)
+                return 0;
+        } else {
+            return 0; /* nested values and anything else: jansson */
+        }
+        int next = after_value(&c, '}');
+        if (next == 0)
+            return 0;
+        if (next == 2)
+            break;
+    }
+    skip_ws(&c);
+    if (c.p != c.end || !text)
+        return 0;
+    if (!utf8_valid(text, (size_t)(text_stop - text)) || (id_kind == 1 && !utf8_valid(id, (size_t)(id_stop - id))))
+        return 0; /* jansson's path repairs and counts ill-formed UTF-8 */
+    memset(out, 0, sizeof *out);
+    if (text_escaped) {
+        out->decoded = unescape(text, text_stop, &out->text_len);
+        if (!out->decoded)
+            return 0;
+        out->text = out->decoded;
+    } else {
+        out->text = text;
+        out->text_len = (size_t)(text_stop - text);
+    }
+    out->id_kind = id_kind == 1   ? JSON_ID_STRING
+                   : id_kind == 2 ? JSON_ID_INTEGER
+                   : id_kind == 3 ? JSON_ID_NULL
+                                  : JSON_ID_NONE;
+    if (id_kind == 1 || id_kind == 2) {
+        out->id = id;
+        out->id_len = (size_t)(id_stop - id);
+    }
+    return 1;
+}
+
+/* ****  Writing  **** */
+
+void json_write_string(FILE *out, const char *s, size_t len)
+{
+    char stack[256];
+    char *buf = len * 3 <= sizeof stack ? stack : malloc(len * 3 + 1);
+    if (!buf) {
+        fputs("\"\"", out);
+        return;
+    }
+    size_t n;
+    nd_utf8_repair(buf, &n, s, len);
+    json_t *str = json_stringn_nocheck(buf, n);
+    json_dumpf(str, out, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(str);
+    if (buf != stack)
+        free(buf);
+}
+
+void json_write_with_member(FILE *out, const char *line, size_t len, const char *member)
+{
+    size_t end = len;
+    while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t' || line[end - 1] == '\r'))
+        end--;
+    /* end - 1 is the closing brace; is the object empty? */
+    size_t before = end - 1;
+    while (before > 0 && (line[before - 1] == ' ' || line[before - 1] == '\t' || line[before - 1] == '\n' ||
+                          line[before - 1] == '\r'))
+        before--;
+    int empty_object = before > 0 && line[before - 1] == '{';
+    fwrite(line, 1, end - 1, out);
+    if (!empty_object)
+        fputc(',', out);
+    fputs(member, out);
+    fwrite(line + end - 1, 1, len - (end - 1), out);
+    fputc('\n', out);
+}

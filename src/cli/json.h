@@ -1,0 +1,52 @@
+/* json.h - JSON text: the strict scanner of flat records, locating and
+ * replacing a member's bytes, and jansson's reading as every command does
+ * it (json.c). Knows nothing of files, records or documents. */
+#ifndef ND_CLI_JSON_H
+#define ND_CLI_JSON_H
+
+#include <stddef.h> /* size_t */
+#include <stdio.h>  /* FILE */
+
+#include <jansson.h> /* json_t, json_error_t */
+
+/* jansson's reading of one JSON text: \u0000 allowed, integers beyond 64
+ * bits read as reals (then *flags_out has JSON_DECODE_INT_AS_REAL),
+ * ill-formed UTF-8 read as U+FFFD (counted in *invalid_utf8). NULL with
+ * *err set when it is not JSON. flags_out may be NULL. */
+json_t *json_load_text(const char *text, size_t len, json_error_t *err, size_t *flags_out, size_t *invalid_utf8);
+
+/* What the fast path found in a flat record (json_fast_record). */
+typedef enum { JSON_ID_NONE, JSON_ID_STRING, JSON_ID_INTEGER, JSON_ID_NULL } json_id_kind;
+
+typedef struct json_fast {
+    const char *text; /* the text value, unescaped: into the line, or `decoded` */
+    size_t text_len;
+    char *decoded;  /* owned (free it) when the text had escapes, else NULL */
+    const char *id; /* the id value's raw bytes (JSON_ID_STRING, JSON_ID_INTEGER) */
+    size_t id_len;
+    json_id_kind id_kind;
+} json_fast;
+
+/* Read a flat JSON object line directly: every member's value a string,
+ * number or literal, keys without escapes and not repeated (for the two
+ * keys asked for), the text a string, the id (if present) a string without
+ * escapes, a plain integer or null, all text valid UTF-8. Checks the JSON
+ * grammar of everything it passes over. Returns 1 with *out filled, or 0
+ * for anything else (leave it to jansson, the authority for validity and
+ * messages; the two agree on every record accepted here). */
+int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out);
+
+/* Where the raw value of the top-level member `key` is in a JSON object
+ * line: [*start, *stop). Returns 0 when the line is not an object this
+ * scanner reads, or the member is missing or repeated. */
+int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
+
+/* Write the JSON object `line` with `member` ("key":value) added before its
+ * closing brace, every other byte unchanged, then a newline.
+ * @pre line is a JSON object (ends with '}' and optional blanks). */
+void json_write_with_member(FILE *out, const char *line, size_t len, const char *member);
+
+/* Write s (any bytes; ill-formed UTF-8 as U+FFFD) as a JSON string. */
+void json_write_string(FILE *out, const char *s, size_t len);
+
+#endif /* ND_CLI_JSON_H */

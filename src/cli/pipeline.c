@@ -1,0 +1,518 @@
+/* pipeline.c - pass 1: read records in batches, parse and sketch them on
+ * N threads, commit them in input order. See pipeline.h.
+ *
+ * --threads N means N threads do the work: the main thread and a pool of
+ * N - 1 workers, started once. While the workers parse and sketch batch k
+ * (JSON parsing, normalization, shingling, MinHash and band keys all
+ * happen there), the main thread reads batch k + 1, then joins in on batch
+ * k until it is done. Finished batches are committed to the sink in input
+ * order, so every byte of output is the same for any N. With N = 1
+ * everything runs on the main thread, one step after the other.
+ *
+ * Memory: what a worker makes for a document (its id, shingle ids, units)
+ * goes into that worker's arena for the batch (arena.c), and nothing made
+ * on one thread is freed on another; a batch's arenas are reset together
+ * once it is committed.
+ */
+#include "pipeline.h"
+
+#include <pthread.h>   /* pthread_create, pthread_join */
+#include <stdatomic.h> /* atomic_size_t */
+#include <stdlib.h>    /* malloc, free */
+#include <string.h>    /* memcpy, memset */
+#include <time.h>      /* clock_gettime */
+
+#include "arena.h"
+#include "document.h"
+
+/* ****  Per-record work (any thread)  **** */
+
+typedef struct result {
+    sketched_doc doc;
+    char *error; /* malloc'd message for an unusable record */
+} result;
+
+typedef struct batch {
+    record *records;
+    result *results;
+    uint64_t *keys; /* capacity x bands band keys, for document mode */
+    arena *arenas;  /* one per thread: ids, id strings and units of its results */
+    size_t arena_count;
+    size_t count, capacity;
+    uint64_t bytes;
+} batch;
+
+/* One thread's tools: its sketcher and the scratch in which it gathers a
+ * document's units before copying them to its arena. */
+typedef struct worker_tools {
+    nd_sketcher *sketcher;
+    sketched_unit *units;
+    size_t units_capacity;
+    uint64_t *unit_keys; /* bands keys per unit gathered */
+    size_t keys_capacity;
+    char *repaired; /* plain text with ill-formed UTF-8 replaced (unit mode) */
+    size_t repaired_capacity;
+} worker_tools;
+
+typedef struct shared {
+    const cli_config *cfg;
+    const nd_options *opts;
+    const input *in;
+    worker_tools *tools; /* one per thread */
+    int repair_plain;    /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
+} shared;
+
+static int grow(void **p, size_t *capacity, size_t needed, size_t size)
+{
+    if (needed <= *capacity)
+        return ND_OK;
+    size_t cap = *capacity ? *capacity : 16;
+    while (cap < needed)
+        cap *= 2;
+    void *grown = realloc(*p, cap * size);
+    if (!grown)
+        return ND_ENOMEM;
+    *p = grown;
+    *capacity = cap;
+    return ND_OK;
+}
+
+/* Copy a borrowed sketch's shingle ids into the arena and write its band
+ * keys: all an index needs of it. NULL ids with count 0 for an empty set. */
+static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref, const uint32_t **ids, uint64_t *keys)
+{
+    nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
+    *ids = NULL;
+    if (ref->count == 0)
+        return ND_OK;
+    uint32_t *copy = arena_alloc(mem, ref->count * sizeof *copy);
+    if (!copy)
+        return ND_ENOMEM;
+    memcpy(copy, ref->ids, ref->count * sizeof *copy);
+    *ids = copy;
+    return ND_OK;
+}
+
+typedef struct unit_gather {
+    const shared *sh;
+    worker_tools *tools;
+    arena *mem;
+    size_t count;
+} unit_gather;
+
+/* nd_sketch_units' callback: keep one unit in the worker's scratch. */
+static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
+{
+    unit_gather *g = ctx;
+    worker_tools *w = g->tools;
+    unsigned bands = g->sh->opts->bands;
+    if (grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != ND_OK ||
+        grow((void **)&w->unit_keys, &w->keys_capacity, (g->count + 1) * bands, sizeof *w->unit_keys) != ND_OK)
+        return ND_ENOMEM;
+    sketched_unit *u = &w->units[g->count];
+    u->span = span;
+    u->id_count = sketch->count;
+    u->keys = NULL; /* set when the units move to the arena */
+    int rc = keep_sketch(g->sh->opts, g->mem, sketch, &u->ids, w->unit_keys + g->count * bands);
+    if (rc == ND_OK)
+        g->count++;
+    return rc;
+}
+
+static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res)
+{
+    unit_gather g = {sh, w, mem, 0};
+    size_t invalid = 0;
+    int rc = nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
+    res->doc.invalid_utf8 += invalid;
+    if (rc != ND_OK || g.count == 0)
+        return rc;
+    unsigned bands = sh->opts->bands;
+    sketched_unit *units = arena_alloc(mem, g.count * sizeof *units);
+    uint64_t *keys = arena_alloc(mem, g.count * bands * sizeof *keys);
+    if (!units || !keys)
+        return ND_ENOMEM;
+    memcpy(keys, w->unit_keys, g.count * bands * sizeof *keys);
+    for (size_t u = 0; u < g.count; u++) {
+        units[u] = w->units[u];
+        units[u].keys = keys + u * bands;
+    }
+    res->doc.units = units;
+    res->doc.unit_count = g.count;
+    return ND_OK;
+}
+
+static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res,
+                           uint64_t *keys)
+{
+    res->doc.text_len = len;
+    if (sh->cfg->unit != ND_UNIT_DOCUMENT)
+        return sketch_units(sh, w, mem, text, len, res);
+    nd_sketch_ref sketch;
+    int rc = nd_sketch_text_ref(&sketch, w->sketcher, text, len);
+    if (rc != ND_OK)
+        return rc;
+    res->doc.invalid_utf8 += sketch.invalid_utf8;
+    if (sketch.num_tokens < sh->cfg->min_tokens)
+        sketch.count = 0; /* below --min-tokens: treated as empty */
+    res->doc.id_count = sketch.count;
+    res->doc.keys = keys;
+    return keep_sketch(sh->opts, mem, &sketch, &res->doc.ids, keys);
+}
+
+/* The record's id, moved to the arena (the malloc'd one is freed here, on
+ * the thread that made it). */
+static int keep_id(arena *mem, result *res, char *id)
+{
+    res->doc.id = id ? arena_strdup(mem, id) : NULL;
+    free(id);
+    return res->doc.id ? ND_OK : ND_ENOMEM;
+}
+
+static int process_json(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
+{
+    doc_view view;
+    int rc = doc_view_open(&view, sh->cfg, sh->in, rec);
+    if (rc != ND_OK)
+        return rc;
+    if (view.error) {
+        res->error = view.error; /* reported, in order, by the sink */
+        res->doc.error = view.error;
+        view.error = NULL;
+    } else {
+        rc = keep_id(mem, res, view.id);
+        view.id = NULL;
+        res->doc.invalid_utf8 = view.invalid_utf8;
+        if (rc == ND_OK)
+            rc = sketch_document(sh, w, mem, view.text, view.len, res, keys);
+    }
+    doc_view_close(&view);
+    return rc;
+}
+
+static int process_text(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
+{
+    if (keep_id(mem, res, record_default_id(sh->in, rec)) != ND_OK)
+        return ND_ENOMEM;
+    if (!sh->repair_plain)
+        return sketch_document(sh, w, mem, rec->data, rec->len, res, keys);
+    /* Pass 2 sees the text with ill-formed UTF-8 replaced; sketch that same
+     * text so that unit spans point into it. */
+    if (grow((void **)&w->repaired, &w->repaired_capacity, rec->len * 3 + 1, 1) != ND_OK)
+        return ND_ENOMEM;
+    size_t repaired_len;
+    res->doc.invalid_utf8 = nd_utf8_repair(w->repaired, &repaired_len, rec->data, rec->len);
+    return sketch_document(sh, w, mem, w->repaired, repaired_len, res, keys);
+}
+
+/* Records are taken GRAB at a time: fewer trips of the shared counter's
+ * cache line between cores, and neighbouring results (which share cache
+ * lines) are written by one thread. */
+enum { GRAB = 8 };
+
+/* Sketch records of `b` until none is left; returns ND_OK or the first
+ * library error. Any number of threads may run this on the same batch. */
+static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+{
+    worker_tools *w = &sh->tools[worker];
+    arena *mem = &b->arenas[worker];
+    unsigned bands = sh->opts->bands;
+    for (;;) {
+        size_t first = atomic_fetch_add(next, GRAB);
+        if (first >= b->count)
+            return ND_OK;
+        size_t last = first + GRAB < b->count ? first + GRAB : b->count;
+        for (size_t i = first; i < last; i++) {
+            const record *rec = &b->records[i];
+            result *res = &b->results[i];
+            uint64_t *keys = b->keys + i * bands;
+            int rc = rec->kind == RECORD_JSON ? process_json(sh, w, mem, rec, res, keys)
+                                              : process_text(sh, w, mem, rec, res, keys);
+            if (rc != ND_OK) {
+                atomic_store(next, b->count); /* the others stop too */
+                return rc;
+            }
+        }
+    }
+}
+
+/* ****  Batches  **** */
+
+enum { BATCH_RECORDS = 4096, BATCH_BYTES = 16 << 20 };
+
+static void batch_reset(batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        free(b->records[i].data);
+        free(b->results[i].error);
+    }
+    for (size_t t = 0; b->arenas && t < b->arena_count; t++)
+        arena_reset(&b->arenas[t]);
+    b->count = 0;
+    b->bytes = 0;
+}
+
+static void batch_free(batch *b)
+{
+    batch_reset(b);
+    free(b->records);
+    free(b->results);
+    free(b->keys);
+    for (size_t t = 0; b->arenas && t < b->arena_count; t++)
+        arena_free(&b->arenas[t]);
+    free(b->arenas);
+}
+
+/* Read up to a batch of records. Returns 1 if any were read, 0 at the end,
+ * -1 on an input error (reported). */
+static int batch_read(batch *b, input *in, unsigned bands)
+{
+    if (!b->records) {
+        b->records = calloc(BATCH_RECORDS, sizeof *b->records);
+        b->results = calloc(BATCH_RECORDS, sizeof *b->results);
+        b->keys = malloc((size_t)BATCH_RECORDS * bands * sizeof *b->keys);
+        if (!b->records || !b->results || !b->keys) {
+            cli_error("out of memory");
+            return -1;
+        }
+        b->capacity = BATCH_RECORDS;
+    }
+    while (b->count < b->capacity && b->bytes < BATCH_BYTES) {
+        record *rec = &b->records[b->count];
+        int rc = input_next(in, rec);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+        memset(&b->results[b->count], 0, sizeof b->results[b->count]);
+        b->results[b->count].doc.rec = rec;
+        b->bytes += rec->len;
+        b->count++;
+    }
+    return b->count > 0;
+}
+
+/* Hand a processed batch to the sink, in input order. */
+static int batch_commit(const pipeline_sink *sink, batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        if (sink->commit(sink->ctx, &b->results[i].doc) != EXIT_OK)
+            return EXIT_FAIL;
+    }
+    return sink->batch_done ? sink->batch_done(sink->ctx) : EXIT_OK;
+}
+
+/* The pool: N - 1 threads that wait for a batch, sketch it alongside the
+ * main thread, report, and wait for the next. */
+typedef struct pool {
+    const shared *sh;
+    pthread_t *threads;
+    unsigned count; /* threads started */
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* a new batch, or stop */
+    pthread_cond_t idle; /* a worker finished the batch */
+    batch *current;
+    atomic_size_t next;
+    unsigned long generation; /* bumped for every batch */
+    unsigned finished;        /* workers done with this generation */
+    int stop;
+    int status; /* first library error of the batch */
+} pool;
+
+typedef struct pool_worker {
+    pool *p;
+    unsigned index; /* its tools: sh->tools[index] */
+} pool_worker;
+
+static void pool_report(pool *p, int rc)
+{
+    if (rc != ND_OK && p->status == ND_OK)
+        p->status = rc;
+}
+
+static void *pool_main(void *arg)
+{
+    pool_worker *w = arg;
+    pool *p = w->p;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->wake, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->generation;
+        batch *b = p->current;
+        pthread_mutex_unlock(&p->lock);
+        int rc = process_batch(p->sh, w->index, b, &p->next);
+        pthread_mutex_lock(&p->lock);
+        pool_report(p, rc);
+        p->finished++;
+        pthread_cond_signal(&p->idle);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Start up to `wanted` workers; fewer if threads cannot be made (the main
+ * thread then does more of the work; the output is the same). */
+static int pool_start(pool *p, const shared *sh, unsigned wanted, pool_worker *slots)
+{
+    memset(p, 0, sizeof *p);
+    p->sh = sh;
+    if (pthread_mutex_init(&p->lock, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&p->wake, NULL) != 0 || pthread_cond_init(&p->idle, NULL) != 0)
+        return -1;
+    p->threads = calloc(wanted ? wanted : 1, sizeof *p->threads);
+    if (!p->threads)
+        return -1;
+    for (unsigned t = 0; t < wanted; t++) {
+        slots[t] = (pool_worker){p, t + 1};
+        if (pthread_create(&p->threads[p->count], NULL, pool_main, &slots[t]) != 0)
+            break;
+        p->count++;
+    }
+    return 0;
+}
+
+/* Hand batch b to the workers (none may be working). */
+static void pool_submit(pool *p, batch *b)
+{
+    pthread_mutex_lock(&p->lock);
+    p->current = b;
+    atomic_store(&p->next, 0);
+    p->finished = 0;
+    p->status = ND_OK;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Work on the submitted batch with sketcher 0 until it is done, wait for
+ * the workers, and return the batch's status. */
+static int pool_finish(pool *p)
+{
+    int rc = process_batch(p->sh, 0, p->current, &p->next);
+    pthread_mutex_lock(&p->lock);
+    pool_report(p, rc);
+    while (p->finished < p->count)
+        pthread_cond_wait(&p->idle, &p->lock);
+    int status = p->status;
+    pthread_mutex_unlock(&p->lock);
+    return status;
+}
+
+static void pool_stop(pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned t = 0; t < p->count; t++)
+        pthread_join(p->threads[t], NULL);
+    free(p->threads);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->idle);
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* ****  The run  **** */
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void tools_free(worker_tools *tools, unsigned n)
+{
+    for (unsigned t = 0; tools && t < n; t++) {
+        nd_sketcher_free(tools[t].sketcher);
+        free(tools[t].units);
+        free(tools[t].unit_keys);
+        free(tools[t].repaired);
+    }
+    free(tools);
+}
+
+int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const pipeline_sink *sink,
+                 pipeline_timing *timing)
+{
+    unsigned threads = cfg->threads ? cfg->threads : 1;
+    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT};
+    sh.tools = calloc(threads, sizeof *sh.tools);
+    pool_worker *slots = calloc(threads, sizeof *slots);
+    batch batches[2];
+    memset(batches, 0, sizeof batches);
+    memset(timing, 0, sizeof *timing);
+    pool p;
+    int started = 0, rc = EXIT_FAIL;
+    for (int k = 0; k < 2; k++) {
+        batches[k].arenas = calloc(threads, sizeof *batches[k].arenas);
+        batches[k].arena_count = batches[k].arenas ? threads : 0;
+    }
+    if (!sh.tools || !slots || !batches[0].arenas || !batches[1].arenas) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        int nrc = nd_sketcher_new(&sh.tools[t].sketcher, opts);
+        if (nrc != ND_OK) {
+            cli_error("cannot start: %s", nd_strerror(nrc));
+            goto done;
+        }
+    }
+    if (pool_start(&p, &sh, threads - 1, slots) != 0) {
+        cli_error("cannot start the worker threads");
+        goto done;
+    }
+    started = 1;
+    /* Two batches in flight: the workers sketch batch `cur` while this
+     * thread reads the next one, then joins them on `cur`; the workers
+     * start on the next batch while this thread commits `cur`. */
+    int cur = 0;
+    int got = batch_read(&batches[cur], in, opts->bands);
+    if (got > 0)
+        pool_submit(&p, &batches[cur]);
+    struct timespec t0;
+    while (got > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int next_got = batch_read(&batches[1 - cur], in, opts->bands); /* overlaps the workers */
+        timing->read_s += seconds_since(&t0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int status = pool_finish(&p);
+        timing->sketch_s += seconds_since(&t0);
+        if (status != ND_OK) {
+            cli_error("%s", nd_strerror(status));
+            goto done;
+        }
+        if (next_got > 0)
+            pool_submit(&p, &batches[1 - cur]); /* overlaps the commit */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (batch_commit(sink, &batches[cur]) != EXIT_OK)
+            goto done;
+        batch_reset(&batches[cur]);
+        timing->commit_s += seconds_since(&t0);
+        cur = 1 - cur;
+        got = next_got;
+    }
+    if (got < 0)
+        goto done;
+    rc = EXIT_OK;
+done:
+    if (started) {
+        if (rc != EXIT_OK && p.current) {
+            /* let the workers leave the batch before it is freed */
+            atomic_store(&p.next, p.current->count);
+            (void)pool_finish(&p);
+        }
+        pool_stop(&p);
+    }
+    batch_free(&batches[0]);
+    batch_free(&batches[1]);
+    tools_free(sh.tools, threads);
+    free(slots);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* pipeline.h - pass 1: records in, sketches out, in input order (pipeline.c).
+ *
+ * Every command that reads a corpus (scan, dedup, and any later user such
+ * as an on-disk index or a distributed run) feeds its records through
+ * here: records are read in batches, parsed and sketched on N threads,
+ * then handed to the caller's sink one at a time in input order, so what
+ * the sink builds is the same for any thread count.
+ */
+#ifndef ND_CLI_PIPELINE_H
+#define ND_CLI_PIPELINE_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+#include "cli.h"
+#include "input.h"
+
+/* One unit of a document (--unit paragraph|line). */
+typedef struct sketched_unit {
+    nd_span span;        /* in the document's text */
+    const uint32_t *ids; /* sorted distinct shingle ids */
+    size_t id_count;
+    const uint64_t *keys; /* its opts.bands LSH band keys */
+} sketched_unit;
+
+/* One record, sketched. Everything is borrowed until the sink returns. */
+typedef struct sketched_doc {
+    const record *rec;
+    const char *id;      /* NULL for an unusable record */
+    const char *error;   /* an unusable record: "FILE:LINE: why"; else NULL */
+    size_t text_len;     /* bytes of its text */
+    size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
+    /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens) */
+    const uint32_t *ids;
+    size_t id_count;
+    const uint64_t *keys;
+    /* unit mode: its units, in text order */
+    const sketched_unit *units;
+    size_t unit_count;
+} sketched_doc;
+
+typedef struct pipeline_sink {
+    void *ctx;
+    /* Called for every record, in input order. Return EXIT_OK, or
+     * EXIT_FAIL (after reporting) to stop the run. */
+    int (*commit)(void *ctx, const sketched_doc *doc);
+    /* Called after each batch's commits, or NULL. Same return values. */
+    int (*batch_done)(void *ctx);
+} pipeline_sink;
+
+/* Where the main thread's time went (--verbose). */
+typedef struct pipeline_timing {
+    double read_s, sketch_s, commit_s;
+} pipeline_timing;
+
+/* Read every record of `in`, sketch each with `opts` (resolved) on
+ * cfg->threads threads (document or cfg->unit mode, cfg->min_tokens), and
+ * commit them to `sink` in input order. Plain-text records are sketched
+ * with ill-formed UTF-8 replaced in unit mode, so that unit spans point
+ * into the text a second pass rebuilds the same way.
+ * Returns EXIT_OK or EXIT_FAIL (reported). */
+int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const pipeline_sink *sink,
+                 pipeline_timing *timing);
+
+#endif /* ND_CLI_PIPELINE_H */

@@ -1,0 +1,279 @@
+/* replay.c - pass 2: the records of pass 1 again, in order.
+ *
+ * dedup and --unit need the records again after clustering. Rather than
+ * keep them in memory, pass 2 reads regular files again, skipping the
+ * records pass 1 skipped and checking that no file changed in between
+ * (input_reopen); records from stdin or a pipe cannot be read twice, so
+ * pass 1 spools them to an unlinked file in --tmpdir, each as a small
+ * binary frame (kind, source, line, length, bytes) that gives back the
+ * same record. Either way memory holds only ids and sketches.
+ *
+ * Plain texts come back with ill-formed UTF-8 replaced, exactly as pass 1
+ * sketched them in unit mode, so unit spans point into the same bytes;
+ * nothing is re-encoded as JSON here (output does that where it writes).
+ */
+#include "replay.h"
+
+#include <errno.h>  /* errno */
+#include <stdlib.h> /* malloc, free, realloc */
+#include <string.h> /* strerror, strlen, memset */
+#include <unistd.h> /* unlink, close */
+
+#include "document.h"
+
+struct replay_source {
+    const cli_config *cfg;
+    const input *in;
+    FILE *spool;       /* NULL: re-read the input */
+    uint64_t *skipped; /* re-read: ordinals (0-based) of the records pass 1 skipped */
+    size_t skipped_count, skipped_capacity;
+    uint64_t ordinal; /* records noted so far */
+};
+
+/* The spool frame header; the record's bytes follow. */
+typedef struct frame {
+    uint64_t source, line, len;
+    uint32_t kind;
+    uint32_t zero;
+} frame;
+
+static FILE *open_spool(const char *dir)
+{
+    size_t len = strlen(dir) + 32;
+    char *path = malloc(len);
+    if (!path) {
+        cli_error("out of memory");
+        return NULL;
+    }
+    snprintf(path, len, "%s/neardup-spool-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cli_error("%s: cannot create a spool file: %s (see --tmpdir)", dir, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    unlink(path);
+    free(path);
+    FILE *f = fdopen(fd, "w+");
+    if (!f) {
+        cli_error("%s: cannot open the spool file: %s", dir, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    /* a large buffer: a gigabyte of records in 1 MiB writes, not 4 KiB ones */
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    return f;
+}
+
+int replay_source_new(replay_source **out, const cli_config *cfg, const input *in)
+{
+    replay_source *src = calloc(1, sizeof *src);
+    if (!src) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    src->cfg = cfg;
+    src->in = in;
+    if (!input_rereadable(in)) {
+        src->spool = open_spool(cfg->tmpdir);
+        if (!src->spool) {
+            free(src);
+            return EXIT_FAIL;
+        }
+    }
+    *out = src;
+    return EXIT_OK;
+}
+
+int replay_source_note(replay_source *src, const record *rec, int kept)
+{
+    uint64_t ordinal = src->ordinal++;
+    if (src->spool) {
+        if (!kept)
+            return 0;
+        frame h = {rec->source, rec->line, rec->len, (uint32_t)rec->kind, 0};
+        if (fwrite(&h, sizeof h, 1, src->spool) != 1 || fwrite(rec->data, 1, rec->len, src->spool) != rec->len) {
+            cli_error("%s: cannot write the spool file: %s", src->cfg->tmpdir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (kept)
+        return 0;
+    if (src->skipped_count == src->skipped_capacity) {
+        size_t cap = src->skipped_capacity ? src->skipped_capacity * 2 : 64;
+        uint64_t *grown = realloc(src->skipped, cap * sizeof *grown);
+        if (!grown) {
+            cli_error("out of memory");
+            return -1;
+        }
+        src->skipped = grown;
+        src->skipped_capacity = cap;
+    }
+    src->skipped[src->skipped_count++] = ordinal;
+    return 0;
+}
+
+void replay_source_free(replay_source *src)
+{
+    if (!src)
+        return;
+    if (src->spool)
+        fclose(src->spool);
+    free(src->skipped);
+    free(src);
+}
+
+/* ****  Pass 2  **** */
+
+struct replay {
+    replay_source *src;
+    input *again; /* second pass over the input, or NULL: spool */
+    record rec;   /* the current record, as read */
+    record out;   /* what replay_next() gives: rec, or its repaired text */
+    char *buf;    /* spooled bytes */
+    size_t buf_capacity;
+    char *text; /* a plain text with ill-formed UTF-8 replaced */
+    size_t text_capacity;
+    uint64_t ordinal;    /* records of the input read so far (re-read) */
+    size_t skipped_seen; /* entries of src->skipped passed */
+    doc_view view;       /* replay_text() of a JSON record */
+    int view_open;
+};
+
+int replay_open(replay **out, replay_source *src)
+{
+    replay *r = calloc(1, sizeof *r);
+    if (!r) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    r->src = src;
+    if (!src->spool) {
+        if (input_reopen(&r->again, src->in) != EXIT_OK) {
+            free(r);
+            return EXIT_FAIL;
+        }
+    } else if (fflush(src->spool) != 0 || fseek(src->spool, 0, SEEK_SET) != 0) {
+        cli_error("cannot read back the spool file: %s", strerror(errno));
+        free(r);
+        return EXIT_FAIL;
+    }
+    *out = r;
+    return EXIT_OK;
+}
+
+static int reserve(replay *r, size_t n)
+{
+    if (n <= r->buf_capacity)
+        return 0;
+    char *grown = realloc(r->buf, n);
+    if (!grown) {
+        cli_error("out of memory");
+        return -1;
+    }
+    r->buf = grown;
+    r->buf_capacity = n;
+    return 0;
+}
+
+static int next_spooled(replay *r)
+{
+    FILE *spool = r->src->spool;
+    frame h;
+    if (fread(&h, sizeof h, 1, spool) != 1 || reserve(r, h.len + 1) != 0 || fread(r->buf, 1, h.len, spool) != h.len) {
+        cli_error("the spool file ended early (disk full in %s?)", r->src->cfg->tmpdir);
+        return -1;
+    }
+    r->rec = (record){r->buf, (size_t)h.len, (size_t)h.source, h.line, (record_kind)h.kind, 1};
+    return 0;
+}
+
+static int next_reread(replay *r)
+{
+    replay_source *src = r->src;
+    for (;;) {
+        if (!r->rec.borrowed)
+            free(r->rec.data);
+        memset(&r->rec, 0, sizeof r->rec);
+        int got = input_next_borrowed(r->again, &r->rec);
+        if (got < 0)
+            return -1;
+        if (got == 0) {
+            cli_error("the input ended early on the second reading (did a file change?)");
+            return -1;
+        }
+        uint64_t ordinal = r->ordinal++;
+        if (r->skipped_seen < src->skipped_count && src->skipped[r->skipped_seen] == ordinal) {
+            r->skipped_seen++;
+            continue; /* skipped in pass 1 */
+        }
+        return 0;
+    }
+}
+
+int replay_next(replay *r, const record **rec)
+{
+    if (r->view_open) {
+        doc_view_close(&r->view);
+        r->view_open = 0;
+    }
+    if ((r->again ? next_reread(r) : next_spooled(r)) != 0)
+        return -1;
+    r->out = r->rec;
+    if (r->rec.kind == RECORD_TEXT) {
+        /* the plain text as pass 1 sketched it: ill-formed UTF-8 replaced */
+        size_t need = r->rec.len * 3 + 1;
+        if (need > r->text_capacity) {
+            char *grown = realloc(r->text, need);
+            if (!grown) {
+                cli_error("out of memory");
+                return -1;
+            }
+            r->text = grown;
+            r->text_capacity = need;
+        }
+        nd_utf8_repair(r->text, &r->out.len, r->rec.data, r->rec.len);
+        r->out.data = r->text;
+        r->out.borrowed = 1;
+    }
+    *rec = &r->out;
+    return 1;
+}
+
+int replay_text(replay *r, const char **text, size_t *len)
+{
+    if (r->out.kind == RECORD_TEXT) {
+        *text = r->out.data;
+        *len = r->out.len;
+        return 0;
+    }
+    if (!r->view_open) {
+        if (doc_view_open(&r->view, r->src->cfg, r->src->in, &r->rec) != ND_OK) {
+            cli_error("out of memory");
+            return -1;
+        }
+        r->view_open = 1;
+        if (r->view.error) {
+            cli_error("%s (on the second reading)", r->view.error);
+            return -1;
+        }
+    }
+    *text = r->view.text;
+    *len = r->view.len;
+    return 0;
+}
+
+void replay_close(replay *r)
+{
+    if (!r)
+        return;
+    if (r->view_open)
+        doc_view_close(&r->view);
+    if (!r->rec.borrowed)
+        free(r->rec.data);
+    free(r->buf);
+    free(r->text);
+    input_close(r->again);
+    free(r);
+}

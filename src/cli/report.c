@@ -1,0 +1,137 @@
+/* report.c - what a run tells about itself: a progress line on a terminal,
+ * one summary line on stderr at the end, and with --stats FILE the same
+ * counts as a JSON object, so that scripts read numbers instead of
+ * scraping the prose. */
+#include "report.h"
+
+#include <errno.h>        /* errno */
+#include <string.h>       /* strerror */
+#include <sys/resource.h> /* getrusage */
+
+void progress_start(progress *p, int enabled)
+{
+    p->enabled = enabled;
+    clock_gettime(CLOCK_MONOTONIC, &p->started);
+    p->last = p->started;
+}
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+double progress_elapsed(const progress *p)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return seconds_between(&p->started, &now);
+}
+
+void progress_show(progress *p, const char *stage, uint64_t records, uint64_t bytes, int force)
+{
+    if (!p->enabled)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!force && seconds_between(&p->last, &now) < 0.25)
+        return;
+    p->last = now;
+    double secs = seconds_between(&p->started, &now);
+    double mb = (double)bytes / 1e6;
+    fprintf(stderr, "\r\033[Kneardup: %s: %llu documents, %.1f MB, %.1f MB/s, %.1f s", stage,
+            (unsigned long long)records, mb, secs > 0 ? mb / secs : 0.0, secs);
+    fflush(stderr);
+}
+
+void progress_clear(const progress *p)
+{
+    if (p->enabled) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+void report_summary(const cli_config *cfg, const run_counts *c)
+{
+    if (cfg->quiet)
+        return;
+    double mb = (double)c->bytes / 1e6;
+    /* with --unit, a document counts here when it has no unit of at least --min-tokens tokens */
+    fprintf(stderr, "neardup: %llu documents read (%.1f MB), %llu %s, %llu invalid UTF-8, %llu skipped; ",
+            (unsigned long long)c->records_read, mb, (unsigned long long)c->empty,
+            cfg->unit == ND_UNIT_DOCUMENT ? "empty" : "without units", (unsigned long long)c->invalid_docs,
+            (unsigned long long)c->skipped);
+    if (cfg->unit == ND_UNIT_DOCUMENT)
+        fprintf(stderr, "%zu clusters, %llu duplicates", c->clusters, (unsigned long long)c->duplicates);
+    else
+        fprintf(stderr, "%zu %ss, %zu groups, %llu repeats", c->units, cfg->unit == ND_UNIT_LINE ? "line" : "paragraph",
+                c->clusters, (unsigned long long)c->duplicates);
+    if (cfg->command == CMD_DEDUP && cfg->unit == ND_UNIT_DOCUMENT)
+        fprintf(stderr, "; kept %llu, removed %llu", (unsigned long long)c->kept, (unsigned long long)c->removed);
+    else if (cfg->command == CMD_DEDUP)
+        fprintf(stderr, "; %llu units removed; kept %llu documents, dropped %llu emptied",
+                (unsigned long long)c->units_removed, (unsigned long long)c->kept, (unsigned long long)c->removed);
+    fprintf(stderr, "; profile %s; %.2f s, %.1f MB/s\n", cli_profile_label(&cfg->opts), c->total_s,
+            c->total_s > 0 ? mb / c->total_s : 0.0);
+    if (cfg->verbose)
+        fprintf(stderr,
+                "neardup: stages: read and sketch %.2f s (main thread: reading %.2f s, sketching and waiting "
+                "%.2f s, committing %.2f s), cluster %.2f s, write %.2f s; %u threads\n",
+                c->read_s, c->main_read_s, c->main_sketch_s, c->main_commit_s, c->cluster_s, c->write_s, cfg->threads);
+}
+
+static const char *unit_name(nd_unit_kind unit)
+{
+    return unit == ND_UNIT_PARAGRAPH ? "paragraph" : unit == ND_UNIT_LINE ? "line" : "document";
+}
+
+/* A count, or null when it does not apply. */
+static void count_or_null(FILE *f, const char *key, int applies, uint64_t value)
+{
+    if (applies)
+        fprintf(f, ",\"%s\":%llu", key, (unsigned long long)value);
+    else
+        fprintf(f, ",\"%s\":null", key);
+}
+
+int report_stats(const cli_config *cfg, const run_counts *c)
+{
+    if (!cfg->stats_path)
+        return 0;
+    FILE *f = fopen(cfg->stats_path, "w");
+    if (!f) {
+        cli_error("%s: cannot write: %s", cfg->stats_path, strerror(errno));
+        return -1;
+    }
+    const nd_options *o = &cfg->opts;
+    int dedup = cfg->command == CMD_DEDUP, units = cfg->unit != ND_UNIT_DOCUMENT;
+    struct rusage usage;
+    long peak_kb = getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_maxrss : 0;
+    fprintf(f, "{\"version\":\"%s\",\"command\":\"%s\",\"unit\":\"%s\",\"profile\":\"%s\",", ND_VERSION,
+            dedup ? "dedup" : "scan", unit_name(cfg->unit), cli_profile_label(o));
+    fputs("\"threshold\":", f);
+    out_number(f, o->threshold);
+    fprintf(f, ",\"num_perm\":%u,\"bands\":%u,\"rows\":%u,\"threads\":%u", o->num_perm, o->bands, o->rows,
+            cfg->threads);
+    fprintf(f, ",\"documents_read\":%llu,\"bytes_read\":%llu,\"empty\":%llu,\"invalid_utf8\":%llu,\"skipped\":%llu",
+            (unsigned long long)c->records_read, (unsigned long long)c->bytes, (unsigned long long)c->empty,
+            (unsigned long long)c->invalid_docs, (unsigned long long)c->skipped);
+    count_or_null(f, "units", units, c->units);
+    fprintf(f, ",\"clusters\":%zu,\"duplicates\":%llu", c->clusters, (unsigned long long)c->duplicates);
+    count_or_null(f, "kept", dedup, c->kept);
+    count_or_null(f, "removed", dedup, c->removed);
+    count_or_null(f, "units_removed", dedup && units, c->units_removed);
+    fprintf(f, ",\"candidate_pairs\":%llu,\"verified_pairs\":%llu,\"exact_groups\":%llu,\"spilled\":%s",
+            (unsigned long long)c->cluster_stats.candidate_pairs, (unsigned long long)c->cluster_stats.verified_pairs,
+            (unsigned long long)c->cluster_stats.exact_groups, c->spilled ? "true" : "false");
+    fprintf(f, ",\"seconds_total\":%.6f,\"seconds_read\":%.6f,\"seconds_cluster\":%.6f,\"seconds_write\":%.6f",
+            c->total_s, c->read_s, c->cluster_s, c->write_s);
+    fprintf(f, ",\"peak_rss_bytes\":%llu}\n", (unsigned long long)peak_kb * 1024ULL);
+    int failed = ferror(f);
+    failed |= fclose(f) != 0;
+    if (failed) {
+        cli_error("%s: write error: %s", cfg->stats_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

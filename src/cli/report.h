@@ -1,0 +1,42 @@
+/* report.h - what a run tells about itself on stderr and in --stats
+ * (report.c). */
+#ifndef ND_CLI_REPORT_H
+#define ND_CLI_REPORT_H
+
+#include <stdint.h> /* uint64_t */
+#include <time.h>   /* struct timespec */
+
+#include "cli.h"
+
+/* The counts of one scan or dedup run. */
+typedef struct run_counts {
+    uint64_t records_read, bytes, empty, invalid_docs, skipped;
+    size_t units; /* index entries in unit mode */
+    size_t clusters;
+    uint64_t duplicates;
+    uint64_t kept, removed, units_removed; /* dedup */
+    nd_cluster_stats cluster_stats;
+    int spilled;
+    double read_s, cluster_s, write_s, total_s;
+    double main_read_s, main_sketch_s, main_commit_s; /* pass 1's main thread */
+} run_counts;
+
+/* The progress line on a terminal. */
+typedef struct progress {
+    int enabled;
+    struct timespec started, last;
+} progress;
+
+void progress_start(progress *p, int enabled);
+/* Seconds since progress_start(). */
+double progress_elapsed(const progress *p);
+/* At most four times a second unless `force`. */
+void progress_show(progress *p, const char *stage, uint64_t records, uint64_t bytes, int force);
+void progress_clear(const progress *p);
+
+/* The summary line(s) on stderr (not with --quiet). */
+void report_summary(const cli_config *cfg, const run_counts *c);
+/* --stats FILE: the counts as one JSON object. Returns 0, or -1 (reported). */
+int report_stats(const cli_config *cfg, const run_counts *c);
+
+#endif /* ND_CLI_REPORT_H */

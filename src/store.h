@@ -1,0 +1,71 @@
+/* store.h - the storage seam: what clustering reads of the texts an index
+ * holds. Internal to the library.
+ *
+ * Clustering (cluster.c) needs, per text: how many shingle ids it has, a
+ * hash of that set (to find identical sets), a weight (for --keep
+ * longest), its sorted shingle ids (to verify a candidate exactly), and,
+ * per LSH band, the band keys of all texts in text order (to find the
+ * texts that share a key). nd_store gives exactly that and nothing about
+ * where it is kept: index.c serves it from memory or from its spill files,
+ * and a second backend (a persistent on-disk index, say) can serve it from
+ * its own storage by filling in the same structure.
+ *
+ * Band keys are read in chunks of ND_KEY_CHUNK texts, one band at a time,
+ * so that a backend can keep them band-major on disk and clustering reads
+ * each band sequentially.
+ */
+#ifndef ND_STORE_H
+#define ND_STORE_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+#include "neardup.h"
+
+/* Texts per band-key chunk. */
+enum { ND_KEY_CHUNK = 1 << 16 };
+
+/* What is kept in memory per text, whatever the backend. */
+typedef struct nd_text_meta {
+    size_t count;      /* number of shingle ids; 0 for a text without shingles */
+    uint64_t set_hash; /* hash of the sorted ids: equal sets have equal hashes */
+    uint64_t weight;   /* what --keep longest compares */
+} nd_text_meta;
+
+/* A growable buffer for ids read back from storage. */
+typedef struct nd_id_buffer {
+    uint32_t *data;
+    size_t capacity;
+} nd_id_buffer;
+
+typedef struct nd_store {
+    const nd_options *opts; /* resolved: bands and rows set */
+    size_t count;           /* texts 0 .. count - 1 */
+    const nd_text_meta *meta;
+    int on_disk; /* reading ids costs I/O: read each one as few times as possible */
+    const void *backend;
+
+    /* The sorted shingle ids of text `doc` (meta[doc].count of them):
+     * borrowed from the backend, or read into `buf`. NULL with *rc set
+     * (ND_EIO, ND_ENOMEM) on failure; *rc is left alone on success. */
+    const uint32_t *(*ids)(const void *backend, size_t doc, nd_id_buffer *buf, int *rc);
+
+    /* The 32-bit keys of band `band` for texts [chunk * ND_KEY_CHUNK,
+     * (chunk + 1) * ND_KEY_CHUNK) (fewer in the last chunk): borrowed, or
+     * read into `buf` (room for ND_KEY_CHUNK keys). NULL on a read error. */
+    const uint32_t *(*band_keys)(const void *backend, unsigned band, size_t chunk, uint32_t *buf);
+} nd_store;
+
+/* index.c: the store view of an in-memory (or spilled) index, valid until
+ * the index changes. Returns ND_OK, or ND_EIO when buffered writes to the
+ * spill files cannot be flushed. */
+int nd_index_store(const nd_index *index, nd_store *out);
+
+/* How many threads nd_index_set_threads() allowed. */
+unsigned nd_index_threads(const nd_index *index);
+
+/* cluster.c: nd_index_cluster() on any store; `threads` prepare LSH bands
+ * in parallel (each extra one takes 16 bytes per text). */
+int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads, nd_keep keep);
+
+#endif /* ND_STORE_H */

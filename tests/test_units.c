@@ -1,0 +1,285 @@
+/* test_units.c - paragraphs and lines (nd_split_units), a unit pasted
+ * several times (nd_find_repeats), removing spans (nd_remove_spans) and
+ * sketching units (nd_sketch_units). Table-driven: each row is an input
+ * and what must come out, written as text so that a failure shows both.
+ *
+ * Spans to remove are marked in the input with [[ and ]]: the markers are
+ * taken out to make the text, and what they enclosed becomes the spans. */
+#include <stdio.h>  /* snprintf */
+#include <stdlib.h> /* free */
+#include <string.h> /* strlen, memcpy */
+
+#include "neardup.h"
+#include "suites.h"
+
+/* ****  nd_split_units  **** */
+
+typedef struct {
+    const char *text;
+    nd_unit_kind kind;
+    const char *units; /* the units' texts, joined with '|' */
+} split_row;
+
+static const split_row split_rows[] = {
+    {"", ND_UNIT_PARAGRAPH, ""},
+    {"   \n\t\n", ND_UNIT_PARAGRAPH, ""},
+    {"one", ND_UNIT_PARAGRAPH, "one"},
+    {"one\ntwo\n\nthree", ND_UNIT_PARAGRAPH, "one\ntwo|three"},
+    {"  one  \n\n\n\n  two\n", ND_UNIT_PARAGRAPH, "one|two"},
+    {"one\r\n \r\ntwo\r\n", ND_UNIT_PARAGRAPH, "one|two"}, /* CRLF, a blank line of a space */
+    {"one\ntwo\n\nthree", ND_UNIT_LINE, "one|two|three"},
+    {"  a b  \n\n\tc\r\n", ND_UNIT_LINE, "a b|c"},
+    {"  whole text  \n\n more \n", ND_UNIT_DOCUMENT, "whole text  \n\n more"},
+    {"\n\n", ND_UNIT_DOCUMENT, ""},
+};
+
+/* The units of a row, joined with '|', into buf. */
+static void joined_units(char *buf, size_t size, const char *text, const nd_span *spans, size_t count)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < count && w + 1 < size; i++) {
+        if (i)
+            buf[w++] = '|';
+        size_t n = spans[i].end - spans[i].start;
+        if (w + n >= size)
+            n = size - w - 1;
+        memcpy(buf + w, text + spans[i].start, n);
+        w += n;
+    }
+    buf[w] = '\0';
+}
+
+START_TEST(test_split)
+{
+    const split_row *row = &split_rows[_i];
+    size_t len = strlen(row->text);
+    char *text = exact_copy(row->text, len);
+    nd_span *spans = NULL;
+    size_t capacity = 0, count = 99;
+    ck_assert_int_eq(nd_split_units(&spans, &capacity, &count, text, len, row->kind), ND_OK);
+    char got[256];
+    joined_units(got, sizeof got, text, spans, count);
+    ck_assert_msg(strcmp(got, row->units) == 0, "row %d: units \"%s\", expected \"%s\"", _i, got, row->units);
+    free(spans);
+    free(text);
+}
+END_TEST
+
+/* ****  nd_find_repeats  **** */
+
+typedef struct {
+    const char *unit;
+    const char *copies; /* the copies' texts joined with '|', or "" when not a repeat */
+} repeat_row;
+
+static const repeat_row repeat_rows[] = {
+    /* a headline pasted twice with no break, with a space, with a line end */
+    {"Rain closes the coast road Rain closes the coast road", "Rain closes the coast road|Rain closes the coast road"},
+    {"Rain closes the coast road.Rain closes the coast road.",
+     "Rain closes the coast road.|Rain closes the coast road."},
+    {"\"Rain closes the road\" \"Rain closes the road\" \"Rain closes the road\"",
+     "\"Rain closes the road\"|\"Rain closes the road\"|\"Rain closes the road\""},
+    /* case and punctuation are normalized away, the bytes of each copy kept; a separator that
+     * neither opens the first copy nor closes the last goes to the copy after it */
+    {"Rain Closes The Road; rain closes the road", "Rain Closes The Road|; rain closes the road"},
+    /* not repeats: too short a period, one word changed, a copy and a half */
+    {"no no no no no no", ""},
+    {"Rain closes the road Rain closes the lane", ""},
+    {"Rain closes the road Rain closes the road Rain closes", ""},
+    {"one two three four", ""},
+};
+
+START_TEST(test_repeats)
+{
+    const repeat_row *row = &repeat_rows[_i];
+    size_t len = strlen(row->unit);
+    char *text = exact_copy(row->unit, len);
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+    nd_span copies[8];
+    nd_span unit = {0, len};
+    int m = nd_find_repeats(copies, 8, &tokens, text, unit);
+    ck_assert_int_ge(m, 0);
+    char got[256];
+    joined_units(got, sizeof got, text, copies, m >= 2 ? (size_t)m : 0);
+    ck_assert_msg(strcmp(got, row->copies) == 0, "row %d: copies \"%s\", expected \"%s\"", _i, got, row->copies);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_repeats_more_copies_than_room)
+{
+    const char *s = "alpha beta gamma alpha beta gamma alpha beta gamma alpha beta gamma";
+    size_t len = strlen(s);
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, s, len), ND_OK);
+    nd_span copies[2] = {{7, 7}, {7, 7}};
+    nd_span unit = {0, len};
+    ck_assert_int_eq(nd_find_repeats(copies, 2, &tokens, s, unit), 4); /* m, though only 2 were written */
+    ck_assert_uint_eq(copies[0].start, 0);
+    ck_assert_uint_eq(copies[0].end, 16);
+    ck_assert_uint_eq(copies[1].start, 17);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
+/* ****  nd_remove_spans  **** */
+
+typedef struct {
+    const char *marked; /* the text, spans to remove between [[ and ]] */
+    const char *expected;
+} remove_row;
+
+static const remove_row remove_rows[] = {
+    {"nothing to remove", "nothing to remove"},
+    /* inside a line: only the span goes */
+    {"keep [[this]] and that", "keep  and that"},
+    /* a whole line: its line end goes with it */
+    {"one\n[[two]]\nthree\n", "one\nthree\n"},
+    /* a paragraph between two others: one blank line stays, not two */
+    {"A a a.\n\n[[B b b.]]\n\nC c c.\n", "A a a.\n\nC c c.\n"},
+    /* the first paragraph: no blank line left at the start */
+    {"[[A a a.]]\n\nB b b.\n", "B b b.\n"},
+    /* the last paragraph: no trailing blank lines, the final line end kept */
+    {"A a a.\n\n[[B b b.]]\n", "A a a.\n"},
+    {"A a a.\n\n[[B b b.]]", "A a a."},
+    /* two spans on one line separated by blanks are removed as one */
+    {"x\n[[Head]]  [[Head]]\ny\n", "x\ny\n"},
+    /* CRLF lines */
+    {"one\r\n[[two]]\r\nthree\r\n", "one\r\nthree\r\n"},
+    /* everything removed */
+    {"[[only]]\n", ""},
+    /* overlapping and touching spans */
+    {"a [[bc]][[de]] f", "a  f"},
+};
+
+/* Build the text and spans of a marked row. Returns the text (free it). */
+static char *unmark(const char *marked, size_t *len, nd_span *spans, size_t *count)
+{
+    size_t n = strlen(marked), w = 0;
+    char *text = malloc(n + 1);
+    *count = 0;
+    for (size_t i = 0; i < n;) {
+        if (strncmp(marked + i, "[[", 2) == 0) {
+            spans[*count].start = w;
+            i += 2;
+        } else if (strncmp(marked + i, "]]", 2) == 0) {
+            spans[(*count)++].end = w;
+            i += 2;
+        } else {
+            text[w++] = marked[i++];
+        }
+    }
+    *len = w;
+    return text;
+}
+
+START_TEST(test_remove_spans)
+{
+    const remove_row *row = &remove_rows[_i];
+    nd_span spans[8];
+    size_t len, count;
+    char *text = unmark(row->marked, &len, spans, &count);
+    char *exact = exact_copy(text, len);
+    char *out = malloc(len ? len : 1);
+    size_t out_len = nd_remove_spans(out, exact, len, spans, count);
+    ck_assert_uint_le(out_len, len);
+    ck_assert_msg(out_len == strlen(row->expected) && memcmp(out, row->expected, out_len) == 0,
+                  "row %d: got \"%.*s\", expected \"%s\"", _i, (int)out_len, out, row->expected);
+    free(out);
+    free(exact);
+    free(text);
+}
+END_TEST
+
+/* ****  nd_sketch_units  **** */
+
+typedef struct {
+    size_t units;
+    nd_span spans[16];
+    size_t ids[16];
+    int stop_after; /* return ND_EINVAL after this many units (0: never) */
+} unit_log;
+
+static int log_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
+{
+    unit_log *log = ctx;
+    if (log->units < 16) {
+        log->spans[log->units] = span;
+        log->ids[log->units] = sketch->count;
+    }
+    log->units++;
+    return log->stop_after && (int)log->units >= log->stop_after ? ND_EINVAL : ND_OK;
+}
+
+START_TEST(test_sketch_units)
+{
+    /* three paragraphs: a headline pasted twice, a body, a one-word line */
+    const char *s = "Rain closes the coast road Rain closes the coast road\n\n"
+                    "The road along the coast was closed on Monday after heavy rain.\n\n"
+                    "Ok\n";
+    size_t len = strlen(s);
+    char *text = exact_copy(s, len);
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    unit_log log = {0};
+    size_t invalid = 7;
+    ck_assert_int_eq(nd_sketch_units(&invalid, sk, text, len, ND_UNIT_PARAGRAPH, 2, log_unit, &log), ND_OK);
+    ck_assert_uint_eq(invalid, 0);
+    ck_assert_uint_eq(log.units, 3); /* two copies of the headline, the body; "Ok" is below 2 tokens */
+    ck_assert_uint_eq(log.spans[0].start, 0);
+    ck_assert_uint_eq(log.spans[0].end, 26);
+    ck_assert_uint_eq(log.spans[1].start, 27);
+    ck_assert_uint_eq(log.spans[1].end, 53);
+    ck_assert_uint_eq(log.ids[0], log.ids[1]);
+    ck_assert_uint_eq(log.spans[2].start, 55);
+    /* the callback stops the walk with its own code */
+    unit_log stopped = {0};
+    stopped.stop_after = 2;
+    ck_assert_int_eq(nd_sketch_units(&invalid, sk, text, len, ND_UNIT_PARAGRAPH, 1, log_unit, &stopped), ND_EINVAL);
+    ck_assert_uint_eq(stopped.units, 2);
+    nd_sketcher_free(sk);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_sketch_units_invalid_utf8)
+{
+    const char s[] = "first line \xff here\nsecond \xc3 line\n";
+    size_t len = sizeof s - 1;
+    char *text = exact_copy(s, len);
+    nd_options opts = ND_OPTIONS_INIT;
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    unit_log log = {0};
+    size_t invalid = 0;
+    ck_assert_int_eq(nd_sketch_units(&invalid, sk, text, len, ND_UNIT_LINE, 1, log_unit, &log), ND_OK);
+    ck_assert_uint_eq(log.units, 2);
+    ck_assert_uint_eq(invalid, 2);
+    nd_sketcher_free(sk);
+    free(text);
+}
+END_TEST
+
+Suite *units_suite(void)
+{
+    Suite *s = suite_create("units");
+    TCase *tc = tcase_create("units");
+    tcase_add_loop_test(tc, test_split, 0, (int)(sizeof split_rows / sizeof *split_rows));
+    tcase_add_loop_test(tc, test_repeats, 0, (int)(sizeof repeat_rows / sizeof *repeat_rows));
+    tcase_add_test(tc, test_repeats_more_copies_than_room);
+    tcase_add_loop_test(tc, test_remove_spans, 0, (int)(sizeof remove_rows / sizeof *remove_rows));
+    tcase_add_test(tc, test_sketch_units);
+    tcase_add_test(tc, test_sketch_units_invalid_utf8);
+    suite_add_tcase(s, tc);
+    return s;
+}
