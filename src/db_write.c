@@ -37,6 +37,7 @@
 
 #include <errno.h>  /* ENOMEM */
 #include <stdio.h>  /* snprintf */
+#include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h> /* qsort */
 #include <string.h> /* memcmp, memcpy */
 
@@ -352,7 +353,7 @@ static int compare_id_ref(const void *pa, const void *pb)
 
 /* Without ND_DB_REPLACE: fail before writing anything if an id is in the
  * index or twice in docs. */
-static int check_new_ids(nd_db *db, const nd_db_doc *docs, size_t count)
+static int check_new_ids(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count)
 {
     char label[128];
     for (size_t i = 0; i < count; i++) {
@@ -361,9 +362,11 @@ static int check_new_ids(nd_db *db, const nd_db_doc *docs, size_t count)
         int rc = db_find_id(db, db->txn, docs[i].id, docs[i].id_len, &doc, &found);
         if (rc != ND_OK)
             return rc;
-        if (found)
+        if (found) {
+            *failed = i;
             return db_fail(db, ND_EEXIST, "%s: id \"%s\" is already in the index", db->path,
                            db_id_label(label, sizeof label, docs[i].id, docs[i].id_len));
+        }
     }
     if (count < 2)
         return ND_OK;
@@ -374,24 +377,32 @@ static int check_new_ids(nd_db *db, const nd_db_doc *docs, size_t count)
         refs[i] = (id_ref){db_id_hash(docs[i].id, docs[i].id_len), i, &docs[i]};
     qsort(refs, count, sizeof *refs, compare_id_ref);
     int rc = ND_OK;
-    for (size_t i = 1; i < count && rc == ND_OK; i++) {
+    size_t first = SIZE_MAX; /* the earliest second occurrence */
+    for (size_t i = 1; i < count; i++) {
         const nd_db_doc *a = refs[i - 1].doc, *b = refs[i].doc;
         if (refs[i - 1].hash == refs[i].hash && a->id_len == b->id_len &&
-            (a->id_len == 0 || memcmp(a->id, b->id, a->id_len) == 0))
-            rc = db_fail(db, ND_EEXIST, "%s: id \"%s\" is given twice", db->path,
-                         db_id_label(label, sizeof label, b->id, b->id_len));
+            (a->id_len == 0 || memcmp(a->id, b->id, a->id_len) == 0) && refs[i].index < first)
+            first = refs[i].index;
+    }
+    if (first != SIZE_MAX) {
+        *failed = first;
+        rc = db_fail(db, ND_EEXIST, "%s: id \"%s\" is given twice", db->path,
+                     db_id_label(label, sizeof label, docs[first].id, docs[first].id_len));
     }
     nd_free(refs);
     return rc;
 }
 
-int nd_db_add(nd_db *db, const nd_db_doc *docs, size_t count, unsigned flags)
+int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, unsigned flags)
 {
+    size_t failed_at = 0;
     int rc = begin_run(db);
     if (rc != ND_OK)
         return rc;
     if (!(flags & ND_DB_REPLACE)) {
-        rc = check_new_ids(db, docs, count);
+        rc = check_new_ids(&failed_at, db, docs, count);
+        if (rc == ND_EEXIST && failed)
+            *failed = failed_at;
         if (rc != ND_OK)
             return rc;
     }
@@ -445,7 +456,7 @@ int nd_db_add(nd_db *db, const nd_db_doc *docs, size_t count, unsigned flags)
     return rc == ND_OK ? ND_OK : fail_run(db, rc);
 }
 
-int nd_db_add_texts(nd_db *db, const char *const *ids, const size_t *id_lens, const char *const *texts,
+int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const size_t *id_lens, const char *const *texts,
                     const size_t *lens, size_t count, unsigned flags, unsigned threads)
 {
     db_sketched sketched;
@@ -456,7 +467,7 @@ int nd_db_add_texts(nd_db *db, const char *const *ids, const size_t *id_lens, co
         sketched.docs[i].id = ids[i];
         sketched.docs[i].id_len = id_lens[i];
     }
-    rc = nd_db_add(db, sketched.docs, count, flags);
+    rc = nd_db_add(failed, db, sketched.docs, count, flags);
     db_sketched_free(&sketched);
     return rc;
 }

@@ -605,18 +605,20 @@ typedef struct nd_db_doc {
 
 /** Add documents to the handle's run (visible to others at nd_db_commit).
  * A document without shingles is kept (its id counts) but never matches.
+ * @param[out] failed may be NULL; on ND_EEXIST, the position in docs of
+ *   the id at fault.
  * @pre the handle was opened with ND_DB_WRITE; docs[i].keys holds the
- *   index's `bands` keys.
+ *   index's `bands` keys when docs[i].count > 0.
  * @return ND_OK; ND_EEXIST (an id is in the index or twice in docs, and
  *   ND_DB_REPLACE is not set: nothing of this call is added, the run goes
  *   on); ND_EFULL or ND_EIO (the run is abandoned: the index stays as it was
  *   before it); ND_EINVAL; ND_ENOMEM. */
-int nd_db_add(nd_db *db, const nd_db_doc *docs, size_t count, unsigned flags);
+int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, unsigned flags);
 
 /** nd_db_add() of texts, sketched on up to `threads` threads (0 or 1: the
  * calling thread); weight = text bytes. ids[i] has id_lens[i] bytes.
  * @return as nd_db_add(), or ND_EICU. */
-int nd_db_add_texts(nd_db *db, const char *const *ids, const size_t *id_lens, const char *const *texts,
+int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const size_t *id_lens, const char *const *texts,
                     const size_t *lens, size_t count, unsigned flags, unsigned threads);
 
 /** Mark documents removed (they stop matching at once in this run's

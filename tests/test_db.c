@@ -154,7 +154,7 @@ static int add_range(nd_db *db, const corpus *c, size_t from, size_t to, const c
         id_lens[i] = (size_t)snprintf(ids[i], 32, "%s%zu", prefix, from + i);
         lens[i] = strlen(c->texts[from + i]);
     }
-    int rc = nd_db_add_texts(db, (const char *const *)ids, id_lens, (const char *const *)c->texts + from, lens, n,
+    int rc = nd_db_add_texts(NULL, db, (const char *const *)ids, id_lens, (const char *const *)c->texts + from, lens, n,
                              flags, threads);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
@@ -410,19 +410,26 @@ START_TEST(test_duplicate_ids)
     /* a batch with one id already added: nothing of it is added */
     ck_assert_int_eq(add_range(db, &c, 3, 6, "a", 0, 1), ND_EEXIST);
     ck_assert_ptr_nonnull(strstr(db_message(db), "\"a3\" is already in the index"));
-    /* twice in one batch */
-    const char *ids[] = {"x", "x"};
-    size_t id_lens[] = {1, 1}, lens[] = {strlen(c.texts[4]), strlen(c.texts[5])};
-    ck_assert_int_eq(nd_db_add_texts(db, ids, id_lens, (const char *const *)c.texts + 4, lens, 2, 0, 1), ND_EEXIST);
+    /* twice in one batch; `failed` names the second occurrence */
+    const char *ids[] = {"x", "y", "x"};
+    size_t id_lens[] = {1, 1, 1}, lens[] = {strlen(c.texts[4]), strlen(c.texts[5]), strlen(c.texts[5])};
+    size_t failed = 99;
+    ck_assert_int_eq(nd_db_add_texts(&failed, db, ids, id_lens, (const char *const *)c.texts + 4, lens, 3, 0, 1),
+                     ND_EEXIST);
     ck_assert_ptr_nonnull(strstr(db_message(db), "\"x\" is given twice"));
+    ck_assert_uint_eq(failed, 2);
+    const char *ids2[] = {"new", "a1"};
+    ck_assert_int_eq(nd_db_add_texts(&failed, db, ids2, id_lens, (const char *const *)c.texts + 4, lens, 2, 0, 1),
+                     ND_EEXIST);
+    ck_assert_uint_eq(failed, 1);
     ck_assert_int_eq(nd_db_commit(db), ND_OK); /* the run went on */
     ck_assert_uint_eq(documents_of(db), 4);
     /* --replace: a3 now holds text 5 */
     ck_assert_int_eq(add_range(db, &c, 3, 4, "a", 0, 1), ND_EEXIST);
     const char *a3 = "a3";
     size_t a3_len = 2, len5 = strlen(c.texts[5]);
-    ck_assert_int_eq(nd_db_add_texts(db, &a3, &a3_len, (const char *const *)c.texts + 5, &len5, 1, ND_DB_REPLACE, 1),
-                     ND_OK);
+    ck_assert_int_eq(
+        nd_db_add_texts(NULL, db, &a3, &a3_len, (const char *const *)c.texts + 5, &len5, 1, ND_DB_REPLACE, 1), ND_OK);
     ck_assert_int_eq(nd_db_commit(db), ND_OK);
     nd_db_stats s;
     ck_assert_int_eq(nd_db_stats_get(&s, db), ND_OK);
@@ -921,7 +928,7 @@ START_TEST(test_temporary_and_empty_texts)
     const char *ids[] = {"e1", "e2", "t"};
     const char *texts[] = {"", " ... ", "some words to have one shingle at least here"};
     size_t id_lens[] = {2, 2, 1}, lens[] = {0, 5, strlen(texts[2])};
-    ck_assert_int_eq(nd_db_add_texts(db, ids, id_lens, texts, lens, 3, 0, 1), ND_OK);
+    ck_assert_int_eq(nd_db_add_texts(NULL, db, ids, id_lens, texts, lens, 3, 0, 1), ND_OK);
     nd_db_query_options q = ND_DB_QUERY_INIT;
     q.scope = ND_DB_PENDING;
     nd_db_results *r;

@@ -104,8 +104,7 @@ static char *annotation(const cli_config *cfg, const doctable *docs, const fate 
     return member;
 }
 
-/* Write one record as dedup writes it, optionally with a member added. */
-static void write_record(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *member)
+void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *member)
 {
     if (rec->kind == RECORD_JSON) {
         if (member) {
@@ -156,15 +155,15 @@ int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clust
                 cli_error("out of memory");
                 goto done;
             }
-            write_record(stdout, cfg, rec, docs->ids[doc], member);
+            doc_output_record(stdout, cfg, rec, docs->ids[doc], member);
             free(member);
             (*kept)++;
         } else if (is_duplicate) {
             if (removed_file.f)
-                write_record(removed_file.f, cfg, rec, docs->ids[doc], NULL);
+                doc_output_record(removed_file.f, cfg, rec, docs->ids[doc], NULL);
             (*removed)++;
         } else {
-            write_record(stdout, cfg, rec, docs->ids[doc], NULL);
+            doc_output_record(stdout, cfg, rec, docs->ids[doc], NULL);
             (*kept)++;
         }
     }

@@ -40,7 +40,13 @@ enum {
     OPT_MEMORY,
     OPT_JSON,
     OPT_ID,
-    OPT_STATS
+    OPT_STATS,
+    OPT_INDEX,
+    OPT_UPDATE,
+    OPT_REPLACE,
+    OPT_WAIT,
+    OPT_TOP,
+    OPT_IDS
 };
 
 static const struct option all_options[] = {
@@ -70,11 +76,29 @@ static const struct option all_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"id", required_argument, NULL, OPT_ID},
     {"stats", required_argument, NULL, OPT_STATS},
+    {"index", required_argument, NULL, OPT_INDEX},
+    {"update", no_argument, NULL, OPT_UPDATE},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"wait", no_argument, NULL, OPT_WAIT},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"ids", required_argument, NULL, OPT_IDS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-static const char *const command_names[] = {"scan", "dedup", "params", "normalize", "explain"};
+static const char *const command_names[] = {"scan",      "dedup",       "params",       "normalize",     "explain",
+                                            "index add", "index stats", "index remove", "index compact", "query"};
+
+static const char help_index_matching[] =
+    "Matching (fixed when the index is created; given for an existing index, each must agree with it, exit 2):\n"
+    "  -t, --threshold T     minimum exact Jaccard for a match, and the bands chosen for it (default 0.8)\n"
+    "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n";
+
+static const char help_index_input[] =
+    "Input (PATH: files, directories, JSON Lines, gzip/zstd, - for stdin; as for scan):\n"
+    "      --text-field F, --id-field F, --lines, --on-error fail|skip  as for scan\n"
+    "      --threads N       threads sketching (default: all cores); results are identical for any N\n"
+    "      --quiet, --verbose  no summary on stderr / also stage timings\n";
 
 static const char help_common[] =
     "Matching:\n"
@@ -138,6 +162,11 @@ void cli_print_help(cli_command command, FILE *out)
               "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"duplicate_of\",\n"
               "                        \"jaccard\"} (nulls for unique records)\n"
               "  --removed FILE        also write the removed records to FILE\n"
+              "  --index DB            drop documents that match the persistent index DB or an earlier kept\n"
+              "                        document of this input (the index's copy wins); --annotate adds\n"
+              "                        \"neardup\": {\"duplicate_of\", \"jaccard\", \"from\": \"index\"|\"input\"}\n"
+              "  --update              with --index: add the kept documents to DB when the run succeeds\n"
+              "                        (one transaction; --replace and --wait as for 'index add')\n"
               "With --unit paragraph|line: every document is written back with later copies of repeated\n"
               "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
               "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
@@ -164,6 +193,66 @@ void cli_print_help(cli_command command, FILE *out)
               "      --json            one JSON object instead of the report\n\n",
               out);
         break;
+    case CMD_INDEX_ADD:
+        fputs("Usage: neardup index add DB [OPTIONS] [PATH...]\n"
+              "Add documents to the persistent index in directory DB, creating it when it does not exist\n"
+              "(its options are then fixed). The run is one transaction: interrupted (kill, power loss,\n"
+              "full disk), it leaves the index as it was. Writes one JSON object to stdout:\n"
+              "{\"index\", \"added\", \"replaced\", \"skipped\", \"documents\", \"removed\", \"bytes_on_disk\", "
+              "\"profile\"}.\n"
+              "      --replace         an id already in the index is replaced (default: an error, exit 1,\n"
+              "                        and nothing of the run is added)\n"
+              "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
+              "      --memory SIZE     memory for the run's buffered band entries (default 1G: about 5 million\n"
+              "                        documents); past it they are merged into the file early (same index)\n",
+              out);
+        fputs(help_index_matching, out);
+        fputs(help_index_input, out);
+        fputs("Exit status: 0 ok, 1 failure (bad input, duplicate id, DB not an index, locked, disk full),\n"
+              "2 usage (bad option, options disagreeing with the index's).\n",
+              out);
+        return;
+    case CMD_INDEX_STATS:
+        fputs("Usage: neardup index stats DB\n"
+              "Describe the index as one JSON object: documents, removed (marked, not yet compacted),\n"
+              "bytes on disk and per document, band entries, options, versions (index format, profile,\n"
+              "Unicode and ICU, the neardup that created it).\n"
+              "Exit status: 0 ok, 1 failure (no index, not an index), 2 usage.\n",
+              out);
+        return;
+    case CMD_INDEX_REMOVE:
+        fputs("Usage: neardup index remove DB (--id ID ... | --ids FILE)\n"
+              "Remove documents by id (they stop matching; 'index compact' reclaims their space). An id\n"
+              "not in the index is an error (exit 1) and nothing is removed. --ids FILE: one id per line.\n"
+              "Writes {\"index\", \"removed\", \"documents\"} to stdout.\n"
+              "      --wait            wait for another process writing to DB\n"
+              "Exit status: 0 ok, 1 failure, 2 usage.\n",
+              out);
+        return;
+    case CMD_INDEX_COMPACT:
+        fputs("Usage: neardup index compact DB\n"
+              "Rewrite the index without its removed documents, every page full, and replace its data\n"
+              "file atomically. Needs the index alone (fails while any other process has it open) and\n"
+              "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\"}.\n"
+              "Exit status: 0 ok, 1 failure, 2 usage.\n",
+              out);
+        return;
+    case CMD_QUERY:
+        fputs("Usage: neardup query DB [OPTIONS] [PATH...]\n"
+              "Find, for each input document, the documents of the index that match it: one JSON line per\n"
+              "document, in input order: {\"id\": ..., \"matches\": [{\"id\": ..., \"jaccard\": J}, ...],\n"
+              "\"profile\": ...}, matches sorted by Jaccard (highest first), each J the exact Jaccard of the\n"
+              "two shingle sets (as 'neardup explain' prints it) and at least the threshold; \"matches\": []\n"
+              "when none. Candidates are the indexed documents sharing an LSH band key, as in scan.\n"
+              "  -t, --threshold T     minimum Jaccard (default: the index's; candidates still come from the\n"
+              "                        index's bands, chosen for its threshold)\n"
+              "      --top K           at most K matches per document\n"
+              "      --shingle, --normalize, --num-perm, --bands/--rows, --seed  if given, must agree with the\n"
+              "                        index's (exit 2)\n",
+              out);
+        fputs(help_index_input, out);
+        fputs("Exit status: 0 ok, 1 failure, 2 usage.\n", out);
+        return;
     case CMD_PARAMS:
         fputs("Usage: neardup params [--threshold T] [--num-perm N] [--bands B --rows R]\n"
               "Print the LSH banding chosen for a threshold and the probability that two documents\n"
@@ -195,13 +284,43 @@ static int parse_unsigned(const char *s, unsigned long min, unsigned long max, u
     return 0;
 }
 
+static int is_matching_option(int opt)
+{
+    return opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS || opt == OPT_SHINGLE ||
+           opt == OPT_SEED || opt == OPT_NORMALIZE;
+}
+
+static int is_input_option(int opt)
+{
+    return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR ||
+           opt == OPT_THREADS || opt == OPT_QUIET || opt == OPT_VERBOSE;
+}
+
 static int accepts(cli_command command, int opt)
 {
-    if (opt == OPT_HELP || opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS)
+    if (opt == OPT_HELP)
+        return 1;
+    switch (command) {
+    case CMD_INDEX_STATS:
+        return 0;
+    case CMD_INDEX_COMPACT:
+        return opt == OPT_QUIET;
+    case CMD_INDEX_REMOVE:
+        return opt == OPT_ID || opt == OPT_IDS || opt == OPT_WAIT || opt == OPT_QUIET;
+    case CMD_INDEX_ADD:
+        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_REPLACE || opt == OPT_WAIT ||
+               opt == OPT_MEMORY;
+    case CMD_QUERY:
+        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_TOP;
+    default:
+        break;
+    }
+    if (opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS)
         return 1;
     if (command == CMD_PARAMS)
         return 0;
-    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED)
+    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_INDEX || opt == OPT_UPDATE || opt == OPT_REPLACE ||
+        opt == OPT_WAIT)
         return command == CMD_DEDUP;
     if (opt == OPT_SHINGLES)
         return command == CMD_NORMALIZE;
@@ -213,6 +332,8 @@ static int accepts(cli_command command, int opt)
         return command == CMD_EXPLAIN;
     if (opt == OPT_STATS)
         return command == CMD_SCAN || command == CMD_DEDUP;
+    if (opt == OPT_TOP || opt == OPT_IDS)
+        return 0;
     return 1;
 }
 
@@ -281,6 +402,47 @@ static unsigned default_threads(void)
     return n < 1 ? 1u : (n > 256 ? 256u : (unsigned)n);
 }
 
+/* The persistent index's commands: DB first, and options that go together. */
+static int check_index_options(cli_config *cfg, const char *name)
+{
+    cli_command command = cfg->command;
+    if (command >= CMD_INDEX_ADD) {
+        if (cfg->path_count < 1) {
+            cli_error("%s: the index directory DB is missing (see 'neardup %s --help')", name, name);
+            return EXIT_USAGE;
+        }
+        cfg->index_path = cfg->paths[0];
+        cfg->paths++;
+        cfg->path_count--;
+        if (command != CMD_INDEX_ADD && command != CMD_QUERY && cfg->path_count > 0) {
+            cli_error("%s: takes one index directory and no other path ('%s')", name, cfg->paths[0]);
+            return EXIT_USAGE;
+        }
+    }
+    if (command == CMD_INDEX_REMOVE && (cfg->remove_id_count > 0) == (cfg->ids_file != NULL)) {
+        cli_error("index remove: give --id ID (any number of times) or --ids FILE");
+        return EXIT_USAGE;
+    }
+    if (command != CMD_DEDUP)
+        return EXIT_OK;
+    if ((cfg->update || cfg->replace || cfg->wait) && !cfg->index_path) {
+        cli_error("dedup: --%s goes with --index DB", cfg->update ? "update" : cfg->replace ? "replace" : "wait");
+        return EXIT_USAGE;
+    }
+    if ((cfg->replace || cfg->wait) && !cfg->update) {
+        cli_error("dedup: --%s goes with --update (it concerns writing to the index)",
+                  cfg->replace ? "replace" : "wait");
+        return EXIT_USAGE;
+    }
+    if (cfg->index_path &&
+        (cfg->unit != ND_UNIT_DOCUMENT || cfg->keep != ND_KEEP_FIRST || cfg->boilerplate || cfg->stats_path)) {
+        cli_error("dedup: --index works on whole documents, keeps the first copy (the index's), and takes no "
+                  "--unit, --keep, --boilerplate or --stats");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
 {
     nd_options defaults = ND_OPTIONS_INIT;
@@ -338,26 +500,31 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             if (errno || *end || !(t > 0.0 && t <= 1.0))
                 return bad_value("threshold", arg, "a number in (0, 1]");
             cfg->opts.threshold = t;
+            cfg->given |= ND_OPT_THRESHOLD;
             break;
         }
         case OPT_NUM_PERM:
             if (parse_unsigned(arg, 1, 4096, &n))
                 return bad_value("num-perm", arg, "a whole number from 1 to 4096");
             cfg->opts.num_perm = (unsigned)n;
+            cfg->given |= ND_OPT_NUM_PERM;
             break;
         case OPT_BANDS:
             if (parse_unsigned(arg, 1, 4096, &n))
                 return bad_value("bands", arg, "a whole number from 1 to 4096");
             cfg->opts.bands = (unsigned)n;
+            cfg->given |= ND_OPT_BANDS;
             break;
         case OPT_ROWS:
             if (parse_unsigned(arg, 1, 4096, &n))
                 return bad_value("rows", arg, "a whole number from 1 to 4096");
             cfg->opts.rows = (unsigned)n;
+            cfg->given |= ND_OPT_BANDS;
             break;
         case OPT_SHINGLE:
             if (parse_shingle(&cfg->opts, arg))
                 return bad_value("shingle", arg, "words:K or chars:N with K, N from 1 to 64, or auto");
+            cfg->given |= ND_OPT_SHINGLE;
             break;
         case OPT_SEED: {
             char *end;
@@ -366,11 +533,13 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             if (errno || *end || !*arg || *arg == '-')
                 return bad_value("seed", arg, "a non-negative whole number");
             cfg->opts.seed = (uint64_t)s;
+            cfg->given |= ND_OPT_SEED;
             break;
         }
         case OPT_NORMALIZE:
             if (nd_profile_from_name(&cfg->opts.profile, arg) != ND_OK)
                 return bad_value("normalize", arg, "default or aggressive");
+            cfg->given |= ND_OPT_PROFILE;
             break;
         case OPT_ID_FIELD:
             cfg->id_field = arg;
@@ -426,16 +595,45 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_MEMORY:
             if (parse_size(arg, &cfg->memory) || cfg->memory < (1u << 20))
                 return bad_value("memory", arg, "a size of at least 1M, like 500M or 2G");
+            cfg->memory_given = 1;
             break;
         case OPT_JSON:
             cfg->json_output = 1;
             break;
         case OPT_ID:
+            if (command == CMD_INDEX_REMOVE) {
+                if (!cfg->remove_ids && !(cfg->remove_ids = calloc((size_t)argc, sizeof *cfg->remove_ids))) {
+                    cli_error("out of memory");
+                    return EXIT_FAIL;
+                }
+                cfg->remove_ids[cfg->remove_id_count++] = optarg;
+                break;
+            }
             if (cfg->explain_id_count == 2) {
                 cli_error("explain: --id is given twice at most");
                 return EXIT_USAGE;
             }
             cfg->explain_ids[cfg->explain_id_count++] = arg;
+            break;
+        case OPT_IDS:
+            cfg->ids_file = arg;
+            break;
+        case OPT_INDEX:
+            cfg->index_path = arg;
+            break;
+        case OPT_UPDATE:
+            cfg->update = 1;
+            break;
+        case OPT_REPLACE:
+            cfg->replace = 1;
+            break;
+        case OPT_WAIT:
+            cfg->wait = 1;
+            break;
+        case OPT_TOP:
+            if (parse_unsigned(arg, 1, 1000000000, &n))
+                return bad_value("top", arg, "a whole number from 1");
+            cfg->top = (size_t)n;
             break;
         case OPT_UNIT:
             if (strcmp(arg, "document") == 0)
@@ -501,5 +699,11 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;
-    return EXIT_OK;
+    return check_index_options(cfg, name);
+}
+
+void cli_config_free(cli_config *cfg)
+{
+    free(cfg->remove_ids);
+    cfg->remove_ids = NULL;
 }

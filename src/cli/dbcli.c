@@ -1,0 +1,180 @@
+/* dbcli.c - what the persistent index's commands share: opening with the
+ * command line's options, exit codes, copied batches of sketched
+ * documents, the statistics object, and the per-record bookkeeping of
+ * pass 1 (see dbcli.h). */
+#include "dbcli.h"
+
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* memcpy, strlen */
+
+enum { MESSAGE_SIZE = 1024 };
+
+int dbcli_exit_code(int status)
+{
+    return status == ND_OK ? EXIT_OK : status == ND_EMISMATCH ? EXIT_USAGE : EXIT_FAIL;
+}
+
+int dbcli_open(nd_db **out, const cli_config *cfg, unsigned flags, unsigned given)
+{
+    nd_db_config config = ND_DB_CONFIG_INIT;
+    char message[MESSAGE_SIZE];
+    config.options = cfg->opts;
+    config.given = given;
+    config.flags = flags | (cfg->wait ? ND_DB_WAIT : 0);
+    config.memory = cfg->memory_given ? cfg->memory : 0;
+    int rc = nd_db_open(out, message, sizeof message, cfg->index_path, &config);
+    if (rc == ND_OK)
+        return EXIT_OK;
+    cli_error("%s", message[0] ? message : nd_strerror(rc));
+    return dbcli_exit_code(rc);
+}
+
+int dbcli_fail(const nd_db *db, int status)
+{
+    char message[MESSAGE_SIZE];
+    nd_db_error(message, sizeof message, db);
+    cli_error("%s", message[0] ? message : nd_strerror(status));
+    return dbcli_exit_code(status);
+}
+
+cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
+{
+    cli_config c = *cfg;
+    double threshold = cfg->opts.threshold;
+    c.opts = *nd_db_options(db);
+    if (cfg->command != CMD_INDEX_ADD && (cfg->given & ND_OPT_THRESHOLD))
+        c.opts.threshold = threshold; /* a query's own threshold */
+    return c;
+}
+
+/* ****  Batches  **** */
+
+static int grow(doc_batch *b)
+{
+    if (b->count < b->capacity)
+        return 0;
+    size_t capacity = b->capacity ? b->capacity * 2 : 1024;
+    nd_db_doc *docs = realloc(b->docs, capacity * sizeof *docs);
+    if (docs)
+        b->docs = docs;
+    size_t *sources = realloc(b->sources, capacity * sizeof *sources);
+    if (sources)
+        b->sources = sources;
+    uint64_t *lines = realloc(b->lines, capacity * sizeof *lines);
+    if (lines)
+        b->lines = lines;
+    if (!docs || !sources || !lines)
+        return -1;
+    b->capacity = capacity;
+    return 0;
+}
+
+int doc_batch_push(doc_batch *b, const sketched_doc *d, unsigned bands)
+{
+    if (grow(b) != 0)
+        return -1;
+    size_t id_len = strlen(d->id);
+    uint32_t *ids = d->id_count ? arena_alloc(&b->mem, d->id_count * sizeof *ids) : NULL;
+    uint64_t *keys = d->id_count ? arena_alloc(&b->mem, bands * sizeof *keys) : NULL;
+    char *id = arena_alloc(&b->mem, id_len + 1);
+    if ((d->id_count && (!ids || !keys)) || !id)
+        return -1;
+    if (d->id_count) {
+        memcpy(ids, d->ids, d->id_count * sizeof *ids);
+        memcpy(keys, d->keys, bands * sizeof *keys);
+    }
+    memcpy(id, d->id, id_len + 1);
+    b->docs[b->count] = (nd_db_doc){id, id_len, ids, d->id_count, keys, d->text_len};
+    b->sources[b->count] = d->rec->source;
+    b->lines[b->count] = d->rec->line;
+    b->count++;
+    return 0;
+}
+
+void doc_batch_clear(doc_batch *b)
+{
+    b->count = 0;
+    arena_reset(&b->mem);
+}
+
+void doc_batch_free(doc_batch *b)
+{
+    free(b->docs);
+    free(b->sources);
+    free(b->lines);
+    arena_free(&b->mem);
+    memset(b, 0, sizeof *b);
+}
+
+char *doc_batch_where(const doc_batch *b, const input *in, size_t i)
+{
+    const char *name = input_source_name(in, b->sources[i]);
+    if (b->lines[i] == 0)
+        return cli_format("%s", name);
+    return cli_format("%s:%llu", name, (unsigned long long)b->lines[i]);
+}
+
+/* ****  Pass 1 bookkeeping  **** */
+
+int dbcli_take_record(read_counts *c, const cli_config *cfg, const sketched_doc *d)
+{
+    c->records_read++;
+    c->bytes += d->rec->len;
+    if (d->error) {
+        if (cfg->on_error == ON_ERROR_FAIL) {
+            cli_error("%s", d->error);
+            cli_error("stopping (use --on-error skip to skip such records)");
+            return -1;
+        }
+        cli_warn("%s; skipped", d->error);
+        c->skipped++;
+        return 0;
+    }
+    if (d->invalid_utf8 > 0) {
+        c->invalid_docs++;
+        cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
+                 d->invalid_utf8 == 1 ? "" : "s");
+    }
+    if (d->id_count == 0)
+        c->empty++;
+    return 1;
+}
+
+/* ****  Statistics  **** */
+
+static const char *shingle_kind_name(nd_shingle_kind kind)
+{
+    return kind == ND_SHINGLE_WORDS ? "words" : kind == ND_SHINGLE_CHARS ? "chars" : "auto";
+}
+
+void dbcli_write_stats(FILE *out, const char *path, const nd_db_stats *s)
+{
+    const nd_options *o = &s->options;
+    fputs("{\"index\":", out);
+    out_string(out, path, strlen(path));
+    fprintf(out,
+            ",\"documents\":%llu,\"removed\":%llu,\"bytes_on_disk\":%llu,\"bytes_used\":%llu,"
+            "\"bytes_per_document\":",
+            (unsigned long long)s->documents, (unsigned long long)s->removed, (unsigned long long)s->bytes_on_disk,
+            (unsigned long long)s->bytes_used);
+    if (s->documents + s->removed > 0)
+        out_number(out, (double)s->bytes_used / (double)(s->documents + s->removed));
+    else
+        fputs("null", out);
+    fprintf(out, ",\"band_entries\":%llu", (unsigned long long)s->band_entries);
+    fprintf(out,
+            ",\"options\":{\"profile\":\"%s\",\"shingle\":\"%s\",\"shingle_size\":%u,\"char_size\":%u,"
+            "\"num_perm\":%u,\"bands\":%u,\"rows\":%u,\"threshold\":",
+            nd_profile_name(o->profile), shingle_kind_name(o->shingle_kind), o->shingle_size, o->char_size, o->num_perm,
+            o->bands, o->rows);
+    out_number(out, o->threshold);
+    fprintf(out, ",\"seed\":%llu}", (unsigned long long)o->seed);
+    fprintf(out, ",\"versions\":{\"format\":%u,\"profile\":\"%s/%u\",\"unicode\":", s->format_version,
+            nd_profile_name(o->profile), s->profile_version);
+    out_string(out, s->unicode_version, strlen(s->unicode_version));
+    fputs(",\"icu\":", out);
+    out_string(out, s->icu_version, strlen(s->icu_version));
+    fputs(",\"created_by\":", out);
+    out_string(out, s->created_by, strlen(s->created_by));
+    fputs("}}\n", out);
+}
