@@ -39,15 +39,17 @@
 
 #include "db_internal.h"
 
-#include <dirent.h>   /* opendir, readdir */
-#include <errno.h>    /* errno, ENOENT */
-#include <fcntl.h>    /* open, fcntl, struct flock */
-#include <stdarg.h>   /* va_list */
-#include <stdio.h>    /* snprintf, vsnprintf */
-#include <stdlib.h>   /* strtoull, strtod */
-#include <string.h>   /* strlen, strcmp, memcpy, strerror */
-#include <sys/stat.h> /* stat, mkdir */
-#include <unistd.h>   /* close, unlink, rmdir */
+#include <dirent.h>       /* opendir, readdir */
+#include <errno.h>        /* errno, ENOENT */
+#include <fcntl.h>        /* open, fcntl, struct flock */
+#include <stdarg.h>       /* va_list */
+#include <stdio.h>        /* snprintf, vsnprintf */
+#include <stdlib.h>       /* strtoull, strtod */
+#include <string.h>       /* strlen, strcmp, memcpy, strerror */
+#include <sys/resource.h> /* getrlimit, RLIMIT_FSIZE */
+#include <sys/stat.h>     /* stat, mkdir */
+#include <sys/statvfs.h>  /* statvfs */
+#include <unistd.h>       /* close, unlink, rmdir */
 
 #include "alloc.h"
 
@@ -114,6 +116,34 @@ int db_fail_mdb(nd_db *db, int rc, const char *what)
         return db_fail(db, ND_EFULL, "%s: %s: the index reached its size limit of %llu bytes", db->path, what,
                        (unsigned long long)db->map_bytes);
     return db_fail(db, db_status(rc), "%s: %s: %s", db->path, what, mdb_strerror(rc));
+}
+
+int db_write_error(nd_db *db, int rc, char *detail, size_t size)
+{
+    if (rc == MDB_MAP_FULL) {
+        snprintf(detail, size, "the index reached its size limit of %llu bytes", (unsigned long long)db->map_bytes);
+        return ND_EFULL;
+    }
+    snprintf(detail, size, "%s", mdb_strerror(rc));
+    if (rc != EIO)
+        return db_status(rc) == ND_ENOTFOUND ? ND_EIO : db_status(rc);
+    char path[DB_PATH_MAX];
+    struct statvfs fs;
+    struct stat st;
+    struct rlimit limit;
+    if (statvfs(db->path, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20)) {
+        snprintf(detail, size, "No space left on device (a short write; %llu bytes free)",
+                 (unsigned long long)fs.f_bavail * fs.f_frsize);
+        return ND_EFULL;
+    }
+    if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+        db_join(path, sizeof path, db->path, "data.mdb") == 0 && stat(path, &st) == 0 &&
+        (uint64_t)st.st_size + (1u << 20) >= (uint64_t)limit.rlim_cur) {
+        snprintf(detail, size, "File too large (a short write at the file size limit of %llu bytes, ulimit -f)",
+                 (unsigned long long)limit.rlim_cur);
+        return ND_EFULL;
+    }
+    return ND_EIO;
 }
 
 size_t nd_db_error(char *out, size_t size, const nd_db *db)

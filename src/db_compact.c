@@ -168,8 +168,11 @@ static int replace_with_copy(nd_db *db, const char *tmp)
         rc = db_begin_read(db, &from);
     if (rc == ND_OK) {
         int mrc = write_copy(db, env, from, removed);
-        if (mrc)
-            rc = db_fail_mdb(db, mrc, "cannot write the compacted copy (the index is unchanged)");
+        if (mrc) {
+            char detail[256];
+            rc = db_write_error(db, mrc, detail, sizeof detail);
+            db_fail(db, rc, "%s: cannot write the compacted copy: %s (the index is unchanged)", db->path, detail);
+        }
     }
     if (from)
         mdb_txn_abort(from);

@@ -73,6 +73,11 @@ int db_join(char *out, size_t size, const char *dir, const char *name);
 int db_fail(nd_db *db, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The ND_E* status for an LMDB or errno code. */
 int db_status(int mdb_rc);
+/* The status and a description of a failed write (LMDB or errno code
+ * rc). LMDB reports a short write, which is how a full disk or a file size
+ * limit usually shows, as EIO; then the free space and the limit are
+ * checked, so that the message says what happened. */
+int db_write_error(nd_db *db, int rc, char *detail, size_t size);
 /* db_fail with LMDB's description of rc after `what`. */
 int db_fail_mdb(nd_db *db, int rc, const char *what);
 /* Write the counters into the meta database of txn. */

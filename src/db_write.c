@@ -124,15 +124,11 @@ void db_abandon_run(nd_db *db)
 /* A write failed: the run is abandoned, the index stays as it was. */
 static int abandon(nd_db *db, int mdb_rc, const char *what)
 {
-    char detail[160];
-    if (mdb_rc == MDB_MAP_FULL)
-        snprintf(detail, sizeof detail, "the index reached its size limit of %llu bytes",
-                 (unsigned long long)db->map_bytes);
-    else
-        snprintf(detail, sizeof detail, "%s", mdb_strerror(mdb_rc));
+    char detail[256];
+    int status = db_write_error(db, mdb_rc, detail, sizeof detail);
     db_abandon_run(db);
-    return db_fail(db, db_status(mdb_rc) == ND_ENOTFOUND ? ND_EIO : db_status(mdb_rc),
-                   "%s: %s: %s; the run was abandoned (the index is as it was before it)", db->path, what, detail);
+    return db_fail(db, status, "%s: %s: %s; the run was abandoned (the index is as it was before it)", db->path, what,
+                   detail);
 }
 
 /* A call failed after it began writing: whatever the cause, the run is
