@@ -13,7 +13,7 @@ const char *nd_strerror(int status)
     case ND_EICU:
         return "ICU error (Unicode data missing or internal failure)";
     case ND_EIO:
-        return "cannot write or read a file (disk full? see --tmpdir)";
+        return "cannot write or read a temporary file (disk full? see --tmpdir)";
     case ND_EEXIST:
         return "id already in the index";
     case ND_ENOTFOUND:

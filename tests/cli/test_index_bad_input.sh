@@ -81,11 +81,12 @@ assert_file_contains "$ERR" "made with Unicode 9.0"
 # write end (closed in every other process started meanwhile: 7>&-).
 start_writer() {
     rm -f "$T/fifo" && mkfifo "$T/fifo"
-    "$ND" index add --quiet "$DB" "$@" - <"$T/fifo" >"$T/writer.out" 2>"$T/writer.err" &
+    "$ND" index add --quiet --wait "$DB" "$@" - <"$T/fifo" >"$T/writer.out" 2>"$T/writer.err" &
     WRITER=$!
     exec 7>"$T/fifo"
-    for _ in $(seq 100); do # until it holds the lock
-        run "$ND" index add --quiet "$DB" "$T/B.jsonl" 7>&-
+    : >"$T/none.jsonl"
+    for _ in $(seq 100); do # until it holds the lock (a probe that gets it adds nothing)
+        run "$ND" index add --quiet "$DB" "$T/none.jsonl" 7>&-
         [[ $RC == 1 ]] && grep -qF "neardup.lock" "$ERR" && return 0
         sleep 0.05
     done
