@@ -158,7 +158,7 @@ assert_rc 0
 MNT="$T/mnt"
 mkdir "$MNT"
 if [[ $(id -u) == 0 ]] && mount -t tmpfs -o size=2m tmpfs "$MNT" 2>/dev/null; then
-    trap 'umount "$MNT" 2>/dev/null; rm -rf "$T"' EXIT
+    trap 'umount "$MNT" 2>/dev/null || true; rm -rf "$T"' EXIT
     check "a full disk (2 MB tmpfs): exit 1, the index untouched"
     "$ND" index add --quiet "$MNT/db" "$T/A.jsonl" >/dev/null
     dump "$MNT/db" >"$T/full.dump"
