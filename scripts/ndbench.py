@@ -6,37 +6,32 @@ See scripts/bench for what is measured.  Conventions:
     as stored (the JSON Lines file; for compressed inputs, the size of the
     uncompressed file, so the rates compare).  Signing MB/s (nd_bench_sign)
     counts the bytes of the decoded "text" fields.
-  * Wall time is measured around each process with a monotonic clock (finer
-    than /usr/bin/time's 10 ms); /usr/bin/time -f '%e %M %U %S' gives the
-    peak RSS (KB) and user/system CPU seconds, and its %e is kept too.
+  * Every process is measured by ndlib.measure(): wall time on a monotonic
+    clock (finer than /usr/bin/time's 10 ms), peak RSS (KB) and user/system
+    CPU seconds from /usr/bin/time -f '%M %U %S'.
   * `scan` output goes to a file in the work directory and is hashed;
-    `dedup` output goes to /dev/null (its counts are checked from the
-    summary line), so disk speed is not measured.
+    `dedup` output goes to /dev/null (its counts are checked from its
+    --stats file), so disk speed is not measured.
   * Everything except timings, RSS and load is a function of the arguments:
     fixed seeds, fixed configuration order.
 """
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
-import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
+import ndlib
+
 SCHEMA = "neardup-bench/1"
-HERE = os.path.dirname(os.path.realpath(__file__))
-ROOT = os.path.dirname(HERE)
-GEN_CORPUS = os.path.join(HERE, "gen-corpus")
-TIME = "/usr/bin/time"
-TIME_FORMAT = "%e %M %U %S"
+ROOT = ndlib.ROOT
+BENCH_BUILD = "build-bench"    # the build this script makes (with nd_bench_sign)
 
 SEED = 1
 SIGN_DOCS = 20000
@@ -54,12 +49,7 @@ RUN_TIMEOUT = 3600.0           # seconds per process
 PHASES = ("sign", "e2e", "paragraph", "compressed")
 
 
-T0 = time.monotonic()
-
-
-def log(msg):
-    sys.stderr.write("bench [%4.0f s]: %s\n" % (time.monotonic() - T0, msg))
-    sys.stderr.flush()
+log = ndlib.Logger("bench")
 
 
 class Problems:
@@ -75,71 +65,19 @@ class Problems:
 
 # ------------------------------------------------------------ environment
 
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def run_capture(cmd, cwd=None):
-    """(exit status, stdout stripped) of a short command; (None, '') if it
-    cannot be started."""
-    try:
-        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None, ""
-    return p.returncode, p.stdout.decode("utf-8", "replace").strip()
-
-
-def machine_info():
-    cpuinfo = read_text("/proc/cpuinfo")
-    m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    meminfo = read_text("/proc/meminfo")
-    mem = re.search(r"^MemTotal:\s*(\d+)\s*kB", meminfo, re.M)
-    try:
-        ncpu = len(os.sched_getaffinity(0))
-    except AttributeError:
-        ncpu = os.cpu_count() or 1
-    rc, nproc_out = run_capture(["nproc"])
-    if rc == 0 and nproc_out.isdigit():
-        ncpu = int(nproc_out)
-    return {
-        "nproc": ncpu,
-        "cpu_model": m.group(1).strip() if m else "unknown",
-        "mem_total_kb": int(mem.group(1)) if mem else None,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
-
-
-def git_commit():
-    rc, head = run_capture(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT)
-    if rc != 0 or not head:
-        return "unknown"
-    # Dirty = any change `git status` shows: tracked files modified (staged
-    # or not) or untracked files that are not ignored.
-    rc, status = run_capture(["git", "status", "--porcelain"], cwd=ROOT)
-    if rc != 0:
-        return head + "-unknown"
-    return head + ("-dirty" if status else "")
-
-
 def build_info(neardup):
     info = {"neardup": neardup, "version": None, "build_type": None,
             "compiler": None}
-    rc, out = run_capture([neardup, "--version"])
+    rc, out = ndlib.capture([neardup, "--version"])
     info["version"] = out if rc == 0 and out else None
-    cache = read_text(os.path.join(os.path.dirname(neardup),
-                                   "CMakeCache.txt"))
+    cache = ndlib.read_text(os.path.join(os.path.dirname(neardup),
+                                         "CMakeCache.txt"))
     m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache, re.M)
     if m:
         info["build_type"] = m.group(1).strip() or "(none)"
     m = re.search(r"^CMAKE_C_COMPILER:\w+=(.*)$", cache, re.M)
     if m:
-        rc, out = run_capture([m.group(1).strip(), "--version"])
+        rc, out = ndlib.capture([m.group(1).strip(), "--version"])
         info["compiler"] = out.splitlines()[0] if rc == 0 and out else \
             m.group(1).strip()
     return info
@@ -166,24 +104,24 @@ def stale_sources(binary):
     return newer
 
 
-def gen_corpus_version():
-    m = re.search(r'^VERSION\s*=\s*"([^"]+)"', read_text(GEN_CORPUS), re.M)
-    return m.group(1) if m else "unknown"
-
-
-def find_neardup(path):
-    if path:
-        cands = [path]
+def programs(given, need_sign):
+    """(neardup, nd_bench_sign): --neardup when given, else a Release build
+    of this tree in build-bench/ configured with -DND_BUILD_BENCH=ON;
+    nd_bench_sign from beside neardup, else built in build-bench/."""
+    if given:
+        neardup = ndlib.find_neardup(given)
     else:
-        cands = [os.path.join(ROOT, "build-bench", "neardup"),
-                 os.path.join(ROOT, "build", "neardup")]
-    for c in cands:
-        if os.path.isfile(c) and os.access(c, os.X_OK):
-            return os.path.realpath(c)
-    raise SystemExit("bench: no neardup program at %s; build one with\n"
-                     "  cmake -S . -B build-bench -DND_BUILD_TESTS=OFF "
-                     "-DCMAKE_BUILD_TYPE=Release && cmake --build build-bench"
-                     " -j2\nor pass --neardup PATH" % " or ".join(cands))
+        log("building neardup and nd_bench_sign in %s/ (Release, "
+            "-DND_BUILD_BENCH=ON)" % BENCH_BUILD)
+        neardup = os.path.join(ndlib.build(BENCH_BUILD,
+                                           ["-DND_BUILD_BENCH=ON"]),
+                               "neardup")
+    sign = os.path.join(os.path.dirname(neardup), "nd_bench_sign")
+    if need_sign and not os.access(sign, os.X_OK):
+        log("building nd_bench_sign in %s/" % BENCH_BUILD)
+        sign = os.path.join(ndlib.build(BENCH_BUILD, ["-DND_BUILD_BENCH=ON"],
+                                        ["nd_bench_sign"]), "nd_bench_sign")
+    return neardup, sign
 
 
 # --------------------------------------------------------------- corpora
@@ -191,91 +129,20 @@ def find_neardup(path):
 class Corpus:
     def __init__(self, kind, script, docs):
         self.kind, self.script, self.docs = kind, script, docs
-        self.version = gen_corpus_version()
-        self.name = "%s-%s-%d-s%d-g%s" % (kind, script, docs, SEED,
-                                          self.version)
+        self.name = ndlib.corpus_name(docs, SEED, kind, script)
         self.dir = None
         self.info = {}
-
-    @property
-    def params(self):
-        return {"kind": self.kind, "scripts": self.script, "docs": self.docs,
-                "seed": SEED, "generator_version": self.version}
 
     @property
     def path(self):
         return os.path.join(self.dir, "docs.jsonl")
 
-    def label(self):
-        return "%s %s %s" % (fmt_count(self.docs), self.script, self.kind)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def count_lines(path):
-    n = 0
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            n += b.count(b"\n")
-    return n
-
 
 def ensure_corpus(c, work):
     """Generate corpus c under work/corpora unless a complete copy with the
-    same parameters is there (bench-corpus.json is written last)."""
-    base = os.path.join(work, "corpora")
-    os.makedirs(base, exist_ok=True)
-    c.dir = os.path.join(base, c.name)
-    stamp = os.path.join(c.dir, "bench-corpus.json")
-    if os.path.isfile(stamp):
-        try:
-            with open(stamp) as f:
-                info = json.load(f)
-            if info.get("params") == c.params and \
-                    os.path.getsize(c.path) == info.get("bytes"):
-                c.info = info
-                log("corpus %s: reused" % c.name)
-                return True
-        except (OSError, ValueError):
-            pass
-    tmp = c.dir + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(c.dir, ignore_errors=True)
-    log("corpus %s: generating %d docs ..." % (c.name, c.docs))
-    t0 = time.monotonic()
-    cmd = [sys.executable, GEN_CORPUS, "--docs", str(c.docs), "--seed",
-           str(SEED), "--out", tmp, "--kind", c.kind, "--scripts", c.script]
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        raise SystemExit("bench: gen-corpus failed (exit %d): %s\n%s"
-                         % (p.returncode, " ".join(cmd),
-                            p.stderr.decode("utf-8", "replace")[-2000:]))
-    gen_s = time.monotonic() - t0
-    docs_path = os.path.join(tmp, "docs.jsonl")
-    lines = count_lines(docs_path)
-    if lines != c.docs:
-        raise SystemExit("bench: gen-corpus wrote %d lines, expected %d"
-                         % (lines, c.docs))
-    info = {"params": c.params, "bytes": os.path.getsize(docs_path),
-            "sha256": sha256_file(docs_path), "generate_s": round(gen_s, 1)}
-    with open(os.path.join(tmp, "bench-corpus.json"), "w") as f:
-        json.dump(info, f, indent=1, sort_keys=True)
-    os.rename(tmp, c.dir)
-    c.info = info
-    log("corpus %s: %.1f MB in %.0f s" % (c.name, info["bytes"] / 1e6, gen_s))
-    return False
+    same parameters is there."""
+    c.dir, c.info = ndlib.corpus(os.path.join(work, "corpora"), c.docs, SEED,
+                                 c.kind, c.script, log)
 
 
 def ensure_compressed(c, fmt):
@@ -290,15 +157,14 @@ def ensure_compressed(c, fmt):
     cmd = {"gzip": ["gzip", "-c", "-n", "-6", c.path],
            "zstd": ["zstd", "-c", "-q", "-3", c.path]}[fmt]
     log("compressing %s with %s ..." % (c.name, fmt))
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as f:
+
+    def write(f):
         p = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        os.unlink(tmp)
-        raise SystemExit("bench: %s failed (exit %d): %s" % (
-            " ".join(cmd), p.returncode,
-            p.stderr.decode("utf-8", "replace")[-2000:]))
-    os.rename(tmp, out)
+        if p.returncode != 0:
+            raise ndlib.Error("%s failed (exit %d): %s" % (
+                " ".join(cmd), p.returncode,
+                p.stderr.decode("utf-8", "replace")[-2000:]))
+    ndlib.atomic_write(out, write, binary=True)
     return out
 
 
@@ -311,100 +177,14 @@ def warm(path):
 
 # ------------------------------------------------------------------ runs
 
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_busy_s():
-    """CPU seconds spent busy (all CPUs, all processes) since boot, from
-    /proc/stat; None when unavailable."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    # user nice system idle iowait irq softirq steal ...
-    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
-
-SUMMARY_RE = re.compile(r"^neardup: (\d+) documents read .*$", re.M)
-
-
-def parse_summary(stderr):
-    """The counts of neardup's stderr summary line, as a dict."""
-    m = None
-    for m in SUMMARY_RE.finditer(stderr):
-        pass
-    if not m:
-        return None
-    line = m.group(0)
-    out = {"line": line, "docs_read": int(m.group(1))}
-    for num, word in re.findall(r"(\d+) ([a-z]+(?: [a-z]+)?)", line):
-        key = word.replace(" ", "_")
-        if key in ("clusters", "duplicates", "paragraphs", "groups",
-                   "repeats", "units_removed", "empty", "skipped"):
-            out[key] = int(num)
-    m = re.search(r"kept (\d+), removed (\d+)", line)
-    if m:
-        out["kept"], out["removed"] = int(m.group(1)), int(m.group(2))
-    return out
-
-
-def timed_run(cmd, stdout_path=None):
-    """Run cmd under /usr/bin/time.  Returns a dict: ok, exit, wall_s
-    (monotonic clock), time_e_s, rss_kb, user_s, sys_s, summary, stdout
-    sha256 (when stdout_path), error (when not ok)."""
-    fd, tpath = tempfile.mkstemp(prefix="nd-bench-time-")
-    os.close(fd)
-    full = [TIME, "-o", tpath, "-f", TIME_FORMAT] + cmd
-    res = {"cmd": cmd, "ok": False}
-    out_f = open(stdout_path, "wb") if stdout_path else \
-        open(os.devnull, "wb")
-    try:
-        b0 = cpu_busy_s()
-        t0 = time.monotonic()
-        p = subprocess.Popen(full, stdout=out_f, stderr=subprocess.PIPE,
-                             start_new_session=True)
-        try:
-            _, err = p.communicate(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.communicate()
-            res["exit"] = None
-            res["error"] = "timed out after %.0f s" % RUN_TIMEOUT
-            return res
-        wall = time.monotonic() - t0
-        b1 = cpu_busy_s()
-    finally:
-        out_f.close()
-    err = err.decode("utf-8", "replace")
-    tlines = read_text(tpath).strip().splitlines()
-    os.unlink(tpath)
-    res["exit"] = p.returncode
-    res["wall_s"] = round(wall, 4)
-    fields = tlines[-1].split() if tlines else []
-    if len(fields) == 4:
-        try:
-            res["time_e_s"] = float(fields[0])
-            res["rss_kb"] = int(fields[1])
-            res["user_s"] = float(fields[2])
-            res["sys_s"] = float(fields[3])
-        except ValueError:
-            pass
-    if b0 is not None and b1 is not None and "user_s" in res and wall > 0:
-        # cores kept busy by other processes during the run (clock ticks
-        # make this approximate: +-0.01 s of CPU)
-        res["other_cores"] = round(max(0.0, (b1 - b0 - res["user_s"] -
-                                             res["sys_s"]) / wall), 2)
-    res["summary"] = parse_summary(err)
-    if p.returncode != 0:
-        res["error"] = "exit %d: %s" % (p.returncode, err.strip()[-500:])
-    elif "rss_kb" not in res:
-        res["error"] = "no /usr/bin/time output: %r" % tlines
-    elif res["summary"] is None:
-        res["error"] = "no summary line on stderr: %r" % err.strip()[-500:]
-    else:
-        res["ok"] = True
+def timed_run(neardup, args, stdout_path=None):
+    """ndlib.run_neardup() of `neardup ARGS` (output to stdout_path, else
+    /dev/null), plus the sha256 and size of the output; stderr is dropped
+    (an error keeps its tail)."""
+    res = ndlib.run_neardup(neardup, args, stdout_path, timeout=RUN_TIMEOUT)
+    res.pop("stderr", None)
     if res["ok"] and stdout_path:
-        res["stdout_sha256"] = sha256_file(stdout_path)
+        res["stdout_sha256"] = ndlib.sha256_file(stdout_path)
         res["stdout_bytes"] = os.path.getsize(stdout_path)
     return res
 
@@ -413,7 +193,7 @@ def check_run(res, what, expect_docs, problems):
     if not res["ok"]:
         problems.add("%s failed: %s" % (what, res.get("error")))
         return
-    got = res["summary"]["docs_read"]
+    got = res["stats"]["documents_read"]
     if got != expect_docs:
         res["ok"] = False
         res["error"] = "read %d documents, expected %d" % (got, expect_docs)
@@ -430,9 +210,7 @@ def outcome_signature(res):
     dedup's counts."""
     if "stdout_sha256" in res:
         return res["stdout_sha256"]
-    s = res["summary"]
-    return json.dumps({k: v for k, v in s.items() if k != "line"},
-                      sort_keys=True)
+    return json.dumps(ndlib.stats_outcome(res["stats"]), sort_keys=True)
 
 
 def check_consistent(runs, what, problems):
@@ -460,7 +238,7 @@ def summarize(runs, extra=None):
         "other_cores_median": median_of(runs, "other_cores"),
     }
     if ok:
-        d["summary"] = ok[0]["summary"]["line"]
+        d["stats"] = ok[0]["stats"]
         if "stdout_sha256" in ok[0]:
             d["stdout_sha256"] = ok[0]["stdout_sha256"]
     if extra:
@@ -531,19 +309,19 @@ def bench_e2e(neardup, corpora, threads_list, repeat, work, problems):
             ", ".join("%s/%dt" % k for k in configs)))
         for r in range(repeat):
             for cmd, t in configs:
-                argv = [neardup, cmd, "--threads", str(t), c.path]
                 out = scan_out_path(work, "e2e-%d-%s-%d" % (c.docs, cmd, t)) \
                     if cmd == "scan" else None
-                res = timed_run(argv, out)
+                res = timed_run(neardup, [cmd, "--threads", str(t), c.path],
+                                out)
                 what = "%s --threads %d on %s (round %d)" % (
                     cmd, t, c.name, r + 1)
                 check_run(res, what, c.docs, problems)
                 if res["ok"] and cmd == "dedup":
-                    s = res["summary"]
-                    if s.get("kept", -1) + s.get("removed", -1) != c.docs:
+                    s = res["stats"]
+                    if s["kept"] + s["removed"] != c.docs:
                         res["ok"] = False
-                        res["error"] = "kept + removed != documents: " + \
-                            s["line"]
+                        res["error"] = "kept %d + removed %d != %d " \
+                            "documents" % (s["kept"], s["removed"], c.docs)
                         problems.add("%s: %s" % (what, res["error"]))
                 runs[(cmd, t)].append(res)
                 log("  %s: %s" % (what, brief(res)))
@@ -621,12 +399,12 @@ def bench_paragraph(neardup, corpora, threads_list, repeat, work, problems):
                                                          len(configs)))
     for r in range(repeat):
         for c, t, u in configs:
-            argv = [neardup, "scan", "--threads", str(t)]
+            args = ["scan", "--threads", str(t)]
             if u != "document":
-                argv += ["--unit", u]
-            argv.append(c.path)
+                args += ["--unit", u]
+            args.append(c.path)
             out = scan_out_path(work, "para-%s-%s-%d" % (c.name, u, t))
-            res = timed_run(argv, out)
+            res = timed_run(neardup, args, out)
             what = "scan --unit %s --threads %d on %s (round %d)" % (
                 u, t, c.name, r + 1)
             check_run(res, what, c.docs, problems)
@@ -668,8 +446,9 @@ def bench_compressed(neardup, c, threads, repeat, work, problems):
     log("compressed input, %s docs: %d rounds" % (fmt_count(c.docs), repeat))
     for r in range(repeat):
         for v in variants:
-            argv = [neardup, "scan", "--threads", str(threads), files[v]]
-            res = timed_run(argv, scan_out_path(work, "comp-%s" % v))
+            res = timed_run(neardup, ["scan", "--threads", str(threads),
+                                      files[v]],
+                            scan_out_path(work, "comp-%s" % v))
             what = "scan --threads %d on %s (%s, round %d)" % (
                 threads, c.name, v, r + 1)
             check_run(res, what, c.docs, problems)
@@ -677,13 +456,11 @@ def bench_compressed(neardup, c, threads, repeat, work, problems):
             log("  %s: %s" % (what, brief(res)))
         for v in ("gzip", "zstd"):
             # the decompressor alone, for reference
-            res = timed_run([v, "-dc", files[v]])
-            if res["exit"] != 0:
-                problems.add("%s -dc %s: %s" % (v, files[v], res.get("error")))
-                res["ok"] = False
-            else:
-                res["ok"] = True
-                res.pop("error", None)
+            res = ndlib.measure([v, "-dc", files[v]], timeout=RUN_TIMEOUT)
+            res.pop("stderr", None)
+            res["ok"] = "error" not in res
+            if not res["ok"]:
+                problems.add("%s -dc %s: %s" % (v, files[v], res["error"]))
             decomp[v].append(res)
     check_consistent([x for v in variants for x in runs[v]],
                      "scan on %s across plain/gzip/zstd" % c.name, problems)
@@ -955,9 +732,9 @@ def parse_args(argv):
         description="Speed and memory benchmark of neardup; prints a "
                     "Markdown section for RESULTS.md (see scripts/bench).")
     ap.add_argument("--neardup", metavar="PATH",
-                    help="neardup program (default build-bench/neardup, "
-                         "else build/neardup); nd_bench_sign is taken from "
-                         "the same directory")
+                    help="neardup program (default: build and use "
+                         "build-bench/neardup); nd_bench_sign is taken from "
+                         "the same directory, else built in build-bench/")
     ap.add_argument("--quick", action="store_true",
                     help="sizes 10k and 100k only, paragraph mode at all "
                          "cores only (about 2 minutes)")
@@ -981,28 +758,31 @@ def parse_args(argv):
     if args.sizes is None:
         args.sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     if args.work is None:
-        cache = os.environ.get("XDG_CACHE_HOME") or \
-            os.path.join(os.path.expanduser("~"), ".cache")
-        args.work = os.path.join(cache, "neardup", "bench")
+        args.work = ndlib.cache_dir("bench")
     return args
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_bench(args)
+    except ndlib.Error as e:
+        log("error: %s" % e)
+        return 1
+
+
+def run_bench(args):
     t_start = time.monotonic()
-    neardup = find_neardup(args.neardup)
-    sign_bin = os.path.join(os.path.dirname(neardup), "nd_bench_sign")
-    if "sign" in args.phases and not os.access(sign_bin, os.X_OK):
-        raise SystemExit("bench: no nd_bench_sign next to %s" % neardup)
-    for tool in [TIME] + (["gzip", "zstd"]
-                          if "compressed" in args.phases else []):
+    for tool in [ndlib.TIME] + (["gzip", "zstd"]
+                                if "compressed" in args.phases else []):
         if not shutil.which(tool):
             raise SystemExit("bench: %s not found" % tool)
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
     problems = Problems()
 
-    machine = machine_info()
+    neardup, sign_bin = programs(args.neardup, "sign" in args.phases)
+    machine = ndlib.machine_info()
     threads_list = [1] if machine["nproc"] <= 1 else [1, machine["nproc"]]
     argv_summary = ""
     if args.quick:
@@ -1017,7 +797,7 @@ def main(argv=None):
         "schema": SCHEMA,
         "date": datetime.date.today().isoformat(),
         "machine": machine,
-        "commit": git_commit(),
+        "commit": ndlib.git_commit(),
         "build": build_info(neardup),
         "params": {"quick": args.quick, "sizes": args.sizes,
                    "repeat": args.repeat, "phases": args.phases,

@@ -97,6 +97,8 @@ import json
 import sys
 from fractions import Fraction
 
+import ndlib
+
 __all__ = [
     "BANDS", "load_scan", "load_truth", "load_pairs", "load_doc_ids",
     "evaluate", "lsh_probability", "format_text", "main",
@@ -112,37 +114,18 @@ BANDS = [("[0.0,0.3)", 0.0, 0.3, 0.15)] + [
 JACCARD_TOLERANCE = 1e-6
 
 
-class EvalError(Exception):
-    """Bad input (unreadable or malformed file)."""
+EvalError = ndlib.Error  # bad input (unreadable or malformed file)
+_read_jsonl = ndlib.read_jsonl
+_c2 = ndlib.c2
+lsh_probability = ndlib.lsh_probability
 
 
 def _id(x):
     return x if isinstance(x, str) else json.dumps(x)
 
 
-def _c2(k):
-    return k * (k - 1) // 2
-
-
 def _pair(a, b):
     return (a, b) if a <= b else (b, a)
-
-
-def _read_jsonl(path):
-    """Yield (line_number, object) for every non-blank line."""
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise EvalError("cannot open %s: %s" % (path, e))
-    with f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield n, json.loads(line)
-            except ValueError as e:
-                raise EvalError("%s:%d: invalid JSON: %s" % (path, n, e))
 
 
 def load_scan(path):
@@ -220,11 +203,6 @@ def load_doc_ids(path):
         if isinstance(obj, dict) and "id" in obj:
             ids.append(_id(obj["id"]))
     return ids
-
-
-def lsh_probability(s, bands, rows):
-    """Probability that a pair of Jaccard s becomes an LSH candidate."""
-    return 1.0 - (1.0 - s ** rows) ** bands
 
 
 def _band_index(j):

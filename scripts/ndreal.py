@@ -57,14 +57,14 @@ import collections
 import hashlib
 import json
 import os
-import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+
+import ndlib
 
 SAUDI_VERSION = "saudinewsnet-jsonl/1"
 REF_VERSION = "saudinewsnet-reference/1"
@@ -84,27 +84,13 @@ J_BANDS = [("[%.1f,%.1f)" % (k / 10, (k + 1) / 10), k / 10, (k + 1) / 10)
 CATEGORIES = ("cut", "light", "heavy", "non")
 
 
-class RealDataError(Exception):
-    pass
-
-
-_T0 = time.monotonic()
-
-
-def log(msg):
-    print("real-data [%6.1fs]: %s" % (time.monotonic() - _T0, msg),
-          file=sys.stderr, flush=True)
+RealDataError = ndlib.Error
+sha256_file = ndlib.sha256_file
+atomic_write = ndlib.atomic_write
+log = ndlib.Logger("real-data")
 
 
 # ---------------------------------------------------------------- helpers
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def key_of(*parts):
     h = hashlib.sha256()
@@ -114,35 +100,8 @@ def key_of(*parts):
     return h.hexdigest()[:16]
 
 
-def atomic_write(path, write):
-    """Call write(file) on a temporary file, then rename it to path."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def outlet(doc_id):
     return doc_id.split("/", 1)[0]
-
-
-def c2(n):
-    return n * (n - 1) // 2
-
-
-def lsh_p(s, bands, rows):
-    return 1.0 - (1.0 - s ** rows) ** bands
 
 
 def band_of(j):
@@ -182,133 +141,29 @@ def short(text, n=70):
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def co_pairs(clusters):
-    """All unordered pairs inside one cluster (clusters: lists of indices)."""
-    pairs = set()
-    for c in clusters:
-        s = sorted(c)
-        for i in range(len(s)):
-            for k in range(i + 1, len(s)):
-                pairs.add((s[i], s[k]))
-    return pairs
-
-
 # ---------------------------------------------------------------- neardup
 
-SUMMARY_PATTERNS = {
-    "documents": (r"(\d+) documents read", int),
-    "mb": (r"documents read \(([\d.]+) MB\)", float),
-    "empty": (r"(\d+) empty", int),
-    "invalid_utf8": (r"(\d+) invalid UTF-8", int),
-    "skipped": (r"(\d+) skipped", int),
-    "clusters": (r"(\d+) clusters", int),
-    "duplicates": (r"(\d+) duplicates", int),
-    "units": (r"(\d+) (?:paragraphs|lines)", int),
-    "groups": (r"(\d+) groups", int),
-    "repeats": (r"(\d+) repeats", int),
-    "profile": (r"profile ([^;,\s]+)", str),
-    "seconds": (r"([\d.]+) s, [\d.]+ MB/s", float),
-    "mb_per_s": (r"([\d.]+) MB/s", float),
-}
-
-
-def parse_summary(stderr):
-    line = None
-    for ln in stderr.splitlines():
-        if ln.startswith("neardup: ") and "documents read" in ln:
-            line = ln
-    if line is None:
-        return {}
-    out = {"line": line}
-    for key, (pat, conv) in SUMMARY_PATTERNS.items():
-        m = re.search(pat, line)
-        if m:
-            out[key] = conv(m.group(1))
-    return out
-
-
 class Neardup:
-    def __init__(self, path, tmpdir):
+    """The program: short runs (stdout, or RealDataError) and measured scans
+    (ndlib.run_neardup: wall time, peak RSS and the --stats object)."""
+
+    def __init__(self, path):
         self.path = path
-        self.tmpdir = tmpdir
-        self.time = shutil.which("time", path="/usr/bin") or None
-        self._params = {}
 
     def run(self, args, stdin=None):
         """Run neardup, return stdout (text); raise on failure."""
-        p = subprocess.run([self.path] + args, input=stdin,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise RealDataError("neardup %s failed (exit %d): %s" % (
-                " ".join(args), p.returncode,
-                p.stderr.decode("utf-8", "replace").strip()[-2000:]))
-        return p.stdout.decode("utf-8")
+        return ndlib.run([self.path] + args, input=stdin)
 
     def timed(self, args, out_path):
-        """Run neardup with stdout to out_path; return wall s, peak KB,
-        the stderr summary."""
-        err_path = os.path.join(self.tmpdir, "stderr.txt")
-        time_path = os.path.join(self.tmpdir, "time.txt")
-        cmd = [self.path] + args
-        if self.time:
-            cmd = [self.time, "-f", "%e %M", "-o", time_path] + cmd
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            start = time.monotonic()
-            p = subprocess.Popen(cmd, stdout=out, stderr=err)
-            _, status, usage = os.wait4(p.pid, 0)
-            wall = time.monotonic() - start
-            p.returncode = os.waitstatus_to_exitcode(status)
-        with open(err_path, encoding="utf-8", errors="replace") as f:
-            stderr = f.read()
-        if p.returncode != 0:
-            raise RealDataError("neardup %s failed (exit %d): %s" % (
-                " ".join(args), p.returncode, stderr.strip()[-2000:]))
-        peak = usage.ru_maxrss
-        if self.time:
-            try:
-                with open(time_path) as f:
-                    fields = f.read().split()
-                wall, peak = float(fields[-2]), int(fields[-1])
-            except (OSError, ValueError, IndexError):
-                pass
-        return {"wall_s": wall, "peak_kb": peak,
-                "summary": parse_summary(stderr),
-                "warnings": sum(1 for ln in stderr.splitlines()
-                                if ln.startswith("neardup: warning"))}
-
-    def params(self, threshold):
-        if threshold not in self._params:
-            text = self.run(["params", "--threshold", repr(threshold)])
-            m = re.search(r"(\d+) bands x (\d+) rows", text)
-            if not m:
-                raise RealDataError("cannot parse neardup params: %r" % text)
-            self._params[threshold] = (int(m.group(1)), int(m.group(2)))
-        return self._params[threshold]
+        """Run `neardup scan ...` with stdout to out_path; return wall_s,
+        peak_kb, stats (its --stats object) and warnings (a count)."""
+        r = ndlib.neardup_or_fail(self.path, args, out_path)
+        return {"wall_s": r["wall_s"], "peak_kb": r["rss_kb"],
+                "stats": r["stats"], "warnings": r["warnings"]}
 
 
 def load_scan(path):
-    clusters = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                clusters.append(json.loads(line))
-    return clusters
-
-
-def find_neardup(repo, given):
-    if given:
-        path = given if os.sep in given else (shutil.which(given) or given)
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise RealDataError("--neardup %s: not an executable file" % given)
-        return os.path.abspath(path)
-    for rel in ("build-real/neardup", "build/neardup"):
-        path = os.path.join(repo, rel)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    path = shutil.which("neardup")
-    if path:
-        return path
-    raise RealDataError("no neardup binary (build it, or pass --neardup PATH)")
+    return [obj for _, obj in ndlib.read_jsonl(path)]
 
 
 # ---------------------------------------------------------------- SaudiNewsNet
@@ -406,7 +261,7 @@ def compute_reference(nd, jsonl, ids):
                     postings[x] = [d]
                 else:
                     lst.append(d)
-    incidences = sum(c2(len(v)) for v in postings.values())
+    incidences = sum(ndlib.c2(len(v)) for v in postings.values())
     del df
     sets = [frozenset(s) for s in sh]
     log("reference: %d distinct shingles, %d in > %d documents; "
@@ -538,7 +393,7 @@ def evaluate_scan(clusters, index, ref, threshold, bands, rows):
     for k, c in enumerate(cl):
         for d in c:
             where[d] = k
-    reported = co_pairs(cl)
+    reported = ndlib.pairs_in(cl)
     r = {}
     pos = [(p, j) for p, j in ref.items() if j >= threshold]
     found = [p for p, _ in pos if where.get(p[0], -1) == where.get(p[1], -2)]
@@ -593,7 +448,8 @@ def evaluate_scan(clusters, index, ref, threshold, bands, rows):
         ps = [(p, j) for p, j in ref.items() if band_of(j) == label]
         f = sum(1 for p, _ in ps
                 if where.get(p[0], -1) == where.get(p[1], -2))
-        pred = (sum(lsh_p(j, bands, rows) for _, j in ps) / len(ps)
+        pred = (sum(ndlib.lsh_probability(j, bands, rows) for _, j in ps)
+                / len(ps)
                 if ps else None)
         band_rows.append({"band": label, "pairs": len(ps), "found": f,
                           "recall": f / len(ps) if ps else None,
@@ -709,10 +565,10 @@ def saudi(ctx):
         run = ctx.nd.timed(["scan", "--threshold", repr(T), "--threads",
                             str(THREADS), jsonl], out)
         clusters = load_scan(out)
-        b, r = ctx.nd.params(T)
+        b, r = run["stats"]["bands"], run["stats"]["rows"]
         s = {"threshold": T, "bands": b, "rows": r,
              "wall_s": run["wall_s"], "peak_kb": run["peak_kb"],
-             "summary": run["summary"],
+             "stats": run["stats"],
              "clusters": len(clusters),
              "duplicates": sum(c["size"] - 1 for c in clusters),
              "documents_in_clusters": sum(c["size"] for c in clusters),
@@ -741,7 +597,7 @@ def saudi(ctx):
     out = os.path.join(ctx.tmp, "scan-speed.jsonl")
     first = res["scans"][repr(DEFAULT_T)]
     runs = {THREADS: [{"wall_s": first["wall_s"], "peak_kb": first["peak_kb"],
-                       "summary": first["summary"]}], 1: []}
+                       "stats": first["stats"]}], 1: []}
     identical = True
     n_runs = 1 if ctx.quick else SPEED_RUNS
     for threads in (THREADS, 1):
@@ -752,13 +608,15 @@ def saudi(ctx):
     res["speed"] = []
     for threads in (THREADS, 1):
         best = min(runs[threads], key=lambda x: x["wall_s"])
+        st = best["stats"]
         res["speed"].append({
             "threads": threads, "runs": len(runs[threads]),
             "wall_s": best["wall_s"],
             "wall_s_all": [x["wall_s"] for x in runs[threads]],
             "peak_kb": max(x["peak_kb"] for x in runs[threads]),
-            "neardup_s": best["summary"].get("seconds"),
-            "neardup_mb_per_s": best["summary"].get("mb_per_s"),
+            "neardup_s": st["seconds_total"],
+            "neardup_mb_per_s": st["bytes_read"] / 1e6 / st["seconds_total"]
+            if st["seconds_total"] else None,
             "mb_per_s_wall": size / 1e6 / best["wall_s"]
             if best["wall_s"] else None})
     try:
@@ -768,7 +626,7 @@ def saudi(ctx):
     res["timings"]["speed_s"] = round(time.monotonic() - t, 2)
     two = first
     res["threads_identical_output"] = identical
-    res["empty_neardup"] = two["summary"].get("empty")
+    res["empty_neardup"] = two["stats"]["empty"]
 
     # Repeated paragraphs and lines.
     res["units"] = {}
@@ -778,8 +636,8 @@ def saudi(ctx):
                             "--threads", str(THREADS), jsonl], out)
         u = unit_stats(load_scan(out))
         u.update({"wall_s": run["wall_s"], "peak_kb": run["peak_kb"],
-                  "units_read": run["summary"].get("units"),
-                  "summary": run["summary"]})
+                  "units_read": run["stats"]["units"],
+                  "stats": run["stats"]})
         res["units"][unit] = u
         log("scan --unit %s: %d groups" % (unit, u["groups"]))
 
@@ -788,8 +646,8 @@ def saudi(ctx):
     run = ctx.nd.timed(["scan", "--normalize", "aggressive", "--threads",
                         str(THREADS), jsonl], out)
     agg = load_scan(out)
-    pd = co_pairs([[index[i] for i in c["ids"]] for c in default_clusters])
-    pa = co_pairs([[index[i] for i in c["ids"]] for c in agg])
+    pd = ndlib.pairs_in([[index[i] for i in c["ids"]] for c in default_clusters])
+    pa = ndlib.pairs_in([[index[i] for i in c["ids"]] for c in agg])
     only_a = pa - pd
     a_res = {"clusters": len(agg),
              "duplicates": sum(c["size"] - 1 for c in agg),
@@ -799,7 +657,7 @@ def saudi(ctx):
              "default_pairs": len(pd),
              "only_aggressive": len(only_a), "only_default": len(pd - pa),
              "wall_s": run["wall_s"],
-             "profile": run["summary"].get("profile")}
+             "profile": run["stats"]["profile"]}
     if ref is not None:
         a_res["only_aggressive_default_j"] = {
             "ge_0.8": sum(1 for p in only_a if ref.get(p, 0) >= 0.8),
@@ -1086,9 +944,8 @@ def clough(ctx):
                 if w is not None and w == where.get("orig_task%s.txt" % task):
                     paired[cat] += 1
             scan[repr(T)] = {"paired_with_source": paired,
-                             "invalid_utf8": run["summary"].get(
-                                 "invalid_utf8"),
-                             "clusters": run["summary"].get("clusters")}
+                             "invalid_utf8": run["stats"]["invalid_utf8"],
+                             "clusters": run["stats"]["clusters"]}
         res["settings"].append({
             "shingle": name, "categories": stats,
             "median_jaccard_ordered": ordered("jaccard_median"),
@@ -1260,8 +1117,8 @@ def _parser():
                     "../shared/corpora (SaudiNewsNet, Clough-Stevenson, "
                     "MSRP); Markdown on stdout.")
     p.add_argument("--neardup", metavar="PATH",
-                   help="neardup binary (default: build-real/neardup, "
-                        "build/neardup, then PATH)")
+                   help="neardup binary (default: build/neardup, then "
+                        "neardup on PATH; see ndlib.find_neardup)")
     p.add_argument("--shared", metavar="DIR",
                    help="corpora folder or a folder holding corpora/ "
                         "(default: <repo>/../shared/corpora)")
@@ -1288,9 +1145,7 @@ def main(argv=None):
     if args.cache:
         cache = args.cache
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-            os.path.expanduser("~"), ".cache")
-        cache = os.path.join(base, "neardup")
+        cache = ndlib.cache_dir()
     cache = os.path.join(os.path.abspath(cache), "real-data")
     if cache == repo or cache.startswith(repo + os.sep):
         print("real-data: the cache must be outside the repository (%s)"
@@ -1302,7 +1157,7 @@ def main(argv=None):
         ctx.corpora, ctx.cache, ctx.quick = corpora, cache, args.quick
         with tempfile.TemporaryDirectory(prefix="neardup-real-") as tmp:
             ctx.tmp = tmp
-            ctx.nd = Neardup(find_neardup(repo, args.neardup), tmp)
+            ctx.nd = Neardup(ndlib.find_neardup(args.neardup))
             log("neardup %s, corpora %s, cache %s" % (ctx.nd.path, corpora,
                                                       cache))
             profile = json.loads(ctx.nd.run(

@@ -80,6 +80,30 @@ void report_summary(const cli_config *cfg, const run_counts *c)
                 c->read_s, c->main_read_s, c->main_sketch_s, c->main_commit_s, c->cluster_s, c->write_s, cfg->threads);
 }
 
+/* The process's peak resident memory in KiB: VmHWM of /proc/self/status,
+ * the high-water mark of this program's own address space. getrusage's
+ * ru_maxrss is the fallback only: Linux carries it across execve, so a
+ * program started by a large process reports that process's peak. */
+static unsigned long long peak_rss_kb(void)
+{
+    unsigned long long kb = 0;
+    FILE *status = fopen("/proc/self/status", "r");
+    if (status) {
+        char line[256];
+        while (fgets(line, sizeof line, status)) {
+            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+                break;
+        }
+        fclose(status);
+    }
+    if (kb == 0) {
+        struct rusage usage;
+        if (getrusage(RUSAGE_SELF, &usage) == 0 && usage.ru_maxrss > 0)
+            kb = (unsigned long long)usage.ru_maxrss;
+    }
+    return kb;
+}
+
 static const char *unit_name(nd_unit_kind unit)
 {
     return unit == ND_UNIT_PARAGRAPH ? "paragraph" : unit == ND_UNIT_LINE ? "line" : "document";
@@ -105,8 +129,7 @@ int report_stats(const cli_config *cfg, const run_counts *c)
     }
     const nd_options *o = &cfg->opts;
     int dedup = cfg->command == CMD_DEDUP, units = cfg->unit != ND_UNIT_DOCUMENT;
-    struct rusage usage;
-    long peak_kb = getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_maxrss : 0;
+    unsigned long long peak_kb = peak_rss_kb();
     fprintf(f, "{\"version\":\"%s\",\"command\":\"%s\",\"unit\":\"%s\",\"profile\":\"%s\",", ND_VERSION,
             dedup ? "dedup" : "scan", unit_name(cfg->unit), cli_profile_label(o));
     fputs("\"threshold\":", f);
@@ -126,7 +149,7 @@ int report_stats(const cli_config *cfg, const run_counts *c)
             (unsigned long long)c->cluster_stats.exact_groups, c->spilled ? "true" : "false");
     fprintf(f, ",\"seconds_total\":%.6f,\"seconds_read\":%.6f,\"seconds_cluster\":%.6f,\"seconds_write\":%.6f",
             c->total_s, c->read_s, c->cluster_s, c->write_s);
-    fprintf(f, ",\"peak_rss_bytes\":%llu}\n", (unsigned long long)peak_kb * 1024ULL);
+    fprintf(f, ",\"peak_rss_bytes\":%llu}\n", peak_kb * 1024ULL);
     int failed = ferror(f);
     failed |= fclose(f) != 0;
     if (failed) {

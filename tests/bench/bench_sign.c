@@ -8,7 +8,7 @@
  *   {"docs", "bytes", "tokenize_mb_s", "shingle_mb_s", "sketch_mb_s",
  *    "tokenize_share"}
  * where tokenize_share is the tokenizing time over the whole sketch time.
- * Built as nd_bench_sign; used by scripts/bench.
+ * Built as nd_bench_sign with -DND_BUILD_BENCH=ON; run by scripts/bench.
  */
 #include <stdio.h>  /* fopen, getline */
 #include <stdlib.h> /* malloc, atoi */
