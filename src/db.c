@@ -545,8 +545,8 @@ int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags
             return ND_OK;
         }
         mdb_env_close(env);
-        if (rc == ENOMEM && shrink && map / 2 >= MIN_MAP_BYTES) {
-            map /= 2; /* not enough address space: a smaller map */
+        if ((rc == ENOMEM || rc == EINVAL) && shrink && map / 2 >= MIN_MAP_BYTES) {
+            map /= 2; /* not enough address space (or a tool such as valgrind refusing it): a smaller map */
             continue;
         }
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
@@ -729,7 +729,8 @@ int nd_db_open(nd_db **out, char *message, size_t message_size, const char *path
         rc = db_fail(db, ND_EINVAL, "the index path is %s", len ? "too long" : "empty");
     } else {
         memcpy(db->path, path, len + 1);
-        db->pending.limit = (config->memory ? config->memory : 1ULL << 30) / sizeof(band_entry);
+        /* each buffered entry needs its twin in the sort's scratch */
+        db->pending.limit = (config->memory ? config->memory : 1ULL << 30) / (2 * sizeof(band_entry));
         if (db->pending.limit < 1024)
             db->pending.limit = 1024;
         rc = open_index(db, config);

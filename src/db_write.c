@@ -15,13 +15,13 @@
  * one touches a random leaf page each time, so a run of N documents over a
  * tree of L leaves copies up to min(16 N, L) pages, and once the dirty
  * pages pass LMDB's in-memory limit, spills and copies them again and
- * again. Instead a run buffers its band entries (12 bytes each, up to
- * nd_db_config.memory bytes, 1 GiB by default: ~5 million documents of 16
- * bands) and merges them in key order (a stable radix sort) when the
- * buffer is full and at commit: each leaf is then copied once per merge,
- * and into an empty tree (a new index) every entry is appended (MDB_APPEND:
- * every page full). Sorting needs a second buffer of the same size while it
- * runs.
+ * again. Instead a run buffers its band entries (12 bytes each, and as
+ * much again for the sort's scratch: nd_db_config.memory covers both, 1 GiB
+ * by default, ~2.8 million documents of 16 bands; the program passes its
+ * --memory, a quarter of RAM) and merges them in key order (a stable radix
+ * sort) when the buffer is full and at commit: each leaf is then copied
+ * once per merge, and into an empty tree (a new index) every entry is
+ * appended (MDB_APPEND: every page full).
  *
  * Queries of pending documents (ND_DB_PENDING, used by dedup --update: a
  * document must not match an earlier kept one of the same input) find the

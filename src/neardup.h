@@ -557,7 +557,9 @@ typedef struct nd_db_config {
     unsigned given;     /* ND_OPT_* bits: options that must agree with an existing index */
     unsigned flags;     /* ND_DB_* bits */
     uint64_t max_bytes; /* largest size the data file may reach; 0: 1 TiB (sparse map, not allocated) */
-    uint64_t memory;    /* bytes of band entries a run buffers before merging them into the file; 0: 1 GiB */
+    uint64_t memory;    /* memory for a run's buffered band entries, sorting included (24 bytes an
+                           entry, bands entries a document); past it they are merged into the file
+                           early; 0: 1 GiB (about 2.8 million documents of 16 bands) */
 } nd_db_config;
 #define ND_DB_CONFIG_INIT           \
     {                               \

@@ -51,11 +51,10 @@ typedef struct cli_config {
     int quiet;
     int verbose; /* stage timings on stderr */
     const char *tmpdir;
-    nd_unit_kind unit;    /* --unit document|paragraph|line */
-    unsigned min_tokens;  /* --min-tokens: smaller units are ignored */
-    unsigned boilerplate; /* --boilerplate N: 0 = off */
-    uint64_t memory;      /* --memory: bytes; past half of it the index spills to --tmpdir */
-    int memory_given;
+    nd_unit_kind unit;          /* --unit document|paragraph|line */
+    unsigned min_tokens;        /* --min-tokens: smaller units are ignored */
+    unsigned boilerplate;       /* --boilerplate N: 0 = off */
+    uint64_t memory;            /* --memory: bytes; past half of it the index spills to --tmpdir */
     int show_shingles;          /* normalize --shingles */
     int json_output;            /* explain --json */
     const char *explain_ids[2]; /* explain --id A --id B */

@@ -21,7 +21,7 @@ int dbcli_open(nd_db **out, const cli_config *cfg, unsigned flags, unsigned give
     config.options = cfg->opts;
     config.given = given;
     config.flags = flags | (cfg->wait ? ND_DB_WAIT : 0);
-    config.memory = cfg->memory_given ? cfg->memory : 0;
+    config.memory = cfg->memory;
     int rc = nd_db_open(out, message, sizeof message, cfg->index_path, &config);
     if (rc == ND_OK)
         return EXIT_OK;

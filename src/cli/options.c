@@ -203,8 +203,9 @@ void cli_print_help(cli_command command, FILE *out)
               "      --replace         an id already in the index is replaced (default: an error, exit 1,\n"
               "                        and nothing of the run is added)\n"
               "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
-              "      --memory SIZE     memory for the run's buffered band entries (default 1G: about 5 million\n"
-              "                        documents); past it they are merged into the file early (same index)\n",
+              "      --memory SIZE     memory for the run's band entries, buffered and sorted before they go\n"
+              "                        into the file (default: a quarter of RAM; 384 bytes a document);\n"
+              "                        past it they are merged early (the same index, more writing)\n",
               out);
         fputs(help_index_matching, out);
         fputs(help_index_input, out);
@@ -595,7 +596,6 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_MEMORY:
             if (parse_size(arg, &cfg->memory) || cfg->memory < (1u << 20))
                 return bad_value("memory", arg, "a size of at least 1M, like 500M or 2G");
-            cfg->memory_given = 1;
             break;
         case OPT_JSON:
             cfg->json_output = 1;
