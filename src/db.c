@@ -39,6 +39,7 @@
 
 #include "db_internal.h"
 
+#include <assert.h>       /* assert (preconditions, debug builds) */
 #include <dirent.h>       /* opendir, readdir */
 #include <errno.h>        /* errno, ENOENT */
 #include <fcntl.h>        /* open, fcntl, struct flock */
@@ -704,6 +705,7 @@ static void unlink_temporary(nd_db *db)
 
 int nd_db_open(nd_db **out, char *message, size_t message_size, const char *path, const nd_db_config *config)
 {
+    assert(out && (message || message_size == 0));
     nd_db_config defaults = ND_DB_CONFIG_INIT;
     if (!config)
         config = &defaults;

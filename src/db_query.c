@@ -25,6 +25,7 @@
  */
 #include "db_internal.h"
 
+#include <assert.h> /* assert (preconditions, debug builds) */
 #include <stdlib.h> /* qsort */
 #include <string.h> /* memcpy, memset */
 
@@ -229,6 +230,7 @@ size_t nd_db_results_count(const nd_db_results *r)
 
 size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *r, size_t i)
 {
+    assert(i < r->count);
     *matches = r->matches + r->starts[i];
     return r->starts[i + 1] - r->starts[i];
 }
@@ -311,6 +313,9 @@ enum { MAX_THREADS = 256 };
 
 int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t count, const nd_db_query_options *opts)
 {
+    assert(out && db && (docs || count == 0));
+    for (size_t i = 0; i < count; i++)
+        assert(docs[i].count == 0 || (docs[i].ids && docs[i].keys));
     nd_db_query_options o = ND_DB_QUERY_INIT;
     if (opts)
         o = *opts;

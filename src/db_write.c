@@ -35,6 +35,7 @@
  */
 #include "db_internal.h"
 
+#include <assert.h> /* assert (preconditions, debug builds) */
 #include <errno.h>  /* ENOMEM */
 #include <stdio.h>  /* snprintf */
 #include <stdint.h> /* SIZE_MAX */
@@ -391,6 +392,9 @@ static int check_new_ids(size_t *failed, nd_db *db, const nd_db_doc *docs, size_
 
 int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, unsigned flags)
 {
+    assert(db && (docs || count == 0));
+    for (size_t i = 0; i < count; i++)
+        assert((docs[i].id || docs[i].id_len == 0) && (docs[i].count == 0 || (docs[i].ids && docs[i].keys)));
     size_t failed_at = 0;
     int rc = begin_run(db);
     if (rc != ND_OK)
@@ -472,6 +476,7 @@ int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const siz
 
 int nd_db_remove(size_t *removed, nd_db *db, const char *const *ids, const size_t *id_lens, size_t count)
 {
+    assert(db && ((ids && id_lens) || count == 0));
     char label[128];
     int rc = begin_run(db);
     for (size_t i = 0; i < count && rc == ND_OK; i++) {

@@ -567,7 +567,7 @@ typedef struct nd_db_config {
     }
 
 /** Open (or create) the index at `path`.
- * @param[out] out the handle, set only on success.
+ * @param[out] out the handle, set only on success (close with nd_db_close).
  * @param[out] message on failure, a one-line explanation (may be NULL);
  *   e.g. "option bands: the index has 16, given 20".
  * @pre config->options is valid for nd_options_resolve() when the index is
@@ -705,7 +705,8 @@ int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, 
                       const nd_db_query_options *opts);
 
 size_t nd_db_results_count(const nd_db_results *results);
-/** Matches of query i (borrowed). @return their number. */
+/** Matches of query i (borrowed until the results are freed).
+ * @pre i < nd_db_results_count(results). @return their number. */
 size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *results, size_t i);
 void nd_db_results_free(nd_db_results *results);
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h> /* waitpid */
 #include <unistd.h>   /* fork, _exit, rmdir */
 
+#include "alloc.h"
 #include "db_record.h"
 #include "neardup.h"
 #include "suites.h"
@@ -1021,6 +1022,78 @@ START_TEST(test_record_codec)
 }
 END_TEST
 
+/* ****  Allocation failures  **** */
+
+/* Create an index, add three texts, commit, query them; the first error. */
+static int db_pipeline(const char *path, size_t *matches)
+{
+    static const char *const texts[] = {
+        "one two three four five six seven eight nine ten",
+        "unrelated words here and there for a second text",
+        "one two three four five six seven eight nine ten",
+    };
+    static const char *const ids[] = {"a", "b", "c"};
+    size_t lens[3], id_lens[3] = {1, 1, 1};
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen(texts[i]);
+    nd_db_config config = ND_DB_CONFIG_INIT;
+    config.flags = ND_DB_WRITE | ND_DB_CREATE;
+    nd_db *db = NULL;
+    nd_db_results *r = NULL;
+    int rc = nd_db_open(&db, NULL, 0, path, &config);
+    if (rc == ND_OK)
+        rc = nd_db_add_texts(NULL, db, ids, id_lens, texts, lens, 3, 0, 1);
+    if (rc == ND_OK)
+        rc = nd_db_commit(db);
+    if (rc == ND_OK)
+        rc = nd_db_query_texts(&r, db, texts, lens, 3, NULL);
+    if (rc == ND_OK) {
+        const nd_db_match *m;
+        *matches = 0;
+        for (size_t i = 0; i < 3; i++)
+            *matches += nd_db_results_get(&m, r, i);
+    }
+    nd_db_results_free(r);
+    nd_db_close(db);
+    return rc;
+}
+
+START_TEST(test_fail_every_allocation)
+{
+    place p;
+    place_make(&p);
+    nd_normalizer *warm = NULL; /* the shared fold table is made once per process */
+    ck_assert_int_eq(nd_normalizer_new(&warm, ND_PROFILE_DEFAULT), ND_OK);
+    nd_normalizer_free(warm);
+    int succeeded = 0;
+    size_t n;
+    for (n = 0; n < 10000 && !succeeded; n++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s/db%zu", p.dir, n);
+        size_t matches = 0;
+        nd_alloc_fail_after(n);
+        int rc = db_pipeline(path, &matches);
+        nd_alloc_fail_after((size_t)-1);
+        ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+        if (rc == ND_OK) {
+            ck_assert_uint_eq(matches, 5); /* a and c match each other and themselves, b itself */
+            succeeded = 1;
+        } else {
+            /* a failed run leaves no index behind, or the one it committed */
+            nd_db *db = NULL;
+            int open = try_open(&db, NULL, 0, path, 0, NULL, 0);
+            ck_assert_msg(open == ND_ENOTFOUND || open == ND_OK, "fail after %zu: reopen %d", n, open);
+            if (open == ND_OK)
+                ck_assert(documents_of(db) == 0 || documents_of(db) == 3);
+            nd_db_close(db);
+        }
+    }
+    ck_assert_msg(succeeded, "the pipeline never succeeded");
+    ck_assert_uint_gt(n, 10);
+    remove_tree(p.dir);
+}
+END_TEST
+
 Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -1043,6 +1116,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_temporary_and_empty_texts);
     tcase_add_test(tc, test_record_codec);
+    tcase_add_test(tc, test_fail_every_allocation);
     suite_add_tcase(s, tc);
     return s;
 }
