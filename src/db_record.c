@@ -20,8 +20,8 @@
  * and k = 24: ~26 bits per id, 3.3 bytes instead of 4. Byte-aligned codes
  * (varint, StreamVByte in Debian's libstreamvbyte) need 4 bytes for gaps of
  * 2^25 and save nothing here, and Roaring bitmaps (libroaring) would spend a
- * container on nearly every id; hence this small code, decoded without
- * branches per bit (count trailing zeros on 64-bit windows).
+ * container on nearly every id; hence this small code, decoded a 64-bit
+ * word at a time (count trailing zeros for the unary part).
  *
  * Decoding checks every bound: a corrupt record is reported (-1), never
  * read past, and never yields ids out of order.
@@ -163,46 +163,65 @@ static size_t rice_encode(unsigned char *out, const uint32_t *ids, size_t count,
     return w.len;
 }
 
-/* The 64 bits of code starting at bit `at` (zeros past the end). */
-static uint64_t window(const unsigned char *code, size_t len, uint64_t at)
+/* Reading bits least significant first: `buf` holds the next `avail` bits
+ * (nothing above them), refilled a whole 64-bit word at a time where the
+ * code has 8 more bytes. */
+typedef struct {
+    const unsigned char *code;
+    size_t len, byte; /* bytes, and the next byte not in buf */
+    uint64_t buf;
+    unsigned avail;
+} bit_reader;
+
+static void refill(bit_reader *r)
 {
-    size_t byte = (size_t)(at >> 3);
-    unsigned char buf[8] = {0};
-    if (byte + 8 <= len)
-        memcpy(buf, code + byte, 8);
-    else if (byte < len)
-        memcpy(buf, code + byte, len - byte);
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | buf[i];
-    return v >> (at & 7); /* at least 57 valid bits */
+    if (r->byte + 8 <= r->len) {
+        uint64_t word = 0;
+        for (int i = 7; i >= 0; i--) /* little-endian load (one instruction on x86) */
+            word = word << 8 | r->code[r->byte + (size_t)i];
+        unsigned take = (63 - r->avail) >> 3; /* whole bytes that fit */
+        r->buf |= word << r->avail;
+        r->byte += take;
+        r->avail += take * 8;
+        r->buf &= r->avail == 64 ? ~0ULL : (1ULL << r->avail) - 1;
+    } else {
+        while (r->avail <= 56 && r->byte < r->len) {
+            r->buf |= (uint64_t)r->code[r->byte++] << r->avail;
+            r->avail += 8;
+        }
+    }
 }
 
 static int rice_decode(uint32_t *ids, size_t count, unsigned k, const unsigned char *code, size_t len)
 {
-    uint64_t at = 0, end = (uint64_t)len * 8;
+    bit_reader r = {code, len, 0, 0, 0};
     uint64_t next = 0; /* smallest value the next id may take */
+    uint64_t mask = (1ULL << k) - 1;
     for (size_t i = 0; i < count; i++) {
         uint64_t q = 0;
-        for (;;) {
-            if (at >= end)
-                return -1;
-            uint64_t bits = window(code, len, at);
-            if (bits) {
-                unsigned zeros = (unsigned)__builtin_ctzll(bits);
-                if (zeros < 57) {
-                    q += zeros;
-                    at += zeros + 1;
-                    break;
-                }
+        for (;;) { /* q zeros, then a one */
+            if (r.avail < 32)
+                refill(&r);
+            if (r.buf) {
+                unsigned zeros = (unsigned)__builtin_ctzll(r.buf);
+                q += zeros;
+                r.buf >>= zeros;
+                r.buf >>= 1;
+                r.avail -= zeros + 1;
+                break;
             }
-            q += 56;
-            at += 56;
+            if (r.avail == 0 || q > 0xFFFFFFFFULL)
+                return -1; /* the code ended, or a run of zeros no id can have */
+            q += r.avail;
+            r.avail = 0;
         }
-        if (q > 0xFFFFFFFFULL >> k || at + k > end)
+        if (r.avail < k)
+            refill(&r);
+        if (r.avail < k || q > 0xFFFFFFFFULL >> k)
             return -1;
-        uint64_t low = k ? window(code, len, at) & ((1ULL << k) - 1) : 0;
-        at += k;
+        uint64_t low = r.buf & mask;
+        r.buf = k < 64 ? r.buf >> k : 0;
+        r.avail -= k;
         uint64_t value = next + (q << k | low);
         if (value > 0xFFFFFFFFULL)
             return -1;
