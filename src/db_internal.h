@@ -1,5 +1,5 @@
 /* db_internal.h - the persistent index's handle, shared by its files:
- * db.c (open, metadata, locks, errors, stats), db_write.c (runs: add,
+ * db.c (open, locks, errors), db_meta.c (metadata, checks, stats), db_write.c (runs: add,
  * remove, commit, the buffered band entries), db_query.c (queries) and
  * db_compact.c. Internal to the library; LMDB is seen only by these files.
  */
@@ -80,8 +80,7 @@ int db_status(int mdb_rc);
 int db_write_error(nd_db *db, int rc, char *detail, size_t size);
 /* db_fail with LMDB's description of rc after `what`. */
 int db_fail_mdb(nd_db *db, int rc, const char *what);
-/* Write the counters into the meta database of txn. */
-int db_write_counters(nd_db *db, MDB_txn *txn);
+
 /* A sketcher for the index's options, from the idle ones or new; give it
  * back with db_give_sketcher. NULL with *rc set on failure. */
 nd_sketcher *db_take_sketcher(nd_db *db, int *rc);
@@ -96,6 +95,16 @@ int db_lock_alone(nd_db *db, int alone);
 int db_open_env(nd_db *db, MDB_env **env, const char *path, unsigned extra_flags);
 /* Close the environment and open it again (after its file was replaced). */
 int db_reopen(nd_db *db);
+
+/* db_meta.c */
+/* A new index's metadata (db->opts resolved), and its counters. */
+int db_write_meta(nd_db *db, MDB_txn *txn);
+/* Write the counters into the meta database of txn. */
+int db_write_counters(nd_db *db, MDB_txn *txn);
+/* Check an existing index's metadata against this library and the
+ * caller's given options; sets db->opts to the index's. */
+int db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config);
+int db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *documents, uint64_t *removed);
 
 /* db_write.c */
 /* Abort the run: its transaction and buffered entries are dropped. */

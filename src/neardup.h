@@ -15,8 +15,8 @@
  * (union-find), pairset.c, hash.h (xxHash), store.h (the storage seam
  * between index.c and cluster.c), options.c, error.c.
  *
- * The persistent index (nd_db, on LMDB): db.c (open, metadata, locks,
- * stats), db_write.c (runs: add, remove, commit), db_query.c (queries,
+ * The persistent index (nd_db, on LMDB): db.c (open, locks, errors),
+ * db_meta.c (metadata, version and option checks, stats), db_write.c (runs: add, remove, commit), db_query.c (queries,
  * verified exactly), db_compact.c, db_record.c (the stored document record,
  * Rice-coded shingle ids, band key layout), db_batch.c (texts sketched on
  * several threads).
@@ -506,7 +506,7 @@ size_t nd_clusters_count(const nd_clusters *clusters);
 size_t nd_clusters_get(const nd_member **members, const nd_clusters *clusters, size_t i);
 void nd_clusters_free(nd_clusters *clusters);
 
-/* ****  Persistent index (db.c, db_write.c, db_query.c, db_compact.c)  **** */
+/* ****  Persistent index (db.c, db_meta.c, db_write.c, db_query.c, db_compact.c)  **** */
 
 /** An index on disk (LMDB: memory-mapped, transactional, no server) that
  * keeps, per document, its id, its shingle ids (compressed; verification

@@ -54,6 +54,8 @@ int main(void)
     srunner_add_suite(sr, units_suite());
     srunner_add_suite(sr, oom_suite());
     srunner_add_suite(sr, db_suite());
+    srunner_add_suite(sr, db_query_suite());
+    srunner_add_suite(sr, db_record_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

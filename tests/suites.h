@@ -14,6 +14,8 @@ Suite *index_suite(void);
 Suite *units_suite(void);
 Suite *oom_suite(void);
 Suite *db_suite(void);
+Suite *db_query_suite(void);
+Suite *db_record_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */

@@ -80,6 +80,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv);
 void cli_print_help(cli_command command, FILE *out);
 /* What cli_parse allocated. */
 void cli_config_free(cli_config *cfg);
+/* dbcli.c: the index commands' part of cli_parse: DB as their first path,
+ * and options that go together. Returns EXIT_OK or EXIT_USAGE (reported). */
+int cli_check_index_options(cli_config *cfg, const char *name);
 
 /* index_cmd.c: index add, stats, remove, compact; query_cmd.c: query;
  * index_dedup.c: dedup --index */

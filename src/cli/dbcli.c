@@ -47,6 +47,49 @@ cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
     return c;
 }
 
+/* ****  Options  **** */
+
+/* The persistent index's commands: DB first, and options that go together. */
+int cli_check_index_options(cli_config *cfg, const char *name)
+{
+    cli_command command = cfg->command;
+    if (command >= CMD_INDEX_ADD) {
+        if (cfg->path_count < 1) {
+            cli_error("%s: the index directory DB is missing (see 'neardup %s --help')", name, name);
+            return EXIT_USAGE;
+        }
+        cfg->index_path = cfg->paths[0];
+        cfg->paths++;
+        cfg->path_count--;
+        if (command != CMD_INDEX_ADD && command != CMD_QUERY && cfg->path_count > 0) {
+            cli_error("%s: takes one index directory and no other path ('%s')", name, cfg->paths[0]);
+            return EXIT_USAGE;
+        }
+    }
+    if (command == CMD_INDEX_REMOVE && (cfg->remove_id_count > 0) == (cfg->ids_file != NULL)) {
+        cli_error("index remove: give --id ID (any number of times) or --ids FILE");
+        return EXIT_USAGE;
+    }
+    if (command != CMD_DEDUP)
+        return EXIT_OK;
+    if ((cfg->update || cfg->replace || cfg->wait) && !cfg->index_path) {
+        cli_error("dedup: --%s goes with --index DB", cfg->update ? "update" : cfg->replace ? "replace" : "wait");
+        return EXIT_USAGE;
+    }
+    if ((cfg->replace || cfg->wait) && !cfg->update) {
+        cli_error("dedup: --%s goes with --update (it concerns writing to the index)",
+                  cfg->replace ? "replace" : "wait");
+        return EXIT_USAGE;
+    }
+    if (cfg->index_path &&
+        (cfg->unit != ND_UNIT_DOCUMENT || cfg->keep != ND_KEEP_FIRST || cfg->boilerplate || cfg->stats_path)) {
+        cli_error("dedup: --index works on whole documents, keeps the first copy (the index's), and takes no "
+                  "--unit, --keep, --boilerplate or --stats");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 /* ****  Batches  **** */
 
 static int grow(doc_batch *b)
