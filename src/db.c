@@ -8,9 +8,10 @@
  *          changes a sketch (profile and its version, shingle kind and
  *          sizes, hashes, bands and rows, threshold, seed), the Unicode and
  *          ICU versions, the neardup version that made it, and counters;
- *   docs   document number (4 bytes, big-endian) -> record (db_record.c);
- *   ids    64-bit hash of an id -> document numbers (dups, 4 bytes each);
- *   bands  band key (db_band_key, 8 bytes) -> document numbers (dups).
+ *   docs   document number (uint32) -> record (db_record.c);
+ *   ids    64-bit hash of an id -> document numbers (uint32 duplicates);
+ *   bands  band key (db_band_key, uint64) -> document numbers (duplicates);
+ * integers in native byte order, compared as numbers (db_internal.h).
  *
  * LMDB gives the guarantees: a write transaction is atomic and durable
  * (copy-on-write pages, the meta page written last, fsync), readers see a
@@ -331,11 +332,11 @@ static int open_dbis(nd_db *db, MDB_txn *txn)
 {
     int rc = open_dbi(db, txn, DB_META, 0, &db->meta);
     if (rc == ND_OK)
-        rc = open_dbi(db, txn, DB_DOCS, 0, &db->docs);
+        rc = open_dbi(db, txn, DB_DOCS, DB_FLAGS_DOCS, &db->docs);
     if (rc == ND_OK)
-        rc = open_dbi(db, txn, DB_IDS, MDB_DUPSORT | MDB_DUPFIXED, &db->ids);
+        rc = open_dbi(db, txn, DB_IDS, DB_FLAGS_LISTS, &db->ids);
     if (rc == ND_OK)
-        rc = open_dbi(db, txn, DB_BANDS, MDB_DUPSORT | MDB_DUPFIXED, &db->bands);
+        rc = open_dbi(db, txn, DB_BANDS, DB_FLAGS_LISTS, &db->bands);
     return rc;
 }
 
@@ -366,11 +367,11 @@ static int create_index(nd_db *db, MDB_txn *txn, const nd_db_config *config)
         return db_fail(db, ND_EINVAL, "%s: invalid options for a new index", db->path);
     int rc = open_dbi(db, txn, DB_META, MDB_CREATE, &db->meta);
     if (rc == ND_OK)
-        rc = open_dbi(db, txn, DB_DOCS, MDB_CREATE, &db->docs);
+        rc = open_dbi(db, txn, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &db->docs);
     if (rc == ND_OK)
-        rc = open_dbi(db, txn, DB_IDS, MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &db->ids);
+        rc = open_dbi(db, txn, DB_IDS, MDB_CREATE | DB_FLAGS_LISTS, &db->ids);
     if (rc == ND_OK)
-        rc = open_dbi(db, txn, DB_BANDS, MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &db->bands);
+        rc = open_dbi(db, txn, DB_BANDS, MDB_CREATE | DB_FLAGS_LISTS, &db->bands);
     if (rc == ND_OK)
         rc = db_write_meta(db, txn);
     if (rc != ND_OK)

@@ -61,7 +61,7 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
     while (get == 0 && rc == 0) {
         if (docs_of == 1) {
             db_record r;
-            uint32_t doc = db_get_be32(key.mv_data);
+            uint32_t doc = db_doc_at(key.mv_data);
             if (db_record_parse(&r, val.mv_data, val.mv_size) != 0) {
                 rc = MDB_CORRUPTED;
                 break;
@@ -71,7 +71,7 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
                 get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
                 continue;
             }
-        } else if (docs_of == 2 && is_removed(c, db_get_be32(val.mv_data))) {
+        } else if (docs_of == 2 && is_removed(c, db_doc_at(val.mv_data))) {
             get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
             continue;
         }
@@ -100,10 +100,10 @@ static int write_copy(nd_db *db, MDB_env *env, MDB_txn *from, unsigned char *rem
     int rc = mdb_txn_begin(env, NULL, 0, &to);
     if (rc)
         return rc;
-    unsigned dup = MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED;
+    unsigned dup = MDB_CREATE | DB_FLAGS_LISTS;
     if ((rc = mdb_dbi_open(to, DB_META, MDB_CREATE, &meta)) == 0 &&
-        (rc = mdb_dbi_open(to, DB_DOCS, MDB_CREATE, &docs)) == 0 && (rc = mdb_dbi_open(to, DB_IDS, dup, &ids)) == 0 &&
-        (rc = mdb_dbi_open(to, DB_BANDS, dup, &bands)) == 0) {
+        (rc = mdb_dbi_open(to, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &docs)) == 0 &&
+        (rc = mdb_dbi_open(to, DB_IDS, dup, &ids)) == 0 && (rc = mdb_dbi_open(to, DB_BANDS, dup, &bands)) == 0) {
         copy_state c = {db, from, to, removed};
         rc = copy_dbi(&c, db->meta, meta, 0, 0);
         if (rc == 0)

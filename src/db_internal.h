@@ -8,6 +8,7 @@
 
 #include <lmdb.h>    /* MDB_env, MDB_txn, MDB_dbi */
 #include <pthread.h> /* pthread_mutex_t, pthread_t */
+#include <string.h>  /* memcpy */
 
 #include "db_record.h"
 #include "neardup.h"
@@ -61,6 +62,23 @@ enum { DB_PATH_MAX = 4352, DB_PATH_LIMIT = 4096 };
 
 /* out = dir/name; returns 0, or -1 if it does not fit (then out is ""). */
 int db_join(char *out, size_t size, const char *dir, const char *name);
+
+/* Keys and document numbers are integers in native byte order, which
+ * LMDB compares as numbers (MDB_INTEGERKEY, MDB_INTEGERDUP): no memcmp per
+ * comparison in the lookups a query makes by the thousand. (LMDB files are
+ * not portable across byte orders anyway.) An 8-byte integer key is a
+ * size_t to LMDB. */
+_Static_assert(sizeof(size_t) == 8, "the index's 64-bit keys need a 64-bit size_t (LMDB's MDB_INTEGERKEY)");
+#define DB_FLAGS_DOCS MDB_INTEGERKEY                                                  /* docs: uint32 -> record */
+#define DB_FLAGS_LISTS (MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP) /* ids, bands */
+
+/* A document number stored by LMDB (maybe unaligned). */
+static inline uint32_t db_doc_at(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 /* Names of the LMDB databases inside the environment. */
 #define DB_META "meta"

@@ -15,6 +15,11 @@
  * 3. Matches are sorted by Jaccard, highest first, ties by document number
  *    (the order they were added), and cut to `top`.
  *
+ * A batch is worked in bulk: all its band keys are looked up in key order
+ * (candidates_in_txn says why), the candidate pairs sorted by document,
+ * and each candidate's record read and decoded once for all the queries
+ * it is a candidate of.
+ *
  * Committed documents are read in a read transaction of their own per
  * thread (MDB_NOTLS: a snapshot that no writer disturbs, on any thread); the
  * batch is cut into one contiguous slice per thread, so results do not
@@ -30,6 +35,7 @@
 #include <string.h> /* memcpy, memset */
 
 #include "alloc.h"
+#include "sort.h"
 
 /* ****  Hits: verified matches as they are found  **** */
 
@@ -71,6 +77,17 @@ static void hit_list_free(hit_list *l)
 
 /* ****  One slice of queries  **** */
 
+/* A band key a query looks up, and the query. */
+typedef struct probe {
+    uint64_t key;
+    uint32_t query;
+} probe;
+
+#define PROBE_KEY(p) ((p).key)
+ND_DEFINE_RADIX_SORT(sort_probes, probe, PROBE_KEY, 0, 56)
+#define SELF(x) (x)
+ND_DEFINE_RADIX_SORT(sort_pairs, uint64_t, SELF, 0, 56)
+
 typedef struct worker {
     nd_db *db;
     const nd_db_doc *docs;
@@ -79,63 +96,103 @@ typedef struct worker {
     MDB_txn *txn; /* records (and merged band entries) come from here */
     int pending;  /* 1: look for this run's documents, 0: committed ones */
     hit_list hits;
-    uint32_t *cands; /* candidate documents of the current query */
-    size_t cand_count, cand_capacity;
+    probe *probes, *probes_tmp;
+    size_t probe_count;
+    uint64_t *pairs, *pairs_tmp; /* candidate (document << 32 | query) pairs */
+    size_t pair_count, pair_capacity;
+    uint32_t *found; /* the documents under one key */
+    size_t found_count, found_capacity;
     uint32_t *ids; /* a candidate's decoded shingle ids */
     size_t ids_capacity;
     int rc;
 } worker;
 
-static int add_candidate(worker *w, uint32_t doc)
+static int out_of_memory(worker *w)
 {
-    if (nd_grow((void **)&w->cands, &w->cand_capacity, w->cand_count + 1, sizeof *w->cands) != 0)
-        return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
-    w->cands[w->cand_count++] = doc;
+    return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+}
+
+static int add_pair(worker *w, uint32_t doc, uint32_t query)
+{
+    if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
+        return out_of_memory(w);
+    w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
     return ND_OK;
 }
 
-/* Documents under the query's band keys in the transaction, numbered at
- * least min_doc. */
-static int candidates_in_txn(worker *w, MDB_cursor *cur, const nd_db_doc *d, uint32_t min_doc)
+/* The slice's band keys, one probe per (query with shingles, band). */
+static int make_probes(worker *w)
 {
-    for (unsigned j = 0; j < w->db->opts.bands; j++) {
-        unsigned char key_bytes[8];
-        db_put_be64(key_bytes, db_band_key(j, d->keys[j]));
-        MDB_val key = {8, key_bytes}, val;
-        int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
-        while (rc == 0) {
-            uint32_t doc = db_get_be32(val.mv_data);
-            if (doc >= min_doc && add_candidate(w, doc) != ND_OK)
-                return ND_ENOMEM;
-            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
-        }
-        if (rc != MDB_NOTFOUND)
-            return db_fail_mdb(w->db, rc, "reading band keys");
+    unsigned bands = w->db->opts.bands;
+    size_t n = 0;
+    for (size_t q = w->begin; q < w->end; q++)
+        n += w->docs[q].count ? bands : 0;
+    w->probes = nd_malloc((n ? n : 1) * sizeof *w->probes);
+    w->probes_tmp = nd_malloc((n ? n : 1) * sizeof *w->probes_tmp);
+    if (!w->probes || !w->probes_tmp)
+        return out_of_memory(w);
+    for (size_t q = w->begin; q < w->end; q++) {
+        if (w->docs[q].count == 0)
+            continue;
+        for (unsigned j = 0; j < bands; j++)
+            w->probes[w->probe_count++] = (probe){db_band_key(j, w->docs[q].keys[j]), (uint32_t)q};
     }
     return ND_OK;
 }
 
-/* Documents under the query's band keys among the run's buffered entries. */
-static int candidates_in_buffer(worker *w, const nd_db_doc *d)
+/* Candidates from the band entries in the transaction (documents numbered
+ * at least min_doc). The probes are looked up in key order: neighbouring
+ * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
+ * page first), and an index built in key order has its leaves in key order
+ * in the file, so a batch reads the tree nearly sequentially. */
+static int candidates_in_txn(worker *w, uint32_t min_doc)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
+    if (rc)
+        return db_fail_mdb(w->db, rc, "reading band keys");
+    sort_probes(w->probes, w->probes_tmp, w->probe_count);
+    int status = ND_OK;
+    for (size_t i = 0; i < w->probe_count && status == ND_OK; i++) {
+        if (i == 0 || w->probes[i].key != w->probes[i - 1].key) {
+            uint64_t k = w->probes[i].key;
+            MDB_val key = {sizeof k, &k}, val;
+            w->found_count = 0;
+            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+            while (rc == 0 && status == ND_OK) {
+                uint32_t doc = db_doc_at(val.mv_data);
+                if (doc >= min_doc) {
+                    if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
+                        status = out_of_memory(w);
+                    else
+                        w->found[w->found_count++] = doc;
+                }
+                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
+            }
+            if (status == ND_OK && rc != MDB_NOTFOUND)
+                status = db_fail_mdb(w->db, rc, "reading band keys");
+        }
+        for (size_t f = 0; f < w->found_count && status == ND_OK; f++)
+            status = add_pair(w, w->found[f], w->probes[i].query);
+    }
+    mdb_cursor_close(cur);
+    return status;
+}
+
+/* Candidates among the run's buffered band entries. */
+static int candidates_in_buffer(worker *w)
 {
     const pending_bands *p = &w->db->pending;
-    if (!p->slots)
-        return ND_OK;
-    for (unsigned j = 0; j < w->db->opts.bands; j++) {
-        uint64_t key = db_band_key(j, d->keys[j]);
-        for (size_t i = (size_t)key & p->slot_mask; p->slots[i]; i = (i + 1) & p->slot_mask) {
-            const band_entry *e = &p->items[p->slots[i] - 1];
-            if (db_entry_key(e) == key && add_candidate(w, e->doc) != ND_OK)
-                return ND_ENOMEM;
+    int status = ND_OK;
+    for (size_t i = 0; i < w->probe_count && p->slots && status == ND_OK; i++) {
+        uint64_t key = w->probes[i].key;
+        for (size_t s = (size_t)key & p->slot_mask; p->slots[s] && status == ND_OK; s = (s + 1) & p->slot_mask) {
+            const band_entry *e = &p->items[p->slots[s] - 1];
+            if (db_entry_key(e) == key)
+                status = add_pair(w, e->doc, w->probes[i].query);
         }
     }
-    return ND_OK;
-}
-
-static int compare_u32(const void *pa, const void *pb)
-{
-    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-    return (a > b) - (a < b);
+    return status;
 }
 
 static int reaches(double jaccard, double threshold)
@@ -143,36 +200,58 @@ static int reaches(double jaccard, double threshold)
     return jaccard >= threshold - 1e-12;
 }
 
-/* Verify the candidates of query q (deduplicated first). */
-static int verify(worker *w, size_t q, const nd_db_doc *d)
+static int compare_hit_query(const void *pa, const void *pb)
 {
-    if (w->cand_count == 0)
-        return ND_OK;
-    qsort(w->cands, w->cand_count, sizeof *w->cands, compare_u32);
-    for (size_t c = 0; c < w->cand_count; c++) {
-        if (c > 0 && w->cands[c] == w->cands[c - 1])
-            continue;
+    const hit *a = pa, *b = pb;
+    if (a->query != b->query)
+        return a->query < b->query ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* Verify the candidate pairs, document by document: each candidate's
+ * record is read, and its ids decoded, once however many queries it is a
+ * candidate of. The hits end in query order. */
+static int verify(worker *w)
+{
+    w->pairs_tmp = nd_malloc((w->pair_count ? w->pair_count : 1) * sizeof *w->pairs_tmp);
+    if (!w->pairs_tmp)
+        return out_of_memory(w);
+    sort_pairs(w->pairs, w->pairs_tmp, w->pair_count);
+    for (size_t i = 0; i < w->pair_count;) {
+        uint32_t doc = (uint32_t)(w->pairs[i] >> 32);
+        size_t j = i;
+        while (j < w->pair_count && (uint32_t)(w->pairs[j] >> 32) == doc)
+            j++;
         db_record r;
-        int rc = db_read_record(w->db, w->txn, w->cands[c], &r);
+        int rc = db_read_record(w->db, w->txn, doc, &r);
         if (rc != ND_OK)
             return rc;
-        if ((r.flags & DB_RECORD_REMOVED) || r.count == 0)
-            continue;
-        size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
-        if (!reaches((double)lo / (double)hi, w->threshold))
-            continue; /* sizes alone keep J below the threshold */
-        if (nd_grow((void **)&w->ids, &w->ids_capacity, r.count, sizeof *w->ids) != 0)
-            return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
-        if (db_record_ids(w->ids, &r) != 0)
-            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (the shingle ids of document %u)", w->db->path,
-                           (unsigned)w->cands[c]);
-        double jaccard = nd_jaccard(d->ids, d->count, w->ids, r.count);
-        if (!reaches(jaccard, w->threshold))
-            continue;
-        hit h = {q, w->cands[c], w->pending, jaccard, r.weight, 0, r.id_len};
-        if (push_hit(&w->hits, &h, r.id) != ND_OK)
-            return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+        int decoded = 0;
+        for (size_t k = i; k < j && !(r.flags & DB_RECORD_REMOVED) && r.count > 0; k++) {
+            if (k > i && w->pairs[k] == w->pairs[k - 1])
+                continue; /* the same pair through another band */
+            const nd_db_doc *d = &w->docs[(uint32_t)w->pairs[k]];
+            size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
+            if (!reaches((double)lo / (double)hi, w->threshold))
+                continue; /* sizes alone keep J below the threshold */
+            if (!decoded) {
+                if (nd_grow((void **)&w->ids, &w->ids_capacity, r.count, sizeof *w->ids) != 0)
+                    return out_of_memory(w);
+                if (db_record_ids(w->ids, &r) != 0)
+                    return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (the shingle ids of document %u)", w->db->path,
+                                   (unsigned)doc);
+                decoded = 1;
+            }
+            double jaccard = nd_jaccard(d->ids, d->count, w->ids, r.count);
+            if (!reaches(jaccard, w->threshold))
+                continue;
+            hit h = {(uint32_t)w->pairs[k], doc, w->pending, jaccard, r.weight, 0, r.id_len};
+            if (push_hit(&w->hits, &h, r.id) != ND_OK)
+                return out_of_memory(w);
+        }
+        i = j;
     }
+    qsort(w->hits.items, w->hits.count, sizeof *w->hits.items, compare_hit_query);
     return ND_OK;
 }
 
@@ -180,30 +259,16 @@ static void run_worker(worker *w)
 {
     nd_db *db = w->db;
     int own_txn = !w->pending;
-    MDB_cursor *cur = NULL;
     w->rc = ND_OK;
     if (own_txn && (w->rc = db_begin_read(db, &w->txn)) != ND_OK)
         return;
-    int use_txn_bands = !w->pending || db->pending.merged;
-    if (use_txn_bands) {
-        int rc = mdb_cursor_open(w->txn, db->bands, &cur);
-        if (rc)
-            w->rc = db_fail_mdb(db, rc, "reading band keys");
-    }
-    for (size_t q = w->begin; q < w->end && w->rc == ND_OK; q++) {
-        const nd_db_doc *d = &w->docs[q];
-        if (d->count == 0)
-            continue;
-        w->cand_count = 0;
-        if (use_txn_bands)
-            w->rc = candidates_in_txn(w, cur, d, w->pending ? db->base_doc : 0);
-        if (w->rc == ND_OK && w->pending)
-            w->rc = candidates_in_buffer(w, d);
-        if (w->rc == ND_OK)
-            w->rc = verify(w, q, d);
-    }
-    if (cur)
-        mdb_cursor_close(cur);
+    w->rc = make_probes(w);
+    if (w->rc == ND_OK && (!w->pending || db->pending.merged))
+        w->rc = candidates_in_txn(w, w->pending ? db->base_doc : 0);
+    if (w->rc == ND_OK && w->pending)
+        w->rc = candidates_in_buffer(w);
+    if (w->rc == ND_OK)
+        w->rc = verify(w);
     if (own_txn)
         mdb_txn_abort(w->txn);
 }
@@ -384,7 +449,11 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         rc = db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     for (size_t l = 0; l < lists; l++) {
         hit_list_free(&workers[l].hits);
-        nd_free(workers[l].cands);
+        nd_free(workers[l].probes);
+        nd_free(workers[l].probes_tmp);
+        nd_free(workers[l].pairs);
+        nd_free(workers[l].pairs_tmp);
+        nd_free(workers[l].found);
         nd_free(workers[l].ids);
     }
     nd_free(workers);

@@ -37,8 +37,8 @@
  * query (37 at 10 million), most of a query's time; with 52 bits,
  * 16e8 / 2^52 = 3.6e-7, one false candidate in 2.8 million queries. The
  * band number in the key keeps bands apart as batch mode does (a key of
- * band 3 never meets one of band 5), and big-endian 8-byte keys sort by
- * band, then hash, under LMDB's default byte comparison.
+ * band 3 never meets one of band 5), and as integers the keys sort by band,
+ * then hash.
  */
 #include "db_record.h"
 

@@ -47,29 +47,4 @@ static inline uint64_t db_band_key(unsigned band, uint64_t key)
     return (uint64_t)band << 52 | key >> 12;
 }
 
-/* Big-endian integers, so that LMDB's byte order is the numeric order. */
-static inline void db_put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static inline uint32_t db_get_be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static inline void db_put_be64(unsigned char *p, uint64_t v)
-{
-    db_put_be32(p, (uint32_t)(v >> 32));
-    db_put_be32(p + 4, (uint32_t)v);
-}
-
-static inline uint64_t db_get_be64(const unsigned char *p)
-{
-    return (uint64_t)db_get_be32(p) << 32 | db_get_be32(p + 4);
-}
-
 #endif /* ND_DB_RECORD_H */

@@ -148,9 +148,7 @@ static int fail_run(nd_db *db, int rc)
 
 int db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record)
 {
-    unsigned char key_bytes[4];
-    db_put_be32(key_bytes, doc);
-    MDB_val key = {4, key_bytes}, val;
+    MDB_val key = {sizeof doc, &doc}, val;
     int rc = mdb_get(txn, db->docs, &key, &val);
     if (rc == MDB_NOTFOUND)
         return db_fail(db, ND_EFORMAT, "%s: corrupt index (document %u is listed but has no record)", db->path,
@@ -165,9 +163,8 @@ int db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record)
 
 int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t *doc, int *found)
 {
-    unsigned char hash[8];
-    db_put_be64(hash, db_id_hash(id, id_len));
-    MDB_val key = {8, hash}, val;
+    uint64_t hash = db_id_hash(id, id_len);
+    MDB_val key = {sizeof hash, &hash}, val;
     MDB_cursor *cur;
     *found = 0;
     int rc = mdb_cursor_open(txn, db->ids, &cur);
@@ -177,7 +174,7 @@ int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t 
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
     while (rc == 0) {
         db_record r;
-        uint32_t d = db_get_be32(val.mv_data);
+        uint32_t d = db_doc_at(val.mv_data);
         status = db_read_record(db, txn, d, &r);
         if (status != ND_OK)
             break;
@@ -198,9 +195,7 @@ int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t 
  * 0 or an LMDB code. */
 static int mark_removed(nd_db *db, uint32_t doc, const char *id, size_t id_len, unsigned char **buf, size_t *cap)
 {
-    unsigned char key_bytes[4], hash[8];
-    db_put_be32(key_bytes, doc);
-    MDB_val key = {4, key_bytes}, val;
+    MDB_val key = {sizeof doc, &doc}, val;
     int rc = mdb_get(db->txn, db->docs, &key, &val);
     if (rc)
         return rc;
@@ -212,8 +207,8 @@ static int mark_removed(nd_db *db, uint32_t doc, const char *id, size_t id_len, 
     rc = mdb_put(db->txn, db->docs, &key, &marked, 0);
     if (rc)
         return rc;
-    db_put_be64(hash, db_id_hash(id, id_len));
-    MDB_val id_key = {8, hash}, id_val = {4, key_bytes};
+    uint64_t hash = db_id_hash(id, id_len);
+    MDB_val id_key = {sizeof hash, &hash}, id_val = {sizeof doc, &doc};
     rc = mdb_del(db->txn, db->ids, &id_key, &id_val);
     if (rc)
         return rc;
@@ -283,11 +278,9 @@ static int merge_pending(nd_db *db)
         return abandon(db, rc, "cannot merge band entries");
     int append = st.ms_entries == 0;
     for (size_t i = 0; i < p->count && rc == 0; i++) {
-        unsigned char key_bytes[8], doc_bytes[4];
         uint64_t k = db_entry_key(&p->items[i]);
-        db_put_be64(key_bytes, k);
-        db_put_be32(doc_bytes, p->items[i].doc);
-        MDB_val key = {8, key_bytes}, val = {4, doc_bytes};
+        uint32_t doc = p->items[i].doc;
+        MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
         unsigned flags = 0;
         if (append)
             flags = i > 0 && db_entry_key(&p->items[i - 1]) == k ? MDB_APPENDDUP : MDB_APPEND;
@@ -431,12 +424,10 @@ int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, un
             break;
         }
         uint32_t doc = db->next_doc;
-        unsigned char doc_bytes[4], hash[8];
-        db_put_be32(doc_bytes, doc);
-        db_put_be64(hash, db_id_hash(d->id, d->id_len));
-        MDB_val key = {4, doc_bytes};
+        uint64_t hash = db_id_hash(d->id, d->id_len);
+        MDB_val key = {sizeof doc, &doc};
         MDB_val val = {db_record_encode(buf, 0, d->weight, d->id, d->id_len, d->ids, d->count), buf};
-        MDB_val id_key = {8, hash}, id_val = {4, doc_bytes};
+        MDB_val id_key = {sizeof hash, &hash}, id_val = {sizeof doc, &doc};
         int mrc = mdb_put(db->txn, db->docs, &key, &val, MDB_APPEND);
         if (mrc == 0)
             mrc = mdb_put(db->txn, db->ids, &id_key, &id_val, 0);

@@ -18,8 +18,8 @@
  * matter. Both are queried for pending documents in the same way, so the
  * output is the same with and without --update.
  *
- * Pass 1 queries each batch against the index at once (--threads threads),
- * then walks the batch in order for the earlier-kept rule; pass 2 writes the
+ * Pass 1 queries up to QUERY_BATCH documents against the index at once
+ * (--threads threads), then walks them in order for the earlier-kept rule; pass 2 writes the
  * records (replay.c) as dedup does.
  */
 #define _GNU_SOURCE /* mkdtemp */
@@ -102,9 +102,13 @@ static int keep(dedup_state *st, size_t i, size_t doc)
     return EXIT_OK;
 }
 
-static int dedup_batch_done(void *ctx)
+/* Documents gathered before the index is queried (in bulk: see
+ * query_cmd.c). */
+enum { QUERY_BATCH = 1 << 16 };
+
+/* Decide the fate of the documents gathered so far, in order. */
+static int dedup_flush(dedup_state *st)
 {
-    dedup_state *st = ctx;
     size_t n = st->batch.count;
     if (st->batch_first + n > st->fate_capacity) {
         size_t capacity = st->fate_capacity ? st->fate_capacity * 2 : 4096;
@@ -180,6 +184,12 @@ static int dedup_batch_done(void *ctx)
     st->batch_first += n;
     doc_batch_clear(&st->batch);
     return status;
+}
+
+static int dedup_batch_done(void *ctx)
+{
+    dedup_state *st = ctx;
+    return st->batch.count >= QUERY_BATCH ? dedup_flush(st) : EXIT_OK;
 }
 
 /* The "neardup" member --annotate adds (newly allocated). */
@@ -305,6 +315,8 @@ int cli_dedup_index(const cli_config *cfg)
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, st.in, &sink, &timing);
     }
+    if (rc == EXIT_OK && st.batch.count > 0)
+        rc = dedup_flush(&st);
     if (rc == EXIT_OK)
         rc = write_output(&st);
     if (rc == EXIT_OK && cfg->update) {

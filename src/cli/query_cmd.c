@@ -3,9 +3,9 @@
  * order.
  *
  * Records go through the pipeline (parsed and sketched on the worker
- * threads with the index's options); each batch is then queried at once
- * with nd_db_query() on --threads threads, each reading its own snapshot of
- * the index, and written out in input order. The index is opened for
+ * threads with the index's options); up to QUERY_BATCH of them are then
+ * queried at once with nd_db_query() on --threads threads, each reading its
+ * own snapshot of the index, and written out in input order. The index is opened for
  * reading only: queries run while another process adds to it, and see it
  * as it was before that run.
  */
@@ -41,9 +41,13 @@ static int query_commit(void *ctx, const sketched_doc *d)
     return EXIT_OK;
 }
 
-static int query_batch_done(void *ctx)
+/* Documents queried at once: the more, the closer the band keys of one
+ * call lie in the index (they are looked up in key order). */
+enum { QUERY_BATCH = 1 << 16 };
+
+/* Query the documents gathered so far and write their lines. */
+static int query_flush(query_state *st)
 {
-    query_state *st = ctx;
     nd_db_results *r;
     int rc = nd_db_query(&r, st->db, st->batch.docs, st->batch.count, &st->q);
     if (rc != ND_OK) {
@@ -77,6 +81,12 @@ static int query_batch_done(void *ctx)
     return EXIT_OK;
 }
 
+static int query_batch_done(void *ctx)
+{
+    query_state *st = ctx;
+    return st->batch.count >= QUERY_BATCH ? query_flush(st) : EXIT_OK;
+}
+
 int cli_query(const cli_config *cfg)
 {
     query_state st;
@@ -100,6 +110,8 @@ int cli_query(const cli_config *cfg)
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, in, &sink, &timing);
     }
+    if (rc == EXIT_OK && st.batch.count > 0)
+        rc = query_flush(&st);
     if (rc == EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
         cli_error("cannot write the output: %s", strerror(errno));
         rc = EXIT_FAIL;
