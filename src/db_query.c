@@ -251,7 +251,8 @@ static int verify(worker *w)
         }
         i = j;
     }
-    qsort(w->hits.items, w->hits.count, sizeof *w->hits.items, compare_hit_query);
+    if (w->hits.count > 1)
+        qsort(w->hits.items, w->hits.count, sizeof *w->hits.items, compare_hit_query);
     return ND_OK;
 }
 
