@@ -32,8 +32,8 @@ this module, so that each helper exists once and cannot drift:
 The --stats file is one JSON object that neardup writes at the end of a
 successful scan or dedup, with the keys of STATS_KEYS: units is null in
 document mode, kept, removed and units_removed are null for scan (and
-units_removed in document mode); in unit mode clusters and duplicates count
-groups and repeats.
+units_removed in document mode), pairs is null but for scan --pairs; in
+unit mode clusters and duplicates count groups and repeats.
 """
 
 import hashlib
@@ -53,9 +53,9 @@ ROOT = os.path.dirname(HERE)
 GEN_CORPUS = os.path.join(HERE, "gen-corpus")
 
 STATS_KEYS = (
-    "version", "command", "unit", "profile", "threshold", "num_perm", "bands", "rows", "threads",
-    "documents_read", "bytes_read", "empty", "invalid_utf8", "skipped", "units", "clusters",
-    "duplicates", "kept", "removed", "units_removed", "candidate_pairs", "verified_pairs",
+    "version", "command", "unit", "profile", "threshold", "measure", "min_shingles", "num_perm", "bands",
+    "rows", "threads", "documents_read", "bytes_read", "empty", "invalid_utf8", "skipped", "units",
+    "clusters", "duplicates", "pairs", "kept", "removed", "units_removed", "candidate_pairs", "verified_pairs",
     "exact_groups", "spilled", "seconds_total", "seconds_read", "seconds_cluster", "seconds_write",
     "peak_rss_bytes")
 # what depends on the machine or the run rather than on the input and options

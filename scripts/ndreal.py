@@ -43,6 +43,22 @@ SaudiNewsNet (``saudinewsnet/dataset/*.zip``)
     by the greedy cover, which only guarantees a match with the cluster's
     centre).
 
+    Every pair: ``scan --pairs`` at the defaults against the same
+    reference: recall of the pairs with J >= 0.8 and >= HIGH_J (a pair is
+    found when it is listed), listed pairs absent from the reference or
+    below the threshold, and every listed Jaccard against the reference.
+
+    Containment beyond Jaccard: ``scan --pairs --measure containment``
+    (T = 0.8, --min-shingles 20) against an exact containment reference:
+    the overlap of every pair of documents sharing a shingle, counted from
+    an inverted index of all shingles (no frequency cap; a pair that shares
+    no shingle cannot match), kept when it matches by neardup.h's rule
+    (covers(), written out again here).  The pairs Jaccard does not list
+    are counted by Jaccard band, and two cross-outlet pairs per band are
+    shown with the start of the longest run of words they share (``neardup
+    explain``).  Clusters by containment, and its cost against the Jaccard
+    scan (best of SPEED_RUNS runs each, alternating).
+
 Clough-Stevenson: ``neardup explain --json ANSWER orig_task<T>.txt`` per
 answer (default 5-word shingles and --shingle words:3); Jaccard and
 containment of the answer in the source per category; scan at 0.8 and 0.5.
@@ -82,6 +98,11 @@ SPEED_RUNS = 3  # speed: best of this many scans per thread count
 J_BANDS = [("[%.1f,%.1f)" % (k / 10, (k + 1) / 10), k / 10, (k + 1) / 10)
            for k in range(5, 10)] + [("1.0", 1.0, None)]
 CATEGORIES = ("cut", "light", "heavy", "non")
+CONTAIN_REF_VERSION = "saudinewsnet-containment-reference/1"
+MIN_SHINGLES = 20  # neardup's default --min-shingles
+CONTAIN_BANDS = [("[0.0,0.2)", 0.0, 0.2), ("[0.2,0.4)", 0.2, 0.4),
+                 ("[0.4,0.6)", 0.4, 0.6), ("[0.6,0.8)", 0.6, 0.8)]
+CONTAIN_EXAMPLES_PER_BAND = 2
 
 
 RealDataError = ndlib.Error
@@ -226,10 +247,8 @@ def read_shingles(stream, expect_ids):
     return out
 
 
-def compute_reference(nd, jsonl, ids):
-    """Exact Jaccard of every pair with J >= REF_MIN_J.  Returns
-    (pairs [(a, b, J)], meta)."""
-    t0 = time.monotonic()
+def load_shingles(nd, jsonl, ids):
+    """Every document's shingle ids from `neardup normalize --shingles`."""
     p = subprocess.Popen([nd.path, "normalize", "--shingles", "--quiet",
                           jsonl], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, encoding="utf-8")
@@ -241,6 +260,14 @@ def compute_reference(nd, jsonl, ids):
         p.wait()
     if p.returncode != 0:
         raise RealDataError("neardup normalize failed: %s" % err.strip())
+    return sh
+
+
+def compute_reference(nd, jsonl, ids):
+    """Exact Jaccard of every pair with J >= REF_MIN_J.  Returns
+    (pairs [(a, b, J)], meta)."""
+    t0 = time.monotonic()
+    sh = load_shingles(nd, jsonl, ids)
     t_norm = time.monotonic() - t0
     log("reference: %d documents normalized (%.1f s); indexing" %
         (len(sh), t_norm))
@@ -374,6 +401,243 @@ def saudi_reference(ctx, jsonl, jsonl_key, ids):
         (len(plist), REF_MIN_J, meta["seconds"], tsv))
     meta["cached"] = False
     return {(a, b): j for a, b, j in plist}, meta
+
+
+def covers(survivor, member, shared, threshold=DEFAULT_T,
+           min_shingles=MIN_SHINGLES):
+    """neardup.h's rule, written out: is a member of `member` shingles
+    covered by a survivor of `survivor`, `shared` of them common, under
+    --measure containment?"""
+    if shared / (survivor + member - shared) >= threshold - 1e-12:
+        return True
+    return member >= min_shingles and shared / member >= threshold - 1e-12
+
+
+def compute_containment_reference(nd, jsonl, ids):
+    """Every pair of documents that matches under --measure containment at
+    DEFAULT_T (either text contained in the other, or Jaccard): the overlap
+    of every pair sharing a shingle is counted from an inverted index of
+    all shingles (no frequency cap), so the list is exact.  Returns
+    ({(a, b): (shared, |A|, |B|)}, meta)."""
+    t0 = time.monotonic()
+    sh = load_shingles(nd, jsonl, ids)
+    df = collections.Counter()
+    for x in sh:
+        df.update(x)
+    postings = {}
+    for d, x in enumerate(sh):
+        for v in x:
+            if df[v] >= 2:
+                postings.setdefault(v, []).append(d)
+    del df
+    pairs = {}
+    counted = 0
+    for a, x in enumerate(sh):
+        overlap = collections.Counter()
+        for v in x:
+            for b in postings.get(v, ()):
+                if b > a:
+                    overlap[b] += 1
+        counted += len(overlap)
+        na = len(x)
+        for b, shared in overlap.items():
+            nb = len(sh[b])
+            if covers(na, nb, shared) or covers(nb, na, shared):
+                pairs[(a, b)] = (shared, na, nb)
+    meta = {"pairs": len(pairs), "pairs_sharing_a_shingle": counted,
+            "threshold": DEFAULT_T, "min_shingles": MIN_SHINGLES,
+            "seconds": round(time.monotonic() - t0, 2)}
+    return pairs, meta
+
+
+def saudi_containment_reference(ctx, jsonl, jsonl_key, ids):
+    fp = probe_fingerprint(ctx.nd, jsonl, ctx.tmp)
+    key = key_of(CONTAIN_REF_VERSION, jsonl_key, fp, DEFAULT_T, MIN_SHINGLES)
+    tsv = os.path.join(ctx.cache, "saudinewsnet-containment-%s.tsv" % key)
+    index = {d: i for i, d in enumerate(ids)}
+    if os.path.exists(tsv):
+        log("containment reference: cached %s" % tsv)
+        pairs = {}
+        with open(tsv, encoding="utf-8") as f:
+            meta = json.loads(f.readline())
+            next(f)
+            for line in f:
+                a, b, x, na, nb = line.rstrip("\n").split("\t")
+                pairs[(index[a], index[b])] = (int(x), int(na), int(nb))
+        meta["cached"] = True
+        return pairs, meta
+    if ctx.quick:
+        log("containment reference: not cached, skipped (--quick)")
+        return None, None
+    log("containment reference: computing (a minute or so)")
+    pairs, meta = compute_containment_reference(ctx.nd, jsonl, ids)
+
+    def write(f):
+        f.write(json.dumps(meta) + "\n")
+        f.write("a\tb\tshared\tshingles_a\tshingles_b\n")
+        for (a, b), (x, na, nb) in sorted(pairs.items()):
+            f.write("%s\t%s\t%d\t%d\t%d\n" % (ids[a], ids[b], x, na, nb))
+    atomic_write(tsv, write)
+    log("containment reference: %d pairs in %.1f s -> %s" %
+        (len(pairs), meta["seconds"], tsv))
+    meta["cached"] = False
+    return pairs, meta
+
+
+def load_pairs_output(path, index):
+    """scan --pairs output: {(a, b): (jaccard, a_in_b, b_in_a)}, document
+    numbers in input order (a < b)."""
+    out = {}
+    for _, p in ndlib.read_jsonl(path):
+        out[(index[p["a"]], index[p["b"]])] = (p["jaccard"], p["a_in_b"],
+                                               p["b_in_a"])
+    return out
+
+
+def saudi_pairs(ctx, jsonl, ids, index, ref, cluster_scan):
+    """scan --pairs at the defaults against the exact Jaccard reference."""
+    out = os.path.join(ctx.tmp, "pairs.jsonl")
+    run = ctx.nd.timed(["scan", "--pairs", "--threads", str(THREADS), jsonl],
+                       out)
+    listed = load_pairs_output(out, index)
+    r = {"listed": len(listed), "wall_s": run["wall_s"],
+         "candidate_pairs": run["stats"]["candidate_pairs"],
+         "verified_pairs": run["stats"]["verified_pairs"],
+         "cross_outlet": sum(1 for a, b in listed
+                             if outlet(ids[a]) != outlet(ids[b]))}
+    if ref is None:
+        return r
+    worst, off, missing_in_ref = 0.0, [], 0
+    for p, (j, _, _) in listed.items():
+        want = ref.get(p)
+        if want is None:  # the reference holds every pair with J >= 0.5
+            missing_in_ref += 1
+            continue
+        err = abs(j - want)
+        worst = max(worst, err)
+        if err > JACCARD_TOLERANCE and len(off) < 5:
+            off.append({"a": ids[p[0]], "b": ids[p[1]], "neardup": j,
+                        "reference": want})
+    r["not_in_reference"] = missing_in_ref
+    r["jaccard_max_abs_error"] = worst
+    r["jaccard_mismatches"] = sum(
+        1 for p, v in listed.items()
+        if p in ref and abs(v[0] - ref[p]) > JACCARD_TOLERANCE)
+    r["jaccard_mismatch_examples"] = off
+    for key, lo in (("t", DEFAULT_T), ("high", HIGH_J)):
+        pos = [p for p, j in ref.items() if j >= lo]
+        found = sum(1 for p in pos if p in listed)
+        r[key + "_positives"] = len(pos)
+        r[key + "_found"] = found
+        r[key + "_recall"] = found / len(pos) if pos else None
+    where = ndlib.cluster_of([[index[i] for i in c["ids"]]
+                              for c in cluster_scan])
+    high = [p for p, j in ref.items() if j >= HIGH_J]
+    r["high_found_by_clusters"] = sum(
+        1 for p in high if where.get(p[0], -1) == where.get(p[1], -2))
+    r["below_threshold_listed"] = sum(1 for v in listed.values()
+                                      if v[0] < DEFAULT_T - 1e-9)
+    return r
+
+
+def contain_band(j):
+    for label, lo, hi in CONTAIN_BANDS:
+        if lo <= j < hi:
+            return label
+    return None
+
+
+def saudi_containment(ctx, jsonl, jkey, ids, index, titles, texts,
+                      jaccard_pairs_path):
+    """What --measure containment finds beyond Jaccard: its pairs against an
+    exact containment reference, the pairs Jaccard does not list, examples
+    with the text they share, clusters, and the cost."""
+    cref, cmeta = saudi_containment_reference(ctx, jsonl, jkey, ids)
+    out = os.path.join(ctx.tmp, "pairs-containment.jsonl")
+    run = ctx.nd.timed(["scan", "--pairs", "--measure", "containment",
+                        "--threads", str(THREADS), jsonl], out)
+    listed = load_pairs_output(out, index)
+    jaccard = load_pairs_output(jaccard_pairs_path, index)
+    r = {"reference": cmeta, "listed": len(listed), "wall_s": run["wall_s"],
+         "jaccard_listed": len(jaccard),
+         "jaccard_not_in_containment": sum(1 for p in jaccard
+                                           if p not in listed)}
+    if cref is not None:
+        missing = [p for p in cref if p not in listed]
+        extra = [p for p in listed if p not in cref]
+        worst = 0.0
+        for p, (j, ab, ba) in listed.items():
+            if p in cref:
+                x, na, nb = cref[p]
+                worst = max(worst, abs(j - x / (na + nb - x)),
+                            abs(ab - x / na), abs(ba - x / nb))
+        r.update({"reference_pairs": len(cref), "missing": len(missing),
+                  "extra": len(extra), "max_abs_error": worst,
+                  "missing_examples": [(ids[a], ids[b]) for a, b in missing[:5]],
+                  "extra_examples": [(ids[a], ids[b]) for a, b in extra[:5]]})
+    beyond = {p: v for p, v in listed.items() if p not in jaccard}
+    r["beyond_jaccard"] = len(beyond)
+    r["beyond_cross_outlet"] = sum(1 for a, b in beyond
+                                   if outlet(ids[a]) != outlet(ids[b]))
+    r["beyond_by_jaccard"] = {
+        label: sum(1 for v in beyond.values() if contain_band(v[0]) == label)
+        for label, _, _ in CONTAIN_BANDS}
+    r["beyond_at_or_above_t"] = sum(1 for v in beyond.values()
+                                    if v[0] >= DEFAULT_T - 1e-9)
+    r["beyond_fully_contained"] = sum(1 for v in beyond.values()
+                                      if max(v[1], v[2]) >= 1.0)
+    # examples a reader can judge: cross-outlet pairs in each Jaccard band,
+    # in a fixed pseudo-random order (a hash of the ids), no document twice;
+    # what they share, from explain's longest run
+    examples, used = [], set()
+    for label, _, _ in CONTAIN_BANDS:
+        cand = sorted((p for p, v in beyond.items()
+                       if contain_band(v[0]) == label
+                       and outlet(ids[p[0]]) != outlet(ids[p[1]])),
+                      key=lambda p: key_of(ids[p[0]], ids[p[1]]))
+        chosen = []
+        for a, b in cand:
+            if len(chosen) == CONTAIN_EXAMPLES_PER_BAND:
+                break
+            if a in used or b in used or texts[a] in (texts[x] for x in used) \
+                    or texts[b] in (texts[x] for x in used):
+                continue
+            used.update((a, b))
+            chosen.append((a, b))
+        for a, b in chosen:
+            j, ab, ba = beyond[(a, b)]
+            small, big = (a, b) if ab >= ba else (b, a)
+            e = explain_pair(ctx, texts, small, big, DEFAULT_T)
+            run0 = e["runs"][0] if e.get("runs") else None
+            examples.append({
+                "contained": ids[small], "container": ids[big],
+                "contained_title": titles[small],
+                "container_title": titles[big],
+                "contained_words": len(texts[small].split()),
+                "container_words": len(texts[big].split()),
+                "jaccard": j, "containment": max(ab, ba),
+                "shared_run_tokens": run0["tokens"] if run0 else 0,
+                "shared_run_text": run0["text"] if run0 else ""})
+    r["examples"] = examples
+    # clusters and dedup's count, and the cost against the Jaccard scan
+    out = os.path.join(ctx.tmp, "scan-containment.jsonl")
+    runs = {"containment": [], "jaccard": []}
+    for _ in range(1 if ctx.quick else SPEED_RUNS):
+        for measure in ("jaccard", "containment"):
+            runs[measure].append(ctx.nd.timed(
+                ["scan", "--measure", measure, "--threads", str(THREADS),
+                 jsonl], out))
+    clusters = load_scan(out)
+    r["clusters"] = len(clusters)
+    r["duplicates"] = sum(c["size"] - 1 for c in clusters)
+    best = {m: min(v, key=lambda x: x["wall_s"]) for m, v in runs.items()}
+    r["cost"] = {m: {"wall_s": b["wall_s"],
+                     "cluster_s": b["stats"]["seconds_cluster"],
+                     "peak_kb": b["peak_kb"], "runs": len(runs[m])}
+                 for m, b in best.items()}
+    r["cost_ratio"] = (best["containment"]["wall_s"]
+                       / best["jaccard"]["wall_s"])
+    return r
 
 
 def explain_pair(ctx, texts, a, b, threshold):
@@ -679,6 +943,17 @@ def saudi(ctx):
                      for i, j in zip(c["ids"], c["jaccard"])]}
         for c in multi[:5]]
     res["clusters_syndicated"] = len(multi)
+
+    # Every pair (scan --pairs), and containment beyond Jaccard.
+    t = time.monotonic()
+    res["pairs"] = saudi_pairs(ctx, jsonl, ids, index, ref, default_clusters)
+    log("scan --pairs: %d pairs" % res["pairs"]["listed"])
+    res["containment"] = saudi_containment(
+        ctx, jsonl, jkey, ids, index, titles, texts,
+        os.path.join(ctx.tmp, "pairs.jsonl"))
+    log("scan --pairs --measure containment: %d pairs, %d beyond Jaccard"
+        % (res["containment"]["listed"], res["containment"]["beyond_jaccard"]))
+    res["timings"]["pairs_and_containment_s"] = round(time.monotonic() - t, 2)
     return res
 
 
@@ -871,6 +1146,7 @@ def saudi_markdown(res):
                      fmt(o["ge_0.8"]), fmt(o["0.5_to_0.8"]),
                      fmt(o["lt_0.5"])))
     L.append("")
+    L += saudi_pairs_markdown(res)
     L.append("Five clusters to check by eye (the largest multi-outlet "
              "clusters at T = %.1f; J = Jaccard with the survivor, listed "
              "first):" % DEFAULT_T)
@@ -881,6 +1157,97 @@ def saudi_markdown(res):
         L += md_table(["id", "outlet", "title", "J"],
                       [[m["id"], m["outlet"], short(m["title"]),
                         "%.4f" % m["jaccard"]] for m in ex["members"]])
+    L.append("")
+    return L
+
+
+def saudi_pairs_markdown(res):
+    L = []
+    p = res["pairs"]
+    L.append("#### Every pair: `scan --pairs`")
+    L.append("")
+    L.append("`scan --pairs` at the defaults (T = %.1f) lists %s pairs (%s "
+             "cross-outlet) with their exact Jaccard and both containments, "
+             "in %.2f s; %s candidate pairs verified." % (
+                 DEFAULT_T, fmt(p["listed"]), fmt(p["cross_outlet"]),
+                 p["wall_s"], fmt(p["candidate_pairs"])))
+    if "high_recall" in p:
+        L.append("Against the exact reference: **recall %s of the pairs with "
+                 "J ≥ %.2f** (%s of %s; clusters put %s of them in one "
+                 "cluster), recall %s at J ≥ %.1f (%s of %s); %s listed "
+                 "pairs absent from the reference, %s below the threshold; "
+                 "every listed Jaccard checked against the reference: %s "
+                 "differ by more than %g (largest difference %.2g)." % (
+                     fmt(p["high_recall"]), HIGH_J, fmt(p["high_found"]),
+                     fmt(p["high_positives"]),
+                     fmt(p["high_found_by_clusters"]), fmt(p["t_recall"]),
+                     DEFAULT_T, fmt(p["t_found"]), fmt(p["t_positives"]),
+                     fmt(p["not_in_reference"]),
+                     fmt(p["below_threshold_listed"]),
+                     fmt(p["jaccard_mismatches"]), JACCARD_TOLERANCE,
+                     p["jaccard_max_abs_error"]))
+    L.append("")
+    c = res["containment"]
+    L.append("#### What containment finds beyond Jaccard")
+    L.append("")
+    ref = c.get("reference")
+    text = ("`scan --pairs --measure containment` (T = %.1f, `--min-shingles "
+            "%d`) lists %s pairs: every pair Jaccard lists (%s of them are "
+            "missing from it) and **%s more** (%s cross-outlet), in %.2f s." % (
+                DEFAULT_T, MIN_SHINGLES, fmt(c["listed"]),
+                fmt(c["jaccard_not_in_containment"]), fmt(c["beyond_jaccard"]),
+                fmt(c["beyond_cross_outlet"]), c["wall_s"]))
+    if ref:
+        text += (" An exact reference (the overlap of every pair of "
+                 "documents sharing a shingle, from `neardup normalize "
+                 "--shingles`, %s pairs counted) holds %s matching pairs: "
+                 "%s missing from the listing, %s listed that it does not "
+                 "hold, largest difference in the three numbers %.2g." % (
+                     fmt(ref["pairs_sharing_a_shingle"]),
+                     fmt(c["reference_pairs"]), fmt(c["missing"]),
+                     fmt(c["extra"]), c["max_abs_error"]))
+    L.append(text)
+    L.append("")
+    L += md_table(["Jaccard of the pair"] + [b for b, _, _ in CONTAIN_BANDS],
+                  [["pairs found only by containment"] +
+                   [fmt(c["beyond_by_jaccard"][b]) for b, _, _ in CONTAIN_BANDS]])
+    L.append("")
+    L.append("%s of these pairs have one text wholly inside the other "
+             "(containment 1). Wire stories reprinted shorter or lightly "
+             "reworded, and short items that a longer round-up quotes "
+             "whole, are what these are: examples a reader can check, %d "
+             "cross-outlet pairs per Jaccard band picked by a hash of their "
+             "ids (the shared text is the start of the longest run of words "
+             "the two have in common, from `neardup explain`; titles and "
+             "text quoted from SaudiNewsNet, CC BY-NC-SA 4.0):" % (
+                 fmt(c["beyond_fully_contained"]), CONTAIN_EXAMPLES_PER_BAND))
+    L.append("")
+    rows = []
+    for e in c["examples"]:
+        rows.append(["%s (%d words) in %s (%d words)" % (
+            e["contained"], e["contained_words"], e["container"],
+            e["container_words"]),
+            short(e["contained_title"], 45), short(e["container_title"], 45),
+            "%.3f" % e["jaccard"], "%.3f" % e["containment"],
+            "%d: %s" % (e["shared_run_tokens"], short(e["shared_run_text"], 60))])
+    L += md_table(["contained in", "title (contained)", "title (container)",
+                   "J", "containment", "longest shared run: words, start"],
+                  rows)
+    L.append("")
+    k = c["cost"]
+    L.append("`scan --measure containment` makes %s clusters (%s "
+             "duplicates), against %s (%s) by Jaccard. Cost on this corpus, "
+             "best of %d run(s) each: %.2f s against %.2f s for the Jaccard "
+             "scan (**%.2fx**; clustering %.2f s against %.2f s), peak %.0f "
+             "MB against %.0f MB." % (
+                 fmt(c["clusters"]), fmt(c["duplicates"]),
+                 fmt(res["scans"][repr(DEFAULT_T)]["clusters"]),
+                 fmt(res["scans"][repr(DEFAULT_T)]["duplicates"]),
+                 k["containment"]["runs"], k["containment"]["wall_s"],
+                 k["jaccard"]["wall_s"], c["cost_ratio"],
+                 k["containment"]["cluster_s"], k["jaccard"]["cluster_s"],
+                 k["containment"]["peak_kb"] / 1024,
+                 k["jaccard"]["peak_kb"] / 1024))
     L.append("")
     return L
 

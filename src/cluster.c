@@ -1,42 +1,44 @@
-/* cluster.c - candidates by LSH, exact verification, verified clusters.
+/* cluster.c - verified clusters: candidates verified exactly, joined,
+ * and split so that every member matches the text kept in its place.
  *
  * Clustering reads the texts through the storage seam (store.h), so it
  * runs the same on an index in memory, on one spilled to files, or on any
  * other backend that fills an nd_store. Three steps:
  *
- * 1. Identical sets. Texts are sorted by set hash; equal sets are joined
- *    with Jaccard 1 and only the first of each group goes on to LSH, so a
- *    thousand copies cost a sort, not half a million pair checks.
- * 2. Candidates. For each band the (key, text) pairs are sorted (stable,
- *    so texts stay in input order within a key); texts that share a key
- *    are candidates. A candidate pair already in one component is
- *    skipped, and one already rejected is not checked again (pairset.c),
- *    so a bucket of m near-copies costs about m verifications, not
- *    m^2 / 2. Every other candidate is verified with the exact Jaccard of
- *    the two id sets and joined (union-find) only if it reaches the
- *    threshold.
+ * 1. Identical sets (candidates.c) are joined with Jaccard 1; only the
+ *    first text of each set goes on, so a thousand copies cost a sort,
+ *    not half a million pair checks.
+ * 2. Candidates: texts sharing an LSH band key (candidates.c) for
+ *    Jaccard; every pair that can match, from an inverted index of
+ *    shingles (contain.c), for containment. A candidate pair already in
+ *    one component is skipped, and one already rejected is not checked
+ *    again (pairset.c), so a bucket of m near-copies costs about m
+ *    verifications, not m^2 / 2. Every other candidate is verified with
+ *    the exact overlap of the two id sets and joined (union-find) only if
+ *    it matches (measure.h).
  * 3. Verified clusters. A connected component can chain: A~B and B~C with
  *    A and C unrelated. Each component is therefore split by greedy set
- *    cover: the member matching the most others is a center, it and its
- *    matches form a cluster, repeat on the rest. The survivor is the first
- *    member (by --keep policy) that matches every other member of its
- *    cluster, so every member is verified against the text kept in its
- *    place (see split_component).
+ *    cover: the member covering the most others is a center, it and the
+ *    members it covers form a cluster, repeat on the rest. The survivor is
+ *    the first member (by --keep policy) that covers every other member of
+ *    its cluster, so every member is verified against the text kept in
+ *    its place (see split_component). Under containment "covers" means
+ *    "contains", so the survivor is a text that contains the others.
  *
- * Everything runs in input order on one thread, except that the bands of
- * step 2 can be sorted in parallel (see join_verified_candidates); the
- * output depends only on the input, the options and the seed.
+ * Everything runs in input order on one thread, except that LSH bands can
+ * be sorted in parallel (nd_band_candidates); the output depends only on
+ * the input, the options and the seed.
  */
 #include "neardup.h"
 
-#include <assert.h>  /* assert */
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <stdlib.h>  /* qsort */
-#include <string.h>  /* memcmp, memcpy, memset */
+#include <assert.h> /* assert */
+#include <stdlib.h> /* qsort */
+#include <string.h> /* memcmp, memcpy, memset */
 
 #include "alloc.h"
+#include "candidates.h"
+#include "measure.h"
 #include "pairset.h"
-#include "sort.h"
 #include "store.h"
 #include "uf.h"
 
@@ -73,45 +75,12 @@ void nd_clusters_free(nd_clusters *clusters)
 /* ****  Clustering  **** */
 
 typedef struct {
-    uint64_t key;
-    size_t doc;
-} keyed_doc;
-
-/* sort_keyed(keyed, tmp, n): by key, eight passes of 8 bits (passes where
- * every key has the same byte skipped). Stable: entries are added in
- * document order, so equal keys stay in document order, as canonical
- * output needs. Linear time where qsort with a comparison callback took
- * most of clustering at millions of texts. */
-#define KEYED_KEY(entry) ((entry).key)
-ND_DEFINE_RADIX_SORT(sort_keyed, keyed_doc, KEYED_KEY, 0, 56)
-
-static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
-}
-
-/* Exact Jaccard of two sets (1 when they are the same set). */
-static double ids_jaccard(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    return same_ids(a, na, b, nb) ? (na ? 1.0 : 0.0) : nd_jaccard(a, na, b, nb);
-}
-
-static int reaches(double jaccard, double threshold)
-{
-    return jaccard >= threshold - 1e-12;
-}
-
-typedef struct {
     const nd_store *store;
     nd_uf uf;
     unsigned char *is_representative;
-    keyed_doc *keyed, *keyed_tmp; /* (set hash, text) */
-    uint64_t *band, *band_tmp;    /* (band key << 32 | text) */
     nd_pair_set rejected;
     nd_cluster_stats stats;
-    unsigned threads;          /* for preparing bands (nd_index_set_threads) */
     nd_id_buffer buf_a, buf_b; /* ids read back in spill mode */
-    uint32_t *band_chunk;      /* one chunk of one band, in spill mode */
     int io_status;             /* ND_OK, or the first read error */
 } cluster_state;
 
@@ -121,92 +90,29 @@ static const uint32_t *state_ids(cluster_state *st, size_t doc, nd_id_buffer *bu
     return st->store->ids(st->store->backend, doc, buf, &st->io_status);
 }
 
-/* Step 1: join identical sets; mark one representative per set. */
-static int join_identical_sets(cluster_state *st)
+/* Step 1 (nd_identical_sets): a copy joins the first text of its set. */
+static void join_same(void *ctx, size_t first, size_t other)
 {
+    cluster_state *st = ctx;
+    nd_uf_union(&st->uf, first, other);
+}
+
+/* The overlap of two texts' sets (all of it when they are the same set). */
+static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
+        return na;
+    return nd_intersection(a, na, b, nb);
+}
+
+/* Step 2, Jaccard: verify the candidates of one prepared band (texts
+ * sharing a key). A pair already in one component is skipped, and one
+ * already rejected is not checked again (pairset.c), so a bucket of m
+ * near-copies costs about m verifications, not m^2 / 2. */
+static int verify_band(void *ctx, const uint64_t *entries, size_t m)
+{
+    cluster_state *st = ctx;
     const nd_store *store = st->store;
-    size_t m = 0;
-    for (size_t d = 0; d < store->count; d++) {
-        if (store->meta[d].count > 0) {
-            st->keyed[m].key = store->meta[d].set_hash;
-            st->keyed[m].doc = d;
-            m++;
-        }
-    }
-    sort_keyed(st->keyed, st->keyed_tmp, m);
-    for (size_t i = 0; i < m;) {
-        size_t j = i + 1;
-        while (j < m && st->keyed[j].key == st->keyed[i].key)
-            j++;
-        st->is_representative[st->keyed[i].doc] = 1;
-        if (j - i > 1)
-            st->stats.exact_groups++;
-        const nd_text_meta *first = &store->meta[st->keyed[i].doc];
-        const uint32_t *first_ids = j - i > 1 ? state_ids(st, st->keyed[i].doc, &st->buf_a) : NULL;
-        for (size_t k = i + 1; k < j; k++) {
-            const nd_text_meta *other = &store->meta[st->keyed[k].doc];
-            const uint32_t *other_ids = state_ids(st, st->keyed[k].doc, &st->buf_b);
-            if (st->io_status != ND_OK)
-                return st->io_status;
-            if (same_ids(first_ids, first->count, other_ids, other->count))
-                nd_uf_union(&st->uf, st->keyed[i].doc, st->keyed[k].doc);
-            else
-                st->is_representative[st->keyed[k].doc] = 1; /* a 64-bit hash collision */
-        }
-        i = j;
-    }
-    return st->io_status;
-}
-
-/* Step 2: LSH candidates, verified.
- *
- * Preparing a band (gathering the keys of the representatives and sorting
- * them) is most of the work and bands are independent, so with threads
- * the bands are prepared T at a time in parallel; they are then verified
- * one after the other in band order on this thread, so the union-find and
- * the clusters are the same for any T. */
-typedef struct {
-    const nd_store *store;
-    const unsigned char *is_representative;
-    unsigned band;
-    uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
-    uint32_t *chunk_buf;     /* spilled keys read back */
-    size_t count;
-    int rc;
-} band_job;
-
-static void prepare_band(band_job *job)
-{
-    const nd_store *store = job->store;
-    size_t m = 0;
-    const uint32_t *keys = NULL;
-    job->rc = ND_OK;
-    for (size_t d = 0; d < store->count; d++) {
-        if (d % ND_KEY_CHUNK == 0) {
-            keys = store->band_keys(store->backend, job->band, d / ND_KEY_CHUNK, job->chunk_buf);
-            if (!keys) {
-                job->rc = ND_EIO;
-                return;
-            }
-        }
-        if (job->is_representative[d])
-            job->entries[m++] = (uint64_t)keys[d % ND_KEY_CHUNK] << 32 | d;
-    }
-    nd_sort_u64_high32(job->entries, job->tmp, m);
-    job->count = m;
-}
-
-static void *prepare_band_thread(void *arg)
-{
-    prepare_band(arg);
-    return NULL;
-}
-
-/* Verify the candidates of one prepared band: texts sharing a key. */
-static int verify_band(cluster_state *st, const uint64_t *entries, size_t m)
-{
-    const nd_store *store = st->store;
-    double threshold = store->opts->threshold;
     for (size_t i = 0; i < m;) {
         size_t j = i + 1;
         while (j < m && entries[j] >> 32 == entries[i] >> 32)
@@ -227,8 +133,8 @@ static int verify_band(cluster_state *st, const uint64_t *entries, size_t m)
                 const uint32_t *ids_b = state_ids(st, b, &st->buf_b);
                 if (st->io_status != ND_OK)
                     return st->io_status;
-                double jac = ids_jaccard(ids_a, store->meta[a].count, ids_b, store->meta[b].count);
-                if (reaches(jac, threshold)) {
+                size_t na = store->meta[a].count, nb = store->meta[b].count;
+                if (nd_matches(store->opts, na, nb, ids_shared(ids_a, na, ids_b, nb))) {
                     st->stats.verified_pairs++;
                     nd_uf_union(&st->uf, a, b);
                 } else if (nd_pair_set_insert(&st->rejected, key) != ND_OK) {
@@ -241,79 +147,38 @@ static int verify_band(cluster_state *st, const uint64_t *entries, size_t m)
     return ND_OK;
 }
 
-enum { MAX_CLUSTER_THREADS = 64 };
-
-static int join_verified_candidates(cluster_state *st)
+/* Step 2, containment: verify the candidates of text a (contain.c gives
+ * each pair once, so nothing needs remembering). */
+static int verify_contained(void *ctx, size_t a, const uint32_t *others, size_t count)
 {
+    cluster_state *st = ctx;
     const nd_store *store = st->store;
-    unsigned bands = store->opts->bands;
-    band_job jobs[MAX_CLUSTER_THREADS];
-    pthread_t threads[MAX_CLUSTER_THREADS];
-    int started[MAX_CLUSTER_THREADS];
-    unsigned width = st->threads < 1 ? 1 : st->threads;
-    if (width > MAX_CLUSTER_THREADS)
-        width = MAX_CLUSTER_THREADS;
-    if (width > bands)
-        width = bands;
-    /* job 0 uses the state's buffers; the others get their own, and if
-     * memory is short there are simply fewer jobs */
-    unsigned jobs_ready = 0;
-    int rc = ND_OK;
-    for (unsigned t = 0; t < width; t++) {
-        band_job *job = &jobs[t];
-        memset(job, 0, sizeof *job);
-        job->store = store;
-        job->is_representative = st->is_representative;
-        if (t == 0) {
-            job->entries = st->band;
-            job->tmp = st->band_tmp;
-            job->chunk_buf = st->band_chunk;
-        } else {
-            job->entries = nd_malloc((store->count + 1) * 2 * sizeof *job->entries);
-            job->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *job->chunk_buf) : NULL;
-            if (!job->entries || (store->on_disk && !job->chunk_buf)) {
-                nd_free(job->entries);
-                nd_free(job->chunk_buf);
-                break;
-            }
-            job->tmp = job->entries + store->count + 1;
-        }
-        jobs_ready++;
-    }
-    for (unsigned first = 0; first < bands && rc == ND_OK; first += jobs_ready) {
-        unsigned n = bands - first < jobs_ready ? bands - first : jobs_ready;
-        for (unsigned t = 0; t < n; t++) {
-            jobs[t].band = first + t;
-            started[t] = t > 0 && pthread_create(&threads[t], NULL, prepare_band_thread, &jobs[t]) == 0;
-        }
-        for (unsigned t = 0; t < n; t++) {
-            if (!started[t])
-                prepare_band(&jobs[t]);
-        }
-        for (unsigned t = 1; t < n; t++) {
-            if (started[t])
-                pthread_join(threads[t], NULL);
-        }
-        for (unsigned t = 0; t < n && rc == ND_OK; t++) {
-            rc = jobs[t].rc;
-            if (rc == ND_OK)
-                rc = verify_band(st, jobs[t].entries, jobs[t].count);
+    const uint32_t *ids_a = NULL;
+    size_t na = store->meta[a].count;
+    for (size_t k = 0; k < count; k++) {
+        size_t b = others[k];
+        if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
+            continue;
+        st->stats.candidate_pairs++;
+        if (!ids_a)
+            ids_a = state_ids(st, a, &st->buf_a);
+        const uint32_t *ids_b = state_ids(st, b, &st->buf_b);
+        if (st->io_status != ND_OK)
+            return st->io_status;
+        size_t nb = store->meta[b].count;
+        if (nd_matches(store->opts, na, nb, ids_shared(ids_a, na, ids_b, nb))) {
+            st->stats.verified_pairs++;
+            nd_uf_union(&st->uf, a, b);
         }
     }
-    for (unsigned t = 1; t < jobs_ready; t++) {
-        nd_free(jobs[t].entries);
-        nd_free(jobs[t].chunk_buf);
-    }
-    return rc;
+    return ND_OK;
 }
 
-static int push_member(nd_clusters *c, size_t doc, double jaccard)
+static int push_member(nd_clusters *c, nd_member member)
 {
     if (nd_grow((void **)&c->members, &c->members_capacity, c->members_count + 1, sizeof *c->members) != 0)
         return ND_ENOMEM;
-    c->members[c->members_count].doc = doc;
-    c->members[c->members_count].jaccard = jaccard;
-    c->members_count++;
+    c->members[c->members_count++] = member;
     return ND_OK;
 }
 
@@ -326,28 +191,46 @@ static int close_cluster(nd_clusters *c)
     return ND_OK;
 }
 
-typedef struct {
-    uint64_t weight;
-    size_t doc;
-} weighted_doc;
-
-static int compare_longest_first(const void *pa, const void *pb)
+/* A member as reported: its scores against the survivor. */
+static nd_member scored_member(const nd_store *store, size_t survivor, size_t doc, size_t shared)
 {
-    const weighted_doc *a = pa, *b = pb;
-    if (a->weight != b->weight)
-        return a->weight > b->weight ? -1 : 1;
+    size_t ns = store->meta[survivor].count, nm = store->meta[doc].count;
+    return (nd_member){doc, nd_jaccard_counts(ns, nm, shared), nd_containment_counts(nm, shared)};
+}
+
+typedef struct {
+    uint64_t key; /* lowest kept first */
+    size_t doc;
+} keyed_member;
+
+static int compare_keyed_member(const void *pa, const void *pb)
+{
+    const keyed_member *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
     return (a->doc > b->doc) - (a->doc < b->doc);
 }
 
-/* Put members in --keep longest order: heaviest first, ties in input order. */
-static int sort_longest_first(const nd_text_meta *meta, size_t *members, size_t n)
+/* The rank of a text for ND_KEEP_RANK: last when it has none. */
+static uint64_t rank_of(const nd_store *store, size_t doc)
 {
-    weighted_doc *w = nd_malloc(n * sizeof *w);
+    return store->rank && doc < store->rank_count ? store->rank[doc] : UINT64_MAX;
+}
+
+/* Put members (in input order) in `keep` order: input order; heaviest
+ * first; lowest rank first; ties in input order. */
+static int order_members(const nd_store *store, size_t *members, size_t n, nd_keep keep)
+{
+    if (keep == ND_KEEP_FIRST)
+        return ND_OK;
+    keyed_member *w = nd_malloc(n * sizeof *w);
     if (!w)
         return ND_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        w[i] = (weighted_doc){meta[members[i]].weight, members[i]};
-    qsort(w, n, sizeof *w, compare_longest_first);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = keep == ND_KEEP_LONGEST ? ~store->meta[members[i]].weight : rank_of(store, members[i]);
+        w[i] = (keyed_member){key, members[i]};
+    }
+    qsort(w, n, sizeof *w, compare_keyed_member);
     for (size_t i = 0; i < n; i++)
         members[i] = w[i].doc;
     nd_free(w);
@@ -355,7 +238,7 @@ static int sort_longest_first(const nd_text_meta *meta, size_t *members, size_t 
 }
 
 /* Append one cluster: the survivor, then the others in input order with
- * their exact Jaccard against it. */
+ * their exact scores against it. */
 static int emit_cluster(nd_clusters *out, size_t survivor, nd_member *others, size_t count)
 {
     for (size_t a = 1; a < count; a++) {
@@ -367,20 +250,19 @@ static int emit_cluster(nd_clusters *out, size_t survivor, nd_member *others, si
         }
         others[b] = x;
     }
-    int rc = push_member(out, survivor, 1.0);
+    int rc = push_member(out, (nd_member){survivor, 1.0, 1.0});
     for (size_t k = 0; rc == ND_OK && k < count; k++)
-        rc = push_member(out, others[k].doc, others[k].jaccard);
+        rc = push_member(out, others[k]);
     return rc == ND_OK ? close_cluster(out) : rc;
 }
 
 /* Components larger than this are split around survivors in policy order
  * (linear in the component per cluster) instead of around centers (which
- * needs all pairwise Jaccards). */
+ * needs all pairwise overlaps). */
 enum { CENTER_LIMIT = 400 };
 
 /* Star split for large components: the first remaining member by policy
- * is the survivor; every remaining member that reaches the threshold with
- * it joins. */
+ * is the survivor; every remaining member it covers joins. */
 static int star_split(cluster_state *st, size_t *members, size_t n, size_t *scratch, nd_clusters *out)
 {
     const nd_store *store = st->store;
@@ -398,9 +280,10 @@ static int star_split(cluster_state *st, size_t *members, size_t n, size_t *scra
             const uint32_t *ids = state_ids(st, members[i], &st->buf_b);
             if (st->io_status != ND_OK)
                 break;
-            double j = ids_jaccard(survivor_ids, docs[survivor].count, ids, docs[members[i]].count);
-            if (reaches(j, store->opts->threshold))
-                others[count++] = (nd_member){members[i], j};
+            size_t ns = docs[survivor].count, nm = docs[members[i]].count;
+            size_t shared = ids_shared(survivor_ids, ns, ids, nm);
+            if (nd_covers(store->opts, ns, nm, shared))
+                others[count++] = scored_member(store, survivor, members[i], shared);
             else
                 scratch[left++] = members[i];
         }
@@ -415,16 +298,18 @@ static int star_split(cluster_state *st, size_t *members, size_t n, size_t *scra
     return rc;
 }
 
-/* Step 3: split one component (members in policy order: input order, or
- * longest first) into verified clusters, appended to out.
+/* Step 3: split one component (members in input order) into verified
+ * clusters, appended to out.
  *
- * Greedy set cover on the graph of pairs that reach the threshold: the
- * center is the remaining member with the most remaining neighbours (ties:
- * policy order); the cluster is the center and its neighbours. Its survivor
- * is the first member, in policy order, that reaches the threshold with
- * every other member of the cluster (the center always does), so every
- * reported (survivor, member) pair is verified, and --keep first keeps the
- * earliest document that can stand for the whole cluster. Centering matters:
+ * Greedy set cover on the graph of "i covers k" (nd_covers: k reaches the
+ * threshold with i; under containment, k is contained in i): the center
+ * is the remaining member that covers the most remaining others (ties:
+ * policy order); the cluster is the center and the members it covers. Its
+ * survivor is the first member, in policy order, that covers every other
+ * member of the cluster (the center always does), so every reported
+ * (survivor, member) pair is verified, and --keep first keeps the
+ * earliest document that can stand for the whole cluster (under
+ * containment, a text that contains all the others). Centering matters:
  * when edited copies come before their original, a star around the first
  * copy would leave the other copies out although each matches the
  * original. */
@@ -433,12 +318,12 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
 {
     const nd_store *store = st->store;
     const nd_text_meta *docs = store->meta;
-    if (keep == ND_KEEP_LONGEST && sort_longest_first(docs, members, n) != ND_OK)
+    if (order_members(store, members, n, keep) != ND_OK)
         return ND_ENOMEM;
     if (n > CENTER_LIMIT)
         return star_split(st, members, n, scratch, out);
-    double threshold = store->opts->threshold;
-    double *jac = nd_malloc(n * n * sizeof *jac);
+    const nd_options *opts = store->opts;
+    size_t *shared = nd_malloc(n * n * sizeof *shared);
     unsigned char *alive = nd_malloc(n);
     unsigned char *in_cluster = nd_malloc(n);
     nd_member *others = nd_malloc(n * sizeof *others);
@@ -446,7 +331,7 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
     const uint32_t **ids = nd_malloc(n * sizeof *ids);
     uint32_t *arena = NULL;
     int rc = ND_ENOMEM;
-    if (!jac || !alive || !in_cluster || !others || !cluster || !ids)
+    if (!shared || !alive || !in_cluster || !others || !cluster || !ids)
         goto done;
     if (store->on_disk) {
         /* read every member's ids once, into one arena */
@@ -470,13 +355,14 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
         at += c;
     }
     for (size_t i = 0; i < n; i++) {
-        jac[i * n + i] = 1.0;
+        size_t ni = docs[members[i]].count;
+        shared[i * n + i] = ni;
         alive[i] = 1;
-        for (size_t k = i + 1; k < n; k++) {
-            double j = ids_jaccard(ids[i], docs[members[i]].count, ids[k], docs[members[k]].count);
-            jac[i * n + k] = jac[k * n + i] = j;
-        }
+        for (size_t k = i + 1; k < n; k++)
+            shared[i * n + k] = shared[k * n + i] = ids_shared(ids[i], ni, ids[k], docs[members[k]].count);
     }
+/* does member i, as survivor, cover member k */
+#define COVERS(i, k) nd_covers(opts, docs[members[i]].count, docs[members[k]].count, shared[(i)*n + (k)])
     rc = ND_OK;
     size_t remaining = n;
     while (rc == ND_OK && remaining >= 2) {
@@ -486,17 +372,17 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
                 continue;
             size_t cover = 0;
             for (size_t k = 0; k < n; k++)
-                cover += alive[k] && k != i && reaches(jac[i * n + k], threshold);
+                cover += alive[k] && k != i && COVERS(i, k);
             if (cover > best) {
                 best = cover;
                 center = i;
             }
         }
         if (center == SIZE_MAX)
-            break; /* no two remaining members match */
+            break; /* no remaining member covers another */
         size_t size = 0;
         for (size_t k = 0; k < n; k++) {
-            in_cluster[k] = alive[k] && (k == center || reaches(jac[center * n + k], threshold));
+            in_cluster[k] = alive[k] && (k == center || COVERS(center, k));
             if (in_cluster[k])
                 cluster[size++] = k; /* in policy order */
         }
@@ -505,7 +391,7 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
             size_t s = cluster[c];
             int covers_all = 1;
             for (size_t d = 0; d < size && covers_all; d++)
-                covers_all = reaches(jac[s * n + cluster[d]], threshold);
+                covers_all = cluster[d] == s || COVERS(s, cluster[d]);
             if (covers_all) {
                 survivor = s;
                 break;
@@ -516,13 +402,14 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
             size_t k = cluster[c];
             alive[k] = 0;
             if (k != survivor)
-                others[count++] = (nd_member){members[k], jac[survivor * n + k]};
+                others[count++] = scored_member(store, members[survivor], members[k], shared[survivor * n + k]);
         }
         remaining -= size;
         rc = emit_cluster(out, members[survivor], others, count);
     }
+#undef COVERS
 done:
-    nd_free(jac);
+    nd_free(shared);
     nd_free(alive);
     nd_free(in_cluster);
     nd_free(others);
@@ -619,7 +506,6 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     cluster_state st;
     memset(&st, 0, sizeof st);
     st.store = store;
-    st.threads = threads;
     nd_clusters *clusters = nd_calloc(1, sizeof *clusters);
     int rc = ND_ENOMEM;
     if (!clusters)
@@ -631,34 +517,21 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     if (nd_uf_init(&st.uf, store->count) != ND_OK)
         goto done;
     st.is_representative = nd_calloc(store->count + 1, 1);
-    st.keyed = nd_malloc((store->count + 1) * sizeof *st.keyed);
-    st.keyed_tmp = nd_malloc((store->count + 1) * sizeof *st.keyed_tmp);
-    if (!st.is_representative || !st.keyed || !st.keyed_tmp)
+    if (!st.is_representative)
         goto done;
-    if (store->on_disk) {
-        st.band_chunk = nd_malloc(ND_KEY_CHUNK * sizeof *st.band_chunk);
-        if (!st.band_chunk)
-            goto done;
-    }
-    rc = join_identical_sets(&st);
-    /* the set-hash entries are done with: reuse their memory for the bands */
-    nd_free(st.keyed_tmp);
-    st.keyed_tmp = NULL;
-    st.band = (uint64_t *)(void *)st.keyed;
-    st.band_tmp = st.band + store->count + 1;
-    if (rc == ND_OK)
-        rc = join_verified_candidates(&st);
+    rc = nd_identical_sets(st.is_representative, &st.stats.exact_groups, store, join_same, &st);
+    if (rc == ND_OK && store->opts->measure == ND_MEASURE_CONTAINMENT)
+        rc = nd_containment_candidates(store, st.is_representative, verify_contained, &st);
+    else if (rc == ND_OK)
+        rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
     if (rc == ND_OK)
         rc = build_clusters(&st, keep, clusters);
 done:
     nd_uf_release(&st.uf);
     nd_free(st.is_representative);
-    nd_free(st.keyed);
-    nd_free(st.keyed_tmp);
     nd_pair_set_release(&st.rejected);
     nd_free(st.buf_a.data);
     nd_free(st.buf_b.data);
-    nd_free(st.band_chunk);
     if (rc != ND_OK) {
         nd_clusters_free(clusters);
         return rc;

@@ -131,6 +131,7 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
 {
     char buf[64];
     uint64_t v;
+    m->opts = (nd_options)ND_OPTIONS_INIT; /* what the index does not record keeps its default */
     int rc = get_meta_u64(db, txn, "format", &m->format);
     if (rc != ND_OK)
         return rc;

@@ -3,7 +3,8 @@
  * Per text the index keeps only what clustering needs (store.h): the
  * sorted shingle ids (for exact verification), a hash of that set (to find
  * identical sets), its LSH band keys (b keys instead of the whole
- * signature, folded to 32 bits) and a weight (for --keep longest).
+ * signature, folded to 32 bits) and a weight (for --keep longest); and,
+ * when the caller gives them, ranks (ND_KEEP_RANK).
  * Clustering itself is in cluster.c and reads the texts through the
  * nd_store view this file gives (nd_index_store).
  *
@@ -63,6 +64,8 @@ struct nd_index {
     id_block *blocks; /* where the ids are kept in memory */
     size_t block_count, blocks_capacity;
     unsigned threads; /* for nd_index_cluster (nd_index_set_threads) */
+    uint64_t *ranks;  /* ND_KEEP_RANK (nd_index_set_ranks), or NULL */
+    size_t rank_count;
     /* spill mode */
     int spilled;
     FILE *ids_file; /* ids, back to back */
@@ -95,6 +98,7 @@ void nd_index_free(nd_index *index)
     for (size_t c = 0; c < index->chunk_count; c++)
         nd_free(index->key_chunks[c]);
     nd_free(index->key_chunks);
+    nd_free(index->ranks);
     if (index->ids_file)
         fclose(index->ids_file);
     if (index->keys_file)
@@ -105,6 +109,20 @@ void nd_index_free(nd_index *index)
 void nd_index_set_threads(nd_index *index, unsigned threads)
 {
     index->threads = threads;
+}
+
+int nd_index_set_ranks(nd_index *index, const uint64_t *ranks, size_t count)
+{
+    assert(count <= index->count && (ranks || count == 0));
+    uint64_t *copy = nd_malloc((count ? count : 1) * sizeof *copy);
+    if (!copy)
+        return ND_ENOMEM;
+    if (count)
+        memcpy(copy, ranks, count * sizeof *copy);
+    nd_free(index->ranks);
+    index->ranks = copy;
+    index->rank_count = count;
+    return ND_OK;
 }
 
 unsigned nd_index_threads(const nd_index *index)
@@ -344,6 +362,7 @@ int nd_index_store(const nd_index *index, nd_store *out)
 {
     if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
         return ND_EIO;
-    *out = (nd_store){&index->opts, index->count, index->meta, index->spilled, index, stored_ids, stored_band_keys};
+    *out = (nd_store){&index->opts, index->count,     index->meta,  index->spilled,   index,
+                      stored_ids,   stored_band_keys, index->ranks, index->rank_count};
     return ND_OK;
 }

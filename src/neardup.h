@@ -5,15 +5,18 @@
  *   text --normalize.c--> tokens --shingle.c--> set of 32-bit shingle ids
  *        --minhash.c--> signature --lsh.c--> band keys
  *        --index.c (storage, in memory or spilled to files)
- *        --cluster.c--> candidate pairs --verify (exact Jaccard)--> union-find
- *        --> clusters
+ *        --cluster.c--> candidate pairs --verify (exact Jaccard or
+ *        containment)--> union-find --> clusters (or pairs.c: every pair)
  *
  * sketch.c bundles normalize + shingle + minhash per thread (nd_sketcher,
  * and nd_sketch_units() for paragraphs and lines); units.c splits texts
  * into paragraphs or lines, finds a unit pasted several times and removes
- * spans. Private helpers: alloc.c (the allocation seam), sort.c, uf.c
- * (union-find), pairset.c, hash.h (xxHash), store.h (the storage seam
- * between index.c and cluster.c), options.c, error.c.
+ * spans. Candidates come from candidates.c (identical sets, LSH bands)
+ * and contain.c (containment's inverted index); measure.h says when two
+ * sets match; chance.c gives the probability of a chance match. Private
+ * helpers: alloc.c (the allocation seam), sort.c, uf.c (union-find),
+ * pairset.c, hash.h (xxHash), store.h (the storage seam between index.c
+ * and cluster.c), options.c, error.c.
  *
  * The persistent index (nd_db, on LMDB): db.c (open, locks, errors),
  * db_meta.c (metadata, version and option checks, stats), db_write.c (runs: add, remove, commit), db_query.c (queries,
@@ -123,6 +126,21 @@ typedef enum {
                              without spaces (Han, kana, Thai, ...), else words */
 } nd_shingle_kind;
 
+/** What two texts must share to match (nd_options.measure). For shingle
+ * sets A and B, with |A| <= |B|:
+ *  - ND_MEASURE_JACCARD: |A ∩ B| / |A ∪ B| >= threshold (near-copies);
+ *  - ND_MEASURE_CONTAINMENT: |A ∩ B| / |A| >= threshold, A holding at
+ *    least min_shingles shingles (an excerpt or an abridged copy inside
+ *    a longer text), or the Jaccard rule (so containment finds every pair
+ *    Jaccard finds). In a cluster the survivor contains every member. */
+typedef enum { ND_MEASURE_JACCARD = 0, ND_MEASURE_CONTAINMENT = 1 } nd_measure;
+
+/** Default nd_options.min_shingles: about a sentence of 24 words under
+ * 5-word shingles. Shorter texts (headlines, stock phrases, "read more")
+ * are found inside many unrelated articles, so they are not reported as
+ * contained in another text (they still match by Jaccard). */
+#define ND_MIN_SHINGLES 20
+
 typedef struct nd_options {
     nd_profile profile;
     nd_shingle_kind shingle_kind;
@@ -131,19 +149,22 @@ typedef struct nd_options {
     unsigned num_perm;     /* MinHash signature length */
     unsigned bands;        /* LSH bands b; 0 = choose from threshold */
     unsigned rows;         /* LSH rows per band r; 0 = choose from threshold */
-    double threshold;      /* minimum exact Jaccard for two texts to match */
+    double threshold;      /* minimum exact score (measure) for two texts to match */
     uint64_t seed;         /* same seed + same text => same signature */
+    nd_measure measure;    /* Jaccard (default) or containment */
+    unsigned min_shingles; /* containment: fewest shingles of a text reported as contained in another */
 } nd_options;
 
-#define ND_OPTIONS_INIT                                                                  \
-    {                                                                                    \
-        ND_PROFILE_DEFAULT, ND_SHINGLE_AUTO, 5, 5, 128, 0, 0, 0.8, 0x6e65617264757031ULL \
+#define ND_OPTIONS_INIT                                                                                       \
+    {                                                                                                         \
+        ND_PROFILE_DEFAULT, ND_SHINGLE_AUTO, 5, 5, 128, 0, 0, 0.8, 0x6e65617264757031ULL, ND_MEASURE_JACCARD, \
+            ND_MIN_SHINGLES                                                                                   \
     }
 
 /** Check an option set and fill in bands and rows when they are 0 (see
  * nd_lsh_choose()). Bands and rows must be given both or neither, and
  * bands * rows must not exceed num_perm; num_perm is 1 .. ND_MAX_PERM,
- * shingle sizes 1 .. 64, the threshold in (0, 1].
+ * shingle sizes 1 .. 64, the threshold in (0, 1], min_shingles >= 1.
  * @param[in,out] opts the options to check and complete.
  * @return ND_OK, or ND_EINVAL with opts unchanged (also for NULL). */
 int nd_options_resolve(nd_options *opts);
@@ -459,12 +480,27 @@ size_t nd_index_memory(const nd_index *index);
  * written; the index is then unusable: free it). */
 int nd_index_spill(nd_index *index, const char *dir);
 
-/** Which member of a cluster is kept. */
-typedef enum { ND_KEEP_FIRST = 0, ND_KEEP_LONGEST = 1 } nd_keep;
+/** Which member of a cluster is kept: the first, in this order, that
+ * reaches the threshold with every other member.
+ *  - ND_KEEP_FIRST: input order;
+ *  - ND_KEEP_LONGEST: the largest weight (nd_index_add) first, ties in
+ *    input order;
+ *  - ND_KEEP_RANK: the lowest rank (nd_index_set_ranks()) first, ties in
+ *    input order: any order the caller computes (the program's --keep
+ *    min:FIELD ranks records by a field's value). */
+typedef enum { ND_KEEP_FIRST = 0, ND_KEEP_LONGEST = 1, ND_KEEP_RANK = 2 } nd_keep;
+
+/** Give the texts added so far their ranks for ND_KEEP_RANK (copied);
+ * texts added later, or never ranked, rank last (UINT64_MAX). Calling it
+ * again replaces the ranks.
+ * @pre ranks[0 .. count) readable; count <= nd_index_count(index).
+ * @return ND_OK or ND_ENOMEM (the previous ranks are then kept). */
+int nd_index_set_ranks(nd_index *index, const uint64_t *ranks, size_t count);
 
 typedef struct nd_member {
-    size_t doc;     /* text number */
-    double jaccard; /* exact Jaccard with the cluster's survivor (1 for it) */
+    size_t doc;         /* text number */
+    double jaccard;     /* exact Jaccard with the cluster's survivor (1 for it) */
+    double containment; /* share of this member's shingles found in the survivor (1 for it) */
 } nd_member;
 
 typedef struct nd_cluster_stats {
@@ -478,18 +514,21 @@ typedef struct nd_clusters nd_clusters;
 /** Cluster the texts added so far.
  *
  * 1. Texts with identical shingle sets are joined directly.
- * 2. LSH proposes candidate pairs (texts sharing a band key); each is kept
- *    only if its exact Jaccard reaches the threshold; verified pairs are
- *    joined with union-find.
+ * 2. Candidate pairs are proposed: by LSH (texts sharing a band key) for
+ *    ND_MEASURE_JACCARD, by an inverted index of shingles for
+ *    ND_MEASURE_CONTAINMENT (every pair that can match; see contain.c);
+ *    each is kept only if its exact score reaches the threshold; verified
+ *    pairs are joined with union-find.
  * 3. Each connected component is split by greedy set cover: the member that
- *    matches the most others (ties by `keep` order) is a center, and it and
- *    its matches form a cluster; repeat on the rest. No member is in a
- *    cluster only through a chain of other members.
+ *    matches (contains, for containment) the most others (ties by `keep`
+ *    order) is a center, and it and its matches form a cluster; repeat on
+ *    the rest. No member is in a cluster only through a chain of other
+ *    members.
  *
- * The survivor of a cluster is its first member by `keep` order (input
- * order, or longest first) that reaches the threshold with every other
- * member (the center always does), so every member's exact Jaccard with
- * the survivor reaches the threshold.
+ * The survivor of a cluster is its first member by `keep` order that
+ * reaches the threshold with (contains) every other member (the center
+ * always does), so every member's exact score against the survivor
+ * reaches the threshold.
  * Clusters have two or more members: the survivor first, then the others in
  * input order. Clusters are
  * ordered by their earliest member. Texts without shingles never cluster.
@@ -505,6 +544,68 @@ size_t nd_clusters_count(const nd_clusters *clusters);
  * @return the number of members. */
 size_t nd_clusters_get(const nd_member **members, const nd_clusters *clusters, size_t i);
 void nd_clusters_free(nd_clusters *clusters);
+
+/* ****  Pairs (pairs.c)  **** */
+
+/** One matching pair of texts, with the exact numbers for both measures. */
+typedef struct nd_pair {
+    size_t a, b;    /* text numbers, a < b */
+    size_t shared;  /* shingles in both sets, |A ∩ B| */
+    double jaccard; /* |A ∩ B| / |A ∪ B| */
+    double a_in_b;  /* |A ∩ B| / |A|: how much of A is in B */
+    double b_in_a;  /* |A ∩ B| / |B| */
+} nd_pair;
+
+typedef struct nd_pairs nd_pairs;
+
+/** Every pair of texts that matches under the index's measure and
+ * threshold and is found: the pairs clustering would verify, without
+ * skipping pairs already joined. Candidates come as for clustering (LSH
+ * bands, or containment's inverted index, which finds every matching
+ * pair); with Jaccard, every pair inside a group of up to 400 texts
+ * joined by verified pairs is verified too, which finds most pairs LSH
+ * missed. Every pair is verified exactly. Texts with identical sets are
+ * verified once and give every pair: k copies of one text give
+ * k (k - 1) / 2 pairs, and each pair of a copy with another text.
+ * Pairs are in order of (a, b).
+ * @param[out] out the pairs (free with nd_pairs_free()).
+ * @param[out] stats the work done, or NULL (verified_pairs counts matches
+ * found before copies are expanded).
+ * @return ND_OK, ND_ENOMEM or ND_EIO (spilled index: a read failed). */
+int nd_index_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_index *index);
+
+/** The pairs, in order.
+ * @param[out] pairs borrowed: valid until the pairs are freed.
+ * @return the number of pairs. */
+size_t nd_pairs_get(const nd_pair **pairs, const nd_pairs *p);
+void nd_pairs_free(nd_pairs *pairs);
+
+/** Do two texts of na and nb shingles with `shared` in common match under
+ * opts (measure, threshold, min_shingles)? The rule clustering and pair
+ * listing verify with (see nd_measure).
+ * @pre shared <= na and shared <= nb. */
+int nd_sets_match(const nd_options *opts, size_t na, size_t nb, size_t shared);
+
+/* ****  Chance matches (chance.c)  **** */
+
+/** log10 of the probability that two unrelated texts share at least
+ * `shared` shingles by chance, for sets of na and nb shingles drawn from a
+ * space of `space` possible shingles (Mash's p-value, Ondov et al. 2016,
+ * for whole sets instead of sketches): each text covers a share
+ * r = 1 - (1 - 1/space)^n of the space, the Jaccard expected by chance is
+ * j = r_A r_B / (r_A + r_B - r_A r_B), and the overlap of the union's
+ * |A ∪ B| shingles is Binomial(|A ∪ B|, j). The model is uniform random
+ * text: real text shares stock phrases far more often.
+ * @pre shared <= na, shared <= nb, space >= 1.
+ * @return a value <= 0 (0 when shared is 0); -INFINITY when the
+ * probability is 0. */
+double nd_chance_jaccard_log10(size_t na, size_t nb, size_t shared, double space);
+
+/** log10 of the probability that at least `shared` of the na shingles of
+ * a text A are found by chance in an unrelated text of nb shingles:
+ * Binomial(na, r_B), with r_B as for nd_chance_jaccard_log10().
+ * @pre shared <= na, shared <= nb, space >= 1. */
+double nd_chance_containment_log10(size_t na, size_t nb, size_t shared, double space);
 
 /* ****  Persistent index (db.c, db_meta.c, db_write.c, db_query.c, db_compact.c)  **** */
 

@@ -14,6 +14,8 @@ int nd_options_resolve(nd_options *opts)
         return ND_EINVAL;
     if ((unsigned)opts->shingle_kind > ND_SHINGLE_AUTO || nd_profile_name(opts->profile) == NULL)
         return ND_EINVAL;
+    if ((unsigned)opts->measure > ND_MEASURE_CONTAINMENT || opts->min_shingles == 0)
+        return ND_EINVAL;
     if ((opts->bands == 0) != (opts->rows == 0))
         return ND_EINVAL;
     if (opts->bands == 0)

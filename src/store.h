@@ -3,9 +3,9 @@
  *
  * Clustering (cluster.c) needs, per text: how many shingle ids it has, a
  * hash of that set (to find identical sets), a weight (for --keep
- * longest), its sorted shingle ids (to verify a candidate exactly), and,
- * per LSH band, the band keys of all texts in text order (to find the
- * texts that share a key). nd_store gives exactly that and nothing about
+ * longest) or a rank (ND_KEEP_RANK), its sorted shingle ids (to verify a
+ * candidate exactly), and, per LSH band, the band keys of all texts in
+ * text order (to find the texts that share a key). nd_store gives exactly that and nothing about
  * where it is kept: index.c serves it from memory or from its spill files,
  * and a second backend (a persistent on-disk index, say) can serve it from
  * its own storage by filling in the same structure.
@@ -54,6 +54,11 @@ typedef struct nd_store {
      * (chunk + 1) * ND_KEY_CHUNK) (fewer in the last chunk): borrowed, or
      * read into `buf` (room for ND_KEY_CHUNK keys). NULL on a read error. */
     const uint32_t *(*band_keys)(const void *backend, unsigned band, size_t chunk, uint32_t *buf);
+
+    /* ND_KEEP_RANK: the ranks of texts [0, rank_count) (lowest kept
+     * first); other texts rank last. NULL when none were given. */
+    const uint64_t *rank;
+    size_t rank_count;
 } nd_store;
 
 /* index.c: the store view of an in-memory (or spilled) index, valid until
@@ -67,5 +72,8 @@ unsigned nd_index_threads(const nd_index *index);
 /* cluster.c: nd_index_cluster() on any store; `threads` prepare LSH bands
  * in parallel (each extra one takes 16 bytes per text). */
 int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads, nd_keep keep);
+
+/* pairs.c: nd_index_pairs() on any store. */
+int nd_store_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads);
 
 #endif /* ND_STORE_H */

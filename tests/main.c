@@ -51,6 +51,9 @@ int main(void)
     srunner_add_suite(sr, lsh_suite());
     srunner_add_suite(sr, cluster_suite());
     srunner_add_suite(sr, index_suite());
+    srunner_add_suite(sr, contain_suite());
+    srunner_add_suite(sr, pairs_suite());
+    srunner_add_suite(sr, chance_suite());
     srunner_add_suite(sr, units_suite());
     srunner_add_suite(sr, oom_suite());
     srunner_add_suite(sr, db_suite());

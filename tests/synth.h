@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static uint64_t synth_next(uint64_t *state)
+static inline uint64_t synth_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -16,7 +16,7 @@ static uint64_t synth_next(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static int synth_cmp(const void *a, const void *b)
+static inline int synth_cmp(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
@@ -24,7 +24,7 @@ static int synth_cmp(const void *a, const void *b)
 
 /* Fill a[0..shared+own) and b[0..shared+own), both sorted. Returns 0 if
  * some id repeated (caller should use another state). */
-static int synth_pair(uint32_t *a, uint32_t *b, size_t shared, size_t own, uint64_t *state)
+static inline int synth_pair(uint32_t *a, uint32_t *b, size_t shared, size_t own, uint64_t *state)
 {
     size_t n = shared + own;
     for (size_t i = 0; i < shared; i++)

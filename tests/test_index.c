@@ -253,6 +253,47 @@ START_TEST(test_spill_same_clusters)
 }
 END_TEST
 
+/* ND_KEEP_RANK: the lowest rank survives, ties in input order; texts
+ * without a rank come last. */
+START_TEST(test_keep_rank)
+{
+    static const char *const text = "alpha beta gamma delta epsilon zeta eta theta iota kappa";
+    static const struct {
+        uint64_t ranks[3];
+        size_t rank_count;
+        size_t survivor;
+    } rows[] = {
+        {{5, 1, 1}, 3, 1}, /* 1 and 2 tie: input order */
+        {{5, 9, 0}, 2, 0}, /* text 2 has no rank: last */
+        {{0, 0, 0}, 0, 0}, /* no ranks: input order */
+        {{7, 8, 3}, 3, 2},
+    };
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        nd_index *index = NULL;
+        ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+        for (int i = 0; i < 3; i++) {
+            nd_sketch sketch = ND_SKETCH_INIT;
+            ck_assert_int_eq(nd_sketch_text(&sketch, sk, text, strlen(text)), ND_OK);
+            ck_assert_int_eq(nd_index_add(index, &sketch, 1), ND_OK);
+            nd_sketch_clear(&sketch);
+        }
+        ck_assert_int_eq(nd_index_set_ranks(index, rows[r].ranks, rows[r].rank_count), ND_OK);
+        nd_clusters *c = NULL;
+        ck_assert_int_eq(nd_index_cluster(&c, NULL, index, ND_KEEP_RANK), ND_OK);
+        const nd_member *m;
+        ck_assert_uint_eq(nd_clusters_get(&m, c, 0), 3);
+        ck_assert_uint_eq(m[0].doc, rows[r].survivor);
+        nd_clusters_free(c);
+        nd_index_free(index);
+    }
+    nd_sketcher_free(sk);
+}
+END_TEST
+
 START_TEST(test_spill_bad_dir)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -271,6 +312,7 @@ Suite *index_suite(void)
     TCase *tc = tcase_create("pipeline");
     tcase_add_test(tc, test_canonical_order);
     tcase_add_test(tc, test_keep_longest);
+    tcase_add_test(tc, test_keep_rank);
     tcase_add_test(tc, test_no_chaining);
     tcase_add_test(tc, test_center_keeps_copies);
     tcase_add_test(tc, test_empty_never_cluster);

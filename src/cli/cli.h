@@ -43,7 +43,10 @@ typedef struct cli_config {
     const char *text_field;
     int lines; /* --lines: each line of a text file is a document */
     on_error_policy on_error;
-    nd_keep keep;
+    nd_keep keep;           /* ND_KEEP_RANK for --keep min:FIELD / max:FIELD */
+    const char *keep_field; /* --keep min:FIELD / max:FIELD, else NULL */
+    int keep_descending;    /* max:FIELD */
+    int pairs;              /* scan --pairs */
     int annotate;
     const char *removed_path;
     const char *stats_path; /* --stats FILE: the run's counts as JSON */

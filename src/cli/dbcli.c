@@ -81,10 +81,10 @@ int cli_check_index_options(cli_config *cfg, const char *name)
                   cfg->replace ? "replace" : "wait");
         return EXIT_USAGE;
     }
-    if (cfg->index_path &&
-        (cfg->unit != ND_UNIT_DOCUMENT || cfg->keep != ND_KEEP_FIRST || cfg->boilerplate || cfg->stats_path)) {
-        cli_error("dedup: --index works on whole documents, keeps the first copy (the index's), and takes no "
-                  "--unit, --keep, --boilerplate or --stats");
+    if (cfg->index_path && (cfg->unit != ND_UNIT_DOCUMENT || cfg->keep != ND_KEEP_FIRST || cfg->boilerplate ||
+                            cfg->stats_path || cfg->opts.measure != ND_MEASURE_JACCARD)) {
+        cli_error("dedup: --index works on whole documents with the Jaccard measure, keeps the first copy (the "
+                  "index's), and takes no --unit, --keep, --boilerplate, --measure containment or --stats");
         return EXIT_USAGE;
     }
     return EXIT_OK;

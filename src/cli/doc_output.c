@@ -1,10 +1,15 @@
-/* doc_output.c - document mode output: scan's clusters, and dedup's pass 2
- * (records written back, annotated, or set aside with --removed).
+/* doc_output.c - document mode output: scan's clusters or pairs, and
+ * dedup's pass 2 (records written back, annotated, or set aside with
+ * --removed).
  *
  * JSON Lines records pass through byte for byte; a plain-text document is
  * written as {"id": ..., "text": ...}. --annotate adds one member,
- * "neardup": {"cluster", "duplicate_of", "jaccard", "profile"}, before the
- * record's closing brace and changes nothing else.
+ * "neardup": {"cluster", "size", "duplicate_of", "jaccard", "profile"}
+ * ("containment" too under --measure containment), before the record's
+ * closing brace and changes nothing else; the size lets a corpus be
+ * re-weighted later (FineWeb-2 keeps minhash_cluster_size). Records set
+ * aside with --removed carry the same member. scan --pairs writes one
+ * line per matching pair.
  */
 #include "doc_output.h"
 
@@ -32,7 +37,36 @@ void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, con
                 fputc(',', out);
             out_number(out, m[k].jaccard);
         }
+        if (cfg->opts.measure == ND_MEASURE_CONTAINMENT) {
+            fputs("],\"containment\":[", out);
+            for (size_t k = 0; k < size; k++) {
+                if (k)
+                    fputc(',', out);
+                out_number(out, m[k].containment);
+            }
+        }
         fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+    }
+}
+
+void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs)
+{
+    const nd_pair *p;
+    size_t n = nd_pairs_get(&p, pairs);
+    const char *profile = cli_profile_label(&cfg->opts);
+    for (size_t i = 0; i < n; i++) {
+        const char *a = docs->ids[p[i].a], *b = docs->ids[p[i].b];
+        fputs("{\"a\":", out);
+        out_string(out, a, strlen(a));
+        fputs(",\"b\":", out);
+        out_string(out, b, strlen(b));
+        fputs(",\"jaccard\":", out);
+        out_number(out, p[i].jaccard);
+        fputs(",\"a_in_b\":", out);
+        out_number(out, p[i].a_in_b);
+        fputs(",\"b_in_a\":", out);
+        out_number(out, p[i].b_in_a);
+        fprintf(out, ",\"profile\":\"%s\"}\n", profile);
     }
 }
 
@@ -54,8 +88,9 @@ void write_text_record(FILE *out, const cli_config *cfg, const char *id, const c
 /* Per-document fate after clustering. */
 typedef struct fate {
     int64_t cluster; /* -1: unique */
+    size_t size;     /* members of its cluster (1: unique) */
     size_t survivor; /* the kept member of its cluster */
-    double jaccard;
+    double jaccard, containment;
 } fate;
 
 static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
@@ -64,13 +99,13 @@ static fate *fates_from_clusters(size_t docs, const nd_clusters *clusters)
     if (!f)
         return NULL;
     for (size_t d = 0; d < docs; d++)
-        f[d] = (fate){-1, d, 0.0};
+        f[d] = (fate){-1, 1, d, 0.0, 0.0};
     size_t n = nd_clusters_count(clusters);
     for (size_t c = 0; c < n; c++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
         for (size_t k = 0; k < size; k++)
-            f[m[k].doc] = (fate){(int64_t)c, m[0].doc, m[k].jaccard};
+            f[m[k].doc] = (fate){(int64_t)c, size, m[0].doc, m[k].jaccard, m[k].containment};
     }
     return f;
 }
@@ -84,17 +119,24 @@ static char *annotation(const cli_config *cfg, const doctable *docs, const fate 
     FILE *mem = open_memstream(&member, &member_len);
     if (!mem)
         return NULL;
+    int containment = cfg->opts.measure == ND_MEASURE_CONTAINMENT;
     fputs("\"neardup\":{", mem);
     if (fd->cluster < 0) {
-        fputs("\"cluster\":null,\"duplicate_of\":null,\"jaccard\":null", mem);
+        fputs("\"cluster\":null,\"size\":1,\"duplicate_of\":null,\"jaccard\":null", mem);
+        if (containment)
+            fputs(",\"containment\":null", mem);
     } else {
-        fprintf(mem, "\"cluster\":%lld,\"duplicate_of\":", (long long)fd->cluster);
+        fprintf(mem, "\"cluster\":%lld,\"size\":%zu,\"duplicate_of\":", (long long)fd->cluster, fd->size);
         if (fd->survivor == doc)
             fputs("null", mem);
         else
             out_string(mem, docs->ids[fd->survivor], strlen(docs->ids[fd->survivor]));
         fputs(",\"jaccard\":", mem);
         out_number(mem, fd->jaccard);
+        if (containment) {
+            fputs(",\"containment\":", mem);
+            out_number(mem, fd->containment);
+        }
     }
     fprintf(mem, ",\"profile\":\"%s\"}", cli_profile_label(&cfg->opts));
     if (fclose(mem) != 0) {
@@ -149,18 +191,20 @@ int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clust
         if (replay_next(records, &rec) < 0)
             goto done;
         int is_duplicate = f[doc].cluster >= 0 && f[doc].survivor != doc;
-        if (cfg->annotate) {
+        if (cfg->annotate || (is_duplicate && removed_file.f)) {
+            /* annotated, or removed with what it duplicates */
             char *member = annotation(cfg, docs, &f[doc], doc);
             if (!member) {
                 cli_error("out of memory");
                 goto done;
             }
-            doc_output_record(stdout, cfg, rec, docs->ids[doc], member);
+            doc_output_record(cfg->annotate ? stdout : removed_file.f, cfg, rec, docs->ids[doc], member);
             free(member);
-            (*kept)++;
+            if (cfg->annotate)
+                (*kept)++;
+            else
+                (*removed)++;
         } else if (is_duplicate) {
-            if (removed_file.f)
-                doc_output_record(removed_file.f, cfg, rec, docs->ids[doc], NULL);
             (*removed)++;
         } else {
             doc_output_record(stdout, cfg, rec, docs->ids[doc], NULL);

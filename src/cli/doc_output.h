@@ -12,6 +12,10 @@
 /* scan: one JSON line per cluster. */
 void doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters);
 
+/* scan --pairs: one JSON line per pair, {"a", "b", "jaccard", "a_in_b",
+ * "b_in_a", "profile"}. */
+void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs);
+
 /* dedup: pass 2, every record to stdout (kept ones, or all with
  * --annotate) or --removed. Returns EXIT_OK or EXIT_FAIL (reported). */
 int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,

@@ -6,6 +6,11 @@
  *   exact Jaccard       |S_A ∩ S_B| / |S_A ∪ S_B|   (what scan verifies and reports)
  *   containment of A in B  |S_A ∩ S_B| / |S_A|      (how much of A is inside B)
  *   estimated Jaccard   share of equal MinHash values
+ *   chance of a match   Mash's p-value of the overlap, for the Jaccard and
+ *                       each containment (chance.c), over a space of
+ *                       V^k possible shingles, V the distinct words (or
+ *                       characters) of the two texts
+ *   verdict             under --measure, --threshold, --min-shingles
  *   bands collided      the LSH bands whose keys agree (any => a candidate pair)
  *   shared runs         maximal runs of equal tokens, longest first, with byte spans
  * Shared runs: every pair of positions (i, j) with equal tokens and unequal
@@ -13,7 +18,7 @@
  * share no shingle and are left out; the longest runs that do not overlap
  * in A are shown.
  */
-#include <math.h>   /* sqrt, pow */
+#include <math.h>   /* sqrt, pow, isinf */
 #include <stdlib.h> /* malloc, qsort */
 #include <string.h> /* strcmp, strlen */
 
@@ -133,6 +138,12 @@ typedef struct {
     size_t pos;
 } hashed_pos;
 
+static int compare_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
 static int compare_hashed(const void *pa, const void *pb)
 {
     const hashed_pos *a = pa, *b = pb;
@@ -206,6 +217,64 @@ static shared_run *find_runs(const nd_tokens *ta, const nd_tokens *tb, size_t mi
     qsort(runs, n, sizeof *runs, compare_runs);
     *count = n;
     return runs;
+}
+
+/* The number of possible shingles, for the chance of a match (chance.c):
+ * the distinct words (or, for character shingles, characters and the
+ * space) of the two texts to the power of the shingle size, at most 2^32
+ * (shingles are 32-bit ids). Counting only the two texts' own vocabulary
+ * makes the space small, and the chance large, on purpose. */
+static double shingle_space(const nd_tokens *ta, const nd_tokens *tb, int chars, unsigned size)
+{
+    size_t n = ta->count + tb->count, distinct = 0;
+    uint64_t *symbols = NULL;
+    if (chars) { /* characters of the normalized texts: a UTF-8 lead byte and its continuation bytes */
+        symbols = malloc((ta->text_len + tb->text_len + 1) * sizeof *symbols);
+        n = 0;
+        for (int which = 0; symbols && which < 2; which++) {
+            const nd_tokens *t = which ? tb : ta;
+            for (size_t i = 0; i < t->text_len; i++) {
+                uint64_t cp = (unsigned char)t->text[i];
+                while (i + 1 < t->text_len && ((unsigned char)t->text[i + 1] & 0xC0) == 0x80)
+                    cp = cp << 8 | (unsigned char)t->text[++i];
+                symbols[n++] = cp;
+            }
+        }
+    } else {
+        symbols = malloc((n ? n : 1) * sizeof *symbols);
+        for (size_t i = 0; symbols && i < n; i++)
+            symbols[i] = i < ta->count ? ta->items[i].hash : tb->items[i - ta->count].hash;
+    }
+    if (!symbols)
+        return 4294967296.0;
+    qsort(symbols, n, sizeof *symbols, compare_u64);
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || symbols[i] != symbols[i - 1];
+    free(symbols);
+    double space = pow((double)(distinct + (size_t)chars), (double)size);
+    return space < 4294967296.0 ? (space < 1 ? 1 : space) : 4294967296.0;
+}
+
+/* A probability given as its log10, readably: 0.0123, 3.4e-12, 10^-1234. */
+static void print_chance(FILE *f, double log10_p)
+{
+    if (log10_p >= -4)
+        fprintf(f, "%.4f", pow(10, log10_p));
+    else if (log10_p >= -300)
+        fprintf(f, "%.2g", pow(10, log10_p));
+    else if (isinf(log10_p))
+        fputs("0", f);
+    else
+        fprintf(f, "10^%.0f", log10_p);
+}
+
+/* A log10 in JSON: null for a probability of 0 (-infinity). */
+static void out_log10(FILE *f, double log10_p)
+{
+    if (isinf(log10_p))
+        fputs("null", f);
+    else
+        out_number(f, log10_p);
 }
 
 /* Find the two documents: by --id, or the only documents of the two paths. */
@@ -299,10 +368,18 @@ int cli_explain(const cli_config *cfg)
     }
     free(keys);
     int identical = a->count > 0 && a->count == b->count && shared == a->count;
-    int candidate = collided > 0 || identical;
-    int match = a->count > 0 && b->count > 0 && jaccard >= o->threshold - 1e-12;
+    int containment = o->measure == ND_MEASURE_CONTAINMENT;
+    /* containment's candidates are exact: every pair that can match is one */
+    int candidate = collided > 0 || identical || containment;
+    int match = nd_sets_match(o, a->count, b->count, shared);
     char label[32];
     shingle_label(o, ta, label, sizeof label);
+    unsigned size;
+    int chars = nd_shingle_choice(&size, o, ta) == ND_SHINGLE_CHARS;
+    double space = shingle_space(ta, tb, chars, size);
+    double chance_j = nd_chance_jaccard_log10(a->count, b->count, shared, space);
+    double chance_ab = nd_chance_containment_log10(a->count, b->count, shared, space);
+    double chance_ba = nd_chance_containment_log10(b->count, a->count, shared, space);
     size_t min_run = strncmp(label, "words", 5) == 0 ? o->shingle_size : 3;
     size_t run_count = 0;
     runs = find_runs(ta, tb, min_run, &run_count);
@@ -336,10 +413,19 @@ int cli_explain(const cli_config *cfg)
         out_number(stdout, in_a);
         fputs(",\"estimated_jaccard\":", stdout);
         out_number(stdout, estimate);
+        fputs(",\"shingle_space\":", stdout);
+        out_number(stdout, space);
+        fputs(",\"chance_jaccard_log10\":", stdout);
+        out_log10(stdout, chance_j);
+        fputs(",\"chance_a_in_b_log10\":", stdout);
+        out_log10(stdout, chance_ab);
+        fputs(",\"chance_b_in_a_log10\":", stdout);
+        out_log10(stdout, chance_ba);
         printf(",\"bands\":%u,\"rows\":%u,\"bands_collided\":[", o->bands, o->rows);
         for (unsigned j = 0; j < collided; j++)
             printf("%s%d", j ? "," : "", collided_band[j]);
-        printf("],\"candidate\":%s,\"threshold\":", candidate ? "true" : "false");
+        printf("],\"candidate\":%s,\"measure\":\"%s\",\"min_shingles\":%u,\"threshold\":", candidate ? "true" : "false",
+               containment ? "containment" : "jaccard", o->min_shingles);
         out_number(stdout, o->threshold);
         printf(",\"match\":%s,\"runs\":[", match ? "true" : "false");
         for (size_t r = 0; r < shown; r++) {
@@ -364,13 +450,30 @@ int cli_explain(const cli_config *cfg)
         printf("containment B in A   %.6g\n", in_a);
         printf("estimated Jaccard    %.6g  (MinHash, %u values; standard error %.3f)\n", estimate, o->num_perm,
                sqrt(jaccard * (1 - jaccard) / o->num_perm));
+        printf("chance of a match    Jaccard ");
+        print_chance(stdout, chance_j);
+        printf(", A in B ");
+        print_chance(stdout, chance_ab);
+        printf(", B in A ");
+        print_chance(stdout, chance_ba);
+        printf("\n                     (Mash's p-value: this many shared shingles between random texts of these\n"
+               "                     sizes over %.3g possible shingles; real text shares stock phrases more often)\n",
+               space);
         printf("bands collided       %u of %u", collided, o->bands);
         for (unsigned j = 0; j < collided; j++)
             printf("%s%d", j ? " " : ": ", collided_band[j]);
-        printf("\nLSH candidate        %s (P = %.4f at this Jaccard)\n", candidate ? "yes" : "no",
-               nd_lsh_probability(jaccard, o->bands, o->rows));
-        printf("verdict              %s at threshold %.4g\n",
-               match ? (candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match", o->threshold);
+        if (containment)
+            printf("\ncandidate            yes (--measure containment: every pair that can match is checked)\n");
+        else
+            printf("\nLSH candidate        %s (P = %.4f at this Jaccard)\n", candidate ? "yes" : "no",
+                   nd_lsh_probability(jaccard, o->bands, o->rows));
+        if (containment)
+            printf("verdict              %s by containment at threshold %.4g (texts of at least %u shingles)\n",
+                   match ? "MATCH" : "no match", o->threshold, o->min_shingles);
+        else
+            printf("verdict              %s at threshold %.4g\n",
+                   match ? (candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match",
+                   o->threshold);
         printf("\nlongest shared runs (at least %zu tokens): tokens, bytes in A, bytes in B\n", min_run);
         if (shown == 0)
             printf("  (none)\n");

@@ -319,34 +319,42 @@ static int skip_value(cursor *c, int depth)
     }
 }
 
-int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
     cursor c = {line, line + len};
     size_t key_len = strlen(key);
     int found = 0;
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{')
-        return 0;
+        return -1;
     c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}')
+        return 0; /* {} */
     for (;;) {
         const char *k, *k_stop;
         int escaped;
         if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
-            return 0;
+            return -1;
         const char *value = c.p;
         if (!skip_value(&c, 0))
-            return 0;
+            return -1;
         if ((size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0) {
             if (found)
-                return 0; /* a repeated field: ambiguous */
+                return -1; /* a repeated field: ambiguous */
             found = 1;
             *start = (size_t)(value - line);
             *stop = (size_t)(c.p - line);
         }
         int next = after_value(&c, '}');
         if (next != 1)
-            return next == 2 && found;
+            return next == 2 ? found : -1;
     }
+}
+
+int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    return json_member_find(line, len, key, start, stop) == 1;
 }
 
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)

@@ -41,6 +41,11 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
  * scanner reads, or the member is missing or repeated. */
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
+/* json_member_span(), telling a missing member from a line this scanner
+ * cannot decide on: 1 found ([*start, *stop) set), 0 the object has no
+ * such member, -1 not an object it reads, or the member is repeated. */
+int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
+
 /* Write the JSON object `line` with `member` ("key":value) added before its
  * closing brace, every other byte unchanged, then a newline.
  * @pre line is a JSON object (ends with '}' and optional blanks). */

@@ -41,6 +41,9 @@ enum {
     OPT_JSON,
     OPT_ID,
     OPT_STATS,
+    OPT_PAIRS,
+    OPT_MEASURE,
+    OPT_MIN_SHINGLES,
     OPT_INDEX,
     OPT_UPDATE,
     OPT_REPLACE,
@@ -76,6 +79,9 @@ static const struct option all_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"id", required_argument, NULL, OPT_ID},
     {"stats", required_argument, NULL, OPT_STATS},
+    {"pairs", no_argument, NULL, OPT_PAIRS},
+    {"measure", required_argument, NULL, OPT_MEASURE},
+    {"min-shingles", required_argument, NULL, OPT_MIN_SHINGLES},
     {"index", required_argument, NULL, OPT_INDEX},
     {"update", no_argument, NULL, OPT_UPDATE},
     {"replace", no_argument, NULL, OPT_REPLACE},
@@ -102,7 +108,12 @@ static const char help_index_input[] =
 
 static const char help_common[] =
     "Matching:\n"
-    "  -t, --threshold T     minimum exact Jaccard of shingle sets for a match (0 < T <= 1; default 0.8)\n"
+    "  -t, --threshold T     minimum exact score (--measure) for a match (0 < T <= 1; default 0.8)\n"
+    "      --measure M       jaccard (default): |A & B| / |A | B| of the shingle sets; or containment:\n"
+    "                        |A & B| / |A| for the smaller text A (an excerpt or abridged copy inside a\n"
+    "                        longer text; the containing text is kept), or Jaccard (documents only)\n"
+    "      --min-shingles N  containment: a text needs N shingles to be reported as contained in another\n"
+    "                        (default 20; shorter texts still match by Jaccard)\n"
     "      --shingle SPEC    words:K (K consecutive words, default words:5), chars:N (N characters)\n"
     "                        or auto (chars:5 for text mostly in scripts without spaces, else words:5)\n"
     "      --normalize NAME  normalization profile: default or aggressive (see README)\n"
@@ -145,12 +156,18 @@ void cli_print_help(cli_command command, FILE *out)
         fputs("Usage: neardup scan [OPTIONS] [PATH...]\n"
               "Find clusters of duplicate and near-duplicate documents. Writes JSON Lines to stdout,\n"
               "one object per cluster: {\"cluster\": N, \"ids\": [survivor, ...], \"jaccard\": [1, ...]},\n"
-              "jaccard[i] being member i's exact Jaccard with the survivor (ids[0]).\n"
+              "jaccard[i] being member i's exact Jaccard with the survivor (ids[0]); with --measure\n"
+              "containment also \"containment\": [1, ...], member i's share of shingles found in the survivor.\n"
               "With --unit paragraph|line: one object per group of repeated units:\n"
               "{\"group\": N, \"occurrences\": [{\"id\", \"start\", \"end\"}, ...], \"jaccard\": [...], \"text\": "
               "preview},\n"
               "start/end being byte offsets in the document's text.\n"
-              "  --keep first|longest  which member is the survivor (default first, in input order)\n\n",
+              "  --pairs               one object per matching pair of documents instead, in input order:\n"
+              "                        {\"a\", \"b\", \"jaccard\", \"a_in_b\", \"b_in_a\"} (exact; every candidate\n"
+              "                        verified; k copies of one text give k(k-1)/2 pairs)\n"
+              "  --keep POLICY         which member is the survivor: first (default, input order), longest,\n"
+              "                        min:FIELD or max:FIELD (the smallest or largest value of a JSON field:\n"
+              "                        numbers as numbers, strings byte by byte, records without it last)\n\n",
               out);
         break;
     case CMD_DEDUP:
@@ -158,10 +175,12 @@ void cli_print_help(cli_command command, FILE *out)
               "Write the input back as JSON Lines with near-duplicates removed: one survivor per cluster.\n"
               "JSON Lines records pass through byte for byte; plain-text documents are written as\n"
               "{\"id\": ..., \"text\": ...}.\n"
-              "  --keep first|longest  which member survives (default first, in input order)\n"
-              "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"duplicate_of\",\n"
-              "                        \"jaccard\"} (nulls for unique records)\n"
-              "  --removed FILE        also write the removed records to FILE\n"
+              "  --keep POLICY         which member survives: first (default, input order), longest,\n"
+              "                        min:FIELD or max:FIELD (e.g. min:date keeps the earliest copy)\n"
+              "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"size\",\n"
+              "                        \"duplicate_of\", \"jaccard\"} (nulls and size 1 for unique records)\n"
+              "  --removed FILE        also write the removed records to FILE, each with \"neardup\":\n"
+              "                        {\"duplicate_of\", \"jaccard\", ...} added\n"
               "  --index DB            drop documents that match the persistent index DB or an earlier kept\n"
               "                        document of this input (the index's copy wins); --annotate adds\n"
               "                        \"neardup\": {\"duplicate_of\", \"jaccard\", \"from\": \"index\"|\"input\"}\n"
@@ -189,7 +208,9 @@ void cli_print_help(cli_command command, FILE *out)
               "number scan reports), both containments, the Jaccard estimated from the MinHash\n"
               "signatures, which LSH bands collided, and the longest runs of tokens they share, with\n"
               "their byte spans in both texts. A and B are files (one document each), or name two\n"
-              "documents by id in the inputs.\n"
+              "documents by id in the inputs. It also gives the probability that the overlap is a\n"
+              "chance match (Mash's p-value, Ondov et al. 2016, on shingle sets), and the verdict\n"
+              "under --measure, --threshold and --min-shingles.\n"
               "      --json            one JSON object instead of the report\n\n",
               out);
         break;
@@ -331,6 +352,10 @@ static int accepts(cli_command command, int opt)
         return 0;
     if (opt == OPT_JSON || opt == OPT_ID)
         return command == CMD_EXPLAIN;
+    if (opt == OPT_PAIRS)
+        return command == CMD_SCAN;
+    if (opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES)
+        return command == CMD_SCAN || command == CMD_DEDUP || command == CMD_EXPLAIN;
     if (opt == OPT_STATS)
         return command == CMD_SCAN || command == CMD_DEDUP;
     if (opt == OPT_TOP || opt == OPT_IDS)
@@ -519,12 +544,34 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
                 return bad_value("on-error", arg, "fail or skip");
             break;
         case OPT_KEEP:
-            if (strcmp(arg, "first") == 0)
+            cfg->keep_field = NULL;
+            if (strcmp(arg, "first") == 0) {
                 cfg->keep = ND_KEEP_FIRST;
-            else if (strcmp(arg, "longest") == 0)
+            } else if (strcmp(arg, "longest") == 0) {
                 cfg->keep = ND_KEEP_LONGEST;
+            } else if ((strncmp(arg, "min:", 4) == 0 || strncmp(arg, "max:", 4) == 0) && arg[4]) {
+                cfg->keep = ND_KEEP_RANK;
+                cfg->keep_field = arg + 4;
+                cfg->keep_descending = arg[1] == 'a';
+            } else {
+                return bad_value("keep", arg, "first, longest, min:FIELD or max:FIELD");
+            }
+            break;
+        case OPT_PAIRS:
+            cfg->pairs = 1;
+            break;
+        case OPT_MEASURE:
+            if (strcmp(arg, "jaccard") == 0)
+                cfg->opts.measure = ND_MEASURE_JACCARD;
+            else if (strcmp(arg, "containment") == 0)
+                cfg->opts.measure = ND_MEASURE_CONTAINMENT;
             else
-                return bad_value("keep", arg, "first or longest");
+                return bad_value("measure", arg, "jaccard or containment");
+            break;
+        case OPT_MIN_SHINGLES:
+            if (parse_unsigned(arg, 1, 1000000, &n))
+                return bad_value("min-shingles", arg, "a whole number from 1 to 1000000");
+            cfg->opts.min_shingles = (unsigned)n;
             break;
         case OPT_ANNOTATE:
             cfg->annotate = 1;
@@ -636,8 +683,12 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         cli_error("params takes no paths");
         return EXIT_USAGE;
     }
-    if (cfg->unit != ND_UNIT_DOCUMENT && cfg->keep == ND_KEEP_LONGEST) {
-        cli_error("%s: --keep longest applies to documents; with --unit the first occurrence is kept", name);
+    if (cfg->unit != ND_UNIT_DOCUMENT && cfg->pairs) {
+        cli_error("%s: --pairs lists pairs of documents; it does not combine with --unit", name);
+        return EXIT_USAGE;
+    }
+    if (cfg->unit != ND_UNIT_DOCUMENT && cfg->opts.measure == ND_MEASURE_CONTAINMENT) {
+        cli_error("%s: --measure containment compares documents; it does not combine with --unit", name);
         return EXIT_USAGE;
     }
     if (cfg->boilerplate && cfg->unit == ND_UNIT_DOCUMENT) {

@@ -183,7 +183,11 @@ static int process_json(const shared *sh, worker_tools *w, arena *mem, const rec
         rc = keep_id(mem, res, view.id);
         view.id = NULL;
         res->doc.invalid_utf8 = view.invalid_utf8;
-        if (rc == ND_OK)
+        if (rc == ND_OK && sh->cfg->keep_field)
+            rc = keep_value_read(&res->doc.keep, &res->error, sh->cfg, sh->in, rec, view.root, mem);
+        if (res->error)
+            res->doc.error = res->error; /* the field is unusable: reported, in order, by the sink */
+        else if (rc == ND_OK)
             rc = sketch_document(sh, w, mem, view.text, view.len, res, keys);
     }
     doc_view_close(&view);

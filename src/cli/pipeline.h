@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "keep.h"
 
 /* One unit of a document (--unit paragraph|line). */
 typedef struct sketched_unit {
@@ -37,6 +38,7 @@ typedef struct sketched_doc {
     /* unit mode: its units, in text order */
     const sketched_unit *units;
     size_t unit_count;
+    keep_value keep; /* --keep min:FIELD / max:FIELD: the record's value */
 } sketched_doc;
 
 typedef struct pipeline_sink {

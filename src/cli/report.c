@@ -61,7 +61,9 @@ void report_summary(const cli_config *cfg, const run_counts *c)
             (unsigned long long)c->records_read, mb, (unsigned long long)c->empty,
             cfg->unit == ND_UNIT_DOCUMENT ? "empty" : "without units", (unsigned long long)c->invalid_docs,
             (unsigned long long)c->skipped);
-    if (cfg->unit == ND_UNIT_DOCUMENT)
+    if (cfg->pairs)
+        fprintf(stderr, "%zu pairs", c->pairs);
+    else if (cfg->unit == ND_UNIT_DOCUMENT)
         fprintf(stderr, "%zu clusters, %llu duplicates", c->clusters, (unsigned long long)c->duplicates);
     else
         fprintf(stderr, "%zu %ss, %zu groups, %llu repeats", c->units, cfg->unit == ND_UNIT_LINE ? "line" : "paragraph",
@@ -134,6 +136,8 @@ int report_stats(const cli_config *cfg, const run_counts *c)
             dedup ? "dedup" : "scan", unit_name(cfg->unit), cli_profile_label(o));
     fputs("\"threshold\":", f);
     out_number(f, o->threshold);
+    fprintf(f, ",\"measure\":\"%s\",\"min_shingles\":%u",
+            o->measure == ND_MEASURE_CONTAINMENT ? "containment" : "jaccard", o->min_shingles);
     fprintf(f, ",\"num_perm\":%u,\"bands\":%u,\"rows\":%u,\"threads\":%u", o->num_perm, o->bands, o->rows,
             cfg->threads);
     fprintf(f, ",\"documents_read\":%llu,\"bytes_read\":%llu,\"empty\":%llu,\"invalid_utf8\":%llu,\"skipped\":%llu",
@@ -141,6 +145,7 @@ int report_stats(const cli_config *cfg, const run_counts *c)
             (unsigned long long)c->invalid_docs, (unsigned long long)c->skipped);
     count_or_null(f, "units", units, c->units);
     fprintf(f, ",\"clusters\":%zu,\"duplicates\":%llu", c->clusters, (unsigned long long)c->duplicates);
+    count_or_null(f, "pairs", cfg->pairs, c->pairs);
     count_or_null(f, "kept", dedup, c->kept);
     count_or_null(f, "removed", dedup, c->removed);
     count_or_null(f, "units_removed", dedup && units, c->units_removed);

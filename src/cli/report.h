@@ -14,6 +14,7 @@ typedef struct run_counts {
     size_t units; /* index entries in unit mode */
     size_t clusters;
     uint64_t duplicates;
+    size_t pairs;                          /* scan --pairs */
     uint64_t kept, removed, units_removed; /* dedup */
     nd_cluster_stats cluster_stats;
     int spilled;

@@ -4,15 +4,17 @@
  *
  * The sink this file gives the pipeline commits each record in input
  * order: an unusable record stops the run or is skipped (--on-error), a
- * document's id goes into the doctable, its sketch (or its units'
- * sketches) into the nd_index, and the record is noted for pass 2
- * (replay.c). Past half of --memory the index moves its bulk to files in
- * --tmpdir; the output stays the same.
+ * document's id goes into the doctable (and its --keep min:FIELD value
+ * into the keep table), its sketch (or its units' sketches) into the
+ * nd_index, and the record is noted for pass 2 (replay.c). Past half of
+ * --memory the index moves its bulk to files in --tmpdir; the output
+ * stays the same. scan --pairs lists every matching pair instead of
+ * clusters.
  */
 #include "cli.h"
 
 #include <errno.h>  /* errno */
-#include <stdlib.h> /* free */
+#include <stdlib.h> /* malloc, free */
 #include <string.h> /* memset, strerror */
 #include <unistd.h> /* isatty */
 
@@ -20,6 +22,7 @@
 
 #include "doc_output.h"
 #include "doctable.h"
+#include "keep.h"
 #include "pipeline.h"
 #include "replay.h"
 #include "report.h"
@@ -30,6 +33,7 @@ typedef struct run_state {
     nd_index *index; /* documents, or units with --unit */
     doctable docs;
     replay_source *replay; /* for pass 2 (dedup, --unit), else NULL */
+    keep_table keep;       /* --keep min:FIELD / max:FIELD: each document's value */
     run_counts counts;
     progress prog;
 } run_state;
@@ -59,7 +63,7 @@ static int commit_document(void *ctx, const sketched_doc *d)
                  d->invalid_utf8 == 1 ? "" : "s");
     }
     size_t doc = st->docs.count;
-    if (doctable_add(&st->docs, d->id) != 0) {
+    if (doctable_add(&st->docs, d->id) != 0 || (cfg->keep_field && keep_table_add(&st->keep, &d->keep) != 0)) {
         cli_error("out of memory");
         return EXIT_FAIL;
     }
@@ -110,6 +114,51 @@ static int batch_done(void *ctx)
     return EXIT_OK;
 }
 
+/* --keep min:FIELD / max:FIELD: rank the index's texts (documents, or
+ * each unit as its document) by the field's value. Returns EXIT_OK or
+ * EXIT_FAIL (reported). */
+static int set_ranks(run_state *st)
+{
+    const cli_config *cfg = st->cfg;
+    uint64_t *doc_ranks = keep_table_ranks(&st->keep, cfg->keep_descending);
+    uint64_t *ranks = doc_ranks;
+    size_t count = st->docs.count;
+    if (doc_ranks && cfg->unit != ND_UNIT_DOCUMENT) {
+        count = st->docs.unit_count;
+        ranks = malloc((count ? count : 1) * sizeof *ranks);
+        for (size_t u = 0; ranks && u < count; u++)
+            ranks[u] = doc_ranks[st->docs.unit_doc[u]];
+    }
+    int rc = ranks ? nd_index_set_ranks(st->index, ranks, count) : ND_ENOMEM;
+    if (ranks != doc_ranks)
+        free(ranks);
+    free(doc_ranks);
+    if (rc != ND_OK) {
+        cli_error("%s", nd_strerror(rc));
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* scan --pairs: every matching pair instead of clusters. */
+static int write_pairs(run_state *st)
+{
+    nd_pairs *pairs = NULL;
+    int nrc = nd_index_pairs(&pairs, &st->counts.cluster_stats, st->index);
+    if (nrc != ND_OK) {
+        progress_clear(&st->prog);
+        cli_error("listing pairs failed: %s", nd_strerror(nrc));
+        return EXIT_FAIL;
+    }
+    const nd_pair *p;
+    st->counts.pairs = nd_pairs_get(&p, pairs);
+    st->counts.cluster_s = progress_elapsed(&st->prog) - st->counts.read_s;
+    progress_show(&st->prog, "writing", st->counts.records_read, st->counts.bytes, 1);
+    doc_output_pairs(stdout, st->cfg, &st->docs, pairs);
+    nd_pairs_free(pairs);
+    return EXIT_OK;
+}
+
 /* Clusters (or unit groups) to the output; pass 2 where needed. */
 static int write_output(run_state *st, const nd_clusters *clusters)
 {
@@ -127,6 +176,31 @@ static int write_output(run_state *st, const nd_clusters *clusters)
     return doc_output_dedup(cfg, &st->docs, clusters, st->replay, &c->kept, &c->removed);
 }
 
+/* Cluster (ranks first, for --keep min:FIELD) and write the output. */
+static int cluster_and_write(run_state *st)
+{
+    const cli_config *cfg = st->cfg;
+    if (cfg->keep_field && set_ranks(st) != EXIT_OK)
+        return EXIT_FAIL;
+    nd_clusters *clusters = NULL;
+    int nrc = nd_index_cluster(&clusters, &st->counts.cluster_stats, st->index, cfg->keep);
+    if (nrc != ND_OK) {
+        progress_clear(&st->prog);
+        cli_error("clustering failed: %s", nd_strerror(nrc));
+        return EXIT_FAIL;
+    }
+    st->counts.clusters = nd_clusters_count(clusters);
+    for (size_t c = 0; c < st->counts.clusters; c++) {
+        const nd_member *m;
+        st->counts.duplicates += nd_clusters_get(&m, clusters, c) - 1;
+    }
+    st->counts.cluster_s = progress_elapsed(&st->prog) - st->counts.read_s;
+    progress_show(&st->prog, "writing", st->counts.records_read, st->counts.bytes, 1);
+    int rc = write_output(st, clusters);
+    nd_clusters_free(clusters);
+    return rc;
+}
+
 int cli_run(const cli_config *cfg)
 {
     run_state st;
@@ -134,7 +208,6 @@ int cli_run(const cli_config *cfg)
     st.cfg = cfg;
     progress_start(&st.prog, !cfg->quiet && isatty(2));
     json_object_seed(0); /* before any thread parses JSON */
-    nd_clusters *clusters = NULL;
     input *in = NULL;
     int rc = input_open(&in, cfg);
     if (rc != EXIT_OK)
@@ -161,21 +234,8 @@ int cli_run(const cli_config *cfg)
     /* sorting bands in parallel takes 16 bytes per text per extra thread;
      * a spilled index is short of memory, so it sorts on one */
     nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);
-    int nrc = nd_index_cluster(&clusters, &st.counts.cluster_stats, st.index, cfg->keep);
-    if (nrc != ND_OK) {
-        progress_clear(&st.prog);
-        cli_error("clustering failed: %s", nd_strerror(nrc));
-        goto done;
-    }
-    st.counts.clusters = nd_clusters_count(clusters);
-    for (size_t c = 0; c < st.counts.clusters; c++) {
-        const nd_member *m;
-        st.counts.duplicates += nd_clusters_get(&m, clusters, c) - 1;
-    }
     st.counts.units = nd_index_count(st.index);
-    st.counts.cluster_s = progress_elapsed(&st.prog) - st.counts.read_s;
-    progress_show(&st.prog, "writing", st.counts.records_read, st.counts.bytes, 1);
-    if (write_output(&st, clusters) != EXIT_OK)
+    if ((cfg->pairs ? write_pairs(&st) : cluster_and_write(&st)) != EXIT_OK)
         goto done;
     if (fflush(stdout) != 0 || ferror(stdout)) {
         progress_clear(&st.prog);
@@ -191,8 +251,8 @@ int cli_run(const cli_config *cfg)
     rc = EXIT_OK;
 done:
     progress_clear(&st.prog);
-    nd_clusters_free(clusters);
     doctable_free(&st.docs);
+    keep_table_free(&st.keep);
     nd_index_free(st.index);
     replay_source_free(st.replay);
     input_close(in);

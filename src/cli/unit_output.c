@@ -2,7 +2,7 @@
  * repeated units, or write documents back without the repeats.
  *
  * The index held units; each group (a cluster of units) lists occurrences
- * in input order, the first occurrence first. Pass 2 reads the records
+ * in input order, the kept occurrence (by --keep) first. Pass 2 reads the records
  * back in order (replay.c): for scan, to cut a preview of each group's
  * first occurrence; for dedup, to remove spans (nd_remove_spans, which
  * also tidies the line ends and blank lines the removal leaves).
@@ -44,9 +44,13 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
     for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
         const nd_member *m;
         size_t size = nd_clusters_get(&m, groups, g);
+        /* the preview is cut from the earliest occurrence (m[0], the one
+         * kept, can be a later one): groups are ordered by their earliest
+         * occurrence, so doc never goes back */
         size_t first = m[0].doc;
+        for (size_t k = 1; k < size; k++)
+            first = m[k].doc < first ? m[k].doc : first;
         size_t doc = docs->unit_doc[first];
-        /* groups are ordered by first occurrence, so doc never goes back */
         while (next_doc <= doc && rc == EXIT_OK) {
             const record *rec;
             rc = replay_next(cur, &rec) == 1 ? EXIT_OK : EXIT_FAIL;

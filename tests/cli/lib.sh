@@ -165,6 +165,25 @@ with open(sys.argv[1], "rb") as f:
 EOF
 }
 
+# strip_neardup FILE: FILE's lines with the "neardup" member that dedup
+# adds (--annotate, --removed) taken out again, which must give back the
+# input record byte for byte; fails when a line has no such member.
+strip_neardup() {
+    python3 - "$1" <<'EOF' || fail "$1: a line without the \"neardup\" member"
+import json, sys
+out = sys.stdout.buffer
+for n, line in enumerate(open(sys.argv[1], "rb").read().splitlines(keepends=True), 1):
+    at = line.rfind(b'"neardup":{')
+    if at < 0:
+        sys.exit(f"line {n}")
+    rest = line[at + 10:].decode("utf-8")
+    _, length = json.JSONDecoder().raw_decode(rest)
+    end = at + 10 + len(rest[:length].encode("utf-8"))
+    start = at - 1 if line[at - 1:at] == b"," else at
+    out.write(line[:start] + line[end:])
+EOF
+}
+
 # line_count FILE
 line_count() { wc -l <"$1" | tr -d ' '; }
 

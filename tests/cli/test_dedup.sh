@@ -85,7 +85,7 @@ if got != want_kept:
     sys.exit(f"kept records differ (keep {keep}):\n  missing {sorted(set(want_ids) - set(got_ids))}\n"
              f"  extra {sorted(set(got_ids) - set(want_ids))}\n  (or bytes/order differ)")
 if removed_file is not None and open(removed_file, "rb").read() != want_removed:
-    sys.exit(f"--removed file differs from the removed input lines (keep {keep})")
+    sys.exit(f"--removed file (its \"neardup\" members taken out) differs from the removed input lines (keep {keep})")
 EOF
 }
 
@@ -100,10 +100,14 @@ assert_eq 120 "$(summary_field removed)" "removed"
 grep -c -F -x -f "$OUT" "$T/in.jsonl" >"$T/n" || true
 assert_eq 60 "$(cat "$T/n")" "input lines matching a kept line exactly"
 
-check "dedup --removed FILE: exactly the removed lines, in input order"
-nd dedup --removed "$T/removed.jsonl" "$T/in.jsonl"
+check "dedup --removed FILE: exactly the removed lines, in input order, each with what it duplicates"
+nd dedup --removed "$T/removed-annotated.jsonl" "$T/in.jsonl"
 assert_rc 0
+strip_neardup "$T/removed-annotated.jsonl" >"$T/removed.jsonl"
 verify_dedup first "$OUT" "$T/removed.jsonl" || fail "--removed file is wrong"
+assert_jq "$T/removed-annotated.jsonl" 'length == 120 and all(.[]; .neardup.duplicate_of != null and
+    (.neardup.duplicate_of[0:3] == .id[0:3]) and .neardup.jaccard >= 0.8 and .neardup.size >= 2)' \
+    "removed records name their survivor (of the same group), with its Jaccard and the cluster size"
 cat "$OUT" "$T/removed.jsonl" | sort >"$T/union"
 sort "$T/in.jsonl" >"$T/sorted-in"
 assert_same_file "$T/sorted-in" "$T/union" "kept + removed = input (as multisets of lines)"
@@ -123,7 +127,8 @@ assert_rc 1
 assert_file_contains "$ERR" "$T/no/such/dir/removed.jsonl"
 
 check "dedup --keep longest: the longest member of each group is kept"
-nd dedup --keep longest --removed "$T/removed-long.jsonl" "$T/in.jsonl"
+nd dedup --keep longest --removed "$T/removed-long-annotated.jsonl" "$T/in.jsonl"
+strip_neardup "$T/removed-long-annotated.jsonl" >"$T/removed-long.jsonl"
 assert_rc 0
 verify_dedup longest "$OUT" "$T/removed-long.jsonl" || fail "--keep longest output is wrong"
 nd scan --keep longest "$T/in.jsonl"
@@ -154,7 +159,8 @@ assert len(out) == len(inp), f"{len(out)} lines out, {len(inp)} in"
 fate = {}
 for c in scan:
     for rid, j in zip(c["ids"], c["jaccard"]):
-        fate[rid] = {"cluster": c["cluster"], "duplicate_of": None if rid == c["ids"][0] else c["ids"][0], "jaccard": j}
+        fate[rid] = {"cluster": c["cluster"], "size": c["size"],
+                     "duplicate_of": None if rid == c["ids"][0] else c["ids"][0], "jaccard": j}
 for k, (a, b) in enumerate(zip(inp, out)):
     ra = json.loads(a)
     rb = json.loads(b)
@@ -166,16 +172,16 @@ for k, (a, b) in enumerate(zip(inp, out)):
     tail = a[len(body):]
     assert b.startswith(body[:-1] + b',"neardup":{'), f"line {k + 1}: input bytes not kept: {b[:80]!r}"
     assert b.endswith(b"}}" + tail), f"line {k + 1}: closing brace / trailing bytes not kept"
-    assert set(nd) == {"cluster", "duplicate_of", "jaccard", "profile"}, f"line {k + 1}: keys {sorted(nd)}"
+    assert list(nd) == ["cluster", "size", "duplicate_of", "jaccard", "profile"], f"line {k + 1}: keys {list(nd)}"
     assert nd.pop("profile") == "default/1", f"line {k + 1}: profile"
-    want = fate.get(ra["id"], {"cluster": None, "duplicate_of": None, "jaccard": None})
+    want = fate.get(ra["id"], {"cluster": None, "size": 1, "duplicate_of": None, "jaccard": None})
     assert nd == want, f"line {k + 1}: neardup {nd}, expected {want}"
 far = set(e["far"])
 for rid in far:
     assert rid not in fate, f"{rid} (far rewrite) is in a cluster"
 EOF
-assert_jq "$OUT" '[.[] | select(.neardup.cluster == null)] | length == 30 and all(.[]; .neardup.duplicate_of == null and .neardup.jaccard == null)' \
-    "30 unique records with null cluster, duplicate_of, jaccard"
+assert_jq "$OUT" '[.[] | select(.neardup.cluster == null)] | length == 30 and all(.[]; .neardup.duplicate_of == null and .neardup.jaccard == null and .neardup.size == 1)' \
+    "30 unique records with null cluster, duplicate_of, jaccard, and size 1"
 assert_jq "$OUT" '[.[] | select(.neardup.cluster != null and .neardup.duplicate_of == null)] | length == 30 and all(.[]; .neardup.jaccard == 1)' \
     "30 survivors with duplicate_of null and jaccard 1"
 assert_jq "$OUT" '[.[] | select(.neardup.duplicate_of != null)] | length == 120 and all(.[]; .neardup.jaccard >= 0.8 and .neardup.jaccard <= 1)' \
@@ -187,8 +193,8 @@ nd dedup --annotate "$T/small.jsonl"
 assert_rc 0
 assert_valid_jsonl "$OUT"
 printf '%s\n' \
-    '{"text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"duplicate_of":null,"jaccard":1,"profile":"default/1"}}' \
-    "{ \"text\" : \"alpha beta gamma delta epsilon zeta\" , \"o\":{\"a\":{}} ,\"neardup\":{\"cluster\":0,\"duplicate_of\":\"$T/small.jsonl:1\",\"jaccard\":1,\"profile\":\"default/1\"}}" \
+    '{"text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"size":2,"duplicate_of":null,"jaccard":1,"profile":"default/1"}}' \
+    "{ \"text\" : \"alpha beta gamma delta epsilon zeta\" , \"o\":{\"a\":{}} ,\"neardup\":{\"cluster\":0,\"size\":2,\"duplicate_of\":\"$T/small.jsonl:1\",\"jaccard\":1,\"profile\":\"default/1\"}}" \
     >"$T/expect"
 assert_same_file "$T/expect" "$OUT" "annotated small file"
 
@@ -226,8 +232,9 @@ assert_same_file "$T/from-file" "$OUT" "dedup - vs dedup FILE"
 run_in "$T/in.jsonl" "$ND" dedup
 assert_rc 0
 assert_same_file "$T/from-file" "$OUT" "dedup (no path) vs dedup FILE"
-cat "$T/in.jsonl" | "$ND" dedup --removed "$T/removed-stdin.jsonl" >"$T/from-pipe" 2>"$ERR"
+cat "$T/in.jsonl" | "$ND" dedup --removed "$T/removed-stdin-annotated.jsonl" >"$T/from-pipe" 2>"$ERR"
 assert_same_file "$T/from-file" "$T/from-pipe" "dedup from a pipe"
+strip_neardup "$T/removed-stdin-annotated.jsonl" >"$T/removed-stdin.jsonl"
 verify_dedup first "$T/from-pipe" "$T/removed-stdin.jsonl" || fail "--removed from a pipe is wrong"
 
 check "stdin with plain text: one record with id '-'"

@@ -77,7 +77,10 @@ assert_rc 0
 head -n 1 "$T/copies.jsonl" >"$T/first.jsonl"
 assert_same_file "$T/first.jsonl" "$OUT" "dedup output"
 tail -n +2 "$T/copies.jsonl" >"$T/rest.jsonl"
-assert_same_file "$T/rest.jsonl" "$T/removed.jsonl" "--removed file"
+strip_neardup "$T/removed.jsonl" >"$T/removed-stripped.jsonl"
+assert_same_file "$T/rest.jsonl" "$T/removed-stripped.jsonl" "--removed file, \"neardup\" members taken out"
+assert_jq "$T/removed.jsonl" 'all(.[]; .neardup.size == 1000 and .neardup.jaccard == 1)' \
+    "each removed copy: cluster size 1000, Jaccard 1"
 assert_eq 1 "$(summary_field kept)" "kept"
 assert_eq 999 "$(summary_field removed)" "removed"
 

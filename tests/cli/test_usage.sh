@@ -148,6 +148,13 @@ done
 check "bad --keep / --on-error / --shingle / --normalize: exit 2"
 bad_value --keep bogus
 bad_value --keep ""
+bad_value --keep min:
+bad_value --keep max
+bad_value --keep median:date
+bad_value --measure bogus
+bad_value --measure ""
+bad_value --min-shingles 0
+bad_value --min-shingles abc
 bad_value --on-error bogus
 bad_value --on-error FAIL
 for v in words:0 chars:0 words:65 words: words:x bogus words chars:-1; do
@@ -161,7 +168,8 @@ bad_value --unit ""
 bad_value --min-tokens 0
 bad_value --min-tokens abc
 bad_value --boilerplate 1 --unit line
-bad_value --keep longest --unit paragraph
+bad_value --pairs --unit paragraph
+bad_value --measure containment --unit line
 bad_value --boilerplate 3
 bad_value --boilerplate 3 --unit document
 
@@ -169,11 +177,22 @@ check "good values are accepted (exit 0)"
 for args in "--threshold 1" "--threshold 0.01" "--threshold 0.5" "--num-perm 1" "--num-perm 4096" \
     "--shingle words:1" "--shingle chars:64" "--shingle auto" "--normalize aggressive" "--keep longest" \
     "--on-error skip" "--threads 1" "--threads 256" "--seed 0" "--seed 0x10" "-t 0.9" "--threshold=0.9" \
-    "--tmpdir $T" "--unit document" "--unit paragraph" "--unit line" "--min-tokens 3" "--unit line --boilerplate 2"; do
+    "--tmpdir $T" "--unit document" "--unit paragraph" "--unit line" "--min-tokens 3" "--unit line --boilerplate 2" \
+    "--keep min:date" "--keep max:n" "--keep longest --unit paragraph" "--keep min:date --unit line" "--pairs" \
+    "--measure jaccard" "--measure containment" "--measure containment --pairs" "--min-shingles 1"; do
     # shellcheck disable=SC2086
     nd scan $args "$T/doc.txt"
     assert_rc 0 "scan $args"
 done
+
+check "--pairs applies to scan; --measure and --min-shingles to scan, dedup and explain: exit 2 elsewhere"
+nd dedup --pairs "$T/doc.txt"
+assert_rc 2 "dedup --pairs"
+assert_file_contains "$ERR" "--pairs"
+nd normalize --measure containment "$T/doc.txt"
+assert_rc 2 "normalize --measure"
+nd params --min-shingles 5
+assert_rc 2 "params --min-shingles"
 
 check "--annotate with --removed: exit 2"
 nd dedup --annotate --removed "$T/removed" "$T/doc.txt"

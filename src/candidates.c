@@ -1,0 +1,200 @@
+/* candidates.c - the first two steps of clustering and pair listing:
+ * texts with identical shingle sets, and LSH candidates.
+ *
+ * Identical sets. Texts are sorted by set hash; equal sets are found once
+ * and only the first text of each goes on to the candidate stage, so a
+ * thousand copies cost a sort, not half a million pair checks.
+ *
+ * LSH bands. For each band the (key, text) entries of the representatives
+ * are gathered and sorted (stable, so texts stay in input order within a
+ * key); texts that share a key are candidates, which the caller verifies.
+ * Preparing a band is most of the work and bands are independent, so with
+ * threads the bands are prepared T at a time in parallel; they are handed
+ * to the caller one after the other in band order on its own thread, so
+ * what it builds is the same for any T.
+ */
+#include "candidates.h"
+
+#include <pthread.h> /* pthread_create, pthread_join */
+#include <string.h>  /* memcmp, memset */
+
+#include "alloc.h"
+#include "sort.h"
+
+/* ****  Identical sets  **** */
+
+typedef struct {
+    uint64_t key;
+    size_t doc;
+} keyed_doc;
+
+/* sort_keyed(keyed, tmp, n): by key, eight passes of 8 bits (passes where
+ * every key has the same byte skipped). Stable: entries are added in
+ * document order, so equal keys stay in document order, as canonical
+ * output needs. Linear time where qsort with a comparison callback took
+ * most of clustering at millions of texts. */
+#define KEYED_KEY(entry) ((entry).key)
+ND_DEFINE_RADIX_SORT(sort_keyed, keyed_doc, KEYED_KEY, 0, 56)
+
+static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
+                      void *ctx)
+{
+    keyed_doc *keyed = nd_malloc((store->count + 1) * sizeof *keyed);
+    keyed_doc *tmp = nd_malloc((store->count + 1) * sizeof *tmp);
+    nd_id_buffer buf_a = {NULL, 0}, buf_b = {NULL, 0};
+    int rc = ND_ENOMEM;
+    if (!keyed || !tmp)
+        goto done;
+    rc = ND_OK;
+    size_t m = 0;
+    for (size_t d = 0; d < store->count; d++) {
+        if (store->meta[d].count > 0) {
+            keyed[m].key = store->meta[d].set_hash;
+            keyed[m].doc = d;
+            m++;
+        }
+    }
+    sort_keyed(keyed, tmp, m);
+    for (size_t i = 0; i < m && rc == ND_OK;) {
+        size_t j = i + 1;
+        while (j < m && keyed[j].key == keyed[i].key)
+            j++;
+        is_representative[keyed[i].doc] = 1;
+        if (j - i > 1)
+            (*exact_groups)++;
+        const nd_text_meta *first = &store->meta[keyed[i].doc];
+        const uint32_t *first_ids = j - i > 1 ? store->ids(store->backend, keyed[i].doc, &buf_a, &rc) : NULL;
+        for (size_t k = i + 1; k < j && rc == ND_OK; k++) {
+            const nd_text_meta *other = &store->meta[keyed[k].doc];
+            const uint32_t *other_ids = store->ids(store->backend, keyed[k].doc, &buf_b, &rc);
+            if (rc != ND_OK)
+                break;
+            if (same_ids(first_ids, first->count, other_ids, other->count))
+                same(ctx, keyed[i].doc, keyed[k].doc);
+            else
+                is_representative[keyed[k].doc] = 1; /* a 64-bit hash collision */
+        }
+        i = j;
+    }
+done:
+    nd_free(keyed);
+    nd_free(tmp);
+    nd_free(buf_a.data);
+    nd_free(buf_b.data);
+    return rc;
+}
+
+/* ****  LSH bands  **** */
+
+typedef struct {
+    const nd_store *store;
+    const unsigned char *is_representative;
+    unsigned band;
+    uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
+    uint32_t *chunk_buf;     /* spilled keys read back */
+    size_t count;
+    int rc;
+} band_job;
+
+static void prepare_band(band_job *job)
+{
+    const nd_store *store = job->store;
+    size_t m = 0;
+    const uint32_t *keys = NULL;
+    job->rc = ND_OK;
+    for (size_t d = 0; d < store->count; d++) {
+        if (d % ND_KEY_CHUNK == 0) {
+            keys = store->band_keys(store->backend, job->band, d / ND_KEY_CHUNK, job->chunk_buf);
+            if (!keys) {
+                job->rc = ND_EIO;
+                return;
+            }
+        }
+        if (job->is_representative[d])
+            job->entries[m++] = (uint64_t)keys[d % ND_KEY_CHUNK] << 32 | d;
+    }
+    nd_sort_u64_high32(job->entries, job->tmp, m);
+    job->count = m;
+}
+
+static void *prepare_band_thread(void *arg)
+{
+    prepare_band(arg);
+    return NULL;
+}
+
+/* A job's buffers: room for every text's entry and its sort scratch, and
+ * a chunk of keys when they are read back from files. Returns 0 or -1. */
+static int band_job_alloc(band_job *job, const nd_store *store)
+{
+    job->entries = nd_malloc((store->count + 1) * 2 * sizeof *job->entries);
+    job->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *job->chunk_buf) : NULL;
+    if (!job->entries || (store->on_disk && !job->chunk_buf)) {
+        nd_free(job->entries);
+        nd_free(job->chunk_buf);
+        return -1;
+    }
+    job->tmp = job->entries + store->count + 1;
+    return 0;
+}
+
+enum { MAX_BAND_THREADS = 64 };
+
+int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
+                       nd_band_fn visit, void *ctx)
+{
+    unsigned bands = store->opts->bands;
+    band_job jobs[MAX_BAND_THREADS];
+    pthread_t handles[MAX_BAND_THREADS];
+    int started[MAX_BAND_THREADS];
+    unsigned width = threads < 1 ? 1 : threads;
+    if (width > MAX_BAND_THREADS)
+        width = MAX_BAND_THREADS;
+    if (width > bands)
+        width = bands;
+    /* job 0 must get its buffers; if memory is short for the others there
+     * are simply fewer jobs */
+    unsigned jobs_ready = 0;
+    for (unsigned t = 0; t < width; t++) {
+        band_job *job = &jobs[t];
+        memset(job, 0, sizeof *job);
+        job->store = store;
+        job->is_representative = is_representative;
+        if (band_job_alloc(job, store) != 0)
+            break;
+        jobs_ready++;
+    }
+    if (jobs_ready == 0)
+        return ND_ENOMEM;
+    int rc = ND_OK;
+    for (unsigned first = 0; first < bands && rc == ND_OK; first += jobs_ready) {
+        unsigned n = bands - first < jobs_ready ? bands - first : jobs_ready;
+        for (unsigned t = 0; t < n; t++) {
+            jobs[t].band = first + t;
+            started[t] = t > 0 && pthread_create(&handles[t], NULL, prepare_band_thread, &jobs[t]) == 0;
+        }
+        for (unsigned t = 0; t < n; t++) {
+            if (!started[t])
+                prepare_band(&jobs[t]);
+        }
+        for (unsigned t = 1; t < n; t++) {
+            if (started[t])
+                pthread_join(handles[t], NULL);
+        }
+        for (unsigned t = 0; t < n && rc == ND_OK; t++) {
+            rc = jobs[t].rc;
+            if (rc == ND_OK)
+                rc = visit(ctx, jobs[t].entries, jobs[t].count);
+        }
+    }
+    for (unsigned t = 0; t < jobs_ready; t++) {
+        nd_free(jobs[t].entries);
+        nd_free(jobs[t].chunk_buf);
+    }
+    return rc;
+}

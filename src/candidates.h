@@ -1,0 +1,54 @@
+/* candidates.h - where candidate pairs come from (candidates.c): texts
+ * with identical shingle sets, and texts sharing an LSH band key; and the
+ * shape of containment's candidates (contain.c). Shared by clustering
+ * (cluster.c) and pair listing (pairs.c). Internal to the library. */
+#ifndef ND_CANDIDATES_H
+#define ND_CANDIDATES_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+#include "store.h"
+
+/* Called for a text `other` whose set equals that of `first`, the earliest
+ * text with that set. */
+typedef void (*nd_same_fn)(void *ctx, size_t first, size_t other);
+
+/* Find the texts with identical sets (sorted by set hash, stably, so the
+ * earliest text of a set comes first; equal hashes are checked exactly).
+ * Marks is_representative[t] for the earliest text of each distinct
+ * non-empty set (and for a text whose hash only collides with another
+ * set's), and calls same() for every other text with shingles.
+ * @param[out] is_representative store->count flags, zeroed by the caller.
+ * @param[in,out] exact_groups counts each set held by two or more texts.
+ * Returns ND_OK, ND_ENOMEM or ND_EIO. */
+int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
+                      void *ctx);
+
+/* Called with one prepared LSH band: the representatives' entries
+ * (key << 32 | text) sorted by key, texts in input order within a key.
+ * Returns ND_OK to go on, or an error code to stop (returned by
+ * nd_band_candidates). */
+typedef int (*nd_band_fn)(void *ctx, const uint64_t *entries, size_t count);
+
+/* Hand every LSH band of the representatives to visit(), in band order on
+ * the calling thread; with threads > 1 the bands are prepared (gathered
+ * and sorted) that many at a time in parallel, each extra thread taking
+ * 16 bytes per text. Returns ND_OK, ND_ENOMEM, ND_EIO, or what visit()
+ * returned to stop. */
+int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
+                       nd_band_fn visit, void *ctx);
+
+/* Called with one text `a` and its candidates: the texts others[0 ..
+ * count), ascending, each at least as large as `a` (more shingles, or as
+ * many and later). Returns ND_OK to go on, or an error code to stop. */
+typedef int (*nd_candidates_fn)(void *ctx, size_t a, const uint32_t *others, size_t count);
+
+/* contain.c: every pair of representatives that can match under the
+ * store's options (any measure; the bound of measure.h), each pair once,
+ * from its smaller text, texts `a` in input order. Returns ND_OK, ND_ENOMEM,
+ * ND_EIO, or what visit() returned to stop. */
+int nd_containment_candidates(const nd_store *store, const unsigned char *is_representative, nd_candidates_fn visit,
+                              void *ctx);
+
+#endif /* ND_CANDIDATES_H */

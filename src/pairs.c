@@ -1,0 +1,321 @@
+/* pairs.c - every matching pair of texts (nd_index_pairs), with its exact
+ * Jaccard and both containments: the answer to "which texts are copies of
+ * this one, and how close", which clusters (scored against one survivor)
+ * do not give.
+ *
+ * Clustering skips a candidate pair whose texts are already in one
+ * component; listing pairs cannot, so here every candidate is verified
+ * (each pair once: a set remembers the pairs checked). Four steps:
+ *
+ * 1. Identical sets (candidates.c): only the first text of each set goes
+ *    on; the others are remembered as its copies.
+ * 2. Candidates among those representatives, verified exactly: LSH bands
+ *    for Jaccard, or every pair that can match for containment (contain.c).
+ * 3. Jaccard only: LSH misses a pair with probability 1 - P(J) (about
+ *    0.6% at J = 0.85 with the default 16 x 8 bands). Pairs that match one
+ *    text in common are likely to match each other, so within each group
+ *    of representatives joined by verified pairs (up to GROUP_LIMIT of
+ *    them), every pair not yet checked is verified too. Containment's
+ *    candidates miss nothing, so it skips this step.
+ * 4. Copies expanded: a verified pair of representatives gives every pair
+ *    of their copies (the same sets, so the same numbers), and k copies of
+ *    one set give their k (k - 1) / 2 pairs at Jaccard 1. The output is
+ *    then as large as the answer; k copies of one text are worth
+ *    deduplicating first when k is in the thousands.
+ *
+ * Pairs are sorted by (a, b), so the order depends only on the input.
+ */
+#include "neardup.h"
+
+#include <stdlib.h> /* qsort */
+#include <string.h> /* memcmp, memset */
+
+#include "alloc.h"
+#include "candidates.h"
+#include "measure.h"
+#include "pairset.h"
+#include "store.h"
+#include "uf.h"
+
+/* Step 3 verifies every pair in groups of up to this many representatives
+ * (at most GROUP_LIMIT^2 / 2 verifications each). */
+enum { GROUP_LIMIT = 400 };
+
+struct nd_pairs {
+    nd_pair *items;
+    size_t count;
+};
+
+size_t nd_pairs_get(const nd_pair **pairs, const nd_pairs *p)
+{
+    *pairs = p->items;
+    return p->count;
+}
+
+void nd_pairs_free(nd_pairs *pairs)
+{
+    if (!pairs)
+        return;
+    nd_free(pairs->items);
+    nd_free(pairs);
+}
+
+typedef struct {
+    uint32_t a, b; /* representatives, a < b */
+    size_t shared;
+} found_pair;
+
+typedef struct {
+    const nd_store *store;
+    unsigned char *is_representative;
+    uint32_t *first_of; /* per text with shingles: the first text with its set */
+    nd_pair_set checked;
+    found_pair *found;
+    size_t found_count, found_capacity;
+    nd_cluster_stats stats;
+    nd_id_buffer buf_a, buf_b;
+    int io_status;
+} pairs_state;
+
+static void note_copy(void *ctx, size_t first, size_t other)
+{
+    pairs_state *st = ctx;
+    st->first_of[other] = (uint32_t)first;
+}
+
+static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
+        return na;
+    return nd_intersection(a, na, b, nb);
+}
+
+/* Verify the pair (a, b) (either order), a's ids read already (NULL: read
+ * them into buf_a; *ids_a is updated); keep it if it matches. */
+static int verify(pairs_state *st, size_t a, size_t b, const uint32_t **ids_a)
+{
+    const nd_store *store = st->store;
+    st->stats.candidate_pairs++;
+    if (!*ids_a)
+        *ids_a = store->ids(store->backend, a, &st->buf_a, &st->io_status);
+    const uint32_t *ids_b = store->ids(store->backend, b, &st->buf_b, &st->io_status);
+    if (st->io_status != ND_OK)
+        return st->io_status;
+    size_t na = store->meta[a].count, nb = store->meta[b].count;
+    size_t shared = ids_shared(*ids_a, na, ids_b, nb);
+    if (!nd_matches(store->opts, na, nb, shared))
+        return ND_OK;
+    if (nd_grow((void **)&st->found, &st->found_capacity, st->found_count + 1, sizeof *st->found))
+        return ND_ENOMEM;
+    uint32_t lo = (uint32_t)(a < b ? a : b), hi = (uint32_t)(a < b ? b : a);
+    st->found[st->found_count++] = (found_pair){lo, hi, shared};
+    st->stats.verified_pairs++;
+    return ND_OK;
+}
+
+/* Verify (a, b), a < b, unless it was checked already. */
+static int verify_once(pairs_state *st, size_t a, size_t b, const uint32_t **ids_a)
+{
+    uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)b);
+    if (nd_pair_set_contains(&st->checked, key))
+        return ND_OK;
+    if (nd_pair_set_insert(&st->checked, key) != ND_OK)
+        return ND_ENOMEM;
+    return verify(st, a, b, ids_a);
+}
+
+/* Step 2, Jaccard: every pair of texts sharing a key in this band. */
+static int verify_band(void *ctx, const uint64_t *entries, size_t m)
+{
+    pairs_state *st = ctx;
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK;) {
+        size_t j = i + 1;
+        while (j < m && entries[j] >> 32 == entries[i] >> 32)
+            j++;
+        for (size_t p = i; p < j && rc == ND_OK; p++) {
+            const uint32_t *ids_a = NULL;
+            for (size_t q = p + 1; q < j && rc == ND_OK; q++)
+                rc = verify_once(st, (uint32_t)entries[p], (uint32_t)entries[q], &ids_a);
+        }
+        i = j;
+    }
+    return rc;
+}
+
+/* Step 2, containment: each candidate pair comes once. */
+static int verify_contained(void *ctx, size_t a, const uint32_t *others, size_t count)
+{
+    pairs_state *st = ctx;
+    const uint32_t *ids_a = NULL;
+    int rc = ND_OK;
+    for (size_t k = 0; k < count && rc == ND_OK; k++)
+        rc = verify(st, a, others[k], &ids_a);
+    return rc;
+}
+
+/* Step 3: every pair inside each group of representatives joined by
+ * verified pairs (groups of up to GROUP_LIMIT). */
+static int complete_groups(pairs_state *st)
+{
+    size_t n = st->store->count;
+    nd_uf uf;
+    if (nd_uf_init(&uf, n) != ND_OK)
+        return ND_ENOMEM;
+    size_t *offset = nd_calloc(n + 1, sizeof *offset);
+    size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
+    int rc = ND_ENOMEM;
+    if (!offset || !members)
+        goto done;
+    for (size_t i = 0; i < st->found_count; i++)
+        nd_uf_union(&uf, st->found[i].a, st->found[i].b);
+    for (size_t d = 0; d < n; d++)
+        offset[nd_uf_find(&uf, d) + 1]++;
+    for (size_t r = 0; r < n; r++)
+        offset[r + 1] += offset[r];
+    for (size_t d = 0; d < n; d++)
+        members[offset[nd_uf_find(&uf, d)]++] = d; /* offset[r] now ends group r */
+    rc = ND_OK;
+    size_t begin = 0;
+    for (size_t r = 0; r < n && rc == ND_OK; r++) {
+        size_t end = offset[r];
+        if (end - begin >= 3 && end - begin <= GROUP_LIMIT) {
+            for (size_t i = begin; i < end && rc == ND_OK; i++) {
+                const uint32_t *ids_a = NULL;
+                for (size_t k = i + 1; k < end && rc == ND_OK; k++)
+                    rc = verify_once(st, members[i], members[k], &ids_a);
+            }
+        }
+        begin = end;
+    }
+done:
+    nd_uf_release(&uf);
+    nd_free(offset);
+    nd_free(members);
+    return rc;
+}
+
+static nd_pair make_pair(const nd_store *store, size_t x, size_t y, size_t shared)
+{
+    size_t a = x < y ? x : y, b = x < y ? y : x;
+    size_t na = store->meta[a].count, nb = store->meta[b].count;
+    return (nd_pair){a,
+                     b,
+                     shared,
+                     nd_jaccard_counts(na, nb, shared),
+                     nd_containment_counts(na, shared),
+                     nd_containment_counts(nb, shared)};
+}
+
+static int compare_pairs(const void *pa, const void *pb)
+{
+    const nd_pair *x = pa, *y = pb;
+    if (x->a != y->a)
+        return x->a < y->a ? -1 : 1;
+    return (x->b > y->b) - (x->b < y->b);
+}
+
+/* Step 4: every pair of copies of the verified pairs, and of copies of one
+ * set, sorted. */
+static int expand(pairs_state *st, nd_pairs *out)
+{
+    const nd_store *store = st->store;
+    size_t n = store->count;
+    size_t *start = nd_calloc(n + 2, sizeof *start); /* copies of representative r: copies[start[r] .. start[r + 1]) */
+    size_t *copies = nd_malloc((n ? n : 1) * sizeof *copies);
+    int rc = ND_ENOMEM;
+    if (!start || !copies)
+        goto done;
+    for (size_t d = 0; d < n; d++) {
+        if (store->meta[d].count > 0)
+            start[st->first_of[d] + 2]++;
+    }
+    for (size_t r = 0; r < n; r++)
+        start[r + 2] += start[r + 1];
+    for (size_t d = 0; d < n; d++) {
+        if (store->meta[d].count > 0)
+            copies[start[st->first_of[d] + 1]++] = d; /* ascending within a set */
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < st->found_count; i++) {
+        const found_pair *f = &st->found[i];
+        total += (start[f->a + 1] - start[f->a]) * (start[f->b + 1] - start[f->b]);
+    }
+    for (size_t r = 0; r < n; r++) {
+        size_t k = start[r + 1] - start[r];
+        total += k * (k - (k > 0)) / 2;
+    }
+    out->items = nd_malloc((total ? total : 1) * sizeof *out->items);
+    if (!out->items)
+        goto done;
+    size_t w = 0;
+    for (size_t i = 0; i < st->found_count; i++) {
+        const found_pair *f = &st->found[i];
+        for (size_t x = start[f->a]; x < start[f->a + 1]; x++) {
+            for (size_t y = start[f->b]; y < start[f->b + 1]; y++)
+                out->items[w++] = make_pair(store, copies[x], copies[y], f->shared);
+        }
+    }
+    for (size_t r = 0; r < n; r++) {
+        for (size_t x = start[r]; x < start[r + 1]; x++) {
+            for (size_t y = x + 1; y < start[r + 1]; y++)
+                out->items[w++] = make_pair(store, copies[x], copies[y], store->meta[r].count);
+        }
+    }
+    out->count = w;
+    qsort(out->items, w, sizeof *out->items, compare_pairs);
+    rc = ND_OK;
+done:
+    nd_free(start);
+    nd_free(copies);
+    return rc;
+}
+
+int nd_store_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads)
+{
+    pairs_state st;
+    memset(&st, 0, sizeof st);
+    st.store = store;
+    nd_pairs *pairs = nd_calloc(1, sizeof *pairs);
+    st.is_representative = nd_calloc(store->count + 1, 1);
+    st.first_of = nd_malloc((store->count + 1) * sizeof *st.first_of);
+    int rc = ND_ENOMEM;
+    if (!pairs || !st.is_representative || !st.first_of)
+        goto done;
+    for (size_t d = 0; d < store->count; d++)
+        st.first_of[d] = (uint32_t)d;
+    rc = nd_identical_sets(st.is_representative, &st.stats.exact_groups, store, note_copy, &st);
+    if (rc == ND_OK && store->opts->measure == ND_MEASURE_CONTAINMENT) {
+        rc = nd_containment_candidates(store, st.is_representative, verify_contained, &st);
+    } else if (rc == ND_OK) {
+        rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
+        if (rc == ND_OK)
+            rc = complete_groups(&st);
+    }
+    if (rc == ND_OK)
+        rc = expand(&st, pairs);
+done:
+    nd_free(st.is_representative);
+    nd_free(st.first_of);
+    nd_pair_set_release(&st.checked);
+    nd_free(st.found);
+    nd_free(st.buf_a.data);
+    nd_free(st.buf_b.data);
+    if (rc != ND_OK) {
+        nd_pairs_free(pairs);
+        return rc;
+    }
+    if (stats)
+        *stats = st.stats;
+    *out = pairs;
+    return ND_OK;
+}
+
+int nd_index_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_index *index)
+{
+    nd_store store;
+    int rc = nd_index_store(index, &store);
+    if (rc != ND_OK)
+        return rc;
+    return nd_store_pairs(out, stats, &store, nd_index_threads(index));
+}
