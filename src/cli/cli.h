@@ -86,6 +86,8 @@ void cli_config_free(cli_config *cfg);
 /* dbcli.c: the index commands' part of cli_parse: DB as their first path,
  * and options that go together. Returns EXIT_OK or EXIT_USAGE (reported). */
 int cli_check_index_options(cli_config *cfg, const char *name);
+/* dbcli.c: --help of the index commands. */
+void cli_print_index_help(cli_command command, FILE *out);
 
 /* index_cmd.c: index add, stats, remove, compact; query_cmd.c: query;
  * index_dedup.c: dedup --index */

@@ -47,6 +47,88 @@ cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
     return c;
 }
 
+/* ****  Help  **** */
+
+static const char help_index_matching[] =
+    "Matching (fixed when the index is created; given for an existing index, each must agree with it, exit 2):\n"
+    "  -t, --threshold T     minimum exact Jaccard for a match, and the bands chosen for it (default 0.8)\n"
+    "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n";
+
+static const char help_index_input[] =
+    "Input (PATH: files, directories, JSON Lines, gzip/zstd, - for stdin; as for scan):\n"
+    "      --text-field F, --id-field F, --lines, --on-error fail|skip  as for scan\n"
+    "      --threads N       threads sketching (default: all cores); results are identical for any N\n"
+    "      --quiet, --verbose  no summary on stderr / also stage timings\n";
+
+void cli_print_index_help(cli_command command, FILE *out)
+{
+    switch (command) {
+    case CMD_INDEX_ADD:
+        fputs("Usage: neardup index add DB [OPTIONS] [PATH...]\n"
+              "Add documents to the persistent index in directory DB, creating it when it does not exist\n"
+              "(its options are then fixed). The run is one transaction: interrupted (kill, power loss,\n"
+              "full disk), it leaves the index as it was. Writes one JSON object to stdout:\n"
+              "{\"index\", \"added\", \"replaced\", \"skipped\", \"documents\", \"removed\", \"bytes_on_disk\", "
+              "\"profile\"}.\n"
+              "      --replace         an id already in the index is replaced (default: an error, exit 1,\n"
+              "                        and nothing of the run is added)\n"
+              "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
+              "      --memory SIZE     memory for the run's band entries, buffered and sorted before they go\n"
+              "                        into the file (default: a quarter of RAM; 384 bytes a document);\n"
+              "                        past it they are merged early (the same index, more writing)\n",
+              out);
+        fputs(help_index_matching, out);
+        fputs(help_index_input, out);
+        fputs("Exit status: 0 ok, 1 failure (bad input, duplicate id, DB not an index, locked, disk full),\n"
+              "2 usage (bad option, options disagreeing with the index's).\n",
+              out);
+        return;
+    case CMD_INDEX_STATS:
+        fputs("Usage: neardup index stats DB\n"
+              "Describe the index as one JSON object: documents, removed (marked, not yet compacted),\n"
+              "bytes on disk and per document, band entries, options, versions (index format, profile,\n"
+              "Unicode and ICU, the neardup that created it).\n"
+              "Exit status: 0 ok, 1 failure (no index, not an index), 2 usage.\n",
+              out);
+        return;
+    case CMD_INDEX_REMOVE:
+        fputs("Usage: neardup index remove DB (--id ID ... | --ids FILE)\n"
+              "Remove documents by id (they stop matching; 'index compact' reclaims their space). An id\n"
+              "not in the index is an error (exit 1) and nothing is removed. --ids FILE: one id per line.\n"
+              "Writes {\"index\", \"removed\", \"documents\"} to stdout.\n"
+              "      --wait            wait for another process writing to DB\n"
+              "Exit status: 0 ok, 1 failure, 2 usage.\n",
+              out);
+        return;
+    case CMD_INDEX_COMPACT:
+        fputs("Usage: neardup index compact DB\n"
+              "Rewrite the index without its removed documents, every page full, and replace its data\n"
+              "file atomically. Needs the index alone (fails while any other process has it open) and\n"
+              "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\"}.\n"
+              "Exit status: 0 ok, 1 failure, 2 usage.\n",
+              out);
+        return;
+    case CMD_QUERY:
+        fputs("Usage: neardup query DB [OPTIONS] [PATH...]\n"
+              "Find, for each input document, the documents of the index that match it: one JSON line per\n"
+              "document, in input order: {\"id\": ..., \"matches\": [{\"id\": ..., \"jaccard\": J}, ...],\n"
+              "\"profile\": ...}, matches sorted by Jaccard (highest first), each J the exact Jaccard of the\n"
+              "two shingle sets (as 'neardup explain' prints it) and at least the threshold; \"matches\": []\n"
+              "when none. Candidates are the indexed documents sharing an LSH band key, as in scan.\n"
+              "  -t, --threshold T     minimum Jaccard (default: the index's; candidates still come from the\n"
+              "                        index's bands, chosen for its threshold)\n"
+              "      --top K           at most K matches per document\n"
+              "      --shingle, --normalize, --num-perm, --bands/--rows, --seed  if given, must agree with the\n"
+              "                        index's (exit 2)\n",
+              out);
+        fputs(help_index_input, out);
+        fputs("Exit status: 0 ok, 1 failure, 2 usage.\n", out);
+        return;
+    default:
+        return;
+    }
+}
+
 /* ****  Options  **** */
 
 /* The persistent index's commands: DB first, and options that go together. */
