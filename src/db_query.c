@@ -104,6 +104,11 @@ typedef struct worker {
     size_t found_count, found_capacity;
     uint32_t *ids; /* a candidate's decoded shingle ids */
     size_t ids_capacity;
+    const probe *walk; /* committed queries: this thread's range of the sorted probes */
+    size_t walk_count;
+    const uint64_t *check; /* and of the sorted candidate pairs */
+    size_t check_count;
+    void (*phase)(struct worker *);
     int rc;
 } worker;
 
@@ -145,17 +150,16 @@ static int make_probes(worker *w)
  * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
  * page first), and an index built in key order has its leaves in key order
  * in the file, so a batch reads the tree nearly sequentially. */
-static int candidates_in_txn(worker *w, uint32_t min_doc)
+static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint32_t min_doc)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
     if (rc)
         return db_fail_mdb(w->db, rc, "reading band keys");
-    sort_probes(w->probes, w->probes_tmp, w->probe_count);
     int status = ND_OK;
-    for (size_t i = 0; i < w->probe_count && status == ND_OK; i++) {
-        if (i == 0 || w->probes[i].key != w->probes[i - 1].key) {
-            uint64_t k = w->probes[i].key;
+    for (size_t i = 0; i < count && status == ND_OK; i++) {
+        if (i == 0 || probes[i].key != probes[i - 1].key) {
+            uint64_t k = probes[i].key;
             MDB_val key = {sizeof k, &k}, val;
             w->found_count = 0;
             rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
@@ -173,7 +177,7 @@ static int candidates_in_txn(worker *w, uint32_t min_doc)
                 status = db_fail_mdb(w->db, rc, "reading band keys");
         }
         for (size_t f = 0; f < w->found_count && status == ND_OK; f++)
-            status = add_pair(w, w->found[f], w->probes[i].query);
+            status = add_pair(w, w->found[f], probes[i].query);
     }
     mdb_cursor_close(cur);
     return status;
@@ -211,16 +215,22 @@ static int compare_hit_query(const void *pa, const void *pb)
 /* Verify the candidate pairs, document by document: each candidate's
  * record is read, and its ids decoded, once however many queries it is a
  * candidate of. The hits end in query order. */
-static int verify(worker *w)
+/* Sort the worker's candidate pairs (by document, then query). */
+static int sort_worker_pairs(worker *w)
 {
     w->pairs_tmp = nd_malloc((w->pair_count ? w->pair_count : 1) * sizeof *w->pairs_tmp);
     if (!w->pairs_tmp)
         return out_of_memory(w);
     sort_pairs(w->pairs, w->pairs_tmp, w->pair_count);
-    for (size_t i = 0; i < w->pair_count;) {
-        uint32_t doc = (uint32_t)(w->pairs[i] >> 32);
+    return ND_OK;
+}
+
+static int verify(worker *w, const uint64_t *pairs, size_t count)
+{
+    for (size_t i = 0; i < count;) {
+        uint32_t doc = (uint32_t)(pairs[i] >> 32);
         size_t j = i;
-        while (j < w->pair_count && (uint32_t)(w->pairs[j] >> 32) == doc)
+        while (j < count && (uint32_t)(pairs[j] >> 32) == doc)
             j++;
         db_record r;
         int rc = db_read_record(w->db, w->txn, doc, &r);
@@ -228,9 +238,9 @@ static int verify(worker *w)
             return rc;
         int decoded = 0;
         for (size_t k = i; k < j && !(r.flags & DB_RECORD_REMOVED) && r.count > 0; k++) {
-            if (k > i && w->pairs[k] == w->pairs[k - 1])
+            if (k > i && pairs[k] == pairs[k - 1])
                 continue; /* the same pair through another band */
-            const nd_db_doc *d = &w->docs[(uint32_t)w->pairs[k]];
+            const nd_db_doc *d = &w->docs[(uint32_t)pairs[k]];
             size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
             if (!reaches((double)lo / (double)hi, w->threshold))
                 continue; /* sizes alone keep J below the threshold */
@@ -245,7 +255,7 @@ static int verify(worker *w)
             double jaccard = nd_jaccard(d->ids, d->count, w->ids, r.count);
             if (!reaches(jaccard, w->threshold))
                 continue;
-            hit h = {(uint32_t)w->pairs[k], doc, w->pending, jaccard, r.weight, 0, r.id_len};
+            hit h = {(uint32_t)pairs[k], doc, w->pending, jaccard, r.weight, 0, r.id_len};
             if (push_hit(&w->hits, &h, r.id) != ND_OK)
                 return out_of_memory(w);
         }
@@ -256,28 +266,161 @@ static int verify(worker *w)
     return ND_OK;
 }
 
-static void run_worker(worker *w)
+/* Pending documents, on the calling thread: candidates from the run's
+ * transaction and buffer. */
+static void run_pending(worker *w)
 {
     nd_db *db = w->db;
-    int own_txn = !w->pending;
-    w->rc = ND_OK;
-    if (own_txn && (w->rc = db_begin_read(db, &w->txn)) != ND_OK)
-        return;
     w->rc = make_probes(w);
-    if (w->rc == ND_OK && (!w->pending || db->pending.merged))
-        w->rc = candidates_in_txn(w, w->pending ? db->base_doc : 0);
-    if (w->rc == ND_OK && w->pending)
+    if (w->rc == ND_OK)
+        sort_probes(w->probes, w->probes_tmp, w->probe_count);
+    if (w->rc == ND_OK && db->pending.merged)
+        w->rc = candidates_in_txn(w, w->probes, w->probe_count, db->base_doc);
+    if (w->rc == ND_OK)
         w->rc = candidates_in_buffer(w);
     if (w->rc == ND_OK)
-        w->rc = verify(w);
-    if (own_txn)
-        mdb_txn_abort(w->txn);
+        w->rc = sort_worker_pairs(w);
+    if (w->rc == ND_OK)
+        w->rc = verify(w, w->pairs, w->pair_count);
 }
 
-static void *run_worker_thread(void *arg)
+/* Committed documents, phase 1 on each thread: its range of the probes. */
+static void walk_phase(worker *w)
 {
-    run_worker(arg);
+    w->rc = candidates_in_txn(w, w->walk, w->walk_count, 0);
+}
+
+/* Phase 2 on each thread: its range of the candidate pairs. */
+static void verify_phase(worker *w)
+{
+    w->rc = verify(w, w->check, w->check_count);
+}
+
+static void *phase_thread(void *arg)
+{
+    worker *w = arg;
+    w->phase(w);
     return NULL;
+}
+
+enum { MAX_THREADS = 256 };
+
+/* Run fn on workers[0 .. n) at once, workers[0] on the calling thread. */
+static void run_phase(worker *workers, unsigned n, void (*fn)(worker *))
+{
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (unsigned t = 0; t < n; t++)
+        workers[t].phase = fn;
+    for (unsigned t = 1; t < n; t++)
+        started[t] = pthread_create(&tids[t], NULL, phase_thread, &workers[t]) == 0;
+    for (unsigned t = 0; t < n; t++) {
+        if (!started[t])
+            fn(&workers[t]);
+    }
+    for (unsigned t = 1; t < n; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+    }
+}
+
+/* n read transactions on one snapshot of the index (begun again when a
+ * writer committed between the first and the last). */
+static int begin_snapshot(nd_db *db, MDB_txn **txns, unsigned n)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned begun = 0;
+        int rc = ND_OK;
+        while (begun < n && (rc = db_begin_read(db, &txns[begun])) == ND_OK)
+            begun++;
+        int same = rc == ND_OK;
+        for (unsigned t = 1; t < begun && same; t++)
+            same = mdb_txn_id(txns[t]) == mdb_txn_id(txns[0]);
+        if (same)
+            return ND_OK;
+        for (unsigned t = 0; t < begun; t++)
+            mdb_txn_abort(txns[t]);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return db_fail(db, ND_EBUSY, "%s: the index changed under every attempt to read it", db->path);
+}
+
+/* Where range `part` of `parts` of [0, n) starts: moved forward past equal
+ * keys, so that equal keys (a band key, a document) stay in one range. */
+static size_t boundary(size_t n, unsigned part, unsigned parts, const void *items,
+                       uint64_t (*key)(const void *items, size_t i))
+{
+    size_t at = n * part / parts;
+    while (at > 0 && at < n && key(items, at) == key(items, at - 1))
+        at++;
+    return at;
+}
+
+static uint64_t probe_key_at(const void *items, size_t i)
+{
+    return ((const probe *)items)[i].key;
+}
+
+static uint64_t pair_doc_at(const void *items, size_t i)
+{
+    return ((const uint64_t *)items)[i] >> 32;
+}
+
+/* Committed documents for the whole batch, on n threads: the probes sorted
+ * once and cut into key ranges, so that each thread walks its own part of
+ * the tree (the tree is walked once per call, whatever n); the candidate
+ * pairs gathered, sorted once and cut into document ranges for
+ * verification. Every thread reads the same snapshot. The hits end in
+ * workers[0 .. n), each list in query order. */
+static int query_committed(worker *workers, unsigned n, worker *all)
+{
+    nd_db *db = all->db;
+    MDB_txn *txns[MAX_THREADS];
+    int rc = make_probes(all);
+    if (rc != ND_OK)
+        return rc;
+    sort_probes(all->probes, all->probes_tmp, all->probe_count);
+    rc = begin_snapshot(db, txns, n);
+    if (rc != ND_OK)
+        return rc;
+    for (unsigned t = 0; t < n; t++) {
+        size_t lo = boundary(all->probe_count, t, n, all->probes, probe_key_at);
+        size_t hi = boundary(all->probe_count, t + 1, n, all->probes, probe_key_at);
+        workers[t].txn = txns[t];
+        workers[t].walk = all->probes + lo;
+        workers[t].walk_count = hi > lo ? hi - lo : 0;
+    }
+    run_phase(workers, n, walk_phase);
+    for (unsigned t = 0; t < n && rc == ND_OK; t++)
+        rc = workers[t].rc;
+    for (unsigned t = 0; t < n && rc == ND_OK; t++) { /* all the pairs into `all` */
+        worker *w = &workers[t];
+        if (nd_grow((void **)&all->pairs, &all->pair_capacity, all->pair_count + w->pair_count, sizeof *all->pairs) !=
+            0) {
+            rc = out_of_memory(all);
+            break;
+        }
+        if (w->pair_count)
+            memcpy(all->pairs + all->pair_count, w->pairs, w->pair_count * sizeof *w->pairs);
+        all->pair_count += w->pair_count;
+    }
+    if (rc == ND_OK)
+        rc = sort_worker_pairs(all);
+    if (rc == ND_OK) {
+        for (unsigned t = 0; t < n; t++) {
+            size_t lo = boundary(all->pair_count, t, n, all->pairs, pair_doc_at);
+            size_t hi = boundary(all->pair_count, t + 1, n, all->pairs, pair_doc_at);
+            workers[t].check = all->pairs + lo;
+            workers[t].check_count = hi > lo ? hi - lo : 0;
+        }
+        run_phase(workers, n, verify_phase);
+        for (unsigned t = 0; t < n && rc == ND_OK; t++)
+            rc = workers[t].rc;
+    }
+    for (unsigned t = 0; t < n; t++)
+        mdb_txn_abort(txns[t]);
+    return rc;
 }
 
 /* ****  Results  **** */
@@ -375,8 +518,6 @@ static int assemble(nd_db_results **out, worker *lists, size_t list_count, size_
 
 /* ****  The query calls  **** */
 
-enum { MAX_THREADS = 256 };
-
 int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t count, const nd_db_query_options *opts)
 {
     assert(out && db && (docs || count == 0));
@@ -407,48 +548,36 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         threads = count ? (unsigned)count : 1;
     if (!with_committed)
         threads = 0;
-    worker *workers = nd_calloc(threads + 1, sizeof *workers);
+    /* workers[0 .. threads): committed documents; then the pending one; then `all` */
+    worker *workers = nd_calloc((size_t)threads + 2, sizeof *workers);
     if (!workers)
         return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (unsigned t = 0; t < threads; t++) {
+    for (unsigned t = 0; t < threads + 2; t++) {
         worker *w = &workers[t];
-        w->db = db;
-        w->docs = docs;
-        w->begin = count * t / threads;
-        w->end = count * (t + 1) / threads;
-        w->threshold = o.threshold;
-    }
-    for (unsigned t = 1; t < threads; t++)
-        started[t] = pthread_create(&tids[t], NULL, run_worker_thread, &workers[t]) == 0;
-    for (unsigned t = 0; t < threads; t++) {
-        if (!started[t])
-            run_worker(&workers[t]);
-    }
-    for (unsigned t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-    }
-    size_t lists = threads;
-    if (with_pending) {
-        worker *w = &workers[lists];
         w->db = db;
         w->docs = docs;
         w->begin = 0;
         w->end = count;
         w->threshold = o.threshold;
+    }
+    worker *all = &workers[threads + 1];
+    int status = ND_OK;
+    if (threads > 0)
+        status = query_committed(workers, threads, all);
+    size_t lists = threads;
+    if (status == ND_OK && with_pending) {
+        worker *w = &workers[lists];
         w->txn = db->txn;
         w->pending = 1;
-        run_worker(w);
+        run_pending(w);
         lists++;
     }
-    int rc = ND_OK;
+    int rc = status;
     for (size_t l = 0; l < lists && rc == ND_OK; l++)
         rc = workers[l].rc;
     if (rc == ND_OK && assemble(out, workers, lists, count, o.top) != ND_OK)
         rc = db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
-    for (size_t l = 0; l < lists; l++) {
+    for (size_t l = 0; l < (size_t)threads + 2; l++) {
         hit_list_free(&workers[l].hits);
         nd_free(workers[l].probes);
         nd_free(workers[l].probes_tmp);

@@ -104,7 +104,7 @@ static int keep(dedup_state *st, size_t i, size_t doc)
 
 /* Documents gathered before the index is queried (in bulk: see
  * query_cmd.c). */
-enum { QUERY_BATCH = 1 << 16 };
+enum { QUERY_BATCH = 1 << 18 };
 
 /* Decide the fate of the documents gathered so far, in order. */
 static int dedup_flush(dedup_state *st)

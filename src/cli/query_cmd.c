@@ -43,7 +43,7 @@ static int query_commit(void *ctx, const sketched_doc *d)
 
 /* Documents queried at once: the more, the closer the band keys of one
  * call lie in the index (they are looked up in key order). */
-enum { QUERY_BATCH = 1 << 16 };
+enum { QUERY_BATCH = 1 << 18 };
 
 /* Query the documents gathered so far and write their lines. */
 static int query_flush(query_state *st)
