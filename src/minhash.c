@@ -46,23 +46,127 @@ static uint64_t salt_of(uint64_t seed)
     return nd_mix64(seed ^ 0x6f6e652d7065726dULL); /* "one-perm" */
 }
 
-uint16_t *nd_minhash_probe_table(unsigned num_perm, uint64_t seed)
+/* Ranks past this are not kept (the search goes on by hand). */
+enum { RANK_UNKNOWN = 511 };
+
+int nd_minhash_tables_new(nd_minhash_tables *out, unsigned num_perm, uint64_t seed)
 {
     if (num_perm == 0 || num_perm > MAX_PERM)
-        return NULL;
-    uint16_t *table = nd_malloc((size_t)num_perm * ND_PROBES_PER_BIN * sizeof *table);
-    if (!table)
-        return NULL;
+        return ND_EINVAL;
+    nd_minhash_tables t = ND_MINHASH_TABLES_INIT;
+    t.probes = nd_malloc((size_t)num_perm * ND_PROBES_PER_BIN * sizeof *t.probes);
+    if (num_perm <= ND_RANKS_MAX_PERM)
+        t.ranks = nd_malloc((size_t)num_perm * num_perm * sizeof *t.ranks);
+    if (!t.probes || (num_perm <= ND_RANKS_MAX_PERM && !t.ranks)) {
+        nd_minhash_tables_free(&t);
+        return ND_ENOMEM;
+    }
     uint64_t salt = salt_of(seed);
     for (unsigned i = 0; i < num_perm; i++) {
-        for (unsigned t = 1; t <= ND_PROBES_PER_BIN; t++)
-            table[(size_t)i * ND_PROBES_PER_BIN + t - 1] = (uint16_t)probe(salt, i, t, num_perm);
+        for (unsigned k = 1; k <= ND_PROBES_PER_BIN; k++)
+            t.probes[(size_t)i * ND_PROBES_PER_BIN + k - 1] = (uint16_t)probe(salt, i, k, num_perm);
     }
-    return table;
+    if (t.ranks) {
+        /* bin i's probe sequence until every other bin has come up or the
+         * cap (by then a filled bin has come up with probability
+         * 1 - (1 - f / num_perm)^510 for f filled bins: all but certain) */
+        for (unsigned j = 0; j < num_perm; j++) {
+            for (unsigned i = 0; i < num_perm; i++)
+                t.ranks[(size_t)j * num_perm + i] = (uint16_t)(RANK_UNKNOWN << 7 | j);
+        }
+        for (unsigned i = 0; i < num_perm; i++) {
+            unsigned missing = num_perm - 1;
+            for (unsigned k = 1; k < RANK_UNKNOWN && missing > 0; k++) {
+                uint32_t j = probe(salt, i, k, num_perm);
+                uint16_t *rank = &t.ranks[(size_t)j * num_perm + i];
+                if (j != i && (*rank >> 7) == RANK_UNKNOWN) {
+                    *rank = (uint16_t)(k << 7 | j);
+                    missing--;
+                }
+            }
+        }
+    }
+    *out = t;
+    return ND_OK;
+}
+
+void nd_minhash_tables_free(nd_minhash_tables *tables)
+{
+    if (!tables)
+        return;
+    nd_free(tables->probes);
+    nd_free(tables->ranks);
+    tables->probes = NULL;
+    tables->ranks = NULL;
+}
+
+/* Empty bin i's value: the first g(i, t), t >= `from`, that is filled. */
+static void borrow(uint32_t *sig, const unsigned char *filled, uint64_t salt, unsigned i, uint64_t from,
+                   unsigned num_perm)
+{
+    for (uint64_t t = from;; t++) {
+        uint32_t j = probe(salt, i, t, num_perm);
+        if (filled[j]) {
+            sig[i] = sig[j];
+            return;
+        }
+    }
+}
+
+/* The least of two columns of ranks, 16 bits a lane: the loop the rank
+ * densification spends its time in. Compiled for AVX2 too and picked at
+ * load time (target_clones) where the CPU has it. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void
+least_of(uint16_t *least, const uint16_t *column, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        least[i] = column[i] < least[i] ? column[i] : least[i];
+}
+
+/* 8 bins of `filled` (bytes 0 or 1) as one word; `filled` is readable
+ * (and zero) up to a multiple of 8 bins. */
+static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
+{
+    uint64_t x;
+    memcpy(&x, filled + i, 8);
+    return x;
+}
+
+/* Densify with the rank table, when few bins are filled: the bin an empty
+ * bin i borrows from is the filled j that comes first in i's sequence,
+ * that is the filled j of least rank (distinct j have distinct ranks).
+ * Taking, for every i at once, the least (rank << 7 | j) over the columns
+ * of the filled bins is num_perm-wide minimums of 16-bit values, vector
+ * instructions: a few hundred instructions where probing empty bins one by
+ * one costs thousands when most bins are empty. */
+static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint16_t *ranks, uint64_t salt,
+                            unsigned num_perm)
+{
+    uint16_t least[ND_RANKS_MAX_PERM];
+    memset(least, 0xFF, sizeof least);
+    const uint64_t ones = 0x0101010101010101ULL;
+    for (unsigned w = 0; w < num_perm; w += 8) {
+        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1)
+            least_of(least, ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * num_perm, num_perm);
+    }
+    for (unsigned w = 0; w < num_perm; w += 8) {
+        for (uint64_t x = ~eight_bins(filled, w) & ones; x; x &= x - 1) {
+            unsigned i = w + (unsigned)__builtin_ctzll(x) / 8;
+            if (i >= num_perm)
+                break;
+            if ((least[i] >> 7) != RANK_UNKNOWN)
+                sig[i] = sig[least[i] & 0x7F]; /* a filled bin: not written here */
+            else
+                borrow(sig, filled, salt, i, 1, num_perm); /* no filled bin within the cap */
+        }
+    }
 }
 
 void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count,
-                       const uint16_t *probes)
+                       const nd_minhash_tables *tables)
 {
     assert(num_perm >= 1 && num_perm <= MAX_PERM); /* `filled` below holds MAX_PERM bins */
     uint64_t salt = salt_of(seed);
@@ -70,8 +174,8 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         sig[i] = UINT32_MAX;
     if (count == 0)
         return;
-    unsigned char filled[MAX_PERM];
-    memset(filled, 0, num_perm);
+    unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 8 */
+    memset(filled, 0, (num_perm + 7) & ~7u);
     uint32_t last_bin = 0;
     for (size_t k = 0; k < count; k++) {
         uint64_t h = nd_mix64(ids[k] + salt);
@@ -84,9 +188,10 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         filled[bin] = 1;
         last_bin = bin;
     }
+    /* eight bins a word: the bytes' sum is the top byte of x * 0x0101... */
     unsigned filled_count = 0;
-    for (unsigned i = 0; i < num_perm; i++)
-        filled_count += filled[i];
+    for (unsigned w = 0; w < num_perm; w += 8)
+        filled_count += (unsigned)((eight_bins(filled, w) * 0x0101010101010101ULL) >> 56);
     if (filled_count == 1) {
         /* every probe would end at the one filled bin */
         for (unsigned i = 0; i < num_perm; i++)
@@ -96,11 +201,17 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     if (filled_count == num_perm)
         return;
     /* optimal densification: empty bin i borrows from g(i, 1), g(i, 2), ...
-     * (the first ND_PROBES_PER_BIN from the table when there is one) */
+     * until a filled bin; with few filled bins (a quarter or less: past
+     * that the cached probes find one in the first eight), all at once by
+     * rank */
+    if (tables && tables->ranks && filled_count * 4 <= num_perm) {
+        densify_by_rank(sig, filled, tables->ranks, salt, num_perm);
+        return;
+    }
+    const uint16_t *probes = tables ? tables->probes : NULL;
     for (unsigned i = 0; i < num_perm; i++) {
         if (filled[i])
             continue;
-        uint64_t t = 1;
         if (probes) {
             /* the cached probes, eight at a time: one predictable branch per
              * group instead of one unpredictable branch per probe */
@@ -115,16 +226,10 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
                     found = 1;
                 }
             }
-            if (found)
-                continue;
-            t = ND_PROBES_PER_BIN + 1;
-        }
-        for (;; t++) {
-            uint32_t j = probe(salt, i, t, num_perm);
-            if (filled[j]) {
-                sig[i] = sig[j];
-                break;
-            }
+            if (!found)
+                borrow(sig, filled, salt, i, ND_PROBES_PER_BIN + 1, num_perm);
+        } else {
+            borrow(sig, filled, salt, i, 1, num_perm);
         }
     }
 }

@@ -1,6 +1,6 @@
-/* minhash.h - MinHash internals shared with sketch.c: a cached table of
- * densification probes, so that sketching many texts does not recompute
- * the same probe sequence for every text (see minhash.c). */
+/* minhash.h - MinHash internals shared with sketch.c: cached tables for
+ * densification, so that sketching many texts does not recompute the same
+ * probe sequences for every text (see minhash.c). */
 #ifndef ND_MINHASH_H
 #define ND_MINHASH_H
 
@@ -10,13 +10,29 @@
 /* Probes cached per bin; later ones are computed when needed. */
 #define ND_PROBES_PER_BIN 64
 
-/* The first ND_PROBES_PER_BIN probes of every bin for (num_perm, seed);
- * free with nd_free(). NULL when out of memory or num_perm is out of range. */
-uint16_t *nd_minhash_probe_table(unsigned num_perm, uint64_t seed);
+/* Signatures up to this long get a rank table (num_perm^2 16-bit entries:
+ * a rank of 9 bits and a bin of 7). */
+#define ND_RANKS_MAX_PERM 128
 
-/* nd_minhash() with a probe table from nd_minhash_probe_table() for the same
- * num_perm and seed (or NULL): the same signature, faster for small sets. */
+/* Densification tables for one (num_perm, seed). */
+typedef struct nd_minhash_tables {
+    uint16_t *probes; /* bin i's first ND_PROBES_PER_BIN probes at [i * ND_PROBES_PER_BIN] */
+    uint16_t *ranks;  /* [j * num_perm + i]: (first t with g(i, t) = j) << 7 | j, the rank capped
+                         at 511 (not among the first 510 probes); NULL past ND_RANKS_MAX_PERM */
+} nd_minhash_tables;
+#define ND_MINHASH_TABLES_INIT \
+    {                          \
+        NULL, NULL             \
+    }
+
+/* Make the tables for (num_perm, seed). @return ND_OK, ND_ENOMEM or ND_EINVAL
+ * (num_perm 0 or above ND_MAX_PERM). */
+int nd_minhash_tables_new(nd_minhash_tables *out, unsigned num_perm, uint64_t seed);
+void nd_minhash_tables_free(nd_minhash_tables *tables);
+
+/* nd_minhash() with tables from nd_minhash_tables_new() for the same
+ * num_perm and seed (or NULL): the same signature, faster. */
 void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const uint32_t *ids, size_t count,
-                       const uint16_t *probes);
+                       const nd_minhash_tables *tables);
 
 #endif

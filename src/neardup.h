@@ -13,7 +13,10 @@
  * into paragraphs or lines, finds a unit pasted several times and removes
  * spans. Candidates come from candidates.c (identical sets, LSH bands)
  * and contain.c (containment's inverted index); measure.h says when two
- * sets match; chance.c gives the probability of a chance match. Private
+ * sets match; chance.c gives the probability of a chance match. batch.c
+ * sketches many texts on a pool of threads (nd_batch); stream.c
+ * deduplicates texts as they arrive (nd_stream); explain.c reports on a
+ * pair (nd_explain). Private
  * helpers: alloc.c (the allocation seam), sort.c, uf.c (union-find),
  * pairset.c, hash.h (xxHash), store.h (the storage seam between index.c
  * and cluster.c), options.c, error.c.
@@ -62,6 +65,12 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Everything declared between this push and its pop is the API, exported by
+ * libneardup.so; the library is compiled with hidden visibility otherwise. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
 #endif
 
 #define ND_VERSION "0.1.0"
@@ -357,6 +366,14 @@ int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sketcher, const char *te
 /** The tokens of the last text sketched (borrowed; valid until the next call). */
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
 
+/** Must the sketcher's tokens (nd_sketcher_tokens(), num_tokens) be words
+ * for every text? 1 (the default): yes. 0: a text signed with character
+ * shingles (mostly Chinese, Japanese, Thai, ...) keeps each run of such
+ * scripts as one token, which skips ICU's dictionary word breaking, most
+ * of the cost of sketching such text. Shingle ids and signatures are the
+ * same either way; only the tokens (and their count) differ. */
+void nd_sketcher_set_words(nd_sketcher *sketcher, int words);
+
 /* ****  Units: paragraphs, lines, repeats inside a unit (units.c; nd_sketch_units in sketch.c)  **** */
 
 /** What one comparable unit of text is. */
@@ -430,6 +447,17 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sketcher, const char *tex
  * @pre spans[i].start <= spans[i].end <= len, sorted by start.
  * @return the length of the result. */
 size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *spans, size_t count);
+
+/** A one-line preview of a text, as the program and the Python module show
+ * a unit or a shared run: runs of white space (space, tab, CR, LF) read as
+ * one space, leading and trailing ones dropped, and the text cut on a
+ * character boundary to at most max_chars characters (a space counting as
+ * one), followed by "…" when something was cut.
+ * @param[out] out receives the preview; room for len + 3 bytes. Not
+ * NUL-terminated.
+ * @pre [text, text + len) is readable (text may be NULL when len is 0).
+ * @return the length of the preview in bytes. */
+size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars);
 
 /* ****  Index (index.c) and clusters (cluster.c)  **** */
 
@@ -606,6 +634,197 @@ double nd_chance_jaccard_log10(size_t na, size_t nb, size_t shared, double space
  * Binomial(na, r_B), with r_B as for nd_chance_jaccard_log10().
  * @pre shared <= na, shared <= nb, space >= 1. */
 double nd_chance_containment_log10(size_t na, size_t nb, size_t shared, double space);
+
+/* ****  Batches: many texts sketched on several threads (batch.c)  **** */
+
+/** A pool of threads, each with its own nd_sketcher and buffers, that
+ * sketches many texts at once and hands back, in input order, what an
+ * index needs of each: shingle ids and band keys. Results are the same for
+ * any number of threads. One batch must not be used from two threads at
+ * once (its own threads are internal). */
+typedef struct nd_batch nd_batch;
+
+/** One sketched text (or unit of a text) of a batch. Borrowed from the
+ * batch: valid until its next nd_batch_sketch(), nd_batch_set_units() or
+ * nd_batch_free(). */
+typedef struct nd_batch_item {
+    size_t text;          /* which text of the last nd_batch_sketch() call, from 0 */
+    nd_span span;         /* its bytes in that text (the whole text in document mode) */
+    const uint32_t *ids;  /* sorted distinct shingle ids; NULL when count is 0 */
+    size_t count;         /* 0 for a text without tokens (or below min_tokens) */
+    const uint64_t *keys; /* the bands band keys of its signature (nd_lsh_band_keys()) */
+    size_t num_tokens;
+    size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
+} nd_batch_item;
+
+/** Make a batch sketcher working on `threads` threads: the calling thread
+ * and threads - 1 it starts now (fewer when the system refuses, which
+ * changes nothing but speed); 0 means one per online processor.
+ * @param[out] out the new batch (unchanged on error)
+ * @param opts options, resolved if they are not yet (see nd_options_resolve()); copied.
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_batch_new(nd_batch **out, const nd_options *opts, unsigned threads);
+void nd_batch_free(nd_batch *batch);
+
+/** What each text is cut into: ND_UNIT_DOCUMENT (the default) gives one
+ * item per text, a text with fewer than `min_tokens` tokens counting as one
+ * without shingles (count 0); ND_UNIT_PARAGRAPH or ND_UNIT_LINE gives one
+ * item per unit as nd_sketch_units() finds them (units with fewer than
+ * `min_tokens` tokens or no shingles left out; a unit pasted several times
+ * as one item per copy), in text order; in those modes an item's
+ * num_tokens and invalid_utf8 are the unit's.
+ * @return ND_OK or ND_EINVAL (an unknown kind). */
+int nd_batch_set_units(nd_batch *batch, nd_unit_kind kind, unsigned min_tokens);
+
+/** The number of threads the batch works on (the caller's included). */
+unsigned nd_batch_threads(const nd_batch *batch);
+
+/** Sketch texts[0..count) on the batch's threads, replacing the previous
+ * results (see nd_batch_set_units() for what an item is). No allocation
+ * per text: ids go to per-thread buffers that are reused from call to
+ * call. The texts are only read during the call.
+ * @pre texts[i] points to lens[i] readable bytes (NULL allowed when
+ *   lens[i] is 0); texts and lens may be NULL when count is 0.
+ * @return ND_OK, ND_ENOMEM or ND_EICU (then there are no results). */
+int nd_batch_sketch(nd_batch *batch, const char *const *texts, const size_t *lens, size_t count);
+
+/** The results of the last nd_batch_sketch(), in input order (one item per
+ * text in document mode).
+ * @param[out] items a borrowed array (see nd_batch_item)
+ * @return the number of items. */
+size_t nd_batch_items(const nd_batch_item **items, const nd_batch *batch);
+
+/** Add every item of the batch to the index, in order (nd_index_add_ids(),
+ * weight = the item's bytes).
+ * @pre the batch and the index were made with the same options (the same
+ *   bands and rows at least).
+ * @return ND_OK, ND_ENOMEM or ND_EIO; on error the items before the
+ * failing one were added (nd_index_count() tells how many). */
+int nd_index_add_batch(nd_index *index, const nd_batch *batch);
+
+/* ****  Streams: deduplicate as texts arrive (stream.c)  **** */
+
+/** An in-memory index of the texts kept so far, to which texts are added
+ * one at a time: each new text is compared with the kept ones, and it is
+ * either a duplicate of one of them (and not kept) or kept. The first text
+ * of a group of near-duplicates wins; later ones are reported against it.
+ * This is the online counterpart of nd_index_cluster(): where that looks at
+ * all texts at once and picks a cluster's survivor by greedy cover, a
+ * stream cannot see the future, so which texts are kept can differ when
+ * near-duplicates chain (A~B, B~C, A and C apart: a stream keeps A and C,
+ * nd_index_cluster() may keep B). When every group of near-duplicates is a
+ * clique (all pairs reach the threshold) both keep the same texts.
+ *
+ * Candidates are the kept texts sharing an LSH band key (the 64-bit keys of
+ * nd_lsh_band_keys(), in one hash table), each verified with the exact
+ * Jaccard; nothing is reported below the threshold. Memory per kept text:
+ * its shingle ids (4 bytes each) and about 20 bytes per band. Not
+ * thread-safe: one thread at a time per stream. */
+typedef struct nd_stream nd_stream;
+
+/** A kept text that a new text duplicates. */
+typedef struct nd_stream_match {
+    size_t kept;    /* its number among kept texts: 0, 1, 2, ... in the order they were kept */
+    double jaccard; /* exact Jaccard of the two shingle sets, at least the threshold */
+} nd_stream_match;
+
+/** @param[out] out the new stream (unchanged on error)
+ * @param opts options, resolved if they are not yet; copied. The measure
+ *   must be ND_MEASURE_JACCARD (a stream's candidates come from LSH bands,
+ *   which containment's low-Jaccard pairs do not share).
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_stream_new(nd_stream **out, const nd_options *opts);
+void nd_stream_free(nd_stream *stream);
+
+/** The number of texts kept so far. */
+size_t nd_stream_count(const nd_stream *stream);
+
+/** Compare a sketched text with the kept texts, without keeping it (and
+ * without allocating).
+ * @param[out] match when a kept text reaches the threshold with it: the one
+ *   with the highest Jaccard (the earliest kept among equals)
+ * @param ids, count its sorted distinct shingle ids (a text without any
+ *   never matches)
+ * @param keys its band keys
+ * @pre keys holds the stream's bands values of nd_lsh_band_keys() with the
+ *   stream's bands and rows; ids[0..count) is readable.
+ * @return 1 (a match, written to *match) or 0 (none; *match unchanged). */
+int nd_stream_query(nd_stream_match *match, nd_stream *stream, const uint32_t *ids, size_t count, const uint64_t *keys);
+
+/** Keep a sketched text (whether or not it matches anything: the caller
+ * decides), numbered nd_stream_count() before the call. The ids are copied.
+ * @pre as for nd_stream_query().
+ * @return ND_OK, ND_ENOMEM or ND_EINVAL (more than 2^32 - 1 band entries);
+ *   on error the stream is unchanged. */
+int nd_stream_keep(nd_stream *stream, const uint32_t *ids, size_t count, const uint64_t *keys);
+
+/** The usual step for a new text: sketch it (with the stream's own
+ * sketcher), look for a kept text it duplicates, and keep it if there is
+ * none.
+ * @param[out] match the kept text it duplicates, when there is one
+ * @return 1 (a duplicate, not kept), 0 (kept), ND_ENOMEM, ND_EICU or
+ *   ND_EINVAL (see nd_stream_keep()). */
+int nd_stream_add_text(nd_stream_match *match, nd_stream *stream, const char *text, size_t len);
+
+/** nd_stream_query() for a text: would nd_stream_add_text() call it a
+ * duplicate? Keeps nothing.
+ * @return 1 (*match written), 0, ND_ENOMEM or ND_EICU. */
+int nd_stream_query_text(nd_stream_match *match, nd_stream *stream, const char *text, size_t len);
+
+/* ****  Explaining a pair (explain.c)  **** */
+
+/** A maximal run of equal tokens shared by two texts. */
+typedef struct nd_shared_run {
+    size_t tokens; /* its length in tokens */
+    nd_span a, b;  /* its bytes in text A and in text B */
+} nd_shared_run;
+
+/** Why two texts match or not: everything `neardup explain` reports. */
+typedef struct nd_explanation {
+    size_t tokens_a, tokens_b;     /* tokens of each text */
+    size_t shingles_a, shingles_b; /* distinct shingles of each text */
+    size_t shared_shingles;        /* |S_A ∩ S_B| */
+    nd_shingle_kind shingle_kind;  /* the shingles used for A (words or chars; never AUTO) */
+    unsigned shingle_size;
+    double jaccard;            /* |S_A ∩ S_B| / |S_A ∪ S_B|: what scan verifies and reports */
+    double containment_a_in_b; /* |S_A ∩ S_B| / |S_A|: how much of A is in B */
+    double containment_b_in_a;
+    double estimated_jaccard; /* share of equal MinHash values */
+    /* The chance of a match (nd_chance_jaccard_log10(), ..._containment_log10()
+     * over shingle_space possible shingles: the distinct words, or for
+     * character shingles the characters and the space, of the two texts to
+     * the power of the shingle size, at most 2^32), as log10; -INFINITY for
+     * a probability of 0. */
+    double shingle_space;
+    double chance_jaccard_log10, chance_a_in_b_log10, chance_b_in_a_log10;
+    unsigned bands, rows;
+    unsigned *bands_collided; /* the bands whose keys agree, ascending */
+    unsigned collided_count;
+    int candidate;       /* the pair is proposed: a band collided, the sets are equal, or the measure is
+                            containment (whose candidates are every pair that can match) */
+    int match;           /* the pair matches under opts (nd_sets_match()) */
+    size_t min_run;      /* runs shorter than this share no shingle and are left out */
+    nd_shared_run *runs; /* the longest runs that do not overlap in A, longest first */
+    size_t run_count;
+} nd_explanation;
+
+/** Explain the pair (A, B): sketch both texts with `opts`, compare their
+ * shingle sets exactly and by MinHash, find the LSH bands that collide and
+ * the longest runs of tokens they share: every pair of positions with
+ * equal tokens and unequal predecessors starts a maximal run; runs shorter
+ * than min_run (the shingle size for word shingles, else 3) are left out;
+ * then, longest first (ties: earlier in A, then in B), each run that does
+ * not overlap a run already taken in A, up to `max_runs`.
+ * @param[out] out the explanation; free it with nd_explanation_free()
+ * @param opts options, resolved if they are not yet
+ * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_explain(nd_explanation **out, const nd_options *opts, const char *a, size_t a_len, const char *b, size_t b_len,
+               size_t max_runs);
+void nd_explanation_free(nd_explanation *explanation);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 /* ****  Persistent index (db.c, db_meta.c, db_write.c, db_query.c, db_compact.c)  **** */
 

@@ -1,405 +1,112 @@
-/* normalize.c - UTF-8 text to normalized word tokens, with ICU.
+/* normalize.c - UTF-8 text to normalized word tokens, with exact byte spans.
  *
  * What a token is. The text is read as Unicode (ill-formed UTF-8 as U+FFFD),
  * folded by the profile (NFKC_Casefold plus the profile's own steps, see
- * neardup.h), and cut into words: maximal runs of letters, marks and numbers
+ * fold.c), and cut into words: maximal runs of letters, marks and numbers
  * (general categories L*, M*, N*). Everything else (spaces, punctuation,
  * symbols, emoji, U+FFFD) separates words. Characters the fold removes
  * (default-ignorables such as ZWJ and soft hyphen, Arabic tashkeel and
  * tatweel, ...) neither make nor split a word. Every token keeps the byte
- * span it came from in the original text.
+ * span it came from in the original text, and its XXH3 hash.
  *
- * How it is done fast and exactly. NFKC is not a per-character map, but the
- * text splits into independent pieces: ICU's unorm2_hasBoundaryBefore(c)
- * says that "a string containing this character can be normalized by
- * processing portions before this character and starting from this
- * character independently". So we cut the text into segments that start at
- * such boundaries (a starter plus any marks that follow it), fold each
- * segment on its own, and concatenate: the result equals folding the whole
- * text. Spans follow for free: every output character comes from one
- * segment, and segment edges are character edges that never cut a combining
- * sequence.
+ * The definition (the reference path). The text is cut into normalization
+ * segments (a code point with a boundary before it and the code points up
+ * to the next boundary; fold.c explains why folding segments one by one
+ * equals folding the text), each segment is folded by ICU, and each output
+ * code point either extends the open token or closes it. A segment's
+ * output characters get the segment's whole original span, and segment
+ * edges never cut a character or a combining sequence. One cap: a segment
+ * holds at most ND_MAX_NONSTARTERS code points after its first (Unicode's
+ * stream-safe format), so that a letter followed by thousands of marks is
+ * not one segment that ICU reorders in quadratic time; no real text comes
+ * near it.
  *
- * Most segments are a single character of the BMP, and folding one of those
- * does not depend on context, so the profile's fold of every BMP code point
- * is computed once (pthread_once) into a 64K-entry table: its UTF-8, whether
- * it is a word character, a separator or removed, and whether a boundary
- * comes before it. ASCII followed by ASCII never needs even the table.
- * Segments of several code points, and code points beyond the BMP, take the
- * slow path through ICU.
+ * The fast paths, which give the same result (tests/test_fastpath.c and
+ * tests/fuzz/fuzz_tokenize.c compare every path with the reference):
+ *   - A code point c is a segment of its own when a boundary comes before
+ *     it and before the next one; then its fold is looked up in the
+ *     profile's table of BMP code points (fold.c), built by the same fold.
+ *   - The text is walked 64 bytes at a time with five bit masks from
+ *     scan.c (SSE2/AVX2, or portable C), in one loop (fast_runs) that keeps
+ *     the token in locals: a run of ASCII letters and digits is found with
+ *     one count of trailing zeros and copied lowered 16 bytes at a time; a
+ *     run of ASCII separators closes the token at once; a run of two- and
+ *     three-byte letters (a lead bit and continuation bits: no validation
+ *     branches) is copied as it is, one bit of the table's bitmap telling
+ *     that a letter folds to itself (Arabic, Hebrew, Han, kana, small
+ *     Cyrillic and Greek), or letter by letter from the table when it
+ *     folds to another letter of the same length (capitals). ASCII always
+ *     has a boundary before it, so only the last character of a run that a
+ *     code point without a boundary follows (a combining mark) goes the
+ *     slow way.
+ *   - Everything else (marks, folds of other lengths, separators beyond
+ *     ASCII, four-byte characters, ill-formed bytes, multi-code-point
+ *     segments) goes through handle_char(): decode, look the boundary up,
+ *     and either take the table or build a segment and fold it with ICU.
  *
  * Scripts written without spaces. A run of Han, kana, Thai, Lao, Khmer or
- * Myanmar letters is one "word" by the rule above. Such a token is cut
- * again with ICU's word break iterator (UBRK_WORD), whose dictionaries
- * split Chinese, Japanese, Thai, Lao, Khmer and Burmese into words. While a
- * token is built, a small map records which original bytes each piece of
- * normalized text came from, so the sub-words keep exact byte spans.
+ * Myanmar letters is one "word" by the rule above. nd_tokenize() cuts such
+ * a token again with ICU's word break iterator (UBRK_WORD), whose
+ * dictionaries split Chinese, Japanese, Thai, Lao, Khmer and Burmese into
+ * words; nd_tokenize_runs() leaves it whole (character shingles do not need
+ * words). While a token is built, a list of pieces records which original
+ * bytes each piece of its normalized text came from (a run of characters
+ * whose folds keep their UTF-8 length is one piece, mapped byte for byte),
+ * so the sub-words keep exact byte spans; the words come in order, so one
+ * cursor walks the pieces once per token: linear in the run's length.
  */
-#include "neardup.h"
+#include "normalize.h"
 
-#include <pthread.h> /* pthread_once */
-#include <string.h>  /* memcpy */
+#include <string.h> /* memcpy, memset */
 
 #include <unicode/ubrk.h>     /* ubrk_open, ubrk_setText, ubrk_next */
-#include <unicode/uchar.h>    /* u_charType, U_GET_GC_MASK, u_charDigitValue */
-#include <unicode/unorm2.h>   /* unorm2_getNFKCCasefoldInstance, unorm2_normalize */
-#include <unicode/uscript.h>  /* uscript_getScript */
-#include <unicode/utf16.h>    /* U16_NEXT, U16_APPEND_UNSAFE */
+#include <unicode/utf16.h>    /* U16_APPEND_UNSAFE */
 #include <unicode/utf8.h>     /* U8_NEXT, U8_APPEND_UNSAFE */
 #include <unicode/uversion.h> /* u_getUnicodeVersion, u_getVersion, u_versionToString */
 
 #include "alloc.h"
+#include "fold.h"
 #include "hash.h"
-
-/* ****  Profiles  **** */
-
-static const struct {
-    const char *name;
-    unsigned version;
-} profiles[] = {
-    [ND_PROFILE_DEFAULT] = {"default", 1},
-    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 1},
-};
-#define PROFILE_COUNT (sizeof profiles / sizeof profiles[0])
-
-const char *nd_profile_name(nd_profile profile)
-{
-    return (unsigned)profile < PROFILE_COUNT ? profiles[profile].name : NULL;
-}
-
-unsigned nd_profile_version(nd_profile profile)
-{
-    return (unsigned)profile < PROFILE_COUNT ? profiles[profile].version : 0;
-}
-
-int nd_profile_from_name(nd_profile *out, const char *name)
-{
-    for (unsigned i = 0; i < PROFILE_COUNT; i++) {
-        if (name && strcmp(name, profiles[i].name) == 0) {
-            *out = (nd_profile)i;
-            return ND_OK;
-        }
-    }
-    return ND_EINVAL;
-}
-
-/* Optional vowel signs and elongation: removed by every profile, because a
- * reader sees the same word with or without them. Arabic tatweel (kashida),
- * Arabic harakat, Quranic annotation marks and Hebrew points. */
-static int is_optional_vowel_sign(UChar32 c)
-{
-    return c == 0x0640                     /* ARABIC TATWEEL */
-           || (c >= 0x0610 && c <= 0x061A) /* Arabic honorific/Quranic signs */
-           || (c >= 0x064B && c <= 0x065F) /* fathatan .. wavy hamza below (harakat) */
-           || c == 0x0670                  /* superscript alef */
-           || (c >= 0x06D6 && c <= 0x06DC) || (c >= 0x06DF && c <= 0x06E4) || (c >= 0x06E7 && c <= 0x06E8) ||
-           (c >= 0x06EA && c <= 0x06ED)                   /* Quranic annotation */
-           || (c >= 0x08D3 && c <= 0x08FF && c != 0x08E2) /* Arabic Extended-A marks */
-           || (c >= 0x0591 && c <= 0x05BD)                /* Hebrew cantillation and points */
-           || c == 0x05BF || c == 0x05C1 || c == 0x05C2 || c == 0x05C4 || c == 0x05C5 || c == 0x05C7;
-}
-
-/* Letter variants the aggressive profile folds together (after NFD and mark
- * removal, which already turn hamza/madda forms into their base letters). */
-static UChar32 aggressive_letter(UChar32 c)
-{
-    switch (c) {
-    case 0x0671: /* ALEF WASLA */
-        return 0x0627;
-    case 0x0649: /* ALEF MAKSURA */
-    case 0x06CC: /* FARSI YEH */
-        return 0x064A;
-    case 0x0629: /* TEH MARBUTA */
-    case 0x06C1: /* HEH GOAL */
-    case 0x06BE: /* HEH DOACHASHMEE */
-        return 0x0647;
-    case 0x06A9: /* KEHEH */
-    case 0x06AA: /* SWASH KAF */
-        return 0x0643;
-    default:
-        break;
-    }
-    if (u_charType(c) == U_DECIMAL_DIGIT_NUMBER) {
-        int32_t digit = u_charDigitValue(c);
-        if (digit >= 0 && digit <= 9)
-            return '0' + digit;
-    }
-    return c;
-}
-
-static int is_word_char(UChar32 c)
-{
-    return (U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) != 0;
-}
-
-/* Scripts written without spaces between words. */
-static int is_unspaced_script(UChar32 c)
-{
-    UErrorCode status = U_ZERO_ERROR;
-    UScriptCode script = uscript_getScript(c, &status);
-    if (U_FAILURE(status))
-        return 0;
-    switch (script) {
-    case USCRIPT_HAN:
-    case USCRIPT_HIRAGANA:
-    case USCRIPT_KATAKANA:
-    case USCRIPT_THAI:
-    case USCRIPT_LAO:
-    case USCRIPT_KHMER:
-    case USCRIPT_MYANMAR:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* ****  Folding one segment  **** */
-
-/* A growable UTF-16 buffer. */
-typedef struct {
-    UChar *data;
-    size_t len, capacity;
-} u16buf;
-
-static int u16buf_reserve(u16buf *buf, size_t needed)
-{
-    return nd_grow((void **)&buf->data, &buf->capacity, needed, sizeof(UChar)) == 0 ? ND_OK : ND_ENOMEM;
-}
-
-static void u16buf_free(u16buf *buf)
-{
-    nd_free(buf->data);
-    buf->data = NULL;
-    buf->len = buf->capacity = 0;
-}
-
-/* dst = normalize(src) with one ICU normalizer, growing dst as needed. */
-static int normalize_into(const UNormalizer2 *norm, const UChar *src, size_t src_len, u16buf *dst)
-{
-    if (src_len > INT32_MAX / 4)
-        return ND_EINVAL;
-    for (;;) {
-        if (u16buf_reserve(dst, dst->capacity ? dst->capacity : 32) != ND_OK)
-            return ND_ENOMEM;
-        UErrorCode status = U_ZERO_ERROR;
-        int32_t capacity = dst->capacity > INT32_MAX ? INT32_MAX : (int32_t)dst->capacity;
-        int32_t n = unorm2_normalize(norm, src, (int32_t)src_len, dst->data, capacity, &status);
-        if (status == U_BUFFER_OVERFLOW_ERROR) {
-            if (u16buf_reserve(dst, (size_t)n + 1) != ND_OK)
-                return ND_ENOMEM;
-            continue;
-        }
-        if (U_FAILURE(status))
-            return ND_EICU;
-        dst->len = (size_t)n;
-        return ND_OK;
-    }
-}
-
-typedef struct {
-    const UNormalizer2 *nfkc_cf, *nfd, *nfc;
-} icu_normalizers;
-
-static int get_normalizers(icu_normalizers *out)
-{
-    UErrorCode status = U_ZERO_ERROR;
-    out->nfkc_cf = unorm2_getNFKCCasefoldInstance(&status);
-    out->nfd = unorm2_getNFDInstance(&status);
-    out->nfc = unorm2_getNFCInstance(&status);
-    return U_FAILURE(status) ? ND_EICU : ND_OK;
-}
-
-/* Scratch space for folding. */
-typedef struct {
-    u16buf a, b;
-} fold_scratch;
-
-static void fold_scratch_free(fold_scratch *s)
-{
-    u16buf_free(&s->a);
-    u16buf_free(&s->b);
-}
-
-/* Remove (and for the aggressive profile, map) code points of buf in place. */
-static void filter_code_points(u16buf *buf, nd_profile profile)
-{
-    size_t read = 0, write = 0;
-    while (read < buf->len) {
-        UChar32 c;
-        U16_NEXT(buf->data, read, buf->len, c);
-        if (is_optional_vowel_sign(c))
-            continue;
-        if (profile == ND_PROFILE_AGGRESSIVE) {
-            int8_t type = u_charType(c);
-            if (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK)
-                continue;
-            c = aggressive_letter(c);
-        }
-        /* Mapping only shrinks or keeps sizes (all targets are BMP), so
-         * writing behind the read position is safe. */
-        U16_APPEND_UNSAFE(buf->data, write, c);
-    }
-    buf->len = write;
-}
-
-/* The profile's fold of one segment: result in scratch->a. */
-static int fold_segment(const icu_normalizers *icu, nd_profile profile, const UChar *seg, size_t seg_len,
-                        fold_scratch *scratch)
-{
-    int rc = normalize_into(icu->nfkc_cf, seg, seg_len, &scratch->a);
-    if (rc != ND_OK)
-        return rc;
-    if (profile == ND_PROFILE_AGGRESSIVE) {
-        rc = normalize_into(icu->nfd, scratch->a.data, scratch->a.len, &scratch->b);
-        if (rc != ND_OK)
-            return rc;
-        filter_code_points(&scratch->b, profile);
-        return normalize_into(icu->nfc, scratch->b.data, scratch->b.len, &scratch->a);
-    }
-    filter_code_points(&scratch->a, profile);
-    return ND_OK;
-}
-
-/* ****  The BMP table  **** */
-
-enum {
-    FOLD_WORD = 1,  /* all output characters are word characters */
-    FOLD_SEP = 2,   /* all output characters separate words */
-    FOLD_EMPTY = 3, /* folds to nothing: neither makes nor splits a word */
-    FOLD_SLOW = 4,  /* mixed, or too long for the entry: use ICU */
-    FOLD_KIND_MASK = 7,
-    FLAG_BOUNDARY = 8, /* a normalization boundary comes before it */
-    FLAG_UNSPACED = 16 /* belongs to a script written without spaces */
-};
-
-typedef struct {
-    uint8_t flags;
-    uint8_t len;
-    char utf8[14];
-} fold_entry;
-
-typedef struct {
-    pthread_once_t once;
-    fold_entry *table;
-    int status;
-} profile_table;
-
-static profile_table tables[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, NULL, ND_OK}, {PTHREAD_ONCE_INIT, NULL, ND_OK}};
-
-static void build_table(nd_profile profile)
-{
-    profile_table *pt = &tables[profile];
-    icu_normalizers icu;
-    pt->status = get_normalizers(&icu);
-    if (pt->status != ND_OK)
-        return;
-    fold_entry *table = nd_calloc(0x10000, sizeof *table);
-    if (!table) {
-        pt->status = ND_ENOMEM;
-        return;
-    }
-    fold_scratch scratch = {{NULL, 0, 0}, {NULL, 0, 0}};
-    for (UChar32 c = 0; c <= 0xFFFF; c++) {
-        fold_entry *e = &table[c];
-        if (U_IS_SURROGATE(c)) {
-            e->flags = FOLD_SLOW | FLAG_BOUNDARY; /* never looked up: decoding yields no surrogates */
-            continue;
-        }
-        UChar in = (UChar)c;
-        int rc = fold_segment(&icu, profile, &in, 1, &scratch);
-        if (rc != ND_OK) {
-            pt->status = rc;
-            break;
-        }
-        int words = 0, seps = 0;
-        size_t out_len = 0;
-        char utf8[64];
-        size_t i = 0;
-        while (i < scratch.a.len) {
-            UChar32 o;
-            U16_NEXT(scratch.a.data, i, scratch.a.len, o);
-            if (is_word_char(o))
-                words++;
-            else
-                seps++;
-            if (out_len + 4 <= sizeof utf8)
-                U8_APPEND_UNSAFE(utf8, out_len, o);
-            else
-                words = seps = 1; /* force the slow path */
-        }
-        uint8_t kind;
-        if (words == 0 && seps == 0)
-            kind = FOLD_EMPTY;
-        else if (seps == 0 && out_len <= sizeof e->utf8)
-            kind = FOLD_WORD;
-        else if (words == 0)
-            kind = FOLD_SEP;
-        else
-            kind = FOLD_SLOW;
-        e->flags = kind;
-        if (unorm2_hasBoundaryBefore(icu.nfkc_cf, c))
-            e->flags |= FLAG_BOUNDARY;
-        if (is_unspaced_script(c))
-            e->flags |= FLAG_UNSPACED;
-        if (kind == FOLD_WORD) {
-            memcpy(e->utf8, utf8, out_len);
-            e->len = (uint8_t)out_len;
-        }
-    }
-    fold_scratch_free(&scratch);
-    if (pt->status == ND_OK)
-        pt->table = table;
-    else
-        nd_free(table);
-}
-
-static void build_default_table(void)
-{
-    build_table(ND_PROFILE_DEFAULT);
-}
-
-static void build_aggressive_table(void)
-{
-    build_table(ND_PROFILE_AGGRESSIVE);
-}
-
-/* ****  The normalizer  **** */
+#include "scan.h"
 
 /* Where a piece of a token's normalized text came from. */
 typedef struct {
     size_t norm_end; /* end of the piece in nd_tokens.text */
     size_t orig_start, orig_end;
-    int one_to_one; /* an ASCII run: normalized byte k is original byte k */
+    int one_to_one; /* normalized byte k is original byte k (same-length folds) */
 } piece_map;
 
 struct nd_normalizer {
     nd_profile profile;
-    const fold_entry *table;
-    icu_normalizers icu;
-    u16buf segment;
-    fold_scratch scratch;
+    const nd_fold_entry *table;
+    const uint64_t *plain, *plain_unspaced, *cut_keeps; /* bitmaps over the BMP (fold.h) */
+    nd_folder folder;
+    nd_scan_fn scan;   /* block classifier; NULL on the reference path */
+    nd_u16buf segment; /* the pending normalization segment */
     piece_map *pieces; /* for the token being built */
     size_t piece_count, piece_capacity;
     UBreakIterator *words; /* opened on first use */
-    u16buf word_text;
+    nd_u16buf word_text;
     size_t *word_offsets; /* UTF-8 offset of each UTF-16 unit of word_text */
     size_t word_offsets_capacity;
 };
 
 int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
 {
-    if ((unsigned)profile >= PROFILE_COUNT)
-        return ND_EINVAL;
-    profile_table *pt = &tables[profile];
-    pthread_once(&pt->once, profile == ND_PROFILE_DEFAULT ? build_default_table : build_aggressive_table);
-    if (pt->status != ND_OK)
-        return pt->status;
+    nd_fold_tables tables;
+    int rc = nd_fold_tables_get(&tables, profile);
+    if (rc != ND_OK)
+        return rc;
     nd_normalizer *nz = nd_calloc(1, sizeof *nz);
     if (!nz)
         return ND_ENOMEM;
     nz->profile = profile;
-    nz->table = pt->table;
-    int rc = get_normalizers(&nz->icu);
+    nz->table = tables.entry;
+    nz->plain = tables.plain;
+    nz->plain_unspaced = tables.plain_unspaced;
+    nz->cut_keeps = tables.cut_keeps;
+    nz->scan = nd_scan_get(nd_scan_best());
+    rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {
         nd_free(nz);
         return rc;
@@ -408,16 +115,44 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     return ND_OK;
 }
 
+int nd_normalizer_set_path(nd_normalizer *nz, nd_tokenize_path path)
+{
+    nd_scan_fn scan = NULL;
+    switch (path) {
+    case ND_PATH_BEST:
+        scan = nd_scan_get(nd_scan_best());
+        break;
+    case ND_PATH_SCALAR:
+        scan = nd_scan_get(ND_SCAN_SCALAR);
+        break;
+    case ND_PATH_SSE2:
+        scan = nd_scan_get(ND_SCAN_SSE2);
+        break;
+    case ND_PATH_AVX2:
+        scan = nd_scan_get(ND_SCAN_AVX2);
+        break;
+    case ND_PATH_REFERENCE:
+        nz->scan = NULL;
+        return ND_OK;
+    default:
+        break;
+    }
+    if (!scan)
+        return ND_EINVAL;
+    nz->scan = scan;
+    return ND_OK;
+}
+
 void nd_normalizer_free(nd_normalizer *nz)
 {
     if (!nz)
         return;
-    u16buf_free(&nz->segment);
-    fold_scratch_free(&nz->scratch);
+    nd_u16buf_free(&nz->segment);
+    nd_folder_free(&nz->folder);
     nd_free(nz->pieces);
     if (nz->words)
         ubrk_close(nz->words);
-    u16buf_free(&nz->word_text);
+    nd_u16buf_free(&nz->word_text);
     nd_free(nz->word_offsets);
     nd_free(nz);
 }
@@ -433,87 +168,123 @@ void nd_tokens_free(nd_tokens *tokens)
 
 /* ****  Building tokens  **** */
 
+/* Bytes kept free after the normalized text: runs are copied 16 bytes at a
+ * time, table folds 14 bytes at a time. */
+enum { TEXT_SLACK = ND_SCAN_LOWER_PAD };
+
 typedef struct {
     nd_normalizer *nz;
     nd_tokens *out;
-    int open;          /* is a token being built? */
-    int unspaced;      /* does it hold letters of a script without spaces? */
-    size_t start, end; /* its original byte span so far */
-    size_t norm_start; /* where its normalized text starts in out->text */
-} token_builder;
+    const uint8_t *text;
+    size_t len;
+    int break_words;        /* cut unspaced tokens into words */
+    int pieces;             /* keep the pieces' map (needed to cut words) */
+    int runs_cut_alike;     /* cutting the uncut runs would keep their text (close_unspaced) */
+    int open;               /* is a token being built? */
+    int unspaced;           /* does it hold letters of a script without spaces? */
+    int gap;                /* has it grown by a character that folds to nothing? */
+    size_t start, end;      /* its original byte span so far */
+    size_t norm_start;      /* where its normalized text starts in out->text */
+    size_t seg_start;       /* original offset of the pending segment */
+    size_t seg_nonstarters; /* its code points after the first */
+} tokenizer;
+
+/* Open a token at original offset `start`. */
+static void open_token(tokenizer *tk, size_t start)
+{
+    tk->open = 1;
+    tk->unspaced = 0;
+    tk->start = start;
+    tk->norm_start = tk->out->text_len;
+    tk->gap = 0;
+    tk->nz->piece_count = 0;
+}
+
+/* Make room for n more normalized bytes (and their slack) and one more
+ * piece. @return ND_OK or ND_ENOMEM. */
+static int reserve(tokenizer *tk, size_t n)
+{
+    nd_tokens *out = tk->out;
+    nd_normalizer *nz = tk->nz;
+    if (tk->pieces && nz->piece_count == nz->piece_capacity &&
+        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
+        return ND_ENOMEM;
+    if (out->text_len + n + TEXT_SLACK > out->text_capacity &&
+        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n + TEXT_SLACK, 1) != 0)
+        return ND_ENOMEM;
+    return ND_OK;
+}
+
+/* Room for what a fast path appends from block offset r on, without
+ * checking each time: at most 64 - r normalized bytes (ASCII runs and
+ * same-length folds never grow) in at most 64 - r pieces. */
+static int reserve_fast(tokenizer *tk, unsigned r)
+{
+    nd_normalizer *nz = tk->nz;
+    if (tk->pieces && nz->piece_count + 64 - r > nz->piece_capacity &&
+        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 64 - r, sizeof *nz->pieces) != 0)
+        return ND_ENOMEM;
+    return reserve(tk, 64 - r);
+}
 
 /* Make room for n more normalized bytes and one more piece, opening a token
  * at original offset `start` if none is open. Returns where the n bytes go,
  * or NULL when out of memory. end_piece() completes the piece. */
-static char *begin_piece(token_builder *tb, size_t n, size_t start)
+static char *begin_piece(tokenizer *tk, size_t n, size_t start)
 {
-    nd_tokens *out = tb->out;
-    nd_normalizer *nz = tb->nz;
-    if (nz->piece_count == nz->piece_capacity &&
-        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
+    if (reserve(tk, n) != ND_OK)
         return NULL;
-    if (out->text_len + n > out->text_capacity &&
-        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n, 1) != 0)
-        return NULL;
-    if (!tb->open) {
-        tb->open = 1;
-        tb->unspaced = 0;
-        tb->start = start;
-        tb->norm_start = out->text_len;
-        nz->piece_count = 0;
-    }
-    return out->text + out->text_len;
+    if (!tk->open)
+        open_token(tk, start);
+    return tk->out->text + tk->out->text_len;
 }
 
-/* Record n bytes written after begin_piece(), coming from original bytes
- * [start, end) and holding `chars` characters. */
-static void end_piece(token_builder *tb, size_t n, size_t start, size_t end, size_t chars, int one_to_one)
+/* Note that the token's normalized text up to norm_end came from original
+ * bytes [start, end) (when pieces are kept, tk->pieces). A one-to-one
+ * piece right after another that ends where it starts extends it. */
+static void record_piece(tokenizer *tk, size_t norm_end, size_t start, size_t end, int one_to_one)
 {
-    nd_tokens *out = tb->out;
-    out->text_len += n;
-    out->word_chars += chars;
-    tb->end = end;
-    piece_map *p = &tb->nz->pieces[tb->nz->piece_count++];
-    p->norm_end = out->text_len;
+    if (!tk->pieces)
+        return;
+    nd_normalizer *nz = tk->nz;
+    if (one_to_one && nz->piece_count > 0) {
+        piece_map *last = &nz->pieces[nz->piece_count - 1];
+        if (last->one_to_one && last->orig_end == start) {
+            last->norm_end = norm_end;
+            last->orig_end = end;
+            return;
+        }
+    }
+    piece_map *p = &nz->pieces[nz->piece_count++];
+    p->norm_end = norm_end;
     p->orig_start = start;
     p->orig_end = end;
     p->one_to_one = one_to_one;
 }
 
-/* Append the normalized UTF-8 of one character (or one segment's worth). */
-static int append_norm(token_builder *tb, const char *utf8, size_t n, size_t start, size_t end)
+/* Record n bytes written after begin_piece(), coming from original bytes
+ * [start, end) and holding `chars` characters. */
+static void end_piece(tokenizer *tk, size_t n, size_t start, size_t end, size_t chars, int one_to_one)
 {
-    char *dst = begin_piece(tb, n, start);
+    nd_tokens *out = tk->out;
+    out->text_len += n;
+    out->word_chars += chars;
+    tk->end = end;
+    record_piece(tk, out->text_len, start, end, one_to_one);
+}
+
+/* Append one word character's fold (n bytes) from original bytes [start, end). */
+static int append_char(tokenizer *tk, const char *utf8, size_t n, size_t start, size_t end)
+{
+    char *dst = begin_piece(tk, n, start);
     if (!dst)
         return ND_ENOMEM;
     memcpy(dst, utf8, n);
-    end_piece(tb, n, start, end, 1, 0);
+    end_piece(tk, n, start, end, 1, 0);
     return ND_OK;
 }
 
-/* Append a run of ASCII letters and digits text[start, start + n),
- * lowercased: the hot path for Latin text, one call per word. */
-static int append_ascii_run(token_builder *tb, const uint8_t *text, size_t start, size_t n)
-{
-    char *dst = begin_piece(tb, n, start);
-    if (!dst)
-        return ND_ENOMEM;
-    const uint8_t *src = text + start;
-    for (size_t k = 0; k < n; k++) {
-        uint8_t c = src[k];
-        dst[k] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-    }
-    end_piece(tb, n, start, start + n, n, 1);
-    return ND_OK;
-}
-
-/* Is c an ASCII letter or digit? */
-static int ascii_alnum(uint8_t c)
-{
-    return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10;
-}
-
-static int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
+static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
 {
     if (out->count == out->capacity &&
         nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
@@ -527,10 +298,12 @@ static int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_star
     return ND_OK;
 }
 
-/* The original span of normalized bytes [a, b) of the current token. */
-static void original_span(const nd_normalizer *nz, size_t a, size_t b, size_t *start, size_t *end)
+/* The original span of normalized bytes [a, b) of the current token.
+ * Successive calls ask for successive words, so the search resumes at
+ * *cursor (a piece index) and the pieces are walked once per token. */
+static void original_span(const nd_normalizer *nz, size_t *cursor, size_t a, size_t b, size_t *start, size_t *end)
 {
-    size_t i = 0;
+    size_t i = *cursor;
     while (i + 1 < nz->piece_count && nz->pieces[i].norm_end <= a)
         i++;
     const piece_map *p = &nz->pieces[i];
@@ -539,17 +312,20 @@ static void original_span(const nd_normalizer *nz, size_t a, size_t b, size_t *s
         i++;
     p = &nz->pieces[i];
     *end = p->one_to_one ? p->orig_end - (p->norm_end - b) : p->orig_end;
+    *cursor = i;
 }
 
 /* Cut the current token (text [norm_start, text_len)) into words with ICU's
  * word break iterator and push each word. */
-static int push_word_broken(token_builder *tb)
+static int push_word_broken(tokenizer *tk)
 {
-    nd_normalizer *nz = tb->nz;
-    nd_tokens *out = tb->out;
-    const char *utf8 = out->text + tb->norm_start;
-    size_t len = out->text_len - tb->norm_start;
-    if (u16buf_reserve(&nz->word_text, len + 1) != ND_OK ||
+    nd_normalizer *nz = tk->nz;
+    nd_tokens *out = tk->out;
+    const char *utf8 = out->text + tk->norm_start;
+    size_t len = out->text_len - tk->norm_start;
+    if (len > INT32_MAX / 2)
+        return ND_EINVAL;
+    if (nd_u16buf_reserve(&nz->word_text, len + 1) != ND_OK ||
         nd_grow((void **)&nz->word_offsets, &nz->word_offsets_capacity, len + 2, sizeof(size_t)) != 0)
         return ND_ENOMEM;
     size_t i = 0, n16 = 0;
@@ -572,13 +348,14 @@ static int push_word_broken(token_builder *tb)
     ubrk_setText(nz->words, nz->word_text.data, (int32_t)n16, &status);
     if (U_FAILURE(status))
         return ND_EICU;
+    size_t cursor = 0;
     int32_t prev = ubrk_first(nz->words);
     for (int32_t next = ubrk_next(nz->words); next != UBRK_DONE; next = ubrk_next(nz->words)) {
         if (ubrk_getRuleStatus(nz->words) != UBRK_WORD_NONE) {
             size_t a = nz->word_offsets[prev], b = nz->word_offsets[next];
             size_t start, end;
-            original_span(nz, tb->norm_start + a, tb->norm_start + b, &start, &end);
-            int rc = push_token(out, start, end, tb->norm_start + a, b - a);
+            original_span(nz, &cursor, tk->norm_start + a, tk->norm_start + b, &start, &end);
+            int rc = push_token(out, start, end, tk->norm_start + a, b - a);
             if (rc != ND_OK)
                 return rc;
         }
@@ -587,61 +364,148 @@ static int push_word_broken(token_builder *tb)
     return ND_OK;
 }
 
-static int close_token(token_builder *tb)
+static inline int bit_set(const uint64_t *bits, unsigned c)
 {
-    if (!tb->open)
-        return ND_OK;
-    tb->open = 0;
-    if (tb->unspaced)
-        return push_word_broken(tb);
-    return push_token(tb->out, tb->start, tb->end, tb->norm_start, tb->out->text_len - tb->norm_start);
+    return (int)((bits[c >> 6] >> (c & 63)) & 1);
 }
 
-/* Fold the pending segment nz->segment, which spans [start, end) of the
- * original text, and feed its output to the token builder. */
-static int flush_segment(nd_normalizer *nz, token_builder *tb, size_t start, size_t end)
+static int is_han(UChar32 c)
 {
-    const u16buf *seg = &nz->segment;
-    if (seg->len == 1) {
-        const fold_entry *e = &nz->table[seg->data[0]];
-        switch (e->flags & FOLD_KIND_MASK) {
-        case FOLD_WORD:
-            if (e->flags & FLAG_UNSPACED) {
-                tb->unspaced = 1;
-                tb->out->unspaced_chars++;
-            }
-            return append_norm(tb, e->utf8, e->len, start, end);
-        case FOLD_SEP:
-            return close_token(tb);
-        case FOLD_EMPTY:
-            if (tb->open)
-                tb->end = end;
-            return ND_OK;
-        default:
-            break;
-        }
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF);
+}
+
+/* Would ICU's word breaking keep every character of the current token (a
+ * run of a script without spaces, not cut)? Only then are the words it
+ * cuts the run into, joined, the run itself, which character shingles
+ * read. Checked character by character (nd_fold_cut_keeps). */
+static int run_cut_keeps_all(const tokenizer *tk)
+{
+    const nd_normalizer *nz = tk->nz;
+    const uint8_t *s = (const uint8_t *)tk->out->text + tk->norm_start;
+    size_t len = tk->out->text_len - tk->norm_start;
+    size_t i = 0;
+    UChar32 prev = 0;
+    while (i < len) {
+        UChar32 c;
+        U8_NEXT_UNSAFE(s, i, c);
+        int kept = c <= 0xFFFF && (nz->scan ? bit_set(nz->cut_keeps, (unsigned)c) : nd_fold_cut_keeps(c));
+        if (!kept && !((c == 0x3005 || c == 0x303B) && is_han(prev)))
+            return 0;
+        prev = c;
     }
-    int rc = fold_segment(&nz->icu, nz->profile, seg->data, seg->len, &nz->scratch);
+    return 1;
+}
+
+/* Close a token holding letters of a script without spaces. */
+static int close_unspaced(tokenizer *tk)
+{
+    if (tk->break_words)
+        return push_word_broken(tk);
+    /* a token with a gap (a character folded to nothing, such as a soft
+     * hyphen) may be cut there into two words with a gap between their
+     * spans, which character shingles read as a space */
+    if (tk->runs_cut_alike && (tk->gap || !run_cut_keeps_all(tk)))
+        tk->runs_cut_alike = 0;
+    return push_token(tk->out, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
+}
+
+static inline int close_token(tokenizer *tk)
+{
+    if (!tk->open)
+        return ND_OK;
+    tk->open = 0;
+    if (tk->unspaced)
+        return close_unspaced(tk);
+    return push_token(tk->out, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
+}
+
+/* ****  Segments  **** */
+
+static int segment_append(nd_u16buf *seg, UChar32 c)
+{
+    if (nd_u16buf_reserve(seg, seg->len + 2) != ND_OK)
+        return ND_ENOMEM;
+    U16_APPEND_UNSAFE(seg->data, seg->len, c);
+    return ND_OK;
+}
+
+/* A code point that is a segment of its own, at original bytes [start,
+ * end), by its table entry (kind ND_FOLD_WORD, ND_FOLD_SEP or
+ * ND_FOLD_EMPTY). */
+static int apply_entry(tokenizer *tk, const nd_fold_entry *e, size_t start, size_t end)
+{
+    switch (e->flags & ND_FOLD_KIND_MASK) {
+    case ND_FOLD_WORD: {
+        char *dst = begin_piece(tk, e->len, start); /* may open the token */
+        if (!dst)
+            return ND_ENOMEM;
+        memcpy(dst, e->utf8, sizeof e->utf8); /* fixed size: the text has slack */
+        end_piece(tk, e->len, start, end, 1, (e->flags & ND_FOLD_SAME_LENGTH) != 0);
+        if (e->flags & ND_FOLD_UNSPACED) {
+            tk->unspaced = 1;
+            tk->out->unspaced_chars++;
+        }
+        return ND_OK;
+    }
+    case ND_FOLD_SEP:
+        return close_token(tk);
+    default: /* ND_FOLD_EMPTY */
+        if (tk->open) {
+            tk->end = end;
+            tk->gap = 1;
+        }
+        return ND_OK;
+    }
+}
+
+/* Fold the pending segment, which spans [seg_start, end) of the original
+ * text, and feed its output to the token; the segment is then empty. */
+static int flush_segment(tokenizer *tk, size_t end)
+{
+    nd_normalizer *nz = tk->nz;
+    nd_u16buf *seg = &nz->segment;
+    size_t start = tk->seg_start;
+    size_t seg_len = seg->len;
+    seg->len = 0;
+    int rc;
+    if (seg_len == 1) {
+        /* one BMP code point: its entry, from the table or (reference path)
+         * made by ICU now */
+        nd_fold_entry made;
+        const nd_fold_entry *e = &made;
+        if (nz->scan) {
+            e = &nz->table[seg->data[0]];
+        } else {
+            rc = nd_fold_entry_of(&made, &nz->folder, seg->data[0]);
+            if (rc != ND_OK)
+                return rc;
+        }
+        if ((e->flags & ND_FOLD_KIND_MASK) != ND_FOLD_SLOW)
+            return apply_entry(tk, e, start, end);
+    }
+    rc = nd_fold_segment(&nz->folder, seg->data, seg_len);
     if (rc != ND_OK)
         return rc;
-    const u16buf *folded = &nz->scratch.a;
-    if (folded->len == 0 && tb->open)
-        tb->end = end;
+    const nd_u16buf *folded = &nz->folder.a;
+    if (folded->len == 0 && tk->open) {
+        tk->end = end;
+        tk->gap = 1;
+    }
     size_t i = 0;
     while (i < folded->len) {
         UChar32 c;
         U16_NEXT(folded->data, i, folded->len, c);
-        if (is_word_char(c)) {
+        if (nd_fold_is_word_char(c)) {
             char utf8[4];
             size_t n = 0;
             U8_APPEND_UNSAFE(utf8, n, c);
-            rc = append_norm(tb, utf8, n, start, end);
-            if (is_unspaced_script(c)) {
-                tb->unspaced = 1;
-                tb->out->unspaced_chars++;
+            rc = append_char(tk, utf8, n, start, end);
+            if (nd_fold_is_unspaced(c)) {
+                tk->unspaced = 1;
+                tk->out->unspaced_chars++;
             }
         } else {
-            rc = close_token(tb);
+            rc = close_token(tk);
         }
         if (rc != ND_OK)
             return rc;
@@ -649,94 +513,411 @@ static int flush_segment(nd_normalizer *nz, token_builder *tb, size_t start, siz
     return ND_OK;
 }
 
-static int has_boundary_before(const nd_normalizer *nz, UChar32 c)
+/* ****  Code points  **** */
+
+/* The code point at text[i] and its length in bytes; ill-formed input is
+ * U+FFFD (ICU's maximal subparts), counted in out->invalid_utf8 when
+ * `count` is set. */
+static UChar32 decode(tokenizer *tk, size_t i, size_t *n, int count)
 {
-    if (c <= 0xFFFF)
-        return (nz->table[c].flags & FLAG_BOUNDARY) != 0;
-    return unorm2_hasBoundaryBefore(nz->icu.nfkc_cf, c) != 0;
+    uint8_t b = tk->text[i];
+    if (b < 0x80) {
+        *n = 1;
+        return b;
+    }
+    int32_t j = 0;
+    int32_t avail = (tk->len - i) > 4 ? 4 : (int32_t)(tk->len - i);
+    UChar32 c;
+    U8_NEXT(tk->text + i, j, avail, c);
+    *n = (size_t)j;
+    if (c < 0) {
+        c = 0xFFFD;
+        if (count)
+            tk->out->invalid_utf8++;
+    }
+    return c;
 }
 
-int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
+static int boundary_before(const nd_normalizer *nz, UChar32 c)
+{
+    if (c <= 0xFFFF && nz->scan)
+        return (nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    return nd_fold_boundary_before(&nz->folder, c);
+}
+
+/* Does a boundary come before the code point at text[i] (or is i the end)? */
+static int boundary_at(tokenizer *tk, size_t i)
+{
+    if (i >= tk->len || tk->text[i] < 0x80)
+        return 1;
+    size_t n;
+    return boundary_before(tk->nz, decode(tk, i, &n, 0));
+}
+
+/* The general step: the code point at text[i], through segments; *next
+ * receives the offset after it. */
+static int handle_char(tokenizer *tk, size_t i, size_t *next)
+{
+    nd_normalizer *nz = tk->nz;
+    nd_u16buf *seg = &nz->segment;
+    size_t n;
+    UChar32 c = decode(tk, i, &n, 1);
+    *next = i + n;
+    int boundary = boundary_before(nz, c);
+    if (seg->len > 0) {
+        if (!boundary && tk->seg_nonstarters < ND_MAX_NONSTARTERS) {
+            tk->seg_nonstarters++;
+            return segment_append(seg, c);
+        }
+        int rc = flush_segment(tk, i);
+        if (rc != ND_OK)
+            return rc;
+    }
+    if (boundary && nz->scan && c <= 0xFFFF && boundary_at(tk, i + n)) {
+        const nd_fold_entry *e = &nz->table[c];
+        if ((e->flags & ND_FOLD_KIND_MASK) != ND_FOLD_SLOW)
+            return apply_entry(tk, e, i, i + n);
+    }
+    tk->seg_start = i;
+    tk->seg_nonstarters = 0;
+    return segment_append(seg, c);
+}
+
+/* ****  Walking the text  **** */
+
+static unsigned trailing_zeros(uint64_t x)
+{
+    return x ? (unsigned)__builtin_ctzll(x) : 64;
+}
+
+/* Bytes [0, 64) of a block classified by scan.c, for the fast paths. */
+typedef struct {
+    nd_scan_masks m;
+    uint64_t two;         /* a lead byte and a continuation start here */
+    uint64_t three;       /* a three-byte lead and two continuations start here */
+    const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
+    size_t pos;           /* its offset in the text */
+    int tail;             /* does the text end inside it (bytes past the end read as 0)? */
+} block_view;
+
+/* The BMP code point of a well-formed two- or three-byte sequence at block
+ * offset q < 64, and its length in *n; *n = 0 for anything else (ASCII,
+ * longer, cut or ill-formed sequences, overlong forms; surrogates come out
+ * as themselves and their table entry sends them the slow way). */
+static inline unsigned block_char(const block_view *bv, unsigned q, unsigned *n)
+{
+    const uint8_t *b = bv->bytes;
+    if ((bv->two >> q) & 1) {
+        *n = 2;
+        return (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
+    }
+    if (((bv->three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) { /* E0 80..9F: overlong */
+        *n = 3;
+        return (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
+    }
+    *n = 0;
+    return 0;
+}
+
+/* Does a boundary come before the code point at block offset q? */
+static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
+{
+    if (q >= 64 || ((bv->m.ascii >> q) & 1))
+        return 1; /* ASCII, or (in a tail) the end of the text */
+    unsigned n;
+    unsigned c = block_char(bv, q, &n);
+    if (n)
+        return (tk->nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    return boundary_at(tk, bv->pos + q);
+}
+
+enum {
+    /* a code point whose fold is one word character as long as itself */
+    SIMPLE = ND_FOLD_WORD | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH,
+    SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH
+};
+
+/* The fast loop: from block offset r, runs of
+ *   - ASCII letters and digits, copied lowered into the token;
+ *   - ASCII separators, which close the token;
+ *   - two- and three-byte characters, each a segment of its own whose fold
+ *     is one word character as long as itself (an Arabic or Han letter to
+ *     itself, a Cyrillic capital to its small letter), copied as they are
+ *     or as their fold;
+ * until a code point needs more (a mark, a fold of another length, a
+ * separator beyond ASCII, a four-byte or ill-formed sequence, a token of a
+ * script without spaces to close), which is left to the caller. Returns
+ * the offset reached.
+ *
+ * A run's last character is a segment of its own only if a boundary comes
+ * before the code point after it: when that is not known yet (the run
+ * reaches the end of the block) or not so (a combining mark follows), the
+ * character is left to the caller too. An ASCII separator closes the
+ * token even when marks follow it: the fold of its segment starts with a
+ * separator (the only compositions of ASCII punctuation, '=', '<' and '>'
+ * with U+0338, are symbols).
+ *
+ * The token's state lives in locals for the loop: stores into the text
+ * (char, which may alias anything) would otherwise make the compiler
+ * reload it from memory after every character. The text has room for
+ * 64 - r more bytes and pieces (reserve_fast). */
+static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lower, unsigned r, unsigned limit,
+                          int *rc)
+{
+    const uint64_t ascii = bv->m.ascii, alnum = bv->m.alnum, separators = ascii & ~alnum;
+    const uint64_t two = bv->two, three = bv->three;
+    const uint8_t *const b = bv->bytes;
+    const int tail = bv->tail;
+    const size_t pos = bv->pos;
+    const nd_normalizer *nz = tk->nz;
+    const nd_fold_entry *const table = nz->table;
+    const uint64_t *const plain = nz->plain, *const plain_unspaced = nz->plain_unspaced;
+    nd_tokens *const out = tk->out;
+    char *const text = out->text;
+    size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
+    int open = tk->open, unspaced = tk->unspaced;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
+    while (r < limit) {
+        if ((ascii >> r) & 1) {
+            int letters = (int)((alnum >> r) & 1);
+            unsigned e = r + trailing_zeros(~((letters ? alnum : separators) >> r));
+            if (tail && e > limit)
+                e = limit; /* separators do not run on into the padding */
+            unsigned n = e - r;
+            if (e >= 64 && !tail)
+                n = 63 - r; /* the last byte's successor is in the next block */
+            else if (e < 64 && !((ascii >> e) & 1) && !block_boundary(tk, bv, e))
+                n--; /* a combining mark follows the last byte */
+            if (n == 0)
+                break;
+            if (letters) {
+                if (!open) {
+                    open = 1;
+                    unspaced = 0;
+                    start = pos + r;
+                    norm_start = text_len;
+                    tk->gap = 0;
+                    tk->nz->piece_count = 0;
+                }
+                for (unsigned k = 0; k < n; k += 16)
+                    memcpy(text + text_len + k, lower + r + k, 16);
+                text_len += n;
+                word_chars += n;
+                end = pos + r + n;
+                record_piece(tk, text_len, pos + r, end, 1);
+            } else if (open) {
+                if (unspaced)
+                    break; /* close_token() cuts it into words, or checks it */
+                open = 0;
+                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
+                    *rc = ND_ENOMEM;
+                    break;
+                }
+            }
+            r += n;
+            continue;
+        }
+        /* two- and three-byte characters: q is after the last one taken,
+         * done after the last one known to be a segment of its own */
+        char *const dst = text + text_len;
+        size_t chars = 0, run_unspaced = 0;
+        unsigned q = r, done = r;
+        for (;;) {
+            unsigned c, n;
+            if (q < 64 && ((two >> q) & 1)) {
+                c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
+                n = 2;
+                memcpy(dst + (q - r), b + q, 2);
+            } else if (q < 64 && ((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
+                c = (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
+                n = 3;
+                memcpy(dst + (q - r), b + q, 3);
+            } else {
+                break;
+            }
+            /* a boundary before c makes the character before it (if any)
+             * a segment of its own */
+            if (bit_set(plain, c)) {
+                done = q;
+            } else if (bit_set(plain_unspaced, c)) {
+                done = q;
+                run_unspaced++;
+            } else {
+                const nd_fold_entry *f = &table[c];
+                if (f->flags & ND_FOLD_BOUNDARY)
+                    done = q;
+                if ((f->flags & SIMPLE_MASK) != SIMPLE)
+                    break;
+                memcpy(dst + (q - r), f->utf8, 4); /* n bytes; the text has slack */
+                run_unspaced += (f->flags & ND_FOLD_UNSPACED) != 0;
+            }
+            chars++;
+            q += n;
+            if (q >= limit)
+                break;
+        }
+        if (done < q && block_boundary(tk, bv, q))
+            done = q;
+        if (done < q) {
+            /* the last character taken is not a segment of its own: give
+             * it back */
+            unsigned n, c = block_char(bv, done, &n);
+            chars--;
+            if (bit_set(plain_unspaced, c) || (!bit_set(plain, c) && (table[c].flags & ND_FOLD_UNSPACED)))
+                run_unspaced--;
+        }
+        if (done == r)
+            break;
+        if (!open) {
+            open = 1;
+            unspaced = 0;
+            start = pos + r;
+            norm_start = text_len;
+            tk->gap = 0;
+            tk->nz->piece_count = 0;
+        }
+        text_len += done - r;
+        word_chars += chars;
+        end = pos + done;
+        if (run_unspaced) {
+            unspaced = 1;
+            unspaced_chars += run_unspaced;
+        }
+        record_piece(tk, text_len, pos + r, end, 1);
+        r = done;
+        if (done < q)
+            break;
+    }
+    out->text_len = text_len;
+    out->word_chars = word_chars;
+    out->unspaced_chars = unspaced_chars;
+    tk->open = open;
+    tk->unspaced = unspaced;
+    tk->start = start;
+    tk->end = end;
+    tk->norm_start = norm_start;
+    return r;
+}
+
+/* Walk the code points starting in block offsets [0, limit), and any ASCII
+ * run that starts there and ends inside the block; *reached receives the
+ * offset reached. Offsets past `limit` are left to the next block, so every
+ * look at the next code point stays inside this one. */
+static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower, unsigned limit, unsigned *reached)
+{
+    nd_normalizer *nz = tk->nz;
+    unsigned r = 0;
+    int rc = ND_OK;
+    while (rc == ND_OK && r < limit) {
+        size_t next;
+        if (nz->segment.len == 0) {
+            rc = reserve_fast(tk, r);
+            if (rc != ND_OK)
+                break;
+            unsigned q = fast_runs(tk, bv, lower, r, limit, &rc);
+            if (q > r || rc != ND_OK) {
+                r = q;
+                continue;
+            }
+            unsigned cn;
+            unsigned c = block_char(bv, r, &cn);
+            if (cn) {
+                const nd_fold_entry *e = &nz->table[c];
+                if ((e->flags & ND_FOLD_KIND_MASK) != ND_FOLD_SLOW && (e->flags & ND_FOLD_BOUNDARY) &&
+                    block_boundary(tk, bv, r + cn)) {
+                    rc = apply_entry(tk, e, bv->pos + r, bv->pos + r + cn);
+                    r += cn;
+                    continue;
+                }
+            }
+        }
+        /* anything else, or a multi-code-point segment pending: one code
+         * point the general way */
+        rc = handle_char(tk, bv->pos + r, &next);
+        r = (unsigned)(next - bv->pos);
+    }
+    *reached = r;
+    return rc;
+}
+
+static int walk_fast(tokenizer *tk)
+{
+    uint8_t tail[64];
+    uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+    size_t pos = 0;
+    while (pos < tk->len) {
+        size_t avail = tk->len - pos;
+        block_view bv;
+        bv.pos = pos;
+        unsigned limit;
+        if (avail > 64) {
+            bv.bytes = tk->text + pos;
+            bv.tail = 0;
+            limit = 60; /* the next code point of one starting before 60 begins within 4 bytes */
+        } else {
+            memcpy(tail, tk->text + pos, avail);
+            memset(tail + avail, 0, 64 - avail);
+            bv.bytes = tail;
+            bv.tail = 1;
+            limit = (unsigned)avail;
+        }
+        tk->nz->scan(&bv.m, lower, bv.bytes);
+        bv.two = bv.m.lead2 & bv.m.cont >> 1;
+        bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
+        unsigned reached;
+        int rc = walk_block(tk, &bv, lower, limit, &reached);
+        if (rc != ND_OK)
+            return rc;
+        pos += reached;
+    }
+    return ND_OK;
+}
+
+static int walk_reference(tokenizer *tk)
+{
+    size_t i = 0;
+    while (i < tk->len) {
+        int rc = handle_char(tk, i, &i);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return ND_OK;
+}
+
+static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike)
 {
     out->count = 0;
     out->text_len = 0;
     out->invalid_utf8 = 0;
     out->word_chars = 0;
     out->unspaced_chars = 0;
-    token_builder tb = {nz, out, 0, 0, 0, 0, 0};
-    const uint8_t *bytes = (const uint8_t *)text;
-    u16buf *seg = &nz->segment;
-    seg->len = 0;
-    size_t seg_start = 0;
-    size_t i = 0;
-    int rc = ND_OK;
+    tokenizer tk = {.nz = nz,
+                    .out = out,
+                    .text = (const uint8_t *)text,
+                    .len = len,
+                    .break_words = break_words,
+                    .pieces = break_words,
+                    .runs_cut_alike = 1};
+    nz->segment.len = 0;
+    int rc = nz->scan ? walk_fast(&tk) : walk_reference(&tk);
+    if (rc == ND_OK && nz->segment.len > 0)
+        rc = flush_segment(&tk, len);
+    nz->segment.len = 0;
+    if (rc == ND_OK)
+        rc = close_token(&tk);
+    if (cut_alike)
+        *cut_alike = tk.runs_cut_alike;
+    return rc;
+}
 
-    while (i < len) {
-        uint8_t b = bytes[i];
-        /* Fast path: an ASCII character followed by ASCII (or the end) is a
-         * whole segment; fold it directly. */
-        if (b < 0x80 && (i + 1 == len || bytes[i + 1] < 0x80)) {
-            if (seg->len > 0) {
-                rc = flush_segment(nz, &tb, seg_start, i);
-                if (rc != ND_OK)
-                    return rc;
-                seg->len = 0;
-            }
-            if (ascii_alnum(b)) {
-                /* the whole run of ASCII letters and digits; its last
-                 * character stays behind if a non-ASCII byte (maybe a
-                 * combining mark) follows it */
-                size_t j = i + 1;
-                while (j < len && ascii_alnum(bytes[j]))
-                    j++;
-                if (j < len && bytes[j] >= 0x80)
-                    j--;
-                rc = append_ascii_run(&tb, bytes, i, j - i);
-                i = j;
-            } else {
-                rc = close_token(&tb);
-                i++;
-            }
-            if (rc != ND_OK)
-                return rc;
-            continue;
-        }
+int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
+{
+    return tokenize(nz, text, len, out, 1, NULL);
+}
 
-        /* General path: decode one code point (ill-formed input -> U+FFFD). */
-        size_t cp_start = i;
-        UChar32 c;
-        if (b < 0x80) {
-            c = b;
-            i++;
-        } else {
-            int32_t j = 0;
-            int32_t avail = (len - i) > 4 ? 4 : (int32_t)(len - i);
-            U8_NEXT(bytes + i, j, avail, c);
-            i += (size_t)j;
-            if (c < 0) {
-                c = 0xFFFD;
-                out->invalid_utf8++;
-            }
-        }
-        if (seg->len > 0 && has_boundary_before(nz, c)) {
-            rc = flush_segment(nz, &tb, seg_start, cp_start);
-            if (rc != ND_OK)
-                return rc;
-            seg->len = 0;
-        }
-        if (seg->len == 0)
-            seg_start = cp_start;
-        if (u16buf_reserve(seg, seg->len + 2) != ND_OK)
-            return ND_ENOMEM;
-        U16_APPEND_UNSAFE(seg->data, seg->len, c);
-    }
-    if (seg->len > 0) {
-        rc = flush_segment(nz, &tb, seg_start, len);
-        if (rc != ND_OK)
-            return rc;
-        seg->len = 0;
-    }
-    return close_token(&tb);
+int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *nz, const char *text, size_t len)
+{
+    return tokenize(nz, text, len, out, 0, cut_alike);
 }
 
 int nd_tokens_mostly_unspaced(const nd_tokens *tokens)

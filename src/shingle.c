@@ -49,15 +49,7 @@ static uint32_t fold32(uint64_t h)
  * repeats; returns the new count. */
 static size_t sort_distinct(uint32_t *ids, size_t n)
 {
-    if (n < 2)
-        return n;
-    nd_sort_u32(ids, ids + n, n);
-    size_t w = 1;
-    for (size_t r = 1; r < n; r++) {
-        if (ids[r] != ids[w - 1])
-            ids[w++] = ids[r];
-    }
-    return w;
+    return nd_sort_distinct_u32(ids, ids + n, n);
 }
 
 static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned k)

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "minhash.h"
+#include "normalize.h"
 
 struct nd_sketcher {
     nd_options opts;
@@ -17,12 +18,13 @@ struct nd_sketcher {
     nd_tokens tokens;
     uint32_t *ids;
     size_t ids_capacity;
-    uint32_t *signature; /* num_perm values, for nd_sketch_text_ref */
-    uint16_t *probes;    /* densification probe table for (num_perm, seed) */
-    nd_span *spans;      /* nd_sketch_units: the units of the text */
+    uint32_t *signature;      /* num_perm values, for nd_sketch_text_ref */
+    nd_minhash_tables tables; /* densification tables for (num_perm, seed) */
+    nd_span *spans;           /* nd_sketch_units: the units of the text */
     size_t spans_capacity;
     nd_span *copies; /* nd_sketch_units: the copies of a repeated unit */
     size_t copies_capacity;
+    int words; /* tokens must be words (nd_sketcher_set_words) */
 };
 
 int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
@@ -35,15 +37,16 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
         return ND_ENOMEM;
     sk->opts = resolved;
     sk->tokens = (nd_tokens)ND_TOKENS_INIT;
+    sk->words = 1;
     int rc = nd_normalizer_new(&sk->normalizer, resolved.profile);
     if (rc != ND_OK) {
         nd_free(sk);
         return rc;
     }
-    sk->probes = nd_minhash_probe_table(resolved.num_perm, resolved.seed);
+    rc = nd_minhash_tables_new(&sk->tables, resolved.num_perm, resolved.seed);
     sk->signature = nd_malloc(resolved.num_perm * sizeof *sk->signature);
-    if (!sk->probes || !sk->signature) {
-        nd_free(sk->probes);
+    if (rc != ND_OK || !sk->signature) {
+        nd_minhash_tables_free(&sk->tables);
         nd_free(sk->signature);
         nd_normalizer_free(sk->normalizer);
         nd_free(sk);
@@ -60,7 +63,7 @@ void nd_sketcher_free(nd_sketcher *sk)
     nd_normalizer_free(sk->normalizer);
     nd_tokens_free(&sk->tokens);
     nd_free(sk->ids);
-    nd_free(sk->probes);
+    nd_minhash_tables_free(&sk->tables);
     nd_free(sk->signature);
     nd_free(sk->spans);
     nd_free(sk->copies);
@@ -81,24 +84,54 @@ const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
     return &sk->tokens;
 }
 
-int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
+void nd_sketcher_set_words(nd_sketcher *sk, int words)
 {
-    int rc = nd_tokenize(&sk->tokens, sk->normalizer, text, len);
+    sk->words = words != 0;
+}
+
+/* The tokens of a text into sk->tokens, and the shingles to make of them:
+ * runs of scripts without spaces are cut into words (ICU's dictionaries,
+ * most of the cost for Chinese or Thai) only when something needs the
+ * words: word shingles, or the caller (`words`). Character shingles of
+ * uncut runs are the same when nd_tokenize_runs() says the cut would keep
+ * every character. */
+static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketcher *sk, const char *text, size_t len,
+                                 int words)
+{
+    int cut_alike = 1;
+    int rc = nd_tokenize_runs(&sk->tokens, &cut_alike, sk->normalizer, text, len);
     if (rc != ND_OK)
         return rc;
+    *kind = nd_shingle_choice(size, &sk->opts, &sk->tokens);
+    if (sk->tokens.unspaced_chars == 0 || (*kind == ND_SHINGLE_CHARS && cut_alike && !words))
+        return ND_OK;
+    return nd_tokenize(&sk->tokens, sk->normalizer, text, len);
+}
+
+/* nd_sketch_text_ref(), with word tokens or not (`words`). */
+static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words)
+{
     size_t count = 0;
     unsigned size;
-    nd_shingle_kind kind = nd_shingle_choice(&size, &sk->opts, &sk->tokens);
+    nd_shingle_kind kind;
+    int rc = tokenize_for_shingles(&kind, &size, sk, text, len, words);
+    if (rc != ND_OK)
+        return rc;
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
-    nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, sk->probes);
+    nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
     out->ids = sk->ids;
     out->count = count;
     out->signature = sk->signature;
     out->num_tokens = sk->tokens.count;
     out->invalid_utf8 = sk->tokens.invalid_utf8;
     return ND_OK;
+}
+
+int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
+{
+    return sketch_ref(out, sk, text, len, sk->words);
 }
 
 int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)
@@ -137,7 +170,8 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         const char *unit_text = text + span.start;
         nd_span local = {0, span.end - span.start};
         nd_sketch_ref sketch;
-        rc = nd_sketch_text_ref(&sketch, sk, unit_text, local.end);
+        /* words: --min-tokens counts them and repeats are found on them */
+        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1);
         if (rc != ND_OK)
             break;
         *invalid_utf8 += sketch.invalid_utf8;
@@ -160,7 +194,7 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         /* the copies' spans are taken before sketching them overwrites the tokens */
         for (int c = 0; rc == ND_OK && c < m; c++) {
             nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
-            rc = nd_sketch_text_ref(&sketch, sk, text + copy.start, copy.end - copy.start);
+            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1);
             if (rc == ND_OK)
                 rc = fn(ctx, copy, &sketch);
         }

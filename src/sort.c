@@ -7,27 +7,16 @@
  * sort (four passes of 8 bits) is linear but for a few hundred ids its cost
  * is mostly clearing and summing its 4 x 256 counters. Because the values
  * are hashes, a bucket sort on the top b bits with about as many buckets as
- * values leaves about one value per bucket, and insertion sort finishes
- * each bucket almost for free: expected O(n). Skewed input (a hostile text
- * whose ids share their top bits) only makes some buckets large; those are
- * radix sorted, so the worst case stays O(n) too.
+ * values leaves about one value per bucket, so every value lands within a
+ * few places of its sorted place, and one insertion pass over the whole
+ * array finishes the sort (and drops repeats, which a shingle set needs
+ * anyway) almost for free: expected O(n). Skewed input (a hostile text
+ * whose ids share their top bits) makes some bucket long; then the values
+ * are radix sorted instead, so the worst case stays O(n) too.
  */
 #include "sort.h"
 
 #include <string.h> /* memcpy, memset */
-
-static void insertion_sort_u32(uint32_t *ids, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        uint32_t x = ids[i];
-        size_t j = i;
-        while (j > 0 && ids[j - 1] > x) {
-            ids[j] = ids[j - 1];
-            j--;
-        }
-        ids[j] = x;
-    }
-}
 
 #define SELF(x) (x)
 /* radix_sort_u32(ids, tmp, n): four passes of 8 bits */
@@ -35,44 +24,84 @@ ND_DEFINE_RADIX_SORT(radix_sort_u32, uint32_t, SELF, 0, 24)
 
 enum { BUCKET_BITS_MAX = 12, SMALL_SORT = 24 };
 
-/* Up to 2^12 buckets, one per value when n <= 4096 and four per value at
- * n = 16384; past that the four radix passes are cheaper than the bucket
- * table. A bucket longer than 4 * SMALL_SORT is radix sorted. */
-void nd_sort_u32(uint32_t *ids, uint32_t *tmp, size_t n)
+/* Insert tmp[0..n) one by one into ids, kept sorted and distinct; returns
+ * how many are kept. Linear when every value is at most a few places from
+ * its sorted place, as after the bucket pass below. */
+static size_t insert_distinct(uint32_t *ids, const uint32_t *tmp, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = tmp[i];
+        if (w == 0 || ids[w - 1] < x) {
+            ids[w++] = x; /* in order already: the usual case */
+            continue;
+        }
+        size_t j = w;
+        while (j > 0 && ids[j - 1] > x) {
+            ids[j] = ids[j - 1];
+            j--;
+        }
+        if (j > 0 && ids[j - 1] == x) {
+            /* a repeat: undo the shift */
+            for (size_t k = j; k < w; k++)
+                ids[k] = ids[k + 1];
+            continue;
+        }
+        ids[j] = x;
+        w++;
+    }
+    return w;
+}
+
+/* Drop repeats from sorted ids[0..n); returns the new count. */
+static size_t drop_repeats(uint32_t *ids, size_t n)
+{
+    if (n < 2)
+        return n;
+    size_t w = 1;
+    for (size_t r = 1; r < n; r++) {
+        if (ids[r] != ids[w - 1])
+            ids[w++] = ids[r];
+    }
+    return w;
+}
+
+/* Up to 2^12 buckets, one per two values when n <= 8192 and eight per
+ * value at n = 32768; past that the four radix passes are cheaper than the
+ * bucket table. When every bucket is short (the usual case: about two
+ * values each), one insertion pass over the bucketed values sorts them and
+ * drops repeats; a bucket longer than 4 * SMALL_SORT (skewed input) sends
+ * the values through a radix sort instead. */
+size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n)
 {
     if (n <= SMALL_SORT) {
-        insertion_sort_u32(ids, n);
-        return;
+        memcpy(tmp, ids, n * sizeof *ids);
+        return insert_distinct(ids, tmp, n);
     }
     unsigned bits = 1;
-    while (bits < BUCKET_BITS_MAX && ((size_t)1 << bits) < n)
+    while (bits < BUCKET_BITS_MAX && ((size_t)2 << bits) < n)
         bits++;
-    if (((size_t)4 << bits) < n) {
+    if (((size_t)8 << bits) < n) {
         radix_sort_u32(ids, tmp, n);
-        return;
+        return drop_repeats(ids, n);
     }
     uint32_t starts[(1u << BUCKET_BITS_MAX) + 1];
     size_t buckets = (size_t)1 << bits;
     unsigned shift = 32 - bits;
     memset(starts, 0, (buckets + 1) * sizeof starts[0]);
+    int skewed = 0;
     for (size_t i = 0; i < n; i++)
-        starts[(ids[i] >> shift) + 1]++;
+        skewed |= ++starts[(ids[i] >> shift) + 1] > 4 * SMALL_SORT;
+    if (skewed) {
+        radix_sort_u32(ids, tmp, n);
+        return drop_repeats(ids, n);
+    }
     for (size_t d = 1; d <= buckets; d++)
         starts[d] += starts[d - 1];
     /* bucket d is tmp[starts[d], starts[d + 1]) */
-    uint32_t fill[1u << BUCKET_BITS_MAX];
-    memcpy(fill, starts, buckets * sizeof fill[0]);
     for (size_t i = 0; i < n; i++)
-        tmp[fill[ids[i] >> shift]++] = ids[i];
-    for (size_t d = 0; d < buckets; d++) {
-        uint32_t *b = tmp + starts[d];
-        size_t len = starts[d + 1] - starts[d];
-        if (len > 4 * SMALL_SORT)
-            radix_sort_u32(b, ids + starts[d], len);
-        else
-            insertion_sort_u32(b, len);
-    }
-    memcpy(ids, tmp, n * sizeof *ids);
+        tmp[starts[ids[i] >> shift]++] = ids[i];
+    return insert_distinct(ids, tmp, n);
 }
 
 /* bits 32..63: four stable passes of 8 bits */

@@ -7,9 +7,11 @@
 #include <stdint.h> /* uint32_t, uint64_t */
 #include <string.h> /* memcpy (ND_DEFINE_RADIX_SORT) */
 
-/* Sort ids[0..n) ascending, using tmp[0..n) as scratch (not overlapping
- * ids). Fastest when the values are spread evenly, as hash values are. */
-void nd_sort_u32(uint32_t *ids, uint32_t *tmp, size_t n);
+/* Sort ids[0..n) ascending and drop repeats, using tmp[0..n) as scratch
+ * (not overlapping ids); returns the number of distinct values, now in
+ * ids[0..count). Fastest when the values are spread evenly, as hash values
+ * are. */
+size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n);
 
 /* Sort values[0..n) by their upper 32 bits only, stably (values with the
  * same upper half keep their order), using tmp[0..n) as scratch. Used for

@@ -24,6 +24,9 @@
  * lines where there was one (a paragraph removed between two others), the
  * extra blank line goes too. Nothing else changes: every kept paragraph is
  * byte for byte what it was.
+ *
+ * Previews (nd_text_preview): what the program and the Python module show
+ * of a unit or a shared run, one definition for both.
  */
 #include "neardup.h"
 
@@ -234,6 +237,35 @@ size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *s
             if (w > 0 && len > 0 && text[len - 1] == '\n')
                 out[w++] = '\n';
         }
+    }
+    return w;
+}
+
+/* ****  Previews  **** */
+
+size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars)
+{
+    assert(text || len == 0);
+    size_t w = 0, chars = 0;
+    int space = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = 1;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) { /* a character starts here: room for it (and a space before it)? */
+            size_t needed = chars + 1 + (space && w > 0);
+            if (needed > max_chars) {
+                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
+                return w + 3;
+            }
+            if (space && w > 0)
+                out[w++] = ' ';
+            space = 0;
+            chars = needed;
+        }
+        out[w++] = (char)c;
     }
     return w;
 }

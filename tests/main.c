@@ -56,6 +56,11 @@ int main(void)
     srunner_add_suite(sr, chance_suite());
     srunner_add_suite(sr, units_suite());
     srunner_add_suite(sr, oom_suite());
+    srunner_add_suite(sr, batch_suite());
+    srunner_add_suite(sr, stream_suite());
+    srunner_add_suite(sr, explain_suite());
+    srunner_add_suite(sr, pathological_suite());
+    srunner_add_suite(sr, fastpath_suite());
     srunner_add_suite(sr, db_suite());
     srunner_add_suite(sr, db_query_suite());
     srunner_add_suite(sr, db_record_suite());

@@ -80,6 +80,45 @@ START_TEST(test_default_banding)
 }
 END_TEST
 
+/* The search with its lower bound picks what evaluating every (b, r) picks:
+ * the rule of lsh.c, written out without the bound. */
+static double reference_simpson(double lo, double hi, unsigned bands, unsigned rows, int complement)
+{
+    double h = (hi - lo) / 200;
+    double sum = 0.0;
+    for (int i = 0; i <= 200; i++) {
+        double p = nd_lsh_probability(lo + h * i, bands, rows);
+        sum += ((i == 0 || i == 200) ? 1.0 : (i % 2 ? 4.0 : 2.0)) * (complement ? 1.0 - p : p);
+    }
+    return sum * h / 3.0;
+}
+
+START_TEST(test_choose_as_exhaustive)
+{
+    static const unsigned perms[] = {1, 2, 3, 7, 16, 64, 100, 128};
+    for (size_t k = 0; k < sizeof perms / sizeof perms[0]; k++) {
+        for (int ti = 2; ti <= 100; ti += 7) {
+            double t = ti / 100.0, best = 1e300;
+            unsigned want_b = 1, want_r = perms[k];
+            for (unsigned b = 1; b <= perms[k]; b++) {
+                for (unsigned r = 1; r <= perms[k] / b; r++) {
+                    double err = 0.05 * reference_simpson(0.0, t, b, r, 0) + 0.95 * reference_simpson(t, 1.0, b, r, 1);
+                    if (err < best - 1e-12) {
+                        best = err;
+                        want_b = b;
+                        want_r = r;
+                    }
+                }
+            }
+            unsigned b, r;
+            ck_assert_int_eq(nd_lsh_choose(&b, &r, t, perms[k]), ND_OK);
+            ck_assert_msg(b == want_b && r == want_r, "t %.2f, %u values: %u x %u, want %u x %u", t, perms[k], b, r,
+                          want_b, want_r);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_options_resolve)
 {
     nd_options o = ND_OPTIONS_INIT;
@@ -112,6 +151,7 @@ Suite *lsh_suite(void)
     tcase_add_loop_test(tc, test_candidate_rate, 0, (int)(sizeof similarities / sizeof similarities[0]));
     tcase_add_loop_test(tc, test_choose, 0, (int)(sizeof choose_rows / sizeof choose_rows[0]));
     tcase_add_test(tc, test_default_banding);
+    tcase_add_test(tc, test_choose_as_exhaustive);
     tcase_add_test(tc, test_options_resolve);
     suite_add_tcase(s, tc);
     return s;

@@ -107,30 +107,35 @@ START_TEST(test_golden_vectors)
 }
 END_TEST
 
-/* The cached probe table changes nothing: for small sets (most bins empty,
- * so probing runs past the table too) the signature equals the one
- * computed without a table. */
-START_TEST(test_probe_table_same_signature)
+/* The cached tables change nothing: for sets of every size from one id to
+ * more than the bins (densified by rank when at most a quarter of the bins
+ * are filled, by the cached probes and then by hand above that; the
+ * signature lengths past ND_RANKS_MAX_PERM have no rank table) the
+ * signature equals the one computed without tables. */
+START_TEST(test_tables_same_signature)
 {
-    const unsigned perms[] = {128, 64, 256};
-    for (unsigned p = 0; p < 3; p++) {
+    const unsigned perms[] = {128, 64, 256, 1, 2, 7, 300};
+    for (unsigned p = 0; p < sizeof perms / sizeof perms[0]; p++) {
         unsigned num_perm = perms[p];
         for (uint64_t seed = 1; seed <= 3; seed++) {
-            uint16_t *table = nd_minhash_probe_table(num_perm, seed);
-            ck_assert_ptr_nonnull(table);
+            nd_minhash_tables tables = ND_MINHASH_TABLES_INIT;
+            ck_assert_int_eq(nd_minhash_tables_new(&tables, num_perm, seed), ND_OK);
+            ck_assert(num_perm > ND_RANKS_MAX_PERM || tables.ranks != NULL);
             uint64_t state = seed * 1000;
-            for (size_t n = 1; n <= 40; n++) {
-                uint32_t ids[40], a[256], b[256];
+            for (size_t n = 1; n <= 400; n += 1 + n / 8) {
+                uint32_t ids[400], a[300], b[300];
                 for (size_t k = 0; k < n; k++)
                     ids[k] = (uint32_t)synth_next(&state);
                 nd_minhash(a, num_perm, seed, ids, n);
-                nd_minhash_probed(b, num_perm, seed, ids, n, table);
+                nd_minhash_probed(b, num_perm, seed, ids, n, &tables);
                 for (unsigned i = 0; i < num_perm; i++)
-                    ck_assert_uint_eq(a[i], b[i]);
+                    ck_assert_msg(a[i] == b[i], "%u values, seed %llu, %zu ids: bin %u differs", num_perm,
+                                  (unsigned long long)seed, n, i);
             }
-            nd_free(table);
+            nd_minhash_tables_free(&tables);
         }
     }
+    ck_assert_int_eq(nd_minhash_tables_new(&(nd_minhash_tables)ND_MINHASH_TABLES_INIT, 0, 1), ND_EINVAL);
 }
 END_TEST
 
@@ -140,7 +145,7 @@ Suite *minhash_suite(void)
     TCase *tc = tcase_create("estimates");
     tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
     tcase_add_test(tc, test_identity_and_seed);
-    tcase_add_test(tc, test_probe_table_same_signature);
+    tcase_add_test(tc, test_tables_same_signature);
     tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
     tcase_add_loop_test(tc, test_golden_vectors, 0, (int)(sizeof golden_vectors / sizeof golden_vectors[0]));
     suite_add_tcase(s, tc);

@@ -260,6 +260,11 @@ static const word_break_row word_break_rows[] = {
     {"\xE4\xBB\x8A\xE5\xA4\xA9\xE5\xA4\xA9\xE6\xB0\x94\xE5\xBE\x88\xE5\xA5\xBD", "今天|天气|很好"},
     {"\xE0\xB8\xA0\xE0\xB8\xB2\xE0\xB8\xA9\xE0\xB8\xB2\xE0\xB9\x84\xE0\xB8\x97\xE0\xB8\xA2", "ภาษา|ไทย"},
     {"iPhone\xE6\x89\x8B\xE6\x9C\xBA ok", "iphone|手机|ok"},
+    /* a token that begins with one such letter is cut too (profile version
+     * 1 left "中iphone" whole) */
+    {"\xE4\xB8\xAD"
+     "iPhone ok",
+     "中|iphone|ok"},
 };
 
 START_TEST(test_word_break)

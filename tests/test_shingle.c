@@ -94,12 +94,13 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* nd_sort_u32 against qsort on every path: insertion sort (small), bucket
- * sort, buckets overflowing into the radix sort (values sharing their top
- * bits), and the radix sort for large arrays; with and without repeats. */
+/* nd_sort_distinct_u32 against qsort and a pass dropping repeats, on every
+ * path: insertion (small), buckets, buckets overflowing into the radix
+ * sort (values sharing their top bits), and the radix sort for large
+ * arrays; with and without repeats. */
 START_TEST(test_sort_u32_paths)
 {
-    static const size_t sizes[] = {0, 1, 2, 24, 25, 100, 1000, 4096, 4097, 16384, 16385, 70000};
+    static const size_t sizes[] = {0, 1, 2, 24, 25, 100, 1000, 4096, 4097, 8192, 8193, 32768, 32769, 70000};
     static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu};
     uint64_t state = 42;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
@@ -115,8 +116,13 @@ START_TEST(test_sort_u32_paths)
                 ids[i] = want[i] = (uint32_t)(state >> 32) & masks[mi];
             }
             qsort(want, n, sizeof *want, cmp_u32);
-            nd_sort_u32(ids, tmp, n);
-            for (size_t i = 0; i < n; i++)
+            size_t distinct = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (distinct == 0 || want[i] != want[distinct - 1])
+                    want[distinct++] = want[i];
+            }
+            ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
+            for (size_t i = 0; i < distinct; i++)
                 ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x: ids[%zu]=%u, want %u", n, masks[mi], i, ids[i],
                               want[i]);
             free(ids);

@@ -199,6 +199,45 @@ START_TEST(test_remove_spans)
 }
 END_TEST
 
+/* ****  nd_text_preview  **** */
+
+typedef struct {
+    const char *text;
+    size_t max_chars;
+    const char *expected;
+} preview_row;
+
+static const preview_row preview_rows[] = {
+    {"", 10, ""},
+    {"short", 10, "short"},
+    {"  lead and  trail \r\n", 40, "lead and trail"},
+    {"a\tb\n\nc", 10, "a b c"},
+    {"exactly ten", 11, "exactly ten"},
+    {"exactly ten!", 11, "exactly ten\xE2\x80\xA6"},
+    /* the space before a character counts as one: at 4, " d" does not fit
+     * after "abc" (the old preview skipped from 3 past 4 and never cut) */
+    {"abc de", 5, "abc d\xE2\x80\xA6"},
+    {"abc de", 4, "abc\xE2\x80\xA6"},
+    {"a b c d e f g h", 6, "a b c\xE2\x80\xA6"},
+    /* characters, not bytes: never cut inside a UTF-8 sequence */
+    {"\xC3\xA9t\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC", 5, "\xC3\xA9t\xC3\xA9 \xE6\x9D\xB1\xE2\x80\xA6"},
+    {"x", 0, "\xE2\x80\xA6"},
+};
+
+START_TEST(test_text_preview)
+{
+    const preview_row *row = &preview_rows[_i];
+    size_t len = strlen(row->text);
+    char *exact = exact_copy(row->text, len);
+    char *out = malloc(len + 3);
+    size_t n = nd_text_preview(out, exact, len, row->max_chars);
+    ck_assert_msg(n == strlen(row->expected) && memcmp(out, row->expected, n) == 0, "row %d: got \"%.*s\"", _i, (int)n,
+                  out);
+    free(out);
+    free(exact);
+}
+END_TEST
+
 /* ****  nd_sketch_units  **** */
 
 typedef struct {
@@ -278,6 +317,7 @@ Suite *units_suite(void)
     tcase_add_loop_test(tc, test_repeats, 0, (int)(sizeof repeat_rows / sizeof *repeat_rows));
     tcase_add_test(tc, test_repeats_more_copies_than_room);
     tcase_add_loop_test(tc, test_remove_spans, 0, (int)(sizeof remove_rows / sizeof *remove_rows));
+    tcase_add_loop_test(tc, test_text_preview, 0, (int)(sizeof preview_rows / sizeof *preview_rows));
     tcase_add_test(tc, test_sketch_units);
     tcase_add_test(tc, test_sketch_units_invalid_utf8);
     suite_add_tcase(s, tc);

@@ -103,15 +103,15 @@ int cli_params(const cli_config *cfg);
 int cli_normalize(const cli_config *cfg);
 int cli_explain(const cli_config *cfg);
 
-/* The profile as written in outputs: "default/1". */
+/* The profile as written in outputs: "default/2". */
 const char *cli_profile_label(const nd_options *opts);
 
 /* output.c: JSON pieces. Strings are written as valid UTF-8 (ill-formed
  * bytes as U+FFFD) with JSON escapes. */
 void out_string(FILE *f, const char *s, size_t len);
 void out_number(FILE *f, double x);
-/* The text with white space runs folded to one space, cut after max_chars
- * characters (on a character boundary, then "…"). Newly allocated. */
+/* nd_text_preview() as a newly allocated, NUL-terminated string (NULL when
+ * out of memory). */
 char *text_preview(const char *text, size_t len, size_t max_chars);
 
 /* diag.c: diagnostics on stderr, prefixed with the program name. */

@@ -74,8 +74,28 @@ static int is_hex(char ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
+/* Eight bytes as one word, and words with a byte below 0x20 or equal to
+ * '"' or '\\' flagged (the classic "has a zero byte" test on x ^ the
+ * character; it may flag a word that has none, never miss one). */
+static uint64_t load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static int may_end_string(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t below_space = (x - ones * 0x20) & ~x;
+    uint64_t zero_quote = (quote - ones) & ~quote, zero_backslash = (backslash - ones) & ~backslash;
+    return ((below_space | zero_quote | zero_backslash) & highs) != 0;
+}
+
 /* Scan a string starting at '"'; [*start, *stop) is its raw content.
- * Returns 0 on anything not valid JSON. */
+ * Returns 0 on anything not valid JSON. Plain text is skipped eight bytes
+ * at a time. */
 static int scan_string(cursor *c, const char **start, const char **stop, int *escaped)
 {
     if (c->p >= c->end || *c->p != '"')
@@ -83,6 +103,10 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
     const char *q = ++c->p;
     *escaped = 0;
     while (q < c->end) {
+        while (c->end - q >= 8 && !may_end_string(load8(q)))
+            q += 8;
+        if (q >= c->end)
+            break;
         unsigned char ch = (unsigned char)*q;
         if (ch == '"') {
             *start = c->p;
@@ -167,7 +191,15 @@ static int utf8_valid(const char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         if (b[i] < 0x80) {
-            i++;
+            /* ASCII, eight bytes at a time when it can */
+            while (n - i >= 8 && (load8(s + i) & 0x8080808080808080ULL) == 0)
+                i += 8;
+            if (i < n && b[i] < 0x80)
+                i++;
+            continue;
+        }
+        if (b[i] >= 0xC2 && b[i] <= 0xDF && n - i >= 2 && (b[i + 1] & 0xC0) == 0x80) {
+            i += 2; /* a two-byte sequence (Arabic, Cyrillic, Greek, ...): well formed */
             continue;
         }
         int32_t j = 0;

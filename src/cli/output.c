@@ -8,7 +8,6 @@
 #include "cli.h"
 
 #include <stdlib.h> /* malloc, free */
-#include <string.h> /* memcpy */
 
 #include "json.h"
 
@@ -25,31 +24,8 @@ void out_number(FILE *f, double x)
 char *text_preview(const char *text, size_t len, size_t max_chars)
 {
     char *out = malloc(len + 4);
-    if (!out)
-        return NULL;
-    size_t w = 0, chars = 0;
-    int space = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = 1;
-            continue;
-        }
-        if ((c & 0xC0) != 0x80) { /* a character starts here: room for it (and a space before it)? */
-            size_t needed = chars + 1 + (space && w > 0);
-            if (needed > max_chars) {
-                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
-                w += 3;
-                break;
-            }
-            if (space && w > 0)
-                out[w++] = ' ';
-            space = 0;
-            chars = needed;
-        }
-        out[w++] = (char)c;
-    }
-    out[w] = '\0';
+    if (out)
+        out[nd_text_preview(out, text, len, max_chars)] = '\0';
     return out;
 }
 

@@ -467,6 +467,10 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
             cli_error("cannot start: %s", nd_strerror(nrc));
             goto done;
         }
+        /* A document's words are counted only against --min-tokens above
+         * 1; otherwise text signed with character shingles skips ICU's word
+         * breaking (same signature; units are sketched with words anyway). */
+        nd_sketcher_set_words(sh.tools[t].sketcher, cfg->min_tokens > 1);
     }
     if (pool_start(&p, &sh, threads - 1, slots) != 0) {
         cli_error("cannot start the worker threads");

@@ -173,7 +173,7 @@ for k, (a, b) in enumerate(zip(inp, out)):
     assert b.startswith(body[:-1] + b',"neardup":{'), f"line {k + 1}: input bytes not kept: {b[:80]!r}"
     assert b.endswith(b"}}" + tail), f"line {k + 1}: closing brace / trailing bytes not kept"
     assert list(nd) == ["cluster", "size", "duplicate_of", "jaccard", "profile"], f"line {k + 1}: keys {list(nd)}"
-    assert nd.pop("profile") == "default/1", f"line {k + 1}: profile"
+    assert nd.pop("profile") == "default/2", f"line {k + 1}: profile"
     want = fate.get(ra["id"], {"cluster": None, "size": 1, "duplicate_of": None, "jaccard": None})
     assert nd == want, f"line {k + 1}: neardup {nd}, expected {want}"
 far = set(e["far"])
@@ -193,8 +193,8 @@ nd dedup --annotate "$T/small.jsonl"
 assert_rc 0
 assert_valid_jsonl "$OUT"
 printf '%s\n' \
-    '{"text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"size":2,"duplicate_of":null,"jaccard":1,"profile":"default/1"}}' \
-    "{ \"text\" : \"alpha beta gamma delta epsilon zeta\" , \"o\":{\"a\":{}} ,\"neardup\":{\"cluster\":0,\"size\":2,\"duplicate_of\":\"$T/small.jsonl:1\",\"jaccard\":1,\"profile\":\"default/1\"}}" \
+    '{"text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"size":2,"duplicate_of":null,"jaccard":1,"profile":"default/2"}}' \
+    "{ \"text\" : \"alpha beta gamma delta epsilon zeta\" , \"o\":{\"a\":{}} ,\"neardup\":{\"cluster\":0,\"size\":2,\"duplicate_of\":\"$T/small.jsonl:1\",\"jaccard\":1,\"profile\":\"default/2\"}}" \
     >"$T/expect"
 assert_same_file "$T/expect" "$OUT" "annotated small file"
 

@@ -1,0 +1,517 @@
+/* ext_index.c - neardup.Index over the persistent index (nd_db, on LMDB),
+ * compiled when the library has it (ND_DB_FORMAT). Each add() or remove()
+ * is one run committed before it returns (autocommit), or runs span calls
+ * until commit()/close(); the context manager commits on a clean exit and
+ * discards the run on an exception. Options named for an existing index
+ * must agree with its own (nd_db_config.given), as the program requires.
+ */
+#include "ext.h"
+
+#ifdef ND_DB_FORMAT
+
+#include <pythread.h> /* PyThread_allocate_lock */
+#include <stdio.h>    /* snprintf */
+#include <unistd.h>   /* sysconf */
+
+/* ****  Index  **** */
+
+enum { MESSAGE_SIZE = 1024 };
+
+static long online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+typedef struct {
+    PyObject_HEAD nd_db *db;
+    PyObject *path;
+    unsigned threads;
+    int autocommit;
+    PyThread_type_lock lock;
+} Index;
+
+/* The exception for an index status, with the library's message. */
+static PyObject *raise_db(int status, const char *message)
+{
+    const char *text = message && message[0] ? message : nd_strerror(status);
+    switch (status) {
+    case ND_ENOMEM:
+        return PyErr_NoMemory();
+    case ND_EMISMATCH: /* options that disagree with the index's: the CLI's usage error */
+    case ND_EINVAL:
+    case ND_EEXIST:
+        PyErr_SetString(PyExc_ValueError, text);
+        return NULL;
+    case ND_ENOTFOUND:
+        PyErr_SetString(PyExc_FileNotFoundError, text);
+        return NULL;
+    case ND_EBUSY:
+        PyErr_SetString(PyExc_BlockingIOError, text);
+        return NULL;
+    case ND_EFORMAT:
+    case ND_EFULL:
+    case ND_EIO:
+        PyErr_SetString(PyExc_OSError, text);
+        return NULL;
+    default:
+        PyErr_SetString(PyExc_RuntimeError, text);
+        return NULL;
+    }
+}
+
+static PyObject *raise_index(const Index *self, int status)
+{
+    char message[MESSAGE_SIZE];
+    message[0] = '\0';
+    if (self->db)
+        nd_db_error(message, sizeof message, self->db);
+    return raise_db(status, message);
+}
+
+static int index_open_check(Index *self)
+{
+    if (!self->db) {
+        PyErr_SetString(PyExc_ValueError, "the index is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static void index_lock(Index *self)
+{
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+            PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static void index_dealloc(Index *self)
+{
+    nd_db_close(self->db); /* uncommitted changes are discarded: the index stays as it was */
+    Py_XDECREF(self->path);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static unsigned given_bits(unsigned given)
+{
+    return ((given & GIVEN_PROFILE) ? ND_OPT_PROFILE : 0) | ((given & GIVEN_SHINGLE) ? ND_OPT_SHINGLE : 0) |
+           ((given & GIVEN_NUM_PERM) ? ND_OPT_NUM_PERM : 0) | ((given & GIVEN_BANDS) ? ND_OPT_BANDS : 0) |
+           ((given & GIVEN_THRESHOLD) ? ND_OPT_THRESHOLD : 0) | ((given & GIVEN_SEED) ? ND_OPT_SEED : 0);
+}
+
+static int index_init(Index *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *path_obj, *create_obj = Py_False;
+    if (!PyArg_ParseTuple(args, "O|O:Index", &path_obj, &create_obj))
+        return -1;
+    if (self->db) {
+        PyErr_SetString(PyExc_RuntimeError, "Index.__init__ called twice");
+        return -1;
+    }
+    static const char *const names[] = {"create", "readonly", "threads", "autocommit", "wait", NULL};
+    PyObject *values[5], *rest = NULL;
+    nd_options opts;
+    unsigned given = 0;
+    if (ndpy_split_kwargs(kwargs, names, values, &rest) != 0)
+        return -1;
+    int rc = -1;
+    PyObject *path = NULL;
+    if (values[0])
+        create_obj = values[0];
+    int create = PyObject_IsTrue(create_obj), readonly = values[1] ? PyObject_IsTrue(values[1]) : 0;
+    int autocommit = values[3] ? PyObject_IsTrue(values[3]) : 1, wait = values[4] ? PyObject_IsTrue(values[4]) : 0;
+    if (create < 0 || readonly < 0 || autocommit < 0 || wait < 0 ||
+        ndpy_parse_threads(values[2], &self->threads) != 0 || ndpy_parse_options_given(&opts, &given, rest) != 0 ||
+        !PyUnicode_FSConverter(path_obj, &path))
+        goto done;
+    if (create && readonly) {
+        PyErr_SetString(PyExc_ValueError, "an index cannot be created read-only");
+        goto done;
+    }
+    self->lock = PyThread_allocate_lock();
+    if (!self->lock) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    nd_db_config config = ND_DB_CONFIG_INIT;
+    config.options = opts;
+    config.given = given_bits(given);
+    config.flags = (readonly ? 0 : ND_DB_WRITE) | (create ? ND_DB_CREATE : 0) | (wait ? ND_DB_WAIT : 0);
+    char message[MESSAGE_SIZE];
+    message[0] = '\0';
+    const char *cpath = PyBytes_AS_STRING(path);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_db_open(&self->db, message, sizeof message, cpath, &config);
+        if (status == ND_OK && create)
+            status = nd_db_commit(self->db); /* a created index exists from here on, even empty */
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK) {
+        if (self->db)
+            nd_db_error(message, sizeof message, self->db);
+        nd_db_close(self->db);
+        self->db = NULL;
+        raise_db(status, message);
+        goto done;
+    }
+    self->autocommit = autocommit;
+    Py_INCREF(path_obj);
+    self->path = path_obj;
+    rc = 0;
+done:
+    Py_XDECREF(path);
+    Py_XDECREF(rest);
+    return rc;
+}
+
+PyDoc_STRVAR(index_add_doc, "add(texts, ids, *, replace=False)\n--\n\n"
+                            "Add texts (str or bytes) under their ids (str or bytes, one per text), sketched\n"
+                            "on the index's threads. An id already in the index is a ValueError (nothing of\n"
+                            "this call is added) unless replace=True. With autocommit (the default) the\n"
+                            "texts are committed before add() returns.");
+
+static PyObject *index_add(Index *self, PyObject *args, PyObject *kwargs)
+{
+    static char texts_kw[] = "texts", ids_kw[] = "ids", replace_kw[] = "replace";
+    static char *keywords[] = {texts_kw, ids_kw, replace_kw, NULL};
+    PyObject *texts, *ids, *replace_obj = Py_False;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:add", keywords, &texts, &ids, &replace_obj))
+        return NULL;
+    int replace = PyObject_IsTrue(replace_obj);
+    if (replace < 0 || index_open_check(self) != 0)
+        return NULL;
+    pinned_list t, i;
+    if (ndpy_pin_list(&t, texts, "texts") != 0)
+        return NULL;
+    if (ndpy_pin_list(&i, ids, "ids") != 0) {
+        ndpy_unpin_list(&t);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (i.count != t.count) {
+        PyErr_Format(PyExc_ValueError, "ids has %zd entries for %zd texts", i.count, t.count);
+        goto done;
+    }
+    index_lock(self);
+    size_t failed = 0;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_db_add_texts(&failed, self->db, i.data, i.lens, t.data, t.lens, (size_t)t.count,
+                                 replace ? ND_DB_REPLACE : 0, self->threads);
+        if (status == ND_OK && self->autocommit)
+            status = nd_db_commit(self->db);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK)
+        raise_index(self, status);
+    PyThread_release_lock(self->lock);
+    if (status == ND_OK) {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+done:
+    ndpy_unpin_list(&t);
+    ndpy_unpin_list(&i);
+    return result;
+}
+
+PyDoc_STRVAR(index_query_doc, "query(texts, *, threshold=None, top=0)\n--\n\n"
+                              "For each text, the indexed documents it duplicates: a list of Match(id, jaccard),\n"
+                              "highest Jaccard first, each exact and at least the threshold (default: the\n"
+                              "index's); at most `top` of them (0: all). One list per text, in order.");
+
+static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
+{
+    static char texts_kw[] = "texts", threshold_kw[] = "threshold", top_kw[] = "top";
+    static char *keywords[] = {texts_kw, threshold_kw, top_kw, NULL};
+    PyObject *texts, *threshold_obj = Py_None;
+    Py_ssize_t top = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$On:query", keywords, &texts, &threshold_obj, &top))
+        return NULL;
+    if (index_open_check(self) != 0)
+        return NULL;
+    nd_db_query_options qo = ND_DB_QUERY_INIT;
+    if (threshold_obj != Py_None) {
+        double t = PyFloat_AsDouble(threshold_obj);
+        if (t == -1.0 && PyErr_Occurred())
+            return NULL;
+        if (!(t > 0.0 && t <= 1.0)) {
+            PyErr_Format(PyExc_ValueError, "threshold must be in (0, 1] (got %R)", threshold_obj);
+            return NULL;
+        }
+        qo.threshold = t;
+    }
+    if (top < 0) {
+        PyErr_SetString(PyExc_ValueError, "top must be 0 (all) or more");
+        return NULL;
+    }
+    qo.top = (size_t)top;
+    qo.threads = self->threads ? self->threads : (unsigned)online_cpus();
+    pinned_list pinned;
+    if (ndpy_pin_list(&pinned, texts, "texts") != 0)
+        return NULL;
+    Py_ssize_t n = pinned.count;
+    PyObject *out = NULL;
+    nd_db_results *results = NULL;
+    index_lock(self);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_db_query_texts(&results, self->db, pinned.data, pinned.lens, (size_t)n, &qo);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK)
+        raise_index(self, status);
+    PyThread_release_lock(self->lock);
+    if (status != ND_OK)
+        goto done;
+    out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        const nd_db_match *m;
+        size_t count = nd_db_results_get(&m, results, (size_t)i);
+        PyObject *list = PyList_New((Py_ssize_t)count);
+        if (!list) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, list);
+        for (size_t k = 0; k < count; k++) {
+            PyObject *id = PyUnicode_DecodeUTF8(m[k].id, (Py_ssize_t)m[k].id_len, "surrogateescape");
+            PyObject *match = id ? ndpy_new_match(id, m[k].jaccard) : NULL;
+            Py_XDECREF(id);
+            if (!match) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyList_SET_ITEM(list, (Py_ssize_t)k, match);
+        }
+    }
+done:
+    nd_db_results_free(results);
+    ndpy_unpin_list(&pinned);
+    return out;
+}
+
+PyDoc_STRVAR(index_remove_doc, "remove(ids)\n--\n\n"
+                               "Remove the documents with these ids (they stop matching); returns how many\n"
+                               "were removed. An id not in the index is a KeyError (nothing is removed).");
+
+static PyObject *index_remove(Index *self, PyObject *ids)
+{
+    pinned_list i;
+    if (index_open_check(self) != 0 || ndpy_pin_list(&i, ids, "ids") != 0)
+        return NULL;
+    index_lock(self);
+    size_t removed = 0;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_db_remove(&removed, self->db, i.data, i.lens, (size_t)i.count);
+        if (status == ND_OK && self->autocommit)
+            status = nd_db_commit(self->db);
+    Py_END_ALLOW_THREADS
+    if (status == ND_ENOTFOUND) {
+        char message[MESSAGE_SIZE];
+        nd_db_error(message, sizeof message, self->db);
+        PyErr_SetString(PyExc_KeyError, message);
+    } else if (status != ND_OK) {
+        raise_index(self, status);
+    }
+    PyThread_release_lock(self->lock);
+    ndpy_unpin_list(&i);
+    return status == ND_OK ? PyLong_FromSize_t(removed) : NULL;
+}
+
+PyDoc_STRVAR(index_commit_doc, "commit()\n--\n\n"
+                               "Make the changes since the last commit durable and visible to other readers\n"
+                               "(needed only with autocommit=False; close() and leaving a `with` block without\n"
+                               "an exception commit too).");
+
+static PyObject *index_commit(Index *self, PyObject *unused)
+{
+    (void)unused;
+    if (index_open_check(self) != 0)
+        return NULL;
+    index_lock(self);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+        status = nd_db_commit(self->db);
+    Py_END_ALLOW_THREADS
+    if (status != ND_OK)
+        raise_index(self, status);
+    PyThread_release_lock(self->lock);
+    if (status != ND_OK)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Close, committing first when `commit` (and the index is writable). */
+static PyObject *index_close_impl(Index *self, int commit)
+{
+    if (!self->db)
+        Py_RETURN_NONE;
+    index_lock(self);
+    int status = ND_OK;
+    nd_db *db = self->db;
+    self->db = NULL;
+    Py_BEGIN_ALLOW_THREADS
+        if (commit)
+            status = nd_db_commit(db);
+    Py_END_ALLOW_THREADS
+    char message[MESSAGE_SIZE];
+    message[0] = '\0';
+    if (status != ND_OK && status != ND_EINVAL) /* EINVAL: opened read-only, nothing to commit */
+        nd_db_error(message, sizeof message, db);
+    nd_db_close(db);
+    PyThread_release_lock(self->lock);
+    if (status != ND_OK && status != ND_EINVAL)
+        return raise_db(status, message);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(index_close_doc, "close()\n--\n\n"
+                              "Commit what was added or removed and close the index (it stays as it was if\n"
+                              "the process dies before). Calling it again does nothing.");
+
+static PyObject *index_close(Index *self, PyObject *unused)
+{
+    (void)unused;
+    return index_close_impl(self, 1);
+}
+
+static PyObject *index_enter(Index *self, PyObject *unused)
+{
+    (void)unused;
+    if (index_open_check(self) != 0)
+        return NULL;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *index_exit(Index *self, PyObject *args)
+{
+    PyObject *type = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : Py_None;
+    /* an exception in the block: its uncommitted changes are discarded */
+    PyObject *r = index_close_impl(self, type == Py_None);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static Py_ssize_t index_len(Index *self)
+{
+    if (index_open_check(self) != 0)
+        return -1;
+    nd_db_stats st;
+    index_lock(self);
+    int status = nd_db_stats_get(&st, self->db);
+    if (status != ND_OK)
+        raise_index(self, status);
+    PyThread_release_lock(self->lock);
+    return status == ND_OK ? (Py_ssize_t)st.documents : -1;
+}
+
+static PyObject *options_dict(const nd_options *o)
+{
+    char shingle[32];
+    if (o->shingle_kind == ND_SHINGLE_AUTO)
+        snprintf(shingle, sizeof shingle, "auto");
+    else
+        snprintf(shingle, sizeof shingle, "%s:%u", o->shingle_kind == ND_SHINGLE_CHARS ? "chars" : "words",
+                 o->shingle_kind == ND_SHINGLE_CHARS ? o->char_size : o->shingle_size);
+    return Py_BuildValue("{s:d,s:s,s:s,s:I,s:I,s:I,s:K}", "threshold", o->threshold, "profile",
+                         nd_profile_name(o->profile), "shingle", shingle, "num_perm", o->num_perm, "bands", o->bands,
+                         "rows", o->rows, "seed", (unsigned long long)o->seed);
+}
+
+PyDoc_STRVAR(index_stats_doc, "stats()\n--\n\n"
+                              "What `neardup index stats` reports: documents, removed, bytes on disk, the\n"
+                              "options and versions the index was made with.");
+
+static PyObject *index_stats(Index *self, PyObject *unused)
+{
+    (void)unused;
+    if (index_open_check(self) != 0)
+        return NULL;
+    nd_db_stats st;
+    index_lock(self);
+    int status = nd_db_stats_get(&st, self->db);
+    if (status != ND_OK)
+        raise_index(self, status);
+    PyThread_release_lock(self->lock);
+    if (status != ND_OK)
+        return NULL;
+    PyObject *options = options_dict(&st.options);
+    if (!options)
+        return NULL;
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:I,s:I,s:s,s:s,s:s}", "documents", (unsigned long long)st.documents,
+                         "removed", (unsigned long long)st.removed, "bytes_on_disk",
+                         (unsigned long long)st.bytes_on_disk, "band_entries", (unsigned long long)st.band_entries,
+                         "options", options, "format_version", st.format_version, "profile_version", st.profile_version,
+                         "unicode_version", st.unicode_version, "icu_version", st.icu_version, "created_by",
+                         st.created_by);
+}
+
+static PyObject *index_get_options(Index *self, void *closure)
+{
+    (void)closure;
+    if (index_open_check(self) != 0)
+        return NULL;
+    return options_dict(nd_db_options(self->db));
+}
+
+static PyObject *index_get_closed(Index *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->db == NULL);
+}
+
+static PyMethodDef index_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))index_add, METH_VARARGS | METH_KEYWORDS, index_add_doc},
+    {"query", (PyCFunction)(void (*)(void))index_query, METH_VARARGS | METH_KEYWORDS, index_query_doc},
+    {"remove", (PyCFunction)index_remove, METH_O, index_remove_doc},
+    {"commit", (PyCFunction)index_commit, METH_NOARGS, index_commit_doc},
+    {"stats", (PyCFunction)index_stats, METH_NOARGS, index_stats_doc},
+    {"close", (PyCFunction)index_close, METH_NOARGS, index_close_doc},
+    {"__enter__", (PyCFunction)index_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)index_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef index_getset[] = {
+    {"options", (getter)index_get_options, NULL, "the options the index was made with (a dict)", NULL},
+    {"closed", (getter)index_get_closed, NULL, "whether close() was called", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods index_as_sequence = {
+    .sq_length = (lenfunc)index_len,
+};
+
+PyDoc_STRVAR(index_doc,
+             "Index(path, create=False, *, readonly=False, threads=0, autocommit=True, wait=False, **options)\n--\n\n"
+             "The persistent index on disk (what `neardup index add` and `neardup query` use):\n"
+             "add(texts, ids), query(texts) -> list of lists of Match, remove(ids), len(),\n"
+             "stats(), commit(), close(); a context manager (commits on a clean exit).\n\n"
+             "create=True makes the index when `path` does not exist, with the options given\n"
+             "(threshold, profile, shingle, num_perm, bands, rows, seed; fixed from then on).\n"
+             "For an existing index every option given must agree with the index's own, as\n"
+             "the program requires: a mismatch is a ValueError naming the option and both\n"
+             "values. No index at path: FileNotFoundError; not a neardup index, another\n"
+             "format, a full disk: OSError; another writer: BlockingIOError (or wait=True).");
+
+PyTypeObject ndpy_IndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "neardup.Index",
+    .tp_basicsize = sizeof(Index),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = index_doc,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)index_init,
+    .tp_dealloc = (destructor)index_dealloc,
+    .tp_methods = index_methods,
+    .tp_getset = index_getset,
+    .tp_as_sequence = &index_as_sequence,
+};
+
+#endif /* ND_DB_FORMAT */

@@ -1,0 +1,305 @@
+"""ndfloor: neardup against the ICU floor (logic of scripts/floor).
+
+The floor is what every ICU-based tokenizer pays before it does anything of
+its own: UTF-8 to UTF-16, NFKC_Casefold, and one pass cutting the result into
+runs of letters, marks and numbers.  tests/bench/bench_floor.c (nd_bench_floor,
+built with -DND_BUILD_BENCH=ON) times it on the "text" of every record of a
+JSON Lines file, decoded before the clock starts, and in the same process
+times neardup's signing (normalize, shingle, MinHash) on the same texts,
+interleaved chunk by chunk.
+
+For each corpus, round by round (so that load from other processes hits both
+alike), this script runs
+  1. nd_bench_floor FILE: floor seconds and signing seconds on the texts;
+  2. neardup scan --threads 1 FILE: the whole process (reading and decoding
+     JSON, signing, indexing, clustering, writing), wall time;
+and reports, as medians over the rounds,
+  end to end / floor = floor seconds / scan seconds   (issue #17: >= 1.0 for
+                       Latin, Arabic, Cyrillic; >= 0.5 for CJK)
+  signing / floor    = floor seconds / signing seconds (>= 2 for Latin and
+                       Arabic)
+both throughputs over the same texts: above 1, neardup is faster.
+
+Where the time goes: `perf record` (software clock, no hardware counters
+needed) on one `scan --threads 1` per corpus, its samples grouped by function
+into stages (STAGES below); when perf cannot run, callgrind instruction
+counts of a scan of the corpus's first 2,000 records instead (always works,
+slower, counts instructions rather than time).
+
+Corpora: scripts/gen-corpus mixed documents in latin, arabic, cyrillic and
+cjk (cached by ndlib.corpus), and SaudiNewsNet (real Arabic news) when
+../shared/corpora/saudinewsnet is there (converted as scripts/real-data
+does; skipped cleanly otherwise).  Markdown goes to stdout, progress to
+stderr; --json keeps the numbers.
+"""
+
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import ndlib
+import ndreal
+
+SCRIPTS = ("latin", "arabic", "cyrillic", "cjk")
+SEED = 1
+DOCS = 50000
+QUICK_DOCS = 10000
+ROUNDS = 3
+CALLGRIND_DOCS = 2000
+TARGETS = {"latin": 1.0, "arabic": 1.0, "cyrillic": 1.0, "cjk": 0.5, "saudinewsnet": 1.0}
+SIGN_TARGETS = {"latin": 2.0, "arabic": 2.0}
+
+# Stages, by function name (the first pattern that matches wins); anything
+# else is "other".  Names are those of the Release build: static functions
+# inlined into their caller count for the caller.
+STAGES = (
+    ("start-up (fold table, banding search)", r"^build_tables|^nd_fold_entry_of|^nd_lsh_choose|^simpson|"
+                                               r"^error_floor|pow|^nd_minhash_tables_new|^is_plain"),
+    ("ICU (normalization, word breaking)", r"icu_|^u_|^ubrk_|^unorm2_|^utext_|^uscript_|libicu"),
+    ("tokenize (fast paths, segments)", r"^tokenize|^walk_|^fast_runs|^handle_char|^flush_segment|"
+                                         r"^apply_entry|^push_word|^push_token|^close_|^run_cut|^scan_|"
+                                         r"^nd_tokenize|^decode|^boundary|^append_char|^begin_piece|"
+                                         r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair"),
+    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys"),
+    ("shingles and their sort", r"^nd_shingles|^word_shingles|^char_shingles|^nd_sort_distinct|"
+                                r"^insert_distinct|^drop_repeats|^radix_sort_u32"),
+    ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow"),
+    ("JSON and reading", r"json|^utf8_valid|^scan_string|^reader_|^input_|^record_|^doc_view|^read_|"
+                         r"^next_record|^fill|^replay|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD"),
+    ("index and clustering", r"^nd_index|^nd_store|^index_|cluster|^pairset|^uf_|^nd_jaccard|"
+                             r"^nd_intersection|^store_|^band_|^candidates|^prepare_band|^join_verified|"
+                             r"^sort_keyed|^nd_sort_u64|^radix_sort_high32|^keep_sketch|^batch_commit"),
+    ("output", r"^out_|printf|fwrite|^_IO_|^unit_output|^doc_output|^fputs|^putc"),
+    ("kernel and memory (I/O, page faults, malloc, copies)", r"^\[k\]|^malloc|^free|^_int_|^__memmove|"
+                                                             r"^__memcpy|^__memset|^realloc|^calloc|^cfree|"
+                                                             r"^arena_"),
+)
+
+
+def stage_of(symbol):
+    for name, pattern in STAGES:
+        if re.search(pattern, symbol):
+            return name
+    return "other"
+
+
+def cache_dir():
+    d = ndlib.cache_dir("floor")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def saudi_corpus(corpora, log):
+    """The SaudiNewsNet JSON Lines file (converted once, cached), or None."""
+    root = os.path.join(corpora, "saudinewsnet", "dataset")
+    if not os.path.isdir(root):
+        return None
+    zips = sorted(os.path.join(root, n) for n in os.listdir(root) if n.endswith(".zip"))
+    if not zips:
+        return None
+    key = ndreal.key_of(ndreal.SAUDI_VERSION, [(os.path.basename(z), ndlib.sha256_file(z)) for z in zips])
+    path = os.path.join(cache_dir(), "saudinewsnet-%s.jsonl" % key)
+    if not os.path.exists(path):
+        log("saudinewsnet: converting %d zips" % len(zips))
+        ndreal.saudi_convert(zips, path)
+    return path
+
+
+def run_floor(probe, path, repeat):
+    out = ndlib.run([probe, path, str(repeat)])
+    return json.loads(out)
+
+
+def head_file(path, n, out):
+    with open(path, "rb") as f, open(out, "wb") as g:
+        for i, line in enumerate(f):
+            if i >= n:
+                break
+            g.write(line)
+
+
+def perf_profile(neardup, path, work):
+    """Stage shares of one scan --threads 1 from perf samples, or None."""
+    perf = shutil.which("perf")
+    if not perf:
+        return None
+    data = os.path.join(work, "perf.data")
+    rec = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data, "--",
+                          neardup, "scan", "--threads", "1", "--quiet", path],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if rec.returncode != 0 or not os.path.exists(data):
+        return None
+    rep = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children", "--sort", "symbol",
+                          "--percent-limit", "0.05"], capture_output=True, text=True)
+    if rep.returncode != 0:
+        return None
+    shares = collections.Counter()
+    for line in rep.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+\[([.k])\]\s+(.+?)\s*$", line)
+        if m:
+            symbol = re.split(r"\s{2,}", m.group(3))[0]  # perf may add columns after two spaces
+            if m.group(2) == "k":
+                symbol = "[k]" + symbol
+            shares[stage_of(symbol)] += float(m.group(1))
+    return {"tool": "perf", "shares": dict(shares)} if shares else None
+
+
+def callgrind_profile(neardup, path, work):
+    """Stage shares of instructions of a scan of the first records, or None."""
+    valgrind = shutil.which("valgrind")
+    annotate = shutil.which("callgrind_annotate")
+    if not valgrind or not annotate:
+        return None
+    small = os.path.join(work, "head.jsonl")
+    head_file(path, CALLGRIND_DOCS, small)
+    out = os.path.join(work, "callgrind.out")
+    rec = subprocess.run([valgrind, "--tool=callgrind", "--callgrind-out-file=" + out, neardup, "scan",
+                          "--threads", "1", "--quiet", small], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    if rec.returncode != 0:
+        return None
+    rep = subprocess.run([annotate, "--inclusive=no", "--threshold=100", out], capture_output=True, text=True)
+    total = 0
+    shares = collections.Counter()
+    for line in rep.stdout.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S+)", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        count = int(m.group(1).replace(",", ""))
+        name = m.group(2).split(":")[-1]
+        total += count
+        shares[stage_of(name)] += count
+    if not total:
+        return None
+    return {"tool": "callgrind", "shares": {k: 100.0 * v / total for k, v in shares.items()}}
+
+
+def measure_corpus(name, path, neardup, probe, rounds, repeat, log):
+    floors, signs, scans, ratios, sign_ratios, other = [], [], [], [], [], []
+    docs = text_bytes = None
+    for r in range(rounds):
+        f = run_floor(probe, path, repeat)
+        docs, text_bytes = f["docs"], f["bytes"]
+        run = ndlib.neardup_or_fail(neardup, ["scan", "--threads", "1", "--quiet", path])
+        floors.append(f["floor_s"])
+        signs.append(f["sign_s"])
+        scans.append(run["wall_s"])
+        ratios.append(f["floor_s"] / run["wall_s"])
+        sign_ratios.append(f["floor_s"] / f["sign_s"])
+        other.append(run.get("other_cores", 0.0))
+        log("%s round %d: floor %.3f s, signing %.3f s, scan %.3f s" % (name, r + 1, f["floor_s"], f["sign_s"],
+                                                                        run["wall_s"]))
+    return {
+        "corpus": name, "docs": docs, "text_bytes": text_bytes, "file_bytes": os.path.getsize(path),
+        "floor_s": statistics.median(floors), "sign_s": statistics.median(signs),
+        "scan_s": statistics.median(scans), "end_to_end_over_floor": statistics.median(ratios),
+        "signing_over_floor": statistics.median(sign_ratios), "bg_cores": round(statistics.median(other), 2),
+        "rounds": rounds,
+    }
+
+
+def markdown(res):
+    L = ["## Against the ICU floor", ""]
+    L += ["Measured by `scripts/floor` on %s (%d cores, %s); commit `%s`. The floor is ICU alone on the same "
+          "texts (UTF-8 to UTF-16, NFKC_Casefold, cutting into runs of letters, marks and numbers; "
+          "`tests/bench/bench_floor.c`), timed inside a probe after JSON decoding. *End to end* is the whole "
+          "`neardup scan --threads 1` process on the JSON Lines file; *signing* is normalize + shingle + "
+          "MinHash in the probe's process, interleaved with the floor. Ratios are throughputs over the floor "
+          "(floor seconds / neardup seconds): above 1, neardup is faster; medians of %d rounds run "
+          "alternately." % (res["date"], res["machine"]["nproc"], res["machine"]["cpu_model"], res["commit"],
+                            res["rounds"]), ""]
+    L += ["| corpus | docs | text MB | floor MB/s | signing MB/s | signing / floor | scan s | end to end / floor "
+          "| target | bg cores |",
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for c in res["corpora"]:
+        mb = c["text_bytes"] / 1e6
+        target = []
+        if c["corpus"] in TARGETS:
+            target.append("e2e >= %.1f: %s" % (TARGETS[c["corpus"]],
+                                               "met" if c["end_to_end_over_floor"] >= TARGETS[c["corpus"]]
+                                               else "**not met**"))
+        if c["corpus"] in SIGN_TARGETS:
+            target.append("signing >= %.0f: %s" % (SIGN_TARGETS[c["corpus"]],
+                                                   "met" if c["signing_over_floor"] >= SIGN_TARGETS[c["corpus"]]
+                                                   else "**not met**"))
+        L.append("| %s | %d | %.1f | %.1f | %.1f | %.2fx | %.3f | %.2fx | %s | %.2f |"
+                 % (c["corpus"], c["docs"], mb, mb / c["floor_s"], mb / c["sign_s"], c["signing_over_floor"],
+                    c["scan_s"], c["end_to_end_over_floor"], "; ".join(target), c["bg_cores"]))
+    L += ["", "Generated corpora: `scripts/gen-corpus --kind mixed --seed %d --scripts SCRIPT` (cjk: runs of Han "
+          "characters without spaces, signed with character shingles, so word breaking is skipped). "
+          "SaudiNewsNet: the 31,030 articles as scripts/real-data converts them, when `../shared/corpora` "
+          "is present. bg cores: cores other processes kept busy during the scans." % SEED, ""]
+    prof = [c for c in res["corpora"] if c.get("profile")]
+    if prof:
+        stages = [s for s, _ in STAGES] + ["other"]
+        tools = sorted({c["profile"]["tool"] for c in prof})
+        L += ["### Where the time goes", ""]
+        L += ["Share of `neardup scan --threads 1` by stage, from %s (functions grouped by name; what the "
+              "compiler inlines counts for its caller)." % (
+                  "perf samples of the software clock" if tools == ["perf"] else
+                  "callgrind instruction counts of the first %d records" % CALLGRIND_DOCS
+                  if tools == ["callgrind"] else "perf samples, or callgrind instruction counts where perf "
+                  "could not run"), ""]
+        L += ["| stage | " + " | ".join("%s (%s)" % (c["corpus"], c["profile"]["tool"]) for c in prof) + " |",
+              "| --- | " + " | ".join("---:" for _ in prof) + " |"]
+        for s in stages:
+            L.append("| %s | " % s + " | ".join("%.1f%%" % c["profile"]["shares"].get(s, 0.0) for c in prof)
+                     + " |")
+        L.append("")
+    return "\n".join(L)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="neardup against the ICU floor (see scripts/floor).")
+    ap.add_argument("--neardup", help="neardup binary; nd_bench_floor must be next to it "
+                                      "(default: build build-bench/ with -DND_BUILD_BENCH=ON)")
+    ap.add_argument("--docs", type=int, default=None, help="documents per generated corpus (default %d)" % DOCS)
+    ap.add_argument("--quick", action="store_true", help="%d documents, 2 rounds" % QUICK_DOCS)
+    ap.add_argument("--rounds", type=int, default=None, help="rounds per corpus (default %d)" % ROUNDS)
+    ap.add_argument("--scripts", default=",".join(SCRIPTS), help="generated corpora (default %(default)s)")
+    ap.add_argument("--shared", help="corpora folder (default <repo>/../shared/corpora)")
+    ap.add_argument("--no-profile", action="store_true", help="leave out where the time goes")
+    ap.add_argument("--json", help="also write the numbers here")
+    args = ap.parse_args(argv)
+    log = ndlib.Logger("floor")
+    if args.neardup:
+        neardup = ndlib.find_neardup(args.neardup)
+    else:
+        neardup = os.path.join(ndlib.build("build-bench", ["-DND_BUILD_BENCH=ON"]), "neardup")
+    probe = os.path.join(os.path.dirname(neardup), "nd_bench_floor")
+    if not os.access(probe, os.X_OK):
+        raise ndlib.Error("no nd_bench_floor next to %s (build with -DND_BUILD_BENCH=ON)" % neardup)
+    docs = args.docs or (QUICK_DOCS if args.quick else DOCS)
+    rounds = args.rounds or (2 if args.quick else ROUNDS)
+    corpora = []
+    for script in [s for s in args.scripts.split(",") if s]:
+        # the corpora scripts/bench caches (same parameters, same place)
+        cdir = ndlib.corpus(os.path.join(ndlib.cache_dir("bench"), "corpora"), docs, SEED, "mixed", script,
+                            log=log)[0]
+        corpora.append((script, os.path.join(cdir, "docs.jsonl")))
+    shared = args.shared or os.path.join(ndlib.ROOT, "..", "shared", "corpora")
+    saudi = saudi_corpus(os.path.normpath(shared), log)
+    if saudi:
+        corpora.append(("saudinewsnet", saudi))
+    else:
+        log("no SaudiNewsNet under %s: left out" % shared)
+    res = {"schema": "neardup-floor/1", "commit": ndlib.git_commit(("src", "tests/bench")),
+           "machine": ndlib.machine_info(), "rounds": rounds, "corpora": [],
+           "date": __import__("datetime").date.today().isoformat()}
+    with tempfile.TemporaryDirectory(prefix="nd-floor-") as work:
+        for name, path in corpora:
+            c = measure_corpus(name, path, neardup, probe, rounds, 3, log)
+            if not args.no_profile:
+                c["profile"] = perf_profile(neardup, path, work) or callgrind_profile(neardup, path, work)
+            res["corpora"].append(c)
+    if args.json:
+        ndlib.atomic_write(args.json, lambda f: json.dump(res, f, indent=1))
+    print(markdown(res))
+    return 0

@@ -1,0 +1,428 @@
+/* fold.c - what a normalization profile makes of a piece of text, with ICU.
+ *
+ * A profile's fold is ICU's NFKC_Casefold followed by the profile's own
+ * steps (see neardup.h): optional vowel signs removed by every profile;
+ * for the aggressive one, NFD, all non-spacing marks dropped, letter
+ * variants mapped, then NFC.
+ *
+ * NFKC is not a per-character map, but text splits into independent
+ * segments: ICU's unorm2_hasBoundaryBefore(c) says that "a string
+ * containing this character can be normalized by processing portions
+ * before this character and starting from this character independently".
+ * A segment is a code point with a boundary before it plus the code points
+ * up to the next boundary (a starter and the marks that follow it); folding
+ * each segment on its own and concatenating equals folding the whole text
+ * (the profile's own steps act on single code points, so they split the
+ * same way). The tokenizer (normalize.c) cuts the text into segments and
+ * calls nd_fold_segment() on those it cannot look up.
+ *
+ * The lookup: most segments are a single character of the BMP, whose fold
+ * does not depend on context. The fold of every BMP code point, as a
+ * segment of its own, is computed once per process and profile
+ * (pthread_once) into a 64K-entry table: its UTF-8, whether its output is
+ * all word characters, all separators or nothing, whether a boundary comes
+ * before it, and whether it belongs to a script written without spaces.
+ * Each entry is made by the very function that folds segments, so a table
+ * lookup and an ICU call agree by construction. Bitmaps of 8 KiB mark
+ * the plain letters (a word character with a boundary before it that folds
+ * to itself: every Arabic, Hebrew and Han letter, small Cyrillic and Greek
+ * letters, ...), without and with a script written without spaces: the
+ * tokenizer copies runs of them as they are, testing one bit per letter
+ * instead of reading a 16-byte entry out of a 1 MiB table; a third marks
+ * the characters that ICU's word breaking never leaves out of a word
+ * (nd_fold_cut_keeps).
+ */
+#include "fold.h"
+
+#include <pthread.h> /* pthread_once */
+#include <string.h>  /* memcpy, strcmp */
+
+#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue */
+#include <unicode/uscript.h> /* uscript_getScript */
+#include <unicode/utf16.h>   /* U16_NEXT, U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>    /* U8_APPEND_UNSAFE */
+
+#include "alloc.h"
+
+/* ****  Profiles  **** */
+
+/* Version 2 (both profiles): a token that begins with one letter of a
+ * script written without spaces and goes on in another script ("中iPhone")
+ * is cut into words like every other such token (version 1 left it whole:
+ * the letter's mark was lost as it opened the token); a normalization
+ * segment holds at most 30 non-starters (version 1 had no cap: a letter
+ * with thousands of marks was one segment, reordered in quadratic time). */
+static const struct {
+    const char *name;
+    unsigned version;
+} profiles[] = {
+    [ND_PROFILE_DEFAULT] = {"default", 2},
+    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 2},
+};
+#define PROFILE_COUNT (sizeof profiles / sizeof profiles[0])
+
+const char *nd_profile_name(nd_profile profile)
+{
+    return (unsigned)profile < PROFILE_COUNT ? profiles[profile].name : NULL;
+}
+
+unsigned nd_profile_version(nd_profile profile)
+{
+    return (unsigned)profile < PROFILE_COUNT ? profiles[profile].version : 0;
+}
+
+int nd_profile_from_name(nd_profile *out, const char *name)
+{
+    for (unsigned i = 0; i < PROFILE_COUNT; i++) {
+        if (name && strcmp(name, profiles[i].name) == 0) {
+            *out = (nd_profile)i;
+            return ND_OK;
+        }
+    }
+    return ND_EINVAL;
+}
+
+/* Optional vowel signs and elongation: removed by every profile, because a
+ * reader sees the same word with or without them. Arabic tatweel (kashida),
+ * Arabic harakat, Quranic annotation marks and Hebrew points. */
+static int is_optional_vowel_sign(UChar32 c)
+{
+    return c == 0x0640                     /* ARABIC TATWEEL */
+           || (c >= 0x0610 && c <= 0x061A) /* Arabic honorific/Quranic signs */
+           || (c >= 0x064B && c <= 0x065F) /* fathatan .. wavy hamza below (harakat) */
+           || c == 0x0670                  /* superscript alef */
+           || (c >= 0x06D6 && c <= 0x06DC) || (c >= 0x06DF && c <= 0x06E4) || (c >= 0x06E7 && c <= 0x06E8) ||
+           (c >= 0x06EA && c <= 0x06ED)                   /* Quranic annotation */
+           || (c >= 0x08D3 && c <= 0x08FF && c != 0x08E2) /* Arabic Extended-A marks */
+           || (c >= 0x0591 && c <= 0x05BD)                /* Hebrew cantillation and points */
+           || c == 0x05BF || c == 0x05C1 || c == 0x05C2 || c == 0x05C4 || c == 0x05C5 || c == 0x05C7;
+}
+
+/* Letter variants the aggressive profile folds together (after NFD and mark
+ * removal, which already turn hamza/madda forms into their base letters). */
+static UChar32 aggressive_letter(UChar32 c)
+{
+    switch (c) {
+    case 0x0671: /* ALEF WASLA */
+        return 0x0627;
+    case 0x0649: /* ALEF MAKSURA */
+    case 0x06CC: /* FARSI YEH */
+        return 0x064A;
+    case 0x0629: /* TEH MARBUTA */
+    case 0x06C1: /* HEH GOAL */
+    case 0x06BE: /* HEH DOACHASHMEE */
+        return 0x0647;
+    case 0x06A9: /* KEHEH */
+    case 0x06AA: /* SWASH KAF */
+        return 0x0643;
+    default:
+        break;
+    }
+    if (u_charType(c) == U_DECIMAL_DIGIT_NUMBER) {
+        int32_t digit = u_charDigitValue(c);
+        if (digit >= 0 && digit <= 9)
+            return '0' + digit;
+    }
+    return c;
+}
+
+int nd_fold_is_word_char(UChar32 c)
+{
+    return (U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) != 0;
+}
+
+int nd_fold_is_unspaced(UChar32 c)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    UScriptCode script = uscript_getScript(c, &status);
+    if (U_FAILURE(status))
+        return 0;
+    switch (script) {
+    case USCRIPT_HAN:
+    case USCRIPT_HIRAGANA:
+    case USCRIPT_KATAKANA:
+    case USCRIPT_THAI:
+    case USCRIPT_LAO:
+    case USCRIPT_KHMER:
+    case USCRIPT_MYANMAR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int nd_fold_cut_keeps(UChar32 c)
+{
+    if (c > 0xFFFF)
+        return 0;
+    switch (c) {
+    case 0x30FC: /* KATAKANA-HIRAGANA PROLONGED SOUND MARK */
+    case 0xFF70: /* its half-width form */
+    case 0x309D: /* HIRAGANA ITERATION MARK, and voiced */
+    case 0x309E:
+    case 0x30FD: /* KATAKANA ITERATION MARK, and voiced */
+    case 0x30FE:
+        return 1;
+    default:
+        break;
+    }
+    int8_t type = u_charType(c);
+    if (type != U_UPPERCASE_LETTER && type != U_LOWERCASE_LETTER && type != U_TITLECASE_LETTER &&
+        type != U_OTHER_LETTER && type != U_DECIMAL_DIGIT_NUMBER)
+        return 0;
+    UErrorCode status = U_ZERO_ERROR;
+    UScriptCode script = uscript_getScript(c, &status);
+    return U_SUCCESS(status) && script != USCRIPT_THAI && script != USCRIPT_LAO && script != USCRIPT_KHMER &&
+           script != USCRIPT_MYANMAR;
+}
+
+/* ****  Folding one segment  **** */
+
+int nd_u16buf_reserve(nd_u16buf *buf, size_t needed)
+{
+    return nd_grow((void **)&buf->data, &buf->capacity, needed, sizeof(UChar)) == 0 ? ND_OK : ND_ENOMEM;
+}
+
+void nd_u16buf_free(nd_u16buf *buf)
+{
+    nd_free(buf->data);
+    buf->data = NULL;
+    buf->len = buf->capacity = 0;
+}
+
+/* dst = normalize(src) with one ICU normalizer, growing dst as needed. */
+static int normalize_into(const UNormalizer2 *norm, const UChar *src, size_t src_len, nd_u16buf *dst)
+{
+    if (src_len > INT32_MAX / 4)
+        return ND_EINVAL;
+    for (;;) {
+        if (nd_u16buf_reserve(dst, dst->capacity ? dst->capacity : 32) != ND_OK)
+            return ND_ENOMEM;
+        UErrorCode status = U_ZERO_ERROR;
+        int32_t capacity = dst->capacity > INT32_MAX ? INT32_MAX : (int32_t)dst->capacity;
+        int32_t n = unorm2_normalize(norm, src, (int32_t)src_len, dst->data, capacity, &status);
+        if (status == U_BUFFER_OVERFLOW_ERROR) {
+            if (nd_u16buf_reserve(dst, (size_t)n + 1) != ND_OK)
+                return ND_ENOMEM;
+            continue;
+        }
+        if (U_FAILURE(status))
+            return ND_EICU;
+        dst->len = (size_t)n;
+        return ND_OK;
+    }
+}
+
+int nd_folder_init(nd_folder *folder, nd_profile profile)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    folder->profile = profile;
+    folder->nfkc_cf = unorm2_getNFKCCasefoldInstance(&status);
+    folder->nfd = unorm2_getNFDInstance(&status);
+    folder->nfc = unorm2_getNFCInstance(&status);
+    folder->a = (nd_u16buf){NULL, 0, 0};
+    folder->b = (nd_u16buf){NULL, 0, 0};
+    return U_FAILURE(status) ? ND_EICU : ND_OK;
+}
+
+void nd_folder_free(nd_folder *folder)
+{
+    nd_u16buf_free(&folder->a);
+    nd_u16buf_free(&folder->b);
+}
+
+int nd_fold_boundary_before(const nd_folder *folder, UChar32 c)
+{
+    return unorm2_hasBoundaryBefore(folder->nfkc_cf, c) != 0;
+}
+
+/* Remove (and for the aggressive profile, map) code points of buf in place. */
+static void filter_code_points(nd_u16buf *buf, nd_profile profile)
+{
+    size_t read = 0, write = 0;
+    while (read < buf->len) {
+        UChar32 c;
+        U16_NEXT(buf->data, read, buf->len, c);
+        if (is_optional_vowel_sign(c))
+            continue;
+        if (profile == ND_PROFILE_AGGRESSIVE) {
+            int8_t type = u_charType(c);
+            if (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK)
+                continue;
+            c = aggressive_letter(c);
+        }
+        /* Mapping only shrinks or keeps sizes (all targets are BMP), so
+         * writing behind the read position is safe. */
+        U16_APPEND_UNSAFE(buf->data, write, c);
+    }
+    buf->len = write;
+}
+
+int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len)
+{
+    int rc = normalize_into(folder->nfkc_cf, segment, len, &folder->a);
+    if (rc != ND_OK)
+        return rc;
+    if (folder->profile == ND_PROFILE_AGGRESSIVE) {
+        rc = normalize_into(folder->nfd, folder->a.data, folder->a.len, &folder->b);
+        if (rc != ND_OK)
+            return rc;
+        filter_code_points(&folder->b, folder->profile);
+        return normalize_into(folder->nfc, folder->b.data, folder->b.len, &folder->a);
+    }
+    filter_code_points(&folder->a, folder->profile);
+    return ND_OK;
+}
+
+/* ****  The BMP table  **** */
+
+typedef struct {
+    pthread_once_t once;
+    nd_fold_tables tables;
+    int status;
+} profile_tables;
+
+static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK},
+                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK}};
+
+int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
+{
+    memset(e, 0, sizeof *e);
+    if (U_IS_SURROGATE(c) || c > 0xFFFF) {
+        e->flags = ND_FOLD_SLOW | ND_FOLD_BOUNDARY; /* never looked up: decoding yields no surrogates */
+        return ND_OK;
+    }
+    UChar in = (UChar)c;
+    int rc;
+    if (unorm2_isInert(folder->nfkc_cf, c) &&
+        (folder->profile != ND_PROFILE_AGGRESSIVE || unorm2_isInert(folder->nfd, c))) {
+        /* NFKC_Casefold leaves c as it is and joins it with nothing (and
+         * for the aggressive profile so does NFD, then NFC of what is left,
+         * a letter its steps map to or nothing): only the profile's own
+         * steps remain. That is most of the BMP (Han, Hangul, most letters)
+         * and most of the time building the table. */
+        rc = nd_u16buf_reserve(&folder->a, 2);
+        if (rc != ND_OK)
+            return rc;
+        folder->a.data[0] = in;
+        folder->a.len = 1;
+        filter_code_points(&folder->a, folder->profile);
+    } else {
+        rc = nd_fold_segment(folder, &in, 1);
+        if (rc != ND_OK)
+            return rc;
+    }
+    int words = 0, seps = 0;
+    size_t out_len = 0, out_chars = 0;
+    char utf8[64];
+    size_t i = 0;
+    UChar32 o = 0;
+    while (i < folder->a.len) {
+        U16_NEXT(folder->a.data, i, folder->a.len, o);
+        out_chars++;
+        if (nd_fold_is_word_char(o))
+            words++;
+        else
+            seps++;
+        if (out_len + 4 <= sizeof utf8)
+            U8_APPEND_UNSAFE(utf8, out_len, o);
+        else
+            words = seps = 1; /* force the slow path */
+    }
+    uint8_t kind;
+    if (words == 0 && seps == 0)
+        kind = ND_FOLD_EMPTY;
+    else if (seps == 0 && out_len <= sizeof e->utf8)
+        kind = ND_FOLD_WORD;
+    else if (words == 0)
+        kind = ND_FOLD_SEP;
+    else
+        kind = ND_FOLD_SLOW;
+    e->flags = kind;
+    if (nd_fold_boundary_before(folder, c))
+        e->flags |= ND_FOLD_BOUNDARY;
+    if (nd_fold_is_unspaced(c))
+        e->flags |= ND_FOLD_UNSPACED;
+    if (kind == ND_FOLD_WORD) {
+        memcpy(e->utf8, utf8, out_len);
+        e->len = (uint8_t)out_len;
+        if (out_chars == 1 && U8_LENGTH(o) == U8_LENGTH(c))
+            e->flags |= ND_FOLD_SAME_LENGTH;
+    }
+    return ND_OK;
+}
+
+/* Is entry e of code point c a plain letter: a segment of its own that
+ * folds to itself, a word character with a boundary before it? */
+static int is_plain(const nd_fold_entry *e, UChar32 c)
+{
+    enum { SIMPLE = ND_FOLD_WORD | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH };
+    if ((e->flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH)) != SIMPLE)
+        return 0;
+    char utf8[4];
+    size_t n = 0;
+    U8_APPEND_UNSAFE(utf8, n, c);
+    return n == e->len && memcmp(utf8, e->utf8, n) == 0;
+}
+
+static void build_tables(nd_profile profile)
+{
+    profile_tables *pt = &built[profile];
+    nd_folder folder;
+    pt->status = nd_folder_init(&folder, profile);
+    if (pt->status != ND_OK)
+        return;
+    /* one block: the entries, then the two bitmaps */
+    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 3 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
+    if (!entry) {
+        pt->status = ND_ENOMEM;
+        return;
+    }
+    uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
+    uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
+    uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
+    for (UChar32 c = 0; c <= 0xFFFF; c++) {
+        int rc = nd_fold_entry_of(&entry[c], &folder, c);
+        if (rc != ND_OK) {
+            pt->status = rc;
+            break;
+        }
+        if (is_plain(&entry[c], c)) {
+            uint64_t *bits = (entry[c].flags & ND_FOLD_UNSPACED) ? plain_unspaced : plain;
+            bits[c >> 6] |= (uint64_t)1 << (c & 63);
+        }
+        if (nd_fold_cut_keeps(c))
+            cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
+    }
+    nd_folder_free(&folder);
+    if (pt->status == ND_OK) {
+        pt->tables.entry = entry;
+        pt->tables.plain = plain;
+        pt->tables.plain_unspaced = plain_unspaced;
+        pt->tables.cut_keeps = cut_keeps;
+    } else {
+        nd_free(entry);
+    }
+}
+
+static void build_default_tables(void)
+{
+    build_tables(ND_PROFILE_DEFAULT);
+}
+
+static void build_aggressive_tables(void)
+{
+    build_tables(ND_PROFILE_AGGRESSIVE);
+}
+
+int nd_fold_tables_get(nd_fold_tables *out, nd_profile profile)
+{
+    if ((unsigned)profile >= PROFILE_COUNT)
+        return ND_EINVAL;
+    profile_tables *pt = &built[profile];
+    pthread_once(&pt->once, profile == ND_PROFILE_DEFAULT ? build_default_tables : build_aggressive_tables);
+    if (pt->status != ND_OK)
+        return pt->status;
+    *out = pt->tables;
+    return ND_OK;
+}

@@ -1,0 +1,101 @@
+/* fold.h - a profile's fold of text segments with ICU, and the shared table
+ * of every BMP code point's fold (see fold.c). Internal to the library: the
+ * tokenizer (normalize.c) is its only user. */
+#ifndef ND_FOLD_H
+#define ND_FOLD_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint8_t */
+
+#include <unicode/unorm2.h> /* UNormalizer2 */
+
+#include "neardup.h"
+
+/* A growable UTF-16 buffer. */
+typedef struct nd_u16buf {
+    UChar *data;
+    size_t len, capacity;
+} nd_u16buf;
+
+/* Make room for `needed` units. @return ND_OK or ND_ENOMEM. */
+int nd_u16buf_reserve(nd_u16buf *buf, size_t needed);
+void nd_u16buf_free(nd_u16buf *buf);
+
+/* One thread's ICU state and scratch for folding segments. */
+typedef struct nd_folder {
+    nd_profile profile;
+    const UNormalizer2 *nfkc_cf, *nfd, *nfc;
+    nd_u16buf a, b; /* a holds the last fold */
+} nd_folder;
+
+/* What one code point folds to, as a whole segment (see fold.c). */
+enum {
+    ND_FOLD_WORD = 1,  /* all output characters are word characters */
+    ND_FOLD_SEP = 2,   /* all output characters separate words */
+    ND_FOLD_EMPTY = 3, /* folds to nothing: neither makes nor splits a word */
+    ND_FOLD_SLOW = 4,  /* mixed, or too long for the entry: fold with ICU */
+    ND_FOLD_KIND_MASK = 7,
+    ND_FOLD_BOUNDARY = 8,    /* a normalization boundary comes before it */
+    ND_FOLD_UNSPACED = 16,   /* belongs to a script written without spaces */
+    ND_FOLD_SAME_LENGTH = 32 /* ND_FOLD_WORD to one code point as long in UTF-8 as itself */
+};
+
+typedef struct nd_fold_entry {
+    uint8_t flags;
+    uint8_t len;   /* bytes of utf8 (ND_FOLD_WORD only) */
+    char utf8[14]; /* the fold, UTF-8 (ND_FOLD_WORD only) */
+} nd_fold_entry;
+
+/* The entry of code point c: its fold as a segment of its own (by ICU,
+ * now), classified. Beyond the BMP: ND_FOLD_SLOW.
+ * @return ND_OK, ND_ENOMEM or ND_EICU. */
+int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c);
+
+/* 64-bit words of a bitmap over the BMP. */
+#define ND_FOLD_BITMAP_WORDS (0x10000 / 64)
+
+/* A profile's tables over the BMP, built once per process (pthread_once)
+ * and read-only after. Bit c of a bitmap is word c >> 6, bit c & 63. */
+typedef struct nd_fold_tables {
+    const nd_fold_entry *entry;     /* 0x10000 entries, one per code point */
+    const uint64_t *plain;          /* c folds to itself, a word character with a boundary before it */
+    const uint64_t *plain_unspaced; /* the same, in a script written without spaces */
+    const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
+} nd_fold_tables;
+
+/* @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */
+int nd_fold_tables_get(nd_fold_tables *out, nd_profile profile);
+
+/* @return ND_OK or ND_EICU. */
+int nd_folder_init(nd_folder *folder, nd_profile profile);
+void nd_folder_free(nd_folder *folder);
+
+/* The profile's fold of one segment (a code point with a normalization
+ * boundary before it, and the code points up to the next boundary):
+ * result in folder->a. @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len);
+
+/* Does a normalization boundary come before c (ICU's own answer)? */
+int nd_fold_boundary_before(const nd_folder *folder, UChar32 c);
+
+/* Does ICU's word break iterator keep the BMP character c in a word
+ * wherever it stands in a run of letters? ICU leaves out of every word the
+ * pieces of a run it finds no letter or digit in: a mark or modifier letter
+ * at its start, a mark of one script after a letter of another, other
+ * numbers, unassigned code points, the iteration mark U+3005 after a
+ * non-Han letter. So only letters (Lu, Ll, Lt, Lo) and decimal digits
+ * outside the scripts ICU cuts with dictionaries and marks (Thai, Lao,
+ * Khmer, Myanmar), and the kana length and iteration marks, are kept for
+ * sure; U+3005 and U+303B are kept after a Han letter (normalize.c checks
+ * that). A check of every code point before and after letters of nine
+ * scripts, and the fuzz harness, found nothing this misses. */
+int nd_fold_cut_keeps(UChar32 c);
+
+/* Is c a word character (general category L, M or N)? */
+int nd_fold_is_word_char(UChar32 c);
+
+/* Does c belong to a script written without spaces (Han, Hiragana,
+ * Katakana, Thai, Lao, Khmer, Myanmar)? */
+int nd_fold_is_unspaced(UChar32 c);
+
+#endif /* ND_FOLD_H */

@@ -1,0 +1,39 @@
+/* scan.h - classify 64 bytes of UTF-8 at once (see scan.c). Internal to the
+ * library: the tokenizer (normalize.c) walks texts with these masks. */
+#ifndef ND_SCAN_H
+#define ND_SCAN_H
+
+#include <stdint.h> /* uint8_t, uint64_t */
+
+/* Bit k of each mask describes byte k of the block. */
+typedef struct nd_scan_masks {
+    uint64_t ascii; /* 0x00..0x7F */
+    uint64_t alnum; /* ASCII letters and digits */
+    uint64_t lead2; /* 0xC2..0xDF: the first byte of a two-byte sequence */
+    uint64_t lead3; /* 0xE0..0xEF: the first byte of a three-byte sequence */
+    uint64_t cont;  /* 0x80..0xBF: a continuation byte */
+} nd_scan_masks;
+
+/* Bytes the lowered copy needs beyond the block (copies of runs are made 16
+ * bytes at a time). */
+#define ND_SCAN_LOWER_PAD 16
+
+/* Classify block[0..64) into *masks and write block with ASCII A-Z lowered
+ * to lower[0..64) (lower has room for 64 + ND_SCAN_LOWER_PAD bytes). */
+typedef void (*nd_scan_fn)(nd_scan_masks *masks, uint8_t *lower, const uint8_t *block);
+
+/* The implementations; all give the same result. */
+typedef enum {
+    ND_SCAN_SCALAR = 0, /* portable C, one byte at a time */
+    ND_SCAN_SSE2 = 1,   /* x86-64: 16 bytes at a time */
+    ND_SCAN_AVX2 = 2,   /* x86-64 with AVX2: 32 bytes at a time */
+    ND_SCAN_IMPLS = 3
+} nd_scan_impl;
+
+/* The implementation `impl`, or NULL if this build or CPU lacks it. */
+nd_scan_fn nd_scan_get(nd_scan_impl impl);
+
+/* The fastest implementation this CPU runs (checked once). */
+nd_scan_impl nd_scan_best(void);
+
+#endif /* ND_SCAN_H */

@@ -1,0 +1,134 @@
+"""Bad input is a Python exception naming what is wrong, never a crash or
+a hang: wrong types, out-of-range options, mismatched ids, ill-formed
+text."""
+
+import pytest
+
+import neardup
+
+GOOD = ["one two three four five six", "one two three four five six!"]
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,words",
+    [
+        ({"threshold": 0}, ValueError, "threshold"),
+        ({"threshold": 1.5}, ValueError, "threshold"),
+        ({"threshold": float("nan")}, ValueError, "threshold"),
+        ({"threshold": "high"}, TypeError, ""),
+        ({"profile": "loud"}, ValueError, "profile"),
+        ({"profile": 1}, TypeError, "profile"),
+        ({"shingle": "words:0"}, ValueError, "shingle"),
+        ({"shingle": "chars:65"}, ValueError, "shingle"),
+        ({"shingle": "letters:3"}, ValueError, "shingle"),
+        ({"shingle": "words:"}, ValueError, "shingle"),
+        ({"num_perm": 0}, ValueError, "num_perm"),
+        ({"num_perm": 5000}, ValueError, "num_perm"),
+        ({"num_perm": 2**80}, ValueError, "num_perm"),
+        ({"num_perm": 12.5}, TypeError, "num_perm"),
+        ({"bands": 4}, ValueError, "bands and rows"),
+        ({"rows": 4}, ValueError, "bands and rows"),
+        ({"bands": 20, "rows": 8}, ValueError, "num_perm"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 2**64}, ValueError, "seed"),
+        ({"keep": "last"}, ValueError, "keep"),
+        ({"unit": "sentence"}, ValueError, "unit"),
+        ({"min_tokens": -1}, ValueError, "min_tokens"),
+        ({"measure": "cosine"}, ValueError, "measure"),
+        ({"min_shingles": 0}, ValueError, "min_shingles"),
+        ({"threads": -1}, ValueError, "threads"),
+        ({"threads": 10**9}, ValueError, "threads"),
+        ({"tresholds": 0.5}, TypeError, "tresholds"),
+    ],
+)
+def test_bad_options(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        neardup.scan(GOOD, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [({"threshold": 0}, ValueError), ({"num_perm": 0}, ValueError), ({"color": 1}, TypeError)],
+)
+def test_bad_options_everywhere(kwargs, error):
+    with pytest.raises(error):
+        neardup.Deduplicator(**kwargs)
+    with pytest.raises(error):
+        neardup.signature("text", **kwargs)
+    with pytest.raises(error):
+        neardup.explain("a", "b", **kwargs)
+    with pytest.raises(error):
+        neardup.dedup(GOOD, **kwargs)
+
+
+def test_bad_texts():
+    with pytest.raises(TypeError, match="not one text"):
+        neardup.scan("one text")
+    with pytest.raises(TypeError, match="not one text"):
+        neardup.dedup(b"one text")
+    with pytest.raises(TypeError):
+        neardup.scan(None)
+    with pytest.raises(TypeError, match=r"texts\[2\]"):
+        neardup.scan(["a", "b", None, "d"])
+    with pytest.raises(TypeError, match=r"texts\[9000\]"):  # in the second chunk
+        neardup.scan(["a"] * 9000 + [3])
+    with pytest.raises(TypeError):
+        neardup.normalize(None)
+    with pytest.raises(TypeError):
+        neardup.signature(["a list"])
+    with pytest.raises(TypeError):
+        neardup.explain("a", 5)
+    d = neardup.Deduplicator()
+    with pytest.raises(TypeError):
+        d.add(None)
+    with pytest.raises(TypeError):
+        d.is_duplicate(3.5)
+    assert len(d) == 0 and d.added == 0  # a failed add changes nothing
+
+
+def test_deduplicator_is_jaccard_only():
+    with pytest.raises(ValueError, match="containment"):
+        neardup.Deduplicator(measure="containment")
+
+
+def test_dedup_is_for_whole_texts():
+    with pytest.raises(TypeError, match="scan"):
+        neardup.dedup(GOOD, unit="paragraph")
+
+
+def test_bad_ids():
+    with pytest.raises(ValueError, match="2 texts"):
+        neardup.scan(GOOD, ids=["only one"])
+    with pytest.raises(TypeError):
+        neardup.scan(GOOD, ids="ab")
+    with pytest.raises(ValueError):
+        neardup.explain("a", "b", ids=("just one",))
+    with pytest.raises(TypeError):
+        neardup.Deduplicator(0.5)  # keyword arguments only
+
+
+def test_an_iterable_that_fails_midway():
+    def texts():
+        yield "one"
+        raise KeyError("from the generator")
+
+    with pytest.raises(KeyError):
+        neardup.scan(texts())
+
+
+def test_ill_formed_text_is_read_not_refused():
+    # invalid UTF-8 bytes and lone surrogates are read as U+FFFD, as the program does
+    clusters = neardup.scan([b"caf\xe9 au lait \xff here", "caf\udce9 au lait \udcff here"], threshold=0.5)
+    assert clusters and clusters[0].indices == [0, 1]
+    assert neardup.normalize("a\udc80b") == ["a", "b"]
+    assert len(neardup.signature(b"\xff\xfe\xfd")) == 512
+    neardup.explain(b"\xff", "\udc80")
+    d = neardup.Deduplicator()
+    assert d.add("x\ud800y") is None
+
+
+def test_big_and_empty_inputs():
+    big = "word " * 2_000_000
+    assert neardup.scan([big, big]) [0].indices == [0, 1]
+    assert neardup.scan([""] * 100) == []
+    assert neardup.dedup([""] * 3) == [True, True, True]

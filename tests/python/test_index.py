@@ -1,0 +1,140 @@
+"""neardup.Index, the persistent index (when the library has it): a round
+trip (create, add, close, reopen, query) whose answers equal the program's
+`neardup query` on the same index, refusal of options that disagree with
+the index's (as the program refuses them, exit 2), removal, errors for what
+is not an index or not there, and the context manager's commit or discard."""
+
+import json
+import os
+
+import pytest
+
+import neardup
+from conftest import load_corpus, run_cli
+
+pytestmark = pytest.mark.skipif(not hasattr(neardup, "Index"), reason="the library has no persistent index")
+
+
+def split_corpus():
+    _, ids, texts = load_corpus("mixed-1k")
+    return ids[:600], texts[:600], ids[600:], texts[600:]
+
+
+def test_round_trip_equals_cli(nd_binary, tmp_path):
+    a_ids, a_texts, b_ids, b_texts = split_corpus()
+    path = str(tmp_path / "py.db")
+    with neardup.Index(path, create=True, threshold=0.5) as ix:
+        ix.add(a_texts[:300], a_ids[:300])
+        ix.add(a_texts[300:], a_ids[300:])
+        assert len(ix) == 600
+    with neardup.Index(path, readonly=True) as ix:  # reopened: the options come from the index
+        assert ix.options["threshold"] == 0.5
+        got = ix.query(b_texts)
+    assert len(got) == len(b_texts) and sum(map(bool, got)) > 10
+    # the program on the same index and the same texts
+    b_file = tmp_path / "b.jsonl"
+    with open(b_file, "w", encoding="utf-8") as f:
+        for i, t in zip(b_ids, b_texts):
+            f.write(json.dumps({"id": i, "text": t}) + "\n")
+    out = run_cli(nd_binary, "query", path, str(b_file))
+    expected = [[(m["id"], m["jaccard"]) for m in json.loads(line)["matches"]] for line in out.splitlines()]
+    assert [[(m.id, float(f"{m.jaccard:.6g}")) for m in ms] for ms in got] == expected
+    for ms in got:  # highest first, exact, at least the threshold
+        assert [m.jaccard for m in ms] == sorted((m.jaccard for m in ms), reverse=True)
+        assert all(m.jaccard >= 0.5 for m in ms)
+    # an index the program made, read from Python
+    cli_path = str(tmp_path / "cli.db")
+    a_file = tmp_path / "a.jsonl"
+    with open(a_file, "w", encoding="utf-8") as f:
+        for i, t in zip(a_ids, a_texts):
+            f.write(json.dumps({"id": i, "text": t}) + "\n")
+    run_cli(nd_binary, "index", "add", cli_path, "--threshold", "0.5", str(a_file))
+    with neardup.Index(cli_path, readonly=True) as ix:
+        assert ix.query(b_texts) == got
+        assert ix.query(b_texts, top=1) == [ms[:1] for ms in got]
+        assert ix.query(b_texts, threshold=0.9) == [[m for m in ms if m.jaccard >= 0.9] for ms in got]
+
+
+def test_same_answers_for_any_thread_count(tmp_path):
+    a_ids, a_texts, _, b_texts = split_corpus()
+    answers = []
+    for threads in (1, 2, 3):
+        path = str(tmp_path / f"t{threads}.db")
+        with neardup.Index(path, create=True, threads=threads, threshold=0.6) as ix:
+            ix.add(a_texts, a_ids)
+            answers.append(ix.query(b_texts))
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_mismatched_options_are_refused(nd_binary, tmp_path):
+    path = str(tmp_path / "ix.db")
+    neardup.Index(path, create=True, threshold=0.8).close()
+    for options, name in [({"threshold": 0.7}, "threshold"), ({"num_perm": 64}, "num_perm"),
+                          ({"shingle": "words:3"}, "shingle"), ({"profile": "aggressive"}, "profile"),
+                          ({"bands": 32, "rows": 4}, "bands"), ({"seed": 5}, "seed")]:
+        with pytest.raises(ValueError, match=name):
+            neardup.Index(path, **options)
+    with neardup.Index(path, threshold=0.8, readonly=True) as ix:  # agreeing options are fine
+        assert ix.options["bands"] == 16
+    proc = __import__("subprocess").run([nd_binary, "index", "add", path, "--threshold", "0.7", os.devnull],
+                                        capture_output=True)
+    assert proc.returncode == 2  # the program refuses the same way (usage)
+
+
+def test_add_remove_and_ids(tmp_path):
+    path = str(tmp_path / "ix.db")
+    text = "the harbour council met on monday to discuss the price of fish and the new quay"
+    with neardup.Index(path, create=True) as ix:
+        ix.add([text, "an unrelated text about the weather in the hills this week"], ["a", b"b"])
+        with pytest.raises(ValueError, match="a"):
+            ix.add([text], ["a"])  # the id is there already
+        assert len(ix) == 2
+        ix.add([text + " again"], ["a"], replace=True)
+        assert len(ix) == 2
+        assert ix.remove(["b"]) == 1
+        with pytest.raises(KeyError):
+            ix.remove(["nobody"])
+        assert len(ix) == 1
+        assert [m.id for m in ix.query([text])[0]] == ["a"]
+        assert ix.stats()["removed"] >= 1
+
+
+def test_context_manager_discards_on_error(tmp_path):
+    path = str(tmp_path / "ix.db")
+    neardup.Index(path, create=True).close()
+    with pytest.raises(RuntimeError, match="boom"):
+        with neardup.Index(path, autocommit=False) as ix:
+            ix.add(["some words that will not stay in the index"], ["gone"])
+            raise RuntimeError("boom")
+    with neardup.Index(path, autocommit=False) as ix:
+        assert len(ix) == 0
+        ix.add(["some words that stay in the index this time"], ["kept"])
+    with neardup.Index(path, readonly=True) as ix:
+        assert len(ix) == 1
+
+
+def test_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        neardup.Index(str(tmp_path / "missing"))
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "data.mdb").write_bytes(b"not an lmdb file at all" * 100)
+    with pytest.raises(OSError):
+        neardup.Index(str(junk))
+    path = str(tmp_path / "ix.db")
+    ix = neardup.Index(path, create=True)
+    with pytest.raises(BlockingIOError):
+        neardup.Index(path)  # a second writer
+    with pytest.raises(TypeError):
+        ix.add("one text", ["id"])
+    with pytest.raises(ValueError, match="ids"):
+        ix.add(["a", "b"], ["only one"])
+    with pytest.raises(TypeError):
+        ix.add(["a"], [5])
+    ix.close()
+    ix.close()  # a second close does nothing
+    assert ix.closed
+    with pytest.raises(ValueError, match="closed"):
+        ix.query(["a"])
+    with pytest.raises(ValueError):
+        neardup.Index(path, create=True, readonly=True)

@@ -1,0 +1,292 @@
+/* test_batch.c - nd_batch: texts sketched on several threads give, in input
+ * order, exactly what one nd_sketcher gives text by text (ids, band keys,
+ * token counts), for any thread count, call after call; and an index fed
+ * with nd_index_add_batch() clusters exactly like one fed text by text. */
+#include <stdio.h>  /* snprintf */
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* strlen, memcmp */
+
+#include "neardup.h"
+#include "suites.h"
+
+enum { TEXTS = 600 };
+
+/* A corpus with near-duplicates, empty texts, a NULL text of length 0,
+ * ill-formed UTF-8 and a text in a script without spaces; each text in an
+ * exact-size heap buffer (ASan catches a read past its end). */
+typedef struct corpus {
+    char *texts[TEXTS];
+    size_t lens[TEXTS];
+} corpus;
+
+static void corpus_make(corpus *c)
+{
+    char buf[2048];
+    for (size_t i = 0; i < TEXTS; i++) {
+        size_t len;
+        if (i % 97 == 5) {
+            c->texts[i] = NULL; /* allowed with length 0 */
+            c->lens[i] = 0;
+            continue;
+        }
+        if (i % 89 == 7)
+            len = (size_t)snprintf(buf, sizeof buf, "   \n\t ");
+        else if (i % 83 == 11)
+            len = (size_t)snprintf(buf, sizeof buf, "bad \xff\xfe utf-8 \xc3 here number %zu", i);
+        else if (i % 79 == 13)
+            len = (size_t)snprintf(buf, sizeof buf, "東京都の天気は晴れです。今日は%zu番目の文書です。", i % 3);
+        else
+            len = (size_t)snprintf(buf, sizeof buf,
+                                   "story %zu about the harbour, the market and the council meeting on day %zu "
+                                   "with words that repeat across copies of the same story number %zu",
+                                   i % 40, i % 40, (i % 40) * (i % 7 == 0 ? 1 : 2));
+        c->texts[i] = exact_copy(buf, len);
+        c->lens[i] = len;
+    }
+}
+
+static void corpus_free(corpus *c)
+{
+    for (size_t i = 0; i < TEXTS; i++)
+        free(c->texts[i]);
+}
+
+static nd_options test_options(void)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    return opts;
+}
+
+/* Every item equals what one sketcher computes for the same text. */
+static void expect_items_match(const nd_batch *b, const corpus *c, size_t first, size_t count)
+{
+    nd_options opts = test_options();
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    const nd_batch_item *items;
+    ck_assert_uint_eq(nd_batch_items(&items, b), count);
+    uint64_t *keys = malloc(opts.bands * sizeof *keys);
+    for (size_t i = 0; i < count; i++) {
+        nd_sketch_ref ref;
+        ck_assert_int_eq(nd_sketch_text_ref(&ref, sk, c->texts[first + i], c->lens[first + i]), ND_OK);
+        nd_lsh_band_keys(keys, ref.signature, opts.bands, opts.rows);
+        const nd_batch_item *it = &items[i];
+        ck_assert_uint_eq(it->text, i);
+        ck_assert_uint_eq(it->span.start, 0);
+        ck_assert_uint_eq(it->span.end, c->lens[first + i]);
+        ck_assert_uint_eq(it->count, ref.count);
+        ck_assert_uint_eq(it->num_tokens, ref.num_tokens);
+        ck_assert_uint_eq(it->invalid_utf8, ref.invalid_utf8);
+        if (ref.count == 0)
+            ck_assert_ptr_null(it->ids);
+        else
+            ck_assert_int_eq(memcmp(it->ids, ref.ids, ref.count * sizeof *ref.ids), 0);
+        ck_assert_int_eq(memcmp(it->keys, keys, opts.bands * sizeof *keys), 0);
+    }
+    free(keys);
+    nd_sketcher_free(sk);
+}
+
+static const unsigned thread_counts[] = {1, 2, 3, 8};
+
+START_TEST(test_same_as_one_sketcher)
+{
+    corpus c;
+    corpus_make(&c);
+    nd_options opts = test_options();
+    nd_batch *b = NULL;
+    ck_assert_int_eq(nd_batch_new(&b, &opts, thread_counts[_i]), ND_OK);
+    ck_assert_uint_eq(nd_batch_threads(b), thread_counts[_i]);
+    /* one call over everything, then calls of varied sizes reusing the buffers */
+    ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)c.texts, c.lens, TEXTS), ND_OK);
+    expect_items_match(b, &c, 0, TEXTS);
+    static const size_t sizes[] = {0, 1, 7, 9, 250, 333};
+    size_t at = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)c.texts + at, c.lens + at, sizes[k]), ND_OK);
+        expect_items_match(b, &c, at, sizes[k]);
+        at = (at + sizes[k]) % (TEXTS - 333);
+    }
+    nd_batch_free(b);
+    corpus_free(&c);
+}
+END_TEST
+
+/* The clusters of an index fed with text-by-text sketches. */
+static nd_clusters *cluster_one_by_one(const corpus *c)
+{
+    nd_options opts = test_options();
+    nd_sketcher *sk = NULL;
+    nd_index *index = NULL;
+    nd_clusters *clusters = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    for (size_t i = 0; i < TEXTS; i++) {
+        nd_sketch s = ND_SKETCH_INIT;
+        ck_assert_int_eq(nd_sketch_text(&s, sk, c->texts[i], c->lens[i]), ND_OK);
+        ck_assert_int_eq(nd_index_add(index, &s, c->lens[i]), ND_OK);
+        nd_sketch_clear(&s);
+    }
+    ck_assert_int_eq(nd_index_cluster(&clusters, NULL, index, ND_KEEP_LONGEST), ND_OK);
+    nd_index_free(index);
+    nd_sketcher_free(sk);
+    return clusters;
+}
+
+START_TEST(test_index_add_batch_same_clusters)
+{
+    corpus c;
+    corpus_make(&c);
+    nd_clusters *expected = cluster_one_by_one(&c);
+    ck_assert_uint_gt(nd_clusters_count(expected), 10); /* the corpus does have clusters */
+    nd_options opts = test_options();
+    nd_batch *b = NULL;
+    nd_index *index = NULL;
+    nd_clusters *got = NULL;
+    ck_assert_int_eq(nd_batch_new(&b, &opts, thread_counts[_i]), ND_OK);
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    for (size_t at = 0; at < TEXTS; at += 128) { /* in chunks, as a caller with a long list would */
+        size_t n = TEXTS - at < 128 ? TEXTS - at : 128;
+        ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)c.texts + at, c.lens + at, n), ND_OK);
+        ck_assert_int_eq(nd_index_add_batch(index, b), ND_OK);
+    }
+    ck_assert_uint_eq(nd_index_count(index), TEXTS);
+    ck_assert_int_eq(nd_index_cluster(&got, NULL, index, ND_KEEP_LONGEST), ND_OK);
+    ck_assert_uint_eq(nd_clusters_count(got), nd_clusters_count(expected));
+    for (size_t k = 0; k < nd_clusters_count(got); k++) {
+        const nd_member *mg, *me;
+        size_t ng = nd_clusters_get(&mg, got, k), ne = nd_clusters_get(&me, expected, k);
+        ck_assert_uint_eq(ng, ne);
+        for (size_t m = 0; m < ng; m++) {
+            ck_assert_uint_eq(mg[m].doc, me[m].doc);
+            ck_assert_double_eq(mg[m].jaccard, me[m].jaccard);
+        }
+    }
+    nd_clusters_free(got);
+    nd_clusters_free(expected);
+    nd_index_free(index);
+    nd_batch_free(b);
+    corpus_free(&c);
+}
+END_TEST
+
+/* Unit mode: the items equal nd_sketch_units()'s units, text after text. */
+typedef struct unit_list {
+    nd_span spans[64];
+    uint32_t *ids[64];
+    size_t counts[64];
+    uint64_t keys[64][64];
+    size_t n;
+    unsigned bands, rows;
+} unit_list;
+
+static int collect_unit(void *ctx, nd_span span, const nd_sketch_ref *ref)
+{
+    unit_list *l = ctx;
+    ck_assert_uint_lt(l->n, 64);
+    l->spans[l->n] = span;
+    l->counts[l->n] = ref->count;
+    l->ids[l->n] = malloc((ref->count ? ref->count : 1) * sizeof *ref->ids);
+    memcpy(l->ids[l->n], ref->ids, ref->count * sizeof *ref->ids);
+    nd_lsh_band_keys(l->keys[l->n], ref->signature, l->bands, l->rows);
+    l->n++;
+    return ND_OK;
+}
+
+static const nd_unit_kind unit_kinds[] = {ND_UNIT_PARAGRAPH, ND_UNIT_LINE, ND_UNIT_PARAGRAPH, ND_UNIT_LINE};
+static const unsigned unit_threads[] = {1, 1, 3, 3};
+
+START_TEST(test_units_same_as_sketch_units)
+{
+    enum { N = 120 };
+    char *texts[N];
+    size_t lens[N];
+    char buf[1024];
+    for (size_t i = 0; i < N; i++) {
+        size_t len = (size_t)snprintf(buf, sizeof buf,
+                                      "Headline number %zu of the day Headline number %zu of the day\n"
+                                      "The first paragraph says %zu things about the harbour.\n\n"
+                                      "   \n"
+                                      "A second paragraph, shared by every text, on two\r\nlines of words.\n\n%s",
+                                      i % 9, i % 9, i % 4, i % 5 == 0 ? "" : "a closing line\n");
+        texts[i] = exact_copy(buf, len);
+        lens[i] = len;
+    }
+    nd_options opts = test_options();
+    nd_sketcher *sk = NULL;
+    nd_batch *b = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_batch_new(&b, &opts, unit_threads[_i]), ND_OK);
+    ck_assert_int_eq(nd_batch_set_units(b, unit_kinds[_i], 3), ND_OK);
+    ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)texts, lens, N), ND_OK);
+    const nd_batch_item *items;
+    size_t n = nd_batch_items(&items, b), at = 0;
+    for (size_t i = 0; i < N; i++) {
+        unit_list l = {.n = 0, .bands = opts.bands, .rows = opts.rows};
+        size_t invalid;
+        ck_assert_int_eq(nd_sketch_units(&invalid, sk, texts[i], lens[i], unit_kinds[_i], 3, collect_unit, &l), ND_OK);
+        ck_assert_uint_ge(l.n, unit_kinds[_i] == ND_UNIT_LINE ? 5 : 2); /* (lines: the headline twice) */
+        for (size_t u = 0; u < l.n; u++, at++) {
+            ck_assert_uint_lt(at, n);
+            ck_assert_uint_eq(items[at].text, i);
+            ck_assert_uint_eq(items[at].span.start, l.spans[u].start);
+            ck_assert_uint_eq(items[at].span.end, l.spans[u].end);
+            ck_assert_uint_eq(items[at].count, l.counts[u]);
+            ck_assert_int_eq(memcmp(items[at].ids, l.ids[u], l.counts[u] * sizeof *l.ids[u]), 0);
+            ck_assert_int_eq(memcmp(items[at].keys, l.keys[u], opts.bands * sizeof *items[at].keys), 0);
+            free(l.ids[u]);
+        }
+    }
+    ck_assert_uint_eq(at, n);
+    /* back to documents, with a minimum that empties the short texts */
+    ck_assert_int_eq(nd_batch_set_units(b, ND_UNIT_DOCUMENT, 1000), ND_OK);
+    ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)texts, lens, N), ND_OK);
+    ck_assert_uint_eq(nd_batch_items(&items, b), N);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_uint_eq(items[i].count, 0);
+    ck_assert_int_eq(nd_batch_set_units(b, (nd_unit_kind)7, 1), ND_EINVAL);
+    nd_batch_free(b);
+    nd_sketcher_free(sk);
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+}
+END_TEST
+
+START_TEST(test_bad_options)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 1.5;
+    nd_batch *b = (nd_batch *)&opts; /* must stay untouched */
+    ck_assert_int_eq(nd_batch_new(&b, &opts, 2), ND_EINVAL);
+    ck_assert_ptr_eq(b, (nd_batch *)&opts);
+    nd_batch_free(NULL);
+}
+END_TEST
+
+START_TEST(test_zero_threads_means_processors)
+{
+    nd_options opts = test_options();
+    nd_batch *b = NULL;
+    ck_assert_int_eq(nd_batch_new(&b, &opts, 0), ND_OK);
+    ck_assert_uint_ge(nd_batch_threads(b), 1);
+    const nd_batch_item *items;
+    ck_assert_int_eq(nd_batch_sketch(b, NULL, NULL, 0), ND_OK);
+    ck_assert_uint_eq(nd_batch_items(&items, b), 0);
+    nd_batch_free(b);
+}
+END_TEST
+
+Suite *batch_suite(void)
+{
+    Suite *s = suite_create("batch");
+    TCase *tc = tcase_create("batch");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_same_as_one_sketcher, 0, sizeof thread_counts / sizeof thread_counts[0]);
+    tcase_add_loop_test(tc, test_index_add_batch_same_clusters, 0, sizeof thread_counts / sizeof thread_counts[0]);
+    tcase_add_loop_test(tc, test_units_same_as_sketch_units, 0, sizeof unit_kinds / sizeof unit_kinds[0]);
+    tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_zero_threads_means_processors);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,146 @@
+/* test_explain.c - nd_explain: the numbers and runs of a pair, checked on
+ * pairs whose answers can be worked out by hand. */
+#include <string.h> /* strlen, strstr */
+
+#include "neardup.h"
+#include "suites.h"
+
+static nd_explanation *explain(const char *a, const char *b, size_t max_runs)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    nd_explanation *e = NULL;
+    ck_assert_int_eq(nd_explain(&e, &opts, a, a ? strlen(a) : 0, b, b ? strlen(b) : 0, max_runs), ND_OK);
+    return e;
+}
+
+START_TEST(test_identical)
+{
+    const char *text = "one two three four five six seven eight nine ten eleven twelve";
+    nd_explanation *e = explain(text, text, 10);
+    ck_assert_uint_eq(e->tokens_a, 12);
+    ck_assert_uint_eq(e->shingles_a, 8); /* 12 - 5 + 1 five-word shingles */
+    ck_assert_uint_eq(e->shared_shingles, 8);
+    ck_assert_double_eq(e->jaccard, 1.0);
+    ck_assert_double_eq(e->estimated_jaccard, 1.0);
+    ck_assert_int_eq(e->shingle_kind, ND_SHINGLE_WORDS);
+    ck_assert_uint_eq(e->shingle_size, 5);
+    ck_assert_uint_eq(e->collided_count, e->bands);
+    for (unsigned j = 0; j < e->collided_count; j++)
+        ck_assert_uint_eq(e->bands_collided[j], j);
+    ck_assert(e->candidate && e->match);
+    ck_assert_uint_eq(e->run_count, 1); /* the whole text */
+    ck_assert_uint_eq(e->runs[0].tokens, 12);
+    ck_assert_uint_eq(e->runs[0].a.start, 0);
+    ck_assert_uint_eq(e->runs[0].a.end, strlen(text));
+    nd_explanation_free(e);
+}
+END_TEST
+
+START_TEST(test_runs_and_containment)
+{
+    /* B holds A's first five words and its last three (too short a run for
+     * 5-word shingles), and more */
+    const char *a = "alpha beta gamma delta epsilon zeta eta theta";
+    const char *b = "xx alpha beta gamma delta epsilon yy zeta eta theta iota kappa lambda";
+    nd_explanation *e = explain(a, b, 10);
+    ck_assert_uint_eq(e->shingles_a, 4);
+    ck_assert_uint_eq(e->shingles_b, 9);
+    ck_assert_uint_eq(e->shared_shingles, 1); /* alpha..epsilon */
+    ck_assert_double_eq_tol(e->jaccard, 1.0 / 12.0, 1e-12);
+    ck_assert_double_eq_tol(e->containment_a_in_b, 1.0 / 4.0, 1e-12);
+    ck_assert_double_eq_tol(e->containment_b_in_a, 1.0 / 9.0, 1e-12);
+    ck_assert(!e->match);
+    ck_assert_uint_eq(e->min_run, 5);
+    ck_assert_uint_eq(e->run_count, 1);
+    ck_assert_uint_eq(e->runs[0].tokens, 5);
+    ck_assert_uint_eq(e->runs[0].a.start, 0);
+    ck_assert_uint_eq(e->runs[0].a.end, strlen("alpha beta gamma delta epsilon"));
+    ck_assert_uint_eq(e->runs[0].b.start, 3);
+    ck_assert_uint_eq(e->runs[0].b.end, 3 + strlen("alpha beta gamma delta epsilon"));
+    nd_explanation_free(e);
+}
+END_TEST
+
+START_TEST(test_longest_runs_first_without_overlap_in_a)
+{
+    /* A's words 0-6 appear in B twice: once whole (7 tokens), once cut to 6;
+     * both start at A's position 0, so only the longer is shown; words 7-12
+     * are shared too (6 tokens) */
+    const char *a = "a1 a2 a3 a4 a5 a6 a7 b1 b2 b3 b4 b5 b6";
+    const char *b = "a1 a2 a3 a4 a5 a6 zz b1 b2 b3 b4 b5 b6 yy a1 a2 a3 a4 a5 a6 a7";
+    nd_explanation *e = explain(a, b, 10);
+    ck_assert_uint_eq(e->run_count, 2);
+    ck_assert_uint_eq(e->runs[0].tokens, 7);
+    ck_assert_uint_eq(e->runs[0].b.start, (size_t)(strstr(b, "yy a1") + 3 - b));
+    ck_assert_uint_eq(e->runs[1].tokens, 6);
+    ck_assert_uint_eq(e->runs[1].a.start, (size_t)(strstr(a, "b1") - a));
+    nd_explanation_free(e);
+    e = explain(a, b, 1); /* max_runs */
+    ck_assert_uint_eq(e->run_count, 1);
+    ck_assert_uint_eq(e->runs[0].tokens, 7);
+    nd_explanation_free(e);
+}
+END_TEST
+
+START_TEST(test_chance_and_measure)
+{
+    const char *a = "one two three four five six seven eight nine ten eleven twelve";
+    nd_explanation *e = explain(a, a, 10);
+    /* 12 distinct words, 5-word shingles: 12^5 possible; sharing all 8 by chance is unlikely */
+    ck_assert_double_eq(e->shingle_space, 248832.0);
+    ck_assert(e->chance_jaccard_log10 < -20);
+    ck_assert(e->chance_a_in_b_log10 < -20 && e->chance_b_in_a_log10 < -20);
+    nd_explanation_free(e);
+    e = explain("red green blue cyan magenta yellow", "one two three four five six", 10);
+    ck_assert_double_eq(e->chance_jaccard_log10, 0.0); /* nothing shared: probability 1 */
+    ck_assert(!e->candidate);
+    nd_explanation_free(e);
+    /* containment: a short excerpt inside a longer text; every pair is a candidate */
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.measure = ND_MEASURE_CONTAINMENT;
+    opts.min_shingles = 3;
+    const char *whole = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho";
+    const char *part = "delta epsilon zeta eta theta iota kappa";
+    ck_assert_int_eq(nd_explain(&e, &opts, part, strlen(part), whole, strlen(whole), 10), ND_OK);
+    ck_assert_double_eq(e->containment_a_in_b, 1.0);
+    ck_assert(e->jaccard < 0.8);
+    ck_assert(e->candidate && e->match);
+    nd_explanation_free(e);
+}
+END_TEST
+
+START_TEST(test_empty_and_disjoint)
+{
+    nd_explanation *e = explain(NULL, "some words here", 10);
+    ck_assert_uint_eq(e->shingles_a, 0);
+    ck_assert_uint_eq(e->collided_count, 0);
+    ck_assert(!e->candidate && !e->match);
+    ck_assert_uint_eq(e->run_count, 0);
+    nd_explanation_free(e);
+    e = explain("red green blue cyan magenta yellow", "one two three four five six", 10);
+    ck_assert_double_eq(e->jaccard, 0.0);
+    ck_assert_uint_eq(e->shared_shingles, 0);
+    ck_assert(!e->match);
+    ck_assert_uint_eq(e->run_count, 0);
+    nd_explanation_free(e);
+    nd_explanation_free(NULL);
+    nd_options bad = ND_OPTIONS_INIT;
+    bad.num_perm = 0;
+    e = NULL;
+    ck_assert_int_eq(nd_explain(&e, &bad, "a", 1, "b", 1, 10), ND_EINVAL);
+    ck_assert_ptr_null(e);
+}
+END_TEST
+
+Suite *explain_suite(void)
+{
+    Suite *s = suite_create("explain");
+    TCase *tc = tcase_create("explain");
+    tcase_add_test(tc, test_identical);
+    tcase_add_test(tc, test_runs_and_containment);
+    tcase_add_test(tc, test_longest_runs_first_without_overlap_in_a);
+    tcase_add_test(tc, test_chance_and_measure);
+    tcase_add_test(tc, test_empty_and_disjoint);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,526 @@
+/* test_fastpath.c - the tokenizer's fast paths give what the reference path
+ * gives, and skipping word breaking keeps character shingles.
+ *
+ * The reference path (ND_PATH_REFERENCE) folds every normalization segment
+ * with ICU and looks nothing up: it is the definition. The fast paths (the
+ * block classifier in portable C, SSE2 and AVX2, with table lookups and
+ * run copies) must give identical tokens: spans, normalized text, hashes,
+ * counts. Checked on the three block classifiers byte by byte, on seeded
+ * random texts drawn from many scripts (marks, folds that change length,
+ * invalid bytes, four-byte characters, runs long enough to cross 64-byte
+ * blocks), and on every fixture file.
+ *
+ * Skipping ICU's word breaking for text signed with character shingles
+ * (nd_tokenize_runs, nd_sketcher_set_words(sk, 0)) must give the same
+ * shingle ids and signatures: checked on random texts in scripts without
+ * spaces, and for every code point in five contexts, where the normalized
+ * text of the uncut runs must equal that of the words ICU cuts out of them
+ * whenever nd_tokenize_runs() says so.
+ * Randomized tests print their seed on failure.
+ */
+#include <stdio.h>  /* snprintf */
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* memcmp, memcpy */
+
+#include <unicode/uchar.h> /* U_GET_GC_MASK */
+#include <unicode/utf16.h> /* U16_NEXT */
+#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE */
+
+#include "fold.h"
+#include "neardup.h"
+#include "normalize.h"
+#include "scan.h"
+#include "suites.h"
+
+/* ****  The block classifiers  **** */
+
+static void check_scan_block(const uint8_t *block, const char *what)
+{
+    nd_scan_fn scalar = nd_scan_get(ND_SCAN_SCALAR);
+    ck_assert(scalar != NULL);
+    nd_scan_masks want, got;
+    uint8_t want_lower[64 + ND_SCAN_LOWER_PAD], got_lower[64 + ND_SCAN_LOWER_PAD];
+    scalar(&want, want_lower, block);
+    for (int impl = ND_SCAN_SSE2; impl < ND_SCAN_IMPLS; impl++) {
+        nd_scan_fn fn = nd_scan_get((nd_scan_impl)impl);
+        if (!fn)
+            continue; /* not on this CPU or build */
+        fn(&got, got_lower, block);
+        ck_assert_msg(memcmp(&want, &got, sizeof want) == 0, "%s: classifier %d differs from the scalar one", what,
+                      impl);
+        ck_assert_msg(memcmp(want_lower, got_lower, 64) == 0, "%s: classifier %d lowers differently", what, impl);
+    }
+}
+
+/* Every byte value in every position, and seeded random blocks; the
+ * scalar classifier against the definition for each byte value. */
+START_TEST(test_scan_classifiers)
+{
+    uint8_t block[64];
+    for (unsigned b = 0; b < 256; b++) {
+        memset(block, 0, sizeof block);
+        for (unsigned k = 0; k < 64; k++)
+            block[k] = (uint8_t)(b + k * 37);
+        char what[64];
+        snprintf(what, sizeof what, "pattern %u", b);
+        check_scan_block(block, what);
+        memset(block, (int)b, sizeof block);
+        nd_scan_masks m;
+        uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+        nd_scan_get(ND_SCAN_SCALAR)(&m, lower, block);
+        int alnum = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9');
+        ck_assert_uint_eq(m.ascii, b < 0x80 ? UINT64_MAX : 0);
+        ck_assert_uint_eq(m.alnum, alnum ? UINT64_MAX : 0);
+        ck_assert_uint_eq(m.lead2, b >= 0xC2 && b <= 0xDF ? UINT64_MAX : 0);
+        ck_assert_uint_eq(m.lead3, b >= 0xE0 && b <= 0xEF ? UINT64_MAX : 0);
+        ck_assert_uint_eq(m.cont, b >= 0x80 && b <= 0xBF ? UINT64_MAX : 0);
+        ck_assert_uint_eq(lower[5], b >= 'A' && b <= 'Z' ? b + 32 : b);
+        check_scan_block(block, "uniform");
+    }
+    uint64_t state = 7;
+    for (int i = 0; i < 20000; i++) {
+        for (unsigned k = 0; k < 64; k += 8) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            memcpy(block + k, &state, 8);
+        }
+        check_scan_block(block, "random");
+    }
+}
+END_TEST
+
+/* ****  The fold table  **** */
+
+/* Every entry of both profiles' tables against ICU folding that code point
+ * now (nd_fold_segment, with no shortcut): the kind of its output (word
+ * characters, separators, nothing) and, for words, its UTF-8. The table
+ * skips ICU for the code points NFKC_Casefold leaves alone; this is what
+ * says that changes nothing. */
+START_TEST(test_fold_table_against_icu)
+{
+    for (int p = 0; p < 2; p++) {
+        nd_fold_tables tables;
+        ck_assert_int_eq(nd_fold_tables_get(&tables, (nd_profile)p), ND_OK);
+        nd_folder folder;
+        ck_assert_int_eq(nd_folder_init(&folder, (nd_profile)p), ND_OK);
+        for (UChar32 c = 0; c <= 0xFFFF; c++) {
+            if (U_IS_SURROGATE(c))
+                continue;
+            UChar in = (UChar)c;
+            ck_assert_int_eq(nd_fold_segment(&folder, &in, 1), ND_OK);
+            int words = 0, seps = 0;
+            char utf8[64];
+            size_t n = 0, i = 0;
+            while (i < folder.a.len) {
+                UChar32 o;
+                U16_NEXT(folder.a.data, i, folder.a.len, o);
+                if (U_GET_GC_MASK(o) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK))
+                    words++;
+                else
+                    seps++;
+                if (n + 4 <= sizeof utf8)
+                    U8_APPEND_UNSAFE(utf8, n, o);
+            }
+            const nd_fold_entry *e = &tables.entry[c];
+            int kind = e->flags & ND_FOLD_KIND_MASK;
+            if (words == 0 && seps == 0)
+                ck_assert_msg(kind == ND_FOLD_EMPTY, "profile %d, U+%04X: not empty", p, (unsigned)c);
+            else if (words == 0)
+                ck_assert_msg(kind == ND_FOLD_SEP, "profile %d, U+%04X: not a separator", p, (unsigned)c);
+            else if (seps > 0)
+                ck_assert_msg(kind == ND_FOLD_SLOW, "profile %d, U+%04X: mixed, not slow", p, (unsigned)c);
+            else if (kind == ND_FOLD_WORD)
+                ck_assert_msg(e->len == n && memcmp(e->utf8, utf8, n) == 0, "profile %d, U+%04X: fold differs", p,
+                              (unsigned)c);
+            else
+                ck_assert_msg(kind == ND_FOLD_SLOW && n > sizeof e->utf8, "profile %d, U+%04X: kind %d", p, (unsigned)c,
+                              kind);
+        }
+        nd_folder_free(&folder);
+    }
+}
+END_TEST
+
+/* ****  Random texts  **** */
+
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    uint32_t lo, hi;
+} cp_range;
+
+/* Code points that exercise every path: ASCII, Latin-1 (ß, ª, spacing
+ * accents that fold to a space and a mark), combining marks, Greek (final
+ * sigma), Cyrillic capitals, Hebrew and Arabic with points and harakat,
+ * Devanagari, Thai, Lao, Khmer, Myanmar, Hangul jamo and syllables,
+ * zero-width and format characters, punctuation, letterlike symbols (℡),
+ * enclosed numbers, CJK punctuation and iteration marks, kana, CJK
+ * compatibility squares (㍿), Han, ligatures, Arabic ligatures that fold to
+ * 18 characters (ﷺ), presentation forms, full and half width forms,
+ * U+FFFD, emoji, Han extension B, musical symbols, Khitan marks, Aegean
+ * numbers, tags. */
+static const cp_range latin_ranges[] = {{'a', 'z'}, {'A', 'Z'}, {'0', '9'}, {0xC0, 0xFF}, {0x100, 0x17F}};
+static const cp_range other_ranges[] = {
+    {0x20, 0x7E},       {0xA0, 0xBF},       {0x300, 0x36F},     {0x370, 0x3FF},     {0x400, 0x4FF},
+    {0x590, 0x5FF},     {0x600, 0x6FF},     {0x8A0, 0x8FF},     {0x900, 0x97F},     {0xE00, 0xE7F},
+    {0xE80, 0xEFF},     {0x1000, 0x109F},   {0x1100, 0x11FF},   {0x1780, 0x17FF},   {0x200B, 0x200F},
+    {0x2000, 0x206F},   {0x2100, 0x214F},   {0x2460, 0x24FF},   {0x3000, 0x303F},   {0x3040, 0x30FF},
+    {0x3300, 0x33FF},   {0x4E00, 0x4FFF},   {0xAC00, 0xAC40},   {0xFB00, 0xFB4F},   {0xFDF0, 0xFDFF},
+    {0xFE70, 0xFEFF},   {0xFF00, 0xFFEF},   {0xFFFD, 0xFFFD},   {0x1F300, 0x1F64F}, {0x20000, 0x2000F},
+    {0x1D15E, 0x1D164}, {0x16FE0, 0x16FF1}, {0x10107, 0x10110}, {0xE0000, 0xE007F}};
+/* scripts written without spaces, and what ICU may drop in their runs */
+static const cp_range unspaced_ranges[] = {
+    {0x4E00, 0x4FFF},   {0x3040, 0x30FF}, {0x3005, 0x3005}, {0x303B, 0x303B}, {0xFF66, 0xFF9F},   {0xE01, 0xE4E},
+    {0xE81, 0xEDF},     {0x1780, 0x17F9}, {0x1000, 0x109F}, {0x300, 0x30F},   {0x20000, 0x2000F}, {0x16FE0, 0x16FF1},
+    {0x10107, 0x10110}, {0xB4, 0xB4},     {'a', 'z'},       {'0', '9'},       {0x3000, 0x3002},   {0x30FC, 0x30FC}};
+
+static size_t put_utf8(char *out, uint32_t c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | c >> 6);
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12);
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18);
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+static uint32_t pick(const cp_range *ranges, size_t n, uint64_t *state)
+{
+    const cp_range *r = &ranges[next_random(state) % n];
+    uint32_t c = r->lo + (uint32_t)(next_random(state) % (r->hi - r->lo + 1));
+    return (c >= 0xD800 && c <= 0xDFFF) ? 0xFFFD : c;
+}
+
+/* A random text of up to `max_chars` code points in runs: mostly words of
+ * one pool separated by spaces or punctuation, with anything at all mixed
+ * in, and now and then a stray byte. `len` receives its length. */
+static char *random_text(uint64_t *state, size_t max_chars, int unspaced, size_t *len)
+{
+    char *text = malloc(max_chars * 4 + 1);
+    ck_assert_ptr_nonnull(text);
+    size_t w = 0, chars = next_random(state) % (max_chars + 1);
+    while (chars > 0) {
+        uint64_t roll = next_random(state) % 100;
+        size_t run = 1 + next_random(state) % 12;
+        if (run > chars)
+            run = chars;
+        chars -= run;
+        for (size_t k = 0; k < run; k++) {
+            uint32_t c;
+            if (unspaced)
+                c = pick(unspaced_ranges, sizeof unspaced_ranges / sizeof unspaced_ranges[0], state);
+            else if (roll < 45)
+                c = pick(latin_ranges, sizeof latin_ranges / sizeof latin_ranges[0], state);
+            else if (roll < 65)
+                c = pick(&other_ranges[4 + (roll % 3)], 1, state); /* Cyrillic, Hebrew or Arabic words */
+            else
+                c = pick(other_ranges, sizeof other_ranges / sizeof other_ranges[0], state);
+            w += put_utf8(text + w, c);
+        }
+        if (next_random(state) % 50 == 0)
+            text[w++] = (char)(0x80 + next_random(state) % 0x80); /* a stray byte */
+        else if (!unspaced || next_random(state) % 3 == 0)
+            text[w++] = " .,\n"[next_random(state) % 4];
+    }
+    *len = w;
+    return text;
+}
+
+/* ****  Comparing tokens  **** */
+
+static void check_same_tokens(const nd_tokens *want, const nd_tokens *got, const char *what)
+{
+    ck_assert_msg(want->count == got->count, "%s: %zu tokens, want %zu", what, got->count, want->count);
+    ck_assert_msg(want->text_len == got->text_len, "%s: normalized length %zu, want %zu", what, got->text_len,
+                  want->text_len);
+    ck_assert_msg(want->text_len == 0 || memcmp(want->text, got->text, want->text_len) == 0,
+                  "%s: normalized text differs", what);
+    ck_assert_msg(want->invalid_utf8 == got->invalid_utf8, "%s: invalid_utf8", what);
+    ck_assert_msg(want->word_chars == got->word_chars, "%s: word_chars %zu, want %zu", what, got->word_chars,
+                  want->word_chars);
+    ck_assert_msg(want->unspaced_chars == got->unspaced_chars, "%s: unspaced_chars", what);
+    for (size_t i = 0; i < want->count; i++) {
+        const nd_token *a = &want->items[i], *b = &got->items[i];
+        ck_assert_msg(a->start == b->start && a->end == b->end, "%s: token %zu spans [%zu, %zu), want [%zu, %zu)", what,
+                      i, b->start, b->end, a->start, a->end);
+        ck_assert_msg(a->norm_start == b->norm_start && a->norm_len == b->norm_len && a->hash == b->hash,
+                      "%s: token %zu normalized text differs", what, i);
+    }
+}
+
+typedef struct {
+    nd_normalizer *nz[ND_PATHS];
+    int available[ND_PATHS];
+    nd_tokens want, got;
+} path_set;
+
+static void path_set_init(path_set *ps, nd_profile profile)
+{
+    memset(ps, 0, sizeof *ps);
+    for (int p = 0; p < ND_PATHS; p++) {
+        ck_assert_int_eq(nd_normalizer_new(&ps->nz[p], profile), ND_OK);
+        ps->available[p] = nd_normalizer_set_path(ps->nz[p], (nd_tokenize_path)p) == ND_OK;
+    }
+    ck_assert(ps->available[ND_PATH_REFERENCE] && ps->available[ND_PATH_SCALAR]);
+    ps->want = (nd_tokens)ND_TOKENS_INIT;
+    ps->got = (nd_tokens)ND_TOKENS_INIT;
+}
+
+static void path_set_free(path_set *ps)
+{
+    for (int p = 0; p < ND_PATHS; p++)
+        nd_normalizer_free(ps->nz[p]);
+    nd_tokens_free(&ps->want);
+    nd_tokens_free(&ps->got);
+}
+
+/* Every fast path against the reference on one text (in an exact-size
+ * heap buffer), cutting words and not. */
+static void check_paths(path_set *ps, const char *text, size_t len, const char *what)
+{
+    char *copy = exact_copy(text, len);
+    char label[160];
+    for (int words = 0; words < 2; words++) {
+        int want_alike = 1, got_alike = 1;
+        int rc = words ? nd_tokenize(&ps->want, ps->nz[ND_PATH_REFERENCE], copy, len)
+                       : nd_tokenize_runs(&ps->want, &want_alike, ps->nz[ND_PATH_REFERENCE], copy, len);
+        ck_assert_int_eq(rc, ND_OK);
+        for (int p = 0; p < ND_PATH_REFERENCE; p++) {
+            if (!ps->available[p])
+                continue;
+            rc = words ? nd_tokenize(&ps->got, ps->nz[p], copy, len)
+                       : nd_tokenize_runs(&ps->got, &got_alike, ps->nz[p], copy, len);
+            ck_assert_int_eq(rc, ND_OK);
+            snprintf(label, sizeof label, "%s, path %d, %s", what, p, words ? "words" : "runs");
+            check_same_tokens(&ps->want, &ps->got, label);
+            ck_assert_msg(want_alike == got_alike, "%s: cut_alike differs", label);
+        }
+    }
+    free(copy);
+}
+
+START_TEST(test_paths_random)
+{
+    for (int profile = 0; profile < 2; profile++) {
+        path_set ps;
+        path_set_init(&ps, (nd_profile)profile);
+        for (uint64_t seed = 1; seed <= 600; seed++) {
+            uint64_t state = seed;
+            size_t len;
+            char *text = random_text(&state, 400, seed % 5 == 0, &len);
+            char what[64];
+            snprintf(what, sizeof what, "profile %d, seed %llu", profile, (unsigned long long)seed);
+            check_paths(&ps, text, len, what);
+            free(text);
+        }
+        path_set_free(&ps);
+    }
+}
+END_TEST
+
+static const char *const fixture_files[] = {
+    "arabic-news/page.txt",
+    "arabic-news/rewrite-drop.txt",
+    "arabic-news/other-same-subject.txt",
+    "cjk/ja-a.txt",
+    "cjk/th-a.txt",
+    "cjk/zh-a.txt",
+    "normalize/arabic-plain.txt",
+    "normalize/arabic-tashkeel.txt",
+    "normalize/persian-farsi.txt",
+    "normalize/persian-arabic.txt",
+    "paragraphs/mixed-scripts.txt",
+    "paragraphs/near-a.txt",
+};
+
+START_TEST(test_paths_fixtures)
+{
+    const char *name = fixture_files[_i];
+    size_t len;
+    char *text = read_fixture(name, &len);
+    ck_assert_ptr_nonnull(text);
+    for (int profile = 0; profile < 2; profile++) {
+        path_set ps;
+        path_set_init(&ps, (nd_profile)profile);
+        check_paths(&ps, text, len, name);
+        /* every prefix length around the first blocks: runs cut at every
+         * place by the end of the text */
+        for (size_t cut = 0; cut < len && cut < 200; cut++)
+            check_paths(&ps, text, cut, name);
+        path_set_free(&ps);
+    }
+    free(text);
+}
+END_TEST
+
+/* ****  Skipping word breaking  **** */
+
+/* The text character shingles read: tokens' normalized text, one space
+ * where the original had something between two tokens (as shingle.c). */
+static size_t joined(char *out, const nd_tokens *t)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        if (i > 0 && t->items[i].start > t->items[i - 1].end)
+            out[w++] = ' ';
+        memcpy(out + w, t->text + t->items[i].norm_start, t->items[i].norm_len);
+        w += t->items[i].norm_len;
+    }
+    return w;
+}
+
+/* For every code point of the BMP before and after a Han letter, a Thai
+ * letter, a kana and a Latin letter, and alone: whenever nd_tokenize_runs()
+ * says the runs are cut alike, the joined normalized text is the same cut
+ * or not. */
+START_TEST(test_runs_cut_alike_every_code_point)
+{
+    static const char *const contexts[] = {"", "\xE4\xB8\xAD", "\xE0\xB8\x81", "\xE3\x81\x82", "a"};
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens runs = ND_TOKENS_INIT, words = ND_TOKENS_INIT;
+    char *a = malloc(4096), *b = malloc(4096);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    size_t checked = 0;
+    /* the BMP: a run holding anything beyond it is never taken as cut alike */
+    for (uint32_t c = 0x80; c <= 0xFFFF; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        for (size_t k = 0; k < sizeof contexts / sizeof contexts[0]; k++) {
+            for (int side = 0; side < 2; side++) {
+                char text[16];
+                size_t n = 0, ctx = strlen(contexts[k]);
+                if (side == 0) {
+                    memcpy(text, contexts[k], ctx);
+                    n = ctx;
+                }
+                n += put_utf8(text + n, c);
+                if (side == 1) {
+                    memcpy(text + n, contexts[k], ctx);
+                    n += ctx;
+                }
+                int alike = 0;
+                ck_assert_int_eq(nd_tokenize_runs(&runs, &alike, nz, text, n), ND_OK);
+                if (!alike || runs.unspaced_chars == 0)
+                    continue;
+                ck_assert_int_eq(nd_tokenize(&words, nz, text, n), ND_OK);
+                size_t la = joined(a, &runs), lb = joined(b, &words);
+                ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
+                              "U+%04X %s context %zu: cut and uncut runs differ ('%.*s' vs '%.*s')", c,
+                              side ? "before" : "after", k, (int)lb, b, (int)la, a);
+                checked++;
+            }
+        }
+    }
+    ck_assert_uint_gt(checked, 50000);
+    free(a);
+    free(b);
+    nd_tokens_free(&runs);
+    nd_tokens_free(&words);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
+/* Sketches with and without words: same shingle ids and signature, on
+ * random texts mostly in scripts without spaces; and the same ids as
+ * nd_shingles() on the tokens of nd_tokenize(). */
+START_TEST(test_sketch_without_words)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *with = NULL, *without = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&with, &opts), ND_OK);
+    ck_assert_int_eq(nd_sketcher_new(&without, &opts), ND_OK);
+    nd_sketcher_set_words(without, 0);
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    uint32_t *ids = NULL;
+    size_t ids_capacity = 0, count = 0;
+    /* found by the fuzz harness: a character that folds to nothing inside a
+     * run (soft hyphen, U+FE7B whose fold is a removed kasra) becomes a gap
+     * between two words when the run is cut, which character shingles read
+     * as a space */
+    static const char *const found[] = {
+        "\xE4\xB8\xAD\xC2\xAD\xE6\x96\x87\xE5\xAD\x97\xE5\x9C\xA8\xE8\xBF\x99",
+        "\xE4\xB8\x88\xE4\xB8\x88\xE4\xB8\x88\xE4\xB8\xA9\xEF\xB9\xBB"
+        "aaaxj",
+    };
+    for (size_t f = 0; f < sizeof found / sizeof found[0]; f++) {
+        nd_sketch_ref a, b;
+        ck_assert_int_eq(nd_sketch_text_ref(&a, with, found[f], strlen(found[f])), ND_OK);
+        ck_assert_int_eq(nd_sketch_text_ref(&b, without, found[f], strlen(found[f])), ND_OK);
+        ck_assert_msg(a.count == b.count && memcmp(a.ids, b.ids, a.count * sizeof *a.ids) == 0,
+                      "found[%zu]: shingle ids differ", f);
+    }
+    for (uint64_t seed = 1; seed <= 1000; seed++) {
+        uint64_t state = seed * 7919;
+        size_t len;
+        char *text = random_text(&state, 300, seed % 4 != 0, &len);
+        nd_sketch_ref a, b;
+        ck_assert_int_eq(nd_sketch_text_ref(&a, with, text, len), ND_OK);
+        ck_assert_int_eq(nd_sketch_text_ref(&b, without, text, len), ND_OK);
+        ck_assert_msg(a.count == b.count && (a.count == 0 || memcmp(a.ids, b.ids, a.count * sizeof *a.ids) == 0),
+                      "seed %llu: shingle ids differ", (unsigned long long)seed);
+        ck_assert_msg(memcmp(a.signature, b.signature, opts.num_perm * sizeof *a.signature) == 0,
+                      "seed %llu: signatures differ", (unsigned long long)seed);
+        /* the sketch's ids are those of nd_shingles() on the tokens of
+         * nd_tokenize() */
+        ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+        unsigned size;
+        nd_shingle_kind kind = nd_shingle_choice(&size, &opts, &tokens);
+        ck_assert_int_eq(nd_shingles(&ids, &ids_capacity, &count, &tokens, kind, size), ND_OK);
+        ck_assert_msg(count == a.count && (count == 0 || memcmp(ids, a.ids, count * sizeof *ids) == 0),
+                      "seed %llu: the sketch's ids are not nd_shingles'", (unsigned long long)seed);
+        free(text);
+    }
+    free(ids);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    nd_sketcher_free(with);
+    nd_sketcher_free(without);
+}
+END_TEST
+
+Suite *fastpath_suite(void)
+{
+    Suite *s = suite_create("fastpath");
+    /* thousands of texts through ICU one segment at a time: slow under the
+     * sanitizers */
+    TCase *scan = tcase_create("scan");
+    tcase_set_timeout(scan, 120);
+    tcase_add_test(scan, test_scan_classifiers);
+    tcase_add_test(scan, test_fold_table_against_icu);
+    suite_add_tcase(s, scan);
+    TCase *paths = tcase_create("paths");
+    tcase_set_timeout(paths, 600);
+    tcase_add_test(paths, test_paths_random);
+    tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
+    suite_add_tcase(s, paths);
+    TCase *runs = tcase_create("runs");
+    tcase_set_timeout(runs, 600);
+    tcase_add_test(runs, test_runs_cut_alike_every_code_point);
+    tcase_add_test(runs, test_sketch_without_words);
+    suite_add_tcase(s, runs);
+    return s;
+}

@@ -1,0 +1,161 @@
+/* test_pathological.c - hostile texts take time linear in their size.
+ *
+ * Each case builds a text of size n and of size 4n, times the library call
+ * on both (CPU time from clock(), best of three runs to shed noise from
+ * other processes) and requires t(4n) <= 8 t(n) + 20 ms: linear work gives
+ * about 4x, quadratic work 16x. The bound is a ratio of two sizes measured
+ * in one process, never an absolute time, so it holds on slow machines and
+ * under sanitizers alike. The cases are the ones issue #12 found or feared:
+ *   - a long run of Han or Thai letters without punctuation (word breaking
+ *     mapped every word back to the original bytes by rescanning the run
+ *     from its start: quadratic);
+ *   - a base letter followed by many combining marks of alternating classes
+ *     (one unbounded normalization segment, canonically reordered by
+ *     insertion: quadratic until segments were capped at 30 non-starters,
+ *     as Unicode's stream-safe text format does);
+ *   - one huge token, and one word repeated many times (linear today; kept
+ *     as guards), through nd_sketch_text and nd_find_repeats.
+ */
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* memcpy */
+#include <time.h>   /* clock */
+
+#include "neardup.h"
+#include "suites.h"
+
+/* A text of `copies` copies of `unit` after `prefix`, in an exact-size
+ * heap buffer. */
+static char *repeated(const char *prefix, const char *unit, size_t copies, size_t *len)
+{
+    size_t p = strlen(prefix), u = strlen(unit);
+    *len = p + u * copies;
+    char *s = malloc(*len ? *len : 1);
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, prefix, p);
+    for (size_t i = 0; i < copies; i++)
+        memcpy(s + p + i * u, unit, u);
+    return s;
+}
+
+/* n pseudo-random CJK ideographs (U+4E00..U+9FA5), no separators. */
+static char *han_run(size_t n, size_t *len)
+{
+    char *s = malloc(3 * n);
+    ck_assert_ptr_nonnull(s);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t c = 0x4E00 + (x >> 8) % 0x51A6;
+        s[3 * i] = (char)(0xE0 | c >> 12);
+        s[3 * i + 1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        s[3 * i + 2] = (char)(0x80 | (c & 0x3F));
+    }
+    *len = 3 * n;
+    return s;
+}
+
+typedef enum { KIND_HAN, KIND_THAI, KIND_MARKS, KIND_HUGE_TOKEN, KIND_HUGE_2BYTE, KIND_REPEATED_WORD } text_kind;
+
+static char *make_text(text_kind kind, size_t n, size_t *len)
+{
+    switch (kind) {
+    case KIND_HAN:
+        return han_run(n, len);
+    case KIND_THAI:
+        return repeated("", "\xE0\xB8\x81\xE0\xB8\xB2\xE0\xB8\xA3", n, len); /* การ */
+    case KIND_MARKS:
+        /* a + (U+0301 ccc 230, U+0316 ccc 220) * n: canonical reordering
+         * must move every U+0316 before the U+0301 in front of it */
+        return repeated("a", "\xCC\x81\xCC\x96", n, len);
+    case KIND_HUGE_TOKEN:
+        return repeated("", "a", n, len);
+    case KIND_HUGE_2BYTE:
+        return repeated("", "\xD0\x96", n, len); /* Ж */
+    case KIND_REPEATED_WORD:
+        return repeated("", "word ", n, len);
+    }
+    return NULL;
+}
+
+typedef enum { CALL_TOKENIZE, CALL_SKETCH, CALL_REPEATS } call_kind;
+
+typedef struct {
+    const char *name;
+    text_kind kind;
+    call_kind call;
+    size_t n; /* the small size; the large one is 4n */
+} patho_row;
+
+static const patho_row patho_rows[] = {
+    {"Han run, tokenized", KIND_HAN, CALL_TOKENIZE, 20000},
+    {"Han run, sketched", KIND_HAN, CALL_SKETCH, 20000},
+    {"Thai run, tokenized", KIND_THAI, CALL_TOKENIZE, 5000},
+    {"combining marks", KIND_MARKS, CALL_TOKENIZE, 4000},
+    {"huge ASCII token", KIND_HUGE_TOKEN, CALL_SKETCH, 1000000},
+    {"huge Cyrillic token", KIND_HUGE_2BYTE, CALL_SKETCH, 500000},
+    {"one word repeated", KIND_REPEATED_WORD, CALL_SKETCH, 250000},
+    {"one word repeated, repeats", KIND_REPEATED_WORD, CALL_REPEATS, 250000},
+};
+
+/* CPU seconds of the best of three runs of the row's call on its text of
+ * size n. */
+static double best_time(const patho_row *row, size_t n)
+{
+    size_t len;
+    char *text = make_text(row->kind, n, &len);
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    nd_span copies[4];
+    nd_span unit = {0, len};
+    double best = 1e30;
+    for (int run = 0; run < 3; run++) {
+        clock_t t0 = clock();
+        nd_sketch_ref ref;
+        switch (row->call) {
+        case CALL_TOKENIZE:
+            ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+            ck_assert_uint_gt(tokens.count, 0);
+            break;
+        case CALL_SKETCH:
+            ck_assert_int_eq(nd_sketch_text_ref(&ref, sk, text, len), ND_OK);
+            ck_assert_uint_gt(ref.count, 0);
+            break;
+        case CALL_REPEATS:
+            ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+            ck_assert_int_eq(nd_find_repeats(copies, 4, &tokens, text, unit), 0); /* period 1: too short */
+            break;
+        }
+        double t = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        best = t < best ? t : best;
+    }
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    nd_sketcher_free(sk);
+    free(text);
+    return best;
+}
+
+START_TEST(test_linear_time)
+{
+    const patho_row *row = &patho_rows[_i];
+    double small = best_time(row, row->n);
+    double large = best_time(row, 4 * row->n);
+    ck_assert_msg(large <= 8.0 * small + 0.02, "%s: %zu units took %.4f s, %zu units %.4f s (%.1fx for 4x the input)",
+                  row->name, row->n, small, 4 * row->n, large, large / (small > 0 ? small : 1e-9));
+}
+END_TEST
+
+Suite *pathological_suite(void)
+{
+    Suite *s = suite_create("pathological");
+    TCase *tc = tcase_create("linear");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_linear_time, 0, (int)(sizeof patho_rows / sizeof patho_rows[0]));
+    suite_add_tcase(s, tc);
+    return s;
+}
