@@ -822,10 +822,6 @@ int nd_explain(nd_explanation **out, const nd_options *opts, const char *a, size
                size_t max_runs);
 void nd_explanation_free(nd_explanation *explanation);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-
 /* ****  Persistent index (db.c, db_meta.c, db_write.c, db_query.c, db_compact.c)  **** */
 
 /** An index on disk (LMDB: memory-mapped, transactional, no server) that
@@ -1029,6 +1025,10 @@ size_t nd_db_results_count(const nd_db_results *results);
  * @pre i < nd_db_results_count(results). @return their number. */
 size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *results, size_t i);
 void nd_db_results_free(nd_db_results *results);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

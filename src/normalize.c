@@ -57,7 +57,8 @@
  */
 #include "normalize.h"
 
-#include <string.h> /* memcpy, memset */
+#include <pthread.h> /* pthread_once (versions) */
+#include <string.h>  /* memcpy, memset */
 
 #include <unicode/ubrk.h>     /* ubrk_open, ubrk_setText, ubrk_next */
 #include <unicode/utf16.h>    /* U16_APPEND_UNSAFE */
