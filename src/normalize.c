@@ -57,11 +57,13 @@
  */
 #include "normalize.h"
 
-#include <string.h> /* memcpy, memset */
+#include <pthread.h> /* pthread_once (versions) */
+#include <string.h>  /* memcpy, memset */
 
-#include <unicode/ubrk.h>  /* ubrk_open, ubrk_setText, ubrk_next */
-#include <unicode/utf16.h> /* U16_APPEND_UNSAFE */
-#include <unicode/utf8.h>  /* U8_NEXT, U8_APPEND_UNSAFE */
+#include <unicode/ubrk.h>     /* ubrk_open, ubrk_setText, ubrk_next */
+#include <unicode/utf16.h>    /* U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>     /* U8_NEXT, U8_APPEND_UNSAFE */
+#include <unicode/uversion.h> /* u_getUnicodeVersion, u_getVersion, u_versionToString */
 
 #include "alloc.h"
 #include "fold.h"
@@ -950,4 +952,31 @@ size_t nd_utf8_repair(char *out, size_t *out_len, const char *text, size_t len)
     }
     *out_len = w;
     return replaced;
+}
+
+/* ****  Versions (recorded by the persistent index)  **** */
+
+static pthread_once_t versions_once = PTHREAD_ONCE_INIT;
+static char unicode_version[U_MAX_VERSION_STRING_LENGTH];
+static char icu_version[U_MAX_VERSION_STRING_LENGTH];
+
+static void read_versions(void)
+{
+    UVersionInfo v;
+    u_getUnicodeVersion(v);
+    u_versionToString(v, unicode_version);
+    u_getVersion(v);
+    u_versionToString(v, icu_version);
+}
+
+const char *nd_unicode_version(void)
+{
+    pthread_once(&versions_once, read_versions);
+    return unicode_version;
+}
+
+const char *nd_icu_version(void)
+{
+    pthread_once(&versions_once, read_versions);
+    return icu_version;
 }

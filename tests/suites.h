@@ -21,6 +21,9 @@ Suite *stream_suite(void);
 Suite *explain_suite(void);
 Suite *pathological_suite(void);
 Suite *fastpath_suite(void);
+Suite *db_suite(void);
+Suite *db_query_suite(void);
+Suite *db_record_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */

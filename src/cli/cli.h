@@ -6,7 +6,9 @@
  * ids and texts; pipeline.c sketches records on worker threads and hands
  * them over in input order; run.c builds an nd_index from them, clusters,
  * and writes the output (doc_output.c, unit_output.c; replay.c reads the
- * records a second time where output needs them). Only this program
+ * records a second time where output needs them). The persistent index's
+ * commands (index_cmd.c, query_cmd.c, index_dedup.c, sharing dbcli.c) use
+ * the same pipeline and the library's nd_db. Only this program
  * prints, and only main() chooses the exit code:
  * 0 ok, 1 failure (input, I/O), 2 usage.
  */
@@ -20,7 +22,18 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-typedef enum { CMD_SCAN, CMD_DEDUP, CMD_PARAMS, CMD_NORMALIZE, CMD_EXPLAIN } cli_command;
+typedef enum {
+    CMD_SCAN,
+    CMD_DEDUP,
+    CMD_PARAMS,
+    CMD_NORMALIZE,
+    CMD_EXPLAIN,
+    CMD_INDEX_ADD,
+    CMD_INDEX_STATS,
+    CMD_INDEX_REMOVE,
+    CMD_INDEX_COMPACT,
+    CMD_QUERY
+} cli_command;
 typedef enum { ON_ERROR_FAIL, ON_ERROR_SKIP } on_error_policy;
 
 typedef struct cli_config {
@@ -53,6 +66,16 @@ typedef struct cli_config {
     int explain_id_count;
     char **paths; /* inputs; "-" is stdin; none means stdin */
     int path_count;
+    /* the persistent index (index, query, dedup --index) */
+    unsigned given;         /* ND_OPT_* bits: matching options given on the command line */
+    const char *index_path; /* DB */
+    int update;             /* dedup --update */
+    int replace;            /* --replace: an id already in the index is replaced */
+    int wait;               /* --wait for another writer */
+    size_t top;             /* query --top K; 0 = all */
+    char **remove_ids;      /* index remove --id ... (malloc'd array of argv strings) */
+    size_t remove_id_count;
+    const char *ids_file; /* index remove --ids FILE */
 } cli_config;
 
 /* options.c */
@@ -60,6 +83,19 @@ typedef struct cli_config {
  * printed), or -1 when --help was printed (exit 0). */
 int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv);
 void cli_print_help(cli_command command, FILE *out);
+/* What cli_parse allocated. */
+void cli_config_free(cli_config *cfg);
+/* dbcli.c: the index commands' part of cli_parse: DB as their first path,
+ * and options that go together. Returns EXIT_OK or EXIT_USAGE (reported). */
+int cli_check_index_options(cli_config *cfg, const char *name);
+/* dbcli.c: --help of the index commands. */
+void cli_print_index_help(cli_command command, FILE *out);
+
+/* index_cmd.c: index add, stats, remove, compact; query_cmd.c: query;
+ * index_dedup.c: dedup --index */
+int cli_index(const cli_config *cfg);
+int cli_query(const cli_config *cfg);
+int cli_dedup_index(const cli_config *cfg);
 
 /* run.c: scan and dedup */
 int cli_run(const cli_config *cfg);

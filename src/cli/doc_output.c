@@ -170,8 +170,7 @@ static char *annotation(const cli_config *cfg, const doc_fate *fd)
     return member;
 }
 
-/* Write one record as dedup writes it, optionally with a member added. */
-static void write_record(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *member)
+void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *member)
 {
     if (rec->kind == RECORD_JSON) {
         if (member) {
@@ -226,7 +225,7 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
                 cli_error("out of memory");
                 goto done;
             }
-            write_record(out, cfg, rec, docs->ids[doc], member);
+            doc_output_record(out, cfg, rec, docs->ids[doc], member);
             free(member);
             if (cfg->annotate)
                 (*kept)++;
@@ -235,7 +234,7 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
         } else if (is_duplicate) {
             (*removed)++;
         } else {
-            write_record(out, cfg, rec, docs->ids[doc], NULL);
+            doc_output_record(out, cfg, rec, docs->ids[doc], NULL);
             (*kept)++;
         }
     }

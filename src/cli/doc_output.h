@@ -42,6 +42,10 @@ int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clust
 int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate *fates, replay_source *src,
                      dedup_target *target, uint64_t *kept, uint64_t *removed);
 
+/* Write one record as dedup writes it (JSON as read, plain text as
+ * write_text_record), with `member` ("key":value) added when not NULL. */
+void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *member);
+
 /* A plain-text document as dedup writes it, {"ID_FIELD": id, "TEXT_FIELD":
  * text}, then a newline. */
 void write_text_record(FILE *out, const cli_config *cfg, const char *id, const char *text, size_t len);

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <signal.h> /* signal, SIGXFSZ */
 #include <string.h> /* strcmp */
 
 static void usage(FILE *out)
@@ -16,7 +17,9 @@ static void usage(FILE *out)
           "  dedup    write the input back without near-duplicates\n"
           "  params   show the LSH banding and its S-curve for a threshold\n"
           "  normalize  show each document's normalized tokens (and shingles)\n"
-          "  explain  why two documents match or not: Jaccard, containment, bands, shared runs\n\n"
+          "  explain  why two documents match or not: Jaccard, containment, bands, shared runs\n"
+          "  index add|stats|remove|compact DB  a persistent index of documents (a directory)\n"
+          "  query DB find each input document's matches in the index DB\n\n"
           "'neardup COMMAND --help' tells more. 'neardup --version' prints the version.\n",
           out);
 }
@@ -36,7 +39,40 @@ int main(int argc, char **argv)
         printf("neardup %s\n", ND_VERSION);
         return EXIT_OK;
     }
+    /* a file size limit (ulimit -f) is a write error to report, not a kill */
+    signal(SIGXFSZ, SIG_IGN);
     cli_command command;
+    if (strcmp(name, "index") == 0) {
+        static const struct {
+            const char *name;
+            cli_command command;
+        } subcommands[] = {{"add", CMD_INDEX_ADD},
+                           {"stats", CMD_INDEX_STATS},
+                           {"remove", CMD_INDEX_REMOVE},
+                           {"compact", CMD_INDEX_COMPACT}};
+        const char *sub = argc > 2 ? argv[2] : "";
+        size_t i = 0;
+        while (i < 4 && strcmp(sub, subcommands[i].name) != 0)
+            i++;
+        if (i == 4) {
+            if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+                fputs("Usage: neardup index add|stats|remove|compact DB ...\n"
+                      "'neardup index SUBCOMMAND --help' tells more.\n",
+                      stdout);
+                return EXIT_OK;
+            }
+            cli_error("index: %s subcommand '%s' (add, stats, remove or compact)", *sub ? "unknown" : "missing a", sub);
+            return EXIT_USAGE;
+        }
+        cli_config cfg;
+        int rc = cli_parse(&cfg, subcommands[i].command, argc - 2, argv + 2);
+        if (rc == EXIT_OK)
+            rc = cli_index(&cfg);
+        else if (rc < 0)
+            rc = EXIT_OK; /* --help */
+        cli_config_free(&cfg);
+        return rc;
+    }
     if (strcmp(name, "scan") == 0)
         command = CMD_SCAN;
     else if (strcmp(name, "dedup") == 0)
@@ -47,6 +83,8 @@ int main(int argc, char **argv)
         command = CMD_NORMALIZE;
     else if (strcmp(name, "explain") == 0)
         command = CMD_EXPLAIN;
+    else if (strcmp(name, "query") == 0)
+        command = CMD_QUERY;
     else {
         cli_error("unknown command '%s'", name);
         usage(stderr);
@@ -64,5 +102,9 @@ int main(int argc, char **argv)
         return cli_normalize(&cfg);
     if (command == CMD_EXPLAIN)
         return cli_explain(&cfg);
+    if (command == CMD_QUERY)
+        return cli_query(&cfg);
+    if (command == CMD_DEDUP && cfg.index_path)
+        return cli_dedup_index(&cfg);
     return cli_run(&cfg);
 }

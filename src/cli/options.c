@@ -45,7 +45,13 @@ enum {
     OPT_MEASURE,
     OPT_MIN_SHINGLES,
     OPT_OUTPUT_DIR,
-    OPT_REMOVED_DIR
+    OPT_REMOVED_DIR,
+    OPT_INDEX,
+    OPT_UPDATE,
+    OPT_REPLACE,
+    OPT_WAIT,
+    OPT_TOP,
+    OPT_IDS
 };
 
 static const struct option all_options[] = {
@@ -80,11 +86,18 @@ static const struct option all_options[] = {
     {"min-shingles", required_argument, NULL, OPT_MIN_SHINGLES},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
     {"removed-dir", required_argument, NULL, OPT_REMOVED_DIR},
+    {"index", required_argument, NULL, OPT_INDEX},
+    {"update", no_argument, NULL, OPT_UPDATE},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"wait", no_argument, NULL, OPT_WAIT},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"ids", required_argument, NULL, OPT_IDS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-static const char *const command_names[] = {"scan", "dedup", "params", "normalize", "explain"};
+static const char *const command_names[] = {"scan",      "dedup",       "params",       "normalize",     "explain",
+                                            "index add", "index stats", "index remove", "index compact", "query"};
 
 static const char help_common[] =
     "Matching:\n"
@@ -165,6 +178,11 @@ void cli_print_help(cli_command command, FILE *out)
               "                        (two inputs with one file name are refused; files appear when the run\n"
               "                        succeeds)\n"
               "  --removed-dir DIR     with --output-dir: each input's removed records to DIR/<its file name>\n"
+              "  --index DB            drop documents that match the persistent index DB or an earlier kept\n"
+              "                        document of this input (the index's copy wins); --annotate adds\n"
+              "                        \"neardup\": {\"duplicate_of\", \"jaccard\", \"from\": \"index\"|\"input\"}\n"
+              "  --update              with --index: add the kept documents to DB when the run succeeds\n"
+              "                        (one transaction; --replace and --wait as for 'index add')\n"
               "With --unit paragraph|line: every document is written back with later copies of repeated\n"
               "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
               "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
@@ -193,6 +211,13 @@ void cli_print_help(cli_command command, FILE *out)
               "      --json            one JSON object instead of the report\n\n",
               out);
         break;
+    case CMD_INDEX_ADD:
+    case CMD_INDEX_STATS:
+    case CMD_INDEX_REMOVE:
+    case CMD_INDEX_COMPACT:
+    case CMD_QUERY:
+        cli_print_index_help(command, out);
+        return;
     case CMD_PARAMS:
         fputs("Usage: neardup params [--threshold T] [--num-perm N] [--bands B --rows R]\n"
               "Print the LSH banding chosen for a threshold and the probability that two documents\n"
@@ -224,13 +249,43 @@ static int parse_unsigned(const char *s, unsigned long min, unsigned long max, u
     return 0;
 }
 
+static int is_matching_option(int opt)
+{
+    return opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS || opt == OPT_SHINGLE ||
+           opt == OPT_SEED || opt == OPT_NORMALIZE;
+}
+
+static int is_input_option(int opt)
+{
+    return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR ||
+           opt == OPT_THREADS || opt == OPT_QUIET || opt == OPT_VERBOSE;
+}
+
 static int accepts(cli_command command, int opt)
 {
-    if (opt == OPT_HELP || opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS)
+    if (opt == OPT_HELP)
+        return 1;
+    switch (command) {
+    case CMD_INDEX_STATS:
+        return 0;
+    case CMD_INDEX_COMPACT:
+        return opt == OPT_QUIET;
+    case CMD_INDEX_REMOVE:
+        return opt == OPT_ID || opt == OPT_IDS || opt == OPT_WAIT || opt == OPT_QUIET;
+    case CMD_INDEX_ADD:
+        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_REPLACE || opt == OPT_WAIT ||
+               opt == OPT_MEMORY;
+    case CMD_QUERY:
+        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_TOP;
+    default:
+        break;
+    }
+    if (opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS)
         return 1;
     if (command == CMD_PARAMS)
         return 0;
-    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_OUTPUT_DIR || opt == OPT_REMOVED_DIR)
+    if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_OUTPUT_DIR || opt == OPT_REMOVED_DIR ||
+        opt == OPT_INDEX || opt == OPT_UPDATE || opt == OPT_REPLACE || opt == OPT_WAIT)
         return command == CMD_DEDUP;
     if (opt == OPT_SHINGLES)
         return command == CMD_NORMALIZE;
@@ -246,6 +301,8 @@ static int accepts(cli_command command, int opt)
         return command == CMD_SCAN || command == CMD_DEDUP || command == CMD_EXPLAIN;
     if (opt == OPT_STATS)
         return command == CMD_SCAN || command == CMD_DEDUP;
+    if (opt == OPT_TOP || opt == OPT_IDS)
+        return 0;
     return 1;
 }
 
@@ -371,26 +428,31 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             if (errno || *end || !(t > 0.0 && t <= 1.0))
                 return bad_value("threshold", arg, "a number in (0, 1]");
             cfg->opts.threshold = t;
+            cfg->given |= ND_OPT_THRESHOLD;
             break;
         }
         case OPT_NUM_PERM:
             if (parse_unsigned(arg, 1, 4096, &n))
                 return bad_value("num-perm", arg, "a whole number from 1 to 4096");
             cfg->opts.num_perm = (unsigned)n;
+            cfg->given |= ND_OPT_NUM_PERM;
             break;
         case OPT_BANDS:
             if (parse_unsigned(arg, 1, 4096, &n))
                 return bad_value("bands", arg, "a whole number from 1 to 4096");
             cfg->opts.bands = (unsigned)n;
+            cfg->given |= ND_OPT_BANDS;
             break;
         case OPT_ROWS:
             if (parse_unsigned(arg, 1, 4096, &n))
                 return bad_value("rows", arg, "a whole number from 1 to 4096");
             cfg->opts.rows = (unsigned)n;
+            cfg->given |= ND_OPT_BANDS;
             break;
         case OPT_SHINGLE:
             if (parse_shingle(&cfg->opts, arg))
                 return bad_value("shingle", arg, "words:K or chars:N with K, N from 1 to 64, or auto");
+            cfg->given |= ND_OPT_SHINGLE;
             break;
         case OPT_SEED: {
             char *end;
@@ -399,11 +461,13 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             if (errno || *end || !*arg || *arg == '-')
                 return bad_value("seed", arg, "a non-negative whole number");
             cfg->opts.seed = (uint64_t)s;
+            cfg->given |= ND_OPT_SEED;
             break;
         }
         case OPT_NORMALIZE:
             if (nd_profile_from_name(&cfg->opts.profile, arg) != ND_OK)
                 return bad_value("normalize", arg, "default or aggressive");
+            cfg->given |= ND_OPT_PROFILE;
             break;
         case OPT_ID_FIELD:
             cfg->id_field = arg;
@@ -492,11 +556,39 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             cfg->json_output = 1;
             break;
         case OPT_ID:
+            if (command == CMD_INDEX_REMOVE) {
+                if (!cfg->remove_ids && !(cfg->remove_ids = calloc((size_t)argc, sizeof *cfg->remove_ids))) {
+                    cli_error("out of memory");
+                    return EXIT_FAIL;
+                }
+                cfg->remove_ids[cfg->remove_id_count++] = optarg;
+                break;
+            }
             if (cfg->explain_id_count == 2) {
                 cli_error("explain: --id is given twice at most");
                 return EXIT_USAGE;
             }
             cfg->explain_ids[cfg->explain_id_count++] = arg;
+            break;
+        case OPT_IDS:
+            cfg->ids_file = arg;
+            break;
+        case OPT_INDEX:
+            cfg->index_path = arg;
+            break;
+        case OPT_UPDATE:
+            cfg->update = 1;
+            break;
+        case OPT_REPLACE:
+            cfg->replace = 1;
+            break;
+        case OPT_WAIT:
+            cfg->wait = 1;
+            break;
+        case OPT_TOP:
+            if (parse_unsigned(arg, 1, 1000000000, &n))
+                return bad_value("top", arg, "a whole number from 1");
+            cfg->top = (size_t)n;
             break;
         case OPT_UNIT:
             if (strcmp(arg, "document") == 0)
@@ -574,5 +666,11 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;
-    return EXIT_OK;
+    return cli_check_index_options(cfg, name);
+}
+
+void cli_config_free(cli_config *cfg)
+{
+    free(cfg->remove_ids);
+    cfg->remove_ids = NULL;
 }

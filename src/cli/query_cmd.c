@@ -1,0 +1,135 @@
+/* query_cmd.c - `neardup query DB [PATH...]`: each input document's
+ * matches in the persistent index, one JSON line per document, in input
+ * order.
+ *
+ * Records go through the pipeline (parsed and sketched on the worker
+ * threads with the index's options); up to QUERY_BATCH of them are then
+ * queried at once with nd_db_query() on --threads threads, each reading its
+ * own snapshot of the index, and written out in input order. The index is opened for
+ * reading only: queries run while another process adds to it, and see it
+ * as it was before that run.
+ */
+#include "cli.h"
+
+#include <errno.h>  /* errno */
+#include <string.h> /* strlen, strerror */
+#include <time.h>   /* clock_gettime */
+
+#include <jansson.h> /* json_object_seed */
+
+#include "dbcli.h"
+
+typedef struct query_state {
+    cli_config run; /* with the index's options */
+    nd_db *db;
+    doc_batch batch;
+    read_counts counts;
+    uint64_t with_matches, matches;
+    nd_db_query_options q;
+} query_state;
+
+static int query_commit(void *ctx, const sketched_doc *d)
+{
+    query_state *st = ctx;
+    int take = dbcli_take_record(&st->counts, &st->run, d);
+    if (take <= 0)
+        return take < 0 ? EXIT_FAIL : EXIT_OK;
+    if (doc_batch_push(&st->batch, d, st->run.opts.bands) != 0) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* Documents queried at once: the more, the closer the band keys of one
+ * call lie in the index (they are looked up in key order). */
+enum { QUERY_BATCH = 1 << 18 };
+
+/* Query the documents gathered so far and write their lines. */
+static int query_flush(query_state *st)
+{
+    nd_db_results *r;
+    int rc = nd_db_query(&r, st->db, st->batch.docs, st->batch.count, &st->q);
+    if (rc != ND_OK) {
+        dbcli_fail(st->db, rc);
+        return EXIT_FAIL;
+    }
+    const char *profile = cli_profile_label(&st->run.opts);
+    for (size_t i = 0; i < st->batch.count; i++) {
+        const nd_db_match *m;
+        size_t n = nd_db_results_get(&m, r, i);
+        fputs("{\"id\":", stdout);
+        out_string(stdout, st->batch.docs[i].id, st->batch.docs[i].id_len);
+        fputs(",\"matches\":[", stdout);
+        for (size_t k = 0; k < n; k++) {
+            fputs(k ? ",{\"id\":" : "{\"id\":", stdout);
+            out_string(stdout, m[k].id, m[k].id_len);
+            fputs(",\"jaccard\":", stdout);
+            out_number(stdout, m[k].jaccard);
+            fputc('}', stdout);
+        }
+        printf("],\"profile\":\"%s\"}\n", profile);
+        st->with_matches += n > 0;
+        st->matches += n;
+    }
+    nd_db_results_free(r);
+    doc_batch_clear(&st->batch);
+    if (ferror(stdout)) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+static int query_batch_done(void *ctx)
+{
+    query_state *st = ctx;
+    return st->batch.count >= QUERY_BATCH ? query_flush(st) : EXIT_OK;
+}
+
+int cli_query(const cli_config *cfg)
+{
+    query_state st;
+    memset(&st, 0, sizeof st);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    json_object_seed(0); /* before any thread parses JSON */
+    /* the threshold is the query's own; every other option given must agree */
+    int rc = dbcli_open(&st.db, cfg, 0, cfg->given & ~ND_OPT_THRESHOLD);
+    if (rc != EXIT_OK)
+        return rc;
+    st.run = dbcli_config_for(cfg, st.db);
+    st.q = (nd_db_query_options)ND_DB_QUERY_INIT;
+    st.q.threshold = st.run.opts.threshold;
+    st.q.top = cfg->top;
+    st.q.threads = cfg->threads;
+    input *in = NULL;
+    rc = input_open(&in, cfg);
+    if (rc == EXIT_OK) {
+        pipeline_sink sink = {&st, query_commit, query_batch_done};
+        pipeline_timing timing;
+        rc = pipeline_run(&st.run, &st.run.opts, in, &sink, &timing);
+    }
+    if (rc == EXIT_OK && st.batch.count > 0)
+        rc = query_flush(&st);
+    if (rc == EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        rc = EXIT_FAIL;
+    }
+    if (rc == EXIT_OK && !cfg->quiet) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double mb = (double)st.counts.bytes / 1e6;
+        fprintf(stderr,
+                "neardup: %llu documents read (%.1f MB), %llu with matches (%llu matches), %llu empty, %llu invalid "
+                "UTF-8, %llu skipped; threshold %g; profile %s; %.2f s, %.1f MB/s\n",
+                (unsigned long long)st.counts.records_read, mb, (unsigned long long)st.with_matches,
+                (unsigned long long)st.matches, (unsigned long long)st.counts.empty,
+                (unsigned long long)st.counts.invalid_docs, (unsigned long long)st.counts.skipped, st.q.threshold,
+                cli_profile_label(&st.run.opts), seconds, seconds > 0 ? mb / seconds : 0.0);
+    }
+    input_close(in);
+    doc_batch_free(&st.batch);
+    nd_db_close(st.db);
+    return rc;
+}

@@ -1,0 +1,165 @@
+/* db_internal.h - the persistent index's handle, shared by its files:
+ * db.c (open, locks, errors), db_meta.c (metadata, checks, stats), db_write.c (runs: add,
+ * remove, commit, the buffered band entries), db_query.c (queries) and
+ * db_compact.c. Internal to the library; LMDB is seen only by these files.
+ */
+#ifndef ND_DB_INTERNAL_H
+#define ND_DB_INTERNAL_H
+
+#include <lmdb.h>    /* MDB_env, MDB_txn, MDB_dbi */
+#include <pthread.h> /* pthread_mutex_t, pthread_t */
+#include <string.h>  /* memcpy */
+
+#include "db_record.h"
+#include "neardup.h"
+
+/* One band entry of the running write: its stored key (db_band_key) in two
+ * halves (12 bytes instead of 16 with a uint64_t) and its document. */
+typedef struct band_entry {
+    uint32_t hi, lo, doc;
+} band_entry;
+
+/* The band entries a run adds are buffered and merged into LMDB in key
+ * order (db_write.c explains why); `slots` indexes them by key for queries
+ * of pending documents, built when the first such query comes. */
+typedef struct pending_bands {
+    band_entry *items;
+    size_t count, capacity;
+    size_t limit;     /* merge into the transaction when count reaches it */
+    uint32_t *slots;  /* open addressing: entry index + 1, 0 = empty; or NULL */
+    size_t slot_mask; /* slot count - 1 */
+    int merged;       /* some of this run's entries are in the transaction already */
+} pending_bands;
+
+struct nd_db {
+    char *path;
+    unsigned flags; /* ND_DB_* */
+    nd_options opts;
+    MDB_env *env;
+    MDB_dbi meta, docs, ids, bands;
+    int lock_fd; /* neardup.lock, or -1 */
+    uint64_t map_bytes;
+    int uncommitted_creation; /* the index is being created by this handle's run */
+    int broken;               /* that run failed: the handle can only be closed */
+    int made_dir;             /* nd_db_open created the directory */
+    /* the run (write handles) */
+    MDB_txn *txn; /* its write transaction, or NULL */
+    pthread_t txn_thread;
+    uint32_t base_doc, next_doc; /* pending documents are numbered [base_doc, next_doc) */
+    uint64_t documents, removed; /* counters with the run's changes */
+    uint64_t committed_documents, committed_removed;
+    pending_bands pending;
+    /* shared by threads: the last message and idle sketchers */
+    pthread_mutex_t mutex;
+    char message[512];
+    nd_sketcher **idle;
+    size_t idle_count, idle_capacity;
+};
+
+/* Room for the index's path joined with a file name in it (nd_db_open
+ * refuses longer paths). */
+enum { DB_PATH_MAX = 4352, DB_PATH_LIMIT = 4096 };
+
+/* out = dir/name; returns 0, or -1 if it does not fit (then out is ""). */
+int db_join(char *out, size_t size, const char *dir, const char *name);
+
+/* Keys and document numbers are integers in native byte order, which
+ * LMDB compares as numbers (MDB_INTEGERKEY, MDB_INTEGERDUP): no memcmp per
+ * comparison in the lookups a query makes by the thousand. (LMDB files are
+ * not portable across byte orders anyway.) An 8-byte integer key is a
+ * size_t to LMDB. */
+_Static_assert(sizeof(size_t) == 8, "the index's 64-bit keys need a 64-bit size_t (LMDB's MDB_INTEGERKEY)");
+#define DB_FLAGS_DOCS MDB_INTEGERKEY                                                  /* docs: uint32 -> record */
+#define DB_FLAGS_LISTS (MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP) /* ids, bands */
+
+/* A document number stored by LMDB (maybe unaligned). */
+static inline uint32_t db_doc_at(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Names of the LMDB databases inside the environment. */
+#define DB_META "meta"
+#define DB_DOCS "docs"
+#define DB_IDS "ids"
+#define DB_BANDS "bands"
+
+/* db.c */
+/* Record a message (printf format) for nd_db_error() and return status. */
+int db_fail(nd_db *db, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The ND_E* status for an LMDB or errno code. */
+int db_status(int mdb_rc);
+/* The status and a description of a failed write (LMDB or errno code
+ * rc). LMDB reports a short write, which is how a full disk or a file size
+ * limit usually shows, as EIO; then the free space and the limit are
+ * checked, so that the message says what happened. */
+int db_write_error(nd_db *db, int rc, char *detail, size_t size);
+/* db_fail with LMDB's description of rc after `what`. */
+int db_fail_mdb(nd_db *db, int rc, const char *what);
+
+/* A sketcher for the index's options, from the idle ones or new; give it
+ * back with db_give_sketcher. NULL with *rc set on failure. */
+nd_sketcher *db_take_sketcher(nd_db *db, int *rc);
+void db_give_sketcher(nd_db *db, nd_sketcher *sketcher);
+/* Begin a read transaction (on any thread). */
+int db_begin_read(nd_db *db, MDB_txn **txn);
+/* alone = 1: try to hold the index alone (no other handle anywhere), or
+ * ND_EBUSY; alone = 0: share it again. */
+int db_lock_alone(nd_db *db, int alone);
+/* Open a fresh LMDB environment at path for db (flags as db's; map size
+ * db->map_bytes) into *env. */
+int db_open_env(nd_db *db, MDB_env **env, const char *path, unsigned extra_flags);
+/* Close the environment and open it again (after its file was replaced). */
+int db_reopen(nd_db *db);
+
+/* db_meta.c */
+/* A new index's metadata (db->opts resolved), and its counters. */
+int db_write_meta(nd_db *db, MDB_txn *txn);
+/* Write the counters into the meta database of txn. */
+int db_write_counters(nd_db *db, MDB_txn *txn);
+/* Check an existing index's metadata against this library and the
+ * caller's given options; sets db->opts to the index's. */
+int db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config);
+int db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *documents, uint64_t *removed);
+
+/* db_write.c */
+/* Abort the run: its transaction and buffered entries are dropped. */
+void db_abandon_run(nd_db *db);
+void db_pending_free(pending_bands *pending);
+/* Look id up in txn: *doc and *found (0 when absent). */
+int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t *doc, int *found);
+/* Read document `doc` of txn into *record (pointing into LMDB's pages,
+ * valid while txn lives). ND_ENOTFOUND when absent, ND_EFORMAT if corrupt. */
+int db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record);
+/* The hash of an id under which the ids database files it. */
+uint64_t db_id_hash(const char *id, size_t id_len);
+/* Is the calling thread allowed to use the run's transaction? Records a
+ * message and returns ND_EINVAL when not. */
+int db_check_run_thread(nd_db *db);
+/* Index the buffered band entries by key (for queries of pending
+ * documents); kept up to date by later additions. ND_OK or ND_ENOMEM. */
+int db_pending_index(nd_db *db);
+/* A printable form of an id for messages (control bytes as '?', cut). */
+const char *db_id_label(char *buf, size_t size, const char *id, size_t id_len);
+
+static inline uint64_t db_entry_key(const band_entry *e)
+{
+    return (uint64_t)e->hi << 32 | e->lo;
+}
+
+/* db_batch.c: texts sketched for the index on several threads. */
+typedef struct db_sketched {
+    nd_db_doc *docs; /* count documents; ids and keys point into the buffers below */
+    uint64_t *keys;  /* count x bands */
+    uint32_t **id_buffers;
+    size_t buffer_count;
+} db_sketched;
+/* Sketch texts[0 .. count) with the index's options on up to `threads`
+ * threads; docs[i].weight = lens[i]. */
+int db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
+                    unsigned threads);
+void db_sketched_free(db_sketched *sketched);
+
+#endif /* ND_DB_INTERNAL_H */

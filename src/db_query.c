@@ -1,0 +1,603 @@
+/* db_query.c - queries of the persistent index: candidates by band key,
+ * verified with the exact Jaccard.
+ *
+ * For one query document with shingle ids Q and band keys k_0 .. k_{b-1}:
+ *
+ * 1. Candidates: the documents stored under (j, k_j) for some band j, i.e.
+ *    exactly the pairs batch mode proposes (same sketcher, same bands and
+ *    rows, keys compared within a band; see db_record.c for the key width).
+ *    Each candidate is taken once however many bands it shares.
+ * 2. Verification: a candidate D that is not removed and has shingles is
+ *    kept when J(Q, D) = |Q ∩ D| / |Q ∪ D| reaches the threshold (the same
+ *    test, with the same 1e-12 tolerance, as nd_index_cluster). Since
+ *    J <= min(|Q|, |D|) / max(|Q|, |D|), a candidate whose size alone rules
+ *    it out is skipped before its ids are decoded.
+ * 3. Matches are sorted by Jaccard, highest first, ties by document number
+ *    (the order they were added), and cut to `top`.
+ *
+ * A batch is worked in bulk: all its band keys are looked up in key order
+ * (candidates_in_txn says why), the candidate pairs sorted by document,
+ * and each candidate's record read and decoded once for all the queries
+ * it is a candidate of.
+ *
+ * Committed documents are read in a read transaction of their own per
+ * thread (MDB_NOTLS: a snapshot that no writer disturbs, on any thread); the
+ * batch is cut into one contiguous slice per thread, so results do not
+ * depend on the thread count. Pending documents (this handle's run) are
+ * read through the run's transaction and the buffered band entries, on the
+ * calling thread. The results own copies of the matched ids, since LMDB's
+ * pages are valid only inside a transaction.
+ */
+#include "db_internal.h"
+
+#include <assert.h> /* assert (preconditions, debug builds) */
+#include <stdlib.h> /* qsort */
+#include <string.h> /* memcpy, memset */
+
+#include "alloc.h"
+#include "sort.h"
+
+/* ****  Hits: verified matches as they are found  **** */
+
+typedef struct hit {
+    size_t query;
+    uint32_t doc;
+    int pending;
+    double jaccard;
+    uint64_t weight;
+    size_t id_offset, id_len; /* in the list's text */
+} hit;
+
+typedef struct hit_list {
+    hit *items;
+    size_t count, capacity;
+    char *text;
+    size_t text_len, text_capacity;
+} hit_list;
+
+static int push_hit(hit_list *l, const hit *h, const char *id)
+{
+    if (nd_grow((void **)&l->items, &l->capacity, l->count + 1, sizeof *l->items) != 0 ||
+        nd_grow((void **)&l->text, &l->text_capacity, l->text_len + h->id_len + 1, 1) != 0)
+        return ND_ENOMEM;
+    hit *dst = &l->items[l->count++];
+    *dst = *h;
+    dst->id_offset = l->text_len;
+    if (h->id_len)
+        memcpy(l->text + l->text_len, id, h->id_len);
+    l->text_len += h->id_len;
+    return ND_OK;
+}
+
+static void hit_list_free(hit_list *l)
+{
+    nd_free(l->items);
+    nd_free(l->text);
+}
+
+/* ****  One slice of queries  **** */
+
+/* A band key a query looks up, and the query. */
+typedef struct probe {
+    uint64_t key;
+    uint32_t query;
+} probe;
+
+#define PROBE_KEY(p) ((p).key)
+ND_DEFINE_RADIX_SORT(sort_probes, probe, PROBE_KEY, 0, 56)
+#define SELF(x) (x)
+ND_DEFINE_RADIX_SORT(sort_pairs, uint64_t, SELF, 0, 56)
+
+typedef struct worker {
+    nd_db *db;
+    const nd_db_doc *docs;
+    size_t begin, end;
+    double threshold;
+    MDB_txn *txn; /* records (and merged band entries) come from here */
+    int pending;  /* 1: look for this run's documents, 0: committed ones */
+    hit_list hits;
+    probe *probes, *probes_tmp;
+    size_t probe_count;
+    uint64_t *pairs, *pairs_tmp; /* candidate (document << 32 | query) pairs */
+    size_t pair_count, pair_capacity;
+    uint32_t *found; /* the documents under one key */
+    size_t found_count, found_capacity;
+    uint32_t *ids; /* a candidate's decoded shingle ids */
+    size_t ids_capacity;
+    const probe *walk; /* committed queries: this thread's range of the sorted probes */
+    size_t walk_count;
+    const uint64_t *check; /* and of the sorted candidate pairs */
+    size_t check_count;
+    void (*phase)(struct worker *);
+    int rc;
+} worker;
+
+static int out_of_memory(worker *w)
+{
+    return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+}
+
+static int add_pair(worker *w, uint32_t doc, uint32_t query)
+{
+    if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
+        return out_of_memory(w);
+    w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
+    return ND_OK;
+}
+
+/* The slice's band keys, one probe per (query with shingles, band). */
+static int make_probes(worker *w)
+{
+    unsigned bands = w->db->opts.bands;
+    size_t n = 0;
+    for (size_t q = w->begin; q < w->end; q++)
+        n += w->docs[q].count ? bands : 0;
+    w->probes = nd_malloc((n ? n : 1) * sizeof *w->probes);
+    w->probes_tmp = nd_malloc((n ? n : 1) * sizeof *w->probes_tmp);
+    if (!w->probes || !w->probes_tmp)
+        return out_of_memory(w);
+    for (size_t q = w->begin; q < w->end; q++) {
+        if (w->docs[q].count == 0)
+            continue;
+        for (unsigned j = 0; j < bands; j++)
+            w->probes[w->probe_count++] = (probe){db_band_key(j, w->docs[q].keys[j]), (uint32_t)q};
+    }
+    return ND_OK;
+}
+
+/* Candidates from the band entries in the transaction (documents numbered
+ * at least min_doc). The probes are looked up in key order: neighbouring
+ * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
+ * page first), and an index built in key order has its leaves in key order
+ * in the file, so a batch reads the tree nearly sequentially. */
+static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint32_t min_doc)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
+    if (rc)
+        return db_fail_mdb(w->db, rc, "reading band keys");
+    int status = ND_OK;
+    for (size_t i = 0; i < count && status == ND_OK; i++) {
+        if (i == 0 || probes[i].key != probes[i - 1].key) {
+            uint64_t k = probes[i].key;
+            MDB_val key = {sizeof k, &k}, val;
+            w->found_count = 0;
+            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+            while (rc == 0 && status == ND_OK) {
+                uint32_t doc = db_doc_at(val.mv_data);
+                if (doc >= min_doc) {
+                    if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
+                        status = out_of_memory(w);
+                    else
+                        w->found[w->found_count++] = doc;
+                }
+                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
+            }
+            if (status == ND_OK && rc != MDB_NOTFOUND)
+                status = db_fail_mdb(w->db, rc, "reading band keys");
+        }
+        for (size_t f = 0; f < w->found_count && status == ND_OK; f++)
+            status = add_pair(w, w->found[f], probes[i].query);
+    }
+    mdb_cursor_close(cur);
+    return status;
+}
+
+/* Candidates among the run's buffered band entries. */
+static int candidates_in_buffer(worker *w)
+{
+    const pending_bands *p = &w->db->pending;
+    int status = ND_OK;
+    for (size_t i = 0; i < w->probe_count && p->slots && status == ND_OK; i++) {
+        uint64_t key = w->probes[i].key;
+        for (size_t s = (size_t)key & p->slot_mask; p->slots[s] && status == ND_OK; s = (s + 1) & p->slot_mask) {
+            const band_entry *e = &p->items[p->slots[s] - 1];
+            if (db_entry_key(e) == key)
+                status = add_pair(w, e->doc, w->probes[i].query);
+        }
+    }
+    return status;
+}
+
+static int reaches(double jaccard, double threshold)
+{
+    return jaccard >= threshold - 1e-12;
+}
+
+static int compare_hit_query(const void *pa, const void *pb)
+{
+    const hit *a = pa, *b = pb;
+    if (a->query != b->query)
+        return a->query < b->query ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* Verify the candidate pairs, document by document: each candidate's
+ * record is read, and its ids decoded, once however many queries it is a
+ * candidate of. The hits end in query order. */
+/* Sort the worker's candidate pairs (by document, then query). */
+static int sort_worker_pairs(worker *w)
+{
+    w->pairs_tmp = nd_malloc((w->pair_count ? w->pair_count : 1) * sizeof *w->pairs_tmp);
+    if (!w->pairs_tmp)
+        return out_of_memory(w);
+    sort_pairs(w->pairs, w->pairs_tmp, w->pair_count);
+    return ND_OK;
+}
+
+static int verify(worker *w, const uint64_t *pairs, size_t count)
+{
+    for (size_t i = 0; i < count;) {
+        uint32_t doc = (uint32_t)(pairs[i] >> 32);
+        size_t j = i;
+        while (j < count && (uint32_t)(pairs[j] >> 32) == doc)
+            j++;
+        db_record r;
+        int rc = db_read_record(w->db, w->txn, doc, &r);
+        if (rc != ND_OK)
+            return rc;
+        int decoded = 0;
+        for (size_t k = i; k < j && !(r.flags & DB_RECORD_REMOVED) && r.count > 0; k++) {
+            if (k > i && pairs[k] == pairs[k - 1])
+                continue; /* the same pair through another band */
+            const nd_db_doc *d = &w->docs[(uint32_t)pairs[k]];
+            size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
+            if (!reaches((double)lo / (double)hi, w->threshold))
+                continue; /* sizes alone keep J below the threshold */
+            if (!decoded) {
+                if (nd_grow((void **)&w->ids, &w->ids_capacity, r.count, sizeof *w->ids) != 0)
+                    return out_of_memory(w);
+                if (db_record_ids(w->ids, &r) != 0)
+                    return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (the shingle ids of document %u)", w->db->path,
+                                   (unsigned)doc);
+                decoded = 1;
+            }
+            double jaccard = nd_jaccard(d->ids, d->count, w->ids, r.count);
+            if (!reaches(jaccard, w->threshold))
+                continue;
+            hit h = {(uint32_t)pairs[k], doc, w->pending, jaccard, r.weight, 0, r.id_len};
+            if (push_hit(&w->hits, &h, r.id) != ND_OK)
+                return out_of_memory(w);
+        }
+        i = j;
+    }
+    if (w->hits.count > 1)
+        qsort(w->hits.items, w->hits.count, sizeof *w->hits.items, compare_hit_query);
+    return ND_OK;
+}
+
+/* Pending documents, on the calling thread: candidates from the run's
+ * transaction and buffer. */
+static void run_pending(worker *w)
+{
+    nd_db *db = w->db;
+    w->rc = make_probes(w);
+    if (w->rc == ND_OK)
+        sort_probes(w->probes, w->probes_tmp, w->probe_count);
+    if (w->rc == ND_OK && db->pending.merged)
+        w->rc = candidates_in_txn(w, w->probes, w->probe_count, db->base_doc);
+    if (w->rc == ND_OK)
+        w->rc = candidates_in_buffer(w);
+    if (w->rc == ND_OK)
+        w->rc = sort_worker_pairs(w);
+    if (w->rc == ND_OK)
+        w->rc = verify(w, w->pairs, w->pair_count);
+}
+
+/* Committed documents, phase 1 on each thread: its range of the probes. */
+static void walk_phase(worker *w)
+{
+    w->rc = candidates_in_txn(w, w->walk, w->walk_count, 0);
+}
+
+/* Phase 2 on each thread: its range of the candidate pairs. */
+static void verify_phase(worker *w)
+{
+    w->rc = verify(w, w->check, w->check_count);
+}
+
+static void *phase_thread(void *arg)
+{
+    worker *w = arg;
+    w->phase(w);
+    return NULL;
+}
+
+enum { MAX_THREADS = 256 };
+
+/* Run fn on workers[0 .. n) at once, workers[0] on the calling thread. */
+static void run_phase(worker *workers, unsigned n, void (*fn)(worker *))
+{
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (unsigned t = 0; t < n; t++)
+        workers[t].phase = fn;
+    for (unsigned t = 1; t < n; t++)
+        started[t] = pthread_create(&tids[t], NULL, phase_thread, &workers[t]) == 0;
+    for (unsigned t = 0; t < n; t++) {
+        if (!started[t])
+            fn(&workers[t]);
+    }
+    for (unsigned t = 1; t < n; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+    }
+}
+
+/* n read transactions on one snapshot of the index (begun again when a
+ * writer committed between the first and the last). */
+static int begin_snapshot(nd_db *db, MDB_txn **txns, unsigned n)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned begun = 0;
+        int rc = ND_OK;
+        while (begun < n && (rc = db_begin_read(db, &txns[begun])) == ND_OK)
+            begun++;
+        int same = rc == ND_OK;
+        for (unsigned t = 1; t < begun && same; t++)
+            same = mdb_txn_id(txns[t]) == mdb_txn_id(txns[0]);
+        if (same)
+            return ND_OK;
+        for (unsigned t = 0; t < begun; t++)
+            mdb_txn_abort(txns[t]);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return db_fail(db, ND_EBUSY, "%s: the index changed under every attempt to read it", db->path);
+}
+
+/* Where range `part` of `parts` of [0, n) starts: moved forward past equal
+ * keys, so that equal keys (a band key, a document) stay in one range. */
+static size_t boundary(size_t n, unsigned part, unsigned parts, const void *items,
+                       uint64_t (*key)(const void *items, size_t i))
+{
+    size_t at = n * part / parts;
+    while (at > 0 && at < n && key(items, at) == key(items, at - 1))
+        at++;
+    return at;
+}
+
+static uint64_t probe_key_at(const void *items, size_t i)
+{
+    return ((const probe *)items)[i].key;
+}
+
+static uint64_t pair_doc_at(const void *items, size_t i)
+{
+    return ((const uint64_t *)items)[i] >> 32;
+}
+
+/* Committed documents for the whole batch, on n threads: the probes sorted
+ * once and cut into key ranges, so that each thread walks its own part of
+ * the tree (the tree is walked once per call, whatever n); the candidate
+ * pairs gathered, sorted once and cut into document ranges for
+ * verification. Every thread reads the same snapshot. The hits end in
+ * workers[0 .. n), each list in query order. */
+static int query_committed(worker *workers, unsigned n, worker *all)
+{
+    nd_db *db = all->db;
+    MDB_txn *txns[MAX_THREADS];
+    int rc = make_probes(all);
+    if (rc != ND_OK)
+        return rc;
+    sort_probes(all->probes, all->probes_tmp, all->probe_count);
+    rc = begin_snapshot(db, txns, n);
+    if (rc != ND_OK)
+        return rc;
+    for (unsigned t = 0; t < n; t++) {
+        size_t lo = boundary(all->probe_count, t, n, all->probes, probe_key_at);
+        size_t hi = boundary(all->probe_count, t + 1, n, all->probes, probe_key_at);
+        workers[t].txn = txns[t];
+        workers[t].walk = all->probes + lo;
+        workers[t].walk_count = hi > lo ? hi - lo : 0;
+    }
+    run_phase(workers, n, walk_phase);
+    for (unsigned t = 0; t < n && rc == ND_OK; t++)
+        rc = workers[t].rc;
+    for (unsigned t = 0; t < n && rc == ND_OK; t++) { /* all the pairs into `all` */
+        worker *w = &workers[t];
+        if (nd_grow((void **)&all->pairs, &all->pair_capacity, all->pair_count + w->pair_count, sizeof *all->pairs) !=
+            0) {
+            rc = out_of_memory(all);
+            break;
+        }
+        if (w->pair_count)
+            memcpy(all->pairs + all->pair_count, w->pairs, w->pair_count * sizeof *w->pairs);
+        all->pair_count += w->pair_count;
+    }
+    if (rc == ND_OK)
+        rc = sort_worker_pairs(all);
+    if (rc == ND_OK) {
+        for (unsigned t = 0; t < n; t++) {
+            size_t lo = boundary(all->pair_count, t, n, all->pairs, pair_doc_at);
+            size_t hi = boundary(all->pair_count, t + 1, n, all->pairs, pair_doc_at);
+            workers[t].check = all->pairs + lo;
+            workers[t].check_count = hi > lo ? hi - lo : 0;
+        }
+        run_phase(workers, n, verify_phase);
+        for (unsigned t = 0; t < n && rc == ND_OK; t++)
+            rc = workers[t].rc;
+    }
+    for (unsigned t = 0; t < n; t++)
+        mdb_txn_abort(txns[t]);
+    return rc;
+}
+
+/* ****  Results  **** */
+
+struct nd_db_results {
+    size_t count;
+    size_t *starts; /* query i: matches[starts[i] .. starts[i + 1]) */
+    nd_db_match *matches;
+    char *text; /* the matched ids */
+};
+
+size_t nd_db_results_count(const nd_db_results *r)
+{
+    return r->count;
+}
+
+size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *r, size_t i)
+{
+    assert(i < r->count);
+    *matches = r->matches + r->starts[i];
+    return r->starts[i + 1] - r->starts[i];
+}
+
+void nd_db_results_free(nd_db_results *r)
+{
+    if (!r)
+        return;
+    nd_free(r->starts);
+    nd_free(r->matches);
+    nd_free(r->text);
+    nd_free(r);
+}
+
+typedef struct {
+    const hit *h;
+    const char *text; /* the list's text */
+} hit_ref;
+
+static int compare_hit_ref(const void *pa, const void *pb)
+{
+    const hit *a = ((const hit_ref *)pa)->h, *b = ((const hit_ref *)pb)->h;
+    if (a->jaccard != b->jaccard)
+        return a->jaccard > b->jaccard ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* Put the hits of the lists (each in query order) together per query. */
+static int assemble(nd_db_results **out, worker *lists, size_t list_count, size_t count, size_t top)
+{
+    size_t total = 0, text = 0;
+    for (size_t l = 0; l < list_count; l++) {
+        total += lists[l].hits.count;
+        text += lists[l].hits.text_len;
+    }
+    nd_db_results *r = nd_calloc(1, sizeof *r);
+    size_t *at = nd_calloc(list_count ? list_count : 1, sizeof *at);
+    hit_ref *refs = nd_malloc((total ? total : 1) * sizeof *refs);
+    if (r) {
+        r->count = count;
+        r->starts = nd_calloc(count + 1, sizeof *r->starts);
+        r->matches = nd_malloc((total ? total : 1) * sizeof *r->matches);
+        r->text = nd_malloc(text ? text : 1);
+    }
+    if (!r || !at || !refs || !r->starts || !r->matches || !r->text) {
+        nd_db_results_free(r);
+        nd_free(at);
+        nd_free(refs);
+        return ND_ENOMEM;
+    }
+    size_t m = 0, text_len = 0;
+    for (size_t q = 0; q < count; q++) {
+        size_t n = 0;
+        for (size_t l = 0; l < list_count; l++) {
+            const hit_list *hl = &lists[l].hits;
+            while (at[l] < hl->count && hl->items[at[l]].query == q)
+                refs[n++] = (hit_ref){&hl->items[at[l]++], hl->text};
+        }
+        qsort(refs, n, sizeof *refs, compare_hit_ref);
+        if (top && n > top)
+            n = top;
+        r->starts[q] = m;
+        for (size_t k = 0; k < n; k++) {
+            const hit *h = refs[k].h;
+            memcpy(r->text + text_len, refs[k].text + h->id_offset, h->id_len);
+            r->matches[m++] = (nd_db_match){r->text + text_len, h->id_len, h->jaccard, h->weight, h->pending};
+            text_len += h->id_len;
+        }
+    }
+    r->starts[count] = m;
+    nd_free(at);
+    nd_free(refs);
+    *out = r;
+    return ND_OK;
+}
+
+/* ****  The query calls  **** */
+
+int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t count, const nd_db_query_options *opts)
+{
+    assert(out && db && (docs || count == 0));
+    for (size_t i = 0; i < count; i++)
+        assert(docs[i].count == 0 || (docs[i].ids && docs[i].keys));
+    nd_db_query_options o = ND_DB_QUERY_INIT;
+    if (opts)
+        o = *opts;
+    if (o.threshold == 0.0)
+        o.threshold = db->opts.threshold;
+    if (!(o.threshold > 0.0 && o.threshold <= 1.0))
+        return db_fail(db, ND_EINVAL, "%s: the query threshold must be in (0, 1]", db->path);
+    if (o.scope == 0)
+        o.scope = ND_DB_COMMITTED;
+    if (db->broken)
+        return db_check_run_thread(db);
+    int with_pending = (o.scope & ND_DB_PENDING) && db->txn;
+    if (with_pending) {
+        int rc = db_check_run_thread(db);
+        if (rc == ND_OK)
+            rc = db_pending_index(db);
+        if (rc != ND_OK)
+            return rc;
+    }
+    int with_committed = (o.scope & ND_DB_COMMITTED) && !db->uncommitted_creation;
+    unsigned threads = o.threads < 1 ? 1 : o.threads > MAX_THREADS ? MAX_THREADS : o.threads;
+    if (threads > count)
+        threads = count ? (unsigned)count : 1;
+    if (!with_committed)
+        threads = 0;
+    /* workers[0 .. threads): committed documents; then the pending one; then `all` */
+    worker *workers = nd_calloc((size_t)threads + 2, sizeof *workers);
+    if (!workers)
+        return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    for (unsigned t = 0; t < threads + 2; t++) {
+        worker *w = &workers[t];
+        w->db = db;
+        w->docs = docs;
+        w->begin = 0;
+        w->end = count;
+        w->threshold = o.threshold;
+    }
+    worker *all = &workers[threads + 1];
+    int status = ND_OK;
+    if (threads > 0)
+        status = query_committed(workers, threads, all);
+    size_t lists = threads;
+    if (status == ND_OK && with_pending) {
+        worker *w = &workers[lists];
+        w->txn = db->txn;
+        w->pending = 1;
+        run_pending(w);
+        lists++;
+    }
+    int rc = status;
+    for (size_t l = 0; l < lists && rc == ND_OK; l++)
+        rc = workers[l].rc;
+    if (rc == ND_OK && assemble(out, workers, lists, count, o.top) != ND_OK)
+        rc = db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    for (size_t l = 0; l < (size_t)threads + 2; l++) {
+        hit_list_free(&workers[l].hits);
+        nd_free(workers[l].probes);
+        nd_free(workers[l].probes_tmp);
+        nd_free(workers[l].pairs);
+        nd_free(workers[l].pairs_tmp);
+        nd_free(workers[l].found);
+        nd_free(workers[l].ids);
+    }
+    nd_free(workers);
+    return rc;
+}
+
+int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
+                      const nd_db_query_options *opts)
+{
+    db_sketched sketched;
+    int rc = db_sketch_texts(&sketched, db, texts, lens, count, opts ? opts->threads : 1);
+    if (rc != ND_OK)
+        return rc;
+    rc = nd_db_query(out, db, sketched.docs, count, opts);
+    db_sketched_free(&sketched);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* db_record.h - how the persistent index lays out one document and one band
+ * key in LMDB (see db_record.c). Internal to the library; no LMDB here, only
+ * bytes. */
+#ifndef ND_DB_RECORD_H
+#define ND_DB_RECORD_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+/* Record flags. */
+#define DB_RECORD_REMOVED 1u
+
+/* A document record, parsed in place: pointers into the stored bytes. */
+typedef struct db_record {
+    unsigned flags;
+    uint64_t weight;
+    const char *id;
+    size_t id_len;
+    size_t count;              /* number of shingle ids */
+    unsigned rice_k;           /* Rice parameter of the coded gaps */
+    const unsigned char *code; /* the coded gaps */
+    size_t code_len;
+} db_record;
+
+/* Bytes a record of an id of id_len bytes and `count` shingle ids may take
+ * (an upper bound for db_record_encode's output). */
+size_t db_record_bound(size_t id_len, size_t count);
+
+/* Write a record into out (db_record_bound bytes); ids sorted and distinct.
+ * Returns the bytes written. */
+size_t db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, const char *id, size_t id_len,
+                        const uint32_t *ids, size_t count);
+
+/* Parse a stored record. Returns 0, or -1 when the bytes are not a valid
+ * record (a corrupt index). */
+int db_record_parse(db_record *out, const void *data, size_t len);
+
+/* Decode the record's shingle ids into ids[0 .. r->count). Returns 0, or -1
+ * when the code is corrupt (ids then holds garbage). */
+int db_record_ids(uint32_t *ids, const db_record *r);
+
+/* The stored band key of band `band` (< 4096) and band hash `key`: the band
+ * number in the top 12 bits, the hash's top 52 bits below (why 52 bits is
+ * enough: db_record.c). */
+static inline uint64_t db_band_key(unsigned band, uint64_t key)
+{
+    return (uint64_t)band << 52 | key >> 12;
+}
+
+#endif /* ND_DB_RECORD_H */

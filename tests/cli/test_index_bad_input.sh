@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # jq filters are single-quoted on purpose
+# test_index_bad_input.sh - the persistent index and bad input: a missing
+# index, a path that is not an index (a file, a directory of other things,
+# a data.mdb that is not LMDB), another format or Unicode version, a second
+# writer (fails naming the lock, or waits), readers during a writer,
+# compacting while others have the index open, a file size limit and a full
+# disk (the index untouched), a read-only directory.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+CORPUS="$SRC/corpora/mixed-1k/docs.jsonl"
+head -n 300 "$CORPUS" >"$T/A.jsonl"
+sed -n '301,600p' "$CORPUS" >"$T/B.jsonl"
+DB="$T/db"
+"$ND" index add --quiet "$DB" "$T/A.jsonl" >/dev/null
+dump() { mdb_dump -a -p "$1"; }
+dump "$DB" >"$T/A.dump"
+
+# ---- not an index ----
+
+check "a missing index: exit 1, 'no such index'"
+for cmd in "query $T/nothing" "index stats $T/nothing" "index remove $T/nothing --id x" "index compact $T/nothing" \
+    "dedup --index $T/nothing"; do
+    # shellcheck disable=SC2086
+    run_in "$T/A.jsonl" "$ND" $cmd
+    assert_rc 1 "$cmd"
+    assert_file_contains "$ERR" "$T/nothing: no such index"
+done
+[[ ! -e "$T/nothing" ]] || fail "a reader created $T/nothing"
+
+check "a file is not an index: exit 1, the file untouched"
+cp "$T/A.jsonl" "$T/file.jsonl"
+nd index add "$T/file.jsonl" "$T/B.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "not a neardup index (a file"
+cmp -s "$T/A.jsonl" "$T/file.jsonl" || fail "the file was changed"
+nd query "$T/file.jsonl" "$T/B.jsonl"
+assert_rc 1
+
+check "a directory of other things is not an index: nothing is written into it"
+mkdir "$T/docs" && cp "$T/A.jsonl" "$T/docs/"
+nd index add "$T/docs" "$T/B.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "not a neardup index (a directory without data.mdb that is not empty)"
+assert_eq "A.jsonl" "$(ls "$T/docs")" "directory contents"
+nd query "$T/docs" "$T/B.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "no index in this directory"
+
+check "a data.mdb that is not LMDB"
+mkdir "$T/junk" && head -c 20000 /dev/urandom >"$T/junk/data.mdb"
+nd index stats "$T/junk"
+assert_rc 1
+assert_file_contains "$ERR" "not a neardup index (data.mdb is not an LMDB database"
+
+# ---- versions ----
+
+check "an index of another format version is refused with what to do"
+cp -r "$DB" "$T/v2"
+printf 'format\n2\n' | mdb_load -T -s meta "$T/v2"
+for cmd in "query $T/v2 $T/B.jsonl" "index add $T/v2 $T/B.jsonl" "index stats $T/v2"; do
+    # shellcheck disable=SC2086
+    nd $cmd
+    assert_rc 1 "$cmd"
+    assert_file_contains "$ERR" "index format 2 (written by neardup"
+    assert_file_contains "$ERR" "rebuild the index from the documents"
+done
+
+check "an index made with another Unicode version is refused"
+cp -r "$DB" "$T/u9"
+printf 'unicode_version\n9.0\n' | mdb_load -T -s meta "$T/u9"
+nd query "$T/u9" "$T/B.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "made with Unicode 9.0"
+
+# ---- writers and readers ----
+
+# start_writer: an `index add` reading from a FIFO, so that it holds the
+# write lock until the FIFO is closed; WRITER is its pid, fd 7 the FIFO's
+# write end (closed in every other process started meanwhile: 7>&-).
+start_writer() {
+    rm -f "$T/fifo" && mkfifo "$T/fifo"
+    "$ND" index add --quiet --wait "$DB" "$@" - <"$T/fifo" >"$T/writer.out" 2>"$T/writer.err" &
+    WRITER=$!
+    exec 7>"$T/fifo"
+    : >"$T/none.jsonl"
+    for _ in $(seq 100); do # until it holds the lock (a probe that gets it adds nothing)
+        run "$ND" index add --quiet "$DB" "$T/none.jsonl" 7>&-
+        [[ $RC == 1 ]] && grep -qF "neardup.lock" "$ERR" && return 0
+        sleep 0.05
+    done
+    fail "the writer did not take the lock"
+}
+
+check "a second writer fails naming the lock; readers see the state before the run"
+start_writer
+assert_file_contains "$ERR" "another process is writing to this index (it holds the write lock $DB/neardup.lock)"
+cat "$T/B.jsonl" >&7
+nd index stats "$DB"
+assert_rc 0
+assert_jq "$OUT" '.[0].documents == 300' "a reader during the run"
+nd query "$DB" --top 1 "$T/B.jsonl"
+assert_rc 0
+nd dedup --index "$DB" "$T/B.jsonl"
+assert_rc 0 "dedup --index (reading) during the run"
+exec 7>&-
+wait "$WRITER" || fail "the writer failed: $(cat "$T/writer.err")"
+nd index stats "$DB"
+assert_jq "$OUT" '.[0].documents == 600' "after the run"
+
+check "--wait waits for the other writer"
+printf '{"id":"w1","text":"one more document for the waiting writer to add"}\n' >"$T/w.jsonl"
+start_writer
+"$ND" index add --quiet --wait "$DB" "$T/w.jsonl" >"$T/waiter.out" 2>"$T/waiter.err" 7>&- &
+WAITER=$!
+sleep 0.3
+kill -0 "$WAITER" 2>/dev/null || fail "the --wait writer did not wait: $(cat "$T/waiter.err")"
+printf '{"id":"w0","text":"a document the first writer adds"}\n' >&7
+exec 7>&-
+wait "$WRITER" || fail "first writer: $(cat "$T/writer.err")"
+wait "$WAITER" || fail "waiting writer: $(cat "$T/waiter.err")"
+nd index stats "$DB"
+assert_jq "$OUT" '.[0].documents == 602'
+
+check "compact needs the index alone"
+rm -f "$T/fifo" && mkfifo "$T/fifo"
+"$ND" query "$DB" - <"$T/fifo" >/dev/null 2>&1 &
+READER=$!
+exec 7>"$T/fifo"
+sleep 0.3
+nd index compact "$DB"
+assert_rc 1
+assert_file_contains "$ERR" "another handle or process has the index open"
+exec 7>&-
+wait "$READER" || true
+nd index compact "$DB"
+assert_rc 0
+
+# ---- full disk, read-only directory ----
+
+check "a file size limit (ulimit -f) during a run: exit 1, a clear message, the index untouched"
+cp -r "$DB" "$T/small"
+dump "$T/small" >"$T/small.dump"
+size_kb=$(($(stat -c %s "$T/small/data.mdb") / 1024 + 64))
+cat "$T/A.jsonl" "$T/B.jsonl" | sed 's/"id":"d/"id":"x/' >"$T/more.jsonl"
+run bash -c "ulimit -f $size_kb && exec \"$ND\" index add \"$T/small\" \"$T/more.jsonl\""
+assert_rc 1
+assert_file_contains "$ERR" "File too large"
+assert_file_contains "$ERR" "the index is as it was"
+dump "$T/small" >"$T/small.after"
+assert_same_file "$T/small.dump" "$T/small.after" "index after the failed run"
+nd query "$T/small" --top 1 "$T/B.jsonl"
+assert_rc 0
+
+# A real full disk and a read-only file system need mount (root, and a
+# kernel that lets us); otherwise these checks are skipped.
+MNT="$T/mnt"
+mkdir "$MNT"
+if [[ $(id -u) == 0 ]] && mount -t tmpfs -o size=2m tmpfs "$MNT" 2>/dev/null; then
+    trap 'umount "$MNT" 2>/dev/null || true; rm -rf "$T"' EXIT
+    check "a full disk (2 MB tmpfs): exit 1, the index untouched"
+    "$ND" index add --quiet "$MNT/db" "$T/A.jsonl" >/dev/null
+    dump "$MNT/db" >"$T/full.dump"
+    for i in 1 2 3 4 5 6; do sed "s/\"id\":\"d/\"id\":\"f$i/" "$CORPUS"; done >"$T/big.jsonl"
+    nd index add "$MNT/db" "$T/big.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "No space left on device"
+    dump "$MNT/db" >"$T/full.after"
+    assert_same_file "$T/full.dump" "$T/full.after" "index after the disk filled"
+    nd index add "$MNT/db" "$T/w.jsonl"
+    assert_rc 0 "a small run still fits"
+
+    check "a read-only file system: writers fail clearly, readers work"
+    mount -o remount,ro "$MNT"
+    nd index add "$MNT/db" "$T/B.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "Read-only file system"
+    nd index add "$MNT/new" "$T/B.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "cannot create the index directory"
+    nd query "$MNT/db" --top 1 "$T/B.jsonl"
+    assert_rc 0 "query on a read-only file system"
+    umount "$MNT"
+else
+    echo "[$TEST_NAME] skipped: full disk and read-only file system (mount needs root)"
+fi
+
+if [[ $(id -u) != 0 ]]; then
+    check "a read-only directory (no root): exit 1, nothing created"
+    mkdir "$T/ro" && chmod 555 "$T/ro"
+    nd index add "$T/ro/db" "$T/A.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "cannot create the index directory"
+    chmod 755 "$T/ro"
+fi
+
+pass

@@ -1,0 +1,299 @@
+/* test_db_query.c - queries of the persistent index (db_query.c): the
+ * answers equal a brute-force all-pairs reference (every pair whose bands
+ * collide and whose exact Jaccard reaches the threshold, with that very
+ * Jaccard), pending documents before and after early merges, and queries on
+ * several threads, in one call or from several threads at once. */
+#include <pthread.h> /* pthread_create */
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* malloc, calloc, free, strtoul */
+#include <string.h>  /* strlen, memcmp, memcpy */
+
+#include "db_record.h"
+#include "dbtest.h"
+#include "neardup.h"
+#include "suites.h"
+
+/* Sketches of every text, for the reference. */
+typedef struct {
+    nd_sketch *s;
+    uint64_t *keys; /* count x bands */
+    size_t count;
+    unsigned bands;
+} sketches;
+
+static sketches sketch_all(const corpus *c, const nd_options *opts)
+{
+    sketches k = {calloc(c->count, sizeof(nd_sketch)), malloc(c->count * opts->bands * sizeof(uint64_t)), c->count,
+                  opts->bands};
+    nd_sketcher *sk;
+    ck_assert_int_eq(nd_sketcher_new(&sk, opts), ND_OK);
+    for (size_t i = 0; i < c->count; i++) {
+        ck_assert_int_eq(nd_sketch_text(&k.s[i], sk, c->texts[i], strlen(c->texts[i])), ND_OK);
+        nd_lsh_band_keys(k.keys + i * opts->bands, k.s[i].signature, opts->bands, opts->rows);
+    }
+    nd_sketcher_free(sk);
+    return k;
+}
+
+static void sketches_free(sketches *k)
+{
+    for (size_t i = 0; i < k->count; i++)
+        nd_sketch_clear(&k->s[i]);
+    free(k->s);
+    free(k->keys);
+}
+
+/* Do a and b share a band key as the index stores them (band, top 52 bits)? */
+static int bands_collide(const sketches *k, size_t a, size_t b)
+{
+    for (unsigned j = 0; j < k->bands; j++) {
+        if (db_band_key(j, k->keys[a * k->bands + j]) == db_band_key(j, k->keys[b * k->bands + j]))
+            return 1;
+    }
+    return 0;
+}
+
+static size_t id_number(const nd_db_match *m)
+{
+    char buf[32];
+    ck_assert_uint_lt(m->id_len, sizeof buf);
+    memcpy(buf, m->id, m->id_len);
+    buf[m->id_len] = '\0';
+    ck_assert_int_eq(buf[0], 'a');
+    return (size_t)strtoul(buf + 1, NULL, 10);
+}
+
+/* The heart of the matter: index A = texts [0, split), query B = the rest;
+ * the reported (b, a) pairs must be exactly those whose bands collide and
+ * whose exact Jaccard reaches the threshold, with that very Jaccard, sorted
+ * by Jaccard. Returns the number of pairs. */
+static size_t check_equivalence(const nd_options *opts, int expect_all_pairs_collide)
+{
+    place p;
+    place_make(&p);
+    corpus c = make_corpus(0x5eed, 40, 5, 14);
+    size_t split = c.count / 2;
+    sketches k = sketch_all(&c, opts);
+    nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, opts);
+    ck_assert_int_eq(add_range(db, &c, 0, split, "a", 0, 2), ND_OK);
+    ck_assert_int_eq(nd_db_commit(db), ND_OK);
+    nd_db_close(db);
+    db = open_ok(p.db, 0, NULL);
+    nd_db_results *r = query_range(db, &c, split, c.count, NULL);
+    size_t pairs = 0, colliding_below = 0;
+    for (size_t b = split; b < c.count; b++) {
+        const nd_db_match *m;
+        size_t n = nd_db_results_get(&m, r, b - split);
+        unsigned char *reported = calloc(split, 1);
+        for (size_t i = 0; i < n; i++) {
+            size_t a = id_number(&m[i]);
+            ck_assert_uint_lt(a, split);
+            ck_assert(!reported[a]);
+            reported[a] = 1;
+            if (i > 0)
+                ck_assert(m[i - 1].jaccard >= m[i].jaccard);
+        }
+        for (size_t a = 0; a < split; a++) {
+            double j = nd_jaccard(k.s[b].ids, k.s[b].count, k.s[a].ids, k.s[a].count);
+            int collide = bands_collide(&k, a, b);
+            int expected = collide && k.s[a].count > 0 && j >= opts->threshold - 1e-12;
+            if (expect_all_pairs_collide && j >= opts->threshold - 1e-12)
+                ck_assert_msg(collide, "pair (%zu, %zu) at J = %f does not collide", b, a, j);
+            if (collide && !expected)
+                colliding_below++;
+            ck_assert_msg(reported[a] == expected, "pair (%zu, %zu): J = %.6f, collide %d, reported %d", b, a, j,
+                          collide, reported[a]);
+            for (size_t i = 0; i < n && reported[a]; i++) {
+                if (id_number(&m[i]) == a)
+                    ck_assert(m[i].jaccard == j); /* bit for bit */
+            }
+            pairs += expected;
+        }
+        free(reported);
+    }
+    ck_assert_uint_gt(colliding_below, 0); /* the threshold did filter candidates */
+    nd_db_results_free(r);
+    nd_db_close(db);
+    sketches_free(&k);
+    corpus_free(&c);
+    remove_tree(p.dir);
+    return pairs;
+}
+
+/* ****  Equivalence  **** */
+
+START_TEST(test_equivalence_all_pairs)
+{
+    /* 128 bands of 1 row at t = 0.5: a pair at J >= 0.5 misses every band
+     * with probability <= 0.5^128, so every pair above the threshold must
+     * be reported (checked: each collides). */
+    nd_options o = test_options(128, 1, 0.5);
+    size_t pairs = check_equivalence(&o, 1);
+    ck_assert_uint_gt(pairs, 50);
+}
+END_TEST
+
+START_TEST(test_equivalence_default_bands)
+{
+    nd_options o = test_options(0, 0, 0.8);
+    ck_assert_uint_eq(o.bands, 16);
+    size_t pairs = check_equivalence(&o, 0);
+    ck_assert_uint_gt(pairs, 20);
+}
+END_TEST
+
+START_TEST(test_merges_give_same_index)
+{
+    /* a tiny band buffer (merged every 1024 entries) gives the same answers
+     * as one merge at commit */
+    corpus c = make_corpus(13, 60, 3, 6);
+    nd_options o = test_options(0, 0, 0.7);
+    nd_db_results *results[2];
+    for (int variant = 0; variant < 2; variant++) {
+        place p;
+        place_make(&p);
+        nd_db_config config = ND_DB_CONFIG_INIT;
+        config.options = o;
+        config.flags = ND_DB_WRITE | ND_DB_CREATE;
+        config.memory = variant ? 1 : 0;
+        nd_db *db;
+        ck_assert_int_eq(nd_db_open(&db, NULL, 0, p.db, &config), ND_OK);
+        for (size_t at = 0; at < 200; at += 50)
+            ck_assert_int_eq(add_range(db, &c, at, at + 50, "a", 0, 2), ND_OK);
+        /* queries of pending documents see merged and buffered entries */
+        nd_db_query_options q = ND_DB_QUERY_INIT;
+        q.scope = ND_DB_PENDING;
+        nd_db_results *pending = query_range(db, &c, 200, 240, &q);
+        ck_assert_int_eq(nd_db_commit(db), ND_OK);
+        results[variant] = query_range(db, &c, 200, 240, NULL);
+        for (size_t i = 0; i < 40; i++) {
+            const nd_db_match *a, *b;
+            size_t na = nd_db_results_get(&a, pending, i), nb = nd_db_results_get(&b, results[variant], i);
+            ck_assert_uint_eq(na, nb);
+            for (size_t k = 0; k < na; k++)
+                ck_assert(a[k].jaccard == b[k].jaccard && a[k].pending && !b[k].pending);
+        }
+        nd_db_results_free(pending);
+        nd_db_stats s;
+        ck_assert_int_eq(nd_db_stats_get(&s, db), ND_OK);
+        ck_assert_uint_eq(s.band_entries, 200 * o.bands);
+        nd_db_close(db);
+        remove_tree(p.dir);
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < 40; i++) {
+        const nd_db_match *a, *b;
+        size_t na = nd_db_results_get(&a, results[0], i), nb = nd_db_results_get(&b, results[1], i);
+        ck_assert_uint_eq(na, nb);
+        for (size_t k = 0; k < na; k++) {
+            ck_assert(a[k].jaccard == b[k].jaccard);
+            ck_assert(a[k].id_len == b[k].id_len && memcmp(a[k].id, b[k].id, a[k].id_len) == 0);
+        }
+        total += na;
+    }
+    ck_assert_uint_gt(total, 10);
+    nd_db_results_free(results[0]);
+    nd_db_results_free(results[1]);
+    corpus_free(&c);
+}
+END_TEST
+
+/* ****  Threads  **** */
+
+typedef struct {
+    nd_db *db;
+    const corpus *c;
+    nd_db_results *r;
+} query_job;
+
+static void *query_thread(void *arg)
+{
+    query_job *j = arg;
+    size_t lens[200];
+    for (size_t i = 0; i < 200; i++)
+        lens[i] = strlen(j->c->texts[i]);
+    nd_db_query_options o = ND_DB_QUERY_INIT;
+    o.top = 3;
+    if (nd_db_query_texts(&j->r, j->db, (const char *const *)j->c->texts, lens, 200, &o) != ND_OK)
+        j->r = NULL;
+    return NULL;
+}
+
+static void same_results(const nd_db_results *a, const nd_db_results *b)
+{
+    ck_assert_uint_eq(nd_db_results_count(a), nd_db_results_count(b));
+    for (size_t i = 0; i < nd_db_results_count(a); i++) {
+        const nd_db_match *x, *y;
+        size_t n = nd_db_results_get(&x, a, i);
+        ck_assert_uint_eq(nd_db_results_get(&y, b, i), n);
+        for (size_t k = 0; k < n; k++)
+            ck_assert(x[k].jaccard == y[k].jaccard && x[k].id_len == y[k].id_len &&
+                      memcmp(x[k].id, y[k].id, x[k].id_len) == 0);
+    }
+}
+
+START_TEST(test_threads)
+{
+    place p;
+    place_make(&p);
+    nd_options o = test_options(0, 0, 0.6);
+    corpus c = make_corpus(23, 50, 3, 8);
+    nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+    ck_assert_int_eq(add_range(db, &c, 0, 200, "a", 0, 3), ND_OK);
+    ck_assert_int_eq(nd_db_commit(db), ND_OK);
+    nd_db_close(db);
+    db = open_ok(p.db, 0, NULL);
+    /* one call on 1 or 4 threads */
+    nd_db_query_options q = ND_DB_QUERY_INIT;
+    nd_db_results *one = query_range(db, &c, 0, 200, &q);
+    q.threads = 4;
+    nd_db_results *four = query_range(db, &c, 0, 200, &q);
+    same_results(one, four);
+    size_t total = 0;
+    for (size_t i = 0; i < 200; i++) {
+        const nd_db_match *m;
+        total += nd_db_results_get(&m, one, i);
+    }
+    ck_assert_uint_gt(total, 200); /* each text matches itself at least */
+    /* four threads querying the same handle at once, with top 3 */
+    query_job jobs[4];
+    pthread_t tids[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (query_job){db, &c, NULL};
+        pthread_create(&tids[t], NULL, query_thread, &jobs[t]);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(tids[t], NULL);
+    for (int t = 0; t < 4; t++) {
+        ck_assert_ptr_nonnull(jobs[t].r);
+        same_results(jobs[0].r, jobs[t].r);
+        for (size_t i = 0; i < 200; i++) {
+            const nd_db_match *m, *all;
+            size_t n = nd_db_results_get(&m, jobs[t].r, i), n_all = nd_db_results_get(&all, one, i);
+            ck_assert_uint_eq(n, n_all < 3 ? n_all : 3); /* the first three of all */
+            for (size_t k = 0; k < n; k++)
+                ck_assert(m[k].jaccard == all[k].jaccard);
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        nd_db_results_free(jobs[t].r);
+    nd_db_results_free(one);
+    nd_db_results_free(four);
+    nd_db_close(db);
+    corpus_free(&c);
+    remove_tree(p.dir);
+}
+END_TEST
+
+Suite *db_query_suite(void)
+{
+    Suite *s = suite_create("db_query");
+    TCase *tc = tcase_create("db_query");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_equivalence_all_pairs);
+    tcase_add_test(tc, test_equivalence_default_bands);
+    tcase_add_test(tc, test_merges_give_same_index);
+    tcase_add_test(tc, test_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
