@@ -245,20 +245,21 @@ int dbcli_take_record(read_counts *c, const cli_config *cfg, const sketched_doc 
 {
     c->records_read++;
     c->bytes += d->rec->len;
+    field_tally_add(&c->fields, d->fields);
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {
             cli_error("%s", d->error);
             cli_error("stopping (use --on-error skip to skip such records)");
             return -1;
         }
-        cli_warn("%s; skipped", d->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", d->error);
         c->skipped++;
         return 0;
     }
     if (d->invalid_utf8 > 0) {
         c->invalid_docs++;
-        cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
-                 d->invalid_utf8 == 1 ? "" : "s");
+        cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
+                    d->invalid_utf8 == 1 ? "" : "s");
     }
     if (d->id_count == 0)
         c->empty++;

@@ -51,7 +51,7 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
             *status = EXIT_FAIL;
             return 0;
         }
-        cli_warn("%s; skipped", view->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", view->error);
         doc_view_close(view);
         free(rec->data);
     }

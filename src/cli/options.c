@@ -7,11 +7,12 @@
  */
 #include "cli.h"
 
-#include <errno.h>  /* errno */
-#include <getopt.h> /* getopt_long */
-#include <stdlib.h> /* strtod, strtoul */
-#include <string.h> /* strcmp, strncmp */
-#include <unistd.h> /* sysconf */
+#include <errno.h>    /* errno */
+#include <getopt.h>   /* getopt_long */
+#include <stdlib.h>   /* strtod, strtoul */
+#include <string.h>   /* strcmp, strncmp, strerror */
+#include <sys/stat.h> /* stat */
+#include <unistd.h>   /* sysconf, access */
 
 enum {
     OPT_THRESHOLD = 't',
@@ -371,6 +372,26 @@ static unsigned default_threads(void)
     return n < 1 ? 1u : (n > 256 ? 256u : (unsigned)n);
 }
 
+/* --tmpdir DIR is checked before anything is read: a directory this user
+ * can create files in (whether this run needs it or not). */
+static int check_tmpdir(const char *name, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        cli_error("%s: --tmpdir '%s': %s", name, dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_error("%s: --tmpdir '%s': not a directory", name, dir);
+        return EXIT_USAGE;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_error("%s: --tmpdir '%s': cannot create files there: %s", name, dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
 {
     nd_options defaults = ND_OPTIONS_INIT;
@@ -393,6 +414,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     opterr = 0;
     int opt;
     int long_index = -1;
+    int tmpdir_given = 0;
     while ((opt = getopt_long(argc, argv, ":t:h", all_options, &long_index)) != -1) {
         unsigned long n;
         const char *arg = optarg;
@@ -471,9 +493,11 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_ID_FIELD:
             cfg->id_field = arg;
+            cfg->fields_given |= REC_HAS_ID;
             break;
         case OPT_TEXT_FIELD:
             cfg->text_field = arg;
+            cfg->fields_given |= REC_HAS_TEXT;
             break;
         case OPT_LINES:
             cfg->lines = 1;
@@ -544,6 +568,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_TMPDIR:
             cfg->tmpdir = arg;
+            tmpdir_given = 1;
             break;
         case OPT_SHINGLES:
             cfg->show_shingles = 1;
@@ -664,6 +689,8 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         cli_error("explain: needs two files A B (or --id ID_A --id ID_B and the inputs)");
         return EXIT_USAGE;
     }
+    if (tmpdir_given && check_tmpdir(name, cfg->tmpdir) != EXIT_OK)
+        return EXIT_USAGE;
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;
     return cli_check_index_options(cfg, name);

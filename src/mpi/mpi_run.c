@@ -49,14 +49,14 @@ static int commit_record(void *ctx, const sketched_doc *d)
             m->failure = cli_format("%s (stopping every rank; --on-error skip skips such records)", d->error);
             return EXIT_FAIL;
         }
-        cli_warn("%s; skipped", d->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", d->error);
         m->counts.skipped++;
         return m->replay && replay_source_note(m->replay, d->rec, 0) != 0 ? EXIT_FAIL : EXIT_OK;
     }
     if (d->invalid_utf8 > 0) {
         m->counts.invalid_docs++;
-        cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
-                 d->invalid_utf8 == 1 ? "" : "s");
+        cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
+                    d->invalid_utf8 == 1 ? "" : "s");
     }
     size_t doc = m->docs.count;
     if (doctable_add(&m->docs, d->id) != 0) {
