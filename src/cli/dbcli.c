@@ -97,6 +97,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "not in the index is an error (exit 1) and nothing is removed. --ids FILE: one id per line.\n"
               "Writes {\"index\", \"removed\", \"documents\"} to stdout.\n"
               "      --wait            wait for another process writing to DB\n"
+              "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
               out);
         return;
@@ -105,6 +106,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "Rewrite the index without its removed documents, every page full, and replace its data\n"
               "file atomically. Needs the index alone (fails while any other process has it open) and\n"
               "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\"}.\n"
+              "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
               out);
         return;
