@@ -89,6 +89,9 @@ for cmd in scan dedup; do
     assert_file_contains "$ERR" "error: every record read (3) was skipped"
     assert_empty_file "$OUT" "$cmd stdout"
 done
+nd normalize --on-error skip "$T/allbad.jsonl"
+assert_rc 1 "normalize with every record skipped"
+assert_file_contains "$ERR" "error: every record read (3) was skipped"
 nd index add "$T/db" --on-error skip "$T/allbad.jsonl"
 assert_rc 1 "index add with every record skipped"
 assert_file_contains "$ERR" "error: every record read (3) was skipped"
@@ -113,6 +116,11 @@ assert_file_contains "$ERR" "warning: --id-field 'key': none of the 2 JSON recor
 nd query "$T/db3" --id-field key "$T/pair.jsonl"
 assert_rc 0
 assert_file_contains "$ERR" "warning: --id-field 'key': none of the 2 JSON records"
+
+nd explain --id-field key --id a --id b "$T/pair.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "warning: --id-field 'key': none of the 2 JSON records"
+assert_file_contains "$ERR" "no document with id 'a'"
 
 check "a misspelt --text-field: skip warns and fails; fail stops at the first record"
 nd scan --text-field txt --on-error skip "$T/pair.jsonl"
