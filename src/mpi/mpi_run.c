@@ -411,6 +411,7 @@ int main(int argc, char **argv)
         cfg.quiet = 1; /* warnings still come from every rank; summaries from rank 0 */
     m.cfg = &cfg;
     rc = run(&m, argc, argv);
+    cli_warn_flush(); /* ranks other than 0 print no summary, which flushes it there */
 done:
     nd_index_free(m.index);
     doctable_free(&m.docs);
