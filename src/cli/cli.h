@@ -125,6 +125,8 @@ char *text_preview(const char *text, size_t len, size_t max_chars);
 void cli_set_program(const char *name);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line of information: "neardup: message" (escaped like the others). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Kinds of warning that repeat once per record: each is shown WARN_LIMIT
  * times, then counted. */
 typedef enum { WARN_SKIPPED, WARN_INVALID_UTF8, WARN_KINDS } cli_warn_kind;

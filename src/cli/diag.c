@@ -98,6 +98,8 @@ void cli_escape(FILE *out, const char *text, size_t len)
     }
 }
 
+/* "PROGRAM: KIND: message\n" (or "PROGRAM: message\n" when kind is
+ * NULL), the message escaped. */
 static void report(const char *kind, const char *fmt, va_list ap)
 {
     char small[512];
@@ -115,7 +117,10 @@ static void report(const char *kind, const char *fmt, va_list ap)
     }
     va_end(again);
     pthread_mutex_lock(&lock);
-    fprintf(stderr, "%s: %s: ", program, kind);
+    if (kind)
+        fprintf(stderr, "%s: %s: ", program, kind);
+    else
+        fprintf(stderr, "%s: ", program);
     cli_escape(stderr, text, len);
     fputc('\n', stderr);
     pthread_mutex_unlock(&lock);
@@ -136,6 +141,14 @@ void cli_warn(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     report("warning", fmt, ap);
+    va_end(ap);
+}
+
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(NULL, fmt, ap);
     va_end(ap);
 }
 

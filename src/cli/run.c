@@ -102,10 +102,8 @@ static int batch_done(void *ctx)
     if (!st->counts.spilled && nd_index_memory(st->index) > cfg->memory / 2) {
         progress_clear(&st->prog);
         if (!cfg->quiet)
-            fprintf(stderr,
-                    "neardup: the index passed half of --memory (%.1f MiB); moving shingle ids and band keys "
-                    "to files in %s\n",
-                    (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
+            cli_note("the index passed half of --memory (%.1f MiB); moving shingle ids and band keys to files in %s",
+                     (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
         int nrc = nd_index_spill(st->index, cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", cfg->tmpdir, nd_strerror(nrc));
