@@ -127,8 +127,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A line of information: "neardup: message" (escaped like the others). */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Kinds of warning that repeat once per record: each is shown WARN_LIMIT
- * times, then counted. */
+/* Kinds of warning that repeat once per record or file: each is shown
+ * WARN_LIMIT times, then counted (a new kind goes here and in diag.c's
+ * names of the kinds). */
 typedef enum { WARN_SKIPPED, WARN_INVALID_UTF8, WARN_KINDS } cli_warn_kind;
 enum { WARN_LIMIT = 5 };
 void cli_warn_of(cli_warn_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
