@@ -43,6 +43,7 @@ static int commit_record(void *ctx, const sketched_doc *d)
     mrun *m = ctx;
     const cli_config *cfg = m->cfg;
     m->counts.records_read++;
+    field_tally_add(&m->counts.fields, d->fields);
     m->counts.bytes += d->rec->len;
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {
@@ -298,6 +299,14 @@ static int run(mrun *m, int argc, char **argv)
     if (!pass1(m))
         return EXIT_FAIL;
     m->pass1_s = MPI_Wtime() - t;
+    /* the input checks of neardup over all ranks' records: rank 0 warns
+     * about a misspelt field, and every rank fails when all were skipped */
+    const run_counts *c = &m->counts;
+    field_tally fields = {x_sum(&m->x, c->fields.objects), x_sum(&m->x, c->fields.with_id),
+                          x_sum(&m->x, c->fields.with_text)};
+    uint64_t read = x_sum(&m->x, c->records_read), skipped = x_sum(&m->x, c->skipped);
+    if (m->x.rank == 0 ? report_input_check(cfg, read, skipped, &fields) != EXIT_OK : read > 0 && skipped == read)
+        return EXIT_FAIL;
     uint64_t docs = m->docs.count;
     double t0 = x_clock();
     MPI_Exscan(&docs, &m->doc_base, 1, MPI_UINT64_T, MPI_SUM, m->x.comm);
