@@ -1,23 +1,30 @@
 /* alloc.c - the allocation seam (see alloc.h), with a fail-after-N test hook. */
 #include "alloc.h"
 
-#include <stdint.h> /* SIZE_MAX */
-#include <stdlib.h> /* malloc, calloc, realloc, free */
+#include <stdatomic.h> /* atomic_size_t */
+#include <stdint.h>    /* SIZE_MAX */
+#include <stdlib.h>    /* malloc, calloc, realloc, free */
 
-static size_t allocations_left = SIZE_MAX;
+/* Atomic, so that a test can fail allocations while worker threads run
+ * (threaded clustering); outside tests it stays SIZE_MAX and costs one
+ * relaxed load. */
+static atomic_size_t allocations_left = SIZE_MAX;
 
 void nd_alloc_fail_after(size_t n)
 {
-    allocations_left = n;
+    atomic_store(&allocations_left, n);
 }
 
 static int allocation_allowed(void)
 {
-    if (allocations_left == SIZE_MAX)
-        return 1;
-    if (allocations_left == 0)
-        return 0;
-    allocations_left--;
+    size_t left = atomic_load_explicit(&allocations_left, memory_order_relaxed);
+    while (left != SIZE_MAX) {
+        if (left == 0)
+            return 0;
+        if (atomic_compare_exchange_weak_explicit(&allocations_left, &left, left - 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return 1;
+    }
     return 1;
 }
 

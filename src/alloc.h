@@ -22,7 +22,7 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 
 /* Test hook: the next `n` allocations succeed and every later one fails,
  * until nd_alloc_fail_after((size_t)-1) (the default) restores normal
- * behaviour. Not thread-safe; for single-threaded tests only. */
+ * behaviour. The count is atomic: allocations on any thread count. */
 void nd_alloc_fail_after(size_t n);
 
 #endif /* ND_ALLOC_H */

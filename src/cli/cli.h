@@ -35,13 +35,17 @@ typedef enum {
     CMD_QUERY
 } cli_command;
 typedef enum { ON_ERROR_FAIL, ON_ERROR_SKIP } on_error_policy;
+/* What a record showed of the fields asked for (doc_view, sketched_doc),
+ * and which of --id-field, --text-field were given (cli_config). */
+enum { REC_JSON_OBJECT = 1, REC_HAS_ID = 2, REC_HAS_TEXT = 4 };
 
 typedef struct cli_config {
     cli_command command;
     nd_options opts;
     const char *id_field;
     const char *text_field;
-    int lines; /* --lines: each line of a text file is a document */
+    unsigned fields_given; /* REC_HAS_ID: --id-field given; REC_HAS_TEXT: --text-field given */
+    int lines;             /* --lines: each line of a text file is a document */
     on_error_policy on_error;
     nd_keep keep;           /* ND_KEEP_RANK for --keep min:FIELD / max:FIELD */
     const char *keep_field; /* --keep min:FIELD / max:FIELD, else NULL */
@@ -121,6 +125,20 @@ char *text_preview(const char *text, size_t len, size_t max_chars);
 void cli_set_program(const char *name);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line of information: "neardup: message" (escaped like the others). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Kinds of warning that repeat once per record or file: each is shown
+ * WARN_LIMIT times, then counted (a new kind goes here and in diag.c's
+ * names of the kinds). */
+typedef enum { WARN_SKIPPED, WARN_INVALID_UTF8, WARN_KINDS } cli_warn_kind;
+enum { WARN_LIMIT = 5 };
+void cli_warn_of(cli_warn_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One line per kind with the count of the warnings not shown; idempotent. */
+void cli_warn_flush(void);
+/* `len` bytes of user data (an id, a file name, an excerpt) as they are
+ * written in messages: controls, bidirectional formatting and ill-formed
+ * UTF-8 as \xNN or \uNNNN, the rest as is. Every message goes through it. */
+void cli_escape(FILE *out, const char *text, size_t len);
 /* printf into a new string (NULL when out of memory). */
 char *cli_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -97,6 +97,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "not in the index is an error (exit 1) and nothing is removed. --ids FILE: one id per line.\n"
               "Writes {\"index\", \"removed\", \"documents\"} to stdout.\n"
               "      --wait            wait for another process writing to DB\n"
+              "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
               out);
         return;
@@ -105,6 +106,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "Rewrite the index without its removed documents, every page full, and replace its data\n"
               "file atomically. Needs the index alone (fails while any other process has it open) and\n"
               "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\"}.\n"
+              "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
               out);
         return;
@@ -245,20 +247,21 @@ int dbcli_take_record(read_counts *c, const cli_config *cfg, const sketched_doc 
 {
     c->records_read++;
     c->bytes += d->rec->len;
+    field_tally_add(&c->fields, d->fields);
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {
             cli_error("%s", d->error);
             cli_error("stopping (use --on-error skip to skip such records)");
             return -1;
         }
-        cli_warn("%s; skipped", d->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", d->error);
         c->skipped++;
         return 0;
     }
     if (d->invalid_utf8 > 0) {
         c->invalid_docs++;
-        cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
-                 d->invalid_utf8 == 1 ? "" : "s");
+        cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
+                    d->invalid_utf8 == 1 ? "" : "s");
     }
     if (d->id_count == 0)
         c->empty++;

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "input.h"
 #include "pipeline.h"
+#include "report.h"
 
 /* The exit code for a library status: 2 for options that disagree with
  * the index's, 1 for any other failure. */
@@ -51,6 +52,7 @@ void dbcli_write_stats(FILE *out, const char *path, const nd_db_stats *s);
  * record, -1 to stop (reported). */
 typedef struct read_counts {
     uint64_t records_read, bytes, skipped, empty, invalid_docs;
+    field_tally fields;
 } read_counts;
 int dbcli_take_record(read_counts *c, const cli_config *cfg, const sketched_doc *d);
 

@@ -1,23 +1,131 @@
 /* diag.c - the program's messages on stderr ("neardup: error: ...",
  * "neardup: warning: ...") and the formatting of message strings. Only
- * the program prints; the library returns codes. */
+ * the program prints; the library returns codes.
+ *
+ * Messages quote user data (ids, file names, excerpts of bad input), so
+ * every message is written through one escaping step: a control character
+ * (C0, DEL), a C1 control or a Unicode line or bidirectional-formatting
+ * character, and every byte of ill-formed UTF-8 is shown as \xNN or \uNNNN.
+ * An id can then neither move the cursor, recolour the terminal, nor forge
+ * a summary line of its own. A warning of a repeating kind (a skipped
+ * record, invalid UTF-8) is shown WARN_LIMIT times; the rest are counted
+ * and told in one line at the end (cli_warn_flush). */
 #include "cli.h"
 
-#include <stdarg.h> /* va_list */
-#include <stdlib.h> /* malloc */
+#include <pthread.h> /* pthread_mutex_t */
+#include <stdarg.h>  /* va_list */
+#include <stdlib.h>  /* malloc */
 
 static const char *program = "neardup";
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t warned[WARN_KINDS]; /* warnings of each kind so far */
 
 void cli_set_program(const char *name)
 {
     program = name;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (1 to 4) and its code
+ * point, or 0 when the bytes there are ill-formed (overlong, surrogate,
+ * past U+10FFFF, cut short). */
+static size_t utf8_sequence(const unsigned char *s, size_t len, unsigned *cp)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    unsigned v = c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if (i > 1 && (s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+/* Characters a terminal acts on or that reorder or break the line. */
+static int is_format_character(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void cli_escape(FILE *out, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7F) {
+            size_t run = i + 1;
+            while (run < len && s[run] >= 0x20 && s[run] < 0x7F)
+                run++;
+            fwrite(s + i, 1, run - i, out);
+            i = run;
+            continue;
+        }
+        unsigned cp = 0;
+        size_t n = c < 0x80 ? 0 : utf8_sequence(s + i, len - i, &cp);
+        if (n == 0) {
+            fprintf(out, "\\x%02X", c);
+            i++;
+        } else if (is_format_character(cp)) {
+            fprintf(out, "\\u%04X", cp);
+            i += n;
+        } else {
+            fwrite(s + i, 1, n, out);
+            i += n;
+        }
+    }
+}
+
+/* "PROGRAM: KIND: message\n" (or "PROGRAM: message\n" when kind is
+ * NULL), the message escaped. */
 static void report(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s: %s: ", program, kind);
-    vfprintf(stderr, fmt, ap);
+    char small[512];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    char *text = small;
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len >= sizeof small) {
+        text = malloc(len + 1);
+        if (text)
+            vsnprintf(text, len + 1, fmt, again);
+        else
+            text = small, len = sizeof small - 1; /* the message cut short rather than lost */
+    }
+    va_end(again);
+    pthread_mutex_lock(&lock);
+    if (kind)
+        fprintf(stderr, "%s: %s: ", program, kind);
+    else
+        fprintf(stderr, "%s: ", program);
+    cli_escape(stderr, text, len);
     fputc('\n', stderr);
+    pthread_mutex_unlock(&lock);
+    if (text != small)
+        free(text);
 }
 
 void cli_error(const char *fmt, ...)
@@ -34,6 +142,41 @@ void cli_warn(const char *fmt, ...)
     va_start(ap, fmt);
     report("warning", fmt, ap);
     va_end(ap);
+}
+
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(NULL, fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn_of(cli_warn_kind kind, const char *fmt, ...)
+{
+    pthread_mutex_lock(&lock);
+    uint64_t seen = warned[kind]++;
+    pthread_mutex_unlock(&lock);
+    if (seen >= WARN_LIMIT)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    report("warning", fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn_flush(void)
+{
+    static const char *const what[WARN_KINDS] = {"records skipped", "documents with invalid UTF-8"};
+    for (int k = 0; k < WARN_KINDS; k++) {
+        pthread_mutex_lock(&lock);
+        uint64_t seen = warned[k];
+        warned[k] = 0;
+        pthread_mutex_unlock(&lock);
+        if (seen > WARN_LIMIT)
+            cli_warn("%llu more %s (only the first %d are shown)", (unsigned long long)(seen - WARN_LIMIT), what[k],
+                     WARN_LIMIT);
+    }
 }
 
 char *cli_format(const char *fmt, ...)

@@ -76,6 +76,7 @@ int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const rec
         v->text = fast.text;
         v->len = fast.text_len;
         v->decoded = fast.decoded;
+        v->fields = REC_JSON_OBJECT | REC_HAS_TEXT | (fast.id_kind != JSON_ID_NONE ? REC_HAS_ID : 0);
         if (fast.id_kind == JSON_ID_STRING || fast.id_kind == JSON_ID_INTEGER)
             v->id = strndup(fast.id, fast.id_len);
         else
@@ -92,6 +93,9 @@ int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const rec
         return v->error ? ND_OK : ND_ENOMEM;
     }
     const json_t *text = json_is_object(root) ? json_object_get(root, cfg->text_field) : NULL;
+    if (json_is_object(root))
+        v->fields =
+            REC_JSON_OBJECT | (text ? REC_HAS_TEXT : 0) | (json_object_get(root, cfg->id_field) ? REC_HAS_ID : 0);
     if (!json_is_object(root) || !json_is_string(text)) {
         v->error = json_is_object(root) ? cli_format("%s:%llu: no string field \"%s\" (see --text-field)", name,
                                                      (unsigned long long)rec->line, cfg->text_field)

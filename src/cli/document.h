@@ -15,6 +15,7 @@ typedef struct doc_view {
     char *error;         /* set when the record is unusable: "FILE:LINE: why" */
     char *decoded;       /* the text, when the fast path had to unescape it */
     size_t invalid_utf8; /* ill-formed sequences replaced in a JSON line */
+    unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h): what a JSON record had */
 } doc_view;
 
 /* Open a record. Returns ND_OK (check v->error) or ND_ENOMEM. */

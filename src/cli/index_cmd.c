@@ -103,6 +103,8 @@ static int index_add(const cli_config *cfg)
     pipeline_sink sink = {&st, add_commit, add_batch_done};
     pipeline_timing timing;
     rc = pipeline_run(&run, &run.opts, st.in, &sink, &timing);
+    if (rc == EXIT_OK)
+        rc = report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields);
     if (rc != EXIT_OK) {
         rc = st.status ? dbcli_exit_code(st.status) : EXIT_FAIL;
         if (!cfg->quiet)
@@ -125,6 +127,7 @@ static int index_add(const cli_config *cfg)
            (unsigned long long)st.counts.skipped, (unsigned long long)after.documents,
            (unsigned long long)after.removed, (unsigned long long)after.bytes_on_disk, cli_profile_label(&run.opts));
     rc = flush_stdout();
+    cli_warn_flush(); /* before the summary line */
     if (!cfg->quiet) {
         double seconds = now() - started, mb = (double)st.counts.bytes / 1e6;
         fprintf(stderr,

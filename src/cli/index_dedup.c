@@ -315,6 +315,8 @@ int cli_dedup_index(const cli_config *cfg)
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, st.in, &sink, &timing);
     }
+    if (rc == EXIT_OK)
+        rc = report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields);
     if (rc == EXIT_OK && st.batch.count > 0)
         rc = dedup_flush(&st);
     if (rc == EXIT_OK)
@@ -328,6 +330,7 @@ int cli_dedup_index(const cli_config *cfg)
     }
     if (rc != EXIT_OK && cfg->update)
         cli_error("%s: nothing of this run was added (the index is as it was)", cfg->index_path);
+    cli_warn_flush(); /* before the summary line */
     if (rc == EXIT_OK && !cfg->quiet) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -24,10 +24,17 @@
 #include "cli.h"
 #include "document.h"
 #include "input.h"
+#include "report.h"
 
 /* Read the next usable document (NULL at the end); bad records follow
  * --on-error. *status is EXIT_FAIL on a fatal error. */
-static int next_document(input *in, const cli_config *cfg, record *rec, doc_view *view, int *status)
+/* What next_document() saw, for the checks at the end (report_input_check). */
+typedef struct read_tally {
+    uint64_t records, skipped;
+    field_tally fields;
+} read_tally;
+
+static int next_document(input *in, const cli_config *cfg, record *rec, doc_view *view, int *status, read_tally *t)
 {
     for (;;) {
         int rc = input_next(in, rec);
@@ -42,6 +49,8 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
             *status = EXIT_FAIL;
             return 0;
         }
+        t->records++;
+        field_tally_add(&t->fields, view->fields);
         if (!view->error)
             return 1;
         if (cfg->on_error == ON_ERROR_FAIL) {
@@ -51,7 +60,8 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
             *status = EXIT_FAIL;
             return 0;
         }
-        cli_warn("%s; skipped", view->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", view->error);
+        t->skipped++;
         doc_view_close(view);
         free(rec->data);
     }
@@ -79,7 +89,8 @@ int cli_normalize(const cli_config *cfg)
     }
     record rec;
     doc_view view;
-    while (next_document(in, cfg, &rec, &view, &status)) {
+    read_tally tally = {0};
+    while (next_document(in, cfg, &rec, &view, &status, &tally)) {
         nd_sketch sketch = ND_SKETCH_INIT;
         if (nd_sketch_text(&sketch, sk, view.text, view.len) != ND_OK) {
             cli_error("%s: normalization failed", view.id);
@@ -115,6 +126,8 @@ int cli_normalize(const cli_config *cfg)
     }
     nd_sketcher_free(sk);
     input_close(in);
+    if (status == EXIT_OK)
+        status = report_input_check(cfg, tally.records, tally.skipped, &tally.fields);
     if (fflush(stdout) != 0) {
         cli_error("cannot write the output");
         return EXIT_FAIL;
@@ -162,7 +175,8 @@ static int load_sides(const cli_config *cfg, side sides[2])
     record rec;
     doc_view view;
     int found = 0, total = 0;
-    while (next_document(in, cfg, &rec, &view, &status)) {
+    read_tally tally = {0};
+    while (next_document(in, cfg, &rec, &view, &status, &tally)) {
         int slot = -1;
         if (cfg->explain_id_count == 2) {
             for (int k = 0; k < 2; k++) {
@@ -189,6 +203,8 @@ static int load_sides(const cli_config *cfg, side sides[2])
         free(rec.data);
     }
     input_close(in);
+    if (status == EXIT_OK)
+        status = report_input_check(cfg, tally.records, tally.skipped, &tally.fields);
     if (status != EXIT_OK)
         return status;
     if (cfg->explain_id_count == 2 && found < 2) {

@@ -24,6 +24,26 @@ static void usage(FILE *out)
           out);
 }
 
+static int run_command(const cli_config *cfg)
+{
+    switch (cfg->command) {
+    case CMD_PARAMS:
+        return cli_params(cfg);
+    case CMD_NORMALIZE:
+        return cli_normalize(cfg);
+    case CMD_EXPLAIN:
+        return cli_explain(cfg);
+    case CMD_QUERY:
+        return cli_query(cfg);
+    case CMD_DEDUP:
+        return cfg->index_path ? cli_dedup_index(cfg) : cli_run(cfg);
+    case CMD_SCAN:
+        return cli_run(cfg);
+    default:
+        return cli_index(cfg);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -67,9 +87,10 @@ int main(int argc, char **argv)
         cli_config cfg;
         int rc = cli_parse(&cfg, subcommands[i].command, argc - 2, argv + 2);
         if (rc == EXIT_OK)
-            rc = cli_index(&cfg);
+            rc = run_command(&cfg);
         else if (rc < 0)
             rc = EXIT_OK; /* --help */
+        cli_warn_flush();
         cli_config_free(&cfg);
         return rc;
     }
@@ -93,18 +114,10 @@ int main(int argc, char **argv)
     cli_config cfg;
     int rc = cli_parse(&cfg, command, argc - 1, argv + 1);
     if (rc < 0)
-        return EXIT_OK; /* --help */
-    if (rc != EXIT_OK)
-        return rc;
-    if (command == CMD_PARAMS)
-        return cli_params(&cfg);
-    if (command == CMD_NORMALIZE)
-        return cli_normalize(&cfg);
-    if (command == CMD_EXPLAIN)
-        return cli_explain(&cfg);
-    if (command == CMD_QUERY)
-        return cli_query(&cfg);
-    if (command == CMD_DEDUP && cfg.index_path)
-        return cli_dedup_index(&cfg);
-    return cli_run(&cfg);
+        rc = EXIT_OK; /* --help */
+    else if (rc == EXIT_OK)
+        rc = run_command(&cfg);
+    cli_warn_flush(); /* the count of warnings not shown, if the command has not told it */
+    cli_config_free(&cfg);
+    return rc;
 }

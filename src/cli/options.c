@@ -1,60 +1,20 @@
-/* options.c - argv to cli_config, and every subcommand's --help.
+/* options.c - argv to cli_config.
  *
- * One option table serves all subcommands; each subcommand lists which
- * options it accepts. Values are checked here, with a message naming the
- * option and the accepted range (exit 2), so that run.c only sees sane
- * configurations.
+ * One option table serves all subcommands; cli_accepts() says which
+ * options each takes (help.c prints exactly those in --help). Values are
+ * checked here, with a message naming the option and the accepted range
+ * (exit 2), so that run.c only sees sane configurations.
  */
-#include "cli.h"
+#include "options.h"
 
-#include <errno.h>  /* errno */
-#include <getopt.h> /* getopt_long */
-#include <stdlib.h> /* strtod, strtoul */
-#include <string.h> /* strcmp, strncmp */
-#include <unistd.h> /* sysconf */
+#include <errno.h>    /* errno */
+#include <getopt.h>   /* getopt_long */
+#include <stdlib.h>   /* strtod, strtoul */
+#include <string.h>   /* strcmp, strncmp, strerror */
+#include <sys/stat.h> /* stat */
+#include <unistd.h>   /* sysconf, access */
 
-enum {
-    OPT_THRESHOLD = 't',
-    OPT_HELP = 'h',
-    OPT_NUM_PERM = 1000,
-    OPT_BANDS,
-    OPT_ROWS,
-    OPT_SHINGLE,
-    OPT_SEED,
-    OPT_NORMALIZE,
-    OPT_ID_FIELD,
-    OPT_TEXT_FIELD,
-    OPT_LINES,
-    OPT_ON_ERROR,
-    OPT_KEEP,
-    OPT_ANNOTATE,
-    OPT_REMOVED,
-    OPT_THREADS,
-    OPT_QUIET,
-    OPT_VERBOSE,
-    OPT_TMPDIR,
-    OPT_UNIT,
-    OPT_MIN_TOKENS,
-    OPT_BOILERPLATE,
-    OPT_SHINGLES,
-    OPT_MEMORY,
-    OPT_JSON,
-    OPT_ID,
-    OPT_STATS,
-    OPT_PAIRS,
-    OPT_MEASURE,
-    OPT_MIN_SHINGLES,
-    OPT_OUTPUT_DIR,
-    OPT_REMOVED_DIR,
-    OPT_INDEX,
-    OPT_UPDATE,
-    OPT_REPLACE,
-    OPT_WAIT,
-    OPT_TOP,
-    OPT_IDS
-};
-
-static const struct option all_options[] = {
+const struct option cli_all_options[] = {
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"num-perm", required_argument, NULL, OPT_NUM_PERM},
     {"bands", required_argument, NULL, OPT_BANDS},
@@ -99,137 +59,6 @@ static const struct option all_options[] = {
 static const char *const command_names[] = {"scan",      "dedup",       "params",       "normalize",     "explain",
                                             "index add", "index stats", "index remove", "index compact", "query"};
 
-static const char help_common[] =
-    "Matching:\n"
-    "  -t, --threshold T     minimum exact score (--measure) for a match (0 < T <= 1; default 0.8)\n"
-    "      --measure M       jaccard (default): |A & B| / |A | B| of the shingle sets; or containment:\n"
-    "                        |A & B| / |A| for the smaller text A (an excerpt or abridged copy inside a\n"
-    "                        longer text; the containing text is kept), or Jaccard (documents only)\n"
-    "      --min-shingles N  containment: a text needs N shingles to be reported as contained in another\n"
-    "                        (default 20; shorter texts still match by Jaccard)\n"
-    "      --shingle SPEC    words:K (K consecutive words, default words:5), chars:N (N characters)\n"
-    "                        or auto (chars:5 for text mostly in scripts without spaces, else words:5)\n"
-    "      --normalize NAME  normalization profile: default or aggressive (see README)\n"
-    "      --num-perm N      MinHash signature length (1..4096; default 128)\n"
-    "      --bands B, --rows R  LSH banding (both or neither; B*R <= num-perm; default: chosen\n"
-    "                        from the threshold, see 'neardup params')\n"
-    "      --seed S          hash seed (default fixed; same seed, same output)\n"
-    "Input (PATH: a file, a directory (read recursively, sorted), or - for stdin; none = stdin):\n"
-    "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.json/.ndjson,\n"
-    "  or content starting with a JSON object), optionally gzip- or zstd-compressed (detected by content).\n"
-    "      --text-field F    JSON field holding the text (default text)\n"
-    "      --id-field F      JSON field holding the id (default id; FILE:LINE when absent)\n"
-    "      --lines           each line of a plain text file is a document (id FILE:LINE)\n"
-    "      --on-error P      malformed JSON line or missing text field: fail (default; exit 1) or skip\n"
-    "Units (what is compared):\n"
-    "      --unit U          document (default), paragraph (text between blank lines) or line;\n"
-    "                        a unit that is one text pasted several times counts as its copies\n"
-    "      --min-tokens N    ignore units with fewer than N tokens (default 1)\n"
-    "      --boilerplate N   a unit found in N or more documents is boilerplate: dedup removes every\n"
-    "                        occurrence of it, scan marks it (default off)\n"
-    "Running:\n"
-    "      --threads N       threads doing the work (default: all cores; 1 = everything on one thread);\n"
-    "                        output is identical for any N\n"
-    "      --quiet           no progress line and no summary on stderr\n"
-    "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"
-    "      --stats FILE      (scan, dedup) write the run's counts and timings to FILE as one JSON object\n"
-    "      --tmpdir DIR      where records from stdin or a pipe are spooled between two passes (dedup,\n"
-    "                        --unit) and where the index spills past --memory (default $TMPDIR or /tmp)\n"
-    "      --memory SIZE     memory to plan for, in binary units: 2G = 2 GiB, 500M = 500 MiB (default: a\n"
-    "                        quarter of physical memory);\n"
-    "                        when the index passes half of it, shingle ids and band keys move to files in\n"
-    "                        --tmpdir (same output, slower clustering)\n"
-    "  -h, --help            this help\n"
-    "Exit status: 0 ok, 1 failure (bad input with --on-error fail, unreadable file), 2 usage.\n";
-
-void cli_print_help(cli_command command, FILE *out)
-{
-    switch (command) {
-    case CMD_SCAN:
-        fputs("Usage: neardup scan [OPTIONS] [PATH...]\n"
-              "Find clusters of duplicate and near-duplicate documents. Writes JSON Lines to stdout,\n"
-              "one object per cluster: {\"cluster\": N, \"ids\": [survivor, ...], \"jaccard\": [1, ...]},\n"
-              "jaccard[i] being member i's exact Jaccard with the survivor (ids[0]); with --measure\n"
-              "containment also \"containment\": [1, ...], member i's share of shingles found in the survivor.\n"
-              "With --unit paragraph|line: one object per group of repeated units:\n"
-              "{\"group\": N, \"occurrences\": [{\"id\", \"start\", \"end\"}, ...], \"jaccard\": [...], \"text\": "
-              "preview},\n"
-              "start/end being byte offsets in the document's text.\n"
-              "  --pairs               one object per matching pair of documents instead, in input order:\n"
-              "                        {\"a\", \"b\", \"jaccard\", \"a_in_b\", \"b_in_a\"} (exact; every candidate\n"
-              "                        verified; k copies of one text give k(k-1)/2 pairs)\n"
-              "  --keep POLICY         which member is the survivor: first (default, input order), longest,\n"
-              "                        min:FIELD or max:FIELD (the smallest or largest value of a JSON field:\n"
-              "                        numbers as numbers, strings byte by byte, records without it last)\n\n",
-              out);
-        break;
-    case CMD_DEDUP:
-        fputs("Usage: neardup dedup [OPTIONS] [PATH...]\n"
-              "Write the input back as JSON Lines with near-duplicates removed: one survivor per cluster.\n"
-              "JSON Lines records pass through byte for byte; plain-text documents are written as\n"
-              "{\"id\": ..., \"text\": ...}.\n"
-              "  --keep POLICY         which member survives: first (default, input order), longest,\n"
-              "                        min:FIELD or max:FIELD (e.g. min:date keeps the earliest copy)\n"
-              "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"size\",\n"
-              "                        \"duplicate_of\", \"jaccard\"} (nulls and size 1 for unique records)\n"
-              "  --removed FILE        also write the removed records to FILE, each with \"neardup\":\n"
-              "                        {\"duplicate_of\", \"jaccard\", ...} added\n"
-              "  --output-dir DIR      write each input's records to DIR/<its file name> instead of stdout\n"
-              "                        (two inputs with one file name are refused; files appear when the run\n"
-              "                        succeeds)\n"
-              "  --removed-dir DIR     with --output-dir: each input's removed records to DIR/<its file name>\n"
-              "  --index DB            drop documents that match the persistent index DB or an earlier kept\n"
-              "                        document of this input (the index's copy wins); --annotate adds\n"
-              "                        \"neardup\": {\"duplicate_of\", \"jaccard\", \"from\": \"index\"|\"input\"}\n"
-              "  --update              with --index: add the kept documents to DB when the run succeeds\n"
-              "                        (one transaction; --replace and --wait as for 'index add')\n"
-              "With --unit paragraph|line: every document is written back with later copies of repeated\n"
-              "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
-              "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
-              "instead and changes no text.\n"
-              "\n",
-              out);
-        break;
-    case CMD_NORMALIZE:
-        fputs("Usage: neardup normalize [OPTIONS] [PATH...]\n"
-              "Show what the detector compares: for each document, one JSON line\n"
-              "{\"id\", \"profile\", \"tokens\": [...], \"spans\": [[start, end], ...]}, spans being the byte\n"
-              "spans of the tokens in the text.\n"
-              "  --shingles            also the shingle kind used and the sorted 32-bit shingle ids\n\n",
-              out);
-        break;
-    case CMD_EXPLAIN:
-        fputs("Usage: neardup explain [OPTIONS] A B\n"
-              "       neardup explain [OPTIONS] --id ID_A --id ID_B PATH...\n"
-              "Why do two documents match (or not)? Prints the exact Jaccard of their shingle sets (the\n"
-              "number scan reports), both containments, the Jaccard estimated from the MinHash\n"
-              "signatures, which LSH bands collided, and the longest runs of tokens they share, with\n"
-              "their byte spans in both texts. A and B are files (one document each), or name two\n"
-              "documents by id in the inputs. It also gives the probability that the overlap is a\n"
-              "chance match (Mash's p-value, Ondov et al. 2016, on shingle sets), and the verdict\n"
-              "under --measure, --threshold and --min-shingles.\n"
-              "      --json            one JSON object instead of the report\n\n",
-              out);
-        break;
-    case CMD_INDEX_ADD:
-    case CMD_INDEX_STATS:
-    case CMD_INDEX_REMOVE:
-    case CMD_INDEX_COMPACT:
-    case CMD_QUERY:
-        cli_print_index_help(command, out);
-        return;
-    case CMD_PARAMS:
-        fputs("Usage: neardup params [--threshold T] [--num-perm N] [--bands B --rows R]\n"
-              "Print the LSH banding chosen for a threshold and the probability that two documents\n"
-              "of Jaccard similarity s become a candidate pair, for s = 0.3 .. 1.0.\n"
-              "  -t, --threshold T, --num-perm N, --bands B, --rows R  as for scan\n"
-              "  -h, --help\n",
-              out);
-        return;
-    }
-    fputs(help_common, out);
-}
-
 static int bad_value(const char *option, const char *value, const char *expected)
 {
     cli_error("--%s '%s': expected %s (see 'neardup --help')", option, value, expected);
@@ -255,13 +84,19 @@ static int is_matching_option(int opt)
            opt == OPT_SEED || opt == OPT_NORMALIZE;
 }
 
-static int is_input_option(int opt)
+/* How records are read: every command that reads documents. */
+static int is_record_option(int opt)
 {
-    return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR ||
-           opt == OPT_THREADS || opt == OPT_QUIET || opt == OPT_VERBOSE;
+    return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR;
 }
 
-static int accepts(cli_command command, int opt)
+/* Running a pass over a corpus: threads and what is said on stderr. */
+static int is_running_option(int opt)
+{
+    return opt == OPT_THREADS || opt == OPT_QUIET || opt == OPT_VERBOSE;
+}
+
+int cli_accepts(cli_command command, int opt)
 {
     if (opt == OPT_HELP)
         return 1;
@@ -273,37 +108,28 @@ static int accepts(cli_command command, int opt)
     case CMD_INDEX_REMOVE:
         return opt == OPT_ID || opt == OPT_IDS || opt == OPT_WAIT || opt == OPT_QUIET;
     case CMD_INDEX_ADD:
-        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_REPLACE || opt == OPT_WAIT ||
-               opt == OPT_MEMORY;
+        return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_REPLACE ||
+               opt == OPT_WAIT || opt == OPT_MEMORY;
     case CMD_QUERY:
-        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_TOP;
-    default:
+        return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_TOP;
+    case CMD_PARAMS:
+        return opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS;
+    case CMD_NORMALIZE: /* what the tokens and shingle ids depend on */
+        return opt == OPT_SHINGLE || opt == OPT_NORMALIZE || is_record_option(opt) || opt == OPT_QUIET ||
+               opt == OPT_SHINGLES;
+    case CMD_EXPLAIN:
+        return is_matching_option(opt) || opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES || is_record_option(opt) ||
+               opt == OPT_QUIET || opt == OPT_JSON || opt == OPT_ID;
+    case CMD_SCAN:
+    case CMD_DEDUP:
         break;
     }
-    if (opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS)
-        return 1;
-    if (command == CMD_PARAMS)
-        return 0;
     if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_OUTPUT_DIR || opt == OPT_REMOVED_DIR ||
         opt == OPT_INDEX || opt == OPT_UPDATE || opt == OPT_REPLACE || opt == OPT_WAIT)
         return command == CMD_DEDUP;
-    if (opt == OPT_SHINGLES)
-        return command == CMD_NORMALIZE;
-    if ((command == CMD_NORMALIZE || command == CMD_EXPLAIN) &&
-        (opt == OPT_KEEP || opt == OPT_UNIT || opt == OPT_BOILERPLATE || opt == OPT_TMPDIR || opt == OPT_THREADS ||
-         opt == OPT_MEMORY))
-        return 0;
-    if (opt == OPT_JSON || opt == OPT_ID)
-        return command == CMD_EXPLAIN;
     if (opt == OPT_PAIRS)
         return command == CMD_SCAN;
-    if (opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES)
-        return command == CMD_SCAN || command == CMD_DEDUP || command == CMD_EXPLAIN;
-    if (opt == OPT_STATS)
-        return command == CMD_SCAN || command == CMD_DEDUP;
-    if (opt == OPT_TOP || opt == OPT_IDS)
-        return 0;
-    return 1;
+    return !(opt == OPT_SHINGLES || opt == OPT_JSON || opt == OPT_ID || opt == OPT_TOP || opt == OPT_IDS);
 }
 
 static int parse_shingle(nd_options *opts, const char *spec)
@@ -371,6 +197,26 @@ static unsigned default_threads(void)
     return n < 1 ? 1u : (n > 256 ? 256u : (unsigned)n);
 }
 
+/* --tmpdir DIR is checked before anything is read: a directory this user
+ * can create files in (whether this run needs it or not). */
+static int check_tmpdir(const char *name, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        cli_error("%s: --tmpdir '%s': %s", name, dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_error("%s: --tmpdir '%s': not a directory", name, dir);
+        return EXIT_USAGE;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_error("%s: --tmpdir '%s': cannot create files there: %s", name, dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
 {
     nd_options defaults = ND_OPTIONS_INIT;
@@ -393,27 +239,31 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     opterr = 0;
     int opt;
     int long_index = -1;
-    while ((opt = getopt_long(argc, argv, ":t:h", all_options, &long_index)) != -1) {
+    int tmpdir_given = 0;
+    while ((opt = getopt_long(argc, argv, ":t:h", cli_all_options, &long_index)) != -1) {
         unsigned long n;
         const char *arg = optarg;
         char option_name[64];
         if (long_index >= 0)
-            snprintf(option_name, sizeof option_name, "--%s", all_options[long_index].name);
+            snprintf(option_name, sizeof option_name, "--%s", cli_all_options[long_index].name);
         else
             snprintf(option_name, sizeof option_name, "-%c", opt);
         long_index = -1;
         if (opt == '?') {
-            if (optopt)
+            char hint[256] = "";
+            if (optopt) {
                 cli_error("%s: unknown option '-%c' (see 'neardup %s --help')", name, optopt, name);
-            else
-                cli_error("%s: unknown option '%s' (see 'neardup %s --help')", name, argv[optind - 1], name);
+            } else {
+                cli_option_hint(hint, sizeof hint, command, argv[optind - 1]);
+                cli_error("%s: unknown option '%s'%s (see 'neardup %s --help')", name, argv[optind - 1], hint, name);
+            }
             return EXIT_USAGE;
         }
         if (opt == ':') {
             cli_error("%s: option '%s' needs a value", name, argv[optind - 1]);
             return EXIT_USAGE;
         }
-        if (!accepts(command, opt)) {
+        if (!cli_accepts(command, opt)) {
             cli_error("%s: option '%s' does not apply here (see 'neardup %s --help')", name, option_name, name);
             return EXIT_USAGE;
         }
@@ -471,9 +321,11 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_ID_FIELD:
             cfg->id_field = arg;
+            cfg->fields_given |= REC_HAS_ID;
             break;
         case OPT_TEXT_FIELD:
             cfg->text_field = arg;
+            cfg->fields_given |= REC_HAS_TEXT;
             break;
         case OPT_LINES:
             cfg->lines = 1;
@@ -544,6 +396,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_TMPDIR:
             cfg->tmpdir = arg;
+            tmpdir_given = 1;
             break;
         case OPT_SHINGLES:
             cfg->show_shingles = 1;
@@ -664,6 +517,8 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         cli_error("explain: needs two files A B (or --id ID_A --id ID_B and the inputs)");
         return EXIT_USAGE;
     }
+    if (tmpdir_given && check_tmpdir(name, cfg->tmpdir) != EXIT_OK)
+        return EXIT_USAGE;
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;
     return cli_check_index_options(cfg, name);

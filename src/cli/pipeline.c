@@ -175,6 +175,7 @@ static int process_json(const shared *sh, worker_tools *w, arena *mem, const rec
     int rc = doc_view_open(&view, sh->cfg, sh->in, rec);
     if (rc != ND_OK)
         return rc;
+    res->doc.fields = view.fields;
     if (view.error) {
         res->error = view.error; /* reported, in order, by the sink */
         res->doc.error = view.error;

@@ -31,6 +31,7 @@ typedef struct sketched_doc {
     const char *error;   /* an unusable record: "FILE:LINE: why"; else NULL */
     size_t text_len;     /* bytes of its text */
     size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
+    unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h) */
     /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens) */
     const uint32_t *ids;
     size_t id_count;

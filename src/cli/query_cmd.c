@@ -110,12 +110,15 @@ int cli_query(const cli_config *cfg)
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, in, &sink, &timing);
     }
+    if (rc == EXIT_OK)
+        rc = report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields);
     if (rc == EXIT_OK && st.batch.count > 0)
         rc = query_flush(&st);
     if (rc == EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
         cli_error("cannot write the output: %s", strerror(errno));
         rc = EXIT_FAIL;
     }
+    cli_warn_flush(); /* before the summary line */
     if (rc == EXIT_OK && !cfg->quiet) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

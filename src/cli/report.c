@@ -53,6 +53,7 @@ void progress_clear(const progress *p)
 
 void report_summary(const cli_config *cfg, const run_counts *c)
 {
+    cli_warn_flush(); /* before the summary, which is the last line */
     if (cfg->quiet)
         return;
     double mb = (double)c->bytes / 1e6;
@@ -104,6 +105,33 @@ unsigned long long report_peak_rss_kb(void)
             kb = (unsigned long long)usage.ru_maxrss;
     }
     return kb;
+}
+
+void field_tally_add(field_tally *t, unsigned fields)
+{
+    if (!(fields & REC_JSON_OBJECT))
+        return;
+    t->objects++;
+    t->with_id += (fields & REC_HAS_ID) != 0;
+    t->with_text += (fields & REC_HAS_TEXT) != 0;
+}
+
+int report_input_check(const cli_config *cfg, uint64_t records, uint64_t skipped, const field_tally *t)
+{
+    if ((cfg->fields_given & REC_HAS_ID) && t->objects > 0 && t->with_id == 0)
+        cli_warn("--id-field '%s': none of the %llu JSON records has this field (ids are FILE:LINE); is it spelt "
+                 "right?",
+                 cfg->id_field, (unsigned long long)t->objects);
+    if ((cfg->fields_given & REC_HAS_TEXT) && t->objects > 0 && t->with_text == 0)
+        cli_warn("--text-field '%s': none of the %llu JSON records has this field; is it spelt right?", cfg->text_field,
+                 (unsigned long long)t->objects);
+    if (records > 0 && skipped == records) {
+        cli_warn_flush();
+        cli_error("every record read (%llu) was skipped as unusable; nothing to %s", (unsigned long long)records,
+                  cfg->command == CMD_DEDUP ? "write" : "compare");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }
 
 static const char *unit_name(nd_unit_kind unit)

@@ -8,9 +8,23 @@
 
 #include "cli.h"
 
+/* How many JSON object records had the --id-field and the --text-field:
+ * a field that none had is most likely misspelt. */
+typedef struct field_tally {
+    uint64_t objects, with_id, with_text;
+} field_tally;
+
+/* Count one record's fields (sketched_doc.fields). */
+void field_tally_add(field_tally *t, unsigned fields);
+/* At the end of reading: a warning for a --id-field or --text-field given
+ * that no JSON record had; EXIT_FAIL (reported) when records were read and
+ * every one was skipped (--on-error skip), else EXIT_OK. */
+int report_input_check(const cli_config *cfg, uint64_t records, uint64_t skipped, const field_tally *t);
+
 /* The counts of one scan or dedup run. */
 typedef struct run_counts {
     uint64_t records_read, bytes, empty, invalid_docs, skipped;
+    field_tally fields;
     size_t units; /* index entries in unit mode */
     size_t clusters;
     uint64_t duplicates;

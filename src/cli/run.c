@@ -47,6 +47,7 @@ static int commit_document(void *ctx, const sketched_doc *d)
     const cli_config *cfg = st->cfg;
     st->counts.records_read++;
     st->counts.bytes += d->rec->len;
+    field_tally_add(&st->counts.fields, d->fields);
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {
             progress_clear(&st->prog);
@@ -54,15 +55,15 @@ static int commit_document(void *ctx, const sketched_doc *d)
             cli_error("stopping (use --on-error skip to skip such records)");
             return EXIT_FAIL;
         }
-        cli_warn("%s; skipped", d->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", d->error);
         st->counts.skipped++;
         return st->replay && replay_source_note(st->replay, d->rec, 0) != 0 ? EXIT_FAIL : EXIT_OK;
     }
     if (d->invalid_utf8 > 0) {
         st->counts.invalid_docs++;
         progress_clear(&st->prog);
-        cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
-                 d->invalid_utf8 == 1 ? "" : "s");
+        cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
+                    d->invalid_utf8 == 1 ? "" : "s");
     }
     size_t doc = st->docs.count;
     if (doctable_add(&st->docs, d->id) != 0 || (cfg->keep_field && keep_table_add(&st->keep, &d->keep) != 0)) {
@@ -101,10 +102,8 @@ static int batch_done(void *ctx)
     if (!st->counts.spilled && nd_index_memory(st->index) > cfg->memory / 2) {
         progress_clear(&st->prog);
         if (!cfg->quiet)
-            fprintf(stderr,
-                    "neardup: the index passed half of --memory (%.1f MiB); moving shingle ids and band keys "
-                    "to files in %s\n",
-                    (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
+            cli_note("the index passed half of --memory (%.1f MiB); moving shingle ids and band keys to files in %s",
+                     (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
         int nrc = nd_index_spill(st->index, cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", cfg->tmpdir, nd_strerror(nrc));
@@ -261,7 +260,8 @@ int cli_run(const cli_config *cfg)
         goto done;
     pipeline_sink sink = {&st, commit_document, batch_done};
     pipeline_timing timing;
-    if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK)
+    if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||
+        report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields) != EXIT_OK)
         goto done;
     st.counts.main_read_s = timing.read_s;
     st.counts.main_sketch_s = timing.sketch_s;

@@ -43,20 +43,21 @@ static int commit_record(void *ctx, const sketched_doc *d)
     mrun *m = ctx;
     const cli_config *cfg = m->cfg;
     m->counts.records_read++;
+    field_tally_add(&m->counts.fields, d->fields);
     m->counts.bytes += d->rec->len;
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {
             m->failure = cli_format("%s (stopping every rank; --on-error skip skips such records)", d->error);
             return EXIT_FAIL;
         }
-        cli_warn("%s; skipped", d->error);
+        cli_warn_of(WARN_SKIPPED, "%s; skipped", d->error);
         m->counts.skipped++;
         return m->replay && replay_source_note(m->replay, d->rec, 0) != 0 ? EXIT_FAIL : EXIT_OK;
     }
     if (d->invalid_utf8 > 0) {
         m->counts.invalid_docs++;
-        cli_warn("%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
-                 d->invalid_utf8 == 1 ? "" : "s");
+        cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", d->id, d->invalid_utf8,
+                    d->invalid_utf8 == 1 ? "" : "s");
     }
     size_t doc = m->docs.count;
     if (doctable_add(&m->docs, d->id) != 0) {
@@ -298,6 +299,14 @@ static int run(mrun *m, int argc, char **argv)
     if (!pass1(m))
         return EXIT_FAIL;
     m->pass1_s = MPI_Wtime() - t;
+    /* the input checks of neardup over all ranks' records: rank 0 warns
+     * about a misspelt field, and every rank fails when all were skipped */
+    const run_counts *c = &m->counts;
+    field_tally fields = {x_sum(&m->x, c->fields.objects), x_sum(&m->x, c->fields.with_id),
+                          x_sum(&m->x, c->fields.with_text)};
+    uint64_t read = x_sum(&m->x, c->records_read), skipped = x_sum(&m->x, c->skipped);
+    if (m->x.rank == 0 ? report_input_check(cfg, read, skipped, &fields) != EXIT_OK : read > 0 && skipped == read)
+        return EXIT_FAIL;
     uint64_t docs = m->docs.count;
     double t0 = x_clock();
     MPI_Exscan(&docs, &m->doc_base, 1, MPI_UINT64_T, MPI_SUM, m->x.comm);
@@ -411,6 +420,7 @@ int main(int argc, char **argv)
         cfg.quiet = 1; /* warnings still come from every rank; summaries from rank 0 */
     m.cfg = &cfg;
     rc = run(&m, argc, argv);
+    cli_warn_flush(); /* ranks other than 0 print no summary, which flushes it there */
 done:
     nd_index_free(m.index);
     doctable_free(&m.docs);

@@ -250,21 +250,21 @@ assert_rc 0
 { printf '{"id":"%s","text":"Something else, no trailing newline"}\n' "$T/texts/c.txt"; cat "$T/head.jsonl"; } >"$T/expect"
 assert_same_file "$T/expect" "$OUT" "c.txt, then stdin's 3 records, then c.txt again removed"
 
-check "--tmpdir: stdin is spooled in a given directory, nothing left behind; an unusable --tmpdir fails (exit 1)"
+check "--tmpdir: stdin is spooled in a given directory, nothing left behind; a missing --tmpdir is refused at start (exit 2)"
 mkdir "$T/spool"
 run_in "$T/in.jsonl" "$ND" dedup --tmpdir "$T/spool" -
 assert_rc 0
 assert_same_file "$T/from-file" "$OUT" "dedup --tmpdir output (stdin, spooled) vs the file (read twice)"
 assert_eq "" "$(ls -A "$T/spool")" "files left in --tmpdir"
 run_in "$T/in.jsonl" "$ND" dedup --tmpdir "$T/no-such-dir" -
-assert_rc 1
+assert_rc 2
 assert_file_contains "$ERR" "$T/no-such-dir"
 assert_empty_file "$OUT" "stdout with a bad --tmpdir"
 
-check "a regular file is read twice instead of spooled: --tmpdir is not touched, same output as a pipe"
-nd dedup --tmpdir "$T/no-such-dir" --removed "$T/removed-file" "$T/in.jsonl"
+check "a regular file is read twice instead of spooled: same output as a pipe"
+nd dedup --tmpdir "$T/spool" --removed "$T/removed-file" "$T/in.jsonl"
 assert_rc 0
-assert_same_file "$T/from-file" "$OUT" "dedup of the file with an unusable --tmpdir"
+assert_same_file "$T/from-file" "$OUT" "dedup of the file"
 cat "$T/in.jsonl" | run "$ND" dedup --removed "$T/removed-pipe" -
 assert_rc 0
 assert_same_file "$T/from-file" "$OUT" "dedup from a pipe"

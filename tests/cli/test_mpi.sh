@@ -195,4 +195,14 @@ for opt in "--pairs" "--measure containment" "--keep min:id"; do
     assert_rc 2 "$opt is not distributed yet: refused"
     assert_contains "$(cat "$ERR")" "not available under MPI"
 done
+
+check "every record skipped on every rank: exit 1 as neardup; a misspelt --id-field warned about once"
+for i in 1 2 3 4; do echo "{bad $i" >"$T/bad-$i.jsonl"; done
+mpi 2 scan --on-error skip "$T"/bad-*.jsonl
+assert_rc 1 "all skipped"
+assert_eq 1 "$(grep -c 'every record read (4) was skipped' "$ERR")" "one message, from rank 0"
+assert_empty_file "$OUT" "no scan output when every record was skipped"
+mpi 2 scan --id-field key "$T/big.jsonl"
+assert_rc 0
+assert_eq 1 "$(grep -c -- "--id-field 'key': none of the" "$ERR")" "one warning for all ranks"
 pass

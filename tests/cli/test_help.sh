@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# test_help.sh - each command's --help lists exactly the options that
+# command takes (every option named in any help is tried on every command:
+# refused as "does not apply" if and only if its help leaves it out), and
+# an unknown option names the nearest one when it is close to a typo.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+commands=("scan" "dedup" "params" "normalize" "explain" "query" "index add" "index stats" "index remove" "index compact")
+
+# Every long option any help mentions.
+all=""
+for c in "${commands[@]}"; do
+    # shellcheck disable=SC2086  # "index add" is two words
+    nd $c --help
+    assert_rc 0 "$c --help"
+    all+=" $(grep -oE -- '--[a-z][a-z-]*[a-z]' "$OUT" | tr '\n' ' ' || true)"
+done
+all="$(echo "$all" | tr ' ' '\n' | sort -u | grep -v '^--help$' | tr '\n' ' ')"
+n_options="$(echo "$all" | wc -w)"
+[[ $n_options -ge 30 ]] || fail "only $n_options options found in the helps: $all"
+
+check "each command's --help names exactly the options it accepts ($n_options options, ${#commands[@]} commands)"
+echo "text" >"$T/doc.txt"
+for c in "${commands[@]}"; do
+    # shellcheck disable=SC2086
+    nd $c --help
+    cp "$OUT" "$T/help"
+    for o in $all; do
+        # the option, then a value (or a path) for it; whatever else fails, it must not be refused
+        # shellcheck disable=SC2086
+        nd $c "$T/db" "$o" "$T/doc.txt"
+        if grep -qF "does not apply" "$ERR"; then
+            ! grep -qE -- "$o([^a-z-]|$)" "$T/help" || fail "'$c --help' lists $o, which '$c' refuses"
+        else
+            grep -qE -- "$o([^a-z-]|$)" "$T/help" || fail "'$c' takes $o, which '$c --help' does not list"
+        fi
+    done
+done
+
+check "normalize --help and explain --help leave out what those commands do not take"
+nd normalize --help
+for o in --threshold --num-perm --bands --keep --unit --tmpdir --threads --memory --stats --min-tokens --measure; do
+    assert_file_not_contains "$OUT" "$o " "normalize --help"
+done
+nd explain --help
+for o in --keep --unit --tmpdir --threads --memory --stats --min-tokens --verbose --boilerplate; do
+    assert_file_not_contains "$OUT" "$o " "explain --help"
+done
+assert_file_contains "$OUT" "--threshold" "explain --help"
+
+check "an unknown option close to one the command takes: 'did you mean'"
+nd scan --treshold 0.5 "$T/doc.txt"
+assert_rc 2
+assert_file_contains "$ERR" "unknown option '--treshold'; did you mean --threshold?"
+nd scan --treshold=0.5 "$T/doc.txt"
+assert_file_contains "$ERR" "did you mean --threshold?"
+nd dedup --anotate "$T/doc.txt"
+assert_file_contains "$ERR" "did you mean --annotate?"
+nd normalize --shingels "$T/doc.txt"
+assert_file_contains "$ERR" "did you mean --shingles?"
+nd scan --qiuet "$T/doc.txt"
+assert_file_contains "$ERR" "did you mean --quiet?" "a transposition"
+nd scan --thre 1 "$T/doc.txt"
+assert_rc 2
+assert_file_contains "$ERR" "did you mean one of --threshold, --threads?" "an ambiguous abbreviation"
+
+check "no suggestion when nothing is close, or the close option belongs to another command"
+nd scan --frobnicate "$T/doc.txt"
+assert_rc 2
+assert_file_not_contains "$ERR" "did you mean"
+nd scan --jsno "$T/doc.txt"
+assert_rc 2
+assert_file_not_contains "$ERR" "did you mean" "scan does not take explain's --json"
+assert_empty_file "$OUT"
+
+pass
