@@ -112,6 +112,17 @@ void nd_tokens_free(nd_tokens *tokens)
     *tokens = (nd_tokens)ND_TOKENS_INIT;
 }
 
+/* Every token's hash, once the text is built: hashing as each token closes
+ * read bytes stored a moment before, which stalls on store forwarding. */
+static void hash_tokens(nd_tokens *out)
+{
+    const uint8_t *text = (const uint8_t *)out->text;
+    for (size_t i = 0; i < out->count; i++) {
+        nd_token *t = &out->items[i];
+        t->hash = nd_hash64(text + t->norm_start, t->norm_len, 0);
+    }
+}
+
 static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike)
 {
     out->count = 0;
@@ -133,6 +144,8 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
     nz->segment.len = 0;
     if (rc == ND_OK)
         rc = nd_tk_close_token(&tk);
+    if (rc == ND_OK)
+        hash_tokens(out);
     if (cut_alike)
         *cut_alike = tk.runs_cut_alike;
     return rc;
