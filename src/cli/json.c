@@ -214,51 +214,66 @@ static int scan_literal(cursor *c, const char *word)
     return 1;
 }
 
-static int utf8_valid(const char *s, size_t n)
+/* One character (or a run of ASCII) of s[0..n) from *i: 0 when ill-formed. */
+static int utf8_step(const char *s, size_t n, size_t *i)
 {
     const uint8_t *b = (const uint8_t *)s;
-    size_t i = 0;
-    while (i < n) {
-#if defined(__SSE2__)
-        /* 16 bytes of ASCII and well-formed two-byte sequences (Arabic,
-         * Cyrillic, Greek, Hebrew text) at once: every continuation byte
-         * right after a lead byte C2..DF and every such lead byte (but a
-         * last one, left to the next step) right before a continuation */
-        if (n - i >= 16) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-            unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
-            unsigned cont = (unsigned)_mm_movemask_epi8(
-                _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80)));
-            __m128i lead_bits = _mm_and_si128(x, _mm_set1_epi8((char)0xE0));
-            __m128i overlong = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC0)),
-                                            _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC1)));
-            unsigned lead = (unsigned)_mm_movemask_epi8(
-                _mm_andnot_si128(overlong, _mm_cmpeq_epi8(lead_bits, _mm_set1_epi8((char)0xC0))));
-            if ((ascii | cont | lead) == 0xFFFF && cont == ((lead << 1) & 0xFFFF)) {
-                i += (lead & 0x8000) ? 15 : 16;
-                continue;
-            }
-        }
-#endif
-        if (b[i] < 0x80) {
-            /* ASCII, eight bytes at a time when it can */
-            while (n - i >= 8 && (load8(s + i) & 0x8080808080808080ULL) == 0)
-                i += 8;
-            if (i < n && b[i] < 0x80)
-                i++;
-            continue;
-        }
-        if (b[i] >= 0xC2 && b[i] <= 0xDF && n - i >= 2 && (b[i + 1] & 0xC0) == 0x80) {
-            i += 2; /* a two-byte sequence (Arabic, Cyrillic, Greek, ...): well formed */
-            continue;
-        }
+    size_t k = *i;
+    if (b[k] < 0x80) {
+        /* ASCII, eight bytes at a time when it can */
+        while (n - k >= 8 && (load8(s + k) & 0x8080808080808080ULL) == 0)
+            k += 8;
+        if (k < n && b[k] < 0x80)
+            k++;
+    } else if (b[k] >= 0xC2 && b[k] <= 0xDF && n - k >= 2 && (b[k + 1] & 0xC0) == 0x80) {
+        k += 2; /* a two-byte sequence (Arabic, Cyrillic, Greek, ...): well formed */
+    } else {
         int32_t j = 0;
-        int32_t avail = (n - i) > 4 ? 4 : (int32_t)(n - i);
+        int32_t avail = (n - k) > 4 ? 4 : (int32_t)(n - k);
         UChar32 ch;
-        U8_NEXT(b + i, j, avail, ch);
+        U8_NEXT(b + k, j, avail, ch);
         if (ch < 0)
             return 0;
-        i += (size_t)j;
+        k += (size_t)j;
+    }
+    *i = k;
+    return 1;
+}
+
+static int utf8_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes of ASCII and well-formed two-byte sequences (Arabic,
+     * Cyrillic, Greek, Hebrew text) at once: every continuation byte right
+     * after a lead byte C2..DF and every such lead byte (but a last one,
+     * left to the next step) right before a continuation. Anything else
+     * (three- and four-byte characters, ill-formed bytes) goes character
+     * by character for the next 16 bytes, so that CJK text does not pay
+     * for a vector test per character. */
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
+        unsigned cont = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80)));
+        __m128i lead_bits = _mm_and_si128(x, _mm_set1_epi8((char)0xE0));
+        __m128i overlong =
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC0)), _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC1)));
+        unsigned lead = (unsigned)_mm_movemask_epi8(
+            _mm_andnot_si128(overlong, _mm_cmpeq_epi8(lead_bits, _mm_set1_epi8((char)0xC0))));
+        if ((ascii | cont | lead) == 0xFFFF && cont == ((lead << 1) & 0xFFFF)) {
+            i += (lead & 0x8000) ? 15 : 16;
+            continue;
+        }
+        for (size_t stop = i + 16; i < stop;) {
+            if (!utf8_step(s, n, &i))
+                return 0;
+        }
+    }
+#endif
+    while (i < n) {
+        if (!utf8_step(s, n, &i))
+            return 0;
     }
     return 1;
 }
