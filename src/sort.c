@@ -6,8 +6,8 @@
  * Comparison sorts pay a mispredicted branch per comparison; an LSD radix
  * sort (four passes of 8 bits) is linear but for a few hundred ids its cost
  * is mostly clearing and summing its 4 x 256 counters. Because the values
- * are hashes, a bucket sort on the top b bits with about twice as many
- * buckets as values leaves at most a few values per bucket, so every value lands within a
+ * are hashes, a bucket sort on the top b bits with about as many buckets as
+ * values leaves about one value per bucket, so every value lands within a
  * few places of its sorted place, and one insertion pass over the whole
  * array finishes the sort (and drops repeats, which a shingle set needs
  * anyway) almost for free: expected O(n). Skewed input (a hostile text
@@ -66,14 +66,10 @@ static size_t drop_repeats(uint32_t *ids, size_t n)
     return w;
 }
 
-/* Up to 2^12 buckets, two per value when n <= 2048 and one per eight
- * values at n = 32768; past that the four radix passes are cheaper than the
- * bucket table. Two buckets per value rather than one per two: the
- * insertion pass mispredicts a branch for every two values of one bucket
- * that come out of order, and at half a value per bucket that is about
- * four times rarer, for twice the (branch-free) counting and summing;
- * signing/floor on Latin went from 1.44x to 1.5x. When every bucket is
- * short (the usual case), one insertion pass over the bucketed values sorts them and
+/* Up to 2^12 buckets, one per two values when n <= 8192 and eight per
+ * value at n = 32768; past that the four radix passes are cheaper than the
+ * bucket table. When every bucket is short (the usual case: about two
+ * values each), one insertion pass over the bucketed values sorts them and
  * drops repeats; a bucket longer than 4 * SMALL_SORT (skewed input) sends
  * the values through a radix sort instead. */
 size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n)
@@ -83,7 +79,7 @@ size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n)
         return insert_distinct(ids, tmp, n);
     }
     unsigned bits = 1;
-    while (bits < BUCKET_BITS_MAX && ((size_t)1 << bits) < 2 * n)
+    while (bits < BUCKET_BITS_MAX && ((size_t)2 << bits) < n)
         bits++;
     if (((size_t)8 << bits) < n) {
         radix_sort_u32(ids, tmp, n);
