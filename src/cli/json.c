@@ -227,6 +227,9 @@ static int utf8_step(const char *s, size_t n, size_t *i)
             k++;
     } else if (b[k] >= 0xC2 && b[k] <= 0xDF && n - k >= 2 && (b[k + 1] & 0xC0) == 0x80) {
         k += 2; /* a two-byte sequence (Arabic, Cyrillic, Greek, ...): well formed */
+    } else if ((b[k] & 0xF0) == 0xE0 && n - k >= 3 && (b[k + 1] & 0xC0) == 0x80 && (b[k + 2] & 0xC0) == 0x80 &&
+               (b[k] != 0xE0 || b[k + 1] >= 0xA0) && (b[k] != 0xED || b[k + 1] < 0xA0)) {
+        k += 3; /* a three-byte sequence (CJK, ...): not overlong, not a surrogate */
     } else {
         int32_t j = 0;
         int32_t avail = (n - k) > 4 ? 4 : (int32_t)(n - k);
