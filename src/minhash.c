@@ -209,27 +209,36 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         return;
     }
     const uint16_t *probes = tables ? tables->probes : NULL;
-    for (unsigned i = 0; i < num_perm; i++) {
-        if (filled[i])
-            continue;
-        if (probes) {
-            /* the cached probes, eight at a time: one predictable branch per
-             * group instead of one unpredictable branch per probe */
-            const uint16_t *row = probes + (size_t)i * ND_PROBES_PER_BIN;
-            int found = 0;
-            for (unsigned g = 0; g < ND_PROBES_PER_BIN && !found; g += 8) {
-                unsigned mask = 0;
-                for (unsigned k = 0; k < 8; k++)
-                    mask |= (unsigned)filled[row[g + k]] << k;
-                if (mask) {
-                    sig[i] = sig[row[g + (unsigned)__builtin_ctz(mask)]];
-                    found = 1;
+    /* the empty bins as bits, 64 at a time: testing filled[i] bin by bin
+     * was a coin-flip branch per bin (a quarter of the bins of a typical
+     * document are empty) */
+    for (unsigned w = 0; w < num_perm; w += 64) {
+        uint64_t empty = 0;
+        for (unsigned j = 0; j < 64 && w + j < num_perm; j += 8)
+            empty |= ((~eight_bins(filled, w + j) & 0x0101010101010101ULL) * 0x0102040810204080ULL) >> 56 << j;
+        if (num_perm - w < 64)
+            empty &= ((uint64_t)1 << (num_perm - w)) - 1;
+        for (; empty; empty &= empty - 1) {
+            unsigned i = w + (unsigned)__builtin_ctzll(empty);
+            if (probes) {
+                /* the cached probes, eight at a time: one predictable branch per
+                 * group instead of one unpredictable branch per probe */
+                const uint16_t *row = probes + (size_t)i * ND_PROBES_PER_BIN;
+                int found = 0;
+                for (unsigned g = 0; g < ND_PROBES_PER_BIN && !found; g += 8) {
+                    unsigned mask = 0;
+                    for (unsigned k = 0; k < 8; k++)
+                        mask |= (unsigned)filled[row[g + k]] << k;
+                    if (mask) {
+                        sig[i] = sig[row[g + (unsigned)__builtin_ctz(mask)]];
+                        found = 1;
+                    }
                 }
+                if (!found)
+                    borrow(sig, filled, salt, i, ND_PROBES_PER_BIN + 1, num_perm);
+            } else {
+                borrow(sig, filled, salt, i, 1, num_perm);
             }
-            if (!found)
-                borrow(sig, filled, salt, i, ND_PROBES_PER_BIN + 1, num_perm);
-        } else {
-            borrow(sig, filled, salt, i, 1, num_perm);
         }
     }
 }

@@ -34,6 +34,8 @@
  */
 #include "neardup.h"
 
+#include <string.h> /* memcpy */
+
 #include <unicode/utf8.h> /* U8_FWD_1_UNSAFE */
 
 #include "alloc.h"
@@ -95,8 +97,8 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         if (t > 0 && tokens->items[t].start > tokens->items[t - 1].end)
             joined[len++] = ' ';
         const nd_token *tok = &tokens->items[t];
-        for (size_t b = 0; b < tok->norm_len; b++)
-            joined[len++] = tokens->text[tok->norm_start + b];
+        memcpy(joined + len, tokens->text + tok->norm_start, tok->norm_len);
+        len += tok->norm_len;
     }
     size_t chars = 0;
     for (size_t i = 0; i < len;) {

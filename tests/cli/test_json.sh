@@ -67,6 +67,30 @@ for k, (line, o) in enumerate(zip(src, out)):
     assert o["id"] == want, (k, o["id"], want)
 PY
 
+check "two- and three-byte text (checked 16 bytes at a time) with one ill-formed sequence at every offset: fast path and jansson agree"
+python3 - "$T/bad2.jsonl" "$T/bad2_slow.jsonl" <<'PY'
+import sys
+base = "мир кошка السلام عليكم Ελλάδα 中文字の שלום".encode("utf-8")
+breaks = [b"\x80", b"\xd0", b"\xc0\xaf", b"\xc1\xbf", b"\xd0a", b"\xbf\xbf", b"\xe0\x80\x80", b"\xf5", b"\xed\xa0\x80", b"\xe4\xb8"]
+fast, slow = [], []
+for k, bad in enumerate(breaks):
+    for at in range(0, 56):
+        text = base[:at] + bad + base[at:]
+        rec = b'{"id":"r%d-%d","text":"' % (k, at) + text + b'"'
+        fast.append(rec + b"}")
+        slow.append(rec + b',"_nested":{"a":[1]}}')
+open(sys.argv[1], "wb").write(b"\n".join(fast) + b"\n")
+open(sys.argv[2], "wb").write(b"\n".join(slow) + b"\n")
+PY
+nd normalize --shingles "$T/bad2.jsonl"
+assert_rc 0
+sed "s#$T/bad2.jsonl#FILE#g" "$OUT" > "$T/bad2.out"
+nd normalize --shingles "$T/bad2_slow.jsonl"
+assert_rc 0
+sed "s#$T/bad2_slow.jsonl#FILE#g" "$OUT" > "$T/bad2_slow.out"
+assert_eq 560 "$(line_count "$T/bad2.out")" "records"
+assert_same_file "$T/bad2_slow.out" "$T/bad2.out" "fast vs jansson on ill-formed two- and three-byte text"
+
 check "records the fast path leaves to jansson: duplicate fields, escaped keys, lone surrogates, bad numbers"
 printf '%s\n' \
   '{"id":"a","text":"one two","text":"three four"}' \

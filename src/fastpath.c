@@ -1,0 +1,318 @@
+/* fastpath.c - the tokenizer's fast loop: the text 64 bytes at a time.
+ *
+ * It gives the same tokens, spans, hashes and counts as the general path
+ * (segment.c), which it hands every code point it does not take
+ * (tests/test_fastpath.c and tests/fuzz/fuzz_tokenize.c compare every path
+ * with the reference):
+ *   - A code point c is a segment of its own when a boundary comes before
+ *     it and before the next one; then its fold is looked up in the
+ *     profile's table of BMP code points (fold.c), built by the same fold.
+ *   - The text is walked 64 bytes at a time with five bit masks from
+ *     scan.c (SSE2/AVX2, or portable C), in one loop (fast_runs) that keeps
+ *     the token in locals: a run of ASCII letters and digits is found with
+ *     one count of trailing zeros and copied lowered 16 bytes at a time; a
+ *     run of ASCII separators closes the token at once; a run of two- and
+ *     three-byte letters (a lead bit and continuation bits: no validation
+ *     branches) is copied as it is, one bit of the table's bitmap telling
+ *     that a letter folds to itself (Arabic, Hebrew, Han, kana, small
+ *     Cyrillic and Greek), or letter by letter from the table when it
+ *     folds to another letter of the same length (capitals). ASCII always
+ *     has a boundary before it, so only the last character of a run that a
+ *     code point without a boundary follows (a combining mark) goes the
+ *     slow way.
+ *   - Everything else (marks, folds of other lengths, separators beyond
+ *     ASCII, four-byte characters, ill-formed bytes, multi-code-point
+ *     segments) goes through nd_tk_handle_char(): decode, look the boundary
+ *     up, and either take the table or build a segment and fold it with ICU.
+ */
+#include "tokenizer.h"
+
+#include <string.h> /* memcpy, memset */
+
+static unsigned trailing_zeros(uint64_t x)
+{
+    return x ? (unsigned)__builtin_ctzll(x) : 64;
+}
+
+/* Bytes [0, 64) of a block classified by scan.c, for the fast paths. */
+typedef struct {
+    nd_scan_masks m;
+    uint64_t two;         /* a lead byte and a continuation start here */
+    uint64_t three;       /* a three-byte lead and two continuations start here */
+    const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
+    size_t pos;           /* its offset in the text */
+    int tail;             /* does the text end inside it (bytes past the end read as 0)? */
+} block_view;
+
+/* The BMP code point of a well-formed two- or three-byte sequence at block
+ * offset q < 64, and its length in *n; *n = 0 for anything else (ASCII,
+ * longer, cut or ill-formed sequences, overlong forms; surrogates come out
+ * as themselves and their table entry sends them the slow way). */
+static inline unsigned block_char(const block_view *bv, unsigned q, unsigned *n)
+{
+    const uint8_t *b = bv->bytes;
+    if ((bv->two >> q) & 1) {
+        *n = 2;
+        return (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
+    }
+    if (((bv->three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) { /* E0 80..9F: overlong */
+        *n = 3;
+        return (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
+    }
+    *n = 0;
+    return 0;
+}
+
+/* Does a boundary come before the code point at block offset q? */
+static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
+{
+    if (q >= 64 || ((bv->m.ascii >> q) & 1))
+        return 1; /* ASCII, or (in a tail) the end of the text */
+    unsigned n;
+    unsigned c = block_char(bv, q, &n);
+    if (n)
+        return (tk->nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    return nd_tk_boundary_at(tk, bv->pos + q);
+}
+
+enum {
+    /* a code point whose fold is one word character as long as itself */
+    SIMPLE = ND_FOLD_WORD | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH,
+    SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH
+};
+
+/* The fast loop: from block offset r, runs of
+ *   - ASCII letters and digits, copied lowered into the token;
+ *   - ASCII separators, which close the token;
+ *   - two- and three-byte characters, each a segment of its own whose fold
+ *     is one word character as long as itself (an Arabic or Han letter to
+ *     itself, a Cyrillic capital to its small letter), copied as they are
+ *     or as their fold;
+ * until a code point needs more (a mark, a fold of another length, a
+ * separator beyond ASCII, a four-byte or ill-formed sequence, a token of a
+ * script without spaces to close), which is left to the caller. Returns
+ * the offset reached.
+ *
+ * A run's last character is a segment of its own only if a boundary comes
+ * before the code point after it: when that is not known yet (the run
+ * reaches the end of the block) or not so (a combining mark follows), the
+ * character is left to the caller too. An ASCII separator closes the
+ * token even when marks follow it: the fold of its segment starts with a
+ * separator (the only compositions of ASCII punctuation, '=', '<' and '>'
+ * with U+0338, are symbols).
+ *
+ * The token's state lives in locals for the loop: stores into the text
+ * (char, which may alias anything) would otherwise make the compiler
+ * reload it from memory after every character. The text has room for
+ * 64 - r more bytes and pieces (reserve_fast). */
+static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lower, unsigned r, unsigned limit,
+                          int *rc)
+{
+    const uint64_t ascii = bv->m.ascii, alnum = bv->m.alnum, separators = ascii & ~alnum;
+    const uint64_t two = bv->two, three = bv->three;
+    const uint8_t *const b = bv->bytes;
+    const int tail = bv->tail;
+    const size_t pos = bv->pos;
+    const nd_normalizer *nz = tk->nz;
+    const nd_fold_entry *const table = nz->table;
+    const uint64_t *const plain = nz->plain, *const plain_unspaced = nz->plain_unspaced;
+    nd_tokens *const out = tk->out;
+    char *const text = out->text;
+    size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
+    int open = tk->open, unspaced = tk->unspaced;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
+    while (r < limit) {
+        if ((ascii >> r) & 1) {
+            int letters = (int)((alnum >> r) & 1);
+            unsigned e = r + trailing_zeros(~((letters ? alnum : separators) >> r));
+            if (tail && e > limit)
+                e = limit; /* separators do not run on into the padding */
+            unsigned n = e - r;
+            if (e >= 64 && !tail)
+                n = 63 - r; /* the last byte's successor is in the next block */
+            else if (e < 64 && !((ascii >> e) & 1) && !block_boundary(tk, bv, e))
+                n--; /* a combining mark follows the last byte */
+            if (n == 0)
+                break;
+            if (letters) {
+                if (!open) {
+                    open = 1;
+                    unspaced = 0;
+                    start = pos + r;
+                    norm_start = text_len;
+                    tk->gap = 0;
+                    tk->nz->piece_count = 0;
+                }
+                for (unsigned k = 0; k < n; k += 16)
+                    memcpy(text + text_len + k, lower + r + k, 16);
+                text_len += n;
+                word_chars += n;
+                end = pos + r + n;
+                record_piece(tk, text_len, pos + r, end, 1);
+            } else if (open) {
+                if (unspaced)
+                    break; /* nd_tk_close_token() cuts it into words, or checks it */
+                open = 0;
+                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
+                    *rc = ND_ENOMEM;
+                    break;
+                }
+            }
+            r += n;
+            continue;
+        }
+        /* two- and three-byte characters: q is after the last one taken,
+         * done after the last one known to be a segment of its own */
+        char *const dst = text + text_len;
+        size_t chars = 0, run_unspaced = 0;
+        unsigned q = r, done = r;
+        for (;;) {
+            unsigned c, n;
+            if (q < 64 && ((two >> q) & 1)) {
+                c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
+                n = 2;
+                memcpy(dst + (q - r), b + q, 2);
+            } else if (q < 64 && ((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
+                c = (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
+                n = 3;
+                memcpy(dst + (q - r), b + q, 3);
+            } else {
+                break;
+            }
+            /* a boundary before c makes the character before it (if any)
+             * a segment of its own */
+            if (bit_set(plain, c)) {
+                done = q;
+            } else if (bit_set(plain_unspaced, c)) {
+                done = q;
+                run_unspaced++;
+            } else {
+                const nd_fold_entry *f = &table[c];
+                if (f->flags & ND_FOLD_BOUNDARY)
+                    done = q;
+                if ((f->flags & SIMPLE_MASK) != SIMPLE)
+                    break;
+                memcpy(dst + (q - r), f->utf8, 4); /* n bytes; the text has slack */
+                run_unspaced += (f->flags & ND_FOLD_UNSPACED) != 0;
+            }
+            chars++;
+            q += n;
+            if (q >= limit)
+                break;
+        }
+        if (done < q && block_boundary(tk, bv, q))
+            done = q;
+        if (done < q) {
+            /* the last character taken is not a segment of its own: give
+             * it back */
+            unsigned n, c = block_char(bv, done, &n);
+            chars--;
+            if (bit_set(plain_unspaced, c) || (!bit_set(plain, c) && (table[c].flags & ND_FOLD_UNSPACED)))
+                run_unspaced--;
+        }
+        if (done == r)
+            break;
+        if (!open) {
+            open = 1;
+            unspaced = 0;
+            start = pos + r;
+            norm_start = text_len;
+            tk->gap = 0;
+            tk->nz->piece_count = 0;
+        }
+        text_len += done - r;
+        word_chars += chars;
+        end = pos + done;
+        if (run_unspaced) {
+            unspaced = 1;
+            unspaced_chars += run_unspaced;
+        }
+        record_piece(tk, text_len, pos + r, end, 1);
+        r = done;
+        if (done < q)
+            break;
+    }
+    out->text_len = text_len;
+    out->word_chars = word_chars;
+    out->unspaced_chars = unspaced_chars;
+    tk->open = open;
+    tk->unspaced = unspaced;
+    tk->start = start;
+    tk->end = end;
+    tk->norm_start = norm_start;
+    return r;
+}
+
+/* Walk the code points starting in block offsets [0, limit), and any ASCII
+ * run that starts there and ends inside the block; *reached receives the
+ * offset reached. Offsets past `limit` are left to the next block, so every
+ * look at the next code point stays inside this one. */
+static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower, unsigned limit, unsigned *reached)
+{
+    nd_normalizer *nz = tk->nz;
+    unsigned r = 0;
+    int rc = ND_OK;
+    while (rc == ND_OK && r < limit) {
+        size_t next;
+        if (nz->segment.len == 0) {
+            rc = reserve_fast(tk, r);
+            if (rc != ND_OK)
+                break;
+            unsigned q = fast_runs(tk, bv, lower, r, limit, &rc);
+            if (q > r || rc != ND_OK) {
+                r = q;
+                continue;
+            }
+            unsigned cn;
+            unsigned c = block_char(bv, r, &cn);
+            if (cn) {
+                const nd_fold_entry *e = &nz->table[c];
+                if ((e->flags & ND_FOLD_KIND_MASK) != ND_FOLD_SLOW && (e->flags & ND_FOLD_BOUNDARY) &&
+                    block_boundary(tk, bv, r + cn)) {
+                    rc = nd_tk_apply_entry(tk, e, bv->pos + r, bv->pos + r + cn);
+                    r += cn;
+                    continue;
+                }
+            }
+        }
+        /* anything else, or a multi-code-point segment pending: one code
+         * point the general way */
+        rc = nd_tk_handle_char(tk, bv->pos + r, &next);
+        r = (unsigned)(next - bv->pos);
+    }
+    *reached = r;
+    return rc;
+}
+
+int nd_tk_walk_fast(tokenizer *tk)
+{
+    uint8_t tail[64];
+    uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+    size_t pos = 0;
+    while (pos < tk->len) {
+        size_t avail = tk->len - pos;
+        block_view bv;
+        bv.pos = pos;
+        unsigned limit;
+        if (avail > 64) {
+            bv.bytes = tk->text + pos;
+            bv.tail = 0;
+            limit = 60; /* the next code point of one starting before 60 begins within 4 bytes */
+        } else {
+            memcpy(tail, tk->text + pos, avail);
+            memset(tail + avail, 0, 64 - avail);
+            bv.bytes = tail;
+            bv.tail = 1;
+            limit = (unsigned)avail;
+        }
+        tk->nz->scan(&bv.m, lower, bv.bytes);
+        bv.two = bv.m.lead2 & bv.m.cont >> 1;
+        bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
+        unsigned reached;
+        int rc = walk_block(tk, &bv, lower, limit, &reached);
+        if (rc != ND_OK)
+            return rc;
+        pos += reached;
+    }
+    return ND_OK;
+}

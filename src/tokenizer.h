@@ -1,0 +1,173 @@
+/* tokenizer.h - the tokenizer's state, shared by the three files that walk a
+ * text: normalize.c (the normalizer and the entry points), segment.c (the
+ * general path: segments folded by ICU, closing tokens, word breaking) and
+ * fastpath.c (the 64-byte block loop). Internal to the library; the small
+ * helpers the fast loop calls per run are static inline here so that the
+ * split into files costs no calls on the hot path.
+ */
+#ifndef ND_TOKENIZER_H
+#define ND_TOKENIZER_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint8_t, uint64_t */
+
+#include <unicode/ubrk.h> /* UBreakIterator */
+
+#include "alloc.h"
+#include "fold.h"
+#include "hash.h"
+#include "normalize.h"
+#include "scan.h"
+
+/* Where a piece of a token's normalized text came from. */
+typedef struct {
+    size_t norm_end; /* end of the piece in nd_tokens.text */
+    size_t orig_start, orig_end;
+    int one_to_one; /* normalized byte k is original byte k (same-length folds) */
+} piece_map;
+
+struct nd_normalizer {
+    nd_profile profile;
+    const nd_fold_entry *table;
+    const uint64_t *plain, *plain_unspaced, *cut_keeps; /* bitmaps over the BMP (fold.h) */
+    nd_folder folder;
+    nd_scan_fn scan;   /* block classifier; NULL on the reference path */
+    nd_u16buf segment; /* the pending normalization segment */
+    piece_map *pieces; /* for the token being built */
+    size_t piece_count, piece_capacity;
+    UBreakIterator *words; /* opened on first use */
+    nd_u16buf word_text;
+    size_t *word_offsets; /* UTF-8 offset of each UTF-16 unit of word_text */
+    size_t word_offsets_capacity;
+};
+
+/* Bytes kept free after the normalized text: runs are copied 16 bytes at a
+ * time, table folds 14 bytes at a time. */
+enum { TEXT_SLACK = ND_SCAN_LOWER_PAD };
+
+typedef struct {
+    nd_normalizer *nz;
+    nd_tokens *out;
+    const uint8_t *text;
+    size_t len;
+    int break_words;        /* cut unspaced tokens into words */
+    int pieces;             /* keep the pieces' map (needed to cut words) */
+    int runs_cut_alike;     /* cutting the uncut runs would keep their text (close_unspaced) */
+    int open;               /* is a token being built? */
+    int unspaced;           /* does it hold letters of a script without spaces? */
+    int gap;                /* has it grown by a character that folds to nothing? */
+    size_t start, end;      /* its original byte span so far */
+    size_t norm_start;      /* where its normalized text starts in out->text */
+    size_t seg_start;       /* original offset of the pending segment */
+    size_t seg_nonstarters; /* its code points after the first */
+} tokenizer;
+
+/* Open a token at original offset `start`. */
+static inline void open_token(tokenizer *tk, size_t start)
+{
+    tk->open = 1;
+    tk->unspaced = 0;
+    tk->start = start;
+    tk->norm_start = tk->out->text_len;
+    tk->gap = 0;
+    tk->nz->piece_count = 0;
+}
+
+/* Make room for n more normalized bytes (and their slack) and one more
+ * piece. @return ND_OK or ND_ENOMEM. */
+static inline int reserve(tokenizer *tk, size_t n)
+{
+    nd_tokens *out = tk->out;
+    nd_normalizer *nz = tk->nz;
+    if (tk->pieces && nz->piece_count == nz->piece_capacity &&
+        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
+        return ND_ENOMEM;
+    if (out->text_len + n + TEXT_SLACK > out->text_capacity &&
+        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n + TEXT_SLACK, 1) != 0)
+        return ND_ENOMEM;
+    return ND_OK;
+}
+
+/* Room for what a fast path appends from block offset r on, without
+ * checking each time: at most 64 - r normalized bytes (ASCII runs and
+ * same-length folds never grow) in at most 64 - r pieces. */
+static inline int reserve_fast(tokenizer *tk, unsigned r)
+{
+    nd_normalizer *nz = tk->nz;
+    if (tk->pieces && nz->piece_count + 64 - r > nz->piece_capacity &&
+        nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 64 - r, sizeof *nz->pieces) != 0)
+        return ND_ENOMEM;
+    return reserve(tk, 64 - r);
+}
+
+/* Note that the token's normalized text up to norm_end came from original
+ * bytes [start, end) (when pieces are kept, tk->pieces). A one-to-one
+ * piece right after another that ends where it starts extends it. */
+static inline void record_piece(tokenizer *tk, size_t norm_end, size_t start, size_t end, int one_to_one)
+{
+    if (!tk->pieces)
+        return;
+    nd_normalizer *nz = tk->nz;
+    if (one_to_one && nz->piece_count > 0) {
+        piece_map *last = &nz->pieces[nz->piece_count - 1];
+        if (last->one_to_one && last->orig_end == start) {
+            last->norm_end = norm_end;
+            last->orig_end = end;
+            return;
+        }
+    }
+    piece_map *p = &nz->pieces[nz->piece_count++];
+    p->norm_end = norm_end;
+    p->orig_start = start;
+    p->orig_end = end;
+    p->one_to_one = one_to_one;
+}
+
+static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
+{
+    if (out->count == out->capacity &&
+        nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
+        return ND_ENOMEM;
+    nd_token *t = &out->items[out->count++];
+    t->start = start;
+    t->end = end;
+    t->norm_start = norm_start;
+    t->norm_len = norm_len;
+    t->hash = 0; /* set by hash_tokens() (normalize.c) once the text is built */
+    return ND_OK;
+}
+
+static inline int bit_set(const uint64_t *bits, unsigned c)
+{
+    return (int)((bits[c >> 6] >> (c & 63)) & 1);
+}
+
+/* segment.c: the general path */
+
+/* Close the open token (if any): push it, cut into words when it holds
+ * letters of a script without spaces and words are wanted. */
+int nd_tk_close_token(tokenizer *tk);
+
+/* A code point that is a segment of its own, at original bytes [start,
+ * end), by its table entry (kind ND_FOLD_WORD, ND_FOLD_SEP or
+ * ND_FOLD_EMPTY). */
+int nd_tk_apply_entry(tokenizer *tk, const nd_fold_entry *e, size_t start, size_t end);
+
+/* Fold the pending segment, which spans [seg_start, end) of the original
+ * text, and feed its output to the token; the segment is then empty. */
+int nd_tk_flush_segment(tokenizer *tk, size_t end);
+
+/* Does a boundary come before the code point at text[i] (or is i the end)? */
+int nd_tk_boundary_at(tokenizer *tk, size_t i);
+
+/* The general step: the code point at text[i], through segments; *next
+ * receives the offset after it. */
+int nd_tk_handle_char(tokenizer *tk, size_t i, size_t *next);
+
+/* The whole text the general way (the reference path). */
+int nd_tk_walk_reference(tokenizer *tk);
+
+/* fastpath.c: the whole text by 64-byte blocks (nz->scan set). */
+int nd_tk_walk_fast(tokenizer *tk);
+
+#endif /* ND_TOKENIZER_H */
