@@ -17,11 +17,13 @@
  * also defines the runs and the shingle space), so the Python module
  * reports the same; this file finds the two documents and prints.
  */
+#include <errno.h>  /* errno, EIO */
 #include <math.h>   /* sqrt, pow, isinf */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* strcmp, strlen, memcpy, memset */
 
 #include "cli.h"
+
 #include "document.h"
 #include "input.h"
 
@@ -115,8 +117,8 @@ int cli_normalize(const cli_config *cfg)
     }
     nd_sketcher_free(sk);
     input_close(in);
-    if (fflush(stdout) != 0) {
-        cli_error("cannot write the output");
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the output: %s", strerror(errno ? errno : EIO));
         return EXIT_FAIL;
     }
     return status;

@@ -48,4 +48,58 @@ want = src[1].replace('"some repeated line of text that is long enough here\\nse
 assert want != src[1] and out[1] == want, out[1]
 PY
 
+check "every command and mode fails (exit 1, a message) when its output cannot be written"
+python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+base = "the quick brown fox jumps over the lazy dog and keeps running far away into the hills"
+rows = []
+for i in range(6):
+    text = base if i % 2 == 0 else "entirely different words number %d that share nothing with the others" % i
+    rows.append({"id": "r%d" % i, "text": text + "\nthe second line of every copy, long enough to compare"})
+rows.append({"id": "e", "text": base})
+open(f"{t}/dup.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))
+fresh = {"id": "new", "text": "a document the index has not seen, with words of its own in it"}
+open(f"{t}/new.jsonl", "w").write(json.dumps(fresh) + "\n")
+PY
+run "$ND" index add --quiet "$T/db" "$T/dup.jsonl"
+assert_rc 0
+full() { # full WHAT ARGS...: neardup ARGS > /dev/full exits 1 with a message
+    local what="$1"
+    shift
+    LAST_CMD="$ND $* >/dev/full"
+    set +e
+    "$ND" "$@" >/dev/full 2>"$ERR"
+    RC=$?
+    set -e
+    : >"$OUT"
+    assert_rc 1
+    assert_file_contains "$ERR" "write"
+    echo "  ok: $what"
+}
+full "scan" scan "$T/dup.jsonl"
+full "scan --pairs" scan --pairs "$T/dup.jsonl"
+full "scan --unit line" scan --unit line "$T/dup.jsonl"
+full "dedup" dedup "$T/dup.jsonl"
+full "dedup --annotate" dedup --annotate "$T/dup.jsonl"
+full "dedup --unit line" dedup --unit line "$T/dup.jsonl"
+full "query" query "$T/db" "$T/dup.jsonl"
+full "index stats" index stats "$T/db"
+full "dedup --index" dedup --index "$T/db" "$T/new.jsonl"
+full "explain" explain --id r0 --id e "$T/dup.jsonl"
+full "explain --json" explain --json --id r0 --id e "$T/dup.jsonl"
+full "params" params
+full "normalize" normalize "$T/dup.jsonl"
+full "--help" --help
+full "--version" --version
+full "scan --help" scan --help
+full "index add --help" index add --help
+for mode in "" "--unit line"; do
+    # shellcheck disable=SC2086  # $mode is words
+    run "$ND" dedup $mode --removed /dev/full "$T/dup.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "/dev/full"
+    echo "  ok: dedup $mode --removed /dev/full"
+done
+
 pass
