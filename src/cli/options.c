@@ -29,6 +29,7 @@ enum {
     OPT_KEEP,
     OPT_ANNOTATE,
     OPT_REMOVED,
+    OPT_OUTPUT,
     OPT_THREADS,
     OPT_QUIET,
     OPT_VERBOSE,
@@ -69,6 +70,7 @@ static const struct option all_options[] = {
     {"keep", required_argument, NULL, OPT_KEEP},
     {"annotate", no_argument, NULL, OPT_ANNOTATE},
     {"removed", required_argument, NULL, OPT_REMOVED},
+    {"output", required_argument, NULL, OPT_OUTPUT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -155,6 +157,8 @@ void cli_print_help(cli_command command, FILE *out)
               "{\"group\": N, \"occurrences\": [{\"id\", \"start\", \"end\"}, ...], \"jaccard\": [...], \"text\": "
               "preview},\n"
               "start/end being byte offsets in the document's text.\n"
+              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
+              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
               "  --pairs               one object per matching pair of documents instead, in input order:\n"
               "                        {\"a\", \"b\", \"jaccard\", \"a_in_b\", \"b_in_a\"} (exact; every candidate\n"
               "                        verified; k copies of one text give k(k-1)/2 pairs)\n"
@@ -168,12 +172,14 @@ void cli_print_help(cli_command command, FILE *out)
               "Write the input back as JSON Lines with near-duplicates removed: one survivor per cluster.\n"
               "JSON Lines records pass through byte for byte; plain-text documents are written as\n"
               "{\"id\": ..., \"text\": ...}.\n"
+              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
+              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
               "  --keep POLICY         which member survives: first (default, input order), longest,\n"
               "                        min:FIELD or max:FIELD (e.g. min:date keeps the earliest copy)\n"
               "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"size\",\n"
               "                        \"duplicate_of\", \"jaccard\"} (nulls and size 1 for unique records)\n"
               "  --removed FILE        also write the removed records to FILE, each with \"neardup\":\n"
-              "                        {\"duplicate_of\", \"jaccard\", ...} added\n"
+              "                        {\"duplicate_of\", \"jaccard\", ...} added (it appears when the run succeeds)\n"
               "  --output-dir DIR      write each input's records to DIR/<its file name> instead of stdout\n"
               "                        (two inputs with one file name are refused; files appear when the run\n"
               "                        succeeds)\n"
@@ -276,7 +282,7 @@ static int accepts(cli_command command, int opt)
         return is_matching_option(opt) || is_input_option(opt) || opt == OPT_REPLACE || opt == OPT_WAIT ||
                opt == OPT_MEMORY;
     case CMD_QUERY:
-        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_TOP;
+        return is_matching_option(opt) || is_input_option(opt) || opt == OPT_TOP || opt == OPT_OUTPUT;
     default:
         break;
     }
@@ -299,7 +305,7 @@ static int accepts(cli_command command, int opt)
         return command == CMD_SCAN;
     if (opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES)
         return command == CMD_SCAN || command == CMD_DEDUP || command == CMD_EXPLAIN;
-    if (opt == OPT_STATS)
+    if (opt == OPT_STATS || opt == OPT_OUTPUT)
         return command == CMD_SCAN || command == CMD_DEDUP;
     if (opt == OPT_TOP || opt == OPT_IDS)
         return 0;
@@ -393,7 +399,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     opterr = 0;
     int opt;
     int long_index = -1;
-    while ((opt = getopt_long(argc, argv, ":t:h", all_options, &long_index)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":t:ho:", all_options, &long_index)) != -1) {
         unsigned long n;
         const char *arg = optarg;
         char option_name[64];
@@ -413,6 +419,8 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             cli_error("%s: option '%s' needs a value", name, argv[optind - 1]);
             return EXIT_USAGE;
         }
+        if (opt == 'o')
+            opt = OPT_OUTPUT;
         if (!accepts(command, opt)) {
             cli_error("%s: option '%s' does not apply here (see 'neardup %s --help')", name, option_name, name);
             return EXIT_USAGE;
@@ -521,6 +529,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_REMOVED:
             cfg->removed_path = arg;
+            break;
+        case OPT_OUTPUT: /* "-" is stdout */
+            cfg->output_path = strcmp(arg, "-") == 0 ? NULL : arg;
             break;
         case OPT_STATS:
             cfg->stats_path = arg;
@@ -650,6 +661,10 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     if (cfg->removed_dir && !cfg->output_dir) {
         cli_error("dedup: --removed-dir goes with --output-dir (or use --removed FILE)");
+        return EXIT_USAGE;
+    }
+    if (cfg->output_dir && cfg->output_path) {
+        cli_error("dedup: --output-dir writes one file per input; -o FILE writes one file: use one or the other");
         return EXIT_USAGE;
     }
     if (cfg->output_dir && cfg->removed_path) {

@@ -107,7 +107,8 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
     return rc;
 }
 
-int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src)
+int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *groups,
+                     replay_source *src)
 {
     size_t n = nd_clusters_count(groups), capacity = 0;
     /* each group's preview is cut from its earliest occurrence (the one
@@ -154,7 +155,7 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
             spans[k] = docs->unit_span[m[k].doc];
             jaccard[k] = m[k].jaccard;
         }
-        unit_output_group(stdout, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, previews[g]);
+        unit_output_group(out, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, previews[g]);
     }
     for (size_t g = 0; g < n; g++)
         free(previews[g]);

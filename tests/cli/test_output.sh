@@ -102,4 +102,100 @@ for mode in "" "--unit line"; do
     echo "  ok: dedup $mode --removed /dev/full"
 done
 
+check "an output file naming one of the inputs is refused before anything is written (exit 2, input untouched)"
+cp "$T/dup.jsonl" "$T/in.jsonl"
+cp "$T/dup.jsonl" "$T/orig.jsonl"
+ln -s in.jsonl "$T/link.jsonl"
+refused() { # refused WHAT ARGS...
+    local what="$1"
+    shift
+    run "$@"
+    assert_rc 2
+    assert_file_contains "$ERR" "in.jsonl"
+    cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "$what: the input changed"
+    echo "  ok: $what"
+}
+refused "dedup --removed INPUT" "$ND" dedup --removed "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup --unit line --removed INPUT" "$ND" dedup --unit line --removed "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup -o INPUT" "$ND" dedup -o "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup -o a symbolic link to the input" "$ND" dedup -o "$T/link.jsonl" "$T/in.jsonl"
+refused "scan --output INPUT" "$ND" scan --output "$T/in.jsonl" "$T/dup.jsonl" "$T/in.jsonl"
+refused "scan --stats INPUT" "$ND" scan --stats "$T/in.jsonl" "$T/in.jsonl"
+refused "query -o INPUT" "$ND" query "$T/db" -o "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup --index -o INPUT" "$ND" dedup --index "$T/db" -o "$T/in.jsonl" "$T/in.jsonl"
+LAST_CMD="dedup -o INPUT - < INPUT"
+set +e
+"$ND" dedup -o "$T/in.jsonl" - <"$T/in.jsonl" >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 2
+assert_file_contains "$ERR" "stdin"
+cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "stdin: the input changed"
+echo "  ok: dedup -o INPUT - < INPUT"
+nd dedup -o "$T/same" --removed "$T/same" "$T/dup.jsonl"
+assert_rc 2
+[[ ! -e "$T/same" ]] || fail "-o and --removed naming one file: a file was written"
+nd dedup -o "$T/x" --output-dir "$T" "$T/dup.jsonl"
+assert_rc 2
+
+check "-o FILE and --removed FILE appear only when the run succeeds, under their names, nothing else left"
+mkdir "$T/o"
+nd dedup -o "$T/o/kept.jsonl" --removed "$T/o/removed.jsonl" "$T/dup.jsonl"
+assert_rc 0
+assert_empty_file "$OUT" "stdout"
+run "$ND" dedup --removed "$T/o/removed.ref" "$T/dup.jsonl"
+assert_rc 0
+cmp -s "$OUT" "$T/o/kept.jsonl" || fail "-o FILE differs from stdout"
+cmp -s "$T/o/removed.ref" "$T/o/removed.jsonl" || fail "--removed differs"
+nd scan --unit line -o "$T/o/groups.jsonl" "$T/dup.jsonl"
+assert_rc 0
+run "$ND" scan --unit line "$T/dup.jsonl"
+cmp -s "$OUT" "$T/o/groups.jsonl" || fail "scan -o FILE differs from stdout"
+nd query "$T/db" -o "$T/o/query.jsonl" "$T/new.jsonl"
+assert_rc 0
+assert_jq "$T/o/query.jsonl" 'length == 1 and .[0].id == "new"' "query -o FILE"
+nd dedup --index "$T/db" -o "$T/o/index.jsonl" "$T/new.jsonl"
+assert_rc 0
+assert_jq "$T/o/index.jsonl" 'length == 1 and .[0].id == "new"' "dedup --index -o FILE"
+nd scan -o /dev/stdout --quiet "$T/dup.jsonl"
+assert_rc 0
+assert_jq "$OUT" 'length == 1' "-o /dev/stdout is written in place"
+[[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
+
+check "a failed run leaves no output file, or the old one untouched"
+echo old >"$T/o/old.jsonl"
+cp "$T/dup.jsonl" "$T/bad.jsonl"
+echo '{"id":"broken","text":' >>"$T/bad.jsonl"
+for mode in "" "--unit line"; do
+    # shellcheck disable=SC2086  # $mode is words
+    run "$ND" dedup $mode -o "$T/o/new.jsonl" --removed "$T/o/rm.jsonl" "$T/bad.jsonl"
+    assert_rc 1
+    [[ ! -e "$T/o/new.jsonl" && ! -e "$T/o/rm.jsonl" ]] || fail "dedup $mode: a failed run left an output file"
+    # shellcheck disable=SC2086
+    run "$ND" dedup $mode -o "$T/o/old.jsonl" "$T/bad.jsonl"
+    assert_rc 1
+    assert_eq old "$(cat "$T/o/old.jsonl")" "the old output"
+done
+run "$ND" scan -o "$T/o/old.jsonl" "$T/bad.jsonl"
+assert_rc 1
+assert_eq old "$(cat "$T/o/old.jsonl")" "scan: the old output"
+# a write error half way (a file size limit: the write fails, the process lives on)
+python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+with open(f"{t}/many.jsonl", "w") as f:
+    for i in range(200):
+        f.write(json.dumps({"id": i, "text": "record %d has its own words: %s" % (i, " w%d" % i * 12)}) + "\n")
+PY
+LAST_CMD="ulimit -f 8; dedup -o old.jsonl many.jsonl"
+set +e
+(ulimit -f 8 && exec "$ND" dedup -o "$T/o/old.jsonl" --removed "$T/o/rm.jsonl" "$T/many.jsonl") >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 1
+assert_file_contains "$ERR" "write error"
+assert_eq old "$(cat "$T/o/old.jsonl")" "a write error: the old output"
+[[ ! -e "$T/o/rm.jsonl" ]] || fail "a write error left --removed"
+[[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
+
 pass
