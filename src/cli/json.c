@@ -389,6 +389,10 @@ int json_member_span(const char *line, size_t len, const char *key, size_t *star
     return json_member_find(line, len, key, start, stop) == 1;
 }
 
+#ifndef JSON_PARSER_MAX_DEPTH /* jansson before 2.11 */
+#define JSON_PARSER_MAX_DEPTH 2048
+#endif
+
 /* Skip one JSON value of any kind, nested as deep as jansson reads
  * (JSON_PARSER_MAX_DEPTH), without recursion: a bit per open container
  * says whether it is an object (its members need keys). */

@@ -158,7 +158,6 @@ void cli_print_help(cli_command command, FILE *out)
               "preview},\n"
               "start/end being byte offsets in the document's text.\n"
               "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
-              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
               "  --pairs               one object per matching pair of documents instead, in input order:\n"
               "                        {\"a\", \"b\", \"jaccard\", \"a_in_b\", \"b_in_a\"} (exact; every candidate\n"
               "                        verified; k copies of one text give k(k-1)/2 pairs)\n"
@@ -172,7 +171,6 @@ void cli_print_help(cli_command command, FILE *out)
               "Write the input back as JSON Lines with near-duplicates removed: one survivor per cluster.\n"
               "JSON Lines records pass through byte for byte; plain-text documents are written as\n"
               "{\"id\": ..., \"text\": ...}.\n"
-              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
               "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
               "  --keep POLICY         which member survives: first (default, input order), longest,\n"
               "                        min:FIELD or max:FIELD (e.g. min:date keeps the earliest copy)\n"
@@ -189,10 +187,10 @@ void cli_print_help(cli_command command, FILE *out)
               "                        \"neardup\": {\"duplicate_of\", \"jaccard\", \"from\": \"index\"|\"input\"}\n"
               "  --update              with --index: add the kept documents to DB when the run succeeds\n"
               "                        (one transaction; --replace and --wait as for 'index add')\n"
-              "With --unit paragraph|line: every document is written back with later copies of repeated\n"
-              "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
-              "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
-              "instead and changes no text.\n"
+              "With --unit paragraph|line: every document is written back with the other copies of repeated\n"
+              "units removed (each group keeps its survivor: with --keep first, its first occurrence; all other\n"
+              "text byte for byte); documents left empty are dropped and counted; --annotate adds\n"
+              "\"neardup\": {\"spans\": [[start, end, group], ...]} instead and changes no text.\n"
               "\n",
               out);
         break;

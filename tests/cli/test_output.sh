@@ -198,4 +198,64 @@ assert_eq old "$(cat "$T/o/old.jsonl")" "a write error: the old output"
 [[ ! -e "$T/o/rm.jsonl" ]] || fail "a write error left --removed"
 [[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
 
+check "--unit line on a fixture with several groups: each preview is its first occurrence's text; dedup keeps each repeated headline's first appearance"
+FIX="$SRC/tests/fixtures/units/headlines.jsonl"
+nd scan --unit line --keep min:date "$FIX"
+assert_rc 0
+python3 - "$FIX" "$OUT" <<'PY' || fail "--keep min:date: a preview is not its group's first occurrence"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+order = [d["id"] for d in docs]
+text = {d["id"]: d["text"].encode() for d in docs}
+date = {d["id"]: d["date"] for d in docs}
+groups = [json.loads(l) for l in open(sys.argv[2])]
+later = 0
+for g in groups:
+    occ = g["occurrences"]
+    o = min(occ, key=lambda k: (order.index(k["id"]), k["start"]))
+    assert g["text"] == text[o["id"]][o["start"]:o["end"]].decode(), (g["group"], g["text"])
+    assert date[occ[0]["id"]] == min(date[k["id"]] for k in occ), g["group"]
+    later += occ[0] is not o
+assert later >= 2, "the fixture should have survivors later than their first occurrence"
+PY
+nd scan --unit line "$FIX"
+assert_rc 0
+cp "$OUT" "$T/groups.jsonl"
+nd dedup --unit line "$FIX"
+assert_rc 0
+python3 - "$FIX" "$T/groups.jsonl" "$OUT" <<'PY' || fail "previews or kept occurrences"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+order = [d["id"] for d in docs]
+text = {d["id"]: d["text"].encode() for d in docs}
+groups = [json.loads(l) for l in open(sys.argv[2])]
+kept = {json.loads(l)["id"]: json.loads(l)["text"] for l in open(sys.argv[3])}
+# the repeated lines, counted here: a line that is one text pasted k times counts as k copies
+def pieces(line):
+    for k in (2, 3, 4):
+        n = (len(line) - (k - 1)) // k
+        if n > 0 and line == " ".join([line[:n]] * k):
+            return [line[:n]] * k
+    return [line]
+seen = {}
+for d in docs:
+    for line in d["text"].split("\n"):
+        for p in pieces(line):
+            seen.setdefault(p, []).append(d["id"])
+repeated = {l: ids for l, ids in seen.items() if len(ids) > 1}
+assert len(groups) == len(repeated) >= 4, (len(groups), len(repeated))
+for g in groups:
+    occ = g["occurrences"]
+    first = min(range(len(occ)), key=lambda k: (order.index(occ[k]["id"]), occ[k]["start"]))
+    o = occ[first]
+    assert g["text"] == text[o["id"]][o["start"]:o["end"]].decode(), (g["group"], g["text"])
+    assert g["text"] in repeated, g["text"]
+    assert first == 0, f"group {g['group']}: the occurrence kept is not the first appearance"
+    # dedup: the first appearance stays, every later one goes
+    assert kept[o["id"]].count(g["text"]) == 1, (o["id"], g["text"])
+    for k in occ[1:]:
+        if k["id"] != o["id"]:
+            assert g["text"] not in kept[k["id"]], (k["id"], g["text"])
+PY
+
 pass
