@@ -121,6 +121,7 @@ refused "dedup -o INPUT" "$ND" dedup -o "$T/in.jsonl" "$T/in.jsonl"
 refused "dedup -o a symbolic link to the input" "$ND" dedup -o "$T/link.jsonl" "$T/in.jsonl"
 refused "scan --output INPUT" "$ND" scan --output "$T/in.jsonl" "$T/dup.jsonl" "$T/in.jsonl"
 refused "scan --stats INPUT" "$ND" scan --stats "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup --output-dir the input's directory" "$ND" dedup --output-dir "$T" "$T/in.jsonl"
 refused "query -o INPUT" "$ND" query "$T/db" -o "$T/in.jsonl" "$T/in.jsonl"
 refused "dedup --index -o INPUT" "$ND" dedup --index "$T/db" -o "$T/in.jsonl" "$T/in.jsonl"
 LAST_CMD="dedup -o INPUT - < INPUT"
@@ -151,6 +152,10 @@ nd scan --unit line -o "$T/o/groups.jsonl" "$T/dup.jsonl"
 assert_rc 0
 run "$ND" scan --unit line "$T/dup.jsonl"
 cmp -s "$OUT" "$T/o/groups.jsonl" || fail "scan -o FILE differs from stdout"
+nd scan --pairs -o "$T/o/pairs.jsonl" "$T/dup.jsonl"
+assert_rc 0
+run "$ND" scan --pairs "$T/dup.jsonl"
+cmp -s "$OUT" "$T/o/pairs.jsonl" || fail "scan --pairs -o FILE differs from stdout"
 nd query "$T/db" -o "$T/o/query.jsonl" "$T/new.jsonl"
 assert_rc 0
 assert_jq "$T/o/query.jsonl" 'length == 1 and .[0].id == "new"' "query -o FILE"
