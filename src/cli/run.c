@@ -10,6 +10,10 @@
  * --memory the index moves its bulk to files in --tmpdir; the output
  * stays the same. scan --pairs lists every matching pair instead of
  * clusters.
+ *
+ * Output files (-o, --removed, --output-dir) are checked against the
+ * inputs and created under temporary names before pass 1, and take their
+ * names only at the very end, once everything else succeeded (outfile.c).
  */
 #include "cli.h"
 
