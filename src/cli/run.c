@@ -46,6 +46,7 @@ typedef struct run_state {
     outfile out_file;    /* scan -o FILE */
     dedup_target target; /* dedup's outputs (-o, --removed, --output-dir) */
     int target_open;
+    char tag[32]; /* makes the target's temporary names unique (it keeps a pointer) */
 } run_state;
 
 /* The pipeline's sink: one record, in input order. */
@@ -207,10 +208,9 @@ static int open_outputs(run_state *st)
         st->out = st->out_file.f ? st->out_file.f : stdout;
         return EXIT_OK;
     }
-    char tag[32];
-    snprintf(tag, sizeof tag, "p%ld", (long)getpid());
+    snprintf(st->tag, sizeof st->tag, "p%ld", (long)getpid());
     st->target_open = 1;
-    return dedup_target_open(&st->target, cfg, st->in, tag) == 0 ? EXIT_OK : EXIT_FAIL;
+    return dedup_target_open(&st->target, cfg, st->in, st->tag) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
 /* The run succeeded: every output file takes its name. Returns EXIT_OK or
