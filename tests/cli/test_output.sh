@@ -27,6 +27,15 @@ rows = [
     '{"id":2, "text":"ignored first copy", "n":{"a":%s,"b":{}}, "big":12345678901234567890123,  "x":0.1, "text":"%s\\nsecond body", "y":1E+2}' % (deep, shared),
 ]
 open(f"{t}/nested.jsonl", "w").write("\n".join(rows) + "\n")
+# more: the text key nested in another member (not the one read), a key
+# escaped as a surrogate pair and with an escaped quote, blanks around ':',
+# nesting near jansson's limit, a text holding braces and escaped quotes
+very_deep = '{"a":' * 1500 + "1" + "}" * 1500
+rows = [
+    '{"meta":{"text":"nested, not read"},"id":"m1","t\\"\\ud83d\\ude00" :  "%s\\nbody {one} \\"quoted\\"" ,"z":[1.50,-0,2e-7]}' % shared,
+    '{"id":"m2","deep":%s,"t\\u0022\\ud83d\\ude00":"%s\\nbody two","n":100000000000000000000000000001}' % (very_deep, shared),
+]
+open(f"{t}/more.jsonl", "w").write("\n".join(rows) + "\n")
 PY
 nd dedup --unit line --text-field ké "$T/escaped.jsonl"
 assert_rc 0
@@ -46,6 +55,23 @@ out = open(sys.argv[2]).read().splitlines()
 assert out[0] == src[0], out[0]
 want = src[1].replace('"some repeated line of text that is long enough here\\nsecond body"', '"second body"')
 assert want != src[1] and out[1] == want, out[1]
+PY
+python3 - "$T/more.jsonl" <<'PY' || fail "the fixture more.jsonl is not what jansson reads"
+import json, sys
+sys.setrecursionlimit(20000)
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert 't"\U0001F600' in r, list(r)
+PY
+nd dedup --unit line --text-field 't"😀' "$T/more.jsonl"
+assert_rc 0
+python3 - "$T/more.jsonl" "$OUT" <<'PY' || fail "more cases: bytes outside the text changed"
+import sys
+src = open(sys.argv[1]).read().splitlines()
+out = open(sys.argv[2]).read().splitlines()
+assert out[0] == src[0], out[0][:200]
+want = src[1].replace('"some repeated line of text that is long enough here\\nbody two"', '"body two"')
+assert want != src[1] and out[1] == want, out[1][-200:]
 PY
 
 check "every command and mode fails (exit 1, a message) when its output cannot be written"
