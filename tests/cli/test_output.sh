@@ -120,6 +120,12 @@ full "--help" --help
 full "--version" --version
 full "scan --help" scan --help
 full "index add --help" index add --help
+for cmd in scan dedup; do
+    run "$ND" $cmd --stats /dev/full "$T/dup.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "/dev/full"
+    echo "  ok: $cmd --stats /dev/full"
+done
 for mode in "" "--unit line"; do
     # shellcheck disable=SC2086  # $mode is words
     run "$ND" dedup $mode --removed /dev/full "$T/dup.jsonl"
