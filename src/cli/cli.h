@@ -53,6 +53,7 @@ typedef struct cli_config {
     int pairs;              /* scan --pairs */
     int annotate;
     const char *removed_path;
+    const char *output_path; /* -o FILE: scan, dedup, query write here instead of stdout */
     const char *output_dir;  /* dedup --output-dir: one output file per input */
     const char *removed_dir; /* dedup --removed-dir: one removed file per input */
     const char *stats_path;  /* --stats FILE: the run's counts as JSON */

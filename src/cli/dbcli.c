@@ -120,6 +120,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "  -t, --threshold T     minimum Jaccard (default: the index's; candidates still come from the\n"
               "                        index's bands, chosen for its threshold)\n"
               "      --top K           at most K matches per document\n"
+              "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
               "      --shingle, --normalize, --num-perm, --bands/--rows, --seed  if given, must agree with the\n"
               "                        index's (exit 2)\n",
               out);

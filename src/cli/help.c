@@ -68,6 +68,8 @@ static const option_help shared_options[] = {
     {OPT_QUIET, SEC_RUNNING, "      --quiet           no progress line and no summary on stderr\n"},
     {OPT_VERBOSE, SEC_RUNNING,
      "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"},
+    {OPT_OUTPUT, SEC_RUNNING,
+     "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"},
     {OPT_STATS, SEC_RUNNING, "      --stats FILE      write the run's counts and timings to FILE as one JSON object\n"},
     {OPT_TMPDIR, SEC_RUNNING,
      "      --tmpdir DIR      where records from stdin or a pipe are spooled between two passes (dedup,\n"
@@ -132,7 +134,7 @@ void cli_print_help(cli_command command, FILE *out)
               "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"size\",\n"
               "                        \"duplicate_of\", \"jaccard\"} (nulls and size 1 for unique records)\n"
               "  --removed FILE        also write the removed records to FILE, each with \"neardup\":\n"
-              "                        {\"duplicate_of\", \"jaccard\", ...} added\n"
+              "                        {\"duplicate_of\", \"jaccard\", ...} added (it appears when the run succeeds)\n"
               "  --output-dir DIR      write each input's records to DIR/<its file name> instead of stdout\n"
               "                        (two inputs with one file name are refused; files appear when the run\n"
               "                        succeeds)\n"
@@ -142,10 +144,10 @@ void cli_print_help(cli_command command, FILE *out)
               "                        \"neardup\": {\"duplicate_of\", \"jaccard\", \"from\": \"index\"|\"input\"}\n"
               "  --update              with --index: add the kept documents to DB when the run succeeds\n"
               "                        (one transaction; --replace and --wait as for 'index add')\n"
-              "With --unit paragraph|line: every document is written back with later copies of repeated\n"
-              "units removed (the first occurrence kept, all other text byte for byte); documents left\n"
-              "empty are dropped and counted; --annotate adds \"neardup\": {\"spans\": [[start, end, group], ...]}\n"
-              "instead and changes no text.\n"
+              "With --unit paragraph|line: every document is written back with the other copies of repeated\n"
+              "units removed (each group keeps its survivor: with --keep first, its first occurrence; all other\n"
+              "text byte for byte); documents left empty are dropped and counted; --annotate adds\n"
+              "\"neardup\": {\"spans\": [[start, end, group], ...]} instead and changes no text.\n"
               "\n",
               out);
         break;

@@ -217,15 +217,23 @@ static char *annotation(const dedup_state *st, const fate *f)
     return member;
 }
 
-/* Pass 2: the records again, kept ones to stdout (all with --annotate),
- * dropped ones to --removed. */
+/* Pass 2: the records again, kept ones to stdout or -o FILE (all with
+ * --annotate), dropped ones to --removed. Both files are closed, every
+ * write checked, and given their names only when everything succeeded. */
 static int write_output(dedup_state *st)
 {
     const cli_config *cfg = st->cfg;
-    outfile removed_file = {NULL, NULL};
+    outfile kept_file, removed_file;
     replay *records = NULL;
     int rc = EXIT_FAIL;
-    if (outfile_open(&removed_file, cfg->removed_path) != 0 || replay_open(&records, st->replay) != EXIT_OK)
+    int opened = outfile_open(&kept_file, cfg->output_path) == 0;
+    if (!opened || outfile_open(&removed_file, cfg->removed_path) != 0) {
+        if (opened)
+            outfile_abort(&kept_file);
+        return EXIT_FAIL;
+    }
+    FILE *out = kept_file.f ? kept_file.f : stdout;
+    if (replay_open(&records, st->replay) != EXIT_OK)
         goto done;
     for (size_t doc = 0; doc < st->docs.count; doc++) {
         const record *rec;
@@ -238,13 +246,13 @@ static int write_output(dedup_state *st)
                 cli_error("out of memory");
                 goto done;
             }
-            doc_output_record(stdout, &st->run, rec, st->docs.ids[doc], member);
+            doc_output_record(out, &st->run, rec, st->docs.ids[doc], member);
             free(member);
         } else if (f->dropped) {
             if (removed_file.f)
                 doc_output_record(removed_file.f, &st->run, rec, st->docs.ids[doc], NULL);
         } else {
-            doc_output_record(stdout, &st->run, rec, st->docs.ids[doc], NULL);
+            doc_output_record(out, &st->run, rec, st->docs.ids[doc], NULL);
         }
         st->removed += f->dropped ? 1u : 0u;
     }
@@ -252,8 +260,11 @@ static int write_output(dedup_state *st)
         cli_error("cannot write the output: %s", strerror(errno));
         goto done;
     }
-    rc = outfile_commit(&removed_file) == 0 ? EXIT_OK : EXIT_FAIL;
+    if (outfile_close(&kept_file) == 0 && outfile_close(&removed_file) == 0 && outfile_rename(&removed_file) == 0 &&
+        outfile_rename(&kept_file) == 0)
+        rc = EXIT_OK;
 done:
+    outfile_abort(&kept_file);
     outfile_abort(&removed_file);
     replay_close(records);
     return rc;
@@ -308,6 +319,8 @@ int cli_dedup_index(const cli_config *cfg)
     else if ((rc = open_scratch(&st)) != EXIT_OK)
         goto done;
     rc = input_open(&st.in, cfg);
+    if (rc == EXIT_OK)
+        rc = output_check(cfg, st.in);
     if (rc == EXIT_OK)
         rc = replay_source_new(&st.replay, &st.run, st.in);
     if (rc == EXIT_OK) {

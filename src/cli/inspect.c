@@ -17,11 +17,13 @@
  * also defines the runs and the shingle space), so the Python module
  * reports the same; this file finds the two documents and prints.
  */
+#include <errno.h>  /* errno, EIO */
 #include <math.h>   /* sqrt, pow, isinf */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* strcmp, strlen, memcpy, memset */
 
 #include "cli.h"
+
 #include "document.h"
 #include "input.h"
 #include "report.h"
@@ -128,8 +130,8 @@ int cli_normalize(const cli_config *cfg)
     input_close(in);
     if (status == EXIT_OK)
         status = report_input_check(cfg, tally.records, tally.skipped, &tally.fields);
-    if (fflush(stdout) != 0) {
-        cli_error("cannot write the output");
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the output: %s", strerror(errno ? errno : EIO));
         return EXIT_FAIL;
     }
     return status;

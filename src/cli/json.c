@@ -464,6 +464,110 @@ int json_member_span(const char *line, size_t len, const char *key, size_t *star
     return json_member_find(line, len, key, start, stop) == 1;
 }
 
+#ifndef JSON_PARSER_MAX_DEPTH /* jansson before 2.11 */
+#define JSON_PARSER_MAX_DEPTH 2048
+#endif
+
+/* Skip one JSON value of any kind, nested as deep as jansson reads
+ * (JSON_PARSER_MAX_DEPTH), without recursion: a bit per open container
+ * says whether it is an object (its members need keys). */
+static int skip_nested(cursor *c)
+{
+    enum { MAX_DEPTH = JSON_PARSER_MAX_DEPTH + 64 };
+    unsigned char is_object[MAX_DEPTH / 8 + 1] = {0};
+    size_t depth = 0;
+    for (;;) {
+        skip_ws(c);
+        if (c->p >= c->end)
+            return 0;
+        char ch = *c->p;
+        if (ch == '{' || ch == '[') {
+            if (depth >= MAX_DEPTH)
+                return 0;
+            unsigned char bit = (unsigned char)(1u << (depth % 8));
+            is_object[depth / 8] =
+                ch == '{' ? (unsigned char)(is_object[depth / 8] | bit) : (unsigned char)(is_object[depth / 8] & ~bit);
+            depth++;
+            c->p++;
+            skip_ws(c);
+            if (c->p < c->end && *c->p == (ch == '{' ? '}' : ']')) {
+                c->p++;
+                depth--;
+            } else {
+                const char *a, *b;
+                int escaped;
+                if (ch == '{' && !member_key(c, &a, &b, &escaped))
+                    return 0;
+                continue; /* the first value inside */
+            }
+        } else if (!skip_value(c, 0)) {
+            return 0;
+        }
+        /* a value ended: close containers, or go on to the next member */
+        for (;;) {
+            if (depth == 0)
+                return 1;
+            int object = (is_object[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1;
+            int next = after_value(c, object ? '}' : ']');
+            if (next == 0)
+                return 0;
+            if (next == 2) {
+                depth--;
+                continue;
+            }
+            if (object) {
+                const char *a, *b;
+                int escaped;
+                if (!member_key(c, &a, &b, &escaped))
+                    return 0;
+            }
+            break;
+        }
+    }
+}
+
+int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    cursor c = {line, line + len};
+    size_t key_len = strlen(key);
+    int found = 0;
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return -1;
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}')
+        return 0; /* {} */
+    for (;;) {
+        const char *k, *k_stop;
+        int escaped;
+        if (!member_key(&c, &k, &k_stop, &escaped))
+            return -1;
+        int same;
+        if (escaped) { /* "k\u00e9" is the key "ké" */
+            size_t n;
+            char *plain = unescape(k, k_stop, &n);
+            if (!plain)
+                return -1;
+            same = n == key_len && memcmp(plain, key, key_len) == 0;
+            free(plain);
+        } else {
+            same = (size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0;
+        }
+        const char *value = c.p;
+        if (!skip_nested(&c))
+            return -1;
+        if (same) { /* a repeated key: the last one, as jansson reads it */
+            found = 1;
+            *start = (size_t)(value - line);
+            *stop = (size_t)(c.p - line);
+        }
+        int next = after_value(&c, '}');
+        if (next != 1)
+            return next == 2 ? found : -1;
+    }
+}
+
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
 {
     cursor c = {line, line + len};

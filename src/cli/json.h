@@ -46,6 +46,13 @@ int json_member_span(const char *line, size_t len, const char *key, size_t *star
  * such member, -1 not an object it reads, or the member is repeated. */
 int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
+/* Where jansson's value of the top-level member `key` is in a JSON object
+ * line, whatever the line holds: keys are compared unescaped ("k\u00e9"
+ * is "ké"), values nested as deep as jansson reads are passed over, and of
+ * a repeated key the last one is found (jansson keeps the last). 1 found
+ * ([*start, *stop) set), 0 no such member, -1 not a JSON object. */
+int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
+
 /* Write the JSON object `line` with `member` ("key":value) added before its
  * closing brace, every other byte unchanged, then a newline.
  * @pre line is a JSON object (ends with '}' and optional blanks). */

@@ -5,8 +5,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>  /* errno */
 #include <signal.h> /* signal, SIGXFSZ */
-#include <string.h> /* strcmp */
+#include <string.h> /* strcmp, strerror */
 
 static void usage(FILE *out)
 {
@@ -44,7 +45,33 @@ static int run_command(const cli_config *cfg)
     }
 }
 
+/* Every command's last step: what it wrote to stdout (results, --help,
+ * --version) must reach it, else the run failed (`neardup --help >
+ * /dev/full` exits 1). A command that failed has said why already. */
+static int finish(int rc)
+{
+    int err = 0;
+    if (fflush(stdout) != 0 || ferror(stdout))
+        err = errno ? errno : EIO;
+    if (fclose(stdout) != 0 && !err)
+        err = errno ? errno : EIO;
+    if (!err)
+        return rc;
+    if (rc == EXIT_OK)
+        cli_error("cannot write the output: %s", strerror(err));
+    return rc == EXIT_OK ? EXIT_FAIL : rc;
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    /* a file size limit (ulimit -f) is a write error to report, not a kill */
+    signal(SIGXFSZ, SIG_IGN);
+    return finish(dispatch(argc, argv));
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -59,8 +86,6 @@ int main(int argc, char **argv)
         printf("neardup %s\n", ND_VERSION);
         return EXIT_OK;
     }
-    /* a file size limit (ulimit -f) is a write error to report, not a kill */
-    signal(SIGXFSZ, SIG_IGN);
     cli_command command;
     if (strcmp(name, "index") == 0) {
         static const struct {

@@ -29,6 +29,7 @@ const struct option cli_all_options[] = {
     {"keep", required_argument, NULL, OPT_KEEP},
     {"annotate", no_argument, NULL, OPT_ANNOTATE},
     {"removed", required_argument, NULL, OPT_REMOVED},
+    {"output", required_argument, NULL, OPT_OUTPUT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -111,7 +112,8 @@ int cli_accepts(cli_command command, int opt)
         return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_REPLACE ||
                opt == OPT_WAIT || opt == OPT_MEMORY;
     case CMD_QUERY:
-        return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_TOP;
+        return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_TOP ||
+               opt == OPT_OUTPUT;
     case CMD_PARAMS:
         return opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS;
     case CMD_NORMALIZE: /* what the tokens and shingle ids depend on */
@@ -240,7 +242,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     int opt;
     int long_index = -1;
     int tmpdir_given = 0;
-    while ((opt = getopt_long(argc, argv, ":t:h", cli_all_options, &long_index)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":t:ho:", cli_all_options, &long_index)) != -1) {
         unsigned long n;
         const char *arg = optarg;
         char option_name[64];
@@ -263,6 +265,8 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             cli_error("%s: option '%s' needs a value", name, argv[optind - 1]);
             return EXIT_USAGE;
         }
+        if (opt == 'o')
+            opt = OPT_OUTPUT;
         if (!cli_accepts(command, opt)) {
             cli_error("%s: option '%s' does not apply here (see 'neardup %s --help')", name, option_name, name);
             return EXIT_USAGE;
@@ -373,6 +377,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_REMOVED:
             cfg->removed_path = arg;
+            break;
+        case OPT_OUTPUT: /* "-" is stdout */
+            cfg->output_path = strcmp(arg, "-") == 0 ? NULL : arg;
             break;
         case OPT_STATS:
             cfg->stats_path = arg;
@@ -503,6 +510,10 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     if (cfg->removed_dir && !cfg->output_dir) {
         cli_error("dedup: --removed-dir goes with --output-dir (or use --removed FILE)");
+        return EXIT_USAGE;
+    }
+    if (cfg->output_dir && cfg->output_path) {
+        cli_error("dedup: --output-dir writes one file per input; -o FILE writes one file: use one or the other");
         return EXIT_USAGE;
     }
     if (cfg->output_dir && cfg->removed_path) {

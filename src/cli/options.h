@@ -24,6 +24,7 @@ enum {
     OPT_KEEP,
     OPT_ANNOTATE,
     OPT_REMOVED,
+    OPT_OUTPUT,
     OPT_THREADS,
     OPT_QUIET,
     OPT_VERBOSE,

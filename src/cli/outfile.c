@@ -1,7 +1,9 @@
-/* outfile.c - output files besides stdout: --removed FILE (opened at the
- * start of pass 2, closed with every write checked when the run
- * succeeds), and --output-dir / --removed-dir, one file per input written
- * under a temporary name and renamed only when the whole run succeeded.
+/* outfile.c - output files besides stdout: -o FILE and --removed FILE
+ * (written under a temporary name beside the file, closed with every
+ * write checked and renamed only when the whole run succeeded), and
+ * --output-dir / --removed-dir, one file per input written the same way.
+ * No output file may be one of the inputs: that is refused before anything
+ * is opened for writing (device and inode compared).
  *
  * An output is named by its input's base name, less a .gz/.zst/.zstd
  * suffix (the output is plain JSON Lines). Two inputs with the same output
@@ -10,40 +12,90 @@
  * refuses an output that would replace an input. */
 #include "outfile.h"
 
-#include <errno.h>    /* errno */
-#include <stdlib.h>   /* free */
-#include <string.h>   /* strerror, strrchr, strcmp */
-#include <sys/stat.h> /* stat */
-#include <unistd.h>   /* unlink */
+#include <errno.h>    /* errno, EIO */
+#include <stdlib.h>   /* free, realpath, mkstemp */
+#include <string.h>   /* strerror, strrchr, strcmp, strdup */
+#include <sys/stat.h> /* stat, fchmod, umask */
+#include <unistd.h>   /* unlink, close */
 
 #include "cli.h"
 
 int outfile_open(outfile *o, const char *path)
 {
-    o->f = NULL;
-    o->path = path;
+    *o = (outfile){NULL, path, NULL, NULL};
     if (!path)
         return 0;
-    o->f = fopen(path, "w");
-    if (!o->f) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) { /* /dev/stdout, a FIFO: in place */
+        o->f = fopen(path, "w");
+        if (!o->f) {
+            cli_error("%s: cannot write: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    /* a symbolic link stays one: its file is replaced */
+    o->final = exists ? realpath(path, NULL) : strdup(path);
+    const char *base = o->final ? outdir_base_name(o->final) : "";
+    o->temp = o->final ? cli_format("%.*s.%s.neardup-XXXXXX", (int)(base - o->final), o->final, base) : NULL;
+    if (!o->final || !o->temp) {
+        cli_error("%s: %s", path, o->final ? "out of memory" : strerror(errno));
+        outfile_abort(o);
+        return -1;
+    }
+    int fd = mkstemp(o->temp);
+    if (fd < 0) {
+        cli_error("%s: cannot write (a temporary file beside it): %s", path, strerror(errno));
+        free(o->temp);
+        o->temp = NULL;
+        outfile_abort(o);
+        return -1;
+    }
+    /* the permissions the file has, or would get from open() */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~mask)) != 0 || !(o->f = fdopen(fd, "w"))) {
+        cli_error("%s: cannot write: %s", o->temp, strerror(errno));
+        close(fd);
+        outfile_abort(o);
         return -1;
     }
     return 0;
 }
 
-int outfile_commit(outfile *o)
+int outfile_close(outfile *o)
 {
     if (!o->f)
         return 0;
+    errno = 0;
     int failed = ferror(o->f);
     failed |= fclose(o->f) != 0;
+    int err = errno ? errno : EIO;
     o->f = NULL;
     if (failed) {
-        cli_error("%s: write error: %s", o->path, strerror(errno));
+        cli_error("%s: write error: %s", o->path, strerror(err));
         return -1;
     }
     return 0;
+}
+
+int outfile_rename(outfile *o)
+{
+    if (!o->temp)
+        return 0;
+    if (rename(o->temp, o->final) != 0) {
+        cli_error("%s: cannot rename to %s: %s", o->temp, o->final, strerror(errno));
+        return -1;
+    }
+    free(o->temp);
+    o->temp = NULL;
+    return 0;
+}
+
+int outfile_commit(outfile *o)
+{
+    return outfile_close(o) == 0 ? outfile_rename(o) : -1;
 }
 
 void outfile_abort(outfile *o)
@@ -51,6 +103,59 @@ void outfile_abort(outfile *o)
     if (o->f)
         fclose(o->f);
     o->f = NULL;
+    if (o->temp)
+        unlink(o->temp);
+    free(o->temp);
+    free(o->final);
+    o->temp = o->final = NULL;
+}
+
+int outfile_check(const char *option, const char *path, const input *in)
+{
+    struct stat out;
+    if (!path || stat(path, &out) != 0 || !S_ISREG(out.st_mode))
+        return 0; /* not there yet, or written in place (/dev/stdout) */
+    for (size_t s = 0; s < input_source_count(in); s++) {
+        const char *name = input_source_name(in, s);
+        struct stat st;
+        int is_stdin = strcmp(name, "-") == 0;
+        if ((is_stdin ? fstat(STDIN_FILENO, &st) : stat(name, &st)) == 0 && st.st_dev == out.st_dev &&
+            st.st_ino == out.st_ino) {
+            cli_error("%s %s: that is the input %s; the output would replace it (nothing was written)", option, path,
+                      is_stdin ? "on stdin" : name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Do two output paths name one file? */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b)
+        return 0;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int output_check(const cli_config *cfg, const input *in)
+{
+    const char *paths[3] = {cfg->output_path, cfg->removed_path, cfg->stats_path};
+    static const char *const options[3] = {"--output", "--removed", "--stats"};
+    for (int i = 0; i < 3; i++) {
+        if (outfile_check(options[i], paths[i], in) != 0)
+            return EXIT_USAGE;
+        for (int k = 0; k < i; k++) {
+            if (same_file(paths[k], paths[i])) {
+                cli_error("%s and %s both name %s; give each its own file", options[k], options[i], paths[i]);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    return EXIT_OK;
 }
 
 /* ****  One file per input  **** */
@@ -240,7 +345,9 @@ void outdir_abort(outdir *o)
 int dedup_target_open(dedup_target *t, const cli_config *cfg, const input *in, const char *tag)
 {
     memset(t, 0, sizeof *t);
-    t->kept = stdout;
+    if (outfile_open(&t->kept_file, cfg->output_path) != 0)
+        return -1;
+    t->kept = t->kept_file.f ? t->kept_file.f : stdout;
     size_t n = input_source_count(in);
     if (cfg->output_dir) {
         t->names = malloc((n ? n : 1) * sizeof *t->names);
@@ -279,18 +386,25 @@ int dedup_target_close(dedup_target *t)
     if (rc == 0)
         rc = outdir_close(&t->removed_dir);
     if (rc == 0)
-        rc = outfile_commit(&t->removed_file);
+        rc = outfile_close(&t->kept_file);
+    if (rc == 0)
+        rc = outfile_close(&t->removed_file);
     return rc;
 }
 
 int dedup_target_rename(dedup_target *t, const unsigned char *skip)
 {
     int rc = outdir_rename(&t->kept_dir, skip);
-    return rc == 0 ? outdir_rename(&t->removed_dir, skip) : rc;
+    if (rc == 0)
+        rc = outdir_rename(&t->removed_dir, skip);
+    if (rc == 0)
+        rc = outfile_rename(&t->removed_file);
+    return rc == 0 ? outfile_rename(&t->kept_file) : rc;
 }
 
 void dedup_target_free(dedup_target *t, int failed)
 {
+    outfile_abort(&t->kept_file);
     outfile_abort(&t->removed_file);
     if (failed) {
         outdir_abort(&t->kept_dir);

@@ -12,16 +12,35 @@
 typedef struct outfile {
     FILE *f; /* NULL when not asked for */
     const char *path;
+    char *temp;  /* the temporary file beside the output, until renamed; NULL: written in place */
+    char *final; /* the name temp takes (path, or the file a symbolic link names) */
 } outfile;
 
 /* Open `path` for writing (path NULL: nothing asked, o->f stays NULL).
- * Returns 0, or -1 (reported). */
+ * A regular file (or a name not taken yet) is written under a temporary
+ * name beside it (".NAME.neardup-XXXXXX") and renamed to its name only by
+ * outfile_rename() once the run succeeded, so a failed run leaves no output
+ * file, or the old one untouched. Anything else (/dev/stdout, a FIFO) is
+ * written in place. Returns 0, or -1 (reported). */
 int outfile_open(outfile *o, const char *path);
-/* The run succeeded: flush and close, checking every write. Returns 0, or
+/* Flush and close, checking every write; renames nothing. Returns 0, or
  * -1 (reported). Does nothing for a file not asked for. */
+int outfile_close(outfile *o);
+/* Give the closed temporary file its name. Returns 0, or -1 (reported). */
+int outfile_rename(outfile *o);
+/* outfile_close(), then outfile_rename(). */
 int outfile_commit(outfile *o);
-/* The run failed: close without reporting. */
+/* The run failed: close without reporting and remove the temporary file. */
 void outfile_abort(outfile *o);
+
+/* Refuse an output file (`option` names it: "--removed") that is one of
+ * the inputs (same device and inode; stdin included), before anything is
+ * opened for writing. Returns 0, or -1 (reported). path NULL: 0. */
+int outfile_check(const char *option, const char *path, const input *in);
+/* outfile_check() for every output file cfg names (-o, --removed, --stats),
+ * and two of them naming one file. Returns EXIT_OK or EXIT_USAGE
+ * (reported). */
+int output_check(const cli_config *cfg, const input *in);
 
 /* One output file per input source in a directory (--output-dir,
  * --removed-dir): source s goes to DIR/<outdir_output_name>. Each file
@@ -74,14 +93,15 @@ void outdir_abort(outdir *o);
 /* Where dedup writes: stdout, or --output-dir; --removed FILE, or
  * --removed-dir. */
 typedef struct dedup_target {
-    FILE *kept; /* stdout, unless kept_dir.dir */
+    FILE *kept;        /* stdout (or -o FILE), unless kept_dir.dir */
+    outfile kept_file; /* -o FILE */
     outfile removed_file;
     outdir kept_dir, removed_dir;
     const char **names; /* per source, for the outdirs */
 } dedup_target;
 
-/* Open what cfg asks for (--removed FILE is created here; the directories'
- * files as sources come). `tag` makes temporary names unique to this
+/* Open what cfg asks for (-o FILE and --removed FILE are created here, under
+ * temporary names; the directories' files as sources come). `tag` makes temporary names unique to this
  * process. Returns 0, or -1 (reported). */
 int dedup_target_open(dedup_target *t, const cli_config *cfg, const input *in, const char *tag);
 /* The stream for source `source`'s kept records, or NULL (reported). */
@@ -92,7 +112,7 @@ int dedup_removed(FILE **out, dedup_target *t, size_t source);
 /* Close every file checking its writes (renaming nothing yet). Returns 0,
  * or -1 (reported). */
 int dedup_target_close(dedup_target *t);
-/* Give the directories' files their names (after dedup_target_close(), once
+/* Give the files (-o, --removed, the directories' files) their names (after dedup_target_close(), once
  * the whole run succeeded); sources with skip[s] set are left alone (skip
  * may be NULL). Returns 0, or -1 (reported). */
 int dedup_target_rename(dedup_target *t, const unsigned char *skip);

@@ -18,6 +18,7 @@
 #include <jansson.h> /* json_object_seed */
 
 #include "dbcli.h"
+#include "outfile.h"
 
 typedef struct query_state {
     cli_config run; /* with the index's options */
@@ -26,6 +27,7 @@ typedef struct query_state {
     read_counts counts;
     uint64_t with_matches, matches;
     nd_db_query_options q;
+    FILE *out; /* stdout, or -o FILE's temporary file */
 } query_state;
 
 static int query_commit(void *ctx, const sketched_doc *d)
@@ -55,26 +57,27 @@ static int query_flush(query_state *st)
         return EXIT_FAIL;
     }
     const char *profile = cli_profile_label(&st->run.opts);
+    FILE *out = st->out;
     for (size_t i = 0; i < st->batch.count; i++) {
         const nd_db_match *m;
         size_t n = nd_db_results_get(&m, r, i);
-        fputs("{\"id\":", stdout);
-        out_string(stdout, st->batch.docs[i].id, st->batch.docs[i].id_len);
-        fputs(",\"matches\":[", stdout);
+        fputs("{\"id\":", out);
+        out_string(out, st->batch.docs[i].id, st->batch.docs[i].id_len);
+        fputs(",\"matches\":[", out);
         for (size_t k = 0; k < n; k++) {
-            fputs(k ? ",{\"id\":" : "{\"id\":", stdout);
-            out_string(stdout, m[k].id, m[k].id_len);
-            fputs(",\"jaccard\":", stdout);
-            out_number(stdout, m[k].jaccard);
-            fputc('}', stdout);
+            fputs(k ? ",{\"id\":" : "{\"id\":", out);
+            out_string(out, m[k].id, m[k].id_len);
+            fputs(",\"jaccard\":", out);
+            out_number(out, m[k].jaccard);
+            fputc('}', out);
         }
-        printf("],\"profile\":\"%s\"}\n", profile);
+        fprintf(out, "],\"profile\":\"%s\"}\n", profile);
         st->with_matches += n > 0;
         st->matches += n;
     }
     nd_db_results_free(r);
     doc_batch_clear(&st->batch);
-    if (ferror(stdout)) {
+    if (ferror(out)) {
         cli_error("cannot write the output: %s", strerror(errno));
         return EXIT_FAIL;
     }
@@ -104,7 +107,13 @@ int cli_query(const cli_config *cfg)
     st.q.top = cfg->top;
     st.q.threads = cfg->threads;
     input *in = NULL;
+    outfile out_file = {NULL, NULL, NULL, NULL};
     rc = input_open(&in, cfg);
+    if (rc == EXIT_OK)
+        rc = output_check(cfg, in);
+    if (rc == EXIT_OK && outfile_open(&out_file, cfg->output_path) != 0)
+        rc = EXIT_FAIL;
+    st.out = out_file.f ? out_file.f : stdout;
     if (rc == EXIT_OK) {
         pipeline_sink sink = {&st, query_commit, query_batch_done};
         pipeline_timing timing;
@@ -118,6 +127,9 @@ int cli_query(const cli_config *cfg)
         cli_error("cannot write the output: %s", strerror(errno));
         rc = EXIT_FAIL;
     }
+    if (rc == EXIT_OK && outfile_commit(&out_file) != 0)
+        rc = EXIT_FAIL;
+    outfile_abort(&out_file);
     cli_warn_flush(); /* before the summary line */
     if (rc == EXIT_OK && !cfg->quiet) {
         clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -1,12 +1,12 @@
 /* report.c - what a run tells about itself: a progress line on a terminal,
  * one summary line on stderr at the end, and with --stats FILE the same
- * counts as a JSON object, so that scripts read numbers instead of
- * scraping the prose. */
+ * counts as a JSON object (written under a temporary name, renamed when
+ * complete), so that scripts read numbers instead of scraping the prose. */
 #include "report.h"
 
-#include <errno.h>        /* errno */
-#include <string.h>       /* strerror */
 #include <sys/resource.h> /* getrusage */
+
+#include "outfile.h"
 
 void progress_start(progress *p, int enabled)
 {
@@ -152,11 +152,10 @@ int report_stats(const cli_config *cfg, const run_counts *c)
 {
     if (!cfg->stats_path)
         return 0;
-    FILE *f = fopen(cfg->stats_path, "w");
-    if (!f) {
-        cli_error("%s: cannot write: %s", cfg->stats_path, strerror(errno));
+    outfile file; /* under a temporary name until complete */
+    if (outfile_open(&file, cfg->stats_path) != 0)
         return -1;
-    }
+    FILE *f = file.f;
     const nd_options *o = &cfg->opts;
     int dedup = cfg->command == CMD_DEDUP, units = cfg->unit != ND_UNIT_DOCUMENT;
     unsigned long long peak_kb = report_peak_rss_kb();
@@ -186,11 +185,7 @@ int report_stats(const cli_config *cfg, const run_counts *c)
     if (c->extra_json)
         fprintf(f, ",%s", c->extra_json);
     fputs("}\n", f);
-    int failed = ferror(f);
-    failed |= fclose(f) != 0;
-    if (failed) {
-        cli_error("%s: write error: %s", cfg->stats_path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    int rc = outfile_commit(&file);
+    outfile_abort(&file);
+    return rc;
 }

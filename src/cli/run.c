@@ -10,6 +10,10 @@
  * --memory the index moves its bulk to files in --tmpdir; the output
  * stays the same. scan --pairs lists every matching pair instead of
  * clusters.
+ *
+ * Output files (-o, --removed, --output-dir) are checked against the
+ * inputs and created under temporary names before pass 1, and take their
+ * names only at the very end, once everything else succeeded (outfile.c).
  */
 #include "cli.h"
 
@@ -38,6 +42,11 @@ typedef struct run_state {
     keep_table keep;       /* --keep min:FIELD / max:FIELD: each document's value */
     run_counts counts;
     progress prog;
+    FILE *out;           /* scan's output: stdout, or -o FILE's temporary file */
+    outfile out_file;    /* scan -o FILE */
+    dedup_target target; /* dedup's outputs (-o, --removed, --output-dir) */
+    int target_open;
+    char tag[32]; /* makes the target's temporary names unique (it keeps a pointer) */
 } run_state;
 
 /* The pipeline's sink: one record, in input order. */
@@ -155,33 +164,61 @@ static int write_pairs(run_state *st)
     st->counts.pairs = nd_pairs_get(&p, pairs);
     st->counts.cluster_s = progress_elapsed(&st->prog) - st->counts.read_s;
     progress_show(&st->prog, "writing", st->counts.records_read, st->counts.bytes, 1);
-    doc_output_pairs(stdout, st->cfg, &st->docs, pairs);
+    doc_output_pairs(st->out, st->cfg, &st->docs, pairs);
     nd_pairs_free(pairs);
     return EXIT_OK;
 }
 
-/* Clusters (or unit groups) to the output; pass 2 where needed. */
+/* Clusters (or unit groups) to the output; pass 2 where needed. dedup's
+ * files are closed (every write checked) but not yet given their names. */
 static int write_output(run_state *st, const nd_clusters *clusters)
 {
     const cli_config *cfg = st->cfg;
     run_counts *c = &st->counts;
     if (cfg->command == CMD_SCAN) {
         if (cfg->unit != ND_UNIT_DOCUMENT)
-            return unit_output_scan(cfg, &st->docs, clusters, st->replay);
-        return doc_output_scan(stdout, cfg, &st->docs, clusters);
+            return unit_output_scan(st->out, cfg, &st->docs, clusters, st->replay);
+        return doc_output_scan(st->out, cfg, &st->docs, clusters);
     }
-    char tag[32];
-    snprintf(tag, sizeof tag, "p%ld", (long)getpid());
-    dedup_target target;
-    int rc = dedup_target_open(&target, cfg, st->in, tag) == 0 ? EXIT_OK : EXIT_FAIL;
-    if (rc == EXIT_OK && cfg->unit != ND_UNIT_DOCUMENT)
-        rc = unit_output_dedup(cfg, &st->docs, clusters, st->replay, &target, &c->kept, &c->removed, &c->units_removed);
-    else if (rc == EXIT_OK)
-        rc = doc_output_dedup(cfg, &st->docs, clusters, st->replay, &target, &c->kept, &c->removed);
-    if (rc == EXIT_OK && (dedup_target_close(&target) != 0 || dedup_target_rename(&target, NULL) != 0))
+    int rc;
+    if (cfg->unit != ND_UNIT_DOCUMENT)
+        rc = unit_output_dedup(cfg, &st->docs, clusters, st->replay, &st->target, &c->kept, &c->removed,
+                               &c->units_removed);
+    else
+        rc = doc_output_dedup(cfg, &st->docs, clusters, st->replay, &st->target, &c->kept, &c->removed);
+    if (rc == EXIT_OK && dedup_target_close(&st->target) != 0)
         rc = EXIT_FAIL;
-    dedup_target_free(&target, rc != EXIT_OK);
     return rc;
+}
+
+/* Where the output goes, checked and opened before reading: an output file
+ * that is one of the inputs is refused (exit 2); -o FILE and --removed FILE
+ * are created under temporary names. Returns EXIT_OK, EXIT_FAIL or
+ * EXIT_USAGE (reported). */
+static int open_outputs(run_state *st)
+{
+    const cli_config *cfg = st->cfg;
+    int rc = output_check(cfg, st->in);
+    if (rc != EXIT_OK)
+        return rc;
+    if (cfg->command == CMD_SCAN) {
+        if (outfile_open(&st->out_file, cfg->output_path) != 0)
+            return EXIT_FAIL;
+        st->out = st->out_file.f ? st->out_file.f : stdout;
+        return EXIT_OK;
+    }
+    snprintf(st->tag, sizeof st->tag, "p%ld", (long)getpid());
+    st->target_open = 1;
+    return dedup_target_open(&st->target, cfg, st->in, st->tag) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* The run succeeded: every output file takes its name. Returns EXIT_OK or
+ * EXIT_FAIL (reported). */
+static int name_outputs(run_state *st)
+{
+    if (st->target_open && dedup_target_rename(&st->target, NULL) != 0)
+        return EXIT_FAIL;
+    return outfile_rename(&st->out_file) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
 /* dedup --output-dir: refuse inputs whose outputs would collide, before
@@ -248,6 +285,9 @@ int cli_run(const cli_config *cfg)
         return rc;
     }
     st.in = in;
+    rc = open_outputs(&st);
+    if (rc != EXIT_OK)
+        goto done;
     rc = EXIT_FAIL;
     if (nd_index_new(&st.index, &cfg->opts) != ND_OK) {
         cli_error("invalid options");
@@ -279,15 +319,20 @@ int cli_run(const cli_config *cfg)
         cli_error("cannot write the output: %s", strerror(errno));
         goto done;
     }
+    if (outfile_close(&st.out_file) != 0)
+        goto done;
     progress_clear(&st.prog);
     st.counts.total_s = progress_elapsed(&st.prog);
     st.counts.write_s = st.counts.total_s - st.counts.read_s - st.counts.cluster_s;
-    report_summary(cfg, &st.counts);
-    if (report_stats(cfg, &st.counts) != 0)
+    if (report_stats(cfg, &st.counts) != 0 || name_outputs(&st) != EXIT_OK)
         goto done;
+    report_summary(cfg, &st.counts);
     rc = EXIT_OK;
 done:
     progress_clear(&st.prog);
+    if (st.target_open)
+        dedup_target_free(&st.target, rc != EXIT_OK);
+    outfile_abort(&st.out_file);
     doctable_free(&st.docs);
     keep_table_free(&st.keep);
     nd_index_free(st.index);

@@ -107,7 +107,8 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
     return rc;
 }
 
-int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src)
+int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *groups,
+                     replay_source *src)
 {
     size_t n = nd_clusters_count(groups), capacity = 0;
     /* each group's preview is cut from its earliest occurrence (the one
@@ -154,7 +155,7 @@ int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clust
             spans[k] = docs->unit_span[m[k].doc];
             jaccard[k] = m[k].jaccard;
         }
-        unit_output_group(stdout, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, previews[g]);
+        unit_output_group(out, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, previews[g]);
     }
     for (size_t g = 0; g < n; g++)
         free(previews[g]);
@@ -239,8 +240,10 @@ static int write_spans_annotation(FILE *out, const cli_config *cfg, const record
 }
 
 /* Write the record with its text replaced by `text`: only the bytes of the
- * text value change when the member can be located; otherwise the record
- * is re-serialized by jansson. Returns 0, or -1 (reported). */
+ * text value change, every other byte of the record is written as read
+ * (the value jansson read as the text: keys compared unescaped, the last
+ * of a repeated key). Never re-serialized: a record whose text cannot be
+ * located is an error. Returns 0, or -1 (reported). */
 static int write_with_text(FILE *out, const cli_config *cfg, const record *rec, const char *id, const char *text,
                            size_t len)
 {
@@ -249,29 +252,14 @@ static int write_with_text(FILE *out, const cli_config *cfg, const record *rec, 
         return 0;
     }
     size_t start, stop;
-    if (json_member_span(rec->data, rec->len, cfg->text_field, &start, &stop)) {
-        fwrite(rec->data, 1, start, out);
-        json_write_string(out, text, len);
-        fwrite(rec->data + stop, 1, rec->len - stop, out);
-        fputc('\n', out);
-        return 0;
-    }
-    json_error_t err;
-    size_t invalid;
-    json_t *root = json_load_text(rec->data, rec->len, &err, NULL, &invalid);
-    char *dumped = NULL;
-    if (root) {
-        json_object_set_new(root, cfg->text_field, json_stringn(text, len));
-        dumped = json_dumps(root, JSON_COMPACT);
-        json_decref(root);
-    }
-    if (!dumped) {
-        cli_error("%s: cannot write the record back", id);
+    if (json_member_locate(rec->data, rec->len, cfg->text_field, &start, &stop) != 1) {
+        cli_error("%s: cannot find the \"%s\" field to write the record back", id, cfg->text_field);
         return -1;
     }
-    fputs(dumped, out);
+    fwrite(rec->data, 1, start, out);
+    json_write_string(out, text, len);
+    fwrite(rec->data + stop, 1, rec->len - stop, out);
     fputc('\n', out);
-    free(dumped);
     return 0;
 }
 

@@ -11,9 +11,10 @@
 #include "outfile.h"
 #include "replay.h"
 
-/* scan: one JSON line per group of repeated units. Returns EXIT_OK or
- * EXIT_FAIL (reported). */
-int unit_output_scan(const cli_config *cfg, const doctable *docs, const nd_clusters *groups, replay_source *src);
+/* scan: one JSON line per group of repeated units, to `out`. Returns
+ * EXIT_OK or EXIT_FAIL (reported). */
+int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *groups,
+                     replay_source *src);
 
 /* One group's line: its number, `documents` distinct documents, each
  * occurrence's document id and span, its exact Jaccard with the first

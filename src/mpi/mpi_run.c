@@ -396,6 +396,7 @@ int main(int argc, char **argv)
     const char *unsupported = cfg.pairs                                    ? "--pairs"
                               : cfg.opts.measure == ND_MEASURE_CONTAINMENT ? "--measure containment"
                               : cfg.keep_field                             ? "--keep min:FIELD|max:FIELD"
+                              : cfg.output_path                            ? "-o/--output (use --output-dir)"
                                                                            : NULL;
     if (unsupported) {
         if (m.x.rank == 0)

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# test_output.sh - the output side of "nothing lost": dedup --unit writes
+# every byte outside the text value as read; every write and close is
+# checked (/dev/full) in every command and mode; an output naming an input
+# is refused before anything is opened; -o FILE and --removed FILE appear
+# only when the run succeeded; which copy of a unit dedup --unit keeps.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+nd() { run "$ND" "$@"; }
+
+check "dedup --unit: only the text value changes, whatever the record holds"
+python3 - "$T" <<'PY'
+import sys
+t = sys.argv[1]
+shared = "some repeated line of text that is long enough here"
+deep = "[" * 100 + "1" + "]" * 100
+rows = [
+    # an escaped key: "k\u00e9" is the key "ké"
+    '{"id":1,"big":12345678901234567890123,"x":0.1,"k\\u00e9":"%s\\nbody one"}' % shared,
+    '{"id":2,"big":12345678901234567890123,"x":0.1,"k\\u00e9":"%s\\nbody two"}' % shared,
+]
+open(f"{t}/escaped.jsonl", "w").write("\n".join(rows) + "\n")
+rows = [
+    # nesting deeper than 64, a repeated text key (jansson reads the last)
+    '{"id":1, "n":%s, "x":0.1, "text":"%s\\nfirst body"}' % (deep, shared),
+    '{"id":2, "text":"ignored first copy", "n":{"a":%s,"b":{}}, "big":12345678901234567890123,  "x":0.1, "text":"%s\\nsecond body", "y":1E+2}' % (deep, shared),
+]
+open(f"{t}/nested.jsonl", "w").write("\n".join(rows) + "\n")
+# more: the text key nested in another member (not the one read), a key
+# escaped as a surrogate pair and with an escaped quote, blanks around ':',
+# nesting near jansson's limit, a text holding braces and escaped quotes
+very_deep = '{"a":' * 1500 + "1" + "}" * 1500
+rows = [
+    '{"meta":{"text":"nested, not read"},"id":"m1","t\\"\\ud83d\\ude00" :  "%s\\nbody {one} \\"quoted\\"" ,"z":[1.50,-0,2e-7]}' % shared,
+    '{"id":"m2","deep":%s,"t\\u0022\\ud83d\\ude00":"%s\\nbody two","n":100000000000000000000000000001}' % (very_deep, shared),
+]
+open(f"{t}/more.jsonl", "w").write("\n".join(rows) + "\n")
+PY
+nd dedup --unit line --text-field ké "$T/escaped.jsonl"
+assert_rc 0
+python3 - "$T/escaped.jsonl" "$OUT" <<'PY' || fail "escaped key: bytes outside the text changed"
+import sys
+src = open(sys.argv[1]).read().splitlines()
+out = open(sys.argv[2]).read().splitlines()
+assert out[0] == src[0], out[0]
+assert out[1] == '{"id":2,"big":12345678901234567890123,"x":0.1,"k\\u00e9":"body two"}', out[1]
+PY
+nd dedup --unit line "$T/nested.jsonl"
+assert_rc 0
+python3 - "$T/nested.jsonl" "$OUT" <<'PY' || fail "nested/repeated: bytes outside the text changed"
+import sys
+src = open(sys.argv[1]).read().splitlines()
+out = open(sys.argv[2]).read().splitlines()
+assert out[0] == src[0], out[0]
+want = src[1].replace('"some repeated line of text that is long enough here\\nsecond body"', '"second body"')
+assert want != src[1] and out[1] == want, out[1]
+PY
+python3 - "$T/more.jsonl" <<'PY' || fail "the fixture more.jsonl is not what jansson reads"
+import json, sys
+sys.setrecursionlimit(20000)
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert 't"\U0001F600' in r, list(r)
+PY
+nd dedup --unit line --text-field 't"😀' "$T/more.jsonl"
+assert_rc 0
+python3 - "$T/more.jsonl" "$OUT" <<'PY' || fail "more cases: bytes outside the text changed"
+import sys
+src = open(sys.argv[1]).read().splitlines()
+out = open(sys.argv[2]).read().splitlines()
+assert out[0] == src[0], out[0][:200]
+want = src[1].replace('"some repeated line of text that is long enough here\\nbody two"', '"body two"')
+assert want != src[1] and out[1] == want, out[1][-200:]
+PY
+
+check "every command and mode fails (exit 1, a message) when its output cannot be written"
+python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+base = "the quick brown fox jumps over the lazy dog and keeps running far away into the hills"
+rows = []
+for i in range(6):
+    text = base if i % 2 == 0 else "entirely different words number %d that share nothing with the others" % i
+    rows.append({"id": "r%d" % i, "text": text + "\nthe second line of every copy, long enough to compare"})
+rows.append({"id": "e", "text": base})
+open(f"{t}/dup.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))
+fresh = {"id": "new", "text": "a document the index has not seen, with words of its own in it"}
+open(f"{t}/new.jsonl", "w").write(json.dumps(fresh) + "\n")
+PY
+run "$ND" index add --quiet "$T/db" "$T/dup.jsonl"
+assert_rc 0
+full() { # full WHAT ARGS...: neardup ARGS > /dev/full exits 1 with a message
+    local what="$1"
+    shift
+    LAST_CMD="$ND $* >/dev/full"
+    set +e
+    "$ND" "$@" >/dev/full 2>"$ERR"
+    RC=$?
+    set -e
+    : >"$OUT"
+    assert_rc 1
+    assert_file_contains "$ERR" "write"
+    echo "  ok: $what"
+}
+full "scan" scan "$T/dup.jsonl"
+full "scan --pairs" scan --pairs "$T/dup.jsonl"
+full "scan --unit line" scan --unit line "$T/dup.jsonl"
+full "dedup" dedup "$T/dup.jsonl"
+full "dedup --annotate" dedup --annotate "$T/dup.jsonl"
+full "dedup --unit line" dedup --unit line "$T/dup.jsonl"
+full "query" query "$T/db" "$T/dup.jsonl"
+full "index stats" index stats "$T/db"
+full "dedup --index" dedup --index "$T/db" "$T/new.jsonl"
+full "explain" explain --id r0 --id e "$T/dup.jsonl"
+full "explain --json" explain --json --id r0 --id e "$T/dup.jsonl"
+full "params" params
+full "normalize" normalize "$T/dup.jsonl"
+full "--help" --help
+full "--version" --version
+full "scan --help" scan --help
+full "index add --help" index add --help
+for cmd in scan dedup; do
+    run "$ND" $cmd --stats /dev/full "$T/dup.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "/dev/full"
+    echo "  ok: $cmd --stats /dev/full"
+done
+for mode in "" "--unit line"; do
+    # shellcheck disable=SC2086  # $mode is words
+    run "$ND" dedup $mode --removed /dev/full "$T/dup.jsonl"
+    assert_rc 1
+    assert_file_contains "$ERR" "/dev/full"
+    echo "  ok: dedup $mode --removed /dev/full"
+done
+
+check "an output file naming one of the inputs is refused before anything is written (exit 2, input untouched)"
+cp "$T/dup.jsonl" "$T/in.jsonl"
+cp "$T/dup.jsonl" "$T/orig.jsonl"
+ln -s in.jsonl "$T/link.jsonl"
+refused() { # refused WHAT ARGS...
+    local what="$1"
+    shift
+    run "$@"
+    assert_rc 2
+    assert_file_contains "$ERR" "in.jsonl"
+    cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "$what: the input changed"
+    echo "  ok: $what"
+}
+refused "dedup --removed INPUT" "$ND" dedup --removed "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup --unit line --removed INPUT" "$ND" dedup --unit line --removed "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup -o INPUT" "$ND" dedup -o "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup -o a symbolic link to the input" "$ND" dedup -o "$T/link.jsonl" "$T/in.jsonl"
+refused "scan --output INPUT" "$ND" scan --output "$T/in.jsonl" "$T/dup.jsonl" "$T/in.jsonl"
+refused "scan --stats INPUT" "$ND" scan --stats "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup --output-dir the input's directory" "$ND" dedup --output-dir "$T" "$T/in.jsonl"
+refused "query -o INPUT" "$ND" query "$T/db" -o "$T/in.jsonl" "$T/in.jsonl"
+refused "dedup --index -o INPUT" "$ND" dedup --index "$T/db" -o "$T/in.jsonl" "$T/in.jsonl"
+LAST_CMD="dedup -o INPUT - < INPUT"
+set +e
+"$ND" dedup -o "$T/in.jsonl" - <"$T/in.jsonl" >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 2
+assert_file_contains "$ERR" "stdin"
+cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "stdin: the input changed"
+echo "  ok: dedup -o INPUT - < INPUT"
+nd dedup -o "$T/same" --removed "$T/same" "$T/dup.jsonl"
+assert_rc 2
+[[ ! -e "$T/same" ]] || fail "-o and --removed naming one file: a file was written"
+nd dedup -o "$T/x" --output-dir "$T" "$T/dup.jsonl"
+assert_rc 2
+
+check "-o FILE and --removed FILE appear only when the run succeeds, under their names, nothing else left"
+mkdir "$T/o"
+nd dedup -o "$T/o/kept.jsonl" --removed "$T/o/removed.jsonl" "$T/dup.jsonl"
+assert_rc 0
+assert_empty_file "$OUT" "stdout"
+run "$ND" dedup --removed "$T/o/removed.ref" "$T/dup.jsonl"
+assert_rc 0
+cmp -s "$OUT" "$T/o/kept.jsonl" || fail "-o FILE differs from stdout"
+cmp -s "$T/o/removed.ref" "$T/o/removed.jsonl" || fail "--removed differs"
+nd scan --unit line -o "$T/o/groups.jsonl" "$T/dup.jsonl"
+assert_rc 0
+run "$ND" scan --unit line "$T/dup.jsonl"
+cmp -s "$OUT" "$T/o/groups.jsonl" || fail "scan -o FILE differs from stdout"
+nd scan --pairs -o "$T/o/pairs.jsonl" "$T/dup.jsonl"
+assert_rc 0
+run "$ND" scan --pairs "$T/dup.jsonl"
+cmp -s "$OUT" "$T/o/pairs.jsonl" || fail "scan --pairs -o FILE differs from stdout"
+nd query "$T/db" -o "$T/o/query.jsonl" "$T/new.jsonl"
+assert_rc 0
+assert_jq "$T/o/query.jsonl" 'length == 1 and .[0].id == "new"' "query -o FILE"
+nd dedup --index "$T/db" -o "$T/o/index.jsonl" "$T/new.jsonl"
+assert_rc 0
+assert_jq "$T/o/index.jsonl" 'length == 1 and .[0].id == "new"' "dedup --index -o FILE"
+nd scan -o /dev/stdout --quiet "$T/dup.jsonl"
+assert_rc 0
+assert_jq "$OUT" 'length == 1' "-o /dev/stdout is written in place"
+[[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
+
+check "a failed run leaves no output file, or the old one untouched"
+echo old >"$T/o/old.jsonl"
+cp "$T/dup.jsonl" "$T/bad.jsonl"
+echo '{"id":"broken","text":' >>"$T/bad.jsonl"
+for mode in "" "--unit line"; do
+    # shellcheck disable=SC2086  # $mode is words
+    run "$ND" dedup $mode -o "$T/o/new.jsonl" --removed "$T/o/rm.jsonl" "$T/bad.jsonl"
+    assert_rc 1
+    [[ ! -e "$T/o/new.jsonl" && ! -e "$T/o/rm.jsonl" ]] || fail "dedup $mode: a failed run left an output file"
+    # shellcheck disable=SC2086
+    run "$ND" dedup $mode -o "$T/o/old.jsonl" "$T/bad.jsonl"
+    assert_rc 1
+    assert_eq old "$(cat "$T/o/old.jsonl")" "the old output"
+done
+run "$ND" scan -o "$T/o/old.jsonl" "$T/bad.jsonl"
+assert_rc 1
+assert_eq old "$(cat "$T/o/old.jsonl")" "scan: the old output"
+# a write error half way (a file size limit: the write fails, the process lives on)
+python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+with open(f"{t}/many.jsonl", "w") as f:
+    for i in range(200):
+        f.write(json.dumps({"id": i, "text": "record %d has its own words: %s" % (i, " w%d" % i * 12)}) + "\n")
+PY
+LAST_CMD="ulimit -f 8; dedup -o old.jsonl many.jsonl"
+set +e
+(ulimit -f 8 && exec "$ND" dedup -o "$T/o/old.jsonl" --removed "$T/o/rm.jsonl" "$T/many.jsonl") >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 1
+assert_file_contains "$ERR" "write error"
+assert_eq old "$(cat "$T/o/old.jsonl")" "a write error: the old output"
+[[ ! -e "$T/o/rm.jsonl" ]] || fail "a write error left --removed"
+[[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
+
+check "--unit line on a fixture with several groups: each preview is its first occurrence's text; dedup keeps each repeated headline's first appearance"
+FIX="$SRC/tests/fixtures/units/headlines.jsonl"
+nd scan --unit line --keep min:date "$FIX"
+assert_rc 0
+python3 - "$FIX" "$OUT" <<'PY' || fail "--keep min:date: a preview is not its group's first occurrence"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+order = [d["id"] for d in docs]
+text = {d["id"]: d["text"].encode() for d in docs}
+date = {d["id"]: d["date"] for d in docs}
+groups = [json.loads(l) for l in open(sys.argv[2])]
+later = 0
+for g in groups:
+    occ = g["occurrences"]
+    o = min(occ, key=lambda k: (order.index(k["id"]), k["start"]))
+    assert g["text"] == text[o["id"]][o["start"]:o["end"]].decode(), (g["group"], g["text"])
+    assert date[occ[0]["id"]] == min(date[k["id"]] for k in occ), g["group"]
+    later += occ[0] is not o
+assert later >= 2, "the fixture should have survivors later than their first occurrence"
+PY
+nd scan --unit line "$FIX"
+assert_rc 0
+cp "$OUT" "$T/groups.jsonl"
+nd dedup --unit line "$FIX"
+assert_rc 0
+python3 - "$FIX" "$T/groups.jsonl" "$OUT" <<'PY' || fail "previews or kept occurrences"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+order = [d["id"] for d in docs]
+text = {d["id"]: d["text"].encode() for d in docs}
+groups = [json.loads(l) for l in open(sys.argv[2])]
+kept = {json.loads(l)["id"]: json.loads(l)["text"] for l in open(sys.argv[3])}
+# the repeated lines, counted here: a line that is one text pasted k times counts as k copies
+def pieces(line):
+    for k in (2, 3, 4):
+        n = (len(line) - (k - 1)) // k
+        if n > 0 and line == " ".join([line[:n]] * k):
+            return [line[:n]] * k
+    return [line]
+seen = {}
+for d in docs:
+    for line in d["text"].split("\n"):
+        for p in pieces(line):
+            seen.setdefault(p, []).append(d["id"])
+repeated = {l: ids for l, ids in seen.items() if len(ids) > 1}
+assert len(groups) == len(repeated) >= 4, (len(groups), len(repeated))
+for g in groups:
+    occ = g["occurrences"]
+    first = min(range(len(occ)), key=lambda k: (order.index(occ[k]["id"]), occ[k]["start"]))
+    o = occ[first]
+    assert g["text"] == text[o["id"]][o["start"]:o["end"]].decode(), (g["group"], g["text"])
+    assert g["text"] in repeated, g["text"]
+    assert first == 0, f"group {g['group']}: the occurrence kept is not the first appearance"
+    # dedup: the first appearance stays, every later one goes
+    assert kept[o["id"]].count(g["text"]) == 1, (o["id"], g["text"])
+    for k in occ[1:]:
+        if k["id"] != o["id"]:
+            assert g["text"] not in kept[k["id"]], (k["id"], g["text"])
+PY
+
+pass
