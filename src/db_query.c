@@ -598,6 +598,6 @@ int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, 
     if (rc != ND_OK)
         return rc;
     rc = nd_db_query(out, db, sketched.docs, count, opts);
-    db_sketched_free(&sketched);
+    db_sketched_free(&sketched, db);
     return rc;
 }

@@ -459,7 +459,7 @@ int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const siz
         sketched.docs[i].id_len = id_lens[i];
     }
     rc = nd_db_add(failed, db, sketched.docs, count, flags);
-    db_sketched_free(&sketched);
+    db_sketched_free(&sketched, db);
     return rc;
 }
 
