@@ -73,8 +73,6 @@ static int create_index(nd_db *db, MDB_txn *txn, const nd_db_config *config)
     db->opts = config->options;
     if (nd_options_resolve(&db->opts) != ND_OK)
         return db_fail(db, ND_EINVAL, "%s: invalid options for a new index", db->path);
-    if (db->opts.measure != ND_MEASURE_JACCARD)
-        return db_fail(db, ND_EINVAL, "%s: the persistent index verifies the Jaccard measure only", db->path);
     int rc = db_open_dbi(db, txn, DB_META, MDB_CREATE, &db->meta);
     if (rc == ND_OK)
         rc = db_open_dbi(db, txn, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &db->docs);

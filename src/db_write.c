@@ -28,6 +28,9 @@
  * buffered entries through a hash index built on the first such query, and
  * the merged ones in the transaction.
  *
+ * A containment index files shingle postings instead of band keys
+ * (db_contain.h), through the same buffer.
+ *
  * Ids are filed under a 64-bit hash (any length, fixed-size keys); the
  * document records hold the ids themselves, so hash collisions are resolved
  * exactly. Removing marks the record (flag) and deletes its id, so the id
@@ -43,6 +46,7 @@
 #include <string.h> /* memcmp, memcpy */
 
 #include "alloc.h"
+#include "db_contain.h"
 #include "hash.h"
 #include "sort.h"
 
@@ -437,7 +441,13 @@ int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, un
         }
         db->next_doc++;
         db->documents++;
-        if (d->count > 0) {
+        if (db->opts.measure == ND_MEASURE_CONTAINMENT) { /* shingle postings (db_contain.h) */
+            size_t prefix = db_contain_prefix(d->count, db->opts.threshold);
+            for (size_t k = 0; k < d->count && rc == ND_OK; k++)
+                rc = push_entry(db, db_post_key(POST_ALL, d->ids[k]), doc);
+            for (size_t k = 0; k < prefix && rc == ND_OK; k++)
+                rc = push_entry(db, db_post_key(POST_PREFIX, d->ids[k]), doc);
+        } else if (d->count > 0) {
             for (unsigned j = 0; j < db->opts.bands && rc == ND_OK; j++)
                 rc = push_entry(db, db_band_key(j, d->keys[j]), doc);
         }

@@ -52,7 +52,9 @@ cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
 static const char help_index_matching[] =
     "Matching (fixed when the index is created; given for an existing index, each must agree with it, exit 2):\n"
     "  -t, --threshold T     minimum exact Jaccard for a match, and the bands chosen for it (default 0.8)\n"
-    "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n";
+    "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n"
+    "      --measure containment, --min-shingles N  an index that finds texts inside one another:\n"
+    "                        shingle postings instead of band keys (larger: ~4 KB a 1 KB document)\n";
 
 static const char help_index_input[] =
     "Input (PATH: files, directories, JSON Lines, gzip/zstd, - for stdin; as for scan):\n"
@@ -118,8 +120,12 @@ void cli_print_index_help(cli_command command, FILE *out)
               "  -t, --threshold T     minimum Jaccard (default: the index's; candidates still come from the\n"
               "                        index's bands, chosen for its threshold)\n"
               "      --top K           at most K matches per document\n"
-              "      --shingle, --normalize, --num-perm, --bands/--rows, --seed  if given, must agree with the\n"
-              "                        index's (exit 2)\n",
+              "      --shingle, --normalize, --num-perm, --bands/--rows, --seed, --measure, --min-shingles\n"
+              "                        if given, must agree with the index's (exit 2)\n"
+              "An index made with --measure containment also finds the indexed documents contained in the\n"
+              "query and those containing it (every one, verified exactly as scan --measure containment);\n"
+              "each match adds \"query_in_match\" and \"match_in_query\" (shares of each text's shingles in\n"
+              "the other), matches sorted by the larger; its threshold is at least the index's.\n",
               out);
         fputs(help_index_input, out);
         fputs("Exit status: 0 ok, 1 failure, 2 usage.\n", out);
