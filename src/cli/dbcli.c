@@ -299,7 +299,10 @@ void dbcli_write_stats(FILE *out, const char *path, const nd_db_stats *s)
             nd_profile_name(o->profile), shingle_kind_name(o->shingle_kind), o->shingle_size, o->char_size, o->num_perm,
             o->bands, o->rows);
     out_number(out, o->threshold);
-    fprintf(out, ",\"seed\":%llu}", (unsigned long long)o->seed);
+    fprintf(out, ",\"seed\":%llu", (unsigned long long)o->seed);
+    if (o->measure == ND_MEASURE_CONTAINMENT) /* a Jaccard index's stats stay as they were */
+        fprintf(out, ",\"measure\":\"containment\",\"min_shingles\":%u", o->min_shingles);
+    fputc('}', out);
     fprintf(out, ",\"versions\":{\"format\":%u,\"profile\":\"%s/%u\",\"unicode\":", s->format_version,
             nd_profile_name(o->profile), s->profile_version);
     out_string(out, s->unicode_version, strlen(s->unicode_version));
