@@ -267,8 +267,8 @@ ND_DEFINE_RADIX_SORT(sort_entries, band_entry, ENTRY_KEY, 0, 56)
  * entries are read through a read transaction (the committed snapshot: the
  * run has not changed bands yet, and its pages stay intact until two
  * commits later); the write transaction's bands are emptied first. Returns
- * 0, an LMDB code, or -1 when the snapshot is not the run's base (then
- * nothing was changed). */
+ * 0, an LMDB code, or -1 when the snapshot cannot be read or is not the
+ * run's base (then nothing was changed). */
 static int rebuild_bands(nd_db *db)
 {
     pending_bands *p = &db->pending;
@@ -276,7 +276,7 @@ static int rebuild_bands(nd_db *db)
     MDB_cursor *from = NULL, *to = NULL;
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &old);
     if (rc)
-        return rc;
+        return -1; /* no reader slot, say: the entries are put instead */
     if (mdb_txn_id(old) + 1 != mdb_txn_id(db->txn)) {
         mdb_txn_abort(old);
         return -1;
