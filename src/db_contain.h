@@ -8,11 +8,12 @@
  * band keys but an inverted index of shingles, stored in the `bands`
  * database (so that runs buffer and merge them, queries of pending
  * documents find them, and compaction copies them as band entries) under
- * the keys of "bands" POST_PREFIX and POST_ALL (a containment index writes
- * no band keys, so they never meet a band's):
+ * the keys of "bands" POST_PREFIX and POST_REST (a containment index
+ * writes no band keys, so they never meet a band's). Each shingle s of D is
+ * filed once:
  *
- *   (POST_ALL, s)    -> D  for every shingle s of D;
- *   (POST_PREFIX, s) -> D  for the p(D) smallest shingle ids s of D,
+ *   (POST_PREFIX, s) -> D  for the p(D) smallest shingle ids s of D (its prefix),
+ *   (POST_REST, s)   -> D  for the others,
  *
  * with p(n) = n - o(n) + 1 and o(n) = nd_min_overlap(n, t) (measure.h) at
  * the index's threshold t.
@@ -25,23 +26,25 @@
  *       some shingle of D's prefix is in Q; the query looks up
  *       (POST_PREFIX, s) for every shingle s of Q;
  *   (b) |D| > |Q| (Q inside D: an excerpt queried against its article):
- *       some shingle of Q's prefix is in D; the query looks up (POST_ALL, s)
- *       for the p_q(|Q|) smallest shingle ids s of Q.
+ *       some shingle s of Q's prefix is in D, filed under (POST_PREFIX, s),
+ *       which (a) looks up already, or under (POST_REST, s); the query
+ *       looks up (POST_REST, s) for the p_q(|Q|) smallest shingle ids s of
+ *       Q.
  * Every matching D is found by one of the two, and each candidate is
- * verified exactly (nd_jaccard's overlap, nd_matches). The order is the
+ * verified exactly (nd_intersection, nd_matches). The order is the
  * shingle ids' (hashes: any fixed order works, and a fixed one is what a
  * persistent index needs, since document frequencies change as it grows).
  * A query threshold t_q >= t keeps (a) exact, since o grows with the
  * threshold; a lower one would need longer stored prefixes, so it is
  * refused. The query's own prefix p_q uses t_q.
  *
- * Cost. Each document files n + p(n) postings, ~1.2 n at t = 0.8: a 1 KB
- * news text of ~170 word shingles files ~205, 4 bytes each in LMDB's
- * sorted duplicate pages when the shingle is shared, ~20 bytes (key, node
- * header, value) when it is held by one document only, as most are: about
- * 3-4 KB a document on top of its record (README has the measured
- * figure), where the Jaccard index's 16 band keys cost ~0.3 KB. A query
- * looks up ~1.2 |Q| keys, against 16 band keys.
+ * Cost. Each document files one posting a shingle: a 1 KB news text of
+ * ~170 word shingles files ~170, 4 bytes each in LMDB's sorted duplicate
+ * pages when the shingle is shared, ~22 bytes (node header, key, value,
+ * pointer) when it is held by one document only, as most are: about 4 KB
+ * a document with its record (README has the measured figure), where the
+ * Jaccard index's 16 band keys cost ~0.35 KB. A query looks up
+ * |Q| + p_q(|Q|) keys (~1.2 |Q| at t = 0.8), against 16 band keys.
  */
 #ifndef ND_DB_CONTAIN_H
 #define ND_DB_CONTAIN_H
@@ -52,7 +55,7 @@
 #include "db_record.h" /* db_band_key */
 #include "measure.h"   /* nd_min_overlap */
 
-enum { POST_PREFIX = 4094, POST_ALL = 4095 };
+enum { POST_PREFIX = 4094, POST_REST = 4095 };
 
 /* The stored key of a posting: like db_band_key(kind, s << 12). */
 static inline uint64_t db_post_key(unsigned kind, uint32_t shingle)

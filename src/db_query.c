@@ -139,8 +139,8 @@ static int is_containment(const worker *w)
 }
 
 /* The keys a query looks up: its band keys (bands of them, none without
- * shingles), or in a containment index (db_contain.h) a prefix posting for
- * each of its shingles and an all-shingles posting for each of its prefix. */
+ * shingles), or in a containment index (db_contain.h) the prefix postings
+ * of each of its shingles and the other postings of each of its prefix. */
 static size_t probes_of(const worker *w, const nd_db_doc *d)
 {
     if (is_containment(w))
@@ -168,7 +168,7 @@ static int make_probes(worker *w)
             for (size_t k = 0; k < d->count; k++)
                 w->probes[w->probe_count++] = (probe){db_post_key(POST_PREFIX, d->ids[k]), (uint32_t)q};
             for (size_t k = 0; k < prefix; k++)
-                w->probes[w->probe_count++] = (probe){db_post_key(POST_ALL, d->ids[k]), (uint32_t)q};
+                w->probes[w->probe_count++] = (probe){db_post_key(POST_REST, d->ids[k]), (uint32_t)q};
             continue;
         }
         for (unsigned j = 0; j < bands; j++)

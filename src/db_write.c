@@ -523,9 +523,7 @@ int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, un
         if (db->opts.measure == ND_MEASURE_CONTAINMENT) { /* shingle postings (db_contain.h) */
             size_t prefix = db_contain_prefix(d->count, db->opts.threshold);
             for (size_t k = 0; k < d->count && rc == ND_OK; k++)
-                rc = push_entry(db, db_post_key(POST_ALL, d->ids[k]), doc);
-            for (size_t k = 0; k < prefix && rc == ND_OK; k++)
-                rc = push_entry(db, db_post_key(POST_PREFIX, d->ids[k]), doc);
+                rc = push_entry(db, db_post_key(k < prefix ? POST_PREFIX : POST_REST, d->ids[k]), doc);
         } else if (d->count > 0) {
             for (unsigned j = 0; j < db->opts.bands && rc == ND_OK; j++)
                 rc = push_entry(db, db_band_key(j, d->keys[j]), doc);
