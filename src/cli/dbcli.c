@@ -54,7 +54,7 @@ static const char help_index_matching[] =
     "  -t, --threshold T     minimum exact Jaccard for a match, and the bands chosen for it (default 0.8)\n"
     "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n"
     "      --measure containment, --min-shingles N  an index that finds texts inside one another:\n"
-    "                        shingle postings instead of band keys (larger: ~5 KB a 1 KB document)\n";
+    "                        shingle postings instead of band keys (larger: ~4 KB a 1 KB document)\n";
 
 static const char help_index_input[] =
     "Input (PATH: files, directories, JSON Lines, gzip/zstd, - for stdin; as for scan):\n"
@@ -77,7 +77,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
               "      --memory SIZE     memory for the run's band entries, buffered and sorted before they go\n"
               "                        into the file (default: a quarter of RAM; 384 bytes a document,\n"
-              "                        ~29 bytes a shingle in a containment index);\n"
+              "                        24 bytes a shingle in a containment index);\n"
               "                        past it they are merged early (the same index, more writing)\n",
               out);
         fputs(help_index_matching, out);
