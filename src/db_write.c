@@ -597,13 +597,15 @@ int nd_db_remove(size_t *removed, nd_db *db, const char *const *ids, const size_
  * began on it), so without it the next run could not reuse what this one
  * freed (a run that adds a tenth of the index copies nearly every band
  * page), and the file would hold the band entries three times over instead
- * of twice. It is not synced (MDB_NOSYNC: a crash may undo it, which
- * costs only that reuse; the next run's commit syncs it); it changes no
- * content, so when it fails the run is still committed. */
+ * of twice. Its pages are synced but not its meta page (MDB_NOMETASYNC:
+ * a power loss may undo it, which costs only that reuse, never the index's
+ * integrity, as MDB_NOSYNC could: the meta page could reach the disk
+ * before the pages it points to); it changes no content, so when it fails
+ * the run is still committed. */
 static void settle(nd_db *db)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(db->env, NULL, MDB_NOSYNC, &txn) != 0)
+    if (mdb_txn_begin(db->env, NULL, MDB_NOMETASYNC, &txn) != 0)
         return;
     if (db_write_counters(db, txn) == ND_OK)
         mdb_txn_commit(txn);
