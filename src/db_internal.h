@@ -1,7 +1,9 @@
-/* db_internal.h - the persistent index's handle, shared by its files:
- * db.c (open, locks, errors), db_meta.c (metadata, checks, stats), db_write.c (runs: add,
- * remove, commit, the buffered band entries), db_query.c (queries) and
- * db_compact.c. Internal to the library; LMDB is seen only by these files.
+/* db_internal.h - the persistent index's handle, shared by its files, in
+ * layers that call only downwards (db.c draws them): db.c (errors, locks,
+ * the environment), db_meta.c (metadata, checks, stats), db_batch.c
+ * (sketching texts), db_write.c (runs: add, remove, commit, the buffered
+ * band entries), db_query.c (queries), db_compact.c, db_open.c (open,
+ * close). Internal to the library; LMDB is seen only by these files.
  */
 #ifndef ND_DB_INTERNAL_H
 #define ND_DB_INTERNAL_H
@@ -49,10 +51,10 @@ struct nd_db {
     uint64_t documents, removed; /* counters with the run's changes */
     uint64_t committed_documents, committed_removed;
     pending_bands pending;
-    /* shared by threads: the last message and idle sketchers */
+    /* shared by threads: the last message and idle sketching batches (db_batch.c) */
     pthread_mutex_t mutex;
     char message[512];
-    nd_sketcher **idle;
+    nd_batch **idle;
     size_t idle_count, idle_capacity;
 };
 
@@ -99,10 +101,12 @@ int db_write_error(nd_db *db, int rc, char *detail, size_t size);
 /* db_fail with LMDB's description of rc after `what`. */
 int db_fail_mdb(nd_db *db, int rc, const char *what);
 
-/* A sketcher for the index's options, from the idle ones or new; give it
- * back with db_give_sketcher. NULL with *rc set on failure. */
-nd_sketcher *db_take_sketcher(nd_db *db, int *rc);
-void db_give_sketcher(nd_db *db, nd_sketcher *sketcher);
+/* Take the locks of a new handle (db.c explains them). */
+int db_take_locks(nd_db *db);
+/* Open (flags as LMDB's) one database of the index, or all four of an
+ * existing index, in txn. */
+int db_open_dbi(nd_db *db, MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi);
+int db_open_dbis(nd_db *db, MDB_txn *txn);
 /* Begin a read transaction (on any thread). */
 int db_begin_read(nd_db *db, MDB_txn **txn);
 /* alone = 1: try to hold the index alone (no other handle anywhere), or
@@ -151,15 +155,15 @@ static inline uint64_t db_entry_key(const band_entry *e)
 
 /* db_batch.c: texts sketched for the index on several threads. */
 typedef struct db_sketched {
-    nd_db_doc *docs; /* count documents; ids and keys point into the buffers below */
-    uint64_t *keys;  /* count x bands */
-    uint32_t **id_buffers;
-    size_t buffer_count;
+    nd_db_doc *docs; /* count documents; ids and keys borrowed from the batch */
+    nd_batch *batch; /* taken from the handle's idle ones until db_sketched_free */
 } db_sketched;
 /* Sketch texts[0 .. count) with the index's options on up to `threads`
  * threads; docs[i].weight = lens[i]. */
 int db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
                     unsigned threads);
-void db_sketched_free(db_sketched *sketched);
+void db_sketched_free(db_sketched *sketched, nd_db *db);
+/* Free the handle's idle batches (closing). */
+void db_batches_free(nd_db *db);
 
 #endif /* ND_DB_INTERNAL_H */

@@ -6,7 +6,9 @@
  * profile_version, shingle_kind, shingle_size, char_size, num_perm, bands,
  * rows, threshold (%.17g: read back exactly), seed, unicode_version and
  * icu_version (ICU's, nd_unicode_version()), and the counters next_doc,
- * documents, removed. No time stamps: two runs over the same input give the
+ * documents, removed. A containment index (format ND_DB_FORMAT_CONTAINMENT,
+ * db_contain.h) records measure = containment and min_shingles too; a
+ * Jaccard index keeps format 1 and no measure, as before. No time stamps: two runs over the same input give the
  * same index.
  *
  * Opening an existing index refuses (ND_EFORMAT, with what to do) another
@@ -88,7 +90,12 @@ int db_write_meta(nd_db *db, MDB_txn *txn)
     const nd_options *o = &db->opts;
     char threshold[40];
     snprintf(threshold, sizeof threshold, "%.17g", o->threshold);
-    int rc = put_meta_u64(db, txn, "format", ND_DB_FORMAT);
+    int contain = o->measure == ND_MEASURE_CONTAINMENT;
+    int rc = put_meta_u64(db, txn, "format", contain ? ND_DB_FORMAT_CONTAINMENT : ND_DB_FORMAT);
+    if (rc == ND_OK && contain)
+        rc = put_meta(db, txn, "measure", "containment");
+    if (rc == ND_OK && contain)
+        rc = put_meta_u64(db, txn, "min_shingles", o->min_shingles);
     if (rc == ND_OK)
         rc = put_meta(db, txn, "created_by", ND_VERSION);
     if (rc == ND_OK)
@@ -135,16 +142,28 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
     int rc = get_meta_u64(db, txn, "format", &m->format);
     if (rc != ND_OK)
         return rc;
-    if (m->format != ND_DB_FORMAT) {
+    if (m->format != ND_DB_FORMAT && m->format != ND_DB_FORMAT_CONTAINMENT) {
         get_meta(db, txn, "created_by", m->created_by, sizeof m->created_by);
         return db_fail(db, ND_EFORMAT,
-                       "%s: index format %llu (written by neardup %s); this neardup %s reads format %d only: "
+                       "%s: index format %llu (written by neardup %s); this neardup %s reads formats %d and %d only: "
                        "rebuild the index from the documents with this neardup (`neardup index add` into a new "
                        "directory), or use a neardup that reads format %llu",
                        db->path, (unsigned long long)m->format, m->created_by[0] ? m->created_by : "?", ND_VERSION,
-                       ND_DB_FORMAT, (unsigned long long)m->format);
+                       ND_DB_FORMAT, ND_DB_FORMAT_CONTAINMENT, (unsigned long long)m->format);
     }
     nd_options *o = &m->opts;
+    if (m->format == ND_DB_FORMAT_CONTAINMENT) {
+        if ((rc = get_meta(db, txn, "measure", buf, sizeof buf)) != ND_OK)
+            return rc;
+        if (strcmp(buf, "containment") != 0)
+            return db_fail(db, ND_EFORMAT, "%s: corrupt metadata measure = \"%s\"", db->path, buf);
+        if ((rc = get_meta_u64(db, txn, "min_shingles", &v)) != ND_OK)
+            return rc;
+        if (v < 1 || v > UINT32_MAX)
+            return db_fail(db, ND_EFORMAT, "%s: corrupt metadata min_shingles", db->path);
+        o->measure = ND_MEASURE_CONTAINMENT;
+        o->min_shingles = (unsigned)v;
+    }
     if ((rc = get_meta(db, txn, "created_by", m->created_by, sizeof m->created_by)) != ND_OK ||
         (rc = get_meta(db, txn, "unicode_version", m->unicode_version, sizeof m->unicode_version)) != ND_OK ||
         (rc = get_meta(db, txn, "icu_version", m->icu_version, sizeof m->icu_version)) != ND_OK ||
@@ -192,6 +211,14 @@ static void shingle_label(char *buf, size_t size, const nd_options *o)
         snprintf(buf, size, "chars:%u", o->char_size);
     else
         snprintf(buf, size, "auto (words:%u, chars:%u)", o->shingle_size, o->char_size);
+}
+
+static void measure_label(char *buf, size_t size, const nd_options *o)
+{
+    if (o->measure == ND_MEASURE_CONTAINMENT)
+        snprintf(buf, size, "containment (min_shingles %u)", o->min_shingles);
+    else
+        snprintf(buf, size, "jaccard");
 }
 
 /* Versions the index was made with against this library: a different
@@ -255,6 +282,13 @@ static int check_given(nd_db *db, const made_with *m, const nd_db_config *config
         snprintf(a, sizeof a, "%g", have->threshold);
         snprintf(b, sizeof b, "%g", want.threshold);
     }
+    if (!name && (given & ND_OPT_MEASURE) &&
+        (want.measure != have->measure ||
+         (want.measure == ND_MEASURE_CONTAINMENT && want.min_shingles != have->min_shingles))) {
+        name = "measure";
+        measure_label(a, sizeof a, have);
+        measure_label(b, sizeof b, &want);
+    }
     if (!name && (given & ND_OPT_SEED) && want.seed != have->seed) {
         name = "seed";
         snprintf(a, sizeof a, "%llu", (unsigned long long)have->seed);
@@ -301,7 +335,7 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db)
     memset(&s, 0, sizeof s);
     if (db->uncommitted_creation) {
         s.options = db->opts; /* nothing committed yet */
-        s.format_version = ND_DB_FORMAT;
+        s.format_version = db->opts.measure == ND_MEASURE_CONTAINMENT ? ND_DB_FORMAT_CONTAINMENT : ND_DB_FORMAT;
         s.profile_version = nd_profile_version(db->opts.profile);
         snprintf(s.unicode_version, sizeof s.unicode_version, "%s", nd_unicode_version());
         snprintf(s.icu_version, sizeof s.icu_version, "%s", nd_icu_version());

@@ -15,6 +15,11 @@
  * 3. Matches are sorted by Jaccard, highest first, ties by document number
  *    (the order they were added), and cut to `top`.
  *
+ * A containment index (db_contain.h) is probed with shingle keys instead
+ * of band keys; its candidates are every document that can match, each
+ * verified with nd_matches() on the exact overlap, and sorted by the larger
+ * containment (then Jaccard). The rest is the same.
+ *
  * A batch is worked in bulk: all its band keys are looked up in key order
  * (candidates_in_txn says why), the candidate pairs sorted by document,
  * and each candidate's record read and decoded once for all the queries
@@ -35,6 +40,7 @@
 #include <string.h> /* memcpy, memset */
 
 #include "alloc.h"
+#include "db_contain.h"
 #include "sort.h"
 
 /* ****  Hits: verified matches as they are found  **** */
@@ -46,6 +52,8 @@ typedef struct hit {
     double jaccard;
     uint64_t weight;
     size_t id_offset, id_len; /* in the list's text */
+    double query_in_match, match_in_query;
+    double rank; /* a containment index's: the larger containment; 0 */
 } hit;
 
 typedef struct hit_list {
@@ -125,22 +133,46 @@ static int add_pair(worker *w, uint32_t doc, uint32_t query)
     return ND_OK;
 }
 
-/* The slice's band keys, one probe per (query with shingles, band). */
+static int is_containment(const worker *w)
+{
+    return w->db->opts.measure == ND_MEASURE_CONTAINMENT;
+}
+
+/* The keys a query looks up: its band keys (bands of them, none without
+ * shingles), or in a containment index (db_contain.h) the prefix postings
+ * of each of its shingles and the other postings of each of its prefix. */
+static size_t probes_of(const worker *w, const nd_db_doc *d)
+{
+    if (is_containment(w))
+        return d->count + db_contain_prefix(d->count, w->threshold);
+    return d->count ? w->db->opts.bands : 0;
+}
+
+/* The slice's probes, one per (query, key). */
 static int make_probes(worker *w)
 {
     unsigned bands = w->db->opts.bands;
     size_t n = 0;
     for (size_t q = w->begin; q < w->end; q++)
-        n += w->docs[q].count ? bands : 0;
+        n += probes_of(w, &w->docs[q]);
     w->probes = nd_malloc((n ? n : 1) * sizeof *w->probes);
     w->probes_tmp = nd_malloc((n ? n : 1) * sizeof *w->probes_tmp);
     if (!w->probes || !w->probes_tmp)
         return out_of_memory(w);
     for (size_t q = w->begin; q < w->end; q++) {
-        if (w->docs[q].count == 0)
+        const nd_db_doc *d = &w->docs[q];
+        if (d->count == 0)
             continue;
+        if (is_containment(w)) {
+            size_t prefix = db_contain_prefix(d->count, w->threshold);
+            for (size_t k = 0; k < d->count; k++)
+                w->probes[w->probe_count++] = (probe){db_post_key(POST_PREFIX, d->ids[k]), (uint32_t)q};
+            for (size_t k = 0; k < prefix; k++)
+                w->probes[w->probe_count++] = (probe){db_post_key(POST_REST, d->ids[k]), (uint32_t)q};
+            continue;
+        }
         for (unsigned j = 0; j < bands; j++)
-            w->probes[w->probe_count++] = (probe){db_band_key(j, w->docs[q].keys[j]), (uint32_t)q};
+            w->probes[w->probe_count++] = (probe){db_band_key(j, d->keys[j]), (uint32_t)q};
     }
     return ND_OK;
 }
@@ -242,8 +274,9 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
                 continue; /* the same pair through another band */
             const nd_db_doc *d = &w->docs[(uint32_t)pairs[k]];
             size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
-            if (!reaches((double)lo / (double)hi, w->threshold))
-                continue; /* sizes alone keep J below the threshold */
+            if ((!is_containment(w) || lo < w->db->opts.min_shingles) &&
+                !reaches((double)lo / (double)hi, w->threshold))
+                continue; /* sizes alone keep J below the threshold (and containment counts for neither) */
             if (!decoded) {
                 if (nd_grow((void **)&w->ids, &w->ids_capacity, r.count, sizeof *w->ids) != 0)
                     return out_of_memory(w);
@@ -252,10 +285,28 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
                                    (unsigned)doc);
                 decoded = 1;
             }
-            double jaccard = nd_jaccard(d->ids, d->count, w->ids, r.count);
-            if (!reaches(jaccard, w->threshold))
+            size_t shared = nd_intersection(d->ids, d->count, w->ids, r.count);
+            double jaccard = nd_jaccard_counts(d->count, r.count, shared);
+            if (is_containment(w)) {
+                nd_options o = w->db->opts;
+                o.threshold = w->threshold;
+                if (!nd_matches(&o, d->count, r.count, shared))
+                    continue;
+            } else if (!reaches(jaccard, w->threshold)) {
                 continue;
-            hit h = {(uint32_t)pairs[k], doc, w->pending, jaccard, r.weight, 0, r.id_len};
+            }
+            hit h = {(uint32_t)pairs[k],
+                     doc,
+                     w->pending,
+                     jaccard,
+                     r.weight,
+                     0,
+                     r.id_len,
+                     nd_containment_counts(d->count, shared),
+                     nd_containment_counts(r.count, shared),
+                     0.0};
+            if (is_containment(w))
+                h.rank = h.query_in_match > h.match_in_query ? h.query_in_match : h.match_in_query;
             if (push_hit(&w->hits, &h, r.id) != ND_OK)
                 return out_of_memory(w);
         }
@@ -459,9 +510,13 @@ typedef struct {
     const char *text; /* the list's text */
 } hit_ref;
 
+/* By the larger containment (0 for both in a Jaccard index), then Jaccard. */
 static int compare_hit_ref(const void *pa, const void *pb)
 {
     const hit *a = ((const hit_ref *)pa)->h, *b = ((const hit_ref *)pb)->h;
+    double ca = a->rank, cb = b->rank;
+    if (ca != cb)
+        return ca > cb ? -1 : 1;
     if (a->jaccard != b->jaccard)
         return a->jaccard > b->jaccard ? -1 : 1;
     return (a->doc > b->doc) - (a->doc < b->doc);
@@ -505,7 +560,8 @@ static int assemble(nd_db_results **out, worker *lists, size_t list_count, size_
         for (size_t k = 0; k < n; k++) {
             const hit *h = refs[k].h;
             memcpy(r->text + text_len, refs[k].text + h->id_offset, h->id_len);
-            r->matches[m++] = (nd_db_match){r->text + text_len, h->id_len, h->jaccard, h->weight, h->pending};
+            r->matches[m++] = (nd_db_match){r->text + text_len, h->id_len,         h->jaccard,       h->weight,
+                                            h->pending,         h->query_in_match, h->match_in_query};
             text_len += h->id_len;
         }
     }
@@ -530,6 +586,11 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         o.threshold = db->opts.threshold;
     if (!(o.threshold > 0.0 && o.threshold <= 1.0))
         return db_fail(db, ND_EINVAL, "%s: the query threshold must be in (0, 1]", db->path);
+    if (db->opts.measure == ND_MEASURE_CONTAINMENT && o.threshold < db->opts.threshold)
+        return db_fail(db, ND_EINVAL,
+                       "%s: a containment index answers thresholds of at least its own, %g (its postings are cut "
+                       "for it); given %g",
+                       db->path, db->opts.threshold, o.threshold);
     if (o.scope == 0)
         o.scope = ND_DB_COMMITTED;
     if (db->broken)
@@ -598,6 +659,6 @@ int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, 
     if (rc != ND_OK)
         return rc;
     rc = nd_db_query(out, db, sketched.docs, count, opts);
-    db_sketched_free(&sketched);
+    db_sketched_free(&sketched, db);
     return rc;
 }

@@ -28,6 +28,9 @@
  * buffered entries through a hash index built on the first such query, and
  * the merged ones in the transaction.
  *
+ * A containment index files shingle postings instead of band keys
+ * (db_contain.h), through the same buffer.
+ *
  * Ids are filed under a 64-bit hash (any length, fixed-size keys); the
  * document records hold the ids themselves, so hash collisions are resolved
  * exactly. Removing marks the record (flag) and deletes its id, so the id
@@ -43,6 +46,7 @@
 #include <string.h> /* memcmp, memcpy */
 
 #include "alloc.h"
+#include "db_contain.h"
 #include "hash.h"
 #include "sort.h"
 
@@ -258,7 +262,75 @@ int db_pending_index(nd_db *db)
 #define ENTRY_KEY(e) db_entry_key(&(e))
 ND_DEFINE_RADIX_SORT(sort_entries, band_entry, ENTRY_KEY, 0, 56)
 
-/* Merge the buffered entries into the bands database, in key order. */
+/* Rewrite the bands database as the committed one's entries merged with
+ * the buffered ones (sorted), every page appended full. The committed
+ * entries are read through a read transaction (the committed snapshot: the
+ * run has not changed bands yet, and its pages stay intact until two
+ * commits later); the write transaction's bands are emptied first. Returns
+ * 0, an LMDB code, or -1 when the snapshot cannot be read or is not the
+ * run's base (then nothing was changed). */
+static int rebuild_bands(nd_db *db)
+{
+    pending_bands *p = &db->pending;
+    MDB_txn *old;
+    MDB_cursor *from = NULL, *to = NULL;
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &old);
+    if (rc)
+        return -1; /* no reader slot, say: the entries are put instead */
+    if (mdb_txn_id(old) + 1 != mdb_txn_id(db->txn)) {
+        mdb_txn_abort(old);
+        return -1;
+    }
+    rc = mdb_cursor_open(old, db->bands, &from);
+    if (rc == 0)
+        rc = mdb_drop(db->txn, db->bands, 0);
+    if (rc == 0)
+        rc = mdb_cursor_open(db->txn, db->bands, &to);
+    MDB_val ok, ov;
+    int orc = rc ? MDB_NOTFOUND : mdb_cursor_get(from, &ok, &ov, MDB_FIRST);
+    uint64_t last = 0;
+    int any = 0;
+    size_t i = 0;
+    while (rc == 0 && (orc == 0 || i < p->count)) {
+        uint64_t k;
+        uint32_t doc;
+        int take_old = orc == 0;
+        if (take_old) {
+            memcpy(&k, ok.mv_data, sizeof k);
+            if (i < p->count && db_entry_key(&p->items[i]) < k)
+                take_old = 0; /* equal keys: the committed documents first (lower numbers) */
+        }
+        if (take_old) {
+            doc = db_doc_at(ov.mv_data);
+        } else {
+            k = db_entry_key(&p->items[i]);
+            doc = p->items[i++].doc;
+        }
+        MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
+        rc = mdb_cursor_put(to, &key, &val, any && k == last ? MDB_APPENDDUP : MDB_APPEND);
+        last = k;
+        any = 1;
+        if (take_old) {
+            orc = mdb_cursor_get(from, &ok, &ov, MDB_NEXT);
+            if (orc && orc != MDB_NOTFOUND)
+                rc = orc;
+        }
+    }
+    if (to)
+        mdb_cursor_close(to);
+    if (from)
+        mdb_cursor_close(from);
+    mdb_txn_abort(old);
+    return rc;
+}
+
+/* Merge the buffered entries into the bands database, in key order: put
+ * one by one into a tree that is small next to them, or rewritten whole
+ * (rebuild_bands) when they are at least REBUILD_PER_LEAF per leaf page,
+ * since then nearly every leaf is copied anyway (copy-on-write) and puts
+ * would split full pages in halves, leaving them about two thirds full. */
+enum { REBUILD_PER_LEAF = 2 };
+
 static int merge_pending(nd_db *db)
 {
     pending_bands *p = &db->pending;
@@ -276,8 +348,18 @@ static int merge_pending(nd_db *db)
         rc = mdb_cursor_open(db->txn, db->bands, &cur);
     if (rc)
         return abandon(db, rc, "cannot merge band entries");
-    int append = st.ms_entries == 0;
-    for (size_t i = 0; i < p->count && rc == 0; i++) {
+    int append = st.ms_entries == 0, done = 0;
+    if (!append && !p->merged && p->count >= REBUILD_PER_LEAF * (st.ms_leaf_pages + 1)) {
+        mdb_cursor_close(cur);
+        rc = rebuild_bands(db);
+        if (rc != 0 && rc != -1)
+            return abandon(db, rc, "cannot write band entries");
+        done = rc == 0;
+        rc = done ? 0 : mdb_cursor_open(db->txn, db->bands, &cur); /* -1: not the run's base; put them */
+        if (rc)
+            return abandon(db, rc, "cannot merge band entries");
+    }
+    for (size_t i = 0; i < p->count && rc == 0 && !done; i++) {
         uint64_t k = db_entry_key(&p->items[i]);
         uint32_t doc = p->items[i].doc;
         MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
@@ -286,7 +368,8 @@ static int merge_pending(nd_db *db)
             flags = i > 0 && db_entry_key(&p->items[i - 1]) == k ? MDB_APPENDDUP : MDB_APPEND;
         rc = mdb_cursor_put(cur, &key, &val, flags);
     }
-    mdb_cursor_close(cur);
+    if (!done)
+        mdb_cursor_close(cur);
     if (rc)
         return abandon(db, rc, "cannot write band entries");
     p->count = 0;
@@ -437,7 +520,11 @@ int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, un
         }
         db->next_doc++;
         db->documents++;
-        if (d->count > 0) {
+        if (db->opts.measure == ND_MEASURE_CONTAINMENT) { /* shingle postings (db_contain.h) */
+            size_t prefix = db_contain_prefix(d->count, db->opts.threshold);
+            for (size_t k = 0; k < d->count && rc == ND_OK; k++)
+                rc = push_entry(db, db_post_key(k < prefix ? POST_PREFIX : POST_REST, d->ids[k]), doc);
+        } else if (d->count > 0) {
             for (unsigned j = 0; j < db->opts.bands && rc == ND_OK; j++)
                 rc = push_entry(db, db_band_key(j, d->keys[j]), doc);
         }
@@ -459,7 +546,7 @@ int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const siz
         sketched.docs[i].id_len = id_lens[i];
     }
     rc = nd_db_add(failed, db, sketched.docs, count, flags);
-    db_sketched_free(&sketched);
+    db_sketched_free(&sketched, db);
     return rc;
 }
 
@@ -504,6 +591,28 @@ int nd_db_remove(size_t *removed, nd_db *db, const char *const *ids, const size_
 
 /* ****  Committing  **** */
 
+/* After a run's commit, a second transaction that rewrites the counters
+ * (the same values). LMDB reuses the pages a transaction freed only two
+ * commits later (the previous snapshot stays whole for readers that
+ * began on it), so without it the next run could not reuse what this one
+ * freed (a run that adds a tenth of the index copies nearly every band
+ * page), and the file would hold the band entries three times over instead
+ * of twice. Its pages are synced but not its meta page (MDB_NOMETASYNC:
+ * a power loss may undo it, which costs only that reuse, never the index's
+ * integrity, as MDB_NOSYNC could: the meta page could reach the disk
+ * before the pages it points to); it changes no content, so when it fails
+ * the run is still committed. */
+static void settle(nd_db *db)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(db->env, NULL, MDB_NOMETASYNC, &txn) != 0)
+        return;
+    if (db_write_counters(db, txn) == ND_OK)
+        mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+}
+
 int nd_db_commit(nd_db *db)
 {
     if (!(db->flags & ND_DB_WRITE))
@@ -528,5 +637,6 @@ int nd_db_commit(nd_db *db)
     db->committed_removed = db->removed;
     db->uncommitted_creation = 0;
     db->pending.merged = 0;
+    settle(db);
     return ND_OK;
 }

@@ -866,7 +866,8 @@ typedef struct nd_db nd_db;
 #define ND_OPT_BANDS (1u << 3)     /* bands and rows */
 #define ND_OPT_THRESHOLD (1u << 4) /* threshold */
 #define ND_OPT_SEED (1u << 5)      /* seed */
-#define ND_OPT_ALL 0x3Fu
+#define ND_OPT_MEASURE (1u << 6)   /* measure with min_shingles */
+#define ND_OPT_ALL 0x7Fu
 
 typedef struct nd_db_config {
     nd_options options; /* a new index's options (resolved at creation; fixed after) */
@@ -963,7 +964,7 @@ typedef struct nd_db_stats {
     uint64_t removed;       /* marked removed, not yet compacted */
     uint64_t bytes_on_disk; /* disk blocks of the data file */
     uint64_t bytes_used;    /* pages the index uses in it (the rest is free space) */
-    uint64_t band_entries;  /* (band key, document) entries */
+    uint64_t band_entries;  /* (band key, document) entries; a containment index's (shingle, document) postings */
     nd_options options;
     unsigned format_version;  /* of the index's layout (ND_DB_FORMAT) */
     unsigned profile_version; /* of options.profile when the index was made */
@@ -972,8 +973,12 @@ typedef struct nd_db_stats {
     char created_by[16]; /* neardup version that created it */
 } nd_db_stats;
 
-/** The index layout this library reads and writes. */
+/** The index layout this library reads and writes: ND_DB_FORMAT for the
+ * Jaccard measure (band keys), ND_DB_FORMAT_CONTAINMENT for an index made
+ * with measure ND_MEASURE_CONTAINMENT (shingle postings instead; a neardup
+ * that reads format 1 only refuses it). */
 #define ND_DB_FORMAT 1
+#define ND_DB_FORMAT_CONTAINMENT 2
 
 /** Committed state of the index. @return ND_OK, ND_EIO, ND_EFORMAT. */
 int nd_db_stats_get(nd_db_stats *out, nd_db *db);
@@ -983,7 +988,8 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db);
 #define ND_DB_PENDING 2u   /* documents this handle's run added (writer thread only) */
 
 typedef struct nd_db_query_options {
-    double threshold; /* minimum exact Jaccard; 0: the index's threshold */
+    double threshold; /* minimum exact score (the index's measure); 0: the index's threshold; a
+                         containment index answers only thresholds of at least its own */
     size_t top;       /* at most this many matches per query; 0: all */
     unsigned scope;   /* ND_DB_COMMITTED and/or ND_DB_PENDING; 0: committed */
     unsigned threads; /* threads for committed lookups (0 or 1: the calling thread) */
@@ -997,9 +1003,11 @@ typedef struct nd_db_query_options {
 typedef struct nd_db_match {
     const char *id; /* its id (borrowed from the results; not NUL-terminated) */
     size_t id_len;
-    double jaccard;  /* exact Jaccard with the query document */
-    uint64_t weight; /* as added */
-    int pending;     /* 1: added by this handle's uncommitted run */
+    double jaccard;        /* exact Jaccard with the query document */
+    uint64_t weight;       /* as added */
+    int pending;           /* 1: added by this handle's uncommitted run */
+    double query_in_match; /* share of the query's shingles in the matched document */
+    double match_in_query; /* share of the matched document's shingles in the query */
 } nd_db_match;
 
 typedef struct nd_db_results nd_db_results;
@@ -1008,7 +1016,11 @@ typedef struct nd_db_results nd_db_results;
  * one of its band keys (same band) and whose exact Jaccard with it reaches
  * the threshold, sorted by Jaccard (highest first; ties: earliest added
  * first), at most `top`. Removed documents never match; documents without
- * shingles match nothing.
+ * shingles match nothing. In a containment index (made with measure
+ * ND_MEASURE_CONTAINMENT): every indexed document D that matches as
+ * nd_index_pairs() would pair it (Jaccard or containment either way, at
+ * least min_shingles shingles for the contained one), none missed,
+ * sorted by max(query_in_match, match_in_query), then Jaccard.
  * @param[out] out results, one entry per document, in order.
  * @param opts may be NULL (ND_DB_QUERY_INIT).
  * @return ND_OK, ND_EIO, ND_EFORMAT (a corrupt record), ND_EINVAL,

@@ -23,6 +23,7 @@ Suite *pathological_suite(void);
 Suite *fastpath_suite(void);
 Suite *db_suite(void);
 Suite *db_query_suite(void);
+Suite *db_contain_suite(void);
 Suite *db_record_suite(void);
 int header_compiles(void);
 

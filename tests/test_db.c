@@ -214,9 +214,9 @@ START_TEST(test_versions_refused)
     static const struct {
         const char *key, *value, *expect;
     } cases[] = {
-        {"format", "2",
-         "index format 2 (written by neardup " ND_VERSION "); this neardup " ND_VERSION
-         " reads format 1 only: rebuild the index"},
+        {"format", "3",
+         "index format 3 (written by neardup " ND_VERSION "); this neardup " ND_VERSION
+         " reads formats 1 and 2 only: rebuild the index"},
         {"unicode_version", "9.0", "made with Unicode 9.0"},
         {"profile_version", "7", "made with normalization default/7"},
     };
@@ -568,6 +568,35 @@ START_TEST(test_fail_every_allocation)
 }
 END_TEST
 
+/* Many runs, each adding a tenth: the file stays near its compacted size.
+ * (It held the band entries three times over, in pages two-thirds full,
+ * before band trees were rewritten whole by runs that touch most of their
+ * pages and a second transaction let the next run reuse what a run freed:
+ * 2.7x the compacted size on these short texts, now 1.55x; 1.35x for 1 KB
+ * texts.) */
+START_TEST(test_size_after_many_runs)
+{
+    place p;
+    place_make(&p);
+    corpus c = make_corpus(0x512e, 200, 9, 8);
+    nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, NULL);
+    for (size_t run = 0; run < 10; run++) {
+        ck_assert_int_eq(add_range(db, &c, c.count * run / 10, c.count * (run + 1) / 10, "d", 0, 1), ND_OK);
+        ck_assert_int_eq(nd_db_commit(db), ND_OK);
+    }
+    nd_db_stats many, compacted;
+    ck_assert_int_eq(nd_db_stats_get(&many, db), ND_OK);
+    ck_assert_int_eq(nd_db_compact(db), ND_OK);
+    ck_assert_int_eq(nd_db_stats_get(&compacted, db), ND_OK);
+    ck_assert_uint_eq(many.documents, c.count);
+    ck_assert_msg(many.bytes_used * 4 <= compacted.bytes_used * 7, "%llu bytes after 10 runs, %llu compacted",
+                  (unsigned long long)many.bytes_used, (unsigned long long)compacted.bytes_used);
+    nd_db_close(db);
+    corpus_free(&c);
+    remove_tree(p.dir);
+}
+END_TEST
+
 Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -584,6 +613,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_run_belongs_to_its_thread);
     tcase_add_test(tc, test_map_full);
     tcase_add_test(tc, test_remove_and_compact);
+    tcase_add_test(tc, test_size_after_many_runs);
     tcase_add_test(tc, test_temporary_and_empty_texts);
     tcase_add_test(tc, test_fail_every_allocation);
     suite_add_tcase(s, tc);

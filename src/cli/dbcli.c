@@ -52,7 +52,9 @@ cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
 static const char help_index_matching[] =
     "Matching (fixed when the index is created; given for an existing index, each must agree with it, exit 2):\n"
     "  -t, --threshold T     minimum exact Jaccard for a match, and the bands chosen for it (default 0.8)\n"
-    "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n";
+    "      --shingle SPEC, --normalize NAME, --num-perm N, --bands B --rows R, --seed S  as for scan\n"
+    "      --measure containment, --min-shingles N  an index that finds texts inside one another:\n"
+    "                        shingle postings instead of band keys (larger: ~4 KB a 1 KB document)\n";
 
 static const char help_index_input[] =
     "Input (PATH: files, directories, JSON Lines, gzip/zstd, - for stdin; as for scan):\n"
@@ -74,7 +76,8 @@ void cli_print_index_help(cli_command command, FILE *out)
               "                        and nothing of the run is added)\n"
               "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
               "      --memory SIZE     memory for the run's band entries, buffered and sorted before they go\n"
-              "                        into the file (default: a quarter of RAM; 384 bytes a document);\n"
+              "                        into the file (default: a quarter of RAM; 384 bytes a document,\n"
+              "                        24 bytes a shingle in a containment index);\n"
               "                        past it they are merged early (the same index, more writing)\n",
               out);
         fputs(help_index_matching, out);
@@ -121,8 +124,12 @@ void cli_print_index_help(cli_command command, FILE *out)
               "                        index's bands, chosen for its threshold)\n"
               "      --top K           at most K matches per document\n"
               "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"
-              "      --shingle, --normalize, --num-perm, --bands/--rows, --seed  if given, must agree with the\n"
-              "                        index's (exit 2)\n",
+              "      --shingle, --normalize, --num-perm, --bands/--rows, --seed, --measure, --min-shingles\n"
+              "                        if given, must agree with the index's (exit 2)\n"
+              "An index made with --measure containment also finds the indexed documents contained in the\n"
+              "query and those containing it (every one, verified exactly as scan --measure containment);\n"
+              "each match adds \"query_in_match\" and \"match_in_query\" (shares of each text's shingles in\n"
+              "the other), matches sorted by the larger; its threshold is at least the index's.\n",
               out);
         fputs(help_index_input, out);
         fputs("Exit status: 0 ok, 1 failure, 2 usage.\n", out);
@@ -297,7 +304,10 @@ void dbcli_write_stats(FILE *out, const char *path, const nd_db_stats *s)
             nd_profile_name(o->profile), shingle_kind_name(o->shingle_kind), o->shingle_size, o->char_size, o->num_perm,
             o->bands, o->rows);
     out_number(out, o->threshold);
-    fprintf(out, ",\"seed\":%llu}", (unsigned long long)o->seed);
+    fprintf(out, ",\"seed\":%llu", (unsigned long long)o->seed);
+    if (o->measure == ND_MEASURE_CONTAINMENT) /* a Jaccard index's stats stay as they were */
+        fprintf(out, ",\"measure\":\"containment\",\"min_shingles\":%u", o->min_shingles);
+    fputc('}', out);
     fprintf(out, ",\"versions\":{\"format\":%u,\"profile\":\"%s/%u\",\"unicode\":", s->format_version,
             nd_profile_name(o->profile), s->profile_version);
     out_string(out, s->unicode_version, strlen(s->unicode_version));

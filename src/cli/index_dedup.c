@@ -306,6 +306,13 @@ int cli_dedup_index(const cli_config *cfg)
     int rc = dbcli_open(&st.index, cfg, cfg->update ? ND_DB_WRITE : 0, cfg->given & ~ND_OPT_THRESHOLD);
     if (rc != EXIT_OK)
         return rc;
+    if (nd_db_options(st.index)->measure != ND_MEASURE_JACCARD) {
+        cli_error("dedup: --index %s is a containment index (made with --measure containment); dedup --index "
+                  "works with a Jaccard index: use 'neardup query' on it",
+                  cfg->index_path);
+        nd_db_close(st.index);
+        return EXIT_USAGE;
+    }
     st.run = dbcli_config_for(cfg, st.index);
     st.committed = (nd_db_query_options)ND_DB_QUERY_INIT;
     st.committed.threshold = st.run.opts.threshold;

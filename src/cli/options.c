@@ -110,10 +110,10 @@ int cli_accepts(cli_command command, int opt)
         return opt == OPT_ID || opt == OPT_IDS || opt == OPT_WAIT || opt == OPT_QUIET;
     case CMD_INDEX_ADD:
         return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_REPLACE ||
-               opt == OPT_WAIT || opt == OPT_MEMORY;
+               opt == OPT_WAIT || opt == OPT_MEMORY || opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES;
     case CMD_QUERY:
         return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_TOP ||
-               opt == OPT_OUTPUT;
+               opt == OPT_OUTPUT || opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES;
     case CMD_PARAMS:
         return opt == OPT_THRESHOLD || opt == OPT_NUM_PERM || opt == OPT_BANDS || opt == OPT_ROWS;
     case CMD_NORMALIZE: /* what the tokens and shingle ids depend on */
@@ -366,11 +366,13 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
                 cfg->opts.measure = ND_MEASURE_CONTAINMENT;
             else
                 return bad_value("measure", arg, "jaccard or containment");
+            cfg->given |= ND_OPT_MEASURE;
             break;
         case OPT_MIN_SHINGLES:
             if (parse_unsigned(arg, 1, 1000000, &n))
                 return bad_value("min-shingles", arg, "a whole number from 1 to 1000000");
             cfg->opts.min_shingles = (unsigned)n;
+            cfg->given |= ND_OPT_MEASURE;
             break;
         case OPT_ANNOTATE:
             cfg->annotate = 1;

@@ -69,6 +69,12 @@ static int query_flush(query_state *st)
             out_string(out, m[k].id, m[k].id_len);
             fputs(",\"jaccard\":", out);
             out_number(out, m[k].jaccard);
+            if (st->run.opts.measure == ND_MEASURE_CONTAINMENT) {
+                fputs(",\"query_in_match\":", out);
+                out_number(out, m[k].query_in_match);
+                fputs(",\"match_in_query\":", out);
+                out_number(out, m[k].match_in_query);
+            }
             fputc('}', out);
         }
         fprintf(out, "],\"profile\":\"%s\"}\n", profile);
@@ -102,6 +108,14 @@ int cli_query(const cli_config *cfg)
     if (rc != EXIT_OK)
         return rc;
     st.run = dbcli_config_for(cfg, st.db);
+    const nd_options *made = nd_db_options(st.db);
+    if (made->measure == ND_MEASURE_CONTAINMENT && st.run.opts.threshold < made->threshold) {
+        cli_error("query: %s is a containment index made for threshold %g; it answers thresholds of at least that "
+                  "(given %g)",
+                  cfg->index_path, made->threshold, st.run.opts.threshold);
+        nd_db_close(st.db);
+        return EXIT_USAGE;
+    }
     st.q = (nd_db_query_options)ND_DB_QUERY_INIT;
     st.q.threshold = st.run.opts.threshold;
     st.q.top = cfg->top;
