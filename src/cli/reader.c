@@ -108,7 +108,7 @@ static int fill(reader *r)
         return -1;
     size_t avail_in = r->raw_len - r->raw_pos;
     if (r->comp == COMP_NONE) {
-        if (r->raw_eof) {
+        if (avail_in == 0 && r->raw_eof) { /* the bytes the sniff read come first */
             r->eof = 1;
             return 0;
         }
