@@ -6,6 +6,7 @@
  * configurations.
  */
 #include "cli.h"
+#include "input.h" /* input_parse_format */
 
 #include <errno.h>  /* errno */
 #include <getopt.h> /* getopt_long */
@@ -51,7 +52,10 @@ enum {
     OPT_REPLACE,
     OPT_WAIT,
     OPT_TOP,
-    OPT_IDS
+    OPT_IDS,
+    OPT_FORMAT,
+    OPT_MAX_DOC_BYTES,
+    OPT_INCLUDE
 };
 
 static const struct option all_options[] = {
@@ -92,6 +96,9 @@ static const struct option all_options[] = {
     {"wait", no_argument, NULL, OPT_WAIT},
     {"top", required_argument, NULL, OPT_TOP},
     {"ids", required_argument, NULL, OPT_IDS},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"max-doc-bytes", required_argument, NULL, OPT_MAX_DOC_BYTES},
+    {"include", required_argument, NULL, OPT_INCLUDE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -115,8 +122,14 @@ static const char help_common[] =
     "                        from the threshold, see 'neardup params')\n"
     "      --seed S          hash seed (default fixed; same seed, same output)\n"
     "Input (PATH: a file, a directory (read recursively, sorted), or - for stdin; none = stdin):\n"
-    "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.json/.ndjson,\n"
-    "  or content starting with a JSON object), optionally gzip- or zstd-compressed (detected by content).\n"
+    "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.ndjson, or a first\n"
+    "  line that parses as a JSON object) or a JSON array of objects (.json or content starting with '['),\n"
+    "  optionally gzip- or zstd-compressed (detected by content); a .txt file is text. A directory walk\n"
+    "  reads regular files only and skips hidden and binary files (counted in the summary).\n"
+    "      --format F        read every file as text, jsonl or json (an array of objects) instead\n"
+    "      --include GLOB    a directory walk reads only files whose name matches GLOB (repeatable)\n"
+    "      --max-doc-bytes N a larger document or record is an error (or skipped, --on-error skip);\n"
+    "                        K, M, G suffixes (default 64M)\n"
     "      --text-field F    JSON field holding the text (default text)\n"
     "      --id-field F      JSON field holding the id (default id; FILE:LINE when absent)\n"
     "      --lines           each line of a plain text file is a document (id FILE:LINE)\n"
@@ -258,7 +271,8 @@ static int is_matching_option(int opt)
 static int is_input_option(int opt)
 {
     return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR ||
-           opt == OPT_THREADS || opt == OPT_QUIET || opt == OPT_VERBOSE;
+           opt == OPT_THREADS || opt == OPT_QUIET || opt == OPT_VERBOSE || opt == OPT_FORMAT ||
+           opt == OPT_MAX_DOC_BYTES || opt == OPT_INCLUDE;
 }
 
 static int accepts(cli_command command, int opt)
@@ -380,6 +394,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     cfg->id_field = "id";
     cfg->text_field = "text";
     cfg->on_error = ON_ERROR_FAIL;
+    cfg->max_doc_bytes = (uint64_t)64 << 20;
     cfg->keep = ND_KEEP_FIRST;
     cfg->unit = ND_UNIT_DOCUMENT;
     cfg->min_tokens = 1;
@@ -477,6 +492,21 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_LINES:
             cfg->lines = 1;
+            break;
+        case OPT_FORMAT:
+            if (input_parse_format(arg, &cfg->format) != 0)
+                return bad_value("format", arg, "text, jsonl or json");
+            break;
+        case OPT_MAX_DOC_BYTES:
+            if (parse_size(arg, &cfg->max_doc_bytes) || cfg->max_doc_bytes < 1)
+                return bad_value("max-doc-bytes", arg, "a size like 1000, 64K, 64M or 1G");
+            break;
+        case OPT_INCLUDE:
+            if (!cfg->includes && !(cfg->includes = calloc((size_t)argc, sizeof *cfg->includes))) {
+                cli_error("out of memory");
+                return EXIT_FAIL;
+            }
+            cfg->includes[cfg->include_count++] = arg;
             break;
         case OPT_ON_ERROR:
             if (strcmp(arg, "fail") == 0)
@@ -673,4 +703,6 @@ void cli_config_free(cli_config *cfg)
 {
     free(cfg->remove_ids);
     cfg->remove_ids = NULL;
+    free(cfg->includes);
+    cfg->includes = NULL;
 }
