@@ -7,10 +7,12 @@
 #include <time.h>   /* struct timespec */
 
 #include "cli.h"
+#include "input.h" /* input_skipped */
 
 /* The counts of one scan or dedup run. */
 typedef struct run_counts {
     uint64_t records_read, bytes, empty, invalid_docs, skipped;
+    input_skipped files; /* files a directory walk passed over */
     size_t units; /* index entries in unit mode */
     size_t clusters;
     uint64_t duplicates;

@@ -249,6 +249,7 @@ int cli_run(const cli_config *cfg)
         return rc;
     }
     st.in = in;
+    st.counts.files = input_skipped_files(in);
     rc = EXIT_FAIL;
     if (nd_index_new(&st.index, &cfg->opts) != ND_OK) {
         cli_error("invalid options");
