@@ -538,7 +538,7 @@ static int open_next_source(input *in)
         }
         in->current = r;
         in->current_source = source;
-        reader_set_limit(r, in->cfg->max_doc_bytes);
+        reader_set_limit(r, in->cfg->max_doc_bytes, in->cfg->on_error == ON_ERROR_SKIP);
         int bom = 0;
         if (in->parts && !in->parts[source].whole) {
             const input_part *part = &in->parts[source];
@@ -560,7 +560,8 @@ static int open_next_source(input *in)
         }
         if (in->mode == MODE_ARRAY) {
             array_reader_free(&in->array);
-            array_reader_init(&in->array, in->names[source], in->cfg->max_doc_bytes);
+            array_reader_init(&in->array, in->names[source], in->cfg->max_doc_bytes,
+                              in->cfg->on_error == ON_ERROR_SKIP);
         }
         return 1;
     }

@@ -20,11 +20,12 @@
 /* phase: what comes next */
 enum { BEFORE_OPEN, ELEMENT_OR_CLOSE, ELEMENT, COMMA_OR_CLOSE, AFTER_CLOSE };
 
-void array_reader_init(array_reader *a, const char *name, uint64_t limit)
+void array_reader_init(array_reader *a, const char *name, uint64_t limit, int drain)
 {
     memset(a, 0, sizeof *a);
     a->name = name;
     a->limit = limit;
+    a->drain = drain;
 }
 
 void array_reader_free(array_reader *a)
@@ -110,8 +111,11 @@ static int scan_element(array_reader *a, reader *r, size_t *out_len)
             }
         }
         total += i - scanned;
-        if (!dropping && a->limit && total > a->limit)
+        if (!dropping && a->limit && total > a->limit) {
+            if (!a->drain)
+                return 2;
             dropping = 1;
+        }
         if (done || (eof && i == n)) {
             if (!done)
                 return malformed(a, "the JSON array is not closed (the input ends inside it)");

@@ -47,6 +47,7 @@ struct reader {
     uint64_t offset;    /* byte offset of the next line (ranged) */
     uint64_t range_end; /* lines starting at or past it are not read */
     uint64_t limit;     /* reader_set_limit: longest line or document; 0 = none */
+    int drain;          /* read a too long line through (else stop at the limit) */
 };
 
 enum { RAW_CHUNK = 1 << 16 };
@@ -300,8 +301,12 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
             r->offset += *len + 1;
             return 1;
         }
-        if (r->limit && r->len - r->pos > r->limit)
-            return drop_long_line(r);
+        if (r->limit && r->len - r->pos > r->limit) {
+            if (r->drain)
+                return drop_long_line(r);
+            r->line++;
+            return 2;
+        }
         if (r->eof) {
             if (r->pos == r->len)
                 return 0;
@@ -320,9 +325,10 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
     }
 }
 
-void reader_set_limit(reader *r, uint64_t limit)
+void reader_set_limit(reader *r, uint64_t limit, int drain)
 {
     r->limit = limit;
+    r->drain = drain;
 }
 
 void reader_consume(reader *r, size_t n)

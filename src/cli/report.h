@@ -13,7 +13,7 @@
 typedef struct run_counts {
     uint64_t records_read, bytes, empty, invalid_docs, skipped;
     input_skipped files; /* files a directory walk passed over */
-    size_t units; /* index entries in unit mode */
+    size_t units;        /* index entries in unit mode */
     size_t clusters;
     uint64_t duplicates;
     size_t pairs;                          /* scan --pairs */

@@ -167,3 +167,111 @@ printf '[ ]\n' >"$T/empty.json"
 nd scan "$T/empty.json"
 assert_rc 0
 assert_eq 0 "$(summary_field 'documents read')" "documents read"
+
+# ---- directory walks ----
+
+mkdir -p "$T/dir/sub" "$T/dir/.git"
+printf '%s\n' "$BASE" >"$T/dir/a.txt"
+printf '%s\n' "$BASE" >"$T/dir/sub/b.md"
+printf '%s\n' "$BASE" >"$T/dir/.hidden.txt"
+printf '%s\n' "$BASE" >"$T/dir/.git/c.txt"
+printf 'ELF\0\0\0binary %s\n' "$BASE" >"$T/dir/prog.bin"
+printf '%s\n' "$BASE" | gzip >"$T/dir/d.txt.gz"
+mkfifo "$T/dir/fifo"
+
+check "a directory walk reads regular files only (a FIFO does not block), skips hidden and binary files"
+run timeout 20 "$ND" scan "$T/dir"
+assert_rc 0
+P="$T/dir/" assert_jq "$OUT" '$ENV.P as $p | length == 1 and .[0].ids == [$p + "a.txt", $p + "d.txt.gz", $p + "sub/b.md"]' "a, d and b"
+assert_eq 3 "$(summary_field 'documents read')" "documents read"
+assert_file_contains "$ERR" "4 files not read (1 not regular, 2 hidden, 1 binary, 0 not --include'd)"
+
+check "--stats counts the files not read"
+nd scan --quiet --stats "$T/stats.json" "$T/dir"
+assert_rc 0
+assert_jq "$T/stats.json" '.[0].files_not_read == {"not_regular": 1, "hidden": 2, "binary": 1, "not_included": 0}' "files_not_read"
+
+check "--include GLOB chooses files (name, or path with a '/'; repeatable)"
+nd scan --include '*.txt' "$T/dir"
+assert_rc 0
+assert_eq 1 "$(summary_field 'documents read')" "documents read (a.txt)"
+assert_file_contains "$ERR" "3 not --include'd"
+nd scan --include '*.txt' --include '*/sub/*' "$T/dir"
+assert_rc 0
+assert_eq 2 "$(summary_field 'documents read')" "documents read (a.txt, sub/b.md)"
+
+check "a FIFO, a hidden file and a binary file named on the command line are read"
+(printf '%s\n' "$BASE" >"$T/dir/fifo" &)
+run timeout 20 "$ND" scan "$T/dir/fifo" "$T/dir/.hidden.txt" "$T/dir/prog.bin"
+assert_rc 0
+assert_eq 3 "$(summary_field 'documents read')" "documents read"
+
+# ---- --max-doc-bytes ----
+
+python3 -c "print('{\"id\":\"big\",\"text\":\"' + 'word ' * 400 + '\"}')" >"$T/big-line"
+{
+    printf '{"id":"s1","text":"%s"}\n' "$BASE"
+    cat "$T/big-line"
+    printf '{"id":"s2","text":"%s"}\n' "$BASE"
+} >"$T/sizes.jsonl"
+
+check "a JSON line over --max-doc-bytes: exit 1 naming FILE:LINE and the limit"
+nd scan --max-doc-bytes 1K "$T/sizes.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "$T/sizes.jsonl:2: a document larger than --max-doc-bytes (1024 bytes)"
+assert_empty_file "$OUT" "stdout"
+
+check "--on-error skip: skipped and counted, the others read"
+nd dedup --max-doc-bytes 1K --on-error skip "$T/sizes.jsonl"
+assert_rc 0
+assert_jq "$OUT" '[.[].id] == ["s1"]' "s1 kept, s2 its duplicate"
+assert_eq 1 "$(summary_field skipped)" "skipped"
+assert_eq 3 "$(summary_field 'documents read')" "documents read"
+assert_file_contains "$ERR" "$T/sizes.jsonl:2: a document larger than --max-doc-bytes (1024 bytes); skipped"
+
+check "the same from stdin (spooled for dedup's second pass)"
+run_in "$T/sizes.jsonl" "$ND" dedup --max-doc-bytes 1K --on-error skip
+assert_rc 0
+assert_jq "$OUT" '[.[].id] == ["s1"]' "s1"
+
+check "a plain document, a --lines line and a JSON array element over the limit"
+python3 -c "print('word ' * 400)" >"$T/big.txt"
+nd scan --max-doc-bytes 1K "$T/big.txt"
+assert_rc 1
+assert_file_contains "$ERR" "$T/big.txt: a document larger than --max-doc-bytes (1024 bytes)"
+{ printf 'short line\n'; cat "$T/big.txt"; printf 'another short line\n'; } >"$T/lines.txt"
+nd dedup --lines --max-doc-bytes 1K --on-error skip "$T/lines.txt"
+assert_rc 0
+assert_jq "$OUT" '[.[].id] == ["'"$T/lines.txt:1"'", "'"$T/lines.txt:3"'"]' "lines 1 and 3"
+{ printf '[{"id":"j1","text":"one"},\n'; tr -d '\n' <"$T/big-line"; printf ',\n{"id":"j3","text":"three"}]\n'; } >"$T/big-elem.json"
+nd dedup --max-doc-bytes 1K --on-error skip "$T/big-elem.json"
+assert_rc 0
+assert_jq "$OUT" '[.[].id] == ["j1", "j3"]' "j1 and j3"
+assert_file_contains "$ERR" "$T/big-elem.json:2: a document larger than --max-doc-bytes"
+
+check "a bad --max-doc-bytes is a usage error"
+nd scan --max-doc-bytes lots "$T/big.txt"
+assert_rc 2
+
+check "scan /dev/zero ends with the limit's error, in bounded memory"
+run timeout 60 "$ND" scan --max-doc-bytes 4M /dev/zero
+assert_rc 1
+assert_file_contains "$ERR" "/dev/zero: a document larger than --max-doc-bytes (4194304 bytes)"
+run timeout 60 "$ND" scan --format jsonl --max-doc-bytes 4M /dev/zero
+assert_rc 1
+assert_file_contains "$ERR" "/dev/zero:1: a document larger than --max-doc-bytes"
+
+# ---- nested fields ----
+
+check "--text-field and --id-field take dot paths"
+{
+    printf '{"meta":{"id":"n1","body":"%s"}}\n' "$BASE"
+    printf '{"meta":{"id":12345678901234567890123,"body":"%s"}}\n' "$BASE"
+    printf '{"meta.body":"%s","meta.id":"literal"}\n' "$BASE"
+} >"$T/nested.jsonl"
+nd scan --text-field meta.body --id-field meta.id "$T/nested.jsonl"
+assert_rc 0
+assert_jq "$OUT" '.[0].ids == ["n1", "12345678901234567890123", "literal"]' "ids from the paths (a literal key first)"
+nd scan --text-field meta.nothing "$T/nested.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "$T/nested.jsonl:1: no string field \"meta.nothing\""
