@@ -17,7 +17,8 @@
  */
 #include "json.h"
 
-#include <stdlib.h> /* malloc, free */
+#include <math.h>   /* isinf */
+#include <stdlib.h> /* malloc, free, strtod */
 #include <string.h> /* strlen, strchr, memcmp, memset */
 
 #include <unicode/utf8.h> /* U8_NEXT, U8_APPEND_UNSAFE */
@@ -93,6 +94,16 @@ static int may_end_string(uint64_t x)
     return ((below_space | zero_quote | zero_backslash) & highs) != 0;
 }
 
+static unsigned hex4(const char *q)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char h = q[k];
+        v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
 /* Scan a string starting at '"'; [*start, *stop) is its raw content.
  * Returns 0 on anything not valid JSON. Plain text is skipped eight bytes
  * at a time. */
@@ -124,7 +135,20 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
             if (e == 'u') {
                 if (q + 6 > c->end || !is_hex(q[2]) || !is_hex(q[3]) || !is_hex(q[4]) || !is_hex(q[5]))
                     return 0;
+                unsigned cp = hex4(q + 2);
                 q += 6;
+                if (cp >= 0xDC00 && cp <= 0xDFFF)
+                    return 0; /* a lone low surrogate: jansson rejects it */
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    /* a high surrogate must be followed by a low one */
+                    if (q + 6 > c->end || q[0] != '\\' || q[1] != 'u' || !is_hex(q[2]) || !is_hex(q[3]) ||
+                        !is_hex(q[4]) || !is_hex(q[5]))
+                        return 0;
+                    unsigned lo = hex4(q + 2);
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        return 0;
+                    q += 6;
+                }
                 continue;
             }
             if (e == '\0' || !strchr("\"\\/bfnrt", e))
@@ -176,6 +200,23 @@ static int scan_number(cursor *c, int *plain_int)
     return 1;
 }
 
+/* Is the number [start, stop) (scanned) in the range jansson reads? It
+ * reads an integer beyond 64 bits as a real (json_load_text) and rejects
+ * a real beyond a double's range ("1e400"); anything that might be out of
+ * range is left to it. */
+static int number_in_range(const char *start, const char *stop, int plain_int)
+{
+    size_t n = (size_t)(stop - start);
+    if (plain_int && n <= 18)
+        return 1;
+    char buf[64];
+    if (n >= sizeof buf)
+        return 0;
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    return !isinf(strtod(buf, NULL));
+}
+
 static int scan_literal(cursor *c, const char *word)
 {
     size_t n = strlen(word);
@@ -211,16 +252,6 @@ static int utf8_valid(const char *s, size_t n)
         i += (size_t)j;
     }
     return 1;
-}
-
-static unsigned hex4(const char *q)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        char h = q[k];
-        v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
-    }
-    return v;
 }
 
 /* Unescape a JSON string body (already scanned) into a new buffer. NULL
@@ -433,7 +464,8 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
         } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
             const char *n0 = c.p;
             int plain_int;
-            if (!scan_number(&c, &plain_int) || is_text || (is_id && !plain_int))
+            if (!scan_number(&c, &plain_int) || is_text || (is_id && !plain_int) ||
+                !number_in_range(n0, c.p, plain_int))
                 return 0;
             if (is_id) {
                 id = n0;
@@ -460,8 +492,8 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
     skip_ws(&c);
     if (c.p != c.end || !text)
         return 0;
-    if (!utf8_valid(text, (size_t)(text_stop - text)) || (id_kind == 1 && !utf8_valid(id, (size_t)(id_stop - id))))
-        return 0; /* jansson's path repairs and counts ill-formed UTF-8 */
+    if (!utf8_valid(line, len))
+        return 0; /* anywhere in the line: jansson's path repairs and counts ill-formed UTF-8 */
     memset(out, 0, sizeof *out);
     if (text_escaped) {
         out->decoded = unescape(text, text_stop, &out->text_len);

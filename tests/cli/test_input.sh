@@ -275,3 +275,32 @@ assert_jq "$OUT" '.[0].ids == ["n1", "12345678901234567890123", "literal"]' "ids
 nd scan --text-field meta.nothing "$T/nested.jsonl"
 assert_rc 1
 assert_file_contains "$ERR" "$T/nested.jsonl:1: no string field \"meta.nothing\""
+
+# ---- the JSON fast path and jansson accept the same records ----
+
+check "a lone surrogate, 1e400 or invalid UTF-8 in another field: the same answer flat or nested"
+{
+    printf '{"id":"s1","text":"one two","k":"\\ud800"}\n'
+    printf '{"id":"s2","text":"one two","k":"\\udc00\\ud800"}\n'
+    printf '{"id":"s3","text":"one two","k":1e400}\n'
+    printf '{"id":"s4","text":"one two","k":-1E+999}\n'
+    printf '{"id":"s5","text":"one two","k":"\xff"}\n'
+    printf '{"id":"s6","text":"one two","k":"\\ud83d\\ude00","n":1.5e-400}\n'
+} >"$T/flat.jsonl"
+sed 's/}$/,"x":{}}/' "$T/flat.jsonl" >"$T/nested2.jsonl"
+for f in flat nested2; do
+    nd scan --on-error skip "$T/$f.jsonl"
+    assert_rc 0
+    assert_jq "$OUT" '.[0].ids == ["s5", "s6"]' "$f: s5 (repaired) and s6 read, the others rejected"
+    for n in 1 2 3 4; do
+        assert_file_contains "$ERR" "$f.jsonl:$n: malformed JSON"
+    done
+    assert_eq 1 "$(summary_field 'invalid UTF-8')" "$f: invalid UTF-8 (s5)"
+    assert_eq 4 "$(summary_field skipped)" "$f: skipped"
+done
+
+check "a CR before the colon does not round a big id (jansson's path)"
+printf '{"id"\r:12345678901234567890123,"text":"one two","x":{}}\n' >"$T/cr.jsonl"
+nd normalize "$T/cr.jsonl"
+assert_rc 0
+assert_jq "$OUT" '.[0].id == "12345678901234567890123"' "the id's digits"
