@@ -13,7 +13,7 @@ void cli_set_program(const char *name)
     program = name;
 }
 
-static void report(const char *kind, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void report(const char *kind, const char *fmt, va_list ap)
 {
     fprintf(stderr, "%s: %s: ", program, kind);
     vfprintf(stderr, fmt, ap);

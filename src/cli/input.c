@@ -538,20 +538,24 @@ static int open_next_source(input *in)
         }
         in->current = r;
         in->current_source = source;
-        reader_set_limit(r, in->cfg->max_doc_bytes, in->cfg->on_error == ON_ERROR_SKIP);
         int bom = 0;
         if (in->parts && !in->parts[source].whole) {
             const input_part *part = &in->parts[source];
             in->mode = MODE_JSON;
+            /* the limit after the range's start: the line that ends there
+             * is the previous range's, read through (and judged) there */
             if (reader_set_range(r, part->start, part->end, part->first_line) != 0)
                 return -1;
+            reader_set_limit(r, in->cfg->max_doc_bytes, in->cfg->on_error == ON_ERROR_SKIP);
             const unsigned char *p;
             size_t n;
             if (part->start == 0 && peek(r, 3, 0, &p, &n) != 0)
                 return -1;
             bom = part->start == 0 && n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;
-        } else if (choose_mode(in, r, in->names[source], &in->mode, &bom) != 0) {
-            return -1;
+        } else {
+            reader_set_limit(r, in->cfg->max_doc_bytes, in->cfg->on_error == ON_ERROR_SKIP);
+            if (choose_mode(in, r, in->names[source], &in->mode, &bom) != 0)
+                return -1;
         }
         if (bom && (in->mode == MODE_JSON || in->mode == MODE_ARRAY)) {
             reader_consume(r, 3);
