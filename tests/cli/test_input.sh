@@ -134,6 +134,17 @@ run_in "$T/array-data" "$ND" dedup --annotate
 assert_rc 0
 assert_eq 4 "$(line_count "$OUT")" "four records from stdin"
 
+check "a BOM before a JSON array on stdin, and a gzip'd array"
+{ printf '%s' "$BOM"; cat "$T/array-data"; } >"$T/bom-array"
+run_in "$T/bom-array" "$ND" dedup --annotate
+assert_rc 0
+assert_eq 4 "$(line_count "$OUT")" "four records"
+assert_file_contains "$ERR" "-: skipped a UTF-8 byte order mark"
+gzip -c "$T/array.json" >"$T/array.json.gz"
+nd dedup "$T/array.json.gz"
+assert_rc 0
+assert_jq "$OUT" '[.[].id] == ["p1", "p2", "p3"]' "p4 removed"
+
 check "--format json on a JSON Lines file: not an array, exit 1"
 nd scan --format json "$T/array-expected.jsonl"
 assert_rc 1
@@ -304,3 +315,5 @@ printf '{"id"\r:12345678901234567890123,"text":"one two","x":{}}\n' >"$T/cr.json
 nd normalize "$T/cr.jsonl"
 assert_rc 0
 assert_jq "$OUT" '.[0].id == "12345678901234567890123"' "the id's digits"
+
+pass
