@@ -417,7 +417,29 @@ int json_member_find(const char *line, size_t len, const char *key, size_t *star
 
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
-    return json_member_find(line, len, key, start, stop) == 1;
+    int found = json_member_find(line, len, key, start, stop);
+    if (found != 0 || !strchr(key, '.'))
+        return found == 1;
+    /* a dot path, as document.c reads it: each name in the value of the last */
+    size_t from = 0, to = len;
+    char name[256];
+    for (const char *p = key; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        size_t s, e;
+        if (n >= sizeof name)
+            return 0;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (json_member_find(line + from, to - from, name, &s, &e) != 1)
+            return 0;
+        to = from + e;
+        from += s;
+        p = dot ? dot + 1 : p + n;
+    }
+    *start = from;
+    *stop = to;
+    return 1;
 }
 
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)

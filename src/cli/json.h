@@ -37,8 +37,10 @@ typedef struct json_fast {
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out);
 
 /* Where the raw value of the top-level member `key` is in a JSON object
- * line: [*start, *stop). Returns 0 when the line is not an object this
- * scanner reads, or the member is missing or repeated. */
+ * line: [*start, *stop). When there is no such member, `key` may be a dot
+ * path into nested objects ("meta.body"), as document.c reads it. Returns
+ * 0 when the line is not an object this scanner reads, or the member is
+ * missing or repeated. */
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
 /* json_member_span(), telling a missing member from a line this scanner

@@ -283,6 +283,16 @@ check "--text-field and --id-field take dot paths"
 nd scan --text-field meta.body --id-field meta.id "$T/nested.jsonl"
 assert_rc 0
 assert_jq "$OUT" '.[0].ids == ["n1", "12345678901234567890123", "literal"]' "ids from the paths (a literal key first)"
+check "dedup --unit with a nested text field changes the nested text, every other byte kept"
+{
+    printf '{"meta":{"id":"u1","body":"%s\\n\\nunique one here"},"z":1}\n' "$BASE"
+    printf '{"meta":{"id":"u2","body":"%s\\n\\nunique two there"},"z":2}\n' "$BASE"
+} >"$T/nested-units.jsonl"
+nd dedup --unit paragraph --text-field meta.body --id-field meta.id "$T/nested-units.jsonl"
+assert_rc 0
+assert_eq "{\"meta\":{\"id\":\"u2\",\"body\":\"unique two there\"},\"z\":2}" "$(sed -n 2p "$OUT")" "the second record"
+assert_eq "$(head -n 1 "$T/nested-units.jsonl")" "$(sed -n 1p "$OUT")" "the first record unchanged"
+
 nd scan --text-field meta.nothing "$T/nested.jsonl"
 assert_rc 1
 assert_file_contains "$ERR" "$T/nested.jsonl:1: no string field \"meta.nothing\""
