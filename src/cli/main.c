@@ -92,19 +92,22 @@ int main(int argc, char **argv)
     }
     cli_config cfg;
     int rc = cli_parse(&cfg, command, argc - 1, argv + 1);
-    if (rc < 0)
-        return EXIT_OK; /* --help */
-    if (rc != EXIT_OK)
-        return rc;
-    if (command == CMD_PARAMS)
-        return cli_params(&cfg);
-    if (command == CMD_NORMALIZE)
-        return cli_normalize(&cfg);
-    if (command == CMD_EXPLAIN)
-        return cli_explain(&cfg);
-    if (command == CMD_QUERY)
-        return cli_query(&cfg);
-    if (command == CMD_DEDUP && cfg.index_path)
-        return cli_dedup_index(&cfg);
-    return cli_run(&cfg);
+    if (rc < 0) {
+        rc = EXIT_OK; /* --help */
+    } else if (rc == EXIT_OK) {
+        if (command == CMD_PARAMS)
+            rc = cli_params(&cfg);
+        else if (command == CMD_NORMALIZE)
+            rc = cli_normalize(&cfg);
+        else if (command == CMD_EXPLAIN)
+            rc = cli_explain(&cfg);
+        else if (command == CMD_QUERY)
+            rc = cli_query(&cfg);
+        else if (command == CMD_DEDUP && cfg.index_path)
+            rc = cli_dedup_index(&cfg);
+        else
+            rc = cli_run(&cfg);
+    }
+    cli_config_free(&cfg); /* --include's list */
+    return rc;
 }
