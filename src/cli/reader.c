@@ -6,7 +6,9 @@
  * restarted for concatenated members; ZSTD's decompressStream). Decoded
  * bytes wait in one buffer that grows only to the longest line (or the
  * whole document, for a file read as one), so memory stays bounded by
- * what the caller asks for at once.
+ * what the caller asks for at once; with a limit (reader_set_limit,
+ * --max-doc-bytes) a longer line or document is dropped or refused once
+ * the buffer passes it, so an endless line cannot grow it.
  *
  * A byte range (reader_set_range, for one large JSON Lines file read by
  * several processes) starts one byte early and drops the line that byte
