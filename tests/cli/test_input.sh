@@ -145,6 +145,14 @@ nd dedup "$T/array.json.gz"
 assert_rc 0
 assert_jq "$OUT" '[.[].id] == ["p1", "p2", "p3"]' "p4 removed"
 
+check "index add and query read a JSON array too (--format json)"
+nd index add "$T/db" --format json "$T/array-data"
+assert_rc 0
+assert_jq "$OUT" '.[0].added == 4' "four added"
+nd query "$T/db" --format json "$T/array-data"
+assert_rc 0
+assert_jq "$OUT" 'map(.id) == ["p1", "p2", "p3", "p4"]' "four queried"
+
 check "--format json on a JSON Lines file: not an array, exit 1"
 nd scan --format json "$T/array-expected.jsonl"
 assert_rc 1
