@@ -38,14 +38,20 @@ typedef enum { ON_ERROR_FAIL, ON_ERROR_SKIP } on_error_policy;
 /* What a record showed of the fields asked for (doc_view, sketched_doc),
  * and which of --id-field, --text-field were given (cli_config). */
 enum { REC_JSON_OBJECT = 1, REC_HAS_ID = 2, REC_HAS_TEXT = 4 };
+/* --format: how files are read; auto = by name, then by content (input.c) */
+typedef enum { FORMAT_AUTO, FORMAT_TEXT, FORMAT_JSONL, FORMAT_JSON } input_format;
 
 typedef struct cli_config {
     cli_command command;
     nd_options opts;
     const char *id_field;
     const char *text_field;
-    unsigned fields_given; /* REC_HAS_ID: --id-field given; REC_HAS_TEXT: --text-field given */
-    int lines;             /* --lines: each line of a text file is a document */
+    unsigned fields_given;  /* REC_HAS_ID: --id-field given; REC_HAS_TEXT: --text-field given */
+    int lines;              /* --lines: each line of a text file is a document */
+    input_format format;    /* --format */
+    uint64_t max_doc_bytes; /* --max-doc-bytes: a larger document is an error (or skipped) */
+    const char **includes;  /* --include GLOB (repeatable): files a directory walk reads */
+    size_t include_count;
     on_error_policy on_error;
     nd_keep keep;           /* ND_KEEP_RANK for --keep min:FIELD / max:FIELD */
     const char *keep_field; /* --keep min:FIELD / max:FIELD, else NULL */

@@ -100,7 +100,7 @@ void cli_escape(FILE *out, const char *text, size_t len)
 
 /* "PROGRAM: KIND: message\n" (or "PROGRAM: message\n" when kind is
  * NULL), the message escaped. */
-static void report(const char *kind, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void report(const char *kind, const char *fmt, va_list ap)
 {
     char small[512];
     va_list again;

@@ -25,23 +25,25 @@ char *record_default_id(const input *in, const record *rec)
 /* The literal text of the number that follows "key": in a raw JSON line,
  * for an id too big for jansson's integers (it parses them as reals only
  * under JSON_DECODE_INT_AS_REAL, losing digits). Checked against the parsed
- * value, so a "key" inside some string cannot mislead it. */
-static char *raw_number_id(const char *line, size_t len, const char *key, double parsed)
+ * value, so a "key" inside some string cannot mislead it. For a dot path
+ * the last name is looked for. */
+static char *raw_number_id(const char *line, size_t len, const char *path, double parsed)
 {
+    const char *key = strrchr(path, '.') ? strrchr(path, '.') + 1 : path;
     size_t key_len = strlen(key);
     for (size_t i = 0; i + key_len + 2 < len; i++) {
         if (line[i] != '"' || memcmp(line + i + 1, key, key_len) != 0 || line[i + 1 + key_len] != '"')
             continue;
         size_t j = i + key_len + 2;
-        while (j < len && (line[j] == ' ' || line[j] == '\t'))
+        while (j < len && strchr(" \t\r\n", line[j]) && line[j])
             j++;
         if (j >= len || line[j] != ':')
             continue;
         j++;
-        while (j < len && (line[j] == ' ' || line[j] == '\t'))
+        while (j < len && strchr(" \t\r\n", line[j]) && line[j])
             j++;
         size_t start = j;
-        while (j < len && strchr("-+0123456789.eE", line[j]))
+        while (j < len && line[j] && strchr("-+0123456789.eE", line[j]))
             j++;
         if (j == start)
             continue;
@@ -62,59 +64,108 @@ static char *json_id(const json_t *value)
     return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const record *rec)
+/* The member `path` of an object: the key itself when there is one, else
+ * a dot path ("meta.body": member body of member meta). */
+static const json_t *field(const json_t *root, const char *path)
+{
+    const json_t *v = json_object_get(root, path);
+    if (v || !strchr(path, '.'))
+        return v;
+    char name[256];
+    const char *p = path;
+    v = root;
+    while (v && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof name || !json_is_object(v))
+            return NULL;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        v = json_object_get(v, name);
+        p = dot ? dot + 1 : p + n;
+    }
+    return v;
+}
+
+int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_field, const char *id_field, int fast,
+                  char **why)
 {
     memset(v, 0, sizeof *v);
-    if (rec->kind != RECORD_JSON) {
-        v->id = record_default_id(in, rec);
-        v->text = rec->data;
-        v->len = rec->len;
-        return v->id ? ND_OK : ND_ENOMEM;
+    *why = NULL;
+    json_fast f;
+    if (fast && json_fast_record(data, len, text_field, id_field, &f)) {
+        v->text = f.text;
+        v->len = f.text_len;
+        v->decoded = f.decoded;
+        v->fields = REC_JSON_OBJECT | REC_HAS_TEXT | (f.id_kind != JSON_ID_NONE ? REC_HAS_ID : 0);
+        if (f.id_kind == JSON_ID_STRING || f.id_kind == JSON_ID_INTEGER) {
+            v->id = strndup(f.id, f.id_len);
+            if (!v->id)
+                return ND_ENOMEM;
+        }
+        return ND_OK;
     }
-    json_fast fast;
-    if (json_fast_record(rec->data, rec->len, cfg->text_field, cfg->id_field, &fast)) {
-        v->text = fast.text;
-        v->len = fast.text_len;
-        v->decoded = fast.decoded;
-        v->fields = REC_JSON_OBJECT | REC_HAS_TEXT | (fast.id_kind != JSON_ID_NONE ? REC_HAS_ID : 0);
-        if (fast.id_kind == JSON_ID_STRING || fast.id_kind == JSON_ID_INTEGER)
-            v->id = strndup(fast.id, fast.id_len);
-        else
-            v->id = record_default_id(in, rec);
-        return v->id ? ND_OK : ND_ENOMEM;
-    }
-    const char *name = input_source_name(in, rec->source);
     json_error_t err;
     size_t flags;
-    json_t *root = json_load_text(rec->data, rec->len, &err, &flags, &v->invalid_utf8);
+    json_t *root = json_load_text(data, len, &err, &flags, &v->invalid_utf8);
     if (!root) {
-        v->error = cli_format("%s:%llu: malformed JSON: %s (column %d)", name, (unsigned long long)rec->line, err.text,
-                              err.column);
-        return v->error ? ND_OK : ND_ENOMEM;
+        *why = cli_format("malformed JSON: %s (column %d)", err.text, err.column);
+        return *why ? ND_OK : ND_ENOMEM;
     }
-    const json_t *text = json_is_object(root) ? json_object_get(root, cfg->text_field) : NULL;
+    const json_t *text = json_is_object(root) ? field(root, text_field) : NULL;
     if (json_is_object(root))
-        v->fields =
-            REC_JSON_OBJECT | (text ? REC_HAS_TEXT : 0) | (json_object_get(root, cfg->id_field) ? REC_HAS_ID : 0);
+        v->fields = REC_JSON_OBJECT | (text ? REC_HAS_TEXT : 0) | (field(root, id_field) ? REC_HAS_ID : 0);
     if (!json_is_object(root) || !json_is_string(text)) {
-        v->error = json_is_object(root) ? cli_format("%s:%llu: no string field \"%s\" (see --text-field)", name,
-                                                     (unsigned long long)rec->line, cfg->text_field)
-                                        : cli_format("%s:%llu: not a JSON object", name, (unsigned long long)rec->line);
+        *why = json_is_object(root) ? cli_format("no string field \"%s\" (see --text-field)", text_field)
+                                    : cli_format("not a JSON object");
         json_decref(root);
-        return v->error ? ND_OK : ND_ENOMEM;
+        return *why ? ND_OK : ND_ENOMEM;
     }
-    const json_t *id = json_object_get(root, cfg->id_field);
+    const json_t *id = field(root, id_field);
     if (id && json_is_real(id) && (flags & JSON_DECODE_INT_AS_REAL))
-        v->id = raw_number_id(rec->data, rec->len, cfg->id_field, json_real_value(id));
-    if (!v->id)
-        v->id = (id && !json_is_null(id)) ? json_id(id) : record_default_id(in, rec);
-    if (!v->id) {
+        v->id = raw_number_id(data, len, id_field, json_real_value(id));
+    if (!v->id && id && !json_is_null(id) && !(v->id = json_id(id))) {
         json_decref(root);
         return ND_ENOMEM;
     }
     v->root = root;
     v->text = json_string_value(text);
     v->len = json_string_length(text);
+    return ND_OK;
+}
+
+int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const record *rec)
+{
+    memset(v, 0, sizeof *v);
+    const char *name = input_source_name(in, rec->source);
+    if (rec->kind == RECORD_TOO_LARGE) {
+        v->error = rec->line ? cli_format("%s:%llu: a document larger than --max-doc-bytes (%llu bytes)", name,
+                                          (unsigned long long)rec->line, (unsigned long long)cfg->max_doc_bytes)
+                             : cli_format("%s: a document larger than --max-doc-bytes (%llu bytes)", name,
+                                          (unsigned long long)cfg->max_doc_bytes);
+        return v->error ? ND_OK : ND_ENOMEM;
+    }
+    if (rec->kind != RECORD_JSON) {
+        v->id = record_default_id(in, rec);
+        v->text = rec->data;
+        v->len = rec->len;
+        return v->id ? ND_OK : ND_ENOMEM;
+    }
+    char *why;
+    int rc = doc_json_read(v, rec->data, rec->len, cfg->text_field, cfg->id_field, 1, &why);
+    if (rc != ND_OK) {
+        doc_view_close(v);
+        return rc;
+    }
+    if (why) {
+        v->error = cli_format("%s:%llu: %s", name, (unsigned long long)rec->line, why);
+        free(why);
+        return v->error ? ND_OK : ND_ENOMEM;
+    }
+    if (!v->id && !(v->id = record_default_id(in, rec))) {
+        doc_view_close(v);
+        return ND_ENOMEM;
+    }
     return ND_OK;
 }
 

@@ -18,9 +18,19 @@ typedef struct doc_view {
     unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h): what a JSON record had */
 } doc_view;
 
-/* Open a record. Returns ND_OK (check v->error) or ND_ENOMEM. */
+/* Open a record. Returns ND_OK (check v->error) or ND_ENOMEM. The text and
+ * id fields may be dot paths into nested objects ("meta.body"; a member
+ * whose name is the whole path comes first). */
 int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const record *rec);
 void doc_view_close(doc_view *v);
+
+/* One JSON record's text and id: by the fast path for flat objects when
+ * `fast` (json.c), else (or when it declines) by jansson. On ND_OK either
+ * *why is a newly allocated reason the record is unusable (v holds
+ * nothing), or v is filled with v->id NULL when the record has no id (or
+ * a null one). Returns ND_OK or ND_ENOMEM. */
+int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_field, const char *id_field, int fast,
+                  char **why);
 
 /* FILE for a whole-file record, FILE:LINE otherwise (newly allocated). */
 char *record_default_id(const input *in, const record *rec);

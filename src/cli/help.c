@@ -16,8 +16,10 @@ enum { SEC_MATCHING, SEC_INPUT, SEC_UNITS, SEC_RUNNING, SECTIONS };
 static const char *const section_titles[SECTIONS] = {
     "Matching:\n",
     "Input (PATH: a file, a directory (read recursively, sorted), or - for stdin; none = stdin):\n"
-    "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.json/.ndjson,\n"
-    "  or content starting with a JSON object), optionally gzip- or zstd-compressed (detected by content).\n",
+    "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.ndjson, or a first\n"
+    "  line that parses as a JSON object) or a JSON array of objects (.json or content starting with '['),\n"
+    "  optionally gzip- or zstd-compressed (detected by content); a .txt file is text. A directory walk\n"
+    "  reads regular files only and skips hidden and binary files (counted in the summary).\n",
     "Units (what is compared):\n",
     "Running:\n",
 };
@@ -48,6 +50,13 @@ static const option_help shared_options[] = {
      "      --bands B, --rows R  LSH banding (both or neither; B*R <= num-perm; default: chosen\n"
      "                        from the threshold, see 'neardup params')\n"},
     {OPT_SEED, SEC_MATCHING, "      --seed S          hash seed (default fixed; same seed, same output)\n"},
+    {OPT_FORMAT, SEC_INPUT,
+     "      --format F        read every file as text, jsonl or json (an array of objects) instead\n"},
+    {OPT_INCLUDE, SEC_INPUT,
+     "      --include GLOB    a directory walk reads only files whose name matches GLOB (repeatable)\n"},
+    {OPT_MAX_DOC_BYTES, SEC_INPUT,
+     "      --max-doc-bytes N a larger document or record is an error (or skipped, --on-error skip);\n"
+     "                        K, M, G suffixes (default 64M)\n"},
     {OPT_TEXT_FIELD, SEC_INPUT, "      --text-field F    JSON field holding the text (default text)\n"},
     {OPT_ID_FIELD, SEC_INPUT,
      "      --id-field F      JSON field holding the id (default id; FILE:LINE when absent)\n"},

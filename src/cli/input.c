@@ -1,12 +1,23 @@
-/* input.c - files, directories and stdin to records; JSON Lines by name or
- * content. See input.h. Each file is read through a reader (reader.c:
- * decompression by content, lines), so memory stays bounded by the longest
- * line or document.
+/* input.c - files, directories and stdin to records; text, JSON Lines or a
+ * JSON array by --format, name or content. See input.h. Each file is read
+ * through a reader (reader.c: decompression by content, lines), so memory
+ * stays bounded by the longest line or document, itself bounded by
+ * --max-doc-bytes.
+ *
+ * What a file is: --format when given; else .jsonl/.ndjson are JSON Lines,
+ * .txt is text, .json is a JSON array when its first byte (past blanks) is
+ * '[' and JSON Lines otherwise; any other name is a JSON array when it
+ * starts with '[' and then '{' or ']', JSON Lines when its first line
+ * parses as a JSON object, and text otherwise. A UTF-8 byte order mark
+ * before JSON is skipped (with a warning); in text it is part of the text.
  */
 #include "input.h"
 
 #include <dirent.h>   /* opendir, readdir */
 #include <errno.h>    /* errno */
+#include <fcntl.h>    /* open */
+#include <fnmatch.h>  /* fnmatch */
+#include <unistd.h>   /* read, close */
 #include <stdlib.h>   /* malloc, realloc, qsort */
 #include <string.h>   /* memchr, strerror */
 #include <sys/stat.h> /* stat, fstat */
@@ -14,9 +25,10 @@
 #include <jansson.h> /* json_t: content sniffing */
 
 #include "json.h"
+#include "jsonarray.h"
 #include "reader.h"
 
-typedef enum { MODE_WHOLE, MODE_LINES, MODE_JSON } read_mode;
+typedef enum { MODE_WHOLE, MODE_LINES, MODE_JSON, MODE_ARRAY } read_mode;
 
 /* What a file was when it was first opened, to tell whether a second pass
  * reads the same bytes. */
@@ -37,7 +49,9 @@ struct input {
     reader *current;
     size_t current_source;
     read_mode mode;
+    array_reader array;      /* MODE_ARRAY */
     const input_part *parts; /* input_open_parts: one per source, else NULL */
+    input_skipped skipped;   /* files a directory walk passed over */
 };
 
 /* ****  Paths  **** */
@@ -113,10 +127,57 @@ static int add_directory(input *in, const char *path, int depth)
     return rc;
 }
 
+/* Does the file start like a binary file: a NUL byte in its first 4 KiB,
+ * and not gzip or zstd? */
+static int looks_binary(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return 0; /* reading it later reports why */
+    unsigned char block[4096];
+    ssize_t n;
+    do {
+        n = read(fd, block, sizeof block);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    if (n >= 2 && block[0] == 0x1f && block[1] == 0x8b)
+        return 0;
+    if (n >= 4 && block[0] == 0x28 && block[1] == 0xb5 && block[2] == 0x2f && block[3] == 0xfd)
+        return 0;
+    return memchr(block, 0, (size_t)n) != NULL;
+}
+
+/* --include: a GLOB with a '/' is matched against the path as walked,
+ * else against the file's name. */
+static int included(const input *in, const char *path)
+{
+    if (in->cfg->include_count == 0)
+        return 1;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (size_t i = 0; i < in->cfg->include_count; i++) {
+        const char *glob = in->cfg->includes[i];
+        if (fnmatch(glob, strchr(glob, '/') ? path : base, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* depth 0: a path the user named (read whatever it is); deeper: an entry
+ * of a directory walk. */
 static int add_path(input *in, const char *path, int depth)
 {
     if (strcmp(path, "-") == 0)
         return add_name(in, strdup("-"));
+    if (depth > 0) {
+        const char *base = strrchr(path, '/');
+        if (base && base[1] == '.') {
+            in->skipped.hidden++;
+            return 0;
+        }
+    }
     struct stat st;
     if (stat(path, &st) != 0) {
         cli_error("%s: %s", path, strerror(errno));
@@ -129,8 +190,40 @@ static int add_path(input *in, const char *path, int depth)
         }
         return add_directory(in, path, depth);
     }
+    if (depth > 0) {
+        if (!S_ISREG(st.st_mode)) {
+            in->skipped.special++; /* a FIFO would block in open() */
+            return 0;
+        }
+        if (!included(in, path)) {
+            in->skipped.excluded++;
+            return 0;
+        }
+        if (looks_binary(path)) {
+            in->skipped.binary++;
+            return 0;
+        }
+    }
     char *copy = strdup(path);
     return copy ? add_name(in, copy) : -1;
+}
+
+input_skipped input_skipped_files(const input *in)
+{
+    return in->skipped;
+}
+
+int input_parse_format(const char *value, input_format *out)
+{
+    static const char *const names[] = {"text", "jsonl", "json"};
+    static const input_format formats[] = {FORMAT_TEXT, FORMAT_JSONL, FORMAT_JSON};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *out = formats[i];
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int input_open(input **out, const cli_config *cfg)
@@ -258,6 +351,7 @@ void input_close(input *in)
     if (!in)
         return;
     reader_free(in->current);
+    array_reader_free(&in->array);
     if (!in->first_pass) {
         for (size_t i = 0; i < in->count; i++)
             free(in->names[i]);
@@ -280,59 +374,142 @@ static int has_suffix(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int json_by_name(const char *name)
+/* Does `name` end in BASE, optionally followed by a compression suffix? */
+static int named(const char *name, const char *base)
 {
-    static const char *const bases[] = {".jsonl", ".json", ".ndjson"};
     static const char *const comps[] = {"", ".gz", ".zst", ".zstd"};
     char suffix[32];
-    for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
-        for (size_t c = 0; c < sizeof comps / sizeof *comps; c++) {
-            snprintf(suffix, sizeof suffix, "%s%s", bases[b], comps[c]);
-            if (has_suffix(name, suffix))
-                return 1;
-        }
+    for (size_t c = 0; c < sizeof comps / sizeof *comps; c++) {
+        snprintf(suffix, sizeof suffix, "%s%s", base, comps[c]);
+        if (has_suffix(name, suffix))
+            return 1;
     }
     return 0;
 }
 
-/* Does the decoded content start with a line that is a JSON object? */
-static int json_by_content(reader *r, int *error)
+static int is_blank_byte(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Buffer decoded bytes until at least `want` are there, a '\n' is among
+ * them (stop_at_newline), or the input ends. Returns 0 or -1. */
+static int peek(reader *r, size_t want, int stop_at_newline, const unsigned char **p, size_t *n)
 {
     for (;;) {
-        const unsigned char *p;
-        size_t avail;
-        int eof = reader_buffered(r, &p, &avail);
-        size_t i = 0;
-        while (i < avail && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
-            i++;
-        if (i < avail && p[i] != '{')
+        int eof = reader_buffered(r, p, n);
+        if (eof || *n >= want || (stop_at_newline && memchr(*p, '\n', *n)))
             return 0;
-        const unsigned char *nl = i < avail ? memchr(p + i, '\n', avail - i) : NULL;
-        if ((i < avail && nl) || eof || avail > (1u << 24)) {
-            if (i >= avail)
-                return 0;
-            size_t line_len = nl ? (size_t)(nl - (p + i)) : avail - i;
+        if (reader_more(r) != 0)
+            return -1;
+    }
+}
+
+/* The first byte past blanks from `from`, buffering as needed; -1 at the
+ * end (or past `limit` bytes), -2 on a read error. *at is its offset. */
+static int first_byte(reader *r, size_t from, uint64_t limit, size_t *at)
+{
+    size_t i = from;
+    for (;;) {
+        const unsigned char *p;
+        size_t n;
+        int eof = reader_buffered(r, &p, &n);
+        while (i < n && is_blank_byte(p[i]))
+            i++;
+        if (i < n) {
+            *at = i;
+            return p[i];
+        }
+        if (eof || (limit && i > limit))
+            return -1;
+        if (reader_more(r) != 0)
+            return -2;
+    }
+}
+
+/* Is the line at `at` a JSON object? Reads at most `limit` bytes of it; a
+ * longer line starting with '{' counts as one (it is then reported as too
+ * large rather than read as text). Returns 1, 0, or -1 on a read error. */
+static int line_is_object(reader *r, size_t at, uint64_t limit)
+{
+    const unsigned char *p;
+    size_t n;
+    for (;;) {
+        if (peek(r, at + 1, 1, &p, &n) != 0)
+            return -1;
+        const unsigned char *nl = memchr(p + at, '\n', n - at);
+        int eof = reader_buffered(r, &p, &n);
+        if (nl || eof) {
+            size_t line_len = nl ? (size_t)(nl - (p + at)) : n - at;
             json_error_t err;
             size_t invalid;
-            json_t *v = json_load_text((const char *)p + i, line_len, &err, NULL, &invalid);
+            json_t *v = json_load_text((const char *)p + at, line_len, &err, NULL, &invalid);
             int is_object = v && json_is_object(v);
             json_decref(v);
-            if (!v) {
-                /* Not valid JSON, but shaped like an object: treat the input
-                 * as JSON Lines so that the bad record is reported (or
-                 * skipped) rather than the whole input read as text. */
-                size_t e = line_len;
-                while (e > 0 && (p[i + e - 1] == ' ' || p[i + e - 1] == '\t' || p[i + e - 1] == '\r'))
-                    e--;
-                return e > 0 && p[i + e - 1] == '}';
-            }
             return is_object;
         }
-        if (reader_more(r) != 0) {
-            *error = 1;
-            return 0;
-        }
+        if (limit && n - at > limit)
+            return 1;
+        if (reader_more(r) != 0)
+            return -1;
     }
+}
+
+/* The mode of a file by --format, name and content; *bom: it starts with
+ * a UTF-8 byte order mark. Returns 0 or -1 (a read error). */
+static int choose_mode(input *in, reader *r, const char *name, read_mode *mode, int *bom)
+{
+    const cli_config *cfg = in->cfg;
+    read_mode text = cfg->lines ? MODE_LINES : MODE_WHOLE;
+    const unsigned char *p;
+    size_t n;
+    if (peek(r, 3, 0, &p, &n) != 0)
+        return -1;
+    *bom = n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;
+    size_t from = *bom ? 3 : 0, at;
+    switch (cfg->format) {
+    case FORMAT_TEXT:
+        *mode = text;
+        return 0;
+    case FORMAT_JSONL:
+        *mode = MODE_JSON;
+        return 0;
+    case FORMAT_JSON:
+        *mode = MODE_ARRAY;
+        return 0;
+    case FORMAT_AUTO:
+        break;
+    }
+    if (named(name, ".jsonl") || named(name, ".ndjson")) {
+        *mode = MODE_JSON;
+        return 0;
+    }
+    if (named(name, ".txt")) {
+        *mode = text;
+        return 0;
+    }
+    int c = first_byte(r, from, cfg->max_doc_bytes, &at);
+    if (c == -2)
+        return -1;
+    if (named(name, ".json")) {
+        *mode = c == '[' ? MODE_ARRAY : MODE_JSON;
+        return 0;
+    }
+    *mode = text;
+    if (c == '[') {
+        int next = first_byte(r, at + 1, cfg->max_doc_bytes, &at);
+        if (next == -2)
+            return -1;
+        if (next == '{' || next == ']')
+            *mode = MODE_ARRAY;
+    } else if (c == '{') {
+        int object = line_is_object(r, at, cfg->max_doc_bytes);
+        if (object < 0)
+            return -1;
+        if (object)
+            *mode = MODE_JSON;
+    }
+    return 0;
 }
 
 static int same_identity(const file_identity *a, const file_identity *b)
@@ -361,21 +538,64 @@ static int open_next_source(input *in)
         }
         in->current = r;
         in->current_source = source;
-        int error = 0;
+        int bom = 0;
         if (in->parts && !in->parts[source].whole) {
             const input_part *part = &in->parts[source];
             in->mode = MODE_JSON;
-            return reader_set_range(r, part->start, part->end, part->first_line) == 0 ? 1 : -1;
+            /* the limit after the range's start: the line that ends there
+             * is the previous range's, read through (and judged) there */
+            if (reader_set_range(r, part->start, part->end, part->first_line) != 0)
+                return -1;
+            reader_set_limit(r, in->cfg->max_doc_bytes, in->cfg->on_error == ON_ERROR_SKIP);
+            const unsigned char *p;
+            size_t n;
+            if (part->start == 0 && peek(r, 3, 0, &p, &n) != 0)
+                return -1;
+            bom = part->start == 0 && n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;
+        } else {
+            reader_set_limit(r, in->cfg->max_doc_bytes, in->cfg->on_error == ON_ERROR_SKIP);
+            if (choose_mode(in, r, in->names[source], &in->mode, &bom) != 0)
+                return -1;
         }
-        if (json_by_name(in->names[source]) || json_by_content(r, &error))
-            in->mode = MODE_JSON;
-        else
-            in->mode = in->cfg->lines ? MODE_LINES : MODE_WHOLE;
-        if (error)
-            return -1;
+        if (bom && (in->mode == MODE_JSON || in->mode == MODE_ARRAY)) {
+            reader_consume(r, 3);
+            if (!in->first_pass)
+                cli_warn("%s: skipped a UTF-8 byte order mark before the JSON", in->names[source]);
+        }
+        if (in->mode == MODE_ARRAY) {
+            array_reader_free(&in->array);
+            array_reader_init(&in->array, in->names[source], in->cfg->max_doc_bytes,
+                              in->cfg->on_error == ON_ERROR_SKIP);
+        }
         return 1;
     }
     return 0;
+}
+
+/* A document past --max-doc-bytes: an error (fail), or a record that says
+ * so (skip). Returns 1 or -1. */
+static int too_large(input *in, record *rec, uint64_t line)
+{
+    const char *name = in->names[in->current_source];
+    if (in->cfg->on_error == ON_ERROR_FAIL) {
+        if (line)
+            cli_error("%s:%llu: a document larger than --max-doc-bytes (%llu bytes)", name, (unsigned long long)line,
+                      (unsigned long long)in->cfg->max_doc_bytes);
+        else
+            cli_error("%s: a document larger than --max-doc-bytes (%llu bytes)", name,
+                      (unsigned long long)in->cfg->max_doc_bytes);
+        cli_error("stopping (use --on-error skip to skip such records)");
+        return -1;
+    }
+    rec->data = malloc(1);
+    if (!rec->data) {
+        cli_error("out of memory");
+        return -1;
+    }
+    rec->len = 0;
+    rec->line = line;
+    rec->kind = RECORD_TOO_LARGE;
+    return 1;
 }
 
 static int copy_record(record *rec, const unsigned char *data, size_t len)
@@ -426,18 +646,31 @@ static int next_record(input *in, record *rec, int borrow)
         if (in->mode == MODE_WHOLE) {
             const unsigned char *all;
             size_t all_len;
-            if (reader_rest(r, &all, &all_len) != 0)
+            int got = reader_rest(r, &all, &all_len);
+            if (got < 0)
                 return -1;
-            int rc = copy_record(rec, all, all_len);
-            rec->line = 0;
-            rec->kind = RECORD_TEXT;
+            int rc = got == 2 ? too_large(in, rec, 0) : copy_record(rec, all, all_len) == 0 ? 1 : -1;
+            if (got != 2) {
+                rec->line = 0;
+                rec->kind = RECORD_TEXT;
+            }
             reader_free(r);
             in->current = NULL;
-            return rc == 0 ? 1 : -1;
+            return rc;
         }
         const unsigned char *line;
         size_t len;
-        int rc = reader_line(r, &line, &len);
+        int rc;
+        if (in->mode == MODE_ARRAY) {
+            const char *element;
+            uint64_t at;
+            rc = array_reader_next(&in->array, r, &element, &len, &at);
+            line = (const unsigned char *)element;
+            rec->line = at;
+        } else {
+            rc = reader_line(r, &line, &len);
+            rec->line = reader_line_number(r);
+        }
         if (rc < 0)
             return -1;
         if (rc == 0) {
@@ -445,12 +678,13 @@ static int next_record(input *in, record *rec, int borrow)
             in->current = NULL;
             continue;
         }
+        if (rc == 2)
+            return too_large(in, rec, rec->line);
         if (in->mode == MODE_JSON && is_blank(line, len))
             continue; /* blank lines between JSON records are not records */
         if (in->mode == MODE_LINES && len > 0 && line[len - 1] == '\r')
             len--;
-        rec->line = reader_line_number(r);
-        rec->kind = in->mode == MODE_JSON ? RECORD_JSON : RECORD_TEXT;
+        rec->kind = in->mode == MODE_LINES ? RECORD_TEXT : RECORD_JSON;
         if (borrow) {
             rec->data = (char *)(uintptr_t)line; /* read-only use by the caller */
             rec->len = len;

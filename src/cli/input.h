@@ -13,7 +13,9 @@
 
 #include "cli.h"
 
-typedef enum { RECORD_TEXT, RECORD_JSON } record_kind;
+/* RECORD_TOO_LARGE: a document past --max-doc-bytes under --on-error
+ * skip, with no data (document.c turns it into an error to skip). */
+typedef enum { RECORD_TEXT, RECORD_JSON, RECORD_TOO_LARGE } record_kind;
 
 typedef struct record {
     char *data; /* owned (unless borrowed); not NUL-terminated */
@@ -32,7 +34,9 @@ int input_open(input **out, const cli_config *cfg);
 void input_close(input *in);
 
 /* Next record into *rec (rec->data is newly allocated). Returns 1 for a
- * record, 0 at the end of all inputs, -1 on an error (reported). */
+ * record, 0 at the end of all inputs, -1 on an error (reported). A
+ * document larger than cfg->max_doc_bytes is an error under --on-error
+ * fail, else a RECORD_TOO_LARGE record. */
 int input_next(input *in, record *rec);
 
 /* input_next() without the copy, for a single reader that is done with a
@@ -55,6 +59,18 @@ int input_reopen(input **out, const input *first);
 const char *input_source_name(const input *in, size_t source);
 /* How many sources (files, or parts) the input has. */
 size_t input_source_count(const input *in);
+
+/* Files a directory walk passed over: not regular files (FIFOs, sockets,
+ * devices), hidden (a name starting with '.'; hidden directories are not
+ * entered), binary (a NUL byte in the first 4 KiB and not gzip or zstd),
+ * or not matching --include. Files named on the command line are read. */
+typedef struct input_skipped {
+    uint64_t special, hidden, binary, excluded;
+} input_skipped;
+input_skipped input_skipped_files(const input *in);
+
+/* --format's value: text, jsonl or json. Returns 0, or -1 for another. */
+int input_parse_format(const char *value, input_format *out);
 
 /* One source of a distributed run's share (src/mpi/): a whole file, or the
  * lines of an uncompressed JSON Lines file that begin in bytes [start, end)

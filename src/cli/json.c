@@ -20,7 +20,8 @@
  */
 #include "json.h"
 
-#include <stdlib.h> /* malloc, free */
+#include <math.h>   /* isinf */
+#include <stdlib.h> /* malloc, free, strtod */
 #include <string.h> /* strlen, strchr, memcmp, memset */
 
 #include <unicode/utf8.h> /* U8_NEXT, U8_APPEND_UNSAFE */
@@ -119,6 +120,16 @@ static const char *skip_plain16(const char *q, const char *end)
 }
 #endif
 
+static unsigned hex4(const char *q)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char h = q[k];
+        v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
 /* Scan a string starting at '"'; [*start, *stop) is its raw content.
  * Returns 0 on anything not valid JSON. Plain text is skipped eight bytes
  * at a time. */
@@ -153,7 +164,20 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
             if (e == 'u') {
                 if (q + 6 > c->end || !is_hex(q[2]) || !is_hex(q[3]) || !is_hex(q[4]) || !is_hex(q[5]))
                     return 0;
+                unsigned cp = hex4(q + 2);
                 q += 6;
+                if (cp >= 0xDC00 && cp <= 0xDFFF)
+                    return 0; /* a lone low surrogate: jansson rejects it */
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    /* a high surrogate must be followed by a low one */
+                    if (q + 6 > c->end || q[0] != '\\' || q[1] != 'u' || !is_hex(q[2]) || !is_hex(q[3]) ||
+                        !is_hex(q[4]) || !is_hex(q[5]))
+                        return 0;
+                    unsigned lo = hex4(q + 2);
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        return 0;
+                    q += 6;
+                }
                 continue;
             }
             if (e == '\0' || !strchr("\"\\/bfnrt", e))
@@ -203,6 +227,23 @@ static int scan_number(cursor *c, int *plain_int)
         *plain_int = 0;
     c->p = q;
     return 1;
+}
+
+/* Is the number [start, stop) (scanned) in the range jansson reads? It
+ * reads an integer beyond 64 bits as a real (json_load_text) and rejects
+ * a real beyond a double's range ("1e400"); anything that might be out of
+ * range is left to it. */
+static int number_in_range(const char *start, const char *stop, int plain_int)
+{
+    size_t n = (size_t)(stop - start);
+    if (plain_int && n <= 18)
+        return 1;
+    char buf[64];
+    if (n >= sizeof buf)
+        return 0;
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    return !isinf(strtod(buf, NULL));
 }
 
 static int scan_literal(cursor *c, const char *word)
@@ -279,16 +320,6 @@ static int utf8_valid(const char *s, size_t n)
             return 0;
     }
     return 1;
-}
-
-static unsigned hex4(const char *q)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        char h = q[k];
-        v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
-    }
-    return v;
 }
 
 /* Unescape a JSON string body (already scanned) into a new buffer. NULL
@@ -461,7 +492,29 @@ int json_member_find(const char *line, size_t len, const char *key, size_t *star
 
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
-    return json_member_find(line, len, key, start, stop) == 1;
+    int found = json_member_find(line, len, key, start, stop);
+    if (found != 0 || !strchr(key, '.'))
+        return found == 1;
+    /* a dot path, as document.c reads it: each name in the value of the last */
+    size_t from = 0, to = len;
+    char name[256];
+    for (const char *p = key; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        size_t s, e;
+        if (n >= sizeof name)
+            return 0;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (json_member_find(line + from, to - from, name, &s, &e) != 1)
+            return 0;
+        to = from + e;
+        from += s;
+        p = dot ? dot + 1 : p + n;
+    }
+    *start = from;
+    *stop = to;
+    return 1;
 }
 
 #ifndef JSON_PARSER_MAX_DEPTH /* jansson before 2.11 */
@@ -526,10 +579,10 @@ static int skip_nested(cursor *c)
     }
 }
 
-int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+/* json_member_locate() for one member name of `key_len` bytes. */
+static int member_locate(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop)
 {
     cursor c = {line, line + len};
-    size_t key_len = strlen(key);
     int found = 0;
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{')
@@ -566,6 +619,29 @@ int json_member_locate(const char *line, size_t len, const char *key, size_t *st
         if (next != 1)
             return next == 2 ? found : -1;
     }
+}
+
+int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    int found = member_locate(line, len, key, strlen(key), start, stop);
+    if (found != 0 || !strchr(key, '.'))
+        return found;
+    /* a dot path, as document.c reads it: each name in the value of the last */
+    size_t from = 0, to = len;
+    for (const char *p = key; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        size_t s, e;
+        found = member_locate(line + from, to - from, p, n, &s, &e);
+        if (found != 1)
+            return found < 0 && p != key ? 0 : found; /* a name inside a non-object: no such member */
+        to = from + e;
+        from += s;
+        p = dot ? dot + 1 : p + n;
+    }
+    *start = from;
+    *stop = to;
+    return 1;
 }
 
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
@@ -612,7 +688,8 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
         } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
             const char *n0 = c.p;
             int plain_int;
-            if (!scan_number(&c, &plain_int) || is_text || (is_id && !plain_int))
+            if (!scan_number(&c, &plain_int) || is_text || (is_id && !plain_int) ||
+                !number_in_range(n0, c.p, plain_int))
                 return 0;
             if (is_id) {
                 id = n0;
@@ -639,8 +716,8 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
     skip_ws(&c);
     if (c.p != c.end || !text)
         return 0;
-    if (!utf8_valid(text, (size_t)(text_stop - text)) || (id_kind == 1 && !utf8_valid(id, (size_t)(id_stop - id))))
-        return 0; /* jansson's path repairs and counts ill-formed UTF-8 */
+    if (!utf8_valid(line, len))
+        return 0; /* anywhere in the line: jansson's path repairs and counts ill-formed UTF-8 */
     memset(out, 0, sizeof *out);
     if (text_escaped) {
         out->decoded = unescape(text, text_stop, &out->text_len);

@@ -37,8 +37,10 @@ typedef struct json_fast {
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out);
 
 /* Where the raw value of the top-level member `key` is in a JSON object
- * line: [*start, *stop). Returns 0 when the line is not an object this
- * scanner reads, or the member is missing or repeated. */
+ * line: [*start, *stop). When there is no such member, `key` may be a dot
+ * path into nested objects ("meta.body"), as document.c reads it. Returns
+ * 0 when the line is not an object this scanner reads, or the member is
+ * missing or repeated. */
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
 /* json_member_span(), telling a missing member from a line this scanner
@@ -46,7 +48,8 @@ int json_member_span(const char *line, size_t len, const char *key, size_t *star
  * such member, -1 not an object it reads, or the member is repeated. */
 int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
-/* Where jansson's value of the top-level member `key` is in a JSON object
+/* Where jansson's value of the member `key` (a top-level name, or else a dot
+ * path into nested objects, "meta.body", as document.c reads it) is in a JSON object
  * line, whatever the line holds: keys are compared unescaped ("k\u00e9"
  * is "ké"), values nested as deep as jansson reads are passed over, and of
  * a repeated key the last one is found (jansson keeps the last). 1 found

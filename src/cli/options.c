@@ -7,6 +7,8 @@
  */
 #include "options.h"
 
+#include "input.h" /* input_parse_format */
+
 #include <errno.h>    /* errno */
 #include <getopt.h>   /* getopt_long */
 #include <stdlib.h>   /* strtod, strtoul */
@@ -47,6 +49,9 @@ const struct option cli_all_options[] = {
     {"min-shingles", required_argument, NULL, OPT_MIN_SHINGLES},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
     {"removed-dir", required_argument, NULL, OPT_REMOVED_DIR},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"max-doc-bytes", required_argument, NULL, OPT_MAX_DOC_BYTES},
+    {"include", required_argument, NULL, OPT_INCLUDE},
     {"index", required_argument, NULL, OPT_INDEX},
     {"update", no_argument, NULL, OPT_UPDATE},
     {"replace", no_argument, NULL, OPT_REPLACE},
@@ -88,7 +93,8 @@ static int is_matching_option(int opt)
 /* How records are read: every command that reads documents. */
 static int is_record_option(int opt)
 {
-    return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR;
+    return opt == OPT_ID_FIELD || opt == OPT_TEXT_FIELD || opt == OPT_LINES || opt == OPT_ON_ERROR ||
+           opt == OPT_FORMAT || opt == OPT_MAX_DOC_BYTES || opt == OPT_INCLUDE;
 }
 
 /* Running a pass over a corpus: threads and what is said on stderr. */
@@ -235,6 +241,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     cfg->memory = default_memory();
     const char *tmpdir = getenv("TMPDIR");
     cfg->tmpdir = tmpdir && *tmpdir ? tmpdir : "/tmp";
+    cfg->max_doc_bytes = (uint64_t)64 << 20;
 
     const char *name = command_names[command];
     optind = 1;
@@ -379,6 +386,21 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_REMOVED:
             cfg->removed_path = arg;
+            break;
+        case OPT_FORMAT:
+            if (input_parse_format(arg, &cfg->format) != 0)
+                return bad_value("format", arg, "text, jsonl or json");
+            break;
+        case OPT_MAX_DOC_BYTES:
+            if (parse_size(arg, &cfg->max_doc_bytes) || cfg->max_doc_bytes < 1)
+                return bad_value("max-doc-bytes", arg, "a size like 1000, 64K, 64M or 1G");
+            break;
+        case OPT_INCLUDE:
+            if (!cfg->includes && !(cfg->includes = calloc((size_t)argc, sizeof *cfg->includes))) {
+                cli_error("out of memory");
+                return EXIT_FAIL;
+            }
+            cfg->includes[cfg->include_count++] = arg;
             break;
         case OPT_OUTPUT: /* "-" is stdout */
             cfg->output_path = strcmp(arg, "-") == 0 ? NULL : arg;
@@ -541,4 +563,6 @@ void cli_config_free(cli_config *cfg)
 {
     free(cfg->remove_ids);
     cfg->remove_ids = NULL;
+    free(cfg->includes);
+    cfg->includes = NULL;
 }

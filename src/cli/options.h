@@ -47,7 +47,10 @@ enum {
     OPT_REPLACE,
     OPT_WAIT,
     OPT_TOP,
-    OPT_IDS
+    OPT_IDS,
+    OPT_FORMAT,
+    OPT_MAX_DOC_BYTES,
+    OPT_INCLUDE
 };
 
 /* Every long option, ending with a zeroed entry. */

@@ -231,7 +231,7 @@ static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_siz
             const record *rec = &b->records[i];
             result *res = &b->results[i];
             uint64_t *keys = b->keys + i * bands;
-            int rc = rec->kind == RECORD_JSON ? process_json(sh, w, mem, rec, res, keys)
+            int rc = rec->kind != RECORD_TEXT ? process_json(sh, w, mem, rec, res, keys)
                                               : process_text(sh, w, mem, rec, res, keys);
             if (rc != ND_OK) {
                 atomic_store(next, b->count); /* the others stop too */

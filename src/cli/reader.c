@@ -6,7 +6,9 @@
  * restarted for concatenated members; ZSTD's decompressStream). Decoded
  * bytes wait in one buffer that grows only to the longest line (or the
  * whole document, for a file read as one), so memory stays bounded by
- * what the caller asks for at once.
+ * what the caller asks for at once; with a limit (reader_set_limit,
+ * --max-doc-bytes) a longer line or document is dropped or refused once
+ * the buffer passes it, so an endless line cannot grow it.
  *
  * A byte range (reader_set_range, for one large JSON Lines file read by
  * several processes) starts one byte early and drops the line that byte
@@ -46,6 +48,8 @@ struct reader {
     int ranged;         /* reader_set_range: stop at range_end */
     uint64_t offset;    /* byte offset of the next line (ranged) */
     uint64_t range_end; /* lines starting at or past it are not read */
+    uint64_t limit;     /* reader_set_limit: longest line or document; 0 = none */
+    int drain;          /* read a too long line through (else stop at the limit) */
 };
 
 enum { RAW_CHUNK = 1 << 16 };
@@ -108,7 +112,7 @@ static int fill(reader *r)
         return -1;
     size_t avail_in = r->raw_len - r->raw_pos;
     if (r->comp == COMP_NONE) {
-        if (r->raw_eof) {
+        if (avail_in == 0 && r->raw_eof) { /* the bytes the sniff read come first */
             r->eof = 1;
             return 0;
         }
@@ -247,8 +251,36 @@ reader *reader_open(const char *name)
     return r;
 }
 
+/* Drop the rest of a line longer than the limit, in bounded memory: the
+ * buffer is emptied as it is scanned. Returns 2, or -1 on a read error. */
+static int drop_long_line(reader *r)
+{
+    uint64_t dropped = 0;
+    for (;;) {
+        size_t avail = r->len - r->pos;
+        unsigned char *nl = avail ? memchr(r->buf + r->pos, '\n', avail) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - (r->buf + r->pos)) + 1;
+            r->pos += n;
+            r->offset += dropped + n;
+            r->line++;
+            return 2;
+        }
+        dropped += avail;
+        r->pos = r->len;
+        if (r->eof) {
+            r->offset += dropped;
+            r->line++;
+            return 2;
+        }
+        if (fill(r) != 0)
+            return -1;
+    }
+}
+
 /* Next line (without '\n') as [*start, *start + *len) inside r->buf, valid
- * until the next call. Returns 1, 0 at the end, -1 on error. */
+ * until the next call. Returns 1, 0 at the end, 2 for a line longer than
+ * the limit (skipped), -1 on error. */
 int reader_line(reader *r, const unsigned char **start, size_t *len)
 {
     size_t scanned = 0;
@@ -260,10 +292,22 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
         if (nl) {
             *start = r->buf + r->pos;
             *len = (size_t)(nl - *start);
+            if (r->limit && *len > r->limit) {
+                r->pos += *len + 1;
+                r->offset += *len + 1;
+                r->line++;
+                return 2;
+            }
             r->pos += *len + 1;
             r->line++;
             r->offset += *len + 1;
             return 1;
+        }
+        if (r->limit && r->len - r->pos > r->limit) {
+            if (r->drain)
+                return drop_long_line(r);
+            r->line++;
+            return 2;
         }
         if (r->eof) {
             if (r->pos == r->len)
@@ -281,6 +325,17 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
         /* fill() may move the buffer; rescan only the new bytes */
         scanned = before < (r->len - r->pos) ? before : (r->len - r->pos);
     }
+}
+
+void reader_set_limit(reader *r, uint64_t limit, int drain)
+{
+    r->limit = limit;
+    r->drain = drain;
+}
+
+void reader_consume(reader *r, size_t n)
+{
+    r->pos += n;
 }
 
 int reader_set_range(reader *r, uint64_t start, uint64_t end, uint64_t first_line)
@@ -338,9 +393,13 @@ int reader_more(reader *r)
 int reader_rest(reader *r, const unsigned char **data, size_t *len)
 {
     while (!r->eof) {
+        if (r->limit && r->len - r->pos > r->limit)
+            return 2; /* more than the limit: left unread */
         if (fill(r) != 0)
             return -1;
     }
+    if (r->limit && r->len - r->pos > r->limit)
+        return 2;
     *data = r->buf ? r->buf + r->pos : NULL;
     *len = r->len - r->pos;
     r->pos = r->len;

@@ -16,7 +16,9 @@ void reader_free(reader *r);
 int reader_fd(const reader *r);
 
 /* The next line (without its '\n') as [*start, *start + *len), valid until
- * the next call. Returns 1, 0 at the end, -1 on error. */
+ * the next call. Returns 1, 0 at the end, -1 on error, or 2 for a line
+ * longer than the limit (reader_set_limit): it was dropped in bounded
+ * memory, and counts as a line. */
 int reader_line(reader *r, const unsigned char **start, size_t *len);
 /* Lines read so far (the 1-based number of the last one). */
 uint64_t reader_line_number(const reader *r);
@@ -34,7 +36,16 @@ int reader_set_range(reader *r, uint64_t start, uint64_t end, uint64_t first_lin
 int reader_buffered(reader *r, const unsigned char **data, size_t *len);
 /* Decode more bytes into the buffer. Returns 0, or -1 on error. */
 int reader_more(reader *r);
-/* Everything left, consumed: [*data, *data + *len). Returns 0 or -1. */
+/* Everything left, consumed: [*data, *data + *len). Returns 0, -1 on
+ * error, or 2 when more than the limit is left (not read further). */
 int reader_rest(reader *r, const unsigned char **data, size_t *len);
+/* Consume n bytes of what reader_buffered() gave. */
+void reader_consume(reader *r, size_t n);
+/* The longest line (reader_line) or document (reader_rest) to hold in
+ * memory, in bytes; 0 (the default) = no limit. A longer line is read
+ * through to its end when `drain`, else reader_line() returns 2 as soon as
+ * the limit is passed, leaving the reader in the middle of the line (to
+ * be closed: an endless line then ends the run at once). */
+void reader_set_limit(reader *r, uint64_t limit, int drain);
 
 #endif /* ND_CLI_READER_H */

@@ -62,6 +62,12 @@ void report_summary(const cli_config *cfg, const run_counts *c)
             (unsigned long long)c->records_read, mb, (unsigned long long)c->empty,
             cfg->unit == ND_UNIT_DOCUMENT ? "empty" : "without units", (unsigned long long)c->invalid_docs,
             (unsigned long long)c->skipped);
+    const input_skipped *f = &c->files;
+    uint64_t files = f->special + f->hidden + f->binary + f->excluded;
+    if (files)
+        fprintf(stderr, "%llu files not read (%llu not regular, %llu hidden, %llu binary, %llu not --include'd); ",
+                (unsigned long long)files, (unsigned long long)f->special, (unsigned long long)f->hidden,
+                (unsigned long long)f->binary, (unsigned long long)f->excluded);
     if (cfg->pairs)
         fprintf(stderr, "%zu pairs", c->pairs);
     else if (cfg->unit == ND_UNIT_DOCUMENT)
@@ -170,6 +176,9 @@ int report_stats(const cli_config *cfg, const run_counts *c)
     fprintf(f, ",\"documents_read\":%llu,\"bytes_read\":%llu,\"empty\":%llu,\"invalid_utf8\":%llu,\"skipped\":%llu",
             (unsigned long long)c->records_read, (unsigned long long)c->bytes, (unsigned long long)c->empty,
             (unsigned long long)c->invalid_docs, (unsigned long long)c->skipped);
+    fprintf(f, ",\"files_not_read\":{\"not_regular\":%llu,\"hidden\":%llu,\"binary\":%llu,\"not_included\":%llu}",
+            (unsigned long long)c->files.special, (unsigned long long)c->files.hidden,
+            (unsigned long long)c->files.binary, (unsigned long long)c->files.excluded);
     count_or_null(f, "units", units, c->units);
     fprintf(f, ",\"clusters\":%zu,\"duplicates\":%llu", c->clusters, (unsigned long long)c->duplicates);
     count_or_null(f, "pairs", cfg->pairs, c->pairs);

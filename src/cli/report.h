@@ -7,6 +7,7 @@
 #include <time.h>   /* struct timespec */
 
 #include "cli.h"
+#include "input.h" /* input_skipped */
 
 /* How many JSON object records had the --id-field and the --text-field:
  * a field that none had is most likely misspelt. */
@@ -25,7 +26,8 @@ int report_input_check(const cli_config *cfg, uint64_t records, uint64_t skipped
 typedef struct run_counts {
     uint64_t records_read, bytes, empty, invalid_docs, skipped;
     field_tally fields;
-    size_t units; /* index entries in unit mode */
+    input_skipped files; /* files a directory walk passed over */
+    size_t units;        /* index entries in unit mode */
     size_t clusters;
     uint64_t duplicates;
     size_t pairs;                          /* scan --pairs */

@@ -285,6 +285,7 @@ int cli_run(const cli_config *cfg)
         return rc;
     }
     st.in = in;
+    st.counts.files = input_skipped_files(in);
     rc = open_outputs(&st);
     if (rc != EXIT_OK)
         goto done;

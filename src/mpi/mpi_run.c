@@ -24,7 +24,7 @@
 #include "cli.h"
 
 #include <stdlib.h> /* malloc, free, qsort, getenv */
-#include <string.h> /* strcmp, strlen, memcpy */
+#include <string.h> /* strcmp, strlen, memcpy, memset */
 #include <unistd.h> /* getpid, sysconf, unlink, dup, dup2 */
 #include <fcntl.h>  /* open */
 
@@ -377,6 +377,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "dedup") == 0)
         command = CMD_DEDUP;
     cli_config cfg;
+    memset(&cfg, 0, sizeof cfg);
     if (argc < 2 || (strcmp(argv[1], "scan") != 0 && strcmp(argv[1], "dedup") != 0)) {
         if (m.x.rank == 0)
             fputs("Usage: mpirun -n P neardup-mpi scan|dedup [OPTIONS] PATH...\n"
@@ -431,6 +432,7 @@ done:
     xbuf_free(&m.clusters);
     free(m.bases);
     free(m.failure);
+    cli_config_free(&cfg); /* --include's list */
     MPI_Finalize();
     return rc;
 }

@@ -1,0 +1,51 @@
+/* fuzz_record.c - libFuzzer harness: the JSON record reader's fast path for
+ * flat objects (json_fast_record, src/cli/json.c) never disagrees with
+ * jansson, the authority for what a record is.
+ *
+ * The input is one JSON Lines line. When the fast path accepts it, jansson's
+ * reading of it (doc_json_read without the fast path, src/cli/document.c)
+ * must accept it too, with no ill-formed UTF-8 to repair, the same text
+ * bytes and the same id (or none); the fields are "text" and "id", or "t"
+ * and "i" when the input ends with a 0x01 byte (not part of the line). When the fast path declines,
+ * jansson alone decides, which is what the program does. Any difference
+ * aborts, which libFuzzer reports with the input.
+ * Built with -DND_BUILD_FUZZ=ON (clang); run by scripts/fuzz.
+ */
+#include <stdint.h> /* uint8_t */
+#include <stdlib.h> /* abort, free */
+#include <string.h> /* memcmp, strlen */
+
+#include "document.h"
+#include "json.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *line = (const char *)data;
+    int short_keys = size > 0 && data[size - 1] == 0x01;
+    if (short_keys)
+        size--; /* the marker is not part of the line */
+    const char *text_key = short_keys ? "t" : "text", *id_key = short_keys ? "i" : "id";
+    json_fast fast;
+    if (!json_fast_record(line, size, text_key, id_key, &fast))
+        return 0;
+    doc_view v;
+    char *why = NULL;
+    if (doc_json_read(&v, line, size, text_key, id_key, 0, &why) != ND_OK)
+        abort(); /* out of memory: not expected here */
+    if (why)
+        abort(); /* the fast path accepted a record jansson rejects */
+    if (v.invalid_utf8 != 0)
+        abort(); /* the fast path accepted ill-formed UTF-8 */
+    if (v.len != fast.text_len || memcmp(v.text, fast.text, v.len) != 0)
+        abort(); /* a different text */
+    int fast_has_id = fast.id_kind == JSON_ID_STRING || fast.id_kind == JSON_ID_INTEGER;
+    if (fast_has_id != (v.id != NULL))
+        abort(); /* an id on one path only */
+    if (fast_has_id && (strlen(v.id) != fast.id_len || memcmp(v.id, fast.id, fast.id_len) != 0))
+        abort(); /* a different id */
+    free(fast.decoded);
+    doc_view_close(&v);
+    return 0;
+}
