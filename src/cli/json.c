@@ -1,7 +1,7 @@
-/* json.c - JSON text for the program: a strict scanner for flat records
- * (the fast path), a member's bytes located and a member added without
- * touching the rest, strings encoded, and jansson's reading with the
- * retries every command needs.
+/* json.c - JSON text read by the program: a strict scanner for flat records
+ * (the fast path), a member's bytes located without touching the rest, and
+ * jansson's reading with the retries every command needs. Writing JSON is
+ * json_write.c; the UTF-8 check the fast path runs first is utf8check.c.
  *
  * The fast path. jansson builds a whole object and copies every string
  * byte by byte; on news records that costs more than normalizing and
@@ -24,13 +24,14 @@
 #include <stdlib.h> /* malloc, free, strtod */
 #include <string.h> /* strlen, strchr, memcmp, memset */
 
-#include <unicode/utf8.h> /* U8_NEXT, U8_APPEND_UNSAFE */
+#include <unicode/utf8.h> /* U8_APPEND_UNSAFE */
 
 #if defined(__SSE2__)
 #include <emmintrin.h> /* SSE2: part of x86-64, so no run-time check */
 #endif
 
-#include "neardup.h" /* nd_utf8_repair */
+#include "neardup.h"   /* nd_utf8_repair */
+#include "utf8check.h" /* utf8_well_formed */
 
 /* ****  jansson  **** */
 
@@ -252,73 +253,6 @@ static int scan_literal(cursor *c, const char *word)
     if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
         return 0;
     c->p += n;
-    return 1;
-}
-
-/* One character (or a run of ASCII) of s[0..n) from *i: 0 when ill-formed. */
-static int utf8_step(const char *s, size_t n, size_t *i)
-{
-    const uint8_t *b = (const uint8_t *)s;
-    size_t k = *i;
-    if (b[k] < 0x80) {
-        /* ASCII, eight bytes at a time when it can */
-        while (n - k >= 8 && (load8(s + k) & 0x8080808080808080ULL) == 0)
-            k += 8;
-        if (k < n && b[k] < 0x80)
-            k++;
-    } else if (b[k] >= 0xC2 && b[k] <= 0xDF && n - k >= 2 && (b[k + 1] & 0xC0) == 0x80) {
-        k += 2; /* a two-byte sequence (Arabic, Cyrillic, Greek, ...): well formed */
-    } else if ((b[k] & 0xF0) == 0xE0 && n - k >= 3 && (b[k + 1] & 0xC0) == 0x80 && (b[k + 2] & 0xC0) == 0x80 &&
-               (b[k] != 0xE0 || b[k + 1] >= 0xA0) && (b[k] != 0xED || b[k + 1] < 0xA0)) {
-        k += 3; /* a three-byte sequence (CJK, ...): not overlong, not a surrogate */
-    } else {
-        int32_t j = 0;
-        int32_t avail = (n - k) > 4 ? 4 : (int32_t)(n - k);
-        UChar32 ch;
-        U8_NEXT(b + k, j, avail, ch);
-        if (ch < 0)
-            return 0;
-        k += (size_t)j;
-    }
-    *i = k;
-    return 1;
-}
-
-static int utf8_valid(const char *s, size_t n)
-{
-    size_t i = 0;
-#if defined(__SSE2__)
-    /* 16 bytes of ASCII and well-formed two-byte sequences (Arabic,
-     * Cyrillic, Greek, Hebrew text) at once: every continuation byte right
-     * after a lead byte C2..DF and every such lead byte (but a last one,
-     * left to the next step) right before a continuation. Anything else
-     * (three- and four-byte characters, ill-formed bytes) goes character
-     * by character for the next 16 bytes, so that CJK text does not pay
-     * for a vector test per character. */
-    while (n - i >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
-        unsigned cont = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80)));
-        __m128i lead_bits = _mm_and_si128(x, _mm_set1_epi8((char)0xE0));
-        __m128i overlong =
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC0)), _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC1)));
-        unsigned lead = (unsigned)_mm_movemask_epi8(
-            _mm_andnot_si128(overlong, _mm_cmpeq_epi8(lead_bits, _mm_set1_epi8((char)0xC0))));
-        if ((ascii | cont | lead) == 0xFFFF && cont == ((lead << 1) & 0xFFFF)) {
-            i += (lead & 0x8000) ? 15 : 16;
-            continue;
-        }
-        for (size_t stop = i + 16; i < stop;) {
-            if (!utf8_step(s, n, &i))
-                return 0;
-        }
-    }
-#endif
-    while (i < n) {
-        if (!utf8_step(s, n, &i))
-            return 0;
-    }
     return 1;
 }
 
@@ -716,7 +650,7 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
     skip_ws(&c);
     if (c.p != c.end || !text)
         return 0;
-    if (!utf8_valid(line, len))
+    if (!utf8_well_formed(line, len))
         return 0; /* anywhere in the line: jansson's path repairs and counts ill-formed UTF-8 */
     memset(out, 0, sizeof *out);
     if (text_escaped) {
@@ -737,42 +671,4 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
         out->id_len = (size_t)(id_stop - id);
     }
     return 1;
-}
-
-/* ****  Writing  **** */
-
-void json_write_string(FILE *out, const char *s, size_t len)
-{
-    char stack[256];
-    char *buf = len * 3 <= sizeof stack ? stack : malloc(len * 3 + 1);
-    if (!buf) {
-        fputs("\"\"", out);
-        return;
-    }
-    size_t n;
-    nd_utf8_repair(buf, &n, s, len);
-    json_t *str = json_stringn_nocheck(buf, n);
-    json_dumpf(str, out, JSON_ENCODE_ANY | JSON_COMPACT);
-    json_decref(str);
-    if (buf != stack)
-        free(buf);
-}
-
-void json_write_with_member(FILE *out, const char *line, size_t len, const char *member)
-{
-    size_t end = len;
-    while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t' || line[end - 1] == '\r'))
-        end--;
-    /* end - 1 is the closing brace; is the object empty? */
-    size_t before = end - 1;
-    while (before > 0 && (line[before - 1] == ' ' || line[before - 1] == '\t' || line[before - 1] == '\n' ||
-                          line[before - 1] == '\r'))
-        before--;
-    int empty_object = before > 0 && line[before - 1] == '{';
-    fwrite(line, 1, end - 1, out);
-    if (!empty_object)
-        fputc(',', out);
-    fputs(member, out);
-    fwrite(line + end - 1, 1, len - (end - 1), out);
-    fputc('\n', out);
 }

@@ -1,0 +1,96 @@
+/* utf8check.c - is a byte string well-formed UTF-8? The JSON fast path
+ * (json.c) asks it of every record line before it reads one, so that a
+ * line with an ill-formed byte anywhere goes to jansson, which rejects or
+ * repairs it with a message: the two paths then accept the same records.
+ *
+ * Well formed means Unicode's definition (Table 3-7): no overlong forms,
+ * no surrogates (ED A0..BF), nothing past U+10FFFF, no sequence cut
+ * short. ASCII is checked eight bytes at a time, and with SSE2 (x86-64)
+ * sixteen bytes of ASCII and two-byte sequences at once (Arabic, Cyrillic,
+ * Greek, Hebrew text); three-byte sequences (CJK) have a cheap test of
+ * their own; anything else goes through ICU's U8_NEXT.
+ */
+#include "utf8check.h"
+
+#include <stdint.h> /* uint8_t, uint64_t, int32_t */
+#include <string.h> /* memcpy */
+
+#include <unicode/utf8.h> /* U8_NEXT */
+
+#if defined(__SSE2__)
+#include <emmintrin.h> /* SSE2: part of x86-64, so no run-time check */
+#endif
+
+static uint64_t load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+
+/* One character (or a run of ASCII) of s[0..n) from *i: 0 when ill-formed. */
+static int utf8_step(const char *s, size_t n, size_t *i)
+{
+    const uint8_t *b = (const uint8_t *)s;
+    size_t k = *i;
+    if (b[k] < 0x80) {
+        /* ASCII, eight bytes at a time when it can */
+        while (n - k >= 8 && (load8(s + k) & 0x8080808080808080ULL) == 0)
+            k += 8;
+        if (k < n && b[k] < 0x80)
+            k++;
+    } else if (b[k] >= 0xC2 && b[k] <= 0xDF && n - k >= 2 && (b[k + 1] & 0xC0) == 0x80) {
+        k += 2; /* a two-byte sequence (Arabic, Cyrillic, Greek, ...): well formed */
+    } else if ((b[k] & 0xF0) == 0xE0 && n - k >= 3 && (b[k + 1] & 0xC0) == 0x80 && (b[k + 2] & 0xC0) == 0x80 &&
+               (b[k] != 0xE0 || b[k + 1] >= 0xA0) && (b[k] != 0xED || b[k + 1] < 0xA0)) {
+        k += 3; /* a three-byte sequence (CJK, ...): not overlong, not a surrogate */
+    } else {
+        int32_t j = 0;
+        int32_t avail = (n - k) > 4 ? 4 : (int32_t)(n - k);
+        UChar32 ch;
+        U8_NEXT(b + k, j, avail, ch);
+        if (ch < 0)
+            return 0;
+        k += (size_t)j;
+    }
+    *i = k;
+    return 1;
+}
+
+int utf8_well_formed(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes of ASCII and well-formed two-byte sequences (Arabic,
+     * Cyrillic, Greek, Hebrew text) at once: every continuation byte right
+     * after a lead byte C2..DF and every such lead byte (but a last one,
+     * left to the next step) right before a continuation. Anything else
+     * (three- and four-byte characters, ill-formed bytes) goes character
+     * by character for the next 16 bytes, so that CJK text does not pay
+     * for a vector test per character. */
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
+        unsigned cont = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80)));
+        __m128i lead_bits = _mm_and_si128(x, _mm_set1_epi8((char)0xE0));
+        __m128i overlong =
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC0)), _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC1)));
+        unsigned lead = (unsigned)_mm_movemask_epi8(
+            _mm_andnot_si128(overlong, _mm_cmpeq_epi8(lead_bits, _mm_set1_epi8((char)0xC0))));
+        if ((ascii | cont | lead) == 0xFFFF && cont == ((lead << 1) & 0xFFFF)) {
+            i += (lead & 0x8000) ? 15 : 16;
+            continue;
+        }
+        for (size_t stop = i + 16; i < stop;) {
+            if (!utf8_step(s, n, &i))
+                return 0;
+        }
+    }
+#endif
+    while (i < n) {
+        if (!utf8_step(s, n, &i))
+            return 0;
+    }
+    return 1;
+}
