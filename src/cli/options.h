@@ -1,4 +1,4 @@
-/* options.h - the option table shared by options.c (argv to cli_config)
+/* options.h - the option table (optable.c) shared by options.c (argv to cli_config)
  * and help.c (each command's --help, and the nearest option to a typo):
  * one list of options, and which command takes which. */
 #ifndef ND_CLI_OPTIONS_H
