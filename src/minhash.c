@@ -73,6 +73,9 @@ int nd_minhash_tables_new(nd_minhash_tables *out, unsigned num_perm, uint64_t se
         for (unsigned j = 0; j < num_perm; j++) {
             for (unsigned i = 0; i < num_perm; i++)
                 t.ranks[(size_t)j * num_perm + i] = (uint16_t)(RANK_UNKNOWN << 7 | j);
+            /* rank 0 on the diagonal: a filled bin's least is itself, so
+             * densify_by_rank copies every bin without testing which */
+            t.ranks[(size_t)j * num_perm + j] = (uint16_t)j;
         }
         for (unsigned i = 0; i < num_perm; i++) {
             unsigned missing = num_perm - 1;
@@ -113,19 +116,6 @@ static void borrow(uint32_t *sig, const unsigned char *filled, uint64_t salt, un
     }
 }
 
-/* The least of two columns of ranks, 16 bits a lane: the loop the rank
- * densification spends its time in. Compiled for AVX2 too and picked at
- * load time (target_clones) where the CPU has it. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void
-least_of(uint16_t *least, const uint16_t *column, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        least[i] = column[i] < least[i] ? column[i] : least[i];
-}
-
 /* 8 bins of `filled` (bytes 0 or 1) as one word; `filled` is readable
  * (and zero) up to a multiple of 8 bins. */
 static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
@@ -135,33 +125,59 @@ static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
     return x;
 }
 
+/* least[i] = the least ranks[j * num_perm + i] over the filled bins j,
+ * 16 bits a lane; returns whether some least[i] is RANK_UNKNOWN. The loop
+ * the rank densification spends its time in, kept in one function (a call
+ * per filled bin cost more than the minimum it took) and compiled for
+ * AVX2 too, picked at load time (target_clones) where the CPU has it; the
+ * usual 128 bins get a loop of known length. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx2", "default")))
+#endif
+static int
+least_ranks(uint16_t *restrict least, const unsigned char *filled, const uint16_t *restrict ranks, unsigned num_perm)
+{
+    for (unsigned i = 0; i < num_perm; i++)
+        least[i] = UINT16_MAX;
+    for (unsigned w = 0; w < num_perm; w += 8) {
+        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1) {
+            const uint16_t *restrict column = ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * num_perm;
+            if (num_perm == 128) {
+                for (unsigned i = 0; i < 128; i++)
+                    least[i] = column[i] < least[i] ? column[i] : least[i];
+            } else {
+                for (unsigned i = 0; i < num_perm; i++)
+                    least[i] = column[i] < least[i] ? column[i] : least[i];
+            }
+        }
+    }
+    uint16_t most = 0;
+    for (unsigned i = 0; i < num_perm; i++)
+        most = least[i] > most ? least[i] : most;
+    return (most >> 7) == RANK_UNKNOWN;
+}
+
 /* Densify with the rank table, when few bins are filled: the bin an empty
  * bin i borrows from is the filled j that comes first in i's sequence,
  * that is the filled j of least rank (distinct j have distinct ranks).
  * Taking, for every i at once, the least (rank << 7 | j) over the columns
  * of the filled bins is num_perm-wide minimums of 16-bit values, vector
  * instructions: a few hundred instructions where probing empty bins one by
- * one costs thousands when most bins are empty. */
+ * one costs thousands when most bins are empty. A filled bin's least is
+ * itself (rank 0 on the table's diagonal), so every bin is copied from its
+ * least without a branch; filled bins are only read. */
 static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint16_t *ranks, uint64_t salt,
                             unsigned num_perm)
 {
     uint16_t least[ND_RANKS_MAX_PERM];
-    memset(least, 0xFF, sizeof least);
-    const uint64_t ones = 0x0101010101010101ULL;
-    for (unsigned w = 0; w < num_perm; w += 8) {
-        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1)
-            least_of(least, ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * num_perm, num_perm);
-    }
-    for (unsigned w = 0; w < num_perm; w += 8) {
-        for (uint64_t x = ~eight_bins(filled, w) & ones; x; x &= x - 1) {
-            unsigned i = w + (unsigned)__builtin_ctzll(x) / 8;
-            if (i >= num_perm)
-                break;
-            if ((least[i] >> 7) != RANK_UNKNOWN)
-                sig[i] = sig[least[i] & 0x7F]; /* a filled bin: not written here */
-            else
-                borrow(sig, filled, salt, i, 1, num_perm); /* no filled bin within the cap */
-        }
+    int unknown = least_ranks(least, filled, ranks, num_perm);
+    for (unsigned i = 0; i < num_perm; i++)
+        sig[i] = sig[least[i] & 0x7F];
+    if (!unknown)
+        return;
+    for (unsigned i = 0; i < num_perm; i++) {
+        if ((least[i] >> 7) == RANK_UNKNOWN)
+            borrow(sig, filled, salt, i, 1, num_perm); /* no filled bin within the cap */
     }
 }
 

@@ -132,6 +132,20 @@ START_TEST(test_tables_same_signature)
                     ck_assert_msg(a[i] == b[i], "%u values, seed %llu, %zu ids: bin %u differs", num_perm,
                                   (unsigned long long)seed, n, i);
             }
+            /* many sets of two to four ids: some empty bin then has no
+             * filled bin among its first 510 probes (about 4% of the sets
+             * of two at 128 bins), the case the rank table leaves to probing */
+            for (unsigned r = 0; tables.ranks && r < 600; r++) {
+                uint32_t ids[4], a[300], b[300];
+                size_t n = 2 + r % 3;
+                for (size_t k = 0; k < n; k++)
+                    ids[k] = (uint32_t)synth_next(&state);
+                nd_minhash(a, num_perm, seed, ids, n);
+                nd_minhash_probed(b, num_perm, seed, ids, n, &tables);
+                for (unsigned i = 0; i < num_perm; i++)
+                    ck_assert_msg(a[i] == b[i], "%u values, seed %llu, %zu ids (set %u): bin %u differs", num_perm,
+                                  (unsigned long long)seed, n, r, i);
+            }
             nd_minhash_tables_free(&tables);
         }
     }
