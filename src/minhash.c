@@ -135,7 +135,8 @@ static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
 __attribute__((target_clones("avx2", "default")))
 #endif
 static int
-least_ranks(uint16_t *restrict least, const unsigned char *filled, const uint16_t *restrict ranks, unsigned num_perm)
+least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *restrict sig,
+            const unsigned char *filled, const uint16_t *restrict ranks, unsigned num_perm)
 {
     for (unsigned i = 0; i < num_perm; i++)
         least[i] = UINT16_MAX;
@@ -154,6 +155,8 @@ least_ranks(uint16_t *restrict least, const unsigned char *filled, const uint16_
     uint16_t most = 0;
     for (unsigned i = 0; i < num_perm; i++)
         most = least[i] > most ? least[i] : most;
+    for (unsigned i = 0; i < num_perm; i++)
+        dense[i] = sig[least[i] & 0x7F];
     return (most >> 7) == RANK_UNKNOWN;
 }
 
@@ -170,9 +173,9 @@ static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const ui
                             unsigned num_perm)
 {
     uint16_t least[ND_RANKS_MAX_PERM];
-    int unknown = least_ranks(least, filled, ranks, num_perm);
-    for (unsigned i = 0; i < num_perm; i++)
-        sig[i] = sig[least[i] & 0x7F];
+    uint32_t dense[ND_RANKS_MAX_PERM];
+    int unknown = least_ranks(least, dense, sig, filled, ranks, num_perm);
+    memcpy(sig, dense, num_perm * sizeof *sig);
     if (!unknown)
         return;
     for (unsigned i = 0; i < num_perm; i++) {
