@@ -27,6 +27,10 @@
 
 #include <assert.h> /* assert */
 #include <string.h> /* memset */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h> /* the AVX2 rank densification */
+#define ND_MINHASH_AVX2 1
+#endif
 
 #include "alloc.h"
 #include "hash.h"
@@ -160,6 +164,44 @@ least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *
     return (most >> 7) == RANK_UNKNOWN;
 }
 
+#ifdef ND_MINHASH_AVX2
+/* least_ranks() for 128 bins with AVX2, in place: the 128 least ranks in
+ * eight registers, and every bin's value fetched from its least with
+ * gathers (filled bins are their own least, so the bins gathered from keep
+ * their values while the others are written). */
+__attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
+                                                                const unsigned char *filled, const uint16_t *ranks)
+{
+    __m256i l[8];
+    for (unsigned q = 0; q < 8; q++)
+        l[q] = _mm256_set1_epi16(-1);
+    for (unsigned w = 0; w < 128; w += 8) {
+        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1) {
+            const uint16_t *column = ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * 128;
+            for (unsigned q = 0; q < 8; q++)
+                l[q] = _mm256_min_epu16(l[q], _mm256_loadu_si256((const __m256i *)(column + 16 * q)));
+        }
+    }
+    __m256i most = l[0];
+    for (unsigned q = 1; q < 8; q++)
+        most = _mm256_max_epu16(most, l[q]);
+    /* lanes at RANK_UNKNOWN << 7 or above */
+    __m256i floor = _mm256_set1_epi16((short)(RANK_UNKNOWN << 7));
+    int unknown = _mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_max_epu16(most, floor), most)) != 0;
+    const __m256i bin = _mm256_set1_epi32(0x7F);
+    for (unsigned q = 0; q < 8; q++) {
+        _mm256_storeu_si256((__m256i *)(least + 16 * q), l[q]);
+        __m256i lo = _mm256_and_si256(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(l[q])), bin);
+        __m256i hi = _mm256_and_si256(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(l[q], 1)), bin);
+        __m256i vlo = _mm256_i32gather_epi32((const int *)sig, lo, 4);
+        __m256i vhi = _mm256_i32gather_epi32((const int *)sig, hi, 4);
+        _mm256_storeu_si256((__m256i *)(sig + 16 * q), vlo);
+        _mm256_storeu_si256((__m256i *)(sig + 16 * q + 8), vhi);
+    }
+    return unknown;
+}
+#endif
+
 /* Densify with the rank table, when few bins are filled: the bin an empty
  * bin i borrows from is the filled j that comes first in i's sequence,
  * that is the filled j of least rank (distinct j have distinct ranks).
@@ -173,9 +215,17 @@ static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const ui
                             unsigned num_perm)
 {
     uint16_t least[ND_RANKS_MAX_PERM];
-    uint32_t dense[ND_RANKS_MAX_PERM];
-    int unknown = least_ranks(least, dense, sig, filled, ranks, num_perm);
-    memcpy(sig, dense, num_perm * sizeof *sig);
+    int unknown;
+#ifdef ND_MINHASH_AVX2
+    if (num_perm == 128 && __builtin_cpu_supports("avx2")) {
+        unknown = least_ranks_128_avx2(least, sig, filled, ranks);
+    } else
+#endif
+    {
+        uint32_t dense[ND_RANKS_MAX_PERM];
+        unknown = least_ranks(least, dense, sig, filled, ranks, num_perm);
+        memcpy(sig, dense, num_perm * sizeof *sig);
+    }
     if (!unknown)
         return;
     for (unsigned i = 0; i < num_perm; i++) {
