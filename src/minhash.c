@@ -272,8 +272,14 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     /* optimal densification: empty bin i borrows from g(i, 1), g(i, 2), ...
      * until a filled bin; with few filled bins (a quarter or less: past
      * that the cached probes find one in the first eight), all at once by
-     * rank */
-    if (tables && tables->ranks && filled_count * 4 <= num_perm) {
+     * rank; at 128 bins with AVX2, where a filled bin's column costs about
+     * 20 instructions and probing an empty bin about 26, up to half */
+    unsigned rank_limit = num_perm / 4;
+#ifdef ND_MINHASH_AVX2
+    if (num_perm == 128 && __builtin_cpu_supports("avx2"))
+        rank_limit = num_perm / 2;
+#endif
+    if (tables && tables->ranks && filled_count <= rank_limit) {
         densify_by_rank(sig, filled, tables->ranks, salt, num_perm);
         return;
     }
