@@ -18,7 +18,10 @@ void out_string(FILE *f, const char *s, size_t len)
 
 void out_number(FILE *f, double x)
 {
-    fprintf(f, "%.6g", x);
+    if (x == 1.0)
+        fputc('1', f); /* as "%.6g" prints it: the usual score of a repeated unit */
+    else
+        fprintf(f, "%.6g", x);
 }
 
 char *text_preview(const char *text, size_t len, size_t max_chars)
