@@ -33,6 +33,19 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 
 /* ****  scan  **** */
 
+/* n in decimal, as "%zu" (a group lists every occurrence's offsets:
+ * fprintf was most of writing them) */
+static void put_size(FILE *out, size_t n)
+{
+    char digits[24];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    fwrite(digits + at, 1, sizeof digits - at, out);
+}
+
 void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
                        const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
 {
@@ -43,7 +56,11 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
     for (size_t k = 0; k < size; k++) {
         fputs(k ? ",{\"id\":" : "{\"id\":", out);
         out_string(out, ids[k], strlen(ids[k]));
-        fprintf(out, ",\"start\":%zu,\"end\":%zu}", spans[k].start, spans[k].end);
+        fputs(",\"start\":", out);
+        put_size(out, spans[k].start);
+        fputs(",\"end\":", out);
+        put_size(out, spans[k].end);
+        fputc('}', out);
     }
     fputs("],\"jaccard\":[", out);
     for (size_t k = 0; k < size; k++) {
