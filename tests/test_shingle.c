@@ -100,7 +100,7 @@ static int cmp_u32(const void *a, const void *b)
  * arrays; with and without repeats. */
 START_TEST(test_sort_u32_paths)
 {
-    static const size_t sizes[] = {0, 1, 2, 24, 25, 100, 1000, 4096, 4097, 8192, 8193, 32768, 32769, 70000};
+    static const size_t sizes[] = {0, 1, 2, 8, 9, 24, 25, 100, 1000, 4096, 4097, 8192, 8193, 32768, 32769, 70000};
     static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu};
     uint64_t state = 42;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
