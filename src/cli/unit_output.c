@@ -49,7 +49,13 @@ static void put_size(FILE *out, size_t n)
 void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
                        const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
 {
-    fprintf(out, "{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", group, size, documents);
+    fputs("{\"group\":", out);
+    put_size(out, group);
+    fputs(",\"size\":", out);
+    put_size(out, size);
+    fputs(",\"documents\":", out);
+    put_size(out, documents);
+    fputc(',', out);
     if (cfg->boilerplate)
         fprintf(out, "\"boilerplate\":%s,", documents >= cfg->boilerplate ? "true" : "false");
     fputs("\"occurrences\":[", out);
@@ -70,7 +76,9 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
     }
     fputs("],\"text\":", out);
     out_string(out, preview ? preview : "", preview ? strlen(preview) : 0);
-    fprintf(out, ",\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+    fputs(",\"profile\":\"", out);
+    fputs(cli_profile_label(&cfg->opts), out);
+    fputs("\"}\n", out);
 }
 
 char *unit_output_preview(const char *text, size_t text_len, nd_span span)
