@@ -114,6 +114,9 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
     cluster_state *st = ctx;
     const nd_store *store = st->store;
     for (size_t i = 0; i < m;) {
+        /* most keys are a text's own: pass them in a tight loop */
+        while (i + 1 < m && (entries[i] ^ entries[i + 1]) >> 32)
+            i++;
         size_t j = i + 1;
         while (j < m && entries[j] >> 32 == entries[i] >> 32)
             j++;
