@@ -107,16 +107,21 @@ static void prepare_band(band_job *job)
     size_t m = 0;
     const uint32_t *keys = NULL;
     job->rc = ND_OK;
-    for (size_t d = 0; d < store->count; d++) {
-        if (d % ND_KEY_CHUNK == 0) {
-            keys = store->band_keys(store->backend, job->band, d / ND_KEY_CHUNK, job->chunk_buf);
-            if (!keys) {
-                job->rc = ND_EIO;
-                return;
-            }
+    for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
+        keys = store->band_keys(store->backend, job->band, first / ND_KEY_CHUNK, job->chunk_buf);
+        if (!keys) {
+            job->rc = ND_EIO;
+            return;
         }
-        if (job->is_representative[d])
-            job->entries[m++] = (uint64_t)keys[d % ND_KEY_CHUNK] << 32 | d;
+        size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
+        const unsigned char *is_representative = job->is_representative + first;
+        uint64_t *entries = job->entries;
+        /* branch-free: whether a text is a representative is a coin flip
+         * where many texts are copies */
+        for (size_t k = 0; k < n; k++) {
+            entries[m] = (uint64_t)keys[k] << 32 | (first + k);
+            m += is_representative[k] != 0;
+        }
     }
     nd_sort_u64_high32(job->entries, job->tmp, m);
     job->count = m;

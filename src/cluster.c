@@ -114,6 +114,9 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
     cluster_state *st = ctx;
     const nd_store *store = st->store;
     for (size_t i = 0; i < m;) {
+        /* most keys are a text's own: pass them in a tight loop */
+        while (i + 1 < m && (entries[i] ^ entries[i + 1]) >> 32)
+            i++;
         size_t j = i + 1;
         while (j < m && entries[j] >> 32 == entries[i] >> 32)
             j++;
@@ -312,7 +315,14 @@ static int star_split(cluster_state *st, size_t *members, size_t n, size_t *scra
  * containment, a text that contains all the others). Centering matters:
  * when edited copies come before their original, a star around the first
  * copy would leave the other copies out although each matches the
- * original. */
+ * original.
+ *
+ * Members with the same shingle set (a paragraph repeated across
+ * documents: most of a component in paragraph mode) cover and are covered
+ * alike, so overlaps and "covers" are computed once per distinct set
+ * (`kind` below), and a member's count of remaining others it covers is
+ * summed over the kinds' remaining members: the work is quadratic in the
+ * distinct sets, not in the members. */
 static int split_component(cluster_state *st, size_t *members, size_t n, size_t *scratch, nd_keep keep,
                            nd_clusters *out)
 {
@@ -323,7 +333,12 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
     if (n > CENTER_LIMIT)
         return star_split(st, members, n, scratch, out);
     const nd_options *opts = store->opts;
-    size_t *shared = nd_malloc(n * n * sizeof *shared);
+    size_t *kind = nd_malloc(n * sizeof *kind);   /* member -> its kind */
+    size_t *first = nd_malloc(n * sizeof *first); /* kind -> its first member */
+    size_t *alive_in = nd_malloc(n * sizeof *alive_in);
+    size_t *cover = nd_malloc(n * sizeof *cover);
+    size_t *shared = NULL;        /* [a * kinds + b]: overlap of kinds a and b */
+    unsigned char *covers = NULL; /* [a * kinds + b]: does kind a, as survivor, cover kind b */
     unsigned char *alive = nd_malloc(n);
     unsigned char *in_cluster = nd_malloc(n);
     nd_member *others = nd_malloc(n * sizeof *others);
@@ -331,7 +346,7 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
     const uint32_t **ids = nd_malloc(n * sizeof *ids);
     uint32_t *arena = NULL;
     int rc = ND_ENOMEM;
-    if (!shared || !alive || !in_cluster || !others || !cluster || !ids)
+    if (!kind || !first || !alive_in || !cover || !alive || !in_cluster || !others || !cluster || !ids)
         goto done;
     if (store->on_disk) {
         /* read every member's ids once, into one arena */
@@ -354,27 +369,63 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
         ids[i] = arena ? arena + at : loaded; /* in memory: borrowed */
         at += c;
     }
+    /* kinds: a member joins the first earlier kind of the same set (same
+     * hash, then same ids: a hash collision makes a kind of its own) */
+    size_t kinds = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t ni = docs[members[i]].count;
-        shared[i * n + i] = ni;
+        const nd_text_meta *m = &docs[members[i]];
+        size_t a = 0;
+        for (; a < kinds; a++) {
+            const nd_text_meta *f = &docs[members[first[a]]];
+            if (f->set_hash == m->set_hash && f->count == m->count &&
+                (m->count == 0 || memcmp(ids[first[a]], ids[i], m->count * sizeof *ids[i]) == 0))
+                break;
+        }
+        if (a == kinds) {
+            first[kinds] = i;
+            alive_in[kinds] = 0;
+            kinds++;
+        }
+        kind[i] = a;
+        alive_in[a]++;
         alive[i] = 1;
-        for (size_t k = i + 1; k < n; k++)
-            shared[i * n + k] = shared[k * n + i] = ids_shared(ids[i], ni, ids[k], docs[members[k]].count);
+    }
+    shared = nd_malloc(kinds * kinds * sizeof *shared);
+    covers = nd_malloc(kinds * kinds);
+    if (!shared || !covers)
+        goto done;
+    for (size_t a = 0; a < kinds; a++) {
+        size_t na = docs[members[first[a]]].count;
+        shared[a * kinds + a] = na;
+        for (size_t b = a + 1; b < kinds; b++)
+            shared[a * kinds + b] = shared[b * kinds + a] =
+                nd_intersection(ids[first[a]], na, ids[first[b]], docs[members[first[b]]].count);
+    }
+    for (size_t a = 0; a < kinds; a++) {
+        for (size_t b = 0; b < kinds; b++)
+            covers[a * kinds + b] = (unsigned char)nd_covers(opts, docs[members[first[a]]].count,
+                                                             docs[members[first[b]]].count, shared[a * kinds + b]);
     }
 /* does member i, as survivor, cover member k */
-#define COVERS(i, k) nd_covers(opts, docs[members[i]].count, docs[members[k]].count, shared[(i)*n + (k)])
+#define COVERS(i, k) covers[kind[i] * kinds + kind[k]]
     rc = ND_OK;
     size_t remaining = n;
     while (rc == ND_OK && remaining >= 2) {
+        /* cover[a]: how many remaining others a member of kind a covers */
+        for (size_t a = 0; a < kinds; a++) {
+            size_t count = 0;
+            if (alive_in[a] == 0) {
+                cover[a] = 0;
+                continue;
+            }
+            for (size_t b = 0; b < kinds; b++)
+                count += alive_in[b] * covers[a * kinds + b];
+            cover[a] = count - covers[a * kinds + a]; /* not itself (alive when asked) */
+        }
         size_t center = SIZE_MAX, best = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!alive[i])
-                continue;
-            size_t cover = 0;
-            for (size_t k = 0; k < n; k++)
-                cover += alive[k] && k != i && COVERS(i, k);
-            if (cover > best) {
-                best = cover;
+            if (alive[i] && cover[kind[i]] > best) {
+                best = cover[kind[i]];
                 center = i;
             }
         }
@@ -386,9 +437,17 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
             if (in_cluster[k])
                 cluster[size++] = k; /* in policy order */
         }
+        /* the survivor: the first member covering every other member; the
+         * members of one kind pass or fail together, so each kind is
+         * tried once (cover[] now marks the kinds tried) */
+        for (size_t c = 0; c < size; c++)
+            cover[kind[cluster[c]]] = 0;
         size_t survivor = center;
         for (size_t c = 0; c < size; c++) {
             size_t s = cluster[c];
+            if (cover[kind[s]])
+                continue;
+            cover[kind[s]] = 1;
             int covers_all = 1;
             for (size_t d = 0; d < size && covers_all; d++)
                 covers_all = cluster[d] == s || COVERS(s, cluster[d]);
@@ -401,15 +460,22 @@ static int split_component(cluster_state *st, size_t *members, size_t n, size_t 
         for (size_t c = 0; c < size; c++) {
             size_t k = cluster[c];
             alive[k] = 0;
+            alive_in[kind[k]]--;
             if (k != survivor)
-                others[count++] = scored_member(store, members[survivor], members[k], shared[survivor * n + k]);
+                others[count++] =
+                    scored_member(store, members[survivor], members[k], shared[kind[survivor] * kinds + kind[k]]);
         }
         remaining -= size;
         rc = emit_cluster(out, members[survivor], others, count);
     }
 #undef COVERS
 done:
+    nd_free(kind);
+    nd_free(first);
+    nd_free(alive_in);
+    nd_free(cover);
     nd_free(shared);
+    nd_free(covers);
     nd_free(alive);
     nd_free(in_cluster);
     nd_free(others);

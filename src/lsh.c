@@ -116,6 +116,13 @@ int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned nu
 void nd_lsh_band_keys(uint64_t *keys, const uint32_t *sig, unsigned bands, unsigned rows)
 {
     assert(bands >= 1 && rows >= 1 && keys && sig);
+    if (rows == 8) {
+        /* the usual banding (16 x 8 at the default threshold): a length
+         * known at compile time lets XXH3 drop its dispatch on length */
+        for (unsigned j = 0; j < bands; j++)
+            keys[j] = nd_hash64(sig + (size_t)j * 8, 8 * sizeof *sig, j);
+        return;
+    }
     for (unsigned j = 0; j < bands; j++)
         keys[j] = nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j);
 }

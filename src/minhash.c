@@ -27,6 +27,10 @@
 
 #include <assert.h> /* assert */
 #include <string.h> /* memset */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h> /* the AVX2 rank densification */
+#define ND_MINHASH_AVX2 1
+#endif
 
 #include "alloc.h"
 #include "hash.h"
@@ -73,6 +77,9 @@ int nd_minhash_tables_new(nd_minhash_tables *out, unsigned num_perm, uint64_t se
         for (unsigned j = 0; j < num_perm; j++) {
             for (unsigned i = 0; i < num_perm; i++)
                 t.ranks[(size_t)j * num_perm + i] = (uint16_t)(RANK_UNKNOWN << 7 | j);
+            /* rank 0 on the diagonal: a filled bin's least is itself, so
+             * densify_by_rank copies every bin without testing which */
+            t.ranks[(size_t)j * num_perm + j] = (uint16_t)j;
         }
         for (unsigned i = 0; i < num_perm; i++) {
             unsigned missing = num_perm - 1;
@@ -113,19 +120,6 @@ static void borrow(uint32_t *sig, const unsigned char *filled, uint64_t salt, un
     }
 }
 
-/* The least of two columns of ranks, 16 bits a lane: the loop the rank
- * densification spends its time in. Compiled for AVX2 too and picked at
- * load time (target_clones) where the CPU has it. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void
-least_of(uint16_t *least, const uint16_t *column, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        least[i] = column[i] < least[i] ? column[i] : least[i];
-}
-
 /* 8 bins of `filled` (bytes 0 or 1) as one word; `filled` is readable
  * (and zero) up to a multiple of 8 bins. */
 static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
@@ -135,33 +129,108 @@ static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
     return x;
 }
 
+/* least[i] = the least ranks[j * num_perm + i] over the filled bins j,
+ * 16 bits a lane; returns whether some least[i] is RANK_UNKNOWN. The loop
+ * the rank densification spends its time in, kept in one function (a call
+ * per filled bin cost more than the minimum it took) and compiled for
+ * AVX2 too, picked at load time (target_clones) where the CPU has it; the
+ * usual 128 bins get a loop of known length. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx2", "default")))
+#endif
+static int
+least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *restrict sig,
+            const unsigned char *filled, const uint16_t *restrict ranks, unsigned num_perm)
+{
+    for (unsigned i = 0; i < num_perm; i++)
+        least[i] = UINT16_MAX;
+    for (unsigned w = 0; w < num_perm; w += 8) {
+        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1) {
+            const uint16_t *restrict column = ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * num_perm;
+            if (num_perm == 128) {
+                for (unsigned i = 0; i < 128; i++)
+                    least[i] = column[i] < least[i] ? column[i] : least[i];
+            } else {
+                for (unsigned i = 0; i < num_perm; i++)
+                    least[i] = column[i] < least[i] ? column[i] : least[i];
+            }
+        }
+    }
+    uint16_t most = 0;
+    for (unsigned i = 0; i < num_perm; i++)
+        most = least[i] > most ? least[i] : most;
+    for (unsigned i = 0; i < num_perm; i++)
+        dense[i] = sig[least[i] & 0x7F];
+    return (most >> 7) == RANK_UNKNOWN;
+}
+
+#ifdef ND_MINHASH_AVX2
+/* least_ranks() for 128 bins with AVX2, in place: the 128 least ranks in
+ * eight registers, and every bin's value fetched from its least with
+ * gathers (filled bins are their own least, so the bins gathered from keep
+ * their values while the others are written). */
+__attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
+                                                                const unsigned char *filled, const uint16_t *ranks)
+{
+    __m256i l[8];
+    for (unsigned q = 0; q < 8; q++)
+        l[q] = _mm256_set1_epi16(-1);
+    for (unsigned w = 0; w < 128; w += 8) {
+        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1) {
+            const uint16_t *column = ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * 128;
+            for (unsigned q = 0; q < 8; q++)
+                l[q] = _mm256_min_epu16(l[q], _mm256_loadu_si256((const __m256i *)(column + 16 * q)));
+        }
+    }
+    __m256i most = l[0];
+    for (unsigned q = 1; q < 8; q++)
+        most = _mm256_max_epu16(most, l[q]);
+    /* lanes at RANK_UNKNOWN << 7 or above */
+    __m256i floor = _mm256_set1_epi16((short)(RANK_UNKNOWN << 7));
+    int unknown = _mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_max_epu16(most, floor), most)) != 0;
+    const __m256i bin = _mm256_set1_epi32(0x7F);
+    for (unsigned q = 0; q < 8; q++) {
+        _mm256_storeu_si256((__m256i *)(least + 16 * q), l[q]);
+        __m256i lo = _mm256_and_si256(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(l[q])), bin);
+        __m256i hi = _mm256_and_si256(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(l[q], 1)), bin);
+        __m256i vlo = _mm256_i32gather_epi32((const int *)sig, lo, 4);
+        __m256i vhi = _mm256_i32gather_epi32((const int *)sig, hi, 4);
+        _mm256_storeu_si256((__m256i *)(sig + 16 * q), vlo);
+        _mm256_storeu_si256((__m256i *)(sig + 16 * q + 8), vhi);
+    }
+    return unknown;
+}
+#endif
+
 /* Densify with the rank table, when few bins are filled: the bin an empty
  * bin i borrows from is the filled j that comes first in i's sequence,
  * that is the filled j of least rank (distinct j have distinct ranks).
  * Taking, for every i at once, the least (rank << 7 | j) over the columns
  * of the filled bins is num_perm-wide minimums of 16-bit values, vector
  * instructions: a few hundred instructions where probing empty bins one by
- * one costs thousands when most bins are empty. */
+ * one costs thousands when most bins are empty. A filled bin's least is
+ * itself (rank 0 on the table's diagonal), so every bin is copied from its
+ * least without a branch; filled bins are only read. */
 static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint16_t *ranks, uint64_t salt,
                             unsigned num_perm)
 {
     uint16_t least[ND_RANKS_MAX_PERM];
-    memset(least, 0xFF, sizeof least);
-    const uint64_t ones = 0x0101010101010101ULL;
-    for (unsigned w = 0; w < num_perm; w += 8) {
-        for (uint64_t x = eight_bins(filled, w); x; x &= x - 1)
-            least_of(least, ranks + (size_t)(w + (unsigned)__builtin_ctzll(x) / 8) * num_perm, num_perm);
+    int unknown;
+#ifdef ND_MINHASH_AVX2
+    if (num_perm == 128 && __builtin_cpu_supports("avx2")) {
+        unknown = least_ranks_128_avx2(least, sig, filled, ranks);
+    } else
+#endif
+    {
+        uint32_t dense[ND_RANKS_MAX_PERM];
+        unknown = least_ranks(least, dense, sig, filled, ranks, num_perm);
+        memcpy(sig, dense, num_perm * sizeof *sig);
     }
-    for (unsigned w = 0; w < num_perm; w += 8) {
-        for (uint64_t x = ~eight_bins(filled, w) & ones; x; x &= x - 1) {
-            unsigned i = w + (unsigned)__builtin_ctzll(x) / 8;
-            if (i >= num_perm)
-                break;
-            if ((least[i] >> 7) != RANK_UNKNOWN)
-                sig[i] = sig[least[i] & 0x7F]; /* a filled bin: not written here */
-            else
-                borrow(sig, filled, salt, i, 1, num_perm); /* no filled bin within the cap */
-        }
+    if (!unknown)
+        return;
+    for (unsigned i = 0; i < num_perm; i++) {
+        if ((least[i] >> 7) == RANK_UNKNOWN)
+            borrow(sig, filled, salt, i, 1, num_perm); /* no filled bin within the cap */
     }
 }
 
@@ -203,8 +272,14 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     /* optimal densification: empty bin i borrows from g(i, 1), g(i, 2), ...
      * until a filled bin; with few filled bins (a quarter or less: past
      * that the cached probes find one in the first eight), all at once by
-     * rank */
-    if (tables && tables->ranks && filled_count * 4 <= num_perm) {
+     * rank; at 128 bins with AVX2, where a filled bin's column costs about
+     * 20 instructions and probing an empty bin about 26, up to half */
+    unsigned rank_limit = num_perm / 4;
+#ifdef ND_MINHASH_AVX2
+    if (num_perm == 128 && __builtin_cpu_supports("avx2"))
+        rank_limit = num_perm / 2;
+#endif
+    if (tables && tables->ranks && filled_count <= rank_limit) {
         densify_by_rank(sig, filled, tables->ranks, salt, num_perm);
         return;
     }

@@ -18,7 +18,8 @@
 typedef struct nd_minhash_tables {
     uint16_t *probes; /* bin i's first ND_PROBES_PER_BIN probes at [i * ND_PROBES_PER_BIN] */
     uint16_t *ranks;  /* [j * num_perm + i]: (first t with g(i, t) = j) << 7 | j, the rank capped
-                         at 511 (not among the first 510 probes); NULL past ND_RANKS_MAX_PERM */
+                         at 511 (not among the first 510 probes), and 0 << 7 | j for i = j;
+                         NULL past ND_RANKS_MAX_PERM */
 } nd_minhash_tables;
 #define ND_MINHASH_TABLES_INIT \
     {                          \

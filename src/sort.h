@@ -21,35 +21,43 @@ void nd_sort_u64_high32(uint64_t *values, uint64_t *tmp, size_t n);
 /* ND_DEFINE_RADIX_SORT(NAME, T, KEY, FIRST, LAST) defines
  *   static void NAME(T *values, T *tmp, size_t n)
  * an LSD radix sort of values[0..n) by the bits FIRST .. LAST + 7 of the
- * 64-bit KEY(value), 8 bits a pass, through tmp[0..n); passes where every
- * value has the same byte are skipped, and the result ends in `values`.
- * Stable, so equal keys keep their input order. One definition for the
- * three element types that are radix sorted (shingle ids, (key | text)
- * entries, (set hash, text) pairs). */
-#define ND_DEFINE_RADIX_SORT(NAME, T, KEY, FIRST, LAST)                           \
-    static void NAME(T *values, T *tmp, size_t n)                                 \
-    {                                                                             \
-        T *from = values, *to = tmp;                                              \
-        for (unsigned shift = (FIRST); shift <= (LAST); shift += 8) {             \
-            size_t counts[256] = {0};                                             \
-            for (size_t i = 0; i < n; i++)                                        \
-                counts[((uint64_t)KEY(from[i]) >> shift) & 0xFF]++;               \
-            if (n == 0 || counts[((uint64_t)KEY(from[0]) >> shift) & 0xFF] == n)  \
-                continue; /* every value has this byte: nothing to do */          \
-            size_t sum = 0;                                                       \
-            for (unsigned d = 0; d < 256; d++) {                                  \
-                size_t c = counts[d];                                             \
-                counts[d] = sum;                                                  \
-                sum += c;                                                         \
-            }                                                                     \
-            for (size_t i = 0; i < n; i++)                                        \
-                to[counts[((uint64_t)KEY(from[i]) >> shift) & 0xFF]++] = from[i]; \
-            T *swap = from;                                                       \
-            from = to;                                                            \
-            to = swap;                                                            \
-        }                                                                         \
-        if (from != values)                                                       \
-            memcpy(values, from, n * sizeof *values);                             \
+ * 64-bit KEY(value), 8 bits a pass, through tmp[0..n); every pass's counts
+ * are taken in one read of the values (a permutation leaves them as they
+ * are), passes where every value has the same byte are skipped, and the
+ * result ends in `values`. Stable, so equal keys keep their input order.
+ * One definition for the element types that are radix sorted (shingle ids,
+ * (key | text) entries, (set hash, text) pairs, ...). */
+#define ND_DEFINE_RADIX_SORT(NAME, T, KEY, FIRST, LAST)                       \
+    static void NAME(T *values, T *tmp, size_t n)                             \
+    {                                                                         \
+        enum { PASSES_ = ((LAST) - (FIRST)) / 8 + 1 };                        \
+        size_t counts[PASSES_][256];                                          \
+        memset(counts, 0, sizeof counts);                                     \
+        for (size_t i = 0; i < n; i++) {                                      \
+            uint64_t key_ = (uint64_t)KEY(values[i]);                         \
+            for (unsigned p_ = 0; p_ < PASSES_; p_++)                         \
+                counts[p_][(key_ >> ((FIRST) + 8 * p_)) & 0xFF]++;            \
+        }                                                                     \
+        T *from = values, *to = tmp;                                          \
+        for (unsigned p_ = 0; p_ < PASSES_; p_++) {                           \
+            unsigned shift = (FIRST) + 8 * p_;                                \
+            size_t *c_ = counts[p_];                                          \
+            if (n == 0 || c_[((uint64_t)KEY(from[0]) >> shift) & 0xFF] == n)  \
+                continue; /* every value has this byte: nothing to do */      \
+            size_t sum = 0;                                                   \
+            for (unsigned d = 0; d < 256; d++) {                              \
+                size_t c = c_[d];                                             \
+                c_[d] = sum;                                                  \
+                sum += c;                                                     \
+            }                                                                 \
+            for (size_t i = 0; i < n; i++)                                    \
+                to[c_[((uint64_t)KEY(from[i]) >> shift) & 0xFF]++] = from[i]; \
+            T *swap = from;                                                   \
+            from = to;                                                        \
+            to = swap;                                                        \
+        }                                                                     \
+        if (from != values)                                                   \
+            memcpy(values, from, n * sizeof *values);                         \
     }
 
 #endif

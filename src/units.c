@@ -11,12 +11,18 @@
  * a period p that divides n with n / p >= 2. The smallest period of a
  * sequence is n - pi(n), with pi the KMP prefix function (length of the
  * longest proper prefix that is also a suffix), computed in O(n) on the
- * token hashes. Working on tokens rather than bytes lets a copy be
- * separated from the next by a space or a line end, or by nothing at all.
- * Where copy j ends and copy j + 1 begins inside the gap between their
- * tokens is decided from the unit's own edges: the bytes before the first
- * token (a leading quote, say) open every copy, and the bytes after the
- * last token (a full stop) close every copy.
+ * token hashes. Most units repeat nothing, and for them the prefix function
+ * (an allocation and a pass with a branch per token) was most of the cost,
+ * so the divisors p <= n / 2 of n are tried first, smallest first, each
+ * checked token by token until a mismatch (t[p] against t[0] ends most at
+ * once): by Fine and Wilf's theorem, when some such p is a period the
+ * smallest period p0 divides it (p0 + p <= n, so gcd(p0, p) is a period),
+ * hence the first p found is p0, and when none is p0 does not divide n.
+ * That search gives up for the prefix function once it has compared 4n
+ * tokens (a hostile unit such as "a a a ... a b"), so it stays linear. Working on tokens rather than bytes lets a copy
+ * be separated from the next by a space or a line end, or by nothing at all. Where copy j ends and copy j + 1 begins
+ * inside the gap between their tokens is decided from the unit's own edges: the bytes before the first token (a leading
+ * quote, say) open every copy, and the bytes after the last token (a full stop) close every copy.
  *
  * Removing spans (nd_remove_spans). Taking repeated units out of a text
  * should leave the rest as it was, so a removed span that is the whole of
@@ -97,26 +103,51 @@ static int starts_with(const char *text, size_t pos, size_t limit, size_t from, 
     return to - from <= limit - pos && memcmp(text + pos, text + from, to - from) == 0;
 }
 
-int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+/* The smallest period of t[0..n) (n >= 2) if it divides n and is less than
+ * n, else n; SIZE_MAX when memory is short. See "Repeats" above. */
+static size_t whole_period(const nd_token *t, size_t n)
 {
-    size_t n = tokens->count;
-    if (n < 2 * ND_REPEAT_MIN_TOKENS)
-        return 0;
+    size_t budget = 4 * n;
+    int spent = 0;
+    for (size_t p = 1; p <= n / 2 && !spent; p++) {
+        if (t[p].hash != t[0].hash || n % p != 0)
+            continue;
+        size_t i = p + 1;
+        while (i < n && t[i].hash == t[i - p].hash)
+            i++;
+        if (i == n)
+            return p;
+        spent = i - p > budget;
+        budget -= spent ? 0 : i - p;
+    }
+    if (!spent)
+        return n; /* no divisor of n up to n / 2 is a period */
     size_t *pi = nd_malloc(n * sizeof *pi);
     if (!pi)
-        return ND_ENOMEM;
+        return SIZE_MAX;
     pi[0] = 0;
     for (size_t i = 1; i < n; i++) {
         size_t k = pi[i - 1];
-        while (k > 0 && tokens->items[i].hash != tokens->items[k].hash)
+        while (k > 0 && t[i].hash != t[k].hash)
             k = pi[k - 1];
-        if (tokens->items[i].hash == tokens->items[k].hash)
+        if (t[i].hash == t[k].hash)
             k++;
         pi[i] = k;
     }
     size_t period = n - pi[n - 1];
     nd_free(pi);
-    if (period == n || n % period != 0 || period < ND_REPEAT_MIN_TOKENS)
+    return n % period == 0 ? period : n;
+}
+
+int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+{
+    size_t n = tokens->count;
+    if (n < 2 * ND_REPEAT_MIN_TOKENS)
+        return 0;
+    size_t period = whole_period(tokens->items, n);
+    if (period == SIZE_MAX)
+        return ND_ENOMEM;
+    if (period == n || period < ND_REPEAT_MIN_TOKENS)
         return 0;
     size_t m = n / period;
     const nd_token *t = tokens->items;

@@ -77,6 +77,12 @@ typedef struct {
     size_t start, len;
 } found_cluster;
 
+static int compare_size(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    return (a > b) - (a < b);
+}
+
 static int compare_found(const void *pa, const void *pb)
 {
     const found_cluster *a = pa, *b = pb;
@@ -215,6 +221,133 @@ START_TEST(test_split_per_component_matches)
 }
 END_TEST
 
+/* Greedy set cover by the rule of split_component, member by member (no
+ * grouping of identical sets): clusters as (survivor, others in order). */
+static size_t reference_split(size_t *out, size_t *sizes, uint32_t *const *ids, const size_t *counts, size_t n,
+                              double threshold)
+{
+    unsigned char alive[128];
+    size_t cluster[128], clusters = 0, written = 0;
+#define REF_COVERS(i, k) (nd_jaccard(ids[i], counts[i], ids[k], counts[k]) >= threshold - 1e-12)
+    memset(alive, 1, n);
+    for (size_t remaining = n; remaining >= 2;) {
+        size_t center = SIZE_MAX, best = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t cover = 0;
+            for (size_t k = 0; alive[i] && k < n; k++)
+                cover += alive[k] && k != i && REF_COVERS(i, k);
+            if (cover > best) {
+                best = cover;
+                center = i;
+            }
+        }
+        if (center == SIZE_MAX)
+            break;
+        size_t size = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (alive[k] && (k == center || REF_COVERS(center, k)))
+                cluster[size++] = k;
+        }
+        size_t survivor = SIZE_MAX;
+        for (size_t c = 0; c < size && survivor == SIZE_MAX; c++) {
+            int all = 1;
+            for (size_t d = 0; d < size && all; d++)
+                all = cluster[d] == cluster[c] || REF_COVERS(cluster[c], cluster[d]);
+            if (all)
+                survivor = cluster[c];
+        }
+        out[written++] = survivor;
+        for (size_t c = 0; c < size; c++) {
+            alive[cluster[c]] = 0;
+            if (cluster[c] != survivor)
+                out[written++] = cluster[c];
+        }
+        sizes[clusters++] = size;
+        remaining -= size;
+    }
+#undef REF_COVERS
+    return clusters;
+}
+
+/* A component of 120 texts drawn from 14 sets (each text one of them:
+ * most members have the same set as others, as repeated paragraphs do),
+ * variants of three bases at Jaccard around the threshold, with set hashes
+ * that collide for different sets of one size: the clusters are the
+ * member-by-member greedy cover's, member for member and score for score. */
+START_TEST(test_split_repeated_sets_match_reference)
+{
+    enum { TEXTS = 120, SETS = 14, BASE = 30 };
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.7;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint64_t state = 7 + (uint64_t)_i;
+    uint32_t sets[SETS][BASE];
+    size_t set_counts[SETS];
+    for (size_t f = 0; f < SETS; f++) {
+        if (f < 3) {
+            for (size_t i = 0; i < BASE; i++)
+                sets[f][i] = (uint32_t)synth_next(&state);
+        } else {
+            memcpy(sets[f], sets[f % 3], sizeof sets[f]);
+            size_t changes = 1 + (size_t)(synth_next(&state) % 6);
+            for (size_t c = 0; c < changes; c++)
+                sets[f][synth_next(&state) % BASE] = (uint32_t)synth_next(&state);
+        }
+    }
+    for (size_t f = 0; f < SETS; f++) {
+        qsort(sets[f], BASE, sizeof sets[f][0], synth_cmp);
+        size_t k = 0;
+        for (size_t i = 0; i < BASE; i++) {
+            if (k == 0 || sets[f][i] != sets[f][k - 1])
+                sets[f][k++] = sets[f][i];
+        }
+        set_counts[f] = k;
+    }
+    uint32_t *ids[TEXTS];
+    const uint32_t *const_ids[TEXTS];
+    size_t counts[TEXTS];
+    nd_text_meta meta[TEXTS];
+    for (size_t d = 0; d < TEXTS; d++) {
+        size_t f = (size_t)(synth_next(&state) % SETS);
+        ids[d] = sets[f];
+        const_ids[d] = sets[f];
+        counts[d] = set_counts[f];
+        meta[d] = (nd_text_meta){counts[d], counts[d], 0}; /* set hash: the size (collides) */
+    }
+    size_t expect[TEXTS], expect_sizes[TEXTS];
+    size_t expect_count = reference_split(expect, expect_sizes, ids, counts, TEXTS, opts.threshold);
+    ck_assert_uint_gt(expect_count, 2);
+    array_backend backend = {const_ids};
+    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0};
+    nd_clusters *part;
+    ck_assert_int_eq(nd_store_split(&part, &store, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_eq(nd_clusters_count(part), expect_count);
+    /* clusters are listed by their first member; the reference's in the
+     * order made: match each by its survivor */
+    for (size_t c = 0, at = 0; c < expect_count; at += expect_sizes[c], c++) {
+        size_t found = SIZE_MAX;
+        const nd_member *pm = NULL;
+        for (size_t p = 0; p < nd_clusters_count(part) && found == SIZE_MAX; p++) {
+            size_t size = nd_clusters_get(&pm, part, p);
+            if (pm[0].doc == expect[at]) {
+                found = p;
+                ck_assert_uint_eq(size, expect_sizes[c]);
+            }
+        }
+        ck_assert_msg(found != SIZE_MAX, "no cluster with survivor %zu", expect[at]);
+        size_t sorted[TEXTS];
+        memcpy(sorted, expect + at + 1, (expect_sizes[c] - 1) * sizeof *sorted);
+        qsort(sorted, expect_sizes[c] - 1, sizeof *sorted, compare_size);
+        for (size_t k = 1; k < expect_sizes[c]; k++) {
+            ck_assert_uint_eq(pm[k].doc, sorted[k - 1]);
+            ck_assert(pm[k].jaccard ==
+                      nd_jaccard(ids[expect[at]], counts[expect[at]], ids[pm[k].doc], counts[pm[k].doc]));
+        }
+    }
+    nd_clusters_free(part);
+}
+END_TEST
+
 Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -225,6 +358,7 @@ Suite *cluster_suite(void)
     TCase *split = tcase_create("split");
     tcase_set_timeout(split, 60);
     tcase_add_test(split, test_split_per_component_matches);
+    tcase_add_loop_test(split, test_split_repeated_sets_match_reference, 0, 6);
     suite_add_tcase(s, split);
     return s;
 }

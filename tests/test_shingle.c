@@ -100,7 +100,7 @@ static int cmp_u32(const void *a, const void *b)
  * arrays; with and without repeats. */
 START_TEST(test_sort_u32_paths)
 {
-    static const size_t sizes[] = {0, 1, 2, 24, 25, 100, 1000, 4096, 4097, 8192, 8193, 32768, 32769, 70000};
+    static const size_t sizes[] = {0, 1, 2, 8, 9, 24, 25, 100, 1000, 4096, 4097, 8192, 8193, 32768, 32769, 70000};
     static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu};
     uint64_t state = 42;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
@@ -128,6 +128,44 @@ START_TEST(test_sort_u32_paths)
             free(ids);
             free(tmp);
             free(want);
+        }
+    }
+}
+END_TEST
+
+/* nd_sort_u64_high32 sorts by the upper half only and is stable: entries
+ * (key << 32 | position) come out ordered by key, then position, as a
+ * stable sort by key leaves them; keys spread over all 32 bits, held in
+ * a few top bits, in the low bits only (passes skipped), and all equal. */
+START_TEST(test_sort_u64_high32_stable)
+{
+    static const size_t sizes[] = {0, 1, 2, 3, 100, 2047, 2049, 50000};
+    static const uint32_t masks[] = {0xFFFFFFFFu, 0xFFC00000u, 0x000007FFu, 0x003FF800u, 0x0000000Fu, 0};
+    uint64_t state = 7;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+            size_t n = sizes[si];
+            uint64_t *values = malloc((n + 1) * sizeof *values), *tmp = malloc((n + 1) * sizeof *tmp);
+            ck_assert_ptr_nonnull(values);
+            ck_assert_ptr_nonnull(tmp);
+            for (size_t i = 0; i < n; i++) {
+                state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint32_t key = (uint32_t)(state >> 32) & masks[mi];
+                values[i] = (uint64_t)key << 32 | (uint32_t)(n - i); /* low halves descending */
+            }
+            nd_sort_u64_high32(values, tmp, n);
+            for (size_t i = 1; i < n; i++) {
+                /* by key; within a key, input order (descending low halves) */
+                ck_assert_msg(values[i - 1] >> 32 < values[i] >> 32 || (values[i - 1] >> 32 == values[i] >> 32 &&
+                                                                        (uint32_t)values[i - 1] > (uint32_t)values[i]),
+                              "n=%zu mask=%x: entries %zu and %zu out of order", n, masks[mi], i - 1, i);
+            }
+            uint64_t sum = 0;
+            for (size_t i = 0; i < n; i++)
+                sum += (uint32_t)values[i];
+            ck_assert_uint_eq(sum, (uint64_t)n * (n + 1) / 2); /* every entry once */
+            free(values);
+            free(tmp);
         }
     }
 }
@@ -180,6 +218,7 @@ Suite *shingle_suite(void)
     TCase *large = tcase_create("large");
     tcase_set_timeout(large, 120);
     tcase_add_test(large, test_sort_u32_paths);
+    tcase_add_test(large, test_sort_u64_high32_stable);
     tcase_add_test(large, test_long_text_shingles);
     suite_add_tcase(s, large);
     return s;

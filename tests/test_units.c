@@ -6,11 +6,12 @@
  * Spans to remove are marked in the input with [[ and ]]: the markers are
  * taken out to make the text, and what they enclosed becomes the spans. */
 #include <stdio.h>  /* snprintf */
-#include <stdlib.h> /* free */
+#include <stdlib.h> /* free, malloc */
 #include <string.h> /* strlen, memcpy */
 
 #include "neardup.h"
 #include "suites.h"
+#include "synth.h"
 
 /* ****  nd_split_units  **** */
 
@@ -127,6 +128,63 @@ START_TEST(test_repeats_more_copies_than_room)
     ck_assert_uint_eq(copies[1].start, 17);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);
+}
+END_TEST
+
+/* The copy count against the definition, on token sequences that are
+ * repeats, near-repeats and hostile ones ("a a ... a b" of a length with
+ * many divisors, past the divisor search's budget): m = n / p for the
+ * smallest period p when p divides n, p < n and p >= ND_REPEAT_MIN_TOKENS,
+ * else 0. */
+START_TEST(test_repeats_count_matches_definition)
+{
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    uint64_t state = 99;
+    char *text = malloc(4096);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    for (int round = 0; round < 400; round++) {
+        size_t n, letters = 2 + (size_t)(round % 3);
+        char word[720];
+        if (round < 8) {
+            n = round % 2 ? 720 : 360; /* a a ... a b, or all a */
+            for (size_t i = 0; i < n; i++)
+                word[i] = (char)('a' + (round % 4 < 2 && i == n - 1));
+        } else {
+            size_t p = 1 + (size_t)(synth_next(&state) % 8), r = 1 + (size_t)(synth_next(&state) % 6);
+            n = p * r + (size_t)(synth_next(&state) % 3 == 0 ? synth_next(&state) % p : 0);
+            for (size_t i = 0; i < p; i++)
+                word[i] = (char)('a' + synth_next(&state) % letters);
+            for (size_t i = p; i < n; i++)
+                word[i] = word[i - p];
+            if (synth_next(&state) % 4 == 0)
+                word[synth_next(&state) % n] = 'd';
+        }
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++) {
+            text[len++] = word[i];
+            text[len++] = ' ';
+        }
+        ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+        ck_assert_uint_eq(tokens.count, n);
+        size_t period = n;
+        for (size_t q = 1; q < n && period == n; q++) {
+            size_t i = q;
+            while (i < n && word[i] == word[i - q])
+                i++;
+            if (i == n)
+                period = q;
+        }
+        int expect = n >= 2 * ND_REPEAT_MIN_TOKENS && period < n && n % period == 0 && period >= ND_REPEAT_MIN_TOKENS
+                         ? (int)(n / period)
+                         : 0;
+        nd_span copies[1];
+        ck_assert_msg(nd_find_repeats(copies, 1, &tokens, text, (nd_span){0, len}) == expect,
+                      "round %d: %zu tokens, smallest period %zu: expected %d copies", round, n, period, expect);
+    }
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    free(text);
 }
 END_TEST
 
@@ -316,6 +374,7 @@ Suite *units_suite(void)
     tcase_add_loop_test(tc, test_split, 0, (int)(sizeof split_rows / sizeof *split_rows));
     tcase_add_loop_test(tc, test_repeats, 0, (int)(sizeof repeat_rows / sizeof *repeat_rows));
     tcase_add_test(tc, test_repeats_more_copies_than_room);
+    tcase_add_test(tc, test_repeats_count_matches_definition);
     tcase_add_loop_test(tc, test_remove_spans, 0, (int)(sizeof remove_rows / sizeof *remove_rows));
     tcase_add_loop_test(tc, test_text_preview, 0, (int)(sizeof preview_rows / sizeof *preview_rows));
     tcase_add_test(tc, test_sketch_units);

@@ -18,7 +18,10 @@ void out_string(FILE *f, const char *s, size_t len)
 
 void out_number(FILE *f, double x)
 {
-    fprintf(f, "%.6g", x);
+    if (x == 1.0)
+        fputc('1', f); /* as "%.6g" prints it: the usual score of a repeated unit */
+    else
+        fprintf(f, "%.6g", x);
 }
 
 char *text_preview(const char *text, size_t len, size_t max_chars)
@@ -31,7 +34,14 @@ char *text_preview(const char *text, size_t len, size_t max_chars)
 
 const char *cli_profile_label(const nd_options *opts)
 {
-    static char label[64];
-    snprintf(label, sizeof label, "%s/%u", nd_profile_name(opts->profile), nd_profile_version(opts->profile));
+    /* made once per profile and thread: every output line carries it */
+    static _Thread_local char label[64];
+    static _Thread_local int made = 0;
+    static _Thread_local nd_profile made_for;
+    if (!made || made_for != opts->profile) {
+        snprintf(label, sizeof label, "%s/%u", nd_profile_name(opts->profile), nd_profile_version(opts->profile));
+        made_for = opts->profile;
+        made = 1;
+    }
     return label;
 }

@@ -33,17 +33,40 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 
 /* ****  scan  **** */
 
+/* n in decimal, as "%zu" (a group lists every occurrence's offsets:
+ * fprintf was most of writing them) */
+static void put_size(FILE *out, size_t n)
+{
+    char digits[24];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    fwrite(digits + at, 1, sizeof digits - at, out);
+}
+
 void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
                        const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
 {
-    fprintf(out, "{\"group\":%zu,\"size\":%zu,\"documents\":%zu,", group, size, documents);
+    fputs("{\"group\":", out);
+    put_size(out, group);
+    fputs(",\"size\":", out);
+    put_size(out, size);
+    fputs(",\"documents\":", out);
+    put_size(out, documents);
+    fputc(',', out);
     if (cfg->boilerplate)
         fprintf(out, "\"boilerplate\":%s,", documents >= cfg->boilerplate ? "true" : "false");
     fputs("\"occurrences\":[", out);
     for (size_t k = 0; k < size; k++) {
         fputs(k ? ",{\"id\":" : "{\"id\":", out);
         out_string(out, ids[k], strlen(ids[k]));
-        fprintf(out, ",\"start\":%zu,\"end\":%zu}", spans[k].start, spans[k].end);
+        fputs(",\"start\":", out);
+        put_size(out, spans[k].start);
+        fputs(",\"end\":", out);
+        put_size(out, spans[k].end);
+        fputc('}', out);
     }
     fputs("],\"jaccard\":[", out);
     for (size_t k = 0; k < size; k++) {
@@ -53,7 +76,9 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
     }
     fputs("],\"text\":", out);
     out_string(out, preview ? preview : "", preview ? strlen(preview) : 0);
-    fprintf(out, ",\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+    fputs(",\"profile\":\"", out);
+    fputs(cli_profile_label(&cfg->opts), out);
+    fputs("\"}\n", out);
 }
 
 char *unit_output_preview(const char *text, size_t text_len, nd_span span)

@@ -106,4 +106,29 @@ assert_jq "$OUT" 'map(.id) == ["a", "b", "f"] and .[0].tokens == ["three", "four
 assert_contains "$(cat "$ERR")" "odd.jsonl:3: malformed JSON"
 assert_contains "$(cat "$ERR")" "odd.jsonl:4: malformed JSON"
 assert_contains "$(cat "$ERR")" "odd.jsonl:5: malformed JSON"
+check "strings written as jansson writes them: quotes, backslashes, '/', DEL, non-ASCII, U+2028, controls, ill-formed bytes"
+mkdir "$T/names"
+python3 - "$T/ids.jsonl" "$T/names" "$T/want_ids" <<'PY'
+import json, os, re, sys
+ids = ["plain", "q\"uote", "back\\slash", "a/b", "del\x7f", "caf\u00e9", "line\u2028sep", "\u4e2d\u6587\"",
+       "tab\there", "nl\nx", "ctl\x01\x1f", "emoji\U0001F600\\", "", " lead and trail "]
+with open(sys.argv[1], "w") as f:
+    for i in ids:
+        f.write(json.dumps({"id": i, "text": "one two"}) + "\n")
+names = [b"bad\xffname", b"q\"\xc3\xa9", b"plain.txt"]
+for n in names:
+    open(os.path.join(sys.argv[2].encode(), n), "w").write("one two\n")
+def render(s):  # jansson: compact, UTF-8 as it is, controls as \uXXXX in capitals
+    return re.sub(r"\\u00([0-9a-f]{2})", lambda m: "\\u00" + m.group(1).upper(), json.dumps(s, ensure_ascii=False))
+with open(sys.argv[3], "wb") as f:
+    for i in ids:
+        f.write(("{\"id\":" + render(i) + ",\n").encode())
+    for n in sorted(names):
+        path = os.path.join(sys.argv[2].encode(), n).decode("utf-8", "replace")
+        f.write(("{\"id\":" + render(path) + ",\n").encode())
+PY
+nd normalize "$T/ids.jsonl" "$T/names"
+assert_rc 0
+sed 's/"profile".*//' "$OUT" > "$T/got_ids"
+assert_same_file "$T/want_ids" "$T/got_ids" "ids as written"
 pass
