@@ -63,15 +63,17 @@ STAGES = (
     ("start-up (fold table, banding search)", r"^build_tables|^nd_fold_entry_of|^nd_lsh_choose|^simpson|"
                                                r"^error_floor|pow|^nd_minhash_tables_new|^is_plain"),
     ("ICU (normalization, word breaking)", r"icu_|^u_|^ubrk_|^unorm2_|^utext_|^uscript_|libicu"),
-    ("tokenize (fast paths, segments)", r"^tokenize|^walk_|^fast_runs|^handle_char|^flush_segment|"
-                                         r"^apply_entry|^push_word|^push_token|^close_|^run_cut|^scan_|"
+    ("tokenize (fast paths, segments)", r"^tokenize|^walk_|^fast_runs|^handle_char|^flush_segment|^nd_tk_|"
+                                         r"^apply_entry|^push_word|^push_token|^close_|^run_cut|"
+                                         r"^scan_(avx2|sse2|scalar)|^segment_|"
                                          r"^nd_tokenize|^decode|^boundary|^append_char|^begin_piece|"
                                          r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair"),
-    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys"),
+    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^band_key"),
     ("shingles and their sort", r"^nd_shingles|^word_shingles|^char_shingles|^nd_sort_distinct|"
                                 r"^insert_distinct|^drop_repeats|^radix_sort_u32"),
     ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow"),
-    ("JSON and reading", r"json|^utf8_valid|^scan_string|^reader_|^input_|^record_|^doc_view|^read_|"
+    ("JSON and reading", r"json|^utf8_valid|^utf8_well_formed|^utf8_step|^scan_string|^scan_number|^skip_|"
+                         r"^member_|^unescape|^jsonarray|^pipeline_|^reader_|^input_|^record_|^doc_view|^read_|"
                          r"^next_record|^fill|^replay|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD"),
     ("index and clustering", r"^nd_index|^nd_store|^index_|cluster|^pairset|^uf_|^nd_jaccard|"
                              r"^nd_intersection|^store_|^band_|^candidates|^prepare_band|^join_verified|"
