@@ -71,7 +71,7 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
                 get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
                 continue;
             }
-        } else if (docs_of == 2 && is_removed(c, db_doc_at(val.mv_data))) {
+        } else if (docs_of == 2 && is_removed(c, db_value_doc(&val))) {
             get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
             continue;
         }

@@ -153,6 +153,60 @@ static inline uint64_t db_entry_key(const band_entry *e)
     return (uint64_t)e->hi << 32 | e->lo;
 }
 
+/* Band entries as LMDB holds them in `bands`: a Jaccard index in buckets
+ * (db_bucket_of, db_bucket_value: db_record.c says why), a containment
+ * index one entry per key (the document number as the value). */
+static inline int db_bucketed(const nd_db *db)
+{
+    return db->opts.measure != ND_MEASURE_CONTAINMENT;
+}
+
+typedef struct db_stored {
+    uint64_t key, value; /* value: 8 bytes in buckets, else the document's 4 */
+    uint32_t doc;
+    MDB_val k, v;
+} db_stored;
+
+/* The stored form of entry (key, doc) in s (its MDB_vals point into s). */
+static inline void db_store_entry(const nd_db *db, db_stored *s, uint64_t key, uint32_t doc)
+{
+    s->doc = doc;
+    if (db_bucketed(db)) {
+        s->key = db_bucket_of(key);
+        s->value = db_bucket_value(key, doc);
+        s->v = (MDB_val){sizeof s->value, &s->value};
+    } else {
+        s->key = key;
+        s->v = (MDB_val){sizeof s->doc, &s->doc};
+    }
+    s->k = (MDB_val){sizeof s->key, &s->key};
+}
+
+/* The document number of a stored value (8 bytes: a bucket's, 4: a
+ * document number). */
+static inline uint32_t db_value_doc(const MDB_val *v)
+{
+    if (v->mv_size == sizeof(uint64_t)) {
+        uint64_t x;
+        memcpy(&x, v->mv_data, sizeof x);
+        return (uint32_t)x;
+    }
+    return db_doc_at(v->mv_data);
+}
+
+/* The band key of a stored entry (key k, value v). */
+static inline uint64_t db_entry_key_at(const MDB_val *k, const MDB_val *v)
+{
+    uint64_t key;
+    memcpy(&key, k->mv_data, sizeof key);
+    if (v->mv_size == sizeof(uint64_t)) {
+        uint64_t x;
+        memcpy(&x, v->mv_data, sizeof x);
+        return key << 32 | x >> 32;
+    }
+    return key;
+}
+
 /* db_batch.c: texts sketched for the index on several threads. */
 typedef struct db_sketched {
     nd_db_doc *docs; /* count documents; ids and keys borrowed from the batch */

@@ -188,22 +188,27 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
     int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
     if (rc)
         return db_fail_mdb(w->db, rc, "reading band keys");
-    int status = ND_OK;
+    int status = ND_OK, bucketed = db_bucketed(w->db);
     for (size_t i = 0; i < count && status == ND_OK; i++) {
         if (i == 0 || probes[i].key != probes[i - 1].key) {
-            uint64_t k = probes[i].key;
-            MDB_val key = {sizeof k, &k}, val;
+            db_stored e; /* in buckets: from the first value >= (the key's low half, document 0) */
+            db_store_entry(w->db, &e, probes[i].key, 0);
+            MDB_val val = e.v;
             w->found_count = 0;
-            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+            rc = mdb_cursor_get(cur, &e.k, &val, bucketed ? MDB_GET_BOTH_RANGE : MDB_SET_KEY);
             while (rc == 0 && status == ND_OK) {
-                uint32_t doc = db_doc_at(val.mv_data);
+                if (bucketed && db_entry_key_at(&e.k, &val) != probes[i].key) {
+                    rc = MDB_NOTFOUND; /* past the key in its bucket */
+                    break;
+                }
+                uint32_t doc = db_value_doc(&val);
                 if (doc >= min_doc) {
                     if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
                         status = out_of_memory(w);
                     else
                         w->found[w->found_count++] = doc;
                 }
-                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
+                rc = mdb_cursor_get(cur, &e.k, &val, MDB_NEXT_DUP);
             }
             if (status == ND_OK && rc != MDB_NOTFOUND)
                 status = db_fail_mdb(w->db, rc, "reading band keys");

@@ -296,19 +296,20 @@ static int rebuild_bands(nd_db *db)
         uint32_t doc;
         int take_old = orc == 0;
         if (take_old) {
-            memcpy(&k, ok.mv_data, sizeof k);
+            k = db_entry_key_at(&ok, &ov);
             if (i < p->count && db_entry_key(&p->items[i]) < k)
                 take_old = 0; /* equal keys: the committed documents first (lower numbers) */
         }
         if (take_old) {
-            doc = db_doc_at(ov.mv_data);
+            doc = db_value_doc(&ov);
         } else {
             k = db_entry_key(&p->items[i]);
             doc = p->items[i++].doc;
         }
-        MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
-        rc = mdb_cursor_put(to, &key, &val, any && k == last ? MDB_APPENDDUP : MDB_APPEND);
-        last = k;
+        db_stored e;
+        db_store_entry(db, &e, k, doc);
+        rc = mdb_cursor_put(to, &e.k, &e.v, any && e.key == last ? MDB_APPENDDUP : MDB_APPEND);
+        last = e.key;
         any = 1;
         if (take_old) {
             orc = mdb_cursor_get(from, &ok, &ov, MDB_NEXT);
@@ -359,14 +360,15 @@ static int merge_pending(nd_db *db)
         if (rc)
             return abandon(db, rc, "cannot merge band entries");
     }
+    uint64_t last = 0;
     for (size_t i = 0; i < p->count && rc == 0 && !done; i++) {
-        uint64_t k = db_entry_key(&p->items[i]);
-        uint32_t doc = p->items[i].doc;
-        MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
+        db_stored e;
+        db_store_entry(db, &e, db_entry_key(&p->items[i]), p->items[i].doc);
         unsigned flags = 0;
         if (append)
-            flags = i > 0 && db_entry_key(&p->items[i - 1]) == k ? MDB_APPENDDUP : MDB_APPEND;
-        rc = mdb_cursor_put(cur, &key, &val, flags);
+            flags = i > 0 && e.key == last ? MDB_APPENDDUP : MDB_APPEND;
+        last = e.key;
+        rc = mdb_cursor_put(cur, &e.k, &e.v, flags);
     }
     if (!done)
         mdb_cursor_close(cur);

@@ -214,9 +214,9 @@ START_TEST(test_versions_refused)
     static const struct {
         const char *key, *value, *expect;
     } cases[] = {
-        {"format", "3",
-         "index format 3 (written by neardup " ND_VERSION "); this neardup " ND_VERSION
-         " reads formats 1 and 2 only: rebuild the index"},
+        {"format", "1",
+         "index format 1 (written by neardup " ND_VERSION "); this neardup " ND_VERSION
+         " reads formats 2 and 3 only: rebuild the index"},
         {"unicode_version", "9.0", "made with Unicode 9.0"},
         {"profile_version", "7", "made with normalization default/7"},
     };
