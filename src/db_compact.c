@@ -103,7 +103,8 @@ static int write_copy(nd_db *db, MDB_env *env, MDB_txn *from, unsigned char *rem
     unsigned dup = MDB_CREATE | DB_FLAGS_LISTS;
     if ((rc = mdb_dbi_open(to, DB_META, MDB_CREATE, &meta)) == 0 &&
         (rc = mdb_dbi_open(to, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &docs)) == 0 &&
-        (rc = mdb_dbi_open(to, DB_IDS, dup, &ids)) == 0 && (rc = mdb_dbi_open(to, DB_BANDS, dup, &bands)) == 0) {
+        (rc = mdb_dbi_open(to, DB_IDS, dup, &ids)) == 0 &&
+        (rc = mdb_dbi_open(to, DB_BANDS, MDB_CREATE | db_bands_flags(db), &bands)) == 0) {
         copy_state c = {db, from, to, removed};
         rc = copy_dbi(&c, db->meta, meta, 0, 0);
         if (rc == 0)

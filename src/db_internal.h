@@ -155,14 +155,40 @@ static inline uint64_t db_entry_key(const band_entry *e)
 
 /* Band entries as LMDB holds them in `bands`: a Jaccard index in buckets
  * (db_bucket_of, db_bucket_value: db_record.c says why), a containment
- * index one entry per key (the document number as the value). */
+ * index one entry per key (the document number as the value). A bucket's
+ * values are 8 bytes, big-endian, compared by LMDB as bytes (so, as
+ * numbers), not with MDB_INTEGERDUP, whose comparison is of 4 bytes and
+ * switched to 8 by LMDB 0.9 only on some of its paths. */
+enum { DB_BUCKET_VALUE = 8 };
+#define DB_FLAGS_BUCKETS (MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED) /* bands of a Jaccard index */
+
 static inline int db_bucketed(const nd_db *db)
 {
     return db->opts.measure != ND_MEASURE_CONTAINMENT;
 }
 
+static inline unsigned db_bands_flags(const nd_db *db)
+{
+    return db_bucketed(db) ? DB_FLAGS_BUCKETS : DB_FLAGS_LISTS;
+}
+
+static inline uint64_t db_get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline void db_put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
 typedef struct db_stored {
-    uint64_t key, value; /* value: 8 bytes in buckets, else the document's 4 */
+    uint64_t key;
+    unsigned char value[DB_BUCKET_VALUE]; /* a bucket's value */
     uint32_t doc;
     MDB_val k, v;
 } db_stored;
@@ -173,8 +199,8 @@ static inline void db_store_entry(const nd_db *db, db_stored *s, uint64_t key, u
     s->doc = doc;
     if (db_bucketed(db)) {
         s->key = db_bucket_of(key);
-        s->value = db_bucket_value(key, doc);
-        s->v = (MDB_val){sizeof s->value, &s->value};
+        db_put_be64(s->value, db_bucket_value(key, doc));
+        s->v = (MDB_val){sizeof s->value, s->value};
     } else {
         s->key = key;
         s->v = (MDB_val){sizeof s->doc, &s->doc};
@@ -186,11 +212,8 @@ static inline void db_store_entry(const nd_db *db, db_stored *s, uint64_t key, u
  * document number). */
 static inline uint32_t db_value_doc(const MDB_val *v)
 {
-    if (v->mv_size == sizeof(uint64_t)) {
-        uint64_t x;
-        memcpy(&x, v->mv_data, sizeof x);
-        return (uint32_t)x;
-    }
+    if (v->mv_size == DB_BUCKET_VALUE)
+        return (uint32_t)db_get_be64(v->mv_data);
     return db_doc_at(v->mv_data);
 }
 
@@ -199,11 +222,8 @@ static inline uint64_t db_entry_key_at(const MDB_val *k, const MDB_val *v)
 {
     uint64_t key;
     memcpy(&key, k->mv_data, sizeof key);
-    if (v->mv_size == sizeof(uint64_t)) {
-        uint64_t x;
-        memcpy(&x, v->mv_data, sizeof x);
-        return key << 32 | x >> 32;
-    }
+    if (v->mv_size == DB_BUCKET_VALUE)
+        return key << 32 | db_get_be64(v->mv_data) >> 32;
     return key;
 }
 

@@ -36,6 +36,7 @@
 #include "db_internal.h"
 
 #include <assert.h> /* assert (preconditions, debug builds) */
+#include <stdint.h> /* UINT32_MAX */
 #include <stdlib.h> /* qsort */
 #include <string.h> /* memcpy, memset */
 
@@ -110,6 +111,8 @@ typedef struct worker {
     size_t pair_count, pair_capacity;
     uint32_t *found; /* the documents under one key */
     size_t found_count, found_capacity;
+    uint64_t *bucket; /* the values of one bucket (a Jaccard index's band entries) */
+    size_t bucket_count, bucket_capacity;
     uint32_t *ids; /* a candidate's decoded shingle ids */
     size_t ids_capacity;
     const probe *walk; /* committed queries: this thread's range of the sorted probes */
@@ -177,6 +180,105 @@ static int make_probes(worker *w)
     return ND_OK;
 }
 
+/* Read the values of the bucket under the cursor into w->bucket, as
+ * numbers: a page of them at a time (MDB_GET_MULTIPLE). A bucket of one
+ * value has no page of duplicates: `first`, the value the cursor is on, is
+ * all of it (and LMDB 0.9's MDB_GET_MULTIPLE there can return the previous
+ * bucket's page, so it is not asked). */
+static int read_bucket(worker *w, MDB_cursor *cur, MDB_val *k, const MDB_val *first)
+{
+    size_t values = 0;
+    int rc = mdb_cursor_count(cur, &values);
+    MDB_val page = *first;
+    if (rc == 0 && values > 1)
+        rc = mdb_cursor_get(cur, k, &page, MDB_GET_MULTIPLE);
+    w->bucket_count = 0;
+    while (rc == 0) {
+        size_t n = page.mv_size / DB_BUCKET_VALUE;
+        if (page.mv_size % DB_BUCKET_VALUE != 0)
+            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
+        if (nd_grow((void **)&w->bucket, &w->bucket_capacity, w->bucket_count + n, sizeof *w->bucket) != 0)
+            return out_of_memory(w);
+        const unsigned char *at = page.mv_data;
+        for (size_t i = 0; i < n; i++)
+            w->bucket[w->bucket_count++] = db_get_be64(at + i * DB_BUCKET_VALUE);
+        rc = values > 1 ? mdb_cursor_get(cur, k, &page, MDB_NEXT_MULTIPLE) : MDB_NOTFOUND;
+    }
+    return rc == MDB_NOTFOUND ? ND_OK : db_fail_mdb(w->db, rc, "reading band keys");
+}
+
+/* How many buckets the walk steps over (MDB_NEXT_NODUP, on the cursor's
+ * page or its neighbour) before it seeks instead (from the root). */
+enum { BUCKET_STEPS = 8 };
+
+/* Candidates from a Jaccard index's buckets (db_record.c), documents
+ * numbered at least min_doc: the probes' buckets in key order, each read
+ * once whatever number of probes falls in it. A batch of queries at scale
+ * holds about as many probes as the index has buckets, so the walk mostly
+ * steps from one bucket to the next on the same page, where a lookup per
+ * probe would search the tree from its root each time it leaves a page. */
+static int candidates_in_buckets(worker *w, MDB_cursor *cur, const probe *probes, size_t count, uint32_t min_doc)
+{
+    uint64_t at = 0; /* the bucket under the cursor, when positioned */
+    int positioned = 0, status = ND_OK;
+    MDB_val k, v;
+    for (size_t i = 0; i < count && status == ND_OK;) {
+        uint64_t b = db_bucket_of(probes[i].key);
+        size_t end = i + 1;
+        while (end < count && db_bucket_of(probes[end].key) == b)
+            end++;
+        int rc = 0;
+        for (unsigned s = 0; positioned && at < b && s < BUCKET_STEPS && rc == 0; s++) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+            if (rc == 0)
+                memcpy(&at, k.mv_data, sizeof at);
+        }
+        if (rc == MDB_NOTFOUND)
+            break; /* no bucket past the last one */
+        if (rc == 0 && (!positioned || at < b)) {
+            uint64_t seek = b;
+            k = (MDB_val){sizeof seek, &seek};
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            if (rc == MDB_NOTFOUND)
+                break;
+            if (rc == 0)
+                memcpy(&at, k.mv_data, sizeof at);
+            positioned = rc == 0;
+        }
+        if (rc != 0)
+            return db_fail_mdb(w->db, rc, "reading band keys");
+        if (at == b)
+            status = read_bucket(w, cur, &k, &v);
+        for (size_t p = i; p < end && at == b && status == ND_OK; p++) {
+            if (p == i || probes[p].key != probes[p - 1].key) {
+                uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
+                size_t lo = 0, hi = w->bucket_count; /* the first value >= from */
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (w->bucket[mid] < from)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                w->found_count = 0;
+                for (; lo < w->bucket_count && w->bucket[lo] <= to && status == ND_OK; lo++) {
+                    uint32_t doc = (uint32_t)w->bucket[lo];
+                    if (doc < min_doc)
+                        continue;
+                    if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
+                        status = out_of_memory(w);
+                    else
+                        w->found[w->found_count++] = doc;
+                }
+            }
+            for (size_t f = 0; f < w->found_count && status == ND_OK; f++)
+                status = add_pair(w, w->found[f], probes[p].query);
+        }
+        i = end;
+    }
+    return status;
+}
+
 /* Candidates from the band entries in the transaction (documents numbered
  * at least min_doc). The probes are looked up in key order: neighbouring
  * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
@@ -188,27 +290,27 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
     int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
     if (rc)
         return db_fail_mdb(w->db, rc, "reading band keys");
-    int status = ND_OK, bucketed = db_bucketed(w->db);
+    int status = ND_OK;
+    if (db_bucketed(w->db)) {
+        status = candidates_in_buckets(w, cur, probes, count, min_doc);
+        mdb_cursor_close(cur);
+        return status;
+    }
     for (size_t i = 0; i < count && status == ND_OK; i++) {
         if (i == 0 || probes[i].key != probes[i - 1].key) {
-            db_stored e; /* in buckets: from the first value >= (the key's low half, document 0) */
-            db_store_entry(w->db, &e, probes[i].key, 0);
-            MDB_val val = e.v;
+            uint64_t k = probes[i].key;
+            MDB_val key = {sizeof k, &k}, val;
             w->found_count = 0;
-            rc = mdb_cursor_get(cur, &e.k, &val, bucketed ? MDB_GET_BOTH_RANGE : MDB_SET_KEY);
+            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
             while (rc == 0 && status == ND_OK) {
-                if (bucketed && db_entry_key_at(&e.k, &val) != probes[i].key) {
-                    rc = MDB_NOTFOUND; /* past the key in its bucket */
-                    break;
-                }
-                uint32_t doc = db_value_doc(&val);
+                uint32_t doc = db_doc_at(val.mv_data);
                 if (doc >= min_doc) {
                     if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
                         status = out_of_memory(w);
                     else
                         w->found[w->found_count++] = doc;
                 }
-                rc = mdb_cursor_get(cur, &e.k, &val, MDB_NEXT_DUP);
+                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
             }
             if (status == ND_OK && rc != MDB_NOTFOUND)
                 status = db_fail_mdb(w->db, rc, "reading band keys");
@@ -650,6 +752,7 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         nd_free(workers[l].pairs);
         nd_free(workers[l].pairs_tmp);
         nd_free(workers[l].found);
+        nd_free(workers[l].bucket);
         nd_free(workers[l].ids);
     }
     nd_free(workers);
