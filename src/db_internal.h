@@ -174,10 +174,16 @@ static inline unsigned db_bands_flags(const nd_db *db)
 
 static inline uint64_t db_get_be64(const unsigned char *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+#else
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
+#endif
 }
 
 static inline void db_put_be64(unsigned char *p, uint64_t v)

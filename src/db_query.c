@@ -111,8 +111,10 @@ typedef struct worker {
     size_t pair_count, pair_capacity;
     uint32_t *found; /* the documents under one key */
     size_t found_count, found_capacity;
-    uint64_t *bucket; /* the values of one bucket (a Jaccard index's band entries) */
-    size_t bucket_count, bucket_capacity;
+    unsigned char *bucket; /* a bucket's values gathered from several pages (big-endian) */
+    size_t bucket_capacity;
+    const unsigned char *values; /* the bucket's values (in LMDB's page or in `bucket`) */
+    size_t value_count;
     uint32_t *ids; /* a candidate's decoded shingle ids */
     size_t ids_capacity;
     const probe *walk; /* committed queries: this thread's range of the sorted probes */
@@ -180,11 +182,13 @@ static int make_probes(worker *w)
     return ND_OK;
 }
 
-/* Read the values of the bucket under the cursor into w->bucket, as
- * numbers: a page of them at a time (MDB_GET_MULTIPLE). A bucket of one
- * value has no page of duplicates: `first`, the value the cursor is on, is
- * all of it (and LMDB 0.9's MDB_GET_MULTIPLE there can return the previous
- * bucket's page, so it is not asked). */
+/* Find the values of the bucket under the cursor (8 bytes each,
+ * big-endian): w->values and w->value_count. A bucket of one value has no
+ * page of duplicates: `first`, the value the cursor is on, is all of it
+ * (and LMDB 0.9's MDB_GET_MULTIPLE there can return the previous bucket's
+ * page, so it is not asked); a bucket in one page (up to ~500 values) is
+ * read in place; a larger one, a tree of its own, is gathered page by page
+ * (MDB_GET_MULTIPLE, MDB_NEXT_MULTIPLE) into w->bucket. */
 static int read_bucket(worker *w, MDB_cursor *cur, MDB_val *k, const MDB_val *first)
 {
     size_t values = 0;
@@ -192,19 +196,26 @@ static int read_bucket(worker *w, MDB_cursor *cur, MDB_val *k, const MDB_val *fi
     MDB_val page = *first;
     if (rc == 0 && values > 1)
         rc = mdb_cursor_get(cur, k, &page, MDB_GET_MULTIPLE);
-    w->bucket_count = 0;
-    while (rc == 0) {
-        size_t n = page.mv_size / DB_BUCKET_VALUE;
-        if (page.mv_size % DB_BUCKET_VALUE != 0)
-            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
-        if (nd_grow((void **)&w->bucket, &w->bucket_capacity, w->bucket_count + n, sizeof *w->bucket) != 0)
-            return out_of_memory(w);
-        const unsigned char *at = page.mv_data;
-        for (size_t i = 0; i < n; i++)
-            w->bucket[w->bucket_count++] = db_get_be64(at + i * DB_BUCKET_VALUE);
-        rc = values > 1 ? mdb_cursor_get(cur, k, &page, MDB_NEXT_MULTIPLE) : MDB_NOTFOUND;
+    if (rc == 0 && page.mv_size == values * DB_BUCKET_VALUE) {
+        w->values = page.mv_data;
+        w->value_count = values;
+        return ND_OK;
     }
-    return rc == MDB_NOTFOUND ? ND_OK : db_fail_mdb(w->db, rc, "reading band keys");
+    size_t have = 0;
+    while (rc == 0) {
+        if (page.mv_size % DB_BUCKET_VALUE != 0 || have + page.mv_size > values * DB_BUCKET_VALUE)
+            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
+        if (nd_grow((void **)&w->bucket, &w->bucket_capacity, have + page.mv_size, 1) != 0)
+            return out_of_memory(w);
+        memcpy(w->bucket + have, page.mv_data, page.mv_size);
+        have += page.mv_size;
+        rc = mdb_cursor_get(cur, k, &page, MDB_NEXT_MULTIPLE);
+    }
+    if (rc != MDB_NOTFOUND)
+        return db_fail_mdb(w->db, rc, "reading band keys");
+    w->values = w->bucket;
+    w->value_count = have / DB_BUCKET_VALUE;
+    return ND_OK;
 }
 
 /* How many buckets the walk steps over (MDB_NEXT_NODUP, on the cursor's
@@ -252,17 +263,21 @@ static int candidates_in_buckets(worker *w, MDB_cursor *cur, const probe *probes
         for (size_t p = i; p < end && at == b && status == ND_OK; p++) {
             if (p == i || probes[p].key != probes[p - 1].key) {
                 uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
-                size_t lo = 0, hi = w->bucket_count; /* the first value >= from */
+                const unsigned char *values = w->values;
+                size_t lo = 0, hi = w->value_count; /* the first value >= from */
                 while (lo < hi) {
                     size_t mid = lo + (hi - lo) / 2;
-                    if (w->bucket[mid] < from)
+                    if (db_get_be64(values + mid * DB_BUCKET_VALUE) < from)
                         lo = mid + 1;
                     else
                         hi = mid;
                 }
                 w->found_count = 0;
-                for (; lo < w->bucket_count && w->bucket[lo] <= to && status == ND_OK; lo++) {
-                    uint32_t doc = (uint32_t)w->bucket[lo];
+                for (; lo < w->value_count && status == ND_OK; lo++) {
+                    uint64_t value = db_get_be64(values + lo * DB_BUCKET_VALUE);
+                    if (value > to)
+                        break;
+                    uint32_t doc = (uint32_t)value;
                     if (doc < min_doc)
                         continue;
                     if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
