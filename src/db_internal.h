@@ -2,7 +2,8 @@
  * layers that call only downwards (db.c draws them): db.c (errors, locks,
  * the environment), db_meta.c (metadata, checks, stats), db_batch.c
  * (sketching texts), db_write.c (runs: add, remove, commit, the buffered
- * band entries), db_query.c (queries), db_compact.c, db_open.c (open,
+ * band entries), db_bucket.c (a Jaccard index's band entries in buckets,
+ * below db_write.c), db_query.c (queries), db_compact.c, db_open.c (open,
  * close). Internal to the library; LMDB is seen only by these files.
  */
 #ifndef ND_DB_INTERNAL_H
@@ -154,13 +155,11 @@ static inline uint64_t db_entry_key(const band_entry *e)
 }
 
 /* Band entries as LMDB holds them in `bands`: a Jaccard index in buckets
- * (db_bucket_of, db_bucket_value: db_record.c says why), a containment
- * index one entry per key (the document number as the value). A bucket's
- * values are 8 bytes, big-endian, compared by LMDB as bytes (so, as
- * numbers), not with MDB_INTEGERDUP, whose comparison is of 4 bytes and
- * switched to 8 by LMDB 0.9 only on some of its paths. */
+ * (db_bucket.c; db_record.c says why), a containment index one entry per
+ * key (the document number as a sorted duplicate). A bucket's values are 8
+ * bytes each, big-endian. */
 enum { DB_BUCKET_VALUE = 8 };
-#define DB_FLAGS_BUCKETS (MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED) /* bands of a Jaccard index */
+#define DB_FLAGS_BUCKETS MDB_INTEGERKEY /* bands of a Jaccard index: bucket -> its values */
 
 static inline int db_bucketed(const nd_db *db)
 {
@@ -192,46 +191,21 @@ static inline void db_put_be64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)v;
 }
 
-typedef struct db_stored {
-    uint64_t key;
-    unsigned char value[DB_BUCKET_VALUE]; /* a bucket's value */
-    uint32_t doc;
-    MDB_val k, v;
-} db_stored;
-
-/* The stored form of entry (key, doc) in s (its MDB_vals point into s). */
-static inline void db_store_entry(const nd_db *db, db_stored *s, uint64_t key, uint32_t doc)
-{
-    s->doc = doc;
-    if (db_bucketed(db)) {
-        s->key = db_bucket_of(key);
-        db_put_be64(s->value, db_bucket_value(key, doc));
-        s->v = (MDB_val){sizeof s->value, s->value};
-    } else {
-        s->key = key;
-        s->v = (MDB_val){sizeof s->doc, &s->doc};
-    }
-    s->k = (MDB_val){sizeof s->key, &s->key};
-}
-
-/* The document number of a stored value (8 bytes: a bucket's, 4: a
- * document number). */
-static inline uint32_t db_value_doc(const MDB_val *v)
-{
-    if (v->mv_size == DB_BUCKET_VALUE)
-        return (uint32_t)db_get_be64(v->mv_data);
-    return db_doc_at(v->mv_data);
-}
-
-/* The band key of a stored entry (key k, value v). */
-static inline uint64_t db_entry_key_at(const MDB_val *k, const MDB_val *v)
-{
-    uint64_t key;
-    memcpy(&key, k->mv_data, sizeof key);
-    if (v->mv_size == DB_BUCKET_VALUE)
-        return key << 32 | db_get_be64(v->mv_data) >> 32;
-    return key;
-}
+/* db_bucket.c (a Jaccard index's `bands`). Results are 0, an LMDB code,
+ * or ND_ENOMEM. */
+/* Write sorted entries items[0 .. count) into the buckets at cursor `to`:
+ * appended (append = 1: every bucket after the tree's last), else each
+ * bucket rewritten with its stored values and the new ones merged. */
+int db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int append);
+/* Append into the empty tree at `to` the buckets at `from` (a snapshot)
+ * merged with the sorted entries items[0 .. count). */
+int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count);
+/* The number of band entries in the buckets of dbi. */
+int db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
+/* Copy the values of bucket value v whose document is not removed(ctx,
+ * doc) into out (v->mv_size bytes of room); returns the bytes kept. */
+size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
+                        const void *ctx);
 
 /* db_batch.c: texts sketched for the index on several threads. */
 typedef struct db_sketched {

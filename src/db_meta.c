@@ -354,12 +354,14 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db)
         if (rc == ND_OK)
             rc = get_meta_u64(db, txn, "removed", &s.removed);
         int mrc = rc == ND_OK ? mdb_stat(txn, db->bands, &bands) : 0;
+        s.band_entries = bands.ms_entries;
+        if (rc == ND_OK && mrc == 0 && db_bucketed(db)) /* a Jaccard index's entries are counted in its buckets */
+            mrc = db_buckets_count(txn, db->bands, &s.band_entries);
         mdb_txn_abort(txn);
         if (mrc)
             rc = db_fail_mdb(db, mrc, "reading statistics");
         if (rc != ND_OK)
             return rc;
-        s.band_entries = bands.ms_entries;
         s.options = m.opts;
         s.format_version = (unsigned)m.format;
         s.profile_version = (unsigned)m.profile_version;

@@ -111,10 +111,6 @@ typedef struct worker {
     size_t pair_count, pair_capacity;
     uint32_t *found; /* the documents under one key */
     size_t found_count, found_capacity;
-    unsigned char *bucket; /* a bucket's values gathered from several pages (big-endian) */
-    size_t bucket_capacity;
-    const unsigned char *values; /* the bucket's values (in LMDB's page or in `bucket`) */
-    size_t value_count;
     uint32_t *ids; /* a candidate's decoded shingle ids */
     size_t ids_capacity;
     const probe *walk; /* committed queries: this thread's range of the sorted probes */
@@ -182,44 +178,8 @@ static int make_probes(worker *w)
     return ND_OK;
 }
 
-/* Find the values of the bucket under the cursor (8 bytes each,
- * big-endian): w->values and w->value_count. A bucket of one value has no
- * page of duplicates: `first`, the value the cursor is on, is all of it
- * (and LMDB 0.9's MDB_GET_MULTIPLE there can return the previous bucket's
- * page, so it is not asked); a bucket in one page (up to ~500 values) is
- * read in place; a larger one, a tree of its own, is gathered page by page
- * (MDB_GET_MULTIPLE, MDB_NEXT_MULTIPLE) into w->bucket. */
-static int read_bucket(worker *w, MDB_cursor *cur, MDB_val *k, const MDB_val *first)
-{
-    size_t values = 0;
-    int rc = mdb_cursor_count(cur, &values);
-    MDB_val page = *first;
-    if (rc == 0 && values > 1)
-        rc = mdb_cursor_get(cur, k, &page, MDB_GET_MULTIPLE);
-    if (rc == 0 && page.mv_size == values * DB_BUCKET_VALUE) {
-        w->values = page.mv_data;
-        w->value_count = values;
-        return ND_OK;
-    }
-    size_t have = 0;
-    while (rc == 0) {
-        if (page.mv_size % DB_BUCKET_VALUE != 0 || have + page.mv_size > values * DB_BUCKET_VALUE)
-            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
-        if (nd_grow((void **)&w->bucket, &w->bucket_capacity, have + page.mv_size, 1) != 0)
-            return out_of_memory(w);
-        memcpy(w->bucket + have, page.mv_data, page.mv_size);
-        have += page.mv_size;
-        rc = mdb_cursor_get(cur, k, &page, MDB_NEXT_MULTIPLE);
-    }
-    if (rc != MDB_NOTFOUND)
-        return db_fail_mdb(w->db, rc, "reading band keys");
-    w->values = w->bucket;
-    w->value_count = have / DB_BUCKET_VALUE;
-    return ND_OK;
-}
-
-/* How many buckets the walk steps over (MDB_NEXT_NODUP, on the cursor's
- * page or its neighbour) before it seeks instead (from the root). */
+/* How many buckets the walk steps over (MDB_NEXT, on the cursor's page or
+ * its neighbour) before it seeks instead (from the root). */
 enum { BUCKET_STEPS = 8 };
 
 /* Candidates from a Jaccard index's buckets (db_record.c), documents
@@ -240,7 +200,7 @@ static int candidates_in_buckets(worker *w, MDB_cursor *cur, const probe *probes
             end++;
         int rc = 0;
         for (unsigned s = 0; positioned && at < b && s < BUCKET_STEPS && rc == 0; s++) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             if (rc == 0)
                 memcpy(&at, k.mv_data, sizeof at);
         }
@@ -258,13 +218,15 @@ static int candidates_in_buckets(worker *w, MDB_cursor *cur, const probe *probes
         }
         if (rc != 0)
             return db_fail_mdb(w->db, rc, "reading band keys");
-        if (at == b)
-            status = read_bucket(w, cur, &k, &v);
+        if (at == b && v.mv_size % DB_BUCKET_VALUE != 0)
+            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (band bucket %llu)", w->db->path,
+                           (unsigned long long)b);
+        const unsigned char *values = v.mv_data; /* the bucket's, in LMDB's page */
+        size_t value_count = v.mv_size / DB_BUCKET_VALUE;
         for (size_t p = i; p < end && at == b && status == ND_OK; p++) {
             if (p == i || probes[p].key != probes[p - 1].key) {
                 uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
-                const unsigned char *values = w->values;
-                size_t lo = 0, hi = w->value_count; /* the first value >= from */
+                size_t lo = 0, hi = value_count; /* the first value >= from */
                 while (lo < hi) {
                     size_t mid = lo + (hi - lo) / 2;
                     if (db_get_be64(values + mid * DB_BUCKET_VALUE) < from)
@@ -273,7 +235,7 @@ static int candidates_in_buckets(worker *w, MDB_cursor *cur, const probe *probes
                         hi = mid;
                 }
                 w->found_count = 0;
-                for (; lo < w->value_count && status == ND_OK; lo++) {
+                for (; lo < value_count && status == ND_OK; lo++) {
                     uint64_t value = db_get_be64(values + lo * DB_BUCKET_VALUE);
                     if (value > to)
                         break;
@@ -767,7 +729,6 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         nd_free(workers[l].pairs);
         nd_free(workers[l].pairs_tmp);
         nd_free(workers[l].found);
-        nd_free(workers[l].bucket);
         nd_free(workers[l].ids);
     }
     nd_free(workers);

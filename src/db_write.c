@@ -286,6 +286,12 @@ static int rebuild_bands(nd_db *db)
         rc = mdb_drop(db->txn, db->bands, 0);
     if (rc == 0)
         rc = mdb_cursor_open(db->txn, db->bands, &to);
+    if (rc == 0 && db_bucketed(db)) {
+        rc = db_buckets_rebuild(from, to, p->items, p->count);
+        if (rc == ND_ENOMEM)
+            rc = ENOMEM; /* -1 says something else here */
+        goto finish;
+    }
     MDB_val ok, ov;
     int orc = rc ? MDB_NOTFOUND : mdb_cursor_get(from, &ok, &ov, MDB_FIRST);
     uint64_t last = 0;
@@ -296,20 +302,19 @@ static int rebuild_bands(nd_db *db)
         uint32_t doc;
         int take_old = orc == 0;
         if (take_old) {
-            k = db_entry_key_at(&ok, &ov);
+            memcpy(&k, ok.mv_data, sizeof k);
             if (i < p->count && db_entry_key(&p->items[i]) < k)
                 take_old = 0; /* equal keys: the committed documents first (lower numbers) */
         }
         if (take_old) {
-            doc = db_value_doc(&ov);
+            doc = db_doc_at(ov.mv_data);
         } else {
             k = db_entry_key(&p->items[i]);
             doc = p->items[i++].doc;
         }
-        db_stored e;
-        db_store_entry(db, &e, k, doc);
-        rc = mdb_cursor_put(to, &e.k, &e.v, any && e.key == last ? MDB_APPENDDUP : MDB_APPEND);
-        last = e.key;
+        MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
+        rc = mdb_cursor_put(to, &key, &val, any && k == last ? MDB_APPENDDUP : MDB_APPEND);
+        last = k;
         any = 1;
         if (take_old) {
             orc = mdb_cursor_get(from, &ok, &ov, MDB_NEXT);
@@ -317,6 +322,7 @@ static int rebuild_bands(nd_db *db)
                 rc = orc;
         }
     }
+finish:
     if (to)
         mdb_cursor_close(to);
     if (from)
@@ -360,15 +366,21 @@ static int merge_pending(nd_db *db)
         if (rc)
             return abandon(db, rc, "cannot merge band entries");
     }
-    uint64_t last = 0;
+    if (!done && db_bucketed(db)) {
+        rc = db_buckets_put(cur, p->items, p->count, append);
+        if (rc == ND_ENOMEM)
+            rc = ENOMEM;
+        mdb_cursor_close(cur);
+        done = 1;
+    }
     for (size_t i = 0; i < p->count && rc == 0 && !done; i++) {
-        db_stored e;
-        db_store_entry(db, &e, db_entry_key(&p->items[i]), p->items[i].doc);
+        uint64_t k = db_entry_key(&p->items[i]);
+        uint32_t doc = p->items[i].doc;
+        MDB_val key = {sizeof k, &k}, val = {sizeof doc, &doc};
         unsigned flags = 0;
         if (append)
-            flags = i > 0 && e.key == last ? MDB_APPENDDUP : MDB_APPEND;
-        last = e.key;
-        rc = mdb_cursor_put(cur, &e.k, &e.v, flags);
+            flags = i > 0 && db_entry_key(&p->items[i - 1]) == k ? MDB_APPENDDUP : MDB_APPEND;
+        rc = mdb_cursor_put(cur, &key, &val, flags);
     }
     if (!done)
         mdb_cursor_close(cur);
