@@ -17,11 +17,13 @@
  * A run's entries, sorted, are merged bucket by bucket: appended to an
  * empty tree, put over the buckets they change (each rewritten with the
  * old values and the new ones merged), or the tree rewritten whole against
- * the committed snapshot (db_write.c decides which). A query finds the
- * bucket of its key and, in its values, the key's low half by binary search
- * (db_query.c).
+ * the committed snapshot (db_write.c decides which). A batch of queries
+ * visits the buckets of its keys in order (db_buckets_lookup) and finds,
+ * in each bucket's values, a key's low half by binary search.
  */
 #include "db_internal.h"
+
+#include <stdint.h> /* UINT32_MAX */
 
 #include "alloc.h"
 
@@ -162,4 +164,73 @@ size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(con
         kept++;
     }
     return kept * DB_BUCKET_VALUE;
+}
+
+/* How many buckets a lookup steps over (MDB_NEXT, on the cursor's page or
+ * its neighbour) before it seeks instead (from the root). */
+enum { BUCKET_STEPS = 8 };
+
+/* The index of the first of the n values (big-endian) at `values` that is
+ * at least `from`. */
+static size_t first_at_least(const unsigned char *values, size_t n, uint64_t from)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (db_get_be64(values + mid * DB_BUCKET_VALUE) < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+                      int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
+{
+    uint64_t at = 0; /* the bucket under the cursor, when positioned */
+    int positioned = 0;
+    MDB_val k, v;
+    for (size_t i = 0; i < count;) {
+        uint64_t b = db_bucket_of(probes[i].key);
+        size_t end = i + 1;
+        while (end < count && db_bucket_of(probes[end].key) == b)
+            end++;
+        int rc = 0;
+        for (unsigned s = 0; positioned && at < b && s < BUCKET_STEPS && rc == 0; s++) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            if (rc == 0)
+                memcpy(&at, k.mv_data, sizeof at);
+        }
+        if (rc == MDB_NOTFOUND)
+            return 0; /* no bucket past the last one */
+        if (rc == 0 && (!positioned || at < b)) {
+            uint64_t seek = b;
+            k = (MDB_val){sizeof seek, &seek};
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            if (rc == MDB_NOTFOUND)
+                return 0;
+            if (rc == 0)
+                memcpy(&at, k.mv_data, sizeof at);
+            positioned = rc == 0;
+        }
+        if (rc != 0)
+            return rc;
+        if (at == b && v.mv_size % DB_BUCKET_VALUE != 0)
+            return MDB_CORRUPTED;
+        const unsigned char *values = v.mv_data; /* the bucket's, in LMDB's page */
+        size_t n = at == b ? v.mv_size / DB_BUCKET_VALUE : 0;
+        for (size_t p = i; p < end && n > 0; p++) {
+            uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
+            for (size_t x = first_at_least(values, n, from); x < n; x++) {
+                uint64_t value = db_get_be64(values + x * DB_BUCKET_VALUE);
+                if (value > to)
+                    break;
+                if ((uint32_t)value >= min_doc && (rc = found(ctx, (uint32_t)value, probes[p].query)) != ND_OK)
+                    return rc;
+            }
+        }
+        i = end;
+    }
+    return 0;
 }

@@ -191,6 +191,12 @@ static inline void db_put_be64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)v;
 }
 
+/* A band key a query looks up, and the query. */
+typedef struct db_probe {
+    uint64_t key;
+    uint32_t query;
+} db_probe;
+
 /* db_bucket.c (a Jaccard index's `bands`). Results are 0, an LMDB code,
  * or ND_ENOMEM. */
 /* Write sorted entries items[0 .. count) into the buckets at cursor `to`:
@@ -200,6 +206,16 @@ int db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int ap
 /* Append into the empty tree at `to` the buckets at `from` (a snapshot)
  * merged with the sorted entries items[0 .. count). */
 int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count);
+/* For each of the probes (sorted by key), call found(ctx, doc, query) for
+ * every document numbered at least min_doc stored under its key, probe by
+ * probe, documents in increasing order; a non-zero result of found stops
+ * the lookup and is returned. The buckets are visited in key order, each
+ * read once however many probes fall in it, stepping from one to the next
+ * (MDB_NEXT) where they lie close, so that a batch at scale (about as many
+ * probes as buckets) reads the tree nearly sequentially instead of
+ * searching it from the root per probe. */
+int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+                      int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx);
 /* The number of band entries in the buckets of dbi. */
 int db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
 /* Copy the values of bucket value v whose document is not removed(ctx,

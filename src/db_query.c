@@ -36,7 +36,6 @@
 #include "db_internal.h"
 
 #include <assert.h> /* assert (preconditions, debug builds) */
-#include <stdint.h> /* UINT32_MAX */
 #include <stdlib.h> /* qsort */
 #include <string.h> /* memcpy, memset */
 
@@ -86,11 +85,7 @@ static void hit_list_free(hit_list *l)
 
 /* ****  One slice of queries  **** */
 
-/* A band key a query looks up, and the query. */
-typedef struct probe {
-    uint64_t key;
-    uint32_t query;
-} probe;
+typedef db_probe probe;
 
 #define PROBE_KEY(p) ((p).key)
 ND_DEFINE_RADIX_SORT(sort_probes, probe, PROBE_KEY, 0, 56)
@@ -130,6 +125,16 @@ static int add_pair(worker *w, uint32_t doc, uint32_t query)
 {
     if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
         return out_of_memory(w);
+    w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
+    return ND_OK;
+}
+
+/* db_buckets_lookup's callback: a candidate pair. */
+static int pair_found(void *ctx, uint32_t doc, uint32_t query)
+{
+    worker *w = ctx;
+    if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
+        return ND_ENOMEM;
     w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
     return ND_OK;
 }
@@ -178,89 +183,12 @@ static int make_probes(worker *w)
     return ND_OK;
 }
 
-/* How many buckets the walk steps over (MDB_NEXT, on the cursor's page or
- * its neighbour) before it seeks instead (from the root). */
-enum { BUCKET_STEPS = 8 };
-
-/* Candidates from a Jaccard index's buckets (db_record.c), documents
- * numbered at least min_doc: the probes' buckets in key order, each read
- * once whatever number of probes falls in it. A batch of queries at scale
- * holds about as many probes as the index has buckets, so the walk mostly
- * steps from one bucket to the next on the same page, where a lookup per
- * probe would search the tree from its root each time it leaves a page. */
-static int candidates_in_buckets(worker *w, MDB_cursor *cur, const probe *probes, size_t count, uint32_t min_doc)
-{
-    uint64_t at = 0; /* the bucket under the cursor, when positioned */
-    int positioned = 0, status = ND_OK;
-    MDB_val k, v;
-    for (size_t i = 0; i < count && status == ND_OK;) {
-        uint64_t b = db_bucket_of(probes[i].key);
-        size_t end = i + 1;
-        while (end < count && db_bucket_of(probes[end].key) == b)
-            end++;
-        int rc = 0;
-        for (unsigned s = 0; positioned && at < b && s < BUCKET_STEPS && rc == 0; s++) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-            if (rc == 0)
-                memcpy(&at, k.mv_data, sizeof at);
-        }
-        if (rc == MDB_NOTFOUND)
-            break; /* no bucket past the last one */
-        if (rc == 0 && (!positioned || at < b)) {
-            uint64_t seek = b;
-            k = (MDB_val){sizeof seek, &seek};
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-            if (rc == MDB_NOTFOUND)
-                break;
-            if (rc == 0)
-                memcpy(&at, k.mv_data, sizeof at);
-            positioned = rc == 0;
-        }
-        if (rc != 0)
-            return db_fail_mdb(w->db, rc, "reading band keys");
-        if (at == b && v.mv_size % DB_BUCKET_VALUE != 0)
-            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (band bucket %llu)", w->db->path,
-                           (unsigned long long)b);
-        const unsigned char *values = v.mv_data; /* the bucket's, in LMDB's page */
-        size_t value_count = v.mv_size / DB_BUCKET_VALUE;
-        for (size_t p = i; p < end && at == b && status == ND_OK; p++) {
-            if (p == i || probes[p].key != probes[p - 1].key) {
-                uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
-                size_t lo = 0, hi = value_count; /* the first value >= from */
-                while (lo < hi) {
-                    size_t mid = lo + (hi - lo) / 2;
-                    if (db_get_be64(values + mid * DB_BUCKET_VALUE) < from)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                w->found_count = 0;
-                for (; lo < value_count && status == ND_OK; lo++) {
-                    uint64_t value = db_get_be64(values + lo * DB_BUCKET_VALUE);
-                    if (value > to)
-                        break;
-                    uint32_t doc = (uint32_t)value;
-                    if (doc < min_doc)
-                        continue;
-                    if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
-                        status = out_of_memory(w);
-                    else
-                        w->found[w->found_count++] = doc;
-                }
-            }
-            for (size_t f = 0; f < w->found_count && status == ND_OK; f++)
-                status = add_pair(w, w->found[f], probes[p].query);
-        }
-        i = end;
-    }
-    return status;
-}
-
 /* Candidates from the band entries in the transaction (documents numbered
  * at least min_doc). The probes are looked up in key order: neighbouring
  * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
  * page first), and an index built in key order has its leaves in key order
- * in the file, so a batch reads the tree nearly sequentially. */
+ * in the file, so a batch reads the tree nearly sequentially. A Jaccard
+ * index's buckets are walked in order by db_buckets_lookup (db_bucket.c). */
 static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint32_t min_doc)
 {
     MDB_cursor *cur;
@@ -269,9 +197,13 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
         return db_fail_mdb(w->db, rc, "reading band keys");
     int status = ND_OK;
     if (db_bucketed(w->db)) {
-        status = candidates_in_buckets(w, cur, probes, count, min_doc);
+        rc = db_buckets_lookup(cur, probes, count, min_doc, pair_found, w);
         mdb_cursor_close(cur);
-        return status;
+        if (rc == ND_ENOMEM)
+            return out_of_memory(w);
+        if (rc == MDB_CORRUPTED)
+            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
+        return rc ? db_fail_mdb(w->db, rc, "reading band keys") : ND_OK;
     }
     for (size_t i = 0; i < count && status == ND_OK; i++) {
         if (i == 0 || probes[i].key != probes[i - 1].key) {

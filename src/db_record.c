@@ -44,16 +44,16 @@
  * ~22 bytes (node header 8, key 8, document 4, page pointer 2): at 10
  * million documents 160 million entries, a 3.5 GB tree that a batch of
  * queries reads nearly whole. A Jaccard index stores its entries instead
- * in buckets: the key is the top 32 bits of the band key (band number and
- * 16 bits of hash: 65,536 buckets a band), the value the key's low 32 bits
- * and the document number in one 8-byte integer, sorted duplicates packed
- * by LMDB without headers (MDB_DUPFIXED). An entry then costs 8 bytes and
- * a bucket ~34 (its node, key and sub-page header): at 10 million
- * documents ~150 entries a bucket, ~8.2 bytes an entry, a 1.3 GB tree; at
- * 100,000 documents ~1.5 entries a bucket, ~30 bytes an entry, a little
- * more than before. A lookup finds the bucket and, in its sorted values,
- * the key's low half (MDB_GET_BOTH_RANGE). A containment index keeps one
- * entry per key (its postings are mostly one document a shingle).
+ * in buckets (db_bucket.c): the key is the top 32 bits of the band key
+ * (band number and 16 bits of hash: 65,536 buckets a band), the value the
+ * bucket's entries packed, each the key's low 32 bits and the document
+ * number in 8 bytes. An entry then costs 8 bytes and a bucket ~18 more (its
+ * node, key and page pointer): at 10 million documents ~150 entries a
+ * bucket, ~8.1 bytes an entry; at 100,000 documents ~1.5 entries a bucket,
+ * ~20 bytes an entry, as before. A lookup finds the bucket and, in its
+ * sorted values, the key's low half by binary search. A containment index
+ * keeps one entry per key (its postings are mostly one document a
+ * shingle).
  */
 #include "db_record.h"
 
