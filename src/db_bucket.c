@@ -170,19 +170,23 @@ size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(con
  * its neighbour) before it seeks instead (from the root). */
 enum { BUCKET_STEPS = 8 };
 
-/* The index of the first of the n values (big-endian) at `values` that is
- * at least `from`. */
+/* The index of the first of the n values (big-endian, increasing) at
+ * `values` that is at least `from`. Their high halves are hash bits, spread
+ * evenly: the search starts where `from` would lie among evenly spread
+ * values, and moves from there one value at a time (a few values, in one
+ * or two cache lines, where a binary search would miss the cache at each
+ * of its ~8 steps in a bucket of 150). */
 static size_t first_at_least(const unsigned char *values, size_t n, uint64_t from)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (db_get_be64(values + mid * DB_BUCKET_VALUE) < from)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t at = (size_t)(((from >> 32) * (uint64_t)n) >> 32);
+    if (at < n && db_get_be64(values + at * DB_BUCKET_VALUE) < from) {
+        while (at < n && db_get_be64(values + at * DB_BUCKET_VALUE) < from)
+            at++;
+        return at;
     }
-    return lo;
+    while (at > 0 && db_get_be64(values + (at - 1) * DB_BUCKET_VALUE) >= from)
+        at--;
+    return at;
 }
 
 int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
