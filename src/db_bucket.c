@@ -176,9 +176,11 @@ enum { BUCKET_STEPS = 8 };
  * values, and moves from there one value at a time (a few values, in one
  * or two cache lines, where a binary search would miss the cache at each
  * of its ~8 steps in a bucket of 150). */
+static size_t guess(uint64_t from, size_t n);
+
 static size_t first_at_least(const unsigned char *values, size_t n, uint64_t from)
 {
-    size_t at = (size_t)(((from >> 32) * (uint64_t)n) >> 32);
+    size_t at = guess(from, n);
     if (at < n && db_get_be64(values + at * DB_BUCKET_VALUE) < from) {
         while (at < n && db_get_be64(values + at * DB_BUCKET_VALUE) < from)
             at++;
@@ -189,52 +191,90 @@ static size_t first_at_least(const unsigned char *values, size_t n, uint64_t fro
     return at;
 }
 
+/* A bucket found for the probes [first, end). */
+typedef struct located {
+    const unsigned char *values; /* in LMDB's page (valid while the transaction lives) */
+    size_t n, first, end;
+} located;
+
+/* Buckets located ahead of their search, their values prefetched: the
+ * search waits for memory (a bucket's values are seldom in the cache), and
+ * prefetching several at once overlaps those waits. */
+enum { LOOKAHEAD = 16 };
+
+/* Where the first value >= `from` of the n values is likely to be. */
+static size_t guess(uint64_t from, size_t n)
+{
+    return (size_t)(((from >> 32) * (uint64_t)n) >> 32);
+}
+
+static int search(const located *l, const db_probe *probes, uint32_t min_doc,
+                  int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
+{
+    for (size_t p = l->first; p < l->end; p++) {
+        uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
+        for (size_t x = first_at_least(l->values, l->n, from); x < l->n; x++) {
+            uint64_t value = db_get_be64(l->values + x * DB_BUCKET_VALUE);
+            if (value > to)
+                break;
+            int rc = (uint32_t)value >= min_doc ? found(ctx, (uint32_t)value, probes[p].query) : ND_OK;
+            if (rc != ND_OK)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
                       int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
 {
     uint64_t at = 0; /* the bucket under the cursor, when positioned */
-    int positioned = 0;
+    int positioned = 0, rc = 0, last = 0;
     MDB_val k, v;
-    for (size_t i = 0; i < count;) {
-        uint64_t b = db_bucket_of(probes[i].key);
-        size_t end = i + 1;
-        while (end < count && db_bucket_of(probes[end].key) == b)
-            end++;
-        int rc = 0;
-        for (unsigned s = 0; positioned && at < b && s < BUCKET_STEPS && rc == 0; s++) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-            if (rc == 0)
-                memcpy(&at, k.mv_data, sizeof at);
-        }
-        if (rc == MDB_NOTFOUND)
-            return 0; /* no bucket past the last one */
-        if (rc == 0 && (!positioned || at < b)) {
-            uint64_t seek = b;
-            k = (MDB_val){sizeof seek, &seek};
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-            if (rc == MDB_NOTFOUND)
-                return 0;
-            if (rc == 0)
-                memcpy(&at, k.mv_data, sizeof at);
-            positioned = rc == 0;
-        }
-        if (rc != 0)
-            return rc;
-        if (at == b && v.mv_size % DB_BUCKET_VALUE != 0)
-            return MDB_CORRUPTED;
-        const unsigned char *values = v.mv_data; /* the bucket's, in LMDB's page */
-        size_t n = at == b ? v.mv_size / DB_BUCKET_VALUE : 0;
-        for (size_t p = i; p < end && n > 0; p++) {
-            uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
-            for (size_t x = first_at_least(values, n, from); x < n; x++) {
-                uint64_t value = db_get_be64(values + x * DB_BUCKET_VALUE);
-                if (value > to)
-                    break;
-                if ((uint32_t)value >= min_doc && (rc = found(ctx, (uint32_t)value, probes[p].query)) != ND_OK)
-                    return rc;
+    located ahead[LOOKAHEAD];
+    size_t i = 0;
+    while (i < count && !last) {
+        size_t located_count = 0;
+        while (i < count && located_count < LOOKAHEAD && !last) {
+            uint64_t b = db_bucket_of(probes[i].key);
+            size_t end = i + 1;
+            while (end < count && db_bucket_of(probes[end].key) == b)
+                end++;
+            for (unsigned s = 0; positioned && at < b && s < BUCKET_STEPS && rc == 0; s++) {
+                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                if (rc == 0)
+                    memcpy(&at, k.mv_data, sizeof at);
             }
+            if (rc == 0 && (!positioned || at < b)) {
+                uint64_t seek = b;
+                k = (MDB_val){sizeof seek, &seek};
+                rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+                if (rc == 0)
+                    memcpy(&at, k.mv_data, sizeof at);
+                positioned = rc == 0;
+            }
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+                last = 1; /* no bucket past the last one */
+                break;
+            }
+            if (rc != 0)
+                return rc;
+            if (at == b) {
+                if (v.mv_size % DB_BUCKET_VALUE != 0)
+                    return MDB_CORRUPTED;
+                located *l = &ahead[located_count++];
+                *l = (located){v.mv_data, v.mv_size / DB_BUCKET_VALUE, i, end};
+                for (size_t p = i; p < end && l->n > 0; p++) {
+                    size_t g = guess(db_bucket_value(probes[p].key, 0), l->n);
+                    __builtin_prefetch(l->values + (g < l->n ? g : l->n - 1) * DB_BUCKET_VALUE);
+                }
+            }
+            i = end;
         }
-        i = end;
+        for (size_t a = 0; a < located_count; a++)
+            if ((rc = search(&ahead[a], probes, min_doc, found, ctx)) != 0)
+                return rc;
     }
     return 0;
 }
