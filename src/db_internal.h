@@ -2,9 +2,9 @@
  * layers that call only downwards (db.c draws them): db.c (errors, locks,
  * the environment), db_meta.c (metadata, checks, stats), db_batch.c
  * (sketching texts), db_write.c (runs: add, remove, commit, the buffered
- * band entries), db_bucket.c (a Jaccard index's band entries in buckets,
- * below db_write.c), db_query.c (queries), db_compact.c, db_open.c (open,
- * close). Internal to the library; LMDB is seen only by these files.
+ * band entries), db_query.c (queries), db_compact.c, db_open.c (open,
+ * close); db_bucket.c (a Jaccard index's band entries in buckets) sits at
+ * the bottom beside db.c and db_record.c. Internal to the library; LMDB is seen only by these files.
  */
 #ifndef ND_DB_INTERNAL_H
 #define ND_DB_INTERNAL_H
