@@ -289,8 +289,8 @@ END_TEST
 
 /* Documents with made-up band keys, all with the same shingles (so every
  * candidate matches, J = 1): band 0's keys fall in three buckets of
- * thousands of entries (LMDB keeps those as trees of their own, several
- * pages each) with 50 distinct keys, band 1's in 16 buckets of hundreds,
+ * thousands of entries (values of over 10 KB: LMDB keeps each on overflow
+ * pages of its own) with 50 distinct keys, band 1's in 16 buckets of hundreds,
  * the other bands' keys are spread, so that a query walks, steps and seeks
  * between buckets. */
 enum { BK_DOCS = 4200, BK_QUERIES = 300 };
