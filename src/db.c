@@ -7,7 +7,8 @@
  *   db_query.c  db_compact.c  queries; reclaiming space
  *   db_write.c                runs: add, remove, commit
  *   db_meta.c  db_batch.c     metadata, counters, stats; sketching texts
- *   db.c  db_record.c         this file; the document record's encoding
+ *   db.c  db_record.c         this file; the document record's encoding;
+ *   db_bucket.c               a Jaccard index's band entries in buckets
  *
  *
  * An index is a directory holding an LMDB environment (data.mdb, lock.mdb)
@@ -19,7 +20,9 @@
  *          ICU versions, the neardup version that made it, and counters;
  *   docs   document number (uint32) -> record (db_record.c);
  *   ids    64-bit hash of an id -> document numbers (uint32 duplicates);
- *   bands  band key (db_band_key, uint64) -> document numbers (duplicates);
+ *   bands  band entries: in a Jaccard index bucket (uint64) -> its
+ *          entries packed, 8 bytes each (db_bucket.c); in a containment
+ *          index posting key (uint64) -> documents (duplicates);
  * integers in native byte order, compared as numbers (db_internal.h).
  *
  * LMDB gives the guarantees: a write transaction is atomic and durable
@@ -294,7 +297,7 @@ int db_open_dbis(nd_db *db, MDB_txn *txn)
     if (rc == ND_OK)
         rc = db_open_dbi(db, txn, DB_IDS, DB_FLAGS_LISTS, &db->ids);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_BANDS, DB_FLAGS_LISTS, &db->bands);
+        rc = db_open_dbi(db, txn, DB_BANDS, db_bands_flags(db), &db->bands);
     return rc;
 }
 

@@ -34,6 +34,8 @@ typedef struct {
     nd_db *db;
     MDB_txn *from, *to;
     unsigned char *removed; /* bit per document number */
+    unsigned char *bucket;  /* a bucket without its removed documents */
+    size_t bucket_capacity;
 } copy_state;
 
 static int is_removed(const copy_state *c, uint32_t doc)
@@ -41,9 +43,16 @@ static int is_removed(const copy_state *c, uint32_t doc)
     return doc < c->db->next_doc && (c->removed[doc >> 3] >> (doc & 7) & 1);
 }
 
+static int removed_in(const void *c, uint32_t doc)
+{
+    return is_removed(c, doc);
+}
+
 /* Copy one database in key order. `docs_of` says how to find the document
  * number an entry belongs to: 0 none (meta), 1 the key (docs), 2 the value
- * (ids, bands). Entries of removed documents are left out. */
+ * (ids, a containment index's bands), 3 each of the values packed in the
+ * value (a Jaccard index's buckets, db_bucket.c). Entries of removed
+ * documents are left out. */
 static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int dups)
 {
     MDB_cursor *in, *out;
@@ -74,6 +83,20 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
         } else if (docs_of == 2 && is_removed(c, db_doc_at(val.mv_data))) {
             get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
             continue;
+        } else if (docs_of == 3) {
+            if (val.mv_size % DB_BUCKET_VALUE != 0) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            if (nd_grow((void **)&c->bucket, &c->bucket_capacity, val.mv_size, 1) != 0) {
+                rc = ENOMEM;
+                break;
+            }
+            val = (MDB_val){db_bucket_filter(c->bucket, &val, removed_in, c), c->bucket};
+            if (val.mv_size == 0) {
+                get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
+                continue;
+            }
         }
         int same_key =
             dups && last.mv_data && key.mv_size == last.mv_size && memcmp(key.mv_data, last.mv_data, key.mv_size) == 0;
@@ -103,15 +126,17 @@ static int write_copy(nd_db *db, MDB_env *env, MDB_txn *from, unsigned char *rem
     unsigned dup = MDB_CREATE | DB_FLAGS_LISTS;
     if ((rc = mdb_dbi_open(to, DB_META, MDB_CREATE, &meta)) == 0 &&
         (rc = mdb_dbi_open(to, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &docs)) == 0 &&
-        (rc = mdb_dbi_open(to, DB_IDS, dup, &ids)) == 0 && (rc = mdb_dbi_open(to, DB_BANDS, dup, &bands)) == 0) {
-        copy_state c = {db, from, to, removed};
+        (rc = mdb_dbi_open(to, DB_IDS, dup, &ids)) == 0 &&
+        (rc = mdb_dbi_open(to, DB_BANDS, MDB_CREATE | db_bands_flags(db), &bands)) == 0) {
+        copy_state c = {db, from, to, removed, NULL, 0};
         rc = copy_dbi(&c, db->meta, meta, 0, 0);
         if (rc == 0)
             rc = copy_dbi(&c, db->docs, docs, 1, 0);
         if (rc == 0)
             rc = copy_dbi(&c, db->ids, ids, 2, 1);
         if (rc == 0)
-            rc = copy_dbi(&c, db->bands, bands, 2, 1);
+            rc = copy_dbi(&c, db->bands, bands, db_bucketed(db) ? 3 : 2, !db_bucketed(db));
+        nd_free(c.bucket);
         if (rc == 0) {
             static char removed_key[] = "removed", zero[] = "0";
             MDB_val k = {7, removed_key}, v = {1, zero};

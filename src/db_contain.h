@@ -57,10 +57,12 @@
 
 enum { POST_PREFIX = 4094, POST_REST = 4095 };
 
-/* The stored key of a posting: like db_band_key(kind, s << 12). */
+/* The stored key of a posting: the kind in the top 12 bits, the shingle
+ * id in the low 32 (a containment index stores keys whole, not in buckets:
+ * one document per shingle is the common case). */
 static inline uint64_t db_post_key(unsigned kind, uint32_t shingle)
 {
-    return db_band_key(kind, (uint64_t)shingle << 12);
+    return (uint64_t)kind << 52 | shingle;
 }
 
 /* p(n): how many of a set's smallest ids any o(n) of them must meet. */

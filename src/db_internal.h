@@ -3,7 +3,8 @@
  * the environment), db_meta.c (metadata, checks, stats), db_batch.c
  * (sketching texts), db_write.c (runs: add, remove, commit, the buffered
  * band entries), db_query.c (queries), db_compact.c, db_open.c (open,
- * close). Internal to the library; LMDB is seen only by these files.
+ * close); db_bucket.c (a Jaccard index's band entries in buckets) sits at
+ * the bottom beside db.c and db_record.c. Internal to the library; LMDB is seen only by these files.
  */
 #ifndef ND_DB_INTERNAL_H
 #define ND_DB_INTERNAL_H
@@ -152,6 +153,75 @@ static inline uint64_t db_entry_key(const band_entry *e)
 {
     return (uint64_t)e->hi << 32 | e->lo;
 }
+
+/* Band entries as LMDB holds them in `bands`: a Jaccard index in buckets
+ * (db_bucket.c; db_record.c says why), a containment index one entry per
+ * key (the document number as a sorted duplicate). A bucket's values are 8
+ * bytes each, big-endian. */
+enum { DB_BUCKET_VALUE = 8 };
+#define DB_FLAGS_BUCKETS MDB_INTEGERKEY /* bands of a Jaccard index: bucket -> its values */
+
+static inline int db_bucketed(const nd_db *db)
+{
+    return db->opts.measure != ND_MEASURE_CONTAINMENT;
+}
+
+static inline unsigned db_bands_flags(const nd_db *db)
+{
+    return db_bucketed(db) ? DB_FLAGS_BUCKETS : DB_FLAGS_LISTS;
+}
+
+static inline uint64_t db_get_be64(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+#else
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+#endif
+}
+
+static inline void db_put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+/* A band key a query looks up, and the query. */
+typedef struct db_probe {
+    uint64_t key;
+    uint32_t query;
+} db_probe;
+
+/* db_bucket.c (a Jaccard index's `bands`). Results are 0, an LMDB code,
+ * or ND_ENOMEM. */
+/* Write sorted entries items[0 .. count) into the buckets at cursor `to`:
+ * appended (append = 1: every bucket after the tree's last), else each
+ * bucket rewritten with its stored values and the new ones merged. */
+int db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int append);
+/* Append into the empty tree at `to` the buckets at `from` (a snapshot)
+ * merged with the sorted entries items[0 .. count). */
+int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count);
+/* For each of the probes (sorted by key), call found(ctx, doc, query) for
+ * every document numbered at least min_doc stored under its key, probe by
+ * probe, documents in increasing order; a non-zero result of found stops
+ * the lookup and is returned. The buckets are visited in key order, each
+ * read once however many probes fall in it, stepping from one to the next
+ * (MDB_NEXT) where they lie close, so that a batch at scale (about as many
+ * probes as buckets) reads the tree nearly sequentially instead of
+ * searching it from the root per probe. */
+int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+                      int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx);
+/* The number of band entries in the buckets of dbi. */
+int db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
+/* Copy the values of bucket value v whose document is not removed(ctx,
+ * doc) into out (v->mv_size bytes of room); returns the bytes kept. */
+size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
+                        const void *ctx);
 
 /* db_batch.c: texts sketched for the index on several threads. */
 typedef struct db_sketched {

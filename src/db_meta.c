@@ -8,7 +8,8 @@
  * icu_version (ICU's, nd_unicode_version()), and the counters next_doc,
  * documents, removed. A containment index (format ND_DB_FORMAT_CONTAINMENT,
  * db_contain.h) records measure = containment and min_shingles too; a
- * Jaccard index keeps format 1 and no measure, as before. No time stamps: two runs over the same input give the
+ * Jaccard index records format ND_DB_FORMAT (3: band entries in buckets, db_record.c; format 1, one entry
+ * per key, is refused) and no measure. No time stamps: two runs over the same input give the
  * same index.
  *
  * Opening an existing index refuses (ND_EFORMAT, with what to do) another
@@ -149,7 +150,7 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
                        "rebuild the index from the documents with this neardup (`neardup index add` into a new "
                        "directory), or use a neardup that reads format %llu",
                        db->path, (unsigned long long)m->format, m->created_by[0] ? m->created_by : "?", ND_VERSION,
-                       ND_DB_FORMAT, ND_DB_FORMAT_CONTAINMENT, (unsigned long long)m->format);
+                       ND_DB_FORMAT_CONTAINMENT, ND_DB_FORMAT, (unsigned long long)m->format);
     }
     nd_options *o = &m->opts;
     if (m->format == ND_DB_FORMAT_CONTAINMENT) {
@@ -353,12 +354,14 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db)
         if (rc == ND_OK)
             rc = get_meta_u64(db, txn, "removed", &s.removed);
         int mrc = rc == ND_OK ? mdb_stat(txn, db->bands, &bands) : 0;
+        s.band_entries = bands.ms_entries;
+        if (rc == ND_OK && mrc == 0 && db_bucketed(db)) /* a Jaccard index's entries are counted in its buckets */
+            mrc = db_buckets_count(txn, db->bands, &s.band_entries);
         mdb_txn_abort(txn);
         if (mrc)
             rc = db_fail_mdb(db, mrc, "reading statistics");
         if (rc != ND_OK)
             return rc;
-        s.band_entries = bands.ms_entries;
         s.options = m.opts;
         s.format_version = (unsigned)m.format;
         s.profile_version = (unsigned)m.profile_version;

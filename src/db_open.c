@@ -79,7 +79,7 @@ static int create_index(nd_db *db, MDB_txn *txn, const nd_db_config *config)
     if (rc == ND_OK)
         rc = db_open_dbi(db, txn, DB_IDS, MDB_CREATE | DB_FLAGS_LISTS, &db->ids);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_BANDS, MDB_CREATE | DB_FLAGS_LISTS, &db->bands);
+        rc = db_open_dbi(db, txn, DB_BANDS, MDB_CREATE | db_bands_flags(db), &db->bands);
     if (rc == ND_OK)
         rc = db_write_meta(db, txn);
     if (rc != ND_OK)

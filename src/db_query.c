@@ -85,11 +85,7 @@ static void hit_list_free(hit_list *l)
 
 /* ****  One slice of queries  **** */
 
-/* A band key a query looks up, and the query. */
-typedef struct probe {
-    uint64_t key;
-    uint32_t query;
-} probe;
+typedef db_probe probe;
 
 #define PROBE_KEY(p) ((p).key)
 ND_DEFINE_RADIX_SORT(sort_probes, probe, PROBE_KEY, 0, 56)
@@ -116,6 +112,8 @@ typedef struct worker {
     size_t walk_count;
     const uint64_t *check; /* and of the sorted candidate pairs */
     size_t check_count;
+    probe *sort_at, *sort_tmp; /* committed queries: this thread's bands of the probes to sort */
+    size_t sort_count;
     void (*phase)(struct worker *);
     int rc;
 } worker;
@@ -129,6 +127,16 @@ static int add_pair(worker *w, uint32_t doc, uint32_t query)
 {
     if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
         return out_of_memory(w);
+    w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
+    return ND_OK;
+}
+
+/* db_buckets_lookup's callback: a candidate pair. */
+static int pair_found(void *ctx, uint32_t doc, uint32_t query)
+{
+    worker *w = ctx;
+    if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
+        return ND_ENOMEM;
     w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
     return ND_OK;
 }
@@ -171,17 +179,25 @@ static int make_probes(worker *w)
                 w->probes[w->probe_count++] = (probe){db_post_key(POST_REST, d->ids[k]), (uint32_t)q};
             continue;
         }
-        for (unsigned j = 0; j < bands; j++)
-            w->probes[w->probe_count++] = (probe){db_band_key(j, d->keys[j]), (uint32_t)q};
+        for (unsigned j = 0; j < bands; j++) /* band by band: probes[j * m + r] for the r-th of m queries */
+            w->probes[j * (n / bands) + w->probe_count / bands] = (probe){db_band_key(j, d->keys[j]), (uint32_t)q};
+        w->probe_count += bands;
     }
     return ND_OK;
+}
+
+/* Sort phase on each thread: its range of the probes. */
+static void sort_phase(worker *w)
+{
+    sort_probes(w->sort_at, w->sort_tmp, w->sort_count);
 }
 
 /* Candidates from the band entries in the transaction (documents numbered
  * at least min_doc). The probes are looked up in key order: neighbouring
  * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
  * page first), and an index built in key order has its leaves in key order
- * in the file, so a batch reads the tree nearly sequentially. */
+ * in the file, so a batch reads the tree nearly sequentially. A Jaccard
+ * index's buckets are walked in order by db_buckets_lookup (db_bucket.c). */
 static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint32_t min_doc)
 {
     MDB_cursor *cur;
@@ -189,6 +205,15 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
     if (rc)
         return db_fail_mdb(w->db, rc, "reading band keys");
     int status = ND_OK;
+    if (db_bucketed(w->db)) {
+        rc = db_buckets_lookup(cur, probes, count, min_doc, pair_found, w);
+        mdb_cursor_close(cur);
+        if (rc == ND_ENOMEM)
+            return out_of_memory(w);
+        if (rc == MDB_CORRUPTED)
+            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
+        return rc ? db_fail_mdb(w->db, rc, "reading band keys") : ND_OK;
+    }
     for (size_t i = 0; i < count && status == ND_OK; i++) {
         if (i == 0 || probes[i].key != probes[i - 1].key) {
             uint64_t k = probes[i].key;
@@ -431,7 +456,19 @@ static int query_committed(worker *workers, unsigned n, worker *all)
     int rc = make_probes(all);
     if (rc != ND_OK)
         return rc;
-    sort_probes(all->probes, all->probes_tmp, all->probe_count);
+    if (is_containment(all) || n == 1) {
+        sort_probes(all->probes, all->probes_tmp, all->probe_count);
+    } else { /* a band's probes lie together and sort apart from the others' (the band leads the key) */
+        unsigned bands = db->opts.bands;
+        size_t per_band = all->probe_count / bands;
+        for (unsigned t = 0; t < n; t++) {
+            size_t lo = (size_t)(bands * t / n) * per_band, hi = (size_t)(bands * (t + 1) / n) * per_band;
+            workers[t].sort_at = all->probes + lo;
+            workers[t].sort_tmp = all->probes_tmp + lo;
+            workers[t].sort_count = hi - lo;
+        }
+        run_phase(workers, n, sort_phase);
+    }
     rc = begin_snapshot(db, txns, n);
     if (rc != ND_OK)
         return rc;

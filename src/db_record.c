@@ -26,19 +26,34 @@
  * Decoding checks every bound: a corrupt record is reported (-1), never
  * read past, and never yields ids out of order.
  *
- * Band keys (db_band_key in db_record.h) are 64-bit: 12 bits of band
- * number and the top 52 bits of the band's XXH3 hash. Why 52 bits of hash:
+ * Band keys (db_band_key in db_record.h) are 64-bit: 16 bits of band
+ * number and the top 48 bits of the band's XXH3 hash. Why 48 bits of hash:
  * a band key only proposes candidates, each verified exactly, so a chance
  * collision costs a record read and a merge (a few microseconds) and never
  * a wrong match. A query meets b N stored keys of its bands; with h hash
  * bits it expects b N / 2^h chance collisions. At N = 100 million
  * documents and b = 16 bands (the default at threshold 0.8): with 32-bit
  * keys, as the in-memory index uses, 16e8 / 2^32 = 373 false candidates per
- * query (37 at 10 million), most of a query's time; with 52 bits,
- * 16e8 / 2^52 = 3.6e-7, one false candidate in 2.8 million queries. The
- * band number in the key keeps bands apart as batch mode does (a key of
- * band 3 never meets one of band 5), and as integers the keys sort by band,
- * then hash.
+ * query (37 at 10 million), most of a query's time; with 48 bits,
+ * 16e8 / 2^48 = 5.7e-6, one false candidate in 176,000 queries. The band
+ * number in the key keeps bands apart as batch mode does (a key of band 3
+ * never meets one of band 5), and as integers the keys sort by band, then
+ * hash.
+ *
+ * Buckets (index format 3). Stored one entry per LMDB key, an entry costs
+ * ~22 bytes (node header 8, key 8, document 4, page pointer 2): at 10
+ * million documents 160 million entries, a 3.5 GB tree that a batch of
+ * queries reads nearly whole. A Jaccard index stores its entries instead
+ * in buckets (db_bucket.c): the key is the top 32 bits of the band key
+ * (band number and 16 bits of hash: 65,536 buckets a band), the value the
+ * bucket's entries packed, each the key's low 32 bits and the document
+ * number in 8 bytes. An entry then costs 8 bytes and a bucket ~18 more (its
+ * node, key and page pointer): at 10 million documents ~150 entries a
+ * bucket, ~8.1 bytes an entry; at 100,000 documents ~1.5 entries a bucket,
+ * ~20 bytes an entry, as before. A lookup finds the bucket and, in its
+ * sorted values, the key's low half by binary search. A containment index
+ * keeps one entry per key (its postings are mostly one document a
+ * shingle).
  */
 #include "db_record.h"
 

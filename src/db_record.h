@@ -39,12 +39,27 @@ int db_record_parse(db_record *out, const void *data, size_t len);
  * when the code is corrupt (ids then holds garbage). */
 int db_record_ids(uint32_t *ids, const db_record *r);
 
-/* The stored band key of band `band` (< 4096) and band hash `key`: the band
- * number in the top 12 bits, the hash's top 52 bits below (why 52 bits is
- * enough: db_record.c). */
+/* The band key of band `band` (< 4096) and band hash `key`, as the
+ * index buffers, sorts and looks it up: the band number in the top 16 bits,
+ * the hash's top 48 bits below (why 48 bits is enough, and how a key is
+ * stored, in a bucket: db_record.c). */
 static inline uint64_t db_band_key(unsigned band, uint64_t key)
 {
-    return (uint64_t)band << 52 | key >> 12;
+    return (uint64_t)band << 48 | key >> 16;
+}
+
+/* A band entry (key, document) as a Jaccard index stores it: under the
+ * bucket key >> 32 (band number and 16 bits of hash), the value
+ * (key's low 32 bits) << 32 | document, an 8-byte integer among the
+ * bucket's sorted duplicates. */
+static inline uint64_t db_bucket_of(uint64_t key)
+{
+    return key >> 32;
+}
+
+static inline uint64_t db_bucket_value(uint64_t key, uint32_t doc)
+{
+    return (key & 0xFFFFFFFFu) << 32 | doc;
 }
 
 #endif /* ND_DB_RECORD_H */

@@ -286,6 +286,12 @@ static int rebuild_bands(nd_db *db)
         rc = mdb_drop(db->txn, db->bands, 0);
     if (rc == 0)
         rc = mdb_cursor_open(db->txn, db->bands, &to);
+    if (rc == 0 && db_bucketed(db)) {
+        rc = db_buckets_rebuild(from, to, p->items, p->count);
+        if (rc == ND_ENOMEM)
+            rc = ENOMEM; /* -1 says something else here */
+        goto finish;
+    }
     MDB_val ok, ov;
     int orc = rc ? MDB_NOTFOUND : mdb_cursor_get(from, &ok, &ov, MDB_FIRST);
     uint64_t last = 0;
@@ -316,6 +322,7 @@ static int rebuild_bands(nd_db *db)
                 rc = orc;
         }
     }
+finish:
     if (to)
         mdb_cursor_close(to);
     if (from)
@@ -358,6 +365,13 @@ static int merge_pending(nd_db *db)
         rc = done ? 0 : mdb_cursor_open(db->txn, db->bands, &cur); /* -1: not the run's base; put them */
         if (rc)
             return abandon(db, rc, "cannot merge band entries");
+    }
+    if (!done && db_bucketed(db)) {
+        rc = db_buckets_put(cur, p->items, p->count, append);
+        if (rc == ND_ENOMEM)
+            rc = ENOMEM;
+        mdb_cursor_close(cur);
+        done = 1;
     }
     for (size_t i = 0; i < p->count && rc == 0 && !done; i++) {
         uint64_t k = db_entry_key(&p->items[i]);

@@ -976,8 +976,10 @@ typedef struct nd_db_stats {
 /** The index layout this library reads and writes: ND_DB_FORMAT for the
  * Jaccard measure (band keys), ND_DB_FORMAT_CONTAINMENT for an index made
  * with measure ND_MEASURE_CONTAINMENT (shingle postings instead; a neardup
- * that reads format 1 only refuses it). */
-#define ND_DB_FORMAT 1
+ * that reads format 1 only refuses it). Format 3 stores band entries in
+ * buckets; an index of format 1 (one band entry per key) is refused with
+ * what to do. */
+#define ND_DB_FORMAT 3
 #define ND_DB_FORMAT_CONTAINMENT 2
 
 /** Committed state of the index. @return ND_OK, ND_EIO, ND_EFORMAT. */

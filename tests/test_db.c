@@ -214,9 +214,9 @@ START_TEST(test_versions_refused)
     static const struct {
         const char *key, *value, *expect;
     } cases[] = {
-        {"format", "3",
-         "index format 3 (written by neardup " ND_VERSION "); this neardup " ND_VERSION
-         " reads formats 1 and 2 only: rebuild the index"},
+        {"format", "1",
+         "index format 1 (written by neardup " ND_VERSION "); this neardup " ND_VERSION
+         " reads formats 2 and 3 only: rebuild the index"},
         {"unicode_version", "9.0", "made with Unicode 9.0"},
         {"profile_version", "7", "made with normalization default/7"},
     };
@@ -234,6 +234,62 @@ START_TEST(test_versions_refused)
         ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, ND_DB_WRITE, NULL, 0), ND_EFORMAT);
         remove_tree(p.dir);
     }
+}
+END_TEST
+
+/* A bucket whose value is not a whole number of entries (a corrupt file):
+ * queries, compaction and adding report a corrupt index, nothing crashes. */
+START_TEST(test_corrupt_bucket)
+{
+    corpus c = make_corpus(5, 30, 2, 3);
+    nd_options o = test_options(0, 0, 0.8);
+    place p;
+    place_make(&p);
+    nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+    ck_assert_int_eq(add_range(db, &c, 0, c.count, "a", 0, 1), ND_OK);
+    ck_assert_int_eq(nd_db_commit(db), ND_OK);
+    nd_db_close(db);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ck_assert_int_eq(mdb_env_open(env, p.db, 0, 0666), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "bands", MDB_INTEGERKEY, &dbi), 0);
+    ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k, v;
+    static uint64_t keys[4096];
+    size_t buckets = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && buckets < 4096;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ck_assert_uint_eq(k.mv_size, 8);
+        ck_assert_uint_eq(v.mv_size % 8, 0);
+        memcpy(&keys[buckets++], k.mv_data, 8);
+    }
+    mdb_cursor_close(cur);
+    ck_assert_uint_gt(buckets, 0);
+    for (size_t i = 0; i < buckets; i++) { /* every bucket: any probe meets one */
+        char odd[7] = {1, 2, 3, 4, 5, 6, 7};
+        MDB_val key = {8, &keys[i]}, bad = {sizeof odd, odd};
+        ck_assert_int_eq(mdb_put(txn, dbi, &key, &bad, 0), 0);
+    }
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    db = open_ok(p.db, ND_DB_WRITE, NULL);
+    size_t lens[1] = {strlen(c.texts[0])};
+    nd_db_results *r = NULL;
+    ck_assert_int_eq(nd_db_query_texts(&r, db, (const char *const *)c.texts, lens, 1, NULL), ND_EFORMAT);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(db_message(db), "corrupt index"), "message: %s", db_message(db));
+    ck_assert_int_ne(nd_db_compact(db), ND_OK);
+    ck_assert_int_eq(add_range(db, &c, 0, 1, "b", 0, 1), ND_OK);
+    ck_assert_int_ne(nd_db_commit(db), ND_OK); /* its merge meets a corrupt bucket: the run is abandoned */
+    ck_assert_uint_eq(documents_of(db), c.count);
+    nd_db_close(db);
+    corpus_free(&c);
+    remove_tree(p.dir);
 }
 END_TEST
 
@@ -608,6 +664,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_option_mismatch);
     tcase_add_test(tc, test_versions_refused);
     tcase_add_test(tc, test_bad_paths);
+    tcase_add_test(tc, test_corrupt_bucket);
     tcase_add_test(tc, test_read_only_directory);
     tcase_add_test(tc, test_second_writer);
     tcase_add_test(tc, test_run_belongs_to_its_thread);

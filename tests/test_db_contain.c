@@ -387,7 +387,7 @@ START_TEST(test_format_and_options)
     ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &o, ND_OPT_MEASURE), ND_OK);
     nd_db_close(db);
     remove_tree(p.dir);
-    /* a Jaccard index keeps format 1 */
+    /* a Jaccard index has format ND_DB_FORMAT (3: band entries in buckets) */
     place_make(&p);
     db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, NULL);
     ck_assert_int_eq(add_range(db, &c, 0, c.count, "a", 0, 1), ND_OK);

@@ -285,6 +285,118 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* ****  Buckets (format 3)  **** */
+
+/* Documents with made-up band keys, all with the same shingles (so every
+ * candidate matches, J = 1): band 0's keys fall in three buckets of
+ * thousands of entries (values of over 10 KB: LMDB keeps each on overflow
+ * pages of its own) with 50 distinct keys, band 1's in 16 buckets of hundreds,
+ * the other bands' keys are spread, so that a query walks, steps and seeks
+ * between buckets. */
+enum { BK_DOCS = 4200, BK_QUERIES = 300 };
+
+static uint64_t bucket_test_key(uint64_t *state, unsigned band, size_t doc)
+{
+    uint64_t r = next_random(state);
+    if (band == 0) /* bucket doc % 3 (top 16 bits), low half doc % 50, the rest noise */
+        return (uint64_t)(doc % 3) << 48 | (uint64_t)(doc % 50) << 16 | (r & 0xFFFF);
+    if (band == 1)
+        return r & 0x000FFFFFFFFFFFFFu;
+    return r;
+}
+
+/* The answers for the queries equal the documents [0, docs) whose band key
+ * equals the query's in some band, in the order they were added. */
+static void bucket_reference_check(nd_db *db, uint64_t *const *keys, size_t docs, uint64_t *const *qkeys,
+                                   const nd_db_doc *queries, const nd_db_query_options *q, int pending)
+{
+    unsigned bands = nd_db_options(db)->bands;
+    nd_db_results *r;
+    ck_assert_int_eq(nd_db_query(&r, db, queries, BK_QUERIES, q), ND_OK);
+    size_t total = 0;
+    for (size_t i = 0; i < BK_QUERIES; i++) {
+        const nd_db_match *m;
+        size_t n = nd_db_results_get(&m, r, i), k = 0;
+        for (size_t d = 0; d < docs; d++) {
+            int collide = 0;
+            for (unsigned j = 0; j < bands && !collide; j++)
+                collide = db_band_key(j, keys[d][j]) == db_band_key(j, qkeys[i][j]);
+            if (!collide)
+                continue;
+            char id[32];
+            snprintf(id, sizeof id, "d%zu", d);
+            ck_assert_msg(k < n && m[k].id_len == strlen(id) && memcmp(m[k].id, id, m[k].id_len) == 0,
+                          "query %zu (%zu documents, pending %d): match %zu is not %s", i, docs, pending, k, id);
+            ck_assert(m[k].jaccard == 1.0 && m[k].pending == pending);
+            k++;
+        }
+        ck_assert_uint_eq(k, n);
+        total += n;
+    }
+    ck_assert_uint_gt(total, BK_QUERIES * 10);
+    nd_db_results_free(r);
+}
+
+START_TEST(test_buckets)
+{
+    nd_options o = test_options(0, 0, 0.8);
+    uint32_t shingles[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    uint64_t state = 77;
+    static uint64_t *keys[BK_DOCS], *qkeys[BK_QUERIES];
+    static nd_db_doc docs[BK_DOCS], queries[BK_QUERIES];
+    static char ids[BK_DOCS][32];
+    for (size_t d = 0; d < BK_DOCS; d++) {
+        keys[d] = malloc(o.bands * sizeof *keys[d]);
+        for (unsigned j = 0; j < o.bands; j++)
+            keys[d][j] = bucket_test_key(&state, j, d);
+        snprintf(ids[d], sizeof ids[d], "d%zu", d);
+        docs[d] = (nd_db_doc){ids[d], strlen(ids[d]), shingles, 10, keys[d], 1};
+    }
+    for (size_t i = 0; i < BK_QUERIES; i++) { /* three in four take a document's key in one band */
+        qkeys[i] = malloc(o.bands * sizeof *qkeys[i]);
+        for (unsigned j = 0; j < o.bands; j++)
+            qkeys[i][j] = bucket_test_key(&state, j, i * 7 + 1);
+        size_t like = next_random(&state) % BK_DOCS;
+        unsigned band = (unsigned)(next_random(&state) % o.bands);
+        if (i % 4 != 3)
+            qkeys[i][band] = keys[like][band];
+        queries[i] = (nd_db_doc){"q", 1, shingles, 10, qkeys[i], 1};
+    }
+    place p;
+    place_make(&p);
+    nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+    nd_db_query_options pending = ND_DB_QUERY_INIT;
+    pending.scope = ND_DB_PENDING;
+    /* runs: appended into the empty tree; merged (rewritten); a few put into the big buckets */
+    const size_t runs[] = {0, 2000, 4150, BK_DOCS};
+    for (size_t r = 0; r + 1 < sizeof runs / sizeof *runs; r++) {
+        size_t failed = 0;
+        ck_assert_int_eq(nd_db_add(&failed, db, docs + runs[r], runs[r + 1] - runs[r], 0), ND_OK);
+        if (r == 0)
+            bucket_reference_check(db, keys, runs[1], qkeys, queries, &pending, 1);
+        ck_assert_int_eq(nd_db_commit(db), ND_OK);
+        for (unsigned threads = 1; threads <= 3; threads += 2) {
+            nd_db_query_options q = ND_DB_QUERY_INIT;
+            q.threads = threads;
+            bucket_reference_check(db, keys, runs[r + 1], qkeys, queries, &q, 0);
+        }
+    }
+    nd_db_stats st;
+    ck_assert_int_eq(nd_db_stats_get(&st, db), ND_OK);
+    ck_assert_uint_eq(st.band_entries, (uint64_t)BK_DOCS * o.bands);
+    ck_assert_uint_eq(st.format_version, 3);
+    /* compaction copies the buckets as they are */
+    ck_assert_int_eq(nd_db_compact(db), ND_OK);
+    bucket_reference_check(db, keys, BK_DOCS, qkeys, queries, NULL, 0);
+    nd_db_close(db);
+    remove_tree(p.dir);
+    for (size_t d = 0; d < BK_DOCS; d++)
+        free(keys[d]);
+    for (size_t i = 0; i < BK_QUERIES; i++)
+        free(qkeys[i]);
+}
+END_TEST
+
 Suite *db_query_suite(void)
 {
     Suite *s = suite_create("db_query");
@@ -294,6 +406,7 @@ Suite *db_query_suite(void)
     tcase_add_test(tc, test_equivalence_default_bands);
     tcase_add_test(tc, test_merges_give_same_index);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_buckets);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -34,7 +34,8 @@ enum {
     GIVEN_NUM_PERM = 1u << 2,
     GIVEN_BANDS = 1u << 3,
     GIVEN_THRESHOLD = 1u << 4,
-    GIVEN_SEED = 1u << 5
+    GIVEN_SEED = 1u << 5,
+    GIVEN_MEASURE = 1u << 6 /* measure or min_shingles */
 };
 
 /* Fill *opts from the option keywords in kwargs (which may be NULL) and
@@ -99,6 +100,9 @@ void ndpy_unpin_list(pinned_list *list);
 extern PyTypeObject ndpy_MatchType;
 extern PyStructSequence_Desc ndpy_match_desc;
 PyObject *ndpy_new_match(PyObject *id, double jaccard);
+/* With the containments (with_containment = 1), or None for them. */
+PyObject *ndpy_new_match_full(PyObject *id, double jaccard, double query_in_match, double match_in_query,
+                              int with_containment);
 
 /* ****  The functions and types of the module  **** */
 

@@ -181,6 +181,7 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
             rc = ndpy_option_int(value, "rows", 0, 4096, &opts->rows);
             rows_given = opts->rows > 0;
         } else if (strcmp(name, "measure") == 0) {
+            named |= GIVEN_MEASURE;
             const char *m = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
             if (m && strcmp(m, "jaccard") == 0) {
                 opts->measure = ND_MEASURE_JACCARD;
@@ -193,6 +194,7 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
             }
         } else if (strcmp(name, "min_shingles") == 0) {
             rc = ndpy_option_int(value, "min_shingles", 1, 1L << 30, &opts->min_shingles);
+            named |= GIVEN_MEASURE;
         } else if (strcmp(name, "seed") == 0) {
             named |= GIVEN_SEED;
             unsigned long long seed = PyLong_Check(value) ? PyLong_AsUnsignedLongLong(value) : 0;
@@ -382,29 +384,48 @@ PyTypeObject ndpy_MatchType;
 static PyStructSequence_Field match_fields[] = {
     {"id", "the id of the earlier (kept) text this one duplicates"},
     {"jaccard", "the exact Jaccard similarity of the two texts' shingle sets"},
+    {"query_in_match", "Index.query: the share of the query's shingles in the matched document (exact); "
+                       "else None"},
+    {"match_in_query", "Index.query: the share of the matched document's shingles in the query (exact); "
+                       "else None"},
     {NULL, NULL},
 };
 
+/* A tuple (id, jaccard), as before; the containments are attributes only. */
 PyStructSequence_Desc ndpy_match_desc = {
     "neardup.Match",
-    "Match(id, jaccard): an earlier text that a text duplicates, and their exact Jaccard similarity.",
+    "Match(id, jaccard): an earlier text that a text duplicates, and their exact Jaccard similarity.\n"
+    "From Index.query also query_in_match and match_in_query (the containments, for an index made\n"
+    "with measure='containment' in particular); None elsewhere.",
     match_fields,
     2,
 };
 
-PyObject *ndpy_new_match(PyObject *id, double jaccard)
+PyObject *ndpy_new_match_full(PyObject *id, double jaccard, double query_in_match, double match_in_query,
+                              int with_containment)
 {
     PyObject *m = PyStructSequence_New(&ndpy_MatchType);
     PyObject *j = PyFloat_FromDouble(jaccard);
-    if (!m || !j) {
+    PyObject *qm = with_containment ? PyFloat_FromDouble(query_in_match) : (Py_INCREF(Py_None), Py_None);
+    PyObject *mq = with_containment ? PyFloat_FromDouble(match_in_query) : (Py_INCREF(Py_None), Py_None);
+    if (!m || !j || !qm || !mq) {
         Py_XDECREF(m);
         Py_XDECREF(j);
+        Py_XDECREF(qm);
+        Py_XDECREF(mq);
         return NULL;
     }
     Py_INCREF(id);
     PyStructSequence_SET_ITEM(m, 0, id);
     PyStructSequence_SET_ITEM(m, 1, j);
+    PyStructSequence_SET_ITEM(m, 2, qm);
+    PyStructSequence_SET_ITEM(m, 3, mq);
     return m;
+}
+
+PyObject *ndpy_new_match(PyObject *id, double jaccard)
+{
+    return ndpy_new_match_full(id, jaccard, 0.0, 0.0, 0);
 }
 
 /* ****  Threads  **** */

@@ -100,7 +100,8 @@ static unsigned given_bits(unsigned given)
 {
     return ((given & GIVEN_PROFILE) ? ND_OPT_PROFILE : 0) | ((given & GIVEN_SHINGLE) ? ND_OPT_SHINGLE : 0) |
            ((given & GIVEN_NUM_PERM) ? ND_OPT_NUM_PERM : 0) | ((given & GIVEN_BANDS) ? ND_OPT_BANDS : 0) |
-           ((given & GIVEN_THRESHOLD) ? ND_OPT_THRESHOLD : 0) | ((given & GIVEN_SEED) ? ND_OPT_SEED : 0);
+           ((given & GIVEN_THRESHOLD) ? ND_OPT_THRESHOLD : 0) | ((given & GIVEN_SEED) ? ND_OPT_SEED : 0) |
+           ((given & GIVEN_MEASURE) ? ND_OPT_MEASURE : 0);
 }
 
 static int index_init(Index *self, PyObject *args, PyObject *kwargs)
@@ -220,7 +221,9 @@ done:
 
 PyDoc_STRVAR(index_query_doc, "query(texts, *, threshold=None, top=0)\n--\n\n"
                               "For each text, the indexed documents it duplicates: a list of Match(id, jaccard),\n"
-                              "highest Jaccard first, each exact and at least the threshold (default: the\n"
+                              "each with .query_in_match and .match_in_query (the exact containments),\n"
+                              "highest Jaccard first (a containment index: the larger containment first,\n"
+                              "then Jaccard), each exact and at least the threshold (default: the\n"
                               "index's); at most `top` of them (0: all). One list per text, in order.");
 
 static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
@@ -278,7 +281,8 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
         PyList_SET_ITEM(out, i, list);
         for (size_t k = 0; k < count; k++) {
             PyObject *id = PyUnicode_DecodeUTF8(m[k].id, (Py_ssize_t)m[k].id_len, "surrogateescape");
-            PyObject *match = id ? ndpy_new_match(id, m[k].jaccard) : NULL;
+            PyObject *match =
+                id ? ndpy_new_match_full(id, m[k].jaccard, m[k].query_in_match, m[k].match_in_query, 1) : NULL;
             Py_XDECREF(id);
             if (!match) {
                 Py_CLEAR(out);
@@ -420,9 +424,11 @@ static PyObject *options_dict(const nd_options *o)
     else
         snprintf(shingle, sizeof shingle, "%s:%u", o->shingle_kind == ND_SHINGLE_CHARS ? "chars" : "words",
                  o->shingle_kind == ND_SHINGLE_CHARS ? o->char_size : o->shingle_size);
-    return Py_BuildValue("{s:d,s:s,s:s,s:I,s:I,s:I,s:K}", "threshold", o->threshold, "profile",
+    int contain = o->measure == ND_MEASURE_CONTAINMENT;
+    return Py_BuildValue("{s:d,s:s,s:s,s:I,s:I,s:I,s:K,s:s,s:I}", "threshold", o->threshold, "profile",
                          nd_profile_name(o->profile), "shingle", shingle, "num_perm", o->num_perm, "bands", o->bands,
-                         "rows", o->rows, "seed", (unsigned long long)o->seed);
+                         "rows", o->rows, "seed", (unsigned long long)o->seed, "measure",
+                         contain ? "containment" : "jaccard", "min_shingles", contain ? o->min_shingles : 0u);
 }
 
 PyDoc_STRVAR(index_stats_doc, "stats()\n--\n\n"
@@ -495,7 +501,8 @@ PyDoc_STRVAR(index_doc,
              "add(texts, ids), query(texts) -> list of lists of Match, remove(ids), len(),\n"
              "stats(), commit(), close(); a context manager (commits on a clean exit).\n\n"
              "create=True makes the index when `path` does not exist, with the options given\n"
-             "(threshold, profile, shingle, num_perm, bands, rows, seed; fixed from then on).\n"
+             "(threshold, profile, shingle, num_perm, bands, rows, seed, measure ('jaccard' or\n"
+             "'containment'), min_shingles; fixed from then on).\n"
              "For an existing index every option given must agree with the index's own, as\n"
              "the program requires: a mismatch is a ValueError naming the option and both\n"
              "values. No index at path: FileNotFoundError; not a neardup index, another\n"

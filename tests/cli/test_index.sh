@@ -48,7 +48,7 @@ check "index stats: documents, bytes, options, versions"
 nd index stats "$DB"
 assert_rc 0
 assert_jq "$OUT" '.[0] | .documents == 500 and .removed == 0 and .band_entries == 8000 and .options.bands == 16
-    and .options.rows == 8 and .options.threshold == 0.8 and .options.shingle == "auto" and .versions.format == 1
+    and .options.rows == 8 and .options.threshold == 0.8 and .options.shingle == "auto" and .versions.format == 3
     and .versions.profile == $ENV.PROFILE and (.versions.unicode | length > 0) and .bytes_on_disk > 0
     and .bytes_per_document < 1536'
 

@@ -58,12 +58,12 @@ assert_file_contains "$ERR" "not a neardup index (data.mdb is not an LMDB databa
 
 check "an index of another format version is refused with what to do"
 cp -r "$DB" "$T/v2"
-printf 'format\n3\n' | mdb_load -T -s meta "$T/v2"
+printf 'format\n1\n' | mdb_load -T -s meta "$T/v2"
 for cmd in "query $T/v2 $T/B.jsonl" "index add $T/v2 $T/B.jsonl" "index stats $T/v2"; do
     # shellcheck disable=SC2086
     nd $cmd
     assert_rc 1 "$cmd"
-    assert_file_contains "$ERR" "index format 3 (written by neardup"
+    assert_file_contains "$ERR" "index format 1 (written by neardup"
     assert_file_contains "$ERR" "rebuild the index from the documents"
 done
 

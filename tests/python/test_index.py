@@ -138,3 +138,58 @@ def test_errors(tmp_path):
         ix.query(["a"])
     with pytest.raises(ValueError):
         neardup.Index(path, create=True, readonly=True)
+
+
+def test_measure_of_an_existing_index_must_agree(nd_binary, tmp_path):
+    jac, con = str(tmp_path / "j.db"), str(tmp_path / "c.db")
+    neardup.Index(jac, create=True).close()
+    neardup.Index(con, create=True, measure="containment", min_shingles=5).close()
+    for path, options in [(jac, {"measure": "containment"}), (con, {"measure": "jaccard"}),
+                          (con, {"measure": "containment", "min_shingles": 6})]:
+        with pytest.raises(ValueError, match="measure"):
+            neardup.Index(path, readonly=True, **options)
+        cli = ["--measure", options["measure"]] + (["--min-shingles", "6"] if "min_shingles" in options else [])
+        proc = __import__("subprocess").run([nd_binary, "query", path] + cli + [os.devnull], capture_output=True)
+        assert proc.returncode == 2 and b"measure" in proc.stderr  # the program refuses the same way
+    with neardup.Index(con, measure="containment", min_shingles=5, readonly=True) as ix:  # agreeing is fine
+        assert ix.options["measure"] == "containment" and ix.options["min_shingles"] == 5
+    with neardup.Index(jac, measure="jaccard", readonly=True) as ix:
+        assert ix.options["measure"] == "jaccard"
+
+
+def test_containment_matches_carry_both_containments(nd_binary, tmp_path):
+    _, ids, texts = load_corpus("mixed-1k")
+    ids, texts = ids[:300], texts[:300]
+    # excerpts: the first half of the words of every 10th text, each inside its article
+    excerpts = [" ".join(t.split()[: len(t.split()) // 2]) for t in texts[::10]]
+    path = str(tmp_path / "c.db")
+    with neardup.Index(path, create=True, measure="containment", threshold=0.8) as ix:
+        ix.add(texts, ids)
+        got = ix.query(excerpts)
+    text_of = dict(zip(ids, texts))
+    options = {"measure": "containment", "threshold": 0.8}
+    checked = 0
+    for q, ms in zip(excerpts, got):
+        for m in ms:
+            e = neardup.explain(q, text_of[m.id], **options)
+            assert m.query_in_match == pytest.approx(e["containment_a_in_b"], abs=1e-12)
+            assert m.match_in_query == pytest.approx(e["containment_b_in_a"], abs=1e-12)
+            assert m.jaccard == pytest.approx(e["jaccard"], abs=1e-12)
+            assert max(m.query_in_match, m.match_in_query) >= 0.8
+            checked += 1
+        ranks = [(max(m.query_in_match, m.match_in_query), m.jaccard) for m in ms]
+        assert ranks == sorted(ranks, reverse=True)
+    assert checked >= len(excerpts) // 2  # most excerpts find their article
+    # the program's `query` on the same index reports the same numbers
+    q_file = tmp_path / "q.jsonl"
+    with open(q_file, "w", encoding="utf-8") as f:
+        for i, t in enumerate(excerpts):
+            f.write(json.dumps({"id": "q%d" % i, "text": t}) + "\n")
+    out = run_cli(nd_binary, "query", path, str(q_file))
+    expected = [[(m["id"], m["query_in_match"], m["match_in_query"]) for m in json.loads(line)["matches"]]
+                for line in out.splitlines()]
+    assert [[(m.id, float(f"{m.query_in_match:.6g}"), float(f"{m.match_in_query:.6g}")) for m in ms]
+            for ms in got] == expected
+    # a Match is still the tuple (id, jaccard)
+    first = next(m for ms in got for m in ms)
+    assert tuple(first) == (first.id, first.jaccard) and len(first) == 2
