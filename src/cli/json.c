@@ -391,18 +391,26 @@ static int skip_value(cursor *c, int depth)
     }
 }
 
-int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+/* Enter the JSON object at the start of [c->p, c->end): -1 when there is
+ * none, 0 when it is empty ({}), 1 at its first member's key. */
+static int object_open(cursor *c)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '{')
+        return -1;
+    c->p++;
+    skip_ws(c);
+    return c->p < c->end && *c->p == '}' ? 0 : 1;
+}
+
+/* json_member_find() for one member name of `key_len` bytes. */
+static int member_find(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop)
 {
     cursor c = {line, line + len};
-    size_t key_len = strlen(key);
     int found = 0;
-    skip_ws(&c);
-    if (c.p >= c.end || *c.p != '{')
-        return -1;
-    c.p++;
-    skip_ws(&c);
-    if (c.p < c.end && *c.p == '}')
-        return 0; /* {} */
+    int open = object_open(&c);
+    if (open <= 0)
+        return open;
     for (;;) {
         const char *k, *k_stop;
         int escaped;
@@ -424,24 +432,24 @@ int json_member_find(const char *line, size_t len, const char *key, size_t *star
     }
 }
 
-int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+typedef int member_lookup(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop);
+
+/* The member `key` by `lookup`: a member of that very name, or else a dot
+ * path into nested objects ("meta.body"), as document.c reads it: each
+ * name looked up in the value of the one before. */
+static int by_path(member_lookup *lookup, const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
-    int found = json_member_find(line, len, key, start, stop);
+    int found = lookup(line, len, key, strlen(key), start, stop);
     if (found != 0 || !strchr(key, '.'))
-        return found == 1;
-    /* a dot path, as document.c reads it: each name in the value of the last */
+        return found;
     size_t from = 0, to = len;
-    char name[256];
     for (const char *p = key; *p;) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         size_t s, e;
-        if (n >= sizeof name)
-            return 0;
-        memcpy(name, p, n);
-        name[n] = '\0';
-        if (json_member_find(line + from, to - from, name, &s, &e) != 1)
-            return 0;
+        found = lookup(line + from, to - from, p, n, &s, &e);
+        if (found != 1)
+            return found < 0 && p != key ? 0 : found; /* a name inside a non-object: no such member */
         to = from + e;
         from += s;
         p = dot ? dot + 1 : p + n;
@@ -449,6 +457,16 @@ int json_member_span(const char *line, size_t len, const char *key, size_t *star
     *start = from;
     *stop = to;
     return 1;
+}
+
+int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    return member_find(line, len, key, strlen(key), start, stop);
+}
+
+int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    return by_path(member_find, line, len, key, start, stop) == 1;
 }
 
 #ifndef JSON_PARSER_MAX_DEPTH /* jansson before 2.11 */
@@ -518,13 +536,9 @@ static int member_locate(const char *line, size_t len, const char *key, size_t k
 {
     cursor c = {line, line + len};
     int found = 0;
-    skip_ws(&c);
-    if (c.p >= c.end || *c.p != '{')
-        return -1;
-    c.p++;
-    skip_ws(&c);
-    if (c.p < c.end && *c.p == '}')
-        return 0; /* {} */
+    int open = object_open(&c);
+    if (open <= 0)
+        return open;
     for (;;) {
         const char *k, *k_stop;
         int escaped;
@@ -557,25 +571,7 @@ static int member_locate(const char *line, size_t len, const char *key, size_t k
 
 int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
-    int found = member_locate(line, len, key, strlen(key), start, stop);
-    if (found != 0 || !strchr(key, '.'))
-        return found;
-    /* a dot path, as document.c reads it: each name in the value of the last */
-    size_t from = 0, to = len;
-    for (const char *p = key; *p;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        size_t s, e;
-        found = member_locate(line + from, to - from, p, n, &s, &e);
-        if (found != 1)
-            return found < 0 && p != key ? 0 : found; /* a name inside a non-object: no such member */
-        to = from + e;
-        from += s;
-        p = dot ? dot + 1 : p + n;
-    }
-    *start = from;
-    *stop = to;
-    return 1;
+    return by_path(member_locate, line, len, key, start, stop);
 }
 
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
