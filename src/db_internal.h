@@ -224,6 +224,15 @@ size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(con
                         const void *ctx);
 
 /* db_batch.c: texts sketched for the index on several threads. */
+/* What nd_db_query returns (db_query.c fills it, db_results.c reads and
+ * frees it): per query its matches, best first, their ids in `text`. */
+struct nd_db_results {
+    size_t count;
+    size_t *starts; /* query i: matches[starts[i] .. starts[i + 1]) */
+    nd_db_match *matches;
+    char *text; /* the matched ids */
+};
+
 typedef struct db_sketched {
     nd_db_doc *docs; /* count documents; ids and keys borrowed from the batch */
     nd_batch *batch; /* taken from the handle's idle ones until db_sketched_free */

@@ -513,35 +513,6 @@ static int query_committed(worker *workers, unsigned n, worker *all)
 
 /* ****  Results  **** */
 
-struct nd_db_results {
-    size_t count;
-    size_t *starts; /* query i: matches[starts[i] .. starts[i + 1]) */
-    nd_db_match *matches;
-    char *text; /* the matched ids */
-};
-
-size_t nd_db_results_count(const nd_db_results *r)
-{
-    return r->count;
-}
-
-size_t nd_db_results_get(const nd_db_match **matches, const nd_db_results *r, size_t i)
-{
-    assert(i < r->count);
-    *matches = r->matches + r->starts[i];
-    return r->starts[i + 1] - r->starts[i];
-}
-
-void nd_db_results_free(nd_db_results *r)
-{
-    if (!r)
-        return;
-    nd_free(r->starts);
-    nd_free(r->matches);
-    nd_free(r->text);
-    nd_free(r);
-}
-
 typedef struct {
     const hit *h;
     const char *text; /* the list's text */
