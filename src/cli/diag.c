@@ -16,6 +16,8 @@
 #include <stdarg.h>  /* va_list */
 #include <stdlib.h>  /* malloc */
 
+#include <unicode/utf8.h> /* U8_NEXT */
+
 static const char *program = "neardup";
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t warned[WARN_KINDS]; /* warnings of each kind so far */
@@ -27,39 +29,17 @@ void cli_set_program(const char *name)
 
 /* The length of the well-formed UTF-8 sequence at s (1 to 4) and its code
  * point, or 0 when the bytes there are ill-formed (overlong, surrogate,
- * past U+10FFFF, cut short). */
+ * past U+10FFFF, cut short): ICU's U8_NEXT, which follows Unicode's
+ * definition. */
 static size_t utf8_sequence(const unsigned char *s, size_t len, unsigned *cp)
 {
-    unsigned c = s[0];
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    int32_t i = 0, n = len > 4 ? 4 : (int32_t)len;
+    UChar32 c;
+    U8_NEXT(s, i, n, c);
+    if (c < 0)
         return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    unsigned v = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if (i > 1 && (s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return n;
+    *cp = (unsigned)c;
+    return (size_t)i;
 }
 
 /* Characters a terminal acts on or that reorder or break the line. */
