@@ -129,7 +129,7 @@ int outfile_check(const char *option, const char *path, const input *in)
     return 0;
 }
 
-/* Do two output paths name one file? */
+/* Do two paths name one file (an output and another output, or an input)? */
 static int same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -220,8 +220,7 @@ int outdir_check(const char *dir, const char *const *names, size_t count)
             break;
         }
         for (size_t k = 0; k < count && rc == 0; k++) {
-            struct stat a, b;
-            if (stat(out, &a) == 0 && stat(names[k], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            if (same_file(out, names[k])) {
                 cli_error("%s: the output would replace the input %s", out, names[k]);
                 rc = -1;
             }
