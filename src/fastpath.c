@@ -166,7 +166,26 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         char *const dst = text + text_len;
         size_t chars = 0, run_unspaced = 0;
         unsigned q = r, done = r;
-        for (;;) {
+        {
+            /* first the plain two-byte letters (Arabic, Hebrew, small
+             * Cyrillic and Greek: each a segment of its own that folds to
+             * itself), one bit each: the well-formed two-byte sequences
+             * from r are a run of `cover`, and the bit of c = (lead & 0x1F)
+             * << 6 | (cont & 0x3F) is bit cont & 63 of word lead & 0x1F;
+             * then copied 16 bytes at a time (lower holds the block's
+             * bytes beyond ASCII as they are) */
+            const uint64_t cover = two | two << 1;
+            unsigned e = r + trailing_zeros(~(cover >> r));
+            while (q < e && q < limit && ((plain[b[q] & 0x1F] >> (b[q + 1] & 0x3F)) & 1))
+                q += 2;
+            if (q > r) {
+                for (unsigned k = 0; k < q - r; k += 16)
+                    memcpy(dst + k, lower + r + k, 16);
+                chars = (q - r) / 2;
+                done = q - 2;
+            }
+        }
+        while (q < limit) {
             unsigned c, n;
             if (q < 64 && ((two >> q) & 1)) {
                 c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
@@ -197,8 +216,6 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             }
             chars++;
             q += n;
-            if (q >= limit)
-                break;
         }
         if (done < q && block_boundary(tk, bv, q))
             done = q;
