@@ -78,7 +78,9 @@ static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q
 enum {
     /* a code point whose fold is one word character as long as itself */
     SIMPLE = ND_FOLD_WORD | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH,
-    SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH
+    SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH,
+    /* a code point whose fold separates words, with a boundary before it */
+    SEPARATOR = ND_FOLD_SEP | ND_FOLD_BOUNDARY
 };
 
 /* The fast loop: from block offset r, runs of
@@ -119,8 +121,9 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     nd_tokens *const out = tk->out;
     char *const text = out->text;
     size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
+    const uint64_t *const cut_keeps = nz->cut_keeps;
     int open = tk->open, unspaced = tk->unspaced;
-    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
     while (r < limit) {
         if ((ascii >> r) & 1) {
             int letters = (int)((alnum >> r) & 1);
@@ -150,7 +153,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                 end = pos + r + n;
                 record_piece(tk, text_len, pos + r, end, 1);
             } else if (open) {
-                if (unspaced)
+                if (!closes_plainly(tk, unspaced, unsure_end <= norm_start))
                     break; /* nd_tk_close_token() cuts it into words, or checks it */
                 open = 0;
                 if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
@@ -164,7 +167,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         /* two- and three-byte characters: q is after the last one taken,
          * done after the last one known to be a segment of its own */
         char *const dst = text + text_len;
-        size_t chars = 0, run_unspaced = 0;
+        size_t chars = 0, run_unspaced = 0, kept = 0; /* kept: in plain_unspaced and cut_keeps */
         unsigned q = r, done = r;
         for (;;) {
             unsigned c, n;
@@ -186,6 +189,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             } else if (bit_set(plain_unspaced, c)) {
                 done = q;
                 run_unspaced++;
+                kept += (size_t)bit_set(cut_keeps, c);
             } else {
                 const nd_fold_entry *f = &table[c];
                 if (f->flags & ND_FOLD_BOUNDARY)
@@ -209,9 +213,29 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             chars--;
             if (bit_set(plain_unspaced, c) || (!bit_set(plain, c) && (table[c].flags & ND_FOLD_UNSPACED)))
                 run_unspaced--;
+            kept -= (size_t)(bit_set(plain_unspaced, c) & bit_set(cut_keeps, c));
         }
-        if (done == r)
-            break;
+        if (done == r) {
+            /* nothing taken: a separator beyond ASCII (CJK punctuation,
+             * a no-break space) that is a segment of its own closes the
+             * token as nd_tk_apply_entry() would; anything else is left to
+             * the caller */
+            unsigned n, c = block_char(bv, r, &n);
+            if (q > r || !n || (table[c].flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) != SEPARATOR ||
+                !block_boundary(tk, bv, r + n))
+                break;
+            if (open) {
+                if (!closes_plainly(tk, unspaced, unsure_end <= norm_start))
+                    break;
+                open = 0;
+                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
+                    *rc = ND_ENOMEM;
+                    break;
+                }
+            }
+            r += n;
+            continue;
+        }
         if (!open) {
             open = 1;
             unspaced = 0;
@@ -221,6 +245,8 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             tk->nz->piece_count = 0;
         }
         text_len += done - r;
+        if (kept != chars)
+            unsure_end = text_len; /* close_unspaced() checks the run */
         word_chars += chars;
         end = pos + done;
         if (run_unspaced) {
@@ -237,6 +263,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     out->unspaced_chars = unspaced_chars;
     tk->open = open;
     tk->unspaced = unspaced;
+    tk->unsure_end = unsure_end;
     tk->start = start;
     tk->end = end;
     tk->norm_start = norm_start;
