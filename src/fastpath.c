@@ -169,16 +169,18 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         char *const dst = text + text_len;
         size_t chars = 0, run_unspaced = 0, kept = 0; /* kept: in plain_unspaced and cut_keeps */
         unsigned q = r, done = r;
-        for (;;) {
+        for (;;) { /* q < limit <= 64 */
             unsigned c, n;
-            if (q < 64 && ((two >> q) & 1)) {
+            if ((two >> q) & 1) {
                 c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
                 n = 2;
                 memcpy(dst + (q - r), b + q, 2);
-            } else if (q < 64 && ((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
+            } else if (((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
                 c = (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
                 n = 3;
-                memcpy(dst + (q - r), b + q, 3);
+                /* 4 bytes, one load and one store: the block has a byte
+                 * after (q < 60, or the tail's padding), the text slack */
+                memcpy(dst + (q - r), b + q, 4);
             } else {
                 break;
             }
@@ -313,7 +315,7 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
 
 int nd_tk_walk_fast(tokenizer *tk)
 {
-    uint8_t tail[64];
+    uint8_t tail[64 + 4]; /* a block's last bytes, zero-padded (4 more: see fast_runs) */
     uint8_t lower[64 + ND_SCAN_LOWER_PAD];
     size_t pos = 0;
     while (pos < tk->len) {
@@ -327,7 +329,7 @@ int nd_tk_walk_fast(tokenizer *tk)
             limit = 60; /* the next code point of one starting before 60 begins within 4 bytes */
         } else {
             memcpy(tail, tk->text + pos, avail);
-            memset(tail + avail, 0, 64 - avail);
+            memset(tail + avail, 0, sizeof tail - avail);
             bv.bytes = tail;
             bv.tail = 1;
             limit = (unsigned)avail;

@@ -16,6 +16,10 @@
  * spaces, and for every code point in five contexts, where the normalized
  * text of the uncut runs must equal that of the words ICU cuts out of them
  * whenever nd_tokenize_runs() says so.
+ *
+ * The CLI's UTF-8 check (src/cli/utf8check.c), whose vector loop takes 16
+ * bytes of ASCII, two- and three-byte sequences at once, must answer as
+ * ICU's U8_NEXT read character by character does.
  * Randomized tests print their seed on failure.
  */
 #include <stdio.h>  /* snprintf */
@@ -31,6 +35,7 @@
 #include "normalize.h"
 #include "scan.h"
 #include "suites.h"
+#include "utf8check.h" /* utf8_well_formed (the CLI's, src/cli) */
 
 /* ****  The block classifiers  **** */
 
@@ -502,6 +507,68 @@ START_TEST(test_sketch_without_words)
 }
 END_TEST
 
+/* ****  The CLI's UTF-8 check  **** */
+
+/* Well formed by ICU's U8_NEXT, one character at a time: the definition
+ * utf8_well_formed() must agree with. */
+static int utf8_well_formed_by_icu(const char *s, size_t n)
+{
+    int32_t i = 0, len = (int32_t)n;
+    while (i < len) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)s, i, len, c);
+        if (c < 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Random texts of the pieces the vector loop tells apart (ASCII, two- and
+ * three-byte characters, mostly Han, the edges of E0 and ED's second bytes,
+ * four-byte characters, C0/C1, F5, stray continuations, sequences cut
+ * short), and every prefix of each, in exact-size buffers. */
+START_TEST(test_utf8_well_formed_random)
+{
+    static const char *const odd[] = {
+        "\xE0\x9F\xBF",     "\xE0\xA0\x80", "\xED\x9F\xBF", "\xED\xA0\x80", "\xEF\xBF\xBF", "\xF0\x9F\x98\x80",
+        "\xF4\x90\x80\x80", "\xF5",         "\xC0\xAF",     "\xC1\xBF",     "\x80",         "\xBF",
+        "\xE4\xB8",         "\xD8",         "\xF0\x9F\x98"};
+    uint64_t state = 17;
+    char text[512];
+    size_t checked_bad = 0;
+    for (int round = 0; round < 3000; round++) {
+        size_t len = 0, pieces = next_random(&state) % 60;
+        int clean = round % 2 == 0; /* half the texts well formed but for a rare odd piece */
+        for (size_t k = 0; k < pieces; k++) {
+            uint64_t r = next_random(&state) % 100;
+            if (r < 35)
+                len += put_utf8(text + len, 0x4E00 + (uint32_t)(next_random(&state) % 0x5200)); /* Han */
+            else if (r < 55)
+                text[len++] = (char)(0x20 + next_random(&state) % 0x5F);
+            else if (r < 70)
+                len += put_utf8(text + len, 0x80 + (uint32_t)(next_random(&state) % 0x780));
+            else if (r < 85) {
+                uint32_t c = 0x800 + (uint32_t)(next_random(&state) % 0xF800);
+                len += put_utf8(text + len, c >= 0xD800 && c <= 0xDFFF ? 0x3002 : c);
+            } else if (!clean || r < 87) {
+                const char *o = odd[next_random(&state) % (sizeof odd / sizeof odd[0])];
+                memcpy(text + len, o, strlen(o));
+                len += strlen(o);
+            }
+        }
+        for (size_t n = 0; n <= len; n++) {
+            char *copy = exact_copy(text, n);
+            int want = utf8_well_formed_by_icu(copy, n);
+            ck_assert_msg(utf8_well_formed(copy, n) == want, "round %d, %zu bytes: utf8_well_formed says %d", round, n,
+                          !want);
+            checked_bad += !want;
+            free(copy);
+        }
+    }
+    ck_assert_uint_gt(checked_bad, 1000);
+}
+END_TEST
+
 Suite *fastpath_suite(void)
 {
     Suite *s = suite_create("fastpath");
@@ -522,5 +589,9 @@ Suite *fastpath_suite(void)
     tcase_add_test(runs, test_runs_cut_alike_every_code_point);
     tcase_add_test(runs, test_sketch_without_words);
     suite_add_tcase(s, runs);
+    TCase *utf8 = tcase_create("utf8");
+    tcase_set_timeout(utf8, 120);
+    tcase_add_test(utf8, test_utf8_well_formed_random);
+    suite_add_tcase(s, utf8);
     return s;
 }
