@@ -121,7 +121,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     nd_tokens *const out = tk->out;
     char *const text = out->text;
     size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
-    const uint64_t *const cut_keeps = nz->cut_keeps;
+    const uint64_t *const unspaced_kept = nz->unspaced_kept;
     int open = tk->open, unspaced = tk->unspaced;
     size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
     while (r < limit) {
@@ -167,9 +167,35 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         /* two- and three-byte characters: q is after the last one taken,
          * done after the last one known to be a segment of its own */
         char *const dst = text + text_len;
-        size_t chars = 0, run_unspaced = 0, kept = 0; /* kept: in plain_unspaced and cut_keeps */
+        size_t chars = 0, run_unspaced = 0, kept = 0; /* kept: in unspaced_kept */
         unsigned q = r, done = r;
         for (;;) { /* q < limit <= 64 */
+            if ((three >> q) & 1) {
+                /* a run of letters of a script without spaces that fold to
+                 * themselves and that word breaking keeps (Han, kana):
+                 * each a segment of its own, copied 4 bytes at a time (one
+                 * load, one store: the block has a byte after, q < 60 or
+                 * the tail's padding; the text has slack). The character
+                 * that ends it (an overlong or surrogate sequence decodes
+                 * to none of them) goes the general way below. */
+                unsigned from = q;
+                while (bit_set(unspaced_kept,
+                               (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F))) {
+                    memcpy(dst + (q - r), b + q, 4);
+                    q += 3;
+                    if (q >= limit || !((three >> q) & 1))
+                        break;
+                }
+                if (q > from) {
+                    size_t k = (q - from) / 3;
+                    chars += k;
+                    run_unspaced += k;
+                    kept += k;
+                    done = q - 3;
+                    if (q >= limit)
+                        break;
+                }
+            }
             unsigned c, n;
             if ((two >> q) & 1) {
                 c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
@@ -178,9 +204,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             } else if (((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
                 c = (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
                 n = 3;
-                /* 4 bytes, one load and one store: the block has a byte
-                 * after (q < 60, or the tail's padding), the text slack */
-                memcpy(dst + (q - r), b + q, 4);
+                memcpy(dst + (q - r), b + q, 4); /* as above */
             } else {
                 break;
             }
@@ -191,7 +215,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             } else if (bit_set(plain_unspaced, c)) {
                 done = q;
                 run_unspaced++;
-                kept += (size_t)bit_set(cut_keeps, c);
+                kept += (size_t)bit_set(unspaced_kept, c);
             } else {
                 const nd_fold_entry *f = &table[c];
                 if (f->flags & ND_FOLD_BOUNDARY)
@@ -215,7 +239,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             chars--;
             if (bit_set(plain_unspaced, c) || (!bit_set(plain, c) && (table[c].flags & ND_FOLD_UNSPACED)))
                 run_unspaced--;
-            kept -= (size_t)(bit_set(plain_unspaced, c) & bit_set(cut_keeps, c));
+            kept -= (size_t)bit_set(unspaced_kept, c);
         }
         if (done == r) {
             /* nothing taken: a separator beyond ASCII (CJK punctuation,

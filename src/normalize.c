@@ -51,6 +51,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     nz->plain = tables.plain;
     nz->plain_unspaced = tables.plain_unspaced;
     nz->cut_keeps = tables.cut_keeps;
+    nz->unspaced_kept = tables.unspaced_kept;
     nz->scan = nd_scan_get(nd_scan_best());
     rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {

@@ -29,7 +29,7 @@ typedef struct {
 struct nd_normalizer {
     nd_profile profile;
     const nd_fold_entry *table;
-    const uint64_t *plain, *plain_unspaced, *cut_keeps; /* bitmaps over the BMP (fold.h) */
+    const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept; /* bitmaps over the BMP (fold.h) */
     nd_folder folder;
     nd_scan_fn scan;   /* block classifier; NULL on the reference path */
     nd_u16buf segment; /* the pending normalization segment */
