@@ -63,6 +63,19 @@ static inline unsigned block_char(const block_view *bv, unsigned q, unsigned *n)
     return 0;
 }
 
+/* The code point of the three-byte sequence at p (with a byte after it):
+ * on a little-endian machine from one 4-byte load. */
+static inline unsigned three_byte_char(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return (x & 0x0F) << 12 | (x >> 2 & 0xFC0) | (x >> 16 & 0x3F);
+#else
+    return (unsigned)(p[0] & 0x0F) << 12 | (unsigned)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+#endif
+}
+
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
@@ -179,8 +192,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                  * that ends it (an overlong or surrogate sequence decodes
                  * to none of them) goes the general way below. */
                 unsigned from = q;
-                while (bit_set(unspaced_kept,
-                               (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F))) {
+                while (bit_set(unspaced_kept, three_byte_char(b + q))) {
                     memcpy(dst + (q - r), b + q, 4);
                     q += 3;
                     if (q >= limit || !((three >> q) & 1))
