@@ -41,11 +41,15 @@ enum { BUCKET_BITS_MAX = 12, SMALL_SORT = 8, SKEWED = 96 };
  * its sorted place, as after the bucket pass below. */
 static size_t insert_distinct(uint32_t *ids, const uint32_t *tmp, size_t n)
 {
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
+    if (n == 0)
+        return 0;
+    ids[0] = tmp[0];
+    size_t w = 1;
+    uint32_t last = ids[0]; /* ids[w - 1], kept in a register */
+    for (size_t i = 1; i < n; i++) {
         uint32_t x = tmp[i];
-        if (w == 0 || ids[w - 1] < x) {
-            ids[w++] = x; /* in order already: the usual case */
+        if (last < x) {
+            ids[w++] = last = x; /* in order already: the usual case */
             continue;
         }
         size_t j = w;
@@ -60,7 +64,7 @@ static size_t insert_distinct(uint32_t *ids, const uint32_t *tmp, size_t n)
             continue;
         }
         ids[j] = x;
-        w++;
+        last = ids[w++];
     }
     return w;
 }
