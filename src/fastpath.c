@@ -76,6 +76,18 @@ static inline unsigned three_byte_char(const uint8_t *p)
 #endif
 }
 
+/* The three bytes at p (with a byte after them) as a big-endian number. */
+static inline uint32_t utf8_be(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return __builtin_bswap32(x) >> 8;
+#else
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+#endif
+}
+
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
@@ -192,7 +204,8 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                  * that ends it (an overlong or surrogate sequence decodes
                  * to none of them) goes the general way below. */
                 unsigned from = q;
-                while (bit_set(unspaced_kept, three_byte_char(b + q))) {
+                const uint32_t lo8 = nz->kept_lo8, span8 = nz->kept_span8; /* most Han letters: no decoding */
+                while (utf8_be(b + q) - lo8 <= span8 || bit_set(unspaced_kept, three_byte_char(b + q))) {
                     memcpy(dst + (q - r), b + q, 4);
                     q += 3;
                     if (q >= limit || !((three >> q) & 1))

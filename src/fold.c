@@ -282,8 +282,8 @@ typedef struct {
     int status;
 } profile_tables;
 
-static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL}, ND_OK},
-                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL}, ND_OK}};
+static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
+                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
 
 int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
 {
@@ -395,8 +395,22 @@ static void build_tables(nd_profile profile)
         if (nd_fold_cut_keeps(c))
             cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
     }
+    unsigned run = 0, best = 0, best_end = 0;
     for (size_t w = 0; w < ND_FOLD_BITMAP_WORDS; w++)
         unspaced_kept[w] = plain_unspaced[w] & cut_keeps[w];
+    for (unsigned c = 0; c <= 0xFFFF; c++) {
+        uint64_t word = unspaced_kept[c >> 6];
+        if ((c & 63) == 0 && (word == 0 || word == ~(uint64_t)0)) {
+            run = word ? run + 64 : 0; /* a whole word at once */
+            c += 63;
+        } else {
+            run = (word >> (c & 63)) & 1 ? run + 1 : 0;
+        }
+        if (run > best) {
+            best = run;
+            best_end = c;
+        }
+    }
     nd_folder_free(&folder);
     if (pt->status == ND_OK) {
         pt->tables.entry = entry;
@@ -404,6 +418,8 @@ static void build_tables(nd_profile profile)
         pt->tables.plain_unspaced = plain_unspaced;
         pt->tables.cut_keeps = cut_keeps;
         pt->tables.unspaced_kept = unspaced_kept;
+        pt->tables.kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
+        pt->tables.kept_hi = best ? best_end : 0;
     } else {
         nd_free(entry);
     }
