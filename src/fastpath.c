@@ -88,6 +88,15 @@ static inline uint32_t utf8_be(const uint8_t *p)
 #endif
 }
 
+/* Is the three-byte sequence at p (with a byte after it) a letter of
+ * unspaced_kept (nz, fold.h)? Most Han letters are known from the bytes
+ * read as a number (the longest run of them), others by the bitmap (an
+ * overlong or surrogate sequence decodes to none of them). */
+static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
+{
+    return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
+}
+
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
@@ -146,7 +155,6 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     nd_tokens *const out = tk->out;
     char *const text = out->text;
     size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
-    const uint64_t *const unspaced_kept = nz->unspaced_kept;
     int open = tk->open, unspaced = tk->unspaced;
     size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
     while (r < limit) {
@@ -189,45 +197,56 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             r += n;
             continue;
         }
+        if (((three >> r) & 1) && kept_letter(nz, b + r)) {
+            /* a run of letters of a script without spaces that fold to
+             * themselves and that word breaking keeps (Han, kana): each a
+             * segment of its own, copied 4 bytes at a time (one load, one
+             * store: the block has a byte after, q < 60 or the tail's
+             * padding; the text has slack), and, being kept, not checked
+             * again when the token closes (unsure_end unchanged). The last
+             * one is given back when a code point without a boundary
+             * before it follows (as below). */
+            unsigned q = r;
+            do {
+                memcpy(text + text_len + (q - r), b + q, 4);
+                q += 3;
+            } while (q < limit && ((three >> q) & 1) && kept_letter(nz, b + q));
+            unsigned done = block_boundary(tk, bv, q) ? q : q - 3;
+            if (done == r)
+                break;
+            if (!open) {
+                open = 1;
+                unspaced = 0;
+                start = pos + r;
+                norm_start = text_len;
+                tk->gap = 0;
+                tk->nz->piece_count = 0;
+            }
+            size_t k = (done - r) / 3;
+            text_len += done - r;
+            word_chars += k;
+            unspaced_chars += k;
+            unspaced = 1;
+            end = pos + done;
+            record_piece(tk, text_len, pos + r, end, 1);
+            r = done;
+            if (done < q)
+                break;
+            continue;
+        }
         /* two- and three-byte characters: q is after the last one taken,
          * done after the last one known to be a segment of its own */
         char *const dst = text + text_len;
-        size_t chars = 0, run_unspaced = 0, kept = 0; /* kept: in unspaced_kept */
+        size_t chars = 0, run_unspaced = 0;
         unsigned q = r, done = r;
         for (;;) { /* q < limit <= 64 */
-            if ((three >> q) & 1) {
-                /* a run of letters of a script without spaces that fold to
-                 * themselves and that word breaking keeps (Han, kana):
-                 * each a segment of its own, copied 4 bytes at a time (one
-                 * load, one store: the block has a byte after, q < 60 or
-                 * the tail's padding; the text has slack). The character
-                 * that ends it (an overlong or surrogate sequence decodes
-                 * to none of them) goes the general way below. */
-                unsigned from = q;
-                const uint32_t lo8 = nz->kept_lo8, span8 = nz->kept_span8; /* most Han letters: no decoding */
-                while (utf8_be(b + q) - lo8 <= span8 || bit_set(unspaced_kept, three_byte_char(b + q))) {
-                    memcpy(dst + (q - r), b + q, 4);
-                    q += 3;
-                    if (q >= limit || !((three >> q) & 1))
-                        break;
-                }
-                if (q > from) {
-                    size_t k = (q - from) / 3;
-                    chars += k;
-                    run_unspaced += k;
-                    kept += k;
-                    done = q - 3;
-                    if (q >= limit)
-                        break;
-                }
-            }
             unsigned c, n;
             if ((two >> q) & 1) {
                 c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
                 n = 2;
                 memcpy(dst + (q - r), b + q, 2);
-            } else if (((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
-                c = (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
+            } else if (((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) { /* E0 80..9F: overlong */
+                c = three_byte_char(b + q);
                 n = 3;
                 memcpy(dst + (q - r), b + q, 4); /* as above */
             } else {
@@ -240,7 +259,6 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             } else if (bit_set(plain_unspaced, c)) {
                 done = q;
                 run_unspaced++;
-                kept += (size_t)bit_set(unspaced_kept, c);
             } else {
                 const nd_fold_entry *f = &table[c];
                 if (f->flags & ND_FOLD_BOUNDARY)
@@ -264,7 +282,6 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             chars--;
             if (bit_set(plain_unspaced, c) || (!bit_set(plain, c) && (table[c].flags & ND_FOLD_UNSPACED)))
                 run_unspaced--;
-            kept -= (size_t)bit_set(unspaced_kept, c);
         }
         if (done == r) {
             /* nothing taken: a separator beyond ASCII (CJK punctuation,
@@ -296,8 +313,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             tk->nz->piece_count = 0;
         }
         text_len += done - r;
-        if (kept != chars)
-            unsure_end = text_len; /* close_unspaced() checks the run */
+        unsure_end = text_len; /* not known to be kept: close_unspaced() checks */
         word_chars += chars;
         end = pos + done;
         if (run_unspaced) {

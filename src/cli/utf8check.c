@@ -63,7 +63,8 @@ int utf8_well_formed(const char *s, size_t n)
 #if defined(__SSE2__)
     /* 16 bytes of ASCII, well-formed two-byte sequences (Arabic, Cyrillic,
      * Greek, Hebrew text) and well-formed three-byte sequences (CJK) at
-     * once: the continuation bytes are exactly those one or two places
+     * once, each test only when the one before failed: the continuation
+     * bytes are exactly those one or two places
      * after a three-byte lead (E0..EF) and one place after a two-byte lead
      * (C2..DF), every other byte is ASCII or such a lead, E0 is followed by
      * A0..BF (not overlong) and ED by 80..9F (not a surrogate). A lead
@@ -83,6 +84,10 @@ int utf8_well_formed(const char *s, size_t n)
             _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC0)), _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC1)));
         unsigned lead2 = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(
             overlong, _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xE0)), _mm_set1_epi8((char)0xC0))));
+        if ((ascii | cont | lead2) == 0xFFFF && cont == ((lead2 << 1) & 0xFFFF)) {
+            i += (lead2 & 0x8000) ? 15 : 16; /* a cut sequence starts again there */
+            continue;
+        }
         unsigned lead3 = (unsigned)_mm_movemask_epi8(
             _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xF0)), _mm_set1_epi8((char)0xE0)));
         unsigned e0 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE0)));
@@ -91,7 +96,6 @@ int utf8_well_formed(const char *s, size_t n)
         unsigned expected = ((lead2 << 1) | (lead3 << 1) | (lead3 << 2)) & 0xFFFF;
         if ((ascii | cont | lead2 | lead3) == 0xFFFF && cont == expected && ((e0 << 1) & ~bit5 & 0xFFFF) == 0 &&
             ((ed << 1) & bit5 & 0xFFFF) == 0) {
-            /* a sequence cut by the end of the 16 bytes starts again there */
             i += (lead3 & 0x4000) ? 14 : ((lead2 | lead3) & 0x8000) ? 15 : 16;
             continue;
         }
