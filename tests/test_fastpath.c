@@ -377,6 +377,54 @@ START_TEST(test_paths_fixtures)
 }
 END_TEST
 
+/* Runs of Han letters (the fast loop's Han/kana branch) at every
+ * alignment against the 64-byte blocks, up to 130 letters long, ended by
+ * each kind of thing that may follow one: a combining mark (no boundary
+ * before it: the last letter is given back; after a kana, the voiced mark
+ * composes with it), CJK punctuation, ASCII, kana,
+ * an iteration mark, Thai, Hangul, a Han letter beyond the BMP, overlong
+ * and surrogate three-byte forms, a stray byte, the end of the text. */
+START_TEST(test_paths_han_runs)
+{
+    static const char *const enders[] = {"\xE3\x81\x8B\xE3\x82\x99",
+                                         "\xCC\x81",
+                                         "\xE3\x82\x99",
+                                         "\xE3\x80\x82",
+                                         "a b",
+                                         "\xE3\x81\x82\xE3\x82\xA2",
+                                         "\xE3\x80\x85",
+                                         "\xE0\xB8\x81",
+                                         "\xEA\xB0\x80",
+                                         "\xF0\xA0\x80\x80",
+                                         "\xE0\x80\x80",
+                                         "\xED\xA0\x80",
+                                         "\x80",
+                                         ""};
+    static const uint32_t letters[] = {0x4E00, 0x9FFF, 0x6587, 0x4E2D, 0x3400, 0xF900};
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    char text[600], what[96];
+    for (size_t shift = 0; shift < 4; shift++) {
+        for (size_t count = 1; count <= 130; count += (count < 30 ? 1 : 7)) {
+            for (size_t e = 0; e < sizeof enders / sizeof enders[0]; e++) {
+                size_t len = 0;
+                for (size_t k = 0; k < shift; k++)
+                    text[len++] = 'x';
+                for (size_t k = 0; k < count; k++)
+                    len += put_utf8(text + len, letters[k % (sizeof letters / sizeof letters[0])]);
+                memcpy(text + len, enders[e], strlen(enders[e]));
+                len += strlen(enders[e]);
+                for (size_t k = 0; k < count % 5; k++)
+                    len += put_utf8(text + len, 0x4E00 + (uint32_t)k); /* more letters after the ender */
+                snprintf(what, sizeof what, "shift %zu, %zu letters, ender %zu", shift, count, e);
+                check_paths(&ps, text, len, what);
+            }
+        }
+    }
+    path_set_free(&ps);
+}
+END_TEST
+
 /* ****  Skipping word breaking  **** */
 
 /* The text character shingles read: tokens' normalized text, one space
@@ -583,6 +631,7 @@ Suite *fastpath_suite(void)
     tcase_set_timeout(paths, 600);
     tcase_add_test(paths, test_paths_random);
     tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
+    tcase_add_test(paths, test_paths_han_runs);
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 600);
