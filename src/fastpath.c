@@ -16,14 +16,20 @@
  *     branches) is copied as it is, one bit of the table's bitmap telling
  *     that a letter folds to itself (Arabic, Hebrew, Han, kana, small
  *     Cyrillic and Greek), or letter by letter from the table when it
- *     folds to another letter of the same length (capitals). ASCII always
- *     has a boundary before it, so only the last character of a run that a
- *     code point without a boundary follows (a combining mark) goes the
- *     slow way.
+ *     folds to another letter of the same length (capitals); a run of Han
+ *     or kana letters (each folds to itself and is kept whole by word
+ *     breaking: fold.h's unspaced_kept, most of them known from their
+ *     bytes alone) has a loop of its own, and the token it ends up in is
+ *     not checked again when it closes (see unsure_end in tokenizer.h); a
+ *     separator beyond ASCII (CJK punctuation) closes the token at once.
+ *     ASCII always has a boundary before it, so only the last character of
+ *     a run that a code point without a boundary follows (a combining mark)
+ *     goes the slow way.
  *   - Everything else (marks, folds of other lengths, separators beyond
- *     ASCII, four-byte characters, ill-formed bytes, multi-code-point
- *     segments) goes through nd_tk_handle_char(): decode, look the boundary
- *     up, and either take the table or build a segment and fold it with ICU.
+ *     ASCII that are not segments of their own, four-byte characters,
+ *     ill-formed bytes, multi-code-point segments) goes through
+ *     nd_tk_handle_char(): decode, look the boundary up, and either take
+ *     the table or build a segment and fold it with ICU.
  */
 #include "tokenizer.h"
 
