@@ -16,14 +16,20 @@
  *     branches) is copied as it is, one bit of the table's bitmap telling
  *     that a letter folds to itself (Arabic, Hebrew, Han, kana, small
  *     Cyrillic and Greek), or letter by letter from the table when it
- *     folds to another letter of the same length (capitals). ASCII always
- *     has a boundary before it, so only the last character of a run that a
- *     code point without a boundary follows (a combining mark) goes the
- *     slow way.
+ *     folds to another letter of the same length (capitals); a run of Han
+ *     or kana letters (each folds to itself and is kept whole by word
+ *     breaking: fold.h's unspaced_kept, most of them known from their
+ *     bytes alone) has a loop of its own, and the token it ends up in is
+ *     not checked again when it closes (see unsure_end in tokenizer.h); a
+ *     separator beyond ASCII (CJK punctuation) closes the token at once.
+ *     ASCII always has a boundary before it, so only the last character of
+ *     a run that a code point without a boundary follows (a combining mark)
+ *     goes the slow way.
  *   - Everything else (marks, folds of other lengths, separators beyond
- *     ASCII, four-byte characters, ill-formed bytes, multi-code-point
- *     segments) goes through nd_tk_handle_char(): decode, look the boundary
- *     up, and either take the table or build a segment and fold it with ICU.
+ *     ASCII that are not segments of their own, four-byte characters,
+ *     ill-formed bytes, multi-code-point segments) goes through
+ *     nd_tk_handle_char(): decode, look the boundary up, and either take
+ *     the table or build a segment and fold it with ICU.
  */
 #include "tokenizer.h"
 
@@ -63,6 +69,40 @@ static inline unsigned block_char(const block_view *bv, unsigned q, unsigned *n)
     return 0;
 }
 
+/* The code point of the three-byte sequence at p (with a byte after it):
+ * on a little-endian machine from one 4-byte load. */
+static inline unsigned three_byte_char(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return (x & 0x0F) << 12 | (x >> 2 & 0xFC0) | (x >> 16 & 0x3F);
+#else
+    return (unsigned)(p[0] & 0x0F) << 12 | (unsigned)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+#endif
+}
+
+/* The three bytes at p (with a byte after them) as a big-endian number. */
+static inline uint32_t utf8_be(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return __builtin_bswap32(x) >> 8;
+#else
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+#endif
+}
+
+/* Is the three-byte sequence at p (with a byte after it) a letter of
+ * unspaced_kept (nz, fold.h)? Most Han letters are known from the bytes
+ * read as a number (the longest run of them), others by the bitmap (an
+ * overlong or surrogate sequence decodes to none of them). */
+static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
+{
+    return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
+}
+
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
@@ -78,7 +118,9 @@ static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q
 enum {
     /* a code point whose fold is one word character as long as itself */
     SIMPLE = ND_FOLD_WORD | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH,
-    SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH
+    SIMPLE_MASK = ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH,
+    /* a code point whose fold separates words, with a boundary before it */
+    SEPARATOR = ND_FOLD_SEP | ND_FOLD_BOUNDARY
 };
 
 /* The fast loop: from block offset r, runs of
@@ -120,7 +162,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     char *const text = out->text;
     size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
     int open = tk->open, unspaced = tk->unspaced;
-    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
     while (r < limit) {
         if ((ascii >> r) & 1) {
             int letters = (int)((alnum >> r) & 1);
@@ -150,7 +192,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                 end = pos + r + n;
                 record_piece(tk, text_len, pos + r, end, 1);
             } else if (open) {
-                if (unspaced)
+                if (!closes_plainly(tk, unspaced, unsure_end <= norm_start))
                     break; /* nd_tk_close_token() cuts it into words, or checks it */
                 open = 0;
                 if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
@@ -159,6 +201,43 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                 }
             }
             r += n;
+            continue;
+        }
+        if (((three >> r) & 1) && kept_letter(nz, b + r)) {
+            /* a run of letters of a script without spaces that fold to
+             * themselves and that word breaking keeps (Han, kana): each a
+             * segment of its own, copied 4 bytes at a time (one load, one
+             * store: the block has a byte after, q < 60 or the tail's
+             * padding; the text has slack), and, being kept, not checked
+             * again when the token closes (unsure_end unchanged). The last
+             * one is given back when a code point without a boundary
+             * before it follows (as below). */
+            unsigned q = r;
+            do {
+                memcpy(text + text_len + (q - r), b + q, 4);
+                q += 3;
+            } while (q < limit && ((three >> q) & 1) && kept_letter(nz, b + q));
+            unsigned done = block_boundary(tk, bv, q) ? q : q - 3;
+            if (done == r)
+                break;
+            if (!open) {
+                open = 1;
+                unspaced = 0;
+                start = pos + r;
+                norm_start = text_len;
+                tk->gap = 0;
+                tk->nz->piece_count = 0;
+            }
+            size_t k = (done - r) / 3;
+            text_len += done - r;
+            word_chars += k;
+            unspaced_chars += k;
+            unspaced = 1;
+            end = pos + done;
+            record_piece(tk, text_len, pos + r, end, 1);
+            r = done;
+            if (done < q)
+                break;
             continue;
         }
         /* two- and three-byte characters: q is after the last one taken,
@@ -187,14 +266,14 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         }
         while (q < limit) {
             unsigned c, n;
-            if (q < 64 && ((two >> q) & 1)) {
+            if ((two >> q) & 1) {
                 c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
                 n = 2;
                 memcpy(dst + (q - r), b + q, 2);
-            } else if (q < 64 && ((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) {
-                c = (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
+            } else if (((three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) { /* E0 80..9F: overlong */
+                c = three_byte_char(b + q);
                 n = 3;
-                memcpy(dst + (q - r), b + q, 3);
+                memcpy(dst + (q - r), b + q, 4); /* as above */
             } else {
                 break;
             }
@@ -227,8 +306,27 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             if (bit_set(plain_unspaced, c) || (!bit_set(plain, c) && (table[c].flags & ND_FOLD_UNSPACED)))
                 run_unspaced--;
         }
-        if (done == r)
-            break;
+        if (done == r) {
+            /* nothing taken: a separator beyond ASCII (CJK punctuation,
+             * a no-break space) that is a segment of its own closes the
+             * token as nd_tk_apply_entry() would; anything else is left to
+             * the caller */
+            unsigned n, c = block_char(bv, r, &n);
+            if (q > r || !n || (table[c].flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) != SEPARATOR ||
+                !block_boundary(tk, bv, r + n))
+                break;
+            if (open) {
+                if (!closes_plainly(tk, unspaced, unsure_end <= norm_start))
+                    break;
+                open = 0;
+                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
+                    *rc = ND_ENOMEM;
+                    break;
+                }
+            }
+            r += n;
+            continue;
+        }
         if (!open) {
             open = 1;
             unspaced = 0;
@@ -238,6 +336,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             tk->nz->piece_count = 0;
         }
         text_len += done - r;
+        unsure_end = text_len; /* not known to be kept: close_unspaced() checks */
         word_chars += chars;
         end = pos + done;
         if (run_unspaced) {
@@ -254,6 +353,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     out->unspaced_chars = unspaced_chars;
     tk->open = open;
     tk->unspaced = unspaced;
+    tk->unsure_end = unsure_end;
     tk->start = start;
     tk->end = end;
     tk->norm_start = norm_start;
@@ -397,7 +497,7 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
 
 int nd_tk_walk_fast(tokenizer *tk)
 {
-    uint8_t tail[64];
+    uint8_t tail[64 + 4]; /* a block's last bytes, zero-padded (4 more: see fast_runs) */
     uint8_t lower[64 + ND_SCAN_LOWER_PAD];
     size_t pos = 0;
     while (pos < tk->len) {
@@ -411,7 +511,7 @@ int nd_tk_walk_fast(tokenizer *tk)
             limit = 60; /* the next code point of one starting before 60 begins within 4 bytes */
         } else {
             memcpy(tail, tk->text + pos, avail);
-            memset(tail + avail, 0, 64 - avail);
+            memset(tail + avail, 0, sizeof tail - avail);
             bv.bytes = tail;
             bv.tail = 1;
             limit = (unsigned)avail;

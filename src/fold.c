@@ -282,8 +282,8 @@ typedef struct {
     int status;
 } profile_tables;
 
-static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK},
-                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK}};
+static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
+                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
 
 int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
 {
@@ -372,8 +372,8 @@ static void build_tables(nd_profile profile)
     pt->status = nd_folder_init(&folder, profile);
     if (pt->status != ND_OK)
         return;
-    /* one block: the entries, then the two bitmaps */
-    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 3 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
+    /* one block: the entries, then the four bitmaps */
+    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 4 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
     if (!entry) {
         pt->status = ND_ENOMEM;
         return;
@@ -381,6 +381,7 @@ static void build_tables(nd_profile profile)
     uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
     uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
     uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
+    uint64_t *unspaced_kept = cut_keeps + ND_FOLD_BITMAP_WORDS;
     for (UChar32 c = 0; c <= 0xFFFF; c++) {
         int rc = nd_fold_entry_of(&entry[c], &folder, c);
         if (rc != ND_OK) {
@@ -394,12 +395,31 @@ static void build_tables(nd_profile profile)
         if (nd_fold_cut_keeps(c))
             cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
     }
+    unsigned run = 0, best = 0, best_end = 0;
+    for (size_t w = 0; w < ND_FOLD_BITMAP_WORDS; w++)
+        unspaced_kept[w] = plain_unspaced[w] & cut_keeps[w];
+    for (unsigned c = 0; c <= 0xFFFF; c++) {
+        uint64_t word = unspaced_kept[c >> 6];
+        if ((c & 63) == 0 && (word == 0 || word == ~(uint64_t)0)) {
+            run = word ? run + 64 : 0; /* a whole word at once */
+            c += 63;
+        } else {
+            run = (word >> (c & 63)) & 1 ? run + 1 : 0;
+        }
+        if (run > best) {
+            best = run;
+            best_end = c;
+        }
+    }
     nd_folder_free(&folder);
     if (pt->status == ND_OK) {
         pt->tables.entry = entry;
         pt->tables.plain = plain;
         pt->tables.plain_unspaced = plain_unspaced;
         pt->tables.cut_keeps = cut_keeps;
+        pt->tables.unspaced_kept = unspaced_kept;
+        pt->tables.kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
+        pt->tables.kept_hi = best ? best_end : 0;
     } else {
         nd_free(entry);
     }

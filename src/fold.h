@@ -61,6 +61,8 @@ typedef struct nd_fold_tables {
     const uint64_t *plain;          /* c folds to itself, a word character with a boundary before it */
     const uint64_t *plain_unspaced; /* the same, in a script written without spaces */
     const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
+    const uint64_t *unspaced_kept;  /* plain_unspaced and cut_keeps (a Han letter, a kana) */
+    unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most Han letters) */
 } nd_fold_tables;
 
 /* @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */

@@ -37,6 +37,13 @@
 #include <unicode/utf8.h>     /* U8_NEXT */
 #include <unicode/uversion.h> /* u_getUnicodeVersion, u_getVersion, u_versionToString */
 
+/* The three-byte UTF-8 form of c (U+0800..U+FFFF) read as a big-endian
+ * number: the order of code points. */
+static uint32_t utf8_be(unsigned c)
+{
+    return (0xE0u | c >> 12) << 16 | (0x80u | (c >> 6 & 0x3F)) << 8 | (0x80u | (c & 0x3F));
+}
+
 int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
 {
     nd_fold_tables tables;
@@ -51,6 +58,12 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     nz->plain = tables.plain;
     nz->plain_unspaced = tables.plain_unspaced;
     nz->cut_keeps = tables.cut_keeps;
+    nz->unspaced_kept = tables.unspaced_kept;
+    nz->kept_lo8 = UINT32_MAX; /* an empty range unless there is one of three-byte letters */
+    if (tables.kept_lo >= 0x800 && tables.kept_lo <= tables.kept_hi && tables.kept_hi <= 0xFFFF) {
+        nz->kept_lo8 = utf8_be(tables.kept_lo);
+        nz->kept_span8 = utf8_be(tables.kept_hi) - nz->kept_lo8;
+    }
     nz->scan = nd_scan_get(nd_scan_best());
     rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {

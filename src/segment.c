@@ -49,6 +49,7 @@ static void end_piece(tokenizer *tk, size_t n, size_t start, size_t end, size_t 
     out->text_len += n;
     out->word_chars += chars;
     tk->end = end;
+    tk->unsure_end = out->text_len; /* run_cut_keeps_all() checks these characters */
     record_piece(tk, out->text_len, start, end, one_to_one);
 }
 
@@ -164,7 +165,7 @@ static int close_unspaced(tokenizer *tk)
     /* a token with a gap (a character folded to nothing, such as a soft
      * hyphen) may be cut there into two words with a gap between their
      * spans, which character shingles read as a space */
-    if (tk->runs_cut_alike && (tk->gap || !run_cut_keeps_all(tk)))
+    if (tk->runs_cut_alike && (tk->gap || (tk->unsure_end > tk->norm_start && !run_cut_keeps_all(tk))))
         tk->runs_cut_alike = 0;
     return push_token(tk->out, tk->start, tk->end, tk->norm_start, tk->out->text_len - tk->norm_start);
 }

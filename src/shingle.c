@@ -34,9 +34,7 @@
  */
 #include "neardup.h"
 
-#include <string.h> /* memcpy */
-
-#include <unicode/utf8.h> /* U8_FWD_1_UNSAFE */
+#include <string.h> /* memcpy, memmove, memset */
 
 #include "alloc.h"
 #include "hash.h"
@@ -80,45 +78,71 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     return ND_OK;
 }
 
+/* Code points in bytes [0, n) of well-formed UTF-8: n less the
+ * continuation bytes (10xxxxxx), counted 8 bytes at a time; s has 8 bytes
+ * of slack. */
+static size_t count_chars(const uint8_t *s, size_t n)
+{
+    const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+    size_t cont = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        cont += ((x & ~(x << 1) & high) >> 7) * ones >> 56; /* bit 7 set, bit 6 clear, summed */
+    }
+    for (; i < n; i++)
+        cont += (s[i] & 0xC0) == 0x80;
+    return n - cont;
+}
+
+/* The length of the UTF-8 sequence led by byte b (well-formed text), by
+ * its top four bits: the step U8_FWD_1_UNSAFE takes. */
+static const uint8_t utf8_length[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+
 static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size)
 {
-    /* The normalized text with single spaces between tokens, and the byte
-     * offset of every code point in it. */
-    size_t text_len = tokens->text_len + tokens->count;
-    char *joined = nd_malloc(text_len + 1);
-    size_t *offsets = nd_malloc((text_len + 1) * sizeof *offsets);
-    int rc = ND_ENOMEM;
-    if (!joined || !offsets)
-        goto done;
+    /* The normalized text with single spaces between tokens (one space
+     * where the original had separators between the tokens; none between
+     * the words ICU cut out of an unspaced run), built at the start of the
+     * id buffer (no allocation per text), the ids after it, moved to the
+     * start once sorted. */
+    const nd_token *items = tokens->items;
     size_t len = 0;
+    for (size_t t = 0; t < tokens->count; t++)
+        len += (t > 0 && items[t].start > items[t - 1].end) + items[t].norm_len;
+    size_t text_words = len / sizeof **ids + 3; /* 8 bytes of slack */
+    if (nd_grow((void **)ids, capacity, text_words, sizeof **ids) != 0)
+        return ND_ENOMEM;
+    uint8_t *joined = (uint8_t *)*ids;
+    size_t w = 0;
     for (size_t t = 0; t < tokens->count; t++) {
-        /* one space where the original had separators between the tokens;
-         * none between the words ICU cut out of an unspaced run */
-        if (t > 0 && tokens->items[t].start > tokens->items[t - 1].end)
-            joined[len++] = ' ';
-        const nd_token *tok = &tokens->items[t];
-        memcpy(joined + len, tokens->text + tok->norm_start, tok->norm_len);
-        len += tok->norm_len;
+        if (t > 0 && items[t].start > items[t - 1].end)
+            joined[w++] = ' ';
+        memcpy(joined + w, tokens->text + items[t].norm_start, items[t].norm_len);
+        w += items[t].norm_len;
     }
-    size_t chars = 0;
-    for (size_t i = 0; i < len;) {
-        offsets[chars++] = i;
-        U8_FWD_1_UNSAFE(joined, i);
-    }
-    offsets[chars] = len;
+    memset(joined + len, 0, 8);
+    size_t chars = count_chars(joined, len);
     size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
-    if (nd_grow((void **)ids, capacity, m ? 2 * m : 1, sizeof **ids) != 0)
-        goto done;
-    for (size_t s = 0; s < m; s++) {
-        size_t end = s + size < chars ? s + size : chars;
-        (*ids)[s] = fold32(nd_hash64(joined + offsets[s], offsets[end] - offsets[s], size));
+    if (nd_grow((void **)ids, capacity, text_words + 2 * m, sizeof **ids) != 0)
+        return ND_ENOMEM;
+    joined = (uint8_t *)*ids;
+    uint32_t *out = *ids + text_words;
+    /* each window of `size` code points [a, b), slid one code point at a
+     * time (one window of all of them when there are fewer) */
+    size_t a = 0, b = 0;
+    for (unsigned k = 0; k < size && b < len; k++)
+        b += utf8_length[joined[b] >> 4];
+    for (size_t s = 0; s < m;) {
+        out[s] = fold32(nd_hash64(joined + a, b - a, size));
+        if (++s == m)
+            break;
+        a += utf8_length[joined[a] >> 4];
+        b += utf8_length[joined[b] >> 4];
     }
-    *count = sort_distinct(*ids, m);
-    rc = ND_OK;
-done:
-    nd_free(joined);
-    nd_free(offsets);
-    return rc;
+    *count = sort_distinct(out, m);
+    memmove(*ids, out, *count * sizeof *out);
+    return ND_OK;
 }
 
 int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,

@@ -12,7 +12,11 @@
  * array finishes the sort (and drops repeats, which a shingle set needs
  * anyway) almost for free: expected O(n). Skewed input (a hostile text
  * whose ids share their top bits) makes some bucket long; then the values
- * are radix sorted instead, so the worst case stays O(n) too.
+ * are radix sorted instead, so the worst case stays O(n) too. A few
+ * hundred ids (a document's character shingles) are first radix sorted by
+ * their top 12 to 16 bits instead (sort_distinct_top), which leaves far fewer
+ * values out of place than the buckets, each a mispredicted branch of the
+ * insertion pass.
  */
 #include "sort.h"
 
@@ -32,15 +36,20 @@ ND_DEFINE_RADIX_SORT(radix_sort_high32, uint64_t, SELF, 32, 56)
 enum { BUCKET_BITS_MAX = 12, SMALL_SORT = 8, SKEWED = 96 };
 
 /* Insert tmp[0..n) one by one into ids, kept sorted and distinct; returns
- * how many are kept. Linear when every value is at most a few places from
+ * how many are kept. tmp may be ids itself (the writes stay behind the
+ * reads). Linear when every value is at most a few places from
  * its sorted place, as after the bucket pass below. */
 static size_t insert_distinct(uint32_t *ids, const uint32_t *tmp, size_t n)
 {
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
+    if (n == 0)
+        return 0;
+    ids[0] = tmp[0];
+    size_t w = 1;
+    uint32_t last = ids[0]; /* ids[w - 1], kept in a register */
+    for (size_t i = 1; i < n; i++) {
         uint32_t x = tmp[i];
-        if (w == 0 || ids[w - 1] < x) {
-            ids[w++] = x; /* in order already: the usual case */
+        if (last < x) {
+            ids[w++] = last = x; /* in order already: the usual case */
             continue;
         }
         size_t j = w;
@@ -55,7 +64,7 @@ static size_t insert_distinct(uint32_t *ids, const uint32_t *tmp, size_t n)
             continue;
         }
         ids[j] = x;
-        w++;
+        last = ids[w++];
     }
     return w;
 }
@@ -73,6 +82,51 @@ static size_t drop_repeats(uint32_t *ids, size_t n)
     return w;
 }
 
+/* From MEDIUM_SORT to LARGE_SORT values (a document's character shingles:
+ * a few hundred), an LSD radix sort of the top 2b bits only (two passes of
+ * b bits, both counted in one read; 2^2b is 16 to 64 times n, b from 6 to
+ * 8), after which values are out of order only where their top 2b bits
+ * tie (about n^2 / 2^(2b+1) pairs: a handful), and the insertion pass
+ * finishes the sort and drops repeats, its branches almost always taken
+ * the same way: the bucket pass below leaves about one value in four out
+ * of place, each a mispredicted branch. A top digit shared by more than
+ * SKEWED values (skewed input) sends them through the full radix sort
+ * instead, so that the insertion pass stays linear. */
+enum { MEDIUM_SORT = 128, LARGE_SORT = 16384 };
+
+static size_t sort_distinct_top(uint32_t *ids, uint32_t *tmp, size_t n)
+{
+    unsigned b = 6;
+    while (b < 8 && ((size_t)1 << (2 * b)) < 16 * n)
+        b++;
+    const unsigned low = 32 - 2 * b, high = 32 - b, mask = (1u << b) - 1;
+    uint32_t counts[2][256];
+    memset(counts[0], 0, sizeof counts[0][0] << b);
+    memset(counts[1], 0, sizeof counts[0][0] << b);
+    for (size_t i = 0; i < n; i++) {
+        counts[0][(ids[i] >> low) & mask]++;
+        counts[1][ids[i] >> high]++;
+    }
+    uint32_t sum0 = 0, sum1 = 0, most = 0;
+    for (unsigned d = 0; d <= mask; d++) {
+        uint32_t c0 = counts[0][d], c1 = counts[1][d];
+        most = c1 > most ? c1 : most;
+        counts[0][d] = sum0;
+        counts[1][d] = sum1;
+        sum0 += c0;
+        sum1 += c1;
+    }
+    if (most > SKEWED) {
+        radix_sort_u32(ids, tmp, n);
+        return drop_repeats(ids, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        tmp[counts[0][(ids[i] >> low) & mask]++] = ids[i];
+    for (size_t i = 0; i < n; i++)
+        ids[counts[1][tmp[i] >> high]++] = tmp[i];
+    return insert_distinct(ids, ids, n); /* in place: it writes behind where it reads */
+}
+
 /* Up to 2^12 buckets, one per two values when n <= 8192 and eight per
  * value at n = 32768; past that the four radix passes are cheaper than the
  * bucket table. When every bucket is short (the usual case: about two
@@ -85,6 +139,8 @@ size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n)
         memcpy(tmp, ids, n * sizeof *ids);
         return insert_distinct(ids, tmp, n);
     }
+    if (n >= MEDIUM_SORT && n <= LARGE_SORT)
+        return sort_distinct_top(ids, tmp, n);
     unsigned bits = 1;
     while (bits < BUCKET_BITS_MAX && ((size_t)2 << bits) < n)
         bits++;

@@ -29,7 +29,8 @@ typedef struct {
 struct nd_normalizer {
     nd_profile profile;
     const nd_fold_entry *table;
-    const uint64_t *plain, *plain_unspaced, *cut_keeps; /* bitmaps over the BMP (fold.h) */
+    const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept; /* bitmaps over the BMP (fold.h) */
+    uint32_t kept_lo8, kept_span8; /* the longest run of unspaced_kept as UTF-8 read big-endian: lo, hi - lo */
     nd_folder folder;
     nd_scan_fn scan;   /* block classifier; NULL on the reference path */
     nd_u16buf segment; /* the pending normalization segment */
@@ -58,6 +59,9 @@ typedef struct {
     int gap;                /* has it grown by a character that folds to nothing? */
     size_t start, end;      /* its original byte span so far */
     size_t norm_start;      /* where its normalized text starts in out->text */
+    size_t unsure_end;      /* end in out->text of the last characters not known to be ones word breaking
+                             * keeps (nd_fold_cut_keeps; ASCII letters and digits are): at most norm_start,
+                             * close_unspaced() need not check the token's characters again */
     size_t seg_start;       /* original offset of the pending segment */
     size_t seg_nonstarters; /* its code points after the first */
 } tokenizer;
@@ -140,6 +144,15 @@ static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t no
 static inline int bit_set(const uint64_t *bits, unsigned c)
 {
     return (int)((bits[c >> 6] >> (c & 63)) & 1);
+}
+
+/* May the open token, whose letters are of a script without spaces when
+ * `unspaced` and all kept by word breaking for sure when `kept`, be closed
+ * by a plain push_token() (what nd_tk_close_token() would do), without
+ * cutting it into words or checking its characters? */
+static inline int closes_plainly(const tokenizer *tk, int unspaced, int kept)
+{
+    return !unspaced || (!tk->break_words && (!tk->runs_cut_alike || (kept && !tk->gap)));
 }
 
 /* segment.c: the general path */

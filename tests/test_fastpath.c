@@ -16,6 +16,10 @@
  * spaces, and for every code point in five contexts, where the normalized
  * text of the uncut runs must equal that of the words ICU cuts out of them
  * whenever nd_tokenize_runs() says so.
+ *
+ * The CLI's UTF-8 check (src/cli/utf8check.c), whose vector loop takes 16
+ * bytes of ASCII, two- and three-byte sequences at once, must answer as
+ * ICU's U8_NEXT read character by character does.
  * Randomized tests print their seed on failure.
  */
 #include <stdio.h>  /* snprintf */
@@ -31,6 +35,7 @@
 #include "normalize.h"
 #include "scan.h"
 #include "suites.h"
+#include "utf8check.h" /* utf8_well_formed (the CLI's, src/cli) */
 
 /* ****  The block classifiers  **** */
 
@@ -425,6 +430,54 @@ START_TEST(test_paths_fixtures)
 }
 END_TEST
 
+/* Runs of Han letters (the fast loop's Han/kana branch) at every
+ * alignment against the 64-byte blocks, up to 130 letters long, ended by
+ * each kind of thing that may follow one: a combining mark (no boundary
+ * before it: the last letter is given back; after a kana, the voiced mark
+ * composes with it), CJK punctuation, ASCII, kana,
+ * an iteration mark, Thai, Hangul, a Han letter beyond the BMP, overlong
+ * and surrogate three-byte forms, a stray byte, the end of the text. */
+START_TEST(test_paths_han_runs)
+{
+    static const char *const enders[] = {"\xE3\x81\x8B\xE3\x82\x99",
+                                         "\xCC\x81",
+                                         "\xE3\x82\x99",
+                                         "\xE3\x80\x82",
+                                         "a b",
+                                         "\xE3\x81\x82\xE3\x82\xA2",
+                                         "\xE3\x80\x85",
+                                         "\xE0\xB8\x81",
+                                         "\xEA\xB0\x80",
+                                         "\xF0\xA0\x80\x80",
+                                         "\xE0\x80\x80",
+                                         "\xED\xA0\x80",
+                                         "\x80",
+                                         ""};
+    static const uint32_t letters[] = {0x4E00, 0x9FFF, 0x6587, 0x4E2D, 0x3400, 0xF900};
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    char text[600], what[96];
+    for (size_t shift = 0; shift < 4; shift++) {
+        for (size_t count = 1; count <= 130; count += (count < 30 ? 1 : 7)) {
+            for (size_t e = 0; e < sizeof enders / sizeof enders[0]; e++) {
+                size_t len = 0;
+                for (size_t k = 0; k < shift; k++)
+                    text[len++] = 'x';
+                for (size_t k = 0; k < count; k++)
+                    len += put_utf8(text + len, letters[k % (sizeof letters / sizeof letters[0])]);
+                memcpy(text + len, enders[e], strlen(enders[e]));
+                len += strlen(enders[e]);
+                for (size_t k = 0; k < count % 5; k++)
+                    len += put_utf8(text + len, 0x4E00 + (uint32_t)k); /* more letters after the ender */
+                snprintf(what, sizeof what, "shift %zu, %zu letters, ender %zu", shift, count, e);
+                check_paths(&ps, text, len, what);
+            }
+        }
+    }
+    path_set_free(&ps);
+}
+END_TEST
+
 /* ****  Skipping word breaking  **** */
 
 /* The text character shingles read: tokens' normalized text, one space
@@ -555,6 +608,68 @@ START_TEST(test_sketch_without_words)
 }
 END_TEST
 
+/* ****  The CLI's UTF-8 check  **** */
+
+/* Well formed by ICU's U8_NEXT, one character at a time: the definition
+ * utf8_well_formed() must agree with. */
+static int utf8_well_formed_by_icu(const char *s, size_t n)
+{
+    int32_t i = 0, len = (int32_t)n;
+    while (i < len) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)s, i, len, c);
+        if (c < 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Random texts of the pieces the vector loop tells apart (ASCII, two- and
+ * three-byte characters, mostly Han, the edges of E0 and ED's second bytes,
+ * four-byte characters, C0/C1, F5, stray continuations, sequences cut
+ * short), and every prefix of each, in exact-size buffers. */
+START_TEST(test_utf8_well_formed_random)
+{
+    static const char *const odd[] = {
+        "\xE0\x9F\xBF",     "\xE0\xA0\x80", "\xED\x9F\xBF", "\xED\xA0\x80", "\xEF\xBF\xBF", "\xF0\x9F\x98\x80",
+        "\xF4\x90\x80\x80", "\xF5",         "\xC0\xAF",     "\xC1\xBF",     "\x80",         "\xBF",
+        "\xE4\xB8",         "\xD8",         "\xF0\x9F\x98"};
+    uint64_t state = 17;
+    char text[512];
+    size_t checked_bad = 0;
+    for (int round = 0; round < 3000; round++) {
+        size_t len = 0, pieces = next_random(&state) % 60;
+        int clean = round % 2 == 0; /* half the texts well formed but for a rare odd piece */
+        for (size_t k = 0; k < pieces; k++) {
+            uint64_t r = next_random(&state) % 100;
+            if (r < 35)
+                len += put_utf8(text + len, 0x4E00 + (uint32_t)(next_random(&state) % 0x5200)); /* Han */
+            else if (r < 55)
+                text[len++] = (char)(0x20 + next_random(&state) % 0x5F);
+            else if (r < 70)
+                len += put_utf8(text + len, 0x80 + (uint32_t)(next_random(&state) % 0x780));
+            else if (r < 85) {
+                uint32_t c = 0x800 + (uint32_t)(next_random(&state) % 0xF800);
+                len += put_utf8(text + len, c >= 0xD800 && c <= 0xDFFF ? 0x3002 : c);
+            } else if (!clean || r < 87) {
+                const char *o = odd[next_random(&state) % (sizeof odd / sizeof odd[0])];
+                memcpy(text + len, o, strlen(o));
+                len += strlen(o);
+            }
+        }
+        for (size_t n = 0; n <= len; n++) {
+            char *copy = exact_copy(text, n);
+            int want = utf8_well_formed_by_icu(copy, n);
+            ck_assert_msg(utf8_well_formed(copy, n) == want, "round %d, %zu bytes: utf8_well_formed says %d", round, n,
+                          !want);
+            checked_bad += !want;
+            free(copy);
+        }
+    }
+    ck_assert_uint_gt(checked_bad, 1000);
+}
+END_TEST
+
 Suite *fastpath_suite(void)
 {
     Suite *s = suite_create("fastpath");
@@ -570,11 +685,16 @@ Suite *fastpath_suite(void)
     tcase_add_test(paths, test_paths_random);
     tcase_add_test(paths, test_paths_word_edges);
     tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
+    tcase_add_test(paths, test_paths_han_runs);
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 600);
     tcase_add_test(runs, test_runs_cut_alike_every_code_point);
     tcase_add_test(runs, test_sketch_without_words);
     suite_add_tcase(s, runs);
+    TCase *utf8 = tcase_create("utf8");
+    tcase_set_timeout(utf8, 120);
+    tcase_add_test(utf8, test_utf8_well_formed_random);
+    suite_add_tcase(s, utf8);
     return s;
 }

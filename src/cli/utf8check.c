@@ -6,9 +6,9 @@
  * Well formed means Unicode's definition (Table 3-7): no overlong forms,
  * no surrogates (ED A0..BF), nothing past U+10FFFF, no sequence cut
  * short. ASCII is checked eight bytes at a time, and with SSE2 (x86-64)
- * sixteen bytes of ASCII and two-byte sequences at once (Arabic, Cyrillic,
- * Greek, Hebrew text); three-byte sequences (CJK) have a cheap test of
- * their own; anything else goes through ICU's U8_NEXT.
+ * sixteen bytes of ASCII, two- and three-byte sequences at once (Arabic,
+ * Cyrillic, Greek, Hebrew, CJK text); three-byte sequences also have a
+ * cheap test of their own; anything else goes through ICU's U8_NEXT.
  */
 #include "utf8check.h"
 
@@ -61,25 +61,42 @@ int utf8_well_formed(const char *s, size_t n)
 {
     size_t i = 0;
 #if defined(__SSE2__)
-    /* 16 bytes of ASCII and well-formed two-byte sequences (Arabic,
-     * Cyrillic, Greek, Hebrew text) at once: every continuation byte right
-     * after a lead byte C2..DF and every such lead byte (but a last one,
-     * left to the next step) right before a continuation. Anything else
-     * (three- and four-byte characters, ill-formed bytes) goes character
-     * by character for the next 16 bytes, so that CJK text does not pay
-     * for a vector test per character. */
+    /* 16 bytes of ASCII, well-formed two-byte sequences (Arabic, Cyrillic,
+     * Greek, Hebrew text) and well-formed three-byte sequences (CJK) at
+     * once, each test only when the one before failed: the continuation
+     * bytes are exactly those one or two places
+     * after a three-byte lead (E0..EF) and one place after a two-byte lead
+     * (C2..DF), every other byte is ASCII or such a lead, E0 is followed by
+     * A0..BF (not overlong) and ED by 80..9F (not a surrogate). A lead
+     * whose sequence runs past the 16 bytes is left to the next round.
+     * Anything else (four-byte characters, ill-formed bytes) goes character
+     * by character for the next 16 bytes. */
     while (n - i >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
         unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
+        if (ascii == 0xFFFF) {
+            i += 16;
+            continue;
+        }
         unsigned cont = (unsigned)_mm_movemask_epi8(
             _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80)));
-        __m128i lead_bits = _mm_and_si128(x, _mm_set1_epi8((char)0xE0));
         __m128i overlong =
             _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC0)), _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC1)));
-        unsigned lead = (unsigned)_mm_movemask_epi8(
-            _mm_andnot_si128(overlong, _mm_cmpeq_epi8(lead_bits, _mm_set1_epi8((char)0xC0))));
-        if ((ascii | cont | lead) == 0xFFFF && cont == ((lead << 1) & 0xFFFF)) {
-            i += (lead & 0x8000) ? 15 : 16;
+        unsigned lead2 = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(
+            overlong, _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xE0)), _mm_set1_epi8((char)0xC0))));
+        if ((ascii | cont | lead2) == 0xFFFF && cont == ((lead2 << 1) & 0xFFFF)) {
+            i += (lead2 & 0x8000) ? 15 : 16; /* a cut sequence starts again there */
+            continue;
+        }
+        unsigned lead3 = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xF0)), _mm_set1_epi8((char)0xE0)));
+        unsigned e0 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE0)));
+        unsigned ed = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xED)));
+        unsigned bit5 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(x, 2)); /* each byte's bit 5 (A0..BF) */
+        unsigned expected = ((lead2 << 1) | (lead3 << 1) | (lead3 << 2)) & 0xFFFF;
+        if ((ascii | cont | lead2 | lead3) == 0xFFFF && cont == expected && ((e0 << 1) & ~bit5 & 0xFFFF) == 0 &&
+            ((ed << 1) & bit5 & 0xFFFF) == 0) {
+            i += (lead3 & 0x4000) ? 14 : ((lead2 | lead3) & 0x8000) ? 15 : 16;
             continue;
         }
         for (size_t stop = i + 16; i < stop;) {
