@@ -35,9 +35,11 @@
 #include "fold.h"
 
 #include <pthread.h> /* pthread_once */
-#include <string.h>  /* memcpy, strcmp */
+#include <stdint.h>  /* uintptr_t */
+#include <string.h>  /* memcpy, memset, strcmp */
 
-#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue */
+#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes */
+#include <unicode/uset.h>    /* uset_applyIntPropertyValue */
 #include <unicode/uscript.h> /* uscript_getScript */
 #include <unicode/utf16.h>   /* U16_NEXT, U16_APPEND_UNSAFE */
 #include <unicode/utf8.h>    /* U8_APPEND_UNSAFE */
@@ -365,6 +367,145 @@ static int is_plain(const nd_fold_entry *e, UChar32 c)
     return n == e->len && memcmp(utf8, e->utf8, n) == 0;
 }
 
+/* ****  Building the table fast  ****
+ *
+ * nd_fold_entry_of() asks ICU five or six questions per code point
+ * (inertness, the fold, general category twice, script twice, boundary);
+ * over the BMP that was ~37 M instructions, ~5 ms at every start. The
+ * build below gives the same entries and bitmaps (tests/test_fastpath.c
+ * compares every one with nd_fold_entry_of, is_plain and
+ * nd_fold_cut_keeps): general categories and scripts are read once, by
+ * ranges (u_enumCharTypes, ICU's map of the Script property), and a code
+ * point NFKC_Casefold leaves inert (and NFD too, for the aggressive
+ * profile) is classified here without a call: it is a segment of its own
+ * (ICU: inert means a boundary before and after it, unchanged), so its
+ * fold is the profile's own single-code-point steps on it. The rest (a few
+ * thousand code points) go through nd_fold_entry_of. */
+
+enum { SCRIPT_OTHER = 0, SCRIPT_WORD_BROKEN = 1, SCRIPT_DICTIONARY = 2 };
+
+typedef struct {
+    uint8_t gc[0x10000];    /* u_charType */
+    uint8_t class[0x10000]; /* SCRIPT_*: unspaced, and cut with a dictionary */
+} bmp_props;
+
+static UBool note_type(const void *context, UChar32 start, UChar32 limit, UCharCategory type)
+{
+    bmp_props *props = (bmp_props *)(uintptr_t)context;
+    if (start > 0xFFFF)
+        return 0;
+    if (limit > 0x10000)
+        limit = 0x10000;
+    memset(props->gc + start, (int)type, (size_t)(limit - start));
+    return 1;
+}
+
+static uint8_t script_class(uint32_t script)
+{
+    switch (script) {
+    case USCRIPT_HAN:
+    case USCRIPT_HIRAGANA:
+    case USCRIPT_KATAKANA:
+        return SCRIPT_WORD_BROKEN;
+    case USCRIPT_THAI:
+    case USCRIPT_LAO:
+    case USCRIPT_KHMER:
+    case USCRIPT_MYANMAR:
+        return SCRIPT_DICTIONARY;
+    default:
+        return SCRIPT_OTHER;
+    }
+}
+
+static int read_bmp_props(bmp_props *props)
+{
+    u_enumCharTypes(note_type, props);
+    memset(props->class, SCRIPT_OTHER, sizeof props->class);
+    static const UScriptCode unspaced[] = {USCRIPT_HAN, USCRIPT_HIRAGANA, USCRIPT_KATAKANA, USCRIPT_THAI,
+                                           USCRIPT_LAO, USCRIPT_KHMER,    USCRIPT_MYANMAR};
+    int rc = ND_OK;
+    for (size_t k = 0; k < sizeof unspaced / sizeof unspaced[0] && rc == ND_OK; k++) {
+        UErrorCode status = U_ZERO_ERROR;
+        USet *set = uset_openEmpty();
+        if (!set)
+            return ND_ENOMEM;
+        uset_applyIntPropertyValue(set, UCHAR_SCRIPT, unspaced[k], &status);
+        if (U_FAILURE(status))
+            rc = ND_EICU;
+        int32_t ranges = uset_getRangeCount(set);
+        for (int32_t i = 0; i < ranges && rc == ND_OK; i++) {
+            UChar32 start, end;
+            status = U_ZERO_ERROR;
+            uset_getItem(set, i, &start, &end, NULL, 0, &status);
+            if (U_FAILURE(status)) {
+                rc = ND_EICU;
+                break;
+            }
+            if (start > 0xFFFF)
+                break;
+            if (end > 0xFFFF)
+                end = 0xFFFF;
+            memset(props->class + start, script_class((uint32_t)unspaced[k]), (size_t)(end - start + 1));
+        }
+        uset_close(set);
+    }
+    return rc;
+}
+
+/* nd_fold_cut_keeps(c), from the properties read. */
+static int cut_keeps_of(const bmp_props *props, UChar32 c)
+{
+    switch (c) {
+    case 0x30FC:
+    case 0xFF70:
+    case 0x309D:
+    case 0x309E:
+    case 0x30FD:
+    case 0x30FE:
+        return 1;
+    default:
+        break;
+    }
+    uint8_t type = props->gc[c];
+    return (type == U_UPPERCASE_LETTER || type == U_LOWERCASE_LETTER || type == U_TITLECASE_LETTER ||
+            type == U_OTHER_LETTER || type == U_DECIMAL_DIGIT_NUMBER) &&
+           props->class[c] != SCRIPT_DICTIONARY;
+}
+
+/* The entry of an inert code point c (see above), into a zeroed e; *plain
+ * says whether it is a plain letter (is_plain). 0 if c is not inert. */
+static int inert_entry(nd_fold_entry *e, int *plain, const nd_folder *folder, const bmp_props *props, UChar32 c)
+{
+    if (!unorm2_isInert(folder->nfkc_cf, c) ||
+        (folder->profile == ND_PROFILE_AGGRESSIVE && !unorm2_isInert(folder->nfd, c)))
+        return 0;
+    *plain = 0;
+    UChar32 o = c;
+    int removed = c >= 0x0591 && c <= 0x08FF && is_optional_vowel_sign(c);
+    if (!removed && folder->profile == ND_PROFILE_AGGRESSIVE) {
+        uint8_t type = props->gc[c];
+        removed = type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK;
+        o = aggressive_letter(c);
+    }
+    if (removed) {
+        e->flags = ND_FOLD_EMPTY;
+    } else if (U_MASK(props->gc[o]) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) {
+        size_t n = 0;
+        U8_APPEND_UNSAFE(e->utf8, n, o);
+        e->len = (uint8_t)n;
+        e->flags = ND_FOLD_WORD;
+        if (U8_LENGTH(o) == U8_LENGTH(c))
+            e->flags |= ND_FOLD_SAME_LENGTH;
+        *plain = o == c;
+    } else {
+        e->flags = ND_FOLD_SEP;
+    }
+    e->flags |= ND_FOLD_BOUNDARY;
+    if (props->class[c] != SCRIPT_OTHER)
+        e->flags |= ND_FOLD_UNSPACED;
+    return 1;
+}
+
 static void build_tables(nd_profile profile)
 {
     profile_tables *pt = &built[profile];
@@ -372,28 +513,38 @@ static void build_tables(nd_profile profile)
     pt->status = nd_folder_init(&folder, profile);
     if (pt->status != ND_OK)
         return;
-    /* one block: the entries, then the two bitmaps */
+    /* one block: the entries, then the bitmaps */
     nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 3 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
-    if (!entry) {
+    bmp_props *props = nd_malloc(sizeof *props);
+    if (!entry || !props) {
+        nd_free(entry);
+        nd_free(props);
+        nd_folder_free(&folder);
         pt->status = ND_ENOMEM;
         return;
     }
+    pt->status = read_bmp_props(props);
     uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
     uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
     uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
-    for (UChar32 c = 0; c <= 0xFFFF; c++) {
-        int rc = nd_fold_entry_of(&entry[c], &folder, c);
-        if (rc != ND_OK) {
-            pt->status = rc;
-            break;
+    for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
+        int plain_letter;
+        if (U_IS_SURROGATE(c) || !inert_entry(&entry[c], &plain_letter, &folder, props, c)) {
+            int rc = nd_fold_entry_of(&entry[c], &folder, c);
+            if (rc != ND_OK) {
+                pt->status = rc;
+                break;
+            }
+            plain_letter = is_plain(&entry[c], c);
         }
-        if (is_plain(&entry[c], c)) {
+        if (plain_letter) {
             uint64_t *bits = (entry[c].flags & ND_FOLD_UNSPACED) ? plain_unspaced : plain;
             bits[c >> 6] |= (uint64_t)1 << (c & 63);
         }
-        if (nd_fold_cut_keeps(c))
+        if (cut_keeps_of(props, c))
             cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
     }
+    nd_free(props);
     nd_folder_free(&folder);
     if (pt->status == ND_OK) {
         pt->tables.entry = entry;
