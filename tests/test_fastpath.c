@@ -140,6 +140,33 @@ START_TEST(test_fold_table_against_icu)
 }
 END_TEST
 
+/* nd_popcount64 against counting bit by bit: single bits, all ones,
+ * alternating patterns and pseudo-random words. */
+START_TEST(test_popcount64)
+{
+    uint64_t state = 17;
+    for (int k = 0; k < 5000; k++) {
+        uint64_t x;
+        if (k < 64)
+            x = (uint64_t)1 << k;
+        else if (k < 128)
+            x = ~(uint64_t)0 >> (k - 64);
+        else if (k == 128)
+            x = 0x5555555555555555ULL;
+        else if (k == 129)
+            x = 0xAAAAAAAAAAAAAAAAULL;
+        else {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            x = state ^ (state << 17);
+        }
+        unsigned want = 0;
+        for (int b = 0; b < 64; b++)
+            want += (unsigned)((x >> b) & 1);
+        ck_assert_msg(nd_popcount64(x) == want, "%016llx: %u, want %u", (unsigned long long)x, nd_popcount64(x), want);
+    }
+}
+END_TEST
+
 /* The table is built by ranges and, for inert code points, without ICU's
  * fold (fold.c): every entry and every bit of both profiles' tables equals
  * what the per-code-point definitions give (nd_fold_entry_of, a plain
@@ -604,6 +631,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(scan, test_scan_classifiers);
     tcase_add_test(scan, test_fold_table_against_icu);
     tcase_add_test(scan, test_fold_table_as_per_code_point);
+    tcase_add_test(scan, test_popcount64);
     suite_add_tcase(s, scan);
     TCase *paths = tcase_create("paths");
     tcase_set_timeout(paths, 600);
