@@ -287,6 +287,8 @@ typedef struct {
 static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK},
                                               {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL}, ND_OK}};
 
+static void classify(nd_fold_entry *e, const UChar *out, size_t len, UChar32 c, int boundary, int unspaced);
+
 int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
 {
     memset(e, 0, sizeof *e);
@@ -314,13 +316,21 @@ int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
         if (rc != ND_OK)
             return rc;
     }
+    classify(e, folder->a.data, folder->a.len, c, nd_fold_boundary_before(folder, c), nd_fold_is_unspaced(c));
+    return ND_OK;
+}
+
+/* Entry e of code point c, whose fold is out[0..len): the kind of its
+ * characters, its UTF-8 and flags. */
+static void classify(nd_fold_entry *e, const UChar *out, size_t len, UChar32 c, int boundary, int unspaced)
+{
     int words = 0, seps = 0;
     size_t out_len = 0, out_chars = 0;
     char utf8[64];
     size_t i = 0;
     UChar32 o = 0;
-    while (i < folder->a.len) {
-        U16_NEXT(folder->a.data, i, folder->a.len, o);
+    while (i < len) {
+        U16_NEXT(out, i, len, o);
         out_chars++;
         if (nd_fold_is_word_char(o))
             words++;
@@ -341,9 +351,9 @@ int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
     else
         kind = ND_FOLD_SLOW;
     e->flags = kind;
-    if (nd_fold_boundary_before(folder, c))
+    if (boundary)
         e->flags |= ND_FOLD_BOUNDARY;
-    if (nd_fold_is_unspaced(c))
+    if (unspaced)
         e->flags |= ND_FOLD_UNSPACED;
     if (kind == ND_FOLD_WORD) {
         memcpy(e->utf8, utf8, out_len);
@@ -351,7 +361,6 @@ int nd_fold_entry_of(nd_fold_entry *e, nd_folder *folder, UChar32 c)
         if (out_chars == 1 && U8_LENGTH(o) == U8_LENGTH(c))
             e->flags |= ND_FOLD_SAME_LENGTH;
     }
-    return ND_OK;
 }
 
 /* Is entry e of code point c a plain letter: a segment of its own that
@@ -379,14 +388,16 @@ static int is_plain(const nd_fold_entry *e, UChar32 c)
  * point NFKC_Casefold leaves inert (and NFD too, for the aggressive
  * profile) is classified here without a call: it is a segment of its own
  * (ICU: inert means a boundary before and after it, unchanged), so its
- * fold is the profile's own single-code-point steps on it. The rest (a few
- * thousand code points) go through nd_fold_entry_of. */
+ * fold is the profile's own single-code-point steps on it. The rest (some
+ * 5,800 code points) are folded by one ICU call (fold_batch). */
 
 enum { SCRIPT_OTHER = 0, SCRIPT_WORD_BROKEN = 1, SCRIPT_DICTIONARY = 2 };
 
 typedef struct {
     uint8_t gc[0x10000];    /* u_charType */
     uint8_t class[0x10000]; /* SCRIPT_*: unspaced, and cut with a dictionary */
+    uint8_t plain[0x10000]; /* is_plain */
+    uint16_t rest[0x10000]; /* the code points inert_entry leaves */
 } bmp_props;
 
 static UBool note_type(const void *context, UChar32 start, UChar32 limit, UCharCategory type)
@@ -506,6 +517,45 @@ static int inert_entry(nd_fold_entry *e, int *plain, const nd_folder *folder, co
     return 1;
 }
 
+/* The entries of the code points cps[0..n) the shortcut above leaves, by
+ * one fold of them all: each followed by U+0000, which is inert (a
+ * normalization boundary before and after it, unchanged by every step and
+ * by the profile's own), so the fold of the whole is the folds of the code
+ * points, each followed by U+0000, which no fold makes. Should the pieces
+ * not come out one per code point, each is folded on its own. */
+static int fold_batch(nd_folder *folder, const bmp_props *props, const uint16_t *cps, size_t n, nd_fold_entry *entry)
+{
+    nd_u16buf src = {NULL, 0, 0};
+    if (nd_u16buf_reserve(&src, 2 * n + 1) != ND_OK)
+        return ND_ENOMEM;
+    for (size_t k = 0; k < n; k++) {
+        src.data[2 * k] = cps[k];
+        src.data[2 * k + 1] = 0;
+    }
+    int rc = nd_fold_segment(folder, src.data, 2 * n);
+    nd_u16buf_free(&src);
+    if (rc != ND_OK)
+        return rc;
+    const UChar *out = folder->a.data;
+    size_t len = folder->a.len, k = 0, start = 0;
+    for (size_t i = 0; i < len && k < n; i++) {
+        if (out[i] != 0)
+            continue;
+        UChar32 c = cps[k++];
+        classify(&entry[c], out + start, i - start, c, nd_fold_boundary_before(folder, c),
+                 props->class[c] != SCRIPT_OTHER);
+        start = i + 1;
+    }
+    if (k == n && start == len)
+        return ND_OK;
+    for (k = 0; k < n; k++) {
+        rc = nd_fold_entry_of(&entry[cps[k]], folder, cps[k]);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return ND_OK;
+}
+
 static void build_tables(nd_profile profile)
 {
     profile_tables *pt = &built[profile];
@@ -527,17 +577,21 @@ static void build_tables(nd_profile profile)
     uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
     uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
     uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
+    size_t n_rest = 0;
     for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
-        int plain_letter;
-        if (U_IS_SURROGATE(c) || !inert_entry(&entry[c], &plain_letter, &folder, props, c)) {
-            int rc = nd_fold_entry_of(&entry[c], &folder, c);
-            if (rc != ND_OK) {
-                pt->status = rc;
-                break;
-            }
-            plain_letter = is_plain(&entry[c], c);
-        }
-        if (plain_letter) {
+        int plain_letter = 0;
+        if (U_IS_SURROGATE(c))
+            pt->status = nd_fold_entry_of(&entry[c], &folder, c);
+        else if (!inert_entry(&entry[c], &plain_letter, &folder, props, c))
+            props->rest[n_rest++] = (uint16_t)c;
+        props->plain[c] = (uint8_t)plain_letter;
+    }
+    if (pt->status == ND_OK)
+        pt->status = fold_batch(&folder, props, props->rest, n_rest, entry);
+    for (size_t k = 0; k < n_rest; k++)
+        props->plain[props->rest[k]] = (uint8_t)is_plain(&entry[props->rest[k]], props->rest[k]);
+    for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
+        if (props->plain[c]) {
             uint64_t *bits = (entry[c].flags & ND_FOLD_UNSPACED) ? plain_unspaced : plain;
             bits[c >> 6] |= (uint64_t)1 << (c & 63);
         }
