@@ -7,10 +7,11 @@
  * no surrogates (ED A0..BF), nothing past U+10FFFF, no sequence cut
  * short. ASCII is checked eight bytes at a time, and with SSE2 (x86-64)
  * sixteen bytes of ASCII and two-byte sequences at once (Arabic, Cyrillic,
- * Greek, Hebrew text), thirty-two with AVX2 when the CPU has it (checked
- * once at run time; the function is compiled with a target attribute, so
- * the build needs no flags); three-byte sequences (CJK) have a cheap test
- * of their own; anything else goes through ICU's U8_NEXT. Every path
+ * Greek, Hebrew text), and once such a block has passed, thirty-two at
+ * once with AVX2 when the CPU has it (checked once at run time; the
+ * function is compiled with a target attribute, so the build needs no
+ * flags) until a block does not pass; three-byte sequences (CJK) have a
+ * cheap test of their own; anything else goes through ICU's U8_NEXT. Every path
  * accepts exactly the well-formed strings (tests/cli/test_json.sh puts
  * ill-formed bytes at every offset of long texts; fuzz_record compares
  * the fast path with jansson).
@@ -70,10 +71,13 @@ static int utf8_step(const char *s, size_t n, size_t *i)
 }
 
 #if UTF8_AVX2
-/* The SSE2 loop of utf8_well_formed, 32 bytes at a time. */
-__attribute__((target("avx2"))) static int well_formed_avx2(const char *s, size_t n)
+/* From i, past the 32-byte blocks of s[0..n) that are ASCII and whole
+ * two-byte sequences (the test of the SSE2 loop below, twice as wide); the
+ * first block that is not is left to the caller. Called only once a
+ * 16-byte block has passed, so that CJK text, which fails it, pays for no
+ * call. */
+__attribute__((target("avx2"))) static size_t skip_avx2(const char *s, size_t n, size_t i)
 {
-    size_t i = 0;
     while (n - i >= 32) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
         uint32_t ascii = ~(uint32_t)_mm256_movemask_epi8(x);
@@ -88,20 +92,11 @@ __attribute__((target("avx2"))) static int well_formed_avx2(const char *s, size_
                                            _mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xC1)));
         uint32_t lead = (uint32_t)_mm256_movemask_epi8(
             _mm256_andnot_si256(overlong, _mm256_cmpeq_epi8(lead_bits, _mm256_set1_epi8((char)0xC0))));
-        if ((ascii | cont | lead) == 0xFFFFFFFFu && cont == (uint32_t)(lead << 1)) {
-            i += (lead & 0x80000000u) ? 31 : 32;
-            continue;
-        }
-        for (size_t stop = i + 32; i < stop;) {
-            if (!utf8_step(s, n, &i))
-                return 0;
-        }
+        if ((ascii | cont | lead) != 0xFFFFFFFFu || cont != (uint32_t)(lead << 1))
+            break;
+        i += (lead & 0x80000000u) ? 31 : 32;
     }
-    while (i < n) {
-        if (!utf8_step(s, n, &i))
-            return 0;
-    }
-    return 1;
+    return i;
 }
 
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
@@ -118,8 +113,6 @@ int utf8_well_formed(const char *s, size_t n)
 {
 #if UTF8_AVX2
     pthread_once(&cpu_once, check_cpu);
-    if (has_avx2)
-        return well_formed_avx2(s, n);
 #endif
     size_t i = 0;
 #if defined(__SSE2__)
@@ -142,6 +135,10 @@ int utf8_well_formed(const char *s, size_t n)
             _mm_andnot_si128(overlong, _mm_cmpeq_epi8(lead_bits, _mm_set1_epi8((char)0xC0))));
         if ((ascii | cont | lead) == 0xFFFF && cont == ((lead << 1) & 0xFFFF)) {
             i += (lead & 0x8000) ? 15 : 16;
+#if UTF8_AVX2
+            if (has_avx2)
+                i = skip_avx2(s, n, i);
+#endif
             continue;
         }
         for (size_t stop = i + 16; i < stop;) {
