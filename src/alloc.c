@@ -1,9 +1,11 @@
 /* alloc.c - the allocation seam (see alloc.h), with a fail-after-N test hook. */
+#define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE (a Linux extension) under -std=c11 */
 #include "alloc.h"
 
 #include <stdatomic.h> /* atomic_size_t */
 #include <stdint.h>    /* SIZE_MAX */
 #include <stdlib.h>    /* malloc, calloc, realloc, free */
+#include <sys/mman.h>  /* madvise */
 
 /* Atomic, so that a test can fail allocations while worker threads run
  * (threaded clustering); outside tests it stays SIZE_MAX and costs one
@@ -64,4 +66,18 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
     *ptr = grown;
     *capacity = new_capacity;
     return 0;
+}
+
+void nd_advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)p + size) & ~(huge - 1);
+    if (p && end > start)
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
 }

@@ -20,6 +20,13 @@ void nd_free(void *ptr);
  * Returns 0, or -1 with *ptr and *capacity unchanged. */
 int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 
+/* Ask the kernel to back the 2 MiB-aligned pages inside p[0..size) with
+ * transparent huge pages (madvise MADV_HUGEPAGE; nothing where it has no
+ * such call). For large buffers filled as they go: one page fault per
+ * 2 MiB instead of per 4 KiB. Only advice: the memory and its contents
+ * are the same either way. */
+void nd_advise_huge(void *p, size_t size);
+
 /* Test hook: the next `n` allocations succeed and every later one fails,
  * until nd_alloc_fail_after((size_t)-1) (the default) restores normal
  * behaviour. The count is atomic: allocations on any thread count. */

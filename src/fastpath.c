@@ -436,12 +436,12 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
         }
     }
     /* the characters of the words taken: [r, p) holds whole word runs,
-     * one character a byte but continuation bytes (one count per call: the
-     * baseline x86-64 has no popcount instruction) */
+     * one character a byte but continuation bytes (one count per call,
+     * in registers: nd_popcount64) */
     uint64_t taken = (w & ~bv->m.cont) >> r;
     if (p - r < 64)
         taken &= ((uint64_t)1 << (p - r)) - 1;
-    out->word_chars += (size_t)__builtin_popcountll(taken);
+    out->word_chars += (size_t)nd_popcount64(taken);
     out->text_len = text_len;
     tk->open = open;
     tk->start = start;

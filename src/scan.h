@@ -36,4 +36,16 @@ nd_scan_fn nd_scan_get(nd_scan_impl impl);
 /* The fastest implementation this CPU runs (checked once). */
 nd_scan_impl nd_scan_best(void);
 
+/* The set bits of x, counted in registers: the baseline x86-64 has no
+ * popcount instruction, and __builtin_popcountll there is a call into
+ * libgcc (1% of a Latin scan). Bits are summed in pairs, nibbles and
+ * bytes, and the eight byte counts added by one multiplication. */
+static inline unsigned nd_popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+    return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
 #endif /* ND_SCAN_H */

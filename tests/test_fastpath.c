@@ -145,6 +145,72 @@ START_TEST(test_fold_table_against_icu)
 }
 END_TEST
 
+/* nd_popcount64 against counting bit by bit: single bits, all ones,
+ * alternating patterns and pseudo-random words. */
+START_TEST(test_popcount64)
+{
+    uint64_t state = 17;
+    for (int k = 0; k < 5000; k++) {
+        uint64_t x;
+        if (k < 64)
+            x = (uint64_t)1 << k;
+        else if (k < 128)
+            x = ~(uint64_t)0 >> (k - 64);
+        else if (k == 128)
+            x = 0x5555555555555555ULL;
+        else if (k == 129)
+            x = 0xAAAAAAAAAAAAAAAAULL;
+        else {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            x = state ^ (state << 17);
+        }
+        unsigned want = 0;
+        for (int b = 0; b < 64; b++)
+            want += (unsigned)((x >> b) & 1);
+        ck_assert_msg(nd_popcount64(x) == want, "%016llx: %u, want %u", (unsigned long long)x, nd_popcount64(x), want);
+    }
+}
+END_TEST
+
+/* The table is built by ranges and, for inert code points, without ICU's
+ * fold (fold.c): every entry and every bit of both profiles' tables equals
+ * what the per-code-point definitions give (nd_fold_entry_of, a plain
+ * letter folding to itself with a boundary before it, nd_fold_cut_keeps). */
+START_TEST(test_fold_table_as_per_code_point)
+{
+    for (int p = 0; p < 2; p++) {
+        nd_fold_tables tables;
+        ck_assert_int_eq(nd_fold_tables_get(&tables, (nd_profile)p), ND_OK);
+        nd_folder folder;
+        ck_assert_int_eq(nd_folder_init(&folder, (nd_profile)p), ND_OK);
+        for (UChar32 c = 0; c <= 0xFFFF; c++) {
+            nd_fold_entry want;
+            ck_assert_int_eq(nd_fold_entry_of(&want, &folder, c), ND_OK);
+            const nd_fold_entry *e = &tables.entry[c];
+            ck_assert_msg(memcmp(e, &want, sizeof want) == 0, "profile %d, U+%04X: entry %02x/%u, want %02x/%u", p,
+                          (unsigned)c, e->flags, e->len, want.flags, want.len);
+            char utf8[4];
+            size_t n = 0;
+            U8_APPEND_UNSAFE(utf8, n, c);
+            int plain = (want.flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH)) ==
+                            (ND_FOLD_WORD | ND_FOLD_BOUNDARY | ND_FOLD_SAME_LENGTH) &&
+                        want.len == n && memcmp(want.utf8, utf8, n) == 0;
+            int unspaced = (want.flags & ND_FOLD_UNSPACED) != 0;
+            uint64_t bit = (uint64_t)1 << (c & 63);
+            ck_assert_msg(((tables.plain[c >> 6] & bit) != 0) == (plain && !unspaced), "profile %d, U+%04X: plain", p,
+                          (unsigned)c);
+            ck_assert_msg(((tables.plain_unspaced[c >> 6] & bit) != 0) == (plain && unspaced),
+                          "profile %d, U+%04X: plain unspaced", p, (unsigned)c);
+            ck_assert_msg(((tables.cut_keeps[c >> 6] & bit) != 0) == (nd_fold_cut_keeps(c) != 0),
+                          "profile %d, U+%04X: cut keeps", p, (unsigned)c);
+            ck_assert_int_eq((want.flags & ND_FOLD_UNSPACED) != 0,
+                             c <= 0xFFFF && !U_IS_SURROGATE(c) && nd_fold_is_unspaced(c));
+        }
+        nd_folder_free(&folder);
+    }
+}
+END_TEST
+
 /* ****  Random texts  **** */
 
 static uint64_t next_random(uint64_t *state)
@@ -679,6 +745,8 @@ Suite *fastpath_suite(void)
     tcase_set_timeout(scan, 120);
     tcase_add_test(scan, test_scan_classifiers);
     tcase_add_test(scan, test_fold_table_against_icu);
+    tcase_add_test(scan, test_fold_table_as_per_code_point);
+    tcase_add_test(scan, test_popcount64);
     suite_add_tcase(s, scan);
     TCase *paths = tcase_create("paths");
     tcase_set_timeout(paths, 600);

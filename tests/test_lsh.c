@@ -93,11 +93,23 @@ static double reference_simpson(double lo, double hi, unsigned bands, unsigned r
     return sum * h / 3.0;
 }
 
+/* Thresholds in hundredths [from, to] by step, against num_perm values. */
+typedef struct {
+    unsigned num_perm;
+    int from, to, step;
+} exhaustive_row;
+
+static const exhaustive_row exhaustive_rows[] = {
+    {1, 2, 100, 7},  {2, 2, 100, 7},   {3, 2, 100, 7},   {7, 2, 100, 7},   {16, 2, 100, 7},
+    {64, 2, 100, 7}, {100, 2, 100, 7}, {128, 2, 100, 7}, {128, 75, 99, 1}, {256, 50, 99, 7},
+};
+
 START_TEST(test_choose_as_exhaustive)
 {
-    static const unsigned perms[] = {1, 2, 3, 7, 16, 64, 100, 128};
+    const exhaustive_row *row = &exhaustive_rows[_i];
+    const unsigned perms[] = {row->num_perm};
     for (size_t k = 0; k < sizeof perms / sizeof perms[0]; k++) {
-        for (int ti = 2; ti <= 100; ti += 7) {
+        for (int ti = row->from; ti <= row->to; ti += row->step) {
             double t = ti / 100.0, best = 1e300;
             unsigned want_b = 1, want_r = perms[k];
             for (unsigned b = 1; b <= perms[k]; b++) {
@@ -151,7 +163,7 @@ Suite *lsh_suite(void)
     tcase_add_loop_test(tc, test_candidate_rate, 0, (int)(sizeof similarities / sizeof similarities[0]));
     tcase_add_loop_test(tc, test_choose, 0, (int)(sizeof choose_rows / sizeof choose_rows[0]));
     tcase_add_test(tc, test_default_banding);
-    tcase_add_test(tc, test_choose_as_exhaustive);
+    tcase_add_loop_test(tc, test_choose_as_exhaustive, 0, (int)(sizeof exhaustive_rows / sizeof exhaustive_rows[0]));
     tcase_add_test(tc, test_options_resolve);
     suite_add_tcase(s, tc);
     return s;

@@ -7,8 +7,15 @@
  * no surrogates (ED A0..BF), nothing past U+10FFFF, no sequence cut
  * short. ASCII is checked eight bytes at a time, and with SSE2 (x86-64)
  * sixteen bytes of ASCII, two- and three-byte sequences at once (Arabic,
- * Cyrillic, Greek, Hebrew, CJK text); three-byte sequences also have a
- * cheap test of their own; anything else goes through ICU's U8_NEXT.
+ * Cyrillic, Greek, Hebrew, CJK text), and once a block of ASCII and
+ * two-byte sequences has passed, thirty-two such bytes at once with AVX2
+ * when the CPU has it (checked once at run time; the function is compiled
+ * with a target attribute, so the build needs no flags) until a block does
+ * not pass; three-byte sequences also have a cheap test of their own;
+ * anything else goes through ICU's U8_NEXT. Every path accepts exactly the
+ * well-formed strings (tests/cli/test_json.sh puts ill-formed bytes at
+ * every offset of long texts; test_utf8_well_formed_random compares with
+ * ICU; fuzz_record compares the fast path with jansson).
  */
 #include "utf8check.h"
 
@@ -19,6 +26,13 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h> /* SSE2: part of x86-64, so no run-time check */
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define UTF8_AVX2 1
+#include <immintrin.h> /* AVX2, with a run-time check */
+#include <pthread.h>   /* pthread_once */
+#else
+#define UTF8_AVX2 0
 #endif
 
 static uint64_t load8(const char *p)
@@ -57,8 +71,50 @@ static int utf8_step(const char *s, size_t n, size_t *i)
     return 1;
 }
 
+#if UTF8_AVX2
+/* From i, past the 32-byte blocks of s[0..n) that are ASCII and whole
+ * two-byte sequences (the test of the SSE2 loop below, twice as wide); the
+ * first block that is not is left to the caller. Called only once a
+ * 16-byte block has passed, so that CJK text, which fails it, pays for no
+ * call. */
+__attribute__((target("avx2"))) static size_t skip_avx2(const char *s, size_t n, size_t i)
+{
+    while (n - i >= 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+        uint32_t ascii = ~(uint32_t)_mm256_movemask_epi8(x);
+        if (ascii == 0xFFFFFFFFu) {
+            i += 32;
+            continue;
+        }
+        uint32_t cont = (uint32_t)_mm256_movemask_epi8(
+            _mm256_cmpeq_epi8(_mm256_and_si256(x, _mm256_set1_epi8((char)0xC0)), _mm256_set1_epi8((char)0x80)));
+        __m256i lead_bits = _mm256_and_si256(x, _mm256_set1_epi8((char)0xE0));
+        __m256i overlong = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xC0)),
+                                           _mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xC1)));
+        uint32_t lead = (uint32_t)_mm256_movemask_epi8(
+            _mm256_andnot_si256(overlong, _mm256_cmpeq_epi8(lead_bits, _mm256_set1_epi8((char)0xC0))));
+        if ((ascii | cont | lead) != 0xFFFFFFFFu || cont != (uint32_t)(lead << 1))
+            break;
+        i += (lead & 0x80000000u) ? 31 : 32;
+    }
+    return i;
+}
+
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static int has_avx2;
+
+static void check_cpu(void)
+{
+    __builtin_cpu_init();
+    has_avx2 = __builtin_cpu_supports("avx2") != 0;
+}
+#endif
+
 int utf8_well_formed(const char *s, size_t n)
 {
+#if UTF8_AVX2
+    pthread_once(&cpu_once, check_cpu);
+#endif
     size_t i = 0;
 #if defined(__SSE2__)
     /* 16 bytes of ASCII, well-formed two-byte sequences (Arabic, Cyrillic,
@@ -76,6 +132,10 @@ int utf8_well_formed(const char *s, size_t n)
         unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
         if (ascii == 0xFFFF) {
             i += 16;
+#if UTF8_AVX2
+            if (has_avx2)
+                i = skip_avx2(s, n, i);
+#endif
             continue;
         }
         unsigned cont = (unsigned)_mm_movemask_epi8(
@@ -86,6 +146,10 @@ int utf8_well_formed(const char *s, size_t n)
             overlong, _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xE0)), _mm_set1_epi8((char)0xC0))));
         if ((ascii | cont | lead2) == 0xFFFF && cont == ((lead2 << 1) & 0xFFFF)) {
             i += (lead2 & 0x8000) ? 15 : 16; /* a cut sequence starts again there */
+#if UTF8_AVX2
+            if (has_avx2)
+                i = skip_avx2(s, n, i);
+#endif
             continue;
         }
         unsigned lead3 = (unsigned)_mm_movemask_epi8(

@@ -91,6 +91,31 @@ sed "s#$T/bad2_slow.jsonl#FILE#g" "$OUT" > "$T/bad2_slow.out"
 assert_eq 560 "$(line_count "$T/bad2.out")" "records"
 assert_same_file "$T/bad2_slow.out" "$T/bad2.out" "fast vs jansson on ill-formed two- and three-byte text"
 
+check "long ASCII and two-byte text (checked 32 bytes at a time with AVX2) with one ill-formed sequence at every offset: fast path and jansson agree"
+python3 - "$T/bad3.jsonl" "$T/bad3_slow.jsonl" <<'PY'
+import sys
+base = ("the quick brown fox jumps over the lazy dog " + "мир кошка Ελλάδα " + "and then some more plain words " +
+        "السلام عليكم שלום").encode("utf-8")
+breaks = [b"\x80", b"\xd0", b"\xc0\xaf", b"\xc1\xbf", b"\xd0a", b"\xe0\x80\x80", b"\xf5", b"\xed\xa0\x80", b"\xe4\xb8"]
+fast, slow = [], []
+for k, bad in enumerate(breaks):
+    for at in range(0, len(base) + 1):
+        text = base[:at] + bad + base[at:]
+        rec = b'{"id":"r%d-%d","text":"' % (k, at) + text + b'"'
+        fast.append(rec + b"}")
+        slow.append(rec + b',"_nested":{"a":[1]}}')
+open(sys.argv[1], "wb").write(b"\n".join(fast) + b"\n")
+open(sys.argv[2], "wb").write(b"\n".join(slow) + b"\n")
+PY
+nd normalize --shingles "$T/bad3.jsonl"
+assert_rc 0
+sed "s#$T/bad3.jsonl#FILE#g" "$OUT" > "$T/bad3.out"
+nd normalize --shingles "$T/bad3_slow.jsonl"
+assert_rc 0
+sed "s#$T/bad3_slow.jsonl#FILE#g" "$OUT" > "$T/bad3_slow.out"
+assert_eq "$(line_count "$T/bad3.jsonl")" "$(line_count "$T/bad3.out")" "records"
+assert_same_file "$T/bad3_slow.out" "$T/bad3.out" "fast vs jansson on ill-formed long text"
+
 check "records the fast path leaves to jansson: duplicate fields, escaped keys, lone surrogates, bad numbers"
 printf '%s\n' \
   '{"id":"a","text":"one two","text":"three four"}' \
