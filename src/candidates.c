@@ -9,9 +9,11 @@
  * are gathered and sorted (stable, so texts stay in input order within a
  * key); texts that share a key are candidates, which the caller verifies.
  * Preparing a band is most of the work and bands are independent, so with
- * threads the bands are prepared T at a time in parallel; they are handed
- * to the caller one after the other in band order on its own thread, so
- * what it builds is the same for any T.
+ * T threads, T - 1 helpers prepare the next bands while the caller's
+ * thread visits (verifies) the one before: verification, which must run
+ * in order, overlaps preparation instead of waiting for it. Bands are
+ * handed to the caller one after the other in band order on its own
+ * thread, so what it builds is the same for any T.
  */
 #include "candidates.h"
 
@@ -127,12 +129,6 @@ static void prepare_band(band_job *job)
     job->count = m;
 }
 
-static void *prepare_band_thread(void *arg)
-{
-    prepare_band(arg);
-    return NULL;
-}
-
 /* A job's buffers: room for every text's entry and its sort scratch, and
  * a chunk of keys when they are read back from files. Returns 0 or -1. */
 static int band_job_alloc(band_job *job, const nd_store *store)
@@ -150,20 +146,95 @@ static int band_job_alloc(band_job *job, const nd_store *store)
 
 enum { MAX_BAND_THREADS = 64 };
 
+/* The bands in flight: band b is prepared into slot b % slots, once band
+ * b - slots has been visited; helpers prepare bands ahead, in band order,
+ * while the calling thread visits the ones ready (and prepares one itself
+ * rather than wait). */
+typedef struct band_pipe {
+    band_job *jobs;
+    unsigned slots, bands;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;           /* a band prepared or visited, or stop */
+    unsigned next;                    /* the next band to prepare */
+    unsigned visited;                 /* bands visited */
+    unsigned ready[MAX_BAND_THREADS]; /* per slot: the band prepared in it + 1, or 0 */
+    int stop;
+} band_pipe;
+
+/* With the lock held: a band can be claimed (its slot is free). */
+static int can_claim(const band_pipe *p)
+{
+    return p->next < p->bands && p->next < p->visited + p->slots;
+}
+
+/* With the lock held: claim the next band, prepare it with the lock
+ * released, and mark it ready. */
+static void claim_and_prepare(band_pipe *p)
+{
+    unsigned band = p->next++;
+    band_job *job = &p->jobs[band % p->slots];
+    pthread_mutex_unlock(&p->lock);
+    job->band = band;
+    prepare_band(job);
+    pthread_mutex_lock(&p->lock);
+    p->ready[band % p->slots] = band + 1;
+    pthread_cond_broadcast(&p->changed);
+}
+
+static void *band_helper(void *arg)
+{
+    band_pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->next < p->bands && !can_claim(p))
+            pthread_cond_wait(&p->changed, &p->lock);
+        if (p->stop || p->next >= p->bands)
+            break;
+        claim_and_prepare(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Visit the bands in order on this thread (see band_pipe). */
+static int visit_bands(band_pipe *p, nd_band_fn visit, void *ctx)
+{
+    int rc = ND_OK;
+    for (unsigned band = 0; band < p->bands && rc == ND_OK; band++) {
+        unsigned slot = band % p->slots;
+        pthread_mutex_lock(&p->lock);
+        while (p->ready[slot] != band + 1) {
+            if (can_claim(p))
+                claim_and_prepare(p);
+            else
+                pthread_cond_wait(&p->changed, &p->lock);
+        }
+        pthread_mutex_unlock(&p->lock);
+        rc = p->jobs[slot].rc;
+        if (rc == ND_OK)
+            rc = visit(ctx, p->jobs[slot].entries, p->jobs[slot].count);
+        pthread_mutex_lock(&p->lock);
+        p->ready[slot] = 0;
+        p->visited++;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return rc;
+}
+
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx)
 {
     unsigned bands = store->opts->bands;
     band_job jobs[MAX_BAND_THREADS];
-    pthread_t handles[MAX_BAND_THREADS];
-    int started[MAX_BAND_THREADS];
+    pthread_t helpers[MAX_BAND_THREADS];
     unsigned width = threads < 1 ? 1 : threads;
     if (width > MAX_BAND_THREADS)
         width = MAX_BAND_THREADS;
     if (width > bands)
         width = bands;
     /* job 0 must get its buffers; if memory is short for the others there
-     * are simply fewer jobs */
+     * are simply fewer slots */
     unsigned jobs_ready = 0;
     for (unsigned t = 0; t < width; t++) {
         band_job *job = &jobs[t];
@@ -176,27 +247,36 @@ int nd_band_candidates(const nd_store *store, const unsigned char *is_representa
     }
     if (jobs_ready == 0)
         return ND_ENOMEM;
-    int rc = ND_OK;
-    for (unsigned first = 0; first < bands && rc == ND_OK; first += jobs_ready) {
-        unsigned n = bands - first < jobs_ready ? bands - first : jobs_ready;
-        for (unsigned t = 0; t < n; t++) {
-            jobs[t].band = first + t;
-            started[t] = t > 0 && pthread_create(&handles[t], NULL, prepare_band_thread, &jobs[t]) == 0;
-        }
-        for (unsigned t = 0; t < n; t++) {
-            if (!started[t])
-                prepare_band(&jobs[t]);
-        }
-        for (unsigned t = 1; t < n; t++) {
-            if (started[t])
-                pthread_join(handles[t], NULL);
-        }
-        for (unsigned t = 0; t < n && rc == ND_OK; t++) {
-            rc = jobs[t].rc;
-            if (rc == ND_OK)
-                rc = visit(ctx, jobs[t].entries, jobs[t].count);
-        }
+    band_pipe p;
+    memset(&p, 0, sizeof p);
+    p.jobs = jobs;
+    p.slots = jobs_ready;
+    p.bands = bands;
+    int rc = ND_ENOMEM;
+    if (pthread_mutex_init(&p.lock, NULL) != 0)
+        goto free_jobs;
+    if (pthread_cond_init(&p.changed, NULL) != 0) {
+        pthread_mutex_destroy(&p.lock);
+        goto free_jobs;
     }
+    /* one helper per slot but the caller's: while the caller visits a
+     * band, the helpers prepare the next ones */
+    unsigned started = 0;
+    for (unsigned t = 1; t < jobs_ready; t++) {
+        if (pthread_create(&helpers[started], NULL, band_helper, &p) != 0)
+            break;
+        started++;
+    }
+    rc = visit_bands(&p, visit, ctx);
+    pthread_mutex_lock(&p.lock);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.changed);
+    pthread_mutex_unlock(&p.lock);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(helpers[t], NULL);
+    pthread_cond_destroy(&p.changed);
+    pthread_mutex_destroy(&p.lock);
+free_jobs:
     for (unsigned t = 0; t < jobs_ready; t++) {
         nd_free(jobs[t].entries);
         nd_free(jobs[t].chunk_buf);

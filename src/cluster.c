@@ -25,8 +25,8 @@
  *    its place (see split_component). Under containment "covers" means
  *    "contains", so the survivor is a text that contains the others.
  *
- * Everything runs in input order on one thread, except that LSH bands can
- * be sorted in parallel (nd_band_candidates); the output depends only on
+ * Everything runs in input order on one thread, except that LSH bands are
+ * prepared on other threads meanwhile (nd_band_candidates); the output depends only on
  * the input, the options and the seed.
  */
 #include "neardup.h"
