@@ -31,9 +31,11 @@
  */
 #include "neardup.h"
 
-#include <assert.h> /* assert */
-#include <stdlib.h> /* qsort */
-#include <string.h> /* memcmp, memcpy, memset */
+#include <assert.h>    /* assert */
+#include <pthread.h>   /* pthread_create, pthread_join */
+#include <stdatomic.h> /* atomic_size_t */
+#include <stdlib.h>    /* qsort */
+#include <string.h>    /* memcmp, memcpy, memset */
 
 #include "alloc.h"
 #include "candidates.h"
@@ -530,14 +532,120 @@ static int order_clusters(nd_clusters *c)
     return ND_OK;
 }
 
+/* The components to split (members[begin, end), two or more each), shared
+ * by the threads that split them: each takes SPLIT_GRAB at a time and
+ * appends its clusters to its own list; order_clusters then puts all of
+ * them in canonical order, so the result is the same for any thread count. */
+enum { SPLIT_GRAB = 16 };
+
+typedef struct split_work {
+    const nd_store *store;
+    size_t *members, *scratch; /* scratch[begin, end) belongs to the component */
+    const size_t *bounds;      /* component c is members[bounds[2c], bounds[2c + 1]) */
+    size_t count;
+    nd_keep keep;
+    atomic_size_t next;
+} split_work;
+
+typedef struct split_thread {
+    split_work *work;
+    cluster_state st; /* its own id buffers and read status */
+    nd_clusters out;
+    int rc;
+} split_thread;
+
+static void *split_some(void *arg)
+{
+    split_thread *t = arg;
+    split_work *w = t->work;
+    t->rc = ND_OK;
+    if (!t->out.starts) {
+        t->out.starts = nd_calloc(1, sizeof *t->out.starts); /* starts[0] = 0 */
+        t->out.starts_capacity = 1;
+        if (!t->out.starts) {
+            t->rc = ND_ENOMEM;
+            atomic_store(&w->next, w->count);
+            return NULL;
+        }
+    }
+    for (;;) {
+        size_t first = atomic_fetch_add(&w->next, SPLIT_GRAB);
+        size_t last = first + SPLIT_GRAB < w->count ? first + SPLIT_GRAB : w->count;
+        for (size_t c = first; c < last && t->rc == ND_OK; c++) {
+            size_t begin = w->bounds[2 * c], end = w->bounds[2 * c + 1];
+            t->rc = split_component(&t->st, w->members + begin, end - begin, w->scratch + begin, w->keep, &t->out);
+        }
+        if (t->rc != ND_OK)
+            atomic_store(&w->next, w->count); /* the others stop too */
+        if (first >= w->count || t->rc != ND_OK)
+            return NULL;
+    }
+}
+
+/* Append `from`'s clusters to `to`. */
+static int append_clusters(nd_clusters *to, const nd_clusters *from)
+{
+    for (size_t c = 0; c < from->count; c++) {
+        for (size_t k = from->starts[c]; k < from->starts[c + 1]; k++) {
+            if (push_member(to, from->members[k]) != ND_OK)
+                return ND_ENOMEM;
+        }
+        if (close_cluster(to) != ND_OK)
+            return ND_ENOMEM;
+    }
+    return ND_OK;
+}
+
+/* Split the components on up to `threads` threads (the caller's and
+ * helpers; the caller's clusters go straight to out). */
+static int split_components(cluster_state *st, split_work *w, unsigned threads, nd_clusters *out)
+{
+    enum { MAX_SPLIT_THREADS = 64 };
+    split_thread t[MAX_SPLIT_THREADS];
+    pthread_t helpers[MAX_SPLIT_THREADS];
+    if (threads > MAX_SPLIT_THREADS)
+        threads = MAX_SPLIT_THREADS;
+    if (st->store->on_disk || w->count < 4 * SPLIT_GRAB)
+        threads = 1; /* ids read back from files, or too little to share */
+    memset(t, 0, sizeof t);
+    unsigned started = 0;
+    for (unsigned k = 1; k < threads; k++) {
+        t[k].work = w;
+        t[k].st.store = st->store;
+        if (pthread_create(&helpers[k - 1], NULL, split_some, &t[k]) != 0)
+            break;
+        started++;
+    }
+    t[0].work = w;
+    t[0].st = *st;
+    t[0].out = *out;
+    split_some(&t[0]);
+    *st = t[0].st;
+    *out = t[0].out;
+    int rc = t[0].rc;
+    for (unsigned k = 1; k <= started; k++) {
+        pthread_join(helpers[k - 1], NULL);
+        if (rc == ND_OK)
+            rc = t[k].rc;
+        if (rc == ND_OK)
+            rc = append_clusters(out, &t[k].out);
+        nd_free(t[k].out.members);
+        nd_free(t[k].out.starts);
+        nd_free(t[k].st.buf_a.data);
+        nd_free(t[k].st.buf_b.data);
+    }
+    return rc;
+}
+
 /* Group the texts by component, in input order, and split each. */
-static int build_clusters(cluster_state *st, nd_keep keep, nd_clusters *out)
+static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_clusters *out)
 {
     size_t n = st->store->count;
     size_t *root_of = nd_malloc((n ? n : 1) * sizeof *root_of);
     size_t *offset = nd_calloc(n + 1, sizeof *offset);
     size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
     size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
+    size_t *bounds = NULL;
     int rc = ND_ENOMEM;
     if (!root_of || !offset || !members || !scratch)
         goto done;
@@ -545,18 +653,28 @@ static int build_clusters(cluster_state *st, nd_keep keep, nd_clusters *out)
         root_of[d] = nd_uf_find(&st->uf, d);
         offset[root_of[d] + 1]++;
     }
-    for (size_t r = 0; r < n; r++)
+    size_t components = 0;
+    for (size_t r = 0; r < n; r++) {
+        components += offset[r + 1] >= 2;
         offset[r + 1] += offset[r];
+    }
     for (size_t d = 0; d < n; d++)
         members[offset[root_of[d]]++] = d; /* offset[r] now ends component r */
-    rc = ND_OK;
-    size_t begin = 0;
-    for (size_t r = 0; r < n && rc == ND_OK; r++) {
+    bounds = nd_malloc((components ? components : 1) * 2 * sizeof *bounds);
+    if (!bounds)
+        goto done;
+    size_t begin = 0, c = 0;
+    for (size_t r = 0; r < n; r++) {
         size_t end = offset[r];
-        if (end - begin >= 2) /* members[begin, end) are in input order already */
-            rc = split_component(st, members + begin, end - begin, scratch, keep, out);
+        if (end - begin >= 2) { /* members[begin, end) are in input order already */
+            bounds[2 * c] = begin;
+            bounds[2 * c + 1] = end;
+            c++;
+        }
         begin = end;
     }
+    split_work w = {st->store, members, scratch, bounds, components, keep, 0};
+    rc = split_components(st, &w, threads, out);
     if (rc == ND_OK)
         rc = order_clusters(out);
 done:
@@ -564,6 +682,7 @@ done:
     nd_free(offset);
     nd_free(members);
     nd_free(scratch);
+    nd_free(bounds);
     return rc;
 }
 
@@ -591,7 +710,7 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     else if (rc == ND_OK)
         rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
     if (rc == ND_OK)
-        rc = build_clusters(&st, keep, clusters);
+        rc = build_clusters(&st, threads, keep, clusters);
 done:
     nd_uf_release(&st.uf);
     nd_free(st.is_representative);
