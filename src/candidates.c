@@ -1,9 +1,10 @@
 /* candidates.c - the first two steps of clustering and pair listing:
  * texts with identical shingle sets, and LSH candidates.
  *
- * Identical sets. Texts are sorted by set hash; equal sets are found once
- * and only the first text of each goes on to the candidate stage, so a
- * thousand copies cost a sort, not half a million pair checks.
+ * Identical sets. Texts are sorted by set hash (its upper half first, see
+ * nd_identical_sets); equal sets are found once and only the first text of
+ * each goes on to the candidate stage, so a thousand copies cost a sort,
+ * not half a million pair checks.
  *
  * LSH bands. For each band the (key, text) entries of the representatives
  * are gathered and sorted (stable, so texts stay in input order within a
@@ -43,49 +44,101 @@ static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
     return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
+/* One set: entries[0 .. n) (text numbers in input order, every one with
+ * the same set hash): the first is the set's representative, every other
+ * text with the same ids joins it (a text whose ids differ only shares the
+ * 64-bit hash: a representative of its own). */
+static int one_set(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, const size_t *docs,
+                   size_t n, nd_same_fn same, void *ctx, nd_id_buffer *buf_a, nd_id_buffer *buf_b)
+{
+    int rc = ND_OK;
+    is_representative[docs[0]] = 1;
+    if (n < 2)
+        return ND_OK;
+    (*exact_groups)++;
+    const nd_text_meta *first = &store->meta[docs[0]];
+    const uint32_t *first_ids = store->ids(store->backend, docs[0], buf_a, &rc);
+    for (size_t k = 1; k < n && rc == ND_OK; k++) {
+        const nd_text_meta *other = &store->meta[docs[k]];
+        const uint32_t *other_ids = store->ids(store->backend, docs[k], buf_b, &rc);
+        if (rc != ND_OK)
+            break;
+        if (same_ids(first_ids, first->count, other_ids, other->count))
+            same(ctx, docs[0], docs[k]);
+        else
+            is_representative[docs[k]] = 1; /* a 64-bit hash collision */
+    }
+    return rc;
+}
+
+/* Texts are sorted by the upper 32 bits of their set hash, as (hash >> 32
+ * << 32 | text) entries: three radix passes over 8 bytes a text, where
+ * sorting (hash, text) pairs by all 64 bits took eight over 16. A run of
+ * equal upper halves is nearly always one set (copies); when it is not
+ * (two hashes share their upper half), the run is sorted by the whole hash
+ * before its sets are taken, so sets come in the order of their whole
+ * hash, texts in input order within each, as a sort by the whole hash
+ * would give them. */
 int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
                       void *ctx)
 {
-    keyed_doc *keyed = nd_malloc((store->count + 1) * sizeof *keyed);
-    keyed_doc *tmp = nd_malloc((store->count + 1) * sizeof *tmp);
+    uint64_t *entries = nd_malloc((store->count + 1) * 2 * sizeof *entries);
+    size_t *docs = NULL; /* one run's texts */
+    keyed_doc *keyed = NULL, *tmp = NULL;
+    size_t docs_capacity = 0, keyed_capacity = 0;
     nd_id_buffer buf_a = {NULL, 0}, buf_b = {NULL, 0};
     int rc = ND_ENOMEM;
-    if (!keyed || !tmp)
+    if (!entries)
         goto done;
     rc = ND_OK;
     size_t m = 0;
     for (size_t d = 0; d < store->count; d++) {
-        if (store->meta[d].count > 0) {
-            keyed[m].key = store->meta[d].set_hash;
-            keyed[m].doc = d;
-            m++;
-        }
+        entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
+        m += store->meta[d].count > 0;
     }
-    sort_keyed(keyed, tmp, m);
+    nd_sort_u64_high32(entries, entries + store->count + 1, m);
     for (size_t i = 0; i < m && rc == ND_OK;) {
         size_t j = i + 1;
-        while (j < m && keyed[j].key == keyed[i].key)
+        while (j < m && (entries[j] ^ entries[i]) >> 32 == 0)
             j++;
-        is_representative[keyed[i].doc] = 1;
-        if (j - i > 1)
-            (*exact_groups)++;
-        const nd_text_meta *first = &store->meta[keyed[i].doc];
-        const uint32_t *first_ids = j - i > 1 ? store->ids(store->backend, keyed[i].doc, &buf_a, &rc) : NULL;
-        for (size_t k = i + 1; k < j && rc == ND_OK; k++) {
-            const nd_text_meta *other = &store->meta[keyed[k].doc];
-            const uint32_t *other_ids = store->ids(store->backend, keyed[k].doc, &buf_b, &rc);
-            if (rc != ND_OK)
+        if (nd_grow((void **)&docs, &docs_capacity, j - i, sizeof *docs) != 0) {
+            rc = ND_ENOMEM;
+            break;
+        }
+        uint64_t hash = store->meta[(uint32_t)entries[i]].set_hash;
+        size_t n = 0;
+        int one = 1;
+        for (size_t k = i; k < j; k++) {
+            docs[n++] = (uint32_t)entries[k];
+            one &= store->meta[docs[n - 1]].set_hash == hash;
+        }
+        if (one) {
+            rc = one_set(is_representative, exact_groups, store, docs, n, same, ctx, &buf_a, &buf_b);
+        } else {
+            if (nd_grow((void **)&keyed, &keyed_capacity, 2 * n, sizeof *keyed) != 0) {
+                rc = ND_ENOMEM;
                 break;
-            if (same_ids(first_ids, first->count, other_ids, other->count))
-                same(ctx, keyed[i].doc, keyed[k].doc);
-            else
-                is_representative[keyed[k].doc] = 1; /* a 64-bit hash collision */
+            }
+            tmp = keyed + n;
+            for (size_t k = 0; k < n; k++)
+                keyed[k] = (keyed_doc){store->meta[docs[k]].set_hash, docs[k]};
+            sort_keyed(keyed, tmp, n);
+            for (size_t k = 0; k < n; k++)
+                docs[k] = keyed[k].doc;
+            for (size_t a = 0; a < n && rc == ND_OK;) {
+                size_t b = a + 1;
+                while (b < n && keyed[b].key == keyed[a].key)
+                    b++;
+                rc = one_set(is_representative, exact_groups, store, docs + a, b - a, same, ctx, &buf_a, &buf_b);
+                a = b;
+            }
         }
         i = j;
     }
 done:
+    nd_free(entries);
+    nd_free(docs);
     nd_free(keyed);
-    nd_free(tmp);
     nd_free(buf_a.data);
     nd_free(buf_b.data);
     return rc;
