@@ -101,6 +101,11 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
         size_t j = i + 1;
         while (j < m && (entries[j] ^ entries[i]) >> 32 == 0)
             j++;
+        if (j - i == 1) { /* most texts: a set of their own, no need to look further */
+            is_representative[(uint32_t)entries[i]] = 1;
+            i = j;
+            continue;
+        }
         if (nd_grow((void **)&docs, &docs_capacity, j - i, sizeof *docs) != 0) {
             rc = ND_ENOMEM;
             break;
