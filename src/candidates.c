@@ -184,7 +184,21 @@ static void prepare_band(band_job *job)
         }
     }
     nd_sort_u64_high32(job->entries, job->tmp, m);
-    job->count = m;
+    /* only keys shared by two texts or more make candidates: the others go
+     * here, on the helper's thread, not one by one on the caller's */
+    uint64_t *e = job->entries;
+    size_t kept = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && (e[j] ^ e[i]) >> 32 == 0)
+            j++;
+        if (j - i >= 2) {
+            memmove(e + kept, e + i, (j - i) * sizeof *e);
+            kept += j - i;
+        }
+        i = j;
+    }
+    job->count = kept;
 }
 
 /* A job's buffers: room for every text's entry and its sort scratch, and

@@ -26,7 +26,8 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
                       void *ctx);
 
 /* Called with one prepared LSH band: the representatives' entries
- * (key << 32 | text) sorted by key, texts in input order within a key.
+ * (key << 32 | text) sorted by key, texts in input order within a key,
+ * only of keys that two texts or more share (the others make no pair).
  * Returns ND_OK to go on, or an error code to stop (returned by
  * nd_band_candidates). */
 typedef int (*nd_band_fn)(void *ctx, const uint64_t *entries, size_t count);

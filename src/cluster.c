@@ -107,6 +107,14 @@ static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return nd_intersection(a, na, b, nb);
 }
 
+/* How many entries past the current key verify_band asks the memory for. */
+enum { PREFETCH_AHEAD = 8 };
+#if defined(__GNUC__) || defined(__clang__)
+#define ND_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define ND_PREFETCH(p) ((void)(p))
+#endif
+
 /* Step 2, Jaccard: verify the candidates of one prepared band (texts
  * sharing a key). A pair already in one component is skipped, and one
  * already rejected is not checked again (pairset.c), so a bucket of m
@@ -122,6 +130,12 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
         size_t j = i + 1;
         while (j < m && entries[j] >> 32 == entries[i] >> 32)
             j++;
+        /* the texts of the next keys are anywhere in memory: ask for their
+         * union-find entries and sizes now, while this key is verified */
+        for (size_t k = j; k < j + PREFETCH_AHEAD && k < m; k++) {
+            ND_PREFETCH(&st->uf.parent[(uint32_t)entries[k]]);
+            ND_PREFETCH(&store->meta[(uint32_t)entries[k]]);
+        }
         for (size_t p = i; p < j; p++) {
             const uint32_t *ids_a = NULL;
             for (size_t q = p + 1; q < j; q++) {
