@@ -10,11 +10,14 @@
  * are gathered and sorted (stable, so texts stay in input order within a
  * key); texts that share a key are candidates, which the caller verifies.
  * Preparing a band is most of the work and bands are independent, so with
- * T threads, T - 1 helpers prepare the next bands while the caller's
- * thread visits (verifies) the one before: verification, which must run
- * in order, overlaps preparation instead of waiting for it. Bands are
- * handed to the caller one after the other in band order on its own
- * thread, so what it builds is the same for any T.
+ * T threads, T - 1 helpers prepare the next bands (up to T + 1 ahead)
+ * while the caller's thread visits (verifies) the ones ready:
+ * verification, which must run in order, overlaps preparation instead of
+ * waiting for it. A prepared band keeps only its shared keys (most keys
+ * are one text's), copied out of the preparing thread's buffers, so bands
+ * waiting to be visited take little memory. Bands are handed to the caller
+ * one after the other in band order on its own thread, so what it builds
+ * is the same for any T.
  */
 #include "candidates.h"
 
@@ -151,42 +154,51 @@ done:
 
 /* ****  LSH bands  **** */
 
-typedef struct {
-    const nd_store *store;
-    const unsigned char *is_representative;
-    unsigned band;
+/* One thread's tools for preparing bands: room for every text's entry and
+ * its sort scratch, and a chunk of keys when they are read back. */
+typedef struct band_buffers {
     uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
     uint32_t *chunk_buf;     /* spilled keys read back */
+} band_buffers;
+
+/* A prepared band: its entries of shared keys (exactly allocated), or the
+ * error that stopped preparing it. */
+typedef struct ready_band {
+    uint64_t *entries;
     size_t count;
     int rc;
-} band_job;
+    int ready;
+} ready_band;
 
-static void prepare_band(band_job *job)
+/* Gather, sort and keep the shared keys of `band` into *out. */
+static void prepare_band(const nd_store *store, const unsigned char *is_representative, band_buffers *buf,
+                         unsigned band, ready_band *out)
 {
-    const nd_store *store = job->store;
     size_t m = 0;
     const uint32_t *keys = NULL;
-    job->rc = ND_OK;
+    out->rc = ND_OK;
+    out->entries = NULL;
+    out->count = 0;
     for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
-        keys = store->band_keys(store->backend, job->band, first / ND_KEY_CHUNK, job->chunk_buf);
+        keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
         if (!keys) {
-            job->rc = ND_EIO;
+            out->rc = ND_EIO;
             return;
         }
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
-        const unsigned char *is_representative = job->is_representative + first;
-        uint64_t *entries = job->entries;
+        const unsigned char *is_rep = is_representative + first;
+        uint64_t *entries = buf->entries;
         /* branch-free: whether a text is a representative is a coin flip
          * where many texts are copies */
         for (size_t k = 0; k < n; k++) {
             entries[m] = (uint64_t)keys[k] << 32 | (first + k);
-            m += is_representative[k] != 0;
+            m += is_rep[k] != 0;
         }
     }
-    nd_sort_u64_high32(job->entries, job->tmp, m);
+    nd_sort_u64_high32(buf->entries, buf->tmp, m);
     /* only keys shared by two texts or more make candidates: the others go
-     * here, on the helper's thread, not one by one on the caller's */
-    uint64_t *e = job->entries;
+     * here, on the preparing thread, not one by one on the caller's */
+    uint64_t *e = buf->entries;
     size_t kept = 0;
     for (size_t i = 0; i < m;) {
         size_t j = i + 1;
@@ -198,95 +210,108 @@ static void prepare_band(band_job *job)
         }
         i = j;
     }
-    job->count = kept;
+    out->entries = nd_malloc((kept ? kept : 1) * sizeof *out->entries);
+    if (!out->entries) {
+        out->rc = ND_ENOMEM;
+        return;
+    }
+    memcpy(out->entries, e, kept * sizeof *e);
+    out->count = kept;
 }
 
-/* A job's buffers: room for every text's entry and its sort scratch, and
- * a chunk of keys when they are read back from files. Returns 0 or -1. */
-static int band_job_alloc(band_job *job, const nd_store *store)
+/* A thread's buffers. Returns 0 or -1. */
+static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
 {
-    job->entries = nd_malloc((store->count + 1) * 2 * sizeof *job->entries);
-    job->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *job->chunk_buf) : NULL;
-    if (!job->entries || (store->on_disk && !job->chunk_buf)) {
-        nd_free(job->entries);
-        nd_free(job->chunk_buf);
+    buf->entries = nd_malloc((store->count + 1) * 2 * sizeof *buf->entries);
+    buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
+    if (!buf->entries || (store->on_disk && !buf->chunk_buf)) {
+        nd_free(buf->entries);
+        nd_free(buf->chunk_buf);
         return -1;
     }
-    job->tmp = job->entries + store->count + 1;
+    buf->tmp = buf->entries + store->count + 1;
     return 0;
 }
 
 enum { MAX_BAND_THREADS = 64 };
 
-/* The bands in flight: band b is prepared into slot b % slots, once band
- * b - slots has been visited; helpers prepare bands ahead, in band order,
- * while the calling thread visits the ones ready (and prepares one itself
- * rather than wait). */
+/* The bands in flight: any thread prepares the next band (in band order)
+ * into its own buffers and leaves its shared keys in ready[band]; the
+ * caller visits them in band order, preparing the one it needs itself
+ * when no helper has taken it. At most `ahead` bands are prepared and not
+ * yet visited. */
 typedef struct band_pipe {
-    band_job *jobs;
-    unsigned slots, bands;
+    const nd_store *store;
+    const unsigned char *is_representative;
+    ready_band *ready; /* per band */
+    unsigned bands, ahead;
     pthread_mutex_t lock;
-    pthread_cond_t changed;           /* a band prepared or visited, or stop */
-    unsigned next;                    /* the next band to prepare */
-    unsigned visited;                 /* bands visited */
-    unsigned ready[MAX_BAND_THREADS]; /* per slot: the band prepared in it + 1, or 0 */
+    pthread_cond_t changed; /* a band prepared or visited, or stop */
+    unsigned next;          /* the next band to prepare */
+    unsigned visited;       /* bands visited */
     int stop;
 } band_pipe;
 
-/* With the lock held: a band can be claimed (its slot is free). */
+typedef struct band_helper_arg {
+    band_pipe *pipe;
+    band_buffers buf;
+} band_helper_arg;
+
+/* With the lock held: a band can be claimed. */
 static int can_claim(const band_pipe *p)
 {
-    return p->next < p->bands && p->next < p->visited + p->slots;
+    return p->next < p->bands && p->next < p->visited + p->ahead;
 }
 
 /* With the lock held: claim the next band, prepare it with the lock
  * released, and mark it ready. */
-static void claim_and_prepare(band_pipe *p)
+static void claim_and_prepare(band_pipe *p, band_buffers *buf)
 {
     unsigned band = p->next++;
-    band_job *job = &p->jobs[band % p->slots];
     pthread_mutex_unlock(&p->lock);
-    job->band = band;
-    prepare_band(job);
+    prepare_band(p->store, p->is_representative, buf, band, &p->ready[band]);
     pthread_mutex_lock(&p->lock);
-    p->ready[band % p->slots] = band + 1;
+    p->ready[band].ready = 1;
     pthread_cond_broadcast(&p->changed);
 }
 
 static void *band_helper(void *arg)
 {
-    band_pipe *p = arg;
+    band_helper_arg *h = arg;
+    band_pipe *p = h->pipe;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->stop && p->next < p->bands && !can_claim(p))
             pthread_cond_wait(&p->changed, &p->lock);
         if (p->stop || p->next >= p->bands)
             break;
-        claim_and_prepare(p);
+        claim_and_prepare(p, &h->buf);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
 /* Visit the bands in order on this thread (see band_pipe). */
-static int visit_bands(band_pipe *p, nd_band_fn visit, void *ctx)
+static int visit_bands(band_pipe *p, band_buffers *buf, nd_band_fn visit, void *ctx)
 {
     int rc = ND_OK;
     for (unsigned band = 0; band < p->bands && rc == ND_OK; band++) {
-        unsigned slot = band % p->slots;
         pthread_mutex_lock(&p->lock);
-        while (p->ready[slot] != band + 1) {
-            if (can_claim(p))
-                claim_and_prepare(p);
+        while (!p->ready[band].ready) {
+            /* prepare it if nobody does; a band ahead would keep it waiting */
+            if (p->next == band)
+                claim_and_prepare(p, buf);
             else
                 pthread_cond_wait(&p->changed, &p->lock);
         }
         pthread_mutex_unlock(&p->lock);
-        rc = p->jobs[slot].rc;
+        ready_band *r = &p->ready[band];
+        rc = r->rc;
         if (rc == ND_OK)
-            rc = visit(ctx, p->jobs[slot].entries, p->jobs[slot].count);
+            rc = visit(ctx, r->entries, r->count);
+        nd_free(r->entries);
+        r->entries = NULL;
         pthread_mutex_lock(&p->lock);
-        p->ready[slot] = 0;
         p->visited++;
         pthread_cond_broadcast(&p->changed);
         pthread_mutex_unlock(&p->lock);
@@ -298,60 +323,61 @@ int nd_band_candidates(const nd_store *store, const unsigned char *is_representa
                        nd_band_fn visit, void *ctx)
 {
     unsigned bands = store->opts->bands;
-    band_job jobs[MAX_BAND_THREADS];
-    pthread_t helpers[MAX_BAND_THREADS];
+    band_helper_arg helpers[MAX_BAND_THREADS];
+    pthread_t handles[MAX_BAND_THREADS];
+    band_buffers own;
     unsigned width = threads < 1 ? 1 : threads;
     if (width > MAX_BAND_THREADS)
         width = MAX_BAND_THREADS;
     if (width > bands)
         width = bands;
-    /* job 0 must get its buffers; if memory is short for the others there
-     * are simply fewer slots */
-    unsigned jobs_ready = 0;
-    for (unsigned t = 0; t < width; t++) {
-        band_job *job = &jobs[t];
-        memset(job, 0, sizeof *job);
-        job->store = store;
-        job->is_representative = is_representative;
-        if (band_job_alloc(job, store) != 0)
-            break;
-        jobs_ready++;
-    }
-    if (jobs_ready == 0)
+    if (band_buffers_alloc(&own, store) != 0)
         return ND_ENOMEM;
     band_pipe p;
     memset(&p, 0, sizeof p);
-    p.jobs = jobs;
-    p.slots = jobs_ready;
+    p.store = store;
+    p.is_representative = is_representative;
     p.bands = bands;
+    p.ahead = width + 1;
+    p.ready = nd_calloc(bands, sizeof *p.ready);
     int rc = ND_ENOMEM;
-    if (pthread_mutex_init(&p.lock, NULL) != 0)
-        goto free_jobs;
+    if (!p.ready || pthread_mutex_init(&p.lock, NULL) != 0)
+        goto free_own;
     if (pthread_cond_init(&p.changed, NULL) != 0) {
         pthread_mutex_destroy(&p.lock);
-        goto free_jobs;
+        goto free_own;
     }
-    /* one helper per slot but the caller's: while the caller visits a
-     * band, the helpers prepare the next ones */
+    /* helpers, each with its buffers (16 bytes a text): as many as memory
+     * and the system allow, up to threads - 1 */
     unsigned started = 0;
-    for (unsigned t = 1; t < jobs_ready; t++) {
-        if (pthread_create(&helpers[started], NULL, band_helper, &p) != 0)
+    for (unsigned t = 1; t < width; t++) {
+        helpers[started].pipe = &p;
+        if (band_buffers_alloc(&helpers[started].buf, store) != 0)
             break;
+        if (pthread_create(&handles[started], NULL, band_helper, &helpers[started]) != 0) {
+            nd_free(helpers[started].buf.entries);
+            nd_free(helpers[started].buf.chunk_buf);
+            break;
+        }
         started++;
     }
-    rc = visit_bands(&p, visit, ctx);
+    rc = visit_bands(&p, &own, visit, ctx);
     pthread_mutex_lock(&p.lock);
     p.stop = 1;
     pthread_cond_broadcast(&p.changed);
     pthread_mutex_unlock(&p.lock);
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(helpers[t], NULL);
+    for (unsigned t = 0; t < started; t++) {
+        pthread_join(handles[t], NULL);
+        nd_free(helpers[t].buf.entries);
+        nd_free(helpers[t].buf.chunk_buf);
+    }
+    for (unsigned b = 0; b < bands; b++)
+        nd_free(p.ready[b].entries); /* prepared but not visited (stopped early) */
     pthread_cond_destroy(&p.changed);
     pthread_mutex_destroy(&p.lock);
-free_jobs:
-    for (unsigned t = 0; t < jobs_ready; t++) {
-        nd_free(jobs[t].entries);
-        nd_free(jobs[t].chunk_buf);
-    }
+free_own:
+    nd_free(p.ready);
+    nd_free(own.entries);
+    nd_free(own.chunk_buf);
     return rc;
 }

@@ -35,7 +35,8 @@ typedef int (*nd_band_fn)(void *ctx, const uint64_t *entries, size_t count);
 /* Hand every LSH band of the representatives to visit(), in band order on
  * the calling thread; with threads > 1, threads - 1 helpers prepare
  * (gather and sort) the next bands while the caller visits one, each
- * extra thread taking 16 bytes per text. Returns ND_OK, ND_ENOMEM, ND_EIO, or what visit()
+ * extra thread taking 16 bytes per text (and each band prepared ahead 8
+ * bytes per text of its shared keys). Returns ND_OK, ND_ENOMEM, ND_EIO, or what visit()
  * returned to stop. */
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx);
