@@ -48,9 +48,17 @@ typedef int (*nd_candidates_fn)(void *ctx, size_t a, const uint32_t *others, siz
 
 /* contain.c: every pair of representatives that can match under the
  * store's options (any measure; the bound of measure.h), each pair once,
- * from its smaller text, texts `a` in input order. Returns ND_OK, ND_ENOMEM,
- * ND_EIO, or what visit() returned to stop. */
-int nd_containment_candidates(const nd_store *store, const unsigned char *is_representative, nd_candidates_fn visit,
-                              void *ctx);
+ * from its smaller text, texts `a` in input order on the calling thread;
+ * with threads > 1 the inverted index is built that many partitions at a
+ * time in parallel (the candidates do not depend on it). Returns ND_OK,
+ * ND_ENOMEM, ND_EIO, or what visit() returned to stop. */
+int nd_containment_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
+                              nd_candidates_fn visit, void *ctx);
+
+/* The same with about part_ids ids per partition of the id range (0: the
+ * default, sized for the caches); the candidates do not depend on it
+ * (tests make partitions small to check that). */
+int nd_containment_candidates_sized(const nd_store *store, const unsigned char *is_representative, unsigned threads,
+                                    size_t part_ids, nd_candidates_fn visit, void *ctx);
 
 #endif /* ND_CANDIDATES_H */

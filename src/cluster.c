@@ -720,7 +720,7 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
         goto done;
     rc = nd_identical_sets(st.is_representative, &st.stats.exact_groups, store, join_same, &st);
     if (rc == ND_OK && store->opts->measure == ND_MEASURE_CONTAINMENT)
-        rc = nd_containment_candidates(store, st.is_representative, verify_contained, &st);
+        rc = nd_containment_candidates(store, st.is_representative, threads, verify_contained, &st);
     else if (rc == ND_OK)
         rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
     if (rc == ND_OK)

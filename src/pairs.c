@@ -286,7 +286,7 @@ int nd_store_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_store *stor
         st.first_of[d] = (uint32_t)d;
     rc = nd_identical_sets(st.is_representative, &st.stats.exact_groups, store, note_copy, &st);
     if (rc == ND_OK && store->opts->measure == ND_MEASURE_CONTAINMENT) {
-        rc = nd_containment_candidates(store, st.is_representative, verify_contained, &st);
+        rc = nd_containment_candidates(store, st.is_representative, threads, verify_contained, &st);
     } else if (rc == ND_OK) {
         rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
         if (rc == ND_OK)

@@ -42,7 +42,8 @@ typedef struct nd_store {
     const nd_options *opts; /* resolved: bands and rows set */
     size_t count;           /* texts 0 .. count - 1 */
     const nd_text_meta *meta;
-    int on_disk; /* reading ids costs I/O: read each one as few times as possible */
+    int on_disk; /* reading ids costs I/O: read each one as few times as possible; when 0,
+                  * ids() lends pointers that stay valid as long as the store */
     const void *backend;
 
     /* The sorted shingle ids of text `doc` (meta[doc].count of them):

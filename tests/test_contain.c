@@ -7,8 +7,10 @@
 #include <stdlib.h> /* free */
 #include <string.h> /* strlen */
 
+#include "candidates.h"
 #include "corpus.h"
 #include "neardup.h"
+#include "store.h"
 #include "suites.h"
 
 /* An article of 60 distinct words "wN", and windows of it. */
@@ -236,6 +238,82 @@ START_TEST(test_spilled_same)
 }
 END_TEST
 
+/* The candidates of contain.c, flattened: (a << 32 | b) per pair, in the
+ * order they were handed over. */
+typedef struct {
+    uint64_t *pairs;
+    size_t count, capacity;
+} candidate_list;
+
+static int collect_candidates(void *ctx, size_t a, const uint32_t *others, size_t count)
+{
+    candidate_list *list = ctx;
+    for (size_t k = 0; k < count; k++) {
+        if (list->count == list->capacity) {
+            list->capacity = list->capacity ? 2 * list->capacity : 1024;
+            list->pairs = realloc(list->pairs, list->capacity * sizeof *list->pairs);
+        }
+        list->pairs[list->count++] = (uint64_t)a << 32 | others[k];
+    }
+    return ND_OK;
+}
+
+static candidate_list candidates_of(const nd_index *index, unsigned threads, size_t part_ids)
+{
+    nd_store store;
+    ck_assert_int_eq(nd_index_store(index, &store), ND_OK);
+    unsigned char *all = malloc(store.count + 1);
+    memset(all, 1, store.count + 1);
+    candidate_list list = {NULL, 0, 0};
+    ck_assert_int_eq(nd_containment_candidates_sized(&store, all, threads, part_ids, collect_candidates, &list), ND_OK);
+    free(all);
+    return list;
+}
+
+/* The inverted index is built partition by partition of the id range, the
+ * partitions on several threads: the candidates (complete against brute
+ * force in test_pairs.c, where one partition holds every id) are the same
+ * for any partition size and thread count, in memory and spilled to files. */
+START_TEST(test_candidates_any_partitioning)
+{
+    test_corpus corpus = corpus_make(600, 41);
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.measure = ND_MEASURE_CONTAINMENT;
+    opts.threshold = 0.6;
+    opts.min_shingles = 5;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_index *plain = corpus_index(&corpus, &opts);
+    nd_index *spilled = NULL;
+    ck_assert_int_eq(nd_index_new(&spilled, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_spill(spilled, "/tmp"), ND_OK);
+    uint32_t sig[128];
+    uint64_t keys[128];
+    for (size_t i = 0; i < corpus.n; i++) {
+        nd_minhash(sig, opts.num_perm, opts.seed, corpus.ids[i], corpus.count[i]);
+        nd_lsh_band_keys(keys, sig, opts.bands, opts.rows);
+        ck_assert_int_eq(nd_index_add_ids(spilled, corpus.ids[i], corpus.count[i], keys, corpus.count[i]), ND_OK);
+    }
+    candidate_list want = candidates_of(plain, 1, 0); /* one partition: fewer ids than the default size */
+    ck_assert_uint_gt(want.count, 100);
+    static const struct {
+        unsigned threads;
+        size_t part_ids;
+    } runs[] = {{1, 4096}, {1, 300}, {3, 300}, {2, 64}, {5, 1000}};
+    for (int disk = 0; disk < 2; disk++) {
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+            candidate_list got = candidates_of(disk ? spilled : plain, runs[r].threads, runs[r].part_ids);
+            ck_assert_uint_eq(got.count, want.count);
+            ck_assert_mem_eq(got.pairs, want.pairs, want.count * sizeof *want.pairs);
+            free(got.pairs);
+        }
+    }
+    free(want.pairs);
+    nd_index_free(plain);
+    nd_index_free(spilled);
+    corpus_free(&corpus);
+}
+END_TEST
+
 Suite *contain_suite(void)
 {
     Suite *s = suite_create("contain");
@@ -247,6 +325,7 @@ Suite *contain_suite(void)
     tcase_add_test(tc, test_edited_excerpt_threshold);
     tcase_add_loop_test(tc, test_random_clusters_verified, 0, (int)(sizeof random_rows / sizeof random_rows[0]));
     tcase_add_test(tc, test_spilled_same);
+    tcase_add_test(tc, test_candidates_any_partitioning);
     suite_add_tcase(s, tc);
     return s;
 }

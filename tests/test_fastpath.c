@@ -337,6 +337,59 @@ START_TEST(test_paths_random)
 }
 END_TEST
 
+/* The whole-word loop (fastpath.c's fast_words) against the reference
+ * where its runs end: each pattern (words of ASCII and of plain two-byte
+ * letters; a combining mark, a capital, a separator beyond ASCII, a letter
+ * of a script without spaces, an invalid byte right after a word or a
+ * separator) shifted through every offset of two 64-byte blocks, after
+ * ASCII words or Arabic ones. */
+START_TEST(test_paths_word_edges)
+{
+    static const char *const patterns[] = {
+        "ab cd ef",
+        "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
+        "ab \xCC\x81"
+        "cd",                                         /* after a space */
+        "\xD8\xB3\xD9\x84\xD8\xA7\xD9\x85\xD9\x8E x", /* an Arabic word, then a fatha (folds to nothing) */
+        "\xD0\xBF\xD1\x80\xD0\x98\xD0\xB2 \xD0\x9F",  /* small Cyrillic, a capital inside, a capital word */
+        "ab\xD7\x90\xD6\xB8 cd",                      /* ASCII then Hebrew alef with a qamats */
+        "abc\xE4\xB8\xAD\xE6\x96\x87 def",            /* Han after ASCII letters */
+        "ab\xC2\xA0"
+        "cd\xE2\x80\x94"
+        "ef",                         /* no-break space, em dash */
+        "ab\xFF cd\xC3",              /* invalid bytes */
+        "x\xC3\xA9\xC3\x89 \xC3\x9F", /* e acute, E acute, sharp s (folds longer) */
+    };
+    static const char *const fills[] = {"ab cd ", "\xD8\xB3\xD9\x84 "};
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    char text[256];
+    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+        for (size_t pi = 0; pi < sizeof patterns / sizeof patterns[0]; pi++) {
+            for (size_t shift = 0; shift < 130; shift++) {
+                size_t len = 0, fl = strlen(fills[f]);
+                while (len < shift) {
+                    size_t n = shift - len < fl ? shift - len : fl;
+                    memcpy(text + len, fills[f], n);
+                    len += n;
+                }
+                size_t pl = strlen(patterns[pi]);
+                memcpy(text + len, patterns[pi], pl);
+                len += pl;
+                char what[64];
+                snprintf(what, sizeof what, "fill %zu, pattern %zu, shift %zu", f, pi, shift);
+                check_paths(&ps, text, len, what);
+                /* and with words after it */
+                static const char after[] = " ab\xD8\xB3 cd";
+                memcpy(text + len, after, sizeof after - 1);
+                check_paths(&ps, text, len + sizeof after - 1, what);
+            }
+        }
+    }
+    path_set_free(&ps);
+}
+END_TEST
+
 static const char *const fixture_files[] = {
     "arabic-news/page.txt",
     "arabic-news/rewrite-drop.txt",
@@ -515,6 +568,7 @@ Suite *fastpath_suite(void)
     TCase *paths = tcase_create("paths");
     tcase_set_timeout(paths, 600);
     tcase_add_test(paths, test_paths_random);
+    tcase_add_test(paths, test_paths_word_edges);
     tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");

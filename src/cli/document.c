@@ -64,29 +64,6 @@ static char *json_id(const json_t *value)
     return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-/* The member `path` of an object: the key itself when there is one, else
- * a dot path ("meta.body": member body of member meta). */
-static const json_t *field(const json_t *root, const char *path)
-{
-    const json_t *v = json_object_get(root, path);
-    if (v || !strchr(path, '.'))
-        return v;
-    char name[256];
-    const char *p = path;
-    v = root;
-    while (v && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof name || !json_is_object(v))
-            return NULL;
-        memcpy(name, p, n);
-        name[n] = '\0';
-        v = json_object_get(v, name);
-        p = dot ? dot + 1 : p + n;
-    }
-    return v;
-}
-
 int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_field, const char *id_field, int fast,
                   char **why)
 {
@@ -112,16 +89,16 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
         *why = cli_format("malformed JSON: %s (column %d)", err.text, err.column);
         return *why ? ND_OK : ND_ENOMEM;
     }
-    const json_t *text = json_is_object(root) ? field(root, text_field) : NULL;
+    const json_t *text = json_is_object(root) ? json_path_get(root, text_field) : NULL;
     if (json_is_object(root))
-        v->fields = REC_JSON_OBJECT | (text ? REC_HAS_TEXT : 0) | (field(root, id_field) ? REC_HAS_ID : 0);
+        v->fields = REC_JSON_OBJECT | (text ? REC_HAS_TEXT : 0) | (json_path_get(root, id_field) ? REC_HAS_ID : 0);
     if (!json_is_object(root) || !json_is_string(text)) {
         *why = json_is_object(root) ? cli_format("no string field \"%s\" (see --text-field)", text_field)
                                     : cli_format("not a JSON object");
         json_decref(root);
         return *why ? ND_OK : ND_ENOMEM;
     }
-    const json_t *id = field(root, id_field);
+    const json_t *id = json_path_get(root, id_field);
     if (id && json_is_real(id) && (flags & JSON_DECODE_INT_AS_REAL))
         v->id = raw_number_id(data, len, id_field, json_real_value(id));
     if (!v->id && id && !json_is_null(id) && !(v->id = json_id(id))) {

@@ -130,7 +130,8 @@ void cli_print_help(cli_command command, FILE *out)
               "                        verified; k copies of one text give k(k-1)/2 pairs)\n"
               "  --keep POLICY         which member is the survivor: first (default, input order), longest,\n"
               "                        min:FIELD or max:FIELD (the smallest or largest value of a JSON field:\n"
-              "                        numbers as numbers, strings byte by byte, records without it last)\n\n",
+              "                        numbers as numbers, strings byte by byte, records without it last;\n"
+              "                        FIELD may be a dot path: min:meta.date)\n\n",
               out);
         break;
     case CMD_DEDUP:
@@ -139,7 +140,8 @@ void cli_print_help(cli_command command, FILE *out)
               "JSON Lines records pass through byte for byte; plain-text documents are written as\n"
               "{\"id\": ..., \"text\": ...}.\n"
               "  --keep POLICY         which member survives: first (default, input order), longest,\n"
-              "                        min:FIELD or max:FIELD (e.g. min:date keeps the earliest copy)\n"
+              "                        min:FIELD or max:FIELD (e.g. min:date keeps the earliest copy;\n"
+              "                        FIELD may be a dot path: min:meta.date)\n"
               "  --annotate            keep every record and add \"neardup\": {\"cluster\", \"size\",\n"
               "                        \"duplicate_of\", \"jaccard\"} (nulls and size 1 for unique records)\n"
               "  --removed FILE        also write the removed records to FILE, each with \"neardup\":\n"

@@ -461,7 +461,28 @@ static int by_path(member_lookup *lookup, const char *line, size_t len, const ch
 
 int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
-    return member_find(line, len, key, strlen(key), start, stop);
+    return by_path(member_find, line, len, key, start, stop);
+}
+
+const json_t *json_path_get(const json_t *root, const char *path)
+{
+    const json_t *v = json_object_get(root, path);
+    if (v || !strchr(path, '.'))
+        return v;
+    char name[256];
+    const char *p = path;
+    v = root;
+    while (v && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof name || !json_is_object(v))
+            return NULL;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        v = json_object_get(v, name);
+        p = dot ? dot + 1 : p + n;
+    }
+    return v;
 }
 
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)

@@ -48,6 +48,11 @@ int json_member_span(const char *line, size_t len, const char *key, size_t *star
  * such member, -1 not an object it reads, or the member is repeated. */
 int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
+/* jansson's value of the member `path` of an object: the member of that
+ * very name, or else a dot path into nested objects ("meta.body": member
+ * body of member meta), as json_member_find reads it; NULL when absent. */
+const json_t *json_path_get(const json_t *root, const char *path);
+
 /* Where jansson's value of the member `key` (a top-level name, or else a dot
  * path into nested objects, "meta.body", as document.c reads it) is in a JSON object
  * line, whatever the line holds: keys are compared unescaped ("k\u00e9"

@@ -110,7 +110,7 @@ int keep_value_read(keep_value *out, char **error, const cli_config *cfg, const 
             size_t invalid;
             root = parsed = json_load_text(rec->data, rec->len, &err, NULL, &invalid);
         }
-        bad = root && json_is_object(root) ? from_json(out, json_object_get(root, cfg->keep_field), mem, &rc) : 0;
+        bad = root && json_is_object(root) ? from_json(out, json_path_get(root, cfg->keep_field), mem, &rc) : 0;
     }
     json_decref(parsed);
     if (bad) {
@@ -134,6 +134,7 @@ int keep_table_add(keep_table *t, const keep_value *value)
         t->capacity = cap;
     }
     keep_value v = *value;
+    t->with_value += v.kind != KEEP_VALUE_NONE;
     if (v.kind == KEEP_VALUE_STRING) {
         char *copy = arena_alloc(&t->strings, v.len ? v.len : 1);
         if (!copy)

@@ -36,6 +36,7 @@ int keep_value_read(keep_value *out, char **error, const cli_config *cfg, const 
 typedef struct keep_table {
     keep_value *values;
     size_t count, capacity;
+    size_t with_value; /* documents whose field holds a value */
     arena strings;
 } keep_table;
 

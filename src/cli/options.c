@@ -103,22 +103,37 @@ static unsigned default_threads(void)
     return n < 1 ? 1u : (n > 256 ? 256u : (unsigned)n);
 }
 
-/* --tmpdir DIR is checked before anything is read: a directory this user
- * can create files in (whether this run needs it or not). */
-static int check_tmpdir(const char *name, const char *dir)
+/* What is wrong with `dir` as a place for temporary files (a directory
+ * this user can create files in), or NULL when nothing is. */
+static const char *tmpdir_problem(const char *dir)
 {
     struct stat st;
-    if (stat(dir, &st) != 0) {
-        cli_error("%s: --tmpdir '%s': %s", name, dir, strerror(errno));
+    if (stat(dir, &st) != 0)
+        return strerror(errno);
+    if (!S_ISDIR(st.st_mode))
+        return "not a directory";
+    if (access(dir, W_OK | X_OK) != 0)
+        return errno == EACCES ? "cannot create files there: Permission denied" : strerror(errno);
+    return NULL;
+}
+
+/* The directory for temporary files is checked before anything is read
+ * (whether this run needs it or not): a bad --tmpdir is refused; a bad
+ * $TMPDIR is said and /tmp used instead, as most tools fall back. */
+static int check_tmpdir(const char *name, cli_config *cfg, int given)
+{
+    const char *why = tmpdir_problem(cfg->tmpdir);
+    if (!why)
+        return EXIT_OK;
+    if (given) {
+        cli_error("%s: --tmpdir '%s': %s", name, cfg->tmpdir, why);
         return EXIT_USAGE;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        cli_error("%s: --tmpdir '%s': not a directory", name, dir);
-        return EXIT_USAGE;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        cli_error("%s: --tmpdir '%s': cannot create files there: %s", name, dir, strerror(errno));
-        return EXIT_USAGE;
+    int spools = cfg->command == CMD_SCAN || cfg->command == CMD_DEDUP || cfg->command == CMD_INDEX_ADD ||
+                 cfg->command == CMD_QUERY; /* the commands that may write temporary files */
+    if (spools && strcmp(cfg->tmpdir, "/tmp") != 0) {
+        cli_warn("$TMPDIR '%s': %s; temporary files go to /tmp (--tmpdir DIR chooses)", cfg->tmpdir, why);
+        cfg->tmpdir = "/tmp";
     }
     return EXIT_OK;
 }
@@ -450,7 +465,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         cli_error("explain: needs two files A B (or --id ID_A --id ID_B and the inputs)");
         return EXIT_USAGE;
     }
-    if (tmpdir_given && check_tmpdir(name, cfg->tmpdir) != EXIT_OK)
+    if (check_tmpdir(name, cfg, tmpdir_given) != EXIT_OK)
         return EXIT_USAGE;
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;

@@ -108,6 +108,22 @@ static int fill(reader *r)
         return 0;
     if (reserve_decoded(r, RAW_CHUNK) != 0)
         return -1;
+    if (r->comp == COMP_NONE && r->raw_pos == r->raw_len && !r->raw_eof) {
+        /* plain bytes go straight into buf (once the bytes the sniff read
+         * are through): a copy through `raw` cost as much as the kernel's */
+        ssize_t n;
+        do {
+            n = read(r->fd, r->buf + r->len, r->cap - r->len);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            cli_error("%s: read error: %s", r->name, strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            r->raw_eof = r->eof = 1;
+        r->len += (size_t)n;
+        return 0;
+    }
     if (fill_raw(r) != 0)
         return -1;
     size_t avail_in = r->raw_len - r->raw_pos;

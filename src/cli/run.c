@@ -130,6 +130,10 @@ static int batch_done(void *ctx)
 static int set_ranks(run_state *st)
 {
     const cli_config *cfg = st->cfg;
+    if (st->keep.with_value == 0 && st->counts.fields.objects > 0)
+        cli_warn("--keep %s:%s: none of the %llu JSON records has a value in this field, so it orders nothing; is it "
+                 "spelt right?",
+                 cfg->keep_descending ? "max" : "min", cfg->keep_field, (unsigned long long)st->counts.fields.objects);
     uint64_t *doc_ranks = keep_table_ranks(&st->keep, cfg->keep_descending);
     uint64_t *ranks = doc_ranks;
     size_t count = st->docs.count;

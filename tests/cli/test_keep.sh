@@ -59,6 +59,31 @@ nd scan --keep max:n "$T/in.jsonl"
 assert_eq "b h i" "$(survivors)" "survivors (max:n)"
 nd scan --keep min:nosuchfield "$T/in.jsonl"
 assert_eq "a e i" "$(survivors)" "survivors (min:nosuchfield = input order)"
+assert_file_contains "$ERR" "--keep min:nosuchfield: none of the 11 JSON records has a value in this field" \
+    "a field no record has is warned about"
+nd scan --keep min:date "$T/in.jsonl"
+assert_file_not_contains "$ERR" "has a value in this field" "no warning when records have the field"
+
+check "--keep min:FIELD takes a dot path into nested objects, on the fast path and through jansson"
+# b's meta.date is the earliest; in the second file every text holds an
+# escape (\u00e9), which sends the records through jansson.
+python3 - "$T" <<'EOF2'
+import json, sys
+t = sys.argv[1]
+body = " ".join("nw%d" % i for i in range(60))
+for name, extra in (("nested", ""), ("nested-escaped", " caf\u00e9")):
+    with open(f"{t}/{name}.jsonl", "w") as f:
+        for rid, date in (("a", "2020-02-01"), ("b", "2020-01-01"), ("c", "2020-03-01")):
+            f.write('{"id": "%s", "text": "%s%s", "meta": {"date": "%s"}}\n' % (rid, body, extra, date))
+EOF2
+for name in nested nested-escaped; do
+    nd scan --keep min:meta.date "$T/$name.jsonl"
+    assert_rc 0
+    assert_eq "b" "$(survivors)" "survivor (min:meta.date, $name)"
+    nd scan --keep max:meta.date "$T/$name.jsonl"
+    assert_eq "c" "$(survivors)" "survivor (max:meta.date, $name)"
+    assert_file_not_contains "$ERR" "has a value in this field" "no warning ($name)"
+done
 
 check "members after the survivor stay in input order; dedup keeps the same survivors"
 nd scan --keep min:date "$T/in.jsonl"

@@ -4,7 +4,8 @@
 # data (ids, file names, JSON error excerpts) escaped so that it cannot
 # drive the terminal or forge a line; repeated warnings capped with a count
 # of the rest; a misspelt --id-field or --text-field warned about; a run
-# that skipped every record fails; --tmpdir checked at start.
+# that skipped every record fails; --tmpdir checked at start, a bad $TMPDIR
+# said and replaced by /tmp.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -144,5 +145,19 @@ done
 mkdir "$T/spool"
 nd dedup --tmpdir "$T/spool" "$T/pair.jsonl"
 assert_rc 0 "a usable --tmpdir"
+
+check "a bad \$TMPDIR is said at start and /tmp used instead (dedup from stdin spools there)"
+nd dedup "$T/pair.jsonl"
+cp "$OUT" "$T/dedup-good-tmpdir.jsonl"
+run_in "$T/pair.jsonl" env TMPDIR="$T/no-such-dir" "$ND" dedup -
+assert_rc 0 "dedup with a missing \$TMPDIR"
+assert_file_contains "$ERR" "\$TMPDIR '$T/no-such-dir': No such file or directory; temporary files go to /tmp"
+assert_same_file "$T/dedup-good-tmpdir.jsonl" "$OUT"
+run_in "$T/pair.jsonl" env TMPDIR="$T/pair.jsonl" "$ND" dedup -
+assert_rc 0 "dedup with a file as \$TMPDIR"
+assert_file_contains "$ERR" "\$TMPDIR '$T/pair.jsonl': not a directory"
+assert_same_file "$T/dedup-good-tmpdir.jsonl" "$OUT"
+run_in "$T/pair.jsonl" env TMPDIR="$T/no-such-dir" "$ND" normalize
+assert_file_not_contains "$ERR" "TMPDIR" "normalize writes no temporary file: nothing to say"
 
 pass
