@@ -11,8 +11,9 @@
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
  * goes into that worker's arena for the batch (arena.c), and nothing made
- * on one thread is freed on another; a batch's arenas are reset together
- * once it is committed.
+ * on one thread is freed on another; the records' bytes go into the
+ * batch's own arena as they are read (no malloc and free per record); a
+ * batch's arenas are reset together once it is committed.
  */
 #include "pipeline.h"
 
@@ -38,6 +39,7 @@ typedef struct batch {
     atomic_uchar *done; /* done[i]: results[i] is ready (set with release) */
     uint64_t *keys;     /* capacity x bands band keys, for document mode */
     arena *arenas;      /* one per thread: ids, id strings and units of its results */
+    arena data;         /* the records' bytes (read by the main thread) */
     size_t arena_count;
     size_t count, capacity;
     uint64_t bytes;
@@ -265,9 +267,11 @@ enum { BATCH_RECORDS = 4096, BATCH_BYTES = 16 << 20, FIRST_RECORDS = 256, FIRST_
 static void batch_reset(batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
-        free(b->records[i].data);
+        if (!b->records[i].borrowed)
+            free(b->records[i].data); /* a whole file, read on its own */
         free(b->results[i].error);
     }
+    arena_reset(&b->data);
     for (size_t t = 0; b->arenas && t < b->arena_count; t++)
         arena_reset(&b->arenas[t]);
     b->count = 0;
@@ -284,6 +288,7 @@ static void batch_free(batch *b)
     for (size_t t = 0; b->arenas && t < b->arena_count; t++)
         arena_free(&b->arenas[t]);
     free(b->arenas);
+    arena_free(&b->data);
 }
 
 /* Read up to a batch of records, the `number`th batch (0-based). Returns
@@ -309,11 +314,23 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
     }
     while (b->count < max_records && b->bytes < max_bytes) {
         record *rec = &b->records[b->count];
-        int rc = input_next(in, rec);
+        int rc = input_next_borrowed(in, rec);
         if (rc < 0)
             return -1;
         if (rc == 0)
             break;
+        if (rec->borrowed) {
+            /* into the batch's arena: one copy, and no malloc and free per
+             * record (the record stays "borrowed": not freed on its own) */
+            char *copy = arena_alloc(&b->data, rec->len ? rec->len : 1);
+            if (!copy) {
+                cli_error("out of memory");
+                return -1;
+            }
+            if (rec->len)
+                memcpy(copy, rec->data, rec->len);
+            rec->data = copy;
+        }
         memset(&b->results[b->count], 0, sizeof b->results[b->count]);
         atomic_store_explicit(&b->done[b->count], 0, memory_order_relaxed);
         b->results[b->count].doc.rec = rec;
