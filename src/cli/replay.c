@@ -14,13 +14,16 @@
  *
  * With --threads above 1, a reader thread reads the records ahead, in
  * batches (two in flight), while the caller's thread writes the output:
- * pass 2 is otherwise all on one thread after the rest is done. What the
- * caller sees is the same records in the same order.
+ * pass 2 is otherwise all on one thread after the rest is done. With
+ * replay_open_texts(), the reader also parses the JSON records whose text
+ * the caller will ask for. What the caller sees is the same records and
+ * texts in the same order.
  */
 #include "replay.h"
 
 #include <errno.h>   /* errno */
 #include <pthread.h> /* pthread_create, pthread_cond_wait */
+#include <stdint.h>  /* SIZE_MAX */
 #include <stdlib.h>  /* malloc, free, realloc */
 #include <string.h>  /* strerror, strlen, memset */
 #include <unistd.h>  /* unlink, close */
@@ -139,6 +142,7 @@ void replay_source_free(replay_source *src)
 typedef struct fetched {
     record *recs;
     size_t *offsets;
+    size_t *text_at, *text_len; /* a wanted JSON record's text in `bytes`; text_at SIZE_MAX: not fetched */
     size_t count, capacity;
     char *bytes;
     size_t used, bytes_capacity;
@@ -159,7 +163,9 @@ typedef struct prefetch {
     int taking;       /* caller: it holds batches[take_at] */
     int finished;     /* the reader has stopped */
     int stop;
-    uint64_t remaining; /* reader: records left to read */
+    uint64_t remaining;        /* reader: records left to read */
+    uint64_t fetched;          /* reader: records read */
+    const unsigned char *want; /* replay_open_texts(): whose text to fetch too, or NULL */
 } prefetch;
 
 struct replay {
@@ -183,6 +189,11 @@ static void *read_ahead(void *arg);
 
 int replay_open(replay **out, replay_source *src)
 {
+    return replay_open_texts(out, src, NULL);
+}
+
+int replay_open_texts(replay **out, replay_source *src, const unsigned char *want)
+{
     replay *r = calloc(1, sizeof *r);
     if (!r) {
         cli_error("out of memory");
@@ -204,6 +215,7 @@ int replay_open(replay **out, replay_source *src)
         if (pf && pthread_mutex_init(&pf->lock, NULL) == 0) {
             if (pthread_cond_init(&pf->changed, NULL) == 0) {
                 pf->remaining = src->kept;
+                pf->want = want;
                 r->ahead = pf;
                 if (pthread_create(&pf->thread, NULL, read_ahead, r) == 0) {
                     *out = r;
@@ -294,6 +306,24 @@ static int read_one(replay *r)
     return 0;
 }
 
+/* Room for n more bytes in a batch. Returns 0, or -1 (reported). */
+static int reserve_fetched(fetched *b, size_t n)
+{
+    if (b->used + n <= b->bytes_capacity)
+        return 0;
+    size_t cap = b->bytes_capacity ? b->bytes_capacity : FETCH_BYTES;
+    while (cap < b->used + n)
+        cap *= 2;
+    char *bytes = realloc(b->bytes, cap);
+    if (!bytes) {
+        cli_error("out of memory");
+        return -1;
+    }
+    b->bytes = bytes;
+    b->bytes_capacity = cap;
+    return 0;
+}
+
 /* Append r->out to a batch. Returns 0, or -1 (reported). */
 static int keep_fetched(fetched *b, const record *rec)
 {
@@ -305,31 +335,54 @@ static int keep_fetched(fetched *b, const record *rec)
         size_t *offsets = realloc(b->offsets, cap * sizeof *offsets);
         if (offsets)
             b->offsets = offsets;
-        if (!recs || !offsets) {
+        size_t *text_at = realloc(b->text_at, cap * sizeof *text_at);
+        if (text_at)
+            b->text_at = text_at;
+        size_t *text_len = realloc(b->text_len, cap * sizeof *text_len);
+        if (text_len)
+            b->text_len = text_len;
+        if (!recs || !offsets || !text_at || !text_len) {
             cli_error("out of memory");
             return -1;
         }
         b->capacity = cap;
     }
-    if (b->used + rec->len > b->bytes_capacity) {
-        size_t cap = b->bytes_capacity ? b->bytes_capacity : FETCH_BYTES;
-        while (cap < b->used + rec->len)
-            cap *= 2;
-        char *bytes = realloc(b->bytes, cap);
-        if (!bytes) {
-            cli_error("out of memory");
-            return -1;
-        }
-        b->bytes = bytes;
-        b->bytes_capacity = cap;
-    }
+    if (reserve_fetched(b, rec->len) != 0)
+        return -1;
     if (rec->len)
         memcpy(b->bytes + b->used, rec->data, rec->len);
     b->recs[b->count] = *rec;
     b->recs[b->count].borrowed = 1;
+    b->text_at[b->count] = SIZE_MAX;
     b->offsets[b->count++] = b->used;
     b->used += rec->len;
     return 0;
+}
+
+/* A wanted JSON record's text, parsed on the reader's thread and kept in
+ * its batch after the record. A record whose text cannot be had here is
+ * left to replay_text() on the caller's thread, which then says why, in
+ * order. Returns 0, or -1 (reported) when out of memory. */
+static int fetch_text(replay *r, fetched *b)
+{
+    if (r->out.kind != RECORD_JSON)
+        return 0; /* a plain text is its own text */
+    doc_view view;
+    if (doc_view_open(&view, r->src->cfg, r->src->in, &r->out) != ND_OK)
+        return 0;
+    int rc = 0;
+    if (!view.error) {
+        rc = reserve_fetched(b, view.len);
+        if (rc == 0) {
+            if (view.len)
+                memcpy(b->bytes + b->used, view.text, view.len);
+            b->text_at[b->count - 1] = b->used;
+            b->text_len[b->count - 1] = view.len;
+            b->used += view.len;
+        }
+    }
+    doc_view_close(&view);
+    return rc;
 }
 
 /* The reader thread: fill the two batches in turn until every kept record
@@ -350,8 +403,10 @@ static void *read_ahead(void *arg)
         b->used = 0;
         b->failed = 0;
         while (b->count < FETCH_RECORDS && b->used < FETCH_BYTES && pf->remaining > 0 && !b->failed) {
-            b->failed = read_one(r) != 0 || keep_fetched(b, &r->out) != 0;
+            b->failed = read_one(r) != 0 || keep_fetched(b, &r->out) != 0 ||
+                        (pf->want && pf->want[pf->fetched] && fetch_text(r, b) != 0);
             pf->remaining -= !b->failed;
+            pf->fetched += !b->failed;
         }
         for (size_t i = 0; i < b->count; i++)
             b->recs[i].data = b->bytes + b->offsets[i];
@@ -422,6 +477,15 @@ int replay_next(replay *r, const record **rec)
 int replay_text(replay *r, const char **text, size_t *len)
 {
     const record *cur = r->current;
+    prefetch *pf = r->ahead;
+    if (pf && pf->taking && pf->pos > 0) {
+        const fetched *b = &pf->batches[pf->take_at];
+        if (b->text_at[pf->pos - 1] != SIZE_MAX) {
+            *text = b->bytes + b->text_at[pf->pos - 1];
+            *len = b->text_len[pf->pos - 1];
+            return 0;
+        }
+    }
     if (cur->kind == RECORD_TEXT) {
         *text = cur->data;
         *len = cur->len;
@@ -461,6 +525,8 @@ void replay_close(replay *r)
         for (int k = 0; k < 2; k++) {
             free(pf->batches[k].recs);
             free(pf->batches[k].offsets);
+            free(pf->batches[k].text_at);
+            free(pf->batches[k].text_len);
             free(pf->batches[k].bytes);
         }
         free(pf);

@@ -112,8 +112,18 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
     /* units are numbered in input order: sorted, their documents come in
      * the order the records are read back */
     qsort(req, n, sizeof *req, compare_request);
+    /* the documents whose text is asked for, so that a reader thread can
+     * parse them ahead */
+    unsigned char *want = calloc(docs->count ? docs->count : 1, 1);
+    if (!want) {
+        free(req);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n; i++)
+        want[docs->unit_doc[req[i].unit]] = 1;
     replay *cur = NULL;
-    int rc = n && replay_open(&cur, src) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
+    int rc = n && replay_open_texts(&cur, src, want) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
     size_t next_doc = 0;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         size_t doc = docs->unit_doc[req[i].unit];
@@ -128,6 +138,7 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
             out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
     }
     replay_close(cur);
+    free(want);
     free(req);
     return rc;
 }
@@ -305,7 +316,16 @@ int unit_output_write(const cli_config *cfg, const doctable *docs, const removal
     size_t spans_capacity = 0, stripped_capacity = 0;
     replay *cur = NULL;
     int rc = EXIT_FAIL;
-    if (replay_open(&cur, src) != EXIT_OK)
+    /* the documents whose text is asked for (a reader thread parses them
+     * ahead): those with spans to remove, unless only annotated */
+    unsigned char *want = calloc(docs->count ? docs->count : 1, 1);
+    if (!want) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < count && !cfg->annotate; i++)
+        want[r[i].doc] = 1;
+    if (replay_open_texts(&cur, src, want) != EXIT_OK)
         goto done;
     size_t k = 0;
     for (size_t doc = 0; doc < docs->count; doc++) {
@@ -384,6 +404,7 @@ int unit_output_write(const cli_config *cfg, const doctable *docs, const removal
     rc = EXIT_OK;
 done:
     replay_close(cur);
+    free(want);
     free(spans);
     free(stripped);
     return rc;
