@@ -1,17 +1,23 @@
 /* candidates.c - the first two steps of clustering and pair listing:
  * texts with identical shingle sets, and LSH candidates.
  *
- * Identical sets. Texts are sorted by set hash; equal sets are found once
- * and only the first text of each goes on to the candidate stage, so a
- * thousand copies cost a sort, not half a million pair checks.
+ * Identical sets. Texts are sorted by set hash (its upper half first, see
+ * nd_identical_sets); equal sets are found once and only the first text of
+ * each goes on to the candidate stage, so a thousand copies cost a sort,
+ * not half a million pair checks.
  *
  * LSH bands. For each band the (key, text) entries of the representatives
  * are gathered and sorted (stable, so texts stay in input order within a
  * key); texts that share a key are candidates, which the caller verifies.
  * Preparing a band is most of the work and bands are independent, so with
- * threads the bands are prepared T at a time in parallel; they are handed
- * to the caller one after the other in band order on its own thread, so
- * what it builds is the same for any T.
+ * T threads, T - 1 helpers prepare the next bands (up to T + 1 ahead)
+ * while the caller's thread visits (verifies) the ones ready:
+ * verification, which must run in order, overlaps preparation instead of
+ * waiting for it. A prepared band keeps only its shared keys (most keys
+ * are one text's), copied out of the preparing thread's buffers, so bands
+ * waiting to be visited take little memory. Bands are handed to the caller
+ * one after the other in band order on its own thread, so what it builds
+ * is the same for any T.
  */
 #include "candidates.h"
 
@@ -41,49 +47,106 @@ static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
     return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
+/* One set: entries[0 .. n) (text numbers in input order, every one with
+ * the same set hash): the first is the set's representative, every other
+ * text with the same ids joins it (a text whose ids differ only shares the
+ * 64-bit hash: a representative of its own). */
+static int one_set(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, const size_t *docs,
+                   size_t n, nd_same_fn same, void *ctx, nd_id_buffer *buf_a, nd_id_buffer *buf_b)
+{
+    int rc = ND_OK;
+    is_representative[docs[0]] = 1;
+    if (n < 2)
+        return ND_OK;
+    (*exact_groups)++;
+    const nd_text_meta *first = &store->meta[docs[0]];
+    const uint32_t *first_ids = store->ids(store->backend, docs[0], buf_a, &rc);
+    for (size_t k = 1; k < n && rc == ND_OK; k++) {
+        const nd_text_meta *other = &store->meta[docs[k]];
+        const uint32_t *other_ids = store->ids(store->backend, docs[k], buf_b, &rc);
+        if (rc != ND_OK)
+            break;
+        if (same_ids(first_ids, first->count, other_ids, other->count))
+            same(ctx, docs[0], docs[k]);
+        else
+            is_representative[docs[k]] = 1; /* a 64-bit hash collision */
+    }
+    return rc;
+}
+
+/* Texts are sorted by the upper 32 bits of their set hash, as (hash >> 32
+ * << 32 | text) entries: three radix passes over 8 bytes a text, where
+ * sorting (hash, text) pairs by all 64 bits took eight over 16. A run of
+ * equal upper halves is nearly always one set (copies); when it is not
+ * (two hashes share their upper half), the run is sorted by the whole hash
+ * before its sets are taken, so sets come in the order of their whole
+ * hash, texts in input order within each, as a sort by the whole hash
+ * would give them. */
 int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
                       void *ctx)
 {
-    keyed_doc *keyed = nd_malloc((store->count + 1) * sizeof *keyed);
-    keyed_doc *tmp = nd_malloc((store->count + 1) * sizeof *tmp);
+    uint64_t *entries = nd_malloc((store->count + 1) * 2 * sizeof *entries);
+    size_t *docs = NULL; /* one run's texts */
+    keyed_doc *keyed = NULL, *tmp = NULL;
+    size_t docs_capacity = 0, keyed_capacity = 0;
     nd_id_buffer buf_a = {NULL, 0}, buf_b = {NULL, 0};
     int rc = ND_ENOMEM;
-    if (!keyed || !tmp)
+    if (!entries)
         goto done;
     rc = ND_OK;
     size_t m = 0;
     for (size_t d = 0; d < store->count; d++) {
-        if (store->meta[d].count > 0) {
-            keyed[m].key = store->meta[d].set_hash;
-            keyed[m].doc = d;
-            m++;
-        }
+        entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
+        m += store->meta[d].count > 0;
     }
-    sort_keyed(keyed, tmp, m);
+    nd_sort_u64_high32(entries, entries + store->count + 1, m);
     for (size_t i = 0; i < m && rc == ND_OK;) {
         size_t j = i + 1;
-        while (j < m && keyed[j].key == keyed[i].key)
+        while (j < m && (entries[j] ^ entries[i]) >> 32 == 0)
             j++;
-        is_representative[keyed[i].doc] = 1;
-        if (j - i > 1)
-            (*exact_groups)++;
-        const nd_text_meta *first = &store->meta[keyed[i].doc];
-        const uint32_t *first_ids = j - i > 1 ? store->ids(store->backend, keyed[i].doc, &buf_a, &rc) : NULL;
-        for (size_t k = i + 1; k < j && rc == ND_OK; k++) {
-            const nd_text_meta *other = &store->meta[keyed[k].doc];
-            const uint32_t *other_ids = store->ids(store->backend, keyed[k].doc, &buf_b, &rc);
-            if (rc != ND_OK)
+        if (j - i == 1) { /* most texts: a set of their own, no need to look further */
+            is_representative[(uint32_t)entries[i]] = 1;
+            i = j;
+            continue;
+        }
+        if (nd_grow((void **)&docs, &docs_capacity, j - i, sizeof *docs) != 0) {
+            rc = ND_ENOMEM;
+            break;
+        }
+        uint64_t hash = store->meta[(uint32_t)entries[i]].set_hash;
+        size_t n = 0;
+        int one = 1;
+        for (size_t k = i; k < j; k++) {
+            docs[n++] = (uint32_t)entries[k];
+            one &= store->meta[docs[n - 1]].set_hash == hash;
+        }
+        if (one) {
+            rc = one_set(is_representative, exact_groups, store, docs, n, same, ctx, &buf_a, &buf_b);
+        } else {
+            if (nd_grow((void **)&keyed, &keyed_capacity, 2 * n, sizeof *keyed) != 0) {
+                rc = ND_ENOMEM;
                 break;
-            if (same_ids(first_ids, first->count, other_ids, other->count))
-                same(ctx, keyed[i].doc, keyed[k].doc);
-            else
-                is_representative[keyed[k].doc] = 1; /* a 64-bit hash collision */
+            }
+            tmp = keyed + n;
+            for (size_t k = 0; k < n; k++)
+                keyed[k] = (keyed_doc){store->meta[docs[k]].set_hash, docs[k]};
+            sort_keyed(keyed, tmp, n);
+            for (size_t k = 0; k < n; k++)
+                docs[k] = keyed[k].doc;
+            for (size_t a = 0; a < n && rc == ND_OK;) {
+                size_t b = a + 1;
+                while (b < n && keyed[b].key == keyed[a].key)
+                    b++;
+                rc = one_set(is_representative, exact_groups, store, docs + a, b - a, same, ctx, &buf_a, &buf_b);
+                a = b;
+            }
         }
         i = j;
     }
 done:
+    nd_free(entries);
+    nd_free(docs);
     nd_free(keyed);
-    nd_free(tmp);
     nd_free(buf_a.data);
     nd_free(buf_b.data);
     return rc;
@@ -91,115 +154,230 @@ done:
 
 /* ****  LSH bands  **** */
 
-typedef struct {
-    const nd_store *store;
-    const unsigned char *is_representative;
-    unsigned band;
+/* One thread's tools for preparing bands: room for every text's entry and
+ * its sort scratch, and a chunk of keys when they are read back. */
+typedef struct band_buffers {
     uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
     uint32_t *chunk_buf;     /* spilled keys read back */
+} band_buffers;
+
+/* A prepared band: its entries of shared keys (exactly allocated), or the
+ * error that stopped preparing it. */
+typedef struct ready_band {
+    uint64_t *entries;
     size_t count;
     int rc;
-} band_job;
+    int ready;
+} ready_band;
 
-static void prepare_band(band_job *job)
+/* Gather, sort and keep the shared keys of `band` into *out. */
+static void prepare_band(const nd_store *store, const unsigned char *is_representative, band_buffers *buf,
+                         unsigned band, ready_band *out)
 {
-    const nd_store *store = job->store;
     size_t m = 0;
     const uint32_t *keys = NULL;
-    job->rc = ND_OK;
+    out->rc = ND_OK;
+    out->entries = NULL;
+    out->count = 0;
     for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
-        keys = store->band_keys(store->backend, job->band, first / ND_KEY_CHUNK, job->chunk_buf);
+        keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
         if (!keys) {
-            job->rc = ND_EIO;
+            out->rc = ND_EIO;
             return;
         }
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
-        const unsigned char *is_representative = job->is_representative + first;
-        uint64_t *entries = job->entries;
+        const unsigned char *is_rep = is_representative + first;
+        uint64_t *entries = buf->entries;
         /* branch-free: whether a text is a representative is a coin flip
          * where many texts are copies */
         for (size_t k = 0; k < n; k++) {
             entries[m] = (uint64_t)keys[k] << 32 | (first + k);
-            m += is_representative[k] != 0;
+            m += is_rep[k] != 0;
         }
     }
-    nd_sort_u64_high32(job->entries, job->tmp, m);
-    job->count = m;
+    nd_sort_u64_high32(buf->entries, buf->tmp, m);
+    /* only keys shared by two texts or more make candidates: the others go
+     * here, on the preparing thread, not one by one on the caller's */
+    uint64_t *e = buf->entries;
+    size_t kept = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && (e[j] ^ e[i]) >> 32 == 0)
+            j++;
+        if (j - i >= 2) {
+            memmove(e + kept, e + i, (j - i) * sizeof *e);
+            kept += j - i;
+        }
+        i = j;
+    }
+    out->entries = nd_malloc((kept ? kept : 1) * sizeof *out->entries);
+    if (!out->entries) {
+        out->rc = ND_ENOMEM;
+        return;
+    }
+    memcpy(out->entries, e, kept * sizeof *e);
+    out->count = kept;
 }
 
-static void *prepare_band_thread(void *arg)
+/* A thread's buffers. Returns 0 or -1. */
+static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
 {
-    prepare_band(arg);
-    return NULL;
-}
-
-/* A job's buffers: room for every text's entry and its sort scratch, and
- * a chunk of keys when they are read back from files. Returns 0 or -1. */
-static int band_job_alloc(band_job *job, const nd_store *store)
-{
-    job->entries = nd_malloc((store->count + 1) * 2 * sizeof *job->entries);
-    job->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *job->chunk_buf) : NULL;
-    if (!job->entries || (store->on_disk && !job->chunk_buf)) {
-        nd_free(job->entries);
-        nd_free(job->chunk_buf);
+    buf->entries = nd_malloc((store->count + 1) * 2 * sizeof *buf->entries);
+    buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
+    if (!buf->entries || (store->on_disk && !buf->chunk_buf)) {
+        nd_free(buf->entries);
+        nd_free(buf->chunk_buf);
         return -1;
     }
-    job->tmp = job->entries + store->count + 1;
+    buf->tmp = buf->entries + store->count + 1;
     return 0;
 }
 
 enum { MAX_BAND_THREADS = 64 };
 
+/* The bands in flight: any thread prepares the next band (in band order)
+ * into its own buffers and leaves its shared keys in ready[band]; the
+ * caller visits them in band order, preparing the one it needs itself
+ * when no helper has taken it. At most `ahead` bands are prepared and not
+ * yet visited. */
+typedef struct band_pipe {
+    const nd_store *store;
+    const unsigned char *is_representative;
+    ready_band *ready; /* per band */
+    unsigned bands, ahead;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* a band prepared or visited, or stop */
+    unsigned next;          /* the next band to prepare */
+    unsigned visited;       /* bands visited */
+    int stop;
+} band_pipe;
+
+typedef struct band_helper_arg {
+    band_pipe *pipe;
+    band_buffers buf;
+} band_helper_arg;
+
+/* With the lock held: a band can be claimed. */
+static int can_claim(const band_pipe *p)
+{
+    return p->next < p->bands && p->next < p->visited + p->ahead;
+}
+
+/* With the lock held: claim the next band, prepare it with the lock
+ * released, and mark it ready. */
+static void claim_and_prepare(band_pipe *p, band_buffers *buf)
+{
+    unsigned band = p->next++;
+    pthread_mutex_unlock(&p->lock);
+    prepare_band(p->store, p->is_representative, buf, band, &p->ready[band]);
+    pthread_mutex_lock(&p->lock);
+    p->ready[band].ready = 1;
+    pthread_cond_broadcast(&p->changed);
+}
+
+static void *band_helper(void *arg)
+{
+    band_helper_arg *h = arg;
+    band_pipe *p = h->pipe;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->next < p->bands && !can_claim(p))
+            pthread_cond_wait(&p->changed, &p->lock);
+        if (p->stop || p->next >= p->bands)
+            break;
+        claim_and_prepare(p, &h->buf);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Visit the bands in order on this thread (see band_pipe). */
+static int visit_bands(band_pipe *p, band_buffers *buf, nd_band_fn visit, void *ctx)
+{
+    int rc = ND_OK;
+    for (unsigned band = 0; band < p->bands && rc == ND_OK; band++) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->ready[band].ready) {
+            /* prepare it if nobody does; a band ahead would keep it waiting */
+            if (p->next == band)
+                claim_and_prepare(p, buf);
+            else
+                pthread_cond_wait(&p->changed, &p->lock);
+        }
+        pthread_mutex_unlock(&p->lock);
+        ready_band *r = &p->ready[band];
+        rc = r->rc;
+        if (rc == ND_OK)
+            rc = visit(ctx, r->entries, r->count);
+        nd_free(r->entries);
+        r->entries = NULL;
+        pthread_mutex_lock(&p->lock);
+        p->visited++;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return rc;
+}
+
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx)
 {
     unsigned bands = store->opts->bands;
-    band_job jobs[MAX_BAND_THREADS];
+    band_helper_arg helpers[MAX_BAND_THREADS];
     pthread_t handles[MAX_BAND_THREADS];
-    int started[MAX_BAND_THREADS];
+    band_buffers own;
     unsigned width = threads < 1 ? 1 : threads;
     if (width > MAX_BAND_THREADS)
         width = MAX_BAND_THREADS;
     if (width > bands)
         width = bands;
-    /* job 0 must get its buffers; if memory is short for the others there
-     * are simply fewer jobs */
-    unsigned jobs_ready = 0;
-    for (unsigned t = 0; t < width; t++) {
-        band_job *job = &jobs[t];
-        memset(job, 0, sizeof *job);
-        job->store = store;
-        job->is_representative = is_representative;
-        if (band_job_alloc(job, store) != 0)
-            break;
-        jobs_ready++;
-    }
-    if (jobs_ready == 0)
+    if (band_buffers_alloc(&own, store) != 0)
         return ND_ENOMEM;
-    int rc = ND_OK;
-    for (unsigned first = 0; first < bands && rc == ND_OK; first += jobs_ready) {
-        unsigned n = bands - first < jobs_ready ? bands - first : jobs_ready;
-        for (unsigned t = 0; t < n; t++) {
-            jobs[t].band = first + t;
-            started[t] = t > 0 && pthread_create(&handles[t], NULL, prepare_band_thread, &jobs[t]) == 0;
-        }
-        for (unsigned t = 0; t < n; t++) {
-            if (!started[t])
-                prepare_band(&jobs[t]);
-        }
-        for (unsigned t = 1; t < n; t++) {
-            if (started[t])
-                pthread_join(handles[t], NULL);
-        }
-        for (unsigned t = 0; t < n && rc == ND_OK; t++) {
-            rc = jobs[t].rc;
-            if (rc == ND_OK)
-                rc = visit(ctx, jobs[t].entries, jobs[t].count);
-        }
+    band_pipe p;
+    memset(&p, 0, sizeof p);
+    p.store = store;
+    p.is_representative = is_representative;
+    p.bands = bands;
+    p.ahead = width + 1;
+    p.ready = nd_calloc(bands, sizeof *p.ready);
+    int rc = ND_ENOMEM;
+    if (!p.ready || pthread_mutex_init(&p.lock, NULL) != 0)
+        goto free_own;
+    if (pthread_cond_init(&p.changed, NULL) != 0) {
+        pthread_mutex_destroy(&p.lock);
+        goto free_own;
     }
-    for (unsigned t = 0; t < jobs_ready; t++) {
-        nd_free(jobs[t].entries);
-        nd_free(jobs[t].chunk_buf);
+    /* helpers, each with its buffers (16 bytes a text): as many as memory
+     * and the system allow, up to threads - 1 */
+    unsigned started = 0;
+    for (unsigned t = 1; t < width; t++) {
+        helpers[started].pipe = &p;
+        if (band_buffers_alloc(&helpers[started].buf, store) != 0)
+            break;
+        if (pthread_create(&handles[started], NULL, band_helper, &helpers[started]) != 0) {
+            nd_free(helpers[started].buf.entries);
+            nd_free(helpers[started].buf.chunk_buf);
+            break;
+        }
+        started++;
     }
+    rc = visit_bands(&p, &own, visit, ctx);
+    pthread_mutex_lock(&p.lock);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.changed);
+    pthread_mutex_unlock(&p.lock);
+    for (unsigned t = 0; t < started; t++) {
+        pthread_join(handles[t], NULL);
+        nd_free(helpers[t].buf.entries);
+        nd_free(helpers[t].buf.chunk_buf);
+    }
+    for (unsigned b = 0; b < bands; b++)
+        nd_free(p.ready[b].entries); /* prepared but not visited (stopped early) */
+    pthread_cond_destroy(&p.changed);
+    pthread_mutex_destroy(&p.lock);
+free_own:
+    nd_free(p.ready);
+    nd_free(own.entries);
+    nd_free(own.chunk_buf);
     return rc;
 }

@@ -26,15 +26,17 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
                       void *ctx);
 
 /* Called with one prepared LSH band: the representatives' entries
- * (key << 32 | text) sorted by key, texts in input order within a key.
+ * (key << 32 | text) sorted by key, texts in input order within a key,
+ * only of keys that two texts or more share (the others make no pair).
  * Returns ND_OK to go on, or an error code to stop (returned by
  * nd_band_candidates). */
 typedef int (*nd_band_fn)(void *ctx, const uint64_t *entries, size_t count);
 
 /* Hand every LSH band of the representatives to visit(), in band order on
- * the calling thread; with threads > 1 the bands are prepared (gathered
- * and sorted) that many at a time in parallel, each extra thread taking
- * 16 bytes per text. Returns ND_OK, ND_ENOMEM, ND_EIO, or what visit()
+ * the calling thread; with threads > 1, threads - 1 helpers prepare
+ * (gather and sort) the next bands while the caller visits one, each
+ * extra thread taking 16 bytes per text (and each band prepared ahead 8
+ * bytes per text of its shared keys). Returns ND_OK, ND_ENOMEM, ND_EIO, or what visit()
  * returned to stop. */
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx);

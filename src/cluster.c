@@ -16,61 +16,26 @@
  *    verifications, not m^2 / 2. Every other candidate is verified with
  *    the exact overlap of the two id sets and joined (union-find) only if
  *    it matches (measure.h).
- * 3. Verified clusters. A connected component can chain: A~B and B~C with
- *    A and C unrelated. Each component is therefore split by greedy set
- *    cover: the member covering the most others is a center, it and the
- *    members it covers form a cluster, repeat on the rest. The survivor is
- *    the first member (by --keep policy) that covers every other member of
- *    its cluster, so every member is verified against the text kept in
- *    its place (see split_component). Under containment "covers" means
- *    "contains", so the survivor is a text that contains the others.
+ * 3. Verified clusters (split.c): each connected component split so that
+ *    every member is verified against the text kept in its place.
  *
- * Everything runs in input order on one thread, except that LSH bands can
- * be sorted in parallel (nd_band_candidates); the output depends only on
+ * Steps 1 and 2 run in input order on one thread, except that LSH bands
+ * are prepared on other threads meanwhile (nd_band_candidates); step 3
+ * splits components on the index's threads. The output depends only on
  * the input, the options and the seed.
  */
 #include "neardup.h"
 
 #include <assert.h> /* assert */
-#include <stdlib.h> /* qsort */
-#include <string.h> /* memcmp, memcpy, memset */
+#include <string.h> /* memset */
 
 #include "alloc.h"
 #include "candidates.h"
 #include "measure.h"
 #include "pairset.h"
+#include "split.h"
 #include "store.h"
 #include "uf.h"
-
-/* ****  Clusters  **** */
-
-struct nd_clusters {
-    nd_member *members;
-    size_t members_count, members_capacity;
-    size_t *starts; /* cluster i is members[starts[i] .. starts[i + 1]) */
-    size_t count, starts_capacity;
-};
-
-size_t nd_clusters_count(const nd_clusters *clusters)
-{
-    return clusters->count;
-}
-
-size_t nd_clusters_get(const nd_member **members, const nd_clusters *clusters, size_t i)
-{
-    assert(i < clusters->count);
-    *members = clusters->members + clusters->starts[i];
-    return clusters->starts[i + 1] - clusters->starts[i];
-}
-
-void nd_clusters_free(nd_clusters *clusters)
-{
-    if (!clusters)
-        return;
-    nd_free(clusters->members);
-    nd_free(clusters->starts);
-    nd_free(clusters);
-}
 
 /* ****  Clustering  **** */
 
@@ -97,13 +62,13 @@ static void join_same(void *ctx, size_t first, size_t other)
     nd_uf_union(&st->uf, first, other);
 }
 
-/* The overlap of two texts' sets (all of it when they are the same set). */
-static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
-        return na;
-    return nd_intersection(a, na, b, nb);
-}
+/* How many entries past the current key verify_band asks the memory for. */
+enum { PREFETCH_AHEAD = 8 };
+#if defined(__GNUC__) || defined(__clang__)
+#define ND_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define ND_PREFETCH(p) ((void)(p))
+#endif
 
 /* Step 2, Jaccard: verify the candidates of one prepared band (texts
  * sharing a key). A pair already in one component is skipped, and one
@@ -120,6 +85,12 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
         size_t j = i + 1;
         while (j < m && entries[j] >> 32 == entries[i] >> 32)
             j++;
+        /* the texts of the next keys are anywhere in memory: ask for their
+         * union-find entries and sizes now, while this key is verified */
+        for (size_t k = j; k < j + PREFETCH_AHEAD && k < m; k++) {
+            ND_PREFETCH(&st->uf.parent[(uint32_t)entries[k]]);
+            ND_PREFETCH(&store->meta[(uint32_t)entries[k]]);
+        }
         for (size_t p = i; p < j; p++) {
             const uint32_t *ids_a = NULL;
             for (size_t q = p + 1; q < j; q++) {
@@ -137,7 +108,7 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
                 if (st->io_status != ND_OK)
                     return st->io_status;
                 size_t na = store->meta[a].count, nb = store->meta[b].count;
-                if (nd_matches(store->opts, na, nb, ids_shared(ids_a, na, ids_b, nb))) {
+                if (nd_matches(store->opts, na, nb, nd_ids_shared(ids_a, na, ids_b, nb))) {
                     st->stats.verified_pairs++;
                     nd_uf_union(&st->uf, a, b);
                 } else if (nd_pair_set_insert(&st->rejected, key) != ND_OK) {
@@ -169,7 +140,7 @@ static int verify_contained(void *ctx, size_t a, const uint32_t *others, size_t 
         if (st->io_status != ND_OK)
             return st->io_status;
         size_t nb = store->meta[b].count;
-        if (nd_matches(store->opts, na, nb, ids_shared(ids_a, na, ids_b, nb))) {
+        if (nd_matches(store->opts, na, nb, nd_ids_shared(ids_a, na, ids_b, nb))) {
             st->stats.verified_pairs++;
             nd_uf_union(&st->uf, a, b);
         }
@@ -177,367 +148,15 @@ static int verify_contained(void *ctx, size_t a, const uint32_t *others, size_t 
     return ND_OK;
 }
 
-static int push_member(nd_clusters *c, nd_member member)
-{
-    if (nd_grow((void **)&c->members, &c->members_capacity, c->members_count + 1, sizeof *c->members) != 0)
-        return ND_ENOMEM;
-    c->members[c->members_count++] = member;
-    return ND_OK;
-}
-
-static int close_cluster(nd_clusters *c)
-{
-    if (nd_grow((void **)&c->starts, &c->starts_capacity, c->count + 2, sizeof *c->starts) != 0)
-        return ND_ENOMEM;
-    c->count++;
-    c->starts[c->count] = c->members_count;
-    return ND_OK;
-}
-
-/* A member as reported: its scores against the survivor. */
-static nd_member scored_member(const nd_store *store, size_t survivor, size_t doc, size_t shared)
-{
-    size_t ns = store->meta[survivor].count, nm = store->meta[doc].count;
-    return (nd_member){doc, nd_jaccard_counts(ns, nm, shared), nd_containment_counts(nm, shared)};
-}
-
-typedef struct {
-    uint64_t key; /* lowest kept first */
-    size_t doc;
-} keyed_member;
-
-static int compare_keyed_member(const void *pa, const void *pb)
-{
-    const keyed_member *a = pa, *b = pb;
-    if (a->key != b->key)
-        return a->key < b->key ? -1 : 1;
-    return (a->doc > b->doc) - (a->doc < b->doc);
-}
-
-/* The rank of a text for ND_KEEP_RANK: last when it has none. */
-static uint64_t rank_of(const nd_store *store, size_t doc)
-{
-    return store->rank && doc < store->rank_count ? store->rank[doc] : UINT64_MAX;
-}
-
-/* Put members (in input order) in `keep` order: input order; heaviest
- * first; lowest rank first; ties in input order. */
-static int order_members(const nd_store *store, size_t *members, size_t n, nd_keep keep)
-{
-    if (keep == ND_KEEP_FIRST)
-        return ND_OK;
-    keyed_member *w = nd_malloc(n * sizeof *w);
-    if (!w)
-        return ND_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t key = keep == ND_KEEP_LONGEST ? ~store->meta[members[i]].weight : rank_of(store, members[i]);
-        w[i] = (keyed_member){key, members[i]};
-    }
-    qsort(w, n, sizeof *w, compare_keyed_member);
-    for (size_t i = 0; i < n; i++)
-        members[i] = w[i].doc;
-    nd_free(w);
-    return ND_OK;
-}
-
-/* Append one cluster: the survivor, then the others in input order with
- * their exact scores against it. */
-static int emit_cluster(nd_clusters *out, size_t survivor, nd_member *others, size_t count)
-{
-    for (size_t a = 1; a < count; a++) {
-        nd_member x = others[a];
-        size_t b = a;
-        while (b > 0 && others[b - 1].doc > x.doc) {
-            others[b] = others[b - 1];
-            b--;
-        }
-        others[b] = x;
-    }
-    int rc = push_member(out, (nd_member){survivor, 1.0, 1.0});
-    for (size_t k = 0; rc == ND_OK && k < count; k++)
-        rc = push_member(out, others[k]);
-    return rc == ND_OK ? close_cluster(out) : rc;
-}
-
-/* Components larger than this are split around survivors in policy order
- * (linear in the component per cluster) instead of around centers (which
- * needs all pairwise overlaps). */
-enum { CENTER_LIMIT = 400 };
-
-/* Star split for large components: the first remaining member by policy
- * is the survivor; every remaining member it covers joins. */
-static int star_split(cluster_state *st, size_t *members, size_t n, size_t *scratch, nd_clusters *out)
-{
-    const nd_store *store = st->store;
-    const nd_text_meta *docs = store->meta;
-    nd_member *others = nd_malloc(n * sizeof *others);
-    if (!others)
-        return ND_ENOMEM;
-    size_t remaining = n;
-    int rc = ND_OK;
-    while (rc == ND_OK && remaining >= 2) {
-        size_t survivor = members[0];
-        size_t count = 0, left = 0;
-        const uint32_t *survivor_ids = state_ids(st, survivor, &st->buf_a);
-        for (size_t i = 1; i < remaining && st->io_status == ND_OK; i++) {
-            const uint32_t *ids = state_ids(st, members[i], &st->buf_b);
-            if (st->io_status != ND_OK)
-                break;
-            size_t ns = docs[survivor].count, nm = docs[members[i]].count;
-            size_t shared = ids_shared(survivor_ids, ns, ids, nm);
-            if (nd_covers(store->opts, ns, nm, shared))
-                others[count++] = scored_member(store, survivor, members[i], shared);
-            else
-                scratch[left++] = members[i];
-        }
-        if (st->io_status != ND_OK)
-            rc = st->io_status;
-        else if (count > 0)
-            rc = emit_cluster(out, survivor, others, count);
-        memcpy(members, scratch, left * sizeof *members);
-        remaining = left;
-    }
-    nd_free(others);
-    return rc;
-}
-
-/* Step 3: split one component (members in input order) into verified
- * clusters, appended to out.
- *
- * Greedy set cover on the graph of "i covers k" (nd_covers: k reaches the
- * threshold with i; under containment, k is contained in i): the center
- * is the remaining member that covers the most remaining others (ties:
- * policy order); the cluster is the center and the members it covers. Its
- * survivor is the first member, in policy order, that covers every other
- * member of the cluster (the center always does), so every reported
- * (survivor, member) pair is verified, and --keep first keeps the
- * earliest document that can stand for the whole cluster (under
- * containment, a text that contains all the others). Centering matters:
- * when edited copies come before their original, a star around the first
- * copy would leave the other copies out although each matches the
- * original.
- *
- * Members with the same shingle set (a paragraph repeated across
- * documents: most of a component in paragraph mode) cover and are covered
- * alike, so overlaps and "covers" are computed once per distinct set
- * (`kind` below), and a member's count of remaining others it covers is
- * summed over the kinds' remaining members: the work is quadratic in the
- * distinct sets, not in the members. */
-static int split_component(cluster_state *st, size_t *members, size_t n, size_t *scratch, nd_keep keep,
-                           nd_clusters *out)
-{
-    const nd_store *store = st->store;
-    const nd_text_meta *docs = store->meta;
-    if (order_members(store, members, n, keep) != ND_OK)
-        return ND_ENOMEM;
-    if (n > CENTER_LIMIT)
-        return star_split(st, members, n, scratch, out);
-    const nd_options *opts = store->opts;
-    size_t *kind = nd_malloc(n * sizeof *kind);   /* member -> its kind */
-    size_t *first = nd_malloc(n * sizeof *first); /* kind -> its first member */
-    size_t *alive_in = nd_malloc(n * sizeof *alive_in);
-    size_t *cover = nd_malloc(n * sizeof *cover);
-    size_t *shared = NULL;        /* [a * kinds + b]: overlap of kinds a and b */
-    unsigned char *covers = NULL; /* [a * kinds + b]: does kind a, as survivor, cover kind b */
-    unsigned char *alive = nd_malloc(n);
-    unsigned char *in_cluster = nd_malloc(n);
-    nd_member *others = nd_malloc(n * sizeof *others);
-    size_t *cluster = nd_malloc(n * sizeof *cluster);
-    const uint32_t **ids = nd_malloc(n * sizeof *ids);
-    uint32_t *arena = NULL;
-    int rc = ND_ENOMEM;
-    if (!kind || !first || !alive_in || !cover || !alive || !in_cluster || !others || !cluster || !ids)
-        goto done;
-    if (store->on_disk) {
-        /* read every member's ids once, into one arena */
-        size_t total = 0;
-        for (size_t i = 0; i < n; i++)
-            total += docs[members[i]].count;
-        arena = nd_malloc((total ? total : 1) * sizeof *arena);
-        if (!arena)
-            goto done;
-    }
-    for (size_t i = 0, at = 0; i < n; i++) {
-        const uint32_t *loaded = state_ids(st, members[i], &st->buf_a);
-        if (st->io_status != ND_OK) {
-            rc = st->io_status;
-            goto done;
-        }
-        size_t c = docs[members[i]].count;
-        if (arena && c)
-            memcpy(arena + at, loaded, c * sizeof *arena);
-        ids[i] = arena ? arena + at : loaded; /* in memory: borrowed */
-        at += c;
-    }
-    /* kinds: a member joins the first earlier kind of the same set (same
-     * hash, then same ids: a hash collision makes a kind of its own) */
-    size_t kinds = 0;
-    for (size_t i = 0; i < n; i++) {
-        const nd_text_meta *m = &docs[members[i]];
-        size_t a = 0;
-        for (; a < kinds; a++) {
-            const nd_text_meta *f = &docs[members[first[a]]];
-            if (f->set_hash == m->set_hash && f->count == m->count &&
-                (m->count == 0 || memcmp(ids[first[a]], ids[i], m->count * sizeof *ids[i]) == 0))
-                break;
-        }
-        if (a == kinds) {
-            first[kinds] = i;
-            alive_in[kinds] = 0;
-            kinds++;
-        }
-        kind[i] = a;
-        alive_in[a]++;
-        alive[i] = 1;
-    }
-    shared = nd_malloc(kinds * kinds * sizeof *shared);
-    covers = nd_malloc(kinds * kinds);
-    if (!shared || !covers)
-        goto done;
-    for (size_t a = 0; a < kinds; a++) {
-        size_t na = docs[members[first[a]]].count;
-        shared[a * kinds + a] = na;
-        for (size_t b = a + 1; b < kinds; b++)
-            shared[a * kinds + b] = shared[b * kinds + a] =
-                nd_intersection(ids[first[a]], na, ids[first[b]], docs[members[first[b]]].count);
-    }
-    for (size_t a = 0; a < kinds; a++) {
-        for (size_t b = 0; b < kinds; b++)
-            covers[a * kinds + b] = (unsigned char)nd_covers(opts, docs[members[first[a]]].count,
-                                                             docs[members[first[b]]].count, shared[a * kinds + b]);
-    }
-/* does member i, as survivor, cover member k */
-#define COVERS(i, k) covers[kind[i] * kinds + kind[k]]
-    rc = ND_OK;
-    size_t remaining = n;
-    while (rc == ND_OK && remaining >= 2) {
-        /* cover[a]: how many remaining others a member of kind a covers */
-        for (size_t a = 0; a < kinds; a++) {
-            size_t count = 0;
-            if (alive_in[a] == 0) {
-                cover[a] = 0;
-                continue;
-            }
-            for (size_t b = 0; b < kinds; b++)
-                count += alive_in[b] * covers[a * kinds + b];
-            cover[a] = count - covers[a * kinds + a]; /* not itself (alive when asked) */
-        }
-        size_t center = SIZE_MAX, best = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (alive[i] && cover[kind[i]] > best) {
-                best = cover[kind[i]];
-                center = i;
-            }
-        }
-        if (center == SIZE_MAX)
-            break; /* no remaining member covers another */
-        size_t size = 0;
-        for (size_t k = 0; k < n; k++) {
-            in_cluster[k] = alive[k] && (k == center || COVERS(center, k));
-            if (in_cluster[k])
-                cluster[size++] = k; /* in policy order */
-        }
-        /* the survivor: the first member covering every other member; the
-         * members of one kind pass or fail together, so each kind is
-         * tried once (cover[] now marks the kinds tried) */
-        for (size_t c = 0; c < size; c++)
-            cover[kind[cluster[c]]] = 0;
-        size_t survivor = center;
-        for (size_t c = 0; c < size; c++) {
-            size_t s = cluster[c];
-            if (cover[kind[s]])
-                continue;
-            cover[kind[s]] = 1;
-            int covers_all = 1;
-            for (size_t d = 0; d < size && covers_all; d++)
-                covers_all = cluster[d] == s || COVERS(s, cluster[d]);
-            if (covers_all) {
-                survivor = s;
-                break;
-            }
-        }
-        size_t count = 0;
-        for (size_t c = 0; c < size; c++) {
-            size_t k = cluster[c];
-            alive[k] = 0;
-            alive_in[kind[k]]--;
-            if (k != survivor)
-                others[count++] =
-                    scored_member(store, members[survivor], members[k], shared[kind[survivor] * kinds + kind[k]]);
-        }
-        remaining -= size;
-        rc = emit_cluster(out, members[survivor], others, count);
-    }
-#undef COVERS
-done:
-    nd_free(kind);
-    nd_free(first);
-    nd_free(alive_in);
-    nd_free(cover);
-    nd_free(shared);
-    nd_free(covers);
-    nd_free(alive);
-    nd_free(in_cluster);
-    nd_free(others);
-    nd_free(cluster);
-    nd_free(ids);
-    nd_free(arena);
-    return rc;
-}
-
-typedef struct {
-    size_t first; /* earliest member */
-    size_t start, len;
-} cluster_span;
-
-static int compare_span(const void *pa, const void *pb)
-{
-    const cluster_span *a = pa, *b = pb;
-    return (a->first > b->first) - (a->first < b->first);
-}
-
-/* Put clusters in canonical order: by earliest member. */
-static int order_clusters(nd_clusters *c)
-{
-    cluster_span *spans = nd_malloc((c->count ? c->count : 1) * sizeof *spans);
-    nd_member *members = nd_malloc((c->members_count ? c->members_count : 1) * sizeof *members);
-    if (!spans || !members) {
-        nd_free(spans);
-        nd_free(members);
-        return ND_ENOMEM;
-    }
-    for (size_t i = 0; i < c->count; i++) {
-        spans[i].start = c->starts[i];
-        spans[i].len = c->starts[i + 1] - c->starts[i];
-        spans[i].first = SIZE_MAX;
-        for (size_t k = 0; k < spans[i].len; k++) {
-            size_t doc = c->members[spans[i].start + k].doc;
-            spans[i].first = doc < spans[i].first ? doc : spans[i].first;
-        }
-    }
-    qsort(spans, c->count, sizeof *spans, compare_span);
-    size_t w = 0;
-    for (size_t i = 0; i < c->count; i++) {
-        memcpy(members + w, c->members + spans[i].start, spans[i].len * sizeof *members);
-        c->starts[i] = w;
-        w += spans[i].len;
-    }
-    c->starts[c->count] = w;
-    nd_free(c->members);
-    c->members = members;
-    c->members_capacity = c->members_count;
-    nd_free(spans);
-    return ND_OK;
-}
-
 /* Group the texts by component, in input order, and split each. */
-static int build_clusters(cluster_state *st, nd_keep keep, nd_clusters *out)
+static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_clusters *out)
 {
     size_t n = st->store->count;
     size_t *root_of = nd_malloc((n ? n : 1) * sizeof *root_of);
     size_t *offset = nd_calloc(n + 1, sizeof *offset);
     size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
     size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
+    size_t *bounds = NULL;
     int rc = ND_ENOMEM;
     if (!root_of || !offset || !members || !scratch)
         goto done;
@@ -545,25 +164,36 @@ static int build_clusters(cluster_state *st, nd_keep keep, nd_clusters *out)
         root_of[d] = nd_uf_find(&st->uf, d);
         offset[root_of[d] + 1]++;
     }
-    for (size_t r = 0; r < n; r++)
+    size_t components = 0;
+    for (size_t r = 0; r < n; r++) {
+        components += offset[r + 1] >= 2;
         offset[r + 1] += offset[r];
+    }
     for (size_t d = 0; d < n; d++)
         members[offset[root_of[d]]++] = d; /* offset[r] now ends component r */
-    rc = ND_OK;
-    size_t begin = 0;
-    for (size_t r = 0; r < n && rc == ND_OK; r++) {
+    bounds = nd_malloc((components ? components : 1) * 2 * sizeof *bounds);
+    if (!bounds)
+        goto done;
+    size_t begin = 0, c = 0;
+    for (size_t r = 0; r < n; r++) {
         size_t end = offset[r];
-        if (end - begin >= 2) /* members[begin, end) are in input order already */
-            rc = split_component(st, members + begin, end - begin, scratch, keep, out);
+        if (end - begin >= 2) { /* members[begin, end) are in input order already */
+            bounds[2 * c] = begin;
+            bounds[2 * c + 1] = end;
+            c++;
+        }
         begin = end;
     }
-    if (rc == ND_OK)
-        rc = order_clusters(out);
+    nd_split_state split = {st->store, {NULL, 0}, {NULL, 0}, ND_OK};
+    rc = nd_split_components(&split, members, scratch, bounds, components, threads, keep, out);
+    nd_free(split.buf_a.data);
+    nd_free(split.buf_b.data);
 done:
     nd_free(root_of);
     nd_free(offset);
     nd_free(members);
     nd_free(scratch);
+    nd_free(bounds);
     return rc;
 }
 
@@ -572,14 +202,10 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     cluster_state st;
     memset(&st, 0, sizeof st);
     st.store = store;
-    nd_clusters *clusters = nd_calloc(1, sizeof *clusters);
+    nd_clusters *clusters = nd_clusters_new();
     int rc = ND_ENOMEM;
     if (!clusters)
         goto done;
-    clusters->starts = nd_calloc(1, sizeof *clusters->starts);
-    if (!clusters->starts)
-        goto done;
-    clusters->starts_capacity = 1;
     if (nd_uf_init(&st.uf, store->count) != ND_OK)
         goto done;
     st.is_representative = nd_calloc(store->count + 1, 1);
@@ -591,7 +217,7 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     else if (rc == ND_OK)
         rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
     if (rc == ND_OK)
-        rc = build_clusters(&st, keep, clusters);
+        rc = build_clusters(&st, threads, keep, clusters);
 done:
     nd_uf_release(&st.uf);
     nd_free(st.is_representative);
@@ -604,40 +230,6 @@ done:
     }
     if (stats)
         *stats = st.stats;
-    *out = clusters;
-    return ND_OK;
-}
-
-int nd_store_split(nd_clusters **out, const nd_store *store, nd_keep keep)
-{
-    cluster_state st;
-    memset(&st, 0, sizeof st);
-    st.store = store;
-    size_t n = store->count;
-    nd_clusters *clusters = nd_calloc(1, sizeof *clusters);
-    size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
-    size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
-    int rc = ND_ENOMEM;
-    if (!clusters || !members || !scratch)
-        goto done;
-    clusters->starts = nd_calloc(1, sizeof *clusters->starts);
-    if (!clusters->starts)
-        goto done;
-    clusters->starts_capacity = 1;
-    for (size_t d = 0; d < n; d++)
-        members[d] = d;
-    rc = n >= 2 ? split_component(&st, members, n, scratch, keep, clusters) : ND_OK;
-    if (rc == ND_OK)
-        rc = order_clusters(clusters);
-done:
-    nd_free(members);
-    nd_free(scratch);
-    nd_free(st.buf_a.data);
-    nd_free(st.buf_b.data);
-    if (rc != ND_OK) {
-        nd_clusters_free(clusters);
-        return rc;
-    }
     *out = clusters;
     return ND_OK;
 }

@@ -489,9 +489,10 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight);
 int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
 size_t nd_index_count(const nd_index *index);
 
-/** Let nd_index_cluster() use up to `threads` threads (default 1) to
- * prepare LSH bands in parallel; each extra thread takes 16 bytes per text
- * while clustering. The clusters are the same for any value. */
+/** Let nd_index_cluster() use up to `threads` threads (default 1): LSH
+ * bands are prepared on the others while it verifies, and components are
+ * split in parallel; each extra thread takes 16 bytes per text while
+ * clustering. The clusters are the same for any value. */
 void nd_index_set_threads(nd_index *index, unsigned threads);
 
 /** Bytes of memory the index holds (an estimate within a few percent). */

@@ -70,8 +70,9 @@ int nd_index_store(const nd_index *index, nd_store *out);
 /* How many threads nd_index_set_threads() allowed. */
 unsigned nd_index_threads(const nd_index *index);
 
-/* cluster.c: nd_index_cluster() on any store; `threads` prepare LSH bands
- * in parallel (each extra one takes 16 bytes per text). */
+/* cluster.c: nd_index_cluster() on any store; with `threads`, LSH bands
+ * are prepared while others are verified (each extra thread takes 16
+ * bytes per text) and components are split in parallel. */
 int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads, nd_keep keep);
 
 /* cluster.c: step 3 of nd_store_cluster() alone, for a caller that found

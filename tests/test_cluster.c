@@ -3,12 +3,15 @@
  * run rests on (src/mpi/): the components are the connected components of
  * {pairs sharing a band key whose exact Jaccard reaches the threshold}, and
  * splitting each one alone (nd_store_split) gives the clusters of
- * nd_index_cluster. */
+ * nd_index_cluster; and identical sets (nd_identical_sets) found as a sort
+ * by the whole set hash finds them, when hashes share their upper half or
+ * all of it. */
 #include "neardup.h"
 
 #include <stdlib.h> /* malloc, free, qsort */
 #include <string.h> /* memcpy */
 
+#include "candidates.h"
 #include "store.h"
 #include "suites.h"
 #include "synth.h"
@@ -348,6 +351,108 @@ START_TEST(test_split_repeated_sets_match_reference)
 }
 END_TEST
 
+/* nd_identical_sets against a stable sort by the whole 64-bit set hash:
+ * the same representatives, the same same() calls in the same order, the
+ * same count of groups. Set hashes are drawn so that many share their
+ * upper half (the sort's key) and some are whole collisions between
+ * different sets; a few texts are empty. */
+enum { SAME_TEXTS = 3000, SAME_SETS = 60, SAME_SET_SIZE = 6 };
+
+typedef struct {
+    size_t calls[SAME_TEXTS][2];
+    size_t count;
+} same_log;
+
+static void log_same(void *ctx, size_t first, size_t other)
+{
+    same_log *log = ctx;
+    ck_assert_uint_lt(log->count, SAME_TEXTS);
+    log->calls[log->count][0] = first;
+    log->calls[log->count][1] = other;
+    log->count++;
+}
+
+typedef struct {
+    uint64_t hash;
+    size_t doc;
+} hashed_doc;
+
+static int compare_hashed(const void *pa, const void *pb)
+{
+    const hashed_doc *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+START_TEST(test_identical_sets_match_whole_hash_sort)
+{
+    uint64_t state = 0x5a3e000 + (uint64_t)_i;
+    static uint32_t sets[SAME_SETS][SAME_SET_SIZE];
+    uint64_t set_hash[SAME_SETS];
+    for (size_t f = 0; f < SAME_SETS; f++) {
+        for (size_t k = 0; k < SAME_SET_SIZE; k++)
+            sets[f][k] = (uint32_t)(f * 100 + k); /* distinct sets, sorted */
+        /* 3 upper halves; lower halves from 0..24, so some sets collide whole */
+        set_hash[f] = (synth_next(&state) % 3 + 1) << 32 | synth_next(&state) % 25;
+    }
+    static const uint32_t *ids[SAME_TEXTS];
+    static nd_text_meta meta[SAME_TEXTS];
+    for (size_t d = 0; d < SAME_TEXTS; d++) {
+        size_t f = (size_t)(synth_next(&state) % SAME_SETS);
+        int empty = synth_next(&state) % 17 == 0;
+        ids[d] = sets[f];
+        meta[d] = (nd_text_meta){empty ? 0 : SAME_SET_SIZE, set_hash[f], SAME_SET_SIZE};
+    }
+    /* the reference */
+    static hashed_doc order[SAME_TEXTS];
+    static unsigned char expect_rep[SAME_TEXTS];
+    static same_log expect;
+    memset(expect_rep, 0, sizeof expect_rep);
+    expect.count = 0;
+    size_t m = 0;
+    uint64_t expect_groups = 0;
+    for (size_t d = 0; d < SAME_TEXTS; d++) {
+        if (meta[d].count > 0)
+            order[m++] = (hashed_doc){meta[d].set_hash, d};
+    }
+    qsort(order, m, sizeof *order, compare_hashed);
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && order[j].hash == order[i].hash)
+            j++;
+        expect_rep[order[i].doc] = 1;
+        expect_groups += j - i > 1;
+        for (size_t k = i + 1; k < j; k++) {
+            if (ids[order[k].doc] == ids[order[i].doc])
+                log_same(&expect, order[i].doc, order[k].doc);
+            else
+                expect_rep[order[k].doc] = 1;
+        }
+        i = j;
+    }
+    /* the store */
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    array_backend backend = {ids};
+    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0};
+    static unsigned char is_rep[SAME_TEXTS];
+    static same_log got;
+    memset(is_rep, 0, sizeof is_rep);
+    got.count = 0;
+    uint64_t groups = 0;
+    ck_assert_int_eq(nd_identical_sets(is_rep, &groups, &store, log_same, &got), ND_OK);
+    ck_assert_uint_eq(groups, expect_groups);
+    ck_assert_uint_gt(expect.count, SAME_TEXTS / 2);
+    ck_assert_uint_eq(got.count, expect.count);
+    for (size_t c = 0; c < got.count; c++) {
+        ck_assert_uint_eq(got.calls[c][0], expect.calls[c][0]);
+        ck_assert_uint_eq(got.calls[c][1], expect.calls[c][1]);
+    }
+    ck_assert_mem_eq(is_rep, expect_rep, SAME_TEXTS);
+}
+END_TEST
+
 Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -360,5 +465,8 @@ Suite *cluster_suite(void)
     tcase_add_test(split, test_split_per_component_matches);
     tcase_add_loop_test(split, test_split_repeated_sets_match_reference, 0, 6);
     suite_add_tcase(s, split);
+    TCase *same = tcase_create("identical_sets");
+    tcase_add_loop_test(same, test_identical_sets_match_whole_hash_sort, 0, 4);
+    suite_add_tcase(s, same);
     return s;
 }

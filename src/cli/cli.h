@@ -126,6 +126,11 @@ void out_number(FILE *f, double x);
 /* nd_text_preview() as a newly allocated, NUL-terminated string (NULL when
  * out of memory). */
 char *text_preview(const char *text, size_t len, size_t max_chars);
+/* write_item(f, i, ctx) for i in [0, n), to `out` in that order, items
+ * formatted on up to `threads` threads (write_item must be safe to call
+ * from several threads at once on different items; it returns 0, or -1
+ * when out of memory). Returns 0 or -1 (nothing reported). */
+int out_lines(FILE *out, size_t n, unsigned threads, int (*write_item)(FILE *f, size_t i, void *ctx), void *ctx);
 
 /* diag.c: diagnostics on stderr, prefixed with the program name
  * ("neardup", or what cli_set_program() set: "neardup-mpi: rank 2"). */

@@ -45,40 +45,52 @@ void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t
     fprintf(out, "],\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
 }
 
+typedef struct scan_lines {
+    const cli_config *cfg;
+    const doctable *docs;
+    const nd_clusters *clusters;
+} scan_lines;
+
+/* out_lines' item: cluster c. */
+static int write_cluster(FILE *out, size_t c, void *ctx)
+{
+    const scan_lines *l = ctx;
+    enum { ON_STACK = 64 };
+    const char *ids_stack[ON_STACK];
+    double jaccard_stack[ON_STACK], containment_stack[ON_STACK];
+    const nd_member *m;
+    size_t size = nd_clusters_get(&m, l->clusters, c);
+    const char **ids = ids_stack;
+    double *jaccard = jaccard_stack, *containment = containment_stack;
+    if (size > ON_STACK) {
+        ids = malloc(size * sizeof *ids);
+        jaccard = malloc(size * sizeof *jaccard);
+        containment = malloc(size * sizeof *containment);
+    }
+    int rc = ids && jaccard && containment ? 0 : -1;
+    for (size_t k = 0; k < size && rc == 0; k++) {
+        ids[k] = l->docs->ids[m[k].doc];
+        jaccard[k] = m[k].jaccard;
+        containment[k] = m[k].containment;
+    }
+    if (rc == 0)
+        doc_output_cluster(out, l->cfg, c, size, ids, jaccard, containment);
+    if (size > ON_STACK) {
+        free(ids);
+        free(jaccard);
+        free(containment);
+    }
+    return rc;
+}
+
 int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *clusters)
 {
-    size_t n = nd_clusters_count(clusters), capacity = 0;
-    const char **ids = NULL;
-    double *jaccard = NULL, *containment = NULL;
-    int rc = EXIT_OK;
-    for (size_t c = 0; c < n && rc == EXIT_OK; c++) {
-        const nd_member *m;
-        size_t size = nd_clusters_get(&m, clusters, c);
-        if (size > capacity) {
-            capacity = size * 2;
-            free(ids);
-            free(jaccard);
-            free(containment);
-            ids = malloc(capacity * sizeof *ids);
-            jaccard = malloc(capacity * sizeof *jaccard);
-            containment = malloc(capacity * sizeof *containment);
-            if (!ids || !jaccard || !containment) {
-                cli_error("out of memory");
-                rc = EXIT_FAIL;
-                break;
-            }
-        }
-        for (size_t k = 0; k < size; k++) {
-            ids[k] = docs->ids[m[k].doc];
-            jaccard[k] = m[k].jaccard;
-            containment[k] = m[k].containment;
-        }
-        doc_output_cluster(out, cfg, c, size, ids, jaccard, containment);
+    scan_lines l = {cfg, docs, clusters};
+    if (out_lines(out, nd_clusters_count(clusters), cfg->threads, write_cluster, &l) != 0) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
     }
-    free(ids);
-    free(jaccard);
-    free(containment);
-    return rc;
+    return EXIT_OK;
 }
 
 void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs)

@@ -1,13 +1,21 @@
-/* output.c - JSON strings and numbers for the program's output.
+/* output.c - JSON strings and numbers for the program's output, and
+ * output lines formatted on several threads.
  *
  * Strings go through jansson's encoder (escapes, control characters) after
  * ill-formed UTF-8 has been replaced, so every line written is valid JSON
  * whatever bytes the ids or texts held. Numbers are printed with "%.6g":
  * the same double always prints the same way, so output is byte-stable.
+ *
+ * out_lines: the clusters or groups of a scan are written after everything
+ * else is done, on one thread unless shared out. Each round of ROUND
+ * items is cut into one part per thread; the helpers format theirs into
+ * memory while the caller writes the first part, then their bytes follow
+ * in order: the same bytes as one thread writing every item.
  */
 #include "cli.h"
 
-#include <stdlib.h> /* malloc, free */
+#include <pthread.h> /* pthread_create, pthread_join */
+#include <stdlib.h>  /* malloc, free */
 
 #include "json.h"
 
@@ -44,4 +52,64 @@ const char *cli_profile_label(const nd_options *opts)
         made = 1;
     }
     return label;
+}
+
+enum { ROUND = 8192, MAX_PARTS = 16 };
+
+typedef struct out_part {
+    size_t first, last;
+    int (*write_item)(FILE *f, size_t i, void *ctx);
+    void *ctx;
+    char *bytes; /* open_memstream's */
+    size_t len;
+    int rc;
+} out_part;
+
+static void *format_part(void *arg)
+{
+    out_part *p = arg;
+    FILE *mem = open_memstream(&p->bytes, &p->len);
+    p->rc = mem ? 0 : -1;
+    for (size_t i = p->first; i < p->last && p->rc == 0; i++)
+        p->rc = p->write_item(mem, i, p->ctx);
+    if (mem && fclose(mem) != 0)
+        p->rc = -1;
+    return NULL;
+}
+
+int out_lines(FILE *out, size_t n, unsigned threads, int (*write_item)(FILE *f, size_t i, void *ctx), void *ctx)
+{
+    unsigned parts = threads < 1 ? 1 : threads > MAX_PARTS ? MAX_PARTS : threads;
+    int rc = 0;
+    for (size_t first = 0; first < n && rc == 0; first += ROUND) {
+        size_t last = n - first < ROUND ? n : first + ROUND;
+        size_t each = (last - first + parts - 1) / parts;
+        out_part part[MAX_PARTS];
+        pthread_t helper[MAX_PARTS];
+        int started[MAX_PARTS] = {0};
+        for (unsigned k = 1; k < parts; k++) {
+            size_t a = first + k * each, b = a + each;
+            part[k] = (out_part){a < last ? a : last, b < last ? b : last, write_item, ctx, NULL, 0, 0};
+            started[k] = part[k].first < part[k].last && each >= 64 &&
+                         pthread_create(&helper[k], NULL, format_part, &part[k]) == 0;
+        }
+        /* the caller's part, and every part no helper took (few items, or
+         * no thread), straight to the output */
+        for (size_t i = first; i < first + each && i < last && rc == 0; i++)
+            rc = write_item(out, i, ctx);
+        for (unsigned k = 1; k < parts; k++) {
+            if (started[k]) {
+                pthread_join(helper[k], NULL);
+                if (rc == 0)
+                    rc = part[k].rc;
+                if (rc == 0 && part[k].len > 0)
+                    fwrite(part[k].bytes, 1, part[k].len, out);
+                free(part[k].bytes);
+            } else {
+                for (size_t i = part[k].first; i < part[k].last && rc == 0; i++)
+                    rc = write_item(out, i, ctx);
+            }
+        }
+    }
+    return rc;
 }

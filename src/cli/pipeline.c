@@ -11,8 +11,9 @@
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
  * goes into that worker's arena for the batch (arena.c), and nothing made
- * on one thread is freed on another; a batch's arenas are reset together
- * once it is committed.
+ * on one thread is freed on another; the records' bytes go into the
+ * batch's own arena as they are read (no malloc and free per record); a
+ * batch's arenas are reset together once it is committed.
  */
 #include "pipeline.h"
 
@@ -35,8 +36,10 @@ typedef struct result {
 typedef struct batch {
     record *records;
     result *results;
-    uint64_t *keys; /* capacity x bands band keys, for document mode */
-    arena *arenas;  /* one per thread: ids, id strings and units of its results */
+    atomic_uchar *done; /* done[i]: results[i] is ready (set with release) */
+    uint64_t *keys;     /* capacity x bands band keys, for document mode */
+    arena *arenas;      /* one per thread: ids, id strings and units of its results */
+    arena data;         /* the records' bytes (read by the main thread) */
     size_t arena_count;
     size_t count, capacity;
     uint64_t bytes;
@@ -215,42 +218,60 @@ static int process_text(const shared *sh, worker_tools *w, arena *mem, const rec
  * lines) are written by one thread. */
 enum { GRAB = 8 };
 
-/* Sketch records of `b` until none is left; returns ND_OK or the first
- * library error. Any number of threads may run this on the same batch. */
-static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+/* Sketch the next GRAB records of `b`, if any are left. Returns 1 after
+ * some, 0 when none is left, or a (negative) library error, after which
+ * the other threads stop too. Any number of threads may run this on the
+ * same batch. */
+static int process_grab(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
 {
     worker_tools *w = &sh->tools[worker];
     arena *mem = &b->arenas[worker];
     unsigned bands = sh->opts->bands;
-    for (;;) {
-        size_t first = atomic_fetch_add(next, GRAB);
-        if (first >= b->count)
-            return ND_OK;
-        size_t last = first + GRAB < b->count ? first + GRAB : b->count;
-        for (size_t i = first; i < last; i++) {
-            const record *rec = &b->records[i];
-            result *res = &b->results[i];
-            uint64_t *keys = b->keys + i * bands;
-            int rc = rec->kind != RECORD_TEXT ? process_json(sh, w, mem, rec, res, keys)
-                                              : process_text(sh, w, mem, rec, res, keys);
-            if (rc != ND_OK) {
-                atomic_store(next, b->count); /* the others stop too */
-                return rc;
-            }
+    size_t first = atomic_fetch_add(next, GRAB);
+    if (first >= b->count)
+        return 0;
+    size_t last = first + GRAB < b->count ? first + GRAB : b->count;
+    for (size_t i = first; i < last; i++) {
+        const record *rec = &b->records[i];
+        result *res = &b->results[i];
+        uint64_t *keys = b->keys + i * bands;
+        int rc = rec->kind != RECORD_TEXT ? process_json(sh, w, mem, rec, res, keys)
+                                          : process_text(sh, w, mem, rec, res, keys);
+        if (rc != ND_OK) {
+            atomic_store(next, b->count); /* the others stop too */
+            return rc;
         }
+        atomic_store_explicit(&b->done[i], 1, memory_order_release);
     }
+    return 1;
+}
+
+/* Sketch records of `b` until none is left; returns ND_OK or the first
+ * library error. */
+static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+{
+    int rc;
+    while ((rc = process_grab(sh, worker, b, next)) > 0)
+        continue;
+    return rc;
 }
 
 /* ****  Batches  **** */
 
-enum { BATCH_RECORDS = 4096, BATCH_BYTES = 16 << 20 };
+/* A batch holds up to BATCH_RECORDS records or BATCH_BYTES bytes. The
+ * first ones are smaller (FIRST_RECORDS and FIRST_BYTES, four times more
+ * each time): the workers wait while the main thread reads the first
+ * batch alone, so it had better be short. */
+enum { BATCH_RECORDS = 4096, BATCH_BYTES = 16 << 20, FIRST_RECORDS = 256, FIRST_BYTES = 1 << 20 };
 
 static void batch_reset(batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
-        free(b->records[i].data);
+        if (!b->records[i].borrowed)
+            free(b->records[i].data); /* a whole file, read on its own */
         free(b->results[i].error);
     }
+    arena_reset(&b->data);
     for (size_t t = 0; b->arenas && t < b->arena_count; t++)
         arena_reset(&b->arenas[t]);
     b->count = 0;
@@ -262,34 +283,56 @@ static void batch_free(batch *b)
     batch_reset(b);
     free(b->records);
     free(b->results);
+    free(b->done);
     free(b->keys);
     for (size_t t = 0; b->arenas && t < b->arena_count; t++)
         arena_free(&b->arenas[t]);
     free(b->arenas);
+    arena_free(&b->data);
 }
 
-/* Read up to a batch of records. Returns 1 if any were read, 0 at the end,
- * -1 on an input error (reported). */
-static int batch_read(batch *b, input *in, unsigned bands)
+/* Read up to a batch of records, the `number`th batch (0-based). Returns
+ * 1 if any were read, 0 at the end, -1 on an input error (reported). */
+static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
 {
     if (!b->records) {
         b->records = calloc(BATCH_RECORDS, sizeof *b->records);
         b->results = calloc(BATCH_RECORDS, sizeof *b->results);
+        b->done = calloc(BATCH_RECORDS, sizeof *b->done);
         b->keys = malloc((size_t)BATCH_RECORDS * bands * sizeof *b->keys);
-        if (!b->records || !b->results || !b->keys) {
+        if (!b->records || !b->results || !b->done || !b->keys) {
             cli_error("out of memory");
             return -1;
         }
         b->capacity = BATCH_RECORDS;
     }
-    while (b->count < b->capacity && b->bytes < BATCH_BYTES) {
+    size_t max_records = BATCH_RECORDS;
+    uint64_t max_bytes = BATCH_BYTES;
+    if (number < 3) {
+        max_records = (size_t)FIRST_RECORDS << (2 * number);
+        max_bytes = (uint64_t)FIRST_BYTES << (2 * number);
+    }
+    while (b->count < max_records && b->bytes < max_bytes) {
         record *rec = &b->records[b->count];
-        int rc = input_next(in, rec);
+        int rc = input_next_borrowed(in, rec);
         if (rc < 0)
             return -1;
         if (rc == 0)
             break;
+        if (rec->borrowed) {
+            /* into the batch's arena: one copy, and no malloc and free per
+             * record (the record stays "borrowed": not freed on its own) */
+            char *copy = arena_alloc(&b->data, rec->len ? rec->len : 1);
+            if (!copy) {
+                cli_error("out of memory");
+                return -1;
+            }
+            if (rec->len)
+                memcpy(copy, rec->data, rec->len);
+            rec->data = copy;
+        }
         memset(&b->results[b->count], 0, sizeof b->results[b->count]);
+        atomic_store_explicit(&b->done[b->count], 0, memory_order_relaxed);
         b->results[b->count].doc.rec = rec;
         b->bytes += rec->len;
         b->count++;
@@ -297,14 +340,34 @@ static int batch_read(batch *b, input *in, unsigned bands)
     return b->count > 0;
 }
 
-/* Hand a processed batch to the sink, in input order. */
-static int batch_commit(const pipeline_sink *sink, batch *b)
+/* Hand the processed records of a batch from *committed on to the sink, in
+ * input order, up to the first one not done yet (or all: `all`). */
+static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *committed, int all)
 {
-    for (size_t i = 0; i < b->count; i++) {
+    for (size_t i = *committed; i < b->count; i++) {
+        if (!all && !atomic_load_explicit(&b->done[i], memory_order_acquire))
+            return EXIT_OK;
+        *committed = i + 1;
         if (sink->commit(sink->ctx, &b->results[i].doc) != EXIT_OK)
             return EXIT_FAIL;
     }
+    return EXIT_OK;
+}
+
+/* Hand a processed batch to the sink, in input order. */
+static int batch_commit(const pipeline_sink *sink, batch *b)
+{
+    size_t committed = 0;
+    if (batch_commit_ready(sink, b, &committed, 1) != EXIT_OK)
+        return EXIT_FAIL;
     return sink->batch_done ? sink->batch_done(sink->ctx) : EXIT_OK;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 /* The pool: N - 1 threads that wait for a batch, sketch it alongside the
@@ -408,6 +471,43 @@ static int pool_finish(pool *p)
     return status;
 }
 
+/* pool_finish for the last batch, which no batch follows to keep the
+ * workers busy while this thread commits it: commit each record as soon
+ * as it and those before it are done, between GRABs of sketching, so
+ * that committing overlaps the workers' sketching. Returns the batch's
+ * status; *commit_rc is EXIT_FAIL if the sink stopped the run. */
+static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commit_rc, double *commit_s)
+{
+    batch *b = p->current;
+    size_t committed = 0;
+    int rc;
+    *commit_rc = EXIT_OK;
+    struct timespec t0;
+    while ((rc = process_grab(p->sh, 0, b, &p->next)) > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        *commit_rc = batch_commit_ready(sink, b, &committed, 0);
+        *commit_s += seconds_since(&t0);
+        if (*commit_rc != EXIT_OK) {
+            atomic_store(&p->next, b->count); /* the workers stop too */
+            break;
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    pool_report(p, rc > 0 ? ND_OK : rc);
+    while (p->finished < p->count)
+        pthread_cond_wait(&p->idle, &p->lock);
+    int status = p->status;
+    pthread_mutex_unlock(&p->lock);
+    if (status != ND_OK || *commit_rc != EXIT_OK)
+        return status;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    *commit_rc = batch_commit_ready(sink, b, &committed, 1);
+    if (*commit_rc == EXIT_OK && sink->batch_done)
+        *commit_rc = sink->batch_done(sink->ctx);
+    *commit_s += seconds_since(&t0);
+    return ND_OK;
+}
+
 static void pool_stop(pool *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -423,13 +523,6 @@ static void pool_stop(pool *p)
 }
 
 /* ****  The run  **** */
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static void tools_free(worker_tools *tools, unsigned n)
 {
@@ -482,14 +575,30 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
      * thread reads the next one, then joins them on `cur`; the workers
      * start on the next batch while this thread commits `cur`. */
     int cur = 0;
-    int got = batch_read(&batches[cur], in, opts->bands);
+    unsigned number = 0; /* of the batch read */
+    int got = batch_read(&batches[cur], in, opts->bands, number++);
     if (got > 0)
         pool_submit(&p, &batches[cur]);
     struct timespec t0;
     while (got > 0) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        int next_got = batch_read(&batches[1 - cur], in, opts->bands); /* overlaps the workers */
+        int next_got = batch_read(&batches[1 - cur], in, opts->bands, number++); /* overlaps the workers */
         timing->read_s += seconds_since(&t0);
+        if (next_got == 0) {
+            /* the last batch */
+            int commit_rc;
+            double commit_s = 0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            int status = pool_finish_committing(&p, sink, &commit_rc, &commit_s);
+            timing->sketch_s += seconds_since(&t0) - commit_s;
+            timing->commit_s += commit_s;
+            if (status != ND_OK)
+                cli_error("%s", nd_strerror(status));
+            if (status != ND_OK || commit_rc != EXIT_OK)
+                goto done;
+            got = 0;
+            break;
+        }
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int status = pool_finish(&p);
         timing->sketch_s += seconds_since(&t0);

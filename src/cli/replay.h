@@ -20,6 +20,10 @@ typedef struct replay replay;
 
 /* Start pass 2. Returns EXIT_OK or EXIT_FAIL (reported). */
 int replay_open(replay **out, replay_source *src);
+/* The same, saying whose texts replay_text() will be asked for: want[i]
+ * for the i-th record replay_next() gives (borrowed until replay_close()).
+ * With --threads above 1 their JSON is parsed ahead, on the reader thread. */
+int replay_open_texts(replay **out, replay_source *src, const unsigned char *want);
 /* The next kept record, in order: a JSON line as read, or a plain text
  * with ill-formed UTF-8 replaced (as pass 1 sketched it in unit mode).
  * *rec is borrowed until the next call. Returns 1, or -1 (reported) when

@@ -112,8 +112,18 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
     /* units are numbered in input order: sorted, their documents come in
      * the order the records are read back */
     qsort(req, n, sizeof *req, compare_request);
+    /* the documents whose text is asked for, so that a reader thread can
+     * parse them ahead */
+    unsigned char *want = calloc(docs->count ? docs->count : 1, 1);
+    if (!want) {
+        free(req);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n; i++)
+        want[docs->unit_doc[req[i].unit]] = 1;
     replay *cur = NULL;
-    int rc = n && replay_open(&cur, src) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
+    int rc = n && replay_open_texts(&cur, src, want) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
     size_t next_doc = 0;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         size_t doc = docs->unit_doc[req[i].unit];
@@ -128,14 +138,57 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
             out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
     }
     replay_close(cur);
+    free(want);
     free(req);
+    return rc;
+}
+
+typedef struct group_lines {
+    const cli_config *cfg;
+    const doctable *docs;
+    const nd_clusters *groups;
+    char **previews;
+} group_lines;
+
+/* out_lines' item: group g. */
+static int write_group(FILE *out, size_t g, void *ctx)
+{
+    const group_lines *l = ctx;
+    const doctable *docs = l->docs;
+    enum { ON_STACK = 64 };
+    const char *ids_stack[ON_STACK];
+    nd_span spans_stack[ON_STACK];
+    double jaccard_stack[ON_STACK];
+    const nd_member *m;
+    size_t size = nd_clusters_get(&m, l->groups, g);
+    const char **ids = ids_stack;
+    nd_span *spans = spans_stack;
+    double *jaccard = jaccard_stack;
+    if (size > ON_STACK) {
+        ids = malloc(size * sizeof *ids);
+        spans = malloc(size * sizeof *spans);
+        jaccard = malloc(size * sizeof *jaccard);
+    }
+    int rc = ids && spans && jaccard ? 0 : -1;
+    for (size_t k = 0; k < size && rc == 0; k++) {
+        ids[k] = docs->ids[docs->unit_doc[m[k].doc]];
+        spans[k] = docs->unit_span[m[k].doc];
+        jaccard[k] = m[k].jaccard;
+    }
+    if (rc == 0)
+        unit_output_group(out, l->cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, l->previews[g]);
+    if (size > ON_STACK) {
+        free(ids);
+        free(spans);
+        free(jaccard);
+    }
     return rc;
 }
 
 int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, const nd_clusters *groups,
                      replay_source *src)
 {
-    size_t n = nd_clusters_count(groups), capacity = 0;
+    size_t n = nd_clusters_count(groups);
     /* each group's preview is cut from its earliest occurrence (the one
      * listed first, kept by --keep, can be a later one); the previews are
      * cut in one reading in input order, before printing */
@@ -155,40 +208,15 @@ int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, con
             earliest[g] = m[k].doc < earliest[g] ? m[k].doc : earliest[g];
     }
     int rc = unit_output_previews(previews, docs, src, earliest, n);
-    const char **ids = NULL;
-    nd_span *spans = NULL;
-    double *jaccard = NULL;
-    for (size_t g = 0; g < n && rc == EXIT_OK; g++) {
-        const nd_member *m;
-        size_t size = nd_clusters_get(&m, groups, g);
-        if (size > capacity) {
-            capacity = size * 2;
-            free(ids);
-            free(spans);
-            free(jaccard);
-            ids = malloc(capacity * sizeof *ids);
-            spans = malloc(capacity * sizeof *spans);
-            jaccard = malloc(capacity * sizeof *jaccard);
-            if (!ids || !spans || !jaccard) {
-                cli_error("out of memory");
-                rc = EXIT_FAIL;
-                break;
-            }
-        }
-        for (size_t k = 0; k < size; k++) {
-            ids[k] = docs->ids[docs->unit_doc[m[k].doc]];
-            spans[k] = docs->unit_span[m[k].doc];
-            jaccard[k] = m[k].jaccard;
-        }
-        unit_output_group(out, cfg, g, size, distinct_documents(docs, m, size), ids, spans, jaccard, previews[g]);
+    group_lines l = {cfg, docs, groups, previews};
+    if (rc == EXIT_OK && out_lines(out, n, cfg->threads, write_group, &l) != 0) {
+        cli_error("out of memory");
+        rc = EXIT_FAIL;
     }
     for (size_t g = 0; g < n; g++)
         free(previews[g]);
     free(previews);
     free(earliest);
-    free(ids);
-    free(spans);
-    free(jaccard);
     return rc;
 }
 
@@ -305,7 +333,16 @@ int unit_output_write(const cli_config *cfg, const doctable *docs, const removal
     size_t spans_capacity = 0, stripped_capacity = 0;
     replay *cur = NULL;
     int rc = EXIT_FAIL;
-    if (replay_open(&cur, src) != EXIT_OK)
+    /* the documents whose text is asked for (a reader thread parses them
+     * ahead): those with spans to remove, unless only annotated */
+    unsigned char *want = calloc(docs->count ? docs->count : 1, 1);
+    if (!want) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < count && !cfg->annotate; i++)
+        want[r[i].doc] = 1;
+    if (replay_open_texts(&cur, src, want) != EXIT_OK)
         goto done;
     size_t k = 0;
     for (size_t doc = 0; doc < docs->count; doc++) {
@@ -384,6 +421,7 @@ int unit_output_write(const cli_config *cfg, const doctable *docs, const removal
     rc = EXIT_OK;
 done:
     replay_close(cur);
+    free(want);
     free(spans);
     free(stripped);
     return rc;

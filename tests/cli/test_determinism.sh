@@ -198,4 +198,37 @@ nd scan --threads 2 "$T/corpus.jsonl"
 assert_same_file "$OUT" "$T/scan-spilled.jsonl" "scan with and without spilling"
 nd scan --memory 0.5M "$T/corpus.jsonl"
 assert_rc 2
+check "more clusters than one round of parallel formatting, more records than a pass-2 read-ahead batch: --threads 1 vs 3 identical"
+# 9,000 pairs of copies (each a cluster, and a paragraph group), shuffled
+python3 - "$T/pairs.jsonl" <<'EOF'
+import random, sys
+r = random.Random(11)
+vocab = ["w%d" % i for i in range(5000)]
+docs = []
+for i in range(9000):
+    text = " ".join(r.choice(vocab) for _ in range(12))
+    docs += [text, text]
+r.shuffle(docs)
+with open(sys.argv[1], "w") as f:
+    for i, text in enumerate(docs):
+        f.write('{"id":"p%05d","text":"%s"}\n' % (i, text))
+EOF
+for mode in "scan" "scan --unit paragraph" "dedup" "dedup --unit paragraph"; do
+    # shellcheck disable=SC2086  # the mode is two words on purpose
+    nd $mode --threads 1 "$T/pairs.jsonl"
+    assert_rc 0
+    cp "$OUT" "$T/many1"
+    # shellcheck disable=SC2086
+    nd $mode --threads 3 "$T/pairs.jsonl"
+    assert_rc 0
+    assert_same_file "$T/many1" "$OUT" "$mode --threads 1 vs 3"
+    # shellcheck disable=SC2086
+    run_in "$T/pairs.jsonl" "$ND" $mode --threads 2
+    assert_rc 0
+    assert_same_file "$T/many1" "$OUT" "$mode from stdin (spooled) --threads 2"
+done
+assert_eq 9000 "$(line_count "$T/many1")" "dedup --unit paragraph keeps one of each pair"
+nd scan --threads 3 "$T/pairs.jsonl"
+assert_eq 9000 "$(line_count "$OUT")" "clusters"
+
 pass
