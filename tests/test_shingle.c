@@ -95,16 +95,20 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* nd_sort_distinct_u32 against qsort and a pass dropping repeats, on every
- * path: insertion (small), buckets, buckets overflowing into the radix
- * sort (values sharing their top bits), the sort by the top 16 bits
- * (128 to 16384 values; ties in those bits, and a top byte shared by too
- * many values, which goes to the radix sort), and the radix sort for large
- * arrays; with and without repeats. */
+ * path: insertion (small), the slot table (9 to 48 values; values whose
+ * slot is taken, and so many of them that it gives way to the radix
+ * sort), the sort by the top 16 bits (49 to 16384 values; ties in those
+ * bits, and a top byte shared by too many values, which goes to the radix
+ * sort), buckets and buckets overflowing into the radix sort (values
+ * sharing their top bits), and the radix sort for large arrays; with and
+ * without repeats. */
 START_TEST(test_sort_u32_paths)
 {
-    static const size_t sizes[] = {0,    1,    2,    8,    9,    24,    25,    100,   127,   128,  300,
+    static const size_t sizes[] = {0,    1,    2,    8,    9,    16,    17,    24,    25,    47,
+                                   48,   49,   64,   100,  127,  128,   129,   200,   256,   300,
                                    1000, 4096, 4097, 8192, 8193, 16384, 16385, 32768, 32769, 70000};
-    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu, 0xF000FFFFu};
+    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu,
+                                     0xF000FFFFu, 0xFFF0000Fu, 0xFF800001u};
     uint64_t state = 42;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
