@@ -75,26 +75,11 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
      * multiplication and one addition (4 cycles, not 5: sliding is bound by
      * that chain, not by the multiplications around it) */
     const uint64_t p_width = p_top * P;
-    nd_sort_counts sc;
-    if (!nd_sort_counts_start(&sc, m)) {
-        for (size_t s = 1; s < m; s++) {
-            h = h * P + (items[s + width - 1].hash - items[s - 1].hash * p_width);
-            out[s] = fold32(nd_mix64(h + width_salt));
-        }
-        *count = sort_distinct(*ids, m);
-        return ND_OK;
-    }
-    /* the sort's digits counted as the ids are made (a text's few hundred
-     * ids: its counting read was a fifth of the sort) */
-    const nd_sort_digits digits = sc.digits;
-    nd_sort_count(&sc, digits, out[0]);
     for (size_t s = 1; s < m; s++) {
         h = h * P + (items[s + width - 1].hash - items[s - 1].hash * p_width);
-        uint32_t id = fold32(nd_mix64(h + width_salt));
-        out[s] = id;
-        nd_sort_count(&sc, digits, id);
+        out[s] = fold32(nd_mix64(h + width_salt));
     }
-    *count = nd_sort_distinct_counted(*ids, *ids + m, m, &sc);
+    *count = sort_distinct(*ids, m);
     return ND_OK;
 }
 

@@ -190,24 +190,19 @@ static size_t sort_distinct_slots(uint32_t *ids, uint32_t *tmp, size_t n)
  * instead, so that the insertion pass stays linear. */
 enum { MEDIUM_SORT = SLOT_SORT + 1, LARGE_SORT = 16384 };
 
-int nd_sort_counts_start(nd_sort_counts *sc, size_t n)
+static size_t sort_distinct_top(uint32_t *ids, uint32_t *tmp, size_t n)
 {
-    if (n < MEDIUM_SORT || n > LARGE_SORT)
-        return 0;
     unsigned b = 6;
     while (b < 8 && ((size_t)1 << (2 * b)) < 16 * n)
         b++;
-    sc->digits = (nd_sort_digits){32 - 2 * b, 32 - b, (1u << b) - 1};
-    memset(sc->counts[0], 0, sizeof sc->counts[0][0] << b);
-    memset(sc->counts[1], 0, sizeof sc->counts[0][0] << b);
-    return 1;
-}
-
-/* sort_distinct_top() once the digits are counted */
-static size_t sort_counted(uint32_t *ids, uint32_t *tmp, size_t n, nd_sort_counts *sc)
-{
-    const unsigned low = sc->digits.low, high = sc->digits.high, mask = sc->digits.mask;
-    uint32_t(*counts)[256] = sc->counts;
+    const unsigned low = 32 - 2 * b, high = 32 - b, mask = (1u << b) - 1;
+    uint32_t counts[2][256];
+    memset(counts[0], 0, sizeof counts[0][0] << b);
+    memset(counts[1], 0, sizeof counts[0][0] << b);
+    for (size_t i = 0; i < n; i++) {
+        counts[0][(ids[i] >> low) & mask]++;
+        counts[1][ids[i] >> high]++;
+    }
     uint32_t sum0 = 0, sum1 = 0, most = 0;
     for (unsigned d = 0; d <= mask; d++) {
         uint32_t c0 = counts[0][d], c1 = counts[1][d];
@@ -226,21 +221,6 @@ static size_t sort_counted(uint32_t *ids, uint32_t *tmp, size_t n, nd_sort_count
     for (size_t i = 0; i < n; i++)
         ids[counts[1][tmp[i] >> high]++] = tmp[i];
     return insert_distinct(ids, ids, n); /* in place: it writes behind where it reads */
-}
-
-static size_t sort_distinct_top(uint32_t *ids, uint32_t *tmp, size_t n)
-{
-    nd_sort_counts sc;
-    nd_sort_counts_start(&sc, n);
-    const nd_sort_digits digits = sc.digits;
-    for (size_t i = 0; i < n; i++)
-        nd_sort_count(&sc, digits, ids[i]);
-    return sort_counted(ids, tmp, n, &sc);
-}
-
-size_t nd_sort_distinct_counted(uint32_t *ids, uint32_t *tmp, size_t n, nd_sort_counts *sc)
-{
-    return sort_counted(ids, tmp, n, sc);
 }
 
 /* Past LARGE_SORT values: up to 2^12 buckets, eight per value at n =

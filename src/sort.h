@@ -13,33 +13,6 @@
  * are. */
 size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n);
 
-/* The digits the sort of n values from 49 to 16384 counts (the top 2b
- * bits, b from 6 to 8, in two digits), so that whoever makes the values
- * can count them as it goes and spare the sort its counting read:
- *   nd_sort_counts sc;
- *   if (nd_sort_counts_start(&sc, n)) {
- *       const nd_sort_digits digits = sc.digits;  (a copy: kept in registers)
- *       ... for each value made: nd_sort_count(&sc, digits, value);
- *       count = nd_sort_distinct_counted(ids, tmp, n, &sc);
- *   } else
- *       count = nd_sort_distinct_u32(ids, tmp, n);
- * with the same result as nd_sort_distinct_u32. nd_sort_counts_start
- * returns 0 (nothing to count) when n is outside that range. */
-typedef struct {
-    unsigned low, high, mask; /* digit 0: (v >> low) & mask; digit 1: v >> high */
-} nd_sort_digits;
-typedef struct {
-    nd_sort_digits digits;
-    uint32_t counts[2][256];
-} nd_sort_counts;
-int nd_sort_counts_start(nd_sort_counts *sc, size_t n);
-static inline void nd_sort_count(nd_sort_counts *sc, nd_sort_digits digits, uint32_t value)
-{
-    sc->counts[0][(value >> digits.low) & digits.mask]++;
-    sc->counts[1][value >> digits.high]++;
-}
-size_t nd_sort_distinct_counted(uint32_t *ids, uint32_t *tmp, size_t n, nd_sort_counts *sc);
-
 /* Sort values[0..n) by their upper 32 bits only, stably (values with the
  * same upper half keep their order), using tmp[0..n) as scratch. Used for
  * (key << 32 | index) entries that must stay in index order within a key. */
