@@ -18,6 +18,26 @@ static inline uint64_t nd_hash64(const void *data, size_t len, uint64_t seed)
     return XXH3_64bits_withSeed(data, len, seed);
 }
 
+/* nd_hash64(data, len, 0) for len in 1..3, 4..8 and 9..16 only: XXH3's own
+ * short-input functions, called without the length dispatch in front of
+ * them (hash_tokens in normalize.c sorts tokens by length class first, so
+ * that hashing them takes no unpredictable branch). Equal to nd_hash64 by
+ * construction and checked by test_hash_short_inputs (tests/test_shingle.c). */
+static inline uint64_t nd_hash64_1to3(const void *data, size_t len)
+{
+    return XXH3_len_1to3_64b((const xxh_u8 *)data, len, XXH3_kSecret, 0);
+}
+
+static inline uint64_t nd_hash64_4to8(const void *data, size_t len)
+{
+    return XXH3_len_4to8_64b((const xxh_u8 *)data, len, XXH3_kSecret, 0);
+}
+
+static inline uint64_t nd_hash64_9to16(const void *data, size_t len)
+{
+    return XXH3_len_9to16_64b((const xxh_u8 *)data, len, XXH3_kSecret, 0);
+}
+
 /* splitmix64's finalizer: a bijection of 64-bit values in which every
  * input bit affects every output bit (two multiply-xorshift rounds). */
 static inline uint64_t nd_mix64(uint64_t z)

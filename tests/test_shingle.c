@@ -3,6 +3,7 @@
 #include <stdlib.h> /* free, malloc, qsort */
 #include <string.h> /* strlen */
 
+#include "hash.h"
 #include "neardup.h"
 #include "sort.h"
 #include "suites.h"
@@ -95,16 +96,20 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* nd_sort_distinct_u32 against qsort and a pass dropping repeats, on every
- * path: insertion (small), buckets, buckets overflowing into the radix
- * sort (values sharing their top bits), the sort by the top 16 bits
- * (128 to 16384 values; ties in those bits, and a top byte shared by too
- * many values, which goes to the radix sort), and the radix sort for large
- * arrays; with and without repeats. */
+ * path: insertion (small), the slot table (9 to 48 values; values whose
+ * slot is taken, and so many of them that it gives way to the radix
+ * sort), the sort by the top 16 bits (49 to 16384 values; ties in those
+ * bits, and a top byte shared by too many values, which goes to the radix
+ * sort), buckets and buckets overflowing into the radix sort (values
+ * sharing their top bits), and the radix sort for large arrays; with and
+ * without repeats. */
 START_TEST(test_sort_u32_paths)
 {
-    static const size_t sizes[] = {0,    1,    2,    8,    9,    24,    25,    100,   127,   128,  300,
+    static const size_t sizes[] = {0,    1,    2,    8,    9,    16,    17,    24,    25,    47,
+                                   48,   49,   64,   100,  127,  128,   129,   200,   256,   300,
                                    1000, 4096, 4097, 8192, 8193, 16384, 16385, 32768, 32769, 70000};
-    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu, 0xF000FFFFu};
+    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu,
+                                     0xF000FFFFu, 0xFFF0000Fu, 0xFF800001u};
     uint64_t state = 42;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
@@ -208,6 +213,61 @@ START_TEST(test_long_text_shingles)
 }
 END_TEST
 
+/* Token hashes are XXH3 of the normalized token (nd_hash64, seed 0) for
+ * every length: hash_tokens (normalize.c) lists tokens by length class and
+ * hashes each class with XXH3's short-input function (nd_hash64_1to3,
+ * _4to8, _9to16), in batches of 256 tokens; a text of 700 words of 1 to 40
+ * letters (ASCII and two-byte) crosses batch edges and every class. */
+START_TEST(test_token_hashes)
+{
+    uint8_t bytes[64];
+    uint64_t state = 3;
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        bytes[i] = (uint8_t)(state >> 56);
+    }
+    for (size_t len = 1; len <= 16; len++) {
+        for (size_t at = 0; at + len <= sizeof bytes; at++) {
+            uint64_t want = nd_hash64(bytes + at, len, 0);
+            uint64_t got = len <= 3   ? nd_hash64_1to3(bytes + at, len)
+                           : len <= 8 ? nd_hash64_4to8(bytes + at, len)
+                                      : nd_hash64_9to16(bytes + at, len);
+            ck_assert_msg(got == want, "len %zu at %zu: %llx, want %llx", len, at, (unsigned long long)got,
+                          (unsigned long long)want);
+        }
+    }
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    char *text = malloc(700 * 82);
+    ck_assert_ptr_nonnull(text);
+    size_t len = 0;
+    for (size_t w = 0; w < 700; w++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t letters = 1 + (size_t)(state >> 33) % 40;
+        for (size_t k = 0; k < letters; k++) {
+            if ((w + k) % 7 == 3) {
+                memcpy(text + len, "\xC3\xA9", 2); /* é: two bytes */
+                len += 2;
+            } else {
+                text[len++] = (char)('a' + (state >> (k % 40)) % 26);
+            }
+        }
+        text[len++] = ' ';
+    }
+    nd_tokens tokens = ND_TOKENS_INIT;
+    ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+    ck_assert_uint_eq(tokens.count, 700);
+    for (size_t t = 0; t < tokens.count; t++) {
+        const nd_token *tok = &tokens.items[t];
+        ck_assert_msg(tok->hash == nd_hash64(tokens.text + tok->norm_start, tok->norm_len, 0),
+                      "token %zu (%zu bytes): hash differs", t, tok->norm_len);
+    }
+    free(text);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
 Suite *shingle_suite(void)
 {
     Suite *s = suite_create("shingle");
@@ -215,6 +275,7 @@ Suite *shingle_suite(void)
     tcase_add_loop_test(tc, test_shingle_table, 0, (int)(sizeof shingle_rows / sizeof shingle_rows[0]));
     tcase_add_test(tc, test_short_texts_differ);
     tcase_add_test(tc, test_unspaced_detection);
+    tcase_add_test(tc, test_token_hashes);
     suite_add_tcase(s, tc);
     /* arrays up to 70,000 values and a 20,000-word text: slower under the
      * sanitizers and on a busy machine than Check's default 4 s */
