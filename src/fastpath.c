@@ -364,14 +364,15 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
  * plain two-byte letters: each a segment of its own that folds to itself)
  * and its simple bytes (those and the ASCII separators), for code points
  * starting before `limit`. */
-static void simple_masks(uint64_t *word, uint64_t *simple, const block_view *bv, const uint64_t *plain, unsigned limit)
+static void simple_masks(uint64_t *word, uint64_t *simple, const block_view *bv, const nd_normalizer *nz,
+                         unsigned limit)
 {
     const uint64_t below = limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1;
-    uint64_t letters2 = 0;
-    for (uint64_t t = bv->two & below; t; t &= t - 1) {
-        unsigned q = (unsigned)__builtin_ctzll(t);
-        letters2 |= ((plain[bv->bytes[q] & 0x1F] >> (bv->bytes[q + 1] & 0x3F)) & 1) << q;
-    }
+    const uint64_t two = bv->two & below, two_more = two & (two - 1);
+    /* two sequences or fewer (most blocks of Latin text) inline, more by
+     * the vector look-up */
+    uint64_t letters2 = !(two_more & (two_more - 1)) ? nd_scan_bits2_c(bv->bytes, two, nz->plain)
+                                                     : nz->bits2(bv->bytes, two, nz->plain);
     *word = (bv->m.alnum & below) | letters2 | letters2 << 1;
     *simple = (bv->m.ascii & below) | letters2 | letters2 << 1;
 }
@@ -460,7 +461,7 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     unsigned r = 0;
     int rc = ND_OK;
     uint64_t word, simple;
-    simple_masks(&word, &simple, bv, nz->plain, limit);
+    simple_masks(&word, &simple, bv, nz, limit);
     while (rc == ND_OK && r < limit) {
         size_t next;
         if (nz->segment.len == 0) {

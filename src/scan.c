@@ -26,6 +26,15 @@
  * The vector versions compute x < n unsigned as min(x, n - 1) == x, which
  * SSE2 has (pminub), and gather one bit per byte with pmovmskb.
  *
+ * The tokenizer also asks which two-byte sequences of a block have their
+ * code point in a bitmap (the plain letters: Arabic, Hebrew, small Cyrillic
+ * and Greek). In C that is a look-up per character; the AVX2 version does
+ * it for all 64 bytes at once per distinct lead byte (a block of one
+ * script has one to four): the lead bytes equal to it are found with one
+ * compare, and the bit of each continuation byte's low six bits in that
+ * lead's 64-bit row is picked with two byte shuffles (the row's byte by
+ * bits 3..5, the bit within it by bits 0..2).
+ *
  * Three implementations give identical results (tests/test_scan.c compares
  * them on every byte value in every position, and the fuzz harness on
  * arbitrary input): scalar C, SSE2 (baseline on x86-64) and AVX2, chosen
@@ -66,6 +75,11 @@ static void scan_scalar(nd_scan_masks *m, uint8_t *lower, const uint8_t *block)
     m->lead2 = lead2;
     m->lead3 = lead3;
     m->cont = cont;
+}
+
+static uint64_t bits2_scalar(const uint8_t *block, uint64_t two, const uint64_t *bits)
+{
+    return nd_scan_bits2_c(block, two, bits);
 }
 
 #if ND_SCAN_X86
@@ -129,6 +143,42 @@ __attribute__((target("avx2"))) static void scan_avx2(nd_scan_masks *m, uint8_t 
     m->cont = cont;
 }
 
+static inline __attribute__((target("avx2"))) uint64_t mask64_avx2(__m256i lo, __m256i hi)
+{
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+}
+
+__attribute__((target("avx2"))) static uint64_t bits2_avx2(const uint8_t *block, uint64_t two, const uint64_t *bits)
+{
+    if (!(two & (two - 1)))
+        return bits2_scalar(block, two, bits); /* one sequence or none */
+    const __m256i seven = _mm256_set1_epi8(7);
+    const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
+                                         64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    __m256i lead0 = _mm256_loadu_si256((const __m256i *)(const void *)block);
+    __m256i lead1 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 32));
+    __m256i cont0 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 1));
+    __m256i cont1 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 33));
+    /* per continuation byte: the byte of the row (bits 3..5) and the bit
+     * within it (bits 0..2) */
+    __m256i byte0 = _mm256_and_si256(_mm256_srli_epi16(cont0, 3), seven);
+    __m256i byte1 = _mm256_and_si256(_mm256_srli_epi16(cont1, 3), seven);
+    __m256i bit0 = _mm256_shuffle_epi8(bit, _mm256_and_si256(cont0, seven));
+    __m256i bit1 = _mm256_shuffle_epi8(bit, _mm256_and_si256(cont1, seven));
+    uint64_t hit = 0, left = two;
+    do {
+        uint8_t lead = block[__builtin_ctzll(left)];
+        __m256i l = _mm256_set1_epi8((char)lead);
+        uint64_t same = mask64_avx2(_mm256_cmpeq_epi8(lead0, l), _mm256_cmpeq_epi8(lead1, l));
+        __m256i row = _mm256_set1_epi64x((long long)bits[lead & 0x1F]); /* bytes 0..7 of each lane */
+        __m256i in0 = _mm256_and_si256(_mm256_shuffle_epi8(row, byte0), bit0);
+        __m256i in1 = _mm256_and_si256(_mm256_shuffle_epi8(row, byte1), bit1);
+        hit |= same & mask64_avx2(_mm256_cmpeq_epi8(in0, bit0), _mm256_cmpeq_epi8(in1, bit1));
+        left &= ~same;
+    } while (left);
+    return hit & two;
+}
+
 #endif /* ND_SCAN_X86 */
 
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
@@ -153,6 +203,23 @@ nd_scan_fn nd_scan_get(nd_scan_impl impl)
         return scan_sse2;
     case ND_SCAN_AVX2:
         return has_avx2 ? scan_avx2 : NULL;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+nd_scan_bits2_fn nd_scan_bits2_get(nd_scan_impl impl)
+{
+    pthread_once(&cpu_once, check_cpu);
+    switch (impl) {
+    case ND_SCAN_SCALAR:
+        return bits2_scalar;
+#if ND_SCAN_X86
+    case ND_SCAN_SSE2:
+        return bits2_scalar;
+    case ND_SCAN_AVX2:
+        return has_avx2 ? bits2_avx2 : NULL;
 #endif
     default:
         return NULL;

@@ -93,6 +93,74 @@ START_TEST(test_scan_classifiers)
 }
 END_TEST
 
+/* The look-up of two-byte sequences in a bitmap (the plain letters), each
+ * implementation against the scalar one: blocks of random two-byte
+ * sequences (few and many distinct lead bytes), of random bytes, against
+ * both profiles' plain bitmaps and random ones, for every `two` mask the
+ * tokenizer makes and random subsets of it. */
+START_TEST(test_scan_bits2)
+{
+    nd_scan_bits2_fn scalar = nd_scan_bits2_get(ND_SCAN_SCALAR);
+    ck_assert(scalar != NULL);
+    uint64_t random_bits[32];
+    const uint64_t *bitmaps[3] = {random_bits, NULL, NULL};
+    for (int p = 0; p < 2; p++) {
+        nd_fold_tables tables;
+        ck_assert_int_eq(nd_fold_tables_get(&tables, (nd_profile)p), ND_OK);
+        bitmaps[1 + p] = tables.plain;
+    }
+    uint64_t state = 11;
+    uint8_t block[65 + 3];
+    int checked = 0;
+    for (int i = 0; i < 30000; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned leads = 1 + (unsigned)(state >> 60) % 6; /* distinct lead bytes to draw from */
+        unsigned first = 0xC2 + (unsigned)(state >> 40) % 0x1E;
+        for (unsigned k = 0; k < sizeof block; k++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned r = (unsigned)(state >> 33);
+            if (i % 4 == 3)
+                block[k] = (uint8_t)r; /* random bytes */
+            else if (r % 5 == 0)
+                block[k] = (uint8_t)(' ' + r % 64);
+            else if (k + 1 < sizeof block) {
+                block[k] = (uint8_t)(0xC2 + (first - 0xC2 + (r >> 8) % leads) % 0x1E);
+                block[++k] = (uint8_t)(0x80 + (r >> 16) % 64);
+            }
+        }
+        for (unsigned w = 0; w < 32; w++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            random_bits[w] = state ^ (state << 17);
+        }
+        nd_scan_masks m;
+        uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+        nd_scan_get(ND_SCAN_SCALAR)(&m, lower, block);
+        uint64_t two = m.lead2 & (m.cont >> 1 | (uint64_t)((block[64] & 0xC0) == 0x80) << 63);
+        uint64_t masks[3] = {two, two & state, two & ~(state >> 1)};
+        for (int b = 0; b < 3; b++)
+            for (int t = 0; t < 3; t++) {
+                uint64_t want = scalar(block, masks[t], bitmaps[b]);
+                for (unsigned q = 0; q < 64; q++)
+                    if ((masks[t] >> q) & 1) {
+                        unsigned c = (unsigned)(block[q] & 0x1F) << 6 | (block[q + 1] & 0x3F);
+                        ck_assert_uint_eq((want >> q) & 1, (bitmaps[b][c >> 6] >> (c & 63)) & 1);
+                    }
+                ck_assert_uint_eq(want & ~masks[t], 0);
+                for (int impl = ND_SCAN_SSE2; impl < ND_SCAN_IMPLS; impl++) {
+                    nd_scan_bits2_fn fn = nd_scan_bits2_get((nd_scan_impl)impl);
+                    if (!fn)
+                        continue; /* not on this CPU or build */
+                    ck_assert_msg(fn(block, masks[t], bitmaps[b]) == want,
+                                  "block %d, bitmap %d, mask %d: implementation %d differs from the scalar one", i, b,
+                                  t, impl);
+                    checked++;
+                }
+            }
+    }
+    ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 /* ****  The fold table  **** */
 
 /* Every entry of both profiles' tables against ICU folding that code point
@@ -744,6 +812,7 @@ Suite *fastpath_suite(void)
     TCase *scan = tcase_create("scan");
     tcase_set_timeout(scan, 120);
     tcase_add_test(scan, test_scan_classifiers);
+    tcase_add_test(scan, test_scan_bits2);
     tcase_add_test(scan, test_fold_table_against_icu);
     tcase_add_test(scan, test_fold_table_as_per_code_point);
     tcase_add_test(scan, test_popcount64);
