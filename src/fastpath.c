@@ -395,46 +395,61 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple */
     if (x <= r + 1)
         return r;
+    nd_tokens *const out = tk->out;
+    /* room for every token the loop can close: each has a word byte and
+     * a separator byte before x <= 64 (so the loop pushes without checks) */
+    if (out->count + 32 > out->capacity &&
+        nd_grow((void **)&out->items, &out->capacity, out->count + 32, sizeof(nd_token)) != 0) {
+        *rc = ND_ENOMEM;
+        return r;
+    }
     const uint64_t in = x >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << x) - 1;
     const uint64_t w = word & in;
-    nd_tokens *const out = tk->out;
     char *const text = out->text;
-    size_t text_len = out->text_len;
+    nd_token *const items = out->items;
+    size_t count = out->count, text_len = out->text_len;
     size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
-    int open = tk->open;
+    int open = tk->open, opened = 0;
     const size_t pos = bv->pos;
     unsigned p = r;
-    while (p < x) {
-        if ((w >> p) & 1) {
-            unsigned e = p + trailing_zeros(~(w >> p));
-            if (e >= x)
-                break; /* what follows decides: fast_runs() */
-            if (!open) {
-                open = 1;
-                start = pos + p;
-                norm_start = text_len;
-                tk->unspaced = 0;
-                tk->gap = 0;
-                tk->nz->piece_count = 0;
-            }
-            for (unsigned k = 0; k < e - p; k += 16)
-                memcpy(text + text_len + k, lower + p + k, 16);
-            text_len += e - p;
-            end = pos + e;
-            p = e;
-        } else {
-            unsigned e = p + trailing_zeros(w >> p);
-            if (e >= x)
-                break;
-            if (open) {
-                open = 0;
-                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
-                    *rc = ND_ENOMEM;
-                    break;
-                }
-            }
-            p = e;
+    if (!((w >> p) & 1))
+        goto separators;
+    for (;;) {
+        /* a word run from p */
+        unsigned e = p + trailing_zeros(~(w >> p));
+        if (e >= x)
+            break; /* what follows decides: fast_runs() */
+        if (!open) {
+            open = opened = 1;
+            start = pos + p;
+            norm_start = text_len;
         }
+        for (unsigned k = 0; k < e - p; k += 16)
+            memcpy(text + text_len + k, lower + p + k, 16);
+        text_len += e - p;
+        end = pos + e;
+        p = e;
+    separators:
+        /* a separator run from p */
+        e = p + trailing_zeros(w >> p);
+        if (e >= x)
+            break;
+        if (open) {
+            open = 0;
+            nd_token *t = &items[count++];
+            t->start = start;
+            t->end = end;
+            t->norm_start = norm_start;
+            t->norm_len = text_len - norm_start;
+            t->hash = 0; /* set by hash_tokens() (normalize.c) once the text is built */
+        }
+        p = e;
+    }
+    if (opened) {
+        /* what opening a token sets (open_token) */
+        tk->unspaced = 0;
+        tk->gap = 0;
+        tk->nz->piece_count = 0;
     }
     /* the characters of the words taken: [r, p) holds whole word runs,
      * one character a byte but continuation bytes (one count per call,
@@ -443,6 +458,7 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     if (p - r < 64)
         taken &= ((uint64_t)1 << (p - r)) - 1;
     out->word_chars += (size_t)nd_popcount64(taken);
+    out->count = count;
     out->text_len = text_len;
     tk->open = open;
     tk->start = start;
