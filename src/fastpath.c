@@ -143,12 +143,15 @@ enum {
  * separator (the only compositions of ASCII punctuation, '=', '<' and '>'
  * with U+0338, are symbols).
  *
+ * plain2 marks both bytes of the plain two-byte letters starting before
+ * limit (simple_masks()).
+ *
  * The token's state lives in locals for the loop: stores into the text
  * (char, which may alias anything) would otherwise make the compiler
  * reload it from memory after every character. The text has room for
  * 64 - r more bytes and pieces (reserve_fast). */
-static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lower, unsigned r, unsigned limit,
-                          int *rc)
+static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t plain2, unsigned r,
+                          unsigned limit, int *rc)
 {
     const uint64_t ascii = bv->m.ascii, alnum = bv->m.alnum, separators = ascii & ~alnum;
     const uint64_t two = bv->two, three = bv->three;
@@ -248,15 +251,11 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         {
             /* first the plain two-byte letters (Arabic, Hebrew, small
              * Cyrillic and Greek: each a segment of its own that folds to
-             * itself), one bit each: the well-formed two-byte sequences
-             * from r are a run of `cover`, and the bit of c = (lead & 0x1F)
-             * << 6 | (cont & 0x3F) is bit cont & 63 of word lead & 0x1F;
-             * then copied 16 bytes at a time (lower holds the block's
-             * bytes beyond ASCII as they are) */
-            const uint64_t cover = two | two << 1;
-            unsigned e = r + trailing_zeros(~(cover >> r));
-            while (q < e && q < limit && ((plain[b[q] & 0x1F] >> (b[q + 1] & 0x3F)) & 1))
-                q += 2;
+             * itself) starting before limit, a run of `plain2` (both bytes
+             * of each, simple_masks()), copied 16 bytes at a time (lower
+             * holds the block's bytes beyond ASCII as they are) */
+            if ((plain2 >> r) & 1)
+                q = r + trailing_zeros(~(plain2 >> r));
             if (q > r) {
                 for (unsigned k = 0; k < q - r; k += 16)
                     memcpy(dst + k, lower + r + k, 16);
@@ -486,7 +485,7 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
                 break;
             unsigned q = fast_words(tk, bv, lower, word, simple, r, &rc);
             if (rc == ND_OK)
-                q = fast_runs(tk, bv, lower, q, limit, &rc);
+                q = fast_runs(tk, bv, lower, word & ~bv->m.ascii, q, limit, &rc);
             if (q > r || rc != ND_OK) {
                 r = q;
                 continue;
