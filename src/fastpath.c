@@ -392,6 +392,9 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     if (tk->pieces || (tk->open && tk->unspaced))
         return r;
     unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple */
+    if (x > 63)
+        x = 63; /* (a tail block of 64 simple bytes) so that bit 63 of w is clear: the
+                 * counts of trailing zeros below never see 0 */
     if (x <= r + 1)
         return r;
     nd_tokens *const out = tk->out;
@@ -415,7 +418,7 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
         goto separators;
     for (;;) {
         /* a word run from p */
-        unsigned e = p + trailing_zeros(~(w >> p));
+        unsigned e = p + (unsigned)__builtin_ctzll(~(w >> p));
         if (e >= x)
             break; /* what follows decides: fast_runs() */
         if (!open) {
@@ -430,7 +433,7 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
         p = e;
     separators:
         /* a separator run from p */
-        e = p + trailing_zeros(w >> p);
+        e = p + (unsigned)__builtin_ctzll(w >> p | (uint64_t)1 << 63); /* p + 63 >= x: no word */
         if (e >= x)
             break;
         if (open) {
