@@ -426,7 +426,8 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             start = pos + p;
             norm_start = text_len;
         }
-        for (unsigned k = 0; k < e - p; k += 16)
+        memcpy(text + text_len, lower + p, 16);
+        for (unsigned k = 16; k < e - p; k += 16)
             memcpy(text + text_len + k, lower + p + k, 16);
         text_len += e - p;
         end = pos + e;
