@@ -29,11 +29,12 @@
  * The tokenizer also asks which two-byte sequences of a block have their
  * code point in a bitmap (the plain letters: Arabic, Hebrew, small Cyrillic
  * and Greek). In C that is a look-up per character; the AVX2 version does
- * it for all 64 bytes at once per distinct lead byte (a block of one
- * script has one to four): the lead bytes equal to it are found with one
- * compare, and the bit of each continuation byte's low six bits in that
- * lead's 64-bit row is picked with two byte shuffles (the row's byte by
- * bits 3..5, the bit within it by bits 0..2).
+ * it for all 64 bytes at once per distinct pair of lead bytes (D8 and D9,
+ * D0 and D1: a block of one script has one or two): the lead bytes of the
+ * pair are found with one compare, and the bit of each continuation
+ * byte's low six bits in its lead's 64-bit row is picked with two byte
+ * shuffles (the row's byte by the lead's last bit and bits 3..5 of the
+ * continuation, the bit within it by bits 0..2).
  *
  * Three implementations give identical results (tests/test_scan.c compares
  * them on every byte value in every position, and the fuzz harness on
@@ -152,27 +153,35 @@ __attribute__((target("avx2"))) static uint64_t bits2_avx2(const uint8_t *block,
 {
     if (!(two & (two - 1)))
         return bits2_scalar(block, two, bits); /* one sequence or none */
-    const __m256i seven = _mm256_set1_epi8(7);
+    const __m256i seven = _mm256_set1_epi8(7), one = _mm256_set1_epi8(1), eight = _mm256_set1_epi8(8);
     const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
                                          64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
     __m256i lead0 = _mm256_loadu_si256((const __m256i *)(const void *)block);
     __m256i lead1 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 32));
     __m256i cont0 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 1));
     __m256i cont1 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 33));
-    /* per continuation byte: the byte of the row (bits 3..5) and the bit
-     * within it (bits 0..2) */
-    __m256i byte0 = _mm256_and_si256(_mm256_srli_epi16(cont0, 3), seven);
-    __m256i byte1 = _mm256_and_si256(_mm256_srli_epi16(cont1, 3), seven);
+    /* the rows of two lead bytes that differ in their last bit (D8 and
+     * D9: Arabic; D0 and D1: Cyrillic) are looked up at once, one in
+     * bytes 0..7 of the table, the other in bytes 8..15: per byte, the
+     * byte of the table (the lead's last bit, and bits 3..5 of the
+     * continuation) and the bit within it (bits 0..2) */
+    __m256i byte0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(cont0, 3), seven),
+                                    _mm256_and_si256(_mm256_slli_epi16(lead0, 3), eight));
+    __m256i byte1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(cont1, 3), seven),
+                                    _mm256_and_si256(_mm256_slli_epi16(lead1, 3), eight));
     __m256i bit0 = _mm256_shuffle_epi8(bit, _mm256_and_si256(cont0, seven));
     __m256i bit1 = _mm256_shuffle_epi8(bit, _mm256_and_si256(cont1, seven));
+    __m256i pair0 = _mm256_or_si256(lead0, one), pair1 = _mm256_or_si256(lead1, one);
     uint64_t hit = 0, left = two;
     do {
-        uint8_t lead = block[__builtin_ctzll(left)];
-        __m256i l = _mm256_set1_epi8((char)lead);
-        uint64_t same = mask64_avx2(_mm256_cmpeq_epi8(lead0, l), _mm256_cmpeq_epi8(lead1, l));
-        __m256i row = _mm256_set1_epi64x((long long)bits[lead & 0x1F]); /* bytes 0..7 of each lane */
-        __m256i in0 = _mm256_and_si256(_mm256_shuffle_epi8(row, byte0), bit0);
-        __m256i in1 = _mm256_and_si256(_mm256_shuffle_epi8(row, byte1), bit1);
+        unsigned odd = block[__builtin_ctzll(left)] | 1u;
+        __m256i l = _mm256_set1_epi8((char)odd);
+        uint64_t same = mask64_avx2(_mm256_cmpeq_epi8(pair0, l), _mm256_cmpeq_epi8(pair1, l));
+        uint64_t even_row = bits[(odd & 0x1F) - 1], odd_row = bits[odd & 0x1F];
+        __m256i rows =
+            _mm256_set_epi64x((long long)odd_row, (long long)even_row, (long long)odd_row, (long long)even_row);
+        __m256i in0 = _mm256_and_si256(_mm256_shuffle_epi8(rows, byte0), bit0);
+        __m256i in1 = _mm256_and_si256(_mm256_shuffle_epi8(rows, byte1), bit1);
         hit |= same & mask64_avx2(_mm256_cmpeq_epi8(in0, bit0), _mm256_cmpeq_epi8(in1, bit1));
         left &= ~same;
     } while (left);
