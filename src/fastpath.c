@@ -361,19 +361,28 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
 
 /* The block's word bytes (ASCII letters and digits, and both bytes of the
  * plain two-byte letters: each a segment of its own that folds to itself)
- * and its simple bytes (those and the ASCII separators), for code points
- * starting before `limit`. */
-static void simple_masks(uint64_t *word, uint64_t *simple, const block_view *bv, const nd_normalizer *nz,
-                         unsigned limit)
+ * and its simple bytes (those and the ASCII separators), in bytes [0, 63)
+ * (the end of the text in a tail: bit 63 clear, and every code point in
+ * them has its next byte in the block), for fast_words(); in *next_ok,
+ * over the whole block, the bytes before which a boundary comes for sure
+ * (ASCII, the first byte of a plain two-byte letter); in *plain2 both
+ * bytes of the plain two-byte letters starting before `limit`, for
+ * fast_runs(). */
+static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, const block_view *bv,
+                         const nd_normalizer *nz, unsigned limit)
 {
     const uint64_t below = limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1;
-    const uint64_t two = bv->two & below, two_more = two & (two - 1);
+    const uint64_t wide = bv->tail && limit < 63 ? below : ((uint64_t)1 << 63) - 1;
+    const uint64_t two = bv->two, two_more = two & (two - 1);
     /* two sequences or fewer (most blocks of Latin text) inline, more by
      * the vector look-up */
-    uint64_t letters2 = !(two_more & (two_more - 1)) ? nd_scan_bits2_c(bv->bytes, two, nz->plain)
-                                                     : nz->bits2(bv->bytes, two, nz->plain);
-    *word = (bv->m.alnum & below) | letters2 | letters2 << 1;
-    *simple = (bv->m.ascii & below) | letters2 | letters2 << 1;
+    const uint64_t letters2 = !(two_more & (two_more - 1)) ? nd_scan_bits2_c(bv->bytes, two, nz->plain)
+                                                           : nz->bits2(bv->bytes, two, nz->plain);
+    const uint64_t both = letters2 | letters2 << 1;
+    *next_ok = bv->m.ascii | letters2;
+    *word = (bv->m.alnum | both) & wide;
+    *simple = (bv->m.ascii | both) & wide;
+    *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
 /* The common case at its cheapest: from block offset r, as long as the
@@ -387,14 +396,13 @@ static void simple_masks(uint64_t *word, uint64_t *simple, const block_view *bv,
  * spaces. Returns the offset reached (the same tokens as fast_runs()
  * would make; the text has room for 64 - r more bytes). */
 static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
-                           unsigned r, int *rc)
+                           uint64_t next_ok, unsigned r, int *rc)
 {
     if (tk->pieces || (tk->open && tk->unspaced))
         return r;
-    unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple */
-    if (x > 63)
-        x = 63; /* (a tail block of 64 simple bytes) so that bit 63 of w is clear: the
-                 * counts of trailing zeros below never see 0 */
+    unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple (bit 63 is
+                                                      * clear: the counts of trailing zeros below never
+                                                      * see 0) */
     if (x <= r + 1)
         return r;
     nd_tokens *const out = tk->out;
@@ -405,7 +413,7 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
         *rc = ND_ENOMEM;
         return r;
     }
-    const uint64_t in = x >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << x) - 1;
+    const uint64_t in = ((uint64_t)1 << x) - 1;
     const uint64_t w = word & in;
     char *const text = out->text;
     nd_token *const items = out->items;
@@ -413,14 +421,23 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
     int open = tk->open, opened = 0;
     const size_t pos = bv->pos;
+    /* the run that reaches x is taken up to the last code point in it or
+     * at x before which a boundary comes for sure (y, when above its
+     * start); the rest is left to fast_runs() or the next block */
+    const uint64_t ok = next_ok & (((uint64_t)2 << x) - 1) & ~(uint64_t)1;
+    const unsigned y = ok ? 63 - (unsigned)__builtin_clzll(ok) : 0;
     unsigned p = r;
     if (!((w >> p) & 1))
         goto separators;
     for (;;) {
         /* a word run from p */
         unsigned e = p + (unsigned)__builtin_ctzll(~(w >> p));
-        if (e >= x)
-            break; /* what follows decides: fast_runs() */
+        const int last = e >= x;
+        if (last) {
+            if (y <= p)
+                break; /* what follows decides: fast_runs() */
+            e = y;
+        }
         if (!open) {
             open = opened = 1;
             start = pos + p;
@@ -432,11 +449,17 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
         text_len += e - p;
         end = pos + e;
         p = e;
+        if (last)
+            break;
     separators:
         /* a separator run from p */
         e = p + (unsigned)__builtin_ctzll(w >> p | (uint64_t)1 << 63); /* p + 63 >= x: no word */
-        if (e >= x)
-            break;
+        const int last_separators = e >= x;
+        if (last_separators) {
+            if (y <= p)
+                break;
+            e = y;
+        }
         if (open) {
             open = 0;
             nd_token *t = &items[count++];
@@ -447,6 +470,8 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             t->hash = 0; /* set by hash_tokens() (normalize.c) once the text is built */
         }
         p = e;
+        if (last_separators)
+            break;
     }
     if (opened) {
         /* what opening a token sets (open_token) */
@@ -479,17 +504,17 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     nd_normalizer *nz = tk->nz;
     unsigned r = 0;
     int rc = ND_OK;
-    uint64_t word, simple;
-    simple_masks(&word, &simple, bv, nz, limit);
+    uint64_t word, simple, next_ok, plain2;
+    simple_masks(&word, &simple, &next_ok, &plain2, bv, nz, limit);
     while (rc == ND_OK && r < limit) {
         size_t next;
         if (nz->segment.len == 0) {
             rc = reserve_fast(tk, r);
             if (rc != ND_OK)
                 break;
-            unsigned q = fast_words(tk, bv, lower, word, simple, r, &rc);
-            if (rc == ND_OK)
-                q = fast_runs(tk, bv, lower, word & ~bv->m.ascii, q, limit, &rc);
+            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, r, &rc);
+            if (rc == ND_OK && q < limit)
+                q = fast_runs(tk, bv, lower, plain2, q, limit, &rc);
             if (q > r || rc != ND_OK) {
                 r = q;
                 continue;
