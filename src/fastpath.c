@@ -448,9 +448,16 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             memcpy(text + text_len + k, lower + p + k, 16);
         text_len += e - p;
         end = pos + e;
-        p = e;
-        if (last)
+        if (last) {
+            /* the token stays open: letters beyond ASCII in it are not
+             * known to be kept by word breaking (unsure_end, checked if
+             * letters of a script without spaces follow) */
+            if ((w & ~bv->m.ascii) >> p & (((uint64_t)1 << (e - p)) - 1))
+                tk->unsure_end = text_len;
+            p = e;
             break;
+        }
+        p = e;
     separators:
         /* a separator run from p */
         e = p + (unsigned)__builtin_ctzll(w >> p | (uint64_t)1 << 63); /* p + 63 >= x: no word */

@@ -485,8 +485,7 @@ END_TEST
 START_TEST(test_paths_word_edges)
 {
     static const char *const patterns[] = {
-        "ab cd ef",
-        "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
+        "ab cd ef", "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
         "ab \xCC\x81"
         "cd",                                         /* after a space */
         "\xD8\xB3\xD9\x84\xD8\xA7\xD9\x85\xD9\x8E x", /* an Arabic word, then a fatha (folds to nothing) */
@@ -498,6 +497,13 @@ START_TEST(test_paths_word_edges)
         "ef",                         /* no-break space, em dash */
         "ab\xFF cd\xC3",              /* invalid bytes */
         "x\xC3\xA9\xC3\x89 \xC3\x9F", /* e acute, E acute, sharp s (folds longer) */
+        /* found by the fuzz harness: a word of plain two-byte letters and
+         * ASCII ones that runs on into letters of scripts without spaces
+         * (Han, Khmer; U+06E6 'p' U+4E06 'a' U+1F338 U+17FF) */
+        "\xDB\xA6p\xE4\xB8\x86"
+        "a\xF0\x9F\x8C\xB8\xE1\x9F\xBF",
+        "\xD0\xBA\xD0\xBE\xD1\x88\xD0\xBA\xD0\xB0\xE4\xB8\xAD\xE6\x96\x87 x", /* Cyrillic, then Han */
+        "ab\xD7\x90\xD7\x91\xE1\x9E\x80\xE1\x9E\x81 x",                       /* Hebrew, then Khmer */
     };
     static const char *const fills[] = {"ab cd ", "\xD8\xB3\xD9\x84 "};
     path_set ps;
