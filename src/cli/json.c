@@ -13,10 +13,9 @@
  * ill-formed UTF-8, a number id that is not a plain integer, a syntax
  * error), is left to jansson, which stays the authority for what is valid
  * and for every error message; the two agree on every record the fast path
- * accepts (tests/cli/test_json.sh). Strings are skipped, and text checked
- * for well-formed UTF-8, 16 bytes at a time with SSE2 where the compiler
- * targets it (x86-64; strings 64 bytes at a time with AVX2 when the CPU
- * has it), eight (strings) or one character (UTF-8) at a time otherwise.
+ * accepts (tests/cli/test_json.sh). Strings are skipped by jsonskip.c
+ * (64 bytes at a time with AVX2, 16 with SSE2), and text checked for
+ * well-formed UTF-8 by utf8check.c.
  */
 #include "json.h"
 
@@ -26,17 +25,7 @@
 
 #include <unicode/utf8.h> /* U8_APPEND_UNSAFE */
 
-#if defined(__SSE2__)
-#include <emmintrin.h> /* SSE2: part of x86-64, so no run-time check */
-#endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define JSON_AVX2 1
-#include <immintrin.h> /* AVX2, compiled with a target attribute and chosen at run time */
-#include <pthread.h>   /* pthread_once */
-#else
-#define JSON_AVX2 0
-#endif
-
+#include "jsonskip.h"  /* json_skip_plain */
 #include "neardup.h"   /* nd_utf8_repair */
 #include "utf8check.h" /* utf8_well_formed */
 
@@ -90,87 +79,6 @@ static int is_hex(char ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
-/* Eight bytes as one word, and words with a byte below 0x20 or equal to
- * '"' or '\\' flagged (the classic "has a zero byte" test on x ^ the
- * character; it may flag a word that has none, never miss one). */
-static uint64_t load8(const char *p)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-    return x;
-}
-
-static int may_end_string(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
-    uint64_t below_space = (x - ones * 0x20) & ~x;
-    uint64_t zero_quote = (quote - ones) & ~quote, zero_backslash = (backslash - ones) & ~backslash;
-    return ((below_space | zero_quote | zero_backslash) & highs) != 0;
-}
-
-#if defined(__SSE2__)
-/* The first byte of [q, end) below 0x20 or equal to '"' or '\\', looking
- * 16 bytes at a time; stops at the last 15 bytes (left to the caller). */
-static const char *skip_plain16(const char *q, const char *end)
-{
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
-    while (end - q >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-        __m128i below_space = _mm_cmpeq_epi8(_mm_max_epu8(x, control), control);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), below_space);
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
-        if (mask)
-            return q + __builtin_ctz(mask);
-        q += 16;
-    }
-    return q;
-}
-#endif
-
-#if JSON_AVX2
-/* The same 64 bytes at a time with AVX2 (news text is long: one test of
- * one mask per 64 bytes); stops at the last 63 bytes. */
-__attribute__((target("avx2"))) static const char *skip_plain64_avx2(const char *q, const char *end)
-{
-    const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\'), control = _mm256_set1_epi8(0x1F);
-    while (end - q >= 64) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)q);
-        __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-        __m256i hx = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote), _mm256_cmpeq_epi8(x, backslash)),
-                                     _mm256_cmpeq_epi8(_mm256_max_epu8(x, control), control));
-        __m256i hy = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(y, quote), _mm256_cmpeq_epi8(y, backslash)),
-                                     _mm256_cmpeq_epi8(_mm256_max_epu8(y, control), control));
-        if (!_mm256_testz_si256(_mm256_or_si256(hx, hy), _mm256_or_si256(hx, hy))) {
-            uint64_t mask = (uint64_t)(uint32_t)_mm256_movemask_epi8(hx) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hy)
-                                                                               << 32;
-            return q + __builtin_ctzll(mask);
-        }
-        q += 64;
-    }
-    return q;
-}
-
-static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-static int avx2_state; /* 0: not checked yet, 1: no AVX2, 2: AVX2 (one load per string) */
-
-static void check_cpu(void)
-{
-    __builtin_cpu_init();
-    __atomic_store_n(&avx2_state, __builtin_cpu_supports("avx2") ? 2 : 1, __ATOMIC_RELAXED);
-}
-
-static int has_avx2(void)
-{
-    int state = __atomic_load_n(&avx2_state, __ATOMIC_RELAXED);
-    if (!state) {
-        pthread_once(&cpu_once, check_cpu);
-        state = __atomic_load_n(&avx2_state, __ATOMIC_RELAXED);
-    }
-    return state == 2;
-}
-#endif
-
 static unsigned hex4(const char *q)
 {
     unsigned v = 0;
@@ -179,29 +87,6 @@ static unsigned hex4(const char *q)
         v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
     }
     return v;
-}
-
-/* The first byte of [q, end) below 0x20 or equal to '"' or '\\', or end:
- * 64 bytes at a time when `avx2`, then 16 (SSE2), then 8. */
-static const char *skip_plain(const char *q, const char *end, int avx2)
-{
-#if JSON_AVX2
-    if (avx2) {
-        q = skip_plain64_avx2(q, end);
-        if (end - q >= 64)
-            return q; /* it stopped at such a byte */
-    }
-#else
-    (void)avx2;
-#endif
-#if defined(__SSE2__)
-    q = skip_plain16(q, end);
-#endif
-    while (end - q >= 8 && !may_end_string(load8(q)))
-        q += 8;
-    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-        q++;
-    return q;
 }
 
 /* Scan a string starting at '"'; [*start, *stop) is its raw content.
@@ -213,15 +98,8 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
         return 0;
     const char *q = ++c->p;
     *escaped = 0;
-#if JSON_AVX2
-    const int avx2 = has_avx2();
-#endif
     while (q < c->end) {
-#if JSON_AVX2
-        q = skip_plain(q, c->end, avx2);
-#else
-        q = skip_plain(q, c->end, 0);
-#endif
+        q = json_skip_plain(q, c->end);
         if (q >= c->end)
             break;
         unsigned char ch = (unsigned char)*q;
