@@ -8,7 +8,12 @@
  *     it and before the next one; then its fold is looked up in the
  *     profile's table of BMP code points (fold.c), built by the same fold.
  *   - The text is walked 64 bytes at a time with five bit masks from
- *     scan.c (SSE2/AVX2, or portable C), in one loop (fast_runs) that keeps
+ *     scan.c (SSE2/AVX2, or portable C) and a sixth of the plain two-byte
+ *     letters (each a segment of its own that folds to itself: Arabic,
+ *     Hebrew, small Cyrillic and Greek; scan.c's bits2, AVX2 byte
+ *     shuffles). Whole words of ASCII and plain letters and the separator
+ *     runs between them are taken by their masks alone (fast_words), the
+ *     token left open across blocks; the rest in one loop (fast_runs) that keeps
  *     the token in locals: a run of ASCII letters and digits is found with
  *     one count of trailing zeros and copied lowered 16 bytes at a time; a
  *     run of ASCII separators closes the token at once; a run of two- and
@@ -389,12 +394,16 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
  * bytes are simple (simple_masks), whole words and separator runs by their
  * masks: a word run is copied from `lower` 16 bytes at a time and a
  * separator run closes the token, each boundary found with one count of
- * trailing zeros, without looking at single characters. A run that reaches
- * the first byte that is not simple (or `limit`) is left to fast_runs(),
- * which knows what the code point after it does; so is everything when
- * the token's pieces are kept or it holds letters of a script without
- * spaces. Returns the offset reached (the same tokens as fast_runs()
- * would make; the text has room for 64 - r more bytes). */
+ * trailing zeros, without looking at single characters. The run that
+ * reaches the first byte that is not simple (byte 63 at most) is taken up
+ * to the last code point in it, or after it, before which a boundary
+ * comes for sure (next_ok: ASCII, a plain two-byte letter), the token
+ * staying open into the next block; the rest of it is left to
+ * fast_runs(), which knows what the code point after it does; so is
+ * everything when the token's pieces are kept or it holds letters of a
+ * script without spaces. Returns the offset reached, which may be past
+ * `limit` (the same tokens as fast_runs() would make; the text has room
+ * for 64 - r more bytes). */
 static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
                            uint64_t next_ok, unsigned r, int *rc)
 {
