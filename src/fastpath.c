@@ -8,7 +8,12 @@
  *     it and before the next one; then its fold is looked up in the
  *     profile's table of BMP code points (fold.c), built by the same fold.
  *   - The text is walked 64 bytes at a time with five bit masks from
- *     scan.c (SSE2/AVX2, or portable C), in one loop (fast_runs) that keeps
+ *     scan.c (SSE2/AVX2, or portable C) and a sixth of the plain two-byte
+ *     letters (each a segment of its own that folds to itself: Arabic,
+ *     Hebrew, small Cyrillic and Greek; scan.c's bits2, AVX2 byte
+ *     shuffles). Whole words of ASCII and plain letters and the separator
+ *     runs between them are taken by their masks alone (fast_words), the
+ *     token left open across blocks; the rest in one loop (fast_runs) that keeps
  *     the token in locals: a run of ASCII letters and digits is found with
  *     one count of trailing zeros and copied lowered 16 bytes at a time; a
  *     run of ASCII separators closes the token at once; a run of two- and
@@ -143,12 +148,15 @@ enum {
  * separator (the only compositions of ASCII punctuation, '=', '<' and '>'
  * with U+0338, are symbols).
  *
+ * plain2 marks both bytes of the plain two-byte letters starting before
+ * limit (simple_masks()).
+ *
  * The token's state lives in locals for the loop: stores into the text
  * (char, which may alias anything) would otherwise make the compiler
  * reload it from memory after every character. The text has room for
  * 64 - r more bytes and pieces (reserve_fast). */
-static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lower, unsigned r, unsigned limit,
-                          int *rc)
+static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t plain2, unsigned r,
+                          unsigned limit, int *rc)
 {
     const uint64_t ascii = bv->m.ascii, alnum = bv->m.alnum, separators = ascii & ~alnum;
     const uint64_t two = bv->two, three = bv->three;
@@ -248,15 +256,11 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         {
             /* first the plain two-byte letters (Arabic, Hebrew, small
              * Cyrillic and Greek: each a segment of its own that folds to
-             * itself), one bit each: the well-formed two-byte sequences
-             * from r are a run of `cover`, and the bit of c = (lead & 0x1F)
-             * << 6 | (cont & 0x3F) is bit cont & 63 of word lead & 0x1F;
-             * then copied 16 bytes at a time (lower holds the block's
-             * bytes beyond ASCII as they are) */
-            const uint64_t cover = two | two << 1;
-            unsigned e = r + trailing_zeros(~(cover >> r));
-            while (q < e && q < limit && ((plain[b[q] & 0x1F] >> (b[q + 1] & 0x3F)) & 1))
-                q += 2;
+             * itself) starting before limit, a run of `plain2` (both bytes
+             * of each, simple_masks()), copied 16 bytes at a time (lower
+             * holds the block's bytes beyond ASCII as they are) */
+            if ((plain2 >> r) & 1)
+                q = r + trailing_zeros(~(plain2 >> r));
             if (q > r) {
                 for (unsigned k = 0; k < q - r; k += 16)
                     memcpy(dst + k, lower + r + k, 16);
@@ -362,78 +366,134 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
 
 /* The block's word bytes (ASCII letters and digits, and both bytes of the
  * plain two-byte letters: each a segment of its own that folds to itself)
- * and its simple bytes (those and the ASCII separators), for code points
- * starting before `limit`. */
-static void simple_masks(uint64_t *word, uint64_t *simple, const block_view *bv, const uint64_t *plain, unsigned limit)
+ * and its simple bytes (those and the ASCII separators), in bytes [0, 63)
+ * (the end of the text in a tail: bit 63 clear, and every code point in
+ * them has its next byte in the block), for fast_words(); in *next_ok,
+ * over the whole block, the bytes before which a boundary comes for sure
+ * (ASCII, the first byte of a plain two-byte letter); in *plain2 both
+ * bytes of the plain two-byte letters starting before `limit`, for
+ * fast_runs(). */
+static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, const block_view *bv,
+                         const nd_normalizer *nz, unsigned limit)
 {
     const uint64_t below = limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1;
-    uint64_t letters2 = 0;
-    for (uint64_t t = bv->two & below; t; t &= t - 1) {
-        unsigned q = (unsigned)__builtin_ctzll(t);
-        letters2 |= ((plain[bv->bytes[q] & 0x1F] >> (bv->bytes[q + 1] & 0x3F)) & 1) << q;
-    }
-    *word = (bv->m.alnum & below) | letters2 | letters2 << 1;
-    *simple = (bv->m.ascii & below) | letters2 | letters2 << 1;
+    const uint64_t wide = bv->tail && limit < 63 ? below : ((uint64_t)1 << 63) - 1;
+    const uint64_t two = bv->two, two_more = two & (two - 1);
+    /* two sequences or fewer (most blocks of Latin text) inline, more by
+     * the vector look-up */
+    const uint64_t letters2 = !(two_more & (two_more - 1)) ? nd_scan_bits2_c(bv->bytes, two, nz->plain)
+                                                           : nz->bits2(bv->bytes, two, nz->plain);
+    const uint64_t both = letters2 | letters2 << 1;
+    *next_ok = bv->m.ascii | letters2;
+    *word = (bv->m.alnum | both) & wide;
+    *simple = (bv->m.ascii | both) & wide;
+    *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
 /* The common case at its cheapest: from block offset r, as long as the
  * bytes are simple (simple_masks), whole words and separator runs by their
  * masks: a word run is copied from `lower` 16 bytes at a time and a
  * separator run closes the token, each boundary found with one count of
- * trailing zeros, without looking at single characters. A run that reaches
- * the first byte that is not simple (or `limit`) is left to fast_runs(),
- * which knows what the code point after it does; so is everything when
- * the token's pieces are kept or it holds letters of a script without
- * spaces. Returns the offset reached (the same tokens as fast_runs()
- * would make; the text has room for 64 - r more bytes). */
+ * trailing zeros, without looking at single characters. The run that
+ * reaches the first byte that is not simple (byte 63 at most) is taken up
+ * to the last code point in it, or after it, before which a boundary
+ * comes for sure (next_ok: ASCII, a plain two-byte letter), the token
+ * staying open into the next block; the rest of it is left to
+ * fast_runs(), which knows what the code point after it does; so is
+ * everything when the token's pieces are kept or it holds letters of a
+ * script without spaces. Returns the offset reached, which may be past
+ * `limit` (the same tokens as fast_runs() would make; the text has room
+ * for 64 - r more bytes). */
 static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
-                           unsigned r, int *rc)
+                           uint64_t next_ok, unsigned r, int *rc)
 {
     if (tk->pieces || (tk->open && tk->unspaced))
         return r;
-    unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple */
+    unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple (bit 63 is
+                                                      * clear: the counts of trailing zeros below never
+                                                      * see 0) */
     if (x <= r + 1)
         return r;
-    const uint64_t in = x >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << x) - 1;
-    const uint64_t w = word & in;
     nd_tokens *const out = tk->out;
+    /* room for every token the loop can close: each has a word byte and
+     * a separator byte before x <= 64 (so the loop pushes without checks) */
+    if (out->count + 32 > out->capacity &&
+        nd_grow((void **)&out->items, &out->capacity, out->count + 32, sizeof(nd_token)) != 0) {
+        *rc = ND_ENOMEM;
+        return r;
+    }
+    const uint64_t in = ((uint64_t)1 << x) - 1;
+    const uint64_t w = word & in;
     char *const text = out->text;
-    size_t text_len = out->text_len;
+    nd_token *const items = out->items;
+    size_t count = out->count, text_len = out->text_len;
     size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
-    int open = tk->open;
+    int open = tk->open, opened = 0;
     const size_t pos = bv->pos;
+    /* the run that reaches x is taken up to the last code point in it or
+     * at x before which a boundary comes for sure (y, when above its
+     * start); the rest is left to fast_runs() or the next block */
+    const uint64_t ok = next_ok & (((uint64_t)2 << x) - 1) & ~(uint64_t)1;
+    const unsigned y = ok ? 63 - (unsigned)__builtin_clzll(ok) : 0;
     unsigned p = r;
-    while (p < x) {
-        if ((w >> p) & 1) {
-            unsigned e = p + trailing_zeros(~(w >> p));
-            if (e >= x)
+    if (!((w >> p) & 1))
+        goto separators;
+    for (;;) {
+        /* a word run from p */
+        unsigned e = p + (unsigned)__builtin_ctzll(~(w >> p));
+        const int last = e >= x;
+        if (last) {
+            if (y <= p)
                 break; /* what follows decides: fast_runs() */
-            if (!open) {
-                open = 1;
-                start = pos + p;
-                norm_start = text_len;
-                tk->unspaced = 0;
-                tk->gap = 0;
-                tk->nz->piece_count = 0;
-            }
-            for (unsigned k = 0; k < e - p; k += 16)
-                memcpy(text + text_len + k, lower + p + k, 16);
-            text_len += e - p;
-            end = pos + e;
-            p = e;
-        } else {
-            unsigned e = p + trailing_zeros(w >> p);
-            if (e >= x)
-                break;
-            if (open) {
-                open = 0;
-                if (push_token(out, start, end, norm_start, text_len - norm_start) != ND_OK) {
-                    *rc = ND_ENOMEM;
-                    break;
-                }
-            }
-            p = e;
+            e = y;
         }
+        if (!open) {
+            open = opened = 1;
+            start = pos + p;
+            norm_start = text_len;
+        }
+        memcpy(text + text_len, lower + p, 16);
+        for (unsigned k = 16; k < e - p; k += 16)
+            memcpy(text + text_len + k, lower + p + k, 16);
+        text_len += e - p;
+        end = pos + e;
+        if (last) {
+            /* the token stays open: letters beyond ASCII in it are not
+             * known to be kept by word breaking (unsure_end, checked if
+             * letters of a script without spaces follow) */
+            if ((w & ~bv->m.ascii) >> p & (((uint64_t)1 << (e - p)) - 1))
+                tk->unsure_end = text_len;
+            p = e;
+            break;
+        }
+        p = e;
+    separators:
+        /* a separator run from p */
+        e = p + (unsigned)__builtin_ctzll(w >> p | (uint64_t)1 << 63); /* p + 63 >= x: no word */
+        const int last_separators = e >= x;
+        if (last_separators) {
+            if (y <= p)
+                break;
+            e = y;
+        }
+        if (open) {
+            open = 0;
+            nd_token *t = &items[count++];
+            t->start = start;
+            t->end = end;
+            t->norm_start = norm_start;
+            t->norm_len = text_len - norm_start;
+            t->hash = 0; /* set by hash_tokens() (normalize.c) once the text is built */
+        }
+        p = e;
+        if (last_separators)
+            break;
+    }
+    if (opened) {
+        /* what opening a token sets (open_token) */
+        tk->unspaced = 0;
+        tk->gap = 0;
+        tk->nz->piece_count = 0;
     }
     /* the characters of the words taken: [r, p) holds whole word runs,
      * one character a byte but continuation bytes (one count per call,
@@ -442,6 +502,7 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     if (p - r < 64)
         taken &= ((uint64_t)1 << (p - r)) - 1;
     out->word_chars += (size_t)nd_popcount64(taken);
+    out->count = count;
     out->text_len = text_len;
     tk->open = open;
     tk->start = start;
@@ -459,17 +520,17 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     nd_normalizer *nz = tk->nz;
     unsigned r = 0;
     int rc = ND_OK;
-    uint64_t word, simple;
-    simple_masks(&word, &simple, bv, nz->plain, limit);
+    uint64_t word, simple, next_ok, plain2;
+    simple_masks(&word, &simple, &next_ok, &plain2, bv, nz, limit);
     while (rc == ND_OK && r < limit) {
         size_t next;
         if (nz->segment.len == 0) {
             rc = reserve_fast(tk, r);
             if (rc != ND_OK)
                 break;
-            unsigned q = fast_words(tk, bv, lower, word, simple, r, &rc);
-            if (rc == ND_OK)
-                q = fast_runs(tk, bv, lower, q, limit, &rc);
+            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, r, &rc);
+            if (rc == ND_OK && q < limit)
+                q = fast_runs(tk, bv, lower, plain2, q, limit, &rc);
             if (q > r || rc != ND_OK) {
                 r = q;
                 continue;

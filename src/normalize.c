@@ -65,6 +65,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
         nz->kept_span8 = utf8_be(tables.kept_hi) - nz->kept_lo8;
     }
     nz->scan = nd_scan_get(nd_scan_best());
+    nz->bits2 = nd_scan_bits2_get(nd_scan_best());
     rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {
         nd_free(nz);
@@ -76,29 +77,32 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
 
 int nd_normalizer_set_path(nd_normalizer *nz, nd_tokenize_path path)
 {
-    nd_scan_fn scan = NULL;
+    nd_scan_impl impl;
     switch (path) {
     case ND_PATH_BEST:
-        scan = nd_scan_get(nd_scan_best());
+        impl = nd_scan_best();
         break;
     case ND_PATH_SCALAR:
-        scan = nd_scan_get(ND_SCAN_SCALAR);
+        impl = ND_SCAN_SCALAR;
         break;
     case ND_PATH_SSE2:
-        scan = nd_scan_get(ND_SCAN_SSE2);
+        impl = ND_SCAN_SSE2;
         break;
     case ND_PATH_AVX2:
-        scan = nd_scan_get(ND_SCAN_AVX2);
+        impl = ND_SCAN_AVX2;
         break;
     case ND_PATH_REFERENCE:
         nz->scan = NULL;
         return ND_OK;
     default:
-        break;
+        return ND_EINVAL;
     }
-    if (!scan)
+    nd_scan_fn scan = nd_scan_get(impl);
+    nd_scan_bits2_fn bits2 = nd_scan_bits2_get(impl);
+    if (!scan || !bits2)
         return ND_EINVAL;
     nz->scan = scan;
+    nz->bits2 = bits2;
     return ND_OK;
 }
 

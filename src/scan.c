@@ -26,6 +26,16 @@
  * The vector versions compute x < n unsigned as min(x, n - 1) == x, which
  * SSE2 has (pminub), and gather one bit per byte with pmovmskb.
  *
+ * The tokenizer also asks which two-byte sequences of a block have their
+ * code point in a bitmap (the plain letters: Arabic, Hebrew, small Cyrillic
+ * and Greek). In C that is a look-up per character; the AVX2 version does
+ * it for all 64 bytes at once per distinct pair of lead bytes (D8 and D9,
+ * D0 and D1: a block of one script has one or two): the lead bytes of the
+ * pair are found with one compare, and the bit of each continuation
+ * byte's low six bits in its lead's 64-bit row is picked with two byte
+ * shuffles (the row's byte by the lead's last bit and bits 3..5 of the
+ * continuation, the bit within it by bits 0..2).
+ *
  * Three implementations give identical results (tests/test_scan.c compares
  * them on every byte value in every position, and the fuzz harness on
  * arbitrary input): scalar C, SSE2 (baseline on x86-64) and AVX2, chosen
@@ -66,6 +76,11 @@ static void scan_scalar(nd_scan_masks *m, uint8_t *lower, const uint8_t *block)
     m->lead2 = lead2;
     m->lead3 = lead3;
     m->cont = cont;
+}
+
+static uint64_t bits2_scalar(const uint8_t *block, uint64_t two, const uint64_t *bits)
+{
+    return nd_scan_bits2_c(block, two, bits);
 }
 
 #if ND_SCAN_X86
@@ -129,6 +144,50 @@ __attribute__((target("avx2"))) static void scan_avx2(nd_scan_masks *m, uint8_t 
     m->cont = cont;
 }
 
+static inline __attribute__((target("avx2"))) uint64_t mask64_avx2(__m256i lo, __m256i hi)
+{
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+}
+
+__attribute__((target("avx2"))) static uint64_t bits2_avx2(const uint8_t *block, uint64_t two, const uint64_t *bits)
+{
+    if (!(two & (two - 1)))
+        return bits2_scalar(block, two, bits); /* one sequence or none */
+    const __m256i seven = _mm256_set1_epi8(7), one = _mm256_set1_epi8(1), eight = _mm256_set1_epi8(8);
+    const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
+                                         64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    __m256i lead0 = _mm256_loadu_si256((const __m256i *)(const void *)block);
+    __m256i lead1 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 32));
+    __m256i cont0 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 1));
+    __m256i cont1 = _mm256_loadu_si256((const __m256i *)(const void *)(block + 33));
+    /* the rows of two lead bytes that differ in their last bit (D8 and
+     * D9: Arabic; D0 and D1: Cyrillic) are looked up at once, one in
+     * bytes 0..7 of the table, the other in bytes 8..15: per byte, the
+     * byte of the table (the lead's last bit, and bits 3..5 of the
+     * continuation) and the bit within it (bits 0..2) */
+    __m256i byte0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(cont0, 3), seven),
+                                    _mm256_and_si256(_mm256_slli_epi16(lead0, 3), eight));
+    __m256i byte1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(cont1, 3), seven),
+                                    _mm256_and_si256(_mm256_slli_epi16(lead1, 3), eight));
+    __m256i bit0 = _mm256_shuffle_epi8(bit, _mm256_and_si256(cont0, seven));
+    __m256i bit1 = _mm256_shuffle_epi8(bit, _mm256_and_si256(cont1, seven));
+    __m256i pair0 = _mm256_or_si256(lead0, one), pair1 = _mm256_or_si256(lead1, one);
+    uint64_t hit = 0, left = two;
+    do {
+        unsigned odd = block[__builtin_ctzll(left)] | 1u;
+        __m256i l = _mm256_set1_epi8((char)odd);
+        uint64_t same = mask64_avx2(_mm256_cmpeq_epi8(pair0, l), _mm256_cmpeq_epi8(pair1, l));
+        uint64_t even_row = bits[(odd & 0x1F) - 1], odd_row = bits[odd & 0x1F];
+        __m256i rows =
+            _mm256_set_epi64x((long long)odd_row, (long long)even_row, (long long)odd_row, (long long)even_row);
+        __m256i in0 = _mm256_and_si256(_mm256_shuffle_epi8(rows, byte0), bit0);
+        __m256i in1 = _mm256_and_si256(_mm256_shuffle_epi8(rows, byte1), bit1);
+        hit |= same & mask64_avx2(_mm256_cmpeq_epi8(in0, bit0), _mm256_cmpeq_epi8(in1, bit1));
+        left &= ~same;
+    } while (left);
+    return hit & two;
+}
+
 #endif /* ND_SCAN_X86 */
 
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
@@ -153,6 +212,23 @@ nd_scan_fn nd_scan_get(nd_scan_impl impl)
         return scan_sse2;
     case ND_SCAN_AVX2:
         return has_avx2 ? scan_avx2 : NULL;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+nd_scan_bits2_fn nd_scan_bits2_get(nd_scan_impl impl)
+{
+    pthread_once(&cpu_once, check_cpu);
+    switch (impl) {
+    case ND_SCAN_SCALAR:
+        return bits2_scalar;
+#if ND_SCAN_X86
+    case ND_SCAN_SSE2:
+        return bits2_scalar;
+    case ND_SCAN_AVX2:
+        return has_avx2 ? bits2_avx2 : NULL;
 #endif
     default:
         return NULL;

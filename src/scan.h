@@ -36,6 +36,31 @@ nd_scan_fn nd_scan_get(nd_scan_impl impl);
 /* The fastest implementation this CPU runs (checked once). */
 nd_scan_impl nd_scan_best(void);
 
+/* Of the two-byte sequences whose lead bytes `two` marks (bit k: a lead
+ * byte at block[k] and a continuation at block[k + 1]), those whose code
+ * point c (U+0080..U+07FF) has its bit set in `bits` (a bitmap over the
+ * BMP: bit c & 63 of bits[c >> 6]; only its first 32 words are read): bit
+ * k of the result for the sequence at k. The block has a byte after it
+ * (block[64] is read). */
+typedef uint64_t (*nd_scan_bits2_fn)(const uint8_t *block, uint64_t two, const uint64_t *bits);
+
+/* The same in portable C, one look-up per sequence: inline, for blocks
+ * with few of them (a Latin text's accented letters). */
+static inline uint64_t nd_scan_bits2_c(const uint8_t *block, uint64_t two, const uint64_t *bits)
+{
+    uint64_t hit = 0;
+    for (; two; two &= two - 1) {
+        unsigned q = (unsigned)__builtin_ctzll(two);
+        hit |= ((bits[block[q] & 0x1F] >> (block[q + 1] & 0x3F)) & 1) << q;
+    }
+    return hit;
+}
+
+/* The implementation of that for `impl` (the same answer from each), or
+ * NULL if this build or CPU lacks it. The SSE2 one is the scalar one
+ * (SSE2 has no byte shuffle). */
+nd_scan_bits2_fn nd_scan_bits2_get(nd_scan_impl impl);
+
 /* The set bits of x, counted in registers: the baseline x86-64 has no
  * popcount instruction, and __builtin_popcountll there is a call into
  * libgcc (1% of a Latin scan). Bits are summed in pairs, nibbles and

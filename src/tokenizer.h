@@ -32,9 +32,10 @@ struct nd_normalizer {
     const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept; /* bitmaps over the BMP (fold.h) */
     uint32_t kept_lo8, kept_span8; /* the longest run of unspaced_kept as UTF-8 read big-endian: lo, hi - lo */
     nd_folder folder;
-    nd_scan_fn scan;   /* block classifier; NULL on the reference path */
-    nd_u16buf segment; /* the pending normalization segment */
-    piece_map *pieces; /* for the token being built */
+    nd_scan_fn scan;        /* block classifier; NULL on the reference path */
+    nd_scan_bits2_fn bits2; /* the plain two-byte letters of a block (of the same implementation) */
+    nd_u16buf segment;      /* the pending normalization segment */
+    piece_map *pieces;      /* for the token being built */
     size_t piece_count, piece_capacity;
     UBreakIterator *words; /* opened on first use */
     nd_u16buf word_text;

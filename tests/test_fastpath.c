@@ -93,6 +93,74 @@ START_TEST(test_scan_classifiers)
 }
 END_TEST
 
+/* The look-up of two-byte sequences in a bitmap (the plain letters), each
+ * implementation against the scalar one: blocks of random two-byte
+ * sequences (few and many distinct lead bytes), of random bytes, against
+ * both profiles' plain bitmaps and random ones, for every `two` mask the
+ * tokenizer makes and random subsets of it. */
+START_TEST(test_scan_bits2)
+{
+    nd_scan_bits2_fn scalar = nd_scan_bits2_get(ND_SCAN_SCALAR);
+    ck_assert(scalar != NULL);
+    uint64_t random_bits[32];
+    const uint64_t *bitmaps[3] = {random_bits, NULL, NULL};
+    for (int p = 0; p < 2; p++) {
+        nd_fold_tables tables;
+        ck_assert_int_eq(nd_fold_tables_get(&tables, (nd_profile)p), ND_OK);
+        bitmaps[1 + p] = tables.plain;
+    }
+    uint64_t state = 11;
+    uint8_t block[65 + 3];
+    int checked = 0;
+    for (int i = 0; i < 30000; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned leads = 1 + (unsigned)(state >> 60) % 6; /* distinct lead bytes to draw from */
+        unsigned first = 0xC2 + (unsigned)(state >> 40) % 0x1E;
+        for (unsigned k = 0; k < sizeof block; k++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned r = (unsigned)(state >> 33);
+            if (i % 4 == 3)
+                block[k] = (uint8_t)r; /* random bytes */
+            else if (r % 5 == 0)
+                block[k] = (uint8_t)(' ' + r % 64);
+            else if (k + 1 < sizeof block) {
+                block[k] = (uint8_t)(0xC2 + (first - 0xC2 + (r >> 8) % leads) % 0x1E);
+                block[++k] = (uint8_t)(0x80 + (r >> 16) % 64);
+            }
+        }
+        for (unsigned w = 0; w < 32; w++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            random_bits[w] = state ^ (state << 17);
+        }
+        nd_scan_masks m;
+        uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+        nd_scan_get(ND_SCAN_SCALAR)(&m, lower, block);
+        uint64_t two = m.lead2 & (m.cont >> 1 | (uint64_t)((block[64] & 0xC0) == 0x80) << 63);
+        uint64_t masks[3] = {two, two & state, two & ~(state >> 1)};
+        for (int b = 0; b < 3; b++)
+            for (int t = 0; t < 3; t++) {
+                uint64_t want = scalar(block, masks[t], bitmaps[b]);
+                for (unsigned q = 0; q < 64; q++)
+                    if ((masks[t] >> q) & 1) {
+                        unsigned c = (unsigned)(block[q] & 0x1F) << 6 | (block[q + 1] & 0x3F);
+                        ck_assert_uint_eq((want >> q) & 1, (bitmaps[b][c >> 6] >> (c & 63)) & 1);
+                    }
+                ck_assert_uint_eq(want & ~masks[t], 0);
+                for (int impl = ND_SCAN_SSE2; impl < ND_SCAN_IMPLS; impl++) {
+                    nd_scan_bits2_fn fn = nd_scan_bits2_get((nd_scan_impl)impl);
+                    if (!fn)
+                        continue; /* not on this CPU or build */
+                    ck_assert_msg(fn(block, masks[t], bitmaps[b]) == want,
+                                  "block %d, bitmap %d, mask %d: implementation %d differs from the scalar one", i, b,
+                                  t, impl);
+                    checked++;
+                }
+            }
+    }
+    ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 /* ****  The fold table  **** */
 
 /* Every entry of both profiles' tables against ICU folding that code point
@@ -417,8 +485,7 @@ END_TEST
 START_TEST(test_paths_word_edges)
 {
     static const char *const patterns[] = {
-        "ab cd ef",
-        "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
+        "ab cd ef", "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
         "ab \xCC\x81"
         "cd",                                         /* after a space */
         "\xD8\xB3\xD9\x84\xD8\xA7\xD9\x85\xD9\x8E x", /* an Arabic word, then a fatha (folds to nothing) */
@@ -430,6 +497,13 @@ START_TEST(test_paths_word_edges)
         "ef",                         /* no-break space, em dash */
         "ab\xFF cd\xC3",              /* invalid bytes */
         "x\xC3\xA9\xC3\x89 \xC3\x9F", /* e acute, E acute, sharp s (folds longer) */
+        /* found by the fuzz harness: a word of plain two-byte letters and
+         * ASCII ones that runs on into letters of scripts without spaces
+         * (Han, Khmer; U+06E6 'p' U+4E06 'a' U+1F338 U+17FF) */
+        "\xDB\xA6p\xE4\xB8\x86"
+        "a\xF0\x9F\x8C\xB8\xE1\x9F\xBF",
+        "\xD0\xBA\xD0\xBE\xD1\x88\xD0\xBA\xD0\xB0\xE4\xB8\xAD\xE6\x96\x87 x", /* Cyrillic, then Han */
+        "ab\xD7\x90\xD7\x91\xE1\x9E\x80\xE1\x9E\x81 x",                       /* Hebrew, then Khmer */
     };
     static const char *const fills[] = {"ab cd ", "\xD8\xB3\xD9\x84 "};
     path_set ps;
@@ -744,6 +818,7 @@ Suite *fastpath_suite(void)
     TCase *scan = tcase_create("scan");
     tcase_set_timeout(scan, 120);
     tcase_add_test(scan, test_scan_classifiers);
+    tcase_add_test(scan, test_scan_bits2);
     tcase_add_test(scan, test_fold_table_against_icu);
     tcase_add_test(scan, test_fold_table_as_per_code_point);
     tcase_add_test(scan, test_popcount64);

@@ -13,10 +13,9 @@
  * ill-formed UTF-8, a number id that is not a plain integer, a syntax
  * error), is left to jansson, which stays the authority for what is valid
  * and for every error message; the two agree on every record the fast path
- * accepts (tests/cli/test_json.sh). Strings are skipped, and text checked
- * for well-formed UTF-8, 16 bytes at a time with SSE2 where the compiler
- * targets it (x86-64), eight (strings) or one character (UTF-8) at a time
- * otherwise.
+ * accepts (tests/cli/test_json.sh). Strings are skipped by jsonskip.c
+ * (64 bytes at a time with AVX2, 16 with SSE2), and text checked for
+ * well-formed UTF-8 by utf8check.c.
  */
 #include "json.h"
 
@@ -26,10 +25,7 @@
 
 #include <unicode/utf8.h> /* U8_APPEND_UNSAFE */
 
-#if defined(__SSE2__)
-#include <emmintrin.h> /* SSE2: part of x86-64, so no run-time check */
-#endif
-
+#include "jsonskip.h"  /* json_skip_plain */
 #include "neardup.h"   /* nd_utf8_repair */
 #include "utf8check.h" /* utf8_well_formed */
 
@@ -83,44 +79,6 @@ static int is_hex(char ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
-/* Eight bytes as one word, and words with a byte below 0x20 or equal to
- * '"' or '\\' flagged (the classic "has a zero byte" test on x ^ the
- * character; it may flag a word that has none, never miss one). */
-static uint64_t load8(const char *p)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-    return x;
-}
-
-static int may_end_string(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
-    uint64_t below_space = (x - ones * 0x20) & ~x;
-    uint64_t zero_quote = (quote - ones) & ~quote, zero_backslash = (backslash - ones) & ~backslash;
-    return ((below_space | zero_quote | zero_backslash) & highs) != 0;
-}
-
-#if defined(__SSE2__)
-/* The first byte of [q, end) below 0x20 or equal to '"' or '\\', looking
- * 16 bytes at a time; stops at the last 15 bytes (left to the caller). */
-static const char *skip_plain16(const char *q, const char *end)
-{
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
-    while (end - q >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-        __m128i below_space = _mm_cmpeq_epi8(_mm_max_epu8(x, control), control);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), below_space);
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
-        if (mask)
-            return q + __builtin_ctz(mask);
-        q += 16;
-    }
-    return q;
-}
-#endif
-
 static unsigned hex4(const char *q)
 {
     unsigned v = 0;
@@ -141,11 +99,7 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
     const char *q = ++c->p;
     *escaped = 0;
     while (q < c->end) {
-#if defined(__SSE2__)
-        q = skip_plain16(q, c->end);
-#endif
-        while (c->end - q >= 8 && !may_end_string(load8(q)))
-            q += 8;
+        q = json_skip_plain(q, c->end);
         if (q >= c->end)
             break;
         unsigned char ch = (unsigned char)*q;

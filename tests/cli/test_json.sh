@@ -131,6 +131,32 @@ assert_jq "$OUT" 'map(.id) == ["a", "b", "f"] and .[0].tokens == ["three", "four
 assert_contains "$(cat "$ERR")" "odd.jsonl:3: malformed JSON"
 assert_contains "$(cat "$ERR")" "odd.jsonl:4: malformed JSON"
 assert_contains "$(cat "$ERR")" "odd.jsonl:5: malformed JSON"
+check "long strings (skipped 64 bytes at a time with AVX2) with an escape, a quote or a raw control byte at every offset: fast path and jansson agree"
+python3 - "$T/esc.jsonl" "$T/esc_slow.jsonl" <<'PY'
+import sys
+base = ("plain words before the special byte and after it " * 4 + "мир السلام 中文").encode("utf-8")
+specials = [b"\\n", b"\\\"", b"\\\\", b"\\u00e9", b"\\ud83d\\ude00", b"\x01", b"\x1f", b"\t"]
+fast, slow = [], []
+for k, sp in enumerate(specials):
+    for at in range(0, len(base) + 1, 1 if k < 3 else 3):
+        rec = b'{"id":"e%d-%d","text":"' % (k, at) + base[:at] + sp + base[at:] + b'"'
+        fast.append(rec + b"}")
+        slow.append(rec + b',"_nested":{"a":[1]}}')
+open(sys.argv[1], "wb").write(b"\n".join(fast) + b"\n")
+open(sys.argv[2], "wb").write(b"\n".join(slow) + b"\n")
+PY
+nd normalize --on-error skip "$T/esc.jsonl"
+assert_rc 0
+sed "s#$T/esc.jsonl#FILE#g" "$OUT" > "$T/esc.out"
+sed "s#$T/esc.jsonl#FILE#g" "$ERR" | grep -v "documents read" > "$T/esc.err" || true
+nd normalize --on-error skip "$T/esc_slow.jsonl"
+assert_rc 0
+sed "s#$T/esc_slow.jsonl#FILE#g" "$OUT" > "$T/esc_slow.out"
+sed "s#$T/esc_slow.jsonl#FILE#g" "$ERR" | grep -v "documents read" > "$T/esc_slow.err" || true
+assert_same_file "$T/esc_slow.out" "$T/esc.out" "fast vs jansson on long strings with escapes"
+assert_same_file "$T/esc_slow.err" "$T/esc.err" "fast vs jansson messages on raw control bytes"
+assert_contains "$(cat "$T/esc.err")" "malformed JSON"
+[[ "$(line_count "$T/esc.out")" -gt 500 ]] || fail "too few records read: $(line_count "$T/esc.out")"
 check "strings written as jansson writes them: quotes, backslashes, '/', DEL, non-ASCII, U+2028, controls, ill-formed bytes"
 mkdir "$T/names"
 python3 - "$T/ids.jsonl" "$T/names" "$T/want_ids" <<'PY'
