@@ -46,6 +46,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -182,13 +183,24 @@ def measure(cmd, stdout=None, stdin=None, timeout=None):
         t0 = time.monotonic()
         p = subprocess.Popen([TIME, "-o", tf.name, "-f", "%M %U %S"] + list(cmd), stdin=inp, stdout=out,
                              stderr=err, start_new_session=True)
-        try:
-            p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        # A blocking wait, the timeout kept by a timer: Popen.wait(timeout=)
+        # polls with sleeps growing to 50 ms, which rounded every wall time
+        # up to the next poll (0.064, 0.114, 0.165 s, ...).
+        timed_out = []
+
+        def kill():
+            timed_out.append(True)
             os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            res["error"] = "timed out after %.0f s" % timeout
+
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer:
+            timer.start()
+        p.wait()
         wall = time.monotonic() - t0
+        if timer:
+            timer.cancel()
+        if timed_out:
+            res["error"] = "timed out after %.0f s" % timeout
         b1 = cpu_busy_s()
         err.seek(0)
         res["stderr"] = err.read().decode("utf-8", "replace")
