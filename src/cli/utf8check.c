@@ -110,6 +110,22 @@ static void check_cpu(void)
 }
 #endif
 
+#if defined(__SSE2__)
+/* From i, past the 32-byte blocks that skip_avx2 takes when the CPU has
+ * AVX2 (called after a 16-byte block of ASCII or two-byte sequences). */
+static size_t wide_blocks(const char *s, size_t n, size_t i)
+{
+#if UTF8_AVX2
+    if (has_avx2)
+        return skip_avx2(s, n, i);
+#else
+    (void)s;
+    (void)n;
+#endif
+    return i;
+}
+#endif
+
 int utf8_well_formed(const char *s, size_t n)
 {
 #if UTF8_AVX2
@@ -132,10 +148,7 @@ int utf8_well_formed(const char *s, size_t n)
         unsigned ascii = (unsigned)_mm_movemask_epi8(x) ^ 0xFFFF;
         if (ascii == 0xFFFF) {
             i += 16;
-#if UTF8_AVX2
-            if (has_avx2)
-                i = skip_avx2(s, n, i);
-#endif
+            i = wide_blocks(s, n, i);
             continue;
         }
         unsigned cont = (unsigned)_mm_movemask_epi8(
@@ -146,10 +159,7 @@ int utf8_well_formed(const char *s, size_t n)
             overlong, _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xE0)), _mm_set1_epi8((char)0xC0))));
         if ((ascii | cont | lead2) == 0xFFFF && cont == ((lead2 << 1) & 0xFFFF)) {
             i += (lead2 & 0x8000) ? 15 : 16; /* a cut sequence starts again there */
-#if UTF8_AVX2
-            if (has_avx2)
-                i = skip_avx2(s, n, i);
-#endif
+            i = wide_blocks(s, n, i);
             continue;
         }
         unsigned lead3 = (unsigned)_mm_movemask_epi8(
