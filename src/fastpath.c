@@ -128,6 +128,21 @@ enum {
     SEPARATOR = ND_FOLD_SEP | ND_FOLD_BOUNDARY
 };
 
+/* Open a token at byte `at` of the text unless one is open: what
+ * open_token() (tokenizer.h) sets, on fast_runs()' local copies of the
+ * state. */
+#define OPEN_TOKEN_AT(at)            \
+    do {                             \
+        if (!open) {                 \
+            open = 1;                \
+            unspaced = 0;            \
+            start = (at);            \
+            norm_start = text_len;   \
+            tk->gap = 0;             \
+            tk->nz->piece_count = 0; \
+        }                            \
+    } while (0)
+
 /* The fast loop: from block offset r, runs of
  *   - ASCII letters and digits, copied lowered into the token;
  *   - ASCII separators, which close the token;
@@ -185,14 +200,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             if (n == 0)
                 break;
             if (letters) {
-                if (!open) {
-                    open = 1;
-                    unspaced = 0;
-                    start = pos + r;
-                    norm_start = text_len;
-                    tk->gap = 0;
-                    tk->nz->piece_count = 0;
-                }
+                OPEN_TOKEN_AT(pos + r);
                 for (unsigned k = 0; k < n; k += 16)
                     memcpy(text + text_len + k, lower + r + k, 16);
                 text_len += n;
@@ -228,14 +236,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             unsigned done = block_boundary(tk, bv, q) ? q : q - 3;
             if (done == r)
                 break;
-            if (!open) {
-                open = 1;
-                unspaced = 0;
-                start = pos + r;
-                norm_start = text_len;
-                tk->gap = 0;
-                tk->nz->piece_count = 0;
-            }
+            OPEN_TOKEN_AT(pos + r);
             size_t k = (done - r) / 3;
             text_len += done - r;
             word_chars += k;
@@ -331,14 +332,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             r += n;
             continue;
         }
-        if (!open) {
-            open = 1;
-            unspaced = 0;
-            start = pos + r;
-            norm_start = text_len;
-            tk->gap = 0;
-            tk->nz->piece_count = 0;
-        }
+        OPEN_TOKEN_AT(pos + r);
         text_len += done - r;
         unsure_end = text_len; /* not known to be kept: close_unspaced() checks */
         word_chars += chars;
@@ -363,6 +357,8 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     tk->norm_start = norm_start;
     return r;
 }
+
+#undef OPEN_TOKEN_AT
 
 /* The block's word bytes (ASCII letters and digits, and both bytes of the
  * plain two-byte letters: each a segment of its own that folds to itself)
