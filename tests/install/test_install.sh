@@ -5,7 +5,8 @@
 # README.md so it cannot drift) and its output compared with README's; the
 # same program linked statically with `pkg-config --static`; a CMake project
 # using find_package(neardup) (shared and static); and the shared library's
-# exported symbols, which must be exactly the functions neardup.h declares.
+# exported symbols, which must be exactly the functions neardup.h declares (with
+# the part headers it includes).
 #
 # Usage: bash test_install.sh BUILD_DIR
 # Environment: ND_SOURCE_DIR (repository root), CMAKE (cmake binary),
@@ -26,7 +27,8 @@ check "cmake --install into a temporary prefix"
 P="$T/prefix"
 libdir="$(sed -n 's/^libdir=${prefix}\///p' "$(find "$P" -name neardup.pc)")"
 [[ -n "$libdir" ]] || fail "no neardup.pc installed"
-for f in bin/neardup "$libdir/libneardup.a" "$libdir/libneardup.so" include/neardup.h \
+for f in bin/neardup "$libdir/libneardup.a" "$libdir/libneardup.so" include/neardup.h include/neardup_batch.h \
+         include/neardup_explain.h include/neardup_db.h \
          "$libdir/pkgconfig/neardup.pc" "$libdir/cmake/neardup/neardupConfig.cmake" \
          "$libdir/cmake/neardup/neardupConfigVersion.cmake" share/man/man1/neardup.1; do
     [[ -e "$P/$f" ]] || fail "$f was not installed"
