@@ -28,6 +28,7 @@ import sys
 import time
 
 import ndlib
+import ndreal
 
 SCHEMA = "neardup-bench/1"
 ROOT = ndlib.ROOT
@@ -37,8 +38,11 @@ SEED = 1
 SIGN_DOCS = 20000
 SIGN_SCRIPTS = ("latin", "arabic", "cjk")
 SIGN_INNER_REPEAT = 2          # nd_bench_sign keeps the best of these
-PARA_DOCS = 10000
-PARA_KINDS = ("syndicated", "mixed")
+# paragraph mode against document mode: generated corpora (kind, docs; the
+# 100k one shows per-unit costs without the start-up of a 0.1 s run), and
+# real news (SaudiNewsNet) when ../shared/corpora has it
+PARA_CORPORA = (("syndicated", 10000), ("syndicated", 100000), ("mixed", 10000))
+QUICK_PARA_CORPORA = (("syndicated", 10000), ("mixed", 10000))
 COMPRESSED_DOCS = 100000
 DEFAULT_SIZES = (10000, 100000, 1000000)
 QUICK_SIZES = (10000, 100000)
@@ -136,6 +140,25 @@ class Corpus:
     @property
     def path(self):
         return os.path.join(self.dir, "docs.jsonl")
+
+    @property
+    def label(self):
+        return "%s %s %s" % (fmt_count(self.docs), self.script, self.kind)
+
+
+class RealCorpus:
+    """A JSON Lines file of real documents (one per line), used as it is."""
+
+    def __init__(self, name, label, path):
+        self.name, self.label, self.kind, self.script = name, label, "real", None
+        self._path = path
+        with open(path, "rb") as f:
+            self.docs = sum(1 for _ in f)
+        self.info = {"bytes": os.path.getsize(path)}
+
+    @property
+    def path(self):
+        return self._path
 
 
 def ensure_corpus(c, work):
@@ -420,7 +443,8 @@ def bench_paragraph(neardup, corpora, threads_list, repeat, work, problems):
         for t in threads_list:
             d = summarize(runs[(c.name, t, "document")])
             p = summarize(runs[(c.name, t, "paragraph")])
-            e = {"corpus": c.name, "kind": c.kind, "docs": c.docs,
+            e = {"corpus": c.name, "label": c.label, "kind": c.kind,
+                 "docs": c.docs,
                  "bytes": c.info["bytes"], "threads": t,
                  "document": d, "paragraph": p,
                  "raw": {"document": runs[(c.name, t, "document")],
@@ -659,9 +683,9 @@ def markdown(rep):
               "| CPU ratio | peak RSS MB (doc / para) | bg cores |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for e in rep["paragraph"]:
-            L.append("| %s %s %s | %d | %s%s | %s%s | %s | %s | %s / %s "
+            L.append("| %s | %d | %s%s | %s%s | %s | %s | %s / %s "
                      "| %s |" % (
-                fmt_count(e["docs"]), "latin", e["kind"], e["threads"],
+                e["label"], e["threads"],
                 fmt_time(e["document"]["wall_s_median"]),
                 failed_note(e["document"]),
                 fmt_time(e["paragraph"]["wall_s_median"]),
@@ -749,6 +773,9 @@ def parse_args(argv):
                          "${XDG_CACHE_HOME:-~/.cache}/neardup/bench)")
     ap.add_argument("--json", metavar="OUT",
                     help="write every number (and every run) as JSON")
+    ap.add_argument("--shared", metavar="DIR",
+                    help="corpora folder with saudinewsnet/ (default "
+                         "<repo>/../shared/corpora; skipped when absent)")
     ap.add_argument("--phases", type=parse_phases, default=list(PHASES),
                     metavar="LIST",
                     help="subset of %s (default all)" % ",".join(PHASES))
@@ -826,7 +853,8 @@ def run_bench(args):
         if "sign" in args.phases else []
     e2e_c = [want("mixed", "latin", n) for n in args.sizes] \
         if "e2e" in args.phases else []
-    para_c = [want(k, "latin", PARA_DOCS) for k in PARA_KINDS] \
+    para_c = [want(k, "latin", n) for k, n in (
+        QUICK_PARA_CORPORA if args.quick else PARA_CORPORA)] \
         if "paragraph" in args.phases else []
     comp_c = want("mixed", "latin", COMPRESSED_DOCS) \
         if "compressed" in args.phases else None
@@ -834,6 +862,16 @@ def run_bench(args):
         ensure_corpus(c, work)
     rep["corpora"] = {c.name: dict(c.info, path=c.path)
                       for c in sorted(plan.values(), key=lambda c: c.name)}
+    if para_c:
+        shared = os.path.normpath(args.shared or os.path.join(
+            ROOT, "..", "shared", "corpora"))
+        news = ndreal.saudi_corpus(shared, ndlib.cache_dir("floor"), log)
+        if news:
+            para_c.append(RealCorpus("saudinewsnet", "SaudiNewsNet (real "
+                                     "news)", news))
+        else:
+            log("no SaudiNewsNet under %s: paragraph mode on generated "
+                "corpora only" % shared)
 
     if sign_c:
         rep["signing"] = bench_sign(sign_bin, sign_c, args.repeat, problems)

@@ -98,22 +98,6 @@ def cache_dir():
     return d
 
 
-def saudi_corpus(corpora, log):
-    """The SaudiNewsNet JSON Lines file (converted once, cached), or None."""
-    root = os.path.join(corpora, "saudinewsnet", "dataset")
-    if not os.path.isdir(root):
-        return None
-    zips = sorted(os.path.join(root, n) for n in os.listdir(root) if n.endswith(".zip"))
-    if not zips:
-        return None
-    key = ndreal.key_of(ndreal.SAUDI_VERSION, [(os.path.basename(z), ndlib.sha256_file(z)) for z in zips])
-    path = os.path.join(cache_dir(), "saudinewsnet-%s.jsonl" % key)
-    if not os.path.exists(path):
-        log("saudinewsnet: converting %d zips" % len(zips))
-        ndreal.saudi_convert(zips, path)
-    return path
-
-
 def run_floor(probe, path, repeat):
     out = ndlib.run([probe, path, str(repeat)])
     return json.loads(out)
@@ -287,7 +271,7 @@ def main(argv=None):
                             log=log)[0]
         corpora.append((script, os.path.join(cdir, "docs.jsonl")))
     shared = args.shared or os.path.join(ndlib.ROOT, "..", "shared", "corpora")
-    saudi = saudi_corpus(os.path.normpath(shared), log)
+    saudi = ndreal.saudi_corpus(os.path.normpath(shared), cache_dir(), log)
     if saudi:
         corpora.append(("saudinewsnet", saudi))
     else:

@@ -36,6 +36,7 @@ units_removed in document mode), pairs is null but for scan --pairs; in
 unit mode clusters and duplicates count groups and repeats.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -425,7 +426,7 @@ def cache_dir(*parts):
 def gen_corpus(out, docs, seed, kind="mixed", scripts="latin"):
     """Run scripts/gen-corpus into out (through a temporary directory renamed
     at the end, so a directory found at out is complete)."""
-    tmp = out + ".tmp"
+    tmp = "%s.tmp-%d" % (out, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     run([sys.executable, GEN_CORPUS, "--docs", str(docs), "--seed", str(seed), "--out", tmp,
@@ -448,6 +449,15 @@ def corpus(base, docs, seed, kind="mixed", scripts="latin", log=None):
     stamp (bench-corpus.json, written last) is missing or its parameters or
     size differ."""
     d = os.path.join(base, corpus_name(docs, seed, kind, scripts))
+    os.makedirs(base, exist_ok=True)
+    # one process at a time per corpus: a second one waits and then reuses
+    # what the first made (two generating into one place clobbered each other)
+    with open(d + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _corpus_locked(d, docs, seed, kind, scripts, log)
+
+
+def _corpus_locked(d, docs, seed, kind, scripts, log):
     docs_path, stamp = os.path.join(d, "docs.jsonl"), os.path.join(d, "bench-corpus.json")
     params = {"kind": kind, "scripts": scripts, "docs": docs, "seed": seed,
               "generator_version": gen_corpus_version()}

@@ -211,6 +211,25 @@ def saudi_convert(zips, out_path):
     atomic_write(out_path, write)
 
 
+def saudi_corpus(corpora, cache, log):
+    """SaudiNewsNet as one JSON Lines file (converted by saudi_convert once
+    and cached in folder cache, keyed by the zips' contents), or None when
+    corpora/saudinewsnet/dataset has no zips."""
+    root = os.path.join(corpora, "saudinewsnet", "dataset")
+    if not os.path.isdir(root):
+        return None
+    zips = sorted(os.path.join(root, n) for n in os.listdir(root) if n.endswith(".zip"))
+    if not zips:
+        return None
+    key = key_of(SAUDI_VERSION, [(os.path.basename(z), ndlib.sha256_file(z)) for z in zips])
+    path = os.path.join(cache, "saudinewsnet-%s.jsonl" % key)
+    if not os.path.exists(path):
+        log("saudinewsnet: converting %d zips" % len(zips))
+        os.makedirs(cache, exist_ok=True)
+        saudi_convert(zips, path)
+    return path
+
+
 def load_docs(path):
     ids, titles, texts = [], [], []
     with open(path, encoding="utf-8") as f:
