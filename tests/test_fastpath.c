@@ -576,7 +576,11 @@ END_TEST
  * before it: the last letter is given back; after a kana, the voiced mark
  * composes with it), CJK punctuation, ASCII, kana,
  * an iteration mark, Thai, Hangul, a Han letter beyond the BMP, overlong
- * and surrogate three-byte forms, a stray byte, the end of the text. */
+ * and surrogate three-byte forms, a stray byte, the end of the text. The
+ * letters cycle through both edges of U+4E00..U+9FFF (kept_leads() knows
+ * those from their lead and second byte), the edges of their leads' blocks
+ * (E4 BF BF, E5 80 80, E9 80 80), letters outside it (extension A, a
+ * compatibility ideograph, a kana) that only kept_letter() knows. */
 START_TEST(test_paths_han_runs)
 {
     static const char *const enders[] = {"\xE3\x81\x8B\xE3\x82\x99",
@@ -593,7 +597,8 @@ START_TEST(test_paths_han_runs)
                                          "\xED\xA0\x80",
                                          "\x80",
                                          ""};
-    static const uint32_t letters[] = {0x4E00, 0x9FFF, 0x6587, 0x4E2D, 0x3400, 0xF900};
+    static const uint32_t letters[] = {0x4E00, 0x9FFF, 0x6587, 0x4E2D, 0x3400, 0xF900, 0x4FFF,
+                                       0x5000, 0x9000, 0x4DB5, 0x3042, 0x4E3F, 0x8FFF, 0x7FC0};
     path_set ps;
     path_set_init(&ps, ND_PROFILE_DEFAULT);
     char text[600], what[96];
