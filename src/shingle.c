@@ -164,13 +164,21 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     const nd_token *items = tokens->items;
     size_t len = 0, chars = 0, spaces = 0;
     int adjacent = 1; /* each token's text follows the one before it in tokens->text */
-    for (size_t t = 0; t < tokens->count; t++) {
-        if (t > 0) {
-            spaces += items[t].start > items[t - 1].end;
-            adjacent &= items[t].norm_start == items[t - 1].norm_start + items[t - 1].norm_len;
+    for (size_t t = 1; t < tokens->count; t++) {
+        spaces += items[t].start > items[t - 1].end;
+        adjacent &= items[t].norm_start == items[t - 1].norm_start + items[t - 1].norm_len;
+    }
+    const nd_token *last = &items[tokens->count - 1];
+    if (adjacent) {
+        /* the usual case (tokens->text is the tokens' texts back to back):
+         * counted in one go */
+        len = last->norm_start + last->norm_len - items[0].norm_start;
+        chars = count_chars((const uint8_t *)tokens->text + items[0].norm_start, len);
+    } else {
+        for (size_t t = 0; t < tokens->count; t++) {
+            len += items[t].norm_len;
+            chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
         }
-        len += items[t].norm_len;
-        chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
     }
     len += spaces;
     chars += spaces;
