@@ -171,8 +171,16 @@ static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q
         return 1; /* ASCII, or (in a tail) the end of the text */
     unsigned n;
     unsigned c = block_char(bv, q, &n);
-    if (n)
-        return (tk->nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    if (n) {
+        /* a letter that folds to itself (Han, kana, Arabic, ...) has one
+         * before it: told by the bitmaps (8 KB each), not the fold table
+         * (0x10000 entries: a cache miss for a Han letter met at random,
+         * as after every punctuation mark of CJK text) */
+        const nd_normalizer *nz = tk->nz;
+        if (bit_set(nz->plain_unspaced, c) || bit_set(nz->plain, c))
+            return 1;
+        return (nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    }
     return nd_tk_boundary_at(tk, bv->pos + q);
 }
 
