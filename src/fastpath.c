@@ -58,6 +58,7 @@ typedef struct {
     nd_scan_masks m;
     uint64_t two;         /* a lead byte and a continuation start here */
     uint64_t three;       /* a three-byte lead and two continuations start here */
+    uint64_t han;         /* of those, letters kept_leads() knows to be kept, below the block's limit */
     const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
     size_t pos;           /* its offset in the text */
     int tail;             /* does the text end inside it (bytes past the end read as 0)? */
@@ -250,8 +251,6 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
     size_t text_len = out->text_len, word_chars = out->word_chars, unspaced_chars = out->unspaced_chars;
     int open = tk->open, unspaced = tk->unspaced;
     size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
-    uint64_t han = 0; /* kept_leads() below limit, once a run of Han or kana is met */
-    int han_known = 0;
     while (r < limit) {
         if ((ascii >> r) & 1) {
             int letters = (int)((alnum >> r) & 1);
@@ -296,10 +295,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
              * again when the token closes (unsure_end unchanged). The last
              * one is given back when a code point without a boundary
              * before it follows (as below). */
-            if (!han_known) {
-                han = kept_leads(nz, bv) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
-                han_known = 1;
-            }
+            const uint64_t han = bv->han;
             unsigned q = r + 3;
             while (q < limit) {
                 /* the letters of `han` that follow at q, q + 3, ...: up to
@@ -655,6 +651,9 @@ int nd_tk_walk_fast(tokenizer *tk)
         tk->nz->scan(&bv.m, lower, bv.bytes);
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
+        bv.han = 0;
+        if (bv.three) /* (kept_leads reads bv.three) */
+            bv.han = kept_leads(tk->nz, &bv) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
         unsigned reached;
         int rc = walk_block(tk, &bv, lower, limit, &reached);
         if (rc != ND_OK)
