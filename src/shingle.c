@@ -135,8 +135,8 @@ static size_t char_offsets(size_t *starts, const uint8_t *s, size_t n)
  * the window's size in code points, folded to 32 bits. Windows of 4 to 16
  * bytes (5 Han or kana letters are 15, 9 to 16 with a space or ASCII among
  * them; 5 Latin letters are 5 to 10) take XXH3's own short-input function
- * inlined, its seed constants computed once per text, not a call through
- * the length dispatch: the same value. */
+ * inlined (the secret's words folded into constants by the compiler), not
+ * a call through the length dispatch: the same value. */
 static inline uint32_t window_id(const uint8_t *text, size_t n, unsigned size)
 {
     uint64_t h;
