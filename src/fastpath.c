@@ -40,6 +40,14 @@
 
 #include <string.h> /* memcpy, memset */
 
+#if defined(__SSE2__)
+#include <emmintrin.h> /* SSE2: part of x86-64 */
+#endif
+
+/* Bits 0, 3, 6, ..., 63: the places a run of three-byte letters from
+ * bit 0 may take. */
+#define STRIDE3 0x9249249249249249ULL
+
 static unsigned trailing_zeros(uint64_t x)
 {
     return x ? (unsigned)__builtin_ctzll(x) : 64;
@@ -50,6 +58,7 @@ typedef struct {
     nd_scan_masks m;
     uint64_t two;         /* a lead byte and a continuation start here */
     uint64_t three;       /* a three-byte lead and two continuations start here */
+    uint64_t han;         /* of those, letters kept_leads() knows to be kept, below the block's limit */
     const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
     size_t pos;           /* its offset in the text */
     int tail;             /* does the text end inside it (bytes past the end read as 0)? */
@@ -108,6 +117,54 @@ static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
     return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
 }
 
+/* The block offsets where a three-byte sequence starts that kept_letter()
+ * accepts by its first test (inside nz's range of kept letters, U+4E00 ..
+ * U+9FFF for the profiles' tables) and whose lead and second byte alone
+ * say so: a lead strictly inside the range's leads, or the first lead with
+ * a second byte past the range's start (the last lead with one before its
+ * end), 16 bytes at a time with SSE2. A subset of them: the letters it
+ * leaves out are asked kept_letter() one by one, and 0 (no SSE2, or a
+ * range whose leads are E0 or ED, which have forbidden second bytes, or
+ * one lead only) leaves them all to it. */
+static uint64_t kept_leads(const nd_normalizer *nz, const block_view *bv)
+{
+#if defined(__SSE2__)
+    if (nz->kept_lo8 == UINT32_MAX)
+        return 0;
+    const uint32_t lo = nz->kept_lo8, hi = lo + nz->kept_span8;
+    const unsigned lo_lead = lo >> 16, hi_lead = hi >> 16;
+    if (lo_lead >= hi_lead || lo_lead <= 0xE0 || (lo_lead <= 0xED && hi_lead >= 0xED))
+        return 0;
+    /* the second bytes that put a letter of the first (last) lead inside,
+     * whatever its third byte: from lo's, or the next one, to 0xBF */
+    const unsigned lo_second = ((lo >> 8) & 0xFF) + ((lo & 0xFF) != 0x80);
+    const unsigned hi_second = ((hi >> 8) & 0xFF) - ((hi & 0xFF) != 0xBF);
+    const __m128i inner_base = _mm_set1_epi8((char)(lo_lead + 1));
+    const __m128i inner_width = _mm_set1_epi8((char)(hi_lead - lo_lead - 2)); /* wraps to 0xFF when no lead is inside */
+    const __m128i first = _mm_set1_epi8((char)lo_lead), last = _mm_set1_epi8((char)hi_lead);
+    const __m128i from = _mm_set1_epi8((char)lo_second), to = _mm_set1_epi8((char)hi_second);
+    uint64_t inner = 0, at_first = 0, at_last = 0, past_from = 0, before_to = 0;
+    for (unsigned k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(bv->bytes + 16 * k));
+        __m128i d = _mm_sub_epi8(x, inner_base);
+        unsigned shift = 16 * k;
+        inner |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, inner_width), inner_width))
+                 << shift;
+        at_first |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, first)) << shift;
+        at_last |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, last)) << shift;
+        past_from |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, from), x)) << shift;
+        before_to |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, to), x)) << shift;
+    }
+    if (hi_lead - lo_lead < 2)
+        inner = 0;
+    return bv->three & (inner | (at_first & past_from >> 1) | (at_last & before_to >> 1));
+#else
+    (void)nz;
+    (void)bv;
+    return 0;
+#endif
+}
+
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
@@ -115,8 +172,16 @@ static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q
         return 1; /* ASCII, or (in a tail) the end of the text */
     unsigned n;
     unsigned c = block_char(bv, q, &n);
-    if (n)
-        return (tk->nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    if (n) {
+        /* a letter that folds to itself (Han, kana, Arabic, ...) has one
+         * before it: told by the bitmaps (8 KB each), not the fold table
+         * (0x10000 entries: a cache miss for a Han letter met at random,
+         * as after every punctuation mark of CJK text) */
+        const nd_normalizer *nz = tk->nz;
+        if (bit_set(nz->plain_unspaced, c) || bit_set(nz->plain, c))
+            return 1;
+        return (nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    }
     return nd_tk_boundary_at(tk, bv->pos + q);
 }
 
@@ -222,17 +287,27 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
         if (((three >> r) & 1) && kept_letter(nz, b + r)) {
             /* a run of letters of a script without spaces that fold to
              * themselves and that word breaking keeps (Han, kana): each a
-             * segment of its own, copied 4 bytes at a time (one load, one
-             * store: the block has a byte after, q < 60 or the tail's
-             * padding; the text has slack), and, being kept, not checked
+             * segment of its own, found a stride of letters at a time
+             * where kept_leads() knows them from their bytes (Han in the
+             * block's bits, one count of trailing zeros; kana and the
+             * others one by one), copied 16 bytes at a time from `lower`
+             * (the text has slack), and, being kept, not checked
              * again when the token closes (unsure_end unchanged). The last
              * one is given back when a code point without a boundary
              * before it follows (as below). */
-            unsigned q = r;
-            do {
-                memcpy(text + text_len + (q - r), b + q, 4);
+            const uint64_t han = bv->han;
+            unsigned q = r + 3;
+            while (q < limit) {
+                /* the letters of `han` that follow at q, q + 3, ...: up to
+                 * the first place of that stride whose bit is clear (at
+                 * most 64: no three-byte sequence starts at 62 or 63) */
+                q += trailing_zeros(~(han >> q) & STRIDE3);
+                if (!(q < limit && ((three >> q) & 1) && kept_letter(nz, b + q)))
+                    break;
                 q += 3;
-            } while (q < limit && ((three >> q) & 1) && kept_letter(nz, b + q));
+            }
+            for (unsigned k = 0; k < q - r; k += 16)
+                memcpy(text + text_len + k, lower + r + k, 16); /* as they are */
             unsigned done = block_boundary(tk, bv, q) ? q : q - 3;
             if (done == r)
                 break;
@@ -576,6 +651,9 @@ int nd_tk_walk_fast(tokenizer *tk)
         tk->nz->scan(&bv.m, lower, bv.bytes);
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
+        bv.han = 0;
+        if (bv.three) /* (kept_leads reads bv.three) */
+            bv.han = kept_leads(tk->nz, &bv) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
         unsigned reached;
         int rc = walk_block(tk, &bv, lower, limit, &reached);
         if (rc != ND_OK)

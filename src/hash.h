@@ -38,6 +38,22 @@ static inline uint64_t nd_hash64_9to16(const void *data, size_t len)
     return XXH3_len_9to16_64b((const xxh_u8 *)data, len, XXH3_kSecret, 0);
 }
 
+/* nd_hash64(data, len, seed) for len in 4..8 and 9..16 only, with a seed:
+ * XXH3's short-input functions without the length dispatch, inlined, so
+ * that a loop hashing many short windows with one seed (char_shingles in
+ * shingle.c) computes the seed's constants once and its iterations
+ * overlap. Checked against nd_hash64 by test_token_hashes
+ * (tests/test_shingle.c). */
+static inline uint64_t nd_hash64_4to8_seeded(const void *data, size_t len, uint64_t seed)
+{
+    return XXH3_len_4to8_64b((const xxh_u8 *)data, len, XXH3_kSecret, seed);
+}
+
+static inline uint64_t nd_hash64_9to16_seeded(const void *data, size_t len, uint64_t seed)
+{
+    return XXH3_len_9to16_64b((const xxh_u8 *)data, len, XXH3_kSecret, seed);
+}
+
 /* splitmix64's finalizer: a bijection of 64-bit values in which every
  * input bit affects every output bit (two multiply-xorshift rounds). */
 static inline uint64_t nd_mix64(uint64_t z)

@@ -301,8 +301,13 @@ static UChar32 decode(tokenizer *tk, size_t i, size_t *n, int count)
 
 static int boundary_before(const nd_normalizer *nz, UChar32 c)
 {
-    if (c <= 0xFFFF && nz->scan)
+    if (c <= 0xFFFF && nz->scan) {
+        /* a letter that folds to itself has one (as block_boundary() in
+         * fastpath.c: the bitmaps, not the fold table, for a Han letter) */
+        if (bit_set(nz->plain_unspaced, (unsigned)c) || bit_set(nz->plain, (unsigned)c))
+            return 1;
         return (nz->table[c].flags & ND_FOLD_BOUNDARY) != 0;
+    }
     return nd_fold_boundary_before(&nz->folder, c);
 }
 

@@ -34,7 +34,11 @@
  */
 #include "neardup.h"
 
-#include <string.h> /* memcpy, memmove, memset */
+#include <string.h> /* memcpy */
+
+#if defined(__SSE2__)
+#include <emmintrin.h> /* SSE2: part of x86-64 */
+#endif
 
 #include "alloc.h"
 #include "hash.h"
@@ -45,11 +49,11 @@ static uint32_t fold32(uint64_t h)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* Sort ids[0..n) (ids has room for 2n: the upper half is scratch) and drop
- * repeats; returns the new count. */
-static size_t sort_distinct(uint32_t *ids, size_t n)
+/* Sort ids[0..n) (scratch has room for n) and drop repeats; returns the new
+ * count. */
+static size_t sort_distinct(uint32_t *ids, size_t n, uint32_t *scratch)
 {
-    return nd_sort_distinct_u32(ids, ids + n, n);
+    return nd_sort_distinct_u32(ids, scratch, n);
 }
 
 static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned k)
@@ -79,7 +83,7 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         h = h * P + (items[s + width - 1].hash - items[s - 1].hash * p_width);
         out[s] = fold32(nd_mix64(h + width_salt));
     }
-    *count = sort_distinct(*ids, m);
+    *count = sort_distinct(*ids, m, *ids + m);
     return ND_OK;
 }
 
@@ -100,53 +104,117 @@ static size_t count_chars(const uint8_t *s, size_t n)
     return n - cont;
 }
 
-/* The length of the UTF-8 sequence led by byte b (well-formed text), by
- * its top four bits: the step U8_FWD_1_UNSAFE takes. */
-static const uint8_t utf8_length[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+/* The offsets of the code points of s[0..n) (the bytes that are not
+ * continuation bytes, 10xxxxxx), in order, into starts; returns how many.
+ * starts has room for one more than that (the byte loop writes the next
+ * entry before it knows whether it counts). 64 bytes at a time with SSE2:
+ * a mask of the lead bytes, read with a count of trailing zeros. */
+static size_t char_offsets(size_t *starts, const uint8_t *s, size_t n)
+{
+    size_t k = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i top2 = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
+    for (; n - i >= 64; i += 64) {
+        uint64_t conts = 0;
+        for (unsigned q = 0; q < 4; q++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16 * q));
+            conts |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, top2), cont)) << (16 * q);
+        }
+        for (uint64_t lead = ~conts; lead; lead &= lead - 1)
+            starts[k++] = i + (size_t)__builtin_ctzll(lead);
+    }
+#endif
+    for (; i < n; i++) {
+        starts[k] = i;
+        k += (s[i] & 0xC0) != 0x80;
+    }
+    return k;
+}
+
+/* The id of the window text[0..n) of a character shingle: XXH3 seeded with
+ * the window's size in code points, folded to 32 bits. Windows of 4 to 16
+ * bytes (5 Han or kana letters are 15, 9 to 16 with a space or ASCII among
+ * them; 5 Latin letters are 5 to 10) take XXH3's own short-input function
+ * inlined (the secret's words folded into constants by the compiler), not
+ * a call through the length dispatch: the same value. */
+static inline uint32_t window_id(const uint8_t *text, size_t n, unsigned size)
+{
+    uint64_t h;
+    if (n - 9 <= 7)
+        h = nd_hash64_9to16_seeded(text, n, size);
+    else if (n - 4 <= 4)
+        h = nd_hash64_4to8_seeded(text, n, size);
+    else
+        h = nd_hash64(text, n, size);
+    return fold32(h);
+}
 
 static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size)
 {
     /* The normalized text with single spaces between tokens (one space
      * where the original had separators between the tokens; none between
-     * the words ICU cut out of an unspaced run), built at the start of the
-     * id buffer (no allocation per text), the ids after it, moved to the
-     * start once sorted. */
+     * the words ICU cut out of an unspaced run). When the tokens' texts
+     * meet with no space between them (one token, or one unspaced run cut
+     * into words) that is tokens->text itself; else it is built in the id
+     * buffer (no allocation per text). The buffer holds, in 32-bit words:
+     * the m ids from 0, then from `mid` (even, for size_t) the offsets of
+     * the text's code points (one more than there are, then the sort's
+     * scratch), then the joined text. The ids are sorted where they are:
+     * nothing is moved afterwards. */
     const nd_token *items = tokens->items;
-    size_t len = 0;
-    for (size_t t = 0; t < tokens->count; t++)
-        len += (t > 0 && items[t].start > items[t - 1].end) + items[t].norm_len;
-    size_t text_words = len / sizeof **ids + 3; /* 8 bytes of slack */
-    if (nd_grow((void **)ids, capacity, text_words, sizeof **ids) != 0)
-        return ND_ENOMEM;
-    uint8_t *joined = (uint8_t *)*ids;
-    size_t w = 0;
-    for (size_t t = 0; t < tokens->count; t++) {
-        if (t > 0 && items[t].start > items[t - 1].end)
-            joined[w++] = ' ';
-        memcpy(joined + w, tokens->text + items[t].norm_start, items[t].norm_len);
-        w += items[t].norm_len;
+    size_t len = 0, chars = 0, spaces = 0;
+    int adjacent = 1; /* each token's text follows the one before it in tokens->text */
+    for (size_t t = 1; t < tokens->count; t++) {
+        spaces += items[t].start > items[t - 1].end;
+        adjacent &= items[t].norm_start == items[t - 1].norm_start + items[t - 1].norm_len;
     }
-    memset(joined + len, 0, 8);
-    size_t chars = count_chars(joined, len);
+    const nd_token *last = &items[tokens->count - 1];
+    if (adjacent) {
+        /* the usual case (tokens->text is the tokens' texts back to back):
+         * counted in one go */
+        len = last->norm_start + last->norm_len - items[0].norm_start;
+        chars = count_chars((const uint8_t *)tokens->text + items[0].norm_start, len);
+    } else {
+        for (size_t t = 0; t < tokens->count; t++) {
+            len += items[t].norm_len;
+            chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
+        }
+    }
+    len += spaces;
+    chars += spaces;
     size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
-    if (nd_grow((void **)ids, capacity, text_words + 2 * m, sizeof **ids) != 0)
+    int join = spaces > 0 || !adjacent;
+    size_t mid = (m + 1) & ~(size_t)1;
+    size_t offset_words = 2 * (chars + 1);
+    size_t scratch = offset_words > m ? offset_words : m;
+    size_t words = mid + scratch + (join ? len / sizeof **ids + 1 : 0);
+    if (nd_grow((void **)ids, capacity, words, sizeof **ids) != 0)
         return ND_ENOMEM;
-    joined = (uint8_t *)*ids;
-    uint32_t *out = *ids + text_words;
-    /* each window of `size` code points [a, b), slid one code point at a
-     * time (one window of all of them when there are fewer) */
-    size_t a = 0, b = 0;
-    for (unsigned k = 0; k < size && b < len; k++)
-        b += utf8_length[joined[b] >> 4];
-    for (size_t s = 0; s < m;) {
-        out[s] = fold32(nd_hash64(joined + a, b - a, size));
-        if (++s == m)
-            break;
-        a += utf8_length[joined[a] >> 4];
-        b += utf8_length[joined[b] >> 4];
+    uint32_t *out = *ids;
+    const uint8_t *text = (const uint8_t *)tokens->text + items[0].norm_start;
+    if (join) {
+        uint8_t *joined = (uint8_t *)(out + mid + scratch);
+        size_t w = 0;
+        for (size_t t = 0; t < tokens->count; t++) {
+            if (t > 0 && items[t].start > items[t - 1].end)
+                joined[w++] = ' ';
+            memcpy(joined + w, tokens->text + items[t].norm_start, items[t].norm_len);
+            w += items[t].norm_len;
+        }
+        text = joined;
     }
-    *count = sort_distinct(out, m);
-    memmove(*ids, out, *count * sizeof *out);
+    if (m == 1 && chars <= size) {
+        out[0] = fold32(nd_hash64(text, len, size)); /* one window of all of them */
+    } else if (m > 1) {
+        /* each window of `size` code points [starts[s], starts[s + size]),
+         * the windows independent of each other */
+        size_t *starts = (size_t *)(void *)(out + mid);
+        char_offsets(starts, text, len);
+        starts[chars] = len;
+        for (size_t s = 0; s < m; s++)
+            out[s] = window_id(text + starts[s], starts[s + size] - starts[s], size);
+    }
+    *count = sort_distinct(out, m, out + mid);
     return ND_OK;
 }
 

@@ -576,7 +576,11 @@ END_TEST
  * before it: the last letter is given back; after a kana, the voiced mark
  * composes with it), CJK punctuation, ASCII, kana,
  * an iteration mark, Thai, Hangul, a Han letter beyond the BMP, overlong
- * and surrogate three-byte forms, a stray byte, the end of the text. */
+ * and surrogate three-byte forms, a stray byte, the end of the text. The
+ * letters cycle through both edges of U+4E00..U+9FFF (kept_leads() knows
+ * those from their lead and second byte), the edges of their leads' blocks
+ * (E4 BF BF, E5 80 80, E9 80 80), letters outside it (extension A, a
+ * compatibility ideograph, a kana) that only kept_letter() knows. */
 START_TEST(test_paths_han_runs)
 {
     static const char *const enders[] = {"\xE3\x81\x8B\xE3\x82\x99",
@@ -593,7 +597,8 @@ START_TEST(test_paths_han_runs)
                                          "\xED\xA0\x80",
                                          "\x80",
                                          ""};
-    static const uint32_t letters[] = {0x4E00, 0x9FFF, 0x6587, 0x4E2D, 0x3400, 0xF900};
+    static const uint32_t letters[] = {0x4E00, 0x9FFF, 0x6587, 0x4E2D, 0x3400, 0xF900, 0x4FFF,
+                                       0x5000, 0x9000, 0x4DB5, 0x3042, 0x4E3F, 0x8FFF, 0x7FC0};
     path_set ps;
     path_set_init(&ps, ND_PROFILE_DEFAULT);
     char text[600], what[96];
@@ -802,11 +807,68 @@ START_TEST(test_utf8_well_formed_random)
             int want = utf8_well_formed_by_icu(copy, n);
             ck_assert_msg(utf8_well_formed(copy, n) == want, "round %d, %zu bytes: utf8_well_formed says %d", round, n,
                           !want);
+            ck_assert_msg(utf8_well_formed_path(copy, n, 0) == want, "round %d, %zu bytes: the portable path says %d",
+                          round, n, !want);
             checked_bad += !want;
             free(copy);
         }
     }
     ck_assert_uint_gt(checked_bad, 1000);
+}
+END_TEST
+
+/* Both paths (the AVX2 lookup method, where the CPU has it, and the
+ * portable one) against ICU on long well-formed texts of every kind of
+ * character (ASCII, two-, three- and four-byte) with one byte replaced, at
+ * every offset, by each byte that starts, continues or breaks a sequence
+ * (the edges of E0, ED, F0 and F4's second bytes, C0/C1, F5..FF), and
+ * with a second byte replaced a few places later; and every prefix (a
+ * sequence cut short at the end, or at a 32-byte edge). */
+START_TEST(test_utf8_well_formed_mutated)
+{
+    static const uint8_t bytes[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
+                                    0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF};
+    static const uint32_t kinds[][2] = {{0x20, 0x5F},    {0x80, 0x780},     {0x4E00, 0x5200},
+                                        {0x800, 0xD000}, {0x10000, 0xFFFF}, {0xF0000, 0x1FFFF}};
+    int paths = utf8_has_avx2() ? 2 : 1;
+    uint64_t state = 5;
+    char text[600];
+    size_t checked_bad = 0, checked = 0;
+    for (int round = 0; round < 24; round++) {
+        size_t len = 0;
+        while (len < 200 + (size_t)round * 7) {
+            /* mostly one kind, as real text is (ASCII alone every
+             * twelfth round: an ill-formed byte before a block of ASCII) */
+            uint64_t r = round % 12 == 0 ? 0 : next_random(&state) % 10;
+            const uint32_t *k = kinds[r < 7 ? (size_t)round % 6 : next_random(&state) % 6];
+            len += put_utf8(text + len, k[0] + (uint32_t)(next_random(&state) % k[1]));
+        }
+        for (size_t at = 0; at < len; at++) {
+            for (size_t b = 0; b < sizeof bytes; b++) {
+                char copy[600];
+                memcpy(copy, text, len);
+                copy[at] = (char)bytes[b];
+                if (b % 3 == 0 && at + 1 + b % 5 < len)
+                    copy[at + 1 + b % 5] = (char)bytes[(b * 7 + at) % sizeof bytes];
+                int want = utf8_well_formed_by_icu(copy, len);
+                for (int p = 0; p < paths; p++)
+                    ck_assert_msg(utf8_well_formed_path(copy, len, p) == want,
+                                  "round %d, byte %02X at %zu: path %d says %d", round, bytes[b], at, p, !want);
+                checked_bad += !want;
+                checked++;
+            }
+        }
+        for (size_t n = 0; n <= len; n++) {
+            char *copy = exact_copy(text, n);
+            int want = utf8_well_formed_by_icu(copy, n);
+            for (int p = 0; p < paths; p++)
+                ck_assert_msg(utf8_well_formed_path(copy, n, p) == want,
+                              "round %d, prefix of %zu bytes: path %d says %d", round, n, p, !want);
+            free(copy);
+        }
+    }
+    ck_assert_uint_gt(checked_bad, checked / 4);
+    ck_assert_uint_gt(checked - checked_bad, checked / 20);
 }
 END_TEST
 
@@ -838,6 +900,7 @@ Suite *fastpath_suite(void)
     TCase *utf8 = tcase_create("utf8");
     tcase_set_timeout(utf8, 120);
     tcase_add_test(utf8, test_utf8_well_formed_random);
+    tcase_add_test(utf8, test_utf8_well_formed_mutated);
     suite_add_tcase(s, utf8);
     return s;
 }

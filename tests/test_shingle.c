@@ -216,7 +216,8 @@ END_TEST
 /* Token hashes are XXH3 of the normalized token (nd_hash64, seed 0) for
  * every length: hash_tokens (normalize.c) lists tokens by length class and
  * hashes each class with XXH3's short-input function (nd_hash64_1to3,
- * _4to8, _9to16), in batches of 256 tokens; a text of 700 words of 1 to 40
+ * _4to8, _9to16), in batches of 256 tokens (and the seeded _4to8 and _9to16
+ * that character shingles use equal nd_hash64 with their seed); a text of 700 words of 1 to 40
  * letters (ASCII and two-byte) crosses batch edges and every class. */
 START_TEST(test_token_hashes)
 {
@@ -234,6 +235,14 @@ START_TEST(test_token_hashes)
                                       : nd_hash64_9to16(bytes + at, len);
             ck_assert_msg(got == want, "len %zu at %zu: %llx, want %llx", len, at, (unsigned long long)got,
                           (unsigned long long)want);
+            /* with a seed (character shingles: the window's size) */
+            for (uint64_t seed = 1; len >= 4 && seed < 80; seed = seed * 3 + 1) {
+                want = nd_hash64(bytes + at, len, seed);
+                got = len <= 8 ? nd_hash64_4to8_seeded(bytes + at, len, seed)
+                               : nd_hash64_9to16_seeded(bytes + at, len, seed);
+                ck_assert_msg(got == want, "len %zu at %zu, seed %llu: seeded hash differs", len, at,
+                              (unsigned long long)seed);
+            }
         }
     }
     nd_normalizer *nz = NULL;
@@ -268,6 +277,128 @@ START_TEST(test_token_hashes)
 }
 END_TEST
 
+/* The character shingles of a text are the reference's: the tokens'
+ * normalized texts joined with one space where the original had
+ * separators between them, every window of N code points (all of them
+ * when there are fewer) hashed with nd_hash64 seeded with N and folded to
+ * 32 bits, sorted and made distinct. char_shingles (shingle.c) finds the
+ * windows from a table of code point offsets and hashes windows of 4 to 16
+ * bytes with XXH3's short-input functions inlined; random texts of ASCII,
+ * two-, three- and four-byte letters, spaces and CJK punctuation (windows
+ * of every length class, one token or many), N from 1 to 9 and 24. */
+static size_t reference_char_shingles(uint32_t *out, const nd_tokens *tokens, unsigned size)
+{
+    size_t cap = 1, len = 0;
+    for (size_t t = 0; t < tokens->count; t++)
+        cap += tokens->items[t].norm_len + 1;
+    char *joined = malloc(cap);
+    ck_assert_ptr_nonnull(joined);
+    for (size_t t = 0; t < tokens->count; t++) {
+        const nd_token *tok = &tokens->items[t];
+        if (t > 0 && tok->start > tokens->items[t - 1].end)
+            joined[len++] = ' ';
+        memcpy(joined + len, tokens->text + tok->norm_start, tok->norm_len);
+        len += tok->norm_len;
+    }
+    size_t chars = 0, m = 0;
+    for (size_t i = 0; i < len; i++)
+        chars += ((uint8_t)joined[i] & 0xC0) != 0x80;
+    if (chars <= size) {
+        if (chars > 0) {
+            uint64_t h = nd_hash64(joined, len, size);
+            out[m++] = (uint32_t)(h ^ (h >> 32));
+        }
+    } else {
+        for (size_t a = 0; a < len; a++) {
+            if (((uint8_t)joined[a] & 0xC0) == 0x80)
+                continue;
+            size_t b = a, k = 0;
+            while (b < len && k < size) {
+                b++;
+                while (b < len && ((uint8_t)joined[b] & 0xC0) == 0x80)
+                    b++;
+                k++;
+            }
+            if (k < size)
+                break;
+            uint64_t h = nd_hash64(joined + a, b - a, size);
+            out[m++] = (uint32_t)(h ^ (h >> 32));
+        }
+    }
+    free(joined);
+    qsort(out, m, sizeof *out, cmp_u32);
+    size_t w = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (w == 0 || out[i] != out[w - 1])
+            out[w++] = out[i];
+    }
+    return w;
+}
+
+START_TEST(test_char_shingles_reference)
+{
+    static const char *const pieces[] = {
+        "a",
+        "b",
+        "7",
+        "z",
+        " ",
+        " ",
+        "\xC3\xA9",
+        "\xD0\xB6",
+        "\xE4\xB8\xAD",
+        "\xE6\x96\x87",
+        "\xE3\x81\x82",
+        "\xE3\x80\x82",
+        /* 。 */ "\xEF\xBC\x8C",
+        /* ， */ "\xF0\x9F\x98\x80",
+        /* an emoji */ "\xF0\xA0\x80\x80", /* 𠀀 */
+    };
+    static const unsigned sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 24};
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    uint32_t *ids = NULL, *want = malloc(4 * 2000 * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    size_t cap = 0, count = 0;
+    char text[4 * 2000 + 1];
+    uint64_t state = 17;
+    size_t checked = 0;
+    for (int round = 0; round < 400; round++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t n = 1 + (size_t)(state >> 33) % (round % 4 == 0 ? 12 : 600), len = 0;
+        /* mostly one kind of letter, as real text is, with others mixed in */
+        unsigned main_piece = (unsigned)(state >> 20) % 11;
+        unsigned mix = (unsigned)(state >> 28) % 4; /* 0: the main letter alone (one token) */
+        for (size_t i = 0; i < n; i++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned r = (unsigned)(state >> 40);
+            const char *p = (mix == 0 || r % (2 * mix + 1) != 0)
+                                ? pieces[main_piece + (r >> 8) % 2 * (main_piece < 8)]
+                                : pieces[(r >> 8) % (sizeof pieces / sizeof pieces[0])];
+            size_t k = strlen(p);
+            memcpy(text + len, p, k);
+            len += k;
+        }
+        ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+            ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_CHARS, sizes[z]), ND_OK);
+            size_t want_count = tokens.count ? reference_char_shingles(want, &tokens, sizes[z]) : 0;
+            ck_assert_msg(count == want_count, "round %d, size %u: %zu ids, want %zu", round, sizes[z], count,
+                          want_count);
+            for (size_t i = 0; i < count; i++)
+                ck_assert_msg(ids[i] == want[i], "round %d, size %u: id %zu differs", round, sizes[z], i);
+            checked += count;
+        }
+    }
+    ck_assert_uint_gt(checked, 100000);
+    free(ids);
+    free(want);
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
 Suite *shingle_suite(void)
 {
     Suite *s = suite_create("shingle");
@@ -284,6 +415,7 @@ Suite *shingle_suite(void)
     tcase_add_test(large, test_sort_u32_paths);
     tcase_add_test(large, test_sort_u64_high32_stable);
     tcase_add_test(large, test_long_text_shingles);
+    tcase_add_test(large, test_char_shingles_reference);
     suite_add_tcase(s, large);
     return s;
 }
