@@ -16,14 +16,16 @@
 
 /* Densification tables for one (num_perm, seed). */
 typedef struct nd_minhash_tables {
-    uint16_t *probes; /* bin i's first ND_PROBES_PER_BIN probes at [i * ND_PROBES_PER_BIN] */
-    uint16_t *ranks;  /* [j * num_perm + i]: (first t with g(i, t) = j) << 7 | j, the rank capped
-                         at 511 (not among the first 510 probes), and 0 << 7 | j for i = j;
-                         NULL past ND_RANKS_MAX_PERM */
+    uint16_t *probes;  /* bin i's first ND_PROBES_PER_BIN probes at [i * ND_PROBES_PER_BIN] */
+    uint16_t *ranks;   /* [j * num_perm + i]: (first t with g(i, t) = j) << 7 | j, the rank capped
+                          at 511 (not among the first 510 probes), and 0 << 7 | j for i = j;
+                          NULL past ND_RANKS_MAX_PERM; 64-byte aligned (inside ranks_block), so that
+                          a column's 32-byte loads never straddle two cache lines */
+    void *ranks_block; /* the allocation ranks is in */
 } nd_minhash_tables;
 #define ND_MINHASH_TABLES_INIT \
     {                          \
-        NULL, NULL             \
+        NULL, NULL, NULL       \
     }
 
 /* Make the tables for (num_perm, seed). @return ND_OK, ND_ENOMEM or ND_EINVAL
