@@ -352,16 +352,19 @@ __attribute__((target("avx2"))) static uint32_t fill_bins_avx2(uint32_t *sig, un
         z = mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), c2_lo, c2_hi);
         z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
         __m256i bins = _mm256_srli_epi64(_mm256_mul_epu32(_mm256_srli_epi64(z, 32), vperm), 32);
-        /* lane j: its value in 32-bit element 2j, its bin in 2j + 1 */
-        uint32_t pair[8];
-        _mm256_storeu_si256((__m256i *)pair, _mm256_blend_epi32(z, _mm256_slli_epi64(bins, 32), 0xAA));
+        /* lane j: its value in the low 32 bits, its bin in the high ones,
+         * taken to general registers (not through memory) */
+        __m256i pairs = _mm256_blend_epi32(z, _mm256_slli_epi64(bins, 32), 0xAA);
+        __m128i low = _mm256_castsi256_si128(pairs), high = _mm256_extracti128_si256(pairs, 1);
+        uint64_t pair[4] = {(uint64_t)_mm_cvtsi128_si64(low), (uint64_t)_mm_extract_epi64(low, 1),
+                            (uint64_t)_mm_cvtsi128_si64(high), (uint64_t)_mm_extract_epi64(high, 1)};
         for (unsigned j = 0; j < 4; j++) {
-            uint32_t value = pair[2 * j], bin = pair[2 * j + 1];
+            uint32_t value = (uint32_t)pair[j], bin = (uint32_t)(pair[j] >> 32);
             uint32_t current = sig[bin];
             sig[bin] = value < current ? value : current;
             filled[bin] = 1;
         }
-        last_bin = pair[7];
+        last_bin = (uint32_t)(pair[3] >> 32);
     }
     if (k < count)
         last_bin = fill_bins(sig, filled, num_perm, salt, ids + k, count - k);
