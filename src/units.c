@@ -41,12 +41,12 @@
 
 #include "alloc.h"
 
-static int is_space(char c)
+static inline int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-static nd_span trim(const char *text, size_t start, size_t end)
+static inline nd_span trim(const char *text, size_t start, size_t end)
 {
     while (start < end && is_space(text[start]))
         start++;
