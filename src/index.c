@@ -264,9 +264,6 @@ static int reserve_text(nd_index *index)
         index->key_chunks[c] = nd_malloc(chunk_bytes(index));
         if (!index->key_chunks[c])
             return ND_ENOMEM;
-        /* written a band stripe at a time, all stripes as texts come: a
-         * fault per 2 MiB where the kernel gives huge pages */
-        nd_advise_huge(index->key_chunks[c], chunk_bytes(index));
         index->chunk_count++;
     }
     return ND_OK;
