@@ -217,7 +217,6 @@ __attribute__((target("avx512f,avx512dq"))) static inline __m512i mul128_fold64_
 __attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uint64_t *keys, const uint32_t *sig,
                                                                              unsigned first)
 {
-    const uint64_t *secret = (const uint64_t *)(const void *)XXH3_kSecret;
     __m512i in[4];
     for (unsigned k = 0; k < 4; k++)
         in[k] = _mm512_loadu_si512((const void *)(sig + (size_t)first * 8 + 16 * k));
@@ -234,7 +233,7 @@ __attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uin
     __m512i s[4];
     for (unsigned w = 0; w < 4; w++) {
         uint64_t sw;
-        memcpy(&sw, secret + w, sizeof sw);
+        memcpy(&sw, XXH3_kSecret + 8 * w, sizeof sw); /* little-endian, as XXH_readLE64 on x86 */
         __m512i sv = _mm512_set1_epi64((long long)sw);
         s[w] = w % 2 == 0 ? _mm512_add_epi64(sv, seed) : _mm512_sub_epi64(sv, seed);
     }
