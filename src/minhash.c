@@ -28,7 +28,7 @@
 #include <assert.h> /* assert */
 #include <string.h> /* memset */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h> /* the AVX2 rank densification */
+#include <immintrin.h> /* the AVX2 and AVX-512 rank densification, AVX2 bins */
 #define ND_MINHASH_AVX2 1
 #endif
 
