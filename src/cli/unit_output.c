@@ -86,22 +86,62 @@ static void put_size(line_buf *b, size_t n)
     b->used += sizeof digits - at;
 }
 
-/* s as a JSON string, the bytes out_string writes: printable ASCII
- * without '"' or '\\' (the usual id) is copied as it is, anything else
- * goes through out_string */
+/* The length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or
+ * 0 when it is ill-formed: the sequences nd_utf8_repair() keeps as they
+ * are (Unicode's table of well-formed byte sequences). */
+static size_t utf8_sequence(const unsigned char *s, size_t i, size_t n)
+{
+    unsigned char c = s[i], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++) {
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+    }
+    return len;
+}
+
+/* s as a JSON string, the bytes out_string writes: a string of
+ * well-formed UTF-8 without control characters (the usual id and preview)
+ * is written here with '"' and '\\' escaped, as out_string's own fast path
+ * writes it after checking a repaired copy; anything else goes through
+ * out_string */
 static void put_string(line_buf *b, const char *s, size_t n)
 {
-    size_t plain = 0;
-    while (plain < n && (unsigned char)s[plain] >= 0x20 && (unsigned char)s[plain] < 0x7F && s[plain] != '"' &&
-           s[plain] != '\\')
-        plain++;
-    if (plain < n) {
-        flush_line(b);
-        out_string(b->out, s, n);
-        return;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = u[i] < 0x80 ? u[i] >= 0x20 : utf8_sequence(u, i, n);
+        if (k == 0) {
+            flush_line(b);
+            out_string(b->out, s, n);
+            return;
+        }
+        i += k;
     }
     PUT_LITERAL(b, "\"");
-    put_bytes(b, s, n);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            put_bytes(b, s + from, i - from);
+            PUT_LITERAL(b, "\\");
+            from = i; /* the character itself opens the next run */
+        }
+    }
+    put_bytes(b, s + from, n - from);
     PUT_LITERAL(b, "\"");
 }
 
