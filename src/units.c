@@ -285,6 +285,29 @@ size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars
             space = 1;
             continue;
         }
+        if (c < 0x80) {
+            /* a run of ASCII characters (a word, the usual case) at once:
+             * as many as fit, the same as one by one below */
+            size_t end = i + 1;
+            while (end < len && (unsigned char)text[end] < 0x80 && !is_blank_char(text[end]) && text[end] != '\n')
+                end++;
+            size_t gap = space && w > 0, room = max_chars >= chars + gap ? max_chars - (chars + gap) : 0;
+            size_t take = end - i < room ? end - i : room;
+            if (take > 0) {
+                if (gap)
+                    out[w++] = ' ';
+                memcpy(out + w, text + i, take);
+                w += take;
+                chars += gap + take;
+                space = 0;
+            }
+            if (take < end - i) {
+                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
+                return w + 3;
+            }
+            i = end - 1;
+            continue;
+        }
         if ((c & 0xC0) != 0x80) { /* a character starts here: room for it (and a space before it)? */
             size_t needed = chars + 1 + (space && w > 0);
             if (needed > max_chars) {
