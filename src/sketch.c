@@ -108,8 +108,10 @@ static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketc
     return nd_tokenize(&sk->tokens, sk->normalizer, text, len);
 }
 
-/* nd_sketch_text_ref(), with word tokens or not (`words`). */
-static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words)
+/* nd_sketch_text_ref(), with word tokens or not (`words`); a text of fewer
+ * than `min_tokens` tokens is only tokenized (its count of shingles is 0,
+ * its signature not made: nd_sketch_units skips it). */
+static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words, unsigned min_tokens)
 {
     size_t count = 0;
     unsigned size;
@@ -117,6 +119,10 @@ static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, siz
     int rc = tokenize_for_shingles(&kind, &size, sk, text, len, words);
     if (rc != ND_OK)
         return rc;
+    if (sk->tokens.count < min_tokens) {
+        *out = (nd_sketch_ref){sk->ids, 0, sk->signature, sk->tokens.count, sk->tokens.invalid_utf8};
+        return ND_OK;
+    }
     rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
@@ -131,7 +137,7 @@ static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, siz
 
 int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
 {
-    return sketch_ref(out, sk, text, len, sk->words);
+    return sketch_ref(out, sk, text, len, sk->words, 0);
 }
 
 int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)
@@ -171,7 +177,7 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         nd_span local = {0, span.end - span.start};
         nd_sketch_ref sketch;
         /* words: --min-tokens counts them and repeats are found on them */
-        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1);
+        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1, min_tokens);
         if (rc != ND_OK)
             break;
         *invalid_utf8 += sketch.invalid_utf8;
@@ -194,7 +200,7 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         /* the copies' spans are taken before sketching them overwrites the tokens */
         for (int c = 0; rc == ND_OK && c < m; c++) {
             nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
-            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1);
+            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1, 0);
             if (rc == ND_OK)
                 rc = fn(ctx, copy, &sketch);
         }

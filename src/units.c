@@ -41,12 +41,12 @@
 
 #include "alloc.h"
 
-static int is_space(char c)
+static inline int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-static nd_span trim(const char *text, size_t start, size_t end)
+static inline nd_span trim(const char *text, size_t start, size_t end)
 {
     while (start < end && is_space(text[start]))
         start++;
@@ -283,6 +283,29 @@ size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars
         unsigned char c = (unsigned char)text[i];
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
             space = 1;
+            continue;
+        }
+        if (c < 0x80) {
+            /* a run of ASCII characters (a word, the usual case) at once:
+             * as many as fit, the same as one by one below */
+            size_t end = i + 1;
+            while (end < len && (unsigned char)text[end] < 0x80 && !is_blank_char(text[end]) && text[end] != '\n')
+                end++;
+            size_t gap = space && w > 0, room = max_chars >= chars + gap ? max_chars - (chars + gap) : 0;
+            size_t take = end - i < room ? end - i : room;
+            if (take > 0) {
+                if (gap)
+                    out[w++] = ' ';
+                memcpy(out + w, text + i, take);
+                w += take;
+                chars += gap + take;
+                space = 0;
+            }
+            if (take < end - i) {
+                memcpy(out + w, "\xE2\x80\xA6", 3); /* … */
+                return w + 3;
+            }
+            i = end - 1;
             continue;
         }
         if ((c & 0xC0) != 0x80) { /* a character starts here: room for it (and a space before it)? */

@@ -8,6 +8,7 @@
 #include <math.h> /* sqrt, fabs */
 
 #include "neardup.h"
+#include "hash.h"
 #include "suites.h"
 #include "synth.h"
 
@@ -155,6 +156,33 @@ START_TEST(test_options_resolve)
 }
 END_TEST
 
+/* Band keys are nd_hash64 of each band's values seeded with the band's
+ * number, however they are computed (eight bands at a time with AVX-512
+ * where the CPU has it): random signatures, the rows of 8 of the usual
+ * banding at band counts around multiples of eight, and other rows. */
+START_TEST(test_band_keys)
+{
+    const unsigned shapes[][2] = {{16, 8}, {8, 8}, {1, 8}, {7, 8}, {9, 8}, {17, 8}, {24, 8}, {31, 8}, {64, 8}, {20, 5}};
+    uint64_t state = 4242;
+    for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        unsigned bands = shapes[s][0], rows = shapes[s][1];
+        for (int round = 0; round < 200; round++) {
+            uint32_t sig[512];
+            uint64_t keys[64];
+            for (unsigned i = 0; i < bands * rows; i++)
+                sig[i] = (uint32_t)synth_next(&state);
+            if (round % 4 == 0) /* values with the top bits set and all-ones bands */
+                for (unsigned i = 0; i < bands * rows; i++)
+                    sig[i] |= round % 8 == 0 ? 0xFFFFFFFFu : 0x80000000u;
+            nd_lsh_band_keys(keys, sig, bands, rows);
+            for (unsigned j = 0; j < bands; j++)
+                ck_assert_msg(keys[j] == nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j),
+                              "%u bands of %u rows, round %d: band %u differs", bands, rows, round, j);
+        }
+    }
+}
+END_TEST
+
 Suite *lsh_suite(void)
 {
     Suite *s = suite_create("lsh");
@@ -163,6 +191,7 @@ Suite *lsh_suite(void)
     tcase_add_loop_test(tc, test_candidate_rate, 0, (int)(sizeof similarities / sizeof similarities[0]));
     tcase_add_loop_test(tc, test_choose, 0, (int)(sizeof choose_rows / sizeof choose_rows[0]));
     tcase_add_test(tc, test_default_banding);
+    tcase_add_test(tc, test_band_keys);
     tcase_add_loop_test(tc, test_choose_as_exhaustive, 0, (int)(sizeof exhaustive_rows / sizeof exhaustive_rows[0]));
     tcase_add_test(tc, test_options_resolve);
     suite_add_tcase(s, tc);

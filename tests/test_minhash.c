@@ -112,9 +112,12 @@ END_TEST
  * are filled, by the cached probes and then by hand above that; the
  * signature lengths past ND_RANKS_MAX_PERM have no rank table) the
  * signature equals the one computed without tables (at 128 bins with AVX2
- * by rank up to half the bins). */
+ * by rank up to half the bins). Run once per vector width the rank
+ * densification may use (_i: none, AVX2, AVX-512; each where the CPU has
+ * it, else the next narrower). */
 START_TEST(test_tables_same_signature)
 {
+    nd_minhash_set_simd(_i);
     const unsigned perms[] = {128, 64, 256, 1, 2, 7, 300};
     for (unsigned p = 0; p < sizeof perms / sizeof perms[0]; p++) {
         unsigned num_perm = perms[p];
@@ -151,6 +154,7 @@ START_TEST(test_tables_same_signature)
         }
     }
     ck_assert_int_eq(nd_minhash_tables_new(&(nd_minhash_tables)ND_MINHASH_TABLES_INIT, 0, 1), ND_EINVAL);
+    nd_minhash_set_simd(ND_MINHASH_SIMD_AVX512);
 }
 END_TEST
 
@@ -161,7 +165,7 @@ Suite *minhash_suite(void)
     tcase_set_timeout(tc, 60); /* sanitized builds on a loaded machine */
     tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
     tcase_add_test(tc, test_identity_and_seed);
-    tcase_add_test(tc, test_tables_same_signature);
+    tcase_add_loop_test(tc, test_tables_same_signature, ND_MINHASH_SIMD_NONE, ND_MINHASH_SIMD_AVX512 + 1);
     tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
     tcase_add_loop_test(tc, test_golden_vectors, 0, (int)(sizeof golden_vectors / sizeof golden_vectors[0]));
     suite_add_tcase(s, tc);

@@ -296,6 +296,75 @@ START_TEST(test_text_preview)
 }
 END_TEST
 
+/* The preview one byte at a time, as nd_text_preview was written before
+ * it took runs of ASCII at once: the definition the fast path must match. */
+static size_t preview_by_bytes(char *out, const char *text, size_t len, size_t max_chars)
+{
+    size_t w = 0, chars = 0;
+    int space = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = 1;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) {
+            size_t needed = chars + 1 + (space && w > 0);
+            if (needed > max_chars) {
+                memcpy(out + w, "\xE2\x80\xA6", 3);
+                return w + 3;
+            }
+            if (space && w > 0)
+                out[w++] = ' ';
+            space = 0;
+            chars = needed;
+        }
+        out[w++] = (char)c;
+    }
+    return w;
+}
+
+/* Random texts of words, white space, control characters and 2-, 3- and
+ * 4-byte characters, cut at every length from 0 to past the text: the
+ * same bytes as one byte at a time. */
+START_TEST(test_text_preview_random)
+{
+    static const char *const pieces[] = {"a",
+                                         "bc",
+                                         "def",
+                                         " ",
+                                         "  ",
+                                         "\t",
+                                         "\n",
+                                         "\r\n",
+                                         "\x01",
+                                         "\x7F",
+                                         "\xC3\xA9",
+                                         "\xE6\x9D\xB1",
+                                         "\xF0\x9F\x98\x80",
+                                         "x.y",
+                                         "\f"};
+    uint64_t state = 99;
+    for (int round = 0; round < 2000; round++) {
+        char text[256];
+        size_t len = 0;
+        size_t n = synth_next(&state) % 24;
+        for (size_t k = 0; k < n; k++) {
+            const char *piece = pieces[synth_next(&state) % (sizeof pieces / sizeof *pieces)];
+            memcpy(text + len, piece, strlen(piece));
+            len += strlen(piece);
+        }
+        for (size_t max_chars = 0; max_chars <= len + 2; max_chars++) {
+            char want[256 * 3 + 3], got[256 * 3 + 3];
+            size_t nw = preview_by_bytes(want, text, len, max_chars);
+            size_t ng = nd_text_preview(got, text, len, max_chars);
+            ck_assert_msg(nw == ng && memcmp(want, got, nw) == 0, "round %d, %zu bytes, max %zu: got \"%.*s\"", round,
+                          len, max_chars, (int)ng, got);
+        }
+    }
+}
+END_TEST
+
 /* ****  nd_sketch_units  **** */
 
 typedef struct {
@@ -377,6 +446,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_repeats_count_matches_definition);
     tcase_add_loop_test(tc, test_remove_spans, 0, (int)(sizeof remove_rows / sizeof *remove_rows));
     tcase_add_loop_test(tc, test_text_preview, 0, (int)(sizeof preview_rows / sizeof *preview_rows));
+    tcase_add_test(tc, test_text_preview_random);
     tcase_add_test(tc, test_sketch_units);
     tcase_add_test(tc, test_sketch_units_invalid_utf8);
     suite_add_tcase(s, tc);

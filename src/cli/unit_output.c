@@ -33,9 +33,48 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 
 /* ****  scan  **** */
 
-/* n in decimal, as "%zu" (a group lists every occurrence's offsets:
- * fprintf was most of writing them) */
-static void put_size(FILE *out, size_t n)
+/* A group's line is made in a buffer and written in large pieces: a
+ * group lists every occurrence's id and offsets, and a stdio call per
+ * field (each taking the stream's lock) was most of writing them. */
+typedef struct line_buf {
+    FILE *out;
+    size_t used;
+    char bytes[4096];
+} line_buf;
+
+enum { LINE_ROOM = 64 }; /* the most a put_size or put_number adds */
+
+static void flush_line(line_buf *b)
+{
+    fwrite(b->bytes, 1, b->used, b->out);
+    b->used = 0;
+}
+
+/* Room for LINE_ROOM more bytes. */
+static char *line_room(line_buf *b)
+{
+    if (sizeof b->bytes - b->used < LINE_ROOM)
+        flush_line(b);
+    return b->bytes + b->used;
+}
+
+static void put_bytes(line_buf *b, const char *s, size_t n)
+{
+    if (n > sizeof b->bytes - b->used) {
+        flush_line(b);
+        if (n > sizeof b->bytes) {
+            fwrite(s, 1, n, b->out);
+            return;
+        }
+    }
+    memcpy(b->bytes + b->used, s, n);
+    b->used += n;
+}
+
+#define PUT_LITERAL(b, s) put_bytes((b), (s), sizeof(s) - 1)
+
+/* n in decimal, as "%zu" */
+static void put_size(line_buf *b, size_t n)
 {
     char digits[24];
     size_t at = sizeof digits;
@@ -43,42 +82,129 @@ static void put_size(FILE *out, size_t n)
         digits[--at] = (char)('0' + n % 10);
         n /= 10;
     } while (n);
-    fwrite(digits + at, 1, sizeof digits - at, out);
+    memcpy(line_room(b), digits + at, sizeof digits - at);
+    b->used += sizeof digits - at;
+}
+
+/* The length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or
+ * 0 when it is ill-formed: the sequences nd_utf8_repair() keeps as they
+ * are (Unicode's table of well-formed byte sequences). */
+static size_t utf8_sequence(const unsigned char *s, size_t i, size_t n)
+{
+    unsigned char c = s[i], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++) {
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+    }
+    return len;
+}
+
+/* s as a JSON string, the bytes out_string writes: a string of
+ * well-formed UTF-8 without control characters (the usual id and preview)
+ * is written here with '"' and '\\' escaped, as out_string's own fast path
+ * writes it after checking a repaired copy; anything else goes through
+ * out_string */
+static void put_string(line_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = u[i] < 0x80 ? u[i] >= 0x20 : utf8_sequence(u, i, n);
+        if (k == 0) {
+            flush_line(b);
+            out_string(b->out, s, n);
+            return;
+        }
+        i += k;
+    }
+    PUT_LITERAL(b, "\"");
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            put_bytes(b, s + from, i - from);
+            PUT_LITERAL(b, "\\");
+            from = i; /* the character itself opens the next run */
+        }
+    }
+    put_bytes(b, s + from, n - from);
+    PUT_LITERAL(b, "\"");
+}
+
+/* x as out_number writes it ("%.6g") */
+static void put_number(line_buf *b, double x)
+{
+    char *at = line_room(b);
+    if (x == 1.0) {
+        *at = '1';
+        b->used++;
+        return;
+    }
+    int n = snprintf(at, LINE_ROOM, "%.6g", x);
+    if (n > 0 && n < LINE_ROOM) {
+        b->used += (size_t)n;
+    } else {
+        flush_line(b);
+        out_number(b->out, x);
+    }
 }
 
 void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
                        const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
 {
-    fputs("{\"group\":", out);
-    put_size(out, group);
-    fputs(",\"size\":", out);
-    put_size(out, size);
-    fputs(",\"documents\":", out);
-    put_size(out, documents);
-    fputc(',', out);
-    if (cfg->boilerplate)
-        fprintf(out, "\"boilerplate\":%s,", documents >= cfg->boilerplate ? "true" : "false");
-    fputs("\"occurrences\":[", out);
-    for (size_t k = 0; k < size; k++) {
-        fputs(k ? ",{\"id\":" : "{\"id\":", out);
-        out_string(out, ids[k], strlen(ids[k]));
-        fputs(",\"start\":", out);
-        put_size(out, spans[k].start);
-        fputs(",\"end\":", out);
-        put_size(out, spans[k].end);
-        fputc('}', out);
-    }
-    fputs("],\"jaccard\":[", out);
+    line_buf b;
+    b.out = out;
+    b.used = 0;
+    PUT_LITERAL(&b, "{\"group\":");
+    put_size(&b, group);
+    PUT_LITERAL(&b, ",\"size\":");
+    put_size(&b, size);
+    PUT_LITERAL(&b, ",\"documents\":");
+    put_size(&b, documents);
+    PUT_LITERAL(&b, ",");
+    if (cfg->boilerplate && documents >= cfg->boilerplate)
+        PUT_LITERAL(&b, "\"boilerplate\":true,");
+    else if (cfg->boilerplate)
+        PUT_LITERAL(&b, "\"boilerplate\":false,");
+    PUT_LITERAL(&b, "\"occurrences\":[");
     for (size_t k = 0; k < size; k++) {
         if (k)
-            fputc(',', out);
-        out_number(out, jaccard[k]);
+            PUT_LITERAL(&b, ",");
+        PUT_LITERAL(&b, "{\"id\":");
+        put_string(&b, ids[k], strlen(ids[k]));
+        PUT_LITERAL(&b, ",\"start\":");
+        put_size(&b, spans[k].start);
+        PUT_LITERAL(&b, ",\"end\":");
+        put_size(&b, spans[k].end);
+        PUT_LITERAL(&b, "}");
     }
-    fputs("],\"text\":", out);
-    out_string(out, preview ? preview : "", preview ? strlen(preview) : 0);
-    fputs(",\"profile\":\"", out);
-    fputs(cli_profile_label(&cfg->opts), out);
-    fputs("\"}\n", out);
+    PUT_LITERAL(&b, "],\"jaccard\":[");
+    for (size_t k = 0; k < size; k++) {
+        if (k)
+            PUT_LITERAL(&b, ",");
+        put_number(&b, jaccard[k]);
+    }
+    PUT_LITERAL(&b, "],\"text\":");
+    put_string(&b, preview ? preview : "", preview ? strlen(preview) : 0);
+    PUT_LITERAL(&b, ",\"profile\":\"");
+    const char *label = cli_profile_label(&cfg->opts);
+    put_bytes(&b, label, strlen(label));
+    PUT_LITERAL(&b, "\"}\n");
+    flush_line(&b);
 }
 
 char *unit_output_preview(const char *text, size_t text_len, nd_span span)

@@ -1,0 +1,2 @@
+# ids with ill-formed UTF-8 (a surrogate, an overlong form, past U+10FFFF) are written repaired; a 4-byte character, quotes and a backslash as JSON has them
+printf '{"id":"bad\355\240\200id","text":"The same footer line appears in all of these records here.\\n\\nOne."}\n{"id":"bad\300\257id2\364\220\200\200","text":"The same footer line appears in all of these records here.\\n\\nTwo."}\n{"id":"ok\360\237\230\200 \342\200\246 \\"q\\" \\\\","text":"The same footer line appears in all of these records here.\\n\\nThree."}\n' | $ND scan --quiet --unit paragraph --min-tokens 1 -
