@@ -43,6 +43,11 @@ typedef struct batch {
     size_t arena_count;
     size_t count, capacity;
     uint64_t bytes;
+    atomic_size_t next; /* the next record to take (process_grab) */
+    /* under the pool's lock, while the batch is submitted: */
+    unsigned users; /* workers sketching it */
+    int exhausted;  /* no record is left to take: workers pass on to the next batch */
+    int status;     /* its first library error */
 } batch;
 
 /* One thread's tools: its sketcher and the scratch in which it gathers a
@@ -222,8 +227,9 @@ enum { GRAB = 8 };
  * some, 0 when none is left, or a (negative) library error, after which
  * the other threads stop too. Any number of threads may run this on the
  * same batch. */
-static int process_grab(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+static int process_grab(const shared *sh, unsigned worker, batch *b)
 {
+    atomic_size_t *next = &b->next;
     worker_tools *w = &sh->tools[worker];
     arena *mem = &b->arenas[worker];
     unsigned bands = sh->opts->bands;
@@ -248,10 +254,10 @@ static int process_grab(const shared *sh, unsigned worker, batch *b, atomic_size
 
 /* Sketch records of `b` until none is left; returns ND_OK or the first
  * library error. */
-static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+static int process_batch(const shared *sh, unsigned worker, batch *b)
 {
     int rc;
-    while ((rc = process_grab(sh, worker, b, next)) > 0)
+    while ((rc = process_grab(sh, worker, b)) > 0)
         continue;
     return rc;
 }
@@ -370,21 +376,24 @@ static double seconds_since(const struct timespec *t0)
     return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The pool: N - 1 threads that wait for a batch, sketch it alongside the
- * main thread, report, and wait for the next. */
+/* The pool: N - 1 threads that sketch the submitted batches alongside the
+ * main thread. Up to two batches are submitted at a time, oldest first: a
+ * worker that finds no record left in one passes straight on to the next
+ * (the main thread submits batch k + 1 as soon as it is read, while batch
+ * k is sketched), so it does not wait at every batch's end for the main
+ * thread to finish its last records and hand the next batch over. The
+ * main thread retires the oldest batch once no worker is in it, and only
+ * then commits, resets and reads into it again. */
 typedef struct pool {
     const shared *sh;
     pthread_t *threads;
     unsigned count; /* threads started */
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* a new batch, or stop */
-    pthread_cond_t idle; /* a worker finished the batch */
-    batch *current;
-    atomic_size_t next;
-    unsigned long generation; /* bumped for every batch */
-    unsigned finished;        /* workers done with this generation */
+    pthread_cond_t wake; /* a batch submitted, or stop */
+    pthread_cond_t idle; /* a worker left a batch */
+    batch *queue[2];     /* submitted batches, oldest first */
+    unsigned queued;
     int stop;
-    int status; /* first library error of the batch */
 } pool;
 
 typedef struct pool_worker {
@@ -392,31 +401,43 @@ typedef struct pool_worker {
     unsigned index; /* its tools: sh->tools[index] */
 } pool_worker;
 
-static void pool_report(pool *p, int rc)
+/* With the lock held: the oldest submitted batch with records left, or NULL. */
+static batch *pool_open_batch(pool *p)
 {
-    if (rc != ND_OK && p->status == ND_OK)
-        p->status = rc;
+    for (unsigned k = 0; k < p->queued; k++) {
+        if (!p->queue[k]->exhausted)
+            return p->queue[k];
+    }
+    return NULL;
+}
+
+/* With the lock held: b's records are all taken (or its sketching stopped
+ * with rc). */
+static void pool_leave(batch *b, int rc)
+{
+    b->exhausted = 1;
+    if (rc != ND_OK && b->status == ND_OK)
+        b->status = rc;
 }
 
 static void *pool_main(void *arg)
 {
     pool_worker *w = arg;
     pool *p = w->p;
-    unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->generation == seen)
+        batch *b = NULL;
+        while (!p->stop && !(b = pool_open_batch(p)))
             pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop)
             break;
-        seen = p->generation;
-        batch *b = p->current;
+        b->users++;
         pthread_mutex_unlock(&p->lock);
-        int rc = process_batch(p->sh, w->index, b, &p->next);
+        int rc = process_batch(p->sh, w->index, b);
         pthread_mutex_lock(&p->lock);
-        pool_report(p, rc);
-        p->finished++;
-        pthread_cond_signal(&p->idle);
+        pool_leave(b, rc);
+        if (--b->users == 0)
+            pthread_cond_broadcast(&p->idle);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -444,29 +465,42 @@ static int pool_start(pool *p, const shared *sh, unsigned wanted, pool_worker *s
     return 0;
 }
 
-/* Hand batch b to the workers (none may be working). */
+/* Hand batch b (read, not submitted) to the workers, after any submitted
+ * before it. */
 static void pool_submit(pool *p, batch *b)
 {
     pthread_mutex_lock(&p->lock);
-    p->current = b;
-    atomic_store(&p->next, 0);
-    p->finished = 0;
-    p->status = ND_OK;
-    p->generation++;
+    atomic_store(&b->next, 0);
+    b->users = 0;
+    b->exhausted = 0;
+    b->status = ND_OK;
+    p->queue[p->queued++] = b;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Work on the submitted batch with sketcher 0 until it is done, wait for
- * the workers, and return the batch's status. */
+/* With the lock held: wait until no worker is in the oldest batch, take it
+ * off the queue and return its status. */
+static int pool_retire(pool *p)
+{
+    batch *b = p->queue[0];
+    while (b->users > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    p->queue[0] = p->queue[1];
+    p->queued--;
+    return b->status;
+}
+
+/* Work on the oldest submitted batch with sketcher 0 until no record is
+ * left, wait for the workers still in it, retire it and return its
+ * status. */
 static int pool_finish(pool *p)
 {
-    int rc = process_batch(p->sh, 0, p->current, &p->next);
+    batch *b = p->queue[0];
+    int rc = process_batch(p->sh, 0, b);
     pthread_mutex_lock(&p->lock);
-    pool_report(p, rc);
-    while (p->finished < p->count)
-        pthread_cond_wait(&p->idle, &p->lock);
-    int status = p->status;
+    pool_leave(b, rc);
+    int status = pool_retire(p);
     pthread_mutex_unlock(&p->lock);
     return status;
 }
@@ -478,25 +512,23 @@ static int pool_finish(pool *p)
  * status; *commit_rc is EXIT_FAIL if the sink stopped the run. */
 static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commit_rc, double *commit_s)
 {
-    batch *b = p->current;
+    batch *b = p->queue[0];
     size_t committed = 0;
     int rc;
     *commit_rc = EXIT_OK;
     struct timespec t0;
-    while ((rc = process_grab(p->sh, 0, b, &p->next)) > 0) {
+    while ((rc = process_grab(p->sh, 0, b)) > 0) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         *commit_rc = batch_commit_ready(sink, b, &committed, 0);
         *commit_s += seconds_since(&t0);
         if (*commit_rc != EXIT_OK) {
-            atomic_store(&p->next, b->count); /* the workers stop too */
+            atomic_store(&b->next, b->count); /* the workers stop too */
             break;
         }
     }
     pthread_mutex_lock(&p->lock);
-    pool_report(p, rc > 0 ? ND_OK : rc);
-    while (p->finished < p->count)
-        pthread_cond_wait(&p->idle, &p->lock);
-    int status = p->status;
+    pool_leave(b, rc > 0 ? ND_OK : rc);
+    int status = pool_retire(p);
     pthread_mutex_unlock(&p->lock);
     if (status != ND_OK || *commit_rc != EXIT_OK)
         return status;
@@ -506,6 +538,20 @@ static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commi
         *commit_rc = sink->batch_done(sink->ctx);
     *commit_s += seconds_since(&t0);
     return ND_OK;
+}
+
+/* The run failed: stop the sketching of every submitted batch and wait
+ * until no worker is in one, so that the batches can be freed. */
+static void pool_abandon(pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    for (unsigned k = 0; k < p->queued; k++) {
+        atomic_store(&p->queue[k]->next, p->queue[k]->count);
+        pool_leave(p->queue[k], ND_OK);
+    }
+    while (p->queued > 0)
+        (void)pool_retire(p);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void pool_stop(pool *p)
@@ -572,8 +618,9 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
     }
     started = 1;
     /* Two batches in flight: the workers sketch batch `cur` while this
-     * thread reads the next one, then joins them on `cur`; the workers
-     * start on the next batch while this thread commits `cur`. */
+     * thread reads the next one and submits it, then joins them on `cur`;
+     * the workers go on to the next batch as `cur` runs out, while this
+     * thread finishes and commits it. */
     int cur = 0;
     unsigned number = 0; /* of the batch read */
     int got = batch_read(&batches[cur], in, opts->bands, number++);
@@ -599,6 +646,8 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
             got = 0;
             break;
         }
+        if (next_got > 0)
+            pool_submit(&p, &batches[1 - cur]); /* the workers go on to it from `cur` */
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int status = pool_finish(&p);
         timing->sketch_s += seconds_since(&t0);
@@ -606,8 +655,6 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
             cli_error("%s", nd_strerror(status));
             goto done;
         }
-        if (next_got > 0)
-            pool_submit(&p, &batches[1 - cur]); /* overlaps the commit */
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if (batch_commit(sink, &batches[cur]) != EXIT_OK)
             goto done;
@@ -621,11 +668,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
     rc = EXIT_OK;
 done:
     if (started) {
-        if (rc != EXIT_OK && p.current) {
-            /* let the workers leave the batch before it is freed */
-            atomic_store(&p.next, p.current->count);
-            (void)pool_finish(&p);
-        }
+        pool_abandon(&p); /* let the workers leave the batches before they are freed */
         pool_stop(&p);
     }
     batch_free(&batches[0]);
