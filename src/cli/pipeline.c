@@ -33,17 +33,33 @@ typedef struct result {
     char *error; /* malloc'd message for an unusable record */
 } result;
 
+/* Records are taken GRAB at a time: fewer trips of the shared counter's
+ * cache line between cores, and neighbouring results (which share cache
+ * lines) are written by one thread. */
+enum { GRAB = 8 };
+
+/* A GRAB's records are all sketched (set with release), a cache line per
+ * flag: flags sharing a line went back and forth between the cores. */
+typedef struct grab_done {
+    atomic_uchar set;
+    char pad[63];
+} grab_done;
+
 typedef struct batch {
     record *records;
     result *results;
-    atomic_uchar *done; /* done[i]: results[i] is ready (set with release) */
-    uint64_t *keys;     /* capacity x bands band keys, for document mode */
-    arena *arenas;      /* one per thread: ids, id strings and units of its results */
-    arena data;         /* the records' bytes (read by the main thread) */
+    grab_done *done; /* done[i / GRAB]: results[i] is ready */
+    uint64_t *keys;  /* capacity x bands band keys, for document mode */
+    arena *arenas;   /* one per thread: ids, id strings and units of its results */
+    arena data;      /* the records' bytes (read by the main thread) */
     size_t arena_count;
     size_t count, capacity;
     uint64_t bytes;
-    atomic_size_t next; /* the next record to take (process_grab) */
+    /* the next record to take (process_grab): a line of its own, as every
+     * thread writes it for each GRAB while reading the fields above */
+    char pad_before[64];
+    atomic_size_t next;
+    char pad_after[64];
     /* under the pool's lock, while the batch is submitted: */
     unsigned users; /* workers sketching it */
     int exhausted;  /* no record is left to take: workers pass on to the next batch */
@@ -218,11 +234,6 @@ static int process_text(const shared *sh, worker_tools *w, arena *mem, const rec
     return sketch_document(sh, w, mem, w->repaired, repaired_len, res, keys);
 }
 
-/* Records are taken GRAB at a time: fewer trips of the shared counter's
- * cache line between cores, and neighbouring results (which share cache
- * lines) are written by one thread. */
-enum { GRAB = 8 };
-
 /* Sketch the next GRAB records of `b`, if any are left. Returns 1 after
  * some, 0 when none is left, or a (negative) library error, after which
  * the other threads stop too. Any number of threads may run this on the
@@ -247,8 +258,8 @@ static int process_grab(const shared *sh, unsigned worker, batch *b)
             atomic_store(next, b->count); /* the others stop too */
             return rc;
         }
-        atomic_store_explicit(&b->done[i], 1, memory_order_release);
     }
+    atomic_store_explicit(&b->done[first / GRAB].set, 1, memory_order_release);
     return 1;
 }
 
@@ -304,7 +315,7 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
     if (!b->records) {
         b->records = calloc(BATCH_RECORDS, sizeof *b->records);
         b->results = calloc(BATCH_RECORDS, sizeof *b->results);
-        b->done = calloc(BATCH_RECORDS, sizeof *b->done);
+        b->done = calloc(BATCH_RECORDS / GRAB + 1, sizeof *b->done);
         b->keys = malloc((size_t)BATCH_RECORDS * bands * sizeof *b->keys);
         if (!b->records || !b->results || !b->done || !b->keys) {
             cli_error("out of memory");
@@ -338,7 +349,8 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
             rec->data = copy;
         }
         memset(&b->results[b->count], 0, sizeof b->results[b->count]);
-        atomic_store_explicit(&b->done[b->count], 0, memory_order_relaxed);
+        if (b->count % GRAB == 0)
+            atomic_store_explicit(&b->done[b->count / GRAB].set, 0, memory_order_relaxed);
         b->results[b->count].doc.rec = rec;
         b->bytes += rec->len;
         b->count++;
@@ -351,7 +363,7 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
 static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *committed, int all)
 {
     for (size_t i = *committed; i < b->count; i++) {
-        if (!all && !atomic_load_explicit(&b->done[i], memory_order_acquire))
+        if (!all && !atomic_load_explicit(&b->done[i / GRAB].set, memory_order_acquire))
             return EXIT_OK;
         *committed = i + 1;
         if (sink->commit(sink->ctx, &b->results[i].doc) != EXIT_OK)
