@@ -4,9 +4,10 @@
  * --threads N means N threads do the work: the main thread and a pool of
  * N - 1 workers, started once. While the workers parse and sketch batch k
  * (JSON parsing, normalization, shingling, MinHash and band keys all
- * happen there), the main thread reads batch k + 1, then joins in on batch
- * k until it is done. Finished batches are committed to the sink in input
- * order, so every byte of output is the same for any N. With N = 1
+ * happen there), the main thread reads batch k + 1 and submits it (a
+ * worker out of records in batch k goes straight on to it), then joins in
+ * on batch k until it is done. Finished batches are committed to the sink
+ * in input order, so every byte of output is the same for any N. With N = 1
  * everything runs on the main thread, one step after the other.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
