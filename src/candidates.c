@@ -18,6 +18,13 @@
  * waiting to be visited take little memory. Bands are handed to the caller
  * one after the other in band order on its own thread, so what it builds
  * is the same for any T.
+ *
+ * Identical sets and bands together (nd_sets_then_bands). Which texts are
+ * representatives is known only once the identical sets are found, on the
+ * caller's thread; meanwhile the helpers already gather and sort the first
+ * bands with every text, and drop the others once the representatives are
+ * known. The sort is stable, so dropping after it leaves the same entries
+ * in the same order as dropping before: the bands visited are the same.
  */
 #include "candidates.h"
 
@@ -170,9 +177,15 @@ typedef struct ready_band {
     int ready;
 } ready_band;
 
-/* Gather, sort and keep the shared keys of `band` into *out. */
+typedef struct band_pipe band_pipe;
+static const unsigned char *await_representatives(band_pipe *p);
+
+/* Gather, sort and keep the shared keys of `band` into *out. With
+ * is_representative NULL (not known yet) every text is gathered and
+ * sorted, and the others are dropped once await_representatives(p) gives
+ * the flags. */
 static void prepare_band(const nd_store *store, const unsigned char *is_representative, band_buffers *buf,
-                         unsigned band, ready_band *out)
+                         unsigned band, ready_band *out, band_pipe *p)
 {
     size_t m = 0;
     const uint32_t *keys = NULL;
@@ -186,8 +199,14 @@ static void prepare_band(const nd_store *store, const unsigned char *is_represen
             return;
         }
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
-        const unsigned char *is_rep = is_representative + first;
         uint64_t *entries = buf->entries;
+        if (!is_representative) {
+            for (size_t k = 0; k < n; k++)
+                entries[m + k] = (uint64_t)keys[k] << 32 | (first + k);
+            m += n;
+            continue;
+        }
+        const unsigned char *is_rep = is_representative + first;
         /* branch-free: whether a text is a representative is a coin flip
          * where many texts are copies */
         for (size_t k = 0; k < n; k++) {
@@ -196,6 +215,18 @@ static void prepare_band(const nd_store *store, const unsigned char *is_represen
         }
     }
     nd_sort_u64_high32(buf->entries, buf->tmp, m);
+    if (!is_representative) {
+        const unsigned char *is_rep = await_representatives(p);
+        if (!is_rep)
+            return; /* stopped: the identical sets failed */
+        uint64_t *e = buf->entries;
+        size_t kept = 0;
+        for (size_t i = 0; i < m; i++) {
+            e[kept] = e[i];
+            kept += is_rep[(uint32_t)e[i]] != 0;
+        }
+        m = kept;
+    }
     /* only keys shared by two texts or more make candidates: the others go
      * here, on the preparing thread, not one by one on the caller's */
     uint64_t *e = buf->entries;
@@ -240,17 +271,30 @@ enum { MAX_BAND_THREADS = 64 };
  * caller visits them in band order, preparing the one it needs itself
  * when no helper has taken it. At most `ahead` bands are prepared and not
  * yet visited. */
-typedef struct band_pipe {
+struct band_pipe {
     const nd_store *store;
     const unsigned char *is_representative;
     ready_band *ready; /* per band */
     unsigned bands, ahead;
     pthread_mutex_t lock;
-    pthread_cond_t changed; /* a band prepared or visited, or stop */
+    pthread_cond_t changed; /* a band prepared or visited, representatives known, or stop */
     unsigned next;          /* the next band to prepare */
     unsigned visited;       /* bands visited */
+    int known;              /* is_representative is filled in */
     int stop;
-} band_pipe;
+};
+
+/* The representative flags once they are known, or NULL if the run stops
+ * first. */
+static const unsigned char *await_representatives(band_pipe *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (!p->known && !p->stop)
+        pthread_cond_wait(&p->changed, &p->lock);
+    const unsigned char *is_rep = p->known ? p->is_representative : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return is_rep;
+}
 
 typedef struct band_helper_arg {
     band_pipe *pipe;
@@ -268,8 +312,9 @@ static int can_claim(const band_pipe *p)
 static void claim_and_prepare(band_pipe *p, band_buffers *buf)
 {
     unsigned band = p->next++;
+    const unsigned char *is_rep = p->known ? p->is_representative : NULL;
     pthread_mutex_unlock(&p->lock);
-    prepare_band(p->store, p->is_representative, buf, band, &p->ready[band]);
+    prepare_band(p->store, is_rep, buf, band, &p->ready[band], p);
     pthread_mutex_lock(&p->lock);
     p->ready[band].ready = 1;
     pthread_cond_broadcast(&p->changed);
@@ -319,8 +364,33 @@ static int visit_bands(band_pipe *p, band_buffers *buf, nd_band_fn visit, void *
     return rc;
 }
 
+/* What runs on the caller's thread before the bands are visited: the
+ * identical sets (nd_sets_then_bands), or nothing. */
+typedef struct sets_step {
+    unsigned char *is_representative;
+    uint64_t *exact_groups;
+    nd_same_fn same;
+    void *ctx;
+} sets_step;
+
+static int run_bands(const nd_store *store, const unsigned char *is_representative, const sets_step *sets,
+                     unsigned threads, nd_band_fn visit, void *ctx);
+
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx)
+{
+    return run_bands(store, is_representative, NULL, threads, visit, ctx);
+}
+
+int nd_sets_then_bands(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
+                       unsigned threads, nd_same_fn same, void *same_ctx, nd_band_fn visit, void *ctx)
+{
+    sets_step sets = {is_representative, exact_groups, same, same_ctx};
+    return run_bands(store, is_representative, &sets, threads, visit, ctx);
+}
+
+static int run_bands(const nd_store *store, const unsigned char *is_representative, const sets_step *sets,
+                     unsigned threads, nd_band_fn visit, void *ctx)
 {
     unsigned bands = store->opts->bands;
     band_helper_arg helpers[MAX_BAND_THREADS];
@@ -339,6 +409,7 @@ int nd_band_candidates(const nd_store *store, const unsigned char *is_representa
     p.is_representative = is_representative;
     p.bands = bands;
     p.ahead = width + 1;
+    p.known = !sets;
     p.ready = nd_calloc(bands, sizeof *p.ready);
     int rc = ND_ENOMEM;
     if (!p.ready || pthread_mutex_init(&p.lock, NULL) != 0)
@@ -361,7 +432,17 @@ int nd_band_candidates(const nd_store *store, const unsigned char *is_representa
         }
         started++;
     }
-    rc = visit_bands(&p, &own, visit, ctx);
+    rc = ND_OK;
+    if (sets) {
+        /* the helpers gather and sort the first bands meanwhile */
+        rc = nd_identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx);
+        pthread_mutex_lock(&p.lock);
+        p.known = rc == ND_OK;
+        pthread_cond_broadcast(&p.changed);
+        pthread_mutex_unlock(&p.lock);
+    }
+    if (rc == ND_OK)
+        rc = visit_bands(&p, &own, visit, ctx);
     pthread_mutex_lock(&p.lock);
     p.stop = 1;
     pthread_cond_broadcast(&p.changed);

@@ -41,6 +41,13 @@ typedef int (*nd_band_fn)(void *ctx, const uint64_t *entries, size_t count);
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx);
 
+/* nd_identical_sets(), then nd_band_candidates() of the representatives
+ * it found, with the same results and calls in the same order; with
+ * threads > 1 the helpers gather and sort the first bands while the
+ * identical sets are found. */
+int nd_sets_then_bands(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
+                       unsigned threads, nd_same_fn same, void *same_ctx, nd_band_fn visit, void *ctx);
+
 /* Called with one text `a` and its candidates: the texts others[0 ..
  * count), ascending, each at least as large as `a` (more shingles, or as
  * many and later). Returns ND_OK to go on, or an error code to stop. */

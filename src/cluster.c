@@ -20,7 +20,8 @@
  *    every member is verified against the text kept in its place.
  *
  * Steps 1 and 2 run in input order on one thread, except that LSH bands
- * are prepared on other threads meanwhile (nd_band_candidates); step 3
+ * are prepared on other threads meanwhile, the first ones already while
+ * step 1 runs (nd_sets_then_bands); step 3
  * splits components on the index's threads. The output depends only on
  * the input, the options and the seed.
  */
@@ -211,11 +212,14 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     st.is_representative = nd_calloc(store->count + 1, 1);
     if (!st.is_representative)
         goto done;
-    rc = nd_identical_sets(st.is_representative, &st.stats.exact_groups, store, join_same, &st);
-    if (rc == ND_OK && store->opts->measure == ND_MEASURE_CONTAINMENT)
-        rc = nd_containment_candidates(store, st.is_representative, threads, verify_contained, &st);
-    else if (rc == ND_OK)
-        rc = nd_band_candidates(store, st.is_representative, threads, verify_band, &st);
+    if (store->opts->measure == ND_MEASURE_CONTAINMENT) {
+        rc = nd_identical_sets(st.is_representative, &st.stats.exact_groups, store, join_same, &st);
+        if (rc == ND_OK)
+            rc = nd_containment_candidates(store, st.is_representative, threads, verify_contained, &st);
+    } else {
+        rc = nd_sets_then_bands(st.is_representative, &st.stats.exact_groups, store, threads, join_same, &st,
+                                verify_band, &st);
+    }
     if (rc == ND_OK)
         rc = build_clusters(&st, threads, keep, clusters);
 done:

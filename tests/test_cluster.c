@@ -5,7 +5,8 @@
  * splitting each one alone (nd_store_split) gives the clusters of
  * nd_index_cluster; and identical sets (nd_identical_sets) found as a sort
  * by the whole set hash finds them, when hashes share their upper half or
- * all of it. */
+ * all of it; and finding them while the first bands are prepared
+ * (nd_sets_then_bands) visits the same bands. */
 #include "neardup.h"
 
 #include <stdlib.h> /* malloc, free, qsort */
@@ -453,6 +454,106 @@ START_TEST(test_identical_sets_match_whole_hash_sort)
 }
 END_TEST
 
+/* nd_sets_then_bands, where the helpers gather and sort bands before the
+ * representatives are known and drop the others afterwards, against the
+ * identical sets and then the bands one after the other: the same
+ * representatives, same() calls and bands visited, for any thread count.
+ * Texts span two key chunks; many are copies (not representatives), some
+ * empty; band keys are drawn from a small range so that many are shared. */
+enum { BAND_TEXTS = ND_KEY_CHUNK + 4000, BAND_SETS = 20000, BAND_KEYS = 5000 };
+
+typedef struct {
+    const uint32_t *const *ids;
+    const uint32_t *keys; /* band-major: keys[band * BAND_TEXTS + text] */
+} band_backend;
+
+static const uint32_t *band_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
+{
+    (void)buf;
+    (void)rc;
+    return ((const band_backend *)backend)->ids[doc];
+}
+
+static const uint32_t *band_keys(const void *backend, unsigned band, size_t chunk, uint32_t *buf)
+{
+    (void)buf;
+    return ((const band_backend *)backend)->keys + (size_t)band * BAND_TEXTS + chunk * ND_KEY_CHUNK;
+}
+
+/* What the callbacks saw, folded into one number (order matters). */
+typedef struct {
+    uint64_t digest;
+    size_t items;
+} call_digest;
+
+static void digest_add(call_digest *d, uint64_t value)
+{
+    d->digest = (d->digest ^ value) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
+    d->items++;
+}
+
+static void digest_same(void *ctx, size_t first, size_t other)
+{
+    digest_add(ctx, (uint64_t)first << 32 | other);
+}
+
+static int digest_band(void *ctx, const uint64_t *entries, size_t count)
+{
+    digest_add(ctx, count);
+    for (size_t i = 0; i < count; i++)
+        digest_add(ctx, entries[i]);
+    return ND_OK;
+}
+
+START_TEST(test_sets_then_bands_match_sequential)
+{
+    unsigned threads = (unsigned)_i + 1;
+    uint64_t state = 0xba4d5;
+    static uint32_t sets[BAND_SETS][4];
+    for (size_t f = 0; f < BAND_SETS; f++) {
+        for (size_t k = 0; k < 4; k++)
+            sets[f][k] = (uint32_t)(f * 10 + k);
+    }
+    static const uint32_t *ids[BAND_TEXTS];
+    static nd_text_meta meta[BAND_TEXTS];
+    for (size_t d = 0; d < BAND_TEXTS; d++) {
+        size_t f = (size_t)(synth_next(&state) % BAND_SETS);
+        int empty = synth_next(&state) % 17 == 0;
+        ids[d] = sets[f];
+        meta[d] = (nd_text_meta){empty ? 0 : 4, (uint64_t)(f + 1) << 32 | f, 4};
+    }
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint32_t *keys = malloc((size_t)opts.bands * BAND_TEXTS * sizeof *keys);
+    ck_assert_ptr_nonnull(keys);
+    for (size_t k = 0; k < (size_t)opts.bands * BAND_TEXTS; k++)
+        keys[k] = (uint32_t)(synth_next(&state) % BAND_KEYS);
+    band_backend backend = {ids, keys};
+    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0};
+
+    static unsigned char expect_rep[BAND_TEXTS], got_rep[BAND_TEXTS];
+    memset(expect_rep, 0, sizeof expect_rep);
+    memset(got_rep, 0, sizeof got_rep);
+    call_digest expect_same = {0, 0}, expect_bands = {0, 0}, got_same = {0, 0}, got_bands = {0, 0};
+    uint64_t expect_groups = 0, got_groups = 0;
+    ck_assert_int_eq(nd_identical_sets(expect_rep, &expect_groups, &store, digest_same, &expect_same), ND_OK);
+    ck_assert_int_eq(nd_band_candidates(&store, expect_rep, 1, digest_band, &expect_bands), ND_OK);
+    ck_assert_int_eq(
+        nd_sets_then_bands(got_rep, &got_groups, &store, threads, digest_same, &got_same, digest_band, &got_bands),
+        ND_OK);
+    /* the case is one where it matters: copies, and shared keys */
+    ck_assert_uint_gt(expect_same.items, BAND_TEXTS / 2);
+    ck_assert_uint_gt(expect_bands.items, (size_t)opts.bands * 1000);
+    ck_assert_mem_eq(got_rep, expect_rep, BAND_TEXTS);
+    ck_assert_uint_eq(got_groups, expect_groups);
+    ck_assert_uint_eq(got_same.items, expect_same.items);
+    ck_assert_uint_eq(got_same.digest, expect_same.digest);
+    ck_assert_uint_eq(got_bands.items, expect_bands.items);
+    ck_assert_uint_eq(got_bands.digest, expect_bands.digest);
+    free(keys);
+}
+END_TEST
+
 Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -468,5 +569,9 @@ Suite *cluster_suite(void)
     TCase *same = tcase_create("identical_sets");
     tcase_add_loop_test(same, test_identical_sets_match_whole_hash_sort, 0, 4);
     suite_add_tcase(s, same);
+    TCase *bands = tcase_create("sets_then_bands");
+    tcase_set_timeout(bands, 60);
+    tcase_add_loop_test(bands, test_sets_then_bands_match_sequential, 0, 4);
+    suite_add_tcase(s, bands);
     return s;
 }

@@ -536,6 +536,8 @@ static int open_next_source(input *in)
             }
             in->seen[source] = id;
         }
+        if (in->first_pass && !in->parts && in->cfg->threads > 1)
+            reader_read_ahead(r); /* the second pass: read() overlaps the rest */
         in->current = r;
         in->current_source = source;
         int bom = 0;

@@ -20,9 +20,18 @@
 
 #include "cli.h"
 
+void out_buffer(FILE *f, char **buf)
+{
+    *buf = malloc(OUT_BUFFER);
+    if (*buf && setvbuf(f, *buf, _IOFBF, OUT_BUFFER) != 0) {
+        free(*buf);
+        *buf = NULL;
+    }
+}
+
 int outfile_open(outfile *o, const char *path)
 {
-    *o = (outfile){NULL, path, NULL, NULL};
+    *o = (outfile){NULL, path, NULL, NULL, NULL};
     if (!path)
         return 0;
     struct stat st;
@@ -33,6 +42,7 @@ int outfile_open(outfile *o, const char *path)
             cli_error("%s: cannot write: %s", path, strerror(errno));
             return -1;
         }
+        out_buffer(o->f, &o->buf);
         return 0;
     }
     /* a symbolic link stays one: its file is replaced */
@@ -61,6 +71,7 @@ int outfile_open(outfile *o, const char *path)
         outfile_abort(o);
         return -1;
     }
+    out_buffer(o->f, &o->buf);
     return 0;
 }
 
@@ -73,6 +84,8 @@ int outfile_close(outfile *o)
     failed |= fclose(o->f) != 0;
     int err = errno ? errno : EIO;
     o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
     if (failed) {
         cli_error("%s: write error: %s", o->path, strerror(err));
         return -1;
@@ -103,6 +116,8 @@ void outfile_abort(outfile *o)
     if (o->f)
         fclose(o->f);
     o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
     if (o->temp)
         unlink(o->temp);
     free(o->temp);

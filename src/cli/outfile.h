@@ -9,11 +9,22 @@
 #include "cli.h"
 #include "input.h"
 
+/* Output files and the spool are written through buffers of this size:
+ * a gigabyte of records in 1 MiB writes, not 4 KiB ones. */
+enum { OUT_BUFFER = 1 << 20 };
+
+/* Give f (just opened, nothing written yet) a buffer of OUT_BUFFER bytes,
+ * newly allocated into *buf, to free after f is closed (glibc takes
+ * setvbuf's size only with a buffer of the caller's). Without memory, f
+ * keeps its own: *buf is NULL. */
+void out_buffer(FILE *f, char **buf);
+
 typedef struct outfile {
     FILE *f; /* NULL when not asked for */
     const char *path;
     char *temp;  /* the temporary file beside the output, until renamed; NULL: written in place */
     char *final; /* the name temp takes (path, or the file a symbolic link names) */
+    char *buf;   /* f's buffer (out_buffer), freed once f is closed */
 } outfile;
 
 /* Open `path` for writing (path NULL: nothing asked, o->f stays NULL).

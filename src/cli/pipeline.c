@@ -4,9 +4,10 @@
  * --threads N means N threads do the work: the main thread and a pool of
  * N - 1 workers, started once. While the workers parse and sketch batch k
  * (JSON parsing, normalization, shingling, MinHash and band keys all
- * happen there), the main thread reads batch k + 1, then joins in on batch
- * k until it is done. Finished batches are committed to the sink in input
- * order, so every byte of output is the same for any N. With N = 1
+ * happen there), the main thread reads batch k + 1 and submits it (a
+ * worker out of records in batch k goes straight on to it), then joins in
+ * on batch k until it is done. Finished batches are committed to the sink
+ * in input order, so every byte of output is the same for any N. With N = 1
  * everything runs on the main thread, one step after the other.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
@@ -33,16 +34,37 @@ typedef struct result {
     char *error; /* malloc'd message for an unusable record */
 } result;
 
+/* Records are taken GRAB at a time: fewer trips of the shared counter's
+ * cache line between cores, and neighbouring results (which share cache
+ * lines) are written by one thread. */
+enum { GRAB = 8 };
+
+/* A GRAB's records are all sketched (set with release), a cache line per
+ * flag: flags sharing a line went back and forth between the cores. */
+typedef struct grab_done {
+    atomic_uchar set;
+    char pad[63];
+} grab_done;
+
 typedef struct batch {
     record *records;
     result *results;
-    atomic_uchar *done; /* done[i]: results[i] is ready (set with release) */
-    uint64_t *keys;     /* capacity x bands band keys, for document mode */
-    arena *arenas;      /* one per thread: ids, id strings and units of its results */
-    arena data;         /* the records' bytes (read by the main thread) */
+    grab_done *done; /* done[i / GRAB]: results[i] is ready */
+    uint64_t *keys;  /* capacity x bands band keys, for document mode */
+    arena *arenas;   /* one per thread: ids, id strings and units of its results */
+    arena data;      /* the records' bytes (read by the main thread) */
     size_t arena_count;
     size_t count, capacity;
     uint64_t bytes;
+    /* the next record to take (process_grab): a line of its own, as every
+     * thread writes it for each GRAB while reading the fields above */
+    char pad_before[64];
+    atomic_size_t next;
+    char pad_after[64];
+    /* under the pool's lock, while the batch is submitted: */
+    unsigned users; /* workers sketching it */
+    int exhausted;  /* no record is left to take: workers pass on to the next batch */
+    int status;     /* its first library error */
 } batch;
 
 /* One thread's tools: its sketcher and the scratch in which it gathers a
@@ -213,17 +235,13 @@ static int process_text(const shared *sh, worker_tools *w, arena *mem, const rec
     return sketch_document(sh, w, mem, w->repaired, repaired_len, res, keys);
 }
 
-/* Records are taken GRAB at a time: fewer trips of the shared counter's
- * cache line between cores, and neighbouring results (which share cache
- * lines) are written by one thread. */
-enum { GRAB = 8 };
-
 /* Sketch the next GRAB records of `b`, if any are left. Returns 1 after
  * some, 0 when none is left, or a (negative) library error, after which
  * the other threads stop too. Any number of threads may run this on the
  * same batch. */
-static int process_grab(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+static int process_grab(const shared *sh, unsigned worker, batch *b)
 {
+    atomic_size_t *next = &b->next;
     worker_tools *w = &sh->tools[worker];
     arena *mem = &b->arenas[worker];
     unsigned bands = sh->opts->bands;
@@ -241,17 +259,17 @@ static int process_grab(const shared *sh, unsigned worker, batch *b, atomic_size
             atomic_store(next, b->count); /* the others stop too */
             return rc;
         }
-        atomic_store_explicit(&b->done[i], 1, memory_order_release);
     }
+    atomic_store_explicit(&b->done[first / GRAB].set, 1, memory_order_release);
     return 1;
 }
 
 /* Sketch records of `b` until none is left; returns ND_OK or the first
  * library error. */
-static int process_batch(const shared *sh, unsigned worker, batch *b, atomic_size_t *next)
+static int process_batch(const shared *sh, unsigned worker, batch *b)
 {
     int rc;
-    while ((rc = process_grab(sh, worker, b, next)) > 0)
+    while ((rc = process_grab(sh, worker, b)) > 0)
         continue;
     return rc;
 }
@@ -298,7 +316,7 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
     if (!b->records) {
         b->records = calloc(BATCH_RECORDS, sizeof *b->records);
         b->results = calloc(BATCH_RECORDS, sizeof *b->results);
-        b->done = calloc(BATCH_RECORDS, sizeof *b->done);
+        b->done = calloc(BATCH_RECORDS / GRAB + 1, sizeof *b->done);
         b->keys = malloc((size_t)BATCH_RECORDS * bands * sizeof *b->keys);
         if (!b->records || !b->results || !b->done || !b->keys) {
             cli_error("out of memory");
@@ -332,7 +350,8 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
             rec->data = copy;
         }
         memset(&b->results[b->count], 0, sizeof b->results[b->count]);
-        atomic_store_explicit(&b->done[b->count], 0, memory_order_relaxed);
+        if (b->count % GRAB == 0)
+            atomic_store_explicit(&b->done[b->count / GRAB].set, 0, memory_order_relaxed);
         b->results[b->count].doc.rec = rec;
         b->bytes += rec->len;
         b->count++;
@@ -345,7 +364,7 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
 static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *committed, int all)
 {
     for (size_t i = *committed; i < b->count; i++) {
-        if (!all && !atomic_load_explicit(&b->done[i], memory_order_acquire))
+        if (!all && !atomic_load_explicit(&b->done[i / GRAB].set, memory_order_acquire))
             return EXIT_OK;
         *committed = i + 1;
         if (sink->commit(sink->ctx, &b->results[i].doc) != EXIT_OK)
@@ -370,21 +389,24 @@ static double seconds_since(const struct timespec *t0)
     return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The pool: N - 1 threads that wait for a batch, sketch it alongside the
- * main thread, report, and wait for the next. */
+/* The pool: N - 1 threads that sketch the submitted batches alongside the
+ * main thread. Up to two batches are submitted at a time, oldest first: a
+ * worker that finds no record left in one passes straight on to the next
+ * (the main thread submits batch k + 1 as soon as it is read, while batch
+ * k is sketched), so it does not wait at every batch's end for the main
+ * thread to finish its last records and hand the next batch over. The
+ * main thread retires the oldest batch once no worker is in it, and only
+ * then commits, resets and reads into it again. */
 typedef struct pool {
     const shared *sh;
     pthread_t *threads;
     unsigned count; /* threads started */
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* a new batch, or stop */
-    pthread_cond_t idle; /* a worker finished the batch */
-    batch *current;
-    atomic_size_t next;
-    unsigned long generation; /* bumped for every batch */
-    unsigned finished;        /* workers done with this generation */
+    pthread_cond_t wake; /* a batch submitted, or stop */
+    pthread_cond_t idle; /* a worker left a batch */
+    batch *queue[2];     /* submitted batches, oldest first */
+    unsigned queued;
     int stop;
-    int status; /* first library error of the batch */
 } pool;
 
 typedef struct pool_worker {
@@ -392,31 +414,43 @@ typedef struct pool_worker {
     unsigned index; /* its tools: sh->tools[index] */
 } pool_worker;
 
-static void pool_report(pool *p, int rc)
+/* With the lock held: the oldest submitted batch with records left, or NULL. */
+static batch *pool_open_batch(pool *p)
 {
-    if (rc != ND_OK && p->status == ND_OK)
-        p->status = rc;
+    for (unsigned k = 0; k < p->queued; k++) {
+        if (!p->queue[k]->exhausted)
+            return p->queue[k];
+    }
+    return NULL;
+}
+
+/* With the lock held: b's records are all taken (or its sketching stopped
+ * with rc). */
+static void pool_leave(batch *b, int rc)
+{
+    b->exhausted = 1;
+    if (rc != ND_OK && b->status == ND_OK)
+        b->status = rc;
 }
 
 static void *pool_main(void *arg)
 {
     pool_worker *w = arg;
     pool *p = w->p;
-    unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->generation == seen)
+        batch *b = NULL;
+        while (!p->stop && !(b = pool_open_batch(p)))
             pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop)
             break;
-        seen = p->generation;
-        batch *b = p->current;
+        b->users++;
         pthread_mutex_unlock(&p->lock);
-        int rc = process_batch(p->sh, w->index, b, &p->next);
+        int rc = process_batch(p->sh, w->index, b);
         pthread_mutex_lock(&p->lock);
-        pool_report(p, rc);
-        p->finished++;
-        pthread_cond_signal(&p->idle);
+        pool_leave(b, rc);
+        if (--b->users == 0)
+            pthread_cond_broadcast(&p->idle);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -444,29 +478,42 @@ static int pool_start(pool *p, const shared *sh, unsigned wanted, pool_worker *s
     return 0;
 }
 
-/* Hand batch b to the workers (none may be working). */
+/* Hand batch b (read, not submitted) to the workers, after any submitted
+ * before it. */
 static void pool_submit(pool *p, batch *b)
 {
     pthread_mutex_lock(&p->lock);
-    p->current = b;
-    atomic_store(&p->next, 0);
-    p->finished = 0;
-    p->status = ND_OK;
-    p->generation++;
+    atomic_store(&b->next, 0);
+    b->users = 0;
+    b->exhausted = 0;
+    b->status = ND_OK;
+    p->queue[p->queued++] = b;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Work on the submitted batch with sketcher 0 until it is done, wait for
- * the workers, and return the batch's status. */
+/* With the lock held: wait until no worker is in the oldest batch, take it
+ * off the queue and return its status. */
+static int pool_retire(pool *p)
+{
+    batch *b = p->queue[0];
+    while (b->users > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    p->queue[0] = p->queue[1];
+    p->queued--;
+    return b->status;
+}
+
+/* Work on the oldest submitted batch with sketcher 0 until no record is
+ * left, wait for the workers still in it, retire it and return its
+ * status. */
 static int pool_finish(pool *p)
 {
-    int rc = process_batch(p->sh, 0, p->current, &p->next);
+    batch *b = p->queue[0];
+    int rc = process_batch(p->sh, 0, b);
     pthread_mutex_lock(&p->lock);
-    pool_report(p, rc);
-    while (p->finished < p->count)
-        pthread_cond_wait(&p->idle, &p->lock);
-    int status = p->status;
+    pool_leave(b, rc);
+    int status = pool_retire(p);
     pthread_mutex_unlock(&p->lock);
     return status;
 }
@@ -478,25 +525,23 @@ static int pool_finish(pool *p)
  * status; *commit_rc is EXIT_FAIL if the sink stopped the run. */
 static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commit_rc, double *commit_s)
 {
-    batch *b = p->current;
+    batch *b = p->queue[0];
     size_t committed = 0;
     int rc;
     *commit_rc = EXIT_OK;
     struct timespec t0;
-    while ((rc = process_grab(p->sh, 0, b, &p->next)) > 0) {
+    while ((rc = process_grab(p->sh, 0, b)) > 0) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         *commit_rc = batch_commit_ready(sink, b, &committed, 0);
         *commit_s += seconds_since(&t0);
         if (*commit_rc != EXIT_OK) {
-            atomic_store(&p->next, b->count); /* the workers stop too */
+            atomic_store(&b->next, b->count); /* the workers stop too */
             break;
         }
     }
     pthread_mutex_lock(&p->lock);
-    pool_report(p, rc > 0 ? ND_OK : rc);
-    while (p->finished < p->count)
-        pthread_cond_wait(&p->idle, &p->lock);
-    int status = p->status;
+    pool_leave(b, rc > 0 ? ND_OK : rc);
+    int status = pool_retire(p);
     pthread_mutex_unlock(&p->lock);
     if (status != ND_OK || *commit_rc != EXIT_OK)
         return status;
@@ -506,6 +551,20 @@ static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commi
         *commit_rc = sink->batch_done(sink->ctx);
     *commit_s += seconds_since(&t0);
     return ND_OK;
+}
+
+/* The run failed: stop the sketching of every submitted batch and wait
+ * until no worker is in one, so that the batches can be freed. */
+static void pool_abandon(pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    for (unsigned k = 0; k < p->queued; k++) {
+        atomic_store(&p->queue[k]->next, p->queue[k]->count);
+        pool_leave(p->queue[k], ND_OK);
+    }
+    while (p->queued > 0)
+        (void)pool_retire(p);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void pool_stop(pool *p)
@@ -572,8 +631,9 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
     }
     started = 1;
     /* Two batches in flight: the workers sketch batch `cur` while this
-     * thread reads the next one, then joins them on `cur`; the workers
-     * start on the next batch while this thread commits `cur`. */
+     * thread reads the next one and submits it, then joins them on `cur`;
+     * the workers go on to the next batch as `cur` runs out, while this
+     * thread finishes and commits it. */
     int cur = 0;
     unsigned number = 0; /* of the batch read */
     int got = batch_read(&batches[cur], in, opts->bands, number++);
@@ -599,6 +659,8 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
             got = 0;
             break;
         }
+        if (next_got > 0)
+            pool_submit(&p, &batches[1 - cur]); /* the workers go on to it from `cur` */
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int status = pool_finish(&p);
         timing->sketch_s += seconds_since(&t0);
@@ -606,8 +668,6 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
             cli_error("%s", nd_strerror(status));
             goto done;
         }
-        if (next_got > 0)
-            pool_submit(&p, &batches[1 - cur]); /* overlaps the commit */
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if (batch_commit(sink, &batches[cur]) != EXIT_OK)
             goto done;
@@ -621,11 +681,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
     rc = EXIT_OK;
 done:
     if (started) {
-        if (rc != EXIT_OK && p.current) {
-            /* let the workers leave the batch before it is freed */
-            atomic_store(&p.next, p.current->count);
-            (void)pool_finish(&p);
-        }
+        pool_abandon(&p); /* let the workers leave the batches before they are freed */
         pool_stop(&p);
     }
     batch_free(&batches[0]);

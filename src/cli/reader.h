@@ -47,5 +47,9 @@ void reader_consume(reader *r, size_t n);
  * the limit is passed, leaving the reader in the middle of the line (to
  * be closed: an endless line then ends the run at once). */
 void reader_set_limit(reader *r, uint64_t limit, int drain);
+/* Read an uncompressed regular file ahead on a thread of its own (the
+ * read() calls, 4 MiB ahead at most) while the caller takes its lines;
+ * anything else is read as before. What the reader gives is the same. */
+void reader_read_ahead(reader *r);
 
 #endif /* ND_CLI_READER_H */

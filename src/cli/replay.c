@@ -29,12 +29,14 @@
 #include <unistd.h>  /* unlink, close */
 
 #include "document.h"
+#include "outfile.h"
 
 struct replay_source {
     const cli_config *cfg;
     const input *in;
-    FILE *spool;       /* NULL: re-read the input */
-    uint64_t *skipped; /* re-read: ordinals (0-based) of the records pass 1 skipped */
+    FILE *spool;        /* NULL: re-read the input */
+    char *spool_buffer; /* its buffer (out_buffer), freed after it is closed */
+    uint64_t *skipped;  /* re-read: ordinals (0-based) of the records pass 1 skipped */
     size_t skipped_count, skipped_capacity;
     uint64_t ordinal; /* records noted so far */
     uint64_t kept;    /* of which kept: what pass 2 gives back */
@@ -47,7 +49,7 @@ typedef struct frame {
     uint32_t zero;
 } frame;
 
-static FILE *open_spool(const char *dir)
+static FILE *open_spool(const char *dir, char **buffer)
 {
     size_t len = strlen(dir) + 32;
     char *path = malloc(len);
@@ -70,8 +72,7 @@ static FILE *open_spool(const char *dir)
         close(fd);
         return NULL;
     }
-    /* a large buffer: a gigabyte of records in 1 MiB writes, not 4 KiB ones */
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    out_buffer(f, buffer); /* 1 MiB writes and reads, not 4 KiB ones */
     return f;
 }
 
@@ -85,7 +86,7 @@ int replay_source_new(replay_source **out, const cli_config *cfg, const input *i
     src->cfg = cfg;
     src->in = in;
     if (!input_rereadable(in)) {
-        src->spool = open_spool(cfg->tmpdir);
+        src->spool = open_spool(cfg->tmpdir, &src->spool_buffer);
         if (!src->spool) {
             free(src);
             return EXIT_FAIL;
@@ -131,6 +132,7 @@ void replay_source_free(replay_source *src)
         return;
     if (src->spool)
         fclose(src->spool);
+    free(src->spool_buffer);
     free(src->skipped);
     free(src);
 }
@@ -151,21 +153,38 @@ typedef struct fetched {
 
 enum { FETCH_RECORDS = 1024, FETCH_BYTES = 1 << 20 };
 
+/* What one thread writes for every record is kept a cache line (PAD
+ * bytes) away from what the other reads or writes: the reader's counters,
+ * the caller's position, and each batch's header. Sharing a line, they made
+ * both cores trade it for every record, and pass 2 on two threads cost more
+ * CPU than on one. */
+enum { PAD = 64 };
+
+typedef struct padded_batch {
+    fetched b;
+    char pad[PAD];
+} padded_batch;
+
 typedef struct prefetch {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t changed; /* a batch filled or handed back, or stop */
-    fetched batches[2];
-    int full[2];      /* filled, not yet handed back */
-    unsigned fill_at; /* reader: the batch it fills next */
-    unsigned take_at; /* caller: the batch it reads from */
-    size_t pos;       /* caller: the next record of batches[take_at] */
-    int taking;       /* caller: it holds batches[take_at] */
-    int finished;     /* the reader has stopped */
+    int full[2];            /* filled, not yet handed back */
+    int finished;           /* the reader has stopped */
     int stop;
-    uint64_t remaining;        /* reader: records left to read */
-    uint64_t fetched;          /* reader: records read */
+    char pad_shared[PAD];
+    /* the reader's */
+    unsigned fill_at;          /* the batch it fills next */
+    uint64_t remaining;        /* records left to read */
+    uint64_t fetched;          /* records read */
     const unsigned char *want; /* replay_open_texts(): whose text to fetch too, or NULL */
+    char pad_reader[PAD];
+    /* the caller's */
+    unsigned take_at; /* the batch it reads from */
+    size_t pos;       /* the next record of batches[take_at] */
+    int taking;       /* it holds batches[take_at] */
+    char pad_caller[PAD];
+    padded_batch batches[2];
 } prefetch;
 
 struct replay {
@@ -179,6 +198,7 @@ struct replay {
     size_t text_capacity;
     uint64_t ordinal;    /* records of the input read so far (re-read) */
     size_t skipped_seen; /* entries of src->skipped passed */
+    char pad[PAD];       /* the above: the reader thread's, when there is one; below: the caller's */
     doc_view view;       /* replay_text() of a JSON record */
     int view_open;
     const record *current; /* what replay_next() gave last */
@@ -397,7 +417,7 @@ static void *read_ahead(void *arg)
             pthread_cond_wait(&pf->changed, &pf->lock);
         if (pf->stop)
             break;
-        fetched *b = &pf->batches[pf->fill_at];
+        fetched *b = &pf->batches[pf->fill_at].b;
         pthread_mutex_unlock(&pf->lock);
         b->count = 0;
         b->used = 0;
@@ -427,8 +447,8 @@ static void *read_ahead(void *arg)
 /* replay_next() from the reader thread's batches. */
 static int next_fetched(prefetch *pf, const record **rec)
 {
-    if (pf->taking && pf->pos == pf->batches[pf->take_at].count) {
-        if (pf->batches[pf->take_at].failed)
+    if (pf->taking && pf->pos == pf->batches[pf->take_at].b.count) {
+        if (pf->batches[pf->take_at].b.failed)
             return -1; /* reported by the reader */
         pthread_mutex_lock(&pf->lock);
         pf->full[pf->take_at] = 0; /* handed back */
@@ -449,10 +469,10 @@ static int next_fetched(prefetch *pf, const record **rec)
         }
         pf->taking = 1;
         pf->pos = 0;
-        if (pf->batches[pf->take_at].count == 0)
+        if (pf->batches[pf->take_at].b.count == 0)
             return -1; /* failed on its first record: reported by the reader */
     }
-    *rec = &pf->batches[pf->take_at].recs[pf->pos++];
+    *rec = &pf->batches[pf->take_at].b.recs[pf->pos++];
     return 1;
 }
 
@@ -479,7 +499,7 @@ int replay_text(replay *r, const char **text, size_t *len)
     const record *cur = r->current;
     prefetch *pf = r->ahead;
     if (pf && pf->taking && pf->pos > 0) {
-        const fetched *b = &pf->batches[pf->take_at];
+        const fetched *b = &pf->batches[pf->take_at].b;
         if (b->text_at[pf->pos - 1] != SIZE_MAX) {
             *text = b->bytes + b->text_at[pf->pos - 1];
             *len = b->text_len[pf->pos - 1];
@@ -523,11 +543,11 @@ void replay_close(replay *r)
         pthread_cond_destroy(&pf->changed);
         pthread_mutex_destroy(&pf->lock);
         for (int k = 0; k < 2; k++) {
-            free(pf->batches[k].recs);
-            free(pf->batches[k].offsets);
-            free(pf->batches[k].text_at);
-            free(pf->batches[k].text_len);
-            free(pf->batches[k].bytes);
+            free(pf->batches[k].b.recs);
+            free(pf->batches[k].b.offsets);
+            free(pf->batches[k].b.text_at);
+            free(pf->batches[k].b.text_len);
+            free(pf->batches[k].b.bytes);
         }
         free(pf);
     }

@@ -231,4 +231,20 @@ assert_eq 9000 "$(line_count "$T/many1")" "dedup --unit paragraph keeps one of e
 nd scan --threads 3 "$T/pairs.jsonl"
 assert_eq 9000 "$(line_count "$OUT")" "clusters"
 
+check "a bad record deep in the input (the 4th of 6 batches) with threads: the same stop, or the same skip, as one thread"
+# the workers run ahead into the next batch while the main thread commits
+# one: a stop there must leave no output and name the record
+awk 'NR == 9001 { print "{\"id\": \"broken\", \"text\": 5}"; next } { print }' "$T/pairs.jsonl" >"$T/bad.jsonl"
+for t in 1 2 4; do
+    nd scan --threads "$t" -o "$T/bad-out$t" "$T/bad.jsonl"
+    assert_rc 1 "scan --threads $t of a bad record"
+    assert_file_contains "$ERR" "bad.jsonl:9001" "the bad record named (--threads $t)"
+    [ ! -e "$T/bad-out$t" ] || fail "scan --threads $t left an output after stopping"
+    nd dedup --threads "$t" --on-error skip "$T/bad.jsonl"
+    assert_rc 0 "dedup --threads $t --on-error skip"
+    cp "$OUT" "$T/bad-skip$t"
+    assert_same_file "$T/bad-skip1" "$T/bad-skip$t" "dedup --on-error skip --threads 1 vs $t"
+done
+assert_eq 9000 "$(line_count "$T/bad-skip1")" "dedup keeps one of each pair (the broken one's twin alone)"
+
 pass
