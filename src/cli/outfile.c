@@ -14,7 +14,7 @@
 
 #include <errno.h>    /* errno, EIO */
 #include <stdlib.h>   /* free, realpath, mkstemp */
-#include <string.h>   /* strerror, strrchr, strcmp, strdup */
+#include <string.h>   /* strerror, strrchr, strcmp, strdup, memcmp */
 #include <sys/stat.h> /* stat, fchmod, umask */
 #include <unistd.h>   /* unlink, close */
 
@@ -156,8 +156,35 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+int outfile_stats_replaceable(const char *path)
+{
+    static const char stats_start[] = "{\"version\":";
+    char head[sizeof stats_start - 1];
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 1; /* not readable: opening it to write says why */
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return got == sizeof head && memcmp(head, stats_start, sizeof head) == 0;
+}
+
+void outfile_stats_refused(const char *path)
+{
+    cli_error("--stats %s: that file exists and is not a stats file from neardup; not replacing it (nothing was "
+              "written). --stats takes a file name: --stats run.json INPUT...",
+              path);
+}
+
 int output_check(const cli_config *cfg, const input *in)
 {
+    if (cfg->stats_path && !outfile_stats_replaceable(cfg->stats_path)) {
+        outfile_stats_refused(cfg->stats_path);
+        return EXIT_USAGE;
+    }
+
     const char *paths[3] = {cfg->output_path, cfg->removed_path, cfg->stats_path};
     static const char *const options[3] = {"--output", "--removed", "--stats"};
     for (int i = 0; i < 3; i++) {

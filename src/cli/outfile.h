@@ -48,9 +48,17 @@ void outfile_abort(outfile *o);
  * the inputs (same device and inode; stdin included), before anything is
  * opened for writing. Returns 0, or -1 (reported). path NULL: 0. */
 int outfile_check(const char *option, const char *path, const input *in);
+/* May --stats replace the file at `path`? 1 when it is not there, empty, not
+ * a regular file, or a stats object a run wrote before ('{"version":'). Any
+ * other file is most likely the input the option took for its argument
+ * (`scan --stats docs.jsonl`, the run then reading stdin): replacing it
+ * would lose the data. */
+int outfile_stats_replaceable(const char *path);
+/* Say that --stats will not replace `path` (outfile_stats_replaceable 0). */
+void outfile_stats_refused(const char *path);
 /* outfile_check() for every output file cfg names (-o, --removed, --stats),
- * and two of them naming one file. Returns EXIT_OK or EXIT_USAGE
- * (reported). */
+ * and two of them naming one file, and a --stats file that is not a stats
+ * file. Returns EXIT_OK or EXIT_USAGE (reported). */
 int output_check(const cli_config *cfg, const input *in);
 
 /* One output file per input source in a directory (--output-dir,

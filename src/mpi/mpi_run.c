@@ -31,6 +31,7 @@
 #include <jansson.h> /* json_object_seed */
 
 #include "mpi_run.h"
+#include "outfile.h"
 #include "pipeline.h"
 
 enum { TAG_ABORT = 7701 };
@@ -402,6 +403,15 @@ int main(int argc, char **argv)
     if (unsupported) {
         if (m.x.rank == 0)
             cli_error("%s: not available under MPI yet; run neardup (one process) for it", unsupported);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    /* rank 0 writes --stats: its view of the file decides, for every rank */
+    int stats_refused = m.x.rank == 0 && cfg.stats_path && !outfile_stats_replaceable(cfg.stats_path);
+    MPI_Bcast(&stats_refused, 1, MPI_INT, 0, m.x.comm);
+    if (stats_refused) {
+        if (m.x.rank == 0)
+            outfile_stats_refused(cfg.stats_path);
         rc = EXIT_USAGE;
         goto done;
     }

@@ -136,6 +136,15 @@ jq -e '.ranks == 3 and ([.per_rank[].documents] | all(. > 0)) and ([.per_rank[].
 grep -q '"big.jsonl:' "$OUT" 2>/dev/null || grep -q "$T/big.jsonl:" "$OUT" ||
     fail "clusters should name records without an id FILE:LINE"
 
+check "--stats naming a file that is not a stats file (the input it took for its argument) is refused on every rank"
+cp "$T/big.jsonl" "$T/victim.jsonl"
+mpi 2 scan --threads 1 --stats "$T/victim.jsonl" "$T/big.jsonl"
+assert_rc 2
+assert_file_contains "$ERR" "not a stats file"
+cmp -s "$T/big.jsonl" "$T/victim.jsonl" || fail "--stats replaced a data file"
+mpi 2 scan --threads 1 --stats "$T/stats.json" "$T/big.jsonl"
+assert_rc 0 # the stats file of the run before is replaced
+
 check "byte ranges that end exactly at a line start, one byte before, one byte after: every line read once"
 # Lines 1 and 3 have one length, lines 2 and 4 another, so two ranks cut the
 # file (at half its size) exactly where line 3 starts; two more bytes on

@@ -165,6 +165,24 @@ assert_rc 2
 assert_file_contains "$ERR" "stdin"
 cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "stdin: the input changed"
 echo "  ok: dedup -o INPUT - < INPUT"
+check "--stats taking the input's name for its file (the run reading stdin) leaves that file alone (exit 2)"
+LAST_CMD="scan --stats INPUT < /dev/null"
+set +e
+"$ND" scan --stats "$T/in.jsonl" </dev/null >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 2
+assert_file_contains "$ERR" "not a stats file"
+cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "--stats INPUT: the input changed"
+echo "  ok: scan --stats INPUT < /dev/null"
+nd scan --stats "$T/run.json" "$T/dup.jsonl"
+assert_rc 0
+nd scan --stats "$T/run.json" "$T/dup.jsonl"
+assert_rc 0 # a stats file of an earlier run is replaced
+: >"$T/empty.json"
+nd scan --stats "$T/empty.json" "$T/dup.jsonl"
+assert_rc 0
+assert_file_contains "$T/empty.json" '"documents_read"'
 nd dedup -o "$T/same" --removed "$T/same" "$T/dup.jsonl"
 assert_rc 2
 [[ ! -e "$T/same" ]] || fail "-o and --removed naming one file: a file was written"
