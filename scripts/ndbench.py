@@ -549,6 +549,27 @@ def failed_note(d):
         if d.get("failed") else ""
 
 
+def runs_at_largest(e2e):
+    """Every run at the largest size, wall and CPU seconds in the order run:
+    a median hides a spread (on a shared 2-core VM, runs with two threads
+    come in two modes whose CPU seconds differ), and the speedup depends on
+    it."""
+    largest = max(x["docs"] for x in e2e)
+    parts = []
+    for x in e2e:
+        runs = [r for r in x.get("raw") or [] if r.get("ok")]
+        if x["docs"] != largest or not runs:
+            continue
+        parts.append("%s with %d thread%s: %s" % (
+            x["command"], x["threads"], "" if x["threads"] == 1 else "s",
+            ", ".join("%.2f / %.2f" % (r["wall_s"], r["user_s"] + r["sys_s"])
+                      for r in runs)))
+    if not parts:
+        return []
+    return ["Every run at %s (wall s / CPU s, in the order run): %s." % (
+        fmt_count(largest), "; ".join(parts)), ""]
+
+
 def markdown(rep):
     m, b, p = rep["machine"], rep["build"], rep["params"]
     L = ["## Speed and memory", ""]
@@ -636,6 +657,7 @@ def markdown(rep):
                  "size (and, for the largest, against 100k; target <= %.1fx):"
                  % (tmax, LINEARITY_TARGET))
         L.append("")
+        L += runs_at_largest(rep["end_to_end"])
         sizes = sorted({x["docs"] for x in rep["linearity"]})
         L.append("| command | threads | " + " | ".join(
             "%s: us/doc (x)" % fmt_count(n) for n in sizes) +
