@@ -357,93 +357,6 @@ static int object_open(cursor *c)
     return c->p < c->end && *c->p == '}' ? 0 : 1;
 }
 
-/* json_member_find() for one member name of `key_len` bytes. */
-static int member_find(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop)
-{
-    cursor c = {line, line + len};
-    int found = 0;
-    int open = object_open(&c);
-    if (open <= 0)
-        return open;
-    for (;;) {
-        const char *k, *k_stop;
-        int escaped;
-        if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
-            return -1;
-        const char *value = c.p;
-        if (!skip_value(&c, 0))
-            return -1;
-        if ((size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0) {
-            if (found)
-                return -1; /* a repeated field: ambiguous */
-            found = 1;
-            *start = (size_t)(value - line);
-            *stop = (size_t)(c.p - line);
-        }
-        int next = after_value(&c, '}');
-        if (next != 1)
-            return next == 2 ? found : -1;
-    }
-}
-
-typedef int member_lookup(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop);
-
-/* The member `key` by `lookup`: a member of that very name, or else a dot
- * path into nested objects ("meta.body"), as document.c reads it: each
- * name looked up in the value of the one before. */
-static int by_path(member_lookup *lookup, const char *line, size_t len, const char *key, size_t *start, size_t *stop)
-{
-    int found = lookup(line, len, key, strlen(key), start, stop);
-    if (found != 0 || !strchr(key, '.'))
-        return found;
-    size_t from = 0, to = len;
-    for (const char *p = key; *p;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        size_t s, e;
-        found = lookup(line + from, to - from, p, n, &s, &e);
-        if (found != 1)
-            return found < 0 && p != key ? 0 : found; /* a name inside a non-object: no such member */
-        to = from + e;
-        from += s;
-        p = dot ? dot + 1 : p + n;
-    }
-    *start = from;
-    *stop = to;
-    return 1;
-}
-
-int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
-{
-    return by_path(member_find, line, len, key, start, stop);
-}
-
-const json_t *json_path_get(const json_t *root, const char *path)
-{
-    const json_t *v = json_object_get(root, path);
-    if (v || !strchr(path, '.'))
-        return v;
-    char name[256];
-    const char *p = path;
-    v = root;
-    while (v && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof name || !json_is_object(v))
-            return NULL;
-        memcpy(name, p, n);
-        name[n] = '\0';
-        v = json_object_get(v, name);
-        p = dot ? dot + 1 : p + n;
-    }
-    return v;
-}
-
-int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
-{
-    return by_path(member_find, line, len, key, start, stop) == 1;
-}
-
 #ifndef JSON_PARSER_MAX_DEPTH /* jansson before 2.11 */
 #define JSON_PARSER_MAX_DEPTH 2048
 #endif
@@ -506,8 +419,17 @@ static int skip_nested(cursor *c)
     }
 }
 
-/* json_member_locate() for one member name of `key_len` bytes. */
-static int member_locate(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop)
+/* How a member loop reads an object: by the fast path's strict rules (an
+ * escaped key, nesting deeper than skip_value() follows, or a name given
+ * twice: -1, not for the fast path) or by jansson's (escaped keys compared
+ * unescaped, any depth jansson reads, the last of a repeated name). */
+typedef enum { RULES_STRICT, RULES_JANSSON } member_rules;
+
+/* The member named by the `key_len` bytes of `key` in the object on `line`,
+ * by `rules`: 1 and its value's bytes [*start, *stop), 0 when absent (or
+ * the line is not an object), -1 when the rules cannot tell. */
+static int member_scan(const char *line, size_t len, const char *key, size_t key_len, member_rules rules, size_t *start,
+                       size_t *stop)
 {
     cursor c = {line, line + len};
     int found = 0;
@@ -517,7 +439,7 @@ static int member_locate(const char *line, size_t len, const char *key, size_t k
     for (;;) {
         const char *k, *k_stop;
         int escaped;
-        if (!member_key(&c, &k, &k_stop, &escaped))
+        if (!member_key(&c, &k, &k_stop, &escaped) || (escaped && rules == RULES_STRICT))
             return -1;
         int same;
         if (escaped) { /* "k\u00e9" is the key "ké" */
@@ -531,10 +453,12 @@ static int member_locate(const char *line, size_t len, const char *key, size_t k
             same = (size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0;
         }
         const char *value = c.p;
-        if (!skip_nested(&c))
+        if (!(rules == RULES_STRICT ? skip_value(&c, 0) : skip_nested(&c)))
             return -1;
-        if (same) { /* a repeated key: the last one, as jansson reads it */
-            found = 1;
+        if (same) {
+            if (found && rules == RULES_STRICT)
+                return -1; /* a repeated field: ambiguous */
+            found = 1;     /* jansson: the last one */
             *start = (size_t)(value - line);
             *stop = (size_t)(c.p - line);
         }
@@ -542,6 +466,74 @@ static int member_locate(const char *line, size_t len, const char *key, size_t k
         if (next != 1)
             return next == 2 ? found : -1;
     }
+}
+
+static int member_find(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop)
+{
+    return member_scan(line, len, key, key_len, RULES_STRICT, start, stop);
+}
+
+static int member_locate(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop)
+{
+    return member_scan(line, len, key, key_len, RULES_JANSSON, start, stop);
+}
+
+typedef int member_lookup(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop);
+
+/* The member `key` by `lookup`: a member of that very name, or else a dot
+ * path into nested objects ("meta.body"), as document.c reads it: each
+ * name looked up in the value of the one before. */
+static int by_path(member_lookup *lookup, const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    int found = lookup(line, len, key, strlen(key), start, stop);
+    if (found != 0 || !strchr(key, '.'))
+        return found;
+    size_t from = 0, to = len;
+    for (const char *p = key; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        size_t s, e;
+        found = lookup(line + from, to - from, p, n, &s, &e);
+        if (found != 1)
+            return found < 0 && p != key ? 0 : found; /* a name inside a non-object: no such member */
+        to = from + e;
+        from += s;
+        p = dot ? dot + 1 : p + n;
+    }
+    *start = from;
+    *stop = to;
+    return 1;
+}
+
+int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    return by_path(member_find, line, len, key, start, stop);
+}
+
+const json_t *json_path_get(const json_t *root, const char *path)
+{
+    const json_t *v = json_object_get(root, path);
+    if (v || !strchr(path, '.'))
+        return v;
+    char name[256];
+    const char *p = path;
+    v = root;
+    while (v && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof name || !json_is_object(v))
+            return NULL;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        v = json_object_get(v, name);
+        p = dot ? dot + 1 : p + n;
+    }
+    return v;
+}
+
+int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
+{
+    return by_path(member_find, line, len, key, start, stop) == 1;
 }
 
 int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
