@@ -79,7 +79,9 @@ static const option_help shared_options[] = {
      "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"},
     {OPT_OUTPUT, SEC_RUNNING,
      "  -o, --output FILE     write to FILE instead of stdout (it appears when the run succeeds)\n"},
-    {OPT_STATS, SEC_RUNNING, "      --stats FILE      write the run's counts and timings to FILE as one JSON object\n"},
+    {OPT_STATS, SEC_RUNNING,
+     "      --stats FILE      write the run's counts and timings to FILE as one JSON object (a FILE that\n"
+     "                        exists and is not such an object is not replaced: exit 2)\n"},
     {OPT_TMPDIR, SEC_RUNNING,
      "      --tmpdir DIR      where records from stdin or a pipe are spooled between two passes (dedup,\n"
      "                        --unit) and where the index spills past --memory (default $TMPDIR or /tmp;\n"
