@@ -554,6 +554,78 @@ START_TEST(test_sets_then_bands_match_sequential)
 }
 END_TEST
 
+/* Bands of many texts, where prepare_band drops the entries whose key no
+ * other entry can share before sorting (drop_lone_keys): the bands visited
+ * are those of a plain sort of every entry, keeping the keys of two texts
+ * or more. Keys are random 32-bit values (most a text's own, as in a real
+ * band), a tenth of the texts taking an earlier text's key; with 1 and 2
+ * threads. */
+enum { LONE_TEXTS = 3 * ND_KEY_CHUNK / 2 };
+
+static const uint32_t *lone_keys(const void *backend, unsigned band, size_t chunk, uint32_t *buf)
+{
+    (void)buf;
+    return (const uint32_t *)backend + (size_t)band * LONE_TEXTS + chunk * ND_KEY_CHUNK;
+}
+
+static int compare_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+START_TEST(test_bands_match_plain_sort)
+{
+    unsigned threads = (unsigned)_i + 1;
+    uint64_t state = 0x10e5;
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint32_t *keys = malloc((size_t)opts.bands * LONE_TEXTS * sizeof *keys);
+    uint64_t *entries = malloc(LONE_TEXTS * sizeof *entries);
+    static nd_text_meta meta[LONE_TEXTS];
+    static unsigned char is_rep[LONE_TEXTS];
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_ptr_nonnull(entries);
+    memset(is_rep, 1, sizeof is_rep);
+    for (size_t d = 0; d < LONE_TEXTS; d++)
+        meta[d] = (nd_text_meta){1, d, 1};
+    call_digest expect = {0, 0};
+    size_t shared = 0;
+    for (unsigned b = 0; b < opts.bands; b++) {
+        uint32_t *k = keys + (size_t)b * LONE_TEXTS;
+        for (size_t d = 0; d < LONE_TEXTS; d++) {
+            uint64_t r = synth_next(&state);
+            k[d] = d > 0 && r % 10 == 0 ? k[(r >> 8) % d] : (uint32_t)(r >> 32);
+            entries[d] = (uint64_t)k[d] << 32 | d;
+        }
+        /* the band as a plain sort makes it: keys of two texts or more, in
+         * key order, texts in order within a key */
+        qsort(entries, LONE_TEXTS, sizeof *entries, compare_u64);
+        size_t kept = 0;
+        for (size_t i = 0; i < LONE_TEXTS;) {
+            size_t j = i + 1;
+            while (j < LONE_TEXTS && entries[j] >> 32 == entries[i] >> 32)
+                j++;
+            if (j - i >= 2) {
+                memmove(entries + kept, entries + i, (j - i) * sizeof *entries);
+                kept += j - i;
+            }
+            i = j;
+        }
+        shared += kept;
+        digest_band(&expect, entries, kept);
+    }
+    ck_assert_uint_gt(shared, (size_t)opts.bands * LONE_TEXTS / 10);
+    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0};
+    call_digest got = {0, 0};
+    ck_assert_int_eq(nd_band_candidates(&store, is_rep, threads, digest_band, &got), ND_OK);
+    ck_assert_uint_eq(got.items, expect.items);
+    ck_assert_uint_eq(got.digest, expect.digest);
+    free(keys);
+    free(entries);
+}
+END_TEST
+
 Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -572,6 +644,7 @@ Suite *cluster_suite(void)
     TCase *bands = tcase_create("sets_then_bands");
     tcase_set_timeout(bands, 60);
     tcase_add_loop_test(bands, test_sets_then_bands_match_sequential, 0, 4);
+    tcase_add_loop_test(bands, test_bands_match_plain_sort, 0, 2);
     suite_add_tcase(s, bands);
     return s;
 }
