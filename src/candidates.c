@@ -92,18 +92,32 @@ static int one_set(unsigned char *is_representative, uint64_t *exact_groups, con
  * before its sets are taken, so sets come in the order of their whole
  * hash, texts in input order within each, as a sort by the whole hash
  * would give them. */
+static int identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
+                          nd_same_fn same, void *ctx, uint64_t *entries);
+
 int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
                       void *ctx)
 {
     uint64_t *entries = nd_malloc((store->count + 1) * 2 * sizeof *entries);
+    if (!entries)
+        return ND_ENOMEM;
+    int rc = identical_sets(is_representative, exact_groups, store, same, ctx, entries);
+    nd_free(entries);
+    return rc;
+}
+
+/* nd_identical_sets in `entries`, room for 2 * (store->count + 1) values
+ * (nd_sets_then_bands lends its own band buffer, idle until the sets are
+ * found: 16 bytes a text of fresh memory less, whose pages the kernel
+ * would clear). */
+static int identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
+                          nd_same_fn same, void *ctx, uint64_t *entries)
+{
     size_t *docs = NULL; /* one run's texts */
     keyed_doc *keyed = NULL, *tmp = NULL;
     size_t docs_capacity = 0, keyed_capacity = 0;
     nd_id_buffer buf_a = {NULL, 0}, buf_b = {NULL, 0};
-    int rc = ND_ENOMEM;
-    if (!entries)
-        goto done;
-    rc = ND_OK;
+    int rc = ND_OK;
     size_t m = 0;
     for (size_t d = 0; d < store->count; d++) {
         entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
@@ -153,8 +167,6 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
         }
         i = j;
     }
-done:
-    nd_free(entries);
     nd_free(docs);
     nd_free(keyed);
     nd_free(buf_a.data);
@@ -482,7 +494,7 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     rc = ND_OK;
     if (sets) {
         /* the helpers gather and sort the first bands meanwhile */
-        rc = nd_identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx);
+        rc = identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx, own.entries);
         pthread_mutex_lock(&p.lock);
         p.known = rc == ND_OK;
         pthread_cond_broadcast(&p.changed);
