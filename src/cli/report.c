@@ -122,6 +122,25 @@ void field_tally_add(field_tally *t, unsigned fields)
     t->with_text += (fields & REC_HAS_TEXT) != 0;
 }
 
+void report_fields_early(const cli_config *cfg, field_tally *t, uint64_t keep_with_value)
+{
+    if (t->early_checked || t->objects < REPORT_EARLY_RECORDS)
+        return;
+    t->early_checked = 1;
+    unsigned long long n = (unsigned long long)t->objects;
+    if ((cfg->fields_given & REC_HAS_ID) && t->with_id == 0)
+        cli_warn("--id-field '%s': none of the first %llu JSON records has this field; is it spelt right? (going on)",
+                 cfg->id_field, n);
+    if ((cfg->fields_given & REC_HAS_TEXT) && t->with_text == 0)
+        cli_warn("--text-field '%s': none of the first %llu JSON records has this field; is it spelt right? (going "
+                 "on)",
+                 cfg->text_field, n);
+    if (cfg->keep_field && keep_with_value == 0)
+        cli_warn("--keep %s:%s: none of the first %llu JSON records has a value in this field; is it spelt right? "
+                 "(going on)",
+                 cfg->keep_descending ? "max" : "min", cfg->keep_field, n);
+}
+
 int report_input_check(const cli_config *cfg, uint64_t records, uint64_t skipped, const field_tally *t)
 {
     if ((cfg->fields_given & REC_HAS_ID) && t->objects > 0 && t->with_id == 0)

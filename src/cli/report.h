@@ -13,10 +13,22 @@
  * a field that none had is most likely misspelt. */
 typedef struct field_tally {
     uint64_t objects, with_id, with_text;
+    int early_checked; /* report_fields_early() has looked */
 } field_tally;
+
+/* After this many JSON records, a field none of them had is said while the
+ * run goes on (report_fields_early), not only at its end. */
+enum { REPORT_EARLY_RECORDS = 10000 };
 
 /* Count one record's fields (sketched_doc.fields). */
 void field_tally_add(field_tally *t, unsigned fields);
+/* Before counting a record: once REPORT_EARLY_RECORDS JSON records have
+ * been counted, a warning for a --id-field, --text-field or --keep field
+ * (keep_with_value: records with a --keep value so far) that none of them
+ * had, so that a misspelt field is seen minutes into a long run rather
+ * than at its end; the run goes on, and report_input_check() still says
+ * so at the end if no record had it. Looks once. */
+void report_fields_early(const cli_config *cfg, field_tally *t, uint64_t keep_with_value);
 /* At the end of reading: a warning for a --id-field or --text-field given
  * that no JSON record had; EXIT_FAIL (reported) when records were read and
  * every one was skipped (--on-error skip), else EXIT_OK. */

@@ -56,6 +56,10 @@ static int commit_document(void *ctx, const sketched_doc *d)
     const cli_config *cfg = st->cfg;
     st->counts.records_read++;
     st->counts.bytes += d->rec->len;
+    if (!st->counts.fields.early_checked && st->counts.fields.objects >= REPORT_EARLY_RECORDS) {
+        progress_clear(&st->prog);
+        report_fields_early(cfg, &st->counts.fields, cfg->keep_field ? st->keep.with_value : 0);
+    }
     field_tally_add(&st->counts.fields, d->fields);
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {

@@ -303,8 +303,9 @@ static int run(mrun *m, int argc, char **argv)
     /* the input checks of neardup over all ranks' records: rank 0 warns
      * about a misspelt field, and every rank fails when all were skipped */
     const run_counts *c = &m->counts;
-    field_tally fields = {x_sum(&m->x, c->fields.objects), x_sum(&m->x, c->fields.with_id),
-                          x_sum(&m->x, c->fields.with_text)};
+    field_tally fields = {.objects = x_sum(&m->x, c->fields.objects),
+                          .with_id = x_sum(&m->x, c->fields.with_id),
+                          .with_text = x_sum(&m->x, c->fields.with_text)};
     uint64_t read = x_sum(&m->x, c->records_read), skipped = x_sum(&m->x, c->skipped);
     if (m->x.rank == 0 ? report_input_check(cfg, read, skipped, &fields) != EXIT_OK : read > 0 && skipped == read)
         return EXIT_FAIL;

@@ -123,6 +123,39 @@ assert_rc 1
 assert_file_contains "$ERR" "warning: --id-field 'key': none of the 2 JSON records"
 assert_file_contains "$ERR" "no document with id 'a'"
 
+check "a field none of the first 10000 records has is warned about while the run goes on, and again at its end if none has it"
+python3 - "$T/many.jsonl" "$T/late.jsonl" <<'PY'
+import json, sys
+words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+def text(i):
+    return " ".join(words[(i + k) % len(words)] + str(i // 7) for k in range(12))
+with open(sys.argv[1], "w") as f:
+    for i in range(10050):
+        f.write(json.dumps({"id": "r%d" % i, "date": "2026-%05d" % i, "text": text(i)}) + "\n")
+with open(sys.argv[2], "w") as f:  # the field from record 10,021 on
+    for i in range(10050):
+        rec = {"id": "r%d" % i, "text": text(i)}
+        if i >= 10020:
+            rec["key"] = "k%d" % i
+            rec["day"] = i
+        f.write(json.dumps(rec) + "\n")
+PY
+nd scan --id-field idd --keep min:dat "$T/many.jsonl"
+assert_rc 0
+assert_eq 1 "$(grep -c "warning: --id-field 'idd': none of the first 10000 JSON records has this field" "$ERR")" "one early --id-field warning"
+assert_eq 1 "$(grep -c "warning: --keep min:dat: none of the first 10000 JSON records has a value" "$ERR")" "one early --keep warning"
+assert_file_contains "$ERR" "warning: --id-field 'idd': none of the 10050 JSON records has this field"
+assert_file_contains "$ERR" "warning: --keep min:dat: none of the 10050 JSON records has a value"
+nd scan --id-field key --keep max:day "$T/late.jsonl"
+assert_rc 0
+assert_eq 2 "$(grep -c "none of the first 10000 JSON records" "$ERR")" "one early warning for each field"
+assert_file_not_contains "$ERR" "none of the 10050" "no end-of-run warning when later records have the fields"
+nd index add "$T/db4" --id-field idd "$T/many.jsonl"
+assert_rc 0
+assert_file_contains "$ERR" "warning: --id-field 'idd': none of the first 10000 JSON records has this field"
+nd scan --id-field id --keep min:date "$T/many.jsonl"
+assert_file_not_contains "$ERR" "warning" "stderr with fields that exist"
+
 check "a misspelt --text-field: skip warns and fails; fail stops at the first record"
 nd scan --text-field txt --on-error skip "$T/pair.jsonl"
 assert_rc 1
