@@ -67,6 +67,23 @@ for k, (line, o) in enumerate(zip(src, out)):
     assert o["id"] == want, (k, o["id"], want)
 PY
 
+# same_as_jansson NAME WHAT [OPTIONS...]: `normalize OPTIONS` on $T/NAME.jsonl
+# (records the fast path reads) and on $T/NAME_slow.jsonl (the same records
+# with a nested member, which sends them to jansson): the same output and the
+# same messages, file names aside; left in $T/NAME{,_slow}.{out,err}
+same_as_jansson() {
+    local name="$1" what="$2" kind
+    shift 2
+    for kind in "$name" "${name}_slow"; do
+        nd normalize "$@" "$T/$kind.jsonl"
+        assert_rc 0
+        sed "s#$T/$kind.jsonl#FILE#g" "$OUT" >"$T/$kind.out"
+        sed "s#$T/$kind.jsonl#FILE#g" "$ERR" | grep -v "documents read" >"$T/$kind.err" || true
+    done
+    assert_same_file "$T/${name}_slow.out" "$T/$name.out" "fast vs jansson on $what"
+    assert_same_file "$T/${name}_slow.err" "$T/$name.err" "fast vs jansson messages on $what"
+}
+
 check "two- and three-byte text (checked 16 bytes at a time) with one ill-formed sequence at every offset: fast path and jansson agree"
 python3 - "$T/bad2.jsonl" "$T/bad2_slow.jsonl" <<'PY'
 import sys
@@ -82,14 +99,8 @@ for k, bad in enumerate(breaks):
 open(sys.argv[1], "wb").write(b"\n".join(fast) + b"\n")
 open(sys.argv[2], "wb").write(b"\n".join(slow) + b"\n")
 PY
-nd normalize --shingles "$T/bad2.jsonl"
-assert_rc 0
-sed "s#$T/bad2.jsonl#FILE#g" "$OUT" > "$T/bad2.out"
-nd normalize --shingles "$T/bad2_slow.jsonl"
-assert_rc 0
-sed "s#$T/bad2_slow.jsonl#FILE#g" "$OUT" > "$T/bad2_slow.out"
+same_as_jansson bad2 "ill-formed two- and three-byte text" --shingles
 assert_eq 560 "$(line_count "$T/bad2.out")" "records"
-assert_same_file "$T/bad2_slow.out" "$T/bad2.out" "fast vs jansson on ill-formed two- and three-byte text"
 
 check "long ASCII and two-byte text (checked 32 bytes at a time with AVX2) with one ill-formed sequence at every offset: fast path and jansson agree"
 python3 - "$T/bad3.jsonl" "$T/bad3_slow.jsonl" <<'PY'
@@ -107,14 +118,8 @@ for k, bad in enumerate(breaks):
 open(sys.argv[1], "wb").write(b"\n".join(fast) + b"\n")
 open(sys.argv[2], "wb").write(b"\n".join(slow) + b"\n")
 PY
-nd normalize --shingles "$T/bad3.jsonl"
-assert_rc 0
-sed "s#$T/bad3.jsonl#FILE#g" "$OUT" > "$T/bad3.out"
-nd normalize --shingles "$T/bad3_slow.jsonl"
-assert_rc 0
-sed "s#$T/bad3_slow.jsonl#FILE#g" "$OUT" > "$T/bad3_slow.out"
+same_as_jansson bad3 "ill-formed long text" --shingles
 assert_eq "$(line_count "$T/bad3.jsonl")" "$(line_count "$T/bad3.out")" "records"
-assert_same_file "$T/bad3_slow.out" "$T/bad3.out" "fast vs jansson on ill-formed long text"
 
 check "records the fast path leaves to jansson: duplicate fields, escaped keys, lone surrogates, bad numbers"
 printf '%s\n' \
@@ -145,16 +150,7 @@ for k, sp in enumerate(specials):
 open(sys.argv[1], "wb").write(b"\n".join(fast) + b"\n")
 open(sys.argv[2], "wb").write(b"\n".join(slow) + b"\n")
 PY
-nd normalize --on-error skip "$T/esc.jsonl"
-assert_rc 0
-sed "s#$T/esc.jsonl#FILE#g" "$OUT" > "$T/esc.out"
-sed "s#$T/esc.jsonl#FILE#g" "$ERR" | grep -v "documents read" > "$T/esc.err" || true
-nd normalize --on-error skip "$T/esc_slow.jsonl"
-assert_rc 0
-sed "s#$T/esc_slow.jsonl#FILE#g" "$OUT" > "$T/esc_slow.out"
-sed "s#$T/esc_slow.jsonl#FILE#g" "$ERR" | grep -v "documents read" > "$T/esc_slow.err" || true
-assert_same_file "$T/esc_slow.out" "$T/esc.out" "fast vs jansson on long strings with escapes"
-assert_same_file "$T/esc_slow.err" "$T/esc.err" "fast vs jansson messages on raw control bytes"
+same_as_jansson esc "long strings with escapes" --on-error skip
 assert_contains "$(cat "$T/esc.err")" "malformed JSON"
 [[ "$(line_count "$T/esc.out")" -gt 500 ]] || fail "too few records read: $(line_count "$T/esc.out")"
 check "strings written as jansson writes them: quotes, backslashes, '/', DEL, non-ASCII, U+2028, controls, ill-formed bytes"
