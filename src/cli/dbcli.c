@@ -256,7 +256,8 @@ int dbcli_take_record(read_counts *c, const cli_config *cfg, const sketched_doc 
 {
     c->records_read++;
     c->bytes += d->rec->len;
-    report_fields_early(cfg, &c->fields, 0); /* no --keep here */
+    if (report_fields_early_due(&c->fields))
+        report_fields_early(cfg, &c->fields, 0); /* no --keep here */
     field_tally_add(&c->fields, d->fields);
     if (d->error) {
         if (cfg->on_error == ON_ERROR_FAIL) {

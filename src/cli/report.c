@@ -122,34 +122,44 @@ void field_tally_add(field_tally *t, unsigned fields)
     t->with_text += (fields & REC_HAS_TEXT) != 0;
 }
 
+/* The warnings for a field given that none of the t->objects JSON records
+ * had: `early` while the run goes on (after the first of them), else at
+ * the end of reading. */
+static void warn_fields_missing(const cli_config *cfg, const field_tally *t, int early)
+{
+    const char *first = early ? "first " : "", *going_on = early ? " (going on)" : "";
+    unsigned long long n = (unsigned long long)t->objects;
+    if ((cfg->fields_given & REC_HAS_ID) && t->objects > 0 && t->with_id == 0)
+        cli_warn("--id-field '%s': none of the %s%llu JSON records has this field%s; is it spelt right?%s",
+                 cfg->id_field, first, n, early ? "" : " (ids are FILE:LINE)", going_on);
+    if ((cfg->fields_given & REC_HAS_TEXT) && t->objects > 0 && t->with_text == 0)
+        cli_warn("--text-field '%s': none of the %s%llu JSON records has this field; is it spelt right?%s",
+                 cfg->text_field, first, n, going_on);
+}
+
+void report_keep_missing(const cli_config *cfg, uint64_t objects, int early)
+{
+    cli_warn("--keep %s:%s: none of the %s%llu JSON records has a value in this field%s; is it spelt right?%s",
+             cfg->keep_descending ? "max" : "min", cfg->keep_field, early ? "first " : "", (unsigned long long)objects,
+             early ? "" : ", so it orders nothing", early ? " (going on)" : "");
+}
+
+int report_fields_early_due(const field_tally *t)
+{
+    return !t->early_checked && t->objects >= REPORT_EARLY_RECORDS;
+}
+
 void report_fields_early(const cli_config *cfg, field_tally *t, uint64_t keep_with_value)
 {
-    if (t->early_checked || t->objects < REPORT_EARLY_RECORDS)
-        return;
     t->early_checked = 1;
-    unsigned long long n = (unsigned long long)t->objects;
-    if ((cfg->fields_given & REC_HAS_ID) && t->with_id == 0)
-        cli_warn("--id-field '%s': none of the first %llu JSON records has this field; is it spelt right? (going on)",
-                 cfg->id_field, n);
-    if ((cfg->fields_given & REC_HAS_TEXT) && t->with_text == 0)
-        cli_warn("--text-field '%s': none of the first %llu JSON records has this field; is it spelt right? (going "
-                 "on)",
-                 cfg->text_field, n);
+    warn_fields_missing(cfg, t, 1);
     if (cfg->keep_field && keep_with_value == 0)
-        cli_warn("--keep %s:%s: none of the first %llu JSON records has a value in this field; is it spelt right? "
-                 "(going on)",
-                 cfg->keep_descending ? "max" : "min", cfg->keep_field, n);
+        report_keep_missing(cfg, t->objects, 1);
 }
 
 int report_input_check(const cli_config *cfg, uint64_t records, uint64_t skipped, const field_tally *t)
 {
-    if ((cfg->fields_given & REC_HAS_ID) && t->objects > 0 && t->with_id == 0)
-        cli_warn("--id-field '%s': none of the %llu JSON records has this field (ids are FILE:LINE); is it spelt "
-                 "right?",
-                 cfg->id_field, (unsigned long long)t->objects);
-    if ((cfg->fields_given & REC_HAS_TEXT) && t->objects > 0 && t->with_text == 0)
-        cli_warn("--text-field '%s': none of the %llu JSON records has this field; is it spelt right?", cfg->text_field,
-                 (unsigned long long)t->objects);
+    warn_fields_missing(cfg, t, 0);
     if (records > 0 && skipped == records) {
         cli_warn_flush();
         cli_error("every record read (%llu) was skipped as unusable; nothing to %s", (unsigned long long)records,

@@ -22,13 +22,18 @@ enum { REPORT_EARLY_RECORDS = 10000 };
 
 /* Count one record's fields (sketched_doc.fields). */
 void field_tally_add(field_tally *t, unsigned fields);
-/* Before counting a record: once REPORT_EARLY_RECORDS JSON records have
- * been counted, a warning for a --id-field, --text-field or --keep field
- * (keep_with_value: records with a --keep value so far) that none of them
- * had, so that a misspelt field is seen minutes into a long run rather
- * than at its end; the run goes on, and report_input_check() still says
- * so at the end if no record had it. Looks once. */
+/* Before counting a record: has the time come for report_fields_early()
+ * (REPORT_EARLY_RECORDS JSON records counted, not looked at yet)? */
+int report_fields_early_due(const field_tally *t);
+/* When report_fields_early_due(): a warning for a --id-field, --text-field
+ * or --keep field (keep_with_value: records with a --keep value so far)
+ * that none of the records counted had, so that a misspelt field is seen
+ * minutes into a long run rather than at its end; the run goes on, and the
+ * end-of-run warnings still come if no record has it. Marks t looked at. */
 void report_fields_early(const cli_config *cfg, field_tally *t, uint64_t keep_with_value);
+/* The warning that no JSON record of `objects` had a value in the --keep
+ * field: `early` (so far, the run going on) or at the end. */
+void report_keep_missing(const cli_config *cfg, uint64_t objects, int early);
 /* At the end of reading: a warning for a --id-field or --text-field given
  * that no JSON record had; EXIT_FAIL (reported) when records were read and
  * every one was skipped (--on-error skip), else EXIT_OK. */

@@ -56,7 +56,7 @@ static int commit_document(void *ctx, const sketched_doc *d)
     const cli_config *cfg = st->cfg;
     st->counts.records_read++;
     st->counts.bytes += d->rec->len;
-    if (!st->counts.fields.early_checked && st->counts.fields.objects >= REPORT_EARLY_RECORDS) {
+    if (report_fields_early_due(&st->counts.fields)) {
         progress_clear(&st->prog);
         report_fields_early(cfg, &st->counts.fields, cfg->keep_field ? st->keep.with_value : 0);
     }
@@ -135,9 +135,7 @@ static int set_ranks(run_state *st)
 {
     const cli_config *cfg = st->cfg;
     if (st->keep.with_value == 0 && st->counts.fields.objects > 0)
-        cli_warn("--keep %s:%s: none of the %llu JSON records has a value in this field, so it orders nothing; is it "
-                 "spelt right?",
-                 cfg->keep_descending ? "max" : "min", cfg->keep_field, (unsigned long long)st->counts.fields.objects);
+        report_keep_missing(cfg, st->counts.fields.objects, 0);
     uint64_t *doc_ranks = keep_table_ranks(&st->keep, cfg->keep_descending);
     uint64_t *ranks = doc_ranks;
     size_t count = st->docs.count;
