@@ -158,6 +158,7 @@ static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_
     size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
     size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
     size_t *bounds = NULL;
+    unsigned char *one_set = NULL; /* per component */
     int rc = ND_ENOMEM;
     if (!root_of || !offset || !members || !scratch)
         goto done;
@@ -173,7 +174,8 @@ static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_
     for (size_t d = 0; d < n; d++)
         members[offset[root_of[d]]++] = d; /* offset[r] now ends component r */
     bounds = nd_malloc((components ? components : 1) * 2 * sizeof *bounds);
-    if (!bounds)
+    one_set = nd_malloc(components ? components : 1);
+    if (!bounds || !one_set)
         goto done;
     size_t begin = 0, c = 0;
     for (size_t r = 0; r < n; r++) {
@@ -181,12 +183,19 @@ static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_
         if (end - begin >= 2) { /* members[begin, end) are in input order already */
             bounds[2 * c] = begin;
             bounds[2 * c + 1] = end;
+            /* one representative: every other member was joined to it as
+             * an identical set (step 1 compared their ids), none by a
+             * verified candidate pair (which joins two representatives) */
+            size_t representatives = 0;
+            for (size_t k = begin; k < end && representatives < 2; k++)
+                representatives += st->is_representative[members[k]];
+            one_set[c] = representatives == 1;
             c++;
         }
         begin = end;
     }
     nd_split_state split = {st->store, {NULL, 0}, {NULL, 0}, ND_OK};
-    rc = nd_split_components(&split, members, scratch, bounds, components, threads, keep, out);
+    rc = nd_split_components(&split, members, scratch, bounds, one_set, components, threads, keep, out);
     nd_free(split.buf_a.data);
     nd_free(split.buf_b.data);
 done:
@@ -195,6 +204,7 @@ done:
     nd_free(members);
     nd_free(scratch);
     nd_free(bounds);
+    nd_free(one_set);
     return rc;
 }
 

@@ -196,6 +196,29 @@ static int star_split(nd_split_state *st, size_t *members, size_t n, size_t *scr
     return rc;
 }
 
+/* A component that is one identical set (clustering joined its members
+ * because their shingle ids are equal, compared id by id): every member
+ * covers every other, so it is one cluster around the first member in
+ * policy order, every score 1, which split_component would find by
+ * reading and comparing every member's ids again. */
+static int one_set_cluster(const nd_store *store, size_t *members, size_t n, nd_keep keep, nd_clusters *out)
+{
+    if (order_members(store, members, n, keep) != ND_OK)
+        return ND_ENOMEM;
+    nd_member *others = nd_malloc(n * sizeof *others);
+    if (!others)
+        return ND_ENOMEM;
+    size_t survivor = members[0], shared = store->meta[survivor].count;
+    assert(shared > 0 && nd_covers(store->opts, shared, shared, shared));
+    for (size_t i = 1; i < n; i++) {
+        assert(store->meta[members[i]].count == shared);
+        others[i - 1] = scored_member(store, survivor, members[i], shared);
+    }
+    int rc = emit_cluster(out, survivor, others, n - 1);
+    nd_free(others);
+    return rc;
+}
+
 /* Step 3: split one component (members in input order) into verified
  * clusters, appended to out.
  *
@@ -433,8 +456,9 @@ enum { SPLIT_GRAB = 16 };
 
 typedef struct split_work {
     const nd_store *store;
-    size_t *members, *scratch; /* scratch[begin, end) belongs to the component */
-    const size_t *bounds;      /* component c is members[bounds[2c], bounds[2c + 1]) */
+    size_t *members, *scratch;    /* scratch[begin, end) belongs to the component */
+    const size_t *bounds;         /* component c is members[bounds[2c], bounds[2c + 1]) */
+    const unsigned char *one_set; /* per component: one identical set (one_set_cluster), or NULL */
     size_t count;
     nd_keep keep;
     atomic_size_t next;
@@ -466,7 +490,10 @@ static void *split_some(void *arg)
         size_t last = first + SPLIT_GRAB < w->count ? first + SPLIT_GRAB : w->count;
         for (size_t c = first; c < last && t->rc == ND_OK; c++) {
             size_t begin = w->bounds[2 * c], end = w->bounds[2 * c + 1];
-            t->rc = split_component(&t->st, w->members + begin, end - begin, w->scratch + begin, w->keep, &t->out);
+            if (w->one_set && w->one_set[c])
+                t->rc = one_set_cluster(w->store, w->members + begin, end - begin, w->keep, &t->out);
+            else
+                t->rc = split_component(&t->st, w->members + begin, end - begin, w->scratch + begin, w->keep, &t->out);
         }
         if (t->rc != ND_OK)
             atomic_store(&w->next, w->count); /* the others stop too */
@@ -489,10 +516,10 @@ static int append_clusters(nd_clusters *to, const nd_clusters *from)
     return ND_OK;
 }
 
-int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds, size_t count,
-                        unsigned threads, nd_keep keep, nd_clusters *out)
+int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds,
+                        const unsigned char *one_set, size_t count, unsigned threads, nd_keep keep, nd_clusters *out)
 {
-    split_work work = {st->store, members, scratch, bounds, count, keep, 0};
+    split_work work = {st->store, members, scratch, bounds, one_set, count, keep, 0};
     split_work *w = &work;
     enum { MAX_SPLIT_THREADS = 64 };
     split_thread t[MAX_SPLIT_THREADS];

@@ -34,9 +34,12 @@ typedef struct nd_split_state {
  * bounds[2c + 1]) (two or more texts each, in input order; scratch is as
  * long as members), on up to `threads` threads (one when the store is on
  * disk), appending the clusters to `out` and putting them all in canonical
- * order. Returns ND_OK, ND_ENOMEM or a read error. */
-int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds, size_t count,
-                        unsigned threads, nd_keep keep, nd_clusters *out);
+ * order. one_set, when not NULL, marks the components that are one set of
+ * texts with equal ids, already compared id by id (clustering's identical
+ * sets): one cluster each, every score 1, no ids read. Returns ND_OK,
+ * ND_ENOMEM or a read error. */
+int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds,
+                        const unsigned char *one_set, size_t count, unsigned threads, nd_keep keep, nd_clusters *out);
 
 /* The overlap of two texts' sets (all of it when they are the same set). */
 static inline size_t nd_ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)

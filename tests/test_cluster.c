@@ -93,6 +93,106 @@ static int compare_found(const void *pa, const void *pb)
     return (a->first > b->first) - (a->first < b->first);
 }
 
+/* Cluster texts (sorted distinct ids, with weights) through an index, for
+ * each --keep, and check the clusters against splitting each component
+ * (band-key-sharing pairs that reach the threshold) alone with
+ * nd_store_split: the same clusters, members and scores. Returns how many
+ * clusters there were with --keep first. */
+static size_t check_split_per_component(const nd_options *options, uint32_t **ids, const size_t *counts,
+                                        const uint64_t *weights, size_t n)
+{
+    nd_options opts = *options;
+    size_t first_count = 0;
+    nd_index *index;
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    uint32_t sig[ND_MAX_PERM];
+    uint64_t *keys = malloc(n * opts.bands * sizeof *keys);
+    for (size_t d = 0; d < n; d++) {
+        nd_minhash(sig, opts.num_perm, opts.seed, ids[d], counts[d]);
+        nd_lsh_band_keys(keys + d * opts.bands, sig, opts.bands, opts.rows);
+        ck_assert_int_eq(nd_index_add_ids(index, ids[d], counts[d], keys + d * opts.bands, weights[d]), ND_OK);
+    }
+    for (int keep = ND_KEEP_FIRST; keep <= ND_KEEP_LONGEST; keep++) {
+        nd_clusters *whole;
+        ck_assert_int_eq(nd_index_cluster(&whole, NULL, index, (nd_keep)keep), ND_OK);
+        /* components from the claim: band-key-sharing pairs (32-bit folded
+         * keys, as the index keeps them) that reach the threshold */
+        nd_uf uf;
+        ck_assert_int_eq(nd_uf_init(&uf, n), ND_OK);
+        for (size_t a = 0; a < n; a++) {
+            for (size_t b = a + 1; b < n; b++) {
+                int shares = 0;
+                for (unsigned j = 0; j < opts.bands && !shares; j++) {
+                    uint64_t ka = keys[a * opts.bands + j], kb = keys[b * opts.bands + j];
+                    shares = (uint32_t)(ka ^ (ka >> 32)) == (uint32_t)(kb ^ (kb >> 32));
+                }
+                if (shares && nd_jaccard(ids[a], counts[a], ids[b], counts[b]) >= opts.threshold - 1e-12)
+                    nd_uf_union(&uf, a, b);
+            }
+        }
+        /* split each component alone, numbered within it */
+        found_cluster *found = calloc(n, sizeof *found);
+        nd_member *members = calloc(n, sizeof *members);
+        size_t found_count = 0, member_count = 0;
+        size_t *comp = malloc(n * sizeof *comp);
+        nd_text_meta *meta = malloc(n * sizeof *meta);
+        const uint32_t **comp_ids = malloc(n * sizeof *comp_ids);
+        for (size_t root = 0; root < n; root++) {
+            size_t m = 0;
+            for (size_t d = 0; d < n; d++) {
+                if (nd_uf_find(&uf, d) == root) {
+                    comp[m] = d;
+                    meta[m] = (nd_text_meta){counts[d], 0, weights[d]};
+                    comp_ids[m] = ids[d];
+                    m++;
+                }
+            }
+            if (m < 2)
+                continue;
+            array_backend backend = {comp_ids};
+            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0};
+            nd_clusters *part;
+            ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
+            for (size_t c = 0; c < nd_clusters_count(part); c++) {
+                const nd_member *pm;
+                size_t size = nd_clusters_get(&pm, part, c);
+                found[found_count] = (found_cluster){UINT64_MAX, member_count, size};
+                for (size_t k = 0; k < size; k++) {
+                    members[member_count++] = (nd_member){comp[pm[k].doc], pm[k].jaccard, pm[k].containment};
+                    if (comp[pm[k].doc] < found[found_count].first)
+                        found[found_count].first = comp[pm[k].doc];
+                }
+                found_count++;
+            }
+            nd_clusters_free(part);
+        }
+        qsort(found, found_count, sizeof *found, compare_found);
+        if (keep == ND_KEEP_FIRST)
+            first_count = found_count;
+        ck_assert_uint_eq(found_count, nd_clusters_count(whole));
+        for (size_t c = 0; c < found_count; c++) {
+            const nd_member *wm;
+            size_t size = nd_clusters_get(&wm, whole, c);
+            ck_assert_uint_eq(size, found[c].len);
+            for (size_t k = 0; k < size; k++) {
+                ck_assert_uint_eq(wm[k].doc, members[found[c].start + k].doc);
+                ck_assert(wm[k].jaccard == members[found[c].start + k].jaccard);
+                ck_assert(wm[k].containment == members[found[c].start + k].containment);
+            }
+        }
+        nd_uf_release(&uf);
+        nd_clusters_free(whole);
+        free(found);
+        free(members);
+        free(comp);
+        free(meta);
+        free(comp_ids);
+    }
+    nd_index_free(index);
+    free(keys);
+    return first_count;
+}
+
 /* Texts: families of variants of a base set (each variant replaces a few
  * ids, some chain from the previous variant), interleaved in input order,
  * one family past CENTER_LIMIT (400) to take the star split. */
@@ -132,96 +232,70 @@ START_TEST(test_split_per_component_matches)
             n++;
         }
     }
-    nd_index *index;
-    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
-    uint32_t sig[ND_MAX_PERM];
-    uint64_t *keys = malloc(n * opts.bands * sizeof *keys);
-    for (size_t d = 0; d < n; d++) {
-        nd_minhash(sig, opts.num_perm, opts.seed, ids[d], counts[d]);
-        nd_lsh_band_keys(keys + d * opts.bands, sig, opts.bands, opts.rows);
-        ck_assert_int_eq(nd_index_add_ids(index, ids[d], counts[d], keys + d * opts.bands, counts[d] * 7 % 5), ND_OK);
-    }
-    for (int keep = ND_KEEP_FIRST; keep <= ND_KEEP_LONGEST; keep++) {
-        nd_clusters *whole;
-        ck_assert_int_eq(nd_index_cluster(&whole, NULL, index, (nd_keep)keep), ND_OK);
-        /* components from the claim: band-key-sharing pairs (32-bit folded
-         * keys, as the index keeps them) that reach the threshold */
-        nd_uf uf;
-        ck_assert_int_eq(nd_uf_init(&uf, n), ND_OK);
-        for (size_t a = 0; a < n; a++) {
-            for (size_t b = a + 1; b < n; b++) {
-                int shares = 0;
-                for (unsigned j = 0; j < opts.bands && !shares; j++) {
-                    uint64_t ka = keys[a * opts.bands + j], kb = keys[b * opts.bands + j];
-                    shares = (uint32_t)(ka ^ (ka >> 32)) == (uint32_t)(kb ^ (kb >> 32));
-                }
-                if (shares && nd_jaccard(ids[a], counts[a], ids[b], counts[b]) >= opts.threshold - 1e-12)
-                    nd_uf_union(&uf, a, b);
-            }
-        }
-        /* split each component alone, numbered within it */
-        found_cluster *found = calloc(n, sizeof *found);
-        nd_member *members = calloc(n, sizeof *members);
-        size_t found_count = 0, member_count = 0;
-        size_t *comp = malloc(n * sizeof *comp);
-        nd_text_meta *meta = malloc(n * sizeof *meta);
-        const uint32_t **comp_ids = malloc(n * sizeof *comp_ids);
-        for (size_t root = 0; root < n; root++) {
-            size_t m = 0;
-            for (size_t d = 0; d < n; d++) {
-                if (nd_uf_find(&uf, d) == root) {
-                    comp[m] = d;
-                    meta[m] = (nd_text_meta){counts[d], 0, counts[d] * 7 % 5};
-                    comp_ids[m] = ids[d];
-                    m++;
-                }
-            }
-            if (m < 2)
-                continue;
-            array_backend backend = {comp_ids};
-            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0};
-            nd_clusters *part;
-            ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
-            for (size_t c = 0; c < nd_clusters_count(part); c++) {
-                const nd_member *pm;
-                size_t size = nd_clusters_get(&pm, part, c);
-                found[found_count] = (found_cluster){UINT64_MAX, member_count, size};
-                for (size_t k = 0; k < size; k++) {
-                    members[member_count++] = (nd_member){comp[pm[k].doc], pm[k].jaccard, pm[k].containment};
-                    if (comp[pm[k].doc] < found[found_count].first)
-                        found[found_count].first = comp[pm[k].doc];
-                }
-                found_count++;
-            }
-            nd_clusters_free(part);
-        }
-        qsort(found, found_count, sizeof *found, compare_found);
-        ck_assert_uint_gt(found_count, FAMILIES / 2);
-        ck_assert_uint_eq(found_count, nd_clusters_count(whole));
-        for (size_t c = 0; c < found_count; c++) {
-            const nd_member *wm;
-            size_t size = nd_clusters_get(&wm, whole, c);
-            ck_assert_uint_eq(size, found[c].len);
-            for (size_t k = 0; k < size; k++) {
-                ck_assert_uint_eq(wm[k].doc, members[found[c].start + k].doc);
-                ck_assert(wm[k].jaccard == members[found[c].start + k].jaccard);
-                ck_assert(wm[k].containment == members[found[c].start + k].containment);
-            }
-        }
-        nd_uf_release(&uf);
-        nd_clusters_free(whole);
-        free(found);
-        free(members);
-        free(comp);
-        free(meta);
-        free(comp_ids);
-    }
-    nd_index_free(index);
+    uint64_t *weights = malloc(n * sizeof *weights);
+    for (size_t d = 0; d < n; d++)
+        weights[d] = counts[d] * 7 % 5;
+    ck_assert_uint_gt(check_split_per_component(&opts, ids, counts, weights, n), FAMILIES / 2);
+    free(weights);
     for (size_t d = 0; d < n; d++)
         free(ids[d]);
     free(ids);
     free(counts);
-    free(keys);
+}
+END_TEST
+
+/* Components that are one identical set (a paragraph repeated across
+ * documents: most components in paragraph mode, split without reading ids)
+ * and components mixing copies with near-copies: families of exact copies
+ * of a base set (one past CENTER_LIMIT), families of copies and variants,
+ * texts without shingles, weights that differ between copies (--keep
+ * longest then keeps a later copy): the clusters are those of splitting
+ * each component alone. */
+START_TEST(test_split_identical_set_components)
+{
+    enum { ID_FAMILIES = 10, PER_FAMILY = 12, ID_BIG = 420, ID_SET = 40 };
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.7;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    size_t cap = ID_FAMILIES * PER_FAMILY + ID_BIG, n = 0;
+    uint32_t **ids = calloc(cap, sizeof *ids);
+    size_t *counts = calloc(cap, sizeof *counts);
+    uint64_t *weights = calloc(cap, sizeof *weights);
+    uint64_t state = 99 + (uint64_t)_i;
+    uint32_t base[ID_FAMILIES + 1][ID_SET];
+    for (size_t f = 0; f <= ID_FAMILIES; f++) {
+        for (size_t i = 0; i < ID_SET; i++)
+            base[f][i] = (uint32_t)synth_next(&state);
+        qsort(base[f], ID_SET, sizeof base[f][0], synth_cmp);
+    }
+    for (size_t round = 0; n < cap; round++) {
+        for (size_t f = 0; f <= ID_FAMILIES && n < cap; f++) {
+            if (f == ID_FAMILIES ? round >= ID_BIG : round >= PER_FAMILY)
+                continue;
+            uint32_t *set = malloc(ID_SET * sizeof *set);
+            memcpy(set, base[f], ID_SET * sizeof *set);
+            /* odd families: exact copies only; even ones: some variants */
+            if (f % 2 == 0 && f != ID_FAMILIES && synth_next(&state) % 3 == 0) {
+                set[synth_next(&state) % ID_SET] = (uint32_t)synth_next(&state);
+                qsort(set, ID_SET, sizeof *set, synth_cmp);
+            }
+            size_t k = 0;
+            for (size_t i = 0; i < ID_SET; i++) {
+                if (k == 0 || set[i] != set[k - 1])
+                    set[k++] = set[i];
+            }
+            ids[n] = set;
+            counts[n] = (round % 37 == 5 && f == 1) ? 0 : k; /* now and then a text without shingles */
+            weights[n] = synth_next(&state) % (_i == 0 ? 1 : 7);
+            n++;
+        }
+    }
+    ck_assert_uint_ge(check_split_per_component(&opts, ids, counts, weights, n), ID_FAMILIES / 2);
+    for (size_t d = 0; d < n; d++)
+        free(ids[d]);
+    free(ids);
+    free(counts);
+    free(weights);
 }
 END_TEST
 
@@ -636,6 +710,7 @@ Suite *cluster_suite(void)
     TCase *split = tcase_create("split");
     tcase_set_timeout(split, 60);
     tcase_add_test(split, test_split_per_component_matches);
+    tcase_add_loop_test(split, test_split_identical_set_components, 0, 3);
     tcase_add_loop_test(split, test_split_repeated_sets_match_reference, 0, 6);
     suite_add_tcase(s, split);
     TCase *same = tcase_create("identical_sets");
