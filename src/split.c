@@ -433,7 +433,11 @@ static int order_clusters(nd_clusters *c)
             spans[i].first = doc < spans[i].first ? doc : spans[i].first;
         }
     }
-    qsort(spans, c->count, sizeof *spans, compare_span);
+    int sorted = 1; /* often so: components come by their first member */
+    for (size_t i = 1; i < c->count && sorted; i++)
+        sorted = spans[i - 1].first < spans[i].first;
+    if (!sorted)
+        qsort(spans, c->count, sizeof *spans, compare_span);
     size_t w = 0;
     for (size_t i = 0; i < c->count; i++) {
         memcpy(members + w, c->members + spans[i].start, spans[i].len * sizeof *members);

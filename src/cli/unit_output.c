@@ -15,7 +15,8 @@
 #include "unit_output.h"
 
 #include <stdlib.h> /* qsort, malloc */
-#include <string.h> /* strlen */
+#include <stdint.h> /* uint64_t */
+#include <string.h> /* strlen, memcpy */
 
 #include "doc_output.h"
 #include "json.h"
@@ -120,9 +121,40 @@ static size_t utf8_sequence(const unsigned char *s, size_t i, size_t n)
  * is written here with '"' and '\\' escaped, as out_string's own fast path
  * writes it after checking a repaired copy; anything else goes through
  * out_string */
+/* Does the word x (8 bytes of a string) hold a byte below 0x20, at 0x80 or
+ * above, '"' or '\\'? ("Determine if a word has a byte less than n", Bit
+ * Twiddling Hacks: exact as a yes or no for n <= 128; a byte equal to c is
+ * a byte of x ^ c less than 1.) */
+static int word_needs_care(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+#define HAS_LESS(v, n) (((v)-ones * (n)) & ~(v)&highs)
+    return ((x & highs) | HAS_LESS(x, 0x20) | HAS_LESS(quote, 1) | HAS_LESS(backslash, 1)) != 0;
+#undef HAS_LESS
+}
+
 static void put_string(line_buf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
+    /* the usual id: printable ASCII with nothing to escape, taken 8 bytes
+     * at a time, written at once */
+    size_t plain = 0;
+    while (plain + 8 <= n) {
+        uint64_t x;
+        memcpy(&x, s + plain, 8);
+        if (word_needs_care(x))
+            break;
+        plain += 8;
+    }
+    while (plain < n && u[plain] >= 0x20 && u[plain] < 0x80 && u[plain] != '"' && u[plain] != '\\')
+        plain++;
+    if (plain == n) {
+        PUT_LITERAL(b, "\"");
+        put_bytes(b, s, n);
+        PUT_LITERAL(b, "\"");
+        return;
+    }
     for (size_t i = 0; i < n;) {
         size_t k = u[i] < 0x80 ? u[i] >= 0x20 : utf8_sequence(u, i, n);
         if (k == 0) {
@@ -236,8 +268,13 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         out[i] = NULL;
     }
     /* units are numbered in input order: sorted, their documents come in
-     * the order the records are read back */
-    qsort(req, n, sizeof *req, compare_request);
+     * the order the records are read back (groups come by their earliest
+     * unit, so the requests of unit_output_scan are sorted already) */
+    int sorted = 1;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = compare_request(&req[i - 1], &req[i]) <= 0;
+    if (!sorted)
+        qsort(req, n, sizeof *req, compare_request);
     /* the documents whose text is asked for, so that a reader thread can
      * parse them ahead */
     unsigned char *want = calloc(docs->count ? docs->count : 1, 1);

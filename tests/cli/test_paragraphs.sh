@@ -243,4 +243,25 @@ ids = sorted(o["id"] for o in json.loads(raw)["occurrences"])
 assert ids == ["./bad\ufffd\ufffd\ufffd.txt", "./emoji\U0001F600 \u2026.txt", "./over\ufffd\ufffdlong.txt",
                "./past\ufffd\ufffd\ufffd\ufffd.txt"], ids
 PY
+check "group ids with quotes, backslashes, control characters and non-ASCII at every position are written as JSON strings of the ids"
+python3 - "$T/ids.jsonl" <<'PY'
+import json, sys
+awkward = ['"', "\\", "\x01", "\x1f", "\x7f", "\u00e9", "\u2026", "\U0001F600", " "]
+ids = ["plain", "exactly8", "sixteen-bytes-id", "a-longer-plain-id-of-many-words"]
+for a in awkward:
+    for at in (0, 3, 7, 8, 9, 15, 16, 20):
+        ids.append(("x" * at + a + "y" * 12)[:24])
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i in ids:
+        f.write(json.dumps({"id": i, "text": "Same paragraph of several words here."}) + "\n")
+PY
+nd scan --unit paragraph "$T/ids.jsonl"
+assert_rc 0
+python3 - "$T/ids.jsonl" "$OUT" <<'PY' || fail "ids written differ from the ids read"
+import json, sys
+want = [json.loads(l)["id"] for l in open(sys.argv[1], encoding="utf-8")]
+g = json.loads(open(sys.argv[2], encoding="utf-8").readline())
+assert [o["id"] for o in g["occurrences"]] == want, g["occurrences"]
+PY
+
 pass
