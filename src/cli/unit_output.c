@@ -137,8 +137,8 @@ static int word_needs_care(uint64_t x)
 static void put_string(line_buf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    /* the usual id: printable ASCII with nothing to escape, taken 8 bytes
-     * at a time, written at once */
+    /* s[0, plain): printable ASCII with nothing to escape, checked 8 bytes
+     * at a time (a usual id is all of it, a preview most of it) */
     size_t plain = 0;
     while (plain + 8 <= n) {
         uint64_t x;
@@ -149,13 +149,7 @@ static void put_string(line_buf *b, const char *s, size_t n)
     }
     while (plain < n && u[plain] >= 0x20 && u[plain] < 0x80 && u[plain] != '"' && u[plain] != '\\')
         plain++;
-    if (plain == n) {
-        PUT_LITERAL(b, "\"");
-        put_bytes(b, s, n);
-        PUT_LITERAL(b, "\"");
-        return;
-    }
-    for (size_t i = 0; i < n;) {
+    for (size_t i = plain; i < n;) {
         size_t k = u[i] < 0x80 ? u[i] >= 0x20 : utf8_sequence(u, i, n);
         if (k == 0) {
             flush_line(b);
@@ -166,7 +160,7 @@ static void put_string(line_buf *b, const char *s, size_t n)
     }
     PUT_LITERAL(b, "\"");
     size_t from = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = plain; i < n; i++) {
         if (s[i] == '"' || s[i] == '\\') {
             put_bytes(b, s + from, i - from);
             PUT_LITERAL(b, "\\");
