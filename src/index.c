@@ -142,9 +142,8 @@ static size_t chunk_bytes(const nd_index *index)
 
 size_t nd_index_memory(const nd_index *index)
 {
-    /* the per-text arrays' pages past count are not written yet: they cost nothing */
-    size_t bytes = sizeof *index + index->count * (sizeof *index->meta + sizeof *index->where) +
-                   index->blocks_capacity * sizeof *index->blocks;
+    size_t bytes = sizeof *index + index->meta_capacity * sizeof *index->meta +
+                   index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks;
     for (size_t b = 0; b < index->block_count; b++)
         bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
     bytes += index->chunks_capacity * sizeof *index->key_chunks;
@@ -252,38 +251,11 @@ static uint32_t *reserve_ids(nd_index *index, size_t n)
     return last->data + last->used;
 }
 
-/* nd_grow for the per-text arrays, which reach tens of MiB with millions
- * of texts (paragraphs): past 1 MiB they jump to 64 MiB, which the C
- * library maps on its own, so that growing further moves no bytes (the
- * system remaps the pages) and the pages not yet written cost nothing.
- * Doubling on the heap copied each array again at every step, onto fresh
- * pages: a third of paragraph mode's page faults. */
-static int grow_per_text(void **p, size_t *capacity, size_t needed, size_t size)
-{
-    enum { SMALL = 1 << 20, MAPPED = 64 << 20 };
-    if (needed <= *capacity)
-        return 0;
-    size_t cap = *capacity ? *capacity : 1024;
-    while (cap < needed) {
-        if (cap > SIZE_MAX / 2 / size)
-            return -1;
-        cap *= 2;
-    }
-    if (cap * size >= SMALL && cap * size < MAPPED)
-        cap = MAPPED / size;
-    void *grown = nd_realloc(*p, cap * size);
-    if (!grown)
-        return -1;
-    *p = grown;
-    *capacity = cap;
-    return 0;
-}
-
 /* Room for one more text in the per-text arrays and its key chunk. */
 static int reserve_text(nd_index *index)
 {
-    if (grow_per_text((void **)&index->meta, &index->meta_capacity, index->count + 1, sizeof *index->meta) != 0 ||
-        grow_per_text((void **)&index->where, &index->where_capacity, index->count + 1, sizeof *index->where) != 0)
+    if (nd_grow((void **)&index->meta, &index->meta_capacity, index->count + 1, sizeof *index->meta) != 0 ||
+        nd_grow((void **)&index->where, &index->where_capacity, index->count + 1, sizeof *index->where) != 0)
         return ND_ENOMEM;
     size_t c = index->count / ND_KEY_CHUNK;
     if (c == index->chunk_count) {

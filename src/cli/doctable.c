@@ -6,20 +6,13 @@
 
 #include <stdlib.h> /* realloc, free */
 
-/* Doubling; past 1 MiB an array jumps to 64 MiB, which the C library maps
- * on its own: growing further moves no bytes (the system remaps the pages)
- * and pages not yet written cost nothing. Doubling on the heap copied the
- * per-unit arrays (millions of paragraphs) onto fresh pages at every step. */
 static int grow(void **p, size_t *capacity, size_t needed, size_t size)
 {
-    enum { SMALL = 1 << 20, MAPPED = 64 << 20 };
     if (needed <= *capacity)
         return 0;
     size_t cap = *capacity ? *capacity * 2 : 1024;
     while (cap < needed)
         cap *= 2;
-    if (cap * size >= SMALL && cap * size < MAPPED)
-        cap = MAPPED / size;
     void *grown = realloc(*p, cap * size);
     if (!grown)
         return -1;
