@@ -19,9 +19,6 @@
 
 #include <errno.h>  /* errno */
 #include <stdlib.h> /* malloc, free */
-#if defined(__GLIBC__)
-#include <malloc.h> /* mallopt */
-#endif
 #include <string.h> /* memset, strerror */
 #include <unistd.h> /* isatty, getpid */
 
@@ -290,17 +287,6 @@ int cli_run(const cli_config *cfg)
     if (!isatty(STDOUT_FILENO))
         setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
     json_object_seed(0); /* before any thread parses JSON */
-#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD)
-    /* Arrays that grow to tens of MiB with the texts (the index's per-text
-     * metadata, the document table: a few dozen bytes a paragraph in
-     * --unit mode) and the buffers of each stage are taken from the heap,
-     * where freed memory is used again, instead of each getting fresh
-     * pages from the kernel (glibc's adaptive threshold sent them to mmap
-     * at first): a fifth fewer page faults in paragraph mode, at the cost
-     * of some memory kept by the heap. Allocations past 32 MiB are still
-     * mapped on their own. */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-#endif
     input *in = NULL;
     int rc = input_open(&in, cfg);
     if (rc != EXIT_OK)
