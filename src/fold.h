@@ -62,6 +62,7 @@ typedef struct nd_fold_tables {
     const uint64_t *plain_unspaced; /* the same, in a script written without spaces */
     const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
     const uint64_t *unspaced_kept;  /* plain_unspaced and cut_keeps (a Han letter, a kana) */
+    const uint64_t *separator;      /* c has a boundary before it and folds to separators only (ND_FOLD_SEP) */
     unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most Han letters) */
 } nd_fold_tables;
 

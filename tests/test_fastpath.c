@@ -243,7 +243,8 @@ END_TEST
 /* The table is built by ranges and, for inert code points, without ICU's
  * fold (fold.c): every entry and every bit of both profiles' tables equals
  * what the per-code-point definitions give (nd_fold_entry_of, a plain
- * letter folding to itself with a boundary before it, nd_fold_cut_keeps). */
+ * letter folding to itself with a boundary before it, nd_fold_cut_keeps,
+ * a separator with a boundary before it). */
 START_TEST(test_fold_table_as_per_code_point)
 {
     for (int p = 0; p < 2; p++) {
@@ -271,6 +272,10 @@ START_TEST(test_fold_table_as_per_code_point)
                           "profile %d, U+%04X: plain unspaced", p, (unsigned)c);
             ck_assert_msg(((tables.cut_keeps[c >> 6] & bit) != 0) == (nd_fold_cut_keeps(c) != 0),
                           "profile %d, U+%04X: cut keeps", p, (unsigned)c);
+            ck_assert_msg(
+                ((tables.separator[c >> 6] & bit) != 0) ==
+                    ((want.flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY)),
+                "profile %d, U+%04X: separator", p, (unsigned)c);
             ck_assert_int_eq((want.flags & ND_FOLD_UNSPACED) != 0,
                              c <= 0xFFFF && !U_IS_SURROGATE(c) && nd_fold_is_unspaced(c));
         }
@@ -485,7 +490,8 @@ END_TEST
 START_TEST(test_paths_word_edges)
 {
     static const char *const patterns[] = {
-        "ab cd ef", "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
+        "ab cd ef",
+        "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
         "ab \xCC\x81"
         "cd",                                         /* after a space */
         "\xD8\xB3\xD9\x84\xD8\xA7\xD9\x85\xD9\x8E x", /* an Arabic word, then a fatha (folds to nothing) */
@@ -504,6 +510,14 @@ START_TEST(test_paths_word_edges)
         "a\xF0\x9F\x8C\xB8\xE1\x9F\xBF",
         "\xD0\xBA\xD0\xBE\xD1\x88\xD0\xBA\xD0\xB0\xE4\xB8\xAD\xE6\x96\x87 x", /* Cyrillic, then Han */
         "ab\xD7\x90\xD7\x91\xE1\x9E\x80\xE1\x9E\x81 x",                       /* Hebrew, then Khmer */
+        /* two-byte separators (fast_words takes them as ASCII ones): an
+         * Arabic comma after a word, before a word, before a fatha; a
+         * question mark; guillemets; a no-break space before a combining
+         * acute; a section sign (a symbol, a word character) */
+        "\xD8\xB3\xD9\x84\xD8\x8C \xD8\xB3\xD8\x8C\xD8\xB3\xD8\x9F",
+        "\xD8\xB3\xD8\x8C\xD9\x8E\xD8\xB3 \xD8\x8C\xD9\x8E x",
+        "\xC2\xAB\xD8\xB3\xD9\x84\xC2\xBB\xC2\xAB\xC2\xBB ab",
+        "ab\xC2\xA0\xCC\x81 \xC2\xA0\xC2\xA0\xD8\xB3\xC2\xA7\xD8\xB3",
     };
     static const char *const fills[] = {"ab cd ", "\xD8\xB3\xD9\x84 "};
     path_set ps;
