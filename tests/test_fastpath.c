@@ -549,6 +549,61 @@ START_TEST(test_paths_word_edges)
 }
 END_TEST
 
+/* A code point and the marks after it (fastpath.c's mark_segment, whose
+ * folds fold.c keeps): each base (ASCII, Latin-1, Arabic letters that
+ * compose with hamza or madda and one that does not, Hebrew, Cyrillic,
+ * Greek, an Arabic comma, a no-break space, a space, a sharp s, a soft
+ * hyphen, a tatweel (with harakat, folds to nothing: a gap in a token),
+ * after a Han letter now and then) with one
+ * to five marks (harakat, shadda, hamza above, madda, combining accents
+ * that compose or not, one NFKC maps to two, the grapheme joiner that
+ * folds to nothing, the Greek iota subscript that folds to a letter,
+ * Hebrew points), then what may follow (a space, a letter, a three-byte
+ * mark, a comma, a Han letter, the end), shifted through the first two
+ * blocks. */
+START_TEST(test_paths_mark_segments)
+{
+    static const uint32_t bases[] = {'e',   'a',   ' ',   0xE9,  0xDF,  0xA0,  0x627, 0x648, 0x64A,
+                                     0x628, 0x60C, 0x5D0, 0x438, 0x3B1, 0x415, 0x3A9, 0xAD,  0x640};
+    static const uint32_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300,
+                                     0x308, 0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670};
+    static const char *const enders[] = {" x", "\xD8\xB3", "\xE2\x83\x90y", "\xD8\x8C", "\xE4\xB8\xAD", ""};
+    const size_t nb = sizeof bases / sizeof bases[0], nm = sizeof marks / sizeof marks[0];
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    path_set ps_aggressive;
+    path_set_init(&ps_aggressive, ND_PROFILE_AGGRESSIVE);
+    char text[256], what[96];
+    uint64_t state = 17;
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t k = 1; k <= 5; k++) {
+            for (size_t e = 0; e < sizeof enders / sizeof enders[0]; e++) {
+                for (size_t shift = 0; shift < 70; shift += 1 + next_random(&state) % 6) {
+                    size_t len = 0;
+                    while (len < shift)
+                        len += put_utf8(text + len, len % 5 == 4 ? ' ' : 0x633); /* Arabic words */
+                    len = shift; /* (a two-byte letter may have gone one past) */
+                    if (shift > 0 && (text[shift - 1] & 0xC0) == 0xC0)
+                        text[shift - 1] = ' ';
+                    if (shift % 3 == 1)
+                        len += put_utf8(text + len, 0x6587); /* in a token of a script without spaces */
+                    len += put_utf8(text + len, bases[b]);
+                    for (size_t m = 0; m < k; m++)
+                        len += put_utf8(text + len, marks[next_random(&state) % nm]);
+                    memcpy(text + len, enders[e], strlen(enders[e]));
+                    len += strlen(enders[e]);
+                    snprintf(what, sizeof what, "base %zu, %zu marks, ender %zu, shift %zu", b, k, e, shift);
+                    check_paths(&ps, text, len, what);
+                    check_paths(&ps_aggressive, text, len, what);
+                }
+            }
+        }
+    }
+    path_set_free(&ps);
+    path_set_free(&ps_aggressive);
+}
+END_TEST
+
 static const char *const fixture_files[] = {
     "arabic-news/page.txt",
     "arabic-news/rewrite-drop.txt",
@@ -905,6 +960,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(paths, test_paths_word_edges);
     tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
     tcase_add_test(paths, test_paths_han_runs);
+    tcase_add_test(paths, test_paths_mark_segments);
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 600);
