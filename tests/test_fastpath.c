@@ -294,6 +294,65 @@ static uint64_t next_random(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* nd_fold_short_segment() gives what nd_fold_segment() gives, classified,
+ * for a letter and up to three marks drawn so that far more segments than
+ * its 512 slots come and go, each asked again later (from a slot or made
+ * anew): a slot kept for the wrong segment would show. */
+START_TEST(test_fold_short_segments)
+{
+    static const uint16_t firsts[] = {'a',   'e',   ' ',   0xAD,  0xDF,  0xE9,  0x627, 0x648,  0x64A,  0x628, 0x60C,
+                                      0x640, 0x5D0, 0x438, 0x415, 0x3B1, 0x3A9, 0x64E, 0x1100, 0x3042, 0x4E2D};
+    static const uint16_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300,  0x308,
+                                     0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670, 0x3099, 0x1161};
+    const size_t nf = sizeof firsts / sizeof firsts[0], nm = sizeof marks / sizeof marks[0];
+    for (int p = 0; p < 2; p++) {
+        nd_folder cached, plain;
+        ck_assert_int_eq(nd_folder_init(&cached, (nd_profile)p), ND_OK);
+        ck_assert_int_eq(nd_folder_init(&plain, (nd_profile)p), ND_OK);
+        uint64_t state = 5;
+        for (int round = 0; round < 20000; round++) {
+            uint16_t cps[ND_FOLD_SHORT_MAX];
+            size_t n = 2 + next_random(&state) % (ND_FOLD_SHORT_MAX - 1);
+            cps[0] = firsts[next_random(&state) % nf];
+            for (size_t k = 1; k < n; k++)
+                cps[k] = marks[next_random(&state) % nm];
+            const nd_fold_short *got;
+            ck_assert_int_eq(nd_fold_short_segment(&cached, cps, n, &got), ND_OK);
+            UChar in[ND_FOLD_SHORT_MAX];
+            for (size_t k = 0; k < n; k++)
+                in[k] = cps[k];
+            ck_assert_int_eq(nd_fold_segment(&plain, in, n), ND_OK);
+            char utf8[64];
+            size_t len = 0, chars = 0, words = 0, seps = 0, unspaced = 0, i = 0;
+            while (i < plain.a.len) {
+                UChar32 o;
+                U16_NEXT(plain.a.data, i, plain.a.len, o);
+                if (nd_fold_is_word_char(o)) {
+                    words++;
+                    unspaced += nd_fold_is_unspaced(o) != 0;
+                    U8_APPEND_UNSAFE(utf8, len, o);
+                    chars++;
+                } else {
+                    seps++;
+                }
+            }
+            int want = words && seps ? ND_FOLD_SLOW
+                       : words       ? (unspaced || len > sizeof got->utf8 ? ND_FOLD_SLOW : ND_FOLD_WORD)
+                       : seps        ? ND_FOLD_SEP
+                                     : ND_FOLD_EMPTY;
+            ck_assert_msg(got->flags == want, "profile %d, round %d (U+%04X + %zu): kind %d, want %d", p, round,
+                          (unsigned)cps[0], n - 1, got->flags, want);
+            if (want == ND_FOLD_WORD) {
+                ck_assert_msg(got->len == len && got->chars == chars && memcmp(got->utf8, utf8, len) == 0,
+                              "profile %d, round %d: fold differs", p, round);
+            }
+        }
+        nd_folder_free(&cached);
+        nd_folder_free(&plain);
+    }
+}
+END_TEST
+
 typedef struct {
     uint32_t lo, hi;
 } cp_range;
@@ -953,6 +1012,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(scan, test_fold_table_against_icu);
     tcase_add_test(scan, test_fold_table_as_per_code_point);
     tcase_add_test(scan, test_popcount64);
+    tcase_add_test(scan, test_fold_short_segments);
     suite_add_tcase(s, scan);
     TCase *paths = tcase_create("paths");
     tcase_set_timeout(paths, 600);
