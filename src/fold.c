@@ -296,7 +296,7 @@ int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, cons
         key = key << 16 | cps[i];
     nd_fold_short *slot = &folder->short_folds[(key * 0x9E3779B97F4A7C15ULL) >> 55]; /* 9 bits: SHORT_SLOTS */
     *out = slot;
-    if (slot->n == n && memcmp(slot->key, cps, n * sizeof *cps) == 0)
+    if (slot->n == n && slot->key == key) /* n too: a segment may start with U+0000 */
         return ND_OK;
     UChar in[ND_FOLD_SHORT_MAX];
     for (size_t i = 0; i < n; i++)
@@ -334,7 +334,7 @@ int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, cons
         slot->flags = ND_FOLD_EMPTY;
     slot->len = (uint8_t)(slot->flags == ND_FOLD_WORD ? len : 0);
     slot->chars = (uint8_t)(slot->flags == ND_FOLD_WORD ? words : 0);
-    memcpy(slot->key, cps, n * sizeof *cps);
+    slot->key = key;
     slot->n = (uint8_t)n;
     return ND_OK;
 }

@@ -25,12 +25,12 @@ void nd_u16buf_free(nd_u16buf *buf);
  * after it), kept by nd_fold_short_segment(). */
 enum { ND_FOLD_SHORT_MAX = 4 };
 typedef struct nd_fold_short {
-    uint16_t key[ND_FOLD_SHORT_MAX]; /* the segment's code points */
-    uint8_t n;                       /* how many (0: an empty slot) */
-    uint8_t flags;                   /* ND_FOLD_WORD, ND_FOLD_SEP, ND_FOLD_EMPTY or ND_FOLD_SLOW */
-    uint8_t len;                     /* bytes of utf8 (ND_FOLD_WORD) */
-    uint8_t chars;                   /* characters in utf8 (ND_FOLD_WORD) */
-    char utf8[20];                   /* the fold (ND_FOLD_WORD), UTF-8 */
+    uint64_t key;  /* the segment's code points, 16 bits each, the first highest */
+    uint8_t n;     /* how many (0: an empty slot) */
+    uint8_t flags; /* ND_FOLD_WORD, ND_FOLD_SEP, ND_FOLD_EMPTY or ND_FOLD_SLOW */
+    uint8_t len;   /* bytes of utf8 (ND_FOLD_WORD) */
+    uint8_t chars; /* characters in utf8 (ND_FOLD_WORD) */
+    char utf8[20]; /* the fold (ND_FOLD_WORD), UTF-8 */
 } nd_fold_short;
 
 /* One thread's ICU state and scratch for folding segments. */
