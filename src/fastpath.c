@@ -35,7 +35,7 @@
  *   - A code point of one or two bytes with up to three two-byte marks
  *     after it (an Arabic letter and its harakat, a Latin letter and a
  *     combining accent) is a segment whose fold the folder keeps once
- *     made (mark_segment, fold.c's nd_fold_short_segment): real Arabic
+ *     made (marks.c): real Arabic
  *     news has one such segment every 220 letters or so, each an ICU call
  *     and a trip through the general path before.
  *   - Everything else (longer runs of marks, folds of other lengths,
@@ -602,79 +602,6 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     return p;
 }
 
-/* A code point of one or two bytes at block offset r and the two-byte
- * marks after it (code points without a boundary before them: Arabic
- * harakat, Hebrew points, combining accents), up to ND_FOLD_SHORT_MAX in
- * all, when a boundary comes after them: the segment the general path
- * would fold with ICU (nd_tk_handle_char gathers it, nd_tk_flush_segment
- * folds it and feeds the fold to the token), folded once per folder
- * (nd_fold_short_segment) and fed here as nd_tk_flush_segment would: a
- * fold of word characters appended (not of a script without spaces: the
- * token stays as it is), one of separators closing the token, an empty one
- * leaving a gap. Only while the segment is empty and no pieces are kept.
- * Returns the offset after the marks, or r when the segment is not such
- * (left to the general path). */
-static unsigned mark_segment(tokenizer *tk, const block_view *bv, unsigned r, int *rc)
-{
-    const uint8_t *b = bv->bytes;
-    const nd_normalizer *nz = tk->nz;
-    uint16_t cps[ND_FOLD_SHORT_MAX];
-    unsigned q;
-    if (b[r] < 0x80) {
-        cps[0] = b[r];
-        q = r + 1;
-    } else if ((bv->two >> r) & 1) {
-        cps[0] = (uint16_t)((b[r] & 0x1F) << 6 | (b[r + 1] & 0x3F));
-        q = r + 2;
-    } else {
-        return r;
-    }
-    size_t n = 1;
-    while (n < ND_FOLD_SHORT_MAX && q < 63 && ((bv->two >> q) & 1)) {
-        unsigned c = (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
-        if (bit_set(nz->plain, c) || (nz->table[c].flags & ND_FOLD_BOUNDARY))
-            break;
-        cps[n++] = (uint16_t)c;
-        q += 2;
-    }
-    /* a boundary must come after the marks (in a block that is not the
-     * text's last, before byte 64: that code point's bytes are in it) */
-    if (n == 1 || (q >= 64 && !bv->tail) || !block_boundary(tk, bv, q))
-        return r;
-    const nd_fold_short *f;
-    *rc = nd_fold_short_segment(&tk->nz->folder, cps, n, &f);
-    if (*rc != ND_OK)
-        return r;
-    const size_t start = bv->pos + r, end = bv->pos + q;
-    switch (f->flags) {
-    case ND_FOLD_WORD: {
-        *rc = reserve(tk, f->len);
-        if (*rc != ND_OK)
-            return r;
-        if (!tk->open)
-            open_token(tk, start);
-        nd_tokens *out = tk->out;
-        memcpy(out->text + out->text_len, f->utf8, f->len);
-        out->text_len += f->len;
-        out->word_chars += f->chars;
-        tk->end = end;
-        tk->unsure_end = out->text_len; /* as end_piece() */
-        return q;
-    }
-    case ND_FOLD_SEP:
-        *rc = nd_tk_close_token(tk);
-        return *rc == ND_OK ? q : r;
-    case ND_FOLD_EMPTY:
-        if (tk->open) {
-            tk->end = end;
-            tk->gap = 1;
-        }
-        return q;
-    default:
-        return r;
-    }
-}
-
 /* Walk the code points starting in block offsets [0, limit), and any ASCII
  * run that starts there and ends inside the block; *reached receives the
  * offset reached. Offsets past `limit` are left to the next block, so every
@@ -711,9 +638,10 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
                 }
             }
             if (!tk->pieces) {
-                q = mark_segment(tk, bv, r, &rc);
-                if (q > r || rc != ND_OK) {
-                    r = q;
+                size_t after;
+                rc = nd_tk_mark_segment(tk, bv->pos + r, &after);
+                if (after > bv->pos + r || rc != ND_OK) {
+                    r = (unsigned)(after - bv->pos);
                     continue;
                 }
             }

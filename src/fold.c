@@ -281,64 +281,6 @@ int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len)
     return ND_OK;
 }
 
-/* Slots of a folder's short segments: 16 KiB. */
-enum { SHORT_SLOTS = 512 };
-
-int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out)
-{
-    if (!folder->short_folds) {
-        folder->short_folds = nd_calloc(SHORT_SLOTS, sizeof *folder->short_folds);
-        if (!folder->short_folds)
-            return ND_ENOMEM;
-    }
-    uint64_t key = 0;
-    for (size_t i = 0; i < n; i++)
-        key = key << 16 | cps[i];
-    nd_fold_short *slot = &folder->short_folds[(key * 0x9E3779B97F4A7C15ULL) >> 55]; /* 9 bits: SHORT_SLOTS */
-    *out = slot;
-    if (slot->n == n && slot->key == key) /* n too: a segment may start with U+0000 */
-        return ND_OK;
-    UChar in[ND_FOLD_SHORT_MAX];
-    for (size_t i = 0; i < n; i++)
-        in[i] = (UChar)cps[i];
-    slot->n = 0; /* empty until made */
-    int rc = nd_fold_segment(folder, in, n);
-    if (rc != ND_OK)
-        return rc;
-    /* as nd_tk_flush_segment() reads the fold: word characters, each
-     * counted, or separators */
-    size_t words = 0, seps = 0, len = 0, i = 0;
-    int fits = 1;
-    while (i < folder->a.len) {
-        UChar32 o;
-        U16_NEXT(folder->a.data, i, folder->a.len, o);
-        if (nd_fold_is_word_char(o) && !nd_fold_is_unspaced(o)) {
-            words++;
-            if (len + U8_LENGTH(o) <= sizeof slot->utf8)
-                U8_APPEND_UNSAFE(slot->utf8, len, o);
-            else
-                fits = 0;
-        } else if (nd_fold_is_word_char(o)) {
-            fits = 0; /* a letter of a script without spaces: the general way */
-        } else {
-            seps++;
-        }
-    }
-    if (!fits || (words && seps))
-        slot->flags = ND_FOLD_SLOW;
-    else if (words)
-        slot->flags = ND_FOLD_WORD;
-    else if (seps)
-        slot->flags = ND_FOLD_SEP;
-    else
-        slot->flags = ND_FOLD_EMPTY;
-    slot->len = (uint8_t)(slot->flags == ND_FOLD_WORD ? len : 0);
-    slot->chars = (uint8_t)(slot->flags == ND_FOLD_WORD ? words : 0);
-    slot->key = key;
-    slot->n = (uint8_t)n;
-    return ND_OK;
-}
-
 /* ****  The BMP table  **** */
 
 typedef struct {

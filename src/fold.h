@@ -99,8 +99,8 @@ int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len);
  * ND_FOLD_EMPTY when it is empty, ND_FOLD_SLOW otherwise. Kept in the
  * folder, so that the segments a text repeats (an Arabic letter and its
  * harakat, a Latin letter and a combining accent) are folded by ICU once.
- * *out stays valid until the next call. @return ND_OK, ND_ENOMEM or
- * ND_EICU. */
+ * *out stays valid until the next call (marks.c). @return ND_OK,
+ * ND_ENOMEM or ND_EICU. */
 int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out);
 
 /* Does a normalization boundary come before c (ICU's own answer)? */
