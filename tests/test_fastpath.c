@@ -608,8 +608,8 @@ START_TEST(test_paths_word_edges)
 }
 END_TEST
 
-/* A code point and the marks after it (fastpath.c's mark_segment, whose
- * folds fold.c keeps): each base (ASCII, Latin-1, Arabic letters that
+/* A code point and the marks after it (marks.c's nd_tk_mark_segment, whose
+ * folds the folder keeps): each base (ASCII, Latin-1, Arabic letters that
  * compose with hamza or madda and one that does not, Hebrew, Cyrillic,
  * Greek, an Arabic comma, a no-break space, a space, a sharp s, a soft
  * hyphen, a tatweel (with harakat, folds to nothing: a gap in a token),
