@@ -12,7 +12,9 @@
  *     letters (each a segment of its own that folds to itself: Arabic,
  *     Hebrew, small Cyrillic and Greek; scan.c's bits2, AVX2 byte
  *     shuffles). Whole words of ASCII and plain letters and the separator
- *     runs between them are taken by their masks alone (fast_words), the
+ *     runs between them (ASCII, and the two-byte separators with a
+ *     boundary before them: the Arabic comma, a no-break space,
+ *     guillemets) are taken by their masks alone (fast_words), the
  *     token left open across blocks; the rest in one loop (fast_runs) that keeps
  *     the token in locals: a run of ASCII letters and digits is found with
  *     one count of trailing zeros and copied lowered 16 bytes at a time; a
@@ -30,11 +32,18 @@
  *     ASCII always has a boundary before it, so only the last character of
  *     a run that a code point without a boundary follows (a combining mark)
  *     goes the slow way.
- *   - Everything else (marks, folds of other lengths, separators beyond
- *     ASCII that are not segments of their own, four-byte characters,
- *     ill-formed bytes, multi-code-point segments) goes through
- *     nd_tk_handle_char(): decode, look the boundary up, and either take
- *     the table or build a segment and fold it with ICU.
+ *   - A code point of one or two bytes with up to three two-byte marks
+ *     after it (an Arabic letter and its harakat, a Latin letter and a
+ *     combining accent) is a segment whose fold the folder keeps once
+ *     made (marks.c): real Arabic
+ *     news has one such segment every 220 letters or so, each an ICU call
+ *     and a trip through the general path before.
+ *   - Everything else (longer runs of marks, folds of other lengths,
+ *     separators beyond ASCII that are not segments of their own,
+ *     four-byte characters, ill-formed bytes, segments whose fold mixes
+ *     words and separators) goes through nd_tk_handle_char(): decode,
+ *     look the boundary up, and either take the table or build a segment
+ *     and fold it with ICU.
  */
 #include "tokenizer.h"
 
@@ -437,11 +446,14 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
 
 /* The block's word bytes (ASCII letters and digits, and both bytes of the
  * plain two-byte letters: each a segment of its own that folds to itself)
- * and its simple bytes (those and the ASCII separators), in bytes [0, 63)
+ * and its simple bytes (those, the ASCII separators and both bytes of the
+ * two-byte separators with a boundary before them, which fold to
+ * separators only), in bytes [0, 63)
  * (the end of the text in a tail: bit 63 clear, and every code point in
  * them has its next byte in the block), for fast_words(); in *next_ok,
  * over the whole block, the bytes before which a boundary comes for sure
- * (ASCII, the first byte of a plain two-byte letter); in *plain2 both
+ * (ASCII, the first byte of a plain two-byte letter or of such a
+ * separator); in *plain2 both
  * bytes of the plain two-byte letters starting before `limit`, for
  * fast_runs(). */
 static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, const block_view *bv,
@@ -454,10 +466,18 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
      * the vector look-up */
     const uint64_t letters2 = !(two_more & (two_more - 1)) ? nd_scan_bits2_c(bv->bytes, two, nz->plain)
                                                            : nz->bits2(bv->bytes, two, nz->plain);
+    /* the two-byte separators with a boundary before them among the
+     * rest (Arabic comma and question mark, no-break space, guillemets):
+     * as ASCII separators to fast_words(); seldom more than two a block */
+    const uint64_t rest = two & ~letters2, rest_more = rest & (rest - 1);
+    uint64_t separators2 = 0;
+    if (rest)
+        separators2 = !(rest_more & (rest_more - 1)) ? nd_scan_bits2_c(bv->bytes, rest, nz->separator)
+                                                     : nz->bits2(bv->bytes, rest, nz->separator);
     const uint64_t both = letters2 | letters2 << 1;
-    *next_ok = bv->m.ascii | letters2;
+    *next_ok = bv->m.ascii | letters2 | separators2;
     *word = (bv->m.alnum | both) & wide;
-    *simple = (bv->m.ascii | both) & wide;
+    *simple = (bv->m.ascii | both | separators2 | separators2 << 1) & wide;
     *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
@@ -468,7 +488,7 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
  * trailing zeros, without looking at single characters. The run that
  * reaches the first byte that is not simple (byte 63 at most) is taken up
  * to the last code point in it, or after it, before which a boundary
- * comes for sure (next_ok: ASCII, a plain two-byte letter), the token
+ * comes for sure (next_ok: ASCII, a plain two-byte letter or separator), the token
  * staying open into the next block; the rest of it is left to
  * fast_runs(), which knows what the code point after it does; so is
  * everything when the token's pieces are kept or it holds letters of a
@@ -614,6 +634,14 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
                     block_boundary(tk, bv, r + cn)) {
                     rc = nd_tk_apply_entry(tk, e, bv->pos + r, bv->pos + r + cn);
                     r += cn;
+                    continue;
+                }
+            }
+            if (!tk->pieces) {
+                size_t after;
+                rc = nd_tk_mark_segment(tk, bv->pos + r, &after);
+                if (after > bv->pos + r || rc != ND_OK) {
+                    r = (unsigned)(after - bv->pos);
                     continue;
                 }
             }

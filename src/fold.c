@@ -30,7 +30,9 @@
  * tokenizer copies runs of them as they are, testing one bit per letter
  * instead of reading a 16-byte entry out of a 1 MiB table; a third marks
  * the characters that ICU's word breaking never leaves out of a word
- * (nd_fold_cut_keeps).
+ * (nd_fold_cut_keeps); a fourth the separators with a boundary before them
+ * (the Arabic comma, a no-break space, guillemets), which the tokenizer
+ * takes among a block's words by their bits as it takes ASCII spaces.
  */
 #include "fold.h"
 
@@ -224,6 +226,7 @@ int nd_folder_init(nd_folder *folder, nd_profile profile)
     folder->nfc = unorm2_getNFCInstance(&status);
     folder->a = (nd_u16buf){NULL, 0, 0};
     folder->b = (nd_u16buf){NULL, 0, 0};
+    folder->short_folds = NULL;
     return U_FAILURE(status) ? ND_EICU : ND_OK;
 }
 
@@ -231,6 +234,8 @@ void nd_folder_free(nd_folder *folder)
 {
     nd_u16buf_free(&folder->a);
     nd_u16buf_free(&folder->b);
+    nd_free(folder->short_folds);
+    folder->short_folds = NULL;
 }
 
 int nd_fold_boundary_before(const nd_folder *folder, UChar32 c)
@@ -284,8 +289,8 @@ typedef struct {
     int status;
 } profile_tables;
 
-static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
-                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
+static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
+                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
 
 static void classify(nd_fold_entry *e, const UChar *out, size_t len, UChar32 c, int boundary, int unspaced);
 
@@ -563,8 +568,8 @@ static void build_tables(nd_profile profile)
     pt->status = nd_folder_init(&folder, profile);
     if (pt->status != ND_OK)
         return;
-    /* one block: the entries, then the four bitmaps */
-    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 4 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
+    /* one block: the entries, then the five bitmaps */
+    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
     bmp_props *props = nd_malloc(sizeof *props);
     if (!entry || !props) {
         nd_free(entry);
@@ -578,6 +583,7 @@ static void build_tables(nd_profile profile)
     uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
     uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
     uint64_t *unspaced_kept = cut_keeps + ND_FOLD_BITMAP_WORDS;
+    uint64_t *separator = unspaced_kept + ND_FOLD_BITMAP_WORDS;
     size_t n_rest = 0;
     for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
         int plain_letter = 0;
@@ -598,6 +604,8 @@ static void build_tables(nd_profile profile)
         }
         if (cut_keeps_of(props, c))
             cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
+        if ((entry[c].flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY))
+            separator[c >> 6] |= (uint64_t)1 << (c & 63);
     }
     unsigned run = 0, best = 0, best_end = 0;
     for (size_t w = 0; w < ND_FOLD_BITMAP_WORDS; w++)
@@ -623,6 +631,7 @@ static void build_tables(nd_profile profile)
         pt->tables.plain_unspaced = plain_unspaced;
         pt->tables.cut_keeps = cut_keeps;
         pt->tables.unspaced_kept = unspaced_kept;
+        pt->tables.separator = separator;
         pt->tables.kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
         pt->tables.kept_hi = best ? best_end : 0;
     } else {

@@ -21,11 +21,24 @@ typedef struct nd_u16buf {
 int nd_u16buf_reserve(nd_u16buf *buf, size_t needed);
 void nd_u16buf_free(nd_u16buf *buf);
 
+/* The fold of a short segment (a BMP code point and up to three marks
+ * after it), kept by nd_fold_short_segment(). */
+enum { ND_FOLD_SHORT_MAX = 4 };
+typedef struct nd_fold_short {
+    uint64_t key;  /* the segment's code points, 16 bits each, the first highest */
+    uint8_t n;     /* how many (0: an empty slot) */
+    uint8_t flags; /* ND_FOLD_WORD, ND_FOLD_SEP, ND_FOLD_EMPTY or ND_FOLD_SLOW */
+    uint8_t len;   /* bytes of utf8 (ND_FOLD_WORD) */
+    uint8_t chars; /* characters in utf8 (ND_FOLD_WORD) */
+    char utf8[20]; /* the fold (ND_FOLD_WORD), UTF-8 */
+} nd_fold_short;
+
 /* One thread's ICU state and scratch for folding segments. */
 typedef struct nd_folder {
     nd_profile profile;
     const UNormalizer2 *nfkc_cf, *nfd, *nfc;
-    nd_u16buf a, b; /* a holds the last fold */
+    nd_u16buf a, b;             /* a holds the last fold */
+    nd_fold_short *short_folds; /* the short segments met lately, by hash (allocated on first use) */
 } nd_folder;
 
 /* What one code point folds to, as a whole segment (see fold.c). */
@@ -62,6 +75,7 @@ typedef struct nd_fold_tables {
     const uint64_t *plain_unspaced; /* the same, in a script written without spaces */
     const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
     const uint64_t *unspaced_kept;  /* plain_unspaced and cut_keeps (a Han letter, a kana) */
+    const uint64_t *separator;      /* c has a boundary before it and folds to separators only (ND_FOLD_SEP) */
     unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most Han letters) */
 } nd_fold_tables;
 
@@ -76,6 +90,18 @@ void nd_folder_free(nd_folder *folder);
  * boundary before it, and the code points up to the next boundary):
  * result in folder->a. @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
 int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len);
+
+/* The fold of the segment cps[0..n) (2 <= n <= ND_FOLD_SHORT_MAX BMP code
+ * points, no surrogates), as nd_fold_segment() makes it, classified:
+ * ND_FOLD_WORD when every character of it is a word character and none is
+ * of a script written without spaces (nd_fold_is_unspaced) and it fits
+ * (utf8, len, chars), ND_FOLD_SEP when every one separates words,
+ * ND_FOLD_EMPTY when it is empty, ND_FOLD_SLOW otherwise. Kept in the
+ * folder, so that the segments a text repeats (an Arabic letter and its
+ * harakat, a Latin letter and a combining accent) are folded by ICU once.
+ * *out stays valid until the next call (marks.c). @return ND_OK,
+ * ND_ENOMEM or ND_EICU. */
+int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out);
 
 /* Does a normalization boundary come before c (ICU's own answer)? */
 int nd_fold_boundary_before(const nd_folder *folder, UChar32 c);

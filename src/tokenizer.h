@@ -29,7 +29,7 @@ typedef struct {
 struct nd_normalizer {
     nd_profile profile;
     const nd_fold_entry *table;
-    const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept; /* bitmaps over the BMP (fold.h) */
+    const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept, *separator; /* bitmaps over the BMP (fold.h) */
     uint32_t kept_lo8, kept_span8; /* the longest run of unspaced_kept as UTF-8 read big-endian: lo, hi - lo */
     nd_folder folder;
     nd_scan_fn scan;        /* block classifier; NULL on the reference path */
@@ -180,6 +180,13 @@ int nd_tk_handle_char(tokenizer *tk, size_t i, size_t *next);
 
 /* The whole text the general way (the reference path). */
 int nd_tk_walk_reference(tokenizer *tk);
+
+/* marks.c: at text[i], with no segment pending and no pieces kept, a code
+ * point of one or two bytes and the two-byte marks after it (up to
+ * ND_FOLD_SHORT_MAX in all) followed by a boundary: fed to the token as the
+ * general path would, *next set to the offset after them (else to i: the
+ * text there is not such). @return ND_OK or ND_ENOMEM, ND_EICU. */
+int nd_tk_mark_segment(tokenizer *tk, size_t i, size_t *next);
 
 /* fastpath.c: the whole text by 64-byte blocks (nz->scan set). */
 int nd_tk_walk_fast(tokenizer *tk);

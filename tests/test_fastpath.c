@@ -243,7 +243,8 @@ END_TEST
 /* The table is built by ranges and, for inert code points, without ICU's
  * fold (fold.c): every entry and every bit of both profiles' tables equals
  * what the per-code-point definitions give (nd_fold_entry_of, a plain
- * letter folding to itself with a boundary before it, nd_fold_cut_keeps). */
+ * letter folding to itself with a boundary before it, nd_fold_cut_keeps,
+ * a separator with a boundary before it). */
 START_TEST(test_fold_table_as_per_code_point)
 {
     for (int p = 0; p < 2; p++) {
@@ -271,6 +272,10 @@ START_TEST(test_fold_table_as_per_code_point)
                           "profile %d, U+%04X: plain unspaced", p, (unsigned)c);
             ck_assert_msg(((tables.cut_keeps[c >> 6] & bit) != 0) == (nd_fold_cut_keeps(c) != 0),
                           "profile %d, U+%04X: cut keeps", p, (unsigned)c);
+            ck_assert_msg(
+                ((tables.separator[c >> 6] & bit) != 0) ==
+                    ((want.flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY)),
+                "profile %d, U+%04X: separator", p, (unsigned)c);
             ck_assert_int_eq((want.flags & ND_FOLD_UNSPACED) != 0,
                              c <= 0xFFFF && !U_IS_SURROGATE(c) && nd_fold_is_unspaced(c));
         }
@@ -288,6 +293,65 @@ static uint64_t next_random(uint64_t *state)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+/* nd_fold_short_segment() gives what nd_fold_segment() gives, classified,
+ * for a letter and up to three marks drawn so that far more segments than
+ * its 512 slots come and go, each asked again later (from a slot or made
+ * anew): a slot kept for the wrong segment would show. */
+START_TEST(test_fold_short_segments)
+{
+    static const uint16_t firsts[] = {'a',   'e',   ' ',   0xAD,  0xDF,  0xE9,  0x627, 0x648,  0x64A,  0x628, 0x60C,
+                                      0x640, 0x5D0, 0x438, 0x415, 0x3B1, 0x3A9, 0x64E, 0x1100, 0x3042, 0x4E2D};
+    static const uint16_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300,  0x308,
+                                     0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670, 0x3099, 0x1161};
+    const size_t nf = sizeof firsts / sizeof firsts[0], nm = sizeof marks / sizeof marks[0];
+    for (int p = 0; p < 2; p++) {
+        nd_folder cached, plain;
+        ck_assert_int_eq(nd_folder_init(&cached, (nd_profile)p), ND_OK);
+        ck_assert_int_eq(nd_folder_init(&plain, (nd_profile)p), ND_OK);
+        uint64_t state = 5;
+        for (int round = 0; round < 20000; round++) {
+            uint16_t cps[ND_FOLD_SHORT_MAX];
+            size_t n = 2 + next_random(&state) % (ND_FOLD_SHORT_MAX - 1);
+            cps[0] = firsts[next_random(&state) % nf];
+            for (size_t k = 1; k < n; k++)
+                cps[k] = marks[next_random(&state) % nm];
+            const nd_fold_short *got;
+            ck_assert_int_eq(nd_fold_short_segment(&cached, cps, n, &got), ND_OK);
+            UChar in[ND_FOLD_SHORT_MAX];
+            for (size_t k = 0; k < n; k++)
+                in[k] = cps[k];
+            ck_assert_int_eq(nd_fold_segment(&plain, in, n), ND_OK);
+            char utf8[64];
+            size_t len = 0, chars = 0, words = 0, seps = 0, unspaced = 0, i = 0;
+            while (i < plain.a.len) {
+                UChar32 o;
+                U16_NEXT(plain.a.data, i, plain.a.len, o);
+                if (nd_fold_is_word_char(o)) {
+                    words++;
+                    unspaced += nd_fold_is_unspaced(o) != 0;
+                    U8_APPEND_UNSAFE(utf8, len, o);
+                    chars++;
+                } else {
+                    seps++;
+                }
+            }
+            int want = words && seps ? ND_FOLD_SLOW
+                       : words       ? (unspaced || len > sizeof got->utf8 ? ND_FOLD_SLOW : ND_FOLD_WORD)
+                       : seps        ? ND_FOLD_SEP
+                                     : ND_FOLD_EMPTY;
+            ck_assert_msg(got->flags == want, "profile %d, round %d (U+%04X + %zu): kind %d, want %d", p, round,
+                          (unsigned)cps[0], n - 1, got->flags, want);
+            if (want == ND_FOLD_WORD) {
+                ck_assert_msg(got->len == len && got->chars == chars && memcmp(got->utf8, utf8, len) == 0,
+                              "profile %d, round %d: fold differs", p, round);
+            }
+        }
+        nd_folder_free(&cached);
+        nd_folder_free(&plain);
+    }
+}
+END_TEST
 
 typedef struct {
     uint32_t lo, hi;
@@ -485,7 +549,8 @@ END_TEST
 START_TEST(test_paths_word_edges)
 {
     static const char *const patterns[] = {
-        "ab cd ef", "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
+        "ab cd ef",
+        "ae\xCC\x81 cd", /* a combining acute after an ASCII word */
         "ab \xCC\x81"
         "cd",                                         /* after a space */
         "\xD8\xB3\xD9\x84\xD8\xA7\xD9\x85\xD9\x8E x", /* an Arabic word, then a fatha (folds to nothing) */
@@ -504,6 +569,14 @@ START_TEST(test_paths_word_edges)
         "a\xF0\x9F\x8C\xB8\xE1\x9F\xBF",
         "\xD0\xBA\xD0\xBE\xD1\x88\xD0\xBA\xD0\xB0\xE4\xB8\xAD\xE6\x96\x87 x", /* Cyrillic, then Han */
         "ab\xD7\x90\xD7\x91\xE1\x9E\x80\xE1\x9E\x81 x",                       /* Hebrew, then Khmer */
+        /* two-byte separators (fast_words takes them as ASCII ones): an
+         * Arabic comma after a word, before a word, before a fatha; a
+         * question mark; guillemets; a no-break space before a combining
+         * acute; a section sign (a symbol, a word character) */
+        "\xD8\xB3\xD9\x84\xD8\x8C \xD8\xB3\xD8\x8C\xD8\xB3\xD8\x9F",
+        "\xD8\xB3\xD8\x8C\xD9\x8E\xD8\xB3 \xD8\x8C\xD9\x8E x",
+        "\xC2\xAB\xD8\xB3\xD9\x84\xC2\xBB\xC2\xAB\xC2\xBB ab",
+        "ab\xC2\xA0\xCC\x81 \xC2\xA0\xC2\xA0\xD8\xB3\xC2\xA7\xD8\xB3",
     };
     static const char *const fills[] = {"ab cd ", "\xD8\xB3\xD9\x84 "};
     path_set ps;
@@ -532,6 +605,61 @@ START_TEST(test_paths_word_edges)
         }
     }
     path_set_free(&ps);
+}
+END_TEST
+
+/* A code point and the marks after it (marks.c's nd_tk_mark_segment, whose
+ * folds the folder keeps): each base (ASCII, Latin-1, Arabic letters that
+ * compose with hamza or madda and one that does not, Hebrew, Cyrillic,
+ * Greek, an Arabic comma, a no-break space, a space, a sharp s, a soft
+ * hyphen, a tatweel (with harakat, folds to nothing: a gap in a token),
+ * after a Han letter now and then) with one
+ * to five marks (harakat, shadda, hamza above, madda, combining accents
+ * that compose or not, one NFKC maps to two, the grapheme joiner that
+ * folds to nothing, the Greek iota subscript that folds to a letter,
+ * Hebrew points), then what may follow (a space, a letter, a three-byte
+ * mark, a comma, a Han letter, the end), shifted through the first two
+ * blocks. */
+START_TEST(test_paths_mark_segments)
+{
+    static const uint32_t bases[] = {'e',   'a',   ' ',   0xE9,  0xDF,  0xA0,  0x627, 0x648, 0x64A,
+                                     0x628, 0x60C, 0x5D0, 0x438, 0x3B1, 0x415, 0x3A9, 0xAD,  0x640};
+    static const uint32_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300,
+                                     0x308, 0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670};
+    static const char *const enders[] = {" x", "\xD8\xB3", "\xE2\x83\x90y", "\xD8\x8C", "\xE4\xB8\xAD", ""};
+    const size_t nb = sizeof bases / sizeof bases[0], nm = sizeof marks / sizeof marks[0];
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    path_set ps_aggressive;
+    path_set_init(&ps_aggressive, ND_PROFILE_AGGRESSIVE);
+    char text[256], what[96];
+    uint64_t state = 17;
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t k = 1; k <= 5; k++) {
+            for (size_t e = 0; e < sizeof enders / sizeof enders[0]; e++) {
+                for (size_t shift = 0; shift < 70; shift += 1 + next_random(&state) % 6) {
+                    size_t len = 0;
+                    while (len < shift)
+                        len += put_utf8(text + len, len % 5 == 4 ? ' ' : 0x633); /* Arabic words */
+                    len = shift; /* (a two-byte letter may have gone one past) */
+                    if (shift > 0 && (text[shift - 1] & 0xC0) == 0xC0)
+                        text[shift - 1] = ' ';
+                    if (shift % 3 == 1)
+                        len += put_utf8(text + len, 0x6587); /* in a token of a script without spaces */
+                    len += put_utf8(text + len, bases[b]);
+                    for (size_t m = 0; m < k; m++)
+                        len += put_utf8(text + len, marks[next_random(&state) % nm]);
+                    memcpy(text + len, enders[e], strlen(enders[e]));
+                    len += strlen(enders[e]);
+                    snprintf(what, sizeof what, "base %zu, %zu marks, ender %zu, shift %zu", b, k, e, shift);
+                    check_paths(&ps, text, len, what);
+                    check_paths(&ps_aggressive, text, len, what);
+                }
+            }
+        }
+    }
+    path_set_free(&ps);
+    path_set_free(&ps_aggressive);
 }
 END_TEST
 
@@ -884,6 +1012,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(scan, test_fold_table_against_icu);
     tcase_add_test(scan, test_fold_table_as_per_code_point);
     tcase_add_test(scan, test_popcount64);
+    tcase_add_test(scan, test_fold_short_segments);
     suite_add_tcase(s, scan);
     TCase *paths = tcase_create("paths");
     tcase_set_timeout(paths, 600);
@@ -891,6 +1020,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(paths, test_paths_word_edges);
     tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
     tcase_add_test(paths, test_paths_han_runs);
+    tcase_add_test(paths, test_paths_mark_segments);
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 600);

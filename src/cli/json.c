@@ -14,8 +14,9 @@
  * error), is left to jansson, which stays the authority for what is valid
  * and for every error message; the two agree on every record the fast path
  * accepts (tests/cli/test_json.sh). Strings are skipped by jsonskip.c
- * (64 bytes at a time with AVX2, 16 with SSE2), and text checked for
- * well-formed UTF-8 by utf8check.c.
+ * (64 bytes at a time with AVX2, 16 with SSE2), the text unescaped in the
+ * same pass (news text has paragraph breaks, \n, and quotes), and the line
+ * checked for well-formed UTF-8 by utf8check.c.
  */
 #include "json.h"
 
@@ -90,14 +91,23 @@ static unsigned hex4(const char *q)
 }
 
 /* Scan a string starting at '"'; [*start, *stop) is its raw content.
- * Returns 0 on anything not valid JSON. Plain text is skipped eight bytes
- * at a time. */
-static int scan_string(cursor *c, const char **start, const char **stop, int *escaped)
+ * Returns 0 on anything not valid JSON. Plain text is skipped 64 bytes at
+ * a time (jsonskip.c). With `decoded` set, a string with escapes is also
+ * unescaped in the same pass, into *decoded (malloc'd, NUL-terminated,
+ * *decoded_len bytes; it stays NULL for a string without escapes): the
+ * plain runs between escapes are copied as the scan finds them, so the
+ * text is not searched for backslashes a second time. 0 too when out of
+ * memory (nothing allocated then). */
+static int scan_string(cursor *c, const char **start, const char **stop, int *escaped, char **decoded,
+                       size_t *decoded_len)
 {
     if (c->p >= c->end || *c->p != '"')
         return 0;
     const char *q = ++c->p;
     *escaped = 0;
+    char *out = NULL;    /* the unescaped string so far (decoded only) */
+    size_t w = 0;        /* its length */
+    const char *raw = q; /* the raw bytes from here to q are not in out yet */
     while (q < c->end) {
         q = json_skip_plain(q, c->end);
         if (q >= c->end)
@@ -107,41 +117,90 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
             *start = c->p;
             *stop = q;
             c->p = q + 1;
+            if (out) {
+                memcpy(out + w, raw, (size_t)(q - raw));
+                w += (size_t)(q - raw);
+                out[w] = '\0';
+                *decoded = out;
+                *decoded_len = w;
+            }
             return 1;
         }
         if (ch < 0x20)
-            return 0;
+            break;
         if (ch == '\\') {
             *escaped = 1;
+            if (decoded && !out) {
+                /* unescaped, the string is no longer than what is left of the line */
+                out = malloc((size_t)(c->end - c->p) + 1);
+                if (!out)
+                    return 0;
+            }
+            if (out) {
+                memcpy(out + w, raw, (size_t)(q - raw));
+                w += (size_t)(q - raw);
+            }
             if (q + 1 >= c->end)
-                return 0;
+                break;
             char e = q[1];
             if (e == 'u') {
                 if (q + 6 > c->end || !is_hex(q[2]) || !is_hex(q[3]) || !is_hex(q[4]) || !is_hex(q[5]))
-                    return 0;
+                    break;
                 unsigned cp = hex4(q + 2);
                 q += 6;
                 if (cp >= 0xDC00 && cp <= 0xDFFF)
-                    return 0; /* a lone low surrogate: jansson rejects it */
+                    break; /* a lone low surrogate: jansson rejects it */
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     /* a high surrogate must be followed by a low one */
                     if (q + 6 > c->end || q[0] != '\\' || q[1] != 'u' || !is_hex(q[2]) || !is_hex(q[3]) ||
                         !is_hex(q[4]) || !is_hex(q[5]))
-                        return 0;
+                        break;
                     unsigned lo = hex4(q + 2);
                     if (lo < 0xDC00 || lo > 0xDFFF)
-                        return 0;
+                        break;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     q += 6;
                 }
+                if (out)
+                    U8_APPEND_UNSAFE(out, w, (UChar32)cp);
+                raw = q;
                 continue;
             }
-            if (e == '\0' || !strchr("\"\\/bfnrt", e))
+            char v;
+            switch (e) {
+            case '"':
+            case '\\':
+            case '/':
+                v = e;
+                break;
+            case 'b':
+                v = '\b';
+                break;
+            case 'f':
+                v = '\f';
+                break;
+            case 'n':
+                v = '\n';
+                break;
+            case 'r':
+                v = '\r';
+                break;
+            case 't':
+                v = '\t';
+                break;
+            default:
+                free(out);
                 return 0;
+            }
+            if (out)
+                out[w++] = v;
             q += 2;
+            raw = q;
             continue;
         }
         q++;
     }
+    free(out);
     return 0;
 }
 
@@ -285,7 +344,7 @@ static char *unescape(const char *s, const char *stop, size_t *out_len)
 static int member_key(cursor *c, const char **k, const char **k_stop, int *escaped)
 {
     skip_ws(c);
-    if (!scan_string(c, k, k_stop, escaped))
+    if (!scan_string(c, k, k_stop, escaped, NULL, NULL))
         return 0;
     skip_ws(c);
     if (c->p >= c->end || *c->p != ':')
@@ -315,7 +374,7 @@ static int skip_value(cursor *c, int depth)
     int escaped, plain;
     char ch = *c->p;
     if (ch == '"')
-        return scan_string(c, &a, &b, &escaped);
+        return scan_string(c, &a, &b, &escaped, NULL, NULL);
     if (ch == '-' || (ch >= '0' && ch <= '9'))
         return scan_number(c, &plain);
     if (ch == 't')
@@ -541,7 +600,11 @@ int json_member_locate(const char *line, size_t len, const char *key, size_t *st
     return by_path(member_locate, line, len, key, start, stop);
 }
 
-int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
+/* json_fast_record() but for what becomes of the unescaped text, *decoded
+ * (NULL when the text has no escapes), which the caller frees when this
+ * returns 0. */
+static int fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out,
+                       char **decoded, size_t *decoded_len)
 {
     cursor c = {line, line + len};
     size_t text_key_len = strlen(text_key), id_key_len = strlen(id_key);
@@ -569,7 +632,7 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
         char ch = *c.p;
         if (ch == '"') {
             const char *s0, *s1;
-            if (!scan_string(&c, &s0, &s1, &escaped))
+            if (!scan_string(&c, &s0, &s1, &escaped, is_text ? decoded : NULL, decoded_len))
                 return 0;
             if (is_text) {
                 text = s0;
@@ -617,10 +680,10 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
         return 0; /* anywhere in the line: jansson's path repairs and counts ill-formed UTF-8 */
     memset(out, 0, sizeof *out);
     if (text_escaped) {
-        out->decoded = unescape(text, text_stop, &out->text_len);
-        if (!out->decoded)
-            return 0;
+        out->decoded = *decoded; /* unescaped as it was scanned */
+        *decoded = NULL;
         out->text = out->decoded;
+        out->text_len = *decoded_len;
     } else {
         out->text = text;
         out->text_len = (size_t)(text_stop - text);
@@ -634,4 +697,13 @@ int json_fast_record(const char *line, size_t len, const char *text_key, const c
         out->id_len = (size_t)(id_stop - id);
     }
     return 1;
+}
+
+int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
+{
+    char *decoded = NULL;
+    size_t decoded_len = 0;
+    int ok = fast_record(line, len, text_key, id_key, out, &decoded, &decoded_len);
+    free(decoded); /* NULL once handed to out */
+    return ok;
 }

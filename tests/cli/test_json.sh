@@ -140,7 +140,8 @@ check "long strings (skipped 64 bytes at a time with AVX2) with an escape, a quo
 python3 - "$T/esc.jsonl" "$T/esc_slow.jsonl" <<'PY'
 import sys
 base = ("plain words before the special byte and after it " * 4 + "мир السلام 中文").encode("utf-8")
-specials = [b"\\n", b"\\\"", b"\\\\", b"\\u00e9", b"\\ud83d\\ude00", b"\x01", b"\x1f", b"\t"]
+specials = [b"\\n", b"\\\"", b"\\\\", b"\\u00e9", b"\\ud83d\\ude00", b"\x01", b"\x1f", b"\t",
+            b"\\n\\t\\/\\b\\f\\rx\\u0041\\u0627\\u4e2d\\ud83d\\ude00\\ud840\\udc00\\\\\\\"y\\n\\n"]
 fast, slow = [], []
 for k, sp in enumerate(specials):
     for at in range(0, len(base) + 1, 1 if k < 3 else 3):

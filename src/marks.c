@@ -1,0 +1,161 @@
+/* marks.c - a letter and the marks after it, folded once per folder.
+ *
+ * Real text has letters with marks after them: Arabic news an Arabic letter
+ * with harakat (a fatha, a shadda, tanwin) every 220 letters or so, Hebrew
+ * its points, Latin text written decomposed its combining accents. Such a
+ * letter and its marks are one normalization segment (normalize.c), which
+ * the general path (segment.c) gathers code point by code point and folds
+ * with ICU each time: some 1,500 instructions, where the fast loop
+ * (fastpath.c) spends a few per letter. Yet a text meets the same few
+ * segments again and again, and a segment's fold depends on nothing else.
+ * So a segment of a code point of one or two bytes and up to three
+ * two-byte marks (code points with no boundary before them) is folded
+ * once, kept in the folder's slots (nd_fold_short_segment, 512 of them, by
+ * hash), and fed to the token as nd_tk_flush_segment() feeds a fold: the
+ * same tokens, spans and counts (tests/test_fastpath.c compares both with
+ * the reference path on every kind of base, mark and what follows).
+ */
+#include "tokenizer.h"
+
+#include <string.h> /* memcpy */
+
+#include <unicode/utf16.h> /* U16_NEXT */
+#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE, U8_LENGTH */
+
+/* Slots of a folder's short segments: 16 KiB. */
+enum { SHORT_SLOTS = 512 };
+
+int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out)
+{
+    if (!folder->short_folds) {
+        folder->short_folds = nd_calloc(SHORT_SLOTS, sizeof *folder->short_folds);
+        if (!folder->short_folds)
+            return ND_ENOMEM;
+    }
+    uint64_t key = 0;
+    for (size_t i = 0; i < n; i++)
+        key = key << 16 | cps[i];
+    nd_fold_short *slot = &folder->short_folds[(key * 0x9E3779B97F4A7C15ULL) >> 55]; /* 9 bits: SHORT_SLOTS */
+    *out = slot;
+    if (slot->n == n && slot->key == key) /* n too: a segment may start with U+0000 */
+        return ND_OK;
+    UChar in[ND_FOLD_SHORT_MAX];
+    for (size_t i = 0; i < n; i++)
+        in[i] = (UChar)cps[i];
+    slot->n = 0; /* empty until made */
+    int rc = nd_fold_segment(folder, in, n);
+    if (rc != ND_OK)
+        return rc;
+    /* as nd_tk_flush_segment() reads the fold: word characters, each
+     * counted, or separators */
+    size_t words = 0, seps = 0, len = 0, i = 0;
+    int fits = 1;
+    while (i < folder->a.len) {
+        UChar32 o;
+        U16_NEXT(folder->a.data, i, folder->a.len, o);
+        if (nd_fold_is_word_char(o) && !nd_fold_is_unspaced(o)) {
+            words++;
+            if (len + U8_LENGTH(o) <= sizeof slot->utf8)
+                U8_APPEND_UNSAFE(slot->utf8, len, o);
+            else
+                fits = 0;
+        } else if (nd_fold_is_word_char(o)) {
+            fits = 0; /* a letter of a script without spaces: the general way */
+        } else {
+            seps++;
+        }
+    }
+    if (!fits || (words && seps))
+        slot->flags = ND_FOLD_SLOW;
+    else if (words)
+        slot->flags = ND_FOLD_WORD;
+    else if (seps)
+        slot->flags = ND_FOLD_SEP;
+    else
+        slot->flags = ND_FOLD_EMPTY;
+    slot->len = (uint8_t)(slot->flags == ND_FOLD_WORD ? len : 0);
+    slot->chars = (uint8_t)(slot->flags == ND_FOLD_WORD ? words : 0);
+    slot->key = key;
+    slot->n = (uint8_t)n;
+    return ND_OK;
+}
+
+/* The well-formed two-byte sequence at text[i], if there is one, in *c. */
+static int two_byte_at(const tokenizer *tk, size_t i, unsigned *c)
+{
+    if (tk->len - i < 2)
+        return 0;
+    const uint8_t b0 = tk->text[i], b1 = tk->text[i + 1];
+    if (b0 < 0xC2 || b0 > 0xDF || (b1 & 0xC0) != 0x80)
+        return 0;
+    *c = (unsigned)(b0 & 0x1F) << 6 | (b1 & 0x3F);
+    return 1;
+}
+
+int nd_tk_mark_segment(tokenizer *tk, size_t i, size_t *next)
+{
+    const nd_normalizer *nz = tk->nz;
+    uint16_t cps[ND_FOLD_SHORT_MAX];
+    unsigned c;
+    size_t q;
+    *next = i;
+    if (tk->text[i] < 0x80) {
+        cps[0] = tk->text[i];
+        q = i + 1;
+    } else if (two_byte_at(tk, i, &c)) {
+        cps[0] = (uint16_t)c;
+        q = i + 2;
+    } else {
+        return ND_OK;
+    }
+    size_t n = 1;
+    while (n < ND_FOLD_SHORT_MAX && q < tk->len && two_byte_at(tk, q, &c) && !bit_set(nz->plain, c) &&
+           !(nz->table[c].flags & ND_FOLD_BOUNDARY)) {
+        cps[n++] = (uint16_t)c;
+        q += 2;
+    }
+    /* the segment ends at q when a boundary comes before what is there:
+     * the end, ASCII, a two-byte letter (most often) by its table entry */
+    if (n == 1)
+        return ND_OK;
+    if (q < tk->len && tk->text[q] >= 0x80) {
+        int boundary = two_byte_at(tk, q, &c) ? (nz->table[c].flags & ND_FOLD_BOUNDARY) != 0 : nd_tk_boundary_at(tk, q);
+        if (!boundary)
+            return ND_OK;
+    }
+    const nd_fold_short *f;
+    int rc = nd_fold_short_segment(&tk->nz->folder, cps, n, &f);
+    if (rc != ND_OK)
+        return rc;
+    switch (f->flags) {
+    case ND_FOLD_WORD: {
+        rc = reserve(tk, sizeof f->utf8);
+        if (rc != ND_OK)
+            return rc;
+        if (!tk->open)
+            open_token(tk, i);
+        nd_tokens *out = tk->out;
+        memcpy(out->text + out->text_len, f->utf8, sizeof f->utf8); /* f->len of them */
+        out->text_len += f->len;
+        out->word_chars += f->chars;
+        tk->end = q;
+        tk->unsure_end = out->text_len; /* as end_piece() (segment.c) */
+        break;
+    }
+    case ND_FOLD_SEP:
+        rc = nd_tk_close_token(tk);
+        if (rc != ND_OK)
+            return rc;
+        break;
+    case ND_FOLD_EMPTY:
+        if (tk->open) {
+            tk->end = q;
+            tk->gap = 1;
+        }
+        break;
+    default:
+        return ND_OK; /* words and separators, or a script without spaces: the general path */
+    }
+    *next = q;
+    return ND_OK;
+}
