@@ -7,6 +7,7 @@
 #include "neardup.h"
 #include "sort.h"
 #include "suites.h"
+#include "winhash.h"
 
 typedef struct {
     const char *text;
@@ -382,20 +383,90 @@ START_TEST(test_char_shingles_reference)
         }
         ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
         for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
-            ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_CHARS, sizes[z]), ND_OK);
             size_t want_count = tokens.count ? reference_char_shingles(want, &tokens, sizes[z]) : 0;
-            ck_assert_msg(count == want_count, "round %d, size %u: %zu ids, want %zu", round, sizes[z], count,
-                          want_count);
-            for (size_t i = 0; i < count; i++)
-                ck_assert_msg(ids[i] == want[i], "round %d, size %u: id %zu differs", round, sizes[z], i);
-            checked += count;
+            /* nd_shingles, then each path: no SIMD, AVX2, AVX-512 (what the
+             * CPU has of them) and the walk of texts past 4 GB */
+            for (int simd = ND_WINDOW_SIMD_BEST + 1; simd >= ND_WINDOW_WIDE; simd--) {
+                if (simd == ND_WINDOW_SIMD_BEST + 1)
+                    ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_CHARS, sizes[z]), ND_OK);
+                else if (tokens.count > 0)
+                    ck_assert_int_eq(nd_char_shingles_simd(&ids, &cap, &count, &tokens, sizes[z], simd), ND_OK);
+                else
+                    continue;
+                ck_assert_msg(count == want_count, "round %d, size %u, path %d: %zu ids, want %zu", round, sizes[z],
+                              simd, count, want_count);
+                for (size_t i = 0; i < count; i++)
+                    ck_assert_msg(ids[i] == want[i], "round %d, size %u, path %d: id %zu differs", round, sizes[z],
+                                  simd, i);
+                checked += count;
+            }
         }
     }
-    ck_assert_uint_gt(checked, 100000);
+    ck_assert_uint_gt(checked, 500000);
     free(ids);
     free(want);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);
+}
+END_TEST
+
+/* nd_window_ids (winhash.c) hashes four or eight windows at a time with
+ * AVX2 or AVX-512: each level the CPU has gives every window the id the
+ * scalar nd_window_id gives it, for windows of every length (code points of
+ * 1 to 4 bytes, most of 3 as in Chinese text), sizes 1 to 9 and 16, the
+ * table read from every offset 0..8 (the groups of four or eight start
+ * everywhere), the text an allocation of its exact size (a load past a
+ * window's ends is out of bounds under ASan), and in place (the ids
+ * written over the offsets, as char_shingles does). */
+START_TEST(test_window_ids)
+{
+    enum { CHARS = 700 };
+    uint32_t at[CHARS + 1];
+    uint64_t state = 29;
+    size_t len = 0;
+    for (size_t c = 0; c < CHARS; c++) {
+        at[c] = (uint32_t)len;
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(state >> 40) % 20;
+        len += r < 13 ? 3 : r < 16 ? 1 : r < 19 ? 2 : 4;
+    }
+    at[CHARS] = (uint32_t)len;
+    uint8_t *text = malloc(len);
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < len; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        text[i] = (uint8_t)(state >> 56);
+    }
+    static const unsigned sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
+    uint32_t want[CHARS], got[CHARS], in_place[CHARS + 1];
+    size_t vector_sized = 0;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        unsigned size = sizes[z];
+        for (size_t from = 0; from <= 8; from++) {
+            size_t m = CHARS - from - size + 1;
+            for (size_t s = 0; s < m; s++) {
+                want[s] = nd_window_id(text + at[from + s], at[from + s + size] - at[from + s], size);
+                vector_sized += at[from + s + size] - at[from + s] - 9 <= 7;
+            }
+            for (int simd = ND_WINDOW_SIMD_NONE; simd <= ND_WINDOW_SIMD_BEST; simd++) {
+                nd_window_ids(got, text, at + from, m, size, simd);
+                memcpy(in_place, at + from, (m + size) * sizeof *at);
+                nd_window_ids(in_place, text, in_place, m, size, simd);
+                for (size_t s = 0; s < m; s++) {
+                    ck_assert_msg(got[s] == want[s], "size %u, from %zu, simd %d: window %zu (%u bytes) differs", size,
+                                  from, simd, s, at[from + s + size] - at[from + s]);
+                    ck_assert_msg(in_place[s] == want[s], "size %u, from %zu, simd %d: window %zu in place differs",
+                                  size, from, simd, s);
+                }
+            }
+        }
+    }
+    for (unsigned size = 1; size <= 16; size++) /* the ids are XXH3's */
+        ck_assert_uint_eq(nd_window_id(text + 5, at[size + 3] - 5, size),
+                          (uint32_t)(nd_hash64(text + 5, at[size + 3] - 5, size) ^
+                                     nd_hash64(text + 5, at[size + 3] - 5, size) >> 32));
+    ck_assert_uint_gt(vector_sized, 10000); /* most windows take the SIMD formula */
+    free(text);
 }
 END_TEST
 
@@ -407,6 +478,7 @@ Suite *shingle_suite(void)
     tcase_add_test(tc, test_short_texts_differ);
     tcase_add_test(tc, test_unspaced_detection);
     tcase_add_test(tc, test_token_hashes);
+    tcase_add_test(tc, test_window_ids);
     suite_add_tcase(s, tc);
     /* arrays up to 70,000 values and a 20,000-word text: slower under the
      * sanitizers and on a busy machine than Check's default 4 s */
