@@ -105,34 +105,6 @@ static size_t count_chars(const uint8_t *s, size_t n)
     return n - cont;
 }
 
-/* The offsets of the code points of s[0..n) (the bytes that are not
- * continuation bytes, 10xxxxxx), in order, into starts; returns how many.
- * starts has room for one more than that (the byte loop writes the next
- * entry before it knows whether it counts). n < 2^32. 64 bytes at a time
- * with SSE2: a mask of the lead bytes, read with a count of trailing
- * zeros. */
-static size_t char_offsets(uint32_t *starts, const uint8_t *s, size_t n)
-{
-    size_t k = 0, i = 0;
-#if defined(__SSE2__)
-    const __m128i top2 = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
-    for (; n - i >= 64; i += 64) {
-        uint64_t conts = 0;
-        for (unsigned q = 0; q < 4; q++) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16 * q));
-            conts |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, top2), cont)) << (16 * q);
-        }
-        for (uint64_t lead = ~conts; lead; lead &= lead - 1)
-            starts[k++] = (uint32_t)(i + (size_t)__builtin_ctzll(lead));
-    }
-#endif
-    for (; i < n; i++) {
-        starts[k] = (uint32_t)i;
-        k += (s[i] & 0xC0) != 0x80;
-    }
-    return k;
-}
-
 /* The byte after the code point at text[i] (i < len). */
 static size_t next_char(const uint8_t *text, size_t len, size_t i)
 {
@@ -174,7 +146,7 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
      * A text of 4 GB or more has no table of offsets (the ids from 0, then
      * the text) and is walked one window at a time. */
     const nd_token *items = tokens->items;
-    size_t len = 0, chars = 0, spaces = 0;
+    size_t len = 0, spaces = 0;
     int adjacent = 1; /* each token's text follows the one before it in tokens->text */
     for (size_t t = 1; t < tokens->count; t++) {
         spaces += items[t].start > items[t - 1].end;
@@ -182,24 +154,22 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
     }
     const nd_token *last = &items[tokens->count - 1];
     if (adjacent) {
-        /* the usual case (tokens->text is the tokens' texts back to back):
-         * counted in one go */
-        len = last->norm_start + last->norm_len - items[0].norm_start;
-        chars = count_chars((const uint8_t *)tokens->text + items[0].norm_start, len);
+        len = last->norm_start + last->norm_len - items[0].norm_start; /* the usual case */
     } else {
-        for (size_t t = 0; t < tokens->count; t++) {
+        for (size_t t = 0; t < tokens->count; t++)
             len += items[t].norm_len;
-            chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
-        }
     }
     len += spaces;
-    chars += spaces;
-    size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
     int join = spaces > 0 || !adjacent;
-    int wide = len >= UINT32_MAX || simd == ND_WINDOW_WIDE;
-    size_t head = wide ? m : chars + 1;
+    int wide = len >= UINT32_MAX - ND_OFFSETS_SLACK || simd == ND_WINDOW_WIDE;
+    /* the code points (and so the windows) are at most the bytes: the
+     * offsets are counted as they are found, and the buffer sized for as
+     * many as there can be (4 bytes for each byte of text, plus 4 for the
+     * sort's scratch: less than the 8 of the table of 8-byte offsets
+     * this replaced) */
+    size_t head = wide ? len : len + 1 + ND_OFFSETS_SLACK;
     size_t text_words = join ? len / sizeof **ids + 1 : 0;
-    size_t words = head + (text_words > m ? text_words : m);
+    size_t words = head + (text_words > len ? text_words : len);
     if (nd_grow((void **)ids, capacity, words, sizeof **ids) != 0)
         return ND_ENOMEM;
     uint32_t *out = *ids;
@@ -215,6 +185,8 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
         }
         text = joined;
     }
+    size_t chars = wide ? count_chars(text, len) : nd_char_offsets(out, text, len, simd);
+    size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
     if (m == 1 && chars <= size) {
         out[0] = fold32(nd_hash64(text, len, size)); /* one window of all of them */
     } else if (m > 1 && wide) {
@@ -222,7 +194,6 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
     } else if (m > 1) {
         /* each window of `size` code points [at[s], at[s + size]), the
          * windows independent of each other */
-        char_offsets(out, text, len);
         out[chars] = (uint32_t)len;
         nd_window_ids(out, text, out, m, size, simd);
     }

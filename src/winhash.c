@@ -100,6 +100,12 @@ __attribute__((target("avx2"))) static size_t window_ids_avx2(uint32_t *out, con
 
 #define AVX512_TARGET "avx512f,avx512vl,avx512bw,avx512dq"
 
+static int has_avx512(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+}
+
 __attribute__((target(AVX512_TARGET))) static inline __m512i mul128_fold64_x8(__m512i a, __m512i b)
 {
     const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
@@ -148,12 +154,87 @@ __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t 
 }
 #endif
 
+/* nd_char_offsets() 64 bytes at a time with SSE2 (a mask of the lead
+ * bytes, read with a count of trailing zeros) from i; returns the count */
+static size_t char_offsets_sse2(uint32_t *starts, const uint8_t *s, size_t n, size_t *from)
+{
+    size_t k = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i top2 = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
+    for (; n - i >= 64; i += 64) {
+        uint64_t conts = 0;
+        for (unsigned q = 0; q < 4; q++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16 * q));
+            conts |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, top2), cont)) << (16 * q);
+        }
+        for (uint64_t lead = ~conts; lead; lead &= lead - 1)
+            starts[k++] = (uint32_t)(i + (size_t)__builtin_ctzll(lead));
+    }
+#else
+    (void)starts;
+    (void)s;
+    (void)n;
+#endif
+    *from = i;
+    return k;
+}
+
+#ifdef ND_WINHASH_SIMD
+/* nd_char_offsets() 64 bytes at a time with AVX-512: the offsets of each
+ * 16 bytes' lead bytes compressed to the front of a vector, stored whole
+ * (the slack takes what is past them) */
+__attribute__((target(AVX512_TARGET))) static size_t char_offsets_avx512(uint32_t *starts, const uint8_t *s, size_t n,
+                                                                         size_t *from)
+{
+    const __m512i top2 = _mm512_set1_epi8((char)0xC0), cont = _mm512_set1_epi8((char)0x80);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t k = 0, i = 0;
+    for (; n - i >= 64; i += 64) {
+        __m512i x = _mm512_loadu_si512((const void *)(s + i));
+        uint64_t lead = _mm512_cmpneq_epi8_mask(_mm512_and_si512(x, top2), cont);
+        for (unsigned q = 0; q < 4; q++) {
+            __mmask16 part = (__mmask16)(lead >> (16 * q));
+            __m512i at = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(i + 16 * q)));
+            _mm512_storeu_si512((void *)(starts + k), _mm512_maskz_compress_epi32(part, at));
+            k += (size_t)__builtin_popcount(part);
+        }
+    }
+    *from = i;
+    return k;
+}
+#endif
+
+/* The offsets of the first bytes of s[0..n) a vector at a time, as far as
+ * whole vectors go (*from: where the rest starts); at the AVX2 level (a
+ * CPU without AVX-512) SSE2's, with no SIMD none. */
+static size_t char_offsets_simd(uint32_t *starts, const uint8_t *s, size_t n, size_t *from, int simd)
+{
+#ifdef ND_WINHASH_SIMD
+    if (simd >= ND_WINDOW_SIMD_AVX512 && has_avx512())
+        return char_offsets_avx512(starts, s, n, from);
+#endif
+    if (simd >= ND_WINDOW_SIMD_AVX2)
+        return char_offsets_sse2(starts, s, n, from);
+    *from = 0;
+    return 0;
+}
+
+size_t nd_char_offsets(uint32_t *starts, const uint8_t *s, size_t n, int simd)
+{
+    size_t i;
+    size_t k = char_offsets_simd(starts, s, n, &i, simd);
+    for (; i < n; i++) {
+        starts[k] = (uint32_t)i;
+        k += (s[i] & 0xC0) != 0x80;
+    }
+    return k;
+}
+
 void nd_window_ids(uint32_t *out, const uint8_t *text, const uint32_t *at, size_t m, unsigned size, int simd)
 {
     size_t s = 0;
 #ifdef ND_WINHASH_SIMD
-    if (simd >= ND_WINDOW_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+    if (simd >= ND_WINDOW_SIMD_AVX512 && has_avx512())
         s = window_ids_avx512(out, text, at, m, size);
     else if (simd >= ND_WINDOW_SIMD_AVX2 && __builtin_cpu_supports("avx2"))
         s = window_ids_avx2(out, text, at, m, size);

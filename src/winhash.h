@@ -30,6 +30,13 @@ static inline uint32_t nd_window_id(const uint8_t *text, size_t n, unsigned size
     return (uint32_t)(h ^ (h >> 32));
 }
 
+/* The offsets of the code points of s[0..n) (the bytes that are not
+ * continuation bytes, 10xxxxxx), in order, into starts; returns how many.
+ * n < 2^32 - ND_OFFSETS_SLACK; starts has room for ND_OFFSETS_SLACK more
+ * than there are (whole vectors are stored). */
+enum { ND_OFFSETS_SLACK = 16 };
+size_t nd_char_offsets(uint32_t *starts, const uint8_t *s, size_t n, int simd);
+
 /* out[s] for s < m: the id of the window text[at[s], at[s + size]) of
  * `size` code points, fold32(nd_hash64(window, its length, size)) (see
  * shingle.c). at holds m + size offsets, increasing. out may be at itself:

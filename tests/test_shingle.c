@@ -470,6 +470,45 @@ START_TEST(test_window_ids)
 }
 END_TEST
 
+/* nd_char_offsets (winhash.c) finds the first bytes of code points 16 or
+ * 64 bytes at a time: each SIMD level gives the byte loop's offsets, for
+ * texts of every length 0..300 starting at every byte 0..63 of random
+ * bytes (leads and continuation bytes mixed), in a table no larger than
+ * the count plus ND_OFFSETS_SLACK (+1 for the byte loop's look-ahead). */
+START_TEST(test_char_offsets)
+{
+    uint8_t bytes[400];
+    uint64_t state = 41;
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(state >> 56);
+        bytes[i] = (uint8_t)(r % 3 == 0 ? 'a' + r % 26 : r); /* about half continuation bytes past the ASCII */
+    }
+    size_t checked = 0;
+    for (size_t at = 0; at < 64; at++) {
+        for (size_t n = 0; n <= 300; n += 1 + n / 16) {
+            size_t want_count = 0;
+            uint32_t want[300];
+            for (size_t i = 0; i < n; i++) {
+                if ((bytes[at + i] & 0xC0) != 0x80)
+                    want[want_count++] = (uint32_t)i;
+            }
+            for (int simd = ND_WINDOW_SIMD_NONE; simd <= ND_WINDOW_SIMD_BEST; simd++) {
+                uint32_t *got = malloc((want_count + ND_OFFSETS_SLACK + 1) * sizeof *got);
+                ck_assert_ptr_nonnull(got);
+                ck_assert_uint_eq(nd_char_offsets(got, bytes + at, n, simd), want_count);
+                for (size_t k = 0; k < want_count; k++)
+                    ck_assert_msg(got[k] == want[k], "at %zu, %zu bytes, simd %d: offset %zu is %u, want %u", at, n,
+                                  simd, k, got[k], want[k]);
+                checked += want_count;
+                free(got);
+            }
+        }
+    }
+    ck_assert_uint_gt(checked, 100000);
+}
+END_TEST
+
 Suite *shingle_suite(void)
 {
     Suite *s = suite_create("shingle");
@@ -479,6 +518,7 @@ Suite *shingle_suite(void)
     tcase_add_test(tc, test_unspaced_detection);
     tcase_add_test(tc, test_token_hashes);
     tcase_add_test(tc, test_window_ids);
+    tcase_add_test(tc, test_char_offsets);
     suite_add_tcase(s, tc);
     /* arrays up to 70,000 values and a 20,000-word text: slower under the
      * sanitizers and on a busy machine than Check's default 4 s */
