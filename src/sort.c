@@ -35,6 +35,30 @@ ND_DEFINE_RADIX_SORT(radix_sort_high32, uint64_t, SELF, 32, 56)
  * SKEWED means skewed input. */
 enum { BUCKET_BITS_MAX = 12, SMALL_SORT = 8, SKEWED = 96 };
 
+/* Insert x into ids[0..w), kept sorted and distinct, whose last value is
+ * *last; returns the new count. */
+static inline size_t insert_one(uint32_t *ids, size_t w, uint32_t x, uint32_t *last)
+{
+    if (*last < x) {
+        ids[w] = *last = x; /* in order already: the usual case */
+        return w + 1;
+    }
+    size_t j = w;
+    while (j > 0 && ids[j - 1] > x) {
+        ids[j] = ids[j - 1];
+        j--;
+    }
+    if (j > 0 && ids[j - 1] == x) {
+        /* a repeat: undo the shift */
+        for (size_t k = j; k < w; k++)
+            ids[k] = ids[k + 1];
+        return w;
+    }
+    ids[j] = x;
+    *last = ids[w];
+    return w + 1;
+}
+
 /* Insert tmp[0..n) one by one into ids, kept sorted and distinct; returns
  * how many are kept. tmp may be ids itself (the writes stay behind the
  * reads). Linear when every value is at most a few places from
@@ -46,27 +70,66 @@ static size_t insert_distinct(uint32_t *ids, const uint32_t *tmp, size_t n)
     ids[0] = tmp[0];
     size_t w = 1;
     uint32_t last = ids[0]; /* ids[w - 1], kept in a register */
-    for (size_t i = 1; i < n; i++) {
-        uint32_t x = tmp[i];
-        if (last < x) {
-            ids[w++] = last = x; /* in order already: the usual case */
-            continue;
-        }
-        size_t j = w;
-        while (j > 0 && ids[j - 1] > x) {
-            ids[j] = ids[j - 1];
-            j--;
-        }
-        if (j > 0 && ids[j - 1] == x) {
-            /* a repeat: undo the shift */
-            for (size_t k = j; k < w; k++)
-                ids[k] = ids[k + 1];
-            continue;
-        }
-        ids[j] = x;
-        last = ids[w++];
-    }
+    for (size_t i = 1; i < n; i++)
+        w = insert_one(ids, w, tmp[i], &last);
     return w;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define ND_SORT_AVX2 1
+
+/* insert_distinct() eight values at a time where they are already in
+ * order (all but a handful after sort_distinct_top's passes): eight
+ * values each above the one before them (the first above the last value
+ * kept) are stored as they are; the values up to the first that is not
+ * are inserted one by one. */
+__attribute__((target("avx2"))) static size_t insert_distinct_avx2(uint32_t *ids, const uint32_t *tmp, size_t n)
+{
+    if (n == 0)
+        return 0;
+    ids[0] = tmp[0];
+    size_t w = 1, i = 1;
+    uint32_t last = ids[0];
+    const __m256i sign = _mm256_set1_epi32(INT32_MIN); /* unsigned order as signed */
+    const __m256i up = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6);
+    while (n - i >= 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(tmp + i));
+        __m256i before = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(v, up), _mm256_set1_epi32((int)last), 1);
+        __m256i above = _mm256_cmpgt_epi32(_mm256_xor_si256(v, sign), _mm256_xor_si256(before, sign));
+        unsigned in_order = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(above));
+        if (in_order == 0xFF) {
+            _mm256_storeu_si256((__m256i *)(void *)(ids + w), v); /* w <= i: behind the reads */
+            w += 8;
+            i += 8;
+            last = (uint32_t)_mm256_extract_epi32(v, 7);
+            continue;
+        }
+        for (size_t end = i + (size_t)__builtin_ctz(~in_order) + 1; i < end; i++)
+            w = insert_one(ids, w, tmp[i], &last);
+    }
+    for (; i < n; i++)
+        w = insert_one(ids, w, tmp[i], &last);
+    return w;
+}
+#endif
+
+/* The widest SIMD the sort may use (nd_sort_set_simd, for tests). */
+static int sort_simd = 1;
+
+void nd_sort_set_simd(int level)
+{
+    sort_simd = level;
+}
+
+/* insert_distinct() with AVX2 where the CPU has it */
+static size_t insert_distinct_best(uint32_t *ids, const uint32_t *tmp, size_t n)
+{
+#ifdef ND_SORT_AVX2
+    if (sort_simd >= 1 && __builtin_cpu_supports("avx2"))
+        return insert_distinct_avx2(ids, tmp, n);
+#endif
+    return insert_distinct(ids, tmp, n);
 }
 
 /* Drop repeats from sorted ids[0..n); returns the new count. */
@@ -220,7 +283,7 @@ static size_t sort_distinct_top(uint32_t *ids, uint32_t *tmp, size_t n)
         tmp[counts[0][(ids[i] >> low) & mask]++] = ids[i];
     for (size_t i = 0; i < n; i++)
         ids[counts[1][tmp[i] >> high]++] = tmp[i];
-    return insert_distinct(ids, ids, n); /* in place: it writes behind where it reads */
+    return insert_distinct_best(ids, ids, n); /* in place: it writes behind where it reads */
 }
 
 /* Past LARGE_SORT values: up to 2^12 buckets, eight per value at n =

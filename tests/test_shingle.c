@@ -103,16 +103,20 @@ static int cmp_u32(const void *a, const void *b)
  * bits, and a top byte shared by too many values, which goes to the radix
  * sort), buckets and buckets overflowing into the radix sort (values
  * sharing their top bits), and the radix sort for large arrays; with and
- * without repeats. */
+ * without repeats; the insertion pass eight values at a time (AVX2, where
+ * the CPU has it: values in order stored at once, the others inserted one
+ * by one) and one at a time. */
 START_TEST(test_sort_u32_paths)
 {
     static const size_t sizes[] = {0,    1,    2,    8,    9,    16,    17,    24,    25,    47,
                                    48,   49,   64,   100,  127,  128,   129,   200,   256,   300,
                                    1000, 4096, 4097, 8192, 8193, 16384, 16385, 32768, 32769, 70000};
-    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu,
-                                     0xF000FFFFu, 0xFFF0000Fu, 0xFF800001u};
+    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu, 0xF000FFFFu,
+                                     0xFFF0000Fu, 0xFF800001u, 0xFFFC0000u, 0xFFFFF000u};
     uint64_t state = 42;
-    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    for (size_t pass = 0; pass < 2 * sizeof sizes / sizeof sizes[0]; pass++) {
+        size_t si = pass % (sizeof sizes / sizeof sizes[0]);
+        nd_sort_set_simd(pass < sizeof sizes / sizeof sizes[0] ? 1 : 0); /* AVX2 where the CPU has it, then none */
         for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
             size_t n = sizes[si];
             uint32_t *ids = malloc((n + 1) * sizeof *ids), *tmp = malloc((n + 1) * sizeof *tmp);
@@ -132,13 +136,14 @@ START_TEST(test_sort_u32_paths)
             }
             ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
             for (size_t i = 0; i < distinct; i++)
-                ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x: ids[%zu]=%u, want %u", n, masks[mi], i, ids[i],
-                              want[i]);
+                ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x pass %zu: ids[%zu]=%u, want %u", n, masks[mi], pass, i,
+                              ids[i], want[i]);
             free(ids);
             free(tmp);
             free(want);
         }
     }
+    nd_sort_set_simd(1);
 }
 END_TEST
 
