@@ -189,6 +189,8 @@ static void hash_tokens(nd_tokens *out)
 
 static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike)
 {
+    if (nz->unhashed == out)
+        nz->unhashed = NULL; /* made again below */
     out->count = 0;
     out->text_len = 0;
     out->invalid_utf8 = 0;
@@ -208,7 +210,9 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
     nz->segment.len = 0;
     if (rc == ND_OK)
         rc = nd_tk_close_token(&tk);
-    if (rc == ND_OK)
+    if (rc == ND_OK && !break_words && nd_tokens_mostly_unspaced(out))
+        nz->unhashed = out; /* character shingles, which read no token hash (see nd_tokenize_runs) */
+    else if (rc == ND_OK)
         hash_tokens(out);
     if (cut_alike)
         *cut_alike = tk.runs_cut_alike;
@@ -223,6 +227,14 @@ int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
 int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *nz, const char *text, size_t len)
 {
     return tokenize(nz, text, len, out, 0, cut_alike);
+}
+
+void nd_normalizer_hash_pending(nd_normalizer *nz)
+{
+    if (nz->unhashed) {
+        hash_tokens(nz->unhashed);
+        nz->unhashed = NULL;
+    }
 }
 
 int nd_tokens_mostly_unspaced(const nd_tokens *tokens)
