@@ -11,7 +11,13 @@
 
 /* Which SIMD nd_window_ids may use: at most this (tests compare each with
  * the scalar path). */
-enum { ND_WINDOW_SIMD_NONE = 0, ND_WINDOW_SIMD_AVX2 = 1, ND_WINDOW_SIMD_AVX512 = 2, ND_WINDOW_SIMD_BEST = 3 };
+enum {
+    ND_WINDOW_SIMD_NONE = 0,
+    ND_WINDOW_SIMD_AVX2 = 1,
+    ND_WINDOW_SIMD_AVX512 = 2,     /* AVX-512 F, VL, BW, DQ */
+    ND_WINDOW_SIMD_AVX512VBMI = 3, /* and VBMI (byte permutations) */
+    ND_WINDOW_SIMD_BEST = 4
+};
 
 /* The id of one window text[0..n) of `size` code points:
  * fold32(nd_hash64(text, n, size)). Windows of 4 to 16 bytes take XXH3's
