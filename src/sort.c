@@ -241,6 +241,66 @@ static size_t sort_distinct_slots(uint32_t *ids, uint32_t *tmp, size_t n)
     return k;
 }
 
+/* Each count of a[0..d) and b[0..d) (the counts of the two digits) to the
+ * sum of those before it; returns the largest count of b. */
+static uint32_t digit_starts_scalar(uint32_t *a, uint32_t *b, unsigned d)
+{
+    uint32_t sum_a = 0, sum_b = 0, most = 0;
+    for (unsigned i = 0; i < d; i++) {
+        uint32_t ca = a[i], cb = b[i];
+        most = cb > most ? cb : most;
+        a[i] = sum_a;
+        b[i] = sum_b;
+        sum_a += ca;
+        sum_b += cb;
+    }
+    return most;
+}
+
+#ifdef ND_SORT_AVX2
+/* The sums of x's lanes up to each (inclusive), plus `carry` in every lane */
+__attribute__((target("avx2"))) static inline __m256i running_sum8(__m256i x, __m256i carry)
+{
+    x = _mm256_add_epi32(x, _mm256_slli_si256(x, 4));
+    x = _mm256_add_epi32(x, _mm256_slli_si256(x, 8)); /* each half summed up to each lane */
+    __m256i low_half = _mm256_permutevar8x32_epi32(x, _mm256_set1_epi32(3));
+    x = _mm256_add_epi32(x, _mm256_blend_epi32(_mm256_setzero_si256(), low_half, 0xF0));
+    return _mm256_add_epi32(x, carry);
+}
+
+/* digit_starts_scalar() eight counts at a time (d a multiple of 8): a
+ * loop of 128 dependent steps for the 7-bit digits of a document's few
+ * hundred ids cost as much as a pass over the ids */
+__attribute__((target("avx2"))) static uint32_t digit_starts_avx2(uint32_t *a, uint32_t *b, unsigned d)
+{
+    const __m256i last = _mm256_set1_epi32(7);
+    __m256i carry_a = _mm256_setzero_si256(), carry_b = _mm256_setzero_si256(), most = _mm256_setzero_si256();
+    for (unsigned i = 0; i < d; i += 8) {
+        __m256i ca = _mm256_loadu_si256((const __m256i *)(const void *)(a + i));
+        __m256i cb = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+        most = _mm256_max_epu32(most, cb);
+        __m256i through_a = running_sum8(ca, carry_a), through_b = running_sum8(cb, carry_b);
+        _mm256_storeu_si256((__m256i *)(void *)(a + i), _mm256_sub_epi32(through_a, ca));
+        _mm256_storeu_si256((__m256i *)(void *)(b + i), _mm256_sub_epi32(through_b, cb));
+        carry_a = _mm256_permutevar8x32_epi32(through_a, last);
+        carry_b = _mm256_permutevar8x32_epi32(through_b, last);
+    }
+    __m128i m = _mm_max_epu32(_mm256_castsi256_si128(most), _mm256_extracti128_si256(most, 1));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0xB1));
+    return (uint32_t)_mm_cvtsi128_si32(m);
+}
+#endif
+
+static uint32_t digit_starts(uint32_t *a, uint32_t *b, unsigned d)
+{
+#ifdef ND_SORT_AVX2
+    if (sort_simd >= 1 && d % 8 == 0 && __builtin_cpu_supports("avx2"))
+        return digit_starts_avx2(a, b, d);
+#endif
+    return digit_starts_scalar(a, b, d);
+}
+
 /* From MEDIUM_SORT to LARGE_SORT values (a document's shingles: a few
  * hundred), an LSD radix sort of the top 2b bits only (two passes of
  * b bits, both counted in one read; 2^2b is 16 to 64 times n, b from 6 to
@@ -266,15 +326,7 @@ static size_t sort_distinct_top(uint32_t *ids, uint32_t *tmp, size_t n)
         counts[0][(ids[i] >> low) & mask]++;
         counts[1][ids[i] >> high]++;
     }
-    uint32_t sum0 = 0, sum1 = 0, most = 0;
-    for (unsigned d = 0; d <= mask; d++) {
-        uint32_t c0 = counts[0][d], c1 = counts[1][d];
-        most = c1 > most ? c1 : most;
-        counts[0][d] = sum0;
-        counts[1][d] = sum1;
-        sum0 += c0;
-        sum1 += c1;
-    }
+    uint32_t most = digit_starts(counts[0], counts[1], mask + 1);
     if (most > SKEWED) {
         radix_sort_u32(ids, tmp, n);
         return drop_repeats(ids, n);
