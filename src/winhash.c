@@ -16,10 +16,12 @@
  * picked from one load (1.07 ns a window against 1.47 gathered, 1.66 with
  * AVX2 and 2.37 scalar, Zen 4, 5-letter windows of Han); a step with a
  * window of another length (Latin letters, digits, a text's last window)
- * is hashed by the scalar code. The code point offsets the windows start
- * at are found 64 bytes at a time (nd_char_offsets).
- * Equal to nd_hash64 window by window: test_window_ids (tests/test_shingle.c)
- * at every offset and length, each SIMD level against the scalar.
+ * is hashed by the scalar code, and so are all the windows of a text
+ * whose windows are shorter than 8 bytes on average (Latin letters). The
+ * code point offsets the windows start at are found 64 bytes at a time
+ * (nd_char_offsets). Equal to nd_hash64 window by window: test_window_ids
+ * and test_char_offsets (tests/test_shingle.c) at every offset and length,
+ * each SIMD level against the scalar.
  */
 #include "winhash.h"
 
@@ -283,6 +285,10 @@ size_t nd_char_offsets(uint32_t *starts, const uint8_t *s, size_t n, int simd)
 void nd_window_ids(uint32_t *out, const uint8_t *text, const uint32_t *at, size_t m, unsigned size, int simd)
 {
     size_t s = 0;
+    /* windows of fewer than 8 bytes on average (Latin letters: the SIMD
+     * formula's 9 to 16 bytes would be checked for in vain) go scalar */
+    if (m > 0 && (uint64_t)(at[m - 1 + size] - at[0]) * size < (uint64_t)8 * (m - 1 + size))
+        simd = ND_WINDOW_SIMD_NONE;
 #ifdef ND_WINHASH_SIMD
     if (simd >= ND_WINDOW_SIMD_AVX512VBMI && has_avx512() && __builtin_cpu_supports("avx512vbmi"))
         s = window_ids_avx512_vbmi(out, text, at, m, size);
