@@ -114,18 +114,47 @@ __attribute__((target("avx2"))) static size_t insert_distinct_avx2(uint32_t *ids
 }
 #endif
 
+/* insert_distinct_avx2() sixteen values at a time with AVX-512 */
+__attribute__((target("avx512f"))) static size_t insert_distinct_avx512(uint32_t *ids, const uint32_t *tmp, size_t n)
+{
+    if (n == 0)
+        return 0;
+    ids[0] = tmp[0];
+    size_t w = 1, i = 1;
+    uint32_t last = ids[0];
+    const __m512i up = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    while (n - i >= 16) {
+        __m512i v = _mm512_loadu_si512((const void *)(tmp + i));
+        __m512i before = _mm512_mask_set1_epi32(_mm512_permutexvar_epi32(up, v), 1, (int)last);
+        unsigned in_order = _mm512_cmpgt_epu32_mask(v, before);
+        if (in_order == 0xFFFF) {
+            _mm512_storeu_si512((void *)(ids + w), v); /* w <= i: behind the reads */
+            w += 16;
+            i += 16;
+            last = (uint32_t)_mm512_cvtsi512_si32(_mm512_alignr_epi32(v, v, 15)); /* lane 15 */
+            continue;
+        }
+        for (size_t end = i + (size_t)__builtin_ctz(~in_order) + 1; i < end; i++)
+            w = insert_one(ids, w, tmp[i], &last);
+    }
+    for (; i < n; i++)
+        w = insert_one(ids, w, tmp[i], &last);
+    return w;
+}
 /* The widest SIMD the sort may use (nd_sort_set_simd, for tests). */
-static int sort_simd = 1;
+static int sort_simd = 2;
 
 void nd_sort_set_simd(int level)
 {
     sort_simd = level;
 }
 
-/* insert_distinct() with AVX2 where the CPU has it */
+/* insert_distinct() with AVX-512 or AVX2 where the CPU has it */
 static size_t insert_distinct_best(uint32_t *ids, const uint32_t *tmp, size_t n)
 {
 #ifdef ND_SORT_AVX2
+    if (sort_simd >= 2 && __builtin_cpu_supports("avx512f"))
+        return insert_distinct_avx512(ids, tmp, n);
     if (sort_simd >= 1 && __builtin_cpu_supports("avx2"))
         return insert_distinct_avx2(ids, tmp, n);
 #endif

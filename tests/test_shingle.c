@@ -103,9 +103,9 @@ static int cmp_u32(const void *a, const void *b)
  * bits, and a top byte shared by too many values, which goes to the radix
  * sort), buckets and buckets overflowing into the radix sort (values
  * sharing their top bits), and the radix sort for large arrays; with and
- * without repeats; the insertion pass eight values at a time (AVX2, where
- * the CPU has it: values in order stored at once, the others inserted one
- * by one) and one at a time. */
+ * without repeats; the insertion pass sixteen or eight values at a time
+ * (AVX-512, AVX2, where the CPU has them: values in order stored at once,
+ * the others inserted one by one) and one at a time. */
 START_TEST(test_sort_u32_paths)
 {
     static const size_t sizes[] = {0,    1,    2,    8,    9,    16,    17,    24,    25,    47,
@@ -114,9 +114,10 @@ START_TEST(test_sort_u32_paths)
     static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu, 0xF000FFFFu,
                                      0xFFF0000Fu, 0xFF800001u, 0xFFFC0000u, 0xFFFFF000u};
     uint64_t state = 42;
-    for (size_t pass = 0; pass < 2 * sizeof sizes / sizeof sizes[0]; pass++) {
+    for (size_t pass = 0; pass < 3 * sizeof sizes / sizeof sizes[0]; pass++) {
         size_t si = pass % (sizeof sizes / sizeof sizes[0]);
-        nd_sort_set_simd(pass < sizeof sizes / sizeof sizes[0] ? 1 : 0); /* AVX2 where the CPU has it, then none */
+        nd_sort_set_simd(
+            2 - (int)(pass / (sizeof sizes / sizeof sizes[0]))); /* AVX-512, AVX2 (where the CPU has them), none */
         for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
             size_t n = sizes[si];
             uint32_t *ids = malloc((n + 1) * sizeof *ids), *tmp = malloc((n + 1) * sizeof *tmp);
@@ -143,7 +144,7 @@ START_TEST(test_sort_u32_paths)
             free(want);
         }
     }
-    nd_sort_set_simd(1);
+    nd_sort_set_simd(2);
 }
 END_TEST
 
@@ -525,8 +526,6 @@ Suite *shingle_suite(void)
     tcase_add_test(tc, test_short_texts_differ);
     tcase_add_test(tc, test_unspaced_detection);
     tcase_add_test(tc, test_token_hashes);
-    tcase_add_loop_test(tc, test_window_ids, 0, 2);
-    tcase_add_test(tc, test_char_offsets);
     suite_add_tcase(s, tc);
     /* arrays up to 70,000 values and a 20,000-word text: slower under the
      * sanitizers and on a busy machine than Check's default 4 s */
@@ -536,6 +535,8 @@ Suite *shingle_suite(void)
     tcase_add_test(large, test_sort_u64_high32_stable);
     tcase_add_test(large, test_long_text_shingles);
     tcase_add_test(large, test_char_shingles_reference);
+    tcase_add_loop_test(large, test_window_ids, 0, 2);
+    tcase_add_test(large, test_char_offsets);
     suite_add_tcase(s, large);
     return s;
 }
