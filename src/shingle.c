@@ -166,10 +166,18 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
      * offsets are counted as they are found, and the buffer sized for as
      * many as there can be (4 bytes for each byte of text, plus 4 for the
      * sort's scratch: less than the 8 of the table of 8-byte offsets
-     * this replaced) */
-    size_t head = wide ? len : len + 1 + ND_OFFSETS_SLACK;
+     * this replaced); a text past 4 GB has its code points counted first
+     * (room for its ids and the sort's scratch only) */
+    size_t chars = 0;
+    if (wide) {
+        for (size_t t = 0; t < tokens->count; t++)
+            chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
+        chars += spaces;
+    }
+    size_t bound = wide ? chars : len; /* windows and so ids: at most this many */
+    size_t head = wide ? chars : len + 1 + ND_OFFSETS_SLACK;
     size_t text_words = join ? len / sizeof **ids + 1 : 0;
-    size_t words = head + (text_words > len ? text_words : len);
+    size_t words = head + (text_words > bound ? text_words : bound);
     if (nd_grow((void **)ids, capacity, words, sizeof **ids) != 0)
         return ND_ENOMEM;
     uint32_t *out = *ids;
@@ -185,7 +193,8 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
         }
         text = joined;
     }
-    size_t chars = wide ? count_chars(text, len) : nd_char_offsets(out, text, len, simd);
+    if (!wide)
+        chars = nd_char_offsets(out, text, len, simd);
     size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
     if (m == 1 && chars <= size) {
         out[0] = fold32(nd_hash64(text, len, size)); /* one window of all of them */
