@@ -44,6 +44,20 @@ static uint32_t utf8_be(unsigned c)
     return (0xE0u | c >> 12) << 16 | (0x80u | (c >> 6 & 0x3F)) << 8 | (0x80u | (c & 0x3F));
 }
 
+/* Does the fast path of block classifier `impl` find Han letters with
+ * AVX-512 (kept_leads in fastpath.c)? On the AVX2 path where the CPU has
+ * AVX-512 BW; the SSE2 and portable paths keep SSE2's, so that tests
+ * comparing the paths with the reference check both. */
+static int leads_avx512(nd_scan_impl impl)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return impl == ND_SCAN_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#else
+    (void)impl;
+    return 0;
+#endif
+}
+
 int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
 {
     nd_fold_tables tables;
@@ -66,6 +80,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     }
     nz->scan = nd_scan_get(nd_scan_best());
     nz->bits2 = nd_scan_bits2_get(nd_scan_best());
+    nz->leads_avx512 = leads_avx512(nd_scan_best());
     rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {
         nd_free(nz);
@@ -103,6 +118,7 @@ int nd_normalizer_set_path(nd_normalizer *nz, nd_tokenize_path path)
         return ND_EINVAL;
     nz->scan = scan;
     nz->bits2 = bits2;
+    nz->leads_avx512 = leads_avx512(impl);
     return ND_OK;
 }
 
