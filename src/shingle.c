@@ -16,7 +16,9 @@
  * A character shingle is a run of N
  * consecutive code points of the normalized text, in which every run of
  * separators is one space (and words that ICU cut out of an unspaced run
- * stay joined, so Chinese is shingled as written).
+ * stay joined, so Chinese is shingled as written); its id is XXH3 of its
+ * bytes seeded with N, folded to 32 bits, several windows at a time where
+ * the CPU allows (winhash.c).
  * The set is sorted and made distinct, which is what both MinHash (a set
  * function) and exact Jaccard verification (a merge of two sorted arrays)
  * need.

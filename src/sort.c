@@ -18,7 +18,14 @@
  * of place than the buckets, each a mispredicted branch of the insertion
  * pass; up to 48 (a paragraph's) are put in a table by their top bits and
  * read back in order (sort_distinct_slots); the buckets are left for past
- * 16384.
+ * 16384. The insertion pass takes sixteen (AVX-512) or eight (AVX2) values
+ * at a time where they are in order already, and the radix sort's counts
+ * are summed eight at a time (AVX2); each where the CPU has it, the scalar
+ * code kept (nd_sort_set_simd). Tried and not kept: one scatter pass into
+ * buckets of the top bits followed by a sixteen-lane sorting network over
+ * every sixteen values (AVX-512) instead of the second radix pass (as fast:
+ * the insertion pass then met more values out of place), and counting
+ * into two tables to halve same-counter stalls (no gain).
  */
 #include "sort.h"
 
