@@ -161,11 +161,9 @@ __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t 
 
 /* window_ids_avx512() without gathers (AVX512VBMI): eight windows of 9 to
  * 16 bytes in a row span at most 7 x 4 + 16 = 44 bytes from the first one's
- * start, so their bytes are one load (masked to those bytes: nothing past
- * the text is read), and each window's first and last eight bytes are
- * picked from it by one byte permutation each, the indices made from the
- * windows' offsets (each offset's byte in all eight bytes of its lane,
- * plus 0..7). */
+ * start (in UTF-8; more than 63 goes to the scalar code), so their bytes are one load (masked to those bytes: nothing
+ * past the text is read), and each window's first and last eight bytes are picked from it by one byte permutation each,
+ * the indices made from the windows' offsets (each offset's byte in all eight bytes of its lane, plus 0..7). */
 __attribute__((target(AVX512_TARGET ",avx512vbmi"))) static size_t
 window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, size_t m, unsigned size)
 {
@@ -187,7 +185,13 @@ window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, s
             window_ids_scalar(out, text, at, s, s + 8, size);
             continue;
         }
-        const uint32_t base = at[s], spanned = at[s + 7 + size] - base; /* at most 44 */
+        const uint32_t base = at[s], spanned = at[s + 7 + size] - base; /* at most 44 in UTF-8 */
+        if (spanned > 63) {
+            /* code points of more than four bytes (not UTF-8: a caller's
+             * own tokens) */
+            window_ids_scalar(out, text, at, s, s + 8, size);
+            continue;
+        }
         __m512i bytes = _mm512_maskz_loadu_epi8(((uint64_t)1 << spanned) - 1, (const void *)(text + base));
         __m256i from = _mm256_set1_epi32((int)base);
         __m512i lo_at = _mm512_cvtepu32_epi64(_mm256_sub_epi32(first, from));
