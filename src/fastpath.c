@@ -52,6 +52,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h> /* SSE2: part of x86-64 */
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h> /* kept_leads_avx512, picked at run time */
+#define ND_LEADS_AVX512 1
+#endif
 
 /* Bits 0, 3, 6, ..., 63: the places a run of three-byte letters from
  * bit 0 may take. */
@@ -126,6 +130,25 @@ static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
     return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
 }
 
+#ifdef ND_LEADS_AVX512
+/* kept_leads()' masks for the range's leads and second bytes, the block's
+ * 64 bytes at once with AVX-512 (BW) */
+__attribute__((target("avx512f,avx512bw"))) static uint64_t
+kept_leads_avx512(const block_view *bv, unsigned lo_lead, unsigned hi_lead, unsigned lo_second, unsigned hi_second)
+{
+    const __m512i x = _mm512_loadu_si512((const void *)bv->bytes);
+    uint64_t inner = _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8((char)(lo_lead + 1))),
+                                            _mm512_set1_epi8((char)(hi_lead - lo_lead - 2)));
+    uint64_t at_first = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)lo_lead));
+    uint64_t at_last = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)hi_lead));
+    uint64_t past_from = _mm512_cmpge_epu8_mask(x, _mm512_set1_epi8((char)lo_second));
+    uint64_t before_to = _mm512_cmple_epu8_mask(x, _mm512_set1_epi8((char)hi_second));
+    if (hi_lead - lo_lead < 2)
+        inner = 0;
+    return bv->three & (inner | (at_first & past_from >> 1) | (at_last & before_to >> 1));
+}
+#endif
+
 /* The block offsets where a three-byte sequence starts that kept_letter()
  * accepts by its first test (inside nz's range of kept letters, U+4E00 ..
  * U+9FFF for the profiles' tables) and whose lead and second byte alone
@@ -148,6 +171,10 @@ static uint64_t kept_leads(const nd_normalizer *nz, const block_view *bv)
      * whatever its third byte: from lo's, or the next one, to 0xBF */
     const unsigned lo_second = ((lo >> 8) & 0xFF) + ((lo & 0xFF) != 0x80);
     const unsigned hi_second = ((hi >> 8) & 0xFF) - ((hi & 0xFF) != 0xBF);
+#ifdef ND_LEADS_AVX512
+    if (nz->leads_avx512)
+        return kept_leads_avx512(bv, lo_lead, hi_lead, lo_second, hi_second);
+#endif
     const __m128i inner_base = _mm_set1_epi8((char)(lo_lead + 1));
     const __m128i inner_width = _mm_set1_epi8((char)(hi_lead - lo_lead - 2)); /* wraps to 0xFF when no lead is inside */
     const __m128i first = _mm_set1_epi8((char)lo_lead), last = _mm_set1_epi8((char)hi_lead);

@@ -44,6 +44,20 @@ static uint32_t utf8_be(unsigned c)
     return (0xE0u | c >> 12) << 16 | (0x80u | (c >> 6 & 0x3F)) << 8 | (0x80u | (c & 0x3F));
 }
 
+/* Does the fast path of block classifier `impl` find Han letters with
+ * AVX-512 (kept_leads in fastpath.c)? On the AVX2 path where the CPU has
+ * AVX-512 BW; the SSE2 and portable paths keep SSE2's, so that tests
+ * comparing the paths with the reference check both. */
+static int leads_avx512(nd_scan_impl impl)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return impl == ND_SCAN_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#else
+    (void)impl;
+    return 0;
+#endif
+}
+
 int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
 {
     nd_fold_tables tables;
@@ -67,6 +81,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     }
     nz->scan = nd_scan_get(nd_scan_best());
     nz->bits2 = nd_scan_bits2_get(nd_scan_best());
+    nz->leads_avx512 = leads_avx512(nd_scan_best());
     rc = nd_folder_init(&nz->folder, profile);
     if (rc != ND_OK) {
         nd_free(nz);
@@ -104,6 +119,7 @@ int nd_normalizer_set_path(nd_normalizer *nz, nd_tokenize_path path)
         return ND_EINVAL;
     nz->scan = scan;
     nz->bits2 = bits2;
+    nz->leads_avx512 = leads_avx512(impl);
     return ND_OK;
 }
 
@@ -190,6 +206,8 @@ static void hash_tokens(nd_tokens *out)
 
 static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike)
 {
+    if (nz->unhashed == out)
+        nz->unhashed = NULL; /* made again below */
     out->count = 0;
     out->text_len = 0;
     out->invalid_utf8 = 0;
@@ -209,7 +227,9 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
     nz->segment.len = 0;
     if (rc == ND_OK)
         rc = nd_tk_close_token(&tk);
-    if (rc == ND_OK)
+    if (rc == ND_OK && !break_words && nd_tokens_mostly_unspaced(out))
+        nz->unhashed = out; /* character shingles, which read no token hash (see nd_tokenize_runs) */
+    else if (rc == ND_OK)
         hash_tokens(out);
     if (cut_alike)
         *cut_alike = tk.runs_cut_alike;
@@ -224,6 +244,14 @@ int nd_tokenize(nd_tokens *out, nd_normalizer *nz, const char *text, size_t len)
 int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *nz, const char *text, size_t len)
 {
     return tokenize(nz, text, len, out, 0, cut_alike);
+}
+
+void nd_normalizer_hash_pending(nd_normalizer *nz)
+{
+    if (nz->unhashed) {
+        hash_tokens(nz->unhashed);
+        nz->unhashed = NULL;
+    }
 }
 
 int nd_tokens_mostly_unspaced(const nd_tokens *tokens)

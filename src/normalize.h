@@ -29,8 +29,17 @@ int nd_normalizer_set_path(nd_normalizer *normalizer, nd_tokenize_path path);
  * the same as nd_tokenize() would give, so character shingles are too; 0
  * when a run holds a character ICU might leave out of every word (see
  * nd_fold_cut_keeps in fold.h): then use nd_tokenize(). Same return
- * values as nd_tokenize(). */
+ * values as nd_tokenize(). When most of the text's word characters are in
+ * scripts without spaces (nd_tokens_mostly_unspaced: the tokens are then
+ * shingled by characters, which reads no token hash, unless they are
+ * tokenized again by nd_tokenize), the tokens' hashes are left unset (0)
+ * until nd_normalizer_hash_pending() sets them: a caller that hands the
+ * tokens on must call it first. */
 int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *normalizer, const char *text, size_t len);
+
+/* Set the hashes nd_tokenize_runs() left unset, if it did, on the tokens
+ * it made (which must still be there, unchanged); else nothing. */
+void nd_normalizer_hash_pending(nd_normalizer *normalizer);
 
 /* Most code points in one normalization segment after its first: longer
  * runs of non-starters are cut, as in Unicode's stream-safe text format

@@ -16,7 +16,9 @@
  * A character shingle is a run of N
  * consecutive code points of the normalized text, in which every run of
  * separators is one space (and words that ICU cut out of an unspaced run
- * stay joined, so Chinese is shingled as written).
+ * stay joined, so Chinese is shingled as written); its id is XXH3 of its
+ * bytes seeded with N, folded to 32 bits, several windows at a time where
+ * the CPU allows (winhash.c).
  * The set is sorted and made distinct, which is what both MinHash (a set
  * function) and exact Jaccard verification (a merge of two sorted arrays)
  * need.
@@ -43,6 +45,7 @@
 #include "alloc.h"
 #include "hash.h"
 #include "sort.h"
+#include "winhash.h"
 
 static uint32_t fold32(uint64_t h)
 {
@@ -104,52 +107,61 @@ static size_t count_chars(const uint8_t *s, size_t n)
     return n - cont;
 }
 
-/* The offsets of the code points of s[0..n) (the bytes that are not
- * continuation bytes, 10xxxxxx), in order, into starts; returns how many.
- * starts has room for one more than that (the byte loop writes the next
- * entry before it knows whether it counts). 64 bytes at a time with SSE2:
- * a mask of the lead bytes, read with a count of trailing zeros. */
-static size_t char_offsets(size_t *starts, const uint8_t *s, size_t n)
+/* memcpy(to, from, n) inline, 16 bytes at a time, the last 16 of a token
+ * of 16 or more overlapping the copy before (reading and writing inside
+ * the token's n bytes only): the join below copied a text's tokens (a few
+ * dozen bytes each) by a call each, a hundredth of signing CJK text. */
+static inline void copy_bytes(uint8_t *to, const uint8_t *from, size_t n)
 {
-    size_t k = 0, i = 0;
-#if defined(__SSE2__)
-    const __m128i top2 = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
-    for (; n - i >= 64; i += 64) {
-        uint64_t conts = 0;
-        for (unsigned q = 0; q < 4; q++) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16 * q));
-            conts |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, top2), cont)) << (16 * q);
-        }
-        for (uint64_t lead = ~conts; lead; lead &= lead - 1)
-            starts[k++] = i + (size_t)__builtin_ctzll(lead);
+    if (n >= 16) {
+        for (size_t k = 0; k + 16 < n; k += 16)
+            memcpy(to + k, from + k, 16);
+        memcpy(to + n - 16, from + n - 16, 16);
+        return;
     }
-#endif
-    for (; i < n; i++) {
-        starts[k] = i;
-        k += (s[i] & 0xC0) != 0x80;
+    size_t k = 0;
+    if (n & 8) {
+        memcpy(to, from, 8);
+        k = 8;
     }
-    return k;
+    if (n & 4) {
+        memcpy(to + k, from + k, 4);
+        k += 4;
+    }
+    if (n & 2) {
+        memcpy(to + k, from + k, 2);
+        k += 2;
+    }
+    if (n & 1)
+        to[k] = from[k];
 }
 
-/* The id of the window text[0..n) of a character shingle: XXH3 seeded with
- * the window's size in code points, folded to 32 bits. Windows of 4 to 16
- * bytes (5 Han or kana letters are 15, 9 to 16 with a space or ASCII among
- * them; 5 Latin letters are 5 to 10) take XXH3's own short-input function
- * inlined (the secret's words folded into constants by the compiler), not
- * a call through the length dispatch: the same value. */
-static inline uint32_t window_id(const uint8_t *text, size_t n, unsigned size)
+/* The byte after the code point at text[i] (i < len). */
+static size_t next_char(const uint8_t *text, size_t len, size_t i)
 {
-    uint64_t h;
-    if (n - 9 <= 7)
-        h = nd_hash64_9to16_seeded(text, n, size);
-    else if (n - 4 <= 4)
-        h = nd_hash64_4to8_seeded(text, n, size);
-    else
-        h = nd_hash64(text, n, size);
-    return fold32(h);
+    for (i++; i < len && (text[i] & 0xC0) == 0x80; i++)
+        ;
+    return i;
 }
 
-static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size)
+/* out[s] for s < m: the ids of the windows of `size` code points of
+ * text[0..len), found by walking the text with two edges (texts of 4 GB or
+ * more, whose offsets do not fit the table's 32 bits; one window at a
+ * time). */
+static void window_ids_walk(uint32_t *out, const uint8_t *text, size_t len, size_t m, unsigned size)
+{
+    size_t a = 0, b = 0;
+    for (unsigned k = 0; k < size; k++)
+        b = next_char(text, len, b);
+    for (size_t s = 0; s < m; s++) {
+        out[s] = nd_window_id(text + a, b - a, size);
+        a = next_char(text, len, a);
+        b = b < len ? next_char(text, len, b) : b;
+    }
+}
+
+int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size,
+                          int simd)
 {
     /* The normalized text with single spaces between tokens (one space
      * where the original had separators between the tokens; none between
@@ -157,12 +169,15 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
      * meet with no space between them (one token, or one unspaced run cut
      * into words) that is tokens->text itself; else it is built in the id
      * buffer (no allocation per text). The buffer holds, in 32-bit words:
-     * the m ids from 0, then from `mid` (even, for size_t) the offsets of
-     * the text's code points (one more than there are, then the sort's
-     * scratch), then the joined text. The ids are sorted where they are:
-     * nothing is moved afterwards. */
+     * from 0 the 32-bit offsets of the text's code points (one more than
+     * there are), over which the m ids are written as they are made (the
+     * id of window s once its first offset is read), then the joined
+     * text, whose place is the sort's scratch once the windows are hashed.
+     * The ids are sorted where they are: nothing is moved afterwards.
+     * A text of 4 GB or more has no table of offsets (the ids from 0, then
+     * the text) and is walked one window at a time. */
     const nd_token *items = tokens->items;
-    size_t len = 0, chars = 0, spaces = 0;
+    size_t len = 0, spaces = 0;
     int adjacent = 1; /* each token's text follows the one before it in tokens->text */
     for (size_t t = 1; t < tokens->count; t++) {
         spaces += items[t].start > items[t - 1].end;
@@ -170,51 +185,59 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     }
     const nd_token *last = &items[tokens->count - 1];
     if (adjacent) {
-        /* the usual case (tokens->text is the tokens' texts back to back):
-         * counted in one go */
-        len = last->norm_start + last->norm_len - items[0].norm_start;
-        chars = count_chars((const uint8_t *)tokens->text + items[0].norm_start, len);
+        len = last->norm_start + last->norm_len - items[0].norm_start; /* the usual case */
     } else {
-        for (size_t t = 0; t < tokens->count; t++) {
+        for (size_t t = 0; t < tokens->count; t++)
             len += items[t].norm_len;
-            chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
-        }
     }
     len += spaces;
-    chars += spaces;
-    size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
     int join = spaces > 0 || !adjacent;
-    size_t mid = (m + 1) & ~(size_t)1;
-    size_t offset_words = 2 * (chars + 1);
-    size_t scratch = offset_words > m ? offset_words : m;
-    size_t words = mid + scratch + (join ? len / sizeof **ids + 1 : 0);
+    int wide = len >= UINT32_MAX - ND_OFFSETS_SLACK || simd == ND_WINDOW_WIDE;
+    /* the code points (and so the windows) are at most the bytes: the
+     * offsets are counted as they are found, and the buffer sized for as
+     * many as there can be (4 bytes for each byte of text, plus 4 for the
+     * sort's scratch: less than the 8 of the table of 8-byte offsets
+     * this replaced); a text past 4 GB has its code points counted first
+     * (room for its ids and the sort's scratch only) */
+    size_t chars = 0;
+    if (wide) {
+        for (size_t t = 0; t < tokens->count; t++)
+            chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
+        chars += spaces;
+    }
+    size_t bound = wide ? chars : len; /* windows and so ids: at most this many */
+    size_t head = wide ? chars : len + 1 + ND_OFFSETS_SLACK;
+    size_t text_words = join ? len / sizeof **ids + 1 : 0;
+    size_t words = head + (text_words > bound ? text_words : bound);
     if (nd_grow((void **)ids, capacity, words, sizeof **ids) != 0)
         return ND_ENOMEM;
     uint32_t *out = *ids;
     const uint8_t *text = (const uint8_t *)tokens->text + items[0].norm_start;
     if (join) {
-        uint8_t *joined = (uint8_t *)(out + mid + scratch);
+        uint8_t *joined = (uint8_t *)(out + head);
         size_t w = 0;
         for (size_t t = 0; t < tokens->count; t++) {
             if (t > 0 && items[t].start > items[t - 1].end)
                 joined[w++] = ' ';
-            memcpy(joined + w, tokens->text + items[t].norm_start, items[t].norm_len);
+            copy_bytes(joined + w, (const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
             w += items[t].norm_len;
         }
         text = joined;
     }
+    if (!wide)
+        chars = nd_char_offsets(out, text, len, simd);
+    size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
     if (m == 1 && chars <= size) {
         out[0] = fold32(nd_hash64(text, len, size)); /* one window of all of them */
+    } else if (m > 1 && wide) {
+        window_ids_walk(out, text, len, m, size);
     } else if (m > 1) {
-        /* each window of `size` code points [starts[s], starts[s + size]),
-         * the windows independent of each other */
-        size_t *starts = (size_t *)(void *)(out + mid);
-        char_offsets(starts, text, len);
-        starts[chars] = len;
-        for (size_t s = 0; s < m; s++)
-            out[s] = window_id(text + starts[s], starts[s + size] - starts[s], size);
+        /* each window of `size` code points [at[s], at[s + size]), the
+         * windows independent of each other */
+        out[chars] = (uint32_t)len;
+        nd_window_ids(out, text, out, m, size, simd);
     }
-    *count = sort_distinct(out, m, out + mid);
+    *count = sort_distinct(out, m, out + head);
     return ND_OK;
 }
 
@@ -230,7 +253,7 @@ int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens
     if (kind == ND_SHINGLE_AUTO)
         kind = nd_tokens_mostly_unspaced(tokens) ? ND_SHINGLE_CHARS : ND_SHINGLE_WORDS;
     if (kind == ND_SHINGLE_CHARS)
-        return char_shingles(ids, capacity, count, tokens, size);
+        return nd_char_shingles_simd(ids, capacity, count, tokens, size, ND_WINDOW_SIMD_BEST);
     return word_shingles(ids, capacity, count, tokens, size);
 }
 

@@ -81,6 +81,7 @@ void nd_sketch_clear(nd_sketch *sketch)
 
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sk)
 {
+    nd_normalizer_hash_pending(sk->normalizer); /* hashes a character-shingled text went without */
     return &sk->tokens;
 }
 

@@ -13,6 +13,10 @@
  * are. */
 size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n);
 
+/* The widest SIMD nd_sort_distinct_u32 may use: 0 none, 1 AVX2, 2
+ * AVX-512 (the default; each where the CPU has it). For tests. */
+void nd_sort_set_simd(int level);
+
 /* Sort values[0..n) by their upper 32 bits only, stably (values with the
  * same upper half keep their order), using tmp[0..n) as scratch. Used for
  * (key << 32 | index) entries that must stay in index order within a key. */

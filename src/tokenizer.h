@@ -41,6 +41,8 @@ struct nd_normalizer {
     nd_u16buf word_text;
     size_t *word_offsets; /* UTF-8 offset of each UTF-16 unit of word_text */
     size_t word_offsets_capacity;
+    nd_tokens *unhashed; /* tokens nd_tokenize_runs() left without hashes (nd_normalizer_hash_pending) */
+    int leads_avx512;    /* fastpath.c's kept_leads() with AVX-512 (on the AVX2 path, where the CPU has it) */
 };
 
 /* Bytes kept free after the normalized text: runs are copied 16 bytes at a

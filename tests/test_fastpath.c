@@ -31,6 +31,7 @@
 #include <unicode/utf8.h>  /* U8_APPEND_UNSAFE */
 
 #include "fold.h"
+#include "hash.h"
 #include "neardup.h"
 #include "normalize.h"
 #include "scan.h"
@@ -822,7 +823,9 @@ END_TEST
 
 /* Sketches with and without words: same shingle ids and signature, on
  * random texts mostly in scripts without spaces; and the same ids as
- * nd_shingles() on the tokens of nd_tokenize(). */
+ * nd_shingles() on the tokens of nd_tokenize(). The sketcher's tokens have
+ * their hashes when asked for (nd_tokenize_runs skips them for a text
+ * signed with character shingles, nd_normalizer_hash_pending sets them). */
 START_TEST(test_sketch_without_words)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -835,7 +838,7 @@ START_TEST(test_sketch_without_words)
     ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
     nd_tokens tokens = ND_TOKENS_INIT;
     uint32_t *ids = NULL;
-    size_t ids_capacity = 0, count = 0;
+    size_t ids_capacity = 0, count = 0, unhashed_texts = 0;
     /* found by the fuzz harness: a character that folds to nothing inside a
      * run (soft hyphen, U+FE7B whose fold is a removed kasra) becomes a gap
      * between two words when the run is cut, which character shingles read
@@ -863,6 +866,26 @@ START_TEST(test_sketch_without_words)
                       "seed %llu: shingle ids differ", (unsigned long long)seed);
         ck_assert_msg(memcmp(a.signature, b.signature, opts.num_perm * sizeof *a.signature) == 0,
                       "seed %llu: signatures differ", (unsigned long long)seed);
+        /* the tokens handed out have their hashes, though signing with
+         * character shingles did not need them */
+        const nd_tokens *t = nd_sketcher_tokens(without);
+        for (size_t i = 0; i < t->count; i++)
+            ck_assert_msg(t->items[i].hash == nd_hash64(t->text + t->items[i].norm_start, t->items[i].norm_len, 0),
+                          "seed %llu: token %zu's hash", (unsigned long long)seed, i);
+        /* nd_tokenize_runs leaves them to nd_normalizer_hash_pending when
+         * the text is mostly unspaced, else sets them */
+        int cut_alike;
+        ck_assert_int_eq(nd_tokenize_runs(&tokens, &cut_alike, nz, text, len), ND_OK);
+        size_t unset = 0;
+        for (size_t i = 0; i < tokens.count; i++)
+            unset += tokens.items[i].hash == 0;
+        ck_assert(!nd_tokens_mostly_unspaced(&tokens) || tokens.count == 0 || unset == tokens.count);
+        unhashed_texts += nd_tokens_mostly_unspaced(&tokens) && tokens.count > 0;
+        nd_normalizer_hash_pending(nz);
+        for (size_t i = 0; i < tokens.count; i++)
+            ck_assert_msg(tokens.items[i].hash ==
+                              nd_hash64(tokens.text + tokens.items[i].norm_start, tokens.items[i].norm_len, 0),
+                          "seed %llu: run %zu's hash", (unsigned long long)seed, i);
         /* the sketch's ids are those of nd_shingles() on the tokens of
          * nd_tokenize() */
         ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
@@ -873,6 +896,7 @@ START_TEST(test_sketch_without_words)
                       "seed %llu: the sketch's ids are not nd_shingles'", (unsigned long long)seed);
         free(text);
     }
+    ck_assert_uint_gt(unhashed_texts, 300);
     free(ids);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);

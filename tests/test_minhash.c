@@ -158,6 +158,41 @@ START_TEST(test_tables_same_signature)
 }
 END_TEST
 
+/* The bins are filled with nd_mix64 one id at a time, four at a time
+ * (AVX2) or eight (AVX-512): each width the CPU has gives the signature
+ * the scalar loop gives, for sets of 1 to 400 ids (every remainder of
+ * four and eight; a few of one id repeated, whose one bin is copied to
+ * all) at several signature lengths. */
+START_TEST(test_fill_bins_simd)
+{
+    const unsigned perms[] = {128, 64, 7, 300};
+    uint64_t state = 77;
+    size_t compared = 0;
+    for (unsigned p = 0; p < sizeof perms / sizeof perms[0]; p++) {
+        for (size_t n = 1; n <= 400; n += 1 + n / 16) {
+            uint32_t ids[400], want[300], got[300];
+            for (size_t k = 0; k < n; k++)
+                ids[k] = (uint32_t)synth_next(&state);
+            if (n % 8 == 0 && n < 40) {
+                for (size_t k = 1; k < n; k++)
+                    ids[k] = ids[0]; /* one filled bin: the last id's bin fills the others */
+            }
+            nd_minhash_set_simd(ND_MINHASH_SIMD_NONE);
+            nd_minhash(want, perms[p], 5, ids, n);
+            for (int simd = ND_MINHASH_SIMD_AVX2; simd <= ND_MINHASH_SIMD_AVX512; simd++) {
+                nd_minhash_set_simd(simd);
+                nd_minhash(got, perms[p], 5, ids, n);
+                for (unsigned i = 0; i < perms[p]; i++)
+                    ck_assert_msg(got[i] == want[i], "%u bins, %zu ids, simd %d: bin %u differs", perms[p], n, simd, i);
+                compared++;
+            }
+        }
+    }
+    ck_assert_uint_gt(compared, 300);
+    nd_minhash_set_simd(ND_MINHASH_SIMD_AVX512);
+}
+END_TEST
+
 Suite *minhash_suite(void)
 {
     Suite *s = suite_create("minhash");
@@ -165,6 +200,7 @@ Suite *minhash_suite(void)
     tcase_set_timeout(tc, 60); /* sanitized builds on a loaded machine */
     tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
     tcase_add_test(tc, test_identity_and_seed);
+    tcase_add_test(tc, test_fill_bins_simd);
     tcase_add_loop_test(tc, test_tables_same_signature, ND_MINHASH_SIMD_NONE, ND_MINHASH_SIMD_AVX512 + 1);
     tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
     tcase_add_loop_test(tc, test_golden_vectors, 0, (int)(sizeof golden_vectors / sizeof golden_vectors[0]));

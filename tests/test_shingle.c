@@ -7,6 +7,7 @@
 #include "neardup.h"
 #include "sort.h"
 #include "suites.h"
+#include "winhash.h"
 
 typedef struct {
     const char *text;
@@ -102,16 +103,21 @@ static int cmp_u32(const void *a, const void *b)
  * bits, and a top byte shared by too many values, which goes to the radix
  * sort), buckets and buckets overflowing into the radix sort (values
  * sharing their top bits), and the radix sort for large arrays; with and
- * without repeats. */
+ * without repeats; the insertion pass sixteen or eight values at a time
+ * (AVX-512, AVX2, where the CPU has them: values in order stored at once,
+ * the others inserted one by one) and one at a time. */
 START_TEST(test_sort_u32_paths)
 {
     static const size_t sizes[] = {0,    1,    2,    8,    9,    16,    17,    24,    25,    47,
                                    48,   49,   64,   100,  127,  128,   129,   200,   256,   300,
                                    1000, 4096, 4097, 8192, 8193, 16384, 16385, 32768, 32769, 70000};
-    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu,
-                                     0xF000FFFFu, 0xFFF0000Fu, 0xFF800001u};
+    static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu, 0xF000FFFFu,
+                                     0xFFF0000Fu, 0xFF800001u, 0xFFFC0000u, 0xFFFFF000u};
     uint64_t state = 42;
-    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    for (size_t pass = 0; pass < 3 * sizeof sizes / sizeof sizes[0]; pass++) {
+        size_t si = pass % (sizeof sizes / sizeof sizes[0]);
+        nd_sort_set_simd(
+            2 - (int)(pass / (sizeof sizes / sizeof sizes[0]))); /* AVX-512, AVX2 (where the CPU has them), none */
         for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
             size_t n = sizes[si];
             uint32_t *ids = malloc((n + 1) * sizeof *ids), *tmp = malloc((n + 1) * sizeof *tmp);
@@ -131,13 +137,14 @@ START_TEST(test_sort_u32_paths)
             }
             ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
             for (size_t i = 0; i < distinct; i++)
-                ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x: ids[%zu]=%u, want %u", n, masks[mi], i, ids[i],
-                              want[i]);
+                ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x pass %zu: ids[%zu]=%u, want %u", n, masks[mi], pass, i,
+                              ids[i], want[i]);
             free(ids);
             free(tmp);
             free(want);
         }
     }
+    nd_sort_set_simd(2);
 }
 END_TEST
 
@@ -382,20 +389,137 @@ START_TEST(test_char_shingles_reference)
         }
         ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
         for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
-            ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_CHARS, sizes[z]), ND_OK);
             size_t want_count = tokens.count ? reference_char_shingles(want, &tokens, sizes[z]) : 0;
-            ck_assert_msg(count == want_count, "round %d, size %u: %zu ids, want %zu", round, sizes[z], count,
-                          want_count);
-            for (size_t i = 0; i < count; i++)
-                ck_assert_msg(ids[i] == want[i], "round %d, size %u: id %zu differs", round, sizes[z], i);
-            checked += count;
+            /* nd_shingles, then each path: no SIMD, AVX2, AVX-512 (what the
+             * CPU has of them) and the walk of texts past 4 GB */
+            for (int simd = ND_WINDOW_SIMD_BEST + 1; simd >= ND_WINDOW_WIDE; simd--) {
+                if (simd == ND_WINDOW_SIMD_BEST + 1)
+                    ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_CHARS, sizes[z]), ND_OK);
+                else if (tokens.count > 0)
+                    ck_assert_int_eq(nd_char_shingles_simd(&ids, &cap, &count, &tokens, sizes[z], simd), ND_OK);
+                else
+                    continue;
+                ck_assert_msg(count == want_count, "round %d, size %u, path %d: %zu ids, want %zu", round, sizes[z],
+                              simd, count, want_count);
+                for (size_t i = 0; i < count; i++)
+                    ck_assert_msg(ids[i] == want[i], "round %d, size %u, path %d: id %zu differs", round, sizes[z],
+                                  simd, i);
+                checked += count;
+            }
         }
     }
-    ck_assert_uint_gt(checked, 100000);
+    ck_assert_uint_gt(checked, 500000);
     free(ids);
     free(want);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);
+}
+END_TEST
+
+/* nd_window_ids (winhash.c) hashes four or eight windows at a time with
+ * AVX2 or AVX-512: each level the CPU has gives every window the id the
+ * scalar nd_window_id gives it, for windows of every length (code points of
+ * 1 to 4 bytes, most of 3 as in Chinese text; in layout 1 long runs of 3, where
+ * AVX512VBMI picks a run's windows from one load; in layout 2 "code points"
+ * of 1 to 16 bytes, eight windows spanning more than one load), sizes 1 to
+ * 9 and 16, the
+ * table read from every offset 0..8 (the groups of four or eight start
+ * everywhere), the text an allocation of its exact size (a load past a
+ * window's ends is out of bounds under ASan), and in place (the ids
+ * written over the offsets, as char_shingles does). */
+START_TEST(test_window_ids)
+{
+    enum { CHARS = 700 };
+    uint32_t at[CHARS + 1];
+    uint64_t state = 29 + (uint64_t)_i;
+    size_t len = 0;
+    for (size_t c = 0; c < CHARS; c++) {
+        at[c] = (uint32_t)len;
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(state >> 40) % (_i == 0 ? 20 : 400);
+        if (_i == 2)
+            len += 1 + r % 16; /* "code points" of up to 16 bytes: not UTF-8, but nd_shingles takes any tokens */
+        else
+            len += r < 13 || r >= 20 ? 3 : r < 16 ? 1 : r < 19 ? 2 : 4;
+    }
+    at[CHARS] = (uint32_t)len;
+    uint8_t *text = malloc(len);
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < len; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        text[i] = (uint8_t)(state >> 56);
+    }
+    static const unsigned sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
+    uint32_t want[CHARS], got[CHARS], in_place[CHARS + 1];
+    size_t vector_sized = 0;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        unsigned size = sizes[z];
+        for (size_t from = 0; from <= 8; from++) {
+            size_t m = CHARS - from - size + 1;
+            for (size_t s = 0; s < m; s++) {
+                want[s] = nd_window_id(text + at[from + s], at[from + s + size] - at[from + s], size);
+                vector_sized += at[from + s + size] - at[from + s] - 9 <= 7;
+            }
+            for (int simd = ND_WINDOW_SIMD_NONE; simd <= ND_WINDOW_SIMD_BEST; simd++) {
+                nd_window_ids(got, text, at + from, m, size, simd);
+                memcpy(in_place, at + from, (m + size) * sizeof *at);
+                nd_window_ids(in_place, text, in_place, m, size, simd);
+                for (size_t s = 0; s < m; s++) {
+                    ck_assert_msg(got[s] == want[s],
+                                  "layout %d, size %u, from %zu, simd %d: window %zu (%u bytes) differs", _i, size,
+                                  from, simd, s, at[from + s + size] - at[from + s]);
+                    ck_assert_msg(in_place[s] == want[s],
+                                  "layout %d, size %u, from %zu, simd %d: window %zu in place differs", _i, size, from,
+                                  simd, s);
+                }
+            }
+        }
+    }
+    for (unsigned size = 1; size <= 16; size++) /* the ids are XXH3's */
+        ck_assert_uint_eq(nd_window_id(text + 5, at[size + 3] - 5, size),
+                          (uint32_t)(nd_hash64(text + 5, at[size + 3] - 5, size) ^
+                                     nd_hash64(text + 5, at[size + 3] - 5, size) >> 32));
+    ck_assert_uint_gt(vector_sized, _i == 2 ? 3000 : 10000); /* many windows take the SIMD formula */
+    free(text);
+}
+END_TEST
+
+/* nd_char_offsets (winhash.c) finds the first bytes of code points 16 or
+ * 64 bytes at a time: each SIMD level gives the byte loop's offsets, for
+ * texts of every length 0..300 starting at every byte 0..63 of random
+ * bytes (leads and continuation bytes mixed), in a table no larger than
+ * the count plus ND_OFFSETS_SLACK (+1 for the byte loop's look-ahead). */
+START_TEST(test_char_offsets)
+{
+    uint8_t bytes[400];
+    uint64_t state = 41;
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(state >> 56);
+        bytes[i] = (uint8_t)(r % 3 == 0 ? 'a' + r % 26 : r); /* about half continuation bytes past the ASCII */
+    }
+    size_t checked = 0;
+    for (size_t at = 0; at < 64; at++) {
+        for (size_t n = 0; n <= 300; n += 1 + n / 16) {
+            size_t want_count = 0;
+            uint32_t want[300];
+            for (size_t i = 0; i < n; i++) {
+                if ((bytes[at + i] & 0xC0) != 0x80)
+                    want[want_count++] = (uint32_t)i;
+            }
+            for (int simd = ND_WINDOW_SIMD_NONE; simd <= ND_WINDOW_SIMD_BEST; simd++) {
+                uint32_t *got = malloc((want_count + ND_OFFSETS_SLACK + 1) * sizeof *got);
+                ck_assert_ptr_nonnull(got);
+                ck_assert_uint_eq(nd_char_offsets(got, bytes + at, n, simd), want_count);
+                for (size_t k = 0; k < want_count; k++)
+                    ck_assert_msg(got[k] == want[k], "at %zu, %zu bytes, simd %d: offset %zu is %u, want %u", at, n,
+                                  simd, k, got[k], want[k]);
+                checked += want_count;
+                free(got);
+            }
+        }
+    }
+    ck_assert_uint_gt(checked, 100000);
 }
 END_TEST
 
@@ -416,6 +540,8 @@ Suite *shingle_suite(void)
     tcase_add_test(large, test_sort_u64_high32_stable);
     tcase_add_test(large, test_long_text_shingles);
     tcase_add_test(large, test_char_shingles_reference);
+    tcase_add_loop_test(large, test_window_ids, 0, 3);
+    tcase_add_test(large, test_char_offsets);
     suite_add_tcase(s, large);
     return s;
 }

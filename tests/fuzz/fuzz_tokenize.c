@@ -7,7 +7,10 @@
  *     classifier in portable C, SSE2, AVX2): the same tokens, spans,
  *     normalized text, hashes and counts, and the same cut_alike answer;
  *   - a sketch with word tokens and one without (nd_sketcher_set_words):
- *     the same shingle ids and signature.
+ *     the same shingle ids and signature;
+ *   - character shingles of 2, 5 and 7 code points made with every SIMD
+ *     level this CPU has and by the walk of texts past 4 GB: the same ids
+ *     as without SIMD.
  * Any difference aborts, which libFuzzer reports with the input.
  *
  * The input is read two ways, chosen by its first byte: as raw bytes (any
@@ -23,6 +26,7 @@
 
 #include "neardup.h"
 #include "normalize.h"
+#include "winhash.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -111,6 +115,28 @@ typedef struct {
 
 static profile_tools tools[2];
 static nd_tokens want = ND_TOKENS_INIT, got = ND_TOKENS_INIT;
+static uint32_t *plain_ids, *simd_ids;
+static size_t plain_capacity, simd_capacity;
+
+/* The character shingles of `tokens` are the same at every SIMD level. */
+static void same_char_shingles(const nd_tokens *tokens)
+{
+    static const unsigned sizes[] = {2, 5, 7};
+    for (size_t z = 0; tokens->count > 0 && z < sizeof sizes / sizeof sizes[0]; z++) {
+        size_t want_count, got_count;
+        if (nd_char_shingles_simd(&plain_ids, &plain_capacity, &want_count, tokens, sizes[z], ND_WINDOW_SIMD_NONE) !=
+            ND_OK)
+            abort();
+        for (int simd = ND_WINDOW_WIDE; simd <= ND_WINDOW_SIMD_BEST; simd++) {
+            if (simd == ND_WINDOW_SIMD_NONE)
+                continue;
+            if (nd_char_shingles_simd(&simd_ids, &simd_capacity, &got_count, tokens, sizes[z], simd) != ND_OK ||
+                got_count != want_count ||
+                (want_count && memcmp(plain_ids, simd_ids, want_count * sizeof *plain_ids) != 0))
+                abort();
+        }
+    }
+}
 
 static void init_tools(void)
 {
@@ -149,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int rc = words ? nd_tokenize(&want, ref, text, len) : nd_tokenize_runs(&want, &want_alike, ref, text, len);
             if (rc != ND_OK)
                 abort();
+            nd_normalizer_hash_pending(ref); /* the hashes a mostly unspaced text's runs go without */
             for (int path = 0; path < ND_PATH_REFERENCE; path++) {
                 if (!t->available[path])
                     continue;
@@ -156,8 +183,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 rc = words ? nd_tokenize(&got, nz, text, len) : nd_tokenize_runs(&got, &got_alike, nz, text, len);
                 if (rc != ND_OK || want_alike != got_alike)
                     abort();
+                nd_normalizer_hash_pending(nz);
                 same_tokens(&want, &got);
             }
+            same_char_shingles(&want);
         }
         nd_sketch_ref a, b;
         if (nd_sketch_text_ref(&a, t->with_words, text, len) != ND_OK ||
