@@ -119,7 +119,6 @@ __attribute__((target("avx2"))) static size_t insert_distinct_avx2(uint32_t *ids
         w = insert_one(ids, w, tmp[i], &last);
     return w;
 }
-#endif
 
 /* insert_distinct_avx2() sixteen values at a time with AVX-512 */
 __attribute__((target("avx512f"))) static size_t insert_distinct_avx512(uint32_t *ids, const uint32_t *tmp, size_t n)
@@ -148,6 +147,8 @@ __attribute__((target("avx512f"))) static size_t insert_distinct_avx512(uint32_t
         w = insert_one(ids, w, tmp[i], &last);
     return w;
 }
+#endif
+
 /* The widest SIMD the sort may use (nd_sort_set_simd, for tests). */
 static int sort_simd = 2;
 
