@@ -26,6 +26,7 @@
 #include <string.h> /* memcpy */
 
 #include "hash.h"
+#include "mul128.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h> /* band keys eight bands at a time with AVX-512 */
@@ -193,23 +194,6 @@ int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned nu
 }
 
 #ifdef ND_LSH_AVX512
-/* XXH3_mul128_fold64 in each 64-bit lane: the 128-bit product from four
- * 32 x 32-bit ones as XXH_mult64to128's portable code makes it, its two
- * halves xor'ed */
-__attribute__((target("avx512f,avx512dq"))) static inline __m512i mul128_fold64_x8(__m512i a, __m512i b)
-{
-    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
-    __m512i a_hi = _mm512_srli_epi64(a, 32), b_hi = _mm512_srli_epi64(b, 32);
-    __m512i lo_lo = _mm512_mul_epu32(a, b), hi_lo = _mm512_mul_epu32(a_hi, b);
-    __m512i lo_hi = _mm512_mul_epu32(a, b_hi), hi_hi = _mm512_mul_epu32(a_hi, b_hi);
-    __m512i cross =
-        _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(lo_lo, 32), _mm512_and_si512(hi_lo, low32)), lo_hi);
-    __m512i upper =
-        _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(hi_lo, 32), _mm512_srli_epi64(cross, 32)), hi_hi);
-    __m512i lower = _mm512_or_si512(_mm512_slli_epi64(cross, 32), _mm512_and_si512(lo_lo, low32));
-    return _mm512_xor_si512(lower, upper);
-}
-
 /* Bands first .. first + 7 of 8 rows: nd_hash64(band, 32, band number),
  * which is XXH3_len_17to128_64b at length 32 (two mix16B and the
  * avalanche), one band a lane. Equal to the scalar keys (test_band_keys in
@@ -238,8 +222,8 @@ __attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uin
         s[w] = w % 2 == 0 ? _mm512_add_epi64(sv, seed) : _mm512_sub_epi64(sv, seed);
     }
     __m512i acc = _mm512_set1_epi64((long long)(32 * XXH_PRIME64_1));
-    acc = _mm512_add_epi64(acc, mul128_fold64_x8(_mm512_xor_si512(word[0], s[0]), _mm512_xor_si512(word[1], s[1])));
-    acc = _mm512_add_epi64(acc, mul128_fold64_x8(_mm512_xor_si512(word[2], s[2]), _mm512_xor_si512(word[3], s[3])));
+    acc = _mm512_add_epi64(acc, nd_mul128_fold64_x8(_mm512_xor_si512(word[0], s[0]), _mm512_xor_si512(word[1], s[1])));
+    acc = _mm512_add_epi64(acc, nd_mul128_fold64_x8(_mm512_xor_si512(word[2], s[2]), _mm512_xor_si512(word[3], s[3])));
     /* XXH3_avalanche */
     acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
     acc = _mm512_mullo_epi64(acc, _mm512_set1_epi64((long long)0x165667919E3779F9ULL));

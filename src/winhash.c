@@ -28,6 +28,7 @@
 #include <string.h> /* memcpy */
 
 #include "hash.h"
+#include "mul128.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -53,21 +54,6 @@ static uint64_t bitflip(unsigned which, uint64_t seed)
 
 /* the low 32 bits of XXH3_avalanche's multiplier */
 #define AVALANCHE_LOW32 0x9E3779F9u
-
-/* XXH3_mul128_fold64 in each 64-bit lane */
-__attribute__((target("avx2"))) static inline __m256i mul128_fold64_x4(__m256i a, __m256i b)
-{
-    const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFF);
-    __m256i a_hi = _mm256_srli_epi64(a, 32), b_hi = _mm256_srli_epi64(b, 32);
-    __m256i lo_lo = _mm256_mul_epu32(a, b), hi_lo = _mm256_mul_epu32(a_hi, b);
-    __m256i lo_hi = _mm256_mul_epu32(a, b_hi), hi_hi = _mm256_mul_epu32(a_hi, b_hi);
-    __m256i cross =
-        _mm256_add_epi64(_mm256_add_epi64(_mm256_srli_epi64(lo_lo, 32), _mm256_and_si256(hi_lo, low32)), lo_hi);
-    __m256i upper =
-        _mm256_add_epi64(_mm256_add_epi64(_mm256_srli_epi64(hi_lo, 32), _mm256_srli_epi64(cross, 32)), hi_hi);
-    __m256i lower = _mm256_or_si256(_mm256_slli_epi64(cross, 32), _mm256_and_si256(lo_lo, low32));
-    return _mm256_xor_si256(lower, upper);
-}
 
 /* Windows [0, m) four at a time; returns where it stopped (the rest, fewer
  * than four, are the caller's). */
@@ -96,7 +82,7 @@ __attribute__((target("avx2"))) static size_t window_ids_avx2(uint32_t *out, con
         __m256i lo = _mm256_xor_si256(_mm256_i64gather_epi64((const long long *)(const void *)text, start, 1), flip1);
         __m256i hi = _mm256_xor_si256(_mm256_i64gather_epi64((const long long *)(const void *)text, last8, 1), flip2);
         __m256i acc = _mm256_add_epi64(_mm256_cvtepu32_epi64(len), _mm256_shuffle_epi8(lo, swap));
-        acc = _mm256_add_epi64(acc, _mm256_add_epi64(hi, mul128_fold64_x4(lo, hi)));
+        acc = _mm256_add_epi64(acc, _mm256_add_epi64(hi, nd_mul128_fold64_x4(lo, hi)));
         acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 37));
         __m256i ids = _mm256_permutevar8x32_epi32(_mm256_mul_epu32(acc, mult), low_words);
         _mm_storeu_si128((__m128i *)(void *)(out + s), _mm256_castsi256_si128(ids));
@@ -110,20 +96,6 @@ static int has_avx512(void)
 {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-}
-
-__attribute__((target(AVX512_TARGET))) static inline __m512i mul128_fold64_x8(__m512i a, __m512i b)
-{
-    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
-    __m512i a_hi = _mm512_srli_epi64(a, 32), b_hi = _mm512_srli_epi64(b, 32);
-    __m512i lo_lo = _mm512_mul_epu32(a, b), hi_lo = _mm512_mul_epu32(a_hi, b);
-    __m512i lo_hi = _mm512_mul_epu32(a, b_hi), hi_hi = _mm512_mul_epu32(a_hi, b_hi);
-    __m512i cross =
-        _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(lo_lo, 32), _mm512_and_si512(hi_lo, low32)), lo_hi);
-    __m512i upper =
-        _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(hi_lo, 32), _mm512_srli_epi64(cross, 32)), hi_hi);
-    __m512i lower = _mm512_or_si512(_mm512_slli_epi64(cross, 32), _mm512_and_si512(lo_lo, low32));
-    return _mm512_xor_si512(lower, upper);
 }
 
 /* window_ids_avx2() eight windows at a time */
@@ -151,7 +123,7 @@ __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t 
         __m512i lo = _mm512_xor_si512(_mm512_i64gather_epi64(start, (const void *)text, 1), flip1);
         __m512i hi = _mm512_xor_si512(_mm512_i64gather_epi64(last8, (const void *)text, 1), flip2);
         __m512i acc = _mm512_add_epi64(_mm512_cvtepu32_epi64(len), _mm512_shuffle_epi8(lo, swap));
-        acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, mul128_fold64_x8(lo, hi)));
+        acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, nd_mul128_fold64_x8(lo, hi)));
         acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
         __m256i ids = _mm512_cvtepi64_epi32(_mm512_mul_epu32(acc, mult));
         _mm256_storeu_si256((__m256i *)(void *)(out + s), ids);
@@ -201,7 +173,7 @@ window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, s
         lo = _mm512_xor_si512(lo, flip1);
         hi = _mm512_xor_si512(hi, flip2);
         __m512i acc = _mm512_add_epi64(_mm512_cvtepu32_epi64(len), _mm512_shuffle_epi8(lo, swap));
-        acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, mul128_fold64_x8(lo, hi)));
+        acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, nd_mul128_fold64_x8(lo, hi)));
         acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
         __m256i ids = _mm512_cvtepi64_epi32(_mm512_mul_epu32(acc, mult));
         _mm256_storeu_si256((__m256i *)(void *)(out + s), ids);
