@@ -90,6 +90,32 @@ def test_unit_groups_equal_cli(nd_binary, unit, options):
             assert texts[i][cs:ce].encode() == raw[i][s:e]
 
 
+@pytest.mark.parametrize("unit", ["document", "paragraph"])
+def test_many_chunks_equal_cli(nd_binary, tmp_path, unit):
+    """More texts than one chunk holds (8192), not ASCII: the chunks are
+    sketched while the next is pinned, and the clusters (and for units,
+    which text each member came from) are still the program's."""
+    _, ids, texts = load_corpus("syndicated-500")
+    copies = 3 * 8192 // len(texts) + 1  # four chunks or more
+    many_ids = [f"{i}#{k}" for k in range(copies) for i in ids]
+    many = [t + " \u00e9t\u00e9" for _ in range(copies) for t in texts]
+    jsonl = tmp_path / "many.jsonl"
+    with open(jsonl, "w", encoding="utf-8") as f:
+        for i, t in zip(many_ids, many):
+            f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
+    if unit == "document":
+        expected = cli_clusters(nd_binary, str(jsonl))
+        assert len(expected) > 10
+        assert py_clusters(neardup.scan(many, many_ids, threads=2)) == expected
+        return
+    expected = cli_groups(nd_binary, "--unit", unit, str(jsonl))
+    assert len(expected) > 10
+    got = neardup.scan([t.encode() for t in many], many_ids, unit=unit, threads=2)
+    assert [(list(zip(c.ids, *zip(*c.spans))), [cli6(j) for j in c.jaccard]) for c in got] == expected
+    for c in got:
+        assert [many_ids[i] for i in c.indices] == c.ids
+
+
 def test_unit_fixtures_equal_cli(nd_binary):
     paths = sorted(glob.glob(os.path.join(SOURCE_DIR, "tests", "fixtures", "*", "*.txt")))
     texts = []
@@ -151,7 +177,8 @@ def os_threads():
 
 def test_threads_really_used_and_gil_released():
     """While scan(threads=3) runs in one Python thread, this thread keeps
-    running (the GIL is free) and sees the library's two extra OS threads."""
+    running (the GIL is free) and sees the library's two extra OS threads
+    and the one that drives them while the next chunk of texts is pinned."""
     _, _, texts = load_corpus("mixed-1k")
     texts = texts * 30  # long enough to watch
     base = os_threads()
@@ -170,8 +197,8 @@ def test_threads_really_used_and_gil_released():
         ticks += 1
         time.sleep(0.001)
     worker.join()
-    # this thread + the Python worker thread + the library's 2 = base + 3
-    assert max(seen) == base + 3, f"threads seen: {sorted(set(seen))}, base {base}"
+    # this thread + the Python worker thread + the chunk thread + the library's 2 = base + 4
+    assert max(seen) == base + 4, f"threads seen: {sorted(set(seen))}, base {base}"
     assert ticks > 10, "the main thread did not run while scan worked"
     for _ in range(1000):  # the library's threads end with the call (the Python one may linger a moment)
         if os_threads() == base:
