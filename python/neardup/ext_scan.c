@@ -1,15 +1,14 @@
 /* ext_scan.c - neardup._scan (what neardup.scan and neardup.dedup call):
  * texts through nd_batch (the library's threads, results in input order,
  * so the clusters are the same for any `threads`) into an nd_index, chunk
- * by chunk with the GIL released (the next chunk pinned meanwhile), then
- * clustered. At most two chunks of UTF-8 copies are alive at a time, and
- * Ctrl-C gets through between chunks. With units (paragraphs, lines) each cluster member is a unit:
+ * by chunk with the GIL released, then clustered. Chunks keep only one
+ * chunk of UTF-8 copies alive at a time and let Ctrl-C through between
+ * them. With units (paragraphs, lines) each cluster member is a unit:
  * which text it came from and its byte span are recorded per index entry.
  */
 #include "ext.h"
 
-#include <pthread.h> /* pthread_create: the next chunk pinned while one is sketched */
-#include <string.h>  /* strcmp */
+#include <string.h> /* strcmp */
 
 /* ****  scan  **** */
 
@@ -54,92 +53,39 @@ static int unit_map_add(unit_map *m, const nd_batch *batch, size_t first)
     return ND_OK;
 }
 
-/* One chunk's library work, on a thread of its own (no GIL): sketch the
- * texts on the batch's threads, record the units, add to the index. */
-typedef struct chunk_work {
-    nd_index *index;
-    nd_batch *batch;
-    unit_map *units;
-    const text_chunk *chunk;
-    size_t first; /* the chunk's first text */
-    int status;
-} chunk_work;
-
-static void *index_chunk(void *arg)
-{
-    chunk_work *w = arg;
-    w->status = nd_batch_sketch(w->batch, w->chunk->data, w->chunk->lens, w->chunk->count);
-    if (w->status == ND_OK && w->units)
-        w->status = unit_map_add(w->units, w->batch, w->first);
-    if (w->status == ND_OK)
-        w->status = nd_index_add_batch(w->index, w->batch);
-    return NULL;
-}
-
-/* Wait for the chunk in flight, if any, and release its texts; its status. */
-static int finish_chunk(const pthread_t *thread, int *running, chunk_work *w, text_chunk *chunk)
-{
-    if (!*running)
-        return ND_OK;
-    Py_BEGIN_ALLOW_THREADS
-        pthread_join(*thread, NULL);
-    Py_END_ALLOW_THREADS
-    *running = 0;
-    ndpy_chunk_release(chunk);
-    return w->status;
-}
-
 /* Sketch every text on the batch's threads and add it to the index, chunk
- * by chunk (recording units in `units` when it is not NULL). While one
- * chunk is sketched, without the GIL, the next is pinned with it: turning
- * str into UTF-8 (a copy for any text that is not ASCII) needs the GIL,
- * and done between chunks it left the batch's threads idle (SaudiNewsNet:
- * the module took 1.36x the program's time). Chunks are added to the
- * index in order, so the result is the same. 0, or -1 with an exception
- * set. */
+ * by chunk (recording units in `units` when it is not NULL). 0, or -1 with
+ * an exception set. */
 static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq, unit_map *units)
 {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    text_chunk *chunks = PyMem_Malloc(2 * sizeof *chunks);
-    if (!chunks) {
+    text_chunk *chunk = PyMem_Malloc(sizeof *chunk);
+    if (!chunk) {
         PyErr_NoMemory();
         return -1;
     }
-    chunks[0].count = chunks[1].count = 0;
-    chunk_work work = {index, batch, units, NULL, 0, ND_OK};
-    pthread_t thread;
-    int running = 0, status = ND_OK;
-    unsigned next = 0; /* the chunk to fill */
+    chunk->count = 0;
+    int status = ND_OK;
     for (Py_ssize_t first = 0; first < n; first += SCAN_CHUNK) {
         if (PyErr_CheckSignals() != 0)
             break;
         Py_ssize_t count = n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK;
-        if (ndpy_chunk_fill(&chunks[next], seq, first, count) != 0)
+        if (ndpy_chunk_fill(chunk, seq, first, count) != 0)
             break;
-        status = finish_chunk(&thread, &running, &work, &chunks[next ^ 1]);
-        if (status != ND_OK)
+        Py_BEGIN_ALLOW_THREADS
+            status = nd_batch_sketch(batch, chunk->data, chunk->lens, chunk->count);
+            if (status == ND_OK && units)
+                status = unit_map_add(units, batch, (size_t)first);
+            if (status == ND_OK)
+                status = nd_index_add_batch(index, batch);
+        Py_END_ALLOW_THREADS
+        ndpy_chunk_release(chunk);
+        if (status != ND_OK) {
+            ndpy_raise_status(status, "scan");
             break;
-        work.chunk = &chunks[next];
-        work.first = (size_t)first;
-        if (pthread_create(&thread, NULL, index_chunk, &work) != 0) {
-            Py_BEGIN_ALLOW_THREADS
-                index_chunk(&work); /* no thread to spare: here, as before */
-            Py_END_ALLOW_THREADS
-            ndpy_chunk_release(&chunks[next]);
-            status = work.status;
-            if (status != ND_OK)
-                break;
-        } else {
-            running = 1;
         }
-        next ^= 1;
     }
-    int last = finish_chunk(&thread, &running, &work, &chunks[next ^ 1]);
-    status = status != ND_OK ? status : last;
-    ndpy_chunk_release(&chunks[next]); /* filled when the loop stopped early */
-    PyMem_Free(chunks);
-    if (status != ND_OK && !PyErr_Occurred())
-        ndpy_raise_status(status, "scan");
+    PyMem_Free(chunk);
     return PyErr_Occurred() ? -1 : 0;
 }
 
