@@ -10,7 +10,8 @@
  * and fold32(h) = low32(h) ^ high32(h) is just low32((acc ^ acc >> 37) * C)
  * (the avalanche's last xorshift by 32 cancels in the fold), one 32 x 32-bit
  * multiplication. The 64 x 64 -> 128-bit product has no SIMD instruction;
- * it is made of four 32 x 32-bit ones as XXH3's portable code makes it.
+ * it is made of four 32 x 32-bit ones as XXH3's portable code makes it
+ * (mul128.h, shared with lsh.c's band keys).
  * Four windows a step with AVX2, eight with AVX-512 (chosen at run time,
  * the scalar loop kept), the windows' bytes gathered, or with AVX512VBMI
  * picked from one load (1.07 ns a window against 1.47 gathered, 1.66 with
