@@ -277,6 +277,9 @@ static int process_batch(const shared *sh, unsigned worker, batch *b)
  * each time): the workers wait while the main thread reads the first
  * batch alone, so it had better be short. */
 enum { BATCH_RECORDS = 4096, BATCH_BYTES = 16 << 20, FIRST_RECORDS = 256, FIRST_BYTES = 1 << 20 };
+/* the third batch (four times four times the first) must fit in one */
+_Static_assert((FIRST_RECORDS << 4) <= BATCH_RECORDS && (FIRST_BYTES << 4) <= BATCH_BYTES,
+               "the first batches fit in BATCH_RECORDS and BATCH_BYTES");
 
 static void batch_reset(batch *b)
 {
