@@ -269,82 +269,13 @@ static int scan_literal(cursor *c, const char *word)
     return 1;
 }
 
-/* Unescape a JSON string body (already scanned) into a new buffer. NULL
- * when out of memory or for a lone surrogate (jansson rejects those). */
-static char *unescape(const char *s, const char *stop, size_t *out_len)
-{
-    char *out = malloc((size_t)(stop - s) + 1);
-    if (!out)
-        return NULL;
-    size_t w = 0;
-    while (s < stop) {
-        if (*s != '\\') {
-            /* the run up to the next escape in one copy (memchr is vectorized):
-             * copied byte by byte it was a tenth of `scan`'s time on text with
-             * paragraph breaks (\n) */
-            const char *bs = memchr(s, '\\', (size_t)(stop - s));
-            size_t run = (size_t)((bs ? bs : stop) - s);
-            memcpy(out + w, s, run);
-            w += run;
-            s += run;
-            continue;
-        }
-        char e = s[1];
-        s += 2;
-        switch (e) {
-        case 'b':
-            out[w++] = '\b';
-            break;
-        case 'f':
-            out[w++] = '\f';
-            break;
-        case 'n':
-            out[w++] = '\n';
-            break;
-        case 'r':
-            out[w++] = '\r';
-            break;
-        case 't':
-            out[w++] = '\t';
-            break;
-        case 'u': {
-            unsigned cp = hex4(s);
-            s += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (stop - s < 6 || s[0] != '\\' || s[1] != 'u') {
-                    free(out);
-                    return NULL;
-                }
-                unsigned lo = hex4(s + 2);
-                if (lo < 0xDC00 || lo > 0xDFFF) {
-                    free(out);
-                    return NULL;
-                }
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                s += 6;
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                free(out);
-                return NULL;
-            }
-            U8_APPEND_UNSAFE(out, w, (UChar32)cp);
-            break;
-        }
-        default: /* \" \\ \/ */
-            out[w++] = e;
-            break;
-        }
-    }
-    out[w] = '\0';
-    *out_len = w;
-    return out;
-}
-
-/* At an object member: read its key string (*escaped: did it have escapes)
- * and the ':' after it, leaving the cursor at the value. 0 when malformed. */
-static int member_key(cursor *c, const char **k, const char **k_stop, int *escaped)
+/* At an object member: read its key string (*escaped: did it have escapes;
+ * with `decoded` set, an escaped key unescaped as scan_string() does) and
+ * the ':' after it, leaving the cursor at the value. 0 when malformed. */
+static int member_key(cursor *c, const char **k, const char **k_stop, int *escaped, char **decoded, size_t *decoded_len)
 {
     skip_ws(c);
-    if (!scan_string(c, k, k_stop, escaped, NULL, NULL))
+    if (!scan_string(c, k, k_stop, escaped, decoded, decoded_len))
         return 0;
     skip_ws(c);
     if (c->p >= c->end || *c->p != ':')
@@ -394,7 +325,7 @@ static int skip_value(cursor *c, int depth)
     }
     for (;;) {
         skip_ws(c);
-        if (close == '}' && !member_key(c, &a, &b, &escaped))
+        if (close == '}' && !member_key(c, &a, &b, &escaped, NULL, NULL))
             return 0;
         if (!skip_value(c, depth + 1))
             return 0;
@@ -448,7 +379,7 @@ static int skip_nested(cursor *c)
             } else {
                 const char *a, *b;
                 int escaped;
-                if (ch == '{' && !member_key(c, &a, &b, &escaped))
+                if (ch == '{' && !member_key(c, &a, &b, &escaped, NULL, NULL))
                     return 0;
                 continue; /* the first value inside */
             }
@@ -470,7 +401,7 @@ static int skip_nested(cursor *c)
             if (object) {
                 const char *a, *b;
                 int escaped;
-                if (!member_key(c, &a, &b, &escaped))
+                if (!member_key(c, &a, &b, &escaped, NULL, NULL))
                     return 0;
             }
             break;
@@ -498,19 +429,14 @@ static int member_scan(const char *line, size_t len, const char *key, size_t key
     for (;;) {
         const char *k, *k_stop;
         int escaped;
-        if (!member_key(&c, &k, &k_stop, &escaped) || (escaped && rules == RULES_STRICT))
+        char *plain = NULL; /* an escaped key unescaped: "k\u00e9" is the key "ké" */
+        size_t n = 0;
+        if (!member_key(&c, &k, &k_stop, &escaped, rules == RULES_JANSSON ? &plain : NULL, &n) ||
+            (escaped && rules == RULES_STRICT))
             return -1;
-        int same;
-        if (escaped) { /* "k\u00e9" is the key "ké" */
-            size_t n;
-            char *plain = unescape(k, k_stop, &n);
-            if (!plain)
-                return -1;
-            same = n == key_len && memcmp(plain, key, key_len) == 0;
-            free(plain);
-        } else {
-            same = (size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0;
-        }
+        int same = plain ? n == key_len && memcmp(plain, key, key_len) == 0
+                         : (size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0;
+        free(plain);
         const char *value = c.p;
         if (!(rules == RULES_STRICT ? skip_value(&c, 0) : skip_nested(&c)))
             return -1;
@@ -620,7 +546,7 @@ static int fast_record(const char *line, size_t len, const char *text_key, const
     for (;;) {
         const char *k, *k_stop;
         int escaped;
-        if (!member_key(&c, &k, &k_stop, &escaped) || escaped)
+        if (!member_key(&c, &k, &k_stop, &escaped, NULL, NULL) || escaped)
             return 0;
         size_t klen = (size_t)(k_stop - k);
         int is_text = klen == text_key_len && memcmp(k, text_key, klen) == 0;
