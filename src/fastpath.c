@@ -26,7 +26,7 @@
  *     folds to another letter of the same length (capitals); a run of Han
  *     or kana letters (each folds to itself and is kept whole by word
  *     breaking: fold.h's unspaced_kept, most of them known from their
- *     bytes alone) has a loop of its own, and the token it ends up in is
+ *     bytes alone, 64 at a time: hanleads.c) has a loop of its own, and the token it ends up in is
  *     not checked again when it closes (see unsure_end in tokenizer.h); a
  *     separator beyond ASCII (CJK punctuation) closes the token at once.
  *     ASCII always has a boundary before it, so only the last character of
@@ -52,10 +52,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h> /* SSE2: part of x86-64 */
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h> /* kept_leads_avx512, picked at run time */
-#define ND_LEADS_AVX512 1
-#endif
 
 /* Bits 0, 3, 6, ..., 63: the places a run of three-byte letters from
  * bit 0 may take. */
@@ -71,7 +67,7 @@ typedef struct {
     nd_scan_masks m;
     uint64_t two;         /* a lead byte and a continuation start here */
     uint64_t three;       /* a three-byte lead and two continuations start here */
-    uint64_t han;         /* of those, letters kept_leads() knows to be kept, below the block's limit */
+    uint64_t han;         /* of those, letters nd_kept_leads() knows to be kept, below the block's limit */
     const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
     size_t pos;           /* its offset in the text */
     int tail;             /* does the text end inside it (bytes past the end read as 0)? */
@@ -128,77 +124,6 @@ static inline uint32_t utf8_be(const uint8_t *p)
 static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
 {
     return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
-}
-
-#ifdef ND_LEADS_AVX512
-/* kept_leads()' masks for the range's leads and second bytes, the block's
- * 64 bytes at once with AVX-512 (BW) */
-__attribute__((target("avx512f,avx512bw"))) static uint64_t
-kept_leads_avx512(const block_view *bv, unsigned lo_lead, unsigned hi_lead, unsigned lo_second, unsigned hi_second)
-{
-    const __m512i x = _mm512_loadu_si512((const void *)bv->bytes);
-    uint64_t inner = _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8((char)(lo_lead + 1))),
-                                            _mm512_set1_epi8((char)(hi_lead - lo_lead - 2)));
-    uint64_t at_first = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)lo_lead));
-    uint64_t at_last = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)hi_lead));
-    uint64_t past_from = _mm512_cmpge_epu8_mask(x, _mm512_set1_epi8((char)lo_second));
-    uint64_t before_to = _mm512_cmple_epu8_mask(x, _mm512_set1_epi8((char)hi_second));
-    if (hi_lead - lo_lead < 2)
-        inner = 0;
-    return bv->three & (inner | (at_first & past_from >> 1) | (at_last & before_to >> 1));
-}
-#endif
-
-/* The block offsets where a three-byte sequence starts that kept_letter()
- * accepts by its first test (inside nz's range of kept letters, U+4E00 ..
- * U+9FFF for the profiles' tables) and whose lead and second byte alone
- * say so: a lead strictly inside the range's leads, or the first lead with
- * a second byte past the range's start (the last lead with one before its
- * end), 16 bytes at a time with SSE2. A subset of them: the letters it
- * leaves out are asked kept_letter() one by one, and 0 (no SSE2, or a
- * range whose leads are E0 or ED, which have forbidden second bytes, or
- * one lead only) leaves them all to it. */
-static uint64_t kept_leads(const nd_normalizer *nz, const block_view *bv)
-{
-#if defined(__SSE2__)
-    if (nz->kept_lo8 == UINT32_MAX)
-        return 0;
-    const uint32_t lo = nz->kept_lo8, hi = lo + nz->kept_span8;
-    const unsigned lo_lead = lo >> 16, hi_lead = hi >> 16;
-    if (lo_lead >= hi_lead || lo_lead <= 0xE0 || (lo_lead <= 0xED && hi_lead >= 0xED))
-        return 0;
-    /* the second bytes that put a letter of the first (last) lead inside,
-     * whatever its third byte: from lo's, or the next one, to 0xBF */
-    const unsigned lo_second = ((lo >> 8) & 0xFF) + ((lo & 0xFF) != 0x80);
-    const unsigned hi_second = ((hi >> 8) & 0xFF) - ((hi & 0xFF) != 0xBF);
-#ifdef ND_LEADS_AVX512
-    if (nz->leads_avx512)
-        return kept_leads_avx512(bv, lo_lead, hi_lead, lo_second, hi_second);
-#endif
-    const __m128i inner_base = _mm_set1_epi8((char)(lo_lead + 1));
-    const __m128i inner_width = _mm_set1_epi8((char)(hi_lead - lo_lead - 2)); /* wraps to 0xFF when no lead is inside */
-    const __m128i first = _mm_set1_epi8((char)lo_lead), last = _mm_set1_epi8((char)hi_lead);
-    const __m128i from = _mm_set1_epi8((char)lo_second), to = _mm_set1_epi8((char)hi_second);
-    uint64_t inner = 0, at_first = 0, at_last = 0, past_from = 0, before_to = 0;
-    for (unsigned k = 0; k < 4; k++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(bv->bytes + 16 * k));
-        __m128i d = _mm_sub_epi8(x, inner_base);
-        unsigned shift = 16 * k;
-        inner |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, inner_width), inner_width))
-                 << shift;
-        at_first |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, first)) << shift;
-        at_last |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, last)) << shift;
-        past_from |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, from), x)) << shift;
-        before_to |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, to), x)) << shift;
-    }
-    if (hi_lead - lo_lead < 2)
-        inner = 0;
-    return bv->three & (inner | (at_first & past_from >> 1) | (at_last & before_to >> 1));
-#else
-    (void)nz;
-    (void)bv;
-    return 0;
-#endif
 }
 
 /* Does a boundary come before the code point at block offset q? */
@@ -324,7 +249,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             /* a run of letters of a script without spaces that fold to
              * themselves and that word breaking keeps (Han, kana): each a
              * segment of its own, found a stride of letters at a time
-             * where kept_leads() knows them from their bytes (Han in the
+             * where nd_kept_leads() knows them from their bytes (Han in the
              * block's bits, one count of trailing zeros; kana and the
              * others one by one), copied 16 bytes at a time from `lower`
              * (the text has slack), and, being kept, not checked
@@ -707,8 +632,9 @@ int nd_tk_walk_fast(tokenizer *tk)
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
         bv.han = 0;
-        if (bv.three) /* (kept_leads reads bv.three) */
-            bv.han = kept_leads(tk->nz, &bv) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
+        if (bv.three)
+            bv.han =
+                nd_kept_leads(tk->nz, bv.bytes, bv.three) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
         unsigned reached;
         int rc = walk_block(tk, &bv, lower, limit, &reached);
         if (rc != ND_OK)

@@ -45,7 +45,7 @@ static uint32_t utf8_be(unsigned c)
 }
 
 /* Does the fast path of block classifier `impl` find Han letters with
- * AVX-512 (kept_leads in fastpath.c)? On the AVX2 path where the CPU has
+ * AVX-512 (nd_kept_leads, hanleads.c)? On the AVX2 path where the CPU has
  * AVX-512 BW; the SSE2 and portable paths keep SSE2's, so that tests
  * comparing the paths with the reference check both. */
 static int leads_avx512(nd_scan_impl impl)

@@ -42,7 +42,7 @@ struct nd_normalizer {
     size_t *word_offsets; /* UTF-8 offset of each UTF-16 unit of word_text */
     size_t word_offsets_capacity;
     nd_tokens *unhashed; /* tokens nd_tokenize_runs() left without hashes (nd_normalizer_hash_pending) */
-    int leads_avx512;    /* fastpath.c's kept_leads() with AVX-512 (on the AVX2 path, where the CPU has it) */
+    int leads_avx512;    /* nd_kept_leads() (hanleads.c) with AVX-512 (on the AVX2 path, where the CPU has it) */
 };
 
 /* Bytes kept free after the normalized text: runs are copied 16 bytes at a
@@ -192,5 +192,11 @@ int nd_tk_mark_segment(tokenizer *tk, size_t i, size_t *next);
 
 /* fastpath.c: the whole text by 64-byte blocks (nz->scan set). */
 int nd_tk_walk_fast(tokenizer *tk);
+
+/* The offsets in the 64-byte block at `block` of the three-byte sequences
+ * (of those set in `three`) that are kept letters of nz's longest range
+ * (unspaced_kept, fold.h), as far as their first two bytes tell (a subset:
+ * the others are asked one by one). hanleads.c. */
+uint64_t nd_kept_leads(const nd_normalizer *nz, const uint8_t *block, uint64_t three);
 
 #endif /* ND_TOKENIZER_H */
