@@ -99,16 +99,31 @@ static int has_avx512(void)
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 }
 
+/* Eight windows' ids from their first and last eight bytes (lo, hi, as
+ * read), their lengths and the seed's two bitflips (flip1, flip2): XXH3's
+ * len_9to16 formula and the fold (see the head of this file), one window
+ * a lane. */
+__attribute__((target(AVX512_TARGET))) static inline __m256i ids_x8(__m512i lo, __m512i hi, __m256i len, __m512i flip1,
+                                                                    __m512i flip2)
+{
+    const __m512i swap =
+        _mm512_set_epi64(0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL,
+                         0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL);
+    lo = _mm512_xor_si512(lo, flip1);
+    hi = _mm512_xor_si512(hi, flip2);
+    __m512i acc = _mm512_add_epi64(_mm512_cvtepu32_epi64(len), _mm512_shuffle_epi8(lo, swap));
+    acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, nd_mul128_fold64_x8(lo, hi)));
+    acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
+    return _mm512_cvtepi64_epi32(_mm512_mul_epu32(acc, _mm512_set1_epi64(AVALANCHE_LOW32)));
+}
+
 /* window_ids_avx2() eight windows at a time */
 __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t *out, const uint8_t *text,
                                                                        const uint32_t *at, size_t m, unsigned size)
 {
     const __m512i flip1 = _mm512_set1_epi64((long long)bitflip(1, size));
     const __m512i flip2 = _mm512_set1_epi64((long long)bitflip(2, size));
-    const __m512i swap =
-        _mm512_set_epi64(0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL,
-                         0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL);
-    const __m512i mult = _mm512_set1_epi64(AVALANCHE_LOW32), eight = _mm512_set1_epi64(8);
+    const __m512i eight = _mm512_set1_epi64(8);
     const __m256i nine = _mm256_set1_epi32(9), seven = _mm256_set1_epi32(7);
     size_t s = 0;
     for (; s + 8 <= m; s += 8) {
@@ -121,13 +136,9 @@ __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t 
         }
         __m512i start = _mm512_cvtepu32_epi64(first);
         __m512i last8 = _mm512_sub_epi64(_mm512_cvtepu32_epi64(past), eight);
-        __m512i lo = _mm512_xor_si512(_mm512_i64gather_epi64(start, (const void *)text, 1), flip1);
-        __m512i hi = _mm512_xor_si512(_mm512_i64gather_epi64(last8, (const void *)text, 1), flip2);
-        __m512i acc = _mm512_add_epi64(_mm512_cvtepu32_epi64(len), _mm512_shuffle_epi8(lo, swap));
-        acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, nd_mul128_fold64_x8(lo, hi)));
-        acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
-        __m256i ids = _mm512_cvtepi64_epi32(_mm512_mul_epu32(acc, mult));
-        _mm256_storeu_si256((__m256i *)(void *)(out + s), ids);
+        __m512i lo = _mm512_i64gather_epi64(start, (const void *)text, 1);
+        __m512i hi = _mm512_i64gather_epi64(last8, (const void *)text, 1);
+        _mm256_storeu_si256((__m256i *)(void *)(out + s), ids_x8(lo, hi, len, flip1, flip2));
     }
     return s;
 }
@@ -142,10 +153,6 @@ window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, s
 {
     const __m512i flip1 = _mm512_set1_epi64((long long)bitflip(1, size));
     const __m512i flip2 = _mm512_set1_epi64((long long)bitflip(2, size));
-    const __m512i swap =
-        _mm512_set_epi64(0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL,
-                         0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL);
-    const __m512i mult = _mm512_set1_epi64(AVALANCHE_LOW32);
     const __m512i every_byte = _mm512_set1_epi64(0x0101010101010101LL);
     const __m512i iota = _mm512_set1_epi64(0x0706050403020100LL);
     const __m256i nine = _mm256_set1_epi32(9), seven = _mm256_set1_epi32(7), eight = _mm256_set1_epi32(8);
@@ -171,13 +178,7 @@ window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, s
         __m512i hi_at = _mm512_cvtepu32_epi64(_mm256_sub_epi32(_mm256_sub_epi32(past, from), eight));
         __m512i lo = _mm512_permutexvar_epi8(_mm512_add_epi64(_mm512_mullo_epi64(lo_at, every_byte), iota), bytes);
         __m512i hi = _mm512_permutexvar_epi8(_mm512_add_epi64(_mm512_mullo_epi64(hi_at, every_byte), iota), bytes);
-        lo = _mm512_xor_si512(lo, flip1);
-        hi = _mm512_xor_si512(hi, flip2);
-        __m512i acc = _mm512_add_epi64(_mm512_cvtepu32_epi64(len), _mm512_shuffle_epi8(lo, swap));
-        acc = _mm512_add_epi64(acc, _mm512_add_epi64(hi, nd_mul128_fold64_x8(lo, hi)));
-        acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
-        __m256i ids = _mm512_cvtepi64_epi32(_mm512_mul_epu32(acc, mult));
-        _mm256_storeu_si256((__m256i *)(void *)(out + s), ids);
+        _mm256_storeu_si256((__m256i *)(void *)(out + s), ids_x8(lo, hi, len, flip1, flip2));
     }
     return s;
 }
