@@ -136,7 +136,7 @@ static int sketch_one(worker *w, size_t i)
     if (b->unit == ND_UNIT_DOCUMENT) {
         nd_sketch_ref ref;
         rc = nd_sketch_text_ref(&ref, w->sketcher, b->texts[i], b->lens[i]);
-        if (rc == ND_OK && nd_sketcher_tokens(w->sketcher)->count < b->min_tokens)
+        if (rc == ND_OK && ref.num_tokens < b->min_tokens)
             ref.count = 0; /* below min_tokens: treated as a text without shingles */
         if (rc == ND_OK)
             rc = keep_item(w, (nd_span){0, b->lens[i]}, &ref);
