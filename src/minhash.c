@@ -28,7 +28,7 @@
 #include <assert.h> /* assert */
 #include <string.h> /* memset */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h> /* the AVX2 and AVX-512 rank densification, AVX2 bins */
+#include <immintrin.h> /* the AVX2 and AVX-512 rank densification and bins */
 #define ND_MINHASH_AVX2 1
 #endif
 
@@ -257,8 +257,8 @@ least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *fill
 }
 #endif
 
-/* The widest vector instructions the rank densification may use:
- * nd_minhash_set_simd() (tests) lowers it. */
+/* The widest vector instructions the rank densification and the bins
+ * (fill_bins) may use: nd_minhash_set_simd() (tests) lowers it. */
 static int simd_limit = ND_MINHASH_SIMD_AVX512;
 
 void nd_minhash_set_simd(int limit)

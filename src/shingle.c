@@ -38,10 +38,6 @@
 
 #include <string.h> /* memcpy */
 
-#if defined(__SSE2__)
-#include <emmintrin.h> /* SSE2: part of x86-64 */
-#endif
-
 #include "alloc.h"
 #include "hash.h"
 #include "sort.h"
@@ -163,6 +159,10 @@ static void window_ids_walk(uint32_t *out, const uint8_t *text, size_t len, size
 int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size,
                           int simd)
 {
+    if (tokens->count == 0) { /* as nd_shingles: the empty set */
+        *count = 0;
+        return ND_OK;
+    }
     /* The normalized text with single spaces between tokens (one space
      * where the original had separators between the tokens; none between
      * the words ICU cut out of an unspaced run). When the tokens' texts
@@ -195,10 +195,13 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
     int wide = len >= UINT32_MAX - ND_OFFSETS_SLACK || simd == ND_WINDOW_WIDE;
     /* the code points (and so the windows) are at most the bytes: the
      * offsets are counted as they are found, and the buffer sized for as
-     * many as there can be (4 bytes for each byte of text, plus 4 for the
-     * sort's scratch: less than the 8 of the table of 8-byte offsets
-     * this replaced); a text past 4 GB has its code points counted first
-     * (room for its ids and the sort's scratch only) */
+     * many as there can be: 4 bytes for each byte of text, and as many
+     * again for the joined text or the sort's scratch, about 8 bytes a
+     * byte. The code points counted first and 8-byte offsets took about
+     * 2.7 a byte of CJK text (8 a code point): for one very large CJK text
+     * this buffer, reused from text to text, is about twice as large. A
+     * text past 4 GB has its code points counted first (room for its ids
+     * and the sort's scratch only). */
     size_t chars = 0;
     if (wide) {
         for (size_t t = 0; t < tokens->count; t++)
