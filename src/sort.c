@@ -150,7 +150,7 @@ __attribute__((target("avx512f"))) static size_t insert_distinct_avx512(uint32_t
 #endif
 
 /* The widest SIMD the sort may use (nd_sort_set_simd, for tests). */
-static int sort_simd = 2;
+static int sort_simd = ND_SORT_SIMD_AVX512;
 
 void nd_sort_set_simd(int level)
 {
@@ -161,9 +161,9 @@ void nd_sort_set_simd(int level)
 static size_t insert_distinct_best(uint32_t *ids, const uint32_t *tmp, size_t n)
 {
 #ifdef ND_SORT_AVX2
-    if (sort_simd >= 2 && __builtin_cpu_supports("avx512f"))
+    if (sort_simd >= ND_SORT_SIMD_AVX512 && __builtin_cpu_supports("avx512f"))
         return insert_distinct_avx512(ids, tmp, n);
-    if (sort_simd >= 1 && __builtin_cpu_supports("avx2"))
+    if (sort_simd >= ND_SORT_SIMD_AVX2 && __builtin_cpu_supports("avx2"))
         return insert_distinct_avx2(ids, tmp, n);
 #endif
     return insert_distinct(ids, tmp, n);
@@ -332,7 +332,7 @@ __attribute__((target("avx2"))) static uint32_t digit_starts_avx2(uint32_t *a, u
 static uint32_t digit_starts(uint32_t *a, uint32_t *b, unsigned d)
 {
 #ifdef ND_SORT_AVX2
-    if (sort_simd >= 1 && d % 8 == 0 && __builtin_cpu_supports("avx2"))
+    if (sort_simd >= ND_SORT_SIMD_AVX2 && d % 8 == 0 && __builtin_cpu_supports("avx2"))
         return digit_starts_avx2(a, b, d);
 #endif
     return digit_starts_scalar(a, b, d);

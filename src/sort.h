@@ -13,8 +13,9 @@
  * are. */
 size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n);
 
-/* The widest SIMD nd_sort_distinct_u32 may use: 0 none, 1 AVX2, 2
- * AVX-512 (the default; each where the CPU has it). For tests. */
+/* The widest SIMD nd_sort_distinct_u32 may use (each where the CPU has
+ * it; AVX-512 is the default). For tests. */
+enum { ND_SORT_SIMD_NONE = 0, ND_SORT_SIMD_AVX2 = 1, ND_SORT_SIMD_AVX512 = 2 };
 void nd_sort_set_simd(int level);
 
 /* Sort values[0..n) by their upper 32 bits only, stably (values with the

@@ -116,8 +116,8 @@ START_TEST(test_sort_u32_paths)
     uint64_t state = 42;
     for (size_t pass = 0; pass < 3 * sizeof sizes / sizeof sizes[0]; pass++) {
         size_t si = pass % (sizeof sizes / sizeof sizes[0]);
-        nd_sort_set_simd(
-            2 - (int)(pass / (sizeof sizes / sizeof sizes[0]))); /* AVX-512, AVX2 (where the CPU has them), none */
+        /* AVX-512, AVX2 (where the CPU has them), none */
+        nd_sort_set_simd(ND_SORT_SIMD_AVX512 - (int)(pass / (sizeof sizes / sizeof sizes[0])));
         for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
             size_t n = sizes[si];
             uint32_t *ids = malloc((n + 1) * sizeof *ids), *tmp = malloc((n + 1) * sizeof *tmp);
@@ -144,7 +144,7 @@ START_TEST(test_sort_u32_paths)
             free(want);
         }
     }
-    nd_sort_set_simd(2);
+    nd_sort_set_simd(ND_SORT_SIMD_AVX512);
 }
 END_TEST
 
