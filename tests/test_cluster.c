@@ -299,6 +299,97 @@ START_TEST(test_split_identical_set_components)
 }
 END_TEST
 
+/* Under --measure containment, a component that is one identical set is
+ * still one cluster with every score 1 (identical sets cover each other
+ * under any measure), its survivor by --keep; a family with a superset of
+ * the copies is not one set: the superset contains every copy (containment
+ * 1) and is their survivor, each copy scored against it. Families: exact
+ * copies of a base set, in rounds so that they interleave, with weights
+ * that differ between copies; one family adds a superset (the base and
+ * SUPER_EXTRA more ids) as its third text. At a threshold of 0.95 a copy's
+ * Jaccard with the superset (40 / 45) does not match, its containment in it
+ * does. */
+START_TEST(test_one_set_components_under_containment)
+{
+    enum { COPY_FAMILIES = 6, COPIES = 5, BASE = 40, SUPER_EXTRA = 5, SUPER_FAMILY = 2 };
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.95;
+    opts.measure = ND_MEASURE_CONTAINMENT;
+    opts.min_shingles = 8;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_index *index;
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    uint64_t state = 4242;
+    uint32_t base[COPY_FAMILIES][BASE + SUPER_EXTRA];
+    for (size_t f = 0; f < COPY_FAMILIES; f++) {
+        for (size_t i = 0; i < BASE + SUPER_EXTRA; i++)
+            base[f][i] = (uint32_t)synth_next(&state);
+        qsort(base[f], BASE, sizeof base[f][0], synth_cmp); /* the copies' set: the first BASE */
+    }
+    uint32_t super[BASE + SUPER_EXTRA];
+    memcpy(super, base[SUPER_FAMILY], sizeof super);
+    qsort(super, BASE + SUPER_EXTRA, sizeof super[0], synth_cmp);
+    size_t family_of[COPY_FAMILIES * (COPIES + 1)], super_doc = SIZE_MAX, n = 0;
+    uint64_t weight_of[COPY_FAMILIES * (COPIES + 1)];
+    uint32_t sig[ND_MAX_PERM];
+    uint64_t keys[ND_MAX_PERM];
+    for (size_t round = 0; round < COPIES + 1; round++) {
+        for (size_t f = 0; f < COPY_FAMILIES; f++) {
+            int is_super = f == SUPER_FAMILY && round == 2;
+            if (round == COPIES && !is_super && f != SUPER_FAMILY)
+                continue;
+            const uint32_t *ids = is_super ? super : base[f];
+            size_t count = is_super ? BASE + SUPER_EXTRA : BASE;
+            if (is_super)
+                super_doc = n;
+            family_of[n] = f;
+            weight_of[n] = (round * 7 + f) % 4; /* ties too: input order decides them */
+            nd_minhash(sig, opts.num_perm, opts.seed, ids, count);
+            nd_lsh_band_keys(keys, sig, opts.bands, opts.rows);
+            ck_assert_int_eq(nd_index_add_ids(index, ids, count, keys, weight_of[n]), ND_OK);
+            n++;
+        }
+    }
+    for (int keep = ND_KEEP_FIRST; keep <= ND_KEEP_LONGEST; keep++) {
+        nd_clusters *clusters;
+        ck_assert_int_eq(nd_index_cluster(&clusters, NULL, index, (nd_keep)keep), ND_OK);
+        ck_assert_uint_eq(nd_clusters_count(clusters), COPY_FAMILIES);
+        for (size_t c = 0; c < COPY_FAMILIES; c++) {
+            const nd_member *m;
+            size_t size = nd_clusters_get(&m, clusters, c);
+            size_t f = family_of[m[0].doc], expected_survivor = SIZE_MAX, members = 0;
+            for (size_t d = 0; d < n; d++) {
+                if (family_of[d] != f)
+                    continue;
+                members++;
+                if (f == SUPER_FAMILY) {
+                    expected_survivor = super_doc;
+                } else if (expected_survivor == SIZE_MAX ||
+                           (keep == ND_KEEP_LONGEST && weight_of[d] > weight_of[expected_survivor])) {
+                    expected_survivor = d;
+                }
+            }
+            ck_assert_uint_eq(size, members);
+            ck_assert_uint_eq(m[0].doc, expected_survivor);
+            for (size_t k = 1; k < size; k++) {
+                ck_assert_uint_eq(family_of[m[k].doc], f);
+                ck_assert_uint_ne(m[k].doc, m[0].doc);
+                if (k >= 2)
+                    ck_assert_uint_gt(m[k].doc, m[k - 1].doc); /* the others in input order */
+                if (f == SUPER_FAMILY) {
+                    ck_assert_double_eq_tol(m[k].jaccard, (double)BASE / (BASE + SUPER_EXTRA), 1e-12);
+                } else {
+                    ck_assert_double_eq(m[k].jaccard, 1.0);
+                }
+                ck_assert_double_eq(m[k].containment, 1.0);
+            }
+        }
+        nd_clusters_free(clusters);
+    }
+    nd_index_free(index);
+}
+END_TEST
+
 /* Greedy set cover by the rule of split_component, member by member (no
  * grouping of identical sets): clusters as (survivor, others in order). */
 static size_t reference_split(size_t *out, size_t *sizes, uint32_t *const *ids, const size_t *counts, size_t n,
@@ -711,6 +802,7 @@ Suite *cluster_suite(void)
     tcase_set_timeout(split, 60);
     tcase_add_test(split, test_split_per_component_matches);
     tcase_add_loop_test(split, test_split_identical_set_components, 0, 3);
+    tcase_add_test(split, test_one_set_components_under_containment);
     tcase_add_loop_test(split, test_split_repeated_sets_match_reference, 0, 6);
     suite_add_tcase(s, split);
     TCase *same = tcase_create("identical_sets");
