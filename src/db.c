@@ -235,6 +235,38 @@ int db_lock_alone(nd_db *db, int alone)
 
 /* ****  The environment  **** */
 
+/* A data file shorter than its last committed page (a copy cut short, a
+ * file truncated) would be read past its end through the map: a SIGBUS
+ * instead of a message. LMDB trusts the meta page, so the size is checked
+ * here, once per open. */
+static int check_file_size(nd_db *db, MDB_env *env, const MDB_envinfo *info)
+{
+    MDB_stat env_stat;
+    mdb_filehandle_t fd;
+    struct stat st;
+    if (mdb_env_stat(env, &env_stat) != 0 || mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &st) != 0)
+        return ND_OK; /* nothing to compare with: LMDB's own checks stand */
+    uint64_t needed = ((uint64_t)info->me_last_pgno + 1) * env_stat.ms_psize;
+    if ((uint64_t)st.st_size >= needed)
+        return ND_OK;
+    return db_fail(db, ND_EFORMAT,
+                   "%s: the index is damaged: data.mdb has %llu bytes, but its pages go on to byte %llu (the file "
+                   "was cut short; restore a copy or rebuild the index)",
+                   db->path, (unsigned long long)st.st_size, (unsigned long long)needed);
+}
+
+/* A reader meeting an empty data.mdb (a first run killed before LMDB wrote
+ * its first pages, or a file emptied from outside): LMDB cannot open it
+ * read-only and says only "Bad file descriptor". A writer starts anew, as
+ * after any first run that did not finish. */
+static int data_file_empty(const char *path)
+{
+    char file[DB_PATH_MAX];
+    struct stat st;
+    return db_join(file, sizeof file, path, "data.mdb") == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+           st.st_size == 0;
+}
+
 /* db->map_bytes: the map size to ask for, 0 for the default (halved while
  * the address space is short); set to the size LMDB took. */
 int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags)
@@ -261,6 +293,11 @@ int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags
             MDB_envinfo info;
             mdb_env_info(env, &info);
             db->map_bytes = info.me_mapsize;
+            rc = check_file_size(db, env, &info);
+            if (rc != ND_OK) {
+                mdb_env_close(env);
+                return rc;
+            }
             *out = env;
             return ND_OK;
         }
@@ -269,6 +306,11 @@ int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags
             map /= 2; /* not enough address space (or a tool such as valgrind refusing it): a smaller map */
             continue;
         }
+        if ((env_flags & MDB_RDONLY) && data_file_empty(path))
+            return db_fail(db, ND_ENOTFOUND,
+                           "%s: no index here yet (data.mdb is empty: the run that was creating it did not finish, "
+                           "or the file was emptied; `add` starts it anew)",
+                           db->path);
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
             return db_fail(db, ND_EFORMAT, "%s: not a neardup index (data.mdb is not an LMDB database: %s)", db->path,
                            mdb_strerror(rc));

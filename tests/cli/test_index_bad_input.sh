@@ -54,6 +54,24 @@ nd index stats "$T/junk"
 assert_rc 1
 assert_file_contains "$ERR" "not a neardup index (data.mdb is not an LMDB database"
 
+check "a data.mdb cut short (a copy interrupted): exit 1 naming the damage, not a bus error"
+rm -rf "$T/cut" && cp -r "$DB" "$T/cut" && truncate -s 8192 "$T/cut/data.mdb"
+for cmd in "query $T/cut $T/B.jsonl" "index stats $T/cut" "index add $T/cut --replace $T/B.jsonl" \
+    "dedup --index $T/cut $T/B.jsonl" "index compact $T/cut"; do
+    # shellcheck disable=SC2086
+    run_in "$T/B.jsonl" "$ND" $cmd
+    assert_rc 1 "$cmd"
+    assert_file_contains "$ERR" "$T/cut: the index is damaged: data.mdb has 8192 bytes, but its pages go on to byte"
+done
+check "an empty data.mdb: readers say there is no index yet (not 'Bad file descriptor')"
+: >"$T/cut/data.mdb"
+for cmd in "query $T/cut $T/B.jsonl" "index stats $T/cut"; do
+    # shellcheck disable=SC2086
+    nd $cmd
+    assert_rc 1 "$cmd"
+    assert_file_contains "$ERR" "$T/cut: no index here yet (data.mdb is empty"
+done
+
 # ---- versions ----
 
 check "an index of another format version is refused with what to do"
