@@ -72,6 +72,15 @@ for cmd in "query $T/cut $T/B.jsonl" "index stats $T/cut"; do
     assert_file_contains "$ERR" "$T/cut: no index here yet (data.mdb is empty"
 done
 
+check "a damaged page in data.mdb (no checksums in LMDB): exit 1 and a message, not a bus error"
+rm -rf "$T/bad" && cp -r "$DB" "$T/bad"
+pages=$(($(stat -c %s "$T/bad/data.mdb") / 4096))
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); [(f.seek(p * 4096), f.write(b"\xff" * 4096)) for p in range(2, int(sys.argv[2]))]' \
+    "$T/bad/data.mdb" "$pages"
+nd query "$T/bad" "$T/B.jsonl"
+assert_rc 1 "query on a damaged index"
+assert_file_contains "$ERR" "the index's data.mdb is damaged"
+
 # ---- versions ----
 
 check "an index of another format version is refused with what to do"
