@@ -145,15 +145,40 @@ int outfile_check(const char *option, const char *path, const input *in)
 }
 
 /* Do two paths name one file (an output and another output, or an input)? */
-static int same_file(const char *a, const char *b)
+static int same_inode(const char *a, const char *b)
 {
     struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The directory a file is (to be) written in, "." for a bare name. */
+static char *parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+}
+
+/* Whether two output paths end as one file: the same name, the same
+ * existing file, or (files not there yet: -o x --stats ./x) one base name
+ * in one directory. */
+static int same_file(const char *a, const char *b)
+{
     if (!a || !b)
         return 0;
     if (strcmp(a, b) == 0)
         return 1;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (strcmp(outdir_base_name(a), outdir_base_name(b)) != 0 || !*outdir_base_name(a))
+        return 0;
+    char *da = parent_dir(a), *db = parent_dir(b);
+    int same = da && db && same_inode(da, db);
+    free(da);
+    free(db);
+    return same;
 }
 
 int outfile_stats_replaceable(const char *path)
@@ -196,6 +221,13 @@ int output_check(const cli_config *cfg, const input *in)
                 return EXIT_USAGE;
             }
         }
+    }
+    if (cfg->output_dir && cfg->removed_dir &&
+        (strcmp(cfg->output_dir, cfg->removed_dir) == 0 || same_inode(cfg->output_dir, cfg->removed_dir))) {
+        cli_error("--output-dir and --removed-dir both name %s: each input's kept and removed records would be one "
+                  "file; give each its own directory",
+                  cfg->removed_dir);
+        return EXIT_USAGE;
     }
     return EXIT_OK;
 }

@@ -306,6 +306,15 @@ assert_rc 2
 nd dedup --removed-dir "$T/od/rem" "$T/od/a/first.jsonl"
 assert_rc 2
 
+check "--output-dir and --removed-dir naming one directory (by any path) are refused before anything is written"
+rm -rf "$T/od/same" && mkdir "$T/od/same"
+for removed in "$T/od/same" "$T/od/same/" "$T/od/../od/same"; do
+    nd dedup --output-dir "$T/od/same" --removed-dir "$removed" "$T/od/a/first.jsonl"
+    assert_rc 2 "--removed-dir $removed"
+    assert_file_contains "$ERR" "--output-dir and --removed-dir both name"
+    assert_eq 0 "$(ls -A "$T/od/same" | wc -l | tr -d ' ')" "nothing written"
+done
+
 check "--output-dir after a failure: no file that looks complete, no temporary file"
 { cat "$T/od/a/first.jsonl"; printf '{"id": "broken"\n'; } >"$T/od/c.jsonl"
 nd dedup --output-dir "$T/od/out2" "$T/od/b/second.jsonl" "$T/od/c.jsonl"

@@ -189,6 +189,18 @@ assert_rc 2
 nd dedup -o "$T/x" --output-dir "$T" "$T/dup.jsonl"
 assert_rc 2
 
+check "two output options naming one file by different paths (-o x --stats ./x) are refused (exit 2)"
+mkdir -p "$T/alias"
+for pair in "-o $T/alias/x --stats $T/alias/./x" "-o $T/alias/x --removed $T/alias/../alias/x" \
+    "--removed $T/alias/y --stats $T/alias//y"; do
+    rm -f "$T/alias/x" "$T/alias/y"
+    # shellcheck disable=SC2086
+    nd dedup $pair "$SRC/tests/fixtures/arabic-news/page.txt"
+    assert_rc 2 "dedup $pair"
+    assert_file_contains "$ERR" "give each its own file"
+    assert_eq 0 "$(ls -A "$T/alias" | wc -l | tr -d ' ')" "nothing written for $pair"
+done
+
 check "-o FILE and --removed FILE appear only when the run succeeds, under their names, nothing else left"
 mkdir "$T/o"
 nd dedup -o "$T/o/kept.jsonl" --removed "$T/o/removed.jsonl" "$T/dup.jsonl"
