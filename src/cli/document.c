@@ -10,7 +10,7 @@
 #include "document.h"
 
 #include <stdlib.h> /* free, strtod */
-#include <string.h> /* strlen, strndup, strchr, memcmp, memset */
+#include <string.h> /* strlen, strndup, strchr, memchr, memcmp, memset */
 
 #include "json.h"
 
@@ -99,6 +99,13 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
         return *why ? ND_OK : ND_ENOMEM;
     }
     const json_t *id = json_path_get(root, id_field);
+    if (id && json_is_string(id) && memchr(json_string_value(id), 0, json_string_length(id))) {
+        /* ids are C strings everywhere (the index's keys, messages): cut at
+         * the NUL, two ids would become one */
+        json_decref(root);
+        *why = cli_format("the id field \"%s\" holds a NUL character (\\u0000), which an id cannot hold", id_field);
+        return *why ? ND_OK : ND_ENOMEM;
+    }
     if (id && json_is_real(id) && (flags & JSON_DECODE_INT_AS_REAL))
         v->id = raw_number_id(data, len, id_field, json_real_value(id));
     if (!v->id && id && !json_is_null(id) && !(v->id = json_id(id))) {

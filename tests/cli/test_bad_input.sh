@@ -265,6 +265,22 @@ nd scan "$T/nul.jsonl"
 assert_rc 0 "scan of a JSONL text containing \\u0000"
 assert_jq "$OUT" 'length == 1 and .[0].ids == ["n1", "n2"]' "n1 and n2 cluster"
 
+check "an id holding \\u0000 is unusable (cut at the NUL, a\\u0000x and a\\u0000y would be one id): FILE:LINE, exit 1 or skipped"
+{
+    printf '{"id":"a\\u0000x","text":"%s"}\n' "$BASE"
+    printf '{"id":"a\\u0000y","text":"%s"}\n' "$BASE"
+    printf '{"id":"b","text":"%s"}\n' "$BASE"
+} >"$T/nulid.jsonl"
+nd scan "$T/nulid.jsonl"
+assert_rc 1 "scan of ids holding NUL"
+assert_file_contains "$ERR" "nulid.jsonl:1: the id field \"id\" holds a NUL character"
+nd index add "$T/nulid-db" "$T/nulid.jsonl"
+assert_rc 1 "index add of ids holding NUL"
+nd dedup --on-error skip "$T/nulid.jsonl"
+assert_rc 0 "dedup --on-error skip"
+assert_eq 2 "$(summary_field skipped)" "both records skipped"
+assert_jq "$OUT" 'length == 1 and .[0].id == "b"' "the other record kept"
+
 check "an integer id beyond int64 (valid JSON) is accepted and kept as written"
 {
     printf '{"id":18446744073709551615,"text":"%s"}\n' "$BASE"
