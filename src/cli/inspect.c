@@ -210,6 +210,12 @@ static int load_sides(const cli_config *cfg, side sides[2])
     if (status != EXIT_OK)
         return status;
     if (cfg->explain_id_count == 2 && found < 2) {
+        if (found == 1 && strcmp(cfg->explain_ids[0], cfg->explain_ids[1]) == 0) {
+            cli_error("explain: --id '%s' is given twice, and only one document in the inputs has that id "
+                      "(two documents with one id are taken in input order)",
+                      cfg->explain_ids[0]);
+            return EXIT_FAIL;
+        }
         for (int k = 0; k < 2; k++) {
             if (!sides[k].id)
                 cli_error("explain: no document with id '%s' in the inputs", cfg->explain_ids[k]);

@@ -78,6 +78,10 @@ assert_jq "$OUT" '.[0].a.id == "y" and .[0].b.id == "x" and .[0].shared_shingles
 nd explain --id x --id nope "$T/three.jsonl"
 assert_rc 1
 assert_contains "$(cat "$ERR")" "no document with id 'nope'"
+nd explain --id x --id x "$T/three.jsonl"
+assert_rc 1
+assert_contains "$(cat "$ERR")" "--id 'x' is given twice, and only one document in the inputs has that id" \
+    "one id named twice (not 'no document with id')"
 nd explain "$T/three.jsonl" "$FX/cjk/zh-a.txt"
 assert_rc 1
 nd explain "$T/three.jsonl"
