@@ -226,6 +226,21 @@ PyDoc_STRVAR(index_query_doc, "query(texts, *, threshold=None, top=0)\n--\n\n"
                               "then Jaccard), each exact and at least the threshold (default: the\n"
                               "index's); at most `top` of them (0: all). One list per text, in order.");
 
+/* An id as it was given: a str was stored as its UTF-8 with lone
+ * surrogates passed through (as texts are), so it decodes back with
+ * "surrogatepass" (U+D800 stays U+D800, where "surrogateescape" made it
+ * three other characters that remove() could not find); bytes that are not
+ * UTF-8 come back with each bad byte escaped (0xFF as U+DCFF, as os.fsdecode
+ * does; remove() takes the bytes). */
+static PyObject *decode_id(const char *id, size_t len)
+{
+    PyObject *s = PyUnicode_DecodeUTF8(id, (Py_ssize_t)len, "surrogatepass");
+    if (s || !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return s;
+    PyErr_Clear();
+    return PyUnicode_DecodeUTF8(id, (Py_ssize_t)len, "surrogateescape");
+}
+
 static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
 {
     static char texts_kw[] = "texts", threshold_kw[] = "threshold", top_kw[] = "top";
@@ -280,7 +295,7 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
         }
         PyList_SET_ITEM(out, i, list);
         for (size_t k = 0; k < count; k++) {
-            PyObject *id = PyUnicode_DecodeUTF8(m[k].id, (Py_ssize_t)m[k].id_len, "surrogateescape");
+            PyObject *id = decode_id(m[k].id, m[k].id_len);
             PyObject *match =
                 id ? ndpy_new_match_full(id, m[k].jaccard, m[k].query_in_match, m[k].match_in_query, 1) : NULL;
             Py_XDECREF(id);

@@ -99,6 +99,22 @@ def test_add_remove_and_ids(tmp_path):
         assert ix.stats()["removed"] >= 1
 
 
+def test_ids_come_back_as_given(tmp_path):
+    """A str id with a lone surrogate (Python's json reads "\\ud800") comes back
+    equal and can be removed by it; a NUL inside an id is kept; bytes that are
+    not UTF-8 come back escaped as os.fsdecode does."""
+    path = str(tmp_path / "ix.db")
+    texts = [f"text number {i} about the harbour and the fish market on monday" for i in range(5)]
+    ids = ["\ud800", "lone \udcff low", "a\x00b", "caf\xe9", b"\xff\xfe"]
+    with neardup.Index(path, create=True) as ix:
+        ix.add(texts, ids)
+        got = [m[0].id for m in ix.query(texts)]
+        assert got == ids[:4] + [os.fsdecode(b"\xff\xfe")]
+        assert ix.remove(ids[:4]) == 4
+        assert ix.remove([ids[4]]) == 1
+        assert len(ix) == 0
+
+
 def test_context_manager_discards_on_error(tmp_path):
     path = str(tmp_path / "ix.db")
     neardup.Index(path, create=True).close()
