@@ -20,7 +20,7 @@
 #include <unistd.h>   /* read, close */
 #include <stdlib.h>   /* malloc, realloc, qsort */
 #include <string.h>   /* memchr, strerror */
-#include <sys/stat.h> /* stat, fstat */
+#include <sys/stat.h> /* stat, lstat, fstat */
 
 #include <jansson.h> /* json_t: content sniffing */
 
@@ -39,6 +39,8 @@ typedef struct file_identity {
     struct timespec mtime;
 } file_identity;
 
+enum { MAX_WALK_DEPTH = 64 };
+
 struct input {
     const cli_config *cfg;
     char **names;
@@ -52,6 +54,10 @@ struct input {
     array_reader array;      /* MODE_ARRAY */
     const input_part *parts; /* input_open_parts: one per source, else NULL */
     input_skipped skipped;   /* files a directory walk passed over */
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } walk[MAX_WALK_DEPTH + 1]; /* the directories a walk is inside, to catch link loops */
 };
 
 /* ****  Paths  **** */
@@ -114,16 +120,16 @@ static int add_directory(input *in, const char *path, int depth)
         n++;
     }
     closedir(dir);
+    if (rc != 0)
+        cli_error("%s: could not list the directory: out of memory", path);
     if (rc == 0 && n > 1)
         qsort(entries, n, sizeof *entries, compare_names);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
-            rc = add_path(in, entries[i], depth + 1);
+            rc = add_path(in, entries[i], depth + 1); /* says what went wrong */
         free(entries[i]);
     }
     free(entries);
-    if (rc != 0)
-        cli_error("%s: could not list the directory", path);
     return rc;
 }
 
@@ -180,14 +186,27 @@ static int add_path(input *in, const char *path, int depth)
     }
     struct stat st;
     if (stat(path, &st) != 0) {
-        cli_error("%s: %s", path, strerror(errno));
+        int err = errno;
+        struct stat link;
+        if (err == ENOENT && lstat(path, &link) == 0 && S_ISLNK(link.st_mode))
+            cli_error("%s: a symbolic link to a file that does not exist", path);
+        else
+            cli_error("%s: %s", path, strerror(err));
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
-        if (depth > 64) {
-            cli_error("%s: directories nested too deep (a link loop?)", path);
+        for (int d = 0; d < depth; d++) {
+            if (in->walk[d].dev == st.st_dev && in->walk[d].ino == st.st_ino) {
+                cli_error("%s: a symbolic link loop (this is a directory the walk is already inside)", path);
+                return -1;
+            }
+        }
+        if (depth > MAX_WALK_DEPTH) {
+            cli_error("%s: directories nested too deep (more than %d)", path, MAX_WALK_DEPTH);
             return -1;
         }
+        in->walk[depth].dev = st.st_dev;
+        in->walk[depth].ino = st.st_ino;
         return add_directory(in, path, depth);
     }
     if (depth > 0) {

@@ -225,6 +225,28 @@ run timeout 20 "$ND" scan "$T/dir/fifo" "$T/dir/.hidden.txt" "$T/dir/prog.bin"
 assert_rc 0
 assert_eq 3 "$(summary_field 'documents read')" "documents read"
 
+check "a walk meeting a link loop or a broken link says which (exit 1), once, not 'could not list' for every parent"
+mkdir -p "$T/walk/sub"
+printf '%s\n' "$BASE" >"$T/walk/a.txt"
+ln -s .. "$T/walk/sub/up"
+nd scan "$T/walk"
+assert_rc 1 "a link back to a parent"
+assert_file_contains "$ERR" "$T/walk/sub/up: a symbolic link loop"
+assert_file_not_contains "$ERR" "sub/up/sub/up" "the loop is caught at once, not 64 levels down"
+assert_file_not_contains "$ERR" "could not list the directory"
+rm "$T/walk/sub/up"
+ln -s nowhere "$T/walk/sub/gone.txt"
+nd scan "$T/walk"
+assert_rc 1 "a broken link"
+assert_file_contains "$ERR" "$T/walk/sub/gone.txt: a symbolic link to a file that does not exist"
+assert_file_not_contains "$ERR" "could not list the directory"
+assert_eq 1 "$(grep -c . "$ERR")" "one line on stderr"
+rm "$T/walk/sub/gone.txt"
+ln -s ../a.txt "$T/walk/sub/link.txt"
+nd scan "$T/walk"
+assert_rc 0 "a link to a file is read"
+assert_eq 2 "$(summary_field 'documents read')" "documents read (a.txt and the link to it)"
+
 # ---- --max-doc-bytes ----
 
 python3 -c "print('{\"id\":\"big\",\"text\":\"' + 'word ' * 400 + '\"}')" >"$T/big-line"
