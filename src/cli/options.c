@@ -469,7 +469,20 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         return EXIT_USAGE;
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;
-    return cli_check_index_options(cfg, name);
+    int rc = cli_check_index_options(cfg, name);
+    if (rc == EXIT_OK && cfg->index_path && strcmp(cfg->index_path, "-") == 0) {
+        int reads = command == CMD_INDEX_ADD || command == CMD_QUERY;
+        cli_error("%s: the index DB is '-': an index is a directory, not stdin%s%s%s", name,
+                  reads ? " (to read stdin, name DB first: 'neardup " : "", reads ? name : "", reads ? " DB -')" : "");
+        return EXIT_USAGE;
+    }
+    for (int i = 0, stdin_seen = 0; rc == EXIT_OK && i < cfg->path_count; i++) {
+        if (strcmp(cfg->paths[i], "-") == 0 && stdin_seen++) {
+            cli_error("%s: '-' (stdin) is named twice; it can be read once", name);
+            return EXIT_USAGE;
+        }
+    }
+    return rc;
 }
 
 void cli_config_free(cli_config *cfg)

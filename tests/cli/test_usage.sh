@@ -204,6 +204,24 @@ check "params takes no paths: exit 2"
 nd params "$T/doc.txt"
 assert_rc 2
 
+check "stdin named twice (the second reading would be an empty document) and '-' as the index DB: exit 2"
+printf '{"id":"a","text":"one two three four five six"}\n' >"$T/one.jsonl"
+for c in "scan - -" "dedup - $T/one.jsonl -" "normalize - -" "explain - -" "index add $T/db - -" "query $T/db - -"; do
+    # shellcheck disable=SC2086
+    run_in "$T/one.jsonl" "$ND" $c
+    assert_rc 2 "$c"
+    assert_file_contains "$ERR" "'-' (stdin) is named twice"
+    assert_empty_file "$OUT" "stdout of $c"
+done
+[[ ! -e "$T/db" ]] || fail "index add - - created the index"
+for c in "index add - $T/one.jsonl" "query - $T/one.jsonl" "index stats -" "dedup --index - $T/one.jsonl"; do
+    # shellcheck disable=SC2086
+    run_in "$T/one.jsonl" "$ND" $c
+    assert_rc 2 "$c"
+    assert_file_contains "$ERR" "the index DB is '-': an index is a directory, not stdin"
+done
+[[ ! -e "$T/-" && ! -e ./- ]] || fail "a directory named - was created"
+
 check "a missing path: exit 1, the path named on stderr, nothing on stdout"
 for c in scan dedup; do
     nd "$c" "$T/no/such/file.jsonl"
