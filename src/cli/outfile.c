@@ -222,12 +222,55 @@ int output_check(const cli_config *cfg, const input *in)
             }
         }
     }
-    if (cfg->output_dir && cfg->removed_dir &&
+    if (!cfg->output_dir)
+        return EXIT_OK;
+    size_t n = input_source_count(in);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t s = 0; s < n; s++)
+        names[s] = input_source_name(in, s);
+    int rc = outdirs_check(cfg, names, n);
+    free(names);
+    return rc;
+}
+
+/* Whether --stats FILE is one of the files DIR would get. */
+static int stats_in_dir(const char *stats, const char *dir, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        char *name = outdir_output_name(names[i]);
+        char *out = name ? cli_format("%s/%s", dir, name) : NULL;
+        int same = out && same_file(out, stats);
+        free(name);
+        free(out);
+        if (same)
+            return 1;
+    }
+    return 0;
+}
+
+int outdirs_check(const cli_config *cfg, const char *const *names, size_t count)
+{
+    if (!cfg->output_dir)
+        return EXIT_OK;
+    if (cfg->removed_dir &&
         (strcmp(cfg->output_dir, cfg->removed_dir) == 0 || same_inode(cfg->output_dir, cfg->removed_dir))) {
         cli_error("--output-dir and --removed-dir both name %s: each input's kept and removed records would be one "
                   "file; give each its own directory",
                   cfg->removed_dir);
         return EXIT_USAGE;
+    }
+    const char *dirs[2] = {cfg->output_dir, cfg->removed_dir};
+    static const char *const options[2] = {"--output-dir", "--removed-dir"};
+    for (int d = 0; d < 2 && cfg->stats_path; d++) {
+        if (dirs[d] && stats_in_dir(cfg->stats_path, dirs[d], names, count)) {
+            cli_error("--stats %s is a file %s %s would write; give it another name", cfg->stats_path, options[d],
+                      dirs[d]);
+            return EXIT_USAGE;
+        }
     }
     return EXIT_OK;
 }

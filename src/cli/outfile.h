@@ -88,6 +88,11 @@ char *outdir_output_name(const char *path);
  * of the inputs. Returns 0, or -1 (reported, naming both paths). */
 int outdir_check(const char *dir, const char *const *names, size_t count);
 
+/* Check that --output-dir and --removed-dir are two directories and that
+ * --stats FILE is none of the files they would get (names[0..count): the
+ * inputs). Returns EXIT_OK or EXIT_USAGE (reported). */
+int outdirs_check(const cli_config *cfg, const char *const *names, size_t count);
+
 /* Start: nothing is created yet. */
 void outdir_init(outdir *o, const char *dir, const char *tag, const char **names, size_t count);
 /* The file to write source `source`'s records to (creating the temporary

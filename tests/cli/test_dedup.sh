@@ -314,6 +314,13 @@ for removed in "$T/od/same" "$T/od/same/" "$T/od/../od/same"; do
     assert_file_contains "$ERR" "--output-dir and --removed-dir both name"
     assert_eq 0 "$(ls -A "$T/od/same" | wc -l | tr -d ' ')" "nothing written"
 done
+rm -rf "$T/od/rem2" && mkdir "$T/od/rem2"
+for stats in "$T/od/same/first.jsonl" "$T/od/rem2/../rem2/first.jsonl"; do
+    nd dedup --output-dir "$T/od/same" --removed-dir "$T/od/rem2" --stats "$stats" "$T/od/a/first.jsonl"
+    assert_rc 2 "--stats $stats, a file an output directory would write"
+    assert_file_contains "$ERR" "would write; give it another name"
+    assert_eq 0 "$(ls -A "$T/od/same" "$T/od/rem2" | grep -c 'jsonl')" "nothing written"
+done
 
 check "--output-dir after a failure: no file that looks complete, no temporary file"
 { cat "$T/od/a/first.jsonl"; printf '{"id": "broken"\n'; } >"$T/od/c.jsonl"

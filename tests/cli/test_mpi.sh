@@ -198,6 +198,10 @@ rm -rf "$T/got" && mkdir "$T/got"
 mpi 2 dedup --output-dir "$T/got" "$T/shards/part-0.jsonl" "$T/other/part-0.jsonl"
 assert_rc 2
 assert_contains "$(cat "$ERR")" "would both be written"
+mpi 2 dedup --output-dir "$T/got" --removed-dir "$T/got/" "$T/shards/part-0.jsonl"
+assert_rc 2 "--output-dir and --removed-dir naming one directory"
+assert_contains "$(cat "$ERR")" "--output-dir and --removed-dir both name"
+assert_eq 0 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "nothing written"
 for opt in "--pairs" "--measure containment" "--keep min:id"; do
     # shellcheck disable=SC2086  # the option and its value are two words
     mpi 2 scan $opt "$T/big.jsonl"
