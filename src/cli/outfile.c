@@ -127,6 +127,10 @@ void outfile_abort(outfile *o)
 
 int outfile_check(const char *option, const char *path, const input *in)
 {
+    if (path && !*path) {
+        cli_error("%s '': an empty file name", option);
+        return -1;
+    }
     struct stat out;
     if (!path || stat(path, &out) != 0 || !S_ISREG(out.st_mode))
         return 0; /* not there yet, or written in place (/dev/stdout) */
@@ -221,6 +225,15 @@ int output_check(const cli_config *cfg, const input *in)
                 return EXIT_USAGE;
             }
         }
+    }
+    struct stat st;
+    if (cfg->stats_path && (stat(cfg->stats_path, &st) != 0 || S_ISREG(st.st_mode))) {
+        /* written at the end: a place it cannot be written is found now,
+         * before the output looks complete on stdout */
+        outfile probe;
+        if (outfile_open(&probe, cfg->stats_path) != 0)
+            return EXIT_FAIL;
+        outfile_abort(&probe);
     }
     if (!cfg->output_dir)
         return EXIT_OK;

@@ -189,6 +189,20 @@ assert_rc 2
 nd dedup -o "$T/x" --output-dir "$T" "$T/dup.jsonl"
 assert_rc 2
 
+check "--stats FILE where it cannot be written fails before any output (not after a complete-looking stdout)"
+nd scan --stats "$T/no/such/dir/stats.json" "$SRC/tests/fixtures/arabic-news/"
+assert_rc 1 "--stats in a missing directory"
+assert_file_contains "$ERR" "$T/no/such/dir/stats.json: cannot write"
+assert_empty_file "$OUT" "stdout"
+
+check "an empty file name for -o, --removed or --stats: exit 2, nothing written"
+for opt in -o --removed --stats; do
+    nd dedup "$opt" "" "$SRC/tests/fixtures/arabic-news/page.txt"
+    assert_rc 2 "$opt ''"
+    assert_file_contains "$ERR" "'': an empty file name"
+    assert_empty_file "$OUT" "stdout"
+done
+
 check "two output options naming one file by different paths (-o x --stats ./x) are refused (exit 2)"
 mkdir -p "$T/alias"
 for pair in "-o $T/alias/x --stats $T/alias/./x" "-o $T/alias/x --removed $T/alias/../alias/x" \
