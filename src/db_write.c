@@ -451,8 +451,11 @@ static int check_new_ids(size_t *failed, nd_db *db, const nd_db_doc *docs, size_
             return rc;
         if (found) {
             *failed = i;
-            return db_fail(db, ND_EEXIST, "%s: id \"%s\" is already in the index", db->path,
-                           db_id_label(label, sizeof label, docs[i].id, docs[i].id_len));
+            /* a document of this uncommitted run (an earlier call of it) */
+            return db_fail(db, ND_EEXIST,
+                           doc >= db->base_doc ? "%s: id \"%s\" is given twice (an earlier document of this run has it)"
+                                               : "%s: id \"%s\" is already in the index",
+                           db->path, db_id_label(label, sizeof label, docs[i].id, docs[i].id_len));
         }
     }
     if (count < 2)

@@ -172,6 +172,17 @@ assert_rc 0
 assert_empty_file "$OUT"
 assert_eq 0 "$(summary_field kept)"
 
+check "dedup --update with one id on two kept documents: 'given twice', not 'already in the index' (exit 1, index unchanged)"
+printf '{"id":"twice","text":"one two three four five six seven eight"}\n{"id":"twice","text":"quite another text with other words in it"}\n' >"$T/twice.jsonl"
+nd index stats "$T/db2"
+before=$(jq -c '.documents' "$OUT")
+nd dedup --index "$T/db2" --update "$T/twice.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "id \"twice\" is given twice"
+assert_file_not_contains "$ERR" "already in the index"
+nd index stats "$T/db2"
+assert_eq "$before" "$(jq -c '.documents' "$OUT")" "documents"
+
 # ---- remove, compact ----
 
 check "remove: unknown id fails and removes nothing; known ids stop matching"
