@@ -126,6 +126,21 @@ void db_abandon_run(nd_db *db)
         db->broken = 1; /* its database handles died with the transaction */
 }
 
+int nd_db_abandon(nd_db *db)
+{
+    assert(db);
+    if (!(db->flags & ND_DB_WRITE))
+        return db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
+    int rc = db_check_run_thread(db);
+    if (rc != ND_OK)
+        return rc;
+    db_abandon_run(db);
+    if (db->broken)
+        return db_fail(db, ND_EINVAL, "%s: the run that was creating the index was abandoned; close the handle",
+                       db->path);
+    return ND_OK;
+}
+
 /* A write failed: the run is abandoned, the index stays as it was. */
 static int abandon(nd_db *db, int mdb_rc, const char *what)
 {

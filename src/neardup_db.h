@@ -139,6 +139,14 @@ int nd_db_remove(size_t *removed, nd_db *db, const char *const *ids, const size_
  * fsynced), then start a new run. @return ND_OK, ND_EFULL, ND_EIO. */
 int nd_db_commit(nd_db *db);
 
+/** Discard the run's changes since the last commit (what a failed call
+ * does to its run): the index stays as it was, and the handle goes on with
+ * a new run. For a caller stopping a long add between calls of its own
+ * (the Python module on Ctrl-C).
+ * @return ND_OK; ND_EINVAL (a read-only handle, a run begun by another
+ *   thread, or the run creating a new index: the handle must be closed). */
+int nd_db_abandon(nd_db *db);
+
 /** Rewrite the index without its removed documents, every page full, and
  * replace the data file atomically (rename). Needs the index alone: fails
  * with ND_EBUSY when another handle or process has it open.

@@ -50,6 +50,15 @@ START_TEST(test_run_visible_at_commit_only)
     ck_assert_int_eq(nd_db_commit(w), ND_OK);
     ck_assert_uint_eq(documents_of(r), 10);
     ck_assert_uint_eq(matches_of_first(r, &c, 17), 1);
+    /* a run abandoned by nd_db_abandon: nothing of it remains, the handle
+     * goes on with a new run (ids of the abandoned one free again) */
+    ck_assert_int_eq(add_range(w, &c, 10, 12, "y", 0, 1), ND_OK);
+    ck_assert_int_eq(nd_db_abandon(w), ND_OK);
+    ck_assert_int_eq(add_range(w, &c, 10, 12, "y", 0, 1), ND_OK); /* not "given twice" */
+    ck_assert_int_eq(nd_db_abandon(w), ND_OK);
+    ck_assert_int_eq(nd_db_commit(w), ND_OK);
+    ck_assert_uint_eq(documents_of(r), 10);
+    ck_assert_int_eq(nd_db_abandon(r), ND_EINVAL); /* read-only */
     /* a third run abandoned by closing: nothing of it remains */
     ck_assert_int_eq(add_range(w, &c, 10, 20, "z", 0, 1), ND_OK);
     nd_db_close(w);

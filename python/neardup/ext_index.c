@@ -175,6 +175,39 @@ PyDoc_STRVAR(index_add_doc, "add(texts, ids, *, replace=False)\n--\n\n"
                             "this call is added) unless replace=True. With autocommit (the default) the\n"
                             "texts are committed before add() returns.");
 
+/* With autocommit a call is its run, so it goes in chunks with Ctrl-C
+ * looked for between them: interrupted (or failing in a later chunk: an
+ * id already there), the run is abandoned and the index stays as it was,
+ * as for one call. Without autocommit the run holds earlier calls too,
+ * which an interruption must not discard: one call, uninterrupted.
+ * Returns the status; interrupted: ND_OK with the exception set. */
+static int add_chunks(Index *self, const pinned_list *t, const pinned_list *i, unsigned flags)
+{
+    size_t n = (size_t)t->count, chunk = self->autocommit ? SCAN_CHUNK : (n ? n : 1);
+    int status = ND_OK;
+    for (size_t first = 0; status == ND_OK && (first == 0 || first < n); first += chunk) {
+        if (first > 0 && PyErr_CheckSignals() != 0) {
+            Py_BEGIN_ALLOW_THREADS
+                nd_db_abandon(self->db);
+            Py_END_ALLOW_THREADS
+            return ND_OK;
+        }
+        size_t count = n - first < chunk ? n - first : chunk, failed = 0;
+        Py_BEGIN_ALLOW_THREADS
+            status = nd_db_add_texts(&failed, self->db, i->data + first, i->lens + first, t->data + first,
+                                     t->lens + first, count, flags, self->threads);
+            if (status == ND_EEXIST && first > 0)
+                nd_db_abandon(self->db); /* nothing of this call is added */
+        Py_END_ALLOW_THREADS
+    }
+    if (status == ND_OK && self->autocommit) {
+        Py_BEGIN_ALLOW_THREADS
+            status = nd_db_commit(self->db);
+        Py_END_ALLOW_THREADS
+    }
+    return status;
+}
+
 static PyObject *index_add(Index *self, PyObject *args, PyObject *kwargs)
 {
     static char texts_kw[] = "texts", ids_kw[] = "ids", replace_kw[] = "replace";
@@ -198,17 +231,12 @@ static PyObject *index_add(Index *self, PyObject *args, PyObject *kwargs)
         goto done;
     }
     index_lock(self);
-    size_t failed = 0;
-    int status;
-    Py_BEGIN_ALLOW_THREADS
-        status = nd_db_add_texts(&failed, self->db, i.data, i.lens, t.data, t.lens, (size_t)t.count,
-                                 replace ? ND_DB_REPLACE : 0, self->threads);
-        if (status == ND_OK && self->autocommit)
-            status = nd_db_commit(self->db);
-    Py_END_ALLOW_THREADS
+    int status = add_chunks(self, &t, &i, replace ? ND_DB_REPLACE : 0);
     if (status != ND_OK)
         raise_index(self, status);
     PyThread_release_lock(self->lock);
+    if (status == ND_OK && PyErr_Occurred())
+        status = ND_EINVAL; /* interrupted: the run was abandoned */
     if (status == ND_OK) {
         Py_INCREF(Py_None);
         result = Py_None;

@@ -129,6 +129,46 @@ def test_context_manager_discards_on_error(tmp_path):
         assert len(ix) == 1
 
 
+def test_an_add_is_all_or_nothing_across_its_chunks(tmp_path):
+    """add() goes in chunks (so that Ctrl-C can stop it); an id already in
+    the index in a later chunk still leaves nothing of the call added."""
+    path = str(tmp_path / "ix.db")
+    n = 20000  # more than one chunk
+    texts = [f"document {i} on the harbour, the fish market and the new quay" for i in range(n)]
+    with neardup.Index(path, create=True) as ix:
+        ix.add(["the one already there, about something else entirely"], ["taken"])
+        ids = [f"id{i}" for i in range(n)]
+        ids[n - 1] = "taken"
+        with pytest.raises(ValueError, match="taken"):
+            ix.add(texts, ids)
+        assert len(ix) == 1
+        ix.add(texts[:3], ids[:3])  # the handle goes on
+        assert len(ix) == 4
+
+
+def test_ctrl_c_during_add_leaves_the_index_as_it_was(tmp_path):
+    """A KeyboardInterrupt from add() means nothing of it was added (it used to
+    finish and commit the whole add, then raise). Whenever the signal lands,
+    the two outcomes are: interrupted with nothing added, or all added."""
+    import signal
+    import threading
+
+    path = str(tmp_path / "ix.db")
+    n = 100000
+    texts = [f"text {i} of a long add, about the harbour and the fish market and the quay" for i in range(n)]
+    with neardup.Index(path, create=True, threads=1) as ix:
+        ix.add(texts[:2], ["a", "b"])
+        timer = threading.Timer(0.05, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
+        interrupted = False
+        timer.start()
+        try:
+            ix.add(texts, [str(i) for i in range(n)])
+        except KeyboardInterrupt:
+            interrupted = True
+        timer.join()
+        assert len(ix) == (2 if interrupted else 2 + n)
+
+
 def test_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         neardup.Index(str(tmp_path / "missing"))
