@@ -173,7 +173,7 @@ PyDoc_STRVAR(index_add_doc, "add(texts, ids, *, replace=False)\n--\n\n"
                             "Add texts (str or bytes) under their ids (str or bytes, one per text), sketched\n"
                             "on the index's threads. An id already in the index is a ValueError (nothing of\n"
                             "this call is added) unless replace=True. With autocommit (the default) the\n"
-                            "texts are committed before add() returns.");
+                            "texts are committed before add() returns, and Ctrl-C stops it with nothing added.");
 
 /* With autocommit a call is its run, so it goes in chunks with Ctrl-C
  * looked for between them: interrupted (or failing in a later chunk: an
