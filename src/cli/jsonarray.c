@@ -1,8 +1,10 @@
 /* jsonarray.c - a file holding one JSON array of objects (how SaudiNewsNet
  * and many scrapers ship data) read element by element, never whole.
  *
- * The scanner only finds where each element ends: the first ',' or ']'
- * outside strings at nesting depth 0. The element's bytes then go to the
+ * The scanner only finds where each element ends: the brace closing an
+ * object (or array) element, else the first ',' or ']' outside strings at
+ * nesting depth 0; so two elements without a ',' between them are a broken
+ * array (exit 1), not one bad element that --on-error skip would drop. The element's bytes then go to the
  * same JSON record reader as a JSON Lines line (document.c), which checks
  * them. Line breaks between tokens become spaces, so that dedup can pass
  * a pretty-printed element through as one JSON Lines record; a raw line
@@ -103,9 +105,13 @@ static int scan_element(array_reader *a, reader *r, size_t *out_len)
                 in_string = 1;
             else if (c == '{' || c == '[')
                 depth++;
-            else if ((c == '}' || c == ']') && depth > 0)
-                depth--;
-            else if (depth == 0 && (c == ',' || c == ']' || c == '}')) {
+            else if ((c == '}' || c == ']') && depth > 0) {
+                if (--depth == 0) { /* an object (or array) element ends at its closing brace */
+                    i++;
+                    done = 1;
+                    break;
+                }
+            } else if (depth == 0 && (c == ',' || c == ']' || c == '}')) {
                 done = 1;
                 break;
             }

@@ -175,6 +175,15 @@ assert_rc 0
 assert_jq "$OUT" '[.[].id] == ["e1", "e3"]' "e1 and e3"
 assert_eq 1 "$(summary_field skipped)" "skipped"
 
+check "two elements without a ',' between them: a broken array (exit 1 whatever --on-error), not one bad element skipped"
+printf '[\n{"id":"e1","text":"one"}\n{"id":"e2","text":"two"},\n{"id":"e3","text":"three"}\n]\n' >"$T/no-comma.json"
+for policy in fail skip; do
+    nd dedup --on-error "$policy" "$T/no-comma.json"
+    assert_rc 1 "--on-error $policy"
+    assert_file_contains "$ERR" "$T/no-comma.json:3: expected ',' or ']' after a JSON array element"
+    assert_empty_file "$OUT" "stdout"
+done
+
 check "text after the array's end is an error"
 printf '[{"id":"e1","text":"one"}] trailing\n' >"$T/trail.json"
 nd scan "$T/trail.json"
