@@ -269,6 +269,30 @@ static PyObject *decode_id(const char *id, size_t len)
     return PyUnicode_DecodeUTF8(id, (Py_ssize_t)len, "surrogateescape");
 }
 
+/* out[first + i] = the matches of query i of `results`, i < count. 0, or
+ * -1 with an exception set. */
+static int fill_matches(PyObject *out, Py_ssize_t first, const nd_db_results *results, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nd_db_match *m;
+        size_t found = nd_db_results_get(&m, results, i);
+        PyObject *list = PyList_New((Py_ssize_t)found);
+        if (!list)
+            return -1;
+        PyList_SET_ITEM(out, first + (Py_ssize_t)i, list);
+        for (size_t k = 0; k < found; k++) {
+            PyObject *id = decode_id(m[k].id, m[k].id_len);
+            PyObject *match =
+                id ? ndpy_new_match_full(id, m[k].jaccard, m[k].query_in_match, m[k].match_in_query, 1) : NULL;
+            Py_XDECREF(id);
+            if (!match)
+                return -1;
+            PyList_SET_ITEM(list, (Py_ssize_t)k, match);
+        }
+    }
+    return 0;
+}
+
 static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
 {
     static char texts_kw[] = "texts", threshold_kw[] = "threshold", top_kw[] = "top";
@@ -300,42 +324,27 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
     if (ndpy_pin_list(&pinned, texts, "texts") != 0)
         return NULL;
     Py_ssize_t n = pinned.count;
-    PyObject *out = NULL;
-    nd_db_results *results = NULL;
-    index_lock(self);
-    int status;
-    Py_BEGIN_ALLOW_THREADS
-        status = nd_db_query_texts(&results, self->db, pinned.data, pinned.lens, (size_t)n, &qo);
-    Py_END_ALLOW_THREADS
-    if (status != ND_OK)
-        raise_index(self, status);
-    PyThread_release_lock(self->lock);
-    if (status != ND_OK)
-        goto done;
-    out = PyList_New(n);
-    for (Py_ssize_t i = 0; out && i < n; i++) {
-        const nd_db_match *m;
-        size_t count = nd_db_results_get(&m, results, (size_t)i);
-        PyObject *list = PyList_New((Py_ssize_t)count);
-        if (!list) {
+    PyObject *out = PyList_New(n);
+    /* in chunks, Ctrl-C looked for between them (a query only reads) */
+    for (Py_ssize_t first = 0; out && first < n; first += SCAN_CHUNK) {
+        if (first > 0 && PyErr_CheckSignals() != 0) {
             Py_CLEAR(out);
             break;
         }
-        PyList_SET_ITEM(out, i, list);
-        for (size_t k = 0; k < count; k++) {
-            PyObject *id = decode_id(m[k].id, m[k].id_len);
-            PyObject *match =
-                id ? ndpy_new_match_full(id, m[k].jaccard, m[k].query_in_match, m[k].match_in_query, 1) : NULL;
-            Py_XDECREF(id);
-            if (!match) {
-                Py_CLEAR(out);
-                break;
-            }
-            PyList_SET_ITEM(list, (Py_ssize_t)k, match);
-        }
+        size_t count = (size_t)(n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK);
+        nd_db_results *results = NULL;
+        index_lock(self);
+        int status;
+        Py_BEGIN_ALLOW_THREADS
+            status = nd_db_query_texts(&results, self->db, pinned.data + first, pinned.lens + first, count, &qo);
+        Py_END_ALLOW_THREADS
+        if (status != ND_OK)
+            raise_index(self, status);
+        PyThread_release_lock(self->lock);
+        if (status != ND_OK || fill_matches(out, first, results, count) != 0)
+            Py_CLEAR(out);
+        nd_db_results_free(results);
     }
-done:
-    nd_db_results_free(results);
     ndpy_unpin_list(&pinned);
     return out;
 }
