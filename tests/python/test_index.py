@@ -146,6 +146,20 @@ def test_an_add_is_all_or_nothing_across_its_chunks(tmp_path):
         assert len(ix) == 4
 
 
+def test_a_query_of_several_chunks_answers_each_text(tmp_path):
+    """query() goes in chunks of 8192 texts (so that Ctrl-C can stop it); each
+    answer stays with its text across the chunk boundaries."""
+    path = str(tmp_path / "ix.db")
+    texts = [f"story {i} about the harbour, the fish market and the price of the new quay" for i in range(300)]
+    with neardup.Index(path, create=True) as ix:
+        ix.add(texts, [f"s{i}" for i in range(300)])
+        queries = [texts[i % 300] if i % 7 == 0 else f"nothing like it, query {i}" for i in range(20000)]
+        got = ix.query(queries, top=1)
+        assert len(got) == len(queries)
+        for i, matches in enumerate(got):
+            assert [m.id for m in matches] == ([f"s{i % 300}"] if i % 7 == 0 else []), i
+
+
 def test_ctrl_c_during_add_leaves_the_index_as_it_was(tmp_path):
     """A KeyboardInterrupt from add() means nothing of it was added (it used to
     finish and commit the whole add, then raise). Whenever the signal lands,
