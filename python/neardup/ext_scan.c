@@ -225,6 +225,13 @@ PyObject *ndpy_scan(PyObject *self, PyObject *args, PyObject *kwargs)
         (values[3] && ndpy_option_int(values[3], "min_tokens", 0, 1 << 30, &min_tokens) != 0) ||
         ndpy_parse_options(&opts, rest) != 0)
         goto done;
+    if (unit != ND_UNIT_DOCUMENT && opts.measure == ND_MEASURE_CONTAINMENT) {
+        /* as the program refuses --measure containment with --unit */
+        PyErr_SetString(PyExc_ValueError,
+                        "measure='containment' compares whole texts; it does not combine with unit='paragraph' or "
+                        "unit='line'");
+        goto done;
+    }
     if (PyUnicode_Check(texts) || PyBytes_Check(texts)) {
         PyErr_SetString(PyExc_TypeError, "texts must be a sequence of texts, not one text");
         goto done;

@@ -96,6 +96,13 @@ def test_dedup_is_for_whole_texts():
         neardup.dedup(GOOD, unit="paragraph")
 
 
+def test_containment_is_for_whole_texts():
+    """As the program refuses --measure containment with --unit (exit 2)."""
+    for unit in ("paragraph", "line"):
+        with pytest.raises(ValueError, match="does not combine with unit"):
+            neardup.scan(GOOD, unit=unit, measure="containment")
+
+
 def test_bad_ids():
     with pytest.raises(ValueError, match="2 texts"):
         neardup.scan(GOOD, ids=["only one"])
