@@ -71,8 +71,8 @@ void cli_print_index_help(cli_command command, FILE *out)
               "Add documents to the persistent index in directory DB, creating it when it does not exist\n"
               "(its options are then fixed). The run is one transaction: interrupted (kill, power loss,\n"
               "full disk), it leaves the index as it was. Writes one JSON object to stdout:\n"
-              "{\"index\", \"added\", \"replaced\", \"skipped\", \"documents\", \"removed\", \"bytes_on_disk\", "
-              "\"profile\"}.\n"
+              "{\"index\", \"added\", \"replaced\", \"empty\", \"skipped\", \"documents\", \"removed\", "
+              "\"bytes_on_disk\", \"profile\"}.\n"
               "      --replace         an id already in the index is replaced (default: an error, exit 1,\n"
               "                        and nothing of the run is added)\n"
               "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
@@ -109,7 +109,8 @@ void cli_print_index_help(cli_command command, FILE *out)
         fputs("Usage: neardup index compact DB\n"
               "Rewrite the index without its removed documents, every page full, and replace its data\n"
               "file atomically. Needs the index alone (fails while any other process has it open) and\n"
-              "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\"}.\n"
+              "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\",\n"
+              "\"removed_dropped\"} (removed_dropped: the removed documents it left out).\n"
               "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
               out);

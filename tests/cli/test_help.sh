@@ -74,4 +74,22 @@ assert_rc 2
 assert_file_not_contains "$ERR" "did you mean" "scan does not take explain's --json"
 assert_empty_file "$OUT"
 
+check "the JSON keys index add, remove and compact document in --help are the keys they write"
+printf '{"id":"k1","text":"one two three four five six"}\n' >"$T/keys.jsonl"
+for c in "index add" "index remove" "index compact"; do
+    case $c in
+    "index add") args=("$T/keysdb" "$T/keys.jsonl") ;;
+    "index remove") args=("$T/keysdb" --id k1) ;;
+    *) args=("$T/keysdb") ;;
+    esac
+    # shellcheck disable=SC2086
+    nd $c --help
+    documented="$(tr '\n' ' ' <"$OUT" | grep -oE 'Writes[^{]*\{[^}]*\}' | grep -oE '"[a-z_]+"' | tr -d '"' | sort | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    nd $c "${args[@]}"
+    assert_rc 0 "$c"
+    written="$(jq -r 'keys[]' "$OUT" | sort | tr '\n' ' ')"
+    assert_eq "$written" "$documented" "'$c' keys: written vs --help"
+done
+
 pass
