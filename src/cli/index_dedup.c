@@ -46,6 +46,7 @@ typedef struct fate {
     int from_index; /* its original is in the index (else earlier in the input) */
     double jaccard; /* with its original */
     const char *of; /* the original's id (in dedup_state.names, or the doctable) */
+    size_t of_len;  /* its bytes: an id from the index may hold a NUL (the Python module's) */
 } fate;
 
 typedef struct dedup_state {
@@ -133,7 +134,7 @@ static int dedup_flush(dedup_state *st)
         size_t doc = st->batch_first + i;
         fate *f = &st->fates[doc];
         const nd_db_match *m;
-        *f = (fate){0, 0, 0.0, NULL};
+        *f = (fate){0, 0, 0.0, NULL, 0};
         if (nd_db_results_get(&m, archive, i) > 0) {
             char *name = arena_alloc(&st->names, m->id_len + 1);
             if (!name) {
@@ -143,7 +144,7 @@ static int dedup_flush(dedup_state *st)
             }
             memcpy(name, m->id, m->id_len);
             name[m->id_len] = '\0';
-            *f = (fate){1, 1, m->jaccard, name};
+            *f = (fate){1, 1, m->jaccard, name, m->id_len};
             st->from_index++;
             continue;
         }
@@ -169,7 +170,7 @@ static int dedup_flush(dedup_state *st)
             } else {
                 of = st->docs.ids[strtoull(buf, NULL, 10)];
             }
-            *f = (fate){1, 0, m->jaccard, of};
+            *f = (fate){1, 0, m->jaccard, of, of && st->cfg->update ? m->id_len : of ? strlen(of) : 0};
             st->from_input++;
             if (!of) {
                 cli_error("out of memory");
@@ -202,7 +203,7 @@ static char *annotation(const dedup_state *st, const fate *f)
         return NULL;
     fputs("\"neardup\":{\"duplicate_of\":", mem);
     if (f->dropped) {
-        out_string(mem, f->of, strlen(f->of));
+        out_string(mem, f->of, f->of_len);
         fputs(",\"jaccard\":", mem);
         out_number(mem, f->jaccard);
         fprintf(mem, ",\"from\":\"%s\"", f->from_index ? "index" : "input");

@@ -129,6 +129,20 @@ def test_context_manager_discards_on_error(tmp_path):
         assert len(ix) == 1
 
 
+def test_the_program_writes_index_ids_whole(nd_binary, tmp_path):
+    """An id the module stored with a NUL in it: query and dedup --index
+    --annotate write it whole, not cut at the NUL."""
+    path = str(tmp_path / "ix.db")
+    text = "the harbour council met on monday to discuss the price of fish and the new quay"
+    with neardup.Index(path, create=True) as ix:
+        ix.add([text], ["a\x00x"])
+    record = json.dumps({"id": "q", "text": text}) + "\n"
+    out = run_cli(nd_binary, "query", "--quiet", path, "-", stdin=record.encode())
+    assert json.loads(out)["matches"][0]["id"] == "a\x00x"
+    out = run_cli(nd_binary, "dedup", "--quiet", "--index", path, "--annotate", "-", stdin=record.encode())
+    assert json.loads(out)["neardup"]["duplicate_of"] == "a\x00x"
+
+
 def test_an_add_is_all_or_nothing_across_its_chunks(tmp_path):
     """add() goes in chunks (so that Ctrl-C can stop it); an id already in
     the index in a later chunk still leaves nothing of the call added."""
