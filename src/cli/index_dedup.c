@@ -241,18 +241,16 @@ static int write_output(dedup_state *st)
         const fate *f = &st->fates[doc];
         if (replay_next(records, &rec) < 0)
             goto done;
-        if (cfg->annotate) {
+        if (cfg->annotate || (f->dropped && removed_file.f)) {
+            /* --removed: each record says what it duplicates, as dedup's do */
             char *member = annotation(st, f);
             if (!member) {
                 cli_error("out of memory");
                 goto done;
             }
-            doc_output_record(out, &st->run, rec, st->docs.ids[doc], member);
+            doc_output_record(cfg->annotate ? out : removed_file.f, &st->run, rec, st->docs.ids[doc], member);
             free(member);
-        } else if (f->dropped) {
-            if (removed_file.f)
-                doc_output_record(removed_file.f, &st->run, rec, st->docs.ids[doc], NULL);
-        } else {
+        } else if (!f->dropped) {
             doc_output_record(out, &st->run, rec, st->docs.ids[doc], NULL);
         }
         st->removed += f->dropped ? 1u : 0u;

@@ -131,7 +131,8 @@ def test_context_manager_discards_on_error(tmp_path):
 
 def test_the_program_writes_index_ids_whole(nd_binary, tmp_path):
     """An id the module stored with a NUL in it: query and dedup --index
-    --annotate write it whole, not cut at the NUL."""
+    --annotate (and --removed, whose records say what they duplicate) write
+    it whole, not cut at the NUL."""
     path = str(tmp_path / "ix.db")
     text = "the harbour council met on monday to discuss the price of fish and the new quay"
     with neardup.Index(path, create=True) as ix:
@@ -141,6 +142,10 @@ def test_the_program_writes_index_ids_whole(nd_binary, tmp_path):
     assert json.loads(out)["matches"][0]["id"] == "a\x00x"
     out = run_cli(nd_binary, "dedup", "--quiet", "--index", path, "--annotate", "-", stdin=record.encode())
     assert json.loads(out)["neardup"]["duplicate_of"] == "a\x00x"
+    removed = tmp_path / "removed.jsonl"
+    out = run_cli(nd_binary, "dedup", "--quiet", "--index", path, "--removed", str(removed), "-", stdin=record.encode())
+    assert out == ""
+    assert json.loads(removed.read_text())["neardup"]["duplicate_of"] == "a\x00x"
 
 
 def test_an_add_is_all_or_nothing_across_its_chunks(tmp_path):
