@@ -95,6 +95,11 @@ static int dispatch(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (strcmp(name, "help") == 0 && argc > 2 && argc <= 4) { /* neardup help scan, neardup help index add */
+        static char help[] = "--help";
+        char *again[] = {argv[0], argv[2], argc > 3 ? argv[3] : help, help, NULL};
+        return dispatch(argc, again);
+    }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
         return EXIT_OK;

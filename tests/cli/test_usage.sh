@@ -24,6 +24,20 @@ for h in --help -h help; do
     assert_empty_file "$ERR" "stderr of neardup $h"
 done
 
+check "help COMMAND is COMMAND --help (help frob: exit 2)"
+for c in scan dedup query "index add" "index compact" index; do
+    # shellcheck disable=SC2086
+    nd $c --help
+    cp "$OUT" "$T/want-help"
+    # shellcheck disable=SC2086
+    nd help $c
+    assert_rc 0 "help $c"
+    assert_same_file "$T/want-help" "$OUT" "help $c"
+done
+nd help frob
+assert_rc 2 "help frob"
+assert_file_contains "$ERR" "unknown command 'frob'"
+
 check "--version prints the version"
 nd --version
 assert_rc 0
