@@ -183,10 +183,18 @@ static int read_ids_file(const char *path, char ***ids, size_t **lens, size_t *c
     ssize_t len;
     *ids = NULL;
     *lens = NULL;
-    int rc = 0;
+    int rc = 0, first = 1;
     while ((len = getline(&line, &cap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
+        size_t skip = 0;
+        if (first && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            /* an editor's byte order mark is not part of the first id */
+            cli_warn("%s: skipped a UTF-8 byte order mark before the first id", path);
+            skip = 3;
+            len -= 3;
+        }
+        first = 0;
         if (len == 0)
             continue;
         if (n == capacity) {
@@ -207,7 +215,7 @@ static int read_ids_file(const char *path, char ***ids, size_t **lens, size_t *c
             rc = -1;
             break;
         }
-        memcpy((*ids)[n], line, (size_t)len);
+        memcpy((*ids)[n], line + skip, (size_t)len);
         (*ids)[n][len] = '\0';
         (*lens)[n++] = (size_t)len;
     }

@@ -197,6 +197,14 @@ head -n 2 "$T/A.jsonl" >"$T/A2.jsonl"
 nd query "$DB" "$T/A2.jsonl"
 assert_jq "$OUT" 'all(.[]; all(.matches[]; .id != "d000001" and .id != "d000002"))'
 
+check "remove --ids FILE starting with a byte order mark (saved by an editor): skipped with a warning, the id found"
+printf '\xef\xbb\xbfd000003\nd000004\n' >"$T/bom-ids.txt"
+cp -r "$DB" "$T/db-bom"
+nd index remove "$T/db-bom" --ids "$T/bom-ids.txt"
+assert_rc 0 "remove with a BOM"
+assert_file_contains "$ERR" "skipped a UTF-8 byte order mark"
+assert_jq "$OUT" '.[0].removed == 2 and .[0].documents == 496'
+
 check "compact: smaller file, same answers, removed ids can come back"
 nd query "$DB" "$T/B.jsonl"
 cp "$OUT" "$T/q-before.jsonl"
