@@ -25,10 +25,13 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int flush_stdout(void)
+/* committed: the run's changes are in the index already, which a failure
+ * to report them must not leave the user to guess (exit 1, yet changed) */
+static int flush_stdout(int committed)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error("cannot write the output: %s", strerror(errno));
+        cli_error("cannot write the output: %s%s", strerror(errno),
+                  committed ? " (the run was committed: the index holds its changes)" : "");
         return EXIT_FAIL;
     }
     return EXIT_OK;
@@ -126,7 +129,7 @@ static int index_add(const cli_config *cfg)
            (unsigned long long)st.added, (unsigned long long)replaced, (unsigned long long)st.counts.empty,
            (unsigned long long)st.counts.skipped, (unsigned long long)after.documents,
            (unsigned long long)after.removed, (unsigned long long)after.bytes_on_disk, cli_profile_label(&run.opts));
-    rc = flush_stdout();
+    rc = flush_stdout(1);
     cli_warn_flush(); /* before the summary line */
     if (!cfg->quiet) {
         double seconds = now() - started, mb = (double)st.counts.bytes / 1e6;
@@ -161,7 +164,7 @@ static int index_stats(const cli_config *cfg)
     int nrc = nd_db_stats_get(&s, db);
     if (nrc == ND_OK) {
         dbcli_write_stats(stdout, cfg->index_path, &s);
-        rc = flush_stdout();
+        rc = flush_stdout(0);
     } else {
         rc = dbcli_fail(db, nrc);
     }
@@ -267,7 +270,7 @@ static int index_remove(const cli_config *cfg)
             printf("{\"index\":");
             out_string(stdout, cfg->index_path, strlen(cfg->index_path));
             printf(",\"removed\":%zu,\"documents\":%llu}\n", removed, (unsigned long long)s.documents);
-            rc = flush_stdout();
+            rc = flush_stdout(1);
         }
         nd_db_close(db);
     }
@@ -308,7 +311,7 @@ static int index_compact(const cli_config *cfg)
         printf(",\"bytes_before\":%llu,\"bytes_after\":%llu,\"documents\":%llu,\"removed_dropped\":%llu}\n",
                (unsigned long long)before.bytes_on_disk, (unsigned long long)after.bytes_on_disk,
                (unsigned long long)after.documents, (unsigned long long)before.removed);
-        rc = flush_stdout();
+        rc = flush_stdout(1);
     }
     nd_db_close(db);
     return rc;

@@ -120,6 +120,13 @@ full "--help" --help
 full "--version" --version
 full "scan --help" scan --help
 full "index add --help" index add --help
+cp -r "$T/db" "$T/db-full"
+full "index add (its run committed)" index add "$T/db-full" "$T/new.jsonl"
+assert_file_contains "$ERR" "(the run was committed: the index holds its changes)"
+full "index remove (its run committed)" index remove "$T/db-full" --id new
+assert_file_contains "$ERR" "(the run was committed: the index holds its changes)"
+full "index compact" index compact "$T/db-full"
+assert_file_contains "$ERR" "(the run was committed: the index holds its changes)"
 for cmd in scan dedup; do
     run "$ND" $cmd --stats /dev/full "$T/dup.jsonl"
     assert_rc 1
