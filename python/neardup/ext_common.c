@@ -189,7 +189,8 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
                 opts->measure = ND_MEASURE_CONTAINMENT;
             } else {
                 if (!PyErr_Occurred())
-                    PyErr_Format(PyExc_ValueError, "measure must be 'jaccard' or 'containment' (got %R)", value);
+                    PyErr_Format(m ? PyExc_ValueError : PyExc_TypeError,
+                                 "measure must be 'jaccard' or 'containment' (got %R)", value);
                 return -1;
             }
         } else if (strcmp(name, "min_shingles") == 0) {
@@ -200,7 +201,8 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
             unsigned long long seed = PyLong_Check(value) ? PyLong_AsUnsignedLongLong(value) : 0;
             if (!PyLong_Check(value) || PyErr_Occurred()) {
                 PyErr_Clear();
-                PyErr_Format(PyExc_ValueError, "seed must be an int in 0 .. 2**64 - 1 (got %R)", value);
+                PyErr_Format(PyLong_Check(value) ? PyExc_ValueError : PyExc_TypeError,
+                             "seed must be an int in 0 .. 2**64 - 1 (got %R)", value);
                 return -1;
             }
             opts->seed = seed;

@@ -172,7 +172,7 @@ static int parse_keep(PyObject *value, nd_keep *keep)
         return 0;
     }
     if (!PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "keep must be 'first' or 'longest' (got %R)", value);
+        PyErr_Format(name ? PyExc_ValueError : PyExc_TypeError, "keep must be 'first' or 'longest' (got %R)", value);
     return -1;
 }
 
@@ -193,7 +193,8 @@ static int parse_unit(PyObject *value, nd_unit_kind *unit)
         return 0;
     }
     if (!PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "unit must be 'document', 'paragraph' or 'line' (got %R)", value);
+        PyErr_Format(name ? PyExc_ValueError : PyExc_TypeError,
+                     "unit must be 'document', 'paragraph' or 'line' (got %R)", value);
     return -1;
 }
 

@@ -39,6 +39,12 @@ GOOD = ["one two three four five six", "one two three four five six!"]
         ({"threads": -1}, ValueError, "threads"),
         ({"threads": 10**9}, ValueError, "threads"),
         ({"tresholds": 0.5}, TypeError, "tresholds"),
+        # a wrong type is a TypeError, as the README says, for every option
+        ({"seed": None}, TypeError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"measure": 5}, TypeError, "measure"),
+        ({"unit": None}, TypeError, "unit"),
+        ({"keep": None}, TypeError, "keep"),
     ],
 )
 def test_bad_options(kwargs, error, words):
