@@ -54,6 +54,7 @@ struct input {
     array_reader array;      /* MODE_ARRAY */
     const input_part *parts; /* input_open_parts: one per source, else NULL */
     input_skipped skipped;   /* files a directory walk passed over */
+    size_t walk_included;    /* files a walk read that --include chose */
     struct {
         dev_t dev;
         ino_t ino;
@@ -218,6 +219,7 @@ static int add_path(input *in, const char *path, int depth)
             in->skipped.excluded++;
             return 0;
         }
+        in->walk_included++;
         if (looks_binary(path)) {
             in->skipped.binary++;
             return 0;
@@ -266,6 +268,10 @@ int input_open(input **out, const cli_config *cfg)
         input_close(in);
         return EXIT_FAIL;
     }
+    if (cfg->include_count > 0 && in->walk_included == 0 && in->skipped.excluded > 0)
+        /* a pattern that chose nothing is most often a typo ('*.jsnol'), as a misspelt field is */
+        cli_warn("--include: no file of the directories walked matches (%llu passed over); is the pattern right?",
+                 (unsigned long long)in->skipped.excluded);
     *out = in;
     return EXIT_OK;
 }

@@ -228,6 +228,13 @@ nd scan --include '*.txt' --include '*/sub/*' "$T/dir"
 assert_rc 0
 assert_eq 2 "$(summary_field 'documents read')" "documents read (a.txt, sub/b.md)"
 
+check "--include that matches nothing in a walk (a typo): a warning saying so, exit 0"
+nd scan --include '*.txtt' "$T/dir"
+assert_rc 0
+assert_file_contains "$ERR" "warning: --include: no file of the directories walked matches"
+nd scan --include '*.txt' "$T/dir"
+assert_file_not_contains "$ERR" "no file of the directories walked matches" "a pattern that matches"
+
 check "a FIFO, a hidden file and a binary file named on the command line are read"
 (printf '%s\n' "$BASE" >"$T/dir/fifo" &)
 run timeout 20 "$ND" scan "$T/dir/fifo" "$T/dir/.hidden.txt" "$T/dir/prog.bin"
