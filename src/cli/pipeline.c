@@ -26,6 +26,7 @@
 
 #include "arena.h"
 #include "document.h"
+#include "index_add.h"
 
 /* ****  Per-record work (any thread)  **** */
 
@@ -125,25 +126,37 @@ typedef struct unit_gather {
 
 /* nd_sketch_units' callback: keep one unit in the worker's scratch, its
  * band keys in the arena at once (copying them there afterwards, 128 bytes
- * a unit, was a tenth of gathering). */
+ * a unit, was a tenth of gathering). What the index keeps of a unit but
+ * would compute from it on the committing thread, its set hash and its
+ * folded band keys, is computed here, on the worker (index_add.h). */
 static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
 {
     unit_gather *g = ctx;
     worker_tools *w = g->tools;
-    unsigned bands = g->sh->opts->bands;
+    const nd_options *o = g->sh->opts;
     if (grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != ND_OK)
         return ND_ENOMEM;
-    uint64_t *keys = arena_alloc(g->mem, bands * sizeof *keys);
+    uint32_t *keys = arena_alloc(g->mem, o->bands * sizeof *keys);
     if (!keys)
         return ND_ENOMEM;
+    uint64_t wide[ND_MAX_PERM];
+    nd_lsh_band_keys(wide, sketch->signature, o->bands, o->rows);
+    nd_index_fold_keys(keys, wide, o->bands);
     sketched_unit *u = &w->units[g->count];
     u->span = span;
     u->id_count = sketch->count;
     u->keys = keys;
-    int rc = keep_sketch(g->sh->opts, g->mem, sketch, &u->ids, keys);
-    if (rc == ND_OK)
-        g->count++;
-    return rc;
+    u->set_hash = nd_index_set_hash(sketch->ids, sketch->count);
+    u->ids = NULL;
+    if (sketch->count > 0) {
+        uint32_t *copy = arena_alloc(g->mem, sketch->count * sizeof *copy);
+        if (!copy)
+            return ND_ENOMEM;
+        memcpy(copy, sketch->ids, sketch->count * sizeof *copy);
+        u->ids = copy;
+    }
+    g->count++;
+    return ND_OK;
 }
 
 static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res)
