@@ -333,6 +333,8 @@ int cli_run(const cli_config *cfg)
     if ((cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) &&
         replay_source_new(&st.replay, cfg, in) != EXIT_OK)
         goto done;
+    if (st.replay && cfg->command == CMD_SCAN)
+        replay_source_locate(st.replay); /* its previews need a few records: read just those */
     pipeline_sink sink = {&st, commit_document, batch_done};
     pipeline_timing timing;
     if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||

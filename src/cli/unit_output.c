@@ -279,6 +279,30 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
     }
     for (size_t i = 0; i < n; i++)
         want[docs->unit_doc[req[i].unit]] = 1;
+    replay_at *at = NULL;
+    if (n && replay_open_at(&at, src) != EXIT_OK) {
+        free(want);
+        free(req);
+        return EXIT_FAIL;
+    }
+    if (at) {
+        /* only the records that hold a preview, where pass 1 found them */
+        int rc = EXIT_OK;
+        const char *text = NULL;
+        size_t text_len = 0;
+        for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+            size_t doc = docs->unit_doc[req[i].unit];
+            /* (a record asked for again is still at hand) */
+            if ((i == 0 || doc != docs->unit_doc[req[i - 1].unit]) && replay_at_text(at, doc, &text, &text_len) != 0)
+                rc = EXIT_FAIL;
+            if (rc == EXIT_OK)
+                out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
+        }
+        replay_at_close(at);
+        free(want);
+        free(req);
+        return rc;
+    }
     replay *cur = NULL;
     int rc = n && replay_open_texts(&cur, src, want) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
     size_t next_doc = 0;
