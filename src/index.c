@@ -228,11 +228,6 @@ int nd_index_spill(nd_index *index, const char *dir)
 
 /* ****  Adding texts  **** */
 
-static uint32_t fold_key(uint64_t key)
-{
-    return (uint32_t)(key ^ (key >> 32));
-}
-
 /* Room for n ids in the last block (or a new one); NULL when out of memory. */
 static uint32_t *reserve_ids(nd_index *index, size_t n)
 {
@@ -279,12 +274,6 @@ static uint32_t *next_chunk(nd_index *index)
 uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
 {
     return nd_hash64(ids, count * sizeof *ids, 0);
-}
-
-void nd_index_fold_keys(uint32_t *folded, const uint64_t *keys, unsigned bands)
-{
-    for (unsigned j = 0; j < bands; j++)
-        folded[j] = fold_key(keys[j]);
 }
 
 /* Add one text; the per-text arrays have room for it. */

@@ -25,8 +25,13 @@ typedef struct nd_prepared_text {
 /* The hash the index keeps of a set of ids (equal sets, equal hashes). */
 uint64_t nd_index_set_hash(const uint32_t *ids, size_t count);
 
-/* The 32-bit keys the index keeps of `bands` keys of nd_lsh_band_keys(). */
-void nd_index_fold_keys(uint32_t *folded, const uint64_t *keys, unsigned bands);
+/* The 32-bit keys the index keeps of `bands` keys of nd_lsh_band_keys()
+ * (inline: a call per unit cost more than the loop, which vectorizes). */
+static inline void nd_index_fold_keys(uint32_t *restrict folded, const uint64_t *restrict keys, unsigned bands)
+{
+    for (unsigned j = 0; j < bands; j++)
+        folded[j] = (uint32_t)(keys[j] ^ (keys[j] >> 32));
+}
 
 /* Add texts[0..n) in order, exactly as nd_index_add_ids() would add each
  * (the same index, byte for byte). Same return values; on an error the
