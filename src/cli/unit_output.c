@@ -269,19 +269,8 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         sorted = compare_request(&req[i - 1], &req[i]) <= 0;
     if (!sorted)
         qsort(req, n, sizeof *req, compare_request);
-    /* the documents whose text is asked for, so that a reader thread can
-     * parse them ahead */
-    unsigned char *want = calloc(docs->count ? docs->count : 1, 1);
-    if (!want) {
-        free(req);
-        cli_error("out of memory");
-        return EXIT_FAIL;
-    }
-    for (size_t i = 0; i < n; i++)
-        want[docs->unit_doc[req[i].unit]] = 1;
     replay_at *at = NULL;
     if (n && replay_open_at(&at, src) != EXIT_OK) {
-        free(want);
         free(req);
         return EXIT_FAIL;
     }
@@ -299,10 +288,19 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
                 out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
         }
         replay_at_close(at);
-        free(want);
         free(req);
         return rc;
     }
+    /* the documents whose text is asked for, so that a reader thread can
+     * parse them ahead */
+    unsigned char *want = calloc(docs->count ? docs->count : 1, 1);
+    if (!want) {
+        free(req);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n; i++)
+        want[docs->unit_doc[req[i].unit]] = 1;
     replay *cur = NULL;
     int rc = n && replay_open_texts(&cur, src, want) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
     size_t next_doc = 0;
