@@ -57,12 +57,19 @@ static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
     return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
+/* A copy's ids as one_set compares them. */
+typedef struct set_member {
+    const uint32_t *ids;
+    size_t count;
+} set_member;
+
 /* One set: entries[0 .. n) (text numbers in input order, every one with
  * the same set hash): the first is the set's representative, every other
  * text with the same ids joins it (a text whose ids differ only shares the
- * 64-bit hash: a representative of its own). */
+ * 64-bit hash: a representative of its own). `members` has room for n
+ * entries. */
 static int one_set(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, const size_t *docs,
-                   size_t n, nd_same_fn same, void *ctx, nd_id_buffer *buf_a, nd_id_buffer *buf_b)
+                   size_t n, nd_same_fn same, void *ctx, nd_id_buffer *buf_a, nd_id_buffer *buf_b, set_member *members)
 {
     int rc = ND_OK;
     is_representative[docs[0]] = 1;
@@ -71,6 +78,28 @@ static int one_set(unsigned char *is_representative, uint64_t *exact_groups, con
     (*exact_groups)++;
     const nd_text_meta *first = &store->meta[docs[0]];
     const uint32_t *first_ids = store->ids(store->backend, docs[0], buf_a, &rc);
+    if (!store->on_disk && rc == ND_OK) {
+        /* In memory: every copy's ids and count first, in a loop whose
+         * lookups do not wait on one another (copies lie far apart: their
+         * cache misses overlap), then the comparisons, the ids of copy
+         * k + AHEAD asked for while copy k is compared. */
+        enum { AHEAD = 4 };
+        for (size_t k = 1; k < n; k++)
+            members[k] = (set_member){store->ids(store->backend, docs[k], buf_b, &rc), store->meta[docs[k]].count};
+        for (size_t k = 1; k < n; k++) {
+            if (k + AHEAD < n) {
+                const char *next = (const char *)members[k + AHEAD].ids;
+                __builtin_prefetch(next);
+                __builtin_prefetch(next + 64);
+                __builtin_prefetch(next + 128);
+            }
+            if (same_ids(first_ids, first->count, members[k].ids, members[k].count))
+                same(ctx, docs[0], docs[k]);
+            else
+                is_representative[docs[k]] = 1; /* a 64-bit hash collision */
+        }
+        return rc;
+    }
     for (size_t k = 1; k < n && rc == ND_OK; k++) {
         const nd_text_meta *other = &store->meta[docs[k]];
         const uint32_t *other_ids = store->ids(store->backend, docs[k], buf_b, &rc);
@@ -114,8 +143,9 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
                           nd_same_fn same, void *ctx, uint64_t *entries)
 {
     size_t *docs = NULL; /* one run's texts */
+    set_member *members = NULL;
     keyed_doc *keyed = NULL, *tmp = NULL;
-    size_t docs_capacity = 0, keyed_capacity = 0;
+    size_t docs_capacity = 0, members_capacity = 0, keyed_capacity = 0;
     nd_id_buffer buf_a = {NULL, 0}, buf_b = {NULL, 0};
     int rc = ND_OK;
     size_t m = 0;
@@ -133,7 +163,8 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
             i = j;
             continue;
         }
-        if (nd_grow((void **)&docs, &docs_capacity, j - i, sizeof *docs) != 0) {
+        if (nd_grow((void **)&docs, &docs_capacity, j - i, sizeof *docs) != 0 ||
+            nd_grow((void **)&members, &members_capacity, j - i, sizeof *members) != 0) {
             rc = ND_ENOMEM;
             break;
         }
@@ -145,7 +176,7 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
             one &= store->meta[docs[n - 1]].set_hash == hash;
         }
         if (one) {
-            rc = one_set(is_representative, exact_groups, store, docs, n, same, ctx, &buf_a, &buf_b);
+            rc = one_set(is_representative, exact_groups, store, docs, n, same, ctx, &buf_a, &buf_b, members);
         } else {
             if (nd_grow((void **)&keyed, &keyed_capacity, 2 * n, sizeof *keyed) != 0) {
                 rc = ND_ENOMEM;
@@ -161,13 +192,15 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
                 size_t b = a + 1;
                 while (b < n && keyed[b].key == keyed[a].key)
                     b++;
-                rc = one_set(is_representative, exact_groups, store, docs + a, b - a, same, ctx, &buf_a, &buf_b);
+                rc = one_set(is_representative, exact_groups, store, docs + a, b - a, same, ctx, &buf_a, &buf_b,
+                             members);
                 a = b;
             }
         }
         i = j;
     }
     nd_free(docs);
+    nd_free(members);
     nd_free(keyed);
     nd_free(buf_a.data);
     nd_free(buf_b.data);

@@ -38,6 +38,7 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "index_add.h"
 #include "store.h"
 
 /* Where a text's ids are: in memory, or (spilled) at an offset of the ids
@@ -227,11 +228,6 @@ int nd_index_spill(nd_index *index, const char *dir)
 
 /* ****  Adding texts  **** */
 
-static uint32_t fold_key(uint64_t key)
-{
-    return (uint32_t)(key ^ (key >> 32));
-}
-
 /* Room for n ids in the last block (or a new one); NULL when out of memory. */
 static uint32_t *reserve_ids(nd_index *index, size_t n)
 {
@@ -251,56 +247,91 @@ static uint32_t *reserve_ids(nd_index *index, size_t n)
     return last->data + last->used;
 }
 
-/* Room for one more text in the per-text arrays and its key chunk. */
-static int reserve_text(nd_index *index)
+/* Room for n more texts in the per-text arrays. */
+static int reserve_texts(nd_index *index, size_t n)
 {
-    if (nd_grow((void **)&index->meta, &index->meta_capacity, index->count + 1, sizeof *index->meta) != 0 ||
-        nd_grow((void **)&index->where, &index->where_capacity, index->count + 1, sizeof *index->where) != 0)
+    if (nd_grow((void **)&index->meta, &index->meta_capacity, index->count + n, sizeof *index->meta) != 0 ||
+        nd_grow((void **)&index->where, &index->where_capacity, index->count + n, sizeof *index->where) != 0)
         return ND_ENOMEM;
-    size_t c = index->count / ND_KEY_CHUNK;
-    if (c == index->chunk_count) {
-        if (nd_grow((void **)&index->key_chunks, &index->chunks_capacity, c + 1, sizeof *index->key_chunks) != 0)
-            return ND_ENOMEM;
-        index->key_chunks[c] = nd_malloc(chunk_bytes(index));
-        if (!index->key_chunks[c])
-            return ND_ENOMEM;
-        index->chunk_count++;
-    }
     return ND_OK;
 }
 
-int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+/* The key chunk of the next text, made when it starts one. */
+static uint32_t *next_chunk(nd_index *index)
+{
+    size_t c = index->count / ND_KEY_CHUNK;
+    if (c == index->chunk_count) {
+        if (nd_grow((void **)&index->key_chunks, &index->chunks_capacity, c + 1, sizeof *index->key_chunks) != 0)
+            return NULL;
+        index->key_chunks[c] = nd_malloc(chunk_bytes(index));
+        if (!index->key_chunks[c])
+            return NULL;
+        index->chunk_count++;
+    }
+    return index->key_chunks[c];
+}
+
+uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
+{
+    return nd_hash64(ids, count * sizeof *ids, 0);
+}
+
+/* Add one text; the per-text arrays have room for it. */
+static int add_one(nd_index *index, const nd_prepared_text *t)
 {
     unsigned bands = index->opts.bands;
-    assert(keys && (ids || count == 0));
+    assert(t->keys && (t->ids || t->count == 0));
     if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
         return ND_EINVAL;
-    if (reserve_text(index) != ND_OK)
+    uint32_t *chunk = next_chunk(index);
+    if (!chunk)
         return ND_ENOMEM;
     uint32_t *kept = NULL;
-    if (!index->spilled && count > 0) {
-        kept = reserve_ids(index, count);
+    if (!index->spilled && t->count > 0) {
+        kept = reserve_ids(index, t->count);
         if (!kept)
             return ND_ENOMEM;
     }
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
-    index->meta[doc] = (nd_text_meta){count, nd_hash64(ids, count * sizeof *ids, 0), weight};
+    index->meta[doc] = (nd_text_meta){t->count, t->set_hash, t->weight};
     index->where[doc].memory = NULL;
-    uint32_t *chunk = index->key_chunks[c];
     for (unsigned j = 0; j < bands; j++)
-        chunk[(size_t)j * ND_KEY_CHUNK + slot] = fold_key(keys[j]);
+        chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
     if (index->spilled) {
-        if (spill_ids(index, doc, ids) != ND_OK)
+        if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
-    } else if (count > 0) {
-        memcpy(kept, ids, count * sizeof *ids);
-        index->blocks[index->block_count - 1].used += count;
+    } else if (t->count > 0) {
+        memcpy(kept, t->ids, t->count * sizeof *t->ids);
+        index->blocks[index->block_count - 1].used += t->count;
         index->where[doc].memory = kept;
     }
     index->count++;
     if (index->spilled && slot == ND_KEY_CHUNK - 1 && write_chunk(index, c) != ND_OK)
         return ND_EIO;
     return ND_OK;
+}
+
+int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n)
+{
+    if (reserve_texts(index, n) != ND_OK)
+        return ND_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = add_one(index, &texts[i]);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return ND_OK;
+}
+
+int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys && (ids || count == 0));
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    nd_prepared_text t = {ids, count, nd_index_set_hash(ids, count), folded, weight};
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    return add_one(index, &t);
 }
 
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)

@@ -4,7 +4,9 @@
 #include <stdlib.h> /* free */
 #include <string.h> /* strlen */
 
+#include "index_add.h"
 #include "neardup.h"
+#include "store.h"
 #include "suites.h"
 
 /* Index `texts` and cluster them; returns the clusters (caller frees).
@@ -306,6 +308,107 @@ START_TEST(test_spill_bad_dir)
 }
 END_TEST
 
+/* nd_index_add_prepared (set hash and folded keys computed ahead, texts
+ * added a few at a time, as the CLI's pipeline does) builds the same index
+ * as nd_index_add_ids, entry for entry: counts, set hashes, weights, ids
+ * and every band key, in memory and spilled. The texts cross a key chunk
+ * (65,536 texts) inside one call, include empty ones, and the spilled
+ * pair spills in the middle. */
+START_TEST(test_add_prepared_same_index)
+{
+    enum { N = ND_KEY_CHUNK + 700, STEP = 37, MAX_IDS = 9 };
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    unsigned bands = opts.bands;
+    uint32_t *ids = malloc((size_t)N * MAX_IDS * sizeof *ids);
+    size_t *counts = malloc(N * sizeof *counts);
+    uint64_t *keys = malloc((size_t)N * bands * sizeof *keys);
+    uint32_t *folded = malloc((size_t)N * bands * sizeof *folded);
+    nd_prepared_text *texts = malloc(N * sizeof *texts);
+    ck_assert(ids && counts && keys && folded && texts);
+    uint64_t x = 88172645463325252u;
+    for (size_t i = 0; i < N; i++) {
+        counts[i] = i % 11 == 0 ? 0 : 1 + i % MAX_IDS;
+        for (size_t k = 0; k < counts[i]; k++)
+            ids[i * MAX_IDS + k] = (uint32_t)(i % 500) * 16 + (uint32_t)k; /* sorted; sets repeat */
+        for (unsigned j = 0; j < bands; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            keys[i * bands + j] = i % 3 ? x : keys[(i - i % 3) * bands + j] ^ j; /* some keys shared */
+        }
+        nd_index_fold_keys(folded + i * bands, keys + i * bands, bands);
+        const uint32_t *t = counts[i] ? ids + i * MAX_IDS : NULL;
+        texts[i] = (nd_prepared_text){t, counts[i], nd_index_set_hash(t, counts[i]), folded + i * bands, i % 7};
+    }
+    for (int spill = 0; spill < 2; spill++) {
+        nd_index *a = NULL, *b = NULL;
+        ck_assert_int_eq(nd_index_new(&a, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&b, &opts), ND_OK);
+        for (size_t i = 0; i < N; i += STEP) {
+            size_t n = N - i < STEP ? N - i : STEP;
+            for (size_t k = i; k < i + n; k++) {
+                const uint32_t *t = counts[k] ? ids + k * MAX_IDS : NULL;
+                ck_assert_int_eq(nd_index_add_ids(a, t, counts[k], keys + k * bands, k % 7), ND_OK);
+            }
+            ck_assert_int_eq(nd_index_add_prepared(b, texts + i, n), ND_OK);
+            if (spill && i / STEP == 1000) {
+                ck_assert_int_eq(nd_index_spill(a, "/tmp"), ND_OK);
+                ck_assert_int_eq(nd_index_spill(b, "/tmp"), ND_OK);
+            }
+        }
+        nd_store sa, sb;
+        ck_assert_int_eq(nd_index_store(a, &sa), ND_OK);
+        ck_assert_int_eq(nd_index_store(b, &sb), ND_OK);
+        ck_assert_uint_eq(sa.count, N);
+        ck_assert_uint_eq(sb.count, N);
+        nd_id_buffer ba = {0}, bb = {0};
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_uint_eq(sa.meta[i].count, sb.meta[i].count);
+            ck_assert_uint_eq(sa.meta[i].set_hash, sb.meta[i].set_hash);
+            ck_assert_uint_eq(sa.meta[i].weight, sb.meta[i].weight);
+            ck_assert_uint_eq(sb.meta[i].weight, i % 7);
+            ck_assert_uint_eq(sb.meta[i].count, counts[i]);
+            if (i >= 500) /* the same set as text i - 500, or not */
+                ck_assert((sb.meta[i].set_hash == sb.meta[i - 500].set_hash) ==
+                          (counts[i] == counts[i - 500] &&
+                           (counts[i] == 0 || !memcmp(ids + i * MAX_IDS, ids + (i - 500) * MAX_IDS, counts[i] * 4))));
+            int rc = ND_OK;
+            const uint32_t *ia = sa.ids(sa.backend, i, &ba, &rc), *ib = sb.ids(sb.backend, i, &bb, &rc);
+            ck_assert_int_eq(rc, ND_OK);
+            if (counts[i])
+                ck_assert_mem_eq(ia, ib, counts[i] * sizeof *ia);
+        }
+        free(ba.data);
+        free(bb.data);
+        uint32_t *ka = malloc(ND_KEY_CHUNK * sizeof *ka), *kb = malloc(ND_KEY_CHUNK * sizeof *kb);
+        uint32_t *kc = malloc(ND_KEY_CHUNK * sizeof *kc);
+        ck_assert(ka && kb && kc);
+        for (size_t c = 0; c * ND_KEY_CHUNK < N; c++) {
+            size_t in_chunk = N - c * ND_KEY_CHUNK < ND_KEY_CHUNK ? N - c * ND_KEY_CHUNK : ND_KEY_CHUNK;
+            for (unsigned j = 0; j < bands; j++) {
+                const uint32_t *pa = sa.band_keys(sa.backend, j, c, ka), *pb = sb.band_keys(sb.backend, j, c, kb);
+                ck_assert(pa && pb);
+                ck_assert_mem_eq(pa, pb, in_chunk * sizeof *pa);
+                for (size_t k = 0; k < in_chunk; k++) { /* the fold index.c keeps */
+                    uint64_t key = keys[(c * ND_KEY_CHUNK + k) * bands + j];
+                    kc[k] = (uint32_t)(key ^ (key >> 32));
+                }
+                ck_assert_mem_eq(pb, kc, in_chunk * sizeof *pb);
+            }
+        }
+        free(ka);
+        free(kb);
+        free(kc);
+        nd_index_free(a);
+        nd_index_free(b);
+    }
+    free(ids);
+    free(counts);
+    free(keys);
+    free(folded);
+    free(texts);
+}
+END_TEST
+
 Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -325,6 +428,7 @@ Suite *index_suite(void)
     TCase *big = tcase_create("spill");
     tcase_set_timeout(big, 300);
     tcase_add_test(big, test_spill_same_clusters);
+    tcase_add_test(big, test_add_prepared_same_index);
     suite_add_tcase(s, big);
     return s;
 }

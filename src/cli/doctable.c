@@ -32,14 +32,19 @@ int doctable_add(doctable *t, const char *id)
     return 0;
 }
 
+int doctable_reserve_units(doctable *t, size_t n)
+{
+    if (grow((void **)&t->unit_doc, &t->unit_doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
+        grow((void **)&t->unit_span, &t->unit_span_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
+        return -1;
+    return 0;
+}
+
 int doctable_add_unit(doctable *t, size_t doc, nd_span span)
 {
-    if (grow((void **)&t->unit_doc, &t->unit_doc_capacity, t->unit_count + 1, sizeof *t->unit_doc) != 0 ||
-        grow((void **)&t->unit_span, &t->unit_span_capacity, t->unit_count + 1, sizeof *t->unit_span) != 0)
+    if (doctable_reserve_units(t, 1) != 0)
         return -1;
-    t->unit_doc[t->unit_count] = doc;
-    t->unit_span[t->unit_count] = span;
-    t->unit_count++;
+    doctable_put_unit(t, doc, span);
     return 0;
 }
 

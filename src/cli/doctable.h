@@ -22,6 +22,16 @@ typedef struct doctable {
  * out of memory (not reported). */
 int doctable_add(doctable *t, const char *id);
 int doctable_add_unit(doctable *t, size_t doc, nd_span span);
+/* Room for n more units: doctable_put_unit() adds them without checking. */
+int doctable_reserve_units(doctable *t, size_t n);
 void doctable_free(doctable *t);
+
+/* doctable_add_unit() after doctable_reserve_units() made room. */
+static inline void doctable_put_unit(doctable *t, size_t doc, nd_span span)
+{
+    t->unit_doc[t->unit_count] = doc;
+    t->unit_span[t->unit_count] = span;
+    t->unit_count++;
+}
 
 #endif /* ND_CLI_DOCTABLE_H */

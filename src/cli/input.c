@@ -51,6 +51,8 @@ struct input {
     reader *current;
     size_t current_source;
     read_mode mode;
+    int locating;            /* records of the current source get offsets (record.located) */
+    uint64_t offset_bias;    /* what reader_offset does not count: a byte order mark consumed */
     array_reader array;      /* MODE_ARRAY */
     const input_part *parts; /* input_open_parts: one per source, else NULL */
     input_skipped skipped;   /* files a directory walk passed over */
@@ -277,6 +279,7 @@ int input_open(input **out, const cli_config *cfg)
 }
 
 static int has_suffix(const char *s, const char *suffix);
+static int same_identity(const file_identity *a, const file_identity *b);
 
 int input_open_parts(input **out, const cli_config *cfg, const input_part *parts, size_t count)
 {
@@ -384,6 +387,26 @@ void input_close(input *in)
     }
     free(in->seen);
     free(in);
+}
+
+int input_open_source(const input *first, size_t source)
+{
+    const char *name = first->names[source];
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("%s: cannot open: %s", name, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    file_identity id = {0};
+    if (fstat(fd, &st) == 0)
+        id = (file_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+    if (!same_identity(&id, &first->seen[source])) {
+        cli_error("%s: changed while neardup was reading it; cannot write a consistent output", name);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 const char *input_source_name(const input *in, size_t source)
@@ -550,7 +573,7 @@ static int open_next_source(input *in)
         reader *r = reader_open(in->names[source]);
         if (!r)
             return -1;
-        struct stat st;
+        struct stat st = {0};
         if (fstat(reader_fd(r), &st) == 0) {
             file_identity id = {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
             if (in->first_pass && !same_identity(&id, &in->first_pass->seen[source])) {
@@ -589,6 +612,9 @@ static int open_next_source(input *in)
             if (!in->first_pass)
                 cli_warn("%s: skipped a UTF-8 byte order mark before the JSON", in->names[source]);
         }
+        in->offset_bias = bom && (in->mode == MODE_JSON || in->mode == MODE_ARRAY) ? 3 : 0;
+        in->locating = (in->mode == MODE_JSON || in->mode == MODE_LINES) && !reader_compressed(r) &&
+                       strcmp(in->names[source], "-") != 0 && S_ISREG(st.st_mode);
         if (in->mode == MODE_ARRAY) {
             array_reader_free(&in->array);
             array_reader_init(&in->array, in->names[source], in->cfg->max_doc_bytes,
@@ -662,6 +688,7 @@ int input_next_borrowed(input *in, record *rec)
 static int next_record(input *in, record *rec, int borrow)
 {
     rec->borrowed = 0;
+    rec->located = 0;
     for (;;) {
         if (!in->current) {
             int rc = open_next_source(in);
@@ -695,6 +722,7 @@ static int next_record(input *in, record *rec, int borrow)
             line = (const unsigned char *)element;
             rec->line = at;
         } else {
+            rec->offset = reader_offset(r) + in->offset_bias;
             rc = reader_line(r, &line, &len);
             rec->line = reader_line_number(r);
         }
@@ -712,6 +740,7 @@ static int next_record(input *in, record *rec, int borrow)
         if (in->mode == MODE_LINES && len > 0 && line[len - 1] == '\r')
             len--;
         rec->kind = in->mode == MODE_LINES ? RECORD_TEXT : RECORD_JSON;
+        rec->located = in->locating;
         if (borrow) {
             rec->data = (char *)(uintptr_t)line; /* read-only use by the caller */
             rec->len = len;

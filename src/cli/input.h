@@ -24,6 +24,11 @@ typedef struct record {
     uint64_t line; /* 1-based line number; 0 for a whole file */
     record_kind kind;
     int borrowed; /* input_next_borrowed: data is the input's, valid until its next call */
+    /* located: a line of an uncompressed regular file (JSON Lines or text
+     * lines), whose bytes [offset, offset + len) in it are the record's
+     * (input_open_source reads them again); 0 for any other record */
+    int located;
+    uint64_t offset;
 } record;
 
 typedef struct input input;
@@ -55,6 +60,11 @@ int input_rereadable(const input *in);
  * input_next() returns -1. Returns EXIT_OK or EXIT_FAIL. */
 int input_reopen(input **out, const input *first);
 
+/* Open source `source` of a first pass again, to read located records at
+ * their offsets: checked, as input_reopen's reading is, to be the file the
+ * first pass read (device, inode, size, modification time). Returns a
+ * descriptor, or -1 (reported). */
+int input_open_source(const input *first, size_t source);
 /* The name of source i, as the user gave it (or the directory walk built it). */
 const char *input_source_name(const input *in, size_t source);
 /* How many sources (files, or parts) the input has. */

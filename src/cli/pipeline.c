@@ -6,9 +6,10 @@
  * (JSON parsing, normalization, shingling, MinHash and band keys all
  * happen there), the main thread reads batch k + 1 and submits it (a
  * worker out of records in batch k goes straight on to it), then joins in
- * on batch k until it is done. Finished batches are committed to the sink
- * in input order, so every byte of output is the same for any N. With N = 1
- * everything runs on the main thread, one step after the other.
+ * on batch k until it is done, committing its records to the sink in
+ * input order as they are done (between its own GRABs), so every byte of
+ * output is the same for any N. With N = 1 everything runs on the main
+ * thread, one step after the other.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
  * goes into that worker's arena for the batch (arena.c), and nothing made
@@ -26,6 +27,7 @@
 
 #include "arena.h"
 #include "document.h"
+#include "index_add.h"
 
 /* ****  Per-record work (any thread)  **** */
 
@@ -125,25 +127,37 @@ typedef struct unit_gather {
 
 /* nd_sketch_units' callback: keep one unit in the worker's scratch, its
  * band keys in the arena at once (copying them there afterwards, 128 bytes
- * a unit, was a tenth of gathering). */
+ * a unit, was a tenth of gathering). What the index keeps of a unit but
+ * would compute from it on the committing thread, its set hash and its
+ * folded band keys, is computed here, on the worker (index_add.h). */
 static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
 {
     unit_gather *g = ctx;
     worker_tools *w = g->tools;
-    unsigned bands = g->sh->opts->bands;
+    const nd_options *o = g->sh->opts;
     if (grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != ND_OK)
         return ND_ENOMEM;
-    uint64_t *keys = arena_alloc(g->mem, bands * sizeof *keys);
+    uint32_t *keys = arena_alloc(g->mem, o->bands * sizeof *keys);
     if (!keys)
         return ND_ENOMEM;
+    uint64_t wide[ND_MAX_PERM];
+    nd_lsh_band_keys(wide, sketch->signature, o->bands, o->rows);
+    nd_index_fold_keys(keys, wide, o->bands);
     sketched_unit *u = &w->units[g->count];
     u->span = span;
     u->id_count = sketch->count;
     u->keys = keys;
-    int rc = keep_sketch(g->sh->opts, g->mem, sketch, &u->ids, keys);
-    if (rc == ND_OK)
-        g->count++;
-    return rc;
+    u->set_hash = nd_index_set_hash(sketch->ids, sketch->count);
+    u->ids = NULL;
+    if (sketch->count > 0) {
+        uint32_t *copy = arena_alloc(g->mem, sketch->count * sizeof *copy);
+        if (!copy)
+            return ND_ENOMEM;
+        memcpy(copy, sketch->ids, sketch->count * sizeof *copy);
+        u->ids = copy;
+    }
+    g->count++;
+    return ND_OK;
 }
 
 static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res)
@@ -372,15 +386,6 @@ static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *commi
     return EXIT_OK;
 }
 
-/* Hand a processed batch to the sink, in input order. */
-static int batch_commit(const pipeline_sink *sink, batch *b)
-{
-    size_t committed = 0;
-    if (batch_commit_ready(sink, b, &committed, 1) != EXIT_OK)
-        return EXIT_FAIL;
-    return sink->batch_done ? sink->batch_done(sink->ctx) : EXIT_OK;
-}
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec now;
@@ -504,24 +509,13 @@ static int pool_retire(pool *p)
 }
 
 /* Work on the oldest submitted batch with sketcher 0 until no record is
- * left, wait for the workers still in it, retire it and return its
- * status. */
-static int pool_finish(pool *p)
-{
-    batch *b = p->queue[0];
-    int rc = process_batch(p->sh, 0, b);
-    pthread_mutex_lock(&p->lock);
-    pool_leave(b, rc);
-    int status = pool_retire(p);
-    pthread_mutex_unlock(&p->lock);
-    return status;
-}
-
-/* pool_finish for the last batch, which no batch follows to keep the
- * workers busy while this thread commits it: commit each record as soon
- * as it and those before it are done, between GRABs of sketching, so
- * that committing overlaps the workers' sketching. Returns the batch's
- * status; *commit_rc is EXIT_FAIL if the sink stopped the run. */
+ * left, committing each record as soon as it and those before it are
+ * done, between GRABs of sketching: committing overlaps the workers'
+ * sketching (the last batch has no next one to keep them busy while this
+ * thread commits), and a record's units and ids are committed while still
+ * in this thread's caches. Then wait for the workers still in the batch,
+ * retire it, commit the rest and call the sink's batch_done. Returns the
+ * batch's status; *commit_rc is EXIT_FAIL if the sink stopped the run. */
 static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commit_rc, double *commit_s)
 {
     batch *b = p->queue[0];
@@ -642,33 +636,27 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int next_got = batch_read(&batches[1 - cur], in, opts->bands, number++); /* overlaps the workers */
         timing->read_s += seconds_since(&t0);
-        if (next_got == 0) {
-            /* the last batch */
-            int commit_rc;
-            double commit_s = 0;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            int status = pool_finish_committing(&p, sink, &commit_rc, &commit_s);
-            timing->sketch_s += seconds_since(&t0) - commit_s;
-            timing->commit_s += commit_s;
-            if (status != ND_OK)
-                cli_error("%s", nd_strerror(status));
-            if (status != ND_OK || commit_rc != EXIT_OK)
-                goto done;
-            got = 0;
-            break;
-        }
         if (next_got > 0)
             pool_submit(&p, &batches[1 - cur]); /* the workers go on to it from `cur` */
+        /* this thread sketches its share of `cur` and commits each record
+         * as soon as it and those before it are done, between its GRABs,
+         * while their units and ids are still in its caches (committing the
+         * whole batch afterwards read them back from memory) */
+        int commit_rc;
+        double commit_s = 0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        int status = pool_finish(&p);
-        timing->sketch_s += seconds_since(&t0);
-        if (status != ND_OK) {
+        int status = pool_finish_committing(&p, sink, &commit_rc, &commit_s);
+        timing->sketch_s += seconds_since(&t0) - commit_s;
+        timing->commit_s += commit_s;
+        if (status != ND_OK)
             cli_error("%s", nd_strerror(status));
+        if (status != ND_OK || commit_rc != EXIT_OK)
             goto done;
+        if (next_got == 0) {
+            got = 0;
+            break; /* that was the last batch */
         }
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (batch_commit(sink, &batches[cur]) != EXIT_OK)
-            goto done;
         batch_reset(&batches[cur]);
         timing->commit_s += seconds_since(&t0);
         cur = 1 - cur;

@@ -21,7 +21,8 @@ typedef struct sketched_unit {
     nd_span span;        /* in the document's text */
     const uint32_t *ids; /* sorted distinct shingle ids */
     size_t id_count;
-    const uint64_t *keys; /* its opts.bands LSH band keys */
+    uint64_t set_hash;    /* nd_index_set_hash() of its ids */
+    const uint32_t *keys; /* its opts.bands LSH band keys, folded (nd_index_fold_keys()) */
 } sketched_unit;
 
 /* One record, sketched. Everything is borrowed until the sink returns. */

@@ -549,6 +549,16 @@ uint64_t reader_line_number(const reader *r)
     return r->line;
 }
 
+uint64_t reader_offset(const reader *r)
+{
+    return r->offset;
+}
+
+int reader_compressed(const reader *r)
+{
+    return r->comp != COMP_NONE;
+}
+
 int reader_buffered(reader *r, const unsigned char **data, size_t *len)
 {
     *data = r->buf ? r->buf + r->pos : (const unsigned char *)"";

@@ -22,6 +22,12 @@ int reader_fd(const reader *r);
 int reader_line(reader *r, const unsigned char **start, size_t *len);
 /* Lines read so far (the 1-based number of the last one). */
 uint64_t reader_line_number(const reader *r);
+/* Where the next line starts, in bytes of decoded input from where the
+ * reader began (a byte order mark consumed by reader_consume not counted);
+ * for an uncompressed file (reader_compressed() 0) that is its offset in
+ * the file, past any byte order mark. */
+uint64_t reader_offset(const reader *r);
+int reader_compressed(const reader *r);
 
 /* Read only the lines of an uncompressed file that begin in bytes
  * [start, end): skip to the first line that begins at or after `start`,

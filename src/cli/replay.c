@@ -38,8 +38,9 @@ struct replay_source {
     char *spool_buffer; /* its buffer (out_buffer), freed after it is closed */
     uint64_t *skipped;  /* re-read: ordinals (0-based) of the records pass 1 skipped */
     size_t skipped_count, skipped_capacity;
-    uint64_t ordinal; /* records noted so far */
-    uint64_t kept;    /* of which kept: what pass 2 gives back */
+    uint64_t ordinal;     /* records noted so far */
+    uint64_t kept;        /* of which kept: what pass 2 gives back */
+    replay_places places; /* replay_source_locate: where each kept record is (replay_at.c) */
 };
 
 /* The spool frame header; the record's bytes follow. */
@@ -96,10 +97,25 @@ int replay_source_new(replay_source **out, const cli_config *cfg, const input *i
     return EXIT_OK;
 }
 
+void replay_source_locate(replay_source *src)
+{
+    src->places.on = !src->spool && src->ordinal == 0;
+}
+
+int replay_open_at(replay_at **out, replay_source *src)
+{
+    *out = NULL;
+    if (!src->places.on || src->places.count != src->kept)
+        return EXIT_OK;
+    return replay_at_open(out, src->cfg, src->in, &src->places);
+}
+
 int replay_source_note(replay_source *src, const record *rec, int kept)
 {
     uint64_t ordinal = src->ordinal++;
     src->kept += kept != 0;
+    if (kept && replay_places_note(&src->places, rec) != 0)
+        return -1;
     if (src->spool) {
         if (!kept)
             return 0;
@@ -134,6 +150,7 @@ void replay_source_free(replay_source *src)
         fclose(src->spool);
     free(src->spool_buffer);
     free(src->skipped);
+    replay_places_free(&src->places);
     free(src);
 }
 
@@ -274,7 +291,7 @@ static int next_spooled(replay *r)
         cli_error("the spool file ended early (disk full in %s?)", r->src->cfg->tmpdir);
         return -1;
     }
-    r->rec = (record){r->buf, (size_t)h.len, (size_t)h.source, h.line, (record_kind)h.kind, 1};
+    r->rec = (record){r->buf, (size_t)h.len, (size_t)h.source, h.line, (record_kind)h.kind, 1, 0, 0};
     return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "replay_at.h"
 
 /* What pass 1 leaves for pass 2: nothing but the numbers of the records it
  * skipped, when the input can be read again; else a spool of the records. */
@@ -15,6 +16,14 @@ int replay_source_new(replay_source **out, const cli_config *cfg, const input *i
  * was skipped. Returns 0 or -1 (reported). */
 int replay_source_note(replay_source *src, const record *rec, int kept);
 void replay_source_free(replay_source *src);
+/* Before pass 1: note where each kept record is, so that a pass 2 that
+ * needs only some records can read just those (replay_open_at). */
+void replay_source_locate(replay_source *src);
+/* Pass 2 by positions (replay_at.h), when replay_source_locate() was asked
+ * and every kept record is a line of an uncompressed regular file; else
+ * *out is NULL (read in order with replay_open). Returns EXIT_OK or
+ * EXIT_FAIL (reported). */
+int replay_open_at(replay_at **out, replay_source *src);
 
 typedef struct replay replay;
 

@@ -26,6 +26,7 @@
 
 #include "doc_output.h"
 #include "doctable.h"
+#include "index_add.h"
 #include "keep.h"
 #include "outfile.h"
 #include "pipeline.h"
@@ -48,6 +49,31 @@ typedef struct run_state {
     int target_open;
     char tag[32]; /* makes the target's temporary names unique (it keeps a pointer) */
 } run_state;
+
+/* A document's units into the index (their set hashes and folded keys
+ * were computed by the workers) and the doctable, a few at a time.
+ * Returns ND_OK or a library error (ND_ENOMEM for the doctable). */
+static int add_units(nd_index *index, doctable *docs, size_t doc, const sketched_unit *units, size_t n)
+{
+    enum { STEP = 32 };
+    nd_prepared_text texts[STEP];
+    if (doctable_reserve_units(docs, n) != 0)
+        return ND_ENOMEM;
+    for (size_t u0 = 0; u0 < n; u0 += STEP) {
+        size_t k = n - u0 < STEP ? n - u0 : STEP;
+        for (size_t i = 0; i < k; i++) {
+            const sketched_unit *unit = &units[u0 + i];
+            texts[i] = (nd_prepared_text){unit->ids, unit->id_count, unit->set_hash, unit->keys,
+                                          unit->span.end - unit->span.start};
+        }
+        int rc = nd_index_add_prepared(index, texts, k);
+        if (rc != ND_OK)
+            return rc;
+        for (size_t i = 0; i < k; i++)
+            doctable_put_unit(docs, doc, units[u0 + i].span);
+    }
+    return ND_OK;
+}
 
 /* The pipeline's sink: one record, in input order. */
 static int commit_document(void *ctx, const sketched_doc *d)
@@ -94,14 +120,10 @@ static int commit_document(void *ctx, const sketched_doc *d)
     } else {
         if (d->unit_count == 0)
             st->counts.empty++;
-        for (size_t u = 0; u < d->unit_count; u++) {
-            const sketched_unit *unit = &d->units[u];
-            int nrc =
-                nd_index_add_ids(st->index, unit->ids, unit->id_count, unit->keys, unit->span.end - unit->span.start);
-            if (nrc != ND_OK || doctable_add_unit(&st->docs, doc, unit->span) != 0) {
-                cli_error("%s", nrc != ND_OK ? nd_strerror(nrc) : "out of memory");
-                return EXIT_FAIL;
-            }
+        int nrc = add_units(st->index, &st->docs, doc, d->units, d->unit_count);
+        if (nrc != ND_OK) {
+            cli_error("%s", nd_strerror(nrc));
+            return EXIT_FAIL;
         }
     }
     return st->replay && replay_source_note(st->replay, d->rec, 1) != 0 ? EXIT_FAIL : EXIT_OK;
@@ -311,6 +333,8 @@ int cli_run(const cli_config *cfg)
     if ((cfg->command == CMD_DEDUP || cfg->unit != ND_UNIT_DOCUMENT) &&
         replay_source_new(&st.replay, cfg, in) != EXIT_OK)
         goto done;
+    if (st.replay && cfg->command == CMD_SCAN)
+        replay_source_locate(st.replay); /* its previews need a few records: read just those */
     pipeline_sink sink = {&st, commit_document, batch_done};
     pipeline_timing timing;
     if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||

@@ -269,6 +269,28 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         sorted = compare_request(&req[i - 1], &req[i]) <= 0;
     if (!sorted)
         qsort(req, n, sizeof *req, compare_request);
+    replay_at *at = NULL;
+    if (n && replay_open_at(&at, src) != EXIT_OK) {
+        free(req);
+        return EXIT_FAIL;
+    }
+    if (at) {
+        /* only the records that hold a preview, where pass 1 found them */
+        int rc = EXIT_OK;
+        const char *text = NULL;
+        size_t text_len = 0;
+        for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+            size_t doc = docs->unit_doc[req[i].unit];
+            /* (a record asked for again is still at hand) */
+            if ((i == 0 || doc != docs->unit_doc[req[i - 1].unit]) && replay_at_text(at, doc, &text, &text_len) != 0)
+                rc = EXIT_FAIL;
+            if (rc == EXIT_OK)
+                out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
+        }
+        replay_at_close(at);
+        free(req);
+        return rc;
+    }
     /* the documents whose text is asked for, so that a reader thread can
      * parse them ahead */
     unsigned char *want = calloc(docs->count ? docs->count : 1, 1);

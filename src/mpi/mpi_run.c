@@ -30,6 +30,7 @@
 
 #include <jansson.h> /* json_object_seed */
 
+#include "index_add.h"
 #include "mpi_run.h"
 #include "outfile.h"
 #include "pipeline.h"
@@ -78,8 +79,9 @@ static int commit_record(void *ctx, const sketched_doc *d)
             m->counts.empty++;
         for (size_t u = 0; u < d->unit_count; u++) {
             const sketched_unit *unit = &d->units[u];
-            int nrc =
-                nd_index_add_ids(m->index, unit->ids, unit->id_count, unit->keys, unit->span.end - unit->span.start);
+            nd_prepared_text text = {unit->ids, unit->id_count, unit->set_hash, unit->keys,
+                                     unit->span.end - unit->span.start};
+            int nrc = nd_index_add_prepared(m->index, &text, 1);
             if (nrc != ND_OK || doctable_add_unit(&m->docs, doc, unit->span) != 0) {
                 cli_error("%s", nrc != ND_OK ? nd_strerror(nrc) : "out of memory");
                 return EXIT_FAIL;

@@ -1,0 +1,177 @@
+/* replay_at.c - pass 2 by positions. See replay_at.h.
+ *
+ * scan --unit reads the records again only to cut each group's preview
+ * from its earliest occurrence, and those lie in a few of the records (a
+ * tenth of them on a syndicated corpus). When every kept record is a line
+ * of an uncompressed regular file, pass 1 notes where each one is (offset,
+ * length, line: 24 bytes a record) and pass 2 reads just the records it
+ * needs with pread, instead of the whole input again (replay.c, which
+ * remains for everything else: compressed files, JSON arrays, whole-file
+ * records, stdin and pipes).
+ *
+ * Each file is opened again checked against the first pass's identity
+ * (input_open_source), as replay.c's reading does, and each record is read
+ * with the byte after it, which must end its line: a file changed in
+ * place without a new size or time is still caught when a record moved.
+ */
+#include "replay_at.h"
+
+#include <errno.h>  /* errno */
+#include <stdlib.h> /* malloc, realloc, free */
+#include <string.h> /* strerror */
+#include <unistd.h> /* pread, close */
+
+#include "document.h"
+
+int replay_places_note(replay_places *p, const record *rec)
+{
+    if (!p->on)
+        return 0;
+    if (!rec->located || rec->len > UINT32_MAX || rec->source >= (1u << 31)) {
+        replay_places_free(p); /* read again in order (replay.c) */
+        return 0;
+    }
+    if (p->count == p->capacity) {
+        size_t cap = p->capacity ? p->capacity * 2 : 1024;
+        replay_place *grown = realloc(p->at, cap * sizeof *grown);
+        if (!grown) {
+            cli_error("out of memory");
+            return -1;
+        }
+        p->at = grown;
+        p->capacity = cap;
+    }
+    p->at[p->count++] = (replay_place){rec->offset, rec->line, (uint32_t)rec->len, (uint32_t)rec->source & 0x7fffffffu,
+                                       rec->kind == RECORD_TEXT};
+    return 0;
+}
+
+void replay_places_free(replay_places *p)
+{
+    free(p->at);
+    *p = (replay_places){0};
+}
+
+struct replay_at {
+    const cli_config *cfg;
+    const input *in;
+    const replay_places *places;
+    int fd; /* of source `source`, or -1 */
+    size_t source;
+    char *buf; /* the record and the byte after it */
+    size_t buf_capacity;
+    char *text; /* a plain text with ill-formed UTF-8 replaced */
+    size_t text_capacity;
+    doc_view view;
+    int view_open;
+};
+
+int replay_at_open(replay_at **out, const cli_config *cfg, const input *in, const replay_places *places)
+{
+    replay_at *r = calloc(1, sizeof *r);
+    if (!r) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    *r = (replay_at){.cfg = cfg, .in = in, .places = places, .fd = -1};
+    *out = r;
+    return EXIT_OK;
+}
+
+static int reserve(char **p, size_t *capacity, size_t n)
+{
+    if (n <= *capacity)
+        return 0;
+    char *grown = realloc(*p, n);
+    if (!grown) {
+        cli_error("out of memory");
+        return -1;
+    }
+    *p = grown;
+    *capacity = n;
+    return 0;
+}
+
+/* Read place `at`'s bytes and the one after them into r->buf; *got is how
+ * many came. Returns 0, or -1 (reported). */
+static int read_place(replay_at *r, const replay_place *at, size_t *got)
+{
+    if (r->fd < 0 || r->source != at->source) {
+        if (r->fd >= 0)
+            close(r->fd);
+        r->source = at->source;
+        r->fd = input_open_source(r->in, at->source);
+        if (r->fd < 0)
+            return -1;
+    }
+    size_t want = (size_t)at->len + 1;
+    if (reserve(&r->buf, &r->buf_capacity, want) != 0)
+        return -1;
+    *got = 0;
+    while (*got < want) {
+        ssize_t n = pread(r->fd, r->buf + *got, want - *got, (off_t)(at->offset + *got));
+        if (n < 0) {
+            cli_error("%s: cannot read: %s", input_source_name(r->in, at->source), strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
+int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len)
+{
+    if (r->view_open) {
+        doc_view_close(&r->view);
+        r->view_open = 0;
+    }
+    const replay_place *at = &r->places->at[k];
+    size_t got;
+    if (read_place(r, at, &got) != 0)
+        return -1;
+    /* the record must still end its line: a '\n' after it, a '\r' before
+     * one (a text line's CR is not part of it), or the end of the file */
+    int ends = got == (size_t)at->len ||
+               (got == (size_t)at->len + 1 && (r->buf[at->len] == '\n' || (at->text && r->buf[at->len] == '\r')));
+    if (!ends) {
+        cli_error("%s:%llu: the record is not where the first reading found it (did the file change?)",
+                  input_source_name(r->in, at->source), (unsigned long long)at->line);
+        return -1;
+    }
+    record rec = {r->buf, at->len, at->source, at->line, at->text ? RECORD_TEXT : RECORD_JSON, 1, 1, at->offset};
+    if (at->text) {
+        /* as pass 1 sketched it: ill-formed UTF-8 replaced */
+        if (reserve(&r->text, &r->text_capacity, (size_t)at->len * 3 + 1) != 0)
+            return -1;
+        nd_utf8_repair(r->text, len, rec.data, rec.len);
+        *text = r->text;
+        return 0;
+    }
+    if (doc_view_open(&r->view, r->cfg, r->in, &rec) != ND_OK) {
+        cli_error("out of memory");
+        return -1;
+    }
+    r->view_open = 1;
+    if (r->view.error) {
+        cli_error("%s (on the second reading)", r->view.error);
+        return -1;
+    }
+    *text = r->view.text;
+    *len = r->view.len;
+    return 0;
+}
+
+void replay_at_close(replay_at *r)
+{
+    if (!r)
+        return;
+    if (r->view_open)
+        doc_view_close(&r->view);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r->text);
+    free(r);
+}

@@ -1,0 +1,48 @@
+/* replay_at.h - pass 2 by positions: the few records scan --unit needs
+ * again, read where pass 1 found them instead of reading every record of
+ * the input once more (replay_at.c). */
+#ifndef ND_CLI_REPLAY_AT_H
+#define ND_CLI_REPLAY_AT_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+#include "cli.h"
+#include "input.h"
+
+/* Where one kept record is (record.located): 24 bytes a record. */
+typedef struct replay_place {
+    uint64_t offset, line;
+    uint32_t len;
+    uint32_t source : 31;
+    uint32_t text : 1; /* a plain text line (RECORD_TEXT), else a JSON line */
+} replay_place;
+
+/* The places of every kept record, in order, while all are located. */
+typedef struct replay_places {
+    replay_place *at;
+    size_t count, capacity;
+    int on; /* asked for, and every kept record so far was located */
+} replay_places;
+
+/* Pass 1, for every kept record: its place, or (a record that is not
+ * located: compressed, a JSON array element, a whole file, stdin) no
+ * places at all from then on. Returns 0, or -1 (reported) when out of
+ * memory. */
+int replay_places_note(replay_places *p, const record *rec);
+void replay_places_free(replay_places *p);
+
+typedef struct replay_at replay_at;
+
+/* Start reading by places: `places` (borrowed) of the kept records of
+ * `in`, the first pass. Returns EXIT_OK or EXIT_FAIL (reported). */
+int replay_at_open(replay_at **out, const cli_config *cfg, const input *in, const replay_places *places);
+/* The text of kept record `k` (0-based; ascending from call to call), as
+ * replay_text() gives it: a JSON record's text member, or a plain text
+ * with ill-formed UTF-8 replaced. Borrowed until the next call. A file
+ * that changed since pass 1 (its identity, or the record no longer ends
+ * where it did) is reported. Returns 0, or -1 (reported). */
+int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len);
+void replay_at_close(replay_at *r);
+
+#endif /* ND_CLI_REPLAY_AT_H */

@@ -1,0 +1,41 @@
+/* index_add.h - adding a text to an nd_index with the per-text work done
+ * ahead: its set hash and its folded 32-bit band keys, which are pure
+ * functions of the text's ids and signature. Internal to neardup (the CLI
+ * and the MPI engine link the static library): the pipeline computes both
+ * on the worker that sketched the text, so the thread that adds texts in
+ * input order only copies them (index.c).
+ */
+#ifndef ND_INDEX_ADD_H
+#define ND_INDEX_ADD_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t */
+
+#include "neardup.h"
+
+/* A text ready for the index: what nd_index_add_ids() computes itself. */
+typedef struct nd_prepared_text {
+    const uint32_t *ids;  /* sorted distinct shingle ids; NULL when count is 0 */
+    size_t count;         /* number of ids */
+    uint64_t set_hash;    /* nd_index_set_hash(ids, count) */
+    const uint32_t *keys; /* the index's bands keys, folded (nd_index_fold_keys()) */
+    uint64_t weight;      /* what --keep longest compares */
+} nd_prepared_text;
+
+/* The hash the index keeps of a set of ids (equal sets, equal hashes). */
+uint64_t nd_index_set_hash(const uint32_t *ids, size_t count);
+
+/* The 32-bit keys the index keeps of `bands` keys of nd_lsh_band_keys()
+ * (inline: a call per unit cost more than the loop, which vectorizes). */
+static inline void nd_index_fold_keys(uint32_t *restrict folded, const uint64_t *restrict keys, unsigned bands)
+{
+    for (unsigned j = 0; j < bands; j++)
+        folded[j] = (uint32_t)(keys[j] ^ (keys[j] >> 32));
+}
+
+/* Add texts[0..n) in order, exactly as nd_index_add_ids() would add each
+ * (the same index, byte for byte). Same return values; on an error the
+ * texts before the failing one stay added. */
+int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n);
+
+#endif /* ND_INDEX_ADD_H */

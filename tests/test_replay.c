@@ -1,0 +1,134 @@
+/* test_replay.c - pass 2 by positions (src/cli/replay_at.c): the records
+ * scan --unit needs again, read where pass 1 found them, give the same
+ * texts as pass 1; a file changed between the passes is refused, whether
+ * its identity changed or (same size and time) a record moved. The
+ * end-to-end equality with reading in order is tests/cli/test_unit_previews.sh. */
+#include <check.h>
+#include <stdio.h>    /* fopen, fwrite */
+#include <stdlib.h>   /* mkdtemp */
+#include <string.h>   /* memcmp */
+#include <sys/stat.h> /* stat, utimensat */
+#include <fcntl.h>    /* AT_FDCWD */
+#include <unistd.h>   /* unlink, rmdir */
+
+#include "cli.h"
+#include "input.h"
+#include "replay.h"
+#include "suites.h"
+
+static void write_file(const char *path, const char *mode, const char *bytes)
+{
+    FILE *f = fopen(path, mode);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, strlen(bytes), f), strlen(bytes));
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Pass 1 over `path` (scan --unit paragraph), every record kept. */
+static void first_pass(cli_config *cfg, input **in, replay_source **src, char *path)
+{
+    char a0[] = "scan", a1[] = "--unit", a2[] = "paragraph", a3[] = "--threads", a4[] = "1";
+    char *argv[] = {a0, a1, a2, a3, a4, path, NULL};
+    ck_assert_int_eq(cli_parse(cfg, CMD_SCAN, 6, argv), EXIT_OK);
+    ck_assert_int_eq(input_open(in, cfg), EXIT_OK);
+    ck_assert_int_eq(replay_source_new(src, cfg, *in), EXIT_OK);
+    replay_source_locate(*src);
+    record rec;
+    while (input_next_borrowed(*in, &rec) == 1)
+        ck_assert_int_eq(replay_source_note(*src, &rec, 1), 0);
+}
+
+static int text_of(replay_source *src, size_t k, const char *expected)
+{
+    replay_at *at = NULL;
+    ck_assert_int_eq(replay_open_at(&at, src), EXIT_OK);
+    ck_assert_ptr_nonnull(at);
+    const char *text;
+    size_t len;
+    int rc = replay_at_text(at, k, &text, &len);
+    if (rc == 0) {
+        ck_assert_uint_eq(len, strlen(expected));
+        ck_assert(memcmp(text, expected, len) == 0);
+    }
+    replay_at_close(at);
+    return rc;
+}
+
+START_TEST(test_replay_at_texts_and_changes)
+{
+    char dir[] = "/tmp/nd-replay-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/a.jsonl", dir);
+    /* a byte order mark, an escaped text, a CRLF line, a blank line, and a
+     * last record without a newline */
+    write_file(path, "wb",
+               "\xef\xbb\xbf{\"id\":\"a\",\"text\":\"one\\n\\ntwo \\\"q\\\" \\u00e9\"}\n"
+               "{\"id\":\"b\",\"text\":\"three\"}\r\n\n"
+               "{\"id\":\"c\",\"text\":\"four\"}");
+    cli_config cfg;
+    input *in = NULL;
+    replay_source *src = NULL;
+    first_pass(&cfg, &in, &src, path);
+    ck_assert_int_eq(text_of(src, 2, "four"), 0);
+    ck_assert_int_eq(text_of(src, 0, "one\n\ntwo \"q\" \xc3\xa9"), 0);
+    ck_assert_int_eq(text_of(src, 1, "three"), 0);
+
+    /* same size, same modification time, the second record one byte
+     * later: found moved */
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    write_file(path, "r+b",
+               "\xef\xbb\xbf{\"id\":\"a\",\"text\":\"one\\n\\ntwo \\\"q\\\" \\u00e9\"}\n"
+               "\n{\"id\":\"b\",\"text\":\"three\"}\r\n"
+               "{\"id\":\"c\",\"text\":\"four\"}");
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+    ck_assert_int_eq(text_of(src, 0, "one\n\ntwo \"q\" \xc3\xa9"), 0);
+    ck_assert_int_eq(text_of(src, 1, "three"), -1);
+
+    /* a byte more: the file is not the one pass 1 read */
+    write_file(path, "ab", "\n");
+    ck_assert_int_eq(text_of(src, 0, "one\n\ntwo \"q\" \xc3\xa9"), -1);
+
+    replay_source_free(src);
+    input_close(in);
+    cli_config_free(&cfg);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* A record that is not a line of an uncompressed file (here a JSON array's
+ * element) leaves pass 2 to reading in order: no places. */
+START_TEST(test_replay_at_not_located)
+{
+    char dir[] = "/tmp/nd-replay-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/a.json", dir);
+    write_file(path, "wb", "[{\"id\":\"a\",\"text\":\"one\"},\n{\"id\":\"b\",\"text\":\"two\"}]\n");
+    cli_config cfg;
+    input *in = NULL;
+    replay_source *src = NULL;
+    first_pass(&cfg, &in, &src, path);
+    replay_at *at = (replay_at *)1;
+    ck_assert_int_eq(replay_open_at(&at, src), EXIT_OK);
+    ck_assert_ptr_null(at);
+    replay_source_free(src);
+    input_close(in);
+    cli_config_free(&cfg);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+Suite *replay_suite(void)
+{
+    Suite *s = suite_create("replay");
+    TCase *tc = tcase_create("at");
+    tcase_add_test(tc, test_replay_at_texts_and_changes);
+    tcase_add_test(tc, test_replay_at_not_located);
+    suite_add_tcase(s, tc);
+    return s;
+}
