@@ -67,7 +67,8 @@ typedef struct {
     nd_scan_masks m;
     uint64_t two;         /* a lead byte and a continuation start here */
     uint64_t three;       /* a three-byte lead and two continuations start here */
-    uint64_t han;         /* of those, letters nd_kept_leads() knows to be kept, below the block's limit */
+    uint64_t kept;        /* of those, letters nd_kept_leads() knows to be kept */
+    uint64_t han;         /* the same below the block's limit */
     const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
     size_t pos;           /* its offset in the text */
     int tail;             /* does the text end inside it (bytes past the end read as 0)? */
@@ -129,8 +130,8 @@ static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
-    if (q >= 64 || ((bv->m.ascii >> q) & 1))
-        return 1; /* ASCII, or (in a tail) the end of the text */
+    if (q >= 64 || (((bv->m.ascii | bv->kept) >> q) & 1))
+        return 1; /* ASCII, (in a tail) the end of the text, or a kept Han letter (plain_unspaced) */
     unsigned n;
     unsigned c = block_char(bv, q, &n);
     if (n) {
@@ -631,10 +632,10 @@ int nd_tk_walk_fast(tokenizer *tk)
         tk->nz->scan(&bv.m, lower, bv.bytes);
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
-        bv.han = 0;
+        bv.kept = 0;
         if (bv.three)
-            bv.han =
-                nd_kept_leads(tk->nz, bv.bytes, bv.three) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
+            bv.kept = nd_kept_leads(tk->nz, bv.bytes, bv.three);
+        bv.han = bv.kept & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
         unsigned reached;
         int rc = walk_block(tk, &bv, lower, limit, &reached);
         if (rc != ND_OK)
