@@ -650,10 +650,11 @@ int nd_tk_walk_fast(tokenizer *tk)
         tk->nz->scan(&bv.m, lower, bv.bytes);
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
-        bv.kept = 0;
-        if (bv.three && kept_lead_in(tk->nz, bv.bytes, bv.three))
+        bv.kept = bv.han = 0;
+        if (bv.three && kept_lead_in(tk->nz, bv.bytes, bv.three)) {
             bv.kept = nd_kept_leads(tk->nz, bv.bytes, bv.three);
-        bv.han = bv.kept & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
+            bv.han = bv.kept & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
+        }
         unsigned reached;
         int rc = walk_block(tk, &bv, lower, limit, &reached);
         if (rc != ND_OK)

@@ -441,6 +441,9 @@ __attribute__((target("avx512f,popcnt"))) static inline unsigned store_distinct1
     return kept;
 }
 
+/* Sort ids[0..n) (MEDIUM_SORT <= n <= WINDOW_SORT) and drop repeats;
+ * returns the count, or SIZE_MAX with ids as they were but in another
+ * order when a bucket holds more than sixteen values. */
 __attribute__((target("avx512f,popcnt"))) static size_t sort_distinct_windows(uint32_t *ids, uint32_t *tmp, size_t n)
 {
     unsigned b = WINDOW_BITS_MIN;
@@ -477,7 +480,7 @@ __attribute__((target("avx512f,popcnt"))) static size_t sort_distinct_windows(ui
         if (whole == 0) {
             /* a bucket of more than sixteen values */
             memcpy(ids, tmp, n * sizeof *ids);
-            return sort_distinct_top(ids, tmp, n);
+            return SIZE_MAX; /* the caller sorts them (one call of sort_distinct_top: inlined) */
         }
         w += store_distinct16(ids + w, sort16(v), whole);
         p += (unsigned)__builtin_popcount(whole);
@@ -505,8 +508,11 @@ size_t nd_sort_distinct_u32(uint32_t *ids, uint32_t *tmp, size_t n)
     if (n <= SLOT_SORT)
         return sort_distinct_slots(ids, tmp, n);
 #ifdef ND_SORT_AVX2
-    if (n <= WINDOW_SORT && sort_simd >= ND_SORT_SIMD_AVX512 && __builtin_cpu_supports("avx512f"))
-        return sort_distinct_windows(ids, tmp, n);
+    if (n >= MEDIUM_SORT && n <= WINDOW_SORT && sort_simd >= ND_SORT_SIMD_AVX512 && __builtin_cpu_supports("avx512f")) {
+        size_t count = sort_distinct_windows(ids, tmp, n);
+        if (count != SIZE_MAX)
+            return count;
+    }
 #endif
     if (n >= MEDIUM_SORT && n <= LARGE_SORT)
         return sort_distinct_top(ids, tmp, n);
