@@ -608,24 +608,6 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     return rc;
 }
 
-/* Does one of the three-byte sequences `three` of the block have a lead
- * byte of nz's longest range of kept letters (E4..E9 for U+4E00..U+9FFF)?
- * nd_kept_leads() finds none in a block without one: Latin, Arabic or
- * Cyrillic text whose only three-byte characters are typographic quotes,
- * dashes or ellipses (lead E2) goes without it, for a look at a lead or
- * two. */
-static inline int kept_lead_in(const nd_normalizer *nz, const uint8_t *block, uint64_t three)
-{
-    if (nz->kept_lo8 == UINT32_MAX)
-        return 0; /* no range */
-    const unsigned lo = nz->kept_lo8 >> 16, span = ((nz->kept_lo8 + nz->kept_span8) >> 16) - lo;
-    for (; three; three &= three - 1) {
-        if ((unsigned)block[__builtin_ctzll(three)] - lo <= span)
-            return 1;
-    }
-    return 0;
-}
-
 int nd_tk_walk_fast(tokenizer *tk)
 {
     uint8_t tail[64 + 4]; /* a block's last bytes, zero-padded (4 more: see fast_runs) */
@@ -651,7 +633,7 @@ int nd_tk_walk_fast(tokenizer *tk)
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
         bv.kept = bv.han = 0;
-        if (bv.three && kept_lead_in(tk->nz, bv.bytes, bv.three)) {
+        if (bv.three) {
             bv.kept = nd_kept_leads(tk->nz, bv.bytes, bv.three);
             bv.han = bv.kept & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
         }
