@@ -151,22 +151,23 @@ START_TEST(test_sort_u32_paths)
 END_TEST
 
 /* The windows of sixteen (AVX-512, 49 to 4096 values) with a bucket of
- * exactly 15, 16 (the most a window holds), 17 and more values (which
- * sends the values to the sort by the top bits), the crowd at the start,
- * the middle or the end of the order, with and without repeats in it:
+ * 2 to 9 values (the odd-even steps for up to 8, the network past that),
+ * 15, 16 (the most a window holds), 17 and more values (which sends the
+ * values to the sort by the top bits), the crowd at the start, the middle
+ * or the end of the order, with and without repeats in it, or descending:
  * every path against qsort (crowd values share their top 12 bits, so they
  * share a bucket of every size the windows use). */
 START_TEST(test_sort_u32_crowded_bucket)
 {
     static const size_t sizes[] = {49, 60, 300, 1000, 4096};
-    static const size_t crowds[] = {15, 16, 17, 18, 33, 48};
+    static const size_t crowds[] = {2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 18, 33, 48};
     static const uint32_t tops[] = {0, 0x80000000u, 0xFFF00000u};
     uint64_t state = 17;
     for (int level = ND_SORT_SIMD_AVX512; level >= ND_SORT_SIMD_NONE; level--) {
         nd_sort_set_simd(level);
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             for (size_t ci = 0; ci < sizeof crowds / sizeof crowds[0]; ci++) {
-                for (size_t ti = 0; ti < 2 * sizeof tops / sizeof tops[0]; ti++) {
+                for (size_t ti = 0; ti < 3 * sizeof tops / sizeof tops[0]; ti++) {
                     size_t n = sizes[si], crowd = crowds[ci] < n ? crowds[ci] : n;
                     uint32_t *ids = malloc(n * sizeof *ids), *tmp = malloc(n * sizeof *tmp);
                     uint32_t *want = malloc(n * sizeof *want);
@@ -176,8 +177,14 @@ START_TEST(test_sort_u32_crowded_bucket)
                     for (size_t i = 0; i < n; i++) {
                         state = state * 6364136223846793005ULL + 1442695040888963407ULL;
                         uint32_t x = (uint32_t)(state >> 32);
-                        if (i % (n / crowd) == 0 && i / (n / crowd) < crowd) /* spread through the input */
-                            x = tops[ti / 2] | (x & 0xFFFFFu & (ti % 2 ? 0x7u : 0xFFFFFu)); /* 8 values: repeats */
+                        size_t k = i / (n / crowd);
+                        if (i % (n / crowd) == 0 && k < crowd) { /* spread through the input */
+                            /* random low bits, 8 values (repeats), or
+                             * descending (the most steps of the
+                             * odd-even sort) */
+                            uint32_t low = ti % 3 == 0 ? x & 0xFFFFFu : ti % 3 == 1 ? x & 0x7u : 0xFFFFFu - (uint32_t)k;
+                            x = tops[ti / 3] | low;
+                        }
                         ids[i] = want[i] = x;
                     }
                     qsort(want, n, sizeof *want, cmp_u32);
@@ -189,7 +196,7 @@ START_TEST(test_sort_u32_crowded_bucket)
                     ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
                     for (size_t i = 0; i < distinct; i++)
                         ck_assert_msg(ids[i] == want[i], "n=%zu crowd=%zu top=%x level %d: ids[%zu]=%u, want %u", n,
-                                      crowd, tops[ti / 2], level, i, ids[i], want[i]);
+                                      crowd, tops[ti / 3], level, i, ids[i], want[i]);
                     free(ids);
                     free(tmp);
                     free(want);
