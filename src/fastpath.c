@@ -155,6 +155,14 @@ enum {
     SEPARATOR = ND_FOLD_SEP | ND_FOLD_BOUNDARY
 };
 
+/* A run of Han letters or plain two-byte letters from block offset r
+ * (fewer than 64 - r bytes) is copied from `lower` in one copy of this
+ * many bytes, the text having room for them (reserve_fast): copies of the
+ * run's own length in 16 bytes at a time mispredicted their loop's exit
+ * on about every run. */
+enum { RUN_COPY = 64 };
+_Static_assert(RUN_COPY >= ND_SCAN_LOWER_PAD, "the scan writes 64 + ND_SCAN_LOWER_PAD bytes of lower");
+
 /* Open a token at byte `at` of the text unless one is open: what
  * open_token() (tokenizer.h) sets, on fast_runs()' local copies of the
  * state. */
@@ -268,8 +276,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                     break;
                 q += 3;
             }
-            for (unsigned k = 0; k < q - r; k += 16)
-                memcpy(text + text_len + k, lower + r + k, 16); /* as they are */
+            memcpy(text + text_len, lower + r, RUN_COPY); /* as they are: q - r <= 64 of them */
             unsigned done = block_boundary(tk, bv, q) ? q : q - 3;
             if (done == r)
                 break;
@@ -300,8 +307,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             if ((plain2 >> r) & 1)
                 q = r + trailing_zeros(~(plain2 >> r));
             if (q > r) {
-                for (unsigned k = 0; k < q - r; k += 16)
-                    memcpy(dst + k, lower + r + k, 16);
+                memcpy(dst, lower + r, RUN_COPY); /* q - r <= 64 of them */
                 chars = (q - r) / 2;
                 done = q - 2;
             }
@@ -610,8 +616,9 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
 
 int nd_tk_walk_fast(tokenizer *tk)
 {
-    uint8_t tail[64 + 4]; /* a block's last bytes, zero-padded (4 more: see fast_runs) */
-    uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+    uint8_t tail[64 + 4];            /* a block's last bytes, zero-padded (4 more: see fast_runs) */
+    uint8_t lower[64 + RUN_COPY];    /* RUN_COPY bytes from any offset of the block (fast_runs) */
+    memset(lower + 64, 0, RUN_COPY); /* what the scan does not write is copied, never read */
     size_t pos = 0;
     while (pos < tk->len) {
         size_t avail = tk->len - pos;

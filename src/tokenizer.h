@@ -100,14 +100,16 @@ static inline int reserve(tokenizer *tk, size_t n)
 
 /* Room for what a fast path appends from block offset r on, without
  * checking each time: at most 64 - r normalized bytes (ASCII runs and
- * same-length folds never grow) in at most 64 - r pieces. */
+ * same-length folds never grow) in at most 64 - r pieces, and 64 more
+ * bytes that a run's copy may write past its end (fastpath.c's RUN_COPY:
+ * the next run writes over them). */
 static inline int reserve_fast(tokenizer *tk, unsigned r)
 {
     nd_normalizer *nz = tk->nz;
     if (tk->pieces && nz->piece_count + 64 - r > nz->piece_capacity &&
         nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 64 - r, sizeof *nz->pieces) != 0)
         return ND_ENOMEM;
-    return reserve(tk, 64 - r);
+    return reserve(tk, 64 - r + 64);
 }
 
 /* Note that the token's normalized text up to norm_end came from original
