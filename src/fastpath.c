@@ -260,8 +260,8 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
              * segment of its own, found a stride of letters at a time
              * where nd_kept_leads() knows them from their bytes (Han in the
              * block's bits, one count of trailing zeros; kana and the
-             * others one by one), copied 16 bytes at a time from `lower`
-             * (the text has slack), and, being kept, not checked
+             * others one by one), copied from `lower` in one copy
+             * (RUN_COPY: the text has room), and, being kept, not checked
              * again when the token closes (unsure_end unchanged). The last
              * one is given back when a code point without a boundary
              * before it follows (as below). */
@@ -302,8 +302,8 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             /* first the plain two-byte letters (Arabic, Hebrew, small
              * Cyrillic and Greek: each a segment of its own that folds to
              * itself) starting before limit, a run of `plain2` (both bytes
-             * of each, simple_masks()), copied 16 bytes at a time (lower
-             * holds the block's bytes beyond ASCII as they are) */
+             * of each, simple_masks()), copied in one copy (RUN_COPY;
+             * lower holds the block's bytes beyond ASCII as they are) */
             if ((plain2 >> r) & 1)
                 q = r + trailing_zeros(~(plain2 >> r));
             if (q > r) {
