@@ -67,7 +67,8 @@ typedef struct {
     nd_scan_masks m;
     uint64_t two;         /* a lead byte and a continuation start here */
     uint64_t three;       /* a three-byte lead and two continuations start here */
-    uint64_t han;         /* of those, letters nd_kept_leads() knows to be kept, below the block's limit */
+    uint64_t kept;        /* of those, letters nd_kept_leads() knows to be kept */
+    uint64_t han;         /* the same below the block's limit */
     const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
     size_t pos;           /* its offset in the text */
     int tail;             /* does the text end inside it (bytes past the end read as 0)? */
@@ -129,8 +130,8 @@ static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
-    if (q >= 64 || ((bv->m.ascii >> q) & 1))
-        return 1; /* ASCII, or (in a tail) the end of the text */
+    if (q >= 64 || (((bv->m.ascii | bv->kept) >> q) & 1))
+        return 1; /* ASCII, (in a tail) the end of the text, or a kept Han letter (plain_unspaced) */
     unsigned n;
     unsigned c = block_char(bv, q, &n);
     if (n) {
@@ -153,6 +154,14 @@ enum {
     /* a code point whose fold separates words, with a boundary before it */
     SEPARATOR = ND_FOLD_SEP | ND_FOLD_BOUNDARY
 };
+
+/* A run of Han letters or plain two-byte letters from block offset r
+ * (fewer than 64 - r bytes) is copied from `lower` in one copy of this
+ * many bytes, the text having room for them (reserve_fast): copies of the
+ * run's own length in 16 bytes at a time mispredicted their loop's exit
+ * on about every run. */
+enum { RUN_COPY = 64 };
+_Static_assert(RUN_COPY >= ND_SCAN_LOWER_PAD, "the scan writes 64 + ND_SCAN_LOWER_PAD bytes of lower");
 
 /* Open a token at byte `at` of the text unless one is open: what
  * open_token() (tokenizer.h) sets, on fast_runs()' local copies of the
@@ -251,8 +260,8 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
              * segment of its own, found a stride of letters at a time
              * where nd_kept_leads() knows them from their bytes (Han in the
              * block's bits, one count of trailing zeros; kana and the
-             * others one by one), copied 16 bytes at a time from `lower`
-             * (the text has slack), and, being kept, not checked
+             * others one by one), copied from `lower` in one copy
+             * (RUN_COPY: the text has room), and, being kept, not checked
              * again when the token closes (unsure_end unchanged). The last
              * one is given back when a code point without a boundary
              * before it follows (as below). */
@@ -267,8 +276,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
                     break;
                 q += 3;
             }
-            for (unsigned k = 0; k < q - r; k += 16)
-                memcpy(text + text_len + k, lower + r + k, 16); /* as they are */
+            memcpy(text + text_len, lower + r, RUN_COPY); /* as they are: q - r <= 64 of them */
             unsigned done = block_boundary(tk, bv, q) ? q : q - 3;
             if (done == r)
                 break;
@@ -294,13 +302,12 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
             /* first the plain two-byte letters (Arabic, Hebrew, small
              * Cyrillic and Greek: each a segment of its own that folds to
              * itself) starting before limit, a run of `plain2` (both bytes
-             * of each, simple_masks()), copied 16 bytes at a time (lower
-             * holds the block's bytes beyond ASCII as they are) */
+             * of each, simple_masks()), copied in one copy (RUN_COPY;
+             * lower holds the block's bytes beyond ASCII as they are) */
             if ((plain2 >> r) & 1)
                 q = r + trailing_zeros(~(plain2 >> r));
             if (q > r) {
-                for (unsigned k = 0; k < q - r; k += 16)
-                    memcpy(dst + k, lower + r + k, 16);
+                memcpy(dst, lower + r, RUN_COPY); /* q - r <= 64 of them */
                 chars = (q - r) / 2;
                 done = q - 2;
             }
@@ -609,8 +616,9 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
 
 int nd_tk_walk_fast(tokenizer *tk)
 {
-    uint8_t tail[64 + 4]; /* a block's last bytes, zero-padded (4 more: see fast_runs) */
-    uint8_t lower[64 + ND_SCAN_LOWER_PAD];
+    uint8_t tail[64 + 4];            /* a block's last bytes, zero-padded (4 more: see fast_runs) */
+    uint8_t lower[64 + RUN_COPY];    /* RUN_COPY bytes from any offset of the block (fast_runs) */
+    memset(lower + 64, 0, RUN_COPY); /* what the scan does not write is copied, never read */
     size_t pos = 0;
     while (pos < tk->len) {
         size_t avail = tk->len - pos;
@@ -631,10 +639,11 @@ int nd_tk_walk_fast(tokenizer *tk)
         tk->nz->scan(&bv.m, lower, bv.bytes);
         bv.two = bv.m.lead2 & bv.m.cont >> 1;
         bv.three = bv.m.lead3 & bv.m.cont >> 1 & bv.m.cont >> 2;
-        bv.han = 0;
-        if (bv.three)
-            bv.han =
-                nd_kept_leads(tk->nz, bv.bytes, bv.three) & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
+        bv.kept = bv.han = 0;
+        if (bv.three) {
+            bv.kept = nd_kept_leads(tk->nz, bv.bytes, bv.three);
+            bv.han = bv.kept & (limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1);
+        }
         unsigned reached;
         int rc = walk_block(tk, &bv, lower, limit, &reached);
         if (rc != ND_OK)

@@ -22,7 +22,7 @@ int nd_u16buf_reserve(nd_u16buf *buf, size_t needed);
 void nd_u16buf_free(nd_u16buf *buf);
 
 /* The fold of a short segment (a BMP code point and up to three marks
- * after it), kept by nd_fold_short_segment(). */
+ * after it), kept by nd_fold_short_segment() (tokenizer.h, marks.c). */
 enum { ND_FOLD_SHORT_MAX = 4 };
 typedef struct nd_fold_short {
     uint64_t key;  /* the segment's code points, 16 bits each, the first highest */
@@ -90,18 +90,6 @@ void nd_folder_free(nd_folder *folder);
  * boundary before it, and the code points up to the next boundary):
  * result in folder->a. @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
 int nd_fold_segment(nd_folder *folder, const UChar *segment, size_t len);
-
-/* The fold of the segment cps[0..n) (2 <= n <= ND_FOLD_SHORT_MAX BMP code
- * points, no surrogates), as nd_fold_segment() makes it, classified:
- * ND_FOLD_WORD when every character of it is a word character and none is
- * of a script written without spaces (nd_fold_is_unspaced) and it fits
- * (utf8, len, chars), ND_FOLD_SEP when every one separates words,
- * ND_FOLD_EMPTY when it is empty, ND_FOLD_SLOW otherwise. Kept in the
- * folder, so that the segments a text repeats (an Arabic letter and its
- * harakat, a Latin letter and a combining accent) are folded by ICU once.
- * *out stays valid until the next call (marks.c). @return ND_OK,
- * ND_ENOMEM or ND_EICU. */
-int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out);
 
 /* Does a normalization boundary come before c (ICU's own answer)? */
 int nd_fold_boundary_before(const nd_folder *folder, UChar32 c);

@@ -65,6 +65,19 @@ uint64_t nd_kept_leads(const nd_normalizer *nz, const uint8_t *block, uint64_t t
     const unsigned lo_lead = lo >> 16, hi_lead = hi >> 16;
     if (lo_lead >= hi_lead || lo_lead <= 0xE0 || (lo_lead <= 0xED && hi_lead >= 0xED))
         return 0;
+    /* one or two three-byte sequences (Latin, Arabic or Cyrillic text
+     * whose three-byte characters are typographic quotes, dashes or
+     * ellipses, lead E2), none with a lead of the range: nothing to find,
+     * for a look at their leads (not in a block of CJK text, whose many
+     * three-byte letters go to the compares at once) */
+    const uint64_t more = three & (three - 1);
+    if (!(more & (more - 1))) {
+        uint64_t leads = three;
+        while (leads && (unsigned)block[__builtin_ctzll(leads)] - lo_lead > hi_lead - lo_lead)
+            leads &= leads - 1;
+        if (!leads)
+            return 0;
+    }
     /* the second bytes that put a letter of the first (last) lead inside,
      * whatever its third byte: from lo's, or the next one, to 0xBF */
     const unsigned lo_second = ((lo >> 8) & 0xFF) + ((lo & 0xFF) != 0x80);

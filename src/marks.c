@@ -19,9 +19,6 @@
 
 #include <string.h> /* memcpy */
 
-#include <unicode/utf16.h> /* U16_NEXT */
-#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE, U8_LENGTH */
-
 /* Slots of a folder's short segments: 16 KiB. */
 enum { SHORT_SLOTS = 512 };
 
@@ -51,15 +48,18 @@ int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, cons
     size_t words = 0, seps = 0, len = 0, i = 0;
     int fits = 1;
     while (i < folder->a.len) {
-        UChar32 o;
-        U16_NEXT(folder->a.data, i, folder->a.len, o);
-        if (nd_fold_is_word_char(o) && !nd_fold_is_unspaced(o)) {
+        char utf8[4];
+        size_t bytes;
+        int kind = next_fold_char(&folder->a, &i, utf8, &bytes);
+        if (kind == FOLD_CHAR_WORD) {
             words++;
-            if (len + U8_LENGTH(o) <= sizeof slot->utf8)
-                U8_APPEND_UNSAFE(slot->utf8, len, o);
-            else
+            if (len + bytes <= sizeof slot->utf8) {
+                memcpy(slot->utf8 + len, utf8, bytes);
+                len += bytes;
+            } else {
                 fits = 0;
-        } else if (nd_fold_is_word_char(o)) {
+            }
+        } else if (kind == FOLD_CHAR_UNSPACED) {
             fits = 0; /* a letter of a script without spaces: the general way */
         } else {
             seps++;
@@ -129,17 +129,11 @@ int nd_tk_mark_segment(tokenizer *tk, size_t i, size_t *next)
         return rc;
     switch (f->flags) {
     case ND_FOLD_WORD: {
-        rc = reserve(tk, sizeof f->utf8);
-        if (rc != ND_OK)
-            return rc;
-        if (!tk->open)
-            open_token(tk, i);
-        nd_tokens *out = tk->out;
-        memcpy(out->text + out->text_len, f->utf8, sizeof f->utf8); /* f->len of them */
-        out->text_len += f->len;
-        out->word_chars += f->chars;
-        tk->end = q;
-        tk->unsure_end = out->text_len; /* as end_piece() (segment.c) */
+        char *dst = begin_piece(tk, sizeof f->utf8, i);
+        if (!dst)
+            return ND_ENOMEM;
+        memcpy(dst, f->utf8, sizeof f->utf8); /* f->len of them */
+        end_piece(tk, f->len, i, q, f->chars, 0);
         break;
     }
     case ND_FOLD_SEP:

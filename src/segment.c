@@ -24,34 +24,10 @@
 #include <string.h> /* memcpy */
 
 #include <unicode/ubrk.h>  /* ubrk_open, ubrk_setText, ubrk_next */
-#include <unicode/utf16.h> /* U16_APPEND_UNSAFE, U16_NEXT */
-#include <unicode/utf8.h>  /* U8_NEXT, U8_APPEND_UNSAFE */
+#include <unicode/utf16.h> /* U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>  /* U8_NEXT, U8_NEXT_UNSAFE */
 
 /* ****  Building tokens  **** */
-
-/* Make room for n more normalized bytes and one more piece, opening a token
- * at original offset `start` if none is open. Returns where the n bytes go,
- * or NULL when out of memory. end_piece() completes the piece. */
-static char *begin_piece(tokenizer *tk, size_t n, size_t start)
-{
-    if (reserve(tk, n) != ND_OK)
-        return NULL;
-    if (!tk->open)
-        open_token(tk, start);
-    return tk->out->text + tk->out->text_len;
-}
-
-/* Record n bytes written after begin_piece(), coming from original bytes
- * [start, end) and holding `chars` characters. */
-static void end_piece(tokenizer *tk, size_t n, size_t start, size_t end, size_t chars, int one_to_one)
-{
-    nd_tokens *out = tk->out;
-    out->text_len += n;
-    out->word_chars += chars;
-    tk->end = end;
-    tk->unsure_end = out->text_len; /* run_cut_keeps_all() checks these characters */
-    record_piece(tk, out->text_len, start, end, one_to_one);
-}
 
 /* Append one word character's fold (n bytes) from original bytes [start, end). */
 static int append_char(tokenizer *tk, const char *utf8, size_t n, size_t start, size_t end)
@@ -254,14 +230,12 @@ int nd_tk_flush_segment(tokenizer *tk, size_t end)
     }
     size_t i = 0;
     while (i < folded->len) {
-        UChar32 c;
-        U16_NEXT(folded->data, i, folded->len, c);
-        if (nd_fold_is_word_char(c)) {
-            char utf8[4];
-            size_t n = 0;
-            U8_APPEND_UNSAFE(utf8, n, c);
+        char utf8[4];
+        size_t n;
+        int kind = next_fold_char(folded, &i, utf8, &n);
+        if (kind != FOLD_CHAR_SEP) {
             rc = append_char(tk, utf8, n, start, end);
-            if (nd_fold_is_unspaced(c)) {
+            if (kind == FOLD_CHAR_UNSPACED) {
                 tk->unspaced = 1;
                 tk->out->unspaced_chars++;
             }

@@ -1,7 +1,8 @@
-/* tokenizer.h - the tokenizer's state, shared by the three files that walk a
+/* tokenizer.h - the tokenizer's state, shared by the files that walk a
  * text: normalize.c (the normalizer and the entry points), segment.c (the
- * general path: segments folded by ICU, closing tokens, word breaking) and
- * fastpath.c (the 64-byte block loop). Internal to the library; the small
+ * general path: segments folded by ICU, closing tokens, word breaking),
+ * fastpath.c (the 64-byte block loop), hanleads.c (its Han letters) and
+ * marks.c (a letter and its marks). Internal to the library; the small
  * helpers the fast loop calls per run are static inline here so that the
  * split into files costs no calls on the hot path.
  */
@@ -11,7 +12,9 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t, uint64_t */
 
-#include <unicode/ubrk.h> /* UBreakIterator */
+#include <unicode/ubrk.h>  /* UBreakIterator */
+#include <unicode/utf16.h> /* U16_NEXT (next_fold_char) */
+#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE (next_fold_char) */
 
 #include "alloc.h"
 #include "fold.h"
@@ -97,14 +100,16 @@ static inline int reserve(tokenizer *tk, size_t n)
 
 /* Room for what a fast path appends from block offset r on, without
  * checking each time: at most 64 - r normalized bytes (ASCII runs and
- * same-length folds never grow) in at most 64 - r pieces. */
+ * same-length folds never grow) in at most 64 - r pieces, and 64 more
+ * bytes that a run's copy may write past its end (fastpath.c's RUN_COPY:
+ * the next run writes over them). */
 static inline int reserve_fast(tokenizer *tk, unsigned r)
 {
     nd_normalizer *nz = tk->nz;
     if (tk->pieces && nz->piece_count + 64 - r > nz->piece_capacity &&
         nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 64 - r, sizeof *nz->pieces) != 0)
         return ND_ENOMEM;
-    return reserve(tk, 64 - r);
+    return reserve(tk, 64 - r + 64);
 }
 
 /* Note that the token's normalized text up to norm_end came from original
@@ -128,6 +133,48 @@ static inline void record_piece(tokenizer *tk, size_t norm_end, size_t start, si
     p->orig_start = start;
     p->orig_end = end;
     p->one_to_one = one_to_one;
+}
+
+/* Make room for n more normalized bytes and one more piece, opening a token
+ * at original offset `start` if none is open. Returns where the n bytes go,
+ * or NULL when out of memory. end_piece() completes the piece. */
+static inline char *begin_piece(tokenizer *tk, size_t n, size_t start)
+{
+    if (reserve(tk, n) != ND_OK)
+        return NULL;
+    if (!tk->open)
+        open_token(tk, start);
+    return tk->out->text + tk->out->text_len;
+}
+
+/* Record n bytes written after begin_piece(), coming from original bytes
+ * [start, end) and holding `chars` characters. */
+static inline void end_piece(tokenizer *tk, size_t n, size_t start, size_t end, size_t chars, int one_to_one)
+{
+    nd_tokens *out = tk->out;
+    out->text_len += n;
+    out->word_chars += chars;
+    tk->end = end;
+    tk->unsure_end = out->text_len; /* run_cut_keeps_all() checks these characters */
+    record_piece(tk, out->text_len, start, end, one_to_one);
+}
+
+/* What a character of a fold is to the token: a word character, one of a
+ * script written without spaces, or a separator. */
+enum { FOLD_CHAR_SEP, FOLD_CHAR_WORD, FOLD_CHAR_UNSPACED };
+
+/* The character of the fold folded[*i..len) at *i, its UTF-8 in utf8[0..*n)
+ * and what it is to the token (as nd_tk_flush_segment() feeds a fold and
+ * nd_fold_short_segment() keeps one); *i moves past it. */
+static inline int next_fold_char(const nd_u16buf *folded, size_t *i, char utf8[4], size_t *n)
+{
+    UChar32 c;
+    U16_NEXT(folded->data, *i, folded->len, c);
+    *n = 0;
+    if (!nd_fold_is_word_char(c))
+        return FOLD_CHAR_SEP;
+    U8_APPEND_UNSAFE(utf8, *n, c);
+    return nd_fold_is_unspaced(c) ? FOLD_CHAR_UNSPACED : FOLD_CHAR_WORD;
 }
 
 static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
@@ -189,6 +236,18 @@ int nd_tk_walk_reference(tokenizer *tk);
  * general path would, *next set to the offset after them (else to i: the
  * text there is not such). @return ND_OK or ND_ENOMEM, ND_EICU. */
 int nd_tk_mark_segment(tokenizer *tk, size_t i, size_t *next);
+
+/* marks.c: the fold of the segment cps[0..n) (2 <= n <= ND_FOLD_SHORT_MAX
+ * BMP code points, no surrogates), as nd_fold_segment() makes it,
+ * classified: ND_FOLD_WORD when every character of it is a word character
+ * and none is of a script written without spaces (nd_fold_is_unspaced) and
+ * it fits (utf8, len, chars), ND_FOLD_SEP when every one separates words,
+ * ND_FOLD_EMPTY when it is empty, ND_FOLD_SLOW otherwise. Kept in the
+ * folder, so that the segments a text repeats (an Arabic letter and its
+ * harakat, a Latin letter and a combining accent) are folded by ICU once.
+ * *out stays valid until the next call. @return ND_OK, ND_ENOMEM or
+ * ND_EICU. */
+int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out);
 
 /* fastpath.c: the whole text by 64-byte blocks (nz->scan set). */
 int nd_tk_walk_fast(tokenizer *tk);

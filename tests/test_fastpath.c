@@ -36,6 +36,7 @@
 #include "normalize.h"
 #include "scan.h"
 #include "suites.h"
+#include "tokenizer.h" /* nd_fold_short_segment (marks.c) */
 #include "utf8check.h" /* utf8_well_formed (the CLI's, src/cli) */
 
 /* ****  The block classifiers  **** */

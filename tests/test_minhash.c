@@ -193,6 +193,64 @@ START_TEST(test_fill_bins_simd)
 }
 END_TEST
 
+/* nd_intersection against a count by brute force, merged one id at a
+ * time and sixteen against sixteen (AVX-512, where the CPU has it): sets
+ * of 0 to 1000 ids (every remainder of sixteen near the edges), sharing
+ * none, some or all of their ids, the shared ones at the start, spread
+ * through or at the end, or one set's ids all above the other's; the
+ * shared ids at every distance between their places in a and b (blocks
+ * ending on the same id, or straddling each other). */
+START_TEST(test_intersection_simd)
+{
+    static const size_t sizes[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 100, 290, 301, 1000};
+    static const size_t offsets[] = {0, 7, 16};
+    enum { MOST = 1000, KINDS = 6 };
+    static uint32_t a[MOST], b[MOST];
+    uint64_t state = 99;
+    size_t compared = 0;
+    for (size_t sa = 0; sa < sizeof sizes / sizeof sizes[0]; sa++) {
+        for (size_t sb = 0; sb < sizeof sizes / sizeof sizes[0]; sb++) {
+            for (unsigned t = 0; t < KINDS * sizeof offsets / sizeof offsets[0]; t++) {
+                size_t na = sizes[sa], nb = sizes[sb], off = offsets[t / KINDS];
+                unsigned kind = t % KINDS;
+                /* a: ids 4k + 1; b: from the id of a off places on
+                 * (4 (m + off) + 1, m = 0, 1, ...), where the kind
+                 * takes it, and ids of its own (+ 2) between them now
+                 * and then, which move the shared ids to every place
+                 * of b's blocks against a's; kind 5: a above every id
+                 * of b */
+                for (size_t k = 0; k < na; k++)
+                    a[k] = (uint32_t)(4 * k + 1 + (kind == 5 ? 8 * MOST : 0));
+                for (size_t k = 0, m = off; k < nb; m++) {
+                    uint64_t r = synth_next(&state);
+                    int take = kind == 1 || kind == 5 || (kind == 2 && r % 3 == 0) || (kind == 3 && k < nb / 2) ||
+                               (kind == 4 && k >= nb / 2);
+                    if (take)
+                        b[k++] = (uint32_t)(4 * m + 1);
+                    if (k < nb && (!take || (r >> 8) % 4 == 0))
+                        b[k++] = (uint32_t)(4 * m + 2);
+                }
+                size_t want = 0;
+                for (size_t i = 0; i < na; i++) {
+                    for (size_t j = 0; j < nb; j++)
+                        want += a[i] == b[j];
+                }
+                for (int simd = ND_MINHASH_SIMD_NONE; simd <= ND_MINHASH_SIMD_AVX512; simd++) {
+                    nd_minhash_set_simd(simd);
+                    size_t ab = nd_intersection(a, na, b, nb), ba = nd_intersection(b, nb, a, na);
+                    ck_assert_msg(ab == want && ba == want,
+                                  "na %zu nb %zu kind %u off %zu simd %d: %zu / %zu, want %zu", na, nb, kind, off, simd,
+                                  ab, ba, want);
+                    compared++;
+                }
+            }
+        }
+    }
+    ck_assert_uint_gt(compared, 1000);
+    nd_minhash_set_simd(ND_MINHASH_SIMD_AVX512);
+}
+END_TEST
+
 Suite *minhash_suite(void)
 {
     Suite *s = suite_create("minhash");
@@ -201,6 +259,7 @@ Suite *minhash_suite(void)
     tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
     tcase_add_test(tc, test_identity_and_seed);
     tcase_add_test(tc, test_fill_bins_simd);
+    tcase_add_test(tc, test_intersection_simd);
     tcase_add_loop_test(tc, test_tables_same_signature, ND_MINHASH_SIMD_NONE, ND_MINHASH_SIMD_AVX512 + 1);
     tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
     tcase_add_loop_test(tc, test_golden_vectors, 0, (int)(sizeof golden_vectors / sizeof golden_vectors[0]));

@@ -101,16 +101,18 @@ static int cmp_u32(const void *a, const void *b)
  * slot is taken, and so many of them that it gives way to the radix
  * sort), the sort by the top 16 bits (49 to 16384 values; ties in those
  * bits, and a top byte shared by too many values, which goes to the radix
- * sort), buckets and buckets overflowing into the radix sort (values
+ * sort), the windows of sixteen sorted in a register (49 to 4096 values
+ * with AVX-512: each window's whole buckets, the last values padded),
+ * buckets and buckets overflowing into the radix sort (values
  * sharing their top bits), and the radix sort for large arrays; with and
  * without repeats; the insertion pass sixteen or eight values at a time
  * (AVX-512, AVX2, where the CPU has them: values in order stored at once,
  * the others inserted one by one) and one at a time. */
 START_TEST(test_sort_u32_paths)
 {
-    static const size_t sizes[] = {0,    1,    2,    8,    9,    16,    17,    24,    25,    47,
-                                   48,   49,   64,   100,  127,  128,   129,   200,   256,   300,
-                                   1000, 4096, 4097, 8192, 8193, 16384, 16385, 32768, 32769, 70000};
+    static const size_t sizes[] = {0,    1,    2,    8,    9,    16,   17,    24,    25,    47,    48,   49,   50,
+                                   63,   64,   65,   100,  127,  128,  129,   200,   256,   300,   1000, 2047, 2048,
+                                   2049, 4095, 4096, 4097, 8192, 8193, 16384, 16385, 32768, 32769, 70000};
     static const uint32_t masks[] = {0xFFFFFFFFu, 0x000FFFFFu, 0x0000003Fu, 0xFF00FFFFu, 0xF000FFFFu,
                                      0xFFF0000Fu, 0xFF800001u, 0xFFFC0000u, 0xFFFFF000u};
     uint64_t state = 42;
@@ -142,6 +144,64 @@ START_TEST(test_sort_u32_paths)
             free(ids);
             free(tmp);
             free(want);
+        }
+    }
+    nd_sort_set_simd(ND_SORT_SIMD_AVX512);
+}
+END_TEST
+
+/* The windows of sixteen (AVX-512, 49 to 4096 values) with a bucket of
+ * 2 to 9 values (the odd-even steps for up to 8, the network past that),
+ * 15, 16 (the most a window holds), 17 and more values (which sends the
+ * values to the sort by the top bits), the crowd at the start, the middle
+ * or the end of the order, with and without repeats in it, or descending:
+ * every path against qsort (crowd values share their top 12 bits, so they
+ * share a bucket of every size the windows use). */
+START_TEST(test_sort_u32_crowded_bucket)
+{
+    static const size_t sizes[] = {49, 60, 300, 1000, 4096};
+    static const size_t crowds[] = {2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 18, 33, 48};
+    static const uint32_t tops[] = {0, 0x80000000u, 0xFFF00000u};
+    uint64_t state = 17;
+    for (int level = ND_SORT_SIMD_AVX512; level >= ND_SORT_SIMD_NONE; level--) {
+        nd_sort_set_simd(level);
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            for (size_t ci = 0; ci < sizeof crowds / sizeof crowds[0]; ci++) {
+                for (size_t ti = 0; ti < 3 * sizeof tops / sizeof tops[0]; ti++) {
+                    size_t n = sizes[si], crowd = crowds[ci] < n ? crowds[ci] : n;
+                    uint32_t *ids = malloc(n * sizeof *ids), *tmp = malloc(n * sizeof *tmp);
+                    uint32_t *want = malloc(n * sizeof *want);
+                    ck_assert_ptr_nonnull(ids);
+                    ck_assert_ptr_nonnull(tmp);
+                    ck_assert_ptr_nonnull(want);
+                    for (size_t i = 0; i < n; i++) {
+                        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                        uint32_t x = (uint32_t)(state >> 32);
+                        size_t k = i / (n / crowd);
+                        if (i % (n / crowd) == 0 && k < crowd) { /* spread through the input */
+                            /* random low bits, 8 values (repeats), or
+                             * descending (the most steps of the
+                             * odd-even sort) */
+                            uint32_t low = ti % 3 == 0 ? x & 0xFFFFFu : ti % 3 == 1 ? x & 0x7u : 0xFFFFFu - (uint32_t)k;
+                            x = tops[ti / 3] | low;
+                        }
+                        ids[i] = want[i] = x;
+                    }
+                    qsort(want, n, sizeof *want, cmp_u32);
+                    size_t distinct = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        if (distinct == 0 || want[i] != want[distinct - 1])
+                            want[distinct++] = want[i];
+                    }
+                    ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
+                    for (size_t i = 0; i < distinct; i++)
+                        ck_assert_msg(ids[i] == want[i], "n=%zu crowd=%zu top=%x level %d: ids[%zu]=%u, want %u", n,
+                                      crowd, tops[ti / 3], level, i, ids[i], want[i]);
+                    free(ids);
+                    free(tmp);
+                    free(want);
+                }
+            }
         }
     }
     nd_sort_set_simd(ND_SORT_SIMD_AVX512);
@@ -535,6 +595,7 @@ Suite *shingle_suite(void)
     TCase *large = tcase_create("large");
     tcase_set_timeout(large, 120);
     tcase_add_test(large, test_sort_u32_paths);
+    tcase_add_test(large, test_sort_u32_crowded_bucket);
     tcase_add_test(large, test_sort_u64_high32_stable);
     tcase_add_test(large, test_long_text_shingles);
     tcase_add_test(large, test_char_shingles_reference);
