@@ -165,7 +165,11 @@ static int compare_sketches(nd_explanation *e, const nd_options *o, const nd_ske
     e->jaccard = nd_jaccard(sa->ids, sa->count, sb->ids, sb->count);
     e->containment_a_in_b = sa->count ? (double)e->shared_shingles / (double)sa->count : 0.0;
     e->containment_b_in_a = sb->count ? (double)e->shared_shingles / (double)sb->count : 0.0;
-    e->estimated_jaccard = nd_signature_similarity(sa->signature, sb->signature, o->num_perm);
+    /* a text without shingles has a signature of empty values, equal to
+     * another such text's: it estimates nothing, and says 0 as the exact
+     * Jaccard does */
+    e->estimated_jaccard =
+        sa->count && sb->count ? nd_signature_similarity(sa->signature, sb->signature, o->num_perm) : 0.0;
     e->bands = o->bands;
     e->rows = o->rows;
     uint64_t *keys = nd_malloc(2 * (size_t)o->bands * sizeof *keys);

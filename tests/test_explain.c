@@ -116,6 +116,15 @@ START_TEST(test_empty_and_disjoint)
     ck_assert_uint_eq(e->collided_count, 0);
     ck_assert(!e->candidate && !e->match);
     ck_assert_uint_eq(e->run_count, 0);
+    ck_assert_double_eq(e->estimated_jaccard, 0.0); /* as the exact Jaccard: no shingles, nothing shared */
+    nd_explanation_free(e);
+    /* two texts without shingles: their signatures are alike (every value
+     * empty), which estimates nothing */
+    e = explain("", "  ...  ", 10);
+    ck_assert_uint_eq(e->shingles_a + e->shingles_b, 0);
+    ck_assert_double_eq(e->jaccard, 0.0);
+    ck_assert_double_eq(e->estimated_jaccard, 0.0);
+    ck_assert(!e->candidate && !e->match);
     nd_explanation_free(e);
     e = explain("red green blue cyan magenta yellow", "one two three four five six", 10);
     ck_assert_double_eq(e->jaccard, 0.0);
