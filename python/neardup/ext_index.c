@@ -297,10 +297,27 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
 {
     static char texts_kw[] = "texts", threshold_kw[] = "threshold", top_kw[] = "top";
     static char *keywords[] = {texts_kw, threshold_kw, top_kw, NULL};
-    PyObject *texts, *threshold_obj = Py_None;
-    Py_ssize_t top = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$On:query", keywords, &texts, &threshold_obj, &top))
+    PyObject *texts, *threshold_obj = Py_None, *top_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OO:query", keywords, &texts, &threshold_obj, &top_obj))
         return NULL;
+    /* top: an int (TypeError otherwise), 0 for all; one past what a list
+     * can hold keeps every match, as 0 does (not an OverflowError) */
+    size_t top = 0;
+    if (top_obj) {
+        PyObject *as_int = PyNumber_Index(top_obj);
+        if (!as_int)
+            return NULL;
+        int overflow = 0;
+        long long value = PyLong_AsLongLongAndOverflow(as_int, &overflow);
+        Py_DECREF(as_int);
+        if (value == -1 && !overflow && PyErr_Occurred())
+            return NULL;
+        if (overflow < 0 || (!overflow && value < 0)) {
+            PyErr_SetString(PyExc_ValueError, "top must be 0 (all) or more");
+            return NULL;
+        }
+        top = overflow > 0 || (unsigned long long)value > SIZE_MAX ? 0 : (size_t)value;
+    }
     if (index_open_check(self) != 0)
         return NULL;
     nd_db_query_options qo = ND_DB_QUERY_INIT;
@@ -314,11 +331,7 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
         }
         qo.threshold = t;
     }
-    if (top < 0) {
-        PyErr_SetString(PyExc_ValueError, "top must be 0 (all) or more");
-        return NULL;
-    }
-    qo.top = (size_t)top;
+    qo.top = top;
     qo.threads = self->threads ? self->threads : (unsigned)online_cpus();
     pinned_list pinned;
     if (ndpy_pin_list(&pinned, texts, "texts") != 0)

@@ -52,6 +52,12 @@ def test_round_trip_equals_cli(nd_binary, tmp_path):
     with neardup.Index(cli_path, readonly=True) as ix:
         assert ix.query(b_texts) == got
         assert ix.query(b_texts, top=1) == [ms[:1] for ms in got]
+        # a top past any list's size keeps every match, as 0 does; a negative or non-int top is refused
+        assert ix.query(b_texts, top=10**30) == got
+        assert ix.query(b_texts, top=True) == [ms[:1] for ms in got]
+        for bad, error in ((-1, ValueError), (-(10**30), ValueError), (1.5, TypeError), ("1", TypeError)):
+            with pytest.raises(error):
+                ix.query(b_texts, top=bad)
         assert ix.query(b_texts, threshold=0.9) == [[m for m in ms if m.jaccard >= 0.9] for ms in got]
 
 
