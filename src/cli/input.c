@@ -61,6 +61,9 @@ struct input {
         dev_t dev;
         ino_t ino;
     } walk[MAX_WALK_DEPTH + 1]; /* the directories a walk is inside, to catch link loops */
+    int has_index_dir;          /* cfg->index_path is a directory: never read as input */
+    dev_t index_dev;
+    ino_t index_ino;
 };
 
 /* ****  Paths  **** */
@@ -198,6 +201,15 @@ static int add_path(input *in, const char *path, int depth)
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
+        if (in->has_index_dir && st.st_dev == in->index_dev && st.st_ino == in->index_ino) {
+            /* its lock file would be read as an empty document, and added */
+            if (depth == 0) {
+                cli_error("%s: that is the index %s, not documents to read", path, in->cfg->index_path);
+                return -1;
+            }
+            cli_warn("%s: the index's own directory, not read", path);
+            return 0;
+        }
         for (int d = 0; d < depth; d++) {
             if (in->walk[d].dev == st.st_dev && in->walk[d].ino == st.st_ino) {
                 cli_error("%s: a symbolic link loop (this is a directory the walk is already inside)", path);
@@ -257,6 +269,12 @@ int input_open(input **out, const cli_config *cfg)
         return EXIT_FAIL;
     }
     in->cfg = cfg;
+    struct stat index_st;
+    if (cfg->index_path && stat(cfg->index_path, &index_st) == 0 && S_ISDIR(index_st.st_mode)) {
+        in->has_index_dir = 1;
+        in->index_dev = index_st.st_dev;
+        in->index_ino = index_st.st_ino;
+    }
     int failed = 0;
     if (cfg->path_count == 0) {
         failed |= add_path(in, "-", 0) != 0;

@@ -218,4 +218,21 @@ assert_jq "$OUT" '.[0].removed == 0 and .[0].band_entries == 498 * 16'
 nd index add "$DB" "$T/A2.jsonl"
 assert_rc 0
 
+
+check "an index inside a walked directory is not read as documents (its lock file was added as an empty one)"
+mkdir -p "$T/walked"
+head -n 20 "$T/A.jsonl" >"$T/walked/a.jsonl"
+for run in 1 2; do
+    nd index add "$T/walked/db" --replace "$T/walked/"
+    assert_rc 0 "index add run $run"
+    assert_file_contains "$ERR" "the index's own directory, not read"
+    assert_jq "$OUT" '.[0].documents == 20 and .[0].empty == 0'
+done
+nd query "$T/walked/db" "$T/walked/"
+assert_rc 0
+assert_jq "$OUT" 'length == 20 and all(.[]; .id | startswith("d"))'
+nd index add "$T/walked/db" "$T/walked/db"
+assert_rc 1 "the index named as input"
+assert_file_contains "$ERR" "that is the index"
+
 pass
