@@ -67,20 +67,22 @@ STAGES = (
                                          r"^apply_entry|^push_word|^push_token|^close_|^run_cut|"
                                          r"^scan_(avx2|sse2|scalar)|^segment_|"
                                          r"^nd_tokenize|^decode|^boundary|^append_char|^begin_piece|"
-                                         r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair"),
-    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^band_key"),
+                                         r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair|^kept_leads|^nd_kept_leads"),
+    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^band_key|^window_ids|^char_offsets"),
     ("shingles and their sort", r"^nd_shingles|^word_shingles|^char_shingles|^nd_sort_distinct|"
-                                r"^insert_distinct|^drop_repeats|^radix_sort_u32"),
-    ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow"),
+                                r"^insert_distinct|^drop_repeats|^radix_sort_u32|^sort_distinct|^nd_char_shingles"),
+    ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow|^fill_bins|^least_ranks"),
     ("JSON and reading", r"json|^utf8_valid|^utf8_well_formed|^utf8_step|^scan_string|^scan_number|^skip_|"
-                         r"^member_|^unescape|^jsonarray|^pipeline_|^reader_|^input_|^record_|^doc_view|^read_|"
+                         r"^member_|^unescape|^well_formed|^jsonarray|^pipeline_|^reader_|^input_|^record_|^doc_view|^read_|"
                          r"^next_record|^fill|^replay|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD"),
     ("index and clustering", r"^nd_index|^nd_store|^index_|cluster|^pairset|^uf_|^nd_jaccard|"
                              r"^nd_intersection|^store_|^band_|^candidates|^prepare_band|^join_verified|"
-                             r"^sort_keyed|^nd_sort_u64|^radix_sort_high32|^keep_sketch|^batch_commit"),
+                             r"^sort_keyed|^nd_sort_u64|^radix_sort_high32|^keep_sketch|^batch_commit|^intersection_|"
+                             r"^claim_and_prepare|^stored_ids|^identical_sets|^commit_document|^nd_pair_set|"
+                             r"^verify_band|^doctable"),
     ("output", r"^out_|printf|fwrite|^_IO_|^unit_output|^doc_output|^fputs|^putc"),
     ("kernel and memory (I/O, page faults, malloc, copies)", r"^\[k\]|^malloc|^free|^_int_|^__memmove|"
-                                                             r"^__memcpy|^__memset|^realloc|^calloc|^cfree|"
+                                                             r"^__memcpy|^__memset|^__memcmp|^__strlen|^realloc|^calloc|^cfree|"
                                                              r"^arena_"),
 )
 
