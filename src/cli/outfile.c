@@ -265,10 +265,15 @@ static int stats_in_dir(const char *stats, const char *dir, const char *const *n
     return 0;
 }
 
+static int outdir_check(const char *dir, const char *const *names, size_t count);
+
 int outdirs_check(const cli_config *cfg, const char *const *names, size_t count)
 {
     if (!cfg->output_dir)
         return EXIT_OK;
+    if (outdir_check(cfg->output_dir, names, count) != 0 ||
+        (cfg->removed_dir && outdir_check(cfg->removed_dir, names, count) != 0))
+        return EXIT_USAGE;
     if (cfg->removed_dir &&
         (strcmp(cfg->output_dir, cfg->removed_dir) == 0 || same_inode(cfg->output_dir, cfg->removed_dir))) {
         cli_error("--output-dir and --removed-dir both name %s: each input's kept and removed records would be one "
@@ -311,7 +316,10 @@ char *outdir_output_name(const char *path)
     return cli_format("%.*s", (int)len, base);
 }
 
-int outdir_check(const char *dir, const char *const *names, size_t count)
+/* Check that DIR is a directory, that no two of names[0..count) have the
+ * same output name (their outputs would collide) and that no output is one
+ * of the inputs. Returns 0, or -1 (reported, naming both paths). */
+static int outdir_check(const char *dir, const char *const *names, size_t count)
 {
     struct stat ds;
     if (stat(dir, &ds) != 0 || !S_ISDIR(ds.st_mode)) {

@@ -83,14 +83,11 @@ const char *outdir_base_name(const char *path);
  * NULL when out of memory. */
 char *outdir_output_name(const char *path);
 
-/* Check that DIR is a directory, that no two of names[0..count) have the
- * same output name (their outputs would collide) and that no output is one
- * of the inputs. Returns 0, or -1 (reported, naming both paths). */
-int outdir_check(const char *dir, const char *const *names, size_t count);
-
-/* Check that --output-dir and --removed-dir are two directories and that
- * --stats FILE is none of the files they would get (names[0..count): the
- * inputs). Returns EXIT_OK or EXIT_USAGE (reported). */
+/* Check --output-dir and --removed-dir against the inputs
+ * (names[0..count)): each is a directory, no two inputs have the same
+ * output name in it (their outputs would collide), no output is one of
+ * the inputs, the two are not one directory, and --stats FILE is none of
+ * the files they would get. Returns EXIT_OK or EXIT_USAGE (reported). */
 int outdirs_check(const cli_config *cfg, const char *const *names, size_t count);
 
 /* Start: nothing is created yet. */

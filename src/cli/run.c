@@ -249,28 +249,6 @@ static int name_outputs(run_state *st)
     return outfile_rename(&st->out_file) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
-/* dedup --output-dir: refuse inputs whose outputs would collide, before
- * reading anything. Returns EXIT_OK, EXIT_FAIL or EXIT_USAGE (reported). */
-static int check_output_dirs(const cli_config *cfg, const input *in)
-{
-    if (!cfg->output_dir)
-        return EXIT_OK;
-    size_t n = input_source_count(in);
-    const char **names = malloc((n ? n : 1) * sizeof *names);
-    if (!names) {
-        cli_error("out of memory");
-        return EXIT_FAIL;
-    }
-    for (size_t s = 0; s < n; s++)
-        names[s] = input_source_name(in, s);
-    int rc = outdir_check(cfg->output_dir, names, n) == 0 &&
-                     (!cfg->removed_dir || outdir_check(cfg->removed_dir, names, n) == 0)
-                 ? EXIT_OK
-                 : EXIT_USAGE;
-    free(names);
-    return rc;
-}
-
 /* Cluster (ranks first, for --keep min:FIELD) and write the output. */
 static int cluster_and_write(run_state *st)
 {
@@ -313,12 +291,7 @@ int cli_run(const cli_config *cfg)
     int rc = input_open(&in, cfg);
     if (rc != EXIT_OK)
         return rc;
-    rc = check_output_dirs(cfg, in);
-    if (rc != EXIT_OK) {
-        input_close(in);
-        return rc;
-    }
-    st.in = in;
+    st.in = in; /* the output directories are checked with the other outputs (open_outputs) */
     st.counts.files = input_skipped_files(in);
     rc = open_outputs(&st);
     if (rc != EXIT_OK)

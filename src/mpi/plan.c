@@ -61,9 +61,7 @@ static int list_inputs(xbuf *out, const cli_config *cfg)
             x_fatal(NULL, "out of memory");
         for (size_t s = 0; s < n; s++)
             names[s] = input_source_name(in, s);
-        if (outdir_check(cfg->output_dir, names, n) != 0 ||
-            (cfg->removed_dir && outdir_check(cfg->removed_dir, names, n) != 0) ||
-            outdirs_check(cfg, names, n) != EXIT_OK)
+        if (outdirs_check(cfg, names, n) != EXIT_OK)
             rc = EXIT_USAGE;
         free(names);
     }
