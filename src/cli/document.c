@@ -161,3 +161,17 @@ void doc_view_close(doc_view *v)
     json_decref(v->root);
     memset(v, 0, sizeof *v);
 }
+
+int doc_view_reread(doc_view *v, const cli_config *cfg, const input *in, const record *rec)
+{
+    if (doc_view_open(v, cfg, in, rec) != ND_OK) {
+        cli_error("out of memory");
+        return -1;
+    }
+    if (v->error) {
+        cli_error("%s (on the second reading)", v->error);
+        doc_view_close(v);
+        return -1;
+    }
+    return 0;
+}

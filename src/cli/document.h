@@ -23,6 +23,10 @@ typedef struct doc_view {
  * whose name is the whole path comes first). */
 int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const record *rec);
 void doc_view_close(doc_view *v);
+/* Open a record read a second time (pass 2: replay.c, replay_at.c): 0
+ * with v open, or -1 (reported: out of memory, or the record no longer
+ * reads as it did) with v closed. */
+int doc_view_reread(doc_view *v, const cli_config *cfg, const input *in, const record *rec);
 
 /* One JSON record's text and id: by the fast path for flat objects when
  * `fast` (json.c), else (or when it declines) by jansson. On ND_OK either

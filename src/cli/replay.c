@@ -529,15 +529,9 @@ int replay_text(replay *r, const char **text, size_t *len)
         return 0;
     }
     if (!r->view_open) {
-        if (doc_view_open(&r->view, r->src->cfg, r->src->in, cur) != ND_OK) {
-            cli_error("out of memory");
+        if (doc_view_reread(&r->view, r->src->cfg, r->src->in, cur) != 0)
             return -1;
-        }
         r->view_open = 1;
-        if (r->view.error) {
-            cli_error("%s (on the second reading)", r->view.error);
-            return -1;
-        }
     }
     *text = r->view.text;
     *len = r->view.len;

@@ -149,15 +149,9 @@ int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len)
         *text = r->text;
         return 0;
     }
-    if (doc_view_open(&r->view, r->cfg, r->in, &rec) != ND_OK) {
-        cli_error("out of memory");
+    if (doc_view_reread(&r->view, r->cfg, r->in, &rec) != 0)
         return -1;
-    }
     r->view_open = 1;
-    if (r->view.error) {
-        cli_error("%s (on the second reading)", r->view.error);
-        return -1;
-    }
     *text = r->view.text;
     *len = r->view.len;
     return 0;
