@@ -153,26 +153,27 @@ static int verify_contained(void *ctx, size_t a, const uint32_t *others, size_t 
 static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_clusters *out)
 {
     size_t n = st->store->count;
-    size_t *root_of = nd_malloc((n ? n : 1) * sizeof *root_of);
     size_t *offset = nd_calloc(n + 1, sizeof *offset);
     size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
     size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
     size_t *bounds = NULL;
     unsigned char *one_set = NULL; /* per component */
     int rc = ND_ENOMEM;
-    if (!root_of || !offset || !members || !scratch)
+    if (!offset || !members || !scratch)
         goto done;
-    for (size_t d = 0; d < n; d++) {
-        root_of[d] = nd_uf_find(&st->uf, d);
-        offset[root_of[d] + 1]++;
-    }
+    /* each text's root read from the union-find itself, flattened (no
+     * array of roots: 8 bytes a text of fresh memory less, a paragraph
+     * mode's millions of units) */
+    nd_uf_flatten(&st->uf);
+    for (size_t d = 0; d < n; d++)
+        offset[nd_uf_root(&st->uf, d) + 1]++;
     size_t components = 0;
     for (size_t r = 0; r < n; r++) {
         components += offset[r + 1] >= 2;
         offset[r + 1] += offset[r];
     }
     for (size_t d = 0; d < n; d++)
-        members[offset[root_of[d]]++] = d; /* offset[r] now ends component r */
+        members[offset[nd_uf_root(&st->uf, d)]++] = d; /* offset[r] now ends component r */
     bounds = nd_malloc((components ? components : 1) * 2 * sizeof *bounds);
     one_set = nd_malloc(components ? components : 1);
     if (!bounds || !one_set)
@@ -199,7 +200,6 @@ static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_
     nd_free(split.buf_a.data);
     nd_free(split.buf_b.data);
 done:
-    nd_free(root_of);
     nd_free(offset);
     nd_free(members);
     nd_free(scratch);

@@ -37,6 +37,14 @@ size_t nd_uf_find(nd_uf *uf, size_t x)
     return x;
 }
 
+void nd_uf_flatten(nd_uf *uf)
+{
+    /* in index order: a root found for x stays the root, and x's parent
+     * set to it keeps every later search as short */
+    for (size_t x = 0; x < uf->n; x++)
+        uf->parent[x] = nd_uf_find(uf, x);
+}
+
 int nd_uf_union(nd_uf *uf, size_t a, size_t b)
 {
     size_t ra = nd_uf_find(uf, a);

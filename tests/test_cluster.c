@@ -50,6 +50,32 @@ START_TEST(test_union_find_table)
 }
 END_TEST
 
+/* nd_uf_flatten: every element's root read at once (nd_uf_root), on trees
+ * several levels deep (unions of pairs, then of pairs of pairs, ..., with
+ * no search between that would shorten the paths), against the components
+ * the unions make. */
+START_TEST(test_union_find_flatten)
+{
+    enum { N = 64 };
+    nd_uf uf;
+    ck_assert_int_eq(nd_uf_init(&uf, N), ND_OK);
+    size_t group = (size_t)2 << _i; /* components of 2, 4, 8, ... elements */
+    for (size_t width = 1; width < group; width *= 2) {
+        for (size_t a = 0; a + width < N; a += 2 * width) {
+            if (a / group == (a + width) / group)
+                nd_uf_union(&uf, a + width, a); /* the later half's root goes under the earlier's */
+        }
+    }
+    nd_uf_flatten(&uf);
+    for (size_t a = 0; a < N; a++) {
+        ck_assert_uint_eq(nd_uf_root(&uf, nd_uf_root(&uf, a)), nd_uf_root(&uf, a)); /* a root */
+        for (size_t b = 0; b < N; b++)
+            ck_assert_int_eq(nd_uf_root(&uf, a) == nd_uf_root(&uf, b), a / group == b / group);
+    }
+    nd_uf_release(&uf);
+}
+END_TEST
+
 START_TEST(test_union_reports_change)
 {
     nd_uf uf;
@@ -797,6 +823,7 @@ Suite *cluster_suite(void)
     TCase *tc = tcase_create("union_find");
     tcase_add_loop_test(tc, test_union_find_table, 0, (int)(sizeof uf_rows / sizeof uf_rows[0]));
     tcase_add_test(tc, test_union_reports_change);
+    tcase_add_loop_test(tc, test_union_find_flatten, 0, 5);
     suite_add_tcase(s, tc);
     TCase *split = tcase_create("split");
     tcase_set_timeout(split, 60);
