@@ -8,7 +8,6 @@
 #include <errno.h>  /* errno */
 #include <signal.h> /* signal, SIGXFSZ */
 #include <string.h> /* strcmp, strerror */
-#include <unistd.h> /* write, _exit */
 
 static void usage(FILE *out)
 {
@@ -65,26 +64,10 @@ static int finish(int rc)
 
 static int dispatch(int argc, char **argv);
 
-/* A read through a memory map past the end of its file: LMDB trusts the
- * page numbers of the index's data.mdb, which has no checksums, so a
- * damaged page sends it outside the file (a file cut short is caught when
- * the index is opened). A message and exit 1 instead of "Bus error"; the
- * output files stay under their temporary names. */
-static void on_sigbus(int sig)
-{
-    static const char message[] = "neardup: error: a read through a memory map went past the end of its file: the "
-                                  "index's data.mdb is damaged (restore a copy or rebuild the index)\n";
-    (void)sig;
-    ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
-    (void)ignored;
-    _exit(EXIT_FAIL);
-}
-
 int main(int argc, char **argv)
 {
     /* a file size limit (ulimit -f) is a write error to report, not a kill */
     signal(SIGXFSZ, SIG_IGN);
-    signal(SIGBUS, on_sigbus);
     return finish(dispatch(argc, argv));
 }
 

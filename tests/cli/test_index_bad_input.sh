@@ -81,6 +81,16 @@ nd query "$T/bad" "$T/B.jsonl"
 assert_rc 1 "query on a damaged index"
 assert_file_contains "$ERR" "the index's data.mdb is damaged"
 
+check "a bus error in a command that opens no index is not reported as a damaged index"
+"$ND" scan - < <(sleep 2) >"$T/bus.out" 2>"$T/bus.err" &
+pid=$!
+sleep 0.3
+kill -BUS "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -ne 0 ]] || fail "scan killed by SIGBUS exited 0" # 135 (or 1 under ASan, which reports it)
+if grep -q "damaged" "$T/bus.err"; then fail "scan's bus error was reported as a damaged index"; fi
+
 # ---- versions ----
 
 check "an index of another format version is refused with what to do"
