@@ -1,4 +1,4 @@
-/* input.c - files, directories and stdin to records; text, JSON Lines or a
+/* input.c - the files walk.c lists (or stdin) to records; text, JSON Lines or a
  * JSON array by --format, name or content. See input.h. Each file is read
  * through a reader (reader.c: decompression by content, lines), so memory
  * stays bounded by the longest line or document, itself bounded by
@@ -13,10 +13,8 @@
  */
 #include "input.h"
 
-#include <dirent.h>   /* opendir, readdir */
 #include <errno.h>    /* errno */
 #include <fcntl.h>    /* open */
-#include <fnmatch.h>  /* fnmatch */
 #include <unistd.h>   /* read, close */
 #include <stdlib.h>   /* malloc, realloc, qsort */
 #include <string.h>   /* memchr, strerror */
@@ -27,6 +25,7 @@
 #include "json.h"
 #include "jsonarray.h"
 #include "reader.h"
+#include "walk.h"
 
 typedef enum { MODE_WHOLE, MODE_LINES, MODE_JSON, MODE_ARRAY } read_mode;
 
@@ -39,12 +38,10 @@ typedef struct file_identity {
     struct timespec mtime;
 } file_identity;
 
-enum { MAX_WALK_DEPTH = 64 };
-
 struct input {
     const cli_config *cfg;
     char **names;
-    size_t count, capacity;
+    size_t count;
     file_identity *seen;     /* per source, once opened */
     const input *first_pass; /* input_reopen: the pass whose files must be unchanged */
     size_t next;             /* next source to open */
@@ -56,192 +53,7 @@ struct input {
     array_reader array;      /* MODE_ARRAY */
     const input_part *parts; /* input_open_parts: one per source, else NULL */
     input_skipped skipped;   /* files a directory walk passed over */
-    size_t walk_included;    /* files a walk read that --include chose */
-    struct {
-        dev_t dev;
-        ino_t ino;
-    } walk[MAX_WALK_DEPTH + 1]; /* the directories a walk is inside, to catch link loops */
-    int has_index_dir;          /* cfg->index_path is a directory: never read as input */
-    dev_t index_dev;
-    ino_t index_ino;
 };
-
-/* ****  Paths  **** */
-
-static int add_name(input *in, char *name)
-{
-    if (in->count == in->capacity) {
-        size_t cap = in->capacity ? in->capacity * 2 : 16;
-        char **grown = realloc(in->names, cap * sizeof *grown);
-        if (!grown) {
-            free(name);
-            cli_error("out of memory");
-            return -1;
-        }
-        in->names = grown;
-        in->capacity = cap;
-    }
-    in->names[in->count++] = name;
-    return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int add_path(input *in, const char *path, int depth);
-
-static int add_directory(input *in, const char *path, int depth)
-{
-    DIR *dir = opendir(path);
-    if (!dir) {
-        cli_error("%s: cannot read directory: %s", path, strerror(errno));
-        return -1;
-    }
-    char **entries = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **grown = realloc(entries, cap * sizeof *grown);
-            if (!grown) {
-                rc = -1;
-                break;
-            }
-            entries = grown;
-        }
-        size_t len = strlen(path) + strlen(e->d_name) + 2;
-        entries[n] = malloc(len);
-        if (!entries[n]) {
-            rc = -1;
-            break;
-        }
-        size_t plen = strlen(path);
-        snprintf(entries[n], len, "%s%s%s", path, (plen && path[plen - 1] == '/') ? "" : "/", e->d_name);
-        n++;
-    }
-    closedir(dir);
-    if (rc != 0)
-        cli_error("%s: could not list the directory: out of memory", path);
-    if (rc == 0 && n > 1)
-        qsort(entries, n, sizeof *entries, compare_names);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = add_path(in, entries[i], depth + 1); /* says what went wrong */
-        free(entries[i]);
-    }
-    free(entries);
-    return rc;
-}
-
-/* Does the file start like a binary file: a NUL byte in its first 4 KiB,
- * and not gzip or zstd? */
-static int looks_binary(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0)
-        return 0; /* reading it later reports why */
-    unsigned char block[4096];
-    ssize_t n;
-    do {
-        n = read(fd, block, sizeof block);
-    } while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    if (n >= 2 && block[0] == 0x1f && block[1] == 0x8b)
-        return 0;
-    if (n >= 4 && block[0] == 0x28 && block[1] == 0xb5 && block[2] == 0x2f && block[3] == 0xfd)
-        return 0;
-    return memchr(block, 0, (size_t)n) != NULL;
-}
-
-/* --include: a GLOB with a '/' is matched against the path as walked,
- * else against the file's name. */
-static int included(const input *in, const char *path)
-{
-    if (in->cfg->include_count == 0)
-        return 1;
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    for (size_t i = 0; i < in->cfg->include_count; i++) {
-        const char *glob = in->cfg->includes[i];
-        if (fnmatch(glob, strchr(glob, '/') ? path : base, 0) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* depth 0: a path the user named (read whatever it is); deeper: an entry
- * of a directory walk. */
-static int add_path(input *in, const char *path, int depth)
-{
-    if (strcmp(path, "-") == 0)
-        return add_name(in, strdup("-"));
-    if (depth > 0) {
-        const char *base = strrchr(path, '/');
-        if (base && base[1] == '.') {
-            in->skipped.hidden++;
-            return 0;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int err = errno;
-        struct stat link;
-        if (err == ENOENT && lstat(path, &link) == 0 && S_ISLNK(link.st_mode))
-            cli_error("%s: a symbolic link to a file that does not exist", path);
-        else
-            cli_error("%s: %s", path, strerror(err));
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        if (in->has_index_dir && st.st_dev == in->index_dev && st.st_ino == in->index_ino) {
-            /* its lock file would be read as an empty document, and added */
-            if (depth == 0) {
-                cli_error("%s: that is the index %s, not documents to read", path, in->cfg->index_path);
-                return -1;
-            }
-            cli_warn("%s: the index's own directory, not read", path);
-            return 0;
-        }
-        for (int d = 0; d < depth; d++) {
-            if (in->walk[d].dev == st.st_dev && in->walk[d].ino == st.st_ino) {
-                cli_error("%s: a symbolic link loop (this is a directory the walk is already inside)", path);
-                return -1;
-            }
-        }
-        if (depth > MAX_WALK_DEPTH) {
-            cli_error("%s: directories nested too deep (more than %d)", path, MAX_WALK_DEPTH);
-            return -1;
-        }
-        in->walk[depth].dev = st.st_dev;
-        in->walk[depth].ino = st.st_ino;
-        return add_directory(in, path, depth);
-    }
-    if (depth > 0) {
-        if (!S_ISREG(st.st_mode)) {
-            in->skipped.special++; /* a FIFO would block in open() */
-            return 0;
-        }
-        if (!included(in, path)) {
-            in->skipped.excluded++;
-            return 0;
-        }
-        in->walk_included++;
-        if (looks_binary(path)) {
-            in->skipped.binary++;
-            return 0;
-        }
-    }
-    char *copy = strdup(path);
-    return copy ? add_name(in, copy) : -1;
-}
 
 input_skipped input_skipped_files(const input *in)
 {
@@ -269,18 +81,11 @@ int input_open(input **out, const cli_config *cfg)
         return EXIT_FAIL;
     }
     in->cfg = cfg;
-    struct stat index_st;
-    if (cfg->index_path && stat(cfg->index_path, &index_st) == 0 && S_ISDIR(index_st.st_mode)) {
-        in->has_index_dir = 1;
-        in->index_dev = index_st.st_dev;
-        in->index_ino = index_st.st_ino;
-    }
-    int failed = 0;
-    if (cfg->path_count == 0) {
-        failed |= add_path(in, "-", 0) != 0;
-    }
-    for (int i = 0; i < cfg->path_count; i++)
-        failed |= add_path(in, cfg->paths[i], 0) != 0;
+    input_walk walk;
+    int failed = input_walk_paths(&walk, cfg) != 0;
+    in->names = walk.names; /* taken, freed by input_close */
+    in->count = walk.count;
+    in->skipped = walk.skipped;
     in->seen = calloc(in->count ? in->count : 1, sizeof *in->seen);
     if (failed || !in->seen) {
         if (!failed)
@@ -288,10 +93,6 @@ int input_open(input **out, const cli_config *cfg)
         input_close(in);
         return EXIT_FAIL;
     }
-    if (cfg->include_count > 0 && in->walk_included == 0 && in->skipped.excluded > 0)
-        /* a pattern that chose nothing is most often a typo ('*.jsnol'), as a misspelt field is */
-        cli_warn("--include: no file of the directories walked matches (%llu passed over); is the pattern right?",
-                 (unsigned long long)in->skipped.excluded);
     *out = in;
     return EXIT_OK;
 }
@@ -308,10 +109,12 @@ int input_open_parts(input **out, const cli_config *cfg, const input_part *parts
     }
     in->cfg = cfg;
     in->parts = parts;
-    int failed = 0;
+    in->names = malloc((count ? count : 1) * sizeof *in->names);
+    int failed = !in->names;
     for (size_t i = 0; i < count && !failed; i++) {
-        char *copy = strdup(parts[i].name);
-        failed = !copy || add_name(in, copy) != 0;
+        in->names[i] = strdup(parts[i].name);
+        failed = !in->names[i];
+        in->count += !failed; /* input_close frees names[0 .. count) */
     }
     in->seen = calloc(in->count ? in->count : 1, sizeof *in->seen);
     if (failed || !in->seen) {
