@@ -39,6 +39,7 @@
 #include "doctable.h"
 #include "outfile.h"
 #include "replay.h"
+#include "report.h" /* report_seconds_since */
 
 /* What became of a document. */
 typedef struct fate {
@@ -299,7 +300,7 @@ int cli_dedup_index(const cli_config *cfg)
     dedup_state st;
     memset(&st, 0, sizeof st);
     st.cfg = cfg;
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     json_object_seed(0); /* before any thread parses JSON */
     int rc = dbcli_open(&st.index, cfg, cfg->update ? ND_DB_WRITE : 0, cfg->given & ~ND_OPT_THRESHOLD);
@@ -351,8 +352,7 @@ int cli_dedup_index(const cli_config *cfg)
         cli_error("%s: nothing of this run was added (the index is as it was)", cfg->index_path);
     cli_warn_flush(); /* before the summary line */
     if (rc == EXIT_OK && !cfg->quiet) {
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double seconds = report_seconds_since(&t0);
         double mb = (double)st.counts.bytes / 1e6;
         fprintf(stderr,
                 "neardup: %llu documents read (%.1f MB), %llu empty, %llu invalid UTF-8, %llu skipped; kept %llu, "

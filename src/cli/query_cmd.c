@@ -19,6 +19,7 @@
 
 #include "dbcli.h"
 #include "outfile.h"
+#include "report.h" /* report_seconds_since */
 
 typedef struct query_state {
     cli_config run; /* with the index's options */
@@ -100,7 +101,7 @@ int cli_query(const cli_config *cfg)
 {
     query_state st;
     memset(&st, 0, sizeof st);
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     json_object_seed(0); /* before any thread parses JSON */
     /* the threshold is the query's own; every other option given must agree */
@@ -146,8 +147,7 @@ int cli_query(const cli_config *cfg)
     outfile_abort(&out_file);
     cli_warn_flush(); /* before the summary line */
     if (rc == EXIT_OK && !cfg->quiet) {
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double seconds = report_seconds_since(&t0);
         double mb = (double)st.counts.bytes / 1e6;
         fprintf(stderr,
                 "neardup: %llu documents read (%.1f MB), %llu with matches (%llu matches), %llu empty, %llu invalid "

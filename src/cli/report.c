@@ -20,11 +20,16 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-double progress_elapsed(const progress *p)
+double report_seconds_since(const struct timespec *t0)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return seconds_between(&p->started, &now);
+    return seconds_between(t0, &now);
+}
+
+double progress_elapsed(const progress *p)
+{
+    return report_seconds_since(&p->started);
 }
 
 void progress_show(progress *p, const char *stage, uint64_t records, uint64_t bytes, int force)

@@ -9,6 +9,9 @@
 #include "cli.h"
 #include "input.h" /* input_skipped */
 
+/* Seconds from t0 (CLOCK_MONOTONIC) to now. */
+double report_seconds_since(const struct timespec *t0);
+
 /* How many JSON object records had the --id-field and the --text-field:
  * a field that none had is most likely misspelt. */
 typedef struct field_tally {
