@@ -27,6 +27,24 @@
  * layouts (ids back to back; chunk c at c * bands * ND_KEY_CHUNK keys);
  * only the per-text metadata and the chunk being filled stay in memory.
  * This file is the library's only file I/O.
+ *
+ * Raw texts (nd_index_add_raw, the CLI's document mode). A text's ids may
+ * come as they were made: in text order, repeats kept. Sorting them and
+ * dropping repeats is a tenth of a CJK run, and only the texts clustering
+ * verifies need it (a fifth of them or fewer), so the index keeps such a
+ * text raw (its count the raw count, its set hash unknown) and settles it
+ * (sorts its ids in place, drops repeats, sets its count and set hash, the
+ * same as nd_index_add_ids would have) when it may be read:
+ *  - nd_index_store settles every text that shares its band-0 key with
+ *    another (a text with an identical set has the same signature and so
+ *    the same keys: the others cannot have a copy), found with two bits
+ *    per hashed slot (a few others settled too, harmlessly); the rest stay
+ *    raw and the store says so (nd_store.unsettled): identical sets skip
+ *    them, each a set of its own. With containment, or once spilled,
+ *    every text is settled.
+ *  - the store's ids() settles a raw text when it is first read, on the
+ *    thread that verifies candidates (store.h: the only thread that reads
+ *    a text first).
  */
 #include "neardup.h"
 
@@ -39,6 +57,7 @@
 #include "alloc.h"
 #include "hash.h"
 #include "index_add.h"
+#include "sort.h"
 #include "store.h"
 
 /* Where a text's ids are: in memory, or (spilled) at an offset of the ids
@@ -72,6 +91,13 @@ struct nd_index {
     FILE *ids_file; /* ids, back to back */
     uint64_t ids_written;
     FILE *keys_file; /* full key chunks */
+    /* raw texts (nd_index_add_raw) */
+    unsigned char *raw; /* per text once one is raw: 1 while its ids are not settled; else NULL */
+    size_t raw_capacity;
+    size_t raw_left;   /* texts with raw[doc] set */
+    uint32_t *scratch; /* settling's sort scratch */
+    nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
+    size_t scratch_capacity;
 };
 
 int nd_index_new(nd_index **out, const nd_options *opts)
@@ -83,6 +109,7 @@ int nd_index_new(nd_index **out, const nd_options *opts)
     if (!index)
         return ND_ENOMEM;
     index->opts = resolved;
+    index->self = index;
     *out = index;
     return ND_OK;
 }
@@ -100,6 +127,8 @@ void nd_index_free(nd_index *index)
         nd_free(index->key_chunks[c]);
     nd_free(index->key_chunks);
     nd_free(index->ranks);
+    nd_free(index->raw);
+    nd_free(index->scratch);
     if (index->ids_file)
         fclose(index->ids_file);
     if (index->keys_file)
@@ -147,12 +176,80 @@ size_t nd_index_memory(const nd_index *index)
                    index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks;
     for (size_t b = 0; b < index->block_count; b++)
         bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
-    bytes += index->chunks_capacity * sizeof *index->key_chunks;
+    bytes += index->chunks_capacity * sizeof *index->key_chunks + index->raw_capacity +
+             index->scratch_capacity * sizeof *index->scratch;
     for (size_t c = 0; c < index->chunk_count; c++) {
         if (index->key_chunks[c])
             bytes += chunk_bytes(index);
     }
     return bytes;
+}
+
+/* ****  Settling raw texts  **** */
+
+/* Sort `count` raw ids in place and drop repeats: their new count (the
+ * index's scratch is the sort's), or (size_t)-1 when out of memory. */
+static size_t settle_ids(nd_index *index, uint32_t *ids, size_t count)
+{
+    if (count == 0)
+        return 0;
+    if (nd_grow((void **)&index->scratch, &index->scratch_capacity, count, sizeof *index->scratch) != 0)
+        return (size_t)-1;
+    return nd_sort_distinct_u32(ids, index->scratch, count);
+}
+
+/* Settle text `doc`, raw and in memory. ND_OK or ND_ENOMEM. */
+static int settle(nd_index *index, size_t doc)
+{
+    uint32_t *ids = index->where[doc].memory;
+    size_t n = settle_ids(index, ids, index->meta[doc].count);
+    if (n == (size_t)-1)
+        return ND_ENOMEM;
+    index->meta[doc].count = n;
+    index->meta[doc].set_hash = nd_index_set_hash(ids, n);
+    index->raw[doc] = 0;
+    index->raw_left--;
+    return ND_OK;
+}
+
+static int settle_all(nd_index *index)
+{
+    for (size_t d = 0; d < index->count && index->raw_left > 0; d++) {
+        if (index->raw[d] && settle(index, d) != ND_OK)
+            return ND_ENOMEM;
+    }
+    return ND_OK;
+}
+
+/* Settle every raw text that may have a copy: those whose band-0 key
+ * another text with shingles has too (a superset: keys are hashed to
+ * 16 slots a text or more, two bits a slot, and a text is settled when
+ * its slot was seen twice). */
+static int settle_shared(nd_index *index)
+{
+    unsigned bits = 12;
+    while (bits < 27 && ((size_t)1 << bits) < index->count * 16)
+        bits++;
+    uint64_t *slots = nd_calloc(((size_t)1 << bits) / 32, sizeof *slots); /* (seen, twice) words, interleaved */
+    if (!slots)
+        return ND_ENOMEM;
+    unsigned shift = 32 - bits;
+    for (size_t d = 0; d < index->count; d++) {
+        uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
+        uint64_t bit = (uint64_t)(index->meta[d].count > 0) << (h & 63), *pair = slots + 2 * (h >> 6);
+        pair[1] |= pair[0] & bit;
+        pair[0] |= bit;
+    }
+    int rc = ND_OK;
+    for (size_t d = 0; d < index->count && rc == ND_OK; d++) {
+        if (!index->raw[d])
+            continue;
+        uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
+        if ((slots[2 * (h >> 6) + 1] >> (h & 63)) & 1)
+            rc = settle(index, d);
+    }
+    nd_free(slots);
+    return rc;
 }
 
 /* ****  Spilling  **** */
@@ -201,6 +298,8 @@ int nd_index_spill(nd_index *index, const char *dir)
 {
     if (index->spilled)
         return ND_OK;
+    if (settle_all(index) != ND_OK) /* the files hold settled ids only */
+        return ND_ENOMEM;
     index->ids_file = temp_file(dir);
     index->keys_file = temp_file(dir);
     if (!index->ids_file || !index->keys_file) {
@@ -211,6 +310,7 @@ int nd_index_spill(nd_index *index, const char *dir)
         index->ids_file = index->keys_file = NULL;
         return ND_EIO;
     }
+
     for (size_t i = 0; i < index->count; i++) {
         if (spill_ids(index, i, index->where[i].memory) != ND_OK)
             return ND_EIO;
@@ -276,8 +376,27 @@ uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
     return nd_hash64(ids, count * sizeof *ids, 0);
 }
 
-/* Add one text; the per-text arrays have room for it. */
-static int add_one(nd_index *index, const nd_prepared_text *t)
+/* Room for text `doc`'s raw flag, set to `raw` (no array while no text is
+ * raw). */
+static int note_raw(nd_index *index, size_t doc, int raw)
+{
+    if (!raw && !index->raw)
+        return ND_OK;
+    size_t old = index->raw ? index->raw_capacity : 0;
+    if (doc >= old) {
+        if (!index->raw)
+            index->raw_capacity = 0;
+        if (nd_grow((void **)&index->raw, &index->raw_capacity, doc + 1, 1) != 0)
+            return ND_ENOMEM;
+        memset(index->raw + old, 0, index->raw_capacity - old);
+    }
+    index->raw[doc] = (unsigned char)raw;
+    return ND_OK;
+}
+
+/* Add one text (raw: its ids as made, nd_index_add_raw); the per-text
+ * arrays have room for it. */
+static int add_text(nd_index *index, const nd_prepared_text *t, int raw)
 {
     unsigned bands = index->opts.bands;
     assert(t->keys && (t->ids || t->count == 0));
@@ -293,6 +412,9 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
             return ND_ENOMEM;
     }
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
+    if (note_raw(index, doc, raw) != ND_OK)
+        return ND_ENOMEM;
+    index->raw_left += raw != 0;
     index->meta[doc] = (nd_text_meta){t->count, t->set_hash, t->weight};
     index->where[doc].memory = NULL;
     for (unsigned j = 0; j < bands; j++)
@@ -309,6 +431,11 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
     if (index->spilled && slot == ND_KEY_CHUNK - 1 && write_chunk(index, c) != ND_OK)
         return ND_EIO;
     return ND_OK;
+}
+
+static int add_one(nd_index *index, const nd_prepared_text *t)
+{
+    return add_text(index, t, 0);
 }
 
 int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n)
@@ -332,6 +459,32 @@ int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const u
     if (reserve_texts(index, 1) != ND_OK)
         return ND_ENOMEM;
     return add_one(index, &t);
+}
+
+int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys && (ids || count == 0));
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    if (count == 0 || index->spilled) {
+        /* nothing to sort, or straight to the ids file, settled (a copy
+         * sorted in the scratch) */
+        nd_prepared_text t = {ids, 0, nd_index_set_hash(NULL, 0), folded, weight};
+        if (count > 0) {
+            if (nd_grow((void **)&index->scratch, &index->scratch_capacity, 2 * count, sizeof *index->scratch) != 0)
+                return ND_ENOMEM;
+            uint32_t *copy = index->scratch + count;
+            memcpy(copy, ids, count * sizeof *ids);
+            t.count = nd_sort_distinct_u32(copy, index->scratch, count);
+            t.ids = copy;
+            t.set_hash = nd_index_set_hash(copy, t.count);
+        }
+        return add_one(index, &t);
+    }
+    nd_prepared_text t = {ids, count, 0, folded, weight};
+    return add_text(index, &t, 1);
 }
 
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
@@ -365,6 +518,15 @@ static int read_at(FILE *f, void *into, size_t bytes, uint64_t at)
 static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
 {
     const nd_index *index = backend;
+    if (index->raw && index->raw[doc]) {
+        /* first read of a raw text: settled here (store.h: on the one
+         * thread that reads texts first; the index is its owner's) */
+        int settled = settle(index->self, doc);
+        if (settled != ND_OK) {
+            *rc = settled;
+            return NULL;
+        }
+    }
     size_t count = index->meta[doc].count;
     if (!index->spilled || count == 0)
         return index->where[doc].memory;
@@ -394,7 +556,16 @@ int nd_index_store(const nd_index *index, nd_store *out)
 {
     if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
         return ND_EIO;
-    *out = (nd_store){&index->opts, index->count,     index->meta,  index->spilled,   index,
-                      stored_ids,   stored_band_keys, index->ranks, index->rank_count};
+    if (index->raw_left > 0) {
+        /* raw texts settled as far as reading the store needs (see the
+         * top of the file); the index is its owner's, not shared */
+        nd_index *settling = index->self;
+        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? settle_all(settling) : settle_shared(settling);
+        if (rc != ND_OK)
+            return rc;
+    }
+    *out = (nd_store){
+        &index->opts, index->count,     index->meta,  index->spilled,    index,
+        stored_ids,   stored_band_keys, index->ranks, index->rank_count, index->raw_left > 0 ? index->raw : NULL};
     return ND_OK;
 }

@@ -38,4 +38,18 @@ static inline void nd_index_fold_keys(uint32_t *restrict folded, const uint64_t 
  * texts before the failing one stay added. */
 int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n);
 
+/* Raw texts: the CLI's document mode adds each text's ids as they were
+ * made, in any order and with repeats (nd_sketch_text_ref_raw), and the
+ * index sorts them only for the texts clustering reads (index.c). */
+
+/* nd_sketch_text_ref() with the ids as nd_shingles_raw() makes them; the
+ * signature is the same (sketch.c). */
+int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
+
+/* nd_index_add_ids() of raw ids (count of them, repeats counted): the
+ * index keeps them as they are until a text is read (a spilled index
+ * sorts them at once). Clustering and listing pairs on the index give the
+ * same results as with the ids sorted distinct. */
+int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
+
 #endif /* ND_INDEX_ADD_H */

@@ -85,6 +85,7 @@ typedef struct shared {
     const input *in;
     worker_tools *tools; /* one per thread */
     int repair_plain;    /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
+    int raw_ids;         /* pipeline_sink.raw_ids */
 } shared;
 
 static int grow(void **p, size_t *capacity, size_t needed, size_t size)
@@ -184,7 +185,8 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
         return sketch_units(sh, w, mem, text, len, res);
     nd_sketch_ref sketch;
-    int rc = nd_sketch_text_ref(&sketch, w->sketcher, text, len);
+    int rc = sh->raw_ids ? nd_sketch_text_ref_raw(&sketch, w->sketcher, text, len)
+                         : nd_sketch_text_ref(&sketch, w->sketcher, text, len);
     if (rc != ND_OK)
         return rc;
     res->doc.invalid_utf8 += sketch.invalid_utf8;
@@ -590,7 +592,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
                  pipeline_timing *timing)
 {
     unsigned threads = cfg->threads ? cfg->threads : 1;
-    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT};
+    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT, sink->raw_ids};
     sh.tools = calloc(threads, sizeof *sh.tools);
     pool_worker *slots = calloc(threads, sizeof *slots);
     batch batches[2];

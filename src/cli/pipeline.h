@@ -33,7 +33,8 @@ typedef struct sketched_doc {
     size_t text_len;     /* bytes of its text */
     size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
     unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h) */
-    /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens) */
+    /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens);
+     * ids sorted distinct, or raw (pipeline_sink.raw_ids) */
     const uint32_t *ids;
     size_t id_count;
     const uint64_t *keys;
@@ -50,6 +51,9 @@ typedef struct pipeline_sink {
     int (*commit)(void *ctx, const sketched_doc *doc);
     /* Called after each batch's commits, or NULL. Same return values. */
     int (*batch_done)(void *ctx);
+    /* Document mode: a document's ids as made, in any order, repeats kept
+     * (nd_sketch_text_ref_raw, for nd_index_add_raw), not sorted distinct. */
+    int raw_ids;
 } pipeline_sink;
 
 /* Where the main thread's time went (--verbose). */
