@@ -35,10 +35,10 @@
  * text raw (its count the raw count, its set hash unknown) and settles it
  * (sorts its ids in place, drops repeats, sets its count and set hash, the
  * same as nd_index_add_ids would have) when it may be read:
- *  - nd_index_store settles every text that shares its band-0 key with
- *    another (a text with an identical set has the same signature and so
- *    the same keys: the others cannot have a copy), found with two bits
- *    per hashed slot (a few others settled too, harmlessly); the rest stay
+ *  - nd_index_store settles every text that may share its keys in the
+ *    first bands with another (a text with an identical set has the same
+ *    signature and so the same keys: the others cannot have a copy),
+ *    found with two bits per hashed slot (settle_shared); the rest stay
  *    raw and the store says so (nd_store.unsettled): identical sets skip
  *    them, each a set of its own. With containment, or once spilled,
  *    every text is settled.
@@ -221,34 +221,54 @@ static int settle_all(nd_index *index)
     return ND_OK;
 }
 
-/* Settle every raw text that may have a copy: those whose band-0 key
- * another text with shingles has too (a superset: keys are hashed to
- * 16 slots a text or more, two bits a slot, and a text is settled when
- * its slot was seen twice). */
+/* Bands the copies test below looks at (all of them when fewer). */
+enum { COPY_BANDS = 4 };
+
+/* Settle every raw text that may have a copy: a copy has the same
+ * signature, and so the same key in every band. A raw text is settled
+ * when its key in each of the first COPY_BANDS bands may be another
+ * text's: per band, keys are hashed to 16 slots a text or more, two bits
+ * a slot (seen, seen twice), and a text passes when its slot was seen
+ * twice. A superset of the texts with copies (keys are folded, slots
+ * shared): a lone text passes a band about once in 16, all four about
+ * once in 65,000 (settled for nothing, harmlessly). */
 static int settle_shared(nd_index *index)
 {
-    unsigned bits = 12;
-    while (bits < 27 && ((size_t)1 << bits) < index->count * 16)
+    size_t n = index->count;
+    unsigned bits = 12, bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
+    while (bits < 27 && ((size_t)1 << bits) < n * 16)
         bits++;
-    uint64_t *slots = nd_calloc(((size_t)1 << bits) / 32, sizeof *slots); /* (seen, twice) words, interleaved */
-    if (!slots)
+    size_t words = ((size_t)1 << bits) / 32;
+    uint64_t *slots = nd_malloc(words * sizeof *slots); /* (seen, twice) words, interleaved */
+    unsigned char *passed = nd_calloc(n ? n : 1, 1);    /* bands passed so far */
+    if (!slots || !passed) {
+        nd_free(slots);
+        nd_free(passed);
         return ND_ENOMEM;
+    }
     unsigned shift = 32 - bits;
-    for (size_t d = 0; d < index->count; d++) {
-        uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
-        uint64_t bit = (uint64_t)(index->meta[d].count > 0) << (h & 63), *pair = slots + 2 * (h >> 6);
-        pair[1] |= pair[0] & bit;
-        pair[0] |= bit;
+    for (unsigned band = 0; band < bands; band++) {
+        memset(slots, 0, words * sizeof *slots);
+        size_t at = (size_t)band * ND_KEY_CHUNK;
+        for (size_t d = 0; d < n; d++) {
+            uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
+            uint64_t bit = (uint64_t)(index->meta[d].count > 0) << (h & 63), *pair = slots + 2 * (h >> 6);
+            pair[1] |= pair[0] & bit;
+            pair[0] |= bit;
+        }
+        for (size_t d = 0; d < n; d++) {
+            uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
+            unsigned twice = (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+            passed[d] = (unsigned char)(passed[d] + (twice & (passed[d] == band) & index->raw[d]));
+        }
     }
     int rc = ND_OK;
-    for (size_t d = 0; d < index->count && rc == ND_OK; d++) {
-        if (!index->raw[d])
-            continue;
-        uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
-        if ((slots[2 * (h >> 6) + 1] >> (h & 63)) & 1)
+    for (size_t d = 0; d < n && rc == ND_OK; d++) {
+        if (passed[d] == bands && index->raw[d])
             rc = settle(index, d);
     }
     nd_free(slots);
+    nd_free(passed);
     return rc;
 }
 
