@@ -6,6 +6,7 @@
 
 #include "index_add.h"
 #include "neardup.h"
+#include "sort.h"
 #include "store.h"
 #include "suites.h"
 
@@ -574,6 +575,71 @@ START_TEST(test_raw_same_results)
 }
 END_TEST
 
+/* Raw texts past the first chunk of band keys (ND_KEY_CHUNK texts): ids
+ * made up (shuffled, some repeated), copies and near copies within the
+ * second chunk and across the two; the same clusters and counts as the
+ * ids sorted distinct. */
+START_TEST(test_raw_past_first_chunk)
+{
+    enum { N = ND_KEY_CHUNK + 3000, IDS = 24 };
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_index *sorted = NULL, *raw = NULL;
+    ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
+    uint32_t *sig = malloc(opts.num_perm * sizeof *sig);
+    ck_assert_ptr_nonnull(sig);
+    for (size_t i = 0; i < N; i++) {
+        /* text i's ids: those of plain text `of` (i % 7 == 1: a copy of
+         * the text before it, or near the end of one about 40,000 texts
+         * before, in the first chunk, that has no other copy; i % 7 == 3: a near copy, one id changed, of
+         * the text 3 before) */
+        size_t of = i;
+        if (i % 7 == 1)
+            of = i >= N - 1000 ? (i - 40000) / 7 * 7 + 2 : i - 1;
+        else if (i % 7 == 3)
+            of = i - 3;
+        uint32_t ids[IDS + 4], copy[IDS + 4], tmp[IDS + 4];
+        uint64_t x = 0x2545F4914F6CDD1Du * (of + 1);
+        for (size_t k = 0; k < IDS; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ids[k] = (uint32_t)x;
+        }
+        if (i % 7 == 3 && of != i)
+            ids[IDS / 2] ^= 0x5A5A5A5Au;
+        size_t count = IDS;
+        for (size_t r = 0; r < (i % 5); r++) /* repeats */
+            ids[count++] = ids[(i + r * 7) % IDS];
+        for (size_t k = count - 1; k > 0; k--) { /* shuffled, differently for each text */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t j = (size_t)(x % (k + 1));
+            uint32_t t = ids[k];
+            ids[k] = ids[j];
+            ids[j] = t;
+        }
+        memcpy(copy, ids, count * sizeof *ids);
+        size_t distinct = nd_sort_distinct_u32(copy, tmp, count);
+        nd_minhash(sig, opts.num_perm, opts.seed, copy, distinct);
+        uint64_t keys[ND_MAX_PERM];
+        nd_lsh_band_keys(keys, sig, opts.bands, opts.rows);
+        ck_assert_int_eq(nd_index_add_ids(sorted, copy, distinct, keys, i % 3), ND_OK);
+        ck_assert_int_eq(nd_index_add_raw(raw, ids, count, keys, i % 3), ND_OK);
+    }
+    free(sig);
+    nd_clusters *ca = NULL, *cb = NULL;
+    nd_cluster_stats sa, sb;
+    ck_assert_int_eq(nd_index_cluster(&ca, &sa, sorted, ND_KEEP_FIRST), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&cb, &sb, raw, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_gt(sa.exact_groups, N / 10);
+    same_clusters(ca, cb);
+    same_stats(&sa, &sb);
+    nd_clusters_free(ca);
+    nd_clusters_free(cb);
+    nd_index_free(sorted);
+    nd_index_free(raw);
+}
+END_TEST
+
 Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -595,6 +661,7 @@ Suite *index_suite(void)
     tcase_add_test(big, test_spill_same_clusters);
     tcase_add_test(big, test_add_prepared_same_index);
     tcase_add_test(big, test_raw_same_results);
+    tcase_add_test(big, test_raw_past_first_chunk);
     suite_add_tcase(s, big);
     return s;
 }
