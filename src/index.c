@@ -414,10 +414,23 @@ static int note_raw(nd_index *index, size_t doc, int raw)
     return ND_OK;
 }
 
-/* Add one text (raw: its ids as made, nd_index_add_raw); the per-text
- * arrays have room for it. */
-static int add_text(nd_index *index, const nd_prepared_text *t, int raw)
+/* How add_text takes a text's ids: copied as they are (sorted distinct),
+ * copied raw (nd_index_add_raw), or kept raw where they are
+ * (nd_index_add_kept). */
+enum { COPIED = 0, RAW = 1, KEPT = 2 };
+
+/* A text to add: the prepared text, and its ids where they are kept
+ * (KEPT). */
+typedef struct {
+    nd_prepared_text text;
+    uint32_t *kept;
+} text_to_add;
+
+/* Add one text (raw: COPIED, RAW or KEPT); the per-text arrays have room
+ * for it. */
+static int add_text(nd_index *index, const text_to_add *add, int raw)
 {
+    const nd_prepared_text *t = &add->text;
     unsigned bands = index->opts.bands;
     assert(t->keys && (t->ids || t->count == 0));
     if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
@@ -426,13 +439,13 @@ static int add_text(nd_index *index, const nd_prepared_text *t, int raw)
     if (!chunk)
         return ND_ENOMEM;
     uint32_t *kept = NULL;
-    if (!index->spilled && t->count > 0) {
+    if (!index->spilled && t->count > 0 && raw != KEPT) {
         kept = reserve_ids(index, t->count);
         if (!kept)
             return ND_ENOMEM;
     }
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
-    if (note_raw(index, doc, raw) != ND_OK)
+    if (note_raw(index, doc, raw != 0) != ND_OK)
         return ND_ENOMEM;
     index->raw_left += raw != 0;
     index->meta[doc] = (nd_text_meta){t->count, t->set_hash, t->weight};
@@ -442,7 +455,9 @@ static int add_text(nd_index *index, const nd_prepared_text *t, int raw)
     if (index->spilled) {
         if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
-    } else if (t->count > 0) {
+    } else if (t->count > 0 && raw == KEPT) {
+        index->where[doc].memory = add->kept;
+    } else if (t->count > 0 && kept) {
         memcpy(kept, t->ids, t->count * sizeof *t->ids);
         index->blocks[index->block_count - 1].used += t->count;
         index->where[doc].memory = kept;
@@ -455,7 +470,8 @@ static int add_text(nd_index *index, const nd_prepared_text *t, int raw)
 
 static int add_one(nd_index *index, const nd_prepared_text *t)
 {
-    return add_text(index, t, 0);
+    text_to_add add = {*t, NULL};
+    return add_text(index, &add, COPIED);
 }
 
 int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n)
@@ -503,8 +519,48 @@ int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const u
         }
         return add_one(index, &t);
     }
-    nd_prepared_text t = {ids, count, 0, folded, weight};
-    return add_text(index, &t, 1);
+    text_to_add add = {{ids, count, 0, folded, weight}, NULL};
+    return add_text(index, &add, RAW);
+}
+
+uint32_t *nd_index_ids_block_new(size_t capacity)
+{
+    uint32_t *block = nd_malloc((capacity ? capacity : 1) * sizeof *block);
+    if (block)
+        nd_advise_huge(block, capacity * sizeof *block); /* filled front to back: a fault per 2 MiB */
+    return block;
+}
+
+void nd_index_ids_block_free(uint32_t *block)
+{
+    nd_free(block);
+}
+
+int nd_index_adopt_ids(nd_index *index, uint32_t *block, size_t capacity)
+{
+    if (index->spilled) { /* its texts' ids are in the ids file */
+        nd_free(block);
+        return ND_OK;
+    }
+    if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1, sizeof *index->blocks) != 0)
+        return ND_ENOMEM;
+    /* full: texts copied in later go to a block of their own */
+    index->blocks[index->block_count++] = (id_block){block, capacity, capacity};
+    return ND_OK;
+}
+
+int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    if (count == 0 || index->spilled)
+        return nd_index_add_raw(index, ids, count, keys, weight);
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys && ids);
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    /* the caller's block, adopted: writable (the const is the API's) */
+    text_to_add add = {{ids, count, 0, folded, weight}, (uint32_t *)(uintptr_t)ids};
+    return add_text(index, &add, KEPT);
 }
 
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)

@@ -34,6 +34,12 @@
 typedef struct result {
     sketched_doc doc;
     char *error; /* malloc'd message for an unusable record */
+    /* raw ids (pipeline_sink.adopt_ids): the block of ids its thread
+     * finished on starting a new one for this document (every document
+     * with ids in it comes earlier: it goes to the sink before this one is
+     * committed), or NULL */
+    uint32_t *done_block;
+    size_t done_capacity;
 } result;
 
 /* Records are taken GRAB at a time: fewer trips of the shared counter's
@@ -77,6 +83,8 @@ typedef struct worker_tools {
     size_t units_capacity;
     char *repaired; /* plain text with ill-formed UTF-8 replaced (unit mode) */
     size_t repaired_capacity;
+    uint32_t *ids_block; /* raw ids: the block its documents' ids are written to */
+    size_t ids_used, ids_capacity;
 } worker_tools;
 
 typedef struct shared {
@@ -85,7 +93,7 @@ typedef struct shared {
     const input *in;
     worker_tools *tools; /* one per thread */
     int repair_plain;    /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
-    int raw_ids;         /* pipeline_sink.raw_ids */
+    int raw_ids;         /* pipeline_sink.adopt_ids is set */
 } shared;
 
 static int grow(void **p, size_t *capacity, size_t needed, size_t size)
@@ -117,6 +125,46 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
     memcpy(copy, ref->ids, ref->count * sizeof *copy);
     *ids = copy;
     return ND_OK;
+}
+
+/* Raw ids (pipeline_sink.adopt_ids): ids written once, into the thread's
+ * block, which the index adopts (no copy in the arena, and none from there
+ * into the index: for CJK text, ids take more room than the text). A
+ * thread's documents are committed in the order it sketched them, so a
+ * block it leaves is handed on with the first document of the next. */
+enum { IDS_BLOCK = 16 << 20 }; /* ids a block (64 MiB, as the index's own: a fault per 2 MiB page) */
+
+static int keep_raw_ids(const nd_options *o, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
+{
+    nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
+    res->doc.ids = NULL;
+    if (ref->count == 0)
+        return ND_OK;
+    if (w->ids_capacity - w->ids_used < ref->count) {
+        size_t capacity = ref->count > IDS_BLOCK ? ref->count : IDS_BLOCK;
+        uint32_t *block = nd_index_ids_block_new(capacity);
+        if (!block)
+            return ND_ENOMEM;
+        res->done_block = w->ids_block;
+        res->done_capacity = w->ids_capacity;
+        w->ids_block = block;
+        w->ids_used = 0;
+        w->ids_capacity = capacity;
+    }
+    uint32_t *ids = w->ids_block + w->ids_used;
+    memcpy(ids, ref->ids, ref->count * sizeof *ids);
+    w->ids_used += ref->count;
+    res->doc.ids = ids;
+    return ND_OK;
+}
+
+/* A block of raw ids to the sink; freed if it cannot take it. */
+static int hand_over(const pipeline_sink *sink, uint32_t *block, size_t capacity)
+{
+    if (!block || sink->adopt_ids(sink->ctx, block, capacity) == ND_OK)
+        return ND_OK;
+    nd_index_ids_block_free(block);
+    return ND_ENOMEM;
 }
 
 typedef struct unit_gather {
@@ -194,6 +242,8 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
         sketch.count = 0; /* below --min-tokens: treated as empty */
     res->doc.id_count = sketch.count;
     res->doc.keys = keys;
+    if (sh->raw_ids)
+        return keep_raw_ids(sh->opts, w, &sketch, res, keys);
     return keep_sketch(sh->opts, mem, &sketch, &res->doc.ids, keys);
 }
 
@@ -382,6 +432,12 @@ static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *commi
         if (!all && !atomic_load_explicit(&b->done[i / GRAB].set, memory_order_acquire))
             return EXIT_OK;
         *committed = i + 1;
+        uint32_t *done = b->results[i].done_block;
+        b->results[i].done_block = NULL;
+        if (hand_over(sink, done, b->results[i].done_capacity) != ND_OK) {
+            cli_error("out of memory");
+            return EXIT_FAIL;
+        }
         if (sink->commit(sink->ctx, &b->results[i].doc) != EXIT_OK)
             return EXIT_FAIL;
     }
@@ -592,7 +648,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
                  pipeline_timing *timing)
 {
     unsigned threads = cfg->threads ? cfg->threads : 1;
-    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT, sink->raw_ids};
+    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT, sink->adopt_ids != NULL};
     sh.tools = calloc(threads, sizeof *sh.tools);
     pool_worker *slots = calloc(threads, sizeof *slots);
     batch batches[2];
@@ -671,6 +727,25 @@ done:
     if (started) {
         pool_abandon(&p); /* let the workers leave the batches before they are freed */
         pool_stop(&p);
+    }
+    /* raw ids: the blocks not handed on yet (those of records not
+     * committed, and each thread's last) go to the sink now */
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; batches[k].results && i < batches[k].count; i++) {
+            result *r = &batches[k].results[i];
+            if (hand_over(sink, r->done_block, r->done_capacity) != ND_OK && rc == EXIT_OK) {
+                cli_error("out of memory");
+                rc = EXIT_FAIL;
+            }
+            r->done_block = NULL;
+        }
+    }
+    for (unsigned t = 0; sh.tools && t < threads; t++) {
+        if (hand_over(sink, sh.tools[t].ids_block, sh.tools[t].ids_capacity) != ND_OK && rc == EXIT_OK) {
+            cli_error("out of memory");
+            rc = EXIT_FAIL;
+        }
+        sh.tools[t].ids_block = NULL;
     }
     batch_free(&batches[0]);
     batch_free(&batches[1]);
