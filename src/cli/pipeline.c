@@ -85,6 +85,7 @@ typedef struct worker_tools {
     size_t repaired_capacity;
     uint32_t *ids_block; /* raw ids: the block its documents' ids are written to */
     size_t ids_used, ids_capacity;
+    unsigned ids_blocks; /* blocks made */
 } worker_tools;
 
 typedef struct shared {
@@ -132,7 +133,10 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
  * into the index: for CJK text, ids take more room than the text). A
  * thread's documents are committed in the order it sketched them, so a
  * block it leaves is handed on with the first document of the next. */
-enum { IDS_BLOCK = 16 << 20 }; /* ids a block (64 MiB, as the index's own: a fault per 2 MiB page) */
+/* Ids a block: the first 64 Ki (256 KiB: a small input takes little), each
+ * next four times more, up to 16 Mi (64 MiB, as the index's own blocks);
+ * a larger text's ids take a block of their own. */
+enum { IDS_FIRST = 1 << 16, IDS_BLOCK = 16 << 20 };
 
 static int keep_raw_ids(const nd_options *o, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
 {
@@ -141,13 +145,15 @@ static int keep_raw_ids(const nd_options *o, worker_tools *w, const nd_sketch_re
     if (ref->count == 0)
         return ND_OK;
     if (w->ids_capacity - w->ids_used < ref->count) {
-        size_t capacity = ref->count > IDS_BLOCK ? ref->count : IDS_BLOCK;
+        size_t capacity = w->ids_blocks < 4 ? (size_t)IDS_FIRST << (2 * w->ids_blocks) : IDS_BLOCK;
+        capacity = ref->count > capacity ? ref->count : capacity;
         uint32_t *block = nd_index_ids_block_new(capacity);
         if (!block)
             return ND_ENOMEM;
         res->done_block = w->ids_block;
         res->done_capacity = w->ids_capacity;
         w->ids_block = block;
+        w->ids_blocks++;
         w->ids_used = 0;
         w->ids_capacity = capacity;
     }
