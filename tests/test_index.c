@@ -471,11 +471,15 @@ static void same_stats(const nd_cluster_stats *a, const nd_cluster_stats *b)
 }
 
 /* The corpus into `sorted` (nd_index_add_ids of sorted distinct ids) and
- * `raw` (nd_index_add_raw of the ids as made), spilling both after text
+ * `raw` (nd_index_add_raw of the ids as made; kept: nd_index_add_kept,
+ * the ids written into blocks of 300 ids or more that the index adopts
+ * when the next is started, and at the end), spilling both after text
  * `spill_at` (none past RAW_TEXTS). Returns how many texts' raw ids were
  * not sorted distinct. */
-static size_t index_both(nd_index *sorted, nd_index *raw, const nd_options *opts, size_t spill_at)
+static size_t index_both(nd_index *sorted, nd_index *raw, const nd_options *opts, size_t spill_at, int kept)
 {
+    uint32_t *block = NULL;
+    size_t used = 0, capacity = 0;
     nd_sketcher *sk = NULL;
     ck_assert_int_eq(nd_sketcher_new(&sk, opts), ND_OK);
     static char text[RAW_WORDS * 8 + 64];
@@ -496,26 +500,42 @@ static size_t index_both(nd_index *sorted, nd_index *raw, const nd_options *opts
         nd_lsh_band_keys(raw_keys, ref.signature, opts->bands, opts->rows);
         ck_assert_mem_eq(keys, raw_keys, opts->bands * sizeof *keys); /* the same signature */
         unsorted += ref.count != count || (count > 0 && memcmp(ids, ref.ids, count * sizeof *ids) != 0);
-        ck_assert_int_eq(nd_index_add_raw(raw, ref.ids, ref.count, raw_keys, len), ND_OK);
+        if (!kept) {
+            ck_assert_int_eq(nd_index_add_raw(raw, ref.ids, ref.count, raw_keys, len), ND_OK);
+        } else {
+            if (capacity - used < ref.count) {
+                if (block)
+                    ck_assert_int_eq(nd_index_adopt_ids(raw, block, capacity), ND_OK);
+                capacity = ref.count > 300 ? ref.count : 300;
+                block = nd_index_ids_block_new(capacity);
+                ck_assert_ptr_nonnull(block);
+                used = 0;
+            }
+            memcpy(block + used, ref.ids, ref.count * sizeof *block);
+            ck_assert_int_eq(nd_index_add_kept(raw, block + used, ref.count, raw_keys, len), ND_OK);
+            used += ref.count;
+        }
         free(ids);
         if (i == spill_at) {
             ck_assert_int_eq(nd_index_spill(sorted, "/tmp"), ND_OK);
             ck_assert_int_eq(nd_index_spill(raw, "/tmp"), ND_OK);
         }
     }
+    if (block)
+        ck_assert_int_eq(nd_index_adopt_ids(raw, block, capacity), ND_OK);
     nd_sketcher_free(sk);
     return unsorted;
 }
 
 /* Clustering and listing pairs on raw texts give what sorted ids give,
- * counts included: copies found as identical sets (also a periodic text
- * and its copy with more repeats: one set), near copies verified, at 1
- * and 2 threads, with Jaccard and containment, in memory and spilled
- * (spilled before any text, or half way). */
+ * counts included (ids copied, or kept in blocks the index adopts): copies found as identical sets (also a periodic
+ * text and its copy with more repeats: one set), near copies verified, at 1 and 2 threads, with Jaccard and
+ * containment, in memory and spilled (spilled before any text, or half way). */
 START_TEST(test_raw_same_results)
 {
     static const size_t spill_at[] = {(size_t)-1, 0, RAW_TEXTS / 2};
-    for (int measure = 0; measure < 2; measure++) {
+    for (int kind = 0; kind < 4; kind++) {
+        int measure = kind & 1, kept = kind >> 1;
         for (size_t s = 0; s < sizeof spill_at / sizeof *spill_at; s++) {
             nd_options opts = ND_OPTIONS_INIT;
             opts.measure = measure ? ND_MEASURE_CONTAINMENT : ND_MEASURE_JACCARD;
@@ -524,7 +544,7 @@ START_TEST(test_raw_same_results)
             nd_index *sorted = NULL, *raw = NULL;
             ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
             ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
-            size_t unsorted = index_both(sorted, raw, &opts, spill_at[s]);
+            size_t unsorted = index_both(sorted, raw, &opts, spill_at[s], kept);
             ck_assert_uint_gt(unsorted, RAW_TEXTS / 2); /* the raw path was taken */
             if (s == 0) {
                 /* in memory: most texts are never sorted; with containment
