@@ -72,6 +72,7 @@ enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
 typedef struct {
     uint32_t *data;
     size_t used, capacity; /* in ids */
+    int adopted;           /* nd_index_adopt_ids: counted by the texts kept in it (kept_ids) */
 } id_block;
 
 struct nd_index {
@@ -96,6 +97,7 @@ struct nd_index {
     size_t raw_capacity;
     size_t raw_left;   /* texts with raw[doc] set */
     uint32_t *scratch; /* settling's sort scratch */
+    size_t kept_ids;   /* ids of texts kept where they were written (nd_index_add_kept), in memory */
     nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
     size_t scratch_capacity;
 };
@@ -175,7 +177,9 @@ size_t nd_index_memory(const nd_index *index)
     size_t bytes = sizeof *index + index->meta_capacity * sizeof *index->meta +
                    index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks;
     for (size_t b = 0; b < index->block_count; b++)
-        bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
+        if (!index->blocks[b].adopted)
+            bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
+    bytes += index->kept_ids * sizeof(uint32_t); /* in adopted blocks, or in blocks still being filled */
     bytes += index->chunks_capacity * sizeof *index->key_chunks + index->raw_capacity +
              index->scratch_capacity * sizeof *index->scratch;
     for (size_t c = 0; c < index->chunk_count; c++) {
@@ -342,6 +346,7 @@ int nd_index_spill(nd_index *index, const char *dir)
     for (size_t b = 0; b < index->block_count; b++)
         nd_free(index->blocks[b].data);
     index->block_count = 0;
+    index->kept_ids = 0;
     index->spilled = 1;
     return ND_OK;
 }
@@ -362,7 +367,7 @@ static uint32_t *reserve_ids(nd_index *index, size_t n)
             return NULL;
         nd_advise_huge(data, capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
         last = &index->blocks[index->block_count++];
-        *last = (id_block){data, 0, capacity};
+        *last = (id_block){data, 0, capacity, 0};
     }
     return last->data + last->used;
 }
@@ -457,6 +462,7 @@ static int add_text(nd_index *index, const text_to_add *add, int raw)
             return ND_EIO;
     } else if (t->count > 0 && raw == KEPT) {
         index->where[doc].memory = add->kept;
+        index->kept_ids += t->count;
     } else if (t->count > 0 && kept) {
         memcpy(kept, t->ids, t->count * sizeof *t->ids);
         index->blocks[index->block_count - 1].used += t->count;
@@ -545,7 +551,7 @@ int nd_index_adopt_ids(nd_index *index, uint32_t *block, size_t capacity)
     if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1, sizeof *index->blocks) != 0)
         return ND_ENOMEM;
     /* full: texts copied in later go to a block of their own */
-    index->blocks[index->block_count++] = (id_block){block, capacity, capacity};
+    index->blocks[index->block_count++] = (id_block){block, capacity, capacity, 1};
     return ND_OK;
 }
 
