@@ -27,6 +27,7 @@
 
 #include "arena.h"
 #include "document.h"
+#include "idblocks.h"
 #include "index_add.h"
 
 /* ****  Per-record work (any thread)  **** */
@@ -83,9 +84,7 @@ typedef struct worker_tools {
     size_t units_capacity;
     char *repaired; /* plain text with ill-formed UTF-8 replaced (unit mode) */
     size_t repaired_capacity;
-    uint32_t *ids_block; /* raw ids: the block its documents' ids are written to */
-    size_t ids_used, ids_capacity;
-    unsigned ids_blocks; /* blocks made */
+    id_writer ids; /* raw ids: the block its documents' ids are written to */
 } worker_tools;
 
 typedef struct shared {
@@ -128,50 +127,18 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
     return ND_OK;
 }
 
-/* Raw ids (pipeline_sink.adopt_ids): ids written once, into the thread's
- * block, which the index adopts (no copy in the arena, and none from there
- * into the index: for CJK text, ids take more room than the text). A
- * thread's documents are committed in the order it sketched them, so a
- * block it leaves is handed on with the first document of the next. */
-/* Ids a block: the first 64 Ki (256 KiB: a small input takes little), the
- * next 16 Mi (64 MiB, as the index's own blocks: filled front to back, a
- * page fault per 2 MiB; steps between took 25% more faults on CJK text);
- * a larger text's ids take a block of their own. */
-enum { IDS_FIRST = 1 << 16, IDS_BLOCK = 16 << 20 };
-
+/* Raw ids (pipeline_sink.adopt_ids): written once, into the thread's
+ * block (idblocks.c). */
 static int keep_raw_ids(const nd_options *o, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
 {
     nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
     res->doc.ids = NULL;
     if (ref->count == 0)
         return ND_OK;
-    if (w->ids_capacity - w->ids_used < ref->count) {
-        size_t capacity = w->ids_blocks == 0 ? IDS_FIRST : IDS_BLOCK;
-        capacity = ref->count > capacity ? ref->count : capacity;
-        uint32_t *block = nd_index_ids_block_new(capacity);
-        if (!block)
-            return ND_ENOMEM;
-        res->done_block = w->ids_block;
-        res->done_capacity = w->ids_capacity;
-        w->ids_block = block;
-        w->ids_blocks++;
-        w->ids_used = 0;
-        w->ids_capacity = capacity;
-    }
-    uint32_t *ids = w->ids_block + w->ids_used;
-    memcpy(ids, ref->ids, ref->count * sizeof *ids);
-    w->ids_used += ref->count;
-    res->doc.ids = ids;
-    return ND_OK;
-}
-
-/* A block of raw ids to the sink; freed if it cannot take it. */
-static int hand_over(const pipeline_sink *sink, uint32_t *block, size_t capacity)
-{
-    if (!block || sink->adopt_ids(sink->ctx, block, capacity) == ND_OK)
-        return ND_OK;
-    nd_index_ids_block_free(block);
-    return ND_ENOMEM;
+    uint32_t *at;
+    int rc = id_writer_put(&w->ids, ref->ids, ref->count, &at, &res->done_block, &res->done_capacity);
+    res->doc.ids = at;
+    return rc;
 }
 
 typedef struct unit_gather {
@@ -441,7 +408,7 @@ static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *commi
         *committed = i + 1;
         uint32_t *done = b->results[i].done_block;
         b->results[i].done_block = NULL;
-        if (hand_over(sink, done, b->results[i].done_capacity) != ND_OK) {
+        if (id_blocks_hand_over(sink, done, b->results[i].done_capacity) != ND_OK) {
             cli_error("out of memory");
             return EXIT_FAIL;
         }
@@ -737,22 +704,16 @@ done:
     }
     /* raw ids: the blocks not handed on yet (those of records not
      * committed, and each thread's last) go to the sink now */
+    int lost = 0;
     for (int k = 0; k < 2; k++) {
-        for (size_t i = 0; batches[k].results && i < batches[k].count; i++) {
-            result *r = &batches[k].results[i];
-            if (hand_over(sink, r->done_block, r->done_capacity) != ND_OK && rc == EXIT_OK) {
-                cli_error("out of memory");
-                rc = EXIT_FAIL;
-            }
-            r->done_block = NULL;
-        }
+        for (size_t i = 0; batches[k].results && i < batches[k].count; i++)
+            lost |= id_blocks_hand_over(sink, batches[k].results[i].done_block, batches[k].results[i].done_capacity);
     }
-    for (unsigned t = 0; sh.tools && t < threads; t++) {
-        if (hand_over(sink, sh.tools[t].ids_block, sh.tools[t].ids_capacity) != ND_OK && rc == EXIT_OK) {
-            cli_error("out of memory");
-            rc = EXIT_FAIL;
-        }
-        sh.tools[t].ids_block = NULL;
+    for (unsigned t = 0; sh.tools && t < threads; t++)
+        lost |= id_blocks_hand_over(sink, sh.tools[t].ids.block, sh.tools[t].ids.capacity);
+    if (lost && rc == EXIT_OK) {
+        cli_error("out of memory");
+        rc = EXIT_FAIL;
     }
     batch_free(&batches[0]);
     batch_free(&batches[1]);
