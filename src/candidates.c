@@ -149,9 +149,20 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
     nd_id_buffer buf_a = {NULL, 0}, buf_b = {NULL, 0};
     int rc = ND_OK;
     size_t m = 0;
-    for (size_t d = 0; d < store->count; d++) {
-        entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
-        m += store->meta[d].count > 0;
+    const unsigned char *unsettled = store->unsettled;
+    if (!unsettled) {
+        for (size_t d = 0; d < store->count; d++) {
+            entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
+            m += store->meta[d].count > 0;
+        }
+    } else {
+        /* a text no other can be a copy of (store.h): a set of its own */
+        for (size_t d = 0; d < store->count; d++) {
+            unsigned own = unsettled[d], any = store->meta[d].count > 0;
+            is_representative[d] |= (unsigned char)(own & any);
+            entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
+            m += any & !own;
+        }
     }
     nd_sort_u64_high32(entries, entries + store->count + 1, m);
     for (size_t i = 0; i < m && rc == ND_OK;) {

@@ -18,7 +18,9 @@
  *
  * Memory layout. Shingle ids are copied back to back into 64 MiB blocks
  * (no allocation per text; a few large frees at the end give the memory
- * back at once). Band keys are kept band-major in chunks of ND_KEY_CHUNK
+ * back at once), or, for texts added with nd_index_add_kept, left where
+ * the caller wrote them, in blocks the index adopts and frees the same way
+ * (nd_index_adopt_ids). Band keys are kept band-major in chunks of ND_KEY_CHUNK
  * texts: a chunk holds one block per band, so reading one band is
  * sequential.
  *
@@ -27,6 +29,24 @@
  * layouts (ids back to back; chunk c at c * bands * ND_KEY_CHUNK keys);
  * only the per-text metadata and the chunk being filled stay in memory.
  * This file is the library's only file I/O.
+ *
+ * Raw texts (nd_index_add_raw, the CLI's document mode). A text's ids may
+ * come as they were made: in text order, repeats kept. Sorting them and
+ * dropping repeats is a tenth of a CJK run, and only the texts clustering
+ * verifies need it (a fifth of them or fewer), so the index keeps such a
+ * text raw (its count the raw count, its set hash unknown) and settles it
+ * (sorts its ids in place, drops repeats, sets its count and set hash, the
+ * same as nd_index_add_ids would have) when it may be read:
+ *  - nd_index_store settles every text that may share its keys in the
+ *    first bands with another (a text with an identical set has the same
+ *    signature and so the same keys: the others cannot have a copy),
+ *    found with two bits per hashed slot (settle_shared); the rest stay
+ *    raw and the store says so (nd_store.unsettled): identical sets skip
+ *    them, each a set of its own. With containment, or once spilled,
+ *    every text is settled.
+ *  - the store's ids() settles a raw text when it is first read, on the
+ *    thread that verifies candidates (store.h: the only thread that reads
+ *    a text first).
  */
 #include "neardup.h"
 
@@ -39,6 +59,7 @@
 #include "alloc.h"
 #include "hash.h"
 #include "index_add.h"
+#include "sort.h"
 #include "store.h"
 
 /* Where a text's ids are: in memory, or (spilled) at an offset of the ids
@@ -53,6 +74,7 @@ enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
 typedef struct {
     uint32_t *data;
     size_t used, capacity; /* in ids */
+    int adopted;           /* nd_index_adopt_ids: counted by the texts kept in it (kept_ids) */
 } id_block;
 
 struct nd_index {
@@ -72,6 +94,14 @@ struct nd_index {
     FILE *ids_file; /* ids, back to back */
     uint64_t ids_written;
     FILE *keys_file; /* full key chunks */
+    /* raw texts (nd_index_add_raw) */
+    unsigned char *raw; /* per text once one is raw: 1 while its ids are not settled; else NULL */
+    size_t raw_capacity;
+    size_t raw_left;   /* texts with raw[doc] set */
+    uint32_t *scratch; /* settling's sort scratch */
+    size_t kept_ids;   /* ids of texts kept where they were written (nd_index_add_kept), in memory */
+    nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
+    size_t scratch_capacity;
 };
 
 int nd_index_new(nd_index **out, const nd_options *opts)
@@ -83,6 +113,7 @@ int nd_index_new(nd_index **out, const nd_options *opts)
     if (!index)
         return ND_ENOMEM;
     index->opts = resolved;
+    index->self = index;
     *out = index;
     return ND_OK;
 }
@@ -100,6 +131,8 @@ void nd_index_free(nd_index *index)
         nd_free(index->key_chunks[c]);
     nd_free(index->key_chunks);
     nd_free(index->ranks);
+    nd_free(index->raw);
+    nd_free(index->scratch);
     if (index->ids_file)
         fclose(index->ids_file);
     if (index->keys_file)
@@ -146,13 +179,103 @@ size_t nd_index_memory(const nd_index *index)
     size_t bytes = sizeof *index + index->meta_capacity * sizeof *index->meta +
                    index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks;
     for (size_t b = 0; b < index->block_count; b++)
-        bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
-    bytes += index->chunks_capacity * sizeof *index->key_chunks;
+        if (!index->blocks[b].adopted)
+            bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
+    bytes += index->kept_ids * sizeof(uint32_t); /* in adopted blocks, or in blocks still being filled */
+    bytes += index->chunks_capacity * sizeof *index->key_chunks + index->raw_capacity +
+             index->scratch_capacity * sizeof *index->scratch;
     for (size_t c = 0; c < index->chunk_count; c++) {
         if (index->key_chunks[c])
             bytes += chunk_bytes(index);
     }
     return bytes;
+}
+
+/* ****  Settling raw texts  **** */
+
+/* Sort `count` raw ids in place and drop repeats: their new count (the
+ * index's scratch is the sort's), or (size_t)-1 when out of memory. */
+static size_t settle_ids(nd_index *index, uint32_t *ids, size_t count)
+{
+    if (count == 0)
+        return 0;
+    if (nd_grow((void **)&index->scratch, &index->scratch_capacity, count, sizeof *index->scratch) != 0)
+        return (size_t)-1;
+    return nd_sort_distinct_u32(ids, index->scratch, count);
+}
+
+/* Settle text `doc`, raw and in memory. ND_OK or ND_ENOMEM. */
+static int settle(nd_index *index, size_t doc)
+{
+    uint32_t *ids = index->where[doc].memory;
+    size_t n = settle_ids(index, ids, index->meta[doc].count);
+    if (n == (size_t)-1)
+        return ND_ENOMEM;
+    index->meta[doc].count = n;
+    index->meta[doc].set_hash = nd_index_set_hash(ids, n);
+    index->raw[doc] = 0;
+    index->raw_left--;
+    return ND_OK;
+}
+
+static int settle_all(nd_index *index)
+{
+    for (size_t d = 0; d < index->count && index->raw_left > 0; d++) {
+        if (index->raw[d] && settle(index, d) != ND_OK)
+            return ND_ENOMEM;
+    }
+    return ND_OK;
+}
+
+/* Bands the copies test below looks at (all of them when fewer). */
+enum { COPY_BANDS = 4 };
+
+/* Settle every raw text that may have a copy: a copy has the same
+ * signature, and so the same key in every band. A raw text is settled
+ * when its key in each of the first COPY_BANDS bands may be another
+ * text's: per band, keys are hashed to 16 slots a text or more, two bits
+ * a slot (seen, seen twice), and a text passes when its slot was seen
+ * twice. A superset of the texts with copies (keys are folded, slots
+ * shared): a lone text passes a band about once in 16, all four about
+ * once in 65,000 (settled for nothing, harmlessly). */
+static int settle_shared(nd_index *index)
+{
+    size_t n = index->count;
+    unsigned bits = 12, bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
+    while (bits < 27 && ((size_t)1 << bits) < n * 16)
+        bits++;
+    size_t words = ((size_t)1 << bits) / 32;
+    uint64_t *slots = nd_malloc(words * sizeof *slots); /* (seen, twice) words, interleaved */
+    unsigned char *passed = nd_calloc(n ? n : 1, 1);    /* bands passed so far */
+    if (!slots || !passed) {
+        nd_free(slots);
+        nd_free(passed);
+        return ND_ENOMEM;
+    }
+    unsigned shift = 32 - bits;
+    for (unsigned band = 0; band < bands; band++) {
+        memset(slots, 0, words * sizeof *slots);
+        size_t at = (size_t)band * ND_KEY_CHUNK;
+        for (size_t d = 0; d < n; d++) {
+            uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
+            uint64_t bit = (uint64_t)(index->meta[d].count > 0) << (h & 63), *pair = slots + 2 * (h >> 6);
+            pair[1] |= pair[0] & bit;
+            pair[0] |= bit;
+        }
+        for (size_t d = 0; d < n; d++) {
+            uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
+            unsigned twice = (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+            passed[d] = (unsigned char)(passed[d] + (twice & (passed[d] == band) & index->raw[d]));
+        }
+    }
+    int rc = ND_OK;
+    for (size_t d = 0; d < n && rc == ND_OK; d++) {
+        if (passed[d] == bands && index->raw[d])
+            rc = settle(index, d);
+    }
+    nd_free(slots);
+    nd_free(passed);
+    return rc;
 }
 
 /* ****  Spilling  **** */
@@ -201,6 +324,8 @@ int nd_index_spill(nd_index *index, const char *dir)
 {
     if (index->spilled)
         return ND_OK;
+    if (settle_all(index) != ND_OK) /* the files hold settled ids only */
+        return ND_ENOMEM;
     index->ids_file = temp_file(dir);
     index->keys_file = temp_file(dir);
     if (!index->ids_file || !index->keys_file) {
@@ -211,6 +336,7 @@ int nd_index_spill(nd_index *index, const char *dir)
         index->ids_file = index->keys_file = NULL;
         return ND_EIO;
     }
+
     for (size_t i = 0; i < index->count; i++) {
         if (spill_ids(index, i, index->where[i].memory) != ND_OK)
             return ND_EIO;
@@ -222,6 +348,7 @@ int nd_index_spill(nd_index *index, const char *dir)
     for (size_t b = 0; b < index->block_count; b++)
         nd_free(index->blocks[b].data);
     index->block_count = 0;
+    index->kept_ids = 0;
     index->spilled = 1;
     return ND_OK;
 }
@@ -242,7 +369,7 @@ static uint32_t *reserve_ids(nd_index *index, size_t n)
             return NULL;
         nd_advise_huge(data, capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
         last = &index->blocks[index->block_count++];
-        *last = (id_block){data, 0, capacity};
+        *last = (id_block){data, 0, capacity, 0};
     }
     return last->data + last->used;
 }
@@ -276,9 +403,41 @@ uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
     return nd_hash64(ids, count * sizeof *ids, 0);
 }
 
-/* Add one text; the per-text arrays have room for it. */
-static int add_one(nd_index *index, const nd_prepared_text *t)
+/* Room for text `doc`'s raw flag, set to `raw` (no array while no text is
+ * raw). */
+static int note_raw(nd_index *index, size_t doc, int raw)
 {
+    if (!raw && !index->raw)
+        return ND_OK;
+    size_t old = index->raw ? index->raw_capacity : 0;
+    if (doc >= old) {
+        if (!index->raw)
+            index->raw_capacity = 0;
+        if (nd_grow((void **)&index->raw, &index->raw_capacity, doc + 1, 1) != 0)
+            return ND_ENOMEM;
+        memset(index->raw + old, 0, index->raw_capacity - old);
+    }
+    index->raw[doc] = (unsigned char)raw;
+    return ND_OK;
+}
+
+/* How add_text takes a text's ids: copied as they are (sorted distinct),
+ * copied raw (nd_index_add_raw), or kept raw where they are
+ * (nd_index_add_kept). */
+enum { COPIED = 0, RAW = 1, KEPT = 2 };
+
+/* A text to add: the prepared text, and its ids where they are kept
+ * (KEPT). */
+typedef struct {
+    nd_prepared_text text;
+    uint32_t *kept;
+} text_to_add;
+
+/* Add one text (raw: COPIED, RAW or KEPT); the per-text arrays have room
+ * for it. */
+static int add_text(nd_index *index, const text_to_add *add, int raw)
+{
+    const nd_prepared_text *t = &add->text;
     unsigned bands = index->opts.bands;
     assert(t->keys && (t->ids || t->count == 0));
     if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
@@ -287,12 +446,15 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
     if (!chunk)
         return ND_ENOMEM;
     uint32_t *kept = NULL;
-    if (!index->spilled && t->count > 0) {
+    if (!index->spilled && t->count > 0 && raw != KEPT) {
         kept = reserve_ids(index, t->count);
         if (!kept)
             return ND_ENOMEM;
     }
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
+    if (note_raw(index, doc, raw != 0) != ND_OK)
+        return ND_ENOMEM;
+    index->raw_left += raw != 0;
     index->meta[doc] = (nd_text_meta){t->count, t->set_hash, t->weight};
     index->where[doc].memory = NULL;
     for (unsigned j = 0; j < bands; j++)
@@ -300,7 +462,10 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
     if (index->spilled) {
         if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
-    } else if (t->count > 0) {
+    } else if (t->count > 0 && raw == KEPT) {
+        index->where[doc].memory = add->kept;
+        index->kept_ids += t->count;
+    } else if (t->count > 0 && kept) {
         memcpy(kept, t->ids, t->count * sizeof *t->ids);
         index->blocks[index->block_count - 1].used += t->count;
         index->where[doc].memory = kept;
@@ -309,6 +474,12 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
     if (index->spilled && slot == ND_KEY_CHUNK - 1 && write_chunk(index, c) != ND_OK)
         return ND_EIO;
     return ND_OK;
+}
+
+static int add_one(nd_index *index, const nd_prepared_text *t)
+{
+    text_to_add add = {*t, NULL};
+    return add_text(index, &add, COPIED);
 }
 
 int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n)
@@ -332,6 +503,72 @@ int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const u
     if (reserve_texts(index, 1) != ND_OK)
         return ND_ENOMEM;
     return add_one(index, &t);
+}
+
+int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys && (ids || count == 0));
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    if (count == 0 || index->spilled) {
+        /* nothing to sort, or straight to the ids file, settled (a copy
+         * sorted in the scratch) */
+        nd_prepared_text t = {ids, 0, nd_index_set_hash(NULL, 0), folded, weight};
+        if (count > 0) {
+            if (nd_grow((void **)&index->scratch, &index->scratch_capacity, 2 * count, sizeof *index->scratch) != 0)
+                return ND_ENOMEM;
+            uint32_t *copy = index->scratch + count;
+            memcpy(copy, ids, count * sizeof *ids);
+            t.count = nd_sort_distinct_u32(copy, index->scratch, count);
+            t.ids = copy;
+            t.set_hash = nd_index_set_hash(copy, t.count);
+        }
+        return add_one(index, &t);
+    }
+    text_to_add add = {{ids, count, 0, folded, weight}, NULL};
+    return add_text(index, &add, RAW);
+}
+
+uint32_t *nd_index_ids_block_new(size_t capacity)
+{
+    uint32_t *block = nd_malloc((capacity ? capacity : 1) * sizeof *block);
+    if (block)
+        nd_advise_huge(block, capacity * sizeof *block); /* filled front to back: a fault per 2 MiB */
+    return block;
+}
+
+void nd_index_ids_block_free(uint32_t *block)
+{
+    nd_free(block);
+}
+
+int nd_index_adopt_ids(nd_index *index, uint32_t *block, size_t capacity)
+{
+    if (index->spilled) { /* its texts' ids are in the ids file */
+        nd_free(block);
+        return ND_OK;
+    }
+    if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1, sizeof *index->blocks) != 0)
+        return ND_ENOMEM;
+    /* full: texts copied in later go to a block of their own */
+    index->blocks[index->block_count++] = (id_block){block, capacity, capacity, 1};
+    return ND_OK;
+}
+
+int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    if (count == 0 || index->spilled)
+        return nd_index_add_raw(index, ids, count, keys, weight);
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys && ids);
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    /* the caller's block, adopted: writable (the const is the API's) */
+    text_to_add add = {{ids, count, 0, folded, weight}, (uint32_t *)(uintptr_t)ids};
+    return add_text(index, &add, KEPT);
 }
 
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
@@ -365,6 +602,15 @@ static int read_at(FILE *f, void *into, size_t bytes, uint64_t at)
 static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
 {
     const nd_index *index = backend;
+    if (index->raw && index->raw[doc]) {
+        /* first read of a raw text: settled here (store.h: on the one
+         * thread that reads texts first; the index is its owner's) */
+        int settled = settle(index->self, doc);
+        if (settled != ND_OK) {
+            *rc = settled;
+            return NULL;
+        }
+    }
     size_t count = index->meta[doc].count;
     if (!index->spilled || count == 0)
         return index->where[doc].memory;
@@ -394,7 +640,16 @@ int nd_index_store(const nd_index *index, nd_store *out)
 {
     if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
         return ND_EIO;
-    *out = (nd_store){&index->opts, index->count,     index->meta,  index->spilled,   index,
-                      stored_ids,   stored_band_keys, index->ranks, index->rank_count};
+    if (index->raw_left > 0) {
+        /* raw texts settled as far as reading the store needs (see the
+         * top of the file); the index is its owner's, not shared */
+        nd_index *settling = index->self;
+        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? settle_all(settling) : settle_shared(settling);
+        if (rc != ND_OK)
+            return rc;
+    }
+    *out = (nd_store){
+        &index->opts, index->count,     index->meta,  index->spilled,    index,
+        stored_ids,   stored_band_keys, index->ranks, index->rank_count, index->raw_left > 0 ? index->raw : NULL};
     return ND_OK;
 }

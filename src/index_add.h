@@ -38,4 +38,41 @@ static inline void nd_index_fold_keys(uint32_t *restrict folded, const uint64_t 
  * texts before the failing one stay added. */
 int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n);
 
+/* Raw texts: the CLI's document mode adds each text's ids as they were
+ * made, in any order and with repeats (nd_sketch_text_ref_raw), and the
+ * index sorts them only for the texts clustering reads (index.c). */
+
+/* nd_sketch_text_ref() with the ids as nd_shingles_raw() makes them; the
+ * signature is the same (sketch.c). */
+int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
+
+/* nd_index_add_ids() of raw ids (count of them, repeats counted): the
+ * index keeps them as they are until a text is read (a spilled index
+ * sorts them at once). Clustering and listing pairs on the index give the
+ * same results as with the ids sorted distinct. */
+int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
+
+/* Ids written once. The threads that sketch write raw ids straight into
+ * blocks of memory that the index adopts, instead of a copy of a copy
+ * (the CLI's pipeline: a block per thread at a time; a CJK text's ids take
+ * more room than its text).
+ * nd_index_ids_block_new: a block for `capacity` ids (NULL when out of
+ * memory), given to an index (nd_index_adopt_ids) or freed
+ * (nd_index_ids_block_free). */
+uint32_t *nd_index_ids_block_new(size_t capacity);
+void nd_index_ids_block_free(uint32_t *block);
+
+/* The index takes `block` (from nd_index_ids_block_new, `capacity` ids)
+ * and frees it with itself, or at once when it has spilled. The texts
+ * whose ids are in it must be added (nd_index_add_kept) before the index
+ * is read, and nothing may write to it any more but to the ids of texts
+ * not added yet. ND_OK, or ND_ENOMEM (the block is not taken). */
+int nd_index_adopt_ids(nd_index *index, uint32_t *block, size_t capacity);
+
+/* nd_index_add_raw() without a copy: `ids` lie in a block the index has
+ * adopted or will adopt (nd_index_adopt_ids) before it is read or freed,
+ * and the index keeps them there (sorting them in place when it reads
+ * them). A spilled index copies them to its file. */
+int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
+
 #endif /* ND_INDEX_ADD_H */

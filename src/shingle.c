@@ -50,12 +50,15 @@ static uint32_t fold32(uint64_t h)
 
 /* Sort ids[0..n) (scratch has room for n) and drop repeats; returns the new
  * count. */
-static size_t sort_distinct(uint32_t *ids, size_t n, uint32_t *scratch)
+/* The ids sorted and made distinct, or (distinct 0: nd_shingles_raw) left
+ * as they were made. */
+static size_t sort_distinct(uint32_t *ids, size_t n, uint32_t *scratch, int distinct)
 {
-    return nd_sort_distinct_u32(ids, scratch, n);
+    return distinct ? nd_sort_distinct_u32(ids, scratch, n) : n;
 }
 
-static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned k)
+static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned k,
+                         int distinct)
 {
     size_t n = tokens->count;
     size_t m = n < k ? 1 : n - k + 1;
@@ -82,7 +85,7 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         h = h * P + (items[s + width - 1].hash - items[s - 1].hash * p_width);
         out[s] = fold32(nd_mix64(h + width_salt));
     }
-    *count = sort_distinct(*ids, m, *ids + m);
+    *count = sort_distinct(*ids, m, *ids + m, distinct);
     return ND_OK;
 }
 
@@ -159,8 +162,8 @@ static void window_ids_walk(uint32_t *out, const uint8_t *text, size_t len, size
     }
 }
 
-int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size,
-                          int simd)
+static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size,
+                         int simd, int distinct)
 {
     if (tokens->count == 0) { /* as nd_shingles: the empty set */
         *count = 0;
@@ -253,12 +256,18 @@ int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const
         out[chars] = (uint32_t)len;
         nd_window_ids(out, text, out, m, size, simd);
     }
-    *count = sort_distinct(out, m, out + head);
+    *count = sort_distinct(out, m, out + head, distinct);
     return ND_OK;
 }
 
-int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
-                unsigned size)
+int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size,
+                          int simd)
+{
+    return char_shingles(ids, capacity, count, tokens, size, simd, 1);
+}
+
+static int shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
+                    unsigned size, int distinct)
 {
     if (size == 0 || size > 64)
         return ND_EINVAL;
@@ -269,8 +278,20 @@ int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens
     if (kind == ND_SHINGLE_AUTO)
         kind = nd_tokens_mostly_unspaced(tokens) ? ND_SHINGLE_CHARS : ND_SHINGLE_WORDS;
     if (kind == ND_SHINGLE_CHARS)
-        return nd_char_shingles_simd(ids, capacity, count, tokens, size, ND_WINDOW_SIMD_BEST);
-    return word_shingles(ids, capacity, count, tokens, size);
+        return char_shingles(ids, capacity, count, tokens, size, ND_WINDOW_SIMD_BEST, distinct);
+    return word_shingles(ids, capacity, count, tokens, size, distinct);
+}
+
+int nd_shingles(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
+                unsigned size)
+{
+    return shingles(ids, capacity, count, tokens, kind, size, 1);
+}
+
+int nd_shingles_raw(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
+                    unsigned size)
+{
+    return shingles(ids, capacity, count, tokens, kind, size, 0);
 }
 
 nd_shingle_kind nd_shingle_choice(unsigned *size, const nd_options *opts, const nd_tokens *tokens)

@@ -9,8 +9,10 @@
 #include <string.h> /* memcpy */
 
 #include "alloc.h"
+#include "index_add.h"
 #include "minhash.h"
 #include "normalize.h"
+#include "winhash.h"
 
 struct nd_sketcher {
     nd_options opts;
@@ -112,7 +114,8 @@ static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketc
 /* nd_sketch_text_ref(), with word tokens or not (`words`); a text of fewer
  * than `min_tokens` tokens is only tokenized (its count of shingles is 0,
  * its signature not made: nd_sketch_units skips it). */
-static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words, unsigned min_tokens)
+static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len, int words, unsigned min_tokens,
+                      int distinct)
 {
     size_t count = 0;
     unsigned size;
@@ -124,7 +127,8 @@ static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, siz
         *out = (nd_sketch_ref){sk->ids, 0, sk->signature, sk->tokens.count, sk->tokens.invalid_utf8};
         return ND_OK;
     }
-    rc = nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
+    rc = distinct ? nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size)
+                  : nd_shingles_raw(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
     nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
@@ -138,7 +142,12 @@ static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, siz
 
 int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
 {
-    return sketch_ref(out, sk, text, len, sk->words, 0);
+    return sketch_ref(out, sk, text, len, sk->words, 0, 1);
+}
+
+int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
+{
+    return sketch_ref(out, sk, text, len, sk->words, 0, 0);
 }
 
 int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)
@@ -178,7 +187,7 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         nd_span local = {0, span.end - span.start};
         nd_sketch_ref sketch;
         /* words: --min-tokens counts them and repeats are found on them */
-        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1, min_tokens);
+        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1, min_tokens, 1);
         if (rc != ND_OK)
             break;
         *invalid_utf8 += sketch.invalid_utf8;
@@ -201,7 +210,7 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         /* the copies' spans are taken before sketching them overwrites the tokens */
         for (int c = 0; rc == ND_OK && c < m; c++) {
             nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
-            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1, 0);
+            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1, 0, 1);
             if (rc == ND_OK)
                 rc = fn(ctx, copy, &sketch);
         }

@@ -60,6 +60,19 @@ typedef struct nd_store {
      * first); other texts rank last. NULL when none were given. */
     const uint64_t *rank;
     size_t rank_count;
+
+    /* Per text, or NULL: 1 for a text whose ids are kept as sketched (in
+     * any order, repeats kept) because no other text can have the same set
+     * (index.c: raw texts). Its meta count is its raw count (0 exactly when
+     * it has no shingles) and its set hash is unknown: identical sets take
+     * it as a set of its own. ids() settles such a text when it is read
+     * (sorted distinct ids, count and set hash made exact): only ever on
+     * the one thread that runs steps 1 and 2 of clustering (identical
+     * sets, candidate verification), which reads every text before any
+     * other thread does (splitting reads the members of components, each
+     * read when it was joined), and whose reads of a text's count and set
+     * hash come after its ids(). */
+    const unsigned char *unsettled;
 } nd_store;
 
 /* index.c: the store view of an in-memory (or spilled) index, valid until

@@ -58,4 +58,11 @@ enum { ND_WINDOW_WIDE = -1 };
 int nd_char_shingles_simd(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, unsigned size,
                           int simd);
 
+/* nd_shingles() with the ids left as they are made: in text order, repeats
+ * kept (shingle.c). MinHash signs them the same (a bin keeps the least of
+ * its values, whatever their order and repeats); the index's lazy path
+ * sorts them only when a text is verified (index_add.h). */
+int nd_shingles_raw(uint32_t **ids, size_t *capacity, size_t *count, const nd_tokens *tokens, nd_shingle_kind kind,
+                    unsigned size);
+
 #endif /* ND_WINHASH_H */

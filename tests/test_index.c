@@ -6,6 +6,7 @@
 
 #include "index_add.h"
 #include "neardup.h"
+#include "sort.h"
 #include "store.h"
 #include "suites.h"
 
@@ -409,6 +410,258 @@ START_TEST(test_add_prepared_same_index)
 }
 END_TEST
 
+/* ****  Raw texts (nd_index_add_raw): the same results as sorted ids  **** */
+
+enum { RAW_TEXTS = 1200, RAW_WORDS = 90 };
+
+/* Text i of a corpus where texts come alone, as exact copies, as near
+ * copies (a word changed), and as periodic texts (one phrase said three or
+ * four times: the same set of shingles, each repeated a different number
+ * of times); some are empty. Into buf (room for RAW_WORDS * 8 bytes). */
+static size_t raw_text(char *buf, size_t i)
+{
+    static const char *const words[] = {"alpha", "beta",  "gamma", "delta", "eps",  "zeta", "eta",   "theta",
+                                        "iota",  "kappa", "lam",   "mu",    "nu",   "xi",   "omi",   "pi",
+                                        "rho",   "sig",   "tau",   "ups",   "phi",  "chi",  "psi",   "omega",
+                                        "one",   "two",   "three", "four",  "five", "six",  "seven", "eight"};
+    enum { VOCAB = sizeof words / sizeof *words };
+    size_t kind = i % 10, n = 0;
+    if (kind == 9)
+        return 0; /* empty */
+    /* kinds 1 and 2 copy kind 0; kind 4 is kind 3 with a word changed */
+    size_t seed = kind <= 2 ? 0 : kind == 4 ? 3 : kind;
+    uint64_t x = 0x9E3779B97F4A7C15u * (i / 10 * 10 + seed + 1);
+    size_t count = 20 + (size_t)(x >> 59) * 2;
+    if (kind == 6 || kind == 7) { /* periodic: 7 words said 3 (kind 6) or 4 (kind 7) times: one set */
+        for (size_t r = 0; r < (kind == 6 ? 3u : 4u); r++) {
+            for (size_t w = 0; w < 7; w++)
+                n += (size_t)snprintf(buf + n, 10, "%s ", words[(i / 10 * 7 + w * 3) % VOCAB]);
+        }
+        return n - 1;
+    }
+    for (size_t w = 0; w < count && w < RAW_WORDS; w++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t pick = (size_t)(x % VOCAB);
+        if (kind == 4 && w == count / 2) /* a near copy of kind 3: one word changed */
+            pick = (pick + 1) % VOCAB;
+        n += (size_t)snprintf(buf + n, 10, "%s ", words[pick]);
+    }
+    return n ? n - 1 : 0;
+}
+
+static void same_clusters(const nd_clusters *a, const nd_clusters *b)
+{
+    ck_assert_uint_eq(nd_clusters_count(a), nd_clusters_count(b));
+    for (size_t c = 0; c < nd_clusters_count(a); c++) {
+        const nd_member *ma, *mb;
+        size_t na = nd_clusters_get(&ma, a, c), nb = nd_clusters_get(&mb, b, c);
+        ck_assert_uint_eq(na, nb);
+        for (size_t k = 0; k < na; k++) {
+            ck_assert_uint_eq(ma[k].doc, mb[k].doc);
+            ck_assert(ma[k].jaccard == mb[k].jaccard && ma[k].containment == mb[k].containment);
+        }
+    }
+}
+
+static void same_stats(const nd_cluster_stats *a, const nd_cluster_stats *b)
+{
+    ck_assert_uint_eq(a->candidate_pairs, b->candidate_pairs);
+    ck_assert_uint_eq(a->verified_pairs, b->verified_pairs);
+    ck_assert_uint_eq(a->exact_groups, b->exact_groups);
+}
+
+/* The corpus into `sorted` (nd_index_add_ids of sorted distinct ids) and
+ * `raw` (nd_index_add_raw of the ids as made; kept: nd_index_add_kept,
+ * the ids written into blocks of 300 ids or more that the index adopts
+ * when the next is started, and at the end), spilling both after text
+ * `spill_at` (none past RAW_TEXTS). Returns how many texts' raw ids were
+ * not sorted distinct. */
+static size_t index_both(nd_index *sorted, nd_index *raw, const nd_options *opts, size_t spill_at, int kept)
+{
+    uint32_t *block = NULL;
+    size_t used = 0, capacity = 0;
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, opts), ND_OK);
+    static char text[RAW_WORDS * 8 + 64];
+    size_t unsorted = 0;
+    for (size_t i = 0; i < RAW_TEXTS; i++) {
+        size_t len = raw_text(text, i);
+        uint64_t keys[ND_MAX_PERM];
+        nd_sketch_ref ref;
+        ck_assert_int_eq(nd_sketch_text_ref(&ref, sk, text, len), ND_OK);
+        nd_lsh_band_keys(keys, ref.signature, opts->bands, opts->rows);
+        ck_assert_int_eq(nd_index_add_ids(sorted, ref.ids, ref.count, keys, len), ND_OK);
+        uint32_t *ids = malloc((ref.count ? ref.count : 1) * sizeof *ids);
+        ck_assert_ptr_nonnull(ids);
+        memcpy(ids, ref.ids, ref.count * sizeof *ids);
+        size_t count = ref.count;
+        ck_assert_int_eq(nd_sketch_text_ref_raw(&ref, sk, text, len), ND_OK);
+        uint64_t raw_keys[ND_MAX_PERM];
+        nd_lsh_band_keys(raw_keys, ref.signature, opts->bands, opts->rows);
+        ck_assert_mem_eq(keys, raw_keys, opts->bands * sizeof *keys); /* the same signature */
+        unsorted += ref.count != count || (count > 0 && memcmp(ids, ref.ids, count * sizeof *ids) != 0);
+        if (!kept) {
+            ck_assert_int_eq(nd_index_add_raw(raw, ref.ids, ref.count, raw_keys, len), ND_OK);
+        } else {
+            if (capacity - used < ref.count) {
+                if (block)
+                    ck_assert_int_eq(nd_index_adopt_ids(raw, block, capacity), ND_OK);
+                capacity = ref.count > 300 ? ref.count : 300;
+                block = nd_index_ids_block_new(capacity);
+                ck_assert_ptr_nonnull(block);
+                used = 0;
+            }
+            memcpy(block + used, ref.ids, ref.count * sizeof *block);
+            ck_assert_int_eq(nd_index_add_kept(raw, block + used, ref.count, raw_keys, len), ND_OK);
+            used += ref.count;
+        }
+        free(ids);
+        if (i == spill_at) {
+            ck_assert_int_eq(nd_index_spill(sorted, "/tmp"), ND_OK);
+            ck_assert_int_eq(nd_index_spill(raw, "/tmp"), ND_OK);
+        }
+    }
+    if (block)
+        ck_assert_int_eq(nd_index_adopt_ids(raw, block, capacity), ND_OK);
+    nd_sketcher_free(sk);
+    return unsorted;
+}
+
+/* Clustering and listing pairs on raw texts give what sorted ids give,
+ * counts included (ids copied, or kept in blocks the index adopts): copies found as identical sets (also a periodic
+ * text and its copy with more repeats: one set), near copies verified, at 1 and 2 threads, with Jaccard and
+ * containment, in memory and spilled (spilled before any text, or half way). */
+START_TEST(test_raw_same_results)
+{
+    static const size_t spill_at[] = {(size_t)-1, 0, RAW_TEXTS / 2};
+    for (int kind = 0; kind < 4; kind++) {
+        int measure = kind & 1, kept = kind >> 1;
+        for (size_t s = 0; s < sizeof spill_at / sizeof *spill_at; s++) {
+            nd_options opts = ND_OPTIONS_INIT;
+            opts.measure = measure ? ND_MEASURE_CONTAINMENT : ND_MEASURE_JACCARD;
+            opts.threshold = 0.7;
+            ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+            nd_index *sorted = NULL, *raw = NULL;
+            ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
+            ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
+            size_t unsorted = index_both(sorted, raw, &opts, spill_at[s], kept);
+            ck_assert_uint_gt(unsorted, RAW_TEXTS / 2); /* the raw path was taken */
+            if (s == 0) {
+                /* in memory: most texts are never sorted; with containment
+                 * (whose inverted index reads texts on several threads)
+                 * every text is settled before the store is read */
+                nd_store view;
+                ck_assert_int_eq(nd_index_store(raw, &view), ND_OK);
+                size_t left = 0;
+                for (size_t i = 0; view.unsettled && i < RAW_TEXTS; i++)
+                    left += view.unsettled[i];
+                /* raw ids are counted as memory (the spill budget), kept or copied */
+                ck_assert_uint_ge(nd_index_memory(raw), nd_index_memory(sorted));
+                if (measure)
+                    ck_assert_ptr_null(view.unsettled);
+                else
+                    ck_assert_uint_gt(left, RAW_TEXTS / 10);
+            }
+            for (unsigned threads = 1; threads <= 2; threads++) {
+                nd_index_set_threads(sorted, threads);
+                nd_index_set_threads(raw, threads);
+                nd_clusters *ca = NULL, *cb = NULL;
+                nd_cluster_stats sa, sb;
+                ck_assert_int_eq(nd_index_cluster(&ca, &sa, sorted, ND_KEEP_FIRST), ND_OK);
+                ck_assert_int_eq(nd_index_cluster(&cb, &sb, raw, ND_KEEP_FIRST), ND_OK);
+                ck_assert_uint_gt(nd_clusters_count(ca), RAW_TEXTS / 20);
+                ck_assert_uint_gt(sa.exact_groups, RAW_TEXTS / 20);
+                same_clusters(ca, cb);
+                same_stats(&sa, &sb);
+                nd_clusters_free(ca);
+                nd_clusters_free(cb);
+                nd_pairs *pa = NULL, *pb = NULL;
+                ck_assert_int_eq(nd_index_pairs(&pa, &sa, sorted), ND_OK);
+                ck_assert_int_eq(nd_index_pairs(&pb, &sb, raw), ND_OK);
+                const nd_pair *xa, *xb;
+                size_t na = nd_pairs_get(&xa, pa), nb = nd_pairs_get(&xb, pb);
+                ck_assert_uint_eq(na, nb);
+                ck_assert_uint_gt(na, 0);
+                for (size_t k = 0; k < na; k++) {
+                    ck_assert(xa[k].a == xb[k].a && xa[k].b == xb[k].b && xa[k].shared == xb[k].shared);
+                    ck_assert(xa[k].jaccard == xb[k].jaccard);
+                }
+                same_stats(&sa, &sb);
+                nd_pairs_free(pa);
+                nd_pairs_free(pb);
+            }
+            nd_index_free(sorted);
+            nd_index_free(raw);
+        }
+    }
+}
+END_TEST
+
+/* Raw texts past the first chunk of band keys (ND_KEY_CHUNK texts): ids
+ * made up (shuffled, some repeated), copies and near copies within the
+ * second chunk and across the two; the same clusters and counts as the
+ * ids sorted distinct. */
+START_TEST(test_raw_past_first_chunk)
+{
+    enum { N = ND_KEY_CHUNK + 3000, IDS = 24 };
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_index *sorted = NULL, *raw = NULL;
+    ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
+    uint32_t *sig = malloc(opts.num_perm * sizeof *sig);
+    ck_assert_ptr_nonnull(sig);
+    for (size_t i = 0; i < N; i++) {
+        /* text i's ids: those of plain text `of` (i % 7 == 1: a copy of
+         * the text before it, or near the end of one about 40,000 texts
+         * before, in the first chunk, that has no other copy; i % 7 == 3: a near copy, one id changed, of
+         * the text 3 before) */
+        size_t of = i;
+        if (i % 7 == 1)
+            of = i >= N - 1000 ? (i - 40000) / 7 * 7 + 2 : i - 1;
+        else if (i % 7 == 3)
+            of = i - 3;
+        uint32_t ids[IDS + 4], copy[IDS + 4], tmp[IDS + 4];
+        uint64_t x = 0x2545F4914F6CDD1Du * (of + 1);
+        for (size_t k = 0; k < IDS; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ids[k] = (uint32_t)x;
+        }
+        if (i % 7 == 3 && of != i)
+            ids[IDS / 2] ^= 0x5A5A5A5Au;
+        size_t count = IDS;
+        for (size_t r = 0; r < (i % 5); r++) /* repeats */
+            ids[count++] = ids[(i + r * 7) % IDS];
+        for (size_t k = count - 1; k > 0; k--) { /* shuffled, differently for each text */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t j = (size_t)(x % (k + 1));
+            uint32_t t = ids[k];
+            ids[k] = ids[j];
+            ids[j] = t;
+        }
+        memcpy(copy, ids, count * sizeof *ids);
+        size_t distinct = nd_sort_distinct_u32(copy, tmp, count);
+        nd_minhash(sig, opts.num_perm, opts.seed, copy, distinct);
+        uint64_t keys[ND_MAX_PERM];
+        nd_lsh_band_keys(keys, sig, opts.bands, opts.rows);
+        ck_assert_int_eq(nd_index_add_ids(sorted, copy, distinct, keys, i % 3), ND_OK);
+        ck_assert_int_eq(nd_index_add_raw(raw, ids, count, keys, i % 3), ND_OK);
+    }
+    free(sig);
+    nd_clusters *ca = NULL, *cb = NULL;
+    nd_cluster_stats sa, sb;
+    ck_assert_int_eq(nd_index_cluster(&ca, &sa, sorted, ND_KEEP_FIRST), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&cb, &sb, raw, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_gt(sa.exact_groups, N / 10);
+    same_clusters(ca, cb);
+    same_stats(&sa, &sb);
+    nd_clusters_free(ca);
+    nd_clusters_free(cb);
+    nd_index_free(sorted);
+    nd_index_free(raw);
+}
+END_TEST
+
 Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -429,6 +682,8 @@ Suite *index_suite(void)
     tcase_set_timeout(big, 300);
     tcase_add_test(big, test_spill_same_clusters);
     tcase_add_test(big, test_add_prepared_same_index);
+    tcase_add_test(big, test_raw_same_results);
+    tcase_add_test(big, test_raw_past_first_chunk);
     suite_add_tcase(s, big);
     return s;
 }

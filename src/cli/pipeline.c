@@ -27,6 +27,7 @@
 
 #include "arena.h"
 #include "document.h"
+#include "idblocks.h"
 #include "index_add.h"
 
 /* ****  Per-record work (any thread)  **** */
@@ -34,6 +35,12 @@
 typedef struct result {
     sketched_doc doc;
     char *error; /* malloc'd message for an unusable record */
+    /* raw ids (pipeline_sink.adopt_ids): the block of ids its thread
+     * finished on starting a new one for this document (every document
+     * with ids in it comes earlier: it goes to the sink before this one is
+     * committed), or NULL */
+    uint32_t *done_block;
+    size_t done_capacity;
 } result;
 
 /* Records are taken GRAB at a time: fewer trips of the shared counter's
@@ -77,6 +84,7 @@ typedef struct worker_tools {
     size_t units_capacity;
     char *repaired; /* plain text with ill-formed UTF-8 replaced (unit mode) */
     size_t repaired_capacity;
+    id_writer ids; /* raw ids: the block its documents' ids are written to */
 } worker_tools;
 
 typedef struct shared {
@@ -85,6 +93,7 @@ typedef struct shared {
     const input *in;
     worker_tools *tools; /* one per thread */
     int repair_plain;    /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
+    int raw_ids;         /* pipeline_sink.adopt_ids is set */
 } shared;
 
 static int grow(void **p, size_t *capacity, size_t needed, size_t size)
@@ -116,6 +125,20 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
     memcpy(copy, ref->ids, ref->count * sizeof *copy);
     *ids = copy;
     return ND_OK;
+}
+
+/* Raw ids (pipeline_sink.adopt_ids): written once, into the thread's
+ * block (idblocks.c). */
+static int keep_raw_ids(const nd_options *o, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
+{
+    nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
+    res->doc.ids = NULL;
+    if (ref->count == 0)
+        return ND_OK;
+    uint32_t *at;
+    int rc = id_writer_put(&w->ids, ref->ids, ref->count, &at, &res->done_block, &res->done_capacity);
+    res->doc.ids = at;
+    return rc;
 }
 
 typedef struct unit_gather {
@@ -184,7 +207,8 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
         return sketch_units(sh, w, mem, text, len, res);
     nd_sketch_ref sketch;
-    int rc = nd_sketch_text_ref(&sketch, w->sketcher, text, len);
+    int rc = sh->raw_ids ? nd_sketch_text_ref_raw(&sketch, w->sketcher, text, len)
+                         : nd_sketch_text_ref(&sketch, w->sketcher, text, len);
     if (rc != ND_OK)
         return rc;
     res->doc.invalid_utf8 += sketch.invalid_utf8;
@@ -192,6 +216,8 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
         sketch.count = 0; /* below --min-tokens: treated as empty */
     res->doc.id_count = sketch.count;
     res->doc.keys = keys;
+    if (sh->raw_ids)
+        return keep_raw_ids(sh->opts, w, &sketch, res, keys);
     return keep_sketch(sh->opts, mem, &sketch, &res->doc.ids, keys);
 }
 
@@ -380,6 +406,12 @@ static int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *commi
         if (!all && !atomic_load_explicit(&b->done[i / GRAB].set, memory_order_acquire))
             return EXIT_OK;
         *committed = i + 1;
+        uint32_t *done = b->results[i].done_block;
+        b->results[i].done_block = NULL;
+        if (id_blocks_hand_over(sink, done, b->results[i].done_capacity) != ND_OK) {
+            cli_error("out of memory");
+            return EXIT_FAIL;
+        }
         if (sink->commit(sink->ctx, &b->results[i].doc) != EXIT_OK)
             return EXIT_FAIL;
     }
@@ -590,7 +622,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
                  pipeline_timing *timing)
 {
     unsigned threads = cfg->threads ? cfg->threads : 1;
-    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT};
+    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT, sink->adopt_ids != NULL};
     sh.tools = calloc(threads, sizeof *sh.tools);
     pool_worker *slots = calloc(threads, sizeof *slots);
     batch batches[2];
@@ -669,6 +701,19 @@ done:
     if (started) {
         pool_abandon(&p); /* let the workers leave the batches before they are freed */
         pool_stop(&p);
+    }
+    /* raw ids: the blocks not handed on yet (those of records not
+     * committed, and each thread's last) go to the sink now */
+    int lost = 0;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; batches[k].results && i < batches[k].count; i++)
+            lost |= id_blocks_hand_over(sink, batches[k].results[i].done_block, batches[k].results[i].done_capacity);
+    }
+    for (unsigned t = 0; sh.tools && t < threads; t++)
+        lost |= id_blocks_hand_over(sink, sh.tools[t].ids.block, sh.tools[t].ids.capacity);
+    if (lost && rc == EXIT_OK) {
+        cli_error("out of memory");
+        rc = EXIT_FAIL;
     }
     batch_free(&batches[0]);
     batch_free(&batches[1]);

@@ -33,7 +33,8 @@ typedef struct sketched_doc {
     size_t text_len;     /* bytes of its text */
     size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
     unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h) */
-    /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens) */
+    /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens);
+     * ids sorted distinct, or raw (pipeline_sink.adopt_ids) */
     const uint32_t *ids;
     size_t id_count;
     const uint64_t *keys;
@@ -50,6 +51,14 @@ typedef struct pipeline_sink {
     int (*commit)(void *ctx, const sketched_doc *doc);
     /* Called after each batch's commits, or NULL. Same return values. */
     int (*batch_done)(void *ctx);
+    /* Document mode, when not NULL: a document's ids are kept as made (in
+     * any order, repeats kept: nd_sketch_text_ref_raw) in blocks that the
+     * sketching threads write once (nd_index_ids_block_new), and each
+     * block is given to the sink (to keep, nd_index_adopt_ids) once every
+     * document whose ids are in it is committed, or when the run ends.
+     * Returns ND_OK, or ND_ENOMEM when it cannot take the block (which is
+     * freed, and the run fails). */
+    int (*adopt_ids)(void *ctx, uint32_t *block, size_t capacity);
 } pipeline_sink;
 
 /* Where the main thread's time went (--verbose). */

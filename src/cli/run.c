@@ -112,7 +112,7 @@ static int commit_document(void *ctx, const sketched_doc *d)
     if (cfg->unit == ND_UNIT_DOCUMENT) {
         if (d->id_count == 0)
             st->counts.empty++;
-        int nrc = nd_index_add_ids(st->index, d->ids, d->id_count, d->keys, d->text_len);
+        int nrc = nd_index_add_kept(st->index, d->ids, d->id_count, d->keys, d->text_len);
         if (nrc != ND_OK) {
             cli_error("%s", nd_strerror(nrc));
             return EXIT_FAIL;
@@ -127,6 +127,15 @@ static int commit_document(void *ctx, const sketched_doc *d)
         }
     }
     return st->replay && replay_source_note(st->replay, d->rec, 1) != 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+/* The pipeline's blocks of raw ids, adopted by the index (document mode:
+ * each document's ids are kept where its sketching thread wrote them, and
+ * the index sorts only those it reads). */
+static int adopt_ids(void *ctx, uint32_t *block, size_t capacity)
+{
+    run_state *st = ctx;
+    return nd_index_adopt_ids(st->index, block, capacity);
 }
 
 /* After each batch: past half of --memory, move the index's bulk to files. */
@@ -308,7 +317,7 @@ int cli_run(const cli_config *cfg)
         goto done;
     if (st.replay && cfg->command == CMD_SCAN)
         replay_source_locate(st.replay); /* its previews need a few records: read just those */
-    pipeline_sink sink = {&st, commit_document, batch_done};
+    pipeline_sink sink = {&st, commit_document, batch_done, adopt_ids}; /* raw ids, written once */
     pipeline_timing timing;
     if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||
         report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields) != EXIT_OK)

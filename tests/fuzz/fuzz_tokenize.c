@@ -7,7 +7,9 @@
  *     classifier in portable C, SSE2, AVX2): the same tokens, spans,
  *     normalized text, hashes and counts, and the same cut_alike answer;
  *   - a sketch with word tokens and one without (nd_sketcher_set_words):
- *     the same shingle ids and signature;
+ *     the same shingle ids and signature; and the raw sketch the CLI's
+ *     document mode keeps (nd_sketch_text_ref_raw: ids as made, repeats
+ *     kept): the same signature, and the same ids once sorted distinct;
  *   - character shingles of 2, 5 and 7 code points made with every SIMD
  *     level this CPU has and by the walk of texts past 4 GB: the same ids
  *     as without SIMD.
@@ -24,8 +26,10 @@
 #include <stdlib.h> /* abort, malloc */
 #include <string.h> /* memcmp */
 
+#include "index_add.h"
 #include "neardup.h"
 #include "normalize.h"
+#include "sort.h"
 #include "winhash.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -115,8 +119,8 @@ typedef struct {
 
 static profile_tools tools[2];
 static nd_tokens want = ND_TOKENS_INIT, got = ND_TOKENS_INIT;
-static uint32_t *plain_ids, *simd_ids;
-static size_t plain_capacity, simd_capacity;
+static uint32_t *plain_ids, *simd_ids, *raw_ids;
+static size_t plain_capacity, simd_capacity, raw_capacity;
 
 /* The character shingles of `tokens` are the same at every SIMD level. */
 static void same_char_shingles(const nd_tokens *tokens)
@@ -194,6 +198,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (a.count != b.count || (a.count && memcmp(a.ids, b.ids, a.count * sizeof *a.ids) != 0) ||
             memcmp(a.signature, b.signature, t->num_perm * sizeof *a.signature) != 0)
+            abort();
+        /* b's buffers are taken over by the raw sketch; a's are the other sketcher's */
+        nd_sketch_ref r;
+        if (nd_sketch_text_ref_raw(&r, t->without_words, text, len) != ND_OK || (r.count == 0) != (a.count == 0) ||
+            memcmp(a.signature, r.signature, t->num_perm * sizeof *a.signature) != 0)
+            abort();
+        if (raw_capacity < 2 * r.count + 1) {
+            raw_capacity = 2 * r.count + 1;
+            free(raw_ids);
+            raw_ids = malloc(raw_capacity * sizeof *raw_ids);
+            if (!raw_ids)
+                abort();
+        }
+        if (r.count)
+            memcpy(raw_ids, r.ids, r.count * sizeof *raw_ids);
+        size_t distinct = nd_sort_distinct_u32(raw_ids, raw_ids + r.count, r.count);
+        if (distinct != a.count || (distinct && memcmp(raw_ids, a.ids, distinct * sizeof *a.ids) != 0))
             abort();
     }
     free(text);
