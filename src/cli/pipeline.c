@@ -295,13 +295,15 @@ static int process_batch(const shared *sh, unsigned worker, batch *b)
  * thread reads the first batch alone, so it had better be short. Two
  * batches are in memory at a time, with everything their records need
  * until they are committed (bytes, shingle ids, units), which memory is
- * fresh (a page fault per 4 KiB) the first time: 1024 records of 1 KB
- * documents took a quarter of the page faults 4096 took (8.0k -> 4.9k in
- * all, CJK scan of 50k documents), without slowing two threads down. */
+ * fresh (a page fault per 4 KiB) the first time: batches of 1024 records
+ * instead of 4096 took 8.0k -> 4.7k page faults in all (CJK scan of 50k
+ * 1 KB documents), without slowing two threads down. */
 enum { BATCH_RECORDS = 1024, BATCH_BYTES = 16 << 20, FIRST_RECORDS = 256, FIRST_BYTES = 1 << 20 };
 /* The reader's blocks (input_keep_blocks): a record that straddles two is
- * copied into the second, so they are much longer than most records. */
-enum { READ_BLOCK = 1 << 20 };
+ * copied into the second, so they are much longer than most records; and
+ * the two batches hold theirs until committed, so not much longer (1 MiB
+ * blocks took 640 page faults more than 256 KiB on 50k latin documents). */
+enum { READ_BLOCK = 1 << 18 };
 /* the third batch (four times four times the first) must fit in one */
 _Static_assert(FIRST_RECORDS <= BATCH_RECORDS && (FIRST_BYTES << 4) <= BATCH_BYTES,
                "the first batches fit in BATCH_RECORDS and BATCH_BYTES");
