@@ -521,6 +521,11 @@ void input_release(reader_block *b)
     reader_release(b);
 }
 
+void input_trim_blocks(input *in)
+{
+    reader_pool_trim(in->pool);
+}
+
 int input_next(input *in, record *rec)
 {
     return next_record(in, rec, 0);

@@ -64,6 +64,8 @@ int input_keep_blocks(input *in, size_t block_size);
 reader_block *input_hold(input *in, const record *rec, reader_block *last);
 /* Release a hold of input_hold(); the input must still be open. */
 void input_release(reader_block *b);
+/* Free the released blocks kept for reading more (once no more is read). */
+void input_trim_blocks(input *in);
 
 /* Can the inputs be read a second time (regular files only: no stdin, no
  * pipes)? */

@@ -57,6 +57,7 @@ typedef struct batch {
     arena *arenas;       /* one per thread: ids, id strings and units of its results */
     arena data;          /* copies of records not in a reader's block (read by the main thread) */
     reader_block **held; /* the reader blocks its records are in (input_hold) */
+    input *in;           /* whose blocks they are */
     size_t held_count, held_capacity;
     size_t arena_count;
     size_t count, capacity;
@@ -333,6 +334,8 @@ static void batch_free(batch *b)
     free(b->done);
     free(b->keys);
     free(b->held);
+    if (b->in)
+        input_trim_blocks(b->in); /* the run goes on without them: not kept for its peak */
     for (size_t t = 0; b->arenas && t < b->arena_count; t++)
         arena_free(&b->arenas[t]);
     free(b->arenas);
@@ -355,6 +358,7 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
         b->capacity = BATCH_RECORDS;
         if (input_keep_blocks(in, READ_BLOCK) != 0)
             return -1;
+        b->in = in;
     }
     size_t max_records = BATCH_RECORDS;
     uint64_t max_bytes = BATCH_BYTES;

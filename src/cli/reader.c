@@ -173,15 +173,18 @@ size_t reader_pool_live(const reader_pool *p)
     return p->live;
 }
 
-void reader_pool_free(reader_pool *p)
+void reader_pool_trim(reader_pool *p)
 {
-    if (!p)
-        return;
-    while (p->spare) {
+    while (p && p->spare) {
         reader_block *next = p->spare->next;
         free(p->spare);
         p->spare = next;
     }
+}
+
+void reader_pool_free(reader_pool *p)
+{
+    reader_pool_trim(p);
     free(p);
 }
 

@@ -70,6 +70,8 @@ reader_pool *reader_pool_new(size_t block_size);
 /* Free the pool's released blocks and the pool: every block must have
  * been released (reader_pool_live() 0), the readers using it freed. */
 void reader_pool_free(reader_pool *p);
+/* Free the released blocks kept for the next reader (NULL: nothing). */
+void reader_pool_trim(reader_pool *p);
 /* Blocks taken and not yet released (the readers' own included). */
 size_t reader_pool_live(const reader_pool *p);
 /* Read into blocks of `pool` (borrowed: it must outlive the reader). Call
