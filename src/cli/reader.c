@@ -188,21 +188,26 @@ void reader_pool_free(reader_pool *p)
     free(p);
 }
 
-/* A block of at least `need` bytes (block_size unless more is needed), a
- * released one when there is one; its one reference is the caller's. */
+/* Released blocks up to this many times block_size are kept for reuse;
+ * a longer one (for a line of many megabytes) is freed. */
+enum { KEEP_BLOCKS_UP_TO = 16 };
+
+/* A block of at least `need` bytes, a released one when one is that long;
+ * its one reference is the caller's. */
 static reader_block *block_get(reader_pool *p, size_t need)
 {
-    reader_block *b;
-    if (need <= p->block_size && p->spare) {
-        b = p->spare;
-        p->spare = b->next;
+    reader_block **at = &p->spare;
+    while (*at && (*at)->cap < need)
+        at = &(*at)->next;
+    reader_block *b = *at;
+    if (b) {
+        *at = b->next;
     } else {
-        size_t cap = need > p->block_size ? need : p->block_size;
-        b = malloc(sizeof *b + cap);
+        b = malloc(sizeof *b + need);
         if (!b)
             return NULL;
         b->pool = p;
-        b->cap = cap;
+        b->cap = need;
     }
     b->next = NULL;
     b->refs = 1;
@@ -216,11 +221,11 @@ void reader_release(reader_block *b)
         return;
     reader_pool *p = b->pool;
     p->live--;
-    if (b->cap == p->block_size) {
+    if (b->cap <= p->block_size * KEEP_BLOCKS_UP_TO) {
         b->next = p->spare;
         p->spare = b;
     } else {
-        free(b); /* grown for a long line: not kept */
+        free(b);
     }
 }
 
@@ -234,8 +239,11 @@ static int reserve_block(reader *r, size_t want)
     if (b && r->len + want <= b->cap)
         return 0;
     if (!b || b->refs > 1) {
+        /* several times the line in the making: the lines after it then
+         * fill most of the block before the one that straddles its end
+         * (copied out, and wasted in it: half a line on average) */
         size_t need = r->pool->block_size;
-        while (need < rest + want)
+        while (need < rest + want || need / 16 < rest)
             need *= 2;
         reader_block *fresh = block_get(r->pool, need);
         if (!fresh) {
