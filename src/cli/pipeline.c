@@ -292,20 +292,14 @@ static int process_batch(const shared *sh, unsigned worker, batch *b)
 
 /* A batch holds up to BATCH_RECORDS records or BATCH_BYTES bytes. The
  * first ones are smaller (FIRST_RECORDS and FIRST_BYTES, four times more
- * each time, up to the others' size): the workers wait while the main
- * thread reads the first batch alone, so it had better be short. Two
- * batches are in memory at a time, with everything their records need
- * until they are committed (bytes, shingle ids, units), which memory is
- * fresh (a page fault per 4 KiB) the first time: batches of 1024 records
- * instead of 4096 took 8.0k -> 4.7k page faults in all (CJK scan of 50k
- * 1 KB documents), without slowing two threads down. */
+ * each time, up to the others'): the workers wait while the main thread
+ * reads the first batch alone. Two batches, and all their records need
+ * (bytes, ids, units), are in fresh memory at once: 1024 records, not 4096,
+ * took 8.0k -> 4.7k page faults (CJK scan, 50k 1 KB documents). The
+ * reader's blocks (READ_BLOCK) are held by the batches too: 1 MiB took
+ * 640 page faults more than 256 KiB (50k latin documents). */
 enum { BATCH_RECORDS = 1024, BATCH_BYTES = 16 << 20, FIRST_RECORDS = 256, FIRST_BYTES = 1 << 20 };
-/* The reader's blocks (input_keep_blocks): a record that straddles two is
- * copied into the second, so they are much longer than most records; and
- * the two batches hold theirs until committed, so not much longer (1 MiB
- * blocks took 640 page faults more than 256 KiB on 50k latin documents). */
 enum { READ_BLOCK = 1 << 18 };
-/* the third batch (four times four times the first) must fit in one */
 _Static_assert(FIRST_RECORDS <= BATCH_RECORDS && (FIRST_BYTES << 4) <= BATCH_BYTES,
                "the first batches fit in BATCH_RECORDS and BATCH_BYTES");
 
@@ -335,7 +329,7 @@ static void batch_free(batch *b)
     free(b->keys);
     free(b->held);
     if (b->in)
-        input_trim_blocks(b->in); /* the run goes on without them: not kept for its peak */
+        input_trim_blocks(b->in); /* not kept through the rest of the run */
     for (size_t t = 0; b->arenas && t < b->arena_count; t++)
         arena_free(&b->arenas[t]);
     free(b->arenas);
@@ -363,8 +357,7 @@ static int batch_read(batch *b, input *in, unsigned bands, unsigned number)
     size_t max_records = BATCH_RECORDS;
     uint64_t max_bytes = BATCH_BYTES;
     if (number < 3) {
-        if (((size_t)FIRST_RECORDS << (2 * number)) < max_records)
-            max_records = (size_t)FIRST_RECORDS << (2 * number);
+        max_records = number ? BATCH_RECORDS : FIRST_RECORDS; /* 256, then 1024 */
         max_bytes = (uint64_t)FIRST_BYTES << (2 * number);
     }
     while (b->count < max_records && b->bytes < max_bytes) {

@@ -47,6 +47,7 @@
 #include <zstd.h> /* ZSTD_decompressStream */
 
 #include "cli.h"
+#include "readblock.h"
 
 typedef enum { COMP_NONE, COMP_GZIP, COMP_ZSTD } compression;
 
@@ -65,21 +66,6 @@ typedef struct read_ahead {
     size_t taken; /* bytes of chunk[head] copied out (the reader's) */
     int end, err, stop;
 } read_ahead;
-
-/* A block of decoded bytes (kept mode): the reader's and its holders'. */
-struct reader_block {
-    reader_pool *pool;
-    reader_block *next; /* in the pool's list of released blocks */
-    size_t refs;        /* the reader's reference (while it writes here) and the holders' */
-    size_t cap;
-    unsigned char data[];
-};
-
-struct reader_pool {
-    size_t block_size;
-    reader_block *spare; /* released blocks of block_size bytes, for the next */
-    size_t live;         /* blocks not yet released */
-};
 
 struct reader {
     int fd;
@@ -160,75 +146,6 @@ static int reserve_decoded(reader *r, size_t want)
     return 0;
 }
 
-reader_pool *reader_pool_new(size_t block_size)
-{
-    reader_pool *p = calloc(1, sizeof *p);
-    if (p)
-        p->block_size = block_size;
-    return p;
-}
-
-size_t reader_pool_live(const reader_pool *p)
-{
-    return p->live;
-}
-
-void reader_pool_trim(reader_pool *p)
-{
-    while (p && p->spare) {
-        reader_block *next = p->spare->next;
-        free(p->spare);
-        p->spare = next;
-    }
-}
-
-void reader_pool_free(reader_pool *p)
-{
-    reader_pool_trim(p);
-    free(p);
-}
-
-/* Released blocks up to this many times block_size are kept for reuse;
- * a longer one (for a line of many megabytes) is freed. */
-enum { KEEP_BLOCKS_UP_TO = 16 };
-
-/* A block of at least `need` bytes, a released one when one is that long;
- * its one reference is the caller's. */
-static reader_block *block_get(reader_pool *p, size_t need)
-{
-    reader_block **at = &p->spare;
-    while (*at && (*at)->cap < need)
-        at = &(*at)->next;
-    reader_block *b = *at;
-    if (b) {
-        *at = b->next;
-    } else {
-        b = malloc(sizeof *b + need);
-        if (!b)
-            return NULL;
-        b->pool = p;
-        b->cap = need;
-    }
-    b->next = NULL;
-    b->refs = 1;
-    p->live++;
-    return b;
-}
-
-void reader_release(reader_block *b)
-{
-    if (!b || --b->refs > 0)
-        return;
-    reader_pool *p = b->pool;
-    p->live--;
-    if (b->cap <= p->block_size * KEEP_BLOCKS_UP_TO) {
-        b->next = p->spare;
-        p->spare = b;
-    } else {
-        free(b);
-    }
-}
-
 /* reserve_decoded() in kept mode: when the block is held, the line in the
  * making goes on in another block (copied there: the only copy of its
  * bytes); else the block is used as the plain buffer is. */
@@ -245,7 +162,7 @@ static int reserve_block(reader *r, size_t want)
         size_t need = r->pool->block_size;
         while (need < rest + want || need / 16 < rest)
             need *= 2;
-        reader_block *fresh = block_get(r->pool, need);
+        reader_block *fresh = reader_block_get(r->pool, need);
         if (!fresh) {
             cli_error("%s: out of memory", r->name);
             return -1;
