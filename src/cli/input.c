@@ -53,6 +53,7 @@ struct input {
     array_reader array;      /* MODE_ARRAY */
     const input_part *parts; /* input_open_parts: one per source, else NULL */
     input_skipped skipped;   /* files a directory walk passed over */
+    reader_pool *pool;       /* input_keep_blocks: the readers' blocks */
 };
 
 input_skipped input_skipped_files(const input *in)
@@ -200,6 +201,7 @@ void input_close(input *in)
     if (!in)
         return;
     reader_free(in->current);
+    reader_pool_free(in->pool); /* the holders (input_hold) are done */
     array_reader_free(&in->array);
     if (!in->first_pass) {
         for (size_t i = 0; i < in->count; i++)
@@ -394,6 +396,8 @@ static int open_next_source(input *in)
         reader *r = reader_open(in->names[source]);
         if (!r)
             return -1;
+        if (in->pool)
+            reader_keep_blocks(r, in->pool);
         struct stat st = {0};
         if (fstat(reader_fd(r), &st) == 0) {
             file_identity id = {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
@@ -495,6 +499,32 @@ static int is_blank(const unsigned char *p, size_t n)
 }
 
 static int next_record(input *in, record *rec, int borrow);
+
+int input_keep_blocks(input *in, size_t block_size)
+{
+    if (!in->pool && !(in->pool = reader_pool_new(block_size))) {
+        cli_error("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+reader_block *input_hold(input *in, const record *rec, reader_block *last)
+{
+    if (!in->pool || !in->current || !rec->borrowed)
+        return NULL;
+    return reader_hold(in->current, rec->data, last);
+}
+
+void input_release(reader_block *b)
+{
+    reader_release(b);
+}
+
+void input_trim_blocks(input *in)
+{
+    reader_pool_trim(in->pool);
+}
 
 int input_next(input *in, record *rec)
 {

@@ -50,6 +50,23 @@ int input_next(input *in, record *rec);
  * a copy (rec->borrowed = 0). */
 int input_next_borrowed(input *in, record *rec);
 
+/* Kept records (input_hold), for a reader of many records at once: files
+ * opened from now on are read into blocks of `block_size` bytes (more for
+ * a longer line), recycled once released. Returns 0, or -1 (reported). */
+typedef struct reader_block reader_block; /* reader.h */
+int input_keep_blocks(input *in, size_t block_size);
+/* After input_next_borrowed() gave `rec`: hold the block its bytes are
+ * in, so they stay valid after the next call, until input_release().
+ * `last` is the block the caller already holds, if any (returned again
+ * without a second hold when the record is in it too). NULL when the
+ * record is not in a block (a JSON array's element; a whole file, too
+ * large or not kept records): copy it then. */
+reader_block *input_hold(input *in, const record *rec, reader_block *last);
+/* Release a hold of input_hold(); the input must still be open. */
+void input_release(reader_block *b);
+/* Free the released blocks kept for reading more (once no more is read). */
+void input_trim_blocks(input *in);
+
 /* Can the inputs be read a second time (regular files only: no stdin, no
  * pipes)? */
 int input_rereadable(const input *in);

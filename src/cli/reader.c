@@ -16,6 +16,16 @@
  * whatever byte the range starts on; the reader then counts the bytes its
  * lines take and ends before the first line that starts past the range.
  *
+ * Kept blocks (reader_keep_blocks, for the pipeline's batches): the
+ * decoded bytes go into blocks of a pool instead, and a caller may hold
+ * the block a line is in (reader_hold) to keep the line's bytes where they
+ * were read until it releases the block: a batch of records then owns the
+ * bytes read() put there, with no copy of its own. A held block is never
+ * written over nor moved: when it runs out of room the reader goes on in
+ * another block (a released one of the pool's when there is one), into
+ * which only the line it is in the middle of is copied; a block nobody
+ * holds is used as the buffer above is (moved to its start, grown).
+ *
  * Read-ahead (reader_read_ahead, for the second pass over a regular file
  * with --threads above 1): a thread of its own makes the read() calls,
  * into a ring of AHEAD_CHUNKS chunks, while the caller finds the lines;
@@ -37,6 +47,7 @@
 #include <zstd.h> /* ZSTD_decompressStream */
 
 #include "cli.h"
+#include "readblock.h"
 
 typedef enum { COMP_NONE, COMP_GZIP, COMP_ZSTD } compression;
 
@@ -78,6 +89,8 @@ struct reader {
     int drain;          /* read a too long line through (else stop at the limit) */
     int want_ahead;     /* reader_read_ahead: start the thread at the first plain read */
     read_ahead *ahead;  /* the read-ahead thread, once started */
+    reader_pool *pool;  /* reader_keep_blocks: buf is block->data */
+    reader_block *block;
 };
 
 enum { RAW_CHUNK = 1 << 16 };
@@ -101,9 +114,13 @@ static int fill_raw(reader *r)
     return 0;
 }
 
+static int reserve_block(reader *r, size_t want);
+
 /* Make room for at least `want` more decoded bytes at the end of buf. */
 static int reserve_decoded(reader *r, size_t want)
 {
+    if (r->pool)
+        return reserve_block(r, want);
     if (r->pos > 0 && r->pos == r->len) {
         r->pos = r->len = 0;
     }
@@ -127,6 +144,76 @@ static int reserve_decoded(reader *r, size_t want)
     r->buf = grown;
     r->cap = cap;
     return 0;
+}
+
+/* reserve_decoded() in kept mode: when the block is held, the line in the
+ * making goes on in another block (copied there: the only copy of its
+ * bytes); else the block is used as the plain buffer is. */
+static int reserve_block(reader *r, size_t want)
+{
+    reader_block *b = r->block;
+    size_t rest = r->len - r->pos;
+    if (b && r->len + want <= b->cap)
+        return 0;
+    if (!b || b->refs > 1) {
+        /* several times the line in the making: the lines after it then
+         * fill most of the block before the one that straddles its end
+         * (copied out, and wasted in it: half a line on average) */
+        size_t need = r->pool->block_size;
+        while (need < rest + want || need / 16 < rest)
+            need *= 2;
+        reader_block *fresh = reader_block_get(r->pool, need);
+        if (!fresh) {
+            cli_error("%s: out of memory", r->name);
+            return -1;
+        }
+        if (rest)
+            memcpy(fresh->data, r->buf + r->pos, rest);
+        reader_release(b);
+        r->block = fresh;
+    } else {
+        if (r->pos > 0) {
+            memmove(b->data, b->data + r->pos, rest);
+            if (rest + want <= b->cap) {
+                r->buf = b->data;
+                r->len = rest;
+                r->pos = 0;
+                r->cap = b->cap;
+                return 0;
+            }
+        }
+        size_t cap = b->cap;
+        while (cap < rest + want)
+            cap *= 2;
+        reader_block *grown = realloc(b, sizeof *b + cap);
+        if (!grown) {
+            cli_error("%s: out of memory", r->name);
+            return -1;
+        }
+        grown->cap = cap;
+        r->block = grown;
+    }
+    r->buf = r->block->data;
+    r->len = rest;
+    r->pos = 0;
+    r->cap = r->block->cap;
+    return 0;
+}
+
+void reader_keep_blocks(reader *r, reader_pool *pool)
+{
+    r->pool = pool;
+}
+
+reader_block *reader_hold(reader *r, const void *data, reader_block *last)
+{
+    reader_block *b = r->block;
+    const unsigned char *p = data;
+    if (!b || p < b->data || p > b->data + r->len)
+        return NULL;
+    if (b != last)
+        b->refs++;
+    return b;
 }
 
 static void *ahead_main(void *arg)
@@ -350,7 +437,10 @@ void reader_free(reader *r)
         inflateEnd(&r->z);
     ZSTD_freeDStream(r->zs);
     free(r->raw);
-    free(r->buf);
+    if (r->pool)
+        reader_release(r->block);
+    else
+        free(r->buf);
     free(r);
 }
 

@@ -58,4 +58,33 @@ void reader_set_limit(reader *r, uint64_t limit, int drain);
  * anything else is read as before. What the reader gives is the same. */
 void reader_read_ahead(reader *r);
 
+/* Kept blocks (for a caller that keeps many lines at once, without
+ * copying them): decoded bytes go into blocks of `pool`, and a line's
+ * block may be held, which keeps the line's bytes where they are until
+ * the block is released. A pool and its blocks belong to one thread. */
+typedef struct reader_pool reader_pool;
+typedef struct reader_block reader_block;
+/* A pool of blocks of `block_size` bytes (more for a longer line). NULL
+ * when out of memory. */
+reader_pool *reader_pool_new(size_t block_size);
+/* Free the pool's released blocks and the pool: every block must have
+ * been released (reader_pool_live() 0), the readers using it freed. */
+void reader_pool_free(reader_pool *p);
+/* Free the released blocks kept for the next reader (NULL: nothing). */
+void reader_pool_trim(reader_pool *p);
+/* Blocks taken and not yet released (the readers' own included). */
+size_t reader_pool_live(const reader_pool *p);
+/* Read into blocks of `pool` (borrowed: it must outlive the reader). Call
+ * right after reader_open(). */
+void reader_keep_blocks(reader *r, reader_pool *pool);
+/* The block `data` (a line reader_line() has just given) is in, held: its
+ * bytes stay until reader_release(). `last` is the block the caller
+ * already holds, if any: when it is the same block it is returned without
+ * another hold. NULL when `data` is not in the reader's block (not in kept
+ * mode, or not a line of the reader's): copy it then. */
+reader_block *reader_hold(reader *r, const void *data, reader_block *last);
+/* Release one hold (NULL: nothing); the last one's block goes back to its
+ * pool for another reader to fill. */
+void reader_release(reader_block *b);
+
 #endif /* ND_CLI_READER_H */
