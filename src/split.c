@@ -414,16 +414,14 @@ static int compare_span(const void *pa, const void *pb)
     return (a->first > b->first) - (a->first < b->first);
 }
 
-/* Put clusters in canonical order: by earliest member. */
+/* Put clusters in canonical order: by earliest member. Often they are in
+ * it already (components come by their first member): then nothing moves
+ * and no second copy of the members is made. */
 static int order_clusters(nd_clusters *c)
 {
     cluster_span *spans = nd_malloc((c->count ? c->count : 1) * sizeof *spans);
-    nd_member *members = nd_malloc((c->members_count ? c->members_count : 1) * sizeof *members);
-    if (!spans || !members) {
-        nd_free(spans);
-        nd_free(members);
+    if (!spans)
         return ND_ENOMEM;
-    }
     for (size_t i = 0; i < c->count; i++) {
         spans[i].start = c->starts[i];
         spans[i].len = c->starts[i + 1] - c->starts[i];
@@ -433,11 +431,19 @@ static int order_clusters(nd_clusters *c)
             spans[i].first = doc < spans[i].first ? doc : spans[i].first;
         }
     }
-    int sorted = 1; /* often so: components come by their first member */
+    int sorted = 1;
     for (size_t i = 1; i < c->count && sorted; i++)
         sorted = spans[i - 1].first < spans[i].first;
-    if (!sorted)
-        qsort(spans, c->count, sizeof *spans, compare_span);
+    if (sorted) {
+        nd_free(spans);
+        return ND_OK;
+    }
+    nd_member *members = nd_malloc((c->members_count ? c->members_count : 1) * sizeof *members);
+    if (!members) {
+        nd_free(spans);
+        return ND_ENOMEM;
+    }
+    qsort(spans, c->count, sizeof *spans, compare_span);
     size_t w = 0;
     for (size_t i = 0; i < c->count; i++) {
         memcpy(members + w, c->members + spans[i].start, spans[i].len * sizeof *members);

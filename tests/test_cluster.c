@@ -12,6 +12,7 @@
 #include <stdlib.h> /* malloc, free, qsort */
 #include <string.h> /* memcpy */
 
+#include "alloc.h"
 #include "candidates.h"
 #include "store.h"
 #include "suites.h"
@@ -72,6 +73,58 @@ START_TEST(test_union_find_flatten)
         for (size_t b = 0; b < N; b++)
             ck_assert_int_eq(nd_uf_root(&uf, a) == nd_uf_root(&uf, b), a / group == b / group);
     }
+    nd_uf_release(&uf);
+}
+END_TEST
+
+/* nd_uf_sets: the sets of two or more elements, each in increasing order,
+ * the sets in the order of their roots, against the components read with
+ * nd_uf_find; single elements take no room. Random unions over n elements
+ * (a few large sets, many pairs, most elements alone), and n = 0 and 1. */
+START_TEST(test_union_find_sets)
+{
+    static const size_t sizes[] = {0, 1, 2, 37, 1000};
+    size_t n = sizes[_i % 5], unions = n / (1 + (size_t)_i / 5);
+    nd_uf uf;
+    ck_assert_int_eq(nd_uf_init(&uf, n), ND_OK);
+    uint64_t x = 0x9e3779b97f4a7c15u * (uint64_t)(_i + 1);
+    for (size_t u = 0; u < unions && n > 0; u++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t a = (size_t)(x % n), b = u % 3 ? (a + 1 + (size_t)(x >> 40) % 3) % n : (size_t)(x >> 32) % n;
+        nd_uf_union(&uf, a, b);
+    }
+    size_t *root = malloc((n ? n : 1) * sizeof *root), *count = calloc(n ? n : 1, sizeof *count);
+    size_t expect_sets = 0, expect_total = 0;
+    ck_assert_ptr_nonnull(root);
+    ck_assert_ptr_nonnull(count);
+    for (size_t d = 0; d < n; d++)
+        count[root[d] = nd_uf_find(&uf, d)]++;
+    for (size_t r = 0; r < n; r++) {
+        expect_sets += count[r] >= 2;
+        expect_total += count[r] >= 2 ? count[r] : 0;
+    }
+    size_t *members = NULL, *bounds = NULL, total = 0, sets = 0;
+    ck_assert_int_eq(nd_uf_sets(&uf, &members, &total, &bounds, &sets), ND_OK);
+    ck_assert_uint_eq(sets, expect_sets);
+    ck_assert_uint_eq(total, expect_total);
+    size_t at = 0, last_root = 0;
+    for (size_t s = 0; s < sets; s++) {
+        size_t begin = bounds[2 * s], end = bounds[2 * s + 1];
+        ck_assert_uint_eq(begin, at);
+        ck_assert_uint_eq(end - begin, count[root[members[begin]]]); /* the whole set */
+        ck_assert(s == 0 || root[members[begin]] > last_root);       /* sets by root */
+        last_root = root[members[begin]];
+        for (size_t k = begin + 1; k < end; k++) {
+            ck_assert_uint_gt(members[k], members[k - 1]);
+            ck_assert_uint_eq(root[members[k]], last_root);
+        }
+        at = end;
+    }
+    ck_assert_uint_eq(at, total);
+    nd_free(members);
+    nd_free(bounds);
+    free(root);
+    free(count);
     nd_uf_release(&uf);
 }
 END_TEST
@@ -823,6 +876,7 @@ Suite *cluster_suite(void)
     TCase *tc = tcase_create("union_find");
     tcase_add_loop_test(tc, test_union_find_table, 0, (int)(sizeof uf_rows / sizeof uf_rows[0]));
     tcase_add_test(tc, test_union_reports_change);
+    tcase_add_loop_test(tc, test_union_find_sets, 0, 15);
     tcase_add_loop_test(tc, test_union_find_flatten, 0, 5);
     suite_add_tcase(s, tc);
     TCase *split = tcase_create("split");
