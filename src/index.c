@@ -58,6 +58,8 @@ typedef struct {
 struct nd_index {
     nd_options opts;
     nd_text_meta *meta;
+    nd_wide_weight *wide; /* weights past 32 bits (store.h), in text order */
+    size_t wide_count, wide_capacity;
     id_location *where;
     size_t count, meta_capacity, where_capacity;
     uint32_t **key_chunks; /* bands x ND_KEY_CHUNK keys each; NULL once written to the keys file */
@@ -95,6 +97,7 @@ void nd_index_free(nd_index *index)
         nd_free(index->blocks[b].data);
     nd_free(index->blocks);
     nd_free(index->meta);
+    nd_free(index->wide);
     nd_free(index->where);
     for (size_t c = 0; c < index->chunk_count; c++)
         nd_free(index->key_chunks[c]);
@@ -144,7 +147,8 @@ static size_t chunk_bytes(const nd_index *index)
 size_t nd_index_memory(const nd_index *index)
 {
     size_t bytes = sizeof *index + index->meta_capacity * sizeof *index->meta +
-                   index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks;
+                   index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks +
+                   index->wide_capacity * sizeof *index->wide;
     for (size_t b = 0; b < index->block_count; b++)
         bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
     bytes += index->chunks_capacity * sizeof *index->key_chunks;
@@ -281,7 +285,7 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
 {
     unsigned bands = index->opts.bands;
     assert(t->keys && (t->ids || t->count == 0));
-    if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
+    if (index->count >= UINT32_MAX || t->count > UINT32_MAX) /* texts are numbered, and ids counted, in 32 bits */
         return ND_EINVAL;
     uint32_t *chunk = next_chunk(index);
     if (!chunk)
@@ -292,8 +296,16 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
         if (!kept)
             return ND_ENOMEM;
     }
+    if (t->weight >= ND_WEIGHT_WIDE) {
+        if (nd_grow((void **)&index->wide, &index->wide_capacity, index->wide_count + 1, sizeof *index->wide) != 0)
+            return ND_ENOMEM;
+        if (index->wide_count > 0 && index->wide[index->wide_count - 1].doc == index->count)
+            index->wide_count--; /* left by an add that failed */
+        index->wide[index->wide_count++] = (nd_wide_weight){index->count, t->weight};
+    }
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
-    index->meta[doc] = (nd_text_meta){t->count, t->set_hash, t->weight};
+    uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
+    index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
     index->where[doc].memory = NULL;
     for (unsigned j = 0; j < bands; j++)
         chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
@@ -394,7 +406,8 @@ int nd_index_store(const nd_index *index, nd_store *out)
 {
     if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
         return ND_EIO;
-    *out = (nd_store){&index->opts, index->count,     index->meta,  index->spilled,   index,
-                      stored_ids,   stored_band_keys, index->ranks, index->rank_count};
+    *out =
+        (nd_store){&index->opts, index->count,      index->meta, index->spilled,   index, stored_ids, stored_band_keys,
+                   index->ranks, index->rank_count, index->wide, index->wide_count};
     return ND_OK;
 }

@@ -125,7 +125,7 @@ static int order_members(const nd_store *store, size_t *members, size_t n, nd_ke
     if (!w)
         return ND_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        uint64_t key = keep == ND_KEEP_LONGEST ? ~store->meta[members[i]].weight : rank_of(store, members[i]);
+        uint64_t key = keep == ND_KEEP_LONGEST ? ~nd_store_weight(store, members[i]) : rank_of(store, members[i]);
         w[i] = (keyed_member){key, members[i]};
     }
     qsort(w, n, sizeof *w, compare_keyed_member);

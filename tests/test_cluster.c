@@ -221,7 +221,8 @@ static size_t check_split_per_component(const nd_options *options, uint32_t **id
             for (size_t d = 0; d < n; d++) {
                 if (nd_uf_find(&uf, d) == root) {
                     comp[m] = d;
-                    meta[m] = (nd_text_meta){counts[d], 0, weights[d]};
+                    meta[m] =
+                        (nd_text_meta){.count = (uint32_t)counts[d], .weight = (uint32_t)weights[d], .set_hash = 0};
                     comp_ids[m] = ids[d];
                     m++;
                 }
@@ -229,7 +230,7 @@ static size_t check_split_per_component(const nd_options *options, uint32_t **id
             if (m < 2)
                 continue;
             array_backend backend = {comp_ids};
-            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0};
+            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, 0};
             nd_clusters *part;
             ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
             for (size_t c = 0; c < nd_clusters_count(part); c++) {
@@ -560,13 +561,14 @@ START_TEST(test_split_repeated_sets_match_reference)
         ids[d] = sets[f];
         const_ids[d] = sets[f];
         counts[d] = set_counts[f];
-        meta[d] = (nd_text_meta){counts[d], counts[d], 0}; /* set hash: the size (collides) */
+        meta[d] = (nd_text_meta){
+            .count = (uint32_t)counts[d], .weight = 0, .set_hash = counts[d]}; /* set hash: the size (collides) */
     }
     size_t expect[TEXTS], expect_sizes[TEXTS];
     size_t expect_count = reference_split(expect, expect_sizes, ids, counts, TEXTS, opts.threshold);
     ck_assert_uint_gt(expect_count, 2);
     array_backend backend = {const_ids};
-    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0};
+    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, 0};
     nd_clusters *part;
     ck_assert_int_eq(nd_store_split(&part, &store, ND_KEEP_FIRST), ND_OK);
     ck_assert_uint_eq(nd_clusters_count(part), expect_count);
@@ -647,7 +649,7 @@ START_TEST(test_identical_sets_match_whole_hash_sort)
         size_t f = (size_t)(synth_next(&state) % SAME_SETS);
         int empty = synth_next(&state) % 17 == 0;
         ids[d] = sets[f];
-        meta[d] = (nd_text_meta){empty ? 0 : SAME_SET_SIZE, set_hash[f], SAME_SET_SIZE};
+        meta[d] = (nd_text_meta){.count = empty ? 0 : SAME_SET_SIZE, .weight = SAME_SET_SIZE, .set_hash = set_hash[f]};
     }
     /* the reference */
     static hashed_doc order[SAME_TEXTS];
@@ -680,7 +682,7 @@ START_TEST(test_identical_sets_match_whole_hash_sort)
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
     array_backend backend = {ids};
-    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0};
+    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, 0};
     static unsigned char is_rep[SAME_TEXTS];
     static same_log got;
     memset(is_rep, 0, sizeof is_rep);
@@ -764,7 +766,7 @@ START_TEST(test_sets_then_bands_match_sequential)
         size_t f = (size_t)(synth_next(&state) % BAND_SETS);
         int empty = synth_next(&state) % 17 == 0;
         ids[d] = sets[f];
-        meta[d] = (nd_text_meta){empty ? 0 : 4, (uint64_t)(f + 1) << 32 | f, 4};
+        meta[d] = (nd_text_meta){.count = empty ? 0 : 4, .weight = 4, .set_hash = (uint64_t)(f + 1) << 32 | f};
     }
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
@@ -773,7 +775,7 @@ START_TEST(test_sets_then_bands_match_sequential)
     for (size_t k = 0; k < (size_t)opts.bands * BAND_TEXTS; k++)
         keys[k] = (uint32_t)(synth_next(&state) % BAND_KEYS);
     band_backend backend = {ids, keys};
-    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0};
+    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0, NULL, 0};
 
     static unsigned char expect_rep[BAND_TEXTS], got_rep[BAND_TEXTS];
     memset(expect_rep, 0, sizeof expect_rep);
@@ -832,7 +834,7 @@ START_TEST(test_bands_match_plain_sort)
     ck_assert_ptr_nonnull(entries);
     memset(is_rep, 1, sizeof is_rep);
     for (size_t d = 0; d < LONE_TEXTS; d++)
-        meta[d] = (nd_text_meta){1, d, 1};
+        meta[d] = (nd_text_meta){.count = 1, .weight = 1, .set_hash = d};
     call_digest expect = {0, 0};
     size_t shared = 0;
     for (unsigned b = 0; b < opts.bands; b++) {
@@ -860,7 +862,7 @@ START_TEST(test_bands_match_plain_sort)
         digest_band(&expect, entries, kept);
     }
     ck_assert_uint_gt(shared, (size_t)opts.bands * LONE_TEXTS / 10);
-    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0};
+    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0, NULL, 0};
     call_digest got = {0, 0};
     ck_assert_int_eq(nd_band_candidates(&store, is_rep, threads, digest_band, &got), ND_OK);
     ck_assert_uint_eq(got.items, expect.items);
