@@ -233,7 +233,11 @@ int nd_index_spill(nd_index *index, const char *dir)
 /* ****  Adding texts  **** */
 
 /* Room for n ids in the last block (or a new one); NULL when out of memory. */
-static uint32_t *reserve_ids(nd_index *index, size_t n)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) /* in add_one's loop, as before add_one grew */
+#endif
+static inline uint32_t *
+reserve_ids(nd_index *index, size_t n)
 {
     id_block *last = index->block_count ? &index->blocks[index->block_count - 1] : NULL;
     if (!last || last->capacity - last->used < n) {
@@ -280,8 +284,29 @@ uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
     return nd_hash64(ids, count * sizeof *ids, 0);
 }
 
-/* Add one text; the per-text arrays have room for it. */
-static int add_one(nd_index *index, const nd_prepared_text *t)
+/* The next text's weight, past 32 bits, into the list of wide weights
+ * (rare: kept out of add_one, which stays small enough to inline). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int
+keep_wide_weight(nd_index *index, uint64_t weight)
+{
+    if (nd_grow((void **)&index->wide, &index->wide_capacity, index->wide_count + 1, sizeof *index->wide) != 0)
+        return ND_ENOMEM;
+    if (index->wide_count > 0 && index->wide[index->wide_count - 1].doc == index->count)
+        index->wide_count--; /* left by an add that failed */
+    index->wide[index->wide_count++] = (nd_wide_weight){index->count, weight};
+    return ND_OK;
+}
+
+/* Add one text; the per-text arrays have room for it. Inlined: a call per
+ * text is a paragraph mode's millions of calls. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline int
+add_one(nd_index *index, const nd_prepared_text *t)
 {
     unsigned bands = index->opts.bands;
     assert(t->keys && (t->ids || t->count == 0));
@@ -296,13 +321,8 @@ static int add_one(nd_index *index, const nd_prepared_text *t)
         if (!kept)
             return ND_ENOMEM;
     }
-    if (t->weight >= ND_WEIGHT_WIDE) {
-        if (nd_grow((void **)&index->wide, &index->wide_capacity, index->wide_count + 1, sizeof *index->wide) != 0)
-            return ND_ENOMEM;
-        if (index->wide_count > 0 && index->wide[index->wide_count - 1].doc == index->count)
-            index->wide_count--; /* left by an add that failed */
-        index->wide[index->wide_count++] = (nd_wide_weight){index->count, t->weight};
-    }
+    if (t->weight >= ND_WEIGHT_WIDE && keep_wide_weight(index, t->weight) != ND_OK)
+        return ND_ENOMEM;
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
     uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
     index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
