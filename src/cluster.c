@@ -152,55 +152,34 @@ static int verify_contained(void *ctx, size_t a, const uint32_t *others, size_t 
 /* Group the texts by component, in input order, and split each. */
 static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_clusters *out)
 {
-    size_t n = st->store->count;
-    size_t *offset = nd_calloc(n + 1, sizeof *offset);
-    size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
-    size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
-    size_t *bounds = NULL;
+    /* only the texts of components of two or more take room (the union-find
+     * counts them): a paragraph mode's millions of units are mostly single */
+    size_t *members = NULL, *bounds = NULL, total = 0, components = 0;
+    size_t *scratch = NULL;
     unsigned char *one_set = NULL; /* per component */
-    int rc = ND_ENOMEM;
-    if (!offset || !members || !scratch)
-        goto done;
-    /* each text's root read from the union-find itself, flattened (no
-     * array of roots: 8 bytes a text of fresh memory less, a paragraph
-     * mode's millions of units) */
-    nd_uf_flatten(&st->uf);
-    for (size_t d = 0; d < n; d++)
-        offset[nd_uf_root(&st->uf, d) + 1]++;
-    size_t components = 0;
-    for (size_t r = 0; r < n; r++) {
-        components += offset[r + 1] >= 2;
-        offset[r + 1] += offset[r];
-    }
-    for (size_t d = 0; d < n; d++)
-        members[offset[nd_uf_root(&st->uf, d)]++] = d; /* offset[r] now ends component r */
-    bounds = nd_malloc((components ? components : 1) * 2 * sizeof *bounds);
+    int rc = nd_uf_sets(&st->uf, &members, &total, &bounds, &components);
+    if (rc != ND_OK)
+        return rc;
+    rc = ND_ENOMEM;
+    scratch = nd_malloc((total ? total : 1) * sizeof *scratch);
     one_set = nd_malloc(components ? components : 1);
-    if (!bounds || !one_set)
+    if (!scratch || !one_set)
         goto done;
-    size_t begin = 0, c = 0;
-    for (size_t r = 0; r < n; r++) {
-        size_t end = offset[r];
-        if (end - begin >= 2) { /* members[begin, end) are in input order already */
-            bounds[2 * c] = begin;
-            bounds[2 * c + 1] = end;
-            /* one representative: every other member was joined to it as
-             * an identical set (step 1 compared their ids), none by a
-             * verified candidate pair (which joins two representatives) */
-            size_t representatives = 0;
-            for (size_t k = begin; k < end && representatives < 2; k++)
-                representatives += st->is_representative[members[k]];
-            one_set[c] = representatives == 1;
-            c++;
-        }
-        begin = end;
+    for (size_t c = 0; c < components; c++) {
+        /* members[begin, end) are in input order already. One
+         * representative: every other member was joined to it as an
+         * identical set (step 1 compared their ids), none by a verified
+         * candidate pair (which joins two representatives) */
+        size_t representatives = 0;
+        for (size_t k = bounds[2 * c]; k < bounds[2 * c + 1] && representatives < 2; k++)
+            representatives += st->is_representative[members[k]];
+        one_set[c] = representatives == 1;
     }
     nd_split_state split = {st->store, {NULL, 0}, {NULL, 0}, ND_OK};
     rc = nd_split_components(&split, members, scratch, bounds, one_set, components, threads, keep, out);
     nd_free(split.buf_a.data);
     nd_free(split.buf_b.data);
 done:
-    nd_free(offset);
     nd_free(members);
     nd_free(scratch);
     nd_free(bounds);
@@ -217,8 +196,10 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
     int rc = ND_ENOMEM;
     if (!clusters)
         goto done;
-    if (nd_uf_init(&st.uf, store->count) != ND_OK)
+    rc = nd_uf_init(&st.uf, store->count);
+    if (rc != ND_OK)
         goto done;
+    rc = ND_ENOMEM;
     st.is_representative = nd_calloc(store->count + 1, 1);
     if (!st.is_representative)
         goto done;

@@ -80,6 +80,8 @@ typedef struct {
 struct nd_index {
     nd_options opts;
     nd_text_meta *meta;
+    nd_wide_weight *wide; /* weights past 32 bits (store.h), in text order */
+    size_t wide_count, wide_capacity;
     id_location *where;
     size_t count, meta_capacity, where_capacity;
     uint32_t **key_chunks; /* bands x ND_KEY_CHUNK keys each; NULL once written to the keys file */
@@ -126,6 +128,7 @@ void nd_index_free(nd_index *index)
         nd_free(index->blocks[b].data);
     nd_free(index->blocks);
     nd_free(index->meta);
+    nd_free(index->wide);
     nd_free(index->where);
     for (size_t c = 0; c < index->chunk_count; c++)
         nd_free(index->key_chunks[c]);
@@ -177,7 +180,8 @@ static size_t chunk_bytes(const nd_index *index)
 size_t nd_index_memory(const nd_index *index)
 {
     size_t bytes = sizeof *index + index->meta_capacity * sizeof *index->meta +
-                   index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks;
+                   index->where_capacity * sizeof *index->where + index->blocks_capacity * sizeof *index->blocks +
+                   index->wide_capacity * sizeof *index->wide;
     for (size_t b = 0; b < index->block_count; b++)
         if (!index->blocks[b].adopted)
             bytes += index->blocks[b].used * sizeof *index->blocks[b].data; /* untouched block pages cost nothing */
@@ -211,7 +215,7 @@ static int settle(nd_index *index, size_t doc)
     size_t n = settle_ids(index, ids, index->meta[doc].count);
     if (n == (size_t)-1)
         return ND_ENOMEM;
-    index->meta[doc].count = n;
+    index->meta[doc].count = (uint32_t)n; /* at most the raw count, a uint32_t */
     index->meta[doc].set_hash = nd_index_set_hash(ids, n);
     index->raw[doc] = 0;
     index->raw_left--;
@@ -356,7 +360,11 @@ int nd_index_spill(nd_index *index, const char *dir)
 /* ****  Adding texts  **** */
 
 /* Room for n ids in the last block (or a new one); NULL when out of memory. */
-static uint32_t *reserve_ids(nd_index *index, size_t n)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) /* in add_one's loop, as before add_one grew */
+#endif
+static inline uint32_t *
+reserve_ids(nd_index *index, size_t n)
 {
     id_block *last = index->block_count ? &index->blocks[index->block_count - 1] : NULL;
     if (!last || last->capacity - last->used < n) {
@@ -403,6 +411,22 @@ uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
     return nd_hash64(ids, count * sizeof *ids, 0);
 }
 
+/* The next text's weight, past 32 bits, into the list of wide weights
+ * (rare: kept out of add_one, which stays small enough to inline). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int
+keep_wide_weight(nd_index *index, uint64_t weight)
+{
+    if (nd_grow((void **)&index->wide, &index->wide_capacity, index->wide_count + 1, sizeof *index->wide) != 0)
+        return ND_ENOMEM;
+    if (index->wide_count > 0 && index->wide[index->wide_count - 1].doc == index->count)
+        index->wide_count--; /* left by an add that failed */
+    index->wide[index->wide_count++] = (nd_wide_weight){index->count, weight};
+    return ND_OK;
+}
+
 /* Room for text `doc`'s raw flag, set to `raw` (no array while no text is
  * raw). */
 static int note_raw(nd_index *index, size_t doc, int raw)
@@ -434,13 +458,17 @@ typedef struct {
 } text_to_add;
 
 /* Add one text (raw: COPIED, RAW or KEPT); the per-text arrays have room
- * for it. */
-static int add_text(nd_index *index, const text_to_add *add, int raw)
+ * for it. Inlined: a call per text is a paragraph mode's millions of calls. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline int
+add_text(nd_index *index, const text_to_add *add, int raw)
 {
     const nd_prepared_text *t = &add->text;
     unsigned bands = index->opts.bands;
     assert(t->keys && (t->ids || t->count == 0));
-    if (index->count >= UINT32_MAX) /* texts are numbered in 32 bits while clustering */
+    if (index->count >= UINT32_MAX || t->count > UINT32_MAX) /* texts are numbered, and ids counted, in 32 bits */
         return ND_EINVAL;
     uint32_t *chunk = next_chunk(index);
     if (!chunk)
@@ -451,11 +479,14 @@ static int add_text(nd_index *index, const text_to_add *add, int raw)
         if (!kept)
             return ND_ENOMEM;
     }
+    if (t->weight >= ND_WEIGHT_WIDE && keep_wide_weight(index, t->weight) != ND_OK)
+        return ND_ENOMEM;
     size_t doc = index->count, c = doc / ND_KEY_CHUNK, slot = doc % ND_KEY_CHUNK;
     if (note_raw(index, doc, raw != 0) != ND_OK)
         return ND_ENOMEM;
     index->raw_left += raw != 0;
-    index->meta[doc] = (nd_text_meta){t->count, t->set_hash, t->weight};
+    uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
+    index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
     index->where[doc].memory = NULL;
     for (unsigned j = 0; j < bands; j++)
         chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
@@ -650,6 +681,7 @@ int nd_index_store(const nd_index *index, nd_store *out)
     }
     *out = (nd_store){
         &index->opts, index->count,     index->meta,  index->spilled,    index,
-        stored_ids,   stored_band_keys, index->ranks, index->rank_count, index->raw_left > 0 ? index->raw : NULL};
+        stored_ids,   stored_band_keys, index->ranks, index->rank_count, index->raw_left > 0 ? index->raw : NULL,
+        index->wide,  index->wide_count};
     return ND_OK;
 }

@@ -125,7 +125,7 @@ static int order_members(const nd_store *store, size_t *members, size_t n, nd_ke
     if (!w)
         return ND_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        uint64_t key = keep == ND_KEEP_LONGEST ? ~store->meta[members[i]].weight : rank_of(store, members[i]);
+        uint64_t key = keep == ND_KEEP_LONGEST ? ~nd_store_weight(store, members[i]) : rank_of(store, members[i]);
         w[i] = (keyed_member){key, members[i]};
     }
     qsort(w, n, sizeof *w, compare_keyed_member);
@@ -405,7 +405,8 @@ done:
 
 typedef struct {
     size_t first; /* earliest member */
-    size_t start, len;
+    const nd_member *members;
+    size_t len;
 } cluster_span;
 
 static int compare_span(const void *pa, const void *pb)
@@ -414,40 +415,58 @@ static int compare_span(const void *pa, const void *pb)
     return (a->first > b->first) - (a->first < b->first);
 }
 
-/* Put clusters in canonical order: by earliest member. */
-static int order_clusters(nd_clusters *c)
+/* Put the clusters of lists[0 .. count) (each thread's) into lists[0], in
+ * canonical order: by earliest member (clusters are disjoint: no ties).
+ * Often one list is in that order already (components come by their first
+ * member): then nothing moves and no second copy of the members is made;
+ * otherwise every member is copied once, straight to its place. */
+static int order_clusters(nd_clusters *lists, size_t count)
 {
-    cluster_span *spans = nd_malloc((c->count ? c->count : 1) * sizeof *spans);
-    nd_member *members = nd_malloc((c->members_count ? c->members_count : 1) * sizeof *members);
-    if (!spans || !members) {
-        nd_free(spans);
-        nd_free(members);
-        return ND_ENOMEM;
+    nd_clusters *c = &lists[0];
+    size_t clusters = 0, members_count = 0;
+    for (size_t l = 0; l < count; l++) {
+        clusters += lists[l].count;
+        members_count += lists[l].members_count;
     }
-    for (size_t i = 0; i < c->count; i++) {
-        spans[i].start = c->starts[i];
-        spans[i].len = c->starts[i + 1] - c->starts[i];
-        spans[i].first = SIZE_MAX;
-        for (size_t k = 0; k < spans[i].len; k++) {
-            size_t doc = c->members[spans[i].start + k].doc;
-            spans[i].first = doc < spans[i].first ? doc : spans[i].first;
+    cluster_span *spans = nd_malloc((clusters ? clusters : 1) * sizeof *spans);
+    if (!spans)
+        return ND_ENOMEM;
+    size_t n = 0;
+    for (size_t l = 0; l < count; l++) {
+        for (size_t i = 0; i < lists[l].count; i++, n++) {
+            spans[n].members = lists[l].members + lists[l].starts[i];
+            spans[n].len = lists[l].starts[i + 1] - lists[l].starts[i];
+            spans[n].first = SIZE_MAX;
+            for (size_t k = 0; k < spans[n].len; k++)
+                spans[n].first = spans[n].members[k].doc < spans[n].first ? spans[n].members[k].doc : spans[n].first;
         }
     }
-    int sorted = 1; /* often so: components come by their first member */
-    for (size_t i = 1; i < c->count && sorted; i++)
+    int sorted = 1;
+    for (size_t i = 1; i < clusters && sorted; i++)
         sorted = spans[i - 1].first < spans[i].first;
+    if (sorted && clusters == c->count) { /* the other lists are empty */
+        nd_free(spans);
+        return ND_OK;
+    }
+    nd_member *members = nd_malloc((members_count ? members_count : 1) * sizeof *members);
+    if (!members || nd_grow((void **)&c->starts, &c->starts_capacity, clusters + 1, sizeof *c->starts) != 0) {
+        nd_free(members);
+        nd_free(spans);
+        return ND_ENOMEM;
+    }
     if (!sorted)
-        qsort(spans, c->count, sizeof *spans, compare_span);
+        qsort(spans, clusters, sizeof *spans, compare_span);
     size_t w = 0;
-    for (size_t i = 0; i < c->count; i++) {
-        memcpy(members + w, c->members + spans[i].start, spans[i].len * sizeof *members);
+    for (size_t i = 0; i < clusters; i++) {
+        memcpy(members + w, spans[i].members, spans[i].len * sizeof *members);
         c->starts[i] = w;
         w += spans[i].len;
     }
-    c->starts[c->count] = w;
+    c->starts[clusters] = w;
+    c->count = clusters;
     nd_free(c->members);
     c->members = members;
-    c->members_capacity = c->members_count;
+    c->members_count = c->members_capacity = members_count;
     nd_free(spans);
     return ND_OK;
 }
@@ -506,20 +525,6 @@ static void *split_some(void *arg)
     }
 }
 
-/* Append `from`'s clusters to `to`. */
-static int append_clusters(nd_clusters *to, const nd_clusters *from)
-{
-    for (size_t c = 0; c < from->count; c++) {
-        for (size_t k = from->starts[c]; k < from->starts[c + 1]; k++) {
-            if (push_member(to, from->members[k]) != ND_OK)
-                return ND_ENOMEM;
-        }
-        if (close_cluster(to) != ND_OK)
-            return ND_ENOMEM;
-    }
-    return ND_OK;
-}
-
 int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds,
                         const unsigned char *one_set, size_t count, unsigned threads, nd_keep keep, nd_clusters *out)
 {
@@ -546,20 +551,25 @@ int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, co
     t[0].out = *out;
     split_some(&t[0]);
     *st = t[0].st;
-    *out = t[0].out;
     int rc = t[0].rc;
+    nd_clusters lists[MAX_SPLIT_THREADS];
+    lists[0] = t[0].out;
     for (unsigned k = 1; k <= started; k++) {
         pthread_join(helpers[k - 1], NULL);
         if (rc == ND_OK)
             rc = t[k].rc;
-        if (rc == ND_OK)
-            rc = append_clusters(out, &t[k].out);
-        nd_free(t[k].out.members);
-        nd_free(t[k].out.starts);
+        lists[k] = t[k].out;
         nd_free(t[k].st.buf_a.data);
         nd_free(t[k].st.buf_b.data);
     }
-    return rc == ND_OK ? order_clusters(out) : rc;
+    if (rc == ND_OK)
+        rc = order_clusters(lists, started + 1);
+    *out = lists[0];
+    for (unsigned k = 1; k <= started; k++) {
+        nd_free(lists[k].members);
+        nd_free(lists[k].starts);
+    }
+    return rc;
 }
 
 int nd_store_split(nd_clusters **out, const nd_store *store, nd_keep keep)
@@ -578,7 +588,7 @@ int nd_store_split(nd_clusters **out, const nd_store *store, nd_keep keep)
         members[d] = d;
     rc = n >= 2 ? split_component(&st, members, n, scratch, keep, clusters) : ND_OK;
     if (rc == ND_OK)
-        rc = order_clusters(clusters);
+        rc = order_clusters(clusters, 1);
 done:
     nd_free(members);
     nd_free(scratch);

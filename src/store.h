@@ -25,12 +25,21 @@
 /* Texts per band-key chunk. */
 enum { ND_KEY_CHUNK = 1 << 16 };
 
-/* What is kept in memory per text, whatever the backend. */
+/* What is kept in memory per text, whatever the backend: 16 bytes (a
+ * paragraph mode keeps millions). */
 typedef struct nd_text_meta {
-    size_t count;      /* number of shingle ids; 0 for a text without shingles */
+    uint32_t count;    /* number of shingle ids; 0 for a text without shingles */
+    uint32_t weight;   /* what --keep longest compares, or ND_WEIGHT_WIDE (read it with nd_store_weight) */
     uint64_t set_hash; /* hash of the sorted ids: equal sets have equal hashes */
-    uint64_t weight;   /* what --keep longest compares */
 } nd_text_meta;
+
+/* A weight of UINT32_MAX or more (a text past 4 GiB) is kept aside: its
+ * meta says ND_WEIGHT_WIDE and the store lists it with its text. */
+#define ND_WEIGHT_WIDE UINT32_MAX
+typedef struct nd_wide_weight {
+    size_t doc;
+    uint64_t weight;
+} nd_wide_weight;
 
 /* A growable buffer for ids read back from storage. */
 typedef struct nd_id_buffer {
@@ -73,7 +82,28 @@ typedef struct nd_store {
      * read when it was joined), and whose reads of a text's count and set
      * hash come after its ids(). */
     const unsigned char *unsettled;
+
+    /* The weights of ND_WEIGHT_WIDE texts, by text (none: NULL, 0). */
+    const nd_wide_weight *wide_weights;
+    size_t wide_weight_count;
 } nd_store;
+
+/* Text doc's weight (what --keep longest compares). */
+static inline uint64_t nd_store_weight(const nd_store *store, size_t doc)
+{
+    uint32_t w = store->meta[doc].weight;
+    if (w != ND_WEIGHT_WIDE)
+        return w;
+    size_t lo = 0, hi = store->wide_weight_count;
+    while (lo < hi) { /* the wide weights are in text order */
+        size_t mid = lo + (hi - lo) / 2;
+        if (store->wide_weights[mid].doc < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < store->wide_weight_count && store->wide_weights[lo].doc == doc ? store->wide_weights[lo].weight : w;
+}
 
 /* index.c: the store view of an in-memory (or spilled) index, valid until
  * the index changes. Returns ND_OK, or ND_EIO when buffered writes to the

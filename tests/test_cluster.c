@@ -12,6 +12,7 @@
 #include <stdlib.h> /* malloc, free, qsort */
 #include <string.h> /* memcpy */
 
+#include "alloc.h"
 #include "candidates.h"
 #include "store.h"
 #include "suites.h"
@@ -72,6 +73,58 @@ START_TEST(test_union_find_flatten)
         for (size_t b = 0; b < N; b++)
             ck_assert_int_eq(nd_uf_root(&uf, a) == nd_uf_root(&uf, b), a / group == b / group);
     }
+    nd_uf_release(&uf);
+}
+END_TEST
+
+/* nd_uf_sets: the sets of two or more elements, each in increasing order,
+ * the sets in the order of their roots, against the components read with
+ * nd_uf_find; single elements take no room. Random unions over n elements
+ * (a few large sets, many pairs, most elements alone), and n = 0 and 1. */
+START_TEST(test_union_find_sets)
+{
+    static const size_t sizes[] = {0, 1, 2, 37, 1000};
+    size_t n = sizes[_i % 5], unions = n / (1 + (size_t)_i / 5);
+    nd_uf uf;
+    ck_assert_int_eq(nd_uf_init(&uf, n), ND_OK);
+    uint64_t x = 0x9e3779b97f4a7c15u * (uint64_t)(_i + 1);
+    for (size_t u = 0; u < unions && n > 0; u++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t a = (size_t)(x % n), b = u % 3 ? (a + 1 + (size_t)(x >> 40) % 3) % n : (size_t)(x >> 32) % n;
+        nd_uf_union(&uf, a, b);
+    }
+    size_t *root = malloc((n ? n : 1) * sizeof *root), *count = calloc(n ? n : 1, sizeof *count);
+    size_t expect_sets = 0, expect_total = 0;
+    ck_assert_ptr_nonnull(root);
+    ck_assert_ptr_nonnull(count);
+    for (size_t d = 0; d < n; d++)
+        count[root[d] = nd_uf_find(&uf, d)]++;
+    for (size_t r = 0; r < n; r++) {
+        expect_sets += count[r] >= 2;
+        expect_total += count[r] >= 2 ? count[r] : 0;
+    }
+    size_t *members = NULL, *bounds = NULL, total = 0, sets = 0;
+    ck_assert_int_eq(nd_uf_sets(&uf, &members, &total, &bounds, &sets), ND_OK);
+    ck_assert_uint_eq(sets, expect_sets);
+    ck_assert_uint_eq(total, expect_total);
+    size_t at = 0, last_root = 0;
+    for (size_t s = 0; s < sets; s++) {
+        size_t begin = bounds[2 * s], end = bounds[2 * s + 1];
+        ck_assert_uint_eq(begin, at);
+        ck_assert_uint_eq(end - begin, count[root[members[begin]]]); /* the whole set */
+        ck_assert(s == 0 || root[members[begin]] > last_root);       /* sets by root */
+        last_root = root[members[begin]];
+        for (size_t k = begin + 1; k < end; k++) {
+            ck_assert_uint_gt(members[k], members[k - 1]);
+            ck_assert_uint_eq(root[members[k]], last_root);
+        }
+        at = end;
+    }
+    ck_assert_uint_eq(at, total);
+    nd_free(members);
+    nd_free(bounds);
+    free(root);
+    free(count);
     nd_uf_release(&uf);
 }
 END_TEST
@@ -168,7 +221,8 @@ static size_t check_split_per_component(const nd_options *options, uint32_t **id
             for (size_t d = 0; d < n; d++) {
                 if (nd_uf_find(&uf, d) == root) {
                     comp[m] = d;
-                    meta[m] = (nd_text_meta){counts[d], 0, weights[d]};
+                    meta[m] =
+                        (nd_text_meta){.count = (uint32_t)counts[d], .weight = (uint32_t)weights[d], .set_hash = 0};
                     comp_ids[m] = ids[d];
                     m++;
                 }
@@ -176,7 +230,7 @@ static size_t check_split_per_component(const nd_options *options, uint32_t **id
             if (m < 2)
                 continue;
             array_backend backend = {comp_ids};
-            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL};
+            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0};
             nd_clusters *part;
             ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
             for (size_t c = 0; c < nd_clusters_count(part); c++) {
@@ -507,13 +561,14 @@ START_TEST(test_split_repeated_sets_match_reference)
         ids[d] = sets[f];
         const_ids[d] = sets[f];
         counts[d] = set_counts[f];
-        meta[d] = (nd_text_meta){counts[d], counts[d], 0}; /* set hash: the size (collides) */
+        meta[d] = (nd_text_meta){
+            .count = (uint32_t)counts[d], .weight = 0, .set_hash = counts[d]}; /* set hash: the size (collides) */
     }
     size_t expect[TEXTS], expect_sizes[TEXTS];
     size_t expect_count = reference_split(expect, expect_sizes, ids, counts, TEXTS, opts.threshold);
     ck_assert_uint_gt(expect_count, 2);
     array_backend backend = {const_ids};
-    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL};
+    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0};
     nd_clusters *part;
     ck_assert_int_eq(nd_store_split(&part, &store, ND_KEEP_FIRST), ND_OK);
     ck_assert_uint_eq(nd_clusters_count(part), expect_count);
@@ -594,7 +649,7 @@ START_TEST(test_identical_sets_match_whole_hash_sort)
         size_t f = (size_t)(synth_next(&state) % SAME_SETS);
         int empty = synth_next(&state) % 17 == 0;
         ids[d] = sets[f];
-        meta[d] = (nd_text_meta){empty ? 0 : SAME_SET_SIZE, set_hash[f], SAME_SET_SIZE};
+        meta[d] = (nd_text_meta){.count = empty ? 0 : SAME_SET_SIZE, .weight = SAME_SET_SIZE, .set_hash = set_hash[f]};
     }
     /* the reference */
     static hashed_doc order[SAME_TEXTS];
@@ -627,7 +682,7 @@ START_TEST(test_identical_sets_match_whole_hash_sort)
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
     array_backend backend = {ids};
-    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL};
+    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0};
     static unsigned char is_rep[SAME_TEXTS];
     static same_log got;
     memset(is_rep, 0, sizeof is_rep);
@@ -711,7 +766,7 @@ START_TEST(test_sets_then_bands_match_sequential)
         size_t f = (size_t)(synth_next(&state) % BAND_SETS);
         int empty = synth_next(&state) % 17 == 0;
         ids[d] = sets[f];
-        meta[d] = (nd_text_meta){empty ? 0 : 4, (uint64_t)(f + 1) << 32 | f, 4};
+        meta[d] = (nd_text_meta){.count = empty ? 0 : 4, .weight = 4, .set_hash = (uint64_t)(f + 1) << 32 | f};
     }
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
@@ -720,7 +775,7 @@ START_TEST(test_sets_then_bands_match_sequential)
     for (size_t k = 0; k < (size_t)opts.bands * BAND_TEXTS; k++)
         keys[k] = (uint32_t)(synth_next(&state) % BAND_KEYS);
     band_backend backend = {ids, keys};
-    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0, NULL};
+    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0, NULL, NULL, 0};
 
     static unsigned char expect_rep[BAND_TEXTS], got_rep[BAND_TEXTS];
     memset(expect_rep, 0, sizeof expect_rep);
@@ -779,7 +834,7 @@ START_TEST(test_bands_match_plain_sort)
     ck_assert_ptr_nonnull(entries);
     memset(is_rep, 1, sizeof is_rep);
     for (size_t d = 0; d < LONE_TEXTS; d++)
-        meta[d] = (nd_text_meta){1, d, 1};
+        meta[d] = (nd_text_meta){.count = 1, .weight = 1, .set_hash = d};
     call_digest expect = {0, 0};
     size_t shared = 0;
     for (unsigned b = 0; b < opts.bands; b++) {
@@ -807,7 +862,7 @@ START_TEST(test_bands_match_plain_sort)
         digest_band(&expect, entries, kept);
     }
     ck_assert_uint_gt(shared, (size_t)opts.bands * LONE_TEXTS / 10);
-    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0, NULL};
+    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0, NULL, NULL, 0};
     call_digest got = {0, 0};
     ck_assert_int_eq(nd_band_candidates(&store, is_rep, threads, digest_band, &got), ND_OK);
     ck_assert_uint_eq(got.items, expect.items);
@@ -823,6 +878,7 @@ Suite *cluster_suite(void)
     TCase *tc = tcase_create("union_find");
     tcase_add_loop_test(tc, test_union_find_table, 0, (int)(sizeof uf_rows / sizeof uf_rows[0]));
     tcase_add_test(tc, test_union_reports_change);
+    tcase_add_loop_test(tc, test_union_find_sets, 0, 15);
     tcase_add_loop_test(tc, test_union_find_flatten, 0, 5);
     suite_add_tcase(s, tc);
     TCase *split = tcase_create("split");

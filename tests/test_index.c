@@ -297,6 +297,60 @@ START_TEST(test_keep_rank)
 }
 END_TEST
 
+/* ND_KEEP_LONGEST with weights past 32 bits (the index keeps those in a
+ * list of its own, store.h): the heaviest survives, ties in input order,
+ * whether the texts are one identical set or near-copies (split around a
+ * center), in memory or spilled. */
+START_TEST(test_keep_longest_wide_weights)
+{
+    const uint64_t G4 = UINT32_MAX;
+    const struct {
+        uint64_t weights[4];
+        size_t survivor;
+    } rows[] = {
+        {{7, G4 + 4, G4 + 6, 0}, 2},
+        {{G4, G4 - 1, 3, 0}, 0}, /* UINT32_MAX itself is a wide weight */
+        {{G4 - 1, G4, (uint64_t)1 << 40, G4}, 2},
+        {{(uint64_t)1 << 33, (uint64_t)1 << 33, 1, ((uint64_t)1 << 33) + 1}, 3},
+        {{G4 + 1, G4 + 1, G4 + 1, G4 + 1}, 0},
+    };
+    char texts[2][420];
+    size_t len = 0;
+    for (int w = 0; w < 40; w++)
+        len += (size_t)snprintf(texts[0] + len, 400 - len, "%sword%d", w ? " " : "", w);
+    memcpy(texts[1], texts[0], len);
+    memcpy(texts[1] + len, " closing", sizeof " closing"); /* J = 36/37 with 5-word shingles */
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        for (int variant = 0; variant < 4; variant++) { /* near-copies?, spilled? */
+            nd_index *index = NULL;
+            ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+            for (int i = 0; i < 4; i++) {
+                const char *text = texts[(variant & 1) && i % 2];
+                nd_sketch sketch = ND_SKETCH_INIT;
+                ck_assert_int_eq(nd_sketch_text(&sketch, sk, text, strlen(text)), ND_OK);
+                ck_assert_int_eq(nd_index_add(index, &sketch, rows[r].weights[i]), ND_OK);
+                nd_sketch_clear(&sketch);
+                if (variant & 2 && i == 1)
+                    ck_assert_int_eq(nd_index_spill(index, "/tmp"), ND_OK);
+            }
+            nd_clusters *c = NULL;
+            ck_assert_int_eq(nd_index_cluster(&c, NULL, index, ND_KEEP_LONGEST), ND_OK);
+            const nd_member *m;
+            ck_assert_uint_eq(nd_clusters_count(c), 1);
+            ck_assert_uint_eq(nd_clusters_get(&m, c, 0), 4);
+            ck_assert_uint_eq(m[0].doc, rows[r].survivor);
+            nd_clusters_free(c);
+            nd_index_free(index);
+        }
+    }
+    nd_sketcher_free(sk);
+}
+END_TEST
+
 START_TEST(test_spill_bad_dir)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -669,6 +723,7 @@ Suite *index_suite(void)
     tcase_add_test(tc, test_canonical_order);
     tcase_add_test(tc, test_keep_longest);
     tcase_add_test(tc, test_keep_rank);
+    tcase_add_test(tc, test_keep_longest_wide_weights);
     tcase_add_test(tc, test_no_chaining);
     tcase_add_test(tc, test_center_keeps_copies);
     tcase_add_test(tc, test_empty_never_cluster);

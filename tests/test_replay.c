@@ -12,6 +12,7 @@
 #include <unistd.h>   /* unlink, rmdir */
 
 #include "cli.h"
+#include "doctable.h"
 #include "input.h"
 #include "replay.h"
 #include "suites.h"
@@ -123,6 +124,35 @@ START_TEST(test_replay_at_not_located)
 }
 END_TEST
 
+/* The doctable keeps a unit's document and span in 32 bits each; a span
+ * that does not fit (a text past 4 GiB) is kept aside and read back the
+ * same, among units that fit, in the order they were added; a document
+ * number past 32 bits is refused. Only numbers: no such text is made. */
+START_TEST(test_doctable_wide_spans)
+{
+    const size_t G4 = (size_t)UINT32_MAX;
+    const nd_span spans[] = {
+        {0, 0},        {7, 19},     {G4 - 1, G4},     /* the last that fits */
+        {G4, G4 + 5},  {1, G4 + 2}, {5 * G4, 6 * G4}, /* start, length, both past 32 bits */
+        {12, 12 + G4}, {3, 4},                        /* a length of exactly UINT32_MAX fits */
+    };
+    size_t n = sizeof spans / sizeof spans[0];
+    doctable t = {0};
+    for (size_t u = 0; u < n; u++)
+        ck_assert_int_eq(doctable_add_unit(&t, u * 3 + (u > 4 ? G4 - 100 : 0), spans[u]), 0);
+    ck_assert_int_eq(doctable_add_unit(&t, G4, spans[0]), -1);
+    ck_assert_uint_eq(t.unit_count, n);
+    ck_assert_uint_eq(t.wide_count, 3);
+    for (size_t u = 0; u < n; u++) {
+        nd_span got = doctable_unit_span(&t, u);
+        ck_assert_uint_eq(got.start, spans[u].start);
+        ck_assert_uint_eq(got.end, spans[u].end);
+        ck_assert_uint_eq(doctable_unit_doc(&t, u), u * 3 + (u > 4 ? G4 - 100 : 0));
+    }
+    doctable_free(&t);
+}
+END_TEST
+
 Suite *replay_suite(void)
 {
     Suite *s = suite_create("replay");
@@ -130,5 +160,8 @@ Suite *replay_suite(void)
     tcase_add_test(tc, test_replay_at_texts_and_changes);
     tcase_add_test(tc, test_replay_at_not_located);
     suite_add_tcase(s, tc);
+    TCase *table = tcase_create("doctable");
+    tcase_add_test(table, test_doctable_wide_spans);
+    suite_add_tcase(s, table);
     return s;
 }

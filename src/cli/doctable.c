@@ -1,9 +1,12 @@
 /* doctable.c - the documents of a run, as output needs them after
  * clustering: each document's id (clusters name texts by number), and in
  * unit mode each unit's document and byte span. The ids live in one arena,
- * so a run of millions of documents makes no allocation per id. */
+ * so a run of millions of documents makes no allocation per id. A unit
+ * takes 12 bytes (its document and span in 32 bits each); the rare span
+ * that does not fit, in a text past 4 GiB, is kept in a list of its own. */
 #include "doctable.h"
 
+#include <assert.h> /* assert */
 #include <stdlib.h> /* realloc, free */
 
 static int grow(void **p, size_t *capacity, size_t needed, size_t size)
@@ -34,18 +37,43 @@ int doctable_add(doctable *t, const char *id)
 
 int doctable_reserve_units(doctable *t, size_t n)
 {
-    if (grow((void **)&t->unit_doc, &t->unit_doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
-        grow((void **)&t->unit_span, &t->unit_span_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
+    size_t doc_capacity = t->unit_capacity;
+    if (grow((void **)&t->unit_doc, &doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
+        grow((void **)&t->unit_span, &t->unit_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
         return -1;
     return 0;
 }
 
 int doctable_add_unit(doctable *t, size_t doc, nd_span span)
 {
-    if (doctable_reserve_units(t, 1) != 0)
+    if (doc >= UINT32_MAX || doctable_reserve_units(t, 1) != 0)
         return -1;
-    doctable_put_unit(t, doc, span);
+    return doctable_put_unit(t, doc, span);
+}
+
+int doctable_put_wide_unit(doctable *t, size_t doc, nd_span span)
+{
+    if (grow((void **)&t->wide, &t->wide_capacity, t->wide_count + 1, sizeof *t->wide) != 0)
+        return -1;
+    t->wide[t->wide_count++] = (doctable_wide_span){t->unit_count, span};
+    t->unit_doc[t->unit_count] = (uint32_t)doc;
+    t->unit_span[t->unit_count] = (doctable_span){UINT32_MAX, 0};
+    t->unit_count++;
     return 0;
+}
+
+nd_span doctable_wide_span_of(const doctable *t, size_t unit)
+{
+    size_t lo = 0, hi = t->wide_count; /* the wide spans are in unit order */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->wide[mid].unit < unit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    assert(lo < t->wide_count && t->wide[lo].unit == unit);
+    return t->wide[lo].span;
 }
 
 void doctable_free(doctable *t)
@@ -54,4 +82,5 @@ void doctable_free(doctable *t)
     arena_free(&t->id_text);
     free(t->unit_doc);
     free(t->unit_span);
+    free(t->wide);
 }

@@ -52,11 +52,14 @@ typedef struct run_state {
 
 /* A document's units into the index (their set hashes and folded keys
  * were computed by the workers) and the doctable, a few at a time.
- * Returns ND_OK or a library error (ND_ENOMEM for the doctable). */
+ * Returns ND_OK or a library error (ND_ENOMEM for the doctable; ND_EINVAL
+ * past UINT32_MAX documents, numbered in 32 bits as the index's texts). */
 static int add_units(nd_index *index, doctable *docs, size_t doc, const sketched_unit *units, size_t n)
 {
     enum { STEP = 32 };
     nd_prepared_text texts[STEP];
+    if (n > 0 && doc >= UINT32_MAX)
+        return ND_EINVAL;
     if (doctable_reserve_units(docs, n) != 0)
         return ND_ENOMEM;
     for (size_t u0 = 0; u0 < n; u0 += STEP) {
@@ -69,8 +72,10 @@ static int add_units(nd_index *index, doctable *docs, size_t doc, const sketched
         int rc = nd_index_add_prepared(index, texts, k);
         if (rc != ND_OK)
             return rc;
-        for (size_t i = 0; i < k; i++)
-            doctable_put_unit(docs, doc, units[u0 + i].span);
+        for (size_t i = 0; i < k; i++) {
+            if (doctable_put_unit(docs, doc, units[u0 + i].span) != 0)
+                return ND_ENOMEM;
+        }
     }
     return ND_OK;
 }
@@ -174,7 +179,7 @@ static int set_ranks(run_state *st)
         count = st->docs.unit_count;
         ranks = malloc((count ? count : 1) * sizeof *ranks);
         for (size_t u = 0; ranks && u < count; u++)
-            ranks[u] = doc_ranks[st->docs.unit_doc[u]];
+            ranks[u] = doc_ranks[doctable_unit_doc(&st->docs, u)];
     }
     int rc = ranks ? nd_index_set_ranks(st->index, ranks, count) : ND_ENOMEM;
     if (ranks != doc_ranks)

@@ -26,7 +26,7 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 {
     size_t n = 0;
     for (size_t k = 0; k < size; k++) {
-        if (k == 0 || docs->unit_doc[m[k].doc] != docs->unit_doc[m[k - 1].doc])
+        if (k == 0 || doctable_unit_doc(docs, m[k].doc) != doctable_unit_doc(docs, m[k - 1].doc))
             n++;
     }
     return n;
@@ -280,12 +280,13 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         const char *text = NULL;
         size_t text_len = 0;
         for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-            size_t doc = docs->unit_doc[req[i].unit];
+            size_t doc = doctable_unit_doc(docs, req[i].unit);
             /* (a record asked for again is still at hand) */
-            if ((i == 0 || doc != docs->unit_doc[req[i - 1].unit]) && replay_at_text(at, doc, &text, &text_len) != 0)
+            if ((i == 0 || doc != doctable_unit_doc(docs, req[i - 1].unit)) &&
+                replay_at_text(at, doc, &text, &text_len) != 0)
                 rc = EXIT_FAIL;
             if (rc == EXIT_OK)
-                out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
+                out[req[i].position] = unit_output_preview(text, text_len, doctable_unit_span(docs, req[i].unit));
         }
         replay_at_close(at);
         free(req);
@@ -300,12 +301,12 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         return EXIT_FAIL;
     }
     for (size_t i = 0; i < n; i++)
-        want[docs->unit_doc[req[i].unit]] = 1;
+        want[doctable_unit_doc(docs, req[i].unit)] = 1;
     replay *cur = NULL;
     int rc = n && replay_open_texts(&cur, src, want) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
     size_t next_doc = 0;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-        size_t doc = docs->unit_doc[req[i].unit];
+        size_t doc = doctable_unit_doc(docs, req[i].unit);
         while (next_doc <= doc && rc == EXIT_OK) {
             const record *rec;
             rc = replay_next(cur, &rec) == 1 ? EXIT_OK : EXIT_FAIL;
@@ -314,7 +315,7 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         const char *text;
         size_t text_len;
         if (rc == EXIT_OK && replay_text(cur, &text, &text_len) == 0)
-            out[req[i].position] = unit_output_preview(text, text_len, docs->unit_span[req[i].unit]);
+            out[req[i].position] = unit_output_preview(text, text_len, doctable_unit_span(docs, req[i].unit));
     }
     replay_close(cur);
     free(want);
@@ -350,8 +351,8 @@ static int write_group(FILE *out, size_t g, void *ctx)
     }
     int rc = ids && spans && jaccard ? 0 : -1;
     for (size_t k = 0; k < size && rc == 0; k++) {
-        ids[k] = docs->ids[docs->unit_doc[m[k].doc]];
-        spans[k] = docs->unit_span[m[k].doc];
+        ids[k] = docs->ids[doctable_unit_doc(docs, m[k].doc)];
+        spans[k] = doctable_unit_span(docs, m[k].doc);
         jaccard[k] = m[k].jaccard;
     }
     if (rc == 0)
@@ -431,7 +432,7 @@ static removal *collect_removals(const cli_config *cfg, const doctable *docs, co
         size_t size = nd_clusters_get(&m, groups, g);
         int all = cfg->boilerplate && distinct_documents(docs, m, size) >= cfg->boilerplate;
         for (size_t k = all ? 0 : 1; k < size; k++)
-            r[w++] = (removal){docs->unit_doc[m[k].doc], docs->unit_span[m[k].doc], g};
+            r[w++] = (removal){doctable_unit_doc(docs, m[k].doc), doctable_unit_span(docs, m[k].doc), g};
     }
     unit_output_sort_removals(r, w);
     *count = w;

@@ -286,7 +286,7 @@ static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *o
     const uint32_t *ids = local_ids(x, s, local, &buf);
     xbuf_put_u64(out, m->count);
     xbuf_put_u64(out, m->set_hash);
-    xbuf_put_u64(out, m->weight);
+    xbuf_put_u64(out, nd_store_weight(s, local));
     xbuf_put(out, ids, m->count * sizeof *ids);
     xbuf desc = {NULL, 0, 0};
     in->describe(in->ctx, local, &desc);
@@ -503,6 +503,7 @@ static void find_components(xctx *x, u64_list *edges, xbuf *mine, engine_stats *
 
 typedef struct member_data {
     nd_text_meta meta;
+    uint64_t weight; /* all of it (meta.weight can be ND_WEIGHT_WIDE) */
     const uint32_t *ids;
     const unsigned char *desc;
     uint32_t desc_len;
@@ -548,6 +549,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
         if (in_place(x, in, h)) {
             size_t own = (size_t)(all.v[i] - bases[h]);
             d->meta = in->store->meta[own];
+            d->weight = nd_store_weight(in->store, own);
             d->ids = local_ids(x, in->store, own, &unused);
             desc_at[i] = own_desc.len;
             in->describe(in->ctx, own, &own_desc);
@@ -557,9 +559,13 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
         xreader *ar = &cursor[h];
         if (ar->p >= ar->end)
             x_fatal(x, "a holder answered the wrong texts (internal error)");
-        d->meta.count = (size_t)xread_u64(ar);
+        uint64_t count = xread_u64(ar);
+        if (count > UINT32_MAX)
+            x_fatal(x, "a holder answered the wrong texts (internal error)");
+        d->meta.count = (uint32_t)count;
         d->meta.set_hash = xread_u64(ar);
-        d->meta.weight = xread_u64(ar);
+        d->weight = xread_u64(ar);
+        d->meta.weight = d->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)d->weight;
         d->ids = xread_bytes(ar, d->meta.count * sizeof(uint32_t));
         d->desc_len = xread_u32(ar);
         d->desc = xread_bytes(ar, d->desc_len);
@@ -581,14 +587,18 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
         size_t *slot = xmalloc(x, size * sizeof *slot);
         nd_text_meta *meta = xmalloc(x, size * sizeof *meta);
         const uint32_t **ids = xmalloc(x, size * sizeof *ids);
+        nd_wide_weight *wide = xmalloc(x, size * sizeof *wide); /* weights past 32 bits, in text order */
+        size_t wide_count = 0;
         for (size_t k = 0; k < size; k++) {
             memcpy(&global[k], &members[k], sizeof global[k]);
             slot[k] = index_of(all.v, m, global[k]);
             meta[k] = data[slot[k]].meta;
             ids[k] = data[slot[k]].ids;
+            if (meta[k].weight == ND_WEIGHT_WIDE)
+                wide[wide_count++] = (nd_wide_weight){k, data[slot[k]].weight};
         }
         member_backend backend = {ids};
-        nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL, NULL, 0, NULL};
+        nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL, NULL, 0, NULL, wide, wide_count};
         nd_clusters *found = NULL;
         if (nd_store_split(&found, &store, keep) != ND_OK)
             x_fatal(x, "out of memory");
@@ -615,6 +625,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
         free(slot);
         free(meta);
         free(ids);
+        free(wide);
     }
     x_alltoallv(x, send, recv);
     for (int r = 0; r < x->size; r++)

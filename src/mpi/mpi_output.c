@@ -362,7 +362,8 @@ static int dedup_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t fir
             xreader rd = xreader_of(&recv[r]);
             while (rd.p < rd.end) {
                 size_t unit = (size_t)xread_u64(&rd);
-                rm[k++] = (removal){m->docs.unit_doc[unit], m->docs.unit_span[unit], (size_t)xread_u64(&rd)};
+                rm[k++] = (removal){doctable_unit_doc(&m->docs, unit), doctable_unit_span(&m->docs, unit),
+                                    (size_t)xread_u64(&rd)};
             }
         }
         unit_output_sort_removals(rm, total);

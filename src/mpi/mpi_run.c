@@ -158,10 +158,11 @@ static void describe_text(void *ctx, size_t text, xbuf *out)
     const doctable *docs = &m->docs;
     size_t doc = text;
     if (m->cfg->unit != ND_UNIT_DOCUMENT) {
-        doc = docs->unit_doc[text];
+        doc = doctable_unit_doc(docs, text);
+        nd_span span = doctable_unit_span(docs, text);
         xbuf_put_u64(out, m->doc_base + doc);
-        xbuf_put_u64(out, docs->unit_span[text].start);
-        xbuf_put_u64(out, docs->unit_span[text].end);
+        xbuf_put_u64(out, span.start);
+        xbuf_put_u64(out, span.end);
     }
     xbuf_put(out, docs->ids[doc], strlen(docs->ids[doc]) + 1);
 }
