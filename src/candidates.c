@@ -122,7 +122,7 @@ static int one_set(unsigned char *is_representative, uint64_t *exact_groups, con
  * hash, texts in input order within each, as a sort by the whole hash
  * would give them. */
 static int identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
-                          nd_same_fn same, void *ctx, uint64_t *entries);
+                          nd_same_fn same, void *ctx, uint64_t *entries, uint64_t *slots, unsigned slot_bits);
 
 int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
                       void *ctx)
@@ -130,17 +130,42 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
     uint64_t *entries = nd_malloc((store->count + 1) * 2 * sizeof *entries);
     if (!entries)
         return ND_ENOMEM;
-    int rc = identical_sets(is_representative, exact_groups, store, same, ctx, entries);
+    int rc = identical_sets(is_representative, exact_groups, store, same, ctx, entries, NULL, 0);
     nd_free(entries);
     return rc;
+}
+
+/* Mark `h`'s slot (h < 2^slot_bits) seen, or seen twice, when `on` (0
+ * or 1): two bits per slot, words (seen, twice) interleaved. */
+static inline void mark_slot(uint64_t *slots, uint32_t h, uint64_t on)
+{
+    uint64_t bit = on << (h & 63), *pair = slots + 2 * (h >> 6);
+    pair[1] |= pair[0] & bit; /* seen before: twice */
+    pair[0] |= bit;
+}
+
+static inline unsigned seen_twice(const uint64_t *slots, uint32_t h)
+{
+    return (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+}
+
+/* A set hash's slot: from its upper half, as the sets are sorted by it. */
+static inline uint32_t hash_slot(uint64_t set_hash, unsigned shift)
+{
+    return (uint32_t)(set_hash >> 32) * 0x9E3779B1u >> shift;
 }
 
 /* nd_identical_sets in `entries`, room for 2 * (store->count + 1) values
  * (nd_sets_then_bands lends its own band buffer, idle until the sets are
  * found: 16 bytes a text of fresh memory less, whose pages the kernel
- * would clear). */
+ * would clear). With `slots` (2^slot_bits slots of two bits, eight or more
+ * a text), a text whose set hash no other text's can share (its slot seen
+ * once) is a set of its own at once and is not sorted: most texts, so the
+ * sort and the memory it touches shrink to the texts with copies and a
+ * few others (the texts sorted are a subset in the same order, and a text
+ * left out would have been a run of one: the sets come out the same). */
 static int identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
-                          nd_same_fn same, void *ctx, uint64_t *entries)
+                          nd_same_fn same, void *ctx, uint64_t *entries, uint64_t *slots, unsigned slot_bits)
 {
     size_t *docs = NULL; /* one run's texts */
     set_member *members = NULL;
@@ -150,17 +175,33 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
     int rc = ND_OK;
     size_t m = 0;
     const unsigned char *unsettled = store->unsettled;
-    if (!unsettled) {
+    const nd_text_meta *meta = store->meta;
+    if (slots) {
+        unsigned shift = 32 - slot_bits;
+        memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
         for (size_t d = 0; d < store->count; d++) {
-            entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
-            m += store->meta[d].count > 0;
+            unsigned any = meta[d].count > 0, own = unsettled ? unsettled[d] : 0;
+            mark_slot(slots, hash_slot(meta[d].set_hash, shift), any & !own);
+        }
+        for (size_t d = 0; d < store->count; d++) {
+            unsigned any = meta[d].count > 0, own = unsettled ? unsettled[d] : 0;
+            unsigned shared = seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any & !own;
+            /* a set of its own: unsettled (store.h), or no other hash in its slot */
+            is_representative[d] |= (unsigned char)(any & !shared);
+            entries[m] = meta[d].set_hash >> 32 << 32 | d;
+            m += shared;
+        }
+    } else if (!unsettled) {
+        for (size_t d = 0; d < store->count; d++) {
+            entries[m] = meta[d].set_hash >> 32 << 32 | d;
+            m += meta[d].count > 0;
         }
     } else {
         /* a text no other can be a copy of (store.h): a set of its own */
         for (size_t d = 0; d < store->count; d++) {
-            unsigned own = unsettled[d], any = store->meta[d].count > 0;
+            unsigned own = unsettled[d], any = meta[d].count > 0;
             is_representative[d] |= (unsigned char)(own & any);
-            entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
+            entries[m] = meta[d].set_hash >> 32 << 32 | d;
             m += any & !own;
         }
     }
@@ -246,15 +287,6 @@ static inline uint32_t slot_of(uint32_t key, unsigned shift)
     return key * 0x9E3779B1u >> shift;
 }
 
-/* Mark `key`'s slot seen, or seen twice, when `on` (0 or 1). */
-static inline void mark_slot(uint64_t *slots, uint32_t key, unsigned shift, uint64_t on)
-{
-    uint32_t h = slot_of(key, shift);
-    uint64_t bit = on << (h & 63), *pair = slots + 2 * (h >> 6);
-    pair[1] |= pair[0] & bit; /* seen before: twice */
-    pair[0] |= bit;
-}
-
 /* Keep the first m entries whose slot was seen twice. Returns the entries
  * kept. */
 static size_t drop_lone_keys(band_buffers *buf, size_t m)
@@ -264,9 +296,8 @@ static size_t drop_lone_keys(band_buffers *buf, size_t m)
     uint64_t *e = buf->entries;
     size_t kept = 0;
     for (size_t i = 0; i < m; i++) {
-        uint32_t h = slot_of((uint32_t)(e[i] >> 32), shift);
         e[kept] = e[i];
-        kept += (size_t)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+        kept += seen_twice(slots, slot_of((uint32_t)(e[i] >> 32), shift));
     }
     return kept;
 }
@@ -315,7 +346,7 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
                 entries[m + k] = (uint64_t)keys[k] << 32 | (first + k);
             if (slots) {
                 for (size_t k = 0; k < n; k++)
-                    mark_slot(slots, keys[k], shift, 1);
+                    mark_slot(slots, slot_of(keys[k], shift), 1);
             }
             m += n;
             continue;
@@ -329,7 +360,7 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
                 size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
                 entries[m++] = (uint64_t)keys[k] << 32 | (first + k);
                 if (slots)
-                    mark_slot(slots, keys[k], shift, 1);
+                    mark_slot(slots, slot_of(keys[k], shift), 1);
             }
         }
     }
@@ -580,7 +611,8 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     rc = ND_OK;
     if (sets) {
         /* the helpers gather and sort the first bands meanwhile */
-        rc = identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx, own.entries);
+        rc = identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx, own.entries,
+                            own.slots, own.slot_bits);
         uint64_t *rep_bits = rc == ND_OK ? rep_bits_of(is_representative, store->count) : NULL;
         if (rc == ND_OK && !rep_bits)
             rc = ND_ENOMEM;
