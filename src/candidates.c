@@ -176,18 +176,17 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
     size_t m = 0;
     const unsigned char *unsettled = store->unsettled;
     const nd_text_meta *meta = store->meta;
-    if (slots) {
+    if (slots && !unsettled) {
+        /* (with unsettled texts, document mode, most are sets of their own
+         * already and the few others are sorted as they are) */
         unsigned shift = 32 - slot_bits;
         memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
+        for (size_t d = 0; d < store->count; d++)
+            mark_slot(slots, hash_slot(meta[d].set_hash, shift), meta[d].count > 0);
         for (size_t d = 0; d < store->count; d++) {
-            unsigned any = meta[d].count > 0, own = unsettled ? unsettled[d] : 0;
-            mark_slot(slots, hash_slot(meta[d].set_hash, shift), any & !own);
-        }
-        for (size_t d = 0; d < store->count; d++) {
-            unsigned any = meta[d].count > 0, own = unsettled ? unsettled[d] : 0;
-            unsigned shared = seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any & !own;
-            /* a set of its own: unsettled (store.h), or no other hash in its slot */
-            is_representative[d] |= (unsigned char)(any & !shared);
+            unsigned any = meta[d].count > 0;
+            unsigned shared = seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any;
+            is_representative[d] |= (unsigned char)(any & !shared); /* no other hash in its slot */
             entries[m] = meta[d].set_hash >> 32 << 32 | d;
             m += shared;
         }
