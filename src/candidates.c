@@ -204,7 +204,9 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
             m += any & !own;
         }
     }
-    nd_sort_u64_high32(entries, entries + store->count + 1, m);
+    /* the scratch right after the m entries (m <= count): pages the bands
+     * touch next anyway, not the far half of the buffer */
+    nd_sort_u64_high32(entries, entries + m, m);
     for (size_t i = 0; i < m && rc == ND_OK;) {
         size_t j = i + 1;
         while (j < m && (entries[j] ^ entries[i]) >> 32 == 0)
@@ -263,10 +265,10 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
 /* One thread's tools for preparing bands: room for every text's entry and
  * its sort scratch, and a chunk of keys when they are read back. */
 typedef struct band_buffers {
-    uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
-    uint32_t *chunk_buf;     /* spilled keys read back */
-    uint64_t *slots;         /* drop_lone_keys' two bits per slot: words (seen, twice), interleaved */
-    unsigned slot_bits;      /* 2^slot_bits slots */
+    uint64_t *entries;   /* (key << 32 | text), then the sort's scratch: 2 (count + 1) */
+    uint32_t *chunk_buf; /* spilled keys read back */
+    uint64_t *slots;     /* drop_lone_keys' two bits per slot: words (seen, twice), interleaved */
+    unsigned slot_bits;  /* 2^slot_bits slots */
 } band_buffers;
 
 /* A band with fewer entries is sorted whole. */
@@ -365,7 +367,9 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
     }
     if (slots && m >= LONE_FILTER_MIN)
         m = drop_lone_keys(buf, m);
-    nd_sort_u64_high32(buf->entries, buf->tmp, m);
+    /* the scratch right after the m entries kept (pages gathering touched,
+     * when m is at most half the entries gathered), not the far half */
+    nd_sort_u64_high32(buf->entries, buf->entries + m, m);
     if (!rep_bits) {
         const unsigned char *is_rep = await_representatives(p);
         if (!is_rep)
@@ -418,7 +422,6 @@ static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
         nd_free(buf->slots);
         return -1;
     }
-    buf->tmp = buf->entries + store->count + 1;
     return 0;
 }
 
