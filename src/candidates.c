@@ -4,11 +4,14 @@
  * Identical sets. Texts are sorted by set hash (its upper half first, see
  * nd_identical_sets); equal sets are found once and only the first text of
  * each goes on to the candidate stage, so a thousand copies cost a sort,
- * not half a million pair checks.
+ * not half a million pair checks. Before the sets of nd_sets_then_bands,
+ * texts whose set hash no other text's can share are set aside unsorted
+ * (the same two bits per hashed slot as the bands use, below).
  *
  * LSH bands. For each band the (key, text) entries of the representatives
- * are gathered and sorted (stable, so texts stay in input order within a
- * key); texts that share a key are candidates, which the caller verifies.
+ * (a bit a text: the copies cost nothing) are gathered and sorted (stable,
+ * so texts stay in input order within a key); texts that share a key are
+ * candidates, which the caller verifies.
  * Entries whose key no other entry can have are dropped before the sort
  * (drop_lone_keys: two bits per hashed slot), so a band sorts only its
  * shared keys and a few others.
