@@ -4,11 +4,14 @@
  * Identical sets. Texts are sorted by set hash (its upper half first, see
  * nd_identical_sets); equal sets are found once and only the first text of
  * each goes on to the candidate stage, so a thousand copies cost a sort,
- * not half a million pair checks.
+ * not half a million pair checks. Before the sets of nd_sets_then_bands,
+ * texts whose set hash no other text's can share are set aside unsorted
+ * (the same two bits per hashed slot as the bands use, below).
  *
  * LSH bands. For each band the (key, text) entries of the representatives
- * are gathered and sorted (stable, so texts stay in input order within a
- * key); texts that share a key are candidates, which the caller verifies.
+ * (a bit a text: the copies cost nothing) are gathered and sorted (stable,
+ * so texts stay in input order within a key); texts that share a key are
+ * candidates, which the caller verifies.
  * Entries whose key no other entry can have are dropped before the sort
  * (drop_lone_keys: two bits per hashed slot), so a band sorts only its
  * shared keys and a few others.
@@ -122,7 +125,7 @@ static int one_set(unsigned char *is_representative, uint64_t *exact_groups, con
  * hash, texts in input order within each, as a sort by the whole hash
  * would give them. */
 static int identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
-                          nd_same_fn same, void *ctx, uint64_t *entries);
+                          nd_same_fn same, void *ctx, uint64_t *entries, uint64_t *slots, unsigned slot_bits);
 
 int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
                       void *ctx)
@@ -130,17 +133,42 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
     uint64_t *entries = nd_malloc((store->count + 1) * 2 * sizeof *entries);
     if (!entries)
         return ND_ENOMEM;
-    int rc = identical_sets(is_representative, exact_groups, store, same, ctx, entries);
+    int rc = identical_sets(is_representative, exact_groups, store, same, ctx, entries, NULL, 0);
     nd_free(entries);
     return rc;
+}
+
+/* Mark `h`'s slot (h < 2^slot_bits) seen, or seen twice, when `on` (0
+ * or 1): two bits per slot, words (seen, twice) interleaved. */
+static inline void mark_slot(uint64_t *slots, uint32_t h, uint64_t on)
+{
+    uint64_t bit = on << (h & 63), *pair = slots + 2 * (h >> 6);
+    pair[1] |= pair[0] & bit; /* seen before: twice */
+    pair[0] |= bit;
+}
+
+static inline unsigned seen_twice(const uint64_t *slots, uint32_t h)
+{
+    return (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+}
+
+/* A set hash's slot: from its upper half, as the sets are sorted by it. */
+static inline uint32_t hash_slot(uint64_t set_hash, unsigned shift)
+{
+    return (uint32_t)(set_hash >> 32) * 0x9E3779B1u >> shift;
 }
 
 /* nd_identical_sets in `entries`, room for 2 * (store->count + 1) values
  * (nd_sets_then_bands lends its own band buffer, idle until the sets are
  * found: 16 bytes a text of fresh memory less, whose pages the kernel
- * would clear). */
+ * would clear). With `slots` (2^slot_bits slots of two bits, eight or more
+ * a text), a text whose set hash no other text's can share (its slot seen
+ * once) is a set of its own at once and is not sorted: most texts, so the
+ * sort and the memory it touches shrink to the texts with copies and a
+ * few others (the texts sorted are a subset in the same order, and a text
+ * left out would have been a run of one: the sets come out the same). */
 static int identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
-                          nd_same_fn same, void *ctx, uint64_t *entries)
+                          nd_same_fn same, void *ctx, uint64_t *entries, uint64_t *slots, unsigned slot_bits)
 {
     size_t *docs = NULL; /* one run's texts */
     set_member *members = NULL;
@@ -150,21 +178,38 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
     int rc = ND_OK;
     size_t m = 0;
     const unsigned char *unsettled = store->unsettled;
-    if (!unsettled) {
+    const nd_text_meta *meta = store->meta;
+    if (slots && !unsettled) {
+        /* (with unsettled texts, document mode, most are sets of their own
+         * already and the few others are sorted as they are) */
+        unsigned shift = 32 - slot_bits;
+        memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
+        for (size_t d = 0; d < store->count; d++)
+            mark_slot(slots, hash_slot(meta[d].set_hash, shift), meta[d].count > 0);
         for (size_t d = 0; d < store->count; d++) {
-            entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
-            m += store->meta[d].count > 0;
+            unsigned any = meta[d].count > 0;
+            unsigned shared = seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any;
+            is_representative[d] |= (unsigned char)(any & !shared); /* no other hash in its slot */
+            entries[m] = meta[d].set_hash >> 32 << 32 | d;
+            m += shared;
+        }
+    } else if (!unsettled) {
+        for (size_t d = 0; d < store->count; d++) {
+            entries[m] = meta[d].set_hash >> 32 << 32 | d;
+            m += meta[d].count > 0;
         }
     } else {
         /* a text no other can be a copy of (store.h): a set of its own */
         for (size_t d = 0; d < store->count; d++) {
-            unsigned own = unsettled[d], any = store->meta[d].count > 0;
+            unsigned own = unsettled[d], any = meta[d].count > 0;
             is_representative[d] |= (unsigned char)(own & any);
-            entries[m] = store->meta[d].set_hash >> 32 << 32 | d;
+            entries[m] = meta[d].set_hash >> 32 << 32 | d;
             m += any & !own;
         }
     }
-    nd_sort_u64_high32(entries, entries + store->count + 1, m);
+    /* the scratch right after the m entries (m <= count): pages the bands
+     * touch next anyway, not the far half of the buffer */
+    nd_sort_u64_high32(entries, entries + m, m);
     for (size_t i = 0; i < m && rc == ND_OK;) {
         size_t j = i + 1;
         while (j < m && (entries[j] ^ entries[i]) >> 32 == 0)
@@ -223,10 +268,10 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
 /* One thread's tools for preparing bands: room for every text's entry and
  * its sort scratch, and a chunk of keys when they are read back. */
 typedef struct band_buffers {
-    uint64_t *entries, *tmp; /* (key << 32 | text), sorted into entries */
-    uint32_t *chunk_buf;     /* spilled keys read back */
-    uint64_t *slots;         /* drop_lone_keys' two bits per slot: words (seen, twice), interleaved */
-    unsigned slot_bits;      /* 2^slot_bits slots */
+    uint64_t *entries;   /* (key << 32 | text), then the sort's scratch: 2 (count + 1) */
+    uint32_t *chunk_buf; /* spilled keys read back */
+    uint64_t *slots;     /* drop_lone_keys' two bits per slot: words (seen, twice), interleaved */
+    unsigned slot_bits;  /* 2^slot_bits slots */
 } band_buffers;
 
 /* A band with fewer entries is sorted whole. */
@@ -235,28 +280,28 @@ enum { LONE_FILTER_MIN = 4096 };
 /* Most of a band's keys are one text's own (every key is, but for texts
  * that match), and only shared keys make candidates. Before the sort,
  * drop the entries whose key no other entry can share: keys are hashed to
- * 2^slot_bits slots (eight or more per entry), a first pass marks the
- * slots seen twice, a second keeps the entries in those slots, in order.
- * Every shared key's entries are kept (with a few lone ones that share a
- * slot, dropped after the sort as before), so the band's shared keys come
- * out the same, and the sort handles a tenth of the entries or fewer.
- * Returns the entries kept. */
+ * 2^slot_bits slots (eight or more per text), the gathering pass marks the
+ * slots seen twice (mark_slot), a second pass keeps the entries in those
+ * slots, in order (drop_lone_keys). Every shared key's entries are kept
+ * (with a few lone ones that share a slot, dropped after the sort as
+ * before), so the band's shared keys come out the same, and the sort
+ * handles a tenth of the entries or fewer. */
+static inline uint32_t slot_of(uint32_t key, unsigned shift)
+{
+    return key * 0x9E3779B1u >> shift;
+}
+
+/* Keep the first m entries whose slot was seen twice. Returns the entries
+ * kept. */
 static size_t drop_lone_keys(band_buffers *buf, size_t m)
 {
     unsigned shift = 32 - buf->slot_bits;
-    uint64_t *slots = buf->slots, *e = buf->entries;
-    memset(slots, 0, ((size_t)1 << buf->slot_bits) / 32 * sizeof *slots);
-    for (size_t i = 0; i < m; i++) {
-        uint32_t h = (uint32_t)(e[i] >> 32) * 0x9E3779B1u >> shift;
-        uint64_t bit = (uint64_t)1 << (h & 63), *pair = slots + 2 * (h >> 6);
-        pair[1] |= pair[0] & bit; /* seen before: twice */
-        pair[0] |= bit;
-    }
+    const uint64_t *slots = buf->slots;
+    uint64_t *e = buf->entries;
     size_t kept = 0;
     for (size_t i = 0; i < m; i++) {
-        uint32_t h = (uint32_t)(e[i] >> 32) * 0x9E3779B1u >> shift;
         e[kept] = e[i];
-        kept += (size_t)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+        kept += seen_twice(slots, slot_of((uint32_t)(e[i] >> 32), shift));
     }
     return kept;
 }
@@ -273,18 +318,25 @@ typedef struct ready_band {
 typedef struct band_pipe band_pipe;
 static const unsigned char *await_representatives(band_pipe *p);
 
-/* Gather, sort and keep the shared keys of `band` into *out. With
- * is_representative NULL (not known yet) every text is gathered and
+/* Gather, sort and keep the shared keys of `band` into *out: the entries
+ * of the texts whose bit is set in rep_bits (nd_rep_bits). With rep_bits
+ * NULL (the representatives not known yet) every text is gathered and
  * sorted, and the others are dropped once await_representatives(p) gives
  * the flags. */
-static void prepare_band(const nd_store *store, const unsigned char *is_representative, band_buffers *buf,
-                         unsigned band, ready_band *out, band_pipe *p)
+static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_buffers *buf, unsigned band,
+                         ready_band *out, band_pipe *p)
 {
     size_t m = 0;
     const uint32_t *keys = NULL;
     out->rc = ND_OK;
     out->entries = NULL;
     out->count = 0;
+    /* the slots are marked as the entries are gathered (one pass over them
+     * less); they are used only if the band has enough entries */
+    uint64_t *slots = buf->slots;
+    unsigned shift = 32 - buf->slot_bits;
+    if (slots)
+        memset(slots, 0, ((size_t)1 << buf->slot_bits) / 32 * sizeof *slots);
     for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
         keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
         if (!keys) {
@@ -293,24 +345,35 @@ static void prepare_band(const nd_store *store, const unsigned char *is_represen
         }
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
         uint64_t *entries = buf->entries;
-        if (!is_representative) {
+        if (!rep_bits) {
             for (size_t k = 0; k < n; k++)
                 entries[m + k] = (uint64_t)keys[k] << 32 | (first + k);
+            if (slots) {
+                for (size_t k = 0; k < n; k++)
+                    mark_slot(slots, slot_of(keys[k], shift), 1);
+            }
             m += n;
             continue;
         }
-        const unsigned char *is_rep = is_representative + first;
-        /* branch-free: whether a text is a representative is a coin flip
-         * where many texts are copies */
-        for (size_t k = 0; k < n; k++) {
-            entries[m] = (uint64_t)keys[k] << 32 | (first + k);
-            m += is_rep[k] != 0;
+        /* only the representatives, 64 texts a word: no branch per text
+         * (whether a text is one is a coin flip where many are copies),
+         * and no work for the copies (ND_KEY_CHUNK is a multiple of 64) */
+        const uint64_t *words = rep_bits + first / 64;
+        for (size_t w = 0; w < (n + 63) / 64; w++) {
+            for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
+                size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
+                entries[m++] = (uint64_t)keys[k] << 32 | (first + k);
+                if (slots)
+                    mark_slot(slots, slot_of(keys[k], shift), 1);
+            }
         }
     }
-    if (m >= LONE_FILTER_MIN)
+    if (slots && m >= LONE_FILTER_MIN)
         m = drop_lone_keys(buf, m);
-    nd_sort_u64_high32(buf->entries, buf->tmp, m);
-    if (!is_representative) {
+    /* the scratch right after the m entries kept (pages gathering touched,
+     * when m is at most half the entries gathered), not the far half */
+    nd_sort_u64_high32(buf->entries, buf->entries + m, m);
+    if (!rep_bits) {
         const unsigned char *is_rep = await_representatives(p);
         if (!is_rep)
             return; /* stopped: the identical sets failed */
@@ -362,7 +425,6 @@ static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
         nd_free(buf->slots);
         return -1;
     }
-    buf->tmp = buf->entries + store->count + 1;
     return 0;
 }
 
@@ -376,7 +438,8 @@ enum { MAX_BAND_THREADS = 64 };
 struct band_pipe {
     const nd_store *store;
     const unsigned char *is_representative;
-    ready_band *ready; /* per band */
+    uint64_t *rep_bits; /* the same flags, a bit a text (nd_rep_bits), once known */
+    ready_band *ready;  /* per band */
     unsigned bands, ahead;
     pthread_mutex_t lock;
     pthread_cond_t changed; /* a band prepared or visited, representatives known, or stop */
@@ -414,9 +477,9 @@ static int can_claim(const band_pipe *p)
 static void claim_and_prepare(band_pipe *p, band_buffers *buf)
 {
     unsigned band = p->next++;
-    const unsigned char *is_rep = p->known ? p->is_representative : NULL;
+    const uint64_t *rep_bits = p->known ? p->rep_bits : NULL;
     pthread_mutex_unlock(&p->lock);
-    prepare_band(p->store, is_rep, buf, band, &p->ready[band], p);
+    prepare_band(p->store, rep_bits, buf, band, &p->ready[band], p);
     pthread_mutex_lock(&p->lock);
     p->ready[band].ready = 1;
     pthread_cond_broadcast(&p->changed);
@@ -478,6 +541,19 @@ typedef struct sets_step {
 static int run_bands(const nd_store *store, const unsigned char *is_representative, const sets_step *sets,
                      unsigned threads, nd_band_fn visit, void *ctx);
 
+/* The representative flags of n texts, a bit a text (bits past n clear),
+ * or NULL when out of memory. */
+static uint64_t *rep_bits_of(const unsigned char *is_representative, size_t n)
+{
+    size_t words = n / 64 + 1;
+    uint64_t *bits = nd_calloc(words, sizeof *bits);
+    if (!bits)
+        return NULL;
+    for (size_t d = 0; d < n; d++)
+        bits[d / 64] |= (uint64_t)(is_representative[d] != 0) << (d % 64);
+    return bits;
+}
+
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx)
 {
@@ -513,8 +589,10 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     p.ahead = width + 1;
     p.known = !sets;
     p.ready = nd_calloc(bands, sizeof *p.ready);
+    if (p.known)
+        p.rep_bits = rep_bits_of(is_representative, store->count);
     int rc = ND_ENOMEM;
-    if (!p.ready || pthread_mutex_init(&p.lock, NULL) != 0)
+    if (!p.ready || (p.known && !p.rep_bits) || pthread_mutex_init(&p.lock, NULL) != 0)
         goto free_own;
     if (pthread_cond_init(&p.changed, NULL) != 0) {
         pthread_mutex_destroy(&p.lock);
@@ -538,8 +616,13 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     rc = ND_OK;
     if (sets) {
         /* the helpers gather and sort the first bands meanwhile */
-        rc = identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx, own.entries);
+        rc = identical_sets(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx, own.entries,
+                            own.slots, own.slot_bits);
+        uint64_t *rep_bits = rc == ND_OK ? rep_bits_of(is_representative, store->count) : NULL;
+        if (rc == ND_OK && !rep_bits)
+            rc = ND_ENOMEM;
         pthread_mutex_lock(&p.lock);
+        p.rep_bits = rep_bits;
         p.known = rc == ND_OK;
         pthread_cond_broadcast(&p.changed);
         pthread_mutex_unlock(&p.lock);
@@ -562,6 +645,7 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     pthread_mutex_destroy(&p.lock);
 free_own:
     nd_free(p.ready);
+    nd_free(p.rep_bits);
     nd_free(own.entries);
     nd_free(own.chunk_buf);
     nd_free(own.slots);
