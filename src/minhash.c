@@ -258,13 +258,18 @@ least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *fill
 #endif
 
 /* The widest vector instructions the rank densification, the bins
- * (fill_bins) and nd_intersection may use: nd_minhash_set_simd() (tests)
- * lowers it. */
+ * (fill_bins), nd_intersection and the band keys (lsh.c) may use:
+ * nd_minhash_set_simd() (tests) lowers it. */
 static int simd_limit = ND_MINHASH_SIMD_AVX512;
 
 void nd_minhash_set_simd(int limit)
 {
     simd_limit = limit;
+}
+
+int nd_minhash_simd(void)
+{
+    return simd_limit;
 }
 
 /* Densify with the rank table, when few bins are filled: the bin an empty
