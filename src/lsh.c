@@ -232,9 +232,9 @@ __attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uin
     _mm512_storeu_si512((void *)(keys + first), acc);
 }
 
-/* Bands first .. first + 3 of 8 rows with AVX2, one band a 64-bit lane:
+/* Keys of bands of 8 rows with AVX2, four bands at a time, one a 64-bit lane:
  * band_keys_8x8_avx512() four lanes wide, with XXH3's 64-bit products made
- * from 32-bit ones (mul128.h, and mul64 below). Where the CPU has AVX2 but
+ * from 32-bit ones (mul128.h, and mul64_by). Where the CPU has AVX2 but
  * not AVX-512, and under valgrind: the scalar keys were about 34
  * instructions a band, a twentieth of signing a paragraph. Equal to the
  * scalar keys (test_band_keys). */
@@ -246,32 +246,41 @@ __attribute__((target("avx2"))) static inline __m256i mul64_by(__m256i a, uint64
     return _mm256_add_epi64(_mm256_mul_epu32(a, b_lo), _mm256_slli_epi64(cross, 32));
 }
 
-__attribute__((target("avx2"))) static void band_keys_4x8_avx2(uint64_t *keys, const uint32_t *sig, unsigned first)
+/* The first bands - bands % 4 keys, four at a time; the secrets' words
+ * are set once, and the seeds (the band numbers) stepped by four. */
+__attribute__((target("avx2"))) static unsigned band_keys_avx2(uint64_t *keys, const uint32_t *sig, unsigned bands)
 {
-    __m256i r[4];
-    for (unsigned k = 0; k < 4; k++)
-        r[k] = _mm256_loadu_si256((const __m256i *)(sig + (size_t)(first + k) * 8));
-    /* word w of the four bands into one register: a 4 x 4 transpose */
-    __m256i t0 = _mm256_unpacklo_epi64(r[0], r[1]), t1 = _mm256_unpackhi_epi64(r[0], r[1]);
-    __m256i t2 = _mm256_unpacklo_epi64(r[2], r[3]), t3 = _mm256_unpackhi_epi64(r[2], r[3]);
-    __m256i word[4] = {_mm256_permute2x128_si256(t0, t2, 0x20), _mm256_permute2x128_si256(t1, t3, 0x20),
-                       _mm256_permute2x128_si256(t0, t2, 0x31), _mm256_permute2x128_si256(t1, t3, 0x31)};
-    const __m256i seed = _mm256_add_epi64(_mm256_set1_epi64x((long long)first), _mm256_set_epi64x(3, 2, 1, 0));
-    __m256i s[4];
+    __m256i secret[4];
     for (unsigned w = 0; w < 4; w++) {
         uint64_t sw;
         memcpy(&sw, XXH3_kSecret + 8 * w, sizeof sw); /* little-endian, as XXH_readLE64 on x86 */
-        __m256i sv = _mm256_set1_epi64x((long long)sw);
-        s[w] = w % 2 == 0 ? _mm256_add_epi64(sv, seed) : _mm256_sub_epi64(sv, seed);
+        secret[w] = _mm256_set1_epi64x((long long)sw);
     }
-    __m256i acc = _mm256_set1_epi64x((long long)(32 * XXH_PRIME64_1));
-    acc = _mm256_add_epi64(acc, nd_mul128_fold64_x4(_mm256_xor_si256(word[0], s[0]), _mm256_xor_si256(word[1], s[1])));
-    acc = _mm256_add_epi64(acc, nd_mul128_fold64_x4(_mm256_xor_si256(word[2], s[2]), _mm256_xor_si256(word[3], s[3])));
-    /* XXH3_avalanche */
-    acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 37));
-    acc = mul64_by(acc, 0x165667919E3779F9ULL);
-    acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
-    _mm256_storeu_si256((__m256i *)(keys + first), acc);
+    const __m256i start = _mm256_set1_epi64x((long long)(32 * XXH_PRIME64_1)), four = _mm256_set1_epi64x(4);
+    __m256i seed = _mm256_set_epi64x(3, 2, 1, 0);
+    unsigned j = 0;
+    for (; j + 4 <= bands; j += 4, seed = _mm256_add_epi64(seed, four)) {
+        const __m256i *at = (const __m256i *)(sig + (size_t)j * 8);
+        __m256i r0 = _mm256_loadu_si256(at), r1 = _mm256_loadu_si256(at + 1);
+        __m256i r2 = _mm256_loadu_si256(at + 2), r3 = _mm256_loadu_si256(at + 3);
+        /* word w of the four bands into one register: a 4 x 4 transpose */
+        __m256i t0 = _mm256_unpacklo_epi64(r0, r1), t1 = _mm256_unpackhi_epi64(r0, r1);
+        __m256i t2 = _mm256_unpacklo_epi64(r2, r3), t3 = _mm256_unpackhi_epi64(r2, r3);
+        __m256i w0 = _mm256_permute2x128_si256(t0, t2, 0x20), w1 = _mm256_permute2x128_si256(t1, t3, 0x20);
+        __m256i w2 = _mm256_permute2x128_si256(t0, t2, 0x31), w3 = _mm256_permute2x128_si256(t1, t3, 0x31);
+        w0 = _mm256_xor_si256(w0, _mm256_add_epi64(secret[0], seed));
+        w1 = _mm256_xor_si256(w1, _mm256_sub_epi64(secret[1], seed));
+        w2 = _mm256_xor_si256(w2, _mm256_add_epi64(secret[2], seed));
+        w3 = _mm256_xor_si256(w3, _mm256_sub_epi64(secret[3], seed));
+        __m256i acc = _mm256_add_epi64(start, nd_mul128_fold64_x4(w0, w1));
+        acc = _mm256_add_epi64(acc, nd_mul128_fold64_x4(w2, w3));
+        /* XXH3_avalanche */
+        acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 37));
+        acc = mul64_by(acc, 0x165667919E3779F9ULL);
+        acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
+        _mm256_storeu_si256((__m256i *)(keys + j), acc);
+    }
+    return j;
 }
 
 /* All the keys of bands of 8 rows with the widest vectors the CPU has
@@ -286,8 +295,7 @@ __attribute__((noinline)) static int band_keys_simd(uint64_t *keys, const uint32
         for (; j + 8 <= bands; j += 8)
             band_keys_8x8_avx512(keys, sig, j);
     } else if (simd >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
-        for (; j + 4 <= bands; j += 4)
-            band_keys_4x8_avx2(keys, sig, j);
+        j = band_keys_avx2(keys, sig, bands);
     } else {
         return 0;
     }
