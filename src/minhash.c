@@ -133,6 +133,26 @@ static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
     return x;
 }
 
+/* The number of filled bins: the sum of `filled` (zero up to a multiple of
+ * 16 bins). With SSE2 (every x86-64), sixteen bins an instruction (psadbw
+ * sums eight bytes into a lane); the scalar sum takes eight bins a word
+ * (the bytes' sum is the top byte of x * 0x0101...), which cost a short
+ * unit about a hundred instructions, a tenth of its MinHash. */
+static unsigned count_filled(const unsigned char *filled, unsigned num_perm)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __m128i sum = _mm_setzero_si128();
+    for (unsigned w = 0; w < num_perm; w += 16)
+        sum = _mm_add_epi64(sum, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(filled + w)), _mm_setzero_si128()));
+    return (unsigned)(_mm_cvtsi128_si64(sum) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum)));
+#else
+    unsigned n = 0;
+    for (unsigned w = 0; w < num_perm; w += 8)
+        n += (unsigned)((eight_bins(filled, w) * 0x0101010101010101ULL) >> 56);
+    return n;
+#endif
+}
+
 /* least[i] = the least ranks[j * num_perm + i] over the filled bins j,
  * 16 bits a lane; returns whether some least[i] is RANK_UNKNOWN. The loop
  * the rank densification spends its time in, kept in one function (a call
@@ -421,8 +441,8 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
         sig[i] = UINT32_MAX;
     if (count == 0)
         return;
-    unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 8 */
-    memset(filled, 0, (num_perm + 7) & ~7u);
+    unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 16 */
+    memset(filled, 0, (num_perm + 15) & ~15u);
     uint32_t last_bin;
 #ifdef ND_MINHASH_AVX2
     if (simd_limit >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
@@ -432,10 +452,7 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     else
 #endif
         last_bin = fill_bins(sig, filled, num_perm, salt, ids, count);
-    /* eight bins a word: the bytes' sum is the top byte of x * 0x0101... */
-    unsigned filled_count = 0;
-    for (unsigned w = 0; w < num_perm; w += 8)
-        filled_count += (unsigned)((eight_bins(filled, w) * 0x0101010101010101ULL) >> 56);
+    unsigned filled_count = count_filled(filled, num_perm);
     if (filled_count == 1) {
         /* every probe would end at the one filled bin */
         for (unsigned i = 0; i < num_perm; i++)
