@@ -196,22 +196,32 @@ least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *
 __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
                                                                 const unsigned char *filled, const uint16_t *ranks)
 {
-    __m256i l[8];
-    for (unsigned q = 0; q < 8; q++)
-        l[q] = _mm256_set1_epi16(-1);
     /* the filled bins as two 64-bit masks (bytes 0 or 1 shifted into their
      * sign bits): one loop a half, whose exit is the only branch a filled
      * bin's column can mispredict (a loop per eight bins was sixteen) */
+    uint64_t masks[2];
     for (unsigned h = 0; h < 2; h++) {
         __m256i lo = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h)), 7);
         __m256i hi = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h + 32)), 7);
-        uint64_t x = (uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
-        for (; x; x &= x - 1) {
-            const uint16_t *column = ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128;
-            for (unsigned q = 0; q < 8; q++)
-                l[q] = _mm256_min_epu16(l[q], _mm256_load_si256((const __m256i *)(column + 16 * q)));
+        masks[h] = (uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+    }
+    /* eight variables, not an array: GCC kept an array in memory as well as
+     * in registers (about forty stores and loads a call) */
+    __m256i l0 = _mm256_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0, l4 = l0, l5 = l0, l6 = l0, l7 = l0;
+    for (unsigned h = 0; h < 2; h++) {
+        for (uint64_t x = masks[h]; x; x &= x - 1) {
+            const __m256i *column = (const __m256i *)(ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128);
+            l0 = _mm256_min_epu16(l0, _mm256_load_si256(column));
+            l1 = _mm256_min_epu16(l1, _mm256_load_si256(column + 1));
+            l2 = _mm256_min_epu16(l2, _mm256_load_si256(column + 2));
+            l3 = _mm256_min_epu16(l3, _mm256_load_si256(column + 3));
+            l4 = _mm256_min_epu16(l4, _mm256_load_si256(column + 4));
+            l5 = _mm256_min_epu16(l5, _mm256_load_si256(column + 5));
+            l6 = _mm256_min_epu16(l6, _mm256_load_si256(column + 6));
+            l7 = _mm256_min_epu16(l7, _mm256_load_si256(column + 7));
         }
     }
+    const __m256i l[8] = {l0, l1, l2, l3, l4, l5, l6, l7};
     __m256i most = l[0];
     for (unsigned q = 1; q < 8; q++)
         most = _mm256_max_epu16(most, l[q]);
