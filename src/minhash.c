@@ -249,18 +249,20 @@ __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least,
 __attribute__((target("avx512f,avx512bw"))) static int
 least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *filled, const uint16_t *ranks)
 {
-    __m512i l[4];
-    for (unsigned q = 0; q < 4; q++)
-        l[q] = _mm512_set1_epi16(-1);
     __m512i f0 = _mm512_loadu_si512((const void *)filled), f1 = _mm512_loadu_si512((const void *)(filled + 64));
     const uint64_t masks[2] = {_mm512_test_epi8_mask(f0, f0), _mm512_test_epi8_mask(f1, f1)};
+    /* variables, not an array (as in least_ranks_128_avx2) */
+    __m512i l0 = _mm512_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0;
     for (unsigned h = 0; h < 2; h++) {
         for (uint64_t x = masks[h]; x; x &= x - 1) {
             const uint16_t *column = ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128;
-            for (unsigned q = 0; q < 4; q++)
-                l[q] = _mm512_min_epu16(l[q], _mm512_load_si512((const void *)(column + 32 * q)));
+            l0 = _mm512_min_epu16(l0, _mm512_load_si512((const void *)column));
+            l1 = _mm512_min_epu16(l1, _mm512_load_si512((const void *)(column + 32)));
+            l2 = _mm512_min_epu16(l2, _mm512_load_si512((const void *)(column + 64)));
+            l3 = _mm512_min_epu16(l3, _mm512_load_si512((const void *)(column + 96)));
         }
     }
+    const __m512i l[4] = {l0, l1, l2, l3};
     /* lanes at RANK_UNKNOWN << 7 or above */
     const __m512i floor = _mm512_set1_epi16((short)(RANK_UNKNOWN << 7));
     int unknown = 0;
