@@ -168,9 +168,7 @@ static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     uint32_t *keys = arena_alloc(g->mem, (o->bands + sketch->count) * sizeof *keys);
     if (!keys)
         return ND_ENOMEM;
-    uint64_t wide[ND_MAX_PERM];
-    nd_lsh_band_keys(wide, sketch->signature, o->bands, o->rows);
-    nd_index_fold_keys(keys, wide, o->bands);
+    nd_lsh_band_keys_folded(keys, sketch->signature, o->bands, o->rows);
     sketched_unit *u = &w->units[g->count];
     u->span = span;
     u->id_count = sketch->count;
