@@ -33,6 +33,12 @@ static inline void nd_index_fold_keys(uint32_t *restrict folded, const uint64_t 
         folded[j] = (uint32_t)(keys[j] ^ (keys[j] >> 32));
 }
 
+/* nd_lsh_band_keys() and nd_index_fold_keys() in one (lsh.c): the keys
+ * folded in the vector registers they are made in, never written at 64
+ * bits (the CLI's units: tests/test_lsh.c test_band_keys checks it against
+ * the two). */
+void nd_lsh_band_keys_folded(uint32_t *folded, const uint32_t *sig, unsigned bands, unsigned rows);
+
 /* Add texts[0..n) in order, exactly as nd_index_add_ids() would add each
  * (the same index, byte for byte). Same return values; on an error the
  * texts before the failing one stay added. */

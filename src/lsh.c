@@ -26,10 +26,12 @@
 #include <string.h> /* memcpy */
 
 #include "hash.h"
+#include "index_add.h" /* nd_lsh_band_keys_folded */
+#include "minhash.h"   /* nd_minhash_simd: the widest vectors the band keys may use */
 #include "mul128.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h> /* band keys eight bands at a time with AVX-512 */
+#include <immintrin.h> /* band keys eight bands at a time with AVX-512, four with AVX2 */
 #define ND_LSH_AVX512 1
 #endif
 
@@ -198,8 +200,8 @@ int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned nu
  * which is XXH3_len_17to128_64b at length 32 (two mix16B and the
  * avalanche), one band a lane. Equal to the scalar keys (test_band_keys in
  * tests/test_lsh.c). */
-__attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uint64_t *keys, const uint32_t *sig,
-                                                                             unsigned first)
+__attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uint64_t *keys, uint32_t *folded,
+                                                                             const uint32_t *sig, unsigned first)
 {
     __m512i in[4];
     for (unsigned k = 0; k < 4; k++)
@@ -228,21 +230,96 @@ __attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uin
     acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
     acc = _mm512_mullo_epi64(acc, _mm512_set1_epi64((long long)0x165667919E3779F9ULL));
     acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32));
-    _mm512_storeu_si512((void *)(keys + first), acc);
+    if (folded) /* nd_index_fold_keys in the lanes: the halves xor'ed, the low halves kept */
+        _mm256_storeu_si256((__m256i *)(folded + first),
+                            _mm512_cvtepi64_epi32(_mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32))));
+    else
+        _mm512_storeu_si512((void *)(keys + first), acc);
 }
 
-/* All the keys of bands of 8 rows, when the CPU has AVX-512 (returns 1;
- * else 0 and nothing done). Out of line: the scalar loop below, compiled
- * alongside, lost a tenth of its speed. */
-__attribute__((noinline)) static int band_keys_avx512(uint64_t *keys, const uint32_t *sig, unsigned bands)
+/* Keys of bands of 8 rows with AVX2, four bands at a time, one a 64-bit lane:
+ * band_keys_8x8_avx512() four lanes wide, with XXH3's 64-bit products made
+ * from 32-bit ones (mul128.h, and mul64_by). Where the CPU has AVX2 but
+ * not AVX-512, and under valgrind: the scalar keys were about 34
+ * instructions a band, a twentieth of signing a paragraph. Equal to the
+ * scalar keys (test_band_keys). */
+__attribute__((target("avx2"))) static inline __m256i mul64_by(__m256i a, uint64_t b)
 {
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq"))
-        return 0;
+    const __m256i b_lo = _mm256_set1_epi64x((long long)(b & 0xFFFFFFFF));
+    const __m256i b_hi = _mm256_set1_epi64x((long long)(b >> 32));
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b_lo), _mm256_mul_epu32(a, b_hi));
+    return _mm256_add_epi64(_mm256_mul_epu32(a, b_lo), _mm256_slli_epi64(cross, 32));
+}
+
+/* The first bands - bands % 4 keys, four at a time; the secrets' words
+ * are set once, and the seeds (the band numbers) stepped by four. */
+__attribute__((target("avx2"))) static unsigned band_keys_avx2(uint64_t *keys, uint32_t *folded, const uint32_t *sig,
+                                                               unsigned bands)
+{
+    __m256i secret[4];
+    for (unsigned w = 0; w < 4; w++) {
+        uint64_t sw;
+        memcpy(&sw, XXH3_kSecret + 8 * w, sizeof sw); /* little-endian, as XXH_readLE64 on x86 */
+        secret[w] = _mm256_set1_epi64x((long long)sw);
+    }
+    const __m256i start = _mm256_set1_epi64x((long long)(32 * XXH_PRIME64_1)), four = _mm256_set1_epi64x(4);
+    __m256i seed = _mm256_set_epi64x(3, 2, 1, 0);
     unsigned j = 0;
-    for (; j + 8 <= bands; j += 8)
-        band_keys_8x8_avx512(keys, sig, j);
-    for (; j < bands; j++)
-        keys[j] = nd_hash64(sig + (size_t)j * 8, 8 * sizeof *sig, j);
+    for (; j + 4 <= bands; j += 4, seed = _mm256_add_epi64(seed, four)) {
+        const __m256i *at = (const __m256i *)(sig + (size_t)j * 8);
+        __m256i r0 = _mm256_loadu_si256(at), r1 = _mm256_loadu_si256(at + 1);
+        __m256i r2 = _mm256_loadu_si256(at + 2), r3 = _mm256_loadu_si256(at + 3);
+        /* word w of the four bands into one register: a 4 x 4 transpose */
+        __m256i t0 = _mm256_unpacklo_epi64(r0, r1), t1 = _mm256_unpackhi_epi64(r0, r1);
+        __m256i t2 = _mm256_unpacklo_epi64(r2, r3), t3 = _mm256_unpackhi_epi64(r2, r3);
+        __m256i w0 = _mm256_permute2x128_si256(t0, t2, 0x20), w1 = _mm256_permute2x128_si256(t1, t3, 0x20);
+        __m256i w2 = _mm256_permute2x128_si256(t0, t2, 0x31), w3 = _mm256_permute2x128_si256(t1, t3, 0x31);
+        w0 = _mm256_xor_si256(w0, _mm256_add_epi64(secret[0], seed));
+        w1 = _mm256_xor_si256(w1, _mm256_sub_epi64(secret[1], seed));
+        w2 = _mm256_xor_si256(w2, _mm256_add_epi64(secret[2], seed));
+        w3 = _mm256_xor_si256(w3, _mm256_sub_epi64(secret[3], seed));
+        __m256i acc = _mm256_add_epi64(start, nd_mul128_fold64_x4(w0, w1));
+        acc = _mm256_add_epi64(acc, nd_mul128_fold64_x4(w2, w3));
+        /* XXH3_avalanche */
+        acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 37));
+        acc = mul64_by(acc, 0x165667919E3779F9ULL);
+        acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
+        if (folded) {
+            __m256i halves = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
+            __m256i low = _mm256_permutevar8x32_epi32(halves, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0));
+            _mm_storeu_si128((__m128i *)(folded + j), _mm256_castsi256_si128(low));
+        } else {
+            _mm256_storeu_si256((__m256i *)(keys + j), acc);
+        }
+    }
+    return j;
+}
+
+/* All the keys of bands of 8 rows with the widest vectors the CPU has
+ * (and nd_minhash_set_simd allows), into keys, or folded into `folded`
+ * when that is not NULL: returns 1, or 0 with nothing done when it has
+ * neither AVX-512 nor AVX2. Out of line: the scalar loop below, compiled
+ * alongside, lost a tenth of its speed. */
+__attribute__((noinline)) static int band_keys_simd(uint64_t *keys, uint32_t *folded, const uint32_t *sig,
+                                                    unsigned bands)
+{
+    unsigned j = 0;
+    int simd = nd_minhash_simd();
+    if (simd >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+        for (; j + 8 <= bands; j += 8)
+            band_keys_8x8_avx512(keys, folded, sig, j);
+    } else if (simd >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
+        j = band_keys_avx2(keys, folded, sig, bands);
+    } else {
+        return 0;
+    }
+    for (; j < bands; j++) {
+        uint64_t key = nd_hash64(sig + (size_t)j * 8, 8 * sizeof *sig, j);
+        if (folded)
+            folded[j] = (uint32_t)(key ^ (key >> 32));
+        else
+            keys[j] = key;
+    }
     return 1;
 }
 #endif
@@ -253,7 +330,7 @@ void nd_lsh_band_keys(uint64_t *keys, const uint32_t *sig, unsigned bands, unsig
     if (rows == 8) {
 #ifdef ND_LSH_AVX512
         /* every paragraph's sixteen keys were a tenth of sketching it */
-        if (bands >= 8 && band_keys_avx512(keys, sig, bands))
+        if (bands >= 4 && band_keys_simd(keys, NULL, sig, bands))
             return;
 #endif
         /* the usual banding (16 x 8 at the default threshold): a length
@@ -264,4 +341,19 @@ void nd_lsh_band_keys(uint64_t *keys, const uint32_t *sig, unsigned bands, unsig
     }
     for (unsigned j = 0; j < bands; j++)
         keys[j] = nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j);
+}
+
+void nd_lsh_band_keys_folded(uint32_t *folded, const uint32_t *sig, unsigned bands, unsigned rows)
+{
+    assert(bands >= 1 && rows >= 1 && folded && sig);
+#ifdef ND_LSH_AVX512
+    /* a paragraph's keys went through memory, 64 bits each, to be folded
+     * by a loop of their own (80 instructions a unit under valgrind) */
+    if (rows == 8 && bands >= 4 && band_keys_simd(NULL, folded, sig, bands))
+        return;
+#endif
+    for (unsigned j = 0; j < bands; j++) {
+        uint64_t key = nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j);
+        folded[j] = (uint32_t)(key ^ (key >> 32));
+    }
 }

@@ -133,6 +133,26 @@ static inline uint64_t eight_bins(const unsigned char *filled, unsigned i)
     return x;
 }
 
+/* The number of filled bins: the sum of `filled` (zero up to a multiple of
+ * 16 bins). With SSE2 (every x86-64), sixteen bins an instruction (psadbw
+ * sums eight bytes into a lane); the scalar sum takes eight bins a word
+ * (the bytes' sum is the top byte of x * 0x0101...), which cost a short
+ * unit about a hundred instructions, a tenth of its MinHash. */
+static unsigned count_filled(const unsigned char *filled, unsigned num_perm)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __m128i sum = _mm_setzero_si128();
+    for (unsigned w = 0; w < num_perm; w += 16)
+        sum = _mm_add_epi64(sum, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(filled + w)), _mm_setzero_si128()));
+    return (unsigned)(_mm_cvtsi128_si64(sum) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum)));
+#else
+    unsigned n = 0;
+    for (unsigned w = 0; w < num_perm; w += 8)
+        n += (unsigned)((eight_bins(filled, w) * 0x0101010101010101ULL) >> 56);
+    return n;
+#endif
+}
+
 /* least[i] = the least ranks[j * num_perm + i] over the filled bins j,
  * 16 bits a lane; returns whether some least[i] is RANK_UNKNOWN. The loop
  * the rank densification spends its time in, kept in one function (a call
@@ -176,22 +196,32 @@ least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *
 __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
                                                                 const unsigned char *filled, const uint16_t *ranks)
 {
-    __m256i l[8];
-    for (unsigned q = 0; q < 8; q++)
-        l[q] = _mm256_set1_epi16(-1);
     /* the filled bins as two 64-bit masks (bytes 0 or 1 shifted into their
      * sign bits): one loop a half, whose exit is the only branch a filled
      * bin's column can mispredict (a loop per eight bins was sixteen) */
+    uint64_t masks[2];
     for (unsigned h = 0; h < 2; h++) {
         __m256i lo = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h)), 7);
         __m256i hi = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h + 32)), 7);
-        uint64_t x = (uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
-        for (; x; x &= x - 1) {
-            const uint16_t *column = ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128;
-            for (unsigned q = 0; q < 8; q++)
-                l[q] = _mm256_min_epu16(l[q], _mm256_load_si256((const __m256i *)(column + 16 * q)));
+        masks[h] = (uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+    }
+    /* eight variables, not an array: GCC kept an array in memory as well as
+     * in registers (about forty stores and loads a call) */
+    __m256i l0 = _mm256_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0, l4 = l0, l5 = l0, l6 = l0, l7 = l0;
+    for (unsigned h = 0; h < 2; h++) {
+        for (uint64_t x = masks[h]; x; x &= x - 1) {
+            const __m256i *column = (const __m256i *)(ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128);
+            l0 = _mm256_min_epu16(l0, _mm256_load_si256(column));
+            l1 = _mm256_min_epu16(l1, _mm256_load_si256(column + 1));
+            l2 = _mm256_min_epu16(l2, _mm256_load_si256(column + 2));
+            l3 = _mm256_min_epu16(l3, _mm256_load_si256(column + 3));
+            l4 = _mm256_min_epu16(l4, _mm256_load_si256(column + 4));
+            l5 = _mm256_min_epu16(l5, _mm256_load_si256(column + 5));
+            l6 = _mm256_min_epu16(l6, _mm256_load_si256(column + 6));
+            l7 = _mm256_min_epu16(l7, _mm256_load_si256(column + 7));
         }
     }
+    const __m256i l[8] = {l0, l1, l2, l3, l4, l5, l6, l7};
     __m256i most = l[0];
     for (unsigned q = 1; q < 8; q++)
         most = _mm256_max_epu16(most, l[q]);
@@ -219,18 +249,20 @@ __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least,
 __attribute__((target("avx512f,avx512bw"))) static int
 least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *filled, const uint16_t *ranks)
 {
-    __m512i l[4];
-    for (unsigned q = 0; q < 4; q++)
-        l[q] = _mm512_set1_epi16(-1);
     __m512i f0 = _mm512_loadu_si512((const void *)filled), f1 = _mm512_loadu_si512((const void *)(filled + 64));
     const uint64_t masks[2] = {_mm512_test_epi8_mask(f0, f0), _mm512_test_epi8_mask(f1, f1)};
+    /* variables, not an array (as in least_ranks_128_avx2) */
+    __m512i l0 = _mm512_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0;
     for (unsigned h = 0; h < 2; h++) {
         for (uint64_t x = masks[h]; x; x &= x - 1) {
             const uint16_t *column = ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128;
-            for (unsigned q = 0; q < 4; q++)
-                l[q] = _mm512_min_epu16(l[q], _mm512_load_si512((const void *)(column + 32 * q)));
+            l0 = _mm512_min_epu16(l0, _mm512_load_si512((const void *)column));
+            l1 = _mm512_min_epu16(l1, _mm512_load_si512((const void *)(column + 32)));
+            l2 = _mm512_min_epu16(l2, _mm512_load_si512((const void *)(column + 64)));
+            l3 = _mm512_min_epu16(l3, _mm512_load_si512((const void *)(column + 96)));
         }
     }
+    const __m512i l[4] = {l0, l1, l2, l3};
     /* lanes at RANK_UNKNOWN << 7 or above */
     const __m512i floor = _mm512_set1_epi16((short)(RANK_UNKNOWN << 7));
     int unknown = 0;
@@ -258,13 +290,18 @@ least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *fill
 #endif
 
 /* The widest vector instructions the rank densification, the bins
- * (fill_bins) and nd_intersection may use: nd_minhash_set_simd() (tests)
- * lowers it. */
+ * (fill_bins), nd_intersection and the band keys (lsh.c) may use:
+ * nd_minhash_set_simd() (tests) lowers it. */
 static int simd_limit = ND_MINHASH_SIMD_AVX512;
 
 void nd_minhash_set_simd(int limit)
 {
     simd_limit = limit;
+}
+
+int nd_minhash_simd(void)
+{
+    return simd_limit;
 }
 
 /* Densify with the rank table, when few bins are filled: the bin an empty
@@ -331,6 +368,22 @@ __attribute__((target("avx2"))) static inline __m256i mul64(__m256i a, __m256i b
 {
     __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b_lo), _mm256_mul_epu32(a, b_hi));
     return _mm256_add_epi64(_mm256_mul_epu32(a, b_lo), _mm256_slli_epi64(cross, 32));
+}
+
+/* Every value of 128 bins UINT32_MAX and no bin filled, in twenty stores
+ * of 32 bytes: the two memsets they replace were about a twentieth of a
+ * short unit's MinHash (under valgrind). */
+__attribute__((target("avx2"))) static void clear_bins_128_avx2(uint32_t *sig, unsigned char *filled)
+{
+    __m256i ones = _mm256_set1_epi32(-1);
+    const __m256i zero = _mm256_setzero_si256();
+    /* an opaque value: GCC turned the stores of a known one into rep stos
+     * (slow to start) */
+    __asm__("" : "+x"(ones));
+    for (unsigned q = 0; q < 16; q++)
+        _mm256_storeu_si256((__m256i *)(sig + 8 * q), ones);
+    for (unsigned q = 0; q < 4; q++)
+        _mm256_storeu_si256((__m256i *)(filled + 32 * q), zero);
 }
 
 /* fill_bins() with nd_mix64 and the bins computed four ids at a time (the
@@ -412,12 +465,19 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
 {
     assert(num_perm >= 1 && num_perm <= MAX_PERM); /* `filled` below holds MAX_PERM bins */
     uint64_t salt = salt_of(seed);
-    for (unsigned i = 0; i < num_perm; i++)
-        sig[i] = UINT32_MAX;
-    if (count == 0)
-        return;
-    unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 8 */
-    memset(filled, 0, (num_perm + 7) & ~7u);
+    unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 16 */
+#ifdef ND_MINHASH_AVX2
+    if (num_perm == 128 && count > 0 && simd_limit >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
+        clear_bins_128_avx2(sig, filled);
+    } else
+#endif
+    {
+        for (unsigned i = 0; i < num_perm; i++)
+            sig[i] = UINT32_MAX;
+        if (count == 0)
+            return;
+        memset(filled, 0, (num_perm + 15) & ~15u);
+    }
     uint32_t last_bin;
 #ifdef ND_MINHASH_AVX2
     if (simd_limit >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
@@ -427,10 +487,7 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     else
 #endif
         last_bin = fill_bins(sig, filled, num_perm, salt, ids, count);
-    /* eight bins a word: the bytes' sum is the top byte of x * 0x0101... */
-    unsigned filled_count = 0;
-    for (unsigned w = 0; w < num_perm; w += 8)
-        filled_count += (unsigned)((eight_bins(filled, w) * 0x0101010101010101ULL) >> 56);
+    unsigned filled_count = count_filled(filled, num_perm);
     if (filled_count == 1) {
         /* every probe would end at the one filled bin */
         for (unsigned i = 0; i < num_perm; i++)

@@ -34,11 +34,13 @@ int nd_minhash_tables_new(nd_minhash_tables *out, unsigned num_perm, uint64_t se
 void nd_minhash_tables_free(nd_minhash_tables *tables);
 
 /* Test hook: the widest vector instructions the rank densification, the
- * bins and nd_intersection may use (by default the widest the CPU has),
+ * bins, nd_intersection and the band keys may use (by default the widest the CPU has),
  * so that tests can compare every
  * implementation on one machine. Not for use while signing. */
 enum { ND_MINHASH_SIMD_NONE = 0, ND_MINHASH_SIMD_AVX2 = 1, ND_MINHASH_SIMD_AVX512 = 2 };
 void nd_minhash_set_simd(int limit);
+/* The limit set (the band keys, lsh.c, follow it too). */
+int nd_minhash_simd(void);
 
 /* nd_minhash() with tables from nd_minhash_tables_new() for the same
  * num_perm and seed (or NULL): the same signature, faster. */

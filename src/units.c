@@ -105,20 +105,48 @@ static int starts_with(const char *text, size_t pos, size_t limit, size_t from, 
 
 /* The smallest period of t[0..n) (n >= 2) if it divides n and is less than
  * n, else n; SIZE_MAX when memory is short. See "Repeats" above. */
+/* Bit p of divisors[n]: p divides n and p <= n / 2 (n <= 64). */
+static const uint64_t divisors[65] = {
+    0,          0,    0x2,        0x2,      0x6,        0x2, 0xe,       0x2,   0x16,       0xa,     0x26,       0x2,
+    0x5e,       0x2,  0x86,       0x2a,     0x116,      0x2, 0x24e,     0x2,   0x436,      0x8a,    0x806,      0x2,
+    0x115e,     0x22, 0x2006,     0x20a,    0x4096,     0x2, 0x846e,    0x2,   0x10116,    0x80a,   0x20006,    0xa2,
+    0x4125e,    0x2,  0x80006,    0x200a,   0x100536,   0x2, 0x2040ce,  0x2,   0x400816,   0x822a,  0x800006,   0x2,
+    0x101115e,  0x82, 0x2000426,  0x2000a,  0x4002016,  0x2, 0x804024e, 0x822, 0x10004196, 0x8000a, 0x20000006, 0x2,
+    0x4010947e, 0x2,  0x80000006, 0x20028a, 0x100010116};
+
+/* Is p a period of t[0..n)? Checked token by token from t[p] until a
+ * mismatch, charged to *budget; *spent when that was over it. */
+static int is_period(const nd_token *t, size_t n, size_t p, size_t *budget, int *spent)
+{
+    if (t[p].hash != t[0].hash)
+        return 0;
+    size_t i = p + 1;
+    while (i < n && t[i].hash == t[i - p].hash)
+        i++;
+    if (i == n)
+        return 1;
+    *spent = i - p > *budget;
+    *budget -= *spent ? 0 : i - p;
+    return 0;
+}
+
 static size_t whole_period(const nd_token *t, size_t n)
 {
     size_t budget = 4 * n;
     int spent = 0;
-    for (size_t p = 1; p <= n / 2 && !spent; p++) {
-        if (t[p].hash != t[0].hash || n % p != 0)
-            continue;
-        size_t i = p + 1;
-        while (i < n && t[i].hash == t[i - p].hash)
-            i++;
-        if (i == n)
-            return p;
-        spent = i - p > budget;
-        budget -= spent ? 0 : i - p;
+    if (n <= 64) {
+        /* the divisors from a table: a paragraph's few dozen tokens have a
+         * few, and trying every p <= n / 2 was most of finding repeats */
+        for (uint64_t d = divisors[n]; d && !spent; d &= d - 1) {
+            size_t p = (size_t)__builtin_ctzll(d);
+            if (is_period(t, n, p, &budget, &spent))
+                return p;
+        }
+    } else {
+        for (size_t p = 1; p <= n / 2 && !spent; p++) {
+            if (n % p == 0 && is_period(t, n, p, &budget, &spent))
+                return p;
+        }
     }
     if (!spent)
         return n; /* no divisor of n up to n / 2 is a period */

@@ -9,6 +9,8 @@
 
 #include "neardup.h"
 #include "hash.h"
+#include "index_add.h"
+#include "minhash.h"
 #include "suites.h"
 #include "synth.h"
 
@@ -160,9 +162,13 @@ END_TEST
  * number, however they are computed (eight bands at a time with AVX-512
  * where the CPU has it): random signatures, the rows of 8 of the usual
  * banding at band counts around multiples of eight, and other rows. */
+/* Every implementation of the band keys (AVX-512, AVX2, scalar: _i is the
+ * widest allowed) against the scalar XXH3 they must equal. */
 START_TEST(test_band_keys)
 {
-    const unsigned shapes[][2] = {{16, 8}, {8, 8}, {1, 8}, {7, 8}, {9, 8}, {17, 8}, {24, 8}, {31, 8}, {64, 8}, {20, 5}};
+    nd_minhash_set_simd(_i);
+    const unsigned shapes[][2] = {{16, 8}, {8, 8},  {1, 8},  {4, 8},  {5, 8},  {7, 8},
+                                  {9, 8},  {17, 8}, {24, 8}, {31, 8}, {64, 8}, {20, 5}};
     uint64_t state = 4242;
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         unsigned bands = shapes[s][0], rows = shapes[s][1];
@@ -174,12 +180,20 @@ START_TEST(test_band_keys)
             if (round % 4 == 0) /* values with the top bits set and all-ones bands */
                 for (unsigned i = 0; i < bands * rows; i++)
                     sig[i] |= round % 8 == 0 ? 0xFFFFFFFFu : 0x80000000u;
+            uint32_t folded[64];
             nd_lsh_band_keys(keys, sig, bands, rows);
-            for (unsigned j = 0; j < bands; j++)
-                ck_assert_msg(keys[j] == nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j),
-                              "%u bands of %u rows, round %d: band %u differs", bands, rows, round, j);
+            nd_lsh_band_keys_folded(folded, sig, bands, rows);
+            for (unsigned j = 0; j < bands; j++) {
+                uint64_t key = nd_hash64(sig + (size_t)j * rows, rows * sizeof *sig, j);
+                ck_assert_msg(keys[j] == key, "simd %d, %u bands of %u rows, round %d: band %u differs", _i, bands,
+                              rows, round, j);
+                ck_assert_msg(folded[j] == (uint32_t)(key ^ (key >> 32)),
+                              "simd %d, %u bands of %u rows, round %d: folded band %u differs", _i, bands, rows, round,
+                              j);
+            }
         }
     }
+    nd_minhash_set_simd(ND_MINHASH_SIMD_AVX512);
 }
 END_TEST
 
@@ -191,7 +205,7 @@ Suite *lsh_suite(void)
     tcase_add_loop_test(tc, test_candidate_rate, 0, (int)(sizeof similarities / sizeof similarities[0]));
     tcase_add_loop_test(tc, test_choose, 0, (int)(sizeof choose_rows / sizeof choose_rows[0]));
     tcase_add_test(tc, test_default_banding);
-    tcase_add_test(tc, test_band_keys);
+    tcase_add_loop_test(tc, test_band_keys, ND_MINHASH_SIMD_NONE, ND_MINHASH_SIMD_AVX512 + 1);
     tcase_add_loop_test(tc, test_choose_as_exhaustive, 0, (int)(sizeof exhaustive_rows / sizeof exhaustive_rows[0]));
     tcase_add_test(tc, test_options_resolve);
     suite_add_tcase(s, tc);

@@ -188,6 +188,38 @@ START_TEST(test_repeats_count_matches_definition)
 }
 END_TEST
 
+/* Every length up to past 64 tokens (where the divisors come from a table)
+ * against every period: tokens distinct within a period, so the smallest
+ * period is p, and the copies are n / p when p divides n, p < n and
+ * p >= ND_REPEAT_MIN_TOKENS, else none. */
+START_TEST(test_repeats_every_divisor)
+{
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    char *text = malloc(80 * 4);
+    nd_tokens tokens = ND_TOKENS_INIT;
+    for (size_t n = 2 * ND_REPEAT_MIN_TOKENS; n <= 80; n++) {
+        for (size_t p = 1; p <= n; p++) {
+            size_t len = 0;
+            for (size_t i = 0; i < n; i++) {
+                text[len++] = (char)('a' + (i % p) / 26);
+                text[len++] = (char)('a' + (i % p) % 26);
+                text[len++] = ' ';
+            }
+            ck_assert_int_eq(nd_tokenize(&tokens, nz, text, len), ND_OK);
+            ck_assert_uint_eq(tokens.count, n);
+            int expect = p < n && n % p == 0 && p >= ND_REPEAT_MIN_TOKENS ? (int)(n / p) : 0;
+            nd_span copies[1];
+            ck_assert_msg(nd_find_repeats(copies, 1, &tokens, text, (nd_span){0, len}) == expect,
+                          "%zu tokens of period %zu: expected %d copies", n, p, expect);
+        }
+    }
+    nd_tokens_free(&tokens);
+    nd_normalizer_free(nz);
+    free(text);
+}
+END_TEST
+
 /* ****  nd_remove_spans  **** */
 
 typedef struct {
@@ -444,6 +476,7 @@ Suite *units_suite(void)
     tcase_add_loop_test(tc, test_repeats, 0, (int)(sizeof repeat_rows / sizeof *repeat_rows));
     tcase_add_test(tc, test_repeats_more_copies_than_room);
     tcase_add_test(tc, test_repeats_count_matches_definition);
+    tcase_add_test(tc, test_repeats_every_divisor);
     tcase_add_loop_test(tc, test_remove_spans, 0, (int)(sizeof remove_rows / sizeof *remove_rows));
     tcase_add_loop_test(tc, test_text_preview, 0, (int)(sizeof preview_rows / sizeof *preview_rows));
     tcase_add_test(tc, test_text_preview_random);

@@ -120,12 +120,11 @@ static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     const nd_options *o = g->sh->opts;
     if (grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != ND_OK)
         return ND_ENOMEM;
-    uint32_t *keys = arena_alloc(g->mem, o->bands * sizeof *keys);
+    /* its folded keys and then its ids, in one piece of the arena */
+    uint32_t *keys = arena_alloc(g->mem, (o->bands + sketch->count) * sizeof *keys);
     if (!keys)
         return ND_ENOMEM;
-    uint64_t wide[ND_MAX_PERM];
-    nd_lsh_band_keys(wide, sketch->signature, o->bands, o->rows);
-    nd_index_fold_keys(keys, wide, o->bands);
+    nd_lsh_band_keys_folded(keys, sketch->signature, o->bands, o->rows);
     sketched_unit *u = &w->units[g->count];
     u->span = span;
     u->id_count = sketch->count;
@@ -133,11 +132,8 @@ static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     u->set_hash = nd_index_set_hash(sketch->ids, sketch->count);
     u->ids = NULL;
     if (sketch->count > 0) {
-        uint32_t *copy = arena_alloc(g->mem, sketch->count * sizeof *copy);
-        if (!copy)
-            return ND_ENOMEM;
-        memcpy(copy, sketch->ids, sketch->count * sizeof *copy);
-        u->ids = copy;
+        memcpy(keys + o->bands, sketch->ids, sketch->count * sizeof *keys);
+        u->ids = keys + o->bands;
     }
     g->count++;
     return ND_OK;
