@@ -48,10 +48,8 @@ static uint32_t fold32(uint64_t h)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* Sort ids[0..n) (scratch has room for n) and drop repeats; returns the new
- * count. */
-/* The ids sorted and made distinct, or (distinct 0: nd_shingles_raw) left
- * as they were made. */
+/* Sort ids[0..n) (scratch has room for n) and drop repeats, or (distinct
+ * 0: nd_shingles_raw) leave them as they were made; returns the count. */
 static size_t sort_distinct(uint32_t *ids, size_t n, uint32_t *scratch, int distinct)
 {
     return distinct ? nd_sort_distinct_u32(ids, scratch, n) : n;

@@ -96,6 +96,19 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The reference for nd_sort_distinct_u32: want[0..n) sorted by qsort and
+ * its repeats dropped; returns how many are left. */
+static size_t reference_distinct(uint32_t *want, size_t n)
+{
+    qsort(want, n, sizeof *want, cmp_u32);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (distinct == 0 || want[i] != want[distinct - 1])
+            want[distinct++] = want[i];
+    }
+    return distinct;
+}
+
 /* nd_sort_distinct_u32 against qsort and a pass dropping repeats, on every
  * path: insertion (small), the slot table (9 to 48 values; values whose
  * slot is taken, and so many of them that it gives way to the radix
@@ -131,12 +144,7 @@ START_TEST(test_sort_u32_paths)
                 state = state * 6364136223846793005ULL + 1442695040888963407ULL;
                 ids[i] = want[i] = (uint32_t)(state >> 32) & masks[mi];
             }
-            qsort(want, n, sizeof *want, cmp_u32);
-            size_t distinct = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (distinct == 0 || want[i] != want[distinct - 1])
-                    want[distinct++] = want[i];
-            }
+            size_t distinct = reference_distinct(want, n);
             ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
             for (size_t i = 0; i < distinct; i++)
                 ck_assert_msg(ids[i] == want[i], "n=%zu mask=%x pass %zu: ids[%zu]=%u, want %u", n, masks[mi], pass, i,
@@ -187,12 +195,7 @@ START_TEST(test_sort_u32_crowded_bucket)
                         }
                         ids[i] = want[i] = x;
                     }
-                    qsort(want, n, sizeof *want, cmp_u32);
-                    size_t distinct = 0;
-                    for (size_t i = 0; i < n; i++) {
-                        if (distinct == 0 || want[i] != want[distinct - 1])
-                            want[distinct++] = want[i];
-                    }
+                    size_t distinct = reference_distinct(want, n);
                     ck_assert_uint_eq(nd_sort_distinct_u32(ids, tmp, n), distinct);
                     for (size_t i = 0; i < distinct; i++)
                         ck_assert_msg(ids[i] == want[i], "n=%zu crowd=%zu top=%x level %d: ids[%zu]=%u, want %u", n,

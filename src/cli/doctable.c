@@ -7,26 +7,13 @@
 #include "doctable.h"
 
 #include <assert.h> /* assert */
-#include <stdlib.h> /* realloc, free */
+#include <stdlib.h> /* free */
 
-static int grow(void **p, size_t *capacity, size_t needed, size_t size)
-{
-    if (needed <= *capacity)
-        return 0;
-    size_t cap = *capacity ? *capacity * 2 : 1024;
-    while (cap < needed)
-        cap *= 2;
-    void *grown = realloc(*p, cap * size);
-    if (!grown)
-        return -1;
-    *p = grown;
-    *capacity = cap;
-    return 0;
-}
+#include "alloc.h" /* nd_grow */
 
 int doctable_add(doctable *t, const char *id)
 {
-    if (grow((void **)&t->ids, &t->ids_capacity, t->count + 1, sizeof *t->ids) != 0)
+    if (nd_grow((void **)&t->ids, &t->ids_capacity, t->count + 1, sizeof *t->ids) != 0)
         return -1;
     t->ids[t->count] = arena_strdup(&t->id_text, id);
     if (!t->ids[t->count])
@@ -38,8 +25,8 @@ int doctable_add(doctable *t, const char *id)
 int doctable_reserve_units(doctable *t, size_t n)
 {
     size_t doc_capacity = t->unit_capacity;
-    if (grow((void **)&t->unit_doc, &doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
-        grow((void **)&t->unit_span, &t->unit_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
+    if (nd_grow((void **)&t->unit_doc, &doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
+        nd_grow((void **)&t->unit_span, &t->unit_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
         return -1;
     return 0;
 }
@@ -53,7 +40,7 @@ int doctable_add_unit(doctable *t, size_t doc, nd_span span)
 
 int doctable_put_wide_unit(doctable *t, size_t doc, nd_span span)
 {
-    if (grow((void **)&t->wide, &t->wide_capacity, t->wide_count + 1, sizeof *t->wide) != 0)
+    if (nd_grow((void **)&t->wide, &t->wide_capacity, t->wide_count + 1, sizeof *t->wide) != 0)
         return -1;
     t->wide[t->wide_count++] = (doctable_wide_span){t->unit_count, span};
     t->unit_doc[t->unit_count] = (uint32_t)doc;

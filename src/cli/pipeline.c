@@ -27,6 +27,7 @@
 #include <string.h>    /* memcpy, memset */
 #include <time.h>      /* clock_gettime */
 
+#include "alloc.h" /* nd_grow */
 #include "arena.h"
 #include "document.h"
 #include "idblocks.h"
@@ -55,21 +56,6 @@ typedef struct shared {
     int repair_plain;    /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
     int raw_ids;         /* pipeline_sink.adopt_ids is set */
 } shared;
-
-static int grow(void **p, size_t *capacity, size_t needed, size_t size)
-{
-    if (needed <= *capacity)
-        return ND_OK;
-    size_t cap = *capacity ? *capacity : 16;
-    while (cap < needed)
-        cap *= 2;
-    void *grown = realloc(*p, cap * size);
-    if (!grown)
-        return ND_ENOMEM;
-    *p = grown;
-    *capacity = cap;
-    return ND_OK;
-}
 
 /* Copy a borrowed sketch's shingle ids into the arena and write its band
  * keys: all an index needs of it. NULL ids with count 0 for an empty set. */
@@ -118,7 +104,7 @@ static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     unit_gather *g = ctx;
     worker_tools *w = g->tools;
     const nd_options *o = g->sh->opts;
-    if (grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != ND_OK)
+    if (nd_grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != 0)
         return ND_ENOMEM;
     /* its folded keys and then its ids, in one piece of the arena */
     uint32_t *keys = arena_alloc(g->mem, (o->bands + sketch->count) * sizeof *keys);
@@ -214,13 +200,13 @@ static int process_json(const shared *sh, worker_tools *w, arena *mem, const rec
 
 static int process_text(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
 {
-    if (keep_id(mem, res, record_default_id(sh->in, rec)) != ND_OK)
+    if (keep_id(mem, res, record_default_id(sh->in, rec)) != 0)
         return ND_ENOMEM;
     if (!sh->repair_plain)
         return sketch_document(sh, w, mem, rec->data, rec->len, res, keys);
     /* Pass 2 sees the text with ill-formed UTF-8 replaced; sketch that same
      * text so that unit spans point into it. */
-    if (grow((void **)&w->repaired, &w->repaired_capacity, rec->len * 3 + 1, 1) != ND_OK)
+    if (nd_grow((void **)&w->repaired, &w->repaired_capacity, rec->len * 3 + 1, 1) != 0)
         return ND_ENOMEM;
     size_t repaired_len;
     res->doc.invalid_utf8 = nd_utf8_repair(w->repaired, &repaired_len, rec->data, rec->len);
