@@ -38,6 +38,7 @@
 #include <string.h>  /* memcmp, memset */
 
 #include "alloc.h"
+#include "slots.h"
 #include "sort.h"
 
 /* ****  Identical sets  **** */
@@ -138,24 +139,10 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
     return rc;
 }
 
-/* Mark `h`'s slot (h < 2^slot_bits) seen, or seen twice, when `on` (0
- * or 1): two bits per slot, words (seen, twice) interleaved. */
-static inline void mark_slot(uint64_t *slots, uint32_t h, uint64_t on)
-{
-    uint64_t bit = on << (h & 63), *pair = slots + 2 * (h >> 6);
-    pair[1] |= pair[0] & bit; /* seen before: twice */
-    pair[0] |= bit;
-}
-
-static inline unsigned seen_twice(const uint64_t *slots, uint32_t h)
-{
-    return (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
-}
-
 /* A set hash's slot: from its upper half, as the sets are sorted by it. */
 static inline uint32_t hash_slot(uint64_t set_hash, unsigned shift)
 {
-    return (uint32_t)(set_hash >> 32) * 0x9E3779B1u >> shift;
+    return nd_slot_of((uint32_t)(set_hash >> 32), shift);
 }
 
 /* nd_identical_sets in `entries`, room for 2 * (store->count + 1) values
@@ -185,10 +172,10 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
         unsigned shift = 32 - slot_bits;
         memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
         for (size_t d = 0; d < store->count; d++)
-            mark_slot(slots, hash_slot(meta[d].set_hash, shift), meta[d].count > 0);
+            nd_slot_mark(slots, hash_slot(meta[d].set_hash, shift), meta[d].count > 0);
         for (size_t d = 0; d < store->count; d++) {
             unsigned any = meta[d].count > 0;
-            unsigned shared = seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any;
+            unsigned shared = nd_slot_seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any;
             is_representative[d] |= (unsigned char)(any & !shared); /* no other hash in its slot */
             entries[m] = meta[d].set_hash >> 32 << 32 | d;
             m += shared;
@@ -281,16 +268,11 @@ enum { LONE_FILTER_MIN = 4096 };
  * that match), and only shared keys make candidates. Before the sort,
  * drop the entries whose key no other entry can share: keys are hashed to
  * 2^slot_bits slots (eight or more per text), the gathering pass marks the
- * slots seen twice (mark_slot), a second pass keeps the entries in those
+ * slots seen twice (slots.h), a second pass keeps the entries in those
  * slots, in order (drop_lone_keys). Every shared key's entries are kept
  * (with a few lone ones that share a slot, dropped after the sort as
  * before), so the band's shared keys come out the same, and the sort
  * handles a tenth of the entries or fewer. */
-static inline uint32_t slot_of(uint32_t key, unsigned shift)
-{
-    return key * 0x9E3779B1u >> shift;
-}
-
 /* Keep the first m entries whose slot was seen twice. Returns the entries
  * kept. */
 static size_t drop_lone_keys(band_buffers *buf, size_t m)
@@ -301,7 +283,7 @@ static size_t drop_lone_keys(band_buffers *buf, size_t m)
     size_t kept = 0;
     for (size_t i = 0; i < m; i++) {
         e[kept] = e[i];
-        kept += seen_twice(slots, slot_of((uint32_t)(e[i] >> 32), shift));
+        kept += nd_slot_seen_twice(slots, nd_slot_of((uint32_t)(e[i] >> 32), shift));
     }
     return kept;
 }
@@ -350,7 +332,7 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
                 entries[m + k] = (uint64_t)keys[k] << 32 | (first + k);
             if (slots) {
                 for (size_t k = 0; k < n; k++)
-                    mark_slot(slots, slot_of(keys[k], shift), 1);
+                    nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
             }
             m += n;
             continue;
@@ -364,7 +346,7 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
                 size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
                 entries[m++] = (uint64_t)keys[k] << 32 | (first + k);
                 if (slots)
-                    mark_slot(slots, slot_of(keys[k], shift), 1);
+                    nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
             }
         }
     }

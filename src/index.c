@@ -59,6 +59,7 @@
 #include "alloc.h"
 #include "hash.h"
 #include "index_add.h"
+#include "slots.h"
 #include "sort.h"
 #include "store.h"
 
@@ -238,7 +239,7 @@ enum { COPY_BANDS = 4 };
  * signature, and so the same key in every band. A raw text is settled
  * when its key in each of the first COPY_BANDS bands may be another
  * text's: per band, keys are hashed to 16 slots a text or more, two bits
- * a slot (seen, seen twice), and a text passes when its slot was seen
+ * a slot (seen, seen twice: slots.h), and a text passes when its slot was seen
  * twice. A superset of the texts with copies (keys are folded, slots
  * shared): a lone text passes a band about once in 16, all four about
  * once in 65,000 (settled for nothing, harmlessly). */
@@ -261,14 +262,12 @@ static int settle_shared(nd_index *index)
         memset(slots, 0, words * sizeof *slots);
         size_t at = (size_t)band * ND_KEY_CHUNK;
         for (size_t d = 0; d < n; d++) {
-            uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
-            uint64_t bit = (uint64_t)(index->meta[d].count > 0) << (h & 63), *pair = slots + 2 * (h >> 6);
-            pair[1] |= pair[0] & bit;
-            pair[0] |= bit;
+            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
+            nd_slot_mark(slots, h, index->meta[d].count > 0);
         }
         for (size_t d = 0; d < n; d++) {
-            uint32_t h = index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK] * 0x9E3779B1u >> shift;
-            unsigned twice = (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
+            unsigned twice = nd_slot_seen_twice(slots, h);
             passed[d] = (unsigned char)(passed[d] + (twice & (passed[d] == band) & index->raw[d]));
         }
     }

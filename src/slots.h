@@ -1,0 +1,37 @@
+/* slots.h - "may another share this key?" in two bits per hashed slot.
+ * Internal to the library.
+ *
+ * Keys are hashed (Fibonacci hashing: key * 2^32/phi, top bits) to 2^bits
+ * slots, and a first pass marks each slot seen, or seen twice; a key whose
+ * slot was seen only once has no equal among the keys marked. A key in a
+ * slot seen twice may have one (or only share the slot with another key):
+ * a superset of the shared keys, so with eight or more slots a key it
+ * sets aside most lone keys before a sort. Used by candidates.c (lone band
+ * keys, lone set hashes) and index.c (raw texts that may have a copy).
+ * The slots are words (seen, twice), interleaved: 2^bits / 32 words. */
+#ifndef ND_SLOTS_H
+#define ND_SLOTS_H
+
+#include <stdint.h> /* uint32_t, uint64_t */
+
+/* Key `key`'s slot among 2^(32 - shift) slots. */
+static inline uint32_t nd_slot_of(uint32_t key, unsigned shift)
+{
+    return key * 0x9E3779B1u >> shift;
+}
+
+/* Mark slot h seen, or seen twice, when `on` (0 or 1). */
+static inline void nd_slot_mark(uint64_t *slots, uint32_t h, uint64_t on)
+{
+    uint64_t bit = on << (h & 63), *pair = slots + 2 * (h >> 6);
+    pair[1] |= pair[0] & bit; /* seen before: twice */
+    pair[0] |= bit;
+}
+
+/* 1 if slot h was marked twice or more. */
+static inline unsigned nd_slot_seen_twice(const uint64_t *slots, uint32_t h)
+{
+    return (unsigned)(slots[2 * (h >> 6) + 1] >> (h & 63)) & 1;
+}
+
+#endif /* ND_SLOTS_H */
