@@ -30,7 +30,8 @@
  * only the per-text metadata and the chunk being filled stay in memory.
  * This file is the library's only file I/O.
  *
- * Raw texts (nd_index_add_raw, the CLI's document mode). A text's ids may
+ * Raw texts (nd_index_add_raw, the CLI's document mode; nd_index_add_prepared_raw,
+ * its paragraphs and lines). A text's ids may
  * come as they were made: in text order, repeats kept. Sorting them and
  * dropping repeats is a tenth of a CJK run, and only the texts clustering
  * verifies need it (a fifth of them or fewer), so the index keeps such a
@@ -535,13 +536,10 @@ int nd_index_add_ids(nd_index *index, const uint32_t *ids, size_t count, const u
     return add_one(index, &t);
 }
 
-int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+/* Add a raw text (nd_index_add_raw) whose keys are folded; the per-text
+ * arrays have room for it. */
+static int add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint32_t *folded, uint64_t weight)
 {
-    uint32_t folded[ND_MAX_PERM];
-    assert(keys && (ids || count == 0));
-    nd_index_fold_keys(folded, keys, index->opts.bands);
-    if (reserve_texts(index, 1) != ND_OK)
-        return ND_ENOMEM;
     if (count == 0 || index->spilled) {
         /* nothing to sort, or straight to the ids file, settled (a copy
          * sorted in the scratch) */
@@ -559,6 +557,28 @@ int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const u
     }
     text_to_add add = {{ids, count, 0, folded, weight}, NULL};
     return add_text(index, &add, RAW);
+}
+
+int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys && (ids || count == 0));
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    return add_raw(index, ids, count, folded, weight);
+}
+
+int nd_index_add_prepared_raw(nd_index *index, const nd_prepared_text *texts, size_t n)
+{
+    if (reserve_texts(index, n) != ND_OK)
+        return ND_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = add_raw(index, texts[i].ids, texts[i].count, texts[i].keys, texts[i].weight);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return ND_OK;
 }
 
 uint32_t *nd_index_ids_block_new(size_t capacity)

@@ -52,6 +52,18 @@ int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t
  * signature is the same (sketch.c). */
 int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
 
+/* nd_sketch_units() with each unit's ids as nd_shingles_raw() makes them
+ * (sketch.c): the same units, spans and signatures (the CLI's paragraph and
+ * line modes, whose units the index sorts only when it reads them). */
+int nd_sketch_units_raw(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                        unsigned min_tokens, nd_unit_fn fn, void *ctx);
+
+/* nd_index_add_prepared() of raw texts: each text's ids raw (count of
+ * them, repeats counted; its set_hash is not read), added as
+ * nd_index_add_raw() adds them, with keys already folded. Same return
+ * values. */
+int nd_index_add_prepared_raw(nd_index *index, const nd_prepared_text *texts, size_t n);
+
 /* nd_index_add_ids() of raw ids (count of them, repeats counted): the
  * index keeps them as they are until a text is read (a spilled index
  * sorts them at once). Clustering and listing pairs on the index give the

@@ -175,8 +175,10 @@ int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len
     return ND_OK;
 }
 
-int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
-                    unsigned min_tokens, nd_unit_fn fn, void *ctx)
+/* nd_sketch_units(), the units' ids sorted distinct (`distinct`) or raw
+ * (nd_sketch_units_raw: as nd_shingles_raw makes them). */
+static int sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                        unsigned min_tokens, nd_unit_fn fn, void *ctx, int distinct)
 {
     size_t span_count = 0;
     *invalid_utf8 = 0;
@@ -187,7 +189,7 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         nd_span local = {0, span.end - span.start};
         nd_sketch_ref sketch;
         /* words: --min-tokens counts them and repeats are found on them */
-        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1, min_tokens, 1);
+        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1, min_tokens, distinct);
         if (rc != ND_OK)
             break;
         *invalid_utf8 += sketch.invalid_utf8;
@@ -210,10 +212,22 @@ int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, siz
         /* the copies' spans are taken before sketching them overwrites the tokens */
         for (int c = 0; rc == ND_OK && c < m; c++) {
             nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
-            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1, 0, 1);
+            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1, 0, distinct);
             if (rc == ND_OK)
                 rc = fn(ctx, copy, &sketch);
         }
     }
     return rc;
+}
+
+int nd_sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                    unsigned min_tokens, nd_unit_fn fn, void *ctx)
+{
+    return sketch_units(invalid_utf8, sk, text, len, kind, min_tokens, fn, ctx, 1);
+}
+
+int nd_sketch_units_raw(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
+                        unsigned min_tokens, nd_unit_fn fn, void *ctx)
+{
+    return sketch_units(invalid_utf8, sk, text, len, kind, min_tokens, fn, ctx, 0);
 }

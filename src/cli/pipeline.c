@@ -97,8 +97,13 @@ typedef struct unit_gather {
 /* nd_sketch_units' callback: keep one unit in the worker's scratch, its
  * band keys in the arena at once (copying them there afterwards, 128 bytes
  * a unit, was a tenth of gathering). What the index keeps of a unit but
- * would compute from it on the committing thread, its set hash and its
- * folded band keys, is computed here, on the worker (index_add.h). */
+ * would compute from it on the committing thread, its folded band keys
+ * and (ids sorted distinct) its set hash, is computed here, on the worker
+ * (index_add.h). With raw ids (pipeline_sink.adopt_ids) the unit's ids are
+ * kept as made and its set hash is left to the index, which sorts only the
+ * units that may have a copy (index.c: settle_shared): most units, alone
+ * in their bands, are never sorted (10k syndicated paragraphs: sorting
+ * was 8% of the instructions). */
 static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
 {
     unit_gather *g = ctx;
@@ -115,7 +120,7 @@ static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     u->span = span;
     u->id_count = sketch->count;
     u->keys = keys;
-    u->set_hash = nd_index_set_hash(sketch->ids, sketch->count);
+    u->set_hash = g->sh->raw_ids ? 0 : nd_index_set_hash(sketch->ids, sketch->count);
     u->ids = NULL;
     if (sketch->count > 0) {
         memcpy(keys + o->bands, sketch->ids, sketch->count * sizeof *keys);
@@ -129,7 +134,10 @@ static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const cha
 {
     unit_gather g = {sh, w, mem, 0};
     size_t invalid = 0;
-    int rc = nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
+    int rc = sh->raw_ids ? nd_sketch_units_raw(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens,
+                                               gather_unit, &g)
+                         : nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens,
+                                           gather_unit, &g);
     res->doc.invalid_utf8 += invalid;
     if (rc != ND_OK || g.count == 0)
         return rc;

@@ -19,9 +19,9 @@
 /* One unit of a document (--unit paragraph|line). */
 typedef struct sketched_unit {
     nd_span span;        /* in the document's text */
-    const uint32_t *ids; /* sorted distinct shingle ids */
+    const uint32_t *ids; /* sorted distinct shingle ids, or raw (pipeline_sink.adopt_ids) */
     size_t id_count;
-    uint64_t set_hash;    /* nd_index_set_hash() of its ids */
+    uint64_t set_hash;    /* nd_index_set_hash() of its ids; 0 when they are raw */
     const uint32_t *keys; /* its opts.bands LSH band keys, folded (nd_index_fold_keys()) */
 } sketched_unit;
 
@@ -51,8 +51,10 @@ typedef struct pipeline_sink {
     int (*commit)(void *ctx, const sketched_doc *doc);
     /* Called after each batch's commits, or NULL. Same return values. */
     int (*batch_done)(void *ctx);
-    /* Document mode, when not NULL: a document's ids are kept as made (in
-     * any order, repeats kept: nd_sketch_text_ref_raw) in blocks that the
+    /* When not NULL, ids are raw. Unit mode: each unit's ids as made (in
+     * any order, repeats kept: nd_sketch_units_raw), in the record's
+     * arena, for nd_index_add_prepared_raw. Document mode: a document's ids
+     * are kept as made (nd_sketch_text_ref_raw) in blocks that the
      * sketching threads write once (nd_index_ids_block_new), and each
      * block is given to the sink (to keep, nd_index_adopt_ids) once every
      * document whose ids are in it is committed, or when the run ends.
