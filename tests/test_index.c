@@ -716,6 +716,143 @@ START_TEST(test_raw_past_first_chunk)
 }
 END_TEST
 
+/* Units (the CLI's paragraph and line modes): nd_sketch_units_raw gives
+ * nd_sketch_units's units (spans, signatures) with the ids as made, and an
+ * index of them added raw (nd_index_add_prepared_raw, a few at a time)
+ * clusters them as an index of the sorted units added with
+ * nd_index_add_prepared does: the same groups of copies (a paragraph
+ * repeated in other documents, a line pasted twice in one), near copies
+ * and counts, at 1 and 2 threads, in memory and spilled half way. */
+typedef struct {
+    uint32_t *ids; /* every unit's ids, back to back */
+    size_t used, capacity;
+    size_t *at, *count; /* per unit */
+    uint32_t *keys;     /* per unit, folded */
+    nd_span *spans;
+    size_t units, units_capacity;
+    unsigned bands, rows;
+} unit_list;
+
+static int list_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
+{
+    unit_list *l = ctx;
+    if (l->units == l->units_capacity) {
+        l->units_capacity = l->units_capacity ? 2 * l->units_capacity : 64;
+        l->at = realloc(l->at, l->units_capacity * sizeof *l->at);
+        l->count = realloc(l->count, l->units_capacity * sizeof *l->count);
+        l->keys = realloc(l->keys, l->units_capacity * l->bands * sizeof *l->keys);
+        l->spans = realloc(l->spans, l->units_capacity * sizeof *l->spans);
+        ck_assert(l->at && l->count && l->keys && l->spans);
+    }
+    if (l->used + sketch->count > l->capacity) {
+        l->capacity = 2 * (l->used + sketch->count);
+        l->ids = realloc(l->ids, l->capacity * sizeof *l->ids);
+        ck_assert_ptr_nonnull(l->ids);
+    }
+    memcpy(l->ids + l->used, sketch->ids, sketch->count * sizeof *l->ids);
+    l->at[l->units] = l->used;
+    l->count[l->units] = sketch->count;
+    l->used += sketch->count;
+    nd_lsh_band_keys_folded(l->keys + l->units * l->bands, sketch->signature, l->bands, l->rows);
+    l->spans[l->units++] = span;
+    return ND_OK;
+}
+
+static void unit_list_free(unit_list *l)
+{
+    free(l->ids);
+    free(l->at);
+    free(l->count);
+    free(l->keys);
+    free(l->spans);
+}
+
+START_TEST(test_units_raw_same_results)
+{
+    enum { DOCS = 300, PARAS = 4 };
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.7;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    unit_list sorted = {.bands = opts.bands, .rows = opts.rows}, raw = sorted;
+    static char doc[PARAS * (RAW_WORDS * 8 + 2) + 2 * RAW_WORDS * 8 + 8];
+    for (size_t d = 0; d < DOCS; d++) {
+        size_t len = 0;
+        for (size_t p = 0; p < PARAS; p++) { /* paragraphs of the raw corpus: copies across documents */
+            len += raw_text(doc + len, (d * 7 + p * 13) % RAW_TEXTS);
+            doc[len++] = '\n';
+            doc[len++] = '\n';
+        }
+        size_t line = raw_text(doc + len, d % RAW_TEXTS); /* a paragraph pasted twice: two units */
+        doc[len + line] = ' ';
+        memcpy(doc + len + line + 1, doc + len, line);
+        len += 2 * line + 1;
+        size_t invalid = 0, before = sorted.units;
+        ck_assert_int_eq(nd_sketch_units(&invalid, sk, doc, len, ND_UNIT_PARAGRAPH, 3, list_unit, &sorted), ND_OK);
+        ck_assert_int_eq(nd_sketch_units_raw(&invalid, sk, doc, len, ND_UNIT_PARAGRAPH, 3, list_unit, &raw), ND_OK);
+        ck_assert_uint_eq(sorted.units, raw.units);
+        ck_assert_uint_ge(sorted.units - before, 3);
+    }
+    size_t n = sorted.units, unsorted = 0;
+    uint32_t *tmp = malloc((raw.used + 1) * sizeof *tmp), *copy = malloc((raw.used + 1) * sizeof *copy);
+    nd_prepared_text *ta = malloc(n * sizeof *ta), *tb = malloc(n * sizeof *tb);
+    ck_assert(tmp && copy && ta && tb);
+    for (size_t u = 0; u < n; u++) {
+        ck_assert(sorted.spans[u].start == raw.spans[u].start && sorted.spans[u].end == raw.spans[u].end);
+        ck_assert_mem_eq(sorted.keys + u * opts.bands, raw.keys + u * opts.bands, opts.bands * sizeof *raw.keys);
+        const uint32_t *a = sorted.ids + sorted.at[u], *b = raw.ids + raw.at[u];
+        memcpy(copy, b, raw.count[u] * sizeof *copy);
+        size_t distinct = nd_sort_distinct_u32(copy, tmp, raw.count[u]);
+        ck_assert_uint_eq(distinct, sorted.count[u]);
+        ck_assert_mem_eq(copy, a, distinct * sizeof *a);
+        unsorted += raw.count[u] != distinct || memcmp(a, b, distinct * sizeof *a) != 0;
+        uint64_t weight = sorted.spans[u].end - sorted.spans[u].start;
+        ta[u] = (nd_prepared_text){a, sorted.count[u], nd_index_set_hash(a, sorted.count[u]),
+                                   sorted.keys + u * opts.bands, weight};
+        tb[u] = (nd_prepared_text){b, raw.count[u], 0, raw.keys + u * opts.bands, weight};
+    }
+    ck_assert_uint_gt(unsorted, n / 2); /* the raw ids were raw */
+    for (int spill = 0; spill < 2; spill++) {
+        nd_index *ia = NULL, *ib = NULL;
+        ck_assert_int_eq(nd_index_new(&ia, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&ib, &opts), ND_OK);
+        for (size_t u = 0; u < n; u += 29) {
+            size_t k = n - u < 29 ? n - u : 29;
+            ck_assert_int_eq(nd_index_add_prepared(ia, ta + u, k), ND_OK);
+            ck_assert_int_eq(nd_index_add_prepared_raw(ib, tb + u, k), ND_OK);
+            if (spill && u / 29 == 10) {
+                ck_assert_int_eq(nd_index_spill(ia, "/tmp"), ND_OK);
+                ck_assert_int_eq(nd_index_spill(ib, "/tmp"), ND_OK);
+            }
+        }
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            nd_index_set_threads(ia, threads);
+            nd_index_set_threads(ib, threads);
+            nd_clusters *ca = NULL, *cb = NULL;
+            nd_cluster_stats sa, sb;
+            ck_assert_int_eq(nd_index_cluster(&ca, &sa, ia, ND_KEEP_FIRST), ND_OK);
+            ck_assert_int_eq(nd_index_cluster(&cb, &sb, ib, ND_KEEP_FIRST), ND_OK);
+            ck_assert_uint_gt(sa.exact_groups, DOCS / 10);
+            ck_assert_uint_gt(sa.verified_pairs, 0);
+            same_clusters(ca, cb);
+            same_stats(&sa, &sb);
+            nd_clusters_free(ca);
+            nd_clusters_free(cb);
+        }
+        nd_index_free(ia);
+        nd_index_free(ib);
+    }
+    free(tmp);
+    free(copy);
+    free(ta);
+    free(tb);
+    unit_list_free(&sorted);
+    unit_list_free(&raw);
+    nd_sketcher_free(sk);
+}
+END_TEST
+
 Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -738,6 +875,7 @@ Suite *index_suite(void)
     tcase_add_test(big, test_spill_same_clusters);
     tcase_add_test(big, test_add_prepared_same_index);
     tcase_add_test(big, test_raw_same_results);
+    tcase_add_test(big, test_units_raw_same_results);
     tcase_add_test(big, test_raw_past_first_chunk);
     suite_add_tcase(s, big);
     return s;
