@@ -403,20 +403,22 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
 
 #undef OPEN_TOKEN_AT
 
-/* The block's word bytes (ASCII letters and digits, and both bytes of the
- * plain two-byte letters: each a segment of its own that folds to itself)
- * and its simple bytes (those, the ASCII separators and both bytes of the
- * two-byte separators with a boundary before them, which fold to
- * separators only), in bytes [0, 63)
+/* The block's word bytes (ASCII letters and digits, both bytes of the
+ * plain two-byte letters and, when `han_ok`, the three bytes of the kept
+ * letters of scripts without spaces: each a segment of its own that folds
+ * to itself) and its simple bytes (those, the ASCII separators and every
+ * byte of the two- and (when `han_ok`) three-byte separators with a
+ * boundary before them, which fold to separators only), in bytes [0, 63)
  * (the end of the text in a tail: bit 63 clear, and every code point in
  * them has its next byte in the block), for fast_words(); in *next_ok,
  * over the whole block, the bytes before which a boundary comes for sure
- * (ASCII, the first byte of a plain two-byte letter or of such a
- * separator); in *plain2 both
- * bytes of the plain two-byte letters starting before `limit`, for
- * fast_runs(). */
-static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, const block_view *bv,
-                         const nd_normalizer *nz, unsigned limit)
+ * (ASCII, the first byte of a plain two-byte letter, of a kept letter or
+ * of such a separator); in *han the first bytes of the kept letters taken
+ * as word bytes; in *plain2 both bytes of the plain two-byte letters
+ * starting before `limit`, for fast_runs(). han_ok: words are not cut
+ * (a token of kept letters closes plainly, closes_plainly()). */
+static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, uint64_t *han,
+                         const block_view *bv, const nd_normalizer *nz, unsigned limit, int han_ok)
 {
     const uint64_t below = limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1;
     const uint64_t wide = bv->tail && limit < 63 ? below : ((uint64_t)1 << 63) - 1;
@@ -433,10 +435,33 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
     if (rest)
         separators2 = !(rest_more & (rest_more - 1)) ? nd_scan_bits2_c(bv->bytes, rest, nz->separator)
                                                      : nz->bits2(bv->bytes, rest, nz->separator);
-    const uint64_t both = letters2 | letters2 << 1;
-    *next_ok = bv->m.ascii | letters2 | separators2;
-    *word = (bv->m.alnum | both) & wide;
-    *simple = (bv->m.ascii | both | separators2 | separators2 << 1) & wide;
+    /* the three-byte letters kept by word breaking (nd_kept_leads()'
+     * Han in bv->kept, the others (kana) by the bitmap) and separators
+     * with a boundary before them (CJK punctuation, typographic quotes and
+     * dashes) one by one, a few a block beside the Han; not the overlong
+     * forms (E0 80..9F), which decode to two-byte code points */
+    uint64_t kept3 = 0, separators3 = 0;
+    if (han_ok && bv->three) {
+        kept3 = bv->kept;
+        for (uint64_t left = bv->three & ~kept3; left; left &= left - 1) {
+            unsigned q = (unsigned)__builtin_ctzll(left);
+            const uint8_t *p = bv->bytes + q;
+            if (p[0] == 0xE0 && p[1] < 0xA0)
+                continue;
+            unsigned c = three_byte_char(p);
+            if (bit_set(nz->unspaced_kept, c))
+                kept3 |= (uint64_t)1 << q;
+            else if (bit_set(nz->separator, c))
+                separators3 |= (uint64_t)1 << q;
+        }
+    }
+    const uint64_t both = letters2 | letters2 << 1, all3 = kept3 | kept3 << 1 | kept3 << 2;
+    *next_ok = bv->m.ascii | letters2 | separators2 | kept3 | separators3;
+    *word = (bv->m.alnum | both | all3) & wide;
+    *simple = (bv->m.ascii | both | all3 | separators2 | separators2 << 1 | separators3 | separators3 << 1 |
+               separators3 << 2) &
+              wide;
+    *han = kept3 & wide;
     *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
@@ -447,17 +472,20 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
  * trailing zeros, without looking at single characters. The run that
  * reaches the first byte that is not simple (byte 63 at most) is taken up
  * to the last code point in it, or after it, before which a boundary
- * comes for sure (next_ok: ASCII, a plain two-byte letter or separator), the token
- * staying open into the next block; the rest of it is left to
- * fast_runs(), which knows what the code point after it does; so is
- * everything when the token's pieces are kept or it holds letters of a
- * script without spaces. Returns the offset reached, which may be past
- * `limit` (the same tokens as fast_runs() would make; the text has room
- * for 64 - r more bytes). */
+ * comes for sure (next_ok: ASCII, a plain two-byte letter, a kept letter
+ * or a separator), the token staying open into the next block; the rest
+ * of it is left to fast_runs(), which knows what the code point after it
+ * does; so is everything when the token's pieces are kept. A token
+ * holding kept letters of a script without spaces (Han, kana: `han`, their
+ * first bytes) is closed here only when nd_tk_close_token() would just
+ * push it (closes_plainly(): its letters all kept, no gap, words not cut);
+ * else the walk stops before the separators that close it. Returns the
+ * offset reached, which may be past `limit` (the same tokens as
+ * fast_runs() would make; the text has room for 64 - r more bytes). */
 static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
-                           uint64_t next_ok, unsigned r, int *rc)
+                           uint64_t next_ok, uint64_t han, unsigned r, int *rc)
 {
-    if (tk->pieces || (tk->open && tk->unspaced))
+    if (tk->pieces)
         return r;
     unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple (bit 63 is
                                                       * clear: the counts of trailing zeros below never
@@ -474,11 +502,14 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     }
     const uint64_t in = ((uint64_t)1 << x) - 1;
     const uint64_t w = word & in;
+    /* word bytes not known to be kept by word breaking: beyond ASCII and
+     * not of a kept letter (plain two-byte letters) */
+    const uint64_t unsure = w & ~bv->m.ascii & ~(han | han << 1 | han << 2);
     char *const text = out->text;
     nd_token *const items = out->items;
     size_t count = out->count, text_len = out->text_len;
-    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
-    int open = tk->open, opened = 0;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
+    int open = tk->open, opened = 0, unspaced = tk->unspaced, gap = tk->open && tk->gap;
     const size_t pos = bv->pos;
     /* the run that reaches x is taken up to the last code point in it or
      * at x before which a boundary comes for sure (y, when above its
@@ -501,22 +532,24 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             open = opened = 1;
             start = pos + p;
             norm_start = text_len;
+            unspaced = gap = 0;
         }
         memcpy(text + text_len, lower + p, 16);
         for (unsigned k = 16; k < e - p; k += 16)
             memcpy(text + text_len + k, lower + p + k, 16);
         text_len += e - p;
         end = pos + e;
-        if (last) {
-            /* the token stays open: letters beyond ASCII in it are not
-             * known to be kept by word breaking (unsure_end, checked if
-             * letters of a script without spaces follow) */
-            if ((w & ~bv->m.ascii) >> p & (((uint64_t)1 << (e - p)) - 1))
-                tk->unsure_end = text_len;
-            p = e;
-            break;
-        }
+        const uint64_t run = e - p < 64 ? ((uint64_t)1 << (e - p)) - 1 : ~(uint64_t)0;
+        if ((han >> p) & run)
+            unspaced = 1;
+        /* letters beyond ASCII in it that are not known to be kept by
+         * word breaking (unsure_end, checked when a token holding letters
+         * of a script without spaces closes) */
+        if ((unsure >> p) & run)
+            unsure_end = text_len;
         p = e;
+        if (last)
+            break; /* the token stays open */
     separators:
         /* a separator run from p */
         e = p + (unsigned)__builtin_ctzll(w >> p | (uint64_t)1 << 63); /* p + 63 >= x: no word */
@@ -527,6 +560,8 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             e = y;
         }
         if (open) {
+            if (unspaced && !(!tk->break_words && (!tk->runs_cut_alike || (unsure_end <= norm_start && !gap))))
+                break; /* nd_tk_close_token() cuts it into words, or checks it */
             open = 0;
             nd_token *t = &items[count++];
             t->start = start;
@@ -541,7 +576,6 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     }
     if (opened) {
         /* what opening a token sets (open_token) */
-        tk->unspaced = 0;
         tk->gap = 0;
         tk->nz->piece_count = 0;
     }
@@ -552,9 +586,13 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     if (p - r < 64)
         taken &= ((uint64_t)1 << (p - r)) - 1;
     out->word_chars += (size_t)nd_popcount64(taken);
+    if (han)
+        out->unspaced_chars += (size_t)nd_popcount64(taken & han >> r);
     out->count = count;
     out->text_len = text_len;
     tk->open = open;
+    tk->unspaced = unspaced;
+    tk->unsure_end = unsure_end;
     tk->start = start;
     tk->end = end;
     tk->norm_start = norm_start;
@@ -570,15 +608,15 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     nd_normalizer *nz = tk->nz;
     unsigned r = 0;
     int rc = ND_OK;
-    uint64_t word, simple, next_ok, plain2;
-    simple_masks(&word, &simple, &next_ok, &plain2, bv, nz, limit);
+    uint64_t word, simple, next_ok, plain2, han;
+    simple_masks(&word, &simple, &next_ok, &plain2, &han, bv, nz, limit, !tk->break_words);
     while (rc == ND_OK && r < limit) {
         size_t next;
         if (nz->segment.len == 0) {
             rc = reserve_fast(tk, r);
             if (rc != ND_OK)
                 break;
-            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, r, &rc);
+            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, han, r, &rc);
             if (rc == ND_OK && q < limit)
                 q = fast_runs(tk, bv, lower, plain2, q, limit, &rc);
             if (q > r || rc != ND_OK) {
