@@ -210,18 +210,22 @@ static size_t char_offsets_sse2(uint32_t *starts, const uint8_t *s, size_t n, si
 }
 
 #ifdef ND_WINHASH_SIMD
-/* nd_char_offsets() 64 bytes at a time with AVX-512: the offsets of each
- * 16 bytes' lead bytes compressed to the front of a vector, stored whole
- * (the slack takes what is past them) */
+/* nd_char_offsets() 64 bytes at a time with AVX-512, to the end (the
+ * byte loop's last 63 bytes were a hundredth of signing CJK text): the
+ * offsets of each 16 bytes' lead bytes compressed to the front of a
+ * vector, stored whole (the slack takes what is past them) */
 __attribute__((target(AVX512_TARGET))) static size_t char_offsets_avx512(uint32_t *starts, const uint8_t *s, size_t n,
                                                                          size_t *from)
 {
     const __m512i top2 = _mm512_set1_epi8((char)0xC0), cont = _mm512_set1_epi8((char)0x80);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     size_t k = 0, i = 0;
-    for (; n - i >= 64; i += 64) {
-        __m512i x = _mm512_loadu_si512((const void *)(s + i));
-        uint64_t lead = _mm512_cmpneq_epi8_mask(_mm512_and_si512(x, top2), cont);
+    for (; i < n; i += 64) {
+        /* the last 1 to 63 bytes by a masked load (nothing past s[n) is
+         * read; the lanes past it are no leads) */
+        const uint64_t in = n - i >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (n - i)) - 1;
+        __m512i x = _mm512_maskz_loadu_epi8(in, (const void *)(s + i));
+        uint64_t lead = _mm512_cmpneq_epi8_mask(_mm512_and_si512(x, top2), cont) & in;
         for (unsigned q = 0; q < 4; q++) {
             __mmask16 part = (__mmask16)(lead >> (16 * q));
             __m512i at = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(i + 16 * q)));
@@ -229,14 +233,15 @@ __attribute__((target(AVX512_TARGET))) static size_t char_offsets_avx512(uint32_
             k += (size_t)__builtin_popcount(part);
         }
     }
-    *from = i;
+    *from = n;
     return k;
 }
 #endif
 
 /* The offsets of the first bytes of s[0..n) a vector at a time, as far as
- * whole vectors go (*from: where the rest starts); at the AVX2 level (a
- * CPU without AVX-512) SSE2's, with no SIMD none. */
+ * whole vectors go (*from: where the rest starts; with AVX-512 to the
+ * end); at the AVX2 level (a CPU without AVX-512) SSE2's, with no SIMD
+ * none. */
 static size_t char_offsets_simd(uint32_t *starts, const uint8_t *s, size_t n, size_t *from, int simd)
 {
 #ifdef ND_WINHASH_SIMD
