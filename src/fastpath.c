@@ -45,6 +45,7 @@
  *     look the boundary up, and either take the table or build a segment
  *     and fold it with ICU.
  */
+#include "fastblock.h" /* block_view and its helpers */
 #include "tokenizer.h"
 
 #include <string.h> /* memcpy, memset */
@@ -52,80 +53,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h> /* SSE2: part of x86-64 */
 #endif
-
-/* Bits 0, 3, 6, ..., 63: the places a run of three-byte letters from
- * bit 0 may take. */
-#define STRIDE3 0x9249249249249249ULL
-
-static unsigned trailing_zeros(uint64_t x)
-{
-    return x ? (unsigned)__builtin_ctzll(x) : 64;
-}
-
-/* Bytes [0, 64) of a block classified by scan.c, for the fast paths. */
-typedef struct {
-    nd_scan_masks m;
-    uint64_t two;         /* a lead byte and a continuation start here */
-    uint64_t three;       /* a three-byte lead and two continuations start here */
-    uint64_t kept;        /* of those, letters nd_kept_leads() knows to be kept */
-    uint64_t han;         /* the same below the block's limit */
-    const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
-    size_t pos;           /* its offset in the text */
-    int tail;             /* does the text end inside it (bytes past the end read as 0)? */
-} block_view;
-
-/* The BMP code point of a well-formed two- or three-byte sequence at block
- * offset q < 64, and its length in *n; *n = 0 for anything else (ASCII,
- * longer, cut or ill-formed sequences, overlong forms; surrogates come out
- * as themselves and their table entry sends them the slow way). */
-static inline unsigned block_char(const block_view *bv, unsigned q, unsigned *n)
-{
-    const uint8_t *b = bv->bytes;
-    if ((bv->two >> q) & 1) {
-        *n = 2;
-        return (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
-    }
-    if (((bv->three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) { /* E0 80..9F: overlong */
-        *n = 3;
-        return (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
-    }
-    *n = 0;
-    return 0;
-}
-
-/* The code point of the three-byte sequence at p (with a byte after it):
- * on a little-endian machine from one 4-byte load. */
-static inline unsigned three_byte_char(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return (x & 0x0F) << 12 | (x >> 2 & 0xFC0) | (x >> 16 & 0x3F);
-#else
-    return (unsigned)(p[0] & 0x0F) << 12 | (unsigned)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-#endif
-}
-
-/* The three bytes at p (with a byte after them) as a big-endian number. */
-static inline uint32_t utf8_be(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return __builtin_bswap32(x) >> 8;
-#else
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-#endif
-}
-
-/* Is the three-byte sequence at p (with a byte after it) a letter of
- * unspaced_kept (nz, fold.h)? Most Han letters are known from the bytes
- * read as a number (the longest run of them), others by the bitmap (an
- * overlong or surrogate sequence decodes to none of them). */
-static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
-{
-    return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
-}
 
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
@@ -435,14 +362,18 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
     if (rest)
         separators2 = !(rest_more & (rest_more - 1)) ? nd_scan_bits2_c(bv->bytes, rest, nz->separator)
                                                      : nz->bits2(bv->bytes, rest, nz->separator);
+    const uint64_t both = letters2 | letters2 << 1;
+    *next_ok = bv->m.ascii | letters2 | separators2;
+    *word = (bv->m.alnum | both) & wide;
+    *simple = (bv->m.ascii | both | separators2 | separators2 << 1) & wide;
+    *han = 0;
     /* the three-byte letters kept by word breaking (nd_kept_leads()'
      * Han in bv->kept, the others (kana) by the bitmap) and separators
      * with a boundary before them (CJK punctuation, typographic quotes and
      * dashes) one by one, a few a block beside the Han; not the overlong
      * forms (E0 80..9F), which decode to two-byte code points */
-    uint64_t kept3 = 0, separators3 = 0;
     if (han_ok && bv->three) {
-        kept3 = bv->kept;
+        uint64_t kept3 = bv->kept, separators3 = 0;
         for (uint64_t left = bv->three & ~kept3; left; left &= left - 1) {
             unsigned q = (unsigned)__builtin_ctzll(left);
             const uint8_t *p = bv->bytes + q;
@@ -454,14 +385,12 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
             else if (bit_set(nz->separator, c))
                 separators3 |= (uint64_t)1 << q;
         }
+        const uint64_t all3 = kept3 | kept3 << 1 | kept3 << 2;
+        *next_ok |= kept3 | separators3;
+        *word |= all3 & wide;
+        *simple |= (all3 | separators3 | separators3 << 1 | separators3 << 2) & wide;
+        *han = kept3 & wide;
     }
-    const uint64_t both = letters2 | letters2 << 1, all3 = kept3 | kept3 << 1 | kept3 << 2;
-    *next_ok = bv->m.ascii | letters2 | separators2 | kept3 | separators3;
-    *word = (bv->m.alnum | both | all3) & wide;
-    *simple = (bv->m.ascii | both | all3 | separators2 | separators2 << 1 | separators3 | separators3 << 1 |
-               separators3 << 2) &
-              wide;
-    *han = kept3 & wide;
     *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
@@ -482,11 +411,11 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
  * else the walk stops before the separators that close it. Returns the
  * offset reached, which may be past `limit` (the same tokens as
  * fast_runs() would make; the text has room for 64 - r more bytes). */
-static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
-                           uint64_t next_ok, uint64_t han, unsigned r, int *rc)
+static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, const block_view *bv,
+                                                                 const uint8_t *lower, uint64_t word, uint64_t simple,
+                                                                 uint64_t next_ok, uint64_t han, unsigned r, int *rc,
+                                                                 const int with_han)
 {
-    if (tk->pieces)
-        return r;
     unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple (bit 63 is
                                                       * clear: the counts of trailing zeros below never
                                                       * see 0) */
@@ -504,12 +433,12 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     const uint64_t w = word & in;
     /* word bytes not known to be kept by word breaking: beyond ASCII and
      * not of a kept letter (plain two-byte letters) */
-    const uint64_t unsure = w & ~bv->m.ascii & ~(han | han << 1 | han << 2);
+    const uint64_t unsure = w & ~bv->m.ascii & ~(with_han ? han | han << 1 | han << 2 : 0);
     char *const text = out->text;
     nd_token *const items = out->items;
     size_t count = out->count, text_len = out->text_len;
-    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = tk->unsure_end;
-    int open = tk->open, opened = 0, unspaced = tk->unspaced, gap = tk->open && tk->gap;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = with_han ? tk->unsure_end : 0;
+    int open = tk->open, opened = 0, unspaced = with_han && tk->unspaced, gap = with_han && tk->open && tk->gap;
     const size_t pos = bv->pos;
     /* the run that reaches x is taken up to the last code point in it or
      * at x before which a boundary comes for sure (y, when above its
@@ -532,24 +461,32 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             open = opened = 1;
             start = pos + p;
             norm_start = text_len;
-            unspaced = gap = 0;
+            if (with_han)
+                unspaced = gap = 0;
         }
         memcpy(text + text_len, lower + p, 16);
         for (unsigned k = 16; k < e - p; k += 16)
             memcpy(text + text_len + k, lower + p + k, 16);
         text_len += e - p;
         end = pos + e;
-        const uint64_t run = e - p < 64 ? ((uint64_t)1 << (e - p)) - 1 : ~(uint64_t)0;
-        if ((han >> p) & run)
-            unspaced = 1;
         /* letters beyond ASCII in it that are not known to be kept by
          * word breaking (unsure_end, checked when a token holding letters
-         * of a script without spaces closes) */
-        if ((unsure >> p) & run)
-            unsure_end = text_len;
-        p = e;
-        if (last)
+         * of a script without spaces closes: with Han, of every token;
+         * else of the one left open) */
+        const uint64_t run = ((uint64_t)1 << (e - p)) - 1; /* e - p < 64 */
+        if (with_han) {
+            if ((han >> p) & run)
+                unspaced = 1;
+            if ((unsure >> p) & run)
+                unsure_end = text_len;
+        }
+        if (last) {
+            if (!with_han && ((unsure >> p) & run))
+                tk->unsure_end = text_len;
+            p = e;
             break; /* the token stays open */
+        }
+        p = e;
     separators:
         /* a separator run from p */
         e = p + (unsigned)__builtin_ctzll(w >> p | (uint64_t)1 << 63); /* p + 63 >= x: no word */
@@ -560,7 +497,8 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             e = y;
         }
         if (open) {
-            if (unspaced && !(!tk->break_words && (!tk->runs_cut_alike || (unsure_end <= norm_start && !gap))))
+            if (with_han && unspaced &&
+                !(!tk->break_words && (!tk->runs_cut_alike || (unsure_end <= norm_start && !gap))))
                 break; /* nd_tk_close_token() cuts it into words, or checks it */
             open = 0;
             nd_token *t = &items[count++];
@@ -578,6 +516,12 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
         /* what opening a token sets (open_token) */
         tk->gap = 0;
         tk->nz->piece_count = 0;
+        if (!with_han)
+            tk->unspaced = 0;
+    }
+    if (with_han) {
+        tk->unspaced = unspaced;
+        tk->unsure_end = unsure_end;
     }
     /* the characters of the words taken: [r, p) holds whole word runs,
      * one character a byte but continuation bytes (one count per call,
@@ -586,17 +530,28 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     if (p - r < 64)
         taken &= ((uint64_t)1 << (p - r)) - 1;
     out->word_chars += (size_t)nd_popcount64(taken);
-    if (han)
+    if (with_han)
         out->unspaced_chars += (size_t)nd_popcount64(taken & han >> r);
     out->count = count;
     out->text_len = text_len;
     tk->open = open;
-    tk->unspaced = unspaced;
-    tk->unsure_end = unsure_end;
     tk->start = start;
     tk->end = end;
     tk->norm_start = norm_start;
     return p;
+}
+
+/* words_loop() without what letters of scripts without spaces need where
+ * the block has none and the open token holds none (Latin, Arabic,
+ * Cyrillic text: each run's checks cost a seventh of their walk). */
+static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
+                           uint64_t next_ok, uint64_t han, unsigned r, int *rc)
+{
+    if (tk->pieces)
+        return r;
+    if (han || (tk->open && tk->unspaced))
+        return words_loop(tk, bv, lower, word, simple, next_ok, han, r, rc, 1);
+    return words_loop(tk, bv, lower, word, simple, next_ok, 0, r, rc, 0);
 }
 
 /* Walk the code points starting in block offsets [0, limit), and any ASCII
