@@ -474,7 +474,7 @@ __attribute__((target("avx512f,avx512dq"))) static uint32_t fill_bins_avx512(uin
     /* the bins filled so far: those whose value went below UINT32_MAX,
      * 16 at a time (filled has room for a multiple of 16) */
     for (unsigned b = 0; b < num_perm; b += 16) {
-        __mmask16 in = num_perm - b >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (num_perm - b)) - 1);
+        __mmask16 in = (__mmask16)(num_perm - b >= 16 ? 0xFFFFu : (1u << (num_perm - b)) - 1);
         __mmask16 below = _mm512_mask_cmpneq_epi32_mask(in, _mm512_maskz_loadu_epi32(in, sig + b), ones);
         _mm_storeu_si128((__m128i *)(void *)(filled + b),
                          _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(below, _mm512_set1_epi32(1))));
