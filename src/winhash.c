@@ -147,15 +147,21 @@ __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t 
  * 16 bytes in a row span at most 7 x 4 + 16 = 44 bytes from the first one's
  * start (in UTF-8; more than 63 goes to the scalar code), so their bytes are one load (masked to those bytes: nothing
  * past the text is read), and each window's first and last eight bytes are picked from it by one byte permutation each,
- * the indices made from the windows' offsets (each offset's byte in all eight bytes of its lane, plus 0..7). */
+ * the indices made from the windows' offsets (each offset's byte in all eight bytes of its lane by one byte
+ * permutation, plus 0..7, or -8..-1 from the window's end). */
 __attribute__((target(AVX512_TARGET ",avx512vbmi"))) static size_t
 window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, size_t m, unsigned size)
 {
     const __m512i flip1 = _mm512_set1_epi64((long long)bitflip(1, size));
     const __m512i flip2 = _mm512_set1_epi64((long long)bitflip(2, size));
-    const __m512i every_byte = _mm512_set1_epi64(0x0101010101010101LL);
+    /* byte k of 64-bit lane j: byte 0 of 32-bit lane j (an offset below
+     * 64), to which k (k - 8 for a window's last eight bytes) is added */
+    const __m512i spread =
+        _mm512_set_epi64(0x1C1C1C1C1C1C1C1CLL, 0x1818181818181818LL, 0x1414141414141414LL, 0x1010101010101010LL,
+                         0x0C0C0C0C0C0C0C0CLL, 0x0808080808080808LL, 0x0404040404040404LL, 0x0000000000000000LL);
     const __m512i iota = _mm512_set1_epi64(0x0706050403020100LL);
-    const __m256i nine = _mm256_set1_epi32(9), seven = _mm256_set1_epi32(7), eight = _mm256_set1_epi32(8);
+    const __m512i iota_less8 = _mm512_set1_epi64((long long)0xFFFEFDFCFBFAF9F8ULL);
+    const __m256i nine = _mm256_set1_epi32(9), seven = _mm256_set1_epi32(7);
     size_t s = 0;
     for (; s + 8 <= m; s += 8) {
         __m256i first = _mm256_loadu_si256((const __m256i *)(const void *)(at + s));
@@ -174,10 +180,11 @@ window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, s
         }
         __m512i bytes = _mm512_maskz_loadu_epi8(((uint64_t)1 << spanned) - 1, (const void *)(text + base));
         __m256i from = _mm256_set1_epi32((int)base);
-        __m512i lo_at = _mm512_cvtepu32_epi64(_mm256_sub_epi32(first, from));
-        __m512i hi_at = _mm512_cvtepu32_epi64(_mm256_sub_epi32(_mm256_sub_epi32(past, from), eight));
-        __m512i lo = _mm512_permutexvar_epi8(_mm512_add_epi64(_mm512_mullo_epi64(lo_at, every_byte), iota), bytes);
-        __m512i hi = _mm512_permutexvar_epi8(_mm512_add_epi64(_mm512_mullo_epi64(hi_at, every_byte), iota), bytes);
+        __m512i lo_at = _mm512_castsi256_si512(_mm256_sub_epi32(first, from));
+        __m512i past_at = _mm512_castsi256_si512(_mm256_sub_epi32(past, from));
+        __m512i lo = _mm512_permutexvar_epi8(_mm512_add_epi8(_mm512_permutexvar_epi8(spread, lo_at), iota), bytes);
+        __m512i hi =
+            _mm512_permutexvar_epi8(_mm512_add_epi8(_mm512_permutexvar_epi8(spread, past_at), iota_less8), bytes);
         _mm256_storeu_si256((__m256i *)(void *)(out + s), ids_x8(lo, hi, len, flip1, flip2));
     }
     return s;
