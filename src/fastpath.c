@@ -61,6 +61,15 @@ static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q
         return 1; /* ASCII, (in a tail) the end of the text, or a kept Han letter (plain_unspaced) */
     unsigned n;
     unsigned c = block_char(bv, q, &n);
+    const uint8_t *b = bv->bytes;
+    if (!n && q == 62 && !bv->tail && ((bv->m.lead3 >> 62) & 1) && ((bv->m.cont >> 63) & 1) && (b[64] & 0xC0) == 0x80 &&
+        (b[62] != 0xE0 || b[63] >= 0xA0)) {
+        /* a three-byte sequence whose last byte is the next block's first
+         * (the text goes on past the block: b[64] is in it), as where a
+         * run of Han letters reaches the block's end a third of the time */
+        c = (unsigned)(b[62] & 0x0F) << 12 | (unsigned)(b[63] & 0x3F) << 6 | (b[64] & 0x3F);
+        n = 3;
+    }
     if (n) {
         /* a letter that folds to itself (Han, kana, Arabic, ...) has one
          * before it: told by the bitmaps (8 KB each), not the fold table
