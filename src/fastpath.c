@@ -45,6 +45,7 @@
  *     look the boundary up, and either take the table or build a segment
  *     and fold it with ICU.
  */
+#include "fastblock.h" /* block_view and its helpers */
 #include "tokenizer.h"
 
 #include <string.h> /* memcpy, memset */
@@ -53,80 +54,6 @@
 #include <emmintrin.h> /* SSE2: part of x86-64 */
 #endif
 
-/* Bits 0, 3, 6, ..., 63: the places a run of three-byte letters from
- * bit 0 may take. */
-#define STRIDE3 0x9249249249249249ULL
-
-static unsigned trailing_zeros(uint64_t x)
-{
-    return x ? (unsigned)__builtin_ctzll(x) : 64;
-}
-
-/* Bytes [0, 64) of a block classified by scan.c, for the fast paths. */
-typedef struct {
-    nd_scan_masks m;
-    uint64_t two;         /* a lead byte and a continuation start here */
-    uint64_t three;       /* a three-byte lead and two continuations start here */
-    uint64_t kept;        /* of those, letters nd_kept_leads() knows to be kept */
-    uint64_t han;         /* the same below the block's limit */
-    const uint8_t *bytes; /* the block (the text, or a zero-padded copy of its tail) */
-    size_t pos;           /* its offset in the text */
-    int tail;             /* does the text end inside it (bytes past the end read as 0)? */
-} block_view;
-
-/* The BMP code point of a well-formed two- or three-byte sequence at block
- * offset q < 64, and its length in *n; *n = 0 for anything else (ASCII,
- * longer, cut or ill-formed sequences, overlong forms; surrogates come out
- * as themselves and their table entry sends them the slow way). */
-static inline unsigned block_char(const block_view *bv, unsigned q, unsigned *n)
-{
-    const uint8_t *b = bv->bytes;
-    if ((bv->two >> q) & 1) {
-        *n = 2;
-        return (unsigned)(b[q] & 0x1F) << 6 | (b[q + 1] & 0x3F);
-    }
-    if (((bv->three >> q) & 1) && (b[q] != 0xE0 || b[q + 1] >= 0xA0)) { /* E0 80..9F: overlong */
-        *n = 3;
-        return (unsigned)(b[q] & 0x0F) << 12 | (unsigned)(b[q + 1] & 0x3F) << 6 | (b[q + 2] & 0x3F);
-    }
-    *n = 0;
-    return 0;
-}
-
-/* The code point of the three-byte sequence at p (with a byte after it):
- * on a little-endian machine from one 4-byte load. */
-static inline unsigned three_byte_char(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return (x & 0x0F) << 12 | (x >> 2 & 0xFC0) | (x >> 16 & 0x3F);
-#else
-    return (unsigned)(p[0] & 0x0F) << 12 | (unsigned)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-#endif
-}
-
-/* The three bytes at p (with a byte after them) as a big-endian number. */
-static inline uint32_t utf8_be(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return __builtin_bswap32(x) >> 8;
-#else
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-#endif
-}
-
-/* Is the three-byte sequence at p (with a byte after it) a letter of
- * unspaced_kept (nz, fold.h)? Most Han letters are known from the bytes
- * read as a number (the longest run of them), others by the bitmap (an
- * overlong or surrogate sequence decodes to none of them). */
-static inline int kept_letter(const nd_normalizer *nz, const uint8_t *p)
-{
-    return utf8_be(p) - nz->kept_lo8 <= nz->kept_span8 || bit_set(nz->unspaced_kept, three_byte_char(p));
-}
-
 /* Does a boundary come before the code point at block offset q? */
 static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q)
 {
@@ -134,6 +61,15 @@ static inline int block_boundary(tokenizer *tk, const block_view *bv, unsigned q
         return 1; /* ASCII, (in a tail) the end of the text, or a kept Han letter (plain_unspaced) */
     unsigned n;
     unsigned c = block_char(bv, q, &n);
+    const uint8_t *b = bv->bytes;
+    if (!n && q == 62 && !bv->tail && ((bv->m.lead3 >> 62) & 1) && ((bv->m.cont >> 63) & 1) && (b[64] & 0xC0) == 0x80 &&
+        (b[62] != 0xE0 || b[63] >= 0xA0)) {
+        /* a three-byte sequence whose last byte is the next block's first
+         * (the text goes on past the block: b[64] is in it), as where a
+         * run of Han letters reaches the block's end a third of the time */
+        c = (unsigned)(b[62] & 0x0F) << 12 | (unsigned)(b[63] & 0x3F) << 6 | (b[64] & 0x3F);
+        n = 3;
+    }
     if (n) {
         /* a letter that folds to itself (Han, kana, Arabic, ...) has one
          * before it: told by the bitmaps (8 KB each), not the fold table
@@ -403,20 +339,22 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
 
 #undef OPEN_TOKEN_AT
 
-/* The block's word bytes (ASCII letters and digits, and both bytes of the
- * plain two-byte letters: each a segment of its own that folds to itself)
- * and its simple bytes (those, the ASCII separators and both bytes of the
- * two-byte separators with a boundary before them, which fold to
- * separators only), in bytes [0, 63)
+/* The block's word bytes (ASCII letters and digits, both bytes of the
+ * plain two-byte letters and, when `han_ok`, the three bytes of the kept
+ * letters of scripts without spaces: each a segment of its own that folds
+ * to itself) and its simple bytes (those, the ASCII separators and every
+ * byte of the two- and (when `han_ok`) three-byte separators with a
+ * boundary before them, which fold to separators only), in bytes [0, 63)
  * (the end of the text in a tail: bit 63 clear, and every code point in
  * them has its next byte in the block), for fast_words(); in *next_ok,
  * over the whole block, the bytes before which a boundary comes for sure
- * (ASCII, the first byte of a plain two-byte letter or of such a
- * separator); in *plain2 both
- * bytes of the plain two-byte letters starting before `limit`, for
- * fast_runs(). */
-static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, const block_view *bv,
-                         const nd_normalizer *nz, unsigned limit)
+ * (ASCII, the first byte of a plain two-byte letter, of a kept letter or
+ * of such a separator); in *han the first bytes of the kept letters taken
+ * as word bytes; in *plain2 both bytes of the plain two-byte letters
+ * starting before `limit`, for fast_runs(). han_ok: words are not cut
+ * (a token of kept letters closes plainly, closes_plainly()). */
+static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, uint64_t *han,
+                         const block_view *bv, const nd_normalizer *nz, unsigned limit, int han_ok)
 {
     const uint64_t below = limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1;
     const uint64_t wide = bv->tail && limit < 63 ? below : ((uint64_t)1 << 63) - 1;
@@ -437,6 +375,31 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
     *next_ok = bv->m.ascii | letters2 | separators2;
     *word = (bv->m.alnum | both) & wide;
     *simple = (bv->m.ascii | both | separators2 | separators2 << 1) & wide;
+    *han = 0;
+    /* the three-byte letters kept by word breaking (nd_kept_leads()'
+     * Han in bv->kept, the others (kana) by the bitmap) and separators
+     * with a boundary before them (CJK punctuation, typographic quotes and
+     * dashes) one by one, a few a block beside the Han; not the overlong
+     * forms (E0 80..9F), which decode to two-byte code points */
+    if (han_ok && bv->three) {
+        uint64_t kept3 = bv->kept, separators3 = 0;
+        for (uint64_t left = bv->three & ~kept3; left; left &= left - 1) {
+            unsigned q = (unsigned)__builtin_ctzll(left);
+            const uint8_t *p = bv->bytes + q;
+            if (p[0] == 0xE0 && p[1] < 0xA0)
+                continue;
+            unsigned c = three_byte_char(p);
+            if (bit_set(nz->unspaced_kept, c))
+                kept3 |= (uint64_t)1 << q;
+            else if (bit_set(nz->separator, c))
+                separators3 |= (uint64_t)1 << q;
+        }
+        const uint64_t all3 = kept3 | kept3 << 1 | kept3 << 2;
+        *next_ok |= kept3 | separators3;
+        *word |= all3 & wide;
+        *simple |= (all3 | separators3 | separators3 << 1 | separators3 << 2) & wide;
+        *han = kept3 & wide;
+    }
     *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
@@ -447,18 +410,21 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
  * trailing zeros, without looking at single characters. The run that
  * reaches the first byte that is not simple (byte 63 at most) is taken up
  * to the last code point in it, or after it, before which a boundary
- * comes for sure (next_ok: ASCII, a plain two-byte letter or separator), the token
- * staying open into the next block; the rest of it is left to
- * fast_runs(), which knows what the code point after it does; so is
- * everything when the token's pieces are kept or it holds letters of a
- * script without spaces. Returns the offset reached, which may be past
- * `limit` (the same tokens as fast_runs() would make; the text has room
- * for 64 - r more bytes). */
-static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
-                           uint64_t next_ok, unsigned r, int *rc)
+ * comes for sure (next_ok: ASCII, a plain two-byte letter, a kept letter
+ * or a separator), the token staying open into the next block; the rest
+ * of it is left to fast_runs(), which knows what the code point after it
+ * does; so is everything when the token's pieces are kept. A token
+ * holding kept letters of a script without spaces (Han, kana: `han`, their
+ * first bytes) is closed here only when nd_tk_close_token() would just
+ * push it (closes_plainly(): its letters all kept, no gap, words not cut);
+ * else the walk stops before the separators that close it. Returns the
+ * offset reached, which may be past `limit` (the same tokens as
+ * fast_runs() would make; the text has room for 64 - r more bytes). */
+static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, const block_view *bv,
+                                                                 const uint8_t *lower, uint64_t word, uint64_t simple,
+                                                                 uint64_t next_ok, uint64_t han, unsigned r, int *rc,
+                                                                 const int with_han)
 {
-    if (tk->pieces || (tk->open && tk->unspaced))
-        return r;
     unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple (bit 63 is
                                                       * clear: the counts of trailing zeros below never
                                                       * see 0) */
@@ -474,11 +440,14 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     }
     const uint64_t in = ((uint64_t)1 << x) - 1;
     const uint64_t w = word & in;
+    /* word bytes not known to be kept by word breaking: beyond ASCII and
+     * not of a kept letter (plain two-byte letters) */
+    const uint64_t unsure = w & ~bv->m.ascii & ~(with_han ? han | han << 1 | han << 2 : 0);
     char *const text = out->text;
     nd_token *const items = out->items;
     size_t count = out->count, text_len = out->text_len;
-    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start;
-    int open = tk->open, opened = 0;
+    size_t start = tk->start, end = tk->end, norm_start = tk->norm_start, unsure_end = with_han ? tk->unsure_end : 0;
+    int open = tk->open, opened = 0, unspaced = with_han && tk->unspaced, gap = with_han && tk->open && tk->gap;
     const size_t pos = bv->pos;
     /* the run that reaches x is taken up to the last code point in it or
      * at x before which a boundary comes for sure (y, when above its
@@ -501,20 +470,33 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             open = opened = 1;
             start = pos + p;
             norm_start = text_len;
+            if (with_han)
+                unspaced = gap = 0;
         }
+        /* 16 bytes, or (a longer run: Han) 64 in one fixed copy, whose
+         * exit a loop of 16 at a time mispredicted (lower has 64 bytes
+         * past any offset, the text room for 64 past its end: RUN_COPY) */
         memcpy(text + text_len, lower + p, 16);
-        for (unsigned k = 16; k < e - p; k += 16)
-            memcpy(text + text_len + k, lower + p + k, 16);
+        if (e - p > 16)
+            memcpy(text + text_len + 16, lower + p + 16, 48);
         text_len += e - p;
         end = pos + e;
+        /* letters beyond ASCII in it that are not known to be kept by
+         * word breaking (unsure_end, checked when a token holding letters
+         * of a script without spaces closes: with Han, of every token;
+         * else of the one left open) */
+        const uint64_t run = ((uint64_t)1 << (e - p)) - 1; /* e - p < 64 */
+        if (with_han) {
+            if ((han >> p) & run)
+                unspaced = 1;
+            if ((unsure >> p) & run)
+                unsure_end = text_len;
+        }
         if (last) {
-            /* the token stays open: letters beyond ASCII in it are not
-             * known to be kept by word breaking (unsure_end, checked if
-             * letters of a script without spaces follow) */
-            if ((w & ~bv->m.ascii) >> p & (((uint64_t)1 << (e - p)) - 1))
+            if (!with_han && ((unsure >> p) & run))
                 tk->unsure_end = text_len;
             p = e;
-            break;
+            break; /* the token stays open */
         }
         p = e;
     separators:
@@ -527,6 +509,9 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
             e = y;
         }
         if (open) {
+            if (with_han && unspaced &&
+                !(!tk->break_words && (!tk->runs_cut_alike || (unsure_end <= norm_start && !gap))))
+                break; /* nd_tk_close_token() cuts it into words, or checks it */
             open = 0;
             nd_token *t = &items[count++];
             t->start = start;
@@ -541,9 +526,14 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     }
     if (opened) {
         /* what opening a token sets (open_token) */
-        tk->unspaced = 0;
         tk->gap = 0;
         tk->nz->piece_count = 0;
+        if (!with_han)
+            tk->unspaced = 0;
+    }
+    if (with_han) {
+        tk->unspaced = unspaced;
+        tk->unsure_end = unsure_end;
     }
     /* the characters of the words taken: [r, p) holds whole word runs,
      * one character a byte but continuation bytes (one count per call,
@@ -552,6 +542,8 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     if (p - r < 64)
         taken &= ((uint64_t)1 << (p - r)) - 1;
     out->word_chars += (size_t)nd_popcount64(taken);
+    if (with_han)
+        out->unspaced_chars += (size_t)nd_popcount64(taken & han >> r);
     out->count = count;
     out->text_len = text_len;
     tk->open = open;
@@ -559,6 +551,19 @@ static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *l
     tk->end = end;
     tk->norm_start = norm_start;
     return p;
+}
+
+/* words_loop() without what letters of scripts without spaces need where
+ * the block has none and the open token holds none (Latin, Arabic,
+ * Cyrillic text: each run's checks cost a seventh of their walk). */
+static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
+                           uint64_t next_ok, uint64_t han, unsigned r, int *rc)
+{
+    if (tk->pieces)
+        return r;
+    if (han || (tk->open && tk->unspaced))
+        return words_loop(tk, bv, lower, word, simple, next_ok, han, r, rc, 1);
+    return words_loop(tk, bv, lower, word, simple, next_ok, 0, r, rc, 0);
 }
 
 /* Walk the code points starting in block offsets [0, limit), and any ASCII
@@ -570,15 +575,15 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     nd_normalizer *nz = tk->nz;
     unsigned r = 0;
     int rc = ND_OK;
-    uint64_t word, simple, next_ok, plain2;
-    simple_masks(&word, &simple, &next_ok, &plain2, bv, nz, limit);
+    uint64_t word, simple, next_ok, plain2, han;
+    simple_masks(&word, &simple, &next_ok, &plain2, &han, bv, nz, limit, !tk->break_words);
     while (rc == ND_OK && r < limit) {
         size_t next;
         if (nz->segment.len == 0) {
             rc = reserve_fast(tk, r);
             if (rc != ND_OK)
                 break;
-            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, r, &rc);
+            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, han, r, &rc);
             if (rc == ND_OK && q < limit)
                 q = fast_runs(tk, bv, lower, plain2, q, limit, &rc);
             if (q > r || rc != ND_OK) {

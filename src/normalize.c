@@ -45,13 +45,13 @@ static uint32_t utf8_be(unsigned c)
 }
 
 /* Does the fast path of block classifier `impl` find Han letters with
- * AVX-512 (nd_kept_leads, hanleads.c)? On the AVX2 path where the CPU has
+ * AVX-512 (nd_kept_leads, hanleads.c)? On the AVX2 and AVX-512 paths where the CPU has
  * AVX-512 BW; the SSE2 and portable paths keep SSE2's, so that tests
  * comparing the paths with the reference check both. */
 static int leads_avx512(nd_scan_impl impl)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return impl == ND_SCAN_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    return impl >= ND_SCAN_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 #else
     (void)impl;
     return 0;

@@ -27,7 +27,8 @@ typedef enum {
     ND_SCAN_SCALAR = 0, /* portable C, one byte at a time */
     ND_SCAN_SSE2 = 1,   /* x86-64: 16 bytes at a time */
     ND_SCAN_AVX2 = 2,   /* x86-64 with AVX2: 32 bytes at a time */
-    ND_SCAN_IMPLS = 3
+    ND_SCAN_AVX512 = 3, /* x86-64 with AVX-512 BW: 64 bytes at a time */
+    ND_SCAN_IMPLS = 4
 } nd_scan_impl;
 
 /* The implementation `impl`, or NULL if this build or CPU lacks it. */

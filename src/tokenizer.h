@@ -1,7 +1,8 @@
 /* tokenizer.h - the tokenizer's state, shared by the files that walk a
  * text: normalize.c (the normalizer and the entry points), segment.c (the
  * general path: segments folded by ICU, closing tokens, word breaking),
- * fastpath.c (the 64-byte block loop), hanleads.c (its Han letters) and
+ * fastpath.c (the 64-byte block loop; fastblock.h, its view of a block),
+ * hanleads.c (its Han letters) and
  * marks.c (a letter and its marks). Internal to the library; the small
  * helpers the fast loop calls per run are static inline here so that the
  * split into files costs no calls on the hot path.

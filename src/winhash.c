@@ -147,15 +147,21 @@ __attribute__((target(AVX512_TARGET))) static size_t window_ids_avx512(uint32_t 
  * 16 bytes in a row span at most 7 x 4 + 16 = 44 bytes from the first one's
  * start (in UTF-8; more than 63 goes to the scalar code), so their bytes are one load (masked to those bytes: nothing
  * past the text is read), and each window's first and last eight bytes are picked from it by one byte permutation each,
- * the indices made from the windows' offsets (each offset's byte in all eight bytes of its lane, plus 0..7). */
+ * the indices made from the windows' offsets (each offset's byte in all eight bytes of its lane by one byte
+ * permutation, plus 0..7, or -8..-1 from the window's end). */
 __attribute__((target(AVX512_TARGET ",avx512vbmi"))) static size_t
 window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, size_t m, unsigned size)
 {
     const __m512i flip1 = _mm512_set1_epi64((long long)bitflip(1, size));
     const __m512i flip2 = _mm512_set1_epi64((long long)bitflip(2, size));
-    const __m512i every_byte = _mm512_set1_epi64(0x0101010101010101LL);
+    /* byte k of 64-bit lane j: byte 0 of 32-bit lane j (an offset below
+     * 64), to which k (k - 8 for a window's last eight bytes) is added */
+    const __m512i spread =
+        _mm512_set_epi64(0x1C1C1C1C1C1C1C1CLL, 0x1818181818181818LL, 0x1414141414141414LL, 0x1010101010101010LL,
+                         0x0C0C0C0C0C0C0C0CLL, 0x0808080808080808LL, 0x0404040404040404LL, 0x0000000000000000LL);
     const __m512i iota = _mm512_set1_epi64(0x0706050403020100LL);
-    const __m256i nine = _mm256_set1_epi32(9), seven = _mm256_set1_epi32(7), eight = _mm256_set1_epi32(8);
+    const __m512i iota_less8 = _mm512_set1_epi64((long long)0xFFFEFDFCFBFAF9F8ULL);
+    const __m256i nine = _mm256_set1_epi32(9), seven = _mm256_set1_epi32(7);
     size_t s = 0;
     for (; s + 8 <= m; s += 8) {
         __m256i first = _mm256_loadu_si256((const __m256i *)(const void *)(at + s));
@@ -174,10 +180,11 @@ window_ids_avx512_vbmi(uint32_t *out, const uint8_t *text, const uint32_t *at, s
         }
         __m512i bytes = _mm512_maskz_loadu_epi8(((uint64_t)1 << spanned) - 1, (const void *)(text + base));
         __m256i from = _mm256_set1_epi32((int)base);
-        __m512i lo_at = _mm512_cvtepu32_epi64(_mm256_sub_epi32(first, from));
-        __m512i hi_at = _mm512_cvtepu32_epi64(_mm256_sub_epi32(_mm256_sub_epi32(past, from), eight));
-        __m512i lo = _mm512_permutexvar_epi8(_mm512_add_epi64(_mm512_mullo_epi64(lo_at, every_byte), iota), bytes);
-        __m512i hi = _mm512_permutexvar_epi8(_mm512_add_epi64(_mm512_mullo_epi64(hi_at, every_byte), iota), bytes);
+        __m512i lo_at = _mm512_castsi256_si512(_mm256_sub_epi32(first, from));
+        __m512i past_at = _mm512_castsi256_si512(_mm256_sub_epi32(past, from));
+        __m512i lo = _mm512_permutexvar_epi8(_mm512_add_epi8(_mm512_permutexvar_epi8(spread, lo_at), iota), bytes);
+        __m512i hi =
+            _mm512_permutexvar_epi8(_mm512_add_epi8(_mm512_permutexvar_epi8(spread, past_at), iota_less8), bytes);
         _mm256_storeu_si256((__m256i *)(void *)(out + s), ids_x8(lo, hi, len, flip1, flip2));
     }
     return s;
@@ -210,18 +217,22 @@ static size_t char_offsets_sse2(uint32_t *starts, const uint8_t *s, size_t n, si
 }
 
 #ifdef ND_WINHASH_SIMD
-/* nd_char_offsets() 64 bytes at a time with AVX-512: the offsets of each
- * 16 bytes' lead bytes compressed to the front of a vector, stored whole
- * (the slack takes what is past them) */
+/* nd_char_offsets() 64 bytes at a time with AVX-512, to the end (the
+ * byte loop's last 63 bytes were a hundredth of signing CJK text): the
+ * offsets of each 16 bytes' lead bytes compressed to the front of a
+ * vector, stored whole (the slack takes what is past them) */
 __attribute__((target(AVX512_TARGET))) static size_t char_offsets_avx512(uint32_t *starts, const uint8_t *s, size_t n,
                                                                          size_t *from)
 {
     const __m512i top2 = _mm512_set1_epi8((char)0xC0), cont = _mm512_set1_epi8((char)0x80);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     size_t k = 0, i = 0;
-    for (; n - i >= 64; i += 64) {
-        __m512i x = _mm512_loadu_si512((const void *)(s + i));
-        uint64_t lead = _mm512_cmpneq_epi8_mask(_mm512_and_si512(x, top2), cont);
+    for (; i < n; i += 64) {
+        /* the last 1 to 63 bytes by a masked load (nothing past s[n) is
+         * read; the lanes past it are no leads) */
+        const uint64_t in = n - i >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (n - i)) - 1;
+        __m512i x = _mm512_maskz_loadu_epi8(in, (const void *)(s + i));
+        uint64_t lead = _mm512_cmpneq_epi8_mask(_mm512_and_si512(x, top2), cont) & in;
         for (unsigned q = 0; q < 4; q++) {
             __mmask16 part = (__mmask16)(lead >> (16 * q));
             __m512i at = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(i + 16 * q)));
@@ -229,14 +240,15 @@ __attribute__((target(AVX512_TARGET))) static size_t char_offsets_avx512(uint32_
             k += (size_t)__builtin_popcount(part);
         }
     }
-    *from = i;
+    *from = n;
     return k;
 }
 #endif
 
 /* The offsets of the first bytes of s[0..n) a vector at a time, as far as
- * whole vectors go (*from: where the rest starts); at the AVX2 level (a
- * CPU without AVX-512) SSE2's, with no SIMD none. */
+ * whole vectors go (*from: where the rest starts; with AVX-512 to the
+ * end); at the AVX2 level (a CPU without AVX-512) SSE2's, with no SIMD
+ * none. */
 static size_t char_offsets_simd(uint32_t *starts, const uint8_t *s, size_t n, size_t *from, int simd)
 {
 #ifdef ND_WINHASH_SIMD

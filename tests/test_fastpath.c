@@ -753,6 +753,63 @@ START_TEST(test_paths_han_runs)
 }
 END_TEST
 
+/* Tokens of letters of scripts without spaces taken whole by the
+ * whole-word loop (fastpath.c's fast_words: kept letters, three-byte
+ * separators) against the reference where its runs end and where it must
+ * stop: Han sentences ended by CJK punctuation and newlines, kana and a
+ * voiced mark that composes with one, Han with ASCII, Arabic or Cyrillic
+ * letters in the same token (not known to be kept), a soft hyphen (a gap
+ * in a token), an ideographic space, typographic quotes and a dash, an
+ * overlong form of a no-break space and a surrogate, a Han letter outside
+ * U+4E00..U+9FFF, shifted through every offset of two 64-byte blocks
+ * after Han sentences or ASCII words. */
+START_TEST(test_paths_han_words)
+{
+    static const char *const patterns[] = {
+        "\xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97\xE3\x80\x82\n\n\xE4\xB8\x80\xE4\xBA\x8C\xE3\x80\x81",
+        "\xE3\x81\x8B\xE3\x81\x8D\xE3\x82\x99\xE3\x80\x82\xE3\x82\xA2", /* kana, a voiced mark */
+        "ab\xE4\xB8\xAD\xE6\x96\x87"
+        "cd\xE3\x80\x82x",                                          /* ASCII in a Han token */
+        "\xD8\xB3\xE4\xB8\xAD\xD9\x84\xE3\x80\x82\xE4\xB8\xAD",     /* Arabic in a Han token */
+        "\xD0\xBA\xE4\xB8\xAD \xE4\xB8\xAD\xD0\xBA\xE3\x80\x82",    /* Cyrillic and Han */
+        "\xE4\xB8\xAD\xC2\xAD\xE6\x96\x87\xE3\x80\x82\xE4\xB8\xAD", /* a soft hyphen: a gap */
+        "\xE4\xB8\xAD\xE3\x80\x80\xE6\x96\x87\xE2\x80\x9C\xE4\xB8\x80\xE2\x80\x9D\xE2\x80\x94",
+        "\xE4\xB8\xAD\xE0\x82\xA0\xE6\x96\x87\xED\xA0\x80\xE4\xB8\x80", /* overlong, surrogate */
+        "\xE4\xB8\xAD\xCC\x81\xE3\x80\x82\xE3\x80\x82\xCC\x81",         /* combining acutes */
+        "\xE3\x90\x80\xEF\xA4\x80\xE4\xB8\xAD\xE3\x80\x85\xE3\x80\x82", /* ext. A, compat., iteration */
+        "\xE4\xB8\xAD\xF0\xA0\x80\x80\xE6\x96\x87 \xE4\xB8\xAD\xEF\xBC\x8C",
+    };
+    static const char *const fills[] = {"\xE5\x9C\x8B\xE6\x96\x87\xE3\x80\x82", "ab cd "};
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    char text[320];
+    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+        for (size_t pi = 0; pi < sizeof patterns / sizeof patterns[0]; pi++) {
+            for (size_t shift = 0; shift < 130; shift++) {
+                size_t len = 0, fl = strlen(fills[f]);
+                while (len < shift) {
+                    size_t n = shift - len < fl ? shift - len : fl;
+                    memcpy(text + len, fills[f], n);
+                    len += n;
+                }
+                size_t pl = strlen(patterns[pi]);
+                memcpy(text + len, patterns[pi], pl);
+                len += pl;
+                char what[64];
+                snprintf(what, sizeof what, "fill %zu, pattern %zu, shift %zu", f, pi, shift);
+                check_paths(&ps, text, len, what);
+                /* and Han sentences after it, into the next block */
+                static const char after[] = "\xE4\xB8\x80\xE4\xBA\x8C\xE4\xB8\x89\xE3\x80\x82\n"
+                                            "\xE5\x9B\x9B\xE4\xBA\x94\xE3\x80\x82";
+                memcpy(text + len, after, sizeof after - 1);
+                check_paths(&ps, text, len + sizeof after - 1, what);
+            }
+        }
+    }
+    path_set_free(&ps);
+}
+END_TEST
+
 /* ****  Skipping word breaking  **** */
 
 /* The text character shingles read: tokens' normalized text, one space
@@ -1045,6 +1102,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(paths, test_paths_word_edges);
     tcase_add_loop_test(paths, test_paths_fixtures, 0, (int)(sizeof fixture_files / sizeof fixture_files[0]));
     tcase_add_test(paths, test_paths_han_runs);
+    tcase_add_test(paths, test_paths_han_words);
     tcase_add_test(paths, test_paths_mark_segments);
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");

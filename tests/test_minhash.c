@@ -193,6 +193,72 @@ START_TEST(test_fill_bins_simd)
 }
 END_TEST
 
+/* The inverse of nd_mix64 (hash.h): each xorshift undone by shifting
+ * again, each odd multiplier by its inverse mod 2^64 (Newton's iteration). */
+static uint64_t inverse_odd(uint64_t a)
+{
+    uint64_t x = a;
+    for (int i = 0; i < 6; i++)
+        x *= 2 - a * x;
+    return x;
+}
+
+static uint64_t unmix64(uint64_t z)
+{
+    z ^= z >> 31 ^ z >> 62;
+    z *= inverse_odd(0x94d049bb133111ebULL);
+    z ^= z >> 27 ^ z >> 54;
+    z *= inverse_odd(0xbf58476d1ce4e5b9ULL);
+    return z ^ z >> 30 ^ z >> 60;
+}
+
+/* An id whose value is UINT32_MAX itself (one in 2^32; the AVX-512 bins
+ * tell a filled bin by a value below it, and mark such an id's bin by
+ * hand): a seed made for it (minhash.c: an id's value is the low half of
+ * nd_mix64(id + salt), salt = nd_mix64(seed ^ "one-perm")), in sets of 1
+ * to 40 ids, gives every SIMD width the scalar loop's signature. */
+START_TEST(test_fill_bins_value_max)
+{
+    const unsigned perms[] = {128, 100, 7};
+    const uint32_t id = 12345;
+    uint64_t state = 91;
+    size_t compared = 0;
+    for (unsigned p = 0; p < sizeof perms / sizeof perms[0]; p++) {
+        for (uint64_t high = 1; high < 6; high++) {
+            uint64_t salt = unmix64(high * 0x2545F4914F6CDD1DULL << 32 | 0xFFFFFFFFu) - id;
+            uint64_t seed = unmix64(salt) ^ 0x6f6e652d7065726dULL;
+            uint32_t ids[41], want[128], got[128];
+            ids[0] = id;
+            nd_minhash_set_simd(ND_MINHASH_SIMD_NONE);
+            nd_minhash(want, perms[p], seed, ids, 1);
+            ck_assert_msg(want[0] == UINT32_MAX && want[perms[p] - 1] == UINT32_MAX,
+                          "the seed does not give the id the value UINT32_MAX (salt formula changed?)");
+            for (size_t n = 1; n <= 40; n += 1 + n / 8) {
+                for (size_t k = 1; k < n; k++)
+                    ids[k] = (uint32_t)synth_next(&state);
+                size_t at = n > 1 ? (size_t)(synth_next(&state) % n) : 0;
+                ids[0] = ids[at];
+                ids[at] = id; /* anywhere in the set */
+                nd_minhash_set_simd(ND_MINHASH_SIMD_NONE);
+                nd_minhash(want, perms[p], seed, ids, n);
+                for (int simd = ND_MINHASH_SIMD_AVX2; simd <= ND_MINHASH_SIMD_AVX512; simd++) {
+                    nd_minhash_set_simd(simd);
+                    nd_minhash(got, perms[p], seed, ids, n);
+                    for (unsigned i = 0; i < perms[p]; i++)
+                        ck_assert_msg(got[i] == want[i], "%u bins, %zu ids, simd %d: bin %u differs", perms[p], n, simd,
+                                      i);
+                    compared++;
+                }
+                ids[at] = ids[0];
+                ids[0] = id;
+            }
+        }
+    }
+    ck_assert_uint_gt(compared, 100);
+    nd_minhash_set_simd(ND_MINHASH_SIMD_AVX512);
+}
+END_TEST
+
 /* nd_intersection against a count by brute force, merged one id at a
  * time and sixteen against sixteen (AVX-512, where the CPU has it): sets
  * of 0 to 1000 ids (every remainder of sixteen near the edges), sharing
@@ -259,6 +325,7 @@ Suite *minhash_suite(void)
     tcase_add_loop_test(tc, test_estimate_within_4_sigma, 0, (int)(sizeof known_j / sizeof known_j[0]));
     tcase_add_test(tc, test_identity_and_seed);
     tcase_add_test(tc, test_fill_bins_simd);
+    tcase_add_test(tc, test_fill_bins_value_max);
     tcase_add_test(tc, test_intersection_simd);
     tcase_add_loop_test(tc, test_tables_same_signature, ND_MINHASH_SIMD_NONE, ND_MINHASH_SIMD_AVX512 + 1);
     tcase_add_loop_test(tc, test_jaccard_table, 0, (int)(sizeof jaccard_rows / sizeof jaccard_rows[0]));
