@@ -52,13 +52,12 @@
  */
 #include "neardup.h"
 
-#include <assert.h>  /* assert */
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <sched.h>   /* sched_yield */
-#include <stdio.h>   /* FILE, fwrite, fileno */
-#include <stdlib.h>  /* mkstemp */
-#include <string.h>  /* memcpy */
-#include <unistd.h>  /* pread, unlink, close */
+#include <assert.h> /* assert */
+#include <sched.h>  /* sched_yield */
+#include <stdio.h>  /* FILE, fwrite, fileno */
+#include <stdlib.h> /* mkstemp */
+#include <string.h> /* memcpy */
+#include <unistd.h> /* pread, unlink, close */
 
 #include "alloc.h"
 #include "hash.h"
@@ -256,105 +255,42 @@ enum { COPY_BANDS = 4 };
  * a slot (seen, seen twice: slots.h), and a text passes when its slot was seen
  * twice. A superset of the texts with copies (keys are folded, slots
  * shared): a lone text passes a band about once in 16, all four about
- * once in 65,000 (settled for nothing, harmlessly).
- * With the index's threads (up to COPY_BANDS), each thread tests its share
- * of the bands in slots of its own, then settles its share of the texts
- * (1M documents: 0.08-0.19 s on one thread before clustering, while the
- * other waited). */
-typedef struct shared_job {
-    nd_index *index;
-    unsigned t, jobs, bands, shift;
-    size_t words;
-    uint64_t *slots;        /* (seen, twice) words, interleaved */
-    unsigned char **missed; /* per job, per text: 1 if a band of the job's was not seen twice */
-    nd_id_buffer scratch;   /* settling's sort scratch */
-    int rc;
-} shared_job;
-
-/* Job t: its bands t, t + jobs, ... */
-static void *mark_shared(void *arg)
-{
-    shared_job *j = arg;
-    const nd_index *index = j->index;
-    unsigned char *missed = j->missed[j->t];
-    for (unsigned band = j->t; band < j->bands; band += j->jobs) {
-        memset(j->slots, 0, j->words * sizeof *j->slots);
-        size_t at = (size_t)band * ND_KEY_CHUNK;
-        for (size_t d = 0; d < index->count; d++) {
-            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], j->shift);
-            nd_slot_mark(j->slots, h, index->meta[d].count > 0);
-        }
-        for (size_t d = 0; d < index->count; d++) {
-            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], j->shift);
-            missed[d] |= (unsigned char)!nd_slot_seen_twice(j->slots, h);
-        }
-    }
-    return NULL;
-}
-
-/* Job t: texts [count * t / jobs, count * (t + 1) / jobs) that passed every band. */
-static void *settle_marked(void *arg)
-{
-    shared_job *j = arg;
-    nd_index *index = j->index;
-    size_t n = index->count, from = n * j->t / j->jobs, to = n * (j->t + 1) / j->jobs;
-    for (size_t d = from; d < to && j->rc == ND_OK; d++) {
-        unsigned missed = 0;
-        for (unsigned k = 0; k < j->jobs; k++)
-            missed |= j->missed[k][d];
-        if (!missed && index->raw[d] == RAW_TEXT)
-            j->rc = settle_with(index, d, &j->scratch.data, &j->scratch.capacity);
-    }
-    return NULL;
-}
-
-/* fn on every job, job 0 on this thread (a job whose thread cannot be
- * made too). */
-static void run_jobs(void *(*fn)(void *), shared_job *jobs, unsigned n)
-{
-    pthread_t threads[COPY_BANDS];
-    int started[COPY_BANDS] = {0};
-    for (unsigned t = 1; t < n; t++)
-        started[t] = pthread_create(&threads[t], NULL, fn, &jobs[t]) == 0;
-    for (unsigned t = 0; t < n; t++) {
-        if (!started[t])
-            fn(&jobs[t]);
-    }
-    for (unsigned t = 1; t < n; t++) {
-        if (started[t])
-            pthread_join(threads[t], NULL);
-    }
-}
-
+ * once in 65,000 (settled for nothing, harmlessly). */
 static int settle_shared(nd_index *index)
 {
     size_t n = index->count;
     unsigned bits = 12, bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
-    unsigned jobs = index->threads > 1 ? index->threads : 1;
-    jobs = jobs < bands ? jobs : bands;
     while (bits < 27 && ((size_t)1 << bits) < n * 16)
         bits++;
-    shared_job job[COPY_BANDS];
-    unsigned char *missed[COPY_BANDS];
+    size_t words = ((size_t)1 << bits) / 32;
+    uint64_t *slots = nd_malloc(words * sizeof *slots); /* (seen, twice) words, interleaved */
+    unsigned char *passed = nd_calloc(n ? n : 1, 1);    /* bands passed so far */
+    if (!slots || !passed) {
+        nd_free(slots);
+        nd_free(passed);
+        return ND_ENOMEM;
+    }
+    unsigned shift = 32 - bits;
+    for (unsigned band = 0; band < bands; band++) {
+        memset(slots, 0, words * sizeof *slots);
+        size_t at = (size_t)band * ND_KEY_CHUNK;
+        for (size_t d = 0; d < n; d++) {
+            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
+            nd_slot_mark(slots, h, index->meta[d].count > 0);
+        }
+        for (size_t d = 0; d < n; d++) {
+            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
+            unsigned twice = nd_slot_seen_twice(slots, h);
+            passed[d] = (unsigned char)(passed[d] + (twice & (passed[d] == band) & index->raw[d]));
+        }
+    }
     int rc = ND_OK;
-    for (unsigned t = 0; t < jobs; t++) {
-        job[t] =
-            (shared_job){index, t, jobs, bands, 32 - bits, ((size_t)1 << bits) / 32, NULL, missed, {NULL, 0}, ND_OK};
-        job[t].slots = nd_malloc(job[t].words * sizeof *job[t].slots);
-        missed[t] = nd_calloc(n ? n : 1, 1);
-        if (!job[t].slots || !missed[t])
-            rc = ND_ENOMEM;
+    for (size_t d = 0; d < n && rc == ND_OK; d++) {
+        if (passed[d] == bands && index->raw[d])
+            rc = settle(index, d);
     }
-    if (rc == ND_OK) {
-        run_jobs(mark_shared, job, jobs);
-        run_jobs(settle_marked, job, jobs);
-    }
-    for (unsigned t = 0; t < jobs; t++) {
-        rc = rc != ND_OK ? rc : job[t].rc;
-        nd_free(job[t].slots);
-        nd_free(missed[t]);
-        nd_free(job[t].scratch.data);
-    }
+    nd_free(slots);
+    nd_free(passed);
     return rc;
 }
 

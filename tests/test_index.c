@@ -681,11 +681,8 @@ static void *settle_in_order(void *arg)
  * (ids()) gives: the sorted distinct ids, count and set hash of the same
  * text added sorted; first on one thread, then on three at once (in
  * different orders) while ids() reads every text on a fourth. Clustering a
- * raw index (the texts that may have copies settled on 2, 3 or 4 threads
- * first, each its share of the bands tested and of the texts settled; then
- * bands' helpers settle ahead) gives the same clusters and counts as the
- * sorted one at 2, 3 and 4 threads (fails with a thread's share of the
- * texts left unsettled). */
+ * raw index (where bands' helpers settle ahead) gives the same clusters
+ * and counts as the sorted one at 2, 3 and 4 threads. */
 START_TEST(test_raw_settle_ahead)
 {
     nd_options opts = ND_OPTIONS_INIT;
