@@ -47,11 +47,14 @@
  *    every text is settled.
  *  - the store's ids() settles a raw text when it is first read, on the
  *    thread that verifies candidates (store.h: the only thread that reads
- *    a text first).
+ *    a text first), unless a thread preparing LSH bands settled it ahead
+ *    (the store's settle(): each text is claimed by one thread, an atomic
+ *    flag, and ids() waits for a text another thread is settling).
  */
 #include "neardup.h"
 
 #include <assert.h> /* assert */
+#include <sched.h>  /* sched_yield */
 #include <stdio.h>  /* FILE, fwrite, fileno */
 #include <stdlib.h> /* mkstemp */
 #include <string.h> /* memcpy */
@@ -199,29 +202,39 @@ size_t nd_index_memory(const nd_index *index)
 
 /* ****  Settling raw texts  **** */
 
-/* Sort `count` raw ids in place and drop repeats: their new count (the
- * index's scratch is the sort's), or (size_t)-1 when out of memory. */
-static size_t settle_ids(nd_index *index, uint32_t *ids, size_t count)
-{
-    if (count == 0)
-        return 0;
-    if (nd_grow((void **)&index->scratch, &index->scratch_capacity, count, sizeof *index->scratch) != 0)
-        return (size_t)-1;
-    return nd_sort_distinct_u32(ids, index->scratch, count);
-}
+/* A text's raw flag (index->raw[doc]): settled, raw, or being settled by
+ * one thread (clustering's helpers settle the texts of the bands they
+ * prepared ahead of the thread that verifies them, which may read the same
+ * text meanwhile: the first to claim it settles it, store.h). */
+enum { SETTLED = 0, RAW_TEXT = 1, SETTLING = 2 };
 
-/* Settle text `doc`, raw and in memory. ND_OK or ND_ENOMEM. */
-static int settle(nd_index *index, size_t doc)
+/* Settle text `doc` (raw, in memory; the sort's scratch in *scratch) if
+ * this thread claims it first; returns at once when it is settled or
+ * being settled by another. ND_OK, or ND_ENOMEM (the text left raw). */
+static int settle_with(nd_index *index, size_t doc, uint32_t **scratch, size_t *capacity)
 {
+    unsigned char expected = RAW_TEXT;
+    if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+        return ND_OK;
     uint32_t *ids = index->where[doc].memory;
-    size_t n = settle_ids(index, ids, index->meta[doc].count);
-    if (n == (size_t)-1)
+    size_t count = index->meta[doc].count; /* raw: more than 0 */
+    if (nd_grow((void **)scratch, capacity, count, sizeof **scratch) != 0) {
+        __atomic_store_n(&index->raw[doc], RAW_TEXT, __ATOMIC_RELEASE);
         return ND_ENOMEM;
+    }
+    size_t n = nd_sort_distinct_u32(ids, *scratch, count);
     index->meta[doc].count = (uint32_t)n; /* at most the raw count, a uint32_t */
     index->meta[doc].set_hash = nd_index_set_hash(ids, n);
-    index->raw[doc] = 0;
-    index->raw_left--;
+    __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
     return ND_OK;
+}
+
+/* Settle text `doc`, raw and in memory, on the index's own thread (its
+ * scratch). ND_OK or ND_ENOMEM. */
+static int settle(nd_index *index, size_t doc)
+{
+    return settle_with(index, doc, &index->scratch, &index->scratch_capacity);
 }
 
 static int settle_all(nd_index *index)
@@ -652,9 +665,15 @@ static int read_at(FILE *f, void *into, size_t bytes, uint64_t at)
 static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
 {
     const nd_index *index = backend;
-    if (index->raw && index->raw[doc]) {
+    unsigned char state;
+    while (index->raw && (state = __atomic_load_n(&index->raw[doc], __ATOMIC_ACQUIRE)) != SETTLED) {
         /* first read of a raw text: settled here (store.h: on the one
-         * thread that reads texts first; the index is its owner's) */
+         * thread that reads texts first; the index is its owner's), or
+         * by a helper that claimed it first: this thread waits for it */
+        if (state == SETTLING) {
+            sched_yield();
+            continue;
+        }
         int settled = settle(index->self, doc);
         if (settled != ND_OK) {
             *rc = settled;
@@ -674,6 +693,16 @@ static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer 
         return NULL;
     }
     return buf->data;
+}
+
+/* The store's settle (store.h): any thread, its own scratch. */
+static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd_id_buffer *scratch)
+{
+    nd_index *index = ((const nd_index *)backend)->self;
+    for (size_t k = 0; k < n; k++) {
+        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_RELAXED) == RAW_TEXT)
+            (void)settle_with(index, docs[k], &scratch->data, &scratch->capacity); /* else left to stored_ids */
+    }
 }
 
 static const uint32_t *stored_band_keys(const void *backend, unsigned band, size_t c, uint32_t *buf)
@@ -698,9 +727,18 @@ int nd_index_store(const nd_index *index, nd_store *out)
         if (rc != ND_OK)
             return rc;
     }
-    *out = (nd_store){
-        &index->opts, index->count,     index->meta,  index->spilled,    index,
-        stored_ids,   stored_band_keys, index->ranks, index->rank_count, index->raw_left > 0 ? index->raw : NULL,
-        index->wide,  index->wide_count};
+    *out = (nd_store){&index->opts,
+                      index->count,
+                      index->meta,
+                      index->spilled,
+                      index,
+                      stored_ids,
+                      stored_band_keys,
+                      index->ranks,
+                      index->rank_count,
+                      index->raw_left > 0 ? index->raw : NULL,
+                      index->wide,
+                      index->wide_count,
+                      index->raw_left > 0 ? settle_texts : NULL};
     return ND_OK;
 }

@@ -80,12 +80,24 @@ typedef struct nd_store {
      * sets, candidate verification), which reads every text before any
      * other thread does (splitting reads the members of components, each
      * read when it was joined), and whose reads of a text's count and set
-     * hash come after its ids(). */
+     * hash come after its ids(); or earlier, by settle() below. */
     const unsigned char *unsettled;
 
     /* The weights of ND_WEIGHT_WIDE texts, by text (none: NULL, 0). */
     const nd_wide_weight *wide_weights;
     size_t wide_weight_count;
+
+    /* NULL, or (with unsettled texts): settle the unsettled texts among
+     * docs[0 .. n) now, as ids() would when it first reads them, with
+     * `scratch` (the calling thread's) for sorting. For the threads that
+     * prepare LSH bands, once the identical sets are found (no count or
+     * set hash is read by any other thread then but after ids()): they
+     * settle the texts of a band prepared ahead while the verifying thread
+     * is still on an earlier one. Any number of threads may settle at
+     * once, and ids() may read a text meanwhile: each text is settled once,
+     * by the first to claim it, and ids() waits for the one settling it.
+     * A text that cannot be settled (out of memory) is left to ids(). */
+    void (*settle)(const void *backend, const uint32_t *docs, size_t n, nd_id_buffer *scratch);
 } nd_store;
 
 /* Text doc's weight (what --keep longest compares). */

@@ -1,8 +1,9 @@
 /* test_index.c - the whole pipeline on tiny corpora: canonical order,
  * survivors, verified clusters (no chaining), empty texts. */
-#include <stdio.h>  /* snprintf */
-#include <stdlib.h> /* free */
-#include <string.h> /* strlen */
+#include <pthread.h> /* pthread_create */
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* free */
+#include <string.h>  /* strlen */
 
 #include "index_add.h"
 #include "neardup.h"
@@ -651,6 +652,108 @@ START_TEST(test_raw_same_results)
 }
 END_TEST
 
+/* One thread settling texts through the store (store.h settle) in its
+ * own order, a few at a time. */
+typedef struct settler {
+    const nd_store *store;
+    size_t from, step; /* texts from, from + step, ... (mod RAW_TEXTS) */
+} settler;
+
+static void *settle_in_order(void *arg)
+{
+    const settler *s = arg;
+    nd_id_buffer scratch = {NULL, 0};
+    uint32_t docs[16];
+    size_t n = 0;
+    for (size_t k = 0; k < RAW_TEXTS; k++) {
+        docs[n++] = (uint32_t)((s->from + k * s->step) % RAW_TEXTS);
+        if (n == 16 || k == RAW_TEXTS - 1) {
+            s->store->settle(s->store->backend, docs, n, &scratch);
+            n = 0;
+        }
+    }
+    free(scratch.data);
+    return NULL;
+}
+
+/* The store's settle (clustering's helpers settle the texts of bands
+ * prepared ahead of verification) gives each raw text what reading it
+ * (ids()) gives: the sorted distinct ids, count and set hash of the same
+ * text added sorted; first on one thread, then on three at once (in
+ * different orders) while ids() reads every text on a fourth. Clustering a
+ * raw index (where bands' helpers settle ahead) gives the same clusters
+ * and counts as the sorted one at 2, 3 and 4 threads. */
+START_TEST(test_raw_settle_ahead)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.7;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_index *sorted = NULL, *raw = NULL;
+    ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
+    ck_assert_uint_gt(index_both(sorted, raw, &opts, (size_t)-1, 1), RAW_TEXTS / 2);
+    nd_store sv, rv;
+    ck_assert_int_eq(nd_index_store(sorted, &sv), ND_OK);
+    ck_assert_int_eq(nd_index_store(raw, &rv), ND_OK);
+    ck_assert_ptr_nonnull(rv.unsettled);
+    ck_assert(rv.settle != NULL);
+    size_t left = 0;
+    for (size_t d = 0; d < RAW_TEXTS; d++)
+        left += rv.unsettled[d];
+    ck_assert_uint_gt(left, RAW_TEXTS / 10);
+    /* one thread: the even texts */
+    nd_id_buffer scratch = {NULL, 0}, buf = {NULL, 0};
+    for (uint32_t d = 0; d < RAW_TEXTS; d += 2)
+        rv.settle(rv.backend, &d, 1, &scratch);
+    for (size_t d = 0; d < RAW_TEXTS; d += 2)
+        ck_assert_uint_eq(rv.unsettled[d], 0);
+    /* three settlers and a reader at once */
+    settler order[3] = {{&rv, 1, 1}, {&rv, RAW_TEXTS - 1, RAW_TEXTS - 1}, {&rv, 5, 7}};
+    pthread_t threads[3];
+    for (int t = 0; t < 3; t++)
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, settle_in_order, &order[t]), 0);
+    for (size_t d = 0; d < RAW_TEXTS; d++) {
+        int rc = ND_OK;
+        const uint32_t *got = rv.ids(rv.backend, d, &buf, &rc);
+        const uint32_t *want = sv.ids(sv.backend, d, &buf, &rc);
+        ck_assert_int_eq(rc, ND_OK);
+        ck_assert_uint_eq(rv.meta[d].count, sv.meta[d].count);
+        ck_assert(sv.meta[d].count == 0 || memcmp(got, want, sv.meta[d].count * sizeof *got) == 0);
+    }
+    for (int t = 0; t < 3; t++)
+        pthread_join(threads[t], NULL);
+    for (size_t d = 0; d < RAW_TEXTS; d++) {
+        ck_assert_uint_eq(rv.unsettled[d], 0);
+        ck_assert_uint_eq(rv.meta[d].count, sv.meta[d].count);
+        ck_assert(rv.meta[d].count == 0 || rv.meta[d].set_hash == sv.meta[d].set_hash);
+    }
+    free(scratch.data);
+    free(buf.data);
+    nd_index_free(raw);
+    nd_clusters *want = NULL;
+    nd_cluster_stats want_stats;
+    ck_assert_int_eq(nd_index_cluster(&want, &want_stats, sorted, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_gt(want_stats.candidate_pairs, 0);
+    for (unsigned threads_n = 2; threads_n <= 4; threads_n++) {
+        nd_index *again = NULL, *unused = NULL;
+        ck_assert_int_eq(nd_index_new(&again, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&unused, &opts), ND_OK);
+        index_both(unused, again, &opts, (size_t)-1, threads_n & 1);
+        nd_index_set_threads(again, threads_n);
+        nd_clusters *got = NULL;
+        nd_cluster_stats got_stats;
+        ck_assert_int_eq(nd_index_cluster(&got, &got_stats, again, ND_KEEP_FIRST), ND_OK);
+        same_clusters(want, got);
+        same_stats(&want_stats, &got_stats);
+        nd_clusters_free(got);
+        nd_index_free(again);
+        nd_index_free(unused);
+    }
+    nd_clusters_free(want);
+    nd_index_free(sorted);
+}
+END_TEST
+
 /* Raw texts past the first chunk of band keys (ND_KEY_CHUNK texts): ids
  * made up (shuffled, some repeated), copies and near copies within the
  * second chunk and across the two; the same clusters and counts as the
@@ -877,6 +980,7 @@ Suite *index_suite(void)
     tcase_add_test(big, test_raw_same_results);
     tcase_add_test(big, test_units_raw_same_results);
     tcase_add_test(big, test_raw_past_first_chunk);
+    tcase_add_test(big, test_raw_settle_ahead);
     suite_add_tcase(s, big);
     return s;
 }

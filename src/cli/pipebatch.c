@@ -3,8 +3,8 @@
  * holds until it is reset: no copy), sketched by any thread (pipeline.c),
  * handed to the sink in input order, then reset for the next batch.
  *
- * Sizes: see the enum below; pipeline.c keeps at most two batches, and
- * with one thread only one.
+ * Sizes: see the enum below; pipeline.c keeps at most four batches
+ * (IN_FLIGHT), and with one thread only one.
  */
 #include "pipebatch.h"
 
@@ -17,8 +17,8 @@
 /* A batch holds up to BATCH_RECORDS records or BATCH_BYTES bytes. The
  * first ones are smaller (FIRST_RECORDS and FIRST_BYTES, four times more
  * each time, up to the others'): the workers wait while the main thread
- * reads the first batch alone. Two batches, and all their records need
- * (bytes, ids, units), are in fresh memory at once: 1024 records, not 4096,
+ * reads the first batch alone. Up to four batches, and all their records
+ * need (bytes, ids, units), are in fresh memory at once: 1024 records, not 4096,
  * took 8.0k -> 4.7k page faults (CJK scan, 50k 1 KB documents). The
  * reader's blocks (READ_BLOCK) are held by the batches too: 1 MiB took
  * 640 page faults more than 256 KiB (50k latin documents). */

@@ -57,8 +57,8 @@ typedef struct batch {
     atomic_size_t next;
     char pad_after[64];
     /* under the pool's lock, while the batch is submitted: */
-    unsigned users; /* workers sketching it */
-    int exhausted;  /* no record is left to take: workers pass on to the next batch */
+    unsigned users; /* threads sketching a GRAB of it */
+    int exhausted;  /* no record is left to take: threads pass on to the next batch */
     int status;     /* its first library error */
 } batch;
 

@@ -250,34 +250,58 @@ static int process_grab(const shared *sh, unsigned worker, batch *b)
     return 1;
 }
 
-/* Sketch records of `b` until none is left; returns ND_OK or the first
- * library error. */
-static int process_batch(const shared *sh, unsigned worker, batch *b)
-{
-    int rc;
-    while ((rc = process_grab(sh, worker, b)) > 0)
-        continue;
-    return rc;
-}
+/* ****  The pool  **** */
 
-/* The pool: N - 1 threads that sketch the submitted batches alongside the
- * main thread. Up to two batches are submitted at a time, oldest first: a
- * worker that finds no record left in one passes straight on to the next
- * (the main thread submits batch k + 1 as soon as it is read, while batch
- * k is sketched), so it does not wait at every batch's end for the main
- * thread to finish its last records and hand the next batch over. The
- * main thread retires the oldest batch once no worker is in it, and only
- * then commits, resets and reads into it again. */
+/* N threads, the main thread and N - 1 workers, and up to IN_FLIGHT
+ * batches submitted at a time, oldest first. There is no reading thread
+ * or committing one: each thread, whenever it is free, does the first of
+ *  - commit: hand the oldest batch's records that are done to the sink, in
+ *    input order, up to the first one not done; retire the batch once all
+ *    are committed and no thread is in it (then the sink's batch_done);
+ *  - read: read the next batch into a retired (or unused) one and submit it;
+ *  - sketch: a GRAB of the oldest batch with records left;
+ * each of the first two on one thread at a time, and waits only when none
+ * is possible. (A sink that is not pipeline_sink.any_thread's commits on
+ * the main thread only.) A thread held up (its CPU taken by another process, or the
+ * kernel clearing a fresh huge page) holds up only what it holds: the
+ * others go on sketching, reading and committing around it, up to the
+ * batches in flight, where a main thread that read and committed alone
+ * left the workers idle while it was held up, and waited for them while
+ * they were (1M documents, 2 threads on the shared 2-core host: each
+ * thread idle 0.5-1 s of a 3.5-10 s pass; now 0.01-0.03 s on a calm host,
+ * 0.03-0.11 s with a load of 3.6; with three batches in flight, not four,
+ * 0.15-0.8 s). With one thread, one batch is in flight: it is
+ * read, sketched and committed, then read into again, so only one batch's
+ * memory is ever touched (50k documents: CJK 3.3k -> 2.7-3.0k page faults,
+ * Latin 3.4k -> 2.9k).
+ * A thread takes the records of the oldest batch with any left, GRAB at a
+ * time, so each thread sketches its records in input order (which the raw
+ * id blocks need, idblocks.c); and the sink sees every record in input
+ * order on one thread at a time (the lock hands it on), so what it builds
+ * is the same for any N. */
+enum { IN_FLIGHT = 4 };
+
 typedef struct pool {
     const shared *sh;
+    const pipeline_sink *sink;
+    input *in;
+    batch *batches; /* IN_FLIGHT of them */
+    unsigned limit; /* batches in flight at most: 1 with one thread */
     pthread_t *threads;
-    unsigned count; /* threads started */
+    unsigned count; /* workers started */
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* a batch submitted, or stop */
-    pthread_cond_t idle; /* a worker left a batch */
-    batch *queue[2];     /* submitted batches, oldest first */
+    pthread_cond_t changed;  /* a batch submitted or retired, the input ended, or the run stopped */
+    batch *queue[IN_FLIGHT]; /* submitted batches, oldest first */
     unsigned queued;
-    int stop;
+    size_t committed;        /* records of queue[0] committed */
+    unsigned number;         /* batches read so far */
+    int reading;             /* a thread reads the next batch */
+    int committing;          /* a thread commits (or runs batch_done) */
+    int end;                 /* the input is read to its end */
+    int failed;              /* the run failed: every thread stops */
+    int error;               /* a library error that failed it (reported by the main thread), or ND_OK */
+    int stop;                /* the workers leave */
+    pipeline_timing *timing; /* the main thread's */
 } pool;
 
 typedef struct pool_worker {
@@ -295,13 +319,142 @@ static batch *pool_open_batch(pool *p)
     return NULL;
 }
 
-/* With the lock held: b's records are all taken (or its sketching stopped
- * with rc). */
-static void pool_leave(batch *b, int rc)
+/* With the lock held: may thread t commit now? (Records of the oldest
+ * batch are done, or it is all committed and no thread is in it; and the
+ * sink takes them on any thread, or t is the main thread.) */
+static int can_commit(const pool *p, unsigned t)
 {
-    b->exhausted = 1;
-    if (rc != ND_OK && b->status == ND_OK)
+    if (p->committing || p->queued == 0 || (t != 0 && !p->sink->any_thread))
+        return 0;
+    const batch *b = p->queue[0];
+    if (p->committed == b->count)
+        return b->users == 0;
+    return atomic_load_explicit(&b->done[p->committed / GRAB].set, memory_order_acquire) != 0;
+}
+
+/* With the lock held: the oldest batch's records that are done to the
+ * sink, with the lock released; the batch retired and the sink's
+ * batch_done called once it is all committed and no thread is in it. */
+static void commit_step(pool *p, unsigned t)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    p->committing = 1;
+    batch *b = p->queue[0];
+    size_t committed = p->committed;
+    pthread_mutex_unlock(&p->lock);
+    int rc = batch_commit_ready(p->sink, b, &committed, 0);
+    pthread_mutex_lock(&p->lock);
+    p->committed = committed;
+    if (rc == EXIT_OK && committed == b->count && b->users == 0) {
+        /* every record taken and done, no thread in it: retired (a thread
+         * that did not see it run out will not enter it now) */
+        b->exhausted = 1;
+        memmove(p->queue, p->queue + 1, (p->queued - 1) * sizeof *p->queue);
+        p->queued--;
+        p->committed = 0;
+        pthread_mutex_unlock(&p->lock);
+        if (p->sink->batch_done)
+            rc = p->sink->batch_done(p->sink->ctx);
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_broadcast(&p->changed); /* room for a batch; or the last one is done */
+    }
+    if (rc != EXIT_OK)
+        p->failed = 1; /* reported */
+    p->committing = 0;
+    if (p->failed)
+        pthread_cond_broadcast(&p->changed); /* pool_stop may wait for this */
+    if (t == 0)
+        p->timing->commit_s += report_seconds_since(&t0);
+}
+
+/* With the lock held: read the next batch into one not in flight, with
+ * the lock released, and submit it. */
+static void read_step(pool *p, unsigned t)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    p->reading = 1;
+    batch *b = NULL;
+    for (unsigned k = 0; k < IN_FLIGHT && !b; k++) {
+        unsigned q = 0;
+        while (q < p->queued && p->queue[q] != &p->batches[k])
+            q++;
+        if (q == p->queued)
+            b = &p->batches[k];
+    }
+    unsigned number = p->number++;
+    pthread_mutex_unlock(&p->lock);
+    batch_reset(b); /* retired: its records' copies, blocks and arenas are free again */
+    int got = batch_read(b, p->in, p->sh->opts->bands, number);
+    pthread_mutex_lock(&p->lock);
+    p->reading = 0;
+    if (got > 0) {
+        atomic_store(&b->next, 0);
+        b->users = 0;
+        b->exhausted = 0;
+        b->status = ND_OK;
+        p->queue[p->queued++] = b;
+    } else if (got == 0) {
+        p->end = 1;
+    } else {
+        p->failed = 1; /* reported */
+    }
+    pthread_cond_broadcast(&p->changed);
+    if (t == 0)
+        p->timing->read_s += report_seconds_since(&t0);
+}
+
+/* With the lock held: sketch a GRAB of b, with the lock released. */
+static void sketch_step(pool *p, unsigned t, batch *b)
+{
+    b->users++;
+    pthread_mutex_unlock(&p->lock);
+    int rc = process_grab(p->sh, t, b);
+    pthread_mutex_lock(&p->lock);
+    b->users--;
+    if (rc <= 0)
+        b->exhausted = 1;
+    if (t != 0 && !p->sink->any_thread && can_commit(p, 0))
+        pthread_cond_broadcast(&p->changed); /* the main thread may wait to commit */
+    if (rc < 0) {
         b->status = rc;
+        if (!p->failed) {
+            p->failed = 1;
+            p->error = rc;
+        }
+    }
+    if (p->failed)
+        pthread_cond_broadcast(&p->changed); /* pool_abandon may wait for b */
+}
+
+/* Thread t's share of the run, with the lock held: commit, read or sketch
+ * while any is possible, else wait. The main thread (t = 0) returns when
+ * the run is done or failed, a worker when it is stopped. */
+static void pool_work(pool *p, unsigned t)
+{
+    for (;;) {
+        if (t == 0 ? p->failed || (p->end && p->queued == 0 && !p->committing) : p->stop)
+            return;
+        if (p->failed) {
+            pthread_cond_wait(&p->changed, &p->lock);
+            continue;
+        }
+        if (can_commit(p, t)) {
+            commit_step(p, t);
+            continue;
+        }
+        if (!p->reading && !p->end && p->queued < p->limit) {
+            read_step(p, t);
+            continue;
+        }
+        batch *b = pool_open_batch(p);
+        if (b) {
+            sketch_step(p, t, b);
+            continue;
+        }
+        pthread_cond_wait(&p->changed, &p->lock);
+    }
 }
 
 static void *pool_main(void *arg)
@@ -309,34 +462,21 @@ static void *pool_main(void *arg)
     pool_worker *w = arg;
     pool *p = w->p;
     pthread_mutex_lock(&p->lock);
-    for (;;) {
-        batch *b = NULL;
-        while (!p->stop && !(b = pool_open_batch(p)))
-            pthread_cond_wait(&p->wake, &p->lock);
-        if (p->stop)
-            break;
-        b->users++;
-        pthread_mutex_unlock(&p->lock);
-        int rc = process_batch(p->sh, w->index, b);
-        pthread_mutex_lock(&p->lock);
-        pool_leave(b, rc);
-        if (--b->users == 0)
-            pthread_cond_broadcast(&p->idle);
-    }
+    pool_work(p, w->index);
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-/* Start up to `wanted` workers; fewer if threads cannot be made (the main
- * thread then does more of the work; the output is the same). */
-static int pool_start(pool *p, const shared *sh, unsigned wanted, pool_worker *slots)
+/* Start up to `wanted` workers; fewer if threads cannot be made (the
+ * others then do more of the work; the output is the same). */
+static int pool_start(pool *p, unsigned wanted, pool_worker *slots)
 {
-    memset(p, 0, sizeof *p);
-    p->sh = sh;
     if (pthread_mutex_init(&p->lock, NULL) != 0)
         return -1;
-    if (pthread_cond_init(&p->wake, NULL) != 0 || pthread_cond_init(&p->idle, NULL) != 0)
+    if (pthread_cond_init(&p->changed, NULL) != 0) {
+        pthread_mutex_destroy(&p->lock);
         return -1;
+    }
     p->threads = calloc(wanted ? wanted : 1, sizeof *p->threads);
     if (!p->threads)
         return -1;
@@ -349,95 +489,27 @@ static int pool_start(pool *p, const shared *sh, unsigned wanted, pool_worker *s
     return 0;
 }
 
-/* Hand batch b (read, not submitted) to the workers, after any submitted
- * before it. */
-static void pool_submit(pool *p, batch *b)
-{
-    pthread_mutex_lock(&p->lock);
-    atomic_store(&b->next, 0);
-    b->users = 0;
-    b->exhausted = 0;
-    b->status = ND_OK;
-    p->queue[p->queued++] = b;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* With the lock held: wait until no worker is in the oldest batch, take it
- * off the queue and return its status. */
-static int pool_retire(pool *p)
-{
-    batch *b = p->queue[0];
-    while (b->users > 0)
-        pthread_cond_wait(&p->idle, &p->lock);
-    p->queue[0] = p->queue[1];
-    p->queued--;
-    return b->status;
-}
-
-/* Work on the oldest submitted batch with sketcher 0 until no record is
- * left, committing each record as soon as it and those before it are
- * done, between GRABs of sketching: committing overlaps the workers'
- * sketching (the last batch has no next one to keep them busy while this
- * thread commits), and a record's units and ids are committed while still
- * in this thread's caches. Then wait for the workers still in the batch,
- * retire it, commit the rest and call the sink's batch_done. Returns the
- * batch's status; *commit_rc is EXIT_FAIL if the sink stopped the run. */
-static int pool_finish_committing(pool *p, const pipeline_sink *sink, int *commit_rc, double *commit_s)
-{
-    batch *b = p->queue[0];
-    size_t committed = 0;
-    int rc;
-    *commit_rc = EXIT_OK;
-    struct timespec t0;
-    while ((rc = process_grab(p->sh, 0, b)) > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        *commit_rc = batch_commit_ready(sink, b, &committed, 0);
-        *commit_s += report_seconds_since(&t0);
-        if (*commit_rc != EXIT_OK) {
-            atomic_store(&b->next, b->count); /* the workers stop too */
-            break;
-        }
-    }
-    pthread_mutex_lock(&p->lock);
-    pool_leave(b, rc > 0 ? ND_OK : rc);
-    int status = pool_retire(p);
-    pthread_mutex_unlock(&p->lock);
-    if (status != ND_OK || *commit_rc != EXIT_OK)
-        return status;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    *commit_rc = batch_commit_ready(sink, b, &committed, 1);
-    if (*commit_rc == EXIT_OK && sink->batch_done)
-        *commit_rc = sink->batch_done(sink->ctx);
-    *commit_s += report_seconds_since(&t0);
-    return ND_OK;
-}
-
-/* The run failed: stop the sketching of every submitted batch and wait
- * until no worker is in one, so that the batches can be freed. */
-static void pool_abandon(pool *p)
-{
-    pthread_mutex_lock(&p->lock);
-    for (unsigned k = 0; k < p->queued; k++) {
-        atomic_store(&p->queue[k]->next, p->queue[k]->count);
-        pool_leave(p->queue[k], ND_OK);
-    }
-    while (p->queued > 0)
-        (void)pool_retire(p);
-    pthread_mutex_unlock(&p->lock);
-}
-
+/* Stop the sketching of every submitted batch, wait until no thread is in
+ * one (so that the batches can be freed), and let the workers go. */
 static void pool_stop(pool *p)
 {
     pthread_mutex_lock(&p->lock);
+    for (unsigned k = 0; k < p->queued; k++)
+        atomic_store(&p->queue[k]->next, p->queue[k]->count);
+    p->failed = 1; /* no thread starts anything new */
     p->stop = 1;
-    pthread_cond_broadcast(&p->wake);
+    pthread_cond_broadcast(&p->changed);
+    while (p->committing || p->reading)
+        pthread_cond_wait(&p->changed, &p->lock);
+    for (unsigned k = 0; k < p->queued; k++) {
+        while (p->queue[k]->users > 0)
+            pthread_cond_wait(&p->changed, &p->lock);
+    }
     pthread_mutex_unlock(&p->lock);
     for (unsigned t = 0; t < p->count; t++)
         pthread_join(p->threads[t], NULL);
     free(p->threads);
-    pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->idle);
+    pthread_cond_destroy(&p->changed);
     pthread_mutex_destroy(&p->lock);
 }
 
@@ -460,16 +532,22 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
     shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT, sink->adopt_ids != NULL};
     sh.tools = calloc(threads, sizeof *sh.tools);
     pool_worker *slots = calloc(threads, sizeof *slots);
-    batch batches[2];
+    batch batches[IN_FLIGHT];
     memset(batches, 0, sizeof batches);
     memset(timing, 0, sizeof *timing);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     pool p;
-    int started = 0, rc = EXIT_FAIL;
-    for (int k = 0; k < 2; k++) {
+    memset(&p, 0, sizeof p);
+    p = (pool){
+        .sh = &sh, .sink = sink, .in = in, .batches = batches, .limit = threads == 1 ? 1 : IN_FLIGHT, .timing = timing};
+    int started = 0, rc = EXIT_FAIL, ok = sh.tools && slots;
+    for (int k = 0; k < IN_FLIGHT; k++) {
         batches[k].arenas = calloc(threads, sizeof *batches[k].arenas);
         batches[k].arena_count = batches[k].arenas ? threads : 0;
+        ok &= batches[k].arenas != NULL;
     }
-    if (!sh.tools || !slots || !batches[0].arenas || !batches[1].arenas) {
+    if (!ok) {
         cli_error("out of memory");
         goto done;
     }
@@ -484,79 +562,25 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
          * breaking (same signature; units are sketched with words anyway). */
         nd_sketcher_set_words(sh.tools[t].sketcher, cfg->min_tokens > 1);
     }
-    if (pool_start(&p, &sh, threads - 1, slots) != 0) {
+    if (pool_start(&p, threads - 1, slots) != 0) {
         cli_error("cannot start the worker threads");
         goto done;
     }
     started = 1;
-    /* Two batches in flight: the workers sketch batch `cur` while this
-     * thread reads the next one and submits it, then joins them on `cur`;
-     * the workers go on to the next batch as `cur` runs out, while this
-     * thread finishes and commits it. */
-    int cur = 0;
-    unsigned number = 0; /* of the batch read */
-    int got = batch_read(&batches[cur], in, opts->bands, number++);
-    if (got > 0)
-        pool_submit(&p, &batches[cur]);
-    /* With one thread nothing overlaps the reading: the next batch is read
-     * into the same one once it is committed, so only one batch's memory is
-     * ever touched (50k documents, 1 thread: CJK 3.3k -> 2.7-3.0k page
-     * faults, Latin 3.4k -> 2.9k). */
-    int alone = threads == 1;
-    struct timespec t0;
-    while (got > 0) {
-        int next_got = 1;
-        if (!alone) {
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            next_got = batch_read(&batches[1 - cur], in, opts->bands, number++); /* overlaps the workers */
-            timing->read_s += report_seconds_since(&t0);
-            if (next_got > 0)
-                pool_submit(&p, &batches[1 - cur]); /* the workers go on to it from `cur` */
-        }
-        /* this thread sketches its share of `cur` and commits each record
-         * as soon as it and those before it are done, between its GRABs,
-         * while their units and ids are still in its caches (committing the
-         * whole batch afterwards read them back from memory) */
-        int commit_rc;
-        double commit_s = 0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        int status = pool_finish_committing(&p, sink, &commit_rc, &commit_s);
-        timing->sketch_s += report_seconds_since(&t0) - commit_s;
-        timing->commit_s += commit_s;
-        if (status != ND_OK)
-            cli_error("%s", nd_strerror(status));
-        if (status != ND_OK || commit_rc != EXIT_OK)
-            goto done;
-        if (next_got == 0) {
-            got = 0;
-            break; /* that was the last batch */
-        }
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        batch_reset(&batches[cur]);
-        timing->commit_s += report_seconds_since(&t0);
-        if (alone) {
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            got = batch_read(&batches[cur], in, opts->bands, number++);
-            timing->read_s += report_seconds_since(&t0);
-            if (got > 0)
-                pool_submit(&p, &batches[cur]);
-            continue;
-        }
-        cur = 1 - cur;
-        got = next_got;
-    }
-    if (got < 0)
-        goto done;
-    rc = EXIT_OK;
+    pthread_mutex_lock(&p.lock);
+    pool_work(&p, 0);
+    rc = p.failed ? EXIT_FAIL : EXIT_OK;
+    pthread_mutex_unlock(&p.lock);
+    if (p.error != ND_OK)
+        cli_error("%s", nd_strerror(p.error));
+    timing->sketch_s = report_seconds_since(&start) - timing->read_s - timing->commit_s;
 done:
-    if (started) {
-        pool_abandon(&p); /* let the workers leave the batches before they are freed */
+    if (started)
         pool_stop(&p);
-    }
     /* raw ids: the blocks not handed on yet (those of records not
      * committed, and each thread's last) go to the sink now */
     int lost = 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < IN_FLIGHT; k++) {
         for (size_t i = 0; batches[k].results && i < batches[k].count; i++)
             lost |= id_blocks_hand_over(sink, batches[k].results[i].done_block, batches[k].results[i].done_capacity);
     }
@@ -566,8 +590,8 @@ done:
         cli_error("out of memory");
         rc = EXIT_FAIL;
     }
-    batch_free(&batches[0]);
-    batch_free(&batches[1]);
+    for (int k = 0; k < IN_FLIGHT; k++)
+        batch_free(&batches[k]);
     tools_free(sh.tools, threads);
     free(slots);
     return rc;

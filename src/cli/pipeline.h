@@ -61,6 +61,10 @@ typedef struct pipeline_sink {
      * Returns ND_OK, or ND_ENOMEM when it cannot take the block (which is
      * freed, and the run fails). */
     int (*adopt_ids)(void *ctx, uint32_t *block, size_t capacity);
+    /* 1: commit and batch_done may be called on any of the run's threads
+     * (one at a time, in order, each call seeing what the ones before it
+     * did); 0: only on the thread that called pipeline_run. */
+    int any_thread;
 } pipeline_sink;
 
 /* Where the main thread's time went (--verbose). */

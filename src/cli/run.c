@@ -323,7 +323,8 @@ int cli_run(const cli_config *cfg)
         goto done;
     if (st.replay && cfg->command == CMD_SCAN)
         replay_source_locate(st.replay); /* its previews need a few records: read just those */
-    pipeline_sink sink = {&st, commit_document, batch_done, adopt_ids}; /* raw ids, written once */
+    /* raw ids, written once; records committed on whichever thread is free */
+    pipeline_sink sink = {&st, commit_document, batch_done, adopt_ids, 1};
     pipeline_timing timing;
     if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||
         report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields) != EXIT_OK)
