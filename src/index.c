@@ -30,26 +30,8 @@
  * only the per-text metadata and the chunk being filled stay in memory.
  * This file is the library's only file I/O.
  *
- * Raw texts (nd_index_add_raw, the CLI's document mode; nd_index_add_prepared_raw,
- * its paragraphs and lines). A text's ids may
- * come as they were made: in text order, repeats kept. Sorting them and
- * dropping repeats is a tenth of a CJK run, and only the texts clustering
- * verifies need it (a fifth of them or fewer), so the index keeps such a
- * text raw (its count the raw count, its set hash unknown) and settles it
- * (sorts its ids in place, drops repeats, sets its count and set hash, the
- * same as nd_index_add_ids would have) when it may be read:
- *  - nd_index_store settles every text that may share its keys in the
- *    first bands with another (a text with an identical set has the same
- *    signature and so the same keys: the others cannot have a copy),
- *    found with two bits per hashed slot (settle_shared); the rest stay
- *    raw and the store says so (nd_store.unsettled): identical sets skip
- *    them, each a set of its own. With containment, or once spilled,
- *    every text is settled.
- *  - the store's ids() settles a raw text when it is first read, on the
- *    thread that verifies candidates (store.h: the only thread that reads
- *    a text first), unless a thread preparing LSH bands settled it ahead
- *    (the store's settle(): each text is claimed by one thread, an atomic
- *    flag, and ids() waits for a text another thread is settling).
+ * Raw texts (nd_index_add_raw, nd_index_add_prepared_raw): kept as made
+ * and sorted only when read, index_settle.c.
  */
 #include "neardup.h"
 
@@ -63,53 +45,9 @@
 #include "alloc.h"
 #include "hash.h"
 #include "index_add.h"
-#include "slots.h"
+#include "index_impl.h"
 #include "sort.h"
 #include "store.h"
-
-/* Where a text's ids are: in memory, or (spilled) at an offset of the ids
- * file, counted in ids. */
-typedef union {
-    uint32_t *memory;
-    uint64_t offset;
-} id_location;
-
-enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
-
-typedef struct {
-    uint32_t *data;
-    size_t used, capacity; /* in ids */
-    int adopted;           /* nd_index_adopt_ids: counted by the texts kept in it (kept_ids) */
-} id_block;
-
-struct nd_index {
-    nd_options opts;
-    nd_text_meta *meta;
-    nd_wide_weight *wide; /* weights past 32 bits (store.h), in text order */
-    size_t wide_count, wide_capacity;
-    id_location *where;
-    size_t count, meta_capacity, where_capacity;
-    uint32_t **key_chunks; /* bands x ND_KEY_CHUNK keys each; NULL once written to the keys file */
-    size_t chunk_count, chunks_capacity;
-    id_block *blocks; /* where the ids are kept in memory */
-    size_t block_count, blocks_capacity;
-    unsigned threads; /* for nd_index_cluster (nd_index_set_threads) */
-    uint64_t *ranks;  /* ND_KEEP_RANK (nd_index_set_ranks), or NULL */
-    size_t rank_count;
-    /* spill mode */
-    int spilled;
-    FILE *ids_file; /* ids, back to back */
-    uint64_t ids_written;
-    FILE *keys_file; /* full key chunks */
-    /* raw texts (nd_index_add_raw) */
-    unsigned char *raw; /* per text once one is raw: 1 while its ids are not settled; else NULL */
-    size_t raw_capacity;
-    size_t raw_left;   /* texts with raw[doc] set */
-    uint32_t *scratch; /* settling's sort scratch */
-    size_t kept_ids;   /* ids of texts kept where they were written (nd_index_add_kept), in memory */
-    nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
-    size_t scratch_capacity;
-};
 
 int nd_index_new(nd_index **out, const nd_options *opts)
 {
@@ -200,101 +138,6 @@ size_t nd_index_memory(const nd_index *index)
     return bytes;
 }
 
-/* ****  Settling raw texts  **** */
-
-/* A text's raw flag (index->raw[doc]): settled, raw, or being settled by
- * one thread (clustering's helpers settle the texts of the bands they
- * prepared ahead of the thread that verifies them, which may read the same
- * text meanwhile: the first to claim it settles it, store.h). */
-enum { SETTLED = 0, RAW_TEXT = 1, SETTLING = 2 };
-
-/* Settle text `doc` (raw, in memory; the sort's scratch in *scratch) if
- * this thread claims it first; returns at once when it is settled or
- * being settled by another. ND_OK, or ND_ENOMEM (the text left raw). */
-static int settle_with(nd_index *index, size_t doc, uint32_t **scratch, size_t *capacity)
-{
-    unsigned char expected = RAW_TEXT;
-    if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
-        return ND_OK;
-    uint32_t *ids = index->where[doc].memory;
-    size_t count = index->meta[doc].count; /* raw: more than 0 */
-    if (nd_grow((void **)scratch, capacity, count, sizeof **scratch) != 0) {
-        __atomic_store_n(&index->raw[doc], RAW_TEXT, __ATOMIC_RELEASE);
-        return ND_ENOMEM;
-    }
-    size_t n = nd_sort_distinct_u32(ids, *scratch, count);
-    index->meta[doc].count = (uint32_t)n; /* at most the raw count, a uint32_t */
-    index->meta[doc].set_hash = nd_index_set_hash(ids, n);
-    __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
-    return ND_OK;
-}
-
-/* Settle text `doc`, raw and in memory, on the index's own thread (its
- * scratch). ND_OK or ND_ENOMEM. */
-static int settle(nd_index *index, size_t doc)
-{
-    return settle_with(index, doc, &index->scratch, &index->scratch_capacity);
-}
-
-static int settle_all(nd_index *index)
-{
-    for (size_t d = 0; d < index->count && index->raw_left > 0; d++) {
-        if (index->raw[d] && settle(index, d) != ND_OK)
-            return ND_ENOMEM;
-    }
-    return ND_OK;
-}
-
-/* Bands the copies test below looks at (all of them when fewer). */
-enum { COPY_BANDS = 4 };
-
-/* Settle every raw text that may have a copy: a copy has the same
- * signature, and so the same key in every band. A raw text is settled
- * when its key in each of the first COPY_BANDS bands may be another
- * text's: per band, keys are hashed to 16 slots a text or more, two bits
- * a slot (seen, seen twice: slots.h), and a text passes when its slot was seen
- * twice. A superset of the texts with copies (keys are folded, slots
- * shared): a lone text passes a band about once in 16, all four about
- * once in 65,000 (settled for nothing, harmlessly). */
-static int settle_shared(nd_index *index)
-{
-    size_t n = index->count;
-    unsigned bits = 12, bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
-    while (bits < 27 && ((size_t)1 << bits) < n * 16)
-        bits++;
-    size_t words = ((size_t)1 << bits) / 32;
-    uint64_t *slots = nd_malloc(words * sizeof *slots); /* (seen, twice) words, interleaved */
-    unsigned char *passed = nd_calloc(n ? n : 1, 1);    /* bands passed so far */
-    if (!slots || !passed) {
-        nd_free(slots);
-        nd_free(passed);
-        return ND_ENOMEM;
-    }
-    unsigned shift = 32 - bits;
-    for (unsigned band = 0; band < bands; band++) {
-        memset(slots, 0, words * sizeof *slots);
-        size_t at = (size_t)band * ND_KEY_CHUNK;
-        for (size_t d = 0; d < n; d++) {
-            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
-            nd_slot_mark(slots, h, index->meta[d].count > 0);
-        }
-        for (size_t d = 0; d < n; d++) {
-            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
-            unsigned twice = nd_slot_seen_twice(slots, h);
-            passed[d] = (unsigned char)(passed[d] + (twice & (passed[d] == band) & index->raw[d]));
-        }
-    }
-    int rc = ND_OK;
-    for (size_t d = 0; d < n && rc == ND_OK; d++) {
-        if (passed[d] == bands && index->raw[d])
-            rc = settle(index, d);
-    }
-    nd_free(slots);
-    nd_free(passed);
-    return rc;
-}
-
 /* ****  Spilling  **** */
 
 /* An unlinked temporary file in dir, buffered for sequential writes. */
@@ -341,7 +184,7 @@ int nd_index_spill(nd_index *index, const char *dir)
 {
     if (index->spilled)
         return ND_OK;
-    if (settle_all(index) != ND_OK) /* the files hold settled ids only */
+    if (nd_index_settle_all(index) != ND_OK) /* the files hold settled ids only */
         return ND_ENOMEM;
     index->ids_file = temp_file(dir);
     index->keys_file = temp_file(dir);
@@ -674,7 +517,7 @@ static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer 
             sched_yield();
             continue;
         }
-        int settled = settle(index->self, doc);
+        int settled = nd_index_settle(index->self, doc);
         if (settled != ND_OK) {
             *rc = settled;
             return NULL;
@@ -701,7 +544,8 @@ static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd
     nd_index *index = ((const nd_index *)backend)->self;
     for (size_t k = 0; k < n; k++) {
         if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_RELAXED) == RAW_TEXT)
-            (void)settle_with(index, docs[k], &scratch->data, &scratch->capacity); /* else left to stored_ids */
+            (void)nd_index_settle_with(index, docs[k], &scratch->data,
+                                       &scratch->capacity); /* else left to stored_ids */
     }
 }
 
@@ -723,7 +567,8 @@ int nd_index_store(const nd_index *index, nd_store *out)
         /* raw texts settled as far as reading the store needs (see the
          * top of the file); the index is its owner's, not shared */
         nd_index *settling = index->self;
-        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? settle_all(settling) : settle_shared(settling);
+        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? nd_index_settle_all(settling)
+                                                               : nd_index_settle_shared(settling);
         if (rc != ND_OK)
             return rc;
     }

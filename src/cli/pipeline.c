@@ -134,10 +134,10 @@ static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const cha
 {
     unit_gather g = {sh, w, mem, 0};
     size_t invalid = 0;
-    int rc = sh->raw_ids ? nd_sketch_units_raw(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens,
-                                               gather_unit, &g)
-                         : nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens,
-                                           gather_unit, &g);
+    int rc =
+        sh->raw_ids
+            ? nd_sketch_units_raw(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g)
+            : nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
     res->doc.invalid_utf8 += invalid;
     if (rc != ND_OK || g.count == 0)
         return rc;

@@ -1,0 +1,82 @@
+/* index_impl.h - the in-memory layout of an nd_index, private to the two
+ * files that work on it: index.c (adding texts, spilling, the store view
+ * clustering reads) and index_settle.c (sorting raw texts when they may be
+ * read). Nothing else includes it: callers see the index through
+ * neardup.h, index_add.h and the nd_store view (store.h).
+ */
+#ifndef ND_INDEX_IMPL_H
+#define ND_INDEX_IMPL_H
+
+#include <stdint.h> /* uint32_t, uint64_t */
+#include <stdio.h>  /* FILE */
+
+#include "neardup.h"
+#include "store.h"
+
+/* Where a text's ids are: in memory, or (spilled) at an offset of the ids
+ * file, counted in ids. */
+typedef union {
+    uint32_t *memory;
+    uint64_t offset;
+} id_location;
+
+enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
+
+typedef struct {
+    uint32_t *data;
+    size_t used, capacity; /* in ids */
+    int adopted;           /* nd_index_adopt_ids: counted by the texts kept in it (kept_ids) */
+} id_block;
+
+struct nd_index {
+    nd_options opts;
+    nd_text_meta *meta;
+    nd_wide_weight *wide; /* weights past 32 bits (store.h), in text order */
+    size_t wide_count, wide_capacity;
+    id_location *where;
+    size_t count, meta_capacity, where_capacity;
+    uint32_t **key_chunks; /* bands x ND_KEY_CHUNK keys each; NULL once written to the keys file */
+    size_t chunk_count, chunks_capacity;
+    id_block *blocks; /* where the ids are kept in memory */
+    size_t block_count, blocks_capacity;
+    unsigned threads; /* for nd_index_cluster (nd_index_set_threads) */
+    uint64_t *ranks;  /* ND_KEEP_RANK (nd_index_set_ranks), or NULL */
+    size_t rank_count;
+    /* spill mode */
+    int spilled;
+    FILE *ids_file; /* ids, back to back */
+    uint64_t ids_written;
+    FILE *keys_file; /* full key chunks */
+    /* raw texts (nd_index_add_raw) */
+    unsigned char *raw; /* per text once one is raw: 1 while its ids are not settled; else NULL */
+    size_t raw_capacity;
+    size_t raw_left;   /* texts with raw[doc] set */
+    uint32_t *scratch; /* settling's sort scratch */
+    size_t kept_ids;   /* ids of texts kept where they were written (nd_index_add_kept), in memory */
+    nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
+    size_t scratch_capacity;
+};
+
+/* A text's raw flag (index->raw[doc]): settled, raw, or being settled by
+ * one thread (clustering's helpers settle the texts of the bands they
+ * prepared ahead of the thread that verifies them, which may read the same
+ * text meanwhile: the first to claim it settles it, store.h). */
+enum { SETTLED = 0, RAW_TEXT = 1, SETTLING = 2 };
+
+/* index_settle.c. Each returns ND_OK or ND_ENOMEM (a text left raw). */
+
+/* Settle text `doc` (raw, in memory; the sort's scratch in *scratch) if
+ * this thread claims it first; returns at once when it is settled or being
+ * settled by another. */
+int nd_index_settle_with(nd_index *index, size_t doc, uint32_t **scratch, size_t *capacity);
+
+/* Settle text `doc` on the index's own thread (its scratch). */
+int nd_index_settle(nd_index *index, size_t doc);
+
+/* Settle every raw text (containment; before spilling). */
+int nd_index_settle_all(nd_index *index);
+
+/* Settle every raw text that may have a copy (before clustering). */
+int nd_index_settle_shared(nd_index *index);
+
+#endif
