@@ -51,7 +51,7 @@ SCRIPTS = ("latin", "arabic", "cyrillic", "cjk")
 SEED = 1
 DOCS = 50000
 QUICK_DOCS = 10000
-ROUNDS = 3
+ROUNDS = 5
 CALLGRIND_DOCS = 2000
 TARGETS = {"latin": 1.0, "arabic": 1.0, "cyrillic": 1.0, "cjk": 0.5, "saudinewsnet": 1.0}
 SIGN_TARGETS = {"latin": 2.0, "arabic": 2.0}
@@ -189,7 +189,7 @@ def measure_corpus(name, path, neardup, probe, rounds, repeat, log):
         "floor_s": statistics.median(floors), "sign_s": statistics.median(signs),
         "scan_s": statistics.median(scans), "end_to_end_over_floor": statistics.median(ratios),
         "signing_over_floor": statistics.median(sign_ratios), "bg_cores": round(statistics.median(other), 2),
-        "rounds": rounds,
+        "rounds": rounds, "scan_runs": scans, "end_to_end_runs": ratios,
     }
 
 
@@ -220,6 +220,12 @@ def markdown(res):
         L.append("| %s | %d | %.1f | %.1f | %.1f | %.2fx | %.3f | %.2fx | %s | %.2f |"
                  % (c["corpus"], c["docs"], mb, mb / c["floor_s"], mb / c["sign_s"], c["signing_over_floor"],
                     c["scan_s"], c["end_to_end_over_floor"], "; ".join(target), c["bg_cores"]))
+    spread = [c for c in res["corpora"] if c.get("end_to_end_runs")]
+    if spread:
+        L += ["", "Every round's end to end / floor (this VM's first touches of fresh memory are sometimes "
+              "several times slower, so single rounds vary): " + "; ".join(
+                  "%s %s" % (c["corpus"], ", ".join("%.2fx" % r for r in c["end_to_end_runs"])) for c in spread)
+              + "."]
     L += ["", "Generated corpora: `scripts/gen-corpus --kind mixed --seed %d --scripts SCRIPT` (cjk: runs of Han "
           "characters without spaces, signed with character shingles, so word breaking is skipped). "
           "SaudiNewsNet: the 31,030 articles as scripts/real-data converts them, when `../shared/corpora` "
