@@ -23,6 +23,7 @@
  */
 #include "index_impl.h"
 
+#include <assert.h> /* assert */
 #include <string.h> /* memset */
 
 #include "alloc.h"
@@ -64,50 +65,71 @@ int nd_index_settle_all(nd_index *index)
 }
 
 /* Bands the copies test below looks at (all of them when fewer). */
-enum { COPY_BANDS = 4 };
+/* Bands the copies test below looks at (all of them when fewer), and
+ * slots a text in the first band's table. */
+enum { COPY_BANDS = 4, SLOTS_FIRST = 8 };
+
+/* Bits of a slot table for m texts, `per_text` slots a text or more. */
+static unsigned slot_bits(size_t m, size_t per_text)
+{
+    unsigned bits = 12;
+    while (bits < 27 && ((size_t)1 << bits) < m * per_text)
+        bits++;
+    return bits;
+}
 
 /* Settle every raw text that may have a copy: a copy has the same
  * signature, and so the same key in every band. A raw text is settled
  * when its key in each of the first COPY_BANDS bands may be another
- * text's: per band, keys are hashed to 16 slots a text or more, two bits
- * a slot (seen, seen twice: slots.h), and a text passes when its slot was seen
- * twice. A superset of the texts with copies (keys are folded, slots
- * shared): a lone text passes a band about once in 16, all four about
- * once in 65,000 (settled for nothing, harmlessly). */
+ * text's: per band, keys are hashed to slots, two bits a slot (seen, seen
+ * twice: slots.h), and a text passes when its slot was seen twice. The
+ * first band takes every text (SLOTS_FIRST slots a text); after it only
+ * the texts still passing are marked and tested, in a table of 16 slots
+ * a text sized for them (a copy of a text passes every band the text
+ * passes, so no text with a copy is lost; a paragraph mode's hundreds of
+ * thousands of units go through one band, and the few that pass it
+ * through the others). A superset of the texts with copies (keys are
+ * folded, slots shared): a lone text passes the first band about once in
+ * 8, all four about once in 32,000 (settled for nothing, harmlessly). */
 int nd_index_settle_shared(nd_index *index)
 {
-    size_t n = index->count;
-    unsigned bits = 12, bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
-    while (bits < 27 && ((size_t)1 << bits) < n * 16)
-        bits++;
-    size_t words = ((size_t)1 << bits) / 32;
-    uint64_t *slots = nd_malloc(words * sizeof *slots); /* (seen, twice) words, interleaved */
-    unsigned char *passed = nd_calloc(n ? n : 1, 1);    /* bands passed so far */
-    if (!slots || !passed) {
+    size_t n = index->count, m = n;
+    unsigned bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
+    assert(bands > 0); /* resolved options: the first band fills `live` */
+    /* the most any band takes: only what a band uses is touched */
+    uint64_t *slots = nd_malloc(((size_t)1 << slot_bits(n, 16)) / 32 * sizeof *slots); /* (seen, twice) words */
+    uint32_t *live = nd_malloc((n ? n : 1) * sizeof *live);                            /* the texts still passing */
+    if (!slots || !live) {
         nd_free(slots);
-        nd_free(passed);
+        nd_free(live);
         return ND_ENOMEM;
     }
-    unsigned shift = 32 - bits;
+    const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
     for (unsigned band = 0; band < bands; band++) {
-        memset(slots, 0, words * sizeof *slots);
+        unsigned bits = slot_bits(m, band ? 16 : SLOTS_FIRST), shift = 32 - bits;
+        memset(slots, 0, ((size_t)1 << bits) / 32 * sizeof *slots);
         size_t at = (size_t)band * ND_KEY_CHUNK;
-        for (size_t d = 0; d < n; d++) {
-            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
-            nd_slot_mark(slots, h, index->meta[d].count > 0);
+        for (size_t i = 0; i < m; i++) {
+            size_t d = band ? live[i] : i;
+            nd_slot_mark(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift),
+                         index->meta[d].count > 0);
         }
-        for (size_t d = 0; d < n; d++) {
-            uint32_t h = nd_slot_of(index->key_chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift);
-            unsigned twice = nd_slot_seen_twice(slots, h);
-            passed[d] = (unsigned char)(passed[d] + (twice & (passed[d] == band) & index->raw[d]));
+        size_t kept = 0;
+        for (size_t i = 0; i < m; i++) {
+            size_t d = band ? live[i] : i;
+            unsigned twice =
+                nd_slot_seen_twice(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift));
+            live[kept] = (uint32_t)d; /* texts are numbered in 32 bits */
+            kept += twice & (index->meta[d].count > 0);
         }
-    }
-    int rc = ND_OK;
-    for (size_t d = 0; d < n && rc == ND_OK; d++) {
-        if (passed[d] == bands && index->raw[d])
-            rc = nd_index_settle(index, d);
+        m = kept;
     }
     nd_free(slots);
-    nd_free(passed);
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (index->raw[live[i]])
+            rc = nd_index_settle(index, live[i]);
+    }
+    nd_free(live);
     return rc;
 }
