@@ -542,6 +542,41 @@ START_TEST(test_paths_random)
 }
 END_TEST
 
+/* Each pattern after each fill repeated up to `shift` bytes, for every
+ * shift of 0..129 (the pattern through every offset of two 64-byte
+ * blocks), alone and with `after` after it: every path against the
+ * reference (check_paths). */
+static void check_patterns_shifted(const char *const *patterns, size_t pattern_count, const char *const *fills,
+                                   size_t fill_count, const char *after)
+{
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    char text[512];
+    size_t al = strlen(after);
+    for (size_t f = 0; f < fill_count; f++) {
+        for (size_t pi = 0; pi < pattern_count; pi++) {
+            for (size_t shift = 0; shift < 130; shift++) {
+                size_t len = 0, fl = strlen(fills[f]);
+                while (len < shift) {
+                    size_t n = shift - len < fl ? shift - len : fl;
+                    memcpy(text + len, fills[f], n);
+                    len += n;
+                }
+                size_t pl = strlen(patterns[pi]);
+                ck_assert_uint_le(len + pl + al, sizeof text);
+                memcpy(text + len, patterns[pi], pl);
+                len += pl;
+                char what[64];
+                snprintf(what, sizeof what, "fill %zu, pattern %zu, shift %zu", f, pi, shift);
+                check_paths(&ps, text, len, what);
+                memcpy(text + len, after, al);
+                check_paths(&ps, text, len + al, what);
+            }
+        }
+    }
+    path_set_free(&ps);
+}
+
 /* The whole-word loop (fastpath.c's fast_words) against the reference
  * where its runs end: each pattern (words of ASCII and of plain two-byte
  * letters; a combining mark, a capital, a separator beyond ASCII, a letter
@@ -581,32 +616,9 @@ START_TEST(test_paths_word_edges)
         "ab\xC2\xA0\xCC\x81 \xC2\xA0\xC2\xA0\xD8\xB3\xC2\xA7\xD8\xB3",
     };
     static const char *const fills[] = {"ab cd ", "\xD8\xB3\xD9\x84 "};
-    path_set ps;
-    path_set_init(&ps, ND_PROFILE_DEFAULT);
-    char text[256];
-    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
-        for (size_t pi = 0; pi < sizeof patterns / sizeof patterns[0]; pi++) {
-            for (size_t shift = 0; shift < 130; shift++) {
-                size_t len = 0, fl = strlen(fills[f]);
-                while (len < shift) {
-                    size_t n = shift - len < fl ? shift - len : fl;
-                    memcpy(text + len, fills[f], n);
-                    len += n;
-                }
-                size_t pl = strlen(patterns[pi]);
-                memcpy(text + len, patterns[pi], pl);
-                len += pl;
-                char what[64];
-                snprintf(what, sizeof what, "fill %zu, pattern %zu, shift %zu", f, pi, shift);
-                check_paths(&ps, text, len, what);
-                /* and with words after it */
-                static const char after[] = " ab\xD8\xB3 cd";
-                memcpy(text + len, after, sizeof after - 1);
-                check_paths(&ps, text, len + sizeof after - 1, what);
-            }
-        }
-    }
-    path_set_free(&ps);
+    /* and with words after it */
+    check_patterns_shifted(patterns, sizeof patterns / sizeof patterns[0], fills, sizeof fills / sizeof fills[0],
+                           " ab\xD8\xB3 cd");
 }
 END_TEST
 
@@ -780,33 +792,10 @@ START_TEST(test_paths_han_words)
         "\xE4\xB8\xAD\xF0\xA0\x80\x80\xE6\x96\x87 \xE4\xB8\xAD\xEF\xBC\x8C",
     };
     static const char *const fills[] = {"\xE5\x9C\x8B\xE6\x96\x87\xE3\x80\x82", "ab cd "};
-    path_set ps;
-    path_set_init(&ps, ND_PROFILE_DEFAULT);
-    char text[320];
-    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
-        for (size_t pi = 0; pi < sizeof patterns / sizeof patterns[0]; pi++) {
-            for (size_t shift = 0; shift < 130; shift++) {
-                size_t len = 0, fl = strlen(fills[f]);
-                while (len < shift) {
-                    size_t n = shift - len < fl ? shift - len : fl;
-                    memcpy(text + len, fills[f], n);
-                    len += n;
-                }
-                size_t pl = strlen(patterns[pi]);
-                memcpy(text + len, patterns[pi], pl);
-                len += pl;
-                char what[64];
-                snprintf(what, sizeof what, "fill %zu, pattern %zu, shift %zu", f, pi, shift);
-                check_paths(&ps, text, len, what);
-                /* and Han sentences after it, into the next block */
-                static const char after[] = "\xE4\xB8\x80\xE4\xBA\x8C\xE4\xB8\x89\xE3\x80\x82\n"
-                                            "\xE5\x9B\x9B\xE4\xBA\x94\xE3\x80\x82";
-                memcpy(text + len, after, sizeof after - 1);
-                check_paths(&ps, text, len + sizeof after - 1, what);
-            }
-        }
-    }
-    path_set_free(&ps);
+    /* and Han sentences after it, into the next block */
+    check_patterns_shifted(patterns, sizeof patterns / sizeof patterns[0], fills, sizeof fills / sizeof fills[0],
+                           "\xE4\xB8\x80\xE4\xBA\x8C\xE4\xB8\x89\xE3\x80\x82\n"
+                           "\xE5\x9B\x9B\xE4\xBA\x94\xE3\x80\x82");
 }
 END_TEST
 

@@ -525,6 +525,27 @@ static void same_stats(const nd_cluster_stats *a, const nd_cluster_stats *b)
     ck_assert_uint_eq(a->exact_groups, b->exact_groups);
 }
 
+/* Cluster a and b (threads given to both, unless 0) and check the same
+ * clusters and statistics; a's statistics in *stats, its cluster count
+ * returned. */
+static size_t cluster_alike(nd_index *a, nd_index *b, unsigned threads, nd_cluster_stats *stats)
+{
+    if (threads) {
+        nd_index_set_threads(a, threads);
+        nd_index_set_threads(b, threads);
+    }
+    nd_clusters *ca = NULL, *cb = NULL;
+    nd_cluster_stats sb;
+    ck_assert_int_eq(nd_index_cluster(&ca, stats, a, ND_KEEP_FIRST), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&cb, &sb, b, ND_KEEP_FIRST), ND_OK);
+    same_clusters(ca, cb);
+    same_stats(stats, &sb);
+    size_t count = nd_clusters_count(ca);
+    nd_clusters_free(ca);
+    nd_clusters_free(cb);
+    return count;
+}
+
 /* The corpus into `sorted` (nd_index_add_ids of sorted distinct ids) and
  * `raw` (nd_index_add_raw of the ids as made; kept: nd_index_add_kept,
  * the ids written into blocks of 300 ids or more that the index adopts
@@ -618,18 +639,9 @@ START_TEST(test_raw_same_results)
                     ck_assert_uint_gt(left, RAW_TEXTS / 10);
             }
             for (unsigned threads = 1; threads <= 2; threads++) {
-                nd_index_set_threads(sorted, threads);
-                nd_index_set_threads(raw, threads);
-                nd_clusters *ca = NULL, *cb = NULL;
                 nd_cluster_stats sa, sb;
-                ck_assert_int_eq(nd_index_cluster(&ca, &sa, sorted, ND_KEEP_FIRST), ND_OK);
-                ck_assert_int_eq(nd_index_cluster(&cb, &sb, raw, ND_KEEP_FIRST), ND_OK);
-                ck_assert_uint_gt(nd_clusters_count(ca), RAW_TEXTS / 20);
+                ck_assert_uint_gt(cluster_alike(sorted, raw, threads, &sa), RAW_TEXTS / 20);
                 ck_assert_uint_gt(sa.exact_groups, RAW_TEXTS / 20);
-                same_clusters(ca, cb);
-                same_stats(&sa, &sb);
-                nd_clusters_free(ca);
-                nd_clusters_free(cb);
                 nd_pairs *pa = NULL, *pb = NULL;
                 ck_assert_int_eq(nd_index_pairs(&pa, &sa, sorted), ND_OK);
                 ck_assert_int_eq(nd_index_pairs(&pb, &sb, raw), ND_OK);
@@ -805,15 +817,9 @@ START_TEST(test_raw_past_first_chunk)
         ck_assert_int_eq(nd_index_add_raw(raw, ids, count, keys, i % 3), ND_OK);
     }
     free(sig);
-    nd_clusters *ca = NULL, *cb = NULL;
-    nd_cluster_stats sa, sb;
-    ck_assert_int_eq(nd_index_cluster(&ca, &sa, sorted, ND_KEEP_FIRST), ND_OK);
-    ck_assert_int_eq(nd_index_cluster(&cb, &sb, raw, ND_KEEP_FIRST), ND_OK);
+    nd_cluster_stats sa;
+    cluster_alike(sorted, raw, 0, &sa);
     ck_assert_uint_gt(sa.exact_groups, N / 10);
-    same_clusters(ca, cb);
-    same_stats(&sa, &sb);
-    nd_clusters_free(ca);
-    nd_clusters_free(cb);
     nd_index_free(sorted);
     nd_index_free(raw);
 }
@@ -930,18 +936,10 @@ START_TEST(test_units_raw_same_results)
             }
         }
         for (unsigned threads = 1; threads <= 2; threads++) {
-            nd_index_set_threads(ia, threads);
-            nd_index_set_threads(ib, threads);
-            nd_clusters *ca = NULL, *cb = NULL;
-            nd_cluster_stats sa, sb;
-            ck_assert_int_eq(nd_index_cluster(&ca, &sa, ia, ND_KEEP_FIRST), ND_OK);
-            ck_assert_int_eq(nd_index_cluster(&cb, &sb, ib, ND_KEEP_FIRST), ND_OK);
+            nd_cluster_stats sa;
+            cluster_alike(ia, ib, threads, &sa);
             ck_assert_uint_gt(sa.exact_groups, DOCS / 10);
             ck_assert_uint_gt(sa.verified_pairs, 0);
-            same_clusters(ca, cb);
-            same_stats(&sa, &sb);
-            nd_clusters_free(ca);
-            nd_clusters_free(cb);
         }
         nd_index_free(ia);
         nd_index_free(ib);
