@@ -43,7 +43,6 @@
 #include <unistd.h> /* pread, unlink, close */
 
 #include "alloc.h"
-#include "hash.h"
 #include "index_add.h"
 #include "index_impl.h"
 #include "sort.h"
@@ -260,11 +259,6 @@ static uint32_t *next_chunk(nd_index *index)
         index->chunk_count++;
     }
     return index->key_chunks[c];
-}
-
-uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
-{
-    return nd_hash64(ids, count * sizeof *ids, 0);
 }
 
 /* The next text's weight, past 32 bits, into the list of wide weights

@@ -11,6 +11,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t */
 
+#include "hash.h"
 #include "neardup.h"
 
 /* A text ready for the index: what nd_index_add_ids() computes itself. */
@@ -22,8 +23,13 @@ typedef struct nd_prepared_text {
     uint64_t weight;      /* what --keep longest compares */
 } nd_prepared_text;
 
-/* The hash the index keeps of a set of ids (equal sets, equal hashes). */
-uint64_t nd_index_set_hash(const uint32_t *ids, size_t count);
+/* The hash the index keeps of a set of ids (equal sets, equal hashes):
+ * inline, as both the pipeline's workers and the index (index.c when
+ * adding, index_settle.c when settling) make it. */
+static inline uint64_t nd_index_set_hash(const uint32_t *ids, size_t count)
+{
+    return nd_hash64(ids, count * sizeof *ids, 0);
+}
 
 /* The 32-bit keys the index keeps of `bands` keys of nd_lsh_band_keys()
  * (inline: a call per unit cost more than the loop, which vectorizes). */
