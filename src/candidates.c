@@ -275,9 +275,8 @@ enum { LONE_FILTER_MIN = 4096 };
  * slots, in order (drop_lone_keys). Every shared key's entries are kept
  * (with a few lone ones that share a slot, dropped after the sort as
  * before), so the band's shared keys come out the same, and the sort
- * handles a tenth of the entries or fewer. */
-/* Keep the first m entries whose slot was seen twice. Returns the entries
- * kept. */
+ * handles a tenth of the entries or fewer. drop_lone_keys keeps the first
+ * m entries whose slot was seen twice, and returns how many it kept. */
 static size_t drop_lone_keys(band_buffers *buf, size_t m)
 {
     unsigned shift = 32 - buf->slot_bits;
@@ -401,10 +400,7 @@ static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
     buf->settle_scratch = (nd_id_buffer){NULL, 0};
     buf->entries = nd_malloc((store->count + 1) * 2 * sizeof *buf->entries);
     buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
-    /* eight slots or more per text, 2^12 .. 2^27 (16 MiB of bits) */
-    buf->slot_bits = 12;
-    while (buf->slot_bits < 27 && ((size_t)1 << buf->slot_bits) < store->count * 8)
-        buf->slot_bits++;
+    buf->slot_bits = nd_slot_bits(store->count, 8); /* eight slots or more per text */
     buf->slots =
         store->count >= LONE_FILTER_MIN ? nd_malloc(((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots) : NULL;
     if (!buf->entries || (store->on_disk && !buf->chunk_buf) || (store->count >= LONE_FILTER_MIN && !buf->slots)) {

@@ -558,8 +558,8 @@ int nd_index_store(const nd_index *index, nd_store *out)
     if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
         return ND_EIO;
     if (index->raw_left > 0) {
-        /* raw texts settled as far as reading the store needs (see the
-         * top of the file); the index is its owner's, not shared */
+        /* raw texts settled as far as reading the store needs
+         * (index_settle.c); the index is its owner's, not shared */
         nd_index *settling = index->self;
         int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? nd_index_settle_all(settling)
                                                                : nd_index_settle_shared(settling);

@@ -64,19 +64,9 @@ int nd_index_settle_all(nd_index *index)
     return ND_OK;
 }
 
-/* Bands the copies test below looks at (all of them when fewer). */
 /* Bands the copies test below looks at (all of them when fewer), and
  * slots a text in the first band's table. */
 enum { COPY_BANDS = 4, SLOTS_FIRST = 8 };
-
-/* Bits of a slot table for m texts, `per_text` slots a text or more. */
-static unsigned slot_bits(size_t m, size_t per_text)
-{
-    unsigned bits = 12;
-    while (bits < 27 && ((size_t)1 << bits) < m * per_text)
-        bits++;
-    return bits;
-}
 
 /* Settle every raw text that may have a copy: a copy has the same
  * signature, and so the same key in every band. A raw text is settled
@@ -97,8 +87,8 @@ int nd_index_settle_shared(nd_index *index)
     unsigned bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
     assert(bands > 0); /* resolved options: the first band fills `live` */
     /* the most any band takes: only what a band uses is touched */
-    uint64_t *slots = nd_malloc(((size_t)1 << slot_bits(n, 16)) / 32 * sizeof *slots); /* (seen, twice) words */
-    uint32_t *live = nd_malloc((n ? n : 1) * sizeof *live);                            /* the texts still passing */
+    uint64_t *slots = nd_malloc(((size_t)1 << nd_slot_bits(n, 16)) / 32 * sizeof *slots); /* (seen, twice) words */
+    uint32_t *live = nd_malloc((n ? n : 1) * sizeof *live);                               /* the texts still passing */
     if (!slots || !live) {
         nd_free(slots);
         nd_free(live);
@@ -106,7 +96,7 @@ int nd_index_settle_shared(nd_index *index)
     }
     const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
     for (unsigned band = 0; band < bands; band++) {
-        unsigned bits = slot_bits(m, band ? 16 : SLOTS_FIRST), shift = 32 - bits;
+        unsigned bits = nd_slot_bits(m, band ? 16 : SLOTS_FIRST), shift = 32 - bits;
         memset(slots, 0, ((size_t)1 << bits) / 32 * sizeof *slots);
         size_t at = (size_t)band * ND_KEY_CHUNK;
         for (size_t i = 0; i < m; i++) {

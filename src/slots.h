@@ -7,12 +7,23 @@
  * slot seen twice may have one (or only share the slot with another key):
  * a superset of the shared keys, so with eight or more slots a key it
  * sets aside most lone keys before a sort. Used by candidates.c (lone band
- * keys, lone set hashes) and index.c (raw texts that may have a copy).
+ * keys, lone set hashes) and index_settle.c (raw texts that may have a copy).
  * The slots are words (seen, twice), interleaved: 2^bits / 32 words. */
 #ifndef ND_SLOTS_H
 #define ND_SLOTS_H
 
+#include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t */
+
+/* Bits of a table of 2^bits slots, 2^12 .. 2^27 (16 MiB of bits), with
+ * `per_key` slots or more for each of `keys` keys. */
+static inline unsigned nd_slot_bits(size_t keys, size_t per_key)
+{
+    unsigned bits = 12;
+    while (bits < 27 && ((size_t)1 << bits) < keys * per_key)
+        bits++;
+    return bits;
+}
 
 /* Key `key`'s slot among 2^(32 - shift) slots. */
 static inline uint32_t nd_slot_of(uint32_t key, unsigned shift)

@@ -751,6 +751,39 @@ static int digest_band(void *ctx, const uint64_t *entries, size_t count)
     return ND_OK;
 }
 
+/* What the identical sets then the bands, one after the other on one
+ * thread, saw of a store. */
+typedef struct {
+    call_digest same, bands;
+    uint64_t groups;
+} sets_bands_seen;
+
+/* nd_sets_then_bands on `threads` threads against nd_identical_sets then
+ * nd_band_candidates: the same representatives, groups and callbacks. What
+ * the sequential steps saw is left in *seen, for the caller's checks that
+ * the case is one that matters. The store has BAND_TEXTS texts. */
+static void check_sets_then_bands(const nd_store *store, unsigned threads, sets_bands_seen *seen)
+{
+    static unsigned char expect_rep[BAND_TEXTS], got_rep[BAND_TEXTS];
+    memset(expect_rep, 0, sizeof expect_rep);
+    memset(got_rep, 0, sizeof got_rep);
+    *seen = (sets_bands_seen){{0, 0}, {0, 0}, 0};
+    call_digest got_same = {0, 0}, got_bands = {0, 0};
+    uint64_t got_groups = 0;
+    ck_assert_uint_eq(store->count, BAND_TEXTS);
+    ck_assert_int_eq(nd_identical_sets(expect_rep, &seen->groups, store, digest_same, &seen->same), ND_OK);
+    ck_assert_int_eq(nd_band_candidates(store, expect_rep, 1, digest_band, &seen->bands), ND_OK);
+    ck_assert_int_eq(
+        nd_sets_then_bands(got_rep, &got_groups, store, threads, digest_same, &got_same, digest_band, &got_bands),
+        ND_OK);
+    ck_assert_mem_eq(got_rep, expect_rep, BAND_TEXTS);
+    ck_assert_uint_eq(got_groups, seen->groups);
+    ck_assert_uint_eq(got_same.items, seen->same.items);
+    ck_assert_uint_eq(got_same.digest, seen->same.digest);
+    ck_assert_uint_eq(got_bands.items, seen->bands.items);
+    ck_assert_uint_eq(got_bands.digest, seen->bands.digest);
+}
+
 START_TEST(test_sets_then_bands_match_sequential)
 {
     unsigned threads = (unsigned)_i + 1;
@@ -777,25 +810,11 @@ START_TEST(test_sets_then_bands_match_sequential)
     band_backend backend = {ids, keys};
     nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0, NULL, NULL, 0, NULL};
 
-    static unsigned char expect_rep[BAND_TEXTS], got_rep[BAND_TEXTS];
-    memset(expect_rep, 0, sizeof expect_rep);
-    memset(got_rep, 0, sizeof got_rep);
-    call_digest expect_same = {0, 0}, expect_bands = {0, 0}, got_same = {0, 0}, got_bands = {0, 0};
-    uint64_t expect_groups = 0, got_groups = 0;
-    ck_assert_int_eq(nd_identical_sets(expect_rep, &expect_groups, &store, digest_same, &expect_same), ND_OK);
-    ck_assert_int_eq(nd_band_candidates(&store, expect_rep, 1, digest_band, &expect_bands), ND_OK);
-    ck_assert_int_eq(
-        nd_sets_then_bands(got_rep, &got_groups, &store, threads, digest_same, &got_same, digest_band, &got_bands),
-        ND_OK);
+    sets_bands_seen seen;
+    check_sets_then_bands(&store, threads, &seen);
     /* the case is one where it matters: copies, and shared keys */
-    ck_assert_uint_gt(expect_same.items, BAND_TEXTS / 2);
-    ck_assert_uint_gt(expect_bands.items, (size_t)opts.bands * 1000);
-    ck_assert_mem_eq(got_rep, expect_rep, BAND_TEXTS);
-    ck_assert_uint_eq(got_groups, expect_groups);
-    ck_assert_uint_eq(got_same.items, expect_same.items);
-    ck_assert_uint_eq(got_same.digest, expect_same.digest);
-    ck_assert_uint_eq(got_bands.items, expect_bands.items);
-    ck_assert_uint_eq(got_bands.digest, expect_bands.digest);
+    ck_assert_uint_gt(seen.same.items, BAND_TEXTS / 2);
+    ck_assert_uint_gt(seen.bands.items, (size_t)opts.bands * 1000);
     free(keys);
 }
 END_TEST
@@ -858,27 +877,13 @@ START_TEST(test_sets_then_bands_skip_lone_hashes)
                       band_ids, band_keys,  NULL, 0, with_unsettled ? unsettled : NULL,
                       NULL,     0,          NULL};
 
-    static unsigned char expect_rep[BAND_TEXTS], got_rep[BAND_TEXTS];
-    memset(expect_rep, 0, sizeof expect_rep);
-    memset(got_rep, 0, sizeof got_rep);
-    call_digest expect_same = {0, 0}, expect_bands = {0, 0}, got_same = {0, 0}, got_bands = {0, 0};
-    uint64_t expect_groups = 0, got_groups = 0;
-    ck_assert_int_eq(nd_identical_sets(expect_rep, &expect_groups, &store, digest_same, &expect_same), ND_OK);
-    ck_assert_int_eq(nd_band_candidates(&store, expect_rep, 1, digest_band, &expect_bands), ND_OK);
-    ck_assert_int_eq(
-        nd_sets_then_bands(got_rep, &got_groups, &store, threads, digest_same, &got_same, digest_band, &got_bands),
-        ND_OK);
+    sets_bands_seen seen;
+    check_sets_then_bands(&store, threads, &seen);
     /* the case is one where it matters: copies, collisions, unsettled look-alikes */
-    ck_assert_uint_gt(expect_same.items, BAND_TEXTS / 8);
-    ck_assert_uint_gt(expect_groups, LONE_SET_POOL / 2);
+    ck_assert_uint_gt(seen.same.items, BAND_TEXTS / 8);
+    ck_assert_uint_gt(seen.groups, LONE_SET_POOL / 2);
     ck_assert_uint_gt(unsettled_copies, 100); /* unused without unsettled: copies then */
-    ck_assert_uint_gt(expect_bands.items, (size_t)opts.bands);
-    ck_assert_mem_eq(got_rep, expect_rep, BAND_TEXTS);
-    ck_assert_uint_eq(got_groups, expect_groups);
-    ck_assert_uint_eq(got_same.items, expect_same.items);
-    ck_assert_uint_eq(got_same.digest, expect_same.digest);
-    ck_assert_uint_eq(got_bands.items, expect_bands.items);
-    ck_assert_uint_eq(got_bands.digest, expect_bands.digest);
+    ck_assert_uint_gt(seen.bands.items, (size_t)opts.bands);
     free(keys);
 }
 END_TEST

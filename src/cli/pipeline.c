@@ -101,7 +101,7 @@ typedef struct unit_gather {
  * and (ids sorted distinct) its set hash, is computed here, on the worker
  * (index_add.h). With raw ids (pipeline_sink.adopt_ids) the unit's ids are
  * kept as made and its set hash is left to the index, which sorts only the
- * units that may have a copy (index.c: settle_shared): most units, alone
+ * units that may have a copy (index_settle.c: nd_index_settle_shared): most units, alone
  * in their bands, are never sorted (10k syndicated paragraphs: sorting
  * was 8% of the instructions). */
 static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
@@ -537,9 +537,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
     memset(timing, 0, sizeof *timing);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    pool p;
-    memset(&p, 0, sizeof p);
-    p = (pool){
+    pool p = {
         .sh = &sh, .sink = sink, .in = in, .batches = batches, .limit = threads == 1 ? 1 : IN_FLIGHT, .timing = timing};
     int started = 0, rc = EXIT_FAIL, ok = sh.tools && slots;
     for (int k = 0; k < IN_FLIGHT; k++) {
