@@ -156,10 +156,17 @@ static FILE *temp_file(const char *dir)
     return f;
 }
 
-/* Append text `doc`'s ids to the ids file and record where they went. */
-static int spill_ids(nd_index *index, size_t doc, const uint32_t *ids)
+/* Append text `doc`'s ids to the ids file and record where they went.
+ * (Not inlined: add_text's NULL ids of a dropped text never reach it.) */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, noclone))
+#endif
+static int
+spill_ids(nd_index *index, size_t doc, const uint32_t *ids)
 {
     size_t count = index->meta[doc].count;
+    if (count > 0 && !ids)
+        return ND_EINVAL; /* a dropped text (nd_index_add_dropped): refilled before spilling */
     if (count > 0 && fwrite(ids, sizeof *ids, count, index->ids_file) != count)
         return ND_EIO;
     index->where[doc].offset = index->ids_written;
@@ -183,6 +190,8 @@ int nd_index_spill(nd_index *index, const char *dir)
 {
     if (index->spilled)
         return ND_OK;
+    if (index->dropped > 0)
+        return ND_EINVAL;                    /* refilled first (nd_index_refill) */
     if (nd_index_settle_all(index) != ND_OK) /* the files hold settled ids only */
         return ND_ENOMEM;
     index->ids_file = temp_file(dir);
@@ -317,7 +326,7 @@ add_text(nd_index *index, const text_to_add *add, int raw)
 {
     const nd_prepared_text *t = &add->text;
     unsigned bands = index->opts.bands;
-    assert(t->keys && (t->ids || t->count == 0));
+    assert(t->keys && (t->ids || t->count == 0 || raw == KEPT));
     if (index->count >= UINT32_MAX || t->count > UINT32_MAX) /* texts are numbered, and ids counted, in 32 bits */
         return ND_EINVAL;
     uint32_t *chunk = next_chunk(index);
@@ -344,8 +353,9 @@ add_text(nd_index *index, const text_to_add *add, int raw)
         if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
     } else if (t->count > 0 && raw == KEPT) {
-        index->where[doc].memory = add->kept;
-        index->kept_ids += t->count;
+        index->where[doc].memory = add->kept; /* NULL: dropped (nd_index_add_dropped) */
+        index->kept_ids += add->kept ? t->count : 0;
+        index->dropped += !add->kept;
     } else if (t->count > 0 && kept) {
         memcpy(kept, t->ids, t->count * sizeof *t->ids);
         index->blocks[index->block_count - 1].used += t->count;
@@ -471,6 +481,34 @@ int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const 
     return add_text(index, &add, KEPT);
 }
 
+int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, uint64_t weight)
+{
+    if (count == 0 || index->spilled)
+        return ND_EINVAL; /* nothing to drop; a spilled index writes every text's ids */
+    uint32_t folded[ND_MAX_PERM];
+    assert(keys);
+    nd_index_fold_keys(folded, keys, index->opts.bands);
+    if (reserve_texts(index, 1) != ND_OK)
+        return ND_ENOMEM;
+    text_to_add add = {{NULL, count, 0, folded, weight}, NULL};
+    return add_text(index, &add, KEPT);
+}
+
+int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t count)
+{
+    if (doc >= index->count || index->spilled || !index->raw || index->raw[doc] != RAW_TEXT ||
+        index->where[doc].memory || count != index->meta[doc].count)
+        return ND_EINVAL; /* not a dropped text, or not the ids it was added with */
+    uint32_t *at = reserve_ids(index, count);
+    if (!at)
+        return ND_ENOMEM;
+    memcpy(at, ids, count * sizeof *ids);
+    index->blocks[index->block_count - 1].used += count;
+    index->where[doc].memory = at;
+    index->dropped--;
+    return ND_OK;
+}
+
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
 {
     uint64_t keys[ND_MAX_PERM];
@@ -511,6 +549,10 @@ static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer 
             sched_yield();
             continue;
         }
+        if (!index->where[doc].memory) { /* dropped and never refilled: the caller's mistake */
+            *rc = ND_EINVAL;
+            return NULL;
+        }
         int settled = nd_index_settle(index->self, doc);
         if (settled != ND_OK) {
             *rc = settled;
@@ -537,7 +579,7 @@ static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd
 {
     nd_index *index = ((const nd_index *)backend)->self;
     for (size_t k = 0; k < n; k++) {
-        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_RELAXED) == RAW_TEXT)
+        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_RELAXED) == RAW_TEXT && index->where[docs[k]].memory)
             (void)nd_index_settle_with(index, docs[k], &scratch->data,
                                        &scratch->capacity); /* else left to stored_ids */
     }

@@ -99,4 +99,25 @@ int nd_index_adopt_ids(nd_index *index, uint32_t *block, size_t capacity);
  * them). A spilled index copies them to its file. */
 int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
 
+/* Ids kept only where they may be read (index_refill.c). The CLI's
+ * document mode adds most texts without their ids (nd_index_add_dropped:
+ * the raw count, keys and weight, as nd_index_add_kept would add them),
+ * then, before clustering or listing pairs, asks which of them clustering
+ * may read (nd_index_dropped_wanted) and gives those their ids again
+ * (nd_index_refill), the same raw ids as they were sketched. The index
+ * must not spill (ND_EINVAL) while a dropped text is left: refill them
+ * all first (`all`). Containment reads every text: refill them all. */
+int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, uint64_t weight);
+
+/* The dropped texts not refilled yet that share a band key with another
+ * text (or, with `all`, every one), in text order, newly allocated into
+ * *docs (NULL when none; free with nd_index_ids_block_free). ND_OK or
+ * ND_ENOMEM. */
+int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **docs, size_t *count);
+
+/* Text `doc`'s ids, dropped when it was added: `count` raw ids, which must
+ * be its count as added. ND_OK, ND_ENOMEM, or ND_EINVAL (not a dropped
+ * text, or another count: the text read again is not the text sketched). */
+int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t count);
+
 #endif /* ND_INDEX_ADD_H */

@@ -55,6 +55,7 @@ struct nd_index {
     size_t kept_ids;   /* ids of texts kept where they were written (nd_index_add_kept), in memory */
     nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
     size_t scratch_capacity;
+    size_t dropped; /* texts added without their ids (nd_index_add_dropped), not refilled yet */
 };
 
 /* A text's raw flag (index->raw[doc]): settled, raw, or being settled by

@@ -58,6 +58,8 @@ int nd_index_settle(nd_index *index, size_t doc)
 int nd_index_settle_all(nd_index *index)
 {
     for (size_t d = 0; d < index->count && index->raw_left > 0; d++) {
+        if (index->raw[d] && !index->where[d].memory)
+            return ND_EINVAL; /* dropped, never refilled (nd_index_refill) */
         if (index->raw[d] && nd_index_settle(index, d) != ND_OK)
             return ND_ENOMEM;
     }
@@ -117,7 +119,7 @@ int nd_index_settle_shared(nd_index *index)
     nd_free(slots);
     int rc = ND_OK;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        if (index->raw[live[i]])
+        if (index->raw[live[i]] && index->where[live[i]].memory) /* (dropped: no key of it is shared, no copy) */
             rc = nd_index_settle(index, live[i]);
     }
     nd_free(live);

@@ -52,9 +52,10 @@ typedef struct shared {
     const cli_config *cfg;
     const nd_options *opts;
     const input *in;
-    worker_tools *tools; /* one per thread */
-    int repair_plain;    /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
-    int raw_ids;         /* pipeline_sink.adopt_ids is set */
+    worker_tools *tools;   /* one per thread */
+    int repair_plain;      /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
+    int raw_ids;           /* pipeline_sink.adopt_ids is set */
+    id_predictor *predict; /* pipeline_sink.predict */
 } shared;
 
 /* Copy a borrowed sketch's shingle ids into the arena and write its band
@@ -75,12 +76,13 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
 
 /* Raw ids (pipeline_sink.adopt_ids): written once, into the thread's
  * block (idblocks.c). */
-static int keep_raw_ids(const nd_options *o, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
+static int keep_raw_ids(const shared *sh, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
 {
+    const nd_options *o = sh->opts;
     nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
     res->doc.ids = NULL;
-    if (ref->count == 0)
-        return ND_OK;
+    if (ref->count == 0 || (sh->predict && !id_predictor_keep(sh->predict, res->doc.rec, keys, o->bands)))
+        return ND_OK; /* no ids, or dropped */
     uint32_t *at;
     int rc = id_writer_put(&w->ids, ref->ids, ref->count, &at, &res->done_block, &res->done_capacity);
     res->doc.ids = at;
@@ -167,7 +169,7 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
     res->doc.id_count = sketch.count;
     res->doc.keys = keys;
     if (sh->raw_ids)
-        return keep_raw_ids(sh->opts, w, &sketch, res, keys);
+        return keep_raw_ids(sh, w, &sketch, res, keys);
     return keep_sketch(sh->opts, mem, &sketch, &res->doc.ids, keys);
 }
 
@@ -529,7 +531,13 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
                  pipeline_timing *timing)
 {
     unsigned threads = cfg->threads ? cfg->threads : 1;
-    shared sh = {cfg, opts, in, NULL, cfg->unit != ND_UNIT_DOCUMENT, sink->adopt_ids != NULL};
+    shared sh = {cfg,
+                 opts,
+                 in,
+                 NULL,
+                 cfg->unit != ND_UNIT_DOCUMENT,
+                 sink->adopt_ids != NULL,
+                 sink->adopt_ids && cfg->unit == ND_UNIT_DOCUMENT ? sink->predict : NULL};
     sh.tools = calloc(threads, sizeof *sh.tools);
     pool_worker *slots = calloc(threads, sizeof *slots);
     batch batches[IN_FLIGHT];

@@ -34,7 +34,8 @@ typedef struct sketched_doc {
     size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
     unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h) */
     /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens);
-     * ids sorted distinct, or raw (pipeline_sink.adopt_ids) */
+     * ids sorted distinct, or raw (pipeline_sink.adopt_ids); NULL with
+     * id_count > 0: dropped (pipeline_sink.predict) */
     const uint32_t *ids;
     size_t id_count;
     const uint64_t *keys;
@@ -65,6 +66,10 @@ typedef struct pipeline_sink {
      * (one at a time, in order, each call seeing what the ones before it
      * did); 0: only on the thread that called pipeline_run. */
     int any_thread;
+    /* NULL, or (with adopt_ids, document mode) which documents' ids to
+     * keep (idblocks.h): a dropped document comes with ids NULL and its
+     * id_count, for the sink to sketch again if it needs them. */
+    struct id_predictor *predict;
 } pipeline_sink;
 
 /* Where the main thread's time went (--verbose). */

@@ -130,7 +130,7 @@ int cli_query(const cli_config *cfg)
         rc = EXIT_FAIL;
     st.out = out_file.f ? out_file.f : stdout;
     if (rc == EXIT_OK) {
-        pipeline_sink sink = {&st, query_commit, query_batch_done, 0, 0}; /* commits on this thread (nd_db) */
+        pipeline_sink sink = {&st, query_commit, query_batch_done, 0, 0, NULL}; /* commits on this thread (nd_db) */
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, in, &sink, &timing);
     }

@@ -121,7 +121,8 @@ static int read_place(replay_at *r, const replay_place *at, size_t *got)
     return 0;
 }
 
-int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len)
+/* replay_at_text, or with `repair` 0 replay_at_doc_text. */
+static int place_text(replay_at *r, size_t k, const char **text, size_t *len, int repair)
 {
     if (r->view_open) {
         doc_view_close(&r->view);
@@ -141,6 +142,11 @@ int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len)
         return -1;
     }
     record rec = {r->buf, at->len, at->source, at->line, at->text ? RECORD_TEXT : RECORD_JSON, 1, 1, at->offset};
+    if (at->text && !repair) { /* as pass 1 sketched a document */
+        *text = r->buf;
+        *len = at->len;
+        return 0;
+    }
     if (at->text) {
         /* as pass 1 sketched it: ill-formed UTF-8 replaced */
         if (reserve(&r->text, &r->text_capacity, (size_t)at->len * 3 + 1) != 0)
@@ -155,6 +161,16 @@ int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len)
     *text = r->view.text;
     *len = r->view.len;
     return 0;
+}
+
+int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len)
+{
+    return place_text(r, k, text, len, 1);
+}
+
+int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len)
+{
+    return place_text(r, k, text, len, 0);
 }
 
 void replay_at_close(replay_at *r)

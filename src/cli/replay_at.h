@@ -43,6 +43,9 @@ int replay_at_open(replay_at **out, const cli_config *cfg, const input *in, cons
  * that changed since pass 1 (its identity, or the record no longer ends
  * where it did) is reported. Returns 0, or -1 (reported). */
 int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len);
+/* replay_at_text() with a plain text as it is, ill-formed UTF-8 and all:
+ * as document mode's pass 1 sketched it (refill.c). */
+int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len);
 void replay_at_close(replay_at *r);
 
 #endif /* ND_CLI_REPLAY_AT_H */

@@ -30,6 +30,7 @@
 #include "keep.h"
 #include "outfile.h"
 #include "pipeline.h"
+#include "refill.h"
 #include "replay.h"
 #include "report.h"
 #include "unit_output.h"
@@ -40,6 +41,7 @@ typedef struct run_state {
     nd_index *index; /* documents, or units with --unit */
     doctable docs;
     replay_source *replay; /* for pass 2 (dedup, --unit), else NULL */
+    refill *refill;        /* document mode: ids dropped and sketched again where needed (refill.c), or NULL */
     keep_table keep;       /* --keep min:FIELD / max:FIELD: each document's value */
     run_counts counts;
     progress prog;
@@ -118,7 +120,16 @@ static int commit_document(void *ctx, const sketched_doc *d)
     if (cfg->unit == ND_UNIT_DOCUMENT) {
         if (d->id_count == 0)
             st->counts.empty++;
-        int nrc = nd_index_add_kept(st->index, d->ids, d->id_count, d->keys, d->text_len);
+        if (st->refill && refill_note(st->refill, d->rec) != 0)
+            return EXIT_FAIL;
+        const uint32_t *ids = d->ids;
+        size_t count = d->id_count;
+        int dropped = !ids && count > 0; /* refill.c */
+        if (dropped && st->counts.spilled &&
+            refill_record(st->refill, d->rec, d->id_count, &ids, &count) != EXIT_OK) /* dropped before the spill */
+            return EXIT_FAIL;
+        int nrc = dropped && !st->counts.spilled ? nd_index_add_dropped(st->index, count, d->keys, d->text_len)
+                                                 : nd_index_add_kept(st->index, ids, count, d->keys, d->text_len);
         if (nrc != ND_OK) {
             cli_error("%s", nd_strerror(nrc));
             return EXIT_FAIL;
@@ -154,6 +165,11 @@ static int batch_done(void *ctx)
         if (!cfg->quiet)
             cli_note("the index passed half of --memory (%.1f MiB); moving shingle ids and band keys to files in %s",
                      (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
+        if (st->refill) { /* the files take every text's ids: the dropped ones first */
+            id_predictor_stop(refill_predictor(st->refill));
+            if (refill_index(st->refill, st->index, 1) != EXIT_OK)
+                return EXIT_FAIL;
+        }
         int nrc = nd_index_spill(st->index, cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", cfg->tmpdir, nd_strerror(nrc));
@@ -324,7 +340,10 @@ int cli_run(const cli_config *cfg)
     if (st.replay && cfg->command == CMD_SCAN)
         replay_source_locate(st.replay); /* its previews need a few records: read just those */
     /* raw ids, written once; records committed on whichever thread is free */
-    pipeline_sink sink = {&st, commit_document, batch_done, adopt_ids, 1};
+    if (refill_new(&st.refill, cfg, in) != EXIT_OK)
+        goto done;
+    pipeline_sink sink = {
+        &st, commit_document, batch_done, adopt_ids, 1, st.refill ? refill_predictor(st.refill) : NULL};
     pipeline_timing timing;
     if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||
         report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields) != EXIT_OK)
@@ -334,6 +353,9 @@ int cli_run(const cli_config *cfg)
     st.counts.main_commit_s = timing.commit_s;
     st.counts.read_s = progress_elapsed(&st.prog);
     progress_show(&st.prog, "clustering", st.counts.records_read, st.counts.bytes, 1);
+    /* the dropped documents clustering may read, sketched again */
+    if (st.refill && refill_index(st.refill, st.index, 0) != EXIT_OK)
+        goto done;
     /* sorting bands in parallel takes 16 bytes per text per extra thread;
      * a spilled index is short of memory, so it sorts on one */
     nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);
@@ -363,6 +385,7 @@ done:
     keep_table_free(&st.keep);
     nd_index_free(st.index);
     replay_source_free(st.replay);
+    refill_free(st.refill);
     input_close(in);
     return rc;
 }

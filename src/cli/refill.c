@@ -1,0 +1,199 @@
+/* refill.c - document ids kept only where clustering may read them.
+ *
+ * In document mode most documents are never read by clustering: only
+ * those that share a band key with another are candidates (on a CJK
+ * corpus of 50k documents, a seventh), yet every document's shingle ids
+ * were written into memory, most of what a run touched (50 MB for those
+ * 50k documents: on a host slow to back fresh memory, the kernel clearing
+ * those pages was half the run). So the pipeline keeps a document's ids
+ * only when a guess says another may share its keys (idblocks.h:
+ * id_predictor; a lone document and a group's first member are dropped),
+ * the index gets the dropped ones without ids (nd_index_add_dropped), and
+ * after pass 1 this step asks the index which of them clustering may read
+ * (nd_index_dropped_wanted: exactly those sharing a band key with another
+ * text), reads their records again where pass 1 found them (replay_at.c:
+ * pread at the noted offsets, each file checked to be the one pass 1 read,
+ * each record to end where it did), sketches them again with the same
+ * options and gives the index their ids (nd_index_refill, which checks
+ * that the count is the one pass 1 made). Clustering then reads the same
+ * ids as if none had been dropped: the same output.
+ *
+ * Only where every record can be read again by position: the pipeline
+ * drops only located records (lines of uncompressed regular files), and
+ * this step is on only when every input is a regular file; a record that
+ * is not located keeps its ids. Containment reads every text: not dropped.
+ * Before the index spills (--memory) every dropped document is refilled
+ * and dropping stops; one sketched but not committed yet is sketched again
+ * from its record in memory when it is committed (refill_record).
+ */
+#include "refill.h"
+
+#include <stdlib.h>   /* calloc, free */
+#include <sys/stat.h> /* stat */
+
+#include "document.h"
+#include "index_add.h"
+#include "replay_at.h"
+
+struct refill {
+    const cli_config *cfg;
+    const input *in;
+    id_predictor predict;
+    replay_places places; /* of every document the index has, in order */
+    nd_sketcher *sketcher;
+    size_t done;
+};
+
+int refill_new(refill **out, const cli_config *cfg, const input *in)
+{
+    *out = NULL;
+    if (cfg->unit != ND_UNIT_DOCUMENT || cfg->opts.measure == ND_MEASURE_CONTAINMENT || !input_rereadable(in))
+        return EXIT_OK;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < input_source_count(in); i++) {
+        struct stat st;
+        if (stat(input_source_name(in, i), &st) == 0 && st.st_size > 0)
+            bytes += (uint64_t)st.st_size;
+    }
+    refill *rf = calloc(1, sizeof *rf);
+    if (!rf || id_predictor_init(&rf->predict, bytes) != 0) {
+        free(rf);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    rf->cfg = cfg;
+    rf->in = in;
+    rf->places.on = 1;
+    *out = rf;
+    return EXIT_OK;
+}
+
+void refill_free(refill *rf)
+{
+    if (!rf)
+        return;
+    id_predictor_free(&rf->predict);
+    replay_places_free(&rf->places);
+    nd_sketcher_free(rf->sketcher);
+    free(rf);
+}
+
+id_predictor *refill_predictor(refill *rf)
+{
+    return &rf->predict;
+}
+
+size_t refill_done(const refill *rf)
+{
+    return rf->done;
+}
+
+int refill_note(refill *rf, const record *rec)
+{
+    replay_places *p = &rf->places;
+    if (p->count == p->capacity) {
+        size_t cap = p->capacity ? p->capacity * 2 : 1024;
+        replay_place *grown = realloc(p->at, cap * sizeof *grown);
+        if (!grown) {
+            cli_error("out of memory");
+            return -1;
+        }
+        p->at = grown;
+        p->capacity = cap;
+    }
+    /* a record that is not located keeps its ids (id_predictor_keep):
+     * its place is never read */
+    int placed = rec->located && rec->len <= UINT32_MAX && rec->source < (1u << 31);
+    p->at[p->count++] = placed ? (replay_place){rec->offset, rec->line, (uint32_t)rec->len,
+                                                (uint32_t)rec->source & 0x7fffffffu, rec->kind == RECORD_TEXT}
+                               : (replay_place){0, rec->line, 0, 0, 0};
+    return 0;
+}
+
+/* Sketch `text` again, as the pipeline did (its sketcher's settings). */
+static int sketch(refill *rf, const char *text, size_t len, nd_sketch_ref *ref)
+{
+    if (!rf->sketcher) {
+        int nrc = nd_sketcher_new(&rf->sketcher, &rf->cfg->opts);
+        if (nrc != ND_OK) {
+            cli_error("%s", nd_strerror(nrc));
+            return EXIT_FAIL;
+        }
+        nd_sketcher_set_words(rf->sketcher, rf->cfg->min_tokens > 1); /* as pipeline.c */
+    }
+    int nrc = nd_sketch_text_ref_raw(ref, rf->sketcher, text, len);
+    if (nrc != ND_OK) {
+        cli_error("%s", nd_strerror(nrc));
+        return EXIT_FAIL;
+    }
+    if (ref->num_tokens < rf->cfg->min_tokens)
+        ref->count = 0;
+    rf->done++;
+    return EXIT_OK;
+}
+
+static void changed(const refill *rf, size_t source, uint64_t line)
+{
+    cli_error("%s:%llu: the record does not read as in the first reading (did the file change?)",
+              input_source_name(rf->in, source), (unsigned long long)line);
+}
+
+int refill_index(refill *rf, nd_index *index, int all)
+{
+    uint32_t *docs = NULL;
+    size_t n = 0;
+    if (nd_index_dropped_wanted(index, all, &docs, &n) != ND_OK) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    if (n == 0)
+        return EXIT_OK;
+    replay_at *at = NULL;
+    int rc = replay_at_open(&at, rf->cfg, rf->in, &rf->places);
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        size_t k = docs[i];
+        const char *text;
+        size_t len;
+        nd_sketch_ref ref;
+        if (k >= rf->places.count || rf->places.at[k].len == 0) {
+            cli_error("internal error: no place noted for document %zu", k);
+            rc = EXIT_FAIL;
+        } else if (replay_at_doc_text(at, k, &text, &len) != 0) {
+            rc = EXIT_FAIL;
+        } else if ((rc = sketch(rf, text, len, &ref)) == EXIT_OK) {
+            int nrc = nd_index_refill(index, k, ref.ids, ref.count);
+            if (nrc == ND_EINVAL)
+                changed(rf, rf->places.at[k].source, rf->places.at[k].line);
+            else if (nrc != ND_OK)
+                cli_error("%s", nd_strerror(nrc));
+            rc = nrc == ND_OK ? EXIT_OK : EXIT_FAIL;
+        }
+    }
+    replay_at_close(at);
+    nd_index_ids_block_free(docs);
+    return rc;
+}
+
+int refill_record(refill *rf, const record *rec, size_t expected, const uint32_t **ids, size_t *count)
+{
+    nd_sketch_ref ref;
+    int rc;
+    if (rec->kind == RECORD_TEXT) {
+        rc = sketch(rf, rec->data, rec->len, &ref);
+    } else {
+        doc_view view;
+        if (doc_view_reread(&view, rf->cfg, rf->in, rec) != 0)
+            return EXIT_FAIL;
+        rc = sketch(rf, view.text, view.len, &ref);
+        doc_view_close(&view);
+    }
+    if (rc != EXIT_OK)
+        return rc;
+    if (ref.count != expected) {
+        changed(rf, rec->source, rec->line);
+        return EXIT_FAIL;
+    }
+    *ids = ref.ids;
+    *count = ref.count;
+    return EXIT_OK;
+}

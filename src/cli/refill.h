@@ -1,0 +1,45 @@
+/* refill.h - document ids kept only where clustering may read them: the
+ * step between pass 1 and clustering that sketches again the dropped
+ * documents the index needs (refill.c). */
+#ifndef ND_CLI_REFILL_H
+#define ND_CLI_REFILL_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t */
+
+#include "cli.h"
+#include "idblocks.h"
+#include "input.h"
+
+typedef struct refill refill;
+
+/* Drop ids in this run? *out is NULL when not: with --unit, with
+ * containment (every text is read), or unless every input is a regular
+ * file. Returns EXIT_OK or EXIT_FAIL (reported: out of memory). */
+int refill_new(refill **out, const cli_config *cfg, const input *in);
+void refill_free(refill *rf);
+
+/* Which documents' ids the pipeline keeps (pipeline_sink.predict). */
+id_predictor *refill_predictor(refill *rf);
+
+/* Pass 1, for every document the index gets (in order, before it is
+ * added): where its record is. Returns 0, or -1 (reported). */
+int refill_note(refill *rf, const record *rec);
+
+/* The dropped documents clustering may read (or, with `all`, every one:
+ * before the index spills) sketched again, from their records read where
+ * pass 1 found them, and their ids given to the index. A file changed
+ * since pass 1 (or a record that sketches differently) is reported.
+ * Returns EXIT_OK or EXIT_FAIL (reported). */
+int refill_index(refill *rf, nd_index *index, int all);
+
+/* A dropped document whose ids are needed at once (the index has
+ * spilled): record `rec` of pass 1 (still in memory) sketched again.
+ * *ids (borrowed until the next call) and *count, which must be
+ * `expected`. Returns EXIT_OK or EXIT_FAIL (reported). */
+int refill_record(refill *rf, const record *rec, size_t expected, const uint32_t **ids, size_t *count);
+
+/* Documents sketched again so far. */
+size_t refill_done(const refill *rf);
+
+#endif /* ND_CLI_REFILL_H */

@@ -1,0 +1,153 @@
+/* index_refill.c - which texts added without their ids clustering may read.
+ *
+ * The CLI's document mode keeps a text's shingle ids only when a cheap
+ * guess says another text may be a copy of it (its first band keys were
+ * seen before); the others are added without them (nd_index_add_dropped):
+ * most documents of a corpus are never a candidate, and their ids, written
+ * and never read, were most of the memory touched (CJK: 50 MB of ids for
+ * 50k documents, each fresh page cleared by the kernel). Once every text
+ * is added, clustering reads only texts that share a band key with
+ * another (candidates, and the identical sets among them: a copy has the
+ * same keys in every band), so the texts that must get their ids back are
+ * the dropped ones whose key in some band is another text's:
+ * nd_index_dropped_wanted finds exactly those (the same folded 32-bit
+ * keys the bands compare), the caller sketches them again and gives their
+ * ids (nd_index_refill, index.c), and clustering runs as if none had been
+ * dropped. A dropped text left without ids shares no key with any text:
+ * no candidate, no copy, never read (a set of its own, store.h).
+ *
+ * Per band: every text's key marks two-bit slots (slots.h), the dropped
+ * texts still not wanted whose slot was seen twice are looked up exactly
+ * (a small hash table of their keys, counted over every text's key).
+ */
+#include "index_impl.h"
+
+#include <string.h> /* memset */
+
+#include "alloc.h"
+#include "index_add.h"
+#include "slots.h"
+
+/* Texts' band-`band` key. */
+static inline uint32_t key_of(const nd_index *index, unsigned band, size_t d)
+{
+    return index->key_chunks[d / ND_KEY_CHUNK][(size_t)band * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
+}
+
+static inline size_t probe_start(uint32_t key, unsigned shift)
+{
+    return (size_t)(key * 0x9E3779B1u >> shift);
+}
+
+/* In band `band`, which of live[0 .. m) (dropped texts whose slot was seen
+ * twice) share their key with another text: those are set in `wanted`.
+ * `table` has room for 2^bits keys (2^bits >= 2m), `counts` as many bytes. */
+static void exact_shared(const nd_index *index, unsigned band, const uint32_t *live, size_t m, unsigned char *wanted,
+                         uint32_t *table, unsigned char *counts, unsigned bits)
+{
+    size_t mask = ((size_t)1 << bits) - 1;
+    unsigned shift = 32 - bits;
+    memset(counts, 0, mask + 1);
+    for (size_t i = 0; i < m; i++) {
+        uint32_t key = key_of(index, band, live[i]);
+        size_t h = probe_start(key, shift);
+        while (counts[h] && table[h] != key)
+            h = (h + 1) & mask;
+        table[h] = key;
+        counts[h] = 1; /* in the table; every text's key counted below */
+    }
+    for (size_t d = 0; d < index->count; d++) {
+        uint32_t key = key_of(index, band, d);
+        size_t h = probe_start(key, shift);
+        while (counts[h] && table[h] != key)
+            h = (h + 1) & mask;
+        if (counts[h] && counts[h] < 3)
+            counts[h]++;
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint32_t key = key_of(index, band, live[i]);
+        size_t h = probe_start(key, shift);
+        while (table[h] != key)
+            h = (h + 1) & mask;
+        if (counts[h] >= 3) /* its own and another's */
+            wanted[live[i]] = 1;
+    }
+}
+
+int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size_t *out_count)
+{
+    *out = NULL;
+    *out_count = 0;
+    size_t n = index->count, dropped = 0;
+    if (index->dropped == 0 || index->spilled)
+        return ND_OK;
+    unsigned char *wanted = nd_calloc(n, 1);
+    uint32_t *live = nd_malloc(index->dropped * sizeof *live);
+    if (!wanted || !live) {
+        nd_free(wanted);
+        nd_free(live);
+        return ND_ENOMEM;
+    }
+    for (size_t d = 0; d < n && dropped < index->dropped; d++) {
+        if (index->raw && index->raw[d] == RAW_TEXT && !index->where[d].memory && index->meta[d].count > 0)
+            live[dropped++] = (uint32_t)d; /* texts are numbered in 32 bits */
+    }
+    unsigned slot_bits = nd_slot_bits(n, 16), shift = 32 - slot_bits;
+    uint64_t *slots = all ? NULL : nd_malloc(((size_t)1 << slot_bits) / 32 * sizeof *slots);
+    uint32_t *passing = all ? NULL : nd_malloc((dropped ? dropped : 1) * sizeof *passing);
+    uint32_t *table = NULL;
+    unsigned char *counts = NULL;
+    int rc = ND_OK;
+    if (!all && (!slots || !passing))
+        rc = ND_ENOMEM;
+    size_t left = dropped;
+    for (unsigned band = 0; !all && rc == ND_OK && band < index->opts.bands && left > 0; band++) {
+        memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
+        for (size_t d = 0; d < n; d++)
+            nd_slot_mark(slots, nd_slot_of(key_of(index, band, d), shift), 1);
+        size_t m = 0;
+        for (size_t i = 0; i < left; i++) {
+            passing[m] = live[i];
+            m += nd_slot_seen_twice(slots, nd_slot_of(key_of(index, band, live[i]), shift));
+        }
+        if (m == 0)
+            continue;
+        unsigned bits = 4;
+        while (((size_t)1 << bits) < 2 * m)
+            bits++;
+        nd_free(table);
+        nd_free(counts);
+        table = nd_malloc(((size_t)1 << bits) * sizeof *table);
+        counts = nd_malloc((size_t)1 << bits);
+        if (!table || !counts) {
+            rc = ND_ENOMEM;
+            break;
+        }
+        exact_shared(index, band, passing, m, wanted, table, counts, bits);
+        size_t kept = 0;
+        for (size_t i = 0; i < left; i++) {
+            live[kept] = live[i];
+            kept += !wanted[live[i]];
+        }
+        left = kept;
+    }
+    nd_free(slots);
+    nd_free(passing);
+    nd_free(table);
+    nd_free(counts);
+    if (rc != ND_OK) {
+        nd_free(wanted);
+        nd_free(live);
+        return rc;
+    }
+    size_t k = 0;
+    for (size_t d = 0; d < n; d++) {
+        if (index->raw && index->raw[d] == RAW_TEXT && !index->where[d].memory && index->meta[d].count > 0 &&
+            (all || wanted[d]))
+            live[k++] = (uint32_t)d;
+    }
+    nd_free(wanted);
+    *out = live;
+    *out_count = k;
+    return ND_OK;
+}
