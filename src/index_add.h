@@ -58,6 +58,11 @@ int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t
  * signature is the same (sketch.c). */
 int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
 
+/* nd_sketch_text_ref_raw() without the signature (out->signature is not
+ * made): the ids alone, for a text whose keys the index has already
+ * (nd_index_refill: the CLI's dropped documents, sketched again). */
+int nd_sketch_ids_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
+
 /* nd_sketch_units() with each unit's ids as nd_shingles_raw() makes them
  * (sketch.c): the same units, spans and signatures (the CLI's paragraph and
  * line modes, whose units the index sorts only when it reads them). */

@@ -40,10 +40,12 @@ static inline size_t probe_start(uint32_t key, unsigned shift)
 }
 
 /* In band `band`, which of live[0 .. m) (dropped texts whose slot was seen
- * twice) share their key with another text: those are set in `wanted`.
- * `table` has room for 2^bits keys (2^bits >= 2m), `counts` as many bytes. */
+ * twice in `slots`, every text's key marked) share their key with another
+ * text: those are set in `wanted`. `table` has room for 2^bits keys
+ * (2^bits >= 2m), `counts` as many bytes. */
 static void exact_shared(const nd_index *index, unsigned band, const uint32_t *live, size_t m, unsigned char *wanted,
-                         uint32_t *table, unsigned char *counts, unsigned bits)
+                         uint32_t *table, unsigned char *counts, unsigned bits, const uint64_t *slots,
+                         unsigned slot_shift)
 {
     size_t mask = ((size_t)1 << bits) - 1;
     unsigned shift = 32 - bits;
@@ -58,6 +60,8 @@ static void exact_shared(const nd_index *index, unsigned band, const uint32_t *l
     }
     for (size_t d = 0; d < index->count; d++) {
         uint32_t key = key_of(index, band, d);
+        if (!nd_slot_seen_twice(slots, nd_slot_of(key, slot_shift)))
+            continue; /* a lone key: not one of the table's, whose slots were seen twice */
         size_t h = probe_start(key, shift);
         while (counts[h] && table[h] != key)
             h = (h + 1) & mask;
@@ -123,7 +127,7 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
             rc = ND_ENOMEM;
             break;
         }
-        exact_shared(index, band, passing, m, wanted, table, counts, bits);
+        exact_shared(index, band, passing, m, wanted, table, counts, bits, slots, shift);
         size_t kept = 0;
         for (size_t i = 0; i < left; i++) {
             live[kept] = live[i];

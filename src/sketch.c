@@ -111,6 +111,10 @@ static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketc
     return nd_tokenize(&sk->tokens, sk->normalizer, text, len);
 }
 
+/* sketch_ref's `distinct`: 1 sorted distinct ids, 0 raw ids, IDS_ONLY raw
+ * ids without the signature (nd_sketch_ids_raw). */
+enum { IDS_ONLY = 2 };
+
 /* nd_sketch_text_ref(), with word tokens or not (`words`); a text of fewer
  * than `min_tokens` tokens is only tokenized (its count of shingles is 0,
  * its signature not made: nd_sketch_units skips it). */
@@ -127,11 +131,12 @@ static int sketch_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, siz
         *out = (nd_sketch_ref){sk->ids, 0, sk->signature, sk->tokens.count, sk->tokens.invalid_utf8};
         return ND_OK;
     }
-    rc = distinct ? nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size)
-                  : nd_shingles_raw(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
+    rc = distinct == 1 ? nd_shingles(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size)
+                       : nd_shingles_raw(&sk->ids, &sk->ids_capacity, &count, &sk->tokens, kind, size);
     if (rc != ND_OK)
         return rc;
-    nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
+    if (distinct != IDS_ONLY)
+        nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
     out->ids = sk->ids;
     out->count = count;
     out->signature = sk->signature;
@@ -148,6 +153,11 @@ int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sk, const char *text, si
 int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
 {
     return sketch_ref(out, sk, text, len, sk->words, 0, 0);
+}
+
+int nd_sketch_ids_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len)
+{
+    return sketch_ref(out, sk, text, len, sk->words, 0, IDS_ONLY);
 }
 
 int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len)

@@ -48,9 +48,9 @@ int id_writer_put(id_writer *w, const uint32_t *ids, size_t count, uint32_t **at
 int id_predictor_init(id_predictor *p, uint64_t bytes)
 {
     unsigned log = 16;
-    while (log < 30 && ((uint64_t)1 << log) < bytes / 8)
+    while (log < 32 && ((uint64_t)1 << log) < bytes / 32)
         log++;
-    *p = (id_predictor){calloc(((size_t)1 << log) / 64, sizeof(uint64_t)), 64 - log, ((size_t)1 << log) / 64, 0, 0};
+    *p = (id_predictor){calloc(((size_t)1 << log) / 64, sizeof(uint64_t)), 64 - log, ((size_t)1 << log) / 32, 0, 0};
     return p->bits ? 0 : -1;
 }
 

@@ -40,13 +40,16 @@ int id_blocks_hand_over(const pipeline_sink *sink, uint32_t *block, size_t capac
 typedef struct id_predictor {
     uint64_t *bits; /* 2^(64 - shift) bits */
     unsigned shift;
-    size_t limit; /* documents past which every one is kept (the bits fill up) */
+    size_t limit; /* documents past which every one is kept (the bits fill up): a 32nd of the bits */
     size_t seen;  /* documents asked about (atomic) */
     int off;      /* 1: keep every document's ids from now on (atomic) */
 } id_predictor;
 
-/* Bits for an input of `bytes` bytes (64 or more a document of 512
- * bytes). Returns 0, or -1 when out of memory. */
+/* Bits for an input of `bytes` bytes: one per 32 bytes (small enough to
+ * stay in cache: a bit is read per document, at random), 32 or more a
+ * document until `limit` documents (two bits set each; then one bit in 16
+ * is set and a lone document is kept by mistake one time in eight).
+ * Returns 0, or -1 when out of memory. */
 int id_predictor_init(id_predictor *p, uint64_t bytes);
 void id_predictor_free(id_predictor *p);
 

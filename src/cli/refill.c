@@ -121,7 +121,7 @@ static int sketch(refill *rf, const char *text, size_t len, nd_sketch_ref *ref)
         }
         nd_sketcher_set_words(rf->sketcher, rf->cfg->min_tokens > 1); /* as pipeline.c */
     }
-    int nrc = nd_sketch_text_ref_raw(ref, rf->sketcher, text, len);
+    int nrc = nd_sketch_ids_raw(ref, rf->sketcher, text, len); /* the keys the index has */
     if (nrc != ND_OK) {
         cli_error("%s", nd_strerror(nrc));
         return EXIT_FAIL;

@@ -42,6 +42,7 @@ typedef struct run_state {
     doctable docs;
     replay_source *replay; /* for pass 2 (dedup, --unit), else NULL */
     refill *refill;        /* document mode: ids dropped and sketched again where needed (refill.c), or NULL */
+    size_t dropped;        /* documents added without their ids */
     keep_table keep;       /* --keep min:FIELD / max:FIELD: each document's value */
     run_counts counts;
     progress prog;
@@ -125,6 +126,7 @@ static int commit_document(void *ctx, const sketched_doc *d)
         const uint32_t *ids = d->ids;
         size_t count = d->id_count;
         int dropped = !ids && count > 0; /* refill.c */
+        st->dropped += dropped && !st->counts.spilled;
         if (dropped && st->counts.spilled &&
             refill_record(st->refill, d->rec, d->id_count, &ids, &count) != EXIT_OK) /* dropped before the spill */
             return EXIT_FAIL;
@@ -375,6 +377,9 @@ int cli_run(const cli_config *cfg)
     if (report_stats(cfg, &st.counts) != 0 || name_outputs(&st) != EXIT_OK)
         goto done;
     report_summary(cfg, &st.counts);
+    if (cfg->verbose && st.refill)
+        fprintf(stderr, "neardup: shingle ids dropped for %zu documents, %zu sketched again\n", st.dropped,
+                refill_done(st.refill));
     rc = EXIT_OK;
 done:
     progress_clear(&st.prog);
