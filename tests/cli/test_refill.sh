@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# test_refill.sh - document mode keeps a document's shingle ids only when
+# another may share its band keys (refill.c): lone documents and each
+# group's first member are dropped, and those clustering may read are
+# sketched again after pass 1 from their records, read where pass 1 found
+# them. The output must be byte for byte what keeping every document's ids
+# gives (stdin, whose records cannot be read again, and compressed files
+# keep them all): at 1, 2 and 3 threads, --pairs, dedup (--keep longest),
+# and with --memory 1M, where the index spills after its first batch (the
+# dropped documents are sketched again first, and with more threads those
+# already sketched when the spill came, when they are committed). Plain
+# text lines with ill-formed UTF-8 (sketched as they are) and CJK text
+# (character shingles) too.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+python3 - "$T" <<'PY'
+import json, os, random, sys
+t = sys.argv[1]
+rnd = random.Random(7)
+latin = ["w%d" % i for i in range(3000)]
+han = [chr(0x4E00 + i) for i in range(2000)]
+def text(k):
+    if k % 4 == 3:
+        return "".join(rnd.choice(han) for _ in range(rnd.randint(40, 120)))
+    return " ".join(rnd.choice(latin) for _ in range(rnd.randint(30, 90)))
+def near(s):
+    if not s:
+        return text(1)
+    if " " not in s:
+        i = rnd.randrange(len(s))
+        return s[:i] + rnd.choice(han) + s[i + 1:]
+    w = s.split(" ")
+    w[rnd.randrange(len(w))] = rnd.choice(latin)
+    return " ".join(w)
+docs = []
+for k in range(2600):
+    r = rnd.random()
+    if docs and r < 0.15:
+        docs.append(rnd.choice(docs[-400:]))           # an exact copy of a recent one
+    elif docs and r < 0.25:
+        docs.append(near(rnd.choice(docs)))             # a near copy of any earlier one
+    elif r < 0.27:
+        docs.append("")                                 # empty
+    else:
+        docs.append(text(k))                            # most: alone, or a group's first member
+with open(os.path.join(t, "a.jsonl"), "w", encoding="utf-8") as f:
+    for k, d in enumerate(docs):
+        f.write(json.dumps({"id": "d%d" % k, "text": d}, ensure_ascii=(k % 2 == 0)) + "\n")
+with open(os.path.join(t, "b.txt"), "wb") as f:
+    for k, d in enumerate(docs[:1500]):
+        line = d.encode("utf-8")
+        if k % 9 == 0 and line:
+            line = line[:5] + b"\xff\xc3" + line[5:]       # ill-formed UTF-8, read as U+FFFD
+        f.write(line.replace(b"\n", b" ") + b"\n")
+PY
+gzip -k "$T/b.txt"
+
+check "document ids are dropped and some sketched again"
+nd scan --verbose --threads 1 "$T/a.jsonl"
+assert_rc 0
+line=$(grep -F "shingle ids dropped for" "$ERR" || true)
+dropped=$(sed -n 's/.*dropped for \([0-9]*\) documents.*/\1/p' <<<"$line")
+again=$(sed -n 's/.*, \([0-9]*\) sketched again.*/\1/p' <<<"$line")
+[[ -n "$dropped" && "$dropped" -gt 1000 ]] || fail "too few documents dropped: '$line'"
+[[ -n "$again" && "$again" -gt 50 && "$again" -lt "$dropped" ]] || fail "documents sketched again: '$line'"
+
+for args in "scan --threads 1" "scan --threads 2" "scan --threads 3" "scan --threads 1 --pairs" \
+    "scan --threads 2 --pairs" "scan --threads 1 --memory 1M" "scan --threads 3 --memory 1M" \
+    "dedup --threads 1" "dedup --threads 2 --keep longest" "dedup --threads 2 --memory 1M"; do
+    check "$args: the same as with every document's ids"
+    # shellcheck disable=SC2086
+    run_in "$T/a.jsonl" "$ND" $args --tmpdir "$T" -
+    assert_rc 0
+    cp "$OUT" "$T/kept.out"
+    # shellcheck disable=SC2086
+    nd $args --verbose --tmpdir "$T" "$T/a.jsonl"
+    assert_rc 0
+    assert_same_file "$T/kept.out" "$OUT" "$args output"
+    grep -qE ", [1-9][0-9]* sketched again" "$ERR" || fail "$args: no document sketched again"
+done
+
+check "plain text lines with ill-formed UTF-8: the same as the compressed copy"
+for threads in 1 2; do
+    nd scan --lines --threads "$threads" "$T/b.txt.gz"
+    assert_rc 0
+    sed 's/b\.txt\.gz/b.txt/g' "$OUT" >"$T/kept.out"
+    nd scan --lines --threads "$threads" --verbose "$T/b.txt"
+    assert_rc 0
+    assert_same_file "$T/kept.out" "$OUT" "plain text output"
+    grep -qE ", [1-9][0-9]* sketched again" "$ERR" || fail "plain text: no document sketched again"
+done
