@@ -1,0 +1,339 @@
+/* test_refill.c - texts added without their ids (src/index_refill.c,
+ * nd_index_add_dropped) and given them again (nd_index_refill; the CLI's
+ * step src/cli/refill.c, which reads the records again by position).
+ *
+ * A group's first member dropped and refilled clusters as if its ids had
+ * been kept; the index names exactly the dropped texts that share a band
+ * key with another (a lone text is left without ids); a refill with other
+ * ids, or spilling with a dropped text left, is refused. The CLI step
+ * refills from the file, and a file changed between the passes fails it.
+ * The end-to-end equality of outputs is tests/cli/test_refill.sh. */
+#include <check.h>
+#include <fcntl.h>    /* AT_FDCWD */
+#include <stdio.h>    /* fopen, fwrite, snprintf */
+#include <stdlib.h>   /* mkdtemp, malloc */
+#include <string.h>   /* memcpy */
+#include <sys/stat.h> /* stat, utimensat */
+#include <unistd.h>   /* unlink, rmdir */
+
+#include "cli.h"
+#include "document.h"
+#include "index_add.h"
+#include "input.h"
+#include "neardup.h"
+#include "refill.h"
+#include "suites.h"
+
+enum { TEXTS = 600 };
+
+/* Text i: in tens, kind 0 a group's first member, 1 and 2 its exact copies,
+ * 3 a first member and 4 its near copy (a word changed), 5 to 8 alone, 9
+ * empty. Into buf (room for 1024 bytes). */
+static size_t text_of(char *buf, size_t i)
+{
+    size_t kind = i % 10, n = 0;
+    if (kind == 9)
+        return 0;
+    size_t seed = kind <= 2 ? 0 : kind == 4 ? 3 : kind;
+    uint64_t x = 0x9E3779B97F4A7C15u * (i / 10 * 10 + seed + 1);
+    for (size_t w = 0; w < 40; w++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t word = x % 5000;
+        if (kind == 4 && w == 20)
+            word = (word + 1) % 5000;
+        n += (size_t)snprintf(buf + n, 24, "w%llu ", (unsigned long long)word);
+    }
+    return n - 1;
+}
+
+/* Is text i one that kept_index() drops: a group's first member, or alone? */
+static int dropped_kind(size_t i)
+{
+    size_t kind = i % 10;
+    return kind == 0 || kind == 3 || (kind >= 5 && kind <= 8);
+}
+
+/* The corpus into `kept` (nd_index_add_raw, every text's ids) and
+ * `dropped` (the first members and lone texts nd_index_add_dropped).
+ * Returns how many were dropped. */
+static size_t index_both(nd_index *kept, nd_index *dropped, const nd_options *opts, nd_sketcher *sk)
+{
+    static char text[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < TEXTS; i++) {
+        size_t len = text_of(text, i);
+        nd_sketch_ref ref;
+        uint64_t keys[ND_MAX_PERM];
+        ck_assert_int_eq(nd_sketch_text_ref_raw(&ref, sk, text, len), ND_OK);
+        nd_lsh_band_keys(keys, ref.signature, opts->bands, opts->rows);
+        ck_assert_int_eq(nd_index_add_raw(kept, ref.ids, ref.count, keys, len), ND_OK);
+        if (ref.count > 0 && dropped_kind(i)) {
+            ck_assert_int_eq(nd_index_add_dropped(dropped, ref.count, keys, len), ND_OK);
+            n++;
+        } else {
+            ck_assert_int_eq(nd_index_add_raw(dropped, ref.ids, ref.count, keys, len), ND_OK);
+        }
+    }
+    return n;
+}
+
+/* Give texts docs[0 .. n) of `index` their ids again. */
+static void refill_texts(nd_index *index, nd_sketcher *sk, const uint32_t *docs, size_t n)
+{
+    static char text[1024];
+    for (size_t k = 0; k < n; k++) {
+        size_t len = text_of(text, docs[k]);
+        nd_sketch_ref ref;
+        ck_assert_int_eq(nd_sketch_ids_raw(&ref, sk, text, len), ND_OK);
+        ck_assert_int_eq(nd_index_refill(index, docs[k], ref.ids, ref.count), ND_OK);
+    }
+}
+
+static void same_clusters(nd_index *a, nd_index *b, unsigned threads)
+{
+    nd_index_set_threads(a, threads);
+    nd_index_set_threads(b, threads);
+    nd_clusters *ca = NULL, *cb = NULL;
+    nd_cluster_stats sa, sb;
+    ck_assert_int_eq(nd_index_cluster(&ca, &sa, a, ND_KEEP_FIRST), ND_OK);
+    ck_assert_int_eq(nd_index_cluster(&cb, &sb, b, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_gt(nd_clusters_count(ca), TEXTS / 20);
+    ck_assert_uint_eq(nd_clusters_count(ca), nd_clusters_count(cb));
+    for (size_t c = 0; c < nd_clusters_count(ca); c++) {
+        const nd_member *ma, *mb;
+        size_t na = nd_clusters_get(&ma, ca, c), nb = nd_clusters_get(&mb, cb, c);
+        ck_assert_uint_eq(na, nb);
+        for (size_t k = 0; k < na; k++)
+            ck_assert(ma[k].doc == mb[k].doc && ma[k].jaccard == mb[k].jaccard);
+    }
+    ck_assert_uint_eq(sa.candidate_pairs, sb.candidate_pairs);
+    ck_assert_uint_eq(sa.verified_pairs, sb.verified_pairs);
+    ck_assert_uint_eq(sa.exact_groups, sb.exact_groups);
+    nd_clusters_free(ca);
+    nd_clusters_free(cb);
+    nd_pairs *pa = NULL, *pb = NULL;
+    ck_assert_int_eq(nd_index_pairs(&pa, &sa, a), ND_OK);
+    ck_assert_int_eq(nd_index_pairs(&pb, &sb, b), ND_OK);
+    const nd_pair *xa, *xb;
+    size_t na = nd_pairs_get(&xa, pa);
+    ck_assert_uint_eq(na, nd_pairs_get(&xb, pb));
+    for (size_t k = 0; k < na; k++)
+        ck_assert(xa[k].a == xb[k].a && xa[k].b == xb[k].b && xa[k].jaccard == xb[k].jaccard);
+    nd_pairs_free(pa);
+    nd_pairs_free(pb);
+}
+
+/* Groups' first members dropped: the index names every dropped text in a
+ * cluster of the kept index (and not the lone ones, most of them), and once
+ * those are refilled, clusters, pairs and counts are the kept index's.
+ * Without the refill clustering reads a text without ids and fails. */
+START_TEST(test_first_members_refilled)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = 0.7;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    nd_index *kept = NULL, *dropped = NULL;
+    ck_assert_int_eq(nd_index_new(&kept, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&dropped, &opts), ND_OK);
+    size_t n_dropped = index_both(kept, dropped, &opts, sk);
+
+    /* a text dropped and not refilled is refused, not read */
+    nd_clusters *c = NULL;
+    nd_cluster_stats stats;
+    ck_assert_int_eq(nd_index_cluster(&c, &stats, dropped, ND_KEEP_FIRST), ND_EINVAL);
+
+    uint32_t *docs = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(nd_index_dropped_wanted(dropped, 0, &docs, &n), ND_OK);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_lt(n, n_dropped / 2); /* most dropped texts are alone: left without ids */
+    unsigned char *wanted = calloc(TEXTS, 1);
+    ck_assert_ptr_nonnull(wanted);
+    for (size_t k = 0; k < n; k++) {
+        ck_assert(k == 0 || docs[k] > docs[k - 1]); /* in text order */
+        ck_assert(dropped_kind(docs[k]));
+        wanted[docs[k]] = 1;
+    }
+    /* every dropped member of a kept cluster is named */
+    ck_assert_int_eq(nd_index_cluster(&c, &stats, kept, ND_KEEP_FIRST), ND_OK);
+    size_t members_dropped = 0;
+    for (size_t k = 0; k < nd_clusters_count(c); k++) {
+        const nd_member *m;
+        size_t count = nd_clusters_get(&m, c, k);
+        for (size_t j = 0; j < count; j++) {
+            if (dropped_kind(m[j].doc)) {
+                ck_assert_msg(wanted[m[j].doc], "text %zu of a cluster not named", (size_t)m[j].doc);
+                members_dropped++;
+            }
+        }
+    }
+    ck_assert_uint_gt(members_dropped, TEXTS / 20);
+    nd_clusters_free(c);
+
+    /* a refill with other ids, or of a text not dropped, is refused */
+    uint32_t one = 1;
+    ck_assert_int_eq(nd_index_refill(dropped, docs[0], &one, 1), ND_EINVAL);
+    ck_assert_int_eq(nd_index_refill(dropped, 1, &one, 1), ND_EINVAL);
+
+    refill_texts(dropped, sk, docs, n);
+    ck_assert_int_eq(nd_index_refill(dropped, docs[0], &one, 1), ND_EINVAL); /* refilled already */
+    same_clusters(kept, dropped, 1);
+    same_clusters(kept, dropped, 2);
+
+    /* spilling waits for every dropped text: refused, then refilled all */
+    ck_assert_int_eq(nd_index_spill(dropped, "/tmp"), ND_EINVAL);
+    free(docs);
+    size_t named = n;
+    ck_assert_int_eq(nd_index_dropped_wanted(dropped, 1, &docs, &n), ND_OK);
+    ck_assert_uint_eq(n, n_dropped - named);
+    refill_texts(dropped, sk, docs, n);
+    ck_assert_int_eq(nd_index_spill(dropped, "/tmp"), ND_OK);
+    ck_assert_int_eq(nd_index_spill(kept, "/tmp"), ND_OK);
+    same_clusters(kept, dropped, 1);
+
+    free(docs);
+    free(wanted);
+    nd_index_free(kept);
+    nd_index_free(dropped);
+    nd_sketcher_free(sk);
+}
+END_TEST
+
+static void write_file(const char *path, const char *mode, const char *bytes)
+{
+    FILE *f = fopen(path, mode);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, strlen(bytes), f), strlen(bytes));
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Pass 1 of scan over `path` (`extra` an option, or NULL) into *index,
+ * every document with shingles dropped; *rf NULL when dropping is off. */
+static void first_pass(cli_config *cfg, input **in, refill **rf, nd_index **index, char *path, char *extra)
+{
+    char a0[] = "scan";
+    char *argv[] = {a0, path, extra, NULL};
+    ck_assert_int_eq(cli_parse(cfg, CMD_SCAN, extra ? 3 : 2, argv), EXIT_OK);
+    ck_assert_int_eq(input_open(in, cfg), EXIT_OK);
+    ck_assert_int_eq(refill_new(rf, cfg, *in), EXIT_OK);
+    ck_assert_int_eq(nd_index_new(index, &cfg->opts), ND_OK);
+    if (!*rf)
+        return;
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &cfg->opts), ND_OK);
+    record rec;
+    while (input_next_borrowed(*in, &rec) == 1) {
+        doc_view view;
+        ck_assert_int_eq(doc_view_open(&view, cfg, *in, &rec), ND_OK);
+        ck_assert_ptr_null(view.error);
+        nd_sketch_ref ref;
+        uint64_t keys[ND_MAX_PERM];
+        ck_assert_int_eq(nd_sketch_text_ref_raw(&ref, sk, view.text, view.len), ND_OK);
+        nd_lsh_band_keys(keys, ref.signature, cfg->opts.bands, cfg->opts.rows);
+        ck_assert_int_eq(refill_note(*rf, &rec), 0);
+        ck_assert_int_eq(ref.count ? nd_index_add_dropped(*index, ref.count, keys, view.len)
+                                   : nd_index_add_raw(*index, ref.ids, 0, keys, view.len),
+                         ND_OK);
+        doc_view_close(&view);
+    }
+    nd_sketcher_free(sk);
+}
+
+static void end_pass(cli_config *cfg, input *in, refill *rf, nd_index *index)
+{
+    refill_free(rf);
+    nd_index_free(index);
+    input_close(in);
+    cli_config_free(cfg);
+}
+
+static const char corpus[] = "{\"id\":\"a\",\"text\":\"the quick brown fox jumps over the lazy dog again\"}\n"
+                             "{\"id\":\"b\",\"text\":\"\"}\n"
+                             "{\"id\":\"c\",\"text\":\"the quick brown fox jumps over the lazy dog again\"}\n"
+                             "{\"id\":\"d\",\"text\":\"something else entirely, said in other words\"}\n";
+
+/* The CLI's step reads dropped documents again from the file and gives
+ * the index their ids; a file changed between the passes (a record moved,
+ * same size and time; or another size) fails it. With --unit or
+ * containment nothing is dropped. */
+START_TEST(test_refill_from_file)
+{
+    char dir[] = "/tmp/nd-refill-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/a.jsonl", dir);
+    write_file(path, "wb", corpus);
+    cli_config cfg;
+    input *in = NULL;
+    refill *rf = NULL;
+    nd_index *index = NULL;
+
+    first_pass(&cfg, &in, &rf, &index, path, NULL);
+    ck_assert_ptr_nonnull(rf);
+    ck_assert_int_eq(refill_index(rf, index, 0), EXIT_OK);
+    ck_assert_uint_eq(refill_done(rf), 2); /* a and c, copies; not d, alone */
+    nd_clusters *c = NULL;
+    nd_cluster_stats stats;
+    ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    nd_clusters_free(c);
+    ck_assert_int_eq(refill_index(rf, index, 1), EXIT_OK);
+    ck_assert_uint_eq(refill_done(rf), 3);
+    end_pass(&cfg, in, rf, index);
+
+    /* same size, same modification time, record c one byte later */
+    first_pass(&cfg, &in, &rf, &index, path, NULL);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    write_file(path, "r+b",
+               "{\"id\":\"a\",\"text\":\"the quick brown fox jumps over the lazy dog again\"}\n"
+               "{\"id\":\"b\",\"text\":\"\"}\n\n"
+               "{\"id\":\"c\",\"text\":\"the quick brown fox jumps over the lazy dog again\"}"
+               "{\"id\":\"d\",\"text\":\"something else entirely, said in other words\"}\n");
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+    ck_assert_int_eq(refill_index(rf, index, 0), EXIT_FAIL);
+    end_pass(&cfg, in, rf, index);
+
+    /* another size: not the file pass 1 read */
+    write_file(path, "wb", corpus);
+    first_pass(&cfg, &in, &rf, &index, path, NULL);
+    write_file(path, "ab", "\n");
+    ck_assert_int_eq(refill_index(rf, index, 0), EXIT_FAIL);
+    end_pass(&cfg, in, rf, index);
+
+    /* a record that sketches differently (same length) */
+    write_file(path, "wb", corpus);
+    first_pass(&cfg, &in, &rf, &index, path, NULL);
+    char changed[] = "{\"id\":\"a\",\"text\":\"the quick brown fox jumps over the lazy dog\"}";
+    record rec = {changed, strlen(changed), 0, 1, RECORD_JSON, 1, 1, 0};
+    const uint32_t *ids;
+    size_t count;
+    ck_assert_int_eq(refill_record(rf, &rec, 1000, &ids, &count), EXIT_FAIL);
+    end_pass(&cfg, in, rf, index);
+
+    char unit[] = "--unit=paragraph", contain[] = "--measure=containment";
+    first_pass(&cfg, &in, &rf, &index, path, unit);
+    ck_assert_ptr_null(rf);
+    end_pass(&cfg, in, rf, index);
+    first_pass(&cfg, &in, &rf, &index, path, contain);
+    ck_assert_ptr_null(rf);
+    end_pass(&cfg, in, rf, index);
+
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+Suite *refill_suite(void)
+{
+    Suite *s = suite_create("refill");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_first_members_refilled);
+    tcase_add_test(tc, test_refill_from_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
