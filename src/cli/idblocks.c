@@ -74,9 +74,11 @@ static int test_and_set(uint64_t *bits, uint64_t bit)
     return (__atomic_fetch_or(&bits[bit >> 6], mask, __ATOMIC_RELAXED) & mask) != 0;
 }
 
-int id_predictor_keep(id_predictor *p, const record *rec, const uint64_t *keys, unsigned bands)
+int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_t count, const uint64_t *keys,
+                      unsigned bands)
 {
-    if (!rec->located || rec->len > UINT32_MAX || rec->source >= (1u << 31) || /* replay_at.c's places */
+    if (count * sizeof(uint32_t) < text_len || !rec->located || rec->len > UINT32_MAX ||
+        rec->source >= (1u << 31) || /* replay_at.c's places */
         __atomic_load_n(&p->off, __ATOMIC_RELAXED) || __atomic_fetch_add(&p->seen, 1, __ATOMIC_RELAXED) >= p->limit)
         return 1;
     /* band keys are hashes already; the two bands' bits spread apart */

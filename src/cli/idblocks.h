@@ -53,9 +53,16 @@ typedef struct id_predictor {
 int id_predictor_init(id_predictor *p, uint64_t bytes);
 void id_predictor_free(id_predictor *p);
 
-/* 1: keep the ids of record `rec` with band keys keys[0 .. bands);
- * 0: drop them. Any thread. */
-int id_predictor_keep(id_predictor *p, const record *rec, const uint64_t *keys, unsigned bands);
+/* 1: keep the ids of record `rec` (a text of text_len bytes, `count` raw
+ * ids, band keys keys[0 .. bands)); 0: drop them. Any thread. Only ids
+ * that take more room than their text are dropped (character shingles:
+ * CJK text, an id per character of 3 bytes): what sketching a dropped
+ * document again costs goes with its text, what dropping saves with its
+ * ids, and where words are shingled (an id per word of 6 bytes or more)
+ * the second sketches of a corpus's candidates cost more than keeping the
+ * ids of all on a host that backs fresh memory fast. */
+int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_t count, const uint64_t *keys,
+                      unsigned bands);
 
 /* Keep every document's ids from now on (any thread). */
 void id_predictor_stop(id_predictor *p);

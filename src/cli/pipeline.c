@@ -81,7 +81,8 @@ static int keep_raw_ids(const shared *sh, worker_tools *w, const nd_sketch_ref *
     const nd_options *o = sh->opts;
     nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
     res->doc.ids = NULL;
-    if (ref->count == 0 || (sh->predict && !id_predictor_keep(sh->predict, res->doc.rec, keys, o->bands)))
+    if (ref->count == 0 ||
+        (sh->predict && !id_predictor_keep(sh->predict, res->doc.rec, res->doc.text_len, ref->count, keys, o->bands)))
         return ND_OK; /* no ids, or dropped */
     uint32_t *at;
     int rc = id_writer_put(&w->ids, ref->ids, ref->count, &at, &res->done_block, &res->done_capacity);

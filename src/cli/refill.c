@@ -39,7 +39,8 @@ struct refill {
     const cli_config *cfg;
     const input *in;
     id_predictor predict;
-    replay_places places; /* of every document the index has, in order */
+    replay_places places; /* of each dropped document, in order */
+    uint32_t *docs;       /* its number in the index */
     nd_sketcher *sketcher;
     size_t done;
 };
@@ -74,6 +75,7 @@ void refill_free(refill *rf)
         return;
     id_predictor_free(&rf->predict);
     replay_places_free(&rf->places);
+    free(rf->docs);
     nd_sketcher_free(rf->sketcher);
     free(rf);
 }
@@ -88,25 +90,29 @@ size_t refill_done(const refill *rf)
     return rf->done;
 }
 
-int refill_note(refill *rf, const record *rec)
+int refill_note(refill *rf, size_t doc, const record *rec)
 {
     replay_places *p = &rf->places;
+    if (!rec->located || rec->len > UINT32_MAX || rec->source >= (1u << 31) || doc >= UINT32_MAX) {
+        cli_error("internal error: a dropped document without a place"); /* id_predictor_keep keeps those */
+        return -1;
+    }
     if (p->count == p->capacity) {
         size_t cap = p->capacity ? p->capacity * 2 : 1024;
         replay_place *grown = realloc(p->at, cap * sizeof *grown);
-        if (!grown) {
+        uint32_t *docs = grown ? realloc(rf->docs, cap * sizeof *docs) : NULL;
+        if (grown)
+            p->at = grown;
+        if (!docs) {
             cli_error("out of memory");
             return -1;
         }
-        p->at = grown;
+        rf->docs = docs;
         p->capacity = cap;
     }
-    /* a record that is not located keeps its ids (id_predictor_keep):
-     * its place is never read */
-    int placed = rec->located && rec->len <= UINT32_MAX && rec->source < (1u << 31);
-    p->at[p->count++] = placed ? (replay_place){rec->offset, rec->line, (uint32_t)rec->len,
-                                                (uint32_t)rec->source & 0x7fffffffu, rec->kind == RECORD_TEXT}
-                               : (replay_place){0, rec->line, 0, 0, 0};
+    rf->docs[p->count] = (uint32_t)doc;
+    p->at[p->count++] = (replay_place){rec->offset, rec->line, (uint32_t)rec->len, (uint32_t)rec->source & 0x7fffffffu,
+                                       rec->kind == RECORD_TEXT};
     return 0;
 }
 
@@ -150,18 +156,20 @@ int refill_index(refill *rf, nd_index *index, int all)
         return EXIT_OK;
     replay_at *at = NULL;
     int rc = replay_at_open(&at, rf->cfg, rf->in, &rf->places);
+    size_t k = 0; /* the place of docs[i]: both in text order */
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-        size_t k = docs[i];
         const char *text;
         size_t len;
         nd_sketch_ref ref;
-        if (k >= rf->places.count || rf->places.at[k].len == 0) {
-            cli_error("internal error: no place noted for document %zu", k);
+        while (k < rf->places.count && rf->docs[k] < docs[i])
+            k++;
+        if (k == rf->places.count || rf->docs[k] != docs[i]) {
+            cli_error("internal error: no place noted for document %zu", (size_t)docs[i]);
             rc = EXIT_FAIL;
         } else if (replay_at_doc_text(at, k, &text, &len) != 0) {
             rc = EXIT_FAIL;
         } else if ((rc = sketch(rf, text, len, &ref)) == EXIT_OK) {
-            int nrc = nd_index_refill(index, k, ref.ids, ref.count);
+            int nrc = nd_index_refill(index, docs[i], ref.ids, ref.count);
             if (nrc == ND_EINVAL)
                 changed(rf, rf->places.at[k].source, rf->places.at[k].line);
             else if (nrc != ND_OK)

@@ -22,9 +22,10 @@ void refill_free(refill *rf);
 /* Which documents' ids the pipeline keeps (pipeline_sink.predict). */
 id_predictor *refill_predictor(refill *rf);
 
-/* Pass 1, for every document the index gets (in order, before it is
- * added): where its record is. Returns 0, or -1 (reported). */
-int refill_note(refill *rf, const record *rec);
+/* Pass 1, for each document the index gets without its ids (in order):
+ * its number `doc` in the index, and where its record is (a located
+ * record: id_predictor_keep). Returns 0, or -1 (reported). */
+int refill_note(refill *rf, size_t doc, const record *rec);
 
 /* The dropped documents clustering may read (or, with `all`, every one:
  * before the index spills) sketched again, from their records read where

@@ -121,11 +121,11 @@ static int commit_document(void *ctx, const sketched_doc *d)
     if (cfg->unit == ND_UNIT_DOCUMENT) {
         if (d->id_count == 0)
             st->counts.empty++;
-        if (st->refill && refill_note(st->refill, d->rec) != 0)
-            return EXIT_FAIL;
         const uint32_t *ids = d->ids;
         size_t count = d->id_count;
         int dropped = !ids && count > 0; /* refill.c */
+        if (dropped && !st->counts.spilled && refill_note(st->refill, doc, d->rec) != 0)
+            return EXIT_FAIL;
         st->dropped += dropped && !st->counts.spilled;
         if (dropped && st->counts.spilled &&
             refill_record(st->refill, d->rec, d->id_count, &ids, &count) != EXIT_OK) /* dropped before the spill */
