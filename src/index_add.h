@@ -63,6 +63,10 @@ int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text
  * (nd_index_refill: the CLI's dropped documents, sketched again). */
 int nd_sketch_ids_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
 
+/* A sketcher for nd_sketch_ids_raw() only: its MinHash tables, which take
+ * milliseconds to make, are not made. */
+int nd_sketcher_new_ids(nd_sketcher **out, const nd_options *opts);
+
 /* nd_sketch_units() with each unit's ids as nd_shingles_raw() makes them
  * (sketch.c): the same units, spans and signatures (the CLI's paragraph and
  * line modes, whose units the index sorts only when it reads them). */

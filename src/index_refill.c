@@ -34,9 +34,11 @@ static inline uint32_t key_of(const nd_index *index, unsigned band, size_t d)
     return index->key_chunks[d / ND_KEY_CHUNK][(size_t)band * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
 }
 
+/* A key's first slot in the exact table: another hash than the slots'
+ * (keys that share a slot would all start at the same place). */
 static inline size_t probe_start(uint32_t key, unsigned shift)
 {
-    return (size_t)(key * 0x9E3779B1u >> shift);
+    return (size_t)((key ^ key >> 15) * 0x2C1B3C6Du >> shift);
 }
 
 /* In band `band`, which of live[0 .. m) (dropped texts whose slot was seen

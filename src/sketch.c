@@ -29,7 +29,8 @@ struct nd_sketcher {
     int words; /* tokens must be words (nd_sketcher_set_words) */
 };
 
-int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
+/* nd_sketcher_new, or with `ids_only` nd_sketcher_new_ids. */
+static int sketcher_new(nd_sketcher **out, const nd_options *opts, int ids_only)
 {
     nd_options resolved = *opts;
     if (nd_options_resolve(&resolved) != ND_OK)
@@ -45,9 +46,11 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
         nd_free(sk);
         return rc;
     }
-    rc = nd_minhash_tables_new(&sk->tables, resolved.num_perm, resolved.seed);
-    sk->signature = nd_malloc(resolved.num_perm * sizeof *sk->signature);
-    if (rc != ND_OK || !sk->signature) {
+    if (!ids_only) {
+        rc = nd_minhash_tables_new(&sk->tables, resolved.num_perm, resolved.seed);
+        sk->signature = nd_malloc(resolved.num_perm * sizeof *sk->signature);
+    }
+    if (rc != ND_OK || (!ids_only && !sk->signature)) {
         nd_minhash_tables_free(&sk->tables);
         nd_free(sk->signature);
         nd_normalizer_free(sk->normalizer);
@@ -56,6 +59,16 @@ int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
     }
     *out = sk;
     return ND_OK;
+}
+
+int nd_sketcher_new(nd_sketcher **out, const nd_options *opts)
+{
+    return sketcher_new(out, opts, 0);
+}
+
+int nd_sketcher_new_ids(nd_sketcher **out, const nd_options *opts)
+{
+    return sketcher_new(out, opts, 1);
 }
 
 void nd_sketcher_free(nd_sketcher *sk)

@@ -120,7 +120,7 @@ int refill_note(refill *rf, size_t doc, const record *rec)
 static int sketch(refill *rf, const char *text, size_t len, nd_sketch_ref *ref)
 {
     if (!rf->sketcher) {
-        int nrc = nd_sketcher_new(&rf->sketcher, &rf->cfg->opts);
+        int nrc = nd_sketcher_new_ids(&rf->sketcher, &rf->cfg->opts);
         if (nrc != ND_OK) {
             cli_error("%s", nd_strerror(nrc));
             return EXIT_FAIL;
