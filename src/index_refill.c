@@ -98,19 +98,33 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
         if (index->raw && index->raw[d] == RAW_TEXT && !index->where[d].memory && index->meta[d].count > 0)
             live[dropped++] = (uint32_t)d; /* texts are numbered in 32 bits */
     }
-    unsigned slot_bits = nd_slot_bits(n, 16), shift = 32 - slot_bits;
-    uint64_t *slots = all ? NULL : nd_malloc(((size_t)1 << slot_bits) / 32 * sizeof *slots);
-    uint32_t *passing = all ? NULL : nd_malloc((dropped ? dropped : 1) * sizeof *passing);
-    uint32_t *table = NULL;
+    /* eight slots a text (the table in cache; the exact step takes the
+     * keys that share a slot by chance), and an exact table for at most
+     * every dropped text, both reused from band to band */
+    unsigned slot_bits = nd_slot_bits(n, 8), shift = 32 - slot_bits, table_bits = 4;
+    while (((size_t)1 << table_bits) < 2 * dropped)
+        table_bits++;
+    uint64_t *slots = NULL;
+    uint32_t *passing = NULL, *table = NULL;
     unsigned char *counts = NULL;
     int rc = ND_OK;
-    if (!all && (!slots || !passing))
-        rc = ND_ENOMEM;
+    if (!all) {
+        slots = nd_malloc(((size_t)1 << slot_bits) / 32 * sizeof *slots);
+        passing = nd_malloc(dropped * sizeof *passing);
+        table = nd_malloc(((size_t)1 << table_bits) * sizeof *table);
+        counts = nd_malloc((size_t)1 << table_bits);
+        if (!slots || !passing || !table || !counts)
+            rc = ND_ENOMEM;
+    }
     size_t left = dropped;
     for (unsigned band = 0; !all && rc == ND_OK && band < index->opts.bands && left > 0; band++) {
         memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
-        for (size_t d = 0; d < n; d++)
-            nd_slot_mark(slots, nd_slot_of(key_of(index, band, d), shift), 1);
+        for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
+            const uint32_t *keys = index->key_chunks[first / ND_KEY_CHUNK] + (size_t)band * ND_KEY_CHUNK;
+            size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
+            for (size_t k = 0; k < count; k++)
+                nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
+        }
         size_t m = 0;
         for (size_t i = 0; i < left; i++) {
             passing[m] = live[i];
@@ -121,14 +135,6 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
         unsigned bits = 4;
         while (((size_t)1 << bits) < 2 * m)
             bits++;
-        nd_free(table);
-        nd_free(counts);
-        table = nd_malloc(((size_t)1 << bits) * sizeof *table);
-        counts = nd_malloc((size_t)1 << bits);
-        if (!table || !counts) {
-            rc = ND_ENOMEM;
-            break;
-        }
         exact_shared(index, band, passing, m, wanted, table, counts, bits, slots, shift);
         size_t kept = 0;
         for (size_t i = 0; i < left; i++) {
