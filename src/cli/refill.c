@@ -50,12 +50,18 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
     *out = NULL;
     if (cfg->unit != ND_UNIT_DOCUMENT || cfg->opts.measure == ND_MEASURE_CONTAINMENT || !input_rereadable(in))
         return EXIT_OK;
+    /* the input's size sizes the guess's bits: the first files' sizes,
+     * scaled to all (a directory walk may name a great many) */
+    enum { SIZED = 64 };
     uint64_t bytes = 0;
-    for (size_t i = 0; i < input_source_count(in); i++) {
+    size_t sources = input_source_count(in), sized = sources < SIZED ? sources : SIZED;
+    for (size_t i = 0; i < sized; i++) {
         struct stat st;
         if (stat(input_source_name(in, i), &st) == 0 && st.st_size > 0)
             bytes += (uint64_t)st.st_size;
     }
+    if (sized > 0)
+        bytes = bytes / sized * sources;
     refill *rf = calloc(1, sizeof *rf);
     if (!rf || id_predictor_init(&rf->predict, bytes) != 0) {
         free(rf);
