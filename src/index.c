@@ -504,7 +504,7 @@ int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t cou
         return ND_ENOMEM;
     memcpy(at, ids, count * sizeof *ids);
     index->blocks[index->block_count - 1].used += count;
-    index->where[doc].memory = at;
+    __atomic_store_n(&index->where[doc].memory, at, __ATOMIC_RELEASE); /* settle_texts may look */
     index->dropped--;
     return ND_OK;
 }
@@ -549,9 +549,14 @@ static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer 
             sched_yield();
             continue;
         }
-        if (!index->where[doc].memory) { /* dropped and never refilled: the caller's mistake */
-            *rc = ND_EINVAL;
-            return NULL;
+        if (!__atomic_load_n(&index->where[doc].memory, __ATOMIC_RELAXED)) {
+            /* dropped: its ids now (nd_index_set_refill), on the thread
+             * that reads texts first (store.h) */
+            int refilled = nd_index_refill_now(index->self, doc);
+            if (refilled != ND_OK) {
+                *rc = refilled;
+                return NULL;
+            }
         }
         int settled = nd_index_settle(index->self, doc);
         if (settled != ND_OK) {
@@ -579,7 +584,8 @@ static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd
 {
     nd_index *index = ((const nd_index *)backend)->self;
     for (size_t k = 0; k < n; k++) {
-        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_RELAXED) == RAW_TEXT && index->where[docs[k]].memory)
+        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_ACQUIRE) == RAW_TEXT &&
+            __atomic_load_n(&index->where[docs[k]].memory, __ATOMIC_ACQUIRE)) /* (dropped: left to stored_ids) */
             (void)nd_index_settle_with(index, docs[k], &scratch->data,
                                        &scratch->capacity); /* else left to stored_ids */
     }

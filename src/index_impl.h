@@ -10,6 +10,7 @@
 #include <stdint.h> /* uint32_t, uint64_t */
 #include <stdio.h>  /* FILE */
 
+#include "index_add.h"
 #include "neardup.h"
 #include "store.h"
 
@@ -55,7 +56,9 @@ struct nd_index {
     size_t kept_ids;   /* ids of texts kept where they were written (nd_index_add_kept), in memory */
     nd_index *self;    /* this index: settling reached through a const view (store.h, nd_index_store) */
     size_t scratch_capacity;
-    size_t dropped; /* texts added without their ids (nd_index_add_dropped), not refilled yet */
+    size_t dropped;         /* texts added without their ids (nd_index_add_dropped), not refilled yet */
+    nd_refill_fn refill_fn; /* nd_index_set_refill: a dropped text's ids when clustering reads it, or NULL */
+    void *refill_ctx;
 };
 
 /* A text's raw flag (index->raw[doc]): settled, raw, or being settled by
@@ -64,7 +67,8 @@ struct nd_index {
  * text meanwhile: the first to claim it settles it, store.h). */
 enum { SETTLED = 0, RAW_TEXT = 1, SETTLING = 2 };
 
-/* index_settle.c. Each returns ND_OK or ND_ENOMEM (a text left raw). */
+/* index_settle.c. Each returns ND_OK or ND_ENOMEM (a text left raw), or,
+ * for a dropped text, nd_index_refill_now's error. */
 
 /* Settle text `doc` (raw, in memory; the sort's scratch in *scratch) if
  * this thread claims it first; returns at once when it is settled or being
@@ -79,5 +83,10 @@ int nd_index_settle_all(nd_index *index);
 
 /* Settle every raw text that may have a copy (before clustering). */
 int nd_index_settle_shared(nd_index *index);
+
+/* index_refill.c: give dropped text `doc` its ids now, from the index's
+ * refill function (nd_index_set_refill). ND_OK, ND_EINVAL (no function),
+ * or the function's error (ND_EIO, ND_ENOMEM). */
+int nd_index_refill_now(nd_index *index, size_t doc);
 
 #endif

@@ -80,6 +80,22 @@ static void exact_shared(const nd_index *index, unsigned band, const uint32_t *l
     }
 }
 
+void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx)
+{
+    index->refill_fn = fn;
+    index->refill_ctx = ctx;
+}
+
+int nd_index_refill_now(nd_index *index, size_t doc)
+{
+    if (!index->refill_fn)
+        return ND_EINVAL; /* dropped and never refilled: the caller's mistake */
+    const uint32_t *ids = NULL;
+    size_t count = 0;
+    int rc = index->refill_fn(index->refill_ctx, doc, &ids, &count);
+    return rc != ND_OK ? rc : nd_index_refill(index, doc, ids, count);
+}
+
 int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size_t *out_count)
 {
     *out = NULL;

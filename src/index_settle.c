@@ -58,8 +58,11 @@ int nd_index_settle(nd_index *index, size_t doc)
 int nd_index_settle_all(nd_index *index)
 {
     for (size_t d = 0; d < index->count && index->raw_left > 0; d++) {
-        if (index->raw[d] && !index->where[d].memory)
-            return ND_EINVAL; /* dropped, never refilled (nd_index_refill) */
+        if (index->raw[d] && !index->where[d].memory) { /* dropped: its ids now, or the error */
+            int rc = nd_index_refill_now(index, d);
+            if (rc != ND_OK)
+                return rc;
+        }
         if (index->raw[d] && nd_index_settle(index, d) != ND_OK)
             return ND_ENOMEM;
     }
@@ -119,7 +122,14 @@ int nd_index_settle_shared(nd_index *index)
     nd_free(slots);
     int rc = ND_OK;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        if (index->raw[live[i]] && index->where[live[i]].memory) /* (dropped: no key of it is shared, no copy) */
+        if (!index->raw[live[i]])
+            continue;
+        /* a dropped text: its ids now (nd_index_set_refill); without a
+         * refill function, one that no text shares a key with (the caller
+         * refilled those: nd_index_dropped_wanted), no copy */
+        if (!index->where[live[i]].memory && index->refill_fn)
+            rc = nd_index_refill_now(index, live[i]);
+        if (rc == ND_OK && index->where[live[i]].memory)
             rc = nd_index_settle(index, live[i]);
     }
     nd_free(live);

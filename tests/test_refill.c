@@ -89,6 +89,28 @@ static void refill_texts(nd_index *index, nd_sketcher *sk, const uint32_t *docs,
     }
 }
 
+/* A refill function (nd_index_set_refill) that sketches text doc again,
+ * counting its calls, or (fail) says the text cannot be read. */
+typedef struct lazy {
+    nd_sketcher *sk;
+    size_t calls;
+    int fail;
+} lazy;
+
+static int refill_lazily(void *ctx, size_t doc, const uint32_t **ids, size_t *count)
+{
+    static char text[1024];
+    lazy *l = ctx;
+    l->calls++;
+    if (l->fail)
+        return ND_EIO;
+    nd_sketch_ref ref;
+    int rc = nd_sketch_ids_raw(&ref, l->sk, text, text_of(text, doc));
+    *ids = ref.ids;
+    *count = ref.count;
+    return rc;
+}
+
 static void same_clusters(nd_index *a, nd_index *b, unsigned threads)
 {
     nd_index_set_threads(a, threads);
@@ -181,6 +203,31 @@ START_TEST(test_first_members_refilled)
     ck_assert_int_eq(nd_index_refill(dropped, docs[0], &one, 1), ND_EINVAL); /* refilled already */
     same_clusters(kept, dropped, 1);
     same_clusters(kept, dropped, 2);
+
+    /* refilled as clustering reads them (nd_index_set_refill): the same,
+     * with no more texts sketched again than nd_index_dropped_wanted names;
+     * a refill that fails fails clustering with its error */
+    for (int fail = 0; fail <= 1; fail++) {
+        nd_index *kept2 = NULL, *lazily = NULL;
+        ck_assert_int_eq(nd_index_new(&kept2, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&lazily, &opts), ND_OK);
+        index_both(kept2, lazily, &opts, sk);
+        nd_sketcher *sk2 = NULL;
+        ck_assert_int_eq(nd_sketcher_new_ids(&sk2, &opts), ND_OK);
+        lazy l = {sk2, 0, fail};
+        nd_index_set_refill(lazily, refill_lazily, &l);
+        if (fail) {
+            ck_assert_int_eq(nd_index_cluster(&c, &stats, lazily, ND_KEEP_FIRST), ND_EIO);
+            ck_assert_uint_eq(l.calls, 1);
+        } else {
+            same_clusters(kept2, lazily, 1);
+            ck_assert_uint_gt(l.calls, members_dropped / 2);
+            ck_assert_uint_le(l.calls, n);
+        }
+        nd_sketcher_free(sk2);
+        nd_index_free(kept2);
+        nd_index_free(lazily);
+    }
 
     /* spilling waits for every dropped text: refused, then refilled all */
     ck_assert_int_eq(nd_index_spill(dropped, "/tmp"), ND_EINVAL);
@@ -283,6 +330,21 @@ START_TEST(test_refill_from_file)
     ck_assert_int_eq(refill_index(rf, index, 1), EXIT_OK);
     ck_assert_uint_eq(refill_done(rf), 3);
     end_pass(&cfg, in, rf, index);
+
+    /* refilled as clustering reads them (refill_one) */
+    first_pass(&cfg, &in, &rf, &index, path, NULL);
+    nd_index_set_refill(index, refill_one, rf);
+    ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
+    ck_assert_uint_eq(nd_clusters_count(c), 1);
+    ck_assert_uint_eq(refill_done(rf), 2);
+    nd_clusters_free(c);
+    end_pass(&cfg, in, rf, index);
+    first_pass(&cfg, &in, &rf, &index, path, NULL);
+    nd_index_set_refill(index, refill_one, rf);
+    write_file(path, "ab", "\n"); /* changed: clustering fails */
+    ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_EIO);
+    end_pass(&cfg, in, rf, index);
+    write_file(path, "wb", corpus);
 
     /* same size, same modification time, record c one byte later */
     first_pass(&cfg, &in, &rf, &index, path, NULL);

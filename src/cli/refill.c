@@ -43,6 +43,7 @@ struct refill {
     uint32_t *docs;       /* its number in the index */
     nd_sketcher *sketcher;
     size_t done;
+    replay_at *at; /* refill_one's reading, opened at its first call */
 };
 
 int refill_new(refill **out, const cli_config *cfg, const input *in)
@@ -83,6 +84,7 @@ void refill_free(refill *rf)
     replay_places_free(&rf->places);
     free(rf->docs);
     nd_sketcher_free(rf->sketcher);
+    replay_at_close(rf->at);
     free(rf);
 }
 
@@ -186,6 +188,32 @@ int refill_index(refill *rf, nd_index *index, int all)
     replay_at_close(at);
     nd_index_ids_block_free(docs);
     return rc;
+}
+
+int refill_one(void *ctx, size_t doc, const uint32_t **ids, size_t *count)
+{
+    refill *rf = ctx;
+    size_t lo = 0, hi = rf->places.count; /* its place: the documents are in order */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rf->docs[mid] < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == rf->places.count || rf->docs[lo] != doc) {
+        cli_error("internal error: no place noted for document %zu", doc);
+        return ND_EINVAL;
+    }
+    const char *text;
+    size_t len;
+    nd_sketch_ref ref;
+    if ((!rf->at && replay_at_open(&rf->at, rf->cfg, rf->in, &rf->places) != EXIT_OK) ||
+        replay_at_doc_text(rf->at, lo, &text, &len) != 0 || sketch(rf, text, len, &ref) != EXIT_OK)
+        return ND_EIO; /* reported */
+    *ids = ref.ids;
+    *count = ref.count;
+    return ND_OK;
 }
 
 int refill_record(refill *rf, const record *rec, size_t expected, const uint32_t **ids, size_t *count)

@@ -355,9 +355,9 @@ int cli_run(const cli_config *cfg)
     st.counts.main_commit_s = timing.commit_s;
     st.counts.read_s = progress_elapsed(&st.prog);
     progress_show(&st.prog, "clustering", st.counts.records_read, st.counts.bytes, 1);
-    /* the dropped documents clustering may read, sketched again */
-    if (st.refill && refill_index(st.refill, st.index, 0) != EXIT_OK)
-        goto done;
+    /* the dropped documents clustering reads, sketched again as it reads them */
+    if (st.refill)
+        nd_index_set_refill(st.index, refill_one, st.refill);
     /* sorting bands in parallel takes 16 bytes per text per extra thread;
      * a spilled index is short of memory, so it sorts on one */
     nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);
