@@ -1,4 +1,4 @@
-/* index_refill.c - which texts added without their ids clustering may read.
+/* index_refill.c - texts added without their ids, given them again.
  *
  * The CLI's document mode keeps a text's shingle ids only when a cheap
  * guess says another text may be a copy of it (its first band keys were
@@ -9,14 +9,18 @@
  * is added, clustering reads only texts that share a band key with
  * another (candidates, and the identical sets among them: a copy has the
  * same keys in every band), so the texts that must get their ids back are
- * the dropped ones whose key in some band is another text's:
- * nd_index_dropped_wanted finds exactly those (the same folded 32-bit
- * keys the bands compare), the caller sketches them again and gives their
- * ids (nd_index_refill, index.c), and clustering runs as if none had been
- * dropped. A dropped text left without ids shares no key with any text:
- * no candidate, no copy, never read (a set of its own, store.h).
+ * the dropped ones whose key in some band is another text's. Either the
+ * caller gives clustering a function that makes a dropped text's ids
+ * (nd_index_set_refill: called when the store is made for a dropped text
+ * that may have a copy, index_settle.c, and on a dropped text's first
+ * read, index.c), or it asks first: nd_index_dropped_wanted finds exactly
+ * those texts (the same folded 32-bit keys the bands compare) and the
+ * caller gives their ids (nd_index_refill, index.c). Either way clustering
+ * runs as if none had been dropped. A dropped text left without ids shares
+ * no key with any text: no candidate, no copy, never read (a set of its
+ * own, store.h).
  *
- * Per band: every text's key marks two-bit slots (slots.h), the dropped
+ * nd_index_dropped_wanted, per band: every text's key marks two-bit slots (slots.h), the dropped
  * texts still not wanted whose slot was seen twice are looked up exactly
  * (a small hash table of their keys, counted over every text's key).
  */

@@ -9,21 +9,24 @@
  * only when a guess says another may share its keys (idblocks.h:
  * id_predictor; a lone document and a group's first member are dropped),
  * the index gets the dropped ones without ids (nd_index_add_dropped), and
- * after pass 1 this step asks the index which of them clustering may read
- * (nd_index_dropped_wanted: exactly those sharing a band key with another
- * text), reads their records again where pass 1 found them (replay_at.c:
- * pread at the noted offsets, each file checked to be the one pass 1 read,
- * each record to end where it did), sketches them again with the same
- * options and gives the index their ids (nd_index_refill, which checks
- * that the count is the one pass 1 made). Clustering then reads the same
- * ids as if none had been dropped: the same output.
+ * clustering, when it first reads one (or finds that it may have a copy),
+ * asks this file for its ids (nd_index_set_refill, refill_one): its record
+ * is read again where pass 1 found it (replay_at.c: pread at the noted
+ * offset, the file checked to be the one pass 1 read, the record to end
+ * where it did), sketched again with the same options (ids only: the
+ * index has its keys) and its ids given to the index (nd_index_refill,
+ * which checks that the count is the one pass 1 made). Clustering reads
+ * the same ids as if none had been dropped: the same output. (Asking the
+ * index first which dropped texts may be read, nd_index_dropped_wanted,
+ * and refilling those in file order, refill_index, names the same texts
+ * but costs a pass over every band: a third of the refill on CJK text.)
  *
  * Only where every record can be read again by position: the pipeline
  * drops only located records (lines of uncompressed regular files), and
  * this step is on only when every input is a regular file; a record that
  * is not located keeps its ids. Containment reads every text: not dropped.
  * Before the index spills (--memory) every dropped document is refilled
- * and dropping stops; one sketched but not committed yet is sketched again
+ * (refill_index) and dropping stops; one sketched but not committed yet is sketched again
  * from its record in memory when it is committed (refill_record).
  */
 #include "refill.h"

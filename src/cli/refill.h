@@ -27,8 +27,8 @@ id_predictor *refill_predictor(refill *rf);
  * record: id_predictor_keep). Returns 0, or -1 (reported). */
 int refill_note(refill *rf, size_t doc, const record *rec);
 
-/* The dropped documents clustering may read (or, with `all`, every one:
- * before the index spills) sketched again, from their records read where
+/* The dropped documents clustering may read (nd_index_dropped_wanted; or,
+ * with `all`, every one: before the index spills) sketched again, from their records read where
  * pass 1 found them, and their ids given to the index. A file changed
  * since pass 1 (or a record that sketches differently) is reported.
  * Returns EXIT_OK or EXIT_FAIL (reported). */

@@ -52,12 +52,16 @@ void replay_places_free(replay_places *p)
     *p = (replay_places){0};
 }
 
+enum { FDS = 16 };
+
 struct replay_at {
     const cli_config *cfg;
     const input *in;
     const replay_places *places;
-    int fd; /* of source `source`, or -1 */
-    size_t source;
+    /* open sources, by source % FDS (refill.c reads records in the order
+     * clustering first reads them, from any file: not reopened each time) */
+    int fds[FDS]; /* -1: none */
+    size_t sources[FDS];
     char *buf; /* the record and the byte after it */
     size_t buf_capacity;
     char *text; /* a plain text with ill-formed UTF-8 replaced */
@@ -73,7 +77,9 @@ int replay_at_open(replay_at **out, const cli_config *cfg, const input *in, cons
         cli_error("out of memory");
         return EXIT_FAIL;
     }
-    *r = (replay_at){.cfg = cfg, .in = in, .places = places, .fd = -1};
+    *r = (replay_at){.cfg = cfg, .in = in, .places = places};
+    for (int k = 0; k < FDS; k++)
+        r->fds[k] = -1;
     *out = r;
     return EXIT_OK;
 }
@@ -96,12 +102,13 @@ static int reserve(char **p, size_t *capacity, size_t n)
  * many came. Returns 0, or -1 (reported). */
 static int read_place(replay_at *r, const replay_place *at, size_t *got)
 {
-    if (r->fd < 0 || r->source != at->source) {
-        if (r->fd >= 0)
-            close(r->fd);
-        r->source = at->source;
-        r->fd = input_open_source(r->in, at->source);
-        if (r->fd < 0)
+    int *fd = &r->fds[at->source % FDS];
+    if (*fd < 0 || r->sources[at->source % FDS] != at->source) {
+        if (*fd >= 0)
+            close(*fd);
+        r->sources[at->source % FDS] = at->source;
+        *fd = input_open_source(r->in, at->source);
+        if (*fd < 0)
             return -1;
     }
     size_t want = (size_t)at->len + 1;
@@ -109,7 +116,7 @@ static int read_place(replay_at *r, const replay_place *at, size_t *got)
         return -1;
     *got = 0;
     while (*got < want) {
-        ssize_t n = pread(r->fd, r->buf + *got, want - *got, (off_t)(at->offset + *got));
+        ssize_t n = pread(*fd, r->buf + *got, want - *got, (off_t)(at->offset + *got));
         if (n < 0) {
             cli_error("%s: cannot read: %s", input_source_name(r->in, at->source), strerror(errno));
             return -1;
@@ -179,8 +186,10 @@ void replay_at_close(replay_at *r)
         return;
     if (r->view_open)
         doc_view_close(&r->view);
-    if (r->fd >= 0)
-        close(r->fd);
+    for (int k = 0; k < FDS; k++) {
+        if (r->fds[k] >= 0)
+            close(r->fds[k]);
+    }
     free(r->buf);
     free(r->text);
     free(r);

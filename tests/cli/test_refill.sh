@@ -91,3 +91,16 @@ for threads in 1 2; do
     assert_same_file "$T/kept.out" "$OUT" "plain text output"
     grep -qE ", [1-9][0-9]* sketched again" "$ERR" || fail "plain text: no document sketched again"
 done
+
+check "several files (records sketched again in the order clustering reads them, from any file)"
+split -n l/20 -d --additional-suffix=.jsonl "$T/a.jsonl" "$T/part"
+cat "$T"/part*.jsonl >"$T/joined"
+for threads in 1 2; do
+    run_in "$T/joined" "$ND" scan --threads "$threads" -
+    assert_rc 0
+    cp "$OUT" "$T/kept.out"
+    nd scan --threads "$threads" --verbose "$T"/part*.jsonl
+    assert_rc 0
+    assert_same_file "$T/kept.out" "$OUT" "several files output"
+    grep -qE ", [1-9][0-9]* sketched again" "$ERR" || fail "several files: no document sketched again"
+done
