@@ -471,6 +471,26 @@ int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const 
     return add_text(index, &add, KEPT);
 }
 
+int nd_index_add_prepared_kept(nd_index *index, const nd_prepared_text *texts, size_t n)
+{
+    if (reserve_texts(index, n) != ND_OK)
+        return ND_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const nd_prepared_text *t = &texts[i];
+        int rc;
+        if (t->count == 0 || index->spilled) {
+            rc = add_raw(index, t->ids, t->count, t->keys, t->weight);
+        } else {
+            /* the caller's block, adopted: writable (the const is the API's) */
+            text_to_add add = {{t->ids, t->count, 0, t->keys, t->weight}, (uint32_t *)(uintptr_t)t->ids};
+            rc = add_text(index, &add, KEPT);
+        }
+        if (rc != ND_OK)
+            return rc;
+    }
+    return ND_OK;
+}
+
 int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
 {
     uint64_t keys[ND_MAX_PERM];

@@ -99,4 +99,10 @@ int nd_index_adopt_ids(nd_index *index, uint32_t *block, size_t capacity);
  * them). A spilled index copies them to its file. */
 int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight);
 
+/* nd_index_add_prepared_raw() without a copy, as nd_index_add_kept: each
+ * text's raw ids lie in a block the index has adopted or will adopt (the
+ * CLI's units, written once by the threads that sketch them). Same return
+ * values. */
+int nd_index_add_prepared_kept(nd_index *index, const nd_prepared_text *texts, size_t n);
+
 #endif /* ND_INDEX_ADD_H */
