@@ -338,8 +338,14 @@ add_text(nd_index *index, const text_to_add *add, int raw)
     uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
     index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
     index->where[doc].memory = NULL;
-    for (unsigned j = 0; j < bands; j++)
-        chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
+    if (bands ==
+        16) { /* the default banding: a loop of known length, unrolled (a paragraph mode's millions of units) */
+        for (unsigned j = 0; j < 16; j++)
+            chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
+    } else {
+        for (unsigned j = 0; j < bands; j++)
+            chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
+    }
     if (index->spilled) {
         if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
