@@ -338,8 +338,8 @@ add_text(nd_index *index, const text_to_add *add, int raw)
     uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
     index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
     index->where[doc].memory = NULL;
-    if (bands ==
-        16) { /* the default banding: a loop of known length, unrolled (a paragraph mode's millions of units) */
+    /* the default 16 bands by a loop of known length, unrolled (a paragraph mode's millions of units) */
+    if (bands == 16) {
         for (unsigned j = 0; j < 16; j++)
             chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
     } else {
