@@ -514,16 +514,18 @@ static void compare_units(nd_sketcher *sk, const char *text, size_t len, size_t 
         for (int raw = 0; raw < 2; raw++) {
             int (*units)(size_t *, nd_sketcher *, const char *, size_t, nd_unit_kind, unsigned, nd_unit_fn, void *) =
                 raw ? nd_sketch_units_raw : nd_sketch_units;
-            size_t invalid = 1;
+            size_t invalid = 1, invalid_alone = 0;
             whole.units = alone.units = 0;
             ck_assert_int_eq(units(&invalid, sk, text, len, (nd_unit_kind)kind, 3, record_unit, &whole), ND_OK);
-            ck_assert_uint_eq(invalid, 0);
             for (size_t u = 0; u < count; u++) {
+                size_t one = 1;
                 alone.shift = spans[u].start;
-                ck_assert_int_eq(units(&invalid, sk, text + spans[u].start, spans[u].end - spans[u].start,
+                ck_assert_int_eq(units(&one, sk, text + spans[u].start, spans[u].end - spans[u].start,
                                        (nd_unit_kind)kind, 3, record_unit, &alone),
                                  ND_OK);
+                invalid_alone += one;
             }
+            ck_assert_uint_eq(invalid, invalid_alone);
             ck_assert_uint_eq(whole.units, alone.units);
             ck_assert_uint_gt(whole.units, count / 4); /* many units have 3 tokens or more */
             size_t copies = 0, k = 0;                  /* and some are copies (not a whole unit) */
@@ -594,6 +596,45 @@ START_TEST(test_units_by_ranges)
             text[i] = (char)" \t.,'-"[(r >> 16) % 6];
     }
     compare_units(sk, text, sizeof text, 0);
+    /* UTF-8 past ASCII: letters of several scripts, marks (also opening a
+     * unit, after a space or not), curly quotes, no-break spaces, final
+     * sigma, Thai (cut into words by ICU), ill-formed bytes; texts with and
+     * without the pieces that keep the units from being tokenized as a whole */
+    static const char *pieces[] = {"caf\xc3\xa9",
+                                   "stra\xc3\x9f"
+                                   "e",
+                                   "\xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0",
+                                   "\xd8\xa7\xd9\x84\xd8\xb9\xd8\xb1\xd8\xa8",
+                                   "\xce\xbb\xcf\x8c\xce\xb3\xce\xbf\xcf\x82",
+                                   "\xe2\x80\x9c"
+                                   "quoted\xe2\x80\x9d",
+                                   "no\xc2\xa0"
+                                   "break",
+                                   "e\xcc\x81"
+                                   "t\xc3\xa9",
+                                   "word",
+                                   "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+                                   "\xe2\x82\xac"
+                                   "5",
+                                   "x"};
+    static const char *dirty[] = {"\xcc\x81", "\xe0\xb8\xaa\xe0\xb8\xa7\xe0\xb8\xb1\xe0\xb8\xaa", "\xff", "\xc3"};
+    for (int round = 0; round < 8; round++) {
+        size_t n = 0;
+        while (n + 64 < sizeof text) {
+            uint64_t r = synth_next(&state);
+            /* odd rounds: marks (a few opening units), Thai, ill-formed bytes, all three */
+            size_t kinds = round == 7 ? 4 : 1, first = round == 5 ? 2 + (r >> 24) % 2 : (size_t)round / 2;
+            const char *piece =
+                round % 2 && r % 23 == 0 ? dirty[round == 7 ? (r >> 8) % kinds : first] : pieces[(r >> 8) % 12];
+            memcpy(text + n, piece, strlen(piece));
+            n += strlen(piece);
+            static const char *gaps[] = {" ", " ", " ", ", ", "\n", "\n\n", " \n\n", "\t"};
+            const char *gap = gaps[(r >> 16) % 8];
+            memcpy(text + n, gap, strlen(gap));
+            n += strlen(gap);
+        }
+        compare_units(sk, text, n, 0);
+    }
     nd_sketcher_free(sk);
 }
 END_TEST
