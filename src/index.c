@@ -18,7 +18,8 @@
  *
  * Memory layout. Shingle ids are copied back to back into 64 MiB blocks
  * (no allocation per text; a few large frees at the end give the memory
- * back at once), or, for texts added with nd_index_add_kept, left where
+ * back at once), or, for texts added with nd_index_add_kept (or
+ * nd_index_add_prepared_kept: the CLI's units), left where
  * the caller wrote them, in blocks the index adopts and frees the same way
  * (nd_index_adopt_ids). Band keys are kept band-major in chunks of ND_KEY_CHUNK
  * texts: a chunk holds one block per band, so reading one band is

@@ -12,7 +12,9 @@
  * thread, one step after the other.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
- * goes into that worker's arena for the batch (arena.c), and nothing made
+ * goes into that worker's arena for the batch (arena.c), but raw ids
+ * (pipeline_sink.adopt_ids), a document's or its units', which go into the
+ * worker's block of ids that the index adopts (idblocks.c); nothing made
  * on one thread is freed on another; the records' bytes stay in the
  * blocks the reader read them into, which the batch holds (no copy; a
  * JSON array's elements are copied into the batch's own arena); a batch's
