@@ -18,7 +18,8 @@
  *
  * Memory layout. Shingle ids are copied back to back into 64 MiB blocks
  * (no allocation per text; a few large frees at the end give the memory
- * back at once), or, for texts added with nd_index_add_kept, left where
+ * back at once), or, for texts added with nd_index_add_kept (or
+ * nd_index_add_prepared_kept: the CLI's units), left where
  * the caller wrote them, in blocks the index adopts and frees the same way
  * (nd_index_adopt_ids). Band keys are kept band-major in chunks of ND_KEY_CHUNK
  * texts: a chunk holds one block per band, so reading one band is
@@ -347,8 +348,14 @@ add_text(nd_index *index, const text_to_add *add, int raw)
     uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
     index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
     index->where[doc].memory = NULL;
-    for (unsigned j = 0; j < bands; j++)
-        chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
+    /* the default 16 bands by a loop of known length, unrolled (a paragraph mode's millions of units) */
+    if (bands == 16) {
+        for (unsigned j = 0; j < 16; j++)
+            chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
+    } else {
+        for (unsigned j = 0; j < bands; j++)
+            chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
+    }
     if (index->spilled) {
         if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
@@ -506,6 +513,26 @@ int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t cou
     index->blocks[index->block_count - 1].used += count;
     __atomic_store_n(&index->where[doc].memory, at, __ATOMIC_RELEASE); /* settle_texts may look */
     index->dropped--;
+    return ND_OK;
+}
+
+int nd_index_add_prepared_kept(nd_index *index, const nd_prepared_text *texts, size_t n)
+{
+    if (reserve_texts(index, n) != ND_OK)
+        return ND_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const nd_prepared_text *t = &texts[i];
+        int rc;
+        if (t->count == 0 || index->spilled) {
+            rc = add_raw(index, t->ids, t->count, t->keys, t->weight);
+        } else {
+            /* the caller's block, adopted: writable (the const is the API's) */
+            text_to_add add = {{t->ids, t->count, 0, t->keys, t->weight}, (uint32_t *)(uintptr_t)t->ids};
+            rc = add_text(index, &add, KEPT);
+        }
+        if (rc != ND_OK)
+            return rc;
+    }
     return ND_OK;
 }
 

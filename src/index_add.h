@@ -139,4 +139,10 @@ void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx);
  * text, or another count: the text read again is not the text sketched). */
 int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t count);
 
+/* nd_index_add_prepared_raw() without a copy, as nd_index_add_kept: each
+ * text's raw ids lie in a block the index has adopted or will adopt (the
+ * CLI's units, written once by the threads that sketch them). Same return
+ * values. */
+int nd_index_add_prepared_kept(nd_index *index, const nd_prepared_text *texts, size_t n);
+
 #endif /* ND_INDEX_ADD_H */

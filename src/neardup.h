@@ -368,7 +368,10 @@ int nd_sketch_text(nd_sketch *out, nd_sketcher *sketcher, const char *text, size
  * @return ND_OK, ND_ENOMEM or ND_EICU. */
 int nd_sketch_text_ref(nd_sketch_ref *out, nd_sketcher *sketcher, const char *text, size_t len);
 
-/** The tokens of the last text sketched (borrowed; valid until the next call). */
+/** The tokens of the last text sketched by nd_sketch_text() or
+ * nd_sketch_text_ref() (borrowed; valid until the next call). Undefined
+ * after nd_sketch_units(), which may tokenize a whole text once and give
+ * each unit its range of the tokens. */
 const nd_tokens *nd_sketcher_tokens(const nd_sketcher *sketcher);
 
 /** Must the sketcher's tokens (nd_sketcher_tokens(), num_tokens) be words

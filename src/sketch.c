@@ -8,6 +8,11 @@
 
 #include <string.h> /* memcpy */
 
+#include <unicode/unorm2.h> /* unorm2_getNFKCCasefoldInstance, unorm2_hasBoundaryBefore */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h> /* SSE2 (every x86-64): units_context_free */
+#endif
+
 #include "alloc.h"
 #include "index_add.h"
 #include "minhash.h"
@@ -18,6 +23,8 @@ struct nd_sketcher {
     nd_options opts;
     nd_normalizer *normalizer;
     nd_tokens tokens;
+    nd_tokens text_tokens;       /* nd_sketch_units: a text's tokens, tokenized once (units_by_ranges) */
+    const UNormalizer2 *nfkc_cf; /* ICU's, for units_context_free (NULL: ASCII texts only) */
     uint32_t *ids;
     size_t ids_capacity;
     uint32_t *signature;      /* num_perm values, for nd_sketch_text_ref */
@@ -40,7 +47,12 @@ static int sketcher_new(nd_sketcher **out, const nd_options *opts, int ids_only)
         return ND_ENOMEM;
     sk->opts = resolved;
     sk->tokens = (nd_tokens)ND_TOKENS_INIT;
+    sk->text_tokens = (nd_tokens)ND_TOKENS_INIT;
     sk->words = 1;
+    UErrorCode status = U_ZERO_ERROR;
+    sk->nfkc_cf = unorm2_getNFKCCasefoldInstance(&status); /* ICU's own: not freed */
+    if (U_FAILURE(status))
+        sk->nfkc_cf = NULL;
     int rc = nd_normalizer_new(&sk->normalizer, resolved.profile);
     if (rc != ND_OK) {
         nd_free(sk);
@@ -77,6 +89,7 @@ void nd_sketcher_free(nd_sketcher *sk)
         return;
     nd_normalizer_free(sk->normalizer);
     nd_tokens_free(&sk->tokens);
+    nd_tokens_free(&sk->text_tokens);
     nd_free(sk->ids);
     nd_minhash_tables_free(&sk->tables);
     nd_free(sk->signature);
@@ -198,6 +211,189 @@ int nd_sketch_text(nd_sketch *out, nd_sketcher *sk, const char *text, size_t len
     return ND_OK;
 }
 
+/* Is text[0, len) plain ASCII? 32 bytes a step, up to the first block
+ * that is not. */
+static int plain_ascii(const char *text, size_t len)
+{
+    const uint64_t high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 32 <= len; i += 32) {
+        uint64_t x[4];
+        memcpy(x, text + i, sizeof x);
+        if ((x[0] | x[1] | x[2] | x[3]) & high)
+            return 0;
+    }
+    unsigned char rest = 0;
+    for (; i < len; i++)
+        rest |= (unsigned char)text[i];
+    return rest < 0x80;
+}
+
+/* A unit's first character, at text[i] (not ASCII; i < len), or -1 when
+ * it is ill-formed or takes four bytes. */
+static int32_t first_char(const unsigned char *s, size_t i, size_t len)
+{
+    unsigned char b = s[i];
+    if (b >= 0xC2 && b <= 0xDF && i + 1 < len && (s[i + 1] & 0xC0) == 0x80)
+        return (int32_t)(b & 0x1F) << 6 | (s[i + 1] & 0x3F);
+    if (b >= 0xE0 && b <= 0xEF && i + 2 < len && (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80) {
+        int32_t c = (int32_t)(b & 0x0F) << 12 | (int32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+        return c >= 0x800 && (c < 0xD800 || c > 0xDFFF) ? c : -1;
+    }
+    return -1;
+}
+
+/* May the units of `text` (sk->spans[0, n)) be tokenized as a whole
+ * (units_by_ranges)? A unit is cut at ASCII white space, and the whole
+ * text's tokens inside it are its own unless something looks past that
+ * space: a unit that begins with a character joining what comes before it
+ * in normalization (no NFKC_Casefold boundary before it: a combining mark
+ * after a space joins the space's segment in the whole text), or ICU's
+ * dictionary word breaking of scripts written without spaces (cut across
+ * runs; their lead bytes here only spare a wasted tokenizing: the
+ * tokens' unspaced_chars decide, units_by_ranges). Plain ASCII has neither. */
+static int units_context_free(const nd_sketcher *sk, const char *text, size_t len, size_t n)
+{
+    if (plain_ascii(text, len))
+        return 1;
+    if (!sk->nfkc_cf)
+        return 0;
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        /* 32 bytes at a time while none is 0xE0 or more */
+        for (; i + 32 <= len; i += 32) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+            const __m128i e0 = _mm_set1_epi8((char)0xE0);
+            __m128i a = _mm_loadu_si128((const __m128i *)(s + i)), b = _mm_loadu_si128((const __m128i *)(s + i + 16));
+            __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(a, e0), a), _mm_cmpeq_epi8(_mm_max_epu8(b, e0), b));
+            if (_mm_movemask_epi8(hits))
+                break;
+#else
+            uint64_t x[4], lead = 0; /* bits 7, 6 and 5 set */
+            memcpy(x, s + i, sizeof x);
+            for (int k = 0; k < 4; k++)
+                lead |= x[k] & x[k] << 1 & x[k] << 2;
+            if (lead & 0x8080808080808080ULL)
+                break;
+#endif
+        }
+        for (size_t end = i + 32 < len ? i + 32 : len; i < end; i++) {
+            unsigned char b = s[i];
+            if (b < 0xE0)
+                continue;
+            unsigned char next = i + 1 < len ? s[i + 1] : 0;
+            if (b >= 0xE3 || (b == 0xE0 && next >= 0xB8 && next <= 0xBB) || /* Kana, Han and on; Thai, Lao */
+                (b == 0xE1 && (next <= 0x82 || next == 0x9E || next == 0x9F || next == 0xA7)) || /* Myanmar, Khmer */
+                (b == 0xE2 && next >= 0xBA))                                                     /* Han radicals */
+                return 0;
+        }
+    }
+    for (size_t u = 0; u < n; u++) {
+        size_t at = sk->spans[u].start;
+        if (s[at] < 0x80)
+            continue;
+        int32_t c = first_char(s, at, len);
+        if (c < 0 || !unorm2_hasBoundaryBefore(sk->nfkc_cf, c))
+            return 0;
+    }
+    return 1;
+}
+
+/* The first of tokens [from, to) that starts at or after `end` (to when
+ * none): a binary search (the tokens are in text order). */
+static size_t tokens_before(const nd_token *items, size_t from, size_t to, size_t end)
+{
+    while (from < to) {
+        size_t mid = from + (to - from) / 2;
+        if (items[mid].start < end)
+            from = mid + 1;
+        else
+            to = mid;
+    }
+    return from;
+}
+
+/* Sketch one unit (or its copies) whose tokens are in `tokens` (the unit's
+ * own, or the unit's range of the whole text's: units_by_ranges), token
+ * spans relative to `base`; `sketch` is its sketch (count > 0). */
+static int unit_done(nd_sketcher *sk, const char *text, nd_span span, const nd_tokens *tokens, const char *base,
+                     nd_sketch_ref *sketch, nd_unit_fn fn, void *ctx, int distinct)
+{
+    if (sk->copies_capacity < tokens->count &&
+        nd_grow((void **)&sk->copies, &sk->copies_capacity, tokens->count, sizeof *sk->copies) != 0)
+        return ND_ENOMEM;
+    size_t offset = (size_t)((text + span.start) - base); /* the unit's start, from base */
+    nd_span at = {offset, offset + span.end - span.start};
+    int m = nd_find_repeats(sk->copies, sk->copies_capacity, tokens, base, at);
+    if (m < 0)
+        return m;
+    if (m < 2)
+        return fn(ctx, span, sketch);
+    /* the copies' spans are taken before sketching them overwrites the tokens */
+    int rc = ND_OK;
+    for (int c = 0; rc == ND_OK && c < m; c++) {
+        nd_span copy = {span.start + sk->copies[c].start - offset, span.start + sk->copies[c].end - offset};
+        rc = sketch_ref(sketch, sk, text + copy.start, copy.end - copy.start, 1, 0, distinct);
+        if (rc == ND_OK)
+            rc = fn(ctx, copy, sketch);
+    }
+    return rc;
+}
+
+/* The units of a text, tokenized once as a whole instead of one call per
+ * unit (a paragraph's tokenizing cost about 330 instructions more than its
+ * share of the whole text's: 10k syndicated paragraphs), when nothing
+ * outside a unit can change its tokens (units_context_free) and they are
+ * cut into words without ICU's dictionaries (no unspaced characters): each
+ * unit's tokens are then its range of the whole text's, and word shingles
+ * read only the tokens' hashes. So each unit's shingles, signature, repeats
+ * and copies are those of sketching it alone (test_units_by_ranges).
+ * Returns 1 when done, 0 when the text is not for it (unspaced or
+ * ill-formed characters, character shingles: the caller sketches each
+ * unit), or an error. */
+static int units_by_ranges(nd_sketcher *sk, const char *text, size_t len, size_t span_count, unsigned min_tokens,
+                           nd_unit_fn fn, void *ctx, int distinct)
+{
+    nd_tokens *all = &sk->text_tokens;
+    int rc = nd_tokenize_runs(all, NULL, sk->normalizer, text, len);
+    if (rc != ND_OK)
+        return rc;
+    unsigned size;
+    if (all->unspaced_chars != 0 || all->invalid_utf8 != 0 ||
+        nd_shingle_choice(&size, &sk->opts, all) != ND_SHINGLE_WORDS)
+        return 0;
+    size_t first = 0;
+    for (size_t u = 0; u < span_count; u++) {
+        nd_span span = sk->spans[u];
+        while (first < all->count && all->items[first].start < span.start)
+            first++;
+        /* a token and the byte after it are in the unit, but for its last: (len + 1) / 2 tokens at most */
+        size_t most = (span.end - span.start + 1) / 2, to = all->count - first > most ? first + most : all->count;
+        size_t last = tokens_before(all->items, first, to, span.end);
+        nd_tokens unit = *all; /* a view of the unit's tokens */
+        unit.items = all->items + first;
+        unit.count = last - first;
+        unit.invalid_utf8 = 0;
+        first = last;
+        if (unit.count < min_tokens)
+            continue;
+        size_t count = 0;
+        rc = distinct ? nd_shingles(&sk->ids, &sk->ids_capacity, &count, &unit, ND_SHINGLE_WORDS, size)
+                      : nd_shingles_raw(&sk->ids, &sk->ids_capacity, &count, &unit, ND_SHINGLE_WORDS, size);
+        if (rc != ND_OK)
+            return rc;
+        if (count == 0)
+            continue;
+        nd_minhash_probed(sk->signature, sk->opts.num_perm, sk->opts.seed, sk->ids, count, &sk->tables);
+        nd_sketch_ref sketch = {sk->ids, count, sk->signature, unit.count, 0};
+        rc = unit_done(sk, text, span, &unit, text, &sketch, fn, ctx, distinct);
+        if (rc != ND_OK)
+            return rc;
+    }
+    return 1;
+}
+
 /* nd_sketch_units(), the units' ids sorted distinct (`distinct`) or raw
  * (nd_sketch_units_raw: as nd_shingles_raw makes them). */
 static int sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text, size_t len, nd_unit_kind kind,
@@ -206,39 +402,23 @@ static int sketch_units(size_t *invalid_utf8, nd_sketcher *sk, const char *text,
     size_t span_count = 0;
     *invalid_utf8 = 0;
     int rc = nd_split_units(&sk->spans, &sk->spans_capacity, &span_count, text, len, kind);
+    if (rc == ND_OK && span_count > 1 && sk->opts.shingle_kind != ND_SHINGLE_CHARS &&
+        units_context_free(sk, text, len, span_count)) {
+        rc = units_by_ranges(sk, text, len, span_count, min_tokens, fn, ctx, distinct);
+        if (rc != 0)
+            return rc < 0 ? rc : ND_OK;
+    }
     for (size_t u = 0; rc == ND_OK && u < span_count; u++) {
         nd_span span = sk->spans[u];
-        const char *unit_text = text + span.start;
-        nd_span local = {0, span.end - span.start};
         nd_sketch_ref sketch;
         /* words: --min-tokens counts them and repeats are found on them */
-        rc = sketch_ref(&sketch, sk, unit_text, local.end, 1, min_tokens, distinct);
+        rc = sketch_ref(&sketch, sk, text + span.start, span.end - span.start, 1, min_tokens, distinct);
         if (rc != ND_OK)
             break;
         *invalid_utf8 += sketch.invalid_utf8;
         if (sk->tokens.count < min_tokens || sketch.count == 0)
             continue;
-        if (sk->copies_capacity < sk->tokens.count &&
-            nd_grow((void **)&sk->copies, &sk->copies_capacity, sk->tokens.count, sizeof *sk->copies) != 0) {
-            rc = ND_ENOMEM;
-            break;
-        }
-        int m = nd_find_repeats(sk->copies, sk->copies_capacity, &sk->tokens, unit_text, local);
-        if (m < 0) {
-            rc = m;
-            break;
-        }
-        if (m < 2) {
-            rc = fn(ctx, span, &sketch);
-            continue;
-        }
-        /* the copies' spans are taken before sketching them overwrites the tokens */
-        for (int c = 0; rc == ND_OK && c < m; c++) {
-            nd_span copy = {span.start + sk->copies[c].start, span.start + sk->copies[c].end};
-            rc = sketch_ref(&sketch, sk, text + copy.start, copy.end - copy.start, 1, 0, distinct);
-            if (rc == ND_OK)
-                rc = fn(ctx, copy, &sketch);
-        }
+        rc = unit_done(sk, text, span, &sk->tokens, text + span.start, &sketch, fn, ctx, distinct);
     }
     return rc;
 }

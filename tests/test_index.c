@@ -827,9 +827,10 @@ END_TEST
 
 /* Units (the CLI's paragraph and line modes): nd_sketch_units_raw gives
  * nd_sketch_units's units (spans, signatures) with the ids as made, and an
- * index of them added raw (nd_index_add_prepared_raw, a few at a time)
- * clusters them as an index of the sorted units added with
- * nd_index_add_prepared does: the same groups of copies (a paragraph
+ * index of them added raw (nd_index_add_prepared_raw, a few at a time), or
+ * kept where they were written (nd_index_add_prepared_kept: a block the
+ * index adopts once all are added, as the CLI's last block), clusters them
+ * as an index of the sorted units added with nd_index_add_prepared does: the same groups of copies (a paragraph
  * repeated in other documents, a line pasted twice in one), near copies
  * and counts, at 1 and 2 threads, in memory and spilled half way. */
 typedef struct {
@@ -905,8 +906,8 @@ START_TEST(test_units_raw_same_results)
     }
     size_t n = sorted.units, unsorted = 0;
     uint32_t *tmp = malloc((raw.used + 1) * sizeof *tmp), *copy = malloc((raw.used + 1) * sizeof *copy);
-    nd_prepared_text *ta = malloc(n * sizeof *ta), *tb = malloc(n * sizeof *tb);
-    ck_assert(tmp && copy && ta && tb);
+    nd_prepared_text *ta = malloc(n * sizeof *ta), *tb = malloc(n * sizeof *tb), *tc = malloc(n * sizeof *tc);
+    ck_assert(tmp && copy && ta && tb && tc);
     for (size_t u = 0; u < n; u++) {
         ck_assert(sorted.spans[u].start == raw.spans[u].start && sorted.spans[u].end == raw.spans[u].end);
         ck_assert_mem_eq(sorted.keys + u * opts.bands, raw.keys + u * opts.bands, opts.bands * sizeof *raw.keys);
@@ -920,34 +921,47 @@ START_TEST(test_units_raw_same_results)
         ta[u] = (nd_prepared_text){a, sorted.count[u], nd_index_set_hash(a, sorted.count[u]),
                                    sorted.keys + u * opts.bands, weight};
         tb[u] = (nd_prepared_text){b, raw.count[u], 0, raw.keys + u * opts.bands, weight};
+        tc[u] = tb[u];
     }
     ck_assert_uint_gt(unsorted, n / 2); /* the raw ids were raw */
     for (int spill = 0; spill < 2; spill++) {
-        nd_index *ia = NULL, *ib = NULL;
+        nd_index *ia = NULL, *ib = NULL, *ic = NULL;
         ck_assert_int_eq(nd_index_new(&ia, &opts), ND_OK);
         ck_assert_int_eq(nd_index_new(&ib, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&ic, &opts), ND_OK);
+        uint32_t *block = nd_index_ids_block_new(raw.used); /* the kept index sorts its texts' ids in place */
+        ck_assert_ptr_nonnull(block);
+        memcpy(block, raw.ids, raw.used * sizeof *block);
+        for (size_t u = 0; u < n; u++)
+            tc[u].ids = tc[u].count ? block + raw.at[u] : NULL;
         for (size_t u = 0; u < n; u += 29) {
             size_t k = n - u < 29 ? n - u : 29;
             ck_assert_int_eq(nd_index_add_prepared(ia, ta + u, k), ND_OK);
             ck_assert_int_eq(nd_index_add_prepared_raw(ib, tb + u, k), ND_OK);
+            ck_assert_int_eq(nd_index_add_prepared_kept(ic, tc + u, k), ND_OK);
             if (spill && u / 29 == 10) {
                 ck_assert_int_eq(nd_index_spill(ia, "/tmp"), ND_OK);
                 ck_assert_int_eq(nd_index_spill(ib, "/tmp"), ND_OK);
+                ck_assert_int_eq(nd_index_spill(ic, "/tmp"), ND_OK);
             }
         }
+        ck_assert_int_eq(nd_index_adopt_ids(ic, block, raw.used), ND_OK);
         for (unsigned threads = 1; threads <= 2; threads++) {
             nd_cluster_stats sa;
             cluster_alike(ia, ib, threads, &sa);
             ck_assert_uint_gt(sa.exact_groups, DOCS / 10);
             ck_assert_uint_gt(sa.verified_pairs, 0);
+            cluster_alike(ia, ic, threads, &sa);
         }
         nd_index_free(ia);
         nd_index_free(ib);
+        nd_index_free(ic);
     }
     free(tmp);
     free(copy);
     free(ta);
     free(tb);
+    free(tc);
     unit_list_free(&sorted);
     unit_list_free(&raw);
     nd_sketcher_free(sk);

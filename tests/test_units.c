@@ -9,6 +9,7 @@
 #include <stdlib.h> /* free, malloc */
 #include <string.h> /* strlen, memcpy */
 
+#include "index_add.h" /* nd_sketch_units_raw */
 #include "neardup.h"
 #include "suites.h"
 #include "synth.h"
@@ -468,6 +469,176 @@ START_TEST(test_sketch_units_invalid_utf8)
 }
 END_TEST
 
+/* The units of a plain ASCII text, tokenized as a whole (sketch.c
+ * units_by_ranges), against each unit sketched alone (a text of one unit
+ * takes the unit-by-unit path): the same units, spans, ids and
+ * signatures, repeats and copies included, for paragraphs and lines, ids
+ * raw or sorted. */
+typedef struct {
+    size_t units;
+    nd_span spans[4096];
+    size_t counts[4096];
+    uint32_t sig_hash[4096];
+    uint32_t ids_hash[4096];
+    size_t shift; /* added to the spans */
+} unit_record;
+
+static uint32_t fnv(const uint32_t *v, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ v[i]) * 16777619u;
+    return h;
+}
+
+static int record_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
+{
+    unit_record *r = ctx;
+    ck_assert_uint_lt(r->units, 4096);
+    r->spans[r->units] = (nd_span){span.start + r->shift, span.end + r->shift};
+    r->counts[r->units] = sketch->count;
+    r->ids_hash[r->units] = fnv(sketch->ids, sketch->count); /* in order: raw ids must match as made */
+    r->sig_hash[r->units] = fnv(sketch->signature, 128);
+    r->units++;
+    return ND_OK;
+}
+
+static void compare_units(nd_sketcher *sk, const char *text, size_t len, size_t min_copies)
+{
+    static unit_record whole, alone;
+    nd_span *spans = NULL;
+    size_t capacity = 0, count = 0;
+    for (int kind = ND_UNIT_PARAGRAPH; kind <= ND_UNIT_LINE; kind++) {
+        ck_assert_int_eq(nd_split_units(&spans, &capacity, &count, text, len, (nd_unit_kind)kind), ND_OK);
+        ck_assert_uint_gt(count, 50);
+        for (int raw = 0; raw < 2; raw++) {
+            int (*units)(size_t *, nd_sketcher *, const char *, size_t, nd_unit_kind, unsigned, nd_unit_fn, void *) =
+                raw ? nd_sketch_units_raw : nd_sketch_units;
+            size_t invalid = 1, invalid_alone = 0;
+            whole.units = alone.units = 0;
+            ck_assert_int_eq(units(&invalid, sk, text, len, (nd_unit_kind)kind, 3, record_unit, &whole), ND_OK);
+            for (size_t u = 0; u < count; u++) {
+                size_t one = 1;
+                alone.shift = spans[u].start;
+                ck_assert_int_eq(units(&one, sk, text + spans[u].start, spans[u].end - spans[u].start,
+                                       (nd_unit_kind)kind, 3, record_unit, &alone),
+                                 ND_OK);
+                invalid_alone += one;
+            }
+            ck_assert_uint_eq(invalid, invalid_alone);
+            ck_assert_uint_eq(whole.units, alone.units);
+            ck_assert_uint_gt(whole.units, count / 4); /* many units have 3 tokens or more */
+            size_t copies = 0, k = 0;                  /* and some are copies (not a whole unit) */
+            for (size_t u = 0; u < whole.units; u++) {
+                while (k < count && spans[k].end < whole.spans[u].end)
+                    k++;
+                copies += k == count || spans[k].start != whole.spans[u].start || spans[k].end != whole.spans[u].end;
+            }
+            ck_assert_uint_ge(copies, min_copies);
+            for (size_t u = 0; u < whole.units; u++) {
+                ck_assert_uint_eq(whole.spans[u].start, alone.spans[u].start);
+                ck_assert_uint_eq(whole.spans[u].end, alone.spans[u].end);
+                ck_assert_uint_eq(whole.counts[u], alone.counts[u]);
+                ck_assert_uint_eq(whole.ids_hash[u], alone.ids_hash[u]);
+                ck_assert_uint_eq(whole.sig_hash[u], alone.sig_hash[u]);
+            }
+        }
+    }
+    free(spans);
+}
+
+START_TEST(test_units_by_ranges)
+{
+    static const char *words[] = {"rain", "Road",   "coast",    "don't", "x",  "42", "e-mail",   "U.S.", "it's",
+                                  "a1b2", "closed", "(Monday)", "heavy", "--", "ok", "'quoted'", "THE",  "of"};
+    enum { NW = sizeof words / sizeof *words };
+    static char text[40000];
+    uint64_t state = 99;
+    size_t len = 0;
+    char para[600];
+    for (int p = 0; p < 160 && len + 2 * sizeof para < sizeof text; p++) {
+        size_t n = 0, tokens = 1 + synth_next(&state) % (p % 5 == 0 ? 3 : 40);
+        for (size_t w = 0; w < tokens; w++) {
+            const char *word = words[synth_next(&state) % NW];
+            size_t wl = strlen(word);
+            if (n + wl + 2 >= sizeof para / 2)
+                break;
+            memcpy(para + n, word, wl);
+            n += wl;
+            static const char gaps[] = "  ,\t. ";
+            if (w + 1 < tokens)
+                para[n++] = gaps[synth_next(&state) % (sizeof gaps - 1)];
+            else if (synth_next(&state) % 2) /* or the last token ends the unit */
+                para[n++] = '.';
+        }
+        if (p % 7 == 3) { /* pasted twice: two copies */
+            para[n++] = ' ';
+            memcpy(para + n, para, n - 1);
+            n += n - 1;
+        }
+        memcpy(text + len, para, n);
+        len += n;
+        const char *breaks[] = {"\n\n", "\n", "\r\n\r\n", "\n \t\n", "\n\n\n"};
+        const char *b = breaks[synth_next(&state) % 5];
+        memcpy(text + len, b, strlen(b));
+        len += strlen(b);
+    }
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.shingle_size = 3;
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    compare_units(sk, text, len, 5);
+    /* any ASCII at all: bytes 0 to 127, a tenth of them line breaks */
+    for (size_t i = 0; i < sizeof text; i++) {
+        uint64_t r = synth_next(&state);
+        text[i] = r % 10 == 0 ? '\n' : (char)((r >> 8) % 128);
+        if (r % 10 == 1)
+            text[i] = (char)" \t.,'-"[(r >> 16) % 6];
+    }
+    compare_units(sk, text, sizeof text, 0);
+    /* UTF-8 past ASCII: letters of several scripts, marks (also opening a
+     * unit, after a space or not), curly quotes, no-break spaces, final
+     * sigma, Thai (cut into words by ICU), ill-formed bytes; texts with and
+     * without the pieces that keep the units from being tokenized as a whole */
+    static const char *pieces[] = {"caf\xc3\xa9",
+                                   "stra\xc3\x9f"
+                                   "e",
+                                   "\xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0",
+                                   "\xd8\xa7\xd9\x84\xd8\xb9\xd8\xb1\xd8\xa8",
+                                   "\xce\xbb\xcf\x8c\xce\xb3\xce\xbf\xcf\x82",
+                                   "\xe2\x80\x9c"
+                                   "quoted\xe2\x80\x9d",
+                                   "no\xc2\xa0"
+                                   "break",
+                                   "e\xcc\x81"
+                                   "t\xc3\xa9",
+                                   "word",
+                                   "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+                                   "\xe2\x82\xac"
+                                   "5",
+                                   "x"};
+    static const char *dirty[] = {"\xcc\x81", "\xe0\xb8\xaa\xe0\xb8\xa7\xe0\xb8\xb1\xe0\xb8\xaa", "\xff", "\xc3"};
+    for (int round = 0; round < 8; round++) {
+        size_t n = 0;
+        while (n + 64 < sizeof text) {
+            uint64_t r = synth_next(&state);
+            /* odd rounds: marks (a few opening units), Thai, ill-formed bytes, all three */
+            size_t kinds = round == 7 ? 4 : 1, first = round == 5 ? 2 + (r >> 24) % 2 : (size_t)round / 2;
+            const char *piece =
+                round % 2 && r % 23 == 0 ? dirty[round == 7 ? (r >> 8) % kinds : first] : pieces[(r >> 8) % 12];
+            memcpy(text + n, piece, strlen(piece));
+            n += strlen(piece);
+            static const char *gaps[] = {" ", " ", " ", ", ", "\n", "\n\n", " \n\n", "\t"};
+            const char *gap = gaps[(r >> 16) % 8];
+            memcpy(text + n, gap, strlen(gap));
+            n += strlen(gap);
+        }
+        compare_units(sk, text, n, 0);
+    }
+    nd_sketcher_free(sk);
+}
+END_TEST
+
 Suite *units_suite(void)
 {
     Suite *s = suite_create("units");
@@ -482,6 +653,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_text_preview_random);
     tcase_add_test(tc, test_sketch_units);
     tcase_add_test(tc, test_sketch_units_invalid_utf8);
+    tcase_add_test(tc, test_units_by_ranges);
     suite_add_tcase(s, tc);
     return s;
 }

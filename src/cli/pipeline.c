@@ -12,7 +12,9 @@
  * thread, one step after the other.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
- * goes into that worker's arena for the batch (arena.c), and nothing made
+ * goes into that worker's arena for the batch (arena.c), but raw ids
+ * (pipeline_sink.adopt_ids), a document's or its units', which go into the
+ * worker's block of ids that the index adopts (idblocks.c); nothing made
  * on one thread is freed on another; the records' bytes stay in the
  * blocks the reader read them into, which the batch holds (no copy; a
  * JSON array's elements are copied into the batch's own arena); a batch's
@@ -94,8 +96,33 @@ typedef struct unit_gather {
     const shared *sh;
     worker_tools *tools;
     arena *mem;
+    result *res;
     size_t count;
 } unit_gather;
+
+/* Raw ids (pipeline_sink.adopt_ids): a unit's ids written once, into the
+ * thread's block (idblocks.c), where the index keeps them; the units
+ * gathered so far follow their ids when the document moves to a new block. */
+static int keep_unit_ids(unit_gather *g, const nd_sketch_ref *sketch, const uint32_t **ids)
+{
+    worker_tools *w = g->tools;
+    uint32_t *at, *done, *to = NULL;
+    const uint32_t *from;
+    size_t done_capacity = 0;
+    int rc = id_writer_put_unit(&w->ids, sketch->ids, sketch->count, &at, &done, &done_capacity, &from, &to);
+    if (rc != ND_OK)
+        return rc;
+    if (done) { /* at most one a document: the block its first units went to */
+        g->res->done_block = done;
+        g->res->done_capacity = done_capacity;
+    }
+    for (size_t u = 0; from && u < g->count; u++) {
+        if (w->units[u].ids)
+            w->units[u].ids = to + (w->units[u].ids - from);
+    }
+    *ids = at;
+    return ND_OK;
+}
 
 /* nd_sketch_units' callback: keep one unit in the worker's scratch, its
  * band keys in the arena at once (copying them there afterwards, 128 bytes
@@ -103,44 +130,56 @@ typedef struct unit_gather {
  * would compute from it on the committing thread, its folded band keys
  * and (ids sorted distinct) its set hash, is computed here, on the worker
  * (index_add.h). With raw ids (pipeline_sink.adopt_ids) the unit's ids are
- * kept as made and its set hash is left to the index, which sorts only the
- * units that may have a copy (index_settle.c: nd_index_settle_shared): most units, alone
- * in their bands, are never sorted (10k syndicated paragraphs: sorting
- * was 8% of the instructions). */
+ * kept as made, written once where the index keeps them (keep_unit_ids: the
+ * committing thread copies none), and its set hash is left to the index,
+ * which sorts only the units that may have a copy (index_settle.c:
+ * nd_index_settle_shared): most units, alone in their bands, are never
+ * sorted (10k syndicated paragraphs: sorting was 8% of the instructions). */
 static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
 {
     unit_gather *g = ctx;
     worker_tools *w = g->tools;
     const nd_options *o = g->sh->opts;
+    int raw = g->sh->raw_ids;
     if (nd_grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != 0)
         return ND_ENOMEM;
-    /* its folded keys and then its ids, in one piece of the arena */
-    uint32_t *keys = arena_alloc(g->mem, (o->bands + sketch->count) * sizeof *keys);
+    /* its folded keys, and then (ids sorted distinct) its ids, in one piece of the arena */
+    uint32_t *keys = arena_alloc(g->mem, (o->bands + (raw ? 0 : sketch->count)) * sizeof *keys);
     if (!keys)
         return ND_ENOMEM;
     nd_lsh_band_keys_folded(keys, sketch->signature, o->bands, o->rows);
+    const uint32_t *ids = NULL;
+    if (sketch->count > 0) {
+        if (raw) {
+            int rc = keep_unit_ids(g, sketch, &ids);
+            if (rc != ND_OK)
+                return rc;
+        } else {
+            memcpy(keys + o->bands, sketch->ids, sketch->count * sizeof *keys);
+            ids = keys + o->bands;
+        }
+    }
     sketched_unit *u = &w->units[g->count];
     u->span = span;
     u->id_count = sketch->count;
     u->keys = keys;
-    u->set_hash = g->sh->raw_ids ? 0 : nd_index_set_hash(sketch->ids, sketch->count);
-    u->ids = NULL;
-    if (sketch->count > 0) {
-        memcpy(keys + o->bands, sketch->ids, sketch->count * sizeof *keys);
-        u->ids = keys + o->bands;
-    }
+    u->set_hash = raw ? 0 : nd_index_set_hash(sketch->ids, sketch->count);
+    u->ids = ids;
     g->count++;
     return ND_OK;
 }
 
 static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res)
 {
-    unit_gather g = {sh, w, mem, 0};
+    unit_gather g = {sh, w, mem, res, 0};
     size_t invalid = 0;
-    int rc =
-        sh->raw_ids
-            ? nd_sketch_units_raw(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g)
-            : nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
+    int rc;
+    if (sh->raw_ids) {
+        id_writer_start_doc(&w->ids);
+        rc = nd_sketch_units_raw(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
+    } else {
+        rc = nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
+    }
     res->doc.invalid_utf8 += invalid;
     if (rc != ND_OK || g.count == 0)
         return rc;

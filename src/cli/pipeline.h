@@ -53,8 +53,9 @@ typedef struct pipeline_sink {
     /* Called after each batch's commits, or NULL. Same return values. */
     int (*batch_done)(void *ctx);
     /* When not NULL, ids are raw. Unit mode: each unit's ids as made (in
-     * any order, repeats kept: nd_sketch_units_raw), in the record's
-     * arena, for nd_index_add_prepared_raw. Document mode: a document's ids
+     * any order, repeats kept: nd_sketch_units_raw), for
+     * nd_index_add_prepared_kept, a document's units in one block (as a
+     * document's ids, below; idblocks.c). Document mode: a document's ids
      * are kept as made (nd_sketch_text_ref_raw) in blocks that the
      * sketching threads write once (nd_index_ids_block_new), and each
      * block is given to the sink (to keep, nd_index_adopt_ids) once every

@@ -54,7 +54,8 @@ typedef struct run_state {
 } run_state;
 
 /* A document's units into the index (their folded keys were computed by
- * the workers; their ids are raw: pipeline_sink.adopt_ids) and the
+ * the workers; their ids are raw, in blocks the index adopts:
+ * pipeline_sink.adopt_ids) and the
  * doctable, a few at a time.
  * Returns ND_OK or a library error (ND_ENOMEM for the doctable; ND_EINVAL
  * past UINT32_MAX documents, numbered in 32 bits as the index's texts). */
@@ -73,7 +74,7 @@ static int add_units(nd_index *index, doctable *docs, size_t doc, const sketched
             texts[i] = (nd_prepared_text){unit->ids, unit->id_count, unit->set_hash, unit->keys,
                                           unit->span.end - unit->span.start};
         }
-        int rc = nd_index_add_prepared_raw(index, texts, k);
+        int rc = nd_index_add_prepared_kept(index, texts, k);
         if (rc != ND_OK)
             return rc;
         for (size_t i = 0; i < k; i++) {

@@ -264,4 +264,33 @@ g = json.loads(open(sys.argv[2], encoding="utf-8").readline())
 assert [o["id"] for o in g["occurrences"]] == want, g["occurrences"]
 PY
 
+check "a document whose paragraphs do not fit in its thread's block of ids moves them to the next (idblocks.c): the same groups, in memory and spilled before it"
+python3 - "$T/straddle.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(7)
+def para(n=30):
+    return " ".join("w%x" % rng.getrandbits(40) for _ in range(n))
+p1, p2 = para(), para()
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    # 300 small documents (the first batch: past half of --memory 8M, the index spills after it)
+    for i in range(300):
+        f.write(json.dumps({"id": "small%d" % i, "text": p1 if i == 0 else para()}) + "\n")
+    # 3,000 paragraphs of 30 words: about 84k ids, past the first block's 64 Ki;
+    # p2 among the first ones (written, then moved), p1 among the last
+    big = [para() for _ in range(3000)]
+    big[5], big[2990] = p2, p1
+    f.write(json.dumps({"id": "big", "text": "\n\n".join(big)}) + "\n")
+    f.write(json.dumps({"id": "last", "text": p2}) + "\n")
+PY
+for mem in "" "--memory 8M"; do
+    # freed memory filled with junk (glibc): the spilled index frees the block handed on before "big"
+    MALLOC_PERTURB_=165 nd scan --unit paragraph $mem "$T/straddle.jsonl"
+    assert_rc 0
+    assert_eq 2 "$(line_count "$OUT")" "groups ($mem)"
+    assert_jq "$OUT" 'map([.occurrences[].id]) | sort == [["big", "last"], ["small0", "big"]]' "the two copies' groups ($mem)"
+    cp "$OUT" "$T/straddle${mem:+-spilled}.out"
+done
+cmp -s "$T/straddle.out" "$T/straddle-spilled.out" || fail "spilling changed the groups"
+grep -q "moving shingle ids" "$ERR" || fail "the index did not spill"
+
 pass
