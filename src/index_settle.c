@@ -24,7 +24,7 @@
 #include "index_impl.h"
 
 #include <assert.h> /* assert */
-#include <string.h> /* memset */
+#include <string.h> /* memcmp, memcpy, memset */
 
 #include "alloc.h"
 #include "index_add.h"
@@ -62,6 +62,90 @@ int nd_index_settle_all(nd_index *index)
             return ND_ENOMEM;
     }
     return ND_OK;
+}
+
+/* Texts whose raw ids are compared with one text's at most (a run of
+ * equal keys holding more sequences is settled text by text). */
+enum { LEADS_MAX = 8 };
+
+/* Settle raw text `doc` as a copy of `lead`, settled: their raw ids were
+ * the same, so its settled ids, count and set hash are lead's (what
+ * sorting its own would give, without the sort). */
+static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
+{
+    unsigned char expected = RAW_TEXT;
+    if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+        return;
+    size_t n = index->meta[lead].count;
+    memcpy(index->where[doc].memory, index->where[lead].memory, n * sizeof(uint32_t));
+    index->meta[doc].count = (uint32_t)n;
+    index->meta[doc].set_hash = index->meta[lead].set_hash;
+    __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
+}
+
+/* Settle the raw texts of docs[0, n). A paragraph repeated word for word
+ * (most of a paragraph mode's texts with copies) has the same raw ids as
+ * the first of its copies: such texts are found by a key (their raw count
+ * and first band keys, equal for equal ids), sorted once, and the others
+ * take the sorted ids (a copy, not a sort each). A text's raw ids are
+ * compared with those of the first text of each different sequence of its
+ * run of equal keys, up to LEADS_MAX; past that each is sorted on its own.
+ * Each text ends as nd_index_settle would leave it. */
+static int settle_copies(nd_index *index, const uint32_t *docs, size_t n)
+{
+    uint64_t *keyed = nd_malloc((n ? n : 1) * 2 * sizeof *keyed); /* (key << 32 | text), then the scratch */
+    if (!keyed) {
+        int rc = ND_OK;
+        for (size_t i = 0; i < n && rc == ND_OK; i++) {
+            if (index->raw[docs[i]])
+                rc = nd_index_settle(index, docs[i]);
+        }
+        return rc;
+    }
+    const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
+    unsigned second = index->opts.bands > 1 ? 1 : 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = docs[i];
+        const uint32_t *chunk = chunks[d / ND_KEY_CHUNK];
+        uint64_t k0 = chunk[d % ND_KEY_CHUNK], k1 = chunk[(size_t)second * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
+        uint64_t h = ((k0 << 32 | k1) ^ (uint64_t)index->meta[d].count * 0xC2B2AE3D27D4EB4Full) * 0x9E3779B97F4A7C15ull;
+        keyed[m] = h >> 32 << 32 | d;
+        m += index->raw[d] == RAW_TEXT;
+    }
+    nd_sort_u64_high32(keyed, keyed + m, m);
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK;) {
+        size_t j = i + 1;
+        while (j < m && (keyed[j] ^ keyed[i]) >> 32 == 0)
+            j++;
+        /* keyed[i, j): one key. Each lead's copies are moved next to it */
+        unsigned leads = 0;
+        for (size_t a = i; a < j && rc == ND_OK; a++) {
+            size_t lead = (uint32_t)keyed[a], c = a + 1;
+            if (++leads <= LEADS_MAX) {
+                size_t count = index->meta[lead].count;
+                const uint32_t *raw = index->where[lead].memory;
+                for (size_t b = a + 1; b < j; b++) {
+                    size_t d = (uint32_t)keyed[b];
+                    if (index->meta[d].count == count &&
+                        memcmp(index->where[d].memory, raw, count * sizeof *raw) == 0) {
+                        uint64_t swap = keyed[b];
+                        keyed[b] = keyed[c];
+                        keyed[c++] = swap;
+                    }
+                }
+            }
+            rc = nd_index_settle(index, lead);
+            for (size_t k = a + 1; k < c && rc == ND_OK; k++)
+                settle_as_copy(index, (uint32_t)keyed[k], lead);
+            a = c - 1;
+        }
+        i = j;
+    }
+    nd_free(keyed);
+    return rc;
 }
 
 /* Bands the copies test below looks at (all of them when fewer), and
@@ -115,11 +199,7 @@ int nd_index_settle_shared(nd_index *index)
         m = kept;
     }
     nd_free(slots);
-    int rc = ND_OK;
-    for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        if (index->raw[live[i]])
-            rc = nd_index_settle(index, live[i]);
-    }
+    int rc = settle_copies(index, live, m);
     nd_free(live);
     return rc;
 }
