@@ -64,10 +64,6 @@ int nd_index_settle_all(nd_index *index)
     return ND_OK;
 }
 
-/* Texts whose raw ids are compared with one text's at most (a run of
- * equal keys holding more sequences is settled text by text). */
-enum { LEADS_MAX = 8 };
-
 /* Settle raw text `doc` as a copy of `lead`, settled: their raw ids were
  * the same, so its settled ids, count and set hash are lead's (what
  * sorting its own would give, without the sort). */
@@ -84,65 +80,65 @@ static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
     __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
 }
 
-/* Settle the raw texts of docs[0, n). A paragraph repeated word for word
- * (most of a paragraph mode's texts with copies) has the same raw ids as
- * the first of its copies: such texts are found by a key (their raw count
- * and first band keys, equal for equal ids), sorted once, and the others
- * take the sorted ids (a copy, not a sort each). A text's raw ids are
- * compared with those of the first text of each different sequence of its
- * run of equal keys, up to LEADS_MAX; past that each is sorted on its own.
- * Each text ends as nd_index_settle would leave it. */
-static int settle_copies(nd_index *index, const uint32_t *docs, size_t n)
+/* Settle the raw texts of docs[0, n) (in text order; the array is
+ * reused). A paragraph repeated word for word (most of a paragraph mode's
+ * texts with copies) has the same raw ids as the first of its copies: such
+ * texts are found by a key (their raw count and first band keys, equal for
+ * equal ids): a text whose raw ids are those of the first text with its
+ * key (its lead, compared before either is settled) takes the lead's
+ * sorted ids, count and set hash (a copy, not a sort); every other text is
+ * sorted. Both passes go in text order, where the ids lie one after the
+ * other (in key order they lie anywhere: a cache miss a text). Each text
+ * ends as nd_index_settle would leave it. */
+static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
 {
-    uint64_t *keyed = nd_malloc((n ? n : 1) * 2 * sizeof *keyed); /* (key << 32 | text), then the scratch */
+    size_t m = 0; /* the raw texts, to the front */
+    for (size_t i = 0; i < n; i++) {
+        docs[m] = docs[i];
+        m += index->raw[docs[i]] == RAW_TEXT;
+    }
+    /* (key << 32 | position in docs), then the sort's scratch, then each
+     * text's lead's position (its own when it has none) */
+    uint64_t *keyed = nd_malloc((m ? m : 1) * 2 * sizeof *keyed);
     if (!keyed) {
         int rc = ND_OK;
-        for (size_t i = 0; i < n && rc == ND_OK; i++) {
-            if (index->raw[docs[i]])
-                rc = nd_index_settle(index, docs[i]);
-        }
+        for (size_t i = 0; i < m && rc == ND_OK; i++)
+            rc = nd_index_settle(index, docs[i]);
         return rc;
     }
     const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
     unsigned second = index->opts.bands > 1 ? 1 : 0;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < m; i++) {
         size_t d = docs[i];
         const uint32_t *chunk = chunks[d / ND_KEY_CHUNK];
         uint64_t k0 = chunk[d % ND_KEY_CHUNK], k1 = chunk[(size_t)second * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
         uint64_t h = ((k0 << 32 | k1) ^ (uint64_t)index->meta[d].count * 0xC2B2AE3D27D4EB4Full) * 0x9E3779B97F4A7C15ull;
-        keyed[m] = h >> 32 << 32 | d;
-        m += index->raw[d] == RAW_TEXT;
+        keyed[i] = h >> 32 << 32 | i;
     }
     nd_sort_u64_high32(keyed, keyed + m, m);
-    int rc = ND_OK;
-    for (size_t i = 0; i < m && rc == ND_OK;) {
+    uint32_t *lead = (uint32_t *)(keyed + m); /* the scratch, free again */
+    for (size_t i = 0; i < m;) {
         size_t j = i + 1;
         while (j < m && (keyed[j] ^ keyed[i]) >> 32 == 0)
             j++;
-        /* keyed[i, j): one key. Each lead's copies are moved next to it */
-        unsigned leads = 0;
-        for (size_t a = i; a < j && rc == ND_OK; a++) {
-            size_t lead = (uint32_t)keyed[a], c = a + 1;
-            if (++leads <= LEADS_MAX) {
-                size_t count = index->meta[lead].count;
-                const uint32_t *raw = index->where[lead].memory;
-                for (size_t b = a + 1; b < j; b++) {
-                    size_t d = (uint32_t)keyed[b];
-                    if (index->meta[d].count == count &&
-                        memcmp(index->where[d].memory, raw, count * sizeof *raw) == 0) {
-                        uint64_t swap = keyed[b];
-                        keyed[b] = keyed[c];
-                        keyed[c++] = swap;
-                    }
-                }
-            }
-            rc = nd_index_settle(index, lead);
-            for (size_t k = a + 1; k < c && rc == ND_OK; k++)
-                settle_as_copy(index, (uint32_t)keyed[k], lead);
-            a = c - 1;
-        }
+        for (size_t k = i; k < j; k++)
+            lead[(uint32_t)keyed[k]] = (uint32_t)keyed[i]; /* the first in text order (a stable sort) */
         i = j;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (lead[i] == i)
+            continue;
+        size_t d = docs[i], l = docs[lead[i]], count = index->meta[l].count;
+        if (index->meta[d].count != count ||
+            memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
+            lead[i] = (uint32_t)i; /* the same key, other ids */
+    }
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (lead[i] == i)
+            rc = nd_index_settle(index, docs[i]);
+        else
+            settle_as_copy(index, docs[i], docs[lead[i]]); /* settled: it comes first */
     }
     nd_free(keyed);
     return rc;
