@@ -14,9 +14,10 @@
  */
 #include "unit_output.h"
 
-#include <stdlib.h> /* qsort, malloc */
-#include <stdint.h> /* uint64_t */
-#include <string.h> /* strlen, memcpy */
+#include <pthread.h> /* pthread_create, pthread_join */
+#include <stdlib.h>  /* qsort, malloc */
+#include <stdint.h>  /* uint64_t */
+#include <string.h>  /* strlen, memcpy */
 
 #include "doc_output.h"
 #include "json.h"
@@ -250,7 +251,52 @@ static int compare_request(const void *pa, const void *pb)
     return (a->position > b->position) - (a->position < b->position);
 }
 
+/* The previews of req[0, n) (sorted) with `at`, where pass 1 found their
+ * records. Returns EXIT_OK or EXIT_FAIL (reported). */
+static int previews_at(replay_at *at, const doctable *docs, const preview_request *req, size_t n, char **out)
+{
+    int rc = EXIT_OK;
+    const char *text = NULL;
+    size_t text_len = 0;
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        size_t doc = doctable_unit_doc(docs, req[i].unit);
+        /* (a record asked for again is still at hand) */
+        if ((i == 0 || doc != doctable_unit_doc(docs, req[i - 1].unit)) &&
+            replay_at_text(at, doc, &text, &text_len) != 0)
+            rc = EXIT_FAIL;
+        if (rc == EXIT_OK)
+            out[req[i].position] = unit_output_preview(text, text_len, doctable_unit_span(docs, req[i].unit));
+    }
+    return rc;
+}
+
+/* A second reader's share of the previews (previews_at on another thread). */
+typedef struct previews_part {
+    replay_at *at;
+    const doctable *docs;
+    const preview_request *req;
+    size_t n;
+    char **out;
+    int rc;
+} previews_part;
+
+static void *previews_part_run(void *arg)
+{
+    previews_part *p = arg;
+    p->rc = previews_at(p->at, p->docs, p->req, p->n, p->out);
+    return NULL;
+}
+
+/* Fewer previews than this are read on one thread. */
+enum { PREVIEWS_SHARED_MIN = 4096 };
+
 int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n)
+{
+    return unit_output_previews_threads(out, docs, src, units, n, 1);
+}
+
+int unit_output_previews_threads(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n,
+                                 unsigned threads)
 {
     preview_request *req = malloc((n ? n : 1) * sizeof *req);
     if (!req) {
@@ -275,19 +321,21 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         return EXIT_FAIL;
     }
     if (at) {
-        /* only the records that hold a preview, where pass 1 found them */
-        int rc = EXIT_OK;
-        const char *text = NULL;
-        size_t text_len = 0;
-        for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-            size_t doc = doctable_unit_doc(docs, req[i].unit);
-            /* (a record asked for again is still at hand) */
-            if ((i == 0 || doc != doctable_unit_doc(docs, req[i - 1].unit)) &&
-                replay_at_text(at, doc, &text, &text_len) != 0)
-                rc = EXIT_FAIL;
-            if (rc == EXIT_OK)
-                out[req[i].position] = unit_output_preview(text, text_len, doctable_unit_span(docs, req[i].unit));
+        /* only the records that hold a preview, where pass 1 found them;
+         * with two threads or more, the second half of them by a second
+         * reader on another thread (each preview has its own place in
+         * out: the same previews, whoever cuts them) */
+        previews_part part = {NULL, docs, req + n / 2, n - n / 2, out, EXIT_OK};
+        pthread_t helper;
+        int rc = threads >= 2 && n >= PREVIEWS_SHARED_MIN ? replay_open_at(&part.at, src) : EXIT_OK;
+        int shared = rc == EXIT_OK && part.at && pthread_create(&helper, NULL, previews_part_run, &part) == 0;
+        if (rc == EXIT_OK)
+            rc = previews_at(at, docs, req, shared ? n / 2 : n, out);
+        if (shared) {
+            pthread_join(helper, NULL);
+            rc = rc == EXIT_OK ? part.rc : rc;
         }
+        replay_at_close(part.at);
         replay_at_close(at);
         free(req);
         return rc;
@@ -387,7 +435,7 @@ int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, con
         for (size_t k = 1; k < size; k++)
             earliest[g] = m[k].doc < earliest[g] ? m[k].doc : earliest[g];
     }
-    int rc = unit_output_previews(previews, docs, src, earliest, n);
+    int rc = unit_output_previews_threads(previews, docs, src, earliest, n, cfg->threads);
     group_lines l = {cfg, docs, groups, previews};
     if (rc == EXIT_OK && out_lines(out, n, cfg->threads, write_group, &l) != 0) {
         cli_error("out of memory");
