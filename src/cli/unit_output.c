@@ -190,6 +190,81 @@ static void put_number(line_buf *b, double x)
     }
 }
 
+/* n (below 10^8) in decimal at `to`, as "%zu"; returns its length. */
+static size_t small_decimal(char *to, size_t n)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    size_t len = n < 10         ? 1
+                 : n < 100      ? 2
+                 : n < 1000     ? 3
+                 : n < 10000    ? 4
+                 : n < 100000   ? 5
+                 : n < 1000000  ? 6
+                 : n < 10000000 ? 7
+                                : 8;
+    char *at = to + len;
+    while (n >= 100) {
+        size_t r = n % 100;
+        n /= 100;
+        at -= 2;
+        memcpy(at, pairs + 2 * r, 2);
+    }
+    if (n >= 10)
+        memcpy(at - 2, pairs + 2 * n, 2);
+    else
+        at[-1] = (char)('0' + n);
+    return len;
+}
+
+/* Most occurrences at once: {"id":ID,"start":S,"end":E} (after a comma
+ * when `comma`), for an id of printable ASCII without '"' or '\\' (as
+ * put_string writes it: the usual id) of up to OCCURRENCE_ID bytes and
+ * offsets below 10^8, in one reservation of the buffer. Returns 1 if it
+ * wrote it, 0 (nothing written) for the general way. */
+enum { OCCURRENCE_ID = 64, SMALL_DECIMAL = 100000000 };
+
+static int put_occurrence(line_buf *b, int comma, const char *id, size_t id_len, nd_span span)
+{
+    if (id_len > OCCURRENCE_ID || span.start >= SMALL_DECIMAL || span.end >= SMALL_DECIMAL)
+        return 0;
+    /* the most it writes: the literals (34 bytes), the id, two offsets */
+    if (sizeof b->bytes - b->used < OCCURRENCE_ID + 64)
+        flush_line(b);
+    char *at = b->bytes + b->used;
+    if (comma)
+        *at++ = ',';
+    memcpy(at, "{\"id\":\"", 7);
+    at += 7;
+    /* the id copied, then checked where it lies, a word at a time (the
+     * bytes past its end in the last word taken as spaces); b->used moves
+     * only once all is written */
+    memcpy(at, id, id_len);
+    for (size_t i = 0; i < id_len; i += 8) {
+        uint64_t x;
+        memcpy(&x, at + i, 8);
+        if (id_len - i < 8) {
+            static const unsigned char ones[16] = {255, 255, 255, 255, 255, 255, 255, 255};
+            uint64_t keep; /* the word's first id_len - i bytes, in memory order */
+            memcpy(&keep, ones + 8 - (id_len - i), 8);
+            x = (x & keep) | (0x2020202020202020ULL & ~keep);
+        }
+        if (word_needs_care(x))
+            return 0;
+    }
+    at += id_len;
+    memcpy(at, "\",\"start\":", 10);
+    at += 10;
+    at += small_decimal(at, span.start);
+    memcpy(at, ",\"end\":", 7);
+    at += 7;
+    at += small_decimal(at, span.end);
+    *at++ = '}';
+    b->used = (size_t)(at - b->bytes);
+    return 1;
+}
+
 void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
                        const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
 {
@@ -209,10 +284,13 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
         PUT_LITERAL(&b, "\"boilerplate\":false,");
     PUT_LITERAL(&b, "\"occurrences\":[");
     for (size_t k = 0; k < size; k++) {
+        size_t id_len = strlen(ids[k]);
+        if (put_occurrence(&b, k > 0, ids[k], id_len, spans[k]))
+            continue;
         if (k)
             PUT_LITERAL(&b, ",");
         PUT_LITERAL(&b, "{\"id\":");
-        put_string(&b, ids[k], strlen(ids[k]));
+        put_string(&b, ids[k], id_len);
         PUT_LITERAL(&b, ",\"start\":");
         put_size(&b, spans[k].start);
         PUT_LITERAL(&b, ",\"end\":");
