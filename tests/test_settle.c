@@ -72,11 +72,75 @@ START_TEST(test_settle_copies_by_key)
 }
 END_TEST
 
+/* Many raw texts with copies (a lead's copies in every part of the
+ * corpus), and texts with a lead's key but other ids: settled on 1 and on
+ * 2 and 3 threads (the texts shared out, the copies of a lead in one
+ * share settled by another), the same groups and counts, and each copy
+ * set with its lead. */
+enum { MANY_TEXTS = 30000, MANY_SETS = 3000, MANY_IDS = 7 };
+
+static nd_clusters *cluster_many(unsigned threads, nd_cluster_stats *stats)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    static uint32_t ids[MANY_TEXTS][MANY_IDS];
+    uint32_t *keys = malloc((size_t)MANY_TEXTS * opts.bands * sizeof *keys);
+    nd_prepared_text *texts = malloc(MANY_TEXTS * sizeof *texts);
+    ck_assert(keys && texts);
+    for (size_t d = 0; d < MANY_TEXTS; d++) {
+        size_t set = d % MANY_SETS;
+        int other = d % 11 == 5;              /* the key of `set`, other ids */
+        for (size_t k = 0; k < MANY_IDS; k++) /* raw: out of order, one repeat */
+            ids[d][k] = (uint32_t)((other ? 500000 + d * 8 : set * 8) + (k * 5 + 3) % 6);
+        for (unsigned b = 0; b < opts.bands; b++)
+            keys[d * opts.bands + b] = (uint32_t)(set * 2654435761u) ^ (b * 40503u);
+        texts[d] = (nd_prepared_text){ids[d], MANY_IDS, 0, keys + d * opts.bands, 7};
+    }
+    nd_index *index = NULL;
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_add_prepared_raw(index, texts, MANY_TEXTS), ND_OK);
+    nd_index_set_threads(index, threads);
+    nd_clusters *c = NULL;
+    ck_assert_int_eq(nd_index_cluster(&c, stats, index, ND_KEEP_FIRST), ND_OK);
+    nd_index_free(index);
+    free(keys);
+    free(texts);
+    return c;
+}
+
+START_TEST(test_settle_many_shared_out)
+{
+    nd_cluster_stats one, many;
+    nd_clusters *a = cluster_many(1, &one), *b = cluster_many((unsigned)_i + 2, &many);
+    ck_assert_uint_eq(nd_clusters_count(a), MANY_SETS);
+    ck_assert_uint_eq(nd_clusters_count(b), MANY_SETS);
+    for (size_t g = 0; g < MANY_SETS; g++) {
+        const nd_member *ma, *mb;
+        size_t n = nd_clusters_get(&ma, a, g);
+        ck_assert_uint_eq(nd_clusters_get(&mb, b, g), n);
+        for (size_t k = 0; k < n; k++) {
+            ck_assert_uint_eq(ma[k].doc, mb[k].doc);
+            ck_assert_uint_eq(ma[k].doc % MANY_SETS, ma[0].doc % MANY_SETS); /* copies of one set */
+            ck_assert_uint_ne(ma[k].doc % 11, 5);                            /* none of the others */
+            ck_assert(ma[k].jaccard == 1.0 && mb[k].jaccard == 1.0);
+        }
+    }
+    ck_assert_uint_eq(one.exact_groups, MANY_SETS);
+    ck_assert_uint_eq(many.exact_groups, MANY_SETS);
+    ck_assert_uint_eq(one.candidate_pairs, many.candidate_pairs);
+    ck_assert_uint_gt(one.candidate_pairs, 0); /* the others were candidates, and rejected */
+    ck_assert_uint_eq(many.verified_pairs, 0);
+    nd_clusters_free(a);
+    nd_clusters_free(b);
+}
+END_TEST
+
 Suite *settle_suite(void)
 {
     Suite *s = suite_create("settle");
     TCase *tc = tcase_create("copies");
     tcase_add_loop_test(tc, test_settle_copies_by_key, 0, 2);
+    tcase_add_loop_test(tc, test_settle_many_shared_out, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
