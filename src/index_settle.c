@@ -13,8 +13,11 @@
  *    signature and so the same keys: the others cannot have a copy),
  *    found with two bits per hashed slot (nd_index_settle_shared); the rest stay
  *    raw and the store says so (nd_store.unsettled): identical sets skip
- *    them, each a set of its own. With containment, or once spilled,
- *    every text is settled.
+ *    them, each a set of its own. Of those settled, a text with the raw
+ *    ids of an earlier one (a paragraph repeated word for word: most of
+ *    them in paragraph mode) takes that text's settled ids instead of
+ *    sorting its own (settle_copies), on the index's threads. With
+ *    containment, or once spilled, every text is settled.
  *  - the store's ids() settles a raw text when it is first read, on the
  *    thread that verifies candidates (store.h: the only thread that reads
  *    a text first), unless a thread preparing LSH bands settled it ahead
