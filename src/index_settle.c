@@ -16,8 +16,8 @@
  *    them, each a set of its own. Of those settled, a text with the raw
  *    ids of an earlier one (a paragraph repeated word for word: most of
  *    them in paragraph mode) takes that text's settled ids instead of
- *    sorting its own (settle_copies), on the index's threads. With
- *    containment, or once spilled, every text is settled.
+ *    sorting its own (settle_copies). With containment, or once spilled,
+ *    every text is settled.
  *  - the store's ids() settles a raw text when it is first read, on the
  *    thread that verifies candidates (store.h: the only thread that reads
  *    a text first), unless a thread preparing LSH bands settled it ahead
@@ -26,9 +26,8 @@
  */
 #include "index_impl.h"
 
-#include <assert.h>  /* assert */
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <string.h>  /* memcmp, memcpy, memset */
+#include <assert.h> /* assert */
+#include <string.h> /* memcmp, memcpy, memset */
 
 #include "alloc.h"
 #include "index_add.h"
@@ -84,83 +83,6 @@ static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
     __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
 }
 
-/* settle_copies' last steps on a share of the texts, docs[from, to):
- * COMPARE a text's raw ids with its lead's (both raw still), SORT the
- * leads and the texts without one, COPY the lead's settled ids into the
- * others. Each step ends on every share before the next begins. */
-enum { COMPARE, SORT, COPY };
-
-typedef struct settle_share {
-    nd_index *index;
-    const uint32_t *docs;
-    uint32_t *lead;
-    size_t from, to;
-    int step;
-    uint32_t *scratch; /* SORT's */
-    size_t capacity;
-    int rc;
-} settle_share;
-
-static void *settle_step(void *arg)
-{
-    settle_share *s = arg;
-    nd_index *index = s->index;
-    const uint32_t *docs = s->docs;
-    uint32_t *lead = s->lead;
-    for (size_t i = s->from; i < s->to && s->rc == ND_OK; i++) {
-        if (s->step == COMPARE && lead[i] != i) {
-            size_t d = docs[i], l = docs[lead[i]], count = index->meta[l].count;
-            if (index->meta[d].count != count ||
-                memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
-                lead[i] = (uint32_t)i; /* the same key, other ids */
-        } else if (s->step == SORT && lead[i] == i) {
-            s->rc = nd_index_settle_with(index, docs[i], &s->scratch, &s->capacity);
-        } else if (s->step == COPY && lead[i] != i) {
-            settle_as_copy(index, docs[i], docs[lead[i]]); /* settled in SORT */
-        }
-    }
-    return NULL;
-}
-
-/* Texts a share settles at least (fewer: fewer shares, down to one). */
-enum { SETTLE_SHARE_MIN = 8192, SETTLE_SHARES_MAX = 16 };
-
-/* settle_copies' last steps (settle_step) on the index's threads, a
- * share of the texts each (each text ends the same whoever settles it). */
-static int settle_shared_out(nd_index *index, const uint32_t *docs, uint32_t *lead, size_t m)
-{
-    size_t shares = index->threads > 1 ? index->threads : 1;
-    if (shares > SETTLE_SHARES_MAX)
-        shares = SETTLE_SHARES_MAX;
-    if (shares > m / SETTLE_SHARE_MIN)
-        shares = m / SETTLE_SHARE_MIN ? m / SETTLE_SHARE_MIN : 1;
-    settle_share share[SETTLE_SHARES_MAX];
-    pthread_t helper[SETTLE_SHARES_MAX];
-    for (size_t k = 0; k < shares; k++)
-        share[k] = (settle_share){index, docs, lead, m * k / shares, m * (k + 1) / shares, COMPARE, NULL, 0, ND_OK};
-    int rc = ND_OK;
-    for (int step = COMPARE; step <= COPY && rc == ND_OK; step++) {
-        int started[SETTLE_SHARES_MAX] = {0};
-        for (size_t k = 1; k < shares; k++) {
-            share[k].step = step;
-            started[k] = pthread_create(&helper[k], NULL, settle_step, &share[k]) == 0;
-        }
-        share[0].step = step;
-        settle_step(&share[0]);
-        for (size_t k = 1; k < shares; k++) {
-            if (started[k])
-                pthread_join(helper[k], NULL);
-            else
-                settle_step(&share[k]); /* no thread: here */
-        }
-        for (size_t k = 0; k < shares; k++)
-            rc = rc == ND_OK ? share[k].rc : rc;
-    }
-    for (size_t k = 0; k < shares; k++)
-        nd_free(share[k].scratch);
-    return rc;
-}
-
 /* Settle the raw texts of docs[0, n) (in text order; the array is
  * reused). A paragraph repeated word for word (most of a paragraph mode's
  * texts with copies) has the same raw ids as the first of its copies: such
@@ -169,9 +91,8 @@ static int settle_shared_out(nd_index *index, const uint32_t *docs, uint32_t *le
  * key (its lead, compared before either is settled) takes the lead's
  * sorted ids, count and set hash (a copy, not a sort); every other text is
  * sorted. Both passes go in text order, where the ids lie one after the
- * other (in key order they lie anywhere: a cache miss a text), on the
- * index's threads (settle_shared_out). Each text ends as nd_index_settle
- * would leave it. */
+ * other (in key order they lie anywhere: a cache miss a text). Each text
+ * ends as nd_index_settle would leave it. */
 static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
 {
     size_t m = 0; /* the raw texts, to the front */
@@ -207,7 +128,21 @@ static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
             lead[(uint32_t)keyed[k]] = (uint32_t)keyed[i]; /* the first in text order (a stable sort) */
         i = j;
     }
-    int rc = settle_shared_out(index, docs, lead, m);
+    for (size_t i = 0; i < m; i++) {
+        if (lead[i] == i)
+            continue;
+        size_t d = docs[i], l = docs[lead[i]], count = index->meta[l].count;
+        if (index->meta[d].count != count ||
+            memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
+            lead[i] = (uint32_t)i; /* the same key, other ids */
+    }
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (lead[i] == i)
+            rc = nd_index_settle(index, docs[i]);
+        else
+            settle_as_copy(index, docs[i], docs[lead[i]]); /* settled: it comes first */
+    }
     nd_free(keyed);
     return rc;
 }

@@ -73,10 +73,9 @@ START_TEST(test_settle_copies_by_key)
 END_TEST
 
 /* Many raw texts with copies (a lead's copies in every part of the
- * corpus), and texts with a lead's key but other ids: settled on 1 and on
- * 2 and 3 threads (the texts shared out, the copies of a lead in one
- * share settled by another), the same groups and counts, and each copy
- * set with its lead. */
+ * corpus), and texts with a lead's key but other ids: clustered on 1, 2
+ * and 3 threads, the same groups and counts, each copy with its lead and
+ * no look-alike in a group. */
 enum { MANY_TEXTS = 30000, MANY_SETS = 3000, MANY_IDS = 7 };
 
 static nd_clusters *cluster_many(unsigned threads, nd_cluster_stats *stats)
@@ -108,7 +107,7 @@ static nd_clusters *cluster_many(unsigned threads, nd_cluster_stats *stats)
     return c;
 }
 
-START_TEST(test_settle_many_shared_out)
+START_TEST(test_settle_many_copies)
 {
     nd_cluster_stats one, many;
     nd_clusters *a = cluster_many(1, &one), *b = cluster_many((unsigned)_i + 2, &many);
@@ -140,7 +139,7 @@ Suite *settle_suite(void)
     Suite *s = suite_create("settle");
     TCase *tc = tcase_create("copies");
     tcase_add_loop_test(tc, test_settle_copies_by_key, 0, 2);
-    tcase_add_loop_test(tc, test_settle_many_shared_out, 0, 2);
+    tcase_add_loop_test(tc, test_settle_many_copies, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
