@@ -30,8 +30,9 @@
  * Identical sets and bands together (nd_sets_then_bands). Which texts are
  * representatives is known only once the identical sets are found, on the
  * caller's thread; meanwhile the helpers already gather and sort the first
- * bands with every text, and drop the others once the representatives are
- * known. The sort is stable, so dropping after it leaves the same entries
+ * bands with every text, keep their shared keys, and leave the others to
+ * be dropped when the band is visited (then the keys left shared only by
+ * copies). The sort is stable, so dropping after it leaves the same entries
  * in the same order as dropping before: the bands visited are the same.
  */
 #include "candidates.h"
@@ -298,16 +299,47 @@ typedef struct ready_band {
     size_t unsettled_end; /* entries [0, unsettled_end) not yet given to settle_ahead */
     int rc;
     int ready;
+    int unfiltered; /* prepared before the representatives were known: every text's entries */
 } ready_band;
 
 typedef struct band_pipe band_pipe;
-static const unsigned char *await_representatives(band_pipe *p);
+static const unsigned char *representatives_if_known(band_pipe *p);
+
+/* Keep the entries e[0, m) of representatives, in order; returns how many. */
+static size_t keep_representatives(uint64_t *e, size_t m, const unsigned char *is_rep)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < m; i++) {
+        e[kept] = e[i];
+        kept += is_rep[(uint32_t)e[i]] != 0;
+    }
+    return kept;
+}
+
+/* Keep the entries e[0, m) (sorted by key) whose key two or more share, in
+ * order; returns how many. */
+static size_t keep_shared_keys(uint64_t *e, size_t m)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && (e[j] ^ e[i]) >> 32 == 0)
+            j++;
+        if (j - i >= 2) {
+            memmove(e + kept, e + i, (j - i) * sizeof *e);
+            kept += j - i;
+        }
+        i = j;
+    }
+    return kept;
+}
 
 /* Gather, sort and keep the shared keys of `band` into *out: the entries
  * of the texts whose bit is set in rep_bits (nd_rep_bits). With rep_bits
  * NULL (the representatives not known yet) every text is gathered and
- * sorted, and the others are dropped once await_representatives(p) gives
- * the flags. */
+ * sorted, and the others are dropped here if the flags are known by then,
+ * else when the band is visited (the thread does not wait for them: it
+ * goes on to the next band). */
 static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_buffers *buf, unsigned band,
                          ready_band *out, band_pipe *p)
 {
@@ -358,40 +390,24 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
     /* the scratch right after the m entries kept (pages gathering touched,
      * when m is at most half the entries gathered), not the far half */
     nd_sort_u64_high32(buf->entries, buf->entries + m, m);
-    if (!rep_bits) {
-        const unsigned char *is_rep = await_representatives(p);
-        if (!is_rep)
-            return; /* stopped: the identical sets failed */
-        uint64_t *e = buf->entries;
-        size_t kept = 0;
-        for (size_t i = 0; i < m; i++) {
-            e[kept] = e[i];
-            kept += is_rep[(uint32_t)e[i]] != 0;
-        }
-        m = kept;
-    }
+    const unsigned char *is_rep = rep_bits ? NULL : representatives_if_known(p);
+    if (is_rep)
+        m = keep_representatives(buf->entries, m, is_rep);
     /* only keys shared by two texts or more make candidates: the others go
      * here, on the preparing thread, not one by one on the caller's */
-    uint64_t *e = buf->entries;
-    size_t kept = 0;
-    for (size_t i = 0; i < m;) {
-        size_t j = i + 1;
-        while (j < m && (e[j] ^ e[i]) >> 32 == 0)
-            j++;
-        if (j - i >= 2) {
-            memmove(e + kept, e + i, (j - i) * sizeof *e);
-            kept += j - i;
-        }
-        i = j;
-    }
+    size_t kept = keep_shared_keys(buf->entries, m);
     out->entries = nd_malloc((kept ? kept : 1) * sizeof *out->entries);
     if (!out->entries) {
         out->rc = ND_ENOMEM;
         return;
     }
-    memcpy(out->entries, e, kept * sizeof *e);
+    memcpy(out->entries, buf->entries, kept * sizeof *out->entries);
     out->count = kept;
-    out->unsettled_end = kept;
+    /* without the representatives yet, the copies' entries are still in:
+     * the visiting thread drops them (keep_representatives, then
+     * keep_shared_keys again), and settle_ahead leaves the band alone */
+    out->unfiltered = !rep_bits && !is_rep;
+    out->unsettled_end = out->unfiltered ? 0 : kept;
 }
 
 /* A thread's buffers. Returns 0 or -1. */
@@ -433,13 +449,10 @@ struct band_pipe {
     int stop;
 };
 
-/* The representative flags once they are known, or NULL if the run stops
- * first. */
-static const unsigned char *await_representatives(band_pipe *p)
+/* The representative flags if they are known yet, else NULL. */
+static const unsigned char *representatives_if_known(band_pipe *p)
 {
     pthread_mutex_lock(&p->lock);
-    while (!p->known && !p->stop)
-        pthread_cond_wait(&p->changed, &p->lock);
     const unsigned char *is_rep = p->known ? p->is_representative : NULL;
     pthread_mutex_unlock(&p->lock);
     return is_rep;
@@ -532,8 +545,10 @@ static int visit_bands(band_pipe *p, band_buffers *buf, nd_band_fn visit, void *
     for (unsigned band = 0; band < p->bands && rc == ND_OK; band++) {
         pthread_mutex_lock(&p->lock);
         while (!p->ready[band].ready) {
-            /* prepare it if nobody does; a band ahead would keep it waiting */
-            if (p->next == band)
+            /* prepare it if nobody does; while another thread prepares
+             * it, prepare a band ahead rather than wait (else one helper
+             * would prepare every band, one after the other) */
+            if (can_claim(p))
                 claim_and_prepare(p, buf);
             else
                 pthread_cond_wait(&p->changed, &p->lock);
@@ -541,6 +556,8 @@ static int visit_bands(band_pipe *p, band_buffers *buf, nd_band_fn visit, void *
         pthread_mutex_unlock(&p->lock);
         ready_band *r = &p->ready[band];
         rc = r->rc;
+        if (rc == ND_OK && r->unfiltered)
+            r->count = keep_shared_keys(r->entries, keep_representatives(r->entries, r->count, p->is_representative));
         if (rc == ND_OK)
             rc = visit(ctx, r->entries, r->count);
         nd_free(r->entries);

@@ -13,7 +13,10 @@
  *    signature and so the same keys: the others cannot have a copy),
  *    found with two bits per hashed slot (nd_index_settle_shared); the rest stay
  *    raw and the store says so (nd_store.unsettled): identical sets skip
- *    them, each a set of its own. With containment, or once spilled,
+ *    them, each a set of its own. Of those settled, a text with the raw
+ *    ids of an earlier one (a paragraph repeated word for word: most of
+ *    them in paragraph mode) takes that text's settled ids instead of
+ *    sorting its own (settle_copies). With containment, or once spilled,
  *    every text is settled.
  *  - the store's ids() settles a raw text when it is first read, on the
  *    thread that verifies candidates (store.h: the only thread that reads
@@ -24,7 +27,7 @@
 #include "index_impl.h"
 
 #include <assert.h> /* assert */
-#include <string.h> /* memset */
+#include <string.h> /* memcmp, memcpy, memset */
 
 #include "alloc.h"
 #include "index_add.h"
@@ -67,6 +70,86 @@ int nd_index_settle_all(nd_index *index)
             return ND_ENOMEM;
     }
     return ND_OK;
+}
+
+/* Settle raw text `doc` as a copy of `lead`, settled: their raw ids were
+ * the same, so its settled ids, count and set hash are lead's (what
+ * sorting its own would give, without the sort). */
+static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
+{
+    unsigned char expected = RAW_TEXT;
+    if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+        return;
+    size_t n = index->meta[lead].count;
+    memcpy(index->where[doc].memory, index->where[lead].memory, n * sizeof(uint32_t));
+    index->meta[doc].count = (uint32_t)n;
+    index->meta[doc].set_hash = index->meta[lead].set_hash;
+    __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
+}
+
+/* Settle the raw texts of docs[0, n) (in text order; the array is
+ * reused). A paragraph repeated word for word (most of a paragraph mode's
+ * texts with copies) has the same raw ids as the first of its copies: such
+ * texts are found by a key (their raw count and first band keys, equal for
+ * equal ids): a text whose raw ids are those of the first text with its
+ * key (its lead, compared before either is settled) takes the lead's
+ * sorted ids, count and set hash (a copy, not a sort); every other text is
+ * sorted. Both passes go in text order, where the ids lie one after the
+ * other (in key order they lie anywhere: a cache miss a text). Each text
+ * ends as nd_index_settle would leave it. */
+static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
+{
+    size_t m = 0; /* the raw texts, to the front */
+    for (size_t i = 0; i < n; i++) {
+        docs[m] = docs[i];
+        m += index->raw[docs[i]] == RAW_TEXT;
+    }
+    /* (key << 32 | position in docs), then the sort's scratch, then each
+     * text's lead's position (its own when it has none) */
+    uint64_t *keyed = nd_malloc((m ? m : 1) * 2 * sizeof *keyed);
+    if (!keyed) {
+        int rc = ND_OK;
+        for (size_t i = 0; i < m && rc == ND_OK; i++)
+            rc = nd_index_settle(index, docs[i]);
+        return rc;
+    }
+    const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
+    unsigned second = index->opts.bands > 1 ? 1 : 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t d = docs[i];
+        const uint32_t *chunk = chunks[d / ND_KEY_CHUNK];
+        uint64_t k0 = chunk[d % ND_KEY_CHUNK], k1 = chunk[(size_t)second * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
+        uint64_t h = ((k0 << 32 | k1) ^ (uint64_t)index->meta[d].count * 0xC2B2AE3D27D4EB4Full) * 0x9E3779B97F4A7C15ull;
+        keyed[i] = h >> 32 << 32 | i;
+    }
+    nd_sort_u64_high32(keyed, keyed + m, m);
+    uint32_t *lead = (uint32_t *)(keyed + m); /* the scratch, free again */
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && (keyed[j] ^ keyed[i]) >> 32 == 0)
+            j++;
+        for (size_t k = i; k < j; k++)
+            lead[(uint32_t)keyed[k]] = (uint32_t)keyed[i]; /* the first in text order (a stable sort) */
+        i = j;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (lead[i] == i)
+            continue;
+        size_t d = docs[i], l = docs[lead[i]], count = index->meta[l].count;
+        if (index->meta[d].count != count ||
+            memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
+            lead[i] = (uint32_t)i; /* the same key, other ids */
+    }
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (lead[i] == i)
+            rc = nd_index_settle(index, docs[i]);
+        else
+            settle_as_copy(index, docs[i], docs[lead[i]]); /* settled: it comes first */
+    }
+    nd_free(keyed);
+    return rc;
 }
 
 /* Bands the copies test below looks at (all of them when fewer), and
@@ -120,18 +203,20 @@ int nd_index_settle_shared(nd_index *index)
         m = kept;
     }
     nd_free(slots);
+    /* a dropped text (index_refill.c): its ids now (nd_index_set_refill);
+     * without a refill function, one that no text shares a key with (the
+     * caller refilled those: nd_index_dropped_wanted): no copy, left out */
     int rc = ND_OK;
+    size_t with_ids = 0;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        if (!index->raw[live[i]])
-            continue;
-        /* a dropped text: its ids now (nd_index_set_refill); without a
-         * refill function, one that no text shares a key with (the caller
-         * refilled those: nd_index_dropped_wanted), no copy */
-        if (!index->where[live[i]].memory && index->refill_fn)
-            rc = nd_index_refill_now(index, live[i]);
-        if (rc == ND_OK && index->where[live[i]].memory)
-            rc = nd_index_settle(index, live[i]);
+        size_t d = live[i];
+        if (index->raw[d] && !index->where[d].memory && index->refill_fn)
+            rc = nd_index_refill_now(index, d);
+        live[with_ids] = live[i];
+        with_ids += !index->raw[d] || index->where[d].memory != NULL;
     }
+    if (rc == ND_OK)
+        rc = settle_copies(index, live, with_ids);
     nd_free(live);
     return rc;
 }

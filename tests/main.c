@@ -51,6 +51,7 @@ int main(void)
     srunner_add_suite(sr, lsh_suite());
     srunner_add_suite(sr, cluster_suite());
     srunner_add_suite(sr, index_suite());
+    srunner_add_suite(sr, settle_suite());
     srunner_add_suite(sr, contain_suite());
     srunner_add_suite(sr, pairs_suite());
     srunner_add_suite(sr, chance_suite());

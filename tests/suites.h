@@ -11,6 +11,7 @@ Suite *minhash_suite(void);
 Suite *lsh_suite(void);
 Suite *cluster_suite(void);
 Suite *index_suite(void);
+Suite *settle_suite(void);
 Suite *contain_suite(void);
 Suite *pairs_suite(void);
 Suite *chance_suite(void);

@@ -4,8 +4,11 @@
  * The index held units; each group (a cluster of units) lists occurrences
  * in input order, the kept occurrence (by --keep) first. Pass 2 reads the records
  * back in order (replay.c): for scan, to cut a preview of each group's
- * first occurrence; for dedup, to remove spans (nd_remove_spans, which
- * also tidies the line ends and blank lines the removal leaves).
+ * first occurrence (where pass 1 found the records when it could,
+ * replay_at.c; the second half by another reader with two threads or
+ * more); for dedup, to remove spans (nd_remove_spans, which also tidies
+ * the line ends and blank lines the removal leaves). A group's line is
+ * made in unit_line.c.
  *
  * What dedup removes: every occurrence but the first of each group, or
  * every occurrence of a group found in --boilerplate N or more documents.
@@ -14,9 +17,10 @@
  */
 #include "unit_output.h"
 
-#include <stdlib.h> /* qsort, malloc */
-#include <stdint.h> /* uint64_t */
-#include <string.h> /* strlen, memcpy */
+#include <pthread.h> /* pthread_create, pthread_join */
+#include <stdlib.h>  /* qsort, malloc */
+#include <stdint.h>  /* uint64_t */
+#include <string.h>  /* strlen, memcpy */
 
 #include "doc_output.h"
 #include "json.h"
@@ -33,205 +37,6 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 }
 
 /* ****  scan  **** */
-
-/* A group's line is made in a buffer and written in large pieces: a
- * group lists every occurrence's id and offsets, and a stdio call per
- * field (each taking the stream's lock) was most of writing them. */
-typedef struct line_buf {
-    FILE *out;
-    size_t used;
-    char bytes[4096];
-} line_buf;
-
-enum { LINE_ROOM = 64 }; /* the most a put_size or put_number adds */
-
-static void flush_line(line_buf *b)
-{
-    fwrite(b->bytes, 1, b->used, b->out);
-    b->used = 0;
-}
-
-/* Room for LINE_ROOM more bytes. */
-static char *line_room(line_buf *b)
-{
-    if (sizeof b->bytes - b->used < LINE_ROOM)
-        flush_line(b);
-    return b->bytes + b->used;
-}
-
-static void put_bytes(line_buf *b, const char *s, size_t n)
-{
-    if (n > sizeof b->bytes - b->used) {
-        flush_line(b);
-        if (n > sizeof b->bytes) {
-            fwrite(s, 1, n, b->out);
-            return;
-        }
-    }
-    memcpy(b->bytes + b->used, s, n);
-    b->used += n;
-}
-
-#define PUT_LITERAL(b, s) put_bytes((b), (s), sizeof(s) - 1)
-
-/* n in decimal, as "%zu" */
-static void put_size(line_buf *b, size_t n)
-{
-    char digits[24];
-    size_t at = sizeof digits;
-    do {
-        digits[--at] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    memcpy(line_room(b), digits + at, sizeof digits - at);
-    b->used += sizeof digits - at;
-}
-
-/* The length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or
- * 0 when it is ill-formed: the sequences nd_utf8_repair() keeps as they
- * are (Unicode's table of well-formed byte sequences). */
-static size_t utf8_sequence(const unsigned char *s, size_t i, size_t n)
-{
-    unsigned char c = s[i], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
-        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++) {
-        if ((s[i + k] & 0xC0) != 0x80)
-            return 0;
-    }
-    return len;
-}
-
-/* s as a JSON string, the bytes out_string writes: a string of
- * well-formed UTF-8 without control characters (the usual id and preview)
- * is written here with '"' and '\\' escaped, as out_string's own fast path
- * writes it after checking a repaired copy; anything else goes through
- * out_string */
-/* Does the word x (8 bytes of a string) hold a byte below 0x20, at 0x80 or
- * above, '"' or '\\'? ("Determine if a word has a byte less than n", Bit
- * Twiddling Hacks: exact as a yes or no for n <= 128; a byte equal to c is
- * a byte of x ^ c less than 1.) */
-static int word_needs_care(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    const uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
-#define HAS_LESS(v, n) (((v)-ones * (n)) & ~(v)&highs)
-    return ((x & highs) | HAS_LESS(x, 0x20) | HAS_LESS(quote, 1) | HAS_LESS(backslash, 1)) != 0;
-#undef HAS_LESS
-}
-
-static void put_string(line_buf *b, const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    /* s[0, plain): printable ASCII with nothing to escape, checked 8 bytes
-     * at a time (a usual id is all of it, a preview most of it) */
-    size_t plain = 0;
-    while (plain + 8 <= n) {
-        uint64_t x;
-        memcpy(&x, s + plain, 8);
-        if (word_needs_care(x))
-            break;
-        plain += 8;
-    }
-    while (plain < n && u[plain] >= 0x20 && u[plain] < 0x80 && u[plain] != '"' && u[plain] != '\\')
-        plain++;
-    for (size_t i = plain; i < n;) {
-        size_t k = u[i] < 0x80 ? u[i] >= 0x20 : utf8_sequence(u, i, n);
-        if (k == 0) {
-            flush_line(b);
-            out_string(b->out, s, n);
-            return;
-        }
-        i += k;
-    }
-    PUT_LITERAL(b, "\"");
-    size_t from = 0;
-    for (size_t i = plain; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\') {
-            put_bytes(b, s + from, i - from);
-            PUT_LITERAL(b, "\\");
-            from = i; /* the character itself opens the next run */
-        }
-    }
-    put_bytes(b, s + from, n - from);
-    PUT_LITERAL(b, "\"");
-}
-
-/* x as out_number writes it ("%.6g") */
-static void put_number(line_buf *b, double x)
-{
-    char *at = line_room(b);
-    if (x == 1.0) {
-        *at = '1';
-        b->used++;
-        return;
-    }
-    int n = snprintf(at, LINE_ROOM, "%.6g", x);
-    if (n > 0 && n < LINE_ROOM) {
-        b->used += (size_t)n;
-    } else {
-        flush_line(b);
-        out_number(b->out, x);
-    }
-}
-
-void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t size, size_t documents,
-                       const char *const *ids, const nd_span *spans, const double *jaccard, const char *preview)
-{
-    line_buf b;
-    b.out = out;
-    b.used = 0;
-    PUT_LITERAL(&b, "{\"group\":");
-    put_size(&b, group);
-    PUT_LITERAL(&b, ",\"size\":");
-    put_size(&b, size);
-    PUT_LITERAL(&b, ",\"documents\":");
-    put_size(&b, documents);
-    PUT_LITERAL(&b, ",");
-    if (cfg->boilerplate && documents >= cfg->boilerplate)
-        PUT_LITERAL(&b, "\"boilerplate\":true,");
-    else if (cfg->boilerplate)
-        PUT_LITERAL(&b, "\"boilerplate\":false,");
-    PUT_LITERAL(&b, "\"occurrences\":[");
-    for (size_t k = 0; k < size; k++) {
-        if (k)
-            PUT_LITERAL(&b, ",");
-        PUT_LITERAL(&b, "{\"id\":");
-        put_string(&b, ids[k], strlen(ids[k]));
-        PUT_LITERAL(&b, ",\"start\":");
-        put_size(&b, spans[k].start);
-        PUT_LITERAL(&b, ",\"end\":");
-        put_size(&b, spans[k].end);
-        PUT_LITERAL(&b, "}");
-    }
-    PUT_LITERAL(&b, "],\"jaccard\":[");
-    for (size_t k = 0; k < size; k++) {
-        if (k)
-            PUT_LITERAL(&b, ",");
-        put_number(&b, jaccard[k]);
-    }
-    PUT_LITERAL(&b, "],\"text\":");
-    put_string(&b, preview ? preview : "", preview ? strlen(preview) : 0);
-    PUT_LITERAL(&b, ",\"profile\":\"");
-    const char *label = cli_profile_label(&cfg->opts);
-    put_bytes(&b, label, strlen(label));
-    PUT_LITERAL(&b, "\"}\n");
-    flush_line(&b);
-}
 
 char *unit_output_preview(const char *text, size_t text_len, nd_span span)
 {
@@ -250,7 +55,52 @@ static int compare_request(const void *pa, const void *pb)
     return (a->position > b->position) - (a->position < b->position);
 }
 
+/* The previews of req[0, n) (sorted) with `at`, where pass 1 found their
+ * records. Returns EXIT_OK or EXIT_FAIL (reported). */
+static int previews_at(replay_at *at, const doctable *docs, const preview_request *req, size_t n, char **out)
+{
+    int rc = EXIT_OK;
+    const char *text = NULL;
+    size_t text_len = 0;
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        size_t doc = doctable_unit_doc(docs, req[i].unit);
+        /* (a record asked for again is still at hand) */
+        if ((i == 0 || doc != doctable_unit_doc(docs, req[i - 1].unit)) &&
+            replay_at_text(at, doc, &text, &text_len) != 0)
+            rc = EXIT_FAIL;
+        if (rc == EXIT_OK)
+            out[req[i].position] = unit_output_preview(text, text_len, doctable_unit_span(docs, req[i].unit));
+    }
+    return rc;
+}
+
+/* A second reader's share of the previews (previews_at on another thread). */
+typedef struct previews_part {
+    replay_at *at;
+    const doctable *docs;
+    const preview_request *req;
+    size_t n;
+    char **out;
+    int rc;
+} previews_part;
+
+static void *previews_part_run(void *arg)
+{
+    previews_part *p = arg;
+    p->rc = previews_at(p->at, p->docs, p->req, p->n, p->out);
+    return NULL;
+}
+
+/* Fewer previews than this are read on one thread. */
+enum { PREVIEWS_SHARED_MIN = 4096 };
+
 int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n)
+{
+    return unit_output_previews_threads(out, docs, src, units, n, 1);
+}
+
+int unit_output_previews_threads(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n,
+                                 unsigned threads)
 {
     preview_request *req = malloc((n ? n : 1) * sizeof *req);
     if (!req) {
@@ -275,19 +125,21 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
         return EXIT_FAIL;
     }
     if (at) {
-        /* only the records that hold a preview, where pass 1 found them */
-        int rc = EXIT_OK;
-        const char *text = NULL;
-        size_t text_len = 0;
-        for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-            size_t doc = doctable_unit_doc(docs, req[i].unit);
-            /* (a record asked for again is still at hand) */
-            if ((i == 0 || doc != doctable_unit_doc(docs, req[i - 1].unit)) &&
-                replay_at_text(at, doc, &text, &text_len) != 0)
-                rc = EXIT_FAIL;
-            if (rc == EXIT_OK)
-                out[req[i].position] = unit_output_preview(text, text_len, doctable_unit_span(docs, req[i].unit));
+        /* only the records that hold a preview, where pass 1 found them;
+         * with two threads or more, the second half of them by a second
+         * reader on another thread (each preview has its own place in
+         * out: the same previews, whoever cuts them) */
+        previews_part part = {NULL, docs, req + n / 2, n - n / 2, out, EXIT_OK};
+        pthread_t helper;
+        int rc = threads >= 2 && n >= PREVIEWS_SHARED_MIN ? replay_open_at(&part.at, src) : EXIT_OK;
+        int shared = rc == EXIT_OK && part.at && pthread_create(&helper, NULL, previews_part_run, &part) == 0;
+        if (rc == EXIT_OK)
+            rc = previews_at(at, docs, req, shared ? n / 2 : n, out);
+        if (shared) {
+            pthread_join(helper, NULL);
+            rc = rc == EXIT_OK ? part.rc : rc;
         }
+        replay_at_close(part.at);
         replay_at_close(at);
         free(req);
         return rc;
@@ -387,7 +239,7 @@ int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, con
         for (size_t k = 1; k < size; k++)
             earliest[g] = m[k].doc < earliest[g] ? m[k].doc : earliest[g];
     }
-    int rc = unit_output_previews(previews, docs, src, earliest, n);
+    int rc = unit_output_previews_threads(previews, docs, src, earliest, n, cfg->threads);
     group_lines l = {cfg, docs, groups, previews};
     if (rc == EXIT_OK && out_lines(out, n, cfg->threads, write_group, &l) != 0) {
         cli_error("out of memory");

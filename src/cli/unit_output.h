@@ -29,6 +29,10 @@ char *unit_output_preview(const char *text, size_t text_len, nd_span span);
  * out[0..n) (newly allocated; NULL for a span past its text), reading the
  * records back once, in order. Returns EXIT_OK or EXIT_FAIL (reported). */
 int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n);
+/* The same, with a second reader on another thread when `threads` >= 2,
+ * the records are read where pass 1 found them and there are many. */
+int unit_output_previews_threads(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n,
+                                 unsigned threads);
 
 /* One span dedup removes: document, span in its text, group number. */
 typedef struct removal {

@@ -293,4 +293,32 @@ done
 cmp -s "$T/straddle.out" "$T/straddle-spilled.out" || fail "spilling changed the groups"
 grep -q "moving shingle ids" "$ERR" || fail "the index did not spill"
 
+check "offsets of every number of digits (1 to 7) are written as the bytes of the repeated paragraph"
+python3 - "$T/far.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for k, before in enumerate([0, 5, 50, 500, 5000, 50000, 500000, 1500000, 99, 9999]):
+        # unique filler words, then the paragraph every document repeats
+        filler = " ".join("f%dw%d" % (k, i) for i in range(before // 8 + 1))[:before] if before else ""
+        text = (filler + "\n\n" if filler else "") + "The shared paragraph \u00e9 of a few words."
+        f.write(json.dumps({"id": "far%d" % k, "text": text}, ensure_ascii=False) + "\n")
+PY
+nd scan --unit paragraph "$T/far.jsonl"
+assert_rc 0
+python3 - "$T/far.jsonl" "$OUT" <<'PY' || fail "offsets written are not the repeated paragraph's"
+import json, sys
+texts = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    texts[r["id"]] = r["text"].encode("utf-8")
+groups = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+shared = [g for g in groups if g["size"] == len(texts)]
+assert len(shared) == 1, groups
+digits = set()
+for o in shared[0]["occurrences"]:
+    assert texts[o["id"]][o["start"]:o["end"]] == "The shared paragraph \u00e9 of a few words.".encode("utf-8"), o
+    digits.add(len(str(o["start"])))
+assert digits >= {1, 2, 3, 4, 5, 6, 7}, digits
+PY
+
 pass

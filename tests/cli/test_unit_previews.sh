@@ -80,4 +80,30 @@ for threads in 1 2; do
     [[ "$(line_count "$T/lines.out")" -ge 6 ]] || fail "too few line groups"
 done
 
+# With two threads and many groups (4096 or more), a second reader on
+# another thread cuts the second half of the previews (unit_output.c):
+# every group's preview the same as reading in order gives, across files.
+python3 - "$T" <<'PY'
+import json, os, sys
+t = sys.argv[1]
+for name, first in (("d1.jsonl", 0), ("d2.jsonl", 2600)):
+    with open(os.path.join(t, name), "w") as f:
+        for k in range(first, first + 2600):
+            # paragraph k is in documents k and k + 1: a group of two each
+            ps = ["para %d says %s and %d" % (j, "ab\"c" if j % 5 == 0 else "caf\u00e9", j * 7) for j in (k - 1, k)]
+            f.write(json.dumps({"id": "d%d" % k, "text": "\n\n".join(ps)}, ensure_ascii=(k % 2 == 0)) + "\n")
+PY
+for f in d1.jsonl d2.jsonl; do gzip -c "$T/$f" > "$T/$f.gz"; done
+check "many groups, 2 threads: previews by two readers at offsets = previews read in order"
+nd scan --unit paragraph --threads 2 "$T/d1.jsonl" "$T/d2.jsonl"
+assert_rc 0
+cp "$OUT" "$T/many.out"
+[[ "$(line_count "$T/many.out")" -ge 5000 ]] || fail "too few groups for two readers"
+nd scan --unit paragraph --threads 1 "$T/d1.jsonl.gz" "$T/d2.jsonl.gz"
+assert_rc 0
+sed 's/\.jsonl\.gz/.jsonl/g' "$OUT" > "$T/many.gz.out"
+assert_same_file "$T/many.gz.out" "$T/many.out"
+assert_jq "$T/many.out" '[.[] | select(.text | test("^para [0-9]+ says"))] | length == ([.[]] | length)' \
+    "every group has its preview"
+
 pass
