@@ -224,29 +224,6 @@ int nd_index_spill(nd_index *index, const char *dir)
 
 /* ****  Adding texts  **** */
 
-/* Room for n ids in the last block (or a new one); NULL when out of memory. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((always_inline)) /* in add_one's loop, as before add_one grew */
-#endif
-static inline uint32_t *
-reserve_ids(nd_index *index, size_t n)
-{
-    id_block *last = index->block_count ? &index->blocks[index->block_count - 1] : NULL;
-    if (!last || last->capacity - last->used < n) {
-        if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1, sizeof *index->blocks) !=
-            0)
-            return NULL;
-        size_t capacity = n > ID_BLOCK ? n : ID_BLOCK;
-        uint32_t *data = nd_malloc(capacity * sizeof *data);
-        if (!data)
-            return NULL;
-        nd_advise_huge(data, capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
-        last = &index->blocks[index->block_count++];
-        *last = (id_block){data, 0, capacity, 0};
-    }
-    return last->data + last->used;
-}
-
 /* Room for n more texts in the per-text arrays. */
 static int reserve_texts(nd_index *index, size_t n)
 {
@@ -499,21 +476,6 @@ int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, ui
         return ND_ENOMEM;
     text_to_add add = {{NULL, count, 0, folded, weight}, NULL};
     return add_text(index, &add, KEPT);
-}
-
-int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t count)
-{
-    if (doc >= index->count || index->spilled || !index->raw || index->raw[doc] != RAW_TEXT ||
-        index->where[doc].memory || count != index->meta[doc].count)
-        return ND_EINVAL; /* not a dropped text, or not the ids it was added with */
-    uint32_t *at = reserve_ids(index, count);
-    if (!at)
-        return ND_ENOMEM;
-    memcpy(at, ids, count * sizeof *ids);
-    index->blocks[index->block_count - 1].used += count;
-    __atomic_store_n(&index->where[doc].memory, at, __ATOMIC_RELEASE); /* settle_texts may look */
-    index->dropped--;
-    return ND_OK;
 }
 
 int nd_index_add_prepared_kept(nd_index *index, const nd_prepared_text *texts, size_t n)

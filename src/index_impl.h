@@ -1,7 +1,9 @@
-/* index_impl.h - the in-memory layout of an nd_index, private to the two
+/* index_impl.h - the in-memory layout of an nd_index, private to the
  * files that work on it: index.c (adding texts, spilling, the store view
- * clustering reads) and index_settle.c (sorting raw texts when they may be
- * read). Nothing else includes it: callers see the index through
+ * clustering reads), index_settle.c (sorting raw texts when they may be
+ * read) and index_refill.c (texts added without ids, given them again);
+ * reserve_ids, room in the id blocks, is here for index.c and
+ * index_refill.c both. Nothing else includes it: callers see the index through
  * neardup.h, index_add.h and the nd_store view (store.h).
  */
 #ifndef ND_INDEX_IMPL_H
@@ -10,6 +12,7 @@
 #include <stdint.h> /* uint32_t, uint64_t */
 #include <stdio.h>  /* FILE */
 
+#include "alloc.h" /* nd_grow, nd_malloc, nd_advise_huge: reserve_ids */
 #include "index_add.h"
 #include "neardup.h"
 #include "store.h"
@@ -60,6 +63,29 @@ struct nd_index {
     nd_refill_fn refill_fn; /* nd_index_set_refill: a dropped text's ids when clustering reads it, or NULL */
     void *refill_ctx;
 };
+
+/* Room for n ids in the last block (or a new one); NULL when out of memory. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) /* in add_one's loop (index.c), as before add_one grew */
+#endif
+static inline uint32_t *
+reserve_ids(nd_index *index, size_t n)
+{
+    id_block *last = index->block_count ? &index->blocks[index->block_count - 1] : NULL;
+    if (!last || last->capacity - last->used < n) {
+        if (nd_grow((void **)&index->blocks, &index->blocks_capacity, index->block_count + 1, sizeof *index->blocks) !=
+            0)
+            return NULL;
+        size_t capacity = n > ID_BLOCK ? n : ID_BLOCK;
+        uint32_t *data = nd_malloc(capacity * sizeof *data);
+        if (!data)
+            return NULL;
+        nd_advise_huge(data, capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
+        last = &index->blocks[index->block_count++];
+        *last = (id_block){data, 0, capacity, 0};
+    }
+    return last->data + last->used;
+}
 
 /* A text's raw flag (index->raw[doc]): settled, raw, or being settled by
  * one thread (clustering's helpers settle the texts of the bands they

@@ -26,7 +26,7 @@
  */
 #include "index_impl.h"
 
-#include <string.h> /* memset */
+#include <string.h> /* memset, memcpy */
 
 #include "alloc.h"
 #include "index_add.h"
@@ -88,6 +88,21 @@ void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx)
 {
     index->refill_fn = fn;
     index->refill_ctx = ctx;
+}
+
+int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t count)
+{
+    if (doc >= index->count || index->spilled || !index->raw || index->raw[doc] != RAW_TEXT ||
+        index->where[doc].memory || count != index->meta[doc].count)
+        return ND_EINVAL; /* not a dropped text, or not the ids it was added with */
+    uint32_t *at = reserve_ids(index, count);
+    if (!at)
+        return ND_ENOMEM;
+    memcpy(at, ids, count * sizeof *ids);
+    index->blocks[index->block_count - 1].used += count;
+    __atomic_store_n(&index->where[doc].memory, at, __ATOMIC_RELEASE); /* settle_texts may look */
+    index->dropped--;
+    return ND_OK;
 }
 
 int nd_index_refill_now(nd_index *index, size_t doc)
