@@ -326,7 +326,8 @@ static size_t tokens_before(const nd_token *items, size_t from, size_t to, size_
      * up to the answer */
     while (n > 1) {
         size_t half = n / 2;
-        base += base[half - 1].start < end ? half : 0;
+        /* a mask, not `?:` (GCC made that a branch) */
+        base += half & (0 - (size_t)(base[half - 1].start < end));
         n -= half;
     }
     return (size_t)(base - items) + (base->start < end);
