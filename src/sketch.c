@@ -313,7 +313,7 @@ static int units_context_free(const nd_sketcher *sk, const char *text, size_t le
 
 /* The first of tokens [from, to) that starts at or after `end` (to when
  * none): a binary search (the tokens are in text order) without branches
- * on the comparisons (each halving a conditional move: a branch there was
+ * on the comparisons (each halving adds a masked step: a branch there was
  * a coin flip, about two in five of sketch_units' own cycles, perf, 100k
  * syndicated paragraphs). */
 static size_t tokens_before(const nd_token *items, size_t from, size_t to, size_t end)
