@@ -639,6 +639,52 @@ START_TEST(test_units_by_ranges)
 }
 END_TEST
 
+/* A text of plain ASCII but for one combining mark opening its last unit
+ * (after a line break the mark joins the break's segment when the whole
+ * text is normalized, so the text must be sketched unit by unit): the mark
+ * at every offset of sketch.c's 32-byte steps that tell plain ASCII
+ * (plain_ascii), in a whole step (offsets 11 to 31: the unit's 21 bytes
+ * go past it) and in the bytes after the last one (0 to 10). */
+START_TEST(test_units_one_mark_anywhere)
+{
+    static const char *words[] = {"rain", "road", "coast", "ok", "heavy", "of", "the"};
+    static const char last[] = "\xcc\x81word and more words";
+    static char text[8192];
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.shingle_size = 3;
+    nd_sketcher *sk = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    uint64_t state = 7;
+    int in_step = 0, after = 0;
+    for (size_t shift = 0; shift < 64; shift++) {
+        size_t len = 0;
+        /* 60 short paragraphs, `shift` bytes of padding words, the mark's unit */
+        for (int p = 0; p < 60; p++) {
+            for (int w = 0; w < 4; w++) {
+                const char *word = words[synth_next(&state) % 7];
+                memcpy(text + len, word, strlen(word));
+                len += strlen(word);
+                text[len++] = w < 3 ? ' ' : '\n';
+            }
+            text[len++] = '\n';
+        }
+        for (size_t i = 0; i < shift; i++)
+            text[len++] = i % 5 == 4 ? ' ' : 'z';
+        memcpy(text + len, "\n\n", 2);
+        len += 2;
+        size_t mark_at = len;
+        memcpy(text + len, last, sizeof last - 1);
+        len += sizeof last - 1;
+        in_step += mark_at < len / 32 * 32;
+        after += mark_at >= len / 32 * 32;
+        compare_units(sk, text, len, 0);
+    }
+    ck_assert_int_gt(in_step, 0);
+    ck_assert_int_gt(after, 0);
+    nd_sketcher_free(sk);
+}
+END_TEST
+
 Suite *units_suite(void)
 {
     Suite *s = suite_create("units");
@@ -654,6 +700,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_sketch_units);
     tcase_add_test(tc, test_sketch_units_invalid_utf8);
     tcase_add_test(tc, test_units_by_ranges);
+    tcase_add_test(tc, test_units_one_mark_anywhere);
     suite_add_tcase(s, tc);
     return s;
 }
