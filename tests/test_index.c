@@ -7,6 +7,7 @@
 
 #include "index_add.h"
 #include "neardup.h"
+#include "sameclusters.h"
 #include "sort.h"
 #include "store.h"
 #include "suites.h"
@@ -237,16 +238,7 @@ START_TEST(test_spill_same_clusters)
         ck_assert_int_eq(nd_index_cluster(&a, NULL, plain, (nd_keep)keep), ND_OK);
         ck_assert_int_eq(nd_index_cluster(&b, NULL, spilled, (nd_keep)keep), ND_OK);
         ck_assert_uint_gt(nd_clusters_count(a), N / 4);
-        ck_assert_uint_eq(nd_clusters_count(a), nd_clusters_count(b));
-        for (size_t c = 0; c < nd_clusters_count(a); c++) {
-            const nd_member *ma, *mb;
-            size_t na = nd_clusters_get(&ma, a, c), nb = nd_clusters_get(&mb, b, c);
-            ck_assert_uint_eq(na, nb);
-            for (size_t k = 0; k < na; k++) {
-                ck_assert_uint_eq(ma[k].doc, mb[k].doc);
-                ck_assert_double_eq(ma[k].jaccard, mb[k].jaccard);
-            }
-        }
+        ck_same_clusters(a, b);
         nd_clusters_free(a);
         nd_clusters_free(b);
     }
@@ -504,20 +496,6 @@ static size_t raw_text(char *buf, size_t i)
     return n ? n - 1 : 0;
 }
 
-static void same_clusters(const nd_clusters *a, const nd_clusters *b)
-{
-    ck_assert_uint_eq(nd_clusters_count(a), nd_clusters_count(b));
-    for (size_t c = 0; c < nd_clusters_count(a); c++) {
-        const nd_member *ma, *mb;
-        size_t na = nd_clusters_get(&ma, a, c), nb = nd_clusters_get(&mb, b, c);
-        ck_assert_uint_eq(na, nb);
-        for (size_t k = 0; k < na; k++) {
-            ck_assert_uint_eq(ma[k].doc, mb[k].doc);
-            ck_assert(ma[k].jaccard == mb[k].jaccard && ma[k].containment == mb[k].containment);
-        }
-    }
-}
-
 static void same_stats(const nd_cluster_stats *a, const nd_cluster_stats *b)
 {
     ck_assert_uint_eq(a->candidate_pairs, b->candidate_pairs);
@@ -538,7 +516,7 @@ static size_t cluster_alike(nd_index *a, nd_index *b, unsigned threads, nd_clust
     nd_cluster_stats sb;
     ck_assert_int_eq(nd_index_cluster(&ca, stats, a, ND_KEEP_FIRST), ND_OK);
     ck_assert_int_eq(nd_index_cluster(&cb, &sb, b, ND_KEEP_FIRST), ND_OK);
-    same_clusters(ca, cb);
+    ck_same_clusters(ca, cb);
     same_stats(stats, &sb);
     size_t count = nd_clusters_count(ca);
     nd_clusters_free(ca);
@@ -755,7 +733,7 @@ START_TEST(test_raw_settle_ahead)
         nd_clusters *got = NULL;
         nd_cluster_stats got_stats;
         ck_assert_int_eq(nd_index_cluster(&got, &got_stats, again, ND_KEEP_FIRST), ND_OK);
-        same_clusters(want, got);
+        ck_same_clusters(want, got);
         same_stats(&want_stats, &got_stats);
         nd_clusters_free(got);
         nd_index_free(again);
