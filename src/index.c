@@ -45,7 +45,7 @@
 
 #include "alloc.h"
 #include "index_add.h"
-#include "index_impl.h"
+#include "index_layout.h"
 #include "sort.h"
 #include "store.h"
 

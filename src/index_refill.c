@@ -24,7 +24,7 @@
  * texts still not wanted whose slot was seen twice are looked up exactly
  * (a small hash table of their keys, counted over every text's key).
  */
-#include "index_impl.h"
+#include "index_layout.h"
 
 #include <string.h> /* memset, memcpy */
 

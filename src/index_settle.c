@@ -24,7 +24,7 @@
  *    (the store's settle(): each text is claimed by one thread, an atomic
  *    flag, and ids() waits for a text another thread is settling).
  */
-#include "index_impl.h"
+#include "index_layout.h"
 
 #include <assert.h> /* assert */
 #include <string.h> /* memcmp, memcpy, memset */

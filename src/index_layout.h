@@ -1,4 +1,4 @@
-/* index_impl.h - the in-memory layout of an nd_index, private to the
+/* index_layout.h - the in-memory layout of an nd_index, private to the
  * files that work on it: index.c (adding texts, spilling, the store view
  * clustering reads), index_settle.c (sorting raw texts when they may be
  * read) and index_refill.c (texts added without ids, given them again);
@@ -6,8 +6,8 @@
  * index_refill.c both. Nothing else includes it: callers see the index through
  * neardup.h, index_add.h and the nd_store view (store.h).
  */
-#ifndef ND_INDEX_IMPL_H
-#define ND_INDEX_IMPL_H
+#ifndef ND_INDEX_LAYOUT_H
+#define ND_INDEX_LAYOUT_H
 
 #include <stdint.h> /* uint32_t, uint64_t */
 #include <stdio.h>  /* FILE */
