@@ -126,12 +126,13 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **docs, siz
 
 /* Dropped texts refilled as clustering reads them, instead of all that may
  * be read before it (nd_index_dropped_wanted): `fn` gives text doc's raw
- * ids (*ids borrowed until the next call, *count of them) or an error
- * (ND_EIO, ND_ENOMEM: clustering fails with it). Called from clustering
+ * ids (*ids borrowed until the next call, *count of them: `expected`, the
+ * count it was added with, unless the text changed, which `fn` can name)
+ * or an error (ND_EIO, ND_ENOMEM: clustering fails with it). Called from clustering
  * (nd_index_cluster, nd_index_pairs: when the store is made, for texts
  * that may have a copy, and on a text's first read), one text at a time,
  * on the thread that reads texts first (store.h). */
-typedef int (*nd_refill_fn)(void *ctx, size_t doc, const uint32_t **ids, size_t *count);
+typedef int (*nd_refill_fn)(void *ctx, size_t doc, size_t expected, const uint32_t **ids, size_t *count);
 void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx);
 
 /* Text `doc`'s ids, dropped when it was added: `count` raw ids, which must

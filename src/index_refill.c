@@ -111,7 +111,7 @@ int nd_index_refill_now(nd_index *index, size_t doc)
         return ND_EINVAL; /* dropped and never refilled: the caller's mistake */
     const uint32_t *ids = NULL;
     size_t count = 0;
-    int rc = index->refill_fn(index->refill_ctx, doc, &ids, &count);
+    int rc = index->refill_fn(index->refill_ctx, doc, index->meta[doc].count, &ids, &count);
     return rc != ND_OK ? rc : nd_index_refill(index, doc, ids, count);
 }
 

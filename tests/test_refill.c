@@ -98,7 +98,7 @@ typedef struct lazy {
     int fail;
 } lazy;
 
-static int refill_lazily(void *ctx, size_t doc, const uint32_t **ids, size_t *count)
+static int refill_lazily(void *ctx, size_t doc, size_t expected, const uint32_t **ids, size_t *count)
 {
     static char text[1024];
     lazy *l = ctx;
@@ -107,6 +107,7 @@ static int refill_lazily(void *ctx, size_t doc, const uint32_t **ids, size_t *co
         return ND_EIO;
     nd_sketch_ref ref;
     int rc = nd_sketch_ids_raw(&ref, l->sk, text, text_of(text, doc));
+    ck_assert(rc != ND_OK || ref.count == expected); /* the count it was added with */
     *ids = ref.ids;
     *count = ref.count;
     return rc;
@@ -369,6 +370,8 @@ START_TEST(test_refill_from_file)
     const uint32_t *ids;
     size_t count;
     ck_assert_int_eq(refill_record(rf, &rec, 1000, &ids, &count), EXIT_FAIL);
+    /* as clustering reads it: a count other than pass 1's is refused */
+    ck_assert_int_eq(refill_one(rf, 0, 1000, &ids, &count), ND_EIO);
     end_pass(&cfg, in, rf, index);
 
     char unit[] = "--unit=paragraph", contain[] = "--measure=containment";

@@ -31,6 +31,7 @@
  */
 #include "refill.h"
 
+#include <stdint.h>   /* SIZE_MAX */
 #include <stdlib.h>   /* calloc, free */
 #include <sys/stat.h> /* stat */
 
@@ -155,6 +156,25 @@ static void changed(const refill *rf, size_t source, uint64_t line)
               input_source_name(rf->in, source), (unsigned long long)line);
 }
 
+/* Where dropped document `doc` was noted (rf->docs is in text order), or
+ * SIZE_MAX, reported. */
+static size_t place_of(const refill *rf, size_t doc)
+{
+    size_t lo = 0, hi = rf->places.count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rf->docs[mid] < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == rf->places.count || rf->docs[lo] != doc) {
+        cli_error("internal error: no place noted for document %zu", doc);
+        return SIZE_MAX;
+    }
+    return lo;
+}
+
 int refill_index(refill *rf, nd_index *index, int all)
 {
     uint32_t *docs = NULL;
@@ -167,15 +187,12 @@ int refill_index(refill *rf, nd_index *index, int all)
         return EXIT_OK;
     replay_at *at = NULL;
     int rc = replay_at_open(&at, rf->cfg, rf->in, &rf->places);
-    size_t k = 0; /* the place of docs[i]: both in text order */
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         const char *text;
         size_t len;
         nd_sketch_ref ref;
-        while (k < rf->places.count && rf->docs[k] < docs[i])
-            k++;
-        if (k == rf->places.count || rf->docs[k] != docs[i]) {
-            cli_error("internal error: no place noted for document %zu", (size_t)docs[i]);
+        size_t k = place_of(rf, docs[i]);
+        if (k == SIZE_MAX) {
             rc = EXIT_FAIL;
         } else if (replay_at_doc_text(at, k, &text, &len) != 0) {
             rc = EXIT_FAIL;
@@ -193,27 +210,20 @@ int refill_index(refill *rf, nd_index *index, int all)
     return rc;
 }
 
-int refill_one(void *ctx, size_t doc, const uint32_t **ids, size_t *count)
+int refill_one(void *ctx, size_t doc, size_t expected, const uint32_t **ids, size_t *count)
 {
     refill *rf = ctx;
-    size_t lo = 0, hi = rf->places.count; /* its place: the documents are in order */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rf->docs[mid] < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == rf->places.count || rf->docs[lo] != doc) {
-        cli_error("internal error: no place noted for document %zu", doc);
-        return ND_EINVAL;
-    }
+    size_t k = place_of(rf, doc);
     const char *text;
     size_t len;
     nd_sketch_ref ref;
-    if ((!rf->at && replay_at_open(&rf->at, rf->cfg, rf->in, &rf->places) != EXIT_OK) ||
-        replay_at_doc_text(rf->at, lo, &text, &len) != 0 || sketch(rf, text, len, &ref) != EXIT_OK)
+    if (k == SIZE_MAX || (!rf->at && replay_at_open(&rf->at, rf->cfg, rf->in, &rf->places) != EXIT_OK) ||
+        replay_at_doc_text(rf->at, k, &text, &len) != 0 || sketch(rf, text, len, &ref) != EXIT_OK)
         return ND_EIO; /* reported */
+    if (ref.count != expected) {
+        changed(rf, rf->places.at[k].source, rf->places.at[k].line);
+        return ND_EIO;
+    }
     *ids = ref.ids;
     *count = ref.count;
     return ND_OK;

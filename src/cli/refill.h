@@ -37,8 +37,9 @@ int refill_index(refill *rf, nd_index *index, int all);
 /* The index's refill function (nd_index_set_refill; ctx the refill):
  * dropped document `doc` sketched again from its record, read where pass 1
  * found it, as clustering reads it. ND_OK, or ND_EIO (reported: a file
- * changed, a read failed, out of memory). */
-int refill_one(void *ctx, size_t doc, const uint32_t **ids, size_t *count);
+ * changed, the record sketched into another count of ids than `expected`,
+ * a read failed, out of memory). */
+int refill_one(void *ctx, size_t doc, size_t expected, const uint32_t **ids, size_t *count);
 
 /* A dropped document whose ids are needed at once (the index has
  * spilled): record `rec` of pass 1 (still in memory) sketched again.
