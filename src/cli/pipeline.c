@@ -33,6 +33,7 @@
 #include "arena.h"
 #include "document.h"
 #include "idblocks.h"
+#include "idguess.h"
 #include "index_add.h"
 #include "pipebatch.h"
 #include "report.h" /* report_seconds_since */

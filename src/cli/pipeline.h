@@ -68,7 +68,7 @@ typedef struct pipeline_sink {
      * did); 0: only on the thread that called pipeline_run. */
     int any_thread;
     /* NULL, or (with adopt_ids, document mode) which documents' ids to
-     * keep (idblocks.h): a dropped document comes with ids NULL and its
+     * keep (idguess.h): a dropped document comes with ids NULL and its
      * id_count, for the sink to sketch again if it needs them. */
     struct id_predictor *predict;
 } pipeline_sink;

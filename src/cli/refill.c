@@ -6,7 +6,7 @@
  * were written into memory, most of what a run touched (50 MB for those
  * 50k documents: on a host slow to back fresh memory, the kernel clearing
  * those pages was half the run). So the pipeline keeps a document's ids
- * only when a guess says another may share its keys (idblocks.h:
+ * only when a guess says another may share its keys (idguess.h:
  * id_predictor; a lone document and a group's first member are dropped),
  * the index gets the dropped ones without ids (nd_index_add_dropped), and
  * clustering, when it first reads one (or finds that it may have a copy),

@@ -8,7 +8,7 @@
 #include <stdint.h> /* uint32_t */
 
 #include "cli.h"
-#include "idblocks.h"
+#include "idguess.h"
 #include "input.h"
 
 typedef struct refill refill;

@@ -1,0 +1,50 @@
+/* idguess.c - whose shingle ids a document keeps in pass 1: a bitmap of
+ * the first two band keys seen so far, shared by the sketching threads
+ * without locks. See idguess.h for the guess and what a wrong one costs.
+ */
+#include "idguess.h"
+
+#include <stdlib.h> /* calloc, free */
+
+int id_predictor_init(id_predictor *p, uint64_t bytes)
+{
+    unsigned log = 16;
+    while (log < 32 && ((uint64_t)1 << log) < bytes / 32)
+        log++;
+    *p = (id_predictor){calloc(((size_t)1 << log) / 64, sizeof(uint64_t)), 64 - log, ((size_t)1 << log) / 32, 0, 0};
+    return p->bits ? 0 : -1;
+}
+
+void id_predictor_free(id_predictor *p)
+{
+    free(p->bits);
+    *p = (id_predictor){0};
+}
+
+void id_predictor_stop(id_predictor *p)
+{
+    __atomic_store_n(&p->off, 1, __ATOMIC_RELAXED);
+}
+
+/* Set bit `bit`; was it set? */
+static int test_and_set(uint64_t *bits, uint64_t bit)
+{
+    uint64_t mask = (uint64_t)1 << (bit & 63);
+    if (__atomic_load_n(&bits[bit >> 6], __ATOMIC_RELAXED) & mask)
+        return 1;
+    return (__atomic_fetch_or(&bits[bit >> 6], mask, __ATOMIC_RELAXED) & mask) != 0;
+}
+
+int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_t count, const uint64_t *keys,
+                      unsigned bands)
+{
+    if (count * sizeof(uint32_t) < text_len || !rec->located || rec->len > UINT32_MAX ||
+        rec->source >= (1u << 31) || /* replay_at.c's places */
+        __atomic_load_n(&p->off, __ATOMIC_RELAXED) || __atomic_fetch_add(&p->seen, 1, __ATOMIC_RELAXED) >= p->limit)
+        return 1;
+    /* band keys are hashes already; the two bands' bits spread apart */
+    int hit = test_and_set(p->bits, keys[0] * 0x9E3779B97F4A7C15ull >> p->shift);
+    if (bands > 1)
+        hit |= test_and_set(p->bits, keys[1] * 0xC2B2AE3D27D4EB4Full >> p->shift);
+    return hit;
+}
