@@ -7,6 +7,7 @@
 #include <string.h> /* strlen, memcmp */
 
 #include "neardup.h"
+#include "sameclusters.h"
 #include "suites.h"
 
 enum { TEXTS = 600 };
@@ -153,16 +154,7 @@ START_TEST(test_index_add_batch_same_clusters)
     }
     ck_assert_uint_eq(nd_index_count(index), TEXTS);
     ck_assert_int_eq(nd_index_cluster(&got, NULL, index, ND_KEEP_LONGEST), ND_OK);
-    ck_assert_uint_eq(nd_clusters_count(got), nd_clusters_count(expected));
-    for (size_t k = 0; k < nd_clusters_count(got); k++) {
-        const nd_member *mg, *me;
-        size_t ng = nd_clusters_get(&mg, got, k), ne = nd_clusters_get(&me, expected, k);
-        ck_assert_uint_eq(ng, ne);
-        for (size_t m = 0; m < ng; m++) {
-            ck_assert_uint_eq(mg[m].doc, me[m].doc);
-            ck_assert_double_eq(mg[m].jaccard, me[m].jaccard);
-        }
-    }
+    ck_same_clusters(got, expected);
     nd_clusters_free(got);
     nd_clusters_free(expected);
     nd_index_free(index);
