@@ -21,6 +21,10 @@
  *   buffer may move when it grows); once all are done, the calling thread
  *   turns the offsets into pointers, in input order.
  * - Results are borrowed until the next call, like nd_sketch_text_ref().
+ * - nd_batch_sketch_from() asks a function for each text on the thread
+ *   that sketches it: a caller whose texts must first be converted (the
+ *   Python module's str, kept as code points, not UTF-8) converts them on
+ *   every thread, each while its bytes are about to be read.
  * - With units (nd_batch_set_units()), a text gives one item per unit
  *   (nd_sketch_units(): paragraphs or lines, a unit pasted several times
  *   as its copies), none when it has no unit; items are still in input
@@ -90,9 +94,11 @@ struct nd_batch {
     unsigned long generation;
     unsigned finished;
     int stop;
-    /* the current call */
+    /* the current call: texts and lens, or a function that gives them */
     const char *const *texts;
     const size_t *lens;
+    nd_text_fn text_fn;
+    void *text_ctx;
     size_t count;
     atomic_size_t next;
     /* results */
@@ -132,17 +138,25 @@ static int sketch_one(worker *w, size_t i)
     nd_batch *b = w->batch;
     size_t first = w->items_used;
     w->current = i;
-    int rc;
+    const char *text = NULL;
+    size_t len = 0;
+    int rc = ND_OK;
+    if (b->text_fn)
+        rc = b->text_fn(b->text_ctx, i, w->index, &text, &len);
+    else
+        text = b->texts[i], len = b->lens[i];
+    if (rc != ND_OK)
+        return rc;
     if (b->unit == ND_UNIT_DOCUMENT) {
         nd_sketch_ref ref;
-        rc = nd_sketch_text_ref(&ref, w->sketcher, b->texts[i], b->lens[i]);
+        rc = nd_sketch_text_ref(&ref, w->sketcher, text, len);
         if (rc == ND_OK && ref.num_tokens < b->min_tokens)
             ref.count = 0; /* below min_tokens: treated as a text without shingles */
         if (rc == ND_OK)
-            rc = keep_item(w, (nd_span){0, b->lens[i]}, &ref);
+            rc = keep_item(w, (nd_span){0, len}, &ref);
     } else {
         size_t invalid_utf8;
-        rc = nd_sketch_units(&invalid_utf8, w->sketcher, b->texts[i], b->lens[i], b->unit, b->min_tokens, keep_unit, w);
+        rc = nd_sketch_units(&invalid_utf8, w->sketcher, text, len, b->unit, b->min_tokens, keep_unit, w);
     }
     b->places[i] = (placement){w->index, first, w->items_used - first};
     return rc;
@@ -318,9 +332,25 @@ unsigned nd_batch_threads(const nd_batch *b)
 
 /* ****  A call  **** */
 
+static int sketch_all(nd_batch *b, const char *const *texts, const size_t *lens, nd_text_fn text_fn, void *text_ctx,
+                      size_t count);
+
 int nd_batch_sketch(nd_batch *b, const char *const *texts, const size_t *lens, size_t count)
 {
     assert(count == 0 || (texts && lens));
+    return sketch_all(b, texts, lens, NULL, NULL, count);
+}
+
+int nd_batch_sketch_from(nd_batch *b, size_t count, nd_text_fn text, void *ctx)
+{
+    assert(count == 0 || text);
+    return sketch_all(b, NULL, NULL, text, ctx, count);
+}
+
+/* Both calls: the texts from the arrays, or from text_fn when it is set. */
+static int sketch_all(nd_batch *b, const char *const *texts, const size_t *lens, nd_text_fn text_fn, void *text_ctx,
+                      size_t count)
+{
     b->item_count = 0;
     if (nd_grow((void **)&b->places, &b->places_capacity, count, sizeof *b->places) != 0)
         return ND_ENOMEM;
@@ -332,6 +362,8 @@ int nd_batch_sketch(nd_batch *b, const char *const *texts, const size_t *lens, s
     }
     b->texts = texts;
     b->lens = lens;
+    b->text_fn = text_fn;
+    b->text_ctx = text_ctx;
     b->count = count;
     atomic_store(&b->next, 0);
     if (b->started > 0 && count > GRAB) {
@@ -350,6 +382,8 @@ int nd_batch_sketch(nd_batch *b, const char *const *texts, const size_t *lens, s
     }
     b->texts = NULL;
     b->lens = NULL;
+    b->text_fn = NULL;
+    b->text_ctx = NULL;
     for (unsigned t = 0; t < b->threads; t++) {
         if (b->workers[t].status != ND_OK)
             return b->workers[t].status;

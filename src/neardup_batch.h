@@ -63,6 +63,24 @@ unsigned nd_batch_threads(const nd_batch *batch);
  * @return ND_OK, ND_ENOMEM or ND_EICU (then there are no results). */
 int nd_batch_sketch(nd_batch *batch, const char *const *texts, const size_t *lens, size_t count);
 
+/** Where nd_batch_sketch_from() finds text i: it sets *data to the text's
+ * UTF-8 and *len to its length. It is called once per text, on the thread
+ * that sketches it; `thread` is that thread's number (0 ..
+ * nd_batch_threads() - 1), so that a function may convert texts into one
+ * buffer per thread: the bytes must stay readable until the same thread
+ * asks for another text or the call returns.
+ * @return ND_OK, or an error (ND_ENOMEM...) that ends the call with it. */
+typedef int (*nd_text_fn)(void *ctx, size_t i, unsigned thread, const char **data, size_t *len);
+
+/** nd_batch_sketch() of `count` texts that `text` gives (nd_text_fn), asked
+ * for on the batch's threads: for texts that must be converted to UTF-8
+ * first, the conversion runs on every thread, each text's bytes read while
+ * they are fresh in the cache. The same results as nd_batch_sketch() of the
+ * same bytes.
+ * @return ND_OK, ND_ENOMEM, ND_EICU or the function's error (then there are
+ *   no results). */
+int nd_batch_sketch_from(nd_batch *batch, size_t count, nd_text_fn text, void *ctx);
+
 /** The results of the last nd_batch_sketch(), in input order (one item per
  * text in document mode).
  * @param[out] items a borrowed array (see nd_batch_item)

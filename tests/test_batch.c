@@ -1,6 +1,7 @@
 /* test_batch.c - nd_batch: texts sketched on several threads give, in input
  * order, exactly what one nd_sketcher gives text by text (ids, band keys,
- * token counts), for any thread count, call after call; and an index fed
+ * token counts), for any thread count, call after call, with the texts
+ * given as arrays or by a function (nd_batch_sketch_from); and an index fed
  * with nd_index_add_batch() clusters exactly like one fed text by text. */
 #include <stdio.h>  /* snprintf */
 #include <stdlib.h> /* malloc, free */
@@ -109,6 +110,72 @@ START_TEST(test_same_as_one_sketcher)
         expect_items_match(b, &c, at, sizes[k]);
         at = (at + sizes[k]) % (TEXTS - 333);
     }
+    nd_batch_free(b);
+    corpus_free(&c);
+}
+END_TEST
+
+/* nd_batch_sketch_from's text function over a corpus: each text copied
+ * into the asking thread's buffer (which a later text overwrites), counting
+ * the calls; text `fail_at` (when below TEXTS) fails with ND_ENOMEM. */
+typedef struct corpus_source {
+    const corpus *c;
+    size_t first;
+    char *buffers[8]; /* one per thread, TEXTS bytes' worth each */
+    size_t calls[TEXTS];
+    size_t fail_at;
+    unsigned threads;
+} corpus_source;
+
+static int corpus_text(void *ctx, size_t i, unsigned thread, const char **data, size_t *len)
+{
+    corpus_source *src = ctx;
+    ck_assert_uint_lt(thread, src->threads);
+    src->calls[i]++; /* each i on one thread only */
+    if (i == src->fail_at)
+        return ND_ENOMEM;
+    size_t n = src->c->lens[src->first + i];
+    if (n > 0)
+        memcpy(src->buffers[thread], src->c->texts[src->first + i], n);
+    memset(src->buffers[thread] + n, 'x', 16); /* past the end: not the text's */
+    *data = src->buffers[thread];
+    *len = n;
+    return ND_OK;
+}
+
+/* nd_batch_sketch_from gives what nd_batch_sketch gives for the same bytes,
+ * the texts asked for once each on the thread that sketches them, reused
+ * buffers and all; the function's error ends the call without results. */
+START_TEST(test_sketch_from_same_as_sketch)
+{
+    corpus c;
+    corpus_make(&c);
+    nd_options opts = test_options();
+    nd_batch *b = NULL;
+    ck_assert_int_eq(nd_batch_new(&b, &opts, thread_counts[_i]), ND_OK);
+    corpus_source *src = calloc(1, sizeof *src);
+    src->c = &c;
+    src->threads = nd_batch_threads(b);
+    for (unsigned t = 0; t < 8; t++)
+        src->buffers[t] = malloc(2048 + 16);
+    static const size_t firsts[] = {0, 100}, counts[] = {TEXTS, 333};
+    for (size_t k = 0; k < 2; k++) {
+        memset(src->calls, 0, sizeof src->calls);
+        src->first = firsts[k];
+        src->fail_at = TEXTS;
+        ck_assert_int_eq(nd_batch_sketch_from(b, counts[k], corpus_text, src), ND_OK);
+        expect_items_match(b, &c, firsts[k], counts[k]);
+        for (size_t i = 0; i < counts[k]; i++)
+            ck_assert_uint_eq(src->calls[i], 1);
+    }
+    src->first = 0;
+    src->fail_at = 123;
+    ck_assert_int_eq(nd_batch_sketch_from(b, TEXTS, corpus_text, src), ND_ENOMEM);
+    const nd_batch_item *items;
+    ck_assert_uint_eq(nd_batch_items(&items, b), 0);
+    for (unsigned t = 0; t < 8; t++)
+        free(src->buffers[t]);
+    free(src);
     nd_batch_free(b);
     corpus_free(&c);
 }
@@ -275,6 +342,7 @@ Suite *batch_suite(void)
     TCase *tc = tcase_create("batch");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_same_as_one_sketcher, 0, sizeof thread_counts / sizeof thread_counts[0]);
+    tcase_add_loop_test(tc, test_sketch_from_same_as_sketch, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_index_add_batch_same_clusters, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_units_same_as_sketch_units, 0, sizeof unit_kinds / sizeof unit_kinds[0]);
     tcase_add_test(tc, test_bad_options);

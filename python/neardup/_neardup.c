@@ -12,6 +12,7 @@ static PyMethodDef module_methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))ndpy_normalize, METH_VARARGS | METH_KEYWORDS, ndpy_normalize_doc},
     {"signature", (PyCFunction)(void (*)(void))ndpy_signature, METH_VARARGS | METH_KEYWORDS, ndpy_signature_doc},
     {"explain", (PyCFunction)(void (*)(void))ndpy_explain, METH_VARARGS | METH_KEYWORDS, ndpy_explain_doc},
+    {"_utf8", ndpy_utf8, METH_O, ndpy_utf8_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -67,18 +67,37 @@ typedef struct pinned_text {
  * TypeError naming texts[position] (position < 0: "a text") otherwise. */
 int ndpy_pin_text(pinned_text *out, PyObject *obj, Py_ssize_t position);
 
-/* Up to SCAN_CHUNK texts of a sequence, pinned. */
+/* Up to SCAN_CHUNK texts of a sequence, pinned. A str that is not ASCII
+ * waits for its UTF-8 until it is sketched (ndpy_chunk_sketch): ucs[i] is
+ * then its code points (kinds[i] bytes each, lens[i] of them); for any
+ * other text ucs[i] is NULL and data[i], lens[i] are its UTF-8. */
 typedef struct text_chunk {
     PyObject *owners[SCAN_CHUNK];
     const char *data[SCAN_CHUNK];
     size_t lens[SCAN_CHUNK];
+    const void *ucs[SCAN_CHUNK];
+    unsigned char kinds[SCAN_CHUNK];
     size_t count;
+    size_t pending; /* texts waiting for their UTF-8 */
+    /* ext_utf8.c: one UTF-8 buffer per batch thread, kept from chunk to chunk */
+    char **scratch;
+    size_t *scratch_capacity;
+    unsigned scratch_count;
 } text_chunk;
 
 /* Pin items [first, first + n) of a PySequence_Fast sequence (n <=
- * SCAN_CHUNK); 0 or -1 (nothing left pinned). */
+ * SCAN_CHUNK); 0 or -1 (nothing left pinned). Make the chunk with
+ * PyMem_Calloc, free it with ndpy_chunk_free. */
 int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n);
 void ndpy_chunk_release(text_chunk *c);
+
+/* ext_utf8.c: nd_batch_sketch of the chunk's texts, the str ones encoded
+ * to UTF-8 on the batch's threads; callable without the GIL. The
+ * library's status. */
+int ndpy_chunk_sketch(text_chunk *c, nd_batch *batch);
+
+/* Free a chunk (released or never filled) and its buffers; NULL is fine. */
+void ndpy_chunk_free(text_chunk *c);
 
 /* A whole sequence of texts (or ids) pinned: data[i] and lens[i] for
  * i < count. Zero-initialize; release with ndpy_unpin_list(). */
@@ -115,6 +134,10 @@ PyObject *ndpy_normalize(PyObject *self, PyObject *args, PyObject *kwargs);
 PyObject *ndpy_signature(PyObject *self, PyObject *args, PyObject *kwargs);
 PyObject *ndpy_explain(PyObject *self, PyObject *args, PyObject *kwargs);
 extern const char ndpy_normalize_doc[], ndpy_signature_doc[], ndpy_explain_doc[];
+
+/* ext_utf8.c */
+PyObject *ndpy_utf8(PyObject *self, PyObject *texts);
+extern const char ndpy_utf8_doc[];
 
 /* ext_stream.c */
 extern PyTypeObject ndpy_DeduplicatorType;

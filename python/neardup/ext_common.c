@@ -7,8 +7,10 @@
  * surrogates pass through and are read as U+FFFD by the library, as
  * ill-formed UTF-8 is) or bytes (UTF-8, taken as they are). Before the GIL
  * is released, every text a call needs is pinned: a reference is held (or a
- * temporary UTF-8 bytes object made) for each, so another Python thread that
- * empties the list meanwhile cannot free a text under the library's feet.
+ * temporary UTF-8 bytes object made; scan and add_many keep a str's code
+ * points and encode them on the library's threads, ext_utf8.c) for each,
+ * so another Python thread that empties the list meanwhile cannot free a
+ * text under the library's feet.
  * Status codes: ND_EINVAL ValueError, ND_ENOMEM MemoryError, ND_EIO OSError,
  * ND_EICU RuntimeError.
  */
@@ -310,15 +312,33 @@ void ndpy_chunk_release(text_chunk *c)
     for (size_t i = 0; i < c->count; i++)
         Py_DECREF(c->owners[i]);
     c->count = 0;
+    c->pending = 0;
 }
 
 int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n)
 {
     PyObject **items = PySequence_Fast_ITEMS(seq);
     c->count = 0;
+    c->pending = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = items[first + i];
+        c->ucs[c->count] = NULL;
+        if (PyUnicode_Check(item) && !PyUnicode_IS_ASCII(item)) {
+            /* its code points, encoded when it is sketched, without the
+             * GIL (ext_utf8.c): a str never changes, and the reference
+             * keeps them alive */
+            Py_INCREF(item);
+            c->owners[c->count] = item;
+            c->data[c->count] = NULL;
+            c->ucs[c->count] = PyUnicode_DATA(item);
+            c->kinds[c->count] = (unsigned char)PyUnicode_KIND(item);
+            c->lens[c->count] = (size_t)PyUnicode_GET_LENGTH(item);
+            c->count++;
+            c->pending++;
+            continue;
+        }
         pinned_text t;
-        if (ndpy_pin_text(&t, items[first + i], first + i) != 0) {
+        if (ndpy_pin_text(&t, item, first + i) != 0) {
             ndpy_chunk_release(c);
             return -1;
         }

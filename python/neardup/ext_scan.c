@@ -59,12 +59,11 @@ static int unit_map_add(unit_map *m, const nd_batch *batch, size_t first)
 static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq, unit_map *units)
 {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    text_chunk *chunk = PyMem_Malloc(sizeof *chunk);
+    text_chunk *chunk = PyMem_Calloc(1, sizeof *chunk);
     if (!chunk) {
         PyErr_NoMemory();
         return -1;
     }
-    chunk->count = 0;
     int status = ND_OK;
     for (Py_ssize_t first = 0; first < n; first += SCAN_CHUNK) {
         if (PyErr_CheckSignals() != 0)
@@ -73,7 +72,7 @@ static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq, unit_map
         if (ndpy_chunk_fill(chunk, seq, first, count) != 0)
             break;
         Py_BEGIN_ALLOW_THREADS
-            status = nd_batch_sketch(batch, chunk->data, chunk->lens, chunk->count);
+            status = ndpy_chunk_sketch(chunk, batch);
             if (status == ND_OK && units)
                 status = unit_map_add(units, batch, (size_t)first);
             if (status == ND_OK)
@@ -85,7 +84,7 @@ static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq, unit_map
             break;
         }
     }
-    PyMem_Free(chunk);
+    ndpy_chunk_free(chunk);
     return PyErr_Occurred() ? -1 : 0;
 }
 

@@ -214,10 +214,10 @@ static PyObject *dedup_is_duplicate(Deduplicator *self, PyObject *text)
 /* add_many: one chunk, without the GIL: sketch on the batch's threads, then
  * query and keep in input order. found[i] is 1 (match in matches[i]) or 0;
  * returns ND_OK or the first error (*done texts were added before it). */
-static int stream_chunk(Deduplicator *self, const text_chunk *chunk, int *found, nd_stream_match *matches, size_t *done)
+static int stream_chunk(Deduplicator *self, text_chunk *chunk, int *found, nd_stream_match *matches, size_t *done)
 {
     *done = 0;
-    int status = nd_batch_sketch(self->batch, chunk->data, chunk->lens, chunk->count);
+    int status = ndpy_chunk_sketch(chunk, self->batch);
     if (status != ND_OK)
         return status;
     const nd_batch_item *items;
@@ -341,7 +341,7 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
         }
     }
     out = PyList_New(0);
-    chunk = PyMem_Malloc(sizeof *chunk);
+    chunk = PyMem_Calloc(1, sizeof *chunk);
     found = PyMem_Malloc(SCAN_CHUNK * sizeof *found);
     matches = PyMem_Malloc(SCAN_CHUNK * sizeof *matches);
     if (!out || !chunk || !found || !matches) {
@@ -374,7 +374,7 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
     }
     PyThread_release_lock(self->lock);
 done:
-    PyMem_Free(chunk);
+    ndpy_chunk_free(chunk);
     PyMem_Free(found);
     PyMem_Free(matches);
     Py_XDECREF(id_seq);

@@ -228,3 +228,62 @@ def test_saudinewsnet_equals_cli(nd_binary, tmp_path):
     expected = cli_clusters(nd_binary, str(jsonl))
     assert len(expected) > 100
     assert py_clusters(neardup.scan(texts, ids)) == expected
+
+
+def texts_of_every_kind(seed=7, count=60):
+    """str texts CPython keeps as 1, 2 and 4 bytes a code point, with what
+    each encodes in its own way: Latin-1 letters; Arabic, Cyrillic (two
+    bytes); CJK (three); lone surrogates and two surrogates in a row
+    (encoded apart, as surrogatepass does); emoji (four). Paragraphs repeat
+    across texts, so that scan finds groups and clusters."""
+    import random
+
+    rng = random.Random(seed)
+    pools = [
+        ["caf\u00e9", "na\u00efve", "\u00fcber", "stra\u00dfe", "\u00ff\u00e0\u00e7", "plain", "words", "1999", "\u00a0"],
+        ["\u0645\u0631\u062d\u0628\u0627", "\u043f\u0440\u0438\u0432\u0435\u0442", "\u4e2d\u6587\u5b57", "\ud800",
+         "\ud83d\ude00", "x\udc00y", "ascii", "\u00e9t\u00e9", "\u05e9\u05dc\u05d5\u05dd"],
+        ["\U0001f600", "\U00010348\u0627", "\ud800z", "\u0645\u0631\u062d\u0628\u0627", "\u4e2d\u6587", "plain",
+         "\u00e9", "\U0010ffff", "\u07ff\u0800"],
+    ]
+    texts = []
+    for pool in pools:
+        paragraphs = [" ".join(rng.choice(pool) for _ in range(rng.randint(1, 40))) for _ in range(12)]
+        for _ in range(count // 3):
+            texts.append("\n\n".join(rng.choice(paragraphs) for _ in range(rng.randint(1, 5))))
+    return texts
+
+
+def test_str_encoded_as_surrogatepass():
+    """The UTF-8 that scan and add_many give the library for a str (encoded
+    on the library's threads, eight code points a step where it can) is
+    str.encode('utf-8', 'surrogatepass'), for every kind of str and every
+    length around a step's eight."""
+    from neardup import _neardup
+
+    texts = texts_of_every_kind()
+    texts += ["", "a", "\u00e9", "\u0800", "\ud800", "\U0001f600", "\x7f\x80", "\u07ff" * 9, "a\u0800" * 8]
+    texts += [t[:k] for t in texts_of_every_kind(seed=8, count=6) for k in range(0, 40)]
+    texts += [b"bytes \xff as they are"]
+    expected = [t if isinstance(t, bytes) else t.encode("utf-8", "surrogatepass") for t in texts]
+    assert _neardup._utf8(texts) == expected
+
+
+@pytest.mark.parametrize("unit", ["document", "paragraph", "line"])
+def test_str_same_as_bytes(unit):
+    """str texts of every kind, their UTF-8 made on the library's threads,
+    give the clusters of the same texts encoded by Python, with one thread
+    or three; unit spans (str indices) cover the same text."""
+    texts = texts_of_every_kind() * 40  # long enough for the threads to share the chunk
+    raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+    expected = neardup.scan(raw, unit=unit, threads=1)
+    assert len(expected) > 3
+    for threads in (1, 3):
+        got = neardup.scan(texts, unit=unit, threads=threads)
+        assert [(c.indices, c.jaccard) for c in got] == [(c.indices, c.jaccard) for c in expected]
+        if unit != "document":
+            for c, c_raw in zip(got, expected):
+                for i, (cs, ce), (s, e) in zip(c.indices, c.spans, c_raw.spans):
+                    assert texts[i][cs:ce].encode("utf-8", "surrogatepass") == raw[i][s:e]
+    d_str, d_raw = neardup.Deduplicator(), neardup.Deduplicator()
+    assert d_str.add_many(texts, threads=2) == d_raw.add_many(raw, threads=2)
