@@ -486,10 +486,13 @@ int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, ui
 }
 
 /* The band keys of texts[0..n), added as texts first.. in one key chunk,
- * written band by band: a text's keys, written at once, went to `bands`
- * places ND_KEY_CHUNK keys (256 KiB) apart, which share one set of a
- * 32 KiB 8-way L1 cache: the 16 lines of the default bands evicted each
- * other at every unit. Band by band, n keys go to n / 16 lines in a row. */
+ * written four bands at a time: a text's keys, written at once, went to
+ * `bands` places ND_KEY_CHUNK keys (256 KiB) apart, which share one set of
+ * a 32 KiB 8-way L1 cache: the 16 lines of the default bands evicted each
+ * other at every unit. Four bands at a time, a run of texts fills four
+ * lines of a set at once (10k syndicated paragraphs, callgrind: D1 write
+ * misses in the add 1.35M -> 0.27M); a band at a time cost twice the
+ * instructions. */
 static void put_keys(nd_index *index, size_t first, const nd_prepared_text *texts, size_t n)
 {
     enum { STEP = 64 };
@@ -502,7 +505,19 @@ static void put_keys(nd_index *index, size_t first, const nd_prepared_text *text
         size_t k = n - i0 < STEP ? n - i0 : STEP;
         for (size_t i = 0; i < k; i++)
             from[i] = texts[i0 + i].keys;
-        for (unsigned j = 0; j < bands; j++) {
+        unsigned j = 0;
+        for (; j + 4 <= bands; j += 4) {
+            uint32_t *to0 = chunk + (size_t)j * ND_KEY_CHUNK + i0, *to1 = to0 + ND_KEY_CHUNK, *to2 = to1 + ND_KEY_CHUNK,
+                     *to3 = to2 + ND_KEY_CHUNK;
+            for (size_t i = 0; i < k; i++) {
+                const uint32_t *key = from[i] + j;
+                to0[i] = key[0];
+                to1[i] = key[1];
+                to2[i] = key[2];
+                to3[i] = key[3];
+            }
+        }
+        for (; j < bands; j++) {
             uint32_t *to = chunk + (size_t)j * ND_KEY_CHUNK + i0;
             for (size_t i = 0; i < k; i++)
                 to[i] = from[i][j];
