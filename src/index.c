@@ -234,6 +234,8 @@ int nd_index_spill(nd_index *index, const char *dir)
 /* Room for n more texts in the per-text arrays. */
 static int reserve_texts(nd_index *index, size_t n)
 {
+    if (index->count + n <= index->meta_capacity && index->count + n <= index->where_capacity)
+        return ND_OK; /* (no call: a paragraph mode's call per document) */
     if (nd_grow((void **)&index->meta, &index->meta_capacity, index->count + n, sizeof *index->meta) != 0 ||
         nd_grow((void **)&index->where, &index->where_capacity, index->count + n, sizeof *index->where) != 0)
         return ND_ENOMEM;
