@@ -42,6 +42,10 @@
 #include <stdlib.h> /* mkstemp */
 #include <string.h> /* memcpy */
 #include <unistd.h> /* pread, unlink, close */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h> /* SSE2 (every x86-64): put_keys */
+#define ND_INDEX_SSE2 1
+#endif
 
 #include "alloc.h"
 #include "index_add.h"
@@ -230,6 +234,8 @@ int nd_index_spill(nd_index *index, const char *dir)
 /* Room for n more texts in the per-text arrays. */
 static int reserve_texts(nd_index *index, size_t n)
 {
+    if (index->count + n <= index->meta_capacity && index->count + n <= index->where_capacity)
+        return ND_OK; /* (no call: a paragraph mode's call per document) */
     if (nd_grow((void **)&index->meta, &index->meta_capacity, index->count + n, sizeof *index->meta) != 0 ||
         nd_grow((void **)&index->where, &index->where_capacity, index->count + n, sizeof *index->where) != 0)
         return ND_ENOMEM;
@@ -298,12 +304,14 @@ typedef struct {
 } text_to_add;
 
 /* Add one text (raw: COPIED, RAW or KEPT); the per-text arrays have room
- * for it. Inlined: a call per text is a paragraph mode's millions of calls. */
+ * for it. Its band keys are written into its key chunk unless `keys_later`
+ * (the caller writes them, put_keys). Inlined: a call per text is a
+ * paragraph mode's millions of calls. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline))
 #endif
 static inline int
-add_text(nd_index *index, const text_to_add *add, int raw)
+add_text(nd_index *index, const text_to_add *add, int raw, int keys_later)
 {
     const nd_prepared_text *t = &add->text;
     unsigned bands = index->opts.bands;
@@ -328,8 +336,10 @@ add_text(nd_index *index, const text_to_add *add, int raw)
     uint32_t weight = t->weight >= ND_WEIGHT_WIDE ? ND_WEIGHT_WIDE : (uint32_t)t->weight;
     index->meta[doc] = (nd_text_meta){.count = (uint32_t)t->count, .weight = weight, .set_hash = t->set_hash};
     index->where[doc].memory = NULL;
-    /* the default 16 bands by a loop of known length, unrolled (a paragraph mode's millions of units) */
-    if (bands == 16) {
+    /* the default 16 bands by a loop of known length, unrolled */
+    if (keys_later) {
+        /* put_keys */
+    } else if (bands == 16) {
         for (unsigned j = 0; j < 16; j++)
             chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
     } else {
@@ -357,7 +367,7 @@ add_text(nd_index *index, const text_to_add *add, int raw)
 static int add_one(nd_index *index, const nd_prepared_text *t)
 {
     text_to_add add = {*t, NULL};
-    return add_text(index, &add, COPIED);
+    return add_text(index, &add, COPIED, 0);
 }
 
 int nd_index_add_prepared(nd_index *index, const nd_prepared_text *texts, size_t n)
@@ -403,7 +413,7 @@ static int add_raw(nd_index *index, const uint32_t *ids, size_t count, const uin
         return add_one(index, &t);
     }
     text_to_add add = {{ids, count, 0, folded, weight}, NULL};
-    return add_text(index, &add, RAW);
+    return add_text(index, &add, RAW, 0);
 }
 
 int nd_index_add_raw(nd_index *index, const uint32_t *ids, size_t count, const uint64_t *keys, uint64_t weight)
@@ -465,7 +475,7 @@ int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const 
         return ND_ENOMEM;
     /* the caller's block, adopted: writable (the const is the API's) */
     text_to_add add = {{ids, count, 0, folded, weight}, (uint32_t *)(uintptr_t)ids};
-    return add_text(index, &add, KEPT);
+    return add_text(index, &add, KEPT, 0);
 }
 
 int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, uint64_t weight)
@@ -478,25 +488,100 @@ int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, ui
     if (reserve_texts(index, 1) != ND_OK)
         return ND_ENOMEM;
     text_to_add add = {{NULL, count, 0, folded, weight}, NULL};
-    return add_text(index, &add, KEPT);
+    return add_text(index, &add, KEPT, 0);
+}
+
+/* The band keys of texts[0..n), added as texts first.. in one key chunk,
+ * written four bands at a time: a text's keys, written at once, went to
+ * `bands` places ND_KEY_CHUNK keys (256 KiB) apart, which share one set of
+ * a 32 KiB 8-way L1 cache: the 16 lines of the default bands evicted each
+ * other at every unit. Four bands at a time, a run of texts fills four
+ * lines of a set at once (10k syndicated paragraphs, callgrind: D1 write
+ * misses in the add 1.35M -> 0.27M). With SSE2, four texts' keys of four
+ * bands are one 4 x 4 transpose (a band at a time took 119 instructions a
+ * unit, four at a time with scalar copies 75; the texts past a multiple of
+ * four, and the bands, go one by one). */
+static void put_keys(nd_index *index, size_t first, const nd_prepared_text *texts, size_t n)
+{
+    enum { STEP = 64 };
+    const uint32_t *from[STEP];
+    unsigned bands = index->opts.bands;
+    if (n == 0)
+        return; /* (its chunk may not be made) */
+    uint32_t *chunk = index->key_chunks[first / ND_KEY_CHUNK] + first % ND_KEY_CHUNK;
+    for (size_t i0 = 0; i0 < n; i0 += STEP) {
+        size_t k = n - i0 < STEP ? n - i0 : STEP;
+        for (size_t i = 0; i < k; i++)
+            from[i] = texts[i0 + i].keys;
+        unsigned j = 0;
+        for (; j + 4 <= bands; j += 4) {
+            uint32_t *to0 = chunk + (size_t)j * ND_KEY_CHUNK + i0, *to1 = to0 + ND_KEY_CHUNK, *to2 = to1 + ND_KEY_CHUNK,
+                     *to3 = to2 + ND_KEY_CHUNK;
+            size_t i = 0;
+#ifdef ND_INDEX_SSE2
+            for (; i + 4 <= k; i += 4) {
+                __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(from[i] + j));
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(from[i + 1] + j));
+                __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(from[i + 2] + j));
+                __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(from[i + 3] + j));
+                __m128i ab0 = _mm_unpacklo_epi32(a, b), ab1 = _mm_unpackhi_epi32(a, b);
+                __m128i cd0 = _mm_unpacklo_epi32(c, d), cd1 = _mm_unpackhi_epi32(c, d);
+                _mm_storeu_si128((__m128i *)(void *)(to0 + i), _mm_unpacklo_epi64(ab0, cd0));
+                _mm_storeu_si128((__m128i *)(void *)(to1 + i), _mm_unpackhi_epi64(ab0, cd0));
+                _mm_storeu_si128((__m128i *)(void *)(to2 + i), _mm_unpacklo_epi64(ab1, cd1));
+                _mm_storeu_si128((__m128i *)(void *)(to3 + i), _mm_unpackhi_epi64(ab1, cd1));
+            }
+#endif
+            for (; i < k; i++) {
+                const uint32_t *key = from[i] + j;
+                to0[i] = key[0];
+                to1[i] = key[1];
+                to2[i] = key[2];
+                to3[i] = key[3];
+            }
+        }
+        for (; j < bands; j++) {
+            uint32_t *to = chunk + (size_t)j * ND_KEY_CHUNK + i0;
+            for (size_t i = 0; i < k; i++)
+                to[i] = from[i][j];
+        }
+    }
 }
 
 int nd_index_add_prepared_kept(nd_index *index, const nd_prepared_text *texts, size_t n)
 {
     if (reserve_texts(index, n) != ND_OK)
         return ND_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const nd_prepared_text *t = &texts[i];
-        int rc;
-        if (t->count == 0 || index->spilled) {
-            rc = add_raw(index, t->ids, t->count, t->keys, t->weight);
-        } else {
-            /* the caller's block, adopted: writable (the const is the API's) */
-            text_to_add add = {{t->ids, t->count, 0, t->keys, t->weight}, (uint32_t *)(uintptr_t)t->ids};
-            rc = add_text(index, &add, KEPT);
+    if (index->spilled) { /* every text to the files, its keys with it */
+        for (size_t i = 0; i < n; i++) {
+            int rc = add_raw(index, texts[i].ids, texts[i].count, texts[i].keys, texts[i].weight);
+            if (rc != ND_OK)
+                return rc;
         }
+        return ND_OK;
+    }
+    uint64_t empty = nd_index_set_hash(NULL, 0);
+    for (size_t i = 0; i < n;) {
+        /* the texts that go to the current key chunk; their keys after them */
+        size_t first = index->count, room = ND_KEY_CHUNK - first % ND_KEY_CHUNK;
+        size_t k = n - i < room ? n - i : room, added = 0;
+        int rc = ND_OK;
+        while (added < k && rc == ND_OK) {
+            const nd_prepared_text *t = &texts[i + added];
+            if (t->count == 0) {
+                text_to_add add = {{t->ids, 0, empty, t->keys, t->weight}, NULL};
+                rc = add_text(index, &add, COPIED, 1);
+            } else {
+                /* the caller's block, adopted: writable (the const is the API's) */
+                text_to_add add = {{t->ids, t->count, 0, t->keys, t->weight}, (uint32_t *)(uintptr_t)t->ids};
+                rc = add_text(index, &add, KEPT, 1);
+            }
+            added += rc == ND_OK;
+        }
+        put_keys(index, first, texts + i, added); /* those added, also when one failed */
         if (rc != ND_OK)
             return rc;
+        i += k;
     }
     return ND_OK;
 }

@@ -41,9 +41,12 @@
 
 #include "alloc.h"
 
+/* ' ', '\t', '\r', '\n', '\f' or '\v': one compare and a bit of a mask */
 static inline int is_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+    unsigned char u = (unsigned char)c;
+    const uint64_t spaces = 1ULL << ' ' | 1ULL << '\t' | 1ULL << '\r' | 1ULL << '\n' | 1ULL << '\f' | 1ULL << '\v';
+    return u <= ' ' && (spaces >> u & 1);
 }
 
 static inline nd_span trim(const char *text, size_t start, size_t end)

@@ -52,6 +52,7 @@ int main(void)
     srunner_add_suite(sr, cluster_suite());
     srunner_add_suite(sr, index_suite());
     srunner_add_suite(sr, settle_suite());
+    srunner_add_suite(sr, addkept_suite());
     srunner_add_suite(sr, contain_suite());
     srunner_add_suite(sr, pairs_suite());
     srunner_add_suite(sr, chance_suite());

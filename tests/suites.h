@@ -12,6 +12,7 @@ Suite *lsh_suite(void);
 Suite *cluster_suite(void);
 Suite *index_suite(void);
 Suite *settle_suite(void);
+Suite *addkept_suite(void);
 Suite *contain_suite(void);
 Suite *pairs_suite(void);
 Suite *chance_suite(void);

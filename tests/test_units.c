@@ -7,7 +7,7 @@
  * taken out to make the text, and what they enclosed becomes the spans. */
 #include <stdio.h>  /* snprintf */
 #include <stdlib.h> /* free, malloc */
-#include <string.h> /* strlen, memcpy */
+#include <string.h> /* strlen, memcpy, strchr */
 
 #include "index_add.h" /* nd_sketch_units_raw */
 #include "neardup.h"
@@ -64,6 +64,86 @@ START_TEST(test_split)
     ck_assert_msg(strcmp(got, row->units) == 0, "row %d: units \"%s\", expected \"%s\"", _i, got, row->units);
     free(spans);
     free(text);
+}
+END_TEST
+
+/* The units of text by the definition (units.c): lines cut at each '\n'
+ * found one at a time, a line blank when all of it is white space, spans
+ * trimmed of ASCII white space. */
+static size_t reference_units(nd_span *out, const char *text, size_t len, nd_unit_kind kind)
+{
+    size_t n = 0, para_start = 0, line_start = 0;
+    int in_para = 0;
+    while (line_start < len) {
+        size_t line_end = line_start;
+        while (line_end < len && text[line_end] != '\n')
+            line_end++;
+        size_t s = line_start, e = line_end;
+        while (s < e && strchr(" \t\r\f\v", text[s]) && text[s])
+            s++;
+        while (e > s && strchr(" \t\r\f\v", text[e - 1]) && text[e - 1])
+            e--;
+        int blank = s == e;
+        if (kind == ND_UNIT_LINE && !blank)
+            out[n++] = (nd_span){s, e};
+        if (kind == ND_UNIT_PARAGRAPH && blank && in_para) {
+            size_t ps = para_start, pe = line_start;
+            while (ps < pe && strchr(" \t\r\n\f\v", text[ps]) && text[ps])
+                ps++;
+            while (pe > ps && strchr(" \t\r\n\f\v", text[pe - 1]) && text[pe - 1])
+                pe--;
+            out[n++] = (nd_span){ps, pe};
+            in_para = 0;
+        } else if (kind == ND_UNIT_PARAGRAPH && !blank && !in_para) {
+            para_start = line_start;
+            in_para = 1;
+        }
+        line_start = line_end < len ? line_end + 1 : len;
+    }
+    if (kind == ND_UNIT_PARAGRAPH && in_para) {
+        size_t ps = para_start, pe = len;
+        while (ps < pe && strchr(" \t\r\n\f\v", text[ps]) && text[ps])
+            ps++;
+        while (pe > ps && strchr(" \t\r\n\f\v", text[pe - 1]) && text[pe - 1])
+            pe--;
+        out[n++] = (nd_span){ps, pe};
+    }
+    return n;
+}
+
+/* Random texts of words, white space of every kind (is_space), bytes of
+ * UTF-8 (not white space, though signed as chars) and line ends, 0 to 400
+ * bytes, in long runs of one byte or not, cut as the definition cuts them. */
+START_TEST(test_split_random)
+{
+    static const char alphabet[] = "ab\xc3\xa9 \t\r\f\v\n\n\n";
+    static nd_span expected[512];
+    char buf[400];
+    nd_span *spans = NULL;
+    size_t capacity = 0;
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = (size_t)(x % (sizeof buf + 1));
+        unsigned runs = (unsigned)(x >> 32) % 4; /* sometimes long runs of one byte */
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[i] = runs && i > 0 && x % 8 < runs + 3 ? buf[i - 1] : alphabet[x % (sizeof alphabet - 1)];
+        }
+        char *text = exact_copy(buf, len);
+        for (int kind = ND_UNIT_PARAGRAPH; kind <= ND_UNIT_LINE; kind++) {
+            size_t count = 99, want = reference_units(expected, text, len, (nd_unit_kind)kind);
+            ck_assert_int_eq(nd_split_units(&spans, &capacity, &count, text, len, (nd_unit_kind)kind), ND_OK);
+            ck_assert_msg(count == want, "round %d kind %d: %zu units, expected %zu", round, kind, count, want);
+            for (size_t u = 0; u < count; u++) {
+                ck_assert_msg(spans[u].start == expected[u].start && spans[u].end == expected[u].end,
+                              "round %d kind %d unit %zu: [%zu, %zu), expected [%zu, %zu)", round, kind, u,
+                              spans[u].start, spans[u].end, expected[u].start, expected[u].end);
+            }
+        }
+        free(text);
+    }
+    free(spans);
 }
 END_TEST
 
@@ -690,6 +770,7 @@ Suite *units_suite(void)
     Suite *s = suite_create("units");
     TCase *tc = tcase_create("units");
     tcase_add_loop_test(tc, test_split, 0, (int)(sizeof split_rows / sizeof *split_rows));
+    tcase_add_test(tc, test_split_random);
     tcase_add_loop_test(tc, test_repeats, 0, (int)(sizeof repeat_rows / sizeof *repeat_rows));
     tcase_add_test(tc, test_repeats_more_copies_than_room);
     tcase_add_test(tc, test_repeats_count_matches_definition);

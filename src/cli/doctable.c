@@ -24,6 +24,8 @@ int doctable_add(doctable *t, const char *id)
 
 int doctable_reserve_units(doctable *t, size_t n)
 {
+    if (t->unit_count + n <= t->unit_capacity)
+        return 0;
     size_t doc_capacity = t->unit_capacity;
     if (nd_grow((void **)&t->unit_doc, &doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
         nd_grow((void **)&t->unit_span, &t->unit_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)

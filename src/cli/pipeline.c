@@ -142,7 +142,8 @@ static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     worker_tools *w = g->tools;
     const nd_options *o = g->sh->opts;
     int raw = g->sh->raw_ids;
-    if (nd_grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != 0)
+    if (g->count == w->units_capacity && /* (a call per unit was a tenth of gathering it) */
+        nd_grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != 0)
         return ND_ENOMEM;
     /* its folded keys, and then (ids sorted distinct) its ids, in one piece of the arena */
     uint32_t *keys = arena_alloc(g->mem, (o->bands + (raw ? 0 : sketch->count)) * sizeof *keys);
