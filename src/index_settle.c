@@ -74,18 +74,42 @@ int nd_index_settle_all(nd_index *index)
 
 /* Settle raw text `doc` as a copy of `lead`, settled: their raw ids were
  * the same, so its settled ids, count and set hash are lead's (what
- * sorting its own would give, without the sort). */
-static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
+ * sorting its own would give, without the sort): doc's ids become lead's
+ * own (the same memory: settled ids are never written again, spilling
+ * writes them out for each text, and blocks are freed whole, not per
+ * text). Returns 1 when it settled doc (0: another thread had). */
+static int settle_as_copy(nd_index *index, size_t doc, size_t lead)
 {
     unsigned char expected = RAW_TEXT;
     if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
-        return;
-    size_t n = index->meta[lead].count;
-    memcpy(index->where[doc].memory, index->where[lead].memory, n * sizeof(uint32_t));
-    index->meta[doc].count = (uint32_t)n;
+        return 0;
+    index->where[doc].memory = index->where[lead].memory;
+    index->meta[doc].count = index->meta[lead].count;
     index->meta[doc].set_hash = index->meta[lead].set_hash;
     __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Record copy `doc` of `lead` for the store (store.h copies), room made
+ * by the caller; the list stays in text order (a later clustering may
+ * settle copies of texts earlier than those of an earlier one: sorted
+ * again, rarely). */
+static void note_copies(nd_index *index, const uint64_t *noted, size_t n)
+{
+    uint64_t *list = index->copies;
+    size_t had = index->copy_count;
+    memcpy(list + had, noted, n * sizeof *list);
+    index->copy_count = had + n;
+    if (had > 0 && n > 0 && list[had] >> 32 < list[had - 1] >> 32) {
+        uint64_t *tmp = nd_malloc(index->copy_count * sizeof *tmp);
+        if (tmp) {
+            nd_sort_u64_high32(list, tmp, index->copy_count);
+            nd_free(tmp);
+        } else {
+            index->copy_count = had; /* the new ones left to identical sets to compare */
+        }
+    }
 }
 
 /* Settle the raw texts of docs[0, n) (in text order; the array is
@@ -141,13 +165,21 @@ static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
             memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
             lead[i] = (uint32_t)i; /* the same key, other ids */
     }
+    /* the copies noted (doc << 32 | lead) in keyed, free again: at most
+     * m - 1 of them, in 2m values */
+    size_t copies = 0;
+    int noting =
+        nd_grow((void **)&index->copies, &index->copy_capacity, index->copy_count + m, sizeof *index->copies) == 0;
     int rc = ND_OK;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        size_t d = docs[i], l = docs[lead[i]];
         if (lead[i] == i)
-            rc = nd_index_settle(index, docs[i]);
-        else
-            settle_as_copy(index, docs[i], docs[lead[i]]); /* settled: it comes first */
+            rc = nd_index_settle(index, d);
+        else if (settle_as_copy(index, d, l)) /* l settled: it comes first */
+            keyed[copies++] = (uint64_t)d << 32 | l;
     }
+    if (noting)
+        note_copies(index, keyed, copies);
     nd_free(keyed);
     return rc;
 }
