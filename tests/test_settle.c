@@ -8,10 +8,14 @@
  * in another order) must each be settled from their own ids. */
 #include "neardup.h"
 
-#include <stdlib.h> /* malloc, free */
+#include <stdlib.h> /* malloc, free, qsort */
+#include <string.h> /* memcmp, memset */
 
+#include "candidates.h"
 #include "index_add.h"
+#include "store.h"
 #include "suites.h"
+#include "synth.h"
 
 enum { SETTLE_TEXTS = 7, SETTLE_IDS = 6 };
 
@@ -134,6 +138,185 @@ START_TEST(test_settle_many_copies)
 }
 END_TEST
 
+/* ****  Known copies (store.h copies): joined without their ids  **** */
+
+/* Identical sets told which texts are copies of which (a copy's ids, count
+ * and set hash are its lead's) against the same store told nothing: the
+ * same representatives, exact groups and same() calls (in any order: each
+ * set is joined to its first text whatever the order), and the same bands
+ * visited, without reading a copy's ids. Leads of every kind: a set of
+ * its own (alone until its copies come), a set held by others too, a set
+ * whose 64-bit hash collides with an earlier, different set's (its
+ * copies, compared with that set's first text, are representatives of
+ * their own), a set held by an earlier text that is no copy (its copies
+ * join that text), an empty set; some texts unsettled. Variants: 0
+ * nd_identical_sets; 1, 2: nd_sets_then_bands on 1 and 2 threads (its
+ * lone-hash filter); 3: 2 threads, with unsettled texts. */
+enum { KC_TEXTS = ND_KEY_CHUNK + 3000, KC_POOL = 400, KC_IDS = 4 };
+
+typedef struct {
+    const uint32_t *const *ids;
+    const uint32_t *keys;      /* band-major: keys[band * KC_TEXTS + text] */
+    const unsigned char *copy; /* per text: 1 for a copy */
+    size_t copy_reads;         /* ids() of a copy */
+} kc_backend;
+
+static const uint32_t *kc_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
+{
+    (void)buf;
+    (void)rc;
+    kc_backend *b = (kc_backend *)(uintptr_t)backend;
+    b->copy_reads += b->copy[doc];
+    return b->ids[doc];
+}
+
+static const uint32_t *kc_keys(const void *backend, unsigned band, size_t chunk, uint32_t *buf)
+{
+    (void)buf;
+    return ((const kc_backend *)backend)->keys + (size_t)band * KC_TEXTS + chunk * ND_KEY_CHUNK;
+}
+
+/* same() calls, as first << 32 | other, and the bands' entries folded. */
+typedef struct {
+    uint64_t *calls;
+    size_t count;
+    uint64_t bands;
+    size_t band_items;
+} kc_seen;
+
+static void kc_same(void *ctx, size_t first, size_t other)
+{
+    kc_seen *seen = ctx;
+    ck_assert_uint_lt(seen->count, KC_TEXTS);
+    seen->calls[seen->count++] = (uint64_t)first << 32 | other;
+}
+
+static int kc_band(void *ctx, const uint64_t *entries, size_t count)
+{
+    kc_seen *seen = ctx;
+    for (size_t i = 0; i < count; i++)
+        seen->bands = (seen->bands ^ entries[i]) * 0x100000001b3ULL + count;
+    seen->band_items += count;
+    return ND_OK;
+}
+
+static int kc_compare(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* Identical sets (and the bands after them, unless variant 0) of `store`. */
+static void kc_run(const nd_store *store, int variant, unsigned char *is_rep, uint64_t *groups, kc_seen *seen)
+{
+    memset(is_rep, 0, KC_TEXTS);
+    *groups = 0;
+    seen->count = 0;
+    seen->bands = 0;
+    seen->band_items = 0;
+    if (variant == 0)
+        ck_assert_int_eq(nd_identical_sets(is_rep, groups, store, kc_same, seen), ND_OK);
+    else
+        ck_assert_int_eq(nd_sets_then_bands(is_rep, groups, store, variant == 1 ? 1 : 2, kc_same, seen, kc_band, seen),
+                         ND_OK);
+    qsort(seen->calls, seen->count, sizeof *seen->calls, kc_compare);
+}
+
+START_TEST(test_known_copies_join_as_compared)
+{
+    int variant = _i;
+    uint64_t state = 0xc0b1e5 + (uint64_t)_i;
+    static uint32_t pool[KC_POOL][KC_IDS], own[KC_TEXTS][KC_IDS];
+    uint64_t pool_hash[KC_POOL];
+    for (size_t f = 0; f < KC_POOL; f++) {
+        for (size_t k = 0; k < KC_IDS; k++)
+            pool[f][k] = (uint32_t)(f * 10 + k);
+        /* 120 upper halves, lower halves 0..3: some sets collide whole */
+        pool_hash[f] = (synth_next(&state) % 120 + 1) << 32 | synth_next(&state) % 4;
+    }
+    static const uint32_t *ids[KC_TEXTS];
+    static nd_text_meta meta[KC_TEXTS];
+    static unsigned char unsettled[KC_TEXTS], copy[KC_TEXTS];
+    static uint64_t copies[KC_TEXTS];
+    size_t copy_count = 0, alone_leads = 0;
+    for (size_t d = 0; d < KC_TEXTS; d++) {
+        uint64_t roll = synth_next(&state) % 100;
+        unsettled[d] = copy[d] = 0;
+        size_t lead = d > 0 ? (size_t)(synth_next(&state) % d) : 0;
+        if (roll < 30 && d > 0 && !copy[lead] && !unsettled[lead] && meta[lead].count > 0) {
+            ids[d] = ids[lead]; /* a copy: the same ids, count and hash */
+            meta[d] = meta[lead];
+            copy[d] = 1;
+            copies[copy_count++] = (uint64_t)d << 32 | lead;
+            alone_leads += meta[lead].set_hash >> 63; /* a set of its own */
+        } else if (roll < 65) {
+            for (size_t k = 0; k < KC_IDS; k++)
+                own[d][k] = (uint32_t)(1000000 + d * KC_IDS + k);
+            ids[d] = own[d];
+            meta[d] = (nd_text_meta){.count = KC_IDS, .weight = KC_IDS, .set_hash = synth_next(&state) | 1ULL << 63};
+        } else {
+            size_t f = (size_t)(synth_next(&state) % KC_POOL);
+            ids[d] = pool[f];
+            meta[d] = (nd_text_meta){.count = roll < 68 ? 0 : KC_IDS, .weight = KC_IDS, .set_hash = pool_hash[f]};
+            unsettled[d] = variant == 3 && roll >= 68 && roll < 71;
+        }
+    }
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint32_t *keys = malloc((size_t)opts.bands * KC_TEXTS * sizeof *keys);
+    uint64_t *expect_calls = malloc(KC_TEXTS * sizeof *expect_calls);
+    uint64_t *got_calls = malloc(KC_TEXTS * sizeof *got_calls);
+    ck_assert(keys && expect_calls && got_calls);
+    for (size_t k = 0; k < (size_t)opts.bands * KC_TEXTS; k++)
+        keys[k] = (uint32_t)(synth_next(&state) % (4 * KC_TEXTS));
+    for (size_t c = 0; c < copy_count; c++) { /* a copy's keys are its lead's */
+        size_t d = copies[c] >> 32, lead = (uint32_t)copies[c];
+        for (unsigned b = 0; b < opts.bands; b++)
+            keys[(size_t)b * KC_TEXTS + d] = keys[(size_t)b * KC_TEXTS + lead];
+    }
+    kc_backend backend = {ids, keys, copy, 0};
+    nd_store told = {&opts,  KC_TEXTS, meta, 0,      &backend,
+                     kc_ids, kc_keys,  NULL, 0,      variant == 3 ? unsettled : NULL,
+                     NULL,   0,        NULL, copies, copy_count};
+    nd_store untold = told;
+    untold.copies = NULL;
+    untold.copy_count = 0;
+
+    static unsigned char expect_rep[KC_TEXTS], got_rep[KC_TEXTS];
+    uint64_t expect_groups, got_groups;
+    kc_seen expect = {expect_calls, 0, 0, 0}, got = {got_calls, 0, 0, 0};
+    kc_run(&untold, variant, expect_rep, &expect_groups, &expect);
+    size_t reads = backend.copy_reads;
+    backend.copy_reads = 0;
+    kc_run(&told, variant, got_rep, &got_groups, &got);
+    ck_assert_uint_eq(backend.copy_reads, 0); /* no copy's ids read */
+    ck_assert_uint_gt(reads, copy_count / 2); /* (told nothing, they are) */
+    ck_assert_mem_eq(got_rep, expect_rep, KC_TEXTS);
+    ck_assert_uint_eq(got_groups, expect_groups);
+    ck_assert_uint_eq(got.count, expect.count);
+    ck_assert_mem_eq(got.calls, expect.calls, got.count * sizeof *got.calls);
+    ck_assert_uint_eq(got.band_items, expect.band_items);
+    ck_assert_uint_eq(got.bands, expect.bands);
+
+    /* the case is one where it matters: copies of each kind of lead */
+    size_t collided = 0, joined = 0;
+    for (size_t c = 0; c < copy_count; c++) {
+        size_t d = copies[c] >> 32, lead = (uint32_t)copies[c];
+        collided += expect_rep[d];   /* a copy is a representative only as its collided lead */
+        joined += !expect_rep[lead]; /* its lead joined an earlier text */
+    }
+    ck_assert_uint_gt(copy_count, KC_TEXTS / 5);
+    ck_assert_uint_gt(alone_leads, 1000);
+    ck_assert_uint_gt(collided, 100);
+    ck_assert_uint_gt(joined, 100);
+    if (variant > 0)
+        ck_assert_uint_gt(expect.band_items, (size_t)opts.bands);
+    free(keys);
+    free(expect_calls);
+    free(got_calls);
+}
+END_TEST
+
 Suite *settle_suite(void)
 {
     Suite *s = suite_create("settle");
@@ -141,5 +324,8 @@ Suite *settle_suite(void)
     tcase_add_loop_test(tc, test_settle_copies_by_key, 0, 2);
     tcase_add_loop_test(tc, test_settle_many_copies, 0, 2);
     suite_add_tcase(s, tc);
+    TCase *known = tcase_create("known_copies");
+    tcase_add_loop_test(known, test_known_copies_join_as_compared, 0, 4);
+    suite_add_tcase(s, known);
     return s;
 }
