@@ -91,25 +91,19 @@ static int settle_as_copy(nd_index *index, size_t doc, size_t lead)
     return 1;
 }
 
-/* Record copy `doc` of `lead` for the store (store.h copies), room made
- * by the caller; the list stays in text order (a later clustering may
- * settle copies of texts earlier than those of an earlier one: sorted
- * again, rarely). */
+/* Note copies noted[0 .. n) (doc << 32 | lead, in text order) for the
+ * store (store.h copies), room made by the caller. The list stays in text
+ * order: a later clustering finds copies among the texts added since and
+ * the raw texts no earlier one could share a set with, so its copies come
+ * after those noted before, or (a text left out then: nd_index_dropped_wanted)
+ * they are not noted, left to identical sets to compare. */
 static void note_copies(nd_index *index, const uint64_t *noted, size_t n)
 {
-    uint64_t *list = index->copies;
     size_t had = index->copy_count;
-    memcpy(list + had, noted, n * sizeof *list);
+    if (n == 0 || (had > 0 && noted[0] >> 32 < index->copies[had - 1] >> 32))
+        return;
+    memcpy(index->copies + had, noted, n * sizeof *noted);
     index->copy_count = had + n;
-    if (had > 0 && n > 0 && list[had] >> 32 < list[had - 1] >> 32) {
-        uint64_t *tmp = nd_malloc(index->copy_count * sizeof *tmp);
-        if (tmp) {
-            nd_sort_u64_high32(list, tmp, index->copy_count);
-            nd_free(tmp);
-        } else {
-            index->copy_count = had; /* the new ones left to identical sets to compare */
-        }
-    }
 }
 
 /* Settle the raw texts of docs[0, n) (in text order; the array is
@@ -165,11 +159,14 @@ static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
             memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
             lead[i] = (uint32_t)i; /* the same key, other ids */
     }
-    /* the copies noted (doc << 32 | lead) in keyed, free again: at most
-     * m - 1 of them, in 2m values */
+    /* the copies noted (doc << 32 | lead) in keyed, free again (fewer
+     * than m), then in the index's list */
     size_t copies = 0;
+    for (size_t i = 0; i < m; i++)
+        copies += lead[i] != i;
     int noting =
-        nd_grow((void **)&index->copies, &index->copy_capacity, index->copy_count + m, sizeof *index->copies) == 0;
+        nd_grow((void **)&index->copies, &index->copy_capacity, index->copy_count + copies, sizeof *index->copies) == 0;
+    copies = 0;
     int rc = ND_OK;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
         size_t d = docs[i], l = docs[lead[i]];

@@ -317,6 +317,154 @@ START_TEST(test_known_copies_join_as_compared)
 }
 END_TEST
 
+/* Raw texts with copies clustered and listed as pairs, against the same
+ * texts added sorted (nd_index_add_prepared: no raw text, no copy known):
+ * the same clusters, pairs and counts. Texts are sets of a pool, each
+ * written in one of three orders (raw: a repeat kept), so a set's texts
+ * are copies of one another (same order), or the same set in another
+ * order (which may come before a lead: its copies join that text), or a
+ * near copy (one id replaced, half the keys shared: verified). Orders repeat
+ * 0, 1 or 2 ids (another raw count: settle_copies sees another key), so a
+ * set's first text in one order comes before the lead of another. Variants:
+ * threads 1..3; clustered or listed; once, twice (texts added between:
+ * copies noted by both), or spilled between (the copies noted before, the
+ * ids read back). */
+enum { SC_TEXTS = 12000, SC_SETS = 900, SC_IDS = 12, SC_ORDERS = 3 };
+
+typedef struct {
+    uint32_t raw[SC_TEXTS][SC_IDS + SC_ORDERS]; /* raw ids: SC_IDS and as many repeats as the order's number */
+    uint32_t sorted[SC_TEXTS][SC_IDS];
+    uint32_t *keys; /* bands per text */
+    nd_prepared_text raw_texts[SC_TEXTS], sorted_texts[SC_TEXTS];
+} sc_corpus;
+
+static void sc_make(sc_corpus *c, unsigned bands)
+{
+    uint64_t state = 0x5c0;
+    static const size_t orders[SC_ORDERS] = {1, 5, 7}; /* prime to SC_IDS */
+    static uint32_t pool[SC_SETS][SC_IDS];
+    for (size_t f = 0; f < SC_SETS; f++) {
+        for (size_t k = 0; k < SC_IDS; k++)
+            pool[f][k] = (uint32_t)(f * 64 + k * 3 + 1); /* distinct, sorted */
+    }
+    c->keys = malloc((size_t)SC_TEXTS * bands * sizeof *c->keys);
+    ck_assert_ptr_nonnull(c->keys);
+    for (size_t d = 0; d < SC_TEXTS; d++) {
+        size_t f = (size_t)(synth_next(&state) % SC_SETS), order = (size_t)(synth_next(&state) % SC_ORDERS);
+        int near = synth_next(&state) % 10 == 0;
+        uint32_t set[SC_IDS];
+        memcpy(set, pool[f], sizeof set);
+        if (near)
+            set[SC_IDS - 1] = (uint32_t)(f * 64 + 40 + d % 7); /* still sorted */
+        for (size_t k = 0; k < SC_IDS; k++)
+            c->raw[d][k] = set[(k * orders[order] + order) % SC_IDS]; /* each a permutation */
+        for (size_t r = 0; r < order; r++)
+            c->raw[d][SC_IDS + r] = set[r];
+        memcpy(c->sorted[d], set, sizeof set);
+        uint32_t *keys = c->keys + d * bands;
+        for (unsigned b = 0; b < bands; b++)
+            keys[b] =
+                near && b >= bands / 2 ? (uint32_t)synth_next(&state) : (uint32_t)(f * 2654435761u) ^ (b * 40503u);
+        c->raw_texts[d] = (nd_prepared_text){c->raw[d], SC_IDS + order, 0, keys, SC_IDS};
+        c->sorted_texts[d] =
+            (nd_prepared_text){c->sorted[d], SC_IDS, nd_index_set_hash(c->sorted[d], SC_IDS), keys, SC_IDS};
+    }
+}
+
+/* What clustering or listing pairs gave, folded. */
+typedef struct {
+    nd_cluster_stats stats;
+    uint64_t digest;
+    size_t items;
+} sc_result;
+
+static void sc_fold(sc_result *r, uint64_t value)
+{
+    r->digest = (r->digest ^ value) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
+    r->items++;
+}
+
+static sc_result sc_run(const nd_index *index, int pairs)
+{
+    sc_result r = {{0, 0, 0}, 0, 0};
+    if (pairs) {
+        nd_pairs *p = NULL;
+        ck_assert_int_eq(nd_index_pairs(&p, &r.stats, index), ND_OK);
+        const nd_pair *list;
+        size_t n = nd_pairs_get(&list, p);
+        for (size_t i = 0; i < n; i++) {
+            sc_fold(&r, (uint64_t)list[i].a << 32 | list[i].b);
+            sc_fold(&r, list[i].shared);
+        }
+        nd_pairs_free(p);
+    } else {
+        nd_clusters *c = NULL;
+        ck_assert_int_eq(nd_index_cluster(&c, &r.stats, index, ND_KEEP_FIRST), ND_OK);
+        for (size_t g = 0; g < nd_clusters_count(c); g++) {
+            const nd_member *m;
+            size_t n = nd_clusters_get(&m, c, g);
+            sc_fold(&r, n);
+            for (size_t k = 0; k < n; k++)
+                sc_fold(&r, (uint64_t)m[k].doc << 32 | (uint64_t)(m[k].jaccard * 1e6));
+        }
+        nd_clusters_free(c);
+    }
+    return r;
+}
+
+START_TEST(test_settled_copies_match_sorted)
+{
+    unsigned threads = (unsigned)_i % 3 + 1;
+    int pairs = _i / 3 % 2, how = _i / 6; /* 0 once, 1 twice, 2 spilled between */
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    static sc_corpus corpus;
+    sc_make(&corpus, opts.bands);
+
+    nd_index *sorted = NULL, *raw = NULL;
+    ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_add_prepared(sorted, corpus.sorted_texts, SC_TEXTS), ND_OK);
+    nd_index_set_threads(sorted, threads);
+    sc_result expect = sc_run(sorted, pairs);
+    nd_index_free(sorted);
+
+    ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
+    nd_index_set_threads(raw, threads);
+    size_t half = how ? SC_TEXTS / 2 : SC_TEXTS, first_copies = 0;
+    ck_assert_int_eq(nd_index_add_prepared_raw(raw, corpus.raw_texts, half), ND_OK);
+    if (how) {
+        sc_result first = sc_run(raw, pairs);
+        ck_assert_uint_gt(first.stats.exact_groups, 0);
+        nd_store store;
+        ck_assert_int_eq(nd_index_store(raw, &store), ND_OK);
+        first_copies = store.copy_count;
+        if (how == 2)
+            ck_assert_int_eq(nd_index_spill(raw, "/tmp"), ND_OK);
+        ck_assert_int_eq(nd_index_add_prepared_raw(raw, corpus.raw_texts + half, SC_TEXTS - half), ND_OK);
+    }
+    sc_result got = sc_run(raw, pairs);
+    nd_store store;
+    ck_assert_int_eq(nd_index_store(raw, &store), ND_OK);
+    size_t copies = store.copy_count;
+    nd_index_free(raw);
+
+    ck_assert_uint_eq(got.stats.exact_groups, expect.stats.exact_groups);
+    ck_assert_uint_eq(got.stats.candidate_pairs, expect.stats.candidate_pairs);
+    ck_assert_uint_eq(got.stats.verified_pairs, expect.stats.verified_pairs);
+    ck_assert_uint_eq(got.items, expect.items);
+    ck_assert_uint_eq(got.digest, expect.digest);
+    /* the case is one where it matters: sets held by many, near copies */
+    ck_assert_uint_gt(expect.stats.exact_groups, SC_SETS);
+    ck_assert_uint_gt(copies, SC_TEXTS / 5); /* copies noted (of the first half alone when spilled) */
+    if (how == 1)
+        ck_assert_uint_gt(copies, first_copies + SC_TEXTS / 10); /* noted by both */
+    if (how == 2)
+        ck_assert_uint_eq(copies, first_copies); /* spilled: the later texts settled when added */
+    ck_assert_uint_gt(expect.stats.verified_pairs, 100);
+    free(corpus.keys);
+}
+END_TEST
+
 Suite *settle_suite(void)
 {
     Suite *s = suite_create("settle");
@@ -326,6 +474,7 @@ Suite *settle_suite(void)
     suite_add_tcase(s, tc);
     TCase *known = tcase_create("known_copies");
     tcase_add_loop_test(known, test_known_copies_join_as_compared, 0, 4);
+    tcase_add_loop_test(known, test_settled_copies_match_sorted, 0, 18);
     suite_add_tcase(s, known);
     return s;
 }
