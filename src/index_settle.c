@@ -151,7 +151,18 @@ static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
             lead[(uint32_t)keyed[k]] = (uint32_t)keyed[i]; /* the first in text order (a stable sort) */
         i = j;
     }
+    /* texts in text order, their leads anywhere: the lead's count and
+     * place asked for AHEAD texts ahead, its ids half as far (the place
+     * come by then), so that the misses overlap */
+    enum { AHEAD = 8 };
     for (size_t i = 0; i < m; i++) {
+        if (i + AHEAD < m) {
+            size_t ahead = docs[lead[i + AHEAD]];
+            __builtin_prefetch(&index->meta[ahead]);
+            __builtin_prefetch(&index->where[ahead]);
+        }
+        if (i + AHEAD / 2 < m)
+            __builtin_prefetch(index->where[docs[lead[i + AHEAD / 2]]].memory);
         if (lead[i] == i)
             continue;
         size_t d = docs[i], l = docs[lead[i]], count = index->meta[l].count;
@@ -169,6 +180,11 @@ static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
     copies = 0;
     int rc = ND_OK;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (i + AHEAD < m) { /* (a lead settled since: its count and set hash) */
+            size_t ahead = docs[lead[i + AHEAD]];
+            __builtin_prefetch(&index->meta[ahead]);
+            __builtin_prefetch(&index->where[ahead]);
+        }
         size_t d = docs[i], l = docs[lead[i]];
         if (lead[i] == i)
             rc = nd_index_settle(index, d);
