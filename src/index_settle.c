@@ -160,42 +160,26 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
         for (unsigned b = 0; b < bands; b++)
             h = (h ^ chunk[(size_t)b * ND_KEY_CHUNK + slot]) * 0x9E3779B97F4A7C15ull;
         keyed[i] = h >> 32 << 32 | i;
-        raw_count[i] = index->meta[d].count;
+        /* 0: nothing to settle (settled, or dropped and left out: no
+         * other text shares a key with it, nd_index_dropped_wanted
+         * refilled those; its hash alone may be another's) */
+        int eligible = index->raw[d] == RAW_TEXT && (index->where[d].memory || index->refill_fn);
+        raw_count[i] = eligible ? index->meta[d].count : 0; /* (raw: more than 0) */
     }
     nd_sort_u64_high32(keyed, keyed + m, m);
+    /* leads: in each group of two or more, the first text with each raw
+     * count (positions ascending: text order) */
     uint32_t *lead = (uint32_t *)(keyed + m); /* the scratch, free again */
     for (size_t i = 0; i < m;) {
-        size_t j = i + 1;
-        while (j < m && (keyed[j] ^ keyed[i]) >> 32 == 0)
-            j++;
-        for (size_t k = i; k < j; k++) { /* (a settled text: nothing to do) */
-            uint32_t at = (uint32_t)keyed[k];
-            lead[at] = j - i > 1 && index->raw[docs[at]] == RAW_TEXT ? at : NO_LEAD;
-        }
-        i = j;
-    }
-    int rc = ND_OK;
-    for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        size_t d = docs[i];
-        if (lead[i] == NO_LEAD || index->where[d].memory)
-            continue;
-        if (index->refill_fn)
-            rc = nd_index_refill_now(index, d); /* dropped: its ids now */
-        else
-            lead[i] = NO_LEAD; /* left out */
-    }
-    /* leads: in each group, the first text with each raw count (positions
-     * ascending: text order) */
-    for (size_t i = 0; i < m && rc == ND_OK;) {
         size_t j = i + 1, seen = 0;
         while (j < m && (keyed[j] ^ keyed[i]) >> 32 == 0)
             j++;
         uint32_t counts[GROUP_COUNTS], firsts[GROUP_COUNTS];
-        for (size_t k = i; k < j && j - i > 1; k++) {
-            uint32_t at = (uint32_t)keyed[k], c = raw_count[at];
+        for (size_t k = i; k < j; k++) {
+            uint32_t at = (uint32_t)keyed[k], c = raw_count[at], s = 0;
+            lead[at] = j - i > 1 && c > 0 ? at : NO_LEAD;
             if (lead[at] == NO_LEAD)
                 continue;
-            size_t s = 0;
             while (s < seen && counts[s] != c)
                 s++;
             if (s < seen) {
@@ -206,6 +190,11 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
             }
         }
         i = j;
+    }
+    int rc = ND_OK;
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (lead[i] != NO_LEAD && !index->where[docs[i]].memory)
+            rc = nd_index_refill_now(index, docs[i]); /* dropped: its ids now (in text order) */
     }
     /* texts in text order, their leads anywhere: the lead's count and
      * place asked for AHEAD texts ahead, its ids half as far (the place
@@ -276,13 +265,15 @@ int nd_index_settle_shared(nd_index *index)
         return ND_ENOMEM;
     }
     const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
+    /* every text, even one without shingles (settle_copies settles no
+     * such text; their keys, all the same, are only each other's): the
+     * keys alone are read, not the texts' counts */
     memset(slots, 0, ((size_t)1 << bits) / 32 * sizeof *slots);
     for (size_t d = 0; d < n; d++)
-        nd_slot_mark(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK], shift), index->meta[d].count > 0);
+        nd_slot_mark(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK], shift), 1);
     for (size_t d = 0; d < n; d++) {
-        unsigned twice = nd_slot_seen_twice(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK], shift));
         live[m] = (uint32_t)d; /* texts are numbered in 32 bits */
-        m += twice & (index->meta[d].count > 0);
+        m += nd_slot_seen_twice(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK], shift));
     }
     nd_free(slots);
     int rc = settle_copies(index, live, m);
