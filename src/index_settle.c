@@ -94,19 +94,32 @@ static int settle_as_copy(nd_index *index, size_t doc, size_t lead)
     return 1;
 }
 
-/* Note copies noted[0 .. n) (doc << 32 | lead, in text order) for the
- * store (store.h copies), room made by the caller. The list stays in text
- * order: a later clustering finds copies among the texts added since and
- * the raw texts no earlier one could share a set with, so its copies come
- * after those noted before, or (a text left out then: nd_index_dropped_wanted)
- * they are not noted, left to identical sets to compare. */
-static void note_copies(nd_index *index, const uint64_t *noted, size_t n)
+/* Note copies noted[0 .. n) (doc << 32 | lead, in text order; `noted`
+ * has room for `room`, and is the caller's no more) for the store
+ * (store.h copies): the first ones noted are kept where they are (pages
+ * already touched), later ones appended. The list stays in text order: a
+ * later clustering finds copies among the texts added since and the raw
+ * texts no earlier one could share a set with, so its copies come after
+ * those noted before, or (a text left out then: nd_index_dropped_wanted)
+ * they are not noted, left to identical sets to compare (as when out of
+ * memory). */
+static void note_copies(nd_index *index, uint64_t *noted, size_t n, size_t room)
 {
     size_t had = index->copy_count;
-    if (n == 0 || (had > 0 && noted[0] >> 32 < index->copies[had - 1] >> 32))
+    if (n > 0 && had == 0) {
+        uint64_t *fit = nd_realloc(noted, n * sizeof *noted);
+        nd_free(index->copies);
+        index->copies = fit ? fit : noted;
+        index->copy_capacity = fit ? n : room;
+        index->copy_count = n;
         return;
-    memcpy(index->copies + had, noted, n * sizeof *noted);
-    index->copy_count = had + n;
+    }
+    if (n > 0 && noted[0] >> 32 > index->copies[had - 1] >> 32 &&
+        nd_grow((void **)&index->copies, &index->copy_capacity, had + n, sizeof *index->copies) == 0) {
+        memcpy(index->copies + had, noted, n * sizeof *noted);
+        index->copy_count = had + n;
+    }
+    nd_free(noted);
 }
 
 /* Bands whose keys a text must share with another to be settled (all of
@@ -216,13 +229,8 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
     }
     nd_free(raw_count);
     /* the copies noted (doc << 32 | lead) in keyed, free again (fewer
-     * than m), then in the index's list */
+     * than m), then the index's list */
     size_t copies = 0;
-    for (size_t i = 0; i < m; i++)
-        copies += lead[i] != i && lead[i] != NO_LEAD;
-    int noting = rc == ND_OK && nd_grow((void **)&index->copies, &index->copy_capacity, index->copy_count + copies,
-                                        sizeof *index->copies) == 0;
-    copies = 0;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
         if (i + AHEAD < m && lead[i + AHEAD] != NO_LEAD) { /* (a lead settled since: its count and set hash) */
             size_t ahead = docs[lead[i + AHEAD]];
@@ -237,9 +245,7 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
         else if (settle_as_copy(index, d, l)) /* l settled: it comes first */
             keyed[copies++] = (uint64_t)d << 32 | l;
     }
-    if (noting)
-        note_copies(index, keyed, copies);
-    nd_free(keyed);
+    note_copies(index, keyed, copies, 2 * m);
     return rc;
 }
 
