@@ -80,18 +80,15 @@ int nd_index_settle_all(nd_index *index)
  * sorting its own would give, without the sort): doc's ids become lead's
  * own (the same memory: settled ids are never written again, spilling
  * writes them out for each text, and blocks are freed whole, not per
- * text). Returns 1 when it settled doc (0: another thread had). */
-static int settle_as_copy(nd_index *index, size_t doc, size_t lead)
+ * text). On the index's own thread, before clustering: no other thread
+ * looks (plain stores; the caller counts raw_left down). */
+static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
 {
-    unsigned char expected = RAW_TEXT;
-    if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
-        return 0;
+    assert(index->raw[doc] == RAW_TEXT && index->raw[lead] == SETTLED);
     index->where[doc].memory = index->where[lead].memory;
     index->meta[doc].count = index->meta[lead].count;
     index->meta[doc].set_hash = index->meta[lead].set_hash;
-    __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
-    return 1;
+    index->raw[doc] = SETTLED;
 }
 
 /* Note copies noted[0 .. n) (doc << 32 | lead, in text order; `noted`
@@ -240,11 +237,14 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
         if (lead[i] == NO_LEAD)
             continue;
         size_t d = docs[i], l = docs[lead[i]];
-        if (lead[i] == i)
+        if (lead[i] == i) {
             rc = nd_index_settle(index, d);
-        else if (settle_as_copy(index, d, l)) /* l settled: it comes first */
+        } else {
+            settle_as_copy(index, d, l); /* l settled: it comes first */
             keyed[copies++] = (uint64_t)d << 32 | l;
+        }
     }
+    index->raw_left -= copies;
     note_copies(index, keyed, copies, 2 * m);
     return rc;
 }
