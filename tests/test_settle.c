@@ -11,6 +11,7 @@
 #include <stdlib.h> /* malloc, free, qsort */
 #include <string.h> /* memcmp, memset */
 
+#include "alloc.h"
 #include "candidates.h"
 #include "index_add.h"
 #include "store.h"
@@ -465,6 +466,48 @@ START_TEST(test_settled_copies_match_sorted)
 }
 END_TEST
 
+/* Clustering raw texts with copies while the N-th allocation fails, for
+ * every N (alloc.h): ND_ENOMEM or the right groups, and after a failure
+ * the index clusters again to the right groups (settled texts, copies
+ * noted or not, stay consistent); nothing leaks (ASan). */
+START_TEST(test_settle_copies_out_of_memory)
+{
+    unsigned threads = (unsigned)_i + 1;
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint32_t keys[ND_MAX_PERM];
+    for (unsigned b = 0; b < opts.bands; b++)
+        keys[b] = 0x5e771e00u + b;
+    nd_prepared_text texts[SETTLE_TEXTS];
+    for (size_t d = 0; d < SETTLE_TEXTS; d++)
+        texts[d] = (nd_prepared_text){settle_raw[d], SETTLE_IDS, 0, keys, 10};
+    size_t n, failed = 0;
+    int succeeded = 0;
+    for (n = 0; n < 1000 && !succeeded; n++) {
+        nd_index *index = NULL;
+        ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_add_prepared_raw(index, texts, SETTLE_TEXTS), ND_OK);
+        nd_index_set_threads(index, threads);
+        nd_clusters *c = NULL;
+        nd_cluster_stats stats;
+        nd_alloc_fail_after(n);
+        int rc = nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST);
+        nd_alloc_fail_after((size_t)-1);
+        ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+        succeeded = rc == ND_OK;
+        failed += !succeeded;
+        if (!succeeded) /* usable: clusters again */
+            ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
+        check_groups(c);
+        ck_assert_uint_eq(stats.exact_groups, 2);
+        nd_clusters_free(c);
+        nd_index_free(index);
+    }
+    ck_assert(succeeded);
+    ck_assert_uint_gt(failed, 5); /* allocations really failed on the way */
+}
+END_TEST
+
 Suite *settle_suite(void)
 {
     Suite *s = suite_create("settle");
@@ -475,6 +518,7 @@ Suite *settle_suite(void)
     TCase *known = tcase_create("known_copies");
     tcase_add_loop_test(known, test_known_copies_join_as_compared, 0, 4);
     tcase_add_loop_test(known, test_settled_copies_match_sorted, 0, 18);
+    tcase_add_loop_test(known, test_settle_copies_out_of_memory, 0, 2);
     suite_add_tcase(s, known);
     return s;
 }
