@@ -70,16 +70,25 @@ typedef struct set_member {
     size_t count;
 } set_member;
 
+/* A representative's is_representative value while the sets are found
+ * with known copies (store.h copies; else always 1): the first of a set
+ * held by others too, the only text with its set hash (so far: its copies
+ * are left out), or a text whose hash only collides with the first's. Set
+ * back to 1 once the copies are joined (join_copies). */
+enum { REP_SHARED = 1, REP_ALONE = 2, REP_COLLIDED = 3 };
+
 /* One set: entries[0 .. n) (text numbers in input order, every one with
  * the same set hash): the first is the set's representative, every other
  * text with the same ids joins it (a text whose ids differ only shares the
  * 64-bit hash: a representative of its own). `members` has room for n
- * entries. */
+ * entries; `tags`: the values above, else 1. */
 static int one_set(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, const size_t *docs,
-                   size_t n, nd_same_fn same, void *ctx, nd_id_buffer *buf_a, nd_id_buffer *buf_b, set_member *members)
+                   size_t n, nd_same_fn same, void *ctx, nd_id_buffer *buf_a, nd_id_buffer *buf_b, set_member *members,
+                   int tags)
 {
     int rc = ND_OK;
-    is_representative[docs[0]] = 1;
+    unsigned char collided = tags ? REP_COLLIDED : 1;
+    is_representative[docs[0]] = tags && n < 2 ? REP_ALONE : REP_SHARED;
     if (n < 2)
         return ND_OK;
     (*exact_groups)++;
@@ -103,7 +112,7 @@ static int one_set(unsigned char *is_representative, uint64_t *exact_groups, con
             if (same_ids(first_ids, first->count, members[k].ids, members[k].count))
                 same(ctx, docs[0], docs[k]);
             else
-                is_representative[docs[k]] = 1; /* a 64-bit hash collision */
+                is_representative[docs[k]] = collided; /* a 64-bit hash collision */
         }
         return rc;
     }
@@ -115,7 +124,7 @@ static int one_set(unsigned char *is_representative, uint64_t *exact_groups, con
         if (same_ids(first_ids, first->count, other_ids, other->count))
             same(ctx, docs[0], docs[k]);
         else
-            is_representative[docs[k]] = 1; /* a 64-bit hash collision */
+            is_representative[docs[k]] = collided; /* a 64-bit hash collision */
     }
     return rc;
 }
@@ -148,6 +157,61 @@ static inline uint32_t hash_slot(uint64_t set_hash, unsigned shift)
     return nd_slot_of((uint32_t)(set_hash >> 32), shift);
 }
 
+/* The first text of the set with hash `hash` among the sorted entries[0 ..
+ * m) (as one_set took it), or `or_else` when none has it. */
+static size_t first_of_set(const nd_text_meta *meta, const uint64_t *entries, size_t m, uint64_t hash, size_t or_else)
+{
+    size_t lo = 0, hi = m;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entries[mid] >> 32 < hash >> 32)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < m && entries[lo] >> 32 == hash >> 32; lo++) {
+        if (meta[(uint32_t)entries[lo]].set_hash == hash)
+            return (uint32_t)entries[lo];
+    }
+    return or_else;
+}
+
+/* The known copies (store.h), left out of the sets found: each ends as
+ * its lead did (the same ids, set hash and count: compared with the first
+ * of the set, it would have come out as its lead did), without reading
+ * its ids. A lead alone so far makes a set of two or more now. Then every
+ * representative's value is set back to 1. `entries[0 .. m)`: the texts
+ * the sets were found among, sorted. */
+static void join_copies(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
+                        nd_same_fn same, void *ctx, const uint64_t *entries, size_t m)
+{
+    for (size_t c = 0; c < store->copy_count; c++) {
+        size_t doc = store->copies[c] >> 32, lead = (uint32_t)store->copies[c], first = lead;
+        unsigned char r = is_representative[lead];
+        if (r == REP_COLLIDED) {
+            is_representative[doc] = REP_COLLIDED; /* as its lead: a representative of its own */
+            continue;
+        }
+        if (r == REP_ALONE) {
+            (*exact_groups)++;
+            is_representative[lead] = REP_SHARED;
+        } else if (r == 0) { /* joined to an earlier text with the same set */
+            first = first_of_set(store->meta, entries, m, store->meta[lead].set_hash, lead);
+        }
+        same(ctx, first, doc);
+    }
+    /* (values 0 to 3: eight at a time) */
+    size_t d = 0;
+    for (; d + 8 <= store->count; d += 8) {
+        uint64_t v;
+        memcpy(&v, is_representative + d, sizeof v);
+        v = (v | v >> 1) & 0x0101010101010101ull;
+        memcpy(is_representative + d, &v, sizeof v);
+    }
+    for (; d < store->count; d++)
+        is_representative[d] = is_representative[d] != 0;
+}
+
 /* nd_identical_sets in `entries`, room for 2 * (store->count + 1) values
  * (nd_sets_then_bands lends its own band buffer, idle until the sets are
  * found: 16 bytes a text of fresh memory less, whose pages the kernel
@@ -169,34 +233,42 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
     size_t m = 0;
     const unsigned char *unsettled = store->unsettled;
     const nd_text_meta *meta = store->meta;
+    /* known copies (store.h) are left out (join_copies): c, the next one */
+    const uint64_t *copies = store->copies;
+    size_t copy_count = copies ? store->copy_count : 0, c = 0;
+    int tags = copy_count > 0;
+    unsigned char alone = tags ? REP_ALONE : 1;
+#define ND_NEXT_IS_COPY(d) (c < copy_count && copies[c] >> 32 == (d) ? (c++, 1u) : 0u)
     if (slots && !unsettled) {
         /* (with unsettled texts, document mode, most are sets of their own
          * already and the few others are sorted as they are) */
         unsigned shift = 32 - slot_bits;
         memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
         for (size_t d = 0; d < store->count; d++)
-            nd_slot_mark(slots, hash_slot(meta[d].set_hash, shift), meta[d].count > 0);
+            nd_slot_mark(slots, hash_slot(meta[d].set_hash, shift), (meta[d].count > 0) & !ND_NEXT_IS_COPY(d));
+        c = 0;
         for (size_t d = 0; d < store->count; d++) {
-            unsigned any = meta[d].count > 0;
+            unsigned any = (meta[d].count > 0) & !ND_NEXT_IS_COPY(d);
             unsigned shared = nd_slot_seen_twice(slots, hash_slot(meta[d].set_hash, shift)) & any;
-            is_representative[d] |= (unsigned char)(any & !shared); /* no other hash in its slot */
+            is_representative[d] |= (unsigned char)((any & !shared) * alone); /* no other hash in its slot */
             entries[m] = meta[d].set_hash >> 32 << 32 | d;
             m += shared;
         }
     } else if (!unsettled) {
         for (size_t d = 0; d < store->count; d++) {
             entries[m] = meta[d].set_hash >> 32 << 32 | d;
-            m += meta[d].count > 0;
+            m += (meta[d].count > 0) & !ND_NEXT_IS_COPY(d);
         }
     } else {
         /* a text no other can be a copy of (store.h): a set of its own */
         for (size_t d = 0; d < store->count; d++) {
-            unsigned own = unsettled[d], any = meta[d].count > 0;
+            unsigned own = unsettled[d], any = (meta[d].count > 0) & !ND_NEXT_IS_COPY(d);
             is_representative[d] |= (unsigned char)(own & any);
             entries[m] = meta[d].set_hash >> 32 << 32 | d;
             m += any & !own;
         }
     }
+#undef ND_NEXT_IS_COPY
     /* the scratch right after the m entries (m <= count): pages the bands
      * touch next anyway, not the far half of the buffer */
     nd_sort_u64_high32(entries, entries + m, m);
@@ -205,7 +277,7 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
         while (j < m && (entries[j] ^ entries[i]) >> 32 == 0)
             j++;
         if (j - i == 1) { /* most texts: a set of their own, no need to look further */
-            is_representative[(uint32_t)entries[i]] = 1;
+            is_representative[(uint32_t)entries[i]] = alone;
             i = j;
             continue;
         }
@@ -222,7 +294,7 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
             one &= store->meta[docs[n - 1]].set_hash == hash;
         }
         if (one) {
-            rc = one_set(is_representative, exact_groups, store, docs, n, same, ctx, &buf_a, &buf_b, members);
+            rc = one_set(is_representative, exact_groups, store, docs, n, same, ctx, &buf_a, &buf_b, members, tags);
         } else {
             if (nd_grow((void **)&keyed, &keyed_capacity, 2 * n, sizeof *keyed) != 0) {
                 rc = ND_ENOMEM;
@@ -239,12 +311,14 @@ static int identical_sets(unsigned char *is_representative, uint64_t *exact_grou
                 while (b < n && keyed[b].key == keyed[a].key)
                     b++;
                 rc = one_set(is_representative, exact_groups, store, docs + a, b - a, same, ctx, &buf_a, &buf_b,
-                             members);
+                             members, tags);
                 a = b;
             }
         }
         i = j;
     }
+    if (rc == ND_OK && tags)
+        join_copies(is_representative, exact_groups, store, same, ctx, entries, m);
     nd_free(docs);
     nd_free(members);
     nd_free(keyed);

@@ -83,6 +83,7 @@ void nd_index_free(nd_index *index)
     nd_free(index->ranks);
     nd_free(index->raw);
     nd_free(index->scratch);
+    nd_free(index->copies);
     if (index->ids_file)
         fclose(index->ids_file);
     if (index->keys_file)
@@ -703,6 +704,8 @@ int nd_index_store(const nd_index *index, nd_store *out)
                       index->raw_left > 0 ? index->raw : NULL,
                       index->wide,
                       index->wide_count,
-                      index->raw_left > 0 ? settle_texts : NULL};
+                      index->raw_left > 0 ? settle_texts : NULL,
+                      index->copies,
+                      index->copy_count};
     return ND_OK;
 }

@@ -62,6 +62,10 @@ struct nd_index {
     size_t dropped;         /* texts added without their ids (nd_index_add_dropped), not refilled yet */
     nd_refill_fn refill_fn; /* nd_index_set_refill: a dropped text's ids when clustering reads it, or NULL */
     void *refill_ctx;
+    /* texts settled as copies of another (index_settle.c settle_copies):
+     * doc << 32 | lead, doc ascending; the store lends them (store.h) */
+    uint64_t *copies;
+    size_t copy_count, copy_capacity;
 };
 
 /* Room for n ids in the last block (or a new one); NULL when out of memory. */

@@ -8,16 +8,19 @@
  * text raw (its count the raw count, its set hash unknown) and settles it
  * (sorts its ids in place, drops repeats, sets its count and set hash, the
  * same as nd_index_add_ids would have) when it may be read:
- *  - nd_index_store settles every text that may share its keys in the
+ *  - nd_index_store settles every text that shares its keys in the
  *    first bands with another (a text with an identical set has the same
  *    signature and so the same keys: the others cannot have a copy),
- *    found with two bits per hashed slot (nd_index_settle_shared); the rest stay
- *    raw and the store says so (nd_store.unsettled): identical sets skip
- *    them, each a set of its own. Of those settled, a text with the raw
- *    ids of an earlier one (a paragraph repeated word for word: most of
- *    them in paragraph mode) takes that text's settled ids instead of
- *    sorting its own (settle_copies). With containment, or once spilled,
- *    every text is settled.
+ *    found with two bits per hashed slot of the first band's keys, then
+ *    a sort of the first bands' keys of the texts left
+ *    (nd_index_settle_shared); the rest stay raw and the store says so
+ *    (nd_store.unsettled): identical sets skip them, each a set of its
+ *    own. Of those settled, a text with the raw ids of an earlier one (a
+ *    paragraph repeated word for word: most of them in paragraph mode)
+ *    takes that text's settled ids instead of sorting its own, and the
+ *    store lists it as a copy (nd_store.copies: identical sets join it
+ *    without reading its ids again; settle_copies). With containment, or
+ *    once spilled, every text is settled.
  *  - the store's ids() settles a raw text when it is first read, on the
  *    thread that verifies candidates (store.h: the only thread that reads
  *    a text first), unless a thread preparing LSH bands settled it ahead
@@ -74,149 +77,212 @@ int nd_index_settle_all(nd_index *index)
 
 /* Settle raw text `doc` as a copy of `lead`, settled: their raw ids were
  * the same, so its settled ids, count and set hash are lead's (what
- * sorting its own would give, without the sort). */
+ * sorting its own would give, without the sort): doc's ids become lead's
+ * own (the same memory: settled ids are never written again, spilling
+ * writes them out for each text, and blocks are freed whole, not per
+ * text). On the index's own thread, before clustering: no other thread
+ * looks (plain stores; the caller counts raw_left down). */
 static void settle_as_copy(nd_index *index, size_t doc, size_t lead)
 {
-    unsigned char expected = RAW_TEXT;
-    if (!__atomic_compare_exchange_n(&index->raw[doc], &expected, SETTLING, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
-        return;
-    size_t n = index->meta[lead].count;
-    memcpy(index->where[doc].memory, index->where[lead].memory, n * sizeof(uint32_t));
-    index->meta[doc].count = (uint32_t)n;
+    assert(index->raw[doc] == RAW_TEXT && index->raw[lead] == SETTLED);
+    index->where[doc].memory = index->where[lead].memory;
+    index->meta[doc].count = index->meta[lead].count;
     index->meta[doc].set_hash = index->meta[lead].set_hash;
-    __atomic_fetch_sub(&index->raw_left, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
+    index->raw[doc] = SETTLED;
 }
 
-/* Settle the raw texts of docs[0, n) (in text order; the array is
- * reused). A paragraph repeated word for word (most of a paragraph mode's
- * texts with copies) has the same raw ids as the first of its copies: such
- * texts are found by a key (their raw count and first band keys, equal for
- * equal ids): a text whose raw ids are those of the first text with its
- * key (its lead, compared before either is settled) takes the lead's
- * sorted ids, count and set hash (a copy, not a sort); every other text is
- * sorted. Both passes go in text order, where the ids lie one after the
- * other (in key order they lie anywhere: a cache miss a text). Each text
- * ends as nd_index_settle would leave it. */
-static int settle_copies(nd_index *index, uint32_t *docs, size_t n)
+/* Note copies noted[0 .. n) (doc << 32 | lead, in text order; `noted`
+ * has room for `room`, and is the caller's no more) for the store
+ * (store.h copies): the first ones noted are kept where they are (pages
+ * already touched), later ones appended. The list stays in text order: a
+ * later clustering finds copies among the texts added since and the raw
+ * texts no earlier one could share a set with, so its copies come after
+ * those noted before, or (a text left out then: nd_index_dropped_wanted)
+ * they are not noted, left to identical sets to compare (as when out of
+ * memory). */
+static void note_copies(nd_index *index, uint64_t *noted, size_t n, size_t room)
 {
-    size_t m = 0; /* the raw texts, to the front */
-    for (size_t i = 0; i < n; i++) {
-        docs[m] = docs[i];
-        m += index->raw[docs[i]] == RAW_TEXT;
+    size_t had = index->copy_count;
+    if (n > 0 && had == 0) {
+        uint64_t *fit = nd_realloc(noted, n * sizeof *noted);
+        nd_free(index->copies);
+        index->copies = fit ? fit : noted;
+        index->copy_capacity = fit ? n : room;
+        index->copy_count = n;
+        return;
     }
-    /* (key << 32 | position in docs), then the sort's scratch, then each
-     * text's lead's position (its own when it has none) */
+    if (n > 0 && noted[0] >> 32 > index->copies[had - 1] >> 32 &&
+        nd_grow((void **)&index->copies, &index->copy_capacity, had + n, sizeof *index->copies) == 0) {
+        memcpy(index->copies + had, noted, n * sizeof *noted);
+        index->copy_count = had + n;
+    }
+    nd_free(noted);
+}
+
+/* Bands whose keys a text must share with another to be settled (all of
+ * them when fewer), and slots a text in the first band's table. */
+enum { COPY_BANDS = 4, SLOTS_FIRST = 8 };
+
+/* A text's lead (its position in docs) while settle_copies looks: none, it
+ * shares its first bands' keys with no other text (left raw). */
+#define NO_LEAD UINT32_MAX
+
+/* Raw counts a group of texts with the same keys is looked at for copies
+ * under (most have one: the same paragraph; more are rare, sorted). */
+enum { GROUP_COUNTS = 8 };
+
+/* Settle the raw texts among docs[0, m) (in text order: texts whose first
+ * band's key may be another's, raw or not) that share their keys in the
+ * first COPY_BANDS bands with another text: those
+ * keys, hashed to 32 bits, are sorted (stably: in text order within a
+ * key), and a text alone with its hash is left raw (no other text has its
+ * set: a copy has the same signature, so the same keys). A dropped text
+ * (index_refill.c) that shares them gets its ids now (nd_index_set_refill),
+ * or without a refill function is left out (no other text shares a key
+ * with it: nd_index_dropped_wanted refilled those; only the hash's). A
+ * paragraph repeated word for word (most of a paragraph mode's texts with
+ * copies) has the same raw ids as the first of its copies: within the
+ * texts with the same hash, a text whose raw ids are those of the first
+ * text with its raw count (its lead, compared before either is settled)
+ * takes the lead's sorted ids, count and set hash (a copy, not a sort,
+ * noted for the store); every other text is sorted. Both passes go in
+ * text order, where the ids lie one after the other (in key order they
+ * lie anywhere: a cache miss a text). Each text ends as nd_index_settle
+ * would leave it. */
+static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
+{
+    /* (hash << 32 | position in docs), then the sort's scratch, then each
+     * text's lead's position (NO_LEAD, its own, or its lead's); each
+     * text's raw count after them */
     uint64_t *keyed = nd_malloc((m ? m : 1) * 2 * sizeof *keyed);
-    if (!keyed) {
-        int rc = ND_OK;
-        for (size_t i = 0; i < m && rc == ND_OK; i++)
-            rc = nd_index_settle(index, docs[i]);
-        return rc;
+    uint32_t *raw_count = nd_malloc((m ? m : 1) * sizeof *raw_count);
+    if (!keyed || !raw_count) {
+        nd_free(keyed);
+        nd_free(raw_count);
+        return ND_ENOMEM;
     }
     const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
-    unsigned second = index->opts.bands > 1 ? 1 : 0;
+    unsigned bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
     for (size_t i = 0; i < m; i++) {
-        size_t d = docs[i];
+        size_t d = docs[i], slot = d % ND_KEY_CHUNK;
         const uint32_t *chunk = chunks[d / ND_KEY_CHUNK];
-        uint64_t k0 = chunk[d % ND_KEY_CHUNK], k1 = chunk[(size_t)second * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
-        uint64_t h = ((k0 << 32 | k1) ^ (uint64_t)index->meta[d].count * 0xC2B2AE3D27D4EB4Full) * 0x9E3779B97F4A7C15ull;
+        uint64_t h = 0;
+        for (unsigned b = 0; b < bands; b++)
+            h = (h ^ chunk[(size_t)b * ND_KEY_CHUNK + slot]) * 0x9E3779B97F4A7C15ull;
         keyed[i] = h >> 32 << 32 | i;
+        /* 0: nothing to settle (settled, or dropped and left out: no
+         * other text shares a key with it, nd_index_dropped_wanted
+         * refilled those; its hash alone may be another's) */
+        int eligible = index->raw[d] == RAW_TEXT && (index->where[d].memory || index->refill_fn);
+        raw_count[i] = eligible ? index->meta[d].count : 0; /* (raw: more than 0) */
     }
     nd_sort_u64_high32(keyed, keyed + m, m);
+    /* leads: in each group of two or more, the first text with each raw
+     * count (positions ascending: text order) */
     uint32_t *lead = (uint32_t *)(keyed + m); /* the scratch, free again */
     for (size_t i = 0; i < m;) {
-        size_t j = i + 1;
+        size_t j = i + 1, seen = 0;
         while (j < m && (keyed[j] ^ keyed[i]) >> 32 == 0)
             j++;
-        for (size_t k = i; k < j; k++)
-            lead[(uint32_t)keyed[k]] = (uint32_t)keyed[i]; /* the first in text order (a stable sort) */
+        uint32_t counts[GROUP_COUNTS], firsts[GROUP_COUNTS];
+        for (size_t k = i; k < j; k++) {
+            uint32_t at = (uint32_t)keyed[k], c = raw_count[at], s = 0;
+            lead[at] = j - i > 1 && c > 0 ? at : NO_LEAD;
+            if (lead[at] == NO_LEAD)
+                continue;
+            while (s < seen && counts[s] != c)
+                s++;
+            if (s < seen) {
+                lead[at] = firsts[s];
+            } else if (seen < GROUP_COUNTS) {
+                counts[seen] = c;
+                firsts[seen++] = at;
+            }
+        }
         i = j;
-    }
-    for (size_t i = 0; i < m; i++) {
-        if (lead[i] == i)
-            continue;
-        size_t d = docs[i], l = docs[lead[i]], count = index->meta[l].count;
-        if (index->meta[d].count != count ||
-            memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
-            lead[i] = (uint32_t)i; /* the same key, other ids */
     }
     int rc = ND_OK;
     for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        if (lead[i] == i)
-            rc = nd_index_settle(index, docs[i]);
-        else
-            settle_as_copy(index, docs[i], docs[lead[i]]); /* settled: it comes first */
+        if (lead[i] != NO_LEAD && !index->where[docs[i]].memory)
+            rc = nd_index_refill_now(index, docs[i]); /* dropped: its ids now (in text order) */
     }
-    nd_free(keyed);
+    /* texts in text order, their leads anywhere: the lead's count and
+     * place asked for AHEAD texts ahead, its ids half as far (the place
+     * come by then), so that the misses overlap */
+    enum { AHEAD = 8 };
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (i + AHEAD < m && lead[i + AHEAD] != NO_LEAD) {
+            size_t ahead = docs[lead[i + AHEAD]];
+            __builtin_prefetch(&index->meta[ahead]);
+            __builtin_prefetch(&index->where[ahead]);
+        }
+        if (i + AHEAD / 2 < m && lead[i + AHEAD / 2] != NO_LEAD)
+            __builtin_prefetch(index->where[docs[lead[i + AHEAD / 2]]].memory);
+        if (lead[i] == i || lead[i] == NO_LEAD)
+            continue;
+        size_t d = docs[i], l = docs[lead[i]], count = raw_count[i];
+        if (memcmp(index->where[d].memory, index->where[l].memory, count * sizeof(uint32_t)) != 0)
+            lead[i] = (uint32_t)i; /* the same keys and count, other ids */
+    }
+    nd_free(raw_count);
+    /* the copies noted (doc << 32 | lead) in keyed, free again (fewer
+     * than m), then the index's list */
+    size_t copies = 0;
+    for (size_t i = 0; i < m && rc == ND_OK; i++) {
+        if (i + AHEAD < m && lead[i + AHEAD] != NO_LEAD) { /* (a lead settled since: its count and set hash) */
+            size_t ahead = docs[lead[i + AHEAD]];
+            __builtin_prefetch(&index->meta[ahead]);
+            __builtin_prefetch(&index->where[ahead]);
+        }
+        if (lead[i] == NO_LEAD)
+            continue;
+        size_t d = docs[i], l = docs[lead[i]];
+        if (lead[i] == i) {
+            rc = nd_index_settle(index, d);
+        } else {
+            settle_as_copy(index, d, l); /* l settled: it comes first */
+            keyed[copies++] = (uint64_t)d << 32 | l;
+        }
+    }
+    index->raw_left -= copies;
+    note_copies(index, keyed, copies, 2 * m);
     return rc;
 }
 
-/* Bands the copies test below looks at (all of them when fewer), and
- * slots a text in the first band's table. */
-enum { COPY_BANDS = 4, SLOTS_FIRST = 8 };
-
 /* Settle every raw text that may have a copy: a copy has the same
- * signature, and so the same key in every band. A raw text is settled
- * when its key in each of the first COPY_BANDS bands may be another
- * text's: per band, keys are hashed to slots, two bits a slot (seen, seen
- * twice: slots.h), and a text passes when its slot was seen twice. The
- * first band takes every text (SLOTS_FIRST slots a text); after it only
- * the texts still passing are marked and tested, in a table of 16 slots
- * a text sized for them (a copy of a text passes every band the text
- * passes, so no text with a copy is lost; a paragraph mode's hundreds of
- * thousands of units go through one band, and the few that pass it
- * through the others). A superset of the texts with copies (keys are
- * folded, slots shared): a lone text passes the first band about once in
- * 8, all four about once in 32,000 (settled for nothing, harmlessly). */
+ * signature, and so the same key in every band. Every text's first band
+ * key is hashed to slots, two bits a slot (seen, seen twice: slots.h;
+ * SLOTS_FIRST slots a text), and a text whose slot was seen once has no
+ * copy; the others (a paragraph mode's texts with copies and about one
+ * lone text in 8) go to settle_copies, which settles those that share
+ * the keys of the first COPY_BANDS bands with another text (sorted by
+ * them: a superset of the texts with copies, keys being folded and
+ * hashed; a lone text is settled for nothing about once in 8 x 2^32 / m). */
 int nd_index_settle_shared(nd_index *index)
 {
-    size_t n = index->count, m = n;
-    unsigned bands = index->opts.bands < COPY_BANDS ? index->opts.bands : COPY_BANDS;
-    assert(bands > 0); /* resolved options: the first band fills `live` */
-    /* the most any band takes: only what a band uses is touched */
-    uint64_t *slots = nd_malloc(((size_t)1 << nd_slot_bits(n, 16)) / 32 * sizeof *slots); /* (seen, twice) words */
-    uint32_t *live = nd_malloc((n ? n : 1) * sizeof *live);                               /* the texts still passing */
+    size_t n = index->count, m = 0;
+    assert(index->opts.bands > 0); /* resolved options */
+    unsigned bits = nd_slot_bits(n, SLOTS_FIRST), shift = 32 - bits;
+    uint64_t *slots = nd_malloc(((size_t)1 << bits) / 32 * sizeof *slots); /* (seen, twice) words */
+    uint32_t *live = nd_malloc((n ? n : 1) * sizeof *live);                /* the texts passing */
     if (!slots || !live) {
         nd_free(slots);
         nd_free(live);
         return ND_ENOMEM;
     }
     const uint32_t *const *chunks = (const uint32_t *const *)index->key_chunks;
-    for (unsigned band = 0; band < bands; band++) {
-        unsigned bits = nd_slot_bits(m, band ? 16 : SLOTS_FIRST), shift = 32 - bits;
-        memset(slots, 0, ((size_t)1 << bits) / 32 * sizeof *slots);
-        size_t at = (size_t)band * ND_KEY_CHUNK;
-        for (size_t i = 0; i < m; i++) {
-            size_t d = band ? live[i] : i;
-            nd_slot_mark(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift),
-                         index->meta[d].count > 0);
-        }
-        size_t kept = 0;
-        for (size_t i = 0; i < m; i++) {
-            size_t d = band ? live[i] : i;
-            unsigned twice =
-                nd_slot_seen_twice(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][at + d % ND_KEY_CHUNK], shift));
-            live[kept] = (uint32_t)d; /* texts are numbered in 32 bits */
-            kept += twice & (index->meta[d].count > 0);
-        }
-        m = kept;
+    /* every text, even one without shingles (settle_copies settles no
+     * such text; their keys, all the same, are only each other's): the
+     * keys alone are read, not the texts' counts */
+    memset(slots, 0, ((size_t)1 << bits) / 32 * sizeof *slots);
+    for (size_t d = 0; d < n; d++)
+        nd_slot_mark(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK], shift), 1);
+    for (size_t d = 0; d < n; d++) {
+        live[m] = (uint32_t)d; /* texts are numbered in 32 bits */
+        m += nd_slot_seen_twice(slots, nd_slot_of(chunks[d / ND_KEY_CHUNK][d % ND_KEY_CHUNK], shift));
     }
     nd_free(slots);
-    /* a dropped text (index_refill.c): its ids now (nd_index_set_refill);
-     * without a refill function, one that no text shares a key with (the
-     * caller refilled those: nd_index_dropped_wanted): no copy, left out */
-    int rc = ND_OK;
-    size_t with_ids = 0;
-    for (size_t i = 0; i < m && rc == ND_OK; i++) {
-        size_t d = live[i];
-        if (index->raw[d] && !index->where[d].memory && index->refill_fn)
-            rc = nd_index_refill_now(index, d);
-        live[with_ids] = live[i];
-        with_ids += !index->raw[d] || index->where[d].memory != NULL;
-    }
-    if (rc == ND_OK)
-        rc = settle_copies(index, live, with_ids);
+    int rc = settle_copies(index, live, m);
     nd_free(live);
     return rc;
 }

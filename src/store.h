@@ -98,6 +98,16 @@ typedef struct nd_store {
      * by the first to claim it, and ids() waits for the one settling it.
      * A text that cannot be settled (out of memory) is left to ids(). */
     void (*settle)(const void *backend, const uint32_t *docs, size_t n, nd_id_buffer *scratch);
+
+    /* The texts known to be copies, or NULL (none: NULL, 0): entries `doc
+     * << 32 | lead`, doc ascending, each saying that text doc's sorted ids
+     * are those of text lead < doc, itself no copy (index.c: a raw text
+     * with the raw ids of an earlier one, index_settle.c), so that doc's
+     * count and set hash are lead's too. Identical sets join such a text
+     * to what its lead joins without reading or comparing its ids
+     * (candidates.c), with the same results as comparing them. */
+    const uint64_t *copies;
+    size_t copy_count;
 } nd_store;
 
 /* Text doc's weight (what --keep longest compares). */

@@ -230,7 +230,7 @@ static size_t check_split_per_component(const nd_options *options, uint32_t **id
             if (m < 2)
                 continue;
             array_backend backend = {comp_ids};
-            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL};
+            nd_store store = {&opts, m, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0};
             nd_clusters *part;
             ck_assert_int_eq(nd_store_split(&part, &store, (nd_keep)keep), ND_OK);
             for (size_t c = 0; c < nd_clusters_count(part); c++) {
@@ -568,7 +568,7 @@ START_TEST(test_split_repeated_sets_match_reference)
     size_t expect_count = reference_split(expect, expect_sizes, ids, counts, TEXTS, opts.threshold);
     ck_assert_uint_gt(expect_count, 2);
     array_backend backend = {const_ids};
-    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL};
+    nd_store store = {&opts, TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0};
     nd_clusters *part;
     ck_assert_int_eq(nd_store_split(&part, &store, ND_KEEP_FIRST), ND_OK);
     ck_assert_uint_eq(nd_clusters_count(part), expect_count);
@@ -682,7 +682,7 @@ START_TEST(test_identical_sets_match_whole_hash_sort)
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
     array_backend backend = {ids};
-    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL};
+    nd_store store = {&opts, SAME_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0};
     static unsigned char is_rep[SAME_TEXTS];
     static same_log got;
     memset(is_rep, 0, sizeof is_rep);
@@ -808,7 +808,7 @@ START_TEST(test_sets_then_bands_match_sequential)
     for (size_t k = 0; k < (size_t)opts.bands * BAND_TEXTS; k++)
         keys[k] = (uint32_t)(synth_next(&state) % BAND_KEYS);
     band_backend backend = {ids, keys};
-    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0, NULL, NULL, 0, NULL};
+    nd_store store = {&opts, BAND_TEXTS, meta, 0, &backend, band_ids, band_keys, NULL, 0, NULL, NULL, 0, NULL, NULL, 0};
 
     sets_bands_seen seen;
     check_sets_then_bands(&store, threads, &seen);
@@ -873,9 +873,9 @@ START_TEST(test_sets_then_bands_skip_lone_hashes)
     for (size_t k = 0; k < (size_t)opts.bands * BAND_TEXTS; k++)
         keys[k] = (uint32_t)(synth_next(&state) % (4 * BAND_TEXTS));
     band_backend backend = {ids, keys};
-    nd_store store = {&opts,    BAND_TEXTS, meta, 0, &backend,
-                      band_ids, band_keys,  NULL, 0, with_unsettled ? unsettled : NULL,
-                      NULL,     0,          NULL};
+    nd_store store = {&opts,    BAND_TEXTS, meta, 0,    &backend,
+                      band_ids, band_keys,  NULL, 0,    with_unsettled ? unsettled : NULL,
+                      NULL,     0,          NULL, NULL, 0};
 
     sets_bands_seen seen;
     check_sets_then_bands(&store, threads, &seen);
@@ -950,7 +950,7 @@ START_TEST(test_bands_match_plain_sort)
         digest_band(&expect, entries, kept);
     }
     ck_assert_uint_gt(shared, (size_t)opts.bands * LONE_TEXTS / 10);
-    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0, NULL, NULL, 0, NULL};
+    nd_store store = {&opts, LONE_TEXTS, meta, 0, keys, NULL, lone_keys, NULL, 0, NULL, NULL, 0, NULL, NULL, 0};
     call_digest got = {0, 0};
     ck_assert_int_eq(nd_band_candidates(&store, is_rep, threads, digest_band, &got), ND_OK);
     ck_assert_uint_eq(got.items, expect.items);

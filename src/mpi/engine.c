@@ -599,7 +599,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
         }
         member_backend backend = {ids};
         nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL, NULL, 0, NULL, wide,
-                          wide_count,      NULL};
+                          wide_count,      NULL, NULL, 0};
         nd_clusters *found = NULL;
         if (nd_store_split(&found, &store, keep) != ND_OK)
             x_fatal(x, "out of memory");
