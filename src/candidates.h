@@ -1,5 +1,6 @@
-/* candidates.h - where candidate pairs come from (candidates.c): texts
- * with identical shingle sets, and texts sharing an LSH band key; and the
+/* candidates.h - where candidate pairs come from: texts with identical
+ * shingle sets (identical.c), and texts sharing an LSH band key
+ * (candidates.c); and the
  * shape of containment's candidates (contain.c). Shared by clustering
  * (cluster.c) and pair listing (pairs.c). Internal to the library. */
 #ifndef ND_CANDIDATES_H
@@ -24,6 +25,14 @@ typedef void (*nd_same_fn)(void *ctx, size_t first, size_t other);
  * Returns ND_OK, ND_ENOMEM or ND_EIO. */
 int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store, nd_same_fn same,
                       void *ctx);
+
+/* nd_identical_sets() in the caller's buffers (identical.c): `entries`,
+ * room for 2 * (store->count + 1) values, and with `slots` (2^slot_bits
+ * slots of two bits, eight or more a text; NULL: none) the texts whose set
+ * hash no other's can share are set aside before the sort
+ * (nd_sets_then_bands lends its band buffers, idle until then). */
+int nd_identical_sets_in(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
+                         nd_same_fn same, void *ctx, uint64_t *entries, uint64_t *slots, unsigned slot_bits);
 
 /* Called with one prepared LSH band: the representatives' entries
  * (key << 32 | text) sorted by key, texts in input order within a key,
