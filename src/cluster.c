@@ -89,7 +89,7 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
         /* the texts of the next keys are anywhere in memory: ask for their
          * union-find entries and sizes now, while this key is verified */
         for (size_t k = j; k < j + PREFETCH_AHEAD && k < m; k++) {
-            ND_PREFETCH(&st->uf.parent[(uint32_t)entries[k]]);
+            ND_PREFETCH(&st->uf.link[(uint32_t)entries[k]]);
             ND_PREFETCH(&store->meta[(uint32_t)entries[k]]);
         }
         for (size_t p = i; p < j; p++) {

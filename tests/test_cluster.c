@@ -129,6 +129,60 @@ START_TEST(test_union_find_sets)
 }
 END_TEST
 
+/* The packed words (a parent, or the root bit and a set's size) choose the
+ * same roots as separate parent and size arrays with the same rules (union
+ * by size, ties to a's root; path halving): the roots order the sets, and
+ * so the clusters' order. Random unions, roots compared after each one,
+ * then nd_uf_root after nd_uf_flatten; and past ND_UF_MAX elements init
+ * refuses without allocating. */
+START_TEST(test_union_find_packed_matches_arrays)
+{
+    enum { N = 500 };
+    static uint32_t parent[N], size[N];
+    nd_uf uf;
+    ck_assert_int_eq(nd_uf_init(&uf, N), ND_OK);
+    for (size_t i = 0; i < N; i++)
+        parent[i] = (uint32_t)i, size[i] = 1;
+    uint64_t x = 0x2545f4914f6cdd1du * (uint64_t)(_i + 1);
+    for (size_t u = 0; u < N; u++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t a = (size_t)(x % N), b = _i % 2 ? (size_t)(x >> 32) % N : (a + 1 + (size_t)(x >> 40) % 7) % N;
+        size_t r[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            while (parent[r[k]] != r[k]) {
+                parent[r[k]] = parent[parent[r[k]]];
+                r[k] = parent[r[k]];
+            }
+        }
+        int joined = r[0] != r[1];
+        if (joined) {
+            if (size[r[0]] < size[r[1]]) {
+                size_t t = r[0];
+                r[0] = r[1];
+                r[1] = t;
+            }
+            parent[r[1]] = (uint32_t)r[0];
+            size[r[0]] += size[r[1]];
+        }
+        ck_assert_int_eq(nd_uf_union(&uf, a, b), joined);
+        ck_assert_uint_eq(nd_uf_find(&uf, a), r[0]);
+        ck_assert_uint_eq(nd_uf_size(&uf, r[0]), size[r[0]]);
+    }
+    nd_uf_flatten(&uf);
+    for (size_t d = 0; d < N; d++) {
+        size_t r = d;
+        while (parent[r] != r)
+            r = parent[r];
+        ck_assert_uint_eq(nd_uf_root(&uf, d), r);
+    }
+    nd_uf_release(&uf);
+    nd_alloc_fail_after(0); /* an allocation would fail: the refusal comes first */
+    ck_assert_int_eq(nd_uf_init(&uf, (size_t)ND_UF_MAX + 1), ND_EINVAL);
+    ck_assert_ptr_null(uf.link);
+    nd_alloc_fail_after((size_t)-1);
+}
+END_TEST
+
 START_TEST(test_union_reports_change)
 {
     nd_uf uf;
@@ -136,7 +190,7 @@ START_TEST(test_union_reports_change)
     ck_assert_int_eq(nd_uf_union(&uf, 0, 1), 1);
     ck_assert_int_eq(nd_uf_union(&uf, 1, 0), 0);
     ck_assert_int_eq(nd_uf_union(&uf, 2, 0), 1);
-    ck_assert_uint_eq(uf.size[nd_uf_find(&uf, 2)], 3);
+    ck_assert_uint_eq(nd_uf_size(&uf, nd_uf_find(&uf, 2)), 3);
     nd_uf_release(&uf);
 }
 END_TEST
@@ -966,6 +1020,7 @@ Suite *cluster_suite(void)
     TCase *tc = tcase_create("union_find");
     tcase_add_loop_test(tc, test_union_find_table, 0, (int)(sizeof uf_rows / sizeof uf_rows[0]));
     tcase_add_test(tc, test_union_reports_change);
+    tcase_add_loop_test(tc, test_union_find_packed_matches_arrays, 0, 4);
     tcase_add_loop_test(tc, test_union_find_sets, 0, 15);
     tcase_add_loop_test(tc, test_union_find_flatten, 0, 5);
     suite_add_tcase(s, tc);
