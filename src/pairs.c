@@ -160,11 +160,12 @@ static int complete_groups(pairs_state *st)
 {
     size_t n = st->store->count;
     nd_uf uf;
-    if (nd_uf_init(&uf, n) != ND_OK)
-        return ND_ENOMEM;
+    int rc = nd_uf_init(&uf, n); /* ND_EINVAL past ND_UF_MAX texts */
+    if (rc != ND_OK)
+        return rc;
     size_t *offset = nd_calloc(n + 1, sizeof *offset);
     size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
-    int rc = ND_ENOMEM;
+    rc = ND_ENOMEM;
     if (!offset || !members)
         goto done;
     for (size_t i = 0; i < st->found_count; i++)

@@ -323,8 +323,8 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     if (n)
         memcpy(texts, bk->texts.v, n * sizeof *texts);
     size_t m = sort_unique(x, texts, n);
-    if (m > UINT32_MAX)
-        x_fatal(x, "more than 2^32 texts in candidate pairs on one rank: use more ranks");
+    if (m > ND_UF_MAX)
+        x_fatal(x, "more than 2^31 - 1 texts in candidate pairs on one rank: use more ranks");
     nd_uf uf;
     nd_pair_set rejected = ND_PAIR_SET_INIT;
     if (nd_uf_init(&uf, m) != ND_OK)
