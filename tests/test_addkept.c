@@ -97,16 +97,41 @@ static void kept_options(nd_options *opts, int variant)
     ck_assert_int_eq(nd_options_resolve(opts), ND_OK);
 }
 
+/* One test's texts (in an ids block the index adopts at the end) and index. */
+typedef struct kept_run {
+    nd_options opts;
+    uint32_t *keys, *block;
+    nd_prepared_text *texts;
+    nd_index *index;
+} kept_run;
+
+static void kept_begin(kept_run *k, int variant)
+{
+    kept_options(&k->opts, variant);
+    k->block = nd_index_ids_block_new((size_t)KEPT_TEXTS * KEPT_IDS);
+    ck_assert_ptr_nonnull(k->block);
+    k->texts = kept_texts(k->opts.bands, &k->keys, k->block);
+    k->index = NULL;
+    ck_assert_int_eq(nd_index_new(&k->index, &k->opts), ND_OK);
+}
+
+/* The block adopted, every text's keys and ids checked, all freed. */
+static void kept_end(kept_run *k)
+{
+    ck_assert_int_eq(nd_index_adopt_ids(k->index, k->block, (size_t)KEPT_TEXTS * KEPT_IDS), ND_OK);
+    check_kept(k->index, k->opts.bands);
+    nd_index_free(k->index);
+    free(k->texts);
+    free(k->keys);
+}
+
 /* Runs of 1 to 300 texts, across the first chunk's end. */
 START_TEST(test_add_kept_keys)
 {
-    nd_options opts;
-    kept_options(&opts, _i);
-    uint32_t *keys, *block = nd_index_ids_block_new((size_t)KEPT_TEXTS * KEPT_IDS);
-    ck_assert_ptr_nonnull(block);
-    nd_prepared_text *texts = kept_texts(opts.bands, &keys, block);
-    nd_index *index = NULL;
-    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    kept_run k;
+    kept_begin(&k, _i);
+    nd_index *index = k.index;
+    nd_prepared_text *texts = k.texts;
     size_t run = 1;
     for (size_t t = 0; t < KEPT_TEXTS; t += run) {
         run = run * 7 % 301; /* 7, 49, 42, 300, ... */
@@ -114,11 +139,7 @@ START_TEST(test_add_kept_keys)
             run = KEPT_TEXTS - t;
         ck_assert_int_eq(nd_index_add_prepared_kept(index, texts + t, run), ND_OK);
     }
-    ck_assert_int_eq(nd_index_adopt_ids(index, block, (size_t)KEPT_TEXTS * KEPT_IDS), ND_OK);
-    check_kept(index, opts.bands);
-    nd_index_free(index);
-    free(texts);
-    free(keys);
+    kept_end(&k);
 }
 END_TEST
 
@@ -128,13 +149,10 @@ END_TEST
  * (every other call) its second, so that every allocation fails once. */
 START_TEST(test_add_kept_keys_failing)
 {
-    nd_options opts;
-    kept_options(&opts, _i);
-    uint32_t *keys, *block = nd_index_ids_block_new((size_t)KEPT_TEXTS * KEPT_IDS);
-    ck_assert_ptr_nonnull(block);
-    nd_prepared_text *texts = kept_texts(opts.bands, &keys, block);
-    nd_index *index = NULL;
-    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    kept_run k;
+    kept_begin(&k, _i);
+    nd_index *index = k.index;
+    nd_prepared_text *texts = k.texts;
     /* from 50 texts before the 32768th, where the per-text raw flags grow
      * in the middle of a run, through the first key chunk's end */
     size_t start = ND_KEY_CHUNK / 2 - 50, partial = 0;
@@ -154,11 +172,7 @@ START_TEST(test_add_kept_keys_failing)
         }
     }
     ck_assert_uint_gt(partial, 0); /* some runs failed after adding texts */
-    ck_assert_int_eq(nd_index_adopt_ids(index, block, (size_t)KEPT_TEXTS * KEPT_IDS), ND_OK);
-    check_kept(index, opts.bands);
-    nd_index_free(index);
-    free(texts);
-    free(keys);
+    kept_end(&k);
 }
 END_TEST
 

@@ -49,18 +49,24 @@ static void check_groups(const nd_clusters *c)
     }
 }
 
+/* The raw texts of settle_raw, every one with the same band keys (keys,
+ * room for ND_MAX_PERM), as the settle tests add them. */
+static void settle_texts(nd_prepared_text *texts, uint32_t *keys, const nd_options *opts)
+{
+    for (unsigned b = 0; b < opts->bands; b++)
+        keys[b] = 0x5e771e00u + b;
+    for (size_t d = 0; d < SETTLE_TEXTS; d++)
+        texts[d] = (nd_prepared_text){settle_raw[d], SETTLE_IDS, 0, keys, 10};
+}
+
 START_TEST(test_settle_copies_by_key)
 {
     unsigned threads = (unsigned)_i + 1;
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
-    uint32_t *keys = malloc(opts.bands * sizeof *keys);
-    ck_assert_ptr_nonnull(keys);
-    for (unsigned b = 0; b < opts.bands; b++)
-        keys[b] = 0x5e771e00u + b;
+    uint32_t keys[ND_MAX_PERM];
     nd_prepared_text texts[SETTLE_TEXTS];
-    for (size_t d = 0; d < SETTLE_TEXTS; d++)
-        texts[d] = (nd_prepared_text){settle_raw[d], SETTLE_IDS, 0, keys, 10};
+    settle_texts(texts, keys, &opts);
     nd_index *index = NULL;
     ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
     ck_assert_int_eq(nd_index_add_prepared_raw(index, texts, SETTLE_TEXTS), ND_OK);
@@ -73,7 +79,6 @@ START_TEST(test_settle_copies_by_key)
     ck_assert_uint_eq(stats.verified_pairs, 0); /* the two sets are far apart */
     nd_clusters_free(c);
     nd_index_free(index);
-    free(keys);
 }
 END_TEST
 
@@ -476,11 +481,8 @@ START_TEST(test_settle_copies_out_of_memory)
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
     uint32_t keys[ND_MAX_PERM];
-    for (unsigned b = 0; b < opts.bands; b++)
-        keys[b] = 0x5e771e00u + b;
     nd_prepared_text texts[SETTLE_TEXTS];
-    for (size_t d = 0; d < SETTLE_TEXTS; d++)
-        texts[d] = (nd_prepared_text){settle_raw[d], SETTLE_IDS, 0, keys, 10};
+    settle_texts(texts, keys, &opts);
     size_t n, failed = 0;
     int succeeded = 0;
     for (n = 0; n < 1000 && !succeeded; n++) {
