@@ -6,7 +6,7 @@
  * signature, folded to 32 bits) and a weight (for --keep longest); and,
  * when the caller gives them, ranks (ND_KEEP_RANK).
  * Clustering itself is in cluster.c and reads the texts through the
- * nd_store view this file gives (nd_index_store).
+ * nd_store view index_store.c gives (nd_index_store).
  *
  * Why 32-bit band keys: a band key only proposes candidates, and every
  * candidate is verified exactly, so a key collision costs one extra
@@ -29,7 +29,8 @@
  * and the full key chunks to two unlinked temporary files, in the same
  * layouts (ids back to back; chunk c at c * bands * ND_KEY_CHUNK keys);
  * only the per-text metadata and the chunk being filled stay in memory.
- * This file is the library's only file I/O.
+ * This file writes them and index_store.c reads them back: the library's
+ * only file I/O.
  *
  * Raw texts (nd_index_add_raw, nd_index_add_prepared_raw): kept as made
  * and sorted only when read, index_settle.c.
@@ -37,11 +38,10 @@
 #include "neardup.h"
 
 #include <assert.h> /* assert */
-#include <sched.h>  /* sched_yield */
-#include <stdio.h>  /* FILE, fwrite, fileno */
+#include <stdio.h>  /* FILE, fwrite, fflush */
 #include <stdlib.h> /* mkstemp */
 #include <string.h> /* memcpy */
-#include <unistd.h> /* pread, unlink, close */
+#include <unistd.h> /* unlink, close */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <emmintrin.h> /* SSE2 (every x86-64): put_keys */
 #define ND_INDEX_SSE2 1
@@ -598,114 +598,4 @@ int nd_index_add(nd_index *index, nd_sketch *sketch, uint64_t weight)
         sketch->count = 0;
     }
     return rc;
-}
-
-/* ****  The store view: reading ids and keys back  **** */
-
-/* Read exactly `bytes` bytes at `at` of f; ND_OK or ND_EIO. */
-static int read_at(FILE *f, void *into, size_t bytes, uint64_t at)
-{
-    size_t got = 0;
-    while (got < bytes) {
-        ssize_t n = pread(fileno(f), (char *)into + got, bytes - got, (off_t)(at + got));
-        if (n <= 0)
-            return ND_EIO;
-        got += (size_t)n;
-    }
-    return ND_OK;
-}
-
-static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
-{
-    const nd_index *index = backend;
-    unsigned char state;
-    while (index->raw && (state = __atomic_load_n(&index->raw[doc], __ATOMIC_ACQUIRE)) != SETTLED) {
-        /* first read of a raw text: settled here (store.h: on the one
-         * thread that reads texts first; the index is its owner's), or
-         * by a helper that claimed it first: this thread waits for it */
-        if (state == SETTLING) {
-            sched_yield();
-            continue;
-        }
-        if (!__atomic_load_n(&index->where[doc].memory, __ATOMIC_RELAXED)) {
-            /* dropped: its ids now (nd_index_set_refill), on the thread
-             * that reads texts first (store.h) */
-            int refilled = nd_index_refill_now(index->self, doc);
-            if (refilled != ND_OK) {
-                *rc = refilled;
-                return NULL;
-            }
-        }
-        int settled = nd_index_settle(index->self, doc);
-        if (settled != ND_OK) {
-            *rc = settled;
-            return NULL;
-        }
-    }
-    size_t count = index->meta[doc].count;
-    if (!index->spilled || count == 0)
-        return index->where[doc].memory;
-    if (nd_grow((void **)&buf->data, &buf->capacity, count, sizeof(uint32_t)) != 0) {
-        *rc = ND_ENOMEM;
-        return NULL;
-    }
-    int io = read_at(index->ids_file, buf->data, count * sizeof(uint32_t), index->where[doc].offset * 4);
-    if (io != ND_OK) {
-        *rc = io;
-        return NULL;
-    }
-    return buf->data;
-}
-
-/* The store's settle (store.h): any thread, its own scratch. */
-static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd_id_buffer *scratch)
-{
-    nd_index *index = ((const nd_index *)backend)->self;
-    for (size_t k = 0; k < n; k++) {
-        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_ACQUIRE) == RAW_TEXT &&
-            __atomic_load_n(&index->where[docs[k]].memory, __ATOMIC_ACQUIRE)) /* (dropped: left to stored_ids) */
-            (void)nd_index_settle_with(index, docs[k], &scratch->data,
-                                       &scratch->capacity); /* else left to stored_ids */
-    }
-}
-
-static const uint32_t *stored_band_keys(const void *backend, unsigned band, size_t c, uint32_t *buf)
-{
-    const nd_index *index = backend;
-    if (index->key_chunks[c])
-        return index->key_chunks[c] + (size_t)band * ND_KEY_CHUNK;
-    size_t bytes = ND_KEY_CHUNK * sizeof *buf;
-    uint64_t at = ((uint64_t)c * index->opts.bands + band) * bytes;
-    return read_at(index->keys_file, buf, bytes, at) == ND_OK ? buf : NULL;
-}
-
-int nd_index_store(const nd_index *index, nd_store *out)
-{
-    if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
-        return ND_EIO;
-    if (index->raw_left > 0) {
-        /* raw texts settled as far as reading the store needs
-         * (index_settle.c); the index is its owner's, not shared */
-        nd_index *settling = index->self;
-        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? nd_index_settle_all(settling)
-                                                               : nd_index_settle_shared(settling);
-        if (rc != ND_OK)
-            return rc;
-    }
-    *out = (nd_store){&index->opts,
-                      index->count,
-                      index->meta,
-                      index->spilled,
-                      index,
-                      stored_ids,
-                      stored_band_keys,
-                      index->ranks,
-                      index->rank_count,
-                      index->raw_left > 0 ? index->raw : NULL,
-                      index->wide,
-                      index->wide_count,
-                      index->raw_left > 0 ? settle_texts : NULL,
-                      index->copies,
-                      index->copy_count};
-    return ND_OK;
 }

@@ -1,6 +1,6 @@
 /* index_layout.h - the in-memory layout of an nd_index, private to the
- * files that work on it: index.c (adding texts, spilling, the store view
- * clustering reads), index_settle.c (sorting raw texts when they may be
+ * files that work on it: index.c (adding texts, spilling), index_store.c
+ * (the store view clustering reads), index_settle.c (sorting raw texts when they may be
  * read) and index_refill.c (texts added without ids, given them again);
  * reserve_ids, room in the id blocks, is here for index.c and
  * index_refill.c both. Nothing else includes it: callers see the index through

@@ -6,7 +6,7 @@
  * longest) or a rank (ND_KEEP_RANK), its sorted shingle ids (to verify a
  * candidate exactly), and, per LSH band, the band keys of all texts in
  * text order (to find the texts that share a key). nd_store gives exactly that and nothing about
- * where it is kept: index.c serves it from memory or from its spill files,
+ * where it is kept: index_store.c serves it from memory or from index.c's spill files,
  * and a second backend (a persistent on-disk index, say) can serve it from
  * its own storage by filling in the same structure.
  *
@@ -127,7 +127,7 @@ static inline uint64_t nd_store_weight(const nd_store *store, size_t doc)
     return lo < store->wide_weight_count && store->wide_weights[lo].doc == doc ? store->wide_weights[lo].weight : w;
 }
 
-/* index.c: the store view of an in-memory (or spilled) index, valid until
+/* index_store.c: the store view of an in-memory (or spilled) index, valid until
  * the index changes. Returns ND_OK, or ND_EIO when buffered writes to the
  * spill files cannot be flushed. */
 int nd_index_store(const nd_index *index, nd_store *out);

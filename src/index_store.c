@@ -1,0 +1,125 @@
+/* index_store.c - the nd_store view of an index (store.h): how
+ * clustering reads a text's ids and a band's keys back, from memory or
+ * from the files the index spilled to (index.c writes them), and how a raw
+ * text is settled (index_settle.c) or a dropped one refilled
+ * (index_refill.c) on its first read. nd_index_store settles, before
+ * handing the view out, what reading it needs settled: every raw text
+ * for containment, else those that may have a copy.
+ */
+#include "neardup.h"
+
+#include <sched.h>  /* sched_yield */
+#include <stdio.h>  /* FILE, fileno, fflush */
+#include <unistd.h> /* pread */
+
+#include "alloc.h"
+#include "index_layout.h"
+#include "store.h"
+
+/* Read exactly `bytes` bytes at `at` of f; ND_OK or ND_EIO. */
+static int read_at(FILE *f, void *into, size_t bytes, uint64_t at)
+{
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t n = pread(fileno(f), (char *)into + got, bytes - got, (off_t)(at + got));
+        if (n <= 0)
+            return ND_EIO;
+        got += (size_t)n;
+    }
+    return ND_OK;
+}
+
+static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
+{
+    const nd_index *index = backend;
+    unsigned char state;
+    while (index->raw && (state = __atomic_load_n(&index->raw[doc], __ATOMIC_ACQUIRE)) != SETTLED) {
+        /* first read of a raw text: settled here (store.h: on the one
+         * thread that reads texts first; the index is its owner's), or
+         * by a helper that claimed it first: this thread waits for it */
+        if (state == SETTLING) {
+            sched_yield();
+            continue;
+        }
+        if (!__atomic_load_n(&index->where[doc].memory, __ATOMIC_RELAXED)) {
+            /* dropped: its ids now (nd_index_set_refill), on the thread
+             * that reads texts first (store.h) */
+            int refilled = nd_index_refill_now(index->self, doc);
+            if (refilled != ND_OK) {
+                *rc = refilled;
+                return NULL;
+            }
+        }
+        int settled = nd_index_settle(index->self, doc);
+        if (settled != ND_OK) {
+            *rc = settled;
+            return NULL;
+        }
+    }
+    size_t count = index->meta[doc].count;
+    if (!index->spilled || count == 0)
+        return index->where[doc].memory;
+    if (nd_grow((void **)&buf->data, &buf->capacity, count, sizeof(uint32_t)) != 0) {
+        *rc = ND_ENOMEM;
+        return NULL;
+    }
+    int io = read_at(index->ids_file, buf->data, count * sizeof(uint32_t), index->where[doc].offset * 4);
+    if (io != ND_OK) {
+        *rc = io;
+        return NULL;
+    }
+    return buf->data;
+}
+
+/* The store's settle (store.h): any thread, its own scratch. */
+static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd_id_buffer *scratch)
+{
+    nd_index *index = ((const nd_index *)backend)->self;
+    for (size_t k = 0; k < n; k++) {
+        if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_ACQUIRE) == RAW_TEXT &&
+            __atomic_load_n(&index->where[docs[k]].memory, __ATOMIC_ACQUIRE)) /* (dropped: left to stored_ids) */
+            (void)nd_index_settle_with(index, docs[k], &scratch->data,
+                                       &scratch->capacity); /* else left to stored_ids */
+    }
+}
+
+static const uint32_t *stored_band_keys(const void *backend, unsigned band, size_t c, uint32_t *buf)
+{
+    const nd_index *index = backend;
+    if (index->key_chunks[c])
+        return index->key_chunks[c] + (size_t)band * ND_KEY_CHUNK;
+    size_t bytes = ND_KEY_CHUNK * sizeof *buf;
+    uint64_t at = ((uint64_t)c * index->opts.bands + band) * bytes;
+    return read_at(index->keys_file, buf, bytes, at) == ND_OK ? buf : NULL;
+}
+
+int nd_index_store(const nd_index *index, nd_store *out)
+{
+    if (index->spilled && (fflush(index->ids_file) != 0 || fflush(index->keys_file) != 0))
+        return ND_EIO;
+    if (index->raw_left > 0) {
+        /* raw texts settled as far as reading the store needs
+         * (index_settle.c); the index is its owner's, not shared */
+        nd_index *settling = index->self;
+        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? nd_index_settle_all(settling)
+                                                               : nd_index_settle_shared(settling);
+        if (rc != ND_OK)
+            return rc;
+    }
+    *out = (nd_store){&index->opts,
+                      index->count,
+                      index->meta,
+                      index->spilled,
+                      index,
+                      stored_ids,
+                      stored_band_keys,
+                      index->ranks,
+                      index->rank_count,
+                      index->raw_left > 0 ? index->raw : NULL,
+                      index->wide,
+                      index->wide_count,
+                      index->raw_left > 0 ? settle_texts : NULL,
+                      index->copies,
+                      index->copy_count};
+    return ND_OK;
+}
