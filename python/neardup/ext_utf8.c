@@ -187,27 +187,34 @@ static int chunk_text(void *ctx, size_t i, unsigned thread, const char **data, s
     return ND_OK;
 }
 
+/* A buffer slot for each of `threads` threads (empty until chunk_text
+ * grows it); ND_OK or ND_ENOMEM. */
+static int scratch_for(text_chunk *c, unsigned threads)
+{
+    if (threads <= c->scratch_count)
+        return ND_OK;
+    char **scratch = PyMem_RawRealloc(c->scratch, threads * sizeof *scratch);
+    if (!scratch)
+        return ND_ENOMEM;
+    c->scratch = scratch;
+    size_t *capacity = PyMem_RawRealloc(c->scratch_capacity, threads * sizeof *capacity);
+    if (!capacity)
+        return ND_ENOMEM;
+    c->scratch_capacity = capacity;
+    for (unsigned t = c->scratch_count; t < threads; t++) {
+        scratch[t] = NULL;
+        capacity[t] = 0;
+    }
+    c->scratch_count = threads;
+    return ND_OK;
+}
+
 int ndpy_chunk_sketch(text_chunk *c, nd_batch *batch)
 {
     if (c->pending == 0)
         return nd_batch_sketch(batch, c->data, c->lens, c->count);
-    unsigned threads = nd_batch_threads(batch);
-    if (threads > c->scratch_count) {
-        char **scratch = PyMem_RawRealloc(c->scratch, threads * sizeof *scratch);
-        if (!scratch)
-            return ND_ENOMEM;
-        c->scratch = scratch;
-        size_t *capacity = PyMem_RawRealloc(c->scratch_capacity, threads * sizeof *capacity);
-        if (!capacity)
-            return ND_ENOMEM;
-        c->scratch_capacity = capacity;
-        for (unsigned t = c->scratch_count; t < threads; t++) {
-            scratch[t] = NULL;
-            capacity[t] = 0;
-        }
-        c->scratch_count = threads;
-    }
-    return nd_batch_sketch_from(batch, c->count, chunk_text, c);
+    int status = scratch_for(c, nd_batch_threads(batch));
+    return status != ND_OK ? status : nd_batch_sketch_from(batch, c->count, chunk_text, c);
 }
 
 void ndpy_chunk_free(text_chunk *c)
@@ -242,14 +249,10 @@ PyObject *ndpy_utf8(PyObject *self, PyObject *texts)
     if (!chunk) {
         PyErr_NoMemory();
     } else if (ndpy_chunk_fill(chunk, seq, 0, n) == 0) {
-        chunk->scratch = PyMem_RawCalloc(1, sizeof *chunk->scratch);
-        chunk->scratch_capacity = PyMem_RawCalloc(1, sizeof *chunk->scratch_capacity);
-        if (chunk->scratch && chunk->scratch_capacity) {
-            chunk->scratch_count = 1;
+        if (scratch_for(chunk, 1) == ND_OK)
             out = PyList_New(n);
-        } else {
+        else
             PyErr_NoMemory();
-        }
         for (Py_ssize_t i = 0; out && i < n; i++) {
             const char *data;
             size_t len;
