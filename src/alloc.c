@@ -4,7 +4,8 @@
 
 #include <stdatomic.h> /* atomic_size_t */
 #include <stdint.h>    /* SIZE_MAX */
-#include <stdlib.h>    /* malloc, calloc, realloc, free */
+#include <stdlib.h>    /* malloc, calloc, realloc, free, posix_memalign */
+#include <string.h>    /* memcpy */
 #include <sys/mman.h>  /* madvise */
 
 /* Atomic, so that a test can fail allocations while worker threads run
@@ -68,16 +69,46 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
     return 0;
 }
 
-void nd_advise_huge(void *p, size_t size)
+/* Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages). */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *nd_malloc_huge(size_t size)
 {
 #ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t end = ((uintptr_t)p + size) & ~(huge - 1);
-    if (p && end > start)
-        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
+    if (size >= HUGE_PAGE) {
+        /* whole huge pages: a partial one at the end would be 4 KiB pages */
+        size_t whole = size + (HUGE_PAGE - 1) < size ? size : (size + (HUGE_PAGE - 1)) & ~(HUGE_PAGE - 1);
+        void *p = NULL;
+        if (!allocation_allowed() || posix_memalign(&p, HUGE_PAGE, whole) != 0)
+            return NULL;
+        (void)madvise(p, whole, MADV_HUGEPAGE); /* only advice: the same memory either way */
+        return p;
+    }
 #endif
+    return nd_malloc(size);
+}
+
+int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
+{
+    if (needed <= *capacity)
+        return 0;
+    size_t new_capacity = *capacity ? *capacity : 16;
+    while (new_capacity < needed) {
+        if (new_capacity > SIZE_MAX / 2 / elem_size)
+            return -1;
+        new_capacity *= 2;
+    }
+    if (new_capacity * elem_size < HUGE_PAGE)
+        return nd_grow(ptr, capacity, needed, elem_size);
+    /* a new aligned block and a copy: realloc would move a large block with
+     * mremap, to an address that is not aligned */
+    void *grown = nd_malloc_huge(new_capacity * elem_size);
+    if (!grown)
+        return -1;
+    if (*capacity)
+        memcpy(grown, *ptr, *capacity * elem_size);
+    nd_free(*ptr);
+    *ptr = grown;
+    *capacity = new_capacity;
+    return 0;
 }

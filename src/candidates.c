@@ -199,11 +199,12 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
 static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
 {
     buf->settle_scratch = (nd_id_buffer){NULL, 0};
-    buf->entries = nd_malloc((store->count + 1) * 2 * sizeof *buf->entries);
+    buf->entries = nd_malloc_huge((store->count + 1) * 2 * sizeof *buf->entries);
     buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
     buf->slot_bits = nd_slot_bits(store->count, 8); /* eight slots or more per text */
-    buf->slots =
-        store->count >= LONE_FILTER_MIN ? nd_malloc(((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots) : NULL;
+    buf->slots = store->count >= LONE_FILTER_MIN
+                     ? nd_malloc_huge(((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots)
+                     : NULL;
     if (!buf->entries || (store->on_disk && !buf->chunk_buf) || (store->count >= LONE_FILTER_MIN && !buf->slots)) {
         nd_free(buf->entries);
         nd_free(buf->chunk_buf);

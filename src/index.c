@@ -237,8 +237,9 @@ static int reserve_texts(nd_index *index, size_t n)
 {
     if (index->count + n <= index->meta_capacity && index->count + n <= index->where_capacity)
         return ND_OK; /* (no call: a paragraph mode's call per document) */
-    if (nd_grow((void **)&index->meta, &index->meta_capacity, index->count + n, sizeof *index->meta) != 0 ||
-        nd_grow((void **)&index->where, &index->where_capacity, index->count + n, sizeof *index->where) != 0)
+    /* 24 bytes a text, millions of paragraphs: huge pages (alloc.h) */
+    if (nd_grow_huge((void **)&index->meta, &index->meta_capacity, index->count + n, sizeof *index->meta) != 0 ||
+        nd_grow_huge((void **)&index->where, &index->where_capacity, index->count + n, sizeof *index->where) != 0)
         return ND_ENOMEM;
     return ND_OK;
 }
@@ -250,7 +251,10 @@ static uint32_t *next_chunk(nd_index *index)
     if (c == index->chunk_count) {
         if (nd_grow((void **)&index->key_chunks, &index->chunks_capacity, c + 1, sizeof *index->key_chunks) != 0)
             return NULL;
-        index->key_chunks[c] = nd_malloc(chunk_bytes(index));
+        /* the first chunk in ordinary pages (a small index touches a few
+         * of them), the next ones, which are filled, in huge pages: 64
+         * bytes a text, the most of paragraph mode's fresh memory */
+        index->key_chunks[c] = c == 0 ? nd_malloc(chunk_bytes(index)) : nd_malloc_huge(chunk_bytes(index));
         if (!index->key_chunks[c])
             return NULL;
         index->chunk_count++;
@@ -441,10 +445,8 @@ int nd_index_add_prepared_raw(nd_index *index, const nd_prepared_text *texts, si
 
 uint32_t *nd_index_ids_block_new(size_t capacity)
 {
-    uint32_t *block = nd_malloc((capacity ? capacity : 1) * sizeof *block);
-    if (block)
-        nd_advise_huge(block, capacity * sizeof *block); /* filled front to back: a fault per 2 MiB */
-    return block;
+    /* filled front to back: a fault per 2 MiB (alloc.h) */
+    return nd_malloc_huge((capacity ? capacity : 1) * sizeof(uint32_t));
 }
 
 void nd_index_ids_block_free(uint32_t *block)

@@ -12,7 +12,7 @@
 #include <stdint.h> /* uint32_t, uint64_t */
 #include <stdio.h>  /* FILE */
 
-#include "alloc.h" /* nd_grow, nd_malloc, nd_advise_huge: reserve_ids */
+#include "alloc.h" /* nd_grow, nd_malloc_huge: reserve_ids */
 #include "index_add.h"
 #include "neardup.h"
 #include "store.h"
@@ -81,10 +81,9 @@ reserve_ids(nd_index *index, size_t n)
             0)
             return NULL;
         size_t capacity = n > ID_BLOCK ? n : ID_BLOCK;
-        uint32_t *data = nd_malloc(capacity * sizeof *data);
+        uint32_t *data = nd_malloc_huge(capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
         if (!data)
             return NULL;
-        nd_advise_huge(data, capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
         last = &index->blocks[index->block_count++];
         *last = (id_block){data, 0, capacity, 0};
     }

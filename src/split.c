@@ -74,7 +74,7 @@ static const uint32_t *state_ids(nd_split_state *st, size_t doc, nd_id_buffer *b
 
 static int push_member(nd_clusters *c, nd_member member)
 {
-    if (nd_grow((void **)&c->members, &c->members_capacity, c->members_count + 1, sizeof *c->members) != 0)
+    if (nd_grow_huge((void **)&c->members, &c->members_capacity, c->members_count + 1, sizeof *c->members) != 0)
         return ND_ENOMEM;
     c->members[c->members_count++] = member;
     return ND_OK;
@@ -82,7 +82,7 @@ static int push_member(nd_clusters *c, nd_member member)
 
 static int close_cluster(nd_clusters *c)
 {
-    if (nd_grow((void **)&c->starts, &c->starts_capacity, c->count + 2, sizeof *c->starts) != 0)
+    if (nd_grow_huge((void **)&c->starts, &c->starts_capacity, c->count + 2, sizeof *c->starts) != 0)
         return ND_ENOMEM;
     c->count++;
     c->starts[c->count] = c->members_count;

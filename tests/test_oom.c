@@ -7,9 +7,11 @@
  * first text, and one past a chunk of band keys read back from its file)
  * and threaded clustering: each call returns ND_ENOMEM or succeeds,
  * nothing leaks (ASan in CI), a failed nd_index_add leaves the sketch
- * intact, and once every allocation succeeds the result is the right one. */
+ * intact, and once every allocation succeeds the result is the right one.
+ * Also the huge-page blocks (nd_malloc_huge, nd_grow_huge). */
+#include <stdint.h> /* uintptr_t */
 #include <stdlib.h> /* getenv, malloc, free */
-#include <string.h> /* strlen, strstr */
+#include <string.h> /* memset, strlen, strstr */
 
 #include "alloc.h"
 #include "neardup.h"
@@ -469,12 +471,61 @@ START_TEST(test_fail_every_allocation_elsewhere)
 }
 END_TEST
 
+/* nd_malloc_huge and nd_grow_huge (alloc.h): large blocks aligned to
+ * 2 MiB on Linux (where they are advised as huge pages), every byte
+ * usable, contents kept as an array grows through the 2 MiB mark and past
+ * it, and the fail-after hook honoured with the array left as it was. */
+START_TEST(test_huge_allocations)
+{
+    const size_t huge = (size_t)2 << 20;
+    unsigned char *block = nd_malloc_huge(3 * huge + 5);
+    ck_assert_ptr_nonnull(block);
+#ifdef __linux__
+    ck_assert_uint_eq((uintptr_t)block % huge, 0);
+#endif
+    memset(block, 7, 3 * huge + 5); /* ASan: every byte asked for is there */
+    ck_assert_uint_eq(block[3 * huge + 4], 7);
+    nd_free(block);
+    unsigned char *small = nd_malloc_huge(100); /* plain nd_malloc */
+    ck_assert_ptr_nonnull(small);
+    nd_free(small);
+
+    uint32_t *values = NULL;
+    size_t capacity = 0, count = 0;
+    const size_t n = (size_t)3 << 20; /* 12 MiB of uint32: four growths past 2 MiB */
+    for (; count < n; count++) {
+        ck_assert_int_eq(nd_grow_huge((void **)&values, &capacity, count + 1, sizeof *values), 0);
+        values[count] = (uint32_t)(count * 2654435761u);
+    }
+    ck_assert_uint_ge(capacity, n);
+#ifdef __linux__
+    ck_assert_uint_eq((uintptr_t)values % huge, 0);
+#endif
+    for (size_t i = 0; i < n; i++)
+        ck_assert_uint_eq(values[i], (uint32_t)(i * 2654435761u));
+    /* a growth that cannot allocate fails and leaves the array alone */
+    uint32_t *before = values;
+    size_t capacity_before = capacity;
+    nd_alloc_fail_after(0);
+    int rc = nd_grow_huge((void **)&values, &capacity, capacity + 1, sizeof *values);
+    void *refused = nd_malloc_huge(3 * huge);
+    nd_alloc_fail_after((size_t)-1);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_null(refused);
+    ck_assert_ptr_eq(values, before);
+    ck_assert_uint_eq(capacity, capacity_before);
+    ck_assert_uint_eq(values[n - 1], (uint32_t)((n - 1) * 2654435761u));
+    nd_free(values);
+}
+END_TEST
+
 Suite *oom_suite(void)
 {
     Suite *s = suite_create("oom");
     TCase *tc = tcase_create("fail_nth");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fail_every_allocation);
+    tcase_add_test(tc, test_huge_allocations);
     tcase_add_loop_test(tc, test_fail_every_allocation_elsewhere, 0, sizeof pipelines / sizeof pipelines[0]);
     suite_add_tcase(s, tc);
     return s;

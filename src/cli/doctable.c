@@ -9,7 +9,7 @@
 #include <assert.h> /* assert */
 #include <stdlib.h> /* free */
 
-#include "alloc.h" /* nd_grow */
+#include "alloc.h" /* nd_grow, nd_grow_huge */
 
 int doctable_add(doctable *t, const char *id)
 {
@@ -27,8 +27,9 @@ int doctable_reserve_units(doctable *t, size_t n)
     if (t->unit_count + n <= t->unit_capacity)
         return 0;
     size_t doc_capacity = t->unit_capacity;
-    if (nd_grow((void **)&t->unit_doc, &doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
-        nd_grow((void **)&t->unit_span, &t->unit_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
+    /* 12 bytes a unit, millions of units: huge pages (alloc.h) */
+    if (nd_grow_huge((void **)&t->unit_doc, &doc_capacity, t->unit_count + n, sizeof *t->unit_doc) != 0 ||
+        nd_grow_huge((void **)&t->unit_span, &t->unit_capacity, t->unit_count + n, sizeof *t->unit_span) != 0)
         return -1;
     return 0;
 }

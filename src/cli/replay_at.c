@@ -21,6 +21,7 @@
 #include <string.h> /* strerror */
 #include <unistd.h> /* pread, close */
 
+#include "alloc.h" /* nd_grow_huge */
 #include "document.h"
 
 int replay_places_note(replay_places *p, const record *rec)
@@ -31,15 +32,9 @@ int replay_places_note(replay_places *p, const record *rec)
         replay_places_free(p); /* read again in order (replay.c) */
         return 0;
     }
-    if (p->count == p->capacity) {
-        size_t cap = p->capacity ? p->capacity * 2 : 1024;
-        replay_place *grown = realloc(p->at, cap * sizeof *grown);
-        if (!grown) {
-            cli_error("out of memory");
-            return -1;
-        }
-        p->at = grown;
-        p->capacity = cap;
+    if (p->count == p->capacity && nd_grow_huge((void **)&p->at, &p->capacity, p->count + 1, sizeof *p->at) != 0) {
+        cli_error("out of memory");
+        return -1;
     }
     p->at[p->count++] = (replay_place){rec->offset, rec->line, (uint32_t)rec->len, (uint32_t)rec->source & 0x7fffffffu,
                                        rec->kind == RECORD_TEXT};
@@ -48,7 +43,7 @@ int replay_places_note(replay_places *p, const record *rec)
 
 void replay_places_free(replay_places *p)
 {
-    free(p->at);
+    nd_free(p->at);
     *p = (replay_places){0};
 }
 
