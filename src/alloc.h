@@ -26,8 +26,9 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * 2 MiB and advised so (madvise MADV_HUGEPAGE) when size is 2 MiB or more, else
  * plain nd_malloc; nd_grow_huge grows as nd_grow does, into such memory
  * once the array reaches 2 MiB (a new block and a copy of the old
- * contents, which realloc would move to an unaligned address). Both are
- * freed with nd_free. Why: touching fresh memory costs a page fault per
+ * contents, which realloc would move to an unaligned address). Such
+ * blocks are freed with nd_free (never free(): they are mappings of their
+ * own, alloc.c), and nd_realloc takes them. Why: touching fresh memory costs a page fault per
  * page, and on a virtual machine a 4 KiB fault costs microseconds (a
  * paragraph run at 100k syndicated documents took 30k faults, 13% of its
  * time); a huge page costs one fault per 2 MiB, and TLB misses fall too.

@@ -474,7 +474,8 @@ END_TEST
 /* nd_malloc_huge and nd_grow_huge (alloc.h): large blocks aligned to
  * 2 MiB on Linux (where they are advised as huge pages), every byte
  * usable, contents kept as an array grows through the 2 MiB mark and past
- * it, and the fail-after hook honoured with the array left as it was. */
+ * it, nd_realloc moving a huge block, and the fail-after hook honoured
+ * with the array left as it was. */
 START_TEST(test_huge_allocations)
 {
     const size_t huge = (size_t)2 << 20;
@@ -515,6 +516,15 @@ START_TEST(test_huge_allocations)
     ck_assert_ptr_eq(values, before);
     ck_assert_uint_eq(capacity, capacity_before);
     ck_assert_uint_eq(values[n - 1], (uint32_t)((n - 1) * 2654435761u));
+    /* nd_realloc takes a huge block too: to a smaller plain block, then a
+     * larger huge one, the contents kept */
+    values = nd_realloc(values, 1000 * sizeof *values);
+    ck_assert_ptr_nonnull(values);
+    values = nd_realloc(values, n * sizeof *values);
+    ck_assert_ptr_nonnull(values);
+    for (size_t i = 0; i < 1000; i++)
+        ck_assert_uint_eq(values[i], (uint32_t)(i * 2654435761u));
+    values[n - 1] = 1;
     nd_free(values);
 }
 END_TEST

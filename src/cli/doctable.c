@@ -70,7 +70,7 @@ void doctable_free(doctable *t)
 {
     free(t->ids);
     arena_free(&t->id_text);
-    free(t->unit_doc);
-    free(t->unit_span);
+    nd_free(t->unit_doc);
+    nd_free(t->unit_span);
     free(t->wide);
 }
