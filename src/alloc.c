@@ -10,7 +10,7 @@
  * they are posix_memalign'd instead, so that its checks and leak report
  * cover them.
  */
-#define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE, MAP_ANONYMOUS (Linux extensions) under -std=c11 */
+#define _GNU_SOURCE 1 /* MADV_HUGEPAGE, MAP_ANONYMOUS, mremap (Linux extensions) under -std=c11 */
 #include "alloc.h"
 
 #include <pthread.h>   /* pthread_mutex_t */
@@ -18,7 +18,7 @@
 #include <stdint.h>    /* SIZE_MAX, uintptr_t */
 #include <stdlib.h>    /* malloc, calloc, realloc, free, posix_memalign */
 #include <string.h>    /* memcpy */
-#include <sys/mman.h>  /* mmap, munmap, madvise */
+#include <sys/mman.h>  /* mmap, mremap, munmap, madvise */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ND_ALLOC_ASAN 1
@@ -27,7 +27,7 @@
 #define ND_ALLOC_ASAN 1
 #endif
 #endif
-#if defined(MADV_HUGEPAGE) && defined(MAP_ANONYMOUS) && !defined(ND_ALLOC_ASAN)
+#if defined(MADV_HUGEPAGE) && defined(MAP_ANONYMOUS) && defined(MREMAP_FIXED) && !defined(ND_ALLOC_ASAN)
 #define ND_ALLOC_MAPPED 1 /* huge blocks are mappings of their own */
 #endif
 
@@ -217,11 +217,23 @@ int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
     }
     if (new_capacity * elem_size < HUGE_PAGE)
         return nd_grow(ptr, capacity, needed, elem_size);
-    /* a new aligned block and a copy: realloc would move a large block with
-     * mremap, to an address that is not aligned */
+    /* a new aligned block; realloc would move a large block with mremap,
+     * to an address that is not aligned */
     void *grown = nd_malloc_huge(new_capacity * elem_size);
     if (!grown)
         return -1;
+#ifdef ND_ALLOC_MAPPED
+    size_t old_length = *capacity ? huge_length(*ptr, 0) : 0;
+    if (old_length > 0 && mremap(*ptr, old_length, old_length, MREMAP_MAYMOVE | MREMAP_FIXED, grown) != MAP_FAILED) {
+        /* the old block's pages moved to the new block's start, as they
+         * are: no copy, and no fresh page to touch for the old contents */
+        (void)huge_length(*ptr, 1);
+        (void)madvise(grown, old_length, MADV_HUGEPAGE);
+        *ptr = grown;
+        *capacity = new_capacity;
+        return 0;
+    }
+#endif
     if (*capacity)
         memcpy(grown, *ptr, *capacity * elem_size);
     nd_free(*ptr);
