@@ -32,7 +32,9 @@
  * byte for byte what it was.
  *
  * Previews (nd_text_preview): what the program and the Python module show
- * of a unit or a shared run, one definition for both.
+ * of a unit or a shared run, one definition for both. A stretch of ASCII
+ * words and single spaces is its own preview, scanned a word of 8 bytes at
+ * a time and copied in one piece.
  */
 #include "neardup.h"
 
@@ -305,6 +307,53 @@ size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *s
 
 /* ****  Previews  **** */
 
+/* Is c an ASCII byte that is not white space (' ', '\t', '\r', '\n'): a
+ * byte of a word, which the preview shows as it is, one character each? */
+static inline int word_byte(char c)
+{
+    unsigned char u = (unsigned char)c;
+    return u < 0x80 && !is_blank_char(c) && c != '\n';
+}
+
+/* The end of the plain stretch that text[from - 1] (a word byte) opens:
+ * the first i in [from, limit) where text[from - 1, i) stops being word
+ * bytes and single spaces each followed by a word byte, else limit. Such
+ * a stretch is its own preview (each byte one character, each space one
+ * space), so it is scanned and copied in one piece, not word by word.
+ *
+ * Eight bytes at a time: the bytes of a word x at 0x80 or above, or below
+ * 0x21, are marked by (x | ((x - 0x21 * ones) & ~x)) & highs ("Determine
+ * if a word has a byte less than n", Bit Twiddling Hacks). A borrow can
+ * mark a byte only above one already marked, so the lowest mark (the first
+ * such byte in memory order, on a little-endian machine) is exact. It is
+ * usually the space between two words, and the scan goes on past it. */
+static size_t plain_end(const char *text, size_t from, size_t limit)
+{
+    for (;;) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        while (limit - from >= 8) {
+            uint64_t x;
+            memcpy(&x, text + from, 8);
+            uint64_t marked = (x | ((x - ones * 0x21) & ~x)) & highs;
+            if (marked) {
+                from += (size_t)__builtin_ctzll(marked) / 8;
+                break;
+            }
+            from += 8;
+        }
+#endif
+        while (from < limit && (unsigned char)text[from] - 0x21u < 0x80u - 0x21u)
+            from++;
+        if (from < limit && word_byte(text[from]))
+            from++; /* a control character */
+        else if (limit - from >= 2 && text[from] == ' ' && word_byte(text[from + 1]))
+            from += 2;
+        else
+            return from;
+    }
+}
+
 size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars)
 {
     assert(text || len == 0);
@@ -317,13 +366,15 @@ size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars
             continue;
         }
         if (c < 0x80) {
-            /* a run of ASCII characters (a word, the usual case) at once:
-             * as many as fit, the same as one by one below */
-            size_t end = i + 1;
-            while (end < len && (unsigned char)text[end] < 0x80 && !is_blank_char(text[end]) && text[end] != '\n')
-                end++;
+            /* a plain stretch of ASCII words (most of a usual text) at
+             * once: as much as fits, the same as one character at a time
+             * below; looked at no further than one byte past the room (a
+             * stretch that long is cut however long it is) */
             size_t gap = space && w > 0, room = max_chars >= chars + gap ? max_chars - (chars + gap) : 0;
+            size_t end = plain_end(text, i + 1, len - i > room + 1 ? i + room + 1 : len);
             size_t take = end - i < room ? end - i : room;
+            if (take < end - i && take > 0 && text[i + take - 1] == ' ')
+                take--; /* cut after a space: the space (and the word after it) do not fit */
             if (take > 0) {
                 if (gap)
                     out[w++] = ' ';
