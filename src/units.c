@@ -317,40 +317,60 @@ static inline int word_byte(char c)
 
 /* The end of the plain stretch that text[from - 1] (a word byte) opens:
  * the first i in [from, limit) where text[from - 1, i) stops being word
- * bytes and single spaces each followed by a word byte, else limit. Such
- * a stretch is its own preview (each byte one character, each space one
- * space), so it is scanned and copied in one piece, not word by word.
+ * bytes and single spaces each followed by a word byte, else limit
+ * (limit <= len). Such a stretch is its own preview (each byte one
+ * character, each space one space), so it is scanned and copied in one
+ * piece, not word by word.
  *
- * Eight bytes at a time: the bytes of a word x at 0x80 or above, or below
- * 0x21, are marked by (x | ((x - 0x21 * ones) & ~x)) & highs ("Determine
- * if a word has a byte less than n", Bit Twiddling Hacks). A borrow can
- * mark a byte only above one already marked, so the lowest mark (the first
- * such byte in memory order, on a little-endian machine) is exact. It is
- * usually the space between two words, and the scan goes on past it. */
-static size_t plain_end(const char *text, size_t from, size_t limit)
+ * Eight bytes at a time, while eight are left before len. Exact marks
+ * (the high bit of a byte; no carry crosses a byte, as every sum stays
+ * below 0x100): stop, the bytes at 0x80 or above or below 0x21 (white
+ * space, control characters); space, the bytes equal to ' '. The
+ * stretch goes on over a space whose next byte does not stop, so the
+ * first byte that ends it or needs a closer look is the lowest mark of
+ * (stop & ~space) | (space & stop >> 8), with a space in the last byte
+ * marked too (its next byte is in the next word). A control character
+ * (part of a word) and that last space are looked at one by one, and the
+ * scan goes on past them. The lowest mark is the first such byte in
+ * memory order on a little-endian machine. A scan that reaches limit
+ * returns limit: the stretch goes on at least that far. */
+static size_t plain_end(const char *text, size_t from, size_t limit, size_t len)
 {
     for (;;) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-        while (limit - from >= 8) {
+        if (len - from >= 8) {
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, lows = ones * 0x7F;
             uint64_t x;
             memcpy(&x, text + from, 8);
-            uint64_t marked = (x | ((x - ones * 0x21) & ~x)) & highs;
-            if (marked) {
-                from += (size_t)__builtin_ctzll(marked) / 8;
-                break;
+            uint64_t stop = (x | ~(((x & lows) + ones * (0x80 - 0x21)) | x)) & highs;
+            uint64_t v = x ^ (ones * ' ');
+            uint64_t space = ~(((v & lows) + lows) | v) & highs;
+            uint64_t marked = (stop & ~space) | (space & ((stop >> 8) | (highs << 56)));
+            if (!marked) {
+                from += 8;
+                if (from >= limit)
+                    return limit;
+                continue;
             }
-            from += 8;
-        }
+            from += (size_t)__builtin_ctzll(marked) / 8;
+        } else
 #endif
-        while (from < limit && (unsigned char)text[from] - 0x21u < 0x80u - 0x21u)
-            from++;
-        if (from < limit && word_byte(text[from]))
-            from++; /* a control character */
-        else if (limit - from >= 2 && text[from] == ' ' && word_byte(text[from + 1]))
-            from += 2;
-        else
+        {
+            while (from < limit && (unsigned char)text[from] - 0x21u < 0x80u - 0x21u)
+                from++;
+        }
+        if (from >= limit)
+            return limit;
+        if (text[from] == ' ') {
+            if (limit - from >= 2 && word_byte(text[from + 1])) {
+                from += 2;
+                continue;
+            }
             return from;
+        }
+        if (!word_byte(text[from]))
+            return from;
+        from++; /* a control character */
     }
 }
 
@@ -371,7 +391,7 @@ size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars
              * below; looked at no further than one byte past the room (a
              * stretch that long is cut however long it is) */
             size_t gap = space && w > 0, room = max_chars >= chars + gap ? max_chars - (chars + gap) : 0;
-            size_t end = plain_end(text, i + 1, len - i > room + 1 ? i + room + 1 : len);
+            size_t end = plain_end(text, i + 1, len - i > room + 1 ? i + room + 1 : len, len);
             size_t take = end - i < room ? end - i : room;
             if (take < end - i && take > 0 && text[i + take - 1] == ' ')
                 take--; /* cut after a space: the space (and the word after it) do not fit */
