@@ -188,7 +188,8 @@ static char *group_line_by_parts(const cli_config *cfg, size_t group, size_t siz
  * 64 bytes, in 8-byte words, two 4-byte halves or bytes), of plain bytes
  * with now and then a quote, a backslash, a control character, a
  * character of two or three bytes or an ill-formed byte, anywhere; offsets
- * on both sides of 10^8. */
+ * on both sides of 10^8; groups of up to 40 with runs of Jaccard 1 (written
+ * in pieces of up to 32) long and short. */
 START_TEST(test_unit_group_line)
 {
     cli_config cfg;
@@ -198,7 +199,7 @@ START_TEST(test_unit_group_line)
     static const char *const odd[] = {"\"", "\\", "\x01", "\x1F", "\xC3\xA9", "\xE2\x80\xA6", "\xFF", "\x7F"};
     uint64_t state = 5;
     for (int round = 0; round < 400; round++) {
-        enum { SIZE = 8 };
+        enum { SIZE = 40 };
         char id_bytes[SIZE][80];
         const char *ids[SIZE];
         nd_span spans[SIZE];
@@ -219,7 +220,7 @@ START_TEST(test_unit_group_line)
             ids[k] = id_bytes[k];
             size_t start = synth_next(&state) % 4 == 0 ? 99999990 + synth_next(&state) % 20 : synth_next(&state) % 5000;
             spans[k] = (nd_span){start, start + synth_next(&state) % 30};
-            jaccard[k] = k == 0 ? 1.0 : 0.5 + 0.5 / (double)(k + 1);
+            jaccard[k] = round % 3 == 0 || synth_next(&state) % 4 ? 1.0 : 0.5 + 0.5 / (double)(k + 1);
         }
         char *want = group_line_by_parts(&cfg, (size_t)round, size, ids, spans, jaccard, "a \"preview\" \xE2\x80\xA6");
         char *got = NULL;

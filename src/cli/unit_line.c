@@ -302,10 +302,21 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
         PUT_LITERAL(&b, "}");
     }
     PUT_LITERAL(&b, "],\"jaccard\":[");
-    for (size_t k = 0; k < size; k++) {
-        if (k)
-            PUT_LITERAL(&b, ",");
-        put_number(&b, jaccard[k]);
+    for (size_t k = 0; k < size;) {
+        if (jaccard[k] != 1.0) {
+            if (k)
+                PUT_LITERAL(&b, ",");
+            put_number(&b, jaccard[k++]);
+            continue;
+        }
+        /* a run of 1s (identical units, the usual) in pieces of up to 32:
+         * ",1" each, the first without its comma at k = 0 */
+        static const char ones[] = ",1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1";
+        size_t run = 1;
+        while (run < 32 && k + run < size && jaccard[k + run] == 1.0)
+            run++;
+        put_bytes(&b, ones + (k == 0), 2 * run - (k == 0));
+        k += run;
     }
     PUT_LITERAL(&b, "],\"text\":");
     put_string(&b, preview ? preview : "", preview ? strlen(preview) : 0);
