@@ -32,7 +32,9 @@
  * byte for byte what it was.
  *
  * Previews (nd_text_preview): what the program and the Python module show
- * of a unit or a shared run, one definition for both.
+ * of a unit or a shared run, one definition for both. A stretch of ASCII
+ * words and single spaces is its own preview, scanned a word of 8 bytes at
+ * a time and copied in one piece.
  */
 #include "neardup.h"
 
@@ -170,11 +172,25 @@ static size_t whole_period(const nd_token *t, size_t n)
     return n % period == 0 ? period : n;
 }
 
-int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+/* Can t[0..n) (n <= 64) have a period that divides n? Not unless t[p]
+ * matches t[0] for a divisor p <= n / 2 (is_period's first test). Most
+ * units are told apart here, in a leaf: the search below, inlined into
+ * nd_find_repeats, gave every call its frame (its saved registers were a
+ * third of finding repeats in paragraphs). */
+static inline int may_repeat(const nd_token *t, size_t n)
+{
+    for (uint64_t d = divisors[n]; d; d &= d - 1) {
+        if (t[__builtin_ctzll(d)].hash == t[0].hash)
+            return 1;
+    }
+    return 0;
+}
+
+/* nd_find_repeats past its quick tests. */
+__attribute__((noinline)) static int find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens,
+                                                  const char *text, nd_span unit)
 {
     size_t n = tokens->count;
-    if (n < 2 * ND_REPEAT_MIN_TOKENS)
-        return 0;
     size_t period = whole_period(tokens->items, n);
     if (period == SIZE_MAX)
         return ND_ENOMEM;
@@ -207,6 +223,14 @@ int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens,
         start = end;
     }
     return (int)(m > (size_t)INT32_MAX ? INT32_MAX : m);
+}
+
+int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+{
+    size_t n = tokens->count;
+    if (n < 2 * ND_REPEAT_MIN_TOKENS || (n <= 64 && !may_repeat(tokens->items, n)))
+        return 0;
+    return find_repeats(copies, max_copies, tokens, text, unit);
 }
 
 /* ****  Removing spans  **** */
@@ -305,6 +329,73 @@ size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *s
 
 /* ****  Previews  **** */
 
+/* Is c an ASCII byte that is not white space (' ', '\t', '\r', '\n'): a
+ * byte of a word, which the preview shows as it is, one character each? */
+static inline int word_byte(char c)
+{
+    unsigned char u = (unsigned char)c;
+    return u < 0x80 && !is_blank_char(c) && c != '\n';
+}
+
+/* The end of the plain stretch that text[from - 1] (a word byte) opens:
+ * the first i in [from, limit) where text[from - 1, i) stops being word
+ * bytes and single spaces each followed by a word byte, else limit
+ * (limit <= len). Such a stretch is its own preview (each byte one
+ * character, each space one space), so it is scanned and copied in one
+ * piece, not word by word.
+ *
+ * Eight bytes at a time, while eight are left before len. Exact marks
+ * (the high bit of a byte; no carry crosses a byte, as every sum stays
+ * below 0x100): stop, the bytes at 0x80 or above or below 0x21 (white
+ * space, control characters); space, the bytes equal to ' '. The
+ * stretch goes on over a space whose next byte does not stop, so the
+ * first byte that ends it or needs a closer look is the lowest mark of
+ * (stop & ~space) | (space & stop >> 8), with a space in the last byte
+ * marked too (its next byte is in the next word). A control character
+ * (part of a word) and that last space are looked at one by one, and the
+ * scan goes on past them. The lowest mark is the first such byte in
+ * memory order on a little-endian machine. A scan that reaches limit
+ * returns limit: the stretch goes on at least that far. */
+static size_t plain_end(const char *text, size_t from, size_t limit, size_t len)
+{
+    for (;;) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (len - from >= 8) {
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, lows = ones * 0x7F;
+            uint64_t x;
+            memcpy(&x, text + from, 8);
+            uint64_t stop = (x | ~(((x & lows) + ones * (0x80 - 0x21)) | x)) & highs;
+            uint64_t v = x ^ (ones * ' ');
+            uint64_t space = ~(((v & lows) + lows) | v) & highs;
+            uint64_t marked = (stop & ~space) | (space & ((stop >> 8) | (highs << 56)));
+            if (!marked) {
+                from += 8;
+                if (from >= limit)
+                    return limit;
+                continue;
+            }
+            from += (size_t)__builtin_ctzll(marked) / 8;
+        } else
+#endif
+        {
+            while (from < limit && (unsigned char)text[from] - 0x21u < 0x80u - 0x21u)
+                from++;
+        }
+        if (from >= limit)
+            return limit;
+        if (text[from] == ' ') {
+            if (limit - from >= 2 && word_byte(text[from + 1])) {
+                from += 2;
+                continue;
+            }
+            return from;
+        }
+        if (!word_byte(text[from]))
+            return from;
+        from++; /* a control character */
+    }
+}
+
 size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars)
 {
     assert(text || len == 0);
@@ -317,13 +408,15 @@ size_t nd_text_preview(char *out, const char *text, size_t len, size_t max_chars
             continue;
         }
         if (c < 0x80) {
-            /* a run of ASCII characters (a word, the usual case) at once:
-             * as many as fit, the same as one by one below */
-            size_t end = i + 1;
-            while (end < len && (unsigned char)text[end] < 0x80 && !is_blank_char(text[end]) && text[end] != '\n')
-                end++;
+            /* a plain stretch of ASCII words (most of a usual text) at
+             * once: as much as fits, the same as one character at a time
+             * below; looked at no further than one byte past the room (a
+             * stretch that long is cut however long it is) */
             size_t gap = space && w > 0, room = max_chars >= chars + gap ? max_chars - (chars + gap) : 0;
+            size_t end = plain_end(text, i + 1, len - i > room + 1 ? i + room + 1 : len, len);
             size_t take = end - i < room ? end - i : room;
+            if (take < end - i && take > 0 && text[i + take - 1] == ' ')
+                take--; /* cut after a space: the space (and the word after it) do not fit */
             if (take > 0) {
                 if (gap)
                     out[w++] = ' ';

@@ -2,7 +2,9 @@
  * scan --unit needs again, read where pass 1 found them, give the same
  * texts as pass 1; a file changed between the passes is refused, whether
  * its identity changed or (same size and time) a record moved. The
- * end-to-end equality with reading in order is tests/cli/test_unit_previews.sh. */
+ * end-to-end equality with reading in order is tests/cli/test_unit_previews.sh.
+ * A group's line (unit_line.c, which writes the usual occurrence in one
+ * piece) is the line the general writers (out_string, "%zu") make. */
 #include <check.h>
 #include <stdio.h>    /* fopen, fwrite */
 #include <stdlib.h>   /* mkdtemp */
@@ -16,6 +18,8 @@
 #include "input.h"
 #include "replay.h"
 #include "suites.h"
+#include "synth.h"
+#include "unit_output.h"
 
 static void write_file(const char *path, const char *mode, const char *bytes)
 {
@@ -153,6 +157,86 @@ START_TEST(test_doctable_wide_spans)
 }
 END_TEST
 
+/* A group's line as the general writers make it: out_string for every
+ * string, "%zu" for every offset, out_number for every Jaccard. */
+static char *group_line_by_parts(const cli_config *cfg, size_t group, size_t size, const char *const *ids,
+                                 const nd_span *spans, const double *jaccard, const char *preview)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&bytes, &len);
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"group\":%zu,\"size\":%zu,\"documents\":%zu,\"occurrences\":[", group, size, size);
+    for (size_t k = 0; k < size; k++) {
+        fputs(k ? ",{\"id\":" : "{\"id\":", f);
+        out_string(f, ids[k], strlen(ids[k]));
+        fprintf(f, ",\"start\":%zu,\"end\":%zu}", spans[k].start, spans[k].end);
+    }
+    fputs("],\"jaccard\":[", f);
+    for (size_t k = 0; k < size; k++) {
+        fputs(k ? "," : "", f);
+        out_number(f, jaccard[k]);
+    }
+    fputs("],\"text\":", f);
+    out_string(f, preview, strlen(preview));
+    fprintf(f, ",\"profile\":\"%s\"}\n", cli_profile_label(&cfg->opts));
+    ck_assert_int_eq(fclose(f), 0);
+    return bytes;
+}
+
+/* Ids of every length from 0 to 70 (the one-piece occurrence takes up to
+ * 64 bytes, in 8-byte words, two 4-byte halves or bytes), of plain bytes
+ * with now and then a quote, a backslash, a control character, a
+ * character of two or three bytes or an ill-formed byte, anywhere; offsets
+ * on both sides of 10^8; groups of up to 40 with runs of Jaccard 1 (written
+ * in pieces of up to 32) long and short. */
+START_TEST(test_unit_group_line)
+{
+    cli_config cfg;
+    char a0[] = "scan", a1[] = "x";
+    char *argv[] = {a0, a1, NULL};
+    ck_assert_int_eq(cli_parse(&cfg, CMD_SCAN, 2, argv), EXIT_OK);
+    static const char *const odd[] = {"\"", "\\", "\x01", "\x1F", "\xC3\xA9", "\xE2\x80\xA6", "\xFF", "\x7F"};
+    uint64_t state = 5;
+    for (int round = 0; round < 400; round++) {
+        enum { SIZE = 40 };
+        char id_bytes[SIZE][80];
+        const char *ids[SIZE];
+        nd_span spans[SIZE];
+        double jaccard[SIZE];
+        size_t size = 1 + synth_next(&state) % SIZE;
+        for (size_t k = 0; k < size; k++) {
+            size_t len = (size_t)(round * SIZE + k) % 71, w = 0;
+            while (w < len) {
+                const char *piece = synth_next(&state) % 6 == 0 ? odd[synth_next(&state) % 8] : NULL;
+                if (piece && w + strlen(piece) <= len) {
+                    memcpy(id_bytes[k] + w, piece, strlen(piece));
+                    w += strlen(piece);
+                } else {
+                    id_bytes[k][w++] = (char)('0' + synth_next(&state) % 75);
+                }
+            }
+            id_bytes[k][w] = '\0';
+            ids[k] = id_bytes[k];
+            size_t start = synth_next(&state) % 4 == 0 ? 99999990 + synth_next(&state) % 20 : synth_next(&state) % 5000;
+            spans[k] = (nd_span){start, start + synth_next(&state) % 30};
+            jaccard[k] = round % 3 == 0 || synth_next(&state) % 4 ? 1.0 : 0.5 + 0.5 / (double)(k + 1);
+        }
+        char *want = group_line_by_parts(&cfg, (size_t)round, size, ids, spans, jaccard, "a \"preview\" \xE2\x80\xA6");
+        char *got = NULL;
+        size_t got_len = 0;
+        FILE *f = open_memstream(&got, &got_len);
+        ck_assert_ptr_nonnull(f);
+        unit_output_group(f, &cfg, (size_t)round, size, size, ids, spans, jaccard, "a \"preview\" \xE2\x80\xA6");
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_msg(strcmp(got, want) == 0, "round %d:\n got %s\nwant %s", round, got, want);
+        free(got);
+        free(want);
+    }
+    cli_config_free(&cfg);
+}
+END_TEST
+
 Suite *replay_suite(void)
 {
     Suite *s = suite_create("replay");
@@ -163,5 +247,8 @@ Suite *replay_suite(void)
     TCase *table = tcase_create("doctable");
     tcase_add_test(table, test_doctable_wide_spans);
     suite_add_tcase(s, table);
+    TCase *line = tcase_create("group line");
+    tcase_add_test(line, test_unit_group_line);
+    suite_add_tcase(s, line);
     return s;
 }

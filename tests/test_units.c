@@ -481,6 +481,45 @@ START_TEST(test_text_preview_random)
 }
 END_TEST
 
+/* Plain stretches (ASCII words with single spaces, copied in one piece,
+ * eight bytes scanned at a time): words of 1 to 20 bytes, single and
+ * double spaces, the odd control character, tab, line end or accented
+ * letter, in exact-size heap copies (a read past the text is caught under
+ * ASan), cut at every length: the same bytes as one byte at a time. */
+START_TEST(test_text_preview_stretches)
+{
+    static const char *const seps[] = {" ",  " ",  " ",    " ",    " ",        " ",    "  ",
+                                       "\n", "\t", "\x01", "\x7F", "\xC3\xA9", " \r\n"};
+    uint64_t state = 7;
+    for (int round = 0; round < 3000; round++) {
+        char buf[512];
+        size_t len = 0;
+        size_t words = synth_next(&state) % 12;
+        if (synth_next(&state) % 4 == 0)
+            buf[len++] = ' ';
+        for (size_t k = 0; k < words; k++) {
+            size_t n = 1 + synth_next(&state) % 20;
+            for (size_t j = 0; j < n; j++)
+                buf[len++] = (char)('a' + synth_next(&state) % 26);
+            const char *sep = seps[synth_next(&state) % (sizeof seps / sizeof *seps)];
+            if (k + 1 < words || synth_next(&state) % 2) {
+                memcpy(buf + len, sep, strlen(sep));
+                len += strlen(sep);
+            }
+        }
+        char *text = exact_copy(buf, len);
+        for (size_t max_chars = 0; max_chars <= len + 2; max_chars++) {
+            char want[512 + 3], got[512 + 3];
+            size_t nw = preview_by_bytes(want, text, len, max_chars);
+            size_t ng = nd_text_preview(got, text, len, max_chars);
+            ck_assert_msg(nw == ng && memcmp(want, got, nw) == 0, "round %d, %zu bytes, max %zu: got \"%.*s\"", round,
+                          len, max_chars, (int)ng, got);
+        }
+        free(text);
+    }
+}
+END_TEST
+
 /* ****  nd_sketch_units  **** */
 
 typedef struct {
@@ -781,6 +820,7 @@ Suite *units_suite(void)
     tcase_add_loop_test(tc, test_remove_spans, 0, (int)(sizeof remove_rows / sizeof *remove_rows));
     tcase_add_loop_test(tc, test_text_preview, 0, (int)(sizeof preview_rows / sizeof *preview_rows));
     tcase_add_test(tc, test_text_preview_random);
+    tcase_add_test(tc, test_text_preview_stretches);
     tcase_add_test(tc, test_sketch_units);
     tcase_add_test(tc, test_sketch_units_invalid_utf8);
     tcase_add_test(tc, test_units_by_ranges);

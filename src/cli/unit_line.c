@@ -53,17 +53,50 @@ static void put_bytes(line_buf *b, const char *s, size_t n)
 
 #define PUT_LITERAL(b, s) put_bytes((b), (s), sizeof(s) - 1)
 
+/* n (below 10^8) in decimal at `to`, as "%zu"; returns its length. */
+static size_t small_decimal(char *to, size_t n)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    size_t len = n < 10         ? 1
+                 : n < 100      ? 2
+                 : n < 1000     ? 3
+                 : n < 10000    ? 4
+                 : n < 100000   ? 5
+                 : n < 1000000  ? 6
+                 : n < 10000000 ? 7
+                                : 8;
+    char *at = to + len;
+    while (n >= 100) {
+        size_t r = n % 100;
+        n /= 100;
+        at -= 2;
+        memcpy(at, pairs + 2 * r, 2);
+    }
+    if (n >= 10)
+        memcpy(at - 2, pairs + 2 * n, 2);
+    else
+        at[-1] = (char)('0' + n);
+    return len;
+}
+
 /* n in decimal, as "%zu" */
 static void put_size(line_buf *b, size_t n)
 {
+    char *at = line_room(b);
+    if (n < 100000000) { /* the usual group number or size */
+        b->used += small_decimal(at, n);
+        return;
+    }
     char digits[24];
-    size_t at = sizeof digits;
+    size_t first = sizeof digits;
     do {
-        digits[--at] = (char)('0' + n % 10);
+        digits[--first] = (char)('0' + n % 10);
         n /= 10;
     } while (n);
-    memcpy(line_room(b), digits + at, sizeof digits - at);
-    b->used += sizeof digits - at;
+    memcpy(at, digits + first, sizeof digits - first);
+    b->used += sizeof digits - first;
 }
 
 /* The length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or
@@ -104,13 +137,18 @@ static size_t utf8_sequence(const unsigned char *s, size_t i, size_t n)
  * above, '"' or '\\'? ("Determine if a word has a byte less than n", Bit
  * Twiddling Hacks: exact as a yes or no for n <= 128; a byte equal to c is
  * a byte of x ^ c less than 1.) */
-static int word_needs_care(uint64_t x)
+static uint64_t word_care(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     const uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
 #define HAS_LESS(v, n) (((v)-ones * (n)) & ~(v)&highs)
-    return ((x & highs) | HAS_LESS(x, 0x20) | HAS_LESS(quote, 1) | HAS_LESS(backslash, 1)) != 0;
+    return (x & highs) | HAS_LESS(x, 0x20) | HAS_LESS(quote, 1) | HAS_LESS(backslash, 1);
 #undef HAS_LESS
+}
+
+static int word_needs_care(uint64_t x)
+{
+    return word_care(x) != 0;
 }
 
 static void put_string(line_buf *b, const char *s, size_t n)
@@ -168,34 +206,6 @@ static void put_number(line_buf *b, double x)
     }
 }
 
-/* n (below 10^8) in decimal at `to`, as "%zu"; returns its length. */
-static size_t small_decimal(char *to, size_t n)
-{
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899";
-    size_t len = n < 10         ? 1
-                 : n < 100      ? 2
-                 : n < 1000     ? 3
-                 : n < 10000    ? 4
-                 : n < 100000   ? 5
-                 : n < 1000000  ? 6
-                 : n < 10000000 ? 7
-                                : 8;
-    char *at = to + len;
-    while (n >= 100) {
-        size_t r = n % 100;
-        n /= 100;
-        at -= 2;
-        memcpy(at, pairs + 2 * r, 2);
-    }
-    if (n >= 10)
-        memcpy(at - 2, pairs + 2 * n, 2);
-    else
-        at[-1] = (char)('0' + n);
-    return len;
-}
-
 /* Most occurrences at once: {"id":ID,"start":S,"end":E} (after a comma
  * when `comma`), for an id of printable ASCII without '"' or '\\' (as
  * put_string writes it: the usual id) of up to OCCURRENCE_ID bytes and
@@ -215,22 +225,38 @@ static int put_occurrence(line_buf *b, int comma, const char *id, size_t id_len,
         *at++ = ',';
     memcpy(at, "{\"id\":\"", 7);
     at += 7;
-    /* the id copied, then checked where it lies, a word at a time (the
-     * bytes past its end in the last word taken as spaces); b->used moves
-     * only once all is written */
-    memcpy(at, id, id_len);
-    for (size_t i = 0; i < id_len; i += 8) {
+    /* the id copied and checked in words read where it lies: 8-byte words
+     * from its start and one ending at its end (overlapping the one
+     * before), or two 4-byte halves that overlap; a byte at a time below
+     * 4. b->used moves only once all is written. */
+    uint64_t care = 0;
+    if (id_len >= 8) {
         uint64_t x;
-        memcpy(&x, at + i, 8);
-        if (id_len - i < 8) {
-            static const unsigned char ones[16] = {255, 255, 255, 255, 255, 255, 255, 255};
-            uint64_t keep; /* the word's first id_len - i bytes, in memory order */
-            memcpy(&keep, ones + 8 - (id_len - i), 8);
-            x = (x & keep) | (0x2020202020202020ULL & ~keep);
+        for (size_t i = 0; i + 8 < id_len; i += 8) {
+            memcpy(&x, id + i, 8);
+            memcpy(at + i, &x, 8);
+            care |= word_care(x);
         }
-        if (word_needs_care(x))
-            return 0;
+        memcpy(&x, id + id_len - 8, 8);
+        memcpy(at + id_len - 8, &x, 8);
+        care |= word_care(x);
+    } else if (id_len >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, id, 4);
+        memcpy(&hi, id + id_len - 4, 4);
+        memcpy(at, &lo, 4);
+        memcpy(at + id_len - 4, &hi, 4);
+        care = word_care((uint64_t)lo | (uint64_t)hi << 32);
+    } else {
+        uint64_t x = 0x2020202020202020ULL; /* spaces: nothing to escape */
+        for (size_t i = 0; i < id_len; i++) {
+            at[i] = id[i];
+            x = x << 8 | (unsigned char)id[i];
+        }
+        care = word_care(x);
     }
+    if (care)
+        return 0;
     at += id_len;
     memcpy(at, "\",\"start\":", 10);
     at += 10;
@@ -276,10 +302,21 @@ void unit_output_group(FILE *out, const cli_config *cfg, size_t group, size_t si
         PUT_LITERAL(&b, "}");
     }
     PUT_LITERAL(&b, "],\"jaccard\":[");
-    for (size_t k = 0; k < size; k++) {
-        if (k)
-            PUT_LITERAL(&b, ",");
-        put_number(&b, jaccard[k]);
+    for (size_t k = 0; k < size;) {
+        if (jaccard[k] != 1.0) {
+            if (k)
+                PUT_LITERAL(&b, ",");
+            put_number(&b, jaccard[k++]);
+            continue;
+        }
+        /* a run of 1s (identical units, the usual) in pieces of up to 32:
+         * ",1" each, the first without its comma at k = 0 */
+        static const char ones[] = ",1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1";
+        size_t run = 1;
+        while (run < 32 && k + run < size && jaccard[k + run] == 1.0)
+            run++;
+        put_bytes(&b, ones + (k == 0), 2 * run - (k == 0));
+        k += run;
     }
     PUT_LITERAL(&b, "],\"text\":");
     put_string(&b, preview ? preview : "", preview ? strlen(preview) : 0);

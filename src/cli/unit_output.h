@@ -6,6 +6,7 @@
 #include <stdint.h> /* uint64_t */
 #include <stdio.h>  /* FILE */
 
+#include "arena.h"
 #include "cli.h"
 #include "doctable.h"
 #include "outfile.h"
@@ -30,9 +31,11 @@ char *unit_output_preview(const char *text, size_t text_len, nd_span span);
  * records back once, in order. Returns EXIT_OK or EXIT_FAIL (reported). */
 int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n);
 /* The same, with a second reader on another thread when `threads` >= 2,
- * the records are read where pass 1 found them and there are many. */
-int unit_output_previews_threads(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n,
-                                 unsigned threads);
+ * the records are read where pass 1 found them and there are many; with
+ * `mem` (two arenas, zero-initialized), the previews are allocated in
+ * them (freed with arena_free on both), not one by one. */
+int unit_output_previews_threads(char **out, arena *mem, const doctable *docs, replay_source *src, const size_t *units,
+                                 size_t n, unsigned threads);
 
 /* One span dedup removes: document, span in its text, group number. */
 typedef struct removal {
