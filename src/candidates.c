@@ -7,8 +7,10 @@
  * so texts stay in input order within a key); texts that share a key are
  * candidates, which the caller verifies.
  * Entries whose key no other entry can have are dropped before the sort
- * (drop_lone_keys: two bits per hashed slot), so a band sorts only its
- * shared keys and a few others.
+ * (two bits per hashed slot), so a band sorts only its shared keys and a
+ * few others; in memory the keys are read twice, to mark the slots and then
+ * to write only the entries kept (mark_keys, keep_marked), on disk the
+ * entries are gathered once and filtered (drop_lone_keys).
  * Preparing a band is most of the work and bands are independent, so with
  * T threads, T - 1 helpers prepare the next bands (up to T + 1 ahead)
  * while the caller's thread visits (verifies) the ones ready:
@@ -47,6 +49,7 @@ typedef struct band_buffers {
     uint32_t *chunk_buf;         /* spilled keys read back */
     uint64_t *slots;             /* drop_lone_keys' two bits per slot: words (seen, twice), interleaved */
     unsigned slot_bits;          /* 2^slot_bits slots */
+    int slots_clean;             /* every slot is clear (keep_marked leaves them so) */
     nd_id_buffer settle_scratch; /* a helper's: settling texts ahead (settle_ahead) */
 } band_buffers;
 
@@ -74,6 +77,83 @@ static size_t drop_lone_keys(band_buffers *buf, size_t m)
         kept += nd_slot_seen_twice(slots, nd_slot_of((uint32_t)(e[i] >> 32), shift));
     }
     return kept;
+}
+
+/* In memory (the store lends its keys: reading them twice costs nothing),
+ * the entries are not gathered before the slots are marked: a first pass
+ * over the keys marks the slots (mark_keys), a second writes the entries
+ * of the keys whose slot was seen twice alone (keep_marked), so that the
+ * band's buffer takes (and the sort reads) the few entries kept, not
+ * every text's (8 bytes a text written, read back and mostly dropped:
+ * megabytes a band, fresh pages at first). The entries kept are
+ * drop_lone_keys' after gathering, in the same order. The second pass
+ * clears the slots as it goes (the seen word of each slot it reads, then
+ * the twice words of the entries kept: a slot seen twice has two of
+ * them), so the next band finds them clear without a memset of the
+ * table. */
+
+/* Mark the slots of band `band`'s keys of the texts whose bit is set in
+ * rep_bits (every text when NULL); ND_OK or ND_EIO. */
+static int mark_keys(const nd_store *store, const uint64_t *rep_bits, unsigned band, band_buffers *buf)
+{
+    uint64_t *slots = buf->slots;
+    unsigned shift = 32 - buf->slot_bits;
+    for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
+        const uint32_t *keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
+        if (!keys)
+            return ND_EIO;
+        size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
+        if (!rep_bits) {
+            for (size_t k = 0; k < n; k++)
+                nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
+            continue;
+        }
+        const uint64_t *words = rep_bits + first / 64;
+        for (size_t w = 0; w < (n + 63) / 64; w++) {
+            for (uint64_t bits = words[w]; bits; bits &= bits - 1)
+                nd_slot_mark(slots, nd_slot_of(keys[w * 64 + (size_t)__builtin_ctzll(bits)], shift), 1);
+        }
+    }
+    return ND_OK;
+}
+
+/* After mark_keys with the same texts: their entries (key << 32 | text)
+ * whose slot was seen twice, in text order, into buf->entries; the slots
+ * left clear. Returns how many, or SIZE_MAX on a read error (the slots
+ * then left as they are). */
+static size_t keep_marked(const nd_store *store, const uint64_t *rep_bits, unsigned band, band_buffers *buf)
+{
+    uint64_t *slots = buf->slots, *e = buf->entries;
+    unsigned shift = 32 - buf->slot_bits;
+    size_t m = 0;
+    for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
+        const uint32_t *keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
+        if (!keys)
+            return SIZE_MAX;
+        size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
+        if (!rep_bits) {
+            for (size_t k = 0; k < n; k++) {
+                uint32_t h = nd_slot_of(keys[k], shift);
+                e[m] = (uint64_t)keys[k] << 32 | (first + k);
+                m += nd_slot_seen_twice(slots, h);
+                slots[2 * (h >> 6)] = 0; /* the seen word: read no more */
+            }
+            continue;
+        }
+        const uint64_t *words = rep_bits + first / 64;
+        for (size_t w = 0; w < (n + 63) / 64; w++) {
+            for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
+                size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
+                uint32_t h = nd_slot_of(keys[k], shift);
+                e[m] = (uint64_t)keys[k] << 32 | (first + k);
+                m += nd_slot_seen_twice(slots, h);
+                slots[2 * (h >> 6)] = 0;
+            }
+        }
+    }
+    for (size_t i = 0; i < m; i++)
+        slots[2 * (nd_slot_of((uint32_t)(e[i] >> 32), shift) >> 6) + 1] = 0; /* the twice words */
+    return m;
 }
 
 /* A prepared band: its entries of shared keys (exactly allocated), or the
@@ -119,32 +199,21 @@ static size_t keep_shared_keys(uint64_t *e, size_t m)
     return kept;
 }
 
-/* Gather, sort and keep the shared keys of `band` into *out: the entries
- * of the texts whose bit is set in rep_bits (nd_rep_bits). With rep_bits
- * NULL (the representatives not known yet) every text is gathered and
- * sorted, and the others are dropped here if the flags are known by then,
- * else when the band is visited (the thread does not wait for them: it
- * goes on to the next band). */
-static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_buffers *buf, unsigned band,
-                         ready_band *out, band_pipe *p)
+/* On disk (a read a chunk), or without slots: the entries (key << 32 |
+ * text) of band `band`'s texts whose bit is set in rep_bits (every text
+ * when NULL) gathered in text order into buf->entries, the slots (clear)
+ * marked as they are (one pass over them less), and with enough entries
+ * the lone ones dropped (drop_lone_keys). Returns how many are left, or
+ * SIZE_MAX on a read error. */
+static size_t gather_entries(const nd_store *store, const uint64_t *rep_bits, unsigned band, band_buffers *buf)
 {
     size_t m = 0;
-    const uint32_t *keys = NULL;
-    out->rc = ND_OK;
-    out->entries = NULL;
-    out->count = 0;
-    /* the slots are marked as the entries are gathered (one pass over them
-     * less); they are used only if the band has enough entries */
     uint64_t *slots = buf->slots;
     unsigned shift = 32 - buf->slot_bits;
-    if (slots)
-        memset(slots, 0, ((size_t)1 << buf->slot_bits) / 32 * sizeof *slots);
     for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
-        keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
-        if (!keys) {
-            out->rc = ND_EIO;
-            return;
-        }
+        const uint32_t *keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
+        if (!keys)
+            return SIZE_MAX;
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
         uint64_t *entries = buf->entries;
         if (!rep_bits) {
@@ -172,6 +241,35 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
     }
     if (slots && m >= LONE_FILTER_MIN)
         m = drop_lone_keys(buf, m);
+    return m;
+}
+
+/* Gather, sort and keep the shared keys of `band` into *out: the entries
+ * of the texts whose bit is set in rep_bits (nd_rep_bits). With rep_bits
+ * NULL (the representatives not known yet) every text is gathered and
+ * sorted, and the others are dropped here if the flags are known by then,
+ * else when the band is visited (the thread does not wait for them: it
+ * goes on to the next band). */
+static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_buffers *buf, unsigned band,
+                         ready_band *out, band_pipe *p)
+{
+    out->rc = ND_OK;
+    out->entries = NULL;
+    out->count = 0;
+    if (buf->slots && !buf->slots_clean)
+        memset(buf->slots, 0, ((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots);
+    buf->slots_clean = 0; /* until keep_marked clears them */
+    size_t m;
+    if (buf->slots && !store->on_disk) {
+        m = mark_keys(store, rep_bits, band, buf) == ND_OK ? keep_marked(store, rep_bits, band, buf) : SIZE_MAX;
+        buf->slots_clean = m != SIZE_MAX;
+    } else {
+        m = gather_entries(store, rep_bits, band, buf);
+    }
+    if (m == SIZE_MAX) {
+        out->rc = ND_EIO;
+        return;
+    }
     /* the scratch right after the m entries kept (pages gathering touched,
      * when m is at most half the entries gathered), not the far half */
     nd_sort_u64_high32(buf->entries, buf->entries + m, m);
@@ -203,7 +301,8 @@ static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
     buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
     buf->slot_bits = nd_slot_bits(store->count, 8); /* eight slots or more per text */
     buf->slots =
-        store->count >= LONE_FILTER_MIN ? nd_malloc(((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots) : NULL;
+        store->count >= LONE_FILTER_MIN ? nd_calloc(((size_t)1 << buf->slot_bits) / 32, sizeof *buf->slots) : NULL;
+    buf->slots_clean = 1;
     if (!buf->entries || (store->on_disk && !buf->chunk_buf) || (store->count >= LONE_FILTER_MIN && !buf->slots)) {
         nd_free(buf->entries);
         nd_free(buf->chunk_buf);
@@ -444,6 +543,7 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
         /* the helpers gather and sort the first bands meanwhile */
         rc = nd_identical_sets_in(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx,
                                   own.entries, own.slots, own.slot_bits);
+        own.slots_clean = 0; /* lent: marked */
         uint64_t *rep_bits = rc == ND_OK ? rep_bits_of(is_representative, store->count) : NULL;
         if (rc == ND_OK && !rep_bits)
             rc = ND_ENOMEM;
