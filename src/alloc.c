@@ -4,7 +4,7 @@
 
 #include <stdatomic.h> /* atomic_size_t */
 #include <stdint.h>    /* SIZE_MAX */
-#include <stdlib.h>    /* malloc, calloc, realloc, free */
+#include <stdlib.h>    /* malloc, calloc, realloc, aligned_alloc, free */
 #include <sys/mman.h>  /* madvise */
 
 /* Atomic, so that a test can fail allocations while worker threads run
@@ -43,6 +43,19 @@ void *nd_calloc(size_t count, size_t size)
 void *nd_realloc(void *ptr, size_t size)
 {
     return allocation_allowed() ? realloc(ptr, size ? size : 1) : NULL;
+}
+
+void *nd_malloc_huge(size_t size)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (size < huge || size > SIZE_MAX - huge)
+        return nd_malloc(size);
+    if (!allocation_allowed())
+        return NULL;
+    size_t whole = (size + huge - 1) & ~(huge - 1); /* aligned_alloc: a multiple of the alignment */
+    void *p = aligned_alloc(huge, whole);
+    nd_advise_huge(p, whole);
+    return p;
 }
 
 void nd_free(void *ptr)

@@ -27,6 +27,14 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * are the same either way. */
 void nd_advise_huge(void *p, size_t size);
 
+/* A large buffer the caller touches whole, or nearly (a table of hashed
+ * slots, a sort's entries and scratch): from 2 MiB on, 2 MiB-aligned and
+ * advised huge (nd_advise_huge), so that its fresh pages cost a fault per
+ * 2 MiB, not per 4 KiB (a fault is tens of microseconds on some virtual
+ * machines: a 2 MiB table took 512 of them); smaller, nd_malloc's. The
+ * contents are undefined, as nd_malloc's; free it with nd_free. */
+void *nd_malloc_huge(size_t size);
+
 /* Test hook: the next `n` allocations succeed and every later one fails,
  * until nd_alloc_fail_after((size_t)-1) (the default) restores normal
  * behaviour. The count is atomic: allocations on any thread count. */

@@ -297,12 +297,16 @@ static void prepare_band(const nd_store *store, const text_list *take, band_buff
 static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
 {
     buf->settle_scratch = (nd_id_buffer){NULL, 0};
-    buf->entries = nd_malloc((store->count + 1) * 2 * sizeof *buf->entries);
+    /* the fresh pages of the slots (touched whole) and of the entries
+     * (where many are kept: identical sets, a band before the
+     * representatives are known) a fault per 2 MiB (alloc.h) */
+    buf->entries = nd_malloc_huge((store->count + 1) * 2 * sizeof *buf->entries);
     buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
     buf->slot_bits = nd_slot_bits(store->count, 8); /* eight slots or more per text */
-    buf->slots =
-        store->count >= LONE_FILTER_MIN ? nd_calloc(((size_t)1 << buf->slot_bits) / 32, sizeof *buf->slots) : NULL;
-    buf->slots_clean = 1;
+    buf->slots = store->count >= LONE_FILTER_MIN
+                     ? nd_malloc_huge(((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots)
+                     : NULL;
+    buf->slots_clean = 0;
     if (!buf->entries || (store->on_disk && !buf->chunk_buf) || (store->count >= LONE_FILTER_MIN && !buf->slots)) {
         nd_free(buf->entries);
         nd_free(buf->chunk_buf);
@@ -472,7 +476,7 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
 static int reps_list(text_list *out, const unsigned char *is_representative, size_t n)
 {
     size_t chunks = (n + ND_KEY_CHUNK - 1) / ND_KEY_CHUNK;
-    out->texts = nd_malloc((n ? n : 1) * sizeof *out->texts);
+    out->texts = nd_malloc_huge((n ? n : 1) * sizeof *out->texts); /* touched nearly whole */
     out->chunk_start = nd_malloc((chunks + 1) * sizeof *out->chunk_start);
     if (!out->texts || !out->chunk_start) {
         nd_free(out->texts);
