@@ -944,7 +944,8 @@ END_TEST
 
 /* Bands of many texts, where prepare_band drops the entries whose key no
  * other entry can share before sorting (in memory: mark_keys then
- * keep_marked; on disk: drop_lone_keys after gathering): the bands visited
+ * keep_marked, then drop_lone_again over those left; on disk:
+ * drop_lone_keys after gathering): the bands visited
  * are those of a plain sort of the representatives' entries, keeping the
  * keys of two texts or more. Keys are random 32-bit values (most a text's
  * own, as in a real band), a tenth of the texts taking an earlier text's
