@@ -21,21 +21,22 @@ void nd_free(void *ptr);
  * Returns 0, or -1 with *ptr and *capacity unchanged. */
 int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 
-/* Large arrays written as they fill, in memory of their own backed by
- * transparent huge pages: nd_malloc_huge gives `size` bytes aligned to
- * 2 MiB and advised so (madvise MADV_HUGEPAGE) when size is 2 MiB or more, else
- * plain nd_malloc; nd_grow_huge grows as nd_grow does, into such memory
- * once the array reaches 2 MiB (a new block and a copy of the old
- * contents, which realloc would move to an unaligned address). Such
- * blocks are freed with nd_free (never free(): they are mappings of their
- * own, alloc.c), and nd_realloc takes them. Why: touching fresh memory costs a page fault per
- * page, and on a virtual machine a 4 KiB fault costs microseconds (a
- * paragraph run at 100k syndicated documents took 30k faults, 13% of its
- * time); a huge page costs one fault per 2 MiB, and TLB misses fall too.
- * The price: a partly used 2 MiB page is zeroed and resident whole, so
- * only arrays of several MiB that are filled should live there. Only
- * advice: where the kernel has no huge pages (or THP is off) the memory
- * is ordinary pages, the same contents either way. */
+/* Large arrays that are filled (or touched whole), in memory of their own
+ * backed by transparent huge pages: nd_malloc_huge gives `size` bytes
+ * aligned to 2 MiB and advised so (madvise MADV_HUGEPAGE) when size is
+ * 2 MiB or more, else plain nd_malloc; nd_grow_huge grows as nd_grow does,
+ * into such memory once the array reaches 2 MiB (a new aligned block, the
+ * old pages moved there with mremap, or copied). Such blocks are freed
+ * with nd_free (never free(): they are mappings of their own, alloc.c),
+ * and nd_realloc takes them; the contents are undefined, as nd_malloc's.
+ * Why: touching fresh memory costs a page fault per page, and on a
+ * virtual machine a 4 KiB fault was measured at 17-21 us (a paragraph run
+ * at 100k syndicated documents took 30k of them); a huge page costs one
+ * fault per 2 MiB (0.5-4 us per 4 KiB), and TLB misses fall too. The
+ * price: a partly used 2 MiB page is zeroed and resident whole, so only
+ * arrays of several MiB that are filled belong there. Only advice: where
+ * the kernel has no huge pages (or THP is off) the memory is ordinary
+ * pages, the same contents either way. */
 void *nd_malloc_huge(size_t size);
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 

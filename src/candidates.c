@@ -7,8 +7,10 @@
  * so texts stay in input order within a key); texts that share a key are
  * candidates, which the caller verifies.
  * Entries whose key no other entry can have are dropped before the sort
- * (drop_lone_keys: two bits per hashed slot), so a band sorts only its
- * shared keys and a few others.
+ * (two bits per hashed slot), so a band sorts only its shared keys and a
+ * few others; in memory the keys are read twice, to mark the slots and then
+ * to write only the entries kept (mark_keys, keep_marked), on disk the
+ * entries are gathered once and filtered (drop_lone_keys).
  * Preparing a band is most of the work and bands are independent, so with
  * T threads, T - 1 helpers prepare the next bands (up to T + 1 ahead)
  * while the caller's thread visits (verifies) the ones ready:
@@ -47,8 +49,18 @@ typedef struct band_buffers {
     uint32_t *chunk_buf;         /* spilled keys read back */
     uint64_t *slots;             /* drop_lone_keys' two bits per slot: words (seen, twice), interleaved */
     unsigned slot_bits;          /* 2^slot_bits slots */
+    int slots_clean;             /* every slot is clear (keep_marked leaves them so) */
     nd_id_buffer settle_scratch; /* a helper's: settling texts ahead (settle_ahead) */
 } band_buffers;
+
+/* The texts the bands take, when not every text (the representatives):
+ * their numbers ascending, and where each key chunk's begin among them
+ * (chunks + 1 places). Made once (reps_list) and read by every band, where
+ * flags a bit a text were decoded again for each band (twice in memory). */
+typedef struct text_list {
+    uint32_t *texts;
+    size_t *chunk_start;
+} text_list;
 
 /* A band with fewer entries is sorted whole. */
 enum { LONE_FILTER_MIN = 4096 };
@@ -73,6 +85,115 @@ static size_t drop_lone_keys(band_buffers *buf, size_t m)
         e[kept] = e[i];
         kept += nd_slot_seen_twice(slots, nd_slot_of((uint32_t)(e[i] >> 32), shift));
     }
+    return kept;
+}
+
+/* In memory (the store lends its keys: reading them twice costs nothing),
+ * the entries are not gathered before the slots are marked: a first pass
+ * over the keys marks the slots (mark_keys), a second writes the entries
+ * of the keys whose slot was seen twice alone (keep_marked), so that the
+ * band's buffer takes (and the sort reads) the few entries kept, not
+ * every text's (8 bytes a text written, read back and mostly dropped:
+ * megabytes a band, fresh pages at first). The entries kept are
+ * drop_lone_keys' after gathering, in the same order. The second pass
+ * clears the slots as it goes (the seen word of each slot it reads, then
+ * the twice words of the entries kept: a slot seen twice has two of
+ * them), so the next band finds them clear without a memset of the
+ * table. */
+
+/* Mark the slots of band `band`'s keys of the texts in `take` (every text
+ * when NULL); ND_OK or ND_EIO. */
+static int mark_keys(const nd_store *store, const text_list *take, unsigned band, band_buffers *buf)
+{
+    uint64_t *slots = buf->slots;
+    unsigned shift = 32 - buf->slot_bits;
+    for (size_t c = 0, first = 0; first < store->count; c++, first += ND_KEY_CHUNK) {
+        const uint32_t *keys = store->band_keys(store->backend, band, c, buf->chunk_buf);
+        if (!keys)
+            return ND_EIO;
+        size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
+        if (!take) {
+            for (size_t k = 0; k < n; k++)
+                nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
+            continue;
+        }
+        const uint32_t *t = take->texts + take->chunk_start[c], *end = take->texts + take->chunk_start[c + 1];
+        for (; t < end; t++)
+            nd_slot_mark(slots, nd_slot_of(keys[*t - first], shift), 1);
+    }
+    return ND_OK;
+}
+
+/* After mark_keys with the same texts: their entries (key << 32 | text)
+ * whose slot was seen twice, in text order, into buf->entries; the slots
+ * left clear. Returns how many, or SIZE_MAX on a read error (the slots
+ * then left as they are). */
+static size_t keep_marked(const nd_store *store, const text_list *take, unsigned band, band_buffers *buf)
+{
+    uint64_t *slots = buf->slots, *e = buf->entries;
+    unsigned shift = 32 - buf->slot_bits;
+    size_t m = 0;
+    for (size_t c = 0, first = 0; first < store->count; c++, first += ND_KEY_CHUNK) {
+        const uint32_t *keys = store->band_keys(store->backend, band, c, buf->chunk_buf);
+        if (!keys)
+            return SIZE_MAX;
+        size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
+        if (!take) {
+            for (size_t k = 0; k < n; k++) {
+                uint32_t h = nd_slot_of(keys[k], shift);
+                e[m] = (uint64_t)keys[k] << 32 | (first + k);
+                m += nd_slot_seen_twice(slots, h);
+                slots[2 * (h >> 6)] = 0; /* the seen word: read no more */
+            }
+            continue;
+        }
+        const uint32_t *t = take->texts + take->chunk_start[c], *end = take->texts + take->chunk_start[c + 1];
+        for (; t < end; t++) {
+            uint32_t key = keys[*t - first], h = nd_slot_of(key, shift);
+            e[m] = (uint64_t)key << 32 | *t;
+            m += nd_slot_seen_twice(slots, h);
+            slots[2 * (h >> 6)] = 0;
+        }
+    }
+    for (size_t i = 0; i < m; i++)
+        slots[2 * (nd_slot_of((uint32_t)(e[i] >> 32), shift) >> 6) + 1] = 0; /* the twice words */
+    return m;
+}
+
+/* The entries left by keep_marked are the shared keys' and the lone keys
+ * that share a slot with another key (about m^2 / slots of them: most of
+ * them when few keys are shared). A second filter over those m alone, with
+ * another hash (the Murmur3 multiplier) into a table of eight or more
+ * slots an entry (the first 2^bits slots of the band's table, clear
+ * again), sets aside most of the lone ones before the sort, which handles
+ * a sixty-odd instructions an entry where this takes a score; it leaves
+ * the slots clear as keep_marked does, and the entries in order. Returns
+ * how many are kept. */
+static inline uint32_t second_slot(uint64_t entry, unsigned shift)
+{
+    return (uint32_t)(entry >> 32) * 0x85EBCA6Bu >> shift;
+}
+
+enum { SECOND_FILTER_MIN = 1024 };
+
+static size_t drop_lone_again(band_buffers *buf, size_t m)
+{
+    unsigned bits = nd_slot_bits(m, 8);
+    if (m < SECOND_FILTER_MIN || bits >= buf->slot_bits)
+        return m;
+    unsigned shift = 32 - bits;
+    uint64_t *slots = buf->slots, *e = buf->entries;
+    for (size_t i = 0; i < m; i++)
+        nd_slot_mark(slots, second_slot(e[i], shift), 1);
+    size_t kept = 0;
+    for (size_t i = 0; i < m; i++) {
+        uint32_t h = second_slot(e[i], shift);
+        e[kept] = e[i];
+        kept += nd_slot_seen_twice(slots, h);
+        slots[2 * (h >> 6)] = 0;
+    }
+    for (size_t i = 0; i < kept; i++)
+        slots[2 * (second_slot(e[i], shift) >> 6) + 1] = 0;
     return kept;
 }
 
@@ -119,35 +240,22 @@ static size_t keep_shared_keys(uint64_t *e, size_t m)
     return kept;
 }
 
-/* Gather, sort and keep the shared keys of `band` into *out: the entries
- * of the texts whose bit is set in rep_bits (nd_rep_bits). With rep_bits
- * NULL (the representatives not known yet) every text is gathered and
- * sorted, and the others are dropped here if the flags are known by then,
- * else when the band is visited (the thread does not wait for them: it
- * goes on to the next band). */
-static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_buffers *buf, unsigned band,
-                         ready_band *out, band_pipe *p)
+/* On disk (a read a chunk), or without slots: the entries (key << 32 |
+ * text) of band `band`'s texts in `take` (every text when NULL) gathered in text order into buf->entries, the slots
+ * (clear) marked as they are (one pass over them less), and with enough entries the lone ones dropped (drop_lone_keys).
+ * Returns how many are left, or SIZE_MAX on a read error. */
+static size_t gather_entries(const nd_store *store, const text_list *take, unsigned band, band_buffers *buf)
 {
     size_t m = 0;
-    const uint32_t *keys = NULL;
-    out->rc = ND_OK;
-    out->entries = NULL;
-    out->count = 0;
-    /* the slots are marked as the entries are gathered (one pass over them
-     * less); they are used only if the band has enough entries */
     uint64_t *slots = buf->slots;
     unsigned shift = 32 - buf->slot_bits;
-    if (slots)
-        memset(slots, 0, ((size_t)1 << buf->slot_bits) / 32 * sizeof *slots);
-    for (size_t first = 0; first < store->count; first += ND_KEY_CHUNK) {
-        keys = store->band_keys(store->backend, band, first / ND_KEY_CHUNK, buf->chunk_buf);
-        if (!keys) {
-            out->rc = ND_EIO;
-            return;
-        }
+    for (size_t c = 0, first = 0; first < store->count; c++, first += ND_KEY_CHUNK) {
+        const uint32_t *keys = store->band_keys(store->backend, band, c, buf->chunk_buf);
+        if (!keys)
+            return SIZE_MAX;
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
         uint64_t *entries = buf->entries;
-        if (!rep_bits) {
+        if (!take) {
             for (size_t k = 0; k < n; k++)
                 entries[m + k] = (uint64_t)keys[k] << 32 | (first + k);
             if (slots) {
@@ -157,25 +265,54 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
             m += n;
             continue;
         }
-        /* only the representatives, 64 texts a word: no branch per text
-         * (whether a text is one is a coin flip where many are copies),
-         * and no work for the copies (ND_KEY_CHUNK is a multiple of 64) */
-        const uint64_t *words = rep_bits + first / 64;
-        for (size_t w = 0; w < (n + 63) / 64; w++) {
-            for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
-                size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
-                entries[m++] = (uint64_t)keys[k] << 32 | (first + k);
-                if (slots)
-                    nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
-            }
+        /* only the representatives: no branch per text (whether a text
+         * is one is a coin flip where many are copies), and no work for
+         * the copies */
+        const uint32_t *t = take->texts + take->chunk_start[c], *end = take->texts + take->chunk_start[c + 1];
+        for (; t < end; t++) {
+            uint32_t key = keys[*t - first];
+            entries[m++] = (uint64_t)key << 32 | *t;
+            if (slots)
+                nd_slot_mark(slots, nd_slot_of(key, shift), 1);
         }
     }
     if (slots && m >= LONE_FILTER_MIN)
         m = drop_lone_keys(buf, m);
+    return m;
+}
+
+/* Gather, sort and keep the shared keys of `band` into *out: the entries
+ * of the texts in `take` (the representatives). With `take`
+ * NULL (the representatives not known yet) every text is gathered and
+ * sorted, and the others are dropped here if the flags are known by then,
+ * else when the band is visited (the thread does not wait for them: it
+ * goes on to the next band). */
+static void prepare_band(const nd_store *store, const text_list *take, band_buffers *buf, unsigned band,
+                         ready_band *out, band_pipe *p)
+{
+    out->rc = ND_OK;
+    out->entries = NULL;
+    out->count = 0;
+    if (buf->slots && !buf->slots_clean)
+        memset(buf->slots, 0, ((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots);
+    buf->slots_clean = 0; /* until keep_marked clears them */
+    size_t m;
+    if (buf->slots && !store->on_disk) {
+        m = mark_keys(store, take, band, buf) == ND_OK ? keep_marked(store, take, band, buf) : SIZE_MAX;
+        if (m != SIZE_MAX)
+            m = drop_lone_again(buf, m);
+        buf->slots_clean = m != SIZE_MAX;
+    } else {
+        m = gather_entries(store, take, band, buf);
+    }
+    if (m == SIZE_MAX) {
+        out->rc = ND_EIO;
+        return;
+    }
     /* the scratch right after the m entries kept (pages gathering touched,
      * when m is at most half the entries gathered), not the far half */
     nd_sort_u64_high32(buf->entries, buf->entries + m, m);
-    const unsigned char *is_rep = rep_bits ? NULL : representatives_if_known(p);
+    const unsigned char *is_rep = take ? NULL : representatives_if_known(p);
     if (is_rep)
         m = keep_representatives(buf->entries, m, is_rep);
     /* only keys shared by two texts or more make candidates: the others go
@@ -191,7 +328,7 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
     /* without the representatives yet, the copies' entries are still in:
      * the visiting thread drops them (keep_representatives, then
      * keep_shared_keys again), and settle_ahead leaves the band alone */
-    out->unfiltered = !rep_bits && !is_rep;
+    out->unfiltered = !take && !is_rep;
     out->unsettled_end = out->unfiltered ? 0 : kept;
 }
 
@@ -199,12 +336,16 @@ static void prepare_band(const nd_store *store, const uint64_t *rep_bits, band_b
 static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
 {
     buf->settle_scratch = (nd_id_buffer){NULL, 0};
+    /* the fresh pages of the slots (touched whole) and of the entries
+     * (where many are kept: identical sets, a band before the
+     * representatives are known) a fault per 2 MiB (alloc.h) */
     buf->entries = nd_malloc_huge((store->count + 1) * 2 * sizeof *buf->entries);
     buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
     buf->slot_bits = nd_slot_bits(store->count, 8); /* eight slots or more per text */
     buf->slots = store->count >= LONE_FILTER_MIN
                      ? nd_malloc_huge(((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots)
                      : NULL;
+    buf->slots_clean = 0;
     if (!buf->entries || (store->on_disk && !buf->chunk_buf) || (store->count >= LONE_FILTER_MIN && !buf->slots)) {
         nd_free(buf->entries);
         nd_free(buf->chunk_buf);
@@ -224,8 +365,8 @@ enum { MAX_BAND_THREADS = 64 };
 struct band_pipe {
     const nd_store *store;
     const unsigned char *is_representative;
-    uint64_t *rep_bits; /* the same flags, a bit a text (nd_rep_bits), once known */
-    ready_band *ready;  /* per band */
+    text_list reps;    /* the representatives, once known */
+    ready_band *ready; /* per band */
     unsigned bands, ahead;
     pthread_mutex_t lock;
     pthread_cond_t changed; /* a band prepared or visited, representatives known, or stop */
@@ -260,9 +401,9 @@ static int can_claim(const band_pipe *p)
 static void claim_and_prepare(band_pipe *p, band_buffers *buf)
 {
     unsigned band = p->next++;
-    const uint64_t *rep_bits = p->known ? p->rep_bits : NULL;
+    const text_list *take = p->known ? &p->reps : NULL;
     pthread_mutex_unlock(&p->lock);
-    prepare_band(p->store, rep_bits, buf, band, &p->ready[band], p);
+    prepare_band(p->store, take, buf, band, &p->ready[band], p);
     pthread_mutex_lock(&p->lock);
     p->ready[band].ready = 1;
     pthread_cond_broadcast(&p->changed);
@@ -368,17 +509,31 @@ typedef struct sets_step {
 static int run_bands(const nd_store *store, const unsigned char *is_representative, const sets_step *sets,
                      unsigned threads, nd_band_fn visit, void *ctx);
 
-/* The representative flags of n texts, a bit a text (bits past n clear),
- * or NULL when out of memory. */
-static uint64_t *rep_bits_of(const unsigned char *is_representative, size_t n)
+/* The representatives among n texts (text_list) into *out; 0, or -1 when
+ * out of memory (*out then empty). The list has room for every text, its
+ * pages touched only as far as the representatives fill it. */
+static int reps_list(text_list *out, const unsigned char *is_representative, size_t n)
 {
-    size_t words = n / 64 + 1;
-    uint64_t *bits = nd_calloc(words, sizeof *bits);
-    if (!bits)
-        return NULL;
-    for (size_t d = 0; d < n; d++)
-        bits[d / 64] |= (uint64_t)(is_representative[d] != 0) << (d % 64);
-    return bits;
+    size_t chunks = (n + ND_KEY_CHUNK - 1) / ND_KEY_CHUNK;
+    out->texts = nd_malloc_huge((n ? n : 1) * sizeof *out->texts); /* touched nearly whole */
+    out->chunk_start = nd_malloc((chunks + 1) * sizeof *out->chunk_start);
+    if (!out->texts || !out->chunk_start) {
+        nd_free(out->texts);
+        nd_free(out->chunk_start);
+        *out = (text_list){NULL, NULL};
+        return -1;
+    }
+    size_t m = 0;
+    for (size_t c = 0; c < chunks; c++) {
+        out->chunk_start[c] = m;
+        size_t end = n - c * ND_KEY_CHUNK < ND_KEY_CHUNK ? n : (c + 1) * ND_KEY_CHUNK;
+        for (size_t d = c * ND_KEY_CHUNK; d < end; d++) {
+            out->texts[m] = (uint32_t)d; /* texts are numbered in 32 bits */
+            m += is_representative[d] != 0;
+        }
+    }
+    out->chunk_start[chunks] = m;
+    return 0;
 }
 
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
@@ -416,10 +571,9 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     p.ahead = width + 1;
     p.known = !sets;
     p.ready = nd_calloc(bands, sizeof *p.ready);
-    if (p.known)
-        p.rep_bits = rep_bits_of(is_representative, store->count);
     int rc = ND_ENOMEM;
-    if (!p.ready || (p.known && !p.rep_bits) || pthread_mutex_init(&p.lock, NULL) != 0)
+    if (!p.ready || (p.known && reps_list(&p.reps, is_representative, store->count) != 0) ||
+        pthread_mutex_init(&p.lock, NULL) != 0)
         goto free_own;
     if (pthread_cond_init(&p.changed, NULL) != 0) {
         pthread_mutex_destroy(&p.lock);
@@ -445,11 +599,12 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
         /* the helpers gather and sort the first bands meanwhile */
         rc = nd_identical_sets_in(sets->is_representative, sets->exact_groups, store, sets->same, sets->ctx,
                                   own.entries, own.slots, own.slot_bits);
-        uint64_t *rep_bits = rc == ND_OK ? rep_bits_of(is_representative, store->count) : NULL;
-        if (rc == ND_OK && !rep_bits)
+        own.slots_clean = 0; /* lent: marked */
+        text_list reps = {NULL, NULL};
+        if (rc == ND_OK && reps_list(&reps, is_representative, store->count) != 0)
             rc = ND_ENOMEM;
         pthread_mutex_lock(&p.lock);
-        p.rep_bits = rep_bits;
+        p.reps = reps;
         p.known = rc == ND_OK;
         pthread_cond_broadcast(&p.changed);
         pthread_mutex_unlock(&p.lock);
@@ -473,7 +628,8 @@ static int run_bands(const nd_store *store, const unsigned char *is_representati
     pthread_mutex_destroy(&p.lock);
 free_own:
     nd_free(p.ready);
-    nd_free(p.rep_bits);
+    nd_free(p.reps.texts);
+    nd_free(p.reps.chunk_start);
     nd_free(own.entries);
     nd_free(own.chunk_buf);
     nd_free(own.slots);

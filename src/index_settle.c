@@ -154,7 +154,7 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
     /* (hash << 32 | position in docs), then the sort's scratch, then each
      * text's lead's position (NO_LEAD, its own, or its lead's); each
      * text's raw count after them */
-    uint64_t *keyed = nd_malloc_huge((m ? m : 1) * 2 * sizeof *keyed);
+    uint64_t *keyed = nd_malloc_huge((m ? m : 1) * 2 * sizeof *keyed); /* touched whole (alloc.h) */
     uint32_t *raw_count = nd_malloc_huge((m ? m : 1) * sizeof *raw_count);
     if (!keyed || !raw_count) {
         nd_free(keyed);
@@ -263,6 +263,7 @@ int nd_index_settle_shared(nd_index *index)
     size_t n = index->count, m = 0;
     assert(index->opts.bands > 0); /* resolved options */
     unsigned bits = nd_slot_bits(n, SLOTS_FIRST), shift = 32 - bits;
+    /* touched whole, or nearly: huge pages (alloc.h) */
     uint64_t *slots = nd_malloc_huge(((size_t)1 << bits) / 32 * sizeof *slots); /* (seen, twice) words */
     uint32_t *live = nd_malloc_huge((n ? n : 1) * sizeof *live);                /* the texts passing */
     if (!slots || !live) {

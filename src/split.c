@@ -448,7 +448,8 @@ static int order_clusters(nd_clusters *lists, size_t count)
         nd_free(spans);
         return ND_OK;
     }
-    nd_member *members = nd_malloc((members_count ? members_count : 1) * sizeof *members);
+    /* filled whole: huge pages (alloc.h) */
+    nd_member *members = nd_malloc_huge((members_count ? members_count : 1) * sizeof *members);
     if (!members || nd_grow((void **)&c->starts, &c->starts_capacity, clusters + 1, sizeof *c->starts) != 0) {
         nd_free(members);
         nd_free(spans);

@@ -14,7 +14,7 @@ int nd_uf_init(nd_uf *uf, size_t n)
     uf->link = NULL;
     if (n > ND_UF_MAX)
         return ND_EINVAL;
-    uf->link = nd_malloc_huge((n ? n : 1) * sizeof *uf->link);
+    uf->link = nd_malloc_huge((n ? n : 1) * sizeof *uf->link); /* touched whole: huge pages (alloc.h) */
     if (!uf->link)
         return ND_ENOMEM;
     uf->n = n;
@@ -80,7 +80,7 @@ int nd_uf_sets(nd_uf *uf, size_t **members, size_t *member_count, size_t **bound
             total += nd_uf_size(uf, r);
         }
     }
-    *members = nd_malloc_huge((total ? total : 1) * sizeof **members);
+    *members = nd_malloc_huge((total ? total : 1) * sizeof **members); /* filled whole (alloc.h) */
     *bounds = nd_malloc((sets ? sets : 1) * 2 * sizeof **bounds);
     if (!*members || !*bounds) {
         nd_free(*members);
