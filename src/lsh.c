@@ -304,11 +304,11 @@ __attribute__((noinline)) static int band_keys_simd(uint64_t *keys, uint32_t *fo
                                                     unsigned bands)
 {
     unsigned j = 0;
-    int simd = nd_minhash_simd();
-    if (simd >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+    int simd = nd_minhash_simd(); /* capped at what the CPU has */
+    if (simd >= ND_MINHASH_SIMD_AVX512) {
         for (; j + 8 <= bands; j += 8)
             band_keys_8x8_avx512(keys, folded, sig, j);
-    } else if (simd >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
+    } else if (simd >= ND_MINHASH_SIMD_AVX2) {
         j = band_keys_avx2(keys, folded, sig, bands);
     } else {
         return 0;
