@@ -194,8 +194,8 @@ least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *
  * eight registers, and every bin's value fetched from its least with
  * gathers (filled bins are their own least, so the bins gathered from keep
  * their values while the others are written). */
-__attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig, const uint64_t masks[2],
-                                                                const uint16_t *ranks)
+__attribute__((target("avx2,bmi"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
+                                                                    const uint64_t masks[2], const uint16_t *ranks)
 {
     /* the filled bins as two 64-bit masks (filled_masks_128_avx2): one
      * loop a half, whose exit is the only branch a filled bin's column can
@@ -204,8 +204,14 @@ __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least,
      * in registers (about forty stores and loads a call) */
     __m256i l0 = _mm256_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0, l4 = l0, l5 = l0, l6 = l0, l7 = l0;
     for (unsigned h = 0; h < 2; h++) {
+        /* the half's first column, and each column from it by a shift:
+         * the bin's number made first, and the table's start and the
+         * half's added to each column, took four more instructions a
+         * column (an opaque pointer: GCC added its two parts in the loop) */
+        const uint16_t *half = ranks + (size_t)h * 64 * 128;
+        __asm__("" : "+r"(half));
         for (uint64_t x = masks[h]; x; x &= x - 1) {
-            const __m256i *column = (const __m256i *)(ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128);
+            const __m256i *column = (const __m256i *)(half + (_tzcnt_u64(x) << 7));
             l0 = _mm256_min_epu16(l0, _mm256_load_si256(column));
             l1 = _mm256_min_epu16(l1, _mm256_load_si256(column + 1));
             l2 = _mm256_min_epu16(l2, _mm256_load_si256(column + 2));
@@ -241,14 +247,16 @@ __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least,
  * bin's value picked from its least with permutes of the 128 values held in
  * eight registers instead of gathers (sixteen gathers were most of the
  * cost of densifying a paragraph's signature). */
-__attribute__((target("avx512f,avx512bw"))) static int
+__attribute__((target("avx512f,avx512bw,bmi"))) static int
 least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const uint64_t masks[2], const uint16_t *ranks)
 {
     /* variables, not an array (as in least_ranks_128_avx2) */
     __m512i l0 = _mm512_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0;
     for (unsigned h = 0; h < 2; h++) {
+        const uint16_t *half = ranks + (size_t)h * 64 * 128; /* as in least_ranks_128_avx2 */
+        __asm__("" : "+r"(half));
         for (uint64_t x = masks[h]; x; x &= x - 1) {
-            const uint16_t *column = ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128;
+            const uint16_t *column = half + (_tzcnt_u64(x) << 7);
             l0 = _mm512_min_epu16(l0, _mm512_load_si512((const void *)column));
             l1 = _mm512_min_epu16(l1, _mm512_load_si512((const void *)(column + 32)));
             l2 = _mm512_min_epu16(l2, _mm512_load_si512((const void *)(column + 64)));
@@ -288,7 +296,7 @@ least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const uint64_t masks[2], 
 static int simd_limit = ND_MINHASH_SIMD_AVX512;
 
 /* What the CPU has, checked once (AVX-512: F, BW and DQ, every AVX-512
- * CPU since Skylake-X; AVX2 with POPCNT), so that signing a text asks one
+ * CPU since Skylake-X; AVX2 with POPCNT and BMI1, as every AVX2 CPU), so that signing a text asks one
  * question instead of a dozen __builtin_cpu_supports (about 30
  * instructions a paragraph, under valgrind). cpu_simd is 1 + the level
  * once checked, 0 before. */
@@ -300,7 +308,7 @@ static void check_cpu(void)
     int level = ND_MINHASH_SIMD_NONE;
 #ifdef ND_MINHASH_AVX2
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi"))
         level = ND_MINHASH_SIMD_AVX2;
     if (level == ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq"))
