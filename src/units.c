@@ -170,11 +170,25 @@ static size_t whole_period(const nd_token *t, size_t n)
     return n % period == 0 ? period : n;
 }
 
-int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+/* May t[0..n) (n <= 64) have a period p dividing n, p <= n / 2? Only if
+ * t[p] is t[0]'s token again (is_period's first test, which rejects most
+ * units at every p). */
+static int may_repeat(const nd_token *t, size_t n)
+{
+    for (uint64_t d = divisors[n]; d; d &= d - 1) {
+        if (t[__builtin_ctzll(d)].hash == t[0].hash)
+            return 1;
+    }
+    return 0;
+}
+
+/* nd_find_repeats() past the quick rejections: out of line, so that a
+ * unit rejected does not pay for its registers (a call saved and restored
+ * six, about a third of finding that a paragraph repeats nothing). */
+__attribute__((noinline)) static int find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens,
+                                                  const char *text, nd_span unit)
 {
     size_t n = tokens->count;
-    if (n < 2 * ND_REPEAT_MIN_TOKENS)
-        return 0;
     size_t period = whole_period(tokens->items, n);
     if (period == SIZE_MAX)
         return ND_ENOMEM;
@@ -207,6 +221,14 @@ int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens,
         start = end;
     }
     return (int)(m > (size_t)INT32_MAX ? INT32_MAX : m);
+}
+
+int nd_find_repeats(nd_span *copies, size_t max_copies, const nd_tokens *tokens, const char *text, nd_span unit)
+{
+    size_t n = tokens->count;
+    if (n < 2 * ND_REPEAT_MIN_TOKENS || (n <= 64 && !may_repeat(tokens->items, n)))
+        return 0;
+    return find_repeats(copies, max_copies, tokens, text, unit);
 }
 
 /* ****  Removing spans  **** */
