@@ -196,6 +196,19 @@ int nd_lsh_choose(unsigned *bands, unsigned *rows, double threshold, unsigned nu
 }
 
 #ifdef ND_LSH_AVX512
+/* XXH3_avalanche's multiplier, and its low half.
+ *
+ * FOLDED_KEY: a folded key (nd_index_fold_keys: the key's halves xor'ed)
+ * is the low half of the avalanche's product. The avalanche ends with
+ * m = x * AVALANCHE, key = m ^ (m >> 32): key's low half is m_lo ^ m_hi
+ * and its high half m_hi, so folded = m_lo ^ m_hi ^ m_hi = m_lo, the low
+ * 32 bits of x_lo * AVALANCHE_LOW: one 32-bit product instead of the
+ * 64-bit one (three with AVX2), the last xorshift and the fold (about 40
+ * instructions of a paragraph's 16 keys with AVX2, under valgrind).
+ * test_band_keys checks the folded keys against the scalar XXH3. */
+#define AVALANCHE 0x165667919E3779F9ULL
+#define AVALANCHE_LOW ((long long)(AVALANCHE & 0xFFFFFFFF))
+
 /* Bands first .. first + 7 of 8 rows: nd_hash64(band, 32, band number),
  * which is XXH3_len_17to128_64b at length 32 (two mix16B and the
  * avalanche), one band a lane. Equal to the scalar keys (test_band_keys in
@@ -228,13 +241,14 @@ __attribute__((target("avx512f,avx512dq"))) static void band_keys_8x8_avx512(uin
     acc = _mm512_add_epi64(acc, nd_mul128_fold64_x8(_mm512_xor_si512(word[2], s[2]), _mm512_xor_si512(word[3], s[3])));
     /* XXH3_avalanche */
     acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 37));
-    acc = _mm512_mullo_epi64(acc, _mm512_set1_epi64((long long)0x165667919E3779F9ULL));
-    acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32));
-    if (folded) /* nd_index_fold_keys in the lanes: the halves xor'ed, the low halves kept */
+    if (folded) { /* the low half of the product (FOLDED_KEY) */
         _mm256_storeu_si256((__m256i *)(folded + first),
-                            _mm512_cvtepi64_epi32(_mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32))));
-    else
-        _mm512_storeu_si512((void *)(keys + first), acc);
+                            _mm512_cvtepi64_epi32(_mm512_mul_epu32(acc, _mm512_set1_epi64(AVALANCHE_LOW))));
+        return;
+    }
+    acc = _mm512_mullo_epi64(acc, _mm512_set1_epi64((long long)AVALANCHE));
+    acc = _mm512_xor_si512(acc, _mm512_srli_epi64(acc, 32));
+    _mm512_storeu_si512((void *)(keys + first), acc);
 }
 
 /* Keys of bands of 8 rows with AVX2, four bands at a time, one a 64-bit lane:
@@ -263,6 +277,7 @@ __attribute__((target("avx2"))) static unsigned band_keys_avx2(uint64_t *keys, u
         secret[w] = _mm256_set1_epi64x((long long)sw);
     }
     const __m256i start = _mm256_set1_epi64x((long long)(32 * XXH_PRIME64_1)), four = _mm256_set1_epi64x(4);
+    const __m256i avalanche_low = _mm256_set1_epi64x(AVALANCHE_LOW);
     __m256i seed = _mm256_set_epi64x(3, 2, 1, 0);
     unsigned j = 0;
     for (; j + 4 <= bands; j += 4, seed = _mm256_add_epi64(seed, four)) {
@@ -282,13 +297,13 @@ __attribute__((target("avx2"))) static unsigned band_keys_avx2(uint64_t *keys, u
         acc = _mm256_add_epi64(acc, nd_mul128_fold64_x4(w2, w3));
         /* XXH3_avalanche */
         acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 37));
-        acc = mul64_by(acc, 0x165667919E3779F9ULL);
-        acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
-        if (folded) {
-            __m256i halves = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
-            __m256i low = _mm256_permutevar8x32_epi32(halves, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0));
+        if (folded) { /* the low half of the product (FOLDED_KEY) */
+            __m256i m = _mm256_mul_epu32(acc, avalanche_low);
+            __m256i low = _mm256_permutevar8x32_epi32(m, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0));
             _mm_storeu_si128((__m128i *)(folded + j), _mm256_castsi256_si128(low));
         } else {
+            acc = mul64_by(acc, AVALANCHE);
+            acc = _mm256_xor_si256(acc, _mm256_srli_epi64(acc, 32));
             _mm256_storeu_si256((__m256i *)(keys + j), acc);
         }
     }
@@ -304,11 +319,11 @@ __attribute__((noinline)) static int band_keys_simd(uint64_t *keys, uint32_t *fo
                                                     unsigned bands)
 {
     unsigned j = 0;
-    int simd = nd_minhash_simd();
-    if (simd >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+    int simd = nd_minhash_simd(); /* capped at what the CPU has */
+    if (simd >= ND_MINHASH_SIMD_AVX512) {
         for (; j + 8 <= bands; j += 8)
             band_keys_8x8_avx512(keys, folded, sig, j);
-    } else if (simd >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
+    } else if (simd >= ND_MINHASH_SIMD_AVX2) {
         j = band_keys_avx2(keys, folded, sig, bands);
     } else {
         return 0;

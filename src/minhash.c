@@ -25,8 +25,9 @@
  */
 #include "neardup.h"
 
-#include <assert.h> /* assert */
-#include <string.h> /* memset */
+#include <assert.h>  /* assert */
+#include <pthread.h> /* pthread_once */
+#include <string.h>  /* memset */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h> /* the AVX2 and AVX-512 rank densification and bins */
 #define ND_MINHASH_AVX2 1
@@ -193,24 +194,24 @@ least_ranks(uint16_t *restrict least, uint32_t *restrict dense, const uint32_t *
  * eight registers, and every bin's value fetched from its least with
  * gathers (filled bins are their own least, so the bins gathered from keep
  * their values while the others are written). */
-__attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
-                                                                const unsigned char *filled, const uint16_t *ranks)
+__attribute__((target("avx2,bmi"))) static int least_ranks_128_avx2(uint16_t *least, uint32_t *sig,
+                                                                    const uint64_t masks[2], const uint16_t *ranks)
 {
-    /* the filled bins as two 64-bit masks (bytes 0 or 1 shifted into their
-     * sign bits): one loop a half, whose exit is the only branch a filled
-     * bin's column can mispredict (a loop per eight bins was sixteen) */
-    uint64_t masks[2];
-    for (unsigned h = 0; h < 2; h++) {
-        __m256i lo = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h)), 7);
-        __m256i hi = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h + 32)), 7);
-        masks[h] = (uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
-    }
+    /* the filled bins as two 64-bit masks (filled_masks_128_avx2): one
+     * loop a half, whose exit is the only branch a filled bin's column can
+     * mispredict (a loop per eight bins was sixteen) */
     /* eight variables, not an array: GCC kept an array in memory as well as
      * in registers (about forty stores and loads a call) */
     __m256i l0 = _mm256_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0, l4 = l0, l5 = l0, l6 = l0, l7 = l0;
     for (unsigned h = 0; h < 2; h++) {
+        /* the half's first column, and each column from it by a shift:
+         * the bin's number made first, and the table's start and the
+         * half's added to each column, took four more instructions a
+         * column (an opaque pointer: GCC added its two parts in the loop) */
+        const uint16_t *half = ranks + (size_t)h * 64 * 128;
+        __asm__("" : "+r"(half));
         for (uint64_t x = masks[h]; x; x &= x - 1) {
-            const __m256i *column = (const __m256i *)(ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128);
+            const __m256i *column = (const __m256i *)(half + (_tzcnt_u64(x) << 7));
             l0 = _mm256_min_epu16(l0, _mm256_load_si256(column));
             l1 = _mm256_min_epu16(l1, _mm256_load_si256(column + 1));
             l2 = _mm256_min_epu16(l2, _mm256_load_si256(column + 2));
@@ -246,16 +247,16 @@ __attribute__((target("avx2"))) static int least_ranks_128_avx2(uint16_t *least,
  * bin's value picked from its least with permutes of the 128 values held in
  * eight registers instead of gathers (sixteen gathers were most of the
  * cost of densifying a paragraph's signature). */
-__attribute__((target("avx512f,avx512bw"))) static int
-least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *filled, const uint16_t *ranks)
+__attribute__((target("avx512f,avx512bw,bmi"))) static int
+least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const uint64_t masks[2], const uint16_t *ranks)
 {
-    __m512i f0 = _mm512_loadu_si512((const void *)filled), f1 = _mm512_loadu_si512((const void *)(filled + 64));
-    const uint64_t masks[2] = {_mm512_test_epi8_mask(f0, f0), _mm512_test_epi8_mask(f1, f1)};
     /* variables, not an array (as in least_ranks_128_avx2) */
     __m512i l0 = _mm512_set1_epi16(-1), l1 = l0, l2 = l0, l3 = l0;
     for (unsigned h = 0; h < 2; h++) {
+        const uint16_t *half = ranks + (size_t)h * 64 * 128; /* as in least_ranks_128_avx2 */
+        __asm__("" : "+r"(half));
         for (uint64_t x = masks[h]; x; x &= x - 1) {
-            const uint16_t *column = ranks + (size_t)(64 * h + (unsigned)__builtin_ctzll(x)) * 128;
+            const uint16_t *column = half + (_tzcnt_u64(x) << 7);
             l0 = _mm512_min_epu16(l0, _mm512_load_si512((const void *)column));
             l1 = _mm512_min_epu16(l1, _mm512_load_si512((const void *)(column + 32)));
             l2 = _mm512_min_epu16(l2, _mm512_load_si512((const void *)(column + 64)));
@@ -294,6 +295,28 @@ least_ranks_128_avx512(uint16_t *least, uint32_t *sig, const unsigned char *fill
  * nd_minhash_set_simd() (tests) lowers it. */
 static int simd_limit = ND_MINHASH_SIMD_AVX512;
 
+/* What the CPU has, checked once (AVX-512: F, BW and DQ, every AVX-512
+ * CPU since Skylake-X; AVX2 with POPCNT and BMI1, as every AVX2 CPU), so that signing a text asks one
+ * question instead of a dozen __builtin_cpu_supports (about 30
+ * instructions a paragraph, under valgrind). cpu_simd is 1 + the level
+ * once checked, 0 before. */
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static int cpu_simd;
+
+static void check_cpu(void)
+{
+    int level = ND_MINHASH_SIMD_NONE;
+#ifdef ND_MINHASH_AVX2
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi"))
+        level = ND_MINHASH_SIMD_AVX2;
+    if (level == ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq"))
+        level = ND_MINHASH_SIMD_AVX512;
+#endif
+    __atomic_store_n(&cpu_simd, 1 + level, __ATOMIC_RELAXED);
+}
+
 void nd_minhash_set_simd(int limit)
 {
     simd_limit = limit;
@@ -301,7 +324,12 @@ void nd_minhash_set_simd(int limit)
 
 int nd_minhash_simd(void)
 {
-    return simd_limit;
+    int cpu = __atomic_load_n(&cpu_simd, __ATOMIC_RELAXED);
+    if (cpu == 0) {
+        pthread_once(&cpu_once, check_cpu);
+        cpu = __atomic_load_n(&cpu_simd, __ATOMIC_RELAXED);
+    }
+    return simd_limit < cpu - 1 ? simd_limit : cpu - 1;
 }
 
 /* Densify with the rank table, when few bins are filled: the bin an empty
@@ -313,20 +341,20 @@ int nd_minhash_simd(void)
  * one costs thousands when most bins are empty. A filled bin's least is
  * itself (rank 0 on the table's diagonal), so every bin is copied from its
  * least without a branch; filled bins are only read. */
-static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint16_t *ranks, uint64_t salt,
-                            unsigned num_perm)
+static void densify_by_rank(uint32_t *sig, const unsigned char *filled, const uint64_t masks[2], const uint16_t *ranks,
+                            uint64_t salt, unsigned num_perm, int simd)
 {
     uint16_t least[ND_RANKS_MAX_PERM];
     int unknown;
 #ifdef ND_MINHASH_AVX2
-    if (num_perm == 128 && simd_limit >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512bw")) {
-        unknown = least_ranks_128_avx512(least, sig, filled, ranks);
-    } else if (num_perm == 128 && simd_limit >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
-        unknown = least_ranks_128_avx2(least, sig, filled, ranks);
+    if (num_perm == 128 && simd >= ND_MINHASH_SIMD_AVX512) {
+        unknown = least_ranks_128_avx512(least, sig, masks, ranks);
+    } else if (num_perm == 128 && simd >= ND_MINHASH_SIMD_AVX2) {
+        unknown = least_ranks_128_avx2(least, sig, masks, ranks);
     } else
 #endif
     {
+        (void)masks;
         uint32_t dense[ND_RANKS_MAX_PERM];
         unknown = least_ranks(least, dense, sig, filled, ranks, num_perm);
         memcpy(sig, dense, num_perm * sizeof *sig);
@@ -425,6 +453,31 @@ __attribute__((target("avx2"))) static uint32_t fill_bins_avx2(uint32_t *sig, un
     return last_bin;
 }
 
+/* The filled bins of 128 (bytes 0 or 1) as two 64-bit masks, for the
+ * rank densification's loop over the filled bins, and their count (two
+ * POPCNTs: count_filled's eight steps were about 35 instructions a
+ * paragraph, under valgrind). AVX2: each byte shifted into its sign bit. */
+__attribute__((target("avx2,popcnt"))) static unsigned filled_masks_128_avx2(uint64_t masks[2],
+                                                                             const unsigned char *filled)
+{
+    for (unsigned h = 0; h < 2; h++) {
+        __m256i lo = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h)), 7);
+        __m256i hi = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(filled + 64 * h + 32)), 7);
+        masks[h] = (uint32_t)_mm256_movemask_epi8(lo) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+    }
+    return (unsigned)(__builtin_popcountll(masks[0]) + __builtin_popcountll(masks[1]));
+}
+
+/* filled_masks_128_avx2() with AVX-512: a byte test a half. */
+__attribute__((target("avx512f,avx512bw,popcnt"))) static unsigned filled_masks_128_avx512(uint64_t masks[2],
+                                                                                           const unsigned char *filled)
+{
+    __m512i f0 = _mm512_loadu_si512((const void *)filled), f1 = _mm512_loadu_si512((const void *)(filled + 64));
+    masks[0] = _mm512_test_epi8_mask(f0, f0);
+    masks[1] = _mm512_test_epi8_mask(f1, f1);
+    return (unsigned)(__builtin_popcountll(masks[0]) + __builtin_popcountll(masks[1]));
+}
+
 /* fill_bins_avx2() eight ids at a time with AVX-512 (nd_mix64's two
  * multiplications one instruction each, AVX512DQ), in two passes over up
  * to FILL_CHUNK ids at a time: their values and bins to the stack, then
@@ -497,8 +550,9 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     assert(num_perm >= 1 && num_perm <= MAX_PERM); /* `filled` below holds MAX_PERM bins */
     uint64_t salt = salt_of(seed);
     unsigned char filled[MAX_PERM]; /* 0 or 1 per bin, zero up to a multiple of 16 */
+    int simd = nd_minhash_simd();
 #ifdef ND_MINHASH_AVX2
-    if (num_perm == 128 && count > 0 && simd_limit >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
+    if (num_perm == 128 && count > 0 && simd >= ND_MINHASH_SIMD_AVX2) {
         clear_bins_128_avx2(sig, filled);
     } else
 #endif
@@ -511,14 +565,23 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
     }
     uint32_t last_bin;
 #ifdef ND_MINHASH_AVX2
-    if (simd_limit >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+    if (simd >= ND_MINHASH_SIMD_AVX512)
         last_bin = fill_bins_avx512(sig, filled, num_perm, salt, ids, count);
-    else if (simd_limit >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2"))
+    else if (simd >= ND_MINHASH_SIMD_AVX2)
         last_bin = fill_bins_avx2(sig, filled, num_perm, salt, ids, count);
     else
 #endif
         last_bin = fill_bins(sig, filled, num_perm, salt, ids, count);
-    unsigned filled_count = count_filled(filled, num_perm);
+    uint64_t masks[2] = {0, 0}; /* at 128 bins with AVX2 or more: the filled bins */
+    unsigned filled_count;
+#ifdef ND_MINHASH_AVX2
+    if (num_perm == 128 && simd >= ND_MINHASH_SIMD_AVX512)
+        filled_count = filled_masks_128_avx512(masks, filled);
+    else if (num_perm == 128 && simd >= ND_MINHASH_SIMD_AVX2)
+        filled_count = filled_masks_128_avx2(masks, filled);
+    else
+#endif
+        filled_count = count_filled(filled, num_perm);
     if (filled_count == 1) {
         /* every probe would end at the one filled bin */
         for (unsigned i = 0; i < num_perm; i++)
@@ -536,14 +599,11 @@ void nd_minhash_probed(uint32_t *sig, unsigned num_perm, uint64_t seed, const ui
      * filled bins; 70 filled 349 -> 274 ns) */
     unsigned rank_limit = num_perm / 4;
 #ifdef ND_MINHASH_AVX2
-    if (num_perm == 128 && simd_limit >= ND_MINHASH_SIMD_AVX2 && __builtin_cpu_supports("avx2"))
-        rank_limit = num_perm / 2;
-    if (num_perm == 128 && simd_limit >= ND_MINHASH_SIMD_AVX512 && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512bw"))
-        rank_limit = num_perm * 3 / 4;
+    if (num_perm == 128 && simd >= ND_MINHASH_SIMD_AVX2)
+        rank_limit = simd >= ND_MINHASH_SIMD_AVX512 ? num_perm * 3 / 4 : num_perm / 2;
 #endif
     if (tables && tables->ranks && filled_count <= rank_limit) {
-        densify_by_rank(sig, filled, tables->ranks, salt, num_perm);
+        densify_by_rank(sig, filled, masks, tables->ranks, salt, num_perm, simd);
         return;
     }
     const uint16_t *probes = tables ? tables->probes : NULL;

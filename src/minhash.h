@@ -39,7 +39,8 @@ void nd_minhash_tables_free(nd_minhash_tables *tables);
  * implementation on one machine. Not for use while signing. */
 enum { ND_MINHASH_SIMD_NONE = 0, ND_MINHASH_SIMD_AVX2 = 1, ND_MINHASH_SIMD_AVX512 = 2 };
 void nd_minhash_set_simd(int limit);
-/* The limit set (the band keys, lsh.c, follow it too). */
+/* The limit set, capped at what the CPU has (AVX-512: F, BW and DQ; AVX2
+ * with POPCNT and BMI1), checked once: the band keys (lsh.c) follow it too. */
 int nd_minhash_simd(void);
 
 /* nd_minhash() with tables from nd_minhash_tables_new() for the same

@@ -17,28 +17,24 @@
 
 enum { ARENA_BLOCK = 1 << 20 };
 
-void *arena_alloc(arena *a, size_t n)
+void *arena_alloc_new_block(arena *a, size_t n)
 {
-    n = (n + 7) & ~(size_t)7;
-    arena_block *b = a->head;
-    if (!b || b->capacity - b->used < n) {
-        size_t capacity = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-        if (capacity == ARENA_BLOCK && a->spare) {
-            b = a->spare;
-            a->spare = b->next;
-        } else {
-            b = malloc(sizeof *b + capacity);
-            if (!b)
-                return NULL;
-        }
-        b->next = a->head;
-        b->used = 0;
-        b->capacity = capacity;
-        a->head = b;
+    /* n is rounded up to 8 already (arena_alloc) */
+    size_t capacity = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+    arena_block *b;
+    if (capacity == ARENA_BLOCK && a->spare) {
+        b = a->spare;
+        a->spare = b->next;
+    } else {
+        b = malloc(sizeof *b + capacity);
+        if (!b)
+            return NULL;
     }
-    void *p = (unsigned char *)b->data + b->used;
-    b->used += n;
-    return p;
+    b->next = a->head;
+    b->used = n;
+    b->capacity = capacity;
+    a->head = b;
+    return b->data;
 }
 
 char *arena_strdup(arena *a, const char *s)

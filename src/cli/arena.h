@@ -17,8 +17,22 @@ typedef struct arena {
     arena_block *spare; /* blocks of the usual size kept by arena_reset, filled again first */
 } arena;
 
-/* n bytes, 8-byte aligned; NULL when out of memory. */
-void *arena_alloc(arena *a, size_t n);
+/* arena_alloc() when the head block is full (or there is none). */
+void *arena_alloc_new_block(arena *a, size_t n);
+
+/* n bytes, 8-byte aligned; NULL when out of memory. Inline: most calls
+ * only bump the head block's count (a call cost about 28 instructions a
+ * unit in paragraph mode, twice what it does, under valgrind). */
+static inline void *arena_alloc(arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    arena_block *b = a->head;
+    if (!b || b->capacity - b->used < n)
+        return arena_alloc_new_block(a, n);
+    void *p = (unsigned char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
 /* A copy of the NUL-terminated s; NULL when out of memory. */
 char *arena_strdup(arena *a, const char *s);
 /* Forget everything allocated, keeping the blocks of the usual size for
