@@ -153,16 +153,26 @@ void nd_free(void *ptr)
     free(ptr);
 }
 
+/* nd_grow's new capacity for `needed` elements (> capacity): doubled from
+ * capacity (16 at first) until it holds them; 0 when that overflows. */
+static size_t doubled_capacity(size_t capacity, size_t needed, size_t elem_size)
+{
+    size_t new_capacity = capacity ? capacity : 16;
+    while (new_capacity < needed) {
+        if (new_capacity > SIZE_MAX / 2 / elem_size)
+            return 0;
+        new_capacity *= 2;
+    }
+    return new_capacity;
+}
+
 int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
 {
     if (needed <= *capacity)
         return 0;
-    size_t new_capacity = *capacity ? *capacity : 16;
-    while (new_capacity < needed) {
-        if (new_capacity > SIZE_MAX / 2 / elem_size)
-            return -1;
-        new_capacity *= 2;
-    }
+    size_t new_capacity = doubled_capacity(*capacity, needed, elem_size);
+    if (new_capacity == 0)
+        return -1;
     void *grown = nd_realloc(*ptr, new_capacity * elem_size);
     if (!grown)
         return -1;
@@ -209,12 +219,9 @@ int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
 {
     if (needed <= *capacity)
         return 0;
-    size_t new_capacity = *capacity ? *capacity : 16;
-    while (new_capacity < needed) {
-        if (new_capacity > SIZE_MAX / 2 / elem_size)
-            return -1;
-        new_capacity *= 2;
-    }
+    size_t new_capacity = doubled_capacity(*capacity, needed, elem_size);
+    if (new_capacity == 0)
+        return -1;
     if (new_capacity * elem_size < HUGE_PAGE)
         return nd_grow(ptr, capacity, needed, elem_size);
     /* a new aligned block; realloc would move a large block with mremap,

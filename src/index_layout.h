@@ -81,7 +81,10 @@ reserve_ids(nd_index *index, size_t n)
             0)
             return NULL;
         size_t capacity = n > ID_BLOCK ? n : ID_BLOCK;
-        uint32_t *data = nd_malloc_huge(capacity * sizeof *data); /* filled front to back: a fault per 2 MiB */
+        /* filled front to back: after the first block (a small index
+         * touches a few KiB of it), a fault per 2 MiB (alloc.h) */
+        uint32_t *data =
+            index->block_count == 0 ? nd_malloc(capacity * sizeof *data) : nd_malloc_huge(capacity * sizeof *data);
         if (!data)
             return NULL;
         last = &index->blocks[index->block_count++];
