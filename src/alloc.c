@@ -67,6 +67,11 @@ void *nd_calloc(size_t count, size_t size)
 /* Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages). */
 #define HUGE_PAGE ((size_t)2 << 20)
 
+/* The smallest block put in huge pages: from a quarter of one, rounding
+ * up to a whole page at most quadruples it, and only for an array that
+ * already takes 512 KiB (a fault per 4 KiB of it: 128 and more). */
+#define HUGE_FROM (HUGE_PAGE / 4)
+
 #ifdef ND_ALLOC_MAPPED
 /* The live huge blocks: where each starts and its mapped length. */
 typedef struct huge_block {
@@ -130,7 +135,7 @@ void *nd_realloc(void *ptr, size_t size)
 #ifdef ND_ALLOC_MAPPED
     size_t length = ptr ? huge_length(ptr, 0) : 0;
     if (length > 0) { /* a huge block: moved into a new block of the size asked for */
-        void *moved = size >= HUGE_PAGE ? nd_malloc_huge(size) : nd_malloc(size);
+        void *moved = size >= HUGE_FROM ? nd_malloc_huge(size) : nd_malloc(size);
         if (!moved)
             return NULL;
         memcpy(moved, ptr, length < size ? length : size);
@@ -181,12 +186,15 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
     return 0;
 }
 
-void *nd_malloc_huge(size_t size)
+/* nd_malloc_huge; *fresh set to 1 when the block is a new mapping (zeroed
+ * by the kernel), else 0. */
+static void *malloc_huge(size_t size, int *fresh)
 {
+    *fresh = 0;
 #ifdef MADV_HUGEPAGE
     /* whole huge pages: a partial one at the end would be 4 KiB pages */
     size_t whole = (size + (HUGE_PAGE - 1)) & ~(HUGE_PAGE - 1);
-    if (size >= HUGE_PAGE && whole >= size && whole <= SIZE_MAX - HUGE_PAGE) {
+    if (size >= HUGE_FROM && whole >= size && whole <= SIZE_MAX - HUGE_PAGE) {
         if (!allocation_allowed())
             return NULL;
 #ifdef ND_ALLOC_MAPPED
@@ -203,6 +211,7 @@ void *nd_malloc_huge(size_t size)
             munmap(p, whole);
             return NULL;
         }
+        *fresh = 1;
 #else
         void *p = NULL;
         if (posix_memalign(&p, HUGE_PAGE, whole) != 0)
@@ -215,6 +224,21 @@ void *nd_malloc_huge(size_t size)
     return nd_malloc(size);
 }
 
+void *nd_malloc_huge(size_t size)
+{
+    int fresh;
+    return malloc_huge(size, &fresh);
+}
+
+void *nd_calloc_huge(size_t size)
+{
+    int fresh;
+    void *p = malloc_huge(size, &fresh);
+    if (p && !fresh)
+        memset(p, 0, size ? size : 1);
+    return p;
+}
+
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
 {
     if (needed <= *capacity)
@@ -222,7 +246,7 @@ int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
     size_t new_capacity = doubled_capacity(*capacity, needed, elem_size);
     if (new_capacity == 0)
         return -1;
-    if (new_capacity * elem_size < HUGE_PAGE)
+    if (new_capacity * elem_size < HUGE_FROM)
         return nd_grow(ptr, capacity, needed, elem_size);
     /* a new aligned block; realloc would move a large block with mremap,
      * to an address that is not aligned */

@@ -24,8 +24,9 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 /* Large arrays that are filled (or touched whole), in memory of their own
  * backed by transparent huge pages: nd_malloc_huge gives `size` bytes
  * aligned to 2 MiB and advised so (madvise MADV_HUGEPAGE) when size is
- * 2 MiB or more, else plain nd_malloc; nd_grow_huge grows as nd_grow does,
- * into such memory once the array reaches 2 MiB (a new aligned block, the
+ * 512 KiB or more (rounded up to whole 2 MiB pages), else plain nd_malloc;
+ * nd_calloc_huge the same, zeroed; nd_grow_huge grows as nd_grow does,
+ * into such memory once the array reaches 512 KiB (a new aligned block, the
  * old pages moved there with mremap, or copied). Such blocks are freed
  * with nd_free (never free(): they are mappings of their own, alloc.c),
  * and nd_realloc takes them; the contents are undefined, as nd_malloc's.
@@ -34,10 +35,11 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * at 100k syndicated documents took 30k of them); a huge page costs one
  * fault per 2 MiB (0.5-4 us per 4 KiB), and TLB misses fall too. The
  * price: a partly used 2 MiB page is zeroed and resident whole, so only
- * arrays of several MiB that are filled belong there. Only advice: where
+ * arrays that are filled (or touched all over) belong there. Only advice: where
  * the kernel has no huge pages (or THP is off) the memory is ordinary
  * pages, the same contents either way. */
 void *nd_malloc_huge(size_t size);
+void *nd_calloc_huge(size_t size);
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 
 /* Test hook: the next `n` allocations succeed and every later one fails,

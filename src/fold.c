@@ -569,7 +569,7 @@ static void build_tables(nd_profile profile)
     if (pt->status != ND_OK)
         return;
     /* one block: the entries, then the five bitmaps */
-    nd_fold_entry *entry = nd_calloc(1, 0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
+    nd_fold_entry *entry = nd_calloc_huge(0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
     bmp_props *props = nd_malloc(sizeof *props);
     if (!entry || !props) {
         nd_free(entry);

@@ -180,6 +180,41 @@ START_TEST(test_many_copies)
 }
 END_TEST
 
+/* The first key chunk moves to huge pages at 8192 texts (index.c,
+ * next_chunk): keys written before the move and after it still meet. Three
+ * near copies (one word of 20 changed: J = 19/21) whose originals lie
+ * before the move, all else distinct. */
+START_TEST(test_first_chunk_moves)
+{
+    enum { N = 10000, WORDS = 20 };
+    static const size_t originals[3] = {17, 4000, 8191}, copies[3] = {9017, 9500, 9999};
+    char **texts = malloc(N * sizeof *texts);
+    ck_assert_ptr_nonnull(texts);
+    for (size_t i = 0; i < N; i++) {
+        size_t from = i;
+        for (int k = 0; k < 3; k++)
+            if (i == copies[k])
+                from = originals[k];
+        char *t = malloc(WORDS * 24);
+        ck_assert_ptr_nonnull(t);
+        size_t len = 0;
+        for (int w = 0; w < WORDS; w++)
+            len += (size_t)snprintf(t + len, 24, "%sw%zux%d", w ? " " : "", w == WORDS - 1 ? i : from, w);
+        texts[i] = t;
+    }
+    nd_clusters *c = cluster_texts((const char *const *)texts, N, 1, ND_KEEP_FIRST);
+    ck_assert_uint_eq(nd_clusters_count(c), 3);
+    for (size_t k = 0; k < 3; k++) {
+        const size_t pair[2] = {originals[k], copies[k]};
+        expect_cluster(c, k, pair, 2);
+    }
+    nd_clusters_free(c);
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+    free(texts);
+}
+END_TEST
+
 START_TEST(test_arabic_fixture)
 {
     static const char *const names[] = {
@@ -959,6 +994,7 @@ Suite *index_suite(void)
     tcase_add_test(tc, test_empty_never_cluster);
     tcase_add_test(tc, test_threshold_is_exact);
     tcase_add_test(tc, test_many_copies);
+    tcase_add_test(tc, test_first_chunk_moves);
     tcase_add_test(tc, test_arabic_fixture);
     tcase_add_test(tc, test_spill_bad_dir);
     suite_add_tcase(s, tc);

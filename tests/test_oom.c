@@ -490,6 +490,24 @@ START_TEST(test_huge_allocations)
     unsigned char *small = nd_malloc_huge(100); /* plain nd_malloc */
     ck_assert_ptr_nonnull(small);
     nd_free(small);
+    /* from 512 KiB, a whole huge page; nd_calloc_huge's zeroed, as
+     * calloc's, mapped or not (a small one is calloc'd) */
+    const size_t quarter = huge / 4 + 3;
+    unsigned char *middle = nd_calloc_huge(quarter);
+    ck_assert_ptr_nonnull(middle);
+#ifdef __linux__
+    ck_assert_uint_eq((uintptr_t)middle % huge, 0);
+#endif
+    for (size_t i = 0; i < quarter; i++)
+        ck_assert_uint_eq(middle[i], 0);
+    nd_free(middle);
+    for (size_t size = 1; size <= 4096; size *= 8) {
+        unsigned char *zeroed = nd_calloc_huge(size);
+        ck_assert_ptr_nonnull(zeroed);
+        for (size_t i = 0; i < size; i++)
+            ck_assert_uint_eq(zeroed[i], 0);
+        nd_free(zeroed);
+    }
 
     uint32_t *values = NULL;
     size_t capacity = 0, count = 0;

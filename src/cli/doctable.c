@@ -13,7 +13,7 @@
 
 int doctable_add(doctable *t, const char *id)
 {
-    if (nd_grow((void **)&t->ids, &t->ids_capacity, t->count + 1, sizeof *t->ids) != 0)
+    if (nd_grow_huge((void **)&t->ids, &t->ids_capacity, t->count + 1, sizeof *t->ids) != 0)
         return -1;
     t->ids[t->count] = arena_strdup(&t->id_text, id);
     if (!t->ids[t->count])
@@ -68,7 +68,7 @@ nd_span doctable_wide_span_of(const doctable *t, size_t unit)
 
 void doctable_free(doctable *t)
 {
-    free(t->ids);
+    nd_free(t->ids);
     arena_free(&t->id_text);
     nd_free(t->unit_doc);
     nd_free(t->unit_span);
