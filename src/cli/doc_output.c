@@ -209,11 +209,42 @@ void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, cons
     free(built);
 }
 
+/* doc_output_write's common case: no annotations, no removed records
+ * written, every kept record a JSON line of an uncompressed file (`at`):
+ * the kept ones copied by their positions (replay_at_copy), none parsed
+ * again. */
+static int write_by_positions(const doctable *docs, const doc_fate *fates, replay_at *at, dedup_target *target,
+                              uint64_t *kept, uint64_t *removed)
+{
+    for (size_t doc = 0; doc < docs->count; doc++) {
+        if (fates[doc].duplicate_of) {
+            (*removed)++;
+            continue;
+        }
+        FILE *out = dedup_kept(target, replay_at_source(at, doc));
+        if (!out || replay_at_copy(at, doc, out) != 0)
+            return EXIT_FAIL;
+        (*kept)++;
+    }
+    return replay_at_copy_done(at) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate *fates, replay_source *src,
                      dedup_target *target, uint64_t *kept, uint64_t *removed)
 {
     replay *records = NULL;
     int rc = EXIT_FAIL;
+    if (!cfg->annotate && !dedup_writes_removed(target)) {
+        replay_at *at = NULL;
+        if (replay_open_at(&at, src) != EXIT_OK)
+            return EXIT_FAIL;
+        if (at && replay_at_count(at) == docs->count && replay_at_all_json(at)) {
+            rc = write_by_positions(docs, fates, at, target, kept, removed);
+            replay_at_close(at);
+            return rc;
+        }
+        replay_at_close(at);
+    }
     if (replay_open(&records, src) != EXIT_OK)
         goto done;
     for (size_t doc = 0; doc < docs->count; doc++) {

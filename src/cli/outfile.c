@@ -517,6 +517,11 @@ int dedup_removed(FILE **out, dedup_target *t, size_t source)
     return 0;
 }
 
+int dedup_writes_removed(const dedup_target *t)
+{
+    return t->removed_file.f != NULL || t->removed_dir.dir != NULL;
+}
+
 int dedup_target_close(dedup_target *t)
 {
     int rc = outdir_close(&t->kept_dir);

@@ -130,6 +130,8 @@ FILE *dedup_kept(dedup_target *t, size_t source);
 /* The stream for its removed records: *out NULL when none was asked for.
  * Returns 0, or -1 (reported). */
 int dedup_removed(FILE **out, dedup_target *t, size_t source);
+/* 1 when removed records are written somewhere (--removed), else 0. */
+int dedup_writes_removed(const dedup_target *t);
 /* Close every file checking its writes (renaming nothing yet). Returns 0,
  * or -1 (reported). */
 int dedup_target_close(dedup_target *t);

@@ -17,6 +17,7 @@
 #include "replay_at.h"
 
 #include <errno.h>  /* errno */
+#include <stdio.h>  /* FILE, fwrite, fputc */
 #include <stdlib.h> /* malloc, realloc, free */
 #include <string.h> /* strerror */
 #include <unistd.h> /* pread, close */
@@ -63,6 +64,14 @@ struct replay_at {
     size_t text_capacity;
     doc_view view;
     int view_open;
+    /* replay_at_copy: a window of one file's bytes, read ahead, and the
+     * part of it not written yet */
+    char *window;
+    size_t window_capacity, window_len;
+    uint64_t window_start; /* the file offset of window[0] */
+    size_t window_source;  /* SIZE_MAX: none */
+    size_t pending_from, pending_to;
+    FILE *pending_out; /* NULL: nothing pending */
 };
 
 int replay_at_open(replay_at **out, const cli_config *cfg, const input *in, const replay_places *places)
@@ -72,7 +81,7 @@ int replay_at_open(replay_at **out, const cli_config *cfg, const input *in, cons
         cli_error("out of memory");
         return EXIT_FAIL;
     }
-    *r = (replay_at){.cfg = cfg, .in = in, .places = places};
+    *r = (replay_at){.cfg = cfg, .in = in, .places = places, .window_source = SIZE_MAX};
     for (int k = 0; k < FDS; k++)
         r->fds[k] = -1;
     *out = r;
@@ -93,27 +102,33 @@ static int reserve(char **p, size_t *capacity, size_t n)
     return 0;
 }
 
-/* Read place `at`'s bytes and the one after them into r->buf; *got is how
- * many came. Returns 0, or -1 (reported). */
-static int read_place(replay_at *r, const replay_place *at, size_t *got)
+/* The open descriptor of source `source`, opened (and checked to be the
+ * file pass 1 read) at its first use; -1 (reported) when it cannot be. */
+static int source_fd(replay_at *r, size_t source)
 {
-    int *fd = &r->fds[at->source % FDS];
-    if (*fd < 0 || r->sources[at->source % FDS] != at->source) {
+    int *fd = &r->fds[source % FDS];
+    if (*fd < 0 || r->sources[source % FDS] != source) {
         if (*fd >= 0)
             close(*fd);
-        r->sources[at->source % FDS] = at->source;
-        *fd = input_open_source(r->in, at->source);
-        if (*fd < 0)
-            return -1;
+        r->sources[source % FDS] = source;
+        *fd = input_open_source(r->in, source);
     }
-    size_t want = (size_t)at->len + 1;
-    if (reserve(&r->buf, &r->buf_capacity, want) != 0)
+    return *fd;
+}
+
+/* Read up to `want` bytes of source `source` from `offset` into `into`;
+ * *got is how many came (fewer only at the end of the file). Returns 0,
+ * or -1 (reported). */
+static int read_at(replay_at *r, size_t source, uint64_t offset, char *into, size_t want, size_t *got)
+{
+    int fd = source_fd(r, source);
+    if (fd < 0)
         return -1;
     *got = 0;
     while (*got < want) {
-        ssize_t n = pread(*fd, r->buf + *got, want - *got, (off_t)(at->offset + *got));
+        ssize_t n = pread(fd, into + *got, want - *got, (off_t)(offset + *got));
         if (n < 0) {
-            cli_error("%s: cannot read: %s", input_source_name(r->in, at->source), strerror(errno));
+            cli_error("%s: cannot read: %s", input_source_name(r->in, source), strerror(errno));
             return -1;
         }
         if (n == 0)
@@ -121,6 +136,24 @@ static int read_place(replay_at *r, const replay_place *at, size_t *got)
         *got += (size_t)n;
     }
     return 0;
+}
+
+/* Read place `at`'s bytes and the one after them into r->buf; *got is how
+ * many came. Returns 0, or -1 (reported). */
+static int read_place(replay_at *r, const replay_place *at, size_t *got)
+{
+    size_t want = (size_t)at->len + 1;
+    if (reserve(&r->buf, &r->buf_capacity, want) != 0)
+        return -1;
+    return read_at(r, at->source, at->offset, r->buf, want, got);
+}
+
+/* The record at place `at` no longer ends where pass 1 found it. */
+static int moved(const replay_at *r, const replay_place *at)
+{
+    cli_error("%s:%llu: the record is not where the first reading found it (did the file change?)",
+              input_source_name(r->in, at->source), (unsigned long long)at->line);
+    return -1;
 }
 
 /* replay_at_text, or with `repair` 0 replay_at_doc_text. */
@@ -138,11 +171,8 @@ static int place_text(replay_at *r, size_t k, const char **text, size_t *len, in
      * one (a text line's CR is not part of it), or the end of the file */
     int ends = got == (size_t)at->len ||
                (got == (size_t)at->len + 1 && (r->buf[at->len] == '\n' || (at->text && r->buf[at->len] == '\r')));
-    if (!ends) {
-        cli_error("%s:%llu: the record is not where the first reading found it (did the file change?)",
-                  input_source_name(r->in, at->source), (unsigned long long)at->line);
-        return -1;
-    }
+    if (!ends)
+        return moved(r, at);
     record rec = {r->buf, at->len, at->source, at->line, at->text ? RECORD_TEXT : RECORD_JSON, 1, 1, at->offset};
     if (at->text && !repair) { /* as pass 1 sketched a document */
         *text = r->buf;
@@ -175,6 +205,94 @@ int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len)
     return place_text(r, k, text, len, 0);
 }
 
+int replay_at_all_json(const replay_at *r)
+{
+    for (size_t k = 0; k < r->places->count; k++)
+        if (r->places->at[k].text)
+            return 0;
+    return 1;
+}
+
+size_t replay_at_count(const replay_at *r)
+{
+    return r->places->count;
+}
+
+size_t replay_at_source(const replay_at *r, size_t k)
+{
+    return r->places->at[k].source;
+}
+
+/* Write the pending bytes of the window. Returns 0, or -1 (reported). */
+static int write_pending(replay_at *r)
+{
+    FILE *out = r->pending_out;
+    r->pending_out = NULL;
+    if (!out || r->pending_to == r->pending_from)
+        return 0;
+    size_t n = r->pending_to - r->pending_from;
+    if (fwrite(r->window + r->pending_from, 1, n, out) != n) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Windows of at least this many bytes: a few large reads and writes where
+ * records come one after another. */
+enum { COPY_WINDOW = 4 << 20 };
+
+int replay_at_copy(replay_at *r, size_t k, FILE *out)
+{
+    const replay_place *at = &r->places->at[k];
+    size_t need = (size_t)at->len + 1; /* the record and the byte after it */
+    if (r->window_source != at->source || at->offset < r->window_start ||
+        at->offset - r->window_start + need > r->window_len) {
+        /* not in the window (or maybe its end is past it): read a new one
+         * from the record on */
+        if (write_pending(r) != 0)
+            return -1;
+        size_t want = need > COPY_WINDOW ? need : COPY_WINDOW;
+        if (reserve(&r->window, &r->window_capacity, want) != 0)
+            return -1;
+        r->window_source = SIZE_MAX;
+        if (read_at(r, at->source, at->offset, r->window, want, &r->window_len) != 0)
+            return -1;
+        r->window_source = at->source;
+        r->window_start = at->offset;
+    }
+    size_t from = (size_t)(at->offset - r->window_start), end = from + at->len;
+    if (end < r->window_len) {
+        /* a record and its newline, as doc_output_record writes a JSON
+         * record; written with its neighbours in one write */
+        if (r->window[end] != '\n')
+            return moved(r, at);
+        if (r->pending_out != out || r->pending_to != from) {
+            if (write_pending(r) != 0)
+                return -1;
+            r->pending_out = out;
+            r->pending_from = from;
+        }
+        r->pending_to = end + 1;
+        return 0;
+    }
+    if (end > r->window_len)
+        return moved(r, at); /* the file is shorter */
+    /* the last line of its file, without a newline: one added */
+    if (write_pending(r) != 0)
+        return -1;
+    if (fwrite(r->window + from, 1, at->len, out) != at->len || fputc('\n', out) == EOF) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int replay_at_copy_done(replay_at *r)
+{
+    return write_pending(r);
+}
+
 void replay_at_close(replay_at *r)
 {
     if (!r)
@@ -187,5 +305,6 @@ void replay_at_close(replay_at *r)
     }
     free(r->buf);
     free(r->text);
+    free(r->window);
     free(r);
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t */
+#include <stdio.h>  /* FILE */
 
 #include "cli.h"
 #include "input.h"
@@ -46,6 +47,22 @@ int replay_at_text(replay_at *r, size_t k, const char **text, size_t *len);
 /* replay_at_text() with a plain text as it is, ill-formed UTF-8 and all:
  * as document mode's pass 1 sketched it (refill.c). */
 int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len);
+/* dedup's kept records by positions (doc_output.c), when every kept
+ * record is a JSON line (replay_at_all_json): replay_at_copy writes kept
+ * record `k` (0-based; ascending from call to call) and a newline to
+ * `out`, the bytes doc_output_record writes for it, taken from the file
+ * as they are: records that follow each other in their file are read in
+ * windows of megabytes and written in one write, not parsed again
+ * (replay.c's reading copied each record three times in user space);
+ * each must still end its line where pass 1 found it, as above. Some may
+ * be held back until the next call: replay_at_copy_done writes them.
+ * Return 0, or -1 (reported). replay_at_count: how many kept records
+ * there are; replay_at_source: the source of record k. */
+int replay_at_all_json(const replay_at *r);
+size_t replay_at_count(const replay_at *r);
+size_t replay_at_source(const replay_at *r, size_t k);
+int replay_at_copy(replay_at *r, size_t k, FILE *out);
+int replay_at_copy_done(replay_at *r);
 void replay_at_close(replay_at *r);
 
 #endif /* ND_CLI_REPLAY_AT_H */

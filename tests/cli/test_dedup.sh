@@ -328,4 +328,43 @@ nd dedup --output-dir "$T/od/out2" "$T/od/b/second.jsonl" "$T/od/c.jsonl"
 assert_rc 1
 assert_eq 0 "$(ls -A "$T/od/out2" | wc -l | tr -d ' ')" "nothing left in the output directory"
 
+check "kept records copied by their positions: the same bytes as a pipe (CRLF, blank and skipped lines, a 6 MB record, no final newline, --output-dir)"
+mkdir -p "$T/pos/out" "$T/pos/a" "$T/pos/b"
+python3 - "$T/pos" <<'PY'
+import json, random, sys
+d = sys.argv[1]
+rnd = random.Random(3)
+words = ["w%d" % i for i in range(500)]
+def text(): return " ".join(rnd.choice(words) for _ in range(rnd.randint(20, 60)))
+docs = [text() for _ in range(300)]
+lines = []
+for k in range(900):
+    t = rnd.choice(docs) if rnd.random() < 0.3 else text()
+    lines.append(json.dumps({"id": "r%d" % k, "text": t}) + ("\r\n" if k % 7 == 0 else "\n"))
+    if k % 50 == 0:
+        lines.append("\n")                      # blank
+    if k % 97 == 0:
+        lines.append("{not json\n")             # skipped (--on-error skip)
+    if k == 400:                                # past the 4 MiB window
+        lines.append(json.dumps({"id": "big", "text": " ".join(rnd.choice(words) for _ in range(1100000))}) + "\n")
+with open(d + "/a/x.jsonl", "w", newline="") as f:
+    f.write("".join(lines[:700]))
+with open(d + "/b/y.jsonl", "w", newline="") as f:
+    f.write("".join(lines[600:]).rstrip("\n"))  # the last line without a newline
+PY
+cat "$T/pos/a/x.jsonl" "$T/pos/b/y.jsonl" >"$T/pos/joined"
+run_in "$T/pos/joined" "$ND" dedup --on-error skip -
+assert_rc 0
+cp "$OUT" "$T/pos/piped"
+for threads in 1 2; do
+    nd dedup --on-error skip --threads "$threads" "$T/pos/a/x.jsonl" "$T/pos/b/y.jsonl"
+    assert_rc 0
+    assert_same_file "$T/pos/piped" "$OUT" "dedup of the files, $threads threads"
+done
+grep -q $'\r$' "$T/pos/piped" || fail "no CRLF line kept"
+nd dedup --on-error skip --output-dir "$T/pos/out" "$T/pos/a/x.jsonl" "$T/pos/b/y.jsonl"
+assert_rc 0
+cat "$T/pos/out/x.jsonl" "$T/pos/out/y.jsonl" >"$T/pos/dirs"
+assert_same_file "$T/pos/piped" "$T/pos/dirs" "--output-dir files, joined"
+
 pass
