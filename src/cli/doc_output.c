@@ -13,6 +13,7 @@
  */
 #include "doc_output.h"
 
+#include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* strlen, strcmp */
 
@@ -216,12 +217,19 @@ void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, cons
 static int write_by_positions(const doctable *docs, const doc_fate *fates, replay_at *at, dedup_target *target,
                               uint64_t *kept, uint64_t *removed)
 {
+    size_t last_source = SIZE_MAX;
     for (size_t doc = 0; doc < docs->count; doc++) {
         if (fates[doc].duplicate_of) {
             (*removed)++;
             continue;
         }
-        FILE *out = dedup_kept(target, replay_at_source(at, doc));
+        size_t source = replay_at_source(at, doc);
+        /* what is held back goes out before the stream may change:
+         * --output-dir closes a source's file when the next one opens */
+        if (source != last_source && replay_at_copy_done(at) != 0)
+            return EXIT_FAIL;
+        last_source = source;
+        FILE *out = dedup_kept(target, source);
         if (!out || replay_at_copy(at, doc, out) != 0)
             return EXIT_FAIL;
         (*kept)++;

@@ -55,7 +55,8 @@ int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len);
  * windows of megabytes and written in one write, not parsed again
  * (replay.c's reading copied each record three times in user space);
  * each must still end its line where pass 1 found it, as above. Some may
- * be held back until the next call: replay_at_copy_done writes them.
+ * be held back until the next call: replay_at_copy_done writes them, and
+ * must be called before a stream given is closed.
  * Return 0, or -1 (reported). replay_at_count: how many kept records
  * there are; replay_at_source: the source of record k. */
 int replay_at_all_json(const replay_at *r);
