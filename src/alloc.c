@@ -134,8 +134,8 @@ void *nd_realloc(void *ptr, size_t size)
 {
 #ifdef ND_ALLOC_MAPPED
     size_t length = ptr ? huge_length(ptr, 0) : 0;
-    if (length > 0) { /* a huge block: moved into a new block of the size asked for */
-        void *moved = size >= HUGE_FROM ? nd_malloc_huge(size) : nd_malloc(size);
+    if (length > 0) {                       /* a huge block: moved into a new block of the size asked for */
+        void *moved = nd_malloc_huge(size); /* (plain below HUGE_FROM) */
         if (!moved)
             return NULL;
         memcpy(moved, ptr, length < size ? length : size);
@@ -241,13 +241,9 @@ void *nd_calloc_huge(size_t size)
 
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
 {
-    if (needed <= *capacity)
-        return 0;
-    size_t new_capacity = doubled_capacity(*capacity, needed, elem_size);
-    if (new_capacity == 0)
-        return -1;
-    if (new_capacity * elem_size < HUGE_FROM)
-        return nd_grow(ptr, capacity, needed, elem_size);
+    size_t new_capacity = needed > *capacity ? doubled_capacity(*capacity, needed, elem_size) : 0;
+    if (new_capacity == 0 || new_capacity * elem_size < HUGE_FROM)
+        return nd_grow(ptr, capacity, needed, elem_size); /* (nothing to do, an overflow, or a small array) */
     /* a new aligned block; realloc would move a large block with mremap,
      * to an address that is not aligned */
     void *grown = nd_malloc_huge(new_capacity * elem_size);

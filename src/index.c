@@ -244,15 +244,15 @@ static int reserve_texts(nd_index *index, size_t n)
     return ND_OK;
 }
 
-/* The key chunk of the next text, made when it starts one. */
 /* Texts after which the first key chunk moves to huge pages (next_chunk). */
 enum { FIRST_CHUNK_MOVES_AT = 8192 };
 
 /* Move the first key chunk, in ordinary pages, to huge pages: each band's
- * keys of the `count` texts added so far copied. Returns ND_OK or
- * ND_ENOMEM (the chunk then stays where it is). */
-static int move_first_chunk(nd_index *index, size_t count)
+ * keys of the texts added so far copied. Returns ND_OK or ND_ENOMEM (the
+ * chunk then stays where it is, and the next text tries again). */
+static int move_first_chunk(nd_index *index)
 {
+    size_t count = index->count;
     uint32_t *huge = nd_malloc_huge(chunk_bytes(index));
     if (!huge)
         return ND_ENOMEM;
@@ -260,20 +260,19 @@ static int move_first_chunk(nd_index *index, size_t count)
         memcpy(huge + band * ND_KEY_CHUNK, index->key_chunks[0] + band * ND_KEY_CHUNK, count * sizeof *huge);
     nd_free(index->key_chunks[0]);
     index->key_chunks[0] = huge;
-    index->first_chunk_huge = 1;
     return ND_OK;
 }
 
+/* The key chunk of the next text, made when it starts one. */
 static uint32_t *next_chunk(nd_index *index)
 {
     size_t c = index->count / ND_KEY_CHUNK;
-    if (c == 0 && index->count >= FIRST_CHUNK_MOVES_AT && !index->first_chunk_huge && index->key_chunks &&
-        index->key_chunks[0]) {
+    if (index->count == FIRST_CHUNK_MOVES_AT && index->key_chunks[0]) {
         /* the first chunk in ordinary pages while the index is small (a
          * text touches a cache line in each band's 256 KiB: a fault per
          * band every 1024 texts), in huge pages once it grows (16 bands
          * took 780 faults at 50k texts, a sixth of a CJK scan's) */
-        if (move_first_chunk(index, index->count) != ND_OK)
+        if (move_first_chunk(index) != ND_OK)
             return NULL;
     }
     if (c == index->chunk_count) {

@@ -41,8 +41,7 @@ struct nd_index {
     size_t count, meta_capacity, where_capacity;
     uint32_t **key_chunks; /* bands x ND_KEY_CHUNK keys each; NULL once written to the keys file */
     size_t chunk_count, chunks_capacity;
-    int first_chunk_huge; /* key_chunks[0] moved to huge pages (next_chunk) */
-    id_block *blocks;     /* where the ids are kept in memory */
+    id_block *blocks; /* where the ids are kept in memory */
     size_t block_count, blocks_capacity;
     unsigned threads; /* for nd_index_cluster (nd_index_set_threads) */
     uint64_t *ranks;  /* ND_KEEP_RANK (nd_index_set_ranks), or NULL */
