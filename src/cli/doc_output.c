@@ -130,6 +130,9 @@ void write_text_record(FILE *out, const cli_config *cfg, const char *id, const c
     fputs("}\n", out);
 }
 
+/* Each document's fate from the clusters (only --annotate and --removed
+ * write more of it than whether the document is a duplicate: 40 bytes a
+ * document, 40 MB of fresh memory at 1M documents). */
 static doc_fate *fates_from_clusters(const doctable *docs, const nd_clusters *clusters)
 {
     doc_fate *f = malloc((docs->count ? docs->count : 1) * sizeof *f);
@@ -145,6 +148,41 @@ static doc_fate *fates_from_clusters(const doctable *docs, const nd_clusters *cl
             f[m[k].doc] = (doc_fate){(int64_t)c, size, k ? docs->ids[m[0].doc] : NULL, m[k].jaccard, m[k].containment};
     }
     return f;
+}
+
+/* A bit a document, set for the duplicates (a cluster's members after its
+ * first): all that writing the kept records needs. */
+static uint64_t *duplicate_bits(size_t count)
+{
+    return calloc(count / 64 + 1, sizeof(uint64_t));
+}
+
+static inline int is_duplicate(const uint64_t *bits, size_t doc)
+{
+    return (int)(bits[doc / 64] >> (doc % 64) & 1);
+}
+
+static uint64_t *duplicates_from_clusters(const doctable *docs, const nd_clusters *clusters)
+{
+    uint64_t *bits = duplicate_bits(docs->count);
+    size_t n = nd_clusters_count(clusters);
+    for (size_t c = 0; bits && c < n; c++) {
+        const nd_member *m;
+        size_t size = nd_clusters_get(&m, clusters, c);
+        for (size_t k = 1; k < size; k++)
+            bits[m[k].doc / 64] |= (uint64_t)1 << (m[k].doc % 64);
+    }
+    return bits;
+}
+
+static uint64_t *duplicates_from_fates(const doctable *docs, const doc_fate *fates)
+{
+    uint64_t *bits = duplicate_bits(docs->count);
+    for (size_t d = 0; bits && d < docs->count; d++) {
+        if (fates[d].duplicate_of)
+            bits[d / 64] |= (uint64_t)1 << (d % 64);
+    }
+    return bits;
 }
 
 /* The "neardup" member --annotate adds (newly allocated; NULL when out of
@@ -214,12 +252,12 @@ void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, cons
  * written, every kept record a JSON line of an uncompressed file (`at`):
  * the kept ones copied by their positions (replay_at_copy), none parsed
  * again. */
-static int write_by_positions(const doctable *docs, const doc_fate *fates, replay_at *at, dedup_target *target,
+static int write_by_positions(const doctable *docs, const uint64_t *duplicates, replay_at *at, dedup_target *target,
                               uint64_t *kept, uint64_t *removed)
 {
     size_t last_source = SIZE_MAX;
     for (size_t doc = 0; doc < docs->count; doc++) {
-        if (fates[doc].duplicate_of) {
+        if (is_duplicate(duplicates, doc)) {
             (*removed)++;
             continue;
         }
@@ -237,8 +275,10 @@ static int write_by_positions(const doctable *docs, const doc_fate *fates, repla
     return replay_at_copy_done(at) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
-int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate *fates, replay_source *src,
-                     dedup_target *target, uint64_t *kept, uint64_t *removed)
+/* doc_output_write, with `duplicates` (duplicate_bits) and, for --annotate
+ * and --removed only, `fates` (NULL otherwise). */
+static int write_records(const cli_config *cfg, const doctable *docs, const uint64_t *duplicates, const doc_fate *fates,
+                         replay_source *src, dedup_target *target, uint64_t *kept, uint64_t *removed)
 {
     replay *records = NULL;
     int rc = EXIT_FAIL;
@@ -247,7 +287,7 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
         if (replay_open_at(&at, src) != EXIT_OK)
             return EXIT_FAIL;
         if (at && replay_at_count(at) == docs->count && replay_at_all_json(at)) {
-            rc = write_by_positions(docs, fates, at, target, kept, removed);
+            rc = write_by_positions(docs, duplicates, at, target, kept, removed);
             replay_at_close(at);
             return rc;
         }
@@ -259,17 +299,17 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
         const record *rec;
         if (replay_next(records, &rec) < 0)
             goto done;
-        const doc_fate *fd = &fates[doc];
-        int is_duplicate = fd->duplicate_of != NULL;
+        const doc_fate *fd = fates ? &fates[doc] : NULL;
+        int duplicate = is_duplicate(duplicates, doc);
         FILE *out = NULL;
-        if (cfg->annotate || !is_duplicate) {
+        if (cfg->annotate || !duplicate) {
             out = dedup_kept(target, rec->source);
             if (!out)
                 goto done;
         } else if (dedup_removed(&out, target, rec->source) != 0) {
             goto done;
         }
-        if (cfg->annotate || (is_duplicate && out)) {
+        if (cfg->annotate || (duplicate && out)) {
             /* annotated, or removed with what it duplicates */
             char *member = annotation(cfg, fd);
             if (!member) {
@@ -282,7 +322,7 @@ int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate
                 (*kept)++;
             else
                 (*removed)++;
-        } else if (is_duplicate) {
+        } else if (duplicate) {
             (*removed)++;
         } else {
             doc_output_record(out, cfg, rec, docs->ids[doc], NULL);
@@ -295,15 +335,31 @@ done:
     return rc;
 }
 
-int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
+int doc_output_write(const cli_config *cfg, const doctable *docs, const doc_fate *fates, replay_source *src,
                      dedup_target *target, uint64_t *kept, uint64_t *removed)
 {
-    doc_fate *f = fates_from_clusters(docs, clusters);
-    if (!f) {
+    uint64_t *duplicates = duplicates_from_fates(docs, fates);
+    if (!duplicates) {
         cli_error("out of memory");
         return EXIT_FAIL;
     }
-    int rc = doc_output_write(cfg, docs, f, src, target, kept, removed);
-    free(f);
+    int rc = write_records(cfg, docs, duplicates, fates, src, target, kept, removed);
+    free(duplicates);
+    return rc;
+}
+
+int doc_output_dedup(const cli_config *cfg, const doctable *docs, const nd_clusters *clusters, replay_source *src,
+                     dedup_target *target, uint64_t *kept, uint64_t *removed)
+{
+    int fated = cfg->annotate || dedup_writes_removed(target);
+    uint64_t *duplicates = duplicates_from_clusters(docs, clusters);
+    doc_fate *fates = fated ? fates_from_clusters(docs, clusters) : NULL;
+    int rc = EXIT_FAIL;
+    if (!duplicates || (fated && !fates))
+        cli_error("out of memory");
+    else
+        rc = write_records(cfg, docs, duplicates, fates, src, target, kept, removed);
+    free(duplicates);
+    free(fates);
     return rc;
 }
