@@ -5,13 +5,17 @@
  * so lines straddle blocks, outgrow them and blocks are recycled; every
  * block is released in the end. The end-to-end check (JSON Lines, whose
  * records are held, against the same records as a JSON array, which are
- * copied) is tests/cli/test_input.sh. */
+ * copied) is tests/cli/test_input.sh. The arena the pipeline's batches
+ * and the doctable allocate from (src/cli/arena.c) is checked here too:
+ * its blocks from the third on are huge ones, every byte keeps what was
+ * written, and a reset's blocks are filled again without new ones. */
 #include <check.h>
 #include <stdio.h>  /* fopen, fwrite */
 #include <stdlib.h> /* malloc, free, mkdtemp */
 #include <string.h> /* memcmp, memcpy */
 #include <unistd.h> /* unlink, rmdir */
 
+#include "arena.h"
 #include "reader.h"
 #include "suites.h"
 
@@ -141,11 +145,59 @@ START_TEST(test_reader_kept_blocks)
 }
 END_TEST
 
+/* Fill arena `a` with `count` pieces of varied sizes (one larger than any
+ * block), each marked with its number; then check every mark. */
+static void fill_and_check(arena *a, unsigned char **piece, size_t *len, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        len[i] = i == count / 2 ? (size_t)3 << 20 : 1 + (i * 2654435761u >> 9) % 5000;
+        piece[i] = arena_alloc(a, len[i]);
+        ck_assert_ptr_nonnull(piece[i]);
+        ck_assert_uint_eq((uintptr_t)piece[i] % 8, 0);
+        memset(piece[i], (int)(i % 251), len[i]);
+    }
+    for (size_t i = 0; i < count; i++) {
+        ck_assert_uint_eq(piece[i][0], i % 251);
+        ck_assert_uint_eq(piece[i][len[i] - 1], i % 251);
+    }
+}
+
+START_TEST(test_arena_blocks)
+{
+    enum { PIECES = 4000 }; /* about 10 MB and one piece of 3 MiB: plain blocks, then huge ones */
+    unsigned char **piece = malloc(PIECES * sizeof *piece);
+    size_t *len = malloc(PIECES * sizeof *len);
+    ck_assert_ptr_nonnull(piece);
+    ck_assert_ptr_nonnull(len);
+    arena a = {0};
+    fill_and_check(&a, piece, len, PIECES);
+    size_t plain = 0, huge = 0;
+    for (const arena_block *b = a.head; b; b = b->next) {
+        plain += !b->huge;
+        huge += b->huge != 0;
+    }
+    ck_assert_uint_eq(plain, 2); /* the first two only */
+    ck_assert_uint_ge(huge, 4);
+    ck_assert_uint_eq(plain + huge, a.blocks);
+    /* after a reset the same pieces fit in the blocks kept, but for the
+     * large one, which is freed and made again */
+    arena_reset(&a);
+    size_t blocks = a.blocks;
+    fill_and_check(&a, piece, len, PIECES);
+    ck_assert_uint_le(a.blocks, blocks + 2);
+    arena_free(&a);
+    ck_assert_ptr_null(a.head);
+    free(piece);
+    free(len);
+}
+END_TEST
+
 Suite *reader_suite(void)
 {
     Suite *s = suite_create("reader");
     TCase *tc = tcase_create("kept");
     tcase_add_test(tc, test_reader_kept_blocks);
+    tcase_add_test(tc, test_arena_blocks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@
 typedef struct arena_block {
     struct arena_block *next; /* older blocks */
     size_t used, capacity;
+    int huge;        /* in huge pages (nd_malloc_huge): freed with nd_free */
     uint64_t data[]; /* capacity bytes */
 } arena_block;
 
@@ -15,6 +16,7 @@ typedef struct arena_block {
 typedef struct arena {
     arena_block *head;  /* the block being filled */
     arena_block *spare; /* blocks of the usual size kept by arena_reset, filled again first */
+    size_t blocks;      /* allocated so far: from the third on, huge (arena.c) */
 } arena;
 
 /* arena_alloc() when the head block is full (or there is none). */
