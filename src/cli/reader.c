@@ -185,12 +185,21 @@ static int reserve_block(reader *r, size_t want)
         size_t cap = b->cap;
         while (cap < rest + want)
             cap *= 2;
-        reader_block *grown = realloc(b, sizeof *b + cap);
+        reader_block *grown;
+        if (b->slab != (size_t)READER_NO_SLAB) {
+            /* cut from a slab (readblock.c): not realloc'd, moved */
+            grown = reader_block_get(r->pool, cap);
+            if (grown) {
+                memcpy(grown->data, b->data, rest);
+                reader_release(b);
+            }
+        } else if ((grown = realloc(b, sizeof *b + cap)) != NULL) {
+            grown->cap = cap;
+        }
         if (!grown) {
             cli_error("%s: out of memory", r->name);
             return -1;
         }
-        grown->cap = cap;
         r->block = grown;
     }
     r->buf = r->block->data;
