@@ -38,9 +38,18 @@ static size_t distinct_documents(const doctable *docs, const nd_member *m, size_
 
 /* ****  scan  **** */
 
+/* A preview's length in characters (nd_text_preview). */
+enum { PREVIEW_CHARS = 80 };
+
 char *unit_output_preview(const char *text, size_t text_len, nd_span span)
 {
-    return span.end <= text_len ? text_preview(text + span.start, span.end - span.start, 80) : NULL;
+    return span.end <= text_len ? text_preview(text + span.start, span.end - span.start, PREVIEW_CHARS) : NULL;
+}
+
+void preview_arenas_free(preview_arenas *mem)
+{
+    arena_free(&mem->reader[0]);
+    arena_free(&mem->reader[1]);
 }
 
 typedef struct preview_request {
@@ -58,14 +67,12 @@ typedef struct preview_sink {
     size_t scratch_capacity;
 } preview_sink;
 
-/* The preview of the unit at `span` of a text, into s (NULL when out of
- * memory or the span is past the text). */
+/* unit_output_preview into s: in its arena, cut in its scratch (NULL
+ * when out of memory or the span is past the text). */
 static char *sink_preview(preview_sink *s, const char *text, size_t text_len, nd_span span)
 {
-    if (!s->mem)
+    if (!s->mem || span.end > text_len)
         return unit_output_preview(text, text_len, span);
-    if (span.end > text_len)
-        return NULL;
     size_t len = span.end - span.start;
     if (len + 4 > s->scratch_capacity) {
         char *grown = realloc(s->scratch, len + 4);
@@ -74,7 +81,7 @@ static char *sink_preview(preview_sink *s, const char *text, size_t text_len, nd
         s->scratch = grown;
         s->scratch_capacity = len + 4;
     }
-    size_t n = nd_text_preview(s->scratch, text + span.start, len, 80);
+    size_t n = nd_text_preview(s->scratch, text + span.start, len, PREVIEW_CHARS);
     char *copy = arena_alloc(s->mem, n + 1);
     if (copy) {
         memcpy(copy, s->scratch, n);
@@ -137,8 +144,8 @@ int unit_output_previews(char **out, const doctable *docs, replay_source *src, c
     return unit_output_previews_threads(out, NULL, docs, src, units, n, 1);
 }
 
-int unit_output_previews_threads(char **out, arena *mem, const doctable *docs, replay_source *src, const size_t *units,
-                                 size_t n, unsigned threads)
+int unit_output_previews_threads(char **out, preview_arenas *mem, const doctable *docs, replay_source *src,
+                                 const size_t *units, size_t n, unsigned threads)
 {
     preview_request *req = malloc((n ? n : 1) * sizeof *req);
     if (!req) {
@@ -167,8 +174,9 @@ int unit_output_previews_threads(char **out, arena *mem, const doctable *docs, r
          * with two threads or more, the second half of them by a second
          * reader on another thread (each preview has its own place in
          * out: the same previews, whoever cuts them) */
-        preview_sink sink = {mem, NULL, 0};
-        previews_part part = {NULL, {mem ? mem + 1 : NULL, NULL, 0}, docs, req + n / 2, n - n / 2, out, EXIT_OK};
+        preview_sink sink = {mem ? &mem->reader[0] : NULL, NULL, 0};
+        previews_part part = {NULL,   {mem ? &mem->reader[1] : NULL, NULL, 0}, docs, req + n / 2, n - n / 2, out,
+                              EXIT_OK};
         pthread_t helper;
         int rc = threads >= 2 && n >= PREVIEWS_SHARED_MIN ? replay_open_at(&part.at, src) : EXIT_OK;
         int shared = rc == EXIT_OK && part.at && pthread_create(&helper, NULL, previews_part_run, &part) == 0;
@@ -196,7 +204,7 @@ int unit_output_previews_threads(char **out, arena *mem, const doctable *docs, r
     for (size_t i = 0; i < n; i++)
         want[doctable_unit_doc(docs, req[i].unit)] = 1;
     replay *cur = NULL;
-    preview_sink sink = {mem, NULL, 0};
+    preview_sink sink = {mem ? &mem->reader[0] : NULL, NULL, 0};
     int rc = n && replay_open_texts(&cur, src, want) != EXIT_OK ? EXIT_FAIL : EXIT_OK;
     size_t next_doc = 0;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
@@ -282,15 +290,14 @@ int unit_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, con
         for (size_t k = 1; k < size; k++)
             earliest[g] = m[k].doc < earliest[g] ? m[k].doc : earliest[g];
     }
-    arena mem[2] = {{0}}; /* the previews, of one reader each */
-    int rc = unit_output_previews_threads(previews, mem, docs, src, earliest, n, cfg->threads);
+    preview_arenas mem = {0}; /* the previews */
+    int rc = unit_output_previews_threads(previews, &mem, docs, src, earliest, n, cfg->threads);
     group_lines l = {cfg, docs, groups, previews};
     if (rc == EXIT_OK && out_lines(out, n, cfg->threads, write_group, &l) != 0) {
         cli_error("out of memory");
         rc = EXIT_FAIL;
     }
-    arena_free(&mem[0]);
-    arena_free(&mem[1]);
+    preview_arenas_free(&mem);
     free(previews);
     free(earliest);
     return rc;

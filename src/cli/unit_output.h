@@ -30,12 +30,18 @@ char *unit_output_preview(const char *text, size_t text_len, nd_span span);
  * out[0..n) (newly allocated; NULL for a span past its text), reading the
  * records back once, in order. Returns EXIT_OK or EXIT_FAIL (reported). */
 int unit_output_previews(char **out, const doctable *docs, replay_source *src, const size_t *units, size_t n);
+/* Where unit_output_previews_threads may put the previews: an arena for
+ * each of its two readers (zero-initialized; freed with
+ * preview_arenas_free). */
+typedef struct preview_arenas {
+    arena reader[2];
+} preview_arenas;
+void preview_arenas_free(preview_arenas *mem);
 /* The same, with a second reader on another thread when `threads` >= 2,
  * the records are read where pass 1 found them and there are many; with
- * `mem` (two arenas, zero-initialized), the previews are allocated in
- * them (freed with arena_free on both), not one by one. */
-int unit_output_previews_threads(char **out, arena *mem, const doctable *docs, replay_source *src, const size_t *units,
-                                 size_t n, unsigned threads);
+ * `mem`, the previews are allocated there, not one by one. */
+int unit_output_previews_threads(char **out, preview_arenas *mem, const doctable *docs, replay_source *src,
+                                 const size_t *units, size_t n, unsigned threads);
 
 /* One span dedup removes: document, span in its text, group number. */
 typedef struct removal {
