@@ -222,8 +222,10 @@ def markdown(res):
                     c["scan_s"], c["end_to_end_over_floor"], "; ".join(target), c["bg_cores"]))
     spread = [c for c in res["corpora"] if c.get("end_to_end_runs")]
     if spread:
-        L += ["", "Every round's end to end / floor (this VM's first touches of fresh memory are sometimes "
-              "several times slower, so single rounds vary): " + "; ".join(
+        L += ["", "Every round's end to end / floor (single rounds vary: the VM hands memory freed a few "
+              "seconds earlier back to its host (free page reporting), and a process that touches such "
+              "memory again pays several times more for it; the in-process floor allocates little): "
+              + "; ".join(
                   "%s %s" % (c["corpus"], ", ".join("%.2fx" % r for r in c["end_to_end_runs"])) for c in spread)
               + "."]
     L += ["", "Generated corpora: `scripts/gen-corpus --kind mixed --seed %d --scripts SCRIPT` (cjk: runs of Han "

@@ -75,10 +75,13 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
      * memory counts: an input of a 32nd of --memory or more (its ids a
      * 16th of what the index holds before it spills, at half of
      * --memory); below, every document keeps its ids, in huge pages
-     * (alloc.h), which cost less than the refill (50k CJK documents,
-     * medians of interleaved runs: 0.19 s against 0.20 s when this VM's
-     * fresh memory is fast, 0.25 against 0.29 when slow; 77 MB against
-     * 39 MB at peak). */
+     * (alloc.h), which cost less than the refill where fresh memory is
+     * as cheap as on an ordinary machine (50k CJK documents, medians of 9
+     * runs back to back: 0.19 s against 0.20 s with one thread, 0.12
+     * against 0.16 s with two; 77 MB against 39 MB at peak). On a VM that
+     * hands freed memory back to its host (free page reporting), runs
+     * a few seconds apart touch memory the host must back again, and
+     * dropping is ahead there (0.28 s against 0.31 s, one thread). */
     if (bytes < cfg->memory / 32)
         return EXIT_OK;
     refill *rf = calloc(1, sizeof *rf);
