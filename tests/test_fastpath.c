@@ -20,6 +20,10 @@
  * The CLI's UTF-8 check (src/cli/utf8check.c), whose vector loop takes 16
  * bytes of ASCII, two- and three-byte sequences at once, must answer as
  * ICU's U8_NEXT read character by character does.
+ *
+ * The CLI's JSON fast path (src/cli/json.c) with a scratch buffer reused
+ * from record to record, as the pipeline reads (json_fast_record_into,
+ * doc_json_read with a scratch), gives the text and id it gives alone.
  * Randomized tests print their seed on failure.
  */
 #include <stdio.h>  /* snprintf */
@@ -37,6 +41,8 @@
 #include "scan.h"
 #include "suites.h"
 #include "tokenizer.h" /* nd_fold_short_segment (marks.c) */
+#include "document.h"  /* doc_json_read (the CLI's) */
+#include "json.h"      /* json_fast_record_into (the CLI's) */
 #include "utf8check.h" /* utf8_well_formed (the CLI's, src/cli) */
 
 /* ****  The block classifiers  **** */
@@ -1071,6 +1077,65 @@ START_TEST(test_utf8_well_formed_mutated)
 }
 END_TEST
 
+/* Record k: a text with escapes (\n, \", \u00e9, a surrogate pair) of a
+ * length that rises and falls (the scratch grows, then is reused), or
+ * without any; an id that is a string, an integer, null or absent. */
+static size_t json_record(unsigned k, char *out, size_t room)
+{
+    static const char *const pieces[] = {"plain words ", "a\\nb ", "\\\"q\\\" ", "caf\\u00e9 ", "\\ud83d\\ude00 "};
+    size_t n = (size_t)snprintf(out, room, "{\"text\":\"");
+    unsigned len = k % 7 == 0 ? 400 : (k * 37) % 50;
+    for (unsigned i = 0; i < len; i++) {
+        const char *piece = pieces[k % 5 == 4 ? 0 : (i * 7 + k) % 5];
+        n += (size_t)snprintf(out + n, room - n, "%s", piece);
+    }
+    n += (size_t)snprintf(out + n, room - n, "\"");
+    if (k % 4 == 0)
+        n += (size_t)snprintf(out + n, room - n, ",\"id\":\"doc-%u\"}", k);
+    else if (k % 4 == 1)
+        n += (size_t)snprintf(out + n, room - n, ",\"id\":%u}", k);
+    else
+        n += (size_t)snprintf(out + n, room - n, k % 4 == 2 ? ",\"id\":null}" : "}");
+    return n;
+}
+
+START_TEST(test_json_scratch)
+{
+    enum { ROOM = 1 << 14 };
+    char *line = malloc(ROOM);
+    ck_assert_ptr_nonnull(line);
+    json_scratch scratch = {NULL, 0};
+    for (unsigned k = 0; k < 300; k++) {
+        size_t len = json_record(k, line, ROOM);
+        ck_assert_uint_lt(len, ROOM);
+        json_fast alone, into;
+        ck_assert_int_eq(json_fast_record(line, len, "text", "id", &alone), 1);
+        ck_assert_int_eq(json_fast_record_into(line, len, "text", "id", &into, &scratch), 1);
+        ck_assert_ptr_null(into.decoded); /* in the scratch, not allocated */
+        ck_assert_uint_eq(into.text_len, alone.text_len);
+        ck_assert_int_eq(memcmp(into.text, alone.text, alone.text_len), 0);
+        ck_assert_int_eq(into.id_kind, alone.id_kind);
+        ck_assert_uint_eq(into.id_len, alone.id_len);
+        ck_assert_ptr_eq(into.id, alone.id);
+        /* doc_json_read with the scratch: the same text, the id left in the line */
+        doc_view v;
+        char *why = NULL;
+        ck_assert_int_eq(doc_json_read(&v, line, len, "text", "id", 1, &scratch, &why), ND_OK);
+        ck_assert_ptr_null(why);
+        ck_assert_ptr_null(v.id);
+        ck_assert_uint_eq(v.len, alone.text_len);
+        ck_assert_int_eq(memcmp(v.text, alone.text, v.len), 0);
+        int has_id = alone.id_kind == JSON_ID_STRING || alone.id_kind == JSON_ID_INTEGER;
+        ck_assert_ptr_eq(v.id_raw, has_id ? alone.id : NULL);
+        ck_assert_uint_eq(v.id_raw_len, has_id ? alone.id_len : 0);
+        doc_view_close(&v);
+        free(alone.decoded);
+    }
+    free(scratch.buf);
+    free(line);
+}
+END_TEST
+
 Suite *fastpath_suite(void)
 {
     Suite *s = suite_create("fastpath");
@@ -1103,6 +1168,7 @@ Suite *fastpath_suite(void)
     tcase_set_timeout(utf8, 120);
     tcase_add_test(utf8, test_utf8_well_formed_random);
     tcase_add_test(utf8, test_utf8_well_formed_mutated);
+    tcase_add_test(utf8, test_json_scratch);
     suite_add_tcase(s, utf8);
     return s;
 }

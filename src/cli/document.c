@@ -65,17 +65,20 @@ static char *json_id(const json_t *value)
 }
 
 int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_field, const char *id_field, int fast,
-                  char **why)
+                  json_scratch *scratch, char **why)
 {
     memset(v, 0, sizeof *v);
     *why = NULL;
     json_fast f;
-    if (fast && json_fast_record(data, len, text_field, id_field, &f)) {
+    if (fast && json_fast_record_into(data, len, text_field, id_field, &f, scratch)) {
         v->text = f.text;
         v->len = f.text_len;
         v->decoded = f.decoded;
         v->fields = REC_JSON_OBJECT | REC_HAS_TEXT | (f.id_kind != JSON_ID_NONE ? REC_HAS_ID : 0);
-        if (f.id_kind == JSON_ID_STRING || f.id_kind == JSON_ID_INTEGER) {
+        if ((f.id_kind == JSON_ID_STRING || f.id_kind == JSON_ID_INTEGER) && scratch) {
+            v->id_raw = f.id; /* (no escapes, no NUL: the fast path's) */
+            v->id_raw_len = f.id_len;
+        } else if (f.id_kind == JSON_ID_STRING || f.id_kind == JSON_ID_INTEGER) {
             v->id = strndup(f.id, f.id_len);
             if (!v->id)
                 return ND_ENOMEM;
@@ -120,6 +123,11 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
 
 int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const record *rec)
 {
+    return doc_view_open_with(v, cfg, in, rec, NULL);
+}
+
+int doc_view_open_with(doc_view *v, const cli_config *cfg, const input *in, const record *rec, json_scratch *scratch)
+{
     memset(v, 0, sizeof *v);
     const char *name = input_source_name(in, rec->source);
     if (rec->kind == RECORD_TOO_LARGE) {
@@ -136,7 +144,7 @@ int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const rec
         return v->id ? ND_OK : ND_ENOMEM;
     }
     char *why;
-    int rc = doc_json_read(v, rec->data, rec->len, cfg->text_field, cfg->id_field, 1, &why);
+    int rc = doc_json_read(v, rec->data, rec->len, cfg->text_field, cfg->id_field, 1, scratch, &why);
     if (rc != ND_OK) {
         doc_view_close(v);
         return rc;
@@ -146,7 +154,7 @@ int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const rec
         free(why);
         return v->error ? ND_OK : ND_ENOMEM;
     }
-    if (!v->id && !(v->id = record_default_id(in, rec))) {
+    if (!v->id && !v->id_raw && !(v->id = record_default_id(in, rec))) {
         doc_view_close(v);
         return ND_ENOMEM;
     }

@@ -5,6 +5,7 @@
 #include <jansson.h> /* json_t */
 
 #include "cli.h"
+#include "json.h" /* json_scratch */
 #include "input.h"
 
 typedef struct doc_view {
@@ -13,7 +14,9 @@ typedef struct doc_view {
     size_t len;
     json_t *root;        /* the parsed record, or NULL (plain text, fast path) */
     char *error;         /* set when the record is unusable: "FILE:LINE: why" */
-    char *decoded;       /* the text, when the fast path had to unescape it */
+    char *decoded;       /* the text, when the fast path had to unescape it (without a scratch) */
+    const char *id_raw;  /* with a scratch (doc_view_open_with): the fast path's id, borrowed from the */
+    size_t id_raw_len;   /* record, and id NULL (no copy made) */
     size_t invalid_utf8; /* ill-formed sequences replaced in a JSON line */
     unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h): what a JSON record had */
 } doc_view;
@@ -22,6 +25,10 @@ typedef struct doc_view {
  * id fields may be dot paths into nested objects ("meta.body"; a member
  * whose name is the whole path comes first). */
 int doc_view_open(doc_view *v, const cli_config *cfg, const input *in, const record *rec);
+/* The same, reusing `scratch` (the caller's, one per thread) for a text
+ * the fast path unescapes, and leaving a fast-path id where it is in the
+ * record (v->id_raw): no allocation for most records. */
+int doc_view_open_with(doc_view *v, const cli_config *cfg, const input *in, const record *rec, json_scratch *scratch);
 void doc_view_close(doc_view *v);
 /* Open a record read a second time (pass 2: replay.c, replay_at.c): 0
  * with v open, or -1 (reported: out of memory, or the record no longer
@@ -34,7 +41,7 @@ int doc_view_reread(doc_view *v, const cli_config *cfg, const input *in, const r
  * nothing), or v is filled with v->id NULL when the record has no id (or
  * a null one). Returns ND_OK or ND_ENOMEM. */
 int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_field, const char *id_field, int fast,
-                  char **why);
+                  json_scratch *scratch, char **why);
 
 /* FILE for a whole-file record, FILE:LINE otherwise (newly allocated). */
 char *record_default_id(const input *in, const record *rec);

@@ -90,16 +90,30 @@ static unsigned hex4(const char *q)
     return v;
 }
 
+/* scratch's buffer with room for n bytes, or NULL when out of memory. */
+static char *scratch_room(json_scratch *scratch, size_t n)
+{
+    if (n > scratch->capacity) {
+        char *grown = realloc(scratch->buf, n);
+        if (!grown)
+            return NULL;
+        scratch->buf = grown;
+        scratch->capacity = n;
+    }
+    return scratch->buf;
+}
+
 /* Scan a string starting at '"'; [*start, *stop) is its raw content.
  * Returns 0 on anything not valid JSON. Plain text is skipped 64 bytes at
  * a time (jsonskip.c). With `decoded` set, a string with escapes is also
  * unescaped in the same pass, into *decoded (malloc'd, NUL-terminated,
  * *decoded_len bytes; it stays NULL for a string without escapes): the
  * plain runs between escapes are copied as the scan finds them, so the
- * text is not searched for backslashes a second time. 0 too when out of
- * memory (nothing allocated then). */
+ * text is not searched for backslashes a second time; with `scratch`,
+ * into its buffer instead (grown as needed, the caller's: not freed here).
+ * 0 too when out of memory (nothing allocated then). */
 static int scan_string(cursor *c, const char **start, const char **stop, int *escaped, char **decoded,
-                       size_t *decoded_len)
+                       size_t *decoded_len, json_scratch *scratch)
 {
     if (c->p >= c->end || *c->p != '"')
         return 0;
@@ -132,7 +146,8 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
             *escaped = 1;
             if (decoded && !out) {
                 /* unescaped, the string is no longer than what is left of the line */
-                out = malloc((size_t)(c->end - c->p) + 1);
+                out =
+                    scratch ? scratch_room(scratch, (size_t)(c->end - c->p) + 1) : malloc((size_t)(c->end - c->p) + 1);
                 if (!out)
                     return 0;
             }
@@ -189,7 +204,8 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
                 v = '\t';
                 break;
             default:
-                free(out);
+                if (!scratch)
+                    free(out);
                 return 0;
             }
             if (out)
@@ -200,7 +216,8 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
         }
         q++;
     }
-    free(out);
+    if (!scratch)
+        free(out);
     return 0;
 }
 
@@ -275,7 +292,7 @@ static int scan_literal(cursor *c, const char *word)
 static int member_key(cursor *c, const char **k, const char **k_stop, int *escaped, char **decoded, size_t *decoded_len)
 {
     skip_ws(c);
-    if (!scan_string(c, k, k_stop, escaped, decoded, decoded_len))
+    if (!scan_string(c, k, k_stop, escaped, decoded, decoded_len, NULL))
         return 0;
     skip_ws(c);
     if (c->p >= c->end || *c->p != ':')
@@ -305,7 +322,7 @@ static int skip_value(cursor *c, int depth)
     int escaped, plain;
     char ch = *c->p;
     if (ch == '"')
-        return scan_string(c, &a, &b, &escaped, NULL, NULL);
+        return scan_string(c, &a, &b, &escaped, NULL, NULL, NULL);
     if (ch == '-' || (ch >= '0' && ch <= '9'))
         return scan_number(c, &plain);
     if (ch == 't')
@@ -530,7 +547,7 @@ int json_member_locate(const char *line, size_t len, const char *key, size_t *st
  * (NULL when the text has no escapes), which the caller frees when this
  * returns 0. */
 static int fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out,
-                       char **decoded, size_t *decoded_len)
+                       char **decoded, size_t *decoded_len, json_scratch *scratch)
 {
     cursor c = {line, line + len};
     size_t text_key_len = strlen(text_key), id_key_len = strlen(id_key);
@@ -558,7 +575,7 @@ static int fast_record(const char *line, size_t len, const char *text_key, const
         char ch = *c.p;
         if (ch == '"') {
             const char *s0, *s1;
-            if (!scan_string(&c, &s0, &s1, &escaped, is_text ? decoded : NULL, decoded_len))
+            if (!scan_string(&c, &s0, &s1, &escaped, is_text ? decoded : NULL, decoded_len, scratch))
                 return 0;
             if (is_text) {
                 text = s0;
@@ -606,10 +623,10 @@ static int fast_record(const char *line, size_t len, const char *text_key, const
         return 0; /* anywhere in the line: jansson's path repairs and counts ill-formed UTF-8 */
     memset(out, 0, sizeof *out);
     if (text_escaped) {
-        out->decoded = *decoded; /* unescaped as it was scanned */
-        *decoded = NULL;
-        out->text = out->decoded;
+        out->text = *decoded; /* unescaped as it was scanned */
         out->text_len = *decoded_len;
+        out->decoded = scratch ? NULL : *decoded;
+        *decoded = NULL;
     } else {
         out->text = text;
         out->text_len = (size_t)(text_stop - text);
@@ -625,11 +642,18 @@ static int fast_record(const char *line, size_t len, const char *text_key, const
     return 1;
 }
 
-int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
+int json_fast_record_into(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out,
+                          json_scratch *scratch)
 {
     char *decoded = NULL;
     size_t decoded_len = 0;
-    int ok = fast_record(line, len, text_key, id_key, out, &decoded, &decoded_len);
-    free(decoded); /* NULL once handed to out */
+    int ok = fast_record(line, len, text_key, id_key, out, &decoded, &decoded_len, scratch);
+    if (!scratch)
+        free(decoded); /* NULL once handed to out */
     return ok;
+}
+
+int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out)
+{
+    return json_fast_record_into(line, len, text_key, id_key, out, NULL);
 }

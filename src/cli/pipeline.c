@@ -48,7 +48,8 @@ typedef struct worker_tools {
     size_t units_capacity;
     char *repaired; /* plain text with ill-formed UTF-8 replaced (unit mode) */
     size_t repaired_capacity;
-    id_writer ids; /* raw ids: the block its documents' ids are written to */
+    json_scratch json; /* JSON texts with escapes unescaped here (doc_view_open_with) */
+    id_writer ids;     /* raw ids: the block its documents' ids are written to */
 } worker_tools;
 
 typedef struct shared {
@@ -224,10 +225,23 @@ static int keep_id(arena *mem, result *res, char *id)
     return res->doc.id ? ND_OK : ND_ENOMEM;
 }
 
+/* A record's id read where it lies in the record (doc_view.id_raw), copied
+ * to the arena. */
+static int keep_raw_id(arena *mem, result *res, const char *id, size_t len)
+{
+    char *copy = arena_alloc(mem, len + 1);
+    if (!copy)
+        return ND_ENOMEM;
+    memcpy(copy, id, len);
+    copy[len] = '\0';
+    res->doc.id = copy;
+    return ND_OK;
+}
+
 static int process_json(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
 {
     doc_view view;
-    int rc = doc_view_open(&view, sh->cfg, sh->in, rec);
+    int rc = doc_view_open_with(&view, sh->cfg, sh->in, rec, &w->json);
     if (rc != ND_OK)
         return rc;
     res->doc.fields = view.fields;
@@ -236,7 +250,7 @@ static int process_json(const shared *sh, worker_tools *w, arena *mem, const rec
         res->doc.error = view.error;
         view.error = NULL;
     } else {
-        rc = keep_id(mem, res, view.id);
+        rc = view.id_raw ? keep_raw_id(mem, res, view.id_raw, view.id_raw_len) : keep_id(mem, res, view.id);
         view.id = NULL;
         res->doc.invalid_utf8 = view.invalid_utf8;
         if (rc == ND_OK && sh->cfg->keep_field)
@@ -565,6 +579,7 @@ static void tools_free(worker_tools *tools, unsigned n)
         nd_sketcher_free(tools[t].sketcher);
         free(tools[t].units);
         free(tools[t].repaired);
+        free(tools[t].json.buf);
     }
     free(tools);
 }

@@ -8,7 +8,9 @@
  * bytes and the same id (or none); the fields are "text" and "id", or "t"
  * and "i" when the input ends with a 0x01 byte (not part of the line). When the fast path declines,
  * jansson alone decides, which is what the program does. Any difference
- * aborts, which libFuzzer reports with the input.
+ * aborts, which libFuzzer reports with the input. The fast path with a
+ * scratch buffer (json_fast_record_into, as the pipeline reads) must give
+ * the same text and id, the scratch reused from input to input.
  * Built with -DND_BUILD_FUZZ=ON (clang); run by scripts/fuzz.
  */
 #include <stdint.h> /* uint8_t */
@@ -32,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     doc_view v;
     char *why = NULL;
-    if (doc_json_read(&v, line, size, text_key, id_key, 0, &why) != ND_OK)
+    if (doc_json_read(&v, line, size, text_key, id_key, 0, NULL, &why) != ND_OK)
         abort(); /* out of memory: not expected here */
     if (why)
         abort(); /* the fast path accepted a record jansson rejects */
@@ -44,7 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fast_has_id != (v.id != NULL))
         abort(); /* an id on one path only */
     if (fast_has_id && (strlen(v.id) != fast.id_len || memcmp(v.id, fast.id, fast.id_len) != 0))
-        abort(); /* a different id */
+        abort();                 /* a different id */
+    static json_scratch scratch; /* kept from input to input, as a thread keeps it */
+    json_fast into;
+    if (!json_fast_record_into(line, size, text_key, id_key, &into, &scratch))
+        abort(); /* one path accepted, the other not */
+    if (into.decoded || into.text_len != fast.text_len || memcmp(into.text, fast.text, fast.text_len) != 0 ||
+        into.id_kind != fast.id_kind || into.id_len != fast.id_len || (fast_has_id && into.id != fast.id))
+        abort(); /* a different text or id */
     free(fast.decoded);
     doc_view_close(&v);
     return 0;
