@@ -37,7 +37,8 @@ typedef struct json_fast {
 int json_fast_record(const char *line, size_t len, const char *text_key, const char *id_key, json_fast *out);
 /* A buffer a thread lends json_fast_record_into for the texts it
  * unescapes, kept from record to record (zero-initialize; free buf): a
- * malloc and a free a record, with two threads, were 1-2% of a scan. */
+ * malloc and a free a record (with the id's, doc_view_open_with: 1M
+ * documents, 2.48 -> 2.34 s with two threads, 4.35 -> 4.16 s with one). */
 typedef struct json_scratch {
     char *buf;
     size_t capacity;
