@@ -64,13 +64,19 @@ void *arena_alloc_new_block(arena *a, size_t n)
     return b->data;
 }
 
+char *arena_strndup(arena *a, const char *s, size_t len)
+{
+    char *copy = arena_alloc(a, len + 1);
+    if (copy) {
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 char *arena_strdup(arena *a, const char *s)
 {
-    size_t len = strlen(s) + 1;
-    char *copy = arena_alloc(a, len);
-    if (copy)
-        memcpy(copy, s, len);
-    return copy;
+    return arena_strndup(a, s, strlen(s));
 }
 
 void arena_reset(arena *a)

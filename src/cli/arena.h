@@ -37,6 +37,8 @@ static inline void *arena_alloc(arena *a, size_t n)
 }
 /* A copy of the NUL-terminated s; NULL when out of memory. */
 char *arena_strdup(arena *a, const char *s);
+/* A NUL-terminated copy of the `len` bytes at s; NULL when out of memory. */
+char *arena_strndup(arena *a, const char *s, size_t len);
 /* Forget everything allocated, keeping the blocks of the usual size for
  * reuse (their pages stay mapped: no page faults to fill them again). */
 void arena_reset(arena *a);

@@ -162,6 +162,11 @@ static inline int is_duplicate(const uint64_t *bits, size_t doc)
     return (int)(bits[doc / 64] >> (doc % 64) & 1);
 }
 
+static inline void mark_duplicate(uint64_t *bits, size_t doc)
+{
+    bits[doc / 64] |= (uint64_t)1 << (doc % 64);
+}
+
 static uint64_t *duplicates_from_clusters(const doctable *docs, const nd_clusters *clusters)
 {
     uint64_t *bits = duplicate_bits(docs->count);
@@ -170,7 +175,7 @@ static uint64_t *duplicates_from_clusters(const doctable *docs, const nd_cluster
         const nd_member *m;
         size_t size = nd_clusters_get(&m, clusters, c);
         for (size_t k = 1; k < size; k++)
-            bits[m[k].doc / 64] |= (uint64_t)1 << (m[k].doc % 64);
+            mark_duplicate(bits, m[k].doc);
     }
     return bits;
 }
@@ -180,7 +185,7 @@ static uint64_t *duplicates_from_fates(const doctable *docs, const doc_fate *fat
     uint64_t *bits = duplicate_bits(docs->count);
     for (size_t d = 0; bits && d < docs->count; d++) {
         if (fates[d].duplicate_of)
-            bits[d / 64] |= (uint64_t)1 << (d % 64);
+            mark_duplicate(bits, d);
     }
     return bits;
 }

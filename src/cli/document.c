@@ -75,15 +75,15 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
         v->len = f.text_len;
         v->decoded = f.decoded;
         v->fields = REC_JSON_OBJECT | REC_HAS_TEXT | (f.id_kind != JSON_ID_NONE ? REC_HAS_ID : 0);
-        if ((f.id_kind == JSON_ID_STRING || f.id_kind == JSON_ID_INTEGER) && scratch) {
+        if (f.id_kind != JSON_ID_STRING && f.id_kind != JSON_ID_INTEGER)
+            return ND_OK;
+        if (scratch) {
             v->id_raw = f.id; /* (no escapes, no NUL: the fast path's) */
             v->id_raw_len = f.id_len;
-        } else if (f.id_kind == JSON_ID_STRING || f.id_kind == JSON_ID_INTEGER) {
-            v->id = strndup(f.id, f.id_len);
-            if (!v->id)
-                return ND_ENOMEM;
+            return ND_OK;
         }
-        return ND_OK;
+        v->id = strndup(f.id, f.id_len);
+        return v->id ? ND_OK : ND_ENOMEM;
     }
     json_error_t err;
     size_t flags;

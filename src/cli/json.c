@@ -146,8 +146,8 @@ static int scan_string(cursor *c, const char **start, const char **stop, int *es
             *escaped = 1;
             if (decoded && !out) {
                 /* unescaped, the string is no longer than what is left of the line */
-                out =
-                    scratch ? scratch_room(scratch, (size_t)(c->end - c->p) + 1) : malloc((size_t)(c->end - c->p) + 1);
+                size_t room = (size_t)(c->end - c->p) + 1;
+                out = scratch ? scratch_room(scratch, room) : malloc(room);
                 if (!out)
                     return 0;
             }

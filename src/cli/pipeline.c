@@ -225,19 +225,6 @@ static int keep_id(arena *mem, result *res, char *id)
     return res->doc.id ? ND_OK : ND_ENOMEM;
 }
 
-/* A record's id read where it lies in the record (doc_view.id_raw), copied
- * to the arena. */
-static int keep_raw_id(arena *mem, result *res, const char *id, size_t len)
-{
-    char *copy = arena_alloc(mem, len + 1);
-    if (!copy)
-        return ND_ENOMEM;
-    memcpy(copy, id, len);
-    copy[len] = '\0';
-    res->doc.id = copy;
-    return ND_OK;
-}
-
 static int process_json(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
 {
     doc_view view;
@@ -250,7 +237,12 @@ static int process_json(const shared *sh, worker_tools *w, arena *mem, const rec
         res->doc.error = view.error;
         view.error = NULL;
     } else {
-        rc = view.id_raw ? keep_raw_id(mem, res, view.id_raw, view.id_raw_len) : keep_id(mem, res, view.id);
+        if (view.id_raw) { /* where it lies in the record: copied to the arena */
+            res->doc.id = arena_strndup(mem, view.id_raw, view.id_raw_len);
+            rc = res->doc.id ? ND_OK : ND_ENOMEM;
+        } else {
+            rc = keep_id(mem, res, view.id);
+        }
         view.id = NULL;
         res->doc.invalid_utf8 = view.invalid_utf8;
         if (rc == ND_OK && sh->cfg->keep_field)
