@@ -76,8 +76,8 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
      * 16th of what the index holds before it spills, at half of
      * --memory); below, every document keeps its ids, in huge pages
      * (alloc.h), which cost less than the refill where fresh memory is
-     * as cheap as on an ordinary machine (50k CJK documents, medians of 9
-     * runs back to back: 0.19 s against 0.20 s with one thread, 0.12
+     * as cheap as on an ordinary machine (50k CJK documents, scripts/ab,
+     * medians of 9 runs back to back: 0.19 s against 0.20 s with one thread, 0.12
      * against 0.16 s with two; 77 MB against 39 MB at peak). On a VM that
      * hands freed memory back to its host (free page reporting), runs
      * a few seconds apart touch memory the host must back again, and
