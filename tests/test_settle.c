@@ -510,6 +510,53 @@ START_TEST(test_settle_copies_out_of_memory)
 }
 END_TEST
 
+/* The raw texts of sc_corpus (enough for settle_copies to compare and
+ * sort its leads on several threads) clustered on 2 and 3 threads while
+ * the N-th allocation fails, for each N of the first LEADS_FAILS (settling
+ * comes first in clustering: its buffers, then each thread's scratch as
+ * it grows; the later allocations are test_settle_copies_out_of_memory's):
+ * ND_OK or ND_ENOMEM, and after a failure the index clusters again to what
+ * the sorted texts give (leads settled or not when a thread stopped,
+ * copies noted or not, stay consistent); nothing leaks (ASan). */
+enum { LEADS_FAILS = 40 };
+
+START_TEST(test_settle_leads_out_of_memory)
+{
+    unsigned threads = (unsigned)_i + 2;
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    static sc_corpus corpus;
+    sc_make(&corpus, opts.bands);
+    nd_index *sorted = NULL;
+    ck_assert_int_eq(nd_index_new(&sorted, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_add_prepared(sorted, corpus.sorted_texts, SC_TEXTS), ND_OK);
+    sc_result expect = sc_run(sorted, 0);
+    nd_index_free(sorted);
+    size_t failed = 0;
+    for (size_t n = 0; n < LEADS_FAILS; n++) {
+        nd_index *raw = NULL;
+        ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_add_prepared_raw(raw, corpus.raw_texts, SC_TEXTS), ND_OK);
+        nd_index_set_threads(raw, threads);
+        nd_clusters *c = NULL;
+        nd_cluster_stats stats;
+        nd_alloc_fail_after(n);
+        int rc = nd_index_cluster(&c, &stats, raw, ND_KEEP_FIRST);
+        nd_alloc_fail_after((size_t)-1);
+        ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+        failed += rc != ND_OK;
+        nd_clusters_free(c);
+        sc_result got = sc_run(raw, 0); /* again, or (it succeeded) a second time */
+        ck_assert_uint_eq(got.digest, expect.digest);
+        ck_assert_uint_eq(got.items, expect.items);
+        ck_assert_uint_eq(got.stats.exact_groups, expect.stats.exact_groups);
+        nd_index_free(raw);
+    }
+    ck_assert_uint_gt(failed, LEADS_FAILS / 2); /* allocations really failed on the way */
+    free(corpus.keys);
+}
+END_TEST
+
 Suite *settle_suite(void)
 {
     Suite *s = suite_create("settle");
@@ -521,6 +568,7 @@ Suite *settle_suite(void)
     tcase_add_loop_test(known, test_known_copies_join_as_compared, 0, 4);
     tcase_add_loop_test(known, test_settled_copies_match_sorted, 0, 18);
     tcase_add_loop_test(known, test_settle_copies_out_of_memory, 0, 2);
+    tcase_add_loop_test(known, test_settle_leads_out_of_memory, 0, 2);
     suite_add_tcase(s, known);
     return s;
 }
