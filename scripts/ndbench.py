@@ -415,6 +415,74 @@ def derive_e2e(e2e, threads_list):
     return speed, lin, verdict
 
 
+def split_lines(path, parts, out_dir):
+    """Cut the JSON Lines file at path into `parts` files of consecutive
+    lines (as even as whole lines allow) in out_dir; their paths."""
+    with open(path, "rb") as f:
+        lines = sum(1 for _ in f)
+    os.makedirs(out_dir, exist_ok=True)
+    paths, start = [], 0
+    with open(path, "rb") as f:
+        for k in range(parts):
+            end = lines * (k + 1) // parts
+            out = os.path.join(out_dir, "part-%d-of-%d.jsonl" % (k + 1, parts))
+            with open(out, "wb") as o:
+                for _ in range(end - start):
+                    o.write(f.readline())
+            paths.append(out)
+            start = end
+    return paths
+
+
+def bench_ceiling(neardup, c, parts, repeat, work, problems):
+    """What the machine itself gives `parts` cores on this work: the corpus
+    cut into `parts` pieces, each scanned by a `--threads 1` process alone,
+    then all of them at once (one process a core), round by round. A piece
+    that runs slower beside the others than alone shows what the cores
+    share (memory, caches, the host's backing of fresh memory on a VM),
+    which no program's threads escape; the ceiling is the sum of the
+    pieces' times alone over the longest of them at once: the speedup of
+    perfectly parallel work with nothing shared but the machine."""
+    import concurrent.futures
+    paths = split_lines(c.path, parts, os.path.join(work, "out", "ceiling"))
+    for q in paths:
+        warm(q)
+    rounds = []
+    log("ceiling, %s docs in %d pieces: %d rounds of each piece alone, then "
+        "all at once" % (fmt_count(c.docs), parts, repeat))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parts) as pool:
+        for r in range(repeat):
+            alone = [timed_run(neardup, ["scan", "--threads", "1", q])
+                     for q in paths]
+            together = list(pool.map(
+                lambda q: timed_run(neardup, ["scan", "--threads", "1", q]),
+                paths))
+            runs = alone + together
+            bad = [x for x in runs if not x["ok"]]
+            for x in bad:
+                problems.add("ceiling round %d on %s: %s" % (
+                    r + 1, c.name, x.get("error")))
+            if bad:
+                continue
+            a = [x["wall_s"] for x in alone]
+            t = [x["wall_s"] for x in together]
+            rounds.append({"alone_s": a, "together_s": t,
+                           "ceiling": sum(a) / max(t),
+                           "slowdown": statistics.median(
+                               y / x for x, y in zip(a, t))})
+            log("  round %d: alone %s s, at once %s s: ceiling %.2fx" % (
+                r + 1, " + ".join("%.2f" % x for x in a),
+                " | ".join("%.2f" % x for x in t), rounds[-1]["ceiling"]))
+    shutil.rmtree(os.path.join(work, "out", "ceiling"), ignore_errors=True)
+    if not rounds:
+        return None
+    return {"corpus": c.name, "docs": c.docs, "parts": parts,
+            "rounds": rounds,
+            "ceiling_median": statistics.median(x["ceiling"] for x in rounds),
+            "slowdown_median": statistics.median(x["slowdown"]
+                                                 for x in rounds)}
+
+
 def bench_paragraph(neardup, corpora, threads_list, repeat, work, problems):
     configs = [(c, t, u) for c in corpora for t in threads_list
                for u in ("document", "paragraph")]
@@ -573,6 +641,33 @@ def runs_at_largest(e2e):
         fmt_count(largest), "; ".join(parts)), ""]
 
 
+def ceiling_lines(ce, speedup):
+    """The machine's ceiling for the thread speedup (bench_ceiling), and
+    neardup's speedup at the same size against it."""
+    if not ce:
+        return []
+    own = {x["command"]: x["speedup"] for x in speedup
+           if x["docs"] == ce["docs"] and x["threads"] == ce["parts"]}
+    line = ("Ceiling of this machine at %s: the corpus cut into %d pieces, "
+            "each scanned by a `--threads 1` process alone and then all at "
+            "once, one a core (medians of %d rounds, each round's ceiling = "
+            "the pieces' times alone added up / the longest at once): a "
+            "piece ran %.0f%% slower beside the others, so perfectly "
+            "parallel work with nothing shared but the machine gets %.2fx "
+            "on %d cores here (rounds: %s)." % (
+                fmt_count(ce["docs"]), ce["parts"], len(ce["rounds"]),
+                (ce["slowdown_median"] - 1) * 100, ce["ceiling_median"],
+                ce["parts"], ", ".join("%.2fx" % x["ceiling"]
+                                       for x in ce["rounds"])))
+    if own:
+        line += " neardup's speedup with %d threads: %s." % (
+            ce["parts"], ", ".join(
+                "%s %.2fx (%.0f%% of the ceiling)" % (
+                    cmd, own[cmd], own[cmd] / ce["ceiling_median"] * 100)
+                for cmd in ("scan", "dedup") if cmd in own))
+    return [line, ""]
+
+
 def markdown(rep):
     m, b, p = rep["machine"], rep["build"], rep["params"]
     L = ["## Speed and memory", ""]
@@ -661,6 +756,7 @@ def markdown(rep):
                  % (tmax, LINEARITY_TARGET))
         L.append("")
         L += runs_at_largest(rep["end_to_end"])
+        L += ceiling_lines(rep.get("ceiling"), rep["speedup"])
         sizes = sorted({x["docs"] for x in rep["linearity"]})
         L.append("| command | threads | " + " | ".join(
             "%s: us/doc (x)" % fmt_count(n) for n in sizes) +
@@ -905,6 +1001,10 @@ def run_bench(args):
                                       args.repeat, work, problems)
         rep["speedup"], rep["linearity"], rep["linearity_verdict"] = \
             derive_e2e(rep["end_to_end"], threads_list)
+        if max(threads_list) > 1:
+            rep["ceiling"] = bench_ceiling(neardup, e2e_c[-1],
+                                           max(threads_list), args.repeat,
+                                           work, problems)
     if para_c:
         # --quick: all cores only (the default setting)
         para_threads = threads_list[-1:] if args.quick else threads_list
