@@ -642,29 +642,34 @@ def runs_at_largest(e2e):
 
 
 def ceiling_lines(ce, speedup):
-    """The machine's ceiling for the thread speedup (bench_ceiling), and
-    neardup's speedup at the same size against it."""
+    """The machine's ceiling for the thread speedup (bench_ceiling), its
+    spread over the rounds, and neardup's speedup at the same size."""
     if not ce:
         return []
     own = {x["command"]: x["speedup"] for x in speedup
            if x["docs"] == ce["docs"] and x["threads"] == ce["parts"]}
+    ceilings = [x["ceiling"] for x in ce["rounds"]]
     line = ("Ceiling of this machine at %s: the corpus cut into %d pieces, "
             "each scanned by a `--threads 1` process alone and then all at "
-            "once, one a core (medians of %d rounds, each round's ceiling = "
-            "the pieces' times alone added up / the longest at once): a "
-            "piece ran %.0f%% slower beside the others, so perfectly "
-            "parallel work with nothing shared but the machine gets %.2fx "
-            "on %d cores here (rounds: %s)." % (
-                fmt_count(ce["docs"]), ce["parts"], len(ce["rounds"]),
-                (ce["slowdown_median"] - 1) * 100, ce["ceiling_median"],
-                ce["parts"], ", ".join("%.2fx" % x["ceiling"]
-                                       for x in ce["rounds"])))
+            "once, one a core; a round's ceiling is the pieces' times alone "
+            "added up over the longest at once, the speedup of perfectly "
+            "parallel work with nothing shared but the machine. A piece ran "
+            "%.0f%% slower beside the others (median of %d rounds), and the "
+            "ceiling was %.2fx (median), %.2fx to %.2fx over the rounds (%s)"
+            % (fmt_count(ce["docs"]), ce["parts"],
+               (ce["slowdown_median"] - 1) * 100, len(ce["rounds"]),
+               ce["ceiling_median"], min(ceilings), max(ceilings),
+               ", ".join("%.2fx" % x for x in ceilings)))
     if own:
-        line += " neardup's speedup with %d threads: %s." % (
-            ce["parts"], ", ".join(
-                "%s %.2fx (%.0f%% of the ceiling)" % (
-                    cmd, own[cmd], own[cmd] / ce["ceiling_median"] * 100)
-                for cmd in ("scan", "dedup") if cmd in own))
+        line += ("; neardup's speedup with %d threads in the same run: %s. "
+                 "A spread that wide is the machine's (the state of the VM's "
+                 "memory, see the floor section), and a median of this many "
+                 "runs of either is only an estimate." % (
+                     ce["parts"], ", ".join(
+                         "%s %.2fx" % (cmd, own[cmd])
+                         for cmd in ("scan", "dedup") if cmd in own)))
+    else:
+        line += "."
     return [line, ""]
 
 
