@@ -471,6 +471,18 @@ START_TEST(test_settled_copies_match_sorted)
 }
 END_TEST
 
+/* Cluster `index` on `threads` threads while its n-th allocation fails
+ * (alloc.h): ND_OK or ND_ENOMEM, nothing else. */
+static int cluster_failing_at(nd_index *index, unsigned threads, size_t n, nd_clusters **c, nd_cluster_stats *stats)
+{
+    nd_index_set_threads(index, threads);
+    nd_alloc_fail_after(n);
+    int rc = nd_index_cluster(c, stats, index, ND_KEEP_FIRST);
+    nd_alloc_fail_after((size_t)-1);
+    ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+    return rc;
+}
+
 /* Clustering raw texts with copies while the N-th allocation fails, for
  * every N (alloc.h): ND_ENOMEM or the right groups, and after a failure
  * the index clusters again to the right groups (settled texts, copies
@@ -489,14 +501,9 @@ START_TEST(test_settle_copies_out_of_memory)
         nd_index *index = NULL;
         ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
         ck_assert_int_eq(nd_index_add_prepared_raw(index, texts, SETTLE_TEXTS), ND_OK);
-        nd_index_set_threads(index, threads);
         nd_clusters *c = NULL;
         nd_cluster_stats stats;
-        nd_alloc_fail_after(n);
-        int rc = nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST);
-        nd_alloc_fail_after((size_t)-1);
-        ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
-        succeeded = rc == ND_OK;
+        succeeded = cluster_failing_at(index, threads, n, &c, &stats) == ND_OK;
         failed += !succeeded;
         if (!succeeded) /* usable: clusters again */
             ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
@@ -537,14 +544,9 @@ START_TEST(test_settle_leads_out_of_memory)
         nd_index *raw = NULL;
         ck_assert_int_eq(nd_index_new(&raw, &opts), ND_OK);
         ck_assert_int_eq(nd_index_add_prepared_raw(raw, corpus.raw_texts, SC_TEXTS), ND_OK);
-        nd_index_set_threads(raw, threads);
         nd_clusters *c = NULL;
         nd_cluster_stats stats;
-        nd_alloc_fail_after(n);
-        int rc = nd_index_cluster(&c, &stats, raw, ND_KEEP_FIRST);
-        nd_alloc_fail_after((size_t)-1);
-        ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
-        failed += rc != ND_OK;
+        failed += cluster_failing_at(raw, threads, n, &c, &stats) != ND_OK;
         nd_clusters_free(c);
         sc_result got = sc_run(raw, 0); /* again, or (it succeeded) a second time */
         ck_assert_uint_eq(got.digest, expect.digest);
