@@ -17,6 +17,7 @@ See scripts/bench for what is measured.  Conventions:
 """
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
@@ -415,11 +416,10 @@ def derive_e2e(e2e, threads_list):
     return speed, lin, verdict
 
 
-def split_lines(path, parts, out_dir):
-    """Cut the JSON Lines file at path into `parts` files of consecutive
-    lines (as even as whole lines allow) in out_dir; their paths."""
-    with open(path, "rb") as f:
-        lines = sum(1 for _ in f)
+def split_lines(path, lines, parts, out_dir):
+    """Cut the JSON Lines file at path (`lines` lines) into `parts` files of
+    consecutive lines (as even as whole lines allow) in out_dir; their
+    paths."""
     os.makedirs(out_dir, exist_ok=True)
     paths, start = [], 0
     with open(path, "rb") as f:
@@ -443,8 +443,8 @@ def bench_ceiling(neardup, c, parts, repeat, work, problems):
     which no program's threads escape; the ceiling is the sum of the
     pieces' times alone over the longest of them at once: the speedup of
     perfectly parallel work with nothing shared but the machine."""
-    import concurrent.futures
-    paths = split_lines(c.path, parts, os.path.join(work, "out", "ceiling"))
+    paths = split_lines(c.path, c.docs, parts,
+                        os.path.join(work, "out", "ceiling"))
     for q in paths:
         warm(q)
     rounds = []

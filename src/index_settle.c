@@ -217,11 +217,12 @@ static void *settle_some_leads(void *arg)
     return NULL;
 }
 
-/* Run `step` over w's positions on up to the index's threads (this one
- * among them) and wait for them all. */
+/* Run `step` over all of w's positions on up to the index's threads (this
+ * one among them) and wait for them all. */
 static int on_threads(lead_work *w, void *(*step)(void *))
 {
     enum { MAX_THREADS = 64 };
+    w->next = 0;
     unsigned threads = w->index->threads;
     threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     if (w->m < LEADS_ALONE)
@@ -316,7 +317,6 @@ static int settle_copies(nd_index *index, const uint32_t *docs, size_t m)
     lead_work w = {index, docs, lead, raw_count, m, 0, ND_OK};
     if (rc == ND_OK)
         rc = on_threads(&w, compare_some_leads);
-    w.next = 0;
     nd_free(raw_count);
     if (rc == ND_OK)
         rc = on_threads(&w, settle_some_leads);
