@@ -17,6 +17,7 @@
 #include <jansson.h> /* json_object_seed */
 
 #include "dbcli.h"
+#include "hugeheap.h" /* huge_heap_on: --verbose */
 
 static double now(void)
 {
@@ -142,8 +143,11 @@ static int index_add(const cli_config *cfg)
                 (unsigned long long)after.documents, (double)after.bytes_on_disk / 1e6, cli_profile_label(&run.opts),
                 seconds, seconds > 0 ? mb / seconds : 0.0);
         if (cfg->verbose)
-            fprintf(stderr, "neardup: main thread: reading %.2f s, sketching and waiting %.2f s, adding %.2f s\n",
-                    timing.read_s, timing.sketch_s, timing.commit_s);
+            fprintf(stderr,
+                    "neardup: main thread: reading %.2f s, sketching and waiting %.2f s, adding %.2f s; malloc in "
+                    "%s\n",
+                    timing.read_s, timing.sketch_s, timing.commit_s,
+                    huge_heap_on() ? "transparent huge pages (glibc.malloc.hugetlb=1)" : "ordinary pages");
     }
 done:
     nd_db_close(st.db); /* without a commit, the run is discarded */

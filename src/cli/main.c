@@ -4,6 +4,7 @@
  * Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include "cli.h"
+#include "hugeheap.h"
 
 #include <errno.h>  /* errno */
 #include <signal.h> /* signal, SIGXFSZ */
@@ -66,6 +67,7 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+    huge_heap_reexec(argc, argv); /* index writers: malloc in huge pages (hugeheap.c) */
     /* a file size limit (ulimit -f) is a write error to report, not a kill */
     signal(SIGXFSZ, SIG_IGN);
     return finish(dispatch(argc, argv));
