@@ -22,8 +22,9 @@
  * open descriptors). The second start finds the tunable and goes on; so
  * does a run whose GLIBC_TUNABLES names it already (the user's choice:
  * glibc.malloc.hugetlb=0 turns this off), a system without transparent
- * huge pages (`never`), another C library, and a build under
- * AddressSanitizer (its own malloc). If the program's file cannot be run
+ * huge pages (`never`), a set-user-ID start (whose GLIBC_TUNABLES glibc
+ * drops), another C library, and a build under AddressSanitizer (its own
+ * malloc). If the program's file cannot be run
  * again, the run goes on as it is, in ordinary pages: only a matter of
  * speed, the index and the outputs are the same either way
  * (tests/cli/test_index_hugeheap.sh).
@@ -43,6 +44,7 @@
 #include <stdio.h>    /* snprintf */
 #include <stdlib.h>   /* getenv, setenv, unsetenv */
 #include <string.h>   /* strcmp, strstr, strlen */
+#include <sys/auxv.h> /* getauxval, AT_SECURE */
 #include <sys/stat.h> /* stat, fstat */
 #include <unistd.h>   /* readlink, execv, read, close */
 
@@ -192,7 +194,9 @@ static int thp_available(void)
 void huge_heap_reexec(int argc, char **argv)
 {
 #ifdef HUGE_HEAP
-    if (!writes_index(argc, argv) || tunable_value() || !thp_available())
+    /* a set-user-ID or file-capability start (AT_SECURE) has GLIBC_TUNABLES
+     * taken out of its environment by glibc: it would start again forever */
+    if (getauxval(AT_SECURE) || !writes_index(argc, argv) || tunable_value() || !thp_available())
         return;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
