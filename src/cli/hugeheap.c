@@ -63,6 +63,7 @@
 
 #define TUNABLE "glibc.malloc.hugetlb"
 
+#ifdef HUGE_HEAP
 /* GLIBC_TUNABLES's value of TUNABLE ("name=value" items separated by
  * colons), or NULL when it is not there. */
 static const char *tunable_value(void)
@@ -77,6 +78,7 @@ static const char *tunable_value(void)
     }
     return NULL;
 }
+#endif
 
 int huge_heap_on(void)
 {
