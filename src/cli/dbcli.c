@@ -103,8 +103,9 @@ void cli_print_index_help(cli_command command, FILE *out)
               out);
         fputs(help_index_matching, out);
         fputs(help_index_input, out);
-        fputs("With 8 MiB of input or more (or a pipe), the program starts once more with glibc's malloc in\n"
-              "transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; yours, if it names it, stands).\n"
+        fputs("With 8 MiB of input or more (or a pipe, or a directory), the program starts once more with\n"
+              "glibc's malloc in transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; yours, if it\n"
+              "names it, stands: =0 keeps one start).\n"
               "Exit status: 0 ok, 1 failure (bad input, duplicate id, DB not an index, locked, disk full),\n"
               "2 usage (bad option, options disagreeing with the index's).\n",
               out);

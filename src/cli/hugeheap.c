@@ -24,27 +24,32 @@
  * glibc.malloc.hugetlb=0 turns this off), a system without transparent
  * huge pages (`never`), a set-user-ID start (whose GLIBC_TUNABLES glibc
  * drops), another C library, and a build under AddressSanitizer (its own
- * malloc). If the program's file cannot be run
- * again, the run goes on as it is, in ordinary pages: only a matter of
- * speed, the index and the outputs are the same either way
- * (tests/cli/test_index_hugeheap.sh).
+ * malloc). If the program's file cannot be run again, the run goes on as
+ * it is, in ordinary pages: only a matter of speed, the index and the
+ * outputs are the same either way (tests/cli/test_index_hugeheap.sh).
  *
  * Which commands: index add and compact, query, dedup --index; and only
  * with 8 MiB of input or more (or of index, for compact), as far as the
- * arguments tell (a writer reading a pipe counts it as large, a reader as
- * small): starting twice costs about 5 ms (a one-document `index add` took
- * 19 ms instead of 14). Elsewhere (scan, dedup) the heap is small beside
- * the library's arrays.
+ * arguments tell (option values are passed over as getopt_long reads
+ * them; a writer takes a pipe or a directory to be large, a reader, which
+ * gains less, to be small): starting twice costs about 5 ms (a
+ * one-document `index add` took 19 ms instead of 14). Not when another
+ * program would be started in its place (the dynamic loader run by hand,
+ * Valgrind). Elsewhere (scan, dedup) the heap is small beside the
+ * library's arrays.
  */
-#define _GNU_SOURCE 1 /* setenv, readlink under -std=c11 */
+#define _GNU_SOURCE 1 /* setenv, readlink, getauxval under -std=c11 */
 #include "hugeheap.h"
 
+#include "options.h" /* cli_all_options */
+
 #include <fcntl.h>    /* open */
-#include <stdint.h>   /* uint64_t, int64_t, UINT64_MAX */
+#include <getopt.h>   /* struct option, required_argument */
+#include <stdint.h>   /* uint64_t, UINT64_MAX */
 #include <stdio.h>    /* snprintf */
 #include <stdlib.h>   /* getenv, setenv, unsetenv */
 #include <string.h>   /* strcmp, strstr, strlen */
-#include <sys/auxv.h> /* getauxval, AT_SECURE */
+#include <sys/auxv.h> /* getauxval, AT_SECURE, AT_BASE */
 #include <sys/stat.h> /* stat, fstat */
 #include <unistd.h>   /* readlink, execv, read, close */
 
@@ -78,104 +83,6 @@ static const char *tunable_value(void)
     }
     return NULL;
 }
-#endif
-
-int huge_heap_on(void)
-{
-#ifdef HUGE_HEAP
-    const char *v = tunable_value();
-    return v && v[0] == '1' && (v[1] == '\0' || v[1] == ':');
-#else
-    return 0;
-#endif
-}
-
-#ifdef HUGE_HEAP
-/* Below this much input (or index, for compact) the second start is not
- * worth it: it costs about 5 ms (a one-document `index add` took 19 ms
- * instead of 14), and what it saves grows with the pages the transaction
- * dirties (about 12 us a 4 KiB page here: 3 ms a MiB of index). */
-#define SMALL_INPUT ((uint64_t)8 << 20)
-
-/* The size of regular file `path`, or -1 when it is not one. */
-static int64_t file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
-}
-
-/* Is `path` a directory that holds an index (its data.mdb)? */
-static int is_index_dir(const char *path)
-{
-    char file[4096];
-    int n = snprintf(file, sizeof file, "%s/data.mdb", path);
-    return n > 0 && (size_t)n < sizeof file && file_size(file) >= 0;
-}
-
-/* The bytes the command's inputs hold as far as its arguments tell
- * without reading them (argv[from...]: the regular files named; an index's
- * directory is not an input; a name that is nothing, an option's value, is
- * passed over; standard input when no input is named), or UINT64_MAX when
- * it cannot be told (a directory to walk, a pipe). */
-static uint64_t input_bytes(int argc, char **argv, int from)
-{
-    uint64_t bytes = 0;
-    int named = 0;
-    for (int i = from; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-')
-            continue; /* an option (or "-": standard input, below) */
-        struct stat st;
-        if (stat(a, &st) != 0)
-            continue;
-        if (S_ISREG(st.st_mode)) {
-            bytes += (uint64_t)st.st_size;
-            named = 1;
-        } else if (S_ISDIR(st.st_mode) && !is_index_dir(a)) {
-            return UINT64_MAX;
-        }
-    }
-    if (!named) {
-        struct stat st;
-        if (fstat(0, &st) != 0 || !S_ISREG(st.st_mode))
-            return UINT64_MAX;
-        bytes = (uint64_t)st.st_size;
-    }
-    return bytes;
-}
-
-/* Does the command (argv) work on a persistent index with enough input
- * for a second start to pay? */
-static int writes_index(int argc, char **argv)
-{
-    if (argc > 3 && strcmp(argv[1], "index") == 0) {
-        if (strcmp(argv[2], "add") == 0)
-            return input_bytes(argc, argv, 3) >= SMALL_INPUT;
-        if (strcmp(argv[2], "compact") == 0) { /* rewrites the whole index */
-            char file[4096];
-            int n = snprintf(file, sizeof file, "%s/data.mdb", argv[3]);
-            return n > 0 && (size_t)n < sizeof file && file_size(file) >= (int64_t)SMALL_INPUT;
-        }
-        return 0; /* remove: the pages of the texts it takes out, stats: reads */
-    }
-    /* the readers gain less (a tenth): a pipe, often one document, is
-     * taken to be small */
-    if (argc > 2 && strcmp(argv[1], "query") == 0) {
-        uint64_t bytes = input_bytes(argc, argv, 2);
-        return bytes >= SMALL_INPUT && bytes != UINT64_MAX;
-    }
-    if (argc > 2 && strcmp(argv[1], "dedup") == 0) {
-        int index = 0;
-        for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
-            if (strcmp(argv[i], "--update") == 0)
-                return input_bytes(argc, argv, 2) >= SMALL_INPUT; /* a writer */
-            index |= strcmp(argv[i], "--index") == 0 || strncmp(argv[i], "--index=", 8) == 0;
-        }
-        uint64_t bytes = index ? input_bytes(argc, argv, 2) : 0;
-        return bytes >= SMALL_INPUT && bytes != UINT64_MAX;
-    }
-    return 0;
-}
 
 /* Are transparent huge pages there to be asked for (`always` or `madvise`)? */
 static int thp_available(void)
@@ -193,12 +100,175 @@ static int thp_available(void)
 }
 #endif
 
+const char *huge_heap_pages(void)
+{
+#ifdef HUGE_HEAP
+    const char *v = tunable_value();
+    if (v && v[0] == '1' && (v[1] == '\0' || v[1] == ':') && thp_available())
+        return "transparent huge pages (glibc.malloc.hugetlb=1)";
+    if (v && v[0] == '2' && (v[1] == '\0' || v[1] == ':'))
+        return "hugetlbfs pages (glibc.malloc.hugetlb=2)";
+#endif
+    return "ordinary pages";
+}
+
+#ifdef HUGE_HEAP
+/* Below this much input (or index, for compact) the second start is not
+ * worth it: it costs about 5 ms (a one-document `index add` took 19 ms
+ * instead of 14), and what it saves grows with the pages the transaction
+ * dirties (about 12 us a 4 KiB page here: 3 ms a MiB of index). A
+ * compressed file counts at its size on disk: less than it holds. */
+#define SMALL_INPUT ((uint64_t)8 << 20)
+#define UNKNOWN UINT64_MAX /* an input whose size the arguments do not tell */
+
+/* Does option `arg` ("--name", "--name=value", "-t", "-tvalue") take the
+ * next argument as its value? As getopt_long reads cli_all_options (a
+ * long name may be cut short while it stays unambiguous), with -t and -o
+ * the short options that take one. */
+static int takes_next(const char *arg)
+{
+    if (arg[1] != '-')
+        return (arg[1] == 't' || arg[1] == 'o') && arg[2] == '\0';
+    const char *name = arg + 2;
+    if (strchr(name, '='))
+        return 0;
+    size_t len = strlen(name);
+    const struct option *found = NULL;
+    for (const struct option *o = cli_all_options; o->name; o++) {
+        if (strncmp(o->name, name, len) != 0)
+            continue;
+        if (o->name[len] == '\0')
+            return o->has_arg == required_argument; /* exact */
+        if (found)
+            return 0; /* ambiguous: an error getopt_long will report */
+        found = o;
+    }
+    return found && found->has_arg == required_argument;
+}
+
+/* Does option argument `arg` name long option `name` (or a prefix of it)? */
+static int names_option(const char *arg, const char *name)
+{
+    if (arg[0] != '-' || arg[1] != '-' || arg[2] == '\0')
+        return 0;
+    size_t len = strcspn(arg + 2, "=");
+    return len <= strlen(name) && strncmp(arg + 2, name, len) == 0;
+}
+
+/* The arguments that are not options or their values (argv[from...]),
+ * up to `max`, into out; returns how many there are. */
+static int operands(int argc, char **argv, int from, char **out, int max)
+{
+    int n = 0, options = 1;
+    for (int i = from; i < argc; i++) {
+        const char *a = argv[i];
+        if (options && strcmp(a, "--") == 0) {
+            options = 0;
+        } else if (options && a[0] == '-' && a[1] != '\0') {
+            i += takes_next(a);
+        } else {
+            if (n < max)
+                out[n] = argv[i];
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The size of what descriptor-or-path input `path` holds ("-": standard
+ * input): a regular file's size, else UNKNOWN (a directory to walk, a
+ * pipe); 0 for a name that is nothing (an error the command will report). */
+static uint64_t input_size(const char *path)
+{
+    struct stat st;
+    int ok = strcmp(path, "-") == 0 ? fstat(0, &st) == 0 : stat(path, &st) == 0;
+    if (!ok)
+        return 0;
+    return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UNKNOWN;
+}
+
+/* The bytes the inputs named in argv[from...] hold (skipping the first
+ * `skip` operands: the index, for index add and query), standard input
+ * when none is named; UNKNOWN when one of them cannot be told. */
+static uint64_t input_bytes(int argc, char **argv, int from, int skip)
+{
+    enum { MAX_NAMED = 1024 };
+    char *named[MAX_NAMED];
+    int n = operands(argc, argv, from, named, MAX_NAMED);
+    if (n > MAX_NAMED)
+        return UNKNOWN;
+    if (n <= skip)
+        return input_size("-");
+    uint64_t bytes = 0;
+    for (int i = skip; i < n; i++) {
+        uint64_t size = input_size(named[i]);
+        if (size == UNKNOWN)
+            return UNKNOWN;
+        bytes += size;
+    }
+    return bytes;
+}
+
+/* Is an option naming `name` among argv[from...] (before "--")? */
+static int has_option(int argc, char **argv, int from, const char *name)
+{
+    for (int i = from; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (names_option(argv[i], name))
+            return 1;
+        if (argv[i][0] == '-' && argv[i][1] != '\0')
+            i += takes_next(argv[i]);
+    }
+    return 0;
+}
+
+/* Does the command in argv work on a persistent index with enough input
+ * for a second start to pay? Writers (index add, dedup --index --update)
+ * take an input of unknown size (a pipe, a directory) to be large;
+ * readers (query, dedup --index), which gain less, to be small. */
+static int second_start_pays(int argc, char **argv)
+{
+    if (argc > 2 && strcmp(argv[1], "index") == 0) {
+        if (strcmp(argv[2], "add") == 0)
+            return input_bytes(argc, argv, 3, 1) >= SMALL_INPUT;
+        if (strcmp(argv[2], "compact") == 0) { /* rewrites the whole index */
+            char *db = NULL;
+            char file[4096];
+            int n = operands(argc, argv, 3, &db, 1) == 1 ? snprintf(file, sizeof file, "%s/data.mdb", db) : -1;
+            uint64_t size = n > 0 && (size_t)n < sizeof file ? input_size(file) : 0;
+            return size >= SMALL_INPUT && size != UNKNOWN;
+        }
+        return 0; /* stats reads a few pages; remove marks the texts it takes out */
+    }
+    uint64_t bytes = 0;
+    if (argc > 2 && strcmp(argv[1], "query") == 0) {
+        bytes = input_bytes(argc, argv, 2, 1);
+    } else if (argc > 2 && strcmp(argv[1], "dedup") == 0 && has_option(argc, argv, 2, "index")) {
+        bytes = input_bytes(argc, argv, 2, 0);
+        if (has_option(argc, argv, 2, "update"))
+            return bytes >= SMALL_INPUT; /* a writer */
+    }
+    return bytes >= SMALL_INPUT && bytes != UNKNOWN;
+}
+
+/* Is this process run by another program that /proc/self/exe would name
+ * instead of this one: the dynamic loader started by hand (`ld.so
+ * neardup ...`: no interpreter was loaded, AT_BASE is 0), or Valgrind
+ * (its preloaded library), under which the second start would run
+ * unchecked? */
+static int under_another_program(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    return getauxval(AT_BASE) == 0 || (preload && strstr(preload, "vgpreload"));
+}
+#endif
+
 void huge_heap_reexec(int argc, char **argv)
 {
 #ifdef HUGE_HEAP
     /* a set-user-ID or file-capability start (AT_SECURE) has GLIBC_TUNABLES
      * taken out of its environment by glibc: it would start again forever */
-    if (getauxval(AT_SECURE) || !writes_index(argc, argv) || tunable_value() || !thp_available())
+    if (getauxval(AT_SECURE) || !second_start_pays(argc, argv) || tunable_value() || !thp_available() ||
+        under_another_program())
         return;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -5,15 +5,16 @@
 
 /* Called first thing in main(), before any thread, file or allocation of
  * ours: when the command works on a persistent index with 8 MiB of input
- * or more (index add, compact; query; dedup --index) and glibc's malloc
- * can be told to use transparent huge pages, the program runs itself again
- * with that tunable set (execv: the same process, arguments and
- * descriptors); otherwise, or when that cannot be done, it returns and the
- * run goes on as it is. */
+ * or more (index add, compact; query; dedup --index; a writer also with a
+ * pipe or a directory) and glibc's malloc can be told to use transparent
+ * huge pages, the program runs itself again with that tunable set (execv:
+ * the same process, arguments and descriptors); otherwise, or when that
+ * cannot be done, it returns and the run goes on as it is. */
 void huge_heap_reexec(int argc, char **argv);
 
-/* 1 when this process's malloc was started with glibc.malloc.hugetlb=1
- * (for --verbose), else 0. */
-int huge_heap_on(void);
+/* The pages this process's malloc was started with, for --verbose:
+ * "transparent huge pages (glibc.malloc.hugetlb=1)", "ordinary pages", or
+ * (the user's GLIBC_TUNABLES) "hugetlbfs pages (glibc.malloc.hugetlb=2)". */
+const char *huge_heap_pages(void);
 
 #endif

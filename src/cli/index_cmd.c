@@ -17,7 +17,7 @@
 #include <jansson.h> /* json_object_seed */
 
 #include "dbcli.h"
-#include "hugeheap.h" /* huge_heap_on: --verbose */
+#include "hugeheap.h" /* huge_heap_pages: --verbose */
 
 static double now(void)
 {
@@ -146,8 +146,7 @@ static int index_add(const cli_config *cfg)
             fprintf(stderr,
                     "neardup: main thread: reading %.2f s, sketching and waiting %.2f s, adding %.2f s; malloc in "
                     "%s\n",
-                    timing.read_s, timing.sketch_s, timing.commit_s,
-                    huge_heap_on() ? "transparent huge pages (glibc.malloc.hugetlb=1)" : "ordinary pages");
+                    timing.read_s, timing.sketch_s, timing.commit_s, huge_heap_pages());
     }
 done:
     nd_db_close(st.db); /* without a commit, the run is discarded */

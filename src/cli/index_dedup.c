@@ -35,6 +35,7 @@
 #include <jansson.h> /* json_object_seed */
 
 #include "dbcli.h"
+#include "hugeheap.h" /* huge_heap_pages: --verbose */
 #include "doc_output.h"
 #include "doctable.h"
 #include "outfile.h"
@@ -362,6 +363,8 @@ int cli_dedup_index(const cli_config *cfg)
                 (unsigned long long)st.kept_count, (unsigned long long)st.removed, (unsigned long long)st.from_index,
                 (unsigned long long)st.from_input, cfg->update ? "; kept ones added to the index" : "",
                 cli_profile_label(&st.run.opts), seconds, seconds > 0 ? mb / seconds : 0.0);
+        if (cfg->verbose)
+            fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
     }
 done:
     if (st.kept != st.index)

@@ -67,7 +67,7 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    huge_heap_reexec(argc, argv); /* index writers: malloc in huge pages (hugeheap.c) */
+    huge_heap_reexec(argc, argv); /* index commands: malloc in huge pages (hugeheap.c) */
     /* a file size limit (ulimit -f) is a write error to report, not a kill */
     signal(SIGXFSZ, SIG_IGN);
     return finish(dispatch(argc, argv));

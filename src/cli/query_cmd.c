@@ -18,6 +18,7 @@
 #include <jansson.h> /* json_object_seed */
 
 #include "dbcli.h"
+#include "hugeheap.h" /* huge_heap_pages: --verbose */
 #include "outfile.h"
 #include "report.h" /* report_seconds_since */
 
@@ -156,6 +157,8 @@ int cli_query(const cli_config *cfg)
                 (unsigned long long)st.matches, (unsigned long long)st.counts.empty,
                 (unsigned long long)st.counts.invalid_docs, (unsigned long long)st.counts.skipped, st.q.threshold,
                 cli_profile_label(&st.run.opts), seconds, seconds > 0 ? mb / seconds : 0.0);
+        if (cfg->verbose)
+            fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
     }
     input_close(in);
     doc_batch_free(&st.batch);
