@@ -54,18 +54,34 @@ static int allocation_allowed(void)
     return 1;
 }
 
-void *nd_malloc(size_t size)
+/* Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages). */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* nd_malloc and nd_calloc of this much or more give huge blocks (alloc.h). */
+#define LARGE_BLOCK HUGE_PAGE
+
+static void *plain_malloc(size_t size)
 {
     return allocation_allowed() ? malloc(size ? size : 1) : NULL;
 }
 
-void *nd_calloc(size_t count, size_t size)
+void *nd_malloc(size_t size)
 {
-    return allocation_allowed() ? calloc(count ? count : 1, size ? size : 1) : NULL;
+#ifdef MADV_HUGEPAGE
+    if (size >= LARGE_BLOCK)
+        return nd_malloc_huge(size);
+#endif
+    return plain_malloc(size);
 }
 
-/* Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages). */
-#define HUGE_PAGE ((size_t)2 << 20)
+void *nd_calloc(size_t count, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    if (count > 0 && size > 0 && count <= SIZE_MAX / size && count * size >= LARGE_BLOCK)
+        return nd_calloc_huge(count * size);
+#endif
+    return allocation_allowed() ? calloc(count ? count : 1, size ? size : 1) : NULL;
+}
 
 /* The smallest block put in huge pages: from a quarter of one, rounding
  * up to a whole page at most quadruples it, and only for an array that
@@ -221,7 +237,7 @@ static void *malloc_huge(size_t size, int *fresh)
         return p;
     }
 #endif
-    return nd_malloc(size);
+    return plain_malloc(size);
 }
 
 void *nd_malloc_huge(size_t size)

@@ -37,7 +37,14 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * price: a partly used 2 MiB page is zeroed and resident whole, so only
  * arrays that are filled (or touched all over) belong there. Only advice: where
  * the kernel has no huge pages (or THP is off) the memory is ordinary
- * pages, the same contents either way. */
+ * pages, the same contents either way.
+ * nd_malloc and nd_calloc of 2 MiB or more give such blocks too (a
+ * partly used last page is the most they waste there): left to the C
+ * library, a block that large came from its heap in 4 KiB pages wherever
+ * the process had freed large blocks before (glibc then raises its mmap
+ * threshold up to 32 MiB), as a Python interpreter has: neardup.scan of
+ * SaudiNewsNet's 31,030 texts took 0.57 s that way, 0.31 s in huge
+ * blocks (medians of 5 in one process, the same clusters). */
 void *nd_malloc_huge(size_t size);
 void *nd_calloc_huge(size_t size);
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size);

@@ -475,7 +475,8 @@ END_TEST
  * 2 MiB on Linux (where they are advised as huge pages), every byte
  * usable, contents kept as an array grows through the 2 MiB mark and past
  * it, nd_realloc moving a huge block, and the fail-after hook honoured
- * with the array left as it was. */
+ * with the array left as it was; nd_malloc and nd_calloc of 2 MiB or
+ * more giving such blocks. */
 START_TEST(test_huge_allocations)
 {
     const size_t huge = (size_t)2 << 20;
@@ -544,6 +545,33 @@ START_TEST(test_huge_allocations)
         ck_assert_uint_eq(values[i], (uint32_t)(i * 2654435761u));
     values[n - 1] = 1;
     nd_free(values);
+
+    /* nd_malloc and nd_calloc of 2 MiB or more: huge blocks too, which
+     * nd_realloc and nd_free take as any other; nd_calloc's zeroed; the
+     * fail-after hook honoured */
+    unsigned char *large = nd_malloc(huge + 3);
+    ck_assert_ptr_nonnull(large);
+#ifdef __linux__
+    ck_assert_uint_eq((uintptr_t)large % huge, 0);
+#endif
+    memset(large, 5, huge + 3);
+    large = nd_realloc(large, 3 * huge);
+    ck_assert_ptr_nonnull(large);
+    ck_assert_uint_eq(large[huge + 2], 5);
+    nd_free(large);
+    uint64_t *zeroed = nd_calloc(huge / 8 + 1, sizeof *zeroed);
+    ck_assert_ptr_nonnull(zeroed);
+#ifdef __linux__
+    ck_assert_uint_eq((uintptr_t)zeroed % huge, 0);
+#endif
+    for (size_t i = 0; i < huge / 8 + 1; i++)
+        ck_assert_uint_eq(zeroed[i], 0);
+    nd_free(zeroed);
+    nd_alloc_fail_after(0);
+    void *refused_large = nd_malloc(huge), *refused_zeroed = nd_calloc(huge, 1);
+    nd_alloc_fail_after((size_t)-1);
+    ck_assert_ptr_null(refused_large);
+    ck_assert_ptr_null(refused_zeroed);
 }
 END_TEST
 
