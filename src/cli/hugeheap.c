@@ -30,10 +30,10 @@
  *
  * Which commands: index add and compact, query, dedup --index; and only
  * with 8 MiB of input or more (or of index, for compact), as far as the
- * arguments tell (option values are passed over as getopt_long reads
- * them; a writer takes a pipe or a directory to be large, a reader, which
- * gains less, to be small): starting twice costs about 5 ms (a
- * one-document `index add` took 19 ms instead of 14). Not when another
+ * arguments tell (read with getopt_long over the program's options, as
+ * cli_parse will read them; a writer takes a pipe or a directory to be
+ * large, a reader, which gains less, to be small): starting twice costs
+ * about 5 ms (a one-document `index add` took 19 ms instead of 14). Not when another
  * program would be started in its place (the dynamic loader run by hand,
  * Valgrind). Elsewhere (scan, dedup) the heap is small beside the
  * library's arrays.
@@ -41,10 +41,10 @@
 #define _GNU_SOURCE 1 /* setenv, readlink, getauxval under -std=c11 */
 #include "hugeheap.h"
 
-#include "options.h" /* cli_all_options */
+#include "options.h" /* cli_all_options, OPT_INDEX, OPT_UPDATE */
 
 #include <fcntl.h>    /* open */
-#include <getopt.h>   /* struct option, required_argument */
+#include <getopt.h>   /* getopt_long, optind, opterr */
 #include <stdint.h>   /* uint64_t, UINT64_MAX */
 #include <stdio.h>    /* snprintf */
 #include <stdlib.h>   /* getenv, setenv, unsetenv */
@@ -121,58 +121,36 @@ const char *huge_heap_pages(void)
 #define SMALL_INPUT ((uint64_t)8 << 20)
 #define UNKNOWN UINT64_MAX /* an input whose size the arguments do not tell */
 
-/* Does option `arg` ("--name", "--name=value", "-t", "-tvalue") take the
- * next argument as its value? As getopt_long reads cli_all_options (a
- * long name may be cut short while it stays unambiguous), with -t and -o
- * the short options that take one. */
-static int takes_next(const char *arg)
-{
-    if (arg[1] != '-')
-        return (arg[1] == 't' || arg[1] == 'o') && arg[2] == '\0';
-    const char *name = arg + 2;
-    if (strchr(name, '='))
-        return 0;
-    size_t len = strlen(name);
-    const struct option *found = NULL;
-    for (const struct option *o = cli_all_options; o->name; o++) {
-        if (strncmp(o->name, name, len) != 0)
-            continue;
-        if (o->name[len] == '\0')
-            return o->has_arg == required_argument; /* exact */
-        if (found)
-            return 0; /* ambiguous: an error getopt_long will report */
-        found = o;
-    }
-    return found && found->has_arg == required_argument;
-}
+/* A command's arguments as cli_parse (options.c) will read them:
+ * getopt_long over cli_all_options, on a copy of argv (it reorders what it
+ * reads). */
+typedef struct command_args {
+    char **copy;     /* of argv, malloc'd (the caller frees it) */
+    char **operands; /* what is not an option or an option's value */
+    int operand_count;
+    int index, update; /* dedup --index, --update */
+} command_args;
 
-/* Does option argument `arg` name long option `name` (or a prefix of it)? */
-static int names_option(const char *arg, const char *name)
+/* Read args (argv[0] the subcommand's name, as cli_parse is given it);
+ * 0, or -1 when out of memory. */
+static int read_args(command_args *a, int argc, char **argv)
 {
-    if (arg[0] != '-' || arg[1] != '-' || arg[2] == '\0')
-        return 0;
-    size_t len = strcspn(arg + 2, "=");
-    return len <= strlen(name) && strncmp(arg + 2, name, len) == 0;
-}
-
-/* The arguments that are not options or their values (argv[from...]),
- * up to `max`, into out; returns how many there are. */
-static int operands(int argc, char **argv, int from, char **out, int max)
-{
-    int n = 0, options = 1;
-    for (int i = from; i < argc; i++) {
-        const char *a = argv[i];
-        if (options && strcmp(a, "--") == 0) {
-            options = 0;
-        } else if (options && a[0] == '-' && a[1] != '\0') {
-            i += takes_next(a);
-        } else {
-            if (n < max)
-                out[n] = argv[i];
-            n++;
-        }
+    *a = (command_args){0};
+    a->copy = argc > 0 ? malloc(((size_t)argc + 1) * sizeof *argv) : NULL;
+    if (!a->copy)
+        return -1;
+    memcpy(a->copy, argv, ((size_t)argc + 1) * sizeof *argv); /* with argv[argc], NULL */
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, a->copy, ":t:ho:", cli_all_options, NULL)) != -1) {
+        a->index |= opt == OPT_INDEX;
+        a->update |= opt == OPT_UPDATE;
     }
-    return n;
+    a->operands = a->copy + optind;
+    a->operand_count = argc - optind;
+    optind = 1; /* for cli_parse, which starts over */
+    return 0;
 }
 
 /* The size of what descriptor-or-path input `path` holds ("-": standard
@@ -187,21 +165,16 @@ static uint64_t input_size(const char *path)
     return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UNKNOWN;
 }
 
-/* The bytes the inputs named in argv[from...] hold (skipping the first
- * `skip` operands: the index, for index add and query), standard input
- * when none is named; UNKNOWN when one of them cannot be told. */
-static uint64_t input_bytes(int argc, char **argv, int from, int skip)
+/* The bytes the inputs hold (the operands after the first `skip`: the
+ * index, for index add and query), standard input when none is named;
+ * UNKNOWN when one of them cannot be told. */
+static uint64_t input_bytes(const command_args *a, int skip)
 {
-    enum { MAX_NAMED = 1024 };
-    char *named[MAX_NAMED];
-    int n = operands(argc, argv, from, named, MAX_NAMED);
-    if (n > MAX_NAMED)
-        return UNKNOWN;
-    if (n <= skip)
+    if (a->operand_count <= skip)
         return input_size("-");
     uint64_t bytes = 0;
-    for (int i = skip; i < n; i++) {
-        uint64_t size = input_size(named[i]);
+    for (int i = skip; i < a->operand_count; i++) {
+        uint64_t size = input_size(a->operands[i]);
         if (size == UNKNOWN)
             return UNKNOWN;
         bytes += size;
@@ -209,45 +182,46 @@ static uint64_t input_bytes(int argc, char **argv, int from, int skip)
     return bytes;
 }
 
-/* Is an option naming `name` among argv[from...] (before "--")? */
-static int has_option(int argc, char **argv, int from, const char *name)
+/* For the command named by argv[1] (and argv[2], for index), its
+ * arguments read into `a`: does it work on a persistent index with enough
+ * input for a second start to pay? Writers
+ * (index add, dedup --index --update) take an input of unknown size (a
+ * pipe, a directory) to be large; readers (query, dedup --index), which
+ * gain less, to be small. */
+static int pays(const command_args *a, char **argv)
 {
-    for (int i = from; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (names_option(argv[i], name))
-            return 1;
-        if (argv[i][0] == '-' && argv[i][1] != '\0')
-            i += takes_next(argv[i]);
-    }
-    return 0;
-}
-
-/* Does the command in argv work on a persistent index with enough input
- * for a second start to pay? Writers (index add, dedup --index --update)
- * take an input of unknown size (a pipe, a directory) to be large;
- * readers (query, dedup --index), which gain less, to be small. */
-static int second_start_pays(int argc, char **argv)
-{
-    if (argc > 2 && strcmp(argv[1], "index") == 0) {
+    if (strcmp(argv[1], "index") == 0) {
         if (strcmp(argv[2], "add") == 0)
-            return input_bytes(argc, argv, 3, 1) >= SMALL_INPUT;
-        if (strcmp(argv[2], "compact") == 0) { /* rewrites the whole index */
-            char *db = NULL;
+            return input_bytes(a, 1) >= SMALL_INPUT;
+        if (strcmp(argv[2], "compact") == 0 && a->operand_count == 1) { /* rewrites the whole index */
             char file[4096];
-            int n = operands(argc, argv, 3, &db, 1) == 1 ? snprintf(file, sizeof file, "%s/data.mdb", db) : -1;
+            int n = snprintf(file, sizeof file, "%s/data.mdb", a->operands[0]);
             uint64_t size = n > 0 && (size_t)n < sizeof file ? input_size(file) : 0;
             return size >= SMALL_INPUT && size != UNKNOWN;
         }
         return 0; /* stats reads a few pages; remove marks the texts it takes out */
     }
-    uint64_t bytes = 0;
-    if (argc > 2 && strcmp(argv[1], "query") == 0) {
-        bytes = input_bytes(argc, argv, 2, 1);
-    } else if (argc > 2 && strcmp(argv[1], "dedup") == 0 && has_option(argc, argv, 2, "index")) {
-        bytes = input_bytes(argc, argv, 2, 0);
-        if (has_option(argc, argv, 2, "update"))
-            return bytes >= SMALL_INPUT; /* a writer */
-    }
+    int query = strcmp(argv[1], "query") == 0;
+    if (!query && !a->index)
+        return 0; /* dedup without an index */
+    uint64_t bytes = input_bytes(a, query ? 1 : 0);
+    if (a->update)
+        return bytes >= SMALL_INPUT; /* a writer */
     return bytes >= SMALL_INPUT && bytes != UNKNOWN;
+}
+
+/* pays(), for the commands that may: the index commands, query, dedup. */
+static int second_start_pays(int argc, char **argv)
+{
+    int index = argc > 2 && strcmp(argv[1], "index") == 0;
+    if (!index && (argc < 2 || (strcmp(argv[1], "query") != 0 && strcmp(argv[1], "dedup") != 0)))
+        return 0;
+    command_args a;
+    if (read_args(&a, index ? argc - 2 : argc - 1, index ? argv + 2 : argv + 1) != 0)
+        return 0;
+    int yes = pays(&a, argv);
+    free(a.copy);
+    return yes;
 }
 
 /* Is this process run by another program that /proc/self/exe would name
@@ -267,8 +241,8 @@ void huge_heap_reexec(int argc, char **argv)
 #ifdef HUGE_HEAP
     /* a set-user-ID or file-capability start (AT_SECURE) has GLIBC_TUNABLES
      * taken out of its environment by glibc: it would start again forever */
-    if (getauxval(AT_SECURE) || !second_start_pays(argc, argv) || tunable_value() || !thp_available() ||
-        under_another_program())
+    if (getauxval(AT_SECURE) || tunable_value() || under_another_program() || !second_start_pays(argc, argv) ||
+        !thp_available())
         return;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
