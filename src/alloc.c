@@ -146,6 +146,21 @@ static int huge_note(void *p, size_t length)
 }
 #endif
 
+#ifdef ND_ALLOC_MAPPED
+/* Move huge block `from` (`length` bytes mapped) to the start of huge
+ * block `to`, at least as long: its pages moved as they are (mremap), no
+ * copy and no fresh page touched for the old contents. Returns 0, or -1
+ * (nothing moved) when `to` is not a huge block or the move fails. */
+static int move_pages(void *from, size_t length, void *to)
+{
+    if (huge_length(to, 0) < length || mremap(from, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED)
+        return -1;
+    (void)huge_length(from, 1);
+    (void)madvise(to, length, MADV_HUGEPAGE);
+    return 0;
+}
+#endif
+
 void *nd_realloc(void *ptr, size_t size)
 {
 #ifdef ND_ALLOC_MAPPED
@@ -154,8 +169,10 @@ void *nd_realloc(void *ptr, size_t size)
         void *moved = nd_malloc_huge(size); /* (plain below HUGE_FROM) */
         if (!moved)
             return NULL;
-        memcpy(moved, ptr, length < size ? length : size);
-        munmap(ptr, huge_length(ptr, 1));
+        if (move_pages(ptr, length, moved) != 0) { /* smaller, or plain: copied */
+            memcpy(moved, ptr, length < size ? length : size);
+            munmap(ptr, huge_length(ptr, 1));
+        }
         return moved;
     }
 #endif
@@ -267,11 +284,7 @@ int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
         return -1;
 #ifdef ND_ALLOC_MAPPED
     size_t old_length = *capacity ? huge_length(*ptr, 0) : 0;
-    if (old_length > 0 && mremap(*ptr, old_length, old_length, MREMAP_MAYMOVE | MREMAP_FIXED, grown) != MAP_FAILED) {
-        /* the old block's pages moved to the new block's start, as they
-         * are: no copy, and no fresh page to touch for the old contents */
-        (void)huge_length(*ptr, 1);
-        (void)madvise(grown, old_length, MADV_HUGEPAGE);
+    if (old_length > 0 && move_pages(*ptr, old_length, grown) == 0) {
         *ptr = grown;
         *capacity = new_capacity;
         return 0;
