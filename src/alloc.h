@@ -43,8 +43,8 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * library, a block that large came from its heap in 4 KiB pages wherever
  * the process had freed large blocks before (glibc then raises its mmap
  * threshold up to 32 MiB), as a Python interpreter has: neardup.scan of
- * SaudiNewsNet's 31,030 texts took 0.57 s that way, 0.31 s in huge
- * blocks (medians of 5 in one process, the same clusters). */
+ * SaudiNewsNet's 31,030 texts took 1.33x the program's time that way and
+ * 0.77x in huge blocks (scripts/bench-python, RESULTS.md). */
 void *nd_malloc_huge(size_t size);
 void *nd_calloc_huge(size_t size);
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
