@@ -9,6 +9,9 @@
 #include <string.h> /* memcpy, strlen */
 #include <unistd.h> /* write, _exit */
 
+#include "alloc.h"     /* nd_grow, nd_free */
+#include "index_add.h" /* nd_index_ids_block_free */
+
 enum { MESSAGE_SIZE = 1024 };
 
 int dbcli_exit_code(int status)
@@ -234,15 +237,20 @@ int doc_batch_push(doc_batch *b, const sketched_doc *d, unsigned bands)
     if (grow(b) != 0)
         return -1;
     size_t id_len = strlen(d->id);
-    uint32_t *ids = d->id_count ? arena_alloc(&b->mem, d->id_count * sizeof *ids) : NULL;
+    /* adopted: the ids stay in the pipeline's block (doc_batch_adopt) */
+    const uint32_t *ids = b->ids_adopted ? d->ids : NULL;
     uint64_t *keys = d->id_count ? arena_alloc(&b->mem, bands * sizeof *keys) : NULL;
     char *id = arena_alloc(&b->mem, id_len + 1);
+    if (d->id_count && !b->ids_adopted) {
+        uint32_t *copy = arena_alloc(&b->mem, d->id_count * sizeof *copy);
+        if (copy)
+            memcpy(copy, d->ids, d->id_count * sizeof *copy);
+        ids = copy;
+    }
     if ((d->id_count && (!ids || !keys)) || !id)
         return -1;
-    if (d->id_count) {
-        memcpy(ids, d->ids, d->id_count * sizeof *ids);
+    if (d->id_count)
         memcpy(keys, d->keys, bands * sizeof *keys);
-    }
     memcpy(id, d->id, id_len + 1);
     b->docs[b->count] = (nd_db_doc){id, id_len, ids, d->id_count, keys, d->text_len};
     b->sources[b->count] = d->rec->source;
@@ -251,10 +259,28 @@ int doc_batch_push(doc_batch *b, const sketched_doc *d, unsigned bands)
     return 0;
 }
 
+int doc_batch_adopt(doc_batch *b, uint32_t *block)
+{
+    if (nd_grow((void **)&b->blocks, &b->block_capacity, b->block_count + 1, sizeof *b->blocks) != 0)
+        return ND_ENOMEM;
+    b->blocks[b->block_count++] = block;
+    return ND_OK;
+}
+
+/* The blocks adopted so far: each one's documents are all committed, so
+ * in this batch or in one cleared before. */
+static void free_blocks(doc_batch *b)
+{
+    for (size_t i = 0; i < b->block_count; i++)
+        nd_index_ids_block_free(b->blocks[i]);
+    b->block_count = 0;
+}
+
 void doc_batch_clear(doc_batch *b)
 {
     b->count = 0;
     arena_reset(&b->mem);
+    free_blocks(b);
 }
 
 void doc_batch_free(doc_batch *b)
@@ -263,6 +289,8 @@ void doc_batch_free(doc_batch *b)
     free(b->sources);
     free(b->lines);
     arena_free(&b->mem);
+    free_blocks(b);
+    nd_free(b->blocks);
     memset(b, 0, sizeof *b);
 }
 

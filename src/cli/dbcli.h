@@ -25,18 +25,28 @@ int dbcli_open(nd_db **out, const cli_config *cfg, unsigned flags, unsigned give
 /* Report the handle's last error on stderr; returns dbcli_exit_code(status). */
 int dbcli_fail(const nd_db *db, int status);
 
-/* Documents of one pipeline batch, copied so that they outlive it. */
+/* Documents of pipeline batches, copied so that they outlive them; or
+ * with their shingle ids left where the pipeline wrote them, in blocks the
+ * batch adopts (doc_batch_adopt: query_cmd.c). */
 typedef struct doc_batch {
     nd_db_doc *docs;
     size_t *sources; /* per document: its record's source and line, for messages */
     uint64_t *lines;
     size_t count, capacity;
-    arena mem; /* ids, band keys and id strings */
+    arena mem;         /* band keys and id strings, and the ids unless adopted */
+    uint32_t **blocks; /* the pipeline's blocks of ids adopted (pipeline_sink.adopt_ids) */
+    size_t block_count, block_capacity;
+    int ids_adopted; /* 1: the documents' ids are in the adopted blocks, not copied */
 } doc_batch;
 
 /* Append a sketched document (not an unusable record). Returns 0, or -1
  * when out of memory (not reported). */
 int doc_batch_push(doc_batch *b, const sketched_doc *d, unsigned bands);
+/* Take a block of ids from the pipeline (pipeline_sink.adopt_ids; with
+ * ids_adopted set): every document with ids in it is committed, so it is
+ * freed with the documents at the next doc_batch_clear. ND_OK or
+ * ND_ENOMEM. */
+int doc_batch_adopt(doc_batch *b, uint32_t *block);
 void doc_batch_clear(doc_batch *b);
 void doc_batch_free(doc_batch *b);
 

@@ -104,7 +104,7 @@ static int index_add(const cli_config *cfg)
     if (rc != EXIT_OK)
         goto done;
     cli_config run = dbcli_config_for(cfg, st.db);
-    pipeline_sink sink = {&st, add_commit, add_batch_done, 0, 0, NULL}; /* commits on this thread (nd_db) */
+    pipeline_sink sink = {&st, add_commit, add_batch_done, 0, 0, NULL, 0}; /* commits on this thread (nd_db) */
     pipeline_timing timing;
     rc = pipeline_run(&run, &run.opts, st.in, &sink, &timing);
     if (rc == EXIT_OK)

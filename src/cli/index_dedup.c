@@ -332,7 +332,7 @@ int cli_dedup_index(const cli_config *cfg)
     if (rc == EXIT_OK)
         rc = replay_source_new(&st.replay, &st.run, st.in);
     if (rc == EXIT_OK) {
-        pipeline_sink sink = {&st, dedup_commit, dedup_batch_done, 0, 0, NULL}; /* commits on this thread (nd_db) */
+        pipeline_sink sink = {&st, dedup_commit, dedup_batch_done, 0, 0, NULL, 0}; /* commits on this thread (nd_db) */
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, st.in, &sink, &timing);
     }

@@ -12,9 +12,10 @@
  * thread, one step after the other.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
- * goes into that worker's arena for the batch (arena.c), but raw ids
- * (pipeline_sink.adopt_ids), a document's or its units', which go into the
- * worker's block of ids that the index adopts (idblocks.c); nothing made
+ * goes into that worker's arena for the batch (arena.c), but the ids a
+ * sink adopts (pipeline_sink.adopt_ids: raw, a document's or its units',
+ * or a query's sorted ones), which go into the worker's block of ids that
+ * the sink adopts (idblocks.c); nothing made
  * on one thread is freed on another; the records' bytes stay in the
  * blocks the reader read them into, which the batch holds (no copy; a
  * JSON array's elements are copied into the batch's own arena); a batch's
@@ -58,7 +59,8 @@ typedef struct shared {
     const input *in;
     worker_tools *tools;   /* one per thread */
     int repair_plain;      /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
-    int raw_ids;           /* pipeline_sink.adopt_ids is set */
+    int raw_ids;           /* ids as made: pipeline_sink.adopt_ids is set, without settled_ids in document mode */
+    int block_ids;         /* ids written into the thread's block: pipeline_sink.adopt_ids is set */
     id_predictor *predict; /* pipeline_sink.predict */
 } shared;
 
@@ -78,9 +80,9 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
     return ND_OK;
 }
 
-/* Raw ids (pipeline_sink.adopt_ids): written once, into the thread's
- * block (idblocks.c). */
-static int keep_raw_ids(const shared *sh, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
+/* Ids the sink adopts (pipeline_sink.adopt_ids; raw unless settled_ids):
+ * written once, into the thread's block (idblocks.c). */
+static int keep_block_ids(const shared *sh, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
 {
     const nd_options *o = sh->opts;
     nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
@@ -211,8 +213,8 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
         sketch.count = 0; /* below --min-tokens: treated as empty */
     res->doc.id_count = sketch.count;
     res->doc.keys = keys;
-    if (sh->raw_ids)
-        return keep_raw_ids(sh, w, &sketch, res, keys);
+    if (sh->block_ids)
+        return keep_block_ids(sh, w, &sketch, res, keys);
     return keep_sketch(sh->opts, mem, &sketch, &res->doc.ids, keys);
 }
 
@@ -585,6 +587,7 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
                  in,
                  NULL,
                  cfg->unit != ND_UNIT_DOCUMENT,
+                 sink->adopt_ids && !(sink->settled_ids && cfg->unit == ND_UNIT_DOCUMENT),
                  sink->adopt_ids != NULL,
                  sink->adopt_ids && cfg->unit == ND_UNIT_DOCUMENT ? sink->predict : NULL};
     sh.tools = calloc(threads, sizeof *sh.tools);

@@ -34,7 +34,8 @@ typedef struct sketched_doc {
     size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
     unsigned fields;     /* REC_JSON_OBJECT, REC_HAS_ID, REC_HAS_TEXT (cli.h) */
     /* document mode: the whole text (id_count 0: no shingles, or below --min-tokens);
-     * ids sorted distinct, or raw (pipeline_sink.adopt_ids); NULL with
+     * ids sorted distinct, or raw (pipeline_sink.adopt_ids, unless
+     * settled_ids); NULL with
      * id_count > 0: dropped (pipeline_sink.predict) */
     const uint32_t *ids;
     size_t id_count;
@@ -71,6 +72,12 @@ typedef struct pipeline_sink {
      * keep (idguess.h): a dropped document comes with ids NULL and its
      * id_count, for the sink to sketch again if it needs them. */
     struct id_predictor *predict;
+    /* With adopt_ids, document mode: 1 to have a document's ids sorted
+     * distinct all the same (as without adopt_ids), and still written once
+     * into the blocks the sink adopts: a query's documents (query_cmd.c),
+     * which nd_db_query takes sorted, kept until they are queried without
+     * a second copy on the committing thread. */
+    int settled_ids;
 } pipeline_sink;
 
 /* Where the main thread's time went (--verbose). */

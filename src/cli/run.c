@@ -352,7 +352,7 @@ int cli_run(const cli_config *cfg)
     if (refill_new(&st.refill, cfg, in) != EXIT_OK)
         goto done;
     pipeline_sink sink = {
-        &st, commit_document, batch_done, adopt_ids, 1, st.refill ? refill_predictor(st.refill) : NULL};
+        &st, commit_document, batch_done, adopt_ids, 1, st.refill ? refill_predictor(st.refill) : NULL, 0};
     pipeline_timing timing;
     if (pipeline_run(cfg, &cfg->opts, in, &sink, &timing) != EXIT_OK ||
         report_input_check(cfg, st.counts.records_read, st.counts.skipped, &st.counts.fields) != EXIT_OK)

@@ -119,7 +119,7 @@ static int pass1(mrun *m)
     if (ok && (m->cfg->command == CMD_DEDUP || m->cfg->unit != ND_UNIT_DOCUMENT))
         ok = replay_source_new(&m->replay, m->cfg, m->in) == EXIT_OK;
     if (ok) {
-        pipeline_sink sink = {m, commit_record, batch_done, 0, 0, NULL}; /* commits on this thread (MPI) */
+        pipeline_sink sink = {m, commit_record, batch_done, 0, 0, NULL, 0}; /* commits on this thread (MPI) */
         pipeline_timing timing;
         ok = pipeline_run(m->cfg, &m->cfg->opts, m->in, &sink, &timing) == EXIT_OK;
     }

@@ -89,6 +89,24 @@ assert_same_file "$T/q.jsonl" "$OUT" "--threads 1"
 nd query "$DB" --threads 3 "$T/B.jsonl"
 assert_same_file "$T/q.jsonl" "$OUT" "--threads 3"
 
+check "a query longer than one batch (query_cmd.c: 262,144 documents): each batch's matches as alone"
+# the pipeline's blocks of shingle ids are freed batch by batch (doc_batch_adopt); B's
+# documents before and after the first batch's end must be answered as on their own
+{
+    cat "$T/B.jsonl"
+    awk 'BEGIN { for (i = 0; i < 262000; i++) printf "{\"id\":\"f%d\",\"text\":\"filler %d of the long query\"}\n", i, i }'
+    cat "$T/B.jsonl"
+} >"$T/long.jsonl"
+nd query "$DB" --threads 2 "$T/long.jsonl"
+assert_rc 0
+assert_eq 263000 "$(line_count "$OUT")" "query lines"
+head -n 500 "$OUT" >"$T/long.first"
+tail -n 500 "$OUT" >"$T/long.last"
+assert_same_file "$T/q.jsonl" "$T/long.first" "B before the batch's end"
+assert_same_file "$T/q.jsonl" "$T/long.last" "B after it"
+[[ $(grep -c '"matches":\[\]' "$OUT") -eq $((262000 + 2 * $(grep -c '"matches":\[\]' "$T/q.jsonl"))) ]] ||
+    fail "a filler document has matches"
+
 check "an empty document and stdin: matches []"
 printf '{"id":"e","text":""}\n{"id":"x","text":"not in the index at all, no"}\n' >"$T/small.jsonl"
 run_in "$T/small.jsonl" "$ND" query "$DB" -
