@@ -117,9 +117,7 @@ typedef struct worker {
     size_t walk_count;
     const uint64_t *check; /* and of the sorted candidate pairs */
     size_t check_count;
-    probe *band_probes;        /* a Jaccard index's committed queries: every band's probes, shared */
-    size_t band_size;          /* probes a band (the queries with shingles) */
-    unsigned band_lo, band_hi; /* and the bands this thread writes and sorts */
+    unsigned band_lo, band_hi; /* a Jaccard index's committed queries: this thread's bands (band_walk_phase) */
     void (*phase)(struct worker *);
     int rc;
 } worker;
@@ -444,70 +442,45 @@ static uint64_t pair_doc_at(const void *items, size_t i)
 }
 
 /* A Jaccard index's committed queries, on each thread: its bands
- * [band_lo, band_hi) of the probes, written (band j's probe of the r-th
- * query with shingles at band_probes[j * band_size + r]) and sorted band
- * by band. A band's probes sort apart from the others' (the band leads
- * the key), so each band is sorted alone, through a scratch of one band's
- * size that every band of the thread reuses: the probes of 100,000
- * queries are 26 MB, a scratch as large again was as many fresh pages
- * for the kernel to clear, and writing them all on one thread, the other
- * idle, took an eighth of a query run (100,000 queries, 2 threads). */
-static void band_probes_phase(worker *w)
+ * [band_lo, band_hi), one after the other, each band's probes (one a query
+ * with shingles) written, sorted and looked up (candidates_in_txn) before
+ * the next band's are written over them. The tree is in band order, so
+ * the thread walks its own part of it, as when every probe was written
+ * first and cut into ranges; but the probes of all bands at once (100,000
+ * queries: 26 MB, and their sort's scratch as much again) were fresh pages
+ * for the kernel to clear, where one band's, reused, are in the cache. */
+static void band_walk_phase(worker *w)
 {
-    size_t m = w->band_size;
-    probe *probes = w->band_probes;
+    size_t m = 0;
+    for (size_t q = w->begin; q < w->end; q++)
+        m += w->docs[q].count != 0;
     w->rc = ND_OK;
     if (w->band_lo >= w->band_hi || m == 0)
         return;
+    w->probes = nd_malloc(m * sizeof *w->probes);
     w->probes_tmp = nd_malloc(m * sizeof *w->probes_tmp);
-    if (!w->probes_tmp) {
+    if (!w->probes || !w->probes_tmp) {
         w->rc = out_of_memory(w);
         return;
     }
-    size_t r = 0;
-    for (size_t q = w->begin; q < w->end; q++) {
-        const nd_db_doc *d = &w->docs[q];
-        if (d->count == 0)
-            continue;
-        for (unsigned j = w->band_lo; j < w->band_hi; j++)
-            probes[j * m + r] = (probe){db_band_key(j, d->keys[j]), (uint32_t)q};
-        r++;
-    }
-    for (unsigned j = w->band_lo; j < w->band_hi; j++) {
+    for (unsigned j = w->band_lo; j < w->band_hi && w->rc == ND_OK; j++) {
+        size_t r = 0;
+        for (size_t q = w->begin; q < w->end; q++) {
+            const nd_db_doc *d = &w->docs[q];
+            if (d->count > 0)
+                w->probes[r++] = (probe){db_band_key(j, d->keys[j]), (uint32_t)q};
+        }
         if (db_bucketed(w->db))
-            sort_probe_buckets(probes + j * m, w->probes_tmp, m);
+            sort_probe_buckets(w->probes, w->probes_tmp, m);
         else
-            sort_probes(probes + j * m, w->probes_tmp, m);
+            sort_probes(w->probes, w->probes_tmp, m);
+        w->rc = candidates_in_txn(w, w->probes, m, 0);
     }
 }
 
-/* A Jaccard index's committed queries: every band's probes into
- * all->probes, sorted, written on the n threads (band_probes_phase). */
-static int band_probes(worker *workers, unsigned n, worker *all)
-{
-    unsigned bands = all->db->opts.bands;
-    size_t m = 0;
-    for (size_t q = all->begin; q < all->end; q++)
-        m += all->docs[q].count != 0;
-    all->probes = nd_malloc((m ? m * bands : 1) * sizeof *all->probes);
-    if (!all->probes)
-        return out_of_memory(all);
-    all->probe_count = m * bands;
-    for (unsigned t = 0; t < n; t++) {
-        workers[t].band_probes = all->probes;
-        workers[t].band_size = m;
-        workers[t].band_lo = (unsigned)((size_t)bands * t / n);
-        workers[t].band_hi = (unsigned)((size_t)bands * (t + 1) / n);
-    }
-    run_phase(workers, n, band_probes_phase);
-    for (unsigned t = 0; t < n; t++)
-        if (workers[t].rc != ND_OK)
-            return workers[t].rc;
-    return ND_OK;
-}
-
-/* Committed documents for the whole batch, on n threads: the probes sorted
- * once and cut into key ranges, so that each thread walks its own part of
+/* Committed documents for the whole batch, on n threads: the bands cut
+ * into ranges (band_walk_phase; a containment index's probes sorted once
+ * and cut into key ranges), so that each thread walks its own part of
  * the tree (the tree is walked once per call, whatever n); the candidate
  * pairs gathered, sorted once and cut into document ranges for
  * verification. Every thread reads the same snapshot. The hits end in
@@ -516,27 +489,31 @@ static int query_committed(worker *workers, unsigned n, worker *all)
 {
     nd_db *db = all->db;
     MDB_txn *txns[MAX_THREADS];
-    int rc;
+    int rc = ND_OK;
     if (is_containment(all)) {
         rc = make_probes(all);
         if (rc == ND_OK)
             sort_probes(all->probes, all->probes_tmp, all->probe_count);
-    } else {
-        rc = band_probes(workers, n, all);
     }
     if (rc != ND_OK)
         return rc;
     rc = begin_snapshot(db, txns, n);
     if (rc != ND_OK)
         return rc;
+    unsigned bands = db->opts.bands;
     for (unsigned t = 0; t < n; t++) {
-        size_t lo = boundary(all->probe_count, t, n, all->probes, probe_key_at);
-        size_t hi = boundary(all->probe_count, t + 1, n, all->probes, probe_key_at);
         workers[t].txn = txns[t];
-        workers[t].walk = all->probes + lo;
-        workers[t].walk_count = hi > lo ? hi - lo : 0;
+        if (is_containment(all)) {
+            size_t lo = boundary(all->probe_count, t, n, all->probes, probe_key_at);
+            size_t hi = boundary(all->probe_count, t + 1, n, all->probes, probe_key_at);
+            workers[t].walk = all->probes + lo;
+            workers[t].walk_count = hi > lo ? hi - lo : 0;
+        } else {
+            workers[t].band_lo = (unsigned)((size_t)bands * t / n);
+            workers[t].band_hi = (unsigned)((size_t)bands * (t + 1) / n);
+        }
     }
-    run_phase(workers, n, walk_phase);
+    run_phase(workers, n, is_containment(all) ? walk_phase : band_walk_phase);
     for (unsigned t = 0; t < n && rc == ND_OK; t++)
         rc = workers[t].rc;
     for (unsigned t = 0; t < n && rc == ND_OK; t++) { /* all the pairs into `all` */
