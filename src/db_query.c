@@ -41,6 +41,7 @@
 
 #include "alloc.h"
 #include "db_contain.h"
+#include "db_settle.h"
 #include "sort.h"
 
 /* ****  Hits: verified matches as they are found  **** */
@@ -118,6 +119,7 @@ typedef struct worker {
     const uint64_t *check; /* and of the sorted candidate pairs */
     size_t check_count;
     unsigned band_lo, band_hi; /* a Jaccard index's committed queries: this thread's bands (band_walk_phase) */
+    db_settling *settling;     /* raw ids (nd_db_query_options.raw_ids): the queries' sorted ones; else NULL */
     void (*phase)(struct worker *);
     int rc;
 } worker;
@@ -295,8 +297,10 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
         for (size_t k = i; k < j && !(r.flags & DB_RECORD_REMOVED) && r.count > 0; k++) {
             if (k > i && pairs[k] == pairs[k - 1])
                 continue; /* the same pair through another band */
-            const nd_db_doc *d = &w->docs[(uint32_t)pairs[k]];
-            size_t lo = r.count < d->count ? r.count : d->count, hi = r.count < d->count ? d->count : r.count;
+            uint32_t q = (uint32_t)pairs[k];
+            const db_settled query = w->settling ? w->settling->of[q] : (db_settled){w->docs[q].ids, w->docs[q].count};
+            size_t lo = r.count < query.count ? r.count : query.count;
+            size_t hi = r.count < query.count ? query.count : r.count;
             if ((!is_containment(w) || lo < w->db->opts.min_shingles) &&
                 !reaches((double)lo / (double)hi, w->threshold))
                 continue; /* sizes alone keep J below the threshold (and containment counts for neither) */
@@ -308,24 +312,24 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
                                    (unsigned)doc);
                 decoded = 1;
             }
-            size_t shared = nd_intersection(d->ids, d->count, w->ids, r.count);
-            double jaccard = nd_jaccard_counts(d->count, r.count, shared);
+            size_t shared = nd_intersection(query.ids, query.count, w->ids, r.count);
+            double jaccard = nd_jaccard_counts(query.count, r.count, shared);
             if (is_containment(w)) {
                 nd_options o = w->db->opts;
                 o.threshold = w->threshold;
-                if (!nd_matches(&o, d->count, r.count, shared))
+                if (!nd_matches(&o, query.count, r.count, shared))
                     continue;
             } else if (!reaches(jaccard, w->threshold)) {
                 continue;
             }
-            hit h = {(uint32_t)pairs[k],
+            hit h = {q,
                      doc,
                      w->pending,
                      jaccard,
                      r.weight,
                      0,
                      r.id_len,
-                     nd_containment_counts(d->count, shared),
+                     nd_containment_counts(query.count, shared),
                      nd_containment_counts(r.count, shared),
                      0.0};
             if (is_containment(w))
@@ -354,6 +358,8 @@ static void run_pending(worker *w)
         w->rc = candidates_in_buffer(w);
     if (w->rc == ND_OK)
         w->rc = sort_worker_pairs(w);
+    if (w->rc == ND_OK && w->settling && db_settle_pairs(w->settling, w->docs, w->pairs, w->pair_count, 1) != ND_OK)
+        w->rc = out_of_memory(w);
     if (w->rc == ND_OK)
         w->rc = verify(w, w->pairs, w->pair_count);
 }
@@ -529,6 +535,9 @@ static int query_committed(worker *workers, unsigned n, worker *all)
     }
     if (rc == ND_OK)
         rc = sort_worker_pairs(all);
+    if (rc == ND_OK && all->settling &&
+        db_settle_pairs(all->settling, all->docs, all->pairs, all->pair_count, n) != ND_OK)
+        rc = out_of_memory(all);
     if (rc == ND_OK) {
         for (unsigned t = 0; t < n; t++) {
             size_t lo = boundary(all->pair_count, t, n, all->pairs, pair_doc_at);
@@ -616,6 +625,34 @@ static int assemble(nd_db_results **out, worker *lists, size_t list_count, size_
 
 /* ****  The query calls  **** */
 
+/* Raw ids in a containment index: every query's sorted, into a copy of
+ * docs (*out, nd_free), for its probes and verification alike. */
+static int settle_every_query(db_settling *s, const nd_db_doc *docs, size_t count, unsigned threads, nd_db_doc **out)
+{
+    uint64_t *all = nd_malloc((count ? count : 1) * sizeof *all); /* (document 0 << 32 | query) pairs */
+    nd_db_doc *copy = nd_malloc((count ? count : 1) * sizeof *copy);
+    int rc = all && copy ? ND_OK : ND_ENOMEM;
+    size_t n = 0;
+    for (size_t q = 0; q < count && rc == ND_OK; q++) {
+        copy[q] = docs[q];
+        if (docs[q].count > 0)
+            all[n++] = q;
+    }
+    if (rc == ND_OK)
+        rc = db_settle_pairs(s, docs, all, n, threads);
+    for (size_t i = 0; i < n && rc == ND_OK; i++) {
+        copy[all[i]].ids = s->of[all[i]].ids;
+        copy[all[i]].count = s->of[all[i]].count;
+    }
+    nd_free(all);
+    if (rc != ND_OK) {
+        nd_free(copy);
+        return rc;
+    }
+    *out = copy;
+    return ND_OK;
+}
+
 int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t count, const nd_db_query_options *opts)
 {
     assert(out && db && (docs || count == 0));
@@ -651,10 +688,28 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         threads = count ? (unsigned)count : 1;
     if (!with_committed)
         threads = 0;
+    /* raw ids: sorted where verified (db_settle.c); a containment index
+     * makes its probes of every query's ids, so there every query's are
+     * sorted first, into a copy of the documents */
+    db_settling settling = {NULL, NULL, NULL, 0};
+    nd_db_doc *sorted_docs = NULL;
+    if (o.raw_ids && db_settling_init(&settling, count) != ND_OK)
+        return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    if (o.raw_ids && db->opts.measure == ND_MEASURE_CONTAINMENT) {
+        int rc = settle_every_query(&settling, docs, count, threads ? threads : 1, &sorted_docs);
+        if (rc != ND_OK) {
+            db_settling_free(&settling);
+            return db_fail(db, rc, "%s: out of memory querying", db->path);
+        }
+        docs = sorted_docs; /* (their ids in settling's stores) */
+    }
     /* workers[0 .. threads): committed documents; then the pending one; then `all` */
     worker *workers = nd_calloc((size_t)threads + 2, sizeof *workers);
-    if (!workers)
+    if (!workers) {
+        db_settling_free(&settling);
+        nd_free(sorted_docs);
         return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    }
     for (unsigned t = 0; t < threads + 2; t++) {
         worker *w = &workers[t];
         w->db = db;
@@ -662,6 +717,7 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         w->begin = 0;
         w->end = count;
         w->threshold = o.threshold;
+        w->settling = o.raw_ids && !sorted_docs ? &settling : NULL;
     }
     worker *all = &workers[threads + 1];
     int status = ND_OK;
@@ -690,6 +746,8 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         nd_free(workers[l].ids);
     }
     nd_free(workers);
+    db_settling_free(&settling);
+    nd_free(sorted_docs);
     return rc;
 }
 

@@ -190,10 +190,13 @@ typedef struct nd_db_query_options {
     size_t top;       /* at most this many matches per query; 0: all */
     unsigned scope;   /* ND_DB_COMMITTED and/or ND_DB_PENDING; 0: committed */
     unsigned threads; /* threads for committed lookups (0 or 1: the calling thread) */
+    int raw_ids;      /* 1: each document's ids are its shingle ids in any order, repeats kept (count:
+                         how many), not sorted distinct; the query sorts those of the documents it
+                         verifies: the same matches, for less work where few documents have candidates */
 } nd_db_query_options;
 #define ND_DB_QUERY_INIT \
     {                    \
-        0.0, 0, 0, 1     \
+        0.0, 0, 0, 1, 0  \
     }
 
 /** One indexed document matching a query. */

@@ -285,6 +285,97 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* ****  Raw ids  **** */
+
+/* Texts [from, to) of c as raw documents (nd_db_query_options.raw_ids):
+ * each one's sorted distinct ids shuffled, with some of them repeated;
+ * *store holds them (free it), and the band keys. */
+static nd_db_doc *raw_docs(const corpus *c, size_t from, size_t to, const nd_options *opts, uint32_t **store,
+                           uint64_t **keys)
+{
+    size_t n = to - from, total = 0;
+    sketches k = sketch_all(c, opts);
+    for (size_t i = from; i < to; i++)
+        total += 2 * k.s[i].count;
+    nd_db_doc *docs = calloc(n ? n : 1, sizeof *docs);
+    *store = malloc((total ? total : 1) * sizeof **store);
+    *keys = malloc((n ? n : 1) * opts->bands * sizeof **keys);
+    uint64_t state = 77;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        const nd_sketch *s = &k.s[from + i];
+        uint32_t *ids = *store + used;
+        size_t m = 0;
+        for (size_t j = 0; j < s->count; j++) {
+            ids[m++] = s->ids[j];
+            if (next_random(&state) % 3 == 0)
+                ids[m++] = s->ids[j]; /* a repeat */
+        }
+        for (size_t j = m; j > 1; j--) { /* shuffled */
+            size_t r = (size_t)(next_random(&state) % j);
+            uint32_t t = ids[j - 1];
+            ids[j - 1] = ids[r];
+            ids[r] = t;
+        }
+        memcpy(*keys + i * opts->bands, k.keys + (from + i) * opts->bands, opts->bands * sizeof **keys);
+        docs[i] = (nd_db_doc){NULL, 0, ids, m, *keys + i * opts->bands, 0};
+        used += m;
+    }
+    sketches_free(&k);
+    return docs;
+}
+
+/* The same matches from raw ids as from sorted ones: committed and pending
+ * documents, one thread or three, a Jaccard and a containment index. */
+START_TEST(test_raw_ids)
+{
+    for (int containment = 0; containment < 2; containment++) {
+        place p;
+        place_make(&p);
+        nd_options o = test_options(0, 0, 0.6);
+        if (containment) {
+            o = (nd_options)ND_OPTIONS_INIT;
+            o.threshold = 0.6;
+            o.measure = ND_MEASURE_CONTAINMENT;
+            o.min_shingles = 5;
+            ck_assert_int_eq(nd_options_resolve(&o), ND_OK);
+        }
+        corpus c = make_corpus(31, 40, 3, 8);
+        nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+        ck_assert_int_eq(add_range(db, &c, 0, 100, "a", 0, 2), ND_OK);
+        ck_assert_int_eq(nd_db_commit(db), ND_OK);
+        ck_assert_int_eq(add_range(db, &c, 100, 120, "p", 0, 1), ND_OK); /* pending */
+        uint32_t *store;
+        uint64_t *keys;
+        nd_db_doc *docs = raw_docs(&c, 0, c.count, &o, &store, &keys);
+        size_t total = 0;
+        for (unsigned threads = 1; threads <= 3; threads += 2) {
+            nd_db_query_options q = ND_DB_QUERY_INIT;
+            q.threads = threads;
+            q.scope = ND_DB_COMMITTED | ND_DB_PENDING;
+            nd_db_results *sorted = query_range(db, &c, 0, c.count, &q);
+            q.raw_ids = 1;
+            nd_db_results *raw;
+            ck_assert_int_eq(nd_db_query(&raw, db, docs, c.count, &q), ND_OK);
+            same_results(sorted, raw);
+            for (size_t i = 0; i < c.count; i++) {
+                const nd_db_match *m;
+                total += nd_db_results_get(&m, raw, i);
+            }
+            nd_db_results_free(sorted);
+            nd_db_results_free(raw);
+        }
+        ck_assert_uint_gt(total, 2 * c.count); /* each text matches itself at least */
+        free(docs);
+        free(store);
+        free(keys);
+        nd_db_close(db);
+        corpus_free(&c);
+        remove_tree(p.dir);
+    }
+}
+END_TEST
+
 /* ****  Buckets (format 3)  **** */
 
 /* Documents with made-up band keys, all with the same shingles (so every
@@ -407,6 +498,7 @@ Suite *db_query_suite(void)
     tcase_add_test(tc, test_merges_give_same_index);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_buckets);
+    tcase_add_test(tc, test_raw_ids);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -45,12 +45,15 @@ static int query_commit(void *ctx, const sketched_doc *d)
     return EXIT_OK;
 }
 
-/* The pipeline's blocks of ids (pipeline_sink.adopt_ids, with
- * settled_ids: sorted distinct, as nd_db_query takes them): the batch
- * keeps them until its documents are queried. Written once, on the thread
- * that sketched them, where a copy into the batch's arena on this thread
- * was its pages' clearing as well (100,000 documents: 80 MB, half of this
- * thread's time while the others sketched). */
+/* The pipeline's blocks of ids (pipeline_sink.adopt_ids): the batch keeps
+ * them until its documents are queried. Written once, on the thread that
+ * sketched them, where a copy into the batch's arena on this thread was
+ * its pages' clearing as well (100,000 documents: 80 MB, half of this
+ * thread's time while the others sketched). Raw (as shingling made them)
+ * for a Jaccard index: nd_db_query sorts the few it verifies
+ * (nd_db_query_options.raw_ids), where sorting every document's was a
+ * twelfth of the run; sorted distinct (pipeline_sink.settled_ids) for a
+ * containment index, whose probes are made of every document's ids. */
 static int query_adopt_ids(void *ctx, uint32_t *block, size_t capacity)
 {
     (void)capacity;
@@ -148,8 +151,10 @@ int cli_query(const cli_config *cfg)
     st.out = out_file.f ? out_file.f : stdout;
     if (rc == EXIT_OK) {
         /* commits on this thread (nd_db) */
-        pipeline_sink sink = {&st, query_commit, query_batch_done, query_adopt_ids, 0, NULL, 1};
+        int raw = st.run.opts.measure != ND_MEASURE_CONTAINMENT;
+        pipeline_sink sink = {&st, query_commit, query_batch_done, query_adopt_ids, 0, NULL, !raw};
         st.batch.ids_adopted = 1;
+        st.q.raw_ids = raw;
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, in, &sink, &timing);
     }
