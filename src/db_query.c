@@ -20,10 +20,12 @@
  * verified with nd_matches() on the exact overlap, and sorted by the larger
  * containment (then Jaccard). The rest is the same.
  *
- * A batch is worked in bulk: all its band keys are looked up in key order
- * (candidates_in_txn says why), the candidate pairs sorted by document,
- * and each candidate's record read and decoded once for all the queries
- * it is a candidate of.
+ * A batch is worked in bulk: all its band keys are looked up in key order,
+ * band by band (candidates_in_txn says why), the candidate pairs sorted by
+ * document, and each candidate's record read and decoded once for all the
+ * queries it is a candidate of. Queries whose ids come raw
+ * (nd_db_query_options.raw_ids) are sorted only when they have candidates
+ * (db_settle.c).
  *
  * Committed documents are read in a read transaction of their own per
  * thread (MDB_NOTLS: a snapshot that no writer disturbs, on any thread); the
