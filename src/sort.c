@@ -574,8 +574,10 @@ enum { HIGH_DIGIT_BITS = 11, HIGH_DIGITS = 1 << HIGH_DIGIT_BITS };
 
 void nd_sort_u64_high32(uint64_t *values, uint64_t *tmp, size_t n)
 {
-    if (n < 2)
+    if (n < ND_RADIX_SMALL) { /* by insertion (stable): no 24 KB of counts to clear */
+        radix_sort_high32(values, tmp, n);
         return;
+    }
     if (n > UINT32_MAX) {
         radix_sort_high32(values, tmp, n);
         return;

@@ -249,6 +249,57 @@ START_TEST(test_sort_u64_high32_stable)
 }
 END_TEST
 
+/* ND_DEFINE_RADIX_SORT orders by bits FIRST .. LAST + 7 alone, stably,
+ * by insertion below ND_RADIX_SMALL values and by passes above: both
+ * against a reference (by those bits, then input position), at sizes on
+ * either side, with keys from a few values (many ties) to all 64 bits. */
+typedef struct {
+    uint64_t key;
+    uint32_t at;
+} keyed_value;
+#define KEYED_VALUE_KEY(v) ((v).key)
+ND_DEFINE_RADIX_SORT(sort_whole_key, keyed_value, KEYED_VALUE_KEY, 0, 56)
+ND_DEFINE_RADIX_SORT(sort_key_bits_32_47, keyed_value, KEYED_VALUE_KEY, 32, 40)
+
+static void check_radix(void (*sort)(keyed_value *, keyed_value *, size_t), unsigned first, unsigned last)
+{
+    static const size_t sizes[] = {0, 1, 2, 5, ND_RADIX_SMALL - 1, ND_RADIX_SMALL, ND_RADIX_SMALL + 1, 300};
+    static const uint64_t spreads[] = {4, 1000, 0}; /* 0: every bit */
+    uint64_t state = 11;
+    uint64_t mask = last + 8 - first >= 64 - first ? ~(uint64_t)0 >> first : ((uint64_t)1 << (last + 8 - first)) - 1;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (size_t sp = 0; sp < sizeof spreads / sizeof spreads[0]; sp++) {
+            size_t n = sizes[si];
+            keyed_value *v = malloc((n + 1) * sizeof *v), *tmp = malloc((n + 1) * sizeof *tmp);
+            for (size_t i = 0; i < n; i++) {
+                state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint64_t r = state ^ state >> 29;
+                v[i] = (keyed_value){spreads[sp] ? (r % spreads[sp]) << first | (r & 0xF00000000000000Full) : r,
+                                     (uint32_t)i};
+            }
+            sort(v, tmp, n);
+            for (size_t i = 1; i < n; i++) {
+                uint64_t a = v[i - 1].key >> first & mask, b = v[i].key >> first & mask;
+                ck_assert_msg(a < b || (a == b && v[i - 1].at < v[i].at), "n=%zu: %zu and %zu out of order", n, i - 1,
+                              i);
+            }
+            uint64_t sum = 0;
+            for (size_t i = 0; i < n; i++)
+                sum += v[i].at;
+            ck_assert_uint_eq(sum, (uint64_t)n * (n ? n - 1 : 0) / 2); /* every value once */
+            free(v);
+            free(tmp);
+        }
+    }
+}
+
+START_TEST(test_radix_sort_macro)
+{
+    check_radix(sort_whole_key, 0, 56);
+    check_radix(sort_key_bits_32_47, 32, 40);
+}
+END_TEST
+
 /* A long periodic text: n tokens cycling through r distinct words has
  * exactly r distinct 5-shingles, returned sorted. Sizes reach the bucket
  * and the radix paths of the sort. */
@@ -601,6 +652,7 @@ Suite *shingle_suite(void)
     tcase_add_test(large, test_sort_u32_crowded_bucket);
     tcase_add_test(large, test_sort_u64_high32_stable);
     tcase_add_test(large, test_long_text_shingles);
+    tcase_add_test(large, test_radix_sort_macro);
     tcase_add_test(large, test_char_shingles_reference);
     tcase_add_loop_test(large, test_window_ids, 0, 3);
     tcase_add_test(large, test_char_offsets);

@@ -105,6 +105,16 @@ static int keep(dedup_state *st, size_t i, size_t doc)
     return EXIT_OK;
 }
 
+/* The pipeline's blocks of sorted ids (pipeline_sink.adopt_ids with
+ * settled_ids), kept by the batch until its documents are decided: no
+ * copy on this thread (query_cmd.c says what that cost). */
+static int dedup_adopt_ids(void *ctx, uint32_t *block, size_t capacity)
+{
+    (void)capacity;
+    dedup_state *st = ctx;
+    return doc_batch_adopt(&st->batch, block);
+}
+
 /* Documents gathered before the index is queried (in bulk: see
  * query_cmd.c). */
 enum { QUERY_BATCH = 1 << 18 };
@@ -332,7 +342,9 @@ int cli_dedup_index(const cli_config *cfg)
     if (rc == EXIT_OK)
         rc = replay_source_new(&st.replay, &st.run, st.in);
     if (rc == EXIT_OK) {
-        pipeline_sink sink = {&st, dedup_commit, dedup_batch_done, 0, 0, NULL, 0}; /* commits on this thread (nd_db) */
+        /* commits on this thread (nd_db); ids sorted (the kept ones are added) and adopted, as query_cmd.c */
+        pipeline_sink sink = {&st, dedup_commit, dedup_batch_done, dedup_adopt_ids, 0, NULL, 1};
+        st.batch.ids_adopted = 1;
         pipeline_timing timing;
         rc = pipeline_run(&st.run, &st.run.opts, st.in, &sink, &timing);
     }
