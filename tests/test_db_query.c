@@ -8,6 +8,7 @@
 #include <stdlib.h>  /* malloc, calloc, free, strtoul */
 #include <string.h>  /* strlen, memcmp, memcpy */
 
+#include "alloc.h" /* nd_alloc_fail_after */
 #include "db_record.h"
 #include "dbtest.h"
 #include "neardup.h"
@@ -376,6 +377,60 @@ START_TEST(test_raw_ids)
 }
 END_TEST
 
+/* Raw ids with the N-th allocation failing, for every N until a query
+ * succeeds: ND_ENOMEM or the matches of sorted ids, never anything else
+ * (and, under ASan, nothing leaked or touched after free). */
+START_TEST(test_raw_ids_out_of_memory)
+{
+    for (int containment = 0; containment < 2; containment++) {
+        place p;
+        place_make(&p);
+        nd_options o = test_options(0, 0, 0.6);
+        if (containment) {
+            o = (nd_options)ND_OPTIONS_INIT;
+            o.threshold = 0.6;
+            o.measure = ND_MEASURE_CONTAINMENT;
+            o.min_shingles = 5;
+            ck_assert_int_eq(nd_options_resolve(&o), ND_OK);
+        }
+        corpus c = make_corpus(37, 12, 3, 6);
+        nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+        ck_assert_int_eq(add_range(db, &c, 0, 30, "a", 0, 1), ND_OK);
+        ck_assert_int_eq(nd_db_commit(db), ND_OK);
+        uint32_t *store;
+        uint64_t *keys;
+        nd_db_doc *docs = raw_docs(&c, 0, c.count, &o, &store, &keys);
+        nd_db_query_options q = ND_DB_QUERY_INIT;
+        q.threads = 2;
+        nd_db_results *sorted = query_range(db, &c, 0, c.count, &q);
+        q.raw_ids = 1;
+        int succeeded = 0;
+        size_t n;
+        for (n = 0; n < 10000 && !succeeded; n++) {
+            nd_db_results *raw = NULL;
+            nd_alloc_fail_after(n);
+            int rc = nd_db_query(&raw, db, docs, c.count, &q);
+            nd_alloc_fail_after((size_t)-1);
+            ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+            if (rc == ND_OK) {
+                same_results(sorted, raw);
+                nd_db_results_free(raw);
+                succeeded = 1;
+            }
+        }
+        ck_assert(succeeded);
+        ck_assert_uint_gt(n, 5); /* allocations did fail on the way */
+        nd_db_results_free(sorted);
+        free(docs);
+        free(store);
+        free(keys);
+        nd_db_close(db);
+        corpus_free(&c);
+        remove_tree(p.dir);
+    }
+}
+END_TEST
+
 /* ****  Buckets (format 3)  **** */
 
 /* Documents with made-up band keys, all with the same shingles (so every
@@ -499,6 +554,7 @@ Suite *db_query_suite(void)
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_buckets);
     tcase_add_test(tc, test_raw_ids);
+    tcase_add_test(tc, test_raw_ids_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
