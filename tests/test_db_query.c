@@ -326,53 +326,74 @@ static nd_db_doc *raw_docs(const corpus *c, size_t from, size_t to, const nd_opt
     return docs;
 }
 
+/* The raw ids tests' setting: an index (Jaccard, or containment; both at
+ * 0.6) of a corpus's first `committed` texts, and every text of the corpus
+ * as raw documents (raw_docs). */
+typedef struct raw_fixture {
+    place p;
+    corpus c;
+    nd_options o;
+    nd_db *db;
+    nd_db_doc *docs;
+    uint32_t *store;
+    uint64_t *keys;
+} raw_fixture;
+
+static void raw_fixture_make(raw_fixture *f, int containment, corpus c, size_t committed)
+{
+    place_make(&f->p);
+    f->c = c;
+    f->o = test_options(0, 0, 0.6);
+    if (containment) {
+        f->o = (nd_options)ND_OPTIONS_INIT;
+        f->o.threshold = 0.6;
+        f->o.measure = ND_MEASURE_CONTAINMENT;
+        f->o.min_shingles = 5;
+        ck_assert_int_eq(nd_options_resolve(&f->o), ND_OK);
+    }
+    f->db = open_ok(f->p.db, ND_DB_WRITE | ND_DB_CREATE, &f->o);
+    ck_assert_int_eq(add_range(f->db, &c, 0, committed, "a", 0, 2), ND_OK);
+    ck_assert_int_eq(nd_db_commit(f->db), ND_OK);
+    f->docs = raw_docs(&c, 0, c.count, &f->o, &f->store, &f->keys);
+}
+
+static void raw_fixture_free(raw_fixture *f)
+{
+    free(f->docs);
+    free(f->store);
+    free(f->keys);
+    nd_db_close(f->db);
+    corpus_free(&f->c);
+    remove_tree(f->p.dir);
+}
+
 /* The same matches from raw ids as from sorted ones: committed and pending
  * documents, one thread or three, a Jaccard and a containment index. */
 START_TEST(test_raw_ids)
 {
     for (int containment = 0; containment < 2; containment++) {
-        place p;
-        place_make(&p);
-        nd_options o = test_options(0, 0, 0.6);
-        if (containment) {
-            o = (nd_options)ND_OPTIONS_INIT;
-            o.threshold = 0.6;
-            o.measure = ND_MEASURE_CONTAINMENT;
-            o.min_shingles = 5;
-            ck_assert_int_eq(nd_options_resolve(&o), ND_OK);
-        }
-        corpus c = make_corpus(31, 40, 3, 8);
-        nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
-        ck_assert_int_eq(add_range(db, &c, 0, 100, "a", 0, 2), ND_OK);
-        ck_assert_int_eq(nd_db_commit(db), ND_OK);
-        ck_assert_int_eq(add_range(db, &c, 100, 120, "p", 0, 1), ND_OK); /* pending */
-        uint32_t *store;
-        uint64_t *keys;
-        nd_db_doc *docs = raw_docs(&c, 0, c.count, &o, &store, &keys);
+        raw_fixture f;
+        raw_fixture_make(&f, containment, make_corpus(31, 40, 3, 8), 100);
+        ck_assert_int_eq(add_range(f.db, &f.c, 100, 120, "p", 0, 1), ND_OK); /* pending */
         size_t total = 0;
         for (unsigned threads = 1; threads <= 3; threads += 2) {
             nd_db_query_options q = ND_DB_QUERY_INIT;
             q.threads = threads;
             q.scope = ND_DB_COMMITTED | ND_DB_PENDING;
-            nd_db_results *sorted = query_range(db, &c, 0, c.count, &q);
+            nd_db_results *sorted = query_range(f.db, &f.c, 0, f.c.count, &q);
             q.raw_ids = 1;
             nd_db_results *raw;
-            ck_assert_int_eq(nd_db_query(&raw, db, docs, c.count, &q), ND_OK);
+            ck_assert_int_eq(nd_db_query(&raw, f.db, f.docs, f.c.count, &q), ND_OK);
             same_results(sorted, raw);
-            for (size_t i = 0; i < c.count; i++) {
+            for (size_t i = 0; i < f.c.count; i++) {
                 const nd_db_match *m;
                 total += nd_db_results_get(&m, raw, i);
             }
             nd_db_results_free(sorted);
             nd_db_results_free(raw);
         }
-        ck_assert_uint_gt(total, 2 * c.count); /* each text matches itself at least */
-        free(docs);
-        free(store);
-        free(keys);
-        nd_db_close(db);
-        corpus_free(&c);
-        remove_tree(p.dir);
+        ck_assert_uint_gt(total, 2 * f.c.count); /* each text matches itself at least */
+        raw_fixture_free(&f);
     }
 }
 END_TEST
@@ -383,33 +404,18 @@ END_TEST
 START_TEST(test_raw_ids_out_of_memory)
 {
     for (int containment = 0; containment < 2; containment++) {
-        place p;
-        place_make(&p);
-        nd_options o = test_options(0, 0, 0.6);
-        if (containment) {
-            o = (nd_options)ND_OPTIONS_INIT;
-            o.threshold = 0.6;
-            o.measure = ND_MEASURE_CONTAINMENT;
-            o.min_shingles = 5;
-            ck_assert_int_eq(nd_options_resolve(&o), ND_OK);
-        }
-        corpus c = make_corpus(37, 12, 3, 6);
-        nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
-        ck_assert_int_eq(add_range(db, &c, 0, 30, "a", 0, 1), ND_OK);
-        ck_assert_int_eq(nd_db_commit(db), ND_OK);
-        uint32_t *store;
-        uint64_t *keys;
-        nd_db_doc *docs = raw_docs(&c, 0, c.count, &o, &store, &keys);
+        raw_fixture f;
+        raw_fixture_make(&f, containment, make_corpus(37, 12, 3, 6), 30);
         nd_db_query_options q = ND_DB_QUERY_INIT;
         q.threads = 2;
-        nd_db_results *sorted = query_range(db, &c, 0, c.count, &q);
+        nd_db_results *sorted = query_range(f.db, &f.c, 0, f.c.count, &q);
         q.raw_ids = 1;
         int succeeded = 0;
         size_t n;
         for (n = 0; n < 10000 && !succeeded; n++) {
             nd_db_results *raw = NULL;
             nd_alloc_fail_after(n);
-            int rc = nd_db_query(&raw, db, docs, c.count, &q);
+            int rc = nd_db_query(&raw, f.db, f.docs, f.c.count, &q);
             nd_alloc_fail_after((size_t)-1);
             ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
             if (rc == ND_OK) {
@@ -421,12 +427,7 @@ START_TEST(test_raw_ids_out_of_memory)
         ck_assert(succeeded);
         ck_assert_uint_gt(n, 5); /* allocations did fail on the way */
         nd_db_results_free(sorted);
-        free(docs);
-        free(store);
-        free(keys);
-        nd_db_close(db);
-        corpus_free(&c);
-        remove_tree(p.dir);
+        raw_fixture_free(&f);
     }
 }
 END_TEST
