@@ -233,6 +233,39 @@ struct nd_db_results {
     char *text; /* the matched ids */
 };
 
+/* db_results.c: a thread's verified matches as db_query.c finds them (a
+ * hit a pair, its matched id copied into the list's text), and the lists
+ * put together per query into nd_db_results. */
+typedef struct db_hit {
+    size_t query;
+    uint32_t doc;
+    int pending;
+    double jaccard;
+    uint64_t weight;
+    size_t id_offset, id_len; /* in the list's text */
+    double query_in_match, match_in_query;
+    double rank; /* a containment index's: the larger containment; 0 */
+} db_hit;
+
+typedef struct db_hit_list {
+    db_hit *items;
+    size_t count, capacity;
+    char *text;
+    size_t text_len, text_capacity;
+} db_hit_list;
+
+/* Append hit h (id_len bytes of id copied; its id_offset set). ND_OK or
+ * ND_ENOMEM. */
+int db_hit_push(db_hit_list *l, const db_hit *h, const char *id);
+/* Sort the list's hits by query, then document. */
+void db_hits_by_query(db_hit_list *l);
+void db_hit_list_free(db_hit_list *l);
+/* Put the hits of lists[0 .. list_count) (each by query) together per
+ * query, each query's best first (the larger containment, then Jaccard,
+ * then the earlier document), at most `top` (0: all). ND_OK or ND_ENOMEM. */
+int db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
+                        size_t top);
+
 typedef struct db_sketched {
     nd_db_doc *docs; /* count documents; ids and keys borrowed from the batch */
     nd_batch *batch; /* taken from the handle's idle ones until db_sketched_free */

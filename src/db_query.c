@@ -46,46 +46,6 @@
 #include "db_settle.h"
 #include "sort.h"
 
-/* ****  Hits: verified matches as they are found  **** */
-
-typedef struct hit {
-    size_t query;
-    uint32_t doc;
-    int pending;
-    double jaccard;
-    uint64_t weight;
-    size_t id_offset, id_len; /* in the list's text */
-    double query_in_match, match_in_query;
-    double rank; /* a containment index's: the larger containment; 0 */
-} hit;
-
-typedef struct hit_list {
-    hit *items;
-    size_t count, capacity;
-    char *text;
-    size_t text_len, text_capacity;
-} hit_list;
-
-static int push_hit(hit_list *l, const hit *h, const char *id)
-{
-    if (nd_grow((void **)&l->items, &l->capacity, l->count + 1, sizeof *l->items) != 0 ||
-        nd_grow((void **)&l->text, &l->text_capacity, l->text_len + h->id_len + 1, 1) != 0)
-        return ND_ENOMEM;
-    hit *dst = &l->items[l->count++];
-    *dst = *h;
-    dst->id_offset = l->text_len;
-    if (h->id_len)
-        memcpy(l->text + l->text_len, id, h->id_len);
-    l->text_len += h->id_len;
-    return ND_OK;
-}
-
-static void hit_list_free(hit_list *l)
-{
-    nd_free(l->items);
-    nd_free(l->text);
-}
-
 /* ****  One slice of queries  **** */
 
 typedef db_probe probe;
@@ -107,7 +67,7 @@ typedef struct worker {
     double threshold;
     MDB_txn *txn; /* records (and merged band entries) come from here */
     int pending;  /* 1: look for this run's documents, 0: committed ones */
-    hit_list hits;
+    db_hit_list hits;
     probe *probes, *probes_tmp;
     size_t probe_count;
     uint64_t *pairs, *pairs_tmp; /* candidate (document << 32 | query) pairs */
@@ -121,6 +81,7 @@ typedef struct worker {
     const uint64_t *check; /* and of the sorted candidate pairs */
     size_t check_count;
     unsigned band_lo, band_hi; /* a Jaccard index's committed queries: this thread's bands (band_walk_phase) */
+    size_t band_size;          /* and the probes of a band: the queries with shingles */
     db_settling *settling;     /* raw ids (nd_db_query_options.raw_ids): the queries' sorted ones; else NULL */
     void (*phase)(struct worker *);
     int rc;
@@ -263,14 +224,6 @@ static int reaches(double jaccard, double threshold)
     return jaccard >= threshold - 1e-12;
 }
 
-static int compare_hit_query(const void *pa, const void *pb)
-{
-    const hit *a = pa, *b = pb;
-    if (a->query != b->query)
-        return a->query < b->query ? -1 : 1;
-    return (a->doc > b->doc) - (a->doc < b->doc);
-}
-
 /* Verify the candidate pairs, document by document: each candidate's
  * record is read, and its ids decoded, once however many queries it is a
  * candidate of. The hits end in query order. */
@@ -324,25 +277,24 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
             } else if (!reaches(jaccard, w->threshold)) {
                 continue;
             }
-            hit h = {q,
-                     doc,
-                     w->pending,
-                     jaccard,
-                     r.weight,
-                     0,
-                     r.id_len,
-                     nd_containment_counts(query.count, shared),
-                     nd_containment_counts(r.count, shared),
-                     0.0};
+            db_hit h = {q,
+                        doc,
+                        w->pending,
+                        jaccard,
+                        r.weight,
+                        0,
+                        r.id_len,
+                        nd_containment_counts(query.count, shared),
+                        nd_containment_counts(r.count, shared),
+                        0.0};
             if (is_containment(w))
                 h.rank = h.query_in_match > h.match_in_query ? h.query_in_match : h.match_in_query;
-            if (push_hit(&w->hits, &h, r.id) != ND_OK)
+            if (db_hit_push(&w->hits, &h, r.id) != ND_OK)
                 return out_of_memory(w);
         }
         i = j;
     }
-    if (w->hits.count > 1)
-        qsort(w->hits.items, w->hits.count, sizeof *w->hits.items, compare_hit_query);
+    db_hits_by_query(&w->hits);
     return ND_OK;
 }
 
@@ -459,9 +411,7 @@ static uint64_t pair_doc_at(const void *items, size_t i)
  * for the kernel to clear, where one band's, reused, are in the cache. */
 static void band_walk_phase(worker *w)
 {
-    size_t m = 0;
-    for (size_t q = w->begin; q < w->end; q++)
-        m += w->docs[q].count != 0;
+    size_t m = w->band_size;
     w->rc = ND_OK;
     if (w->band_lo >= w->band_hi || m == 0)
         return;
@@ -509,6 +459,9 @@ static int query_committed(worker *workers, unsigned n, worker *all)
     if (rc != ND_OK)
         return rc;
     unsigned bands = db->opts.bands;
+    size_t with_shingles = 0;
+    for (size_t q = all->begin; q < all->end; q++)
+        with_shingles += all->docs[q].count != 0;
     for (unsigned t = 0; t < n; t++) {
         workers[t].txn = txns[t];
         if (is_containment(all)) {
@@ -517,6 +470,7 @@ static int query_committed(worker *workers, unsigned n, worker *all)
             workers[t].walk = all->probes + lo;
             workers[t].walk_count = hi > lo ? hi - lo : 0;
         } else {
+            workers[t].band_size = with_shingles;
             workers[t].band_lo = (unsigned)((size_t)bands * t / n);
             workers[t].band_hi = (unsigned)((size_t)bands * (t + 1) / n);
         }
@@ -556,104 +510,7 @@ static int query_committed(worker *workers, unsigned n, worker *all)
     return rc;
 }
 
-/* ****  Results  **** */
-
-typedef struct {
-    const hit *h;
-    const char *text; /* the list's text */
-} hit_ref;
-
-/* By the larger containment (0 for both in a Jaccard index), then Jaccard. */
-static int compare_hit_ref(const void *pa, const void *pb)
-{
-    const hit *a = ((const hit_ref *)pa)->h, *b = ((const hit_ref *)pb)->h;
-    double ca = a->rank, cb = b->rank;
-    if (ca != cb)
-        return ca > cb ? -1 : 1;
-    if (a->jaccard != b->jaccard)
-        return a->jaccard > b->jaccard ? -1 : 1;
-    return (a->doc > b->doc) - (a->doc < b->doc);
-}
-
-/* Put the hits of the lists (each in query order) together per query. */
-static int assemble(nd_db_results **out, worker *lists, size_t list_count, size_t count, size_t top)
-{
-    size_t total = 0, text = 0;
-    for (size_t l = 0; l < list_count; l++) {
-        total += lists[l].hits.count;
-        text += lists[l].hits.text_len;
-    }
-    nd_db_results *r = nd_calloc(1, sizeof *r);
-    size_t *at = nd_calloc(list_count ? list_count : 1, sizeof *at);
-    hit_ref *refs = nd_malloc((total ? total : 1) * sizeof *refs);
-    if (r) {
-        r->count = count;
-        r->starts = nd_calloc(count + 1, sizeof *r->starts);
-        r->matches = nd_malloc((total ? total : 1) * sizeof *r->matches);
-        r->text = nd_malloc(text ? text : 1);
-    }
-    if (!r || !at || !refs || !r->starts || !r->matches || !r->text) {
-        nd_db_results_free(r);
-        nd_free(at);
-        nd_free(refs);
-        return ND_ENOMEM;
-    }
-    size_t m = 0, text_len = 0;
-    for (size_t q = 0; q < count; q++) {
-        size_t n = 0;
-        for (size_t l = 0; l < list_count; l++) {
-            const hit_list *hl = &lists[l].hits;
-            while (at[l] < hl->count && hl->items[at[l]].query == q)
-                refs[n++] = (hit_ref){&hl->items[at[l]++], hl->text};
-        }
-        qsort(refs, n, sizeof *refs, compare_hit_ref);
-        if (top && n > top)
-            n = top;
-        r->starts[q] = m;
-        for (size_t k = 0; k < n; k++) {
-            const hit *h = refs[k].h;
-            memcpy(r->text + text_len, refs[k].text + h->id_offset, h->id_len);
-            r->matches[m++] = (nd_db_match){r->text + text_len, h->id_len,         h->jaccard,       h->weight,
-                                            h->pending,         h->query_in_match, h->match_in_query};
-            text_len += h->id_len;
-        }
-    }
-    r->starts[count] = m;
-    nd_free(at);
-    nd_free(refs);
-    *out = r;
-    return ND_OK;
-}
-
 /* ****  The query calls  **** */
-
-/* Raw ids in a containment index: every query's sorted, into a copy of
- * docs (*out, nd_free), for its probes and verification alike. */
-static int settle_every_query(db_settling *s, const nd_db_doc *docs, size_t count, unsigned threads, nd_db_doc **out)
-{
-    uint64_t *all = nd_malloc((count ? count : 1) * sizeof *all); /* (document 0 << 32 | query) pairs */
-    nd_db_doc *copy = nd_malloc((count ? count : 1) * sizeof *copy);
-    int rc = all && copy ? ND_OK : ND_ENOMEM;
-    size_t n = 0;
-    for (size_t q = 0; q < count && rc == ND_OK; q++) {
-        copy[q] = docs[q];
-        if (docs[q].count > 0)
-            all[n++] = q;
-    }
-    if (rc == ND_OK)
-        rc = db_settle_pairs(s, docs, all, n, threads);
-    for (size_t i = 0; i < n && rc == ND_OK; i++) {
-        copy[all[i]].ids = s->of[all[i]].ids;
-        copy[all[i]].count = s->of[all[i]].count;
-    }
-    nd_free(all);
-    if (rc != ND_OK) {
-        nd_free(copy);
-        return rc;
-    }
-    *out = copy;
-    return ND_OK;
-}
 
 int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t count, const nd_db_query_options *opts)
 {
@@ -698,7 +555,7 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
     if (o.raw_ids && db_settling_init(&settling, count) != ND_OK)
         return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     if (o.raw_ids && db->opts.measure == ND_MEASURE_CONTAINMENT) {
-        int rc = settle_every_query(&settling, docs, count, threads ? threads : 1, &sorted_docs);
+        int rc = db_settle_every_query(&settling, docs, count, threads ? threads : 1, &sorted_docs);
         if (rc != ND_OK) {
             db_settling_free(&settling);
             return db_fail(db, rc, "%s: out of memory querying", db->path);
@@ -736,10 +593,13 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
     int rc = status;
     for (size_t l = 0; l < lists && rc == ND_OK; l++)
         rc = workers[l].rc;
-    if (rc == ND_OK && assemble(out, workers, lists, count, o.top) != ND_OK)
+    const db_hit_list *hits[MAX_THREADS + 1];
+    for (size_t l = 0; l < lists; l++)
+        hits[l] = &workers[l].hits;
+    if (rc == ND_OK && db_results_assemble(out, hits, lists, count, o.top) != ND_OK)
         rc = db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     for (size_t l = 0; l < (size_t)threads + 2; l++) {
-        hit_list_free(&workers[l].hits);
+        db_hit_list_free(&workers[l].hits);
         nd_free(workers[l].probes);
         nd_free(workers[l].probes_tmp);
         nd_free(workers[l].pairs);

@@ -33,4 +33,9 @@ void db_settling_free(db_settling *s);
  * ND_OK or ND_ENOMEM. */
 int db_settle_pairs(db_settling *s, const nd_db_doc *docs, const uint64_t *pairs, size_t n, unsigned threads);
 
+/* Settle every query of docs[0 .. count) with shingles, into a copy of
+ * docs (*out, nd_free: its ids in s's stores): a containment index makes
+ * its probes of every query's ids. ND_OK or ND_ENOMEM. */
+int db_settle_every_query(db_settling *s, const nd_db_doc *docs, size_t count, unsigned threads, nd_db_doc **out);
+
 #endif /* ND_DB_SETTLE_H */

@@ -52,7 +52,7 @@ static int query_commit(void *ctx, const sketched_doc *d)
  * thread's time while the others sketched). Raw (as shingling made them)
  * for a Jaccard index: nd_db_query sorts the few it verifies
  * (nd_db_query_options.raw_ids), where sorting every document's was a
- * twelfth of the run; sorted distinct (pipeline_sink.settled_ids) for a
+ * 6% of a one-thread run; sorted distinct (pipeline_sink.settled_ids) for a
  * containment index, whose probes are made of every document's ids. */
 static int query_adopt_ids(void *ctx, uint32_t *block, size_t capacity)
 {
