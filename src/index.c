@@ -164,7 +164,8 @@ static FILE *temp_file(const char *dir)
 
 /* Append text `doc`'s ids to the ids file and record where they went.
  * (Not inlined, nor cloned by GCC: add_text's NULL ids of a dropped text
- * never reach it. clang has no noclone.) */
+ * never reach it. clang has no noclone.) A dropped text is not given to
+ * it: it has no ids to write (DROPPED_AT). */
 #if defined(__clang__)
 __attribute__((noinline))
 #elif defined(__GNUC__)
@@ -175,7 +176,7 @@ spill_ids(nd_index *index, size_t doc, const uint32_t *ids)
 {
     size_t count = index->meta[doc].count;
     if (count > 0 && !ids)
-        return ND_EINVAL; /* a dropped text (nd_index_add_dropped): refilled before spilling */
+        return ND_EINVAL; /* a dropped text: see nd_index_spill */
     if (count > 0 && fwrite(ids, sizeof *ids, count, index->ids_file) != count)
         return ND_EIO;
     index->where[doc].offset = index->ids_written;
@@ -199,9 +200,7 @@ int nd_index_spill(nd_index *index, const char *dir)
 {
     if (index->spilled)
         return ND_OK;
-    if (index->dropped > 0)
-        return ND_EINVAL;                    /* refilled first (nd_index_refill) */
-    if (nd_index_settle_all(index) != ND_OK) /* the files hold settled ids only */
+    if (nd_index_settle_all(index, 1) != ND_OK) /* the files hold settled ids only; dropped texts stay so */
         return ND_ENOMEM;
     index->ids_file = temp_file(dir);
     index->keys_file = temp_file(dir);
@@ -215,7 +214,9 @@ int nd_index_spill(nd_index *index, const char *dir)
     }
 
     for (size_t i = 0; i < index->count; i++) {
-        if (spill_ids(index, i, index->where[i].memory) != ND_OK)
+        if (text_dropped(index, i)) /* no ids anywhere: refilled into the file if read (index_refill.c) */
+            index->where[i].offset = DROPPED_AT;
+        else if (spill_ids(index, i, index->where[i].memory) != ND_OK)
             return ND_EIO;
     }
     for (size_t c = 0; c < index->count / ND_KEY_CHUNK; c++) {
@@ -378,7 +379,10 @@ add_text(nd_index *index, const text_to_add *add, int raw, int keys_later)
         for (unsigned j = 0; j < bands; j++)
             chunk[(size_t)j * ND_KEY_CHUNK + slot] = t->keys[j];
     }
-    if (index->spilled) {
+    if (index->spilled && t->count > 0 && raw == KEPT && !add->kept) {
+        index->where[doc].offset = DROPPED_AT; /* dropped (nd_index_add_dropped): no ids to write */
+        index->dropped++;
+    } else if (index->spilled) {
         if (spill_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
     } else if (t->count > 0 && raw == KEPT) {
@@ -510,8 +514,8 @@ int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const 
 
 int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, uint64_t weight)
 {
-    if (count == 0 || index->spilled)
-        return ND_EINVAL; /* nothing to drop; a spilled index writes every text's ids */
+    if (count == 0)
+        return ND_EINVAL; /* nothing to drop */
     uint32_t folded[ND_MAX_PERM];
     assert(keys);
     nd_index_fold_keys(folded, keys, index->opts.bands);

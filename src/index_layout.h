@@ -18,11 +18,14 @@
 #include "store.h"
 
 /* Where a text's ids are: in memory, or (spilled) at an offset of the ids
- * file, counted in ids. */
+ * file, counted in ids. A dropped text (nd_index_add_dropped) not refilled
+ * yet has its ids nowhere: NULL in memory, DROPPED_AT once spilled. */
 typedef union {
     uint32_t *memory;
     uint64_t offset;
 } id_location;
+
+#define DROPPED_AT UINT64_MAX
 
 enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
 
@@ -99,6 +102,24 @@ reserve_ids(nd_index *index, size_t n)
  * text meanwhile: the first to claim it settles it, store.h). */
 enum { SETTLED = 0, RAW_TEXT = 1, SETTLING = 2 };
 
+/* Is text `doc` dropped (nd_index_add_dropped) and not refilled yet? Only
+ * a raw text can be: a spilled index settles every other as it writes it.
+ * (In memory a refill may publish the ids while a helper looks: the
+ * pointer is read atomically, index_refill.c.) */
+static inline int text_dropped(const nd_index *index, size_t doc)
+{
+    if (!index->raw || __atomic_load_n(&index->raw[doc], __ATOMIC_ACQUIRE) != RAW_TEXT || index->meta[doc].count == 0)
+        return 0;
+    if (index->spilled)
+        return index->where[doc].offset == DROPPED_AT;
+    return __atomic_load_n(&index->where[doc].memory, __ATOMIC_ACQUIRE) == NULL;
+}
+
+/* Band `band`'s keys of key chunk c (ND_KEY_CHUNK texts): in memory, or
+ * read from the keys file into buf (room for ND_KEY_CHUNK keys); NULL when
+ * the read fails (index_store.c). */
+const uint32_t *nd_index_band_chunk(const nd_index *index, unsigned band, size_t c, uint32_t *buf);
+
 /* index_settle.c. Each returns ND_OK or ND_ENOMEM (a text left raw), or,
  * for a dropped text, nd_index_refill_now's error. */
 
@@ -110,8 +131,10 @@ int nd_index_settle_with(nd_index *index, size_t doc, uint32_t **scratch, size_t
 /* Settle text `doc` on the index's own thread (its scratch). */
 int nd_index_settle(nd_index *index, size_t doc);
 
-/* Settle every raw text (containment; before spilling). */
-int nd_index_settle_all(nd_index *index);
+/* Settle every raw text: the dropped ones too, refilled first
+ * (containment), or (`keep_dropped`: before spilling, whose files hold
+ * settled ids only) all but those, left dropped. */
+int nd_index_settle_all(nd_index *index, int keep_dropped);
 
 /* Settle every raw text that may have a copy (before clustering). */
 int nd_index_settle_shared(nd_index *index);
@@ -120,5 +143,11 @@ int nd_index_settle_shared(nd_index *index);
  * refill function (nd_index_set_refill). ND_OK, ND_EINVAL (no function),
  * or the function's error (ND_EIO, ND_ENOMEM). */
 int nd_index_refill_now(nd_index *index, size_t doc);
+
+/* index_refill.c: give every dropped text that shares a band key with
+ * another its ids now (nd_index_dropped_wanted, in text order; a spilled
+ * index before clustering: the others are never read). ND_OK, or
+ * nd_index_refill_now's error; nothing without a refill function. */
+int nd_index_refill_wanted(nd_index *index);
 
 #endif

@@ -26,16 +26,48 @@
  */
 #include "index_layout.h"
 
+#include <stdio.h>  /* fwrite */
 #include <string.h> /* memset, memcpy */
 
 #include "alloc.h"
 #include "index_add.h"
 #include "slots.h"
+#include "sort.h" /* nd_sort_distinct_u32: refill_to_file */
 
-/* Texts' band-`band` key. */
-static inline uint32_t key_of(const nd_index *index, unsigned band, size_t d)
+/* One band's keys of every text: the index's key chunks in memory, or,
+ * once it has spilled them to its keys file, read back into `flat` (one
+ * key a text, band after band: reading a key where clustering reads them,
+ * a chunk at a time, would be a read a text). */
+typedef struct {
+    const nd_index *index;
+    unsigned band;
+    uint32_t *flat; /* spilled: room for every text's key; else NULL */
+} band_view;
+
+/* Text d's key in the band. */
+static inline uint32_t key_of(const band_view *v, size_t d)
 {
-    return index->key_chunks[d / ND_KEY_CHUNK][(size_t)band * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
+    if (v->flat)
+        return v->flat[d];
+    return v->index->key_chunks[d / ND_KEY_CHUNK][(size_t)v->band * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
+}
+
+/* Point v at band `band` (reading it into v->flat when spilled): ND_OK or
+ * ND_EIO. */
+static int view_band(band_view *v, unsigned band, uint32_t *buf)
+{
+    v->band = band;
+    if (!v->flat)
+        return ND_OK;
+    size_t n = v->index->count;
+    for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
+        const uint32_t *keys = nd_index_band_chunk(v->index, band, first / ND_KEY_CHUNK, buf);
+        if (!keys)
+            return ND_EIO;
+        size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
+        memcpy(v->flat + first, keys, count * sizeof *keys);
+    }
+    return ND_OK;
 }
 
 /* A key's first slot in the exact table: another hash than the slots'
@@ -49,23 +81,22 @@ static inline size_t probe_start(uint32_t key, unsigned shift)
  * twice in `slots`, every text's key marked) share their key with another
  * text: those are set in `wanted`. `table` has room for 2^bits keys
  * (2^bits >= 2m), `counts` as many bytes. */
-static void exact_shared(const nd_index *index, unsigned band, const uint32_t *live, size_t m, unsigned char *wanted,
-                         uint32_t *table, unsigned char *counts, unsigned bits, const uint64_t *slots,
-                         unsigned slot_shift)
+static void exact_shared(const band_view *v, const uint32_t *live, size_t m, unsigned char *wanted, uint32_t *table,
+                         unsigned char *counts, unsigned bits, const uint64_t *slots, unsigned slot_shift)
 {
     size_t mask = ((size_t)1 << bits) - 1;
     unsigned shift = 32 - bits;
     memset(counts, 0, mask + 1);
     for (size_t i = 0; i < m; i++) {
-        uint32_t key = key_of(index, band, live[i]);
+        uint32_t key = key_of(v, live[i]);
         size_t h = probe_start(key, shift);
         while (counts[h] && table[h] != key)
             h = (h + 1) & mask;
         table[h] = key;
         counts[h] = 1; /* in the table; every text's key counted below */
     }
-    for (size_t d = 0; d < index->count; d++) {
-        uint32_t key = key_of(index, band, d);
+    for (size_t d = 0; d < v->index->count; d++) {
+        uint32_t key = key_of(v, d);
         if (!nd_slot_seen_twice(slots, nd_slot_of(key, slot_shift)))
             continue; /* a lone key: not one of the table's, whose slots were seen twice */
         size_t h = probe_start(key, shift);
@@ -75,7 +106,7 @@ static void exact_shared(const nd_index *index, unsigned band, const uint32_t *l
             counts[h]++;
     }
     for (size_t i = 0; i < m; i++) {
-        uint32_t key = key_of(index, band, live[i]);
+        uint32_t key = key_of(v, live[i]);
         size_t h = probe_start(key, shift);
         while (table[h] != key)
             h = (h + 1) & mask;
@@ -90,11 +121,35 @@ void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx)
     index->refill_ctx = ctx;
 }
 
+/* A spilled index's refill: the ids settled (sorted distinct in the
+ * scratch, their count and set hash) and appended to the ids file, as
+ * nd_index_spill writes every other text. Flushed before they are read
+ * (nd_index_store, index_store.c's stored_ids). */
+static int refill_to_file(nd_index *index, size_t doc, const uint32_t *ids, size_t count)
+{
+    if (nd_grow((void **)&index->scratch, &index->scratch_capacity, 2 * count, sizeof *index->scratch) != 0)
+        return ND_ENOMEM;
+    uint32_t *copy = index->scratch + count;
+    memcpy(copy, ids, count * sizeof *ids);
+    size_t n = nd_sort_distinct_u32(copy, index->scratch, count);
+    if (fwrite(copy, sizeof *copy, n, index->ids_file) != n)
+        return ND_EIO;
+    index->meta[doc].count = (uint32_t)n; /* at most the raw count, a uint32_t */
+    index->meta[doc].set_hash = nd_index_set_hash(copy, n);
+    index->where[doc].offset = index->ids_written;
+    index->ids_written += n;
+    index->raw_left--;
+    index->dropped--;
+    __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);
+    return ND_OK;
+}
+
 int nd_index_refill(nd_index *index, size_t doc, const uint32_t *ids, size_t count)
 {
-    if (doc >= index->count || index->spilled || !index->raw || index->raw[doc] != RAW_TEXT ||
-        index->where[doc].memory || count != index->meta[doc].count)
+    if (doc >= index->count || !text_dropped(index, doc) || count != index->meta[doc].count)
         return ND_EINVAL; /* not a dropped text, or not the ids it was added with */
+    if (index->spilled)
+        return refill_to_file(index, doc, ids, count);
     uint32_t *at = reserve_ids(index, count);
     if (!at)
         return ND_ENOMEM;
@@ -120,17 +175,26 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
     *out = NULL;
     *out_count = 0;
     size_t n = index->count, dropped = 0;
-    if (index->dropped == 0 || index->spilled)
+    if (index->dropped == 0)
         return ND_OK;
     unsigned char *wanted = nd_calloc(n, 1);
     uint32_t *live = nd_malloc(index->dropped * sizeof *live);
-    if (!wanted || !live) {
+    /* spilled: each band read back whole (4 bytes a text), a chunk at a time */
+    band_view view = {index, 0, NULL};
+    uint32_t *chunk = NULL;
+    if (index->spilled && !all) {
+        view.flat = nd_malloc_huge((n ? n : 1) * sizeof *view.flat);
+        chunk = nd_malloc(ND_KEY_CHUNK * sizeof *chunk);
+    }
+    if (!wanted || !live || (index->spilled && !all && (!view.flat || !chunk))) {
         nd_free(wanted);
         nd_free(live);
+        nd_free(view.flat);
+        nd_free(chunk);
         return ND_ENOMEM;
     }
     for (size_t d = 0; d < n && dropped < index->dropped; d++) {
-        if (index->raw && index->raw[d] == RAW_TEXT && !index->where[d].memory && index->meta[d].count > 0)
+        if (text_dropped(index, d))
             live[dropped++] = (uint32_t)d; /* texts are numbered in 32 bits */
     }
     /* eight slots a text (the table in cache; the exact step takes the
@@ -153,9 +217,13 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
     }
     size_t left = dropped;
     for (unsigned band = 0; !all && rc == ND_OK && band < index->opts.bands && left > 0; band++) {
+        rc = view_band(&view, band, chunk);
+        if (rc != ND_OK)
+            break;
         memset(slots, 0, ((size_t)1 << slot_bits) / 32 * sizeof *slots);
         for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
-            const uint32_t *keys = index->key_chunks[first / ND_KEY_CHUNK] + (size_t)band * ND_KEY_CHUNK;
+            const uint32_t *keys =
+                view.flat ? view.flat + first : index->key_chunks[first / ND_KEY_CHUNK] + (size_t)band * ND_KEY_CHUNK;
             size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
             for (size_t k = 0; k < count; k++)
                 nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
@@ -163,14 +231,14 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
         size_t m = 0;
         for (size_t i = 0; i < left; i++) {
             passing[m] = live[i];
-            m += nd_slot_seen_twice(slots, nd_slot_of(key_of(index, band, live[i]), shift));
+            m += nd_slot_seen_twice(slots, nd_slot_of(key_of(&view, live[i]), shift));
         }
         if (m == 0)
             continue;
         unsigned bits = 4;
         while (((size_t)1 << bits) < 2 * m)
             bits++;
-        exact_shared(index, band, passing, m, wanted, table, counts, bits, slots, shift);
+        exact_shared(&view, passing, m, wanted, table, counts, bits, slots, shift);
         size_t kept = 0;
         for (size_t i = 0; i < left; i++) {
             live[kept] = live[i];
@@ -182,6 +250,8 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
     nd_free(passing);
     nd_free(table);
     nd_free(counts);
+    nd_free(view.flat);
+    nd_free(chunk);
     if (rc != ND_OK) {
         nd_free(wanted);
         nd_free(live);
@@ -189,12 +259,24 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
     }
     size_t k = 0;
     for (size_t d = 0; d < n; d++) {
-        if (index->raw && index->raw[d] == RAW_TEXT && !index->where[d].memory && index->meta[d].count > 0 &&
-            (all || wanted[d]))
+        if (text_dropped(index, d) && (all || wanted[d]))
             live[k++] = (uint32_t)d;
     }
     nd_free(wanted);
     *out = live;
     *out_count = k;
     return ND_OK;
+}
+
+int nd_index_refill_wanted(nd_index *index)
+{
+    if (!index->refill_fn || index->dropped == 0)
+        return ND_OK;
+    uint32_t *docs = NULL;
+    size_t n = 0;
+    int rc = nd_index_dropped_wanted(index, 0, &docs, &n);
+    for (size_t i = 0; i < n && rc == ND_OK; i++)
+        rc = nd_index_refill_now(index, docs[i]);
+    nd_free(docs);
+    return rc;
 }

@@ -63,15 +63,21 @@ int nd_index_settle(nd_index *index, size_t doc)
     return nd_index_settle_with(index, doc, &index->scratch, &index->scratch_capacity);
 }
 
-int nd_index_settle_all(nd_index *index)
+int nd_index_settle_all(nd_index *index, int keep_dropped)
 {
-    for (size_t d = 0; d < index->count && index->raw_left > 0; d++) {
-        if (index->raw[d] && !index->where[d].memory) { /* dropped: its ids now, or the error */
-            int rc = nd_index_refill_now(index, d);
+    size_t left = index->raw_left; /* (dropped ones kept count in it) */
+    for (size_t d = 0; d < index->count && left > 0; d++) {
+        if (!index->raw || !index->raw[d])
+            continue;
+        left--;
+        if (text_dropped(index, d)) {
+            if (keep_dropped)
+                continue;
+            int rc = nd_index_refill_now(index, d); /* its ids now, or the error */
             if (rc != ND_OK)
                 return rc;
         }
-        if (index->raw[d] && nd_index_settle(index, d) != ND_OK)
+        if (nd_index_settle(index, d) != ND_OK)
             return ND_ENOMEM;
     }
     return ND_OK;

@@ -41,10 +41,13 @@ static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer 
             sched_yield();
             continue;
         }
-        if (!__atomic_load_n(&index->where[doc].memory, __ATOMIC_RELAXED)) {
+        if (text_dropped(index, doc)) {
             /* dropped: its ids now (nd_index_set_refill), on the thread
-             * that reads texts first (store.h) */
+             * that reads texts first (store.h); a spilled index writes
+             * them settled to its ids file, read below */
             int refilled = nd_index_refill_now(index->self, doc);
+            if (refilled == ND_OK && index->spilled && fflush(index->ids_file) != 0)
+                refilled = ND_EIO;
             if (refilled != ND_OK) {
                 *rc = refilled;
                 return NULL;
@@ -77,20 +80,24 @@ static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd
     nd_index *index = ((const nd_index *)backend)->self;
     for (size_t k = 0; k < n; k++) {
         if (__atomic_load_n(&index->raw[docs[k]], __ATOMIC_ACQUIRE) == RAW_TEXT &&
-            __atomic_load_n(&index->where[docs[k]].memory, __ATOMIC_ACQUIRE)) /* (dropped: left to stored_ids) */
+            !text_dropped(index, docs[k])) /* (dropped: left to stored_ids) */
             (void)nd_index_settle_with(index, docs[k], &scratch->data,
                                        &scratch->capacity); /* else left to stored_ids */
     }
 }
 
-static const uint32_t *stored_band_keys(const void *backend, unsigned band, size_t c, uint32_t *buf)
+const uint32_t *nd_index_band_chunk(const nd_index *index, unsigned band, size_t c, uint32_t *buf)
 {
-    const nd_index *index = backend;
     if (index->key_chunks[c])
         return index->key_chunks[c] + (size_t)band * ND_KEY_CHUNK;
     size_t bytes = ND_KEY_CHUNK * sizeof *buf;
     uint64_t at = ((uint64_t)c * index->opts.bands + band) * bytes;
     return read_at(index->keys_file, buf, bytes, at) == ND_OK ? buf : NULL;
+}
+
+static const uint32_t *stored_band_keys(const void *backend, unsigned band, size_t c, uint32_t *buf)
+{
+    return nd_index_band_chunk(backend, band, c, buf);
 }
 
 int nd_index_store(const nd_index *index, nd_store *out)
@@ -99,10 +106,16 @@ int nd_index_store(const nd_index *index, nd_store *out)
         return ND_EIO;
     if (index->raw_left > 0) {
         /* raw texts settled as far as reading the store needs
-         * (index_settle.c); the index is its owner's, not shared */
+         * (index_settle.c); the index is its owner's, not shared. A
+         * spilled index's raw texts are dropped ones (it settles every
+         * other as it writes it): those that share a key with another
+         * get their ids, the rest are never read (nd_index_refill_wanted) */
         nd_index *settling = index->self;
-        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? nd_index_settle_all(settling)
+        int rc = index->opts.measure == ND_MEASURE_CONTAINMENT ? nd_index_settle_all(settling, 0)
+                 : index->spilled                              ? nd_index_refill_wanted(settling)
                                                                : nd_index_settle_shared(settling);
+        if (rc == ND_OK && index->spilled && fflush(index->ids_file) != 0)
+            rc = ND_EIO;
         if (rc != ND_OK)
             return rc;
     }

@@ -5,8 +5,10 @@
  * A group's first member dropped and refilled clusters as if its ids had
  * been kept; the index names exactly the dropped texts that share a band
  * key with another (a lone text is left without ids); a refill with other
- * ids, or spilling with a dropped text left, is refused. The CLI step
- * refills from the file, and a file changed between the passes fails it.
+ * ids is refused. A spilled index keeps its dropped texts dropped (more
+ * may be added after the spill) and refills into its files those that
+ * clustering reads. The CLI step refills from the file, on its threads,
+ * and a file changed between the passes fails it.
  * The end-to-end equality of outputs is tests/cli/test_refill.sh. */
 #include <check.h>
 #include <fcntl.h>    /* AT_FDCWD */
@@ -55,13 +57,18 @@ static int dropped_kind(size_t i)
 }
 
 /* The corpus into `kept` (nd_index_add_raw, every text's ids) and
- * `dropped` (the first members and lone texts nd_index_add_dropped).
+ * `dropped` (the first members and lone texts nd_index_add_dropped), both
+ * spilled (nd_index_spill) before text `spill_at` (none: TEXTS or more).
  * Returns how many were dropped. */
-static size_t index_both(nd_index *kept, nd_index *dropped, const nd_options *opts, nd_sketcher *sk)
+static size_t index_both(nd_index *kept, nd_index *dropped, const nd_options *opts, nd_sketcher *sk, size_t spill_at)
 {
     static char text[1024];
     size_t n = 0;
     for (size_t i = 0; i < TEXTS; i++) {
+        if (i == spill_at) {
+            ck_assert_int_eq(nd_index_spill(kept, "/tmp"), ND_OK);
+            ck_assert_int_eq(nd_index_spill(dropped, "/tmp"), ND_OK);
+        }
         size_t len = text_of(text, i);
         nd_sketch_ref ref;
         uint64_t keys[ND_MAX_PERM];
@@ -154,7 +161,7 @@ START_TEST(test_first_members_refilled)
     nd_index *kept = NULL, *dropped = NULL;
     ck_assert_int_eq(nd_index_new(&kept, &opts), ND_OK);
     ck_assert_int_eq(nd_index_new(&dropped, &opts), ND_OK);
-    size_t n_dropped = index_both(kept, dropped, &opts, sk);
+    size_t n_dropped = index_both(kept, dropped, &opts, sk, TEXTS);
 
     /* a text dropped and not refilled is refused, not read */
     nd_clusters *c = NULL;
@@ -206,7 +213,7 @@ START_TEST(test_first_members_refilled)
         nd_index *kept2 = NULL, *lazily = NULL;
         ck_assert_int_eq(nd_index_new(&kept2, &opts), ND_OK);
         ck_assert_int_eq(nd_index_new(&lazily, &opts), ND_OK);
-        index_both(kept2, lazily, &opts, sk);
+        index_both(kept2, lazily, &opts, sk, TEXTS);
         nd_sketcher *sk2 = NULL;
         ck_assert_int_eq(nd_sketcher_new_ids(&sk2, &opts), ND_OK);
         lazy l = {sk2, 0, fail};
@@ -224,18 +231,42 @@ START_TEST(test_first_members_refilled)
         nd_index_free(lazily);
     }
 
-    /* spilling waits for every dropped text: refused, then refilled all */
-    ck_assert_int_eq(nd_index_spill(dropped, "/tmp"), ND_EINVAL);
+    /* every dropped text named with `all` */
     free(docs);
     size_t named = n;
     ck_assert_int_eq(nd_index_dropped_wanted(dropped, 1, &docs, &n), ND_OK);
     ck_assert_uint_eq(n, n_dropped - named);
-    refill_texts(dropped, sk, docs, n);
-    ck_assert_int_eq(nd_index_spill(dropped, "/tmp"), ND_OK);
-    ck_assert_int_eq(nd_index_spill(kept, "/tmp"), ND_OK);
-    same_clusters(kept, dropped, 1);
-
     free(docs);
+
+    /* spilled with dropped texts left, and more dropped after the spill:
+     * they stay without ids (none written); the index reads its spilled
+     * keys back to name those clustering reads (the same texts as in
+     * memory), given their ids by the caller or as clustering reads them,
+     * written to its files: the kept index's clusters, pairs and counts */
+    for (int as_read = 0; as_read <= 1; as_read++) {
+        nd_index *kept3 = NULL, *spilled = NULL;
+        ck_assert_int_eq(nd_index_new(&kept3, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&spilled, &opts), ND_OK);
+        ck_assert_uint_eq(index_both(kept3, spilled, &opts, sk, TEXTS / 2 + 3), n_dropped);
+        nd_sketcher *sk3 = NULL;
+        ck_assert_int_eq(nd_sketcher_new_ids(&sk3, &opts), ND_OK);
+        lazy l = {sk3, 0, 0};
+        if (as_read) {
+            nd_index_set_refill(spilled, refill_lazily, &l);
+        } else {
+            ck_assert_int_eq(nd_index_dropped_wanted(spilled, 0, &docs, &n), ND_OK);
+            ck_assert_uint_eq(n, named);
+            refill_texts(spilled, sk, docs, n);
+            free(docs);
+        }
+        same_clusters(kept3, spilled, 1);
+        same_clusters(kept3, spilled, 2);
+        ck_assert_uint_eq(l.calls, as_read ? named : 0);
+        nd_sketcher_free(sk3);
+        nd_index_free(kept3);
+        nd_index_free(spilled);
+    }
+
     free(wanted);
     nd_index_free(kept);
     nd_index_free(dropped);
@@ -316,31 +347,14 @@ START_TEST(test_refill_from_file)
 
     first_pass(&cfg, &in, &rf, &index, path, NULL);
     ck_assert_ptr_nonnull(rf);
-    ck_assert_int_eq(refill_index(rf, index, 0), EXIT_OK);
+    ck_assert_int_eq(refill_index(rf, index, 2), EXIT_OK);
     ck_assert_uint_eq(refill_done(rf), 2); /* a and c, copies; not d, alone */
     nd_clusters *c = NULL;
     nd_cluster_stats stats;
     ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
     ck_assert_uint_eq(nd_clusters_count(c), 1);
     nd_clusters_free(c);
-    ck_assert_int_eq(refill_index(rf, index, 1), EXIT_OK);
-    ck_assert_uint_eq(refill_done(rf), 3);
     end_pass(&cfg, in, rf, index);
-
-    /* refilled as clustering reads them (refill_one) */
-    first_pass(&cfg, &in, &rf, &index, path, NULL);
-    nd_index_set_refill(index, refill_one, rf);
-    ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_OK);
-    ck_assert_uint_eq(nd_clusters_count(c), 1);
-    ck_assert_uint_eq(refill_done(rf), 2);
-    nd_clusters_free(c);
-    end_pass(&cfg, in, rf, index);
-    first_pass(&cfg, &in, &rf, &index, path, NULL);
-    nd_index_set_refill(index, refill_one, rf);
-    write_file(path, "ab", "\n"); /* changed: clustering fails */
-    ck_assert_int_eq(nd_index_cluster(&c, &stats, index, ND_KEEP_FIRST), ND_EIO);
-    end_pass(&cfg, in, rf, index);
-    write_file(path, "wb", corpus);
 
     /* same size, same modification time, record c one byte later */
     first_pass(&cfg, &in, &rf, &index, path, NULL);
@@ -353,26 +367,14 @@ START_TEST(test_refill_from_file)
                "{\"id\":\"d\",\"text\":\"something else entirely, said in other words\"}\n");
     struct timespec times[2] = {st.st_atim, st.st_mtim};
     ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
-    ck_assert_int_eq(refill_index(rf, index, 0), EXIT_FAIL);
+    ck_assert_int_eq(refill_index(rf, index, 1), EXIT_FAIL);
     end_pass(&cfg, in, rf, index);
 
     /* another size: not the file pass 1 read */
     write_file(path, "wb", corpus);
     first_pass(&cfg, &in, &rf, &index, path, NULL);
     write_file(path, "ab", "\n");
-    ck_assert_int_eq(refill_index(rf, index, 0), EXIT_FAIL);
-    end_pass(&cfg, in, rf, index);
-
-    /* a record that sketches differently (same length) */
-    write_file(path, "wb", corpus);
-    first_pass(&cfg, &in, &rf, &index, path, NULL);
-    char changed[] = "{\"id\":\"a\",\"text\":\"the quick brown fox jumps over the lazy dog\"}";
-    record rec = {changed, strlen(changed), 0, 1, RECORD_JSON, 1, 1, 0};
-    const uint32_t *ids;
-    size_t count;
-    ck_assert_int_eq(refill_record(rf, &rec, 1000, &ids, &count), EXIT_FAIL);
-    /* as clustering reads it: a count other than pass 1's is refused */
-    ck_assert_int_eq(refill_one(rf, 0, 1000, &ids, &count), ND_EIO);
+    ck_assert_int_eq(refill_index(rf, index, 2), EXIT_FAIL);
     end_pass(&cfg, in, rf, index);
 
     char unit[] = "--unit=paragraph", contain[] = "--measure=containment";

@@ -25,24 +25,28 @@ typedef struct id_predictor {
     size_t limit; /* documents past which every one is kept (the bits fill up): a 32nd of the bits */
     size_t seen;  /* documents asked about (atomic) */
     int off;      /* 1: keep every document's ids from now on (atomic) */
+    int any;      /* 1: drop ids smaller than their text too (id_predictor_init) */
 } id_predictor;
 
 /* Bits for an input of `bytes` bytes: one per 32 bytes (small enough to
  * stay in cache: a bit is read per document, at random), 32 or more a
  * document until `limit` documents (two bits set each; then one bit in 16
  * is set and a lone document is kept by mistake one time in eight).
- * Returns 0, or -1 when out of memory. */
-int id_predictor_init(id_predictor *p, uint64_t bytes);
+ * `any`: every document may be dropped, not only those whose ids take
+ * more room than their text (see id_predictor_keep). Returns 0, or -1
+ * when out of memory. */
+int id_predictor_init(id_predictor *p, uint64_t bytes, int any);
 void id_predictor_free(id_predictor *p);
 
 /* 1: keep the ids of record `rec` (a text of text_len bytes, `count` raw
- * ids, band keys keys[0 .. bands)); 0: drop them. Any thread. Only ids
- * that take more room than their text are dropped (character shingles:
- * CJK text, an id per character of 3 bytes): what sketching a dropped
- * document again costs goes with its text, what dropping saves with its
- * ids, and where words are shingled (an id per word of 6 bytes or more)
- * the second sketches of a corpus's candidates cost more than keeping the
- * ids of all on a host that backs fresh memory fast. */
+ * ids, band keys keys[0 .. bands)); 0: drop them. Any thread. Unless the
+ * predictor drops `any`, only ids that take more room than their text are
+ * dropped (character shingles: CJK text, an id per character of 3
+ * bytes): what sketching a dropped document again costs goes with its
+ * text, what dropping saves with its ids, and where words are shingled
+ * (an id per word of 6 bytes or more) the second sketches of a corpus's
+ * candidates cost more than keeping the ids of all on a host that backs
+ * fresh memory fast, unless those ids would not fit in memory (refill.c). */
 int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_t count, const uint64_t *keys,
                       unsigned bands);
 

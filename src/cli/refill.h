@@ -27,25 +27,13 @@ id_predictor *refill_predictor(refill *rf);
  * record: id_predictor_keep). Returns 0, or -1 (reported). */
 int refill_note(refill *rf, size_t doc, const record *rec);
 
-/* The dropped documents clustering may read (nd_index_dropped_wanted; or,
- * with `all`, every one: before the index spills) sketched again, from their records read where
- * pass 1 found them, and their ids given to the index. A file changed
- * since pass 1 (or a record that sketches differently) is reported.
- * Returns EXIT_OK or EXIT_FAIL (reported). */
-int refill_index(refill *rf, nd_index *index, int all);
-
-/* The index's refill function (nd_index_set_refill; ctx the refill):
- * dropped document `doc` sketched again from its record, read where pass 1
- * found it, as clustering reads it. ND_OK, or ND_EIO (reported: a file
- * changed, the record sketched into another count of ids than `expected`,
- * a read failed, out of memory). */
-int refill_one(void *ctx, size_t doc, size_t expected, const uint32_t **ids, size_t *count);
-
-/* A dropped document whose ids are needed at once (the index has
- * spilled): record `rec` of pass 1 (still in memory) sketched again.
- * *ids (borrowed until the next call) and *count, which must be
- * `expected`. Returns EXIT_OK or EXIT_FAIL (reported). */
-int refill_record(refill *rf, const record *rec, size_t expected, const uint32_t **ids, size_t *count);
+/* The dropped documents clustering may read (nd_index_dropped_wanted)
+ * sketched again on `threads` threads, from their records read where
+ * pass 1 found them, and their ids given to the index, before clustering
+ * (which then needs no refill function). A file changed since pass 1 (or
+ * a record that sketches differently) is reported. Returns EXIT_OK or
+ * EXIT_FAIL (reported). */
+int refill_index(refill *rf, nd_index *index, unsigned threads);
 
 /* Documents sketched again so far. */
 size_t refill_done(const refill *rf);

@@ -125,14 +125,11 @@ static int commit_document(void *ctx, const sketched_doc *d)
         const uint32_t *ids = d->ids;
         size_t count = d->id_count;
         int dropped = !ids && count > 0; /* refill.c */
-        if (dropped && !st->counts.spilled && refill_note(st->refill, doc, d->rec) != 0)
+        if (dropped && refill_note(st->refill, doc, d->rec) != 0)
             return EXIT_FAIL;
-        st->dropped += dropped && !st->counts.spilled;
-        if (dropped && st->counts.spilled &&
-            refill_record(st->refill, d->rec, d->id_count, &ids, &count) != EXIT_OK) /* dropped before the spill */
-            return EXIT_FAIL;
-        int nrc = dropped && !st->counts.spilled ? nd_index_add_dropped(st->index, count, d->keys, d->text_len)
-                                                 : nd_index_add_kept(st->index, ids, count, d->keys, d->text_len);
+        st->dropped += (size_t)dropped;
+        int nrc = dropped ? nd_index_add_dropped(st->index, count, d->keys, d->text_len)
+                          : nd_index_add_kept(st->index, ids, count, d->keys, d->text_len);
         if (nrc != ND_OK) {
             cli_error("%s", nd_strerror(nrc));
             return EXIT_FAIL;
@@ -168,11 +165,8 @@ static int batch_done(void *ctx)
         if (!cfg->quiet)
             cli_note("the index passed half of --memory (%.1f MiB); moving shingle ids and band keys to files in %s",
                      (double)cfg->memory / 2 / (1 << 20), cfg->tmpdir);
-        if (st->refill) { /* the files take every text's ids: the dropped ones first */
-            id_predictor_stop(refill_predictor(st->refill));
-            if (refill_index(st->refill, st->index, 1) != EXIT_OK)
-                return EXIT_FAIL;
-        }
+        /* the dropped documents' ids stay dropped: those clustering reads
+         * are sketched again and written to the files then (refill.c) */
         int nrc = nd_index_spill(st->index, cfg->tmpdir);
         if (nrc != ND_OK) {
             cli_error("%s: %s", cfg->tmpdir, nd_strerror(nrc));
@@ -362,9 +356,10 @@ int cli_run(const cli_config *cfg)
     st.counts.main_commit_s = timing.commit_s;
     st.counts.read_s = progress_elapsed(&st.prog);
     progress_show(&st.prog, "clustering", st.counts.records_read, st.counts.bytes, 1);
-    /* the dropped documents clustering reads, sketched again as it reads them */
-    if (st.refill)
-        nd_index_set_refill(st.index, refill_one, st.refill);
+    /* the dropped documents clustering may read, sketched again on every
+     * thread, in file order (refill.c) */
+    if (st.refill && refill_index(st.refill, st.index, cfg->threads) != EXIT_OK)
+        goto done;
     /* sorting bands in parallel takes 16 bytes per text per extra thread;
      * a spilled index is short of memory, so it sorts on one */
     nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);

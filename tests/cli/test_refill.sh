@@ -3,17 +3,18 @@
 # another may share its band keys (refill.c): lone documents and each
 # group's first member are dropped, and those clustering may read are
 # sketched again after pass 1 from their records, read where pass 1 found
-# them. The output must be byte for byte what keeping every document's ids
-# gives (stdin, whose records cannot be read again, and compressed files
-# keep them all): at 1, 2 and 3 threads, --pairs, dedup (--keep longest),
-# and with --memory 1M, where the index spills after its first batch (the
-# dropped documents are sketched again first, and with more threads those
-# already sketched when the spill came, when they are committed). Plain
-# text lines with ill-formed UTF-8 (sketched as they are) too. Only
-# documents whose ids take more room than their text are dropped (CJK
-# text, character shingles); the Latin ones among them keep their ids.
-# Dropping is on only for an input of a 32nd of --memory or more (refill.c):
-# these runs give --memory 10M (the index does not spill) or 1M (it does).
+# them (on every thread). The output must be byte for byte what keeping
+# every document's ids gives (stdin, whose records cannot be read again,
+# and compressed files keep them all): at 1, 2 and 3 threads, --pairs,
+# dedup (--keep longest), and with --memory 1M, where the index spills
+# after its first batch (the dropped documents stay dropped: those
+# clustering reads get their ids back in the index's files). Plain text
+# lines with ill-formed UTF-8 (sketched as they are) too. Only documents
+# whose ids take more room than their text are dropped (CJK text,
+# character shingles), unless the input is half of --memory or more: then
+# Latin ones too (a Latin-only input below). Dropping is on only for an
+# input of a 32nd of --memory or more (refill.c): these runs give --memory
+# 10M (the index does not spill) or 1M (it does).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -50,6 +51,14 @@ for k in range(2600):
 with open(os.path.join(t, "a.jsonl"), "w", encoding="utf-8") as f:
     for k, d in enumerate(docs):
         f.write(json.dumps({"id": "d%d" % k, "text": d}, ensure_ascii=(k % 2 == 0)) + "\n")
+latin_docs = []  # Latin text only (1 MB: --memory is 1M at least), copies among them
+for k in range(3000):
+    r = rnd.random()
+    latin_docs.append(rnd.choice(latin_docs) if latin_docs and r < 0.15 else
+                      near(rnd.choice(latin_docs)) if latin_docs and r < 0.25 else text(3))
+with open(os.path.join(t, "l.jsonl"), "w", encoding="utf-8") as f:
+    for k, d in enumerate(latin_docs):
+        f.write(json.dumps({"id": "l%d" % k, "text": d}) + "\n")
 with open(os.path.join(t, "b.txt"), "wb") as f:
     for k, d in enumerate(docs[:1500]):
         line = d.encode("utf-8")
@@ -89,6 +98,31 @@ for args in "scan --threads 1 --memory 10M" "scan --threads 2 --memory 10M" "sca
     assert_rc 0
     assert_same_file "$T/kept.out" "$OUT" "$args output"
     grep -qE ", [1-9][0-9]* sketched again" "$ERR" || fail "$args: no document sketched again"
+    # past the spill, dropped documents stay dropped: far fewer sketched again
+    line=$(grep -F "shingle ids dropped for" "$ERR")
+    dropped=$(sed -n 's/.*dropped for \([0-9]*\) documents.*/\1/p' <<<"$line")
+    again=$(sed -n 's/.*, \([0-9]*\) sketched again.*/\1/p' <<<"$line")
+    [[ "$dropped" -gt 1000 && "$again" -lt $((dropped / 2)) ]] || fail "$args: '$line'"
+done
+
+check "a Latin input of half of --memory or more: its ids are dropped too, the same output"
+size=$(stat -c %s "$T/l.jsonl")
+for threads in 1 2; do
+    nd scan --threads "$threads" --verbose "$T/l.jsonl"
+    assert_rc 0
+    if grep -F "shingle ids dropped" "$ERR"; then fail "ids dropped for a small input"; fi
+    cp "$OUT" "$T/kept.out"
+    # input below half of --memory: Latin ids kept (and the index does not spill)
+    nd scan --threads "$threads" --verbose --memory $((size * 4)) --tmpdir "$T" "$T/l.jsonl"
+    assert_rc 0
+    assert_same_file "$T/kept.out" "$OUT" "Latin output, ids kept"
+    grep -qF "shingle ids dropped for 0 documents" "$ERR" || fail "Latin ids dropped below half of --memory"
+    # half of --memory or more: dropped, and the index spills
+    nd scan --threads "$threads" --verbose --memory $((size * 2)) --tmpdir "$T" "$T/l.jsonl"
+    assert_rc 0
+    assert_same_file "$T/kept.out" "$OUT" "Latin output, ids dropped"
+    grep -qE "shingle ids dropped for [1-9][0-9]{2,} documents, [1-9][0-9]* sketched again" "$ERR" ||
+        fail "Latin ids not dropped: $(tail -1 "$ERR")"
 done
 
 check "plain text lines with ill-formed UTF-8: the same as the compressed copy"
