@@ -77,6 +77,13 @@ static inline size_t probe_start(uint32_t key, unsigned shift)
     return (size_t)((key ^ key >> 15) * 0x2C1B3C6Du >> shift);
 }
 
+/* How far ahead the loops over every text ask for the slot (and the
+ * exact table's place) of a later text: at ten million texts the slots
+ * are 32 MiB and the table more, a cache miss a text, and the misses of
+ * the texts ahead overlap (10M generated documents: the pass over every
+ * band took 7 s of a 42 s scan without). */
+enum { AHEAD = 16 };
+
 /* In band `band`, which of live[0 .. m) (dropped texts whose slot was seen
  * twice in `slots`, every text's key marked) share their key with another
  * text: those are set in `wanted`. `table` has room for 2^bits keys
@@ -95,7 +102,17 @@ static void exact_shared(const band_view *v, const uint32_t *live, size_t m, uns
         table[h] = key;
         counts[h] = 1; /* in the table; every text's key counted below */
     }
-    for (size_t d = 0; d < v->index->count; d++) {
+    size_t n = v->index->count;
+    for (size_t d = 0; d < n; d++) {
+        if (d + AHEAD < n)
+            __builtin_prefetch(slots + 2 * (nd_slot_of(key_of(v, d + AHEAD), slot_shift) >> 6));
+        if (d + AHEAD / 2 < n) {
+            uint32_t ahead = key_of(v, d + AHEAD / 2);
+            if (nd_slot_seen_twice(slots, nd_slot_of(ahead, slot_shift))) {
+                __builtin_prefetch(&counts[probe_start(ahead, shift)]);
+                __builtin_prefetch(&table[probe_start(ahead, shift)]);
+            }
+        }
         uint32_t key = key_of(v, d);
         if (!nd_slot_seen_twice(slots, nd_slot_of(key, slot_shift)))
             continue; /* a lone key: not one of the table's, whose slots were seen twice */
@@ -225,11 +242,16 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
             const uint32_t *keys =
                 view.flat ? view.flat + first : index->key_chunks[first / ND_KEY_CHUNK] + (size_t)band * ND_KEY_CHUNK;
             size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
-            for (size_t k = 0; k < count; k++)
+            for (size_t k = 0; k < count; k++) {
+                if (k + AHEAD < count)
+                    __builtin_prefetch(slots + 2 * (nd_slot_of(keys[k + AHEAD], shift) >> 6), 1);
                 nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
+            }
         }
         size_t m = 0;
         for (size_t i = 0; i < left; i++) {
+            if (i + AHEAD < left)
+                __builtin_prefetch(slots + 2 * (nd_slot_of(key_of(&view, live[i + AHEAD]), shift) >> 6));
             passing[m] = live[i];
             m += nd_slot_seen_twice(slots, nd_slot_of(key_of(&view, live[i]), shift));
         }
