@@ -215,11 +215,12 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
             live[dropped++] = (uint32_t)d; /* texts are numbered in 32 bits */
     }
     /* eight slots a text (the table in cache; the exact step takes the
-     * keys that share a slot by chance), and an exact table for at most
-     * every dropped text, both reused from band to band */
-    unsigned slot_bits = nd_slot_bits(n, 8), shift = 32 - slot_bits, table_bits = 4;
-    while (((size_t)1 << table_bits) < 2 * dropped)
-        table_bits++;
+     * keys that share a slot by chance), and an exact table for the texts
+     * passing them, both reused from band to band (the table grown to the
+     * most that pass one band: about a tenth of the dropped texts, most
+     * of which share no key; sized for every dropped text it took more
+     * memory than all the others at 10M texts) */
+    unsigned slot_bits = nd_slot_bits(n, 8), shift = 32 - slot_bits, table_bits = 0;
     uint64_t *slots = NULL;
     uint32_t *passing = NULL, *table = NULL;
     unsigned char *counts = NULL;
@@ -227,9 +228,7 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
     if (!all) {
         slots = nd_malloc(((size_t)1 << slot_bits) / 32 * sizeof *slots);
         passing = nd_malloc(dropped * sizeof *passing);
-        table = nd_malloc(((size_t)1 << table_bits) * sizeof *table);
-        counts = nd_malloc((size_t)1 << table_bits);
-        if (!slots || !passing || !table || !counts)
+        if (!slots || !passing)
             rc = ND_ENOMEM;
     }
     size_t left = dropped;
@@ -260,6 +259,17 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
         unsigned bits = 4;
         while (((size_t)1 << bits) < 2 * m)
             bits++;
+        if (bits > table_bits) {
+            nd_free(table);
+            nd_free(counts);
+            table = nd_malloc(((size_t)1 << bits) * sizeof *table);
+            counts = nd_malloc((size_t)1 << bits);
+            if (!table || !counts) {
+                rc = ND_ENOMEM;
+                break;
+            }
+            table_bits = bits;
+        }
         exact_shared(&view, passing, m, wanted, table, counts, bits, slots, shift);
         size_t kept = 0;
         for (size_t i = 0; i < left; i++) {
