@@ -26,8 +26,9 @@
  */
 #include "index_layout.h"
 
-#include <stdio.h>  /* fwrite */
-#include <string.h> /* memset, memcpy */
+#include <pthread.h> /* pthread_create, pthread_join */
+#include <stdio.h>   /* fwrite */
+#include <string.h>  /* memset, memcpy */
 
 #include "alloc.h"
 #include "index_add.h"
@@ -127,8 +128,8 @@ static void exact_shared(const band_view *v, const uint32_t *live, size_t m, uns
         size_t h = probe_start(key, shift);
         while (table[h] != key)
             h = (h + 1) & mask;
-        if (counts[h] >= 3) /* its own and another's */
-            wanted[live[i]] = 1;
+        if (counts[h] >= 3)                                          /* its own and another's */
+            __atomic_store_n(&wanted[live[i]], 1, __ATOMIC_RELAXED); /* (other threads read it) */
     }
 }
 
@@ -187,52 +188,53 @@ int nd_index_refill_now(nd_index *index, size_t doc)
     return rc != ND_OK ? rc : nd_index_refill(index, doc, ids, count);
 }
 
-int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size_t *out_count)
+/* nd_index_dropped_wanted's search, on up to the index's threads: each
+ * takes the next band not taken yet and marks in `wanted` the dropped
+ * texts whose key in it is another text's. A text wanted in any band is
+ * wanted, so the result is the same in any order and on any number of
+ * threads; a thread skips the texts already wanted (by it or another:
+ * one-byte flags, read and written atomically). */
+typedef struct wanted_search {
+    const nd_index *index;
+    const uint32_t *dropped; /* every dropped text, in text order */
+    size_t count;
+    unsigned char *wanted; /* one flag a text */
+    unsigned next_band;    /* (atomic) */
+    int rc;                /* ND_OK, or the first error (atomic) */
+} wanted_search;
+
+/* One thread's bands, with buffers of its own: ND_OK, ND_ENOMEM or ND_EIO. */
+static int search_bands(wanted_search *ws)
 {
-    *out = NULL;
-    *out_count = 0;
-    size_t n = index->count, dropped = 0;
-    if (index->dropped == 0)
-        return ND_OK;
-    unsigned char *wanted = nd_calloc(n, 1);
-    uint32_t *live = nd_malloc(index->dropped * sizeof *live);
-    /* spilled: each band read back whole (4 bytes a text), a chunk at a time */
+    const nd_index *index = ws->index;
+    size_t n = index->count, left = ws->count;
+    /* spilled: each band read back whole (4 bytes a text), a chunk at a
+     * time; eight slots a text (the table in cache; the exact step takes
+     * the keys that share a slot by chance), and an exact table for the
+     * texts passing them, both reused from band to band (the table grown
+     * to the most that pass one band: about a tenth of the dropped texts,
+     * most of which share no key; sized for every dropped text it took
+     * more memory than all the others at 10M texts) */
     band_view view = {index, 0, NULL};
     uint32_t *chunk = NULL;
-    if (index->spilled && !all) {
+    unsigned slot_bits = nd_slot_bits(n, 8), shift = 32 - slot_bits, table_bits = 0;
+    uint64_t *slots = nd_malloc(((size_t)1 << slot_bits) / 32 * sizeof *slots);
+    uint32_t *live = nd_malloc((left ? left : 1) * sizeof *live),
+             *passing = nd_malloc((left ? left : 1) * sizeof *passing);
+    uint32_t *table = NULL;
+    unsigned char *counts = NULL;
+    int rc = slots && live && passing ? ND_OK : ND_ENOMEM;
+    if (rc == ND_OK && index->spilled) {
         view.flat = nd_malloc_huge((n ? n : 1) * sizeof *view.flat);
         chunk = nd_malloc(ND_KEY_CHUNK * sizeof *chunk);
+        rc = view.flat && chunk ? ND_OK : ND_ENOMEM;
     }
-    if (!wanted || !live || (index->spilled && !all && (!view.flat || !chunk))) {
-        nd_free(wanted);
-        nd_free(live);
-        nd_free(view.flat);
-        nd_free(chunk);
-        return ND_ENOMEM;
-    }
-    for (size_t d = 0; d < n && dropped < index->dropped; d++) {
-        if (text_dropped(index, d))
-            live[dropped++] = (uint32_t)d; /* texts are numbered in 32 bits */
-    }
-    /* eight slots a text (the table in cache; the exact step takes the
-     * keys that share a slot by chance), and an exact table for the texts
-     * passing them, both reused from band to band (the table grown to the
-     * most that pass one band: about a tenth of the dropped texts, most
-     * of which share no key; sized for every dropped text it took more
-     * memory than all the others at 10M texts) */
-    unsigned slot_bits = nd_slot_bits(n, 8), shift = 32 - slot_bits, table_bits = 0;
-    uint64_t *slots = NULL;
-    uint32_t *passing = NULL, *table = NULL;
-    unsigned char *counts = NULL;
-    int rc = ND_OK;
-    if (!all) {
-        slots = nd_malloc(((size_t)1 << slot_bits) / 32 * sizeof *slots);
-        passing = nd_malloc(dropped * sizeof *passing);
-        if (!slots || !passing)
-            rc = ND_ENOMEM;
-    }
-    size_t left = dropped;
-    for (unsigned band = 0; !all && rc == ND_OK && band < index->opts.bands && left > 0; band++) {
+    if (rc == ND_OK)
+        memcpy(live, ws->dropped, left * sizeof *live);
+    while (rc == ND_OK && left > 0 && __atomic_load_n(&ws->rc, __ATOMIC_RELAXED) == ND_OK) {
+        unsigned band = __atomic_fetch_add(&ws->next_band, 1, __ATOMIC_RELAXED);
+        if (band >= index->opts.bands)
+            break;
         rc = view_band(&view, band, chunk);
         if (rc != ND_OK)
             break;
@@ -247,6 +249,13 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
                 nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
             }
         }
+        /* the texts not wanted yet (by any band so far) */
+        size_t kept = 0;
+        for (size_t i = 0; i < left; i++) {
+            live[kept] = live[i];
+            kept += !__atomic_load_n(&ws->wanted[live[i]], __ATOMIC_RELAXED);
+        }
+        left = kept;
         size_t m = 0;
         for (size_t i = 0; i < left; i++) {
             if (i + AHEAD < left)
@@ -270,24 +279,65 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
             }
             table_bits = bits;
         }
-        exact_shared(&view, passing, m, wanted, table, counts, bits, slots, shift);
-        size_t kept = 0;
-        for (size_t i = 0; i < left; i++) {
-            live[kept] = live[i];
-            kept += !wanted[live[i]];
-        }
-        left = kept;
+        exact_shared(&view, passing, m, ws->wanted, table, counts, bits, slots, shift);
     }
     nd_free(slots);
+    nd_free(live);
     nd_free(passing);
     nd_free(table);
     nd_free(counts);
     nd_free(view.flat);
     nd_free(chunk);
-    if (rc != ND_OK) {
+    return rc;
+}
+
+static void *search_thread(void *arg)
+{
+    wanted_search *ws = arg;
+    int rc = search_bands(ws), none = ND_OK;
+    if (rc != ND_OK)
+        __atomic_compare_exchange_n(&ws->rc, &none, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size_t *out_count)
+{
+    *out = NULL;
+    *out_count = 0;
+    size_t n = index->count, dropped = 0;
+    if (index->dropped == 0)
+        return ND_OK;
+    unsigned char *wanted = nd_calloc(n, 1);
+    uint32_t *live = nd_malloc(index->dropped * sizeof *live);
+    if (!wanted || !live) {
         nd_free(wanted);
         nd_free(live);
-        return rc;
+        return ND_ENOMEM;
+    }
+    for (size_t d = 0; d < n && dropped < index->dropped; d++) {
+        if (text_dropped(index, d))
+            live[dropped++] = (uint32_t)d; /* texts are numbered in 32 bits */
+    }
+    wanted_search ws = {index, live, dropped, wanted, 0, ND_OK};
+    if (!all) {
+        /* the bands on the index's threads, this one among them (a
+         * thread's buffers: 12 bytes a text, 16 when spilled) */
+        enum { MAX_THREADS = 64 };
+        unsigned threads = index->threads < 1 ? 1 : index->threads > MAX_THREADS ? MAX_THREADS : index->threads;
+        if (threads > index->opts.bands)
+            threads = index->opts.bands;
+        pthread_t helpers[MAX_THREADS];
+        unsigned started = 0;
+        while (started + 1 < threads && pthread_create(&helpers[started], NULL, search_thread, &ws) == 0)
+            started++;
+        search_thread(&ws);
+        for (unsigned t = 0; t < started; t++)
+            pthread_join(helpers[t], NULL);
+    }
+    if (ws.rc != ND_OK) {
+        nd_free(wanted);
+        nd_free(live);
+        return ws.rc;
     }
     size_t k = 0;
     for (size_t d = 0; d < n; d++) {

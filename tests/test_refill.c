@@ -173,6 +173,15 @@ START_TEST(test_first_members_refilled)
     ck_assert_int_eq(nd_index_dropped_wanted(dropped, 0, &docs, &n), ND_OK);
     ck_assert_uint_gt(n, 0);
     ck_assert_uint_lt(n, n_dropped / 2); /* most dropped texts are alone: left without ids */
+    /* the same texts named on several threads (the bands shared out) */
+    nd_index_set_threads(dropped, 3);
+    uint32_t *docs3 = NULL;
+    size_t n3 = 0;
+    ck_assert_int_eq(nd_index_dropped_wanted(dropped, 0, &docs3, &n3), ND_OK);
+    ck_assert_uint_eq(n3, n);
+    ck_assert_int_eq(memcmp(docs3, docs, n * sizeof *docs), 0);
+    free(docs3);
+    nd_index_set_threads(dropped, 1);
     unsigned char *wanted = calloc(TEXTS, 1);
     ck_assert_ptr_nonnull(wanted);
     for (size_t k = 0; k < n; k++) {

@@ -356,13 +356,14 @@ int cli_run(const cli_config *cfg)
     st.counts.main_commit_s = timing.commit_s;
     st.counts.read_s = progress_elapsed(&st.prog);
     progress_show(&st.prog, "clustering", st.counts.records_read, st.counts.bytes, 1);
+    /* sorting bands in parallel takes 16 bytes per text per extra thread
+     * (naming the dropped documents to read again, 12); a spilled index
+     * is short of memory, so it sorts on one */
+    nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);
     /* the dropped documents clustering may read, sketched again on every
      * thread, in file order (refill.c) */
     if (st.refill && refill_index(st.refill, st.index, cfg->threads) != EXIT_OK)
         goto done;
-    /* sorting bands in parallel takes 16 bytes per text per extra thread;
-     * a spilled index is short of memory, so it sorts on one */
-    nd_index_set_threads(st.index, st.counts.spilled ? 1 : cfg->threads);
     st.counts.units = nd_index_count(st.index);
     if ((cfg->pairs ? write_pairs(&st) : cluster_and_write(&st)) != EXIT_OK)
         goto done;
