@@ -164,8 +164,7 @@ static FILE *temp_file(const char *dir)
 
 /* Append text `doc`'s ids to the ids file and record where they went.
  * (Not inlined, nor cloned by GCC: add_text's NULL ids of a dropped text
- * never reach it. clang has no noclone.) A dropped text is not given to
- * it: it has no ids to write (DROPPED_AT). */
+ * never reach it. clang has no noclone.) */
 #if defined(__clang__)
 __attribute__((noinline))
 #elif defined(__GNUC__)
@@ -176,7 +175,7 @@ spill_ids(nd_index *index, size_t doc, const uint32_t *ids)
 {
     size_t count = index->meta[doc].count;
     if (count > 0 && !ids)
-        return ND_EINVAL; /* a dropped text: see nd_index_spill */
+        return ND_EINVAL; /* a dropped text: never given (add_text, nd_index_spill: DROPPED_AT) */
     if (count > 0 && fwrite(ids, sizeof *ids, count, index->ids_file) != count)
         return ND_EIO;
     index->where[doc].offset = index->ids_written;

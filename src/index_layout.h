@@ -104,14 +104,14 @@ enum { SETTLED = 0, RAW_TEXT = 1, SETTLING = 2 };
 
 /* Is text `doc` dropped (nd_index_add_dropped) and not refilled yet? Only
  * a raw text can be: a spilled index settles every other as it writes it.
- * (In memory a refill may publish the ids while a helper looks: the
- * pointer is read atomically, index_refill.c.) */
+ * (A refill may publish the ids while a helper looks: where they are is
+ * read atomically, index_refill.c.) */
 static inline int text_dropped(const nd_index *index, size_t doc)
 {
     if (!index->raw || __atomic_load_n(&index->raw[doc], __ATOMIC_ACQUIRE) != RAW_TEXT || index->meta[doc].count == 0)
         return 0;
     if (index->spilled)
-        return index->where[doc].offset == DROPPED_AT;
+        return __atomic_load_n(&index->where[doc].offset, __ATOMIC_ACQUIRE) == DROPPED_AT;
     return __atomic_load_n(&index->where[doc].memory, __ATOMIC_ACQUIRE) == NULL;
 }
 

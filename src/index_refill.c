@@ -154,7 +154,7 @@ static int refill_to_file(nd_index *index, size_t doc, const uint32_t *ids, size
         return ND_EIO;
     index->meta[doc].count = (uint32_t)n; /* at most the raw count, a uint32_t */
     index->meta[doc].set_hash = nd_index_set_hash(copy, n);
-    index->where[doc].offset = index->ids_written;
+    __atomic_store_n(&index->where[doc].offset, index->ids_written, __ATOMIC_RELAXED); /* text_dropped */
     index->ids_written += n;
     index->raw_left--;
     index->dropped--;
