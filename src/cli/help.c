@@ -90,7 +90,9 @@ static const option_help shared_options[] = {
      "      --memory SIZE     memory to plan for, in binary units: 2G = 2 GiB, 500M = 500 MiB (default: a\n"
      "                        quarter of physical memory);\n"
      "                        when the index passes half of it, shingle ids and band keys move to files in\n"
-     "                        --tmpdir (same output, slower clustering)\n"},
+     "                        --tmpdir (same output, slower clustering); an input file of half of it or\n"
+     "                        more keeps the ids only of documents that may have a copy, and sketches\n"
+     "                        again those of the others that clustering reads (same output)\n"},
 };
 
 /* The shared options `command` takes, by section, then -h and the exit status. */
