@@ -27,7 +27,8 @@ typedef union {
 
 #define DROPPED_AT UINT64_MAX
 
-enum { ID_BLOCK = 16 << 20 }; /* ids per block (64 MiB) */
+enum { ID_BLOCK = 16 << 20 };    /* ids per block (64 MiB) */
+enum { SPILL_BUFFER = 1 << 20 }; /* bytes of the ids file's write buffer (index.c) */
 
 typedef struct {
     uint32_t *data;
@@ -51,7 +52,8 @@ struct nd_index {
     size_t rank_count;
     /* spill mode */
     int spilled;
-    FILE *ids_file; /* ids, back to back */
+    FILE *ids_file;   /* ids, back to back */
+    char *ids_buffer; /* its stdio buffer (SPILL_BUFFER bytes), or NULL: the default */
     uint64_t ids_written;
     FILE *keys_file; /* full key chunks */
     /* raw texts (nd_index_add_raw) */
