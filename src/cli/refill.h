@@ -31,7 +31,8 @@ int refill_note(refill *rf, size_t doc, const record *rec);
  * sketched again on `threads` threads, from their records read where
  * pass 1 found them, and their ids given to the index, before clustering
  * (which then needs no refill function). A file changed since pass 1 (or
- * a record that sketches differently) is reported. Returns EXIT_OK or
+ * a record that sketches differently) is reported. Then what pass 1
+ * noted (the guess, the places) is freed: once a run. Returns EXIT_OK or
  * EXIT_FAIL (reported). */
 int refill_index(refill *rf, nd_index *index, unsigned threads);
 
