@@ -29,8 +29,8 @@
  * and the full key chunks to two unlinked temporary files, in the same
  * layouts (ids back to back; chunk c at c * bands * ND_KEY_CHUNK keys);
  * only the per-text metadata and the chunk being filled stay in memory.
- * This file writes them and index_store.c reads them back: the library's
- * only file I/O.
+ * This file makes them and writes the key chunks; index_files.c appends a
+ * text's ids and reads both back: the library's only file I/O.
  *
  * Raw texts (nd_index_add_raw, nd_index_add_prepared_raw): kept as made
  * and sorted only when read, index_settle.c.
@@ -163,27 +163,6 @@ static FILE *temp_file(const char *dir)
     return f;
 }
 
-/* Append text `doc`'s ids to the ids file and record where they went.
- * (Not inlined, nor cloned by GCC: add_text's NULL ids of a dropped text
- * never reach it. clang has no noclone.) */
-#if defined(__clang__)
-__attribute__((noinline))
-#elif defined(__GNUC__)
-__attribute__((noinline, noclone))
-#endif
-static int
-spill_ids(nd_index *index, size_t doc, const uint32_t *ids)
-{
-    size_t count = index->meta[doc].count;
-    if (count > 0 && !ids)
-        return ND_EINVAL; /* a dropped text: never given (add_text, nd_index_spill: DROPPED_AT) */
-    if (count > 0 && fwrite(ids, sizeof *ids, count, index->ids_file) != count)
-        return ND_EIO;
-    index->where[doc].offset = index->ids_written;
-    index->ids_written += count;
-    return ND_OK;
-}
-
 /* Write full chunk c to the keys file (chunks are written in order) and
  * free it. */
 static int write_chunk(nd_index *index, size_t c)
@@ -224,7 +203,7 @@ int nd_index_spill(nd_index *index, const char *dir)
     for (size_t i = 0; i < index->count; i++) {
         if (text_dropped(index, i)) /* no ids anywhere: refilled into the file if read (index_refill.c) */
             index->where[i].offset = DROPPED_AT;
-        else if (spill_ids(index, i, index->where[i].memory) != ND_OK)
+        else if (nd_index_append_ids(index, i, index->where[i].memory) != ND_OK)
             return ND_EIO;
     }
     for (size_t c = 0; c < index->count / ND_KEY_CHUNK; c++) {
@@ -391,7 +370,7 @@ add_text(nd_index *index, const text_to_add *add, int raw, int keys_later)
         index->where[doc].offset = DROPPED_AT; /* dropped (nd_index_add_dropped): no ids to write */
         index->dropped++;
     } else if (index->spilled) {
-        if (spill_ids(index, doc, t->ids) != ND_OK)
+        if (nd_index_append_ids(index, doc, t->ids) != ND_OK)
             return ND_EIO;
     } else if (t->count > 0 && raw == KEPT) {
         index->where[doc].memory = add->kept; /* NULL: dropped (nd_index_add_dropped) */

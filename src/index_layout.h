@@ -117,9 +117,17 @@ static inline int text_dropped(const nd_index *index, size_t doc)
     return __atomic_load_n(&index->where[doc].memory, __ATOMIC_ACQUIRE) == NULL;
 }
 
-/* Band `band`'s keys of key chunk c (ND_KEY_CHUNK texts): in memory, or
- * read from the keys file into buf (room for ND_KEY_CHUNK keys); NULL when
- * the read fails (index_store.c). */
+/* index_files.c: a spilled index's files, text by text.
+ * nd_index_append_ids: text `doc`'s ids (meta[doc].count of them) appended
+ * to the ids file, where[doc].offset set; ND_OK, ND_EIO, or ND_EINVAL (no
+ * ids: a dropped text is never given).
+ * nd_index_read_ids: text `doc`'s ids read back into `into` (room for its
+ * count); ND_OK or ND_EIO.
+ * nd_index_band_chunk: band `band`'s keys of key chunk c (ND_KEY_CHUNK
+ * texts), in memory or read from the keys file into buf (room for
+ * ND_KEY_CHUNK keys); NULL when the read fails. */
+int nd_index_append_ids(nd_index *index, size_t doc, const uint32_t *ids);
+int nd_index_read_ids(const nd_index *index, size_t doc, uint32_t *into);
 const uint32_t *nd_index_band_chunk(const nd_index *index, unsigned band, size_t c, uint32_t *buf);
 
 /* index_settle.c. Each returns ND_OK or ND_ENOMEM (a text left raw), or,

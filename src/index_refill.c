@@ -27,7 +27,6 @@
 #include "index_layout.h"
 
 #include <pthread.h> /* pthread_create, pthread_join */
-#include <stdio.h>   /* fwrite */
 #include <string.h>  /* memset, memcpy */
 
 #include "alloc.h"
@@ -150,12 +149,11 @@ static int refill_to_file(nd_index *index, size_t doc, const uint32_t *ids, size
     uint32_t *copy = index->scratch + count;
     memcpy(copy, ids, count * sizeof *ids);
     size_t n = nd_sort_distinct_u32(copy, index->scratch, count);
-    if (fwrite(copy, sizeof *copy, n, index->ids_file) != n)
-        return ND_EIO;
     index->meta[doc].count = (uint32_t)n; /* at most the raw count, a uint32_t */
     index->meta[doc].set_hash = nd_index_set_hash(copy, n);
-    __atomic_store_n(&index->where[doc].offset, index->ids_written, __ATOMIC_RELAXED); /* text_dropped */
-    index->ids_written += n;
+    int rc = nd_index_append_ids(index, doc, copy); /* (a failed write leaves the index unusable, as spilling) */
+    if (rc != ND_OK)
+        return rc;
     index->raw_left--;
     index->dropped--;
     __atomic_store_n(&index->raw[doc], SETTLED, __ATOMIC_RELEASE);

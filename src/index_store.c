@@ -1,6 +1,6 @@
 /* index_store.c - the nd_store view of an index (store.h): how
  * clustering reads a text's ids and a band's keys back, from memory or
- * from the files the index spilled to (index.c writes them), and how a raw
+ * from the files the index spilled to (index_files.c), and how a raw
  * text is settled (index_settle.c) or a dropped one refilled
  * (index_refill.c) on its first read. nd_index_store settles, before
  * handing the view out, what reading it needs settled: every raw text
@@ -8,26 +8,12 @@
  */
 #include "neardup.h"
 
-#include <sched.h>  /* sched_yield */
-#include <stdio.h>  /* FILE, fileno, fflush */
-#include <unistd.h> /* pread */
+#include <sched.h> /* sched_yield */
+#include <stdio.h> /* fflush */
 
 #include "alloc.h"
 #include "index_layout.h"
 #include "store.h"
-
-/* Read exactly `bytes` bytes at `at` of f; ND_OK or ND_EIO. */
-static int read_at(FILE *f, void *into, size_t bytes, uint64_t at)
-{
-    size_t got = 0;
-    while (got < bytes) {
-        ssize_t n = pread(fileno(f), (char *)into + got, bytes - got, (off_t)(at + got));
-        if (n <= 0)
-            return ND_EIO;
-        got += (size_t)n;
-    }
-    return ND_OK;
-}
 
 static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer *buf, int *rc)
 {
@@ -66,7 +52,7 @@ static const uint32_t *stored_ids(const void *backend, size_t doc, nd_id_buffer 
         *rc = ND_ENOMEM;
         return NULL;
     }
-    int io = read_at(index->ids_file, buf->data, count * sizeof(uint32_t), index->where[doc].offset * 4);
+    int io = nd_index_read_ids(index, doc, buf->data);
     if (io != ND_OK) {
         *rc = io;
         return NULL;
@@ -84,15 +70,6 @@ static void settle_texts(const void *backend, const uint32_t *docs, size_t n, nd
             (void)nd_index_settle_with(index, docs[k], &scratch->data,
                                        &scratch->capacity); /* else left to stored_ids */
     }
-}
-
-const uint32_t *nd_index_band_chunk(const nd_index *index, unsigned band, size_t c, uint32_t *buf)
-{
-    if (index->key_chunks[c])
-        return index->key_chunks[c] + (size_t)band * ND_KEY_CHUNK;
-    size_t bytes = ND_KEY_CHUNK * sizeof *buf;
-    uint64_t at = ((uint64_t)c * index->opts.bands + band) * bytes;
-    return read_at(index->keys_file, buf, bytes, at) == ND_OK ? buf : NULL;
 }
 
 static const uint32_t *stored_band_keys(const void *backend, unsigned band, size_t c, uint32_t *buf)

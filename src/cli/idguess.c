@@ -13,7 +13,7 @@ int id_predictor_init(id_predictor *p, uint64_t bytes, int any)
         log++;
     /* touched all over, at random: huge pages once large (alloc.h; a 4 KiB
      * fault each page took a tenth of a second at 10M documents) */
-    *p = (id_predictor){nd_calloc_huge(((size_t)1 << log) / 8), 64 - log, ((size_t)1 << log) / 32, 0, 0, any};
+    *p = (id_predictor){nd_calloc_huge(((size_t)1 << log) / 8), 64 - log, ((size_t)1 << log) / 32, 0, any};
     return p->bits ? 0 : -1;
 }
 
@@ -21,11 +21,6 @@ void id_predictor_free(id_predictor *p)
 {
     nd_free(p->bits);
     *p = (id_predictor){0};
-}
-
-void id_predictor_stop(id_predictor *p)
-{
-    __atomic_store_n(&p->off, 1, __ATOMIC_RELAXED);
 }
 
 /* Set bit `bit`; was it set? */
@@ -42,7 +37,7 @@ int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_
 {
     if ((!p->any && count * sizeof(uint32_t) < text_len) || !rec->located || rec->len > UINT32_MAX ||
         rec->source >= (1u << 31) || /* replay_at.c's places */
-        __atomic_load_n(&p->off, __ATOMIC_RELAXED) || __atomic_fetch_add(&p->seen, 1, __ATOMIC_RELAXED) >= p->limit)
+        __atomic_fetch_add(&p->seen, 1, __ATOMIC_RELAXED) >= p->limit)
         return 1;
     /* band keys are hashes already; the two bands' bits spread apart */
     int hit = test_and_set(p->bits, keys[0] * 0x9E3779B97F4A7C15ull >> p->shift);

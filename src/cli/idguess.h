@@ -24,7 +24,6 @@ typedef struct id_predictor {
     unsigned shift;
     size_t limit; /* documents past which every one is kept (the bits fill up): a 32nd of the bits */
     size_t seen;  /* documents asked about (atomic) */
-    int off;      /* 1: keep every document's ids from now on (atomic) */
     int any;      /* 1: drop ids smaller than their text too (id_predictor_init) */
 } id_predictor;
 
@@ -49,8 +48,5 @@ void id_predictor_free(id_predictor *p);
  * fresh memory fast, unless those ids would not fit in memory (refill.c). */
 int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_t count, const uint64_t *keys,
                       unsigned bands);
-
-/* Keep every document's ids from now on (any thread). */
-void id_predictor_stop(id_predictor *p);
 
 #endif /* ND_CLI_IDGUESS_H */

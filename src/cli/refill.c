@@ -19,11 +19,11 @@
  * index has its keys) and its ids given to the index (nd_index_refill,
  * which checks that the count is the one pass 1 made), in file order, on
  * every thread. Clustering reads the same ids as if none had been
- * dropped: the same output. (Refilling each as clustering first reads it,
- * nd_index_set_refill, names the same texts without the pass over every band, but
- * on the one thread that verifies, reading the file in clustering's
- * order: 50k CJK documents, scripts/ab, medians of 9 runs: 0.26 s against
- * 0.20 s with one thread, 0.166 s against 0.158 s with two.)
+ * dropped: the same output. (Refilling each as clustering first reads
+ * it, nd_index_set_refill, needs no pass over every band, but runs on the
+ * one thread that verifies and reads the file in clustering's order: 50k
+ * CJK documents, scripts/ab, medians of 9 runs: 0.26 s against 0.20 s
+ * with one thread, 0.166 s against 0.158 s with two.)
  *
  * Only where every record can be read again by position: the pipeline
  * drops only located records (lines of uncompressed regular files), and
@@ -90,11 +90,11 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
     refill *rf = calloc(1, sizeof *rf);
     /* Ids smaller than their text (words shingled) are dropped too when
      * the input is half of --memory or more: then they would fill most of
-     * what the index holds before it spills (a third of the text's
-     * bytes or more, against half of --memory), and past that spilling
+     * what the index holds before it spills (about 0.6 of a Latin text's
+     * bytes: 0.3 of --memory, against half of it), and past that spilling
      * writes every document's ids to a file and reads them back, where
-     * dropping keeps a tenth of them and sketches a tenth again (10M
-     * generated documents, 2 threads: 69 s with the spill, 42 s dropped;
+     * dropping keeps a tenth of them and sketches a seventh again (10M
+     * generated documents, 2 threads: 69 s with the spill, 36 s dropped;
      * 1M against a --memory where neither spills: 2.5-3.0 s either way). */
     int any = bytes >= cfg->memory / 2;
     if (!rf || id_predictor_init(&rf->predict, bytes, any) != 0) {
@@ -280,8 +280,9 @@ int refill_index(refill *rf, nd_index *index, unsigned threads)
 {
     uint32_t *docs = NULL;
     size_t n = 0;
-    if (nd_index_dropped_wanted(index, 0, &docs, &n) != ND_OK) {
-        cli_error("out of memory");
+    int nrc = nd_index_dropped_wanted(index, 0, &docs, &n);
+    if (nrc != ND_OK) {
+        cli_error("%s", nd_strerror(nrc)); /* out of memory, or a spilled index's file not read back */
         return EXIT_FAIL;
     }
     if (n == 0) {
