@@ -50,13 +50,13 @@
  */
 #include "neardup.h"
 
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <string.h>  /* memcpy, memset */
+#include <string.h> /* memcpy, memset */
 
 #include "alloc.h"
 #include "candidates.h"
 #include "measure.h"
 #include "sort.h"
+#include "threads.h"
 
 typedef struct {
     const nd_store *store;
@@ -257,8 +257,6 @@ static int index_partitions(inverted *inv, unsigned threads, unsigned part_bits,
     if (width > parts)
         width = (unsigned)parts;
     part_job jobs[MAX_PART_THREADS];
-    pthread_t handles[MAX_PART_THREADS];
-    int started[MAX_PART_THREADS];
     unsigned ready = 0; /* jobs with their buffers; fewer jobs when memory is short */
     for (unsigned t = 0; t < width; t++) {
         part_job *job = &jobs[t];
@@ -280,18 +278,9 @@ static int index_partitions(inverted *inv, unsigned threads, unsigned part_bits,
     int rc = ND_OK;
     for (size_t first = 0; first < parts && rc == ND_OK; first += ready) {
         unsigned n = parts - first < ready ? (unsigned)(parts - first) : ready;
-        for (unsigned t = 0; t < n; t++) {
+        for (unsigned t = 0; t < n; t++)
             jobs[t].partition = first + t;
-            started[t] = t > 0 && pthread_create(&handles[t], NULL, index_partition_thread, &jobs[t]) == 0;
-        }
-        for (unsigned t = 0; t < n; t++) {
-            if (!started[t])
-                index_partition(&jobs[t]);
-        }
-        for (unsigned t = 1; t < n; t++) {
-            if (started[t])
-                pthread_join(handles[t], NULL);
-        }
+        nd_on_threads(n, index_partition_thread, jobs, sizeof *jobs);
         for (unsigned t = 0; t < n && rc == ND_OK; t++) {
             rc = jobs[t].rc;
             if (rc == ND_OK)

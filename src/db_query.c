@@ -45,6 +45,7 @@
 #include "db_contain.h"
 #include "db_settle.h"
 #include "sort.h"
+#include "threads.h"
 
 /* ****  One slice of queries  **** */
 
@@ -342,20 +343,9 @@ enum { MAX_THREADS = 256 };
 /* Run fn on workers[0 .. n) at once, workers[0] on the calling thread. */
 static void run_phase(worker *workers, unsigned n, void (*fn)(worker *))
 {
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
     for (unsigned t = 0; t < n; t++)
         workers[t].phase = fn;
-    for (unsigned t = 1; t < n; t++)
-        started[t] = pthread_create(&tids[t], NULL, phase_thread, &workers[t]) == 0;
-    for (unsigned t = 0; t < n; t++) {
-        if (!started[t])
-            fn(&workers[t]);
-    }
-    for (unsigned t = 1; t < n; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-    }
+    nd_on_threads(n, phase_thread, workers, sizeof *workers);
 }
 
 /* n read transactions on one snapshot of the index (begun again when a

@@ -14,11 +14,11 @@
  */
 #include "db_settle.h"
 
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <string.h>  /* memcpy */
+#include <string.h> /* memcpy */
 
 #include "alloc.h"
 #include "sort.h"
+#include "threads.h"
 
 int db_settling_init(db_settling *s, size_t count)
 {
@@ -114,20 +114,9 @@ int db_settle_pairs(db_settling *s, const nd_db_doc *docs, const uint64_t *pairs
         if (m < SETTLE_ALONE)
             threads = 1;
         settle_job jobs[MAX_SETTLE_THREADS];
-        pthread_t tids[MAX_SETTLE_THREADS];
-        int started[MAX_SETTLE_THREADS] = {0};
         for (unsigned t = 0; t < threads; t++)
             jobs[t] = (settle_job){s, docs, queries, at, store, m * t / threads, m * (t + 1) / threads, ND_OK};
-        for (unsigned t = 1; t < threads; t++)
-            started[t] = pthread_create(&tids[t], NULL, settle_some, &jobs[t]) == 0;
-        for (unsigned t = 0; t < threads; t++) {
-            if (!started[t])
-                settle_some(&jobs[t]);
-        }
-        for (unsigned t = 1; t < threads; t++) {
-            if (started[t])
-                pthread_join(tids[t], NULL);
-        }
+        nd_on_threads(threads, settle_some, jobs, sizeof *jobs);
         for (unsigned t = 0; t < threads && rc == ND_OK; t++)
             rc = jobs[t].rc;
     }

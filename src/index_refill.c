@@ -26,13 +26,13 @@
  */
 #include "index_layout.h"
 
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <string.h>  /* memset, memcpy */
+#include <string.h> /* memset, memcpy */
 
 #include "alloc.h"
 #include "index_add.h"
 #include "slots.h"
 #include "sort.h" /* nd_sort_distinct_u32: refill_to_file */
+#include "threads.h"
 
 /* One band's keys of every text: the index's key chunks in memory, or,
  * once it has spilled them to its keys file, read back into `flat` (one
@@ -320,17 +320,8 @@ int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **out, size
     if (!all) {
         /* the bands on the index's threads, this one among them (a
          * thread's buffers: 12 bytes a text, 16 when spilled) */
-        enum { MAX_THREADS = 64 };
-        unsigned threads = index->threads < 1 ? 1 : index->threads > MAX_THREADS ? MAX_THREADS : index->threads;
-        if (threads > index->opts.bands)
-            threads = index->opts.bands;
-        pthread_t helpers[MAX_THREADS];
-        unsigned started = 0;
-        while (started + 1 < threads && pthread_create(&helpers[started], NULL, search_thread, &ws) == 0)
-            started++;
-        search_thread(&ws);
-        for (unsigned t = 0; t < started; t++)
-            pthread_join(helpers[t], NULL);
+        unsigned threads = index->threads;
+        nd_on_threads(threads > index->opts.bands ? index->opts.bands : threads, search_thread, &ws, 0);
     }
     if (ws.rc != ND_OK) {
         nd_free(wanted);

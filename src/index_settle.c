@@ -30,14 +30,14 @@
  */
 #include "index_layout.h"
 
-#include <assert.h>  /* assert */
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <string.h>  /* memcmp, memcpy, memset */
+#include <assert.h> /* assert */
+#include <string.h> /* memcmp, memcpy, memset */
 
 #include "alloc.h"
 #include "index_add.h"
 #include "slots.h"
 #include "sort.h"
+#include "threads.h"
 
 int nd_index_settle_with(nd_index *index, size_t doc, uint32_t **scratch, size_t *capacity)
 {
@@ -227,19 +227,8 @@ static void *settle_some_leads(void *arg)
  * one among them) and wait for them all. */
 static int on_threads(lead_work *w, void *(*step)(void *))
 {
-    enum { MAX_THREADS = 64 };
     w->next = 0;
-    unsigned threads = w->index->threads;
-    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
-    if (w->m < LEADS_ALONE)
-        threads = 1;
-    pthread_t helpers[MAX_THREADS];
-    unsigned started = 0;
-    while (started + 1 < threads && pthread_create(&helpers[started], NULL, step, w) == 0)
-        started++;
-    step(w);
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(helpers[t], NULL);
+    nd_on_threads(w->m < LEADS_ALONE ? 1 : w->index->threads, step, w, 0);
     return w->rc;
 }
 

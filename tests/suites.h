@@ -30,6 +30,7 @@ Suite *db_record_suite(void);
 Suite *replay_suite(void);
 Suite *reader_suite(void);
 Suite *refill_suite(void);
+Suite *threads_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */

@@ -35,7 +35,7 @@
  */
 #include "refill.h"
 
-#include <pthread.h>  /* pthread_create, pthread_mutex_t */
+#include <pthread.h>  /* pthread_mutex_t */
 #include <stdint.h>   /* SIZE_MAX */
 #include <stdlib.h>   /* calloc, free */
 #include <sys/stat.h> /* stat */
@@ -44,6 +44,7 @@
 #include "document.h"
 #include "index_add.h"
 #include "replay_at.h"
+#include "threads.h"
 
 struct refill {
     const cli_config *cfg;
@@ -272,8 +273,8 @@ static int refill_some(refill_job *job)
 
 static void *refill_thread(void *arg)
 {
-    refill_job *job = arg;
-    return refill_some(job) == EXIT_OK ? NULL : arg;
+    (void)refill_some(arg); /* a failure is noted in the job (failed) */
+    return NULL;
 }
 
 int refill_index(refill *rf, nd_index *index, unsigned threads)
@@ -289,21 +290,10 @@ int refill_index(refill *rf, nd_index *index, unsigned threads)
         release(rf);
         return EXIT_OK;
     }
-    enum { MAX_THREADS = 64 };
     refill_job job = {rf, index, docs, n, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
-    if (n < 2 * REFILL_STEP)
-        threads = 1; /* a few documents: not worth a thread */
-    pthread_t helpers[MAX_THREADS];
-    unsigned started = 0;
-    while (started + 1 < threads && pthread_create(&helpers[started], NULL, refill_thread, &job) == 0)
-        started++;
-    int rc = refill_some(&job);
-    for (unsigned t = 0; t < started; t++) {
-        void *failed = NULL;
-        pthread_join(helpers[t], &failed);
-        rc = failed ? EXIT_FAIL : rc;
-    }
+    /* a few documents: not worth a thread */
+    nd_on_threads(n < 2 * REFILL_STEP ? 1 : threads, refill_thread, &job, 0);
+    int rc = job.failed ? EXIT_FAIL : EXIT_OK;
     pthread_mutex_destroy(&job.lock);
     nd_index_ids_block_free(docs);
     release(rf);
