@@ -50,6 +50,11 @@ typedef int (*nd_band_fn)(void *ctx, const uint64_t *entries, size_t count);
 int nd_band_candidates(const nd_store *store, const unsigned char *is_representative, unsigned threads,
                        nd_band_fn visit, void *ctx);
 
+/* Test hook: bands are filtered through two-bit slots (most keys are one
+ * text's) only while a thread's slot table takes at most `bytes` (8 MiB
+ * unless set; 0: every band sorted whole). The same bands either way. */
+void nd_candidates_set_slots_most(size_t bytes);
+
 /* nd_identical_sets(), then nd_band_candidates() of the representatives
  * it found, with the same results and calls in the same order; with
  * threads > 1 the helpers gather and sort the first bands while the

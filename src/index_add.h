@@ -113,15 +113,16 @@ int nd_index_add_kept(nd_index *index, const uint32_t *ids, size_t count, const 
  * the raw count, keys and weight, as nd_index_add_kept would add them),
  * then, before clustering or listing pairs, asks which of them clustering
  * may read (nd_index_dropped_wanted) and gives those their ids again
- * (nd_index_refill), the same raw ids as they were sketched. The index
- * must not spill (ND_EINVAL) while a dropped text is left: refill them
- * all first (`all`). Containment reads every text: refill them all. */
+ * (nd_index_refill), the same raw ids as they were sketched. A spilled
+ * index keeps its dropped texts dropped (they have no place in its ids
+ * file until refilled), and texts may be dropped after the spill.
+ * Containment reads every text: refill them all (`all`). */
 int nd_index_add_dropped(nd_index *index, size_t count, const uint64_t *keys, uint64_t weight);
 
 /* The dropped texts not refilled yet that share a band key with another
  * text (or, with `all`, every one), in text order, newly allocated into
- * *docs (NULL when none; free with nd_index_ids_block_free). ND_OK or
- * ND_ENOMEM. */
+ * *docs (NULL when none; free with nd_index_ids_block_free). ND_OK,
+ * ND_ENOMEM, or ND_EIO (a spilled index's keys not read back). */
 int nd_index_dropped_wanted(const nd_index *index, int all, uint32_t **docs, size_t *count);
 
 /* Dropped texts refilled as clustering reads them, instead of all that may

@@ -950,7 +950,8 @@ END_TEST
  * keys of two texts or more. Keys are random 32-bit values (most a text's
  * own, as in a real band), a tenth of the texts taking an earlier text's
  * key; a quarter of the texts are not representatives; with 1 and 2
- * threads, in memory and on disk. */
+ * threads, in memory and on disk, with the slots and without (every band
+ * sorted whole, as past nd_candidates_set_slots_most's size). */
 enum { LONE_TEXTS = 3 * ND_KEY_CHUNK / 2 };
 
 static const uint32_t *lone_keys(const void *backend, unsigned band, size_t chunk, uint32_t *buf)
@@ -968,7 +969,8 @@ static int compare_u64(const void *pa, const void *pb)
 START_TEST(test_bands_match_plain_sort)
 {
     unsigned threads = (unsigned)_i % 2 + 1;
-    int on_disk = _i / 2;
+    int on_disk = _i / 2 % 2;
+    nd_candidates_set_slots_most(_i >= 4 ? 0 : (size_t)8 << 20); /* 4..7: no slots, every band sorted whole */
     uint64_t state = 0x10e5;
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
@@ -1016,6 +1018,7 @@ START_TEST(test_bands_match_plain_sort)
     ck_assert_int_eq(nd_band_candidates(&store, is_rep, threads, digest_band, &got), ND_OK);
     ck_assert_uint_eq(got.items, expect.items);
     ck_assert_uint_eq(got.digest, expect.digest);
+    nd_candidates_set_slots_most((size_t)8 << 20);
     free(keys);
     free(entries);
 }
@@ -1045,7 +1048,7 @@ Suite *cluster_suite(void)
     tcase_set_timeout(bands, 60);
     tcase_add_loop_test(bands, test_sets_then_bands_match_sequential, 0, 4);
     tcase_add_loop_test(bands, test_sets_then_bands_skip_lone_hashes, 0, 4);
-    tcase_add_loop_test(bands, test_bands_match_plain_sort, 0, 4);
+    tcase_add_loop_test(bands, test_bands_match_plain_sort, 0, 8);
     suite_add_tcase(s, bands);
     return s;
 }
