@@ -23,8 +23,9 @@ typedef struct id_predictor {
     uint64_t *bits; /* 2^(64 - shift) bits */
     unsigned shift;
     size_t limit; /* documents past which every one is kept (the bits fill up): a 32nd of the bits */
-    size_t seen;  /* documents asked about (atomic) */
+    size_t seen;  /* documents asked about (atomic), counted SEEN_BATCH at a time by each thread */
     int any;      /* 1: drop ids smaller than their text too (id_predictor_init) */
+    int full;     /* 1 once `seen` passed `limit` (atomic) */
 } id_predictor;
 
 /* Bits for an input of `bytes` bytes: one per 32 bytes (small enough to
