@@ -49,14 +49,6 @@ typedef struct {
     uint32_t *flat; /* spilled: room for every text's key; else NULL */
 } band_view;
 
-/* Text d's key in the band. */
-static inline uint32_t key_of(const band_view *v, size_t d)
-{
-    if (v->flat)
-        return v->flat[d];
-    return v->index->key_chunks[d / ND_KEY_CHUNK][(size_t)v->band * ND_KEY_CHUNK + d % ND_KEY_CHUNK];
-}
-
 /* Point v at band `band` (reading it into v->flat when spilled): ND_OK or
  * ND_EIO. */
 static int view_band(band_view *v, unsigned band, uint32_t *buf)
