@@ -32,40 +32,12 @@
  */
 #include "index_layout.h"
 
-#include <string.h> /* memset, memcpy */
+#include <string.h> /* memcpy */
 
 #include "alloc.h"
 #include "index_add.h"
 #include "sort.h" /* nd_sort_distinct_u32: refill_to_file */
 #include "threads.h"
-
-/* One band's keys of every text: the index's key chunks in memory, or,
- * once it has spilled them to its keys file, read back into `flat` (one
- * key a text, band after band: reading a key where clustering reads them,
- * a chunk at a time, would be a read a text). */
-typedef struct {
-    const nd_index *index;
-    unsigned band;
-    uint32_t *flat; /* spilled: room for every text's key; else NULL */
-} band_view;
-
-/* Point v at band `band` (reading it into v->flat when spilled): ND_OK or
- * ND_EIO. */
-static int view_band(band_view *v, unsigned band, uint32_t *buf)
-{
-    v->band = band;
-    if (!v->flat)
-        return ND_OK;
-    size_t n = v->index->count;
-    for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
-        const uint32_t *keys = nd_index_band_chunk(v->index, band, first / ND_KEY_CHUNK, buf);
-        if (!keys)
-            return ND_EIO;
-        size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
-        memcpy(v->flat + first, keys, count * sizeof *keys);
-    }
-    return ND_OK;
-}
 
 void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx)
 {
@@ -133,35 +105,30 @@ typedef struct wanted_search {
     int rc;                /* ND_OK, or the first error (atomic) */
 } wanted_search;
 
-/* One thread's bands, with buffers of its own (16 bytes a text, 20 when
- * spilled): ND_OK, ND_ENOMEM or ND_EIO. */
+/* One thread's bands, with buffers of its own (16 bytes a text): ND_OK,
+ * ND_ENOMEM or ND_EIO. A band's keys are read a key chunk at a time
+ * (nd_index_band_chunk: in memory, or read back from the keys file of a
+ * spilled index). */
 static int search_bands(wanted_search *ws)
 {
     const nd_index *index = ws->index;
     size_t n = index->count;
-    band_view view = {index, 0, NULL};
-    uint32_t *chunk = NULL;
     uint64_t *entries = nd_malloc_huge((n ? n : 1) * sizeof *entries), *tmp = nd_malloc_huge((n ? n : 1) * sizeof *tmp);
-    int rc = entries && tmp ? ND_OK : ND_ENOMEM;
-    if (rc == ND_OK && index->spilled) {
-        view.flat = nd_malloc_huge((n ? n : 1) * sizeof *view.flat);
-        chunk = nd_malloc(ND_KEY_CHUNK * sizeof *chunk);
-        rc = view.flat && chunk ? ND_OK : ND_ENOMEM;
-    }
+    uint32_t *chunk = index->spilled ? nd_malloc(ND_KEY_CHUNK * sizeof *chunk) : NULL;
+    int rc = entries && tmp && (chunk || !index->spilled) ? ND_OK : ND_ENOMEM;
     while (rc == ND_OK && __atomic_load_n(&ws->rc, __ATOMIC_RELAXED) == ND_OK) {
         unsigned band = __atomic_fetch_add(&ws->next_band, 1, __ATOMIC_RELAXED);
         if (band >= index->opts.bands)
             break;
-        rc = view_band(&view, band, chunk);
+        for (size_t first = 0; first < n && rc == ND_OK; first += ND_KEY_CHUNK) {
+            const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, chunk);
+            size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
+            for (size_t k = 0; keys && k < count; k++)
+                entries[first + k] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
+            rc = keys ? ND_OK : ND_EIO;
+        }
         if (rc != ND_OK)
             break;
-        for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
-            const uint32_t *keys =
-                view.flat ? view.flat + first : index->key_chunks[first / ND_KEY_CHUNK] + (size_t)band * ND_KEY_CHUNK;
-            size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
-            for (size_t k = 0; k < count; k++)
-                entries[first + k] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
-        }
         nd_sort_u64_high32(entries, tmp, n);
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
@@ -177,7 +144,6 @@ static int search_bands(wanted_search *ws)
     }
     nd_free(entries);
     nd_free(tmp);
-    nd_free(view.flat);
     nd_free(chunk);
     return rc;
 }

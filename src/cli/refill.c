@@ -94,8 +94,8 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
      * what the index holds before it spills (about 0.6 of a Latin text's
      * bytes: 0.3 of --memory, against half of it), and past that spilling
      * writes every document's ids to a file and reads them back, where
-     * dropping keeps a tenth of them and sketches a seventh again (10M
-     * generated documents, 2 threads: 69 s with the spill, 36 s dropped;
+     * dropping keeps a tenth of them and sketches a sixth of the rest again
+     * (10M generated documents, 2 threads: 69 s with the spill, 36 s dropped;
      * 1M against a --memory where neither spills: 2.5-3.0 s either way). */
     int any = bytes >= cfg->memory / 2;
     if (!rf || id_predictor_init(&rf->predict, bytes, any) != 0) {
