@@ -65,15 +65,26 @@ typedef struct text_list {
 /* A band with fewer entries is sorted whole. */
 enum { LONE_FILTER_MIN = 4096 };
 
+/* Slots a text in a band's table: four or more (fewer than eight). The
+ * table is random accesses, three a text (marked, read, cleared), and
+ * half the table is fewer cache misses, for more lone keys kept past it
+ * (about a fifth, against a ninth with eight: the second filter and the
+ * sort take them). 100k syndicated documents in paragraphs (820k texts),
+ * perf, 1 thread, the bands' preparation: 62 ms with eight, 54 ms with
+ * four, 40 ms plus 13 ms more sorting with two; 1M documents: 120 ms
+ * against 112 ms. */
+enum { BAND_SLOTS_PER_TEXT = 4 };
+
 /* A band whose slot table would take more than slots_most bytes is
- * sorted whole too: the slots are random accesses, three a text (marked,
- * read, cleared), cheap while the table stays in cache and a cache miss
- * each past it, where a radix sort of every entry streams. Generated
- * documents, 2 threads, perf, the bands' preparation: 3M texts (a table
- * of 8 MiB) 0.35 s of CPU with the slots against 0.5 s sorted whole; 6M
- * (16 MiB) 3.3 s against 1.1 s; 10M (32 MiB) 5.8 s against 1.1 s.
+ * sorted whole too: the slots are random accesses, cheap while the table
+ * stays in cache and a cache miss each past it, where a radix sort of
+ * every entry streams. Generated documents, 2 threads, perf, the bands'
+ * preparation (tables of eight slots a text): 3M texts (8 MiB) 0.35 s of
+ * CPU with the slots against 0.5 s sorted whole; 6M (16 MiB) 3.3 s
+ * against 1.1 s; 10M (32 MiB) 5.8 s against 1.1 s. So up to 4M texts,
+ * whose table of four slots a text takes 4 MiB.
  * nd_candidates_set_slots_most (tests) changes it. */
-static size_t slots_most = (size_t)8 << 20;
+static size_t slots_most = (size_t)4 << 20;
 
 void nd_candidates_set_slots_most(size_t bytes)
 {
@@ -83,12 +94,12 @@ void nd_candidates_set_slots_most(size_t bytes)
 /* Most of a band's keys are one text's own (every key is, but for texts
  * that match), and only shared keys make candidates. Before the sort,
  * drop the entries whose key no other entry can share: keys are hashed to
- * 2^slot_bits slots (eight or more per text), the gathering pass marks the
+ * 2^slot_bits slots (BAND_SLOTS_PER_TEXT or more per text), the gathering pass marks the
  * slots seen twice (slots.h), a second pass keeps the entries in those
  * slots, in order (drop_lone_keys). Every shared key's entries are kept
  * (with a few lone ones that share a slot, dropped after the sort as
  * before), so the band's shared keys come out the same, and the sort
- * handles a tenth of the entries or fewer. drop_lone_keys keeps the first
+ * handles a fifth of the entries or fewer. drop_lone_keys keeps the first
  * m entries whose slot was seen twice, and returns how many it kept. */
 static size_t drop_lone_keys(band_buffers *buf, size_t m)
 {
@@ -356,7 +367,7 @@ static int band_buffers_alloc(band_buffers *buf, const nd_store *store)
      * representatives are known) a fault per 2 MiB (alloc.h) */
     buf->entries = nd_malloc_huge((store->count + 1) * 2 * sizeof *buf->entries);
     buf->chunk_buf = store->on_disk ? nd_malloc(ND_KEY_CHUNK * sizeof *buf->chunk_buf) : NULL;
-    buf->slot_bits = nd_slot_bits(store->count, 8); /* eight slots or more per text */
+    buf->slot_bits = nd_slot_bits(store->count, BAND_SLOTS_PER_TEXT);
     size_t slot_bytes = ((size_t)1 << buf->slot_bits) / 32 * sizeof *buf->slots;
     int with_slots = store->count >= LONE_FILTER_MIN && slot_bytes <= slots_most;
     buf->slots = with_slots ? nd_malloc_huge(slot_bytes) : NULL;

@@ -28,7 +28,7 @@ int nd_identical_sets(unsigned char *is_representative, uint64_t *exact_groups, 
 
 /* nd_identical_sets() in the caller's buffers (identical.c): `entries`,
  * room for 2 * (store->count + 1) values, and with `slots` (2^slot_bits
- * slots of two bits, eight or more a text; NULL: none) the texts whose set
+ * slots of two bits, four or more a text; NULL: none) the texts whose set
  * hash no other's can share are set aside before the sort
  * (nd_sets_then_bands lends its band buffers, idle until then). */
 int nd_identical_sets_in(unsigned char *is_representative, uint64_t *exact_groups, const nd_store *store,
@@ -51,7 +51,7 @@ int nd_band_candidates(const nd_store *store, const unsigned char *is_representa
                        nd_band_fn visit, void *ctx);
 
 /* Test hook: bands are filtered through two-bit slots (most keys are one
- * text's) only while a thread's slot table takes at most `bytes` (8 MiB
+ * text's) only while a thread's slot table takes at most `bytes` (4 MiB
  * unless set; 0: every band sorted whole). The same bands either way. */
 void nd_candidates_set_slots_most(size_t bytes);
 

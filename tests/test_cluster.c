@@ -970,7 +970,7 @@ START_TEST(test_bands_match_plain_sort)
 {
     unsigned threads = (unsigned)_i % 2 + 1;
     int on_disk = _i / 2 % 2;
-    nd_candidates_set_slots_most(_i >= 4 ? 0 : (size_t)8 << 20); /* 4..7: no slots, every band sorted whole */
+    nd_candidates_set_slots_most(_i >= 4 ? 0 : (size_t)4 << 20); /* 4..7: no slots, every band sorted whole */
     uint64_t state = 0x10e5;
     nd_options opts = ND_OPTIONS_INIT;
     ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
@@ -1018,7 +1018,7 @@ START_TEST(test_bands_match_plain_sort)
     ck_assert_int_eq(nd_band_candidates(&store, is_rep, threads, digest_band, &got), ND_OK);
     ck_assert_uint_eq(got.items, expect.items);
     ck_assert_uint_eq(got.digest, expect.digest);
-    nd_candidates_set_slots_most((size_t)8 << 20);
+    nd_candidates_set_slots_most((size_t)4 << 20);
     free(keys);
     free(entries);
 }
