@@ -28,8 +28,10 @@ typedef struct nd_batch_item {
     const uint32_t *ids;  /* sorted distinct shingle ids; NULL when count is 0 */
     size_t count;         /* 0 for a text without tokens (or below min_tokens) */
     const uint64_t *keys; /* the bands band keys of its signature (nd_lsh_band_keys()) */
-    size_t num_tokens;
-    size_t invalid_utf8; /* ill-formed UTF-8 sequences read as U+FFFD */
+    size_t num_tokens;    /* its tokens: words, but in document mode with min_tokens 0 or 1 (the default), where a
+                           * run of a script without spaces signed with character shingles is one token (no word
+                           * breaking: nd_sketcher_set_words()) */
+    size_t invalid_utf8;  /* ill-formed UTF-8 sequences read as U+FFFD */
 } nd_batch_item;
 
 /** Make a batch sketcher working on `threads` threads: the calling thread

@@ -104,6 +104,9 @@ int nd_stream_new(nd_stream **out, const nd_options *opts)
         nd_free(s);
         return rc;
     }
+    /* tokens are never counted here: text signed with character shingles
+     * skips ICU's dictionary word breaking (the same ids and keys) */
+    nd_sketcher_set_words(s->sketcher, 0);
     *out = s;
     return ND_OK;
 }

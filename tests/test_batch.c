@@ -1,8 +1,9 @@
 /* test_batch.c - nd_batch: texts sketched on several threads give, in input
  * order, exactly what one nd_sketcher gives text by text (ids, band keys,
- * token counts), for any thread count, call after call, with the texts
- * given as arrays or by a function (nd_batch_sketch_from); and an index fed
- * with nd_index_add_batch() clusters exactly like one fed text by text. */
+ * token counts: words only where a minimum counts them), for any thread
+ * count, call after call, with the texts given as arrays or by a function
+ * (nd_batch_sketch_from); and an index fed with nd_index_add_batch()
+ * clusters exactly like one fed text by text. */
 #include <stdio.h>  /* snprintf */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* strlen, memcmp */
@@ -60,12 +61,14 @@ static nd_options test_options(void)
     return opts;
 }
 
-/* Every item equals what one sketcher computes for the same text. */
-static void expect_items_match(const nd_batch *b, const corpus *c, size_t first, size_t count)
+/* Every item equals what one sketcher computes for the same text, its
+ * tokens words or not (`words`: nd_sketcher_set_words). */
+static void expect_items_match_words(const nd_batch *b, const corpus *c, size_t first, size_t count, int words)
 {
     nd_options opts = test_options();
     nd_sketcher *sk = NULL;
     ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    nd_sketcher_set_words(sk, words);
     const nd_batch_item *items;
     ck_assert_uint_eq(nd_batch_items(&items, b), count);
     uint64_t *keys = malloc(opts.bands * sizeof *keys);
@@ -88,6 +91,12 @@ static void expect_items_match(const nd_batch *b, const corpus *c, size_t first,
     }
     free(keys);
     nd_sketcher_free(sk);
+}
+
+/* ... with a batch's default minimum of tokens: not counted, so not words */
+static void expect_items_match(const nd_batch *b, const corpus *c, size_t first, size_t count)
+{
+    expect_items_match_words(b, c, first, count, 0);
 }
 
 static const unsigned thread_counts[] = {1, 2, 3, 8};
@@ -312,6 +321,42 @@ START_TEST(test_units_same_as_sketch_units)
 }
 END_TEST
 
+/* Tokens are words only where they are counted: by default (and with a
+ * minimum of one token) a text in a script without spaces, signed with
+ * character shingles, skips ICU's word breaking, as `neardup scan` does
+ * (its run of letters one token, where words were 14 of them); with a
+ * minimum of two tokens or more, words again. The same ids and keys either
+ * way. */
+START_TEST(test_words_only_where_counted)
+{
+    corpus c;
+    corpus_make(&c);
+    nd_options opts = test_options();
+    nd_batch *b = NULL;
+    ck_assert_int_eq(nd_batch_new(&b, &opts, thread_counts[_i]), ND_OK);
+    enum { CJK = 13 }; /* corpus_make's text in a script without spaces */
+    nd_sketcher *words = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&words, &opts), ND_OK);
+    nd_sketch_ref ref;
+    ck_assert_int_eq(nd_sketch_text_ref(&ref, words, c.texts[CJK], c.lens[CJK]), ND_OK);
+    size_t word_count = ref.num_tokens;
+    const nd_batch_item *items;
+    for (unsigned min = 0; min <= 3; min++) {
+        ck_assert_int_eq(nd_batch_set_units(b, ND_UNIT_DOCUMENT, min), ND_OK);
+        ck_assert_int_eq(nd_batch_sketch(b, (const char *const *)c.texts, c.lens, TEXTS), ND_OK);
+        expect_items_match_words(b, &c, 0, TEXTS, min > 1);
+        ck_assert_uint_eq(nd_batch_items(&items, b), TEXTS);
+        if (min > 1)
+            ck_assert_uint_eq(items[CJK].num_tokens, word_count);
+        else
+            ck_assert_uint_lt(items[CJK].num_tokens, word_count);
+    }
+    nd_sketcher_free(words);
+    nd_batch_free(b);
+    corpus_free(&c);
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -345,6 +390,7 @@ Suite *batch_suite(void)
     tcase_add_loop_test(tc, test_sketch_from_same_as_sketch, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_index_add_batch_same_clusters, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_units_same_as_sketch_units, 0, sizeof unit_kinds / sizeof unit_kinds[0]);
+    tcase_add_loop_test(tc, test_words_only_where_counted, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_zero_threads_means_processors);
     suite_add_tcase(s, tc);
