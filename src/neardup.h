@@ -433,8 +433,14 @@ typedef int (*nd_unit_fn)(void *ctx, nd_span span, const nd_sketch_ref *sketch);
 /** Sketch each unit of a text: split it (nd_split_units()), skip units with
  * fewer than `min_tokens` tokens or no shingles, and sketch each unit that
  * is one shorter text pasted several times (nd_find_repeats()) as its
- * copies, each other unit whole. The sketcher's buffers are reused, so
- * nothing is allocated per unit once they have grown.
+ * copies, each other unit whole. A unit's tokens (the sketch's num_tokens)
+ * are words where `min_tokens` is above 1, with a sketcher that needs words
+ * (nd_sketcher_set_words(), the default), and where the unit may be a text
+ * pasted several times (its copies are found among its words); else a run
+ * of a script without spaces signed with character shingles is one token
+ * (ICU's word breaking skipped: the same ids, signature and copies). The
+ * sketcher's buffers are reused, so nothing is allocated per unit once
+ * they have grown.
  * @param[out] invalid_utf8 ill-formed UTF-8 sequences in the units (each
  * unit counted once, not once per copy).
  * @pre [text, text + len) is readable (text may be NULL when len is 0).

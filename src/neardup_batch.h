@@ -28,9 +28,9 @@ typedef struct nd_batch_item {
     const uint32_t *ids;  /* sorted distinct shingle ids; NULL when count is 0 */
     size_t count;         /* 0 for a text without tokens (or below min_tokens) */
     const uint64_t *keys; /* the bands band keys of its signature (nd_lsh_band_keys()) */
-    size_t num_tokens;    /* its tokens: words, but in document mode with min_tokens 0 or 1 (the default), where a
-                           * run of a script without spaces signed with character shingles is one token (no word
-                           * breaking: nd_sketcher_set_words()) */
+    size_t num_tokens;    /* its tokens: words where min_tokens is 2 or more; else a run of a script without
+                           * spaces signed with character shingles may be one (no word breaking, as
+                           * nd_sketcher_set_words(0): nd_sketch_units() says where in units modes) */
     size_t invalid_utf8;  /* ill-formed UTF-8 sequences read as U+FFFD */
 } nd_batch_item;
 

@@ -602,6 +602,7 @@ typedef struct {
     size_t counts[4096];
     uint32_t sig_hash[4096];
     uint32_t ids_hash[4096];
+    size_t tokens[4096];
     size_t shift; /* added to the spans */
 } unit_record;
 
@@ -621,6 +622,7 @@ static int record_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
     r->counts[r->units] = sketch->count;
     r->ids_hash[r->units] = fnv(sketch->ids, sketch->count); /* in order: raw ids must match as made */
     r->sig_hash[r->units] = fnv(sketch->signature, 128);
+    r->tokens[r->units] = sketch->num_tokens;
     r->units++;
     return ND_OK;
 }
@@ -668,6 +670,108 @@ static void compare_units(nd_sketcher *sk, const char *text, size_t len, size_t 
     }
     free(spans);
 }
+
+/* Chinese and Japanese units sketched by a sketcher that needs no words
+ * (nd_sketcher_set_words(0), as the program's) against one that cuts every
+ * run into words: the same units, spans, ids, signatures and copies, for
+ * paragraphs and lines, ids raw or sorted, over units of random words,
+ * units pasted two to four times (with no break, a space or punctuation
+ * between the copies), nearly pasted ones, runs of a few letters repeated
+ * (which the dictionary may cut otherwise at each junction) and units
+ * mixing Latin words in. Most units keep their runs whole (fewer tokens
+ * than words: ICU's word breaking skipped); with --min-tokens above one,
+ * every unit is cut into words. */
+START_TEST(test_units_runs_same_as_words)
+{
+    static const char *const vocab[] = {"东京", "天气", "今日", "中国", "北京", "经济",   "发展", "新闻",
+                                        "报道", "会议", "市场", "政府", "公司", "人民",   "银行", "学校",
+                                        "研究", "です", "ます", "から", "晴れ", "東京都", "天気"};
+    static const char *const seps[] = {"", "", "。", "、", " ", "，"};
+    static const char *const latin[] = {"iPhone", "AI", "2024", "GDP"};
+    enum { UNITS = 300, CAP = 1 << 16 };
+    char *buf = malloc(CAP);
+    size_t len = 0;
+    uint64_t x = 0x2545F4914F6CDD1Du;
+#define NEXT() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+#define PUT(str) (len += (size_t)snprintf(buf + len, CAP - len, "%s", (str)))
+    for (int u = 0; u < UNITS; u++) {
+        char unit[512];
+        size_t ulen = 0, words = 3 + NEXT() % 10;
+        unsigned type = (unsigned)(NEXT() % 10);
+        if (type == 9) { /* a few letters, repeated */
+            const char *y = vocab[NEXT() % 17];
+            for (unsigned m = 2 + (unsigned)(NEXT() % 4); m-- > 0;)
+                ulen += (size_t)snprintf(unit + ulen, sizeof unit - ulen, "%s%s", y, vocab[NEXT() % 17] + 3);
+        } else {
+            for (size_t w = 0; w < words; w++) {
+                const char *word = type == 8 && NEXT() % 3 == 0 ? latin[NEXT() % 4] : vocab[NEXT() % 23];
+                ulen += (size_t)snprintf(unit + ulen, sizeof unit - ulen, "%s%s", word,
+                                         NEXT() % 4 == 0 ? seps[2 + NEXT() % 4] : "");
+            }
+        }
+        if (type >= 3 && type <= 7) { /* pasted, or nearly (7) */
+            const char *sep = seps[NEXT() % 6];
+            unsigned m = 2 + (unsigned)(NEXT() % 3);
+            for (unsigned c = 0; c < m; c++) {
+                PUT(unit);
+                if (c + 1 < m)
+                    PUT(sep);
+            }
+            if (type == 7)
+                PUT(vocab[NEXT() % 23]);
+        } else {
+            PUT(unit);
+        }
+        PUT(NEXT() % 2 ? "\n\n" : "\n");
+    }
+#undef NEXT
+#undef PUT
+    char *text = exact_copy(buf, len);
+    free(buf);
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *words = NULL, *runs = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&words, &opts), ND_OK);
+    ck_assert_int_eq(nd_sketcher_new(&runs, &opts), ND_OK);
+    nd_sketcher_set_words(runs, 0);
+    static unit_record a, b;
+    for (int kind = ND_UNIT_PARAGRAPH; kind <= ND_UNIT_LINE; kind++) {
+        for (int raw = 0; raw < 2; raw++) {
+            for (unsigned min_tokens = 1; min_tokens <= 3; min_tokens += 2) {
+                int (*units)(size_t *, nd_sketcher *, const char *, size_t, nd_unit_kind, unsigned, nd_unit_fn,
+                             void *) = raw ? nd_sketch_units_raw : nd_sketch_units;
+                size_t invalid;
+                a.units = b.units = 0;
+                ck_assert_int_eq(units(&invalid, words, text, len, (nd_unit_kind)kind, min_tokens, record_unit, &a),
+                                 ND_OK);
+                ck_assert_int_eq(units(&invalid, runs, text, len, (nd_unit_kind)kind, min_tokens, record_unit, &b),
+                                 ND_OK);
+                ck_assert_uint_eq(a.units, b.units);
+                size_t fewer = 0, copies = 0;
+                for (size_t u = 0; u < a.units; u++) {
+                    ck_assert_uint_eq(a.spans[u].start, b.spans[u].start);
+                    ck_assert_uint_eq(a.spans[u].end, b.spans[u].end);
+                    ck_assert_uint_eq(a.counts[u], b.counts[u]);
+                    ck_assert_uint_eq(a.ids_hash[u], b.ids_hash[u]);
+                    ck_assert_uint_eq(a.sig_hash[u], b.sig_hash[u]);
+                    ck_assert_uint_le(b.tokens[u], a.tokens[u]);
+                    fewer += b.tokens[u] < a.tokens[u];
+                    copies += u > 0 && a.spans[u].start < a.spans[u - 1].end + 4; /* copies lie close together */
+                }
+                ck_assert_uint_gt(a.units, UNITS / 2);
+                ck_assert_uint_gt(copies, 20);
+                if (min_tokens > 1)
+                    ck_assert_uint_eq(fewer, 0);
+                else
+                    ck_assert_uint_gt(fewer, UNITS / 4); /* (a pasted unit's copies are cut into words) */
+            }
+        }
+    }
+    nd_sketcher_free(words);
+    nd_sketcher_free(runs);
+    free(text);
+}
+END_TEST
 
 START_TEST(test_units_by_ranges)
 {
@@ -823,6 +927,7 @@ Suite *units_suite(void)
     tcase_add_test(tc, test_text_preview_stretches);
     tcase_add_test(tc, test_sketch_units);
     tcase_add_test(tc, test_sketch_units_invalid_utf8);
+    tcase_add_test(tc, test_units_runs_same_as_words);
     tcase_add_test(tc, test_units_by_ranges);
     tcase_add_test(tc, test_units_one_mark_anywhere);
     suite_add_tcase(s, tc);

@@ -10,6 +10,10 @@
  *     the same shingle ids and signature; and the raw sketch the CLI's
  *     document mode keeps (nd_sketch_text_ref_raw: ids as made, repeats
  *     kept): the same signature, and the same ids once sorted distinct;
+ *   - paragraphs and lines (nd_sketch_units, ids sorted or raw) with word
+ *     tokens and without: the same units, copies of a pasted unit included,
+ *     with the same ids and signatures (without words, a unit keeps its runs
+ *     whole unless it may be a text pasted several times);
  *   - character shingles of 2, 5 and 7 code points made with every SIMD
  *     level this CPU has and by the walk of texts past 4 GB: the same ids
  *     as without SIMD.
@@ -142,6 +146,61 @@ static void same_char_shingles(const nd_tokens *tokens)
     }
 }
 
+/* The units nd_sketch_units gives, each as its span, count and hashes
+ * of its ids and signature. */
+enum { MOST_UNITS = 4096 };
+typedef struct {
+    size_t n;
+    uint64_t of[MOST_UNITS][5];
+    unsigned num_perm;
+} unit_list;
+
+static uint64_t hash_words(const uint32_t *v, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ v[i]) * 1099511628211u;
+    return h;
+}
+
+static int note_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
+{
+    unit_list *l = ctx;
+    if (l->n == MOST_UNITS)
+        return ND_OK; /* (the first ones compared) */
+    uint64_t *u = l->of[l->n++];
+    u[0] = span.start;
+    u[1] = span.end;
+    u[2] = sketch->count;
+    u[3] = hash_words(sketch->ids, sketch->count);
+    u[4] = hash_words(sketch->signature, l->num_perm);
+    return ND_OK;
+}
+
+static unit_list units_with, units_without;
+
+/* Units of text with and without words: the same. */
+static void same_units(profile_tools *t, const char *text, size_t len)
+{
+    for (int kind = ND_UNIT_PARAGRAPH; kind <= ND_UNIT_LINE; kind++) {
+        for (int raw = 0; raw < 2; raw++) {
+            int (*units)(size_t *, nd_sketcher *, const char *, size_t, nd_unit_kind, unsigned, nd_unit_fn, void *) =
+                raw ? nd_sketch_units_raw : nd_sketch_units;
+            size_t invalid_with, invalid_without;
+            units_with.n = units_without.n = 0;
+            units_with.num_perm = units_without.num_perm = t->num_perm;
+            if (units(&invalid_with, t->with_words, text, len, (nd_unit_kind)kind, 1, note_unit, &units_with) !=
+                    ND_OK ||
+                units(&invalid_without, t->without_words, text, len, (nd_unit_kind)kind, 1, note_unit,
+                      &units_without) != ND_OK)
+                abort();
+            if (invalid_with != invalid_without || units_with.n != units_without.n ||
+                memcmp(units_with.of, units_without.of, units_with.n * sizeof units_with.of[0]) != 0)
+                abort();
+        }
+    }
+}
+
 static void init_tools(void)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -216,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t distinct = nd_sort_distinct_u32(raw_ids, raw_ids + r.count, r.count);
         if (distinct != a.count || (distinct && memcmp(raw_ids, a.ids, distinct * sizeof *a.ids) != 0))
             abort();
+        same_units(t, text, len);
     }
     free(text);
     return 0;
