@@ -29,7 +29,9 @@ from the threshold), seed. Bad options raise ValueError (TypeError for wrong
 types), memory exhaustion MemoryError.
 """
 
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+import contextlib
+import gc
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._neardup import Deduplicator, Match, __version__, _scan, explain, normalize, signature
 
@@ -108,6 +110,21 @@ def _char_spans(texts: Sequence[Text], raw: List[Tuple[List[int], List[float], A
     return maps
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused, as _scan pauses it while it
+    builds its lists: making a Cluster of each group (many thousands with
+    unit=) set it off every 700 containers, and each run walked the
+    caller's objects too. Nothing made meanwhile can be part of a cycle."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _check_ids(texts: Sequence[Text], ids: Optional[Sequence[Any]]) -> Optional[Sequence[Any]]:
     if ids is None:
         return None
@@ -172,12 +189,13 @@ def scan(
         **options,
     )
     name = (lambda i: i) if ids is None else ids.__getitem__
-    maps = _char_spans(texts, raw) if unit != "document" else {}
-    clusters = []
-    for members, jaccards, containments, spans in raw:
-        if spans is not None:
-            spans = [(maps[i][s], maps[i][e]) if i in maps else (s, e) for i, (s, e) in zip(members, spans)]
-        clusters.append(Cluster([name(m) for m in members], jaccards, members, spans, containments))
+    with _gc_paused():
+        maps = _char_spans(texts, raw) if unit != "document" else {}
+        clusters = []
+        for members, jaccards, containments, spans in raw:
+            if spans is not None:
+                spans = [(maps[i][s], maps[i][e]) if i in maps else (s, e) for i, (s, e) in zip(members, spans)]
+            clusters.append(Cluster([name(m) for m in members], jaccards, members, spans, containments))
     return clusters
 
 

@@ -287,3 +287,31 @@ def test_str_same_as_bytes(unit):
                     assert texts[i][cs:ce].encode("utf-8", "surrogatepass") == raw[i][s:e]
     d_str, d_raw = neardup.Deduplicator(), neardup.Deduplicator()
     assert d_str.add_many(texts, threads=2) == d_raw.add_many(raw, threads=2)
+
+
+@pytest.mark.parametrize("unit", ["document", "paragraph"])
+def test_scan_leaves_the_collector_as_it_was(unit):
+    """scan pauses the cyclic garbage collector while it makes its clusters
+    (lists by the hundred thousand) and leaves it as it found it: running,
+    or paused by the caller; also when scan fails."""
+    import gc
+
+    texts = ["a headline on the harbour and the market\n\nthe same footer on every page"] * 50
+    groups = 1 if unit == "document" else 2  # (the headline, the footer)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert len(neardup.scan(texts, unit=unit)) == groups
+        assert gc.isenabled()
+        gc.disable()
+        assert len(neardup.scan(texts, unit=unit)) == groups
+        assert not gc.isenabled()
+        gc.enable()
+        with pytest.raises(TypeError):
+            neardup.scan(texts + [3], unit=unit)
+        assert gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
