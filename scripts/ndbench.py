@@ -705,7 +705,10 @@ def markdown(rep):
 
     if rep.get("signing"):
         L += ["### Signing throughput, one core", "",
-              "`nd_bench_sign`: tokenize = normalization and word breaking; "
+              "`nd_bench_sign`: tokenize = normalization and cutting into "
+              "words, as `neardup scan` does it (runs of scripts without "
+              "spaces left whole where they are shingled by characters: "
+              "ICU's word breaking skipped); "
               "sketch = tokenize + shingles + MinHash (%d hashes), "
               "best of %d passes in one process." % (128, SIGN_INNER_REPEAT),
               "",
