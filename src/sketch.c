@@ -119,7 +119,7 @@ void nd_sketcher_set_words(nd_sketcher *sk, int words)
 }
 
 /* tokenize_for_shingles' `words`, besides 0 and 1: a unit's tokens, words
- * only if it may be one text pasted several times (words_if_pasted). */
+ * only if it may be one text pasted several times (may_be_pasted). */
 enum { WORDS_IF_PASTED = 2 };
 
 /* Is `bytes` (n of them) m >= 2 copies of its first n / m bytes, for some
