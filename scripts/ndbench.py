@@ -39,11 +39,14 @@ SEED = 1
 SIGN_DOCS = 20000
 SIGN_SCRIPTS = ("latin", "arabic", "cjk")
 SIGN_INNER_REPEAT = 2          # nd_bench_sign keeps the best of these
-# paragraph mode against document mode: generated corpora (kind, docs; the
-# 100k one shows per-unit costs without the start-up of a 0.1 s run), and
-# real news (SaudiNewsNet) when ../shared/corpora has it
-PARA_CORPORA = (("syndicated", 10000), ("syndicated", 100000), ("mixed", 10000))
-QUICK_PARA_CORPORA = (("syndicated", 10000), ("mixed", 10000))
+# paragraph mode against document mode: generated corpora (kind, script,
+# docs; the 100k one shows per-unit costs without the start-up of a 0.1 s
+# run; CJK: paragraphs of text without spaces, signed with character
+# shingles, the signing phase's corpus), and real news (SaudiNewsNet) when
+# ../shared/corpora has it
+PARA_CORPORA = (("syndicated", "latin", 10000), ("syndicated", "latin", 100000), ("mixed", "latin", 10000),
+                ("mixed", "cjk", SIGN_DOCS))
+QUICK_PARA_CORPORA = (("syndicated", "latin", 10000), ("mixed", "latin", 10000))
 COMPRESSED_DOCS = 100000
 DEFAULT_SIZES = (10000, 100000, 1000000)
 QUICK_SIZES = (10000, 100000)
@@ -982,7 +985,7 @@ def run_bench(args):
         if "sign" in args.phases else []
     e2e_c = [want("mixed", "latin", n) for n in args.sizes] \
         if "e2e" in args.phases else []
-    para_c = [want(k, "latin", n) for k, n in (
+    para_c = [want(k, script, n) for k, script, n in (
         QUICK_PARA_CORPORA if args.quick else PARA_CORPORA)] \
         if "paragraph" in args.phases else []
     comp_c = want("mixed", "latin", COMPRESSED_DOCS) \
