@@ -294,7 +294,7 @@ int nd_batch_new(nd_batch **out, const nd_options *opts, unsigned threads)
             return rc;
         }
         /* no minimum of tokens yet: tokens are not counted, so text signed
-         * with character shingles (Chinese, Japanese, Thai...) skips ICU's
+         * with character shingles (Chinese, Japanese) skips ICU's
          * dictionary word breaking, as `neardup scan` does: the same ids
          * and keys (50,000 CJK documents through the Python module's scan:
          * 1.31 s with word breaking, 0.12 s without) */
@@ -327,8 +327,9 @@ int nd_batch_set_units(nd_batch *b, nd_unit_kind kind, unsigned min_tokens)
         return ND_EINVAL;
     b->unit = kind;
     b->min_tokens = min_tokens;
-    /* tokens are words where they are counted (as pipeline.c; units are
-     * cut into words whatever this says: nd_sketch_units) */
+    /* tokens are words where they are counted (as pipeline.c; in units
+     * modes, and where a unit may be one text pasted several times:
+     * nd_sketch_units) */
     for (unsigned t = 0; t < b->threads; t++)
         nd_sketcher_set_words(b->workers[t].sketcher, min_tokens > 1);
     b->item_count = 0; /* results of another kind are gone */

@@ -268,7 +268,7 @@ PyObject *ndpy_scan(PyObject *self, PyObject *args, PyObject *kwargs)
          * hundreds of thousands of containers (100k syndicated documents
          * in paragraphs: 46k groups of 276k units) set it off every 700,
          * and each time it walked the caller's objects too, the texts
-         * among them (0.3 to 0.8 s of a 1-1.8 s call). Nothing made here
+         * among them (0.3 to 0.8 s of a 1.3-1.8 s call). Nothing made here
          * can be part of a cycle. (PyGC_Disable: Python 3.10 and later) */
 #if PY_VERSION_HEX >= 0x030A0000
         int collecting = PyGC_Disable();
