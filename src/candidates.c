@@ -94,9 +94,9 @@ void nd_candidates_set_slots_most(size_t bytes)
 /* Most of a band's keys are one text's own (every key is, but for texts
  * that match), and only shared keys make candidates. Before the sort,
  * drop the entries whose key no other entry can share: keys are hashed to
- * 2^slot_bits slots (BAND_SLOTS_PER_TEXT or more per text), the gathering pass marks the
- * slots seen twice (slots.h), a second pass keeps the entries in those
- * slots, in order (drop_lone_keys). Every shared key's entries are kept
+ * 2^slot_bits slots (BAND_SLOTS_PER_TEXT or more per text), the gathering
+ * pass marks the slots seen twice (slots.h), a second pass keeps the
+ * entries in those slots, in order (drop_lone_keys). Every shared key's entries are kept
  * (with a few lone ones that share a slot, dropped after the sort as
  * before), so the band's shared keys come out the same, and the sort
  * handles a fifth of the entries or fewer. drop_lone_keys keeps the first

@@ -63,6 +63,13 @@ int nd_sketch_text_ref_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text
  * (nd_index_refill: the CLI's dropped documents, sketched again). */
 int nd_sketch_ids_raw(nd_sketch_ref *out, nd_sketcher *sk, const char *text, size_t len);
 
+/* The tokens a text is signed with, into the sketcher's tokens
+ * (nd_sketcher_tokens()), and the shingles to make of them: runs of
+ * scripts without spaces cut into words only where something needs words
+ * (word shingles, or a sketcher that needs words). What nd_sketch_text()
+ * tokenizes, alone (nd_bench_sign times it). ND_OK or an error. */
+int nd_sketch_tokens(nd_shingle_kind *kind, unsigned *size, nd_sketcher *sk, const char *text, size_t len);
+
 /* A sketcher for nd_sketch_ids_raw() only: its MinHash tables, which take
  * milliseconds to make, are not made. */
 int nd_sketcher_new_ids(nd_sketcher **out, const nd_options *opts);

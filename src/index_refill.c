@@ -120,12 +120,15 @@ static int search_bands(wanted_search *ws)
         unsigned band = __atomic_fetch_add(&ws->next_band, 1, __ATOMIC_RELAXED);
         if (band >= index->opts.bands)
             break;
-        for (size_t first = 0; first < n && rc == ND_OK; first += ND_KEY_CHUNK) {
+        for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
             const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, chunk);
+            if (!keys) {
+                rc = ND_EIO;
+                break;
+            }
             size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
-            for (size_t k = 0; keys && k < count; k++)
+            for (size_t k = 0; k < count; k++)
                 entries[first + k] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
-            rc = keys ? ND_OK : ND_EIO;
         }
         if (rc != ND_OK)
             break;

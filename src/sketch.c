@@ -182,6 +182,11 @@ static int tokenize_for_shingles(nd_shingle_kind *kind, unsigned *size, nd_sketc
     return nd_tokenize(&sk->tokens, sk->normalizer, text, len);
 }
 
+int nd_sketch_tokens(nd_shingle_kind *kind, unsigned *size, nd_sketcher *sk, const char *text, size_t len)
+{
+    return tokenize_for_shingles(kind, size, sk, text, len, sk->words);
+}
+
 /* sketch_ref's `distinct`: 1 sorted distinct ids, 0 raw ids, IDS_ONLY raw
  * ids without the signature (nd_sketch_ids_raw). */
 enum { IDS_ONLY = 2 };

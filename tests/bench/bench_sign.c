@@ -5,10 +5,10 @@
  * tokenizing alone, tokenizing + nd_shingles, and nd_sketch_text
  * (normalize + shingle + MinHash) over all texts, best of REPEAT runs,
  * each as `neardup scan` does it: runs of scripts without spaces (Chinese,
- * Japanese, Thai) are cut into words only where something needs words
- * (sketch.c tokenize_for_shingles; a sketcher without words, as
- * pipeline.c's). Cutting them every time was ICU's dictionaries, 20 MB/s
- * of Chinese text where the program signs 500.
+ * Japanese) are cut into words only where something needs words
+ * (nd_sketch_tokens, with a sketcher without words, as pipeline.c's).
+ * Cutting them every time was ICU's dictionaries, 20 MB/s of Chinese text
+ * where the program signs 500.
  * Prints one JSON object:
  *   {"docs", "bytes", "tokenize_mb_s", "shingle_mb_s", "sketch_mb_s",
  *    "tokenize_share"}
@@ -23,31 +23,13 @@
 #include <jansson.h> /* json_loads */
 
 #include "neardup.h"
-#include "normalize.h" /* nd_tokenize_runs (internal: the bench links the static library) */
+#include "index_add.h" /* nd_sketch_tokens (internal: the bench links the static library) */
 
 static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* The tokens `neardup scan` signs a text with, and its shingles' kind and
- * size (sketch.c tokenize_for_shingles without a caller needing words):
- * runs of scripts without spaces left whole where they are shingled by
- * characters and cutting them would keep every character; else words.
- * ND_OK or an error. */
-static int program_tokens(nd_tokens *tokens, nd_shingle_kind *kind, unsigned *size, nd_normalizer *nz,
-                          const nd_options *opts, const char *text, size_t len)
-{
-    int cut_alike = 1;
-    int rc = nd_tokenize_runs(tokens, &cut_alike, nz, text, len);
-    if (rc != ND_OK)
-        return rc;
-    *kind = nd_shingle_choice(size, opts, tokens);
-    if (tokens->unspaced_chars == 0 || (*kind == ND_SHINGLE_CHARS && cut_alike))
-        return ND_OK;
-    return nd_tokenize(tokens, nz, text, len);
 }
 
 int main(int argc, char **argv)
@@ -90,11 +72,9 @@ int main(int argc, char **argv)
     nd_options opts = ND_OPTIONS_INIT;
     nd_options_resolve(&opts);
     nd_sketcher *sk = NULL;
-    nd_normalizer *nz = NULL;
-    if (nd_sketcher_new(&sk, &opts) != ND_OK || nd_normalizer_new(&nz, opts.profile) != ND_OK)
+    if (nd_sketcher_new(&sk, &opts) != ND_OK)
         return 1;
     nd_sketcher_set_words(sk, 0); /* as pipeline.c: tokens are not counted */
-    nd_tokens tokens = ND_TOKENS_INIT;
     nd_sketch sketch = ND_SKETCH_INIT;
     uint32_t *ids = NULL;
     size_t ids_capacity = 0, id_count = 0;
@@ -104,13 +84,13 @@ int main(int argc, char **argv)
         unsigned size;
         nd_shingle_kind kind;
         for (size_t i = 0; i < n; i++) {
-            if (program_tokens(&tokens, &kind, &size, nz, &opts, texts[i], lens[i]) != ND_OK)
+            if (nd_sketch_tokens(&kind, &size, sk, texts[i], lens[i]) != ND_OK)
                 return 1;
         }
         double t1 = now();
         for (size_t i = 0; i < n; i++) {
-            if (program_tokens(&tokens, &kind, &size, nz, &opts, texts[i], lens[i]) != ND_OK ||
-                nd_shingles(&ids, &ids_capacity, &id_count, &tokens, kind, size) != ND_OK)
+            if (nd_sketch_tokens(&kind, &size, sk, texts[i], lens[i]) != ND_OK ||
+                nd_shingles(&ids, &ids_capacity, &id_count, nd_sketcher_tokens(sk), kind, size) != ND_OK)
                 return 1;
         }
         double t2 = now();
@@ -127,9 +107,7 @@ int main(int argc, char **argv)
            n, total, mb / best_tok, mb / best_shingle, mb / best_sketch, best_tok / best_sketch);
     free(ids);
     nd_sketch_clear(&sketch);
-    nd_tokens_free(&tokens);
     nd_sketcher_free(sk);
-    nd_normalizer_free(nz);
     for (size_t i = 0; i < n; i++)
         free(texts[i]);
     free(texts);
