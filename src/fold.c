@@ -171,13 +171,54 @@ int nd_fold_cut_keeps(UChar32 c)
         break;
     }
     int8_t type = u_charType(c);
-    if (type != U_UPPERCASE_LETTER && type != U_LOWERCASE_LETTER && type != U_TITLECASE_LETTER &&
-        type != U_OTHER_LETTER && type != U_DECIMAL_DIGIT_NUMBER)
+    return type == U_UPPERCASE_LETTER || type == U_LOWERCASE_LETTER || type == U_TITLECASE_LETTER ||
+           type == U_OTHER_LETTER || type == U_DECIMAL_DIGIT_NUMBER;
+}
+
+/* nd_fold_dict_kind's script number of `script` (0: not cut with a
+ * dictionary). */
+static uint8_t dict_script_of(UScriptCode script)
+{
+    switch (script) {
+    case USCRIPT_THAI:
+        return 1;
+    case USCRIPT_LAO:
+        return 2;
+    case USCRIPT_KHMER:
+        return 3;
+    case USCRIPT_MYANMAR:
+        return 4;
+    default:
         return 0;
+    }
+}
+
+/* nd_fold_dict_kind of a character of dictionary script `script` (1-4,
+ * or 0) and general category `type`. */
+static uint8_t dict_kind_of(uint8_t script, int type)
+{
+    if (script == 0)
+        return 0;
+    switch (type) {
+    case U_OTHER_LETTER:
+        return (uint8_t)(script | ND_DICT_BASE);
+    case U_NON_SPACING_MARK:
+    case U_COMBINING_SPACING_MARK:
+        return (uint8_t)(script | ND_DICT_MARK);
+    case U_MODIFIER_LETTER:
+        return (uint8_t)(script | ND_DICT_MODIFIER);
+    default:
+        return script;
+    }
+}
+
+uint8_t nd_fold_dict_kind(UChar32 c)
+{
     UErrorCode status = U_ZERO_ERROR;
     UScriptCode script = uscript_getScript(c, &status);
-    return U_SUCCESS(status) && script != USCRIPT_THAI && script != USCRIPT_LAO && script != USCRIPT_KHMER &&
-           script != USCRIPT_MYANMAR;
+    if (c > 0xFFFF || U_FAILURE(status))
+        return 0;
+    return dict_kind_of(dict_script_of(script), u_charType(c));
 }
 
 /* ****  Folding one segment  **** */
@@ -289,8 +330,9 @@ typedef struct {
     int status;
 } profile_tables;
 
-static profile_tables built[PROFILE_COUNT] = {{PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
-                                              {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
+static profile_tables built[PROFILE_COUNT] = {
+    {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
+    {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
 
 static void classify(nd_fold_entry *e, const UChar *out, size_t len, UChar32 c, int boundary, int unspaced);
 
@@ -401,6 +443,7 @@ enum { SCRIPT_OTHER = 0, SCRIPT_WORD_BROKEN = 1, SCRIPT_DICTIONARY = 2 };
 typedef struct {
     uint8_t gc[0x10000];    /* u_charType */
     uint8_t class[0x10000]; /* SCRIPT_*: unspaced, and cut with a dictionary */
+    uint8_t dict[0x10000];  /* SCRIPT_DICTIONARY: which (dict_script_of) */
     uint8_t plain[0x10000]; /* is_plain */
     uint16_t rest[0x10000]; /* the code points inert_entry leaves */
 } bmp_props;
@@ -437,6 +480,7 @@ static int read_bmp_props(bmp_props *props)
 {
     u_enumCharTypes(note_type, props);
     memset(props->class, SCRIPT_OTHER, sizeof props->class);
+    memset(props->dict, 0, sizeof props->dict);
     static const UScriptCode unspaced[] = {USCRIPT_HAN, USCRIPT_HIRAGANA, USCRIPT_KATAKANA, USCRIPT_THAI,
                                            USCRIPT_LAO, USCRIPT_KHMER,    USCRIPT_MYANMAR};
     int rc = ND_OK;
@@ -462,6 +506,7 @@ static int read_bmp_props(bmp_props *props)
             if (end > 0xFFFF)
                 end = 0xFFFF;
             memset(props->class + start, script_class((uint32_t)unspaced[k]), (size_t)(end - start + 1));
+            memset(props->dict + start, dict_script_of(unspaced[k]), (size_t)(end - start + 1));
         }
         uset_close(set);
     }
@@ -483,9 +528,8 @@ static int cut_keeps_of(const bmp_props *props, UChar32 c)
         break;
     }
     uint8_t type = props->gc[c];
-    return (type == U_UPPERCASE_LETTER || type == U_LOWERCASE_LETTER || type == U_TITLECASE_LETTER ||
-            type == U_OTHER_LETTER || type == U_DECIMAL_DIGIT_NUMBER) &&
-           props->class[c] != SCRIPT_DICTIONARY;
+    return type == U_UPPERCASE_LETTER || type == U_LOWERCASE_LETTER || type == U_TITLECASE_LETTER ||
+           type == U_OTHER_LETTER || type == U_DECIMAL_DIGIT_NUMBER;
 }
 
 /* The entry of an inert code point c (see above), into a zeroed e; *plain
@@ -568,8 +612,9 @@ static void build_tables(nd_profile profile)
     pt->status = nd_folder_init(&folder, profile);
     if (pt->status != ND_OK)
         return;
-    /* one block: the entries, then the five bitmaps */
-    nd_fold_entry *entry = nd_calloc_huge(0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t));
+    /* one block: the entries, the five bitmaps, the dictionary kinds */
+    nd_fold_entry *entry =
+        nd_calloc_huge(0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t) + 0x10000);
     bmp_props *props = nd_malloc(sizeof *props);
     if (!entry || !props) {
         nd_free(entry);
@@ -584,6 +629,7 @@ static void build_tables(nd_profile profile)
     uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
     uint64_t *unspaced_kept = cut_keeps + ND_FOLD_BITMAP_WORDS;
     uint64_t *separator = unspaced_kept + ND_FOLD_BITMAP_WORDS;
+    uint8_t *dict_kind = (uint8_t *)(separator + ND_FOLD_BITMAP_WORDS);
     size_t n_rest = 0;
     for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
         int plain_letter = 0;
@@ -606,6 +652,7 @@ static void build_tables(nd_profile profile)
             cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
         if ((entry[c].flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY))
             separator[c >> 6] |= (uint64_t)1 << (c & 63);
+        dict_kind[c] = dict_kind_of(props->dict[c], props->gc[c]);
     }
     unsigned run = 0, best = 0, best_end = 0;
     for (size_t w = 0; w < ND_FOLD_BITMAP_WORDS; w++)
@@ -632,6 +679,7 @@ static void build_tables(nd_profile profile)
         pt->tables.cut_keeps = cut_keeps;
         pt->tables.unspaced_kept = unspaced_kept;
         pt->tables.separator = separator;
+        pt->tables.dict_kind = dict_kind;
         pt->tables.kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
         pt->tables.kept_hi = best ? best_end : 0;
     } else {

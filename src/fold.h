@@ -76,6 +76,7 @@ typedef struct nd_fold_tables {
     const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
     const uint64_t *unspaced_kept;  /* plain_unspaced and cut_keeps (a Han letter, a kana) */
     const uint64_t *separator;      /* c has a boundary before it and folds to separators only (ND_FOLD_SEP) */
+    const uint8_t *dict_kind;       /* 0x10000 bytes: nd_fold_dict_kind(c) */
     unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most Han letters) */
 } nd_fold_tables;
 
@@ -99,13 +100,36 @@ int nd_fold_boundary_before(const nd_folder *folder, UChar32 c);
  * pieces of a run it finds no letter or digit in: a mark or modifier letter
  * at its start, a mark of one script after a letter of another, other
  * numbers, unassigned code points, the iteration mark U+3005 after a
- * non-Han letter. So only letters (Lu, Ll, Lt, Lo) and decimal digits
- * outside the scripts ICU cuts with dictionaries and marks (Thai, Lao,
- * Khmer, Myanmar), and the kana length and iteration marks, are kept for
- * sure; U+3005 and U+303B are kept after a Han letter (normalize.c checks
- * that). A check of every code point before and after letters of nine
- * scripts, and the fuzz harness, found nothing this misses. */
+ * non-Han letter. So only letters (Lu, Ll, Lt, Lo) and decimal digits,
+ * and the kana length and iteration marks, are kept for sure; U+3005 and
+ * U+303B are kept after a Han letter, and the marks and modifier letters
+ * of the scripts ICU cuts with dictionaries where nd_fold_dict_kind says
+ * (segment.c checks both). A check of every code point of the BMP before
+ * and after letters of seven scripts, random runs of each dictionary
+ * script's characters, ICU's locale names in those languages
+ * (tests/test_fastpath.c) and the fuzz harness found nothing this misses. */
 int nd_fold_cut_keeps(UChar32 c);
+
+/* Where ICU's word breaking keeps a character of a script it cuts with a
+ * dictionary (Thai, Lao, Khmer, Myanmar: one engine a script, and a run's
+ * words are the engine's pieces of it), beyond nd_fold_cut_keeps: its
+ * script (ND_DICT_SCRIPT, 0 for every other script) and what it is. A
+ * mark (Mn, Mc) is kept after a letter (Lo) of its own script, or after
+ * marks that were; a modifier letter (Lm: the repetition marks U+0E46,
+ * U+0EC6, U+17D7) anywhere but at the start of a run. The letters and
+ * digits of these scripts are nd_fold_cut_keeps's. Found with ICU 72's
+ * dictionaries on random runs of each script's characters and on ICU's own
+ * Thai, Lao, Khmer and Burmese locale names (tests/test_fastpath.c),
+ * where a mark at the start of a run or after a modifier letter was left
+ * out of every word; a mark after a digit or a letter of another script is
+ * not taken as kept either. */
+enum {
+    ND_DICT_SCRIPT = 7,    /* 1 Thai, 2 Lao, 3 Khmer, 4 Myanmar; 0 another script */
+    ND_DICT_BASE = 8,      /* a letter (Lo) its script's marks may follow */
+    ND_DICT_MARK = 16,     /* a mark (Mn, Mc) */
+    ND_DICT_MODIFIER = 32, /* a modifier letter (Lm) */
+};
+uint8_t nd_fold_dict_kind(UChar32 c);
 
 /* Is c a word character (general category L, M or N)? */
 int nd_fold_is_word_char(UChar32 c);

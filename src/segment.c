@@ -114,7 +114,9 @@ static int is_han(UChar32 c)
 /* Would ICU's word breaking keep every character of the current token (a
  * run of a script without spaces, not cut)? Only then are the words it
  * cuts the run into, joined, the run itself, which character shingles
- * read. Checked character by character (nd_fold_cut_keeps). */
+ * read. Checked character by character: nd_fold_cut_keeps, and in context
+ * U+3005 and U+303B after a Han letter and the marks and modifier letters
+ * of Thai, Lao, Khmer and Myanmar (nd_fold_dict_kind). */
 static int run_cut_keeps_all(const tokenizer *tk)
 {
     const nd_normalizer *nz = tk->nz;
@@ -122,12 +124,20 @@ static int run_cut_keeps_all(const tokenizer *tk)
     size_t len = tk->out->text_len - tk->norm_start;
     size_t i = 0;
     UChar32 prev = 0;
+    unsigned base = 0; /* the dictionary script of the letter the marks so far follow, or 0 */
     while (i < len) {
         UChar32 c;
         U8_NEXT_UNSAFE(s, i, c);
         int kept = c <= 0xFFFF && (nz->scan ? bit_set(nz->cut_keeps, (unsigned)c) : nd_fold_cut_keeps(c));
-        if (!kept && !((c == 0x3005 || c == 0x303B) && is_han(prev)))
+        unsigned kind = c > 0xFFFF ? 0 : nz->scan ? nz->dict_kind[c] : nd_fold_dict_kind(c);
+        if (!kept && !((c == 0x3005 || c == 0x303B) && is_han(prev)) &&
+            !((kind & ND_DICT_MARK) && base == (kind & ND_DICT_SCRIPT) && base != 0) &&
+            !((kind & ND_DICT_MODIFIER) && prev != 0))
             return 0;
+        if (kind & ND_DICT_BASE)
+            base = kind & ND_DICT_SCRIPT;
+        else if (!(kind & ND_DICT_MARK))
+            base = 0;
         prev = c;
     }
     return 1;

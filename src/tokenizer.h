@@ -34,6 +34,7 @@ struct nd_normalizer {
     nd_profile profile;
     const nd_fold_entry *table;
     const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept, *separator; /* bitmaps over the BMP (fold.h) */
+    const uint8_t *dict_kind;      /* nd_fold_dict_kind of every BMP code point (fold.h) */
     uint32_t kept_lo8, kept_span8; /* the longest run of unspaced_kept as UTF-8 read big-endian: lo, hi - lo */
     nd_folder folder;
     nd_scan_fn scan;        /* block classifier; NULL on the reference path */

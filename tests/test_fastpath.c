@@ -30,9 +30,11 @@
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* memcmp, memcpy */
 
-#include <unicode/uchar.h> /* U_GET_GC_MASK */
-#include <unicode/utf16.h> /* U16_NEXT */
-#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE */
+#include <unicode/uchar.h>   /* U_GET_GC_MASK, u_charType */
+#include <unicode/uloc.h>    /* uloc_getDisplayName */
+#include <unicode/ustring.h> /* u_strToUTF8 */
+#include <unicode/utf16.h>   /* U16_NEXT */
+#include <unicode/utf8.h>    /* U8_APPEND_UNSAFE */
 
 #include "fold.h"
 #include "hash.h"
@@ -252,7 +254,7 @@ END_TEST
  * fold (fold.c): every entry and every bit of both profiles' tables equals
  * what the per-code-point definitions give (nd_fold_entry_of, a plain
  * letter folding to itself with a boundary before it, nd_fold_cut_keeps,
- * a separator with a boundary before it). */
+ * a separator with a boundary before it, nd_fold_dict_kind). */
 START_TEST(test_fold_table_as_per_code_point)
 {
     for (int p = 0; p < 2; p++) {
@@ -280,6 +282,9 @@ START_TEST(test_fold_table_as_per_code_point)
                           "profile %d, U+%04X: plain unspaced", p, (unsigned)c);
             ck_assert_msg(((tables.cut_keeps[c >> 6] & bit) != 0) == (nd_fold_cut_keeps(c) != 0),
                           "profile %d, U+%04X: cut keeps", p, (unsigned)c);
+            ck_assert_msg(tables.dict_kind[c] == nd_fold_dict_kind(c),
+                          "profile %d, U+%04X: dictionary kind %02x, want %02x", p, (unsigned)c, tables.dict_kind[c],
+                          nd_fold_dict_kind(c));
             ck_assert_msg(
                 ((tables.separator[c >> 6] & bit) != 0) ==
                     ((want.flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY)),
@@ -821,13 +826,14 @@ static size_t joined(char *out, const nd_tokens *t)
     return w;
 }
 
-/* For every code point of the BMP before and after a Han letter, a Thai
- * letter, a kana and a Latin letter, and alone: whenever nd_tokenize_runs()
- * says the runs are cut alike, the joined normalized text is the same cut
- * or not. */
+/* For every code point of the BMP before and after a Han letter, a letter
+ * of Thai, Lao, Khmer and Myanmar (whose marks are kept after them), a
+ * kana and a Latin letter, and alone: whenever nd_tokenize_runs() says the
+ * runs are cut alike, the joined normalized text is the same cut or not. */
 START_TEST(test_runs_cut_alike_every_code_point)
 {
-    static const char *const contexts[] = {"", "\xE4\xB8\xAD", "\xE0\xB8\x81", "\xE3\x81\x82", "a"};
+    static const char *const contexts[] = {
+        "", "\xE4\xB8\xAD", "\xE0\xB8\x81", "\xE0\xBA\x81", "\xE1\x9E\x80", "\xE1\x80\x80", "\xE3\x81\x82", "a"};
     nd_normalizer *nz = NULL;
     ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
     nd_tokens runs = ND_TOKENS_INIT, words = ND_TOKENS_INIT;
@@ -868,6 +874,118 @@ START_TEST(test_runs_cut_alike_every_code_point)
     ck_assert_uint_gt(checked, 50000);
     free(a);
     free(b);
+    nd_tokens_free(&runs);
+    nd_tokens_free(&words);
+    nd_normalizer_free(nz);
+}
+END_TEST
+
+/* Are nd_tokenize_runs()'s tokens of text cut alike, and if so, is their
+ * joined text nd_tokenize()'s? Returns whether they are cut alike. */
+static int runs_alike_checked(nd_normalizer *nz, nd_tokens *runs, nd_tokens *words, char *a, char *b, const char *text,
+                              size_t len)
+{
+    int alike = 0;
+    ck_assert_int_eq(nd_tokenize_runs(runs, &alike, nz, text, len), ND_OK);
+    if (!alike)
+        return 0;
+    ck_assert_int_eq(nd_tokenize(words, nz, text, len), ND_OK);
+    size_t la = joined(a, runs), lb = joined(b, words);
+    ck_assert_msg(la == lb && memcmp(a, b, la) == 0, "'%.*s': cut and uncut runs differ ('%.*s' vs '%.*s')", (int)len,
+                  text, (int)lb, b, (int)la, a);
+    return 1;
+}
+
+/* Thai, Lao, Khmer and Myanmar, which ICU cuts with a dictionary a script:
+ * their runs are taken as cut alike where nd_fold_dict_kind says a mark or
+ * modifier letter is kept (and not otherwise), and whenever they are, the
+ * joined text is the same cut or not. On set cases, on random runs of each
+ * script's characters (with spaces, punctuation, digits, marks anywhere),
+ * and on runs of ICU's own locale names in those languages written without
+ * spaces, as the languages are. */
+START_TEST(test_runs_cut_alike_dictionary_scripts)
+{
+    static const struct {
+        const char *text;
+        int alike;
+    } cases[] = {
+        {"\xE0\xB8\x81\xE0\xB8\xB4\xE0\xB8\x99", 1},                         /* Thai: letter, vowel sign, letter */
+        {"\xE0\xB8\xAA\xE0\xB8\xB9\xE0\xB9\x88\xE0\xB8\x87", 1},             /* letter, two marks, letter */
+        {"\xE0\xB8\x95\xE0\xB9\x88\xE0\xB8\xB2\xE0\xB8\x87\xE0\xB9\x86", 1}, /* ending in MAI YAMOK (Lm) */
+        {"\xE0\xB8\xB4\xE0\xB8\x81", 0},                                     /* a vowel sign opening the run */
+        {"\xE0\xB9\x86\xE0\xB8\x81", 0},                                     /* MAI YAMOK opening it */
+        {"\xE0\xB8\x81\xE0\xB9\x86\xE0\xB9\x88", 0},                         /* a mark after MAI YAMOK */
+        {"\xE0\xB9\x91\xE0\xB9\x88", 0},                                     /* a mark after a Thai digit */
+        {"a\xE0\xB9\x88", 0},                                                /* a Thai mark after a Latin letter */
+        {"\xE0\xB8\x81\xE0\xBA\xB4", 0},                                     /* a Lao mark after a Thai letter */
+        {"\xE0\xBA\x81\xE0\xBA\xB4\xE0\xBA\x99", 1},                         /* Lao */
+        {"\xE1\x9E\x80\xE1\x9F\x92\xE1\x9E\x9A", 1},                         /* Khmer: KA, COENG, RO */
+        {"\xE1\x80\x99\xE1\x80\xBC\xE1\x80\x94\xE1\x80\xBA\xE1\x80\x99\xE1\x80\xAC", 1}, /* Myanmar */
+    };
+    nd_normalizer *nz = NULL;
+    ck_assert_int_eq(nd_normalizer_new(&nz, ND_PROFILE_DEFAULT), ND_OK);
+    nd_tokens runs = ND_TOKENS_INIT, words = ND_TOKENS_INIT;
+    char *a = malloc(1 << 16), *b = malloc(1 << 16), *text = malloc(1 << 14);
+    ck_assert(a && b && text);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int alike = runs_alike_checked(nz, &runs, &words, a, b, cases[k].text, strlen(cases[k].text));
+        ck_assert_msg(alike == cases[k].alike, "case %zu: cut alike %d, not %d", k, alike, cases[k].alike);
+    }
+    /* random runs of each script's block */
+    static const cp_range blocks[] = {{0xE01, 0xE5B}, {0xE80, 0xEFF}, {0x1780, 0x17FF}, {0x1000, 0x109F}};
+    uint32_t pool[256];
+    uint64_t state = 17;
+    for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
+        size_t n = 0, alike = 0;
+        for (uint32_t c = blocks[k].lo; c <= blocks[k].hi; c++) {
+            if (u_charType((UChar32)c) != U_UNASSIGNED)
+                pool[n++] = c;
+        }
+        enum { TEXTS = 20000 };
+        for (int t = 0; t < TEXTS; t++) {
+            size_t len = 0, chars = 1 + next_random(&state) % 24;
+            for (size_t i = 0; i < chars; i++) {
+                uint64_t r = next_random(&state);
+                len += put_utf8(text + len, r % 16 == 0 ? ' ' : pool[(r >> 8) % n]);
+            }
+            alike += (size_t)runs_alike_checked(nz, &runs, &words, a, b, text, len);
+        }
+        ck_assert_msg(alike > TEXTS / 8, "block U+%04X: only %zu of %d texts cut alike", blocks[k].lo, alike, TEXTS);
+    }
+    /* ICU's names of locales in Thai, Lao, Khmer and Burmese, run together */
+    static const char *const languages[] = {"th", "lo", "km", "my"};
+    for (size_t k = 0; k < sizeof languages / sizeof languages[0]; k++) {
+        enum { NAMES = 400 };
+        static char names[NAMES][256];
+        size_t count = 0;
+        for (int32_t i = 0; i < uloc_countAvailable() && count < NAMES; i++) {
+            UChar u[128];
+            UErrorCode status = U_ZERO_ERROR;
+            int32_t n = uloc_getDisplayName(uloc_getAvailable(i), languages[k], u, 128, &status), m = 0;
+            if (U_FAILURE(status) || n <= 0)
+                continue;
+            u_strToUTF8(names[count], (int32_t)sizeof names[count] - 1, &m, u, n, &status);
+            if (U_SUCCESS(status) && m > 0 && (unsigned char)names[count][0] >= 0xE0)
+                names[count++][m] = '\0'; /* a name in the language's own script */
+        }
+        ck_assert_msg(count >= 100, "%s: only %zu locale names", languages[k], count);
+        size_t alike = 0;
+        enum { TEXTS = 5000 };
+        for (int t = 0; t < TEXTS; t++) {
+            size_t len = 0, parts = 1 + next_random(&state) % 10;
+            for (size_t i = 0; i < parts; i++) {
+                const char *name = names[next_random(&state) % count];
+                size_t l = strlen(name);
+                memcpy(text + len, name, l);
+                len += l;
+            }
+            alike += (size_t)runs_alike_checked(nz, &runs, &words, a, b, text, len);
+        }
+        ck_assert_msg(alike > TEXTS / 2, "%s: only %zu of %d texts cut alike", languages[k], alike, TEXTS);
+    }
+    free(a);
+    free(b);
+    free(text);
     nd_tokens_free(&runs);
     nd_tokens_free(&words);
     nd_normalizer_free(nz);
@@ -1162,6 +1280,7 @@ Suite *fastpath_suite(void)
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 600);
     tcase_add_test(runs, test_runs_cut_alike_every_code_point);
+    tcase_add_test(runs, test_runs_cut_alike_dictionary_scripts);
     tcase_add_test(runs, test_sketch_without_words);
     suite_add_tcase(s, runs);
     TCase *utf8 = tcase_create("utf8");
