@@ -25,12 +25,14 @@ void nd_u16buf_free(nd_u16buf *buf);
  * after it), kept by nd_fold_short_segment() (tokenizer.h, marks.c). */
 enum { ND_FOLD_SHORT_MAX = 4 };
 typedef struct nd_fold_short {
-    uint64_t key;  /* the segment's code points, 16 bits each, the first highest */
-    uint8_t n;     /* how many (0: an empty slot) */
-    uint8_t flags; /* ND_FOLD_WORD, ND_FOLD_SEP, ND_FOLD_EMPTY or ND_FOLD_SLOW */
-    uint8_t len;   /* bytes of utf8 (ND_FOLD_WORD) */
-    uint8_t chars; /* characters in utf8 (ND_FOLD_WORD) */
-    char utf8[20]; /* the fold (ND_FOLD_WORD), UTF-8 */
+    uint64_t key;     /* the segment's code points, 16 bits each, the first highest */
+    uint8_t n;        /* how many (0: an empty slot) */
+    uint8_t flags;    /* ND_FOLD_WORD, ND_FOLD_SEP, ND_FOLD_EMPTY or ND_FOLD_SLOW */
+    uint8_t len;      /* bytes of utf8 (ND_FOLD_WORD) */
+    uint8_t chars;    /* characters in utf8 (ND_FOLD_WORD) */
+    uint8_t unspaced; /* of them, in a script written without spaces
+                         (nd_fold_is_unspaced) */
+    char utf8[19];    /* the fold (ND_FOLD_WORD), UTF-8 */
 } nd_fold_short;
 
 /* One thread's ICU state and scratch for folding segments. */
@@ -38,7 +40,8 @@ typedef struct nd_folder {
     nd_profile profile;
     const UNormalizer2 *nfkc_cf, *nfd, *nfc;
     nd_u16buf a, b;             /* a holds the last fold */
-    nd_fold_short *short_folds; /* the short segments met lately, by hash (allocated on first use) */
+    nd_fold_short *short_folds; /* the short segments met lately, by hash
+                                   (allocated on first use) */
 } nd_folder;
 
 /* What one code point folds to, as a whole segment (see fold.c). */
@@ -75,9 +78,11 @@ typedef struct nd_fold_tables {
     const uint64_t *plain_unspaced; /* the same, in a script written without spaces */
     const uint64_t *cut_keeps;      /* nd_fold_cut_keeps(c) */
     const uint64_t *unspaced_kept;  /* plain_unspaced and cut_keeps (a Han letter, a kana) */
-    const uint64_t *separator;      /* c has a boundary before it and folds to separators only (ND_FOLD_SEP) */
+    const uint64_t *separator;      /* c has a boundary before it and folds to
+                                       separators only (ND_FOLD_SEP) */
     const uint8_t *dict_kind;       /* 0x10000 bytes: nd_fold_dict_kind(c) */
-    unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most Han letters) */
+    unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most
+                                       Han letters) */
 } nd_fold_tables;
 
 /* @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */

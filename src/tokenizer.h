@@ -232,8 +232,8 @@ int nd_tk_handle_char(tokenizer *tk, size_t i, size_t *next);
 /* The whole text the general way (the reference path). */
 int nd_tk_walk_reference(tokenizer *tk);
 
-/* marks.c: at text[i], with no segment pending and no pieces kept, a code
- * point of one or two bytes and the two-byte marks after it (up to
+/* marks.c: at text[i], with no segment pending and no pieces kept, a BMP
+ * code point and the two- or three-byte marks after it (up to
  * ND_FOLD_SHORT_MAX in all) followed by a boundary: fed to the token as the
  * general path would, *next set to the offset after them (else to i: the
  * text there is not such). @return ND_OK or ND_ENOMEM, ND_EICU. */
@@ -242,11 +242,12 @@ int nd_tk_mark_segment(tokenizer *tk, size_t i, size_t *next);
 /* marks.c: the fold of the segment cps[0..n) (2 <= n <= ND_FOLD_SHORT_MAX
  * BMP code points, no surrogates), as nd_fold_segment() makes it,
  * classified: ND_FOLD_WORD when every character of it is a word character
- * and none is of a script written without spaces (nd_fold_is_unspaced) and
- * it fits (utf8, len, chars), ND_FOLD_SEP when every one separates words,
- * ND_FOLD_EMPTY when it is empty, ND_FOLD_SLOW otherwise. Kept in the
- * folder, so that the segments a text repeats (an Arabic letter and its
- * harakat, a Latin letter and a combining accent) are folded by ICU once.
+ * and it fits (utf8, len, chars; unspaced counts those of a script written
+ * without spaces, nd_fold_is_unspaced), ND_FOLD_SEP when every one
+ * separates words, ND_FOLD_EMPTY when it is empty, ND_FOLD_SLOW otherwise.
+ * Kept in the folder, so that the segments a text repeats (an Arabic letter
+ * and its harakat, a Latin letter and a combining accent, a Thai consonant
+ * and its vowel sign and tone mark) are folded by ICU once.
  * *out stays valid until the next call. @return ND_OK, ND_ENOMEM or
  * ND_EICU. */
 int nd_fold_short_segment(nd_folder *folder, const uint16_t *cps, size_t n, const nd_fold_short **out);

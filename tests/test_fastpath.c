@@ -313,10 +313,12 @@ static uint64_t next_random(uint64_t *state)
  * anew): a slot kept for the wrong segment would show. */
 START_TEST(test_fold_short_segments)
 {
-    static const uint16_t firsts[] = {'a',   'e',   ' ',   0xAD,  0xDF,  0xE9,  0x627, 0x648,  0x64A,  0x628, 0x60C,
-                                      0x640, 0x5D0, 0x438, 0x415, 0x3B1, 0x3A9, 0x64E, 0x1100, 0x3042, 0x4E2D};
-    static const uint16_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300,  0x308,
-                                     0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670, 0x3099, 0x1161};
+    static const uint16_t firsts[] = {'a',    'e',    ' ',   0xAD,  0xDF,  0xE9,  0x627,  0x648, 0x64A,  0x628,
+                                      0x60C,  0x640,  0x5D0, 0x438, 0x415, 0x3B1, 0x3A9,  0x64E, 0x1100, 0x3042,
+                                      0x304B, 0x4E2D, 0xE01, 0xE2D, 0xE81, 0x915, 0x1780, 0x1000};
+    static const uint16_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301,  0x327, 0x300,  0x308,
+                                     0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655,  0x670, 0x3099, 0x1161,
+                                     0xE48, 0xE38, 0xE4D, 0xEC8, 0x93C, 0x94D, 0x17D2, 0x1037};
     const size_t nf = sizeof firsts / sizeof firsts[0], nm = sizeof marks / sizeof marks[0];
     for (int p = 0; p < 2; p++) {
         nd_folder cached, plain;
@@ -350,13 +352,14 @@ START_TEST(test_fold_short_segments)
                 }
             }
             int want = words && seps ? ND_FOLD_SLOW
-                       : words       ? (unspaced || len > sizeof got->utf8 ? ND_FOLD_SLOW : ND_FOLD_WORD)
+                       : words       ? (len > sizeof got->utf8 ? ND_FOLD_SLOW : ND_FOLD_WORD)
                        : seps        ? ND_FOLD_SEP
                                      : ND_FOLD_EMPTY;
             ck_assert_msg(got->flags == want, "profile %d, round %d (U+%04X + %zu): kind %d, want %d", p, round,
                           (unsigned)cps[0], n - 1, got->flags, want);
             if (want == ND_FOLD_WORD) {
-                ck_assert_msg(got->len == len && got->chars == chars && memcmp(got->utf8, utf8, len) == 0,
+                ck_assert_msg(got->len == len && got->chars == chars && got->unspaced == unspaced &&
+                                  memcmp(got->utf8, utf8, len) == 0,
                               "profile %d, round %d: fold differs", p, round);
             }
         }
@@ -637,20 +640,22 @@ END_TEST
  * folds the folder keeps): each base (ASCII, Latin-1, Arabic letters that
  * compose with hamza or madda and one that does not, Hebrew, Cyrillic,
  * Greek, an Arabic comma, a no-break space, a space, a sharp s, a soft
- * hyphen, a tatweel (with harakat, folds to nothing: a gap in a token),
- * after a Han letter now and then) with one
- * to five marks (harakat, shadda, hamza above, madda, combining accents
- * that compose or not, one NFKC maps to two, the grapheme joiner that
- * folds to nothing, the Greek iota subscript that folds to a letter,
- * Hebrew points), then what may follow (a space, a letter, a three-byte
- * mark, a comma, a Han letter, the end), shifted through the first two
- * blocks. */
+ * hyphen, a tatweel (with harakat, folds to nothing: a gap in a token), a
+ * Thai consonant, the Thai SARA AM that NFKC maps to a mark and a letter,
+ * a kana that composes with the voicing mark, a Devanagari letter; after a
+ * Han letter now and then) with one to five marks (harakat, shadda, hamza
+ * above, madda, combining accents that compose or not, one NFKC maps to
+ * two, the grapheme joiner that folds to nothing, the Greek iota subscript
+ * that folds to a letter, Hebrew points, a Thai tone mark and vowel sign
+ * below, the kana voicing mark, the Devanagari nukta), then what may
+ * follow (a space, a letter, a three-byte mark, a comma, a Han letter, the
+ * end), shifted through the first two blocks. */
 START_TEST(test_paths_mark_segments)
 {
-    static const uint32_t bases[] = {'e',   'a',   ' ',   0xE9,  0xDF,  0xA0,  0x627, 0x648, 0x64A,
-                                     0x628, 0x60C, 0x5D0, 0x438, 0x3B1, 0x415, 0x3A9, 0xAD,  0x640};
-    static const uint32_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300,
-                                     0x308, 0x306, 0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670};
+    static const uint32_t bases[] = {'e',   'a',   ' ',   0xE9,  0xDF,  0xA0, 0x627, 0x648, 0x64A, 0x628,  0x60C,
+                                     0x5D0, 0x438, 0x3B1, 0x415, 0x3A9, 0xAD, 0x640, 0xE01, 0xE33, 0x304B, 0x915};
+    static const uint32_t marks[] = {0x64E, 0x651, 0x654, 0x653, 0x64B, 0x650, 0x301, 0x327, 0x300, 0x308,  0x306,
+                                     0x344, 0x34F, 0x345, 0x5B8, 0x5BC, 0x655, 0x670, 0xE48, 0xE38, 0x3099, 0x93C};
     static const char *const enders[] = {" x", "\xD8\xB3", "\xE2\x83\x90y", "\xD8\x8C", "\xE4\xB8\xAD", ""};
     const size_t nb = sizeof bases / sizeof bases[0], nm = sizeof marks / sizeof marks[0];
     path_set ps;
