@@ -29,6 +29,10 @@
  *   (nd_sketch_units(): paragraphs or lines, a unit pasted several times
  *   as its copies), none when it has no unit; items are still in input
  *   order, and within a text in text order.
+ * - With nd_batch_set_sorted_ids(b, 0), ids are kept as shingling made
+ *   them (the _raw sketches of index_add.h) and nd_index_add_batch() adds
+ *   them raw, as the CLI does: the index sorts only the texts clustering
+ *   reads, instead of every thread sorting every text's ids.
  */
 #include "neardup.h"
 
@@ -39,6 +43,7 @@
 #include <unistd.h>    /* sysconf */
 
 #include "alloc.h"
+#include "index_add.h" /* nd_sketch_text_ref_raw, nd_sketch_units_raw, nd_index_add_raw */
 
 /* Texts taken from the shared counter at a time: fewer trips of its cache
  * line between cores, and neighbouring results written by one thread. */
@@ -83,6 +88,7 @@ struct nd_batch {
     nd_options opts;
     nd_unit_kind unit;
     unsigned min_tokens;
+    int raw_ids;     /* items' ids as made (nd_batch_set_sorted_ids) */
     worker *workers; /* [0] is the calling thread */
     unsigned threads;
     pthread_t *tids; /* workers 1 .. started */
@@ -149,14 +155,17 @@ static int sketch_one(worker *w, size_t i)
         return rc;
     if (b->unit == ND_UNIT_DOCUMENT) {
         nd_sketch_ref ref;
-        rc = nd_sketch_text_ref(&ref, w->sketcher, text, len);
+        rc = b->raw_ids ? nd_sketch_text_ref_raw(&ref, w->sketcher, text, len)
+                        : nd_sketch_text_ref(&ref, w->sketcher, text, len);
         if (rc == ND_OK && ref.num_tokens < b->min_tokens)
             ref.count = 0; /* below min_tokens: treated as a text without shingles */
         if (rc == ND_OK)
             rc = keep_item(w, (nd_span){0, len}, &ref);
     } else {
         size_t invalid_utf8;
-        rc = nd_sketch_units(&invalid_utf8, w->sketcher, text, len, b->unit, b->min_tokens, keep_unit, w);
+        rc = b->raw_ids
+                 ? nd_sketch_units_raw(&invalid_utf8, w->sketcher, text, len, b->unit, b->min_tokens, keep_unit, w)
+                 : nd_sketch_units(&invalid_utf8, w->sketcher, text, len, b->unit, b->min_tokens, keep_unit, w);
     }
     b->places[i] = (placement){w->index, first, w->items_used - first};
     return rc;
@@ -336,6 +345,12 @@ int nd_batch_set_units(nd_batch *b, nd_unit_kind kind, unsigned min_tokens)
     return ND_OK;
 }
 
+void nd_batch_set_sorted_ids(nd_batch *b, int sorted)
+{
+    b->raw_ids = !sorted;
+    b->item_count = 0; /* results of another kind are gone */
+}
+
 unsigned nd_batch_threads(const nd_batch *b)
 {
     return b->threads;
@@ -434,7 +449,9 @@ int nd_index_add_batch(nd_index *index, const nd_batch *b)
 {
     for (size_t i = 0; i < b->item_count; i++) {
         const nd_batch_item *item = &b->items[i];
-        int rc = nd_index_add_ids(index, item->ids, item->count, item->keys, item->span.end - item->span.start);
+        uint64_t weight = item->span.end - item->span.start;
+        int rc = b->raw_ids ? nd_index_add_raw(index, item->ids, item->count, item->keys, weight)
+                            : nd_index_add_ids(index, item->ids, item->count, item->keys, weight);
         if (rc != ND_OK)
             return rc;
     }

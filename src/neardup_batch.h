@@ -25,7 +25,7 @@ typedef struct nd_batch nd_batch;
 typedef struct nd_batch_item {
     size_t text;          /* which text of the last nd_batch_sketch() call, from 0 */
     nd_span span;         /* its bytes in that text (the whole text in document mode) */
-    const uint32_t *ids;  /* sorted distinct shingle ids; NULL when count is 0 */
+    const uint32_t *ids;  /* sorted distinct shingle ids (see nd_batch_set_sorted_ids()); NULL when count is 0 */
     size_t count;         /* 0 for a text without tokens (or below min_tokens) */
     const uint64_t *keys; /* the bands band keys of its signature (nd_lsh_band_keys()) */
     size_t num_tokens;    /* its tokens: words where min_tokens is 2 or more; else a run of a script without
@@ -52,6 +52,15 @@ void nd_batch_free(nd_batch *batch);
  * num_tokens and invalid_utf8 are the unit's.
  * @return ND_OK or ND_EINVAL (an unknown kind). */
 int nd_batch_set_units(nd_batch *batch, nd_unit_kind kind, unsigned min_tokens);
+
+/** Whether items' ids are sorted distinct (1: the default) or left as
+ * shingling made them (0: in any order, repeats kept, count counting
+ * them), for a caller that only hands the batch to nd_index_add_batch():
+ * the index then keeps them so and sorts only those of the texts
+ * clustering reads (most texts share no band key with another), as the
+ * program does. The same clusters and pairs either way. Previous results
+ * are gone. */
+void nd_batch_set_sorted_ids(nd_batch *batch, int sorted);
 
 /** The number of threads the batch works on (the caller's included). */
 unsigned nd_batch_threads(const nd_batch *batch);
@@ -90,7 +99,8 @@ int nd_batch_sketch_from(nd_batch *batch, size_t count, nd_text_fn text, void *c
 size_t nd_batch_items(const nd_batch_item **items, const nd_batch *batch);
 
 /** Add every item of the batch to the index, in order (nd_index_add_ids(),
- * weight = the item's bytes).
+ * weight = the item's bytes; ids not sorted (nd_batch_set_sorted_ids())
+ * are kept so until clustering reads them).
  * @pre the batch and the index were made with the same options (the same
  *   bands and rows at least).
  * @return ND_OK, ND_ENOMEM or ND_EIO; on error the items before the

@@ -3,7 +3,7 @@
  * token counts: words only where a minimum counts them), for any thread
  * count, call after call, with the texts given as arrays or by a function
  * (nd_batch_sketch_from); and an index fed with nd_index_add_batch()
- * clusters exactly like one fed text by text. */
+ * clusters exactly like one fed text by text, the ids sorted or not. */
 #include <stdio.h>  /* snprintf */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* strlen, memcmp */
@@ -239,6 +239,112 @@ START_TEST(test_index_add_batch_same_clusters)
 }
 END_TEST
 
+/* ids[0..n) sorted distinct, in place; their number. */
+static size_t sort_distinct(uint32_t *ids, size_t n)
+{
+    for (size_t i = 1; i < n; i++) { /* insertion sort: a few hundred ids */
+        uint32_t v = ids[i];
+        size_t j = i;
+        for (; j > 0 && ids[j - 1] > v; j--)
+            ids[j] = ids[j - 1];
+        ids[j] = v;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kept == 0 || ids[kept - 1] != ids[i])
+            ids[kept++] = ids[i];
+    }
+    return kept;
+}
+
+/* Near-duplicates whose shingles repeat and differ at the start (ids left
+ * as made then differ in order and count from the sorted ones, so
+ * verifying them as if sorted would go wrong), in paragraphs. */
+static void corpus_make_repeats(corpus *c)
+{
+    static const char *const words[] = {"harbour", "market", "council", "river",  "bridge", "school",
+                                        "train",   "garden", "museum",  "street", "winter", "summer"};
+    char buf[2048];
+    for (size_t i = 0; i < TEXTS; i++) {
+        size_t story = i % 30, len = (size_t)snprintf(buf, sizeof buf, "lead%zu", i % 4 == 0 ? 1000 + i : story);
+        for (size_t k = 0; k < 40; k++) {
+            size_t w = (story * 7 + k * (k % 5 == 0 ? 1 : 3)) % 12;
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s %s", k == 20 ? "\n\n" : " ", words[w],
+                                    k % 10 < 5 ? "the old town" : "and the new");
+        }
+        c->texts[i] = exact_copy(buf, len);
+        c->lens[i] = len;
+    }
+}
+
+/* Ids left as made (nd_batch_set_sorted_ids(b, 0)), documents and then
+ * paragraphs: each item is the sorted batch's but for its ids, whose
+ * sorted distinct set is the same (and some item keeps a repeat or an
+ * order, else the test would not tell), and an index fed with them
+ * clusters as one fed text by text. */
+START_TEST(test_unsorted_ids_same_clusters)
+{
+    corpus c;
+    corpus_make_repeats(&c);
+    nd_clusters *expected = cluster_one_by_one(&c);
+    nd_options opts = test_options();
+    nd_batch *sorted = NULL, *raw = NULL;
+    ck_assert_int_eq(nd_batch_new(&sorted, &opts, thread_counts[_i]), ND_OK);
+    ck_assert_int_eq(nd_batch_new(&raw, &opts, thread_counts[_i]), ND_OK);
+    nd_batch_set_sorted_ids(raw, 0);
+    for (int unit = 0; unit < 2; unit++) {
+        nd_unit_kind kind = unit ? ND_UNIT_PARAGRAPH : ND_UNIT_DOCUMENT;
+        ck_assert_int_eq(nd_batch_set_units(sorted, kind, 1), ND_OK);
+        ck_assert_int_eq(nd_batch_set_units(raw, kind, 1), ND_OK);
+        nd_index *index = NULL, *index_sorted = NULL;
+        ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+        ck_assert_int_eq(nd_index_new(&index_sorted, &opts), ND_OK);
+        size_t unsorted_items = 0;
+        for (size_t at = 0; at < TEXTS; at += 128) {
+            size_t n = TEXTS - at < 128 ? TEXTS - at : 128;
+            ck_assert_int_eq(nd_batch_sketch(sorted, (const char *const *)c.texts + at, c.lens + at, n), ND_OK);
+            ck_assert_int_eq(nd_batch_sketch(raw, (const char *const *)c.texts + at, c.lens + at, n), ND_OK);
+            const nd_batch_item *want, *got;
+            size_t count = nd_batch_items(&want, sorted);
+            ck_assert_uint_eq(nd_batch_items(&got, raw), count);
+            for (size_t i = 0; i < count; i++) {
+                ck_assert_uint_eq(got[i].text, want[i].text);
+                ck_assert_uint_eq(got[i].span.start, want[i].span.start);
+                ck_assert_uint_eq(got[i].span.end, want[i].span.end);
+                ck_assert_uint_eq(got[i].num_tokens, want[i].num_tokens);
+                ck_assert_int_eq(memcmp(got[i].keys, want[i].keys, opts.bands * sizeof *got[i].keys), 0);
+                ck_assert_uint_ge(got[i].count, want[i].count);
+                ck_assert((got[i].count == 0) == (want[i].count == 0));
+                uint32_t *copy = malloc((got[i].count ? got[i].count : 1) * sizeof *copy);
+                if (got[i].count)
+                    memcpy(copy, got[i].ids, got[i].count * sizeof *copy);
+                unsorted_items += got[i].count != want[i].count ||
+                                  (got[i].count && memcmp(copy, want[i].ids, got[i].count * sizeof *copy) != 0);
+                ck_assert_uint_eq(sort_distinct(copy, got[i].count), want[i].count);
+                ck_assert(want[i].count == 0 || memcmp(copy, want[i].ids, want[i].count * sizeof *copy) == 0);
+                free(copy);
+            }
+            ck_assert_int_eq(nd_index_add_batch(index, raw), ND_OK);
+            ck_assert_int_eq(nd_index_add_batch(index_sorted, sorted), ND_OK);
+        }
+        ck_assert_uint_gt(unsorted_items, 0);
+        nd_clusters *got = NULL, *want = NULL;
+        ck_assert_int_eq(nd_index_cluster(&got, NULL, index, ND_KEEP_LONGEST), ND_OK);
+        ck_assert_int_eq(nd_index_cluster(&want, NULL, index_sorted, ND_KEEP_LONGEST), ND_OK);
+        ck_assert_uint_gt(nd_clusters_count(want), 10);
+        ck_same_clusters(got, unit ? want : expected);
+        nd_clusters_free(got);
+        nd_clusters_free(want);
+        nd_index_free(index);
+        nd_index_free(index_sorted);
+    }
+    nd_clusters_free(expected);
+    nd_batch_free(sorted);
+    nd_batch_free(raw);
+    corpus_free(&c);
+}
+END_TEST
+
 /* Unit mode: the items equal nd_sketch_units()'s units, text after text. */
 typedef struct unit_list {
     nd_span spans[64];
@@ -389,6 +495,7 @@ Suite *batch_suite(void)
     tcase_add_loop_test(tc, test_same_as_one_sketcher, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_sketch_from_same_as_sketch, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_index_add_batch_same_clusters, 0, sizeof thread_counts / sizeof thread_counts[0]);
+    tcase_add_loop_test(tc, test_unsorted_ids_same_clusters, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_loop_test(tc, test_units_same_as_sketch_units, 0, sizeof unit_kinds / sizeof unit_kinds[0]);
     tcase_add_loop_test(tc, test_words_only_where_counted, 0, sizeof thread_counts / sizeof thread_counts[0]);
     tcase_add_test(tc, test_bad_options);

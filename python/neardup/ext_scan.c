@@ -244,6 +244,8 @@ PyObject *ndpy_scan(PyObject *self, PyObject *args, PyObject *kwargs)
         status = nd_batch_new(&batch, &opts, threads);
         if (status == ND_OK)
             status = nd_batch_set_units(batch, unit, min_tokens);
+        if (status == ND_OK) /* only nd_index_add_batch reads the ids: sorted where clustering reads them */
+            nd_batch_set_sorted_ids(batch, 0);
         if (status == ND_OK)
             status = nd_index_new(&index, &opts);
     Py_END_ALLOW_THREADS
