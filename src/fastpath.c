@@ -29,6 +29,10 @@
  *     bytes alone, 64 at a time: hanleads.c) has a loop of its own, and the token it ends up in is
  *     not checked again when it closes (see unsure_end in tokenizer.h); a
  *     separator beyond ASCII (CJK punctuation) closes the token at once.
+ *     Thai, Lao, Khmer and Myanmar letters and the marks after them that
+ *     stay themselves in canonical order (a consonant, its vowel sign,
+ *     its tone mark: fold.h's nd_fold_stable_mark) are word bytes too,
+ *     copied as they are and checked when their token closes.
  *     ASCII always has a boundary before it, so only the last character of
  *     a run that a code point without a boundary follows (a combining mark)
  *     goes the slow way.
@@ -339,22 +343,78 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
 
 #undef OPEN_TOKEN_AT
 
+/* simple_masks()' three-byte characters (see there), one by one: the kept
+ * letters (Han known from bv->kept, the others by the bitmap) are word
+ * bytes, sure to be kept by word breaking (`han`); the other plain letters
+ * of scripts without spaces (a Thai vowel sign with a boundary before it)
+ * and the marks that stay themselves (fold.h's nd_fold_stable_mark: a Thai
+ * tone mark or vowel sign below) right after such a letter or after such
+ * marks, their combining classes not decreasing, are word bytes too, not
+ * sure (the token's check reads them, unsure_end), and every one of them
+ * is in `unspaced3`; the marks are not in next_ok (no boundary before
+ * them: a run ends before the letter that carries them, unless it reaches
+ * a boundary after them). Separators with a boundary before them (CJK
+ * punctuation, typographic quotes and dashes) are simple bytes. Not the
+ * overlong forms (E0 80..9F), which decode to two-byte code points. Apart
+ * (not inlined) so that the blocks without any (most of Latin text) run
+ * the code they ran before this grew (1-2% of a Latin scan otherwise). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void
+three_byte_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *han, uint64_t *unspaced3,
+                 const block_view *bv, const nd_normalizer *nz, uint64_t wide)
+{
+    uint64_t kept3 = bv->kept, plain3 = 0, marks3 = 0, separators3 = 0;
+    unsigned last_fast = 64, last_ccc = 0; /* the last letter or mark taken: its offset and class */
+    for (uint64_t left = bv->three & ~kept3; left; left &= left - 1) {
+        unsigned q = (unsigned)__builtin_ctzll(left);
+        const uint8_t *p = bv->bytes + q;
+        if (p[0] == 0xE0 && p[1] < 0xA0)
+            continue;
+        unsigned c = three_byte_char(p);
+        if (bit_set(nz->unspaced_kept, c)) {
+            kept3 |= (uint64_t)1 << q;
+        } else if (bit_set(nz->plain_unspaced, c)) {
+            plain3 |= (uint64_t)1 << q;
+            last_fast = q, last_ccc = 0;
+        } else if (bit_set(nz->separator, c)) {
+            separators3 |= (uint64_t)1 << q;
+        } else {
+            unsigned ccc = nz->mark_ccc[c];
+            if (ccc && q >= 3 && (((kept3 >> (q - 3)) & 1) || (last_fast == q - 3 && last_ccc <= ccc))) {
+                marks3 |= (uint64_t)1 << q;
+                last_fast = q, last_ccc = ccc;
+            }
+        }
+    }
+    const uint64_t letters3 = kept3 | plain3 | marks3, all3 = letters3 | letters3 << 1 | letters3 << 2;
+    *next_ok |= kept3 | plain3 | separators3;
+    *word |= all3 & wide;
+    *simple |= (all3 | separators3 | separators3 << 1 | separators3 << 2) & wide;
+    *han = kept3 & wide;
+    *unspaced3 = letters3 & wide;
+}
+
 /* The block's word bytes (ASCII letters and digits, both bytes of the
- * plain two-byte letters and, when `han_ok`, the three bytes of the kept
- * letters of scripts without spaces: each a segment of its own that folds
- * to itself) and its simple bytes (those, the ASCII separators and every
- * byte of the two- and (when `han_ok`) three-byte separators with a
- * boundary before them, which fold to separators only), in bytes [0, 63)
- * (the end of the text in a tail: bit 63 clear, and every code point in
- * them has its next byte in the block), for fast_words(); in *next_ok,
- * over the whole block, the bytes before which a boundary comes for sure
- * (ASCII, the first byte of a plain two-byte letter, of a kept letter or
- * of such a separator); in *han the first bytes of the kept letters taken
- * as word bytes; in *plain2 both bytes of the plain two-byte letters
- * starting before `limit`, for fast_runs(). han_ok: words are not cut
- * (a token of kept letters closes plainly, closes_plainly()). */
+ * plain two-byte letters and, when `han_ok`, the three bytes of the plain
+ * letters of scripts without spaces, each a segment of its own that folds
+ * to itself, and of the marks after them that stay themselves:
+ * three_byte_masks()) and its simple bytes (those, the ASCII separators
+ * and every byte of the two- and (when `han_ok`) three-byte separators
+ * with a boundary before them, which fold to separators only), in bytes
+ * [0, 63) (the end of the text in a tail: bit 63 clear, and every code
+ * point in them has its next byte in the block), for fast_words(); in
+ * *next_ok, over the whole block, the bytes before which a boundary comes
+ * for sure (ASCII, the first byte of a plain two-byte letter, of a plain
+ * three-byte letter or of such a separator); in *han the first bytes of the
+ * letters word breaking surely keeps, in *unspaced3 those of every
+ * three-byte letter and mark taken as word bytes; in *plain2 both bytes of
+ * the plain two-byte letters starting before `limit`, for fast_runs().
+ * han_ok: words are not cut (a token of kept letters closes plainly,
+ * closes_plainly()). */
 static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, uint64_t *plain2, uint64_t *han,
-                         const block_view *bv, const nd_normalizer *nz, unsigned limit, int han_ok)
+                         uint64_t *unspaced3, const block_view *bv, const nd_normalizer *nz, unsigned limit, int han_ok)
 {
     const uint64_t below = limit >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << limit) - 1;
     const uint64_t wide = bv->tail && limit < 63 ? below : ((uint64_t)1 << 63) - 1;
@@ -375,31 +435,10 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
     *next_ok = bv->m.ascii | letters2 | separators2;
     *word = (bv->m.alnum | both) & wide;
     *simple = (bv->m.ascii | both | separators2 | separators2 << 1) & wide;
-    *han = 0;
-    /* the three-byte letters kept by word breaking (nd_kept_leads()'
-     * Han in bv->kept, the others (kana) by the bitmap) and separators
-     * with a boundary before them (CJK punctuation, typographic quotes and
-     * dashes) one by one, a few a block beside the Han; not the overlong
-     * forms (E0 80..9F), which decode to two-byte code points */
-    if (han_ok && bv->three) {
-        uint64_t kept3 = bv->kept, separators3 = 0;
-        for (uint64_t left = bv->three & ~kept3; left; left &= left - 1) {
-            unsigned q = (unsigned)__builtin_ctzll(left);
-            const uint8_t *p = bv->bytes + q;
-            if (p[0] == 0xE0 && p[1] < 0xA0)
-                continue;
-            unsigned c = three_byte_char(p);
-            if (bit_set(nz->unspaced_kept, c))
-                kept3 |= (uint64_t)1 << q;
-            else if (bit_set(nz->separator, c))
-                separators3 |= (uint64_t)1 << q;
-        }
-        const uint64_t all3 = kept3 | kept3 << 1 | kept3 << 2;
-        *next_ok |= kept3 | separators3;
-        *word |= all3 & wide;
-        *simple |= (all3 | separators3 | separators3 << 1 | separators3 << 2) & wide;
-        *han = kept3 & wide;
-    }
+    *han = *unspaced3 = 0;
+    /* three-byte letters, marks and separators */
+    if (han_ok && bv->three)
+        three_byte_masks(word, simple, next_ok, han, unspaced3, bv, nz, wide);
     *plain2 = (letters2 & below) | (letters2 & below) << 1;
 }
 
@@ -422,8 +461,8 @@ static void simple_masks(uint64_t *word, uint64_t *simple, uint64_t *next_ok, ui
  * fast_runs() would make; the text has room for 64 - r more bytes). */
 static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, const block_view *bv,
                                                                  const uint8_t *lower, uint64_t word, uint64_t simple,
-                                                                 uint64_t next_ok, uint64_t han, unsigned r, int *rc,
-                                                                 const int with_han)
+                                                                 uint64_t next_ok, uint64_t han, uint64_t unspaced3,
+                                                                 unsigned r, int *rc, const int with_han)
 {
     unsigned x = r + trailing_zeros(~(simple >> r)); /* the first byte that is not simple (bit 63 is
                                                       * clear: the counts of trailing zeros below never
@@ -487,7 +526,7 @@ static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, 
          * else of the one left open) */
         const uint64_t run = ((uint64_t)1 << (e - p)) - 1; /* e - p < 64 */
         if (with_han) {
-            if ((han >> p) & run)
+            if ((unspaced3 >> p) & run)
                 unspaced = 1;
             if ((unsure >> p) & run)
                 unsure_end = text_len;
@@ -543,7 +582,7 @@ static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, 
         taken &= ((uint64_t)1 << (p - r)) - 1;
     out->word_chars += (size_t)nd_popcount64(taken);
     if (with_han)
-        out->unspaced_chars += (size_t)nd_popcount64(taken & han >> r);
+        out->unspaced_chars += (size_t)nd_popcount64(taken & unspaced3 >> r);
     out->count = count;
     out->text_len = text_len;
     tk->open = open;
@@ -557,13 +596,13 @@ static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, 
  * the block has none and the open token holds none (Latin, Arabic,
  * Cyrillic text: each run's checks cost a seventh of their walk). */
 static unsigned fast_words(tokenizer *tk, const block_view *bv, const uint8_t *lower, uint64_t word, uint64_t simple,
-                           uint64_t next_ok, uint64_t han, unsigned r, int *rc)
+                           uint64_t next_ok, uint64_t han, uint64_t unspaced3, unsigned r, int *rc)
 {
     if (tk->pieces)
         return r;
-    if (han || (tk->open && tk->unspaced))
-        return words_loop(tk, bv, lower, word, simple, next_ok, han, r, rc, 1);
-    return words_loop(tk, bv, lower, word, simple, next_ok, 0, r, rc, 0);
+    if (unspaced3 || (tk->open && tk->unspaced))
+        return words_loop(tk, bv, lower, word, simple, next_ok, han, unspaced3, r, rc, 1);
+    return words_loop(tk, bv, lower, word, simple, next_ok, 0, 0, r, rc, 0);
 }
 
 /* Walk the code points starting in block offsets [0, limit), and any ASCII
@@ -575,15 +614,15 @@ static int walk_block(tokenizer *tk, const block_view *bv, const uint8_t *lower,
     nd_normalizer *nz = tk->nz;
     unsigned r = 0;
     int rc = ND_OK;
-    uint64_t word, simple, next_ok, plain2, han;
-    simple_masks(&word, &simple, &next_ok, &plain2, &han, bv, nz, limit, !tk->break_words);
+    uint64_t word, simple, next_ok, plain2, han, unspaced3;
+    simple_masks(&word, &simple, &next_ok, &plain2, &han, &unspaced3, bv, nz, limit, !tk->break_words);
     while (rc == ND_OK && r < limit) {
         size_t next;
         if (nz->segment.len == 0) {
             rc = reserve_fast(tk, r);
             if (rc != ND_OK)
                 break;
-            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, han, r, &rc);
+            unsigned q = fast_words(tk, bv, lower, word, simple, next_ok, han, unspaced3, r, &rc);
             if (rc == ND_OK && q < limit)
                 q = fast_runs(tk, bv, lower, plain2, q, limit, &rc);
             if (q > r || rc != ND_OK) {

@@ -32,7 +32,12 @@
  * the characters that ICU's word breaking never leaves out of a word
  * (nd_fold_cut_keeps); a fourth the separators with a boundary before them
  * (the Arabic comma, a no-break space, guillemets), which the tokenizer
- * takes among a block's words by their bits as it takes ASCII spaces.
+ * takes among a block's words by their bits as it takes ASCII spaces. Two
+ * byte tables follow: where word breaking keeps the marks and modifier
+ * letters of Thai, Lao, Khmer and Myanmar (nd_fold_dict_kind), and the
+ * combining class of the marks of scripts without spaces that stay
+ * themselves after a letter (nd_fold_stable_mark), which the tokenizer
+ * copies with their letter.
  */
 #include "fold.h"
 
@@ -40,7 +45,8 @@
 #include <stdint.h>  /* uintptr_t */
 #include <string.h>  /* memcpy, memset, strcmp */
 
-#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes */
+#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes, u_getCombiningClass */
+#include <unicode/unorm2.h>  /* UNORM_YES */
 #include <unicode/uset.h>    /* uset_applyIntPropertyValue */
 #include <unicode/uscript.h> /* uscript_getScript */
 #include <unicode/utf16.h>   /* U16_NEXT, U16_APPEND_UNSAFE */
@@ -212,6 +218,30 @@ static uint8_t dict_kind_of(uint8_t script, int type)
     }
 }
 
+/* nd_fold_stable_mark of c given its table entry. */
+static uint8_t stable_mark_of(const nd_fold_entry *e, UChar32 c)
+{
+    uint8_t ccc = u_getCombiningClass(c);
+    char utf8[4];
+    size_t n = 0;
+    U8_APPEND_UNSAFE(utf8, n, c);
+    if (ccc == 0 || (e->flags & ND_FOLD_KIND_MASK) != ND_FOLD_WORD || e->len != n || memcmp(e->utf8, utf8, n) != 0 ||
+        u_getIntPropertyValue(c, UCHAR_NFC_QUICK_CHECK) != UNORM_YES ||
+        u_getIntPropertyValue(c, UCHAR_NFKC_QUICK_CHECK) != UNORM_YES)
+        return 0;
+    return ccc;
+}
+
+uint8_t nd_fold_stable_mark(nd_folder *folder, UChar32 c)
+{
+    nd_fold_entry e;
+    int8_t type = u_charType(c);
+    if (c > 0xFFFF || U_IS_SURROGATE(c) || !nd_fold_is_unspaced(c) ||
+        (type != U_NON_SPACING_MARK && type != U_COMBINING_SPACING_MARK) || nd_fold_entry_of(&e, folder, c) != ND_OK)
+        return 0;
+    return stable_mark_of(&e, c);
+}
+
 uint8_t nd_fold_dict_kind(UChar32 c)
 {
     UErrorCode status = U_ZERO_ERROR;
@@ -331,8 +361,8 @@ typedef struct {
 } profile_tables;
 
 static profile_tables built[PROFILE_COUNT] = {
-    {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
-    {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
+    {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK},
+    {PTHREAD_ONCE_INIT, {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}, ND_OK}};
 
 static void classify(nd_fold_entry *e, const UChar *out, size_t len, UChar32 c, int boundary, int unspaced);
 
@@ -612,9 +642,9 @@ static void build_tables(nd_profile profile)
     pt->status = nd_folder_init(&folder, profile);
     if (pt->status != ND_OK)
         return;
-    /* one block: the entries, the five bitmaps, the dictionary kinds */
+    /* one block: the entries, the five bitmaps, the dictionary kinds, the stable marks */
     nd_fold_entry *entry =
-        nd_calloc_huge(0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t) + 0x10000);
+        nd_calloc_huge(0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t) + 2 * 0x10000);
     bmp_props *props = nd_malloc(sizeof *props);
     if (!entry || !props) {
         nd_free(entry);
@@ -630,6 +660,7 @@ static void build_tables(nd_profile profile)
     uint64_t *unspaced_kept = cut_keeps + ND_FOLD_BITMAP_WORDS;
     uint64_t *separator = unspaced_kept + ND_FOLD_BITMAP_WORDS;
     uint8_t *dict_kind = (uint8_t *)(separator + ND_FOLD_BITMAP_WORDS);
+    uint8_t *mark_ccc = dict_kind + 0x10000;
     size_t n_rest = 0;
     for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
         int plain_letter = 0;
@@ -653,6 +684,9 @@ static void build_tables(nd_profile profile)
         if ((entry[c].flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY))
             separator[c >> 6] |= (uint64_t)1 << (c & 63);
         dict_kind[c] = dict_kind_of(props->dict[c], props->gc[c]);
+        if (props->class[c] != SCRIPT_OTHER &&
+            (props->gc[c] == U_NON_SPACING_MARK || props->gc[c] == U_COMBINING_SPACING_MARK))
+            mark_ccc[c] = stable_mark_of(&entry[c], c);
     }
     unsigned run = 0, best = 0, best_end = 0;
     for (size_t w = 0; w < ND_FOLD_BITMAP_WORDS; w++)
@@ -680,6 +714,7 @@ static void build_tables(nd_profile profile)
         pt->tables.unspaced_kept = unspaced_kept;
         pt->tables.separator = separator;
         pt->tables.dict_kind = dict_kind;
+        pt->tables.mark_ccc = mark_ccc;
         pt->tables.kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
         pt->tables.kept_hi = best ? best_end : 0;
     } else {

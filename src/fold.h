@@ -81,6 +81,7 @@ typedef struct nd_fold_tables {
     const uint64_t *separator;      /* c has a boundary before it and folds to
                                        separators only (ND_FOLD_SEP) */
     const uint8_t *dict_kind;       /* 0x10000 bytes: nd_fold_dict_kind(c) */
+    const uint8_t *mark_ccc;        /* 0x10000 bytes: nd_fold_stable_mark(folder, c) */
     unsigned kept_lo, kept_hi;      /* the longest run [lo, hi] of unspaced_kept (most
                                        Han letters) */
 } nd_fold_tables;
@@ -135,6 +136,18 @@ enum {
     ND_DICT_MODIFIER = 32, /* a modifier letter (Lm) */
 };
 uint8_t nd_fold_dict_kind(UChar32 c);
+
+/* The combining class of c when c is a mark (Mn, Mc) of a script written
+ * without spaces that stays itself after a letter: its class is above 0,
+ * NFC and NFKC quick checks say yes (nothing composes with it, nothing
+ * maps it) and the profile folds it, alone, to itself (the aggressive
+ * profile drops non-spacing marks: 0 there); else 0. Text whose every
+ * character passes the quick check is normalized once the marks after each
+ * starter are in canonical order (combining classes that do not decrease:
+ * UAX #15), and the profile's own steps act on single code points; so the
+ * fast path (fastpath.c) copies a plain letter and such marks after it as
+ * they are (a Thai consonant with its vowel sign below and tone mark). */
+uint8_t nd_fold_stable_mark(nd_folder *folder, UChar32 c);
 
 /* Is c a word character (general category L, M or N)? */
 int nd_fold_is_word_char(UChar32 c);

@@ -75,6 +75,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     nz->unspaced_kept = tables.unspaced_kept;
     nz->separator = tables.separator;
     nz->dict_kind = tables.dict_kind;
+    nz->mark_ccc = tables.mark_ccc;
     nz->kept_lo8 = UINT32_MAX; /* an empty range unless there is one of three-byte letters */
     if (tables.kept_lo >= 0x800 && tables.kept_lo <= tables.kept_hi && tables.kept_hi <= 0xFFFF) {
         nz->kept_lo8 = utf8_be(tables.kept_lo);

@@ -34,7 +34,6 @@ struct nd_normalizer {
     nd_profile profile;
     const nd_fold_entry *table;
     const uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept, *separator; /* bitmaps over the BMP (fold.h) */
-    const uint8_t *dict_kind;      /* nd_fold_dict_kind of every BMP code point (fold.h) */
     uint32_t kept_lo8, kept_span8; /* the longest run of unspaced_kept as UTF-8 read big-endian: lo, hi - lo */
     nd_folder folder;
     nd_scan_fn scan;        /* block classifier; NULL on the reference path */
@@ -48,6 +47,9 @@ struct nd_normalizer {
     size_t word_offsets_capacity;
     nd_tokens *unhashed; /* tokens nd_tokenize_runs() left without hashes (nd_normalizer_hash_pending) */
     int leads_avx512;    /* nd_kept_leads() (hanleads.c) with AVX-512 (on the AVX2 path, where the CPU has it) */
+    /* tables only scripts without spaces read, after the hot fields above */
+    const uint8_t *dict_kind; /* nd_fold_dict_kind of every BMP code point (fold.h) */
+    const uint8_t *mark_ccc;  /* nd_fold_stable_mark of every BMP code point (fold.h) */
 };
 
 /* Bytes kept free after the normalized text: runs are copied 16 bytes at a

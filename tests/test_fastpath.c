@@ -285,6 +285,8 @@ START_TEST(test_fold_table_as_per_code_point)
             ck_assert_msg(tables.dict_kind[c] == nd_fold_dict_kind(c),
                           "profile %d, U+%04X: dictionary kind %02x, want %02x", p, (unsigned)c, tables.dict_kind[c],
                           nd_fold_dict_kind(c));
+            ck_assert_msg(tables.mark_ccc[c] == nd_fold_stable_mark(&folder, c), "profile %d, U+%04X: stable mark %u",
+                          p, (unsigned)c, tables.mark_ccc[c]);
             ck_assert_msg(
                 ((tables.separator[c >> 6] & bit) != 0) ==
                     ((want.flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY)),
@@ -690,6 +692,52 @@ START_TEST(test_paths_mark_segments)
     }
     path_set_free(&ps);
     path_set_free(&ps_aggressive);
+}
+END_TEST
+
+/* Letters of scripts without spaces with marks after them that are their
+ * own folds (the fast path copies such a letter and its marks as they are
+ * when the marks' combining classes do not decrease, fastpath.c): every
+ * pair and some triples of marks of Thai, Lao, Myanmar and Khmer (classes
+ * 0, 7, 9, 103, 107, 118, 122, 230: in order and out of it, and of
+ * another script than the letter's) and a Latin accent after letters of
+ * those scripts, a Han letter and a kana, then a space, a Thai letter, the
+ * end or a Latin accent, shifted through the first two blocks. */
+START_TEST(test_paths_unspaced_marks)
+{
+    static const uint32_t bases[] = {0xE01, 0xE81, 0x1000, 0x1780, 0x4E2D, 0x3042};
+    static const uint32_t marks[] = {0xE31, 0xE38,  0xE39,  0xE3A,  0xE48,  0xE49,  0xE4C,  0xEB8,
+                                     0xEC8, 0x1037, 0x103A, 0x102D, 0x17D2, 0x17C6, 0x17DD, 0x301};
+    static const char *const enders[] = {" x", "\xE0\xB8\x81", "", "\xCC\x81"};
+    const size_t nb = sizeof bases / sizeof bases[0], nm = sizeof marks / sizeof marks[0];
+    path_set ps;
+    path_set_init(&ps, ND_PROFILE_DEFAULT);
+    char text[256], what[96];
+    uint64_t state = 29;
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t m1 = 0; m1 < nm; m1++) {
+            for (size_t m2 = 0; m2 < nm; m2++) {
+                for (size_t e = 0; e < sizeof enders / sizeof enders[0]; e++) {
+                    size_t shift = next_random(&state) % 70, len = 0;
+                    while (len + 3 <= shift) /* Thai letters, a space every seventh */
+                        len += put_utf8(text + len, (len / 3) % 7 == 6 ? 0xE3F : (uint32_t)(0xE01 + (len / 3) % 40));
+                    while (len < shift)
+                        text[len++] = ' ';
+                    len += put_utf8(text + len, bases[b]);
+                    len += put_utf8(text + len, marks[m1]);
+                    len += put_utf8(text + len, marks[m2]);
+                    if ((m1 + m2 + e) % 3 == 0) /* a third mark now and then */
+                        len += put_utf8(text + len, marks[next_random(&state) % nm]);
+                    memcpy(text + len, enders[e], strlen(enders[e]));
+                    len += strlen(enders[e]);
+                    snprintf(what, sizeof what, "base U+%04X, marks U+%04X U+%04X, ender %zu, shift %zu",
+                             (unsigned)bases[b], (unsigned)marks[m1], (unsigned)marks[m2], e, shift);
+                    check_paths(&ps, text, len, what);
+                }
+            }
+        }
+    }
+    path_set_free(&ps);
 }
 END_TEST
 
@@ -1281,6 +1329,7 @@ Suite *fastpath_suite(void)
     tcase_add_test(paths, test_paths_han_runs);
     tcase_add_test(paths, test_paths_han_words);
     tcase_add_test(paths, test_paths_mark_segments);
+    tcase_add_test(paths, test_paths_unspaced_marks);
     suite_add_tcase(s, paths);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 600);
