@@ -357,7 +357,7 @@ static unsigned fast_runs(tokenizer *tk, const block_view *bv, const uint8_t *lo
  * punctuation, typographic quotes and dashes) are simple bytes. Not the
  * overlong forms (E0 80..9F), which decode to two-byte code points. Apart
  * (not inlined) so that the blocks without any (most of Latin text) run
- * the code they ran before this grew (1-2% of a Latin scan otherwise). */
+ * the code they ran before this grew. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
