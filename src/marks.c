@@ -14,9 +14,11 @@
  * fed to the token as nd_tk_flush_segment() feeds a fold: the same tokens,
  * spans and counts, the characters of scripts written without spaces
  * counted as such (tests/test_fastpath.c compares both with the reference
- * path on every kind of base, mark and what follows). Thai puts a tone
- * mark or a vowel sign below on one syllable in two or three, each such a
- * segment (20k generated Thai documents: 2.3 M of them).
+ * path on every kind of base, mark and what follows). Thai writes a tone
+ * mark or a vowel sign below on many syllables, each such a segment; the
+ * block masks take most of them (fastpath.c: marks in canonical order
+ * that stay themselves), and those they leave (at a block's edge, out of
+ * order) come here.
  */
 #include "tokenizer.h"
 
