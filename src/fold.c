@@ -45,12 +45,10 @@
 #include <stdint.h>  /* uintptr_t */
 #include <string.h>  /* memcpy, memset, strcmp */
 
-#include <unicode/uchar.h>   /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes, u_getCombiningClass */
-#include <unicode/unorm2.h>  /* UNORM_YES */
-#include <unicode/uset.h>    /* uset_applyIntPropertyValue */
-#include <unicode/uscript.h> /* uscript_getScript */
-#include <unicode/utf16.h>   /* U16_NEXT, U16_APPEND_UNSAFE */
-#include <unicode/utf8.h>    /* U8_APPEND_UNSAFE */
+#include <unicode/uchar.h> /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes */
+#include <unicode/uset.h>  /* uset_applyIntPropertyValue */
+#include <unicode/utf16.h> /* U16_NEXT, U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE */
 
 #include "alloc.h"
 
@@ -139,116 +137,6 @@ static UChar32 aggressive_letter(UChar32 c)
 int nd_fold_is_word_char(UChar32 c)
 {
     return (U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) != 0;
-}
-
-int nd_fold_is_unspaced(UChar32 c)
-{
-    UErrorCode status = U_ZERO_ERROR;
-    UScriptCode script = uscript_getScript(c, &status);
-    if (U_FAILURE(status))
-        return 0;
-    switch (script) {
-    case USCRIPT_HAN:
-    case USCRIPT_HIRAGANA:
-    case USCRIPT_KATAKANA:
-    case USCRIPT_THAI:
-    case USCRIPT_LAO:
-    case USCRIPT_KHMER:
-    case USCRIPT_MYANMAR:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-int nd_fold_cut_keeps(UChar32 c)
-{
-    if (c > 0xFFFF)
-        return 0;
-    switch (c) {
-    case 0x30FC: /* KATAKANA-HIRAGANA PROLONGED SOUND MARK */
-    case 0xFF70: /* its half-width form */
-    case 0x309D: /* HIRAGANA ITERATION MARK, and voiced */
-    case 0x309E:
-    case 0x30FD: /* KATAKANA ITERATION MARK, and voiced */
-    case 0x30FE:
-        return 1;
-    default:
-        break;
-    }
-    int8_t type = u_charType(c);
-    return type == U_UPPERCASE_LETTER || type == U_LOWERCASE_LETTER || type == U_TITLECASE_LETTER ||
-           type == U_OTHER_LETTER || type == U_DECIMAL_DIGIT_NUMBER;
-}
-
-/* nd_fold_dict_kind's script number of `script` (0: not cut with a
- * dictionary). */
-static uint8_t dict_script_of(UScriptCode script)
-{
-    switch (script) {
-    case USCRIPT_THAI:
-        return 1;
-    case USCRIPT_LAO:
-        return 2;
-    case USCRIPT_KHMER:
-        return 3;
-    case USCRIPT_MYANMAR:
-        return 4;
-    default:
-        return 0;
-    }
-}
-
-/* nd_fold_dict_kind of a character of dictionary script `script` (1-4,
- * or 0) and general category `type`. */
-static uint8_t dict_kind_of(uint8_t script, int type)
-{
-    if (script == 0)
-        return 0;
-    switch (type) {
-    case U_OTHER_LETTER:
-        return (uint8_t)(script | ND_DICT_BASE);
-    case U_NON_SPACING_MARK:
-    case U_COMBINING_SPACING_MARK:
-        return (uint8_t)(script | ND_DICT_MARK);
-    case U_MODIFIER_LETTER:
-        return (uint8_t)(script | ND_DICT_MODIFIER);
-    default:
-        return script;
-    }
-}
-
-/* nd_fold_stable_mark of c given its table entry. */
-static uint8_t stable_mark_of(const nd_fold_entry *e, UChar32 c)
-{
-    uint8_t ccc = u_getCombiningClass(c);
-    char utf8[4];
-    size_t n = 0;
-    U8_APPEND_UNSAFE(utf8, n, c);
-    if (ccc == 0 || (e->flags & ND_FOLD_KIND_MASK) != ND_FOLD_WORD || e->len != n || memcmp(e->utf8, utf8, n) != 0 ||
-        u_getIntPropertyValue(c, UCHAR_NFC_QUICK_CHECK) != UNORM_YES ||
-        u_getIntPropertyValue(c, UCHAR_NFKC_QUICK_CHECK) != UNORM_YES)
-        return 0;
-    return ccc;
-}
-
-uint8_t nd_fold_stable_mark(nd_folder *folder, UChar32 c)
-{
-    nd_fold_entry e;
-    int8_t type = u_charType(c);
-    if (c > 0xFFFF || U_IS_SURROGATE(c) || !nd_fold_is_unspaced(c) ||
-        (type != U_NON_SPACING_MARK && type != U_COMBINING_SPACING_MARK) || nd_fold_entry_of(&e, folder, c) != ND_OK)
-        return 0;
-    return stable_mark_of(&e, c);
-}
-
-uint8_t nd_fold_dict_kind(UChar32 c)
-{
-    UErrorCode status = U_ZERO_ERROR;
-    UScriptCode script = uscript_getScript(c, &status);
-    if (c > 0xFFFF || U_FAILURE(status))
-        return 0;
-    return dict_kind_of(dict_script_of(script), u_charType(c));
 }
 
 /* ****  Folding one segment  **** */
@@ -453,6 +341,16 @@ static int is_plain(const nd_fold_entry *e, UChar32 c)
     return n == e->len && memcmp(utf8, e->utf8, n) == 0;
 }
 
+uint8_t nd_fold_stable_mark(nd_folder *folder, UChar32 c)
+{
+    nd_fold_entry e;
+    int8_t type = u_charType(c);
+    if (c > 0xFFFF || U_IS_SURROGATE(c) || !nd_fold_is_unspaced(c) ||
+        (type != U_NON_SPACING_MARK && type != U_COMBINING_SPACING_MARK) || nd_fold_entry_of(&e, folder, c) != ND_OK)
+        return 0;
+    return nd_fold_stable_mark_of(&e, c);
+}
+
 /* ****  Building the table fast  ****
  *
  * nd_fold_entry_of() asks ICU five or six questions per code point
@@ -468,14 +366,12 @@ static int is_plain(const nd_fold_entry *e, UChar32 c)
  * fold is the profile's own single-code-point steps on it. The rest (some
  * 5,800 code points) are folded by one ICU call (fold_batch). */
 
-enum { SCRIPT_OTHER = 0, SCRIPT_WORD_BROKEN = 1, SCRIPT_DICTIONARY = 2 };
-
 typedef struct {
-    uint8_t gc[0x10000];    /* u_charType */
-    uint8_t class[0x10000]; /* SCRIPT_*: unspaced, and cut with a dictionary */
-    uint8_t dict[0x10000];  /* SCRIPT_DICTIONARY: which (dict_script_of) */
-    uint8_t plain[0x10000]; /* is_plain */
-    uint16_t rest[0x10000]; /* the code points inert_entry leaves */
+    uint8_t gc[0x10000];       /* u_charType */
+    uint8_t unspaced[0x10000]; /* nd_fold_is_unspaced */
+    uint8_t dict[0x10000];     /* nd_fold_dict_script of its script */
+    uint8_t plain[0x10000];    /* is_plain */
+    uint16_t rest[0x10000];    /* the code points inert_entry leaves */
 } bmp_props;
 
 static UBool note_type(const void *context, UChar32 start, UChar32 limit, UCharCategory type)
@@ -489,37 +385,18 @@ static UBool note_type(const void *context, UChar32 start, UChar32 limit, UCharC
     return 1;
 }
 
-static uint8_t script_class(uint32_t script)
-{
-    switch (script) {
-    case USCRIPT_HAN:
-    case USCRIPT_HIRAGANA:
-    case USCRIPT_KATAKANA:
-        return SCRIPT_WORD_BROKEN;
-    case USCRIPT_THAI:
-    case USCRIPT_LAO:
-    case USCRIPT_KHMER:
-    case USCRIPT_MYANMAR:
-        return SCRIPT_DICTIONARY;
-    default:
-        return SCRIPT_OTHER;
-    }
-}
-
 static int read_bmp_props(bmp_props *props)
 {
     u_enumCharTypes(note_type, props);
-    memset(props->class, SCRIPT_OTHER, sizeof props->class);
+    memset(props->unspaced, 0, sizeof props->unspaced);
     memset(props->dict, 0, sizeof props->dict);
-    static const UScriptCode unspaced[] = {USCRIPT_HAN, USCRIPT_HIRAGANA, USCRIPT_KATAKANA, USCRIPT_THAI,
-                                           USCRIPT_LAO, USCRIPT_KHMER,    USCRIPT_MYANMAR};
     int rc = ND_OK;
-    for (size_t k = 0; k < sizeof unspaced / sizeof unspaced[0] && rc == ND_OK; k++) {
+    for (size_t k = 0; k < ND_UNSPACED_SCRIPTS && rc == ND_OK; k++) {
         UErrorCode status = U_ZERO_ERROR;
         USet *set = uset_openEmpty();
         if (!set)
             return ND_ENOMEM;
-        uset_applyIntPropertyValue(set, UCHAR_SCRIPT, unspaced[k], &status);
+        uset_applyIntPropertyValue(set, UCHAR_SCRIPT, nd_unspaced_scripts[k], &status);
         if (U_FAILURE(status))
             rc = ND_EICU;
         int32_t ranges = uset_getRangeCount(set);
@@ -535,31 +412,12 @@ static int read_bmp_props(bmp_props *props)
                 break;
             if (end > 0xFFFF)
                 end = 0xFFFF;
-            memset(props->class + start, script_class((uint32_t)unspaced[k]), (size_t)(end - start + 1));
-            memset(props->dict + start, dict_script_of(unspaced[k]), (size_t)(end - start + 1));
+            memset(props->unspaced + start, 1, (size_t)(end - start + 1));
+            memset(props->dict + start, nd_fold_dict_script(nd_unspaced_scripts[k]), (size_t)(end - start + 1));
         }
         uset_close(set);
     }
     return rc;
-}
-
-/* nd_fold_cut_keeps(c), from the properties read. */
-static int cut_keeps_of(const bmp_props *props, UChar32 c)
-{
-    switch (c) {
-    case 0x30FC:
-    case 0xFF70:
-    case 0x309D:
-    case 0x309E:
-    case 0x30FD:
-    case 0x30FE:
-        return 1;
-    default:
-        break;
-    }
-    uint8_t type = props->gc[c];
-    return type == U_UPPERCASE_LETTER || type == U_LOWERCASE_LETTER || type == U_TITLECASE_LETTER ||
-           type == U_OTHER_LETTER || type == U_DECIMAL_DIGIT_NUMBER;
 }
 
 /* The entry of an inert code point c (see above), into a zeroed e; *plain
@@ -591,7 +449,7 @@ static int inert_entry(nd_fold_entry *e, int *plain, const nd_folder *folder, co
         e->flags = ND_FOLD_SEP;
     }
     e->flags |= ND_FOLD_BOUNDARY;
-    if (props->class[c] != SCRIPT_OTHER)
+    if (props->unspaced[c])
         e->flags |= ND_FOLD_UNSPACED;
     return 1;
 }
@@ -621,8 +479,7 @@ static int fold_batch(nd_folder *folder, const bmp_props *props, const uint16_t 
         if (out[i] != 0)
             continue;
         UChar32 c = cps[k++];
-        classify(&entry[c], out + start, i - start, c, nd_fold_boundary_before(folder, c),
-                 props->class[c] != SCRIPT_OTHER);
+        classify(&entry[c], out + start, i - start, c, nd_fold_boundary_before(folder, c), props->unspaced[c]);
         start = i + 1;
     }
     if (k == n && start == len)
@@ -679,14 +536,13 @@ static void build_tables(nd_profile profile)
             uint64_t *bits = (entry[c].flags & ND_FOLD_UNSPACED) ? plain_unspaced : plain;
             bits[c >> 6] |= (uint64_t)1 << (c & 63);
         }
-        if (cut_keeps_of(props, c))
+        if (nd_fold_cut_keeps_type(c, props->gc[c]))
             cut_keeps[c >> 6] |= (uint64_t)1 << (c & 63);
         if ((entry[c].flags & (ND_FOLD_KIND_MASK | ND_FOLD_BOUNDARY)) == (ND_FOLD_SEP | ND_FOLD_BOUNDARY))
             separator[c >> 6] |= (uint64_t)1 << (c & 63);
-        dict_kind[c] = dict_kind_of(props->dict[c], props->gc[c]);
-        if (props->class[c] != SCRIPT_OTHER &&
-            (props->gc[c] == U_NON_SPACING_MARK || props->gc[c] == U_COMBINING_SPACING_MARK))
-            mark_ccc[c] = stable_mark_of(&entry[c], c);
+        dict_kind[c] = nd_fold_dict_kind_of(props->dict[c], props->gc[c]);
+        if (props->unspaced[c] && (props->gc[c] == U_NON_SPACING_MARK || props->gc[c] == U_COMBINING_SPACING_MARK))
+            mark_ccc[c] = nd_fold_stable_mark_of(&entry[c], c);
     }
     unsigned run = 0, best = 0, best_end = 0;
     for (size_t w = 0; w < ND_FOLD_BITMAP_WORDS; w++)

@@ -1,13 +1,15 @@
 /* fold.h - a profile's fold of text segments with ICU, and the shared table
- * of every BMP code point's fold (see fold.c). Internal to the library: the
- * tokenizer (normalize.c) is its only user. */
+ * of every BMP code point's fold (see fold.c); what the scripts written
+ * without spaces keep (unspaced.c). Internal to the library: the tokenizer
+ * (normalize.c) is its only user. */
 #ifndef ND_FOLD_H
 #define ND_FOLD_H
 
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t */
 
-#include <unicode/unorm2.h> /* UNormalizer2 */
+#include <unicode/unorm2.h>  /* UNormalizer2 */
+#include <unicode/uscript.h> /* UScriptCode */
 
 #include "neardup.h"
 
@@ -116,6 +118,10 @@ int nd_fold_boundary_before(const nd_folder *folder, UChar32 c);
  * (tests/test_fastpath.c) and the fuzz harness found nothing this misses. */
 int nd_fold_cut_keeps(UChar32 c);
 
+/* nd_fold_cut_keeps of a BMP code point c of general category `type`
+ * (u_charType: the table reads categories by ranges). */
+int nd_fold_cut_keeps_type(UChar32 c, int type);
+
 /* Where ICU's word breaking keeps a character of a script it cuts with a
  * dictionary (Thai, Lao, Khmer, Myanmar: one engine a script, and a run's
  * words are the engine's pieces of it), beyond nd_fold_cut_keeps: its
@@ -126,9 +132,9 @@ int nd_fold_cut_keeps(UChar32 c);
  * digits of these scripts are nd_fold_cut_keeps's. Found with ICU 72's
  * dictionaries on random runs of each script's characters and on ICU's own
  * Thai, Lao, Khmer and Burmese locale names (tests/test_fastpath.c),
- * where a mark at the start of a run or after a modifier letter was left
- * out of every word; a mark after a digit or a letter of another script is
- * not taken as kept either. */
+ * where a mark at the start of a run was left out of every word; a mark
+ * after a modifier letter, a digit or a letter of another script was not
+ * seen left out, but is not taken as kept either (not proved). */
 enum {
     ND_DICT_SCRIPT = 7,    /* 1 Thai, 2 Lao, 3 Khmer, 4 Myanmar; 0 another script */
     ND_DICT_BASE = 8,      /* a letter (Lo) its script's marks may follow */
@@ -136,6 +142,14 @@ enum {
     ND_DICT_MODIFIER = 32, /* a modifier letter (Lm) */
 };
 uint8_t nd_fold_dict_kind(UChar32 c);
+
+/* nd_fold_dict_kind's script number of `script` (ND_DICT_SCRIPT: 0 when it
+ * is not cut with a dictionary). */
+uint8_t nd_fold_dict_script(UScriptCode script);
+
+/* nd_fold_dict_kind of a code point of script number `script`
+ * (nd_fold_dict_script) and general category `type`. */
+uint8_t nd_fold_dict_kind_of(uint8_t script, int type);
 
 /* The combining class of c when c is a mark (Mn, Mc) of a script written
  * without spaces that stays itself after a letter: its class is above 0,
@@ -149,11 +163,19 @@ uint8_t nd_fold_dict_kind(UChar32 c);
  * they are (a Thai consonant with its vowel sign below and tone mark). */
 uint8_t nd_fold_stable_mark(nd_folder *folder, UChar32 c);
 
+/* nd_fold_stable_mark of a mark c of a script without spaces, given its
+ * entry (nd_fold_entry_of): the table's way, without folding it again. */
+uint8_t nd_fold_stable_mark_of(const nd_fold_entry *e, UChar32 c);
+
 /* Is c a word character (general category L, M or N)? */
 int nd_fold_is_word_char(UChar32 c);
 
-/* Does c belong to a script written without spaces (Han, Hiragana,
- * Katakana, Thai, Lao, Khmer, Myanmar)? */
+/* The scripts written without spaces: Han, Hiragana, Katakana, Thai, Lao,
+ * Khmer, Myanmar. */
+enum { ND_UNSPACED_SCRIPTS = 7 };
+extern const UScriptCode nd_unspaced_scripts[ND_UNSPACED_SCRIPTS];
+
+/* Does c belong to a script written without spaces? */
 int nd_fold_is_unspaced(UChar32 c);
 
 #endif /* ND_FOLD_H */

@@ -131,8 +131,7 @@ static int run_cut_keeps_all(const tokenizer *tk)
         int kept = c <= 0xFFFF && (nz->scan ? bit_set(nz->cut_keeps, (unsigned)c) : nd_fold_cut_keeps(c));
         unsigned kind = c > 0xFFFF ? 0 : nz->scan ? nz->dict_kind[c] : nd_fold_dict_kind(c);
         if (!kept && !((c == 0x3005 || c == 0x303B) && is_han(prev)) &&
-            !((kind & ND_DICT_MARK) && base == (kind & ND_DICT_SCRIPT) && base != 0) &&
-            !((kind & ND_DICT_MODIFIER) && prev != 0))
+            !((kind & ND_DICT_MARK) && base == (kind & ND_DICT_SCRIPT)) && !((kind & ND_DICT_MODIFIER) && prev != 0))
             return 0;
         if (kind & ND_DICT_BASE)
             base = kind & ND_DICT_SCRIPT;

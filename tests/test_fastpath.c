@@ -967,12 +967,12 @@ START_TEST(test_runs_cut_alike_dictionary_scripts)
         {"\xE0\xB8\x95\xE0\xB9\x88\xE0\xB8\xB2\xE0\xB8\x87\xE0\xB9\x86", 1}, /* ending in MAI YAMOK (Lm) */
         {"\xE0\xB8\xB4\xE0\xB8\x81", 0},                                     /* a vowel sign opening the run */
         {"\xE0\xB9\x86\xE0\xB8\x81", 0},                                     /* MAI YAMOK opening it */
-        {"\xE0\xB8\x81\xE0\xB9\x86\xE0\xB9\x88", 0},                         /* a mark after MAI YAMOK */
-        {"\xE0\xB9\x91\xE0\xB9\x88", 0},                                     /* a mark after a Thai digit */
-        {"a\xE0\xB9\x88", 0},                                                /* a Thai mark after a Latin letter */
-        {"\xE0\xB8\x81\xE0\xBA\xB4", 0},                                     /* a Lao mark after a Thai letter */
-        {"\xE0\xBA\x81\xE0\xBA\xB4\xE0\xBA\x99", 1},                         /* Lao */
-        {"\xE1\x9E\x80\xE1\x9F\x92\xE1\x9E\x9A", 1},                         /* Khmer: KA, COENG, RO */
+        {"\xE0\xB8\x81\xE0\xB9\x86\xE0\xB9\x88", 0}, /* a mark after MAI YAMOK: not proved kept */
+        {"\xE0\xB9\x91\xE0\xB9\x88", 0},             /* a mark after a Thai digit */
+        {"a\xE0\xB9\x88", 0},                        /* a Thai mark after a Latin letter */
+        {"\xE0\xB8\x81\xE0\xBA\xB4", 0},             /* a Lao mark after a Thai letter */
+        {"\xE0\xBA\x81\xE0\xBA\xB4\xE0\xBA\x99", 1}, /* Lao */
+        {"\xE1\x9E\x80\xE1\x9F\x92\xE1\x9E\x9A", 1}, /* Khmer: KA, COENG, RO */
         {"\xE1\x80\x99\xE1\x80\xBC\xE1\x80\x94\xE1\x80\xBA\xE1\x80\x99\xE1\x80\xAC", 1}, /* Myanmar */
     };
     nd_normalizer *nz = NULL;
@@ -983,6 +983,17 @@ START_TEST(test_runs_cut_alike_dictionary_scripts)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int alike = runs_alike_checked(nz, &runs, &words, a, b, cases[k].text, strlen(cases[k].text));
         ck_assert_msg(alike == cases[k].alike, "case %zu: cut alike %d, not %d", k, alike, cases[k].alike);
+    }
+    /* why a mark opening a run is not taken as kept: ICU (72) leaves it out
+     * of every word, so cut and uncut runs differ (should a later ICU keep
+     * it, the rule is only stricter than it needs to be) */
+    {
+        const char *lead = cases[3].text;
+        int alike = 1;
+        ck_assert_int_eq(nd_tokenize_runs(&runs, &alike, nz, lead, strlen(lead)), ND_OK);
+        ck_assert_int_eq(nd_tokenize(&words, nz, lead, strlen(lead)), ND_OK);
+        size_t la = joined(a, &runs), lb = joined(b, &words);
+        ck_assert_msg(la != lb || memcmp(a, b, la) != 0, "ICU kept a vowel sign opening a run");
     }
     /* random runs of each script's block */
     static const cp_range blocks[] = {{0xE01, 0xE5B}, {0xE80, 0xEFF}, {0x1780, 0x17FF}, {0x1000, 0x109F}};

@@ -5,7 +5,7 @@
  * tokenizing alone, tokenizing + nd_shingles, and nd_sketch_text
  * (normalize + shingle + MinHash) over all texts, best of REPEAT runs,
  * each as `neardup scan` does it: runs of scripts without spaces (Chinese,
- * Japanese) are cut into words only where something needs words
+ * Japanese, Thai...) are cut into words only where something needs words
  * (nd_sketch_tokens, with a sketcher without words, as pipeline.c's).
  * Cutting them every time was ICU's dictionaries, 20 MB/s of Chinese text
  * where the program signs 500.
