@@ -557,7 +557,7 @@ static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, 
             t->end = end;
             t->norm_start = norm_start;
             t->norm_len = text_len - norm_start;
-            t->hash = 0; /* set by hash_tokens() (normalize.c) once the text is built */
+            t->hash = 0; /* set by nd_hash_tokens() (tokhash.c) once the text is built */
         }
         p = e;
         if (last_separators)

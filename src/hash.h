@@ -20,7 +20,7 @@ static inline uint64_t nd_hash64(const void *data, size_t len, uint64_t seed)
 
 /* nd_hash64(data, len, 0) for len in 1..3, 4..8 and 9..16 only: XXH3's own
  * short-input functions, called without the length dispatch in front of
- * them (hash_tokens in normalize.c sorts tokens by length class first, so
+ * them (nd_hash_tokens in tokhash.c sorts tokens by length class first, so
  * that hashing them takes no unpredictable branch). Equal to nd_hash64 by
  * construction and checked by test_hash_short_inputs (tests/test_shingle.c). */
 static inline uint64_t nd_hash64_1to3(const void *data, size_t len)

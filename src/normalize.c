@@ -30,6 +30,8 @@
  */
 #include "tokenizer.h"
 
+#include "tokhash.h"
+
 #include <pthread.h> /* pthread_once (versions) */
 #include <string.h>  /* memcpy */
 
@@ -148,64 +150,6 @@ void nd_tokens_free(nd_tokens *tokens)
     *tokens = (nd_tokens)ND_TOKENS_INIT;
 }
 
-/* Every token's hash, once the text is built: hashing as each token closes
- * read bytes stored a moment before, which stalls on store forwarding.
- * XXH3 takes a different path for 1-3, 4-8, 9-16 and longer inputs, and
- * word lengths fall on either side of 8 bytes at random (a coin flip for
- * Arabic or Cyrillic, two bytes a letter), so hashing tokens in text order
- * mispredicts the length dispatch on many tokens. Instead, HASH_BATCH
- * tokens at a time, the positions of those of 1 to 16 bytes are first
- * listed by length class (by a table: no branch), then each list is hashed
- * by its class's own function in a loop without branches. The hashes are XXH3's (nd_hash64
- * with seed 0) exactly. Tokenizing 2,000 generated documents (best of 25
- * runs): Latin 1,946 -> 1,650 ns a document, Arabic 3,135 -> 2,987,
- * Cyrillic 3,750 -> 3,560, CJK 1,000 -> 1,000. */
-enum { HASH_BATCH = 256 };
-
-/* A token's list by its length, 1 to 16 bytes, as the shift of its
- * 16-bit count in a word of three (list c: 16 c): the counts are kept in
- * one register, the list a token goes to found without a branch, and no
- * count is loaded back from memory after it was stored (counts in an array
- * cost a store-forwarding delay on every token, the next token of the same
- * class waiting for it). */
-static const uint8_t length_shift[17] = {0, 0, 0, 0, 16, 16, 16, 16, 16, 32, 32, 32, 32, 32, 32, 32, 32};
-
-static void hash_tokens(nd_tokens *out)
-{
-    const uint8_t *text = (const uint8_t *)out->text;
-    uint16_t lists[3 * HASH_BATCH]; /* three lists: 1-3 bytes, 4-8, 9-16 */
-    for (size_t base = 0; base < out->count; base += HASH_BATCH) {
-        nd_token *chunk = out->items + base;
-        size_t n = out->count - base < HASH_BATCH ? out->count - base : HASH_BATCH;
-        uint64_t counts = 0; /* list c's count in bits 16 c .. 16 c + 15 */
-        for (size_t i = 0; i < n; i++) {
-            size_t len = chunk[i].norm_len;
-            if (len - 1 >= 16) {
-                /* longer (or empty): hashed at once; the branch goes the
-                 * same way nearly every time (the runs of Chinese or
-                 * Japanese text are long, words are short) */
-                chunk[i].hash = nd_hash64(text + chunk[i].norm_start, len, 0);
-                continue;
-            }
-            unsigned shift = length_shift[len];
-            lists[(size_t)shift * (HASH_BATCH / 16) + (counts >> shift & 0xFFFF)] = (uint16_t)i;
-            counts += (uint64_t)1 << shift;
-        }
-        for (size_t j = 0; j < (counts & 0xFFFF); j++) {
-            nd_token *t = &chunk[lists[j]];
-            t->hash = nd_hash64_1to3(text + t->norm_start, t->norm_len);
-        }
-        for (size_t j = 0; j < (counts >> 16 & 0xFFFF); j++) {
-            nd_token *t = &chunk[lists[HASH_BATCH + j]];
-            t->hash = nd_hash64_4to8(text + t->norm_start, t->norm_len);
-        }
-        for (size_t j = 0; j < (counts >> 32 & 0xFFFF); j++) {
-            nd_token *t = &chunk[lists[2 * HASH_BATCH + j]];
-            t->hash = nd_hash64_9to16(text + t->norm_start, t->norm_len);
-        }
-    }
-}
-
 static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *out, int break_words, int *cut_alike)
 {
     if (nz->unhashed == out)
@@ -232,7 +176,7 @@ static int tokenize(nd_normalizer *nz, const char *text, size_t len, nd_tokens *
     if (rc == ND_OK && !break_words && nd_tokens_mostly_unspaced(out))
         nz->unhashed = out; /* character shingles, which read no token hash (see nd_tokenize_runs) */
     else if (rc == ND_OK)
-        hash_tokens(out);
+        nd_hash_tokens(out);
     if (cut_alike)
         *cut_alike = tk.runs_cut_alike;
     return rc;
@@ -251,7 +195,7 @@ int nd_tokenize_runs(nd_tokens *out, int *cut_alike, nd_normalizer *nz, const ch
 void nd_normalizer_hash_pending(nd_normalizer *nz)
 {
     if (nz->unhashed) {
-        hash_tokens(nz->unhashed);
+        nd_hash_tokens(nz->unhashed);
         nz->unhashed = NULL;
     }
 }

@@ -191,7 +191,7 @@ static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t no
     t->end = end;
     t->norm_start = norm_start;
     t->norm_len = norm_len;
-    t->hash = 0; /* set by hash_tokens() (normalize.c) once the text is built */
+    t->hash = 0; /* set by nd_hash_tokens() (tokhash.c) once the text is built */
     return ND_OK;
 }
 

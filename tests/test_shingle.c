@@ -1,12 +1,16 @@
 /* test_shingle.c - tokens to shingle sets: short texts, repeats, kinds. */
-#include <stdio.h>  /* sprintf */
-#include <stdlib.h> /* free, malloc, qsort */
-#include <string.h> /* strlen */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <stdio.h>      /* sprintf */
+#include <stdlib.h>     /* free, malloc, qsort */
+#include <string.h>     /* strlen */
+#include <sys/mman.h>   /* mmap, mprotect: unreadable pages around a text */
+#include <unistd.h>     /* sysconf */
 
 #include "hash.h"
 #include "neardup.h"
 #include "sort.h"
 #include "suites.h"
+#include "tokhash.h"
 #include "winhash.h"
 
 typedef struct {
@@ -335,7 +339,7 @@ START_TEST(test_long_text_shingles)
 END_TEST
 
 /* Token hashes are XXH3 of the normalized token (nd_hash64, seed 0) for
- * every length: hash_tokens (normalize.c) lists tokens by length class and
+ * every length: nd_hash_tokens (tokhash.c) lists tokens by length class and
  * hashes each class with XXH3's short-input function (nd_hash64_1to3,
  * _4to8, _9to16), in batches of 256 tokens (and the seeded _4to8 and _9to16
  * that character shingles use equal nd_hash64 with their seed); a text of 700 words of 1 to 40
@@ -395,6 +399,48 @@ START_TEST(test_token_hashes)
     free(text);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);
+
+    /* nd_hash_tokens_with each SIMD level on tokens made by hand: every
+     * length 1 to 20 at every offset of a text of 41 random bytes: 630
+     * tokens, past two batch edges, every lane of a step, the last step
+     * part full; and texts of 1 to 12 bytes (reads as long as the text or
+     * longer). Each text lies first at the start of a page whose page
+     * before is unreadable, then at the end of a page whose page after is:
+     * a read before or past the text faults. */
+    long page = sysconf(_SC_PAGESIZE);
+    char *pages = mmap(NULL, 3 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(pages != MAP_FAILED);
+    ck_assert_int_eq(mprotect(pages, (size_t)page, PROT_NONE), 0);
+    ck_assert_int_eq(mprotect(pages + 2 * page, (size_t)page, PROT_NONE), 0);
+    for (size_t text_len = 1; text_len <= 41; text_len = text_len == 12 ? 41 : text_len + 1) {
+        nd_token *items = malloc(sizeof *items * 20 * text_len);
+        ck_assert_ptr_nonnull(items);
+        for (int placed = 0; placed < 2; placed++) {
+            nd_tokens made = {.items = items, .text_len = text_len};
+            made.text = placed == 0 ? pages + page : pages + 2 * page - text_len;
+            for (size_t i = 0; i < text_len; i++) {
+                state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                made.text[i] = (char)(state >> 56);
+            }
+            for (size_t n = 1; n <= 20; n++) {
+                for (size_t at = 0; at + n <= text_len; at++)
+                    made.items[made.count++] = (nd_token){at, at + n, at, n, 0};
+            }
+            for (int simd = ND_TOKHASH_SIMD_NONE; simd <= ND_TOKHASH_SIMD_BEST; simd++) {
+                for (size_t t = 0; t < made.count; t++)
+                    made.items[t].hash = 0;
+                nd_hash_tokens_with(&made, simd);
+                for (size_t t = 0; t < made.count; t++) {
+                    const nd_token *tok = &made.items[t];
+                    ck_assert_msg(tok->hash == nd_hash64(made.text + tok->norm_start, tok->norm_len, 0),
+                                  "simd %d, text of %zu bytes, token %zu (%zu bytes at %zu): hash differs", simd,
+                                  text_len, t, tok->norm_len, tok->norm_start);
+                }
+            }
+        }
+        free(items);
+    }
+    munmap(pages, 3 * (size_t)page);
 }
 END_TEST
 
