@@ -68,7 +68,7 @@ STAGES = (
                                          r"^scan_(avx2|sse2|scalar)|^segment_|"
                                          r"^nd_tokenize|^decode|^boundary|^append_char|^begin_piece|"
                                          r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair|^kept_leads|^nd_kept_leads"),
-    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^band_key|^window_ids|^char_offsets"),
+    ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^hash_list|^band_key|^window_ids|^char_offsets"),
     ("shingles and their sort", r"^nd_shingles|^word_shingles|^char_shingles|^nd_sort_distinct|"
                                 r"^insert_distinct|^drop_repeats|^radix_sort_u32|^sort_distinct|^nd_char_shingles"),
     ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow|^fill_bins|^least_ranks"),
