@@ -61,10 +61,22 @@ enum { HASH_BATCH = 256 };
  * class waiting for it). */
 static const uint8_t length_shift[17] = {0, 0, 0, 0, 16, 16, 16, 16, 16, 32, 32, 32, 32, 32, 32, 32, 32};
 
-/* List the tokens of chunk[0..n) of 1 to 16 bytes by class into lists
- * (three lists of HASH_BATCH), hashing the others at once; returns the
- * three counts (list c's in bits 16 c .. 16 c + 15). */
-static uint64_t list_by_class(nd_token *chunk, size_t n, const uint8_t *text, uint16_t *lists)
+/* The tokens of a batch of 1 to 16 bytes listed by class (three lists
+ * of HASH_BATCH: 1-3 bytes, 4-8, 9-16), by their number in the batch and,
+ * for the vector code, with their offsets and lengths beside, so that it
+ * loads eight of each at once. */
+typedef struct class_lists {
+    uint16_t token[3 * HASH_BATCH];
+    uint32_t start[3 * HASH_BATCH];
+    uint32_t len[3 * HASH_BATCH];
+    uint64_t hash[HASH_BATCH]; /* the vector code's hashes of a list, before they go to their tokens */
+} class_lists;
+
+/* List the tokens of chunk[0..n) of 1 to 16 bytes by class into l (with
+ * their offsets and lengths when `spans`: a constant where it is called,
+ * so each caller gets its own loop), hashing the others at once; returns
+ * the three counts (list c's in bits 16 c .. 16 c + 15). */
+static inline uint64_t list_by_class(nd_token *chunk, size_t n, const uint8_t *text, class_lists *l, int spans)
 {
     uint64_t counts = 0;
     for (size_t i = 0; i < n; i++) {
@@ -77,7 +89,12 @@ static uint64_t list_by_class(nd_token *chunk, size_t n, const uint8_t *text, ui
             continue;
         }
         unsigned shift = length_shift[len];
-        lists[(size_t)shift * (HASH_BATCH / 16) + (counts >> shift & 0xFFFF)] = (uint16_t)i;
+        size_t at = (size_t)shift * (HASH_BATCH / 16) + (counts >> shift & 0xFFFF);
+        l->token[at] = (uint16_t)i;
+        if (spans) {
+            l->start[at] = (uint32_t)chunk[i].norm_start;
+            l->len[at] = (uint32_t)len;
+        }
         counts += (uint64_t)1 << shift;
     }
     return counts;
@@ -115,35 +132,6 @@ static uint32_t secret32(size_t at)
     uint32_t w;
     memcpy(&w, XXH3_kSecret + at, sizeof w);
     return w;
-}
-
-/* The tokens of chunk[0..n) of 1 to 16 bytes listed by class as
- * list_by_class lists them, with each one's offset and length beside its
- * number, so that the vector code loads eight of each at once. */
-typedef struct class_lists {
-    uint16_t token[3 * HASH_BATCH];
-    uint32_t start[3 * HASH_BATCH];
-    uint32_t len[3 * HASH_BATCH];
-    uint64_t hash[HASH_BATCH];
-} class_lists;
-
-static uint64_t list_by_class_with_spans(nd_token *chunk, size_t n, const uint8_t *text, class_lists *l)
-{
-    uint64_t counts = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = chunk[i].norm_len;
-        if (len - 1 >= 16) {
-            chunk[i].hash = nd_hash64(text + chunk[i].norm_start, len, 0);
-            continue;
-        }
-        unsigned shift = length_shift[len];
-        size_t at = (size_t)shift * (HASH_BATCH / 16) + (counts >> shift & 0xFFFF);
-        l->token[at] = (uint16_t)i;
-        l->start[at] = (uint32_t)chunk[i].norm_start;
-        l->len[at] = (uint32_t)len;
-        counts += (uint64_t)1 << shift;
-    }
-    return counts;
 }
 
 /* One class's list (`cls`: 0 for 1-3 bytes, 1 for 4-8, 2 for 9-16),
@@ -244,7 +232,7 @@ void nd_hash_tokens_with(nd_tokens *tokens, int simd)
         for (size_t base = 0; base < tokens->count; base += HASH_BATCH) {
             nd_token *chunk = tokens->items + base;
             size_t n = tokens->count - base < HASH_BATCH ? tokens->count - base : HASH_BATCH;
-            uint64_t counts = list_by_class_with_spans(chunk, n, text, &l);
+            uint64_t counts = list_by_class(chunk, n, text, &l, 1);
             for (unsigned cls = 0; cls < 3; cls++)
                 hash_list_avx512(chunk, text, tokens->text_len, &l, counts >> (16 * cls) & 0xFFFF, cls);
         }
@@ -253,11 +241,11 @@ void nd_hash_tokens_with(nd_tokens *tokens, int simd)
 #else
     (void)simd;
 #endif
-    uint16_t lists[3 * HASH_BATCH]; /* three lists: 1-3 bytes, 4-8, 9-16 */
+    class_lists l;
     for (size_t base = 0; base < tokens->count; base += HASH_BATCH) {
         nd_token *chunk = tokens->items + base;
         size_t n = tokens->count - base < HASH_BATCH ? tokens->count - base : HASH_BATCH;
-        hash_lists_scalar(chunk, text, lists, list_by_class(chunk, n, text, lists));
+        hash_lists_scalar(chunk, text, l.token, list_by_class(chunk, n, text, &l, 0));
     }
 }
 
