@@ -164,7 +164,7 @@ hash_list_avx512(nd_token *chunk, const uint8_t *text, size_t text_len, class_li
     const __m512i end = _mm512_set1_epi64((long long)text_len);
     const size_t first = (size_t)cls * HASH_BATCH;
     for (size_t j = 0; j < count; j += 8) {
-        const __mmask8 all = count - j >= 8 ? 0xFF : (__mmask8)((1u << (count - j)) - 1);
+        const __mmask8 all = (__mmask8)(count - j >= 8 ? 0xFFu : (1u << (count - j)) - 1);
         __mmask8 lanes = all;
         __m512i start = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(all, l->start + first + j));
         __m512i len = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(all, l->len + first + j));
