@@ -12,6 +12,7 @@
 #include "suites.h"
 #include "tokhash.h"
 #include "winhash.h"
+#include "wordids.h"
 
 typedef struct {
     const char *text;
@@ -335,6 +336,50 @@ START_TEST(test_long_text_shingles)
     free(ids);
     nd_tokens_free(&tokens);
     nd_normalizer_free(nz);
+}
+END_TEST
+
+/* Word shingle ids eight windows at a time (wordids.c) equal the scalar
+ * loop's and the definition's, id(s) = fold32(mix64(H(s) + k C)) with
+ * H(s) = sum_{j<k} h(t_{s+j}) P^(k-1-j) computed here window by window:
+ * texts of 0 to 70 tokens (fewer than k: one window of all), widths 1 to
+ * 9 and 13, token hashes at random. */
+START_TEST(test_word_ids)
+{
+    const uint64_t P = 0x9e3779b97f4a7c15ULL, C = 0xd6e8feb86659fd93ULL;
+    nd_token items[70];
+    uint64_t state = 11;
+    uint32_t *ids = NULL, want[70];
+    size_t cap = 0;
+    for (size_t t = 0; t < 70; t++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        items[t] = (nd_token){t, t + 1, t, 1, state ^ state >> 29};
+    }
+    for (unsigned k = 1; k <= 13; k = k == 9 ? 13 : k + 1) {
+        for (size_t n = 0; n <= 70; n++) {
+            nd_tokens tokens = {.items = items, .count = n};
+            size_t width = n < k ? n : k, m = n == 0 ? 0 : n < k ? 1 : n - k + 1;
+            for (size_t s = 0; s < m; s++) {
+                uint64_t h = 0;
+                for (size_t j = 0; j < width; j++)
+                    h = h * P + items[s + j].hash;
+                uint64_t z = nd_mix64(h + (uint64_t)width * C);
+                want[s] = (uint32_t)(z ^ z >> 32);
+            }
+            qsort(want, m, sizeof *want, cmp_u32);
+            size_t distinct = 0;
+            for (size_t s = 0; s < m; s++)
+                if (s == 0 || want[s] != want[s - 1])
+                    want[distinct++] = want[s];
+            for (int simd = ND_WORDIDS_SIMD_NONE; simd <= ND_WORDIDS_SIMD_BEST; simd++) {
+                size_t count = 99;
+                ck_assert_int_eq(nd_word_shingles_simd(&ids, &cap, &count, &tokens, k, simd), ND_OK);
+                ck_assert_msg(count == distinct && (count == 0 || memcmp(ids, want, count * sizeof *ids) == 0),
+                              "k %u, %zu tokens, simd %d: ids differ", k, n, simd);
+            }
+        }
+    }
+    free(ids);
 }
 END_TEST
 
@@ -689,6 +734,7 @@ Suite *shingle_suite(void)
     tcase_add_test(tc, test_short_texts_differ);
     tcase_add_test(tc, test_unspaced_detection);
     tcase_add_test(tc, test_token_hashes);
+    tcase_add_test(tc, test_word_ids);
     suite_add_tcase(s, tc);
     /* arrays up to 70,000 values and a 20,000-word text: slower under the
      * sanitizers and on a busy machine than Check's default 4 s */
