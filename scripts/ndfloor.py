@@ -69,7 +69,7 @@ STAGES = (
                                          r"^nd_tokenize|^decode|^boundary|^append_char|^begin_piece|"
                                          r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair|^kept_leads|^nd_kept_leads"),
     ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^hash_list|^band_key|^window_ids|^char_offsets"),
-    ("shingles and their sort", r"^nd_shingles|^word_shingles|^char_shingles|^nd_sort_distinct|"
+    ("shingles and their sort", r"^nd_shingles|^word_shingles|^nd_word_ids|^word_ids_avx512|^char_shingles|^nd_sort_distinct|"
                                 r"^insert_distinct|^drop_repeats|^radix_sort_u32|^sort_distinct|^nd_char_shingles"),
     ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow|^fill_bins|^least_ranks"),
     ("JSON and reading", r"json|^utf8_valid|^utf8_well_formed|^utf8_step|^scan_string|^scan_number|^skip_|"
