@@ -81,22 +81,21 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     size_t first =
         width == k ? nd_word_ids_simd(out, (uint64_t *)(void *)(out + m + (m & 1)), items, m, k, P, width_salt, simd)
                    : 0;
-    if (first == m)
-        goto made;
-    uint64_t h = 0;
-    for (size_t j = 0; j < width; j++)
-        h = h * P + items[first + j].hash;
-    out[first] = fold32(nd_mix64(h + width_salt));
-    /* (h - a P^(k-1)) P + b written as h P + (b - a P^k): the same value
-     * mod 2^64, but the chain from one window's H to the next is one
-     * multiplication and one addition (4 cycles, not 5: sliding is bound by
-     * that chain, not by the multiplications around it) */
-    const uint64_t p_width = p_top * P;
-    for (size_t s = first + 1; s < m; s++) {
-        h = h * P + (items[s + width - 1].hash - items[s - 1].hash * p_width);
-        out[s] = fold32(nd_mix64(h + width_salt));
+    if (first < m) {
+        uint64_t h = 0;
+        for (size_t j = 0; j < width; j++)
+            h = h * P + items[first + j].hash;
+        out[first] = fold32(nd_mix64(h + width_salt));
+        /* (h - a P^(k-1)) P + b written as h P + (b - a P^k): the same
+         * value mod 2^64, but the chain from one window's H to the next is
+         * one multiplication and one addition (4 cycles, not 5: sliding is
+         * bound by that chain, not by the multiplications around it) */
+        const uint64_t p_width = p_top * P;
+        for (size_t s = first + 1; s < m; s++) {
+            h = h * P + (items[s + width - 1].hash - items[s - 1].hash * p_width);
+            out[s] = fold32(nd_mix64(h + width_salt));
+        }
     }
-made:
     *count = sort_distinct(*ids, m, *ids + m, distinct);
     return ND_OK;
 }

@@ -47,6 +47,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include "cpuvec.h"
 #include "mul128.h"
 #define ND_TOKHASH_AVX512 1
 #endif
@@ -216,18 +217,13 @@ hash_list_avx512(nd_token *chunk, const uint8_t *text, size_t text_len, class_li
         chunk[l->token[first + k]].hash = l->hash[k];
 }
 
-static int has_avx512(void)
-{
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-}
 #endif
 
 void nd_hash_tokens_with(nd_tokens *tokens, int simd)
 {
     const uint8_t *text = (const uint8_t *)tokens->text;
 #ifdef ND_TOKHASH_AVX512
-    if (simd >= ND_TOKHASH_SIMD_AVX512 && tokens->text_len <= UINT32_MAX && has_avx512()) {
+    if (simd >= ND_TOKHASH_SIMD_AVX512 && tokens->text_len <= UINT32_MAX && nd_cpu_avx512_fvlbwdq()) {
         class_lists l;
         for (size_t base = 0; base < tokens->count; base += HASH_BATCH) {
             nd_token *chunk = tokens->items + base;

@@ -29,6 +29,7 @@
 #include <string.h> /* memcpy */
 
 #include "hash.h"
+#include "cpuvec.h"
 #include "mul128.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -92,12 +93,6 @@ __attribute__((target("avx2"))) static size_t window_ids_avx2(uint32_t *out, con
 }
 
 #define AVX512_TARGET "avx512f,avx512vl,avx512bw,avx512dq"
-
-static int has_avx512(void)
-{
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-}
 
 /* Eight windows' ids from their first and last eight bytes (lo, hi, as
  * read), their lengths and the seed's two bitflips (flip1, flip2): XXH3's
@@ -252,7 +247,7 @@ __attribute__((target(AVX512_TARGET))) static size_t char_offsets_avx512(uint32_
 static size_t char_offsets_simd(uint32_t *starts, const uint8_t *s, size_t n, size_t *from, int simd)
 {
 #ifdef ND_WINHASH_SIMD
-    if (simd >= ND_WINDOW_SIMD_AVX512 && has_avx512())
+    if (simd >= ND_WINDOW_SIMD_AVX512 && nd_cpu_avx512_fvlbwdq())
         return char_offsets_avx512(starts, s, n, from);
 #endif
     if (simd >= ND_WINDOW_SIMD_AVX2)
@@ -280,9 +275,9 @@ void nd_window_ids(uint32_t *out, const uint8_t *text, const uint32_t *at, size_
     if (m > 0 && (uint64_t)(at[m - 1 + size] - at[0]) * size < (uint64_t)8 * (m - 1 + size))
         simd = ND_WINDOW_SIMD_NONE;
 #ifdef ND_WINHASH_SIMD
-    if (simd >= ND_WINDOW_SIMD_AVX512VBMI && has_avx512() && __builtin_cpu_supports("avx512vbmi"))
+    if (simd >= ND_WINDOW_SIMD_AVX512VBMI && nd_cpu_avx512_fvlbwdq() && __builtin_cpu_supports("avx512vbmi"))
         s = window_ids_avx512_vbmi(out, text, at, m, size);
-    else if (simd >= ND_WINDOW_SIMD_AVX512 && has_avx512())
+    else if (simd >= ND_WINDOW_SIMD_AVX512 && nd_cpu_avx512_fvlbwdq())
         s = window_ids_avx512(out, text, at, m, size);
     else if (simd >= ND_WINDOW_SIMD_AVX2 && __builtin_cpu_supports("avx2"))
         s = window_ids_avx2(out, text, at, m, size);

@@ -4,7 +4,7 @@
  *   H(s) = sum_{j<k} h(t_{s+j}) P^(k-1-j)   (mod 2^64),
  * which shingle.c's scalar loop slides from one window to the next (one
  * multiplication and one addition a window, in a chain). Here, where the
- * CPU has AVX-512 (F, VL, DQ: 64-bit multiplications in vector lanes),
+ * CPU has AVX-512 (cpuvec.h; DQ: 64-bit multiplications in vector lanes),
  * eight windows a step compute H directly by Horner's rule over their k
  * token hashes, read from a copy of the hashes made contiguous (the tokens
  * hold them every 40 bytes), each lane independent of the others: the
@@ -17,14 +17,10 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+
+#include "cpuvec.h"
 #define ND_WORDIDS_AVX512 1
 #define WORDIDS_TARGET "avx512f,avx512vl,avx512dq"
-
-static int has_avx512(void)
-{
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq");
-}
 
 /* out[s] for s in [0, m) eight at a time; returns how many it made (a
  * multiple of eight; the rest are the caller's). hashes[0 .. m + k - 1). */
@@ -54,7 +50,7 @@ size_t nd_word_ids_simd(uint32_t *out, uint64_t *scratch, const nd_token *items,
                         uint64_t salt, int simd)
 {
 #ifdef ND_WORDIDS_AVX512
-    if (simd >= ND_WORDIDS_SIMD_AVX512 && m >= 8 && has_avx512()) {
+    if (simd >= ND_WORDIDS_SIMD_AVX512 && m >= 8 && nd_cpu_avx512_fvlbwdq()) {
         for (size_t t = 0; t < m + k - 1; t++)
             scratch[t] = items[t].hash;
         return word_ids_avx512(out, scratch, m, k, P, salt);
