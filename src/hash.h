@@ -9,6 +9,7 @@
 
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint64_t */
+#include <string.h> /* memcpy */
 
 #define XXH_INLINE_ALL
 #include <xxhash.h> /* XXH3_64bits_withSeed */
@@ -52,6 +53,24 @@ static inline uint64_t nd_hash64_4to8_seeded(const void *data, size_t len, uint6
 static inline uint64_t nd_hash64_9to16_seeded(const void *data, size_t len, uint64_t seed)
 {
     return XXH3_len_9to16_64b((const xxh_u8 *)data, len, XXH3_kSecret, seed);
+}
+
+/* XXH3's secret (xxhash.h's XXH3_kSecret) read as a 64-bit or 32-bit word
+ * from byte `at`, little-endian as XXH_readLE64/32 read it on x86: the
+ * constants XXH3's short-input formulas xor their input with, for the
+ * vector versions of those formulas (tokhash.c, winhash.c). */
+static inline uint64_t nd_xxh3_secret64(size_t at)
+{
+    uint64_t w;
+    memcpy(&w, XXH3_kSecret + at, sizeof w);
+    return w;
+}
+
+static inline uint32_t nd_xxh3_secret32(size_t at)
+{
+    uint32_t w;
+    memcpy(&w, XXH3_kSecret + at, sizeof w);
+    return w;
 }
 
 /* splitmix64's finalizer: a bijection of 64-bit values in which every

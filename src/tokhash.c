@@ -40,8 +40,6 @@
  */
 #include "tokhash.h"
 
-#include <string.h> /* memcpy */
-
 #include "hash.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -120,21 +118,6 @@ static void hash_lists_scalar(nd_token *chunk, const uint8_t *text, const uint16
 #ifdef ND_TOKHASH_AVX512
 #define TOKHASH_TARGET "avx512f,avx512vl,avx512bw,avx512dq"
 
-/* The secret's word at `at` (little-endian, as XXH_readLE64 on x86). */
-static uint64_t secret64(size_t at)
-{
-    uint64_t w;
-    memcpy(&w, XXH3_kSecret + at, sizeof w);
-    return w;
-}
-
-static uint32_t secret32(size_t at)
-{
-    uint32_t w;
-    memcpy(&w, XXH3_kSecret + at, sizeof w);
-    return w;
-}
-
 /* One class's list (`cls`: 0 for 1-3 bytes, 1 for 4-8, 2 for 9-16),
  * eight tokens a step (the last step masked), each token's bytes gathered
  * from the text, its hash made by the class's formula into l->hash, then
@@ -152,10 +135,10 @@ hash_list_avx512(nd_token *chunk, const uint8_t *text, size_t text_len, class_li
     const __m512i swap =
         _mm512_set_epi64(0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL,
                          0x08090a0b0c0d0e0fLL, 0x0001020304050607LL, 0x08090a0b0c0d0e0fLL, 0x0001020304050607LL);
-    const __m512i flip0 = _mm512_set1_epi64((long long)(uint64_t)(secret32(0) ^ secret32(4)));
-    const __m512i flip4 = _mm512_set1_epi64((long long)(secret64(8) ^ secret64(16)));
-    const __m512i flip9 = _mm512_set1_epi64((long long)(secret64(24) ^ secret64(32)));
-    const __m512i flip9b = _mm512_set1_epi64((long long)(secret64(40) ^ secret64(48)));
+    const __m512i flip0 = _mm512_set1_epi64((long long)(uint64_t)(nd_xxh3_secret32(0) ^ nd_xxh3_secret32(4)));
+    const __m512i flip4 = _mm512_set1_epi64((long long)(nd_xxh3_secret64(8) ^ nd_xxh3_secret64(16)));
+    const __m512i flip9 = _mm512_set1_epi64((long long)(nd_xxh3_secret64(24) ^ nd_xxh3_secret64(32)));
+    const __m512i flip9b = _mm512_set1_epi64((long long)(nd_xxh3_secret64(40) ^ nd_xxh3_secret64(48)));
     const __m512i prime64_2 = _mm512_set1_epi64((long long)0xC2B2AE3D27D4EB4FULL);
     const __m512i prime64_3 = _mm512_set1_epi64((long long)0x165667B19E3779F9ULL);
     const __m512i prime_mx1 = _mm512_set1_epi64((long long)0x165667919E3779F9ULL);

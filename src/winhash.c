@@ -26,8 +26,6 @@
  */
 #include "winhash.h"
 
-#include <string.h> /* memcpy */
-
 #include "hash.h"
 #include "cpuvec.h"
 #include "mul128.h"
@@ -48,10 +46,9 @@ static void window_ids_scalar(uint32_t *out, const uint8_t *text, const uint32_t
 /* XXH3's two bitflips of len_9to16 for a seed */
 static uint64_t bitflip(unsigned which, uint64_t seed)
 {
-    uint64_t a, b;
-    memcpy(&a, XXH3_kSecret + (which == 1 ? 24 : 40), 8); /* little-endian, as XXH_readLE64 on x86 */
-    memcpy(&b, XXH3_kSecret + (which == 1 ? 32 : 48), 8);
-    return which == 1 ? (a ^ b) + seed : (a ^ b) - seed;
+    uint64_t flip =
+        which == 1 ? nd_xxh3_secret64(24) ^ nd_xxh3_secret64(32) : nd_xxh3_secret64(40) ^ nd_xxh3_secret64(48);
+    return which == 1 ? flip + seed : flip - seed;
 }
 
 /* the low 32 bits of XXH3_avalanche's multiplier */
