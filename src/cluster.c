@@ -12,8 +12,9 @@
  *    Jaccard; every pair that can match, from an inverted index of
  *    shingles (contain.c), for containment. A candidate pair already in
  *    one component is skipped, and one already rejected is not checked
- *    again (pairset.c), so a bucket of m near-copies costs about m
- *    verifications, not m^2 / 2. Every other candidate is verified with
+ *    again (pairset.c); a key's texts are compared group by group
+ *    (keygroups.c), so a bucket of m near-copies costs about m
+ *    verifications and m look-ups, not m^2 / 2. Every other candidate is verified with
  *    the exact overlap of the two id sets and joined (union-find) only if
  *    it matches (measure.h).
  * 3. Verified clusters (split.c): each connected component split so that
@@ -32,6 +33,7 @@
 
 #include "alloc.h"
 #include "candidates.h"
+#include "keygroups.h"
 #include "measure.h"
 #include "pairset.h"
 #include "split.h"
@@ -48,6 +50,11 @@ typedef struct {
     nd_cluster_stats stats;
     nd_id_buffer buf_a, buf_b; /* ids read back in spill mode */
     int io_status;             /* ND_OK, or the first read error */
+    nd_key_groups groups;      /* verify_band's: a key's texts in groups (keygroups.c) */
+    uint32_t *key_texts;       /* a key's texts */
+    size_t key_capacity;
+    size_t last_b; /* the text whose ids ids_b holds (SIZE_MAX: none) */
+    const uint32_t *ids_b;
 } cluster_state;
 
 /* ids of doc into one of the state's buffers (NULL on a read error). */
@@ -71,10 +78,39 @@ enum { PREFETCH_AHEAD = 8 };
 #define ND_PREFETCH(p) ((void)(p))
 #endif
 
-/* Step 2, Jaccard: verify the candidates of one prepared band (texts
- * sharing a key). A pair already in one component is skipped, and one
- * already rejected is not checked again (pairset.c), so a bucket of m
- * near-copies costs about m verifications, not m^2 / 2. */
+/* Step 2, Jaccard: verify candidate pair (a, b), a < b, two texts in
+ * different components (nd_verify_pair_fn), unless it was rejected before.
+ * The key's texts are taken in turn as b, each against the earlier ones
+ * (keygroups.c): b's ids are read once for all of them. */
+static int verify_pair(void *ctx, size_t a, size_t b)
+{
+    cluster_state *st = ctx;
+    const nd_store *store = st->store;
+    uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)b);
+    if (nd_pair_set_contains(&st->rejected, key))
+        return 0;
+    st->stats.candidate_pairs++;
+    if (st->last_b != b) {
+        st->ids_b = state_ids(st, b, &st->buf_b);
+        st->last_b = st->io_status == ND_OK ? b : SIZE_MAX;
+    }
+    const uint32_t *ids_a = state_ids(st, a, &st->buf_a);
+    if (st->io_status != ND_OK)
+        return st->io_status;
+    size_t na = store->meta[a].count, nb = store->meta[b].count;
+    if (nd_matches(store->opts, na, nb, nd_ids_shared(ids_a, na, st->ids_b, nb))) {
+        st->stats.verified_pairs++;
+        nd_uf_union(&st->uf, a, b);
+        return 1;
+    }
+    return nd_pair_set_insert(&st->rejected, key) != ND_OK ? ND_ENOMEM : 0;
+}
+
+/* Step 2, Jaccard: verify the candidates of one prepared band, key by key
+ * (texts sharing a key: keygroups.c). A pair already in one component is
+ * skipped, and one already rejected is not checked again (pairset.c), so a
+ * key of m near-copies costs about m verifications and m look-ups, not
+ * m^2 / 2. */
 static int verify_band(void *ctx, const uint64_t *entries, size_t m)
 {
     cluster_state *st = ctx;
@@ -92,30 +128,16 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
             ND_PREFETCH(&st->uf.link[(uint32_t)entries[k]]);
             ND_PREFETCH(&store->meta[(uint32_t)entries[k]]);
         }
-        for (size_t p = i; p < j; p++) {
-            const uint32_t *ids_a = NULL;
-            for (size_t q = p + 1; q < j; q++) {
-                size_t a = (uint32_t)entries[p], b = (uint32_t)entries[q];
-                if (nd_uf_find(&st->uf, a) == nd_uf_find(&st->uf, b))
-                    continue;
-                assert(a < b); /* entries are in text order within a key */
-                uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)b);
-                if (nd_pair_set_contains(&st->rejected, key))
-                    continue;
-                st->stats.candidate_pairs++;
-                if (!ids_a)
-                    ids_a = state_ids(st, a, &st->buf_a);
-                const uint32_t *ids_b = state_ids(st, b, &st->buf_b);
-                if (st->io_status != ND_OK)
-                    return st->io_status;
-                size_t na = store->meta[a].count, nb = store->meta[b].count;
-                if (nd_matches(store->opts, na, nb, nd_ids_shared(ids_a, na, ids_b, nb))) {
-                    st->stats.verified_pairs++;
-                    nd_uf_union(&st->uf, a, b);
-                } else if (nd_pair_set_insert(&st->rejected, key) != ND_OK) {
-                    return ND_ENOMEM;
-                }
-            }
+        if (j - i >= 2) {
+            if (nd_grow((void **)&st->key_texts, &st->key_capacity, j - i, sizeof *st->key_texts) != 0)
+                return ND_ENOMEM;
+            for (size_t k = i; k < j; k++)
+                st->key_texts[k - i] = (uint32_t)entries[k]; /* in text order within a key */
+            /* the store's buffers are read again: ids_b is not known to be there */
+            st->last_b = SIZE_MAX;
+            int rc = nd_key_groups_verify(&st->groups, &st->uf, st->key_texts, j - i, verify_pair, st);
+            if (rc != ND_OK)
+                return rc;
         }
         i = j;
     }
@@ -219,6 +241,8 @@ done:
     nd_pair_set_release(&st.rejected);
     nd_free(st.buf_a.data);
     nd_free(st.buf_b.data);
+    nd_key_groups_release(&st.groups);
+    nd_free(st.key_texts);
     if (rc != ND_OK) {
         nd_clusters_free(clusters);
         return rc;

@@ -14,8 +14,13 @@
  *     insertion: quadratic until segments were capped at 30 non-starters,
  *     as Unicode's stream-safe text format does);
  *   - one huge token, and one word repeated many times (linear today; kept
- *     as guards), through nd_sketch_text and nd_find_repeats.
+ *     as guards), through nd_sketch_text and nd_find_repeats;
+ *   - clustering a family of near-copies that share LSH keys (one 200-word
+ *     page, two words changed in each copy): every pair of a key's texts
+ *     was looked at even once all were joined, k^2 / 2 a band (80,000
+ *     copies: 32 s), now about k (keygroups.c).
  */
+#include <stdio.h>  /* snprintf */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* memcpy */
 #include <time.h>   /* clock */
@@ -150,12 +155,74 @@ START_TEST(test_linear_time)
 }
 END_TEST
 
+/* n copies of one 200-word page, each with two words replaced by words of
+ * its own (Jaccard about 0.9 between two copies, so they share most band
+ * keys): indexed, and the best of three nd_index_cluster runs timed. */
+static double family_cluster_time(size_t n)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_sketcher *sk = NULL;
+    nd_index *index = NULL;
+    ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    char text[200 * 12];
+    uint32_t x = 2024;
+    for (size_t d = 0; d < n; d++) {
+        x = x * 1103515245u + 12345u;
+        unsigned first = (x >> 8) % 200, second = (x >> 16) % 200;
+        size_t len = 0;
+        for (unsigned w = 0; w < 200; w++) {
+            if (w == first || w == second)
+                len += (size_t)snprintf(text + len, sizeof text - len, "x%zu%c ", d, w == first ? 'a' : 'b');
+            else
+                len += (size_t)snprintf(text + len, sizeof text - len, "w%u ", w);
+        }
+        nd_sketch sketch = ND_SKETCH_INIT;
+        ck_assert_int_eq(nd_sketch_text(&sketch, sk, text, len), ND_OK);
+        ck_assert_int_eq(nd_index_add(index, &sketch, len), ND_OK);
+        nd_sketch_clear(&sketch);
+    }
+    double best = 1e30;
+    for (int run = 0; run < 3; run++) {
+        nd_clusters *clusters = NULL;
+        clock_t t0 = clock();
+        ck_assert_int_eq(nd_index_cluster(&clusters, NULL, index, ND_KEEP_FIRST), ND_OK);
+        double t = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        best = t < best ? t : best;
+        /* one family: most copies are in one cluster */
+        size_t largest = 0;
+        for (size_t c = 0; c < nd_clusters_count(clusters); c++) {
+            const nd_member *m;
+            size_t size = nd_clusters_get(&m, clusters, c);
+            largest = size > largest ? size : largest;
+        }
+        ck_assert_uint_gt(largest, n / 2);
+        nd_clusters_free(clusters);
+    }
+    nd_index_free(index);
+    nd_sketcher_free(sk);
+    return best;
+}
+
+START_TEST(test_family_clusters_in_linear_time)
+{
+    size_t n = 1500;
+    double small = family_cluster_time(n);
+    double large = family_cluster_time(4 * n);
+    ck_assert_msg(large <= 8.0 * small + 0.02,
+                  "a family of %zu near-copies clustered in %.4f s, %zu in %.4f s (%.1fx for 4x the copies)", n, small,
+                  4 * n, large, large / (small > 0 ? small : 1e-9));
+}
+END_TEST
+
 Suite *pathological_suite(void)
 {
     Suite *s = suite_create("pathological");
     TCase *tc = tcase_create("linear");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_linear_time, 0, (int)(sizeof patho_rows / sizeof patho_rows[0]));
+    tcase_add_test(tc, test_family_clusters_in_linear_time);
     suite_add_tcase(s, tc);
     return s;
 }

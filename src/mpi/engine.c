@@ -29,7 +29,8 @@
  *    owner fetches the shingle ids of their texts (one request to each
  *    holding rank, 8 bytes per text; the reply 4 bytes per id), verifies
  *    the pairs as cluster.c does (union-find over the owner's bucket
- *    texts; pairs already joined or already rejected skipped) and drops
+ *    texts; pairs already joined or already rejected skipped, a bucket's
+ *    texts compared group by group: keygroups.c) and drops
  *    the ids before the next band. A group of near-copies is joined in its
  *    first bands, so later bands seldom fetch it again: a duplicated text's
  *    ids travel about once or twice, not once per band, and an owner holds
@@ -52,6 +53,7 @@
 #include <stdlib.h> /* malloc, free, calloc */
 #include <string.h> /* memcpy, memset */
 
+#include "keygroups.h"
 #include "measure.h"
 #include "pairset.h"
 #include "sort.h"
@@ -308,6 +310,41 @@ static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return nd_intersection(a, na, b, nb);
 }
 
+/* What verify_pair needs of verify_buckets. */
+typedef struct pair_check {
+    xctx *x;
+    const nd_options *opts;
+    const uint32_t **ids;
+    const size_t *counts;
+    const uint64_t *texts;
+    nd_uf *uf;
+    nd_pair_set *rejected;
+    u64_list *edges;
+    engine_stats *st;
+} pair_check;
+
+/* Verify the bucket texts a < c, in different components, as cluster.c
+ * does (nd_verify_pair_fn): joined and an edge if they match, remembered
+ * if not. */
+static int verify_pair(void *ctx, size_t a, size_t c)
+{
+    pair_check *v = ctx;
+    uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)c);
+    if (nd_pair_set_contains(v->rejected, key))
+        return 0;
+    v->st->candidate_pairs++;
+    const uint32_t *const *ids = v->ids;
+    const size_t *counts = v->counts;
+    if (nd_matches(v->opts, counts[a], counts[c], ids_shared(ids[a], counts[a], ids[c], counts[c]))) {
+        v->st->verified_pairs++;
+        nd_uf_union(v->uf, a, c);
+        push_u64(v->x, v->edges, v->texts[a]);
+        push_u64(v->x, v->edges, v->texts[c]);
+        return 1;
+    }
+    return nd_pair_set_insert(v->rejected, key) != ND_OK ? ND_ENOMEM : 0;
+}
+
 /* Band after band, in band order: the buckets whose texts are not all in
  * one component yet need their texts' ids; those are fetched (each once
  * for the band), the pairs verified as cluster.c verifies them, and the
@@ -338,6 +375,9 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     size_t *counts = xmalloc(x, (m ? m : 1) * sizeof *counts);
     unsigned char *open = xmalloc(x, bk->ends.n ? bk->ends.n : 1); /* bucket still needs checking */
     xreader *cursor = xmalloc(x, (size_t)x->size * sizeof *cursor);
+    uint32_t *key_texts = xmalloc(x, (n ? n : 1) * sizeof *key_texts); /* a bucket's, for nd_key_groups_verify */
+    nd_key_groups groups = {NULL, NULL, NULL, 0};
+    pair_check v = {x, opts, ids, counts, texts, &uf, &rejected, edges, st};
     nd_id_buffer unused = {NULL, 0}; /* in memory: ids are borrowed, never read into it */
     size_t bucket = 0, begin = 0;
     for (size_t band = 0; band < bk->band_ends.n; band++) {
@@ -380,24 +420,11 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
             x_fatal(x, "a holder answered the wrong texts (internal error)");
         for (; bucket < band_last; bucket++) {
             size_t end = bk->ends.v[bucket];
-            for (size_t p = begin; open[bucket] && p < end; p++) {
-                for (size_t q = p + 1; q < end; q++) {
-                    size_t a = local[p], c = local[q];
-                    if (nd_uf_find(&uf, a) == nd_uf_find(&uf, c))
-                        continue;
-                    uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)c);
-                    if (nd_pair_set_contains(&rejected, key))
-                        continue;
-                    st->candidate_pairs++;
-                    if (nd_matches(opts, counts[a], counts[c], ids_shared(ids[a], counts[a], ids[c], counts[c]))) {
-                        st->verified_pairs++;
-                        nd_uf_union(&uf, a, c);
-                        push_u64(x, edges, texts[a]);
-                        push_u64(x, edges, texts[c]);
-                    } else if (nd_pair_set_insert(&rejected, key) != ND_OK) {
-                        x_fatal(x, "out of memory");
-                    }
-                }
+            if (open[bucket]) {
+                for (size_t k = begin; k < end; k++)
+                    key_texts[k - begin] = (uint32_t)local[k]; /* ascending: texts is sorted */
+                if (nd_key_groups_verify(&groups, &uf, key_texts, end - begin, verify_pair, &v) != ND_OK)
+                    x_fatal(x, "out of memory");
             }
             begin = end;
         }
@@ -410,6 +437,8 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     free(counts);
     free(open);
     free(cursor);
+    free(key_texts);
+    nd_key_groups_release(&groups);
     free(unused.data);
     nd_uf_release(&uf);
     nd_pair_set_release(&rejected);
