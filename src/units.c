@@ -314,14 +314,21 @@ size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *s
     memcpy(out + w, text + pos, len - pos);
     w += len - pos;
     if (removed_at_end) {
-        /* the text ended with removed lines: leave no blank lines behind */
+        /* the text ended with removed lines: leave no blank lines behind,
+         * but the last kept line's own line end ("\r\n" or "\n", the first
+         * in out[k, w)) */
         size_t k = w;
         while (k > 0 && (is_blank_char(out[k - 1]) || out[k - 1] == '\n'))
             k--;
         if (k < w) {
+            const char *nl = memchr(out + k, '\n', w - k);
+            int crlf = nl && nl > out + k && nl[-1] == '\r';
             w = k;
-            if (w > 0 && len > 0 && text[len - 1] == '\n')
+            if (w > 0 && len > 0 && text[len - 1] == '\n') {
+                if (crlf)
+                    out[w++] = '\r';
                 out[w++] = '\n';
+            }
         }
     }
     return w;

@@ -328,6 +328,11 @@ static const remove_row remove_rows[] = {
     {"x\n[[Head]]  [[Head]]\ny\n", "x\ny\n"},
     /* CRLF lines */
     {"one\r\n[[two]]\r\nthree\r\n", "one\r\nthree\r\n"},
+    /* ... the last of them, or the last paragraph: the kept last line keeps its CRLF */
+    {"one\r\ntwo\r\n[[three]]\r\n", "one\r\ntwo\r\n"},
+    {"A a a.\r\n\r\n[[B b b.]]\r\n", "A a a.\r\n"},
+    {"A a a.\r\n\r\n[[B b b.]]\r\n\r\n", "A a a.\r\n"},
+    {"A a a.  \r\n\r\n[[B b b.]]\r\n", "A a a.\r\n"},
     /* everything removed */
     {"[[only]]\n", ""},
     /* overlapping and touching spans */
