@@ -59,13 +59,18 @@
  * is cut into words like every other such token (version 1 left it whole:
  * the letter's mark was lost as it opened the token); a normalization
  * segment holds at most 30 non-starters (version 1 had no cap: a letter
- * with thousands of marks was one segment, reordered in quadratic time). */
+ * with thousands of marks was one segment, reordered in quadratic time).
+ * Version 3 (both): a text of one shingle has two ids, the shingle's and
+ * the high half of its 64-bit hash (shingle.c): in version 2 two distinct
+ * short texts whose one 32-bit ids collided matched with Jaccard 1. The
+ * version names what a text's ids and signature are, so it covers
+ * shingling as well as normalization. */
 static const struct {
     const char *name;
     unsigned version;
 } profiles[] = {
-    [ND_PROFILE_DEFAULT] = {"default", 2},
-    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 2},
+    [ND_PROFILE_DEFAULT] = {"default", 3},
+    [ND_PROFILE_AGGRESSIVE] = {"aggressive", 3},
 };
 #define PROFILE_COUNT (sizeof profiles / sizeof profiles[0])
 

@@ -37,6 +37,19 @@
  * Texts with fewer tokens than k become one shingle of all their tokens, so
  * short texts are compared on their whole content and never all collide on
  * an empty set; a text without tokens has the empty set and never matches.
+ *
+ * A text of one shingle (k tokens or fewer; N code points or fewer) has two
+ * ids: the shingle's id, fold32(z), and the high half of z, its 64-bit
+ * hash. Its whole set is that one id otherwise, and two different such
+ * texts match (Jaccard 1) whenever their ids collide: among a million
+ * distinct short lines about 2^40 / 2^33 = 116 pairs, each a line dedup
+ * removed though it was like no other (87 were, in a test of a million
+ * one-word lines). With both halves of z, two different one-shingle texts
+ * share both ids with probability about 2^-64, and one collision gives
+ * them Jaccard 1/3. The shingle's own id stays among the two, so a text
+ * of exactly k tokens still shares it with the longer texts that hold the
+ * same k tokens. (Profile version 3: in version 2 such a text had the
+ * shingle's id alone.)
  */
 #include "neardup.h"
 
@@ -66,7 +79,8 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     size_t n = tokens->count;
     size_t m = n < k ? 1 : n - k + 1;
     /* m ids, then the sort's scratch (m) or, before it, the tokens'
-     * hashes in a row for nd_word_ids_simd (n, 64-bit, 8-byte aligned) */
+     * hashes in a row for nd_word_ids_simd (n, 64-bit, 8-byte aligned);
+     * one window's two ids and their scratch fit in 2 n + 2 >= 4 */
     if (nd_grow((void **)ids, capacity, m + (m > 2 * n + 1 ? m : 2 * n + 1), sizeof **ids) != 0)
         return ND_ENOMEM;
     size_t width = n < k ? n : k;
@@ -81,6 +95,16 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     size_t first =
         width == k ? nd_word_ids_simd(out, (uint64_t *)(void *)(out + m + (m & 1)), items, m, k, P, width_salt, simd)
                    : 0;
+    if (m == 1) { /* one window: its id and the high half of its hash */
+        uint64_t h = 0;
+        for (size_t j = 0; j < width; j++)
+            h = h * P + items[j].hash;
+        uint64_t z = nd_mix64(h + width_salt);
+        out[0] = fold32(z);
+        out[1] = (uint32_t)(z >> 32);
+        *count = sort_distinct(*ids, 2, *ids + 2, distinct);
+        return ND_OK;
+    }
     if (first < m) {
         uint64_t h = 0;
         for (size_t j = 0; j < width; j++)
@@ -235,9 +259,10 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
             chars += count_chars((const uint8_t *)tokens->text + items[t].norm_start, items[t].norm_len);
         chars += spaces;
     }
-    size_t bound = wide ? chars : len; /* windows and so ids: at most this many */
-    size_t head = wide ? chars : len + 1 + ND_OFFSETS_SLACK;
-    size_t text_words = join ? (len + JOIN_CHUNK) / sizeof **ids + 1 : 0; /* the copies' slack */
+    size_t bound = wide ? chars : len; /* windows and so ids: at most this many (two for one window) */
+    bound = bound < 2 ? 2 : bound;
+    size_t head = wide ? (chars < 2 ? 2 : chars) : len + 1 + ND_OFFSETS_SLACK; /* the ids: two for one window */
+    size_t text_words = join ? (len + JOIN_CHUNK) / sizeof **ids + 1 : 0;      /* the copies' slack */
     size_t words = head + (text_words > bound ? text_words : bound);
     if (nd_grow((void **)ids, capacity, words, sizeof **ids) != 0)
         return ND_ENOMEM;
@@ -268,7 +293,10 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
         chars = nd_char_offsets(out, text, len, simd);
     size_t m = chars == 0 ? 0 : (chars < size ? 1 : chars - size + 1);
     if (m == 1 && chars <= size) {
-        out[0] = fold32(nd_hash64(text, len, size)); /* one window of all of them */
+        uint64_t z = nd_hash64(text, len, size); /* one window of all of them: its id and the high half */
+        out[0] = fold32(z);
+        out[1] = (uint32_t)(z >> 32);
+        m = 2;
     } else if (m > 1 && wide) {
         window_ids_walk(out, text, len, m, size);
     } else if (m > 1) {

@@ -24,14 +24,14 @@ typedef struct {
 static const shingle_row shingle_rows[] = {
     {"", ND_SHINGLE_WORDS, 5, 0}, /* no tokens: empty set */
     {"!!!", ND_SHINGLE_WORDS, 5, 0},
-    {"one", ND_SHINGLE_WORDS, 5, 1}, /* fewer than k: one shingle of all */
-    {"one two three", ND_SHINGLE_WORDS, 5, 1},
-    {"a b c d e", ND_SHINGLE_WORDS, 5, 1},
+    {"one", ND_SHINGLE_WORDS, 5, 2}, /* fewer than k: one shingle of all, two ids (its own, its hash's high half) */
+    {"one two three", ND_SHINGLE_WORDS, 5, 2},
+    {"a b c d e", ND_SHINGLE_WORDS, 5, 2},
     {"a b c d e f", ND_SHINGLE_WORDS, 5, 2},
     {"a b a b a b", ND_SHINGLE_WORDS, 2, 2}, /* repeats collapse: {ab, ba} */
     {"x x x x x x x x", ND_SHINGLE_WORDS, 3, 1},
     {"abcdef", ND_SHINGLE_CHARS, 3, 4}, /* abc bcd cde def */
-    {"ab", ND_SHINGLE_CHARS, 3, 1},
+    {"ab", ND_SHINGLE_CHARS, 3, 2},
     {"ab cd", ND_SHINGLE_CHARS, 3, 3},                                            /* "ab " "b c" " cd" */
     {"\xE4\xB8\xAD\xE6\x96\x87\xE6\x96\x87\xE6\x9C\xAC", ND_SHINGLE_CHARS, 2, 3}, /* 中文文本 */
 };
@@ -69,7 +69,7 @@ START_TEST(test_short_texts_differ)
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(nd_tokenize(&tokens, nz, texts[i], strlen(texts[i])), ND_OK);
         ck_assert_int_eq(nd_shingles(&ids, &cap, &count, &tokens, ND_SHINGLE_WORDS, 5), ND_OK);
-        ck_assert_uint_eq(count, 1);
+        ck_assert_uint_eq(count, 2); /* one shingle: its id and its hash's high half */
         first[i] = ids[0];
     }
     ck_assert_uint_ne(first[0], first[1]);
@@ -342,14 +342,15 @@ END_TEST
 /* Word shingle ids eight windows at a time (wordids.c) equal the scalar
  * loop's and the definition's, id(s) = fold32(mix64(H(s) + k C)) with
  * H(s) = sum_{j<k} h(t_{s+j}) P^(k-1-j) computed here window by window:
- * texts of 0 to 70 tokens (fewer than k: one window of all), widths 1 to
- * 9 and 13, token hashes at random. */
+ * texts of 0 to 70 tokens (k or fewer: one window of all, whose ids are
+ * its id and the high half of z), widths 1 to 9 and 13, token hashes at
+ * random. */
 START_TEST(test_word_ids)
 {
     const uint64_t P = 0x9e3779b97f4a7c15ULL, C = 0xd6e8feb86659fd93ULL;
     nd_token items[70];
     uint64_t state = 11;
-    uint32_t *ids = NULL, want[70];
+    uint32_t *ids = NULL, want[71];
     size_t cap = 0;
     for (size_t t = 0; t < 70; t++) {
         state = state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -365,7 +366,10 @@ START_TEST(test_word_ids)
                     h = h * P + items[s + j].hash;
                 uint64_t z = nd_mix64(h + (uint64_t)width * C);
                 want[s] = (uint32_t)(z ^ z >> 32);
+                if (m == 1)
+                    want[1] = (uint32_t)(z >> 32);
             }
+            m += m == 1;
             qsort(want, m, sizeof *want, cmp_u32);
             size_t distinct = 0;
             for (size_t s = 0; s < m; s++)
@@ -517,8 +521,9 @@ static size_t reference_char_shingles(uint32_t *out, const nd_tokens *tokens, un
         chars += ((uint8_t)joined[i] & 0xC0) != 0x80;
     if (chars <= size) {
         if (chars > 0) {
-            uint64_t h = nd_hash64(joined, len, size);
+            uint64_t h = nd_hash64(joined, len, size); /* one window: its id and its hash's high half */
             out[m++] = (uint32_t)(h ^ (h >> 32));
+            out[m++] = (uint32_t)(h >> 32);
         }
     } else {
         for (size_t a = 0; a < len; a++) {

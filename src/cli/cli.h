@@ -116,7 +116,7 @@ int cli_params(const cli_config *cfg);
 int cli_normalize(const cli_config *cfg);
 int cli_explain(const cli_config *cfg);
 
-/* The profile as written in outputs: "default/2". */
+/* The profile as written in outputs: "default/3". */
 const char *cli_profile_label(const nd_options *opts);
 
 /* output.c: JSON pieces. Strings are written as valid UTF-8 (ill-formed

@@ -162,7 +162,7 @@ check "a directory with a duplicate deep inside: the earlier file in walk order 
 cp "$D/b/c.txt" "$D/a/y/copy.txt"
 nd scan "$D"
 assert_rc 0
-P="$D" assert_jq "$OUT" '. == [{"cluster": 0, "size": 2, "ids": [$ENV.P + "/a/y/copy.txt", $ENV.P + "/b/c.txt"], "jaccard": [1, 1], "profile": "default/2"}]' \
+P="$D" assert_jq "$OUT" '. == [{"cluster": 0, "size": 2, "ids": [$ENV.P + "/a/y/copy.txt", $ENV.P + "/b/c.txt"], "jaccard": [1, 1], "profile": "default/3"}]' \
     "a/y/copy.txt (walked first) survives b/c.txt"
 
 check "an empty directory: no documents, exit 0"

@@ -25,7 +25,7 @@ import json, sys, unicodedata
 for line in open(sys.argv[1], encoding="utf-8"):
     d = json.loads(line)
     data = open(d["id"], "rb").read()
-    assert d["profile"] == "default/2"
+    assert d["profile"] == "default/3"
     assert len(d["tokens"]) == len(d["spans"]) > 0
     assert d["shingles"] == sorted(set(d["shingles"])) and d["shingle"] in ("words:5", "chars:5")
     prev_end = 0
@@ -44,7 +44,7 @@ PY
 check "normalize --normalize aggressive: Arabic written with hamza forms, tashkeel and tatweel equals the plain spelling"
 nd normalize --normalize aggressive "$FX/normalize/arabic-tashkeel.txt" "$FX/normalize/arabic-plain.txt"
 assert_rc 0
-assert_jq "$OUT" '.[0].tokens == .[1].tokens and .[0].profile == "aggressive/2"' "same tokens under aggressive"
+assert_jq "$OUT" '.[0].tokens == .[1].tokens and .[0].profile == "aggressive/3"' "same tokens under aggressive"
 nd normalize "$FX/normalize/arabic-tashkeel.txt" "$FX/normalize/arabic-plain.txt"
 assert_jq "$OUT" '.[0].tokens != .[1].tokens' "different tokens under default"
 nd normalize --normalize aggressive "$FX/normalize/persian-farsi.txt" "$FX/normalize/persian-arabic.txt"
