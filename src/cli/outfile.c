@@ -19,6 +19,7 @@
 #include <unistd.h>   /* unlink, close */
 
 #include "cli.h"
+#include "tempfiles.h"
 
 void out_buffer(FILE *f, char **buf)
 {
@@ -31,7 +32,7 @@ void out_buffer(FILE *f, char **buf)
 
 int outfile_open(outfile *o, const char *path)
 {
-    *o = (outfile){NULL, path, NULL, NULL, NULL};
+    *o = (outfile){NULL, path, NULL, NULL, NULL, NULL};
     if (!path)
         return 0;
     struct stat st;
@@ -55,6 +56,8 @@ int outfile_open(outfile *o, const char *path)
         return -1;
     }
     int fd = mkstemp(o->temp);
+    if (fd >= 0)
+        o->noted = tempfiles_add(o->temp, o); /* removed if a signal ends the run */
     if (fd < 0) {
         cli_error("%s: cannot write (a temporary file beside it): %s", path, strerror(errno));
         free(o->temp);
@@ -101,6 +104,8 @@ int outfile_rename(outfile *o)
         cli_error("%s: cannot rename to %s: %s", o->temp, o->final, strerror(errno));
         return -1;
     }
+    tempfiles_done(o->noted);
+    o->noted = NULL;
     free(o->temp);
     o->temp = NULL;
     return 0;
@@ -120,6 +125,8 @@ void outfile_abort(outfile *o)
     o->buf = NULL;
     if (o->temp)
         unlink(o->temp);
+    tempfiles_done(o->noted);
+    o->noted = NULL;
     free(o->temp);
     free(o->final);
     o->temp = o->final = NULL;
@@ -429,6 +436,7 @@ FILE *outdir_file(outdir *o, size_t source)
             free(path);
             return NULL;
         }
+        tempfiles_add(path, o); /* removed if a signal ends the run (outdir_rename, outdir_abort: done) */
         free(path);
         o->opened++;
     }
@@ -458,6 +466,7 @@ int outdir_rename(const outdir *o, const unsigned char *skip)
         if (failed)
             return -1;
     }
+    tempfiles_done_owner(o);
     return 0;
 }
 
@@ -474,6 +483,7 @@ void outdir_abort(outdir *o)
             unlink(path);
         free(path);
     }
+    tempfiles_done_owner(o);
     o->opened = 0;
 }
 

@@ -22,9 +22,10 @@ void out_buffer(FILE *f, char **buf);
 typedef struct outfile {
     FILE *f; /* NULL when not asked for */
     const char *path;
-    char *temp;  /* the temporary file beside the output, until renamed; NULL: written in place */
-    char *final; /* the name temp takes (path, or the file a symbolic link names) */
-    char *buf;   /* f's buffer (out_buffer), freed once f is closed */
+    char *temp;             /* the temporary file beside the output, until renamed; NULL: written in place */
+    char *final;            /* the name temp takes (path, or the file a symbolic link names) */
+    char *buf;              /* f's buffer (out_buffer), freed once f is closed */
+    struct tempfile *noted; /* temp, as noted for removal on a signal (tempfiles.h) */
 } outfile;
 
 /* Open `path` for writing (path NULL: nothing asked, o->f stays NULL).

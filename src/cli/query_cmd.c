@@ -142,7 +142,7 @@ int cli_query(const cli_config *cfg)
     st.q.top = cfg->top;
     st.q.threads = cfg->threads;
     input *in = NULL;
-    outfile out_file = {NULL, NULL, NULL, NULL, NULL};
+    outfile out_file = {NULL, NULL, NULL, NULL, NULL, NULL};
     rc = input_open(&in, cfg);
     if (rc == EXIT_OK)
         rc = output_check(cfg, in);

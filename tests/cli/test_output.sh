@@ -3,7 +3,8 @@
 # every byte outside the text value as read; every write and close is
 # checked (/dev/full) in every command and mode; an output naming an input
 # is refused before anything is opened; -o FILE and --removed FILE appear
-# only when the run succeeded; which copy of a unit dedup --unit keeps.
+# only when the run succeeded, and a run ended by a signal leaves no
+# temporary file; which copy of a unit dedup --unit keeps.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -285,6 +286,43 @@ assert_file_contains "$ERR" "write error"
 assert_eq old "$(cat "$T/o/old.jsonl")" "a write error: the old output"
 [[ ! -e "$T/o/rm.jsonl" ]] || fail "a write error left --removed"
 [[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
+
+check "a run ended by a signal (SIGINT, SIGTERM, SIGHUP) leaves no temporary output file, and no output"
+mkdir "$T/sig"
+# Python starts each run (a background job of this shell would have
+# SIGINT ignored): the input is a FIFO held open with one record written,
+# so the run waits in pass 1 with -o's and --removed's temporary files open
+python3 - "$ND" "$T/sig" <<'PY' || fail "a signal left a temporary or an output file (above)"
+import glob, os, signal, subprocess, sys, time
+nd, d = sys.argv[1], sys.argv[2]
+bad = 0
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    fifo = os.path.join(d, "fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    run = subprocess.Popen([nd, "dedup", "-o", f"{d}/kept.jsonl", "--removed", f"{d}/removed.jsonl", fifo],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    w = os.open(fifo, os.O_WRONLY)
+    os.write(w, b'{"id":"a","text":"one two three"}\n')
+    temps = []
+    for _ in range(200):
+        temps = glob.glob(f"{d}/.*neardup*")
+        if len(temps) == 2:
+            break
+        time.sleep(0.05)
+    if len(temps) != 2:
+        print(f"{sig.name}: {len(temps)} temporary files while the run waits, not 2", file=sys.stderr)
+        bad = 1
+    run.send_signal(sig)
+    rc = run.wait(timeout=20)
+    os.close(w)
+    left = glob.glob(f"{d}/.*") + glob.glob(f"{d}/*.jsonl")
+    if rc != -sig or left:
+        print(f"{sig.name}: exit {rc} (want {-sig}), left {left}", file=sys.stderr)
+        bad = 1
+sys.exit(bad)
+PY
 
 check "--unit line on a fixture with several groups: each preview is its first occurrence's text; dedup keeps each repeated headline's first appearance"
 FIX="$SRC/tests/fixtures/units/headlines.jsonl"
