@@ -231,7 +231,8 @@ static int check_versions(nd_db *db, const made_with *m)
     if (m->profile_version != nd_profile_version(o->profile))
         return db_fail(db, ND_EFORMAT,
                        "%s: the index was made with normalization %s/%llu, this neardup has %s/%u, which can "
-                       "tokenize differently: rebuild the index with this neardup, or use neardup %s",
+                       "make other tokens or shingle ids: rebuild the index with this neardup, or use the "
+                       "neardup that made it (%s)",
                        db->path, nd_profile_name(o->profile), (unsigned long long)m->profile_version,
                        nd_profile_name(o->profile), nd_profile_version(o->profile), m->created_by);
     if (strcmp(m->unicode_version, nd_unicode_version()) != 0)
