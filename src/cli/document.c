@@ -89,7 +89,13 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
     size_t flags;
     json_t *root = json_load_text(data, len, &err, &flags, &v->invalid_utf8);
     if (!root) {
-        *why = cli_format("malformed JSON: %s (column %d)", err.text, err.column);
+        /* the record is parsed alone: jansson's "end of file" is the
+         * record's end (a line's, or an array element's: the file may go
+         * on), and its column counts from the record's start */
+        const char *eof = strstr(err.text, "end of file");
+        int at = eof ? (int)(eof - err.text) : (int)strlen(err.text);
+        *why = cli_format("malformed JSON: %.*s%s%s (column %d of the record)", at, err.text,
+                          eof ? "end of the record" : "", eof ? eof + strlen("end of file") : "", err.column);
         return *why ? ND_OK : ND_ENOMEM;
     }
     const json_t *text = json_is_object(root) ? json_path_get(root, text_field) : NULL;

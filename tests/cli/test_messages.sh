@@ -49,7 +49,14 @@ printf '{"id":"a","text":"x"}\x1b[2J\n' >"$T/excerpt.jsonl"
 nd scan "$T/excerpt.jsonl"
 assert_rc 1
 assert_clean_stderr
-assert_file_contains "$ERR" "excerpt.jsonl:1: malformed JSON: end of file expected near '\\x1B' (column 22)"
+assert_file_contains "$ERR" "excerpt.jsonl:1: malformed JSON: end of the record expected near '\\x1B' (column 22 of the record)"
+
+check "a JSON Lines record cut short: the message names its line and the record's end, not the file's"
+printf '{"id":"a","text":"x y z"}\n{"id":"broken","text":\n{"id":"c","text":"p q r"}\n' >"$T/cut.jsonl"
+nd scan "$T/cut.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "cut.jsonl:2: malformed JSON: unexpected token near end of the record (column 22 of the record)"
+assert_file_not_contains "$ERR" "end of file"
 
 check "an id given on the command line is escaped in explain's message"
 printf '{"id":"a","text":"%s"}\n{"id":"b","text":"%s"}\n' "$BASE" "$BASE" >"$T/two.jsonl"
