@@ -230,7 +230,7 @@ void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, cons
 {
     if (rec->kind == RECORD_JSON) {
         if (member) {
-            json_write_with_member(out, rec->data, rec->len, member);
+            json_write_with_member(out, rec->data, rec->len, "neardup", member);
         } else {
             fwrite(rec->data, 1, rec->len, out);
             fputc('\n', out);
@@ -248,7 +248,7 @@ void doc_output_record(FILE *out, const cli_config *cfg, const record *rec, cons
     if (mem) {
         write_text_record(mem, cfg, id, rec->data, rec->len);
         if (fclose(mem) == 0 && built_len > 0)
-            json_write_with_member(out, built, built_len - 1, member);
+            json_write_with_member(out, built, built_len - 1, "neardup", member);
     }
     free(built);
 }

@@ -482,6 +482,52 @@ static int member_locate(const char *line, size_t len, const char *key, size_t k
 
 typedef int member_lookup(const char *line, size_t len, const char *key, size_t key_len, size_t *start, size_t *stop);
 
+size_t json_members_drop(char *out, const char *line, size_t len, const char *key)
+{
+    cursor c = {line, line + len};
+    size_t key_len = strlen(key), w = 0, from = 0; /* line[from, ...) not copied yet */
+    if (object_open(&c) <= 0)
+        return SIZE_MAX;
+    const char *prev_end = NULL; /* the end of the value before this member, if any */
+    for (;;) {
+        skip_ws(&c);
+        const char *member = c.p, *k, *k_stop;
+        int escaped;
+        char *plain = NULL;
+        size_t n = 0;
+        if (!member_key(&c, &k, &k_stop, &escaped, &plain, &n)) {
+            free(plain);
+            return SIZE_MAX;
+        }
+        int same = plain ? n == key_len && memcmp(plain, key, key_len) == 0
+                         : (size_t)(k_stop - k) == key_len && memcmp(k, key, key_len) == 0;
+        free(plain);
+        if (!skip_nested(&c))
+            return SIZE_MAX;
+        const char *value_end = c.p;
+        int next = after_value(&c, '}');
+        if (next == 0)
+            return SIZE_MAX;
+        if (same) {
+            /* the member and the comma after it; the last one, the comma
+             * before it (the value before ends at prev_end) */
+            const char *cut_from = next == 1 || !prev_end ? member : prev_end;
+            const char *cut_to = next == 1 ? c.p : value_end;
+            if ((size_t)(cut_from - line) >= from) {
+                memcpy(out + w, line + from, (size_t)(cut_from - line) - from);
+                w += (size_t)(cut_from - line) - from;
+            }
+            from = (size_t)(cut_to - line);
+        } else {
+            prev_end = value_end;
+        }
+        if (next == 2)
+            break;
+    }
+    memcpy(out + w, line + from, len - from);
+    return w + len - from;
+}
+
 /* The member `key` by `lookup`: a member of that very name, or else a dot
  * path into nested objects ("meta.body"), as document.c reads it: each
  * name looked up in the value of the one before. */

@@ -73,10 +73,20 @@ const json_t *json_path_get(const json_t *root, const char *path);
  * ([*start, *stop) set), 0 no such member, -1 not a JSON object. */
 int json_member_locate(const char *line, size_t len, const char *key, size_t *start, size_t *stop);
 
-/* Write the JSON object `line` with `member` ("key":value) added before its
- * closing brace, every other byte unchanged, then a newline.
+/* The JSON object `line` without its top-level members named `key`
+ * (compared unescaped), into out (room for len bytes): each with the comma
+ * after it, or the last one with the comma before it; every other byte as
+ * it was. Returns the length written, or SIZE_MAX when `line` is not an
+ * object it reads (out then undefined). */
+size_t json_members_drop(char *out, const char *line, size_t len, const char *key);
+
+/* Write the JSON object `line` with `member` ("key":value, `key` its name)
+ * added before its closing brace, then a newline. A member of that name
+ * the object has already (an earlier --annotate's) is taken out first
+ * (json_members_drop): a name twice in one object reads differently in
+ * different JSON readers. Every other byte is unchanged.
  * @pre line is a JSON object (ends with '}' and optional blanks). */
-void json_write_with_member(FILE *out, const char *line, size_t len, const char *member);
+void json_write_with_member(FILE *out, const char *line, size_t len, const char *key, const char *member);
 
 /* Write s (any bytes; ill-formed UTF-8 as U+FFFD) as a JSON string. */
 void json_write_string(FILE *out, const char *s, size_t len);

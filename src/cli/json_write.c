@@ -6,7 +6,9 @@
  */
 #include "json.h"
 
+#include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h> /* malloc, free */
+#include <string.h> /* memcmp, strlen */
 
 #include "neardup.h" /* nd_utf8_repair */
 
@@ -67,8 +69,27 @@ void json_write_string(FILE *out, const char *s, size_t len)
         free(buf);
 }
 
-void json_write_with_member(FILE *out, const char *line, size_t len, const char *member)
+void json_write_with_member(FILE *out, const char *line, size_t len, const char *key, const char *member)
 {
+    /* only where the name is in the line between quotes as written (a
+     * name spelled with escapes is not looked for) is the object read
+     * member by member */
+    char *dropped = NULL;
+    size_t key_len = strlen(key);
+    for (size_t i = 0; i + key_len + 2 <= len; i++) {
+        if (line[i] != '"' || memcmp(line + i + 1, key, key_len) != 0 || line[i + 1 + key_len] != '"')
+            continue;
+        dropped = malloc(len ? len : 1);
+        size_t n = dropped ? json_members_drop(dropped, line, len, key) : SIZE_MAX;
+        if (n == SIZE_MAX) { /* out of memory, or not read: written as it is */
+            free(dropped);
+            dropped = NULL;
+        } else {
+            line = dropped;
+            len = n;
+        }
+        break;
+    }
     size_t end = len;
     while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t' || line[end - 1] == '\r'))
         end--;
@@ -84,4 +105,5 @@ void json_write_with_member(FILE *out, const char *line, size_t len, const char 
     fputs(member, out);
     fwrite(line + end - 1, 1, len - (end - 1), out);
     fputc('\n', out);
+    free(dropped);
 }

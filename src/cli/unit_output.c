@@ -358,7 +358,7 @@ static int write_spans_annotation(FILE *out, const cli_config *cfg, const record
     fprintf(mem, "],\"profile\":\"%s\"}", cli_profile_label(&cfg->opts));
     int rc = fclose(mem) == 0 ? 0 : -1;
     if (rc == 0 && rec->kind == RECORD_JSON) {
-        json_write_with_member(out, rec->data, rec->len, member);
+        json_write_with_member(out, rec->data, rec->len, "neardup", member);
     } else if (rc == 0) {
         mem = open_memstream(&built, &built_len);
         if (!mem)
@@ -368,7 +368,7 @@ static int write_spans_annotation(FILE *out, const cli_config *cfg, const record
             rc = fclose(mem) == 0 && built_len > 0 ? 0 : -1;
         }
         if (rc == 0)
-            json_write_with_member(out, built, built_len - 1, member);
+            json_write_with_member(out, built, built_len - 1, "neardup", member);
     }
     free(member);
     free(built);

@@ -198,6 +198,30 @@ printf '%s\n' \
     >"$T/expect"
 assert_same_file "$T/expect" "$OUT" "annotated small file"
 
+check "dedup --annotate of records annotated before: the old \"neardup\" member is replaced, not doubled; a nested one and the text stay"
+cat >"$T/again.jsonl" <<'EOF2'
+{"id":"a","text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":9,"old":true}}
+{"neardup":{"old":1},"id":"b","text":"alpha beta gamma delta epsilon zeta"}
+{"id":"c","neardup":1,"text":"other words entirely here for this one","neardup" : [1,2] }
+{"id":"d","meta":{"neardup":"keep me"},"text":"the word \"neardup\" in the text stays"}
+EOF2
+nd dedup --annotate "$T/again.jsonl"
+assert_rc 0
+printf '%s\n' \
+    '{"id":"a","text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"size":2,"duplicate_of":null,"jaccard":1,"profile":"default/3"}}' \
+    '{"id":"b","text":"alpha beta gamma delta epsilon zeta","neardup":{"cluster":0,"size":2,"duplicate_of":"a","jaccard":1,"profile":"default/3"}}' \
+    '{"id":"c","text":"other words entirely here for this one" ,"neardup":{"cluster":null,"size":1,"duplicate_of":null,"jaccard":null,"profile":"default/3"}}' \
+    '{"id":"d","meta":{"neardup":"keep me"},"text":"the word \"neardup\" in the text stays","neardup":{"cluster":null,"size":1,"duplicate_of":null,"jaccard":null,"profile":"default/3"}}' \
+    >"$T/expect"
+assert_same_file "$T/expect" "$OUT" "annotated again"
+# annotating the annotated output gives it again (but for the blank
+# before the comma that went with the last member replaced)
+cp "$OUT" "$T/annotated.jsonl"
+nd dedup --annotate "$T/annotated.jsonl"
+assert_rc 0
+sed 's/for this one" ,"neardup"/for this one","neardup"/' "$T/expect" >"$T/expect2"
+assert_same_file "$T/expect2" "$OUT" "annotated twice"
+
 check "plain-text inputs produce {\"id\", \"text\"} records (whole files, and --lines)"
 mkdir -p "$T/texts"
 printf 'A plain "quoted" text\twith a tab, a backslash \\ and ünïcödé, in several words here.\n\nSecond paragraph.\n' >"$T/texts/a.txt"
