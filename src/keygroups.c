@@ -32,7 +32,7 @@
 #include "alloc.h"
 #include "neardup.h" /* ND_OK, ND_ENOMEM */
 
-enum { NO_MEMBER = UINT32_MAX };
+#define NO_MEMBER UINT32_MAX /* no next member */
 
 /* Room for n positions (and groups). 0 or -1. */
 static int reserve(nd_key_groups *g, size_t n)

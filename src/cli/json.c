@@ -485,13 +485,27 @@ typedef int member_lookup(const char *line, size_t len, const char *key, size_t 
 size_t json_members_drop(char *out, const char *line, size_t len, const char *key)
 {
     cursor c = {line, line + len};
-    size_t key_len = strlen(key), w = 0, from = 0; /* line[from, ...) not copied yet */
-    if (object_open(&c) <= 0)
+    size_t key_len = strlen(key), w = 0;
+    int open = object_open(&c);
+    if (open < 0)
         return SIZE_MAX;
-    const char *prev_end = NULL; /* the end of the value before this member, if any */
+    if (open == 0) { /* {}: nothing to drop */
+        memcpy(out, line, len);
+        return len;
+    }
+    /* what goes out: the bytes before the first member, each member kept
+     * with the bytes that followed it up to the next member (its comma)
+     * when another kept one comes after it, and the bytes after the last
+     * member's value (the closing brace) */
+    const char *first = NULL, *sep_from = NULL, *sep_to = NULL; /* the last kept member's separator */
     for (;;) {
         skip_ws(&c);
         const char *member = c.p, *k, *k_stop;
+        if (!first) {
+            first = member;
+            memcpy(out, line, (size_t)(first - line));
+            w = (size_t)(first - line);
+        }
         int escaped;
         char *plain = NULL;
         size_t n = 0;
@@ -508,24 +522,23 @@ size_t json_members_drop(char *out, const char *line, size_t len, const char *ke
         int next = after_value(&c, '}');
         if (next == 0)
             return SIZE_MAX;
-        if (same) {
-            /* the member and the comma after it; the last one, the comma
-             * before it (the value before ends at prev_end) */
-            const char *cut_from = next == 1 || !prev_end ? member : prev_end;
-            const char *cut_to = next == 1 ? c.p : value_end;
-            if ((size_t)(cut_from - line) >= from) {
-                memcpy(out + w, line + from, (size_t)(cut_from - line) - from);
-                w += (size_t)(cut_from - line) - from;
+        if (!same) {
+            if (sep_from) {
+                memcpy(out + w, sep_from, (size_t)(sep_to - sep_from));
+                w += (size_t)(sep_to - sep_from);
             }
-            from = (size_t)(cut_to - line);
-        } else {
-            prev_end = value_end;
+            memcpy(out + w, member, (size_t)(value_end - member));
+            w += (size_t)(value_end - member);
+            sep_from = value_end;
         }
-        if (next == 2)
-            break;
+        if (next == 2) { /* the blanks, the closing brace and what follows, as they are */
+            memcpy(out + w, value_end, len - (size_t)(value_end - line));
+            return w + len - (size_t)(value_end - line);
+        }
+        skip_ws(&c);
+        if (!same)
+            sep_to = c.p; /* up to the next member */
     }
-    memcpy(out + w, line + from, len - from);
-    return w + len - from;
 }
 
 /* The member `key` by `lookup`: a member of that very name, or else a dot

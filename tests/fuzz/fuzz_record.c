@@ -11,9 +11,12 @@
  * aborts, which libFuzzer reports with the input. The fast path with a
  * scratch buffer (json_fast_record_into, as the pipeline reads) must give
  * the same text and id, the scratch reused from input to input.
+ * And a line jansson reads as an object, its members named like the id
+ * dropped (json_members_drop, what --annotate does with an old "neardup"
+ * member), is an object jansson reads as the same one without that name.
  * Built with -DND_BUILD_FUZZ=ON (clang); run by scripts/fuzz.
  */
-#include <stdint.h> /* uint8_t */
+#include <stdint.h> /* uint8_t, SIZE_MAX */
 #include <stdlib.h> /* abort, free */
 #include <string.h> /* memcmp, strlen */
 
@@ -22,6 +25,34 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* json_members_drop(line, key) against jansson: the object less `key`. */
+static void check_drop(const char *line, size_t size, const char *key)
+{
+    /* (jansson takes a raw NUL byte after a number as the end of it, where
+     * JSON has none: json_members_drop does not read such a line, and
+     * --annotate then adds its member as before) */
+    if (memchr(line, '\0', size))
+        return;
+    json_t *whole = json_loadb(line, size, 0, NULL);
+    if (!json_is_object(whole)) {
+        json_decref(whole);
+        return;
+    }
+    char *out = malloc(size ? size : 1);
+    if (!out)
+        abort();
+    size_t n = json_members_drop(out, line, size, key);
+    if (n == SIZE_MAX || n > size)
+        abort(); /* an object jansson reads, not read */
+    json_t *less = json_loadb(out, n, 0, NULL);
+    json_object_del(whole, key);
+    if (!less || !json_equal(less, whole))
+        abort(); /* not the object less that name */
+    json_decref(less);
+    json_decref(whole);
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *line = (const char *)data;
@@ -29,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (short_keys)
         size--; /* the marker is not part of the line */
     const char *text_key = short_keys ? "t" : "text", *id_key = short_keys ? "i" : "id";
+    check_drop(line, size, id_key);
     json_fast fast;
     if (!json_fast_record(line, size, text_key, id_key, &fast))
         return 0;
