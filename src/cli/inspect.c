@@ -177,10 +177,13 @@ static int load_sides(const cli_config *cfg, side sides[2])
     record rec;
     doc_view view;
     int found = 0, total = 0;
+    size_t named[2] = {0, 0}; /* documents with each --id */
     read_tally tally = {0};
     while (next_document(in, cfg, &rec, &view, &status, &tally)) {
         int slot = -1;
         if (cfg->explain_id_count == 2) {
+            for (int k = 0; k < 2; k++)
+                named[k] += strcmp(view.id, cfg->explain_ids[k]) == 0;
             for (int k = 0; k < 2; k++) {
                 if (!sides[k].id && strcmp(view.id, cfg->explain_ids[k]) == 0) {
                     slot = k;
@@ -209,6 +212,13 @@ static int load_sides(const cli_config *cfg, side sides[2])
         status = report_input_check(cfg, tally.records, tally.skipped, &tally.fields);
     if (status != EXIT_OK)
         return status;
+    for (int k = 0; k < cfg->explain_id_count && k < 2; k++) {
+        /* ids need not be unique: say which of several is explained */
+        int twice = strcmp(cfg->explain_ids[0], cfg->explain_ids[1]) == 0;
+        if (named[k] > (twice ? 2u : 1u) && (k == 0 || !twice))
+            cli_warn("explain: %zu documents have id '%s'; the %s in input order %s explained", named[k],
+                     cfg->explain_ids[k], twice ? "first two" : "first", twice ? "are" : "is");
+    }
     if (cfg->explain_id_count == 2 && found < 2) {
         if (found == 1 && strcmp(cfg->explain_ids[0], cfg->explain_ids[1]) == 0) {
             cli_error("explain: --id '%s' is given twice, and only one document in the inputs has that id "

@@ -82,6 +82,15 @@ nd explain --id x --id x "$T/three.jsonl"
 assert_rc 1
 assert_contains "$(cat "$ERR")" "--id 'x' is given twice, and only one document in the inputs has that id" \
     "one id named twice (not 'no document with id')"
+# ids need not be unique: which of several documents is explained is said
+printf '{"id":"y","text":"one two three four five six nine"}\n' | cat "$T/three.jsonl" - > "$T/twice.jsonl"
+nd explain --json --id y --id x "$T/twice.jsonl"
+assert_rc 0
+assert_jq "$OUT" '.[0].a.id == "y" and .[0].shared_shingles == 2' "the first y"
+assert_contains "$(cat "$ERR")" "explain: 2 documents have id 'y'; the first in input order is explained"
+nd explain --id y --id y "$T/twice.jsonl"
+assert_rc 0
+assert_not_contains "$(cat "$ERR")" "documents have id" "two documents for --id y twice: nothing to say"
 nd explain "$T/three.jsonl" "$FX/cjk/zh-a.txt"
 assert_rc 1
 nd explain "$T/three.jsonl"
