@@ -1,7 +1,8 @@
-/* json.c - JSON text read by the program: a strict scanner for flat records
- * (the fast path), a member's bytes located without touching the rest, and
- * jansson's reading with the retries every command needs. Writing JSON is
- * json_write.c; the UTF-8 check the fast path runs first is utf8check.c.
+/* json.c - JSON text read by the program's own scanner: a strict reading
+ * of flat records (the fast path), and a member's bytes located (or
+ * dropped) without touching the rest. jansson's reading, with the retries
+ * every command needs, is jsonload.c; writing JSON is json_write.c; the
+ * UTF-8 check the fast path runs first is utf8check.c.
  *
  * The fast path. jansson builds a whole object and copies every string
  * byte by byte; on news records that costs more than normalizing and
@@ -22,46 +23,12 @@
 
 #include <math.h>   /* isinf */
 #include <stdlib.h> /* malloc, free, strtod */
-#include <string.h> /* strlen, strchr, memcmp, memset */
+#include <string.h> /* strlen, strchr, memcmp, memcpy, memset */
 
 #include <unicode/utf8.h> /* U8_APPEND_UNSAFE */
 
 #include "jsonskip.h"  /* json_skip_plain */
-#include "neardup.h"   /* nd_utf8_repair */
 #include "utf8check.h" /* utf8_well_formed */
-
-/* ****  jansson  **** */
-
-json_t *json_load_text(const char *text, size_t len, json_error_t *err, size_t *flags_out, size_t *invalid_utf8)
-{
-    size_t flags = JSON_ALLOW_NUL;
-    char *repaired = NULL;
-    *invalid_utf8 = 0;
-    json_t *root;
-    for (;;) {
-        root = json_loadb(text, len, flags, err);
-        if (root)
-            break;
-        if (json_error_code(err) == json_error_numeric_overflow && !(flags & JSON_DECODE_INT_AS_REAL)) {
-            flags |= JSON_DECODE_INT_AS_REAL; /* integers beyond 64 bits, e.g. uint64 ids */
-            continue;
-        }
-        if (json_error_code(err) == json_error_invalid_utf8 && !repaired) {
-            /* read ill-formed UTF-8 as U+FFFD rather than lose the record */
-            repaired = malloc(len * 3 + 1);
-            if (!repaired)
-                break;
-            *invalid_utf8 = nd_utf8_repair(repaired, &len, text, len);
-            text = repaired;
-            continue;
-        }
-        break;
-    }
-    free(repaired);
-    if (flags_out)
-        *flags_out = flags;
-    return root;
-}
 
 /* ****  The scanner  **** */
 
@@ -569,27 +536,6 @@ static int by_path(member_lookup *lookup, const char *line, size_t len, const ch
 int json_member_find(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
 {
     return by_path(member_find, line, len, key, start, stop);
-}
-
-const json_t *json_path_get(const json_t *root, const char *path)
-{
-    const json_t *v = json_object_get(root, path);
-    if (v || !strchr(path, '.'))
-        return v;
-    char name[256];
-    const char *p = path;
-    v = root;
-    while (v && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof name || !json_is_object(v))
-            return NULL;
-        memcpy(name, p, n);
-        name[n] = '\0';
-        v = json_object_get(v, name);
-        p = dot ? dot + 1 : p + n;
-    }
-    return v;
 }
 
 int json_member_span(const char *line, size_t len, const char *key, size_t *start, size_t *stop)
