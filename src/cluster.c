@@ -28,7 +28,6 @@
  */
 #include "neardup.h"
 
-#include <assert.h> /* assert */
 #include <string.h> /* memset */
 
 #include "alloc.h"

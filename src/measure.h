@@ -1,7 +1,7 @@
 /* measure.h - when two shingle sets match, from their sizes and their
- * overlap: the one rule that clustering (cluster.c), pair listing
- * (pairs.c) and containment candidates (contain.c) share. Internal to the
- * library.
+ * overlap (nd_ids_shared): the one rule that clustering (cluster.c,
+ * split.c, the MPI engine), pair listing (pairs.c) and containment
+ * candidates (contain.c) share. Internal to the library.
  *
  * For a survivor S and a member M (set sizes s and m, overlap x):
  *   Jaccard      J = x / (s + m - x)
@@ -20,6 +20,8 @@
 #define ND_MEASURE_H
 
 #include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t */
+#include <string.h> /* memcmp */
 
 #include "neardup.h"
 
@@ -49,6 +51,14 @@ static inline int nd_covers(const nd_options *o, size_t survivor, size_t member,
         return 1;
     return o->measure == ND_MEASURE_CONTAINMENT && member >= o->min_shingles &&
            nd_reaches(nd_containment_counts(member, shared), o->threshold);
+}
+
+/* The overlap of two texts' sets (all of it when they are the same set). */
+static inline size_t nd_ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
+        return na;
+    return nd_intersection(a, na, b, nb);
 }
 
 /* Do two texts match: does either cover the other? */

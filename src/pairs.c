@@ -28,7 +28,7 @@
 #include "neardup.h"
 
 #include <stdlib.h> /* qsort */
-#include <string.h> /* memcmp, memset */
+#include <string.h> /* memset */
 
 #include "alloc.h"
 #include "candidates.h"
@@ -83,13 +83,6 @@ static void note_copy(void *ctx, size_t first, size_t other)
     st->first_of[other] = (uint32_t)first;
 }
 
-static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
-        return na;
-    return nd_intersection(a, na, b, nb);
-}
-
 /* Verify the pair (a, b) (either order), a's ids read already (NULL: read
  * them into buf_a; *ids_a is updated); keep it if it matches. */
 static int verify(pairs_state *st, size_t a, size_t b, const uint32_t **ids_a)
@@ -102,7 +95,7 @@ static int verify(pairs_state *st, size_t a, size_t b, const uint32_t **ids_a)
     if (st->io_status != ND_OK)
         return st->io_status;
     size_t na = store->meta[a].count, nb = store->meta[b].count;
-    size_t shared = ids_shared(*ids_a, na, ids_b, nb);
+    size_t shared = nd_ids_shared(*ids_a, na, ids_b, nb);
     if (!nd_matches(store->opts, na, nb, shared))
         return ND_OK;
     if (nd_grow((void **)&st->found, &st->found_capacity, st->found_count + 1, sizeof *st->found))

@@ -95,21 +95,14 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     size_t first =
         width == k ? nd_word_ids_simd(out, (uint64_t *)(void *)(out + m + (m & 1)), items, m, k, P, width_salt, simd)
                    : 0;
-    if (m == 1) { /* one window: its id and the high half of its hash */
-        uint64_t h = 0;
-        for (size_t j = 0; j < width; j++)
-            h = h * P + items[j].hash;
-        uint64_t z = nd_mix64(h + width_salt);
-        out[0] = fold32(z);
-        out[1] = (uint32_t)(z >> 32);
-        *count = sort_distinct(*ids, 2, *ids + 2, distinct);
-        return ND_OK;
-    }
     if (first < m) {
         uint64_t h = 0;
         for (size_t j = 0; j < width; j++)
             h = h * P + items[first + j].hash;
-        out[first] = fold32(nd_mix64(h + width_salt));
+        uint64_t z = nd_mix64(h + width_salt);
+        out[first] = fold32(z);
+        if (m == 1)
+            out[1] = (uint32_t)(z >> 32); /* one window: its id and the high half of its hash */
         /* (h - a P^(k-1)) P + b written as h P + (b - a P^k): the same
          * value mod 2^64, but the chain from one window's H to the next is
          * one multiplication and one addition (4 cycles, not 5: sliding is
@@ -120,7 +113,8 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
             out[s] = fold32(nd_mix64(h + width_salt));
         }
     }
-    *count = sort_distinct(*ids, m, *ids + m, distinct);
+    size_t made = m + (m == 1); /* one window: two ids */
+    *count = sort_distinct(*ids, made, *ids + made, distinct);
     return ND_OK;
 }
 

@@ -6,7 +6,6 @@
 
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t */
-#include <string.h> /* memcmp */
 
 #include "neardup.h"
 #include "store.h"
@@ -40,13 +39,5 @@ typedef struct nd_split_state {
  * ND_ENOMEM or a read error. */
 int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds,
                         const unsigned char *one_set, size_t count, unsigned threads, nd_keep keep, nd_clusters *out);
-
-/* The overlap of two texts' sets (all of it when they are the same set). */
-static inline size_t nd_ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
-        return na;
-    return nd_intersection(a, na, b, nb);
-}
 
 #endif /* ND_SPLIT_H */

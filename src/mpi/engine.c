@@ -301,15 +301,6 @@ static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *o
 
 /* ****  2. Verification  **** */
 
-/* The overlap of two texts' sets (all of it when they are the same set),
- * as cluster.c computes it. */
-static size_t ids_shared(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    if (na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0))
-        return na;
-    return nd_intersection(a, na, b, nb);
-}
-
 /* What verify_pair needs of verify_buckets. */
 typedef struct pair_check {
     xctx *x;
@@ -335,7 +326,7 @@ static int verify_pair(void *ctx, size_t a, size_t c)
     v->st->candidate_pairs++;
     const uint32_t *const *ids = v->ids;
     const size_t *counts = v->counts;
-    if (nd_matches(v->opts, counts[a], counts[c], ids_shared(ids[a], counts[a], ids[c], counts[c]))) {
+    if (nd_matches(v->opts, counts[a], counts[c], nd_ids_shared(ids[a], counts[a], ids[c], counts[c]))) {
         v->st->verified_pairs++;
         nd_uf_union(v->uf, a, c);
         push_u64(v->x, v->edges, v->texts[a]);
@@ -366,16 +357,17 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     nd_pair_set rejected = ND_PAIR_SET_INIT;
     if (nd_uf_init(&uf, m) != ND_OK)
         x_fatal(x, "out of memory");
-    size_t *local = xmalloc(x, (n ? n : 1) * sizeof *local); /* each bucket member's index in texts */
+    /* each bucket member's index in texts (below ND_UF_MAX): a bucket's
+     * run of them ascending, as nd_key_groups_verify takes them */
+    uint32_t *local = xmalloc(x, (n ? n : 1) * sizeof *local);
     for (size_t i = 0; i < n; i++)
-        local[i] = index_of(texts, m, bk->texts.v[i]);
+        local[i] = (uint32_t)index_of(texts, m, bk->texts.v[i]);
     const nd_options *opts = in->store->opts;
     uint64_t *want = xmalloc(x, (n ? n : 1) * sizeof *want);
     const uint32_t **ids = xmalloc(x, (m ? m : 1) * sizeof *ids);
     size_t *counts = xmalloc(x, (m ? m : 1) * sizeof *counts);
     unsigned char *open = xmalloc(x, bk->ends.n ? bk->ends.n : 1); /* bucket still needs checking */
     xreader *cursor = xmalloc(x, (size_t)x->size * sizeof *cursor);
-    uint32_t *key_texts = xmalloc(x, (n ? n : 1) * sizeof *key_texts); /* a bucket's, for nd_key_groups_verify */
     nd_key_groups groups = {NULL, NULL, NULL, 0};
     pair_check v = {x, opts, ids, counts, texts, &uf, &rejected, edges, st};
     nd_id_buffer unused = {NULL, 0}; /* in memory: ids are borrowed, never read into it */
@@ -420,12 +412,9 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
             x_fatal(x, "a holder answered the wrong texts (internal error)");
         for (; bucket < band_last; bucket++) {
             size_t end = bk->ends.v[bucket];
-            if (open[bucket]) {
-                for (size_t k = begin; k < end; k++)
-                    key_texts[k - begin] = (uint32_t)local[k]; /* ascending: texts is sorted */
-                if (nd_key_groups_verify(&groups, &uf, key_texts, end - begin, verify_pair, &v) != ND_OK)
-                    x_fatal(x, "out of memory");
-            }
+            if (open[bucket] &&
+                nd_key_groups_verify(&groups, &uf, local + begin, end - begin, verify_pair, &v) != ND_OK)
+                x_fatal(x, "out of memory");
             begin = end;
         }
         xbufs_free(x, replies); /* this band's ids */
@@ -437,7 +426,6 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     free(counts);
     free(open);
     free(cursor);
-    free(key_texts);
     nd_key_groups_release(&groups);
     free(unused.data);
     nd_uf_release(&uf);
