@@ -1156,6 +1156,76 @@ static int utf8_well_formed_by_icu(const char *s, size_t n)
     return 1;
 }
 
+/* The escape's results decode back to the bytes they came from (so two
+ * strings never share one), are well-formed, and leave well-formed text
+ * without backslashes as it was; a few spelled out. */
+static size_t unescape(char *out, const char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i];) {
+        if (s[i] == '\\' && s[i + 1] == '\\') {
+            out[o++] = '\\';
+            i += 2;
+        } else if (s[i] == '\\' && s[i + 1] == 'x') {
+            char hex[3] = {s[i + 2], s[i + 3], 0};
+            out[o++] = (char)strtoul(hex, NULL, 16);
+            i += 4;
+        } else {
+            out[o++] = s[i++];
+        }
+    }
+    return o;
+}
+
+START_TEST(test_utf8_escape_ill_formed)
+{
+    static const struct {
+        const char *in, *out;
+    } rows[] = {{"a\xE9.txt", "a\\xE9.txt"},
+                {"a\xE8.txt", "a\\xE8.txt"},
+                {"\xE4\xB8", "\\xE4\\xB8"},                          /* a sequence cut short: its bytes */
+                {"b\\\xFF", "b\\\\\\xFF"},                           /* a backslash doubled */
+                {"\xED\xA0\x80x", "\\xED\\xA0\\x80x"},               /* a surrogate */
+                {"\xE4\xB8\xAD\xC0\xAF", "\xE4\xB8\xAD\\xC0\\xAF"}}; /* Han kept as it is */
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        char *got = utf8_escape_ill_formed(rows[r].in, strlen(rows[r].in));
+        ck_assert_str_eq(got, rows[r].out);
+        free(got);
+    }
+    static const char *const odd[] = {"\xE0\x9F\xBF", "\xED\xA0\x80", "\xF5", "\xC0\xAF",
+                                      "\x80",         "\xE4\xB8",     "\\",   "\xF0\x9F\x98"};
+    uint64_t state = 29;
+    char text[512], back[512];
+    for (int round = 0; round < 3000; round++) {
+        size_t len = 0, pieces = next_random(&state) % 60;
+        int clean = round % 2 == 0;
+        for (size_t k = 0; k < pieces; k++) {
+            uint64_t r = next_random(&state) % 100;
+            if (r < 40)
+                len += put_utf8(text + len, 0x4E00 + (uint32_t)(next_random(&state) % 0x5200));
+            else if (r < 70)
+                text[len++] = (char)(0x21 + next_random(&state) % 0x5E);
+            else if (r < 85)
+                len += put_utf8(text + len, 0x80 + (uint32_t)(next_random(&state) % 0x780));
+            else if (!clean) {
+                const char *o = odd[next_random(&state) % (sizeof odd / sizeof odd[0])];
+                memcpy(text + len, o, strlen(o));
+                len += strlen(o);
+            }
+        }
+        char *got = utf8_escape_ill_formed(text, len);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(utf8_well_formed(got, strlen(got)), "round %d: the result is well formed", round);
+        size_t back_len = unescape(back, got);
+        ck_assert_msg(back_len == len && memcmp(back, text, len) == 0, "round %d: decodes back", round);
+        if (utf8_well_formed(text, len) && !memchr(text, '\\', len))
+            ck_assert_msg(strlen(got) == len && memcmp(got, text, len) == 0, "round %d: well-formed text as it was",
+                          round);
+        free(got);
+    }
+}
+END_TEST
+
 /* Random texts of the pieces the vector loop tells apart (ASCII, two- and
  * three-byte characters, mostly Han, the edges of E0 and ED's second bytes,
  * four-byte characters, C0/C1, F5, stray continuations, sequences cut
@@ -1352,6 +1422,7 @@ Suite *fastpath_suite(void)
     tcase_set_timeout(utf8, 120);
     tcase_add_test(utf8, test_utf8_well_formed_random);
     tcase_add_test(utf8, test_utf8_well_formed_mutated);
+    tcase_add_test(utf8, test_utf8_escape_ill_formed);
     tcase_add_test(utf8, test_json_scratch);
     suite_add_tcase(s, utf8);
     return s;

@@ -142,7 +142,7 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Kinds of warning that repeat once per record or file: each is shown
  * WARN_LIMIT times, then counted (a new kind goes here and in diag.c's
  * names of the kinds). */
-typedef enum { WARN_SKIPPED, WARN_INVALID_UTF8, WARN_KINDS } cli_warn_kind;
+typedef enum { WARN_SKIPPED, WARN_INVALID_UTF8, WARN_FILE_NAME, WARN_KINDS } cli_warn_kind;
 enum { WARN_LIMIT = 5 };
 void cli_warn_of(cli_warn_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One line per kind with the count of the warnings not shown; idempotent. */

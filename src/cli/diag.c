@@ -147,7 +147,8 @@ void cli_warn_of(cli_warn_kind kind, const char *fmt, ...)
 
 void cli_warn_flush(void)
 {
-    static const char *const what[WARN_KINDS] = {"records skipped", "documents with invalid UTF-8"};
+    static const char *const what[WARN_KINDS] = {"records skipped", "documents with invalid UTF-8",
+                                                 "file names not UTF-8"};
     for (int k = 0; k < WARN_KINDS; k++) {
         pthread_mutex_lock(&lock);
         uint64_t seen = warned[k];

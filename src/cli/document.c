@@ -16,7 +16,7 @@
 
 char *record_default_id(const input *in, const record *rec)
 {
-    const char *name = input_source_name(in, rec->source);
+    const char *name = input_source_id(in, rec->source);
     if (rec->line == 0)
         return strdup(name);
     return cli_format("%s:%llu", name, (unsigned long long)rec->line);

@@ -43,7 +43,8 @@ int doc_view_reread(doc_view *v, const cli_config *cfg, const input *in, const r
 int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_field, const char *id_field, int fast,
                   json_scratch *scratch, char **why);
 
-/* FILE for a whole-file record, FILE:LINE otherwise (newly allocated). */
+/* FILE for a whole-file record, FILE:LINE otherwise (newly allocated; FILE
+ * as input_source_id gives it). */
 char *record_default_id(const input *in, const record *rec);
 
 #endif /* ND_CLI_DOCUMENT_H */

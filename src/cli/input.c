@@ -25,6 +25,7 @@
 #include "json.h"
 #include "jsonarray.h"
 #include "reader.h"
+#include "utf8check.h"
 #include "walk.h"
 
 typedef enum { MODE_WHOLE, MODE_LINES, MODE_JSON, MODE_ARRAY } read_mode;
@@ -41,6 +42,7 @@ typedef struct file_identity {
 struct input {
     const cli_config *cfg;
     char **names;
+    char **id_names; /* per source: its name made UTF-8 for ids (utf8_escape_ill_formed), or NULL: the name */
     size_t count;
     file_identity *seen;     /* per source, once opened */
     const input *first_pass; /* input_reopen: the pass whose files must be unchanged */
@@ -74,6 +76,32 @@ int input_parse_format(const char *value, input_format *out)
     return -1;
 }
 
+/* Each source's name as the ids of its documents show it: a name that is
+ * not well-formed UTF-8 (Linux file names may hold any bytes) written
+ * with its ill-formed bytes as \xNN (utf8check.h), not repaired to U+FFFD
+ * where the output is written, which gave two such files one id; said
+ * once per file. Returns 0, or -1 (reported) when out of memory. */
+static int name_ids(input *in)
+{
+    in->id_names = calloc(in->count ? in->count : 1, sizeof *in->id_names);
+    if (!in->id_names) {
+        cli_error("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < in->count; i++) {
+        const char *name = in->names[i];
+        if (utf8_well_formed(name, strlen(name)))
+            continue;
+        in->id_names[i] = utf8_escape_ill_formed(name, strlen(name));
+        if (!in->id_names[i]) {
+            cli_error("out of memory");
+            return -1;
+        }
+        cli_warn_of(WARN_FILE_NAME, "%s: the file name is not UTF-8; ids show each byte that is not as \\xNN", name);
+    }
+    return 0;
+}
+
 int input_open(input **out, const cli_config *cfg)
 {
     input *in = calloc(1, sizeof *in);
@@ -91,6 +119,10 @@ int input_open(input **out, const cli_config *cfg)
     if (failed || !in->seen) {
         if (!failed)
             cli_error("out of memory");
+        input_close(in);
+        return EXIT_FAIL;
+    }
+    if (name_ids(in) != 0) {
         input_close(in);
         return EXIT_FAIL;
     }
@@ -120,6 +152,10 @@ int input_open_parts(input **out, const cli_config *cfg, const input_part *parts
     in->seen = calloc(in->count ? in->count : 1, sizeof *in->seen);
     if (failed || !in->seen) {
         cli_error("out of memory");
+        input_close(in);
+        return EXIT_FAIL;
+    }
+    if (name_ids(in) != 0) {
         input_close(in);
         return EXIT_FAIL;
     }
@@ -189,6 +225,7 @@ int input_reopen(input **out, const input *first)
     }
     in->cfg = first->cfg;
     in->names = first->names; /* borrowed: the same files in the same order */
+    in->id_names = first->id_names;
     in->count = first->count;
     in->parts = first->parts;
     in->first_pass = first;
@@ -204,9 +241,12 @@ void input_close(input *in)
     reader_pool_free(in->pool); /* the holders (input_hold) are done */
     array_reader_free(&in->array);
     if (!in->first_pass) {
-        for (size_t i = 0; i < in->count; i++)
+        for (size_t i = 0; i < in->count; i++) {
             free(in->names[i]);
+            free(in->id_names ? in->id_names[i] : NULL);
+        }
         free(in->names);
+        free(in->id_names);
     }
     free(in->seen);
     free(in);
@@ -235,6 +275,11 @@ int input_open_source(const input *first, size_t source)
 const char *input_source_name(const input *in, size_t source)
 {
     return in->names[source];
+}
+
+const char *input_source_id(const input *in, size_t source)
+{
+    return in->id_names[source] ? in->id_names[source] : in->names[source];
 }
 
 /* ****  Records  **** */

@@ -84,6 +84,11 @@ int input_reopen(input **out, const input *first);
 int input_open_source(const input *first, size_t source);
 /* The name of source i, as the user gave it (or the directory walk built it). */
 const char *input_source_name(const input *in, size_t source);
+/* The same as its documents' ids show it: the name, or when that is not
+ * well-formed UTF-8 the name with its ill-formed bytes as \xNN and its
+ * backslashes doubled (utf8_escape_ill_formed), so that two such files
+ * never share an id. */
+const char *input_source_id(const input *in, size_t source);
 /* How many sources (files, or parts) the input has. */
 size_t input_source_count(const input *in);
 

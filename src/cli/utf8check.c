@@ -18,10 +18,17 @@
  * long texts; test_utf8_well_formed_random and
  * test_utf8_well_formed_mutated compare both paths with ICU; fuzz_record
  * compares the fast path with jansson).
+ *
+ * utf8_escape_ill_formed makes a byte string that is not UTF-8 (a file
+ * name, which Linux lets be any bytes) into one that is and still tells
+ * such strings apart: documents' ids are made of file names, and writing
+ * an ill-formed byte as U+FFFD, as the JSON output must repair it, gave
+ * two files one id.
  */
 #include "utf8check.h"
 
 #include <stdint.h> /* uint8_t, uint64_t, int32_t */
+#include <stdlib.h> /* malloc */
 #include <string.h> /* memcpy */
 
 #include <unicode/utf8.h> /* U8_NEXT */
@@ -324,4 +331,41 @@ int utf8_has_avx2(void)
 int utf8_well_formed(const char *s, size_t n)
 {
     return utf8_well_formed_path(s, n, 1);
+}
+
+char *utf8_escape_ill_formed(const char *s, size_t n)
+{
+    /* at most four bytes out for one in (\xNN) */
+    char *out = n < ((size_t)-1 - 1) / 4 ? malloc(4 * n + 1) : NULL;
+    if (!out)
+        return NULL;
+    const uint8_t *b = (const uint8_t *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (b[i] < 0x80) {
+            if (b[i] == '\\')
+                out[o++] = '\\';
+            out[o++] = (char)b[i++];
+            continue;
+        }
+        int32_t j = 0;
+        int32_t avail = (n - i) > 4 ? 4 : (int32_t)(n - i);
+        UChar32 ch;
+        U8_NEXT(b + i, j, avail, ch);
+        if (ch >= 0) {
+            memcpy(out + o, b + i, (size_t)j); /* a well-formed character, as it is */
+            o += (size_t)j;
+        } else {
+            for (int32_t k = 0; k < j; k++) { /* the ill-formed bytes U8_NEXT passed over */
+                static const char hex[] = "0123456789ABCDEF";
+                out[o++] = '\\';
+                out[o++] = 'x';
+                out[o++] = hex[b[i + (size_t)k] >> 4];
+                out[o++] = hex[b[i + (size_t)k] & 15];
+            }
+        }
+        i += (size_t)j;
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -298,6 +298,19 @@ assert_file_contains "$ERR" "$T/walk/sub/gone.txt: a symbolic link to a file tha
 assert_file_not_contains "$ERR" "could not list the directory"
 assert_eq 1 "$(grep -c . "$ERR")" "one line on stderr"
 rm "$T/walk/sub/gone.txt"
+
+check "file names that are not UTF-8 give distinct ids (\\xNN), not one U+FFFD id for both, with a warning"
+mkdir -p "$T/names"
+printf '%s\n' "$BASE" >"$T/names/a"$'\xe8'".txt"
+printf '%s\n' "$BASE" >"$T/names/a"$'\xe9'".txt"
+printf '%s\n' "$BASE" >"$T/names/b\\"$'\xe9'".txt"
+printf '{"text":"%s"}\n' "$BASE" >"$T/names/c"$'\xff'".jsonl"
+nd scan --threads 1 "$T/names"
+assert_rc 0
+P="$T/names/" assert_jq "$OUT" '$ENV.P as $p | length == 1 and .[0].ids ==
+    [$p + "a\\xE8.txt", $p + "a\\xE9.txt", $p + "b\\\\\\xE9.txt", $p + "c\\xFF.jsonl:1"]' "four ids, escaped, distinct"
+assert_file_contains "$ERR" "names/a\\xE8.txt: the file name is not UTF-8; ids show each byte that is not as \\xNN"
+assert_eq 4 "$(grep -c 'the file name is not UTF-8' "$ERR")" "one warning a file"
 ln -s ../a.txt "$T/walk/sub/link.txt"
 nd scan "$T/walk"
 assert_rc 0 "a link to a file is read"
