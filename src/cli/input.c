@@ -80,8 +80,10 @@ int input_parse_format(const char *value, input_format *out)
  * not well-formed UTF-8 (Linux file names may hold any bytes) written
  * with its ill-formed bytes as \xNN (utf8check.h), not repaired to U+FFFD
  * where the output is written, which gave two such files one id; said
- * once per file. Returns 0, or -1 (reported) when out of memory. */
-static int name_ids(input *in)
+ * once per file when `warn` (not by input_open_parts: neardup-mpi's plan
+ * opened every file on rank 0 first and said it there). Returns 0, or -1
+ * (reported) when out of memory. */
+static int name_ids(input *in, int warn)
 {
     in->id_names = calloc(in->count ? in->count : 1, sizeof *in->id_names);
     if (!in->id_names) {
@@ -97,7 +99,9 @@ static int name_ids(input *in)
             cli_error("out of memory");
             return -1;
         }
-        cli_warn_of(WARN_FILE_NAME, "%s: the file name is not UTF-8; ids show each byte that is not as \\xNN", name);
+        if (warn)
+            cli_warn_of(WARN_FILE_NAME, "%s: the file name is not UTF-8; ids show each byte that is not as \\xNN",
+                        name);
     }
     return 0;
 }
@@ -122,7 +126,7 @@ int input_open(input **out, const cli_config *cfg)
         input_close(in);
         return EXIT_FAIL;
     }
-    if (name_ids(in) != 0) {
+    if (name_ids(in, 1) != 0) {
         input_close(in);
         return EXIT_FAIL;
     }
@@ -155,7 +159,7 @@ int input_open_parts(input **out, const cli_config *cfg, const input_part *parts
         input_close(in);
         return EXIT_FAIL;
     }
-    if (name_ids(in) != 0) {
+    if (name_ids(in, 0) != 0) {
         input_close(in);
         return EXIT_FAIL;
     }
