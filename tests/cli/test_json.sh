@@ -154,7 +154,7 @@ PY
 same_as_jansson esc "long strings with escapes" --on-error skip
 assert_contains "$(cat "$T/esc.err")" "malformed JSON"
 [[ "$(line_count "$T/esc.out")" -gt 500 ]] || fail "too few records read: $(line_count "$T/esc.out")"
-check "strings written as jansson writes them: quotes, backslashes, '/', DEL, non-ASCII, U+2028, controls, ill-formed bytes"
+check "strings written as jansson writes them: quotes, backslashes, '/', DEL, non-ASCII, U+2028, controls, file names with ill-formed bytes (as \\xNN)"
 mkdir "$T/names"
 python3 - "$T/ids.jsonl" "$T/names" "$T/want_ids" <<'PY'
 import json, os, re, sys
@@ -166,14 +166,28 @@ with open(sys.argv[1], "w") as f:
 names = [b"bad\xffname", b"q\"\xc3\xa9", b"plain.txt"]
 for n in names:
     open(os.path.join(sys.argv[2].encode(), n), "w").write("one two\n")
+def id_of(name):  # a file name as ids show it: as it is, or if not UTF-8 its ill-formed bytes as \\xNN
+    try:
+        return name.decode()
+    except UnicodeDecodeError:
+        pass
+    out, i = [], 0
+    while i < len(name):
+        try:
+            out.append(name[i:].decode().replace("\\", "\\\\"))
+            break
+        except UnicodeDecodeError as e:
+            out.append(name[i:i + e.start].decode().replace("\\", "\\\\"))
+            out += ["\\x%02X" % b for b in name[i + e.start:i + e.end]]
+            i += e.end
+    return "".join(out)
 def render(s):  # jansson: compact, UTF-8 as it is, controls as \uXXXX in capitals
     return re.sub(r"\\u00([0-9a-f]{2})", lambda m: "\\u00" + m.group(1).upper(), json.dumps(s, ensure_ascii=False))
 with open(sys.argv[3], "wb") as f:
     for i in ids:
         f.write(("{\"id\":" + render(i) + ",\n").encode())
     for n in sorted(names):
-        path = os.path.join(sys.argv[2].encode(), n).decode("utf-8", "replace")
-        f.write(("{\"id\":" + render(path) + ",\n").encode())
+        f.write(("{\"id\":" + render(id_of(os.path.join(sys.argv[2].encode(), n))) + ",\n").encode())
 PY
 nd normalize "$T/ids.jsonl" "$T/names"
 assert_rc 0

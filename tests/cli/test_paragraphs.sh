@@ -228,20 +228,20 @@ assert_jq "$OUT" 'length == 2 and .[0].occurrences[0].id == "b" and .[1].occurre
     "two groups: survivor b for the first, d for the second"
 assert_jq "$OUT" '(.[0].text | startswith("w1 w2 w3")) and (.[1].text | startswith("d1 d2 d3"))' \
     "each preview from its own group's text"
-check "a group line writes an id (a file name) with ill-formed UTF-8 repaired, and a well-formed one as it is"
+check "a group line writes an id (a file name) with ill-formed bytes as \\xNN, and a well-formed one as it is"
 mkdir "$T/names"
 for name in 'bad\355\240\200' 'over\300\257long' 'past\364\220\200\200' 'emoji\360\237\230\200 \342\200\246'; do
     printf 'The same footer line appears in all of these files here.\n\n%s\n' "$name" >"$T/names/$(printf "$name").txt"
 done
 (cd "$T/names" && "$ND" scan --quiet --unit paragraph --min-tokens 1 .) >"$OUT"
 assert_jq "$OUT" 'length == 1 and .[0].size == 4' "one group of the four files"
-python3 - "$OUT" <<'PY' || fail "ids not written as repaired UTF-8"
+python3 - "$OUT" <<'PY' || fail "ids not written with ill-formed bytes as \\xNN"
 import json, sys
 raw = open(sys.argv[1], "rb").read()
 raw.decode("utf-8")  # the line itself is well-formed UTF-8
 ids = sorted(o["id"] for o in json.loads(raw)["occurrences"])
-assert ids == ["./bad\ufffd\ufffd\ufffd.txt", "./emoji\U0001F600 \u2026.txt", "./over\ufffd\ufffdlong.txt",
-               "./past\ufffd\ufffd\ufffd\ufffd.txt"], ids
+assert ids == ["./bad\\xED\\xA0\\x80.txt", "./emoji\U0001F600 \u2026.txt", "./over\\xC0\\xAFlong.txt",
+               "./past\\xF4\\x90\\x80\\x80.txt"], ids
 PY
 check "group ids with quotes, backslashes, control characters and non-ASCII at every position are written as JSON strings of the ids"
 python3 - "$T/ids.jsonl" <<'PY'
