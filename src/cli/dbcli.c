@@ -207,6 +207,13 @@ int cli_check_index_options(cli_config *cfg, const char *name)
                   "index's), and takes no --unit, --keep, --boilerplate, --measure containment or --stats");
         return EXIT_USAGE;
     }
+    /* one output for all inputs: -o and --removed (the directories were
+     * taken and then not written, and the removed records were lost) */
+    if (cfg->index_path && (cfg->output_dir || cfg->removed_dir)) {
+        cli_error("dedup: --index writes one output for all its inputs: use -o FILE and --removed FILE, not %s",
+                  cfg->output_dir ? "--output-dir" : "--removed-dir");
+        return EXIT_USAGE;
+    }
     return EXIT_OK;
 }
 

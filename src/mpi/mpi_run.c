@@ -402,8 +402,10 @@ int main(int argc, char **argv)
     const char *unsupported = cfg.pairs                                    ? "--pairs"
                               : cfg.opts.measure == ND_MEASURE_CONTAINMENT ? "--measure containment"
                               : cfg.keep_field                             ? "--keep min:FIELD|max:FIELD"
-                              : cfg.output_path                            ? "-o/--output (use --output-dir)"
-                                                                           : NULL;
+                              : cfg.index_path                             ? "dedup --index (and --update)"
+                              : cfg.output_path && command == CMD_DEDUP    ? "-o/--output (use --output-dir)"
+                              : cfg.output_path ? "-o/--output (rank 0 writes the scan to standard output: redirect it)"
+                                                : NULL;
     if (unsupported) {
         if (m.x.rank == 0)
             cli_error("%s: not available under MPI yet; run neardup (one process) for it", unsupported);

@@ -167,6 +167,13 @@ assert_jq "$OUT" '.[0].documents == 500' "without --update the index is unchange
 nd index stats "$T/db2"
 K=$kept assert_jq "$OUT" '.[0].documents == 500 + ($ENV.K | tonumber)' "--update added the kept documents"
 
+check "dedup --index with --output-dir or --removed-dir: refused (exit 2; they were taken, not written, and the removed records lost)"
+mkdir -p "$T/kept-dir" "$T/removed-dir"
+nd dedup --index "$DB" --output-dir "$T/kept-dir" --removed-dir "$T/removed-dir" "$T/B.jsonl"
+assert_rc 2
+assert_file_contains "$ERR" "use -o FILE and --removed FILE, not --output-dir"
+assert_eq 0 "$(ls -A "$T/kept-dir" "$T/removed-dir" | grep -c .)" "nothing written"
+
 check "dedup --index --annotate: every dropped document reaches the threshold with its original"
 nd dedup --index "$DB" --annotate "$T/B.jsonl"
 assert_rc 0

@@ -208,6 +208,18 @@ for opt in "--pairs" "--measure containment" "--keep min:id"; do
     assert_rc 2 "$opt is not distributed yet: refused"
     assert_contains "$(cat "$ERR")" "not available under MPI"
 done
+# dedup --index and -o were taken and then not used: a plain dedup's
+# output, exit 0, the index never opened (not even one that does not exist)
+mpi 2 dedup --index "$T/no-such-db" --output-dir "$T/got" "$T/shards/part-0.jsonl"
+assert_rc 2 "dedup --index is not distributed: refused"
+assert_contains "$(cat "$ERR")" "--index"
+mpi 2 dedup --index "$T/no-such-db" "$T/shards/part-0.jsonl"
+assert_rc 2 "dedup --index alone"
+assert_contains "$(cat "$ERR")" "dedup --index (and --update): not available under MPI"
+assert_eq 0 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "nothing written"
+mpi 2 scan -o "$T/got/x" "$T/shards/part-0.jsonl"
+assert_rc 2 "scan -o"
+assert_contains "$(cat "$ERR")" "standard output"
 
 check "every record skipped on every rank: exit 1 as neardup; a misspelt --id-field warned about once"
 for i in 1 2 3 4; do echo "{bad $i" >"$T/bad-$i.jsonl"; done
