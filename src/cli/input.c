@@ -172,13 +172,15 @@ size_t input_source_count(const input *in)
     return in->count;
 }
 
-int input_splittable(const char *name, uint64_t *size)
+int input_splittable(const char *name, input_format format, uint64_t *size)
 {
     struct stat st;
     if (strcmp(name, "-") == 0 || stat(name, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
     *size = (uint64_t)st.st_size;
-    if (!has_suffix(name, ".jsonl") && !has_suffix(name, ".ndjson"))
+    /* read as JSON Lines (choose_mode): by --format, else by its name */
+    if (format == FORMAT_TEXT || format == FORMAT_JSON ||
+        (format == FORMAT_AUTO && !has_suffix(name, ".jsonl") && !has_suffix(name, ".ndjson")))
         return 0;
     FILE *f = fopen(name, "rb");
     unsigned char m[4] = {0, 0, 0, 0};

@@ -120,8 +120,10 @@ typedef struct input_part {
 int input_open_parts(input **out, const cli_config *cfg, const input_part *parts, size_t count);
 
 /* Is `name` a file that can be split by byte ranges: a regular,
- * uncompressed file named .jsonl or .ndjson? *size is set to its size. */
-int input_splittable(const char *name, uint64_t *size);
+ * uncompressed file read as JSON Lines (named .jsonl or .ndjson under
+ * --format auto, any name under --format jsonl; none under --format text
+ * or json, which read it whole)? *size is set to its size. */
+int input_splittable(const char *name, input_format format, uint64_t *size);
 
 /* The number of lines that begin in bytes [start, end) of a file (what
  * input_part.first_line of a later part adds up). Returns 0 or -1

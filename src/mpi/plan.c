@@ -68,7 +68,7 @@ static int list_inputs(xbuf *out, const cli_config *cfg)
     for (size_t s = 0; s < n && rc == EXIT_OK; s++) {
         const char *name = input_source_name(in, s);
         uint64_t size = 0;
-        int split = input_splittable(name, &size);
+        int split = input_splittable(name, cfg->format, &size);
         xbuf_put_u64(out, size);
         xbuf_put_u32(out, (uint32_t)split);
         xbuf_put_u32(out, (uint32_t)strlen(name));

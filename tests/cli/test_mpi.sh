@@ -221,6 +221,32 @@ mpi 2 scan -o "$T/got/x" "$T/shards/part-0.jsonl"
 assert_rc 2 "scan -o"
 assert_contains "$(cat "$ERR")" "standard output"
 
+check "--format decides how a file is read, as in neardup: a .jsonl read as one text, a JSON array named .jsonl, JSON Lines under another name"
+python3 - "$T/fmt" <<'PY'
+import json, os, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+recs = [{"id": "r%d" % i, "text": "alpha beta gamma delta epsilon zeta eta %d" % (i % 30)} for i in range(300)]
+with open(os.path.join(sys.argv[1], "recs.jsonl"), "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in recs)
+with open(os.path.join(sys.argv[1], "recs.data"), "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in recs)
+with open(os.path.join(sys.argv[1], "array.jsonl"), "w") as f:
+    json.dump(recs, f, indent=1)
+PY
+for args in "--format text $T/fmt/recs.jsonl" "--format json $T/fmt/array.jsonl" "--format jsonl $T/fmt/recs.data"; do
+    # shellcheck disable=SC2086  # the option, its value and the path are words
+    nd scan $args
+    cp "$OUT" "$T/fmt/want"
+    want_rc=$RC
+    for n in 1 2 3; do
+        # shellcheck disable=SC2086
+        mpi "$n" scan $args
+        assert_eq "$want_rc" "$RC" "exit status, $n ranks: $args"
+        assert_same_file "$T/fmt/want" "$OUT" "$n ranks: $args"
+    done
+done
+[[ "$(line_count "$T/fmt/want")" -eq 30 ]] || fail "the JSON Lines under another name were not read as 300 records"
+
 check "every record skipped on every rank: exit 1 as neardup; a misspelt --id-field warned about once"
 for i in 1 2 3 4; do echo "{bad $i" >"$T/bad-$i.jsonl"; done
 mpi 2 scan --on-error skip "$T"/bad-*.jsonl
