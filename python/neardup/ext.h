@@ -86,9 +86,11 @@ typedef struct text_chunk {
 } text_chunk;
 
 /* Pin items [first, first + n) of a PySequence_Fast sequence (n <=
- * SCAN_CHUNK); 0 or -1 (nothing left pinned). Make the chunk with
- * PyMem_Calloc, free it with ndpy_chunk_free. */
-int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n);
+ * SCAN_CHUNK) that had `total` items when the call began; 0 or -1 (nothing
+ * left pinned). A list another thread resized meanwhile (the GIL is let
+ * go between chunks) raises RuntimeError, where reading on would go past
+ * its end. Make the chunk with PyMem_Calloc, free it with ndpy_chunk_free. */
+int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n, Py_ssize_t total);
 void ndpy_chunk_release(text_chunk *c);
 
 /* ext_utf8.c: nd_batch_sketch of the chunk's texts, the str ones encoded

@@ -315,11 +315,16 @@ void ndpy_chunk_release(text_chunk *c)
     c->pending = 0;
 }
 
-int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n)
+int ndpy_chunk_fill(text_chunk *c, PyObject *seq, Py_ssize_t first, Py_ssize_t n, Py_ssize_t total)
 {
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     c->count = 0;
     c->pending = 0;
+    if (PySequence_Fast_GET_SIZE(seq) != total) {
+        PyErr_Format(PyExc_RuntimeError, "texts changed size during the call (%zd texts when it began, %zd now)", total,
+                     PySequence_Fast_GET_SIZE(seq));
+        return -1;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = items[first + i];
         c->ucs[c->count] = NULL;

@@ -69,7 +69,7 @@ static int index_texts(nd_index *index, nd_batch *batch, PyObject *seq, unit_map
         if (PyErr_CheckSignals() != 0)
             break;
         Py_ssize_t count = n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK;
-        if (ndpy_chunk_fill(chunk, seq, first, count) != 0)
+        if (ndpy_chunk_fill(chunk, seq, first, count, n) != 0)
             break;
         Py_BEGIN_ALLOW_THREADS
             status = ndpy_chunk_sketch(chunk, batch);

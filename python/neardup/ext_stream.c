@@ -331,6 +331,11 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
             goto done;
         }
     }
+    if (PyUnicode_Check(ids) || PyBytes_Check(ids)) {
+        /* a str is a sequence, of its characters: one id each, as scan refuses it */
+        PyErr_SetString(PyExc_TypeError, "ids must be a sequence of ids, not one str or bytes");
+        goto done;
+    }
     if (ids != Py_None) {
         id_seq = PySequence_Fast(ids, "ids must be a sequence");
         if (!id_seq)
@@ -338,6 +343,14 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
         if (PySequence_Fast_GET_SIZE(id_seq) != n) {
             PyErr_Format(PyExc_ValueError, "ids has %zd entries for %zd texts", PySequence_Fast_GET_SIZE(id_seq), n);
             goto done;
+        }
+        if (PyList_Check(id_seq)) {
+            /* a copy: the ids are read after the GIL was let go
+             * (add_chunk), when another thread may have shrunk the list */
+            PyObject *copy = PyList_GetSlice(id_seq, 0, n);
+            Py_SETREF(id_seq, copy);
+            if (!id_seq)
+                goto done;
         }
     }
     out = PyList_New(0);
@@ -367,7 +380,7 @@ static PyObject *dedup_add_many(Deduplicator *self, PyObject *args, PyObject *kw
         ndpy_raise_status(status, "Deduplicator.add_many");
     for (Py_ssize_t first = 0; !PyErr_Occurred() && first < n; first += SCAN_CHUNK) {
         Py_ssize_t count = n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK;
-        if (PyErr_CheckSignals() != 0 || ndpy_chunk_fill(chunk, seq, first, count) != 0)
+        if (PyErr_CheckSignals() != 0 || ndpy_chunk_fill(chunk, seq, first, count, n) != 0)
             break;
         add_chunk(self, chunk, id_seq, first, found, matches, out);
         ndpy_chunk_release(chunk);

@@ -248,7 +248,7 @@ PyObject *ndpy_utf8(PyObject *self, PyObject *texts)
     text_chunk *chunk = PyMem_Calloc(1, sizeof *chunk);
     if (!chunk) {
         PyErr_NoMemory();
-    } else if (ndpy_chunk_fill(chunk, seq, 0, n) == 0) {
+    } else if (ndpy_chunk_fill(chunk, seq, 0, n, n) == 0) {
         if (scratch_for(chunk, 1) == ND_OK)
             out = PyList_New(n);
         else

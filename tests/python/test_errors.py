@@ -145,3 +145,56 @@ def test_big_and_empty_inputs():
     assert neardup.scan([big, big]) [0].indices == [0, 1]
     assert neardup.scan([""] * 100) == []
     assert neardup.dedup([""] * 3) == [True, True, True]
+
+
+# Another thread resizes the texts list while scan, dedup or add_many work
+# on it (they let the GIL go between chunks of 8192 texts): a RuntimeError
+# naming the change, never a read past the list's end (which crashed the
+# interpreter). Run in a child process, so that a crash fails this test
+# rather than ending the run; the switch interval keeps the GIL with the
+# call until it lets it go, and the other thread waits 50 ms (the call's
+# set-up is done by then, and its 25 chunks take far longer), so it shrinks
+# the list mid-call.
+SHRINK_DURING_CALL = r"""
+import sys, threading, time
+import neardup
+sys.setswitchinterval(30)
+call = sys.argv[1]
+texts = ["text number %d with words %d" % (i, i % 97) for i in range(200000)]
+ready = threading.Event()
+def shrink():
+    ready.wait()
+    time.sleep(0.05)
+    del texts[9000:]
+t = threading.Thread(target=shrink)
+t.start()
+ready.set()
+try:
+    if call == "scan":
+        neardup.scan(texts, threads=2)
+    elif call == "dedup":
+        neardup.dedup(texts, threads=2)
+    else:
+        neardup.Deduplicator().add_many(texts, ids=list(range(200000)), threads=2)
+    print("no error")
+except RuntimeError as e:
+    print("RuntimeError:", e)
+t.join()
+"""
+
+
+@pytest.mark.parametrize("call", ["scan", "dedup", "add_many"])
+def test_texts_resized_during_the_call(call):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", SHRINK_DURING_CALL, call], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert "RuntimeError: texts changed size during the call (200000 texts when it began, 9000 now)" in proc.stdout, \
+        proc.stdout
+
+
+def test_add_many_refuses_one_str_as_ids():
+    with pytest.raises(TypeError, match="ids must be a sequence of ids"):
+        neardup.Deduplicator().add_many(["a b c", "d e f"], ids="ab")
