@@ -284,12 +284,18 @@ static int check_given(nd_db *db, const made_with *m, const nd_db_config *config
         snprintf(a, sizeof a, "%g", have->threshold);
         snprintf(b, sizeof b, "%g", want.threshold);
     }
-    if (!name && (given & ND_OPT_MEASURE) &&
-        (want.measure != have->measure ||
-         (want.measure == ND_MEASURE_CONTAINMENT && want.min_shingles != have->min_shingles))) {
+    if (!name && (given & ND_OPT_MEASURE) && want.measure != have->measure) {
         name = "measure";
         measure_label(a, sizeof a, have);
         measure_label(b, sizeof b, &want);
+    }
+    /* apart from the measure: --min-shingles alone was taken for a
+     * --measure jaccard never given, and its own value refused */
+    if (!name && (given & ND_OPT_MIN_SHINGLES) && want.min_shingles != have->min_shingles) {
+        name = "min_shingles";
+        snprintf(a, sizeof a, have->measure == ND_MEASURE_CONTAINMENT ? "%u" : "%u (unused: the measure is jaccard)",
+                 have->min_shingles);
+        snprintf(b, sizeof b, "%u", want.min_shingles);
     }
     if (!name && (given & ND_OPT_SEED) && want.seed != have->seed) {
         name = "seed";

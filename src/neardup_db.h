@@ -47,14 +47,15 @@ typedef struct nd_db nd_db;
 /* nd_db_config.given: the fields of nd_db_config.options the caller chose.
  * For an existing index each must agree with the index's value; the others
  * are taken from the index. */
-#define ND_OPT_PROFILE (1u << 0)   /* profile */
-#define ND_OPT_SHINGLE (1u << 1)   /* shingle_kind with shingle_size and char_size */
-#define ND_OPT_NUM_PERM (1u << 2)  /* num_perm */
-#define ND_OPT_BANDS (1u << 3)     /* bands and rows */
-#define ND_OPT_THRESHOLD (1u << 4) /* threshold */
-#define ND_OPT_SEED (1u << 5)      /* seed */
-#define ND_OPT_MEASURE (1u << 6)   /* measure with min_shingles */
-#define ND_OPT_ALL 0x7Fu
+#define ND_OPT_PROFILE (1u << 0)      /* profile */
+#define ND_OPT_SHINGLE (1u << 1)      /* shingle_kind with shingle_size and char_size */
+#define ND_OPT_NUM_PERM (1u << 2)     /* num_perm */
+#define ND_OPT_BANDS (1u << 3)        /* bands and rows */
+#define ND_OPT_THRESHOLD (1u << 4)    /* threshold */
+#define ND_OPT_SEED (1u << 5)         /* seed */
+#define ND_OPT_MEASURE (1u << 6)      /* measure */
+#define ND_OPT_MIN_SHINGLES (1u << 7) /* min_shingles (a containment index's; a Jaccard index has none) */
+#define ND_OPT_ALL 0xFFu
 
 typedef struct nd_db_config {
     nd_options options; /* a new index's options (resolved at creation; fixed after) */

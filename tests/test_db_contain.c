@@ -383,8 +383,19 @@ START_TEST(test_format_and_options)
     ck_assert_ptr_nonnull(strstr(message, "measure"));
     nd_options other = o;
     other.min_shingles = MIN_SHINGLES + 1;
-    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &other, ND_OPT_MEASURE), ND_EMISMATCH);
-    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &o, ND_OPT_MEASURE), ND_OK);
+    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &other, ND_OPT_MEASURE | ND_OPT_MIN_SHINGLES),
+                     ND_EMISMATCH);
+    ck_assert_ptr_nonnull(strstr(message, "option min_shingles"));
+    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &o, ND_OPT_MEASURE | ND_OPT_MIN_SHINGLES), ND_OK);
+    nd_db_close(db);
+    /* each on its own: the measure alone takes the index's min_shingles,
+     * and min_shingles alone is compared with it (it was taken for the
+     * measure, and refused) */
+    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &other, ND_OPT_MEASURE), ND_OK);
+    nd_db_close(db);
+    nd_options shingles_only = j;
+    shingles_only.min_shingles = MIN_SHINGLES;
+    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, &shingles_only, ND_OPT_MIN_SHINGLES), ND_OK);
     nd_db_close(db);
     remove_tree(p.dir);
     /* a Jaccard index has format ND_DB_FORMAT (3: band entries in buckets) */

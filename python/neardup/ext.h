@@ -35,7 +35,8 @@ enum {
     GIVEN_BANDS = 1u << 3,
     GIVEN_THRESHOLD = 1u << 4,
     GIVEN_SEED = 1u << 5,
-    GIVEN_MEASURE = 1u << 6 /* measure or min_shingles */
+    GIVEN_MEASURE = 1u << 6,
+    GIVEN_MIN_SHINGLES = 1u << 7
 };
 
 /* Fill *opts from the option keywords in kwargs (which may be NULL) and

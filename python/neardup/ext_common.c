@@ -197,7 +197,7 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
             }
         } else if (strcmp(name, "min_shingles") == 0) {
             rc = ndpy_option_int(value, "min_shingles", 1, 1L << 30, &opts->min_shingles);
-            named |= GIVEN_MEASURE;
+            named |= GIVEN_MIN_SHINGLES;
         } else if (strcmp(name, "seed") == 0) {
             named |= GIVEN_SEED;
             unsigned long long seed = PyLong_Check(value) ? PyLong_AsUnsignedLongLong(value) : 0;

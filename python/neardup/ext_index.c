@@ -101,7 +101,7 @@ static unsigned given_bits(unsigned given)
     return ((given & GIVEN_PROFILE) ? ND_OPT_PROFILE : 0) | ((given & GIVEN_SHINGLE) ? ND_OPT_SHINGLE : 0) |
            ((given & GIVEN_NUM_PERM) ? ND_OPT_NUM_PERM : 0) | ((given & GIVEN_BANDS) ? ND_OPT_BANDS : 0) |
            ((given & GIVEN_THRESHOLD) ? ND_OPT_THRESHOLD : 0) | ((given & GIVEN_SEED) ? ND_OPT_SEED : 0) |
-           ((given & GIVEN_MEASURE) ? ND_OPT_MEASURE : 0);
+           ((given & GIVEN_MEASURE) ? ND_OPT_MEASURE : 0) | ((given & GIVEN_MIN_SHINGLES) ? ND_OPT_MIN_SHINGLES : 0);
 }
 
 static int index_init(Index *self, PyObject *args, PyObject *kwargs)

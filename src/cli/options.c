@@ -292,7 +292,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             if (parse_unsigned(arg, 1, 1000000, &n))
                 return bad_value("min-shingles", arg, "a whole number from 1 to 1000000");
             cfg->opts.min_shingles = (unsigned)n;
-            cfg->given |= ND_OPT_MEASURE;
+            cfg->given |= ND_OPT_MIN_SHINGLES;
             break;
         case OPT_ANNOTATE:
             cfg->annotate = 1;

@@ -50,6 +50,16 @@ awk -F'\t' '$3 < 0.8 && $4 >= 0.8 { a++ } $3 < 0.8 && $5 >= 0.8 { b++ } END { ex
 assert_jq "$T/q.jsonl" 'all(.[]; .matches | map([.query_in_match, .match_in_query] | max) as $c
     | $c == ($c | sort | reverse))' "matches sorted by the larger containment"
 
+check "query --min-shingles with the index's own value (20) is accepted, alone and with --measure containment"
+nd query "$DB" "$T/B.jsonl"
+cp "$OUT" "$T/plain-query.jsonl"
+nd query "$DB" --min-shingles 20 "$T/B.jsonl"
+assert_rc 0 "--min-shingles 20 (it was refused, naming a --measure never given)"
+assert_same_file "$T/plain-query.jsonl" "$OUT" "the same answers"
+nd query "$DB" --measure containment --min-shingles 20 "$T/B.jsonl"
+assert_rc 0
+assert_same_file "$T/plain-query.jsonl" "$OUT" "the same answers"
+
 check "query output is the same for any --threads; --top 1"
 nd query "$DB" --threads 3 "$T/B.jsonl"
 assert_same_file "$T/q.jsonl" "$OUT" "--threads 3"
@@ -67,6 +77,7 @@ assert_rc 2
 assert_file_contains "$ERR" "option measure"
 nd query "$DB" --min-shingles 5 "$T/B.jsonl"
 assert_rc 2
+assert_file_contains "$ERR" "option min_shingles: the index was made with 20, given 5"
 nd dedup --index "$DB" "$T/B.jsonl"
 assert_rc 2
 assert_file_contains "$ERR" "containment index"

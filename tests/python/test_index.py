@@ -239,15 +239,23 @@ def test_measure_of_an_existing_index_must_agree(nd_binary, tmp_path):
     jac, con = str(tmp_path / "j.db"), str(tmp_path / "c.db")
     neardup.Index(jac, create=True).close()
     neardup.Index(con, create=True, measure="containment", min_shingles=5).close()
-    for path, options in [(jac, {"measure": "containment"}), (con, {"measure": "jaccard"}),
-                          (con, {"measure": "containment", "min_shingles": 6})]:
-        with pytest.raises(ValueError, match="measure"):
+    for path, options, named in [(jac, {"measure": "containment"}, "measure"), (con, {"measure": "jaccard"}, "measure"),
+                                 (con, {"measure": "containment", "min_shingles": 6}, "min_shingles"),
+                                 (con, {"min_shingles": 6}, "min_shingles"), (jac, {"min_shingles": 5}, "min_shingles")]:
+        # (a Jaccard index keeps the default, 20, which it does not use)
+        with pytest.raises(ValueError, match="option " + named):
             neardup.Index(path, readonly=True, **options)
-        cli = ["--measure", options["measure"]] + (["--min-shingles", "6"] if "min_shingles" in options else [])
+        cli = (["--measure", options["measure"]] if "measure" in options else []) + \
+            (["--min-shingles", str(options["min_shingles"])] if "min_shingles" in options else [])
         proc = __import__("subprocess").run([nd_binary, "query", path] + cli + [os.devnull], capture_output=True)
-        assert proc.returncode == 2 and b"measure" in proc.stderr  # the program refuses the same way
+        assert proc.returncode == 2 and b"option " + named.encode() in proc.stderr  # the program refuses the same way
     with neardup.Index(con, measure="containment", min_shingles=5, readonly=True) as ix:  # agreeing is fine
         assert ix.options["measure"] == "containment" and ix.options["min_shingles"] == 5
+    # min_shingles alone, agreeing: was refused, naming a measure never given
+    with neardup.Index(con, min_shingles=5, readonly=True) as ix:
+        assert ix.options["min_shingles"] == 5
+    proc = __import__("subprocess").run([nd_binary, "query", con, "--min-shingles", "5", os.devnull], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
     with neardup.Index(jac, measure="jaccard", readonly=True) as ix:
         assert ix.options["measure"] == "jaccard"
 
