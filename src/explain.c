@@ -15,13 +15,9 @@
  *                       pair a candidate, with probability 1 - (1 - J^r)^b
  *   shared runs         maximal runs of equal tokens, with byte spans
  *
- * Shared runs: B's token hashes are sorted once; for each token of A, its
- * equal tokens in B are found by binary search, and a pair of positions
- * (i, j) with equal tokens starts a maximal run unless tokens i-1 and j-1
- * are equal too. The run is then followed to its end. Cost: O((n + m) log m
- * + the total length of the runs), which stays small for real texts (a
- * text repeating one token many times is the worst case, and is what the
- * runs report). Kept here, not in the program, so that every caller (the
+ * Shared runs: runs.c (maximal runs of equal tokens, found by k-grams and
+ * hashed prefixes in about linear time for real and repetitive texts).
+ * Kept in the library, not in the program, so that every caller (the
  * CLI's explain, the Python module) reports the same thing.
  */
 #include "neardup.h"
@@ -30,80 +26,7 @@
 #include <stdlib.h> /* qsort */
 
 #include "alloc.h"
-
-typedef struct hashed_position {
-    uint64_t hash;
-    size_t pos;
-} hashed_position;
-
-static int compare_hashed(const void *pa, const void *pb)
-{
-    const hashed_position *a = pa, *b = pb;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return (a->pos > b->pos) - (a->pos < b->pos);
-}
-
-typedef struct token_run {
-    size_t a, b, len; /* token positions in A and B, and the run's length */
-} token_run;
-
-static int compare_runs(const void *pa, const void *pb)
-{
-    const token_run *x = pa, *y = pb;
-    if (x->len != y->len)
-        return x->len > y->len ? -1 : 1;
-    if (x->a != y->a)
-        return x->a < y->a ? -1 : 1;
-    return (x->b > y->b) - (x->b < y->b);
-}
-
-/* All maximal shared runs of at least min_len tokens, sorted longest
- * first. ND_OK or ND_ENOMEM; *runs is NULL when there are none. */
-static int find_runs(token_run **runs, size_t *count, const nd_tokens *ta, const nd_tokens *tb, size_t min_len)
-{
-    size_t nb = tb->count, n = 0, capacity = 0;
-    token_run *found = NULL;
-    hashed_position *index = nd_malloc((nb ? nb : 1) * sizeof *index);
-    if (!index)
-        return ND_ENOMEM;
-    for (size_t j = 0; j < nb; j++)
-        index[j] = (hashed_position){tb->items[j].hash, j};
-    qsort(index, nb, sizeof *index, compare_hashed);
-    for (size_t i = 0; i < ta->count; i++) {
-        uint64_t h = ta->items[i].hash;
-        size_t lo = 0, hi = nb;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (index[mid].hash < h)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (size_t k = lo; k < nb && index[k].hash == h; k++) {
-            size_t j = index[k].pos;
-            if (i > 0 && j > 0 && ta->items[i - 1].hash == tb->items[j - 1].hash)
-                continue; /* inside a longer run */
-            size_t len = 0;
-            while (i + len < ta->count && j + len < nb && ta->items[i + len].hash == tb->items[j + len].hash)
-                len++;
-            if (len < min_len)
-                continue;
-            if (nd_grow((void **)&found, &capacity, n + 1, sizeof *found) != 0) {
-                nd_free(found);
-                nd_free(index);
-                return ND_ENOMEM;
-            }
-            found[n++] = (token_run){i, j, len};
-        }
-    }
-    nd_free(index);
-    if (n > 0)
-        qsort(found, n, sizeof *found, compare_runs);
-    *runs = found;
-    *count = n;
-    return ND_OK;
-}
+#include "runs.h" /* nd_runs_pick */
 
 static int compare_u64(const void *pa, const void *pb)
 {
@@ -195,26 +118,18 @@ static int compare_sketches(nd_explanation *e, const nd_options *o, const nd_ske
 /* The longest runs that do not overlap in A, at most max_runs, as byte spans. */
 static int pick_runs(nd_explanation *e, const nd_tokens *ta, const nd_tokens *tb, size_t max_runs)
 {
-    token_run *runs = NULL;
-    size_t count = 0;
-    int rc = find_runs(&runs, &count, ta, tb, e->min_run);
+    nd_token_run *runs = NULL;
+    size_t shown = 0;
+    int rc = nd_runs_pick(&runs, &shown, ta, tb, e->min_run, max_runs);
     if (rc != ND_OK)
         return rc;
-    size_t shown = 0;
-    for (size_t r = 0; r < count && shown < max_runs; r++) {
-        int overlaps = 0;
-        for (size_t q = 0; q < shown && !overlaps; q++)
-            overlaps = runs[r].a < runs[q].a + runs[q].len && runs[q].a < runs[r].a + runs[r].len;
-        if (!overlaps)
-            runs[shown++] = runs[r];
-    }
     e->runs = nd_malloc((shown ? shown : 1) * sizeof *e->runs);
     if (!e->runs) {
         nd_free(runs);
         return ND_ENOMEM;
     }
     for (size_t r = 0; r < shown; r++) {
-        const token_run *s = &runs[r];
+        const nd_token_run *s = &runs[r];
         e->runs[r] = (nd_shared_run){s->len,
                                      {ta->items[s->a].start, ta->items[s->a + s->len - 1].end},
                                      {tb->items[s->b].start, tb->items[s->b + s->len - 1].end}};

@@ -1,8 +1,11 @@
 /* test_explain.c - nd_explain: the numbers and runs of a pair, checked on
  * pairs whose answers can be worked out by hand. */
+#include <stdlib.h> /* malloc, free */
 #include <string.h> /* strlen, strstr */
 
+#include "alloc.h" /* nd_free */
 #include "neardup.h"
+#include "runs.h" /* nd_runs_pick, nd_runs_pick_plain */
 #include "suites.h"
 
 static nd_explanation *explain(const char *a, const char *b, size_t max_runs)
@@ -141,6 +144,75 @@ START_TEST(test_empty_and_disjoint)
 }
 END_TEST
 
+/* Token sequences for the run searches: hashes only (what they read). */
+static nd_tokens token_seq(const unsigned *symbols, size_t n)
+{
+    nd_tokens t = ND_TOKENS_INIT;
+    t.items = malloc((n ? n : 1) * sizeof *t.items);
+    ck_assert_ptr_nonnull(t.items);
+    for (size_t i = 0; i < n; i++) {
+        t.items[i] = (nd_token){0};
+        t.items[i].hash = 0x9E3779B97F4A7C15ull * (symbols[i] + 1); /* distinct symbols, distinct hashes */
+    }
+    t.count = n;
+    return t;
+}
+
+static unsigned next_symbol(uint64_t *state, unsigned alphabet)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)(*state >> 33) % alphabet;
+}
+
+/* nd_runs_pick (k-grams, hashed prefixes) takes exactly the runs the plain
+ * search takes, on random pairs: few symbols (many short runs and ties),
+ * B made of pieces of A (runs past the 32 tokens compared one by one,
+ * where hashes take over), every min_len from 0 to 6, 1 to 12 runs. */
+START_TEST(test_runs_pick_as_the_plain_search)
+{
+    uint64_t state = 7;
+    unsigned sa[700], sb[700];
+    size_t compared = 0, long_runs = 0;
+    for (int round = 0; round < 2000; round++) {
+        unsigned alphabet = 1 + next_symbol(&state, round % 3 == 0 ? 3 : 12);
+        size_t na = next_symbol(&state, 300), nb = 0;
+        for (size_t i = 0; i < na; i++)
+            sa[i] = next_symbol(&state, alphabet);
+        while (nb < 600 && next_symbol(&state, 8) != 0) {
+            if (na > 0 && next_symbol(&state, 2)) { /* a piece of A, up to 120 tokens */
+                size_t from = next_symbol(&state, (unsigned)na), len = 1 + next_symbol(&state, 120);
+                for (size_t t = 0; t < len && from + t < na && nb < 600; t++)
+                    sb[nb++] = sa[from + t];
+            } else {
+                size_t len = 1 + next_symbol(&state, 10);
+                for (size_t t = 0; t < len && nb < 600; t++)
+                    sb[nb++] = next_symbol(&state, alphabet + 2);
+            }
+        }
+        nd_tokens ta = token_seq(sa, na), tb = token_seq(sb, nb);
+        size_t min_len = next_symbol(&state, 7), max_runs = 1 + next_symbol(&state, 12);
+        nd_token_run *want = NULL, *got = NULL;
+        size_t nw = 0, ng = 0;
+        ck_assert_int_eq(nd_runs_pick_plain(&want, &nw, &ta, &tb, min_len, max_runs), ND_OK);
+        ck_assert_int_eq(nd_runs_pick(&got, &ng, &ta, &tb, min_len, max_runs), ND_OK);
+        ck_assert_msg(nw == ng, "round %d: %zu runs, not %zu", round, ng, nw);
+        for (size_t r = 0; r < nw; r++) {
+            ck_assert_msg(want[r].a == got[r].a && want[r].b == got[r].b && want[r].len == got[r].len,
+                          "round %d, run %zu: (%zu, %zu, %zu) where the plain search has (%zu, %zu, %zu)", round, r,
+                          got[r].a, got[r].b, got[r].len, want[r].a, want[r].b, want[r].len);
+            long_runs += want[r].len > 32;
+        }
+        compared += nw;
+        nd_free(want);
+        nd_free(got);
+        free(ta.items);
+        free(tb.items);
+    }
+    ck_assert_uint_gt(compared, 2000);
+    ck_assert_uint_gt(long_runs, 100);
+}
+END_TEST
+
 Suite *explain_suite(void)
 {
     Suite *s = suite_create("explain");
@@ -150,6 +222,7 @@ Suite *explain_suite(void)
     tcase_add_test(tc, test_longest_runs_first_without_overlap_in_a);
     tcase_add_test(tc, test_chance_and_measure);
     tcase_add_test(tc, test_empty_and_disjoint);
+    tcase_add_test(tc, test_runs_pick_as_the_plain_search);
     suite_add_tcase(s, tc);
     return s;
 }
