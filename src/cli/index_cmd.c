@@ -16,6 +16,7 @@
 
 #include <jansson.h> /* json_object_seed */
 
+#include "commitsig.h"
 #include "dbcli.h"
 #include "hugeheap.h" /* huge_heap_pages: --verbose */
 
@@ -95,6 +96,7 @@ static int index_add(const cli_config *cfg)
     if (rc != EXIT_OK)
         return rc;
     nd_db_stats before, after;
+    int holding = 0; /* signals held over the commit (commitsig.h) */
     rc = nd_db_stats_get(&before, st.db);
     if (rc != ND_OK) {
         rc = dbcli_fail(st.db, rc);
@@ -115,6 +117,10 @@ static int index_add(const cli_config *cfg)
             cli_error("%s: nothing of this run was added (the index is as it was)", cfg->index_path);
         goto done;
     }
+    if (cfg->verbose)
+        fprintf(stderr, "neardup: committing the run (%llu documents) to the index\n", (unsigned long long)st.added);
+    commit_signals_begin(); /* a signal from here on: noted, the run finishes (commitsig.h) */
+    holding = 1;
     int nrc = nd_db_commit(st.db);
     if (nrc == ND_OK)
         nrc = nd_db_stats_get(&after, st.db);
@@ -152,6 +158,8 @@ done:
     nd_db_close(st.db); /* without a commit, the run is discarded */
     input_close(st.in);
     doc_batch_free(&st.batch);
+    if (holding)
+        commit_signals_report(commit_signals_end(), rc);
     return rc;
 }
 
@@ -263,6 +271,9 @@ static int index_remove(const cli_config *cfg)
         size_t removed = 0;
         nd_db_stats s;
         int nrc = nd_db_remove(&removed, db, (const char *const *)ids, lens, count);
+        int held = nrc == ND_OK;
+        if (held)
+            commit_signals_begin(); /* from the commit to the report: commitsig.h */
         if (nrc == ND_OK)
             nrc = nd_db_commit(db);
         if (nrc == ND_OK)
@@ -276,6 +287,8 @@ static int index_remove(const cli_config *cfg)
             rc = flush_stdout(1);
         }
         nd_db_close(db);
+        if (held)
+            commit_signals_report(commit_signals_end(), rc);
     }
     if (from_file) {
         for (size_t i = 0; i < count; i++)

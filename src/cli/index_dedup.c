@@ -34,6 +34,7 @@
 
 #include <jansson.h> /* json_object_seed */
 
+#include "commitsig.h"
 #include "dbcli.h"
 #include "hugeheap.h" /* huge_heap_pages: --verbose */
 #include "doc_output.h"
@@ -354,6 +355,9 @@ int cli_dedup_index(const cli_config *cfg)
         rc = dedup_flush(&st);
     if (rc == EXIT_OK)
         rc = write_output(&st);
+    int held = rc == EXIT_OK && cfg->update;
+    if (held)
+        commit_signals_begin(); /* from the commit to the summary: commitsig.h */
     if (rc == EXIT_OK && cfg->update) {
         int nrc = nd_db_commit(st.index);
         if (nrc != ND_OK) {
@@ -378,6 +382,8 @@ int cli_dedup_index(const cli_config *cfg)
         if (cfg->verbose)
             fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
     }
+    if (held)
+        commit_signals_report(commit_signals_end(), rc);
 done:
     if (st.kept != st.index)
         nd_db_close(st.kept);
