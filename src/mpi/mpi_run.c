@@ -290,6 +290,7 @@ static int run(mrun *m, int argc, char **argv)
     int rc = plan_make(&m->plan, &m->x, cfg);
     if (rc != EXIT_OK)
         return rc;
+    m->counts.files = m->plan.skipped; /* rank 0's, which reports them (zeros elsewhere) */
     if (input_open_parts(&m->in, cfg, m->plan.mine, m->plan.mine_count) != EXIT_OK)
         x_fatal(&m->x, "out of memory");
     /* the pid of rank 0 names this run's temporary files */

@@ -38,7 +38,7 @@ static int rank_of_offset(uint64_t total, uint64_t offset, int p)
 
 /* Rank 0: the list, serialized (u32 status, then per file: u64 size, u32
  * splittable, u32 name length, name). */
-static int list_inputs(xbuf *out, const cli_config *cfg)
+static int list_inputs(xbuf *out, input_skipped *skipped, const cli_config *cfg)
 {
     for (int i = 0; i < cfg->path_count; i++) {
         if (strcmp(cfg->paths[i], "-") == 0) {
@@ -54,6 +54,7 @@ static int list_inputs(xbuf *out, const cli_config *cfg)
     if (input_open(&in, cfg) != EXIT_OK)
         return EXIT_FAIL;
     size_t n = input_source_count(in);
+    *skipped = input_skipped_files(in);
     int rc = EXIT_OK;
     if (cfg->output_dir) {
         const char **names = malloc((n ? n : 1) * sizeof *names);
@@ -121,7 +122,7 @@ int plan_make(plan *p, xctx *x, const cli_config *cfg)
     xbuf list = {NULL, 0, 0};
     int status = EXIT_OK;
     if (x->rank == 0)
-        status = list_inputs(&list, cfg);
+        status = list_inputs(&list, &p->skipped, cfg);
     uint64_t head[2] = {(uint64_t)status, list.len};
     double t0 = x_clock();
     MPI_Bcast(head, 2, MPI_UINT64_T, 0, x->comm);

@@ -30,6 +30,7 @@ typedef struct plan {
     input_part *mine;   /* this rank's parts, in order */
     size_t *mine_index; /* their index in parts */
     size_t mine_count;
+    input_skipped skipped; /* rank 0: the files a directory walk passed over (for the summary) */
 } plan;
 
 /* Collective. Rank 0 expands cfg's paths (directories, in the order one

@@ -247,6 +247,21 @@ for args in "--format text $T/fmt/recs.jsonl" "--format json $T/fmt/array.jsonl"
 done
 [[ "$(line_count "$T/fmt/want")" -eq 30 ]] || fail "the JSON Lines under another name were not read as 300 records"
 
+check "files a directory walk passes over are counted as neardup counts them (summary and --stats)"
+mkdir -p "$T/walked"
+cp "$T/fmt/recs.jsonl" "$T/walked/"
+echo hidden >"$T/walked/.hidden"
+printf 'a\0b' >"$T/walked/bin.dat"
+nd scan --stats "$T/walked-one.json" "$T/walked"
+assert_file_contains "$ERR" "2 files not read (0 not regular, 1 hidden, 1 binary, 0 not --include'd)"
+for n in 1 2; do
+    mpi "$n" scan --stats "$T/walked-mpi.json" "$T/walked"
+    assert_rc 0
+    assert_file_contains "$ERR" "2 files not read (0 not regular, 1 hidden, 1 binary, 0 not --include'd)"
+    assert_jq "$T/walked-mpi.json" '.[0].files_not_read == {"not_regular": 0, "hidden": 1, "binary": 1, "not_included": 0}' \
+        "--stats files_not_read, $n ranks (zeros before)"
+done
+
 check "every record skipped on every rank: exit 1 as neardup; a misspelt --id-field warned about once"
 for i in 1 2 3 4; do echo "{bad $i" >"$T/bad-$i.jsonl"; done
 mpi 2 scan --on-error skip "$T"/bad-*.jsonl
