@@ -79,7 +79,10 @@ void cli_escape(FILE *out, const char *text, size_t len)
 }
 
 /* "PROGRAM: KIND: message\n" (or "PROGRAM: message\n" when kind is
- * NULL), the message escaped. */
+ * NULL), the message escaped, made whole first and written in one write:
+ * stderr is unbuffered, and a line written in pieces was cut into by
+ * other processes writing to the same terminal or pipe (neardup-mpi's
+ * ranks: "rank 0: warning: neardup-mpi: rank 1: warning: ..."). */
 __attribute__((format(printf, 2, 0))) static void report(const char *kind, const char *fmt, va_list ap)
 {
     char small[512];
@@ -96,14 +99,21 @@ __attribute__((format(printf, 2, 0))) static void report(const char *kind, const
             text = small, len = sizeof small - 1; /* the message cut short rather than lost */
     }
     va_end(again);
+    char *line = NULL;
+    size_t line_len = 0;
+    FILE *mem = open_memstream(&line, &line_len);
+    FILE *out = mem ? mem : stderr; /* out of memory: in pieces, as it can */
     pthread_mutex_lock(&lock);
     if (kind)
-        fprintf(stderr, "%s: %s: ", program, kind);
+        fprintf(out, "%s: %s: ", program, kind);
     else
-        fprintf(stderr, "%s: ", program);
-    cli_escape(stderr, text, len);
-    fputc('\n', stderr);
+        fprintf(out, "%s: ", program);
+    cli_escape(out, text, len);
+    fputc('\n', out);
+    if (mem && fclose(mem) == 0)
+        fwrite(line, 1, line_len, stderr);
     pthread_mutex_unlock(&lock);
+    free(line);
     if (text != small)
         free(text);
 }
