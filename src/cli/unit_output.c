@@ -487,13 +487,11 @@ int unit_output_write(const cli_config *cfg, const doctable *docs, const removal
             FILE *removed;
             if (dedup_removed(&removed, target, rec->source) != 0)
                 goto done;
-            if (removed) {
-                if (rec->kind == RECORD_JSON) {
-                    fwrite(rec->data, 1, rec->len, removed);
-                    fputc('\n', removed);
-                } else {
-                    write_text_record(removed, cfg, docs->ids[doc], rec->data, rec->len);
-                }
+            /* with the spans that emptied it, as --annotate lists them
+             * (--removed promises a "neardup" member; it had none) */
+            if (removed && write_spans_annotation(removed, cfg, rec, docs->ids[doc], r + first, n) != 0) {
+                cli_error("out of memory");
+                goto done;
             }
         } else {
             if (write_with_text(out, cfg, rec, docs->ids[doc], stripped, new_len) != 0)

@@ -158,6 +158,10 @@ nd dedup --unit paragraph "$T/empty.jsonl"
 assert_rc 0
 assert_eq 1 "$(line_count "$OUT")" "records written"
 assert_contains "$(cat "$ERR")" "dropped 1 emptied" "summary"
+nd dedup --unit paragraph --removed "$T/emptied.jsonl" "$T/empty.jsonl"
+assert_rc 0
+assert_jq "$T/emptied.jsonl" 'length == 1 and .[0].id == "b" and .[0].neardup.spans == [[0, 37, 0]]' \
+    "--removed: the emptied record with the spans that emptied it (it had no neardup member)"
 check "a record with an id beyond int64 is written back (pass 2 reads records as pass 1 did)"
 printf '{"id":18446744073709551615,"text":"Same paragraph of several words here.\\n\\nSame paragraph of several words here."}\n' > "$T/bigid.jsonl"
 nd dedup --unit paragraph "$T/bigid.jsonl"
