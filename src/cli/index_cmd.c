@@ -117,10 +117,10 @@ static int index_add(const cli_config *cfg)
             cli_error("%s: nothing of this run was added (the index is as it was)", cfg->index_path);
         goto done;
     }
-    if (cfg->verbose)
-        fprintf(stderr, "neardup: committing the run (%llu documents) to the index\n", (unsigned long long)st.added);
     commit_signals_begin(); /* a signal from here on: noted, the run finishes (commitsig.h) */
     holding = 1;
+    if (cfg->verbose) /* (after: a signal sent on reading this line is held) */
+        fprintf(stderr, "neardup: committing the run (%llu documents) to the index\n", (unsigned long long)st.added);
     int nrc = nd_db_commit(st.db);
     if (nrc == ND_OK)
         nrc = nd_db_stats_get(&after, st.db);

@@ -172,7 +172,7 @@ mkdir -p "$T/kept-dir" "$T/removed-dir"
 nd dedup --index "$DB" --output-dir "$T/kept-dir" --removed-dir "$T/removed-dir" "$T/B.jsonl"
 assert_rc 2
 assert_file_contains "$ERR" "use -o FILE and --removed FILE, not --output-dir"
-assert_eq 0 "$(ls -A "$T/kept-dir" "$T/removed-dir" | grep -c .)" "nothing written"
+assert_eq 0 "$(find "$T/kept-dir" "$T/removed-dir" -type f | wc -l | tr -d ' ')" "nothing written"
 
 check "dedup --index --annotate: every dropped document reaches the threshold with its original"
 nd dedup --index "$DB" --annotate "$T/B.jsonl"
