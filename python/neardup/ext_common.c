@@ -157,6 +157,10 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
             return -1;
         int rc = 0;
         if (strcmp(name, "threshold") == 0) {
+            if (PyBool_Check(value)) { /* True read as 1.0: a mistake, not a threshold */
+                PyErr_Format(PyExc_TypeError, "threshold must be a number, not bool");
+                return -1;
+            }
             double t = PyFloat_AsDouble(value);
             if (t == -1.0 && PyErr_Occurred())
                 return -1;
@@ -200,10 +204,11 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
             named |= GIVEN_MIN_SHINGLES;
         } else if (strcmp(name, "seed") == 0) {
             named |= GIVEN_SEED;
-            unsigned long long seed = PyLong_Check(value) ? PyLong_AsUnsignedLongLong(value) : 0;
-            if (!PyLong_Check(value) || PyErr_Occurred()) {
+            int is_int = PyLong_Check(value) && !PyBool_Check(value); /* as the int options */
+            unsigned long long seed = is_int ? PyLong_AsUnsignedLongLong(value) : 0;
+            if (!is_int || PyErr_Occurred()) {
                 PyErr_Clear();
-                PyErr_Format(PyLong_Check(value) ? PyExc_ValueError : PyExc_TypeError,
+                PyErr_Format(is_int ? PyExc_ValueError : PyExc_TypeError,
                              "seed must be an int in 0 .. 2**64 - 1 (got %R)", value);
                 return -1;
             }

@@ -16,6 +16,8 @@ GOOD = ["one two three four five six", "one two three four five six!"]
         ({"threshold": 1.5}, ValueError, "threshold"),
         ({"threshold": float("nan")}, ValueError, "threshold"),
         ({"threshold": "high"}, TypeError, ""),
+        ({"threshold": True}, TypeError, "threshold"),
+        ({"seed": True}, TypeError, "seed"),
         ({"profile": "loud"}, ValueError, "profile"),
         ({"profile": 1}, TypeError, "profile"),
         ({"shingle": "words:0"}, ValueError, "shingle"),
