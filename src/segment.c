@@ -170,12 +170,12 @@ static int run_cut_keeps_all_fast(const tokenizer *tk)
         }
         const unsigned bmp = c <= 0xFFFF;
         const unsigned kind = bmp ? nz->dict_kind[c & 0xFFFF] : 0;
-        const unsigned kept = bmp & (unsigned)(nz->cut_keeps[(c & 0xFFFF) >> 6] >> (c & 63));
+        const unsigned kept = bmp & (unsigned)bit_set(nz->cut_keeps, c & 0xFFFF);
         const unsigned script = kind & ND_DICT_SCRIPT;
         const unsigned mark = (kind / ND_DICT_MARK) & 1, modifier = (kind / ND_DICT_MODIFIER) & 1;
         const unsigned iteration = (c == 0x3005) | (c == 0x303B);
-        const unsigned ok = (kept & 1) | (iteration & (unsigned)is_han((UChar32)prev)) | (mark & (base == script)) |
-                            (modifier & (prev != 0));
+        const unsigned ok =
+            kept | (iteration & (unsigned)is_han((UChar32)prev)) | (mark & (base == script)) | (modifier & (prev != 0));
         bad |= ok ^ 1;
         /* a letter its script's marks may follow sets the script, a mark
          * keeps it, anything else clears it */

@@ -47,18 +47,14 @@ void commit_signals_begin(void)
     }
 }
 
-int commit_signals_end(void)
+void commit_signals_end(int status)
 {
     for (int i = 0; i < HELD; i++) {
         if (replaced[i])
             sigaction(held_signals[i], &before[i], NULL);
         replaced[i] = 0;
     }
-    return noted;
-}
-
-void commit_signals_report(int sig, int status)
-{
+    int sig = noted;
     if (!sig)
         return;
     const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";

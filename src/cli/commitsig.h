@@ -10,12 +10,9 @@
  * one thread, not nested. */
 void commit_signals_begin(void);
 
-/* The handlers as they were before commit_signals_begin; returns the
- * first signal noted since (0: none). */
-int commit_signals_end(void);
-
-/* Say (a warning) that signal `sig` (0: nothing to say) came over a
- * commit and was let finish, the run's exit status being `status`. */
-void commit_signals_report(int sig, int status);
+/* The handlers as they were before commit_signals_begin, and a warning
+ * if a signal came meanwhile, saying how the run (exit status `status`)
+ * ended. */
+void commit_signals_end(int status);
 
 #endif

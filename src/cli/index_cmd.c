@@ -159,7 +159,7 @@ done:
     input_close(st.in);
     doc_batch_free(&st.batch);
     if (holding)
-        commit_signals_report(commit_signals_end(), rc);
+        commit_signals_end(rc);
     return rc;
 }
 
@@ -288,7 +288,7 @@ static int index_remove(const cli_config *cfg)
         }
         nd_db_close(db);
         if (held)
-            commit_signals_report(commit_signals_end(), rc);
+            commit_signals_end(rc);
     }
     if (from_file) {
         for (size_t i = 0; i < count; i++)

@@ -358,7 +358,7 @@ int cli_dedup_index(const cli_config *cfg)
     int held = rc == EXIT_OK && cfg->update;
     if (held)
         commit_signals_begin(); /* from the commit to the summary: commitsig.h */
-    if (rc == EXIT_OK && cfg->update) {
+    if (held) {
         int nrc = nd_db_commit(st.index);
         if (nrc != ND_OK) {
             rc = dbcli_fail(st.index, nrc);
@@ -383,7 +383,7 @@ int cli_dedup_index(const cli_config *cfg)
             fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
     }
     if (held)
-        commit_signals_report(commit_signals_end(), rc);
+        commit_signals_end(rc);
 done:
     if (st.kept != st.index)
         nd_db_close(st.kept);

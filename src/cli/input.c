@@ -135,6 +135,7 @@ int input_open(input **out, const cli_config *cfg)
 }
 
 static int has_suffix(const char *s, const char *suffix);
+static int json_lines_by_name(const char *name);
 static int same_identity(const file_identity *a, const file_identity *b);
 
 int input_open_parts(input **out, const cli_config *cfg, const input_part *parts, size_t count)
@@ -179,8 +180,7 @@ int input_splittable(const char *name, input_format format, uint64_t *size)
         return 0;
     *size = (uint64_t)st.st_size;
     /* read as JSON Lines (choose_mode): by --format, else by its name */
-    if (format == FORMAT_TEXT || format == FORMAT_JSON ||
-        (format == FORMAT_AUTO && !has_suffix(name, ".jsonl") && !has_suffix(name, ".ndjson")))
+    if (format == FORMAT_TEXT || format == FORMAT_JSON || (format == FORMAT_AUTO && !json_lines_by_name(name)))
         return 0;
     FILE *f = fopen(name, "rb");
     unsigned char m[4] = {0, 0, 0, 0};
@@ -309,6 +309,13 @@ static int named(const char *name, const char *base)
     return 0;
 }
 
+/* Is a file of this name read as JSON Lines under --format auto
+ * (choose_mode), and so cut by byte ranges under MPI (input_splittable)? */
+static int json_lines_by_name(const char *name)
+{
+    return named(name, ".jsonl") || named(name, ".ndjson");
+}
+
 static int is_blank_byte(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -402,7 +409,7 @@ static int choose_mode(input *in, reader *r, const char *name, read_mode *mode, 
     case FORMAT_AUTO:
         break;
     }
-    if (named(name, ".jsonl") || named(name, ".ndjson")) {
+    if (json_lines_by_name(name)) {
         *mode = MODE_JSON;
         return 0;
     }
