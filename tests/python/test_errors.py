@@ -153,35 +153,47 @@ def test_big_and_empty_inputs():
 # on it (they let the GIL go between chunks of 8192 texts): a RuntimeError
 # naming the change, never a read past the list's end (which crashed the
 # interpreter). Run in a child process, so that a crash fails this test
-# rather than ending the run; the switch interval keeps the GIL with the
-# call until it lets it go, and the other thread waits 50 ms (the call's
-# set-up is done by then, and its 25 chunks take far longer), so it shrinks
-# the list mid-call.
+# rather than ending the run. The other thread shrinks the list halfway
+# through the call, as long as an undisturbed call took (the call's set-up
+# is far shorter); the switch interval keeps the GIL with the call until it
+# lets it go, so the shrink falls between two chunks. A call that ended
+# first is tried again, up to three times.
 SHRINK_DURING_CALL = r"""
 import sys, threading, time
 import neardup
-sys.setswitchinterval(30)
 call = sys.argv[1]
 texts = ["text number %d with words %d" % (i, i % 97) for i in range(200000)]
-ready = threading.Event()
-def shrink():
-    ready.wait()
-    time.sleep(0.05)
-    del texts[9000:]
-t = threading.Thread(target=shrink)
-t.start()
-ready.set()
-try:
+def run():
     if call == "scan":
         neardup.scan(texts, threads=2)
     elif call == "dedup":
         neardup.dedup(texts, threads=2)
     else:
         neardup.Deduplicator().add_many(texts, ids=list(range(200000)), threads=2)
-    print("no error")
-except RuntimeError as e:
-    print("RuntimeError:", e)
-t.join()
+t0 = time.perf_counter()
+run()
+half = (time.perf_counter() - t0) / 2
+sys.setswitchinterval(30)
+for attempt in range(3):
+    del texts[9000:]
+    texts.extend("text number %d with words %d" % (i, i % 97) for i in range(9000, 200000))
+    ready = threading.Event()
+    def shrink():
+        ready.wait()
+        time.sleep(half)
+        del texts[9000:]
+    t = threading.Thread(target=shrink)
+    t.start()
+    ready.set()
+    try:
+        run()
+        outcome = "no error"
+    except RuntimeError as e:
+        outcome = "RuntimeError: %s" % e
+    t.join()
+    if outcome != "no error":
+        break
+print(outcome)
 """
 
 
