@@ -10,7 +10,9 @@
  *     records into a local nd_index (spilled past --memory like neardup),
  *     their ids into a doctable; a bad record stops every rank: the
  *     failing rank tells the others (a message they look for after each
- *     batch), and the first failure in rank order is reported, once.
+ *     batch; a rank stops only for a lower rank's, whose records come
+ *     before its own), and the first failure in input order is reported,
+ *     once.
  *  3. engine.c: the clusters of all texts, each sent to the rank holding
  *     its earliest member.
  *  4. mpi_output.c: numbering (each rank sorts the clusters it received
@@ -91,16 +93,29 @@ static int commit_record(void *ctx, const sketched_doc *d)
     return m->replay && replay_source_note(m->replay, d->rec, 1) != 0 ? EXIT_FAIL : EXIT_OK;
 }
 
-/* After each batch: has another rank failed? Past half of --memory, spill. */
+/* After each batch: has a lower rank failed? Past half of --memory, spill.
+ * Only a failure earlier in the input stops this rank: a higher rank's
+ * records come after all of this one's, so this rank reads on, and its own
+ * bad record, if it has one, is the one reported (the first in input
+ * order, as neardup reports; stopping at any rank's failure made the
+ * message depend on which rank got there first). */
 static int batch_done(void *ctx)
 {
     mrun *m = ctx;
-    int flag = 0;
-    MPI_Iprobe(MPI_ANY_SOURCE, TAG_ABORT, m->x.comm, &flag, MPI_STATUS_IGNORE);
-    if (flag) {
-        m->stopped_by_other = 1;
-        return EXIT_FAIL;
+    for (;;) {
+        int flag = 0;
+        MPI_Status status;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_ABORT, m->x.comm, &flag, &status);
+        if (!flag)
+            break;
+        int v;
+        MPI_Recv(&v, 1, MPI_INT, status.MPI_SOURCE, TAG_ABORT, m->x.comm, MPI_STATUS_IGNORE);
+        m->stops_received++;
+        if (status.MPI_SOURCE < m->x.rank)
+            m->stopped_by_other = 1;
     }
+    if (m->stopped_by_other)
+        return EXIT_FAIL;
     if (!m->counts.spilled && nd_index_memory(m->index) > m->cfg->memory / 2) {
         int nrc = nd_index_spill(m->index, m->cfg->tmpdir);
         if (nrc != ND_OK) {
@@ -137,9 +152,9 @@ static int pass1(mrun *m)
     /* a rank stopped by another's failure is not a failure of its own: the
      * lowest rank that failed on its own reports (unless it already did) */
     int all_ok = x_agree(&m->x, ok || m->stopped_by_other, m->failure);
-    /* drain the stop messages */
+    /* drain the stop messages not received yet (batch_done took some) */
     uint64_t tellers = x_sum(&m->x, (uint64_t)told);
-    for (uint64_t k = told ? 1 : 0; k < tellers; k++) {
+    for (uint64_t k = (told ? 1 : 0) + m->stops_received; k < tellers; k++) {
         int v;
         MPI_Recv(&v, 1, MPI_INT, MPI_ANY_SOURCE, TAG_ABORT, m->x.comm, MPI_STATUS_IGNORE);
     }

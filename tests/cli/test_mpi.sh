@@ -5,9 +5,10 @@
 # generated corpus in uneven shards and on the same corpus as one big JSON
 # Lines file (split across ranks by byte ranges, records without an id
 # named FILE:LINE as one process names them); bad input on any rank stops
-# every rank with one message naming the rank, file and line, exit 1, and
-# leaves no output file. Skipped (exit 77) when neardup-mpi is not built
-# ($ND_MPI_BIN unset) or mpirun is missing.
+# every rank with one message naming the rank, file and line (the first
+# bad record in input order, as neardup), exit 1, and leaves no output
+# file. Skipped (exit 77) when neardup-mpi is not built ($ND_MPI_BIN
+# unset) or mpirun is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -186,6 +187,28 @@ for n in 2 3; do
     mpi "$n" scan --threads 1 "$T/bad.jsonl"
     assert_rc 1
     assert_empty_file "$OUT" "no scan output after a failure"
+done
+
+check "bad records on two ranks: the first in input order is reported, as neardup reports it, whichever rank fails first"
+# rank 0's bad record is nine batches into its share, rank 1's in its first
+# batch: rank 1 fails first, and used to stop rank 0 before it got there
+python3 - "$T/two-bad.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(3)
+words = ["w%d" % i for i in range(3000)]
+lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(40))}) for i in range(20000)]
+lines[8999] = '{"id": "early", "text": '
+lines[10099] = '{"id": "late", "text": '
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+nd scan "$T/two-bad.jsonl"
+assert_rc 1
+assert_contains "$(cat "$ERR")" "two-bad.jsonl:9000:" "neardup names the first bad line"
+for n in 2 3; do
+    mpi "$n" scan --threads 1 "$T/two-bad.jsonl"
+    assert_rc 1 "neardup-mpi -n $n, two bad records"
+    assert_eq 1 "$(grep -c 'neardup-mpi: rank' "$ERR")" "one message from the ranks, $n ranks"
+    assert_contains "$(cat "$ERR")" "error: $T/two-bad.jsonl:9000:" "the first bad line in input order, $n ranks"
 done
 
 check "usage: dedup needs --output-dir; stdin is refused; shared file names are refused"
