@@ -78,13 +78,28 @@ static int index_open_check(Index *self)
     return 0;
 }
 
-static void index_lock(Index *self)
+static void index_acquire(Index *self)
 {
     if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS
             PyThread_acquire_lock(self->lock, WAIT_LOCK);
         Py_END_ALLOW_THREADS
     }
+}
+
+/* Take the index's lock for a call that uses it: 0, or -1 with ValueError
+ * set (and the lock not held) when the index was closed meanwhile. The
+ * check before waiting is not enough: close() on another thread may take
+ * the lock first and free the handle while this call waits for it. */
+static int index_lock(Index *self)
+{
+    index_acquire(self);
+    if (!self->db) {
+        PyThread_release_lock(self->lock);
+        PyErr_SetString(PyExc_ValueError, "the index is closed");
+        return -1;
+    }
+    return 0;
 }
 
 static void index_dealloc(Index *self)
@@ -230,7 +245,8 @@ static PyObject *index_add(Index *self, PyObject *args, PyObject *kwargs)
         PyErr_Format(PyExc_ValueError, "ids has %zd entries for %zd texts", i.count, t.count);
         goto done;
     }
-    index_lock(self);
+    if (index_lock(self) != 0)
+        goto done;
     int status = add_chunks(self, &t, &i, replace ? ND_DB_REPLACE : 0);
     if (status != ND_OK)
         raise_index(self, status);
@@ -303,6 +319,10 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
     /* top: an int (TypeError otherwise), 0 for all; one past what a list
      * can hold keeps every match, as 0 does (not an OverflowError) */
     size_t top = 0;
+    if (top_obj && PyBool_Check(top_obj)) { /* True read as 1 */
+        PyErr_SetString(PyExc_TypeError, "top must be an int, not bool");
+        return NULL;
+    }
     if (top_obj) {
         PyObject *as_int = PyNumber_Index(top_obj);
         if (!as_int)
@@ -321,6 +341,10 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
     if (index_open_check(self) != 0)
         return NULL;
     nd_db_query_options qo = ND_DB_QUERY_INIT;
+    if (PyBool_Check(threshold_obj)) { /* True read as 1.0: a mistake, as for the index's own options */
+        PyErr_SetString(PyExc_TypeError, "threshold must be a number, not bool");
+        return NULL;
+    }
     if (threshold_obj != Py_None) {
         double t = PyFloat_AsDouble(threshold_obj);
         if (t == -1.0 && PyErr_Occurred())
@@ -346,7 +370,10 @@ static PyObject *index_query(Index *self, PyObject *args, PyObject *kwargs)
         }
         size_t count = (size_t)(n - first < SCAN_CHUNK ? n - first : SCAN_CHUNK);
         nd_db_results *results = NULL;
-        index_lock(self);
+        if (index_lock(self) != 0) {
+            Py_CLEAR(out);
+            break;
+        }
         int status;
         Py_BEGIN_ALLOW_THREADS
             status = nd_db_query_texts(&results, self->db, pinned.data + first, pinned.lens + first, count, &qo);
@@ -371,7 +398,10 @@ static PyObject *index_remove(Index *self, PyObject *ids)
     pinned_list i;
     if (index_open_check(self) != 0 || ndpy_pin_list(&i, ids, "ids") != 0)
         return NULL;
-    index_lock(self);
+    if (index_lock(self) != 0) {
+        ndpy_unpin_list(&i);
+        return NULL;
+    }
     size_t removed = 0;
     int status;
     Py_BEGIN_ALLOW_THREADS
@@ -399,9 +429,8 @@ PyDoc_STRVAR(index_commit_doc, "commit()\n--\n\n"
 static PyObject *index_commit(Index *self, PyObject *unused)
 {
     (void)unused;
-    if (index_open_check(self) != 0)
+    if (index_open_check(self) != 0 || index_lock(self) != 0)
         return NULL;
-    index_lock(self);
     int status;
     Py_BEGIN_ALLOW_THREADS
         status = nd_db_commit(self->db);
@@ -419,7 +448,11 @@ static PyObject *index_close_impl(Index *self, int commit)
 {
     if (!self->db)
         Py_RETURN_NONE;
-    index_lock(self);
+    index_acquire(self);
+    if (!self->db) { /* closed by another thread meanwhile */
+        PyThread_release_lock(self->lock);
+        Py_RETURN_NONE;
+    }
     int status = ND_OK;
     nd_db *db = self->db;
     self->db = NULL;
@@ -470,10 +503,9 @@ static PyObject *index_exit(Index *self, PyObject *args)
 
 static Py_ssize_t index_len(Index *self)
 {
-    if (index_open_check(self) != 0)
+    if (index_open_check(self) != 0 || index_lock(self) != 0)
         return -1;
     nd_db_stats st;
-    index_lock(self);
     int status = nd_db_stats_get(&st, self->db);
     if (status != ND_OK)
         raise_index(self, status);
@@ -490,10 +522,20 @@ static PyObject *options_dict(const nd_options *o)
         snprintf(shingle, sizeof shingle, "%s:%u", o->shingle_kind == ND_SHINGLE_CHARS ? "chars" : "words",
                  o->shingle_kind == ND_SHINGLE_CHARS ? o->char_size : o->shingle_size);
     int contain = o->measure == ND_MEASURE_CONTAINMENT;
-    return Py_BuildValue("{s:d,s:s,s:s,s:I,s:I,s:I,s:K,s:s,s:I}", "threshold", o->threshold, "profile",
-                         nd_profile_name(o->profile), "shingle", shingle, "num_perm", o->num_perm, "bands", o->bands,
-                         "rows", o->rows, "seed", (unsigned long long)o->seed, "measure",
-                         contain ? "containment" : "jaccard", "min_shingles", contain ? o->min_shingles : 0u);
+    PyObject *d = Py_BuildValue("{s:d,s:s,s:s,s:I,s:I,s:I,s:K,s:s}", "threshold", o->threshold, "profile",
+                                nd_profile_name(o->profile), "shingle", shingle, "num_perm", o->num_perm, "bands",
+                                o->bands, "rows", o->rows, "seed", (unsigned long long)o->seed, "measure",
+                                contain ? "containment" : "jaccard");
+    /* min_shingles only where it means something, as `index stats` shows
+     * it: a Jaccard index's 0 was no value Index() or scan() take back
+     * (Index(path, **ix.options) raised ValueError) */
+    if (d && contain) {
+        PyObject *m = PyLong_FromUnsignedLong(o->min_shingles);
+        if (!m || PyDict_SetItemString(d, "min_shingles", m) != 0)
+            Py_CLEAR(d);
+        Py_XDECREF(m);
+    }
+    return d;
 }
 
 PyDoc_STRVAR(index_stats_doc, "stats()\n--\n\n"
@@ -503,10 +545,9 @@ PyDoc_STRVAR(index_stats_doc, "stats()\n--\n\n"
 static PyObject *index_stats(Index *self, PyObject *unused)
 {
     (void)unused;
-    if (index_open_check(self) != 0)
+    if (index_open_check(self) != 0 || index_lock(self) != 0)
         return NULL;
     nd_db_stats st;
-    index_lock(self);
     int status = nd_db_stats_get(&st, self->db);
     if (status != ND_OK)
         raise_index(self, status);
@@ -527,9 +568,11 @@ static PyObject *index_stats(Index *self, PyObject *unused)
 static PyObject *index_get_options(Index *self, void *closure)
 {
     (void)closure;
-    if (index_open_check(self) != 0)
+    if (index_open_check(self) != 0 || index_lock(self) != 0)
         return NULL;
-    return options_dict(nd_db_options(self->db));
+    nd_options options = *nd_db_options(self->db); /* copied under the lock: close() frees the handle */
+    PyThread_release_lock(self->lock);
+    return options_dict(&options);
 }
 
 static PyObject *index_get_closed(Index *self, void *closure)

@@ -54,8 +54,9 @@ def test_round_trip_equals_cli(nd_binary, tmp_path):
         assert ix.query(b_texts, top=1) == [ms[:1] for ms in got]
         # a top past any list's size keeps every match, as 0 does; a negative or non-int top is refused
         assert ix.query(b_texts, top=10**30) == got
-        assert ix.query(b_texts, top=True) == [ms[:1] for ms in got]
-        for bad, error in ((-1, ValueError), (-(10**30), ValueError), (1.5, TypeError), ("1", TypeError)):
+        # a bool is a mistake, not 1 (as for every option of the module)
+        for bad, error in ((-1, ValueError), (-(10**30), ValueError), (1.5, TypeError), ("1", TypeError),
+                           (True, TypeError)):
             with pytest.raises(error):
                 ix.query(b_texts, top=bad)
         assert ix.query(b_texts, threshold=0.9) == [[m for m in ms if m.jaccard >= 0.9] for ms in got]
@@ -296,3 +297,82 @@ def test_containment_matches_carry_both_containments(nd_binary, tmp_path):
     # a Match is still the tuple (id, jaccard)
     first = next(m for ms in got for m in ms)
     assert tuple(first) == (first.id, first.jaccard) and len(first) == 2
+
+
+# A close() on one thread while calls on others wait for the index: each
+# waiting call must find the index closed (ValueError), never use the
+# handle close() freed (it crashed the interpreter: the calls checked
+# "closed" before waiting, not after). In a child process, so that a crash
+# fails this test rather than the run.
+CLOSE_WHILE_WAITING = r"""
+import random, sys, threading, time
+import neardup
+path = sys.argv[1]
+rng = random.Random(1)
+words = ["w%d" % i for i in range(3000)]
+texts = [" ".join(rng.choice(words) for _ in range(40)) for _ in range(20000)]
+ix = neardup.Index(path, create=True, threads=1, autocommit=False)
+outcomes = []
+def call(name, fn):
+    try:
+        fn()
+        outcomes.append((name, "ok"))
+    except ValueError as e:
+        outcomes.append((name, "closed" if "closed" in str(e) else "other: %s" % e))
+adder = threading.Thread(target=call, args=("add", lambda: ix.add(texts, [str(i) for i in range(len(texts))])))
+adder.start()
+time.sleep(0.05)  # the add holds the index
+closer = threading.Thread(target=call, args=("close", ix.close))
+closer.start()
+time.sleep(0.01)  # close() waits for it
+waiting = [threading.Thread(target=call, args=(name, fn)) for name, fn in [
+    ("query", lambda: ix.query(texts[:5])), ("len", lambda: len(ix)), ("stats", ix.stats),
+    ("options", lambda: ix.options), ("commit", ix.commit), ("remove", lambda: ix.remove(["0"]))]]
+for t in waiting:
+    t.start()
+for t in [adder, closer] + waiting:
+    t.join()
+print(sorted(outcomes))
+"""
+
+
+def test_calls_waiting_for_a_closing_index_find_it_closed(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", CLOSE_WHILE_WAITING, str(tmp_path / "ix.db")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, "the child died (%d): %s" % (proc.returncode, proc.stderr[-2000:])
+    outcomes = dict(eval(proc.stdout.strip()))
+    assert outcomes["add"] == "ok" and outcomes["close"] == "ok"
+    for name in ["query", "len", "stats", "options", "commit", "remove"]:
+        assert outcomes[name] in ("ok", "closed"), (name, outcomes[name])
+
+
+def test_an_index_options_are_given_back_to_index_and_scan(tmp_path):
+    """Index(path, **ix.options) and scan(texts, **ix.options) take the
+    index's options as they are (a Jaccard index reported min_shingles 0,
+    which both refused)."""
+    _, texts, _, _ = split_corpus()
+    jac, con = str(tmp_path / "jac.db"), str(tmp_path / "con.db")
+    neardup.Index(jac, create=True).close()
+    neardup.Index(con, create=True, measure="containment", min_shingles=7).close()
+    for path in (jac, con):
+        with neardup.Index(path, readonly=True) as ix:
+            options = ix.options
+        assert ("min_shingles" in options) == (path == con)
+        with neardup.Index(path, readonly=True, **options) as again:
+            assert again.options == options
+        copy = str(tmp_path / ("copy-" + os.path.basename(path)))
+        neardup.Index(copy, create=True, **options).close()
+        neardup.scan(texts[:50], **options)
+
+
+def test_query_refuses_a_bool_threshold_or_top(tmp_path):
+    path = str(tmp_path / "ix.db")
+    with neardup.Index(path, create=True) as ix:
+        ix.add(["a text about the harbour"], ["a"])
+        with pytest.raises(TypeError, match="bool"):
+            ix.query(["a text"], threshold=True)
+        with pytest.raises(TypeError, match="bool"):
+            ix.query(["a text"], top=True)
