@@ -187,9 +187,7 @@ int input_splittable(const char *name, input_format format, uint64_t *size)
     size_t got = f ? fread(m, 1, 4, f) : 0;
     if (f)
         fclose(f);
-    int gzip = got >= 2 && m[0] == 0x1f && m[1] == 0x8b;
-    int zstd = got >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
-    return f && !gzip && !zstd;
+    return f && reader_magic(m, got) == READER_PLAIN;
 }
 
 int input_count_lines(uint64_t *out, const char *name, uint64_t start, uint64_t end)

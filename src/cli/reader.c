@@ -1,7 +1,8 @@
 /* reader.c - one file (or stdin) as a stream of decoded bytes and lines.
  *
  * Raw bytes come from the descriptor; when the first bytes are a gzip
- * (1f 8b) or zstd (28 b5 2f fd) magic number they go through a streaming
+ * (1f 8b) or zstd (28 b5 2f fd, or a skippable frame's 5X 2a 4d 18: pzstd
+ * starts its files with one) magic number they go through a streaming
  * decompressor (zlib's inflate with automatic gzip header detection,
  * restarted for concatenated members; ZSTD's decompressStream). Decoded
  * bytes wait in one buffer that grows only to the longest line (or the
@@ -453,6 +454,17 @@ void reader_free(reader *r)
     free(r);
 }
 
+int reader_magic(const unsigned char *m, size_t n)
+{
+    if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+        return READER_GZIP;
+    if (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
+        return READER_ZSTD;
+    if (n >= 4 && (m[0] & 0xf0) == 0x50 && m[1] == 0x2a && m[2] == 0x4d && m[3] == 0x18)
+        return READER_ZSTD; /* a skippable frame (0x184D2A50 to 0x184D2A5F, little-endian) */
+    return READER_PLAIN;
+}
+
 reader *reader_open(const char *name)
 {
     reader *r = calloc(1, sizeof *r);
@@ -492,8 +504,8 @@ reader *reader_open(const char *name)
             r->raw_eof = 1;
         r->raw_len += (size_t)n;
     }
-    const unsigned char *m = r->raw;
-    if (r->raw_len >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
+    int magic = reader_magic(r->raw, r->raw_len);
+    if (magic == READER_GZIP) {
         r->comp = COMP_GZIP;
         if (inflateInit2(&r->z, 15 + 32) != Z_OK) {
             cli_error("%s: cannot start gzip decoder", name);
@@ -501,7 +513,7 @@ reader *reader_open(const char *name)
             return NULL;
         }
         r->z_ready = 1;
-    } else if (r->raw_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) {
+    } else if (magic == READER_ZSTD) {
         r->comp = COMP_ZSTD;
         r->zs = ZSTD_createDStream();
         r->zstd_last = 1; /* no frame decoded yet */

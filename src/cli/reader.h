@@ -9,6 +9,13 @@
 
 typedef struct reader reader;
 
+/* The compression the first n bytes of a file name: READER_GZIP (1f 8b),
+ * READER_ZSTD (a zstd frame, 28 b5 2f fd, or a skippable frame, 5X 2a 4d
+ * 18, which pzstd writes first and a zstd decoder passes over), or
+ * READER_PLAIN. Every place that sniffs a file asks this. */
+enum { READER_PLAIN = 0, READER_GZIP = 1, READER_ZSTD = 2 };
+int reader_magic(const unsigned char *m, size_t n);
+
 /* Open `name` ("-" is stdin) and sniff its compression. NULL (reported) on
  * failure. `name` is borrowed: it must outlive the reader. */
 reader *reader_open(const char *name);

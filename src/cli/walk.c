@@ -15,6 +15,8 @@
 #include <string.h>  /* strcmp, strerror */
 #include <unistd.h>  /* read, close */
 
+#include "reader.h" /* reader_magic */
+
 static int add_name(input_walk *w, char *name)
 {
     if (w->count == w->capacity) {
@@ -101,9 +103,7 @@ static int looks_binary(const char *path)
     close(fd);
     if (n <= 0)
         return 0;
-    if (n >= 2 && block[0] == 0x1f && block[1] == 0x8b)
-        return 0;
-    if (n >= 4 && block[0] == 0x28 && block[1] == 0xb5 && block[2] == 0x2f && block[3] == 0xfd)
+    if (reader_magic(block, (size_t)n) != READER_PLAIN)
         return 0;
     return memchr(block, 0, (size_t)n) != NULL;
 }

@@ -195,6 +195,24 @@ head -n 1500 "$T/data.jsonl" | zstd -q -c >"$T/multi.zst"
 tail -n +1501 "$T/data.jsonl" | zstd -q -c >>"$T/multi.zst"
 same_scan "a 2-frame zstd named multi.zst" "$T/multi.zst"
 
+check "zstd that starts with a skippable frame (as pzstd writes it): read as zstd by content, by name and in a walk"
+# it used to be read as one text document of binary bytes (exit 0), as
+# malformed JSON under a .jsonl.zst name, and passed over as binary in a walk
+printf 'P*M\030\004\000\000\000abcd' >"$T/skip.zst"
+zstd -q -c "$T/data.jsonl" >>"$T/skip.zst"
+same_scan "a skippable frame first, named skip.zst" "$T/skip.zst"
+cp "$T/skip.zst" "$T/skip.jsonl.zst"
+same_scan "a skippable frame first, named skip.jsonl.zst" "$T/skip.jsonl.zst"
+mkdir -p "$T/skipdir"
+cp "$T/skip.zst" "$T/skipdir/"
+nd scan "$T/skipdir"
+assert_rc 0
+assert_same_file "$T/ref" "$OUT" "a walk reads it"
+if command -v pzstd >/dev/null; then
+    pzstd -q -f "$T/data.jsonl" -o "$T/p.jsonl.zst"
+    same_scan "pzstd's output" "$T/p.jsonl.zst"
+fi
+
 check "a truncated / corrupt .zst: exit 1, message naming the file"
 head -c 3000 "$T/data.jsonl.zst" >"$T/truncated.jsonl.zst"
 nd scan "$T/truncated.jsonl.zst"
