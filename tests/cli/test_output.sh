@@ -251,6 +251,24 @@ assert_rc 0
 assert_jq "$OUT" 'length == 1' "-o /dev/stdout is written in place"
 [[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
 
+check "started with stdout closed (>&-): -o FILE and --stats FILE written, exit 0; output for stdout still fails"
+# the temporary output file took descriptor 1, was closed twice, and the run
+# exited 1 after renaming a complete -o file into place
+mkdir "$T/closed"
+set +e
+"$ND" dedup --quiet -o "$T/closed/kept.jsonl" --stats "$T/closed/st.json" "$T/dup.jsonl" >&- 2>"$ERR"
+RC=$?
+set -e
+assert_rc 0 "dedup -o FILE with stdout closed"
+cmp -s "$T/o/kept.jsonl" "$T/closed/kept.jsonl" || fail "-o FILE with stdout closed differs"
+assert_jq "$T/closed/st.json" 'length == 1' "--stats with stdout closed"
+set +e
+"$ND" scan --quiet "$T/dup.jsonl" >&- 2>"$ERR"
+RC=$?
+set -e
+assert_rc 1 "scan writing clusters to a closed stdout"
+assert_file_contains "$ERR" "cannot write the output"
+
 check "a failed run leaves no output file, or the old one untouched"
 echo old >"$T/o/old.jsonl"
 cp "$T/dup.jsonl" "$T/bad.jsonl"
