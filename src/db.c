@@ -267,6 +267,23 @@ static int data_file_empty(const char *path)
            st.st_size == 0;
 }
 
+/* nd_db_set_damage_handler's function, given to every environment as
+ * LMDB's assertion callback (read and set atomically: any thread). */
+static void (*damage_handler)(const char *message);
+
+void nd_db_set_damage_handler(void (*handler)(const char *message))
+{
+    __atomic_store_n(&damage_handler, handler, __ATOMIC_RELEASE);
+}
+
+static void on_lmdb_assert(MDB_env *env, const char *message)
+{
+    (void)env;
+    void (*handler)(const char *) = __atomic_load_n(&damage_handler, __ATOMIC_ACQUIRE);
+    if (handler)
+        handler(message); /* does not return; else LMDB aborts, as without it */
+}
+
 /* db->map_bytes: the map size to ask for, 0 for the default (halved while
  * the address space is short); set to the size LMDB took. */
 int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags)
@@ -285,6 +302,7 @@ int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags
         int rc = mdb_env_create(&env);
         if (rc)
             return db_fail_mdb(db, rc, "cannot create an LMDB environment");
+        mdb_env_set_assert(env, on_lmdb_assert);
         mdb_env_set_maxdbs(env, 8);
         mdb_env_set_maxreaders(env, MAX_READERS);
         mdb_env_set_mapsize(env, (size_t)map);

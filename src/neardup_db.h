@@ -71,6 +71,14 @@ typedef struct nd_db_config {
         ND_OPTIONS_INIT, 0, 0, 0, 0 \
     }
 
+/** A process-wide function called when LMDB finds an index's data.mdb
+ * inconsistent (one of its assertions fails: a damaged page; the file has
+ * no checksums), with LMDB's own description. It must not return: LMDB
+ * aborts the process after it. NULL (the default) leaves LMDB to print its
+ * assertion and abort. The program sets one that reports the index as
+ * damaged and exits 1; the library itself never prints or exits. */
+void nd_db_set_damage_handler(void (*handler)(const char *message));
+
 /** Open (or create) the index at `path`.
  * @param[out] out the handle, set only on success (close with nd_db_close).
  * @param[out] message on failure, a one-line explanation (may be NULL);

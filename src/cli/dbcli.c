@@ -4,12 +4,11 @@
  * pass 1 (see dbcli.h). */
 #include "dbcli.h"
 
-#include <signal.h> /* signal, SIGBUS */
 #include <stdlib.h> /* malloc, free */
 #include <string.h> /* memcpy, strlen */
-#include <unistd.h> /* write, _exit */
 
-#include "alloc.h"     /* nd_grow, nd_free */
+#include "alloc.h" /* nd_grow, nd_free */
+#include "dbdamage.h"
 #include "index_add.h" /* nd_index_ids_block_free */
 
 enum { MESSAGE_SIZE = 1024 };
@@ -17,23 +16,6 @@ enum { MESSAGE_SIZE = 1024 };
 int dbcli_exit_code(int status)
 {
     return status == ND_OK ? EXIT_OK : status == ND_EMISMATCH ? EXIT_USAGE : EXIT_FAIL;
-}
-
-/* A read through a memory map past the end of its file: LMDB trusts the
- * page numbers of the index's data.mdb, which has no checksums, so a
- * damaged page sends it outside the file (a file cut short is caught when
- * the index is opened). A message and exit 1 instead of "Bus error"; the
- * output files stay under their temporary names. Installed when a
- * command opens an index (dbcli_open), so that no other SIGBUS is
- * reported as a damaged index. */
-static void on_sigbus(int sig)
-{
-    static const char message[] = "neardup: error: a read through a memory map went past the end of its file: the "
-                                  "index's data.mdb is damaged (restore a copy or rebuild the index)\n";
-    (void)sig;
-    ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
-    (void)ignored;
-    _exit(EXIT_FAIL);
 }
 
 int dbcli_open(nd_db **out, const cli_config *cfg, unsigned flags, unsigned given)
@@ -44,7 +26,7 @@ int dbcli_open(nd_db **out, const cli_config *cfg, unsigned flags, unsigned give
     config.given = given;
     config.flags = flags | (cfg->wait ? ND_DB_WAIT : 0);
     config.memory = cfg->memory;
-    signal(SIGBUS, on_sigbus);
+    db_damage_watch(); /* a damaged data.mdb: a message and exit 1, not a crash */
     int rc = nd_db_open(out, message, sizeof message, cfg->index_path, &config);
     if (rc == ND_OK)
         return EXIT_OK;

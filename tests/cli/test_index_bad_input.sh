@@ -4,6 +4,7 @@
 # index, a path that is not an index (a file, a directory of other things,
 # a data.mdb that is not LMDB), another format or Unicode version, a second
 # writer (fails naming the lock, or waits), readers during a writer,
+# damaged pages (a message and exit 1, never a crash),
 # compacting while others have the index open, a file size limit and a full
 # disk (the index untouched), a read-only directory.
 set -euo pipefail
@@ -90,6 +91,48 @@ rc=0
 wait "$pid" || rc=$?
 [[ $rc -ne 0 ]] || fail "scan killed by SIGBUS exited 0" # 135 (or 1 under ASan, which reports it)
 if grep -q "damaged" "$T/bus.err"; then fail "scan's bus error was reported as a damaged index"; fi
+
+check "damaged page headers (the pages' bounds overwritten): never a crash; exit 1 naming the damage"
+# LMDB read such pages through a null pointer (SIGSEGV) or stopped on an
+# assertion (SIGABRT); both killed the process
+python3 - "$ND" "$DB" "$T/B.jsonl" "$T/pages" <<'PY'
+import os, shutil, subprocess, sys
+nd, db, queries, work = sys.argv[1:]
+pages = os.path.getsize(os.path.join(db, "data.mdb")) // 4096
+crashed, reported, silent = [], 0, 0
+for page in range(2, pages):
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(db, work)
+    with open(os.path.join(work, "data.mdb"), "r+b") as f:
+        f.seek(page * 4096 + 12)
+        f.write(b"\x00\x00\xff\x0f")  # lower and upper bounds of the page's free space
+    for cmd in (["index", "stats", work], ["query", "--quiet", "--threads", "1", work, queries]):
+        p = subprocess.run([nd] + cmd, capture_output=True, timeout=120)
+        err = p.stderr.decode(errors="replace")
+        if p.returncode < 0 or p.returncode > 2:
+            crashed.append((page, cmd[0], p.returncode, err[-300:]))
+        elif "the index's data.mdb is damaged" in err:
+            reported += 1
+            if p.returncode != 1:
+                crashed.append((page, cmd[0], p.returncode, "damaged, yet exit %d" % p.returncode))
+        else:
+            silent += 1  # a page no command reads, or damage LMDB cannot see: no checksums
+if crashed:
+    sys.exit("killed or wrong exit: %s" % crashed[:5])
+if reported == 0:
+    sys.exit("no damaged page was reported as one (%d runs)" % silent)
+print("  %d runs reported the damage, %d did not see it" % (reported, silent))
+PY
+
+check "a SIGSEGV that is not LMDB's, with an index open, is not reported as a damaged index"
+"$ND" query "$DB" - < <(sleep 3) >"$T/segv.out" 2>"$T/segv.err" &
+pid=$!
+sleep 0.5
+kill -SEGV "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -ne 0 ]] || fail "query killed by SIGSEGV exited 0"
+if grep -q "damaged" "$T/segv.err"; then fail "a SIGSEGV sent to query was reported as a damaged index"; fi
 
 # ---- versions ----
 
