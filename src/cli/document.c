@@ -23,8 +23,9 @@ char *record_default_id(const input *in, const record *rec)
 }
 
 /* The literal text of the number that follows "key": in a raw JSON line,
- * for an id too big for jansson's integers (it parses them as reals only
- * under JSON_DECODE_INT_AS_REAL, losing digits). Checked against the parsed
+ * for an id that is not an integer as jansson writes it back (a real, -0,
+ * or an integer too big for jansson's, parsed as a real only under
+ * JSON_DECODE_INT_AS_REAL, losing digits). Checked against the parsed
  * value, so a "key" inside some string cannot mislead it. For a dot path
  * the last name is looked for. */
 static char *raw_number_id(const char *line, size_t len, const char *path, double parsed)
@@ -115,8 +116,11 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
         *why = cli_format("the id field \"%s\" holds a NUL character (\\u0000), which an id cannot hold", id_field);
         return *why ? ND_OK : ND_ENOMEM;
     }
-    if (id && json_is_real(id) && (flags & JSON_DECODE_INT_AS_REAL))
-        v->id = raw_number_id(data, len, id_field, json_real_value(id));
+    /* a number id is its literal, as written: a real or -0 (1e2, 0.1 and -0
+     * became "100.0", "0.10000000000000001" and "0", ids no other tool
+     * wrote), and an integer past 64 bits, parsed as a real */
+    if (id && (json_is_real(id) || (json_is_integer(id) && json_integer_value(id) == 0)))
+        v->id = raw_number_id(data, len, id_field, json_number_value(id));
     if (!v->id && id && !json_is_null(id) && !(v->id = json_id(id))) {
         json_decref(root);
         return ND_ENOMEM;

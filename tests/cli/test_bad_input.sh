@@ -244,6 +244,17 @@ assert_valid_jsonl "$OUT"
 assert_jq "$OUT" '[.[].neardup.duplicate_of] == [null, "7", "7", "7", "7", "7"] and [.[].id] == [7, -3, 0, 1.5, 9223372036854775807, "7"]' \
     "annotate: duplicate_of is the survivor's id; records unchanged"
 
+check "a number id that is not an integer is its literal, as written (not jansson's reformatting of the double)"
+# 0.1, 1e-7, 1e2, 1.5e3 and -0 came out as "0.10000000000000001",
+# "9.9999999999999995e-8", "100.0", "1500.0" and "0"
+for id in 0.1 1e-7 1e2 1.5e3 -0 2.50 1E+2; do printf '{"id":%s,"text":"%s"}\n' "$id" "$BASE"; done >"$T/realid.jsonl"
+nd scan "$T/realid.jsonl"
+assert_rc 0
+assert_jq "$OUT" '.[0].ids == ["0.1", "1e-7", "1e2", "1.5e3", "-0", "2.50", "1E+2"]' "ids as written"
+nd dedup --annotate "$T/realid.jsonl"
+assert_rc 0
+assert_jq "$OUT" '[.[].neardup.duplicate_of] | unique == [null, "0.1"]' "duplicate_of names the survivor as written"
+
 # ---- Last: failures of the current code (see the report) ----
 
 check "JSONL on stdin whose first record has invalid UTF-8 is still read as JSON Lines"
