@@ -25,12 +25,12 @@ typedef struct mrun {
     doctable docs;
     replay_source *replay;
     run_counts counts;
-    char *failure;        /* this rank's first bad record, reported after agreement */
-    int stopped_by_other; /* a lower rank failed: pass 1 stopped here */
+    char *failure;           /* this rank's first bad record, reported after agreement */
+    int stopped_by_other;    /* a lower rank failed: pass 1 stopped here */
     uint64_t stops_received; /* other ranks' stop messages taken in pass 1 (batch_done) */
-    uint64_t doc_base;    /* global number of this rank's first document */
-    uint64_t *bases;      /* global number of each rank's first text, and the total */
-    xbuf clusters;        /* from the engine: clusters whose earliest member is here */
+    uint64_t doc_base;       /* global number of this rank's first document */
+    uint64_t *bases;         /* global number of each rank's first text, and the total */
+    xbuf clusters;           /* from the engine: clusters whose earliest member is here */
     engine_stats engine;
     double started, pass1_s, cluster_s, output_s;
 } mrun;
