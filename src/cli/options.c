@@ -297,7 +297,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_ANNOTATE:
             cfg->annotate = 1;
             break;
-        case OPT_REMOVED:
+        case OPT_REMOVED: /* "-" is not stdout (the kept records go there): refused, not a file named "-" */
+            if (strcmp(arg, "-") == 0)
+                return bad_value("removed", arg, "a file (stdout carries the kept records; ./- names a file '-')");
             cfg->removed_path = arg;
             break;
         case OPT_FORMAT:
@@ -318,7 +320,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
         case OPT_OUTPUT: /* "-" is stdout */
             cfg->output_path = strcmp(arg, "-") == 0 ? NULL : arg;
             break;
-        case OPT_STATS:
+        case OPT_STATS: /* as --removed */
+            if (strcmp(arg, "-") == 0)
+                return bad_value("stats", arg, "a file (stdout carries the output; ./- names a file '-')");
             cfg->stats_path = arg;
             break;
         case OPT_OUTPUT_DIR:

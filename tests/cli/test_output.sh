@@ -211,6 +211,17 @@ for opt in -o --removed --stats; do
     assert_empty_file "$OUT" "stdout"
 done
 
+check "--removed - and --stats - are refused (exit 2), not a file named '-' made in the current directory"
+mkdir "$T/dash"
+for opt in --removed --stats; do
+    cd "$T/dash"
+    run "$ND" dedup "$opt" - "$T/dup.jsonl"
+    cd - >/dev/null
+    assert_rc 2 "$opt -"
+    assert_file_contains "$ERR" "--${opt#--} '-': expected a file"
+    [[ ! -e "$T/dash/-" ]] || fail "$opt - made a file named '-'"
+done
+
 check "two output options naming one file by different paths (-o x --stats ./x) are refused (exit 2)"
 mkdir -p "$T/alias"
 for pair in "-o $T/alias/x --stats $T/alias/./x" "-o $T/alias/x --removed $T/alias/../alias/x" \
