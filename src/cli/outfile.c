@@ -12,11 +12,13 @@
  * refuses an output that would replace an input. */
 #include "outfile.h"
 
-#include <errno.h>    /* errno, EIO */
+#include <errno.h>    /* errno, EIO, ELOOP */
+#include <limits.h>   /* NAME_MAX, PATH_MAX */
+#include <stdint.h>   /* uint64_t */
 #include <stdlib.h>   /* free, realpath, mkstemp */
 #include <string.h>   /* strerror, strrchr, strcmp, strdup, memcmp */
-#include <sys/stat.h> /* stat, fchmod, umask */
-#include <unistd.h>   /* unlink, close */
+#include <sys/stat.h> /* stat, lstat, fchmod, umask */
+#include <unistd.h>   /* unlink, close, readlink */
 
 #include "cli.h"
 #include "tempfiles.h"
@@ -28,6 +30,33 @@ void out_buffer(FILE *f, char **buf)
         free(*buf);
         *buf = NULL;
     }
+}
+
+/* Where a file that does not exist is to be written: `path` itself, or,
+ * when it is a symbolic link to nothing (yet), the file its links lead to
+ * (relative targets from the link's directory; at most 40 links, as the
+ * kernel follows). A copy (NULL: out of memory, or ELOOP in errno). */
+static char *link_target(const char *path)
+{
+    char *at = strdup(path);
+    struct stat st;
+    for (int hops = 0; at && lstat(at, &st) == 0 && S_ISLNK(st.st_mode); hops++) {
+        char target[PATH_MAX];
+        ssize_t n = hops < 40 ? readlink(at, target, sizeof target - 1) : -1;
+        if (n < 0) {
+            if (hops >= 40)
+                errno = ELOOP;
+            free(at);
+            return NULL;
+        }
+        target[n] = '\0';
+        const char *base = outdir_base_name(at);
+        char *next =
+            target[0] == '/' || base == at ? strdup(target) : cli_format("%.*s%s", (int)(base - at), at, target);
+        free(at);
+        at = next;
+    }
+    return at;
 }
 
 int outfile_open(outfile *o, const char *path)
@@ -46,10 +75,16 @@ int outfile_open(outfile *o, const char *path)
         out_buffer(o->f, &o->buf);
         return 0;
     }
-    /* a symbolic link stays one: its file is replaced */
-    o->final = exists ? realpath(path, NULL) : strdup(path);
+    /* a symbolic link stays one: its file is replaced, or made where a
+     * link that points to nothing yet points (as `>` does) */
+    o->final = exists ? realpath(path, NULL) : link_target(path);
     const char *base = o->final ? outdir_base_name(o->final) : "";
-    o->temp = o->final ? cli_format("%.*s.%s.neardup-XXXXXX", (int)(base - o->final), o->final, base) : NULL;
+    /* .NAME.neardup-XXXXXX beside it, or .neardup-XXXXXX where that would
+     * pass the longest name a directory takes (NAME_MAX, 255 bytes) */
+    int short_temp = strlen(base) + sizeof ".neardup-XXXXXX" > NAME_MAX;
+    o->temp = !o->final    ? NULL
+              : short_temp ? cli_format("%.*s.neardup-XXXXXX", (int)(base - o->final), o->final)
+                           : cli_format("%.*s.%s.neardup-XXXXXX", (int)(base - o->final), o->final, base);
     if (!o->final || !o->temp) {
         cli_error("%s: %s", path, o->final ? "out of memory" : strerror(errno));
         outfile_abort(o);
@@ -383,10 +418,23 @@ void outdir_init(outdir *o, const char *dir, const char *tag, const char **names
     *o = (outdir){dir, tag, names, count, 0, NULL};
 }
 
+char *outdir_temp_name(const char *dir, const char *name, const char *tag)
+{
+    if (strlen(name) + strlen(tag) + sizeof "..neardup-" <= NAME_MAX)
+        return cli_format("%s/.%s.neardup-%s", dir, name, tag);
+    /* past the longest name a directory takes (NAME_MAX): the name's hash
+     * (FNV-1a) instead, still one name per output and the same on every
+     * MPI rank */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 0x100000001b3ull;
+    return cli_format("%s/.neardup-%016llx-%s", dir, (unsigned long long)h, tag);
+}
+
 char *outdir_temp_path(const outdir *o, size_t source)
 {
     char *name = outdir_output_name(o->names[source]);
-    char *path = name ? cli_format("%s/.%s.neardup-%s", o->dir, name, o->tag) : NULL;
+    char *path = name ? outdir_temp_name(o->dir, name, o->tag) : NULL;
     free(name);
     return path;
 }

@@ -98,8 +98,12 @@ void outdir_init(outdir *o, const char *dir, const char *tag, const char **names
  * failure. */
 FILE *outdir_file(outdir *o, size_t source);
 /* The temporary path of source `source` (newly allocated, NULL when out of
- * memory). */
+ * memory): outdir_temp_name of its output name. */
 char *outdir_temp_path(const outdir *o, size_t source);
+/* DIR/.NAME.neardup-TAG, or DIR/.neardup-HASH-TAG where that name would
+ * be longer than a directory takes (newly allocated, NULL when out of
+ * memory). */
+char *outdir_temp_name(const char *dir, const char *name, const char *tag);
 /* The final path of source `source` (newly allocated). */
 char *outdir_final_path(const outdir *o, size_t source);
 /* Finish writing: create the files still missing, close every file

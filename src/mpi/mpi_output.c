@@ -291,8 +291,10 @@ static int join_parts(mrun *m, outdir *o, const char *pid_tag, unsigned char *sk
         int ok = out != NULL;
         for (size_t k = g + 1; ok && k < p->part_count && p->parts[k].file == p->parts[g].file; k++) {
             char *name = outdir_output_name(p->parts[k].part.name);
-            char *from = name ? cli_format("%s/.%s.neardup-r%d-%s", o->dir, name, p->parts[k].rank, pid_tag) : NULL;
+            char *tag = cli_format("r%d-%s", p->parts[k].rank, pid_tag);
+            char *from = name && tag ? outdir_temp_name(o->dir, name, tag) : NULL; /* as rank r named it */
             free(name);
+            free(tag);
             FILE *in = from ? fopen(from, "rb") : NULL;
             ok = in != NULL;
             char buf[1 << 16];

@@ -280,6 +280,26 @@ set -e
 assert_rc 1 "scan writing clusters to a closed stdout"
 assert_file_contains "$ERR" "cannot write the output"
 
+check "-o onto a symbolic link to nothing yet writes the file it names (as > does); long names get a shorter temporary name"
+# the link itself was replaced by a regular file
+mkdir -p "$T/sl/real"
+ln -s real/kept.jsonl "$T/sl/kept.jsonl"
+nd dedup -o "$T/sl/kept.jsonl" "$T/dup.jsonl"
+assert_rc 0
+[[ -L "$T/sl/kept.jsonl" ]] || fail "the symbolic link was replaced"
+cmp -s "$T/o/kept.jsonl" "$T/sl/real/kept.jsonl" || fail "the file the link names is not the output"
+# a name of 251 bytes (Linux takes 255): .NAME.neardup-XXXXXX was too long
+long="$(printf 'y%.0s' $(seq 1 245)).jsonl"
+nd dedup -o "$T/sl/$long" "$T/dup.jsonl"
+assert_rc 0 "-o a 251-byte name"
+cmp -s "$T/o/kept.jsonl" "$T/sl/$long" || fail "-o a 251-byte name: output differs"
+mkdir "$T/sl/in" "$T/sl/out"
+cp "$T/dup.jsonl" "$T/sl/in/$long"
+nd dedup --output-dir "$T/sl/out" "$T/sl/in/$long"
+assert_rc 0 "--output-dir, an input of a 251-byte name"
+cmp -s "$T/o/kept.jsonl" "$T/sl/out/$long" || fail "--output-dir of a 251-byte name: output differs"
+[[ -z "$(find "$T/sl" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/sl" "$T/sl/out")"
+
 check "a failed run leaves no output file, or the old one untouched"
 echo old >"$T/o/old.jsonl"
 cp "$T/dup.jsonl" "$T/bad.jsonl"
