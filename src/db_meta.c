@@ -281,8 +281,14 @@ static int check_given(nd_db *db, const made_with *m, const nd_db_config *config
     }
     if (!name && (given & ND_OPT_THRESHOLD) && want.threshold != have->threshold) {
         name = "threshold";
-        snprintf(a, sizeof a, "%g", have->threshold);
-        snprintf(b, sizeof b, "%g", want.threshold);
+        /* the shortest digits that tell the two apart ("made with 0.8,
+         * given 0.8" for 0.8000001 told nothing) */
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(a, sizeof a, "%.*g", digits, have->threshold);
+            snprintf(b, sizeof b, "%.*g", digits, want.threshold);
+            if (strcmp(a, b) != 0)
+                break;
+        }
     }
     if (!name && (given & ND_OPT_MEASURE) && want.measure != have->measure) {
         name = "measure";

@@ -144,6 +144,9 @@ assert_file_contains "$ERR" "option seed"
 nd index add "$DB" --threshold 0.9 "$T/B.jsonl"
 assert_rc 2
 assert_file_contains "$ERR" "option threshold: the index was made with 0.8, given 0.9"
+nd index add "$DB" --threshold 0.8000001 "$T/B.jsonl"
+assert_rc 2
+assert_file_contains "$ERR" "option threshold: the index was made with 0.8, given 0.8000001" # (was "given 0.8")
 nd index add "$DB" --threshold 0.8 --bands 16 --rows 8 --normalize default "$T/replace.jsonl" --replace
 assert_rc 0 "the index's own options, given explicitly"
 
