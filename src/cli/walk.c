@@ -12,7 +12,7 @@
 #include <fnmatch.h> /* fnmatch */
 #include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* malloc, realloc, qsort */
-#include <string.h>  /* strcmp, strerror */
+#include <string.h>  /* strcmp, strerror, strndup */
 #include <unistd.h>  /* read, close */
 
 #include "reader.h" /* reader_magic */
@@ -124,6 +124,17 @@ static int included(const input_walk *w, const char *path)
     return 0;
 }
 
+/* Is the file `path` in the index's own directory? */
+static int in_index_dir(const input_walk *w, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    struct stat st;
+    int inside = dir && stat(dir, &st) == 0 && st.st_dev == w->index_dev && st.st_ino == w->index_ino;
+    free(dir);
+    return inside;
+}
+
 /* depth 0: a path the user named (read whatever it is); deeper: an entry
  * of a directory walk. */
 static int add_path(input_walk *w, const char *path, int depth)
@@ -170,6 +181,12 @@ static int add_path(input_walk *w, const char *path, int depth)
         w->dirs[depth].dev = st.st_dev;
         w->dirs[depth].ino = st.st_ino;
         return add_directory(w, path, depth);
+    }
+    if (depth == 0 && w->has_index_dir && in_index_dir(w, path)) {
+        /* data.mdb read as one document of binary bytes, the lock file as
+         * an empty one, and added to the index they are part of */
+        cli_error("%s: a file of the index %s, not documents to read", path, w->cfg->index_path);
+        return -1;
     }
     if (depth > 0) {
         if (!S_ISREG(st.st_mode)) {

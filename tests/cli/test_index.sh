@@ -262,5 +262,16 @@ assert_jq "$OUT" 'length == 20 and all(.[]; .id | startswith("d"))'
 nd index add "$T/walked/db" "$T/walked/db"
 assert_rc 1 "the index named as input"
 assert_file_contains "$ERR" "that is the index"
+# its files named one by one (data.mdb was added as a document of binary
+# bytes, the lock file as an empty one, exit 0)
+before="$("$ND" index stats "$T/walked/db" | jq .documents)"
+for f in data.mdb neardup.lock; do
+    nd index add "$T/walked/db" "$T/walked/db/$f"
+    assert_rc 1 "the index's $f named as input"
+    assert_file_contains "$ERR" "$T/walked/db/$f: a file of the index"
+done
+(cd "$T/walked/db" && run "$ND" query . data.mdb)
+assert_file_contains "$ERR" "data.mdb: a file of the index"
+assert_eq "$before" "$("$ND" index stats "$T/walked/db" | jq .documents)" "documents in the index"
 
 pass
