@@ -9,9 +9,10 @@
 #ifndef ND_DB_INTERNAL_H
 #define ND_DB_INTERNAL_H
 
-#include <lmdb.h>    /* MDB_env, MDB_txn, MDB_dbi */
-#include <pthread.h> /* pthread_mutex_t, pthread_t */
-#include <string.h>  /* memcpy */
+#include <lmdb.h>      /* MDB_env, MDB_txn, MDB_dbi */
+#include <pthread.h>   /* pthread_mutex_t, pthread_t */
+#include <string.h>    /* memcpy */
+#include <sys/types.h> /* dev_t, ino_t */
 
 #include "db_record.h"
 #include "neardup.h"
@@ -45,6 +46,9 @@ struct nd_db {
     int uncommitted_creation; /* the index is being created by this handle's run */
     int broken;               /* that run failed: the handle can only be closed */
     int made_dir;             /* nd_db_open created the directory */
+    int registered;           /* in the process's list of open indexes (db_open.c), as dir_dev, dir_ino */
+    dev_t dir_dev;
+    ino_t dir_ino;
     /* the run (write handles) */
     MDB_txn *txn; /* its write transaction, or NULL */
     pthread_t txn_thread;

@@ -14,7 +14,7 @@
 #include <errno.h>    /* errno, ENOENT */
 #include <string.h>   /* strlen, strcmp, memcpy, strerror */
 #include <sys/stat.h> /* stat, mkdir */
-#include <unistd.h>   /* close, unlink, rmdir */
+#include <unistd.h>   /* close, unlink, rmdir, getpid */
 
 #include "alloc.h"
 
@@ -109,9 +109,69 @@ static int open_existing(nd_db *db, MDB_txn *txn, const nd_db_config *config)
     return rc ? db_fail_mdb(db, rc, "opening the index") : ND_OK;
 }
 
+/* The indexes open in this process, by directory. LMDB allows one
+ * environment per file in a process: a second one's close releases the
+ * locks the first holds on lock.mdb (POSIX record locks belong to the
+ * process), and another process may then take it for its own and reset the
+ * reader table under the first. So a second handle on an open index is
+ * refused (two Python Index objects on one path: the second used to open,
+ * and closing it left the first unprotected). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_index {
+    dev_t dev;
+    ino_t ino;
+    pid_t pid; /* a child of fork() has none of its parent's open (LMDB's locks are not inherited) */
+} * open_list;
+static size_t open_count, open_capacity;
+
+static int register_open(nd_db *db)
+{
+    struct stat st;
+    if (stat(db->path, &st) != 0)
+        return ND_OK; /* prepare_path made it or failed: what comes next reports */
+    pthread_mutex_lock(&open_lock);
+    int rc = ND_OK;
+    for (size_t i = 0; i < open_count; i++) {
+        if (open_list[i].dev == st.st_dev && open_list[i].ino == st.st_ino && open_list[i].pid == getpid())
+            rc = ND_EBUSY;
+    }
+    if (rc == ND_OK && nd_grow((void **)&open_list, &open_capacity, open_count + 1, sizeof *open_list) != 0)
+        rc = ND_ENOMEM;
+    if (rc == ND_OK) {
+        open_list[open_count++] = (struct open_index){st.st_dev, st.st_ino, getpid()};
+        db->registered = 1;
+        db->dir_dev = st.st_dev;
+        db->dir_ino = st.st_ino;
+    }
+    pthread_mutex_unlock(&open_lock);
+    if (rc == ND_EBUSY)
+        return db_fail(db, ND_EBUSY,
+                       "%s: the index is open already in this process (one handle an index per process, as LMDB "
+                       "allows: close the other first)",
+                       db->path);
+    return rc == ND_OK ? ND_OK : db_fail(db, rc, "%s: out of memory opening the index", db->path);
+}
+
+static void unregister_open(nd_db *db)
+{
+    if (!db->registered)
+        return;
+    pthread_mutex_lock(&open_lock);
+    for (size_t i = 0; i < open_count; i++) {
+        if (open_list[i].dev == db->dir_dev && open_list[i].ino == db->dir_ino && open_list[i].pid == getpid()) {
+            open_list[i] = open_list[--open_count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&open_lock);
+    db->registered = 0;
+}
+
 static int open_index(nd_db *db, const nd_db_config *config)
 {
     int rc = prepare_path(db);
+    if (rc == ND_OK)
+        rc = register_open(db);
     if (rc == ND_OK && !(db->flags & ND_DB_TEMPORARY))
         rc = db_take_locks(db);
     db->map_bytes = config->max_bytes;
@@ -215,6 +275,7 @@ void nd_db_close(nd_db *db)
         mdb_env_close(db->env);
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases its locks */
+    unregister_open(db);
     db_batches_free(db);
     nd_free(db->path);
     pthread_mutex_destroy(&db->mutex);

@@ -376,3 +376,33 @@ def test_query_refuses_a_bool_threshold_or_top(tmp_path):
             ix.query(["a text"], threshold=True)
         with pytest.raises(TypeError, match="bool"):
             ix.query(["a text"], top=True)
+
+
+def test_a_second_handle_on_an_open_index_is_refused(tmp_path):
+    """LMDB allows one environment on a file per process: closing a second
+    one released the locks the first held (another process could then reset
+    the reader table under it). A second Index on the same path is refused
+    while the first is open; once it is closed, the path opens again; a
+    child of fork() may open its own."""
+    path = str(tmp_path / "ix.db")
+    ix = neardup.Index(path, create=True)
+    ix.add(["one two three four five six seven eight"], ["x"])
+    for kwargs in ({"readonly": True}, {}):
+        with pytest.raises(BlockingIOError, match="open already in this process"):
+            neardup.Index(path, **kwargs)
+    with pytest.raises(BlockingIOError):
+        neardup.Index(str(tmp_path / "." / "ix.db"), readonly=True)  # another spelling of the path
+    pid = os.fork()
+    if pid == 0:  # the child: its own handle, while the parent's stays open
+        code = 1
+        try:
+            with neardup.Index(path, readonly=True) as child:
+                code = 0 if len(child) == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert len(ix) == 1
+    ix.close()
+    with neardup.Index(path, readonly=True) as again:
+        assert len(again) == 1
