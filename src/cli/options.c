@@ -59,12 +59,29 @@ static int parse_shingle(nd_options *opts, const char *spec)
 }
 
 /* "2G", "500M", "64K", "1000000" -> bytes. */
+/* A size: decimal digits with an optional fraction, then an optional K, M,
+ * G or T (powers of 1024) and an optional B. 0, -1 when it is not such a
+ * size (hex, an exponent, inf: strtod took them, so 0x10M and 1e3M were
+ * sizes), or SIZE_TOO_LARGE past 10^18 bytes. */
+enum { SIZE_TOO_LARGE = -2 };
 static int parse_size(const char *s, uint64_t *out)
 {
-    char *end;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == s)
+        return -1;
+    if (*p == '.') {
+        const char *digits = ++p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == digits)
+            return -1;
+    }
     errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !(v > 0))
+    double v = strtod(s, NULL); /* of [s, p): plain decimal */
+    const char *end = p;
+    if (errno || !(v > 0))
         return -1;
     double scale = 1;
     if (*end == 'K' || *end == 'k')
@@ -80,7 +97,7 @@ static int parse_size(const char *s, uint64_t *out)
     if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0'))
         return -1;
     if (v * scale > 1e18)
-        return -1;
+        return SIZE_TOO_LARGE;
     *out = (uint64_t)(v * scale);
     return 0;
 }
@@ -164,6 +181,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     int tmpdir_given = 0;
     while ((opt = getopt_long(argc, argv, ":t:ho:", cli_all_options, &long_index)) != -1) {
         unsigned long n;
+        int rc;
         const char *arg = optarg;
         char option_name[64];
         if (long_index >= 0)
@@ -307,8 +325,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
                 return bad_value("format", arg, "text, jsonl or json");
             break;
         case OPT_MAX_DOC_BYTES:
-            if (parse_size(arg, &cfg->max_doc_bytes) || cfg->max_doc_bytes < 1)
-                return bad_value("max-doc-bytes", arg, "a size like 1000, 64K, 64M or 1G");
+            if ((rc = parse_size(arg, &cfg->max_doc_bytes)) != 0 || cfg->max_doc_bytes < 1)
+                return bad_value("max-doc-bytes", arg,
+                                 rc == SIZE_TOO_LARGE ? "at most 10^18 bytes" : "a size like 1000, 64K, 64M or 1G");
             break;
         case OPT_INCLUDE:
             if (!cfg->includes && !(cfg->includes = calloc((size_t)argc, sizeof *cfg->includes))) {
@@ -350,8 +369,10 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             cfg->show_shingles = 1;
             break;
         case OPT_MEMORY:
-            if (parse_size(arg, &cfg->memory) || cfg->memory < (1u << 20))
-                return bad_value("memory", arg, "a size of at least 1M, like 500M or 2G");
+            if ((rc = parse_size(arg, &cfg->memory)) != 0 || cfg->memory < (1u << 20))
+                return bad_value("memory", arg,
+                                 rc == SIZE_TOO_LARGE ? "at most 10^18 bytes"
+                                                      : "a size of at least 1M, like 500M or 2G");
             break;
         case OPT_JSON:
             cfg->json_output = 1;

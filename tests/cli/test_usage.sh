@@ -131,6 +131,20 @@ bad_value --threads 257
 bad_value --seed -1
 bad_value --seed abc
 
+check "bad --memory / --max-doc-bytes: exit 2; one too large says so; only decimal sizes (0x10M, 1e3M were taken)"
+for v in 0 -1 abc "" 0x10M 1e3M inf nan .5M 1.M 5Q 5MiB 100; do
+    bad_value --memory "$v"
+done
+for v in 0 0x10 1e3 inf 5Q; do
+    bad_value --max-doc-bytes "$v"
+done
+for v in 18446744073709551615 2000000T; do
+    bad_value --memory "$v"
+    assert_file_contains "$ERR" "expected at most 10^18 bytes" "--memory $v (it said: at least 1M)"
+done
+nd scan --memory 1.5G --max-doc-bytes 64MB "$T/doc.txt"
+assert_rc 0 "--memory 1.5G --max-doc-bytes 64MB"
+
 check "--bands 20 --rows 10 with --num-perm 128: exit 2, message mentions num-perm"
 for c in scan dedup params; do
     if [[ $c == params ]]; then nd params --bands 20 --rows 10; else nd "$c" --bands 20 --rows 10 "$T/doc.txt"; fi
