@@ -90,6 +90,12 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
     size_t flags;
     json_t *root = json_load_text(data, len, &err, &flags, &v->invalid_utf8);
     if (!root) {
+        const char *nul = memchr(data, 0, len);
+        if (nul) { /* jansson stops at a NUL byte as at the end, and says only that */
+            *why = cli_format("malformed JSON: a NUL byte, which JSON does not allow (column %zu of the record)",
+                              (size_t)(nul - data) + 1);
+            return *why ? ND_OK : ND_ENOMEM;
+        }
         /* the record is parsed alone: jansson's "end of file" is the
          * record's end (a line's, or an array element's: the file may go
          * on), and its column counts from the record's start */

@@ -276,6 +276,12 @@ nd scan "$T/nul.jsonl"
 assert_rc 0 "scan of a JSONL text containing \\u0000"
 assert_jq "$OUT" 'length == 1 and .[0].ids == ["n1", "n2"]' "n1 and n2 cluster"
 
+check "a raw NUL byte in a record: the message says so, with its column (it said: end of the record expected)"
+printf '{"id":"a",\000"text":"%s"}\n' "$BASE" >"$T/rawnul.jsonl"
+nd scan "$T/rawnul.jsonl"
+assert_rc 1
+assert_file_contains "$ERR" "rawnul.jsonl:1: malformed JSON: a NUL byte, which JSON does not allow (column 11 of the record)"
+
 check "an id holding \\u0000 is unusable (cut at the NUL, a\\u0000x and a\\u0000y would be one id): FILE:LINE, exit 1 or skipped"
 {
     printf '{"id":"a\\u0000x","text":"%s"}\n' "$BASE"
