@@ -145,8 +145,17 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef enum { WARN_SKIPPED, WARN_INVALID_UTF8, WARN_FILE_NAME, WARN_KINDS } cli_warn_kind;
 enum { WARN_LIMIT = 5 };
 void cli_warn_of(cli_warn_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* One line per kind with the count of the warnings not shown; idempotent. */
+/* One line per kind with the count of the warnings not shown (and any
+ * held lines not taken); idempotent. */
 void cli_warn_flush(void);
+/* neardup-mpi: from cli_warn_hold(1) on, the first WARN_LIMIT warnings of
+ * each kind are kept, whole lines, instead of written; cli_warn_take gives
+ * a kind's kept lines (malloc'd, *len bytes; NULL when none) and how many
+ * of its warnings there were, and starts the kind anew; cli_warn_more
+ * writes the line that counts those past WARN_LIMIT of `seen`. */
+void cli_warn_hold(int on);
+uint64_t cli_warn_take(cli_warn_kind kind, char **lines, size_t *len);
+void cli_warn_more(cli_warn_kind kind, uint64_t seen);
 /* `len` bytes of user data (an id, a file name, an excerpt) as they are
  * written in messages: controls, bidirectional formatting and ill-formed
  * UTF-8 as \xNN or \uNNNN, the rest as is. Every message goes through it. */

@@ -9,12 +9,15 @@
  * An id can then neither move the cursor, recolour the terminal, nor forge
  * a summary line of its own. A warning of a repeating kind (a skipped
  * record, invalid UTF-8) is shown WARN_LIMIT times; the rest are counted
- * and told in one line at the end (cli_warn_flush). */
+ * and told in one line at the end (cli_warn_flush). neardup-mpi holds
+ * them instead (cli_warn_hold) and rank 0 shows the first WARN_LIMIT of
+ * all ranks, in input order (cli_warn_take, cli_warn_more). */
 #include "cli.h"
 
 #include <pthread.h> /* pthread_mutex_t */
 #include <stdarg.h>  /* va_list */
-#include <stdlib.h>  /* malloc */
+#include <stdlib.h>  /* malloc, realloc */
+#include <string.h>  /* memcpy */
 
 #include <unicode/utf8.h> /* U8_NEXT */
 
@@ -83,7 +86,15 @@ void cli_escape(FILE *out, const char *text, size_t len)
  * stderr is unbuffered, and a line written in pieces was cut into by
  * other processes writing to the same terminal or pipe (neardup-mpi's
  * ranks: "rank 0: warning: neardup-mpi: rank 1: warning: ..."). */
-__attribute__((format(printf, 2, 0))) static void report(const char *kind, const char *fmt, va_list ap)
+/* report()'s line kept instead of written: appended to held[kind_held]
+ * (cli_warn_hold), or written when there is no memory to keep it. */
+enum { WRITE_IT = -1 };
+static int holding;            /* cli_warn_hold */
+static char *held[WARN_KINDS]; /* each kind's lines kept, one after the other */
+static size_t held_len[WARN_KINDS];
+
+__attribute__((format(printf, 3, 0))) static void report_to(int kind_held, const char *kind, const char *fmt,
+                                                            va_list ap)
 {
     char small[512];
     va_list again;
@@ -110,12 +121,25 @@ __attribute__((format(printf, 2, 0))) static void report(const char *kind, const
         fprintf(out, "%s: ", program);
     cli_escape(out, text, len);
     fputc('\n', out);
-    if (mem && fclose(mem) == 0)
-        fwrite(line, 1, line_len, stderr);
+    if (mem && fclose(mem) == 0) {
+        char *more = kind_held == WRITE_IT ? NULL : realloc(held[kind_held], held_len[kind_held] + line_len);
+        if (more) {
+            memcpy(more + held_len[kind_held], line, line_len);
+            held[kind_held] = more;
+            held_len[kind_held] += line_len;
+        } else {
+            fwrite(line, 1, line_len, stderr);
+        }
+    }
     pthread_mutex_unlock(&lock);
     free(line);
     if (text != small)
         free(text);
+}
+
+__attribute__((format(printf, 2, 0))) static void report(const char *kind, const char *fmt, va_list ap)
+{
+    report_to(WRITE_IT, kind, fmt, ap);
 }
 
 void cli_error(const char *fmt, ...)
@@ -146,27 +170,55 @@ void cli_warn_of(cli_warn_kind kind, const char *fmt, ...)
 {
     pthread_mutex_lock(&lock);
     uint64_t seen = warned[kind]++;
+    int hold = holding;
     pthread_mutex_unlock(&lock);
     if (seen >= WARN_LIMIT)
         return;
     va_list ap;
     va_start(ap, fmt);
-    report("warning", fmt, ap);
+    report_to(hold ? (int)kind : WRITE_IT, "warning", fmt, ap);
     va_end(ap);
+}
+
+void cli_warn_hold(int on)
+{
+    pthread_mutex_lock(&lock);
+    holding = on;
+    pthread_mutex_unlock(&lock);
+}
+
+uint64_t cli_warn_take(cli_warn_kind kind, char **lines, size_t *len)
+{
+    pthread_mutex_lock(&lock);
+    uint64_t seen = warned[kind];
+    *lines = held[kind];
+    *len = held_len[kind];
+    warned[kind] = 0;
+    held[kind] = NULL;
+    held_len[kind] = 0;
+    pthread_mutex_unlock(&lock);
+    return seen;
+}
+
+void cli_warn_more(cli_warn_kind kind, uint64_t seen)
+{
+    static const char *const what[WARN_KINDS] = {"records skipped", "documents with invalid UTF-8",
+                                                 "file names not UTF-8"};
+    if (seen > WARN_LIMIT)
+        cli_warn("%llu more %s (only the first %d are shown)", (unsigned long long)(seen - WARN_LIMIT), what[kind],
+                 WARN_LIMIT);
 }
 
 void cli_warn_flush(void)
 {
-    static const char *const what[WARN_KINDS] = {"records skipped", "documents with invalid UTF-8",
-                                                 "file names not UTF-8"};
     for (int k = 0; k < WARN_KINDS; k++) {
-        pthread_mutex_lock(&lock);
-        uint64_t seen = warned[k];
-        warned[k] = 0;
-        pthread_mutex_unlock(&lock);
-        if (seen > WARN_LIMIT)
-            cli_warn("%llu more %s (only the first %d are shown)", (unsigned long long)(seen - WARN_LIMIT), what[k],
-                     WARN_LIMIT);
+        char *lines;
+        size_t len;
+        uint64_t seen = cli_warn_take((cli_warn_kind)k, &lines, &len);
+        if (len)
+            fwrite(lines, 1, len, stderr); /* held and never gathered: shown rather than lost */
+        free(lines);
+        cli_warn_more((cli_warn_kind)k, seen);
     }
 }
 

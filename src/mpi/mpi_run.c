@@ -25,6 +25,7 @@
  */
 #include "cli.h"
 
+#include <limits.h> /* INT_MAX */
 #include <stdlib.h> /* malloc, free, qsort, getenv */
 #include <string.h> /* strcmp, strlen, memcpy, memset */
 #include <unistd.h> /* getpid, sysconf, unlink, dup, dup2 */
@@ -127,9 +128,80 @@ static int batch_done(void *ctx)
     return EXIT_OK;
 }
 
+/* The warnings of the repeating kinds (a skipped record, invalid UTF-8)
+ * that each rank held through pass 1 (cli_warn_hold): rank 0 writes the
+ * first WARN_LIMIT of each kind in rank order, which is input order, and
+ * one line counting the rest of all ranks, as neardup does for its one
+ * process (each rank used to show its own first five: five lines a rank,
+ * each rank's count of the rest). Collective. */
+static void show_held_warnings(mrun *m)
+{
+    xctx *x = &m->x;
+    uint64_t mine[2 * WARN_KINDS];
+    xbuf text = {0};
+    for (int k = 0; k < WARN_KINDS; k++) {
+        char *lines;
+        size_t len;
+        mine[2 * k] = cli_warn_take((cli_warn_kind)k, &lines, &len);
+        mine[2 * k + 1] = len;
+        xbuf_put(&text, lines ? lines : "", len);
+        free(lines);
+    }
+    cli_warn_hold(0);
+    int root = x->rank == 0;
+    uint64_t *all = root ? malloc((size_t)x->size * sizeof mine) : NULL;
+    int *counts = root ? malloc((size_t)x->size * sizeof *counts) : NULL;
+    int *displs = root ? malloc((size_t)x->size * sizeof *displs) : NULL;
+    if (root && (!all || !counts || !displs))
+        x_fatal(x, "out of memory");
+    double t0 = x_clock();
+    MPI_Gather(mine, 2 * WARN_KINDS, MPI_UINT64_T, all, 2 * WARN_KINDS, MPI_UINT64_T, 0, x->comm);
+    size_t total = 0;
+    for (int r = 0; root && r < x->size; r++) {
+        uint64_t bytes = 0;
+        for (size_t k = 0; k < WARN_KINDS; k++)
+            bytes += all[(size_t)r * 2 * WARN_KINDS + 2 * k + 1];
+        if (bytes > INT_MAX || total > (size_t)INT_MAX - bytes)
+            x_fatal(x, "warnings too long to gather");
+        counts[r] = (int)bytes;
+        displs[r] = (int)total;
+        total += bytes;
+    }
+    char *got = root ? malloc(total ? total : 1) : NULL;
+    if (root && !got)
+        x_fatal(x, "out of memory");
+    MPI_Gatherv(text.data, (int)text.len, MPI_CHAR, got, counts, displs, MPI_CHAR, 0, x->comm);
+    x_spent(x, t0);
+    for (int k = 0; root && k < WARN_KINDS; k++) {
+        uint64_t seen = 0, shown = 0;
+        for (int r = 0; r < x->size; r++) {
+            const uint64_t *of = all + (size_t)r * 2 * WARN_KINDS;
+            const char *p = got + displs[r];
+            for (size_t j = 0; j < (size_t)k; j++)
+                p += of[2 * j + 1];
+            const char *end = p + of[2 * (size_t)k + 1];
+            while (p < end && shown < WARN_LIMIT) {
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
+                size_t n = eol ? (size_t)(eol - p) + 1 : (size_t)(end - p);
+                fwrite(p, 1, n, stderr);
+                p += n;
+                shown++;
+            }
+            seen += of[2 * (size_t)k];
+        }
+        cli_warn_more((cli_warn_kind)k, seen);
+    }
+    free(all);
+    free(counts);
+    free(displs);
+    free(got);
+    xbuf_free(&text);
+}
+
 /* Run pass 1; every rank learns whether any failed. Returns 1 if all ok. */
 static int pass1(mrun *m)
 {
+    cli_warn_hold(1); /* shown by rank 0 after pass 1 (show_held_warnings) */
     int ok = nd_index_new(&m->index, &m->cfg->opts) == ND_OK;
     if (ok && (m->cfg->command == CMD_DEDUP || m->cfg->unit != ND_UNIT_DOCUMENT))
         ok = replay_source_new(&m->replay, m->cfg, m->in) == EXIT_OK;
@@ -149,6 +221,7 @@ static int pass1(mrun *m)
         if (r != m->x.rank)
             MPI_Isend(&signal_value, 1, MPI_INT, r, TAG_ABORT, m->x.comm, &sent[nsent++]);
     }
+    show_held_warnings(m); /* before the failure, as neardup shows them */
     /* a rank stopped by another's failure is not a failure of its own: the
      * lowest rank that failed on its own reports (unless it already did) */
     int all_ok = x_agree(&m->x, ok || m->stopped_by_other, m->failure);
@@ -451,7 +524,7 @@ int main(int argc, char **argv)
     if (!has_option(argc, argv, "--memory"))
         cfg.memory /= (uint64_t)ranks_here;
     if (m.x.rank != 0)
-        cfg.quiet = 1; /* warnings still come from every rank; summaries from rank 0 */
+        cfg.quiet = 1; /* summaries from rank 0; warnings gathered there (show_held_warnings) */
     m.cfg = &cfg;
     rc = run(&m, argc, argv);
     cli_warn_flush(); /* ranks other than 0 print no summary, which flushes it there */

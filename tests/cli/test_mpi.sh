@@ -211,6 +211,29 @@ for n in 2 3; do
     assert_contains "$(cat "$ERR")" "error: $T/two-bad.jsonl:9000:" "the first bad line in input order, $n ranks"
 done
 
+check "skipped records on every rank: the first five warnings in input order and one count of the rest, as neardup shows them"
+# each rank used to show its own first five and its own count of the rest
+python3 - "$T/skips.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(5)
+words = ["w%d" % i for i in range(3000)]
+lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(30))}) for i in range(3000)]
+for k in range(20):
+    lines[100 + k * 140] = '{"id": "bad%d", "text": ' % k
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+nd scan --threads 1 --on-error skip "$T/skips.jsonl"
+assert_rc 0
+grep -o 'skips.jsonl:[0-9]*' "$ERR" >"$T/skips.want"
+assert_eq 5 "$(line_count "$T/skips.want")" "neardup shows five"
+for n in 1 2 3; do
+    mpi "$n" scan --threads 1 --on-error skip "$T/skips.jsonl"
+    assert_rc 0
+    grep -o 'skips.jsonl:[0-9]*' "$ERR" >"$T/skips.got"
+    assert_same_file "$T/skips.want" "$T/skips.got" "the warnings shown, $n ranks"
+    assert_eq 1 "$(grep -c '15 more records skipped (only the first 5 are shown)' "$ERR")" "one count of the rest, $n ranks"
+done
+
 check "usage: dedup needs --output-dir; stdin is refused; shared file names are refused"
 mpi 2 dedup "$T/big.jsonl"
 assert_rc 2
