@@ -3,10 +3,12 @@
 
 #include "dbtest.h"
 
-#include <ftw.h>    /* nftw */
-#include <stdio.h>  /* snprintf, sprintf, remove */
-#include <stdlib.h> /* malloc, calloc, free, mkdtemp */
-#include <string.h> /* strlen, memcpy */
+#include <ftw.h>      /* nftw */
+#include <stdio.h>    /* snprintf, sprintf, remove */
+#include <stdlib.h>   /* malloc, calloc, free, mkdtemp */
+#include <string.h>   /* strlen, memcpy */
+#include <sys/wait.h> /* waitpid */
+#include <unistd.h>   /* fork, _exit */
 
 #include "suites.h"
 
@@ -170,4 +172,31 @@ size_t matches_of_first(nd_db *db, const corpus *c, size_t i)
     size_t n = nd_db_results_get(&m, r, 0);
     nd_db_results_free(r);
     return n;
+}
+
+int reader_sees(const char *path, uint64_t documents, const corpus *c, size_t i, size_t matches)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* no ck_assert here: the child reports by its exit status */
+        nd_db *r = NULL;
+        char message[512];
+        nd_db_stats s;
+        int ok = try_open(&r, message, sizeof message, path, 0, NULL, 0) == ND_OK && nd_db_stats_get(&s, r) == ND_OK &&
+                 s.documents == documents && nd_db_abandon(r) == ND_EINVAL; /* read-only */
+        if (ok && c) {
+            size_t len = strlen(c->texts[i]);
+            nd_db_results *res = NULL;
+            const nd_db_match *m;
+            ok = nd_db_query_texts(&res, r, (const char *const *)c->texts + i, &len, 1, NULL) == ND_OK &&
+                 nd_db_results_get(&m, res, 0) == matches;
+            nd_db_results_free(res);
+        }
+        nd_db_close(r);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -52,5 +52,10 @@ nd_db_results *query_range(nd_db *db, const corpus *c, size_t from, size_t to, c
 uint64_t documents_of(nd_db *db);
 /* How many matches text i of c has. */
 size_t matches_of_first(nd_db *db, const corpus *c, size_t i);
+/* What a reader in another process sees (one handle on an index per
+ * process: nd_db_open refuses a second): a child opens `path` read-only;
+ * 1 when it counts `documents` and, with `c`, text i of c has `matches`
+ * matches (and the handle refuses nd_db_abandon: read-only). */
+int reader_sees(const char *path, uint64_t documents, const corpus *c, size_t i, size_t matches);
 
 #endif

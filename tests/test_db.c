@@ -30,13 +30,11 @@ START_TEST(test_run_visible_at_commit_only)
     nd_db *w = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
     ck_assert_int_eq(add_range(w, &c, 0, 5, "a", 0, 1), ND_OK);
     ck_assert_int_eq(nd_db_commit(w), ND_OK);
-    nd_db *r = open_ok(p.db, 0, NULL);
-    ck_assert_uint_eq(documents_of(r), 5);
-    ck_assert_uint_eq(matches_of_first(r, &c, 12), 1);
+    /* readers in other processes (one handle an index per process) */
+    ck_assert(reader_sees(p.db, 5, &c, 12, 1));
     /* a second run, not committed yet: readers see the state before it */
     ck_assert_int_eq(add_range(w, &c, 5, 10, "b", 0, 1), ND_OK);
-    ck_assert_uint_eq(documents_of(r), 5);
-    ck_assert_uint_eq(matches_of_first(r, &c, 17), 0); /* copy of text 7, added by the pending run */
+    ck_assert(reader_sees(p.db, 5, &c, 17, 0));        /* copy of text 7, added by the pending run */
     ck_assert_uint_eq(matches_of_first(w, &c, 17), 0); /* committed scope, even on the writer */
     nd_db_query_options pending = ND_DB_QUERY_INIT;
     pending.scope = ND_DB_PENDING;
@@ -48,8 +46,7 @@ START_TEST(test_run_visible_at_commit_only)
     ck_assert(m[0].jaccard == 1.0);
     nd_db_results_free(res);
     ck_assert_int_eq(nd_db_commit(w), ND_OK);
-    ck_assert_uint_eq(documents_of(r), 10);
-    ck_assert_uint_eq(matches_of_first(r, &c, 17), 1);
+    ck_assert(reader_sees(p.db, 10, &c, 17, 1));
     /* a run abandoned by nd_db_abandon: nothing of it remains, the handle
      * goes on with a new run (ids of the abandoned one free again) */
     ck_assert_int_eq(add_range(w, &c, 10, 12, "y", 0, 1), ND_OK);
@@ -57,14 +54,11 @@ START_TEST(test_run_visible_at_commit_only)
     ck_assert_int_eq(add_range(w, &c, 10, 12, "y", 0, 1), ND_OK); /* not "given twice" */
     ck_assert_int_eq(nd_db_abandon(w), ND_OK);
     ck_assert_int_eq(nd_db_commit(w), ND_OK);
-    ck_assert_uint_eq(documents_of(r), 10);
-    ck_assert_int_eq(nd_db_abandon(r), ND_EINVAL); /* read-only */
+    ck_assert(reader_sees(p.db, 10, NULL, 0, 0));
     /* a third run abandoned by closing: nothing of it remains */
     ck_assert_int_eq(add_range(w, &c, 10, 20, "z", 0, 1), ND_OK);
     nd_db_close(w);
-    ck_assert_uint_eq(documents_of(r), 10);
-    nd_db_close(r);
-    r = open_ok(p.db, 0, NULL);
+    nd_db *r = open_ok(p.db, 0, NULL);
     ck_assert_uint_eq(documents_of(r), 10);
     ck_assert_uint_eq(matches_of_first(r, &c, 0), 1); /* a0, and no z10 */
     nd_db_close(r);
@@ -380,6 +374,25 @@ START_TEST(test_read_only_directory)
 }
 END_TEST
 
+/* In a child process: open `path` for writing; exit 0 when refused as
+ * busy naming neardup.lock (the other writer's), 1 otherwise. */
+static int second_writer_refused(const char *path)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        nd_db *w2 = NULL;
+        char message[512];
+        int rc = try_open(&w2, message, sizeof message, path, ND_DB_WRITE, NULL, 0);
+        nd_db_close(w2);
+        _exit(rc == ND_EBUSY && strstr(message, "neardup.lock") ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 START_TEST(test_second_writer)
 {
     place p;
@@ -387,18 +400,45 @@ START_TEST(test_second_writer)
     nd_options o = test_options(0, 0, 0.8);
     nd_db *w = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
     ck_assert_int_eq(nd_db_commit(w), ND_OK);
-    nd_db *w2 = NULL, *r = NULL;
+    ck_assert(second_writer_refused(p.db)); /* in another process */
+    /* a second handle in this process, reader or writer: refused (LMDB
+     * allows one; closing the second released the first's locks) */
+    nd_db *again = NULL;
     char message[512];
-    ck_assert_int_eq(try_open(&w2, message, sizeof message, p.db, ND_DB_WRITE, NULL, 0), ND_EBUSY);
-    ck_assert_ptr_nonnull(strstr(message, "neardup.lock"));
-    r = open_ok(p.db, 0, NULL); /* readers are welcome */
-    /* compacting needs the index alone */
+    for (unsigned flags = 0; flags <= ND_DB_WRITE; flags += ND_DB_WRITE) {
+        ck_assert_int_eq(try_open(&again, message, sizeof message, p.db, flags, NULL, 0), ND_EBUSY);
+        ck_assert_ptr_nonnull(strstr(message, "open already in this process"));
+    }
+    /* compacting needs the index alone: a reader in another process */
+    int go[2], ready[2];
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        nd_db *r = NULL;
+        int ok = try_open(&r, message, sizeof message, p.db, 0, NULL, 0) == ND_OK;
+        char byte = ok ? 'y' : 'n';
+        ssize_t ignored = write(ready[1], &byte, 1);
+        ignored = read(go[0], &byte, 1); /* until the parent has tried */
+        (void)ignored;
+        nd_db_close(r);
+        _exit(ok ? 0 : 1);
+    }
+    char byte = 0;
+    ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+    ck_assert_int_eq(byte, 'y');
     ck_assert_int_eq(nd_db_compact(w), ND_EBUSY);
     ck_assert_ptr_nonnull(strstr(db_message(w), "needs the index alone"));
-    nd_db_close(r);
+    ck_assert_int_eq(write(go[1], "x", 1), 1);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(go[0]), close(go[1]), close(ready[0]), close(ready[1]);
     ck_assert_int_eq(nd_db_compact(w), ND_OK);
     nd_db_close(w);
-    w2 = open_ok(p.db, ND_DB_WRITE, NULL);
+    nd_db *w2 = open_ok(p.db, ND_DB_WRITE, NULL); /* once closed, the index opens again */
     nd_db_close(w2);
     remove_tree(p.dir);
 }
