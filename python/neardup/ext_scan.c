@@ -222,7 +222,7 @@ PyObject *ndpy_scan(PyObject *self, PyObject *args, PyObject *kwargs)
     unit_map units = {NULL, NULL, 0, 0};
     if (ndpy_split_kwargs(kwargs, names, values, &rest) != 0 || parse_keep(values[0], &keep) != 0 ||
         ndpy_parse_threads(values[1], &threads) != 0 || parse_unit(values[2], &unit) != 0 ||
-        (values[3] && ndpy_option_int(values[3], "min_tokens", 0, 1 << 30, &min_tokens) != 0) ||
+        (values[3] && ndpy_option_int(values[3], "min_tokens", 1, 1000000, &min_tokens) != 0) ||
         ndpy_parse_options(&opts, rest) != 0)
         goto done;
     if (unit != ND_UNIT_DOCUMENT && opts.measure == ND_MEASURE_CONTAINMENT) {

@@ -36,6 +36,8 @@ GOOD = ["one two three four five six", "one two three four five six!"]
         ({"keep": "last"}, ValueError, "keep"),
         ({"unit": "sentence"}, ValueError, "unit"),
         ({"min_tokens": -1}, ValueError, "min_tokens"),
+        ({"min_tokens": 0}, ValueError, "min_tokens"),  # the program's range, 1 to 1000000 (both were taken)
+        ({"min_tokens": 1000001}, ValueError, "min_tokens"),
         ({"measure": "cosine"}, ValueError, "measure"),
         ({"min_shingles": 0}, ValueError, "min_shingles"),
         ({"threads": -1}, ValueError, "threads"),
