@@ -62,11 +62,15 @@ void report_summary(const cli_config *cfg, const run_counts *c)
     if (cfg->quiet)
         return;
     double mb = (double)c->bytes / 1e6;
-    /* with --unit, a document counts here when it has no unit of at least --min-tokens tokens */
+    /* with --unit, a document counts here when it has no unit of at least
+     * --min-tokens tokens; without, when it has no shingle or fewer than
+     * --min-tokens tokens (said so: such a document has text) */
+    const char *empty = cfg->unit != ND_UNIT_DOCUMENT ? "without units"
+                        : cfg->min_tokens > 1         ? "empty or under --min-tokens"
+                                                      : "empty";
     fprintf(stderr, "neardup: %llu documents read (%.1f MB), %llu %s, %llu invalid UTF-8, %llu skipped; ",
-            (unsigned long long)c->records_read, mb, (unsigned long long)c->empty,
-            cfg->unit == ND_UNIT_DOCUMENT ? "empty" : "without units", (unsigned long long)c->invalid_docs,
-            (unsigned long long)c->skipped);
+            (unsigned long long)c->records_read, mb, (unsigned long long)c->empty, empty,
+            (unsigned long long)c->invalid_docs, (unsigned long long)c->skipped);
     const input_skipped *f = &c->files;
     uint64_t files = f->special + f->hidden + f->binary + f->excluded;
     if (files)

@@ -276,6 +276,14 @@ nd scan "$T/nul.jsonl"
 assert_rc 0 "scan of a JSONL text containing \\u0000"
 assert_jq "$OUT" 'length == 1 and .[0].ids == ["n1", "n2"]' "n1 and n2 cluster"
 
+check "documents under --min-tokens are counted with the empty ones, and the summary says so (they have text)"
+printf '{"id":"a","text":"hello world"}\n{"id":"b","text":"hello world"}\n{"id":"c","text":""}\n' >"$T/short.jsonl"
+nd scan --min-tokens 3 "$T/short.jsonl"
+assert_rc 0
+assert_eq 3 "$(summary_field 'empty or under --min-tokens')" "the summary's count"
+nd scan "$T/short.jsonl"
+assert_eq 1 "$(summary_field 'empty')" "without --min-tokens: the empty one"
+
 check "a raw NUL byte in a record: the message says so, with its column (it said: end of the record expected)"
 printf '{"id":"a",\000"text":"%s"}\n' "$BASE" >"$T/rawnul.jsonl"
 nd scan "$T/rawnul.jsonl"
