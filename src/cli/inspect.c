@@ -27,6 +27,7 @@
 #include "document.h"
 #include "input.h"
 #include "report.h"
+#include "utf8check.h"
 
 /* Read the next usable document (NULL at the end); bad records follow
  * --on-error. *status is EXIT_FAIL on a fatal error. */
@@ -35,6 +36,24 @@ typedef struct read_tally {
     uint64_t records, skipped;
     field_tally fields;
 } read_tally;
+
+/* The warning scan gives a document with ill-formed UTF-8 (read as
+ * U+FFFD here too: by the JSON reader, or by the normalizer in a plain
+ * text), so that normalize and explain are not silent about it. */
+static void warn_invalid_utf8(const doc_view *view, const record *rec)
+{
+    size_t invalid = view->invalid_utf8;
+    if (rec->kind == RECORD_TEXT && !utf8_well_formed(view->text, view->len)) {
+        char *scratch = malloc(view->len * 3 + 1);
+        size_t len;
+        if (scratch)
+            invalid += nd_utf8_repair(scratch, &len, view->text, view->len);
+        free(scratch);
+    }
+    if (invalid > 0)
+        cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", view->id, invalid,
+                    invalid == 1 ? "" : "s");
+}
 
 static int next_document(input *in, const cli_config *cfg, record *rec, doc_view *view, int *status, read_tally *t)
 {
@@ -53,8 +72,10 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
         }
         t->records++;
         field_tally_add(&t->fields, view->fields);
-        if (!view->error)
+        if (!view->error) {
+            warn_invalid_utf8(view, rec);
             return 1;
+        }
         if (cfg->on_error == ON_ERROR_FAIL) {
             cli_error("%s", view->error);
             doc_view_close(view);
@@ -128,6 +149,7 @@ int cli_normalize(const cli_config *cfg)
     }
     nd_sketcher_free(sk);
     input_close(in);
+    cli_warn_flush(); /* the count of warnings past the first few */
     if (status == EXIT_OK)
         status = report_input_check(cfg, tally.records, tally.skipped, &tally.fields);
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -208,6 +230,7 @@ static int load_sides(const cli_config *cfg, side sides[2])
         free(rec.data);
     }
     input_close(in);
+    cli_warn_flush(); /* the count of warnings past the first few */
     if (status == EXIT_OK)
         status = report_input_check(cfg, tally.records, tally.skipped, &tally.fields);
     if (status != EXIT_OK)

@@ -81,6 +81,19 @@ assert_eq 7 "$(summary_field 'invalid UTF-8')" "invalid UTF-8 count in the summa
 nd scan --on-error skip --quiet "$T/many.jsonl"
 assert_file_contains "$ERR" "warning: 3 more records skipped"
 
+check "normalize and explain warn about invalid UTF-8 as scan does (they were silent), plain text and JSON alike"
+printf 'caf\xc3 world and \xff more words here\n' >"$T/bad-utf8.txt"
+cp "$T/bad-utf8.txt" "$T/bad-utf8-2.txt"
+nd normalize "$T/bad-utf8.txt"
+assert_rc 0
+assert_file_contains "$ERR" "bad-utf8.txt: invalid UTF-8 (2 sequences read as U+FFFD)"
+nd explain "$T/bad-utf8.txt" "$T/bad-utf8-2.txt"
+assert_rc 0
+assert_eq 2 "$(grep -c 'invalid UTF-8 (2 sequences read as U+FFFD)' "$ERR")" "explain: one warning a document"
+nd normalize "$T/many.jsonl" --on-error skip
+assert_eq 5 "$(grep -c ': invalid UTF-8 (' "$ERR")" "normalize: the first 5"
+assert_file_contains "$ERR" "warning: 2 more documents with invalid UTF-8 (only the first 5 are shown)"
+
 check "exactly 5 warnings: no count line"
 head -n 5 "$T/many.jsonl" >"$T/five.jsonl"
 printf '{"id":"ok","text":"%s"}\n' "$BASE" >>"$T/five.jsonl"
