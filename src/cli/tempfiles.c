@@ -37,12 +37,17 @@ static tempfile *head; /* read and written atomically */
 
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
-static void on_signal(int sig)
+void tempfiles_remove_all(void)
 {
     for (tempfile *t = __atomic_load_n(&head, __ATOMIC_ACQUIRE); t; t = t->next) {
         if (!t->done)
             unlink(t->path);
     }
+}
+
+static void on_signal(int sig)
+{
+    tempfiles_remove_all();
     raise(sig); /* the default action now (SA_RESETHAND) */
 }
 

@@ -20,4 +20,8 @@ void tempfiles_done(tempfile *t);
 /* tempfiles_done for every file of `owner`. */
 void tempfiles_done_owner(const void *owner);
 
+/* Remove every file not done: what a signal handler that ends the run
+ * otherwise calls (dbdamage.c); async-signal-safe. */
+void tempfiles_remove_all(void);
+
 #endif

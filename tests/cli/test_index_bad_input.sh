@@ -92,39 +92,52 @@ wait "$pid" || rc=$?
 [[ $rc -ne 0 ]] || fail "scan killed by SIGBUS exited 0" # 135 (or 1 under ASan, which reports it)
 if grep -q "damaged" "$T/bus.err"; then fail "scan's bus error was reported as a damaged index"; fi
 
-check "damaged page headers (the pages' bounds overwritten): never a crash; exit 1 naming the damage"
-# LMDB read such pages through a null pointer (SIGSEGV) or stopped on an
-# assertion (SIGABRT); both killed the process
+check "damaged pages (headers, and random bytes in page bodies): never a crash; exit 1 naming the damage, no output file left"
+# LMDB read such pages through a null pointer (SIGSEGV), in memcpy called
+# from LMDB (SIGSEGV outside its own code), or stopped on an assertion
+# (SIGABRT); each killed the process, and a report left -o's temporary file
 python3 - "$ND" "$DB" "$T/B.jsonl" "$T/pages" <<'PY'
-import os, shutil, subprocess, sys
+import os, random, shutil, subprocess, sys
 nd, db, queries, work = sys.argv[1:]
 pages = os.path.getsize(os.path.join(db, "data.mdb")) // 4096
-crashed, reported, silent = [], 0, 0
-for page in range(2, pages):
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(db, work)
-    with open(os.path.join(work, "data.mdb"), "r+b") as f:
-        f.seek(page * 4096 + 12)
-        f.write(b"\x00\x00\xff\x0f")  # lower and upper bounds of the page's free space
-    for cmd in (["index", "stats", work], ["query", "--quiet", "--threads", "1", work, queries]):
-        p = subprocess.run([nd] + cmd, capture_output=True, timeout=120)
+rng = random.Random(26)
+damages = [(page, 12, b"\x00\x00\xff\x0f") for page in range(2, pages)]  # bounds of a page's free space
+damages += [(rng.randrange(2, pages), rng.randrange(0, 4096 - 64), bytes(rng.randrange(256) for _ in range(64)))
+            for _ in range(60)]
+bad, reported, silent = [], 0, 0
+for page, offset, data in damages:
+    for cmd in (["index", "stats"], ["query", "--quiet", "--threads", "1", "-o", "OUT"],
+                ["index", "add", "--quiet", "--replace"]):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(db, work)
+        os.makedirs(work + ".out", exist_ok=True)
+        with open(os.path.join(work, "data.mdb"), "r+b") as f:
+            f.seek(page * 4096 + offset)
+            f.write(data)
+        argv = [nd] + [a.replace("OUT", work + ".out/res.jsonl") for a in cmd] + [work]
+        if cmd[0] != "index" or cmd[1] == "add":
+            argv.append(queries)
+        p = subprocess.run(argv, capture_output=True, timeout=120)
         err = p.stderr.decode(errors="replace")
-        if p.returncode < 0 or p.returncode > 2:
-            crashed.append((page, cmd[0], p.returncode, err[-300:]))
+        left = [n for n in os.listdir(work + ".out") if n.startswith(".")]
+        shutil.rmtree(work + ".out")
+        if p.returncode < 0 or p.returncode > 2 or left:
+            bad.append((page, offset, cmd[0], cmd[1], p.returncode, left, err[-200:]))
         elif "the index's data.mdb is damaged" in err:
             reported += 1
             if p.returncode != 1:
-                crashed.append((page, cmd[0], p.returncode, "damaged, yet exit %d" % p.returncode))
+                bad.append((page, offset, cmd[1], "damaged, yet exit %d" % p.returncode))
         else:
             silent += 1  # a page no command reads, or damage LMDB cannot see: no checksums
-if crashed:
-    sys.exit("killed or wrong exit: %s" % crashed[:5])
+if bad:
+    sys.exit("killed, wrong exit or a temporary file left: %s" % bad[:5])
 if reported == 0:
     sys.exit("no damaged page was reported as one (%d runs)" % silent)
 print("  %d runs reported the damage, %d did not see it" % (reported, silent))
 PY
 
 check "a SIGSEGV that is not LMDB's, with an index open, is not reported as a damaged index"
+ulimit -c 0 # (no core file)
 "$ND" query "$DB" - < <(sleep 3) >"$T/segv.out" 2>"$T/segv.err" &
 pid=$!
 sleep 0.5
