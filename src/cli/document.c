@@ -22,37 +22,26 @@ char *record_default_id(const input *in, const record *rec)
     return cli_format("%s:%llu", name, (unsigned long long)rec->line);
 }
 
-/* The literal text of the number that follows "key": in a raw JSON line,
- * for an id that is not an integer as jansson writes it back (a real, -0,
- * or an integer too big for jansson's, parsed as a real only under
+/* The literal text of the number member `path` holds in a raw JSON line
+ * (json_member_locate: the member jansson read, a top-level name or else a
+ * dot path, at its depth, not a same-named key nested elsewhere), for an
+ * id that is not an integer as jansson writes it back (a real, -0, or an
+ * integer too big for jansson's, parsed as a real only under
  * JSON_DECODE_INT_AS_REAL, losing digits). Checked against the parsed
- * value, so a "key" inside some string cannot mislead it. For a dot path
- * the last name is looked for. */
+ * value. NULL when not found so (the caller formats the value). */
 static char *raw_number_id(const char *line, size_t len, const char *path, double parsed)
 {
-    const char *key = strrchr(path, '.') ? strrchr(path, '.') + 1 : path;
-    size_t key_len = strlen(key);
-    for (size_t i = 0; i + key_len + 2 < len; i++) {
-        if (line[i] != '"' || memcmp(line + i + 1, key, key_len) != 0 || line[i + 1 + key_len] != '"')
-            continue;
-        size_t j = i + key_len + 2;
-        while (j < len && strchr(" \t\r\n", line[j]) && line[j])
-            j++;
-        if (j >= len || line[j] != ':')
-            continue;
-        j++;
-        while (j < len && strchr(" \t\r\n", line[j]) && line[j])
-            j++;
-        size_t start = j;
-        while (j < len && line[j] && strchr("-+0123456789.eE", line[j]))
-            j++;
-        if (j == start)
-            continue;
-        char *literal = strndup(line + start, j - start);
-        if (literal && strtod(literal, NULL) == parsed)
-            return literal;
-        free(literal);
+    size_t start, stop;
+    if (json_member_locate(line, len, path, &start, &stop) != 1 || stop <= start)
+        return NULL;
+    for (size_t i = start; i < stop; i++) {
+        if (!strchr("-+0123456789.eE", line[i]) || !line[i])
+            return NULL;
     }
+    char *literal = strndup(line + start, stop - start);
+    if (literal && strtod(literal, NULL) == parsed)
+        return literal;
+    free(literal);
     return NULL;
 }
 

@@ -254,6 +254,12 @@ assert_jq "$OUT" '.[0].ids == ["0.1", "1e-7", "1e2", "1.5e3", "-0", "2.50", "1E+
 nd dedup --annotate "$T/realid.jsonl"
 assert_rc 0
 assert_jq "$OUT" '[.[].neardup.duplicate_of] | unique == [null, "0.1"]' "duplicate_of names the survivor as written"
+# the member read, not a same-named key nested before it
+printf '{"meta":{"id":1.50},"id":1.5,"text":"%s"}\n{"m":{"id":-0},"id":0,"text":"%s"}\n' "$BASE" "$BASE" >"$T/nestid.jsonl"
+nd scan "$T/nestid.jsonl"
+assert_jq "$OUT" '.[0].ids == ["1.5", "0"]' "top-level ids, not the nested ones"
+nd scan --id-field meta.id "$T/nestid.jsonl"
+assert_jq "$OUT" '.[0].ids[0] == "1.50"' "--id-field meta.id: the nested one"
 
 # ---- Last: failures of the current code (see the report) ----
 
