@@ -11,7 +11,7 @@
 #include <fcntl.h>   /* open */
 #include <fnmatch.h> /* fnmatch */
 #include <stdio.h>   /* snprintf */
-#include <stdlib.h>  /* malloc, realloc, qsort */
+#include <stdlib.h>  /* malloc, realloc, qsort, realpath */
 #include <string.h>  /* strcmp, strerror, strndup */
 #include <unistd.h>  /* read, close */
 
@@ -124,14 +124,21 @@ static int included(const input_walk *w, const char *path)
     return 0;
 }
 
-/* Is the file `path` in the index's own directory? */
+/* Is the file `path` in the index's own directory, by whatever name or
+ * symbolic link it is given? */
 static int in_index_dir(const input_walk *w, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *real = realpath(path, NULL); /* (a link to DB/data.mdb: DB's) */
+    const char *slash = real ? strrchr(real, '/') : NULL;
+    if (!slash) {
+        free(real);
+        return 0;
+    }
+    char *dir = strndup(real, slash == real ? 1 : (size_t)(slash - real));
     struct stat st;
     int inside = dir && stat(dir, &st) == 0 && st.st_dev == w->index_dev && st.st_ino == w->index_ino;
     free(dir);
+    free(real);
     return inside;
 }
 

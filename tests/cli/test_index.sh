@@ -272,6 +272,10 @@ for f in data.mdb neardup.lock; do
 done
 (cd "$T/walked/db" && run "$ND" query . data.mdb)
 assert_file_contains "$ERR" "data.mdb: a file of the index"
+ln -s db/data.mdb "$T/walked/link-to-data"
+nd index add "$T/walked/db" "$T/walked/link-to-data"
+assert_rc 1 "a symbolic link to the index's data.mdb"
+assert_file_contains "$ERR" "link-to-data: a file of the index"
 assert_eq "$before" "$("$ND" index stats "$T/walked/db" | jq .documents)" "documents in the index"
 
 pass
