@@ -170,7 +170,8 @@ static void unregister_open(nd_db *db)
 static int open_index(nd_db *db, const nd_db_config *config)
 {
     int rc = prepare_path(db);
-    if (rc == ND_OK)
+    if (rc == ND_OK &&
+        !(db->flags & ND_DB_TEMPORARY)) /* (a temporary one's directory goes at once: no path to open again) */
         rc = register_open(db);
     if (rc == ND_OK && !(db->flags & ND_DB_TEMPORARY))
         rc = db_take_locks(db);
