@@ -191,12 +191,17 @@ void x_alltoallv(xctx *x, xbuf *send, xbuf *recv)
     free(done);
 }
 
-int x_agree(xctx *x, int ok, const char *message)
+int x_first_failing(xctx *x, int ok)
 {
     int mine = ok ? x->size : x->rank, first;
     double t0 = x_clock();
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, x->comm);
     x_spent(x, t0);
+    return first;
+}
+
+int x_report_failure(xctx *x, int first, const char *message)
+{
     if (first == x->size)
         return 1;
     if (first == x->rank && message) {
@@ -204,6 +209,11 @@ int x_agree(xctx *x, int ok, const char *message)
         fflush(stderr);
     }
     return 0;
+}
+
+int x_agree(xctx *x, int ok, const char *message)
+{
+    return x_report_failure(x, x_first_failing(x, ok), message);
 }
 
 uint64_t x_sum(xctx *x, uint64_t v)

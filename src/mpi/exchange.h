@@ -56,6 +56,12 @@ void x_alltoallv(xctx *x, xbuf *send, xbuf *recv);
  * rank's message is printed, prefixed with its rank. Returns 1 when all
  * ranks are ok. */
 int x_agree(xctx *x, int ok, const char *message);
+/* x_agree in two steps: the lowest rank that passed ok = 0, or x->size
+ * when none did (collective); then, on every rank, that rank's message
+ * printed by it (not collective). x_report_failure returns 1 when first
+ * is x->size. */
+int x_first_failing(xctx *x, int ok);
+int x_report_failure(xctx *x, int first, const char *message);
 
 /* Sum of a counter over all ranks (to every rank). */
 uint64_t x_sum(xctx *x, uint64_t v);

@@ -133,8 +133,10 @@ static int batch_done(void *ctx)
  * first WARN_LIMIT of each kind in rank order, which is input order, and
  * one line counting the rest of all ranks, as neardup does for its one
  * process (each rank used to show its own first five: five lines a rank,
- * each rank's count of the rest). Collective. */
-static void show_held_warnings(mrun *m)
+ * each rank's count of the rest). Only ranks up to `upto` count: past a
+ * failure on rank `upto`, the records later ranks read before they
+ * stopped are records neardup never reaches. Collective. */
+static void show_held_warnings(mrun *m, int upto)
 {
     xctx *x = &m->x;
     uint64_t mine[2 * WARN_KINDS];
@@ -174,7 +176,7 @@ static void show_held_warnings(mrun *m)
     x_spent(x, t0);
     for (int k = 0; root && k < WARN_KINDS; k++) {
         uint64_t seen = 0, shown = 0;
-        for (int r = 0; r < x->size; r++) {
+        for (int r = 0; r < x->size && r <= upto; r++) {
             const uint64_t *of = all + (size_t)r * 2 * WARN_KINDS;
             const char *p = got + displs[r];
             for (size_t j = 0; j < (size_t)k; j++)
@@ -221,10 +223,13 @@ static int pass1(mrun *m)
         if (r != m->x.rank)
             MPI_Isend(&signal_value, 1, MPI_INT, r, TAG_ABORT, m->x.comm, &sent[nsent++]);
     }
-    show_held_warnings(m); /* before the failure, as neardup shows them */
     /* a rank stopped by another's failure is not a failure of its own: the
-     * lowest rank that failed on its own reports (unless it already did) */
-    int all_ok = x_agree(&m->x, ok || m->stopped_by_other, m->failure);
+     * lowest rank that failed on its own reports (unless it already did),
+     * after the warnings of the records before its failure, as neardup
+     * shows them */
+    int first = x_first_failing(&m->x, ok || m->stopped_by_other);
+    show_held_warnings(m, first);
+    int all_ok = x_report_failure(&m->x, first, m->failure);
     /* drain the stop messages not received yet (batch_done took some) */
     uint64_t tellers = x_sum(&m->x, (uint64_t)told);
     for (uint64_t k = (told ? 1 : 0) + m->stops_received; k < tellers; k++) {

@@ -234,6 +234,31 @@ for n in 1 2 3; do
     assert_eq 1 "$(grep -c '15 more records skipped (only the first 5 are shown)' "$ERR")" "one count of the rest, $n ranks"
 done
 
+check "a failure after warnings: the warnings of the records before the failure, in input order, as neardup shows them"
+# ranks after the failing one read on until their next batch: their
+# warnings used to be shown too, for records neardup never reaches
+python3 - "$T/warn-fail.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(6)
+words = ["w%d" % i for i in range(3000)]
+lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(30))}) for i in range(6000)]
+for i in (9, 19, 3009, 3019):  # invalid UTF-8 (a raw 0xff byte) on both halves
+    lines[i] = '{"id": "u%d", "text": "words and a bad byte \xff here %d"}' % (i + 1, i)
+lines[2899] = '{"id": "broken", "text": '
+open(sys.argv[1], "wb").write(("\n".join(lines) + "\n").encode("latin-1"))
+PY
+nd scan --threads 1 "$T/warn-fail.jsonl"
+assert_rc 1
+grep -o 'u[0-9]*: invalid UTF-8' "$ERR" >"$T/warn-fail.want"
+assert_eq "u10: invalid UTF-8,u20: invalid UTF-8" "$(paste -sd, "$T/warn-fail.want")" "neardup's warnings"
+for n in 2 3; do
+    mpi "$n" scan --threads 1 "$T/warn-fail.jsonl"
+    assert_rc 1
+    grep -o 'u[0-9]*: invalid UTF-8' "$ERR" >"$T/warn-fail.got"
+    assert_same_file "$T/warn-fail.want" "$T/warn-fail.got" "the warnings before the failure, $n ranks"
+    assert_contains "$(cat "$ERR")" "warn-fail.jsonl:2900:" "the failure, $n ranks"
+done
+
 check "usage: dedup needs --output-dir; stdin is refused; shared file names are refused"
 mpi 2 dedup "$T/big.jsonl"
 assert_rc 2
