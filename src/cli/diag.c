@@ -81,18 +81,19 @@ void cli_escape(FILE *out, const char *text, size_t len)
     }
 }
 
-/* "PROGRAM: KIND: message\n" (or "PROGRAM: message\n" when kind is
- * NULL), the message escaped, made whole first and written in one write:
- * stderr is unbuffered, and a line written in pieces was cut into by
- * other processes writing to the same terminal or pipe (neardup-mpi's
- * ranks: "rank 0: warning: neardup-mpi: rank 1: warning: ..."). */
-/* report()'s line kept instead of written: appended to held[kind_held]
- * (cli_warn_hold), or written when there is no memory to keep it. */
+/* Warnings kept instead of written (cli_warn_hold). */
 enum { WRITE_IT = -1 };
 static int holding;            /* cli_warn_hold */
 static char *held[WARN_KINDS]; /* each kind's lines kept, one after the other */
 static size_t held_len[WARN_KINDS];
 
+/* "PROGRAM: KIND: message\n" (or "PROGRAM: message\n" when kind is
+ * NULL), the message escaped, made whole first and written in one write:
+ * stderr is unbuffered, and a line written in pieces was cut into by
+ * other processes writing to the same terminal or pipe (neardup-mpi's
+ * ranks: "rank 0: warning: neardup-mpi: rank 1: warning: ..."). Or, with
+ * kind_held a warning kind, the line appended to held[kind_held] instead
+ * (written after all when there is no memory to keep it). */
 __attribute__((format(printf, 3, 0))) static void report_to(int kind_held, const char *kind, const char *fmt,
                                                             va_list ap)
 {

@@ -80,7 +80,9 @@ int doc_json_read(doc_view *v, const char *data, size_t len, const char *text_fi
     json_t *root = json_load_text(data, len, &err, &flags, &v->invalid_utf8);
     if (!root) {
         const char *nul = memchr(data, 0, len);
-        if (nul) { /* jansson stops at a NUL byte as at the end, and says only that */
+        if (nul && (size_t)(nul - data) <= (size_t)err.position) {
+            /* jansson stops at a NUL byte as at the end, and says only
+             * that (an error before the NUL is told as jansson tells it) */
             *why = cli_format("malformed JSON: a NUL byte, which JSON does not allow (column %zu of the record)",
                               (size_t)(nul - data) + 1);
             return *why ? ND_OK : ND_ENOMEM;

@@ -58,8 +58,7 @@ static int parse_shingle(nd_options *opts, const char *spec)
     return -1;
 }
 
-/* "2G", "500M", "64K", "1000000" -> bytes. */
-/* A size: decimal digits with an optional fraction, then an optional K, M,
+/* A size ("2G", "500M", "64K", "1000000" -> bytes): decimal digits with an optional fraction, then an optional K, M,
  * G or T (powers of 1024) and an optional B. 0, -1 when it is not such a
  * size (hex, an exponent, inf: strtod took them, so 0x10M and 1e3M were
  * sizes), or SIZE_TOO_LARGE past 10^18 bytes. */
@@ -81,6 +80,8 @@ static int parse_size(const char *s, uint64_t *out)
     errno = 0;
     double v = strtod(s, NULL); /* of [s, p): plain decimal */
     const char *end = p;
+    if (errno == ERANGE && v > 0)
+        return SIZE_TOO_LARGE; /* (past a double's range: hundreds of digits) */
     if (errno || !(v > 0))
         return -1;
     double scale = 1;

@@ -295,6 +295,10 @@ printf '{"id":"a",\000"text":"%s"}\n' "$BASE" >"$T/rawnul.jsonl"
 nd scan "$T/rawnul.jsonl"
 assert_rc 1
 assert_file_contains "$ERR" "rawnul.jsonl:1: malformed JSON: a NUL byte, which JSON does not allow (column 11 of the record)"
+printf '{"id":"a" "text":"x"}\000\n' >"$T/rawnul2.jsonl" # an error before the NUL: told as it is
+nd scan "$T/rawnul2.jsonl"
+assert_rc 1
+assert_file_not_contains "$ERR" "NUL byte"
 
 check "an id holding \\u0000 is unusable (cut at the NUL, a\\u0000x and a\\u0000y would be one id): FILE:LINE, exit 1 or skipped"
 {

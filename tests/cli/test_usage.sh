@@ -138,7 +138,7 @@ done
 for v in 0 0x10 1e3 inf 5Q; do
     bad_value --max-doc-bytes "$v"
 done
-for v in 18446744073709551615 2000000T; do
+for v in 18446744073709551615 2000000T "$(printf '9%.0s' $(seq 400))"; do
     bad_value --memory "$v"
     assert_file_contains "$ERR" "expected at most 10^18 bytes" "--memory $v (it said: at least 1M)"
 done
