@@ -41,8 +41,8 @@ static const option_help shared_options[] = {
      "      --min-shingles N  containment: a text needs N shingles to be reported as contained in another\n"
      "                        (default 20; shorter texts still match by Jaccard)\n"},
     {OPT_SHINGLE, SEC_MATCHING,
-     "      --shingle SPEC    words:K (K consecutive words, default words:5), chars:N (N characters)\n"
-     "                        or auto (chars:5 for text mostly in scripts without spaces, else words:5)\n"},
+     "      --shingle SPEC    words:K (K consecutive words), chars:N (N characters) or auto (the\n"
+     "                        default: chars:5 for text mostly in scripts without spaces, else words:5)\n"},
     {OPT_NORMALIZE, SEC_MATCHING,
      "      --normalize NAME  normalization profile: default or aggressive (see README)\n"},
     {OPT_NUM_PERM, SEC_MATCHING, "      --num-perm N      MinHash signature length (1..4096; default 128)\n"},
