@@ -478,11 +478,23 @@ int main(int argc, char **argv)
     cli_config cfg;
     memset(&cfg, 0, sizeof cfg);
     if (argc < 2 || (strcmp(argv[1], "scan") != 0 && strcmp(argv[1], "dedup") != 0)) {
-        if (m.x.rank == 0)
+        /* --help and --version as neardup answers them: stdout, exit 0;
+         * anything else is a usage error (stderr, exit 2) */
+        int help =
+            argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0);
+        int version = argc == 2 && strcmp(argv[1], "--version") == 0;
+        if (m.x.rank == 0 && version)
+            printf("neardup-mpi %s\n", ND_VERSION);
+        else if (m.x.rank == 0)
             fputs("Usage: mpirun -n P neardup-mpi scan|dedup [OPTIONS] PATH...\n"
                   "The scan and dedup of neardup (same options, same output) by P processes; see\n"
                   "'neardup scan --help', 'neardup dedup --help'. dedup writes to --output-dir DIR.\n",
-                  stderr);
+                  help ? stdout : stderr);
+        if (help || version) {
+            rc = fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAIL;
+        } else if (m.x.rank == 0 && argc >= 2) {
+            fprintf(stderr, "neardup-mpi: unknown command '%s'\n", argv[1]);
+        }
         goto done;
     }
     rc = parse(&cfg, command, argc - 1, argv + 1, m.x.rank);

@@ -259,6 +259,17 @@ for n in 2 3; do
     assert_contains "$(cat "$ERR")" "warn-fail.jsonl:2900:" "the failure, $n ranks"
 done
 
+check "--help and --version: stdout, exit 0 (they were usage errors, exit 2); an unknown command: exit 2"
+mpi 1 --help
+assert_rc 0 "--help"
+assert_file_contains "$OUT" "Usage: mpirun -n P neardup-mpi scan|dedup"
+mpi 2 --version
+assert_rc 0 "--version"
+assert_eq "neardup-mpi $("$ND" --version | cut -d' ' -f2)" "$(cat "$OUT")" "--version, once (rank 0)"
+mpi 1 frob
+assert_rc 2 "an unknown command"
+assert_file_contains "$ERR" "unknown command 'frob'"
+
 check "usage: dedup needs --output-dir; stdin is refused; shared file names are refused"
 mpi 2 dedup "$T/big.jsonl"
 assert_rc 2
