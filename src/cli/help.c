@@ -185,6 +185,8 @@ void cli_print_help(cli_command command, FILE *out)
               "documents by id in the inputs. It also gives the probability that the overlap is a\n"
               "chance match (Mash's p-value, Ondov et al. 2016, on shingle sets), and the verdict\n"
               "under --measure, --threshold and --min-shingles.\n"
+              "      --id ID           (twice) the two documents to explain, by id, from PATH...; of\n"
+              "                        several with one id, the first in input order\n"
               "      --json            one JSON object instead of the report\n\n",
               out);
         break;

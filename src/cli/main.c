@@ -135,7 +135,10 @@ static int dispatch(int argc, char **argv)
                       stdout);
                 return EXIT_OK;
             }
-            cli_error("index: %s subcommand '%s' (add, stats, remove or compact)", *sub ? "unknown" : "missing a", sub);
+            if (*sub)
+                cli_error("index: unknown subcommand '%s' (add, stats, remove or compact)", sub);
+            else
+                cli_error("index: a subcommand is missing (add, stats, remove or compact)");
             return EXIT_USAGE;
         }
         cli_config cfg;

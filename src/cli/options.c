@@ -19,9 +19,13 @@
 static const char *const command_names[] = {"scan",      "dedup",       "params",       "normalize",     "explain",
                                             "index add", "index stats", "index remove", "index compact", "query"};
 
+/* The command being parsed, as its --help is asked for ("scan", "index
+ * add"): named where a bad value points to the help. */
+static const char *help_name = "COMMAND";
+
 static int bad_value(const char *option, const char *value, const char *expected)
 {
-    cli_error("--%s '%s': expected %s (see 'neardup --help')", option, value, expected);
+    cli_error("--%s '%s': expected %s (see 'neardup %s --help')", option, value, expected, help_name);
     return EXIT_USAGE;
 }
 
@@ -175,6 +179,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     cfg->max_doc_bytes = (uint64_t)64 << 20;
 
     const char *name = command_names[command];
+    help_name = name;
     optind = 1;
     opterr = 0;
     int opt;
