@@ -564,9 +564,9 @@ def main(argv=None):
         groups = load_truth(args.truth)
         pairs = load_pairs(args.pairs) if args.pairs else None
         doc_ids = load_doc_ids(args.docs) if args.docs else None
-    except EvalError as e:
+    except EvalError as e:  # a file missing or malformed: a failure (1), not a usage error (2)
         print("eval: %s" % e, file=sys.stderr)
-        return 2
+        return 1
     r = evaluate(clusters, groups, pairs=pairs, doc_ids=doc_ids,
                  threshold=args.threshold, bands=args.bands, rows=args.rows)
     result = {"inputs": {"scan": args.scan, "truth": args.truth,

@@ -316,7 +316,7 @@ class TestCli(unittest.TestCase):
         p = subprocess.run([EVAL, "--scan", fs.path("missing.jsonl"),
                             "--truth", fs.truth(GROUPS)],
                            capture_output=True, text=True)
-        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.returncode, 1)  # a missing file: a failure, not a usage error
         self.assertIn("cannot open", p.stderr)
         p = subprocess.run([EVAL, "--scan", fs.scan([]),
                             "--truth", fs.truth(GROUPS), "--bands", "4"],
