@@ -72,7 +72,7 @@ enum { MAX_READERS = 512 };
 static const uint64_t DEFAULT_MAP_BYTES = 1ULL << 40;
 static const uint64_t MIN_MAP_BYTES = 64ULL << 20;
 
-int db_join(char *out, size_t size, const char *dir, const char *name)
+int nd_db_join(char *out, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(out, size, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= size) {
@@ -84,7 +84,7 @@ int db_join(char *out, size_t size, const char *dir, const char *name)
 
 /* ****  Errors  **** */
 
-int db_fail(nd_db *db, int status, const char *fmt, ...)
+int nd_db_fail(nd_db *db, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -95,7 +95,7 @@ int db_fail(nd_db *db, int status, const char *fmt, ...)
     return status;
 }
 
-int db_status(int rc)
+int nd_db_status(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS:
@@ -124,15 +124,15 @@ int db_status(int rc)
     }
 }
 
-int db_fail_mdb(nd_db *db, int rc, const char *what)
+int nd_db_fail_mdb(nd_db *db, int rc, const char *what)
 {
     if (rc == MDB_MAP_FULL)
-        return db_fail(db, ND_EFULL, "%s: %s: the index reached its size limit of %llu bytes", db->path, what,
-                       (unsigned long long)db->map_bytes);
-    return db_fail(db, db_status(rc), "%s: %s: %s", db->path, what, mdb_strerror(rc));
+        return nd_db_fail(db, ND_EFULL, "%s: %s: the index reached its size limit of %llu bytes", db->path, what,
+                          (unsigned long long)db->map_bytes);
+    return nd_db_fail(db, nd_db_status(rc), "%s: %s: %s", db->path, what, mdb_strerror(rc));
 }
 
-int db_write_error(nd_db *db, int rc, char *detail, size_t size)
+int nd_db_write_error(nd_db *db, int rc, char *detail, size_t size)
 {
     if (rc == MDB_MAP_FULL) {
         snprintf(detail, size, "the index reached its size limit of %llu bytes", (unsigned long long)db->map_bytes);
@@ -140,7 +140,7 @@ int db_write_error(nd_db *db, int rc, char *detail, size_t size)
     }
     snprintf(detail, size, "%s", mdb_strerror(rc));
     if (rc != EIO)
-        return db_status(rc) == ND_ENOTFOUND ? ND_EIO : db_status(rc);
+        return nd_db_status(rc) == ND_ENOTFOUND ? ND_EIO : nd_db_status(rc);
     char path[DB_PATH_MAX];
     struct statvfs fs;
     struct stat st;
@@ -151,7 +151,7 @@ int db_write_error(nd_db *db, int rc, char *detail, size_t size)
         return ND_EFULL;
     }
     if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-        db_join(path, sizeof path, db->path, "data.mdb") == 0 && stat(path, &st) == 0 &&
+        nd_db_join(path, sizeof path, db->path, "data.mdb") == 0 && stat(path, &st) == 0 &&
         (uint64_t)st.st_size + (1u << 20) >= (uint64_t)limit.rlim_cur) {
         snprintf(detail, size, "File too large (a short write at the file size limit of %llu bytes, ulimit -f)",
                  (unsigned long long)limit.rlim_cur);
@@ -193,10 +193,10 @@ static int ofd_lock(int fd, short type, off_t byte, int wait)
 }
 
 /* Byte 1 shared (every handle), then byte 0 exclusive (writers). */
-int db_take_locks(nd_db *db)
+int nd_db_take_locks(nd_db *db)
 {
     char lock_path[DB_PATH_MAX];
-    db_join(lock_path, sizeof lock_path, db->path, "neardup.lock");
+    nd_db_join(lock_path, sizeof lock_path, db->path, "neardup.lock");
     int writer = (db->flags & ND_DB_WRITE) != 0;
     db->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (db->lock_fd < 0 && !writer && (errno == EACCES || errno == EROFS))
@@ -204,33 +204,33 @@ int db_take_locks(nd_db *db)
     if (db->lock_fd < 0) {
         if (!writer && (errno == EACCES || errno == EROFS || errno == ENOENT))
             return ND_OK; /* a read-only place: nobody can write or compact there either */
-        return db_fail(db, ND_EIO, "%s: cannot open the lock file %s: %s", db->path, lock_path, strerror(errno));
+        return nd_db_fail(db, ND_EIO, "%s: cannot open the lock file %s: %s", db->path, lock_path, strerror(errno));
     }
     if (ofd_lock(db->lock_fd, F_RDLCK, 1, 1) != 0)
-        return db_fail(db, ND_EIO, "%s: cannot lock %s: %s", db->path, lock_path, strerror(errno));
+        return nd_db_fail(db, ND_EIO, "%s: cannot lock %s: %s", db->path, lock_path, strerror(errno));
     if (writer && ofd_lock(db->lock_fd, F_WRLCK, 0, (db->flags & ND_DB_WAIT) != 0) != 0) {
         if (errno == EAGAIN || errno == EACCES)
-            return db_fail(db, ND_EBUSY,
-                           "%s: another process is writing to this index (it holds the write lock %s); "
-                           "wait for it to finish, or ask to wait",
-                           db->path, lock_path);
-        return db_fail(db, ND_EIO, "%s: cannot lock %s: %s", db->path, lock_path, strerror(errno));
+            return nd_db_fail(db, ND_EBUSY,
+                              "%s: another process is writing to this index (it holds the write lock %s); "
+                              "wait for it to finish, or ask to wait",
+                              db->path, lock_path);
+        return nd_db_fail(db, ND_EIO, "%s: cannot lock %s: %s", db->path, lock_path, strerror(errno));
     }
     return ND_OK;
 }
 
-int db_lock_alone(nd_db *db, int alone)
+int nd_db_lock_alone(nd_db *db, int alone)
 {
     if (db->lock_fd < 0)
-        return db_fail(db, ND_EIO, "%s: no lock file (neardup.lock) to hold the index alone", db->path);
+        return nd_db_fail(db, ND_EIO, "%s: no lock file (neardup.lock) to hold the index alone", db->path);
     if (ofd_lock(db->lock_fd, alone ? F_WRLCK : F_RDLCK, 1, !alone) == 0)
         return ND_OK;
     if (errno == EAGAIN || errno == EACCES)
-        return db_fail(db, ND_EBUSY,
-                       "%s: another handle or process has the index open (it holds %s/neardup.lock); compacting "
-                       "replaces the data file and needs the index alone",
-                       db->path, db->path);
-    return db_fail(db, ND_EIO, "%s: cannot lock %s/neardup.lock: %s", db->path, db->path, strerror(errno));
+        return nd_db_fail(db, ND_EBUSY,
+                          "%s: another handle or process has the index open (it holds %s/neardup.lock); compacting "
+                          "replaces the data file and needs the index alone",
+                          db->path, db->path);
+    return nd_db_fail(db, ND_EIO, "%s: cannot lock %s/neardup.lock: %s", db->path, db->path, strerror(errno));
 }
 
 /* ****  The environment  **** */
@@ -249,10 +249,10 @@ static int check_file_size(nd_db *db, MDB_env *env, const MDB_envinfo *info)
     uint64_t needed = ((uint64_t)info->me_last_pgno + 1) * env_stat.ms_psize;
     if ((uint64_t)st.st_size >= needed)
         return ND_OK;
-    return db_fail(db, ND_EFORMAT,
-                   "%s: the index is damaged: data.mdb has %llu bytes, but its pages go on to byte %llu (the file "
-                   "was cut short; restore a copy or rebuild the index)",
-                   db->path, (unsigned long long)st.st_size, (unsigned long long)needed);
+    return nd_db_fail(db, ND_EFORMAT,
+                      "%s: the index is damaged: data.mdb has %llu bytes, but its pages go on to byte %llu (the file "
+                      "was cut short; restore a copy or rebuild the index)",
+                      db->path, (unsigned long long)st.st_size, (unsigned long long)needed);
 }
 
 /* A reader meeting an empty data.mdb (a first run killed before LMDB wrote
@@ -263,7 +263,7 @@ static int data_file_empty(const char *path)
 {
     char file[DB_PATH_MAX];
     struct stat st;
-    return db_join(file, sizeof file, path, "data.mdb") == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+    return nd_db_join(file, sizeof file, path, "data.mdb") == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
            st.st_size == 0;
 }
 
@@ -286,7 +286,7 @@ static void on_lmdb_assert(MDB_env *env, const char *message)
 
 /* db->map_bytes: the map size to ask for, 0 for the default (halved while
  * the address space is short); set to the size LMDB took. */
-int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags)
+int nd_db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags)
 {
     unsigned env_flags = MDB_NOTLS | extra_flags;
     if (!(db->flags & ND_DB_WRITE))
@@ -301,7 +301,7 @@ int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags
         MDB_env *env;
         int rc = mdb_env_create(&env);
         if (rc)
-            return db_fail_mdb(db, rc, "cannot create an LMDB environment");
+            return nd_db_fail_mdb(db, rc, "cannot create an LMDB environment");
         mdb_env_set_assert(env, on_lmdb_assert);
         mdb_env_set_maxdbs(env, 8);
         mdb_env_set_maxreaders(env, MAX_READERS);
@@ -325,65 +325,65 @@ int db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_flags
             continue;
         }
         if ((env_flags & MDB_RDONLY) && data_file_empty(path))
-            return db_fail(db, ND_ENOTFOUND,
-                           "%s: no index here yet (data.mdb is empty: the run that was creating it did not finish, "
-                           "or the file was emptied; `add` starts it anew)",
-                           db->path);
+            return nd_db_fail(db, ND_ENOTFOUND,
+                              "%s: no index here yet (data.mdb is empty: the run that was creating it did not finish, "
+                              "or the file was emptied; `add` starts it anew)",
+                              db->path);
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
-            return db_fail(db, ND_EFORMAT, "%s: not a neardup index (data.mdb is not an LMDB database: %s)", db->path,
-                           mdb_strerror(rc));
+            return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (data.mdb is not an LMDB database: %s)",
+                              db->path, mdb_strerror(rc));
         if (rc == EACCES || rc == EROFS)
-            return db_fail(db, ND_EIO, "%s: cannot open the index %s: %s%s", db->path,
-                           (db->flags & ND_DB_WRITE) ? "for writing" : "for reading", mdb_strerror(rc),
-                           (db->flags & ND_DB_WRITE) ? "" : " (readers write to its lock file lock.mdb)");
-        return db_fail_mdb(db, rc, "cannot open the index");
+            return nd_db_fail(db, ND_EIO, "%s: cannot open the index %s: %s%s", db->path,
+                              (db->flags & ND_DB_WRITE) ? "for writing" : "for reading", mdb_strerror(rc),
+                              (db->flags & ND_DB_WRITE) ? "" : " (readers write to its lock file lock.mdb)");
+        return nd_db_fail_mdb(db, rc, "cannot open the index");
     }
 }
 
-int db_open_dbi(nd_db *db, MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi)
+int nd_db_open_dbi(nd_db *db, MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi)
 {
     int rc = mdb_dbi_open(txn, name, flags, dbi);
     if (rc == MDB_NOTFOUND)
-        return db_fail(db, ND_EFORMAT, "%s: not a neardup index (an LMDB database without \"%s\")", db->path, name);
-    return rc ? db_fail_mdb(db, rc, "opening a database") : ND_OK;
+        return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (an LMDB database without \"%s\")", db->path, name);
+    return rc ? nd_db_fail_mdb(db, rc, "opening a database") : ND_OK;
 }
 
 /* The four databases of an existing index, in txn. */
-int db_open_dbis(nd_db *db, MDB_txn *txn)
+int nd_db_open_dbis(nd_db *db, MDB_txn *txn)
 {
-    int rc = db_open_dbi(db, txn, DB_META, 0, &db->meta);
+    int rc = nd_db_open_dbi(db, txn, DB_META, 0, &db->meta);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_DOCS, DB_FLAGS_DOCS, &db->docs);
+        rc = nd_db_open_dbi(db, txn, DB_DOCS, DB_FLAGS_DOCS, &db->docs);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_IDS, DB_FLAGS_LISTS, &db->ids);
+        rc = nd_db_open_dbi(db, txn, DB_IDS, DB_FLAGS_LISTS, &db->ids);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_BANDS, db_bands_flags(db), &db->bands);
+        rc = nd_db_open_dbi(db, txn, DB_BANDS, db_bands_flags(db), &db->bands);
     return rc;
 }
 
-int db_reopen(nd_db *db)
+int nd_db_reopen(nd_db *db)
 {
     mdb_env_close(db->env);
     db->env = NULL;
     MDB_txn *txn;
-    int rc = db_open_env(db, &db->env, db->path, 0);
+    int rc = nd_db_open_env(db, &db->env, db->path, 0);
     if (rc == ND_OK)
-        rc = db_begin_read(db, &txn);
+        rc = nd_db_begin_read(db, &txn);
     if (rc != ND_OK)
         return rc;
-    rc = db_open_dbis(db, txn);
+    rc = nd_db_open_dbis(db, txn);
     if (rc != ND_OK) {
         mdb_txn_abort(txn);
         return rc;
     }
     int mrc = mdb_txn_commit(txn);
-    return mrc ? db_fail_mdb(db, mrc, "reopening the index") : ND_OK;
+    return mrc ? nd_db_fail_mdb(db, mrc, "reopening the index") : ND_OK;
 }
 
 /* ****  Shared helpers  **** */
 
-int db_begin_read(nd_db *db, MDB_txn **txn)
+int nd_db_begin_read(nd_db *db, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
-    return rc ? db_fail_mdb(db, rc, "cannot begin a read transaction") : ND_OK;
+    return rc ? nd_db_fail_mdb(db, rc, "cannot begin a read transaction") : ND_OK;
 }

@@ -36,7 +36,7 @@ static nd_batch *take_batch(nd_db *db, unsigned threads, int *rc)
         return batch;
     *rc = nd_batch_new(&batch, &db->opts, threads);
     if (*rc != ND_OK) {
-        db_fail(db, *rc, "%s: cannot make a sketcher: %s", db->path, nd_strerror(*rc));
+        nd_db_fail(db, *rc, "%s: cannot make a sketcher: %s", db->path, nd_strerror(*rc));
         return NULL;
     }
     return batch;
@@ -54,8 +54,8 @@ static void give_batch(nd_db *db, nd_batch *batch)
         nd_batch_free(batch);
 }
 
-int db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
-                    unsigned threads)
+int nd_db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
+                       unsigned threads)
 {
     memset(out, 0, sizeof *out);
     unsigned t_count = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
@@ -64,16 +64,16 @@ int db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const
     int rc = ND_OK;
     out->docs = nd_calloc(count ? count : 1, sizeof *out->docs);
     if (!out->docs)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory sketching texts", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory sketching texts", db->path);
     out->batch = take_batch(db, t_count, &rc);
     if (!out->batch) {
-        db_sketched_free(out, db);
+        nd_db_sketched_free(out, db);
         return rc;
     }
     rc = nd_batch_sketch(out->batch, texts, lens, count);
     if (rc != ND_OK) {
-        db_fail(db, rc, "%s: cannot sketch texts: %s", db->path, nd_strerror(rc));
-        db_sketched_free(out, db);
+        nd_db_fail(db, rc, "%s: cannot sketch texts: %s", db->path, nd_strerror(rc));
+        nd_db_sketched_free(out, db);
         return rc;
     }
     const nd_batch_item *items;
@@ -88,7 +88,7 @@ int db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const
     return ND_OK;
 }
 
-void db_sketched_free(db_sketched *s, nd_db *db)
+void nd_db_sketched_free(db_sketched *s, nd_db *db)
 {
     if (s->batch)
         give_batch(db, s->batch);
@@ -96,7 +96,7 @@ void db_sketched_free(db_sketched *s, nd_db *db)
     memset(s, 0, sizeof *s);
 }
 
-void db_batches_free(nd_db *db)
+void nd_db_batches_free(nd_db *db)
 {
     for (size_t i = 0; i < db->idle_count; i++)
         nd_batch_free(db->idle[i]);

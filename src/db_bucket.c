@@ -19,7 +19,7 @@
  * empty tree, put over the buckets they change (each rewritten with the
  * old values and the new ones merged), or the tree rewritten whole against
  * the committed snapshot (db_write.c decides which). A batch of queries
- * visits the buckets of its keys in order (db_buckets_lookup) and finds,
+ * visits the buckets of its keys in order (nd_db_buckets_lookup) and finds,
  * in each bucket's values, a key's low half where its evenly spread hash
  * bits say it lies (first_at_least).
  */
@@ -81,7 +81,7 @@ static int done(scratch *s, int rc)
     return rc;
 }
 
-int db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int append)
+int nd_db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int append)
 {
     scratch s = {NULL, 0, 0};
     int rc = 0;
@@ -109,7 +109,7 @@ int db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int ap
     return done(&s, rc);
 }
 
-int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count)
+int nd_db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count)
 {
     scratch s = {NULL, 0, 0};
     MDB_val ok, ov;
@@ -140,7 +140,7 @@ int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items
     return done(&s, rc);
 }
 
-int db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries)
+int nd_db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries)
 {
     MDB_cursor *cur;
     *entries = 0;
@@ -154,8 +154,8 @@ int db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
-                        const void *ctx)
+size_t nd_db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
+                           const void *ctx)
 {
     const unsigned char *in = v->mv_data;
     size_t n = v->mv_size / DB_BUCKET_VALUE, kept = 0;
@@ -227,8 +227,8 @@ static int search(const located *l, const db_probe *probes, uint32_t min_doc,
     return 0;
 }
 
-int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
-                      int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
+int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+                         int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
 {
     uint64_t at = 0; /* the bucket under the cursor, when positioned */
     int positioned = 0, rc = 0, last = 0;

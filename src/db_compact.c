@@ -71,7 +71,7 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
         if (docs_of == 1) {
             db_record r;
             uint32_t doc = db_doc_at(key.mv_data);
-            if (db_record_parse(&r, val.mv_data, val.mv_size) != 0) {
+            if (nd_db_record_parse(&r, val.mv_data, val.mv_size) != 0) {
                 rc = MDB_CORRUPTED;
                 break;
             }
@@ -92,7 +92,7 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
                 rc = ENOMEM;
                 break;
             }
-            val = (MDB_val){db_bucket_filter(c->bucket, &val, removed_in, c), c->bucket};
+            val = (MDB_val){nd_db_bucket_filter(c->bucket, &val, removed_in, c), c->bucket};
             if (val.mv_size == 0) {
                 get = mdb_cursor_get(in, &key, &val, MDB_NEXT);
                 continue;
@@ -158,7 +158,7 @@ static void remove_dir(const char *dir)
     static const char *const files[] = {"data.mdb", "lock.mdb"};
     char path[DB_PATH_MAX];
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        if (db_join(path, sizeof path, dir, files[i]) == 0)
+        if (nd_db_join(path, sizeof path, dir, files[i]) == 0)
             unlink(path);
     }
     rmdir(dir);
@@ -183,20 +183,20 @@ static int replace_with_copy(nd_db *db, const char *tmp)
     MDB_txn *from = NULL;
     unsigned char *removed = nd_calloc((size_t)db->next_doc / 8 + 1, 1);
     if (!removed)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory compacting", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory compacting", db->path);
     remove_dir(tmp); /* left by a compaction that did not finish */
-    int rc =
-        mkdir(tmp, 0777) == 0 ? ND_OK : db_fail(db, ND_EIO, "%s: cannot create %s: %s", db->path, tmp, strerror(errno));
+    int rc = mkdir(tmp, 0777) == 0 ? ND_OK
+                                   : nd_db_fail(db, ND_EIO, "%s: cannot create %s: %s", db->path, tmp, strerror(errno));
     if (rc == ND_OK)
-        rc = db_open_env(db, &env, tmp, MDB_NOSYNC);
+        rc = nd_db_open_env(db, &env, tmp, MDB_NOSYNC);
     if (rc == ND_OK)
-        rc = db_begin_read(db, &from);
+        rc = nd_db_begin_read(db, &from);
     if (rc == ND_OK) {
         int mrc = write_copy(db, env, from, removed);
         if (mrc) {
             char detail[256];
-            rc = db_write_error(db, mrc, detail, sizeof detail);
-            db_fail(db, rc, "%s: cannot write the compacted copy: %s (the index is unchanged)", db->path, detail);
+            rc = nd_db_write_error(db, mrc, detail, sizeof detail);
+            nd_db_fail(db, rc, "%s: cannot write the compacted copy: %s (the index is unchanged)", db->path, detail);
         }
     }
     if (from)
@@ -205,15 +205,17 @@ static int replace_with_copy(nd_db *db, const char *tmp)
         mdb_env_close(env);
     nd_free(removed);
     if (rc == ND_OK) {
-        db_join(from_path, sizeof from_path, tmp, "data.mdb");
-        db_join(to_path, sizeof to_path, db->path, "data.mdb");
+        nd_db_join(from_path, sizeof from_path, tmp, "data.mdb");
+        nd_db_join(to_path, sizeof to_path, db->path, "data.mdb");
         mdb_env_close(db->env);
         db->env = NULL;
         if (rename(from_path, to_path) != 0)
-            rc = db_fail(db, ND_EIO, "%s: cannot replace data.mdb with the compacted copy: %s (the index is unchanged)",
-                         db->path, strerror(errno));
+            rc = nd_db_fail(db, ND_EIO,
+                            "%s: cannot replace data.mdb with the compacted copy: %s (the index is unchanged)",
+                            db->path, strerror(errno));
         else if (sync_dir(db->path) != 0)
-            rc = db_fail(db, ND_EIO, "%s: cannot sync the directory after compacting: %s", db->path, strerror(errno));
+            rc =
+                nd_db_fail(db, ND_EIO, "%s: cannot sync the directory after compacting: %s", db->path, strerror(errno));
     }
     remove_dir(tmp);
     return rc;
@@ -222,23 +224,23 @@ static int replace_with_copy(nd_db *db, const char *tmp)
 int nd_db_compact(nd_db *db)
 {
     if (!(db->flags & ND_DB_WRITE) || (db->flags & ND_DB_TEMPORARY))
-        return db_fail(db, ND_EINVAL, "%s: compacting needs an index opened for writing", db->path);
+        return nd_db_fail(db, ND_EINVAL, "%s: compacting needs an index opened for writing", db->path);
     if (db->txn || db->broken)
-        return db_fail(db, ND_EINVAL, "%s: commit or abandon the run before compacting", db->path);
-    int rc = db_lock_alone(db, 1);
+        return nd_db_fail(db, ND_EINVAL, "%s: commit or abandon the run before compacting", db->path);
+    int rc = nd_db_lock_alone(db, 1);
     if (rc != ND_OK)
         return rc;
     char tmp[DB_PATH_MAX];
-    db_join(tmp, sizeof tmp, db->path, "compact.tmp");
+    nd_db_join(tmp, sizeof tmp, db->path, "compact.tmp");
     rc = replace_with_copy(db, tmp);
     if (!db->env) {
-        int reopened = db_reopen(db);
+        int reopened = nd_db_reopen(db);
         if (rc == ND_OK)
             rc = reopened;
     }
     if (rc == ND_OK) {
         db->removed = db->committed_removed = 0;
     }
-    int unlocked = db_lock_alone(db, 0);
+    int unlocked = nd_db_lock_alone(db, 0);
     return rc == ND_OK ? unlocked : rc;
 }

@@ -68,7 +68,7 @@ struct nd_db {
 enum { DB_PATH_MAX = 4352, DB_PATH_LIMIT = 4096 };
 
 /* out = dir/name; returns 0, or -1 if it does not fit (then out is ""). */
-int db_join(char *out, size_t size, const char *dir, const char *name);
+int nd_db_join(char *out, size_t size, const char *dir, const char *name);
 
 /* Keys and document numbers are integers in native byte order, which
  * LMDB compares as numbers (MDB_INTEGERKEY, MDB_INTEGERDUP): no memcmp per
@@ -95,63 +95,63 @@ static inline uint32_t db_doc_at(const void *p)
 
 /* db.c */
 /* Record a message (printf format) for nd_db_error() and return status. */
-int db_fail(nd_db *db, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int nd_db_fail(nd_db *db, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The ND_E* status for an LMDB or errno code. */
-int db_status(int mdb_rc);
+int nd_db_status(int mdb_rc);
 /* The status and a description of a failed write (LMDB or errno code
  * rc). LMDB reports a short write, which is how a full disk or a file size
  * limit usually shows, as EIO; then the free space and the limit are
  * checked, so that the message says what happened. */
-int db_write_error(nd_db *db, int rc, char *detail, size_t size);
-/* db_fail with LMDB's description of rc after `what`. */
-int db_fail_mdb(nd_db *db, int rc, const char *what);
+int nd_db_write_error(nd_db *db, int rc, char *detail, size_t size);
+/* nd_db_fail with LMDB's description of rc after `what`. */
+int nd_db_fail_mdb(nd_db *db, int rc, const char *what);
 
 /* Take the locks of a new handle (db.c explains them). */
-int db_take_locks(nd_db *db);
+int nd_db_take_locks(nd_db *db);
 /* Open (flags as LMDB's) one database of the index, or all four of an
  * existing index, in txn. */
-int db_open_dbi(nd_db *db, MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi);
-int db_open_dbis(nd_db *db, MDB_txn *txn);
+int nd_db_open_dbi(nd_db *db, MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi);
+int nd_db_open_dbis(nd_db *db, MDB_txn *txn);
 /* Begin a read transaction (on any thread). */
-int db_begin_read(nd_db *db, MDB_txn **txn);
+int nd_db_begin_read(nd_db *db, MDB_txn **txn);
 /* alone = 1: try to hold the index alone (no other handle anywhere), or
  * ND_EBUSY; alone = 0: share it again. */
-int db_lock_alone(nd_db *db, int alone);
+int nd_db_lock_alone(nd_db *db, int alone);
 /* Open a fresh LMDB environment at path for db (flags as db's; map size
  * db->map_bytes) into *env. */
-int db_open_env(nd_db *db, MDB_env **env, const char *path, unsigned extra_flags);
+int nd_db_open_env(nd_db *db, MDB_env **env, const char *path, unsigned extra_flags);
 /* Close the environment and open it again (after its file was replaced). */
-int db_reopen(nd_db *db);
+int nd_db_reopen(nd_db *db);
 
 /* db_meta.c */
 /* A new index's metadata (db->opts resolved), and its counters. */
-int db_write_meta(nd_db *db, MDB_txn *txn);
+int nd_db_write_meta(nd_db *db, MDB_txn *txn);
 /* Write the counters into the meta database of txn. */
-int db_write_counters(nd_db *db, MDB_txn *txn);
+int nd_db_write_counters(nd_db *db, MDB_txn *txn);
 /* Check an existing index's metadata against this library and the
  * caller's given options; sets db->opts to the index's. */
-int db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config);
-int db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *documents, uint64_t *removed);
+int nd_db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config);
+int nd_db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *documents, uint64_t *removed);
 
 /* db_write.c */
 /* Abort the run: its transaction and buffered entries are dropped. */
-void db_abandon_run(nd_db *db);
-void db_pending_free(pending_bands *pending);
+void nd_db_abandon_run(nd_db *db);
+void nd_db_pending_free(pending_bands *pending);
 /* Look id up in txn: *doc and *found (0 when absent). */
-int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t *doc, int *found);
+int nd_db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t *doc, int *found);
 /* Read document `doc` of txn into *record (pointing into LMDB's pages,
  * valid while txn lives). ND_ENOTFOUND when absent, ND_EFORMAT if corrupt. */
-int db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record);
+int nd_db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record);
 /* The hash of an id under which the ids database files it. */
-uint64_t db_id_hash(const char *id, size_t id_len);
+uint64_t nd_db_id_hash(const char *id, size_t id_len);
 /* Is the calling thread allowed to use the run's transaction? Records a
  * message and returns ND_EINVAL when not. */
-int db_check_run_thread(nd_db *db);
+int nd_db_check_run_thread(nd_db *db);
 /* Index the buffered band entries by key (for queries of pending
  * documents); kept up to date by later additions. ND_OK or ND_ENOMEM. */
-int db_pending_index(nd_db *db);
+int nd_db_pending_index(nd_db *db);
 /* A printable form of an id for messages (control bytes as '?', cut). */
-const char *db_id_label(char *buf, size_t size, const char *id, size_t id_len);
+const char *nd_db_id_label(char *buf, size_t size, const char *id, size_t id_len);
 
 static inline uint64_t db_entry_key(const band_entry *e)
 {
@@ -206,10 +206,10 @@ typedef struct db_probe {
 /* Write sorted entries items[0 .. count) into the buckets at cursor `to`:
  * appended (append = 1: every bucket after the tree's last), else each
  * bucket rewritten with its stored values and the new ones merged. */
-int db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int append);
+int nd_db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int append);
 /* Append into the empty tree at `to` the buckets at `from` (a snapshot)
  * merged with the sorted entries items[0 .. count). */
-int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count);
+int nd_db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count);
 /* For each of the probes (sorted by key), call found(ctx, doc, query) for
  * every document numbered at least min_doc stored under its key, probe by
  * probe, documents in increasing order; a non-zero result of found stops
@@ -218,14 +218,14 @@ int db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items
  * (MDB_NEXT) where they lie close, so that a batch at scale (about as many
  * probes as buckets) reads the tree nearly sequentially instead of
  * searching it from the root per probe. */
-int db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
-                      int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx);
+int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+                         int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx);
 /* The number of band entries in the buckets of dbi. */
-int db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
+int nd_db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
 /* Copy the values of bucket value v whose document is not removed(ctx,
  * doc) into out (v->mv_size bytes of room); returns the bytes kept. */
-size_t db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
-                        const void *ctx);
+size_t nd_db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
+                           const void *ctx);
 
 /* db_batch.c: texts sketched for the index on several threads. */
 /* What nd_db_query returns (db_query.c fills it, db_results.c reads and
@@ -260,26 +260,26 @@ typedef struct db_hit_list {
 
 /* Append hit h (id_len bytes of id copied; its id_offset set). ND_OK or
  * ND_ENOMEM. */
-int db_hit_push(db_hit_list *l, const db_hit *h, const char *id);
+int nd_db_hit_push(db_hit_list *l, const db_hit *h, const char *id);
 /* Sort the list's hits by query, then document. */
-void db_hits_by_query(db_hit_list *l);
-void db_hit_list_free(db_hit_list *l);
+void nd_db_hits_by_query(db_hit_list *l);
+void nd_db_hit_list_free(db_hit_list *l);
 /* Put the hits of lists[0 .. list_count) (each by query) together per
  * query, each query's best first (the larger containment, then Jaccard,
  * then the earlier document), at most `top` (0: all). ND_OK or ND_ENOMEM. */
-int db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
-                        size_t top);
+int nd_db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
+                           size_t top);
 
 typedef struct db_sketched {
     nd_db_doc *docs; /* count documents; ids and keys borrowed from the batch */
-    nd_batch *batch; /* taken from the handle's idle ones until db_sketched_free */
+    nd_batch *batch; /* taken from the handle's idle ones until nd_db_sketched_free */
 } db_sketched;
 /* Sketch texts[0 .. count) with the index's options on up to `threads`
  * threads; docs[i].weight = lens[i]. */
-int db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
-                    unsigned threads);
-void db_sketched_free(db_sketched *sketched, nd_db *db);
+int nd_db_sketch_texts(db_sketched *out, nd_db *db, const char *const *texts, const size_t *lens, size_t count,
+                       unsigned threads);
+void nd_db_sketched_free(db_sketched *sketched, nd_db *db);
 /* Free the handle's idle batches (closing). */
-void db_batches_free(nd_db *db);
+void nd_db_batches_free(nd_db *db);
 
 #endif /* ND_DB_INTERNAL_H */

@@ -37,7 +37,7 @@ static int put_meta(nd_db *db, MDB_txn *txn, const char *key, const char *value)
     MDB_val k = {strlen(key), (void *)(uintptr_t)key};
     MDB_val v = {strlen(value), (void *)(uintptr_t)value};
     int rc = mdb_put(txn, db->meta, &k, &v, 0);
-    return rc ? db_fail_mdb(db, rc, "writing metadata") : ND_OK;
+    return rc ? nd_db_fail_mdb(db, rc, "writing metadata") : ND_OK;
 }
 
 static int put_meta_u64(nd_db *db, MDB_txn *txn, const char *key, uint64_t value)
@@ -54,10 +54,10 @@ static int get_meta(nd_db *db, MDB_txn *txn, const char *key, char *buf, size_t 
     MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v;
     int rc = mdb_get(txn, db->meta, &k, &v);
     if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size >= size))
-        return db_fail(db, ND_EFORMAT, "%s: not a neardup index of a known format (metadata %s %s)", db->path, key,
-                       rc ? "missing" : "too long");
+        return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index of a known format (metadata %s %s)", db->path, key,
+                          rc ? "missing" : "too long");
     if (rc)
-        return db_fail_mdb(db, rc, "reading metadata");
+        return nd_db_fail_mdb(db, rc, "reading metadata");
     memcpy(buf, v.mv_data, v.mv_size);
     buf[v.mv_size] = '\0';
     return ND_OK;
@@ -72,11 +72,11 @@ static int get_meta_u64(nd_db *db, MDB_txn *txn, const char *key, uint64_t *valu
     errno = 0;
     *value = strtoull(buf, &end, 10);
     if (errno || end == buf || *end)
-        return db_fail(db, ND_EFORMAT, "%s: corrupt metadata %s = \"%s\"", db->path, key, buf);
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata %s = \"%s\"", db->path, key, buf);
     return ND_OK;
 }
 
-int db_write_counters(nd_db *db, MDB_txn *txn)
+int nd_db_write_counters(nd_db *db, MDB_txn *txn)
 {
     int rc = put_meta_u64(db, txn, "next_doc", db->next_doc);
     if (rc == ND_OK)
@@ -86,7 +86,7 @@ int db_write_counters(nd_db *db, MDB_txn *txn)
     return rc;
 }
 
-int db_write_meta(nd_db *db, MDB_txn *txn)
+int nd_db_write_meta(nd_db *db, MDB_txn *txn)
 {
     const nd_options *o = &db->opts;
     char threshold[40];
@@ -124,7 +124,7 @@ int db_write_meta(nd_db *db, MDB_txn *txn)
     if (rc == ND_OK)
         rc = put_meta(db, txn, "icu_version", nd_icu_version());
     if (rc == ND_OK)
-        rc = db_write_counters(db, txn);
+        rc = nd_db_write_counters(db, txn);
     return rc;
 }
 
@@ -145,23 +145,24 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
         return rc;
     if (m->format != ND_DB_FORMAT && m->format != ND_DB_FORMAT_CONTAINMENT) {
         get_meta(db, txn, "created_by", m->created_by, sizeof m->created_by);
-        return db_fail(db, ND_EFORMAT,
-                       "%s: index format %llu (written by neardup %s); this neardup %s reads formats %d and %d only: "
-                       "rebuild the index from the documents with this neardup (`neardup index add` into a new "
-                       "directory), or use a neardup that reads format %llu",
-                       db->path, (unsigned long long)m->format, m->created_by[0] ? m->created_by : "?", ND_VERSION,
-                       ND_DB_FORMAT_CONTAINMENT, ND_DB_FORMAT, (unsigned long long)m->format);
+        return nd_db_fail(
+            db, ND_EFORMAT,
+            "%s: index format %llu (written by neardup %s); this neardup %s reads formats %d and %d only: "
+            "rebuild the index from the documents with this neardup (`neardup index add` into a new "
+            "directory), or use a neardup that reads format %llu",
+            db->path, (unsigned long long)m->format, m->created_by[0] ? m->created_by : "?", ND_VERSION,
+            ND_DB_FORMAT_CONTAINMENT, ND_DB_FORMAT, (unsigned long long)m->format);
     }
     nd_options *o = &m->opts;
     if (m->format == ND_DB_FORMAT_CONTAINMENT) {
         if ((rc = get_meta(db, txn, "measure", buf, sizeof buf)) != ND_OK)
             return rc;
         if (strcmp(buf, "containment") != 0)
-            return db_fail(db, ND_EFORMAT, "%s: corrupt metadata measure = \"%s\"", db->path, buf);
+            return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata measure = \"%s\"", db->path, buf);
         if ((rc = get_meta_u64(db, txn, "min_shingles", &v)) != ND_OK)
             return rc;
         if (v < 1 || v > UINT32_MAX)
-            return db_fail(db, ND_EFORMAT, "%s: corrupt metadata min_shingles", db->path);
+            return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata min_shingles", db->path);
         o->measure = ND_MEASURE_CONTAINMENT;
         o->min_shingles = (unsigned)v;
     }
@@ -173,8 +174,8 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
     if ((rc = get_meta(db, txn, "profile", buf, sizeof buf)) != ND_OK)
         return rc;
     if (nd_profile_from_name(&o->profile, buf) != ND_OK)
-        return db_fail(db, ND_EFORMAT, "%s: the index uses normalization profile \"%s\", unknown to this neardup",
-                       db->path, buf);
+        return nd_db_fail(db, ND_EFORMAT, "%s: the index uses normalization profile \"%s\", unknown to this neardup",
+                          db->path, buf);
     if ((rc = get_meta(db, txn, "shingle_kind", buf, sizeof buf)) != ND_OK)
         return rc;
     o->shingle_kind = strcmp(buf, "words") == 0   ? ND_SHINGLE_WORDS
@@ -200,7 +201,7 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
     o->threshold = strtod(buf, NULL);
     nd_options check = *o;
     if (nd_options_resolve(&check) != ND_OK || check.bands != o->bands || check.rows != o->rows)
-        return db_fail(db, ND_EFORMAT, "%s: corrupt metadata (options out of range)", db->path);
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata (options out of range)", db->path);
     return ND_OK;
 }
 
@@ -229,19 +230,19 @@ static int check_versions(nd_db *db, const made_with *m)
 {
     const nd_options *o = &m->opts;
     if (m->profile_version != nd_profile_version(o->profile))
-        return db_fail(db, ND_EFORMAT,
-                       "%s: the index was made with normalization %s/%llu, this neardup has %s/%u, which can "
-                       "make other tokens or shingle ids: rebuild the index with this neardup, or use the "
-                       "neardup that made it (%s)",
-                       db->path, nd_profile_name(o->profile), (unsigned long long)m->profile_version,
-                       nd_profile_name(o->profile), nd_profile_version(o->profile), m->created_by);
+        return nd_db_fail(db, ND_EFORMAT,
+                          "%s: the index was made with normalization %s/%llu, this neardup has %s/%u, which can "
+                          "make other tokens or shingle ids: rebuild the index with this neardup, or use the "
+                          "neardup that made it (%s)",
+                          db->path, nd_profile_name(o->profile), (unsigned long long)m->profile_version,
+                          nd_profile_name(o->profile), nd_profile_version(o->profile), m->created_by);
     if (strcmp(m->unicode_version, nd_unicode_version()) != 0)
-        return db_fail(db, ND_EFORMAT,
-                       "%s: the index was made with Unicode %s (ICU %s), this neardup uses Unicode %s (ICU %s), "
-                       "which can normalize differently: rebuild the index with this neardup, or use one built "
-                       "with ICU %s",
-                       db->path, m->unicode_version, m->icu_version, nd_unicode_version(), nd_icu_version(),
-                       m->icu_version);
+        return nd_db_fail(db, ND_EFORMAT,
+                          "%s: the index was made with Unicode %s (ICU %s), this neardup uses Unicode %s (ICU %s), "
+                          "which can normalize differently: rebuild the index with this neardup, or use one built "
+                          "with ICU %s",
+                          db->path, m->unicode_version, m->icu_version, nd_unicode_version(), nd_icu_version(),
+                          m->icu_version);
     return ND_OK;
 }
 
@@ -310,13 +311,13 @@ static int check_given(nd_db *db, const made_with *m, const nd_db_config *config
     }
     if (!name)
         return ND_OK;
-    return db_fail(db, ND_EMISMATCH,
-                   "%s: option %s: the index was made with %s, given %s (an index's options are fixed when it is "
-                   "created; leave the option out to use the index's)",
-                   db->path, name, a, b);
+    return nd_db_fail(db, ND_EMISMATCH,
+                      "%s: option %s: the index was made with %s, given %s (an index's options are fixed when it is "
+                      "created; leave the option out to use the index's)",
+                      db->path, name, a, b);
 }
 
-int db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config)
+int nd_db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config)
 {
     made_with m;
     int rc = read_made_with(db, txn, &m);
@@ -329,7 +330,7 @@ int db_check_meta(nd_db *db, MDB_txn *txn, const nd_db_config *config)
     return rc;
 }
 
-int db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *documents, uint64_t *removed)
+int nd_db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *documents, uint64_t *removed)
 {
     int rc = get_meta_u64(db, txn, "next_doc", next_doc);
     if (rc == ND_OK)
@@ -337,7 +338,7 @@ int db_read_counters(nd_db *db, MDB_txn *txn, uint64_t *next_doc, uint64_t *docu
     if (rc == ND_OK)
         rc = get_meta_u64(db, txn, "removed", removed);
     if (rc == ND_OK && *next_doc > UINT32_MAX)
-        rc = db_fail(db, ND_EFORMAT, "%s: corrupt metadata (next_doc)", db->path);
+        rc = nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata (next_doc)", db->path);
     return rc;
 }
 
@@ -358,7 +359,7 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db)
         MDB_txn *txn;
         made_with m;
         MDB_stat bands;
-        int rc = db_begin_read(db, &txn);
+        int rc = nd_db_begin_read(db, &txn);
         if (rc != ND_OK)
             return rc;
         rc = read_made_with(db, txn, &m);
@@ -369,10 +370,10 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db)
         int mrc = rc == ND_OK ? mdb_stat(txn, db->bands, &bands) : 0;
         s.band_entries = bands.ms_entries;
         if (rc == ND_OK && mrc == 0 && db_bucketed(db)) /* a Jaccard index's entries are counted in its buckets */
-            mrc = db_buckets_count(txn, db->bands, &s.band_entries);
+            mrc = nd_db_buckets_count(txn, db->bands, &s.band_entries);
         mdb_txn_abort(txn);
         if (mrc)
-            rc = db_fail_mdb(db, mrc, "reading statistics");
+            rc = nd_db_fail_mdb(db, mrc, "reading statistics");
         if (rc != ND_OK)
             return rc;
         s.options = m.opts;
@@ -389,7 +390,7 @@ int nd_db_stats_get(nd_db_stats *out, nd_db *db)
     s.bytes_used = ((uint64_t)info.me_last_pgno + 1) * env.ms_psize;
     char path[DB_PATH_MAX];
     struct stat st;
-    if (db_join(path, sizeof path, db->path, "data.mdb") == 0 && stat(path, &st) == 0)
+    if (nd_db_join(path, sizeof path, db->path, "data.mdb") == 0 && stat(path, &st) == 0)
         s.bytes_on_disk = (uint64_t)st.st_blocks * 512;
     *out = s;
     return ND_OK;

@@ -22,7 +22,7 @@ static int file_exists(const char *dir, const char *name)
 {
     char path[DB_PATH_MAX];
     struct stat st;
-    return db_join(path, sizeof path, dir, name) == 0 && stat(path, &st) == 0;
+    return nd_db_join(path, sizeof path, dir, name) == 0 && stat(path, &st) == 0;
 }
 
 static int dir_is_empty(const char *path)
@@ -45,26 +45,26 @@ static int prepare_path(nd_db *db)
     int create = (db->flags & ND_DB_CREATE) != 0;
     if (stat(db->path, &st) != 0) {
         if (errno != ENOENT)
-            return db_fail(db, ND_EIO, "%s: %s", db->path, strerror(errno));
+            return nd_db_fail(db, ND_EIO, "%s: %s", db->path, strerror(errno));
         if (!create)
-            return db_fail(db, ND_ENOTFOUND, "%s: no such index (no such file or directory)", db->path);
+            return nd_db_fail(db, ND_ENOTFOUND, "%s: no such index (no such file or directory)", db->path);
         if (mkdir(db->path, 0777) != 0)
-            return db_fail(db, ND_EIO, "%s: cannot create the index directory: %s", db->path, strerror(errno));
+            return nd_db_fail(db, ND_EIO, "%s: cannot create the index directory: %s", db->path, strerror(errno));
         db->made_dir = 1;
         return ND_OK;
     }
     if (db->flags & ND_DB_TEMPORARY)
-        return db_fail(db, ND_EINVAL, "%s: a temporary index needs a path that does not exist", db->path);
+        return nd_db_fail(db, ND_EINVAL, "%s: a temporary index needs a path that does not exist", db->path);
     if (!S_ISDIR(st.st_mode))
-        return db_fail(db, ND_EFORMAT, "%s: not a neardup index (a file; an index is a directory)", db->path);
+        return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (a file; an index is a directory)", db->path);
     if (file_exists(db->path, "data.mdb"))
         return ND_OK;
     if (create && dir_is_empty(db->path))
         return ND_OK;
     if (create)
-        return db_fail(db, ND_EFORMAT, "%s: not a neardup index (a directory without data.mdb that is not empty)",
-                       db->path);
-    return db_fail(db, ND_ENOTFOUND, "%s: no index in this directory (no data.mdb)", db->path);
+        return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (a directory without data.mdb that is not empty)",
+                          db->path);
+    return nd_db_fail(db, ND_ENOTFOUND, "%s: no index in this directory (no data.mdb)", db->path);
 }
 
 /* A new index, inside the first run's transaction (left open). */
@@ -72,16 +72,16 @@ static int create_index(nd_db *db, MDB_txn *txn, const nd_db_config *config)
 {
     db->opts = config->options;
     if (nd_options_resolve(&db->opts) != ND_OK)
-        return db_fail(db, ND_EINVAL, "%s: invalid options for a new index", db->path);
-    int rc = db_open_dbi(db, txn, DB_META, MDB_CREATE, &db->meta);
+        return nd_db_fail(db, ND_EINVAL, "%s: invalid options for a new index", db->path);
+    int rc = nd_db_open_dbi(db, txn, DB_META, MDB_CREATE, &db->meta);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &db->docs);
+        rc = nd_db_open_dbi(db, txn, DB_DOCS, MDB_CREATE | DB_FLAGS_DOCS, &db->docs);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_IDS, MDB_CREATE | DB_FLAGS_LISTS, &db->ids);
+        rc = nd_db_open_dbi(db, txn, DB_IDS, MDB_CREATE | DB_FLAGS_LISTS, &db->ids);
     if (rc == ND_OK)
-        rc = db_open_dbi(db, txn, DB_BANDS, MDB_CREATE | db_bands_flags(db), &db->bands);
+        rc = nd_db_open_dbi(db, txn, DB_BANDS, MDB_CREATE | db_bands_flags(db), &db->bands);
     if (rc == ND_OK)
-        rc = db_write_meta(db, txn);
+        rc = nd_db_write_meta(db, txn);
     if (rc != ND_OK)
         return rc;
     db->txn = txn;
@@ -93,20 +93,20 @@ static int create_index(nd_db *db, MDB_txn *txn, const nd_db_config *config)
 static int open_existing(nd_db *db, MDB_txn *txn, const nd_db_config *config)
 {
     uint64_t next_doc;
-    int rc = db_open_dbi(db, txn, DB_META, 0, &db->meta);
+    int rc = nd_db_open_dbi(db, txn, DB_META, 0, &db->meta);
     if (rc == ND_OK)
-        rc = db_check_meta(db, txn, config); /* sets db->opts */
+        rc = nd_db_check_meta(db, txn, config); /* sets db->opts */
     if (rc == ND_OK)
-        rc = db_open_dbis(db, txn);
+        rc = nd_db_open_dbis(db, txn);
     if (rc == ND_OK)
-        rc = db_read_counters(db, txn, &next_doc, &db->documents, &db->removed);
+        rc = nd_db_read_counters(db, txn, &next_doc, &db->documents, &db->removed);
     if (rc != ND_OK)
         return rc;
     db->next_doc = db->base_doc = (uint32_t)next_doc;
     db->committed_documents = db->documents;
     db->committed_removed = db->removed;
     rc = mdb_txn_commit(txn); /* keeps the database handles for every later transaction */
-    return rc ? db_fail_mdb(db, rc, "opening the index") : ND_OK;
+    return rc ? nd_db_fail_mdb(db, rc, "opening the index") : ND_OK;
 }
 
 /* The indexes open in this process, by directory. LMDB allows one
@@ -145,11 +145,11 @@ static int register_open(nd_db *db)
     }
     pthread_mutex_unlock(&open_lock);
     if (rc == ND_EBUSY)
-        return db_fail(db, ND_EBUSY,
-                       "%s: the index is open already in this process (one handle an index per process, as LMDB "
-                       "allows: close the other first)",
-                       db->path);
-    return rc == ND_OK ? ND_OK : db_fail(db, rc, "%s: out of memory opening the index", db->path);
+        return nd_db_fail(db, ND_EBUSY,
+                          "%s: the index is open already in this process (one handle an index per process, as LMDB "
+                          "allows: close the other first)",
+                          db->path);
+    return rc == ND_OK ? ND_OK : nd_db_fail(db, rc, "%s: out of memory opening the index", db->path);
 }
 
 static void unregister_open(nd_db *db)
@@ -174,17 +174,17 @@ static int open_index(nd_db *db, const nd_db_config *config)
         !(db->flags & ND_DB_TEMPORARY)) /* (a temporary one's directory goes at once: no path to open again) */
         rc = register_open(db);
     if (rc == ND_OK && !(db->flags & ND_DB_TEMPORARY))
-        rc = db_take_locks(db);
+        rc = nd_db_take_locks(db);
     db->map_bytes = config->max_bytes;
     if (rc == ND_OK)
-        rc = db_open_env(db, &db->env, db->path, 0);
+        rc = nd_db_open_env(db, &db->env, db->path, 0);
     if (rc != ND_OK)
         return rc;
     MDB_txn *txn = NULL;
     int writer = (db->flags & ND_DB_WRITE) != 0;
     int mrc = mdb_txn_begin(db->env, NULL, writer ? 0 : MDB_RDONLY, &txn);
     if (mrc)
-        return db_fail_mdb(db, mrc, "cannot begin a transaction");
+        return nd_db_fail_mdb(db, mrc, "cannot begin a transaction");
     MDB_dbi main_dbi;
     MDB_stat st;
     mrc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
@@ -192,13 +192,13 @@ static int open_index(nd_db *db, const nd_db_config *config)
         mrc = mdb_stat(txn, main_dbi, &st);
     if (mrc) {
         mdb_txn_abort(txn);
-        return db_fail_mdb(db, mrc, "reading the index");
+        return nd_db_fail_mdb(db, mrc, "reading the index");
     }
     if (st.ms_entries == 0 && !(db->flags & ND_DB_CREATE)) {
         mdb_txn_abort(txn);
-        return db_fail(db, ND_ENOTFOUND,
-                       "%s: no index here yet (the run that was creating it did not finish; `add` starts it anew)",
-                       db->path);
+        return nd_db_fail(db, ND_ENOTFOUND,
+                          "%s: no index here yet (the run that was creating it did not finish; `add` starts it anew)",
+                          db->path);
     }
     rc = st.ms_entries == 0 ? create_index(db, txn, config) : open_existing(db, txn, config);
     if (rc != ND_OK && db->txn != txn)
@@ -211,9 +211,9 @@ static int open_index(nd_db *db, const nd_db_config *config)
 static void unlink_temporary(nd_db *db)
 {
     char path[DB_PATH_MAX];
-    if (db_join(path, sizeof path, db->path, "data.mdb") == 0)
+    if (nd_db_join(path, sizeof path, db->path, "data.mdb") == 0)
         unlink(path);
-    if (db_join(path, sizeof path, db->path, "lock.mdb") == 0)
+    if (nd_db_join(path, sizeof path, db->path, "lock.mdb") == 0)
         unlink(path);
     rmdir(db->path);
 }
@@ -243,7 +243,7 @@ int nd_db_open(nd_db **out, char *message, size_t message_size, const char *path
         rc = ND_ENOMEM;
     } else if (len == 0 || len > DB_PATH_LIMIT) {
         memcpy(db->path, "", 1);
-        rc = db_fail(db, ND_EINVAL, "the index path is %s", len ? "too long" : "empty");
+        rc = nd_db_fail(db, ND_EINVAL, "the index path is %s", len ? "too long" : "empty");
     } else {
         memcpy(db->path, path, len + 1);
         /* each buffered entry needs its twin in the sort's scratch */
@@ -270,14 +270,14 @@ void nd_db_close(nd_db *db)
 {
     if (!db)
         return;
-    db_abandon_run(db);
-    db_pending_free(&db->pending);
+    nd_db_abandon_run(db);
+    nd_db_pending_free(&db->pending);
     if (db->env)
         mdb_env_close(db->env);
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases its locks */
     unregister_open(db);
-    db_batches_free(db);
+    nd_db_batches_free(db);
     nd_free(db->path);
     pthread_mutex_destroy(&db->mutex);
     nd_free(db);

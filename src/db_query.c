@@ -53,7 +53,7 @@ typedef db_probe probe;
 
 #define PROBE_KEY(p) ((p).key)
 ND_DEFINE_RADIX_SORT(sort_probes, probe, PROBE_KEY, 0, 56)
-/* A bucketed index's walk (db_buckets_lookup) needs only each bucket's
+/* A bucketed index's walk (nd_db_buckets_lookup) needs only each bucket's
  * probes together, buckets ascending (the pairs found are sorted after):
  * within a band (the band leads the key, one a band), the bucket's 16 bits
  * of hash, two passes where the whole key took six. */
@@ -90,7 +90,7 @@ typedef struct worker {
 
 static int out_of_memory(worker *w)
 {
-    return db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
+    return nd_db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
 }
 
 static int add_pair(worker *w, uint32_t doc, uint32_t query)
@@ -101,7 +101,7 @@ static int add_pair(worker *w, uint32_t doc, uint32_t query)
     return ND_OK;
 }
 
-/* db_buckets_lookup's callback: a candidate pair. */
+/* nd_db_buckets_lookup's callback: a candidate pair. */
 static int pair_found(void *ctx, uint32_t doc, uint32_t query)
 {
     worker *w = ctx;
@@ -161,22 +161,22 @@ static int make_probes(worker *w)
  * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
  * page first), and an index built in key order has its leaves in key order
  * in the file, so a batch reads the tree nearly sequentially. A Jaccard
- * index's buckets are walked in order by db_buckets_lookup (db_bucket.c). */
+ * index's buckets are walked in order by nd_db_buckets_lookup (db_bucket.c). */
 static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint32_t min_doc)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
     if (rc)
-        return db_fail_mdb(w->db, rc, "reading band keys");
+        return nd_db_fail_mdb(w->db, rc, "reading band keys");
     int status = ND_OK;
     if (db_bucketed(w->db)) {
-        rc = db_buckets_lookup(cur, probes, count, min_doc, pair_found, w);
+        rc = nd_db_buckets_lookup(cur, probes, count, min_doc, pair_found, w);
         mdb_cursor_close(cur);
         if (rc == ND_ENOMEM)
             return out_of_memory(w);
         if (rc == MDB_CORRUPTED)
-            return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
-        return rc ? db_fail_mdb(w->db, rc, "reading band keys") : ND_OK;
+            return nd_db_fail(w->db, ND_EFORMAT, "%s: corrupt index (a band bucket)", w->db->path);
+        return rc ? nd_db_fail_mdb(w->db, rc, "reading band keys") : ND_OK;
     }
     for (size_t i = 0; i < count && status == ND_OK; i++) {
         if (i == 0 || probes[i].key != probes[i - 1].key) {
@@ -195,7 +195,7 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
                 rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
             }
             if (status == ND_OK && rc != MDB_NOTFOUND)
-                status = db_fail_mdb(w->db, rc, "reading band keys");
+                status = nd_db_fail_mdb(w->db, rc, "reading band keys");
         }
         for (size_t f = 0; f < w->found_count && status == ND_OK; f++)
             status = add_pair(w, w->found[f], probes[i].query);
@@ -246,7 +246,7 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
         while (j < count && (uint32_t)(pairs[j] >> 32) == doc)
             j++;
         db_record r;
-        int rc = db_read_record(w->db, w->txn, doc, &r);
+        int rc = nd_db_read_record(w->db, w->txn, doc, &r);
         if (rc != ND_OK)
             return rc;
         int decoded = 0;
@@ -263,9 +263,9 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
             if (!decoded) {
                 if (nd_grow((void **)&w->ids, &w->ids_capacity, r.count, sizeof *w->ids) != 0)
                     return out_of_memory(w);
-                if (db_record_ids(w->ids, &r) != 0)
-                    return db_fail(w->db, ND_EFORMAT, "%s: corrupt index (the shingle ids of document %u)", w->db->path,
-                                   (unsigned)doc);
+                if (nd_db_record_ids(w->ids, &r) != 0)
+                    return nd_db_fail(w->db, ND_EFORMAT, "%s: corrupt index (the shingle ids of document %u)",
+                                      w->db->path, (unsigned)doc);
                 decoded = 1;
             }
             size_t shared = nd_intersection(query.ids, query.count, w->ids, r.count);
@@ -290,12 +290,12 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
                         0.0};
             if (is_containment(w))
                 h.rank = h.query_in_match > h.match_in_query ? h.query_in_match : h.match_in_query;
-            if (db_hit_push(&w->hits, &h, r.id) != ND_OK)
+            if (nd_db_hit_push(&w->hits, &h, r.id) != ND_OK)
                 return out_of_memory(w);
         }
         i = j;
     }
-    db_hits_by_query(&w->hits);
+    nd_db_hits_by_query(&w->hits);
     return ND_OK;
 }
 
@@ -313,7 +313,7 @@ static void run_pending(worker *w)
         w->rc = candidates_in_buffer(w);
     if (w->rc == ND_OK)
         w->rc = sort_worker_pairs(w);
-    if (w->rc == ND_OK && w->settling && db_settle_pairs(w->settling, w->docs, w->pairs, w->pair_count, 1) != ND_OK)
+    if (w->rc == ND_OK && w->settling && nd_db_settle_pairs(w->settling, w->docs, w->pairs, w->pair_count, 1) != ND_OK)
         w->rc = out_of_memory(w);
     if (w->rc == ND_OK)
         w->rc = verify(w, w->pairs, w->pair_count);
@@ -355,7 +355,7 @@ static int begin_snapshot(nd_db *db, MDB_txn **txns, unsigned n)
     for (int attempt = 0; attempt < 100; attempt++) {
         unsigned begun = 0;
         int rc = ND_OK;
-        while (begun < n && (rc = db_begin_read(db, &txns[begun])) == ND_OK)
+        while (begun < n && (rc = nd_db_begin_read(db, &txns[begun])) == ND_OK)
             begun++;
         int same = rc == ND_OK;
         for (unsigned t = 1; t < begun && same; t++)
@@ -367,7 +367,7 @@ static int begin_snapshot(nd_db *db, MDB_txn **txns, unsigned n)
         if (rc != ND_OK)
             return rc;
     }
-    return db_fail(db, ND_EBUSY, "%s: the index changed under every attempt to read it", db->path);
+    return nd_db_fail(db, ND_EBUSY, "%s: the index changed under every attempt to read it", db->path);
 }
 
 /* Where range `part` of `parts` of [0, n) starts: moved forward past equal
@@ -482,7 +482,7 @@ static int query_committed(worker *workers, unsigned n, worker *all)
     if (rc == ND_OK)
         rc = sort_worker_pairs(all);
     if (rc == ND_OK && all->settling &&
-        db_settle_pairs(all->settling, all->docs, all->pairs, all->pair_count, n) != ND_OK)
+        nd_db_settle_pairs(all->settling, all->docs, all->pairs, all->pair_count, n) != ND_OK)
         rc = out_of_memory(all);
     if (rc == ND_OK) {
         for (unsigned t = 0; t < n; t++) {
@@ -513,21 +513,21 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
     if (o.threshold == 0.0)
         o.threshold = db->opts.threshold;
     if (!(o.threshold > 0.0 && o.threshold <= 1.0))
-        return db_fail(db, ND_EINVAL, "%s: the query threshold must be in (0, 1]", db->path);
+        return nd_db_fail(db, ND_EINVAL, "%s: the query threshold must be in (0, 1]", db->path);
     if (db->opts.measure == ND_MEASURE_CONTAINMENT && o.threshold < db->opts.threshold)
-        return db_fail(db, ND_EINVAL,
-                       "%s: a containment index answers thresholds of at least its own, %g (its postings are cut "
-                       "for it); given %g",
-                       db->path, db->opts.threshold, o.threshold);
+        return nd_db_fail(db, ND_EINVAL,
+                          "%s: a containment index answers thresholds of at least its own, %g (its postings are cut "
+                          "for it); given %g",
+                          db->path, db->opts.threshold, o.threshold);
     if (o.scope == 0)
         o.scope = ND_DB_COMMITTED;
     if (db->broken)
-        return db_check_run_thread(db);
+        return nd_db_check_run_thread(db);
     int with_pending = (o.scope & ND_DB_PENDING) && db->txn;
     if (with_pending) {
-        int rc = db_check_run_thread(db);
+        int rc = nd_db_check_run_thread(db);
         if (rc == ND_OK)
-            rc = db_pending_index(db);
+            rc = nd_db_pending_index(db);
         if (rc != ND_OK)
             return rc;
     }
@@ -542,22 +542,22 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
      * sorted first, into a copy of the documents */
     db_settling settling = {NULL, NULL, NULL, 0};
     nd_db_doc *sorted_docs = NULL;
-    if (o.raw_ids && db_settling_init(&settling, count) != ND_OK)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    if (o.raw_ids && nd_db_settling_init(&settling, count) != ND_OK)
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     if (o.raw_ids && db->opts.measure == ND_MEASURE_CONTAINMENT) {
-        int rc = db_settle_every_query(&settling, docs, count, threads ? threads : 1, &sorted_docs);
+        int rc = nd_db_settle_every_query(&settling, docs, count, threads ? threads : 1, &sorted_docs);
         if (rc != ND_OK) {
-            db_settling_free(&settling);
-            return db_fail(db, rc, "%s: out of memory querying", db->path);
+            nd_db_settling_free(&settling);
+            return nd_db_fail(db, rc, "%s: out of memory querying", db->path);
         }
         docs = sorted_docs; /* (their ids in settling's stores) */
     }
     /* workers[0 .. threads): committed documents; then the pending one; then `all` */
     worker *workers = nd_calloc((size_t)threads + 2, sizeof *workers);
     if (!workers) {
-        db_settling_free(&settling);
+        nd_db_settling_free(&settling);
         nd_free(sorted_docs);
-        return db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     }
     for (unsigned t = 0; t < threads + 2; t++) {
         worker *w = &workers[t];
@@ -586,10 +586,10 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
     const db_hit_list *hits[MAX_THREADS + 1];
     for (size_t l = 0; l < lists; l++)
         hits[l] = &workers[l].hits;
-    if (rc == ND_OK && db_results_assemble(out, hits, lists, count, o.top) != ND_OK)
-        rc = db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
+    if (rc == ND_OK && nd_db_results_assemble(out, hits, lists, count, o.top) != ND_OK)
+        rc = nd_db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     for (size_t l = 0; l < (size_t)threads + 2; l++) {
-        db_hit_list_free(&workers[l].hits);
+        nd_db_hit_list_free(&workers[l].hits);
         nd_free(workers[l].probes);
         nd_free(workers[l].probes_tmp);
         nd_free(workers[l].pairs);
@@ -598,7 +598,7 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         nd_free(workers[l].ids);
     }
     nd_free(workers);
-    db_settling_free(&settling);
+    nd_db_settling_free(&settling);
     nd_free(sorted_docs);
     return rc;
 }
@@ -607,10 +607,10 @@ int nd_db_query_texts(nd_db_results **out, nd_db *db, const char *const *texts, 
                       const nd_db_query_options *opts)
 {
     db_sketched sketched;
-    int rc = db_sketch_texts(&sketched, db, texts, lens, count, opts ? opts->threads : 1);
+    int rc = nd_db_sketch_texts(&sketched, db, texts, lens, count, opts ? opts->threads : 1);
     if (rc != ND_OK)
         return rc;
     rc = nd_db_query(out, db, sketched.docs, count, opts);
-    db_sketched_free(&sketched, db);
+    nd_db_sketched_free(&sketched, db);
     return rc;
 }

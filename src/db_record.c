@@ -248,15 +248,15 @@ static int rice_decode(uint32_t *ids, size_t count, unsigned k, const unsigned c
 
 /* ****  Records  **** */
 
-size_t db_record_bound(size_t id_len, size_t count)
+size_t nd_db_record_bound(size_t id_len, size_t count)
 {
     /* flags, three varints, k, and at most 33 bits per id (k = 31 is
      * always a candidate's neighbour or worse than the chosen k) */
     return 1 + 10 + 10 + id_len + 10 + 1 + count * 5 + 8;
 }
 
-size_t db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, const char *id, size_t id_len,
-                        const uint32_t *ids, size_t count)
+size_t nd_db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, const char *id, size_t id_len,
+                           const uint32_t *ids, size_t count)
 {
     size_t n = 0;
     out[n++] = (unsigned char)flags;
@@ -274,7 +274,7 @@ size_t db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, con
     return n;
 }
 
-int db_record_parse(db_record *out, const void *data, size_t len)
+int nd_db_record_parse(db_record *out, const void *data, size_t len)
 {
     const unsigned char *p = data;
     size_t pos = 0;
@@ -306,7 +306,7 @@ int db_record_parse(db_record *out, const void *data, size_t len)
     return 0;
 }
 
-int db_record_ids(uint32_t *ids, const db_record *r)
+int nd_db_record_ids(uint32_t *ids, const db_record *r)
 {
     if (r->count == 0)
         return 0;

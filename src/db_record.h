@@ -23,21 +23,21 @@ typedef struct db_record {
 } db_record;
 
 /* Bytes a record of an id of id_len bytes and `count` shingle ids may take
- * (an upper bound for db_record_encode's output). */
-size_t db_record_bound(size_t id_len, size_t count);
+ * (an upper bound for nd_db_record_encode's output). */
+size_t nd_db_record_bound(size_t id_len, size_t count);
 
-/* Write a record into out (db_record_bound bytes); ids sorted and distinct.
+/* Write a record into out (nd_db_record_bound bytes); ids sorted and distinct.
  * Returns the bytes written. */
-size_t db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, const char *id, size_t id_len,
-                        const uint32_t *ids, size_t count);
+size_t nd_db_record_encode(unsigned char *out, unsigned flags, uint64_t weight, const char *id, size_t id_len,
+                           const uint32_t *ids, size_t count);
 
 /* Parse a stored record. Returns 0, or -1 when the bytes are not a valid
  * record (a corrupt index). */
-int db_record_parse(db_record *out, const void *data, size_t len);
+int nd_db_record_parse(db_record *out, const void *data, size_t len);
 
 /* Decode the record's shingle ids into ids[0 .. r->count). Returns 0, or -1
  * when the code is corrupt (ids then holds garbage). */
-int db_record_ids(uint32_t *ids, const db_record *r);
+int nd_db_record_ids(uint32_t *ids, const db_record *r);
 
 /* The band key of band `band` (< 4096) and band hash `key`, as the
  * index buffers, sorts and looks it up: the band number in the top 16 bits,

@@ -1,6 +1,6 @@
 /* db_results.c - the results of an index query: the matches each thread
  * of db_query.c verifies (db_hit_list), put together per query, best
- * first (db_results_assemble), into the handle (nd_db_results) callers
+ * first (nd_db_results_assemble), into the handle (nd_db_results) callers
  * read through the functions at the end: how many queries, each query's
  * matches, and freeing it.
  */
@@ -14,7 +14,7 @@
 
 /* ****  Hits: verified matches as they are found  **** */
 
-int db_hit_push(db_hit_list *l, const db_hit *h, const char *id)
+int nd_db_hit_push(db_hit_list *l, const db_hit *h, const char *id)
 {
     if (nd_grow((void **)&l->items, &l->capacity, l->count + 1, sizeof *l->items) != 0 ||
         nd_grow((void **)&l->text, &l->text_capacity, l->text_len + h->id_len + 1, 1) != 0)
@@ -36,13 +36,13 @@ static int compare_hit_query(const void *pa, const void *pb)
     return (a->doc > b->doc) - (a->doc < b->doc);
 }
 
-void db_hits_by_query(db_hit_list *l)
+void nd_db_hits_by_query(db_hit_list *l)
 {
     if (l->count > 1)
         qsort(l->items, l->count, sizeof *l->items, compare_hit_query);
 }
 
-void db_hit_list_free(db_hit_list *l)
+void nd_db_hit_list_free(db_hit_list *l)
 {
     nd_free(l->items);
     nd_free(l->text);
@@ -67,8 +67,8 @@ static int compare_hit_ref(const void *pa, const void *pb)
     return (a->doc > b->doc) - (a->doc < b->doc);
 }
 
-int db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
-                        size_t top)
+int nd_db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
+                           size_t top)
 {
     size_t total = 0, text = 0;
     for (size_t l = 0; l < list_count; l++) {

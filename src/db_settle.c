@@ -20,19 +20,19 @@
 #include "sort.h"
 #include "threads.h"
 
-int db_settling_init(db_settling *s, size_t count)
+int nd_db_settling_init(db_settling *s, size_t count)
 {
     *s = (db_settling){NULL, NULL, NULL, 0};
     s->of = nd_malloc((count ? count : 1) * sizeof *s->of);
     s->done = nd_calloc(count ? count : 1, 1);
     if (!s->of || !s->done) {
-        db_settling_free(s);
+        nd_db_settling_free(s);
         return ND_ENOMEM;
     }
     return ND_OK;
 }
 
-void db_settling_free(db_settling *s)
+void nd_db_settling_free(db_settling *s)
 {
     nd_free(s->of);
     nd_free(s->done);
@@ -76,7 +76,7 @@ static void *settle_some(void *arg)
 
 enum { MAX_SETTLE_THREADS = 64, SETTLE_ALONE = 256 };
 
-int db_settle_pairs(db_settling *s, const nd_db_doc *docs, const uint64_t *pairs, size_t n, unsigned threads)
+int nd_db_settle_pairs(db_settling *s, const nd_db_doc *docs, const uint64_t *pairs, size_t n, unsigned threads)
 {
     /* the queries not settled yet, each once (marked done now, settled
      * below), and their ids' room */
@@ -125,7 +125,7 @@ int db_settle_pairs(db_settling *s, const nd_db_doc *docs, const uint64_t *pairs
     return rc;
 }
 
-int db_settle_every_query(db_settling *s, const nd_db_doc *docs, size_t count, unsigned threads, nd_db_doc **out)
+int nd_db_settle_every_query(db_settling *s, const nd_db_doc *docs, size_t count, unsigned threads, nd_db_doc **out)
 {
     uint64_t *all = nd_malloc((count ? count : 1) * sizeof *all); /* (document 0 << 32 | query) pairs */
     nd_db_doc *copy = nd_malloc((count ? count : 1) * sizeof *copy);
@@ -137,7 +137,7 @@ int db_settle_every_query(db_settling *s, const nd_db_doc *docs, size_t count, u
             all[n++] = q;
     }
     if (rc == ND_OK)
-        rc = db_settle_pairs(s, docs, all, n, threads);
+        rc = nd_db_settle_pairs(s, docs, all, n, threads);
     for (size_t i = 0; i < n && rc == ND_OK; i++) {
         copy[all[i]].ids = s->of[all[i]].ids;
         copy[all[i]].count = s->of[all[i]].count;

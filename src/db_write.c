@@ -52,12 +52,12 @@
 
 static const uint64_t ID_HASH_SEED = 0x6e642d6964730000ULL; /* "nd-ids" */
 
-uint64_t db_id_hash(const char *id, size_t id_len)
+uint64_t nd_db_id_hash(const char *id, size_t id_len)
 {
     return nd_hash64(id, id_len, ID_HASH_SEED);
 }
 
-const char *db_id_label(char *buf, size_t size, const char *id, size_t id_len)
+const char *nd_db_id_label(char *buf, size_t size, const char *id, size_t id_len)
 {
     size_t n = 0;
     for (size_t i = 0; i < id_len && n + 4 < size; i++) {
@@ -72,35 +72,35 @@ const char *db_id_label(char *buf, size_t size, const char *id, size_t id_len)
     return buf;
 }
 
-int db_check_run_thread(nd_db *db)
+int nd_db_check_run_thread(nd_db *db)
 {
     if (db->broken)
-        return db_fail(db, ND_EINVAL, "%s: the run that was creating the index failed; close the handle", db->path);
+        return nd_db_fail(db, ND_EINVAL, "%s: the run that was creating the index failed; close the handle", db->path);
     if (db->txn && !pthread_equal(db->txn_thread, pthread_self()))
-        return db_fail(db, ND_EINVAL,
-                       "%s: the run was begun by another thread (a run is continued and committed by the thread "
-                       "that began it)",
-                       db->path);
+        return nd_db_fail(db, ND_EINVAL,
+                          "%s: the run was begun by another thread (a run is continued and committed by the thread "
+                          "that began it)",
+                          db->path);
     return ND_OK;
 }
 
 static int begin_run(nd_db *db)
 {
     if (!(db->flags & ND_DB_WRITE))
-        return db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
+        return nd_db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
     if (db->txn || db->broken)
-        return db_check_run_thread(db);
+        return nd_db_check_run_thread(db);
     int rc = mdb_txn_begin(db->env, NULL, 0, &db->txn);
     if (rc) {
         db->txn = NULL;
-        return db_fail_mdb(db, rc, "cannot begin a write transaction");
+        return nd_db_fail_mdb(db, rc, "cannot begin a write transaction");
     }
     db->txn_thread = pthread_self();
     db->base_doc = db->next_doc;
     return ND_OK;
 }
 
-void db_pending_free(pending_bands *p)
+void nd_db_pending_free(pending_bands *p)
 {
     nd_free(p->items);
     nd_free(p->slots);
@@ -111,13 +111,13 @@ void db_pending_free(pending_bands *p)
     p->merged = 0;
 }
 
-void db_abandon_run(nd_db *db)
+void nd_db_abandon_run(nd_db *db)
 {
     if (db->txn)
         mdb_txn_abort(db->txn);
     db->txn = NULL;
     size_t limit = db->pending.limit;
-    db_pending_free(&db->pending);
+    nd_db_pending_free(&db->pending);
     db->pending.limit = limit;
     db->next_doc = db->base_doc;
     db->documents = db->committed_documents;
@@ -130,14 +130,14 @@ int nd_db_abandon(nd_db *db)
 {
     assert(db);
     if (!(db->flags & ND_DB_WRITE))
-        return db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
-    int rc = db_check_run_thread(db);
+        return nd_db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
+    int rc = nd_db_check_run_thread(db);
     if (rc != ND_OK)
         return rc;
-    db_abandon_run(db);
+    nd_db_abandon_run(db);
     if (db->broken)
-        return db_fail(db, ND_EINVAL, "%s: the run that was creating the index was abandoned; close the handle",
-                       db->path);
+        return nd_db_fail(db, ND_EINVAL, "%s: the run that was creating the index was abandoned; close the handle",
+                          db->path);
     return ND_OK;
 }
 
@@ -145,10 +145,10 @@ int nd_db_abandon(nd_db *db)
 static int abandon(nd_db *db, int mdb_rc, const char *what)
 {
     char detail[256];
-    int status = db_write_error(db, mdb_rc, detail, sizeof detail);
-    db_abandon_run(db);
-    return db_fail(db, status, "%s: %s: %s; the run was abandoned (the index is as it was before it)", db->path, what,
-                   detail);
+    int status = nd_db_write_error(db, mdb_rc, detail, sizeof detail);
+    nd_db_abandon_run(db);
+    return nd_db_fail(db, status, "%s: %s: %s; the run was abandoned (the index is as it was before it)", db->path,
+                      what, detail);
 }
 
 /* A call failed after it began writing: whatever the cause, the run is
@@ -159,42 +159,42 @@ static int fail_run(nd_db *db, int rc)
         return rc; /* abandoned already */
     char message[sizeof db->message];
     nd_db_error(message, sizeof message, db);
-    db_abandon_run(db);
-    return db_fail(db, rc, "%s; the run was abandoned (the index is as it was before it)", message);
+    nd_db_abandon_run(db);
+    return nd_db_fail(db, rc, "%s; the run was abandoned (the index is as it was before it)", message);
 }
 
 /* ****  Records and ids  **** */
 
-int db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record)
+int nd_db_read_record(nd_db *db, MDB_txn *txn, uint32_t doc, db_record *record)
 {
     MDB_val key = {sizeof doc, &doc}, val;
     int rc = mdb_get(txn, db->docs, &key, &val);
     if (rc == MDB_NOTFOUND)
-        return db_fail(db, ND_EFORMAT, "%s: corrupt index (document %u is listed but has no record)", db->path,
-                       (unsigned)doc);
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt index (document %u is listed but has no record)", db->path,
+                          (unsigned)doc);
     if (rc)
-        return db_fail_mdb(db, rc, "reading a document");
-    if (db_record_parse(record, val.mv_data, val.mv_size) != 0)
-        return db_fail(db, ND_EFORMAT, "%s: corrupt index (the record of document %u is malformed)", db->path,
-                       (unsigned)doc);
+        return nd_db_fail_mdb(db, rc, "reading a document");
+    if (nd_db_record_parse(record, val.mv_data, val.mv_size) != 0)
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt index (the record of document %u is malformed)", db->path,
+                          (unsigned)doc);
     return ND_OK;
 }
 
-int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t *doc, int *found)
+int nd_db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t *doc, int *found)
 {
-    uint64_t hash = db_id_hash(id, id_len);
+    uint64_t hash = nd_db_id_hash(id, id_len);
     MDB_val key = {sizeof hash, &hash}, val;
     MDB_cursor *cur;
     *found = 0;
     int rc = mdb_cursor_open(txn, db->ids, &cur);
     if (rc)
-        return db_fail_mdb(db, rc, "reading ids");
+        return nd_db_fail_mdb(db, rc, "reading ids");
     int status = ND_OK;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
     while (rc == 0) {
         db_record r;
         uint32_t d = db_doc_at(val.mv_data);
-        status = db_read_record(db, txn, d, &r);
+        status = nd_db_read_record(db, txn, d, &r);
         if (status != ND_OK)
             break;
         if (r.id_len == id_len && (id_len == 0 || memcmp(r.id, id, id_len) == 0)) {
@@ -206,7 +206,7 @@ int db_find_id(nd_db *db, MDB_txn *txn, const char *id, size_t id_len, uint32_t 
     }
     mdb_cursor_close(cur);
     if (status == ND_OK && rc && rc != MDB_NOTFOUND)
-        status = db_fail_mdb(db, rc, "reading ids");
+        status = nd_db_fail_mdb(db, rc, "reading ids");
     return status;
 }
 
@@ -226,7 +226,7 @@ static int mark_removed(nd_db *db, uint32_t doc, const char *id, size_t id_len, 
     rc = mdb_put(db->txn, db->docs, &key, &marked, 0);
     if (rc)
         return rc;
-    uint64_t hash = db_id_hash(id, id_len);
+    uint64_t hash = nd_db_id_hash(id, id_len);
     MDB_val id_key = {sizeof hash, &hash}, id_val = {sizeof doc, &doc};
     rc = mdb_del(db->txn, db->ids, &id_key, &id_val);
     if (rc)
@@ -264,13 +264,13 @@ static int rebuild_slots(pending_bands *p, size_t room)
     return ND_OK;
 }
 
-int db_pending_index(nd_db *db)
+int nd_db_pending_index(nd_db *db)
 {
     pending_bands *p = &db->pending;
     if (p->slots)
         return ND_OK;
     if (rebuild_slots(p, p->count + 1) != ND_OK)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory indexing the run's band entries", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory indexing the run's band entries", db->path);
     return ND_OK;
 }
 
@@ -302,7 +302,7 @@ static int rebuild_bands(nd_db *db)
     if (rc == 0)
         rc = mdb_cursor_open(db->txn, db->bands, &to);
     if (rc == 0 && db_bucketed(db)) {
-        rc = db_buckets_rebuild(from, to, p->items, p->count);
+        rc = nd_db_buckets_rebuild(from, to, p->items, p->count);
         if (rc == ND_ENOMEM)
             rc = ENOMEM; /* -1 says something else here */
         goto finish;
@@ -360,7 +360,7 @@ static int merge_pending(nd_db *db)
         return ND_OK;
     band_entry *tmp = nd_malloc(p->count * sizeof *tmp);
     if (!tmp)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory sorting the run's band entries", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory sorting the run's band entries", db->path);
     sort_entries(p->items, tmp, p->count);
     nd_free(tmp);
     MDB_stat st;
@@ -382,7 +382,7 @@ static int merge_pending(nd_db *db)
             return abandon(db, rc, "cannot merge band entries");
     }
     if (!done && db_bucketed(db)) {
-        rc = db_buckets_put(cur, p->items, p->count, append);
+        rc = nd_db_buckets_put(cur, p->items, p->count, append);
         if (rc == ND_ENOMEM)
             rc = ENOMEM;
         mdb_cursor_close(cur);
@@ -417,13 +417,13 @@ static int push_entry(nd_db *db, uint64_t key, uint32_t doc)
             return rc;
     }
     if (nd_grow((void **)&p->items, &p->capacity, p->count + 1, sizeof *p->items) != 0)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory buffering band entries", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory buffering band entries", db->path);
     p->items[p->count] = (band_entry){(uint32_t)(key >> 32), (uint32_t)key, doc};
     p->count++;
     if (p->slots) {
         if (p->count * 2 > p->slot_mask + 1) {
             if (rebuild_slots(p, p->count * 2) != ND_OK)
-                return db_fail(db, ND_ENOMEM, "%s: out of memory indexing band entries", db->path);
+                return nd_db_fail(db, ND_ENOMEM, "%s: out of memory indexing band entries", db->path);
         } else {
             slot_insert(p, p->count - 1);
         }
@@ -461,25 +461,26 @@ static int check_new_ids(size_t *failed, nd_db *db, const nd_db_doc *docs, size_
     for (size_t i = 0; i < count; i++) {
         uint32_t doc;
         int found;
-        int rc = db_find_id(db, db->txn, docs[i].id, docs[i].id_len, &doc, &found);
+        int rc = nd_db_find_id(db, db->txn, docs[i].id, docs[i].id_len, &doc, &found);
         if (rc != ND_OK)
             return rc;
         if (found) {
             *failed = i;
             /* a document of this uncommitted run (an earlier call of it) */
-            return db_fail(db, ND_EEXIST,
-                           doc >= db->base_doc ? "%s: id \"%s\" is given twice (an earlier document of this run has it)"
-                                               : "%s: id \"%s\" is already in the index",
-                           db->path, db_id_label(label, sizeof label, docs[i].id, docs[i].id_len));
+            return nd_db_fail(db, ND_EEXIST,
+                              doc >= db->base_doc
+                                  ? "%s: id \"%s\" is given twice (an earlier document of this run has it)"
+                                  : "%s: id \"%s\" is already in the index",
+                              db->path, nd_db_id_label(label, sizeof label, docs[i].id, docs[i].id_len));
         }
     }
     if (count < 2)
         return ND_OK;
     id_ref *refs = nd_malloc(count * sizeof *refs);
     if (!refs)
-        return db_fail(db, ND_ENOMEM, "%s: out of memory checking ids", db->path);
+        return nd_db_fail(db, ND_ENOMEM, "%s: out of memory checking ids", db->path);
     for (size_t i = 0; i < count; i++)
-        refs[i] = (id_ref){db_id_hash(docs[i].id, docs[i].id_len), i, &docs[i]};
+        refs[i] = (id_ref){nd_db_id_hash(docs[i].id, docs[i].id_len), i, &docs[i]};
     qsort(refs, count, sizeof *refs, compare_id_ref);
     int rc = ND_OK;
     size_t first = SIZE_MAX; /* the earliest second occurrence */
@@ -491,8 +492,8 @@ static int check_new_ids(size_t *failed, nd_db *db, const nd_db_doc *docs, size_
     }
     if (first != SIZE_MAX) {
         *failed = first;
-        rc = db_fail(db, ND_EEXIST, "%s: id \"%s\" is given twice", db->path,
-                     db_id_label(label, sizeof label, docs[first].id, docs[first].id_len));
+        rc = nd_db_fail(db, ND_EEXIST, "%s: id \"%s\" is given twice", db->path,
+                        nd_db_id_label(label, sizeof label, docs[first].id, docs[first].id_len));
     }
     nd_free(refs);
     return rc;
@@ -519,13 +520,13 @@ int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, un
     for (size_t i = 0; i < count && rc == ND_OK; i++) {
         const nd_db_doc *d = &docs[i];
         if (db->next_doc == UINT32_MAX) {
-            rc = db_fail(db, ND_EINVAL, "%s: the index has numbered 4294967295 documents, its most", db->path);
+            rc = nd_db_fail(db, ND_EINVAL, "%s: the index has numbered 4294967295 documents, its most", db->path);
             break;
         }
         if (flags & ND_DB_REPLACE) {
             uint32_t doc;
             int found;
-            rc = db_find_id(db, db->txn, d->id, d->id_len, &doc, &found);
+            rc = nd_db_find_id(db, db->txn, d->id, d->id_len, &doc, &found);
             if (rc == ND_OK && found) {
                 int mrc = mark_removed(db, doc, d->id, d->id_len, &old, &old_cap);
                 if (mrc)
@@ -534,14 +535,14 @@ int nd_db_add(size_t *failed, nd_db *db, const nd_db_doc *docs, size_t count, un
             if (rc != ND_OK)
                 break;
         }
-        if (nd_grow((void **)&buf, &cap, db_record_bound(d->id_len, d->count), 1) != 0) {
-            rc = db_fail(db, ND_ENOMEM, "%s: out of memory", db->path);
+        if (nd_grow((void **)&buf, &cap, nd_db_record_bound(d->id_len, d->count), 1) != 0) {
+            rc = nd_db_fail(db, ND_ENOMEM, "%s: out of memory", db->path);
             break;
         }
         uint32_t doc = db->next_doc;
-        uint64_t hash = db_id_hash(d->id, d->id_len);
+        uint64_t hash = nd_db_id_hash(d->id, d->id_len);
         MDB_val key = {sizeof doc, &doc};
-        MDB_val val = {db_record_encode(buf, 0, d->weight, d->id, d->id_len, d->ids, d->count), buf};
+        MDB_val val = {nd_db_record_encode(buf, 0, d->weight, d->id, d->id_len, d->ids, d->count), buf};
         MDB_val id_key = {sizeof hash, &hash}, id_val = {sizeof doc, &doc};
         int mrc = mdb_put(db->txn, db->docs, &key, &val, MDB_APPEND);
         if (mrc == 0)
@@ -570,7 +571,7 @@ int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const siz
                     const size_t *lens, size_t count, unsigned flags, unsigned threads)
 {
     db_sketched sketched;
-    int rc = db_sketch_texts(&sketched, db, texts, lens, count, threads);
+    int rc = nd_db_sketch_texts(&sketched, db, texts, lens, count, threads);
     if (rc != ND_OK)
         return rc;
     for (size_t i = 0; i < count; i++) {
@@ -578,7 +579,7 @@ int nd_db_add_texts(size_t *failed, nd_db *db, const char *const *ids, const siz
         sketched.docs[i].id_len = id_lens[i];
     }
     rc = nd_db_add(failed, db, sketched.docs, count, flags);
-    db_sketched_free(&sketched, db);
+    nd_db_sketched_free(&sketched, db);
     return rc;
 }
 
@@ -592,10 +593,10 @@ int nd_db_remove(size_t *removed, nd_db *db, const char *const *ids, const size_
     for (size_t i = 0; i < count && rc == ND_OK; i++) {
         uint32_t doc;
         int found;
-        rc = db_find_id(db, db->txn, ids[i], id_lens[i], &doc, &found);
+        rc = nd_db_find_id(db, db->txn, ids[i], id_lens[i], &doc, &found);
         if (rc == ND_OK && !found)
-            rc = db_fail(db, ND_ENOTFOUND, "%s: id \"%s\" is not in the index", db->path,
-                         db_id_label(label, sizeof label, ids[i], id_lens[i]));
+            rc = nd_db_fail(db, ND_ENOTFOUND, "%s: id \"%s\" is not in the index", db->path,
+                            nd_db_id_label(label, sizeof label, ids[i], id_lens[i]));
     }
     if (rc != ND_OK)
         return rc;
@@ -604,7 +605,7 @@ int nd_db_remove(size_t *removed, nd_db *db, const char *const *ids, const size_
     for (size_t i = 0; i < count && rc == ND_OK; i++) {
         uint32_t doc;
         int found;
-        rc = db_find_id(db, db->txn, ids[i], id_lens[i], &doc, &found);
+        rc = nd_db_find_id(db, db->txn, ids[i], id_lens[i], &doc, &found);
         if (rc != ND_OK || !found)
             continue; /* given twice: removed already */
         int mrc = mark_removed(db, doc, ids[i], id_lens[i], &buf, &cap);
@@ -639,7 +640,7 @@ static void settle(nd_db *db)
     MDB_txn *txn;
     if (mdb_txn_begin(db->env, NULL, MDB_NOMETASYNC, &txn) != 0)
         return;
-    if (db_write_counters(db, txn) == ND_OK)
+    if (nd_db_write_counters(db, txn) == ND_OK)
         mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
@@ -648,16 +649,16 @@ static void settle(nd_db *db)
 int nd_db_commit(nd_db *db)
 {
     if (!(db->flags & ND_DB_WRITE))
-        return db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
-    int rc = db_check_run_thread(db);
+        return nd_db_fail(db, ND_EINVAL, "%s: the index was opened for reading only", db->path);
+    int rc = nd_db_check_run_thread(db);
     if (rc != ND_OK || !db->txn)
         return rc;
     rc = merge_pending(db);
     if (rc == ND_OK)
-        rc = db_write_counters(db, db->txn);
+        rc = nd_db_write_counters(db, db->txn);
     if (rc != ND_OK) {
         if (db->txn)
-            db_abandon_run(db);
+            nd_db_abandon_run(db);
         return rc;
     }
     int mrc = mdb_txn_commit(db->txn);

@@ -13,28 +13,28 @@
 
 static void round_trip(const uint32_t *ids, size_t n)
 {
-    size_t bound = db_record_bound(5, n);
+    size_t bound = nd_db_record_bound(5, n);
     unsigned char *buf = malloc(bound);
-    size_t len = db_record_encode(buf, DB_RECORD_REMOVED, 123456789, "idxyz", 5, ids, n);
+    size_t len = nd_db_record_encode(buf, DB_RECORD_REMOVED, 123456789, "idxyz", 5, ids, n);
     ck_assert_uint_le(len, bound);
     unsigned char *exact = malloc(len);
     memcpy(exact, buf, len); /* exact size: ASan catches a read past it */
     db_record r;
-    ck_assert_int_eq(db_record_parse(&r, exact, len), 0);
+    ck_assert_int_eq(nd_db_record_parse(&r, exact, len), 0);
     ck_assert_uint_eq(r.flags, DB_RECORD_REMOVED);
     ck_assert_uint_eq(r.weight, 123456789);
     ck_assert(r.id_len == 5 && memcmp(r.id, "idxyz", 5) == 0);
     ck_assert_uint_eq(r.count, n);
     uint32_t *back = malloc((n ? n : 1) * sizeof *back);
-    ck_assert_int_eq(db_record_ids(back, &r), 0);
+    ck_assert_int_eq(nd_db_record_ids(back, &r), 0);
     for (size_t i = 0; i < n; i++)
         ck_assert_uint_eq(back[i], ids[i]);
     /* every truncation is refused or decodes without reading past the end */
     for (size_t cut = 0; cut < len; cut++) {
         unsigned char *part = malloc(cut ? cut : 1);
         memcpy(part, exact, cut);
-        if (db_record_parse(&r, part, cut) == 0)
-            (void)db_record_ids(back, &r);
+        if (nd_db_record_parse(&r, part, cut) == 0)
+            (void)nd_db_record_ids(back, &r);
         free(part);
     }
     free(back);
@@ -81,7 +81,7 @@ START_TEST(test_record_codec)
         ids[j] = x;
     }
     unsigned char buf[2048];
-    size_t len = db_record_encode(buf, 0, 0, "", 0, ids, 166);
+    size_t len = nd_db_record_encode(buf, 0, 0, "", 0, ids, 166);
     ck_assert_uint_lt(len, 166 * 35 / 10); /* < 3.5 bytes per id, against 4 */
     free(ids);
 }

@@ -59,6 +59,11 @@ if [[ "$declared" != "$exported" ]]; then
     fail "exported symbols differ from neardup.h"
 fi
 
+check "the static library's global symbols are all nd_ (a program's own db_status() clashed with it when linking)"
+outside="$(nm -g --defined-only "$P/$libdir/libneardup.a" 2>/dev/null | awk 'NF == 3 && $2 ~ /[A-Z]/ && $2 != "U" {print $3}' |
+    grep -v '^nd_' | grep -v '^_' | sort -u || true)"
+[[ -z "$outside" ]] || fail "libneardup.a defines global symbols outside nd_: $(echo $outside)"
+
 check "README's example builds with README's command and prints README's output"
 # The "Using the library" section: its C block, its `cc example.c` line and
 # the output block after it.
