@@ -23,7 +23,7 @@ static void usage(FILE *out)
           "  normalize  show each document's normalized tokens (and shingles)\n"
           "  explain  why two documents match or not: Jaccard, containment, bands, shared runs\n"
           "  index add|stats|remove|compact DB  a persistent index of documents (a directory)\n"
-          "  query DB find each input document's matches in the index DB\n\n"
+          "  query DB  find each input document's matches in the index DB\n\n"
           "'neardup COMMAND --help' tells more. 'neardup --version' prints the version.\n",
           out);
 }

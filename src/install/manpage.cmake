@@ -2,8 +2,9 @@
 # the manual is never written twice. Run at build time (cmake -P) with
 #   -DND=path/to/neardup -DHELP2MAN=path/to/help2man -DOUT=neardup.1 -DWORK=dir
 # help2man reads `neardup --help` and `--version`; every command listed
-# under "Commands:" in that help gets a subsection with its own --help,
-# through help2man's --include file.
+# under "Commands:" in that help gets a subsection with its own --help
+# (each subcommand of one listed as "index add|stats|... DB": index add,
+# index stats, ...), through help2man's --include file.
 foreach(var ND HELP2MAN OUT WORK)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "manpage.cmake: -D${var}=... is required")
@@ -21,7 +22,13 @@ string(REGEX REPLACE "\n\n.*$" "" listing "${listing}")
 string(REPLACE "\n" ";" lines "${listing}")
 set(commands "")
 foreach(line IN LISTS lines)
-  if(line MATCHES "^  ([a-z][a-z-]*)( |$)")
+  if(line MATCHES "^  ([a-z][a-z-]*) ([a-z]+(\\|[a-z]+)+) ")
+    # a command of subcommands ("index add|stats|remove|compact DB"): each its own
+    string(REPLACE "|" ";" subs "${CMAKE_MATCH_2}")
+    foreach(sub IN LISTS subs)
+      list(APPEND commands "${CMAKE_MATCH_1} ${sub}")
+    endforeach()
+  elseif(line MATCHES "^  ([a-z][a-z-]*)( |$)")
     list(APPEND commands "${CMAKE_MATCH_1}")
   endif()
 endforeach()
@@ -31,7 +38,8 @@ endif()
 
 set(include "[COMMANDS]\nEach command has its own options; `neardup COMMAND --help` prints them.\n")
 foreach(command IN LISTS commands)
-  execute_process(COMMAND "${ND}" ${command} --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
+  separate_arguments(words UNIX_COMMAND "${command}") # "index add": two arguments
+  execute_process(COMMAND "${ND}" ${words} --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "manpage.cmake: '${ND} ${command} --help' failed (${rc})")
   endif()

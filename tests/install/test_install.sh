@@ -44,10 +44,14 @@ header_version="$(sed -n 's/^#define ND_VERSION "\(.*\)"/\1/p' "$P/include/neard
 [[ "$("$P/bin/neardup" --version)" == "neardup $header_version" ]] || fail "neardup --version differs from ND_VERSION"
 [[ "$soname" == "libneardup.so.${header_version%%.*}" ]] || fail "SONAME major differs from ND_VERSION $header_version"
 
-check "the manual page has every command's --help"
+check "the manual page has every command's --help, each index subcommand's too"
 for command in $("$P/bin/neardup" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\).*/\1/p'); do
-    grep -qF ".SS \"neardup $command\"" "$P/share/man/man1/neardup.1" || fail "neardup.1 lacks the command $command"
+    grep -qF ".SS \"neardup $command" "$P/share/man/man1/neardup.1" || fail "neardup.1 lacks the command $command"
 done
+for sub in add stats remove compact; do # (only 'neardup index' was there, saying to ask --help)
+    grep -qF ".SS \"neardup index $sub\"" "$P/share/man/man1/neardup.1" || fail "neardup.1 lacks index $sub"
+done
+grep -qF -- "--replace" "$P/share/man/man1/neardup.1" || fail "neardup.1 lacks index add's --replace"
 
 check "the shared library exports exactly the functions neardup.h declares"
 # the header without comments or macros; a declared function is a name followed by '('
