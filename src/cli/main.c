@@ -5,12 +5,11 @@
  */
 #include "cli.h"
 #include "hugeheap.h"
+#include "stdfds.h"
 
 #include <errno.h>  /* errno */
-#include <fcntl.h>  /* fcntl, open */
 #include <signal.h> /* signal, SIGXFSZ */
 #include <string.h> /* strcmp, strerror */
-#include <unistd.h> /* dup2, close */
 
 static void usage(FILE *out)
 {
@@ -67,28 +66,9 @@ static int finish(int rc)
 
 static int dispatch(int argc, char **argv);
 
-/* A standard descriptor the program was started without (`>&-`) is held by
- * /dev/null opened the other way (stdin for writing, stdout and stderr for
- * reading), so that using it still fails as a closed one does (EBADF), and
- * no file the run opens takes its number: a temporary output file that
- * became descriptor 1 was closed twice, and the run failed after renaming
- * a complete `-o` file into place. */
-static void hold_closed_std_fds(void)
-{
-    for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-            continue;
-        int held = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
-        if (held >= 0 && held != fd) { /* (open takes the lowest free number: fd itself) */
-            dup2(held, fd);
-            close(held);
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
-    hold_closed_std_fds();
+    std_fds_hold();               /* a closed stdout stays unusable, and no file takes its number */
     huge_heap_reexec(argc, argv); /* index commands: malloc in huge pages (hugeheap.c) */
     /* a file size limit (ulimit -f) is a write error to report, not a kill */
     signal(SIGXFSZ, SIG_IGN);

@@ -21,6 +21,7 @@
 #include <unistd.h>   /* unlink, close, readlink */
 
 #include "cli.h"
+#include "stdfds.h"
 #include "tempfiles.h"
 
 void out_buffer(FILE *f, char **buf)
@@ -67,6 +68,10 @@ int outfile_open(outfile *o, const char *path)
     struct stat st;
     int exists = stat(path, &st) == 0;
     if (exists && !S_ISREG(st.st_mode)) { /* /dev/stdout, a FIFO: in place */
+        if (std_fd_stand_in(path)) {      /* /dev/stdout with stdout closed: /dev/null (stdfds.c) */
+            cli_error("%s: cannot write: %s", path, strerror(EBADF));
+            return -1;
+        }
         o->f = fopen(path, "w");
         if (!o->f) {
             cli_error("%s: cannot write: %s", path, strerror(errno));

@@ -24,6 +24,7 @@
  *     figures: time, time in MPI, bytes sent, peak RSS) from rank 0.
  */
 #include "cli.h"
+#include "stdfds.h"
 
 #include <limits.h> /* INT_MAX */
 #include <stdlib.h> /* malloc, free, qsort, getenv */
@@ -462,6 +463,7 @@ static int run(mrun *m, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    std_fds_hold(); /* as neardup: a closed stdout stays unusable, and no file takes its number */
     int provided;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     mrun m;

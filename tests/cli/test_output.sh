@@ -279,6 +279,12 @@ RC=$?
 set -e
 assert_rc 1 "scan writing clusters to a closed stdout"
 assert_file_contains "$ERR" "cannot write the output"
+set +e
+"$ND" scan --quiet -o /dev/stdout "$T/dup.jsonl" >&- 2>"$ERR" # (reopened the stand-in: /dev/null, exit 0)
+RC=$?
+set -e
+assert_rc 1 "-o /dev/stdout with stdout closed"
+assert_file_contains "$ERR" "/dev/stdout: cannot write: Bad file descriptor"
 
 check "-o onto a symbolic link to nothing yet writes the file it names (as > does); long names get a shorter temporary name"
 # the link itself was replaced by a regular file
