@@ -35,6 +35,23 @@ mpi() { # mpi N ARGS...: run neardup-mpi on N ranks (see run)
     run env ASAN_OPTIONS="$MPI_ASAN_OPTIONS" mpirun --oversubscribe -n "$n" "$MPI" "$@"
 }
 
+# records FILE SEED N WORDS [LINE=RECORD...]: N generated JSON Lines records of
+# WORDS words each (ids d0, d1, ...), the given lines (1-based) replaced by
+# RECORD, bytes as given (a bad record, invalid UTF-8)
+records() {
+    python3 - "$@" <<'PY'
+import json, os, random, sys
+path, seed, n, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(seed)
+words = ["w%d" % i for i in range(3000)]
+lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(k))}).encode() for i in range(n)]
+for spec in sys.argv[5:]:
+    line, record = os.fsencode(spec).split(b"=", 1)
+    lines[int(line) - 1] = record
+open(path, "wb").write(b"\n".join(lines) + b"\n")
+PY
+}
+
 check "a generated corpus: near-duplicate families, shared paragraphs and lines, records without ids"
 python3 - "$T" <<'PY'
 import json, os, random, sys
@@ -192,15 +209,7 @@ done
 check "bad records on two ranks: the first in input order is reported, as neardup reports it, whichever rank fails first"
 # rank 0's bad record is nine batches into its share, rank 1's in its first
 # batch: rank 1 fails first, and used to stop rank 0 before it got there
-python3 - "$T/two-bad.jsonl" <<'PY'
-import json, random, sys
-rng = random.Random(3)
-words = ["w%d" % i for i in range(3000)]
-lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(40))}) for i in range(20000)]
-lines[8999] = '{"id": "early", "text": '
-lines[10099] = '{"id": "late", "text": '
-open(sys.argv[1], "w").write("\n".join(lines) + "\n")
-PY
+records "$T/two-bad.jsonl" 3 20000 40 '9000={"id": "early", "text": ' '10100={"id": "late", "text": '
 nd scan "$T/two-bad.jsonl"
 assert_rc 1
 assert_contains "$(cat "$ERR")" "two-bad.jsonl:9000:" "neardup names the first bad line"
@@ -213,15 +222,7 @@ done
 
 check "skipped records on every rank: the first five warnings in input order and one count of the rest, as neardup shows them"
 # each rank used to show its own first five and its own count of the rest
-python3 - "$T/skips.jsonl" <<'PY'
-import json, random, sys
-rng = random.Random(5)
-words = ["w%d" % i for i in range(3000)]
-lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(30))}) for i in range(3000)]
-for k in range(20):
-    lines[100 + k * 140] = '{"id": "bad%d", "text": ' % k
-open(sys.argv[1], "w").write("\n".join(lines) + "\n")
-PY
+records "$T/skips.jsonl" 5 3000 30 $(for k in $(seq 0 19); do printf '%d={"id":"bad%d","text":\n' $((101 + k * 140)) "$k"; done)
 nd scan --threads 1 --on-error skip "$T/skips.jsonl"
 assert_rc 0
 grep -o 'skips.jsonl:[0-9]*' "$ERR" >"$T/skips.want"
@@ -237,16 +238,9 @@ done
 check "a failure after warnings: the warnings of the records before the failure, in input order, as neardup shows them"
 # ranks after the failing one read on until their next batch: their
 # warnings used to be shown too, for records neardup never reaches
-python3 - "$T/warn-fail.jsonl" <<'PY'
-import json, random, sys
-rng = random.Random(6)
-words = ["w%d" % i for i in range(3000)]
-lines = [json.dumps({"id": "d%d" % i, "text": " ".join(rng.choice(words) for _ in range(30))}) for i in range(6000)]
-for i in (9, 19, 3009, 3019):  # invalid UTF-8 (a raw 0xff byte) on both halves
-    lines[i] = '{"id": "u%d", "text": "words and a bad byte \xff here %d"}' % (i + 1, i)
-lines[2899] = '{"id": "broken", "text": '
-open(sys.argv[1], "wb").write(("\n".join(lines) + "\n").encode("latin-1"))
-PY
+bad_byte=$'\xff'
+records "$T/warn-fail.jsonl" 6 6000 30 '2900={"id": "broken", "text": ' \
+    $(for l in 10 20 3010 3020; do printf '%d={"id":"u%d","text":"a-bad-byte-%s-here"}\n' "$l" "$l" "$bad_byte"; done)
 nd scan --threads 1 "$T/warn-fail.jsonl"
 assert_rc 1
 grep -o 'u[0-9]*: invalid UTF-8' "$ERR" >"$T/warn-fail.want"
