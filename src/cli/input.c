@@ -32,12 +32,21 @@ typedef enum { MODE_WHOLE, MODE_LINES, MODE_JSON, MODE_ARRAY } read_mode;
 
 /* What a file was when it was first opened, to tell whether a second pass
  * reads the same bytes. */
+/* A file as fstat saw it: a write changes its size, mtime or ctime (ctime
+ * too where the mtime is put back, as rsync --inplace -t or touch -r do),
+ * a file put in its place its inode. */
 typedef struct file_identity {
     dev_t dev;
     ino_t ino;
     off_t size;
-    struct timespec mtime;
+    struct timespec mtime, ctime;
+    int regular;
 } file_identity;
+
+static file_identity identity_of(const struct stat *st)
+{
+    return (file_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim, S_ISREG(st->st_mode)};
+}
 
 struct input {
     const cli_config *cfg;
@@ -267,13 +276,25 @@ int input_open_source(const input *first, size_t source)
     struct stat st;
     file_identity id = {0};
     if (fstat(fd, &st) == 0)
-        id = (file_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+        id = identity_of(&st);
     if (!same_identity(&id, &first->seen[source])) {
         cli_error("%s: changed while neardup was reading it; cannot write a consistent output", name);
         close(fd);
         return -1;
     }
     return fd;
+}
+
+int input_source_unchanged(const input *first, size_t source, int fd)
+{
+    struct stat st;
+    if (!first->seen[source].regular || fstat(fd, &st) != 0)
+        return 0;
+    file_identity now = identity_of(&st);
+    if (same_identity(&now, &first->seen[source]))
+        return 0;
+    cli_error("%s: changed while neardup was reading it; cannot write a consistent output", first->names[source]);
+    return -1;
 }
 
 const char *input_source_name(const input *in, size_t source)
@@ -442,7 +463,26 @@ static int choose_mode(input *in, reader *r, const char *name, read_mode *mode, 
 static int same_identity(const file_identity *a, const file_identity *b)
 {
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-           a->mtime.tv_nsec == b->mtime.tv_nsec;
+           a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+           a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* At the end of a regular file, in either pass: is it still the file it
+ * was when it was opened (pass 1) or when pass 1 read it (pass 2)? A write
+ * while it was being read made the records read inconsistent: an edit in
+ * place during pass 2 was copied to the output, exit 0. Returns 0, or -1
+ * (reported). */
+static int unchanged_at_end(input *in, size_t source, const reader *r)
+{
+    const file_identity *was = in->first_pass ? &in->first_pass->seen[source] : &in->seen[source];
+    struct stat st;
+    if (!was->regular || fstat(reader_fd(r), &st) != 0)
+        return 0;
+    file_identity now = identity_of(&st);
+    if (same_identity(&now, was))
+        return 0;
+    cli_error("%s: changed while neardup was reading it; cannot write a consistent output", in->names[source]);
+    return -1;
 }
 
 static int open_next_source(input *in)
@@ -456,7 +496,7 @@ static int open_next_source(input *in)
             reader_keep_blocks(r, in->pool);
         struct stat st = {0};
         if (fstat(reader_fd(r), &st) == 0) {
-            file_identity id = {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+            file_identity id = identity_of(&st);
             if (in->first_pass && !same_identity(&id, &in->first_pass->seen[source])) {
                 cli_error("%s: changed while neardup was reading it; cannot write a consistent output",
                           in->names[source]);
@@ -615,6 +655,10 @@ static int next_record(input *in, record *rec, int borrow)
                 rec->line = 0;
                 rec->kind = RECORD_TEXT;
             }
+            if (got != 2 && rc == 1 && !in->parts && unchanged_at_end(in, in->current_source, r) != 0) {
+                free(rec->data);
+                rc = -1;
+            }
             reader_free(r);
             in->current = NULL;
             return rc;
@@ -636,8 +680,11 @@ static int next_record(input *in, record *rec, int borrow)
         if (rc < 0)
             return -1;
         if (rc == 0) {
+            int changed = !in->parts && unchanged_at_end(in, in->current_source, r) != 0;
             reader_free(r);
             in->current = NULL;
+            if (changed)
+                return -1;
             continue;
         }
         if (rc == 2)

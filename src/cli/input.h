@@ -82,6 +82,10 @@ int input_reopen(input **out, const input *first);
  * first pass read (device, inode, size, modification time). Returns a
  * descriptor, or -1 (reported). */
 int input_open_source(const input *first, size_t source);
+/* After reading source `source` through fd (input_open_source's): is it
+ * still the file the first pass read? A write while it was read (an edit
+ * in place, the mtime put back or not) is reported: 0, or -1. */
+int input_source_unchanged(const input *first, size_t source, int fd);
 /* The name of source i, as the user gave it (or the directory walk built it). */
 const char *input_source_name(const input *in, size_t source);
 /* The same as its documents' ids show it: the name, or when that is not

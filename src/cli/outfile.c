@@ -410,6 +410,12 @@ static int outdir_check(const char *dir, const char *const *names, size_t count)
                 rc = -1;
             }
         }
+        struct stat os;
+        if (rc == 0 && stat(out, &os) == 0 && S_ISDIR(os.st_mode)) {
+            /* found only at the renames, after others were renamed into place */
+            cli_error("%s: a directory is there; the output cannot take its place", out);
+            rc = -1;
+        }
         free(out);
     }
     for (size_t i = 0; outs && i < count; i++)

@@ -264,6 +264,8 @@ static int refill_some(refill_job *job)
             rc = nrc == ND_OK ? EXIT_OK : EXIT_FAIL;
         }
     }
+    if (rc == EXIT_OK && at && replay_at_unchanged(at) != 0)
+        rc = EXIT_FAIL; /* edited while read again: the ids given may be another text's */
     if (rc != EXIT_OK)
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
     nd_sketcher_free(sk);

@@ -108,8 +108,13 @@ static int source_fd(replay_at *r, size_t source)
 {
     int *fd = &r->fds[source % FDS];
     if (*fd < 0 || r->sources[source % FDS] != source) {
-        if (*fd >= 0)
+        if (*fd >= 0) {
+            int changed = input_source_unchanged(r->in, r->sources[source % FDS], *fd) != 0;
             close(*fd);
+            *fd = -1;
+            if (changed)
+                return -1;
+        }
         r->sources[source % FDS] = source;
         *fd = input_open_source(r->in, source);
     }
@@ -288,9 +293,19 @@ int replay_at_copy(replay_at *r, size_t k, FILE *out)
     return 0;
 }
 
+int replay_at_unchanged(replay_at *r)
+{
+    int rc = 0;
+    for (int k = 0; k < FDS && r; k++) {
+        if (r->fds[k] >= 0 && rc == 0)
+            rc = input_source_unchanged(r->in, r->sources[k], r->fds[k]);
+    }
+    return rc;
+}
+
 int replay_at_copy_done(replay_at *r)
 {
-    return write_pending(r);
+    return write_pending(r) == 0 && replay_at_unchanged(r) == 0 ? 0 : -1;
 }
 
 void replay_at_close(replay_at *r)

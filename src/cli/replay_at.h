@@ -64,6 +64,11 @@ size_t replay_at_count(const replay_at *r);
 size_t replay_at_source(const replay_at *r, size_t k);
 int replay_at_copy(replay_at *r, size_t k, FILE *out);
 int replay_at_copy_done(replay_at *r);
+/* Are the files read so far (those still open) the ones pass 1 read? A
+ * write while they were read is reported (input_source_unchanged): 0, or
+ * -1. replay_at_copy_done asks it; so do the other readers by places
+ * before they close. */
+int replay_at_unchanged(replay_at *r);
 void replay_at_close(replay_at *r);
 
 #endif /* ND_CLI_REPLAY_AT_H */

@@ -186,6 +186,8 @@ int unit_output_previews_threads(char **out, preview_arenas *mem, const doctable
             pthread_join(helper, NULL);
             rc = rc == EXIT_OK ? part.rc : rc;
         }
+        if (rc == EXIT_OK && ((part.at && replay_at_unchanged(part.at) != 0) || replay_at_unchanged(at) != 0))
+            rc = EXIT_FAIL; /* a file edited while its previews were read */
         replay_at_close(part.at);
         replay_at_close(at);
         free(sink.scratch);

@@ -306,6 +306,16 @@ assert_rc 0 "--output-dir, an input of a 251-byte name"
 cmp -s "$T/o/kept.jsonl" "$T/sl/out/$long" || fail "--output-dir of a 251-byte name: output differs"
 [[ -z "$(find "$T/sl" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/sl" "$T/sl/out")"
 
+check "--output-dir where an input's output name is a directory: refused before anything is written (exit 2)"
+# it was found only when renaming, after the first input's file was in place (exit 1)
+mkdir -p "$T/odir/in" "$T/odir/out/b.jsonl/x" "$T/odir/rm"
+cp "$T/dup.jsonl" "$T/odir/in/a.jsonl"
+cp "$T/dup.jsonl" "$T/odir/in/b.jsonl"
+nd dedup --output-dir "$T/odir/out" --removed-dir "$T/odir/rm" "$T/odir/in/a.jsonl" "$T/odir/in/b.jsonl"
+assert_rc 2
+assert_file_contains "$ERR" "odir/out/b.jsonl: a directory is there"
+[[ ! -e "$T/odir/out/a.jsonl" ]] || fail "a.jsonl was written though the run was refused"
+
 check "a failed run leaves no output file, or the old one untouched"
 echo old >"$T/o/old.jsonl"
 cp "$T/dup.jsonl" "$T/bad.jsonl"
