@@ -366,6 +366,21 @@ char *outdir_output_name(const char *path)
 /* Check that DIR is a directory, that no two of names[0..count) have the
  * same output name (their outputs would collide) and that no output is one
  * of the inputs. Returns 0, or -1 (reported, naming both paths). */
+/* An input file by device and inode (outdir_check), and its place. */
+typedef struct file_key {
+    dev_t dev;
+    ino_t ino;
+    size_t index;
+} file_key;
+
+static int file_key_order(const void *a, const void *b)
+{
+    const file_key *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
 static int outdir_check(const char *dir, const char *const *names, size_t count)
 {
     struct stat ds;
@@ -397,6 +412,22 @@ static int outdir_check(const char *dir, const char *const *names, size_t count)
             }
         }
     }
+    /* the inputs' files, by device and inode, sorted: each output that
+     * exists is looked up once (comparing every output with every input
+     * took 254k stat calls for 500 inputs, a minute for 3,000) */
+    file_key *inputs = rc == 0 ? malloc((count ? count : 1) * sizeof *inputs) : NULL;
+    size_t known = 0;
+    if (rc == 0 && !inputs) {
+        cli_error("out of memory");
+        rc = -1;
+    }
+    for (size_t k = 0; k < count && rc == 0; k++) {
+        struct stat is;
+        if (stat(names[k], &is) == 0 && S_ISREG(is.st_mode))
+            inputs[known++] = (file_key){is.st_dev, is.st_ino, k};
+    }
+    if (known > 1)
+        qsort(inputs, known, sizeof *inputs, file_key_order);
     for (size_t i = 0; i < count && rc == 0; i++) {
         char *out = cli_format("%s/%s", dir, outs[i]);
         if (!out) {
@@ -404,20 +435,23 @@ static int outdir_check(const char *dir, const char *const *names, size_t count)
             rc = -1;
             break;
         }
-        for (size_t k = 0; k < count && rc == 0; k++) {
-            if (same_file(out, names[k])) {
-                cli_error("%s: the output would replace the input %s", out, names[k]);
+        struct stat os;
+        if (stat(out, &os) == 0) { /* an output not there yet is no input */
+            file_key want = {os.st_dev, os.st_ino, 0};
+            const file_key *hit =
+                S_ISREG(os.st_mode) && known ? bsearch(&want, inputs, known, sizeof *inputs, file_key_order) : NULL;
+            if (hit) {
+                cli_error("%s: the output would replace the input %s", out, names[hit->index]);
+                rc = -1;
+            } else if (S_ISDIR(os.st_mode)) {
+                /* found only at the renames, after others were renamed into place */
+                cli_error("%s: a directory is there; the output cannot take its place", out);
                 rc = -1;
             }
         }
-        struct stat os;
-        if (rc == 0 && stat(out, &os) == 0 && S_ISDIR(os.st_mode)) {
-            /* found only at the renames, after others were renamed into place */
-            cli_error("%s: a directory is there; the output cannot take its place", out);
-            rc = -1;
-        }
         free(out);
     }
+    free(inputs);
     for (size_t i = 0; outs && i < count; i++)
         free(outs[i]);
     free(outs);

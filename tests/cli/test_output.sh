@@ -316,6 +316,26 @@ assert_rc 2
 assert_file_contains "$ERR" "odir/out/b.jsonl: a directory is there"
 [[ ! -e "$T/odir/out/a.jsonl" ]] || fail "a.jsonl was written though the run was refused"
 
+check "--output-dir's checks are linear in the inputs: 1600 files take less than 8x 400 (every output was compared with every input: 16x)"
+mkdir -p "$T/many/in400" "$T/many/in1600" "$T/many/od" "$T/many/rd"
+for i in $(seq 1 1600); do printf '{"id":"d%d","text":"word%d other%d words here"}\n' "$i" "$i" "$i" >"$T/many/in1600/f$i.jsonl"; done
+cp "$T"/many/in1600/f{1..400}.jsonl "$T/many/in400/"
+secs() { # secs DIR: seconds dedup --output-dir of DIR takes
+    rm -rf "$T"/many/od/* "$T"/many/rd/*
+    python3 - "$ND" "$1" "$T/many/od" "$T/many/rd" <<'PY'
+import subprocess, sys, time
+nd, inputs, od, rd = sys.argv[1:]
+t0 = time.perf_counter()
+subprocess.run([nd, "dedup", "--quiet", "--threads", "1", inputs, "--output-dir", od, "--removed-dir", rd], check=True)
+print("%.3f" % (time.perf_counter() - t0))
+PY
+}
+small=$(secs "$T/many/in400")
+large=$(secs "$T/many/in1600")
+echo "  400 files: ${small} s, 1600 files: ${large} s"
+python3 -c "import sys; sys.exit(0 if $large < 8 * $small + 0.2 else 1)" ||
+    fail "1600 inputs took ${large} s against ${small} s for 400"
+
 check "a failed run leaves no output file, or the old one untouched"
 echo old >"$T/o/old.jsonl"
 cp "$T/dup.jsonl" "$T/bad.jsonl"
