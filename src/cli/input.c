@@ -22,6 +22,7 @@
 
 #include <jansson.h> /* json_t: content sniffing */
 
+#include "fileid.h"
 #include "json.h"
 #include "jsonarray.h"
 #include "reader.h"
@@ -29,24 +30,6 @@
 #include "walk.h"
 
 typedef enum { MODE_WHOLE, MODE_LINES, MODE_JSON, MODE_ARRAY } read_mode;
-
-/* What a file was when it was first opened, to tell whether a second pass
- * reads the same bytes. */
-/* A file as fstat saw it: a write changes its size, mtime or ctime (ctime
- * too where the mtime is put back, as rsync --inplace -t or touch -r do),
- * a file put in its place its inode. */
-typedef struct file_identity {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime, ctime;
-    int regular;
-} file_identity;
-
-static file_identity identity_of(const struct stat *st)
-{
-    return (file_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim, S_ISREG(st->st_mode)};
-}
 
 struct input {
     const cli_config *cfg;
@@ -145,7 +128,6 @@ int input_open(input **out, const cli_config *cfg)
 
 static int has_suffix(const char *s, const char *suffix);
 static int json_lines_by_name(const char *name);
-static int same_identity(const file_identity *a, const file_identity *b);
 
 int input_open_parts(input **out, const cli_config *cfg, const input_part *parts, size_t count)
 {
@@ -276,9 +258,9 @@ int input_open_source(const input *first, size_t source)
     struct stat st;
     file_identity id = {0};
     if (fstat(fd, &st) == 0)
-        id = identity_of(&st);
-    if (!same_identity(&id, &first->seen[source])) {
-        cli_error("%s: changed while neardup was reading it; cannot write a consistent output", name);
+        id = file_identity_of(&st);
+    if (!file_identity_same(&id, &first->seen[source])) {
+        file_changed_error(name);
         close(fd);
         return -1;
     }
@@ -287,14 +269,7 @@ int input_open_source(const input *first, size_t source)
 
 int input_source_unchanged(const input *first, size_t source, int fd)
 {
-    struct stat st;
-    if (!first->seen[source].regular || fstat(fd, &st) != 0)
-        return 0;
-    file_identity now = identity_of(&st);
-    if (same_identity(&now, &first->seen[source]))
-        return 0;
-    cli_error("%s: changed while neardup was reading it; cannot write a consistent output", first->names[source]);
-    return -1;
+    return file_identity_check(&first->seen[source], fd, first->names[source]);
 }
 
 const char *input_source_name(const input *in, size_t source)
@@ -460,29 +435,14 @@ static int choose_mode(input *in, reader *r, const char *name, read_mode *mode, 
     return 0;
 }
 
-static int same_identity(const file_identity *a, const file_identity *b)
-{
-    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-           a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
-           a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* At the end of a regular file, in either pass: is it still the file it
- * was when it was opened (pass 1) or when pass 1 read it (pass 2)? A write
- * while it was being read made the records read inconsistent: an edit in
- * place during pass 2 was copied to the output, exit 0. Returns 0, or -1
- * (reported). */
+ * was when it was opened (pass 1) or when pass 1 read it (pass 2)? An edit
+ * in place during pass 2 was copied to the output, exit 0. Returns 0, or
+ * -1 (reported). */
 static int unchanged_at_end(input *in, size_t source, const reader *r)
 {
     const file_identity *was = in->first_pass ? &in->first_pass->seen[source] : &in->seen[source];
-    struct stat st;
-    if (!was->regular || fstat(reader_fd(r), &st) != 0)
-        return 0;
-    file_identity now = identity_of(&st);
-    if (same_identity(&now, was))
-        return 0;
-    cli_error("%s: changed while neardup was reading it; cannot write a consistent output", in->names[source]);
-    return -1;
+    return file_identity_check(was, reader_fd(r), in->names[source]);
 }
 
 static int open_next_source(input *in)
@@ -496,10 +456,9 @@ static int open_next_source(input *in)
             reader_keep_blocks(r, in->pool);
         struct stat st = {0};
         if (fstat(reader_fd(r), &st) == 0) {
-            file_identity id = identity_of(&st);
-            if (in->first_pass && !same_identity(&id, &in->first_pass->seen[source])) {
-                cli_error("%s: changed while neardup was reading it; cannot write a consistent output",
-                          in->names[source]);
+            file_identity id = file_identity_of(&st);
+            if (in->first_pass && !file_identity_same(&id, &in->first_pass->seen[source])) {
+                file_changed_error(in->names[source]);
                 reader_free(r);
                 return -1;
             }
