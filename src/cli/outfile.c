@@ -21,6 +21,7 @@
 #include <unistd.h>   /* unlink, close, readlink */
 
 #include "cli.h"
+#include "outname.h"
 #include "stdfds.h"
 #include "tempfiles.h"
 
@@ -78,6 +79,7 @@ int outfile_open(outfile *o, const char *path)
             return -1;
         }
         out_buffer(o->f, &o->buf);
+        out_name_set(o->f, path);
         return 0;
     }
     /* a symbolic link stays one: its file is replaced, or made where a
@@ -115,6 +117,7 @@ int outfile_open(outfile *o, const char *path)
         return -1;
     }
     out_buffer(o->f, &o->buf);
+    out_name_set(o->f, path);
     return 0;
 }
 
@@ -122,6 +125,7 @@ int outfile_close(outfile *o)
 {
     if (!o->f)
         return 0;
+    out_name_forget(o->f);
     errno = 0;
     int failed = ferror(o->f);
     failed |= fclose(o->f) != 0;
@@ -158,8 +162,10 @@ int outfile_commit(outfile *o)
 
 void outfile_abort(outfile *o)
 {
-    if (o->f)
+    if (o->f) {
+        out_name_forget(o->f);
         fclose(o->f);
+    }
     o->f = NULL;
     free(o->buf);
     o->buf = NULL;
@@ -492,17 +498,21 @@ char *outdir_final_path(const outdir *o, size_t source)
     return path;
 }
 
-/* Close the open file, checking its writes. */
+/* Close the open file, checking its writes; an error names the output
+ * (its final name: the temporary one is removed). */
 static int close_current(outdir *o)
 {
     if (!o->f)
         return 0;
+    out_name_forget(o->f);
+    errno = 0;
     int failed = ferror(o->f);
     failed |= fclose(o->f) != 0;
+    int err = errno ? errno : EIO;
     o->f = NULL;
     if (failed) {
-        char *path = outdir_temp_path(o, o->opened - 1);
-        cli_error("%s: write error: %s", path ? path : o->dir, strerror(errno));
+        char *path = outdir_final_path(o, o->opened - 1);
+        cli_error("%s: write error: %s", path ? path : o->dir, strerror(err));
         free(path);
         return -1;
     }
@@ -531,6 +541,9 @@ FILE *outdir_file(outdir *o, size_t source)
         }
         tempfiles_add(path, o); /* removed if a signal ends the run (outdir_rename, outdir_abort: done) */
         free(path);
+        char *final = outdir_final_path(o, o->opened);
+        out_name_set(o->f, final); /* (none when out of memory: the message is only less precise) */
+        free(final);
         o->opened++;
     }
     return o->f;
@@ -567,8 +580,10 @@ void outdir_abort(outdir *o)
 {
     if (!o->dir)
         return;
-    if (o->f)
+    if (o->f) {
+        out_name_forget(o->f);
         fclose(o->f);
+    }
     o->f = NULL;
     for (size_t s = 0; s < o->opened; s++) {
         char *path = outdir_temp_path(o, s);

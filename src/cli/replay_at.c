@@ -24,6 +24,7 @@
 
 #include "alloc.h" /* nd_grow_huge */
 #include "document.h"
+#include "outname.h" /* out_write_failed */
 
 int replay_places_note(replay_places *p, const record *rec)
 {
@@ -237,7 +238,7 @@ static int write_pending(replay_at *r)
         return 0;
     size_t n = r->pending_to - r->pending_from;
     if (fwrite(r->window + r->pending_from, 1, n, out) != n) {
-        cli_error("cannot write the output: %s", strerror(errno));
+        out_write_failed(out, errno);
         return -1;
     }
     return 0;
@@ -287,7 +288,7 @@ int replay_at_copy(replay_at *r, size_t k, FILE *out)
     if (write_pending(r) != 0)
         return -1;
     if (fwrite(r->window + from, 1, at->len, out) != at->len || fputc('\n', out) == EOF) {
-        cli_error("cannot write the output: %s", strerror(errno));
+        out_write_failed(out, errno);
         return -1;
     }
     return 0;

@@ -371,6 +371,24 @@ assert_file_contains "$ERR" "write error"
 assert_eq old "$(cat "$T/o/old.jsonl")" "a write error: the old output"
 [[ ! -e "$T/o/rm.jsonl" ]] || fail "a write error left --removed"
 [[ -z "$(find "$T/o" -name '.*')" ]] || fail "temporary files left: $(ls -A "$T/o")"
+# --output-dir: the message names the file of the directory that failed
+# (records copied by position said only "cannot write the output")
+mkdir "$T/full" "$T/full/in" "$T/full/out"
+head -n 100 "$T/many.jsonl" >"$T/full/in/a.jsonl"
+tail -n 100 "$T/many.jsonl" >"$T/full/in/b.jsonl"
+for extra in "" "--unit paragraph" "--annotate" "--threads 2 --removed-dir $T/full/rm"; do
+    mkdir -p "$T/full/rm"
+    LAST_CMD="ulimit -f 8; dedup $extra --output-dir out a.jsonl b.jsonl"
+    set +e
+    # shellcheck disable=SC2086 # $extra: options
+    (ulimit -f 8 && exec "$ND" dedup $extra --output-dir "$T/full/out" "$T/full/in/a.jsonl" "$T/full/in/b.jsonl") \
+        >"$OUT" 2>"$ERR"
+    RC=$?
+    set -e
+    assert_rc 1
+    assert_file_contains "$ERR" "$T/full/out/a.jsonl: write error: File too large"
+    [[ -z "$(ls -A "$T/full/out")" ]] || fail "$extra: a write error left files in --output-dir: $(ls -A "$T/full/out")"
+done
 
 check "a run ended by a signal (SIGINT, SIGTERM, SIGHUP) leaves no temporary output file, and no output"
 mkdir "$T/sig"
