@@ -11,6 +11,12 @@
  * (a handler, process-wide, so whichever thread takes it); the run
  * finishes and says that it came (commit_signals_end). The handlers that
  * were there (SIG_DFL, or tempfiles.c's) are put back afterwards.
+ *
+ * The same holds for the renames that put a run's output files in place
+ * (run.c, index_dedup.c, the MPI ranks): one file renamed after another,
+ * a signal among them left some outputs in place and the rest removed as
+ * temporary files, the run reported as ended by the signal (exit 130)
+ * with half its output looking complete (commit_signals_end_outputs).
  */
 #include "commitsig.h"
 
@@ -47,18 +53,38 @@ void commit_signals_begin(void)
     }
 }
 
-void commit_signals_end(int status)
+/* The handlers put back; the signal noted meanwhile (0: none). */
+static int restore(void)
 {
     for (int i = 0; i < HELD; i++) {
         if (replaced[i])
             sigaction(held_signals[i], &before[i], NULL);
         replaced[i] = 0;
     }
-    int sig = noted;
+    return noted;
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
+}
+
+void commit_signals_end(int status)
+{
+    int sig = restore();
     if (!sig)
         return;
-    const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
-    cli_warn("%s came while the run was being committed, and was held until the commit ended: %s", name,
+    cli_warn("%s came while the run was being committed, and was held until the commit ended: %s", signal_name(sig),
              status == EXIT_OK ? "the run finished, and the index has its documents"
                                : "the run failed, and the index is as it was");
+}
+
+void commit_signals_end_outputs(int status)
+{
+    int sig = restore();
+    if (!sig)
+        return;
+    cli_warn("%s came while the output files were being put in place, and was held until they were: %s",
+             signal_name(sig),
+             status == EXIT_OK ? "the run finished, and every output file is complete" : "the run failed (see above)");
 }

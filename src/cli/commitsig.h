@@ -1,5 +1,6 @@
 /* commitsig.h - SIGINT, SIGTERM and SIGHUP held over a commit that has
- * started (commitsig.c). */
+ * started, or over the renames that put a run's output files in place
+ * (commitsig.c). */
 #ifndef ND_CLI_COMMITSIG_H
 #define ND_CLI_COMMITSIG_H
 
@@ -14,5 +15,11 @@ void commit_signals_begin(void);
  * if a signal came meanwhile, saying how the run (exit status `status`)
  * ended. */
 void commit_signals_end(int status);
+
+/* commit_signals_end for a run whose output files were being put in place
+ * (--output-dir's files, -o, --removed, --stats: renamed one after
+ * another, so a signal among the renames left some in place and others
+ * not, with the run reported as ended by the signal). */
+void commit_signals_end_outputs(int status);
 
 #endif

@@ -68,6 +68,7 @@ typedef struct dedup_state {
     read_counts counts;
     uint64_t kept_count, removed, from_index, from_input;
     nd_db_query_options committed, pending;
+    int signals_held; /* commit_signals_begin was called: from the output's renames (write_output) */
 } dedup_state;
 
 static int dedup_commit(void *ctx, const sketched_doc *d)
@@ -272,8 +273,13 @@ static int write_output(dedup_state *st)
         cli_error("cannot write the output: %s", strerror(errno));
         goto done;
     }
-    if (outfile_close(&kept_file) == 0 && outfile_close(&removed_file) == 0 && outfile_rename(&removed_file) == 0 &&
-        outfile_rename(&kept_file) == 0)
+    if (outfile_close(&kept_file) != 0 || outfile_close(&removed_file) != 0)
+        goto done;
+    /* from the renames on, a signal waits until the run ends (with --update,
+     * past the commit): commitsig.h */
+    commit_signals_begin();
+    st->signals_held = 1;
+    if (outfile_rename(&removed_file) == 0 && outfile_rename(&kept_file) == 0)
         rc = EXIT_OK;
 done:
     outfile_abort(&kept_file);
@@ -355,9 +361,7 @@ int cli_dedup_index(const cli_config *cfg)
         rc = dedup_flush(&st);
     if (rc == EXIT_OK)
         rc = write_output(&st);
-    int held = rc == EXIT_OK && cfg->update;
-    if (held)
-        commit_signals_begin(); /* from the commit to the summary: commitsig.h */
+    int held = rc == EXIT_OK && cfg->update; /* signals held since write_output's renames */
     if (held) {
         int nrc = nd_db_commit(st.index);
         if (nrc != ND_OK) {
@@ -382,8 +386,10 @@ int cli_dedup_index(const cli_config *cfg)
         if (cfg->verbose)
             fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
     }
-    if (held)
+    if (st.signals_held && cfg->update)
         commit_signals_end(rc);
+    else if (st.signals_held)
+        commit_signals_end_outputs(rc);
 done:
     if (st.kept != st.index)
         nd_db_close(st.kept);

@@ -24,6 +24,7 @@
 
 #include <jansson.h> /* json_object_seed */
 
+#include "commitsig.h"
 #include "doc_output.h"
 #include "doctable.h"
 #include "index_add.h"
@@ -377,7 +378,13 @@ int cli_run(const cli_config *cfg)
     progress_clear(&st.prog);
     st.counts.total_s = progress_elapsed(&st.prog);
     st.counts.write_s = st.counts.total_s - st.counts.read_s - st.counts.cluster_s;
-    if (report_stats(cfg, &st.counts) != 0 || name_outputs(&st) != EXIT_OK)
+    /* the files put in place one after another: a signal waits (commitsig.h) */
+    commit_signals_begin();
+    if (cfg->verbose)
+        fprintf(stderr, "neardup: putting the output files in place\n");
+    int named = report_stats(cfg, &st.counts) == 0 && name_outputs(&st) == EXIT_OK;
+    commit_signals_end_outputs(named ? EXIT_OK : EXIT_FAIL);
+    if (!named)
         goto done;
     report_summary(cfg, &st.counts);
     if (cfg->verbose && st.refill)

@@ -28,6 +28,7 @@
 #include <string.h> /* strlen, strdup, memset */
 #include <unistd.h> /* unlink */
 
+#include "commitsig.h"
 #include "doc_output.h"
 #include "outfile.h"
 #include "unit_output.h"
@@ -383,8 +384,11 @@ static int dedup_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t fir
         ok = join_parts(m, &target.kept_dir, pid_tag, skip);
         if (ok && target.removed_dir.dir)
             ok = join_parts(m, &target.removed_dir, pid_tag, skip);
-        if (x_agree(x, ok, NULL))
+        if (x_agree(x, ok, NULL)) {
+            commit_signals_begin(); /* the renames: a signal waits until they are done (commitsig.h) */
             ok = dedup_target_rename(&target, skip) == 0;
+            commit_signals_end_outputs(ok ? EXIT_OK : EXIT_FAIL);
+        }
         ok = x_agree(x, ok, NULL);
     } else {
         ok = 0;
