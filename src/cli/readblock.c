@@ -89,7 +89,9 @@ static reader_block *cut(reader_pool *p)
 }
 
 /* Released blocks up to this many times block_size are kept for reuse;
- * a longer one (for a line of many megabytes) is freed. */
+ * a longer one (for a line of many megabytes) is freed, and so is a
+ * shorter one (a small file's, reader_keep_blocks: kept, thousands of
+ * them would be walked by every search of the list). */
 enum { KEEP_BLOCKS_UP_TO = 16 };
 
 reader_block *reader_block_get(reader_pool *p, size_t need)
@@ -124,7 +126,7 @@ void reader_release(reader_block *b)
     p->live--;
     if (b->slab != (size_t)READER_NO_SLAB)
         p->slabs[b->slab].taken--;
-    if (b->cap <= p->block_size * KEEP_BLOCKS_UP_TO) {
+    if (b->cap >= p->block_size && b->cap <= p->block_size * KEEP_BLOCKS_UP_TO) {
         b->next = p->spare;
         p->spare = b;
     } else {

@@ -92,6 +92,7 @@ struct reader {
     read_ahead *ahead;  /* the read-ahead thread, once started */
     reader_pool *pool;  /* reader_keep_blocks: buf is block->data */
     reader_block *block;
+    size_t small; /* a plain file smaller than a block: its size + 1, the most a block or a read takes; else 0 */
 };
 
 enum { RAW_CHUNK = 1 << 16 };
@@ -160,7 +161,7 @@ static int reserve_block(reader *r, size_t want)
         /* several times the line in the making: the lines after it then
          * fill most of the block before the one that straddles its end
          * (copied out, and wasted in it: half a line on average) */
-        size_t need = r->pool->block_size;
+        size_t need = r->small ? r->small : r->pool->block_size;
         while (need < rest + want || need / 16 < rest)
             need *= 2;
         reader_block *fresh = reader_block_get(r->pool, need);
@@ -213,6 +214,14 @@ static int reserve_block(reader *r, size_t want)
 void reader_keep_blocks(reader *r, reader_pool *pool)
 {
     r->pool = pool;
+    /* A plain file smaller than a block gets blocks of its own size: the
+     * records of many small files are held at once (a batch's, each in
+     * its file's block), and a block each of the usual size was 200 KB of
+     * memory a file (1,600 files of a line each: 314 MB). */
+    struct stat st;
+    if (r->comp == COMP_NONE && r->fd > 0 && fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        (uint64_t)st.st_size < pool->block_size)
+        r->small = (size_t)st.st_size + 1;
 }
 
 reader_block *reader_hold(reader *r, const void *data, reader_block *last)
@@ -343,7 +352,7 @@ static int fill(reader *r)
 {
     if (r->eof)
         return 0;
-    if (reserve_decoded(r, RAW_CHUNK) != 0)
+    if (reserve_decoded(r, r->small && r->small < RAW_CHUNK ? r->small : RAW_CHUNK) != 0)
         return -1;
     if (r->comp == COMP_NONE && r->raw_pos == r->raw_len && !r->raw_eof) {
         if (r->want_ahead && !r->ahead) {
@@ -646,7 +655,11 @@ int reader_set_range(reader *r, uint64_t start, uint64_t end, uint64_t first_lin
 void reader_read_ahead(reader *r)
 {
     struct stat st;
-    if (r->comp == COMP_NONE && r->fd > 0 && fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode))
+    /* not for a file read in one or two reads: a thread and its chunks
+     * (4 MiB) for each of thousands of small files made pass 2 slower with
+     * two threads than with one */
+    if (r->comp == COMP_NONE && r->fd > 0 && fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 2 * AHEAD_CHUNK)
         r->want_ahead = 1;
 }
 
