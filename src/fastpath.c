@@ -473,7 +473,7 @@ static inline __attribute__((always_inline)) unsigned words_loop(tokenizer *tk, 
     /* room for every token the loop can close: each has a word byte and
      * a separator byte before x <= 64 (so the loop pushes without checks) */
     if (out->count + 32 > out->capacity &&
-        nd_grow((void **)&out->items, &out->capacity, out->count + 32, sizeof(nd_token)) != 0) {
+        nd_grow_huge((void **)&out->items, &out->capacity, out->count + 32, sizeof(nd_token)) != 0) {
         *rc = ND_ENOMEM;
         return r;
     }

@@ -81,7 +81,7 @@ static int word_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     /* m ids, then the sort's scratch (m) or, before it, the tokens'
      * hashes in a row for nd_word_ids_simd (n, 64-bit, 8-byte aligned);
      * one window's two ids and their scratch fit in 2 n + 2 >= 4 */
-    if (nd_grow((void **)ids, capacity, m + (m > 2 * n + 1 ? m : 2 * n + 1), sizeof **ids) != 0)
+    if (nd_grow_huge((void **)ids, capacity, m + (m > 2 * n + 1 ? m : 2 * n + 1), sizeof **ids) != 0)
         return ND_ENOMEM;
     size_t width = n < k ? n : k;
     const uint64_t P = 0x9e3779b97f4a7c15ULL; /* odd */
@@ -258,7 +258,7 @@ static int char_shingles(uint32_t **ids, size_t *capacity, size_t *count, const 
     size_t head = wide ? (chars < 2 ? 2 : chars) : len + 1 + ND_OFFSETS_SLACK; /* the ids: two for one window */
     size_t text_words = join ? (len + JOIN_CHUNK) / sizeof **ids + 1 : 0;      /* the copies' slack */
     size_t words = head + (text_words > bound ? text_words : bound);
-    if (nd_grow((void **)ids, capacity, words, sizeof **ids) != 0)
+    if (nd_grow_huge((void **)ids, capacity, words, sizeof **ids) != 0)
         return ND_ENOMEM;
     uint32_t *out = *ids;
     const uint8_t *text = (const uint8_t *)tokens->text + items[0].norm_start;

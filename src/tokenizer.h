@@ -97,7 +97,7 @@ static inline int reserve(tokenizer *tk, size_t n)
         nd_grow((void **)&nz->pieces, &nz->piece_capacity, nz->piece_count + 1, sizeof *nz->pieces) != 0)
         return ND_ENOMEM;
     if (out->text_len + n + TEXT_SLACK > out->text_capacity &&
-        nd_grow((void **)&out->text, &out->text_capacity, out->text_len + n + TEXT_SLACK, 1) != 0)
+        nd_grow_huge((void **)&out->text, &out->text_capacity, out->text_len + n + TEXT_SLACK, 1) != 0)
         return ND_ENOMEM;
     return ND_OK;
 }
@@ -184,7 +184,7 @@ static inline int next_fold_char(const nd_u16buf *folded, size_t *i, char utf8[4
 static inline int push_token(nd_tokens *out, size_t start, size_t end, size_t norm_start, size_t norm_len)
 {
     if (out->count == out->capacity &&
-        nd_grow((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
+        nd_grow_huge((void **)&out->items, &out->capacity, out->count + 1, sizeof(nd_token)) != 0)
         return ND_ENOMEM;
     nd_token *t = &out->items[out->count++];
     t->start = start;
