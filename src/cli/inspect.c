@@ -37,22 +37,51 @@ typedef struct read_tally {
     field_tally fields;
 } read_tally;
 
+/* The ill-formed sequences of text[0, len), as nd_utf8_repair counts
+ * them, repaired a piece at a time into a scratch of fixed size (the
+ * whole text's repair took three times its size: 100 MB for a document
+ * of 34 MB). A piece ends before a byte that no sequence can run across:
+ * one that is not a continuation byte, or one with three continuation
+ * bytes before it (a sequence is four bytes at most), so that the pieces
+ * count what the whole would. */
+static size_t ill_formed_count(const char *text, size_t len, char *scratch, size_t piece)
+{
+    size_t invalid = 0, at = 0;
+    while (at < len) {
+        size_t end = len - at <= piece ? len : at + piece;
+        for (size_t back = 0; end < len && back <= 3; back++) {
+            if (((unsigned char)text[end - back] & 0xC0) != 0x80) {
+                end -= back; /* before a byte that starts something */
+                break;
+            } /* else four continuation bytes: none before them reaches `end` */
+        }
+        size_t out_len;
+        invalid += nd_utf8_repair(scratch, &out_len, text + at, end - at);
+        at = end;
+    }
+    return invalid;
+}
+
 /* The warning scan gives a document with ill-formed UTF-8 (read as
  * U+FFFD here too: by the JSON reader, or by the normalizer in a plain
  * text), so that normalize and explain are not silent about it. */
-static void warn_invalid_utf8(const doc_view *view, const record *rec)
+static int warn_invalid_utf8(const doc_view *view, const record *rec)
 {
+    enum { PIECE = 1 << 16 };
     size_t invalid = view->invalid_utf8;
     if (rec->kind == RECORD_TEXT && !utf8_well_formed(view->text, view->len)) {
-        char *scratch = malloc(view->len * 3 + 1);
-        size_t len;
-        if (scratch)
-            invalid += nd_utf8_repair(scratch, &len, view->text, view->len);
+        char *scratch = malloc(3 * PIECE + 1);
+        if (!scratch) {
+            cli_error("out of memory");
+            return -1;
+        }
+        invalid += ill_formed_count(view->text, view->len, scratch, PIECE);
         free(scratch);
     }
     if (invalid > 0)
         cli_warn_of(WARN_INVALID_UTF8, "%s: invalid UTF-8 (%zu sequence%s read as U+FFFD)", view->id, invalid,
                     invalid == 1 ? "" : "s");
+    return 0;
 }
 
 static int next_document(input *in, const cli_config *cfg, record *rec, doc_view *view, int *status, read_tally *t)
@@ -73,8 +102,12 @@ static int next_document(input *in, const cli_config *cfg, record *rec, doc_view
         t->records++;
         field_tally_add(&t->fields, view->fields);
         if (!view->error) {
-            warn_invalid_utf8(view, rec);
-            return 1;
+            if (warn_invalid_utf8(view, rec) == 0)
+                return 1;
+            doc_view_close(view);
+            free(rec->data);
+            *status = EXIT_FAIL;
+            return 0;
         }
         if (cfg->on_error == ON_ERROR_FAIL) {
             cli_error("%s", view->error);

@@ -90,6 +90,22 @@ assert_file_contains "$ERR" "bad-utf8.txt: invalid UTF-8 (2 sequences read as U+
 nd explain "$T/bad-utf8.txt" "$T/bad-utf8-2.txt"
 assert_rc 0
 assert_eq 2 "$(grep -c 'invalid UTF-8 (2 sequences read as U+FFFD)' "$ERR")" "explain: one warning a document"
+# a long plain text, counted a piece at a time (the whole text's repair
+# took three times its size): the count Python's decoder gives (maximal
+# subparts, as ICU), with ill-formed and cut sequences at every offset
+python3 - "$T/long-bad.txt" >"$T/long-bad.count" <<'PY'
+import random, sys
+random.seed(7)
+pieces = [b"word ", "\u00e9t\u00e9 ".encode(), "\u4e2d\u6587 ".encode(), "\U0001f600 ".encode(), b"\xff", b"\xc3",
+          b"\xe4\xb8", b"\xf0\x9f\x98", b"\x80\x80\x80\x80\x80", b"\xe0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
+data = b"".join(random.choice(pieces) for _ in range(120000))
+open(sys.argv[1], "wb").write(data)
+print(data.decode("utf-8", "replace").count("\ufffd"))
+PY
+expected=$(cat "$T/long-bad.count")
+nd normalize "$T/long-bad.txt"
+assert_rc 0
+assert_file_contains "$ERR" "long-bad.txt: invalid UTF-8 ($expected sequences read as U+FFFD)"
 nd normalize "$T/many.jsonl" --on-error skip
 assert_eq 5 "$(grep -c ': invalid UTF-8 (' "$ERR")" "normalize: the first 5"
 assert_file_contains "$ERR" "warning: 2 more documents with invalid UTF-8 (only the first 5 are shown)"
