@@ -267,6 +267,14 @@ def main(argv=None):
     ap.add_argument("--no-profile", action="store_true", help="leave out where the time goes")
     ap.add_argument("--json", help="also write the numbers here")
     args = ap.parse_args(argv)
+    # checked before anything is built or generated (0 read as "the default" before)
+    if args.docs is not None and args.docs < 1:
+        ap.error("--docs: 1 or more, not %d" % args.docs)
+    if args.rounds is not None and args.rounds < 1:
+        ap.error("--rounds: 1 or more, not %d" % args.rounds)
+    unknown = [s for s in args.scripts.split(",") if s and s not in SCRIPTS]
+    if unknown:
+        ap.error("--scripts: unknown %s (from %s)" % (", ".join(unknown), ",".join(SCRIPTS)))
     log = ndlib.Logger("floor")
     if args.neardup:
         neardup = ndlib.find_neardup(args.neardup)
@@ -275,8 +283,8 @@ def main(argv=None):
     probe = os.path.join(os.path.dirname(neardup), "nd_bench_floor")
     if not os.access(probe, os.X_OK):
         raise ndlib.Error("no nd_bench_floor next to %s (build with -DND_BUILD_BENCH=ON)" % neardup)
-    docs = args.docs or (QUICK_DOCS if args.quick else DOCS)
-    rounds = args.rounds or (2 if args.quick else ROUNDS)
+    docs = args.docs if args.docs is not None else QUICK_DOCS if args.quick else DOCS
+    rounds = args.rounds if args.rounds is not None else 2 if args.quick else ROUNDS
     corpora = []
     for script in [s for s in args.scripts.split(",") if s]:
         # the corpora scripts/bench caches (same parameters, same place)
