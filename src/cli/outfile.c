@@ -20,6 +20,8 @@
 #include <sys/stat.h> /* stat, lstat, fchmod, umask */
 #include <unistd.h>   /* unlink, close, readlink */
 
+#include <jansson.h> /* json_loadb: outfile_stats_replaceable */
+
 #include "cli.h"
 #include "outname.h"
 #include "stdfds.h"
@@ -238,19 +240,31 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
+/* A stats object is a few hundred bytes; a file past this is data. */
+enum { STATS_MOST = 64 << 10 };
+
 int outfile_stats_replaceable(const char *path)
 {
-    static const char stats_start[] = "{\"version\":";
-    char head[sizeof stats_start - 1];
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         return 1;
+    if (st.st_size > STATS_MOST)
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 1; /* not readable: opening it to write says why */
-    size_t got = fread(head, 1, sizeof head, f);
+    char *bytes = malloc(STATS_MOST);
+    size_t got = bytes ? fread(bytes, 1, STATS_MOST, f) : 0;
     fclose(f);
-    return got == sizeof head && memcmp(head, stats_start, sizeof head) == 0;
+    /* the whole file one JSON object with the keys report.c writes first
+     * (a JSON Lines file whose records start with "version" was taken
+     * for one by its first bytes, and replaced) */
+    json_t *obj = bytes ? json_loadb(bytes, got, 0, NULL) : NULL;
+    free(bytes);
+    int stats = json_is_object(obj) && json_is_string(json_object_get(obj, "version")) &&
+                json_is_string(json_object_get(obj, "command")) && json_object_get(obj, "documents_read");
+    json_decref(obj);
+    return stats;
 }
 
 void outfile_stats_refused(const char *path)

@@ -50,8 +50,8 @@ void outfile_abort(outfile *o);
  * opened for writing. Returns 0, or -1 (reported). path NULL: 0. */
 int outfile_check(const char *option, const char *path, const input *in);
 /* May --stats replace the file at `path`? 1 when it is not there, empty, not
- * a regular file, or a stats object a run wrote before ('{"version":'). Any
- * other file is most likely the input the option took for its argument
+ * a regular file, or one stats object a run wrote before (version, command,
+ * documents_read, ...). Any other file is most likely the input the option took for its argument
  * (`scan --stats docs.jsonl`, the run then reading stdin): replacing it
  * would lose the data. */
 int outfile_stats_replaceable(const char *path);

@@ -183,6 +183,17 @@ assert_rc 2
 assert_file_contains "$ERR" "not a stats file"
 cmp -s "$T/in.jsonl" "$T/orig.jsonl" || fail "--stats INPUT: the input changed"
 echo "  ok: scan --stats INPUT < /dev/null"
+# records that start as a stats object does ({"version": ...}) are data all the same
+printf '{"version":1,"id":"a","text":"keep me"}\n{"version":1,"id":"b","text":"and me"}\n' >"$T/versioned.jsonl"
+printf '{"version":"1","command":"scan","id":"c","text":"one record"}\n' >"$T/versioned1.jsonl"
+cp "$T/versioned.jsonl" "$T/versioned.orig"
+cp "$T/versioned1.jsonl" "$T/versioned1.orig"
+for f in versioned versioned1; do
+    nd scan --stats "$T/$f.jsonl" "$T/dup.jsonl"
+    assert_rc 2 "--stats $f.jsonl"
+    assert_file_contains "$ERR" "not a stats file"
+    cmp -s "$T/$f.jsonl" "$T/$f.orig" || fail "--stats $f.jsonl: the data file was replaced"
+done
 nd scan --stats "$T/run.json" "$T/dup.jsonl"
 assert_rc 0
 nd scan --stats "$T/run.json" "$T/dup.jsonl"
