@@ -575,6 +575,9 @@ static int fast_record(const char *line, size_t len, const char *text_key, const
         int is_id = klen == id_key_len && memcmp(k, id_key, klen) == 0;
         if ((is_text && text) || (is_id && id_kind))
             return 0; /* a repeated field: jansson decides */
+        if (is_text && is_id)
+            return 0; /* --id-field the text field: jansson's path, which gives the text as the id (taken
+                       * here as the text alone, a flat record's id was FILE:LINE and a nested one's the text) */
         if (c.p >= c.end)
             return 0;
         char ch = *c.p;

@@ -382,6 +382,14 @@ check "--text-field and --id-field take dot paths"
 nd scan --text-field meta.body --id-field meta.id "$T/nested.jsonl"
 assert_rc 0
 assert_jq "$OUT" '.[0].ids == ["n1", "12345678901234567890123", "literal"]' "ids from the paths (a literal key first)"
+check "--id-field naming the text field: every record's id is its text, flat or not (a flat record's was FILE:LINE)"
+printf '{"text":"%s"}\n{"text":"%s","m":{}}\n' "$BASE" "$BASE" >"$T/idtext.jsonl"
+for threads in 1 2; do
+    nd scan --threads "$threads" --id-field text "$T/idtext.jsonl"
+    assert_rc 0
+    B="$BASE" assert_jq "$OUT" '.[0].ids == [$ENV.B, $ENV.B]' "ids, $threads threads"
+    assert_file_not_contains "$ERR" "none of the"
+done
 check "dedup --unit with a nested text field changes the nested text, every other byte kept"
 {
     printf '{"meta":{"id":"u1","body":"%s\\n\\nunique one here"},"z":1}\n' "$BASE"
