@@ -71,13 +71,15 @@ void json_write_string(FILE *out, const char *s, size_t len)
 
 void json_write_with_member(FILE *out, const char *line, size_t len, const char *key, const char *member)
 {
-    /* only where the name is in the line between quotes as written (a
-     * name spelled with escapes is not looked for) is the object read
-     * member by member */
+    /* only where the name is in the line between quotes as written, or
+     * the line has a \u escape (a name spelled with one: "ne\u0061rdup"
+     * was kept beside the new member, a duplicate key), is the object read
+     * member by member (json_members_drop compares names unescaped) */
     char *dropped = NULL;
     size_t key_len = strlen(key);
     for (size_t i = 0; i + key_len + 2 <= len; i++) {
-        if (line[i] != '"' || memcmp(line + i + 1, key, key_len) != 0 || line[i + 1 + key_len] != '"')
+        int spelled = line[i] == '"' && memcmp(line + i + 1, key, key_len) == 0 && line[i + 1 + key_len] == '"';
+        if (!spelled && !(line[i] == '\\' && line[i + 1] == 'u'))
             continue;
         dropped = malloc(len ? len : 1);
         size_t n = dropped ? json_members_drop(dropped, line, len, key) : SIZE_MAX;

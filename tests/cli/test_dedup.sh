@@ -221,6 +221,18 @@ nd dedup --annotate "$T/annotated.jsonl"
 assert_rc 0
 sed 's/for this one" ,"neardup"/for this one","neardup"/' "$T/expect" >"$T/expect2"
 assert_same_file "$T/expect2" "$OUT" "annotated twice"
+# a "neardup" member spelled with an escape is the same member (it was
+# kept beside the new one: a duplicate key), in every mode that annotates
+printf '{"id":"e","ne\\u0061rdup":1,"text":"x y z w \\u00e9"}\n' >"$T/escaped.jsonl"
+for args in "--annotate" "--unit line --annotate" "--removed $T/escaped-rm.jsonl"; do
+    # shellcheck disable=SC2086 # $args: options
+    nd dedup $args "$T/escaped.jsonl" "$T/escaped.jsonl"
+    assert_rc 0 "dedup $args"
+    [[ "$args" == --removed* ]] && cp "$T/escaped-rm.jsonl" "$OUT"
+    assert_file_not_contains "$OUT" 'ne\u0061rdup'
+    jq -e -s 'all(.[]; has("neardup") and (keys | length == 3))' "$OUT" >/dev/null ||
+        fail "dedup $args: not one neardup member: $(cat "$OUT")"
+done
 
 check "plain-text inputs produce {\"id\", \"text\"} records (whole files, and --lines)"
 mkdir -p "$T/texts"
