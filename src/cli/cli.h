@@ -122,6 +122,10 @@ const char *cli_profile_label(const nd_options *opts);
 /* output.c: JSON pieces. Strings are written as valid UTF-8 (ill-formed
  * bytes as U+FFFD) with JSON escapes. */
 void out_string(FILE *f, const char *s, size_t len);
+/* out_string for an id from an index, which may be any bytes: one that
+ * is not UTF-8 written as file names in ids are (\xNN), so that two stay
+ * two. */
+void out_id(FILE *f, const char *s, size_t len);
 void out_number(FILE *f, double x);
 /* nd_text_preview() as a newly allocated, NUL-terminated string (NULL when
  * out of memory). */

@@ -47,8 +47,18 @@ cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
     cli_config c = *cfg;
     double threshold = cfg->opts.threshold;
     c.opts = *nd_db_options(db);
-    if (cfg->command != CMD_INDEX_ADD && (cfg->given & ND_OPT_THRESHOLD))
+    if (cfg->command != CMD_INDEX_ADD && (cfg->given & ND_OPT_THRESHOLD)) {
         c.opts.threshold = threshold; /* a query's own threshold */
+        /* below the index's, matches are found only as often as the
+         * index's bands find them (query and dedup --index took it with
+         * nothing said) */
+        if (threshold < nd_db_options(db)->threshold && nd_db_options(db)->measure == ND_MEASURE_JACCARD)
+            cli_warn("-t %g is below the index's threshold %g: candidates come from bands made for %g, so a match "
+                     "below that is found only by chance ('neardup params -t %g' gives the chance by Jaccard); an "
+                     "index made with -t %g finds them all",
+                     threshold, nd_db_options(db)->threshold, nd_db_options(db)->threshold,
+                     nd_db_options(db)->threshold, threshold);
+    }
     return c;
 }
 

@@ -68,7 +68,8 @@ typedef struct dedup_state {
     read_counts counts;
     uint64_t kept_count, removed, from_index, from_input;
     nd_db_query_options committed, pending;
-    int signals_held; /* commit_signals_begin was called: from the output's renames (write_output) */
+    uint64_t removed_before; /* --update: the index's removed documents when the run began */
+    int signals_held;        /* commit_signals_begin was called: from the output's renames (write_output) */
 } dedup_state;
 
 static int dedup_commit(void *ctx, const sketched_doc *d)
@@ -217,7 +218,7 @@ static char *annotation(const dedup_state *st, const fate *f)
         return NULL;
     fputs("\"neardup\":{\"duplicate_of\":", mem);
     if (f->dropped) {
-        out_string(mem, f->of, f->of_len);
+        out_id(mem, f->of, f->of_len);
         fputs(",\"jaccard\":", mem);
         out_number(mem, f->jaccard);
         fprintf(mem, ",\"from\":\"%s\"", f->from_index ? "index" : "input");
@@ -339,9 +340,12 @@ int cli_dedup_index(const cli_config *cfg)
     st.pending = st.committed;
     st.pending.scope = ND_DB_PENDING;
     st.pending.threads = 1;
-    if (cfg->update)
+    if (cfg->update) {
         st.kept = st.index;
-    else if ((rc = open_scratch(&st)) != EXIT_OK)
+        nd_db_stats before;
+        if (nd_db_stats_get(&before, st.index) == ND_OK)
+            st.removed_before = before.removed;
+    } else if ((rc = open_scratch(&st)) != EXIT_OK)
         goto done;
     rc = input_open(&st.in, cfg);
     if (rc == EXIT_OK)
@@ -362,8 +366,12 @@ int cli_dedup_index(const cli_config *cfg)
     if (rc == EXIT_OK)
         rc = write_output(&st);
     int held = rc == EXIT_OK && cfg->update; /* signals held since write_output's renames */
+    uint64_t replaced = 0;                   /* with --replace: documents of the index (or of this run) replaced */
     if (held) {
         int nrc = nd_db_commit(st.index);
+        nd_db_stats after;
+        if (nrc == ND_OK && nd_db_stats_get(&after, st.index) == ND_OK) /* (only for the summary's count) */
+            replaced = after.removed - st.removed_before;
         if (nrc != ND_OK) {
             rc = dbcli_fail(st.index, nrc);
             cli_error("%s: the output is written but the kept documents were not added to the index", cfg->index_path);
@@ -373,15 +381,21 @@ int cli_dedup_index(const cli_config *cfg)
         cli_error("%s: nothing of this run was added (the index is as it was)", cfg->index_path);
     cli_warn_flush(); /* before the summary line */
     if (rc == EXIT_OK && !cfg->quiet) {
+        /* the kept ones that replaced a document: of the index, or kept
+         * earlier in this run under the same id (then fewer are in the
+         * index than were kept) */
+        char replacing[64] = "";
+        if (cfg->update && cfg->replace)
+            snprintf(replacing, sizeof replacing, " (%llu replacing others)", (unsigned long long)replaced);
         double seconds = report_seconds_since(&t0);
         double mb = (double)st.counts.bytes / 1e6;
         fprintf(stderr,
                 "neardup: %llu documents read (%.1f MB), %llu empty, %llu invalid UTF-8, %llu skipped; kept %llu, "
-                "removed %llu (%llu matching the index, %llu an earlier document)%s; profile %s; %.2f s, %.1f MB/s\n",
+                "removed %llu (%llu matching the index, %llu an earlier document)%s%s; profile %s; %.2f s, %.1f MB/s\n",
                 (unsigned long long)st.counts.records_read, mb, (unsigned long long)st.counts.empty,
                 (unsigned long long)st.counts.invalid_docs, (unsigned long long)st.counts.skipped,
                 (unsigned long long)st.kept_count, (unsigned long long)st.removed, (unsigned long long)st.from_index,
-                (unsigned long long)st.from_input, cfg->update ? "; kept ones added to the index" : "",
+                (unsigned long long)st.from_input, cfg->update ? "; kept ones added to the index" : "", replacing,
                 cli_profile_label(&st.run.opts), seconds, seconds > 0 ? mb / seconds : 0.0);
         if (cfg->verbose)
             fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());

@@ -16,12 +16,28 @@
 
 #include <pthread.h> /* pthread_create, pthread_join */
 #include <stdlib.h>  /* malloc, free */
+#include <string.h>  /* strlen */
 
 #include "json.h"
+#include "utf8check.h" /* out_id */
 
 void out_string(FILE *f, const char *s, size_t len)
 {
     json_write_string(f, s, len);
+}
+
+void out_id(FILE *f, const char *s, size_t len)
+{
+    /* an id that is not UTF-8 (the library and the Python module take
+     * any bytes) as file names in ids are: each byte outside a well-formed
+     * character as \xNN, a backslash as \\ (utf8check.h). Repaired to
+     * U+FFFD, b"\xff" and b"\xfe" were written as one id. */
+    char *escaped = utf8_well_formed(s, len) ? NULL : utf8_escape_ill_formed(s, len);
+    if (escaped)
+        out_string(f, escaped, strlen(escaped));
+    else
+        out_string(f, s, len); /* (out of memory: repaired, as before) */
+    free(escaped);
 }
 
 void out_number(FILE *f, double x)

@@ -87,7 +87,7 @@ static int query_flush(query_state *st)
         fputs(",\"matches\":[", out);
         for (size_t k = 0; k < n; k++) {
             fputs(k ? ",{\"id\":" : "{\"id\":", out);
-            out_string(out, m[k].id, m[k].id_len);
+            out_id(out, m[k].id, m[k].id_len);
             fputs(",\"jaccard\":", out);
             out_number(out, m[k].jaccard);
             if (st->run.opts.measure == ND_MEASURE_CONTAINMENT) {

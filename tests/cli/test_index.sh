@@ -210,6 +210,24 @@ assert_file_contains "$ERR" "id \"twice\" is given twice"
 assert_file_not_contains "$ERR" "already in the index"
 nd index stats "$T/db2"
 assert_eq "$before" "$(jq -c '.documents' "$OUT")" "documents"
+check "dedup --update --replace with one id on two kept documents: the summary says one replaced the other (it said 'kept 2, added' with one in the index)"
+nd dedup --index "$T/db2" --update --replace "$T/twice.jsonl"
+assert_rc 0
+assert_file_contains "$ERR" "kept 2, removed 0"
+assert_file_contains "$ERR" "kept ones added to the index (1 replacing others)"
+nd index stats "$T/db2"
+assert_eq "$((before + 1))" "$(jq -c '.documents' "$OUT")" "documents: one of the two kept"
+
+check "query and dedup --index with -t below the index's threshold: a warning that the index's bands find such matches only by chance (nothing was said)"
+for c in "query" "dedup --index"; do
+    # shellcheck disable=SC2086 # $c: the command's words
+    nd $c "$T/db2" -t 0.3 "$T/twice.jsonl"
+    assert_rc 0 "$c -t 0.3"
+    assert_file_contains "$ERR" "-t 0.3 is below the index's threshold 0.8"
+    # shellcheck disable=SC2086
+    nd $c "$T/db2" -t 0.9 "$T/twice.jsonl"
+    assert_file_not_contains "$ERR" "below the index's threshold"
+done
 
 # ---- remove, compact ----
 

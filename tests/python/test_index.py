@@ -407,3 +407,18 @@ def test_a_second_handle_on_an_open_index_is_refused(tmp_path):
     ix.close()
     with neardup.Index(path, readonly=True) as again:
         assert len(again) == 1
+
+
+def test_ids_that_are_not_utf8_stay_distinct_in_the_programs_output(nd_binary, tmp_path):
+    # the module takes any bytes as an id; the program wrote b"\xff" and
+    # b"\xfe" both as U+FFFD: two documents with one id in query's output
+    # and dedup --index's "duplicate_of". Now as file names in ids: \xNN.
+    text = "one two three four five six seven eight nine ten eleven"
+    with neardup.Index(str(tmp_path / "db"), create=True) as ix:
+        ix.add([text, text], [b"\xff", b"\xfe"])
+    q = tmp_path / "q.txt"
+    q.write_text(text + "\n")
+    out = json.loads(run_cli(nd_binary, "query", "--quiet", str(tmp_path / "db"), str(q)))
+    assert sorted(m["id"] for m in out["matches"]) == ["\\xFE", "\\xFF"]
+    out = json.loads(run_cli(nd_binary, "dedup", "--quiet", "--annotate", "--index", str(tmp_path / "db"), str(q)))
+    assert out["neardup"]["duplicate_of"] == "\\xFF"
