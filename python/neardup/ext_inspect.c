@@ -13,6 +13,7 @@ const char ndpy_normalize_doc[] =
               "The tokens neardup compares, in order: `text` (str or bytes) normalized with the\n"
               "profile ('default' or 'aggressive': ICU NFKC case folding, marks and letter\n"
               "variants as README describes) and cut into words. What `neardup normalize` prints.\n\n"
+              ">>> import neardup\n"
               ">>> neardup.normalize('ＦＵＬＬ-width Straße!')\n"
               "['full', 'width', 'strasse']\n");
 

@@ -440,6 +440,7 @@ PyDoc_STRVAR(dedup_doc, "Deduplicator(*, threshold=0.8, profile='default', shing
                         "kept ones through LSH (bands x rows chosen from the threshold, as `neardup params`\n"
                         "shows) and verifies every candidate with the exact Jaccard of the shingle sets,\n"
                         "so a reported Match always reaches the threshold.\n\n"
+                        ">>> import neardup\n"
                         ">>> d = neardup.Deduplicator(threshold=0.8)\n"
                         ">>> d.add('the quick brown fox jumps over the lazy dog', id='a') is None\n"
                         "True\n"

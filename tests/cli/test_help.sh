@@ -92,4 +92,36 @@ for c in "index add" "index remove" "index compact"; do
     assert_eq "$written" "$documented" "'$c' keys: written vs --help"
 done
 
+check "the JSON keys scan --help documents for a cluster, a group of units and a pair are the keys scan writes"
+# (size and profile were written and not documented; --pairs' profile too)
+words="$(seq -s ' ' 1 30 | sed 's/[0-9]*/w&/g')"
+for id in s1 s2; do printf '{"id":"%s","text":"%s\\n\\n%s"}\n' "$id" "$words" "$words more" >>"$T/s.jsonl"; done
+nd scan --help
+help_text="$(tr '\n' ' ' <"$OUT")"
+keys_of() { # keys_of FROM TO: the quoted keys of scan --help between FROM and the next TO
+    grep -oE "$1.*$2" <<<"$help_text" | sed -E "s|$2.*||" | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u | tr '\n' ' '
+}
+for kind in cluster group pair; do
+    case $kind in
+    cluster) from='one object per cluster' to=', jaccard\[i\]' args=() ;;
+    group) from='one object per group' to='start/end being' args=(--unit paragraph) ;;
+    pair) from='one object per matching pair' to='\(exact;' args=(--pairs) ;;
+    esac
+    documented="$(keys_of "$from" "$to")"
+    [[ -n "$documented" ]] || fail "scan --help: no keys found after '$from'"
+    nd scan "${args[@]}" "$T/s.jsonl"
+    assert_rc 0 "scan ($kind)"
+    # the keys of each object, its occurrences' too
+    written="$(head -n 1 "$OUT" | jq -r '(keys[]), (.occurrences[0]? // {} | keys[])' | sort -u | tr '\n' ' ')"
+    assert_eq "$written" "$documented" "scan's $kind keys: written vs --help"
+done
+
+check "README's layout names every source file of src/ (three were left out)"
+for f in "$SRC"/src/*.c "$SRC"/src/cli/*.c "$SRC"/src/mpi/*.c; do
+    b=$(basename "$f")
+    grep -qF "\`$b\`" "$SRC/README.md" || grep -qF "\`src/$b\`" "$SRC/README.md" ||
+        grep -qF "\`src/cli/$b\`" "$SRC/README.md" || grep -qF "\`src/mpi/$b\`" "$SRC/README.md" ||
+        fail "README.md's layout does not name ${f#"$SRC"/}"
+done
+
 pass

@@ -4,7 +4,8 @@
  * For each input, under both profiles:
  *   - nd_tokenize() and nd_tokenize_runs() on the reference path (every
  *     segment folded by ICU) and on every fast path this CPU has (block
- *     classifier in portable C, SSE2, AVX2): the same tokens, spans,
+ *     classifier in portable C, SSE2, AVX2, and the best one, AVX-512
+ *     where the CPU has it): the same tokens, spans,
  *     normalized text, hashes and counts, and the same cut_alike answer;
  *   - a sketch with word tokens and one without (nd_sketcher_set_words):
  *     the same shingle ids and signature; and the raw sketch the CLI's

@@ -36,8 +36,9 @@ def test_readme_python_section():
 def test_module_docstrings():
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    tests = finder.find(neardup, extraglobs={"neardup": neardup})
-    tests += finder.find(neardup._neardup, "neardup._neardup", extraglobs={"neardup": neardup})
+    # no globals given: each example imports what it uses, as `python -m doctest` runs it
+    tests = finder.find(neardup)
+    tests += finder.find(neardup._neardup, "neardup._neardup")
     examples = 0
     for test in tests:
         examples += len(test.examples)
