@@ -75,7 +75,8 @@ static const char help_index_input[] =
     "Input (PATH: files, directories, JSON Lines, gzip/zstd, - for stdin; as for scan):\n"
     "      --text-field F, --id-field F, --lines, --on-error fail|skip  as for scan\n"
     "      --format F, --include GLOB, --max-doc-bytes N  as for scan\n"
-    "      --threads N       threads sketching (default: all cores); results are identical for any N\n"
+    "      --threads N       threads sketching, 1 to 256 (default: all cores); results are identical\n"
+    "                        for any N\n"
     "      --quiet, --verbose  no summary on stderr / also stage timings\n";
 
 void cli_print_index_help(cli_command command, FILE *out)

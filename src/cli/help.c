@@ -17,7 +17,8 @@ static const char *const section_titles[SECTIONS] = {
     "Matching:\n",
     "Input (PATH: a file, a directory (read recursively, sorted), or - for stdin; none = stdin):\n"
     "  A file is one document with its path as id, unless it is JSON Lines (.jsonl/.ndjson, or a first\n"
-    "  line that parses as a JSON object) or a JSON array of objects (.json or content starting with '['),\n"
+    "  line that parses as a JSON object) or a JSON array of objects (.json, or content starting with\n"
+    "  '[' in a file not named .jsonl/.ndjson; --format overrides),\n"
     "  optionally gzip- or zstd-compressed (detected by content); a .txt file is text. A directory walk\n"
     "  reads regular files only and skips hidden and binary files (counted in the summary).\n",
     "Units (what is compared):\n",
@@ -72,8 +73,8 @@ static const option_help shared_options[] = {
      "      --boilerplate N   a unit found in N or more documents is boilerplate: dedup removes every\n"
      "                        occurrence of it, scan marks it (default off)\n"},
     {OPT_THREADS, SEC_RUNNING,
-     "      --threads N       threads doing the work (default: all cores; 1 = everything on one thread);\n"
-     "                        output is identical for any N\n"},
+     "      --threads N       threads doing the work, 1 to 256 (default: all cores, at most 256; 1 =\n"
+     "                        everything on one thread); output is identical for any N\n"},
     {OPT_QUIET, SEC_RUNNING, "      --quiet           no progress line and no summary on stderr\n"},
     {OPT_VERBOSE, SEC_RUNNING,
      "      --verbose         also report the time of each stage (read and sketch, cluster, write) on stderr\n"},
