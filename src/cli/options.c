@@ -185,6 +185,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     int opt;
     int long_index = -1;
     int tmpdir_given = 0;
+    int keep_given = 0; /* --keep: refused with --pairs, which has no survivor */
     while ((opt = getopt_long(argc, argv, ":t:ho:", cli_all_options, &long_index)) != -1) {
         unsigned long n;
         int rc;
@@ -287,6 +288,7 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
                 return bad_value("on-error", arg, "fail or skip");
             break;
         case OPT_KEEP:
+            keep_given = 1;
             cfg->keep_field = NULL;
             if (strcmp(arg, "first") == 0) {
                 cfg->keep = ND_KEEP_FIRST;
@@ -462,6 +464,12 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     }
     if (cfg->unit != ND_UNIT_DOCUMENT && cfg->pairs) {
         cli_error("%s: --pairs lists pairs of documents; it does not combine with --unit", name);
+        return EXIT_USAGE;
+    }
+    if (cfg->pairs && keep_given) {
+        cli_error("%s: --pairs lists every matching pair, with no survivor; --keep chooses a cluster's survivor and "
+                  "does not apply",
+                  name);
         return EXIT_USAGE;
     }
     if (cfg->unit != ND_UNIT_DOCUMENT && cfg->opts.measure == ND_MEASURE_CONTAINMENT) {

@@ -197,6 +197,7 @@ bad_value --min-tokens 0
 bad_value --min-tokens abc
 bad_value --boilerplate 1 --unit line
 bad_value --pairs --unit paragraph
+bad_value --pairs --keep longest # no survivor to choose: it was accepted and did nothing
 bad_value --measure containment --unit line
 bad_value --boilerplate 3
 bad_value --boilerplate 3 --unit document
