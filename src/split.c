@@ -135,19 +135,24 @@ static int order_members(const nd_store *store, size_t *members, size_t n, nd_ke
     return ND_OK;
 }
 
+static int by_doc(const void *a, const void *b)
+{
+    size_t x = ((const nd_member *)a)->doc, y = ((const nd_member *)b)->doc;
+    return (x > y) - (x < y);
+}
+
 /* Append one cluster: the survivor, then the others in input order with
- * their exact scores against it. */
+ * their exact scores against it. They come in policy order: sorted by
+ * their (distinct) numbers, not by insertion, which was quadratic in a
+ * cluster's size for every --keep but first (160k copies with --keep
+ * max:date: 7 s against 0.2 s for 20k). */
 static int emit_cluster(nd_clusters *out, size_t survivor, nd_member *others, size_t count)
 {
-    for (size_t a = 1; a < count; a++) {
-        nd_member x = others[a];
-        size_t b = a;
-        while (b > 0 && others[b - 1].doc > x.doc) {
-            others[b] = others[b - 1];
-            b--;
-        }
-        others[b] = x;
-    }
+    size_t a = 1;
+    while (a < count && others[a - 1].doc < others[a].doc)
+        a++;
+    if (a < count) /* not in input order already */
+        qsort(others, count, sizeof *others, by_doc);
     int rc = push_member(out, (nd_member){survivor, 1.0, 1.0});
     for (size_t k = 0; rc == ND_OK && k < count; k++)
         rc = push_member(out, others[k]);

@@ -150,4 +150,29 @@ assert_jq "$OUT" '.[0].occurrences[0].id | endswith("e2.txt")' "the first group 
 assert_jq "$OUT" '.[0].text == "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10"' "first group's preview: e0's line"
 assert_jq "$OUT" '.[1].text == "zz yy xx ww vv uu tt ss rr qq"' "second group's preview: its own text"
 
+check "--keep max:FIELD on one large cluster is linear: 80k copies take less than 16x 10k (members were put back in input order by insertion: 13 s against 0.3 s)"
+python3 - "$T" <<'PY'
+import json, sys
+text = " ".join("w%d" % i for i in range(30))
+for n in (10000, 80000):
+    with open("%s/copies%d.jsonl" % (sys.argv[1], n), "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": "d%d" % i, "text": text, "date": i}) + "\n")
+PY
+secs() { # secs N: seconds scan --keep max:date of N copies takes
+    python3 - "$ND" "$T/copies$1.jsonl" <<'PY'
+import subprocess, sys, time
+t0 = time.perf_counter()
+subprocess.run([sys.argv[1], "scan", "--quiet", "--threads", "1", "--keep", "max:date", sys.argv[2]],
+               check=True, stdout=subprocess.DEVNULL)
+print("%.3f" % (time.perf_counter() - t0))
+PY
+}
+small=$(secs 10000)
+large=$(secs 80000)
+echo "  10k copies: ${small} s, 80k copies: ${large} s"
+python3 -c "import sys; sys.exit(0 if $large < 16 * $small + 1.0 else 1)" ||
+    fail "80k copies took ${large} s against ${small} s for 10k"
+rm -f "$T"/copies*.jsonl
+
 pass
