@@ -28,17 +28,15 @@
  * holds is used as the buffer above is (moved to its start, grown).
  *
  * Read-ahead (reader_read_ahead, for the second pass over a regular file
- * with --threads above 1): a thread of its own makes the read() calls,
- * into a ring of AHEAD_CHUNKS chunks, while the caller finds the lines;
- * the kernel's copy of the file, the largest cost of reading it again,
- * then overlaps the rest. Only uncompressed bytes are read ahead (a
- * decompressor is the costlier part of a compressed file's reading).
+ * of more than two chunks with --threads above 1): the read() calls are
+ * made on a thread of its own (readahead.c) while the caller finds the
+ * lines. Only uncompressed bytes are read ahead (a decompressor is the
+ * costlier part of a compressed file's reading).
  */
 #include "reader.h"
 
 #include <errno.h>    /* errno */
 #include <fcntl.h>    /* open */
-#include <pthread.h>  /* pthread_create, pthread_cond_wait */
 #include <sys/stat.h> /* fstat, S_ISREG */
 #include <stdlib.h>   /* malloc, realloc, free */
 #include <string.h>   /* memchr, memcpy, memmove, strcmp, strerror */
@@ -48,25 +46,10 @@
 #include <zstd.h> /* ZSTD_decompressStream */
 
 #include "cli.h"
+#include "readahead.h" /* read_ahead: reader_read_ahead */
 #include "readblock.h"
 
 typedef enum { COMP_NONE, COMP_GZIP, COMP_ZSTD } compression;
-
-enum { AHEAD_CHUNK = 1 << 20, AHEAD_CHUNKS = 4 };
-
-/* The read-ahead ring: the thread fills chunk (head + filled) % AHEAD_CHUNKS
- * while the reader copies out of chunk head. */
-typedef struct read_ahead {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t changed; /* a chunk filled or emptied, the end, or stop */
-    int fd;
-    unsigned char *chunk[AHEAD_CHUNKS];
-    size_t len[AHEAD_CHUNKS];
-    unsigned head, filled;
-    size_t taken; /* bytes of chunk[head] copied out (the reader's) */
-    int end, err, stop;
-} read_ahead;
 
 struct reader {
     int fd;
@@ -235,94 +218,13 @@ reader_block *reader_hold(reader *r, const void *data, reader_block *last)
     return b;
 }
 
-static void *ahead_main(void *arg)
-{
-    read_ahead *a = arg;
-    unsigned tail = 0;
-    pthread_mutex_lock(&a->lock);
-    while (!a->stop && !a->end) {
-        if (a->filled == AHEAD_CHUNKS) {
-            pthread_cond_wait(&a->changed, &a->lock);
-            continue;
-        }
-        pthread_mutex_unlock(&a->lock);
-        ssize_t n;
-        do {
-            n = read(a->fd, a->chunk[tail], AHEAD_CHUNK);
-        } while (n < 0 && errno == EINTR);
-        int err = n < 0 ? errno : 0;
-        pthread_mutex_lock(&a->lock);
-        if (n <= 0) {
-            a->end = 1;
-            a->err = err;
-        } else {
-            a->len[tail] = (size_t)n;
-            tail = (tail + 1) % AHEAD_CHUNKS;
-            a->filled++;
-        }
-        pthread_cond_broadcast(&a->changed);
-    }
-    pthread_mutex_unlock(&a->lock);
-    return NULL;
-}
-
-static void ahead_free(read_ahead *a)
-{
-    for (unsigned k = 0; k < AHEAD_CHUNKS; k++)
-        free(a->chunk[k]);
-    free(a);
-}
-
-/* Start the read-ahead thread on r's descriptor (at its current offset).
- * NULL when it cannot be had: the reader then reads on its own thread. */
-static read_ahead *ahead_start(int fd)
-{
-    read_ahead *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    a->fd = fd;
-    for (unsigned k = 0; k < AHEAD_CHUNKS; k++) {
-        if (!(a->chunk[k] = malloc(AHEAD_CHUNK))) {
-            ahead_free(a);
-            return NULL;
-        }
-    }
-    if (pthread_mutex_init(&a->lock, NULL) != 0) {
-        ahead_free(a);
-        return NULL;
-    }
-    if (pthread_cond_init(&a->changed, NULL) != 0 || pthread_create(&a->thread, NULL, ahead_main, a) != 0) {
-        pthread_cond_destroy(&a->changed);
-        pthread_mutex_destroy(&a->lock);
-        ahead_free(a);
-        return NULL;
-    }
-    return a;
-}
-
-static void ahead_stop(read_ahead *a)
-{
-    pthread_mutex_lock(&a->lock);
-    a->stop = 1;
-    pthread_cond_broadcast(&a->changed);
-    pthread_mutex_unlock(&a->lock);
-    pthread_join(a->thread, NULL);
-    pthread_cond_destroy(&a->changed);
-    pthread_mutex_destroy(&a->lock);
-    ahead_free(a);
-}
-
-/* fill() from the read-ahead ring: what is left of its oldest chunk, up to
- * the room in buf. Returns 0 (maybe setting eof), -1 on a read error. */
+/* fill() from the read-ahead ring (readahead.c), up to the room in buf.
+ * Returns 0 (maybe setting eof), -1 on a read error. */
 static int fill_ahead(reader *r)
 {
-    read_ahead *a = r->ahead;
-    pthread_mutex_lock(&a->lock);
-    while (a->filled == 0 && !a->end)
-        pthread_cond_wait(&a->changed, &a->lock);
-    int filled = a->filled > 0, err = a->err;
-    pthread_mutex_unlock(&a->lock);
-    if (!filled) {
+    int err = 0;
+    size_t n = read_ahead_take(r->ahead, r->buf + r->len, r->cap - r->len, &err);
+    if (n == 0) {
         if (err) {
             cli_error("%s: read error: %s", r->name, strerror(err));
             return -1;
@@ -330,20 +232,7 @@ static int fill_ahead(reader *r)
         r->raw_eof = r->eof = 1;
         return 0;
     }
-    size_t n = a->len[a->head] - a->taken;
-    if (n > r->cap - r->len)
-        n = r->cap - r->len;
-    memcpy(r->buf + r->len, a->chunk[a->head] + a->taken, n);
     r->len += n;
-    a->taken += n;
-    if (a->taken == a->len[a->head]) {
-        pthread_mutex_lock(&a->lock);
-        a->head = (a->head + 1) % AHEAD_CHUNKS;
-        a->filled--;
-        a->taken = 0;
-        pthread_cond_broadcast(&a->changed);
-        pthread_mutex_unlock(&a->lock);
-    }
     return 0;
 }
 
@@ -357,7 +246,7 @@ static int fill(reader *r)
     if (r->comp == COMP_NONE && r->raw_pos == r->raw_len && !r->raw_eof) {
         if (r->want_ahead && !r->ahead) {
             r->want_ahead = 0;
-            r->ahead = ahead_start(r->fd);
+            r->ahead = read_ahead_start(r->fd);
         }
         if (r->ahead)
             return fill_ahead(r);
@@ -449,7 +338,7 @@ void reader_free(reader *r)
     if (!r)
         return;
     if (r->ahead)
-        ahead_stop(r->ahead); /* before the descriptor it reads is closed */
+        read_ahead_stop(r->ahead); /* before the descriptor it reads is closed */
     if (r->fd > 0)
         close(r->fd);
     if (r->z_ready)
