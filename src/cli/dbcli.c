@@ -52,12 +52,12 @@ cli_config dbcli_config_for(const cli_config *cfg, const nd_db *db)
         /* below the index's, matches are found only as often as the
          * index's bands find them (query and dedup --index took it with
          * nothing said) */
-        if (threshold < nd_db_options(db)->threshold && nd_db_options(db)->measure == ND_MEASURE_JACCARD)
+        const nd_options *made = nd_db_options(db);
+        if (threshold < made->threshold && made->measure == ND_MEASURE_JACCARD)
             cli_warn("-t %g is below the index's threshold %g: candidates come from bands made for %g, so a match "
                      "below that is found only by chance ('neardup params -t %g' gives the chance by Jaccard); an "
                      "index made with -t %g finds them all",
-                     threshold, nd_db_options(db)->threshold, nd_db_options(db)->threshold,
-                     nd_db_options(db)->threshold, threshold);
+                     threshold, made->threshold, made->threshold, made->threshold, threshold);
     }
     return c;
 }
