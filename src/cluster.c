@@ -176,15 +176,13 @@ static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_
     /* only the texts of components of two or more take room (the union-find
      * counts them): a paragraph mode's millions of units are mostly single */
     size_t *members = NULL, *bounds = NULL, total = 0, components = 0;
-    size_t *scratch = NULL;
     unsigned char *one_set = NULL; /* per component */
     int rc = nd_uf_sets(&st->uf, &members, &total, &bounds, &components);
     if (rc != ND_OK)
         return rc;
     rc = ND_ENOMEM;
-    scratch = nd_malloc((total ? total : 1) * sizeof *scratch);
     one_set = nd_malloc(components ? components : 1);
-    if (!scratch || !one_set)
+    if (!one_set)
         goto done;
     for (size_t c = 0; c < components; c++) {
         /* members[begin, end) are in input order already. One
@@ -197,12 +195,11 @@ static int build_clusters(cluster_state *st, unsigned threads, nd_keep keep, nd_
         one_set[c] = representatives == 1;
     }
     nd_split_state split = {st->store, {NULL, 0}, {NULL, 0}, ND_OK};
-    rc = nd_split_components(&split, members, scratch, bounds, one_set, components, threads, keep, out);
+    rc = nd_split_components(&split, members, bounds, one_set, components, threads, keep, out);
     nd_free(split.buf_a.data);
     nd_free(split.buf_b.data);
 done:
     nd_free(members);
-    nd_free(scratch);
     nd_free(bounds);
     nd_free(one_set);
     return rc;

@@ -9,7 +9,11 @@
  * --keep policy) that covers every other member of its cluster, so every
  * member is verified against the text kept in its place (see
  * split_component). Under containment "covers" means "contains", so the
- * survivor is a text that contains the others.
+ * survivor is a text that contains the others. A component of more than
+ * CENTER_LIMIT texts (where all pairwise overlaps would cost too much) is
+ * split around survivors in policy order instead (star_split), each
+ * compared with the members an exact prefix filter names
+ * (prefix_filter.c), not with every remaining one.
  *
  * Components are independent, so with threads they are split in parallel,
  * each thread into its own list; the lists are joined and put in canonical
@@ -27,6 +31,7 @@
 
 #include "alloc.h"
 #include "measure.h"
+#include "prefix_filter.h"
 
 /* ****  Clusters  **** */
 
@@ -165,39 +170,64 @@ static int emit_cluster(nd_clusters *out, size_t survivor, nd_member *others, si
 enum { CENTER_LIMIT = 400 };
 
 /* Star split for large components: the first remaining member by policy
- * is the survivor; every remaining member it covers joins. */
-static int star_split(nd_split_state *st, size_t *members, size_t n, size_t *scratch, nd_clusters *out)
+ * is the survivor; every remaining member it covers joins. The members it
+ * may cover come from a prefix filter (prefix_filter.c: exact, a superset
+ * of those it covers), so a round reads the members sharing a rare
+ * shingle with the survivor, not every remaining one; where no filter is
+ * exact every remaining member is compared. */
+static int star_split(nd_split_state *st, size_t *members, size_t n, nd_clusters *out)
 {
     const nd_store *store = st->store;
     const nd_text_meta *docs = store->meta;
+    nd_prefix_filter filter;
+    int rc = nd_prefix_filter_build(&filter, store, members, n, &st->buf_a, &st->io_status);
+    int filtered = rc == ND_OK;
+    if (rc != ND_OK && rc != ND_EINVAL)
+        return rc;
     nd_member *others = nd_malloc(n * sizeof *others);
-    if (!others)
-        return ND_ENOMEM;
-    size_t remaining = n;
-    int rc = ND_OK;
+    unsigned char *alive = nd_malloc(n);
+    uint32_t *candidates = filtered ? nd_malloc(n * sizeof *candidates) : NULL;
+    rc = others && alive && (candidates || !filtered) ? ND_OK : ND_ENOMEM;
+    if (alive)
+        memset(alive, 1, n);
+    size_t first = 0, remaining = n;
     while (rc == ND_OK && remaining >= 2) {
-        size_t survivor = members[0];
-        size_t count = 0, left = 0;
+        while (!alive[first])
+            first++;
+        size_t survivor = members[first];
+        alive[first] = 0;
+        remaining--;
         const uint32_t *survivor_ids = state_ids(st, survivor, &st->buf_a);
-        for (size_t i = 1; i < remaining && st->io_status == ND_OK; i++) {
-            const uint32_t *ids = state_ids(st, members[i], &st->buf_b);
+        if (st->io_status != ND_OK)
+            break;
+        size_t ns = docs[survivor].count, found = 0, count = 0;
+        if (filtered)
+            found = nd_prefix_filter_candidates(&filter, survivor_ids, ns, alive, candidates);
+        /* unfiltered: every remaining member, in policy order */
+        for (size_t c = 0, i = first + 1; filtered ? c < found : i < n; c++, i++) {
+            size_t at = filtered ? candidates[c] : i;
+            if (!alive[at])
+                continue;
+            const uint32_t *ids = state_ids(st, members[at], &st->buf_b);
             if (st->io_status != ND_OK)
                 break;
-            size_t ns = docs[survivor].count, nm = docs[members[i]].count;
+            size_t nm = docs[members[at]].count;
             size_t shared = nd_ids_shared(survivor_ids, ns, ids, nm);
-            if (nd_covers(store->opts, ns, nm, shared))
-                others[count++] = scored_member(store, survivor, members[i], shared);
-            else
-                scratch[left++] = members[i];
+            if (nd_covers(store->opts, ns, nm, shared)) {
+                others[count++] = scored_member(store, survivor, members[at], shared);
+                alive[at] = 0;
+                remaining--;
+            }
         }
-        if (st->io_status != ND_OK)
-            rc = st->io_status;
-        else if (count > 0)
+        if (st->io_status == ND_OK && count > 0)
             rc = emit_cluster(out, survivor, others, count);
-        memcpy(members, scratch, left * sizeof *members);
-        remaining = left;
     }
+    if (rc == ND_OK && st->io_status != ND_OK)
+        rc = st->io_status;
     nd_free(others);
+    nd_free(alive);
+    nd_free(candidates);
+    nd_prefix_filter_free(&filter);
     return rc;
 }
 
@@ -246,15 +276,14 @@ static int one_set_cluster(const nd_store *store, size_t *members, size_t n, nd_
  * (`kind` below), and a member's count of remaining others it covers is
  * summed over the kinds' remaining members: the work is quadratic in the
  * distinct sets, not in the members. */
-static int split_component(nd_split_state *st, size_t *members, size_t n, size_t *scratch, nd_keep keep,
-                           nd_clusters *out)
+static int split_component(nd_split_state *st, size_t *members, size_t n, nd_keep keep, nd_clusters *out)
 {
     const nd_store *store = st->store;
     const nd_text_meta *docs = store->meta;
     if (order_members(store, members, n, keep) != ND_OK)
         return ND_ENOMEM;
     if (n > CENTER_LIMIT)
-        return star_split(st, members, n, scratch, out);
+        return star_split(st, members, n, out);
     const nd_options *opts = store->opts;
     size_t *kind = nd_malloc(n * sizeof *kind);   /* member -> its kind */
     size_t *first = nd_malloc(n * sizeof *first); /* kind -> its first member */
@@ -485,7 +514,7 @@ enum { SPLIT_GRAB = 16 };
 
 typedef struct split_work {
     const nd_store *store;
-    size_t *members, *scratch;    /* scratch[begin, end) belongs to the component */
+    size_t *members;
     const size_t *bounds;         /* component c is members[bounds[2c], bounds[2c + 1]) */
     const unsigned char *one_set; /* per component: one identical set (one_set_cluster), or NULL */
     size_t count;
@@ -522,7 +551,7 @@ static void *split_some(void *arg)
             if (w->one_set && w->one_set[c])
                 t->rc = one_set_cluster(w->store, w->members + begin, end - begin, w->keep, &t->out);
             else
-                t->rc = split_component(&t->st, w->members + begin, end - begin, w->scratch + begin, w->keep, &t->out);
+                t->rc = split_component(&t->st, w->members + begin, end - begin, w->keep, &t->out);
         }
         if (t->rc != ND_OK)
             atomic_store(&w->next, w->count); /* the others stop too */
@@ -531,10 +560,10 @@ static void *split_some(void *arg)
     }
 }
 
-int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds,
-                        const unsigned char *one_set, size_t count, unsigned threads, nd_keep keep, nd_clusters *out)
+int nd_split_components(nd_split_state *st, size_t *members, const size_t *bounds, const unsigned char *one_set,
+                        size_t count, unsigned threads, nd_keep keep, nd_clusters *out)
 {
-    split_work work = {st->store, members, scratch, bounds, one_set, count, keep, 0};
+    split_work work = {st->store, members, bounds, one_set, count, keep, 0};
     split_work *w = &work;
     enum { MAX_SPLIT_THREADS = 64 };
     split_thread t[MAX_SPLIT_THREADS];
@@ -586,18 +615,16 @@ int nd_store_split(nd_clusters **out, const nd_store *store, nd_keep keep)
     size_t n = store->count;
     nd_clusters *clusters = nd_clusters_new();
     size_t *members = nd_malloc((n ? n : 1) * sizeof *members);
-    size_t *scratch = nd_malloc((n ? n : 1) * sizeof *scratch);
     int rc = ND_ENOMEM;
-    if (!clusters || !members || !scratch)
+    if (!clusters || !members)
         goto done;
     for (size_t d = 0; d < n; d++)
         members[d] = d;
-    rc = n >= 2 ? split_component(&st, members, n, scratch, keep, clusters) : ND_OK;
+    rc = n >= 2 ? split_component(&st, members, n, keep, clusters) : ND_OK;
     if (rc == ND_OK)
         rc = order_clusters(clusters, 1);
 done:
     nd_free(members);
-    nd_free(scratch);
     nd_free(st.buf_a.data);
     nd_free(st.buf_b.data);
     if (rc != ND_OK) {

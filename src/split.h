@@ -30,14 +30,13 @@ typedef struct nd_split_state {
 } nd_split_state;
 
 /* Split `count` components, component c being members[bounds[2c],
- * bounds[2c + 1]) (two or more texts each, in input order; scratch is as
- * long as members), on up to `threads` threads (one when the store is on
+ * bounds[2c + 1]) (two or more texts each, in input order), on up to `threads` threads (one when the store is on
  * disk), appending the clusters to `out` and putting them all in canonical
  * order. one_set, when not NULL, marks the components that are one set of
  * texts with equal ids, already compared id by id (clustering's identical
  * sets): one cluster each, every score 1, no ids read. Returns ND_OK,
  * ND_ENOMEM or a read error. */
-int nd_split_components(nd_split_state *st, size_t *members, size_t *scratch, const size_t *bounds,
-                        const unsigned char *one_set, size_t count, unsigned threads, nd_keep keep, nd_clusters *out);
+int nd_split_components(nd_split_state *st, size_t *members, const size_t *bounds, const unsigned char *one_set,
+                        size_t count, unsigned threads, nd_keep keep, nd_clusters *out);
 
 #endif /* ND_SPLIT_H */

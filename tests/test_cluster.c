@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "candidates.h"
+#include "measure.h"
 #include "store.h"
 #include "suites.h"
 #include "synth.h"
@@ -652,6 +653,150 @@ START_TEST(test_split_repeated_sets_match_reference)
 }
 END_TEST
 
+/* Components past CENTER_LIMIT are split around survivors in --keep
+ * order, each round's candidates coming from a prefix filter
+ * (prefix_filter.c). Against the rule itself, comparing each survivor with
+ * every remaining member: 1,500 texts that drift from one another (each a
+ * few ids away from the one before, a chain), some sharing a block of ids
+ * every one of them has (the rarest-first order must put those last), a
+ * few tiny and a few empty, under Jaccard and containment at several
+ * thresholds (one so low that no filter is exact), --keep first and
+ * longest: the same clusters, members and scores. */
+enum { STAR_TEXTS = 1500, STAR_LONGEST = 90, STAR_COMMON = 25 };
+
+typedef struct {
+    double threshold;
+    nd_measure measure;
+} star_case;
+
+static const star_case star_cases[] = {
+    {0.8, ND_MEASURE_JACCARD},     {0.5, ND_MEASURE_JACCARD},     {0.95, ND_MEASURE_JACCARD},
+    {0.7, ND_MEASURE_CONTAINMENT}, {0.9, ND_MEASURE_CONTAINMENT}, {1e-13, ND_MEASURE_JACCARD},
+};
+
+static int compare_weight_then_doc(const void *pa, const void *pb, const uint64_t *weight)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    if (weight[a] != weight[b])
+        return weight[a] > weight[b] ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+static const uint64_t *star_weights;
+static int compare_star_policy(const void *pa, const void *pb)
+{
+    return compare_weight_then_doc(pa, pb, star_weights);
+}
+
+START_TEST(test_star_split_matches_every_member_compared)
+{
+    const star_case *sc = &star_cases[_i % (int)(sizeof star_cases / sizeof star_cases[0])];
+    nd_keep keep = _i < (int)(sizeof star_cases / sizeof star_cases[0]) ? ND_KEEP_FIRST : ND_KEEP_LONGEST;
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = sc->threshold;
+    opts.measure = sc->measure;
+    opts.min_shingles = 3;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint64_t state = 99 + (uint64_t)_i;
+    uint32_t *ids[STAR_TEXTS];
+    const uint32_t *const_ids[STAR_TEXTS];
+    size_t counts[STAR_TEXTS];
+    uint64_t weights[STAR_TEXTS];
+    nd_text_meta meta[STAR_TEXTS];
+    uint32_t common[STAR_COMMON], walk[STAR_LONGEST];
+    for (size_t i = 0; i < STAR_COMMON; i++)
+        common[i] = (uint32_t)synth_next(&state);
+    for (size_t i = 0; i < STAR_LONGEST; i++)
+        walk[i] = (uint32_t)synth_next(&state);
+    for (size_t d = 0; d < STAR_TEXTS; d++) {
+        uint32_t set[STAR_LONGEST + STAR_COMMON];
+        size_t n = 0, kind = (size_t)(synth_next(&state) % 20);
+        for (size_t c = (size_t)(synth_next(&state) % 4); c > 0; c--)
+            walk[synth_next(&state) % STAR_LONGEST] = (uint32_t)synth_next(&state); /* the chain drifts */
+        if (kind == 0) {
+            n = 0; /* empty */
+        } else if (kind == 1) {
+            n = 1 + (size_t)(synth_next(&state) % 4); /* tiny: a few of the walk's ids */
+            memcpy(set, walk + synth_next(&state) % (STAR_LONGEST - 4), n * sizeof *set);
+        } else {
+            size_t from = kind < 6 ? (size_t)(synth_next(&state) % (STAR_LONGEST / 2)) : 0; /* excerpts */
+            n = STAR_LONGEST - from;
+            memcpy(set, walk + from, n * sizeof *set);
+            if (kind % 2 == 0) {
+                memcpy(set + n, common, sizeof common);
+                n += STAR_COMMON;
+            }
+        }
+        qsort(set, n, sizeof *set, synth_cmp);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (k == 0 || set[i] != set[k - 1])
+                set[k++] = set[i];
+        }
+        ids[d] = malloc((k ? k : 1) * sizeof *ids[d]);
+        memcpy(ids[d], set, k * sizeof *set);
+        const_ids[d] = ids[d];
+        counts[d] = k;
+        weights[d] = synth_next(&state) % 5;
+        meta[d] = (nd_text_meta){.count = (uint32_t)k, .weight = (uint32_t)weights[d], .set_hash = d};
+    }
+    /* the reference: survivors in policy order, each compared with every
+     * remaining member; clusters as (survivor, others ascending) */
+    size_t order[STAR_TEXTS], expect[STAR_TEXTS], sizes[STAR_TEXTS], clusters = 0, written = 0;
+    unsigned char alive[STAR_TEXTS];
+    for (size_t d = 0; d < STAR_TEXTS; d++)
+        order[d] = d;
+    star_weights = weights;
+    if (keep == ND_KEEP_LONGEST)
+        qsort(order, STAR_TEXTS, sizeof *order, compare_star_policy);
+    memset(alive, 1, sizeof alive);
+    for (size_t at = 0; at < STAR_TEXTS; at++) {
+        size_t s = order[at];
+        if (!alive[s])
+            continue;
+        alive[s] = 0;
+        size_t start = written;
+        expect[written++] = s;
+        for (size_t m = 0; m < STAR_TEXTS; m++) {
+            if (alive[m] &&
+                nd_covers(&opts, counts[s], counts[m], nd_intersection(ids[s], counts[s], ids[m], counts[m]))) {
+                alive[m] = 0;
+                expect[written++] = m;
+            }
+        }
+        if (written - start == 1)
+            written = start; /* covers nobody: no cluster */
+        else
+            sizes[clusters++] = written - start;
+    }
+    ck_assert_uint_gt(clusters, sc->threshold < 0.01 ? 0 : 10); /* 1e-13: one cluster of all */
+    array_backend backend = {const_ids};
+    nd_store store = {&opts, STAR_TEXTS, meta, 0, &backend, array_ids, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0};
+    nd_clusters *part;
+    ck_assert_int_eq(nd_store_split(&part, &store, keep), ND_OK);
+    ck_assert_uint_eq(nd_clusters_count(part), clusters);
+    /* listed by earliest member; match each reference cluster by survivor */
+    for (size_t c = 0, at = 0; c < clusters; at += sizes[c], c++) {
+        const nd_member *pm = NULL;
+        size_t size = 0;
+        for (size_t p = 0; p < clusters && !size; p++) {
+            size = nd_clusters_get(&pm, part, p);
+            if (pm[0].doc != expect[at])
+                size = 0;
+        }
+        ck_assert_msg(size == sizes[c], "survivor %zu: %zu members, expected %zu", expect[at], size, sizes[c]);
+        for (size_t k = 1; k < size; k++) {
+            ck_assert_uint_eq(pm[k].doc, expect[at + k]);
+            size_t shared = nd_intersection(ids[expect[at]], counts[expect[at]], ids[pm[k].doc], counts[pm[k].doc]);
+            ck_assert(pm[k].jaccard == nd_jaccard_counts(counts[expect[at]], counts[pm[k].doc], shared));
+        }
+    }
+    nd_clusters_free(part);
+    for (size_t d = 0; d < STAR_TEXTS; d++)
+        free(ids[d]);
+}
+END_TEST
+
 /* nd_identical_sets against a stable sort by the whole 64-bit set hash:
  * the same representatives, the same same() calls in the same order, the
  * same count of groups. Set hashes are drawn so that many share their
@@ -1040,6 +1185,8 @@ Suite *cluster_suite(void)
     tcase_add_loop_test(split, test_split_identical_set_components, 0, 3);
     tcase_add_test(split, test_one_set_components_under_containment);
     tcase_add_loop_test(split, test_split_repeated_sets_match_reference, 0, 6);
+    tcase_add_loop_test(split, test_star_split_matches_every_member_compared, 0,
+                        2 * (int)(sizeof star_cases / sizeof star_cases[0]));
     suite_add_tcase(s, split);
     TCase *same = tcase_create("identical_sets");
     tcase_add_loop_test(same, test_identical_sets_match_whole_hash_sort, 0, 4);
