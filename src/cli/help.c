@@ -40,7 +40,8 @@ static const option_help shared_options[] = {
      "                        longer text; the containing text is kept), or Jaccard (documents only)\n"},
     {OPT_MIN_SHINGLES, SEC_MATCHING,
      "      --min-shingles N  containment: a text needs N shingles to be reported as contained in another\n"
-     "                        (default 20; shorter texts still match by Jaccard)\n"},
+     "                        (default 20; shorter texts still match by Jaccard; under jaccard it changes\n"
+     "                        nothing, and a warning says so)\n"},
     {OPT_SHINGLE, SEC_MATCHING,
      "      --shingle SPEC    words:K (K consecutive words), chars:N (N characters) or auto (the\n"
      "                        default: chars:5 for text mostly in scripts without spaces, else words:5)\n"},

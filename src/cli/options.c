@@ -509,6 +509,13 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
     cfg->paths = argv + optind;
     cfg->path_count = argc - optind;
     int rc = cli_check_index_options(cfg, name);
+    /* an index's own measure is known once it is open (db_meta.c checks
+     * --min-shingles against it there) */
+    if (rc == EXIT_OK && !cfg->index_path && (cfg->given & ND_OPT_MIN_SHINGLES) &&
+        cfg->opts.measure != ND_MEASURE_CONTAINMENT)
+        cli_warn("%s: --min-shingles is for --measure containment (the shingles a text needs to be reported as "
+                 "contained in another); under jaccard it changes nothing",
+                 name);
     if (rc == EXIT_OK && cfg->index_path && strcmp(cfg->index_path, "-") == 0) {
         int reads = command == CMD_INDEX_ADD || command == CMD_QUERY;
         cli_error("%s: the index DB is '-': an index is a directory, not stdin%s%s%s", name,

@@ -223,6 +223,20 @@ assert_rc 2 "normalize --measure"
 nd params --min-shingles 5
 assert_rc 2 "params --min-shingles"
 
+check "--min-shingles under jaccard (it changes nothing there) is said in a warning; under containment it is not"
+for c in scan dedup explain; do
+    if [[ $c == explain ]]; then nd explain --min-shingles 5 "$T/doc.txt" "$T/doc.txt"; else nd $c --min-shingles 5 "$T/doc.txt"; fi
+    assert_rc 0 "$c --min-shingles 5"
+    assert_file_contains "$ERR" "warning: $c: --min-shingles is for --measure containment" "$c under jaccard"
+    if [[ $c == explain ]]; then
+        nd explain --measure containment --min-shingles 5 "$T/doc.txt" "$T/doc.txt"
+    else
+        nd $c --measure containment --min-shingles 5 "$T/doc.txt"
+    fi
+    assert_rc 0 "$c --measure containment --min-shingles 5"
+    assert_file_not_contains "$ERR" "warning" "$c under containment"
+done
+
 check "--annotate with --removed: exit 2"
 nd dedup --annotate --removed "$T/removed" "$T/doc.txt"
 assert_rc 2
