@@ -11,10 +11,12 @@
  * 2. Candidates: texts sharing an LSH band key (candidates.c) for
  *    Jaccard; every pair that can match, from an inverted index of
  *    shingles (contain.c), for containment. A candidate pair already in
- *    one component is skipped, and one already rejected is not checked
- *    again (pairset.c); a key's texts are compared group by group
- *    (keygroups.c), so a bucket of m near-copies costs about m
- *    verifications and m look-ups, not m^2 / 2. Every other candidate is verified with
+ *    one component is skipped, and one rejected lately is not checked
+ *    again (a cache of fixed size, pairset.c); a key's texts are compared
+ *    group by group (keygroups.c), so a bucket of m near-copies costs
+ *    about m verifications and m look-ups, not m^2 / 2, and a bucket of
+ *    texts that match little goes through an exact prefix filter
+ *    (prefix_filter.c). Every other candidate is verified with
  *    the exact overlap of the two id sets and joined (union-find) only if
  *    it matches (measure.h).
  * 3. Verified clusters (split.c): each connected component split so that
@@ -45,9 +47,10 @@ typedef struct {
     const nd_store *store;
     nd_uf uf;
     unsigned char *is_representative;
-    nd_pair_set rejected;
+    nd_pair_cache rejected; /* the pairs rejected lately (pairset.c) */
     nd_cluster_stats stats;
     nd_id_buffer buf_a, buf_b; /* ids read back in spill mode */
+    nd_id_buffer buf_filter;   /* ... and for a key's prefix filter (keygroups.c) */
     int io_status;             /* ND_OK, or the first read error */
     nd_key_groups groups;      /* verify_band's: a key's texts in groups (keygroups.c) */
     uint32_t *key_texts;       /* a key's texts */
@@ -78,7 +81,7 @@ enum { PREFETCH_AHEAD = 8 };
 #endif
 
 /* Step 2, Jaccard: verify candidate pair (a, b), a < b, two texts in
- * different components (nd_verify_pair_fn), unless it was rejected before.
+ * different components (nd_verify_pair_fn), unless it was rejected lately.
  * The key's texts are taken in turn as b, each against the earlier ones
  * (keygroups.c): b's ids are read once for all of them. */
 static int verify_pair(void *ctx, size_t a, size_t b)
@@ -86,7 +89,7 @@ static int verify_pair(void *ctx, size_t a, size_t b)
     cluster_state *st = ctx;
     const nd_store *store = st->store;
     uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)b);
-    if (nd_pair_set_contains(&st->rejected, key))
+    if (nd_pair_cache_contains(&st->rejected, key))
         return 0;
     st->stats.candidate_pairs++;
     if (st->last_b != b) {
@@ -102,12 +105,22 @@ static int verify_pair(void *ctx, size_t a, size_t b)
         nd_uf_union(&st->uf, a, b);
         return 1;
     }
-    return nd_pair_set_insert(&st->rejected, key) != ND_OK ? ND_ENOMEM : 0;
+    return nd_pair_cache_put(&st->rejected, key) != ND_OK ? ND_ENOMEM : 0;
+}
+
+/* A key's texts' ids for its prefix filter (nd_key_source), read into a
+ * buffer of their own: verify_pair's stay as they are. */
+static const uint32_t *filter_ids(void *ctx, size_t text, size_t *count)
+{
+    static const uint32_t none[1];
+    cluster_state *st = ctx;
+    *count = st->store->meta[text].count;
+    return *count ? state_ids(st, text, &st->buf_filter) : none;
 }
 
 /* Step 2, Jaccard: verify the candidates of one prepared band, key by key
  * (texts sharing a key: keygroups.c). A pair already in one component is
- * skipped, and one already rejected is not checked again (pairset.c), so a
+ * skipped, and one rejected lately is not checked again (pairset.c), so a
  * key of m near-copies costs about m verifications and m look-ups, not
  * m^2 / 2. */
 static int verify_band(void *ctx, const uint64_t *entries, size_t m)
@@ -134,7 +147,10 @@ static int verify_band(void *ctx, const uint64_t *entries, size_t m)
                 st->key_texts[k - i] = (uint32_t)entries[k]; /* in text order within a key */
             /* the store's buffers are read again: ids_b is not known to be there */
             st->last_b = SIZE_MAX;
-            int rc = nd_key_groups_verify(&st->groups, &st->uf, st->key_texts, j - i, verify_pair, st);
+            nd_key_source source = {filter_ids, st, store->opts->threshold};
+            int rc = nd_key_groups_verify(&st->groups, &st->uf, st->key_texts, j - i, verify_pair, st, &source);
+            if (rc == ND_EIO && st->io_status != ND_OK)
+                rc = st->io_status; /* the read's own error */
             if (rc != ND_OK)
                 return rc;
         }
@@ -234,9 +250,10 @@ int nd_store_cluster(nd_clusters **out, nd_cluster_stats *stats, const nd_store 
 done:
     nd_uf_release(&st.uf);
     nd_free(st.is_representative);
-    nd_pair_set_release(&st.rejected);
+    nd_pair_cache_release(&st.rejected);
     nd_free(st.buf_a.data);
     nd_free(st.buf_b.data);
+    nd_free(st.buf_filter.data);
     nd_key_groups_release(&st.groups);
     nd_free(st.key_texts);
     if (rc != ND_OK) {

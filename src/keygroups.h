@@ -22,12 +22,25 @@ typedef struct nd_key_groups {
  * negative error (ND_*), which stops the key. */
 typedef int (*nd_verify_pair_fn)(void *ctx, size_t a, size_t b);
 
+/* Where a key's texts' ids come from, for the prefix filter a key turns
+ * to when its texts match little (keygroups.c): ids(ctx, text, &count)
+ * gives text's sorted ids (NULL on a read error, whose cause the caller
+ * keeps; any pointer when count is 0), threshold the options' (a match
+ * needs the overlap of two texts to reach it over the smaller one). */
+typedef struct nd_key_source {
+    const uint32_t *(*ids)(void *ctx, size_t text, size_t *count);
+    void *ctx;
+    double threshold;
+} nd_key_source;
+
 /* The n texts texts[0 .. n) (ascending) that share a key, verified with
  * `verify` so that every two that match end in one component of `uf`,
- * without a look at each pair of those already in one. Returns ND_OK,
- * ND_ENOMEM, or verify's error. */
+ * without a look at each pair of those already in one, nor (given a
+ * source, once the key has made many verifications) at a pair that an
+ * exact prefix filter says cannot match. Returns ND_OK, ND_ENOMEM, ND_EIO
+ * (source's ids failed), or verify's error. */
 int nd_key_groups_verify(nd_key_groups *g, nd_uf *uf, const uint32_t *texts, size_t n, nd_verify_pair_fn verify,
-                         void *ctx);
+                         void *ctx, const nd_key_source *source);
 
 void nd_key_groups_release(nd_key_groups *g);
 

@@ -547,7 +547,8 @@ typedef struct nd_member {
 } nd_member;
 
 typedef struct nd_cluster_stats {
-    uint64_t candidate_pairs; /* pairs proposed by LSH and not yet connected */
+    uint64_t candidate_pairs; /* verifications of pairs proposed by LSH and not yet connected (a rejected pair
+                               * proposed again by a later band counts again once clustering forgot it) */
     uint64_t verified_pairs;  /* of those, pairs whose exact Jaccard reached the threshold */
     uint64_t exact_groups;    /* groups of texts with identical shingle sets */
 } nd_cluster_stats;

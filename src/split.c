@@ -175,13 +175,31 @@ enum { CENTER_LIMIT = 400 };
  * of those it covers), so a round reads the members sharing a rare
  * shingle with the survivor, not every remaining one; where no filter is
  * exact every remaining member is compared. */
+typedef struct member_source {
+    nd_split_state *st;
+    const size_t *members;
+} member_source;
+
+/* nd_member_ids_fn over a component's members (read into buf_a). */
+static const uint32_t *member_ids(void *ctx, size_t member, size_t *count)
+{
+    static const uint32_t none[1];
+    member_source *source = ctx;
+    size_t doc = source->members[member];
+    *count = source->st->store->meta[doc].count;
+    return *count ? state_ids(source->st, doc, &source->st->buf_a) : none;
+}
+
 static int star_split(nd_split_state *st, size_t *members, size_t n, nd_clusters *out)
 {
     const nd_store *store = st->store;
     const nd_text_meta *docs = store->meta;
     nd_prefix_filter filter;
-    int rc = nd_prefix_filter_build(&filter, store, members, n, &st->buf_a, &st->io_status);
+    member_source source = {st, members};
+    int rc = nd_prefix_filter_build(&filter, store->opts->threshold, n, member_ids, &source, 0);
     int filtered = rc == ND_OK;
+    if (rc == ND_EIO)
+        return st->io_status;
     if (rc != ND_OK && rc != ND_EINVAL)
         return rc;
     nd_member *others = nd_malloc(n * sizeof *others);

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "candidates.h"
+#include "keygroups.h"
 #include "measure.h"
 #include "store.h"
 #include "suites.h"
@@ -797,6 +798,145 @@ START_TEST(test_star_split_matches_every_member_compared)
 }
 END_TEST
 
+/* The texts of one LSH key verified group by group (keygroups.c), with
+ * and without the prefix filter a key turns to once it has made many
+ * verifications, against every pair verified: the same components. Texts
+ * are variants of one base set (each with a few ids of its own: the
+ * number drawn per case), some much shorter (containment's excerpts),
+ * some empty; the filter must also make fewer verifications where the
+ * variants have many ids of their own. */
+enum { KEY_TEXTS = 1200, KEY_BASE = 96 };
+
+typedef struct {
+    const nd_options *opts;
+    uint32_t *const *ids;
+    const size_t *counts;
+    nd_uf *uf;
+    size_t calls;
+} key_check;
+
+static int key_verify(void *ctx, size_t a, size_t b)
+{
+    key_check *k = ctx;
+    k->calls++;
+    size_t shared = nd_intersection(k->ids[a], k->counts[a], k->ids[b], k->counts[b]);
+    if (!nd_matches(k->opts, k->counts[a], k->counts[b], shared))
+        return 0;
+    nd_uf_union(k->uf, a, b);
+    return 1;
+}
+
+static const uint32_t *key_ids(void *ctx, size_t text, size_t *count)
+{
+    const key_check *k = ctx;
+    *count = k->counts[text];
+    return k->ids[text];
+}
+
+typedef struct {
+    double threshold;
+    nd_measure measure;
+    unsigned most_own; /* ids of its own a variant has: up to this many */
+    int fewer;         /* the filter must make fewer verifications */
+} key_case;
+
+static const key_case key_cases[] = {
+    {0.8, ND_MEASURE_JACCARD, 12, 0},     {0.8, ND_MEASURE_JACCARD, 40, 1},    {0.5, ND_MEASURE_JACCARD, 60, 0},
+    {0.7, ND_MEASURE_CONTAINMENT, 40, 1}, {0.9, ND_MEASURE_CONTAINMENT, 8, 0}, {1e-13, ND_MEASURE_JACCARD, 40, 0},
+};
+
+/* The component of each text, as its smallest member. */
+static void components_of(nd_uf *uf, size_t *root_min, size_t n)
+{
+    for (size_t d = 0; d < n; d++)
+        root_min[d] = SIZE_MAX;
+    for (size_t d = 0; d < n; d++) {
+        size_t r = nd_uf_find(uf, d);
+        if (root_min[r] == SIZE_MAX)
+            root_min[r] = d;
+    }
+    for (size_t d = 0; d < n; d++)
+        root_min[d] = root_min[nd_uf_find(uf, d)];
+}
+
+START_TEST(test_key_groups_filter_same_components)
+{
+    const key_case *kc = &key_cases[_i];
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.threshold = kc->threshold;
+    opts.measure = kc->measure;
+    opts.min_shingles = 3;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    uint64_t state = 1234 + (uint64_t)_i;
+    uint32_t base[KEY_BASE];
+    for (size_t i = 0; i < KEY_BASE; i++)
+        base[i] = (uint32_t)synth_next(&state);
+    static uint32_t *ids[KEY_TEXTS];
+    static size_t counts[KEY_TEXTS];
+    static uint32_t texts[KEY_TEXTS];
+    for (size_t d = 0; d < KEY_TEXTS; d++) {
+        uint32_t set[KEY_BASE];
+        size_t n = KEY_BASE, kind = (size_t)(synth_next(&state) % 25);
+        memcpy(set, base, sizeof set);
+        if (kind == 0)
+            n = 0;
+        else if (kind < 4)
+            n = 4 + (size_t)(synth_next(&state) % 30); /* an excerpt: a stretch of the base */
+        size_t own = (size_t)(synth_next(&state) % (kc->most_own + 1));
+        for (size_t c = 0; c < own && n; c++)
+            set[synth_next(&state) % n] = (uint32_t)synth_next(&state);
+        qsort(set, n, sizeof *set, synth_cmp);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (k == 0 || set[i] != set[k - 1])
+                set[k++] = set[i];
+        }
+        ids[d] = malloc((k ? k : 1) * sizeof *ids[d]);
+        memcpy(ids[d], set, k * sizeof *set);
+        counts[d] = k;
+        texts[d] = (uint32_t)d;
+    }
+    /* every pair */
+    nd_uf every, plain, filtered;
+    ck_assert_int_eq(nd_uf_init(&every, KEY_TEXTS), ND_OK);
+    ck_assert_int_eq(nd_uf_init(&plain, KEY_TEXTS), ND_OK);
+    ck_assert_int_eq(nd_uf_init(&filtered, KEY_TEXTS), ND_OK);
+    key_check all = {&opts, ids, counts, &every, 0};
+    for (size_t a = 0; a < KEY_TEXTS; a++) {
+        for (size_t b = a + 1; b < KEY_TEXTS; b++)
+            key_verify(&all, a, b);
+    }
+    nd_key_groups groups = {NULL, NULL, NULL, 0};
+    key_check without = {&opts, ids, counts, &plain, 0}, with = {&opts, ids, counts, &filtered, 0};
+    ck_assert_int_eq(nd_key_groups_verify(&groups, &plain, texts, KEY_TEXTS, key_verify, &without, NULL), ND_OK);
+    nd_key_source source = {key_ids, &with, opts.threshold};
+    ck_assert_int_eq(nd_key_groups_verify(&groups, &filtered, texts, KEY_TEXTS, key_verify, &with, &source), ND_OK);
+    static size_t want[KEY_TEXTS], got_plain[KEY_TEXTS], got_filtered[KEY_TEXTS];
+    components_of(&every, want, KEY_TEXTS);
+    components_of(&plain, got_plain, KEY_TEXTS);
+    components_of(&filtered, got_filtered, KEY_TEXTS);
+    size_t joined = 0;
+    for (size_t d = 0; d < KEY_TEXTS; d++) {
+        ck_assert_uint_eq(got_plain[d], want[d]);
+        ck_assert_msg(got_filtered[d] == want[d], "text %zu: component of %zu, every pair gives %zu", d,
+                      got_filtered[d], want[d]);
+        joined += want[d] != d;
+    }
+    ck_assert_uint_gt(joined, 10);                                                /* some match */
+    ck_assert_uint_lt(joined, kc->threshold < 0.01 ? KEY_TEXTS : KEY_TEXTS - 10); /* and some do not */
+    ck_assert_uint_le(with.calls, without.calls);                                 /* never more */
+    if (kc->fewer)
+        ck_assert_msg(with.calls * 2 < without.calls, "%zu verifications with the filter, %zu without", with.calls,
+                      without.calls);
+    nd_key_groups_release(&groups);
+    nd_uf_release(&every);
+    nd_uf_release(&plain);
+    nd_uf_release(&filtered);
+    for (size_t d = 0; d < KEY_TEXTS; d++)
+        free(ids[d]);
+}
+END_TEST
+
 /* nd_identical_sets against a stable sort by the whole 64-bit set hash:
  * the same representatives, the same same() calls in the same order, the
  * same count of groups. Set hashes are drawn so that many share their
@@ -1185,6 +1325,8 @@ Suite *cluster_suite(void)
     tcase_add_loop_test(split, test_split_identical_set_components, 0, 3);
     tcase_add_test(split, test_one_set_components_under_containment);
     tcase_add_loop_test(split, test_split_repeated_sets_match_reference, 0, 6);
+    tcase_add_loop_test(split, test_key_groups_filter_same_components, 0,
+                        (int)(sizeof key_cases / sizeof key_cases[0]));
     tcase_add_loop_test(split, test_star_split_matches_every_member_compared, 0,
                         2 * (int)(sizeof star_cases / sizeof star_cases[0]));
     suite_add_tcase(s, split);

@@ -6,8 +6,9 @@
  * of texts sharing a 32-bit band key in some band whose exact Jaccard
  * reaches the threshold, plus the pairs of identical sets (which share
  * every key anyway): the order in which pairs are verified, and the pairs
- * skipped because they are already joined or already rejected, change the
- * work, not the components. The greedy cover that splits a component
+ * skipped because they are already joined, rejected lately or ruled out
+ * by an exact prefix filter (keygroups.c), change the work, not the
+ * components. The greedy cover that splits a component
  * (split_component, run here through nd_store_split) reads only the
  * component's members in input order, their ids and weights. And clusters
  * are ordered by their earliest member. So the engine finds the same
@@ -29,7 +30,7 @@
  *    owner fetches the shingle ids of their texts (one request to each
  *    holding rank, 8 bytes per text; the reply 4 bytes per id), verifies
  *    the pairs as cluster.c does (union-find over the owner's bucket
- *    texts; pairs already joined or already rejected skipped, a bucket's
+ *    texts; pairs already joined or rejected lately skipped, a bucket's
  *    texts compared group by group: keygroups.c) and drops
  *    the ids before the next band. A group of near-copies is joined in its
  *    first bands, so later bands seldom fetch it again: a duplicated text's
@@ -309,7 +310,7 @@ typedef struct pair_check {
     const size_t *counts;
     const uint64_t *texts;
     nd_uf *uf;
-    nd_pair_set *rejected;
+    nd_pair_cache *rejected;
     u64_list *edges;
     engine_stats *st;
 } pair_check;
@@ -321,7 +322,7 @@ static int verify_pair(void *ctx, size_t a, size_t c)
 {
     pair_check *v = ctx;
     uint64_t key = nd_pair_key((uint32_t)a, (uint32_t)c);
-    if (nd_pair_set_contains(v->rejected, key))
+    if (nd_pair_cache_contains(v->rejected, key))
         return 0;
     v->st->candidate_pairs++;
     const uint32_t *const *ids = v->ids;
@@ -333,7 +334,17 @@ static int verify_pair(void *ctx, size_t a, size_t c)
         push_u64(v->x, v->edges, v->texts[c]);
         return 1;
     }
-    return nd_pair_set_insert(v->rejected, key) != ND_OK ? ND_ENOMEM : 0;
+    return nd_pair_cache_put(v->rejected, key) != ND_OK ? ND_ENOMEM : 0;
+}
+
+/* A bucket's texts' ids for its prefix filter (nd_key_source): fetched
+ * for the band, as verify_pair reads them. */
+static const uint32_t *bucket_ids(void *ctx, size_t text, size_t *count)
+{
+    static const uint32_t none[1];
+    const pair_check *v = ctx;
+    *count = v->counts[text];
+    return *count ? v->ids[text] : none;
 }
 
 /* Band after band, in band order: the buckets whose texts are not all in
@@ -354,7 +365,7 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     if (m > ND_UF_MAX)
         x_fatal(x, "more than 2^31 - 1 texts in candidate pairs on one rank: use more ranks");
     nd_uf uf;
-    nd_pair_set rejected = ND_PAIR_SET_INIT;
+    nd_pair_cache rejected = {NULL};
     if (nd_uf_init(&uf, m) != ND_OK)
         x_fatal(x, "out of memory");
     /* each bucket member's index in texts (below ND_UF_MAX): a bucket's
@@ -370,6 +381,7 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     xreader *cursor = xmalloc(x, (size_t)x->size * sizeof *cursor);
     nd_key_groups groups = {NULL, NULL, NULL, 0};
     pair_check v = {x, opts, ids, counts, texts, &uf, &rejected, edges, st};
+    nd_key_source source = {bucket_ids, &v, opts->threshold};
     nd_id_buffer unused = {NULL, 0}; /* in memory: ids are borrowed, never read into it */
     size_t bucket = 0, begin = 0;
     for (size_t band = 0; band < bk->band_ends.n; band++) {
@@ -413,7 +425,7 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
         for (; bucket < band_last; bucket++) {
             size_t end = bk->ends.v[bucket];
             if (open[bucket] &&
-                nd_key_groups_verify(&groups, &uf, local + begin, end - begin, verify_pair, &v) != ND_OK)
+                nd_key_groups_verify(&groups, &uf, local + begin, end - begin, verify_pair, &v, &source) != ND_OK)
                 x_fatal(x, "out of memory");
             begin = end;
         }
@@ -429,7 +441,7 @@ static void verify_buckets(xctx *x, const engine_input *in, const uint64_t *base
     nd_key_groups_release(&groups);
     free(unused.data);
     nd_uf_release(&uf);
-    nd_pair_set_release(&rejected);
+    nd_pair_cache_release(&rejected);
     free(texts);
 }
 
