@@ -657,13 +657,13 @@ END_TEST
 /* Components past CENTER_LIMIT are split around survivors in --keep
  * order, each round's candidates coming from a prefix filter
  * (prefix_filter.c). Against the rule itself, comparing each survivor with
- * every remaining member: 1,500 texts that drift from one another (each a
+ * every remaining member: 1,000 texts that drift from one another (each a
  * few ids away from the one before, a chain), some sharing a block of ids
  * every one of them has (the rarest-first order must put those last), a
  * few tiny and a few empty, under Jaccard and containment at several
  * thresholds (one so low that no filter is exact), --keep first and
  * longest: the same clusters, members and scores. */
-enum { STAR_TEXTS = 1500, STAR_LONGEST = 90, STAR_COMMON = 25 };
+enum { STAR_TEXTS = 1000, STAR_LONGEST = 90, STAR_COMMON = 25 };
 
 typedef struct {
     double threshold;
@@ -805,7 +805,7 @@ END_TEST
  * number drawn per case), some much shorter (containment's excerpts),
  * some empty; the filter must also make fewer verifications where the
  * variants have many ids of their own. */
-enum { KEY_TEXTS = 1200, KEY_BASE = 96 };
+enum { KEY_TEXTS = 900, KEY_BASE = 96 };
 
 typedef struct {
     const nd_options *opts;
