@@ -210,16 +210,16 @@ static size_t guess(uint64_t from, size_t n)
     return (size_t)(((from >> 32) * (uint64_t)n) >> 32);
 }
 
-static int search(const located *l, const db_probe *probes, uint32_t min_doc,
+static int search(const located *l, const db_probe *probes, uint32_t first_doc, uint32_t last_doc,
                   int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
 {
     for (size_t p = l->first; p < l->end; p++) {
-        uint64_t from = db_bucket_value(probes[p].key, 0), to = db_bucket_value(probes[p].key, UINT32_MAX);
+        uint64_t from = db_bucket_value(probes[p].key, first_doc), to = db_bucket_value(probes[p].key, last_doc);
         for (size_t x = first_at_least(l->values, l->n, from); x < l->n; x++) {
             uint64_t value = db_get_be64(l->values + x * DB_BUCKET_VALUE);
             if (value > to)
                 break;
-            int rc = (uint32_t)value >= min_doc ? found(ctx, (uint32_t)value, probes[p].query) : ND_OK;
+            int rc = found(ctx, (uint32_t)value, probes[p].query);
             if (rc != ND_OK)
                 return rc;
         }
@@ -227,7 +227,7 @@ static int search(const located *l, const db_probe *probes, uint32_t min_doc,
     return 0;
 }
 
-int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t first_doc, uint32_t last_doc,
                          int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx)
 {
     uint64_t at = 0; /* the bucket under the cursor, when positioned */
@@ -275,7 +275,7 @@ int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, 
             i = end;
         }
         for (size_t a = 0; a < located_count; a++)
-            if ((rc = search(&ahead[a], probes, min_doc, found, ctx)) != 0)
+            if ((rc = search(&ahead[a], probes, first_doc, last_doc, found, ctx)) != 0)
                 return rc;
     }
     return 0;

@@ -211,14 +211,15 @@ int nd_db_buckets_put(MDB_cursor *to, const band_entry *items, size_t count, int
  * merged with the sorted entries items[0 .. count). */
 int nd_db_buckets_rebuild(MDB_cursor *from, MDB_cursor *to, const band_entry *items, size_t count);
 /* For each of the probes (sorted by key), call found(ctx, doc, query) for
- * every document numbered at least min_doc stored under its key, probe by
- * probe, documents in increasing order; a non-zero result of found stops
+ * every document numbered in [first_doc, last_doc] stored under its key
+ * (found where the first one lies, not walked past), probe by probe,
+ * documents in increasing order; a non-zero result of found stops
  * the lookup and is returned. The buckets are visited in key order, each
  * read once however many probes fall in it, stepping from one to the next
  * (MDB_NEXT) where they lie close, so that a batch at scale (about as many
  * probes as buckets) reads the tree nearly sequentially instead of
  * searching it from the root per probe. */
-int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t min_doc,
+int nd_db_buckets_lookup(MDB_cursor *cur, const db_probe *probes, size_t count, uint32_t first_doc, uint32_t last_doc,
                          int (*found)(void *ctx, uint32_t doc, uint32_t query), void *ctx);
 /* The number of band entries in the buckets of dbi. */
 int nd_db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
@@ -263,12 +264,25 @@ typedef struct db_hit_list {
 int nd_db_hit_push(db_hit_list *l, const db_hit *h, const char *id);
 /* Sort the list's hits by query, then document. */
 void nd_db_hits_by_query(db_hit_list *l);
+/* Free the list's memory; it is left empty, ready for more. */
 void nd_db_hit_list_free(db_hit_list *l);
+/* Append to `out`, for each query in [begin, end) in turn, its best hits
+ * in lists[0 .. list_count) (each by query, holding no query outside
+ * [begin, end)), best first (the larger containment, then Jaccard, then
+ * the earlier document), at most `top` (0: all). ND_OK or ND_ENOMEM (then
+ * `out` holds some of them). */
+int nd_db_hits_keep_best(db_hit_list *out, const db_hit_list *const *lists, size_t list_count, size_t begin, size_t end,
+                         size_t top);
 /* Put the hits of lists[0 .. list_count) (each by query) together per
- * query, each query's best first (the larger containment, then Jaccard,
- * then the earlier document), at most `top` (0: all). ND_OK or ND_ENOMEM. */
+ * query, each query's best first (as nd_db_hits_keep_best), at most `top`
+ * (0: all). ND_OK or ND_ENOMEM. */
 int nd_db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
                            size_t top);
+
+/* db_query.c's test hook: the candidate pairs a query holds at once (its
+ * pair budget), from the next call on; 0 restores the default. The count
+ * is atomic: set it from any thread. */
+void nd_db_query_pair_budget(size_t pairs);
 
 typedef struct db_sketched {
     nd_db_doc *docs; /* count documents; ids and keys borrowed from the batch */

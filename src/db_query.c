@@ -28,18 +28,42 @@
  * (db_settle.c).
  *
  * Committed documents are read in a read transaction of their own per
- * thread (MDB_NOTLS: a snapshot that no writer disturbs, on any thread); the
- * batch is cut into one contiguous slice per thread, so results do not
- * depend on the thread count. Pending documents (this handle's run) are
- * read through the run's transaction and the buffered band entries, on the
- * calling thread. The results own copies of the matched ids, since LMDB's
- * pages are valid only inside a transaction.
+ * thread (MDB_NOTLS: a snapshot that no writer disturbs, on any thread),
+ * every pass of a call on the same snapshot; the work is shared out by
+ * bands or keys, then by documents, so results do not depend on the thread
+ * count. Pending documents (this handle's run) are read through the run's
+ * transaction and the buffered band entries, on the calling thread. The
+ * results own copies of the matched ids, since LMDB's pages are valid only
+ * inside a transaction.
+ *
+ * Memory: passes. The candidate pairs held at once are bounded (the pair
+ * budget: PAIRS_AT_ONCE, or the batch's probes when they are more), not the
+ * pairs a batch finds: 1,000 queries against an index holding 10,000 copies
+ * of their text find 10 million (query, document) pairs, each through
+ * every band (16 entries of 8 bytes, sorted with as much scratch), and the
+ * hits of all of them used to be held until `top` cut them (4.7 GB, 35 s).
+ * A call first makes one pass over the whole batch, as before; a thread
+ * whose pairs pass its share of the budget stops holding them and only
+ * counts them per query, to the end of its walk. Then the batch is taken
+ * again in passes of consecutive queries whose counted pairs fit the
+ * budget; a query that alone passes it is taken in ranges of documents
+ * small enough that its pairs fit (each document is found once per probe
+ * at most). Each pass's hits are cut to each query's best `top` at once
+ * (nd_db_hits_keep_best: one total order, so the cut in parts is the cut of
+ * the whole; a query's best in the ranges of documents so far are kept and
+ * cut again with each range's). A query's pairs all come in one pass or in
+ * disjoint ranges of documents, so each (query, document) is verified once,
+ * as before. So the memory is the budget's pairs, their hits, and per query
+ * its best `top` (all of its matches without `top`: the results hold
+ * them). A batch whose pairs fit the budget, as most do, is one pass; one
+ * that does not walks its keys about twice.
  */
 #include "db_internal.h"
 
-#include <assert.h> /* assert (preconditions, debug builds) */
-#include <stdlib.h> /* qsort */
-#include <string.h> /* memcpy, memset */
+#include <assert.h>    /* assert (preconditions, debug builds) */
+#include <stdatomic.h> /* atomic_uint_least64_t, atomic_size_t */
+#include <stdint.h>    /* SIZE_MAX, UINT32_MAX */
+#include <string.h>    /* memcpy */
 
 #include "alloc.h"
 #include "db_contain.h"
@@ -64,7 +88,8 @@ ND_DEFINE_RADIX_SORT(sort_pairs, uint64_t, SELF, 0, 56)
 typedef struct worker {
     nd_db *db;
     const nd_db_doc *docs;
-    size_t begin, end;
+    size_t begin, end;            /* the pass's queries */
+    uint32_t doc_first, doc_last; /* and documents */
     double threshold;
     MDB_txn *txn; /* records (and merged band entries) come from here */
     int pending;  /* 1: look for this run's documents, 0: committed ones */
@@ -72,7 +97,12 @@ typedef struct worker {
     probe *probes, *probes_tmp;
     size_t probe_count;
     uint64_t *pairs, *pairs_tmp; /* candidate (document << 32 | query) pairs */
-    size_t pair_count, pair_capacity;
+    size_t pair_count, pair_capacity, pairs_tmp_capacity;
+    size_t pair_budget;             /* pairs held in a pass; past it they are only counted */
+    int over_budget;                /* this pass went past it */
+    atomic_uint_least64_t *counted; /* per query of the batch: its pairs, counted in a pass over budget */
+    uint32_t run_query;             /* and the pairs of run_query counted here, not yet added there */
+    uint64_t run_pairs;
     uint32_t *found; /* the documents under one key */
     size_t found_count, found_capacity;
     uint32_t *ids; /* a candidate's decoded shingle ids */
@@ -93,22 +123,44 @@ static int out_of_memory(worker *w)
     return nd_db_fail(w->db, ND_ENOMEM, "%s: out of memory querying", w->db->path);
 }
 
+/* The pairs of run_query counted by this worker, into the shared counts. */
+static void tally_run(worker *w)
+{
+    if (w->run_pairs)
+        atomic_fetch_add_explicit(&w->counted[w->run_query], w->run_pairs, memory_order_relaxed);
+    w->run_pairs = 0;
+}
+
+/* A candidate pair: held, or past the pass's budget counted (its query's
+ * pairs come one after the other, a key's documents at a time: counted
+ * here, added to the shared count when another query's come). ND_OK or
+ * ND_ENOMEM. */
+static int hold_pair(worker *w, uint32_t doc, uint32_t query)
+{
+    if (w->pair_count < w->pair_budget) {
+        if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
+            return ND_ENOMEM;
+        w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
+        return ND_OK;
+    }
+    w->over_budget = 1;
+    if (query != w->run_query) {
+        tally_run(w);
+        w->run_query = query;
+    }
+    w->run_pairs++;
+    return ND_OK;
+}
+
 static int add_pair(worker *w, uint32_t doc, uint32_t query)
 {
-    if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
-        return out_of_memory(w);
-    w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
-    return ND_OK;
+    return hold_pair(w, doc, query) == ND_OK ? ND_OK : out_of_memory(w);
 }
 
 /* nd_db_buckets_lookup's callback: a candidate pair. */
 static int pair_found(void *ctx, uint32_t doc, uint32_t query)
 {
-    worker *w = ctx;
-    if (nd_grow((void **)&w->pairs, &w->pair_capacity, w->pair_count + 1, sizeof *w->pairs) != 0)
-        return ND_ENOMEM;
-    w->pairs[w->pair_count++] = (uint64_t)doc << 32 | query;
-    return ND_OK;
+    return hold_pair(ctx, doc, query);
 }
 
 static int is_containment(const worker *w)
@@ -126,13 +178,16 @@ static size_t probes_of(const worker *w, const nd_db_doc *d)
     return d->count ? w->db->opts.bands : 0;
 }
 
-/* The slice's probes, one per (query, key). */
+/* The pass's probes, one per (query, key). */
 static int make_probes(worker *w)
 {
     unsigned bands = w->db->opts.bands;
     size_t n = 0;
     for (size_t q = w->begin; q < w->end; q++)
         n += probes_of(w, &w->docs[q]);
+    nd_free(w->probes);
+    nd_free(w->probes_tmp);
+    w->probe_count = 0;
     w->probes = nd_malloc((n ? n : 1) * sizeof *w->probes);
     w->probes_tmp = nd_malloc((n ? n : 1) * sizeof *w->probes_tmp);
     if (!w->probes || !w->probes_tmp)
@@ -156,13 +211,15 @@ static int make_probes(worker *w)
     return ND_OK;
 }
 
-/* Candidates from the band entries in the transaction (documents numbered
- * at least min_doc). The probes are looked up in key order: neighbouring
+/* Candidates from the band entries in the transaction (the pass's
+ * documents). The probes are looked up in key order: neighbouring
  * keys sit on the same or nearby B-tree pages (LMDB looks on the cursor's
  * page first), and an index built in key order has its leaves in key order
  * in the file, so a batch reads the tree nearly sequentially. A Jaccard
- * index's buckets are walked in order by nd_db_buckets_lookup (db_bucket.c). */
-static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint32_t min_doc)
+ * index's buckets are walked in order by nd_db_buckets_lookup (db_bucket.c);
+ * a containment index's documents under a key are sorted duplicates, found
+ * from the first of the pass's on (MDB_GET_BOTH_RANGE). */
+static int candidates_in_txn(worker *w, const probe *probes, size_t count)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(w->txn, w->db->bands, &cur);
@@ -170,7 +227,7 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
         return nd_db_fail_mdb(w->db, rc, "reading band keys");
     int status = ND_OK;
     if (db_bucketed(w->db)) {
-        rc = nd_db_buckets_lookup(cur, probes, count, min_doc, pair_found, w);
+        rc = nd_db_buckets_lookup(cur, probes, count, w->doc_first, w->doc_last, pair_found, w);
         mdb_cursor_close(cur);
         if (rc == ND_ENOMEM)
             return out_of_memory(w);
@@ -181,17 +238,20 @@ static int candidates_in_txn(worker *w, const probe *probes, size_t count, uint3
     for (size_t i = 0; i < count && status == ND_OK; i++) {
         if (i == 0 || probes[i].key != probes[i - 1].key) {
             uint64_t k = probes[i].key;
-            MDB_val key = {sizeof k, &k}, val;
+            uint32_t from = w->doc_first;
+            MDB_val key = {sizeof k, &k}, val = {sizeof from, &from};
             w->found_count = 0;
-            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+            rc = mdb_cursor_get(cur, &key, &val, from ? MDB_GET_BOTH_RANGE : MDB_SET_KEY);
             while (rc == 0 && status == ND_OK) {
                 uint32_t doc = db_doc_at(val.mv_data);
-                if (doc >= min_doc) {
-                    if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
-                        status = out_of_memory(w);
-                    else
-                        w->found[w->found_count++] = doc;
+                if (doc > w->doc_last) {
+                    rc = MDB_NOTFOUND; /* the rest are later still */
+                    break;
                 }
+                if (nd_grow((void **)&w->found, &w->found_capacity, w->found_count + 1, sizeof *w->found) != 0)
+                    status = out_of_memory(w);
+                else
+                    w->found[w->found_count++] = doc;
                 rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
             }
             if (status == ND_OK && rc != MDB_NOTFOUND)
@@ -213,7 +273,7 @@ static int candidates_in_buffer(worker *w)
         uint64_t key = w->probes[i].key;
         for (size_t s = (size_t)key & p->slot_mask; p->slots[s] && status == ND_OK; s = (s + 1) & p->slot_mask) {
             const band_entry *e = &p->items[p->slots[s] - 1];
-            if (db_entry_key(e) == key)
+            if (db_entry_key(e) == key && e->doc >= w->doc_first && e->doc <= w->doc_last)
                 status = add_pair(w, e->doc, w->probes[i].query);
         }
     }
@@ -225,19 +285,19 @@ static int reaches(double jaccard, double threshold)
     return jaccard >= threshold - 1e-12;
 }
 
-/* Verify the candidate pairs, document by document: each candidate's
- * record is read, and its ids decoded, once however many queries it is a
- * candidate of. The hits end in query order. */
 /* Sort the worker's candidate pairs (by document, then query). */
 static int sort_worker_pairs(worker *w)
 {
-    w->pairs_tmp = nd_malloc((w->pair_count ? w->pair_count : 1) * sizeof *w->pairs_tmp);
-    if (!w->pairs_tmp)
+    if (nd_grow((void **)&w->pairs_tmp, &w->pairs_tmp_capacity, w->pair_count ? w->pair_count : 1,
+                sizeof *w->pairs_tmp) != 0)
         return out_of_memory(w);
     sort_pairs(w->pairs, w->pairs_tmp, w->pair_count);
     return ND_OK;
 }
 
+/* Verify the candidate pairs, document by document: each candidate's
+ * record is read, and its ids decoded, once however many queries it is a
+ * candidate of. The hits end in query order. */
 static int verify(worker *w, const uint64_t *pairs, size_t count)
 {
     for (size_t i = 0; i < count;) {
@@ -299,30 +359,119 @@ static int verify(worker *w, const uint64_t *pairs, size_t count)
     return ND_OK;
 }
 
-/* Pending documents, on the calling thread: candidates from the run's
- * transaction and buffer. */
-static void run_pending(worker *w)
+/* ****  Passes  **** */
+
+/* A pass's result when a worker's pairs passed its budget: they are
+ * counted per query (worker.counted), none verified. */
+enum { OVER_BUDGET = 1 };
+
+/* Candidate pairs held at once, at least (the pair budget): 2 Mi pairs,
+ * 16 MB, sorted with as much scratch. A batch that looks up more keys than
+ * that may hold one pair per key. */
+enum { PAIRS_AT_ONCE = 1 << 21 };
+
+/* nd_db_query_pair_budget's, or 0: the budget above. */
+static atomic_size_t budget_for_tests;
+
+void nd_db_query_pair_budget(size_t pairs)
 {
-    nd_db *db = w->db;
-    w->rc = make_probes(w);
-    if (w->rc == ND_OK)
+    atomic_store(&budget_for_tests, pairs);
+}
+
+/* The pairs a call holds at once. */
+static size_t pair_budget(const worker *w, const nd_db_doc *docs, size_t count)
+{
+    size_t set = atomic_load(&budget_for_tests);
+    if (set)
+        return set;
+    size_t probes = 0;
+    for (size_t q = 0; q < count; q++)
+        probes += probes_of(w, &docs[q]);
+    return probes > PAIRS_AT_ONCE ? probes : PAIRS_AT_ONCE;
+}
+
+/* Where a call looks: the committed documents (on n threads, their pairs
+ * gathered by `all`), or the pending ones (one worker; all NULL); their
+ * numbers [doc_first, doc_end) (committed: doc_end read when a query
+ * needs it); and each query's best matches so far (by query). */
+typedef struct scope {
+    worker *workers;
+    unsigned n;
+    worker *all;
+    uint32_t doc_first;
+    uint64_t doc_end;
+    int doc_end_known;
+    size_t pass_pairs; /* the candidate pairs of its last pass (done, not over budget) */
+    db_hit_list kept;
+} scope;
+
+/* Start a pass on w: queries [begin, end), documents [first, last], at
+ * most `budget` pairs held. */
+static void pass_begin(worker *w, size_t begin, size_t end, uint32_t first, uint32_t last, size_t budget)
+{
+    w->begin = begin;
+    w->end = end;
+    w->doc_first = first;
+    w->doc_last = last;
+    w->pair_budget = budget;
+    w->pair_count = 0;
+    w->over_budget = 0;
+    w->run_pairs = 0;
+    w->rc = ND_OK;
+}
+
+static int any_over_budget(const worker *workers, unsigned n)
+{
+    for (unsigned t = 0; t < n; t++) {
+        if (workers[t].over_budget)
+            return 1;
+    }
+    return 0;
+}
+
+/* A pass over budget: the pairs each worker held counted too; OVER_BUDGET. */
+static int count_pairs(worker *workers, unsigned n)
+{
+    for (unsigned t = 0; t < n; t++) {
+        worker *w = &workers[t];
+        tally_run(w);
+        for (size_t i = 0; i < w->pair_count; i++)
+            atomic_fetch_add_explicit(&w->counted[(uint32_t)w->pairs[i]], 1, memory_order_relaxed);
+        w->pair_count = 0;
+    }
+    return OVER_BUDGET;
+}
+
+/* Pending documents, on the calling thread: candidates from the run's
+ * transaction and buffer. ND_OK (the hits in the worker's list),
+ * OVER_BUDGET or an error. */
+static int pending_pass(scope *s, size_t begin, size_t end, uint32_t first, uint32_t last, size_t budget)
+{
+    worker *w = s->workers;
+    pass_begin(w, begin, end, first, last, budget);
+    int rc = make_probes(w);
+    if (rc == ND_OK)
         sort_probes(w->probes, w->probes_tmp, w->probe_count);
-    if (w->rc == ND_OK && db->pending.merged)
-        w->rc = candidates_in_txn(w, w->probes, w->probe_count, db->base_doc);
-    if (w->rc == ND_OK)
-        w->rc = candidates_in_buffer(w);
-    if (w->rc == ND_OK)
-        w->rc = sort_worker_pairs(w);
-    if (w->rc == ND_OK && w->settling && nd_db_settle_pairs(w->settling, w->docs, w->pairs, w->pair_count, 1) != ND_OK)
-        w->rc = out_of_memory(w);
-    if (w->rc == ND_OK)
-        w->rc = verify(w, w->pairs, w->pair_count);
+    if (rc == ND_OK && w->db->pending.merged)
+        rc = candidates_in_txn(w, w->probes, w->probe_count);
+    if (rc == ND_OK)
+        rc = candidates_in_buffer(w);
+    if (rc == ND_OK && w->over_budget)
+        return count_pairs(w, 1);
+    s->pass_pairs = w->pair_count;
+    if (rc == ND_OK)
+        rc = sort_worker_pairs(w);
+    if (rc == ND_OK && w->settling && nd_db_settle_pairs(w->settling, w->docs, w->pairs, w->pair_count, 1) != ND_OK)
+        rc = out_of_memory(w);
+    if (rc == ND_OK)
+        rc = verify(w, w->pairs, w->pair_count);
+    return rc;
 }
 
 /* Committed documents, phase 1 on each thread: its range of the probes. */
 static void walk_phase(worker *w)
 {
-    w->rc = candidates_in_txn(w, w->walk, w->walk_count, 0);
+    w->rc = candidates_in_txn(w, w->walk, w->walk_count);
 }
 
 /* Phase 2 on each thread: its range of the candidate pairs. */
@@ -405,6 +554,8 @@ static void band_walk_phase(worker *w)
     w->rc = ND_OK;
     if (w->band_lo >= w->band_hi || m == 0)
         return;
+    nd_free(w->probes);
+    nd_free(w->probes_tmp);
     w->probes = nd_malloc(m * sizeof *w->probes);
     w->probes_tmp = nd_malloc(m * sizeof *w->probes_tmp);
     if (!w->probes || !w->probes_tmp) {
@@ -422,38 +573,36 @@ static void band_walk_phase(worker *w)
             sort_probe_buckets(w->probes, w->probes_tmp, m);
         else
             sort_probes(w->probes, w->probes_tmp, m);
-        w->rc = candidates_in_txn(w, w->probes, m, 0);
+        w->rc = candidates_in_txn(w, w->probes, m);
     }
 }
 
-/* Committed documents for the whole batch, on n threads: the bands cut
- * into ranges (band_walk_phase; a containment index's probes sorted once
- * and cut into key ranges), so that each thread walks its own part of
- * the tree (the tree is walked once per call, whatever n); the candidate
- * pairs gathered, sorted once and cut into document ranges for
- * verification. Every thread reads the same snapshot. The hits end in
- * workers[0 .. n), each list in query order. */
-static int query_committed(worker *workers, unsigned n, worker *all)
+/* Committed documents, on the scope's n threads: the bands cut into ranges
+ * (band_walk_phase; a containment index's probes sorted once and cut into
+ * key ranges), so that each thread walks its own part of the tree (the
+ * tree is walked once per pass, whatever n); the candidate pairs gathered,
+ * sorted once and cut into document ranges for verification. Every thread
+ * reads the same snapshot (the workers' txn). ND_OK (the hits in the
+ * workers' lists, each by query), OVER_BUDGET or an error. */
+static int committed_pass(scope *s, size_t begin, size_t end, uint32_t first, uint32_t last, size_t budget)
 {
-    nd_db *db = all->db;
-    MDB_txn *txns[MAX_THREADS];
+    worker *workers = s->workers, *all = s->all;
+    unsigned n = s->n;
+    for (unsigned t = 0; t < n; t++)
+        pass_begin(&workers[t], begin, end, first, last, budget);
+    pass_begin(all, begin, end, first, last, SIZE_MAX);
     int rc = ND_OK;
     if (is_containment(all)) {
         rc = make_probes(all);
-        if (rc == ND_OK)
-            sort_probes(all->probes, all->probes_tmp, all->probe_count);
+        if (rc != ND_OK)
+            return rc;
+        sort_probes(all->probes, all->probes_tmp, all->probe_count);
     }
-    if (rc != ND_OK)
-        return rc;
-    rc = begin_snapshot(db, txns, n);
-    if (rc != ND_OK)
-        return rc;
-    unsigned bands = db->opts.bands;
+    unsigned bands = all->db->opts.bands;
     size_t with_shingles = 0;
-    for (size_t q = all->begin; q < all->end; q++)
+    for (size_t q = begin; q < end; q++)
         with_shingles += all->docs[q].count != 0;
     for (unsigned t = 0; t < n; t++) {
-        workers[t].txn = txns[t];
         if (is_containment(all)) {
             size_t lo = boundary(all->probe_count, t, n, all->probes, probe_key_at);
             size_t hi = boundary(all->probe_count, t + 1, n, all->probes, probe_key_at);
@@ -468,17 +617,20 @@ static int query_committed(worker *workers, unsigned n, worker *all)
     run_phase(workers, n, is_containment(all) ? walk_phase : band_walk_phase);
     for (unsigned t = 0; t < n && rc == ND_OK; t++)
         rc = workers[t].rc;
+    if (rc == ND_OK && any_over_budget(workers, n))
+        return count_pairs(workers, n);
+    size_t total = 0;
+    for (unsigned t = 0; t < n; t++)
+        total += workers[t].pair_count;
+    if (rc == ND_OK && nd_grow((void **)&all->pairs, &all->pair_capacity, total ? total : 1, sizeof *all->pairs) != 0)
+        rc = out_of_memory(all);
     for (unsigned t = 0; t < n && rc == ND_OK; t++) { /* all the pairs into `all` */
         worker *w = &workers[t];
-        if (nd_grow((void **)&all->pairs, &all->pair_capacity, all->pair_count + w->pair_count, sizeof *all->pairs) !=
-            0) {
-            rc = out_of_memory(all);
-            break;
-        }
         if (w->pair_count)
             memcpy(all->pairs + all->pair_count, w->pairs, w->pair_count * sizeof *w->pairs);
         all->pair_count += w->pair_count;
     }
+    s->pass_pairs = all->pair_count;
     if (rc == ND_OK)
         rc = sort_worker_pairs(all);
     if (rc == ND_OK && all->settling &&
@@ -495,8 +647,131 @@ static int query_committed(worker *workers, unsigned n, worker *all)
         for (unsigned t = 0; t < n && rc == ND_OK; t++)
             rc = workers[t].rc;
     }
-    for (unsigned t = 0; t < n; t++)
-        mdb_txn_abort(txns[t]);
+    return rc;
+}
+
+static int run_pass(scope *s, size_t begin, size_t end, uint32_t first, uint32_t last, size_t budget)
+{
+    if (s->all)
+        return committed_pass(s, begin, end, first, last, budget);
+    return pending_pass(s, begin, end, first, last, budget);
+}
+
+/* The pass's hits (in the scope's workers' lists; with `also`, a list of
+ * earlier ones too), each query's best `top` of [begin, end), appended to
+ * `into`; the workers' lists emptied. */
+static int keep_pass_best(scope *s, db_hit_list *into, const db_hit_list *also, size_t begin, size_t end, size_t top)
+{
+    const db_hit_list *lists[MAX_THREADS + 1];
+    size_t n = 0;
+    if (also)
+        lists[n++] = also;
+    for (unsigned t = 0; t < s->n; t++)
+        lists[n++] = &s->workers[t].hits;
+    int rc = nd_db_hits_keep_best(into, lists, n, begin, end, top);
+    for (unsigned t = 0; t < s->n; t++)
+        nd_db_hit_list_free(&s->workers[t].hits);
+    return rc == ND_OK ? ND_OK : out_of_memory(s->workers);
+}
+
+/* The end of the scope's document numbers: the committed snapshot's next
+ * document (its counters), read once. */
+static int scope_doc_end(scope *s)
+{
+    if (s->doc_end_known)
+        return ND_OK;
+    uint64_t documents, removed;
+    int rc = nd_db_read_counters(s->all->db, s->workers[0].txn, &s->doc_end, &documents, &removed);
+    s->doc_end_known = rc == ND_OK;
+    return rc;
+}
+
+/* Query q alone, its pairs (`pairs` of them) past the budget: in ranges
+ * of the scope's documents, each taken with the budget (its share a
+ * thread), sized for half of it from the pairs the last one found (or,
+ * over budget, counted: that range again, smaller), each document found
+ * once per probe at most (so one document alone may take as many pairs as
+ * the query has probes); its best `top` kept and cut again with each
+ * range's (all of them without top, in the scope's list at once). */
+static int query_alone(scope *s, size_t q, uint64_t pairs, size_t top, size_t budget)
+{
+    worker *w = s->workers;
+    int rc = scope_doc_end(s);
+    size_t share = budget / s->n ? budget / s->n : 1, aim = budget / 2 ? budget / 2 : 1;
+    uint64_t span = s->doc_end > s->doc_first ? s->doc_end - s->doc_first : 0;
+    uint64_t width = span / (pairs / aim + 1) + 1; /* (as if the pairs were spread evenly) */
+    db_hit_list best = {NULL, 0, 0, NULL, 0, 0};
+    for (uint64_t first = s->doc_first; first < s->doc_end && rc == ND_OK;) {
+        uint64_t last = s->doc_end - first > width ? first + width - 1 : s->doc_end - 1;
+        atomic_store_explicit(&w->counted[q], 0, memory_order_relaxed);
+        rc = run_pass(s, q, q + 1, (uint32_t)first, (uint32_t)last, first == last ? SIZE_MAX : share);
+        uint64_t found =
+            rc == OVER_BUDGET ? atomic_load_explicit(&w->counted[q], memory_order_relaxed) : (uint64_t)s->pass_pairs;
+        /* the next range: as wide as would have found half the budget's
+         * pairs here; over budget, at most half as wide; else at most twice
+         * (an empty stretch says little about the next) */
+        double fit = (double)(last - first + 1) * (double)aim / (double)(found ? found : 1);
+        uint64_t most = rc == OVER_BUDGET ? width / 2 : 2 * width;
+        width = fit < 1.0 ? 1 : fit < (double)most ? (uint64_t)fit : most;
+        if (width == 0)
+            width = 1;
+        if (rc == OVER_BUDGET) {
+            rc = ND_OK;
+            continue; /* the range again, smaller (one document alone is taken whole) */
+        }
+        first = last + 1;
+        if (rc == ND_OK && !top) {
+            rc = keep_pass_best(s, &s->kept, NULL, q, q + 1, 0);
+        } else if (rc == ND_OK) {
+            db_hit_list kept = {NULL, 0, 0, NULL, 0, 0};
+            rc = keep_pass_best(s, &kept, &best, q, q + 1, top);
+            nd_db_hit_list_free(&best);
+            best = kept;
+        }
+    }
+    const db_hit_list *lists[1] = {&best};
+    if (rc == ND_OK && top && nd_db_hits_keep_best(&s->kept, lists, 1, q, q + 1, top) != ND_OK)
+        rc = out_of_memory(w);
+    nd_db_hit_list_free(&best);
+    return rc;
+}
+
+/* Every query of the batch in the scope, each one's best `top` (0: all)
+ * into the scope's list: one pass of them all; if it went over budget, by
+ * their counted pairs, passes of consecutive queries whose pairs fit it,
+ * and each query whose pairs alone do not, alone (query_alone). */
+static int query_scope(scope *s, size_t count, size_t top, size_t budget)
+{
+    atomic_uint_least64_t *counted = s->workers[0].counted;
+    for (size_t q = 0; q < count; q++)
+        atomic_init(&counted[q], 0);
+    size_t share = budget / s->n ? budget / s->n : 1; /* (of the pairs each thread finds) */
+    int rc = run_pass(s, 0, count, s->doc_first, UINT32_MAX, share);
+    if (rc == ND_OK)
+        return keep_pass_best(s, &s->kept, NULL, 0, count, top);
+    if (rc != OVER_BUDGET)
+        return rc;
+    rc = ND_OK;
+    for (size_t q = 0; q < count && rc == ND_OK;) {
+        uint64_t pairs = atomic_load_explicit(&counted[q], memory_order_relaxed);
+        if (pairs > budget) {
+            rc = query_alone(s, q, pairs, top, budget);
+            q++;
+            continue;
+        }
+        size_t end = q;
+        uint64_t sum = 0;
+        while (end < count && (pairs = atomic_load_explicit(&counted[end], memory_order_relaxed)) <= budget - sum) {
+            sum += pairs;
+            end++;
+        }
+        if (sum > 0) { /* (queries without candidates need no pass) */
+            rc = run_pass(s, q, end, s->doc_first, UINT32_MAX, SIZE_MAX);
+            if (rc == ND_OK)
+                rc = keep_pass_best(s, &s->kept, NULL, q, end, top);
+        }
+        q = end;
+    }
     return rc;
 }
 
@@ -554,7 +829,10 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
     }
     /* workers[0 .. threads): committed documents; then the pending one; then `all` */
     worker *workers = nd_calloc((size_t)threads + 2, sizeof *workers);
-    if (!workers) {
+    atomic_uint_least64_t *counted = nd_malloc((count ? count : 1) * sizeof *counted);
+    if (!workers || !counted) {
+        nd_free(workers);
+        nd_free(counted);
         nd_db_settling_free(&settling);
         nd_free(sorted_docs);
         return nd_db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
@@ -567,26 +845,31 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         w->end = count;
         w->threshold = o.threshold;
         w->settling = o.raw_ids && !sorted_docs ? &settling : NULL;
+        w->counted = counted;
     }
     worker *all = &workers[threads + 1];
-    int status = ND_OK;
-    if (threads > 0)
-        status = query_committed(workers, threads, all);
-    size_t lists = threads;
-    if (status == ND_OK && with_pending) {
-        worker *w = &workers[lists];
-        w->txn = db->txn;
-        w->pending = 1;
-        run_pending(w);
-        lists++;
+    size_t budget = pair_budget(all, docs, count);
+    scope committed = {workers, threads, all, 0, 0, 0, 0, {NULL, 0, 0, NULL, 0, 0}};
+    scope pending = {&workers[threads], 1, NULL, db->base_doc, db->next_doc, 1, 0, {NULL, 0, 0, NULL, 0, 0}};
+    int rc = ND_OK;
+    if (threads > 0) {
+        MDB_txn *txns[MAX_THREADS];
+        rc = begin_snapshot(db, txns, threads);
+        if (rc == ND_OK) {
+            for (unsigned t = 0; t < threads; t++)
+                workers[t].txn = txns[t];
+            rc = query_scope(&committed, count, o.top, budget);
+            for (unsigned t = 0; t < threads; t++)
+                mdb_txn_abort(txns[t]);
+        }
     }
-    int rc = status;
-    for (size_t l = 0; l < lists && rc == ND_OK; l++)
-        rc = workers[l].rc;
-    const db_hit_list *hits[MAX_THREADS + 1];
-    for (size_t l = 0; l < lists; l++)
-        hits[l] = &workers[l].hits;
-    if (rc == ND_OK && nd_db_results_assemble(out, hits, lists, count, o.top) != ND_OK)
+    if (rc == ND_OK && with_pending) {
+        workers[threads].txn = db->txn;
+        workers[threads].pending = 1;
+        rc = query_scope(&pending, count, o.top, budget);
+    }
+    const db_hit_list *kept[2] = {&committed.kept, &pending.kept};
+    if (rc == ND_OK && nd_db_results_assemble(out, kept, 2, count, o.top) != ND_OK)
         rc = nd_db_fail(db, ND_ENOMEM, "%s: out of memory querying", db->path);
     for (size_t l = 0; l < (size_t)threads + 2; l++) {
         nd_db_hit_list_free(&workers[l].hits);
@@ -597,7 +880,10 @@ int nd_db_query(nd_db_results **out, nd_db *db, const nd_db_doc *docs, size_t co
         nd_free(workers[l].found);
         nd_free(workers[l].ids);
     }
+    nd_db_hit_list_free(&committed.kept);
+    nd_db_hit_list_free(&pending.kept);
     nd_free(workers);
+    nd_free(counted);
     nd_db_settling_free(&settling);
     nd_free(sorted_docs);
     return rc;

@@ -1,8 +1,17 @@
 /* db_results.c - the results of an index query: the matches each thread
- * of db_query.c verifies (db_hit_list), put together per query, best
+ * of db_query.c verifies (db_hit_list), cut after each of its passes to
+ * each query's best (nd_db_hits_keep_best), put together per query, best
  * first (nd_db_results_assemble), into the handle (nd_db_results) callers
  * read through the functions at the end: how many queries, each query's
  * matches, and freeing it.
+ *
+ * "Best" is one total order: the larger containment (0 for both in a
+ * Jaccard index), then the larger Jaccard, then the earlier document; a
+ * query's matches are found once each (db_query.c), so no two of them tie.
+ * So the best `top` of a query's matches are the best `top` of the best
+ * `top` of each part of them, in whatever parts they come: a pass can cut
+ * its hits as soon as it has verified them, and the answer is the one a
+ * single cut of all of them gives.
  */
 #include "db_internal.h"
 
@@ -46,6 +55,7 @@ void nd_db_hit_list_free(db_hit_list *l)
 {
     nd_free(l->items);
     nd_free(l->text);
+    *l = (db_hit_list){NULL, 0, 0, NULL, 0, 0};
 }
 
 /* ****  Results  **** */
@@ -67,14 +77,53 @@ static int compare_hit_ref(const void *pa, const void *pb)
     return (a->doc > b->doc) - (a->doc < b->doc);
 }
 
+/* Query q's hits in the lists (each by query; at[l] where list l's hits of
+ * q begin, moved past them) into refs, best first; returns how many of them
+ * to take: at most top (0: all). */
+static size_t best_of_query(hit_ref *refs, const db_hit_list *const *lists, size_t list_count, size_t *at, size_t q,
+                            size_t top)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < list_count; l++) {
+        const db_hit_list *hl = lists[l];
+        while (at[l] < hl->count && hl->items[at[l]].query == q)
+            refs[n++] = (hit_ref){&hl->items[at[l]++], hl->text};
+    }
+    qsort(refs, n, sizeof *refs, compare_hit_ref);
+    return top && n > top ? top : n;
+}
+
+static size_t hits_in(const db_hit_list *const *lists, size_t list_count)
+{
+    size_t total = 0;
+    for (size_t l = 0; l < list_count; l++)
+        total += lists[l]->count;
+    return total;
+}
+
+int nd_db_hits_keep_best(db_hit_list *out, const db_hit_list *const *lists, size_t list_count, size_t begin, size_t end,
+                         size_t top)
+{
+    size_t total = hits_in(lists, list_count);
+    size_t *at = nd_calloc(list_count ? list_count : 1, sizeof *at);
+    hit_ref *refs = nd_malloc((total ? total : 1) * sizeof *refs);
+    int rc = at && refs ? ND_OK : ND_ENOMEM;
+    for (size_t q = begin; q < end && rc == ND_OK; q++) {
+        size_t n = best_of_query(refs, lists, list_count, at, q, top);
+        for (size_t k = 0; k < n && rc == ND_OK; k++)
+            rc = nd_db_hit_push(out, refs[k].h, refs[k].text + refs[k].h->id_offset);
+    }
+    nd_free(at);
+    nd_free(refs);
+    return rc;
+}
+
 int nd_db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
                            size_t top)
 {
-    size_t total = 0, text = 0;
-    for (size_t l = 0; l < list_count; l++) {
-        total += lists[l]->count;
+    size_t total = hits_in(lists, list_count), text = 0;
+    for (size_t l = 0; l < list_count; l++)
         text += lists[l]->text_len;
-    }
     nd_db_results *r = nd_calloc(1, sizeof *r);
     size_t *at = nd_calloc(list_count ? list_count : 1, sizeof *at);
     hit_ref *refs = nd_malloc((total ? total : 1) * sizeof *refs);
@@ -92,15 +141,7 @@ int nd_db_results_assemble(nd_db_results **out, const db_hit_list *const *lists,
     }
     size_t m = 0, text_len = 0;
     for (size_t q = 0; q < count; q++) {
-        size_t n = 0;
-        for (size_t l = 0; l < list_count; l++) {
-            const db_hit_list *hl = lists[l];
-            while (at[l] < hl->count && hl->items[at[l]].query == q)
-                refs[n++] = (hit_ref){&hl->items[at[l]++], hl->text};
-        }
-        qsort(refs, n, sizeof *refs, compare_hit_ref);
-        if (top && n > top)
-            n = top;
+        size_t n = best_of_query(refs, lists, list_count, at, q, top);
         r->starts[q] = m;
         for (size_t k = 0; k < n; k++) {
             const db_hit *h = refs[k].h;

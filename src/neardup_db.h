@@ -230,6 +230,9 @@ typedef struct nd_db_results nd_db_results;
  * nd_index_pairs() would pair it (Jaccard or containment either way, at
  * least min_shingles shingles for the contained one), none missed,
  * sorted by max(query_in_match, match_in_query), then Jaccard.
+ * Memory: the candidate pairs held at once are bounded (2 Mi, or one per
+ * key the batch looks up), whatever the matches; past that the batch is
+ * taken in passes (the same results), each query keeping its best `top`.
  * @param[out] out results, one entry per document, in order.
  * @param opts may be NULL (ND_DB_QUERY_INIT).
  * @return ND_OK, ND_EIO, ND_EFORMAT (a corrupt record), ND_EINVAL,

@@ -1,14 +1,16 @@
 /* test_db_query.c - queries of the persistent index (db_query.c): the
  * answers equal a brute-force all-pairs reference (every pair whose bands
  * collide and whose exact Jaccard reaches the threshold, with that very
- * Jaccard), pending documents before and after early merges, and queries on
- * several threads, in one call or from several threads at once. */
+ * Jaccard), pending documents before and after early merges, queries on
+ * several threads, in one call or from several threads at once, and
+ * queries taken in passes (a small pair budget) answering as one pass. */
 #include <pthread.h> /* pthread_create */
 #include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* malloc, calloc, free, strtoul */
 #include <string.h>  /* strlen, memcmp, memcpy */
 
-#include "alloc.h" /* nd_alloc_fail_after */
+#include "alloc.h"       /* nd_alloc_fail_after */
+#include "db_internal.h" /* nd_db_query_pair_budget */
 #include "db_record.h"
 #include "dbtest.h"
 #include "neardup.h"
@@ -432,6 +434,143 @@ START_TEST(test_raw_ids_out_of_memory)
 }
 END_TEST
 
+/* ****  Passes: the pairs held at once  **** */
+
+/* Every field of every match equal, in the same order. */
+static void identical_results(const nd_db_results *a, const nd_db_results *b, const char *what)
+{
+    ck_assert_uint_eq(nd_db_results_count(a), nd_db_results_count(b));
+    for (size_t i = 0; i < nd_db_results_count(a); i++) {
+        const nd_db_match *x, *y;
+        size_t n = nd_db_results_get(&x, a, i);
+        ck_assert_msg(nd_db_results_get(&y, b, i) == n, "%s: query %zu has %zu matches, then %zu", what, i, n,
+                      nd_db_results_get(&y, b, i));
+        for (size_t k = 0; k < n; k++)
+            ck_assert_msg(x[k].id_len == y[k].id_len && memcmp(x[k].id, y[k].id, x[k].id_len) == 0 &&
+                              x[k].jaccard == y[k].jaccard && x[k].weight == y[k].weight &&
+                              x[k].pending == y[k].pending && x[k].query_in_match == y[k].query_in_match &&
+                              x[k].match_in_query == y[k].match_in_query,
+                          "%s: query %zu, match %zu differs", what, i, k);
+    }
+}
+
+/* Add `copies` copies of text i of c, ids "<prefix><k>". */
+static void add_copies(nd_db *db, const corpus *c, size_t i, size_t copies, const char *prefix)
+{
+    corpus same = {calloc(copies, sizeof(char *)), copies};
+    for (size_t k = 0; k < copies; k++)
+        same.texts[k] = c->texts[i];
+    char name[16];
+    snprintf(name, sizeof name, "%s%zu_", prefix, i);
+    ck_assert_int_eq(add_range(db, &same, 0, copies, name, 0, 2), ND_OK);
+    free(same.texts);
+}
+
+/* The fixture's first `count` texts queried: as raw documents (q->raw_ids)
+ * or as texts. */
+static nd_db_results *run_query(const raw_fixture *f, size_t count, const nd_db_query_options *q)
+{
+    if (!q->raw_ids)
+        return query_range(f->db, &f->c, 0, count, q);
+    nd_db_results *r;
+    ck_assert_int_eq(nd_db_query(&r, f->db, f->docs, count, q), ND_OK);
+    return r;
+}
+
+/* However few candidate pairs a query may hold at once (its pair budget,
+ * db_query.c: past it, passes of fewer queries, and a query with more
+ * pairs than that alone in ranges of documents), the answers are those of
+ * one pass, field for field: committed and pending documents, top 0 to 3,
+ * 1 to 3 threads, raw ids, a Jaccard and a containment index. Texts 0 and
+ * 1 have dozens of copies committed and pending (hundreds of pairs each);
+ * the budgets put every query in a pass of its own, a few in one, or all. */
+START_TEST(test_pair_budget)
+{
+    static const struct {
+        size_t top;
+        unsigned threads, scope;
+        int raw;
+    } ways[] = {
+        {0, 1, ND_DB_COMMITTED | ND_DB_PENDING, 0}, {1, 2, ND_DB_COMMITTED, 0}, {3, 2, ND_DB_PENDING, 0},
+        {2, 3, ND_DB_COMMITTED | ND_DB_PENDING, 1}, {0, 2, ND_DB_COMMITTED, 1},
+    };
+    static const size_t budgets[] = {3, 40, 700};
+    size_t queries = 12; /* (of the 60 texts; the passes of a small budget are many) */
+    for (int containment = 0; containment < 2; containment++) {
+        raw_fixture f;
+        raw_fixture_make(&f, containment, make_corpus(41, 15, 3, 6), 45);
+        add_copies(f.db, &f.c, 0, 30, "c");
+        add_copies(f.db, &f.c, 1, 20, "c");
+        ck_assert_int_eq(nd_db_commit(f.db), ND_OK);
+        ck_assert_int_eq(add_range(f.db, &f.c, 45, 60, "p", 0, 1), ND_OK); /* pending */
+        add_copies(f.db, &f.c, 0, 25, "p");
+        for (size_t w = 0; w < sizeof ways / sizeof *ways; w++) {
+            nd_db_query_options q = ND_DB_QUERY_INIT;
+            q.top = ways[w].top;
+            q.threads = ways[w].threads;
+            q.scope = ways[w].scope;
+            q.raw_ids = ways[w].raw;
+            nd_db_results *one_pass = run_query(&f, queries, &q);
+            const nd_db_match *m;
+            size_t copies = (q.scope & ND_DB_COMMITTED ? 31 : 0) + (q.scope & ND_DB_PENDING ? 26 : 0);
+            if (q.top)
+                ck_assert_uint_eq(nd_db_results_get(&m, one_pass, 0), q.top);
+            else
+                ck_assert_uint_ge(nd_db_results_get(&m, one_pass, 0), copies); /* text 0: itself and its copies */
+            for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
+                nd_db_query_pair_budget(budgets[b]);
+                nd_db_results *r = run_query(&f, queries, &q);
+                nd_db_query_pair_budget(0);
+                char what[96];
+                snprintf(what, sizeof what, "containment %d, way %zu, budget %zu", containment, w, budgets[b]);
+                identical_results(one_pass, r, what);
+                nd_db_results_free(r);
+            }
+            nd_db_results_free(one_pass);
+        }
+        raw_fixture_free(&f);
+    }
+}
+END_TEST
+
+/* The same with the N-th allocation failing, for every N until a query in
+ * passes succeeds: ND_ENOMEM or the answer of one pass (and, under ASan,
+ * nothing leaked or touched after free). */
+START_TEST(test_pair_budget_out_of_memory)
+{
+    raw_fixture f;
+    raw_fixture_make(&f, 0, make_corpus(43, 6, 2, 4), 12);
+    add_copies(f.db, &f.c, 0, 12, "c");
+    ck_assert_int_eq(nd_db_commit(f.db), ND_OK);
+    add_copies(f.db, &f.c, 0, 6, "p");
+    nd_db_query_options q = ND_DB_QUERY_INIT;
+    q.top = 2;
+    q.scope = ND_DB_COMMITTED | ND_DB_PENDING;
+    q.raw_ids = 1;
+    nd_db_results *one_pass = run_query(&f, f.c.count, &q);
+    int succeeded = 0;
+    size_t n;
+    for (n = 0; n < 100000 && !succeeded; n++) {
+        nd_db_results *r = NULL;
+        nd_db_query_pair_budget(20);
+        nd_alloc_fail_after(n);
+        int rc = nd_db_query(&r, f.db, f.docs, f.c.count, &q);
+        nd_alloc_fail_after((size_t)-1);
+        nd_db_query_pair_budget(0);
+        ck_assert_msg(rc == ND_OK || rc == ND_ENOMEM, "fail after %zu: status %d", n, rc);
+        if (rc == ND_OK) {
+            identical_results(one_pass, r, "out of memory");
+            nd_db_results_free(r);
+            succeeded = 1;
+        }
+    }
+    ck_assert(succeeded);
+    ck_assert_uint_gt(n, 50); /* allocations did fail on the way, in many passes */
+    nd_db_results_free(one_pass);
+    raw_fixture_free(&f);
+}
+END_TEST
+
 /* ****  Buckets (format 3)  **** */
 
 /* Documents with made-up band keys, all with the same shingles (so every
@@ -556,6 +695,8 @@ Suite *db_query_suite(void)
     tcase_add_test(tc, test_buckets);
     tcase_add_test(tc, test_raw_ids);
     tcase_add_test(tc, test_raw_ids_out_of_memory);
+    tcase_add_test(tc, test_pair_budget);
+    tcase_add_test(tc, test_pair_budget_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
