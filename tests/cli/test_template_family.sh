@@ -74,9 +74,12 @@ PY
 peak() {
     # shellcheck disable=SC2086  # no word for plain scan
     python3 - "$ND" "$T/template$2.jsonl" $1 <<'PY'
-import resource, subprocess, sys
+import os, resource, subprocess, sys
+# under AddressSanitizer (scripts/test --sanitize), freed memory is held
+# in quarantine (up to 256 MB) unless told otherwise
+env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0")
 subprocess.run([sys.argv[1], "scan", "--quiet", "--threads", "1", *sys.argv[3:], sys.argv[2]], check=True,
-               stdout=subprocess.DEVNULL)
+               stdout=subprocess.DEVNULL, env=env)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PY
 }
