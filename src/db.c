@@ -63,7 +63,7 @@
 #include <sys/resource.h> /* getrlimit, RLIMIT_FSIZE */
 #include <sys/stat.h>     /* stat */
 #include <sys/statvfs.h>  /* statvfs */
-#include <unistd.h>       /* close */
+#include <unistd.h>       /* close, access */
 
 #include "alloc.h"
 
@@ -332,6 +332,11 @@ int nd_db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_fl
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
             return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (data.mdb is not an LMDB database: %s)",
                               db->path, mdb_strerror(rc));
+        char data[DB_PATH_MAX];
+        if (rc == EACCES && nd_db_join(data, sizeof data, path, "data.mdb") == 0 &&
+            access(data, (db->flags & ND_DB_WRITE) ? R_OK | W_OK : R_OK) != 0) /* (not the lock file) */
+            return nd_db_fail(db, ND_EIO, "%s: cannot open the index %s: data.mdb: %s", db->path,
+                              (db->flags & ND_DB_WRITE) ? "for writing" : "for reading", strerror(errno));
         if (rc == EACCES || rc == EROFS)
             return nd_db_fail(db, ND_EIO, "%s: cannot open the index %s: %s%s", db->path,
                               (db->flags & ND_DB_WRITE) ? "for writing" : "for reading", mdb_strerror(rc),
@@ -345,7 +350,21 @@ int nd_db_open_dbi(nd_db *db, MDB_txn *txn, const char *name, unsigned flags, MD
     int rc = mdb_dbi_open(txn, name, flags, dbi);
     if (rc == MDB_NOTFOUND)
         return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (an LMDB database without \"%s\")", db->path, name);
-    return rc ? nd_db_fail_mdb(db, rc, "opening a database") : ND_OK;
+    if (rc)
+        return nd_db_fail_mdb(db, rc, "opening a database");
+    /* LMDB opens an existing database with the flags stored for it, not
+     * the ones asked for: a Jaccard index's bands read as a containment
+     * index's (its format in meta changed) answered nothing, and adding
+     * wrote sorted duplicates over its buckets */
+    unsigned have = 0;
+    rc = mdb_dbi_flags(txn, *dbi, &have);
+    if (rc)
+        return nd_db_fail_mdb(db, rc, "opening a database");
+    if ((have & ~(unsigned)MDB_CREATE) != (flags & ~(unsigned)MDB_CREATE))
+        return nd_db_fail(db, ND_EFORMAT,
+                          "%s: not a neardup index of its format (database \"%s\" has LMDB flags 0x%x, not 0x%x)",
+                          db->path, name, have, flags & ~(unsigned)MDB_CREATE);
+    return ND_OK;
 }
 
 /* The four databases of an existing index, in txn. */

@@ -71,7 +71,9 @@ static int copy_dbi(copy_state *c, MDB_dbi from, MDB_dbi to, int docs_of, int du
         if (docs_of == 1) {
             db_record r;
             uint32_t doc = db_doc_at(key.mv_data);
-            if (nd_db_record_parse(&r, val.mv_data, val.mv_size) != 0) {
+            /* (removed has a bit per number below next_doc: a record
+             * numbered past it is damage, as the open checks) */
+            if (doc >= c->db->next_doc || nd_db_record_parse(&r, val.mv_data, val.mv_size) != 0) {
                 rc = MDB_CORRUPTED;
                 break;
             }

@@ -178,9 +178,14 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
                           db->path, buf);
     if ((rc = get_meta(db, txn, "shingle_kind", buf, sizeof buf)) != ND_OK)
         return rc;
-    o->shingle_kind = strcmp(buf, "words") == 0   ? ND_SHINGLE_WORDS
-                      : strcmp(buf, "chars") == 0 ? ND_SHINGLE_CHARS
-                                                  : ND_SHINGLE_AUTO;
+    if (strcmp(buf, "words") == 0)
+        o->shingle_kind = ND_SHINGLE_WORDS;
+    else if (strcmp(buf, "chars") == 0)
+        o->shingle_kind = ND_SHINGLE_CHARS;
+    else if (strcmp(buf, "auto") == 0)
+        o->shingle_kind = ND_SHINGLE_AUTO;
+    else /* (any other word was read as auto: the index queried with other shingles, silently) */
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata shingle_kind = \"%s\"", db->path, buf);
     struct {
         const char *key;
         unsigned *field;
@@ -192,6 +197,9 @@ static int read_made_with(nd_db *db, MDB_txn *txn, made_with *m)
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         if ((rc = get_meta_u64(db, txn, sizes[i].key, &v)) != ND_OK)
             return rc;
+        if (v > UINT32_MAX) /* (cut to 32 bits, 4294967424 hashes read as 128) */
+            return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata %s = %llu", db->path, sizes[i].key,
+                              (unsigned long long)v);
         *sizes[i].field = (unsigned)v;
     }
     if ((rc = get_meta_u64(db, txn, "seed", &o->seed)) != ND_OK)

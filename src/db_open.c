@@ -59,6 +59,8 @@ static int prepare_path(nd_db *db)
         return nd_db_fail(db, ND_EFORMAT, "%s: not a neardup index (a file; an index is a directory)", db->path);
     if (file_exists(db->path, "data.mdb"))
         return ND_OK;
+    if (errno != ENOENT) /* (a directory that cannot be searched was "no index in this directory") */
+        return nd_db_fail(db, ND_EIO, "%s: cannot look into the index directory: %s", db->path, strerror(errno));
     if (create && dir_is_empty(db->path))
         return ND_OK;
     if (create)
@@ -90,6 +92,43 @@ static int create_index(nd_db *db, MDB_txn *txn, const nd_db_config *config)
     return ND_OK;
 }
 
+/* The counters against the documents stored: every record (live or
+ * removed) counted, none numbered from next_doc on. A count that lies
+ * made len() and stats wrong, and a next_doc below a stored number made
+ * every add fail on LMDB's MDB_KEYEXIST and compacting write past its
+ * bitmap of removed documents. */
+static int check_counters(nd_db *db, MDB_txn *txn, uint64_t next_doc)
+{
+    MDB_stat st;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_stat(txn, db->docs, &st);
+    if (rc)
+        return nd_db_fail_mdb(db, rc, "reading the documents");
+    if (db->documents > st.ms_entries || db->removed != st.ms_entries - db->documents)
+        return nd_db_fail(db, ND_EFORMAT,
+                          "%s: corrupt metadata: documents %llu and removed %llu, but the index holds %llu records",
+                          db->path, (unsigned long long)db->documents, (unsigned long long)db->removed,
+                          (unsigned long long)st.ms_entries);
+    rc = mdb_cursor_open(txn, db->docs, &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+        mdb_cursor_close(cur);
+    }
+    if (rc == MDB_NOTFOUND)
+        return ND_OK;
+    if (rc)
+        return nd_db_fail_mdb(db, rc, "reading the documents");
+    if (key.mv_size != sizeof(uint32_t))
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt index (a document numbered in %zu bytes)", db->path,
+                          key.mv_size);
+    uint32_t last = db_doc_at(key.mv_data);
+    if (last >= next_doc)
+        return nd_db_fail(db, ND_EFORMAT, "%s: corrupt metadata: next_doc %llu, but document %u is stored", db->path,
+                          (unsigned long long)next_doc, (unsigned)last);
+    return ND_OK;
+}
+
 static int open_existing(nd_db *db, MDB_txn *txn, const nd_db_config *config)
 {
     uint64_t next_doc;
@@ -100,6 +139,8 @@ static int open_existing(nd_db *db, MDB_txn *txn, const nd_db_config *config)
         rc = nd_db_open_dbis(db, txn);
     if (rc == ND_OK)
         rc = nd_db_read_counters(db, txn, &next_doc, &db->documents, &db->removed);
+    if (rc == ND_OK)
+        rc = check_counters(db, txn, next_doc);
     if (rc != ND_OK)
         return rc;
     db->next_doc = db->base_doc = (uint32_t)next_doc;

@@ -1,8 +1,8 @@
 /* test_db.c - the persistent index's handle and runs (db.c, db_meta.c,
  * db_write.c, db_compact.c): runs visible at commit only, a creating run that
- * dies, duplicate ids and --replace, option and version checks, bad paths,
- * locks, a full map, removal and compaction, a temporary index, and every
- * allocation failing in turn. */
+ * dies, duplicate ids and --replace, option and version checks, metadata
+ * that lies, bad paths, locks, a full map, removal and compaction, a
+ * temporary index, and every allocation failing in turn. */
 #define _GNU_SOURCE /* mkdtemp */
 
 #include <lmdb.h>     /* raw edits of an index's metadata */
@@ -242,6 +242,51 @@ START_TEST(test_versions_refused)
 }
 END_TEST
 
+/* Metadata that lies about the index (a damaged or edited file) is
+ * refused at open, naming the value: counters that were believed (len()
+ * and stats wrong; a next_doc below a stored document made every add fail
+ * on LMDB's MDB_KEYEXIST and compacting write past its bitmap of removed
+ * documents), a shingle kind read as auto, a size cut to 32 bits (2^32 +
+ * 128 hashes read as 128), and a Jaccard index's format and measure made a
+ * containment index's (its bands read as postings answered nothing, and an
+ * add wrote postings over its buckets: LMDB opens a database with the
+ * flags stored for it, not the ones asked for). */
+START_TEST(test_metadata_that_lies)
+{
+    static const struct {
+        const char *keys[3], *values[3], *expect;
+    } cases[] = {
+        {{"documents"}, {"0"}, "corrupt metadata: documents 0 and removed 0, but the index holds 3 records"},
+        {{"removed"}, {"5"}, "corrupt metadata: documents 3 and removed 5, but the index holds 3 records"},
+        {{"next_doc"}, {"1"}, "corrupt metadata: next_doc 1, but document 2 is stored"},
+        {{"shingle_kind"}, {"bogus"}, "corrupt metadata shingle_kind = \"bogus\""},
+        {{"num_perm"}, {"4294967424"}, "corrupt metadata num_perm = 4294967424"},
+        {{"format", "measure", "min_shingles"},
+         {"2", "containment", "20"},
+         "not a neardup index of its format (database \"bands\" has LMDB flags 0x8, not 0x3c)"},
+    };
+    corpus c = make_corpus(3, 3, 0, 0);
+    nd_options o = test_options(0, 0, 0.8);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        place p;
+        place_make(&p);
+        nd_db *db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+        ck_assert_int_eq(add_range(db, &c, 0, 3, "a", 0, 1), ND_OK);
+        ck_assert_int_eq(nd_db_commit(db), ND_OK);
+        nd_db_close(db);
+        for (size_t k = 0; k < 3 && cases[i].keys[k]; k++)
+            poke_meta(p.db, cases[i].keys[k], cases[i].values[k]);
+        char message[512];
+        for (unsigned flags = 0; flags <= ND_DB_WRITE; flags += ND_DB_WRITE) {
+            ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, flags, NULL, 0), ND_EFORMAT);
+            ck_assert_msg(strstr(message, cases[i].expect), "case %zu: %s", i, message);
+        }
+        remove_tree(p.dir);
+    }
+    corpus_free(&c);
+}
+END_TEST
+
 /* A bucket whose value is not a whole number of entries (a corrupt file):
  * queries, compaction and adding report a corrupt index, nothing crashes. */
 START_TEST(test_corrupt_bucket)
@@ -370,6 +415,22 @@ START_TEST(test_read_only_directory)
     ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, ND_DB_WRITE | ND_DB_CREATE, &o, 0), ND_EIO);
     ck_assert_ptr_nonnull(strstr(message, "cannot create the index directory"));
     chmod(p.dir, 0755);
+    /* an index whose data.mdb cannot be read, or whose directory cannot be
+     * searched (said before: the lock file lock.mdb; no index in this
+     * directory) */
+    db = open_ok(p.db, ND_DB_WRITE | ND_DB_CREATE, &o);
+    ck_assert_int_eq(nd_db_commit(db), ND_OK);
+    nd_db_close(db);
+    char data[160];
+    snprintf(data, sizeof data, "%s/data.mdb", p.db);
+    ck_assert_int_eq(chmod(data, 0), 0);
+    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, NULL, 0), ND_EIO);
+    ck_assert_msg(strstr(message, "cannot open the index for reading: data.mdb: Permission denied"), "%s", message);
+    ck_assert_int_eq(chmod(data, 0644), 0);
+    ck_assert_int_eq(chmod(p.db, 0), 0);
+    ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, NULL, 0), ND_EIO);
+    ck_assert_msg(strstr(message, "cannot look into the index directory: Permission denied"), "%s", message);
+    chmod(p.db, 0755);
     remove_tree(p.dir);
 }
 END_TEST
@@ -719,6 +780,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_duplicate_ids);
     tcase_add_test(tc, test_option_mismatch);
     tcase_add_test(tc, test_versions_refused);
+    tcase_add_test(tc, test_metadata_that_lies);
     tcase_add_test(tc, test_bad_paths);
     tcase_add_test(tc, test_corrupt_bucket);
     tcase_add_test(tc, test_read_only_directory);

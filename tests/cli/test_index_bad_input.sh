@@ -2,9 +2,9 @@
 # shellcheck disable=SC2016  # jq filters are single-quoted on purpose
 # test_index_bad_input.sh - the persistent index and bad input: a missing
 # index, a path that is not an index (a file, a directory of other things,
-# a data.mdb that is not LMDB), another format or Unicode version, a second
-# writer (fails naming the lock, or waits), readers during a writer,
-# damaged pages (a message and exit 1, never a crash),
+# a data.mdb that is not LMDB), another format or Unicode version, metadata
+# that lies, a second writer (fails naming the lock, or waits), readers
+# during a writer, damaged pages (a message and exit 1, never a crash),
 # compacting while others have the index open, a file size limit and a full
 # disk (the index untouched), a read-only directory.
 set -euo pipefail
@@ -166,6 +166,22 @@ printf 'unicode_version\n9.0\n' | mdb_load -T -s meta "$T/u9"
 nd query "$T/u9" "$T/B.jsonl"
 assert_rc 1
 assert_file_contains "$ERR" "made with Unicode 9.0"
+
+check "metadata that lies is refused, naming it, by every command (believed before: stats wrong, every add failing on LMDB's MDB_KEYEXIST, compact writing past its bitmap of removed documents, another shingle kind used, a Jaccard index read as a containment index and written as one)"
+lies=('documents\n0\n' 'next_doc\n1\n' 'shingle_kind\nbogus\n' 'format\n2\nmeasure\ncontainment\nmin_shingles\n20\n')
+said=('corrupt metadata: documents 0 and removed 0, but the index holds 300 records'
+    'corrupt metadata: next_doc 1, but document 299 is stored' 'corrupt metadata shingle_kind = "bogus"'
+    'not a neardup index of its format (database "bands" has LMDB flags 0x8, not 0x3c)')
+for i in "${!lies[@]}"; do
+    rm -rf "$T/lie" && cp -r "$DB" "$T/lie"
+    printf '%b' "${lies[$i]}" | mdb_load -T -s meta "$T/lie"
+    for cmd in "query $T/lie $T/B.jsonl" "index add $T/lie $T/B.jsonl" "index stats $T/lie" "index compact $T/lie"; do
+        # shellcheck disable=SC2086
+        nd $cmd
+        assert_rc 1 "$cmd"
+        assert_file_contains "$ERR" "${said[$i]}"
+    done
+done
 
 # ---- writers and readers ----
 
