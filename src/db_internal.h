@@ -228,6 +228,15 @@ int nd_db_buckets_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries);
 size_t nd_db_bucket_filter(unsigned char *out, const MDB_val *v, int (*removed)(const void *ctx, uint32_t doc),
                            const void *ctx);
 
+/* db_verify.c: check every page of the committed snapshot that LMDB can
+ * read (ND_DB_VERIFY). ND_OK, ND_EFORMAT (the page and what is wrong with
+ * it recorded), ND_EIO, ND_EBUSY, ND_ENOMEM. */
+int nd_db_verify(nd_db *db);
+/* Before LMDB opens dir/data.mdb: a regular file, and the page size its
+ * meta pages give (LMDB divides by it unchecked). ND_OK (also without a
+ * file, or one that is not LMDB's: LMDB says so), or ND_EFORMAT recorded. */
+int nd_db_check_data_file(nd_db *db, const char *dir);
+
 /* db_batch.c: texts sketched for the index on several threads. */
 /* What nd_db_query returns (db_query.c fills it, db_results.c reads and
  * frees it): per query its matches, best first, their ids in `text`. */

@@ -219,6 +219,8 @@ static int open_index(nd_db *db, const nd_db_config *config)
     db->map_bytes = config->max_bytes;
     if (rc == ND_OK)
         rc = nd_db_open_env(db, &db->env, db->path, 0);
+    if (rc == ND_OK && (db->flags & ND_DB_VERIFY))
+        rc = nd_db_verify(db); /* before LMDB reads any page but the meta pages */
     if (rc != ND_OK)
         return rc;
     MDB_txn *txn = NULL;

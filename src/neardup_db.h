@@ -43,6 +43,7 @@ typedef struct nd_db nd_db;
 #define ND_DB_CREATE 2u    /* with ND_DB_WRITE: create the index when path does not exist */
 #define ND_DB_WAIT 4u      /* wait for another writer's lock instead of failing with ND_EBUSY */
 #define ND_DB_TEMPORARY 8u /* a scratch index: path is a fresh directory, deleted at close; no fsync */
+#define ND_DB_VERIFY 16u   /* check every page of data.mdb at open (below) */
 
 /* nd_db_config.given: the fields of nd_db_config.options the caller chose.
  * For an existing index each must agree with the index's value; the others
@@ -90,7 +91,14 @@ void nd_db_set_damage_handler(void (*handler)(const char *message));
  *   written by another format or Unicode version); ND_EMISMATCH (a given
  *   option differs from the index's); ND_EBUSY (another writer, without
  *   ND_DB_WAIT); ND_EIO (permissions, read-only directory, ...); ND_EINVAL;
- *   ND_ENOMEM. */
+ *   ND_ENOMEM.
+ * With ND_DB_VERIFY, every page of the index's committed state is read and
+ * checked first (db_verify.c), so that a damaged page of data.mdb (LMDB
+ * keeps no checksums) is ND_EFORMAT naming the page, where LMDB would
+ * follow it into a SIGBUS, a SIGSEGV or an abort() later, in whichever
+ * call read it; a damaged list of free pages would have a writer overwrite
+ * live pages. The price is a read of the whole file at every open. Damage
+ * done to the file after the open is not seen. */
 int nd_db_open(nd_db **out, char *message, size_t message_size, const char *path, const nd_db_config *config);
 
 /** Close the handle, discarding uncommitted changes (the index stays as it

@@ -67,6 +67,7 @@ int main(void)
     srunner_add_suite(sr, db_query_suite());
     srunner_add_suite(sr, db_record_suite());
     srunner_add_suite(sr, db_contain_suite());
+    srunner_add_suite(sr, db_verify_suite());
     srunner_add_suite(sr, replay_suite());
     srunner_add_suite(sr, refill_suite());
     srunner_add_suite(sr, reader_suite());

@@ -27,6 +27,7 @@ Suite *db_suite(void);
 Suite *db_query_suite(void);
 Suite *db_contain_suite(void);
 Suite *db_record_suite(void);
+Suite *db_verify_suite(void);
 Suite *replay_suite(void);
 Suite *reader_suite(void);
 Suite *refill_suite(void);

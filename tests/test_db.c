@@ -10,7 +10,7 @@
 #include <stdio.h>    /* snprintf, fopen */
 #include <stdlib.h>   /* malloc, free */
 #include <string.h>   /* strlen, strstr, memcmp */
-#include <sys/stat.h> /* mkdir, stat, chmod */
+#include <sys/stat.h> /* mkdir, stat, chmod, mkfifo */
 #include <sys/wait.h> /* waitpid */
 #include <unistd.h>   /* fork, _exit, rmdir, geteuid */
 
@@ -378,6 +378,13 @@ START_TEST(test_bad_paths)
     ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, 0, NULL, 0), ND_EFORMAT);
     ck_assert_ptr_nonnull(strstr(message, "not an LMDB database"));
     ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, ND_DB_WRITE | ND_DB_CREATE, &o, 0), ND_EFORMAT);
+    /* data.mdb that is a FIFO: a reader waited in LMDB's open for ever */
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0666), 0);
+    for (unsigned flags = 0; flags <= ND_DB_WRITE; flags += ND_DB_WRITE) {
+        ck_assert_int_eq(try_open(&db, message, sizeof message, p.db, flags, NULL, 0), ND_EFORMAT);
+        ck_assert_msg(strstr(message, "not a neardup index (data.mdb is not a regular file)"), "%s", message);
+    }
     remove_tree(p.db);
     /* an LMDB environment of someone else */
     MDB_env *env;

@@ -57,6 +57,7 @@ class Index:
         threads: int = 0,
         autocommit: bool = True,
         wait: bool = False,
+        verify: bool = True,
         threshold: float = ...,
         profile: str = ...,
         shingle: str = ...,

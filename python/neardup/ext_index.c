@@ -128,8 +128,8 @@ static int index_init(Index *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_RuntimeError, "Index.__init__ called twice");
         return -1;
     }
-    static const char *const names[] = {"create", "readonly", "threads", "autocommit", "wait", NULL};
-    PyObject *values[5], *rest = NULL;
+    static const char *const names[] = {"create", "readonly", "threads", "autocommit", "wait", "verify", NULL};
+    PyObject *values[6], *rest = NULL;
     nd_options opts;
     unsigned given = 0;
     if (ndpy_split_kwargs(kwargs, names, values, &rest) != 0)
@@ -140,7 +140,8 @@ static int index_init(Index *self, PyObject *args, PyObject *kwargs)
         create_obj = values[0];
     int create = PyObject_IsTrue(create_obj), readonly = values[1] ? PyObject_IsTrue(values[1]) : 0;
     int autocommit = values[3] ? PyObject_IsTrue(values[3]) : 1, wait = values[4] ? PyObject_IsTrue(values[4]) : 0;
-    if (create < 0 || readonly < 0 || autocommit < 0 || wait < 0 ||
+    int verify = values[5] ? PyObject_IsTrue(values[5]) : 1;
+    if (create < 0 || readonly < 0 || autocommit < 0 || wait < 0 || verify < 0 ||
         ndpy_parse_threads(values[2], &self->threads) != 0 || ndpy_parse_options_given(&opts, &given, rest) != 0 ||
         !PyUnicode_FSConverter(path_obj, &path))
         goto done;
@@ -156,7 +157,11 @@ static int index_init(Index *self, PyObject *args, PyObject *kwargs)
     nd_db_config config = ND_DB_CONFIG_INIT;
     config.options = opts;
     config.given = given_bits(given);
-    config.flags = (readonly ? 0 : ND_DB_WRITE) | (create ? ND_DB_CREATE : 0) | (wait ? ND_DB_WAIT : 0);
+    /* verify: the pages checked before LMDB reads them, as a damaged one
+     * would end the interpreter (SIGBUS, SIGSEGV, abort) where the program
+     * reports it (src/cli/dbdamage.c); a signal cannot become an exception */
+    config.flags = (readonly ? 0 : ND_DB_WRITE) | (create ? ND_DB_CREATE : 0) | (wait ? ND_DB_WAIT : 0) |
+                   (verify ? ND_DB_VERIFY : 0);
     char message[MESSAGE_SIZE];
     message[0] = '\0';
     const char *cpath = PyBytes_AS_STRING(path);
@@ -604,7 +609,8 @@ static PySequenceMethods index_as_sequence = {
 };
 
 PyDoc_STRVAR(index_doc,
-             "Index(path, create=False, *, readonly=False, threads=0, autocommit=True, wait=False, **options)\n--\n\n"
+             "Index(path, create=False, *, readonly=False, threads=0, autocommit=True, wait=False, verify=True, "
+             "**options)\n--\n\n"
              "The persistent index on disk (what `neardup index add` and `neardup query` use):\n"
              "add(texts, ids), query(texts) -> list of lists of Match, remove(ids), len(),\n"
              "stats(), commit(), close(); a context manager (commits on a clean exit).\n\n"
@@ -614,7 +620,10 @@ PyDoc_STRVAR(index_doc,
              "For an existing index every option given must agree with the index's own, as\n"
              "the program requires: a mismatch is a ValueError naming the option and both\n"
              "values. No index at path: FileNotFoundError; not a neardup index, another\n"
-             "format, a full disk: OSError; another writer: BlockingIOError (or wait=True).");
+             "format, a full disk: OSError; another writer: BlockingIOError (or wait=True).\n"
+             "verify=True reads every page of the index's data.mdb at open and checks it:\n"
+             "a damaged file is an OSError naming the page, not a crash (LMDB has no\n"
+             "checksums); verify=False skips that read.");
 
 PyTypeObject ndpy_IndexType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "neardup.Index",

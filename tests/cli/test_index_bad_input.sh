@@ -55,6 +55,15 @@ nd index stats "$T/junk"
 assert_rc 1
 assert_file_contains "$ERR" "not a neardup index (data.mdb is not an LMDB database"
 
+check "a data.mdb that is a FIFO: exit 1, not a reader waiting in LMDB's open for ever"
+mkdir "$T/fifo.db" && mkfifo "$T/fifo.db/data.mdb"
+for cmd in "query $T/fifo.db $T/B.jsonl" "index stats $T/fifo.db" "index add $T/fifo.db $T/B.jsonl"; do
+    # shellcheck disable=SC2086
+    run timeout 20 "$ND" $cmd
+    assert_rc 1 "$cmd"
+    assert_file_contains "$ERR" "$T/fifo.db: not a neardup index (data.mdb is not a regular file)"
+done
+
 check "a data.mdb cut short (a copy interrupted): exit 1 naming the damage, not a bus error"
 rm -rf "$T/cut" && cp -r "$DB" "$T/cut" && truncate -s 8192 "$T/cut/data.mdb"
 for cmd in "query $T/cut $T/B.jsonl" "index stats $T/cut" "index add $T/cut --replace $T/B.jsonl" \
@@ -71,6 +80,16 @@ for cmd in "query $T/cut $T/B.jsonl" "index stats $T/cut"; do
     nd $cmd
     assert_rc 1 "$cmd"
     assert_file_contains "$ERR" "$T/cut: no index here yet (data.mdb is empty"
+done
+
+check "a meta page giving a page size of 0 (LMDB divides by it): exit 1 naming it, not a floating point exception"
+rm -rf "$T/psize" && cp -r "$DB" "$T/psize"
+printf '\0\0\0\0' | dd of="$T/psize/data.mdb" bs=1 seek=40 conv=notrunc status=none # page 0: header 16, meta 24
+for cmd in "query $T/psize $T/B.jsonl" "index stats $T/psize" "index add $T/psize $T/B.jsonl"; do
+    # shellcheck disable=SC2086
+    nd $cmd
+    assert_rc 1 "$cmd"
+    assert_file_contains "$ERR" "$T/psize: the index is damaged: page 0 of data.mdb (LMDB's meta page) gives a page size of 0"
 done
 
 check "a damaged page in data.mdb (no checksums in LMDB): exit 1 and a message, not a bus error"
