@@ -22,6 +22,19 @@ static inline int synth_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sort set[0..n) and drop repeats, in place: a text's ids as the library
+ * keeps them. Returns how many are left. */
+static inline size_t synth_sorted_distinct(uint32_t *set, size_t n)
+{
+    qsort(set, n, sizeof *set, synth_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k == 0 || set[i] != set[k - 1])
+            set[k++] = set[i];
+    }
+    return k;
+}
+
 /* Fill a[0..shared+own) and b[0..shared+own), both sorted. Returns 0 if
  * some id repeated (caller should use another state). */
 static inline int synth_pair(uint32_t *a, uint32_t *b, size_t shared, size_t own, uint64_t *state)

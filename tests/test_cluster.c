@@ -728,12 +728,7 @@ START_TEST(test_star_split_matches_every_member_compared)
                 n += STAR_COMMON;
             }
         }
-        qsort(set, n, sizeof *set, synth_cmp);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (k == 0 || set[i] != set[k - 1])
-                set[k++] = set[i];
-        }
+        size_t k = synth_sorted_distinct(set, n);
         ids[d] = malloc((k ? k : 1) * sizeof *ids[d]);
         memcpy(ids[d], set, k * sizeof *set);
         const_ids[d] = ids[d];
@@ -885,12 +880,7 @@ START_TEST(test_key_groups_filter_same_components)
         size_t own = (size_t)(synth_next(&state) % (kc->most_own + 1));
         for (size_t c = 0; c < own && n; c++)
             set[synth_next(&state) % n] = (uint32_t)synth_next(&state);
-        qsort(set, n, sizeof *set, synth_cmp);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (k == 0 || set[i] != set[k - 1])
-                set[k++] = set[i];
-        }
+        size_t k = synth_sorted_distinct(set, n);
         ids[d] = malloc((k ? k : 1) * sizeof *ids[d]);
         memcpy(ids[d], set, k * sizeof *set);
         counts[d] = k;

@@ -187,6 +187,18 @@ EOF
 # line_count FILE
 line_count() { wc -l <"$1" | tr -d ' '; }
 
+# seconds COMMAND ARGS...: the wall seconds COMMAND takes (its stdout
+# dropped; it must exit 0), for the tests that bound how time grows with
+# the input (a ratio of two sizes, never a time alone)
+seconds() {
+    python3 - "$@" <<'PY'
+import subprocess, sys, time
+t0 = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print("%.3f" % (time.perf_counter() - t0))
+PY
+}
+
 # ---- the stderr summary line ----
 # "neardup: R documents read (X MB), E empty, I invalid UTF-8, S skipped;
 #  C clusters, D duplicates[; kept K, removed M]; ..."

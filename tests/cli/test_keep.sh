@@ -159,15 +159,7 @@ for n in (10000, 80000):
         for i in range(n):
             f.write(json.dumps({"id": "d%d" % i, "text": text, "date": i}) + "\n")
 PY
-secs() { # secs N: seconds scan --keep max:date of N copies takes
-    python3 - "$ND" "$T/copies$1.jsonl" <<'PY'
-import subprocess, sys, time
-t0 = time.perf_counter()
-subprocess.run([sys.argv[1], "scan", "--quiet", "--threads", "1", "--keep", "max:date", sys.argv[2]],
-               check=True, stdout=subprocess.DEVNULL)
-print("%.3f" % (time.perf_counter() - t0))
-PY
-}
+secs() { seconds "$ND" scan --quiet --threads 1 --keep max:date "$T/copies$1.jsonl"; } # secs N: of N copies
 small=$(secs 10000)
 large=$(secs 80000)
 echo "  10k copies: ${small} s, 80k copies: ${large} s"

@@ -51,14 +51,7 @@ assert_rc 0
 assert_same_file "$T/chain-1.jsonl" "$OUT" "--memory 1M"
 
 check "a chain of 32,000 near-copies takes less than 16x one of 4,000 (every survivor was compared with every remaining member: 30 s against 0.6 s)"
-secs() { # secs N: seconds scan of the chain of N texts takes
-    python3 - "$ND" "$T/chain$1.jsonl" <<'PY'
-import subprocess, sys, time
-t0 = time.perf_counter()
-subprocess.run([sys.argv[1], "scan", "--quiet", "--threads", "1", sys.argv[2]], check=True, stdout=subprocess.DEVNULL)
-print("%.3f" % (time.perf_counter() - t0))
-PY
-}
+secs() { seconds "$ND" scan --quiet --threads 1 "$T/chain$1.jsonl"; } # secs N: of the chain of N texts
 small=$(secs 4000)
 large=$(secs 32000)
 echo "  4,000 texts: ${small} s, 32,000 texts: ${large} s"

@@ -26,18 +26,27 @@ for n in (2000, 8000):
             f.write(json.dumps({"id": "d%d" % i, "text": " ".join(t)}) + "\n")
 PY
 
-check "8,000 variants of one template: the template's copies lead a cluster of every text within the threshold of it, scores exact"
-nd scan --threads 1 "$T/template8000.jsonl"
-assert_rc 0
-python3 - "$OUT" "$T/template8000.jsonl" <<'PY' || fail "the template's cluster is not every text within 0.8 of it, or a score is not exact"
-import json, sys
+# shingles.py: the texts' 5-word shingle sets (words are split at spaces
+# and already in normal form) and their exact Jaccard, for the checks
+cat >"$T/shingles.py" <<'PY'
+import json, os
 texts = {}
-for line in open(sys.argv[2]):
+for line in open(os.environ["TEMPLATE_FILE"]):
     r = json.loads(line)
     w = r["text"].split()
     texts[r["id"]] = {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
 def jaccard(a, b):
     return len(texts[a] & texts[b]) / len(texts[a] | texts[b])
+PY
+export TEMPLATE_FILE="$T/template8000.jsonl"
+
+check "8,000 variants of one template: the template's copies lead a cluster of every text within the threshold of it, scores exact"
+nd scan --threads 1 "$T/template8000.jsonl"
+assert_rc 0
+python3 - "$OUT" "$T" <<'PY' || fail "the template's cluster is not every text within 0.8 of it, or a score is not exact"
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from shingles import texts, jaccard
 rows = [json.loads(l) for l in open(sys.argv[1])]
 first = [r for r in rows if r["ids"][0] == "d7"]
 assert len(first) == 1, "no cluster kept d7, the first copy of the template"
@@ -54,15 +63,10 @@ assert_same_file "$T/template-1.jsonl" "$OUT" "--threads 3"
 check "scan --pairs: every pair listed matches at its exact score, and every text within the threshold of the template is paired with its first copy"
 nd scan --threads 1 --pairs "$T/template8000.jsonl"
 assert_rc 0
-python3 - "$OUT" "$T/template8000.jsonl" <<'PY' || fail "a pair's score is not exact, or the template's first copy misses a partner"
+python3 - "$OUT" "$T" <<'PY' || fail "a pair's score is not exact, or the template's first copy misses a partner"
 import json, sys
-texts = {}
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    w = r["text"].split()
-    texts[r["id"]] = {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
-def jaccard(a, b):
-    return len(texts[a] & texts[b]) / len(texts[a] | texts[b])
+sys.path.insert(0, sys.argv[2])
+from shingles import texts, jaccard
 rows = [json.loads(l) for l in open(sys.argv[1])]
 for r in rows:
     assert abs(r["jaccard"] - jaccard(r["a"], r["b"])) < 1e-6 and r["jaccard"] >= 0.8, r
