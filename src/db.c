@@ -295,9 +295,6 @@ int nd_db_open_env(nd_db *db, MDB_env **out, const char *path, unsigned extra_fl
         env_flags |= MDB_NOSYNC;
     int shrink = db->map_bytes == 0;
     uint64_t map = db->map_bytes ? db->map_bytes : DEFAULT_MAP_BYTES;
-    int checked = nd_db_check_data_file(db, path);
-    if (checked != ND_OK)
-        return checked;
     if (sizeof(size_t) < 8 && map > (1ULL << 30))
         map = 1ULL << 30;
     for (;;) {

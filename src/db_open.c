@@ -217,6 +217,8 @@ static int open_index(nd_db *db, const nd_db_config *config)
     if (rc == ND_OK && !(db->flags & ND_DB_TEMPORARY))
         rc = nd_db_take_locks(db);
     db->map_bytes = config->max_bytes;
+    if (rc == ND_OK) /* a data.mdb LMDB cannot be trusted to open: a FIFO, a page size of 0 */
+        rc = nd_db_check_data_file(db, db->path);
     if (rc == ND_OK)
         rc = nd_db_open_env(db, &db->env, db->path, 0);
     if (rc == ND_OK && (db->flags & ND_DB_VERIFY))
