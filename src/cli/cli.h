@@ -32,6 +32,7 @@ typedef enum {
     CMD_INDEX_STATS,
     CMD_INDEX_REMOVE,
     CMD_INDEX_COMPACT,
+    CMD_INDEX_VERIFY,
     CMD_QUERY
 } cli_command;
 typedef enum { ON_ERROR_FAIL, ON_ERROR_SKIP } on_error_policy;
@@ -83,6 +84,7 @@ typedef struct cli_config {
     int update;             /* dedup --update */
     int replace;            /* --replace: an id already in the index is replaced */
     int wait;               /* --wait for another writer */
+    int no_verify;          /* --no-verify: a writer skips the check of every page (dbcli_open) */
     size_t top;             /* query --top K; 0 = all */
     char **remove_ids;      /* index remove --id ... (malloc'd array of argv strings) */
     size_t remove_id_count;

@@ -25,6 +25,11 @@ int dbcli_open(nd_db **out, const cli_config *cfg, unsigned flags, unsigned give
     config.options = cfg->opts;
     config.given = given;
     config.flags = flags | (cfg->wait ? ND_DB_WAIT : 0);
+    /* A writer checks every page first (--no-verify skips it): a damaged
+     * list of free pages would have LMDB hand out pages still in use and
+     * write over live documents without a signal (db_verify.c) */
+    if ((flags & ND_DB_WRITE) && !cfg->no_verify)
+        config.flags |= ND_DB_VERIFY;
     config.memory = cfg->memory;
     db_damage_watch(); /* a damaged data.mdb: a message and exit 1, not a crash */
     int rc = nd_db_open(out, message, sizeof message, cfg->index_path, &config);
@@ -92,6 +97,9 @@ void cli_print_index_help(cli_command command, FILE *out)
               "      --replace         an id already in the index is replaced (default: an error, exit 1,\n"
               "                        and nothing of the run is added)\n"
               "      --wait            wait for another process writing to DB (default: fail, exit 1)\n"
+              "      --no-verify       skip the check of every page of DB before writing (it reads the whole\n"
+              "                        file, about a second per GB; without it, a damaged list of free pages\n"
+              "                        would have the run write over live documents: 'index verify')\n"
               "      --memory SIZE     memory for the run's band entries, buffered and sorted before they go\n"
               "                        into the file (default: a quarter of RAM; 384 bytes a document,\n"
               "                        24 bytes a shingle in a containment index);\n"
@@ -120,8 +128,20 @@ void cli_print_index_help(cli_command command, FILE *out)
               "not in the index is an error (exit 1) and nothing is removed. --ids FILE: one id per line.\n"
               "Writes {\"index\", \"removed\", \"documents\"} to stdout.\n"
               "      --wait            wait for another process writing to DB\n"
+              "      --no-verify       skip the check of every page of DB before writing (as for 'index add')\n"
               "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
+              out);
+        return;
+    case CMD_INDEX_VERIFY:
+        fputs("Usage: neardup index verify DB\n"
+              "Check every page of the index's data file against the bounds LMDB follows (LMDB keeps no\n"
+              "checksums): offsets, sizes and links inside their pages and the file, each page used once,\n"
+              "no free page still in use. Reads the whole file (about a second per GB). Writes {\"index\",\n"
+              "\"verified\": true, \"documents\", \"removed\", \"bytes_on_disk\"}; a damaged index is an error\n"
+              "naming the page. The commands that write (index add, remove and compact, and dedup when it\n"
+              "adds to an index) run the same check before they write (their help tells more).\n"
+              "Exit status: 0 the index is sound, 1 damaged or not an index, 2 usage.\n",
               out);
         return;
     case CMD_INDEX_COMPACT:
@@ -130,6 +150,7 @@ void cli_print_index_help(cli_command command, FILE *out)
               "file atomically. Needs the index alone (fails while any other process has it open) and\n"
               "free disk space for the copy. Writes {\"index\", \"bytes_before\", \"bytes_after\", \"documents\",\n"
               "\"removed_dropped\"} (removed_dropped: the removed documents it left out).\n"
+              "      --no-verify       skip the check of every page of DB first (as for 'index add')\n"
               "      --quiet           accepted; this command writes nothing on stderr but errors\n"
               "Exit status: 0 ok, 1 failure, 2 usage.\n",
               out);
@@ -185,13 +206,13 @@ int cli_check_index_options(cli_config *cfg, const char *name)
     }
     if (command != CMD_DEDUP)
         return EXIT_OK;
-    if ((cfg->update || cfg->replace || cfg->wait) && !cfg->index_path) {
-        cli_error("dedup: --%s goes with --index DB", cfg->update ? "update" : cfg->replace ? "replace" : "wait");
+    const char *writing = cfg->replace ? "replace" : cfg->wait ? "wait" : cfg->no_verify ? "no-verify" : NULL;
+    if ((cfg->update || writing) && !cfg->index_path) {
+        cli_error("dedup: --%s goes with --index DB", cfg->update ? "update" : writing);
         return EXIT_USAGE;
     }
-    if ((cfg->replace || cfg->wait) && !cfg->update) {
-        cli_error("dedup: --%s goes with --update (it concerns writing to the index)",
-                  cfg->replace ? "replace" : "wait");
+    if (writing && !cfg->update) {
+        cli_error("dedup: --%s goes with --update (it concerns writing to the index)", writing);
         return EXIT_USAGE;
     }
     if (cfg->index_path && (cfg->unit != ND_UNIT_DOCUMENT || cfg->keep != ND_KEEP_FIRST || cfg->boilerplate ||

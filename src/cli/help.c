@@ -164,7 +164,7 @@ void cli_print_help(cli_command command, FILE *out)
               "                        -t as for 'query' (below the index's threshold: a warning); no --unit,\n"
               "                        --keep, --boilerplate, --stats, --output-dir or --measure (exit 2)\n"
               "  --update              with --index: add the kept documents to DB when the run succeeds\n"
-              "                        (one transaction; --replace and --wait as for 'index add'; with\n"
+              "                        (one transaction; --replace, --wait and --no-verify as for 'index add'; with\n"
               "                        --replace the summary counts the kept ones that replaced another)\n"
               "With --unit paragraph|line: every document is written back with the other copies of repeated\n"
               "units removed (each group keeps its survivor: with --keep first, its first occurrence; all other\n"
@@ -200,6 +200,7 @@ void cli_print_help(cli_command command, FILE *out)
     case CMD_INDEX_STATS:
     case CMD_INDEX_REMOVE:
     case CMD_INDEX_COMPACT:
+    case CMD_INDEX_VERIFY:
     case CMD_QUERY:
         cli_print_index_help(command, out);
         return;

@@ -1,4 +1,4 @@
-/* index_cmd.c - `neardup index add|stats|remove|compact DB`: the persistent
+/* index_cmd.c - `neardup index add|stats|remove|compact|verify DB`: the persistent
  * index's own commands, thin users of the library's nd_db.
  *
  * index add reads records through the pipeline (pass 1 only: the index
@@ -163,7 +163,7 @@ done:
     return rc;
 }
 
-/* ****  index stats, remove, compact  **** */
+/* ****  index stats, verify, remove, compact  **** */
 
 static int index_stats(const cli_config *cfg)
 {
@@ -175,6 +175,29 @@ static int index_stats(const cli_config *cfg)
     int nrc = nd_db_stats_get(&s, db);
     if (nrc == ND_OK) {
         dbcli_write_stats(stdout, cfg->index_path, &s);
+        rc = flush_stdout(0);
+    } else {
+        rc = dbcli_fail(db, nrc);
+    }
+    nd_db_close(db);
+    return rc;
+}
+
+/* Every page of the index's data.mdb checked (ND_DB_VERIFY): a damaged
+ * one is the open's error, naming the page (exit 1). */
+static int index_verify(const cli_config *cfg)
+{
+    nd_db *db;
+    nd_db_stats s;
+    int rc = dbcli_open(&db, cfg, ND_DB_VERIFY, 0);
+    if (rc != EXIT_OK)
+        return rc;
+    int nrc = nd_db_stats_get(&s, db);
+    if (nrc == ND_OK) {
+        printf("{\"index\":");
+        out_string(stdout, cfg->index_path, strlen(cfg->index_path));
+        printf(",\"verified\":true,\"documents\":%llu,\"removed\":%llu,\"bytes_on_disk\":%llu}\n",
+               (unsigned long long)s.documents, (unsigned long long)s.removed, (unsigned long long)s.bytes_on_disk);
         rc = flush_stdout(0);
     } else {
         rc = dbcli_fail(db, nrc);
@@ -344,6 +367,8 @@ int cli_index(const cli_config *cfg)
         return index_remove(cfg);
     case CMD_INDEX_COMPACT:
         return index_compact(cfg);
+    case CMD_INDEX_VERIFY:
+        return index_verify(cfg);
     default:
         return EXIT_USAGE;
     }

@@ -103,22 +103,23 @@ static int dispatch(int argc, char **argv)
         } subcommands[] = {{"add", CMD_INDEX_ADD},
                            {"stats", CMD_INDEX_STATS},
                            {"remove", CMD_INDEX_REMOVE},
-                           {"compact", CMD_INDEX_COMPACT}};
+                           {"compact", CMD_INDEX_COMPACT},
+                           {"verify", CMD_INDEX_VERIFY}};
         const char *sub = argc > 2 ? argv[2] : "";
         size_t i = 0;
-        while (i < 4 && strcmp(sub, subcommands[i].name) != 0)
+        while (i < 5 && strcmp(sub, subcommands[i].name) != 0)
             i++;
-        if (i == 4) {
+        if (i == 5) {
             if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-                fputs("Usage: neardup index add|stats|remove|compact DB ...\n"
+                fputs("Usage: neardup index add|stats|remove|compact|verify DB ...\n"
                       "'neardup index SUBCOMMAND --help' tells more.\n",
                       stdout);
                 return EXIT_OK;
             }
             if (*sub)
-                cli_error("index: unknown subcommand '%s' (add, stats, remove or compact)", sub);
+                cli_error("index: unknown subcommand '%s' (add, stats, remove, compact or verify)", sub);
             else
-                cli_error("index: a subcommand is missing (add, stats, remove or compact)");
+                cli_error("index: a subcommand is missing (add, stats, remove, compact or verify)");
             return EXIT_USAGE;
         }
         cli_config cfg;

@@ -49,6 +49,7 @@ const struct option cli_all_options[] = {
     {"update", no_argument, NULL, OPT_UPDATE},
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"wait", no_argument, NULL, OPT_WAIT},
+    {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
     {"top", required_argument, NULL, OPT_TOP},
     {"ids", required_argument, NULL, OPT_IDS},
     {"help", no_argument, NULL, OPT_HELP},
@@ -80,14 +81,16 @@ int cli_accepts(cli_command command, int opt)
         return 1;
     switch (command) {
     case CMD_INDEX_STATS:
+    case CMD_INDEX_VERIFY:
         return 0;
     case CMD_INDEX_COMPACT:
-        return opt == OPT_QUIET;
+        return opt == OPT_QUIET || opt == OPT_NO_VERIFY;
     case CMD_INDEX_REMOVE:
-        return opt == OPT_ID || opt == OPT_IDS || opt == OPT_WAIT || opt == OPT_QUIET;
+        return opt == OPT_ID || opt == OPT_IDS || opt == OPT_WAIT || opt == OPT_QUIET || opt == OPT_NO_VERIFY;
     case CMD_INDEX_ADD:
         return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_REPLACE ||
-               opt == OPT_WAIT || opt == OPT_MEMORY || opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES;
+               opt == OPT_WAIT || opt == OPT_NO_VERIFY || opt == OPT_MEMORY || opt == OPT_MEASURE ||
+               opt == OPT_MIN_SHINGLES;
     case CMD_QUERY:
         return is_matching_option(opt) || is_record_option(opt) || is_running_option(opt) || opt == OPT_TOP ||
                opt == OPT_OUTPUT || opt == OPT_MEASURE || opt == OPT_MIN_SHINGLES;
@@ -104,7 +107,7 @@ int cli_accepts(cli_command command, int opt)
         break;
     }
     if (opt == OPT_ANNOTATE || opt == OPT_REMOVED || opt == OPT_OUTPUT_DIR || opt == OPT_REMOVED_DIR ||
-        opt == OPT_INDEX || opt == OPT_UPDATE || opt == OPT_REPLACE || opt == OPT_WAIT)
+        opt == OPT_INDEX || opt == OPT_UPDATE || opt == OPT_REPLACE || opt == OPT_WAIT || opt == OPT_NO_VERIFY)
         return command == CMD_DEDUP;
     if (opt == OPT_PAIRS)
         return command == CMD_SCAN;

@@ -16,8 +16,9 @@
 #include <sys/stat.h> /* stat */
 #include <unistd.h>   /* sysconf, access */
 
-static const char *const command_names[] = {"scan",      "dedup",       "params",       "normalize",     "explain",
-                                            "index add", "index stats", "index remove", "index compact", "query"};
+static const char *const command_names[] = {"scan",          "dedup",        "params",      "normalize",
+                                            "explain",       "index add",    "index stats", "index remove",
+                                            "index compact", "index verify", "query"};
 
 /* The command being parsed, as its --help is asked for ("scan", "index
  * add"): named where a bad value points to the help. */
@@ -414,6 +415,9 @@ int cli_parse(cli_config *cfg, cli_command command, int argc, char **argv)
             break;
         case OPT_WAIT:
             cfg->wait = 1;
+            break;
+        case OPT_NO_VERIFY:
+            cfg->no_verify = 1;
             break;
         case OPT_TOP:
             if (parse_unsigned(arg, 1, 1000000000, &n))

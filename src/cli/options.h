@@ -46,6 +46,7 @@ enum {
     OPT_UPDATE,
     OPT_REPLACE,
     OPT_WAIT,
+    OPT_NO_VERIFY,
     OPT_TOP,
     OPT_IDS,
     OPT_FORMAT,

@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-commands=("scan" "dedup" "params" "normalize" "explain" "query" "index add" "index stats" "index remove" "index compact")
+commands=("scan" "dedup" "params" "normalize" "explain" "query" "index add" "index stats" "index remove" "index compact" "index verify")
 
 # Every long option any help mentions.
 all=""
@@ -74,9 +74,9 @@ assert_rc 2
 assert_file_not_contains "$ERR" "did you mean" "scan does not take explain's --json"
 assert_empty_file "$OUT"
 
-check "the JSON keys index add, remove and compact document in --help are the keys they write"
+check "the JSON keys index add, remove, compact and verify document in --help are the keys they write"
 printf '{"id":"k1","text":"one two three four five six"}\n' >"$T/keys.jsonl"
-for c in "index add" "index remove" "index compact"; do
+for c in "index add" "index remove" "index compact" "index verify"; do
     case $c in
     "index add") args=("$T/keysdb" "$T/keys.jsonl") ;;
     "index remove") args=("$T/keysdb" --id k1) ;;

@@ -21,7 +21,7 @@ dump() { mdb_dump -a -p "$1"; }
 
 check "help and usage errors"
 for args in "index --help" "index add --help" "index stats --help" "index remove --help" "index compact --help" \
-    "query --help"; do
+    "index verify --help" "query --help"; do
     # shellcheck disable=SC2086
     nd $args
     assert_rc 0 "neardup $args"
