@@ -5,6 +5,8 @@
  *
  *   db_open.c                 nd_db_open, nd_db_close (create or check)
  *   db_query.c  db_compact.c  queries; reclaiming space
+ *   db_query_passes.c         a query's passes (its pair budget)
+ *   db_query_worker.c         a query's candidates and verification
  *   db_write.c                runs: add, remove, commit
  *   db_meta.c  db_batch.c     metadata, counters, stats; sketching texts
  *   db.c  db_record.c         this file; the document record's encoding;

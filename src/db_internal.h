@@ -2,8 +2,9 @@
  * layers that call only downwards (db.c draws them): db.c (errors, locks,
  * the environment), db_meta.c (metadata, checks, stats), db_batch.c
  * (sketching texts), db_write.c (runs: add, remove, commit, the buffered
- * band entries), db_query.c (queries), db_compact.c, db_open.c (open,
- * close); db_bucket.c (a Jaccard index's band entries in buckets) sits at
+ * band entries), db_query.c (queries; its passes in db_query_passes.c, a
+ * worker's candidates and verification in db_query_worker.c), db_compact.c,
+ * db_open.c (open, close); db_bucket.c (a Jaccard index's band entries in buckets) sits at
  * the bottom beside db.c and db_record.c. Internal to the library; LMDB is seen only by these files.
  */
 #ifndef ND_DB_INTERNAL_H
@@ -288,7 +289,7 @@ int nd_db_hits_keep_best(db_hit_list *out, const db_hit_list *const *lists, size
 int nd_db_results_assemble(nd_db_results **out, const db_hit_list *const *lists, size_t list_count, size_t count,
                            size_t top);
 
-/* db_query.c's test hook: the candidate pairs a query holds at once (its
+/* db_query_passes.c's test hook: the candidate pairs a query holds at once (its
  * pair budget), from the next call on; 0 restores the default. The count
  * is atomic: set it from any thread. */
 void nd_db_query_pair_budget(size_t pairs);
