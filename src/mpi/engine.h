@@ -49,7 +49,7 @@ typedef struct engine_stats {
 void engine_cluster(xctx *x, const engine_input *in, nd_keep keep, uint64_t *bases, xbuf *clusters,
                     engine_stats *stats);
 
-/* The rank holding global text g. */
+/* The rank holding global text g (engine_fetch.c). */
 int engine_holder(const uint64_t *bases, int size, uint64_t g);
 
 #endif /* ND_MPI_ENGINE_H */
