@@ -112,10 +112,9 @@ static int verify_pair(void *ctx, size_t a, size_t b)
  * buffer of their own: verify_pair's stay as they are. */
 static const uint32_t *filter_ids(void *ctx, size_t text, size_t *count)
 {
-    static const uint32_t none[1];
     cluster_state *st = ctx;
     *count = st->store->meta[text].count;
-    return *count ? state_ids(st, text, &st->buf_filter) : none;
+    return *count ? state_ids(st, text, &st->buf_filter) : NULL;
 }
 
 /* Step 2, Jaccard: verify the candidates of one prepared band, key by key

@@ -24,8 +24,9 @@ typedef int (*nd_verify_pair_fn)(void *ctx, size_t a, size_t b);
 
 /* Where a key's texts' ids come from, for the prefix filter a key turns
  * to when its texts match little (keygroups.c): ids(ctx, text, &count)
- * gives text's sorted ids (NULL on a read error, whose cause the caller
- * keeps; any pointer when count is 0), threshold the options' (a match
+ * gives text's sorted ids and sets count (as nd_member_ids_fn: NULL with
+ * count > 0 on a read error, whose cause the caller keeps; any pointer,
+ * NULL too, when count is 0), threshold the options' (a match
  * needs the overlap of two texts to reach it over the smaller one). */
 typedef struct nd_key_source {
     const uint32_t *(*ids)(void *ctx, size_t text, size_t *count);

@@ -142,12 +142,11 @@ typedef struct key_entries {
 /* nd_member_ids_fn over a key's entries (read into buf_a). */
 static const uint32_t *entry_ids(void *ctx, size_t member, size_t *count)
 {
-    static const uint32_t none[1];
     key_entries *k = ctx;
     const nd_store *store = k->st->store;
     size_t text = (uint32_t)k->entries[member];
     *count = store->meta[text].count;
-    return *count ? store->ids(store->backend, text, &k->st->buf_a, &k->st->io_status) : none;
+    return *count ? store->ids(store->backend, text, &k->st->buf_a, &k->st->io_status) : NULL;
 }
 
 /* Every pair of the n texts of one key (in text order) that the filter

@@ -251,7 +251,7 @@ int nd_prefix_filter_build(nd_prefix_filter *pf, double threshold, size_t n, nd_
     for (size_t i = 0; rc == ND_OK && i < n; i++) {
         size_t m;
         const uint32_t *ids = member_ids(ctx, i, &m);
-        if (!ids) {
+        if (!ids && m > 0) {
             rc = ND_EIO;
             break;
         }
@@ -283,7 +283,7 @@ int nd_prefix_filter_build(nd_prefix_filter *pf, double threshold, size_t n, nd_
     for (size_t i = 0, at = 0; rc == ND_OK && i < n; i++) {
         size_t m;
         const uint32_t *ids = member_ids(ctx, i, &m);
-        if (!ids) {
+        if (!ids && m > 0) {
             rc = ND_EIO;
             break;
         }

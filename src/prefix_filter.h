@@ -8,9 +8,10 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t */
 
-/* The sorted shingle ids of member `member` and their number in *count:
- * NULL on a read error (the caller keeps its cause), any pointer when
- * *count is 0. */
+/* The sorted shingle ids of member `member` and their number in *count,
+ * which is always set. An empty text (*count 0) may give any pointer,
+ * NULL too; NULL with *count > 0 is a read error (the caller keeps its
+ * cause). */
 typedef const uint32_t *(*nd_member_ids_fn)(void *ctx, size_t member, size_t *count);
 
 typedef struct nd_prefix_filter {
@@ -39,9 +40,10 @@ typedef struct nd_prefix_filter {
  * matches and covers, measure.h). One way (both = 0), for
  * nd_prefix_filter_candidates; both ways (both = 1, four more ints an id
  * of every member), for nd_prefix_filter_mark. Returns ND_OK; ND_ENOMEM;
- * ND_EIO when ids() failed; or ND_EINVAL when no filter can be exact (a
- * threshold that an overlap of 0 reaches, or 2^32 - 2 or more members or
- * ids), the caller then comparing every member. */
+ * ND_EIO when ids() failed (NULL with a count); or ND_EINVAL when no
+ * filter can be exact (a threshold that an overlap of 0 reaches, or
+ * 2^32 - 2 or more members or ids), the caller then comparing every
+ * member. */
 int nd_prefix_filter_build(nd_prefix_filter *pf, double threshold, size_t n, nd_member_ids_fn ids, void *ctx, int both);
 
 /* One way: the positions of the members that a text with sorted ids

@@ -183,11 +183,10 @@ typedef struct member_source {
 /* nd_member_ids_fn over a component's members (read into buf_a). */
 static const uint32_t *member_ids(void *ctx, size_t member, size_t *count)
 {
-    static const uint32_t none[1];
     member_source *source = ctx;
     size_t doc = source->members[member];
     *count = source->st->store->meta[doc].count;
-    return *count ? state_ids(source->st, doc, &source->st->buf_a) : none;
+    return *count ? state_ids(source->st, doc, &source->st->buf_a) : NULL;
 }
 
 static int star_split(nd_split_state *st, size_t *members, size_t n, nd_clusters *out)

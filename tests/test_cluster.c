@@ -6,7 +6,8 @@
  * nd_index_cluster; and identical sets (nd_identical_sets) found as a sort
  * by the whole set hash finds them, when hashes share their upper half or
  * all of it; and finding them while the first bands are prepared
- * (nd_sets_then_bands) visits the same bands. */
+ * (nd_sets_then_bands) visits the same bands; and the prefix filter takes
+ * an empty text given as NULL. */
 #include "neardup.h"
 
 #include <stdlib.h> /* malloc, free, qsort */
@@ -16,6 +17,7 @@
 #include "candidates.h"
 #include "keygroups.h"
 #include "measure.h"
+#include "prefix_filter.h"
 #include "store.h"
 #include "suites.h"
 #include "synth.h"
@@ -793,6 +795,58 @@ START_TEST(test_star_split_matches_every_member_compared)
 }
 END_TEST
 
+/* The prefix filter over texts some of which are empty, read through an
+ * adapter that gives NULL for an empty text (its count 0), as any pointer
+ * is allowed there; NULL with a count is a read error (ND_EIO). Both ways
+ * of building: the texts that can match text 0 are found, the empty ones
+ * never (no score of an empty set reaches a threshold). */
+typedef struct {
+    const uint32_t *const *ids;
+    const size_t *counts;
+    size_t failing; /* the text whose read fails, or SIZE_MAX */
+} pf_texts;
+
+static const uint32_t *pf_text_ids(void *ctx, size_t member, size_t *count)
+{
+    const pf_texts *t = ctx;
+    *count = t->counts[member];
+    if (member == t->failing || *count == 0)
+        return NULL;
+    return t->ids[member];
+}
+
+START_TEST(test_prefix_filter_empty_text_as_null)
+{
+    static const uint32_t t0[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, t2[] = {1, 2, 3, 4, 5, 6, 7, 8, 9},
+                          t3[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, t4[] = {50, 51, 52, 53, 54, 55, 56, 57, 58, 59};
+    const uint32_t *const ids[] = {t0, NULL, t2, t3, t4, NULL};
+    const size_t counts[] = {10, 0, 9, 10, 10, 0};
+    enum { N = 6 };
+    int both = _i;
+    pf_texts texts = {ids, counts, SIZE_MAX};
+    nd_prefix_filter pf;
+    ck_assert_int_eq(nd_prefix_filter_build(&pf, 0.8, N, pf_text_ids, &texts, both), ND_OK);
+    unsigned char found[N] = {0};
+    if (both) {
+        nd_prefix_filter_mark(&pf, 0);
+        for (size_t m = 0; m < N; m++)
+            found[m] = (unsigned char)nd_prefix_filter_marked(&pf, m);
+    } else {
+        unsigned char alive[N];
+        uint32_t out[N];
+        memset(alive, 1, sizeof alive);
+        size_t n = nd_prefix_filter_candidates(&pf, t0, counts[0], alive, out);
+        for (size_t k = 0; k < n; k++)
+            found[out[k]] = 1;
+    }
+    ck_assert(found[2] && found[3]);                /* 9 of 9 ids shared, 9 of 10 */
+    ck_assert(!found[1] && !found[5] && !found[4]); /* empty; nothing shared */
+    nd_prefix_filter_free(&pf);
+    texts.failing = 3;
+    ck_assert_int_eq(nd_prefix_filter_build(&pf, 0.8, N, pf_text_ids, &texts, both), ND_EIO);
+}
+END_TEST
+
 /* The texts of one LSH key verified group by group (keygroups.c), with
  * and without the prefix filter a key turns to once it has made many
  * verifications, against every pair verified: the same components. Texts
@@ -1320,6 +1374,9 @@ Suite *cluster_suite(void)
     tcase_add_loop_test(split, test_star_split_matches_every_member_compared, 0,
                         2 * (int)(sizeof star_cases / sizeof star_cases[0]));
     suite_add_tcase(s, split);
+    TCase *filter = tcase_create("prefix_filter");
+    tcase_add_loop_test(filter, test_prefix_filter_empty_text_as_null, 0, 2);
+    suite_add_tcase(s, filter);
     TCase *same = tcase_create("identical_sets");
     tcase_add_loop_test(same, test_identical_sets_match_whole_hash_sort, 0, 4);
     suite_add_tcase(s, same);
