@@ -194,6 +194,24 @@ static int open_verified(const char *path, unsigned flags, char *message, size_t
     return rc;
 }
 
+/* Opening the index at path with the check (flags: 0 or ND_DB_WRITE) is
+ * ND_EFORMAT, its message saying `expect`. */
+static void expect_refused(const char *path, unsigned flags, const char *expect)
+{
+    char message[512];
+    ck_assert_int_eq(open_verified(path, flags, message, sizeof message), ND_EFORMAT);
+    ck_assert_msg(strstr(message, expect), "%s", message);
+}
+
+/* A fresh place p holding a Jaccard index of several runs (make_jaccard);
+ * its data file. */
+static const char *jaccard_place(place *p)
+{
+    place_make(p);
+    make_jaccard(p->db, 0);
+    return data_file(p);
+}
+
 START_TEST(test_healthy_indexes_pass)
 {
     place p;
@@ -312,9 +330,7 @@ END_TEST
 START_TEST(test_free_list_naming_a_page_in_use)
 {
     place p;
-    place_make(&p);
-    make_jaccard(p.db, 0);
-    const char *file = data_file(&p);
+    const char *file = jaccard_place(&p);
     unsigned char meta[136], leaf[PSIZE];
     uint64_t at = newest_meta(file);
     read_bytes(file, meta, sizeof meta, at);
@@ -329,10 +345,8 @@ START_TEST(test_free_list_naming_a_page_in_use)
     ck_assert_uint_eq(node_flags, 0);               /* the record in the node, not on overflow pages */
     ck_assert_uint_ge(u64_at(leaf + node + 16), 1); /* (node header 8, key 8, then the count) */
     write_bytes(file, &main_root, sizeof main_root, free_root * PSIZE + node + 24);
-    char message[512];
-    ck_assert_int_eq(open_verified(p.db, ND_DB_WRITE, message, sizeof message), ND_EFORMAT);
-    ck_assert_msg(strstr(message, "is listed as free, yet in use"), "%s", message);
-    ck_assert_int_eq(open_verified(p.db, 0, message, sizeof message), ND_EFORMAT);
+    expect_refused(p.db, ND_DB_WRITE, "is listed as free, yet in use");
+    expect_refused(p.db, 0, "is listed as free, yet in use");
     remove_tree(p.dir);
 }
 END_TEST
@@ -343,17 +357,13 @@ END_TEST
 START_TEST(test_free_list_flags)
 {
     place p;
-    place_make(&p);
-    make_jaccard(p.db, 0);
-    const char *file = data_file(&p);
+    const char *file = jaccard_place(&p);
     uint64_t at = newest_meta(file);
     uint16_t flags = 0x0c; /* MDB_INTEGERKEY | MDB_DUPSORT */
     write_bytes(file, &flags, sizeof flags, at + 24 + 4);
     int status = use_unverified(p.db);
     ck_assert_msg(WIFSIGNALED(status), "the child ended with status %d", status);
-    char message[512];
-    ck_assert_int_eq(open_verified(p.db, ND_DB_WRITE, message, sizeof message), ND_EFORMAT);
-    ck_assert_msg(strstr(message, "LMDB's meta page"), "%s", message);
+    expect_refused(p.db, ND_DB_WRITE, "LMDB's meta page");
     remove_tree(p.dir);
 }
 END_TEST
@@ -373,9 +383,7 @@ START_TEST(test_page_size_of_the_meta_pages)
         {1, 8192, "page 1 of data.mdb (LMDB's meta page) gives a page size of 8192, page 0 4096"},
     };
     place p;
-    place_make(&p);
-    make_jaccard(p.db, 0);
-    const char *file = data_file(&p);
+    const char *file = jaccard_place(&p);
     size_t size;
     unsigned char *pristine = save_file(file, &size);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
