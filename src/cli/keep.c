@@ -158,9 +158,7 @@ static int compare_values(const keep_value *a, const keep_value *b)
     return (a->len > b->len) - (a->len < b->len);
 }
 
-/* qsort on pointers into the values array: the pointer order is the input
- * order, the tie-break. */
-static int compare_kinds_then(const keep_value *a, const keep_value *b, int descending)
+int keep_value_order(const keep_value *a, const keep_value *b, int descending)
 {
     if (a->kind != b->kind) {
         if (a->kind == KEEP_VALUE_NONE || b->kind == KEEP_VALUE_NONE)
@@ -168,8 +166,16 @@ static int compare_kinds_then(const keep_value *a, const keep_value *b, int desc
         return a->kind == KEEP_VALUE_NUMBER ? -1 : 1;
     }
     int c = a->kind == KEEP_VALUE_NONE ? 0 : compare_values(a, b);
+    return descending ? -c : c;
+}
+
+/* qsort on pointers into the values array: the pointer order is the input
+ * order, the tie-break. */
+static int compare_kinds_then(const keep_value *a, const keep_value *b, int descending)
+{
+    int c = keep_value_order(a, b, descending);
     if (c != 0)
-        return descending ? -c : c;
+        return c;
     return (a > b) - (a < b);
 }
 

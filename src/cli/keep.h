@@ -44,6 +44,11 @@ typedef struct keep_table {
  * out of memory. */
 int keep_table_add(keep_table *t, const keep_value *value);
 
+/* The order of two values: numbers (as numbers) before strings (byte by
+ * byte), ascending, or descending with `descending`; no value last either
+ * way. 0 for equal values (the caller breaks ties by input order). */
+int keep_value_order(const keep_value *a, const keep_value *b, int descending);
+
 /* Each document's rank: its position when sorted by value (numbers as
  * numbers, before strings, which compare byte by byte; ascending, or
  * descending with `descending`), documents without a value last, ties in

@@ -44,8 +44,11 @@
  *    pair (edges, their distinct texts, union-find, grouping), nothing for
  *    texts without a near-duplicate.
  * 4. Split. Each rank fetches what its components' members need (ids,
- *    set hash, weight, and the bytes output needs) from the ranks holding
- *    them, splits each component with nd_store_split, and sends each
+ *    set hash, weight, the bytes output needs, and for ND_KEEP_RANK what
+ *    they are ranked by) from the ranks holding them, splits each
+ *    component with nd_store_split (ND_KEEP_RANK: the members ranked
+ *    among themselves, which orders them as ranks of all texts would:
+ *    the split compares only its members' ranks), and sends each
  *    cluster to the rank holding its earliest member, which numbers and
  *    writes it (mpi_run.c).
  *
@@ -239,6 +242,14 @@ static void answer_member(xctx *x, const engine_input *in, size_t local, xbuf *o
     static const unsigned char zeros[8];
     xbuf_put(out, zeros, padding(desc.len)); /* the next record's ids stay aligned */
     xbuf_free(&desc);
+    if (in->keep_value) {
+        xbuf value = {NULL, 0, 0};
+        in->keep_value(in->ctx, local, &value);
+        xbuf_put_u32(out, (uint32_t)value.len);
+        xbuf_put(out, value.data, value.len);
+        xbuf_put(out, zeros, padding(value.len));
+        xbuf_free(&value);
+    }
 }
 
 typedef struct member_data {
@@ -247,7 +258,34 @@ typedef struct member_data {
     const uint32_t *ids;
     const unsigned char *desc;
     uint32_t desc_len;
+    const unsigned char *keep; /* what it is ranked by (engine_input.keep_value), or NULL */
 } member_data;
+
+/* ND_KEEP_RANK: the members of one component ranked by what they are kept
+ * by, ties in input order (their global numbers ascend with k), so that
+ * the ranks order them as the ranks of all texts would (keep.c: the
+ * library only compares the ranks of one component's members). A merge
+ * sort of positions: the order calls back into the program. */
+static void rank_members(const engine_input *in, const member_data *data, const size_t *slot, size_t size,
+                         size_t *order, size_t *scratch, uint64_t *rank)
+{
+    for (size_t k = 0; k < size; k++)
+        order[k] = k;
+    for (size_t width = 1; width < size; width *= 2) {
+        for (size_t lo = 0; lo < size; lo += 2 * width) {
+            size_t mid = lo + width < size ? lo + width : size, hi = lo + 2 * width < size ? lo + 2 * width : size;
+            size_t a = lo, b = mid, out = lo;
+            while (a < mid || b < hi) {
+                int take_a = b == hi || (a < mid && in->keep_order(in->ctx, data[slot[order[a]]].keep,
+                                                                   data[slot[order[b]]].keep) <= 0);
+                scratch[out++] = take_a ? order[a++] : order[b++];
+            }
+        }
+        memcpy(order, scratch, size * sizeof *order);
+    }
+    for (size_t r = 0; r < size; r++)
+        rank[order[r]] = r;
+}
 
 typedef struct member_backend {
     const uint32_t *const *ids;
@@ -277,7 +315,8 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
     engine_fetch(x, in, bases, all.v, m, answer_member, replies);
     member_data *data = engine_malloc(x, m * sizeof *data);
     size_t *desc_at = engine_malloc(x, m * sizeof *desc_at); /* in own_desc, for texts read in place */
-    xbuf own_desc = {NULL, 0, 0};
+    size_t *keep_at = engine_malloc(x, m * sizeof *keep_at); /* in own_keep, likewise */
+    xbuf own_desc = {NULL, 0, 0}, own_keep = {NULL, 0, 0};
     xreader *cursor = engine_malloc(x, (size_t)x->size * sizeof *cursor);
     nd_id_buffer unused = {NULL, 0};
     for (int r = 0; r < x->size; r++)
@@ -294,6 +333,9 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
             desc_at[i] = own_desc.len;
             in->describe(in->ctx, own, &own_desc);
             d->desc_len = (uint32_t)(own_desc.len - desc_at[i]);
+            keep_at[i] = own_keep.len;
+            if (in->keep_value)
+                in->keep_value(in->ctx, own, &own_keep);
             continue;
         }
         xreader *ar = &cursor[h];
@@ -310,12 +352,21 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
         d->desc_len = xread_u32(ar);
         d->desc = xread_bytes(ar, d->desc_len);
         xread_bytes(ar, padding(d->desc_len));
+        d->keep = NULL;
+        if (in->keep_value) {
+            uint32_t keep_len = xread_u32(ar);
+            d->keep = xread_bytes(ar, keep_len);
+            xread_bytes(ar, padding(keep_len));
+        }
     }
-    for (size_t i = 0; i < m; i++) { /* own_desc has stopped growing */
-        if (desc_at[i] != SIZE_MAX)
+    for (size_t i = 0; i < m; i++) { /* own_desc and own_keep have stopped growing */
+        if (desc_at[i] != SIZE_MAX) {
             data[i].desc = own_desc.data + desc_at[i];
+            data[i].keep = in->keep_value ? own_keep.data + keep_at[i] : NULL;
+        }
     }
     free(desc_at);
+    free(keep_at);
     free(cursor);
     free(unused.data);
     xbuf *send = engine_bufs(x), *recv = engine_bufs(x);
@@ -337,12 +388,21 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
             if (meta[k].weight == ND_WEIGHT_WIDE)
                 wide[wide_count++] = (nd_wide_weight){k, data[slot[k]].weight};
         }
+        uint64_t *rank = NULL;
+        if (in->keep_value) {
+            rank = engine_malloc(x, size * sizeof *rank);
+            size_t *order = engine_malloc(x, size * sizeof *order), *scratch = engine_malloc(x, size * sizeof *scratch);
+            rank_members(in, data, slot, size, order, scratch, rank);
+            free(order);
+            free(scratch);
+        }
         member_backend backend = {ids};
-        nd_store store = {in->store->opts, size, meta, 0, &backend, member_ids, NULL, NULL, 0, NULL, wide,
-                          wide_count,      NULL, NULL, 0};
+        nd_store store = {in->store->opts, size, meta, 0,          &backend, member_ids, NULL, rank,
+                          rank ? size : 0, NULL, wide, wide_count, NULL,     NULL,       0};
         nd_clusters *found = NULL;
         if (nd_store_split(&found, &store, keep) != ND_OK)
             x_fatal(x, "out of memory");
+        free(rank);
         for (size_t c = 0; c < nd_clusters_count(found); c++) {
             const nd_member *cm;
             size_t csize = nd_clusters_get(&cm, found, c);
@@ -375,6 +435,7 @@ static void split_components(xctx *x, const engine_input *in, const uint64_t *ba
     engine_bufs_free(x, recv);
     engine_bufs_free(x, replies);
     xbuf_free(&own_desc);
+    xbuf_free(&own_keep);
     free(data);
     free(all.v);
 }

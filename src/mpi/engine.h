@@ -19,6 +19,12 @@ typedef struct engine_input {
      * cluster. */
     void (*describe)(void *ctx, size_t text, xbuf *out);
     void *ctx;
+    /* ND_KEEP_RANK (--keep min:FIELD / max:FIELD), else NULL: append to
+     * `out` what text `text` is ranked by; it travels with the text to the
+     * rank that splits its component, which orders the members by
+     * keep_order (negative, 0 or positive; equal ones in input order). */
+    void (*keep_value)(void *ctx, size_t text, xbuf *out);
+    int (*keep_order)(void *ctx, const unsigned char *a, const unsigned char *b);
 } engine_input;
 
 typedef struct engine_stats {

@@ -66,7 +66,7 @@ static int commit_record(void *ctx, const sketched_doc *d)
                     d->invalid_utf8 == 1 ? "" : "s");
     }
     size_t doc = m->docs.count;
-    if (doctable_add(&m->docs, d->id) != 0) {
+    if (doctable_add(&m->docs, d->id) != 0 || (cfg->keep_field && keep_table_add(&m->keep, &d->keep) != 0)) {
         cli_error("out of memory");
         return EXIT_FAIL;
     }
@@ -244,6 +244,44 @@ static int pass1(mrun *m)
 
 /* ****  Describing texts for the engine  **** */
 
+/* --keep min:FIELD / max:FIELD: the value of text `text`'s document, for
+ * the rank that splits its component (keep_order): kind, string length,
+ * the number's bytes, then the string's (the ranks run one build of the
+ * program, so a long double travels as its bytes). */
+static void keep_value_of(void *ctx, size_t text, xbuf *out)
+{
+    const mrun *m = ctx;
+    size_t doc = m->cfg->unit != ND_UNIT_DOCUMENT ? doctable_unit_doc(&m->docs, text) : text;
+    const keep_value *v = &m->keep.values[doc];
+    xbuf_put_u32(out, (uint32_t)v->kind);
+    xbuf_put_u32(out, (uint32_t)v->len);
+    xbuf_put(out, &v->number, sizeof v->number);
+    if (v->kind == KEEP_VALUE_STRING)
+        xbuf_put(out, v->string, v->len);
+}
+
+static keep_value keep_value_at(const unsigned char *p)
+{
+    uint32_t kind, len;
+    keep_value v;
+    memcpy(&kind, p, sizeof kind);
+    memcpy(&len, p + 4, sizeof len);
+    memcpy(&v.number, p + 8, sizeof v.number);
+    v.kind = (keep_value_kind)kind;
+    v.len = len;
+    v.string = (const char *)p + 8 + sizeof v.number;
+    return v;
+}
+
+/* The order of two values keep_value_of wrote: the one neardup ranks
+ * documents by (keep.c), ties left to the engine (input order). */
+static int keep_order(void *ctx, const unsigned char *a, const unsigned char *b)
+{
+    const mrun *m = ctx;
+    keep_value va = keep_value_at(a), vb = keep_value_at(b);
+    return keep_value_order(&va, &vb, m->cfg->keep_descending);
+}
+
 /* Document mode: the id, NUL-terminated. Unit mode: the document's global
  * number, the span, then the id. */
 static void describe_text(void *ctx, size_t text, xbuf *out)
@@ -420,7 +458,11 @@ static int run(mrun *m, int argc, char **argv)
     m->bases = calloc((size_t)m->x.size + 1, sizeof *m->bases);
     if (!m->bases)
         x_fatal(&m->x, "out of memory");
-    engine_input ein = {&store, describe_text, m};
+    /* --keep min:FIELD / max:FIELD: rank 0 warns when no record has it, as neardup does */
+    uint64_t with_value = cfg->keep_field ? x_sum(&m->x, m->keep.with_value) : 1;
+    if (m->x.rank == 0 && with_value == 0 && fields.objects > 0)
+        report_keep_missing(cfg, fields.objects, 0);
+    engine_input ein = {&store, describe_text, m, cfg->keep_field ? keep_value_of : NULL, keep_order};
     engine_cluster(&m->x, &ein, cfg->keep, m->bases, &m->clusters, &m->engine);
     m->cluster_s = MPI_Wtime() - t;
     t = MPI_Wtime();
@@ -509,7 +551,6 @@ int main(int argc, char **argv)
     /* what the engine does not distribute (yet): say so rather than differ */
     const char *unsupported = cfg.pairs                                    ? "--pairs"
                               : cfg.opts.measure == ND_MEASURE_CONTAINMENT ? "--measure containment"
-                              : cfg.keep_field                             ? "--keep min:FIELD|max:FIELD"
                               : cfg.index_path                             ? "dedup --index (and --update)"
                               : cfg.output_path && command == CMD_DEDUP    ? "-o/--output (use --output-dir)"
                               : cfg.output_path ? "-o/--output (rank 0 writes the scan to standard output: redirect it)"
@@ -550,6 +591,7 @@ int main(int argc, char **argv)
 done:
     nd_index_free(m.index);
     doctable_free(&m.docs);
+    keep_table_free(&m.keep);
     replay_source_free(m.replay);
     input_close(m.in);
     plan_free(&m.plan);

@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "exchange.h"
 #include "input.h"
+#include "keep.h"
 #include "plan.h"
 #include "replay.h"
 #include "report.h"
@@ -23,6 +24,7 @@ typedef struct mrun {
     input *in;
     nd_index *index;
     doctable docs;
+    keep_table keep; /* --keep min:FIELD / max:FIELD: each of this rank's documents' value */
     replay_source *replay;
     run_counts counts;
     char *failure;           /* this rank's first bad record, reported after agreement */

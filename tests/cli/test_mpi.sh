@@ -130,6 +130,60 @@ for corpus in shards big.jsonl; do
     same_dedup "$corpus" --threads 1 "$T/$corpus"
     same_dedup "--unit line $corpus" --threads 1 --unit line "$T/$corpus"
 done
+check "--keep min:FIELD and max:FIELD: the survivors one process keeps, on any number of ranks"
+# the field in every form neardup ranks by: numbers with ties (and -0 beside
+# 0), reals, strings (a prefix of another, empty), null, missing, in
+# families whose members sit on different ranks
+python3 - "$T/big.jsonl" "$T/keep.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(21)
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
+    for line in f:
+        d = json.loads(line)
+        r = rng.random()
+        if r < 0.3:
+            d["v"] = rng.randrange(4)
+        elif r < 0.45:
+            d["v"] = rng.random() * 10 - 5
+        elif r < 0.7:
+            d["v"] = "2015-%02d-%02d" % (rng.randrange(1, 13), rng.randrange(1, 29))
+        elif r < 0.75:
+            d["v"] = rng.choice(["", "2015-01", "2015-01-01"])
+        elif r < 0.8:
+            d["v"] = None
+        elif r < 0.85:
+            d["v"] = rng.choice([0, -0.0])
+        o.write(json.dumps(d) + "\n")
+PY
+nd scan --threads 1 "$T/keep.jsonl"
+cp "$OUT" "$T/keep-first"
+for policy in min:v max:v; do
+    same_scan "scan --keep $policy" scan --threads 1 --keep "$policy" "$T/keep.jsonl"
+    ! cmp -s "$T/keep-first" "$T/expected" || fail "--keep $policy keeps the first copies here: the check would miss it"
+    same_scan "scan --keep $policy --unit paragraph" scan --threads 2 --keep "$policy" --unit paragraph "$T/keep.jsonl"
+    same_dedup "--keep $policy" --threads 1 --keep "$policy" "$T/keep.jsonl"
+done
+mpi 3 scan --keep min:missing "$T/keep.jsonl"
+assert_rc 0
+assert_contains "$(cat "$ERR")" "--keep min:missing: none of the 900 JSON records has a value in this field"
+python3 - "$T/keep.jsonl" "$T/keep-bad.jsonl" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines(True)
+lines[700] = lines[700].replace('"text"', '"v": [1], "text"', 1)
+open(sys.argv[2], "w").writelines(lines)
+PY
+nd scan --keep min:v "$T/keep-bad.jsonl"
+assert_rc 1
+mpi 3 scan --keep min:v "$T/keep-bad.jsonl"
+assert_rc 1 "a value neither number nor string on the last rank"
+assert_contains "$(cat "$ERR")" "keep-bad.jsonl:701: field \"v\" is neither a number nor a string (--keep min:v)"
+assert_empty_file "$OUT" "scan's output after the failure"
+nd scan --keep min:v --on-error skip "$T/keep-bad.jsonl"
+cp "$OUT" "$T/expected"
+mpi 3 scan --keep min:v --on-error skip "$T/keep-bad.jsonl"
+assert_rc 0
+assert_same_file "$T/expected" "$OUT" "--on-error skip of the bad value"
+
 check "keep longest, annotate, several threads per rank, a spilled index"
 same_scan "scan --keep longest" scan --threads 2 --keep longest "$T/shards"
 nd scan --threads 1 "$T/big.jsonl"
@@ -278,7 +332,7 @@ mpi 2 dedup --output-dir "$T/got" --removed-dir "$T/got/" "$T/shards/part-0.json
 assert_rc 2 "--output-dir and --removed-dir naming one directory"
 assert_contains "$(cat "$ERR")" "--output-dir and --removed-dir both name"
 assert_eq 0 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "nothing written"
-for opt in "--pairs" "--measure containment" "--keep min:id"; do
+for opt in "--pairs" "--measure containment"; do
     # shellcheck disable=SC2086  # the option and its value are two words
     mpi 2 scan $opt "$T/big.jsonl"
     assert_rc 2 "$opt is not distributed yet: refused"
