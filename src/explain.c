@@ -120,7 +120,7 @@ static int pick_runs(nd_explanation *e, const nd_tokens *ta, const nd_tokens *tb
 {
     nd_token_run *runs = NULL;
     size_t shown = 0;
-    int rc = nd_runs_pick(&runs, &shown, ta, tb, e->min_run, max_runs);
+    int rc = nd_runs_pick(&runs, &shown, &e->runs_too_many, ta, tb, e->min_run, max_runs);
     if (rc != ND_OK)
         return rc;
     e->runs = nd_malloc((shown ? shown : 1) * sizeof *e->runs);

@@ -44,6 +44,7 @@ typedef struct nd_explanation {
     size_t min_run;      /* runs shorter than this share no shingle and are left out */
     nd_shared_run *runs; /* the longest runs that do not overlap in A, longest first */
     size_t run_count;
+    int runs_too_many; /* the texts share too many runs to rank (a tiny vocabulary): none given */
 } nd_explanation;
 
 /** Explain the pair (A, B): sketch both texts with `opts`, compare their
@@ -52,7 +53,9 @@ typedef struct nd_explanation {
  * equal tokens and unequal predecessors starts a maximal run; runs shorter
  * than min_run (the shingle size for word shingles, else 3) are left out;
  * then, longest first (ties: earlier in A, then in B), each run that does
- * not overlap a run already taken in A, up to `max_runs`.
+ * not overlap a run already taken in A, up to `max_runs`. Texts that
+ * share more runs than can be ranked in time linear in their length (over
+ * a tiny vocabulary: runs.h gives the bound) get none, and runs_too_many.
  * @param[out] out the explanation; free it with nd_explanation_free()
  * @param opts options, resolved if they are not yet
  * @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */

@@ -38,6 +38,8 @@
  * What stays slow: texts whose k-grams repeat in both very many times
  * without lining up into long runs (a text of two words in random order),
  * whose true starts are themselves as many as the product of the counts.
+ * So the starts visited are bounded (runs.h): past the bound the search
+ * stops and says so, in time and memory linear in the texts.
  */
 #include "runs.h"
 
@@ -270,9 +272,10 @@ static int run_holds(const nd_tokens *ta, const nd_tokens *tb, const nd_token_ru
 }
 
 /* Every start of a run of k tokens or more, its length found
- * (common_extension), into *found. */
+ * (common_extension), into *found; at most `budget` starts visited
+ * (*stopped: there were more). */
 static int find_starts(nd_token_run **found, size_t *n, size_t *capacity, const sequences *s, const kgram_entry *e,
-                       size_t ne, size_t k)
+                       size_t ne, size_t k, size_t budget, int *stopped)
 {
     const nd_token *a = s->ta->items;
     for (size_t i = 0; i + k <= s->ta->count; i++) {
@@ -292,6 +295,10 @@ static int find_starts(nd_token_run **found, size_t *n, size_t *capacity, const 
                 x = skip_to; /* (skip_to <= to) */
             if (x == to)
                 break;
+            if (budget-- == 0) {
+                *stopped = 1;
+                return ND_OK;
+            }
             size_t len = common_extension(s, i, e[x].j);
             if (len >= k && push_run(found, n, capacity, (nd_token_run){i, e[x].j, len}) != ND_OK)
                 return ND_ENOMEM;
@@ -300,11 +307,12 @@ static int find_starts(nd_token_run **found, size_t *n, size_t *capacity, const 
     return ND_OK;
 }
 
-int nd_runs_pick(nd_token_run **out, size_t *count, const nd_tokens *ta, const nd_tokens *tb, size_t min_len,
-                 size_t max_runs)
+int nd_runs_pick(nd_token_run **out, size_t *count, int *too_many, const nd_tokens *ta, const nd_tokens *tb,
+                 size_t min_len, size_t max_runs)
 {
     *out = NULL;
     *count = 0;
+    *too_many = 0;
     size_t k = min_len ? min_len : 1, na = ta->count, nb = tb->count;
     if (na < k || nb < k || max_runs == 0)
         return ND_OK;
@@ -325,7 +333,10 @@ int nd_runs_pick(nd_token_run **out, size_t *count, const nd_tokens *ta, const n
         for (size_t j = 0; j < ne; j++)
             e[j] = (kgram_entry){hash_of(hb, power, j, k), j > 0 ? tb->items[j - 1].hash : 0, j};
         qsort(e, ne, sizeof *e, compare_entries);
-        rc = find_starts(&found, &n, &capacity, &s, e, ne, k);
+        size_t budget = ND_RUNS_STARTS_BASE + ND_RUNS_STARTS_PER_TOKEN * (na + nb);
+        rc = find_starts(&found, &n, &capacity, &s, e, ne, k, budget, too_many);
+        if (*too_many)
+            n = 0;
     }
     nd_free(ha);
     nd_free(hb);

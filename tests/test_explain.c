@@ -194,7 +194,9 @@ START_TEST(test_runs_pick_as_the_plain_search)
         nd_token_run *want = NULL, *got = NULL;
         size_t nw = 0, ng = 0;
         ck_assert_int_eq(nd_runs_pick_plain(&want, &nw, &ta, &tb, min_len, max_runs), ND_OK);
-        ck_assert_int_eq(nd_runs_pick(&got, &ng, &ta, &tb, min_len, max_runs), ND_OK);
+        int too_many = -1;
+        ck_assert_int_eq(nd_runs_pick(&got, &ng, &too_many, &ta, &tb, min_len, max_runs), ND_OK);
+        ck_assert_int_eq(too_many, 0);
         ck_assert_msg(nw == ng, "round %d: %zu runs, not %zu", round, ng, nw);
         for (size_t r = 0; r < nw; r++) {
             ck_assert_msg(want[r].a == got[r].a && want[r].b == got[r].b && want[r].len == got[r].len,
@@ -213,6 +215,52 @@ START_TEST(test_runs_pick_as_the_plain_search)
 }
 END_TEST
 
+/* The search is bounded: texts over a tiny vocabulary, whose shared runs
+ * grow with the square of their length (40,000 tokens of three symbols
+ * each: about 4 million starts of runs of 5), get none and too_many, where
+ * they took time and memory in proportion (80,000 of them: 7.5 s, 700 MB);
+ * the cases it is linear on stay answered: one symbol repeated (2n starts),
+ * a long text against itself. */
+START_TEST(test_runs_bounded_on_a_tiny_vocabulary)
+{
+    enum { N = 40000 };
+    static unsigned sa[N], sb[N];
+    uint64_t state = 11;
+    for (size_t i = 0; i < N; i++) {
+        sa[i] = next_symbol(&state, 3);
+        sb[i] = next_symbol(&state, 3);
+    }
+    nd_tokens ta = token_seq(sa, N), tb = token_seq(sb, N);
+    nd_token_run *got = NULL;
+    size_t ng = 99;
+    int too_many = 0;
+    ck_assert_int_eq(nd_runs_pick(&got, &ng, &too_many, &ta, &tb, 5, 10), ND_OK);
+    ck_assert_int_eq(too_many, 1);
+    ck_assert_uint_eq(ng, 0);
+    nd_free(got);
+    free(ta.items);
+    free(tb.items);
+
+    for (size_t i = 0; i < N; i++) {
+        sa[i] = 0; /* one word repeated */
+        sb[i] = next_symbol(&state, 1000);
+    }
+    for (int pair = 0; pair < 2; pair++) {
+        const unsigned *text = pair == 0 ? sa : sb; /* then a text over 1,000 words, against itself */
+        ta = token_seq(text, N);
+        tb = token_seq(text, N);
+        too_many = -1;
+        ck_assert_int_eq(nd_runs_pick(&got, &ng, &too_many, &ta, &tb, 5, 10), ND_OK);
+        ck_assert_int_eq(too_many, 0);
+        ck_assert_uint_ge(ng, 1);
+        ck_assert_uint_eq(got[0].len, N);
+        nd_free(got);
+        free(ta.items);
+        free(tb.items);
+    }
+}
+END_TEST
+
 Suite *explain_suite(void)
 {
     Suite *s = suite_create("explain");
@@ -223,6 +271,7 @@ Suite *explain_suite(void)
     tcase_add_test(tc, test_chance_and_measure);
     tcase_add_test(tc, test_empty_and_disjoint);
     tcase_add_test(tc, test_runs_pick_as_the_plain_search);
+    tcase_add_test(tc, test_runs_bounded_on_a_tiny_vocabulary);
     suite_add_tcase(s, tc);
     return s;
 }

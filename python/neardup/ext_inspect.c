@@ -206,7 +206,7 @@ static PyObject *explanation_dict(const nd_explanation *e, const nd_options *o, 
             0 ||
         put(d, "min_shingles", PyLong_FromUnsignedLong(o->min_shingles)) != 0 ||
         put(d, "threshold", PyFloat_FromDouble(o->threshold)) != 0 || put(d, "match", PyBool_FromLong(e->match)) != 0 ||
-        put(d, "runs", runs) != 0) {
+        put(d, "runs", runs) != 0 || put(d, "runs_complete", PyBool_FromLong(!e->runs_too_many)) != 0) {
         Py_DECREF(d);
         return NULL;
     }

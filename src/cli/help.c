@@ -190,7 +190,9 @@ void cli_print_help(cli_command command, FILE *out)
               "their byte spans in both texts. A and B are files (one document each), or name two\n"
               "documents by id in the inputs. It also gives the probability that the overlap is a\n"
               "chance match (Mash's p-value, Ondov et al. 2016, on shingle sets), and the verdict\n"
-              "under --measure, --threshold and --min-shingles.\n"
+              "under --measure, --threshold and --min-shingles. Texts that share too many runs to rank\n"
+              "them in time linear in their length (long texts over a tiny vocabulary) get none, said so\n"
+              "(\"runs_complete\": false in --json).\n"
               "      --id ID           (twice) the two documents to explain, by id, from PATH...; of\n"
               "                        several with one id, the first in input order\n"
               "      --json            one JSON object instead of the report\n\n",

@@ -347,7 +347,7 @@ static void print_json(const nd_explanation *e, const nd_options *o, const side 
     out_number(stdout, o->threshold);
     printf(",\"match\":%s,\"runs\":[", e->match ? "true" : "false");
     print_runs(e, &sides[0], 1);
-    puts("]}");
+    printf("],\"runs_complete\":%s}\n", e->runs_too_many ? "false" : "true");
 }
 
 static void print_text(const nd_explanation *e, const nd_options *o, const side sides[2], const char *label)
@@ -388,7 +388,10 @@ static void print_text(const nd_explanation *e, const nd_options *o, const side 
                e->match ? (e->candidate ? "MATCH" : "similar enough, but LSH missed the pair") : "no match",
                o->threshold);
     printf("\nlongest shared runs (at least %zu tokens): tokens, bytes in A, bytes in B\n", e->min_run);
-    if (e->run_count == 0)
+    if (e->runs_too_many)
+        printf("  (not listed: the texts share too many runs to rank them in time linear in their length, as\n"
+               "   texts over a tiny vocabulary do; the figures above are exact)\n");
+    else if (e->run_count == 0)
         printf("  (none)\n");
     print_runs(e, &sides[0], 0);
 }

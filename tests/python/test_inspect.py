@@ -66,6 +66,23 @@ def test_explain_equals_cli(nd_binary, a, b):
     assert as_cli(got_str) == as_cli(expected)
 
 
+def test_explain_tiny_vocabulary_says_runs_not_listed(nd_binary, tmp_path):
+    # two long texts over three words share runs in numbers that grow with
+    # the square of their length: none listed, said so (they took 7.5 s and
+    # 700 MB at 80,000 words, four times as long sixteen times that)
+    import random
+    rng = random.Random(3)
+    a, b = (" ".join(rng.choice("xyz") for _ in range(40000)) for _ in range(2))
+    (tmp_path / "a.txt").write_text(a)
+    (tmp_path / "b.txt").write_text(b)
+    expected = json.loads(run_cli(nd_binary, "explain", "--json", str(tmp_path / "a.txt"), str(tmp_path / "b.txt")))
+    assert expected["runs"] == [] and expected["runs_complete"] is False
+    got = neardup.explain(a, b, ids=(str(tmp_path / "a.txt"), str(tmp_path / "b.txt")))
+    assert as_cli(got) == as_cli(expected)
+    small = neardup.explain(a[:2000], b[:2000])
+    assert small["runs_complete"] is True and small["runs"]
+
+
 def test_explain_options_equal_cli(nd_binary, tmp_path):
     _, ids, texts = load_corpus("mixed-1k")
     clusters = neardup.scan(texts, ids, threshold=0.5)
