@@ -589,7 +589,7 @@ size_t nd_clusters_count(const nd_clusters *clusters);
 size_t nd_clusters_get(const nd_member **members, const nd_clusters *clusters, size_t i);
 void nd_clusters_free(nd_clusters *clusters);
 
-/* ****  Pairs (pairs.c)  **** */
+/* ****  Pairs (pairs.c, pairs_expand.c)  **** */
 
 /** One matching pair of texts, with the exact numbers for both measures. */
 typedef struct nd_pair {
@@ -612,16 +612,37 @@ typedef struct nd_pairs nd_pairs;
  * verified once and give every pair: k copies of one text give
  * k (k - 1) / 2 pairs, and each pair of a copy with another text.
  * Pairs are in order of (a, b).
+ *
+ * The pairs are not held one by one: the result keeps the pairs found
+ * between distinct sets and the texts of each set (about 24 bytes a text
+ * and 16 a pair found), and nd_pairs_next() makes the pairs in order, one
+ * text's partners at a time. 3,000 copies of one text give 4.5M pairs
+ * and take a few MB that way; nd_pairs_get() holds them all (48 bytes a
+ * pair). Nothing of the index is read after the call.
  * @param[out] out the pairs (free with nd_pairs_free()).
  * @param[out] stats the work done, or NULL (verified_pairs counts matches
  * found before copies are expanded).
  * @return ND_OK, ND_ENOMEM or ND_EIO (spilled index: a read failed). */
 int nd_index_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_index *index);
 
-/** The pairs, in order.
- * @param[out] pairs borrowed: valid until the pairs are freed.
- * @return the number of pairs. */
-size_t nd_pairs_get(const nd_pair **pairs, const nd_pairs *p);
+/** The number of pairs (known without making them). */
+size_t nd_pairs_count(const nd_pairs *pairs);
+
+/** The next pair, in order of (a, b): from the first to the last, once,
+ * then none. Never fails: its memory is taken by nd_index_pairs().
+ * Independent of nd_pairs_get().
+ * @param[out] out the pair, when there is one.
+ * @return 1 with *out set, or 0 when every pair has been given. */
+int nd_pairs_next(nd_pairs *pairs, nd_pair *out);
+
+/** Every pair at once, in order: the first call makes the whole array
+ * (48 bytes a pair: nd_pairs_next() needs none of it), later calls return
+ * it again. Not from two threads at once.
+ * @param[out] pairs borrowed: valid until the pairs are freed; NULL when
+ * there are none, or when memory for them could not be had.
+ * @return the number of pairs, or 0 when the array could not be made
+ * (nd_pairs_count() is then more than 0; a later call tries again). */
+size_t nd_pairs_get(const nd_pair **pairs, nd_pairs *p);
 void nd_pairs_free(nd_pairs *pairs);
 
 /** Do two texts of na and nb shingles with `shared` in common match under

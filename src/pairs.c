@@ -20,22 +20,24 @@
  *    of representatives joined by verified pairs (up to GROUP_LIMIT of
  *    them), every pair not yet checked is verified too. Containment's
  *    candidates miss nothing, so it skips this step.
- * 4. Copies expanded: a verified pair of representatives gives every pair
- *    of their copies (the same sets, so the same numbers), and k copies of
- *    one set give their k (k - 1) / 2 pairs at Jaccard 1. The output is
- *    then as large as the answer; k copies of one text are worth
- *    deduplicating first when k is in the thousands.
+ * 4. Copies expanded (pairs_expand.c): a verified pair of representatives
+ *    gives every pair of their copies (the same sets, so the same
+ *    numbers), and k copies of one set give their k (k - 1) / 2 pairs at
+ *    Jaccard 1. The pairs are handed out one text at a time, not held:
+ *    memory follows the pairs found between distinct sets, not the k^2
+ *    of k copies (3,000 copies of one text: 4.5M pairs, 277 MB when they
+ *    were all held and sorted).
  *
- * Pairs are sorted by (a, b), so the order depends only on the input.
+ * Pairs come in order of (a, b), so the order depends only on the input.
  */
 #include "neardup.h"
 
-#include <stdlib.h> /* qsort */
 #include <string.h> /* memset */
 
 #include "alloc.h"
 #include "candidates.h"
 #include "measure.h"
+#include "pairs_expand.h"
 #include "pairset.h"
 #include "prefix_filter.h"
 #include "store.h"
@@ -45,37 +47,13 @@
  * (at most GROUP_LIMIT^2 / 2 verifications each). */
 enum { GROUP_LIMIT = 400 };
 
-struct nd_pairs {
-    nd_pair *items;
-    size_t count;
-};
-
-size_t nd_pairs_get(const nd_pair **pairs, const nd_pairs *p)
-{
-    *pairs = p->items;
-    return p->count;
-}
-
-void nd_pairs_free(nd_pairs *pairs)
-{
-    if (!pairs)
-        return;
-    nd_free(pairs->items);
-    nd_free(pairs);
-}
-
-typedef struct {
-    uint32_t a, b; /* representatives, a < b */
-    size_t shared;
-} found_pair;
-
 typedef struct {
     const nd_store *store;
     unsigned char *is_representative;
     uint32_t *first_of;     /* per text with shingles: the first text with its set */
     nd_pair_set matched;    /* the pairs found */
     nd_pair_cache rejected; /* the pairs rejected lately */
-    found_pair *found;
+    nd_found_pair *found;
     size_t found_count, found_capacity;
     nd_cluster_stats stats;
     nd_id_buffer buf_a, buf_b;
@@ -108,7 +86,7 @@ static int verify(pairs_state *st, size_t a, size_t b, const uint32_t **ids_a)
     if (nd_grow((void **)&st->found, &st->found_capacity, st->found_count + 1, sizeof *st->found) ||
         nd_pair_set_insert(&st->matched, nd_pair_key(lo, hi)) != ND_OK)
         return ND_ENOMEM;
-    st->found[st->found_count++] = (found_pair){lo, hi, shared};
+    st->found[st->found_count++] = (nd_found_pair){lo, hi, shared};
     st->stats.verified_pairs++;
     return ND_OK;
 }
@@ -252,92 +230,16 @@ done:
     return rc;
 }
 
-static nd_pair make_pair(const nd_store *store, size_t x, size_t y, size_t shared)
-{
-    size_t a = x < y ? x : y, b = x < y ? y : x;
-    size_t na = store->meta[a].count, nb = store->meta[b].count;
-    return (nd_pair){a,
-                     b,
-                     shared,
-                     nd_jaccard_counts(na, nb, shared),
-                     nd_containment_counts(na, shared),
-                     nd_containment_counts(nb, shared)};
-}
-
-static int compare_pairs(const void *pa, const void *pb)
-{
-    const nd_pair *x = pa, *y = pb;
-    if (x->a != y->a)
-        return x->a < y->a ? -1 : 1;
-    return (x->b > y->b) - (x->b < y->b);
-}
-
-/* Step 4: every pair of copies of the verified pairs, and of copies of one
- * set, sorted. */
-static int expand(pairs_state *st, nd_pairs *out)
-{
-    const nd_store *store = st->store;
-    size_t n = store->count;
-    size_t *start = nd_calloc(n + 2, sizeof *start); /* copies of representative r: copies[start[r] .. start[r + 1]) */
-    size_t *copies = nd_malloc((n ? n : 1) * sizeof *copies);
-    int rc = ND_ENOMEM;
-    if (!start || !copies)
-        goto done;
-    for (size_t d = 0; d < n; d++) {
-        if (store->meta[d].count > 0)
-            start[st->first_of[d] + 2]++;
-    }
-    for (size_t r = 0; r < n; r++)
-        start[r + 2] += start[r + 1];
-    for (size_t d = 0; d < n; d++) {
-        if (store->meta[d].count > 0)
-            copies[start[st->first_of[d] + 1]++] = d; /* ascending within a set */
-    }
-    size_t total = 0;
-    for (size_t i = 0; i < st->found_count; i++) {
-        const found_pair *f = &st->found[i];
-        total += (start[f->a + 1] - start[f->a]) * (start[f->b + 1] - start[f->b]);
-    }
-    for (size_t r = 0; r < n; r++) {
-        size_t k = start[r + 1] - start[r];
-        total += k * (k - (k > 0)) / 2;
-    }
-    out->items = nd_malloc((total ? total : 1) * sizeof *out->items);
-    if (!out->items)
-        goto done;
-    size_t w = 0;
-    for (size_t i = 0; i < st->found_count; i++) {
-        const found_pair *f = &st->found[i];
-        for (size_t x = start[f->a]; x < start[f->a + 1]; x++) {
-            for (size_t y = start[f->b]; y < start[f->b + 1]; y++)
-                out->items[w++] = make_pair(store, copies[x], copies[y], f->shared);
-        }
-    }
-    for (size_t r = 0; r < n; r++) {
-        for (size_t x = start[r]; x < start[r + 1]; x++) {
-            for (size_t y = x + 1; y < start[r + 1]; y++)
-                out->items[w++] = make_pair(store, copies[x], copies[y], store->meta[r].count);
-        }
-    }
-    out->count = w;
-    qsort(out->items, w, sizeof *out->items, compare_pairs);
-    rc = ND_OK;
-done:
-    nd_free(start);
-    nd_free(copies);
-    return rc;
-}
-
 int nd_store_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_store *store, unsigned threads)
 {
     pairs_state st;
     memset(&st, 0, sizeof st);
     st.store = store;
-    nd_pairs *pairs = nd_calloc(1, sizeof *pairs);
+    nd_pairs *pairs = NULL;
     st.is_representative = nd_calloc(store->count + 1, 1);
     st.first_of = nd_malloc((store->count + 1) * sizeof *st.first_of);
     int rc = ND_ENOMEM;
-    if (!pairs || !st.is_representative || !st.first_of)
+    if (!st.is_representative || !st.first_of)
         goto done;
     for (size_t d = 0; d < store->count; d++)
         st.first_of[d] = (uint32_t)d;
@@ -350,7 +252,9 @@ int nd_store_pairs(nd_pairs **out, nd_cluster_stats *stats, const nd_store *stor
             rc = complete_groups(&st);
     }
     if (rc == ND_OK)
-        rc = expand(&st, pairs);
+        rc = nd_pairs_make(&pairs, store, st.first_of, st.found, st.found_count);
+    if (rc == ND_OK)
+        st.first_of = NULL; /* the pairs' now */
 done:
     nd_free(st.is_representative);
     nd_free(st.first_of);
@@ -359,10 +263,8 @@ done:
     nd_free(st.found);
     nd_free(st.buf_a.data);
     nd_free(st.buf_b.data);
-    if (rc != ND_OK) {
-        nd_pairs_free(pairs);
+    if (rc != ND_OK)
         return rc;
-    }
     if (stats)
         *stats = st.stats;
     *out = pairs;

@@ -8,7 +8,10 @@
  * and threaded clustering: each call returns ND_ENOMEM or succeeds,
  * nothing leaks (ASan in CI), a failed nd_index_add leaves the sketch
  * intact, and once every allocation succeeds the result is the right one.
- * Also the huge-page blocks (nd_malloc_huge, nd_grow_huge). */
+ * Pairs: nd_pairs_get(), which makes its array at its first call, may
+ * fail too (0 where nd_pairs_count() says more); nd_pairs_next()
+ * allocates nothing. Also the huge-page blocks (nd_malloc_huge,
+ * nd_grow_huge). */
 #include <stdint.h> /* uintptr_t */
 #include <stdlib.h> /* getenv, malloc, free */
 #include <string.h> /* memset, strlen, strstr */
@@ -22,6 +25,26 @@ static const char *const texts[] = {
     "unrelated words here and there for a second text",
     "one two three four five six seven eight nine ten",
 };
+
+/* nd_pairs_get(), whose first call makes the array: ND_ENOMEM when it
+ * could not (it then returns 0 where nd_pairs_count() says more). */
+static int pairs_array(const nd_pair **p, size_t *count, nd_pairs *pairs)
+{
+    *count = nd_pairs_get(p, pairs);
+    return *count == nd_pairs_count(pairs) ? ND_OK : ND_ENOMEM;
+}
+
+/* nd_pairs_next() allocates nothing: the pairs walked with every
+ * allocation failing (left so: the caller only frees after this). */
+static size_t pairs_walked_without_memory(nd_pairs *pairs)
+{
+    nd_alloc_fail_after(0);
+    nd_pair pair;
+    size_t n = 0;
+    while (nd_pairs_next(pairs, &pair))
+        n++;
+    return n;
+}
 
 /* Returns ND_OK with *clusters_found and *pairs_found set, or the first
  * error. */
@@ -61,8 +84,10 @@ static int run_pipeline(nd_measure measure, size_t *clusters_found, size_t *pair
         rc = nd_index_pairs(&pairs, NULL, index);
     if (rc == ND_OK) {
         const nd_pair *p;
-        *pairs_found = nd_pairs_get(&p, pairs);
+        rc = pairs_array(&p, pairs_found, pairs);
     }
+    if (rc == ND_OK)
+        ck_assert_uint_eq(pairs_walked_without_memory(pairs), *pairs_found);
     nd_pairs_free(pairs);
     nd_clusters_free(clusters);
     nd_index_free(index);
@@ -382,9 +407,12 @@ static int run_spilled(size_t *found)
         rc = nd_index_cluster(&clusters, NULL, index, ND_KEEP_LONGEST);
     if (rc == ND_OK)
         rc = nd_index_pairs(&pairs, NULL, index);
+    const nd_pair *p;
+    size_t count;
+    if (rc == ND_OK)
+        rc = pairs_array(&p, &count, pairs);
     if (rc == ND_OK) {
-        const nd_pair *p;
-        ck_assert_uint_eq(nd_pairs_get(&p, pairs), 1);
+        ck_assert_uint_eq(count, 1);
         ck_assert_uint_eq(p[0].a, 0);
         ck_assert_uint_eq(p[0].b, 2);
         *found = nd_clusters_count(clusters) + 1;

@@ -94,7 +94,7 @@ int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, cons
     return EXIT_OK;
 }
 
-void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs)
+void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, nd_pairs *pairs)
 {
     const nd_pair *p;
     size_t n = nd_pairs_get(&p, pairs);

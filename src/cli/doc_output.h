@@ -22,7 +22,7 @@ void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t
 
 /* scan --pairs: one JSON line per pair, {"a", "b", "jaccard", "a_in_b",
  * "b_in_a", "profile"}. */
-void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, const nd_pairs *pairs);
+void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, nd_pairs *pairs);
 
 /* What dedup does with one document. */
 typedef struct doc_fate {
