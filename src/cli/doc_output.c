@@ -96,21 +96,20 @@ int doc_output_scan(FILE *out, const cli_config *cfg, const doctable *docs, cons
 
 void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, nd_pairs *pairs)
 {
-    const nd_pair *p;
-    size_t n = nd_pairs_get(&p, pairs);
     const char *profile = cli_profile_label(&cfg->opts);
-    for (size_t i = 0; i < n; i++) {
-        const char *a = docs->ids[p[i].a], *b = docs->ids[p[i].b];
+    nd_pair p;
+    while (nd_pairs_next(pairs, &p)) {
+        const char *a = docs->ids[p.a], *b = docs->ids[p.b];
         fputs("{\"a\":", out);
         out_string(out, a, strlen(a));
         fputs(",\"b\":", out);
         out_string(out, b, strlen(b));
         fputs(",\"jaccard\":", out);
-        out_number(out, p[i].jaccard);
+        out_number(out, p.jaccard);
         fputs(",\"a_in_b\":", out);
-        out_number(out, p[i].a_in_b);
+        out_number(out, p.a_in_b);
         fputs(",\"b_in_a\":", out);
-        out_number(out, p[i].b_in_a);
+        out_number(out, p.b_in_a);
         fprintf(out, ",\"profile\":\"%s\"}\n", profile);
     }
 }

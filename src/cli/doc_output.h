@@ -21,7 +21,8 @@ void doc_output_cluster(FILE *out, const cli_config *cfg, size_t cluster, size_t
                         const double *jaccard, const double *containment);
 
 /* scan --pairs: one JSON line per pair, {"a", "b", "jaccard", "a_in_b",
- * "b_in_a", "profile"}. */
+ * "b_in_a", "profile"}, as nd_pairs_next() makes them (the pairs are
+ * used up). */
 void doc_output_pairs(FILE *out, const cli_config *cfg, const doctable *docs, nd_pairs *pairs);
 
 /* What dedup does with one document. */

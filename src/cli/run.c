@@ -217,8 +217,7 @@ static int write_pairs(run_state *st)
         cli_error("listing pairs failed: %s", nd_strerror(nrc));
         return EXIT_FAIL;
     }
-    const nd_pair *p;
-    st->counts.pairs = nd_pairs_get(&p, pairs);
+    st->counts.pairs = nd_pairs_count(pairs);
     st->counts.cluster_s = progress_elapsed(&st->prog) - st->counts.read_s;
     progress_show(&st->prog, "writing", st->counts.records_read, st->counts.bytes, 1);
     doc_output_pairs(st->out, st->cfg, &st->docs, pairs);
