@@ -150,6 +150,19 @@ END_TEST
 
 /* k copies of one text give k (k - 1) / 2 pairs; with a near copy, each
  * copy pairs with it too, with the same numbers. */
+/* Options for short texts of single words: shingles of one word, 32 bands
+ * of 4 rows (the copies and near copies of a few words all collide). */
+static nd_options single_words(void)
+{
+    nd_options opts = ND_OPTIONS_INIT;
+    opts.shingle_kind = ND_SHINGLE_WORDS;
+    opts.shingle_size = 1;
+    opts.bands = 32;
+    opts.rows = 4;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    return opts;
+}
+
 START_TEST(test_copies_expanded)
 {
     static const char *const texts[] = {
@@ -159,12 +172,7 @@ START_TEST(test_copies_expanded)
         "a b c d e f g h i j k", /* 3: near copy, J = 10/11 */
         "a b c d e f g h i j",   /* 4: copy */
     };
-    nd_options opts = ND_OPTIONS_INIT;
-    opts.shingle_kind = ND_SHINGLE_WORDS;
-    opts.shingle_size = 1;
-    opts.bands = 32;
-    opts.rows = 4;
-    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_options opts = single_words();
     nd_sketcher *sk = NULL;
     nd_index *index = NULL;
     ck_assert_int_eq(nd_sketcher_new(&sk, &opts), ND_OK);
@@ -254,12 +262,7 @@ static size_t brute_interleaved(expected_pair *out, size_t count[INTERLEAVED])
 
 static nd_pairs *interleaved_pairs(nd_index **index, nd_sketcher **sk)
 {
-    nd_options opts = ND_OPTIONS_INIT;
-    opts.shingle_kind = ND_SHINGLE_WORDS;
-    opts.shingle_size = 1;
-    opts.bands = 32;
-    opts.rows = 4;
-    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    nd_options opts = single_words();
     ck_assert_int_eq(nd_sketcher_new(sk, &opts), ND_OK);
     ck_assert_int_eq(nd_index_new(index, &opts), ND_OK);
     for (size_t i = 0; i < INTERLEAVED; i++) {
