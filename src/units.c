@@ -315,15 +315,17 @@ size_t nd_remove_spans(char *out, const char *text, size_t len, const nd_span *s
     w += len - pos;
     if (removed_at_end) {
         /* the text ended with removed lines: leave no blank lines behind,
-         * but the last kept line's own line end ("\r\n" or "\n", the first
-         * in out[k, w)) */
+         * but the last kept line as it was (its trailing blanks too) with
+         * its own line end ("\r\n" or "\n", the first in out[k, w)); with
+         * no line end there, the removed copy was on that line and the
+         * blanks before it go with it */
         size_t k = w;
         while (k > 0 && (is_blank_char(out[k - 1]) || out[k - 1] == '\n'))
             k--;
         if (k < w) {
             const char *nl = memchr(out + k, '\n', w - k);
             int crlf = nl && nl > out + k && nl[-1] == '\r';
-            w = k;
+            w = nl && k > 0 ? (size_t)(nl - out) - (size_t)crlf : k;
             if (w > 0 && len > 0 && text[len - 1] == '\n') {
                 if (crlf)
                     out[w++] = '\r';

@@ -332,9 +332,17 @@ static const remove_row remove_rows[] = {
     {"one\r\ntwo\r\n[[three]]\r\n", "one\r\ntwo\r\n"},
     {"A a a.\r\n\r\n[[B b b.]]\r\n", "A a a.\r\n"},
     {"A a a.\r\n\r\n[[B b b.]]\r\n\r\n", "A a a.\r\n"},
-    {"A a a.  \r\n\r\n[[B b b.]]\r\n", "A a a.\r\n"},
+    /* ... and its trailing blanks, which are kept text (they were cut) */
+    {"A a a.  \r\n\r\n[[B b b.]]\r\n", "A a a.  \r\n"},
+    {"A a a.  \n\n[[B b b.]]\n", "A a a.  \n"},
+    {"A a a.\t\n \t\n[[B b b.]]", "A a a.\t"},
+    {"one  \n[[two]]\n", "one  \n"},
+    /* the last copy on a kept line takes the blanks before it */
+    {"keep [[this]]", "keep"},
+    {"x\n[[Head]] [[Head]]  \n", "x\n"},
     /* everything removed */
     {"[[only]]\n", ""},
+    {"  \n[[only]]\n", ""},
     /* overlapping and touching spans */
     {"a [[bc]][[de]] f", "a  f"},
 };

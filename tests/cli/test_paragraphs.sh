@@ -162,6 +162,16 @@ nd dedup --unit paragraph --removed "$T/emptied.jsonl" "$T/empty.jsonl"
 assert_rc 0
 assert_jq "$T/emptied.jsonl" 'length == 1 and .[0].id == "b" and .[0].neardup.spans == [[0, 37, 0]]' \
     "--removed: the emptied record with the spans that emptied it (it had no neardup member)"
+check "the last paragraph or line removed: the kept line before it keeps its trailing blanks"
+# they were cut ("Kept paragraph.  " became "Kept paragraph.") only when the
+# removed copy ended the text; removed in the middle they stayed
+printf '{"id":"t","text":"Same paragraph of several words here.\\n\\nKept paragraph.  \\t\\n\\nSame paragraph of several words here.\\n"}\n' > "$T/trail.jsonl"
+for unit in paragraph line; do
+    nd dedup --unit "$unit" "$T/trail.jsonl"
+    assert_rc 0
+    assert_jq "$OUT" '.[0].text == "Same paragraph of several words here.\n\nKept paragraph.  \t\n"' "--unit $unit: kept text"
+done
+
 check "a record with an id beyond int64 is written back (pass 2 reads records as pass 1 did)"
 printf '{"id":18446744073709551615,"text":"Same paragraph of several words here.\\n\\nSame paragraph of several words here."}\n' > "$T/bigid.jsonl"
 nd dedup --unit paragraph "$T/bigid.jsonl"
