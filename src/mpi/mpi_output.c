@@ -19,8 +19,9 @@
  * unit_output_write) to --output-dir under temporary names. Once every
  * rank has written, the rank that read the first part of a split file
  * appends the other parts' files in order; once every rank has done that,
- * the files are renamed to their names. A failure anywhere before the
- * renames leaves no file under its name.
+ * the counts are summed and --stats written (mpi_run_conclude), then the
+ * files are renamed to their names. A failure anywhere before the renames
+ * leaves no file under its name.
  */
 #include "mpi_run.h"
 
@@ -320,7 +321,8 @@ static int join_parts(mrun *m, outdir *o, const char *pid_tag, unsigned char *sk
     return 1;
 }
 
-static int dedup_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t first_number, const char *pid_tag)
+static int dedup_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t first_number, uint64_t duplicates,
+                        const char *pid_tag)
 {
     xctx *x = &m->x;
     xbuf *recv = calloc((size_t)x->size, sizeof *recv);
@@ -384,7 +386,8 @@ static int dedup_output(mrun *m, const cluster_ref *refs, size_t n, uint64_t fir
         ok = join_parts(m, &target.kept_dir, pid_tag, skip);
         if (ok && target.removed_dir.dir)
             ok = join_parts(m, &target.removed_dir, pid_tag, skip);
-        if (x_agree(x, ok, NULL)) {
+        /* the counts and --stats before any file takes its name */
+        if (x_agree(x, ok, NULL) && (ok = mpi_run_conclude(m, n, duplicates)) != 0) {
             commit_signals_begin(); /* the renames: a signal waits until they are done (commitsig.h) */
             ok = dedup_target_rename(&target, skip) == 0;
             commit_signals_end_outputs(ok ? EXIT_OK : EXIT_FAIL);
@@ -415,8 +418,8 @@ int mpi_output(mrun *m, const char *pid_tag, size_t *clusters, uint64_t *duplica
     }
     cluster_read_free(&c);
     *clusters = n;
-    int ok = m->cfg->command == CMD_SCAN ? scan_output(m, refs, n, first_number)
-                                         : dedup_output(m, refs, n, first_number, pid_tag);
+    int ok = m->cfg->command == CMD_SCAN ? scan_output(m, refs, n, first_number) && mpi_run_conclude(m, n, *duplicates)
+                                         : dedup_output(m, refs, n, first_number, *duplicates, pid_tag);
     free(refs);
     return ok;
 }

@@ -20,8 +20,10 @@
  *     ranks, MPI_Exscan) and output: scan's lines through rank 0 in rank
  *     order; dedup's files written by the rank that read each input,
  *     renamed only when every rank has succeeded.
- *  5. The summary (counts summed over ranks) and --stats (with per-rank
- *     figures: time, time in MPI, bytes sent, peak RSS) from rank 0.
+ *  5. The counts summed over ranks and --stats (with per-rank figures:
+ *     time, time in MPI, bytes sent, peak RSS) from rank 0, before dedup's
+ *     files are renamed (mpi_run_conclude: a --stats that cannot be
+ *     written fails the run, exit 1, as in neardup); then the summary.
  */
 #include "cli.h"
 #include "stdfds.h"
@@ -354,7 +356,9 @@ static int parse(cli_config *cfg, cli_command command, int argc, char **argv, in
     return rc;
 }
 
-static void write_stats(mrun *m)
+/* Collective: rank 0 writes --stats with every rank's figures. Returns 1
+ * when it was written (on every rank). */
+static int write_stats(mrun *m)
 {
     /* one table, so that names and values cannot drift apart */
     const struct {
@@ -393,7 +397,7 @@ static void write_stats(mrun *m)
         x_fatal(&m->x, "out of memory");
     MPI_Gather(mine, FIELDS, MPI_DOUBLE, all, FIELDS, MPI_DOUBLE, 0, m->x.comm);
     if (m->x.rank != 0)
-        return;
+        return x_agree(&m->x, 1, NULL);
     char *json = NULL;
     size_t json_len = 0;
     FILE *mem = open_memstream(&json, &json_len);
@@ -410,9 +414,36 @@ static void write_stats(mrun *m)
     fclose(mem);
     m->counts.extra_json = json;
     m->counts.total_s = wall;
-    report_stats(m->cfg, &m->counts);
+    int ok = report_stats(m->cfg, &m->counts) == 0; /* it says why not */
+    m->counts.extra_json = NULL;
     free(json);
     free(all);
+    return x_agree(&m->x, ok, NULL);
+}
+
+int mpi_run_conclude(mrun *m, size_t clusters, uint64_t duplicates)
+{
+    m->output_s = MPI_Wtime() - m->output_started;
+    run_counts *k = &m->counts;
+    k->records_read = x_sum(&m->x, k->records_read);
+    k->bytes = x_sum(&m->x, k->bytes);
+    k->empty = x_sum(&m->x, k->empty);
+    k->invalid_docs = x_sum(&m->x, k->invalid_docs);
+    k->skipped = x_sum(&m->x, k->skipped);
+    k->units = (size_t)x_sum(&m->x, nd_index_count(m->index));
+    k->clusters = (size_t)x_sum(&m->x, clusters);
+    k->duplicates = x_sum(&m->x, duplicates);
+    k->kept = x_sum(&m->x, k->kept);
+    k->removed = x_sum(&m->x, k->removed);
+    k->units_removed = x_sum(&m->x, k->units_removed);
+    k->cluster_stats.candidate_pairs = x_sum(&m->x, m->engine.candidate_pairs);
+    k->cluster_stats.verified_pairs = x_sum(&m->x, m->engine.verified_pairs);
+    k->spilled = (int)x_sum(&m->x, (uint64_t)k->spilled) > 0;
+    k->read_s = m->pass1_s;
+    k->cluster_s = m->cluster_s;
+    k->write_s = m->output_s;
+    k->total_s = MPI_Wtime() - m->started;
+    return m->cfg->stats_path ? write_stats(m) : 1;
 }
 
 static int run(mrun *m, int argc, char **argv)
@@ -465,41 +496,18 @@ static int run(mrun *m, int argc, char **argv)
     engine_input ein = {&store, describe_text, m, cfg->keep_field ? keep_value_of : NULL, keep_order};
     engine_cluster(&m->x, &ein, cfg->keep, m->bases, &m->clusters, &m->engine);
     m->cluster_s = MPI_Wtime() - t;
-    t = MPI_Wtime();
+    m->output_started = MPI_Wtime();
     size_t n = 0;
     uint64_t duplicates = 0;
-    int ok = mpi_output(m, pid_tag, &n, &duplicates);
-    m->output_s = MPI_Wtime() - t;
-    if (!ok)
+    /* the output, then the counts over all ranks and --stats (mpi_run_conclude) */
+    if (!mpi_output(m, pid_tag, &n, &duplicates))
         return EXIT_FAIL;
-    /* the summary: counts over all ranks */
-    run_counts *k = &m->counts;
-    k->records_read = x_sum(&m->x, k->records_read);
-    k->bytes = x_sum(&m->x, k->bytes);
-    k->empty = x_sum(&m->x, k->empty);
-    k->invalid_docs = x_sum(&m->x, k->invalid_docs);
-    k->skipped = x_sum(&m->x, k->skipped);
-    k->units = (size_t)x_sum(&m->x, nd_index_count(m->index));
-    k->clusters = (size_t)x_sum(&m->x, n);
-    k->duplicates = x_sum(&m->x, duplicates);
-    k->kept = x_sum(&m->x, k->kept);
-    k->removed = x_sum(&m->x, k->removed);
-    k->units_removed = x_sum(&m->x, k->units_removed);
-    k->cluster_stats.candidate_pairs = x_sum(&m->x, m->engine.candidate_pairs);
-    k->cluster_stats.verified_pairs = x_sum(&m->x, m->engine.verified_pairs);
-    k->spilled = (int)x_sum(&m->x, (uint64_t)k->spilled) > 0;
-    k->read_s = m->pass1_s;
-    k->cluster_s = m->cluster_s;
-    k->write_s = m->output_s;
-    k->total_s = MPI_Wtime() - m->started;
     if (m->x.rank == 0) {
-        report_summary(cfg, k);
+        report_summary(cfg, &m->counts);
         if (!cfg->quiet)
             fprintf(stderr, "neardup-mpi: %d ranks; this rank: %.2f s communicating, %.1f MB sent\n", m->x.size,
                     m->x.comm_s, (double)m->x.bytes_sent / 1e6);
     }
-    if (cfg->stats_path)
-        write_stats(m);
     return EXIT_OK;
 }
 

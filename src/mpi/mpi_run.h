@@ -34,7 +34,7 @@ typedef struct mrun {
     uint64_t *bases;         /* global number of each rank's first text, and the total */
     xbuf clusters;           /* from the engine: clusters whose earliest member is here */
     engine_stats engine;
-    double started, pass1_s, cluster_s, output_s;
+    double started, pass1_s, cluster_s, output_started, output_s;
 } mrun;
 
 /* mpi_output.c. Collective: number the clusters this rank received from
@@ -45,5 +45,12 @@ typedef struct mrun {
  * *clusters and *duplicates count what this rank numbered. Returns 1 when
  * every rank succeeded (failures reported once). */
 int mpi_output(mrun *m, const char *pid_tag, size_t *clusters, uint64_t *duplicates);
+
+/* mpi_run.c. Collective, once the output is written (dedup: before its
+ * files are renamed, so that a --stats that cannot be written leaves none
+ * under its name, as in neardup): the counts summed over ranks into
+ * m->counts, and --stats written by rank 0. clusters and duplicates are
+ * this rank's. Returns 1 when every rank succeeded (failures reported). */
+int mpi_run_conclude(mrun *m, size_t clusters, uint64_t duplicates);
 
 #endif /* ND_MPI_RUN_H */

@@ -7,8 +7,8 @@
 # named FILE:LINE as one process names them); bad input on any rank stops
 # every rank with one message naming the rank, file and line (the first
 # bad record in input order, as neardup), exit 1, and leaves no output
-# file. Skipped (exit 77) when neardup-mpi is not built ($ND_MPI_BIN
-# unset) or mpirun is missing.
+# file; so does a --stats file that cannot be written. Skipped (exit 77)
+# when neardup-mpi is not built ($ND_MPI_BIN unset) or mpirun is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -216,6 +216,22 @@ assert_file_contains "$ERR" "not a stats file"
 cmp -s "$T/big.jsonl" "$T/victim.jsonl" || fail "--stats replaced a data file"
 mpi 2 scan --threads 1 --stats "$T/stats.json" "$T/big.jsonl"
 assert_rc 0 # the stats file of the run before is replaced
+
+check "--stats that cannot be written fails the run, exit 1 as in neardup, and dedup renames no file"
+# rank 0 wrote --stats last and let its failure go: exit 0 after the error,
+# the summary printed, and dedup's files already under their names
+for n in 1 2; do
+    mpi "$n" scan --threads 1 --stats /dev/full "$T/big.jsonl"
+    assert_rc 1 "scan --stats /dev/full, $n ranks"
+    assert_file_contains "$ERR" "/dev/full: write error"
+    assert_file_not_contains "$ERR" "documents read"
+    rm -rf "$T/full-out" && mkdir "$T/full-out"
+    mpi "$n" dedup --threads 1 --stats /dev/full --output-dir "$T/full-out" "$T/big.jsonl"
+    assert_rc 1 "dedup --stats /dev/full, $n ranks"
+    assert_eq "" "$(ls -A "$T/full-out")" "--output-dir after the failure"
+done
+nd dedup --stats /dev/full --output-dir "$T/full-out" "$T/big.jsonl"
+assert_rc 1 "neardup dedup --stats /dev/full"
 
 check "byte ranges that end exactly at a line start, one byte before, one byte after: every line read once"
 # Lines 1 and 3 have one length, lines 2 and 4 another, so two ranks cut the
