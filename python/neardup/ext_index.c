@@ -273,21 +273,23 @@ PyDoc_STRVAR(index_query_doc, "query(texts, *, threshold=None, top=0)\n--\n\n"
                               "each with .query_in_match and .match_in_query (the exact containments),\n"
                               "highest Jaccard first (a containment index: the larger containment first,\n"
                               "then Jaccard), each exact and at least the threshold (default: the\n"
-                              "index's); at most `top` of them (0: all). One list per text, in order.");
+                              "index's); at most `top` of them (0: all). One list per text, in order.\n"
+                              "An id comes back as a str, or as the bytes given for an id that is not UTF-8.");
 
 /* An id as it was given: a str was stored as its UTF-8 with lone
  * surrogates passed through (as texts are), so it decodes back with
  * "surrogatepass" (U+D800 stays U+D800, where "surrogateescape" made it
- * three other characters that remove() could not find); bytes that are not
- * UTF-8 come back with each bad byte escaped (0xFF as U+DCFF, as os.fsdecode
- * does; remove() takes the bytes). */
+ * three other characters that remove() could not find); bytes that are
+ * not UTF-8 (no str gives them) come back as those bytes. Escaping them
+ * as os.fsdecode does made two ids one: b"\xff" came back as "\udcff",
+ * the very str of the id "\udcff", stored apart as ED B3 BF. */
 static PyObject *decode_id(const char *id, size_t len)
 {
     PyObject *s = PyUnicode_DecodeUTF8(id, (Py_ssize_t)len, "surrogatepass");
     if (s || !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
         return s;
     PyErr_Clear();
-    return PyUnicode_DecodeUTF8(id, (Py_ssize_t)len, "surrogateescape");
+    return PyBytes_FromStringAndSize(id, (Py_ssize_t)len);
 }
 
 /* out[first + i] = the matches of query i of `results`, i < count. 0, or

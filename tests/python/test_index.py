@@ -109,16 +109,31 @@ def test_add_remove_and_ids(tmp_path):
 def test_ids_come_back_as_given(tmp_path):
     """A str id with a lone surrogate (Python's json reads "\\ud800") comes back
     equal and can be removed by it; a NUL inside an id is kept; bytes that are
-    not UTF-8 come back escaped as os.fsdecode does."""
+    not UTF-8 come back as those bytes."""
     path = str(tmp_path / "ix.db")
     texts = [f"text number {i} about the harbour and the fish market on monday" for i in range(5)]
     ids = ["\ud800", "lone \udcff low", "a\x00b", "caf\xe9", b"\xff\xfe"]
     with neardup.Index(path, create=True) as ix:
         ix.add(texts, ids)
         got = [m[0].id for m in ix.query(texts)]
-        assert got == ids[:4] + [os.fsdecode(b"\xff\xfe")]
+        assert got == ids
         assert ix.remove(ids[:4]) == 4
         assert ix.remove([ids[4]]) == 1
+        assert len(ix) == 0
+
+
+def test_two_ids_never_come_back_as_one(tmp_path):
+    """The str "\\udcff" (stored as ED B3 BF) and the bytes b"\\xff" are two ids:
+    both came back as "\\udcff", and removing that reached only the first."""
+    path = str(tmp_path / "ix.db")
+    text = "one text about the harbour and the fish market on monday morning"
+    with neardup.Index(path, create=True) as ix:
+        ix.add([text, text], ["\udcff", b"\xff"])
+        got = [m.id for m in ix.query([text])[0]]
+        assert got == ["\udcff", b"\xff"]
+        assert ix.remove([got[1]]) == 1
+        assert [m.id for m in ix.query([text])[0]] == ["\udcff"]
+        assert ix.remove([got[0]]) == 1
         assert len(ix) == 0
 
 
