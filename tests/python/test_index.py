@@ -137,6 +137,24 @@ def test_two_ids_never_come_back_as_one(tmp_path):
         assert len(ix) == 0
 
 
+def test_uncommitted_run_is_what_the_docstring_says(tmp_path):
+    """autocommit=False: add() and remove() see the open run, query(), len()
+    and stats() the index as last committed (the docstring did not say)."""
+    assert "as last committed" in neardup.Index.__doc__
+    text = "one text about the harbour and the fish market on monday morning"
+    ix = neardup.Index(str(tmp_path / "ix.db"), create=True, autocommit=False)
+    ix.add([text], ["a"])
+    assert len(ix) == 0 and ix.query([text]) == [[]] and ix.stats()["documents"] == 0
+    with pytest.raises(ValueError, match="given twice"):
+        ix.add([text], ["a"])
+    ix.commit()
+    assert len(ix) == 1 and [m.id for m in ix.query([text])[0]] == ["a"]
+    assert ix.remove(["a"]) == 1
+    assert len(ix) == 1
+    ix.close()
+    assert len(neardup.Index(str(tmp_path / "ix.db"), readonly=True)) == 0
+
+
 def test_context_manager_discards_on_error(tmp_path):
     path = str(tmp_path / "ix.db")
     neardup.Index(path, create=True).close()
