@@ -1,5 +1,5 @@
 /* mpi_run.h - what the parts of neardup-mpi share: the state of the run on
- * one rank (mpi_run.c), and its output step (mpi_output.c). */
+ * one rank (mpi_run.c), its output step (mpi_output.c) and its end (mpi_conclude.c). */
 #ifndef ND_MPI_RUN_H
 #define ND_MPI_RUN_H
 
@@ -46,7 +46,7 @@ typedef struct mrun {
  * every rank succeeded (failures reported once). */
 int mpi_output(mrun *m, const char *pid_tag, size_t *clusters, uint64_t *duplicates);
 
-/* mpi_run.c. Collective, once the output is written (dedup: before its
+/* mpi_conclude.c. Collective, once the output is written (dedup: before its
  * files are renamed, so that a --stats that cannot be written leaves none
  * under its name, as in neardup): the counts summed over ranks into
  * m->counts, and --stats written by rank 0. clusters and duplicates are
