@@ -298,7 +298,7 @@ static void first_pass(cli_config *cfg, input **in, refill **rf, nd_index **inde
     char a0[] = "scan";
     char *argv[] = {a0, path, extra, NULL};
     ck_assert_int_eq(cli_parse(cfg, CMD_SCAN, extra ? 3 : 2, argv), EXIT_OK);
-    cfg->memory = 1024; /* dropping is on for inputs of a 32nd of it and more (refill.c): any */
+    cfg->memory = 1024; /* the input is half of it or more: every document guessed (refill.c) */
     ck_assert_int_eq(input_open(in, cfg), EXIT_OK);
     ck_assert_int_eq(refill_new(rf, cfg, *in), EXIT_OK);
     ck_assert_int_eq(nd_index_new(index, &cfg->opts), ND_OK);

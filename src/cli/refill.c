@@ -73,21 +73,17 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
     if (sized > 0)
         bytes = bytes / sized * sources;
     /* Dropping trades a second sketch of the dropped documents clustering
-     * reads (on CJK text a seventh of them: 15-20% of a scan) for the
-     * memory of all the others' ids (about the text's size: only ids that
-     * take more room than their text are dropped). Worth it where that
-     * memory counts: an input of a 32nd of --memory or more (its ids a
-     * 16th of what the index holds before it spills, at half of
-     * --memory); below, every document keeps its ids, in huge pages
-     * (alloc.h), which cost less than the refill where fresh memory is
-     * as cheap as on an ordinary machine (50k CJK documents, scripts/ab,
-     * medians of 9 runs back to back: 0.19 s against 0.20 s with one thread, 0.12
-     * against 0.16 s with two; 77 MB against 39 MB at peak). On a VM that
-     * hands freed memory back to its host (free page reporting), runs
-     * a few seconds apart touch memory the host must back again, and
-     * dropping is ahead there (0.28 s against 0.31 s, one thread). */
-    if (bytes < cfg->memory / 32)
-        return EXIT_OK;
+     * reads (on CJK text a seventh of them) for the memory of all the
+     * others' ids (about the text's size: only ids that take more room
+     * than their text are dropped), at any size of input: the peak is less
+     * than half (50k CJK documents: 36 MB against 76 MB; 200k: 95 MB
+     * against 252 MB), and the time about even (scripts/ab, 50k CJK
+     * documents, medians of 9 runs in turn, dropped at any size against
+     * kept below an input of a 32nd of --memory, as before): back to back
+     * 0.175 s against 0.172 s with one thread, 0.129 against 0.111 s with
+     * two; 4 s apart (--gap 4: on a VM that hands freed memory back to
+     * its host, free page reporting, a fresh page then costs several
+     * times more) 0.180 against 0.214 s and 0.142 against 0.145 s. */
     refill *rf = calloc(1, sizeof *rf);
     /* Ids smaller than their text (words shingled) are dropped too when
      * the input is half of --memory or more: then they would fill most of

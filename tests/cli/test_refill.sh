@@ -12,9 +12,10 @@
 # lines with ill-formed UTF-8 (sketched as they are) too. Only documents
 # whose ids take more room than their text are dropped (CJK text,
 # character shingles), unless the input is half of --memory or more: then
-# Latin ones too (a Latin-only input below). Dropping is on only for an
-# input of a 32nd of --memory or more (refill.c): these runs give --memory
-# 10M (the index does not spill) or 1M (it does).
+# Latin ones too (a Latin-only input below). Dropping is on for an input
+# of any size that can be read again (refill.c; it was off below a 32nd of
+# --memory before); the runs below give --memory 10M (the index does not
+# spill) or 1M (it does).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -68,11 +69,18 @@ with open(os.path.join(t, "b.txt"), "wb") as f:
 PY
 gzip -k "$T/b.txt"
 
-check "a small input against the default --memory: every document keeps its ids"
+check "stdin (its records cannot be read again): every document keeps its ids"
+run_in "$T/a.jsonl" "$ND" scan --verbose --threads 1 -
+assert_rc 0
+if grep -F "shingle ids dropped" "$ERR"; then fail "ids dropped for stdin"; fi
+cp "$OUT" "$T/default.out"
+
+check "a small file against the default --memory: CJK documents' ids are dropped, the same output"
 nd scan --verbose --threads 1 "$T/a.jsonl"
 assert_rc 0
-if grep -F "shingle ids dropped" "$ERR"; then fail "ids dropped for a small input"; fi
-cp "$OUT" "$T/default.out"
+grep -qE "shingle ids dropped for [1-9][0-9]{3,} documents, [1-9][0-9]+ sketched again" "$ERR" ||
+    fail "ids not dropped for a small file: $(tail -1 "$ERR")"
+assert_same_file "$T/default.out" "$OUT" "small file output"
 
 check "document ids are dropped and some sketched again"
 nd scan --verbose --threads 1 --memory 10M "$T/a.jsonl"
@@ -110,7 +118,7 @@ size=$(stat -c %s "$T/l.jsonl")
 for threads in 1 2; do
     nd scan --threads "$threads" --verbose "$T/l.jsonl"
     assert_rc 0
-    if grep -F "shingle ids dropped" "$ERR"; then fail "ids dropped for a small input"; fi
+    grep -qF "shingle ids dropped for 0 documents" "$ERR" || fail "Latin ids dropped for a small input"
     cp "$OUT" "$T/kept.out"
     # input below half of --memory: Latin ids kept (and the index does not spill)
     nd scan --threads "$threads" --verbose --memory $((size * 4)) --tmpdir "$T" "$T/l.jsonl"
