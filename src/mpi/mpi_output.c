@@ -150,15 +150,17 @@ static cluster_ref *number_clusters(mrun *m, size_t *count, uint64_t *first_numb
 
 /* ****  Output  **** */
 
-/* Rank 0 writes every rank's bytes to stdout, in rank order. Collective.
- * Returns 1 when stdout took them. */
+/* Rank 0 writes every rank's bytes to stdout (or -o FILE), in rank
+ * order. Collective. Returns 1 when the output took them (-o: written,
+ * closed and checked; renamed later, mpi_output). */
 static int write_in_rank_order(mrun *m, const char *data, size_t len)
 {
     xctx *x = &m->x;
     int ok = 1;
     double t0 = x_clock();
+    FILE *to = m->out.f ? m->out.f : stdout;
     if (x->rank == 0) {
-        ok = fwrite(data, 1, len, stdout) == len;
+        ok = fwrite(data, 1, len, to) == len;
         char *buf = NULL;
         for (int r = 1; r < x->size; r++) {
             uint64_t n;
@@ -168,10 +170,15 @@ static int write_in_rank_order(mrun *m, const char *data, size_t len)
                 if (!buf && !(buf = malloc(OUTPUT_CHUNK)))
                     x_fatal(x, "out of memory");
                 MPI_Recv(buf, (int)piece, MPI_BYTE, r, TAG_OUTPUT, x->comm, MPI_STATUS_IGNORE);
-                ok = ok && fwrite(buf, 1, piece, stdout) == piece;
+                ok = ok && fwrite(buf, 1, piece, to) == piece;
             }
         }
         free(buf);
+        if (m->out.f) { /* a failed write stays in ferror, which outfile_close reports (FILE: write error: ...) */
+            ok = outfile_close(&m->out) == 0;
+            x_spent(x, t0);
+            return x_agree(x, ok, NULL);
+        }
         ok = ok && fflush(stdout) == 0 && !ferror(stdout);
     } else {
         uint64_t n = len;
@@ -418,8 +425,11 @@ int mpi_output(mrun *m, const char *pid_tag, size_t *clusters, uint64_t *duplica
     }
     cluster_read_free(&c);
     *clusters = n;
-    int ok = m->cfg->command == CMD_SCAN ? scan_output(m, refs, n, first_number) && mpi_run_conclude(m, n, *duplicates)
-                                         : dedup_output(m, refs, n, first_number, *duplicates, pid_tag);
+    /* scan -o FILE: the file takes its name once --stats is written, as in neardup */
+    int ok = m->cfg->command == CMD_SCAN
+                 ? scan_output(m, refs, n, first_number) && mpi_run_conclude(m, n, *duplicates) &&
+                       x_agree(&m->x, m->x.rank != 0 || outfile_rename(&m->out) == 0, NULL)
+                 : dedup_output(m, refs, n, first_number, *duplicates, pid_tag);
     free(refs);
     return ok;
 }

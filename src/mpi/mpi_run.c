@@ -28,11 +28,12 @@
 #include "cli.h"
 #include "stdfds.h"
 
-#include <limits.h> /* INT_MAX */
-#include <stdlib.h> /* malloc, free, qsort, getenv */
-#include <string.h> /* strcmp, strlen, memcpy, memset */
-#include <unistd.h> /* getpid, sysconf, unlink, dup, dup2 */
-#include <fcntl.h>  /* open */
+#include <limits.h>   /* INT_MAX */
+#include <stdlib.h>   /* malloc, free, qsort, getenv */
+#include <string.h>   /* strcmp, strlen, memcpy, memset */
+#include <unistd.h>   /* getpid, sysconf, unlink, dup, dup2 */
+#include <fcntl.h>    /* open */
+#include <sys/stat.h> /* stat, S_ISREG */
 
 #include <jansson.h> /* json_object_seed */
 
@@ -356,6 +357,44 @@ static int parse(cli_config *cfg, cli_command command, int argc, char **argv, in
     return rc;
 }
 
+/* scan -o FILE, opened by rank 0 once the plan lists every input (written
+ * under a temporary name beside it and renamed when the run succeeded, as
+ * neardup does: mpi_output): refused when it is one of the inputs, which
+ * the rename would replace. Collective: EXIT_OK, EXIT_USAGE or EXIT_FAIL
+ * on every rank (reported once). */
+static int open_output(mrun *m)
+{
+    int rc = EXIT_OK;
+    if (m->x.rank == 0) {
+        const char *path = m->cfg->output_path;
+        struct stat out;
+        const char *stats = m->cfg->stats_path;
+        struct stat st_stats;
+        if (!*path) {
+            cli_error("-o '': an empty file name");
+            rc = EXIT_USAGE;
+        } else if (stats &&
+                   (strcmp(stats, path) == 0 || (stat(path, &out) == 0 && stat(stats, &st_stats) == 0 &&
+                                                 out.st_dev == st_stats.st_dev && out.st_ino == st_stats.st_ino))) {
+            cli_error("-o %s and --stats %s: one file for both", path, stats);
+            rc = EXIT_USAGE;
+        } else if (stat(path, &out) == 0 && S_ISREG(out.st_mode)) {
+            for (size_t f = 0; f < m->plan.file_count && rc == EXIT_OK; f++) {
+                struct stat st;
+                if (stat(m->plan.files[f].name, &st) == 0 && st.st_dev == out.st_dev && st.st_ino == out.st_ino) {
+                    cli_error("-o %s: that is the input %s; the output would replace it (nothing was written)", path,
+                              m->plan.files[f].name);
+                    rc = EXIT_USAGE;
+                }
+            }
+        }
+        if (rc == EXIT_OK && outfile_open(&m->out, path) != 0)
+            rc = EXIT_FAIL; /* reported */
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, m->x.comm);
+    return rc;
+}
+
 static int run(mrun *m, int argc, char **argv)
 {
     cli_config *cfg = m->cfg;
@@ -364,6 +403,8 @@ static int run(mrun *m, int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     m->counts.files = m->plan.skipped; /* rank 0's, which reports them (zeros elsewhere) */
+    if (cfg->output_path && (rc = open_output(m)) != EXIT_OK)
+        return rc;
     if (input_open_parts(&m->in, cfg, m->plan.mine, m->plan.mine_count) != EXIT_OK)
         x_fatal(&m->x, "out of memory");
     /* the pid of rank 0 names this run's temporary files */
@@ -450,7 +491,8 @@ int main(int argc, char **argv)
         else if (m.x.rank == 0)
             fputs("Usage: mpirun -n P neardup-mpi scan|dedup [OPTIONS] PATH...\n"
                   "The scan and dedup of neardup (same options, same output) by P processes; see\n"
-                  "'neardup scan --help', 'neardup dedup --help'. dedup writes to --output-dir DIR.\n",
+                  "'neardup scan --help', 'neardup dedup --help'. scan writes to stdout or -o FILE,\n"
+                  "dedup to --output-dir DIR.\n",
                   help ? stdout : stderr);
         if (help || version) {
             rc = fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAIL;
@@ -471,8 +513,7 @@ int main(int argc, char **argv)
                               : cfg.opts.measure == ND_MEASURE_CONTAINMENT ? "--measure containment"
                               : cfg.index_path                             ? "dedup --index (and --update)"
                               : cfg.output_path && command == CMD_DEDUP    ? "-o/--output (use --output-dir)"
-                              : cfg.output_path ? "-o/--output (rank 0 writes the scan to standard output: redirect it)"
-                                                : NULL;
+                                                                           : NULL;
     if (unsupported) {
         if (m.x.rank == 0)
             cli_error("%s: not available under MPI yet; run neardup (one process) for it", unsupported);
@@ -507,6 +548,7 @@ int main(int argc, char **argv)
     rc = run(&m, argc, argv);
     cli_warn_flush(); /* ranks other than 0 print no summary, which flushes it there */
 done:
+    outfile_abort(&m.out); /* a failed run's -o FILE: its temporary file removed (none after the rename) */
     nd_index_free(m.index);
     doctable_free(&m.docs);
     keep_table_free(&m.keep);

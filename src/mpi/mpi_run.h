@@ -12,6 +12,7 @@
 #include "exchange.h"
 #include "input.h"
 #include "keep.h"
+#include "outfile.h"
 #include "plan.h"
 #include "replay.h"
 #include "report.h"
@@ -33,6 +34,7 @@ typedef struct mrun {
     uint64_t doc_base;       /* global number of this rank's first document */
     uint64_t *bases;         /* global number of each rank's first text, and the total */
     xbuf clusters;           /* from the engine: clusters whose earliest member is here */
+    outfile out;             /* scan -o FILE, on rank 0 (out.f NULL: stdout) */
     engine_stats engine;
     double started, pass1_s, cluster_s, output_started, output_s;
 } mrun;

@@ -354,7 +354,7 @@ for opt in "--pairs" "--measure containment"; do
     assert_rc 2 "$opt is not distributed yet: refused"
     assert_contains "$(cat "$ERR")" "not available under MPI"
 done
-# dedup --index and -o were taken and then not used: a plain dedup's
+# dedup --index was taken and then not used: a plain dedup's
 # output, exit 0, the index never opened (not even one that does not exist)
 mpi 2 dedup --index "$T/no-such-db" --output-dir "$T/got" "$T/shards/part-0.jsonl"
 assert_rc 2 "dedup --index is not distributed: refused"
@@ -363,9 +363,52 @@ mpi 2 dedup --index "$T/no-such-db" "$T/shards/part-0.jsonl"
 assert_rc 2 "dedup --index alone"
 assert_contains "$(cat "$ERR")" "dedup --index (and --update): not available under MPI"
 assert_eq 0 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "nothing written"
-mpi 2 scan -o "$T/got/x" "$T/shards/part-0.jsonl"
-assert_rc 2 "scan -o"
-assert_contains "$(cat "$ERR")" "standard output"
+mpi 2 dedup -o "$T/got/x" --output-dir "$T/got" "$T/shards/part-0.jsonl"
+assert_rc 2 "dedup -o"
+assert_contains "$(cat "$ERR")" "use one or the other"
+assert_eq 0 "$(ls -A "$T/got" | wc -l | tr -d ' ')" "nothing written"
+
+check "scan -o FILE: the same bytes as stdout; a write error or a failed run leaves no file under its name"
+# It was refused: rank 0's stdout is a pipe to mpirun, which lets a write
+# error there go (exit 0), so -o is the way to have one seen.
+nd scan "$T/big.jsonl"
+assert_rc 0
+cp "$OUT" "$T/scan.want"
+for n in 1 3; do
+    rm -f "$T/scan.got"
+    mpi "$n" scan --threads 1 -o "$T/scan.got" "$T/big.jsonl"
+    assert_rc 0 "scan -o, $n ranks"
+    assert_empty_file "$OUT" "stdout with -o, $n ranks"
+    assert_same_file "$T/scan.want" "$T/scan.got" "scan -o FILE, $n ranks"
+    # an old file under the name is replaced whole; no temporary file stays
+    mpi "$n" scan --threads 1 --unit paragraph -o "$T/scan.got" "$T/big.jsonl"
+    assert_rc 0
+    nd scan --unit paragraph "$T/big.jsonl"
+    assert_same_file "$OUT" "$T/scan.got" "scan --unit paragraph -o FILE, $n ranks"
+    assert_eq "" "$(ls -A "$T" | grep -F '.neardup-' || true)" "temporary files left, $n ranks"
+    mpi "$n" scan --threads 1 -o /dev/full "$T/big.jsonl"
+    assert_rc 1 "scan -o /dev/full, $n ranks"
+    assert_file_contains "$ERR" "/dev/full: write error"
+    assert_file_not_contains "$ERR" "documents read"
+    # --stats failing after the output was written: the file keeps its old bytes
+    echo "old" >"$T/scan.old"
+    mpi "$n" scan --threads 1 -o "$T/scan.old" --stats /dev/full "$T/big.jsonl"
+    assert_rc 1 "scan -o with --stats /dev/full, $n ranks"
+    assert_eq "old" "$(cat "$T/scan.old")" "-o FILE after the failed run"
+    # bad input on the last rank: no file appears
+    rm -f "$T/scan.bad"
+    mpi "$n" scan --threads 1 -o "$T/scan.bad" "$T/shards" "$T/bad.jsonl"
+    assert_rc 1 "scan -o with a bad record, $n ranks"
+    [[ ! -e "$T/scan.bad" ]] || fail "-o FILE appeared after a failed run ($n ranks)"
+done
+cp "$T/big.jsonl" "$T/victim.jsonl"
+mpi 2 scan -o "$T/victim.jsonl" "$T/shards" "$T/victim.jsonl"
+assert_rc 2 "-o naming an input"
+assert_file_contains "$ERR" "that is the input"
+cmp -s "$T/big.jsonl" "$T/victim.jsonl" || fail "-o replaced an input"
+mpi 2 scan -o "$T/both.json" --stats "$T/both.json" "$T/big.jsonl"
+assert_rc 2 "-o and --stats naming one file"
+assert_file_contains "$ERR" "one file for both"
 
 check "--format decides how a file is read, as in neardup: a .jsonl read as one text, a JSON array named .jsonl, JSON Lines under another name"
 python3 - "$T/fmt" <<'PY'
