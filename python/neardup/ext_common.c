@@ -200,7 +200,8 @@ int ndpy_parse_options_given(nd_options *opts, unsigned *given, PyObject *kwargs
                 return -1;
             }
         } else if (strcmp(name, "min_shingles") == 0) {
-            rc = ndpy_option_int(value, "min_shingles", 1, 1L << 30, &opts->min_shingles);
+            /* the program's range (--min-shingles), so an index either makes is one the other opens */
+            rc = ndpy_option_int(value, "min_shingles", 1, 1000000, &opts->min_shingles);
             named |= GIVEN_MIN_SHINGLES;
         } else if (strcmp(name, "seed") == 0) {
             named |= GIVEN_SEED;

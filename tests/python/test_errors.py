@@ -40,6 +40,7 @@ GOOD = ["one two three four five six", "one two three four five six!"]
         ({"min_tokens": 1000001}, ValueError, "min_tokens"),
         ({"measure": "cosine"}, ValueError, "measure"),
         ({"min_shingles": 0}, ValueError, "min_shingles"),
+        ({"min_shingles": 1000001}, ValueError, "min_shingles"),  # the program's range (2**30 was taken)
         ({"threads": -1}, ValueError, "threads"),
         ({"threads": 10**9}, ValueError, "threads"),
         ({"tresholds": 0.5}, TypeError, "tresholds"),
