@@ -451,6 +451,14 @@ static int drop_long_line(reader *r)
     }
 }
 
+/* Is a line of `len` bytes at `line` over the limit? Its '\r' before the
+ * '\n' (a CRLF file) is not counted: a record of exactly the limit took
+ * one byte too many there before. */
+static int over_limit(const reader *r, const unsigned char *line, size_t len)
+{
+    return r->limit && len - (len > 0 && line[len - 1] == '\r') > r->limit;
+}
+
 /* Next line (without '\n') as [*start, *start + *len) inside r->buf, valid
  * until the next call. Returns 1, 0 at the end, 2 for a line longer than
  * the limit (skipped), -1 on error. */
@@ -465,7 +473,7 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
         if (nl) {
             *start = r->buf + r->pos;
             *len = (size_t)(nl - *start);
-            if (r->limit && *len > r->limit) {
+            if (over_limit(r, *start, *len)) {
                 r->pos += *len + 1;
                 r->offset += *len + 1;
                 r->line++;
@@ -476,7 +484,8 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
             r->offset += *len + 1;
             return 1;
         }
-        if (r->limit && r->len - r->pos > r->limit) {
+        /* more than the limit and a '\r' buffered without a '\n': over */
+        if (r->limit && r->len - r->pos > r->limit + 1) {
             if (r->drain)
                 return drop_long_line(r);
             r->line++;
@@ -490,7 +499,7 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
             r->pos = r->len;
             r->line++;
             r->offset += *len;
-            return 1;
+            return over_limit(r, *start, *len) ? 2 : 1;
         }
         size_t before = r->len - r->pos;
         if (fill(r) != 0)

@@ -359,6 +359,32 @@ assert_rc 0
 assert_jq "$OUT" '[.[].id] == ["j1", "j3"]' "j1 and j3"
 assert_file_contains "$ERR" "$T/big-elem.json:2: a document larger than --max-doc-bytes"
 
+check "--max-doc-bytes N takes a record of exactly N bytes, in a CRLF file too (its '\\r' is not counted), and the last line"
+# A 100-byte record: taken at 100, refused at 99, whether its line ends in
+# LF, CRLF or the end of the file; the \r counted made the CRLF one 101.
+python3 - "$T" <<'PY'
+import sys
+t = sys.argv[1]
+rec = '{"id":"e","text":"%s"}' % ("x" * 80)
+rec = rec[:-3] + "x" * (100 - len(rec)) + rec[-3:]  # 100 bytes
+assert len(rec) == 100
+for name, text in (("lf", rec + "\n"), ("crlf", rec + "\r\n"), ("last", rec), ("last-cr", rec + "\r")):
+    open("%s/exact-%s.jsonl" % (t, name), "w", newline="").write(text)
+    open("%s/exact-%s.txt" % (t, name), "w", newline="").write(text.replace(rec, "y" * 100))
+PY
+for kind in lf crlf last last-cr; do
+    nd scan --max-doc-bytes 100 "$T/exact-$kind.jsonl"
+    assert_rc 0 "exact-$kind.jsonl at 100"
+    assert_eq 1 "$(summary_field 'documents read')" "exact-$kind.jsonl read"
+    nd scan --max-doc-bytes 99 "$T/exact-$kind.jsonl"
+    assert_rc 1 "exact-$kind.jsonl at 99"
+    assert_file_contains "$ERR" "exact-$kind.jsonl:1: a document larger than --max-doc-bytes (99 bytes)"
+    nd scan --lines --max-doc-bytes 100 "$T/exact-$kind.txt"
+    assert_rc 0 "exact-$kind.txt --lines at 100"
+    nd scan --lines --max-doc-bytes 99 "$T/exact-$kind.txt"
+    assert_rc 1 "exact-$kind.txt --lines at 99"
+done
+
 check "a bad --max-doc-bytes is a usage error"
 nd scan --max-doc-bytes lots "$T/big.txt"
 assert_rc 2
