@@ -285,6 +285,7 @@ int refill_index(refill *rf, nd_index *index, unsigned threads)
         return EXIT_FAIL;
     }
     if (n == 0) {
+        nd_index_ids_block_free(docs); /* dropped documents, none wanted: an empty list, still allocated */
         release(rf);
         return EXIT_OK;
     }
