@@ -28,12 +28,11 @@
 #include "cli.h"
 #include "stdfds.h"
 
-#include <limits.h>   /* INT_MAX */
-#include <stdlib.h>   /* malloc, free, qsort, getenv */
-#include <string.h>   /* strcmp, strlen, memcpy, memset */
-#include <unistd.h>   /* getpid, sysconf, unlink, dup, dup2 */
-#include <fcntl.h>    /* open */
-#include <sys/stat.h> /* stat, S_ISREG */
+#include <limits.h> /* INT_MAX */
+#include <stdlib.h> /* malloc, free, qsort, getenv */
+#include <string.h> /* strcmp, strlen, memcpy, memset */
+#include <unistd.h> /* getpid, sysconf, unlink, dup, dup2 */
+#include <fcntl.h>  /* open */
 
 #include <jansson.h> /* json_object_seed */
 
@@ -357,40 +356,13 @@ static int parse(cli_config *cfg, cli_command command, int argc, char **argv, in
     return rc;
 }
 
-/* scan -o FILE, opened by rank 0 once the plan lists every input (written
- * under a temporary name beside it and renamed when the run succeeded, as
- * neardup does: mpi_output): refused when it is one of the inputs, which
- * the rename would replace. Collective: EXIT_OK, EXIT_USAGE or EXIT_FAIL
- * on every rank (reported once). */
+/* scan -o FILE, opened by rank 0 (plan_make checked it against every
+ * input and --stats, as neardup does): written under a temporary name
+ * beside it, renamed when the run succeeded (mpi_output). Collective:
+ * EXIT_OK or EXIT_FAIL on every rank (reported once). */
 static int open_output(mrun *m)
 {
-    int rc = EXIT_OK;
-    if (m->x.rank == 0) {
-        const char *path = m->cfg->output_path;
-        struct stat out;
-        const char *stats = m->cfg->stats_path;
-        struct stat st_stats;
-        if (!*path) {
-            cli_error("-o '': an empty file name");
-            rc = EXIT_USAGE;
-        } else if (stats &&
-                   (strcmp(stats, path) == 0 || (stat(path, &out) == 0 && stat(stats, &st_stats) == 0 &&
-                                                 out.st_dev == st_stats.st_dev && out.st_ino == st_stats.st_ino))) {
-            cli_error("-o %s and --stats %s: one file for both", path, stats);
-            rc = EXIT_USAGE;
-        } else if (stat(path, &out) == 0 && S_ISREG(out.st_mode)) {
-            for (size_t f = 0; f < m->plan.file_count && rc == EXIT_OK; f++) {
-                struct stat st;
-                if (stat(m->plan.files[f].name, &st) == 0 && st.st_dev == out.st_dev && st.st_ino == out.st_ino) {
-                    cli_error("-o %s: that is the input %s; the output would replace it (nothing was written)", path,
-                              m->plan.files[f].name);
-                    rc = EXIT_USAGE;
-                }
-            }
-        }
-        if (rc == EXIT_OK && outfile_open(&m->out, path) != 0)
-            rc = EXIT_FAIL; /* reported */
-    }
+    int rc = m->x.rank == 0 && outfile_open(&m->out, m->cfg->output_path) != 0 ? EXIT_FAIL : EXIT_OK;
     MPI_Bcast(&rc, 1, MPI_INT, 0, m->x.comm);
     return rc;
 }
@@ -517,15 +489,6 @@ int main(int argc, char **argv)
     if (unsupported) {
         if (m.x.rank == 0)
             cli_error("%s: not available under MPI yet; run neardup (one process) for it", unsupported);
-        rc = EXIT_USAGE;
-        goto done;
-    }
-    /* rank 0 writes --stats: its view of the file decides, for every rank */
-    int stats_refused = m.x.rank == 0 && cfg.stats_path && !outfile_stats_replaceable(cfg.stats_path);
-    MPI_Bcast(&stats_refused, 1, MPI_INT, 0, m.x.comm);
-    if (stats_refused) {
-        if (m.x.rank == 0)
-            outfile_stats_refused(cfg.stats_path);
         rc = EXIT_USAGE;
         goto done;
     }

@@ -55,17 +55,10 @@ static int list_inputs(xbuf *out, input_skipped *skipped, const cli_config *cfg)
         return EXIT_FAIL;
     size_t n = input_source_count(in);
     *skipped = input_skipped_files(in);
-    int rc = EXIT_OK;
-    if (cfg->output_dir) {
-        const char **names = malloc((n ? n : 1) * sizeof *names);
-        if (!names)
-            x_fatal(NULL, "out of memory");
-        for (size_t s = 0; s < n; s++)
-            names[s] = input_source_name(in, s);
-        if (outdirs_check(cfg, names, n) != EXIT_OK)
-            rc = EXIT_USAGE;
-        free(names);
-    }
+    /* neardup's checks of what the run writes against every input (-o or
+     * --stats naming one, the two naming one file, a --stats file that is
+     * data, --output-dir's names), here where the whole list is known */
+    int rc = output_check(cfg, in);
     for (size_t s = 0; s < n && rc == EXIT_OK; s++) {
         const char *name = input_source_name(in, s);
         uint64_t size = 0;

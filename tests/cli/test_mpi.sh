@@ -408,7 +408,7 @@ assert_file_contains "$ERR" "that is the input"
 cmp -s "$T/big.jsonl" "$T/victim.jsonl" || fail "-o replaced an input"
 mpi 2 scan -o "$T/both.json" --stats "$T/both.json" "$T/big.jsonl"
 assert_rc 2 "-o and --stats naming one file"
-assert_file_contains "$ERR" "one file for both"
+assert_file_contains "$ERR" "both name"
 
 check "--format decides how a file is read, as in neardup: a .jsonl read as one text, a JSON array named .jsonl, JSON Lines under another name"
 python3 - "$T/fmt" <<'PY'
