@@ -484,7 +484,7 @@ int reader_line(reader *r, const unsigned char **start, size_t *len)
             r->offset += *len + 1;
             return 1;
         }
-        /* more than the limit and a '\r' buffered without a '\n': over */
+        /* no '\n' yet, and more bytes than the limit and a '\r' after it: over */
         if (r->limit && r->len - r->pos > r->limit + 1) {
             if (r->drain)
                 return drop_long_line(r);
