@@ -6,8 +6,9 @@
 # same index (and output) as an uninterrupted run.
 #
 # The moments are drawn from [0, 0.95 x the uninterrupted run's time] (a
-# quarter shorter after each run that finished first) with bash's RANDOM, seeded by $ND_TEST_SEED (default: the clock); the seed is
-# printed so that a failure can be replayed. Runtime: about 10 s.
+# quarter shorter after each run that finished first) with bash's RANDOM,
+# seeded by $ND_TEST_SEED (default: the clock); the seed is printed so
+# that a failure can be replayed. Runtime: about 10 s.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
