@@ -26,6 +26,7 @@ enum { BATCH_RECORDS = 1024, BATCH_BYTES = 16 << 20, FIRST_RECORDS = 256, FIRST_
 enum { READ_BLOCK = 1 << 18 };
 _Static_assert(FIRST_RECORDS <= BATCH_RECORDS && (FIRST_BYTES << 4) <= BATCH_BYTES,
                "the first batches fit in BATCH_RECORDS and BATCH_BYTES");
+_Static_assert(BATCH_RECORDS <= UINT16_MAX, "a record's grab (batch.grab_of) fits in 16 bits");
 
 void batch_reset(batch *b)
 {
@@ -50,6 +51,8 @@ void batch_free(batch *b)
     free(b->records);
     free(b->results);
     free(b->done);
+    free(b->grab_start);
+    free(b->grab_of);
     free(b->keys);
     free(b->held);
     if (b->in)
@@ -65,9 +68,11 @@ int batch_read(batch *b, input *in, unsigned bands, unsigned number)
     if (!b->records) {
         b->records = calloc(BATCH_RECORDS, sizeof *b->records);
         b->results = calloc(BATCH_RECORDS, sizeof *b->results);
-        b->done = calloc(BATCH_RECORDS / GRAB + 1, sizeof *b->done);
+        b->done = calloc(BATCH_RECORDS, sizeof *b->done);
+        b->grab_start = malloc((BATCH_RECORDS + 1) * sizeof *b->grab_start);
+        b->grab_of = malloc(BATCH_RECORDS * sizeof *b->grab_of);
         b->keys = malloc((size_t)BATCH_RECORDS * bands * sizeof *b->keys);
-        if (!b->records || !b->results || !b->done || !b->keys) {
+        if (!b->records || !b->results || !b->done || !b->grab_start || !b->grab_of || !b->keys) {
             cli_error("out of memory");
             return -1;
         }
@@ -82,6 +87,9 @@ int batch_read(batch *b, input *in, unsigned bands, unsigned number)
         max_records = number ? BATCH_RECORDS : FIRST_RECORDS; /* 256, then 1024 */
         max_bytes = (uint64_t)FIRST_BYTES << (2 * number);
     }
+    b->grabs = 0;
+    b->grab_start[0] = 0;
+    uint64_t grab_bytes = 0;
     while (b->count < max_records && b->bytes < max_bytes) {
         record *rec = &b->records[b->count];
         int rc = input_next_borrowed(in, rec);
@@ -112,19 +120,27 @@ int batch_read(batch *b, input *in, unsigned bands, unsigned number)
             rec->data = copy;
         }
         memset(&b->results[b->count], 0, sizeof b->results[b->count]);
-        if (b->count % GRAB == 0)
-            atomic_store_explicit(&b->done[b->count / GRAB].set, 0, memory_order_relaxed);
+        if (b->count == b->grab_start[b->grabs] + GRAB_RECORDS || grab_bytes >= GRAB_BYTES) {
+            b->grab_start[++b->grabs] = (uint32_t)b->count; /* the next grab starts here */
+            grab_bytes = 0;
+        }
+        if (b->count == b->grab_start[b->grabs])
+            atomic_store_explicit(&b->done[b->grabs].set, 0, memory_order_relaxed);
+        b->grab_of[b->count] = (uint16_t)b->grabs;
+        grab_bytes += rec->len;
         b->results[b->count].doc.rec = rec;
         b->bytes += rec->len;
         b->count++;
     }
+    if (b->count > 0)
+        b->grab_start[++b->grabs] = (uint32_t)b->count; /* the last grab's end */
     return b->count > 0;
 }
 
 int batch_commit_ready(const pipeline_sink *sink, batch *b, size_t *committed, int all)
 {
     for (size_t i = *committed; i < b->count; i++) {
-        if (!all && !atomic_load_explicit(&b->done[i / GRAB].set, memory_order_acquire))
+        if (!all && !atomic_load_explicit(&b->done[b->grab_of[i]].set, memory_order_acquire))
             return EXIT_OK;
         *committed = i + 1;
         uint32_t *done = b->results[i].done_block;

@@ -7,7 +7,7 @@
  * happen there), the main thread reads batch k + 1 and submits it (a
  * worker out of records in batch k goes straight on to it), then joins in
  * on batch k until it is done, committing its records to the sink in
- * input order as they are done (between its own GRABs), so every byte of
+ * input order as they are done (between its own grabs), so every byte of
  * output is the same for any N. With N = 1 everything runs on the main
  * thread, one step after the other.
  *
@@ -273,32 +273,32 @@ static int process_text(const shared *sh, worker_tools *w, arena *mem, const rec
     return sketch_document(sh, w, mem, w->repaired, repaired_len, res, keys);
 }
 
-/* Sketch the next GRAB records of `b`, if any are left. Returns 1 after
- * some, 0 when none is left, or a (negative) library error, after which
- * the other threads stop too. Any number of threads may run this on the
- * same batch. */
+/* Sketch the next grab of `b` (pipebatch.h), if any is left. Returns 1
+ * after it, 0 when none is left, or a (negative) library error, after
+ * which the other threads stop too. Any number of threads may run this on
+ * the same batch. */
 static int process_grab(const shared *sh, unsigned worker, batch *b)
 {
     atomic_size_t *next = &b->next;
     worker_tools *w = &sh->tools[worker];
     arena *mem = &b->arenas[worker];
     unsigned bands = sh->opts->bands;
-    size_t first = atomic_fetch_add(next, GRAB);
-    if (first >= b->count)
+    size_t grab = atomic_fetch_add(next, 1);
+    if (grab >= b->grabs)
         return 0;
-    size_t last = first + GRAB < b->count ? first + GRAB : b->count;
-    for (size_t i = first; i < last; i++) {
+    size_t end = b->grab_start[grab + 1];
+    for (size_t i = b->grab_start[grab]; i < end; i++) {
         const record *rec = &b->records[i];
         result *res = &b->results[i];
         uint64_t *keys = b->keys + i * bands;
         int rc = rec->kind != RECORD_TEXT ? process_json(sh, w, mem, rec, res, keys)
                                           : process_text(sh, w, mem, rec, res, keys);
         if (rc != ND_OK) {
-            atomic_store(next, b->count); /* the others stop too */
+            atomic_store(next, b->grabs); /* the others stop too */
             return rc;
         }
     }
-    atomic_store_explicit(&b->done[first / GRAB].set, 1, memory_order_release);
+    atomic_store_explicit(&b->done[grab].set, 1, memory_order_release);
     return 1;
 }
 
@@ -311,7 +311,7 @@ static int process_grab(const shared *sh, unsigned worker, batch *b)
  *    input order, up to the first one not done; retire the batch once all
  *    are committed and no thread is in it (then the sink's batch_done);
  *  - read: read the next batch into a retired (or unused) one and submit it;
- *  - sketch: a GRAB of the oldest batch with records left;
+ *  - sketch: a grab (pipebatch.h) of the oldest batch with records left;
  * each of the first two on one thread at a time, and waits only when none
  * is possible. (A sink that is not pipeline_sink.any_thread's commits on
  * the main thread only.) A thread held up (its CPU taken by another process, or the
@@ -326,7 +326,7 @@ static int process_grab(const shared *sh, unsigned worker, batch *b)
  * read, sketched and committed, then read into again, so only one batch's
  * memory is ever touched (50k documents: CJK 3.3k -> 2.7-3.0k page faults,
  * Latin 3.4k -> 2.9k).
- * A thread takes the records of the oldest batch with any left, GRAB at a
+ * A thread takes the records of the oldest batch with any left, a grab at a
  * time, so each thread sketches its records in input order (which the raw
  * id blocks need, idblocks.c); and the sink sees every record in input
  * order on one thread at a time (the lock hands it on), so what it builds
@@ -381,7 +381,7 @@ static int can_commit(const pool *p, unsigned t)
     const batch *b = p->queue[0];
     if (p->committed == b->count)
         return b->users == 0;
-    return atomic_load_explicit(&b->done[p->committed / GRAB].set, memory_order_acquire) != 0;
+    return atomic_load_explicit(&b->done[b->grab_of[p->committed]].set, memory_order_acquire) != 0;
 }
 
 /* With the lock held: the oldest batch's records that are done to the
@@ -457,7 +457,7 @@ static void read_step(pool *p, unsigned t)
         p->timing->read_s += report_seconds_since(&t0);
 }
 
-/* With the lock held: sketch a GRAB of b, with the lock released. */
+/* With the lock held: sketch a grab of b, with the lock released. */
 static void sketch_step(pool *p, unsigned t, batch *b)
 {
     b->users++;
@@ -547,7 +547,7 @@ static void pool_stop(pool *p)
 {
     pthread_mutex_lock(&p->lock);
     for (unsigned k = 0; k < p->queued; k++)
-        atomic_store(&p->queue[k]->next, p->queue[k]->count);
+        atomic_store(&p->queue[k]->next, p->queue[k]->grabs);
     p->failed = 1; /* no thread starts anything new */
     p->stop = 1;
     pthread_cond_broadcast(&p->changed);
