@@ -249,4 +249,37 @@ for t in 1 2 4; do
 done
 assert_eq 9000 "$(line_count "$T/bad-skip1")" "dedup keeps one of each pair (the broken one's twin alone)"
 
+
+check "long and short records mixed (a read batch shared out by bytes as well as by records): threads 1, 2, 5 identical"
+# records of 20-150 KB among 1 KB ones: a grab of records ends at 64 KiB
+# (pipebatch.h), so long ones come one or two a grab, and near-copies of
+# them land in other grabs and batches
+python3 - "$T" <<'EOF'
+import json, random, sys
+r = random.Random(11)
+vocab = ["w%04d" % i for i in range(3000)]
+docs = []
+for i in range(600):
+    if docs and r.random() < 0.4:
+        words = r.choice(docs).split()
+        for _ in range(r.randrange(0, 4)):
+            words[r.randrange(len(words))] = r.choice(vocab)
+    else:
+        n = r.choice([150, 150, 150, 4000, 25000])
+        words = [r.choice(vocab) for _ in range(n)]
+    docs.append(" ".join(words))
+with open(f"{sys.argv[1]}/long.jsonl", "w") as f:
+    for i, text in enumerate(docs):
+        f.write(json.dumps({"id": f"L{i}", "text": text}) + "\n")
+EOF
+nd scan --threads 1 "$T/long.jsonl"
+assert_rc 0 "scan --threads 1 of long records"
+cp "$OUT" "$T/long1"
+[ "$(line_count "$T/long1")" -gt 10 ] || fail "long records: expected clusters, got $(line_count "$T/long1")"
+for t in 2 5; do
+    nd scan --threads "$t" "$T/long.jsonl"
+    assert_rc 0 "scan --threads $t of long records"
+    assert_same_file "$T/long1" "$OUT" "long records, --threads 1 vs $t"
+done
+
 pass
