@@ -17,7 +17,7 @@
 #include <stdatomic.h> /* atomic_size_t */
 #include <stdint.h>    /* SIZE_MAX, uintptr_t */
 #include <stdlib.h>    /* malloc, calloc, realloc, free, posix_memalign */
-#include <string.h>    /* memcpy */
+#include <string.h>    /* memcpy, memset */
 #include <sys/mman.h>  /* mmap, mremap, munmap, madvise */
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -177,6 +177,19 @@ void *nd_realloc(void *ptr, size_t size)
     }
 #endif
     return allocation_allowed() ? realloc(ptr, size ? size : 1) : NULL;
+}
+
+void *nd_calloc_lines(size_t size)
+{
+    enum { LINE = 64 };
+    if (size > SIZE_MAX - LINE || !allocation_allowed())
+        return NULL;
+    size_t rounded = size == 0 ? LINE : (size + LINE - 1) / LINE * LINE;
+    void *p = NULL;
+    if (posix_memalign(&p, LINE, rounded) != 0)
+        return NULL;
+    memset(p, 0, rounded);
+    return p;
 }
 
 void nd_free(void *ptr)

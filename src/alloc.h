@@ -47,6 +47,15 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * 0.77x in huge blocks (scripts/bench-python, RESULTS.md). */
 void *nd_malloc_huge(size_t size);
 void *nd_calloc_huge(size_t size);
+
+/* Zeroed memory that shares no cache line with any other allocation:
+ * aligned to 64 bytes, its size rounded up to a multiple of 64. For what
+ * one thread writes all the time while others work beside it (a
+ * sketcher, its signature, a worker's counters): made one after the other
+ * on one thread, two such objects shared a line wherever the heap's
+ * layout put them together, and every write on either core took the line
+ * from the other (cli/pipeline.c). Freed with nd_free. */
+void *nd_calloc_lines(size_t size);
 int nd_grow_huge(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
 
 /* Test hook: the next `n` allocations succeed and every later one fails,

@@ -62,8 +62,11 @@ typedef struct pending {
     size_t ids_at, keys_at;
 } pending;
 
+/* One sketching thread's own: on cache lines of its own (its first member
+ * aligned, the array from nd_calloc_lines), as every text it sketches
+ * writes its counters (cli/pipeline.c's worker_tools). */
 typedef struct worker {
-    struct nd_batch *batch;
+    _Alignas(64) struct nd_batch *batch;
     unsigned index;
     nd_sketcher *sketcher;
     uint32_t *ids; /* shingle ids of the texts this thread sketched, back to back */
@@ -287,7 +290,7 @@ int nd_batch_new(nd_batch **out, const nd_options *opts, unsigned threads)
         return ND_ENOMEM;
     b->opts = resolved;
     b->unit = ND_UNIT_DOCUMENT;
-    b->workers = nd_calloc(threads, sizeof *b->workers);
+    b->workers = nd_calloc_lines((size_t)threads * sizeof *b->workers); /* (an unsigned count: no overflow) */
     b->tids = nd_calloc(threads, sizeof *b->tids);
     if (!b->workers || !b->tids) {
         nd_batch_free(b);

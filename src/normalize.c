@@ -66,7 +66,7 @@ int nd_normalizer_new(nd_normalizer **out, nd_profile profile)
     int rc = nd_fold_tables_get(&tables, profile);
     if (rc != ND_OK)
         return rc;
-    nd_normalizer *nz = nd_calloc(1, sizeof *nz);
+    nd_normalizer *nz = nd_calloc_lines(sizeof *nz); /* written all through a text (alloc.h) */
     if (!nz)
         return ND_ENOMEM;
     nz->profile = profile;

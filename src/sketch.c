@@ -42,7 +42,7 @@ static int sketcher_new(nd_sketcher **out, const nd_options *opts, int ids_only)
     nd_options resolved = *opts;
     if (nd_options_resolve(&resolved) != ND_OK)
         return ND_EINVAL;
-    nd_sketcher *sk = nd_calloc(1, sizeof *sk);
+    nd_sketcher *sk = nd_calloc_lines(sizeof *sk); /* a thread's own lines (alloc.h) */
     if (!sk)
         return ND_ENOMEM;
     sk->opts = resolved;
@@ -60,7 +60,7 @@ static int sketcher_new(nd_sketcher **out, const nd_options *opts, int ids_only)
     }
     if (!ids_only) {
         rc = nd_minhash_tables_new(&sk->tables, resolved.num_perm, resolved.seed);
-        sk->signature = nd_malloc(resolved.num_perm * sizeof *sk->signature);
+        sk->signature = nd_calloc_lines(resolved.num_perm * sizeof *sk->signature);
     }
     if (rc != ND_OK || (!ids_only && !sk->signature)) {
         nd_minhash_tables_free(&sk->tables);
