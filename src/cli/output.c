@@ -10,13 +10,21 @@
  * else is done, on one thread unless shared out. Each round of ROUND
  * items is cut into one part per thread; the helpers format theirs into
  * memory while the caller writes the first part, then their bytes follow
- * in order: the same bytes as one thread writing every item.
+ * in order: the same bytes as one thread writing every item. Each part's
+ * memory is kept from round to round (a stream of our own, fopencookie):
+ * open_memstream's buffer, made anew each round and grown by doubling,
+ * was fresh pages every round, and the helper spent its part waiting on
+ * the kernel for them while the caller waited for the helper (100k
+ * syndicated documents in paragraphs, 20 MB of output, 2 threads: the
+ * writing 0.060 s -> 0.037-0.039 s, --stats, three runs in turn).
  */
+#define _GNU_SOURCE 1 /* fopencookie */
 #include "cli.h"
 
-#include <pthread.h> /* pthread_create, pthread_join */
-#include <stdlib.h>  /* malloc, free */
-#include <string.h>  /* strlen */
+#include <pthread.h>   /* pthread_create, pthread_join */
+#include <stdlib.h>    /* malloc, realloc, free */
+#include <string.h>    /* strlen, memcpy */
+#include <sys/types.h> /* ssize_t */
 
 #include "json.h"
 #include "utf8check.h" /* out_id */
@@ -72,19 +80,47 @@ const char *cli_profile_label(const nd_options *opts)
 
 enum { ROUND = 8192, MAX_PARTS = 16 };
 
+/* A part's bytes: kept from round to round, emptied (len 0) for each. */
+typedef struct part_bytes {
+    char *bytes;
+    size_t len, capacity;
+} part_bytes;
+
+/* fopencookie's write: append to a part's bytes. n, or -1 (out of memory:
+ * the stream's error flag, seen by fclose). */
+static ssize_t append_bytes(void *cookie, const char *data, size_t n)
+{
+    part_bytes *b = cookie;
+    if (n > SIZE_MAX / 2 - b->len)
+        return -1;
+    if (b->len + n > b->capacity) {
+        size_t want = b->capacity ? b->capacity : 1 << 16;
+        while (want < b->len + n)
+            want *= 2;
+        char *grown = realloc(b->bytes, want);
+        if (!grown)
+            return -1;
+        b->bytes = grown;
+        b->capacity = want;
+    }
+    memcpy(b->bytes + b->len, data, n);
+    b->len += n;
+    return (ssize_t)n;
+}
+
 typedef struct out_part {
     size_t first, last;
     int (*write_item)(FILE *f, size_t i, void *ctx);
     void *ctx;
-    char *bytes; /* open_memstream's */
-    size_t len;
+    part_bytes *out; /* emptied, then filled */
     int rc;
 } out_part;
 
 static void *format_part(void *arg)
 {
     out_part *p = arg;
-    FILE *mem = open_memstream(&p->bytes, &p->len);
+    p->out->len = 0;
+    FILE *mem = fopencookie(p->out, "w", (cookie_io_functions_t){NULL, append_bytes, NULL, NULL});
     p->rc = mem ? 0 : -1;
     for (size_t i = p->first; i < p->last && p->rc == 0; i++)
         p->rc = p->write_item(mem, i, p->ctx);
@@ -96,6 +132,7 @@ static void *format_part(void *arg)
 int out_lines(FILE *out, size_t n, unsigned threads, int (*write_item)(FILE *f, size_t i, void *ctx), void *ctx)
 {
     unsigned parts = threads < 1 ? 1 : threads > MAX_PARTS ? MAX_PARTS : threads;
+    part_bytes kept[MAX_PARTS] = {{0}};
     int rc = 0;
     for (size_t first = 0; first < n && rc == 0; first += ROUND) {
         size_t last = n - first < ROUND ? n : first + ROUND;
@@ -105,7 +142,7 @@ int out_lines(FILE *out, size_t n, unsigned threads, int (*write_item)(FILE *f, 
         int started[MAX_PARTS] = {0};
         for (unsigned k = 1; k < parts; k++) {
             size_t a = first + k * each, b = a + each;
-            part[k] = (out_part){a < last ? a : last, b < last ? b : last, write_item, ctx, NULL, 0, 0};
+            part[k] = (out_part){a < last ? a : last, b < last ? b : last, write_item, ctx, &kept[k], 0};
             started[k] = part[k].first < part[k].last && each >= 64 &&
                          pthread_create(&helper[k], NULL, format_part, &part[k]) == 0;
         }
@@ -118,14 +155,15 @@ int out_lines(FILE *out, size_t n, unsigned threads, int (*write_item)(FILE *f, 
                 pthread_join(helper[k], NULL);
                 if (rc == 0)
                     rc = part[k].rc;
-                if (rc == 0 && part[k].len > 0)
-                    fwrite(part[k].bytes, 1, part[k].len, out);
-                free(part[k].bytes);
+                if (rc == 0 && kept[k].len > 0)
+                    fwrite(kept[k].bytes, 1, kept[k].len, out);
             } else {
                 for (size_t i = part[k].first; i < part[k].last && rc == 0; i++)
                     rc = write_item(out, i, ctx);
             }
         }
     }
+    for (unsigned k = 1; k < parts; k++)
+        free(kept[k].bytes);
     return rc;
 }
