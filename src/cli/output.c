@@ -22,10 +22,11 @@
 #include "cli.h"
 
 #include <pthread.h>   /* pthread_create, pthread_join */
-#include <stdlib.h>    /* malloc, realloc, free */
+#include <stdlib.h>    /* malloc, free */
 #include <string.h>    /* strlen, memcpy */
 #include <sys/types.h> /* ssize_t */
 
+#include "alloc.h" /* nd_grow, nd_free: a part's bytes */
 #include "json.h"
 #include "utf8check.h" /* out_id */
 
@@ -91,18 +92,8 @@ typedef struct part_bytes {
 static ssize_t append_bytes(void *cookie, const char *data, size_t n)
 {
     part_bytes *b = cookie;
-    if (n > SIZE_MAX / 2 - b->len)
+    if (n > SIZE_MAX - b->len || nd_grow((void **)&b->bytes, &b->capacity, b->len + n, 1) != 0)
         return -1;
-    if (b->len + n > b->capacity) {
-        size_t want = b->capacity ? b->capacity : 1 << 16;
-        while (want < b->len + n)
-            want *= 2;
-        char *grown = realloc(b->bytes, want);
-        if (!grown)
-            return -1;
-        b->bytes = grown;
-        b->capacity = want;
-    }
     memcpy(b->bytes + b->len, data, n);
     b->len += n;
     return (ssize_t)n;
@@ -164,6 +155,6 @@ int out_lines(FILE *out, size_t n, unsigned threads, int (*write_item)(FILE *f, 
         }
     }
     for (unsigned k = 1; k < parts; k++)
-        free(kept[k].bytes);
+        nd_free(kept[k].bytes);
     return rc;
 }

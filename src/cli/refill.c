@@ -76,9 +76,10 @@ int refill_new(refill **out, const cli_config *cfg, const input *in)
      * reads (on CJK text a seventh of them) for the memory of all the
      * others' ids (about the text's size: only ids that take more room
      * than their text are dropped), at any size of input: the peak is less
-     * than half (50k CJK documents: 36 MB against 76 MB), and the time about even (scripts/ab, 50k CJK
-     * documents, medians of 9 runs in turn, dropped at any size against
-     * kept below an input of a 32nd of --memory, as before): back to back
+     * than half (50k CJK documents: 36 MB against 76 MB), and the time
+     * about even (scripts/ab, 50k CJK documents, medians of 9 runs in
+     * turn, dropped at any size against kept below an input of a 32nd of
+     * --memory, as before): back to back
      * 0.175 s against 0.172 s with one thread, 0.129 against 0.111 s with
      * two; 4 s apart (--gap 4: on a VM that hands freed memory back to
      * its host, free page reporting, a fresh page then costs several

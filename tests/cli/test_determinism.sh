@@ -249,7 +249,6 @@ for t in 1 2 4; do
 done
 assert_eq 9000 "$(line_count "$T/bad-skip1")" "dedup keeps one of each pair (the broken one's twin alone)"
 
-
 check "long and short records mixed (a read batch shared out by bytes as well as by records): threads 1, 2, 5 identical"
 # records of 20-150 KB among 1 KB ones: a grab of records ends at 64 KiB
 # (pipebatch.h), so long ones come one or two a grab, and near-copies of
