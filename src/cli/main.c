@@ -68,8 +68,9 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    std_fds_hold();               /* a closed stdout stays unusable, and no file takes its number */
-    huge_heap_reexec(argc, argv); /* index commands: malloc in huge pages (hugeheap.c) */
+    std_fds_hold();                 /* a closed stdout stays unusable, and no file takes its number */
+    huge_heap_reexec(argc, argv);   /* index commands: malloc in huge pages (hugeheap.c) */
+    huge_heap_in_place(argc, argv); /* scan, dedup: the same without a second start */
     /* a file size limit (ulimit -f) is a write error to report, not a kill */
     signal(SIGXFSZ, SIG_IGN);
     return finish(dispatch(argc, argv));

@@ -6,6 +6,7 @@
 
 #include <sys/resource.h> /* getrusage */
 
+#include "hugeheap.h" /* huge_heap_pages: --verbose */
 #include "outfile.h"
 
 void progress_start(progress *p, int enabled)
@@ -96,6 +97,8 @@ void report_summary(const cli_config *cfg, const run_counts *c)
                 "neardup: stages: read and sketch %.2f s (main thread: reading %.2f s, sketching and waiting "
                 "%.2f s, committing %.2f s), cluster %.2f s, write %.2f s; %u threads\n",
                 c->read_s, c->main_read_s, c->main_sketch_s, c->main_commit_s, c->cluster_s, c->write_s, cfg->threads);
+    if (cfg->verbose)
+        fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
 }
 
 /* The process's peak resident memory in KiB: VmHWM of /proc/self/status,

@@ -6,6 +6,8 @@
 # small input, a reader's pipe, an option's value that names a large file,
 # nor against the user's own GLIBC_TUNABLES; the index and the outputs are
 # the same either way (`index compact` too, whose start is not reported).
+# scan and dedup advise their heap in place instead (no second start, at
+# any size), unless GLIBC_TUNABLES says otherwise; the same outputs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 unset GLIBC_TUNABLES # the caller's would decide instead of the program
@@ -15,11 +17,13 @@ unset GLIBC_TUNABLES # the caller's would decide instead of the program
 # tests/CMakeLists.txt sets ND_SANITIZED there). Elsewhere every run must
 # say ordinary pages, and the checks below still compare the outputs.
 huge="ordinary"
+in_place="ordinary pages"
 glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null || true)" # "glibc 2.36"
 thp="$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '[never]')"
 if [[ "$glibc" =~ ^glibc\ 2\.([0-9]+) ]] && ((BASH_REMATCH[1] >= 35)) && [[ "$thp" != *"[never]"* ]] &&
     [[ -z "${ND_SANITIZED:-}" ]]; then
     huge="transparent huge"
+    in_place="transparent huge pages (its first 32 MiB, advised in place)"
 fi
 echo "[$TEST_NAME] large runs should say: malloc in $huge pages ($glibc; THP: $thp)"
 if [[ "$huge" == "ordinary" ]]; then
@@ -127,5 +131,29 @@ assert_rc 0
 mdb_dump -a -p "$T/db7" >"$T/dump7"
 mdb_dump -a -p "$T/db8" >"$T/dump8"
 assert_same_file "$T/dump7" "$T/dump8"
+
+check "scan and dedup: the heap advised in place, without a second start, at any size; the same outputs"
+nd scan --verbose "$T/big.jsonl"
+assert_rc 0
+assert_file_contains "$ERR" "malloc in $in_place"
+cp "$OUT" "$T/scan1"
+GLIBC_TUNABLES=glibc.malloc.hugetlb=0 nd scan --verbose "$T/big.jsonl"
+assert_rc 0
+assert_file_contains "$ERR" "malloc in ordinary pages"
+assert_same_file "$T/scan1" "$OUT"
+nd scan --verbose --unit paragraph "$T/big.jsonl"
+assert_rc 0
+cp "$OUT" "$T/para1"
+GLIBC_TUNABLES=glibc.malloc.hugetlb=0 nd scan --verbose --unit paragraph "$T/big.jsonl"
+assert_rc 0
+assert_same_file "$T/para1" "$OUT"
+nd dedup --verbose "$T/small.jsonl"
+assert_rc 0
+assert_file_contains "$ERR" "malloc in $in_place"
+cp "$OUT" "$T/dedup2"
+GLIBC_TUNABLES=glibc.malloc.hugetlb=0 nd dedup --verbose "$T/small.jsonl"
+assert_rc 0
+assert_file_contains "$ERR" "malloc in ordinary pages"
+assert_same_file "$T/dedup2" "$OUT"
 
 echo "[$TEST_NAME] ok"
