@@ -39,18 +39,23 @@
  *
  * scan and dedup (huge_heap_in_place) do it in place, without a second
  * start: their heap is small beside the library's arrays (which are in
- * huge pages already), but its 4 KiB faults were still a share of a run
- * worth 5 ms: 1,400 of them for 50k CJK documents (0.18 s), 3,350 in
- * paragraph mode on 100k syndicated ones (0.65 s), 11 us each on this VM
- * (a 2 MiB huge page costs 0.15 ms where the host backs the memory
- * already, 2.5 ms where it must back it anew: free page reporting). And
- * glibc trims the top of its heap when 128 KiB of it are free, so a phase
- * that frees and the next that allocates fault the same pages again. So
- * these commands tell malloc, through mallopt, to take blocks of up to
- * 1 MiB from its heap (not mappings of their own), to grow it 32 MiB
- * ahead and not to trim it below 64 MiB, make it grow once, and advise
- * that grown heap (from its first 2 MiB boundary) as transparent huge
- * pages: 1,412 faults became 476 and 3,350 became 674. Only the main
+ * huge pages already), but its 4 KiB faults still cost a run more than a
+ * second start would: 1,400 of them for 50k CJK documents (a 0.18 s
+ * run), 3,350 in paragraph mode on 100k syndicated ones (0.65 s), 11 us
+ * each on this VM, where a 2 MiB huge page costs 0.15 ms if the host
+ * backs the memory already and 2.5 ms if it must back it anew (free page
+ * reporting). And glibc trims the top of its heap when 128 KiB of it are
+ * free, so a phase that frees and the next that allocates fault the same
+ * pages again. So these commands tell malloc, through mallopt, to take
+ * blocks below 1 MiB from its heap (not mappings of their own), to grow
+ * it 32 MiB ahead and not to trim it below 64 MiB, make it grow once, and
+ * advise that grown heap (from its first 2 MiB boundary) as transparent
+ * huge pages: 1,412 faults became about 500 to 800 and 3,350 about 700
+ * to 1,100 (they vary with where the heap starts). Rounds in turn: 50k
+ * CJK documents after the floor probe (scripts/floor's order) 0.92x the
+ * time, medians of 15; paragraphs on 100k syndicated documents 0.97x
+ * with one thread and two; 1M documents with two threads the same
+ * (1.86 s either way, 9 rounds). Only the main
  * arena: a thread's own arena (glibc gives each thread one while they
  * contend) stays as it was, and so does the heap past those first 32 MiB
  * (a heap that grows again is a new mapping, not advised); one arena for
