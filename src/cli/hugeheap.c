@@ -51,11 +51,16 @@
  * it 32 MiB ahead and not to trim it below 64 MiB, make it grow once, and
  * advise that grown heap (from its first 2 MiB boundary) as transparent
  * huge pages: 1,412 faults became about 500 to 800 and 3,350 about 700
- * to 1,100 (they vary with where the heap starts). Rounds in turn: 50k
- * CJK documents after the floor probe (scripts/floor's order) 0.92x the
- * time, medians of 15; paragraphs on 100k syndicated documents 0.97x
- * with one thread and two; 1M documents with two threads the same
- * (1.86 s either way, 9 rounds). Only the main
+ * to 1,100 (they vary with where the heap starts; perf stat -e
+ * page-faults). 50k CJK documents, one thread, scripts/ab against
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=0: back to back 0.156-0.163 s
+ * against 0.227-0.243 s (medians of 11-15, either order; a run here
+ * takes about 0.16 s or about 0.22 s by the memory it is given, and the
+ * in-place heap was more often the first), 4 s apart 0.214 against
+ * 0.231 s (9). Timed in turn by hand: after the floor probe
+ * (scripts/floor's order) 0.92x, medians of 15; paragraphs on 100k
+ * syndicated documents 0.97x with one thread and two; 1M documents with
+ * two threads the same (1.86 s either way, 9 rounds). Only the main
  * arena: a thread's own arena (glibc gives each thread one while they
  * contend) stays as it was, and so does the heap past those first 32 MiB
  * (a heap that grows again is a new mapping, not advised); one arena for

@@ -92,13 +92,13 @@ void report_summary(const cli_config *cfg, const run_counts *c)
                 (unsigned long long)c->units_removed, (unsigned long long)c->kept, (unsigned long long)c->removed);
     fprintf(stderr, "; profile %s; %.2f s, %.1f MB/s\n", cli_profile_label(&cfg->opts), c->total_s,
             c->total_s > 0 ? mb / c->total_s : 0.0);
-    if (cfg->verbose)
-        fprintf(stderr,
-                "neardup: stages: read and sketch %.2f s (main thread: reading %.2f s, sketching and waiting "
-                "%.2f s, committing %.2f s), cluster %.2f s, write %.2f s; %u threads\n",
-                c->read_s, c->main_read_s, c->main_sketch_s, c->main_commit_s, c->cluster_s, c->write_s, cfg->threads);
-    if (cfg->verbose)
-        fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
+    if (!cfg->verbose)
+        return;
+    fprintf(stderr,
+            "neardup: stages: read and sketch %.2f s (main thread: reading %.2f s, sketching and waiting "
+            "%.2f s, committing %.2f s), cluster %.2f s, write %.2f s; %u threads\n",
+            c->read_s, c->main_read_s, c->main_sketch_s, c->main_commit_s, c->cluster_s, c->write_s, cfg->threads);
+    fprintf(stderr, "neardup: malloc in %s\n", huge_heap_pages());
 }
 
 /* The process's peak resident memory in KiB: VmHWM of /proc/self/status,
