@@ -54,8 +54,16 @@ int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_
     if (__atomic_load_n(&p->full, __ATOMIC_RELAXED))
         return 1;
     /* band keys are hashes already; the two bands' bits spread apart */
-    int hit = test_and_set(p->bits, keys[0] * 0x9E3779B97F4A7C15ull >> p->shift);
-    if (bands > 1)
-        hit |= test_and_set(p->bits, keys[1] * 0xC2B2AE3D27D4EB4Full >> p->shift);
-    return hit;
+    uint64_t first = keys[0] * 0x9E3779B97F4A7C15ull >> p->shift;
+    if (bands == 1)
+        return test_and_set(p->bits, first);
+    uint64_t second = keys[1] * 0xC2B2AE3D27D4EB4Full >> p->shift;
+    /* both words asked for before either is tested: each is a cache miss
+     * more often than not (a bit read at random, the document's sketching
+     * in between), and test_and_set's locked `or` let the second wait for
+     * the first (50k CJK documents, perf: 3-4% of the run here, 140 ns a
+     * document) */
+    __builtin_prefetch(&p->bits[second >> 6], 1);
+    int hit = test_and_set(p->bits, first);
+    return test_and_set(p->bits, second) | hit;
 }
