@@ -24,7 +24,11 @@ Where the time goes: `perf record` (software clock, no hardware counters
 needed) on one `scan --threads 1` per corpus, its samples grouped by function
 into stages (STAGES below); when perf cannot run, callgrind instruction
 counts of a scan of the corpus's first 2,000 records instead (always works,
-slower, counts instructions rather than time).
+slower, counts instructions rather than time).  The same perf grouping, in
+seconds of samples, for `scan` and `scan --unit paragraph` on the syndicated
+corpus scripts/bench times both on (100,000 documents; 10,000 with --quick):
+where paragraph mode's extra time goes (issue #17: at most 1.5x).  Only with
+perf; left out when it cannot run.
 
 Corpora: scripts/gen-corpus mixed documents in latin, arabic, cyrillic,
 cjk and thai (cached by ndlib.corpus), and SaudiNewsNet (real Arabic news) when
@@ -51,6 +55,9 @@ SCRIPTS = ("latin", "arabic", "cyrillic", "cjk", "thai")
 SEED = 1
 DOCS = 50000
 QUICK_DOCS = 10000
+# paragraph mode against document mode, where the time goes: the syndicated
+# corpus scripts/bench times both on (the same parameters, the same place)
+PARA_DOCS = 100000
 ROUNDS = 5
 CALLGRIND_DOCS = 2000
 TARGETS = {"latin": 1.0, "arabic": 1.0, "cyrillic": 1.0, "cjk": 0.5, "saudinewsnet": 1.0}
@@ -60,30 +67,38 @@ SIGN_TARGETS = {"latin": 2.0, "arabic": 2.0}
 # else is "other".  Names are those of the Release build: static functions
 # inlined into their caller count for the caller.
 STAGES = (
-    ("start-up (fold table, banding search)", r"^build_tables|^nd_fold_entry_of|^nd_lsh_choose|^simpson|"
-                                               r"^error_floor|pow|^nd_minhash_tables_new|^is_plain"),
+    ("start-up (loading, fold table, banding search)", r"^build_tables|^nd_fold_entry_of|^nd_lsh_choose|^simpson|"
+                                                        r"^error_floor|pow|^nd_minhash_tables_new|^is_plain|"
+                                                        r"^_dl_|^dl_main|^do_lookup_x|^check_match|"
+                                                        r"^__libc_early_init|^get_available_features"),
     ("ICU (normalization, word breaking)", r"icu_|^u_|^ubrk_|^unorm2_|^utext_|^uscript_|libicu"),
     ("tokenize (fast paths, segments)", r"^tokenize|^walk_|^fast_runs|^handle_char|^flush_segment|^nd_tk_|"
                                          r"^apply_entry|^push_word|^push_token|^close_|^run_cut|"
-                                         r"^scan_(avx2|sse2|scalar)|^segment_|"
+                                         r"^scan_(avx512|avx2|sse2|scalar)|^segment_|^three_byte_masks|"
                                          r"^nd_tokenize|^decode|^boundary|^append_char|^begin_piece|"
-                                         r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair|^kept_leads|^nd_kept_leads"),
+                                         r"^reserve|^original_span|^filter_code_points|^nd_utf8_repair|^kept_leads|^nd_kept_leads|"
+                                         r"^nd_tokens_mostly_unspaced|^nd_split_units|^split_some|^tokens_before|^sketch_units"),
     ("hashing (XXH3: tokens, characters, bands)", r"XXH|^nd_hash|^nd_lsh_band_keys|^hash_tokens|^hash_list|^band_key|^window_ids|^char_offsets"),
     ("shingles and their sort", r"^nd_shingles|^word_shingles|^nd_word_ids|^word_ids_avx512|^char_shingles|^nd_sort_distinct|"
-                                r"^insert_distinct|^drop_repeats|^radix_sort_u32|^sort_distinct|^nd_char_shingles"),
-    ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow|^fill_bins|^least_ranks"),
+                                r"^insert_distinct|^drop_repeats|^radix_sort_u32|^sort_distinct|^nd_char_shingles|^nd_shingle_choice|"
+                                r"^nd_find_repeats"),
+    ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow|^fill_bins|^least_ranks|^clear_bins|^filled_masks"),
     ("JSON and reading", r"json|^utf8_valid|^utf8_well_formed|^utf8_step|^scan_string|^scan_number|^skip_|"
                          r"^member_|^unescape|^well_formed|^jsonarray|^pipeline_|^reader_|^input_|^record_|^doc_view|^read_|"
-                         r"^next_record|^fill|^replay|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD"),
+                         r"^next_record|^fill|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD|^fast_record|^field_tally"),
+    ("ids dropped and sketched again (guess, search, reading)", r"^id_predictor|^refill|^search_thread|"
+                                                               r"^nd_index_refill|^nd_index_dropped|^replay|"
+                                                               r"^__libc_pread"),
     ("index and clustering", r"^nd_index|^nd_store|^index_|cluster|^pairset|^uf_|^nd_jaccard|"
                              r"^nd_intersection|^store_|^band_|^candidates|^prepare_band|^join_verified|"
                              r"^sort_keyed|^nd_sort_u64|^radix_sort_high32|^keep_sketch|^batch_commit|^intersection_|"
                              r"^claim_and_prepare|^stored_ids|^identical_sets|^commit_document|^nd_pair_set|"
-                             r"^verify_band|^doctable"),
-    ("output", r"^out_|printf|fwrite|^_IO_|^unit_output|^doc_output|^fputs|^putc"),
+                             r"^verify_band|^doctable|^nd_pair_cache|^nd_uf_|^nd_key_groups|^split_component|"
+                             r"^add_units|^gather_unit|^put_keys|^emit_cluster|^reps_list"),
+    ("output", r"^out_|printf|fwrite|^_IO_|^unit_output|^doc_output|^fputs|^putc|^write_group"),
     ("kernel and memory (I/O, page faults, malloc, copies)", r"^\[k\]|^malloc|^free|^_int_|^__memmove|"
                                                              r"^__memcpy|^__memset|^__memcmp|^__strlen|^realloc|^calloc|^cfree|"
-                                                             r"^arena_"),
+                                                             r"^arena_|^nd_grow|^memcpy|^memset|^id_writer"),
 )
 
 
@@ -113,30 +128,39 @@ def head_file(path, n, out):
             g.write(line)
 
 
-def perf_profile(neardup, path, work):
-    """Stage shares of one scan --threads 1 from perf samples, or None."""
+PERF_HZ = 2000
+
+
+def perf_profile(neardup, path, work, extra=()):
+    """Stage shares (percent) and seconds (samples of the software clock at
+    PERF_HZ) of one `scan --threads 1` (with `extra` options) from perf
+    samples, or None."""
     perf = shutil.which("perf")
     if not perf:
         return None
     data = os.path.join(work, "perf.data")
-    rec = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data, "--",
-                          neardup, "scan", "--threads", "1", "--quiet", path],
+    rec = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-F", str(PERF_HZ), "-o", data, "--",
+                          neardup, "scan", "--threads", "1", "--quiet"] + list(extra) + [path],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if rec.returncode != 0 or not os.path.exists(data):
         return None
-    rep = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children", "--sort", "symbol",
+    rep = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children", "--sort", "symbol", "-n",
                           "--percent-limit", "0.05"], capture_output=True, text=True)
     if rep.returncode != 0:
         return None
-    shares = collections.Counter()
+    shares, samples = collections.Counter(), collections.Counter()
     for line in rep.stdout.splitlines():
-        m = re.match(r"\s*([\d.]+)%\s+\[([.k])\]\s+(.+?)\s*$", line)
+        m = re.match(r"\s*([\d.]+)%\s+(\d+)\s+\[([.k])\]\s+(.+?)\s*$", line)
         if m:
-            symbol = re.split(r"\s{2,}", m.group(3))[0]  # perf may add columns after two spaces
-            if m.group(2) == "k":
+            symbol = re.split(r"\s{2,}", m.group(4))[0]  # perf may add columns after two spaces
+            if m.group(3) == "k":
                 symbol = "[k]" + symbol
             shares[stage_of(symbol)] += float(m.group(1))
-    return {"tool": "perf", "shares": dict(shares)} if shares else None
+            samples[stage_of(symbol)] += int(m.group(2))
+    if not shares:
+        return None
+    return {"tool": "perf", "shares": dict(shares),
+            "seconds": {k: v / PERF_HZ for k, v in samples.items()}}
 
 
 def callgrind_profile(neardup, path, work):
@@ -252,6 +276,21 @@ def markdown(res):
             L.append("| %s | " % s + " | ".join("%.1f%%" % c["profile"]["shares"].get(s, 0.0) for c in prof)
                      + " |")
         L.append("")
+    para = res.get("paragraphs")
+    if para:
+        stages = [s for s, _ in STAGES] + ["other"]
+        doc_s, para_s = para["document"]["seconds"], para["paragraph"]["seconds"]
+        L += ["Paragraph mode against document mode (issue #17: at most 1.5x), the same way: `scan --threads 1` "
+              "and `scan --threads 1 --unit paragraph` on the generated syndicated corpus of %d documents "
+              "(`scripts/gen-corpus --kind syndicated --seed %d`, as scripts/bench times them), one perf run "
+              "each, seconds of samples by stage:" % (para["docs"], SEED), "",
+              "| stage | documents s | paragraphs s | paragraphs - documents s |", "| --- | ---: | ---: | ---: |"]
+        for s in stages:
+            d, q = doc_s.get(s, 0.0), para_s.get(s, 0.0)
+            if d or q:
+                L.append("| %s | %.3f | %.3f | %+.3f |" % (s, d, q, q - d))
+        td, tq = sum(doc_s.values()), sum(para_s.values())
+        L += ["| all | %.3f | %.3f | %+.3f (%.2fx) |" % (td, tq, tq - td, tq / td if td else 0.0), ""]
     return "\n".join(L)
 
 
@@ -306,6 +345,16 @@ def main(argv=None):
             if not args.no_profile:
                 c["profile"] = perf_profile(neardup, path, work) or callgrind_profile(neardup, path, work)
             res["corpora"].append(c)
+        if not args.no_profile:
+            para_docs = QUICK_DOCS if args.quick else PARA_DOCS
+            pdir = ndlib.corpus(os.path.join(ndlib.cache_dir("bench"), "corpora"), para_docs, SEED, "syndicated",
+                                "latin", log=log)[0]
+            ppath = os.path.join(pdir, "docs.jsonl")
+            log("syndicated %d: where the time goes, documents and paragraphs" % para_docs)
+            doc = perf_profile(neardup, ppath, work)
+            para = perf_profile(neardup, ppath, work, ["--unit", "paragraph"])
+            if doc and para:
+                res["paragraphs"] = {"docs": para_docs, "document": doc, "paragraph": para}
     if args.json:
         ndlib.atomic_write(args.json, lambda f: json.dump(res, f, indent=1))
     print(markdown(res))

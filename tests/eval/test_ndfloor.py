@@ -36,7 +36,21 @@ class Stages(unittest.TestCase):
             "nd_store_cluster": "index and clustering",
             "[k]clear_page_erms": "kernel and memory (I/O, page faults, malloc, copies)",
             "[k]_raw_spin_lock": "kernel and memory (I/O, page faults, malloc, copies)",
-            "__ieee754_pow_fma": "start-up (fold table, banding search)",
+            "__ieee754_pow_fma": "start-up (loading, fold table, banding search)",
+            "_dl_relocate_object": "start-up (loading, fold table, banding search)",
+            "scan_avx512": "tokenize (fast paths, segments)",
+            "three_byte_masks.constprop.0": "tokenize (fast paths, segments)",
+            "sketch_units": "tokenize (fast paths, segments)",
+            "fast_record.constprop.0": "JSON and reading",
+            "scan_string": "JSON and reading",
+            "least_ranks_128_avx512": "MinHash",
+            "id_predictor_keep": "ids dropped and sketched again (guess, search, reading)",
+            "__libc_pread": "ids dropped and sketched again (guess, search, reading)",
+            "replay_at_text": "ids dropped and sketched again (guess, search, reading)",
+            "nd_pair_cache_contains": "index and clustering",
+            "put_keys": "index and clustering",
+            "write_group": "output",
+            "nd_grow_huge": "kernel and memory (I/O, page faults, malloc, copies)",
             "push_token": "tokenize (fast paths, segments)",
             "utf8_valid": "JSON and reading",
             "__vfprintf_internal": "output",
@@ -64,6 +78,20 @@ class Markdown(unittest.TestCase):
         md = ndfloor.markdown(self.result(0.9, 1.5))
         self.assertIn("e2e >= 1.0: **not met**", md)
         self.assertIn("signing >= 2: **not met**", md)
+        self.assertNotIn("Paragraph mode against document mode", md)
+
+    def test_paragraph_seconds_by_stage(self):
+        res = self.result(1.2, 2.5)
+        memory = "kernel and memory (I/O, page faults, malloc, copies)"
+        res["paragraphs"] = {"docs": 100, "document": {"tool": "perf", "seconds": {"MinHash": 0.5, memory: 0.25}},
+                             "paragraph": {"tool": "perf", "seconds": {"MinHash": 0.75, memory: 0.75, "other": 0.25}}}
+        md = ndfloor.markdown(res)
+        self.assertIn("syndicated corpus of 100 documents", md)
+        self.assertIn("| MinHash | 0.500 | 0.750 | +0.250 |", md)
+        self.assertIn("| %s | 0.250 | 0.750 | +0.500 |" % memory, md)
+        self.assertIn("| other | 0.000 | 0.250 | +0.250 |", md)
+        self.assertNotIn("| ICU (normalization, word breaking) |", md.split("Paragraph mode")[1])
+        self.assertIn("| all | 0.750 | 1.750 | +1.000 (2.33x) |", md)
 
 
 class Probe(unittest.TestCase):
