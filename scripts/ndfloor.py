@@ -85,10 +85,10 @@ STAGES = (
     ("MinHash", r"^nd_minhash|^least_of|^densify|^borrow|^fill_bins|^least_ranks|^clear_bins|^filled_masks"),
     ("JSON and reading", r"json|^utf8_valid|^utf8_well_formed|^utf8_step|^scan_string|^scan_number|^skip_|"
                          r"^member_|^unescape|^well_formed|^jsonarray|^pipeline_|^reader_|^input_|^record_|^doc_view|^read_|"
-                         r"^next_record|^fill|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD|^fast_record|^field_tally"),
-    ("ids dropped and sketched again (guess, search, reading)", r"^id_predictor|^refill|^search_thread|"
-                                                               r"^nd_index_refill|^nd_index_dropped|^replay|"
-                                                               r"^__libc_pread"),
+                         r"^next_record|^fill|^replay|memchr|^getline|^batch_read|^gz|^inflate|^ZSTD|^fast_record|^field_tally|"
+                         r"^__libc_pread"),
+    ("ids dropped and sketched again (guess, search)", r"^id_predictor|^refill|^search_thread|"
+                                                      r"^nd_index_refill|^nd_index_dropped"),
     ("index and clustering", r"^nd_index|^nd_store|^index_|cluster|^pairset|^uf_|^nd_jaccard|"
                              r"^nd_intersection|^store_|^band_|^candidates|^prepare_band|^join_verified|"
                              r"^sort_keyed|^nd_sort_u64|^radix_sort_high32|^keep_sketch|^batch_commit|^intersection_|"
