@@ -84,10 +84,15 @@ class Markdown(unittest.TestCase):
     def test_paragraph_seconds_by_stage(self):
         res = self.result(1.2, 2.5)
         memory = "kernel and memory (I/O, page faults, malloc, copies)"
-        res["paragraphs"] = {"docs": 100, "document": {"tool": "perf", "seconds": {"MinHash": 0.5, memory: 0.25}},
-                             "paragraph": {"tool": "perf", "seconds": {"MinHash": 0.75, memory: 0.75, "other": 0.25}}}
+        res["paragraphs"] = {"docs": 100, "rounds": 2,
+                             "document": {"tool": "perf", "seconds": {"MinHash": 0.5, memory: 0.25},
+                                          "runs_s": [0.7, 0.8]},
+                             "paragraph": {"tool": "perf", "seconds": {"MinHash": 0.75, memory: 0.75, "other": 0.25},
+                                           "runs_s": [1.5, 2.0]}}
         md = ndfloor.markdown(res)
         self.assertIn("syndicated corpus of 100 documents", md)
+        self.assertIn("2 perf runs of each in turn", md)
+        self.assertIn("documents 0.700, 0.800 s, paragraphs 1.500, 2.000 s", md)
         self.assertIn("| MinHash | 0.500 | 0.750 | +0.250 |", md)
         self.assertIn("| %s | 0.250 | 0.750 | +0.500 |" % memory, md)
         self.assertIn("| other | 0.000 | 0.250 | +0.250 |", md)
