@@ -54,8 +54,7 @@ static int allocation_allowed(void)
     return 1;
 }
 
-/* Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages). */
-#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_PAGE ND_HUGE_PAGE /* (alloc.h) */
 
 /* nd_malloc and nd_calloc of this much or more give huge blocks (alloc.h). */
 #define LARGE_BLOCK HUGE_PAGE

@@ -11,6 +11,11 @@
 
 #include <stddef.h> /* size_t */
 
+/* Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base
+ * pages): the unit nd_malloc_huge below aligns and rounds to, and where
+ * the CLI advises its heap from (src/cli/hugeheap.c). */
+#define ND_HUGE_PAGE ((size_t)2 << 20)
+
 void *nd_malloc(size_t size);
 void *nd_calloc(size_t count, size_t size);
 void *nd_realloc(void *ptr, size_t size);

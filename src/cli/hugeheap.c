@@ -72,6 +72,7 @@
 #define _GNU_SOURCE 1 /* setenv, readlink, getauxval under -std=c11 */
 #include "hugeheap.h"
 
+#include "alloc.h"   /* ND_HUGE_PAGE */
 #include "options.h" /* cli_all_options, OPT_INDEX, OPT_UPDATE */
 
 #include <fcntl.h>    /* open */
@@ -314,7 +315,6 @@ enum {
     IN_PLACE_TOP_PAD = 32 << 20,       /* the heap grows this much ahead */
     IN_PLACE_TRIM = 64 << 20           /* and keeps this much free at its top */
 };
-#define HUGE_PAGE_BYTES ((uintptr_t)2 << 20)
 #endif
 
 void huge_heap_in_place(int argc, char **argv)
@@ -330,9 +330,9 @@ void huge_heap_in_place(int argc, char **argv)
     void *grow = malloc(IN_PLACE_MMAP_THRESHOLD / 2);
     if (!grow)
         return;
-    uintptr_t from = ((uintptr_t)grow + HUGE_PAGE_BYTES - 1) & ~(HUGE_PAGE_BYTES - 1);
+    uintptr_t from = ((uintptr_t)grow + (uintptr_t)ND_HUGE_PAGE - 1) & ~((uintptr_t)ND_HUGE_PAGE - 1);
     void *top = sbrk(0);
-    uintptr_t to = top == (void *)-1 ? 0 : (uintptr_t)top & ~(HUGE_PAGE_BYTES - 1);
+    uintptr_t to = top == (void *)-1 ? 0 : (uintptr_t)top & ~((uintptr_t)ND_HUGE_PAGE - 1);
     if (to > from && (uintptr_t)grow < (uintptr_t)top && madvise((void *)from, to - from, MADV_HUGEPAGE) == 0)
         advised_in_place = 1;
     free(grow);
