@@ -99,23 +99,38 @@ static huge_block *huge_blocks;
 static size_t huge_count, huge_capacity;
 static atomic_size_t huge_live; /* huge_count, read without the lock */
 
+/* With huge_lock held: where block p is on the table, or huge_count. */
+static size_t huge_find(const void *p)
+{
+    for (size_t i = huge_count; i-- > 0;) {
+        if (huge_blocks[i].at == p)
+            return i;
+    }
+    return huge_count;
+}
+
+/* With huge_lock held: take entry i off the table. */
+static void huge_forget(size_t i)
+{
+    huge_blocks[i] = huge_blocks[--huge_count];
+    atomic_store_explicit(&huge_live, huge_count, memory_order_relaxed);
+}
+
 /* The mapped length of huge block p, or 0 when p is not one; with
- * `forget`, taken off the table. */
+ * `forget`, taken off the table (before the caller unmaps it: once
+ * unmapped, another thread may map a block at the same address and put
+ * it on the table, which must then hold that block alone). */
 static size_t huge_length(void *p, int forget)
 {
     if (((uintptr_t)p & (HUGE_PAGE - 1)) != 0 || atomic_load_explicit(&huge_live, memory_order_relaxed) == 0)
         return 0;
     size_t length = 0;
     pthread_mutex_lock(&huge_lock);
-    for (size_t i = huge_count; i-- > 0;) {
-        if (huge_blocks[i].at == p) {
-            length = huge_blocks[i].length;
-            if (forget) {
-                huge_blocks[i] = huge_blocks[--huge_count];
-                atomic_store_explicit(&huge_live, huge_count, memory_order_relaxed);
-            }
-            break;
-        }
+    size_t i = huge_find(p);
+    if (i < huge_count) {
+        length = huge_blocks[i].length;
+        if (forget)
+            huge_forget(i);
     }
     pthread_mutex_unlock(&huge_lock);
     return length;
@@ -149,14 +164,30 @@ static int huge_note(void *p, size_t length)
 /* Move huge block `from` (`length` bytes mapped) to the start of huge
  * block `to`, at least as long: its pages moved as they are (mremap), no
  * copy and no fresh page touched for the old contents. Returns 0, or -1
- * (nothing moved) when `to` is not a huge block or the move fails. */
+ * (nothing moved) when `to` is not a huge block or the move fails.
+ *
+ * The move and `from` leaving the table happen under huge_lock: mremap
+ * unmaps `from`, and another thread may map a block there at once (most
+ * likely one of the same size); were `from` still on the table when that
+ * block was put on it, the address would have two entries, and a later
+ * lookup could find the old length (a move or unmapping of the new block
+ * then took too little or too much: the words past it lost, or another
+ * block's pages unmapped; two threads growing their buffers while a
+ * third maps and frees, now and then). */
 static int move_pages(void *from, size_t length, void *to)
 {
-    if (huge_length(to, 0) < length || mremap(from, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED)
-        return -1;
-    (void)huge_length(from, 1);
-    (void)madvise(to, length, MADV_HUGEPAGE);
-    return 0;
+    int rc = -1;
+    pthread_mutex_lock(&huge_lock);
+    size_t at = huge_find(from), target = huge_find(to);
+    if (at < huge_count && target < huge_count && huge_blocks[target].length >= length &&
+        mremap(from, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED) {
+        huge_forget(at);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&huge_lock);
+    if (rc == 0)
+        (void)madvise(to, length, MADV_HUGEPAGE);
+    return rc;
 }
 #endif
 

@@ -72,6 +72,7 @@ int main(void)
     srunner_add_suite(sr, refill_suite());
     srunner_add_suite(sr, reader_suite());
     srunner_add_suite(sr, threads_suite());
+    srunner_add_suite(sr, alloc_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

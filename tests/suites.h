@@ -32,6 +32,7 @@ Suite *replay_suite(void);
 Suite *reader_suite(void);
 Suite *refill_suite(void);
 Suite *threads_suite(void);
+Suite *alloc_suite(void);
 int header_compiles(void);
 
 /* Helpers shared by the suites (main.c). */
