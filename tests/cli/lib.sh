@@ -138,9 +138,11 @@ assert_nonempty_file() {
     [[ -s "$1" ]] || fail "${2:-$1} should not be empty"
 }
 
-# assert_same_file A B [WHAT]: byte-identical.
+# assert_same_file A B [WHAT]: byte-identical (else the first lines of their diff shown).
 assert_same_file() {
-    cmp -s "$1" "$2" || fail "${3:-files} differ: $1 vs $2 ($(cmp "$1" "$2" 2>&1 | head -n 1))"
+    cmp -s "$1" "$2" ||
+        fail "${3:-files} differ: $1 vs $2 ($(cmp "$1" "$2" 2>&1 | head -n 1)); first lines of diff, cut at 200 characters:
+$(diff "$1" "$2" 2>&1 | head -n 8 | cut -c 1-200)"
 }
 
 # assert_jq FILE FILTER [WHAT]: jq -e over the slurped JSON Lines in FILE
