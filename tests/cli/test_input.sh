@@ -202,25 +202,7 @@ assert_eq 0 "$(summary_field 'documents read')" "documents read"
 # held by their batch (reader.c's kept blocks); a JSON array's elements are
 # copied. Some 4 MB of records of every length, two of them longer than a
 # block, many straddling blocks and batches: both readings agree.
-python3 - "$T" <<'PY'
-import json, random, sys
-t = sys.argv[1]
-r = random.Random(17)
-vocab = ["%s%s%s" % (a, b, c) for a in "bdfgklmnprstvz" for b in "aeiou" for c in "lmnrstxz"]
-docs = []
-for i in range(9000):
-    if docs and r.random() < 0.4:
-        words = list(r.choice(docs))
-        words[r.randrange(len(words))] = r.choice(vocab)
-    else:
-        words = [r.choice(vocab) for _ in range(r.randrange(1, 160))]
-    docs.append(words)
-docs[4000] = [r.choice(vocab) for _ in range(300000)]
-docs[4001] = list(docs[4000])
-recs = [{"id": "h%d" % i, "text": " ".join(w)} for i, w in enumerate(docs)]
-open(t + "/held.jsonl", "w").write("".join(json.dumps(x) + "\n" for x in recs))
-open(t + "/held.json", "w").write(json.dumps(recs))
-PY
+python3 "$SRC/tests/shake/records.py" "$T" held || fail "tests/shake/records.py"
 
 check "JSON Lines records held in the reader's blocks: the same output as the same records copied from a JSON array"
 for args in "scan" "scan --pairs"; do
