@@ -263,8 +263,9 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size)
 }
 
 /* nd_malloc_huge; *fresh set to 1 when the block is a new mapping (zeroed
- * by the kernel), else 0. */
-static void *malloc_huge(size_t size, int *fresh)
+ * by the kernel), else 0. With `advise` 0 (nd_malloc_sparse) the mapping
+ * is left in ordinary pages. */
+static void *malloc_huge(size_t size, int *fresh, int advise)
 {
     *fresh = 0;
 #ifdef MADV_HUGEPAGE
@@ -293,7 +294,8 @@ static void *malloc_huge(size_t size, int *fresh)
         if (posix_memalign(&p, HUGE_PAGE, whole) != 0)
             return NULL;
 #endif
-        (void)madvise(p, whole, MADV_HUGEPAGE); /* only advice: the same memory either way */
+        if (advise)
+            (void)madvise(p, whole, MADV_HUGEPAGE); /* only advice: the same memory either way */
         return p;
     }
 #endif
@@ -303,13 +305,19 @@ static void *malloc_huge(size_t size, int *fresh)
 void *nd_malloc_huge(size_t size)
 {
     int fresh;
-    return malloc_huge(size, &fresh);
+    return malloc_huge(size, &fresh, 1);
+}
+
+void *nd_malloc_sparse(size_t size)
+{
+    int fresh;
+    return malloc_huge(size, &fresh, 0);
 }
 
 void *nd_calloc_huge(size_t size)
 {
     int fresh;
-    void *p = malloc_huge(size, &fresh);
+    void *p = malloc_huge(size, &fresh, 1);
     if (p && !fresh)
         memset(p, 0, size ? size : 1);
     return p;

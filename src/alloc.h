@@ -52,6 +52,14 @@ int nd_grow(void **ptr, size_t *capacity, size_t needed, size_t elem_size);
  * 0.77x in huge blocks (scripts/bench-python, RESULTS.md). */
 void *nd_malloc_huge(size_t size);
 void *nd_calloc_huge(size_t size);
+/* A large array of which only scattered parts are touched while it is
+ * young: a block of its own, as nd_malloc_huge gives (aligned, freed with
+ * nd_free, taken by nd_realloc and nd_grow_huge), but left in ordinary
+ * 4 KiB pages, so that each part touched costs a small page instead of
+ * a whole 2 MiB one. The index's first key chunk: 16 bands of 256 KiB
+ * each, of which a small input touches the first lines (two huge pages,
+ * 4 MiB zeroed, for one text), until it moves to huge pages (index.c). */
+void *nd_malloc_sparse(size_t size);
 
 /* Zeroed memory that shares no cache line with any other allocation:
  * aligned to 64 bytes, its size rounded up to a multiple of 64. For what
