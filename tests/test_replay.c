@@ -117,6 +117,64 @@ START_TEST(test_replay_at_texts_and_changes)
 }
 END_TEST
 
+/* Text of record k from `at`, compared with `expected`. */
+static void expect_text(replay_at *at, size_t k, const char *expected)
+{
+    const char *text;
+    size_t len;
+    ck_assert_int_eq(replay_at_text(at, k, &text, &len), 0);
+    ck_assert_uint_eq(len, strlen(expected));
+    ck_assert(memcmp(text, expected, len) == 0);
+}
+
+/* Records planned with replay_at_read_ahead (refill.c's) are read in
+ * groups where they lie close together, and give the same texts as read
+ * one by one: records apart by a long one not planned (two groups), a
+ * CRLF line, the last record without a newline; a record asked for off
+ * the plan drops it and is read on its own. */
+START_TEST(test_replay_at_read_ahead)
+{
+    char dir[] = "/tmp/nd-replay-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/a.jsonl", dir);
+    enum { FILLER = 40000 }; /* past replay_at.c's GROUP_GAP */
+    static char bytes[FILLER + 256];
+    char *p = bytes;
+    p += sprintf(p, "{\"id\":\"a\",\"text\":\"one\"}\n{\"id\":\"b\",\"text\":\"two\"}\r\n{\"id\":\"f\",\"text\":\"");
+    memset(p, 'x', FILLER);
+    p += FILLER;
+    sprintf(p, "\"}\n{\"id\":\"c\",\"text\":\"three\"}\n\n{\"id\":\"d\",\"text\":\"four\"}");
+    write_file(path, "wb", bytes);
+    cli_config cfg;
+    input *in = NULL;
+    replay_source *src = NULL;
+    first_pass(&cfg, &in, &src, path);
+    replay_at *at = NULL;
+    ck_assert_int_eq(replay_open_at(&at, src), EXIT_OK);
+
+    const size_t plan[] = {0, 1, 3, 4};
+    ck_assert_int_eq(replay_at_read_ahead(at, plan, 4), 0);
+    expect_text(at, 0, "one");
+    expect_text(at, 1, "two");
+    expect_text(at, 3, "three");
+    expect_text(at, 4, "four");
+
+    ck_assert_int_eq(replay_at_read_ahead(at, plan, 4), 0);
+    expect_text(at, 0, "one");
+    static char filler[FILLER + 1];
+    memset(filler, 'x', FILLER);
+    expect_text(at, 2, filler); /* off the plan */
+    expect_text(at, 4, "four");
+    replay_at_close(at);
+    replay_source_free(src);
+    input_close(in);
+    cli_config_free(&cfg);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* A record that is not a line of an uncompressed file (here a JSON array's
  * element) leaves pass 2 to reading in order: no places. */
 START_TEST(test_replay_at_not_located)
@@ -256,6 +314,7 @@ Suite *replay_suite(void)
     TCase *tc = tcase_create("at");
     tcase_add_test(tc, test_replay_at_texts_and_changes);
     tcase_add_test(tc, test_replay_at_not_located);
+    tcase_add_test(tc, test_replay_at_read_ahead);
     suite_add_tcase(s, tc);
     TCase *table = tcase_create("doctable");
     tcase_add_test(table, test_doctable_wide_spans);

@@ -224,7 +224,7 @@ typedef struct refill_job {
     pthread_mutex_t lock; /* around nd_index_refill */
 } refill_job;
 
-enum { REFILL_STEP = 64 };
+enum { REFILL_STEP = REPLAY_AHEAD_MAX };
 
 /* One thread's share of refill_index: EXIT_OK or EXIT_FAIL (reported). */
 static int refill_some(refill_job *job)
@@ -240,13 +240,21 @@ static int refill_some(refill_job *job)
         if (from >= job->n)
             break;
         size_t to = job->n - from < REFILL_STEP ? job->n : from + REFILL_STEP;
+        /* the step's records, read in groups where they lie close together */
+        size_t places[REFILL_STEP];
+        for (size_t i = from; i < to && rc == EXIT_OK; i++) {
+            places[i - from] = place_of(rf, job->docs[i]);
+            if (places[i - from] == SIZE_MAX)
+                rc = EXIT_FAIL;
+        }
+        if (rc == EXIT_OK)
+            (void)replay_at_read_ahead(at, places, to - from);
         for (size_t i = from; i < to && rc == EXIT_OK; i++) {
             const char *text;
             size_t len;
             nd_sketch_ref ref;
-            size_t k = place_of(rf, job->docs[i]);
-            if (k == SIZE_MAX || replay_at_doc_text(at, k, &text, &len) != 0 ||
-                sketch(rf, sk, text, len, &ref) != EXIT_OK) {
+            size_t k = places[i - from];
+            if (replay_at_doc_text(at, k, &text, &len) != 0 || sketch(rf, sk, text, len, &ref) != EXIT_OK) {
                 rc = EXIT_FAIL;
                 break;
             }

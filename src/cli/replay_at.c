@@ -61,6 +61,15 @@ struct replay_at {
     size_t sources[FDS];
     char *buf; /* the record and the byte after it */
     size_t buf_capacity;
+    /* replay_at_read_ahead: the records to be read next (places, in the
+     * order they will be asked for) and, read together, the bytes of the
+     * group of them that is being served: group[0] is the file's byte
+     * group_start of source group_source */
+    size_t plan[REPLAY_AHEAD_MAX];
+    size_t plan_len, plan_pos, group_end; /* plan[plan_pos..group_end) are in the group */
+    char *group;
+    size_t group_capacity, group_len;
+    uint64_t group_start;
     char *text; /* a plain text with ill-formed UTF-8 replaced */
     size_t text_capacity;
     doc_view view;
@@ -154,6 +163,72 @@ static int read_place(replay_at *r, const replay_place *at, size_t *got)
     return read_at(r, at->source, at->offset, r->buf, want, got);
 }
 
+/* Records of a plan read together when the bytes between one and the
+ * next are at most this many: a pread cost about as much as copying 16 KB
+ * more (perf, 50k CJK documents, 5798 read again), so the bytes read
+ * through cost at most half of the call they save. */
+enum { GROUP_GAP = 8 << 10, GROUP_MAX = 1 << 20 };
+
+/* Read plan[plan_pos] and the planned records after it that lie close
+ * behind it in the same file into r->group, in one read. Returns 0, or -1
+ * (reported). */
+static int read_group(replay_at *r)
+{
+    const replay_place *first = &r->places->at[r->plan[r->plan_pos]];
+    uint64_t end = first->offset + first->len + 1; /* each record with the byte after it */
+    size_t last = r->plan_pos + 1;
+    while (last < r->plan_len) {
+        const replay_place *next = &r->places->at[r->plan[last]];
+        if (next->source != first->source || next->offset < end || next->offset - end > GROUP_GAP ||
+            next->offset + next->len + 1 - first->offset > GROUP_MAX)
+            break;
+        end = next->offset + next->len + 1;
+        last++;
+    }
+    size_t want = (size_t)(end - first->offset);
+    if (reserve(&r->group, &r->group_capacity, want) != 0)
+        return -1;
+    r->group_end = r->plan_pos; /* (nothing served from the group if the read fails) */
+    if (read_at(r, first->source, first->offset, r->group, want, &r->group_len) != 0)
+        return -1;
+    r->group_start = first->offset;
+    r->group_end = last;
+    return 0;
+}
+
+int replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n)
+{
+    if (n > REPLAY_AHEAD_MAX)
+        n = REPLAY_AHEAD_MAX;
+    for (size_t i = 0; i < n; i++)
+        r->plan[i] = ks[i];
+    r->plan_len = n;
+    r->plan_pos = r->group_end = 0;
+    return 0;
+}
+
+/* Place k's bytes and the one after them (as many as the file has): from
+ * the group when k is the plan's next record, else read on their own.
+ * Returns 0, or -1 (reported). */
+static int place_bytes(replay_at *r, size_t k, char **bytes, size_t *got)
+{
+    const replay_place *at = &r->places->at[k];
+    if (r->plan_pos < r->plan_len && r->plan[r->plan_pos] == k) {
+        if (r->plan_pos == r->group_end && read_group(r) != 0)
+            return -1;
+        r->plan_pos++;
+        size_t from = (size_t)(at->offset - r->group_start), want = (size_t)at->len + 1;
+        *bytes = r->group + from;
+        *got = r->group_len > from ? (r->group_len - from < want ? r->group_len - from : want) : 0;
+        return 0;
+    }
+    r->plan_len = r->plan_pos = r->group_end = 0; /* off the plan: read one at a time */
+    if (read_place(r, at, got) != 0)
+        return -1;
+    *bytes = r->buf;
+    return 0;
+}
+
 /* The record at place `at` no longer ends where pass 1 found it. */
 static int moved(const replay_at *r, const replay_place *at)
 {
@@ -170,18 +245,19 @@ static int place_text(replay_at *r, size_t k, const char **text, size_t *len, in
         r->view_open = 0;
     }
     const replay_place *at = &r->places->at[k];
+    char *bytes;
     size_t got;
-    if (read_place(r, at, &got) != 0)
+    if (place_bytes(r, k, &bytes, &got) != 0)
         return -1;
     /* the record must still end its line: a '\n' after it, a '\r' before
      * one (a text line's CR is not part of it), or the end of the file */
     int ends = got == (size_t)at->len ||
-               (got == (size_t)at->len + 1 && (r->buf[at->len] == '\n' || (at->text && r->buf[at->len] == '\r')));
+               (got == (size_t)at->len + 1 && (bytes[at->len] == '\n' || (at->text && bytes[at->len] == '\r')));
     if (!ends)
         return moved(r, at);
-    record rec = {r->buf, at->len, at->source, at->line, at->text ? RECORD_TEXT : RECORD_JSON, 1, 1, at->offset};
+    record rec = {bytes, at->len, at->source, at->line, at->text ? RECORD_TEXT : RECORD_JSON, 1, 1, at->offset};
     if (at->text && !repair) { /* as pass 1 sketched a document */
-        *text = r->buf;
+        *text = bytes;
         *len = at->len;
         return 0;
     }
@@ -320,6 +396,7 @@ void replay_at_close(replay_at *r)
             close(r->fds[k]);
     }
     free(r->buf);
+    free(r->group);
     free(r->text);
     free(r->window);
     free(r);
