@@ -18,10 +18,14 @@
  *
  * The lookup: most segments are a single character of the BMP, whose fold
  * does not depend on context. The fold of every BMP code point, as a
- * segment of its own, is computed once per process and profile
- * (pthread_once) into a 64K-entry table: its UTF-8, whether its output is
- * all word characters, all separators or nothing, whether a boundary comes
- * before it, and whether it belongs to a script written without spaces.
+ * segment of its own, is in a 64K-entry table per profile: its UTF-8,
+ * whether its output is all word characters, all separators or nothing,
+ * whether a boundary comes before it, and whether it belongs to a script
+ * written without spaces. The tables are made at build time
+ * (src/gen/gen_fold.c runs nd_fold_tables_build below and writes
+ * fold_prebuilt.c, see fold_prebuilt.h), and used when the process runs
+ * the ICU and Unicode versions they were made with; else built once per
+ * process (pthread_once).
  * Each entry is made by the very function that folds segments, so a table
  * lookup and an ICU call agree by construction. Bitmaps of 8 KiB mark
  * the plain letters (a word character with a boundary before it that folds
@@ -45,12 +49,16 @@
 #include <stdint.h>  /* uintptr_t */
 #include <string.h>  /* memcpy, memset, strcmp */
 
-#include <unicode/uchar.h> /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes */
-#include <unicode/uset.h>  /* uset_applyIntPropertyValue */
-#include <unicode/utf16.h> /* U16_NEXT, U16_APPEND_UNSAFE */
-#include <unicode/utf8.h>  /* U8_APPEND_UNSAFE */
+#include <unicode/uchar.h>    /* u_charType, U_GET_GC_MASK, u_charDigitValue, u_enumCharTypes, u_getUnicodeVersion */
+#include <unicode/uversion.h> /* u_getVersion */
+#include <unicode/uset.h>     /* uset_applyIntPropertyValue */
+#include <unicode/utf16.h>    /* U16_NEXT, U16_APPEND_UNSAFE */
+#include <unicode/utf8.h>     /* U8_APPEND_UNSAFE */
 
 #include "alloc.h"
+#ifndef ND_FOLD_GENERATOR
+#include "fold_prebuilt.h" /* nd_fold_prebuilt_tables: made at build time (src/gen/gen_fold.c) */
+#endif
 
 /* ****  Profiles  **** */
 
@@ -497,25 +505,48 @@ static int fold_batch(nd_folder *folder, const bmp_props *props, const uint16_t 
     return ND_OK;
 }
 
-static void build_tables(nd_profile profile)
+/* The block of a profile's tables: the entries, the five bitmaps, the
+ * dictionary kinds, the stable marks (one allocation, or the prebuilt
+ * copy's bytes). */
+static size_t tables_block_size(void)
 {
-    profile_tables *pt = &built[profile];
+    return 0x10000 * sizeof(nd_fold_entry) + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t) + 2 * 0x10000;
+}
+
+/* Point t's tables into `block` (laid out as tables_block_size says). */
+static void tables_in_block(nd_fold_tables *t, const void *block)
+{
+    const nd_fold_entry *entry = block;
+    const uint64_t *plain = (const uint64_t *)(const void *)(entry + 0x10000);
+    t->entry = entry;
+    t->plain = plain;
+    t->plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
+    t->cut_keeps = plain + 2 * ND_FOLD_BITMAP_WORDS;
+    t->unspaced_kept = plain + 3 * ND_FOLD_BITMAP_WORDS;
+    t->separator = plain + 4 * ND_FOLD_BITMAP_WORDS;
+    t->dict_kind = (const uint8_t *)(plain + 5 * ND_FOLD_BITMAP_WORDS);
+    t->mark_ccc = t->dict_kind + 0x10000;
+}
+
+int nd_fold_tables_build(nd_fold_tables *out, void **block, size_t *block_size, nd_profile profile)
+{
+    *block = NULL;
+    *block_size = 0;
+    if ((unsigned)profile >= PROFILE_COUNT)
+        return ND_EINVAL;
     nd_folder folder;
-    pt->status = nd_folder_init(&folder, profile);
-    if (pt->status != ND_OK)
-        return;
-    /* one block: the entries, the five bitmaps, the dictionary kinds, the stable marks */
-    nd_fold_entry *entry =
-        nd_calloc_huge(0x10000 * sizeof *entry + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t) + 2 * 0x10000);
+    int status = nd_folder_init(&folder, profile);
+    if (status != ND_OK)
+        return status;
+    nd_fold_entry *entry = nd_calloc_huge(tables_block_size());
     bmp_props *props = nd_malloc(sizeof *props);
     if (!entry || !props) {
         nd_free(entry);
         nd_free(props);
         nd_folder_free(&folder);
-        pt->status = ND_ENOMEM;
-        return;
+        return ND_ENOMEM;
     }
-    pt->status = read_bmp_props(props);
+    status = read_bmp_props(props);
     uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
     uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
     uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
@@ -524,19 +555,19 @@ static void build_tables(nd_profile profile)
     uint8_t *dict_kind = (uint8_t *)(separator + ND_FOLD_BITMAP_WORDS);
     uint8_t *mark_ccc = dict_kind + 0x10000;
     size_t n_rest = 0;
-    for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
+    for (UChar32 c = 0; c <= 0xFFFF && status == ND_OK; c++) {
         int plain_letter = 0;
         if (U_IS_SURROGATE(c))
-            pt->status = nd_fold_entry_of(&entry[c], &folder, c);
+            status = nd_fold_entry_of(&entry[c], &folder, c);
         else if (!inert_entry(&entry[c], &plain_letter, &folder, props, c))
             props->rest[n_rest++] = (uint16_t)c;
         props->plain[c] = (uint8_t)plain_letter;
     }
-    if (pt->status == ND_OK)
-        pt->status = fold_batch(&folder, props, props->rest, n_rest, entry);
+    if (status == ND_OK)
+        status = fold_batch(&folder, props, props->rest, n_rest, entry);
     for (size_t k = 0; k < n_rest; k++)
         props->plain[props->rest[k]] = (uint8_t)is_plain(&entry[props->rest[k]], props->rest[k]);
-    for (UChar32 c = 0; c <= 0xFFFF && pt->status == ND_OK; c++) {
+    for (UChar32 c = 0; c <= 0xFFFF && status == ND_OK; c++) {
         if (props->plain[c]) {
             uint64_t *bits = (entry[c].flags & ND_FOLD_UNSPACED) ? plain_unspaced : plain;
             bits[c >> 6] |= (uint64_t)1 << (c & 63);
@@ -567,20 +598,50 @@ static void build_tables(nd_profile profile)
     }
     nd_free(props);
     nd_folder_free(&folder);
-    if (pt->status == ND_OK) {
-        pt->tables.entry = entry;
-        pt->tables.plain = plain;
-        pt->tables.plain_unspaced = plain_unspaced;
-        pt->tables.cut_keeps = cut_keeps;
-        pt->tables.unspaced_kept = unspaced_kept;
-        pt->tables.separator = separator;
-        pt->tables.dict_kind = dict_kind;
-        pt->tables.mark_ccc = mark_ccc;
-        pt->tables.kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
-        pt->tables.kept_hi = best ? best_end : 0;
-    } else {
+    if (status != ND_OK) {
         nd_free(entry);
+        return status;
     }
+    tables_in_block(out, entry);
+    out->kept_lo = best ? best_end + 1 - best : 1; /* none: an empty range */
+    out->kept_hi = best ? best_end : 0;
+    *block = entry;
+    *block_size = tables_block_size();
+    return ND_OK;
+}
+
+int nd_fold_tables_prebuilt(nd_fold_tables *out, nd_profile profile)
+{
+#ifdef ND_FOLD_GENERATOR
+    (void)out;
+    (void)profile;
+    return 0; /* (the generator makes them) */
+#else
+    UVersionInfo icu, unicode;
+    u_getVersion(icu);
+    u_getUnicodeVersion(unicode);
+    if ((unsigned)profile >= PROFILE_COUNT || memcmp(icu, nd_fold_prebuilt_icu, sizeof icu) != 0 ||
+        memcmp(unicode, nd_fold_prebuilt_unicode, sizeof unicode) != 0 ||
+        nd_fold_prebuilt_tables[profile].size != tables_block_size())
+        return 0;
+    const nd_fold_prebuilt *pre = &nd_fold_prebuilt_tables[profile];
+    tables_in_block(out, pre->block);
+    out->kept_lo = pre->kept_lo;
+    out->kept_hi = pre->kept_hi;
+    return 1;
+#endif
+}
+
+static void build_tables(nd_profile profile)
+{
+    profile_tables *pt = &built[profile];
+    if (nd_fold_tables_prebuilt(&pt->tables, profile)) {
+        pt->status = ND_OK;
+        return;
+    }
+    void *block; /* kept for the process's life, as the prebuilt bytes are */
+    size_t size;
+    pt->status = nd_fold_tables_build(&pt->tables, &block, &size, profile);
 }
 
 static void build_default_tables(void)

@@ -91,6 +91,15 @@ typedef struct nd_fold_tables {
 /* @return ND_OK, ND_ENOMEM, ND_EINVAL (unknown profile) or ND_EICU. */
 int nd_fold_tables_get(nd_fold_tables *out, nd_profile profile);
 
+/* The tables built from ICU now, into a new block of *block_size bytes
+ * that *out points into (nd_free it; the generator writes its bytes, and
+ * a test compares them with the prebuilt ones). nd_fold_tables_get uses
+ * the prebuilt copy instead when it was made with the ICU and Unicode
+ * versions the process runs with (nd_fold_tables_prebuilt: 1 and *out
+ * set, else 0). @return ND_OK, ND_ENOMEM, ND_EINVAL or ND_EICU. */
+int nd_fold_tables_build(nd_fold_tables *out, void **block, size_t *block_size, nd_profile profile);
+int nd_fold_tables_prebuilt(nd_fold_tables *out, nd_profile profile);
+
 /* @return ND_OK or ND_EICU. */
 int nd_folder_init(nd_folder *folder, nd_profile profile);
 void nd_folder_free(nd_folder *folder);

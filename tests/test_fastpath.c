@@ -36,6 +36,7 @@
 #include <unicode/utf16.h>   /* U16_NEXT */
 #include <unicode/utf8.h>    /* U8_APPEND_UNSAFE */
 
+#include "alloc.h" /* nd_free */
 #include "fold.h"
 #include "hash.h"
 #include "neardup.h"
@@ -172,6 +173,39 @@ START_TEST(test_scan_bits2)
 END_TEST
 
 /* ****  The fold table  **** */
+
+/* The tables the library uses are the prebuilt ones (fold_prebuilt.c,
+ * made by nd_gen_fold at build time) when this process runs the ICU they
+ * were made with, as the tests do: byte for byte what a build from ICU
+ * now gives (nd_fold_tables_build, which the tests below check against
+ * ICU code point by code point), with the same longest run of kept Han
+ * letters. */
+START_TEST(test_fold_tables_prebuilt)
+{
+    for (int p = 0; p < 2; p++) {
+        nd_fold_tables pre, got, built;
+        ck_assert_int_eq(nd_fold_tables_prebuilt(&pre, (nd_profile)p), 1);
+        ck_assert_int_eq(nd_fold_tables_get(&got, (nd_profile)p), ND_OK);
+        ck_assert_ptr_eq(got.entry, pre.entry); /* used, not built */
+        void *block;
+        size_t size;
+        ck_assert_int_eq(nd_fold_tables_build(&built, &block, &size, (nd_profile)p), ND_OK);
+        ck_assert_ptr_eq(built.entry, block);
+        ck_assert_msg(memcmp(pre.entry, block, size) == 0, "profile %d: the prebuilt tables differ from ICU's now", p);
+        ck_assert_uint_eq(pre.kept_lo, built.kept_lo);
+        ck_assert_uint_eq(pre.kept_hi, built.kept_hi);
+        ck_assert_ptr_eq(pre.mark_ccc, (const uint8_t *)pre.entry + (size - 0x10000));
+        ck_assert_ptr_eq(built.mark_ccc, (const uint8_t *)block + (size - 0x10000));
+        nd_free(block);
+    }
+    nd_fold_tables none;
+    void *block = (void *)1;
+    size_t size = 1;
+    ck_assert_int_eq(nd_fold_tables_prebuilt(&none, (nd_profile)2), 0);
+    ck_assert_int_eq(nd_fold_tables_build(&none, &block, &size, (nd_profile)2), ND_EINVAL);
+    ck_assert_ptr_null(block);
+}
+END_TEST
 
 /* Every entry of both profiles' tables against ICU folding that code point
  * now (nd_fold_segment, with no shortcut): the kind of its output (word
@@ -1397,6 +1431,7 @@ Suite *fastpath_suite(void)
     tcase_set_timeout(scan, 120);
     tcase_add_test(scan, test_scan_classifiers);
     tcase_add_test(scan, test_scan_bits2);
+    tcase_add_test(scan, test_fold_tables_prebuilt);
     tcase_add_test(scan, test_fold_table_against_icu);
     tcase_add_test(scan, test_fold_table_as_per_code_point);
     tcase_add_test(scan, test_popcount64);
