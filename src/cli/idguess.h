@@ -49,5 +49,11 @@ void id_predictor_free(id_predictor *p);
  * fresh memory fast, unless those ids would not fit in memory (refill.c). */
 int id_predictor_keep(id_predictor *p, const record *rec, size_t text_len, size_t count, const uint64_t *keys,
                       unsigned bands);
+/* Ask for the bits id_predictor_keep will read for these keys: each is a
+ * cache miss more often than not (a bit read at random, a document's
+ * sketching in between), about 130 ns a document; pipeline.c asks as soon
+ * as a document's keys are made and decides after the next record's JSON
+ * is read. */
+void id_predictor_prefetch(const id_predictor *p, const uint64_t *keys, unsigned bands);
 
 #endif /* ND_CLI_IDGUESS_H */

@@ -61,6 +61,12 @@ typedef struct worker_tools {
     size_t repaired_capacity;
     json_scratch json; /* JSON texts with escapes unescaped here (doc_view_open_with) */
     id_writer ids;     /* raw ids: the block its documents' ids are written to */
+    /* the last document sketched, whose ids the guess (id_predictor) has
+     * not decided on yet (keep_block_ids): they stay in the sketcher until
+     * it sketches again, and the guess's bits come in meanwhile */
+    result *undecided; /* NULL: none */
+    const uint32_t *undecided_ids;
+    size_t undecided_count;
 } worker_tools;
 
 typedef struct shared {
@@ -90,20 +96,49 @@ static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref
     return ND_OK;
 }
 
+/* Write ids[0..count) of `res` into the thread's block. */
+static int put_block_ids(worker_tools *w, result *res, const uint32_t *ids, size_t count)
+{
+    uint32_t *at;
+    int rc = id_writer_put(&w->ids, ids, count, &at, &res->done_block, &res->done_capacity);
+    res->doc.ids = at;
+    return rc;
+}
+
+/* Decide on the thread's undecided document, if any (keep_block_ids):
+ * before its sketcher sketches again, and before its grab is done. */
+static int decide_ids(const shared *sh, worker_tools *w)
+{
+    result *res = w->undecided;
+    if (!res)
+        return ND_OK;
+    w->undecided = NULL;
+    if (!id_predictor_keep(sh->predict, res->doc.rec, res->doc.text_len, w->undecided_count, res->doc.keys,
+                           sh->opts->bands))
+        return ND_OK; /* dropped */
+    return put_block_ids(w, res, w->undecided_ids, w->undecided_count);
+}
+
 /* Ids the sink adopts (pipeline_sink.adopt_ids; raw unless settled_ids):
- * written once, into the thread's block (idblocks.c). */
+ * written once, into the thread's block (idblocks.c). With a guess, the
+ * document is left undecided until the thread's next record is read (its
+ * JSON parsed: about the time the guess's bits take to come in; each is
+ * a cache miss more often than not, and asked for and waited on at once
+ * they were 3-4% of a 50k CJK scan). */
 static int keep_block_ids(const shared *sh, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
 {
     const nd_options *o = sh->opts;
     nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
     res->doc.ids = NULL;
-    if (ref->count == 0 ||
-        (sh->predict && !id_predictor_keep(sh->predict, res->doc.rec, res->doc.text_len, ref->count, keys, o->bands)))
-        return ND_OK; /* no ids, or dropped */
-    uint32_t *at;
-    int rc = id_writer_put(&w->ids, ref->ids, ref->count, &at, &res->done_block, &res->done_capacity);
-    res->doc.ids = at;
-    return rc;
+    if (ref->count == 0)
+        return ND_OK; /* no ids */
+    if (!sh->predict)
+        return put_block_ids(w, res, ref->ids, ref->count);
+    id_predictor_prefetch(sh->predict, keys, o->bands);
+    w->undecided = res;
+    w->undecided_ids = ref->ids;
+    w->undecided_count = ref->count;
+    return ND_OK;
 }
 
 typedef struct unit_gather {
@@ -211,11 +246,14 @@ static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const 
                            uint64_t *keys)
 {
     res->doc.text_len = len;
+    int rc = decide_ids(sh, w); /* the last document's ids are the sketcher's until it sketches again */
+    if (rc != ND_OK)
+        return rc;
     if (sh->cfg->unit != ND_UNIT_DOCUMENT)
         return sketch_units(sh, w, mem, text, len, res);
     nd_sketch_ref sketch;
-    int rc = sh->raw_ids ? nd_sketch_text_ref_raw(&sketch, w->sketcher, text, len)
-                         : nd_sketch_text_ref(&sketch, w->sketcher, text, len);
+    rc = sh->raw_ids ? nd_sketch_text_ref_raw(&sketch, w->sketcher, text, len)
+                     : nd_sketch_text_ref(&sketch, w->sketcher, text, len);
     if (rc != ND_OK)
         return rc;
     res->doc.invalid_utf8 += sketch.invalid_utf8;
@@ -324,7 +362,10 @@ static int process_grab(const shared *sh, unsigned worker, batch *b)
         uint64_t *keys = b->keys + i * bands;
         int rc = rec->kind != RECORD_TEXT ? process_json(sh, w, mem, rec, res, keys)
                                           : process_text(sh, w, mem, rec, res, keys);
+        if (rc == ND_OK && i + 1 == end)
+            rc = decide_ids(sh, w); /* the grab's last document, before the grab is done */
         if (rc != ND_OK) {
+            w->undecided = NULL;
             atomic_store(next, b->grabs); /* the others stop too */
             return rc;
         }
