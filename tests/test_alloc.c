@@ -112,6 +112,7 @@ START_TEST(test_huge_blocks_on_threads)
 }
 END_TEST
 
+#ifndef UNDER_ASAN
 /* The VmFlags of the mapping that holds p, from /proc/self/smaps, into
  * flags (empty when there is no such file). */
 static void vm_flags_of(const void *p, char *flags, size_t size)
@@ -133,6 +134,7 @@ static void vm_flags_of(const void *p, char *flags, size_t size)
     }
     fclose(f);
 }
+#endif
 
 /* nd_malloc_sparse: a block of its own that nd_free, nd_realloc and
  * nd_grow_huge take as they take a huge block, left in ordinary pages
