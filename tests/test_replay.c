@@ -43,6 +43,16 @@ static void first_pass(cli_config *cfg, input **in, replay_source **src, char *p
         ck_assert_int_eq(replay_source_note(*src, &rec, 1), 0);
 }
 
+/* Free what first_pass made, and remove the test's file and directory. */
+static void end_pass(replay_source *src, input *in, cli_config *cfg, const char *path, const char *dir)
+{
+    replay_source_free(src);
+    input_close(in);
+    cli_config_free(cfg);
+    unlink(path);
+    rmdir(dir);
+}
+
 static int text_of(replay_source *src, size_t k, const char *expected)
 {
     replay_at *at = NULL;
@@ -109,11 +119,7 @@ START_TEST(test_replay_at_texts_and_changes)
     write_file(path, "ab", "\n");
     ck_assert_int_eq(text_of(src, 0, "one\n\ntwo \"q\" \xc3\xa9"), -1);
 
-    replay_source_free(src);
-    input_close(in);
-    cli_config_free(&cfg);
-    unlink(path);
-    rmdir(dir);
+    end_pass(src, in, &cfg, path, dir);
 }
 END_TEST
 
@@ -167,11 +173,7 @@ START_TEST(test_replay_at_read_ahead)
     expect_text(at, 2, filler); /* off the plan */
     expect_text(at, 4, "four");
     replay_at_close(at);
-    replay_source_free(src);
-    input_close(in);
-    cli_config_free(&cfg);
-    unlink(path);
-    rmdir(dir);
+    end_pass(src, in, &cfg, path, dir);
 }
 END_TEST
 
@@ -191,11 +193,7 @@ START_TEST(test_replay_at_not_located)
     replay_at *at = (replay_at *)1;
     ck_assert_int_eq(replay_open_at(&at, src), EXIT_OK);
     ck_assert_ptr_null(at);
-    replay_source_free(src);
-    input_close(in);
-    cli_config_free(&cfg);
-    unlink(path);
-    rmdir(dir);
+    end_pass(src, in, &cfg, path, dir);
 }
 END_TEST
 
