@@ -63,8 +63,8 @@ struct replay_at {
     size_t buf_capacity;
     /* replay_at_read_ahead: the records to be read next (places, in the
      * order they will be asked for) and, read together, the bytes of the
-     * group of them that is being served: group[0] is the file's byte
-     * group_start of source group_source */
+     * group of them that is being served: group[0] is byte group_start of
+     * the group's file (its first record's source) */
     size_t plan[REPLAY_AHEAD_MAX];
     size_t plan_len, plan_pos, group_end; /* plan[plan_pos..group_end) are in the group */
     char *group;
