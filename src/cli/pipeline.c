@@ -9,7 +9,9 @@
  * on batch k until it is done, committing its records to the sink in
  * input order as they are done (between its own grabs), so every byte of
  * output is the same for any N. With N = 1 everything runs on the main
- * thread, one step after the other.
+ * thread, one step after the other. The work on each record (parsing,
+ * sketching, what is kept of it) is pipework.c's; this file runs the
+ * threads, the batches and the commits.
  *
  * Memory: what a worker makes for a document (its id, shingle ids, units)
  * goes into that worker's arena for the batch (arena.c), but the ids a
@@ -30,349 +32,10 @@
 #include <string.h>    /* memcpy, memset */
 #include <time.h>      /* clock_gettime */
 
-#include "alloc.h" /* nd_grow */
-#include "arena.h"
-#include "document.h"
-#include "idblocks.h"
-#include "idguess.h"
-#include "index_add.h"
+#include "idblocks.h" /* id_blocks_hand_over */
 #include "pipebatch.h"
-#include "report.h" /* report_seconds_since */
-
-/* ****  Per-record work (any thread)  **** */
-
-/* One thread's tools: its sketcher and the scratch in which it gathers a
- * document's units before copying them to its arena. Each thread's tools
- * on cache lines of their own, and each worker's sketcher made on that
- * worker (tools_start): its allocations then come from that thread's
- * heap, away from the others'. Written for every document (the id
- * writer, the sketcher's tokens and signature), fields of two threads
- * that shared a line made both slow whenever the heap's layout put them
- * together: `scan -o FILE`, one allocation more before the sketchers,
- * took 1.08x the CPU time of writing to stdout (1M generated documents,
- * 2 threads, 7 rounds in turn), id_writer_put and nd_shingle_choice 20
- * and 16 times their samples; laid out so, 0.92x the wall time with -o
- * and 0.95x to stdout, and the same with -o as to stdout. */
-typedef struct worker_tools {
-    _Alignas(64) nd_sketcher *sketcher;
-    sketched_unit *units;
-    size_t units_capacity;
-    char *repaired; /* plain text with ill-formed UTF-8 replaced (unit mode) */
-    size_t repaired_capacity;
-    json_scratch json; /* JSON texts with escapes unescaped here (doc_view_open_with) */
-    id_writer ids;     /* raw ids: the block its documents' ids are written to */
-    /* the last document sketched, whose ids the guess (id_predictor) has
-     * not decided on yet (keep_block_ids): they stay in the sketcher until
-     * it sketches again, and the guess's bits come in meanwhile */
-    result *undecided; /* NULL: none */
-    const uint32_t *undecided_ids;
-    size_t undecided_count;
-} worker_tools;
-
-typedef struct shared {
-    const cli_config *cfg;
-    const nd_options *opts;
-    const input *in;
-    worker_tools *tools;   /* one per thread */
-    int repair_plain;      /* sketch plain texts with ill-formed UTF-8 replaced, as pass 2 will see them */
-    int raw_ids;           /* ids as made: pipeline_sink.adopt_ids is set, without settled_ids in document mode */
-    int block_ids;         /* ids written into the thread's block: pipeline_sink.adopt_ids is set */
-    id_predictor *predict; /* pipeline_sink.predict */
-} shared;
-
-/* Copy a borrowed sketch's shingle ids into the arena and write its band
- * keys: all an index needs of it. NULL ids with count 0 for an empty set. */
-static int keep_sketch(const nd_options *o, arena *mem, const nd_sketch_ref *ref, const uint32_t **ids, uint64_t *keys)
-{
-    nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
-    *ids = NULL;
-    if (ref->count == 0)
-        return ND_OK;
-    uint32_t *copy = arena_alloc(mem, ref->count * sizeof *copy);
-    if (!copy)
-        return ND_ENOMEM;
-    memcpy(copy, ref->ids, ref->count * sizeof *copy);
-    *ids = copy;
-    return ND_OK;
-}
-
-/* Write ids[0..count) of `res` into the thread's block. */
-static int put_block_ids(worker_tools *w, result *res, const uint32_t *ids, size_t count)
-{
-    uint32_t *at;
-    int rc = id_writer_put(&w->ids, ids, count, &at, &res->done_block, &res->done_capacity);
-    res->doc.ids = at;
-    return rc;
-}
-
-/* Decide on the thread's undecided document, if any (keep_block_ids):
- * before its sketcher sketches again, and before its grab is done. */
-static int decide_ids(const shared *sh, worker_tools *w)
-{
-    result *res = w->undecided;
-    if (!res)
-        return ND_OK;
-    w->undecided = NULL;
-    if (!id_predictor_keep(sh->predict, res->doc.rec, res->doc.text_len, w->undecided_count, res->doc.keys,
-                           sh->opts->bands))
-        return ND_OK; /* dropped */
-    return put_block_ids(w, res, w->undecided_ids, w->undecided_count);
-}
-
-/* Ids the sink adopts (pipeline_sink.adopt_ids; raw unless settled_ids):
- * written once, into the thread's block (idblocks.c). With a guess, the
- * document is left undecided until the thread's next record is read (its
- * JSON parsed: about the time the guess's bits take to come in; each is
- * a cache miss more often than not, and asked for and waited on at once
- * they were 3-4% of a 50k CJK scan). */
-static int keep_block_ids(const shared *sh, worker_tools *w, const nd_sketch_ref *ref, result *res, uint64_t *keys)
-{
-    const nd_options *o = sh->opts;
-    nd_lsh_band_keys(keys, ref->signature, o->bands, o->rows);
-    res->doc.ids = NULL;
-    if (ref->count == 0)
-        return ND_OK; /* no ids */
-    if (!sh->predict)
-        return put_block_ids(w, res, ref->ids, ref->count);
-    id_predictor_prefetch(sh->predict, keys, o->bands);
-    w->undecided = res;
-    w->undecided_ids = ref->ids;
-    w->undecided_count = ref->count;
-    return ND_OK;
-}
-
-typedef struct unit_gather {
-    const shared *sh;
-    worker_tools *tools;
-    arena *mem;
-    result *res;
-    size_t count;
-} unit_gather;
-
-/* Raw ids (pipeline_sink.adopt_ids): a unit's ids written once, into the
- * thread's block (idblocks.c), where the index keeps them; the units
- * gathered so far follow their ids when the document moves to a new block. */
-static int keep_unit_ids(unit_gather *g, const nd_sketch_ref *sketch, const uint32_t **ids)
-{
-    worker_tools *w = g->tools;
-    uint32_t *at, *done, *to = NULL;
-    const uint32_t *from;
-    size_t done_capacity = 0;
-    int rc = id_writer_put_unit(&w->ids, sketch->ids, sketch->count, &at, &done, &done_capacity, &from, &to);
-    if (rc != ND_OK)
-        return rc;
-    if (done) { /* at most one a document: the block its first units went to */
-        g->res->done_block = done;
-        g->res->done_capacity = done_capacity;
-    }
-    for (size_t u = 0; from && u < g->count; u++) {
-        if (w->units[u].ids)
-            w->units[u].ids = to + (w->units[u].ids - from);
-    }
-    *ids = at;
-    return ND_OK;
-}
-
-/* nd_sketch_units' callback: keep one unit in the worker's scratch, its
- * band keys in the arena at once (copying them there afterwards, 128 bytes
- * a unit, was a tenth of gathering). What the index keeps of a unit but
- * would compute from it on the committing thread, its folded band keys
- * and (ids sorted distinct) its set hash, is computed here, on the worker
- * (index_add.h). With raw ids (pipeline_sink.adopt_ids) the unit's ids are
- * kept as made, written once where the index keeps them (keep_unit_ids: the
- * committing thread copies none), and its set hash is left to the index,
- * which sorts only the units that may have a copy (index_settle.c:
- * nd_index_settle_shared): most units, alone in their bands, are never
- * sorted (10k syndicated paragraphs: sorting was 8% of the instructions). */
-static int gather_unit(void *ctx, nd_span span, const nd_sketch_ref *sketch)
-{
-    unit_gather *g = ctx;
-    worker_tools *w = g->tools;
-    const nd_options *o = g->sh->opts;
-    int raw = g->sh->raw_ids;
-    if (g->count == w->units_capacity && /* (a call per unit was a tenth of gathering it) */
-        nd_grow((void **)&w->units, &w->units_capacity, g->count + 1, sizeof *w->units) != 0)
-        return ND_ENOMEM;
-    /* its folded keys, and then (ids sorted distinct) its ids, in one piece of the arena */
-    uint32_t *keys = arena_alloc(g->mem, (o->bands + (raw ? 0 : sketch->count)) * sizeof *keys);
-    if (!keys)
-        return ND_ENOMEM;
-    nd_lsh_band_keys_folded(keys, sketch->signature, o->bands, o->rows);
-    const uint32_t *ids = NULL;
-    if (sketch->count > 0) {
-        if (raw) {
-            int rc = keep_unit_ids(g, sketch, &ids);
-            if (rc != ND_OK)
-                return rc;
-        } else {
-            memcpy(keys + o->bands, sketch->ids, sketch->count * sizeof *keys);
-            ids = keys + o->bands;
-        }
-    }
-    sketched_unit *u = &w->units[g->count];
-    u->span = span;
-    u->id_count = sketch->count;
-    u->keys = keys;
-    u->set_hash = raw ? 0 : nd_index_set_hash(sketch->ids, sketch->count);
-    u->ids = ids;
-    g->count++;
-    return ND_OK;
-}
-
-static int sketch_units(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res)
-{
-    unit_gather g = {sh, w, mem, res, 0};
-    size_t invalid = 0;
-    int rc;
-    if (sh->raw_ids) {
-        id_writer_start_doc(&w->ids);
-        rc = nd_sketch_units_raw(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
-    } else {
-        rc = nd_sketch_units(&invalid, w->sketcher, text, len, sh->cfg->unit, sh->cfg->min_tokens, gather_unit, &g);
-    }
-    res->doc.invalid_utf8 += invalid;
-    if (rc != ND_OK || g.count == 0)
-        return rc;
-    sketched_unit *units = arena_alloc(mem, g.count * sizeof *units);
-    if (!units)
-        return ND_ENOMEM;
-    memcpy(units, w->units, g.count * sizeof *units);
-    res->doc.units = units;
-    res->doc.unit_count = g.count;
-    return ND_OK;
-}
-
-static int sketch_document(const shared *sh, worker_tools *w, arena *mem, const char *text, size_t len, result *res,
-                           uint64_t *keys)
-{
-    res->doc.text_len = len;
-    int rc = decide_ids(sh, w); /* the last document's ids are the sketcher's until it sketches again */
-    if (rc != ND_OK)
-        return rc;
-    if (sh->cfg->unit != ND_UNIT_DOCUMENT)
-        return sketch_units(sh, w, mem, text, len, res);
-    nd_sketch_ref sketch;
-    rc = sh->raw_ids ? nd_sketch_text_ref_raw(&sketch, w->sketcher, text, len)
-                     : nd_sketch_text_ref(&sketch, w->sketcher, text, len);
-    if (rc != ND_OK)
-        return rc;
-    res->doc.invalid_utf8 += sketch.invalid_utf8;
-    if (sketch.num_tokens < sh->cfg->min_tokens)
-        sketch.count = 0; /* below --min-tokens: treated as empty */
-    res->doc.id_count = sketch.count;
-    res->doc.keys = keys;
-    if (sh->block_ids)
-        return keep_block_ids(sh, w, &sketch, res, keys);
-    return keep_sketch(sh->opts, mem, &sketch, &res->doc.ids, keys);
-}
-
-/* The record's id, moved to the arena (the malloc'd one is freed here, on
- * the thread that made it). */
-static int keep_id(arena *mem, result *res, char *id)
-{
-    res->doc.id = id ? arena_strdup(mem, id) : NULL;
-    free(id);
-    return res->doc.id ? ND_OK : ND_ENOMEM;
-}
-
-static int process_json(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
-{
-    doc_view view;
-    int rc = doc_view_open_with(&view, sh->cfg, sh->in, rec, &w->json);
-    if (rc != ND_OK)
-        return rc;
-    res->doc.fields = view.fields;
-    if (view.error) {
-        res->error = view.error; /* reported, in order, by the sink */
-        res->doc.error = view.error;
-        view.error = NULL;
-    } else {
-        if (view.id_raw) { /* where it lies in the record: copied to the arena */
-            res->doc.id = arena_strndup(mem, view.id_raw, view.id_raw_len);
-            rc = res->doc.id ? ND_OK : ND_ENOMEM;
-        } else {
-            rc = keep_id(mem, res, view.id);
-        }
-        view.id = NULL;
-        res->doc.invalid_utf8 = view.invalid_utf8;
-        if (rc == ND_OK && sh->cfg->keep_field)
-            rc = keep_value_read(&res->doc.keep, &res->error, sh->cfg, sh->in, rec, view.root, mem);
-        if (res->error)
-            res->doc.error = res->error; /* the field is unusable: reported, in order, by the sink */
-        else if (rc == ND_OK)
-            rc = sketch_document(sh, w, mem, view.text, view.len, res, keys);
-    }
-    doc_view_close(&view);
-    return rc;
-}
-
-static int process_text(const shared *sh, worker_tools *w, arena *mem, const record *rec, result *res, uint64_t *keys)
-{
-    if (keep_id(mem, res, record_default_id(sh->in, rec)) != 0)
-        return ND_ENOMEM;
-    if (!sh->repair_plain)
-        return sketch_document(sh, w, mem, rec->data, rec->len, res, keys);
-    /* Pass 2 sees the text with ill-formed UTF-8 replaced; sketch that same
-     * text so that unit spans point into it. */
-    if (nd_grow((void **)&w->repaired, &w->repaired_capacity, rec->len * 3 + 1, 1) != 0)
-        return ND_ENOMEM;
-    size_t repaired_len;
-    res->doc.invalid_utf8 = nd_utf8_repair(w->repaired, &repaired_len, rec->data, rec->len);
-    return sketch_document(sh, w, mem, w->repaired, repaired_len, res, keys);
-}
-
-/* Make thread w's sketcher, on that thread, if not made yet. ND_OK or a
- * library error. */
-static int tools_start(const shared *sh, worker_tools *w)
-{
-    if (w->sketcher)
-        return ND_OK;
-    int rc = nd_sketcher_new(&w->sketcher, sh->opts);
-    if (rc != ND_OK)
-        return rc;
-    /* A document's words are counted only against --min-tokens above 1;
-     * otherwise text signed with character shingles skips ICU's word
-     * breaking (same signature; units are sketched with words anyway). */
-    nd_sketcher_set_words(w->sketcher, sh->cfg->min_tokens > 1);
-    return ND_OK;
-}
-
-/* Sketch the next grab of `b` (pipebatch.h), if any is left. Returns 1
- * after it, 0 when none is left, or a (negative) library error, after
- * which the other threads stop too. Any number of threads may run this on
- * the same batch. */
-static int process_grab(const shared *sh, unsigned worker, batch *b)
-{
-    atomic_size_t *next = &b->next;
-    worker_tools *w = &sh->tools[worker];
-    arena *mem = &b->arenas[worker];
-    unsigned bands = sh->opts->bands;
-    int made = tools_start(sh, w);
-    if (made != ND_OK) {
-        atomic_store(next, b->grabs); /* the others stop too */
-        return made;
-    }
-    size_t grab = atomic_fetch_add(next, 1);
-    if (grab >= b->grabs)
-        return 0;
-    size_t end = b->grab_start[grab + 1];
-    for (size_t i = b->grab_start[grab]; i < end; i++) {
-        const record *rec = &b->records[i];
-        result *res = &b->results[i];
-        uint64_t *keys = b->keys + i * bands;
-        int rc = rec->kind != RECORD_TEXT ? process_json(sh, w, mem, rec, res, keys)
-                                          : process_text(sh, w, mem, rec, res, keys);
-        if (rc == ND_OK && i + 1 == end)
-            rc = decide_ids(sh, w); /* the grab's last document, before the grab is done */
-        if (rc != ND_OK) {
-            w->undecided = NULL;
-            atomic_store(next, b->grabs); /* the others stop too */
-            return rc;
-        }
-    }
-    atomic_store_explicit(&b->done[grab].set, 1, memory_order_release);
-    return 1;
-}
+#include "pipework.h" /* each record's work */
+#include "report.h"   /* report_seconds_since */
 
 /* ****  The pool  **** */
 
@@ -406,7 +69,7 @@ static int process_grab(const shared *sh, unsigned worker, batch *b)
 enum { IN_FLIGHT = 4 };
 
 typedef struct pool {
-    const shared *sh;
+    const pipe_shared *sh;
     const pipeline_sink *sink;
     input *in;
     batch *batches; /* IN_FLIGHT of them */
@@ -534,7 +197,7 @@ static void sketch_step(pool *p, unsigned t, batch *b)
 {
     b->users++;
     pthread_mutex_unlock(&p->lock);
-    int rc = process_grab(p->sh, t, b);
+    int rc = pipe_process_grab(p->sh, t, b);
     pthread_mutex_lock(&p->lock);
     b->users--;
     if (rc <= 0)
@@ -639,29 +302,18 @@ static void pool_stop(pool *p)
 
 /* ****  The run  **** */
 
-static void tools_free(worker_tools *tools, unsigned n)
-{
-    for (unsigned t = 0; tools && t < n; t++) {
-        nd_sketcher_free(tools[t].sketcher);
-        free(tools[t].units);
-        free(tools[t].repaired);
-        free(tools[t].json.buf);
-    }
-    free(tools);
-}
-
 int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const pipeline_sink *sink,
                  pipeline_timing *timing)
 {
     unsigned threads = cfg->threads ? cfg->threads : 1;
-    shared sh = {cfg,
-                 opts,
-                 in,
-                 NULL,
-                 cfg->unit != ND_UNIT_DOCUMENT,
-                 sink->adopt_ids && !(sink->settled_ids && cfg->unit == ND_UNIT_DOCUMENT),
-                 sink->adopt_ids != NULL,
-                 sink->adopt_ids && cfg->unit == ND_UNIT_DOCUMENT ? sink->predict : NULL};
+    pipe_shared sh = {cfg,
+                      opts,
+                      in,
+                      NULL,
+                      cfg->unit != ND_UNIT_DOCUMENT,
+                      sink->adopt_ids && !(sink->settled_ids && cfg->unit == ND_UNIT_DOCUMENT),
+                      sink->adopt_ids != NULL,
+                      sink->adopt_ids && cfg->unit == ND_UNIT_DOCUMENT ? sink->predict : NULL};
     sh.tools = aligned_alloc(_Alignof(worker_tools), threads * sizeof *sh.tools); /* a multiple of the alignment */
     if (sh.tools)
         memset(sh.tools, 0, threads * sizeof *sh.tools);
@@ -683,9 +335,9 @@ int pipeline_run(const cli_config *cfg, const nd_options *opts, input *in, const
         cli_error("out of memory");
         goto done;
     }
-    /* the main thread's sketcher (the workers make theirs: tools_start),
+    /* the main thread's sketcher (the workers make theirs: pipe_tools_start),
      * which checks the options before any thread starts */
-    int nrc = tools_start(&sh, &sh.tools[0]);
+    int nrc = pipe_tools_start(&sh, &sh.tools[0]);
     if (nrc != ND_OK) {
         cli_error("cannot start: %s", nd_strerror(nrc));
         goto done;
@@ -720,7 +372,7 @@ done:
     }
     for (int k = 0; k < IN_FLIGHT; k++)
         batch_free(&batches[k]);
-    tools_free(sh.tools, threads);
+    pipe_tools_free(sh.tools, threads);
     free(slots);
     return rc;
 }
