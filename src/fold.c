@@ -513,19 +513,39 @@ static size_t tables_block_size(void)
     return 0x10000 * sizeof(nd_fold_entry) + 5 * ND_FOLD_BITMAP_WORDS * sizeof(uint64_t) + 2 * 0x10000;
 }
 
-/* Point t's tables into `block` (laid out as tables_block_size says). */
+/* The parts of a block laid out as tables_block_size says. */
+typedef struct tables_parts {
+    nd_fold_entry *entry;
+    uint64_t *plain, *plain_unspaced, *cut_keeps, *unspaced_kept, *separator;
+    uint8_t *dict_kind, *mark_ccc;
+} tables_parts;
+
+static tables_parts parts_of(void *block)
+{
+    tables_parts p;
+    p.entry = block;
+    p.plain = (uint64_t *)(void *)(p.entry + 0x10000);
+    p.plain_unspaced = p.plain + ND_FOLD_BITMAP_WORDS;
+    p.cut_keeps = p.plain + 2 * ND_FOLD_BITMAP_WORDS;
+    p.unspaced_kept = p.plain + 3 * ND_FOLD_BITMAP_WORDS;
+    p.separator = p.plain + 4 * ND_FOLD_BITMAP_WORDS;
+    p.dict_kind = (uint8_t *)(p.plain + 5 * ND_FOLD_BITMAP_WORDS);
+    p.mark_ccc = p.dict_kind + 0x10000;
+    return p;
+}
+
+/* Point t's tables into `block` (read only through t). */
 static void tables_in_block(nd_fold_tables *t, const void *block)
 {
-    const nd_fold_entry *entry = block;
-    const uint64_t *plain = (const uint64_t *)(const void *)(entry + 0x10000);
-    t->entry = entry;
-    t->plain = plain;
-    t->plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
-    t->cut_keeps = plain + 2 * ND_FOLD_BITMAP_WORDS;
-    t->unspaced_kept = plain + 3 * ND_FOLD_BITMAP_WORDS;
-    t->separator = plain + 4 * ND_FOLD_BITMAP_WORDS;
-    t->dict_kind = (const uint8_t *)(plain + 5 * ND_FOLD_BITMAP_WORDS);
-    t->mark_ccc = t->dict_kind + 0x10000;
+    tables_parts p = parts_of((void *)(uintptr_t)block);
+    t->entry = p.entry;
+    t->plain = p.plain;
+    t->plain_unspaced = p.plain_unspaced;
+    t->cut_keeps = p.cut_keeps;
+    t->unspaced_kept = p.unspaced_kept;
+    t->separator = p.separator;
+    t->dict_kind = p.dict_kind;
+    t->mark_ccc = p.mark_ccc;
 }
 
 int nd_fold_tables_build(nd_fold_tables *out, void **block, size_t *block_size, nd_profile profile)
@@ -547,13 +567,10 @@ int nd_fold_tables_build(nd_fold_tables *out, void **block, size_t *block_size, 
         return ND_ENOMEM;
     }
     status = read_bmp_props(props);
-    uint64_t *plain = (uint64_t *)(void *)(entry + 0x10000);
-    uint64_t *plain_unspaced = plain + ND_FOLD_BITMAP_WORDS;
-    uint64_t *cut_keeps = plain_unspaced + ND_FOLD_BITMAP_WORDS;
-    uint64_t *unspaced_kept = cut_keeps + ND_FOLD_BITMAP_WORDS;
-    uint64_t *separator = unspaced_kept + ND_FOLD_BITMAP_WORDS;
-    uint8_t *dict_kind = (uint8_t *)(separator + ND_FOLD_BITMAP_WORDS);
-    uint8_t *mark_ccc = dict_kind + 0x10000;
+    tables_parts parts = parts_of(entry);
+    uint64_t *plain = parts.plain, *plain_unspaced = parts.plain_unspaced, *cut_keeps = parts.cut_keeps;
+    uint64_t *unspaced_kept = parts.unspaced_kept, *separator = parts.separator;
+    uint8_t *dict_kind = parts.dict_kind, *mark_ccc = parts.mark_ccc;
     size_t n_rest = 0;
     for (UChar32 c = 0; c <= 0xFFFF && status == ND_OK; c++) {
         int plain_letter = 0;
@@ -631,6 +648,11 @@ int nd_fold_tables_prebuilt(nd_fold_tables *out, nd_profile profile)
     return 1;
 #endif
 }
+
+#ifndef ND_FOLD_GENERATOR
+_Static_assert(sizeof nd_fold_prebuilt_tables / sizeof nd_fold_prebuilt_tables[0] == PROFILE_COUNT,
+               "a prebuilt block for each profile (src/gen/gen_fold.c)");
+#endif
 
 static void build_tables(nd_profile profile)
 {

@@ -160,13 +160,13 @@ START_TEST(test_replay_at_read_ahead)
     ck_assert_int_eq(replay_open_at(&at, src), EXIT_OK);
 
     const size_t plan[] = {0, 1, 3, 4};
-    ck_assert_int_eq(replay_at_read_ahead(at, plan, 4), 0);
+    replay_at_read_ahead(at, plan, 4);
     expect_text(at, 0, "one");
     expect_text(at, 1, "two");
     expect_text(at, 3, "three");
     expect_text(at, 4, "four");
 
-    ck_assert_int_eq(replay_at_read_ahead(at, plan, 4), 0);
+    replay_at_read_ahead(at, plan, 4);
     expect_text(at, 0, "one");
     static char filler[FILLER + 1];
     memset(filler, 'x', FILLER);

@@ -248,7 +248,7 @@ static int refill_some(refill_job *job)
                 rc = EXIT_FAIL;
         }
         if (rc == EXIT_OK)
-            (void)replay_at_read_ahead(at, places, to - from);
+            replay_at_read_ahead(at, places, to - from);
         for (size_t i = from; i < to && rc == EXIT_OK; i++) {
             const char *text;
             size_t len;

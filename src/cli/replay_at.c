@@ -196,7 +196,7 @@ static int read_group(replay_at *r)
     return 0;
 }
 
-int replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n)
+void replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n)
 {
     if (n > REPLAY_AHEAD_MAX)
         n = REPLAY_AHEAD_MAX;
@@ -204,7 +204,6 @@ int replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n)
         r->plan[i] = ks[i];
     r->plan_len = n;
     r->plan_pos = r->group_end = 0;
-    return 0;
 }
 
 /* Place k's bytes and the one after them (as many as the file has): from

@@ -52,9 +52,9 @@ int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len);
  * Records close to each other in one file (at most a few KB apart) are
  * then read in one pread instead of one each: refill.c's records, a
  * seventh of a CJK corpus's, were 5.8k calls for 50k documents. A call
- * for another record drops the rest of the plan. Returns 0. */
+ * for another record drops the rest of the plan. */
 enum { REPLAY_AHEAD_MAX = 64 };
-int replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n);
+void replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n);
 /* dedup's kept records by positions (doc_output.c), when every kept
  * record is a JSON line (replay_at_all_json): replay_at_copy writes kept
  * record `k` (0-based; ascending from call to call) and a newline to

@@ -17,18 +17,17 @@
 #include "alloc.h"
 #include "fold.h"
 
-static const char *const names[] = {"default", "aggressive"};
-
-/* Write profile's block as `name`; 0, or -1 (reported). */
+/* Write profile's block as NAME_block (NAME: nd_profile_name); 0, or -1
+ * (reported). */
 static int write_block(FILE *out, nd_profile profile, nd_fold_tables *tables, size_t *size)
 {
     void *block;
     int rc = nd_fold_tables_build(tables, &block, size, profile);
     if (rc != ND_OK) {
-        fprintf(stderr, "nd_gen_fold: %s profile: %s\n", names[profile], nd_strerror(rc));
+        fprintf(stderr, "nd_gen_fold: %s profile: %s\n", nd_profile_name(profile), nd_strerror(rc));
         return -1;
     }
-    fprintf(out, "_Alignas(64) static const unsigned char %s_block[] =\n", names[profile]);
+    fprintf(out, "_Alignas(64) static const unsigned char %s_block[] =\n", nd_profile_name(profile));
     const unsigned char *bytes = block;
     for (size_t i = 0; i < *size; i += 64) {
         fputc('"', out);
@@ -68,7 +67,8 @@ int main(int argc, char **argv)
     }
     fprintf(out, "\nconst nd_fold_prebuilt nd_fold_prebuilt_tables[2] = {\n");
     for (int p = 0; p < 2; p++)
-        fprintf(out, "    {%s_block, %zu, %u, %u},\n", names[p], sizes[p], tables[p].kept_lo, tables[p].kept_hi);
+        fprintf(out, "    {%s_block, %zu, %u, %u},\n", nd_profile_name((nd_profile)p), sizes[p], tables[p].kept_lo,
+                tables[p].kept_hi);
     fprintf(out, "};\nconst uint8_t nd_fold_prebuilt_icu[4] = {%u, %u, %u, %u};\n", icu[0], icu[1], icu[2], icu[3]);
     fprintf(out, "const uint8_t nd_fold_prebuilt_unicode[4] = {%u, %u, %u, %u};\n", unicode[0], unicode[1], unicode[2],
             unicode[3]);
