@@ -159,19 +159,26 @@ START_TEST(test_replay_at_read_ahead)
     replay_at *at = NULL;
     ck_assert_int_eq(replay_open_at(&at, src), EXIT_OK);
 
+    /* two groups: records 0 and 1, then 3 and 4 (record 2 between them
+     * is longer than the gap a group may span): a read each */
     const size_t plan[] = {0, 1, 3, 4};
     replay_at_read_ahead(at, plan, 4);
     expect_text(at, 0, "one");
     expect_text(at, 1, "two");
+    ck_assert_uint_eq(replay_at_reads(at), 1);
     expect_text(at, 3, "three");
     expect_text(at, 4, "four");
+    ck_assert_uint_eq(replay_at_reads(at), 2);
 
+    /* a record off the plan drops the rest of it: read one at a time */
     replay_at_read_ahead(at, plan, 4);
     expect_text(at, 0, "one");
+    ck_assert_uint_eq(replay_at_reads(at), 3);
     static char filler[FILLER + 1];
     memset(filler, 'x', FILLER);
     expect_text(at, 2, filler); /* off the plan */
     expect_text(at, 4, "four");
+    ck_assert_uint_eq(replay_at_reads(at), 5);
     replay_at_close(at);
     end_pass(src, in, &cfg, path, dir);
 }

@@ -53,6 +53,7 @@ struct refill {
     replay_places places; /* of each dropped document, in order */
     uint32_t *docs;       /* its number in the index */
     size_t done;          /* documents sketched again (atomic) */
+    size_t reads;         /* reads of the input for them (atomic; replay_at_reads) */
 };
 
 int refill_new(refill **out, const cli_config *cfg, const input *in)
@@ -133,6 +134,11 @@ id_predictor *refill_predictor(refill *rf)
 size_t refill_done(const refill *rf)
 {
     return rf->done;
+}
+
+size_t refill_reads(const refill *rf)
+{
+    return rf->reads;
 }
 
 int refill_note(refill *rf, size_t doc, const record *rec)
@@ -272,6 +278,8 @@ static int refill_some(refill_job *job)
         rc = EXIT_FAIL; /* edited while read again: the ids given may be another text's */
     if (rc != EXIT_OK)
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+    if (at)
+        __atomic_fetch_add(&rf->reads, replay_at_reads(at), __ATOMIC_RELAXED);
     nd_sketcher_free(sk);
     replay_at_close(at);
     return rc;

@@ -36,7 +36,9 @@ int refill_note(refill *rf, size_t doc, const record *rec);
  * EXIT_FAIL (reported). */
 int refill_index(refill *rf, nd_index *index, unsigned threads);
 
-/* Documents sketched again so far. */
+/* Documents sketched again so far, and the reads of the input that
+ * brought their records (fewer: records close together come in one). */
 size_t refill_done(const refill *rf);
+size_t refill_reads(const refill *rf);
 
 #endif /* ND_CLI_REFILL_H */

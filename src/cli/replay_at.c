@@ -72,6 +72,7 @@ struct replay_at {
     uint64_t group_start;
     char *text; /* a plain text with ill-formed UTF-8 replaced */
     size_t text_capacity;
+    size_t reads; /* read_at calls so far (replay_at_reads) */
     doc_view view;
     int view_open;
     /* replay_at_copy: a window of one file's bytes, read ahead, and the
@@ -139,6 +140,7 @@ static int read_at(replay_at *r, size_t source, uint64_t offset, char *into, siz
     int fd = source_fd(r, source);
     if (fd < 0)
         return -1;
+    r->reads++;
     *got = 0;
     while (*got < want) {
         ssize_t n = pread(fd, into + *got, want - *got, (off_t)(offset + *got));
@@ -292,6 +294,11 @@ int replay_at_all_json(const replay_at *r)
         if (r->places->at[k].text)
             return 0;
     return 1;
+}
+
+size_t replay_at_reads(const replay_at *r)
+{
+    return r->reads;
 }
 
 size_t replay_at_count(const replay_at *r)

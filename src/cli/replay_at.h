@@ -55,6 +55,10 @@ int replay_at_doc_text(replay_at *r, size_t k, const char **text, size_t *len);
  * for another record drops the rest of the plan. */
 enum { REPLAY_AHEAD_MAX = 64 };
 void replay_at_read_ahead(replay_at *r, const size_t *ks, size_t n);
+/* How many reads of the input (a record, a group of them, or a window of
+ * replay_at_copy: each one pread or a few, at the end of a file) were made
+ * so far: what the grouping saves, for tests and --verbose. */
+size_t replay_at_reads(const replay_at *r);
 /* dedup's kept records by positions (doc_output.c), when every kept
  * record is a JSON line (replay_at_all_json): replay_at_copy writes kept
  * record `k` (0-based; ascending from call to call) and a newline to

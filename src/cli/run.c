@@ -387,8 +387,8 @@ int cli_run(const cli_config *cfg)
         goto done;
     report_summary(cfg, &st.counts);
     if (cfg->verbose && st.refill)
-        fprintf(stderr, "neardup: shingle ids dropped for %zu documents, %zu sketched again\n", st.dropped,
-                refill_done(st.refill));
+        fprintf(stderr, "neardup: shingle ids dropped for %zu documents, %zu sketched again (%zu reads)\n", st.dropped,
+                refill_done(st.refill), refill_reads(st.refill));
     rc = EXIT_OK;
 done:
     progress_clear(&st.prog);
