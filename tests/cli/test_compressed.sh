@@ -9,24 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 command -v gzip >/dev/null || fail "gzip is required"
 
-# About 1.3 MB (many 64 KiB read chunks) with near-duplicates.
-python3 - "$T" <<'EOF'
-import json, random, sys
-t = sys.argv[1]
-r = random.Random(3)
-vocab = ["%s%s%s" % (a, b, c) for a in "bdfgklmnprstvz" for b in "aeiou" for c in "lmnrstxz"]
-docs = []
-for i in range(3000):
-    if docs and r.random() < 0.4:
-        words = list(r.choice(docs))
-        words[r.randrange(len(words))] = r.choice(vocab)
-    else:
-        words = [r.choice(vocab) for _ in range(r.randrange(50, 120))]
-    docs.append(words)
-with open(f"{t}/data.jsonl", "w", encoding="utf-8") as f:
-    for i, w in enumerate(docs):
-        f.write(json.dumps({"id": f"r{i}", "text": " ".join(w), "lang": "xx"}) + "\n")
-EOF
+# About 1.3 MB (many 64 KiB read chunks) with near-duplicates: 3000
+# documents of 50-119 words, 4 in 10 a copy of an earlier one with a word
+# changed, each with a "lang" member.
+python3 "$SRC/tests/shake/records.py" "$T" data --docs 3000 --seed 3 --words 50-120 --no-long --id-prefix r \
+    --field lang=xx --jsonl-only || fail "tests/shake/records.py"
 
 check "plain JSONL reference scan"
 nd scan "$T/data.jsonl"
