@@ -22,13 +22,21 @@
  *
  * nd_index_dropped_wanted, per band: every text's (key, text) entry,
  * sorted by key (radix, sort.h); a run of two or more entries is a shared
- * key, and the dropped texts in such runs are the ones wanted. Every
- * access streams through memory. (Before, every text's key marked two-bit
- * slots and the dropped texts whose slot was seen twice were looked up
- * exactly in a hash table: three passes of random accesses a band, each a
- * cache miss once the slots outgrew the cache. 10M generated documents,
- * 2 threads, perf: 5.2 s of CPU against 1.8 s sorted; 1M, one thread,
- * 0.34 s against 0.13-0.23 s; 50k CJK documents 32 ms against 20 ms.)
+ * key, and the dropped texts in such runs are the ones wanted. Where the
+ * index is in memory and its slot table small enough to stay in cache
+ * (4 MiB: 4M texts), most lone keys are set aside before the sort, as
+ * candidates.c sets them aside before it sorts a band (slots.h: each key
+ * marks its slot seen, or seen twice; only the entries whose slot was
+ * seen twice, the shared keys and the lone keys that share a slot with
+ * another key, are sorted); the runs found are the same. (Before, every
+ * text's key marked two-bit slots and the dropped texts whose slot was
+ * seen twice were looked up exactly in a hash table: three passes of
+ * random accesses a band, each a cache miss once the slots outgrew the
+ * cache. 10M generated documents, 2 threads, perf: 5.2 s of CPU against
+ * 1.8 s sorted; 1M, one thread, 0.34 s against 0.13-0.23 s; 50k CJK
+ * documents 32 ms against 20 ms. Sorting every entry was then about a
+ * twentieth of a 50k CJK run, and an eighth of a paragraph run that
+ * dropped units' ids, 820k texts: perf.)
  */
 #include "index_layout.h"
 
@@ -36,7 +44,8 @@
 
 #include "alloc.h"
 #include "index_add.h"
-#include "sort.h" /* nd_sort_distinct_u32: refill_to_file */
+#include "slots.h" /* search_bands' lone filter */
+#include "sort.h"  /* nd_sort_distinct_u32: refill_to_file */
 #include "threads.h"
 
 void nd_index_set_refill(nd_index *index, nd_refill_fn fn, void *ctx)
@@ -105,38 +114,87 @@ typedef struct wanted_search {
     int rc;                /* ND_OK, or the first error (atomic) */
 } wanted_search;
 
-/* One thread's bands, with buffers of its own (16 bytes a text): ND_OK,
- * ND_ENOMEM or ND_EIO. A band's keys are read a key chunk at a time
- * (nd_index_band_chunk: in memory, or read back from the keys file of a
- * spilled index). */
+/* The lone filter (see the top of this file): from this many texts, with
+ * this many slots a text or more (two bits each: a quarter of a byte),
+ * the table at most SLOTS_MOST bytes (as candidates.c's). */
+enum { FILTER_MIN = 4096, SLOTS_PER_TEXT = 4 };
+#define SLOTS_MOST ((size_t)4 << 20)
+
+/* Band `band`'s entries (key << 32 | text) of an index in memory whose
+ * key's slot is seen twice, in text order, into entries; the slots (2^bits,
+ * clear) left clear. Returns how many. */
+static size_t entries_maybe_shared(const nd_index *index, unsigned band, uint64_t *slots, unsigned bits,
+                                   uint64_t *entries)
+{
+    size_t n = index->count, m = 0;
+    unsigned shift = 32 - bits;
+    for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
+        const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, NULL);
+        size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
+        for (size_t k = 0; k < count; k++)
+            nd_slot_mark(slots, nd_slot_of(keys[k], shift), 1);
+    }
+    for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
+        const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, NULL);
+        size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
+        for (size_t k = 0; k < count; k++) {
+            uint32_t h = nd_slot_of(keys[k], shift);
+            entries[m] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
+            m += nd_slot_seen_twice(slots, h);
+            slots[2 * (h >> 6)] = 0; /* the seen word: read no more */
+        }
+    }
+    for (size_t i = 0; i < m; i++) /* the twice words: each slot seen twice has an entry kept */
+        slots[2 * (nd_slot_of((uint32_t)(entries[i] >> 32), shift) >> 6) + 1] = 0;
+    return m;
+}
+
+/* Every one of band `band`'s entries into entries, in text order: n, or
+ * SIZE_MAX when a spilled index's keys cannot be read back. */
+static size_t all_entries(const nd_index *index, unsigned band, uint32_t *chunk, uint64_t *entries)
+{
+    size_t n = index->count;
+    for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
+        const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, chunk);
+        if (!keys)
+            return SIZE_MAX;
+        size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
+        for (size_t k = 0; k < count; k++)
+            entries[first + k] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
+    }
+    return n;
+}
+
+/* One thread's bands, with buffers of its own (16 bytes a text, and the
+ * lone filter's slots): ND_OK, ND_ENOMEM or ND_EIO. A band's keys are read
+ * a key chunk at a time (nd_index_band_chunk: in memory, or read back from
+ * the keys file of a spilled index). */
 static int search_bands(wanted_search *ws)
 {
     const nd_index *index = ws->index;
     size_t n = index->count;
     uint64_t *entries = nd_malloc_huge((n ? n : 1) * sizeof *entries), *tmp = nd_malloc_huge((n ? n : 1) * sizeof *tmp);
     uint32_t *chunk = index->spilled ? nd_malloc(ND_KEY_CHUNK * sizeof *chunk) : NULL;
-    int rc = entries && tmp && (chunk || !index->spilled) ? ND_OK : ND_ENOMEM;
+    unsigned bits = nd_slot_bits(n, SLOTS_PER_TEXT);
+    size_t slot_bytes = ((size_t)1 << bits) / 32 * sizeof(uint64_t);
+    int filtered = !index->spilled && n >= FILTER_MIN && slot_bytes <= SLOTS_MOST;
+    uint64_t *slots = filtered ? nd_calloc(slot_bytes, 1) : NULL;
+    int rc = entries && tmp && (chunk || !index->spilled) && (slots || !filtered) ? ND_OK : ND_ENOMEM;
     while (rc == ND_OK && __atomic_load_n(&ws->rc, __ATOMIC_RELAXED) == ND_OK) {
         unsigned band = __atomic_fetch_add(&ws->next_band, 1, __ATOMIC_RELAXED);
         if (band >= index->opts.bands)
             break;
-        for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
-            const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, chunk);
-            if (!keys) {
-                rc = ND_EIO;
-                break;
-            }
-            size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
-            for (size_t k = 0; k < count; k++)
-                entries[first + k] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
-        }
-        if (rc != ND_OK)
+        size_t m =
+            slots ? entries_maybe_shared(index, band, slots, bits, entries) : all_entries(index, band, chunk, entries);
+        if (m == SIZE_MAX) {
+            rc = ND_EIO;
             break;
-        nd_sort_u64_high32(entries, tmp, n);
-        for (size_t i = 0; i < n;) {
+        }
+        nd_sort_u64_high32(entries, tmp, m);
+        for (size_t i = 0; i < m;) {
             size_t j = i + 1;
             uint32_t key = (uint32_t)(entries[i] >> 32);
-            while (j < n && (uint32_t)(entries[j] >> 32) == key)
+            while (j < m && (uint32_t)(entries[j] >> 32) == key)
                 j++;
             if (j - i >= 2) {
                 for (size_t k = i; k < j; k++)
@@ -148,6 +206,7 @@ static int search_bands(wanted_search *ws)
     nd_free(entries);
     nd_free(tmp);
     nd_free(chunk);
+    nd_free(slots);
     return rc;
 }
 

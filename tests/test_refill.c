@@ -283,6 +283,90 @@ START_TEST(test_first_members_refilled)
 }
 END_TEST
 
+/* The dropped texts that share a band key with another text, found the
+ * slow way (every pair of texts, band by band): the answer
+ * nd_index_dropped_wanted must give. */
+static size_t wanted_slowly(const uint32_t *folded, const unsigned char *is_dropped, size_t n, unsigned bands,
+                            uint32_t *out)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        int shared = 0;
+        for (unsigned b = 0; b < bands && !shared && is_dropped[i]; b++) {
+            for (size_t j = 0; j < n && !shared; j++)
+                shared = j != i && folded[j * bands + b] == folded[i * bands + b];
+        }
+        if (shared)
+            out[count++] = (uint32_t)i;
+    }
+    return count;
+}
+
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* Enough texts for the lone filter (index_refill.c: from 4096 texts, most
+ * lone keys set aside before the sort, the same runs found): keys made up,
+ * one text in eight given another's key in a band or two, half the texts
+ * dropped; the texts named are exactly those sharing a key, on one thread
+ * and on three. Some 6000 texts' keys in each band land in slots of
+ * 2^15, so lone keys that share a slot with another (which the sort must
+ * then tell apart) are many. */
+START_TEST(test_wanted_many_texts)
+{
+    enum { N = 6000 };
+    nd_options opts = ND_OPTIONS_INIT;
+    ck_assert_int_eq(nd_options_resolve(&opts), ND_OK);
+    unsigned bands = opts.bands;
+    uint64_t *keys = malloc((size_t)N * bands * sizeof *keys);
+    uint32_t *folded = malloc((size_t)N * bands * sizeof *folded), *expect = malloc(N * sizeof *expect);
+    unsigned char *is_dropped = calloc(N, 1);
+    ck_assert(keys && folded && expect && is_dropped);
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    for (size_t i = 0; i < N; i++) {
+        for (unsigned b = 0; b < bands; b++)
+            keys[i * bands + b] = next_random(&x);
+        if (i > 0 && next_random(&x) % 8 == 0) { /* a key or two of an earlier text's */
+            size_t j = next_random(&x) % i;
+            unsigned b = (unsigned)(next_random(&x) % bands);
+            keys[i * bands + b] = keys[j * bands + b];
+            if (next_random(&x) % 2)
+                keys[i * bands + (b + 5) % bands] = keys[j * bands + (b + 5) % bands];
+        }
+        nd_index_fold_keys(folded + i * bands, keys + i * bands, bands);
+        is_dropped[i] = next_random(&x) % 2;
+    }
+    size_t expected = wanted_slowly(folded, is_dropped, N, bands, expect);
+    ck_assert_uint_gt(expected, N / 50);
+
+    nd_index *index = NULL;
+    ck_assert_int_eq(nd_index_new(&index, &opts), ND_OK);
+    uint32_t id = 7;
+    for (size_t i = 0; i < N; i++) {
+        int rc = is_dropped[i] ? nd_index_add_dropped(index, 1, keys + i * bands, 1)
+                               : nd_index_add_raw(index, &id, 1, keys + i * bands, 1);
+        ck_assert_int_eq(rc, ND_OK);
+    }
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        nd_index_set_threads(index, threads);
+        uint32_t *docs = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(nd_index_dropped_wanted(index, 0, &docs, &n), ND_OK);
+        ck_assert_uint_eq(n, expected);
+        ck_assert_int_eq(memcmp(docs, expect, n * sizeof *docs), 0);
+        free(docs);
+    }
+    nd_index_free(index);
+    free(keys);
+    free(folded);
+    free(expect);
+    free(is_dropped);
+}
+END_TEST
+
 static void write_file(const char *path, const char *mode, const char *bytes)
 {
     FILE *f = fopen(path, mode);
@@ -405,6 +489,7 @@ Suite *refill_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_first_members_refilled);
+    tcase_add_test(tc, test_wanted_many_texts);
     tcase_add_test(tc, test_refill_from_file);
     suite_add_tcase(s, tc);
     return s;
