@@ -151,6 +151,18 @@ static void same_clusters(nd_index *a, nd_index *b, unsigned threads)
  * cluster of the kept index (and not the lone ones, most of them), and once
  * those are refilled, clusters, pairs and counts are the kept index's.
  * Without the refill clustering reads a text without ids and fails. */
+/* nd_index_dropped_wanted on `threads` threads names expect[0..n). */
+static void expect_wanted(nd_index *index, unsigned threads, const uint32_t *expect, size_t n)
+{
+    nd_index_set_threads(index, threads);
+    uint32_t *docs = NULL;
+    size_t count = 0;
+    ck_assert_int_eq(nd_index_dropped_wanted(index, 0, &docs, &count), ND_OK);
+    ck_assert_uint_eq(count, n);
+    ck_assert_int_eq(memcmp(docs, expect, n * sizeof *docs), 0);
+    free(docs);
+}
+
 START_TEST(test_first_members_refilled)
 {
     nd_options opts = ND_OPTIONS_INIT;
@@ -173,14 +185,7 @@ START_TEST(test_first_members_refilled)
     ck_assert_int_eq(nd_index_dropped_wanted(dropped, 0, &docs, &n), ND_OK);
     ck_assert_uint_gt(n, 0);
     ck_assert_uint_lt(n, n_dropped / 2); /* most dropped texts are alone: left without ids */
-    /* the same texts named on several threads (the bands shared out) */
-    nd_index_set_threads(dropped, 3);
-    uint32_t *docs3 = NULL;
-    size_t n3 = 0;
-    ck_assert_int_eq(nd_index_dropped_wanted(dropped, 0, &docs3, &n3), ND_OK);
-    ck_assert_uint_eq(n3, n);
-    ck_assert_int_eq(memcmp(docs3, docs, n * sizeof *docs), 0);
-    free(docs3);
+    expect_wanted(dropped, 3, docs, n);  /* the same texts on several threads (the bands shared out) */
     nd_index_set_threads(dropped, 1);
     unsigned char *wanted = calloc(TEXTS, 1);
     ck_assert_ptr_nonnull(wanted);
@@ -350,15 +355,8 @@ START_TEST(test_wanted_many_texts)
                                : nd_index_add_raw(index, &id, 1, keys + i * bands, 1);
         ck_assert_int_eq(rc, ND_OK);
     }
-    for (unsigned threads = 1; threads <= 3; threads += 2) {
-        nd_index_set_threads(index, threads);
-        uint32_t *docs = NULL;
-        size_t n = 0;
-        ck_assert_int_eq(nd_index_dropped_wanted(index, 0, &docs, &n), ND_OK);
-        ck_assert_uint_eq(n, expected);
-        ck_assert_int_eq(memcmp(docs, expect, n * sizeof *docs), 0);
-        free(docs);
-    }
+    expect_wanted(index, 1, expect, expected);
+    expect_wanted(index, 3, expect, expected);
     nd_index_free(index);
     free(keys);
     free(folded);
