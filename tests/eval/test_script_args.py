@@ -45,6 +45,9 @@ class ScriptArguments(unittest.TestCase):
 
     def test_results(self):
         self.refused("results", "--neardup", sys.executable, "--reuse", "bogus", says="unknown section bogus")
+        self.refused("results", "--neardup", sys.executable, "--only", "bogus", says="invalid choice: 'bogus'")
+        self.refused("results", "--neardup", sys.executable, "--only", "floor", "--reuse", "bench",
+                     says="no --reuse with it")
 
     def test_bench_mpi(self):
         self.refused("bench-mpi", "--ranks", "0", says="--ranks")
