@@ -218,6 +218,15 @@ def measure_corpus(name, path, neardup, probe, rounds, repeat, log):
     }
 
 
+def ratio(x, target=None):
+    """x as "1.23x"; with three decimals where two would round it onto its
+    target from below or above (0.4957 is "0.496x", not met; not "0.50x")."""
+    two = "%.2fx" % x
+    if target is not None and (float(two[:-1]) >= target) != (x >= target):
+        return "%.3fx" % x
+    return two
+
+
 def markdown(res):
     L = ["## Against the ICU floor", ""]
     L += ["Measured by `scripts/floor` on %s (%d cores, %s); commit `%s`. The floor is ICU alone on the same "
@@ -242,9 +251,10 @@ def markdown(res):
             target.append("signing >= %.0f: %s" % (SIGN_TARGETS[c["corpus"]],
                                                    "met" if c["signing_over_floor"] >= SIGN_TARGETS[c["corpus"]]
                                                    else "**not met**"))
-        L.append("| %s | %d | %.1f | %.1f | %.1f | %.2fx | %.3f | %.2fx | %s | %.2f |"
-                 % (c["corpus"], c["docs"], mb, mb / c["floor_s"], mb / c["sign_s"], c["signing_over_floor"],
-                    c["scan_s"], c["end_to_end_over_floor"], "; ".join(target), c["bg_cores"]))
+        L.append("| %s | %d | %.1f | %.1f | %.1f | %s | %.3f | %s | %s | %.2f |"
+                 % (c["corpus"], c["docs"], mb, mb / c["floor_s"], mb / c["sign_s"],
+                    ratio(c["signing_over_floor"], SIGN_TARGETS.get(c["corpus"])), c["scan_s"],
+                    ratio(c["end_to_end_over_floor"], TARGETS.get(c["corpus"])), "; ".join(target), c["bg_cores"]))
     spread = [c for c in res["corpora"] if c.get("end_to_end_runs")]
     if spread:
         L += ["", "Every round's end to end / floor (single rounds vary: the VM hands memory freed a few "

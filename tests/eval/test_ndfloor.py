@@ -79,6 +79,12 @@ class Markdown(unittest.TestCase):
         md = ndfloor.markdown(self.result(0.9, 1.5))
         self.assertIn("e2e >= 1.0: **not met**", md)
         self.assertIn("signing >= 2: **not met**", md)
+        # a ratio just short of its target is not shown rounded onto it
+        md = ndfloor.markdown(self.result(0.9957, 1.9951))
+        self.assertIn("| 1.995x | 1.004 | 0.996x | e2e >= 1.0: **not met**; signing >= 2: **not met** |", md)
+        self.assertEqual(ndfloor.ratio(1.004, 1.0), "1.00x")
+        self.assertEqual(ndfloor.ratio(0.4957, 0.5), "0.496x")
+        self.assertEqual(ndfloor.ratio(0.4957), "0.50x")
         self.assertNotIn("Paragraph mode against document mode", md)
 
     def test_paragraph_seconds_by_stage(self):
