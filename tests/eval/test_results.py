@@ -80,7 +80,9 @@ class PutInPlace(unittest.TestCase):
                       "new floor\n\n<!-- section python:", t)
         before, after = OLD.split("## Against the ICU floor")
         self.assertTrue(t.startswith(before), "what came before the section changed")
-        self.assertTrue(t.endswith(after[after.index("<!-- section python"):]), "what came after it changed")
+        self.assertTrue(t.endswith(after[after.index("<!-- section python"):] +
+                                   "Section floor measured again (`scripts/results --only floor`).\n"),
+                        "what came after it changed")
 
     def test_by_marker_keeps_the_plot(self):
         new = ["<!-- section bench: measured at commit ccc on 2026-12-05 -->", "## Speed and memory\n\nnew bench", ""]
@@ -94,8 +96,13 @@ class PutInPlace(unittest.TestCase):
     def test_last_section(self):
         new = ["<!-- section python: measured at commit ccc on 2026-12-05 -->",
                "## Python: the module against the program\n\nnew py", ""]
-        results.put_in_place(self.path, "python", new)
-        self.assertTrue(self.text().endswith("new py\n\n---\n\nRegenerated in 1 s.\n"))
+        results.put_in_place(self.path, "python", new, "at commit ccc")
+        self.assertTrue(self.text().endswith("new py\n\n---\n\nRegenerated in 1 s.\n"
+                                             "Section python measured again at commit ccc "
+                                             "(`scripts/results --only python`).\n"))
+        results.put_in_place(self.path, "python", new, "at commit ddd")  # the note replaced, not added to
+        self.assertTrue(self.text().endswith("Regenerated in 1 s.\nSection python measured again at commit ddd "
+                                             "(`scripts/results --only python`).\n"))
 
     def test_missing_section(self):
         with self.assertRaises(results.ndlib.Error):
