@@ -240,11 +240,11 @@ def markdown(res):
           "`neardup scan --threads 1` process on the JSON Lines file; *signing* is normalize + shingle + "
           "MinHash in the probe's process, interleaved with the floor. Ratios are throughputs over the floor "
           "(floor seconds / neardup seconds): above 1, neardup is faster; medians of %d rounds run "
-          "alternately. *Again* is a second scan right after the first: a virtual machine that hands memory "
-          "freed a few seconds earlier back to its host (free page reporting, as this project's) makes a "
-          "process that touches such memory pay several times more for it, and the first scan, after the "
-          "probe (which allocates little), meets such memory; the second meets the memory the first freed. "
-          "The targets are on the first." % (res["date"], res["machine"]["nproc"], res["machine"]["cpu_model"],
+          "alternately. *Again* is a second scan right after the first, in the same round: on a virtual "
+          "machine that hands freed memory back to its host (free page reporting, as this project's) a run's "
+          "time depends on the state of the memory it is given, which differs between the two (either may "
+          "be the faster), so the pair shows how far one run of the same program may go. The targets are on "
+          "the first." % (res["date"], res["machine"]["nproc"], res["machine"]["cpu_model"],
                                               res["commit"], res["rounds"]), ""]
     L += ["| corpus | docs | text MB | floor MB/s | signing MB/s | signing / floor | scan s | end to end / floor "
           "| again s | again / floor | target | bg cores |",
