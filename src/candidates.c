@@ -165,24 +165,15 @@ static size_t keep_marked(const nd_store *store, const text_list *take, unsigned
             return SIZE_MAX;
         size_t n = store->count - first < ND_KEY_CHUNK ? store->count - first : ND_KEY_CHUNK;
         if (!take) {
-            for (size_t k = 0; k < n; k++) {
-                uint32_t h = nd_slot_of(keys[k], shift);
-                e[m] = (uint64_t)keys[k] << 32 | (first + k);
-                m += nd_slot_seen_twice(slots, h);
-                slots[2 * (h >> 6)] = 0; /* the seen word: read no more */
-            }
+            for (size_t k = 0; k < n; k++)
+                m = nd_slot_keep(slots, shift, e, m, keys[k], (uint32_t)(first + k));
             continue;
         }
         const uint32_t *t = take->texts + take->chunk_start[c], *end = take->texts + take->chunk_start[c + 1];
-        for (; t < end; t++) {
-            uint32_t key = keys[*t - first], h = nd_slot_of(key, shift);
-            e[m] = (uint64_t)key << 32 | *t;
-            m += nd_slot_seen_twice(slots, h);
-            slots[2 * (h >> 6)] = 0;
-        }
+        for (; t < end; t++)
+            m = nd_slot_keep(slots, shift, e, m, keys[*t - first], *t);
     }
-    for (size_t i = 0; i < m; i++)
-        slots[2 * (nd_slot_of((uint32_t)(e[i] >> 32), shift) >> 6) + 1] = 0; /* the twice words */
+    nd_slots_clear_kept(slots, shift, e, m);
     return m;
 }
 

@@ -137,15 +137,10 @@ static size_t entries_maybe_shared(const nd_index *index, unsigned band, uint64_
     for (size_t first = 0; first < n; first += ND_KEY_CHUNK) {
         const uint32_t *keys = nd_index_band_chunk(index, band, first / ND_KEY_CHUNK, NULL);
         size_t count = n - first < ND_KEY_CHUNK ? n - first : ND_KEY_CHUNK;
-        for (size_t k = 0; k < count; k++) {
-            uint32_t h = nd_slot_of(keys[k], shift);
-            entries[m] = (uint64_t)keys[k] << 32 | (first + k); /* texts are numbered in 32 bits */
-            m += nd_slot_seen_twice(slots, h);
-            slots[2 * (h >> 6)] = 0; /* the seen word: read no more */
-        }
+        for (size_t k = 0; k < count; k++) /* texts are numbered in 32 bits */
+            m = nd_slot_keep(slots, shift, entries, m, keys[k], (uint32_t)(first + k));
     }
-    for (size_t i = 0; i < m; i++) /* the twice words: each slot seen twice has an entry kept */
-        slots[2 * (nd_slot_of((uint32_t)(entries[i] >> 32), shift) >> 6) + 1] = 0;
+    nd_slots_clear_kept(slots, shift, entries, m);
     return m;
 }
 
