@@ -72,7 +72,8 @@ int main(int argc, char **argv)
     fprintf(out, "};\nconst uint8_t nd_fold_prebuilt_icu[4] = {%u, %u, %u, %u};\n", icu[0], icu[1], icu[2], icu[3]);
     fprintf(out, "const uint8_t nd_fold_prebuilt_unicode[4] = {%u, %u, %u, %u};\n", unicode[0], unicode[1], unicode[2],
             unicode[3]);
-    if (fclose(out) != 0) {
+    int failed = ferror(out); /* a write that failed before the last flush */
+    if (fclose(out) != 0 || failed) {
         perror(argv[1]);
         remove(argv[1]);
         return EXIT_FAILURE;
